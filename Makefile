@@ -1,0 +1,50 @@
+# Thin wrapper: everything real is in CMake. `make demo` and `make test`
+# each install their Debian dependencies first (idempotent).
+SHELL := /bin/bash
+PRESET ?= default
+BUILD_DIR := build
+export CCACHE_DIR ?= $(HOME)/.cache/rampart-ccache
+
+.PHONY: all deps configure build test test-unit test-integration test-package demo package format format-check clean
+
+all: build
+
+deps:
+	@tools/install-deps.sh
+
+$(BUILD_DIR)/build.ninja: CMakeLists.txt CMakePresets.json
+	cmake --preset $(PRESET)
+
+configure: deps $(BUILD_DIR)/build.ninja
+
+build: configure
+	cmake --build --preset $(PRESET)
+
+# All tiers: unit, integration, package (root needed for the privileged ones;
+# with RAMPART_REQUIRE_KERNEL=1 a privileged test that cannot run fails).
+test: build
+	ctest --preset $(PRESET) -j2
+
+test-unit: build
+	ctest --preset $(PRESET) -j2 -L unit
+
+test-integration: build
+	ctest --preset $(PRESET) -j2 -L integration
+
+test-package: build
+	ctest --preset $(PRESET) -L package
+
+package: build
+	cd $(BUILD_DIR) && cpack
+
+demo: build
+	@tools/demo.sh $(BUILD_DIR)
+
+format:
+	@git ls-files '*.cpp' '*.hpp' '*.h' '*.c' | xargs clang-format -i
+
+format-check:
+	@git ls-files '*.cpp' '*.hpp' '*.h' '*.c' | xargs clang-format --dry-run --Werror
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: Apache-2.0
+// rampartd's YAML configuration: parsing with yaml-cpp, validation of the
+// agent section (unknown keys and bad values are errors naming file:line),
+// and the per-plugin subtrees handed to plugins through the host table.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "log/logger.hpp"
+
+namespace rampart::config {
+
+// Message is "file:line:col: what".
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct AgentSettings {
+  log::Level log_level = log::Level::info;
+  log::Format log_format = log::Format::text;
+  std::vector<std::string> plugin_dirs;  // empty: <exe>/../lib/rampart/plugins
+  std::string state_dir = "/var/lib/rampart";
+  std::vector<std::string> interfaces;
+  std::string xdp_mode = "auto";
+  unsigned workers = 2;
+
+  bool operator==(const AgentSettings&) const = default;
+};
+
+struct PluginSettings {
+  bool enabled = false;
+  YAML::Node node;        // the plugins.<id> subtree (a map, possibly empty)
+  std::string canonical;  // YAML dump, to detect changes on reload
+  int line = 0;           // 1-based line of the plugins.<id> key
+};
+
+struct Config {
+  std::string source;  // file path, or "<embedded>" for the built-in default
+  AgentSettings agent;
+  std::map<std::string, PluginSettings> plugins;
+
+  // The settings of plugin `id`; disabled and empty when not configured.
+  const PluginSettings& plugin(const std::string& id) const;
+};
+
+// Throw ConfigError on bad YAML or a bad agent section.
+Config load_file(const std::string& path);
+Config load_string(const std::string& text, const std::string& source);
+// The configuration compiled in from config/rampart.yaml.
+const std::string& embedded_default_text();
+Config load_embedded_default();
+
+// "file:line:col" of a node, for error messages.
+std::string where(const std::string& source, const YAML::Mark& mark);
+
+}  // namespace rampart::config

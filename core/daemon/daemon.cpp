@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "daemon/daemon.hpp"
+
+#include <boost/dll/runtime_symbol_info.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "config/config.hpp"
+#include "plugin_host/plugin_manager.hpp"
+#include "runtime/alert_pipeline.hpp"
+#include "runtime/event_bus.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/runtime.hpp"
+
+#ifndef RAMPART_VERSION
+#define RAMPART_VERSION "0.0.0"
+#endif
+
+namespace rampart::daemon {
+namespace {
+
+constexpr std::string_view kLog = "rampartd";
+
+config::Config load(const Options& opts) {
+  return opts.config_path ? config::load_file(*opts.config_path) : config::load_embedded_default();
+}
+
+void apply_logging(const Options& opts, const config::AgentSettings& agent) {
+  log::Logger::global().configure(opts.log_level.value_or(agent.log_level),
+                                  opts.log_format.value_or(agent.log_format));
+}
+
+std::vector<std::string> plugin_dirs(const Options& opts, const config::AgentSettings& agent) {
+  if (!opts.plugin_dirs.empty()) return opts.plugin_dirs;
+  if (!agent.plugin_dirs.empty()) return agent.plugin_dirs;
+  return {default_plugin_dir()};
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+void reload(const Options& opts, config::Config& current, plugin_host::PluginManager& plugins) {
+  log::info(kLog, "reloading configuration", {{"source", opts.config_path.value_or("<embedded>")}});
+  config::Config next;
+  try {
+    next = load(opts);
+  } catch (const config::ConfigError& e) {
+    log::error(kLog, "config reload refused; the running config stays", {{"reason", e.what()}});
+    return;
+  }
+  if (next.agent.workers != current.agent.workers) {
+    log::warn(kLog, "agent.workers changes take effect at restart");
+  }
+  // New directories, and new files in known ones, are picked up now.
+  plugins.discover(plugin_dirs(opts, next.agent));
+  const auto result = plugins.reload(next);
+  if (!result.ok) {
+    log::error(kLog, "config reload refused; the running config stays",
+               {{"reason", result.reason}});
+    return;
+  }
+  apply_logging(opts, next.agent);
+  current = std::move(next);
+  log::info(kLog, "configuration reloaded",
+            {{"changes", result.changes.empty() ? "none" : join(result.changes, ", ")}});
+}
+
+}  // namespace
+
+std::string default_plugin_dir() {
+  return (boost::dll::program_location().parent_path().parent_path() / "lib" / "rampart" /
+          "plugins")
+      .lexically_normal()
+      .string();
+}
+
+int run(const Options& opts) {
+  config::Config cfg;
+  try {
+    cfg = load(opts);
+  } catch (const config::ConfigError& e) {
+    std::fprintf(stderr, "rampartd: invalid configuration: %s\n", e.what());
+    return 1;
+  }
+  if (opts.check_config) {
+    std::printf("rampartd: configuration OK: %s\n", cfg.source.c_str());
+    return 0;
+  }
+  apply_logging(opts, cfg.agent);
+
+  // Signals are taken synchronously by this (control) thread only; block
+  // them before any other thread exists so none of those receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  log::info(kLog, "starting", {{"version", RAMPART_VERSION}, {"config", cfg.source}});
+  runtime::Runtime rt(cfg.agent.workers);
+  runtime::EventBus events(rt.workers());
+  runtime::AlertPipeline alerts(rt.workers());
+  runtime::Metrics metrics;
+  plugin_host::CoreServices core{rt, events, alerts, metrics};
+  {
+    plugin_host::PluginManager plugins(core);
+    plugins.discover(plugin_dirs(opts, cfg.agent));
+    plugins.start(cfg);
+    std::vector<std::string> running;
+    for (const auto& st : plugins.status()) {
+      if (st.state == plugin_host::PluginState::running) running.push_back(st.id);
+    }
+    log::info(kLog, "ready",
+              {{"plugins", running.empty() ? "none" : join(running, ",")},
+               {"refused", std::to_string(plugins.refusals().size())}});
+
+    for (;;) {
+      siginfo_t info{};
+      const int sig = sigwaitinfo(&signals, &info);
+      if (sig == SIGHUP) {
+        reload(opts, cfg, plugins);
+      } else if (sig == SIGTERM || sig == SIGINT) {
+        log::info(kLog, "stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+        break;
+      }
+    }
+    plugins.stop_all();
+  }
+  rt.shutdown();
+  log::info(kLog, "stopped");
+  return 0;
+}
+
+}  // namespace rampart::daemon

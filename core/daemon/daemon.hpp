@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+// rampartd's top level: config, core services, plugins, and the control
+// loop that turns SIGHUP into a reload and SIGTERM/SIGINT into a clean stop.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "log/logger.hpp"
+
+namespace rampart::daemon {
+
+struct Options {
+  std::optional<std::string> config_path;  // none: the embedded default
+  bool check_config = false;
+  std::vector<std::string> plugin_dirs;  // overrides agent.plugin_dirs
+  std::optional<log::Level> log_level;
+  std::optional<log::Format> log_format;
+};
+
+// Runs until SIGTERM or SIGINT. Returns the process exit code.
+int run(const Options& opts);
+
+// <dir of the rampartd binary>/../lib/rampart/plugins
+std::string default_plugin_dir();
+
+}  // namespace rampart::daemon

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+// rampartd command line.
+#include <rampart/sdk/abi.h>
+
+#include <Poco/Util/HelpFormatter.h>
+#include <Poco/Util/OptionException.h>
+#include <Poco/Util/OptionProcessor.h>
+#include <Poco/Util/OptionSet.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "config/config.hpp"
+#include "daemon/daemon.hpp"
+
+namespace {
+
+Poco::Util::OptionSet option_set() {
+  using Poco::Util::Option;
+  Poco::Util::OptionSet set;
+  set.addOption(Option("config", "c", "configuration file (default: the built-in configuration)")
+                    .argument("FILE")
+                    .repeatable(false));
+  set.addOption(
+      Option("check-config", "", "validate the configuration, print the verdict, exit 0 or 1"));
+  set.addOption(
+      Option("plugin-dir", "p", "load plugins from DIR instead of agent.plugin_dirs (repeatable)")
+          .argument("DIR")
+          .repeatable(true));
+  set.addOption(
+      Option("log-format", "", "text or json (overrides agent.log_format)").argument("FORMAT"));
+  set.addOption(Option("log-level", "", "debug, info, warn or error (overrides agent.log_level)")
+                    .argument("LEVEL"));
+  set.addOption(Option("print-default-config", "", "print the built-in configuration and exit"));
+  set.addOption(Option("version", "V", "print the version and exit"));
+  set.addOption(Option("help", "h", "show this help"));
+  return set;
+}
+
+void usage(const Poco::Util::OptionSet& set) {
+  Poco::Util::HelpFormatter help(set);
+  help.setUnixStyle(true);
+  help.setCommand("rampartd");
+  help.setUsage("[OPTIONS]");
+  help.setHeader(
+      "Rampart network-security agent: eBPF programs plus engine, sender and API plugins.");
+  help.format(std::cout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto set = option_set();
+  Poco::Util::OptionProcessor proc(set);
+  proc.setUnixStyle(true);
+  rampart::daemon::Options opts;
+  try {
+    for (int i = 1; i < argc; ++i) {
+      std::string name, value;
+      if (!proc.process(argv[i], name, value)) {
+        throw Poco::Util::UnknownOptionException(argv[i]);
+      }
+      if (name.empty()) continue;  // the argument of a preceding option
+      if (name == "config")
+        opts.config_path = value;
+      else if (name == "check-config")
+        opts.check_config = true;
+      else if (name == "plugin-dir")
+        opts.plugin_dirs.push_back(value);
+      else if (name == "log-format") {
+        rampart::log::Format f;
+        if (!rampart::log::parse_format(value, f))
+          throw Poco::Util::InvalidArgumentException("--log-format must be text or json");
+        opts.log_format = f;
+      } else if (name == "log-level") {
+        rampart::log::Level l;
+        if (!rampart::log::parse_level(value, l))
+          throw Poco::Util::InvalidArgumentException(
+              "--log-level must be debug, info, warn or error");
+        opts.log_level = l;
+      } else if (name == "print-default-config") {
+        std::fputs(rampart::config::embedded_default_text().c_str(), stdout);
+        return 0;
+      } else if (name == "version") {
+        std::printf("rampartd %s (plugin ABI %d.%d)\n", RAMPART_VERSION, RAMPART_ABI_MAJOR,
+                    RAMPART_ABI_MINOR);
+        return 0;
+      } else if (name == "help") {
+        usage(set);
+        return 0;
+      }
+    }
+    proc.checkRequired();
+  } catch (const Poco::Exception& e) {
+    std::fprintf(stderr, "rampartd: %s\n", e.displayText().c_str());
+    std::fprintf(stderr, "try 'rampartd --help'\n");
+    return 2;
+  }
+  return rampart::daemon::run(opts);
+}

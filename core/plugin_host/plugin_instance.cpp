@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "plugin_host/plugin_instance.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstring>
+
+#include "log/logger.hpp"
+#include "plugin_host/config_view.hpp"
+
+struct rampart_host_ctx {
+  rampart::plugin_host::PluginInstance* instance;
+};
+
+struct rampart_metric : rampart::runtime::MetricHandle {};
+
+struct rampart_timer {
+  explicit rampart_timer(boost::asio::io_context& io) : timer(io) {}
+  boost::asio::steady_timer timer;  // touched only on the loop thread
+  uint64_t interval_ms = 0;
+  rampart_timer_fn fn = nullptr;
+  void* user = nullptr;
+  std::atomic<bool> cancelled{false};
+};
+
+namespace rampart::plugin_host {
+namespace {
+
+PluginInstance& self(rampart_host_ctx* ctx) { return *ctx->instance; }
+
+// The C table. Every entry is noexcept: nothing may unwind into a plugin.
+const char* api_last_error() noexcept { return host_last_error(); }
+
+void api_log(rampart_host_ctx* ctx, uint32_t level, const char* msg, size_t len) noexcept {
+  try {
+    self(ctx).log(level, std::string_view(msg ? msg : "", msg ? len : 0));
+  } catch (...) {
+  }
+}
+
+rampart_status api_metric_create(rampart_host_ctx* ctx, const rampart_metric_desc* desc,
+                                 rampart_metric** out) noexcept {
+  if (!desc || !out) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  try {
+    return self(ctx).metric_create(*desc, out);
+  } catch (const std::exception& e) {
+    return host_fail(RAMPART_ERR_INTERNAL, e.what());
+  }
+}
+
+void api_metric_add(rampart_metric* m, double v) noexcept {
+  if (!m) return;
+  if (m->counter && v >= 0) m->counter->Increment(v);
+  if (m->gauge) m->gauge->Increment(v);
+}
+void api_metric_set(rampart_metric* m, double v) noexcept {
+  if (m && m->gauge) m->gauge->Set(v);
+}
+void api_metric_observe(rampart_metric* m, double v) noexcept {
+  if (m && m->histogram) m->histogram->Observe(v);
+}
+
+rampart_status api_timer_start(rampart_host_ctx* ctx, uint64_t first_ms, uint64_t interval_ms,
+                               rampart_timer_fn fn, void* user, rampart_timer** out) noexcept {
+  if (!fn || !out) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  try {
+    return self(ctx).timer_start(first_ms, interval_ms, fn, user, out);
+  } catch (const std::exception& e) {
+    return host_fail(RAMPART_ERR_INTERNAL, e.what());
+  }
+}
+
+void api_timer_cancel(rampart_host_ctx* ctx, rampart_timer* t) noexcept {
+  try {
+    self(ctx).timer_cancel(t);
+  } catch (...) {
+  }
+}
+
+rampart_status api_subscribe(rampart_host_ctx* ctx, uint32_t source) noexcept {
+  try {
+    return self(ctx).subscribe(source);
+  } catch (const std::exception& e) {
+    return host_fail(RAMPART_ERR_INTERNAL, e.what());
+  }
+}
+
+rampart_status api_unsubscribe(rampart_host_ctx* ctx, uint32_t source) noexcept {
+  try {
+    return self(ctx).unsubscribe(source);
+  } catch (const std::exception& e) {
+    return host_fail(RAMPART_ERR_INTERNAL, e.what());
+  }
+}
+
+rampart_status api_alert_emit(rampart_host_ctx* ctx, const rampart_alert* alert) noexcept {
+  if (!alert) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null alert");
+  try {
+    return self(ctx).alert_emit(*alert);
+  } catch (const std::exception& e) {
+    return host_fail(RAMPART_ERR_INTERNAL, e.what());
+  }
+}
+
+log::Level to_level(uint32_t level) {
+  return level > RAMPART_LOG_ERROR ? log::Level::error : static_cast<log::Level>(level);
+}
+
+}  // namespace
+
+PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> lib, CoreServices& core,
+                               const HostIdentity& host)
+    : lib_(std::move(lib)), core_(core), host_(host) {
+  const size_t bytes = sizeof(rampart_host_api) + host_.table_padding;
+  table_.resize((bytes + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t));
+  std::memset(table_.data(), 0, table_.size() * sizeof(std::max_align_t));
+  auto* api = reinterpret_cast<rampart_host_api*>(table_.data());
+  api->struct_size = static_cast<uint32_t>(bytes);
+  api->abi_major = host_.abi.major;
+  api->abi_minor = host_.abi.minor;
+  api->ctx = new rampart_host_ctx{this};
+  api->plugin_id = lib_->id().c_str();
+  api->last_error = &api_last_error;
+  api->log = &api_log;
+  api->config_type = &config_type;
+  api->config_get_string = &config_get_string;
+  api->config_get_int = &config_get_int;
+  api->config_get_double = &config_get_double;
+  api->config_get_bool = &config_get_bool;
+  api->config_size = &config_size;
+  api->config_key_at = &config_key_at;
+  api->config_check_keys = &config_check_keys;
+  api->metric_create = &api_metric_create;
+  api->metric_add = &api_metric_add;
+  api->metric_set = &api_metric_set;
+  api->metric_observe = &api_metric_observe;
+  api->timer_start = &api_timer_start;
+  api->timer_cancel = &api_timer_cancel;
+  api->subscribe = &api_subscribe;
+  api->unsubscribe = &api_unsubscribe;
+  api->alert_emit = &api_alert_emit;
+}
+
+PluginInstance::~PluginInstance() {
+  stop_and_destroy();
+  delete host_table()->ctx;
+}
+
+std::string PluginInstance::call_failed(const char* what, rampart_status st) const {
+  const char* text = lib_->api().last_error();
+  return std::string(what) + " failed (status " + std::to_string(st) +
+         "): " + (text && *text ? text : "no error text");
+}
+
+std::string PluginInstance::create(const config::Config& cfg) {
+  const rampart_config view = make_config_view(cfg, id());
+  rampart_status st;
+  try {
+    st = lib_->api().create(host_table(), &view, &handle_);
+  } catch (...) {
+    return "create threw an exception across the C ABI";
+  }
+  if (st != RAMPART_OK) {
+    handle_ = nullptr;
+    return call_failed("create", st);
+  }
+  if (!handle_) return "create returned no instance";
+  return {};
+}
+
+std::string PluginInstance::start() {
+  if (RAMPART_PLUGIN_HAS(*lib_, start)) {
+    rampart_status st;
+    try {
+      st = lib_->api().start(handle_);
+    } catch (...) {
+      return "start threw an exception across the C ABI";
+    }
+    if (st != RAMPART_OK) return call_failed("start", st);
+  }
+  started_ = true;
+  gate_.open();
+  if (lib_->kind() == RAMPART_KIND_SENDER) core_.alerts.add_sender(shared_from_this());
+  return {};
+}
+
+std::string PluginInstance::validate(const config::Config& cfg) {
+  if (!RAMPART_PLUGIN_HAS(*lib_, validate)) return {};
+  const rampart_config view = make_config_view(cfg, id());
+  try {
+    const rampart_status st = lib_->api().validate(handle_, &view);
+    return st == RAMPART_OK ? std::string() : call_failed("validate", st);
+  } catch (...) {
+    return "validate threw an exception across the C ABI";
+  }
+}
+
+bool PluginInstance::can_reload() const { return RAMPART_PLUGIN_HAS(*lib_, reload); }
+
+std::string PluginInstance::reload(const config::Config& cfg) {
+  if (!can_reload()) return "plugin cannot reload";
+  const rampart_config view = make_config_view(cfg, id());
+  try {
+    const rampart_status st = lib_->api().reload(handle_, &view);
+    return st == RAMPART_OK ? std::string() : call_failed("reload", st);
+  } catch (...) {
+    return "reload threw an exception across the C ABI";
+  }
+}
+
+void PluginInstance::stop_and_destroy() {
+  std::vector<std::shared_ptr<rampart_timer>> timers;
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    timers = timers_;
+  }
+  core_.events.unsubscribe_all(this);
+  core_.alerts.remove_sender(this);
+  for (auto& t : timers) timer_cancel(t.get());
+  gate_.close_and_wait();
+  if (!handle_) return;
+  try {
+    if (started_ && RAMPART_PLUGIN_HAS(*lib_, stop)) lib_->api().stop(handle_);
+    lib_->api().destroy(handle_);
+  } catch (...) {
+    log::error("plugin-host", "stop/destroy threw an exception across the C ABI",
+               {{"plugin", id()}});
+  }
+  handle_ = nullptr;
+}
+
+void PluginInstance::deliver(const rampart_event& event) {
+  GatePass pass(gate_);
+  if (!pass || !RAMPART_PLUGIN_HAS(*lib_, on_event)) return;
+  rampart_status st;
+  try {
+    st = lib_->api().on_event(handle_, &event);
+  } catch (...) {
+    st = RAMPART_ERR_INTERNAL;
+  }
+  if (st != RAMPART_OK) callback_errors_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void PluginInstance::deliver(const runtime::AlertRecord& alert) {
+  GatePass pass(gate_);
+  if (!pass) return;
+  const rampart_alert view = alert.to_abi();
+  rampart_status st;
+  try {
+    st = lib_->api().send_alert(handle_, &view);
+  } catch (...) {
+    st = RAMPART_ERR_INTERNAL;
+  }
+  if (st != RAMPART_OK) {
+    callback_errors_.fetch_add(1, std::memory_order_relaxed);
+    log::warn("plugin-host", "sender failed to deliver an alert",
+              {{"plugin", id()}, {"alert", alert.id}, {"error", lib_->api().last_error()}});
+  }
+}
+
+void PluginInstance::log(uint32_t level, std::string_view msg) {
+  log::Logger::global().write(to_level(level), id(), msg);
+}
+
+rampart_status PluginInstance::metric_create(const rampart_metric_desc& desc,
+                                             rampart_metric** out) {
+  try {
+    auto m = std::make_unique<rampart_metric>(rampart_metric{core_.metrics.create(id(), desc)});
+    std::lock_guard lock(mu_);
+    *out = m.get();
+    metrics_.push_back(std::move(m));
+    return RAMPART_OK;
+  } catch (const std::invalid_argument& e) {
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT, e.what());
+  }
+}
+
+void PluginInstance::arm(const std::shared_ptr<rampart_timer>& t, uint64_t delay_ms) {
+  // Runs on the loop thread. The handler holds the instance (and so the
+  // library) until it has run, even when cancelled.
+  t->timer.expires_after(std::chrono::milliseconds(delay_ms));
+  t->timer.async_wait([self = shared_from_this(), t](const boost::system::error_code& ec) {
+    if (ec || t->cancelled.load()) return;
+    {
+      GatePass pass(self->gate_);
+      if (pass && !t->cancelled.load()) t->fn(t->user);
+    }
+    if (t->interval_ms > 0 && !t->cancelled.load()) self->arm(t, t->interval_ms);
+  });
+}
+
+rampart_status PluginInstance::timer_start(uint64_t first_ms, uint64_t interval_ms,
+                                           rampart_timer_fn fn, void* user, rampart_timer** out) {
+  auto t = std::make_shared<rampart_timer>(core_.runtime.loop());
+  t->interval_ms = interval_ms;
+  t->fn = fn;
+  t->user = user;
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return host_fail(RAMPART_ERR_BUSY, "instance is stopping");
+    timers_.push_back(t);
+  }
+  *out = t.get();
+  boost::asio::post(core_.runtime.loop(), [self = shared_from_this(), t, first_ms] {
+    if (!t->cancelled.load()) self->arm(t, first_ms);
+  });
+  return RAMPART_OK;
+}
+
+void PluginInstance::timer_cancel(rampart_timer* timer) {
+  if (!timer || timer->cancelled.exchange(true)) return;
+  // The timer object is owned by timers_ until this instance dies, so the
+  // posted cancel can hold it by shared_ptr.
+  std::shared_ptr<rampart_timer> keep;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& t : timers_) {
+      if (t.get() == timer) keep = t;
+    }
+  }
+  if (keep) boost::asio::post(core_.runtime.loop(), [keep] { keep->timer.cancel(); });
+}
+
+rampart_status PluginInstance::subscribe(uint32_t source) {
+  if (source >= RAMPART_SOURCE_MAX) {
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT,
+                     "unknown event source " + std::to_string(source));
+  }
+  core_.events.subscribe(source, shared_from_this());
+  return RAMPART_OK;
+}
+
+rampart_status PluginInstance::unsubscribe(uint32_t source) {
+  if (source >= RAMPART_SOURCE_MAX) {
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT,
+                     "unknown event source " + std::to_string(source));
+  }
+  core_.events.unsubscribe(source, this);
+  return RAMPART_OK;
+}
+
+rampart_status PluginInstance::alert_emit(const rampart_alert& alert) {
+  if (!RAMPART_HAS_FIELD(&alert, rampart_alert, message)) {
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "alert struct_size is smaller than ABI v1.0");
+  }
+  core_.alerts.emit(id(), alert);
+  return RAMPART_OK;
+}
+
+}  // namespace rampart::plugin_host

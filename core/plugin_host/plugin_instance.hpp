@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+// One running instance of a plugin: its host-services table, the lifecycle
+// calls (create → start → reload → stop → destroy) and the callbacks into it
+// (events, alerts, timers), all of which hold the library loaded.
+#pragma once
+
+#include <rampart/sdk/abi.h>
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "plugin_host/call_gate.hpp"
+#include "plugin_host/plugin_library.hpp"
+#include "runtime/alert_pipeline.hpp"
+#include "runtime/event_bus.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/runtime.hpp"
+
+struct rampart_timer;
+struct rampart_metric;
+
+namespace rampart::plugin_host {
+
+// The core parts a plugin instance reaches through its host table.
+struct CoreServices {
+  runtime::Runtime& runtime;
+  runtime::EventBus& events;
+  runtime::AlertPipeline& alerts;
+  runtime::Metrics& metrics;
+};
+
+// How this host presents itself; tests use a newer minor and a longer table
+// to show an older plugin still loads on a grown host.
+struct HostIdentity {
+  AbiVersion abi;
+  size_t table_padding = 0;  // zero bytes after the table, as a newer host would have fields
+};
+
+class PluginInstance : public runtime::EventSink,
+                       public runtime::AlertSink,
+                       public std::enable_shared_from_this<PluginInstance> {
+ public:
+  PluginInstance(std::shared_ptr<PluginLibrary> lib, CoreServices& core, const HostIdentity& host);
+  ~PluginInstance() override;
+
+  const PluginLibrary& library() const { return *lib_; }
+  const std::string& id() const { return lib_->id(); }
+
+  // Lifecycle, from the control thread. Each returns "" or why it failed.
+  std::string create(const config::Config& cfg);
+  std::string start();
+  std::string validate(const config::Config& cfg);
+  std::string reload(const config::Config& cfg);
+  bool can_reload() const;
+  // Closes the gate, waits for in-flight callbacks, then stop() and destroy().
+  void stop_and_destroy();
+
+  void deliver(const rampart_event& event) override;
+  void deliver(const runtime::AlertRecord& alert) override;
+
+  uint64_t callback_errors() const { return callback_errors_.load(); }
+
+  // Host-service implementations (called through the C table).
+  void log(uint32_t level, std::string_view msg);
+  rampart_status metric_create(const rampart_metric_desc& desc, rampart_metric** out);
+  rampart_status timer_start(uint64_t first_ms, uint64_t interval_ms, rampart_timer_fn fn,
+                             void* user, rampart_timer** out);
+  void timer_cancel(rampart_timer* timer);
+  rampart_status subscribe(uint32_t source);
+  rampart_status unsubscribe(uint32_t source);
+  rampart_status alert_emit(const rampart_alert& alert);
+
+ private:
+  std::string call_failed(const char* what, rampart_status st) const;
+  void arm(const std::shared_ptr<rampart_timer>& t, uint64_t delay_ms);
+  const rampart_host_api* host_table() const {
+    return reinterpret_cast<const rampart_host_api*>(table_.data());
+  }
+
+  std::shared_ptr<PluginLibrary> lib_;
+  CoreServices& core_;
+  HostIdentity host_;
+  std::vector<std::max_align_t> table_;  // rampart_host_api + padding
+  rampart_plugin* handle_ = nullptr;
+  CallGate gate_;
+  bool started_ = false;  // stop() only follows a successful start()
+  bool stopped_ = false;
+  std::atomic<uint64_t> callback_errors_{0};
+
+  std::mutex mu_;  // guards timers_ and metrics_
+  std::vector<std::shared_ptr<rampart_timer>> timers_;
+  std::vector<std::unique_ptr<rampart_metric>> metrics_;
+};
+
+}  // namespace rampart::plugin_host

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "runtime/event_bus.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+
+namespace rampart::runtime {
+
+bool EventBus::subscribe(uint32_t source, std::shared_ptr<EventSink> sink) {
+  if (source >= RAMPART_SOURCE_MAX || !sink) return false;
+  std::lock_guard lock(mu_);
+  auto& subs = subscribers_[source];
+  if (std::find(subs.begin(), subs.end(), sink) == subs.end()) subs.push_back(std::move(sink));
+  return true;
+}
+
+bool EventBus::unsubscribe(uint32_t source, const EventSink* sink) {
+  if (source >= RAMPART_SOURCE_MAX) return false;
+  std::lock_guard lock(mu_);
+  auto& subs = subscribers_[source];
+  std::erase_if(subs, [&](const auto& s) { return s.get() == sink; });
+  return true;
+}
+
+void EventBus::unsubscribe_all(const EventSink* sink) {
+  std::lock_guard lock(mu_);
+  for (auto& subs : subscribers_)
+    std::erase_if(subs, [&](const auto& s) { return s.get() == sink; });
+}
+
+void EventBus::publish(uint32_t source, uint32_t type, std::span<const uint8_t> payload) {
+  published_.fetch_add(1, std::memory_order_relaxed);
+  std::vector<std::shared_ptr<EventSink>> targets;
+  {
+    std::lock_guard lock(mu_);
+    if (source < RAMPART_SOURCE_MAX) targets = subscribers_[source];
+  }
+  if (targets.empty()) {
+    unrouted_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  const uint64_t now = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
+  auto data = std::make_shared<std::vector<uint8_t>>(payload.begin(), payload.end());
+  for (auto& sink : targets) {
+    boost::asio::post(workers_, [this, sink, data, source, type, now] {
+      rampart_event ev{};
+      ev.struct_size = sizeof(ev);
+      ev.source = source;
+      ev.type = type;
+      ev.time_ns = now;
+      ev.data = data->data();
+      ev.len = data->size();
+      sink->deliver(ev);
+      delivered_.fetch_add(1, std::memory_order_relaxed);
+    });
+  }
+}
+
+}  // namespace rampart::runtime

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "runtime/metrics.hpp"
+
+#include <regex>
+#include <stdexcept>
+
+namespace rampart::runtime {
+
+MetricHandle Metrics::create(const std::string& plugin_id, const rampart_metric_desc& desc) {
+  static const std::regex kName("rampart_[a-zA-Z0-9_]+");
+  static const std::regex kLabel("[a-zA-Z_][a-zA-Z0-9_]*");
+  if (!RAMPART_HAS_FIELD(&desc, rampart_metric_desc, bucket_count)) {
+    throw std::invalid_argument("metric description is smaller than ABI v1.0 allows");
+  }
+  const std::string name = desc.name ? desc.name : "";
+  if (!std::regex_match(name, kName)) {
+    throw std::invalid_argument("metric name '" + name + "' must match rampart_[a-zA-Z0-9_]+");
+  }
+  if (desc.type > RAMPART_METRIC_HISTOGRAM) {
+    throw std::invalid_argument("metric '" + name + "': unknown type " + std::to_string(desc.type));
+  }
+  const auto type = static_cast<rampart_metric_type>(desc.type);
+  if (type == RAMPART_METRIC_COUNTER && !name.ends_with("_total")) {
+    throw std::invalid_argument("counter '" + name + "' must end in _total");
+  }
+  std::map<std::string, std::string> labels{{"plugin", plugin_id}};
+  for (size_t i = 0; i < desc.label_count; ++i) {
+    const std::string k = desc.labels[i].name ? desc.labels[i].name : "";
+    if (!std::regex_match(k, kLabel) || k == "plugin" || k.starts_with("__")) {
+      throw std::invalid_argument("metric '" + name + "': invalid or reserved label name '" + k +
+                                  "'");
+    }
+    labels[k] = desc.labels[i].value ? desc.labels[i].value : "";
+  }
+  prometheus::Histogram::BucketBoundaries buckets(desc.buckets, desc.buckets + desc.bucket_count);
+  if (type == RAMPART_METRIC_HISTOGRAM) {
+    if (buckets.empty()) throw std::invalid_argument("histogram '" + name + "' needs buckets");
+    for (size_t i = 1; i < buckets.size(); ++i) {
+      if (!(buckets[i - 1] < buckets[i])) {
+        throw std::invalid_argument("histogram '" + name + "': buckets must be ascending");
+      }
+    }
+  }
+  const std::string help = desc.help ? desc.help : "";
+
+  std::lock_guard lock(mu_);
+  auto it = families_.find(name);
+  if (it == families_.end()) {
+    FamilyEntry e{type, nullptr};
+    switch (type) {
+      case RAMPART_METRIC_COUNTER:
+        e.family = &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_);
+        break;
+      case RAMPART_METRIC_GAUGE:
+        e.family = &prometheus::BuildGauge().Name(name).Help(help).Register(*registry_);
+        break;
+      case RAMPART_METRIC_HISTOGRAM:
+        e.family = &prometheus::BuildHistogram().Name(name).Help(help).Register(*registry_);
+        break;
+    }
+    it = families_.emplace(name, e).first;
+  } else if (it->second.type != type) {
+    throw std::invalid_argument("metric '" + name + "' already exists with another type");
+  }
+  MetricHandle h{type};
+  switch (type) {
+    case RAMPART_METRIC_COUNTER:
+      h.counter =
+          &static_cast<prometheus::Family<prometheus::Counter>*>(it->second.family)->Add(labels);
+      break;
+    case RAMPART_METRIC_GAUGE:
+      h.gauge =
+          &static_cast<prometheus::Family<prometheus::Gauge>*>(it->second.family)->Add(labels);
+      break;
+    case RAMPART_METRIC_HISTOGRAM:
+      h.histogram = &static_cast<prometheus::Family<prometheus::Histogram>*>(it->second.family)
+                         ->Add(labels, buckets);
+      break;
+  }
+  return h;
+}
+
+}  // namespace rampart::runtime

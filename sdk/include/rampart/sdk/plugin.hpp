@@ -1,0 +1,488 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Header-only C++ layer over the C ABI in abi.h (the "hourglass": C in the
+// middle, C++ on both ends). A plugin is a class; RAMPART_PLUGIN turns it into
+// the exported entry point and noexcept thunks that turn exceptions into a
+// status and a last_error text.
+//
+//   class MyEngine {
+//    public:
+//     MyEngine(rampart::sdk::Host& host, const rampart::sdk::Config& cfg);
+//     void start();                                   // optional
+//     void stop();                                    // optional
+//     void validate(const rampart::sdk::Config& cfg); // optional
+//     void reload(const rampart::sdk::Config& cfg);   // optional, all or nothing
+//     void on_event(const rampart::sdk::Event& ev);   // optional (engines)
+//     void send_alert(const rampart::sdk::Alert& a);  // senders
+//   };
+//   RAMPART_PLUGIN(MyEngine, RAMPART_KIND_ENGINE, "my_engine", "My engine", "1.0.0",
+//                  "Apache-2.0", "What it does")
+//
+// Optional methods are detected at compile time: a method the class does not
+// have leaves the function-table slot NULL.
+#ifndef RAMPART_SDK_PLUGIN_HPP
+#define RAMPART_SDK_PLUGIN_HPP
+
+#include <rampart/sdk/abi.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <initializer_list>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace rampart::sdk {
+
+// An error that crosses the boundary as a status code and message.
+class Error : public std::runtime_error {
+ public:
+  Error(rampart_status status, const std::string& what)
+      : std::runtime_error(what), status_(status) {}
+  rampart_status status() const noexcept { return status_; }
+
+ private:
+  rampart_status status_;
+};
+
+inline std::string to_string(rampart_str s) {
+  return s.ptr ? std::string(s.ptr, s.len) : std::string();
+}
+inline rampart_str to_str(std::string_view s) { return rampart_str{s.data(), s.size()}; }
+
+class Host;
+
+// The plugin's own config subtree (plugins.<id>). Valid only during the call
+// it was passed to: copy what you need into your own settings.
+class Config {
+ public:
+  Config(const rampart_host_api* api, const rampart_config* cfg) : api_(api), cfg_(cfg) {}
+
+  bool has(const std::string& path) const { return type(path) != RAMPART_CONFIG_MISSING; }
+  rampart_config_type type(const std::string& path) const {
+    return static_cast<rampart_config_type>(api_->config_type(cfg_, path.c_str()));
+  }
+
+  // Typed getters: the default when the key is absent, an Error naming the
+  // file and line when it is present with the wrong type.
+  template <class T>
+  T get(const std::string& path, T fallback) const {
+    if (!has(path)) return fallback;
+    return require<T>(path);
+  }
+  std::string get(const std::string& path, const char* fallback) const {
+    return get<std::string>(path, std::string(fallback));
+  }
+
+  template <class T>
+  T require(const std::string& path) const {
+    if constexpr (std::is_same_v<T, std::string>) {
+      rampart_str s{};
+      check(api_->config_get_string(cfg_, path.c_str(), &s));
+      return to_string(s);
+    } else if constexpr (std::is_same_v<T, bool>) {
+      int v = 0;
+      check(api_->config_get_bool(cfg_, path.c_str(), &v));
+      return v != 0;
+    } else if constexpr (std::is_integral_v<T>) {
+      int64_t v = 0;
+      check(api_->config_get_int(cfg_, path.c_str(), &v));
+      if (v < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
+          static_cast<uint64_t>(v) > static_cast<uint64_t>(std::numeric_limits<T>::max())) {
+        throw Error(RAMPART_ERR_INVALID_ARGUMENT,
+                    path + ": value " + std::to_string(v) + " is out of range");
+      }
+      return static_cast<T>(v);
+    } else if constexpr (std::is_floating_point_v<T>) {
+      double v = 0;
+      check(api_->config_get_double(cfg_, path.c_str(), &v));
+      return static_cast<T>(v);
+    } else {
+      static_assert(sizeof(T) == 0, "unsupported config type");
+    }
+  }
+
+  // Entries of a sequence or map at path (0 if absent).
+  size_t size(const std::string& path) const {
+    if (!has(path)) return 0;
+    size_t n = 0;
+    check(api_->config_size(cfg_, path.c_str(), &n));
+    return n;
+  }
+  std::vector<std::string> keys(const std::string& path) const {
+    std::vector<std::string> out;
+    const size_t n = type(path) == RAMPART_CONFIG_MAP ? size(path) : 0;
+    for (size_t i = 0; i < n; ++i) {
+      rampart_str k{};
+      check(api_->config_key_at(cfg_, path.c_str(), i, &k));
+      out.push_back(to_string(k));
+    }
+    return out;
+  }
+  std::vector<std::string> strings(const std::string& path) const {
+    std::vector<std::string> out;
+    const size_t n = size(path);
+    for (size_t i = 0; i < n; ++i)
+      out.push_back(require<std::string>(path + "." + std::to_string(i)));
+    return out;
+  }
+
+  // Rejects keys of the map at path other than `allowed` (typos in config
+  // are errors, not silently ignored settings).
+  void allow_only(const std::string& path, std::initializer_list<const char*> allowed) const {
+    std::vector<const char*> v(allowed);
+    check(api_->config_check_keys(cfg_, path.c_str(), v.data(), v.size()));
+  }
+
+ private:
+  void check(rampart_status st) const {
+    if (st != RAMPART_OK) throw Error(st, api_->last_error());
+  }
+  const rampart_host_api* api_;
+  const rampart_config* cfg_;
+};
+
+// A metric handle (counter, gauge or histogram with fixed labels).
+class Metric {
+ public:
+  Metric() = default;
+  Metric(const rampart_host_api* api, rampart_metric* m) : api_(api), m_(m) {}
+  void inc(double v = 1.0) const {
+    if (m_) api_->metric_add(m_, v);
+  }
+  void add(double v) const { inc(v); }
+  void set(double v) const {
+    if (m_) api_->metric_set(m_, v);
+  }
+  void observe(double v) const {
+    if (m_) api_->metric_observe(m_, v);
+  }
+
+ private:
+  const rampart_host_api* api_ = nullptr;
+  rampart_metric* m_ = nullptr;
+};
+
+// A timer on the core's event loop; cancelled when this object dies.
+class Timer {
+ public:
+  Timer() = default;
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
+  Timer(Timer&& o) noexcept { *this = std::move(o); }
+  Timer& operator=(Timer&& o) noexcept {
+    if (this != &o) {
+      cancel();
+      api_ = std::exchange(o.api_, nullptr);
+      handle_ = std::exchange(o.handle_, nullptr);
+      fn_ = std::move(o.fn_);
+    }
+    return *this;
+  }
+  ~Timer() { cancel(); }
+
+  void cancel() {
+    if (api_ && handle_) api_->timer_cancel(api_->ctx, handle_);
+    handle_ = nullptr;
+  }
+
+ private:
+  friend class Host;
+  const rampart_host_api* api_ = nullptr;
+  rampart_timer* handle_ = nullptr;
+  struct Callback {
+    const rampart_host_api* api;
+    std::function<void()> fn;
+  };
+  std::unique_ptr<Callback> fn_;
+};
+
+using Labels = std::initializer_list<std::pair<const char*, const char*>>;
+
+// The host services, as handed to the plugin's constructor.
+class Host {
+ public:
+  explicit Host(const rampart_host_api* api) : api_(api) {}
+
+  const rampart_host_api* api() const { return api_; }
+  std::string_view plugin_id() const { return api_->plugin_id; }
+  uint16_t abi_minor() const { return api_->abi_minor; }
+
+  void log(rampart_log_level level, std::string_view msg) const {
+    api_->log(api_->ctx, level, msg.data(), msg.size());
+  }
+  void debug(std::string_view m) const { log(RAMPART_LOG_DEBUG, m); }
+  void info(std::string_view m) const { log(RAMPART_LOG_INFO, m); }
+  void warn(std::string_view m) const { log(RAMPART_LOG_WARN, m); }
+  void error(std::string_view m) const { log(RAMPART_LOG_ERROR, m); }
+
+  Metric counter(const char* name, const char* help, Labels labels = {}) const {
+    return metric(RAMPART_METRIC_COUNTER, name, help, labels, {});
+  }
+  Metric gauge(const char* name, const char* help, Labels labels = {}) const {
+    return metric(RAMPART_METRIC_GAUGE, name, help, labels, {});
+  }
+  Metric histogram(const char* name, const char* help, std::vector<double> buckets,
+                   Labels labels = {}) const {
+    return metric(RAMPART_METRIC_HISTOGRAM, name, help, labels, std::move(buckets));
+  }
+
+  // Calls fn every `interval` (first after `first`); interval 0 fires once.
+  Timer every(std::chrono::milliseconds first, std::chrono::milliseconds interval,
+              std::function<void()> fn) const {
+    Timer t;
+    t.api_ = api_;
+    t.fn_ = std::make_unique<Timer::Callback>(Timer::Callback{api_, std::move(fn)});
+    check(api_->timer_start(api_->ctx, static_cast<uint64_t>(first.count()),
+                            static_cast<uint64_t>(interval.count()), &Host::timer_thunk,
+                            t.fn_.get(), &t.handle_));
+    return t;
+  }
+  Timer every(std::chrono::milliseconds interval, std::function<void()> fn) const {
+    return every(interval, interval, std::move(fn));
+  }
+  Timer after(std::chrono::milliseconds delay, std::function<void()> fn) const {
+    return every(delay, std::chrono::milliseconds(0), std::move(fn));
+  }
+
+  void subscribe(rampart_event_source source) const { check(api_->subscribe(api_->ctx, source)); }
+  void unsubscribe(rampart_event_source source) const {
+    check(api_->unsubscribe(api_->ctx, source));
+  }
+
+  void emit_alert(const rampart_alert& alert) const { check(api_->alert_emit(api_->ctx, &alert)); }
+
+ private:
+  static void timer_thunk(void* user) noexcept;
+
+  Metric metric(rampart_metric_type type, const char* name, const char* help, Labels labels,
+                std::vector<double> buckets) const {
+    std::vector<rampart_label> ls;
+    for (const auto& [k, v] : labels) ls.push_back(rampart_label{k, v});
+    rampart_metric_desc d{};
+    d.struct_size = sizeof(d);
+    d.type = type;
+    d.name = name;
+    d.help = help;
+    d.labels = ls.data();
+    d.label_count = ls.size();
+    d.buckets = buckets.data();
+    d.bucket_count = buckets.size();
+    rampart_metric* m = nullptr;
+    check(api_->metric_create(api_->ctx, &d, &m));
+    return Metric(api_, m);
+  }
+  void check(rampart_status st) const {
+    if (st != RAMPART_OK) throw Error(st, api_->last_error());
+  }
+
+  const rampart_host_api* api_;
+};
+
+// Read-only views of what the host hands to on_event / send_alert.
+struct Event {
+  const rampart_event* raw;
+  rampart_event_source source() const { return static_cast<rampart_event_source>(raw->source); }
+  uint32_t type() const { return raw->type; }
+  std::string_view bytes() const { return {static_cast<const char*>(raw->data), raw->len}; }
+};
+
+struct Alert {
+  const rampart_alert* raw;
+  std::string_view id() const { return view(raw->id); }
+  std::string_view component() const { return view(raw->component); }
+  std::string_view rule_id() const { return view(raw->rule_id); }
+  std::string_view message() const { return view(raw->message); }
+  rampart_severity severity() const { return static_cast<rampart_severity>(raw->severity); }
+
+ private:
+  static std::string_view view(rampart_str s) {
+    return s.ptr ? std::string_view(s.ptr, s.len) : std::string_view();
+  }
+};
+
+// Builds an alert to emit; strings must outlive emit_alert().
+inline rampart_alert make_alert(rampart_severity severity, std::string_view rule_id,
+                                std::string_view message) {
+  rampart_alert a{};
+  a.struct_size = sizeof(a);
+  a.severity = severity;
+  a.action = RAMPART_ALERT_ACTION_ALERT;
+  a.rule_id = to_str(rule_id);
+  a.message = to_str(message);
+  return a;
+}
+
+namespace detail {
+
+inline std::string& last_error_text() {
+  thread_local std::string text;
+  return text;
+}
+inline const char* last_error() noexcept { return last_error_text().c_str(); }
+
+// Runs f, turning any exception into a status and last_error text.
+template <class F>
+rampart_status guard(F&& f) noexcept {
+  try {
+    f();
+    last_error_text().clear();
+    return RAMPART_OK;
+  } catch (const Error& e) {
+    last_error_text() = e.what();
+    return e.status();
+  } catch (const std::exception& e) {
+    last_error_text() = e.what();
+    return RAMPART_ERR_INTERNAL;
+  } catch (...) {
+    last_error_text() = "unknown exception";
+    return RAMPART_ERR_INTERNAL;
+  }
+}
+
+template <class T>
+struct Instance {
+  Host host;
+  std::unique_ptr<T> object;
+};
+
+template <class T>
+T& object_of(rampart_plugin* p) {
+  return *reinterpret_cast<Instance<T>*>(p)->object;
+}
+
+template <class T>
+concept HasStart = requires(T t) {
+  t.start();
+};
+template <class T>
+concept HasStop = requires(T t) {
+  t.stop();
+};
+template <class T>
+concept HasValidate = requires(T t, const Config& c) {
+  t.validate(c);
+};
+template <class T>
+concept HasReload = requires(T t, const Config& c) {
+  t.reload(c);
+};
+template <class T>
+concept HasOnEvent = requires(T t, const Event& e) {
+  t.on_event(e);
+};
+template <class T>
+concept HasSendAlert = requires(T t, const Alert& a) {
+  t.send_alert(a);
+};
+
+template <class T>
+struct Thunks {
+  static rampart_status create(const rampart_host_api* host, const rampart_config* cfg,
+                               rampart_plugin** out) noexcept {
+    return guard([&] {
+      auto inst = std::make_unique<Instance<T>>(Instance<T>{Host(host), nullptr});
+      inst->object = std::make_unique<T>(inst->host, Config(host, cfg));
+      *out = reinterpret_cast<rampart_plugin*>(inst.release());
+    });
+  }
+  static rampart_status start(rampart_plugin* p) noexcept {
+    return guard([&] { object_of<T>(p).start(); });
+  }
+  static rampart_status validate(rampart_plugin* p, const rampart_config* cfg) noexcept {
+    return guard([&] {
+      auto* inst = reinterpret_cast<Instance<T>*>(p);
+      inst->object->validate(Config(inst->host.api(), cfg));
+    });
+  }
+  static rampart_status reload(rampart_plugin* p, const rampart_config* cfg) noexcept {
+    return guard([&] {
+      auto* inst = reinterpret_cast<Instance<T>*>(p);
+      inst->object->reload(Config(inst->host.api(), cfg));
+    });
+  }
+  static void stop(rampart_plugin* p) noexcept {
+    auto* inst = reinterpret_cast<Instance<T>*>(p);
+    const rampart_status st = guard([&] { inst->object->stop(); });
+    if (st != RAMPART_OK) inst->host.error(std::string("stop failed: ") + last_error());
+  }
+  static void destroy(rampart_plugin* p) noexcept {
+    auto* inst = reinterpret_cast<Instance<T>*>(p);
+    const rampart_status st = guard([&] { inst->object.reset(); });
+    if (st != RAMPART_OK) inst->host.error(std::string("destroy failed: ") + last_error());
+    delete inst;
+  }
+  static rampart_status on_event(rampart_plugin* p, const rampart_event* ev) noexcept {
+    return guard([&] { object_of<T>(p).on_event(Event{ev}); });
+  }
+  static rampart_status send_alert(rampart_plugin* p, const rampart_alert* a) noexcept {
+    return guard([&] { object_of<T>(p).send_alert(Alert{a}); });
+  }
+
+  static rampart_plugin_api table() {
+    rampart_plugin_api api{};
+    api.struct_size = sizeof(api);
+    api.last_error = &detail::last_error;
+    api.create = &create;
+    api.destroy = &destroy;
+    if constexpr (HasStart<T>) api.start = &start;
+    if constexpr (HasStop<T>) api.stop = &stop;
+    if constexpr (HasValidate<T>) api.validate = &validate;
+    if constexpr (HasReload<T>) api.reload = &reload;
+    if constexpr (HasOnEvent<T>) api.on_event = &on_event;
+    if constexpr (HasSendAlert<T>) api.send_alert = &send_alert;
+    return api;
+  }
+};
+
+template <class T>
+const rampart_plugin_descriptor* entry(rampart_plugin_kind kind, const char* id, const char* name,
+                                       const char* version, const char* license,
+                                       const char* description) noexcept {
+  static const rampart_plugin_api api = Thunks<T>::table();
+  static const rampart_plugin_descriptor desc = [&] {
+    rampart_plugin_descriptor d{};
+    d.struct_size = sizeof(d);
+    d.abi_major = RAMPART_ABI_MAJOR;
+    d.abi_minor = RAMPART_ABI_MINOR;
+    d.kind = kind;
+    d.id = id;
+    d.name = name;
+    d.version = version;
+    d.license = license;
+    d.description = description;
+    d.api = &api;
+    return d;
+  }();
+  return &desc;
+}
+
+}  // namespace detail
+
+inline void Host::timer_thunk(void* user) noexcept {
+  auto* cb = static_cast<Timer::Callback*>(user);
+  // A throwing timer callback must not unwind into the host's event loop.
+  if (detail::guard([&] { cb->fn(); }) != RAMPART_OK) {
+    const std::string msg = std::string("timer callback failed: ") + detail::last_error();
+    cb->api->log(cb->api->ctx, RAMPART_LOG_ERROR, msg.data(), msg.size());
+  }
+}
+
+}  // namespace rampart::sdk
+
+// Exports the entry point for plugin class `Class`.
+#define RAMPART_PLUGIN(Class, Kind, Id, Name, Version, License, Description)                    \
+  extern "C" __attribute__((visibility("default"))) const rampart_plugin_descriptor*            \
+  rampart_plugin_entry(uint16_t, uint16_t) {                                                    \
+    return ::rampart::sdk::detail::entry<Class>(Kind, Id, Name, Version, License, Description); \
+  }
+
+#endif  // RAMPART_SDK_PLUGIN_HPP

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: Apache-2.0
+// The real rampartd binary: config checking, start/stop, signals, JSON
+// logs, misbehaving plugins, and the SDK example built out of tree.
+#include <gtest/gtest.h>
+
+#include <Poco/JSON/Parser.h>
+
+#include <csignal>
+
+#include "daemon_process.hpp"
+#include "temp_dir.hpp"
+
+namespace {
+
+using rampart::test::DaemonProcess;
+using rampart::test::run_command;
+using rampart::test::TempDir;
+using rampart::test::write_file;
+
+std::string variant_dir(const std::string& v) {
+  return std::string(RAMPART_TEST_PLUGIN_DIR) + "/" + v;
+}
+
+TEST(CheckConfig, GoodFileExitsZero) {
+  TempDir dir;
+  write_file(dir / "r.yaml", "agent:\n  workers: 1\nplugins:\n  log: {path: /tmp/x.json}\n");
+  const auto r = run_command({RAMPARTD_PATH, "--check-config", "--config", dir / "r.yaml"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("configuration OK: " + (dir / "r.yaml")), std::string::npos) << r.output;
+}
+
+TEST(CheckConfig, EmbeddedDefaultIsValid) {
+  const auto r = run_command({RAMPARTD_PATH, "--check-config"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("configuration OK: <embedded>"), std::string::npos) << r.output;
+}
+
+TEST(CheckConfig, ShippedConfigIsValid) {
+  const auto r = run_command(
+      {RAMPARTD_PATH, "--check-config", "--config", RAMPART_SOURCE_DIR "/config/rampart.yaml"});
+  EXPECT_EQ(r.status, 0) << r.output;
+}
+
+TEST(CheckConfig, BadFileExitsOneWithFileAndLine) {
+  TempDir dir;
+  write_file(dir / "r.yaml", "agent:\n  workers: 1\n  wrokers: 2\n");
+  const auto r = run_command({RAMPARTD_PATH, "--check-config", "--config", dir / "r.yaml"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find(dir / "r.yaml" + ":3:3: unknown key 'agent.wrokers'"), std::string::npos)
+      << r.output;
+}
+
+TEST(CheckConfig, MissingFileExitsOne) {
+  const auto r = run_command({RAMPARTD_PATH, "--check-config", "--config", "/nonexistent.yaml"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("/nonexistent.yaml: cannot open config file"), std::string::npos)
+      << r.output;
+}
+
+TEST(CommandLine, UnknownOptionIsUsageErrorTwo) {
+  const auto r = run_command({RAMPARTD_PATH, "--frobnicate"});
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("--help"), std::string::npos);
+}
+
+TEST(CommandLine, VersionNamesTheAbi) {
+  const auto r = run_command({RAMPARTD_PATH, "--version"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.output.find("plugin ABI 1."), std::string::npos) << r.output;
+}
+
+class Daemon : public ::testing::Test {
+ protected:
+  std::string config(const std::string& plugins) {
+    const auto path = dir / "rampart.yaml";
+    write_file(path, "agent:\n  workers: 2\nplugins:\n" + plugins);
+    return path;
+  }
+  TempDir dir;
+};
+
+TEST_F(Daemon, StartsLoadsPluginsAndStopsCleanlyOnSigterm) {
+  const auto cfg = config("  log: {path: " + (dir / "alerts.json") + "}\n");
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  ASSERT_TRUE(d.wait_for("[rampartd] ready plugins=log refused=0")) << d.output();
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0) << d.output();
+  EXPECT_TRUE(d.wait_for("[plugin-host] plugin stopped plugin=log"));
+  EXPECT_TRUE(d.wait_for("[rampartd] stopped"));
+}
+
+TEST_F(Daemon, SigintStopsCleanlyToo) {
+  DaemonProcess d({RAMPARTD_PATH, "--config", config("  log: {path: " + (dir / "a.json") + "}\n"),
+                   "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  ASSERT_TRUE(d.wait_for("ready")) << d.output();
+  d.signal(SIGINT);
+  EXPECT_EQ(d.wait_exit(), 0) << d.output();
+}
+
+TEST_F(Daemon, JsonLogsAreOneObjectPerLine) {
+  DaemonProcess d({RAMPARTD_PATH, "--config", config("  log: {path: " + (dir / "a.json") + "}\n"),
+                   "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR, "--log-format", "json"});
+  ASSERT_TRUE(d.wait_for("\"msg\":\"ready\"")) << d.output();
+  d.signal(SIGTERM);
+  ASSERT_EQ(d.wait_exit(), 0);
+  const auto lines = d.lines();
+  ASSERT_GE(lines.size(), 4u);
+  for (const auto& line : lines) {
+    Poco::JSON::Parser parser;
+    Poco::JSON::Object::Ptr obj;
+    ASSERT_NO_THROW(obj = parser.parse(line).extract<Poco::JSON::Object::Ptr>()) << line;
+    for (const char* key : {"ts", "level", "component", "msg"}) EXPECT_TRUE(obj->has(key)) << line;
+  }
+}
+
+TEST_F(Daemon, ThrowingAndBrokenPluginsNeverTakeItDown) {
+  const auto cfg = config(
+      "  good_engine: {tick_ms: 10, throw_on_tick: true, throw_on_event: true}\n"
+      "  throw_in_create: {}\n  raw_throw: {}\n  fail_start: {}\n");
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", variant_dir("good_engine"),
+                   "--plugin-dir", variant_dir("throw_in_create"), "--plugin-dir",
+                   variant_dir("raw_throw"), "--plugin-dir", variant_dir("fail_start"),
+                   "--plugin-dir", variant_dir("no_entry"), "--plugin-dir",
+                   variant_dir("other_major")});
+  ASSERT_TRUE(d.wait_for("ready plugins=good_engine refused=2")) << d.output();
+  EXPECT_TRUE(d.wait_for("timer callback failed", 2)) << d.output();
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0) << d.output();
+}
+
+TEST_F(Daemon, SighupReloadsChangedPluginsAndRefusesBadConfig) {
+  const auto cfg = config("  good_engine: {value: A}\n");
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", variant_dir("good_engine")});
+  ASSERT_TRUE(d.wait_for("ready plugins=good_engine")) << d.output();
+
+  config("  good_engine: {value: B}\n");
+  d.signal(SIGHUP);
+  ASSERT_TRUE(d.wait_for("lifecycle: reload value=B")) << d.output();
+  ASSERT_TRUE(d.wait_for("configuration reloaded changes=\"good_engine: reloaded\"")) << d.output();
+
+  write_file(cfg, "agent:\n  workers: 2\nplugins:\n  good_engine: {value: C}\n  bogus_key: [\n");
+  d.signal(SIGHUP);
+  ASSERT_TRUE(d.wait_for("config reload refused")) << d.output();
+  EXPECT_TRUE(d.wait_for(cfg + ":")) << "the refusal names the file";
+
+  config("  good_engine: {value: D, typo: 1}\n");
+  d.signal(SIGHUP);
+  ASSERT_TRUE(d.wait_for("config reload refused", 2)) << d.output();
+  EXPECT_TRUE(d.wait_for("unknown key 'plugins.good_engine.typo'")) << d.output();
+
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0) << d.output();
+  const auto out = d.output();
+  EXPECT_EQ(out.find("value=C"), std::string::npos);
+  EXPECT_EQ(out.find("value=D"), std::string::npos);
+}
+
+TEST_F(Daemon, DefaultConfigFindsTheBuiltInPluginsBesideTheBinary) {
+  // No --plugin-dir and no agent.plugin_dirs: <bin>/../lib/rampart/plugins.
+  DaemonProcess d({RAMPARTD_PATH, "--config", config("  log: {path: " + (dir / "a.json") + "}\n")});
+  ASSERT_TRUE(d.wait_for("ready plugins=log")) << d.output();
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0);
+}
+
+TEST_F(Daemon, SdkExampleBuiltOutOfTreeLoadsAndRuns) {
+  const auto alerts = dir / "alerts.json";
+  const auto cfg = config(
+      "  hello_engine: {interval_ms: 20, alert_every: 2, greeting: hi}\n"
+      "  log: {path: " +
+      alerts + "}\n");
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_EXAMPLE_PLUGIN_DIR,
+                   "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  ASSERT_TRUE(d.wait_for("ready plugins=hello_engine,log refused=0")) << d.output();
+  ASSERT_TRUE(d.wait_for("[hello_engine] hi: tick 4")) << d.output();
+  d.signal(SIGTERM);
+  ASSERT_EQ(d.wait_exit(), 0) << d.output();
+  const auto text = rampart::test::read_file(alerts);
+  EXPECT_NE(text.find("\"component\":\"hello_engine\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"message\":\"hi alert after 2 ticks\""), std::string::npos) << text;
+}
+
+}  // namespace

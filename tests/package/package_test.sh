@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The package tier: builds the .deb and .rpm packages, installs the .debs
+# into this machine with dpkg, runs the installed rampartd (--check-config,
+# then a short start/stop with the shipped config) and checks the installed
+# plugins load, builds the SDK example against the installed rampart-sdk-dev,
+# then purges everything.
+set -euo pipefail
+build=$1 example=$2
+work=$(mktemp -d /tmp/rampart-pkg-XXXXXX)
+pid=
+cleanup() {
+  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+  dpkg --purge rampart rampart-sdk-dev >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; [ -f "$work/daemon.log" ] && cat "$work/daemon.log" >&2; exit 1; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  [ -n "${RAMPART_REQUIRE_KERNEL:-}" ] && fail "the package test needs root"
+  echo "skipping: needs root"; exit 77
+fi
+
+(cd "$build" && cpack -G "DEB;RPM" >"$work/cpack.log" 2>&1) || { cat "$work/cpack.log"; fail "cpack failed"; }
+version=$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$build/CMakeCache.txt")
+deb="$build/packages/rampart_${version}_amd64.deb"
+sdk_deb="$build/packages/rampart-sdk-dev_${version}_all.deb"
+[ -f "$deb" ] || fail "missing $deb"
+[ -f "$sdk_deb" ] || fail "missing $sdk_deb"
+rpm_main=$(ls "$build"/packages/rampart-${version}-*.x86_64.rpm 2>/dev/null | head -n1)
+rpm_sdk=$(ls "$build"/packages/rampart-sdk-devel-${version}-*.noarch.rpm 2>/dev/null | head -n1)
+[ -n "$rpm_main" ] || fail "missing rampart .rpm"
+[ -n "$rpm_sdk" ] || fail "missing rampart-sdk-devel .rpm"
+
+# What the packages hold.
+dpkg-deb -c "$deb" >"$work/deb.list"
+for f in ./usr/sbin/rampartd ./usr/lib/rampart/plugins/log.so ./etc/rampart/rampart.yaml \
+         ./usr/lib/systemd/system/rampart.service; do
+  grep -q " $f\$" "$work/deb.list" || fail "$f not in $deb"
+done
+dpkg-deb -f "$deb" Depends | grep -q libpoco || fail "rampart .deb does not depend on Poco"
+dpkg-deb -c "$sdk_deb" | grep -q 'include/rampart/sdk/abi.h' || fail "abi.h not in the SDK package"
+rpm -qlp "$rpm_main" 2>/dev/null | grep -qx /usr/sbin/rampartd || fail "rampartd not in $rpm_main"
+rpm -qlp "$rpm_main" 2>/dev/null | grep -qx /usr/lib/rampart/plugins/log.so || fail "log.so not in $rpm_main"
+rpm -qcp "$rpm_main" 2>/dev/null | grep -qx /etc/rampart/rampart.yaml || fail "rampart.yaml is not a %config file"
+rpm -qlp "$rpm_sdk" 2>/dev/null | grep -q /usr/include/rampart/sdk/plugin.hpp || fail "plugin.hpp not in $rpm_sdk"
+
+# Install and run what was installed.
+dpkg --purge rampart rampart-sdk-dev >/dev/null 2>&1 || true
+dpkg -i "$deb" "$sdk_deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "dpkg -i failed"; }
+[ -x /usr/sbin/rampartd ] || fail "/usr/sbin/rampartd not installed"
+[ -d /var/lib/rampart ] || fail "postinst did not create /var/lib/rampart"
+/usr/sbin/rampartd --check-config --config /etc/rampart/rampart.yaml || fail "--check-config rejected the shipped config"
+
+/usr/sbin/rampartd --config /etc/rampart/rampart.yaml >"$work/daemon.log" 2>&1 &
+pid=$!
+timeout 20 bash -c "until grep -q 'ready plugins=' '$work/daemon.log'; do sleep 0.1; done" \
+  || fail "installed rampartd did not become ready"
+grep -q 'ready plugins=log refused=0' "$work/daemon.log" || fail "installed plugins did not all load"
+grep -q 'path=/usr/lib/rampart/plugins/log.so' "$work/daemon.log" || fail "log plugin not loaded from /usr/lib/rampart/plugins"
+kill -TERM "$pid"
+status=0
+wait "$pid" || status=$?
+pid=
+[ "$status" -eq 0 ] || fail "rampartd exited with $status on SIGTERM"
+grep -q '\[rampartd\] stopped' "$work/daemon.log" || fail "no clean stop"
+
+# A plugin author's path: the example against the installed SDK package.
+cmake -S "$example" -B "$work/example" -G Ninja >/dev/null || fail "example configure against /usr failed"
+cmake --build "$work/example" >/dev/null || fail "example build against /usr failed"
+[ -f "$work/example/hello_engine.so" ] || fail "example plugin not built"
+
+dpkg --purge rampart rampart-sdk-dev >"$work/purge.log" 2>&1 || { cat "$work/purge.log"; fail "purge failed"; }
+[ ! -e /usr/sbin/rampartd ] || fail "rampartd left behind after purge"
+[ ! -e /etc/rampart/rampart.yaml ] || fail "config left behind after purge"
+echo "package test passed: $(basename "$deb"), $(basename "$sdk_deb"), $(basename "$rpm_main"), $(basename "$rpm_sdk")"

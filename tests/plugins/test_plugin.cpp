@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+// One source, many test plugins: each variant is compiled with a TEST_*
+// definition that makes it good, or broken in exactly one way the host must
+// refuse. The good engine reports its lifecycle through the host log so
+// tests can see what the host called.
+#include <rampart/sdk/plugin.hpp>
+
+#include <stdexcept>
+#include <string>
+
+#ifndef TEST_PLUGIN_ID
+#define TEST_PLUGIN_ID "test_engine"
+#endif
+
+namespace {
+
+using rampart::sdk::Config;
+using rampart::sdk::Error;
+using rampart::sdk::Event;
+using rampart::sdk::Host;
+
+class TestEngine {
+ public:
+  TestEngine(Host& host, const Config& cfg) : host_(host) {
+#ifdef TEST_THROW_IN_CREATE
+    throw std::runtime_error("constructor exploded on purpose");
+#endif
+    apply(cfg);
+    events_ = host_.counter("rampart_test_events_total", "Events seen by the test engine");
+    host_.subscribe(RAMPART_SOURCE_XDP_FIREWALL);
+    host_.info("lifecycle: create value=" + value_);
+  }
+  ~TestEngine() { host_.info("lifecycle: destroy"); }
+
+  void start() {
+#ifdef TEST_FAIL_START
+    throw Error(RAMPART_ERR_INVALID_ARGUMENT, "start refused on purpose");
+#endif
+    if (tick_ms_ > 0) {
+      timer_ = host_.every(std::chrono::milliseconds(tick_ms_), [this] {
+        host_.info("lifecycle: tick");
+        if (alert_on_tick_) {
+          host_.emit_alert(
+              rampart::sdk::make_alert(RAMPART_SEVERITY_HIGH, "test-rule", "tick alert"));
+        }
+        if (throw_on_tick_) throw std::runtime_error("tick exploded on purpose");
+      });
+    }
+    host_.info("lifecycle: start");
+  }
+  void stop() { host_.info("lifecycle: stop"); }
+
+  void validate(const Config& cfg) {
+    if (cfg.get<bool>("reject", false))
+      throw Error(RAMPART_ERR_INVALID_ARGUMENT, "reject: true is refused");
+    cfg.allow_only("", {"value", "reject", "fail_reload", "tick_ms", "alert_on_tick",
+                        "throw_on_tick", "throw_on_event"});
+  }
+
+  void reload(const Config& cfg) {
+    if (cfg.get<bool>("fail_reload", false))
+      throw Error(RAMPART_ERR_INTERNAL, "reload failed on purpose");
+    apply(cfg);
+    host_.info("lifecycle: reload value=" + value_);
+  }
+
+  void on_event(const Event& ev) {
+    events_.inc();
+    host_.info("lifecycle: event bytes=" + std::string(ev.bytes()));
+    if (throw_on_event_) throw std::runtime_error("event handler exploded on purpose");
+  }
+
+ private:
+  void apply(const Config& cfg) {
+    validate(cfg);
+    value_ = cfg.get<std::string>("value", "none");
+    tick_ms_ = cfg.get<int64_t>("tick_ms", 0);
+    alert_on_tick_ = cfg.get<bool>("alert_on_tick", false);
+    throw_on_tick_ = cfg.get<bool>("throw_on_tick", false);
+    throw_on_event_ = cfg.get<bool>("throw_on_event", false);
+  }
+
+  Host& host_;
+  std::string value_;
+  int64_t tick_ms_ = 0;
+  bool alert_on_tick_ = false, throw_on_tick_ = false, throw_on_event_ = false;
+  rampart::sdk::Metric events_;
+  rampart::sdk::Timer timer_;
+};
+
+#ifdef TEST_RAW_THROW
+// create() written against the C ABI directly, letting an exception escape:
+// the host must survive it.
+rampart_status raw_create(const rampart_host_api*, const rampart_config*, rampart_plugin**) {
+  throw std::runtime_error("escaped the C ABI");
+}
+#endif
+
+}  // namespace
+
+extern "C" __attribute__((visibility("default"))) const rampart_plugin_descriptor*
+rampart_plugin_entry(uint16_t, uint16_t) {
+  static rampart_plugin_api api =
+      *rampart::sdk::detail::entry<TestEngine>(RAMPART_KIND_ENGINE, TEST_PLUGIN_ID, "Test engine",
+                                               "0.0.1", "Apache-2.0", "test")
+           ->api;
+  static rampart_plugin_descriptor desc = [] {
+    rampart_plugin_descriptor d = *rampart::sdk::detail::entry<TestEngine>(
+        RAMPART_KIND_ENGINE, TEST_PLUGIN_ID, "Test engine", "0.0.1", "Apache-2.0", "test");
+    d.api = &api;
+#ifdef TEST_NEWER_MINOR
+    d.abi_minor = RAMPART_ABI_MINOR + 1;
+#endif
+#ifdef TEST_OTHER_MAJOR
+    d.abi_major = RAMPART_ABI_MAJOR + 1;
+#endif
+#ifdef TEST_SHORT_DESCRIPTOR
+    d.struct_size = offsetof(rampart_plugin_descriptor, api);
+#endif
+#ifdef TEST_BAD_KIND
+    d.kind = 42;
+#endif
+#ifdef TEST_NO_CREATE
+    api.create = nullptr;
+#endif
+#ifdef TEST_SHORT_API
+    api.struct_size = offsetof(rampart_plugin_api, on_event);
+#endif
+#ifdef TEST_RAW_THROW
+    api.create = &raw_create;
+#endif
+    return d;
+  }();
+#ifdef TEST_NULL_DESCRIPTOR
+  return nullptr;
+#else
+  return &desc;
+#endif
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the SDK component of the build to a fresh prefix, builds the
+# example engine out of tree against it with find_package(RampartSDK), and
+# drops the .so into <out>/plugins (root-owned, mode 0755, as rampartd wants).
+set -euo pipefail
+build=$1 example=$2 out=$3
+rm -rf "$out"
+mkdir -p "$out"
+cmake --install "$build" --component sdk --prefix "$out/prefix" >/dev/null
+cmake -S "$example" -B "$out/build" -G Ninja -DCMAKE_PREFIX_PATH="$out/prefix" \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$out/build"
+mkdir -p "$out/plugins"
+install -m 0755 "$out/build/hello_engine.so" "$out/plugins/hello_engine.so"
+chmod 0755 "$out/plugins"
+# The example must export exactly one symbol: the entry point.
+exported=$(nm -D --defined-only "$out/plugins/hello_engine.so" | awk '$2 ~ /^[TDBR]$/ {print $3}')
+if [ "$exported" != "rampart_plugin_entry" ]; then
+  echo "hello_engine.so exports more than the entry point:" >&2
+  echo "$exported" >&2
+  exit 1
+fi
+echo "sdk example built against the installed SDK: $out/plugins/hello_engine.so"

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+// Freezes the ABI v1.0 layout on x86_64. A field moved, retyped or inserted
+// in the middle of a struct changes an offset here and fails the build: new
+// fields go at the end, with a minor bump.
+#include <gtest/gtest.h>
+
+#include <rampart/sdk/abi.h>
+
+#define FROZEN(type, field, offset) \
+  static_assert(offsetof(type, field) == (offset), #type "." #field " moved: ABI break")
+
+FROZEN(rampart_plugin_descriptor, struct_size, 0);
+FROZEN(rampart_plugin_descriptor, abi_major, 4);
+FROZEN(rampart_plugin_descriptor, abi_minor, 6);
+FROZEN(rampart_plugin_descriptor, kind, 8);
+FROZEN(rampart_plugin_descriptor, id, 16);
+FROZEN(rampart_plugin_descriptor, name, 24);
+FROZEN(rampart_plugin_descriptor, version, 32);
+FROZEN(rampart_plugin_descriptor, license, 40);
+FROZEN(rampart_plugin_descriptor, description, 48);
+FROZEN(rampart_plugin_descriptor, api, 56);
+
+FROZEN(rampart_plugin_api, struct_size, 0);
+FROZEN(rampart_plugin_api, last_error, 8);
+FROZEN(rampart_plugin_api, create, 16);
+FROZEN(rampart_plugin_api, start, 24);
+FROZEN(rampart_plugin_api, validate, 32);
+FROZEN(rampart_plugin_api, reload, 40);
+FROZEN(rampart_plugin_api, stop, 48);
+FROZEN(rampart_plugin_api, destroy, 56);
+FROZEN(rampart_plugin_api, on_event, 64);
+FROZEN(rampart_plugin_api, send_alert, 72);
+
+FROZEN(rampart_host_api, struct_size, 0);
+FROZEN(rampart_host_api, abi_major, 4);
+FROZEN(rampart_host_api, abi_minor, 6);
+FROZEN(rampart_host_api, ctx, 8);
+FROZEN(rampart_host_api, plugin_id, 16);
+FROZEN(rampart_host_api, last_error, 24);
+FROZEN(rampart_host_api, log, 32);
+FROZEN(rampart_host_api, config_type, 40);
+FROZEN(rampart_host_api, config_get_string, 48);
+FROZEN(rampart_host_api, config_get_int, 56);
+FROZEN(rampart_host_api, config_get_double, 64);
+FROZEN(rampart_host_api, config_get_bool, 72);
+FROZEN(rampart_host_api, config_size, 80);
+FROZEN(rampart_host_api, config_key_at, 88);
+FROZEN(rampart_host_api, config_check_keys, 96);
+FROZEN(rampart_host_api, metric_create, 104);
+FROZEN(rampart_host_api, metric_add, 112);
+FROZEN(rampart_host_api, metric_set, 120);
+FROZEN(rampart_host_api, metric_observe, 128);
+FROZEN(rampart_host_api, timer_start, 136);
+FROZEN(rampart_host_api, timer_cancel, 144);
+FROZEN(rampart_host_api, subscribe, 152);
+FROZEN(rampart_host_api, unsubscribe, 160);
+FROZEN(rampart_host_api, alert_emit, 168);
+
+FROZEN(rampart_event, struct_size, 0);
+FROZEN(rampart_event, source, 4);
+FROZEN(rampart_event, type, 8);
+FROZEN(rampart_event, time_ns, 16);
+FROZEN(rampart_event, data, 24);
+FROZEN(rampart_event, len, 32);
+
+FROZEN(rampart_alert, struct_size, 0);
+FROZEN(rampart_alert, severity, 4);
+FROZEN(rampart_alert, action, 8);
+FROZEN(rampart_alert, ip_family, 12);
+FROZEN(rampart_alert, protocol, 13);
+FROZEN(rampart_alert, vlan_id, 14);
+FROZEN(rampart_alert, src_addr, 16);
+FROZEN(rampart_alert, dst_addr, 32);
+FROZEN(rampart_alert, src_port, 48);
+FROZEN(rampart_alert, dst_port, 50);
+FROZEN(rampart_alert, time_ns, 56);
+FROZEN(rampart_alert, id, 64);
+FROZEN(rampart_alert, component, 80);
+FROZEN(rampart_alert, rule_id, 96);
+FROZEN(rampart_alert, message, 112);
+
+FROZEN(rampart_metric_desc, struct_size, 0);
+FROZEN(rampart_metric_desc, type, 4);
+FROZEN(rampart_metric_desc, name, 8);
+FROZEN(rampart_metric_desc, help, 16);
+FROZEN(rampart_metric_desc, labels, 24);
+FROZEN(rampart_metric_desc, label_count, 32);
+FROZEN(rampart_metric_desc, buckets, 40);
+FROZEN(rampart_metric_desc, bucket_count, 48);
+
+TEST(AbiLayout, V1SizesAreFrozen) {
+  // Sizes may grow with later minors; they never shrink below v1.0.
+  EXPECT_GE(sizeof(rampart_plugin_descriptor), 64u);
+  EXPECT_GE(sizeof(rampart_plugin_api), 80u);
+  EXPECT_GE(sizeof(rampart_host_api), 176u);
+  EXPECT_GE(sizeof(rampart_alert), 128u);
+  EXPECT_EQ(sizeof(rampart_event), 40u);
+}
+
+TEST(AbiLayout, HasFieldHonoursStructSize) {
+  rampart_alert a{};
+  a.struct_size = offsetof(rampart_alert, message);
+  EXPECT_TRUE(RAMPART_HAS_FIELD(&a, rampart_alert, rule_id));
+  EXPECT_FALSE(RAMPART_HAS_FIELD(&a, rampart_alert, message));
+  a.struct_size = sizeof(a);
+  EXPECT_TRUE(RAMPART_HAS_FIELD(&a, rampart_alert, message));
+}

@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: Apache-2.0
+// The plugin host against real .so files: every refusal case, the
+// lifecycle, reload all-or-nothing, timers, events, alerts, and ABI
+// negotiation with a grown host table.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "config/config.hpp"
+#include "log_capture.hpp"
+#include "plugin_host/plugin_manager.hpp"
+#include "temp_dir.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using rampart::plugin_host::PluginManager;
+using rampart::plugin_host::PluginState;
+using rampart::test::LogCapture;
+using rampart::test::TempDir;
+
+std::string variant_dir(const std::string& variant) {
+  return std::string(RAMPART_TEST_PLUGIN_DIR) + "/" + variant;
+}
+
+// Core services for one test; shut down (draining the loop) before the
+// captured log is inspected for "nothing after stop" properties.
+struct Core {
+  explicit Core(unsigned workers = 2)
+      : rt(workers),
+        events(rt.workers()),
+        alerts(rt.workers()),
+        services{rt, events, alerts, metrics} {}
+  rampart::runtime::Runtime rt;
+  rampart::runtime::EventBus events;
+  rampart::runtime::AlertPipeline alerts;
+  rampart::runtime::Metrics metrics;
+  rampart::plugin_host::CoreServices services;
+};
+
+rampart::config::Config cfg(const std::string& yaml) {
+  return rampart::config::load_string(yaml, "test.yaml");
+}
+
+const rampart::plugin_host::PluginStatus* find(
+    const std::vector<rampart::plugin_host::PluginStatus>& all, const std::string& id) {
+  for (const auto& s : all) {
+    if (s.id == id) return &s;
+  }
+  return nullptr;
+}
+
+class PluginHost : public ::testing::Test {
+ protected:
+  LogCapture log;
+  Core core;
+};
+
+// --- refusals: each one is a real .so built for it ------------------------
+
+struct RefusalCase {
+  const char* variant;
+  const char* reason;
+};
+
+class Refusal : public PluginHost, public ::testing::WithParamInterface<RefusalCase> {};
+
+TEST_P(Refusal, IsRefusedWithOneLineAndTheRestStillLoad) {
+  const auto& c = GetParam();
+  PluginManager pm(core.services);
+  pm.discover({variant_dir(c.variant), variant_dir("good_engine")});
+  ASSERT_EQ(pm.refusals().size(), 1u) << log.dump();
+  EXPECT_NE(pm.refusals()[0].reason.find(c.reason), std::string::npos) << pm.refusals()[0].reason;
+  EXPECT_EQ(log.count("refusing plugin"), 1u) << log.dump();
+  EXPECT_EQ(log.count(c.variant + std::string(".so")), 1u) << "the refusal line names the file";
+  pm.start(cfg("plugins:\n  good_engine: {}\n"));
+  EXPECT_EQ(pm.running(), 1u);
+  EXPECT_TRUE(log.wait_for("lifecycle: start"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EachBrokenPlugin, Refusal,
+    ::testing::Values(RefusalCase{"no_entry", "no entry symbol rampart_plugin_entry"},
+                      RefusalCase{"newer_minor", "newer than host ABI"},
+                      RefusalCase{"other_major", "major differs"},
+                      RefusalCase{"short_descriptor", "malformed descriptor: struct_size"},
+                      RefusalCase{"bad_kind", "malformed descriptor: unknown kind 42"},
+                      RefusalCase{"bad_id", "malformed descriptor: id"},
+                      RefusalCase{"no_create", "create, destroy and last_error are required"},
+                      RefusalCase{"short_api", "function table struct_size"},
+                      RefusalCase{"null_descriptor", "returned no descriptor"}),
+    [](const auto& info) { return std::string(info.param.variant); });
+
+TEST_F(PluginHost, DuplicateIdIsRefusedAndTheFirstKept) {
+  PluginManager pm(core.services);
+  pm.discover({variant_dir("dup_a"), variant_dir("dup_b")});
+  ASSERT_EQ(pm.refusals().size(), 1u);
+  EXPECT_NE(pm.refusals()[0].reason.find("duplicate plugin id 'dup'"), std::string::npos);
+  EXPECT_NE(pm.refusals()[0].path.find("dup_b.so"), std::string::npos);
+  pm.start(cfg("plugins:\n  dup: {}\n"));
+  const auto* st = find(pm.status(), "dup");
+  ASSERT_NE(st, nullptr);
+  EXPECT_NE(st->path.find("dup_a.so"), std::string::npos);
+  EXPECT_EQ(st->state, PluginState::running);
+}
+
+struct FailCase {
+  const char* variant;
+  const char* error;
+};
+class StartFailure : public PluginHost, public ::testing::WithParamInterface<FailCase> {};
+
+TEST_P(StartFailure, FailsThatPluginOnlyAndLogsWhy) {
+  const auto& c = GetParam();
+  PluginManager pm(core.services);
+  pm.discover({variant_dir(c.variant), variant_dir("good_engine")});
+  EXPECT_TRUE(pm.refusals().empty());
+  pm.start(cfg(std::string("plugins:\n  good_engine: {}\n  ") + c.variant + ": {}\n"));
+  const auto status = pm.status();
+  const auto* bad = find(status, c.variant);
+  ASSERT_NE(bad, nullptr);
+  EXPECT_EQ(bad->state, PluginState::failed);
+  EXPECT_NE(bad->error.find(c.error), std::string::npos) << bad->error;
+  EXPECT_EQ(log.count("plugin failed to start"), 1u) << log.dump();
+  EXPECT_EQ(find(status, "good_engine")->state, PluginState::running);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EachFailingPlugin, StartFailure,
+    ::testing::Values(FailCase{"throw_in_create",
+                               "create failed (status 6): constructor exploded on purpose"},
+                      FailCase{"fail_start", "start failed (status 1): start refused on purpose"},
+                      FailCase{"raw_throw", "create threw an exception across the C ABI"}),
+    [](const auto& info) { return std::string(info.param.variant); });
+
+TEST_F(PluginHost, FailedStartDestroysWithoutCallingStop) {
+  PluginManager pm(core.services);
+  pm.discover({variant_dir("fail_start")});
+  pm.start(cfg("plugins:\n  fail_start: {}\n"));
+  EXPECT_EQ(log.count("lifecycle: create"), 1u);
+  EXPECT_EQ(log.count("lifecycle: destroy"), 1u);
+  EXPECT_EQ(log.count("lifecycle: stop"), 0u);
+}
+
+// --- trust: directory and file ownership and permissions ------------------
+
+class Trust : public PluginHost {
+ protected:
+  // A copy of the good engine in a fresh directory we control.
+  std::string stage(const TempDir& dir) {
+    const auto to = dir / "good_engine.so";
+    fs::copy_file(variant_dir("good_engine") + "/good_engine.so", to);
+    chmod(to.c_str(), 0755);
+    chmod(dir.path().c_str(), 0755);
+    return to;
+  }
+};
+
+TEST_F(Trust, PrivateDirectoryLoads) {
+  TempDir dir;
+  stage(dir);
+  PluginManager pm(core.services);
+  pm.discover({dir.path()});
+  EXPECT_TRUE(pm.refusals().empty()) << log.dump();
+}
+
+TEST_F(Trust, WorldWritableDirectoryIsRefused) {
+  TempDir dir;
+  stage(dir);
+  chmod(dir.path().c_str(), 0777);
+  PluginManager pm(core.services);
+  pm.discover({dir.path()});
+  ASSERT_EQ(pm.refusals().size(), 1u);
+  EXPECT_EQ(pm.refusals()[0].reason, "plugin directory writable by group or others");
+  EXPECT_EQ(pm.status().size(), 0u);
+}
+
+TEST_F(Trust, GroupWritableFileIsRefused) {
+  TempDir dir;
+  const auto so = stage(dir);
+  chmod(so.c_str(), 0775);
+  PluginManager pm(core.services);
+  pm.discover({dir.path()});
+  ASSERT_EQ(pm.refusals().size(), 1u);
+  EXPECT_EQ(pm.refusals()[0].reason, "writable by group or others");
+}
+
+TEST_F(Trust, FileOwnedByAnotherUserIsRefused) {
+  if (geteuid() != 0) {
+    if (getenv("RAMPART_REQUIRE_KERNEL")) FAIL() << "needs root to chown";
+    GTEST_SKIP() << "needs root to chown";
+  }
+  TempDir dir;
+  const auto so = stage(dir);
+  ASSERT_EQ(chown(so.c_str(), 65534, 65534), 0);
+  PluginManager pm(core.services);
+  pm.discover({dir.path()});
+  ASSERT_EQ(pm.refusals().size(), 1u);
+  EXPECT_EQ(pm.refusals()[0].reason, "owned by uid 65534, not root");
+}
+
+TEST_F(Trust, DirectoryOwnedByAnotherUserIsRefused) {
+  if (geteuid() != 0) {
+    if (getenv("RAMPART_REQUIRE_KERNEL")) FAIL() << "needs root to chown";
+    GTEST_SKIP() << "needs root to chown";
+  }
+  TempDir dir;
+  stage(dir);
+  ASSERT_EQ(chown(dir.path().c_str(), 65534, 65534), 0);
+  PluginManager pm(core.services);
+  pm.discover({dir.path()});
+  ASSERT_EQ(pm.refusals().size(), 1u);
+  EXPECT_EQ(pm.refusals()[0].reason, "plugin directory owned by uid 65534, not root");
+}
+
+TEST_F(Trust, MissingDirectoryIsReportedNotFatal) {
+  PluginManager pm(core.services);
+  pm.discover({"/nonexistent/rampart/plugins", variant_dir("good_engine")});
+  ASSERT_EQ(pm.refusals().size(), 1u);
+  EXPECT_NE(pm.refusals()[0].reason.find("cannot stat"), std::string::npos);
+  EXPECT_EQ(pm.status().size(), 1u);
+}
+
+// --- lifecycle ------------------------------------------------------------
+
+TEST_F(PluginHost, LifecycleRunsInOrder) {
+  {
+    PluginManager pm(core.services);
+    pm.discover({variant_dir("good_engine")});
+    pm.start(cfg("plugins:\n  good_engine: {value: A}\n"));
+    EXPECT_EQ(pm.running(), 1u);
+  }
+  const long create = log.index_of("lifecycle: create value=A");
+  const long start = log.index_of("lifecycle: start");
+  const long stop = log.index_of("lifecycle: stop");
+  const long destroy = log.index_of("lifecycle: destroy");
+  ASSERT_GE(create, 0) << log.dump();
+  EXPECT_LT(create, start);
+  EXPECT_LT(start, stop);
+  EXPECT_LT(stop, destroy);
+}
+
+TEST_F(PluginHost, DisabledOrUnlistedPluginIsNeverCreated) {
+  for (const char* yaml : {"plugins:\n  good_engine: {enabled: false}\n", "plugins: {}\n"}) {
+    PluginManager pm(core.services);
+    pm.discover({variant_dir("good_engine")});
+    pm.start(cfg(yaml));
+    EXPECT_EQ(find(pm.status(), "good_engine")->state, PluginState::disabled);
+  }
+  EXPECT_EQ(log.count("lifecycle: create"), 0u);
+}
+
+TEST_F(PluginHost, ConfiguredButMissingPluginIsAWarningWithTheLine) {
+  PluginManager pm(core.services);
+  pm.discover({variant_dir("good_engine")});
+  pm.start(cfg("plugins:\n  good_engine: {}\n  firewal: {}\n"));
+  EXPECT_EQ(log.count("configured plugin not found"), 1u);
+  EXPECT_EQ(log.count("test.yaml:3"), 1u) << log.dump();
+}
+
+// --- reload ---------------------------------------------------------------
+
+class Reload : public PluginHost {
+ protected:
+  void SetUp() override {
+    pm.discover({variant_dir("good_engine"), variant_dir("dup_a")});
+    pm.start(cfg("plugins:\n  good_engine: {value: A}\n  dup: {value: A}\n"));
+    ASSERT_EQ(pm.running(), 2u);
+  }
+  PluginManager pm{core.services};
+};
+
+TEST_F(Reload, ChangedSubtreeIsReloadedUnchangedIsNot) {
+  const auto r = pm.reload(cfg("plugins:\n  good_engine: {value: B}\n  dup: {value: A}\n"));
+  ASSERT_TRUE(r.ok) << r.reason;
+  EXPECT_EQ(r.changes, std::vector<std::string>{"good_engine: reloaded"});
+  EXPECT_EQ(log.count("[good_engine] lifecycle: reload value=B"), 1u) << log.dump();
+  EXPECT_EQ(log.count("[dup] lifecycle: reload"), 0u);
+}
+
+TEST_F(Reload, ValidationFailureRefusesEverything) {
+  const auto r =
+      pm.reload(cfg("plugins:\n  good_engine: {value: B}\n  dup: {value: B, reject: true}\n"));
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.reason.find("plugins.dup: validate failed"), std::string::npos) << r.reason;
+  EXPECT_NE(r.reason.find("reject: true is refused"), std::string::npos) << r.reason;
+  EXPECT_EQ(log.count("lifecycle: reload"), 0u) << "nothing applied before validation passed";
+}
+
+TEST_F(Reload, UnknownKeyInPluginSubtreeIsRefusedWithLine) {
+  const auto r =
+      pm.reload(cfg("plugins:\n  good_engine: {value: B, typo: 1}\n  dup: {value: A}\n"));
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.reason.find("test.yaml:2:27: unknown key 'plugins.good_engine.typo'"),
+            std::string::npos)
+      << r.reason;
+}
+
+TEST_F(Reload, ApplyFailureRollsBackPluginsAlreadyReloaded) {
+  // Plugins reload in id order: dup takes B, then good_engine fails, so dup
+  // must be put back on A.
+  const auto r =
+      pm.reload(cfg("plugins:\n  good_engine: {value: B, fail_reload: true}\n  dup: {value: B}\n"));
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.reason.find("plugins.good_engine: reload failed"), std::string::npos) << r.reason;
+  const long b = log.index_of("[dup] lifecycle: reload value=B");
+  ASSERT_GE(b, 0) << log.dump();
+  EXPECT_GE(log.index_of("[dup] lifecycle: reload value=A", b), 0) << log.dump();
+  // The old config is still the current one: only dup's change is seen next.
+  const auto ok = pm.reload(cfg("plugins:\n  good_engine: {value: A}\n  dup: {value: C}\n"));
+  ASSERT_TRUE(ok.ok) << ok.reason;
+  EXPECT_EQ(ok.changes, std::vector<std::string>{"dup: reloaded"});
+}
+
+TEST_F(Reload, EnableAndDisableThroughReload) {
+  auto r =
+      pm.reload(cfg("plugins:\n  good_engine: {value: A, enabled: false}\n  dup: {value: A}\n"));
+  ASSERT_TRUE(r.ok) << r.reason;
+  EXPECT_EQ(r.changes, std::vector<std::string>{"good_engine: stopped"});
+  EXPECT_EQ(find(pm.status(), "good_engine")->state, PluginState::disabled);
+  r = pm.reload(cfg("plugins:\n  good_engine: {value: Z}\n  dup: {value: A}\n"));
+  ASSERT_TRUE(r.ok) << r.reason;
+  EXPECT_EQ(r.changes, std::vector<std::string>{"good_engine: started"});
+  EXPECT_EQ(log.count("[good_engine] lifecycle: create value=Z"), 1u);
+}
+
+// --- callbacks: timers, events, alerts ------------------------------------
+
+TEST_F(PluginHost, TimersFireAndNothingRunsAfterStop) {
+  {
+    PluginManager pm(core.services);
+    pm.discover({variant_dir("good_engine")});
+    pm.start(cfg("plugins:\n  good_engine: {tick_ms: 10}\n"));
+    ASSERT_TRUE(log.wait_for("lifecycle: tick", 3)) << log.dump();
+  }
+  core.rt.shutdown();  // runs every queued handler, cancelled ones included
+  const long destroy = log.index_of("lifecycle: destroy");
+  ASSERT_GE(destroy, 0);
+  EXPECT_EQ(log.index_of("lifecycle: tick", destroy), -1) << log.dump();
+}
+
+TEST_F(PluginHost, ThrowingTimerCallbackIsLoggedAndKeepsTicking) {
+  PluginManager pm(core.services);
+  pm.discover({variant_dir("good_engine")});
+  pm.start(cfg("plugins:\n  good_engine: {tick_ms: 10, throw_on_tick: true}\n"));
+  ASSERT_TRUE(log.wait_for("timer callback failed: tick exploded on purpose", 2)) << log.dump();
+  EXPECT_EQ(pm.running(), 1u);
+}
+
+TEST_F(PluginHost, EventsReachSubscribersAndErrorsAreCounted) {
+  PluginManager pm(core.services);
+  pm.discover({variant_dir("good_engine")});
+  pm.start(cfg("plugins:\n  good_engine: {throw_on_event: true}\n"));
+  const std::string payload = "hello";
+  core.events.publish(RAMPART_SOURCE_XDP_FIREWALL, 7,
+                      std::span(reinterpret_cast<const uint8_t*>(payload.data()), payload.size()));
+  core.events.publish(RAMPART_SOURCE_TC_DNS, 7, {});  // nobody subscribed
+  ASSERT_TRUE(log.wait_for("lifecycle: event bytes=hello")) << log.dump();
+  EXPECT_EQ(core.events.unrouted(), 1u);
+  auto inst = pm.instance("good_engine");
+  for (int i = 0; i < 500 && inst->callback_errors() == 0; ++i) usleep(10000);
+  EXPECT_EQ(inst->callback_errors(), 1u);
+  EXPECT_EQ(pm.running(), 1u);
+}
+
+TEST_F(PluginHost, AlertsReachTheLogSenderAsJsonLines) {
+  TempDir dir;
+  const auto alerts = dir / "alerts.json";
+  PluginManager pm(core.services);
+  pm.discover({variant_dir("good_engine"), RAMPART_BUILTIN_PLUGIN_DIR});
+  pm.start(cfg("plugins:\n  good_engine: {tick_ms: 10, alert_on_tick: true}\n  log: {path: " +
+               alerts + "}\n"));
+  ASSERT_EQ(pm.running(), 2u) << log.dump();
+  std::string text;
+  for (int i = 0; i < 500 && text.find('\n') == std::string::npos; ++i) {
+    usleep(10000);
+    text = rampart::test::read_file(alerts);
+  }
+  EXPECT_NE(text.find("\"component\":\"good_engine\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"severity\":\"high\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"rule_id\":\"test-rule\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"message\":\"tick alert\""), std::string::npos) << text;
+}
+
+TEST_F(PluginHost, LogSenderWithBadPathFailsClearly) {
+  PluginManager pm(core.services);
+  pm.discover({RAMPART_BUILTIN_PLUGIN_DIR});
+  pm.start(cfg("plugins:\n  log: {path: relative/alerts.json}\n"));
+  const auto* st = find(pm.status(), "log");
+  ASSERT_NE(st, nullptr);
+  EXPECT_EQ(st->state, PluginState::failed);
+  EXPECT_NE(st->error.find("plugins.log.path must be an absolute path"), std::string::npos)
+      << st->error;
+}
+
+// --- ABI negotiation ------------------------------------------------------
+
+TEST_F(PluginHost, OlderPluginLoadsOnAGrownHostTable) {
+  // A future host (minor + 1) hands a longer table; a plugin built against
+  // the smaller v1.0 table must load, run and stop on it.
+  rampart::plugin_host::HostIdentity newer{{RAMPART_ABI_MAJOR, RAMPART_ABI_MINOR + 1}, 256};
+  PluginManager pm(core.services, newer);
+  pm.discover({variant_dir("good_engine")});
+  EXPECT_TRUE(pm.refusals().empty());
+  pm.start(cfg("plugins:\n  good_engine: {tick_ms: 10}\n"));
+  EXPECT_EQ(pm.running(), 1u);
+  EXPECT_TRUE(log.wait_for("lifecycle: tick", 2));
+}
+
+TEST_F(PluginHost, PluginAskingForMinorPlusOneLoadsOnlyOnAHostThatHasIt) {
+  rampart::plugin_host::HostIdentity newer{{RAMPART_ABI_MAJOR, RAMPART_ABI_MINOR + 1}, 256};
+  PluginManager pm(core.services, newer);
+  pm.discover({variant_dir("newer_minor"), variant_dir("other_major")});
+  ASSERT_EQ(pm.refusals().size(), 1u);
+  EXPECT_NE(pm.refusals()[0].reason.find("major differs"), std::string::npos);
+  EXPECT_EQ(pm.status().size(), 1u);
+}
+
+}  // namespace

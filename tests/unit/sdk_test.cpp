@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: Apache-2.0
+// The header-only C++ layer, in process: which function-table slots a class
+// fills, and how exceptions become statuses and last_error text.
+#include <gtest/gtest.h>
+
+#include <rampart/sdk/plugin.hpp>
+
+namespace {
+
+using rampart::sdk::Config;
+using rampart::sdk::Host;
+
+struct Minimal {
+  Minimal(Host&, const Config&) {}
+};
+
+struct Full {
+  Full(Host&, const Config&) {}
+  void start() {}
+  void stop() {}
+  void validate(const Config&) {}
+  void reload(const Config&) {}
+  void on_event(const rampart::sdk::Event&) {}
+  void send_alert(const rampart::sdk::Alert&) {}
+};
+
+TEST(SdkThunks, MinimalClassLeavesOptionalSlotsEmpty) {
+  const rampart_plugin_api api = rampart::sdk::detail::Thunks<Minimal>::table();
+  EXPECT_EQ(api.struct_size, sizeof(rampart_plugin_api));
+  EXPECT_NE(api.create, nullptr);
+  EXPECT_NE(api.destroy, nullptr);
+  EXPECT_NE(api.last_error, nullptr);
+  EXPECT_EQ(api.start, nullptr);
+  EXPECT_EQ(api.stop, nullptr);
+  EXPECT_EQ(api.validate, nullptr);
+  EXPECT_EQ(api.reload, nullptr);
+  EXPECT_EQ(api.on_event, nullptr);
+  EXPECT_EQ(api.send_alert, nullptr);
+}
+
+TEST(SdkThunks, FullClassFillsEverySlot) {
+  const rampart_plugin_api api = rampart::sdk::detail::Thunks<Full>::table();
+  EXPECT_NE(api.start, nullptr);
+  EXPECT_NE(api.stop, nullptr);
+  EXPECT_NE(api.validate, nullptr);
+  EXPECT_NE(api.reload, nullptr);
+  EXPECT_NE(api.on_event, nullptr);
+  EXPECT_NE(api.send_alert, nullptr);
+}
+
+TEST(SdkGuard, SdkErrorKeepsItsStatusAndText) {
+  const auto st = rampart::sdk::detail::guard(
+      [] { throw rampart::sdk::Error(RAMPART_ERR_NOT_FOUND, "no such thing"); });
+  EXPECT_EQ(st, RAMPART_ERR_NOT_FOUND);
+  EXPECT_STREQ(rampart::sdk::detail::last_error(), "no such thing");
+}
+
+TEST(SdkGuard, StdExceptionBecomesInternal) {
+  const auto st = rampart::sdk::detail::guard([] { throw std::out_of_range("index 7"); });
+  EXPECT_EQ(st, RAMPART_ERR_INTERNAL);
+  EXPECT_STREQ(rampart::sdk::detail::last_error(), "index 7");
+}
+
+TEST(SdkGuard, AnythingElseBecomesInternalWithText) {
+  const auto st = rampart::sdk::detail::guard([] { throw 42; });
+  EXPECT_EQ(st, RAMPART_ERR_INTERNAL);
+  EXPECT_STREQ(rampart::sdk::detail::last_error(), "unknown exception");
+}
+
+TEST(SdkGuard, SuccessClearsTheLastError) {
+  (void)rampart::sdk::detail::guard([] { throw std::runtime_error("x"); });
+  EXPECT_EQ(rampart::sdk::detail::guard([] {}), RAMPART_OK);
+  EXPECT_STREQ(rampart::sdk::detail::last_error(), "");
+}
+
+TEST(SdkEntry, DescriptorCarriesTheBuildAbiAndIdentity) {
+  const auto* d = rampart::sdk::detail::entry<Full>(RAMPART_KIND_SENDER, "full", "Full", "1.2.3",
+                                                    "MIT", "desc");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->struct_size, sizeof(rampart_plugin_descriptor));
+  EXPECT_EQ(d->abi_major, RAMPART_ABI_MAJOR);
+  EXPECT_EQ(d->abi_minor, RAMPART_ABI_MINOR);
+  EXPECT_EQ(d->kind, RAMPART_KIND_SENDER);
+  EXPECT_STREQ(d->id, "full");
+  EXPECT_STREQ(d->version, "1.2.3");
+  EXPECT_NE(d->api->send_alert, nullptr);
+}
+
+}  // namespace
