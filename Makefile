@@ -5,7 +5,7 @@ PRESET ?= default
 BUILD_DIR := build
 export CCACHE_DIR ?= $(HOME)/.cache/rampart-ccache
 
-.PHONY: all deps configure build test test-unit test-integration test-package demo package format format-check clean
+.PHONY: all deps configure build test test-unit test-integration test-package demo package fuzz format format-check clean
 
 all: build
 
@@ -39,6 +39,14 @@ package: build
 
 demo: build
 	@tools/demo.sh $(BUILD_DIR)
+
+# Builds the libFuzzer targets with clang and runs each for FUZZ_SECONDS on
+# its seed corpus (tests/fuzz/corpus/<name>); a crash fails the target.
+FUZZ_SECONDS ?= 30
+fuzz: deps
+	cmake --preset fuzz
+	cmake --build --preset fuzz
+	@tools/run-fuzzers.sh build-fuzz $(FUZZ_SECONDS)
 
 format:
 	@git ls-files '*.cpp' '*.hpp' '*.h' '*.c' | xargs clang-format -i

@@ -343,7 +343,7 @@ rampart_status PluginInstance::unsubscribe(uint32_t source) {
 }
 
 rampart_status PluginInstance::alert_emit(const rampart_alert& alert) {
-  if (!RAMPART_HAS_FIELD(&alert, rampart_alert, message)) {
+  if (alert.struct_size < RAMPART_FIELD_END(rampart_alert, message)) {
     return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "alert struct_size is smaller than ABI v1.0");
   }
   core_.alerts.emit(id(), alert);

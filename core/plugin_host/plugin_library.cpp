@@ -12,10 +12,8 @@ namespace rampart::plugin_host {
 namespace {
 
 // Smallest structs a v1 plugin may hand us: everything ABI 1.0 defined.
-constexpr size_t kMinDescriptorSize =
-    offsetof(rampart_plugin_descriptor, api) + sizeof(rampart_plugin_descriptor::api);
-constexpr size_t kMinApiSize =
-    offsetof(rampart_plugin_api, send_alert) + sizeof(rampart_plugin_api::send_alert);
+constexpr size_t kMinDescriptorSize = RAMPART_FIELD_END(rampart_plugin_descriptor, api);
+constexpr size_t kMinApiSize = RAMPART_FIELD_END(rampart_plugin_api, send_alert);
 
 std::optional<std::string> check_descriptor(const rampart_plugin_descriptor* d, AbiVersion host) {
   static const std::regex kId("[a-z0-9_-]{1,64}");

@@ -21,7 +21,7 @@ rampart_str view(const std::string& s) { return rampart_str{s.data(), s.size()};
 
 AlertRecord AlertRecord::from_abi(const rampart_alert& a) {
   AlertRecord r;
-  if (!RAMPART_HAS_FIELD(&a, rampart_alert, message))
+  if (a.struct_size < RAMPART_FIELD_END(rampart_alert, message))
     return r;  // smaller than v1.0: nothing usable
   r.severity = std::min<uint32_t>(a.severity, RAMPART_SEVERITY_CRITICAL);
   r.action = a.action == RAMPART_ALERT_ACTION_BLOCK ? RAMPART_ALERT_ACTION_BLOCK

@@ -9,7 +9,7 @@ namespace rampart::runtime {
 MetricHandle Metrics::create(const std::string& plugin_id, const rampart_metric_desc& desc) {
   static const std::regex kName("rampart_[a-zA-Z0-9_]+");
   static const std::regex kLabel("[a-zA-Z_][a-zA-Z0-9_]*");
-  if (!RAMPART_HAS_FIELD(&desc, rampart_metric_desc, bucket_count)) {
+  if (desc.struct_size < RAMPART_FIELD_END(rampart_metric_desc, bucket_count)) {
     throw std::invalid_argument("metric description is smaller than ABI v1.0 allows");
   }
   const std::string name = desc.name ? desc.name : "";

@@ -132,6 +132,7 @@ rampart_plugin_entry(uint16_t, uint16_t) {
     return d;
   }();
 #ifdef TEST_NULL_DESCRIPTOR
+  (void)desc;
   return nullptr;
 #else
   return &desc;

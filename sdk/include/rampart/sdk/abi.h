@@ -35,9 +35,12 @@ extern "C" {
 /* Name of the one symbol every plugin exports. */
 #define RAMPART_PLUGIN_ENTRY_SYMBOL "rampart_plugin_entry"
 
+/* Bytes a struct must have for `field` to be present. */
+#define RAMPART_FIELD_END(type, field) (offsetof(type, field) + sizeof(((type*)0)->field))
+
 /* True when `field` of the struct at `ptr` lies inside its struct_size. */
 #define RAMPART_HAS_FIELD(ptr, type, field) \
-  ((ptr) != NULL && (ptr)->struct_size >= offsetof(type, field) + sizeof(((type*)0)->field))
+  ((ptr) != NULL && (ptr)->struct_size >= RAMPART_FIELD_END(type, field))
 
 typedef enum rampart_status {
   RAMPART_OK = 0,

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every fuzz_<name> binary in <build>/bin for <seconds> on a scratch copy
+# of tests/fuzz/corpus/<name>. A crash input is left in <build>/fuzz-crashes;
+# add it to tests/fuzz/regressions/<name>/ with the fix.
+set -euo pipefail
+build=$1 seconds=$2
+root=$(cd "$(dirname "$0")/.." && pwd)
+crashes="$build/fuzz-crashes"
+mkdir -p "$crashes"
+status=0
+for bin in "$build"/bin/fuzz_*; do
+  name=${bin##*/fuzz_}
+  corpus="$build/fuzz-corpus/$name"
+  mkdir -p "$corpus"
+  cp -n "$root/tests/fuzz/corpus/$name/"* "$corpus/" 2>/dev/null || true
+  cp -n "$root/tests/fuzz/regressions/$name/"* "$corpus/" 2>/dev/null || true
+  echo "fuzz_$name: ${seconds}s"
+  if ! "$bin" -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+      -artifact_prefix="$crashes/$name-" -print_final_stats=1 "$corpus" >"$build/fuzz-$name.log" 2>&1; then
+    tail -n 40 "$build/fuzz-$name.log"
+    echo "fuzz_$name: FAILED (artifacts in $crashes)"
+    status=1
+  else
+    grep -E 'stat::number_of_executed_units' "$build/fuzz-$name.log" || true
+    echo "fuzz_$name: ok"
+  fi
+done
+exit $status
