@@ -9,17 +9,15 @@
 
 #include "daemon_process.hpp"
 #include "temp_dir.hpp"
+#include "test_paths.hpp"
 
 namespace {
 
 using rampart::test::DaemonProcess;
 using rampart::test::run_command;
 using rampart::test::TempDir;
+using rampart::test::variant_dir;
 using rampart::test::write_file;
-
-std::string variant_dir(const std::string& v) {
-  return std::string(RAMPART_TEST_PLUGIN_DIR) + "/" + v;
-}
 
 TEST(CheckConfig, GoodFileExitsZero) {
   TempDir dir;

@@ -12,7 +12,9 @@
 #include "config/config.hpp"
 #include "log_capture.hpp"
 #include "plugin_host/plugin_manager.hpp"
+#include "privilege.hpp"
 #include "temp_dir.hpp"
+#include "test_paths.hpp"
 
 namespace {
 
@@ -21,10 +23,7 @@ using rampart::plugin_host::PluginManager;
 using rampart::plugin_host::PluginState;
 using rampart::test::LogCapture;
 using rampart::test::TempDir;
-
-std::string variant_dir(const std::string& variant) {
-  return std::string(RAMPART_TEST_PLUGIN_DIR) + "/" + variant;
-}
+using rampart::test::variant_dir;
 
 // Core services for one test; shut down (draining the loop) before the
 // captured log is inspected for "nothing after stop" properties.
@@ -157,6 +156,14 @@ class Trust : public PluginHost {
     chmod(dir.path().c_str(), 0755);
     return to;
   }
+  // The one refusal discovering `dir` produces.
+  std::string refusal(const TempDir& dir) {
+    PluginManager pm(core.services);
+    pm.discover({dir.path()});
+    EXPECT_EQ(pm.status().size(), 0u);
+    return pm.refusals().size() == 1 ? pm.refusals()[0].reason
+                                     : "(" + std::to_string(pm.refusals().size()) + " refusals)";
+  }
 };
 
 TEST_F(Trust, PrivateDirectoryLoads) {
@@ -171,49 +178,30 @@ TEST_F(Trust, WorldWritableDirectoryIsRefused) {
   TempDir dir;
   stage(dir);
   chmod(dir.path().c_str(), 0777);
-  PluginManager pm(core.services);
-  pm.discover({dir.path()});
-  ASSERT_EQ(pm.refusals().size(), 1u);
-  EXPECT_EQ(pm.refusals()[0].reason, "plugin directory writable by group or others");
-  EXPECT_EQ(pm.status().size(), 0u);
+  EXPECT_EQ(refusal(dir), "plugin directory writable by group or others");
 }
 
 TEST_F(Trust, GroupWritableFileIsRefused) {
   TempDir dir;
   const auto so = stage(dir);
   chmod(so.c_str(), 0775);
-  PluginManager pm(core.services);
-  pm.discover({dir.path()});
-  ASSERT_EQ(pm.refusals().size(), 1u);
-  EXPECT_EQ(pm.refusals()[0].reason, "writable by group or others");
+  EXPECT_EQ(refusal(dir), "writable by group or others");
 }
 
 TEST_F(Trust, FileOwnedByAnotherUserIsRefused) {
-  if (geteuid() != 0) {
-    if (getenv("RAMPART_REQUIRE_KERNEL")) FAIL() << "needs root to chown";
-    GTEST_SKIP() << "needs root to chown";
-  }
+  RAMPART_REQUIRE_ROOT();  // to chown
   TempDir dir;
   const auto so = stage(dir);
   ASSERT_EQ(chown(so.c_str(), 65534, 65534), 0);
-  PluginManager pm(core.services);
-  pm.discover({dir.path()});
-  ASSERT_EQ(pm.refusals().size(), 1u);
-  EXPECT_EQ(pm.refusals()[0].reason, "owned by uid 65534, not root");
+  EXPECT_EQ(refusal(dir), "owned by uid 65534, not root");
 }
 
 TEST_F(Trust, DirectoryOwnedByAnotherUserIsRefused) {
-  if (geteuid() != 0) {
-    if (getenv("RAMPART_REQUIRE_KERNEL")) FAIL() << "needs root to chown";
-    GTEST_SKIP() << "needs root to chown";
-  }
+  RAMPART_REQUIRE_ROOT();  // to chown
   TempDir dir;
   stage(dir);
   ASSERT_EQ(chown(dir.path().c_str(), 65534, 65534), 0);
-  PluginManager pm(core.services);
-  pm.discover({dir.path()});
-  ASSERT_EQ(pm.refusals().size(), 1u);
-  EXPECT_EQ(pm.refusals()[0].reason, "plugin directory owned by uid 65534, not root");
+  EXPECT_EQ(refusal(dir), "plugin directory owned by uid 65534, not root");
 }
 
 TEST_F(Trust, MissingDirectoryIsReportedNotFatal) {
