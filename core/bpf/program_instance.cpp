@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "bpf/program_instance.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace rampart::bpf {
+namespace {
+
+std::string err(int e) { return std::strerror(e < 0 ? -e : e); }
+
+// Writes `value` into the `const volatile` variable `name` of .rodata.
+void set_setting(bpf_object* obj, const std::string& name, const std::vector<uint8_t>& value) {
+  const btf* b = bpf_object__btf(obj);
+  bpf_map* rodata = nullptr;
+  bpf_map* m;
+  bpf_object__for_each_map(m, obj) {
+    if (std::strstr(bpf_map__name(m), ".rodata")) rodata = m;
+  }
+  if (!b || !rodata) throw BpfError("setting " + name + ": object has no .rodata");
+  const int sec_id = btf__find_by_name_kind(b, ".rodata", BTF_KIND_DATASEC);
+  if (sec_id < 0) throw BpfError("setting " + name + ": no .rodata section in BTF");
+  const btf_type* sec = btf__type_by_id(b, sec_id);
+  const auto* vars = btf_var_secinfos(sec);
+  for (int i = 0; i < btf_vlen(sec); ++i) {
+    const btf_type* var = btf__type_by_id(b, vars[i].type);
+    if (name != btf__name_by_offset(b, var->name_off)) continue;
+    if (vars[i].size != value.size()) {
+      throw BpfError("setting " + name + ": size " + std::to_string(value.size()) + ", expected " +
+                     std::to_string(vars[i].size));
+    }
+    size_t size = 0;
+    const auto* cur = static_cast<const uint8_t*>(bpf_map__initial_value(rodata, &size));
+    if (!cur || vars[i].offset + value.size() > size) throw BpfError("setting " + name + ": out of range");
+    std::vector<uint8_t> data(cur, cur + size);
+    std::memcpy(data.data() + vars[i].offset, value.data(), value.size());
+    if (bpf_map__set_initial_value(rodata, data.data(), data.size()) != 0) {
+      throw BpfError("setting " + name + ": cannot write .rodata");
+    }
+    return;
+  }
+  throw BpfError("setting " + name + ": no such const volatile variable");
+}
+
+void fill(int fd, const MapContents& c, uint32_t value_size) {
+  if (!c.dense.empty()) {
+    const uint32_t n = static_cast<uint32_t>(c.dense.size() / value_size);
+    std::vector<uint32_t> keys(n);
+    for (uint32_t i = 0; i < n; ++i) keys[i] = i;
+    uint32_t count = n;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    if (bpf_map_update_batch(fd, keys.data(), c.dense.data(), &count, &opts) != 0) {
+      throw BpfError("map " + c.name + ": batch update of " + std::to_string(n) + " entries: " + err(errno));
+    }
+  }
+  for (const auto& [k, v] : c.entries) {
+    if (bpf_map_update_elem(fd, k.data(), v.data(), BPF_ANY) != 0) {
+      throw BpfError("map " + c.name + ": update: " + err(errno));
+    }
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<ProgramInstance> ProgramInstance::load(const InstanceSpec& spec) {
+  std::unique_ptr<ProgramInstance> inst(new ProgramInstance);
+  inst->obj_ = bpf_object__open_file(spec.object_path.c_str(), nullptr);
+  if (!inst->obj_) {
+    const int e = errno;
+    inst->obj_ = nullptr;
+    throw BpfError(spec.object_path + ": cannot open: " + err(e));
+  }
+  bpf_program* prog = nullptr;
+  bpf_program* p;
+  bpf_object__for_each_program(p, inst->obj_) {
+    const bool wanted = spec.program == bpf_program__name(p);
+    bpf_program__set_autoload(p, wanted);
+    if (wanted) prog = p;
+  }
+  if (!prog) throw BpfError(spec.object_path + ": no program " + spec.program);
+
+  for (const auto& [name, fd] : spec.shared_maps) {
+    bpf_map* m = bpf_object__find_map_by_name(inst->obj_, name.c_str());
+    if (!m) throw BpfError(spec.object_path + ": no map " + name + " to share");
+    if (int e = bpf_map__reuse_fd(m, fd); e != 0) throw BpfError("map " + name + ": reuse fd: " + err(e));
+  }
+  for (const auto& c : spec.maps) {
+    bpf_map* m = bpf_object__find_map_by_name(inst->obj_, c.name.c_str());
+    if (!m) throw BpfError(spec.object_path + ": no map " + c.name);
+    if (c.max_entries && bpf_map__set_max_entries(m, c.max_entries) != 0) {
+      throw BpfError("map " + c.name + ": cannot size to " + std::to_string(c.max_entries));
+    }
+    if (c.value_size && bpf_map__set_value_size(m, c.value_size) != 0) {
+      throw BpfError("map " + c.name + ": cannot set value size " + std::to_string(c.value_size));
+    }
+  }
+  for (const auto& [name, value] : spec.settings) set_setting(inst->obj_, name, value);
+
+  if (int e = bpf_object__load(inst->obj_); e != 0) {
+    throw BpfError(spec.object_path + ": load of " + spec.program + " failed: " + err(e) +
+                   " (libbpf printed the verifier log)");
+  }
+  for (const auto& c : spec.maps) {
+    bpf_map* m = bpf_object__find_map_by_name(inst->obj_, c.name.c_str());
+    fill(bpf_map__fd(m), c, bpf_map__value_size(m));
+  }
+  inst->prog_fd_ = bpf_program__fd(prog);
+  return inst;
+}
+
+ProgramInstance::~ProgramInstance() {
+  if (obj_) bpf_object__close(obj_);
+}
+
+int ProgramInstance::map_fd(const std::string& name) const {
+  bpf_map* m = bpf_object__find_map_by_name(obj_, name.c_str());
+  return m ? bpf_map__fd(m) : -1;
+}
+
+}  // namespace rampart::bpf

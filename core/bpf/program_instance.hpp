@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: Apache-2.0
+// Loads one program of a BPF object with its per-instance maps sized and
+// filled and its `const volatile` settings written, reusing the fds of
+// shared maps (ring buffer, counters, prog arrays). A rule set becomes such
+// an instance; installing its program fd in a prog array is one atomic
+// write, so every packet sees the old set or the new one, never a mix.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+struct bpf_object;
+
+namespace rampart::bpf {
+
+class BpfError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct MapContents {
+  std::string name;
+  uint32_t max_entries = 0;  // 0: as declared in the object
+  uint32_t value_size = 0;   // 0: as declared
+  // Array maps: the values of keys 0..n-1, back to back (value_size each).
+  std::vector<uint8_t> dense;
+  // Any map: explicit key/value pairs.
+  std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> entries;
+};
+
+struct InstanceSpec {
+  std::string object_path;
+  std::string program;                      // the only program loaded
+  std::map<std::string, int> shared_maps;   // map name -> fd to reuse
+  std::map<std::string, std::vector<uint8_t>> settings;  // const volatile name -> bytes
+  std::vector<MapContents> maps;
+};
+
+class ProgramInstance {
+ public:
+  // Throws BpfError naming the object, program or map at fault.
+  static std::unique_ptr<ProgramInstance> load(const InstanceSpec& spec);
+  ~ProgramInstance();
+  ProgramInstance(const ProgramInstance&) = delete;
+  ProgramInstance& operator=(const ProgramInstance&) = delete;
+
+  int program_fd() const { return prog_fd_; }
+  int map_fd(const std::string& name) const;  // -1 if absent
+
+ private:
+  ProgramInstance() = default;
+  bpf_object* obj_ = nullptr;
+  int prog_fd_ = -1;
+};
+
+// Settings helper: the bytes of a trivially copyable value.
+template <class T>
+std::vector<uint8_t> bytes_of(const T& v) {
+  const auto* p = reinterpret_cast<const uint8_t*>(&v);
+  return std::vector<uint8_t>(p, p + sizeof(T));
+}
+
+}  // namespace rampart::bpf

@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "compiler.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+namespace rampart::firewall {
+namespace {
+
+using Bitmap = std::vector<uint64_t>;
+
+void set_bit(Bitmap& b, uint32_t i) { b[i / 64] |= 1ull << (i % 64); }
+void clear_bit(Bitmap& b, uint32_t i) { b[i / 64] &= ~(1ull << (i % 64)); }
+
+// Interns bitmaps: equal bitmaps share one class across all fields.
+class ClassPool {
+ public:
+  explicit ClassPool(uint32_t nwords) : nwords_(nwords) {}
+  uint32_t intern(const Bitmap& b) {
+    std::string key(reinterpret_cast<const char*>(b.data()), b.size() * 8);
+    auto [it, fresh] = ids_.emplace(std::move(key), static_cast<uint32_t>(ids_.size()));
+    if (fresh) storage_.insert(storage_.end(), b.begin(), b.end());
+    return it->second;
+  }
+  uint32_t size() const { return static_cast<uint32_t>(ids_.size()); }
+  std::vector<uint64_t> take() { return std::move(storage_); }
+
+ private:
+  uint32_t nwords_;
+  std::unordered_map<std::string, uint32_t> ids_;
+  std::vector<uint64_t> storage_;
+};
+
+// Elementary intervals of an integer domain [0, size): each rule accepts
+// [lo, hi] or everything. Returns, per domain value, its class.
+std::vector<uint32_t> classify_domain(uint64_t size, const Bitmap& always,
+                                      const std::vector<std::pair<uint32_t, PortRange>>& constrained,
+                                      ClassPool& pool) {
+  // value -> rules starting / ending (exclusive) there
+  std::map<uint64_t, std::vector<std::pair<uint32_t, bool>>> edges;
+  edges[0];
+  for (const auto& [rule, r] : constrained) {
+    edges[r.lo].push_back({rule, true});
+    edges[uint64_t(r.hi) + 1].push_back({rule, false});
+  }
+  std::vector<uint32_t> out(size);
+  Bitmap cur = always;
+  for (auto it = edges.begin(); it != edges.end() && it->first < size; ++it) {
+    for (const auto& [rule, start] : it->second) start ? set_bit(cur, rule) : clear_bit(cur, rule);
+    const uint32_t cls = pool.intern(cur);
+    const uint64_t end = std::next(it) == edges.end() ? size : std::min<uint64_t>(std::next(it)->first, size);
+    std::fill(out.begin() + it->first, out.begin() + end, cls);
+  }
+  return out;
+}
+
+uint32_t v4_value(const std::array<uint8_t, 16>& a) {
+  return uint32_t(a[0]) << 24 | uint32_t(a[1]) << 16 | uint32_t(a[2]) << 8 | a[3];
+}
+
+// IPv4: sweep the prefixes as intervals, then lay the result out as
+// DIR-16-8-8 (rampart/firewall.h).
+V4Table build_v4(const Bitmap& always, const std::vector<std::pair<uint32_t, Cidr>>& prefixes,
+                 ClassPool& pool) {
+  V4Table t;
+  if (prefixes.empty()) {
+    t.default_class = pool.intern(always);
+    return t;
+  }
+  t.present = true;
+  std::map<uint64_t, std::vector<std::pair<uint32_t, bool>>> edges;
+  edges[0];
+  for (const auto& [rule, c] : prefixes) {
+    const uint64_t lo = v4_value(c.addr);
+    const uint64_t span = uint64_t(1) << (32 - c.prefix_len);
+    edges[lo].push_back({rule, true});
+    edges[lo + span].push_back({rule, false});
+  }
+  std::vector<uint32_t> starts, classes;
+  Bitmap cur = always;
+  for (const auto& [at, changes] : edges) {
+    if (at > 0xffffffffull) break;
+    for (const auto& [rule, start] : changes) start ? set_bit(cur, rule) : clear_bit(cur, rule);
+    starts.push_back(static_cast<uint32_t>(at));
+    classes.push_back(pool.intern(cur));
+  }
+  auto index_of = [&](uint32_t a) {
+    return static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), a) - starts.begin() - 1);
+  };
+  // True when [lo, hi] lies inside one interval; sets cls.
+  auto uniform = [&](uint32_t lo, uint32_t hi, uint32_t& cls) {
+    const size_t i = index_of(lo);
+    cls = classes[i];
+    return i + 1 == starts.size() || starts[i + 1] > hi;
+  };
+  t.tbl16.resize(65536);
+  for (uint32_t b16 = 0; b16 < 65536; ++b16) {
+    const uint32_t lo = b16 << 16;
+    uint32_t cls;
+    if (uniform(lo, lo | 0xffff, cls)) {
+      t.tbl16[b16] = cls;
+      continue;
+    }
+    const uint32_t g = static_cast<uint32_t>(t.tbl8.size() / 256);
+    t.tbl16[b16] = RAMPART_FW_V4_GROUP | g;
+    t.tbl8.resize(t.tbl8.size() + 256);
+    for (uint32_t b8 = 0; b8 < 256; ++b8) {
+      const uint32_t lo2 = lo | b8 << 8;
+      if (uniform(lo2, lo2 | 0xff, cls)) {
+        t.tbl8[g * 256 + b8] = cls;
+        continue;
+      }
+      const uint32_t g2 = static_cast<uint32_t>(t.tbl8.size() / 256);
+      t.tbl8[g * 256 + b8] = RAMPART_FW_V4_GROUP | g2;
+      t.tbl8.resize(t.tbl8.size() + 256);
+      for (uint32_t b = 0; b < 256; ++b) t.tbl8[g2 * 256 + b] = classes[index_of(lo2 | b)];
+    }
+  }
+  return t;
+}
+
+// IPv6: an LPM entry per distinct prefix; the class of prefix P is every rule
+// whose prefix contains P (they are all prefixes of P) plus the wildcards.
+V6Table build_v6(const Bitmap& always, const std::vector<std::pair<uint32_t, Cidr>>& prefixes,
+                 ClassPool& pool) {
+  V6Table t;
+  t.default_class = pool.intern(always);
+  if (prefixes.empty()) return t;
+  t.present = true;
+  std::map<std::pair<std::array<uint8_t, 16>, uint8_t>, std::vector<uint32_t>> by_prefix;
+  for (const auto& [rule, c] : prefixes) by_prefix[{c.addr, c.prefix_len}].push_back(rule);
+  by_prefix[{{}, 0}];  // ::/0 so every address finds an entry
+  for (const auto& [p, own] : by_prefix) {
+    Bitmap b = always;
+    Cidr self{6, p.first, p.second};
+    for (uint8_t len = 0; len <= p.second; ++len) {
+      Cidr anc = self;
+      anc.prefix_len = len;
+      for (unsigned bit = len; bit < 128; ++bit) anc.addr[bit / 8] &= ~(0x80 >> (bit % 8));
+      const auto it = by_prefix.find({anc.addr, len});
+      if (it != by_prefix.end()) {
+        for (uint32_t r : it->second) set_bit(b, r);
+      }
+    }
+    V6Entry e{};
+    e.key.prefixlen = p.second;
+    std::memcpy(e.key.addr, p.first.data(), 16);
+    e.cls = pool.intern(b);
+    t.entries.push_back(e);
+  }
+  return t;
+}
+
+bool flags_match(const Rule& r, uint8_t flags) {
+  return !r.tcp_flags || (flags & r.tcp_flags->mask) == r.tcp_flags->value;
+}
+
+bool rule_matches(const Rule& r, const PacketFields& p) {
+  auto addr_ok = [&](const std::optional<Cidr>& c, const std::array<uint8_t, 16>& a) {
+    if (!c) return true;
+    if (c->family != p.family) return false;
+    Cidr host{p.family, a, static_cast<uint8_t>(p.family == 4 ? 32 : 128)};
+    return c->contains(host);
+  };
+  auto port_ok = [&](const std::optional<PortRange>& pr, uint16_t v) {
+    return !pr || (p.has_ports && v >= pr->lo && v <= pr->hi);
+  };
+  return addr_ok(r.src, p.src) && addr_ok(r.dst, p.dst) &&
+         (r.protocol == kAnyProtocol || r.protocol == p.protocol) &&
+         (!r.tcp_flags || (p.protocol == 6 && flags_match(r, p.tcp_flags))) &&
+         port_ok(r.src_port, p.src_port) && port_ok(r.dst_port, p.dst_port) &&
+         (!r.vlan_id || *r.vlan_id == p.vlan_id);
+}
+
+}  // namespace
+
+std::vector<Rule> priority_order(const std::vector<Rule>& rules) {
+  std::vector<Rule> out;
+  for (const auto& r : rules) {
+    if (r.enabled) out.push_back(r);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const Rule& a, const Rule& b) {
+    return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;
+  });
+  return out;
+}
+
+CompiledRuleset compile(const std::vector<Rule>& all, Action default_action) {
+  std::set<uint32_t> ids;
+  for (const auto& r : all) {
+    if (auto why = validate(r); !why.empty()) {
+      throw CompileError("rule " + std::to_string(r.id) + ": " + why);
+    }
+    if (!ids.insert(r.id).second) throw CompileError("rule " + std::to_string(r.id) + ": duplicate id");
+  }
+  const std::vector<Rule> rules = priority_order(all);
+  if (rules.size() > RAMPART_FW_MAX_RULES) {
+    throw CompileError("too many enabled rules: " + std::to_string(rules.size()) + " (at most " +
+                       std::to_string(RAMPART_FW_MAX_RULES) + ")");
+  }
+  CompiledRuleset rs;
+  rs.default_action = default_action;
+  rs.nrules = static_cast<uint32_t>(rules.size());
+  rs.nwords = std::max<uint32_t>(1, (rs.nrules + 63) / 64);
+  ClassPool pool(rs.nwords);
+  const Bitmap empty(rs.nwords, 0);
+
+  // Per field: the rules without a constraint on it (in every class), and
+  // the constrained ones.
+  Bitmap any_src4 = empty, any_src6 = empty, any_dst4 = empty, any_dst6 = empty;
+  Bitmap any_sport = empty, any_dport = empty, any_vlan = empty;
+  std::vector<std::pair<uint32_t, Cidr>> src4, src6, dst4, dst6;
+  std::vector<std::pair<uint32_t, PortRange>> sports, dports, vlans;
+  for (uint32_t i = 0; i < rs.nrules; ++i) {
+    const Rule& r = rules[i];
+    rs.rules.push_back({r.id, static_cast<uint32_t>(r.action)});
+    // An address constraint of one family excludes the other family.
+    if (!r.src) {
+      set_bit(any_src4, i);
+      set_bit(any_src6, i);
+    } else {
+      (r.src->family == 4 ? src4 : src6).push_back({i, *r.src});
+      rs.fields_used |= 1u << RAMPART_FW_F_SRC;
+    }
+    if (!r.dst) {
+      set_bit(any_dst4, i);
+      set_bit(any_dst6, i);
+    } else {
+      (r.dst->family == 4 ? dst4 : dst6).push_back({i, *r.dst});
+      rs.fields_used |= 1u << RAMPART_FW_F_DST;
+    }
+    if (r.src_port) {
+      sports.push_back({i, *r.src_port});
+      rs.fields_used |= 1u << RAMPART_FW_F_SPORT;
+    } else {
+      set_bit(any_sport, i);
+    }
+    if (r.dst_port) {
+      dports.push_back({i, *r.dst_port});
+      rs.fields_used |= 1u << RAMPART_FW_F_DPORT;
+    } else {
+      set_bit(any_dport, i);
+    }
+    if (r.vlan_id) {
+      vlans.push_back({i, PortRange{*r.vlan_id, *r.vlan_id}});
+      rs.fields_used |= 1u << RAMPART_FW_F_VLAN;
+    } else {
+      set_bit(any_vlan, i);
+    }
+    if (r.protocol != kAnyProtocol || r.tcp_flags) rs.fields_used |= 1u << RAMPART_FW_F_PROTO;
+  }
+
+  rs.src4 = build_v4(any_src4, src4, pool);
+  rs.dst4 = build_v4(any_dst4, dst4, pool);
+  rs.src6 = build_v6(any_src6, src6, pool);
+  rs.dst6 = build_v6(any_dst6, dst6, pool);
+
+  // Ports: 65536 values plus the "no ports" entry, which only rules
+  // without a port constraint accept.
+  rs.sport = classify_domain(65536, any_sport, sports, pool);
+  rs.sport.push_back(pool.intern(any_sport));
+  rs.dport = classify_domain(65536, any_dport, dports, pool);
+  rs.dport.push_back(pool.intern(any_dport));
+  rs.vlan = classify_domain(RAMPART_FW_VLAN_ENTRIES, any_vlan, vlans, pool);
+
+  // Protocol and TCP flags: key proto << 8 | flags. Flags matter for TCP only.
+  rs.proto.assign(RAMPART_FW_PROTO_ENTRIES, 0);
+  for (uint32_t proto = 0; proto < 256; ++proto) {
+    auto bitmap_for = [&](uint8_t flags) {
+      Bitmap b = empty;
+      for (uint32_t i = 0; i < rs.nrules; ++i) {
+        const Rule& r = rules[i];
+        if ((r.protocol == kAnyProtocol || r.protocol == static_cast<int>(proto)) &&
+            (!r.tcp_flags || (proto == 6 && flags_match(r, flags)))) {
+          set_bit(b, i);
+        }
+      }
+      return b;
+    };
+    if (proto == 6) {
+      for (uint32_t f = 0; f < 256; ++f) rs.proto[proto << 8 | f] = pool.intern(bitmap_for(f));
+    } else {
+      const uint32_t cls = pool.intern(bitmap_for(0));
+      std::fill(rs.proto.begin() + (proto << 8), rs.proto.begin() + (proto << 8) + 256, cls);
+    }
+  }
+
+  rs.nclasses = pool.size();
+  rs.bitmaps = pool.take();
+  return rs;
+}
+
+uint32_t classify(const CompiledRuleset& rs, const PacketFields& p) {
+  auto bitmap = [&](uint32_t cls) { return &rs.bitmaps.at(size_t(cls) * rs.nwords); };
+  auto v4 = [&](const V4Table& t, const std::array<uint8_t, 16>& a) {
+    if (!t.present) return t.default_class;
+    const uint32_t x = v4_value(a);
+    uint32_t e = t.tbl16.at(x >> 16);
+    if (e & RAMPART_FW_V4_GROUP) e = t.tbl8.at((e & ~RAMPART_FW_V4_GROUP) * 256 + ((x >> 8) & 0xff));
+    if (e & RAMPART_FW_V4_GROUP) e = t.tbl8.at((e & ~RAMPART_FW_V4_GROUP) * 256 + (x & 0xff));
+    return e;
+  };
+  auto v6 = [&](const V6Table& t, const std::array<uint8_t, 16>& a) {
+    if (!t.present) return t.default_class;
+    int best = -1;
+    uint32_t cls = t.default_class;
+    for (const auto& e : t.entries) {
+      Cidr c{6, {}, static_cast<uint8_t>(e.key.prefixlen)};
+      std::memcpy(c.addr.data(), e.key.addr, 16);
+      if (c.contains(Cidr{6, a, 128}) && int(e.key.prefixlen) > best) {
+        best = e.key.prefixlen;
+        cls = e.cls;
+      }
+    }
+    return cls;
+  };
+  std::vector<const uint64_t*> maps;
+  if (rs.fields_used & (1u << RAMPART_FW_F_SRC)) maps.push_back(bitmap(p.family == 4 ? v4(rs.src4, p.src) : v6(rs.src6, p.src)));
+  if (rs.fields_used & (1u << RAMPART_FW_F_DST)) maps.push_back(bitmap(p.family == 4 ? v4(rs.dst4, p.dst) : v6(rs.dst6, p.dst)));
+  if (rs.fields_used & (1u << RAMPART_FW_F_PROTO)) maps.push_back(bitmap(rs.proto.at(uint32_t(p.protocol) << 8 | p.tcp_flags)));
+  if (rs.fields_used & (1u << RAMPART_FW_F_SPORT)) maps.push_back(bitmap(rs.sport.at(p.has_ports ? p.src_port : RAMPART_FW_PORT_NONE)));
+  if (rs.fields_used & (1u << RAMPART_FW_F_DPORT)) maps.push_back(bitmap(rs.dport.at(p.has_ports ? p.dst_port : RAMPART_FW_PORT_NONE)));
+  if (rs.fields_used & (1u << RAMPART_FW_F_VLAN)) maps.push_back(bitmap(rs.vlan.at(p.vlan_id)));
+  for (uint32_t w = 0; w < rs.nwords; ++w) {
+    uint64_t m = ~0ull;
+    for (const auto* b : maps) m &= b[w];
+    if (m) return std::min(rs.nrules, w * 64 + static_cast<uint32_t>(__builtin_ctzll(m)));
+  }
+  return rs.nrules;
+}
+
+uint32_t classify_linear(const std::vector<Rule>& rules, const PacketFields& p) {
+  for (uint32_t i = 0; i < rules.size(); ++i) {
+    if (rule_matches(rules[i], p)) return i;
+  }
+  return static_cast<uint32_t>(rules.size());
+}
+
+}  // namespace rampart::firewall

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+// Compiles a whole rule set into the XDP firewall's classifier tables
+// (layouts in bpf/include/rampart/firewall.h): per field, a table from
+// packet value to class, and per class the bitmap of rules that accept it.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "rampart/firewall.h"
+#include "rule.hpp"
+
+namespace rampart::firewall {
+
+struct V4Table {
+  bool present = false;        // false: no IPv4 prefix constrains this field
+  uint32_t default_class = 0;  // class of every IPv4 address when !present
+  std::vector<uint32_t> tbl16; // 65536 entries
+  std::vector<uint32_t> tbl8;  // groups * 256 entries
+};
+
+struct V6Entry {
+  rampart_fw_lpm6_key key;
+  uint32_t cls;
+};
+
+struct V6Table {
+  bool present = false;
+  uint32_t default_class = 0;
+  std::vector<V6Entry> entries;  // one per distinct prefix, plus ::/0
+};
+
+struct CompiledRuleset {
+  uint32_t nrules = 0;
+  uint32_t nwords = 1;
+  uint32_t fields_used = 0;  // bit per rampart_fw_field
+  Action default_action = Action::allow;
+  uint32_t nclasses = 0;
+  std::vector<uint64_t> bitmaps;  // nclasses * nwords, class-major
+  V4Table src4, dst4;
+  V6Table src6, dst6;
+  std::vector<uint32_t> proto;  // RAMPART_FW_PROTO_ENTRIES
+  std::vector<uint32_t> sport;  // RAMPART_FW_PORT_ENTRIES
+  std::vector<uint32_t> dport;
+  std::vector<uint32_t> vlan;   // RAMPART_FW_VLAN_ENTRIES
+  std::vector<rampart_fw_rule> rules;  // by priority index
+
+  // Rule id at priority index i, for reading hit counters back.
+  uint32_t rule_id(uint32_t index) const { return rules.at(index).id; }
+};
+
+class CompileError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Sorts enabled rules by (priority, id) and builds every table. Throws
+// CompileError on an invalid rule (naming its id and field), a duplicate id,
+// or more than RAMPART_FW_MAX_RULES enabled rules.
+CompiledRuleset compile(const std::vector<Rule>& rules, Action default_action);
+
+// What the tables say about a packet: the priority index of the first
+// matching rule, or nrules. The reference the kernel program must agree with.
+struct PacketFields {
+  uint8_t family = 4;
+  std::array<uint8_t, 16> src{}, dst{};
+  uint8_t protocol = 0;
+  uint8_t tcp_flags = 0;
+  bool has_ports = false;
+  uint16_t src_port = 0, dst_port = 0;
+  uint16_t vlan_id = 0;
+};
+uint32_t classify(const CompiledRuleset& rs, const PacketFields& p);
+
+// The same answer by testing every rule in order (slow; for tests).
+uint32_t classify_linear(const std::vector<Rule>& sorted_enabled_rules, const PacketFields& p);
+
+// Enabled rules in priority order, as compile() numbers them.
+std::vector<Rule> priority_order(const std::vector<Rule>& rules);
+
+}  // namespace rampart::firewall

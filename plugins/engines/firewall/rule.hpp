@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+// A firewall rule as operators write it, and its validation. Every error
+// names the field at fault.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace rampart::firewall {
+
+enum class Action : uint8_t { allow = 0, deny = 1, log = 2, reject = 3 };
+
+struct Cidr {
+  uint8_t family = 4;  // 4 or 6
+  std::array<uint8_t, 16> addr{};  // network order, host bits zero
+  uint8_t prefix_len = 0;
+
+  bool contains(const Cidr& other) const;  // same family and this ⊇ other
+  bool operator==(const Cidr&) const = default;
+};
+
+struct PortRange {
+  uint16_t lo = 0;
+  uint16_t hi = 65535;
+  bool operator==(const PortRange&) const = default;
+};
+
+// (packet_flags & mask) == value
+struct TcpFlags {
+  uint8_t mask = 0;
+  uint8_t value = 0;
+  bool operator==(const TcpFlags&) const = default;
+};
+
+constexpr int kAnyProtocol = -1;
+
+struct Rule {
+  uint32_t id = 0;
+  int32_t priority = 0;  // lower first; ties broken by id
+  Action action = Action::deny;
+  int protocol = kAnyProtocol;  // IP protocol number: 1, 6, 17, 58, or any
+  std::optional<Cidr> src, dst;
+  std::optional<PortRange> src_port, dst_port;
+  std::optional<uint16_t> vlan_id;
+  std::optional<TcpFlags> tcp_flags;
+  bool enabled = true;
+  std::string description;
+
+  bool operator==(const Rule&) const = default;
+};
+
+// Parsers for the textual forms; each returns nullopt and sets `error`.
+std::optional<Action> parse_action(std::string_view s, std::string& error);
+std::optional<int> parse_protocol(std::string_view s, std::string& error);
+std::optional<Cidr> parse_cidr(std::string_view s, std::string& error);
+std::optional<PortRange> parse_ports(std::string_view s, std::string& error);
+std::optional<TcpFlags> parse_tcp_flags(std::string_view s, std::string& error);
+
+std::string_view action_name(Action a);
+std::string protocol_name(int protocol);
+std::string format_cidr(const Cidr& c);
+std::string format_ports(const PortRange& p);
+std::string format_tcp_flags(const TcpFlags& f);
+
+// "" if the rule is consistent, else "<field>: <why>".
+std::string validate(const Rule& r);
+
+}  // namespace rampart::firewall

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "firewall_program.hpp"
+
+#include <linux/bpf.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <stdexcept>
+
+namespace rampart::test {
+namespace {
+
+const char* const kShared[] = {"fw_classifier", "xdp_stages", "events", "fw_stats", "fw_pace"};
+
+bpf::InstanceSpec spec_of(const firewall::TableSet& t, const bpf::ProgramInstance* share_from) {
+  bpf::InstanceSpec s;
+  s.object_path = object_path();
+  s.program = t.program;
+  s.settings = t.settings;
+  for (const auto& m : t.maps) {
+    s.maps.push_back({m.name, m.max_entries, m.value_size, m.dense, m.entries});
+  }
+  if (share_from) {
+    for (const char* name : kShared) s.shared_maps[name] = share_from->map_fd(name);
+  }
+  return s;
+}
+
+uint64_t percpu_sum(int fd, uint32_t key) {
+  const int ncpu = libbpf_num_possible_cpus();
+  std::vector<uint64_t> v(ncpu);
+  if (bpf_map_lookup_elem(fd, &key, v.data()) != 0) return ~0ull;
+  uint64_t sum = 0;
+  for (auto x : v) sum += x;
+  return sum;
+}
+
+}  // namespace
+
+std::string object_path() { return std::string(RAMPART_BPF_DIR) + "/xdp_firewall.bpf.o"; }
+
+FirewallProgram::FirewallProgram(firewall::Action default_action, uint64_t ring_threshold)
+    : ring_threshold_(ring_threshold) {
+  // The entry instance owns the shared maps; its own rule tables stay tiny.
+  firewall::TableSet t;
+  t.program = "xdp_firewall";
+  t.settings["default_action"] = bpf::bytes_of(static_cast<uint32_t>(default_action));
+  for (const char* m : {"fw_src4_tbl16", "fw_src4_tbl8", "fw_dst4_tbl16", "fw_dst4_tbl8", "fw_src6",
+                        "fw_dst6", "fw_sport", "fw_dport", "fw_proto", "fw_vlan", "fw_bitmaps",
+                        "fw_rules", "fw_hits"}) {
+    t.maps.push_back({m, 1, 0, {}, {}});
+  }
+  entry_ = bpf::ProgramInstance::load(spec_of(t, nullptr));
+  ring_ = ring_buffer__new(
+      entry_->map_fd("events"),
+      [](void* ctx, void* data, size_t size) -> int {
+        auto* self = static_cast<FirewallProgram*>(ctx);
+        rampart_fw_event e{};
+        std::memcpy(&e, data, std::min(size, sizeof e));
+        self->pending_.push_back(e);
+        return 0;
+      },
+      this, nullptr);
+  if (!ring_) throw std::runtime_error("ring_buffer__new failed");
+}
+
+FirewallProgram::~FirewallProgram() {
+  if (ring_) ring_buffer__free(ring_);
+}
+
+const firewall::CompiledRuleset& FirewallProgram::install(const std::vector<firewall::Rule>& rules,
+                                                          firewall::Action default_action,
+                                                          uint32_t allow_sample) {
+  compiled_ = firewall::compile(rules, default_action);
+  auto tables = firewall::to_tables(compiled_);
+  tables.settings["allow_sample"] = bpf::bytes_of(allow_sample);
+  tables.settings["ring_threshold"] = bpf::bytes_of(ring_threshold_);
+  auto next = bpf::ProgramInstance::load(spec_of(tables, entry_.get()));
+  const uint32_t key = 0;
+  const int fd = next->program_fd();
+  if (bpf_map_update_elem(entry_->map_fd("fw_classifier"), &key, &fd, BPF_ANY) != 0) {
+    throw std::runtime_error("installing the classifier failed");
+  }
+  classifier_ = std::move(next);  // the old instance goes once no packet uses it
+  return compiled_;
+}
+
+RunResult FirewallProgram::run(const std::vector<uint8_t>& frame, uint32_t repeat, bool classifier_only) {
+  RunResult r;
+  r.out.resize(frame.size() + 256);
+  xdp_md ctx_in{}, ctx_out{};
+  ctx_in.data_end = static_cast<uint32_t>(frame.size());
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = r.out.data(),
+              .data_size_in = static_cast<uint32_t>(frame.size()),
+              .data_size_out = static_cast<uint32_t>(r.out.size()), .ctx_in = &ctx_in,
+              .ctx_out = &ctx_out, .ctx_size_in = sizeof(ctx_in), .ctx_size_out = sizeof(ctx_out),
+              .repeat = static_cast<int>(repeat));
+  const int fd = classifier_only ? classifier_fd() : entry_fd();
+  if (bpf_prog_test_run_opts(fd, &opts) != 0) throw std::runtime_error("test_run failed");
+  r.action = opts.retval;
+  r.duration_ns = opts.duration;
+  r.out.resize(opts.data_size_out);
+  // Output starts at data_meta; ctx_out.data is where the frame begins.
+  if (ctx_out.data >= sizeof(rampart_xdp_meta)) {
+    std::memcpy(&r.meta, r.out.data() + ctx_out.data - sizeof(rampart_xdp_meta), sizeof r.meta);
+    r.has_meta = r.meta.magic == RAMPART_XDP_META_MAGIC;
+  }
+  return r;
+}
+
+uint64_t FirewallProgram::stat(uint32_t which) const { return percpu_sum(entry_->map_fd("fw_stats"), which); }
+
+uint64_t FirewallProgram::hits(uint32_t index) const {
+  return classifier_ ? percpu_sum(classifier_->map_fd("fw_hits"), index) : 0;
+}
+
+std::vector<rampart_fw_event> FirewallProgram::drain_events() {
+  ring_buffer__consume(ring_);
+  return std::exchange(pending_, {});
+}
+
+}  // namespace rampart::test

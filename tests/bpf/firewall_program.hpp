@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: Apache-2.0
+// The XDP firewall loaded for BPF_PROG_TEST_RUN: the entry program, and a
+// classifier instance per installed rule set, sharing the entry's maps.
+#pragma once
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bpf/program_instance.hpp"
+#include "compiler.hpp"
+#include "rampart/events.h"
+#include "rampart/xdp_meta.h"
+#include "tables.hpp"
+
+namespace rampart::test {
+
+struct RunResult {
+  uint32_t action = 0;  // XDP_*
+  std::vector<uint8_t> out;
+  bool has_meta = false;
+  rampart_xdp_meta meta{};
+  uint32_t duration_ns = 0;
+};
+
+class FirewallProgram {
+ public:
+  // Loads the entry program with `default_action` for "no rule set yet".
+  explicit FirewallProgram(firewall::Action default_action = firewall::Action::allow,
+                           uint64_t ring_threshold = 3 << 20);
+  ~FirewallProgram();
+
+  // Compiles, loads and installs a rule set; returns the compiled form.
+  const firewall::CompiledRuleset& install(const std::vector<firewall::Rule>& rules,
+                                           firewall::Action default_action = firewall::Action::allow,
+                                           uint32_t allow_sample = 0);
+
+  // Runs one frame through the attached entry program (or the classifier).
+  RunResult run(const std::vector<uint8_t>& frame, uint32_t repeat = 1, bool classifier_only = false);
+
+  uint64_t stat(uint32_t which) const;     // summed over CPUs
+  uint64_t hits(uint32_t index) const;     // per rule priority index, summed
+  std::vector<rampart_fw_event> drain_events();
+
+  int entry_fd() const { return entry_->program_fd(); }
+  int classifier_fd() const { return classifier_ ? classifier_->program_fd() : -1; }
+  int map_fd(const std::string& name) const { return entry_->map_fd(name); }
+
+ private:
+  std::unique_ptr<bpf::ProgramInstance> entry_;
+  std::unique_ptr<bpf::ProgramInstance> classifier_;
+  firewall::CompiledRuleset compiled_;
+  uint64_t ring_threshold_;
+  ring_buffer* ring_ = nullptr;
+  std::vector<rampart_fw_event> pending_;
+};
+
+std::string object_path();  // build-tree xdp_firewall.bpf.o
+
+}  // namespace rampart::test
