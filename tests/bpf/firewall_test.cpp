@@ -8,6 +8,7 @@
 
 #include <linux/bpf.h>
 
+#include <functional>
 #include <random>
 
 #include "firewall_program.hpp"
@@ -86,6 +87,338 @@ TEST_F(Firewall, PassWritesMetadataForLaterStages) {
   ASSERT_TRUE(res.has_meta);
   EXPECT_EQ(res.meta.rule_id, 0u);
   EXPECT_FALSE(res.meta.flags & RAMPART_META_MATCHED);
+}
+
+TEST_F(Firewall, EveryMatchFieldSelectsOnlyItsPackets) {
+  struct Case {
+    const char* name;
+    std::function<void(Rule&)> constrain;
+    PacketBuilder hit, miss;
+  };
+  const std::vector<Case> cases = {
+      {"dst_ip", [](Rule& r) { r.dst = cidr("198.18.9.0/24"); },
+       PacketBuilder().ipv4("198.18.0.1", "198.18.9.9").udp(1, 2),
+       PacketBuilder().ipv4("198.18.0.1", "198.18.8.9").udp(1, 2)},
+      {"src_ip v6", [](Rule& r) { r.src = cidr("2001:db8:1::/48"); },
+       PacketBuilder().ipv6("2001:db8:1::5", "2001:db8::2").udp(1, 2),
+       PacketBuilder().ipv6("2001:db8:2::5", "2001:db8::2").udp(1, 2)},
+      {"dst_ip v6 host", [](Rule& r) { r.dst = cidr("2001:db8::2/128"); },
+       PacketBuilder().ipv6("2001:db8:1::5", "2001:db8::2").udp(1, 2),
+       PacketBuilder().ipv6("2001:db8:1::5", "2001:db8::3").udp(1, 2)},
+      {"protocol", [](Rule& r) { r.protocol = 17; },
+       PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2),
+       PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").tcp(1, 2)},
+      {"icmp", [](Rule& r) { r.protocol = 1; },
+       PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").icmp(),
+       PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2)},
+      {"icmpv6", [](Rule& r) { r.protocol = 58; },
+       PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").icmp(),
+       PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").udp(1, 2)},
+      {"src_port", [](Rule& r) { r.src_port = rampart::firewall::PortRange{53, 53}; },
+       PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(53, 9),
+       PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(54, 9)},
+      {"dst_port range", [](Rule& r) { r.dst_port = rampart::firewall::PortRange{1000, 2000}; },
+       PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").tcp(9, 2000),
+       PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").tcp(9, 2001)},
+      {"port rule vs portless icmp", [](Rule& r) { r.dst_port = rampart::firewall::PortRange{0, 65535}; },
+       PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(9, 0),
+       PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").icmp()},
+      {"vlan", [](Rule& r) { r.vlan_id = 100; },
+       PacketBuilder().vlan(100).ipv4("198.18.0.1", "198.18.0.2").udp(1, 2),
+       PacketBuilder().vlan(101).ipv4("198.18.0.1", "198.18.0.2").udp(1, 2)},
+      {"vlan vs untagged", [](Rule& r) { r.vlan_id = 100; },
+       PacketBuilder().vlan(100, 0x88a8).vlan(7).ipv4("198.18.0.1", "198.18.0.2").udp(1, 2),
+       PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2)},
+      {"tcp flags SYN,!ACK",
+       [](Rule& r) {
+         r.protocol = 6;
+         r.tcp_flags = rampart::firewall::TcpFlags{0x12, 0x02};
+       },
+       PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").tcp(1, 2, 0x02),
+       PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").tcp(1, 2, 0x12)},
+      {"v4 rule vs v6 packet", [](Rule& r) { r.src = cidr("0.0.0.0/0"); },
+       PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2),
+       PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").udp(1, 2)},
+  };
+  for (const auto& c : cases) {
+    FirewallProgram fw;
+    Rule r = rule(7, Action::deny);
+    c.constrain(r);
+    fw.install({r});
+    EXPECT_EQ(fw.run(c.hit.build()).action, XDP_DROP) << c.name;
+    EXPECT_EQ(fw.run(c.miss.build()).action, XDP_PASS) << c.name;
+    EXPECT_EQ(fw.hits(0), 1u) << c.name;
+  }
+}
+
+TEST_F(Firewall, EachActionHasItsVerdictCounterAndEvent) {
+  FirewallProgram fw;
+  std::vector<Rule> rules;
+  const Action actions[] = {Action::allow, Action::deny, Action::log, Action::reject};
+  for (uint16_t i = 0; i < 4; ++i) {
+    Rule r = rule(100 + i, actions[i]);
+    r.protocol = 17;
+    r.dst_port = rampart::firewall::PortRange{static_cast<uint16_t>(1000 + i), static_cast<uint16_t>(1000 + i)};
+    rules.push_back(r);
+  }
+  fw.install(rules);
+  auto send = [&](uint16_t port) {
+    return fw.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(9, port).build());
+  };
+  EXPECT_EQ(send(1000).action, XDP_PASS);
+  EXPECT_EQ(send(1001).action, XDP_DROP);
+  const auto logged = send(1002);
+  EXPECT_EQ(logged.action, XDP_PASS);
+  EXPECT_TRUE(logged.meta.flags & RAMPART_META_LOGGED);
+  EXPECT_EQ(logged.meta.rule_id, 102u);
+  EXPECT_EQ(send(1003).action, XDP_DROP);
+  EXPECT_EQ(fw.stat(RAMPART_FW_STAT_PASSED), 2u);
+  EXPECT_EQ(fw.stat(RAMPART_FW_STAT_DROPPED), 1u);
+  EXPECT_EQ(fw.stat(RAMPART_FW_STAT_LOGGED), 1u);
+  EXPECT_EQ(fw.stat(RAMPART_FW_STAT_REJECTED), 1u);
+  const auto ev = fw.drain_events();
+  ASSERT_EQ(ev.size(), 3u) << "deny, log and reject report; allow does not";
+  EXPECT_EQ(ev[0].rule_id, 101u);
+  EXPECT_EQ(ev[1].rule_id, 102u);
+  EXPECT_EQ(ev[1].action, RAMPART_FW_LOG);
+  EXPECT_EQ(ev[2].rule_id, 103u);
+  EXPECT_EQ(ev[2].dst_port, 1003);
+  for (uint32_t i = 0; i < 4; ++i) EXPECT_EQ(fw.hits(i), 1u);
+}
+
+TEST_F(Firewall, AllowIsSampledWhenConfigured) {
+  FirewallProgram fw;
+  fw.install({rule(1, Action::allow)}, Action::allow, /*allow_sample=*/4);
+  for (int i = 0; i < 8; ++i) fw.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).build());
+  const auto ev = fw.drain_events();
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_TRUE(ev[0].flags & RAMPART_FW_EV_SAMPLED);
+}
+
+TEST_F(Firewall, FirstRuleInPriorityOrderWins) {
+  FirewallProgram fw;
+  Rule specific = rule(1, Action::allow);
+  specific.priority = 5;
+  specific.src = cidr("198.18.1.1/32");
+  Rule broad = rule(2, Action::deny);
+  broad.priority = 10;
+  broad.src = cidr("198.18.0.0/16");
+  Rule late_allow = rule(3, Action::allow);
+  late_allow.priority = 20;
+  fw.install({broad, late_allow, specific});  // order given does not matter
+  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.18.1.1", "198.18.0.2").udp(1, 2).build()).action, XDP_PASS);
+  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.18.1.2", "198.18.0.2").udp(1, 2).build()).action, XDP_DROP);
+  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.19.1.2", "198.18.0.2").udp(1, 2).build()).action, XDP_PASS);
+  // Same rules, priorities swapped: the broad deny now shadows the allow.
+  broad.priority = 1;
+  fw.install({broad, late_allow, specific});
+  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.18.1.1", "198.18.0.2").udp(1, 2).build()).action, XDP_DROP);
+}
+
+TEST_F(Firewall, DefaultPolicyAppliesWhenNothingMatches) {
+  FirewallProgram fw;
+  Rule r = rule(1, Action::allow);
+  r.dst_port = rampart::firewall::PortRange{22, 22};
+  r.protocol = 6;
+  fw.install({r}, Action::deny);
+  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").tcp(9, 22).build()).action, XDP_PASS);
+  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").tcp(9, 23).build()).action, XDP_DROP);
+  const auto ev = fw.drain_events();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].rule_id, 0u) << "the default policy has no rule id";
+}
+
+TEST_F(Firewall, HeadersAreParsedDeliberately) {
+  FirewallProgram fw;
+  Rule r = rule(1, Action::deny);
+  r.protocol = 17;
+  r.dst_port = rampart::firewall::PortRange{53, 53};
+  fw.install({r});
+  const std::vector<std::pair<const char*, PacketBuilder>> hits = {
+      {"ipv4 options", PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").ipv4_options(10).udp(9, 53)},
+      {"first fragment", PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").fragment_offset(0).udp(9, 53)},
+      {"qinq", PacketBuilder().vlan(10, 0x88a8).vlan(20).ipv4("198.18.0.1", "198.18.0.2").udp(9, 53)},
+      {"ipv6 ext headers", PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").ipv6_ext(0).ipv6_ext(60).ipv6_ext(43).udp(9, 53)},
+      {"ipv6 first fragment", PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").fragment_offset(0).udp(9, 53)},
+  };
+  for (const auto& [name, p] : hits) EXPECT_EQ(fw.run(p.build()).action, XDP_DROP) << name;
+  // Later fragments carry no ports: port rules cannot match them, and the
+  // metadata says why.
+  for (auto p : {PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").fragment_offset(100).udp(9, 53),
+                 PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").fragment_offset(100).udp(9, 53)}) {
+    const auto res = fw.run(p.build());
+    EXPECT_EQ(res.action, XDP_PASS);
+    EXPECT_TRUE(res.meta.flags & RAMPART_META_FRAGMENT);
+  }
+}
+
+TEST_F(Firewall, MalformedFramesAreDroppedAndCountedNeverClassified) {
+  FirewallProgram fw;
+  fw.install({rule(1, Action::allow)});
+  const auto good = PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").tcp(1, 2).build();
+  uint64_t malformed = 0;
+  // Every truncation inside the headers (14 eth + 20 ip + 20 tcp).
+  for (size_t len = 14; len < 54; ++len) {
+    const std::vector<uint8_t> cut(good.begin(), good.begin() + len);
+    EXPECT_EQ(fw.run(cut).action, XDP_DROP) << "truncated to " << len;
+    ++malformed;
+  }
+  auto bad = good;
+  bad[14] = 0x44;  // IHL 4 < 5
+  EXPECT_EQ(fw.run(bad).action, XDP_DROP);
+  bad = good;
+  bad[14 + 20 + 12] = 0x20;  // TCP data offset 2 < 5
+  EXPECT_EQ(fw.run(bad).action, XDP_DROP);
+  bad = good;
+  bad[14] = 0x4f;  // IHL 15: options past the end of the frame
+  EXPECT_EQ(fw.run(bad).action, XDP_DROP);
+  EXPECT_EQ(fw.stat(RAMPART_FW_STAT_ERRORS), malformed + 3);
+  EXPECT_EQ(fw.hits(0), 0u);
+}
+
+TEST_F(Firewall, NonIpFramesPassUnclassified) {
+  FirewallProgram fw;
+  fw.install({rule(1, Action::deny)});
+  EXPECT_EQ(fw.run(PacketBuilder().ethertype(0x0806).build()).action, XDP_PASS);  // ARP
+  EXPECT_EQ(fw.run(PacketBuilder().vlan(1).vlan(2).vlan(3).ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).build()).action,
+            XDP_PASS)
+      << "a third VLAN tag is beyond what the parser reads";
+  EXPECT_EQ(fw.stat(RAMPART_FW_STAT_NOT_IP), 2u);
+  EXPECT_EQ(fw.hits(0), 0u);
+}
+
+TEST_F(Firewall, EventsAreSkippedAndCountedPastTheRingThreshold) {
+  FirewallProgram fw(Action::allow, /*ring_threshold=*/0);
+  fw.install({rule(1, Action::deny)});
+  for (int i = 0; i < 3; ++i) fw.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).build());
+  EXPECT_EQ(fw.drain_events().size(), 1u) << "only the first fits under a threshold of 0 bytes";
+  EXPECT_EQ(fw.stat(RAMPART_FW_STAT_EVENTS_DROPPED), 2u);
+  EXPECT_EQ(fw.stat(RAMPART_FW_STAT_DROPPED), 3u) << "verdicts do not depend on the ring";
+}
+
+TEST_F(Firewall, ReplacingTheRuleSetChangesVerdictsAtOnce) {
+  FirewallProgram fw;
+  const auto pkt = PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).build();
+  fw.install({rule(1, Action::allow)});
+  EXPECT_EQ(fw.run(pkt).action, XDP_PASS);
+  fw.install({rule(2, Action::deny)});
+  EXPECT_EQ(fw.run(pkt).action, XDP_DROP);
+  fw.install({});
+  EXPECT_EQ(fw.run(pkt).action, XDP_PASS);
+}
+
+TEST_F(Firewall, LargestRuleSetLoadsAndMatchesItsLastRule) {
+  FirewallProgram fw;
+  std::vector<Rule> rules;
+  for (uint32_t i = 0; i < RAMPART_FW_MAX_RULES; ++i) {
+    Rule r = rule(i + 1, Action::allow);
+    r.protocol = 6;
+    r.dst_port = rampart::firewall::PortRange{static_cast<uint16_t>(i % 60000 + 1), static_cast<uint16_t>(i % 60000 + 1)};
+    r.src = cidr(("198.18." + std::to_string(i / 256 % 256) + "." + std::to_string(i % 256) + "/32").c_str());
+    rules.push_back(r);
+  }
+  rules.back().action = Action::deny;
+  const uint32_t last = RAMPART_FW_MAX_RULES - 1;
+  fw.install(rules);
+  const auto res = fw.run(PacketBuilder()
+                              .ipv4("198.18." + std::to_string(last / 256 % 256) + "." + std::to_string(last % 256), "198.18.0.2")
+                              .tcp(9, last % 60000 + 1)
+                              .build());
+  EXPECT_EQ(res.action, XDP_DROP);
+  EXPECT_EQ(fw.hits(last), 1u);
+}
+
+// Random rule sets and random packets: the kernel must agree with the
+// brute-force reference on which rule (if any) matches every packet.
+TEST_F(Firewall, AgreesWithBruteForceOnRandomRuleSets) {
+  std::mt19937 rng(20261127);
+  auto pick = [&](int n) { return static_cast<int>(rng() % n); };
+  const char* v4pool[] = {"198.18.0.0/15", "198.18.0.0/16", "198.18.1.0/24", "198.18.1.128/25",
+                          "198.18.1.7/32", "198.19.0.0/16", "198.19.200.0/22", "0.0.0.0/0"};
+  const char* v6pool[] = {"2001:db8::/32", "2001:db8:1::/48", "2001:db8:1::/64", "2001:db8:1::7/128",
+                          "2001:db8:2::/48", "::/0"};
+  for (int round = 0; round < 6; ++round) {
+    const int nrules = std::vector<int>{1, 5, 63, 64, 65, 300}[round];
+    std::vector<Rule> rules;
+    for (int i = 0; i < nrules; ++i) {
+      Rule r = rule(i + 1, Action::log);  // log: passes, and metadata names the rule
+      r.priority = pick(50);
+      const bool v6 = pick(3) == 0;
+      if (pick(2)) r.src = cidr(v6 ? v6pool[pick(6)] : v4pool[pick(8)]);
+      if (pick(3) == 0) r.dst = cidr(v6 ? v6pool[pick(6)] : v4pool[pick(8)]);
+      const int proto = pick(5);
+      r.protocol = proto == 0 ? 6 : proto == 1 ? 17 : proto == 2 ? (v6 ? 58 : 1) : rampart::firewall::kAnyProtocol;
+      if ((r.protocol == 6 || r.protocol == 17 || r.protocol == -1) && pick(2)) {
+        const uint16_t lo = static_cast<uint16_t>(pick(100));
+        r.dst_port = rampart::firewall::PortRange{lo, static_cast<uint16_t>(lo + pick(20))};
+      }
+      if ((r.protocol == 6 || r.protocol == 17 || r.protocol == -1) && pick(4) == 0) {
+        r.src_port = rampart::firewall::PortRange{static_cast<uint16_t>(pick(50)), 60000};
+      }
+      if (r.protocol == 6 && pick(3) == 0) r.tcp_flags = rampart::firewall::TcpFlags{0x12, static_cast<uint8_t>(pick(2) ? 0x02 : 0x12)};
+      if (pick(4) == 0) r.vlan_id = static_cast<uint16_t>(1 + pick(3));
+      if (pick(10) == 0) r.enabled = false;
+      rules.push_back(r);
+    }
+    FirewallProgram fw;
+    fw.install(rules);
+    const auto ordered = rampart::firewall::priority_order(rules);
+    int matched = 0;
+    for (int n = 0; n < 400; ++n) {
+      rampart::firewall::PacketFields pf;
+      PacketBuilder b;
+      pf.vlan_id = static_cast<uint16_t>(pick(4));
+      if (pf.vlan_id) b.vlan(pf.vlan_id);
+      const bool v6 = pick(3) == 0;
+      std::string src, dst;
+      if (v6) {
+        src = "2001:db8:" + std::to_string(pick(3)) + "::" + std::to_string(pick(9));
+        dst = "2001:db8:" + std::to_string(pick(3)) + "::" + std::to_string(pick(9));
+        b.ipv6(src, dst);
+        pf.family = 6;
+        inet_pton(AF_INET6, src.c_str(), pf.src.data());
+        inet_pton(AF_INET6, dst.c_str(), pf.dst.data());
+      } else {
+        src = "198." + std::to_string(18 + pick(2)) + "." + std::to_string(pick(3) == 0 ? 200 + pick(4) : pick(2)) + "." + std::to_string(pick(2) ? 7 : pick(256));
+        dst = "198." + std::to_string(18 + pick(2)) + "." + std::to_string(pick(2)) + "." + std::to_string(pick(256));
+        b.ipv4(src, dst);
+        pf.family = 4;
+        inet_pton(AF_INET, src.c_str(), pf.src.data());
+        inet_pton(AF_INET, dst.c_str(), pf.dst.data());
+      }
+      const int kind = pick(3);
+      pf.src_port = static_cast<uint16_t>(pick(120));
+      pf.dst_port = static_cast<uint16_t>(pick(120));
+      if (kind == 0) {
+        pf.protocol = 6;
+        pf.tcp_flags = pick(2) ? 0x02 : 0x12;
+        pf.has_ports = true;
+        b.tcp(pf.src_port, pf.dst_port, pf.tcp_flags);
+      } else if (kind == 1) {
+        pf.protocol = 17;
+        pf.has_ports = true;
+        b.udp(pf.src_port, pf.dst_port);
+      } else {
+        pf.protocol = v6 ? 58 : 1;
+        pf.src_port = pf.dst_port = 0;
+        b.icmp();
+      }
+      const uint32_t want = rampart::firewall::classify_linear(ordered, pf);
+      const auto res = fw.run(b.build());
+      ASSERT_EQ(res.action, XDP_PASS);
+      ASSERT_TRUE(res.has_meta);
+      const uint32_t want_id = want < ordered.size() ? ordered[want].id : 0;
+      matched += want_id != 0;
+      ASSERT_EQ(res.meta.rule_id, want_id) << "round " << round << " packet " << n << " " << src << " -> " << dst
+                                           << " proto " << int(pf.protocol) << " ports " << pf.src_port << "/"
+                                           << pf.dst_port << " vlan " << pf.vlan_id;
+    }
+    // The test means something only if packets both hit and miss rules.
+    if (nrules >= 5) {
+      EXPECT_GT(matched, 40) << "round " << round;
+      EXPECT_LT(matched, 400) << "round " << round;
+    }
+  }
 }
 
 }  // namespace
