@@ -42,7 +42,9 @@ set(CPACK_RPM_RAMPART_USER_FILELIST "%config(noreplace) /etc/rampart/rampart.yam
 set(CPACK_RPM_RAMPART_POST_INSTALL_SCRIPT_FILE ${PROJECT_SOURCE_DIR}/packaging/rpm/post.sh)
 set(CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION /etc /lib /lib/systemd /lib/systemd/system
     /usr/lib/systemd /usr/lib/systemd/system)
-set(CPACK_RPM_SPEC_MORE_DEFINE "%define _build_id_links none")
+# BPF objects must keep their BTF: rpmbuild's strip would fail on (and
+# damage) them.
+set(CPACK_RPM_SPEC_MORE_DEFINE "%define _build_id_links none\n%define __strip /bin/true")
 
 include(CPack)
 cpack_add_component(rampart DISPLAY_NAME "Rampart agent" REQUIRED)

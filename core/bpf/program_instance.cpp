@@ -35,7 +35,8 @@ void set_setting(bpf_object* obj, const std::string& name, const std::vector<uin
     }
     size_t size = 0;
     const auto* cur = static_cast<const uint8_t*>(bpf_map__initial_value(rodata, &size));
-    if (!cur || vars[i].offset + value.size() > size) throw BpfError("setting " + name + ": out of range");
+    if (!cur || vars[i].offset + value.size() > size)
+      throw BpfError("setting " + name + ": out of range");
     std::vector<uint8_t> data(cur, cur + size);
     std::memcpy(data.data() + vars[i].offset, value.data(), value.size());
     if (bpf_map__set_initial_value(rodata, data.data(), data.size()) != 0) {
@@ -54,7 +55,8 @@ void fill(int fd, const MapContents& c, uint32_t value_size) {
     uint32_t count = n;
     LIBBPF_OPTS(bpf_map_batch_opts, opts);
     if (bpf_map_update_batch(fd, keys.data(), c.dense.data(), &count, &opts) != 0) {
-      throw BpfError("map " + c.name + ": batch update of " + std::to_string(n) + " entries: " + err(errno));
+      throw BpfError("map " + c.name + ": batch update of " + std::to_string(n) +
+                     " entries: " + err(errno));
     }
   }
   for (const auto& [k, v] : c.entries) {
@@ -86,7 +88,8 @@ std::unique_ptr<ProgramInstance> ProgramInstance::load(const InstanceSpec& spec)
   for (const auto& [name, fd] : spec.shared_maps) {
     bpf_map* m = bpf_object__find_map_by_name(inst->obj_, name.c_str());
     if (!m) throw BpfError(spec.object_path + ": no map " + name + " to share");
-    if (int e = bpf_map__reuse_fd(m, fd); e != 0) throw BpfError("map " + name + ": reuse fd: " + err(e));
+    if (int e = bpf_map__reuse_fd(m, fd); e != 0)
+      throw BpfError("map " + name + ": reuse fd: " + err(e));
   }
   for (const auto& c : spec.maps) {
     bpf_map* m = bpf_object__find_map_by_name(inst->obj_, c.name.c_str());

@@ -33,8 +33,8 @@ struct MapContents {
 
 struct InstanceSpec {
   std::string object_path;
-  std::string program;                      // the only program loaded
-  std::map<std::string, int> shared_maps;   // map name -> fd to reuse
+  std::string program;                                   // the only program loaded
+  std::map<std::string, int> shared_maps;                // map name -> fd to reuse
   std::map<std::string, std::vector<uint8_t>> settings;  // const volatile name -> bytes
   std::vector<MapContents> maps;
 };

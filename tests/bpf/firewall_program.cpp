@@ -45,9 +45,9 @@ FirewallProgram::FirewallProgram(firewall::Action default_action, uint64_t ring_
   firewall::TableSet t;
   t.program = "xdp_firewall";
   t.settings["default_action"] = bpf::bytes_of(static_cast<uint32_t>(default_action));
-  for (const char* m : {"fw_src4_tbl16", "fw_src4_tbl8", "fw_dst4_tbl16", "fw_dst4_tbl8", "fw_src6",
-                        "fw_dst6", "fw_sport", "fw_dport", "fw_proto", "fw_vlan", "fw_bitmaps",
-                        "fw_rules", "fw_hits"}) {
+  for (const char* m :
+       {"fw_src4_tbl16", "fw_src4_tbl8", "fw_dst4_tbl16", "fw_dst4_tbl8", "fw_src6", "fw_dst6",
+        "fw_sport", "fw_dport", "fw_proto", "fw_vlan", "fw_bitmaps", "fw_rules", "fw_hits"}) {
     t.maps.push_back({m, 1, 0, {}, {}});
   }
   entry_ = bpf::ProgramInstance::load(spec_of(t, nullptr));
@@ -85,7 +85,8 @@ const firewall::CompiledRuleset& FirewallProgram::install(const std::vector<fire
   return compiled_;
 }
 
-RunResult FirewallProgram::run(const std::vector<uint8_t>& frame, uint32_t repeat, bool classifier_only) {
+RunResult FirewallProgram::run(const std::vector<uint8_t>& frame, uint32_t repeat,
+                               bool classifier_only) {
   RunResult r;
   r.out.resize(frame.size() + 256);
   xdp_md ctx_in{}, ctx_out{};
@@ -108,7 +109,9 @@ RunResult FirewallProgram::run(const std::vector<uint8_t>& frame, uint32_t repea
   return r;
 }
 
-uint64_t FirewallProgram::stat(uint32_t which) const { return percpu_sum(entry_->map_fd("fw_stats"), which); }
+uint64_t FirewallProgram::stat(uint32_t which) const {
+  return percpu_sum(entry_->map_fd("fw_stats"), which);
+}
 
 uint64_t FirewallProgram::hits(uint32_t index) const {
   return classifier_ ? percpu_sum(classifier_->map_fd("fw_hits"), index) : 0;

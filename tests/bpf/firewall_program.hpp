@@ -34,15 +34,16 @@ class FirewallProgram {
   ~FirewallProgram();
 
   // Compiles, loads and installs a rule set; returns the compiled form.
-  const firewall::CompiledRuleset& install(const std::vector<firewall::Rule>& rules,
-                                           firewall::Action default_action = firewall::Action::allow,
-                                           uint32_t allow_sample = 0);
+  const firewall::CompiledRuleset& install(
+      const std::vector<firewall::Rule>& rules,
+      firewall::Action default_action = firewall::Action::allow, uint32_t allow_sample = 0);
 
   // Runs one frame through the attached entry program (or the classifier).
-  RunResult run(const std::vector<uint8_t>& frame, uint32_t repeat = 1, bool classifier_only = false);
+  RunResult run(const std::vector<uint8_t>& frame, uint32_t repeat = 1,
+                bool classifier_only = false);
 
-  uint64_t stat(uint32_t which) const;     // summed over CPUs
-  uint64_t hits(uint32_t index) const;     // per rule priority index, summed
+  uint64_t stat(uint32_t which) const;  // summed over CPUs
+  uint64_t hits(uint32_t index) const;  // per rule priority index, summed
   std::vector<rampart_fw_event> drain_events();
 
   int entry_fd() const { return entry_->program_fd(); }

@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <random>
+#include <set>
 
 #include "firewall_program.hpp"
 #include "packet_builder.hpp"
@@ -44,9 +45,11 @@ class Firewall : public ::testing::Test {
 
 TEST_F(Firewall, NoRuleSetAppliesTheDefaultPolicy) {
   FirewallProgram allow(Action::allow);
-  EXPECT_EQ(allow.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).build()).action, XDP_PASS);
+  EXPECT_EQ(allow.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).build()).action,
+            XDP_PASS);
   FirewallProgram deny(Action::deny);
-  EXPECT_EQ(deny.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).build()).action, XDP_DROP);
+  EXPECT_EQ(deny.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).build()).action,
+            XDP_DROP);
   EXPECT_EQ(deny.stat(RAMPART_FW_STAT_DROPPED), 1u);
 }
 
@@ -55,8 +58,10 @@ TEST_F(Firewall, DenyBySourceCidrDropsOnlyThatSource) {
   Rule r = rule(10, Action::deny);
   r.src = cidr("198.18.1.0/24");
   fw.install({r});
-  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.18.1.7", "198.18.0.2").udp(1, 2).build()).action, XDP_DROP);
-  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.18.2.7", "198.18.0.2").udp(1, 2).build()).action, XDP_PASS);
+  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.18.1.7", "198.18.0.2").udp(1, 2).build()).action,
+            XDP_DROP);
+  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.18.2.7", "198.18.0.2").udp(1, 2).build()).action,
+            XDP_PASS);
   EXPECT_EQ(fw.stat(RAMPART_FW_STAT_SEEN), 2u);
   EXPECT_EQ(fw.stat(RAMPART_FW_STAT_DROPPED), 1u);
   EXPECT_EQ(fw.stat(RAMPART_FW_STAT_PASSED), 1u);
@@ -114,13 +119,22 @@ TEST_F(Firewall, EveryMatchFieldSelectsOnlyItsPackets) {
       {"icmpv6", [](Rule& r) { r.protocol = 58; },
        PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").icmp(),
        PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").udp(1, 2)},
-      {"src_port", [](Rule& r) { r.src_port = rampart::firewall::PortRange{53, 53}; },
+      {"src_port",
+       [](Rule& r) {
+         r.src_port = rampart::firewall::PortRange{53, 53};
+       },
        PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(53, 9),
        PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(54, 9)},
-      {"dst_port range", [](Rule& r) { r.dst_port = rampart::firewall::PortRange{1000, 2000}; },
+      {"dst_port range",
+       [](Rule& r) {
+         r.dst_port = rampart::firewall::PortRange{1000, 2000};
+       },
        PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").tcp(9, 2000),
        PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").tcp(9, 2001)},
-      {"port rule vs portless icmp", [](Rule& r) { r.dst_port = rampart::firewall::PortRange{0, 65535}; },
+      {"port rule vs portless icmp",
+       [](Rule& r) {
+         r.dst_port = rampart::firewall::PortRange{0, 65535};
+       },
        PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(9, 0),
        PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").icmp()},
       {"vlan", [](Rule& r) { r.vlan_id = 100; },
@@ -158,7 +172,8 @@ TEST_F(Firewall, EachActionHasItsVerdictCounterAndEvent) {
   for (uint16_t i = 0; i < 4; ++i) {
     Rule r = rule(100 + i, actions[i]);
     r.protocol = 17;
-    r.dst_port = rampart::firewall::PortRange{static_cast<uint16_t>(1000 + i), static_cast<uint16_t>(1000 + i)};
+    r.dst_port = rampart::firewall::PortRange{static_cast<uint16_t>(1000 + i),
+                                              static_cast<uint16_t>(1000 + i)};
     rules.push_back(r);
   }
   fw.install(rules);
@@ -189,7 +204,8 @@ TEST_F(Firewall, EachActionHasItsVerdictCounterAndEvent) {
 TEST_F(Firewall, AllowIsSampledWhenConfigured) {
   FirewallProgram fw;
   fw.install({rule(1, Action::allow)}, Action::allow, /*allow_sample=*/4);
-  for (int i = 0; i < 8; ++i) fw.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).build());
+  for (int i = 0; i < 8; ++i)
+    fw.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).build());
   const auto ev = fw.drain_events();
   ASSERT_EQ(ev.size(), 2u);
   EXPECT_TRUE(ev[0].flags & RAMPART_FW_EV_SAMPLED);
@@ -206,13 +222,17 @@ TEST_F(Firewall, FirstRuleInPriorityOrderWins) {
   Rule late_allow = rule(3, Action::allow);
   late_allow.priority = 20;
   fw.install({broad, late_allow, specific});  // order given does not matter
-  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.18.1.1", "198.18.0.2").udp(1, 2).build()).action, XDP_PASS);
-  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.18.1.2", "198.18.0.2").udp(1, 2).build()).action, XDP_DROP);
-  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.19.1.2", "198.18.0.2").udp(1, 2).build()).action, XDP_PASS);
+  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.18.1.1", "198.18.0.2").udp(1, 2).build()).action,
+            XDP_PASS);
+  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.18.1.2", "198.18.0.2").udp(1, 2).build()).action,
+            XDP_DROP);
+  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.19.1.2", "198.18.0.2").udp(1, 2).build()).action,
+            XDP_PASS);
   // Same rules, priorities swapped: the broad deny now shadows the allow.
   broad.priority = 1;
   fw.install({broad, late_allow, specific});
-  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.18.1.1", "198.18.0.2").udp(1, 2).build()).action, XDP_DROP);
+  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.18.1.1", "198.18.0.2").udp(1, 2).build()).action,
+            XDP_DROP);
 }
 
 TEST_F(Firewall, DefaultPolicyAppliesWhenNothingMatches) {
@@ -221,8 +241,10 @@ TEST_F(Firewall, DefaultPolicyAppliesWhenNothingMatches) {
   r.dst_port = rampart::firewall::PortRange{22, 22};
   r.protocol = 6;
   fw.install({r}, Action::deny);
-  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").tcp(9, 22).build()).action, XDP_PASS);
-  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").tcp(9, 23).build()).action, XDP_DROP);
+  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").tcp(9, 22).build()).action,
+            XDP_PASS);
+  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").tcp(9, 23).build()).action,
+            XDP_DROP);
   const auto ev = fw.drain_events();
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].rule_id, 0u) << "the default policy has no rule id";
@@ -235,17 +257,27 @@ TEST_F(Firewall, HeadersAreParsedDeliberately) {
   r.dst_port = rampart::firewall::PortRange{53, 53};
   fw.install({r});
   const std::vector<std::pair<const char*, PacketBuilder>> hits = {
-      {"ipv4 options", PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").ipv4_options(10).udp(9, 53)},
-      {"first fragment", PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").fragment_offset(0).udp(9, 53)},
-      {"qinq", PacketBuilder().vlan(10, 0x88a8).vlan(20).ipv4("198.18.0.1", "198.18.0.2").udp(9, 53)},
-      {"ipv6 ext headers", PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").ipv6_ext(0).ipv6_ext(60).ipv6_ext(43).udp(9, 53)},
-      {"ipv6 first fragment", PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").fragment_offset(0).udp(9, 53)},
+      {"ipv4 options",
+       PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").ipv4_options(10).udp(9, 53)},
+      {"first fragment",
+       PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").fragment_offset(0).udp(9, 53)},
+      {"qinq",
+       PacketBuilder().vlan(10, 0x88a8).vlan(20).ipv4("198.18.0.1", "198.18.0.2").udp(9, 53)},
+      {"ipv6 ext headers", PacketBuilder()
+                               .ipv6("2001:db8::1", "2001:db8::2")
+                               .ipv6_ext(0)
+                               .ipv6_ext(60)
+                               .ipv6_ext(43)
+                               .udp(9, 53)},
+      {"ipv6 first fragment",
+       PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").fragment_offset(0).udp(9, 53)},
   };
   for (const auto& [name, p] : hits) EXPECT_EQ(fw.run(p.build()).action, XDP_DROP) << name;
   // Later fragments carry no ports: port rules cannot match them, and the
   // metadata says why.
-  for (auto p : {PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").fragment_offset(100).udp(9, 53),
-                 PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").fragment_offset(100).udp(9, 53)}) {
+  for (auto p :
+       {PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").fragment_offset(100).udp(9, 53),
+        PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").fragment_offset(100).udp(9, 53)}) {
     const auto res = fw.run(p.build());
     EXPECT_EQ(res.action, XDP_PASS);
     EXPECT_TRUE(res.meta.flags & RAMPART_META_FRAGMENT);
@@ -280,7 +312,14 @@ TEST_F(Firewall, NonIpFramesPassUnclassified) {
   FirewallProgram fw;
   fw.install({rule(1, Action::deny)});
   EXPECT_EQ(fw.run(PacketBuilder().ethertype(0x0806).build()).action, XDP_PASS);  // ARP
-  EXPECT_EQ(fw.run(PacketBuilder().vlan(1).vlan(2).vlan(3).ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).build()).action,
+  EXPECT_EQ(fw.run(PacketBuilder()
+                       .vlan(1)
+                       .vlan(2)
+                       .vlan(3)
+                       .ipv4("198.18.0.1", "198.18.0.2")
+                       .udp(1, 2)
+                       .build())
+                .action,
             XDP_PASS)
       << "a third VLAN tag is beyond what the parser reads";
   EXPECT_EQ(fw.stat(RAMPART_FW_STAT_NOT_IP), 2u);
@@ -290,7 +329,8 @@ TEST_F(Firewall, NonIpFramesPassUnclassified) {
 TEST_F(Firewall, EventsAreSkippedAndCountedPastTheRingThreshold) {
   FirewallProgram fw(Action::allow, /*ring_threshold=*/0);
   fw.install({rule(1, Action::deny)});
-  for (int i = 0; i < 3; ++i) fw.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).build());
+  for (int i = 0; i < 3; ++i)
+    fw.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).build());
   EXPECT_EQ(fw.drain_events().size(), 1u) << "only the first fits under a threshold of 0 bytes";
   EXPECT_EQ(fw.stat(RAMPART_FW_STAT_EVENTS_DROPPED), 2u);
   EXPECT_EQ(fw.stat(RAMPART_FW_STAT_DROPPED), 3u) << "verdicts do not depend on the ring";
@@ -313,17 +353,21 @@ TEST_F(Firewall, LargestRuleSetLoadsAndMatchesItsLastRule) {
   for (uint32_t i = 0; i < RAMPART_FW_MAX_RULES; ++i) {
     Rule r = rule(i + 1, Action::allow);
     r.protocol = 6;
-    r.dst_port = rampart::firewall::PortRange{static_cast<uint16_t>(i % 60000 + 1), static_cast<uint16_t>(i % 60000 + 1)};
-    r.src = cidr(("198.18." + std::to_string(i / 256 % 256) + "." + std::to_string(i % 256) + "/32").c_str());
+    r.dst_port = rampart::firewall::PortRange{static_cast<uint16_t>(i % 60000 + 1),
+                                              static_cast<uint16_t>(i % 60000 + 1)};
+    r.src = cidr(("198.18." + std::to_string(i / 256 % 256) + "." + std::to_string(i % 256) + "/32")
+                     .c_str());
     rules.push_back(r);
   }
   rules.back().action = Action::deny;
   const uint32_t last = RAMPART_FW_MAX_RULES - 1;
   fw.install(rules);
-  const auto res = fw.run(PacketBuilder()
-                              .ipv4("198.18." + std::to_string(last / 256 % 256) + "." + std::to_string(last % 256), "198.18.0.2")
-                              .tcp(9, last % 60000 + 1)
-                              .build());
+  const auto res = fw.run(
+      PacketBuilder()
+          .ipv4("198.18." + std::to_string(last / 256 % 256) + "." + std::to_string(last % 256),
+                "198.18.0.2")
+          .tcp(9, last % 60000 + 1)
+          .build());
   EXPECT_EQ(res.action, XDP_DROP);
   EXPECT_EQ(fw.hits(last), 1u);
 }
@@ -333,10 +377,11 @@ TEST_F(Firewall, LargestRuleSetLoadsAndMatchesItsLastRule) {
 TEST_F(Firewall, AgreesWithBruteForceOnRandomRuleSets) {
   std::mt19937 rng(20261127);
   auto pick = [&](int n) { return static_cast<int>(rng() % n); };
-  const char* v4pool[] = {"198.18.0.0/15", "198.18.0.0/16", "198.18.1.0/24", "198.18.1.128/25",
+  const char* v4pool[] = {"198.18.0.0/15", "198.18.0.0/16", "198.18.1.0/24",   "198.18.1.128/25",
                           "198.18.1.7/32", "198.19.0.0/16", "198.19.200.0/22", "0.0.0.0/0"};
-  const char* v6pool[] = {"2001:db8::/32", "2001:db8:1::/48", "2001:db8:1::/64", "2001:db8:1::7/128",
-                          "2001:db8:2::/48", "::/0"};
+  const char* v6pool[] = {"2001:db8::/32",     "2001:db8:1::/48", "2001:db8:1::/64",
+                          "2001:db8:1::7/128", "2001:db8:2::/48", "::/0"};
+  int misses = 0;
   for (int round = 0; round < 6; ++round) {
     const int nrules = std::vector<int>{1, 5, 63, 64, 65, 300}[round];
     std::vector<Rule> rules;
@@ -344,10 +389,15 @@ TEST_F(Firewall, AgreesWithBruteForceOnRandomRuleSets) {
       Rule r = rule(i + 1, Action::log);  // log: passes, and metadata names the rule
       r.priority = pick(50);
       const bool v6 = pick(3) == 0;
-      if (pick(2)) r.src = cidr(v6 ? v6pool[pick(6)] : v4pool[pick(8)]);
+      // Mostly specific sources (the /0 entries are last in each pool), so
+      // that no early wildcard shadows everything after it.
+      if (pick(5)) r.src = cidr(v6 ? v6pool[pick(5)] : v4pool[pick(7)]);
       if (pick(3) == 0) r.dst = cidr(v6 ? v6pool[pick(6)] : v4pool[pick(8)]);
       const int proto = pick(5);
-      r.protocol = proto == 0 ? 6 : proto == 1 ? 17 : proto == 2 ? (v6 ? 58 : 1) : rampart::firewall::kAnyProtocol;
+      r.protocol = proto == 0   ? 6
+                   : proto == 1 ? 17
+                   : proto == 2 ? (v6 ? 58 : 1)
+                                : rampart::firewall::kAnyProtocol;
       if ((r.protocol == 6 || r.protocol == 17 || r.protocol == -1) && pick(2)) {
         const uint16_t lo = static_cast<uint16_t>(pick(100));
         r.dst_port = rampart::firewall::PortRange{lo, static_cast<uint16_t>(lo + pick(20))};
@@ -355,7 +405,9 @@ TEST_F(Firewall, AgreesWithBruteForceOnRandomRuleSets) {
       if ((r.protocol == 6 || r.protocol == 17 || r.protocol == -1) && pick(4) == 0) {
         r.src_port = rampart::firewall::PortRange{static_cast<uint16_t>(pick(50)), 60000};
       }
-      if (r.protocol == 6 && pick(3) == 0) r.tcp_flags = rampart::firewall::TcpFlags{0x12, static_cast<uint8_t>(pick(2) ? 0x02 : 0x12)};
+      if (r.protocol == 6 && pick(3) == 0)
+        r.tcp_flags =
+            rampart::firewall::TcpFlags{0x12, static_cast<uint8_t>(pick(2) ? 0x02 : 0x12)};
       if (pick(4) == 0) r.vlan_id = static_cast<uint16_t>(1 + pick(3));
       if (pick(10) == 0) r.enabled = false;
       rules.push_back(r);
@@ -363,7 +415,7 @@ TEST_F(Firewall, AgreesWithBruteForceOnRandomRuleSets) {
     FirewallProgram fw;
     fw.install(rules);
     const auto ordered = rampart::firewall::priority_order(rules);
-    int matched = 0;
+    std::set<uint32_t> seen_ids;
     for (int n = 0; n < 400; ++n) {
       rampart::firewall::PacketFields pf;
       PacketBuilder b;
@@ -379,8 +431,11 @@ TEST_F(Firewall, AgreesWithBruteForceOnRandomRuleSets) {
         inet_pton(AF_INET6, src.c_str(), pf.src.data());
         inet_pton(AF_INET6, dst.c_str(), pf.dst.data());
       } else {
-        src = "198." + std::to_string(18 + pick(2)) + "." + std::to_string(pick(3) == 0 ? 200 + pick(4) : pick(2)) + "." + std::to_string(pick(2) ? 7 : pick(256));
-        dst = "198." + std::to_string(18 + pick(2)) + "." + std::to_string(pick(2)) + "." + std::to_string(pick(256));
+        src = "198." + std::to_string(18 + pick(2)) + "." +
+              std::to_string(pick(3) == 0 ? 200 + pick(4) : pick(2)) + "." +
+              std::to_string(pick(2) ? 7 : pick(256));
+        dst = "198." + std::to_string(18 + pick(2)) + "." + std::to_string(pick(2)) + "." +
+              std::to_string(pick(256));
         b.ipv4(src, dst);
         pf.family = 4;
         inet_pton(AF_INET, src.c_str(), pf.src.data());
@@ -408,17 +463,18 @@ TEST_F(Firewall, AgreesWithBruteForceOnRandomRuleSets) {
       ASSERT_EQ(res.action, XDP_PASS);
       ASSERT_TRUE(res.has_meta);
       const uint32_t want_id = want < ordered.size() ? ordered[want].id : 0;
-      matched += want_id != 0;
-      ASSERT_EQ(res.meta.rule_id, want_id) << "round " << round << " packet " << n << " " << src << " -> " << dst
-                                           << " proto " << int(pf.protocol) << " ports " << pf.src_port << "/"
-                                           << pf.dst_port << " vlan " << pf.vlan_id;
+      seen_ids.insert(want_id);
+      ASSERT_EQ(res.meta.rule_id, want_id)
+          << "round " << round << " packet " << n << " " << src << " -> " << dst << " proto "
+          << int(pf.protocol) << " ports " << pf.src_port << "/" << pf.dst_port << " vlan "
+          << pf.vlan_id;
     }
-    // The test means something only if packets both hit and miss rules.
-    if (nrules >= 5) {
-      EXPECT_GT(matched, 40) << "round " << round;
-      EXPECT_LT(matched, 400) << "round " << round;
-    }
+    // The test means something only if packets reach many different
+    // rules, and (over all rounds) the default policy too.
+    EXPECT_GE(seen_ids.size(), std::min<size_t>(ordered.size(), 5)) << "round " << round;
+    misses += seen_ids.count(0);
   }
+  EXPECT_GT(misses, 0);
 }
 
 }  // namespace

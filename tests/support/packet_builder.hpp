@@ -125,7 +125,7 @@ class PacketBuilder {
           put32(ext, 0xabcd);
         } else {
           ext.push_back(next);
-          ext.push_back(0);  // 8 bytes
+          ext.push_back(0);                           // 8 bytes
           ext.insert(ext.end(), {1, 4, 0, 0, 0, 0});  // PadN
         }
       }

@@ -8,10 +8,10 @@
 
 #include <cstdlib>
 
-#define RAMPART_REQUIRE_ROOT()                                               \
-  do {                                                                       \
-    if (::geteuid() != 0) {                                                  \
-      if (std::getenv("RAMPART_REQUIRE_KERNEL")) FAIL() << "needs root";     \
-      GTEST_SKIP() << "needs root";                                          \
-    }                                                                        \
+#define RAMPART_REQUIRE_ROOT()                                           \
+  do {                                                                   \
+    if (::geteuid() != 0) {                                              \
+      if (std::getenv("RAMPART_REQUIRE_KERNEL")) FAIL() << "needs root"; \
+      GTEST_SKIP() << "needs root";                                      \
+    }                                                                    \
   } while (0)

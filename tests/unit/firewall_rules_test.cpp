@@ -48,7 +48,8 @@ TEST(FirewallRuleParsing, RejectsWithAReason) {
     std::function<bool(std::string&)> parse;
     const char* reason;
   } cases[] = {
-      {[](std::string& e) { return !!parse_action("drop", e); }, "expected allow, deny, log or reject"},
+      {[](std::string& e) { return !!parse_action("drop", e); },
+       "expected allow, deny, log or reject"},
       {[](std::string& e) { return !!parse_protocol("sctp", e); }, "expected tcp, udp"},
       {[](std::string& e) { return !!parse_cidr("10.0.0.300/8", e); }, "not an IPv4 or IPv6"},
       {[](std::string& e) { return !!parse_cidr("10.0.0.0/33", e); }, "prefix length must be 0-32"},
@@ -85,11 +86,30 @@ TEST(FirewallRuleValidation, NamesTheFieldAtFault) {
     const char* field;
   } cases[] = {
       {[](Rule& r) { r.id = 0; }, "id:"},
-      {[&](Rule& r) { r.src = v4; r.dst = v6; }, "dst_ip:"},
-      {[&](Rule& r) { r.src = v6; r.protocol = 1; }, "protocol: icmp with an IPv6"},
-      {[&](Rule& r) { r.dst = v4; r.protocol = 58; }, "protocol: icmpv6 with an IPv4"},
-      {[](Rule& r) { r.protocol = 1; r.dst_port = PortRange{1, 2}; }, "dst_port:"},
-      {[](Rule& r) { r.tcp_flags = TcpFlags{2, 2}; }, "tcp_flags: needs protocol tcp"},
+      {[&](Rule& r) {
+         r.src = v4;
+         r.dst = v6;
+       },
+       "dst_ip:"},
+      {[&](Rule& r) {
+         r.src = v6;
+         r.protocol = 1;
+       },
+       "protocol: icmp with an IPv6"},
+      {[&](Rule& r) {
+         r.dst = v4;
+         r.protocol = 58;
+       },
+       "protocol: icmpv6 with an IPv4"},
+      {[](Rule& r) {
+         r.protocol = 1;
+         r.dst_port = PortRange{1, 2};
+       },
+       "dst_port:"},
+      {[](Rule& r) {
+         r.tcp_flags = TcpFlags{2, 2};
+       },
+       "tcp_flags: needs protocol tcp"},
       {[](Rule& r) { r.vlan_id = 4095; }, "vlan_id:"},
       {[](Rule& r) { r.protocol = 47; }, "protocol: unsupported"},
       {[](Rule& r) { r.description.assign(300, 'x'); }, "description:"},
@@ -127,14 +147,14 @@ TEST(FirewallCompiler, UnconstrainedFieldsAreNotClassified) {
   const auto rs = compile({r}, Action::allow);
   EXPECT_EQ(rs.fields_used, (1u << RAMPART_FW_F_DPORT) | (1u << RAMPART_FW_F_PROTO));
   EXPECT_FALSE(rs.src4.present);
-  EXPECT_EQ(rs.nwords, 1u);
+  EXPECT_EQ(rs.nwords, 2u);
   EXPECT_EQ(rs.bitmaps.size(), size_t(rs.nclasses) * rs.nwords);
   const auto t = to_tables(rs);
   bool bitmaps_seen = false;
   for (const auto& m : t.maps) {
     if (m.name == "fw_bitmaps") {
       bitmaps_seen = true;
-      EXPECT_EQ(m.value_size, 8u);
+      EXPECT_EQ(m.value_size, 16u);
       EXPECT_EQ(m.max_entries, rs.nclasses);
     }
   }
@@ -153,18 +173,21 @@ TEST(FirewallCompiler, TablesAgreeWithLinearScanOnRandomRules) {
       Cidr c;
       c.family = 4;
       c.prefix_len = static_cast<uint8_t>(8 + pick(25));
-      const uint32_t a = htonl((198u << 24 | 18u << 16 | pick(4) << 8 | pick(256)) & (c.prefix_len ? ~0u << (32 - c.prefix_len) : 0));
+      const uint32_t a = htonl((198u << 24 | 18u << 16 | pick(4) << 8 | pick(256)) &
+                               (c.prefix_len ? ~0u << (32 - c.prefix_len) : 0));
       std::memcpy(c.addr.data(), &a, 4);
       r.src = c;
     }
-    if (pick(3) == 0) r.dst_port = PortRange{static_cast<uint16_t>(pick(1000)), static_cast<uint16_t>(1000 + pick(1000))};
+    if (pick(3) == 0)
+      r.dst_port =
+          PortRange{static_cast<uint16_t>(pick(1000)), static_cast<uint16_t>(1000 + pick(1000))};
     if (pick(3) == 0) r.protocol = pick(2) ? 6 : 17;
     if (pick(5) == 0) r.vlan_id = static_cast<uint16_t>(1 + pick(4));
     rules.push_back(r);
   }
   const auto rs = compile(rules, Action::deny);
   const auto ordered = priority_order(rules);
-  EXPECT_EQ(rs.nwords, 11u);
+  EXPECT_EQ(rs.nwords, 12u);
   for (int n = 0; n < 20000; ++n) {
     PacketFields p;
     const uint32_t a = htonl(198u << 24 | 18u << 16 | pick(4) << 8 | pick(256));

@@ -36,9 +36,9 @@ class ClassPool {
 
 // Elementary intervals of an integer domain [0, size): each rule accepts
 // [lo, hi] or everything. Returns, per domain value, its class.
-std::vector<uint32_t> classify_domain(uint64_t size, const Bitmap& always,
-                                      const std::vector<std::pair<uint32_t, PortRange>>& constrained,
-                                      ClassPool& pool) {
+std::vector<uint32_t> classify_domain(
+    uint64_t size, const Bitmap& always,
+    const std::vector<std::pair<uint32_t, PortRange>>& constrained, ClassPool& pool) {
   // value -> rules starting / ending (exclusive) there
   std::map<uint64_t, std::vector<std::pair<uint32_t, bool>>> edges;
   edges[0];
@@ -51,7 +51,8 @@ std::vector<uint32_t> classify_domain(uint64_t size, const Bitmap& always,
   for (auto it = edges.begin(); it != edges.end() && it->first < size; ++it) {
     for (const auto& [rule, start] : it->second) start ? set_bit(cur, rule) : clear_bit(cur, rule);
     const uint32_t cls = pool.intern(cur);
-    const uint64_t end = std::next(it) == edges.end() ? size : std::min<uint64_t>(std::next(it)->first, size);
+    const uint64_t end =
+        std::next(it) == edges.end() ? size : std::min<uint64_t>(std::next(it)->first, size);
     std::fill(out.begin() + it->first, out.begin() + end, cls);
   }
   return out;
@@ -88,7 +89,8 @@ V4Table build_v4(const Bitmap& always, const std::vector<std::pair<uint32_t, Cid
     classes.push_back(pool.intern(cur));
   }
   auto index_of = [&](uint32_t a) {
-    return static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), a) - starts.begin() - 1);
+    return static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), a) - starts.begin() -
+                               1);
   };
   // True when [lo, hi] lies inside one interval; sets cls.
   auto uniform = [&](uint32_t lo, uint32_t hi, uint32_t& cls) {
@@ -194,7 +196,8 @@ CompiledRuleset compile(const std::vector<Rule>& all, Action default_action) {
     if (auto why = validate(r); !why.empty()) {
       throw CompileError("rule " + std::to_string(r.id) + ": " + why);
     }
-    if (!ids.insert(r.id).second) throw CompileError("rule " + std::to_string(r.id) + ": duplicate id");
+    if (!ids.insert(r.id).second)
+      throw CompileError("rule " + std::to_string(r.id) + ": duplicate id");
   }
   const std::vector<Rule> rules = priority_order(all);
   if (rules.size() > RAMPART_FW_MAX_RULES) {
@@ -204,7 +207,8 @@ CompiledRuleset compile(const std::vector<Rule>& all, Action default_action) {
   CompiledRuleset rs;
   rs.default_action = default_action;
   rs.nrules = static_cast<uint32_t>(rules.size());
-  rs.nwords = std::max<uint32_t>(1, (rs.nrules + 63) / 64);
+  // Even, so the kernel loop can take two words per iteration.
+  rs.nwords = std::max<uint32_t>(2, ((rs.nrules + 127) / 128) * 2);
   ClassPool pool(rs.nwords);
   const Bitmap empty(rs.nwords, 0);
 
@@ -299,7 +303,8 @@ uint32_t classify(const CompiledRuleset& rs, const PacketFields& p) {
     if (!t.present) return t.default_class;
     const uint32_t x = v4_value(a);
     uint32_t e = t.tbl16.at(x >> 16);
-    if (e & RAMPART_FW_V4_GROUP) e = t.tbl8.at((e & ~RAMPART_FW_V4_GROUP) * 256 + ((x >> 8) & 0xff));
+    if (e & RAMPART_FW_V4_GROUP)
+      e = t.tbl8.at((e & ~RAMPART_FW_V4_GROUP) * 256 + ((x >> 8) & 0xff));
     if (e & RAMPART_FW_V4_GROUP) e = t.tbl8.at((e & ~RAMPART_FW_V4_GROUP) * 256 + (x & 0xff));
     return e;
   };
@@ -318,11 +323,16 @@ uint32_t classify(const CompiledRuleset& rs, const PacketFields& p) {
     return cls;
   };
   std::vector<const uint64_t*> maps;
-  if (rs.fields_used & (1u << RAMPART_FW_F_SRC)) maps.push_back(bitmap(p.family == 4 ? v4(rs.src4, p.src) : v6(rs.src6, p.src)));
-  if (rs.fields_used & (1u << RAMPART_FW_F_DST)) maps.push_back(bitmap(p.family == 4 ? v4(rs.dst4, p.dst) : v6(rs.dst6, p.dst)));
-  if (rs.fields_used & (1u << RAMPART_FW_F_PROTO)) maps.push_back(bitmap(rs.proto.at(uint32_t(p.protocol) << 8 | p.tcp_flags)));
-  if (rs.fields_used & (1u << RAMPART_FW_F_SPORT)) maps.push_back(bitmap(rs.sport.at(p.has_ports ? p.src_port : RAMPART_FW_PORT_NONE)));
-  if (rs.fields_used & (1u << RAMPART_FW_F_DPORT)) maps.push_back(bitmap(rs.dport.at(p.has_ports ? p.dst_port : RAMPART_FW_PORT_NONE)));
+  if (rs.fields_used & (1u << RAMPART_FW_F_SRC))
+    maps.push_back(bitmap(p.family == 4 ? v4(rs.src4, p.src) : v6(rs.src6, p.src)));
+  if (rs.fields_used & (1u << RAMPART_FW_F_DST))
+    maps.push_back(bitmap(p.family == 4 ? v4(rs.dst4, p.dst) : v6(rs.dst6, p.dst)));
+  if (rs.fields_used & (1u << RAMPART_FW_F_PROTO))
+    maps.push_back(bitmap(rs.proto.at(uint32_t(p.protocol) << 8 | p.tcp_flags)));
+  if (rs.fields_used & (1u << RAMPART_FW_F_SPORT))
+    maps.push_back(bitmap(rs.sport.at(p.has_ports ? p.src_port : RAMPART_FW_PORT_NONE)));
+  if (rs.fields_used & (1u << RAMPART_FW_F_DPORT))
+    maps.push_back(bitmap(rs.dport.at(p.has_ports ? p.dst_port : RAMPART_FW_PORT_NONE)));
   if (rs.fields_used & (1u << RAMPART_FW_F_VLAN)) maps.push_back(bitmap(rs.vlan.at(p.vlan_id)));
   for (uint32_t w = 0; w < rs.nwords; ++w) {
     uint64_t m = ~0ull;

@@ -15,10 +15,10 @@
 namespace rampart::firewall {
 
 struct V4Table {
-  bool present = false;        // false: no IPv4 prefix constrains this field
-  uint32_t default_class = 0;  // class of every IPv4 address when !present
-  std::vector<uint32_t> tbl16; // 65536 entries
-  std::vector<uint32_t> tbl8;  // groups * 256 entries
+  bool present = false;         // false: no IPv4 prefix constrains this field
+  uint32_t default_class = 0;   // class of every IPv4 address when !present
+  std::vector<uint32_t> tbl16;  // 65536 entries
+  std::vector<uint32_t> tbl8;   // groups * 256 entries
 };
 
 struct V6Entry {
@@ -34,7 +34,7 @@ struct V6Table {
 
 struct CompiledRuleset {
   uint32_t nrules = 0;
-  uint32_t nwords = 1;
+  uint32_t nwords = 2;       // even
   uint32_t fields_used = 0;  // bit per rampart_fw_field
   Action default_action = Action::allow;
   uint32_t nclasses = 0;
@@ -44,7 +44,7 @@ struct CompiledRuleset {
   std::vector<uint32_t> proto;  // RAMPART_FW_PROTO_ENTRIES
   std::vector<uint32_t> sport;  // RAMPART_FW_PORT_ENTRIES
   std::vector<uint32_t> dport;
-  std::vector<uint32_t> vlan;   // RAMPART_FW_VLAN_ENTRIES
+  std::vector<uint32_t> vlan;          // RAMPART_FW_VLAN_ENTRIES
   std::vector<rampart_fw_rule> rules;  // by priority index
 
   // Rule id at priority index i, for reading hit counters back.

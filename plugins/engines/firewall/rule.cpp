@@ -81,8 +81,7 @@ std::optional<Cidr> parse_cidr(std::string_view s, std::string& error) {
   // Host bits set (10.1.2.3/8) are an operator error worth reporting.
   for (unsigned bit = len; bit < max; ++bit) {
     if (c.addr[bit / 8] & (0x80 >> (bit % 8))) {
-      error = "'" + std::string(s) + "' has host bits set (did you mean " +
-              format_cidr([&] {
+      error = "'" + std::string(s) + "' has host bits set (did you mean " + format_cidr([&] {
                 Cidr m = c;
                 for (unsigned b = len; b < max; ++b) m.addr[b / 8] &= ~(0x80 >> (b % 8));
                 return m;
@@ -124,7 +123,8 @@ std::optional<TcpFlags> parse_tcp_flags(std::string_view s, std::string& error) 
       if (tok == name) bit = b;
     }
     if (!bit) {
-      error = "unknown TCP flag '" + tok + "' (FIN SYN RST PSH ACK URG ECE CWR, '!' to require clear)";
+      error =
+          "unknown TCP flag '" + tok + "' (FIN SYN RST PSH ACK URG ECE CWR, '!' to require clear)";
       return std::nullopt;
     }
     if (f.mask & bit) {
@@ -141,21 +141,30 @@ std::optional<TcpFlags> parse_tcp_flags(std::string_view s, std::string& error) 
 
 std::string_view action_name(Action a) {
   switch (a) {
-    case Action::allow: return "allow";
-    case Action::deny: return "deny";
-    case Action::log: return "log";
-    case Action::reject: return "reject";
+    case Action::allow:
+      return "allow";
+    case Action::deny:
+      return "deny";
+    case Action::log:
+      return "log";
+    case Action::reject:
+      return "reject";
   }
   return "deny";
 }
 
 std::string protocol_name(int p) {
   switch (p) {
-    case kAnyProtocol: return "any";
-    case 6: return "tcp";
-    case 17: return "udp";
-    case 1: return "icmp";
-    case 58: return "icmpv6";
+    case kAnyProtocol:
+      return "any";
+    case 6:
+      return "tcp";
+    case 17:
+      return "udp";
+    case 1:
+      return "icmp";
+    case 58:
+      return "icmpv6";
   }
   return std::to_string(p);
 }
@@ -189,10 +198,14 @@ std::string validate(const Rule& r) {
     return "dst_ip: address family differs from src_ip";
   }
   const Cidr* addr = r.src ? &*r.src : r.dst ? &*r.dst : nullptr;
-  if (addr && r.protocol == 1 && addr->family == 6) return "protocol: icmp with an IPv6 address (use icmpv6)";
-  if (addr && r.protocol == 58 && addr->family == 4) return "protocol: icmpv6 with an IPv4 address (use icmp)";
-  if ((r.src_port || r.dst_port) && r.protocol != 6 && r.protocol != 17 && r.protocol != kAnyProtocol) {
-    return std::string(r.src_port ? "src_port" : "dst_port") + ": ports need protocol tcp, udp or any";
+  if (addr && r.protocol == 1 && addr->family == 6)
+    return "protocol: icmp with an IPv6 address (use icmpv6)";
+  if (addr && r.protocol == 58 && addr->family == 4)
+    return "protocol: icmpv6 with an IPv4 address (use icmp)";
+  if ((r.src_port || r.dst_port) && r.protocol != 6 && r.protocol != 17 &&
+      r.protocol != kAnyProtocol) {
+    return std::string(r.src_port ? "src_port" : "dst_port") +
+           ": ports need protocol tcp, udp or any";
   }
   if (r.tcp_flags && r.protocol != 6) return "tcp_flags: needs protocol tcp";
   if (r.tcp_flags && r.tcp_flags->mask == 0) return "tcp_flags: empty";

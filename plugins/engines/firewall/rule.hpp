@@ -14,7 +14,7 @@ namespace rampart::firewall {
 enum class Action : uint8_t { allow = 0, deny = 1, log = 2, reject = 3 };
 
 struct Cidr {
-  uint8_t family = 4;  // 4 or 6
+  uint8_t family = 4;              // 4 or 6
   std::array<uint8_t, 16> addr{};  // network order, host bits zero
   uint8_t prefix_len = 0;
 

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: Apache-2.0
+// bench/xdp_firewall: ns/packet of the XDP firewall under BPF_PROG_TEST_RUN
+// (repeat >= 1,000,000, the kernel's own per-run average), for rule sets of
+// 16 to 4,096 rules and packets matching the first rule, only the last, or
+// none, beside a parse-only XDP_PASS floor and xdp-filter (xdp-tools) in the
+// same run. Prints a table; docs/performance.md records it.
+//
+//   sudo build/bin/bench_xdp_firewall [repeat]
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "firewall_program.hpp"
+#include "packet_builder.hpp"
+
+namespace {
+
+using rampart::firewall::Action;
+using rampart::firewall::Cidr;
+using rampart::firewall::PortRange;
+using rampart::firewall::Rule;
+using rampart::test::PacketBuilder;
+
+constexpr const char* kXdpFilterObj = "/usr/lib/x86_64-linux-gnu/bpf/xdpfilt_dny_all.o";
+
+uint32_t g_repeat = 1000000;
+
+// Median of 5 runs of test_run(repeat) on fd, in ns per packet.
+double measure(int fd, const std::vector<uint8_t>& frame) {
+  std::vector<double> runs;
+  std::vector<uint8_t> out(frame.size() + 256);
+  for (int i = 0; i < 5; ++i) {
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = out.data(),
+                .data_size_in = static_cast<uint32_t>(frame.size()),
+                .data_size_out = static_cast<uint32_t>(out.size()), .repeat = static_cast<int>(g_repeat));
+    if (bpf_prog_test_run_opts(fd, &opts) != 0) {
+      std::perror("test_run");
+      std::exit(1);
+    }
+    runs.push_back(opts.duration);
+  }
+  std::sort(runs.begin(), runs.end());
+  return runs[2];
+}
+
+Cidr v4(uint32_t host_order, uint8_t len) {
+  Cidr c;
+  c.family = 4;
+  c.prefix_len = len;
+  const uint32_t masked = len ? host_order & (~0u << (32 - len)) : 0;
+  const uint32_t be = htonl(masked);
+  std::memcpy(c.addr.data(), &be, 4);
+  return c;
+}
+
+// N rules mixing CIDRs, protocols, port ranges and VLANs, all inside
+// 10.0.0.0/8 and ports below 30000, so the probe packets (192.0.2.0/24,
+// port 40000+) reach exactly the rules meant for them.
+std::vector<Rule> ruleset(uint32_t n) {
+  std::mt19937 rng(n);
+  auto pick = [&](uint32_t k) { return rng() % k; };
+  std::vector<Rule> rules;
+  Rule first;
+  first.id = 1;
+  first.action = Action::deny;
+  first.src = v4(0xc0000201, 32);  // 192.0.2.1
+  first.protocol = 6;
+  first.dst_port = PortRange{40001, 40001};
+  rules.push_back(first);
+  for (uint32_t i = 2; i < n; ++i) {
+    Rule r;
+    r.id = i;
+    r.action = pick(2) ? Action::deny : Action::allow;
+    r.src = v4(0x0a000000 | pick(1 << 24), static_cast<uint8_t>(16 + pick(17)));
+    if (pick(3) == 0) r.dst = v4(0x0a000000 | pick(1 << 24), static_cast<uint8_t>(8 + pick(25)));
+    const uint32_t proto = pick(3);
+    r.protocol = proto == 0 ? 6 : proto == 1 ? 17 : rampart::firewall::kAnyProtocol;
+    if (proto != 2 && pick(2)) {
+      const uint16_t lo = static_cast<uint16_t>(pick(29000));
+      r.dst_port = PortRange{lo, static_cast<uint16_t>(lo + pick(1000))};
+    }
+    if (pick(10) == 0) r.vlan_id = static_cast<uint16_t>(1 + pick(100));
+    rules.push_back(r);
+  }
+  Rule last;
+  last.id = n;
+  last.action = Action::deny;
+  last.src = v4(0xc0000202, 32);  // 192.0.2.2
+  last.protocol = 6;
+  last.dst_port = PortRange{40002, 40002};
+  rules.push_back(last);
+  return rules;
+}
+
+struct XdpFilter {
+  bpf_object* obj = nullptr;
+  int fd = -1;
+  XdpFilter() {
+    obj = bpf_object__open_file(kXdpFilterObj, nullptr);
+    bpf_map* m;
+    if (obj) {
+      bpf_object__for_each_map(m, obj) bpf_map__set_pin_path(m, nullptr);  // no bpffs pinning
+    }
+    if (!obj || bpf_object__load(obj) != 0) {
+      std::fprintf(stderr, "cannot load %s (install xdp-tools)\n", kXdpFilterObj);
+      obj = nullptr;
+      return;
+    }
+    fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "xdpfilt_dny_all"));
+    // Deny some addresses and ports, as a user would; probes miss them.
+    const int ip4 = bpf_object__find_map_fd_by_name(obj, "filter_ipv4");
+    const int ports = bpf_object__find_map_fd_by_name(obj, "filter_ports");
+    for (uint32_t i = 0; i < 1024; ++i) {
+      const uint32_t a = htonl(0x0a000000 | i), mode = 1;
+      bpf_map_update_elem(ip4, &a, &mode, BPF_ANY);
+    }
+    for (uint32_t p = 1; p < 64; ++p) {
+      const uint32_t mode = 0xf;
+      bpf_map_update_elem(ports, &p, &mode, BPF_ANY);
+    }
+  }
+  ~XdpFilter() {
+    if (obj) bpf_object__close(obj);
+  }
+};
+
+int load_single(const char* path, const char* prog, bpf_object** out) {
+  *out = bpf_object__open_file(path, nullptr);
+  if (!*out || bpf_object__load(*out) != 0) return -1;
+  return bpf_program__fd(bpf_object__find_program_by_name(*out, prog));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // libbpf's info/debug lines (CO-RE relocations) drown the table.
+  libbpf_set_print([](libbpf_print_level level, const char* fmt, va_list args) {
+    return level == LIBBPF_WARN ? vfprintf(stderr, fmt, args) : 0;
+  });
+  if (argc > 1) g_repeat = static_cast<uint32_t>(std::stoul(argv[1]));
+  const auto first = PacketBuilder().ipv4("192.0.2.1", "192.0.2.100").tcp(1234, 40001).payload(10).build();
+  const auto last = PacketBuilder().ipv4("192.0.2.2", "192.0.2.100").tcp(1234, 40002).payload(10).build();
+  const auto none = PacketBuilder().ipv4("192.0.2.3", "192.0.2.100").tcp(1234, 40003).payload(10).build();
+
+  bpf_object* floor_obj = nullptr;
+  const int floor_fd = load_single(RAMPART_BPF_DIR "/xdp_parse_pass.bpf.o", "xdp_parse_pass", &floor_obj);
+  XdpFilter xf;
+  const double floor_ns = floor_fd >= 0 ? measure(floor_fd, none) : -1;
+  const double xf_ns = xf.fd >= 0 ? measure(xf.fd, none) : -1;
+
+  std::printf("bench_xdp_firewall: BPF_PROG_TEST_RUN, repeat %u, median of 5, ns/packet\n", g_repeat);
+  std::printf("parse-only XDP_PASS floor: %.1f ns; xdp-filter (deny mode, all features, no match): %.1f ns\n\n",
+              floor_ns, xf_ns);
+  std::printf("%6s  %8s %8s %8s   %12s %12s %12s\n", "rules", "first", "last", "none", "first/xdpf",
+              "none/xdpf", "none/floor");
+  for (uint32_t n : {16u, 256u, 1024u, 4096u}) {
+    rampart::test::FirewallProgram fw;
+    fw.install(ruleset(n), Action::allow);
+    const int fd = fw.classifier_fd();
+    // Sanity: the probes reach the rules they are meant for.
+    if (fw.run(first, 1, true).action != XDP_DROP || fw.run(last, 1, true).action != XDP_DROP ||
+        fw.run(none, 1, true).action != XDP_PASS) {
+      std::fprintf(stderr, "probe packets do not hit their rules at %u rules\n", n);
+      return 1;
+    }
+    const double f = measure(fd, first), l = measure(fd, last), z = measure(fd, none);
+    std::printf("%6u  %8.1f %8.1f %8.1f   %12.2f %12.2f %12.2f\n", n, f, l, z, f / xf_ns, z / xf_ns,
+                z / floor_ns);
+  }
+  if (floor_obj) bpf_object__close(floor_obj);
+  return 0;
+}

@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The floor for the firewall benchmark: the same header parsing, then XDP_PASS. */
+#include "vmlinux.h"
+
+#include <bpf/bpf_helpers.h>
+
+#include "rampart/bpf/parsing.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+SEC("xdp")
+int xdp_parse_pass(struct xdp_md *ctx)
+{
+	struct packet_info pi = {};
+	int r = parse_packet((void *)(long)ctx->data, (void *)(long)ctx->data_end, &pi);
+
+	/* Use the result so the parse is not optimised away. */
+	return r == PARSE_MALFORMED ? XDP_DROP : (pi.dst_port == 1 ? XDP_TX : XDP_PASS);
+}
