@@ -40,7 +40,8 @@ double measure(int fd, const std::vector<uint8_t>& frame) {
   for (int i = 0; i < 5; ++i) {
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = out.data(),
                 .data_size_in = static_cast<uint32_t>(frame.size()),
-                .data_size_out = static_cast<uint32_t>(out.size()), .repeat = static_cast<int>(g_repeat));
+                .data_size_out = static_cast<uint32_t>(out.size()),
+                .repeat = static_cast<int>(g_repeat));
     if (bpf_prog_test_run_opts(fd, &opts) != 0) {
       std::perror("test_run");
       std::exit(1);
@@ -146,19 +147,26 @@ int main(int argc, char** argv) {
     return level == LIBBPF_WARN ? vfprintf(stderr, fmt, args) : 0;
   });
   if (argc > 1) g_repeat = static_cast<uint32_t>(std::stoul(argv[1]));
-  const auto first = PacketBuilder().ipv4("192.0.2.1", "192.0.2.100").tcp(1234, 40001).payload(10).build();
-  const auto last = PacketBuilder().ipv4("192.0.2.2", "192.0.2.100").tcp(1234, 40002).payload(10).build();
-  const auto none = PacketBuilder().ipv4("192.0.2.3", "192.0.2.100").tcp(1234, 40003).payload(10).build();
+  const auto first =
+      PacketBuilder().ipv4("192.0.2.1", "192.0.2.100").tcp(1234, 40001).payload(10).build();
+  const auto last =
+      PacketBuilder().ipv4("192.0.2.2", "192.0.2.100").tcp(1234, 40002).payload(10).build();
+  const auto none =
+      PacketBuilder().ipv4("192.0.2.3", "192.0.2.100").tcp(1234, 40003).payload(10).build();
 
   bpf_object* floor_obj = nullptr;
-  const int floor_fd = load_single(RAMPART_BPF_DIR "/xdp_parse_pass.bpf.o", "xdp_parse_pass", &floor_obj);
+  const int floor_fd =
+      load_single(RAMPART_BPF_DIR "/xdp_parse_pass.bpf.o", "xdp_parse_pass", &floor_obj);
   XdpFilter xf;
   const double floor_ns = floor_fd >= 0 ? measure(floor_fd, none) : -1;
   const double xf_ns = xf.fd >= 0 ? measure(xf.fd, none) : -1;
 
-  std::printf("bench_xdp_firewall: BPF_PROG_TEST_RUN, repeat %u, median of 5, ns/packet\n", g_repeat);
-  std::printf("parse-only XDP_PASS floor: %.1f ns; xdp-filter (deny mode, all features, no match): %.1f ns\n\n",
-              floor_ns, xf_ns);
+  std::printf("bench_xdp_firewall: BPF_PROG_TEST_RUN, repeat %u, median of 5, ns/packet\n",
+              g_repeat);
+  std::printf(
+      "parse-only XDP_PASS floor: %.1f ns; xdp-filter (deny mode, all features, no match): %.1f "
+      "ns\n\n",
+      floor_ns, xf_ns);
   std::printf("%6s  %8s %8s %8s   %12s %12s %12s\n", "rules", "first", "last", "none", "first/xdpf",
               "none/xdpf", "none/floor");
   for (uint32_t n : {16u, 256u, 1024u, 4096u}) {

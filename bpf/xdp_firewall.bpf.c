@@ -44,395 +44,421 @@ const volatile __u32 has_v6_src = 0;
 const volatile __u32 has_v6_dst = 0;
 const volatile __u32 v6_src_default = 0;
 const volatile __u32 v6_dst_default = 0;
-const volatile __u32 allow_sample = 0;         /* emit 1 of every N allows; 0: none */
+const volatile __u32 allow_sample = 0;	       /* emit 1 of every N allows; 0: none */
 const volatile __u64 ring_threshold = 3 << 20; /* skip events past this fill level */
 
 /* ---- shared by every instance (user space reuses the fds) ---- */
 struct {
-  __uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, __u32);
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
 } fw_classifier SEC(".maps");
 
 struct {
-  __uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-  __uint(max_entries, RAMPART_STAGE_MAX);
-  __type(key, __u32);
-  __type(value, __u32);
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, RAMPART_STAGE_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
 } xdp_stages SEC(".maps");
 
 struct {
-  __uint(type, BPF_MAP_TYPE_RINGBUF);
-  __uint(max_entries, 4 << 20);
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
 } events SEC(".maps");
 
 struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, RAMPART_FW_STAT_MAX);
-  __type(key, __u32);
-  __type(value, __u64);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RAMPART_FW_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
 } fw_stats SEC(".maps");
 
 /* Per-CPU scratch: allow-sampling and wakeup pacing counters. */
 struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, 2);
-  __type(key, __u32);
-  __type(value, __u64);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
 } fw_pace SEC(".maps");
 
 /* ---- per rule set: sized by user space before load ---- */
 struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, 65536);
-  __type(key, __u32);
-  __type(value, __u32);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u32);
 } fw_src4_tbl16 SEC(".maps"), fw_dst4_tbl16 SEC(".maps");
 
 struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, 256);
-  __type(key, __u32);
-  __type(value, __u32);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u32);
 } fw_src4_tbl8 SEC(".maps"), fw_dst4_tbl8 SEC(".maps");
 
 struct {
-  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
-  __uint(max_entries, 1);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __type(key, struct rampart_fw_lpm6_key);
-  __type(value, __u32);
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rampart_fw_lpm6_key);
+	__type(value, __u32);
 } fw_src6 SEC(".maps"), fw_dst6 SEC(".maps");
 
 struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, RAMPART_FW_PORT_ENTRIES);
-  __type(key, __u32);
-  __type(value, __u32);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RAMPART_FW_PORT_ENTRIES);
+	__type(key, __u32);
+	__type(value, __u32);
 } fw_sport SEC(".maps"), fw_dport SEC(".maps");
 
 struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, RAMPART_FW_PROTO_ENTRIES);
-  __type(key, __u32);
-  __type(value, __u32);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RAMPART_FW_PROTO_ENTRIES);
+	__type(key, __u32);
+	__type(value, __u32);
 } fw_proto SEC(".maps");
 
 struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, RAMPART_FW_VLAN_ENTRIES);
-  __type(key, __u32);
-  __type(value, __u32);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RAMPART_FW_VLAN_ENTRIES);
+	__type(key, __u32);
+	__type(value, __u32);
 } fw_vlan SEC(".maps");
 
 /* Class -> bitmap of nwords words. value_size is set to nwords * 8. */
 struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, 1);
-  __uint(key_size, sizeof(__u32));
-  __uint(value_size, sizeof(__u64));
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u64));
 } fw_bitmaps SEC(".maps");
 
 struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, struct rampart_fw_rule);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rampart_fw_rule);
 } fw_rules SEC(".maps");
 
 struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, __u64);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
 } fw_hits SEC(".maps");
 
-static __always_inline void count(__u32 stat) {
-  __u64* v = bpf_map_lookup_elem(&fw_stats, &stat);
+static __always_inline void count(__u32 stat)
+{
+	__u64 *v = bpf_map_lookup_elem(&fw_stats, &stat);
 
-  if (v) *v += 1;
+	if (v)
+		*v += 1;
 }
 
-static __always_inline __u32 lowest_bit(__u64 x) {
-  __u32 n = 0;
+static __always_inline __u32 lowest_bit(__u64 x)
+{
+	__u32 n = 0;
 
-  if (!(x & 0xffffffffull)) {
-    n += 32;
-    x >>= 32;
-  }
-  if (!(x & 0xffffull)) {
-    n += 16;
-    x >>= 16;
-  }
-  if (!(x & 0xffull)) {
-    n += 8;
-    x >>= 8;
-  }
-  if (!(x & 0xfull)) {
-    n += 4;
-    x >>= 4;
-  }
-  if (!(x & 0x3ull)) {
-    n += 2;
-    x >>= 2;
-  }
-  if (!(x & 0x1ull)) n += 1;
-  return n;
+	if (!(x & 0xffffffffull)) {
+		n += 32;
+		x >>= 32;
+	}
+	if (!(x & 0xffffull)) {
+		n += 16;
+		x >>= 16;
+	}
+	if (!(x & 0xffull)) {
+		n += 8;
+		x >>= 8;
+	}
+	if (!(x & 0xfull)) {
+		n += 4;
+		x >>= 4;
+	}
+	if (!(x & 0x3ull)) {
+		n += 2;
+		x >>= 2;
+	}
+	if (!(x & 0x1ull))
+		n += 1;
+	return n;
 }
 
 /* Class of an IPv4 address in a DIR-16-8-8 table; -1 if the table is broken. */
-static __always_inline long v4_class(void* tbl16, void* tbl8, __u32 addr_be) {
-  __u32 a = bpf_ntohl(addr_be);
-  __u32 k = a >> 16;
-  __u32* e = bpf_map_lookup_elem(tbl16, &k);
+static __always_inline long v4_class(void *tbl16, void *tbl8, __u32 addr_be)
+{
+	__u32 a = bpf_ntohl(addr_be);
+	__u32 k = a >> 16;
+	__u32 *e = bpf_map_lookup_elem(tbl16, &k);
 
-  if (!e) return -1;
-  __u32 v = *e;
+	if (!e)
+		return -1;
+	__u32 v = *e;
 
-  if (v & RAMPART_FW_V4_GROUP) {
-    k = (v & ~RAMPART_FW_V4_GROUP) * 256 + ((a >> 8) & 0xff);
-    e = bpf_map_lookup_elem(tbl8, &k);
-    if (!e) return -1;
-    v = *e;
-    if (v & RAMPART_FW_V4_GROUP) {
-      k = (v & ~RAMPART_FW_V4_GROUP) * 256 + (a & 0xff);
-      e = bpf_map_lookup_elem(tbl8, &k);
-      if (!e) return -1;
-      v = *e;
-    }
-  }
-  return v;
+	if (v & RAMPART_FW_V4_GROUP) {
+		k = (v & ~RAMPART_FW_V4_GROUP) * 256 + ((a >> 8) & 0xff);
+		e = bpf_map_lookup_elem(tbl8, &k);
+		if (!e)
+			return -1;
+		v = *e;
+		if (v & RAMPART_FW_V4_GROUP) {
+			k = (v & ~RAMPART_FW_V4_GROUP) * 256 + (a & 0xff);
+			e = bpf_map_lookup_elem(tbl8, &k);
+			if (!e)
+				return -1;
+			v = *e;
+		}
+	}
+	return v;
 }
 
-static __always_inline long v6_class(void* lpm, const __u8* addr) {
-  struct rampart_fw_lpm6_key key = {.prefixlen = 128};
+static __always_inline long v6_class(void *lpm, const __u8 *addr)
+{
+	struct rampart_fw_lpm6_key key = {.prefixlen = 128};
 
-  __builtin_memcpy(key.addr, addr, 16);
-  __u32* e = bpf_map_lookup_elem(lpm, &key);
+	__builtin_memcpy(key.addr, addr, 16);
+	__u32 *e = bpf_map_lookup_elem(lpm, &key);
 
-  return e ? (long)*e : -1;
+	return e ? (long)*e : -1;
 }
 
-static __always_inline long array_class(void* map, __u32 key) {
-  __u32* e = bpf_map_lookup_elem(map, &key);
+static __always_inline long array_class(void *map, __u32 key)
+{
+	__u32 *e = bpf_map_lookup_elem(map, &key);
 
-  return e ? (long)*e : -1;
+	return e ? (long)*e : -1;
 }
 
 /* The bitmap of `cls`, or NULL. */
-static __always_inline __u64* bitmap_of(long cls) {
-  if (cls < 0) return NULL;
-  __u32 k = cls;
+static __always_inline __u64 *bitmap_of(long cls)
+{
+	if (cls < 0)
+		return NULL;
+	__u32 k = cls;
 
-  return bpf_map_lookup_elem(&fw_bitmaps, &k);
+	return bpf_map_lookup_elem(&fw_bitmaps, &k);
 }
 
-static __always_inline void emit_event(struct xdp_md* ctx, const struct packet_info* pi,
-                                       __u32 rule_id, __u32 action, __u16 flags) {
-  if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ring_threshold) {
-    count(RAMPART_FW_STAT_EVENTS_DROPPED);
-    return;
-  }
-  /* Wake the consumer for the first record after it drained the ring,
-   * then only every 64th: batching cuts consumer wakeups ~12x. */
-  __u64 wake = BPF_RB_NO_WAKEUP;
-  __u32 pk = 1;
-  __u64* pace = bpf_map_lookup_elem(&fw_pace, &pk);
+static __always_inline void emit_event(struct xdp_md *ctx, const struct packet_info *pi,
+				       __u32 rule_id, __u32 action, __u16 flags)
+{
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ring_threshold) {
+		count(RAMPART_FW_STAT_EVENTS_DROPPED);
+		return;
+	}
+	/* Wake the consumer for the first record after it drained the ring,
+	 * then only every 64th: batching cuts consumer wakeups ~12x. */
+	__u64 wake = BPF_RB_NO_WAKEUP;
+	__u32 pk = 1;
+	__u64 *pace = bpf_map_lookup_elem(&fw_pace, &pk);
 
-  if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) == 0 || (pace && (++*pace & 63) == 0))
-    wake = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) == 0 || (pace && (++*pace & 63) == 0))
+		wake = BPF_RB_FORCE_WAKEUP;
 
-  struct rampart_fw_event* e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct rampart_fw_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
-  if (!e) {
-    count(RAMPART_FW_STAT_EVENTS_DROPPED);
-    return;
-  }
-  e->hdr.type = RAMPART_EV_FW_VERDICT;
-  e->hdr.source = RAMPART_SOURCE_XDP_FIREWALL;
-  e->hdr.ts_ns = bpf_ktime_get_ns();
-  e->rule_id = rule_id;
-  e->ifindex = ctx->ingress_ifindex;
-  e->pkt_len = ctx->data_end - ctx->data;
-  e->action = action;
-  e->family = pi->family;
-  e->protocol = pi->protocol;
-  e->tcp_flags = pi->tcp_flags;
-  e->vlan_id = pi->vlan_id;
-  e->flags = flags | (pi->fragment ? RAMPART_FW_EV_FRAGMENT : 0);
-  e->src_port = pi->src_port;
-  e->dst_port = pi->dst_port;
-  if (pi->family == RAMPART_FAMILY_V4) {
-    __builtin_memset(e->src_addr, 0, 16);
-    __builtin_memset(e->dst_addr, 0, 16);
-    __builtin_memcpy(e->src_addr, &pi->src4, 4);
-    __builtin_memcpy(e->dst_addr, &pi->dst4, 4);
-  } else {
-    __builtin_memcpy(e->src_addr, pi->src6, 16);
-    __builtin_memcpy(e->dst_addr, pi->dst6, 16);
-  }
-  bpf_ringbuf_submit(e, wake);
+	if (!e) {
+		count(RAMPART_FW_STAT_EVENTS_DROPPED);
+		return;
+	}
+	e->hdr.type = RAMPART_EV_FW_VERDICT;
+	e->hdr.source = RAMPART_SOURCE_XDP_FIREWALL;
+	e->hdr.ts_ns = bpf_ktime_get_ns();
+	e->rule_id = rule_id;
+	e->ifindex = ctx->ingress_ifindex;
+	e->pkt_len = ctx->data_end - ctx->data;
+	e->action = action;
+	e->family = pi->family;
+	e->protocol = pi->protocol;
+	e->tcp_flags = pi->tcp_flags;
+	e->vlan_id = pi->vlan_id;
+	e->flags = flags | (pi->fragment ? RAMPART_FW_EV_FRAGMENT : 0);
+	e->src_port = pi->src_port;
+	e->dst_port = pi->dst_port;
+	if (pi->family == RAMPART_FAMILY_V4) {
+		__builtin_memset(e->src_addr, 0, 16);
+		__builtin_memset(e->dst_addr, 0, 16);
+		__builtin_memcpy(e->src_addr, &pi->src4, 4);
+		__builtin_memcpy(e->dst_addr, &pi->dst4, 4);
+	} else {
+		__builtin_memcpy(e->src_addr, pi->src6, 16);
+		__builtin_memcpy(e->dst_addr, pi->dst6, 16);
+	}
+	bpf_ringbuf_submit(e, wake);
 }
 
 /* Metadata for TC and later stages, then the next stage if one is loaded. */
-static __always_inline int pass(struct xdp_md* ctx, __u32 rule_id, __u16 flags, __u16 status) {
-  count(RAMPART_FW_STAT_PASSED);
-  if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct rampart_xdp_meta)) == 0) {
-    struct rampart_xdp_meta* m = (void*)(long)ctx->data_meta;
+static __always_inline int pass(struct xdp_md *ctx, __u32 rule_id, __u16 flags, __u16 status)
+{
+	count(RAMPART_FW_STAT_PASSED);
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct rampart_xdp_meta)) == 0) {
+		struct rampart_xdp_meta *m = (void *)(long)ctx->data_meta;
 
-    if ((void*)(m + 1) <= (void*)(long)ctx->data) {
-      m->magic = RAMPART_XDP_META_MAGIC;
-      m->rule_id = rule_id;
-      m->flags = flags;
-      m->status = status;
-    }
-  }
-  bpf_tail_call(ctx, &xdp_stages, RAMPART_STAGE_RATELIMIT);
-  return XDP_PASS;
+		if ((void *)(m + 1) <= (void *)(long)ctx->data) {
+			m->magic = RAMPART_XDP_META_MAGIC;
+			m->rule_id = rule_id;
+			m->flags = flags;
+			m->status = status;
+		}
+	}
+	bpf_tail_call(ctx, &xdp_stages, RAMPART_STAGE_RATELIMIT);
+	return XDP_PASS;
 }
 
-static __always_inline int apply(struct xdp_md* ctx, const struct packet_info* pi, __u32 rule_id,
-                                 __u32 action, __u16 meta_flags) {
-  switch (action) {
-    case RAMPART_FW_DENY:
-      count(RAMPART_FW_STAT_DROPPED);
-      emit_event(ctx, pi, rule_id, action, 0);
-      return XDP_DROP;
-    case RAMPART_FW_REJECT:
-      /* TCP RST / ICMP unreachable replies are not built yet: dropped
-       * and counted as rejected. */
-      count(RAMPART_FW_STAT_REJECTED);
-      emit_event(ctx, pi, rule_id, action, 0);
-      return XDP_DROP;
-    case RAMPART_FW_LOG:
-      count(RAMPART_FW_STAT_LOGGED);
-      emit_event(ctx, pi, rule_id, action, 0);
-      return pass(ctx, rule_id, meta_flags | RAMPART_META_LOGGED, action);
-    default:
-      if (allow_sample) {
-        __u32 k = 0;
-        __u64* n = bpf_map_lookup_elem(&fw_pace, &k);
+static __always_inline int apply(struct xdp_md *ctx, const struct packet_info *pi, __u32 rule_id,
+				 __u32 action, __u16 meta_flags)
+{
+	switch (action) {
+	case RAMPART_FW_DENY:
+		count(RAMPART_FW_STAT_DROPPED);
+		emit_event(ctx, pi, rule_id, action, 0);
+		return XDP_DROP;
+	case RAMPART_FW_REJECT:
+		/* TCP RST / ICMP unreachable replies are not built yet: dropped
+		 * and counted as rejected. */
+		count(RAMPART_FW_STAT_REJECTED);
+		emit_event(ctx, pi, rule_id, action, 0);
+		return XDP_DROP;
+	case RAMPART_FW_LOG:
+		count(RAMPART_FW_STAT_LOGGED);
+		emit_event(ctx, pi, rule_id, action, 0);
+		return pass(ctx, rule_id, meta_flags | RAMPART_META_LOGGED, action);
+	default:
+		if (allow_sample) {
+			__u32 k = 0;
+			__u64 *n = bpf_map_lookup_elem(&fw_pace, &k);
 
-        if (n && (++*n % allow_sample) == 0) {
-          emit_event(ctx, pi, rule_id, action, RAMPART_FW_EV_SAMPLED);
-          meta_flags |= RAMPART_META_LOGGED;
-        }
-      }
-      return pass(ctx, rule_id, meta_flags, RAMPART_FW_ALLOW);
-  }
+			if (n && (++*n % allow_sample) == 0) {
+				emit_event(ctx, pi, rule_id, action, RAMPART_FW_EV_SAMPLED);
+				meta_flags |= RAMPART_META_LOGGED;
+			}
+		}
+		return pass(ctx, rule_id, meta_flags, RAMPART_FW_ALLOW);
+	}
 }
 
 SEC("xdp")
-int xdp_firewall_classify(struct xdp_md* ctx) {
-  void* data = (void*)(long)ctx->data;
-  void* data_end = (void*)(long)ctx->data_end;
-  struct packet_info pi = {};
+int xdp_firewall_classify(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct packet_info pi = {};
 
-  count(RAMPART_FW_STAT_SEEN);
-  int r = parse_packet(data, data_end, &pi);
+	count(RAMPART_FW_STAT_SEEN);
+	int r = parse_packet(data, data_end, &pi);
 
-  if (r == PARSE_NOT_IP) {
-    count(RAMPART_FW_STAT_NOT_IP);
-    return pass(ctx, 0, 0, RAMPART_FW_ALLOW);
-  }
-  if (r != PARSE_OK) {
-    count(RAMPART_FW_STAT_ERRORS);
-    count(RAMPART_FW_STAT_DROPPED);
-    return XDP_DROP;
-  }
+	if (r == PARSE_NOT_IP) {
+		count(RAMPART_FW_STAT_NOT_IP);
+		return pass(ctx, 0, 0, RAMPART_FW_ALLOW);
+	}
+	if (r != PARSE_OK) {
+		count(RAMPART_FW_STAT_ERRORS);
+		count(RAMPART_FW_STAT_DROPPED);
+		return XDP_DROP;
+	}
 
-  /* One bitmap per used field. An unused field constrains no rule. */
-  __u64* b[RAMPART_FW_NFIELDS] = {};
-  long cls;
+	/* One bitmap per used field. An unused field constrains no rule. */
+	__u64 *b[RAMPART_FW_NFIELDS] = {};
+	long cls;
 
-  if (fields_used & (1u << RAMPART_FW_F_SRC)) {
-    if (pi.family == RAMPART_FAMILY_V4)
-      cls = has_v4_src ? v4_class(&fw_src4_tbl16, &fw_src4_tbl8, pi.src4) : v4_src_default;
-    else
-      cls = has_v6_src ? v6_class(&fw_src6, pi.src6) : v6_src_default;
-    if (!(b[0] = bitmap_of(cls))) goto broken;
-  }
-  if (fields_used & (1u << RAMPART_FW_F_DST)) {
-    if (pi.family == RAMPART_FAMILY_V4)
-      cls = has_v4_dst ? v4_class(&fw_dst4_tbl16, &fw_dst4_tbl8, pi.dst4) : v4_dst_default;
-    else
-      cls = has_v6_dst ? v6_class(&fw_dst6, pi.dst6) : v6_dst_default;
-    if (!(b[1] = bitmap_of(cls))) goto broken;
-  }
-  if (fields_used & (1u << RAMPART_FW_F_PROTO)) {
-    if (!(b[2] = bitmap_of(array_class(&fw_proto, (__u32)pi.protocol << 8 | pi.tcp_flags))))
-      goto broken;
-  }
-  if (fields_used & (1u << RAMPART_FW_F_SPORT)) {
-    if (!(b[3] =
-              bitmap_of(array_class(&fw_sport, pi.has_ports ? pi.src_port : RAMPART_FW_PORT_NONE))))
-      goto broken;
-  }
-  if (fields_used & (1u << RAMPART_FW_F_DPORT)) {
-    if (!(b[4] =
-              bitmap_of(array_class(&fw_dport, pi.has_ports ? pi.dst_port : RAMPART_FW_PORT_NONE))))
-      goto broken;
-  }
-  if (fields_used & (1u << RAMPART_FW_F_VLAN)) {
-    if (!(b[5] = bitmap_of(array_class(&fw_vlan, pi.vlan_id)))) goto broken;
-  }
+	if (fields_used & (1u << RAMPART_FW_F_SRC)) {
+		if (pi.family == RAMPART_FAMILY_V4)
+			cls = has_v4_src ? v4_class(&fw_src4_tbl16, &fw_src4_tbl8, pi.src4)
+					 : v4_src_default;
+		else
+			cls = has_v6_src ? v6_class(&fw_src6, pi.src6) : v6_src_default;
+		if (!(b[0] = bitmap_of(cls)))
+			goto broken;
+	}
+	if (fields_used & (1u << RAMPART_FW_F_DST)) {
+		if (pi.family == RAMPART_FAMILY_V4)
+			cls = has_v4_dst ? v4_class(&fw_dst4_tbl16, &fw_dst4_tbl8, pi.dst4)
+					 : v4_dst_default;
+		else
+			cls = has_v6_dst ? v6_class(&fw_dst6, pi.dst6) : v6_dst_default;
+		if (!(b[1] = bitmap_of(cls)))
+			goto broken;
+	}
+	if (fields_used & (1u << RAMPART_FW_F_PROTO)) {
+		if (!(b[2] = bitmap_of(
+			      array_class(&fw_proto, (__u32)pi.protocol << 8 | pi.tcp_flags))))
+			goto broken;
+	}
+	if (fields_used & (1u << RAMPART_FW_F_SPORT)) {
+		if (!(b[3] = bitmap_of(array_class(
+			      &fw_sport, pi.has_ports ? pi.src_port : RAMPART_FW_PORT_NONE))))
+			goto broken;
+	}
+	if (fields_used & (1u << RAMPART_FW_F_DPORT)) {
+		if (!(b[4] = bitmap_of(array_class(
+			      &fw_dport, pi.has_ports ? pi.dst_port : RAMPART_FW_PORT_NONE))))
+			goto broken;
+	}
+	if (fields_used & (1u << RAMPART_FW_F_VLAN)) {
+		if (!(b[5] = bitmap_of(array_class(&fw_vlan, pi.vlan_id))))
+			goto broken;
+	}
 
-  __u16 meta_flags = pi.fragment ? RAMPART_META_FRAGMENT : 0;
-  __u32 hit = nrules; /* none */
+	__u16 meta_flags = pi.fragment ? RAMPART_META_FRAGMENT : 0;
+	__u32 hit = nrules; /* none */
 
-  /* Two words per iteration (nwords is even): half the loop overhead,
-   * and the field pointers stay in registers. */
-  for (__u32 i = 0; i + 1 < nwords && i < RAMPART_FW_MAX_WORDS; i += 2) {
-    __u64 m0 = ~0ull, m1 = ~0ull;
+	/* Two words per iteration (nwords is even): half the loop overhead,
+	 * and the field pointers stay in registers. */
+	for (__u32 i = 0; i + 1 < nwords && i < RAMPART_FW_MAX_WORDS; i += 2) {
+		__u64 m0 = ~0ull, m1 = ~0ull;
 
-#define RAMPART_AND(f, k)          \
-  if (fields_used & (1u << (f))) { \
-    m0 &= b[k][i];                 \
-    m1 &= b[k][i + 1];             \
-  }
-    RAMPART_AND(RAMPART_FW_F_SRC, 0)
-    RAMPART_AND(RAMPART_FW_F_DST, 1)
-    RAMPART_AND(RAMPART_FW_F_PROTO, 2)
-    RAMPART_AND(RAMPART_FW_F_SPORT, 3)
-    RAMPART_AND(RAMPART_FW_F_DPORT, 4)
-    RAMPART_AND(RAMPART_FW_F_VLAN, 5)
+#define RAMPART_AND(f, k)                \
+	if (fields_used & (1u << (f))) { \
+		m0 &= b[k][i];           \
+		m1 &= b[k][i + 1];       \
+	}
+		RAMPART_AND(RAMPART_FW_F_SRC, 0)
+		RAMPART_AND(RAMPART_FW_F_DST, 1)
+		RAMPART_AND(RAMPART_FW_F_PROTO, 2)
+		RAMPART_AND(RAMPART_FW_F_SPORT, 3)
+		RAMPART_AND(RAMPART_FW_F_DPORT, 4)
+		RAMPART_AND(RAMPART_FW_F_VLAN, 5)
 #undef RAMPART_AND
-    if (m0) {
-      hit = i * 64 + lowest_bit(m0);
-      break;
-    }
-    if (m1) {
-      hit = (i + 1) * 64 + lowest_bit(m1);
-      break;
-    }
-  }
-  if (hit >= nrules) return apply(ctx, &pi, default_rule_id, default_action, meta_flags);
+		if (m0) {
+			hit = i * 64 + lowest_bit(m0);
+			break;
+		}
+		if (m1) {
+			hit = (i + 1) * 64 + lowest_bit(m1);
+			break;
+		}
+	}
+	if (hit >= nrules)
+		return apply(ctx, &pi, default_rule_id, default_action, meta_flags);
 
-  struct rampart_fw_rule* rule = bpf_map_lookup_elem(&fw_rules, &hit);
+	struct rampart_fw_rule *rule = bpf_map_lookup_elem(&fw_rules, &hit);
 
-  if (!rule) goto broken;
-  __u64* hits = bpf_map_lookup_elem(&fw_hits, &hit);
+	if (!rule)
+		goto broken;
+	__u64 *hits = bpf_map_lookup_elem(&fw_hits, &hit);
 
-  if (hits) *hits += 1;
-  return apply(ctx, &pi, rule->id, rule->action, meta_flags | RAMPART_META_MATCHED);
+	if (hits)
+		*hits += 1;
+	return apply(ctx, &pi, rule->id, rule->action, meta_flags | RAMPART_META_MATCHED);
 
 broken:
-  /* A table without the entry the compiler guarantees: fail safe by
-   * applying the default policy, and count it. */
-  count(RAMPART_FW_STAT_ERRORS);
-  return apply(ctx, &pi, default_rule_id, default_action, 0);
+	/* A table without the entry the compiler guarantees: fail safe by
+	 * applying the default policy, and count it. */
+	count(RAMPART_FW_STAT_ERRORS);
+	return apply(ctx, &pi, default_rule_id, default_action, 0);
 }
 
 SEC("xdp")
-int xdp_firewall(struct xdp_md* ctx) {
-  bpf_tail_call(ctx, &fw_classifier, 0);
-  /* No rule set installed yet: the default policy. */
-  count(RAMPART_FW_STAT_SEEN);
-  if (default_action == RAMPART_FW_DENY) {
-    count(RAMPART_FW_STAT_DROPPED);
-    return XDP_DROP;
-  }
-  count(RAMPART_FW_STAT_PASSED);
-  return XDP_PASS;
+int xdp_firewall(struct xdp_md *ctx)
+{
+	bpf_tail_call(ctx, &fw_classifier, 0);
+	/* No rule set installed yet: the default policy. */
+	count(RAMPART_FW_STAT_SEEN);
+	if (default_action == RAMPART_FW_DENY) {
+		count(RAMPART_FW_STAT_DROPPED);
+		return XDP_DROP;
+	}
+	count(RAMPART_FW_STAT_PASSED);
+	return XDP_PASS;
 }

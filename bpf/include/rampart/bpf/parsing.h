@@ -31,161 +31,187 @@
 #define RAMPART_MAX_IPV6_EXT 6
 
 struct hdr_cursor {
-  void* pos;
+	void *pos;
 };
 
 /* What the firewall classifies on. */
 struct packet_info {
-  __u8 family; /* enum rampart_ip_family, NONE for non-IP */
-  __u8 protocol;
-  __u8 tcp_flags;
-  __u8 has_ports; /* TCP/UDP with its header present */
-  __u8 fragment;  /* non-first fragment: no L4 header */
-  __u16 vlan_id;  /* outer tag */
-  __u16 src_port; /* host order */
-  __u16 dst_port;
-  __u32 src4; /* network order */
-  __u32 dst4;
-  __u8 src6[16];
-  __u8 dst6[16];
+	__u8 family; /* enum rampart_ip_family, NONE for non-IP */
+	__u8 protocol;
+	__u8 tcp_flags;
+	__u8 has_ports; /* TCP/UDP with its header present */
+	__u8 fragment;	/* non-first fragment: no L4 header */
+	__u16 vlan_id;	/* outer tag */
+	__u16 src_port; /* host order */
+	__u16 dst_port;
+	__u32 src4; /* network order */
+	__u32 dst4;
+	__u8 src6[16];
+	__u8 dst6[16];
 };
 
 enum parse_result {
-  PARSE_OK = 0,
-  PARSE_NOT_IP = 1,     /* ARP, LLDP, ...: not classified */
-  PARSE_MALFORMED = -1, /* truncated or inconsistent headers */
+	PARSE_OK = 0,
+	PARSE_NOT_IP = 1,     /* ARP, LLDP, ...: not classified */
+	PARSE_MALFORMED = -1, /* truncated or inconsistent headers */
 };
 
-static __always_inline int parse_ethernet(struct hdr_cursor* c, void* data_end,
-                                          struct packet_info* pi, __u16* proto) {
-  struct ethhdr* eth = c->pos;
+static __always_inline int parse_ethernet(struct hdr_cursor *c, void *data_end,
+					  struct packet_info *pi, __u16 *proto)
+{
+	struct ethhdr *eth = c->pos;
 
-  if ((void*)(eth + 1) > data_end) return PARSE_MALFORMED;
-  c->pos = eth + 1;
-  *proto = eth->h_proto;
+	if ((void *)(eth + 1) > data_end)
+		return PARSE_MALFORMED;
+	c->pos = eth + 1;
+	*proto = eth->h_proto;
 
 #pragma unroll
-  for (int i = 0; i < RAMPART_MAX_VLAN_TAGS; i++) {
-    if (*proto != bpf_htons(ETH_P_8021Q) && *proto != bpf_htons(ETH_P_8021AD)) break;
-    struct vlan_hdr* vh = c->pos;
+	for (int i = 0; i < RAMPART_MAX_VLAN_TAGS; i++) {
+		if (*proto != bpf_htons(ETH_P_8021Q) && *proto != bpf_htons(ETH_P_8021AD))
+			break;
+		struct vlan_hdr *vh = c->pos;
 
-    if ((void*)(vh + 1) > data_end) return PARSE_MALFORMED;
-    if (i == 0) pi->vlan_id = bpf_ntohs(vh->h_vlan_TCI) & 0x0fff;
-    *proto = vh->h_vlan_encapsulated_proto;
-    c->pos = vh + 1;
-  }
-  /* A third tag is more than we parse: classify nothing, pass it on. */
-  if (*proto == bpf_htons(ETH_P_8021Q) || *proto == bpf_htons(ETH_P_8021AD)) return PARSE_NOT_IP;
-  return PARSE_OK;
+		if ((void *)(vh + 1) > data_end)
+			return PARSE_MALFORMED;
+		if (i == 0)
+			pi->vlan_id = bpf_ntohs(vh->h_vlan_TCI) & 0x0fff;
+		*proto = vh->h_vlan_encapsulated_proto;
+		c->pos = vh + 1;
+	}
+	/* A third tag is more than we parse: classify nothing, pass it on. */
+	if (*proto == bpf_htons(ETH_P_8021Q) || *proto == bpf_htons(ETH_P_8021AD))
+		return PARSE_NOT_IP;
+	return PARSE_OK;
 }
 
-static __always_inline int parse_ipv4(struct hdr_cursor* c, void* data_end,
-                                      struct packet_info* pi) {
-  struct iphdr* ip = c->pos;
+static __always_inline int parse_ipv4(struct hdr_cursor *c, void *data_end, struct packet_info *pi)
+{
+	struct iphdr *ip = c->pos;
 
-  if ((void*)(ip + 1) > data_end) return PARSE_MALFORMED;
-  if (ip->version != 4 || ip->ihl < 5) return PARSE_MALFORMED;
-  int hlen = ip->ihl * 4;
+	if ((void *)(ip + 1) > data_end)
+		return PARSE_MALFORMED;
+	if (ip->version != 4 || ip->ihl < 5)
+		return PARSE_MALFORMED;
+	int hlen = ip->ihl * 4;
 
-  if (c->pos + hlen > data_end) return PARSE_MALFORMED;
-  if (bpf_ntohs(ip->tot_len) < hlen) return PARSE_MALFORMED;
-  pi->family = RAMPART_FAMILY_V4;
-  pi->protocol = ip->protocol;
-  pi->src4 = ip->saddr;
-  pi->dst4 = ip->daddr;
-  /* Fragment offset != 0: the L4 header is in the first fragment only. */
-  if (bpf_ntohs(ip->frag_off) & 0x1fff) pi->fragment = 1;
-  c->pos += hlen; /* skips options */
-  return PARSE_OK;
+	if (c->pos + hlen > data_end)
+		return PARSE_MALFORMED;
+	if (bpf_ntohs(ip->tot_len) < hlen)
+		return PARSE_MALFORMED;
+	pi->family = RAMPART_FAMILY_V4;
+	pi->protocol = ip->protocol;
+	pi->src4 = ip->saddr;
+	pi->dst4 = ip->daddr;
+	/* Fragment offset != 0: the L4 header is in the first fragment only. */
+	if (bpf_ntohs(ip->frag_off) & 0x1fff)
+		pi->fragment = 1;
+	c->pos += hlen; /* skips options */
+	return PARSE_OK;
 }
 
-static __always_inline int parse_ipv6(struct hdr_cursor* c, void* data_end,
-                                      struct packet_info* pi) {
-  struct ipv6hdr* ip6 = c->pos;
+static __always_inline int parse_ipv6(struct hdr_cursor *c, void *data_end, struct packet_info *pi)
+{
+	struct ipv6hdr *ip6 = c->pos;
 
-  if ((void*)(ip6 + 1) > data_end) return PARSE_MALFORMED;
-  if (ip6->version != 6) return PARSE_MALFORMED;
-  pi->family = RAMPART_FAMILY_V6;
-  __builtin_memcpy(pi->src6, &ip6->saddr, 16);
-  __builtin_memcpy(pi->dst6, &ip6->daddr, 16);
-  __u8 next = ip6->nexthdr;
+	if ((void *)(ip6 + 1) > data_end)
+		return PARSE_MALFORMED;
+	if (ip6->version != 6)
+		return PARSE_MALFORMED;
+	pi->family = RAMPART_FAMILY_V6;
+	__builtin_memcpy(pi->src6, &ip6->saddr, 16);
+	__builtin_memcpy(pi->dst6, &ip6->daddr, 16);
+	__u8 next = ip6->nexthdr;
 
-  c->pos = ip6 + 1;
-  /* Walk a bounded number of extension headers to the transport header. */
+	c->pos = ip6 + 1;
+	/* Walk a bounded number of extension headers to the transport header. */
 #pragma unroll
-  for (int i = 0; i < RAMPART_MAX_IPV6_EXT; i++) {
-    if (next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING || next == IPPROTO_DSTOPTS ||
-        next == IPPROTO_MH) {
-      struct ipv6_opt_hdr* oh = c->pos;
+	for (int i = 0; i < RAMPART_MAX_IPV6_EXT; i++) {
+		if (next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING || next == IPPROTO_DSTOPTS ||
+		    next == IPPROTO_MH) {
+			struct ipv6_opt_hdr *oh = c->pos;
 
-      if ((void*)(oh + 1) > data_end) return PARSE_MALFORMED;
-      next = oh->nexthdr;
-      c->pos += (oh->hdrlen + 1) * 8;
-    } else if (next == IPPROTO_AH) {
-      struct ipv6_opt_hdr* oh = c->pos;
+			if ((void *)(oh + 1) > data_end)
+				return PARSE_MALFORMED;
+			next = oh->nexthdr;
+			c->pos += (oh->hdrlen + 1) * 8;
+		} else if (next == IPPROTO_AH) {
+			struct ipv6_opt_hdr *oh = c->pos;
 
-      if ((void*)(oh + 1) > data_end) return PARSE_MALFORMED;
-      next = oh->nexthdr;
-      c->pos += (oh->hdrlen + 2) * 4;
-    } else if (next == IPPROTO_FRAGMENT) {
-      struct frag_hdr* fh = c->pos;
+			if ((void *)(oh + 1) > data_end)
+				return PARSE_MALFORMED;
+			next = oh->nexthdr;
+			c->pos += (oh->hdrlen + 2) * 4;
+		} else if (next == IPPROTO_FRAGMENT) {
+			struct frag_hdr *fh = c->pos;
 
-      if ((void*)(fh + 1) > data_end) return PARSE_MALFORMED;
-      next = fh->nexthdr;
-      if (bpf_ntohs(fh->frag_off) & 0xfff8) pi->fragment = 1;
-      c->pos = fh + 1;
-    } else {
-      break;
-    }
-  }
-  pi->protocol = next;
-  /* Still an extension header after the bound: malformed for our purposes. */
-  if (next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING || next == IPPROTO_DSTOPTS ||
-      next == IPPROTO_FRAGMENT || next == IPPROTO_AH || next == IPPROTO_MH)
-    return PARSE_MALFORMED;
-  return PARSE_OK;
+			if ((void *)(fh + 1) > data_end)
+				return PARSE_MALFORMED;
+			next = fh->nexthdr;
+			if (bpf_ntohs(fh->frag_off) & 0xfff8)
+				pi->fragment = 1;
+			c->pos = fh + 1;
+		} else {
+			break;
+		}
+	}
+	pi->protocol = next;
+	/* Still an extension header after the bound: malformed for our purposes. */
+	if (next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING || next == IPPROTO_DSTOPTS ||
+	    next == IPPROTO_FRAGMENT || next == IPPROTO_AH || next == IPPROTO_MH)
+		return PARSE_MALFORMED;
+	return PARSE_OK;
 }
 
-static __always_inline int parse_l4(struct hdr_cursor* c, void* data_end, struct packet_info* pi) {
-  if (pi->fragment) return PARSE_OK;
-  if (pi->protocol == IPPROTO_TCP) {
-    struct tcphdr* th = c->pos;
+static __always_inline int parse_l4(struct hdr_cursor *c, void *data_end, struct packet_info *pi)
+{
+	if (pi->fragment)
+		return PARSE_OK;
+	if (pi->protocol == IPPROTO_TCP) {
+		struct tcphdr *th = c->pos;
 
-    if ((void*)(th + 1) > data_end) return PARSE_MALFORMED;
-    if (th->doff < 5) return PARSE_MALFORMED;
-    pi->src_port = bpf_ntohs(th->source);
-    pi->dst_port = bpf_ntohs(th->dest);
-    pi->tcp_flags = ((__u8*)th)[13];
-    pi->has_ports = 1;
-  } else if (pi->protocol == IPPROTO_UDP) {
-    struct udphdr* uh = c->pos;
+		if ((void *)(th + 1) > data_end)
+			return PARSE_MALFORMED;
+		if (th->doff < 5)
+			return PARSE_MALFORMED;
+		pi->src_port = bpf_ntohs(th->source);
+		pi->dst_port = bpf_ntohs(th->dest);
+		pi->tcp_flags = ((__u8 *)th)[13];
+		pi->has_ports = 1;
+	} else if (pi->protocol == IPPROTO_UDP) {
+		struct udphdr *uh = c->pos;
 
-    if ((void*)(uh + 1) > data_end) return PARSE_MALFORMED;
-    pi->src_port = bpf_ntohs(uh->source);
-    pi->dst_port = bpf_ntohs(uh->dest);
-    pi->has_ports = 1;
-  } else if (pi->protocol == IPPROTO_ICMP || pi->protocol == IPPROTO_ICMPV6) {
-    /* type and code */
-    if (c->pos + 2 > data_end) return PARSE_MALFORMED;
-  }
-  return PARSE_OK;
+		if ((void *)(uh + 1) > data_end)
+			return PARSE_MALFORMED;
+		pi->src_port = bpf_ntohs(uh->source);
+		pi->dst_port = bpf_ntohs(uh->dest);
+		pi->has_ports = 1;
+	} else if (pi->protocol == IPPROTO_ICMP || pi->protocol == IPPROTO_ICMPV6) {
+		/* type and code */
+		if (c->pos + 2 > data_end)
+			return PARSE_MALFORMED;
+	}
+	return PARSE_OK;
 }
 
 /* Parses everything the firewall needs. */
-static __always_inline int parse_packet(void* data, void* data_end, struct packet_info* pi) {
-  struct hdr_cursor c = {.pos = data};
-  __u16 proto;
-  int r = parse_ethernet(&c, data_end, pi, &proto);
+static __always_inline int parse_packet(void *data, void *data_end, struct packet_info *pi)
+{
+	struct hdr_cursor c = {.pos = data};
+	__u16 proto;
+	int r = parse_ethernet(&c, data_end, pi, &proto);
 
-  if (r != PARSE_OK) return r;
-  if (proto == bpf_htons(ETH_P_IP))
-    r = parse_ipv4(&c, data_end, pi);
-  else if (proto == bpf_htons(ETH_P_IPV6))
-    r = parse_ipv6(&c, data_end, pi);
-  else
-    return PARSE_NOT_IP;
-  if (r != PARSE_OK) return r;
-  return parse_l4(&c, data_end, pi);
+	if (r != PARSE_OK)
+		return r;
+	if (proto == bpf_htons(ETH_P_IP))
+		r = parse_ipv4(&c, data_end, pi);
+	else if (proto == bpf_htons(ETH_P_IPV6))
+		r = parse_ipv6(&c, data_end, pi);
+	else
+		return PARSE_NOT_IP;
+	if (r != PARSE_OK)
+		return r;
+	return parse_l4(&c, data_end, pi);
 }
 
 #endif /* RAMPART_BPF_PARSING_H */
