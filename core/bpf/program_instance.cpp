@@ -115,6 +115,56 @@ std::unique_ptr<ProgramInstance> ProgramInstance::load(const InstanceSpec& spec)
   return inst;
 }
 
+InstanceSpec spec_from_image(const rampart_program_image& image) {
+  if (image.struct_size < RAMPART_FIELD_END(rampart_program_image, map_count)) {
+    throw BpfError("program image is smaller than ABI 1.1 defines");
+  }
+  if (!image.program || !image.object || !image.slot)
+    throw BpfError("program image lacks object, program or slot");
+  InstanceSpec spec;
+  spec.program = image.program;
+  if (image.setting_count && !image.settings) throw BpfError("program image: settings missing");
+  for (size_t i = 0; i < image.setting_count; ++i) {
+    const auto& st = image.settings[i];
+    if (!st.name || (!st.value && st.len))
+      throw BpfError("program image: setting " + std::to_string(i) + " malformed");
+    const auto* v = static_cast<const uint8_t*>(st.value);
+    spec.settings[st.name] = std::vector<uint8_t>(v, v + st.len);
+  }
+  if (image.map_count && !image.maps) throw BpfError("program image: maps missing");
+  for (size_t i = 0; i < image.map_count; ++i) {
+    const auto& mi = image.maps[i];
+    if (mi.struct_size < RAMPART_FIELD_END(rampart_map_image, count) || !mi.name) {
+      throw BpfError("program image: map " + std::to_string(i) + " malformed");
+    }
+    MapContents c;
+    c.name = mi.name;
+    c.max_entries = mi.max_entries;
+    c.value_size = mi.value_size;
+    if (mi.dense_len) {
+      if (!mi.dense) throw BpfError("map " + c.name + ": dense data missing");
+      const auto* d = static_cast<const uint8_t*>(mi.dense);
+      c.dense.assign(d, d + mi.dense_len);
+    }
+    if (mi.count) {
+      if (!mi.keys || !mi.values || !mi.key_size)
+        throw BpfError("map " + c.name + ": entries malformed");
+      const auto* k = static_cast<const uint8_t*>(mi.keys);
+      const auto* v = static_cast<const uint8_t*>(mi.values);
+      // Value size comes from the map itself at fill time; entries are
+      // stored with the key size given and the values split evenly.
+      if (mi.value_size == 0) throw BpfError("map " + c.name + ": value_size needed with entries");
+      for (size_t e = 0; e < mi.count; ++e) {
+        c.entries.emplace_back(
+            std::vector<uint8_t>(k + e * mi.key_size, k + (e + 1) * mi.key_size),
+            std::vector<uint8_t>(v + e * mi.value_size, v + (e + 1) * mi.value_size));
+      }
+    }
+    spec.maps.push_back(std::move(c));
+  }
+  return spec;
+}
+
 ProgramInstance::~ProgramInstance() {
   if (obj_) bpf_object__close(obj_);
 }

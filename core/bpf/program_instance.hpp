@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <rampart/sdk/abi.h>
+
 struct bpf_object;
 
 namespace rampart::bpf {
@@ -55,6 +57,11 @@ class ProgramInstance {
   bpf_object* obj_ = nullptr;
   int prog_fd_ = -1;
 };
+
+// The instance described by a plugin's rampart_program_image (ABI 1.1),
+// checked: every size and pointer is validated, nothing is trusted.
+// object_path and shared_maps are left for the caller.
+InstanceSpec spec_from_image(const rampart_program_image& image);
 
 // Settings helper: the bytes of a trivially copyable value.
 template <class T>

@@ -12,14 +12,9 @@ namespace {
 
 const char* const kShared[] = {"fw_classifier", "xdp_stages", "events", "fw_stats", "fw_pace"};
 
-bpf::InstanceSpec spec_of(const firewall::TableSet& t, const bpf::ProgramInstance* share_from) {
-  bpf::InstanceSpec s;
+bpf::InstanceSpec spec_of(const sdk::ProgramImage& image, const bpf::ProgramInstance* share_from) {
+  bpf::InstanceSpec s = bpf::spec_from_image(image.to_abi()->image);
   s.object_path = object_path();
-  s.program = t.program;
-  s.settings = t.settings;
-  for (const auto& m : t.maps) {
-    s.maps.push_back({m.name, m.max_entries, m.value_size, m.dense, m.entries});
-  }
   if (share_from) {
     for (const char* name : kShared) s.shared_maps[name] = share_from->map_fd(name);
   }
@@ -42,15 +37,20 @@ std::string object_path() { return std::string(RAMPART_BPF_DIR) + "/xdp_firewall
 FirewallProgram::FirewallProgram(firewall::Action default_action, uint64_t ring_threshold)
     : ring_threshold_(ring_threshold) {
   // The entry instance owns the shared maps; its own rule tables stay tiny.
-  firewall::TableSet t;
-  t.program = "xdp_firewall";
-  t.settings["default_action"] = bpf::bytes_of(static_cast<uint32_t>(default_action));
+  sdk::ProgramImage entry;
+  entry.object = "xdp_firewall";
+  entry.slot = "fw_classifier";
+  entry.program = "xdp_firewall";
+  entry.set<uint32_t>("default_action", static_cast<uint32_t>(default_action));
   for (const char* m :
        {"fw_src4_tbl16", "fw_src4_tbl8", "fw_dst4_tbl16", "fw_dst4_tbl8", "fw_src6", "fw_dst6",
         "fw_sport", "fw_dport", "fw_proto", "fw_vlan", "fw_bitmaps", "fw_rules", "fw_hits"}) {
-    t.maps.push_back({m, 1, 0, {}, {}});
+    sdk::MapImage tiny;
+    tiny.name = m;
+    tiny.max_entries = 1;
+    entry.maps.push_back(tiny);
   }
-  entry_ = bpf::ProgramInstance::load(spec_of(t, nullptr));
+  entry_ = bpf::ProgramInstance::load(spec_of(entry, nullptr));
   ring_ = ring_buffer__new(
       entry_->map_fd("events"),
       [](void* ctx, void* data, size_t size) -> int {
@@ -72,10 +72,10 @@ const firewall::CompiledRuleset& FirewallProgram::install(const std::vector<fire
                                                           firewall::Action default_action,
                                                           uint32_t allow_sample) {
   compiled_ = firewall::compile(rules, default_action);
-  auto tables = firewall::to_tables(compiled_);
-  tables.settings["allow_sample"] = bpf::bytes_of(allow_sample);
-  tables.settings["ring_threshold"] = bpf::bytes_of(ring_threshold_);
-  auto next = bpf::ProgramInstance::load(spec_of(tables, entry_.get()));
+  auto image = firewall::to_program_image(compiled_);
+  image.set("allow_sample", allow_sample);
+  image.set("ring_threshold", ring_threshold_);
+  auto next = bpf::ProgramInstance::load(spec_of(image, entry_.get()));
   const uint32_t key = 0;
   const int fd = next->program_fd();
   if (bpf_map_update_elem(entry_->map_fd("fw_classifier"), &key, &fd, BPF_ANY) != 0) {

@@ -16,6 +16,10 @@
 #include "rampart/xdp_meta.h"
 #include "tables.hpp"
 
+namespace rampart {
+namespace sdk {}
+}  // namespace rampart
+
 namespace rampart::test {
 
 struct RunResult {

@@ -55,6 +55,35 @@ FROZEN(rampart_host_api, timer_cancel, 144);
 FROZEN(rampart_host_api, subscribe, 152);
 FROZEN(rampart_host_api, unsubscribe, 160);
 FROZEN(rampart_host_api, alert_emit, 168);
+// ABI 1.1
+FROZEN(rampart_host_api, config_location, 176);
+FROZEN(rampart_host_api, program_install, 184);
+FROZEN(rampart_host_api, program_release, 192);
+FROZEN(rampart_host_api, program_counter, 200);
+FROZEN(rampart_host_api, map_open, 208);
+FROZEN(rampart_host_api, map_lookup, 216);
+FROZEN(rampart_host_api, map_update, 224);
+FROZEN(rampart_host_api, map_delete, 232);
+FROZEN(rampart_host_api, map_update_batch, 240);
+FROZEN(rampart_program_image, struct_size, 0);
+FROZEN(rampart_program_image, slot_index, 4);
+FROZEN(rampart_program_image, object, 8);
+FROZEN(rampart_program_image, program, 16);
+FROZEN(rampart_program_image, slot, 24);
+FROZEN(rampart_program_image, settings, 32);
+FROZEN(rampart_program_image, setting_count, 40);
+FROZEN(rampart_program_image, maps, 48);
+FROZEN(rampart_program_image, map_count, 56);
+FROZEN(rampart_map_image, struct_size, 0);
+FROZEN(rampart_map_image, max_entries, 4);
+FROZEN(rampart_map_image, value_size, 8);
+FROZEN(rampart_map_image, key_size, 12);
+FROZEN(rampart_map_image, name, 16);
+FROZEN(rampart_map_image, dense, 24);
+FROZEN(rampart_map_image, dense_len, 32);
+FROZEN(rampart_map_image, keys, 40);
+FROZEN(rampart_map_image, values, 48);
+FROZEN(rampart_map_image, count, 56);
 
 FROZEN(rampart_event, struct_size, 0);
 FROZEN(rampart_event, source, 4);
@@ -92,7 +121,9 @@ TEST(AbiLayout, V1SizesAreFrozen) {
   // Sizes may grow with later minors; they never shrink below v1.0.
   EXPECT_GE(sizeof(rampart_plugin_descriptor), 64u);
   EXPECT_GE(sizeof(rampart_plugin_api), 80u);
-  EXPECT_GE(sizeof(rampart_host_api), 176u);
+  EXPECT_GE(sizeof(rampart_host_api), 248u);
+  // The end of the v1.0 host table: a 1.0 plugin reads nothing past it.
+  EXPECT_EQ(RAMPART_FIELD_END(rampart_host_api, alert_emit), 176u);
   EXPECT_GE(sizeof(rampart_alert), 128u);
   EXPECT_EQ(sizeof(rampart_event), 40u);
 }

@@ -149,16 +149,12 @@ TEST(FirewallCompiler, UnconstrainedFieldsAreNotClassified) {
   EXPECT_FALSE(rs.src4.present);
   EXPECT_EQ(rs.nwords, 2u);
   EXPECT_EQ(rs.bitmaps.size(), size_t(rs.nclasses) * rs.nwords);
-  const auto t = to_tables(rs);
-  bool bitmaps_seen = false;
-  for (const auto& m : t.maps) {
-    if (m.name == "fw_bitmaps") {
-      bitmaps_seen = true;
-      EXPECT_EQ(m.value_size, 16u);
-      EXPECT_EQ(m.max_entries, rs.nclasses);
-    }
-  }
-  EXPECT_TRUE(bitmaps_seen);
+  const auto image = to_program_image(rs);
+  const auto* bitmaps = image.map("fw_bitmaps");
+  ASSERT_NE(bitmaps, nullptr);
+  EXPECT_EQ(bitmaps->value_size, 16u);
+  EXPECT_EQ(bitmaps->max_entries, rs.nclasses);
+  EXPECT_EQ(bitmaps->dense.size(), size_t(rs.nclasses) * 16);
 }
 
 TEST(FirewallCompiler, TablesAgreeWithLinearScanOnRandomRules) {

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define RAMPART_ABI_MAJOR 1
-#define RAMPART_ABI_MINOR 0
+#define RAMPART_ABI_MINOR 1
 
 /* Name of the one symbol every plugin exports. */
 #define RAMPART_PLUGIN_ENTRY_SYMBOL "rampart_plugin_entry"
@@ -109,6 +109,8 @@ typedef struct rampart_host_ctx rampart_host_ctx; /* per-instance host context *
 typedef struct rampart_config rampart_config;     /* view of the plugin's config subtree */
 typedef struct rampart_metric rampart_metric;     /* one labelled time series */
 typedef struct rampart_timer rampart_timer;       /* a timer on the core's event loop */
+typedef struct rampart_program rampart_program;   /* an installed kernel program instance (1.1) */
+typedef struct rampart_map rampart_map;           /* a shared kernel map (1.1) */
 
 /* A string that need not be NUL-terminated. */
 typedef struct rampart_str {
@@ -165,6 +167,42 @@ typedef struct rampart_metric_desc {
 } rampart_metric_desc;
 
 typedef void (*rampart_timer_fn)(void* user);
+
+/* ABI 1.1: the contents of one map of a program instance. */
+typedef struct rampart_map_image {
+  uint32_t struct_size;
+  uint32_t max_entries; /* 0: as declared in the object */
+  uint32_t value_size;  /* 0: as declared */
+  uint32_t key_size;    /* of `keys`; required when count > 0 */
+  const char* name;
+  const void* dense; /* array maps: the values of keys 0..n-1, back to back */
+  size_t dense_len;  /* bytes */
+  const void* keys;  /* explicit entries: count keys and count values */
+  const void* values;
+  size_t count;
+} rampart_map_image;
+
+/* ABI 1.1: a `const volatile` setting of a program instance. */
+typedef struct rampart_setting {
+  const char* name;
+  const void* value;
+  size_t len;
+} rampart_setting;
+
+/* ABI 1.1: one program loaded from a kernel object with its own maps
+ * sized and filled, installed in prog array `slot` at `slot_index` in a
+ * single atomic write (every packet sees the old instance or the new one). */
+typedef struct rampart_program_image {
+  uint32_t struct_size;
+  uint32_t slot_index;
+  const char* object;  /* e.g. "xdp_firewall": <bpf dir>/xdp_firewall.bpf.o */
+  const char* program; /* e.g. "xdp_firewall_classify" */
+  const char* slot;    /* prog array, e.g. "fw_classifier" */
+  const rampart_setting* settings;
+  size_t setting_count;
+  const rampart_map_image* maps;
+  size_t map_count;
+} rampart_program_image;
 
 /*
  * Services the host offers a plugin instance. The table is handed to
@@ -226,7 +264,31 @@ typedef struct rampart_host_api {
   /* Hand an alert to the alert pipeline. The host copies it. */
   rampart_status (*alert_emit)(rampart_host_ctx* ctx, const rampart_alert* alert);
 
-  /* ABI 1.1 adds map and rule-store services here, at the end. */
+  /* ---- ABI 1.1 ---- */
+
+  /* "file:line:col" of the config node at path (for errors a plugin finds
+   * in a value it parsed itself); RAMPART_ERR_NOT_FOUND if absent. */
+  rampart_status (*config_location)(const rampart_config* cfg, const char* path, rampart_str* out);
+
+  /* Kernel programs: load and install atomically; the previous instance in
+   * the slot is released once no packet uses it. */
+  rampart_status (*program_install)(rampart_host_ctx* ctx, const rampart_program_image* image,
+                                    rampart_program** out);
+  void (*program_release)(rampart_host_ctx* ctx, rampart_program* program);
+  /* Sum over CPUs of entry `index` of a per-CPU u64 array map of the instance. */
+  rampart_status (*program_counter)(rampart_host_ctx* ctx, rampart_program* program,
+                                    const char* map, uint32_t index, uint64_t* out);
+
+  /* Shared kernel maps by name, with key and value sizes checked. Per-CPU
+   * maps are read and written as one value per possible CPU. */
+  rampart_status (*map_open)(rampart_host_ctx* ctx, const char* name, uint32_t key_size,
+                             uint32_t value_size, rampart_map** out);
+  rampart_status (*map_lookup)(rampart_map* map, const void* key, void* value);
+  rampart_status (*map_update)(rampart_map* map, const void* key, const void* value,
+                               uint64_t flags);
+  rampart_status (*map_delete)(rampart_map* map, const void* key);
+  rampart_status (*map_update_batch)(rampart_map* map, const void* keys, const void* values,
+                                     size_t count);
 } rampart_host_api;
 
 /*

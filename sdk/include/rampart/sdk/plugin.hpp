@@ -25,6 +25,7 @@
 
 #include <rampart/sdk/abi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -135,6 +136,23 @@ class Config {
     return out;
   }
 
+  // "file:line:col" of the node at path, for errors found in its value
+  // (ABI 1.1; "" on an older host or when absent).
+  std::string location(const std::string& path) const {
+    rampart_str s{};
+    if (!RAMPART_HAS_FIELD(api_, rampart_host_api, config_location) ||
+        api_->config_location(cfg_, path.c_str(), &s) != RAMPART_OK) {
+      return "";
+    }
+    return to_string(s);
+  }
+  // An Error for a bad value at path: "file:line:col: plugins.<id>.<path>: why".
+  Error invalid(const std::string& path, const std::string& why) const {
+    const std::string where = location(path);
+    return Error(RAMPART_ERR_INVALID_ARGUMENT, (where.empty() ? "" : where + ": ") + "plugins." +
+                                                   api_->plugin_id + "." + path + ": " + why);
+  }
+
   // Rejects keys of the map at path other than `allowed` (typos in config
   // are errors, not silently ignored settings).
   void allow_only(const std::string& path, std::initializer_list<const char*> allowed) const {
@@ -205,6 +223,157 @@ class Timer {
   std::unique_ptr<Callback> fn_;
 };
 
+// ABI 1.1: what Host::install_program loads (see rampart_program_image).
+struct MapImage {
+  std::string name;
+  uint32_t max_entries = 0;    // 0: as declared
+  uint32_t value_size = 0;     // 0: as declared
+  std::vector<uint8_t> dense;  // array maps: values of keys 0..n-1
+  uint32_t key_size = 0;       // explicit entries: count keys + count values
+  std::vector<uint8_t> keys, values;
+  size_t count = 0;
+
+  template <class K, class V>
+  void add(const K& k, const V& v) {
+    key_size = sizeof(K);
+    value_size = sizeof(V);
+    const auto* kp = reinterpret_cast<const uint8_t*>(&k);
+    const auto* vp = reinterpret_cast<const uint8_t*>(&v);
+    keys.insert(keys.end(), kp, kp + sizeof(K));
+    values.insert(values.end(), vp, vp + sizeof(V));
+    ++count;
+  }
+  template <class T>
+  void set_dense(const std::vector<T>& v) {
+    dense.resize(v.size() * sizeof(T));
+    if (!v.empty()) std::memcpy(dense.data(), v.data(), dense.size());
+  }
+};
+
+struct ProgramImage {
+  std::string object, program, slot;
+  uint32_t slot_index = 0;
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> settings;
+  std::vector<MapImage> maps;
+
+  template <class T>
+  void set(const std::string& name, const T& value) {
+    const auto* p = reinterpret_cast<const uint8_t*>(&value);
+    settings.emplace_back(name, std::vector<uint8_t>(p, p + sizeof(T)));
+  }
+  const MapImage* map(const std::string& name) const {
+    for (const auto& m : maps) {
+      if (m.name == name) return &m;
+    }
+    return nullptr;
+  }
+
+  // The C form, pointing into this image (which must outlive it).
+  struct Abi {
+    std::vector<rampart_setting> settings;
+    std::vector<rampart_map_image> maps;
+    rampart_program_image image{};
+  };
+  std::unique_ptr<Abi> to_abi() const {
+    auto a = std::make_unique<Abi>();
+    for (const auto& [name, value] : settings)
+      a->settings.push_back({name.c_str(), value.data(), value.size()});
+    for (const auto& m : maps) {
+      rampart_map_image mi{};
+      mi.struct_size = sizeof(mi);
+      mi.max_entries = m.max_entries;
+      mi.value_size = m.value_size;
+      mi.key_size = m.key_size;
+      mi.name = m.name.c_str();
+      mi.dense = m.dense.data();
+      mi.dense_len = m.dense.size();
+      mi.keys = m.keys.data();
+      mi.values = m.values.data();
+      mi.count = m.count;
+      a->maps.push_back(mi);
+    }
+    a->image.struct_size = sizeof(a->image);
+    a->image.slot_index = slot_index;
+    a->image.object = object.c_str();
+    a->image.program = program.c_str();
+    a->image.slot = slot.c_str();
+    a->image.settings = a->settings.data();
+    a->image.setting_count = a->settings.size();
+    a->image.maps = a->maps.data();
+    a->image.map_count = a->maps.size();
+    return a;
+  }
+};
+
+// An installed program instance; released (and freed once no packet uses
+// it) when this object dies or another instance takes its slot.
+class Program {
+ public:
+  Program() = default;
+  Program(const rampart_host_api* api, rampart_program* p) : api_(api), p_(p) {}
+  Program(const Program&) = delete;
+  Program& operator=(const Program&) = delete;
+  Program(Program&& o) noexcept { *this = std::move(o); }
+  Program& operator=(Program&& o) noexcept {
+    if (this != &o) {
+      release();
+      api_ = std::exchange(o.api_, nullptr);
+      p_ = std::exchange(o.p_, nullptr);
+    }
+    return *this;
+  }
+  ~Program() { release(); }
+  explicit operator bool() const { return p_ != nullptr; }
+
+  // Sum over CPUs of a per-CPU u64 counter in one of the instance's maps.
+  uint64_t counter(const char* map, uint32_t index) const {
+    uint64_t v = 0;
+    if (p_ && api_->program_counter(api_->ctx, p_, map, index, &v) != RAMPART_OK) {
+      throw Error(RAMPART_ERR_NOT_FOUND, api_->last_error());
+    }
+    return v;
+  }
+
+ private:
+  void release() {
+    if (api_ && p_) api_->program_release(api_->ctx, p_);
+    p_ = nullptr;
+  }
+  const rampart_host_api* api_ = nullptr;
+  rampart_program* p_ = nullptr;
+};
+
+// A shared kernel map (owned by the host; handles live with the instance).
+class Map {
+ public:
+  Map() = default;
+  Map(const rampart_host_api* api, rampart_map* m) : api_(api), m_(m) {}
+  template <class K, class V>
+  bool lookup(const K& key, V& value) const {
+    return api_->map_lookup(m_, &key, &value) == RAMPART_OK;
+  }
+  template <class K, class V>
+  void update(const K& key, const V& value, uint64_t flags = 0) const {
+    check(api_->map_update(m_, &key, &value, flags));
+  }
+  template <class K>
+  bool remove(const K& key) const {
+    return api_->map_delete(m_, &key) == RAMPART_OK;
+  }
+  template <class K, class V>
+  void update_batch(const std::vector<K>& keys, const std::vector<V>& values) const {
+    check(api_->map_update_batch(m_, keys.data(), values.data(),
+                                 std::min(keys.size(), values.size())));
+  }
+
+ private:
+  void check(rampart_status st) const {
+    if (st != RAMPART_OK) throw Error(st, api_->last_error());
+  }
+  const rampart_host_api* api_ = nullptr;
+  rampart_map* m_ = nullptr;
+};
+
 using Labels = std::initializer_list<std::pair<const char*, const char*>>;
 
 // The host services, as handed to the plugin's constructor.
@@ -260,6 +429,23 @@ class Host {
 
   void emit_alert(const rampart_alert& alert) const { check(api_->alert_emit(api_->ctx, &alert)); }
 
+  // ABI 1.1: loads `image` and installs it in its slot in one atomic step.
+  Program install_program(const ProgramImage& image) const {
+    require_field(RAMPART_HAS_FIELD(api_, rampart_host_api, program_install), "program_install");
+    const auto abi = image.to_abi();
+    rampart_program* p = nullptr;
+    check(api_->program_install(api_->ctx, &abi->image, &p));
+    return Program(api_, p);
+  }
+
+  // ABI 1.1: a shared kernel map, its key and value sizes checked.
+  Map open_map(const char* name, uint32_t key_size, uint32_t value_size) const {
+    require_field(RAMPART_HAS_FIELD(api_, rampart_host_api, map_open), "map_open");
+    rampart_map* m = nullptr;
+    check(api_->map_open(api_->ctx, name, key_size, value_size, &m));
+    return Map(api_, m);
+  }
+
  private:
   static void timer_thunk(void* user) noexcept;
 
@@ -282,6 +468,13 @@ class Host {
   }
   void check(rampart_status st) const {
     if (st != RAMPART_OK) throw Error(st, api_->last_error());
+  }
+  void require_field(bool present, const char* what) const {
+    if (!present) {
+      throw Error(RAMPART_ERR_UNSUPPORTED, std::string("host ABI ") +
+                                               std::to_string(api_->abi_major) + "." +
+                                               std::to_string(api_->abi_minor) + " has no " + what);
+    }
   }
 
   const rampart_host_api* api_;

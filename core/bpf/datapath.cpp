@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "bpf/datapath.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "log/logger.hpp"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+namespace rampart::bpf {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr std::string_view kLog = "datapath";
+const char* const kSharedMaps[] = {"fw_classifier", "xdp_stages", "events", "fw_stats", "fw_pace"};
+// The entry instance needs every per-rule-set map to exist; keep them tiny.
+const char* const kRuleSetMaps[] = {"fw_src4_tbl16", "fw_src4_tbl8", "fw_dst4_tbl16", "fw_dst4_tbl8",
+                                    "fw_src6",       "fw_dst6",      "fw_sport",      "fw_dport",
+                                    "fw_proto",      "fw_vlan",      "fw_bitmaps",    "fw_rules",
+                                    "fw_hits"};
+
+std::string errstr(int e) { return std::strerror(e < 0 ? -e : e); }
+
+bool is_bpffs(const std::string& path) {
+  struct statfs st {};
+  return statfs(path.c_str(), &st) == 0 && static_cast<unsigned long>(st.f_type) == BPF_FS_MAGIC;
+}
+
+}  // namespace
+
+void ensure_bpffs(const std::string& pin_root) {
+  const std::string mount_point = fs::path(pin_root).parent_path().string();
+  if (!is_bpffs(mount_point)) {
+    fs::create_directories(mount_point);
+    if (mount("bpf", mount_point.c_str(), "bpf", 0, "mode=0700") != 0) {
+      throw BpfError("cannot mount bpffs at " + mount_point + ": " + errstr(errno));
+    }
+    log::info(kLog, "mounted bpffs", {{"path", mount_point}});
+  }
+  for (const char* sub : {"", "/maps", "/progs", "/links"}) {
+    std::error_code ec;
+    fs::create_directories(pin_root + sub, ec);
+    if (ec) throw BpfError("cannot create " + pin_root + sub + ": " + ec.message());
+  }
+}
+
+Datapath::Datapath(DatapathOptions opts) : opts_(std::move(opts)) {}
+
+Datapath::~Datapath() {
+  // Deliberately no detach: pinned links keep filtering while rampartd is
+  // down or being upgraded.
+  for (auto& [name, fd] : shared_) close(fd);
+  if (entry_fd_ >= 0) close(entry_fd_);
+}
+
+std::string Datapath::object_path(const std::string& object) const {
+  return opts_.bpf_dir + "/" + object + ".bpf.o";
+}
+
+void Datapath::load_or_adopt() {
+  const std::string prog_pin = opts_.pin_root + "/progs/xdp_firewall";
+  std::map<std::string, int> pinned;
+  for (const char* name : kSharedMaps) {
+    const int fd = bpf_obj_get((opts_.pin_root + "/maps/" + name).c_str());
+    if (fd >= 0) pinned[name] = fd;
+  }
+  const int pinned_prog = bpf_obj_get(prog_pin.c_str());
+  if (pinned.size() == std::size(kSharedMaps) && pinned_prog >= 0) {
+    shared_ = std::move(pinned);
+    entry_fd_ = pinned_prog;
+    adopted_ = true;
+    log::info(kLog, "adopted pinned programs and maps", {{"pin_root", opts_.pin_root}});
+    return;
+  }
+  for (auto& [n, fd] : pinned) close(fd);
+  if (pinned_prog >= 0) close(pinned_prog);
+
+  // Fresh load: the entry instance creates the shared maps.
+  InstanceSpec spec;
+  spec.object_path = object_path("xdp_firewall");
+  spec.program = "xdp_firewall";
+  spec.settings["default_action"] = bytes_of(static_cast<uint32_t>(opts_.default_deny ? 1 : 0));
+  for (const char* m : kRuleSetMaps) spec.maps.push_back({m, 1, 0, {}, {}});
+  auto inst = ProgramInstance::load(spec);
+  for (const char* name : kSharedMaps) {
+    const int fd = dup(inst->map_fd(name));
+    shared_[name] = fd;
+    const std::string pin = opts_.pin_root + "/maps/" + name;
+    unlink(pin.c_str());
+    if (bpf_obj_pin(fd, pin.c_str()) != 0) throw BpfError("cannot pin " + pin + ": " + errstr(errno));
+  }
+  entry_fd_ = dup(inst->program_fd());
+  unlink(prog_pin.c_str());
+  if (bpf_obj_pin(entry_fd_, prog_pin.c_str()) != 0) {
+    throw BpfError("cannot pin " + prog_pin + ": " + errstr(errno));
+  }
+  log::info(kLog, "loaded xdp_firewall", {{"object", spec.object_path}, {"pin_root", opts_.pin_root}});
+}
+
+void Datapath::attach(const std::string& ifname) {
+  Attachment a{ifname, "", false};
+  const unsigned ifindex = if_nametoindex(ifname.c_str());
+  const std::string pin = opts_.pin_root + "/links/xdp_" + ifname;
+  if (ifindex == 0) {
+    a.mode = "error: no such interface";
+    log::error(kLog, "cannot attach: no such interface", {{"interface", ifname}});
+    attachments_.push_back(a);
+    return;
+  }
+  // A pinned link from an earlier run keeps filtering: adopt it and point it
+  // at the current entry program.
+  if (bpf_link* link = bpf_link__open(pin.c_str()); libbpf_get_error(link) == 0 && link) {
+    bpf_link_info info{};
+    uint32_t len = sizeof(info);
+    bpf_obj_get_info_by_fd(bpf_link__fd(link), &info, &len);
+    if (info.type == BPF_LINK_TYPE_XDP && info.xdp.ifindex == ifindex) {
+      LIBBPF_OPTS(bpf_link_update_opts, uo);
+      bpf_link_update(bpf_link__fd(link), entry_fd_, &uo);
+      a.mode = "adopted";
+      a.adopted = true;
+      bpf_link__disconnect(link);  // keep it attached when we close it
+      bpf_link__destroy(link);
+      log::info(kLog, "adopted XDP attachment", {{"interface", ifname}});
+      attachments_.push_back(a);
+      return;
+    }
+    bpf_link__destroy(link);  // stale: wrong interface (renumbered); replaced below
+    unlink(pin.c_str());
+  }
+  auto try_mode = [&](uint32_t flags) {
+    LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = flags);
+    return bpf_link_create(entry_fd_, static_cast<int>(ifindex), BPF_XDP, &lo);
+  };
+  int fd = -1;
+  if (opts_.xdp_mode == "native" || opts_.xdp_mode == "auto") {
+    fd = try_mode(XDP_FLAGS_DRV_MODE);
+    a.mode = "native";
+  }
+  if (fd < 0 && (opts_.xdp_mode == "generic" || opts_.xdp_mode == "auto")) {
+    fd = try_mode(XDP_FLAGS_SKB_MODE);
+    a.mode = "generic";
+  }
+  if (fd < 0) {
+    a.mode = "error: " + errstr(errno);
+    log::error(kLog, "cannot attach XDP", {{"interface", ifname}, {"mode", opts_.xdp_mode}, {"error", errstr(errno)}});
+    attachments_.push_back(a);
+    return;
+  }
+  if (bpf_obj_pin(fd, pin.c_str()) != 0) {
+    log::warn(kLog, "cannot pin XDP link; filtering stops when rampartd exits",
+              {{"interface", ifname}, {"error", errstr(errno)}});
+  }
+  close(fd);  // the pin holds the link
+  log::info(kLog, "attached XDP", {{"interface", ifname}, {"mode", a.mode}});
+  attachments_.push_back(a);
+}
+
+void Datapath::start() {
+  std::lock_guard lock(mu_);
+  ensure_bpffs(opts_.pin_root);
+  load_or_adopt();
+  // Links of interfaces no longer configured are removed (that detaches).
+  std::error_code ec;
+  for (const auto& de : fs::directory_iterator(opts_.pin_root + "/links", ec)) {
+    const std::string name = de.path().filename().string();
+    const std::string ifname = name.rfind("xdp_", 0) == 0 ? name.substr(4) : "";
+    if (std::find(opts_.interfaces.begin(), opts_.interfaces.end(), ifname) == opts_.interfaces.end()) {
+      unlink(de.path().c_str());
+      log::info(kLog, "detached interface no longer configured", {{"interface", ifname}});
+    }
+  }
+  for (const auto& ifname : opts_.interfaces) attach(ifname);
+}
+
+int Datapath::shared_map_fd(const std::string& name) const {
+  const auto it = shared_.find(name);
+  return it == shared_.end() ? -1 : it->second;
+}
+
+std::shared_ptr<InstalledProgram> Datapath::install(const std::string& object, InstanceSpec spec,
+                                                    const std::string& slot, uint32_t index) {
+  std::lock_guard lock(mu_);
+  spec.object_path = object_path(object);
+  for (const char* name : kSharedMaps) spec.shared_maps[name] = shared_.at(name);
+  auto inst = std::make_shared<InstalledProgram>(ProgramInstance::load(spec));
+  const int slot_fd = shared_map_fd(slot);
+  if (slot_fd < 0) throw BpfError("no prog array " + slot);
+  const int prog_fd = inst->instance().program_fd();
+  if (bpf_map_update_elem(slot_fd, &index, &prog_fd, BPF_ANY) != 0) {
+    throw BpfError("installing " + spec.program + " in " + slot + ": " + errstr(errno));
+  }
+  installed_[slot + "#" + std::to_string(index)] = inst;
+  return inst;
+}
+
+void Datapath::detach_all(const std::string& pin_root) {
+  std::error_code ec;
+  // Links first: removing the last reference detaches the program.
+  for (const char* sub : {"/links", "/progs", "/maps"}) {
+    for (const auto& de : fs::directory_iterator(pin_root + sub, ec)) unlink(de.path().c_str());
+  }
+  fs::remove_all(pin_root, ec);
+}
+
+uint64_t Datapath::percpu_sum(int map_fd, uint32_t index) {
+  const int ncpu = libbpf_num_possible_cpus();
+  std::vector<uint64_t> v(ncpu > 0 ? ncpu : 1);
+  if (bpf_map_lookup_elem(map_fd, &index, v.data()) != 0) return 0;
+  uint64_t sum = 0;
+  for (auto x : v) sum += x;
+  return sum;
+}
+
+}  // namespace rampart::bpf

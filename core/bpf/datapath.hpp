@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+// The kernel side as rampartd owns it: the XDP firewall's entry program and
+// shared maps, pinned under <pin root> (default /sys/fs/bpf/rampart) and
+// attached to each configured interface through a pinned bpf_link. A
+// restarted rampartd adopts what is pinned instead of detaching, so filtering
+// never stops; `rampartd --detach-all` removes it all.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "bpf/program_instance.hpp"
+
+namespace rampart::bpf {
+
+struct DatapathOptions {
+  std::string bpf_dir;                       // where <name>.bpf.o live
+  std::string pin_root = "/sys/fs/bpf/rampart";
+  std::vector<std::string> interfaces;
+  std::string xdp_mode = "auto";             // auto | native | generic
+  bool default_deny = false;                 // before any rule set is installed
+};
+
+struct Attachment {
+  std::string interface;
+  std::string mode;  // "native", "generic" or "error: ..."
+  bool adopted = false;
+};
+
+// An installed program instance (a rule set): its own maps stay readable.
+class InstalledProgram {
+ public:
+  explicit InstalledProgram(std::unique_ptr<ProgramInstance> inst) : inst_(std::move(inst)) {}
+  const ProgramInstance& instance() const { return *inst_; }
+
+ private:
+  std::unique_ptr<ProgramInstance> inst_;
+};
+
+class Datapath {
+ public:
+  explicit Datapath(DatapathOptions opts);
+  ~Datapath();
+
+  // Loads or adopts the entry program and shared maps, pins them, and
+  // attaches to every interface. Throws BpfError with the reason.
+  void start();
+
+  // Shared map fd by name (events, fw_stats, fw_pace, fw_classifier, xdp_stages); -1 if none.
+  int shared_map_fd(const std::string& name) const;
+
+  // Loads `spec.program` from object `object` with the shared maps reused,
+  // then writes its fd into prog array `slot` at `index`: one atomic step.
+  std::shared_ptr<InstalledProgram> install(const std::string& object, InstanceSpec spec,
+                                            const std::string& slot, uint32_t index);
+
+  const std::vector<Attachment>& attachments() const { return attachments_; }
+  bool adopted() const { return adopted_; }
+  const DatapathOptions& options() const { return opts_; }
+
+  // Detaches every interface and removes every pin under pin_root.
+  static void detach_all(const std::string& pin_root);
+
+  // Sum over CPUs of entry `index` of a per-CPU u64 array.
+  static uint64_t percpu_sum(int map_fd, uint32_t index);
+
+ private:
+  std::string object_path(const std::string& object) const;
+  void load_or_adopt();
+  void attach(const std::string& ifname);
+
+  DatapathOptions opts_;
+  std::mutex mu_;
+  std::map<std::string, int> shared_;  // name -> fd (owned)
+  int entry_fd_ = -1;
+  bool adopted_ = false;
+  std::vector<Attachment> attachments_;
+  std::map<std::string, std::shared_ptr<InstalledProgram>> installed_;  // slot#index -> current
+};
+
+// Mounts bpffs at /sys/fs/bpf if it is not mounted (needs CAP_SYS_ADMIN).
+void ensure_bpffs(const std::string& pin_root);
+
+}  // namespace rampart::bpf
