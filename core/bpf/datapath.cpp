@@ -28,10 +28,10 @@ namespace fs = std::filesystem;
 constexpr std::string_view kLog = "datapath";
 const char* const kSharedMaps[] = {"fw_classifier", "xdp_stages", "events", "fw_stats", "fw_pace"};
 // The entry instance needs every per-rule-set map to exist; keep them tiny.
-const char* const kRuleSetMaps[] = {"fw_src4_tbl16", "fw_src4_tbl8", "fw_dst4_tbl16", "fw_dst4_tbl8",
-                                    "fw_src6",       "fw_dst6",      "fw_sport",      "fw_dport",
-                                    "fw_proto",      "fw_vlan",      "fw_bitmaps",    "fw_rules",
-                                    "fw_hits"};
+const char* const kRuleSetMaps[] = {
+    "fw_src4_tbl16", "fw_src4_tbl8", "fw_dst4_tbl16", "fw_dst4_tbl8", "fw_src6",
+    "fw_dst6",       "fw_sport",     "fw_dport",      "fw_proto",     "fw_vlan",
+    "fw_bitmaps",    "fw_rules",     "fw_hits"};
 
 std::string errstr(int e) { return std::strerror(e < 0 ? -e : e); }
 
@@ -101,14 +101,16 @@ void Datapath::load_or_adopt() {
     shared_[name] = fd;
     const std::string pin = opts_.pin_root + "/maps/" + name;
     unlink(pin.c_str());
-    if (bpf_obj_pin(fd, pin.c_str()) != 0) throw BpfError("cannot pin " + pin + ": " + errstr(errno));
+    if (bpf_obj_pin(fd, pin.c_str()) != 0)
+      throw BpfError("cannot pin " + pin + ": " + errstr(errno));
   }
   entry_fd_ = dup(inst->program_fd());
   unlink(prog_pin.c_str());
   if (bpf_obj_pin(entry_fd_, prog_pin.c_str()) != 0) {
     throw BpfError("cannot pin " + prog_pin + ": " + errstr(errno));
   }
-  log::info(kLog, "loaded xdp_firewall", {{"object", spec.object_path}, {"pin_root", opts_.pin_root}});
+  log::info(kLog, "loaded xdp_firewall",
+            {{"object", spec.object_path}, {"pin_root", opts_.pin_root}});
 }
 
 void Datapath::attach(const std::string& ifname) {
@@ -156,7 +158,8 @@ void Datapath::attach(const std::string& ifname) {
   }
   if (fd < 0) {
     a.mode = "error: " + errstr(errno);
-    log::error(kLog, "cannot attach XDP", {{"interface", ifname}, {"mode", opts_.xdp_mode}, {"error", errstr(errno)}});
+    log::error(kLog, "cannot attach XDP",
+               {{"interface", ifname}, {"mode", opts_.xdp_mode}, {"error", errstr(errno)}});
     attachments_.push_back(a);
     return;
   }
@@ -178,7 +181,8 @@ void Datapath::start() {
   for (const auto& de : fs::directory_iterator(opts_.pin_root + "/links", ec)) {
     const std::string name = de.path().filename().string();
     const std::string ifname = name.rfind("xdp_", 0) == 0 ? name.substr(4) : "";
-    if (std::find(opts_.interfaces.begin(), opts_.interfaces.end(), ifname) == opts_.interfaces.end()) {
+    if (std::find(opts_.interfaces.begin(), opts_.interfaces.end(), ifname) ==
+        opts_.interfaces.end()) {
       unlink(de.path().c_str());
       log::info(kLog, "detached interface no longer configured", {{"interface", ifname}});
     }

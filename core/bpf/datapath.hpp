@@ -17,11 +17,11 @@
 namespace rampart::bpf {
 
 struct DatapathOptions {
-  std::string bpf_dir;                       // where <name>.bpf.o live
+  std::string bpf_dir;  // where <name>.bpf.o live
   std::string pin_root = "/sys/fs/bpf/rampart";
   std::vector<std::string> interfaces;
-  std::string xdp_mode = "auto";             // auto | native | generic
-  bool default_deny = false;                 // before any rule set is installed
+  std::string xdp_mode = "auto";  // auto | native | generic
+  bool default_deny = false;      // before any rule set is installed
 };
 
 struct Attachment {

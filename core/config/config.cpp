@@ -48,9 +48,9 @@ AgentSettings parse_agent(const std::string& source, const YAML::Node& agent) {
   AgentSettings s;
   if (!agent || agent.IsNull()) return s;
   if (!agent.IsMap()) fail(source, agent, "agent: expected a map");
-  check_keys(
-      source, agent, "agent.",
-      {"log_level", "log_format", "plugin_dirs", "state_dir", "interfaces", "xdp_mode", "workers"});
+  check_keys(source, agent, "agent.",
+             {"log_level", "log_format", "plugin_dirs", "state_dir", "interfaces", "xdp_mode",
+              "workers", "bpf_dir", "bpf_pin_path"});
   if (const auto n = agent["log_level"]) {
     if (!log::parse_level(scalar(source, n, "agent.log_level"), s.log_level)) {
       fail(source, n,
@@ -78,6 +78,13 @@ AgentSettings parse_agent(const std::string& source, const YAML::Node& agent) {
     s.xdp_mode = scalar(source, n, "agent.xdp_mode");
     if (s.xdp_mode != "auto" && s.xdp_mode != "native" && s.xdp_mode != "generic") {
       fail(source, n, "agent.xdp_mode: expected auto, native or generic, got '" + s.xdp_mode + "'");
+    }
+  }
+  if (const auto n = agent["bpf_dir"]) s.bpf_dir = scalar(source, n, "agent.bpf_dir");
+  if (const auto n = agent["bpf_pin_path"]) {
+    s.bpf_pin_path = scalar(source, n, "agent.bpf_pin_path");
+    if (s.bpf_pin_path.empty() || s.bpf_pin_path.front() != '/' || s.bpf_pin_path == "/") {
+      fail(source, n, "agent.bpf_pin_path: expected an absolute path below a bpffs mount");
     }
   }
   if (const auto n = agent["workers"]) {

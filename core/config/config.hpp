@@ -29,6 +29,8 @@ struct AgentSettings {
   std::string state_dir = "/var/lib/rampart";
   std::vector<std::string> interfaces;
   std::string xdp_mode = "auto";
+  std::string bpf_dir;  // empty: <exe>/../lib/rampart/bpf
+  std::string bpf_pin_path = "/sys/fs/bpf/rampart";
   unsigned workers = 2;
 
   bool operator==(const AgentSettings&) const = default;

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <iostream>
 
+#include "bpf/datapath.hpp"
+#include "bpf/ring_dispatcher.hpp"
 #include "config/config.hpp"
 #include "plugin_host/plugin_manager.hpp"
 #include "runtime/alert_pipeline.hpp"
@@ -53,8 +55,13 @@ void reload(const Options& opts, config::Config& current, plugin_host::PluginMan
     log::error(kLog, "config reload refused; the running config stays", {{"reason", e.what()}});
     return;
   }
-  if (next.agent.workers != current.agent.workers) {
-    log::warn(kLog, "agent.workers changes take effect at restart");
+  if (next.agent.workers != current.agent.workers ||
+      next.agent.interfaces != current.agent.interfaces ||
+      next.agent.xdp_mode != current.agent.xdp_mode ||
+      next.agent.bpf_pin_path != current.agent.bpf_pin_path) {
+    log::warn(
+        kLog,
+        "agent.workers, interfaces, xdp_mode and bpf_pin_path changes take effect at restart");
   }
   // New directories, and new files in known ones, are picked up now.
   plugins.discover(plugin_dirs(opts, next.agent));
@@ -79,6 +86,44 @@ std::string default_plugin_dir() {
       .string();
 }
 
+std::string default_bpf_dir() {
+  return (boost::dll::program_location().parent_path().parent_path() / "lib" / "rampart" / "bpf")
+      .lexically_normal()
+      .string();
+}
+
+namespace {
+
+// The kernel side runs when interfaces are configured. Failing to load it is
+// logged; plugins that need it then fail with the reason.
+std::unique_ptr<bpf::Datapath> start_datapath(const config::Config& cfg) {
+  if (cfg.agent.interfaces.empty()) {
+    log::info(kLog, "no interfaces configured: kernel programs not loaded");
+    return nullptr;
+  }
+  bpf::DatapathOptions o;
+  o.bpf_dir = cfg.agent.bpf_dir.empty() ? default_bpf_dir() : cfg.agent.bpf_dir;
+  o.pin_root = cfg.agent.bpf_pin_path;
+  o.interfaces = cfg.agent.interfaces;
+  o.xdp_mode = cfg.agent.xdp_mode;
+  // Before the firewall installs its rules, the entry program applies the
+  // firewall's default policy.
+  const auto& fw = cfg.plugin("firewall");
+  const YAML::Node& node = fw.node;
+  o.default_deny = fw.enabled && node.IsMap() && node["default_policy"] &&
+                   node["default_policy"].IsScalar() && node["default_policy"].Scalar() == "deny";
+  auto dp = std::make_unique<bpf::Datapath>(o);
+  try {
+    dp->start();
+  } catch (const bpf::BpfError& e) {
+    log::error(kLog, "kernel programs not loaded", {{"reason", e.what()}});
+    return nullptr;
+  }
+  return dp;
+}
+
+}  // namespace
+
 int run(const Options& opts) {
   config::Config cfg;
   try {
@@ -89,6 +134,12 @@ int run(const Options& opts) {
   }
   if (opts.check_config) {
     std::printf("rampartd: configuration OK: %s\n", cfg.source.c_str());
+    return 0;
+  }
+  if (opts.detach_all) {
+    bpf::Datapath::detach_all(cfg.agent.bpf_pin_path);
+    std::printf("rampartd: detached every interface and removed %s\n",
+                cfg.agent.bpf_pin_path.c_str());
     return 0;
   }
   apply_logging(opts, cfg.agent);
@@ -105,7 +156,14 @@ int run(const Options& opts) {
   runtime::EventBus events(rt.workers());
   runtime::AlertPipeline alerts(rt.workers());
   runtime::Metrics metrics;
-  plugin_host::CoreServices core{rt, events, alerts, metrics};
+  auto datapath = start_datapath(cfg);
+  std::unique_ptr<bpf::RingDispatcher> dispatcher;
+  if (datapath) {
+    dispatcher =
+        std::make_unique<bpf::RingDispatcher>(rt.loop(), datapath->shared_map_fd("events"), events);
+    dispatcher->start();
+  }
+  plugin_host::CoreServices core{rt, events, alerts, metrics, datapath.get()};
   {
     plugin_host::PluginManager plugins(core);
     plugins.discover(plugin_dirs(opts, cfg.agent));
@@ -130,6 +188,7 @@ int run(const Options& opts) {
     }
     plugins.stop_all();
   }
+  if (dispatcher) dispatcher->stop();
   rt.shutdown();
   log::info(kLog, "stopped");
   return 0;

@@ -14,6 +14,7 @@ namespace rampart::daemon {
 struct Options {
   std::optional<std::string> config_path;  // none: the embedded default
   bool check_config = false;
+  bool detach_all = false;               // remove every pinned program, map and XDP link, then exit
   std::vector<std::string> plugin_dirs;  // overrides agent.plugin_dirs
   std::optional<log::Level> log_level;
   std::optional<log::Format> log_format;
@@ -22,7 +23,8 @@ struct Options {
 // Runs until SIGTERM or SIGINT. Returns the process exit code.
 int run(const Options& opts);
 
-// <dir of the rampartd binary>/../lib/rampart/plugins
+// <dir of the rampartd binary>/../lib/rampart/plugins and .../bpf
 std::string default_plugin_dir();
+std::string default_bpf_dir();
 
 }  // namespace rampart::daemon

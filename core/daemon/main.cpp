@@ -23,6 +23,8 @@ Poco::Util::OptionSet option_set() {
                     .repeatable(false));
   set.addOption(
       Option("check-config", "", "validate the configuration, print the verdict, exit 0 or 1"));
+  set.addOption(Option("detach-all", "",
+                       "detach every interface, remove all pinned programs and maps, exit"));
   set.addOption(
       Option("plugin-dir", "p", "load plugins from DIR instead of agent.plugin_dirs (repeatable)")
           .argument("DIR")
@@ -65,6 +67,8 @@ int main(int argc, char** argv) {
         opts.config_path = value;
       else if (name == "check-config")
         opts.check_config = true;
+      else if (name == "detach-all")
+        opts.detach_all = true;
       else if (name == "plugin-dir")
         opts.plugin_dirs.push_back(value);
       else if (name == "log-format") {

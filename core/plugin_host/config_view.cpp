@@ -172,4 +172,15 @@ rampart_status config_check_keys(const rampart_config* cfg, const char* path,
   return RAMPART_OK;
 }
 
+rampart_status config_location(const rampart_config* cfg, const char* path, rampart_str* out) {
+  if (!cfg || !out) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  const YAML::Node n = lookup(*cfg, path);
+  if (!n.IsDefined()) return missing(*cfg, path);
+  // Kept in the view so the pointer lives as long as the config handle.
+  auto& text = const_cast<rampart_config*>(cfg)->locations.emplace_back(
+      config::where(cfg->source, n.Mark()));
+  *out = rampart_str{text.data(), text.size()};
+  return RAMPART_OK;
+}
+
 }  // namespace rampart::plugin_host

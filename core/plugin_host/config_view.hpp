@@ -7,6 +7,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <deque>
 #include <string>
 
 #include "config/config.hpp"
@@ -15,6 +16,7 @@ struct rampart_config {
   std::string source;  // config file
   std::string prefix;  // "plugins.<id>"
   YAML::Node node;
+  std::deque<std::string> locations;  // strings handed out by config_location
 };
 
 namespace rampart::plugin_host {
@@ -32,6 +34,8 @@ rampart_status config_key_at(const rampart_config* cfg, const char* path, size_t
                              rampart_str* out);
 rampart_status config_check_keys(const rampart_config* cfg, const char* path,
                                  const char* const* allowed, size_t allowed_count);
+
+rampart_status config_location(const rampart_config* cfg, const char* path, rampart_str* out);
 
 // Text of the last failed host call on this thread.
 const char* host_last_error();

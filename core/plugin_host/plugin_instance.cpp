@@ -4,6 +4,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
 #include <cstring>
 
 #include "log/logger.hpp"
@@ -14,6 +18,17 @@ struct rampart_host_ctx {
 };
 
 struct rampart_metric : rampart::runtime::MetricHandle {};
+
+struct rampart_program {
+  std::shared_ptr<rampart::bpf::InstalledProgram> installed;
+};
+
+struct rampart_map {
+  int fd;
+  uint32_t key_size, value_size;  // value_size: per CPU for per-CPU maps
+  bool percpu;
+  int ncpus;
+};
 
 struct rampart_timer {
   explicit rampart_timer(boost::asio::io_context& io) : timer(io) {}
@@ -103,6 +118,78 @@ rampart_status api_alert_emit(rampart_host_ctx* ctx, const rampart_alert* alert)
   }
 }
 
+rampart_status api_program_install(rampart_host_ctx* ctx, const rampart_program_image* image,
+                                   rampart_program** out) noexcept {
+  if (!image || !out) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  try {
+    return self(ctx).program_install(*image, out);
+  } catch (const std::exception& e) {
+    return host_fail(RAMPART_ERR_INTERNAL, e.what());
+  }
+}
+
+void api_program_release(rampart_host_ctx* ctx, rampart_program* p) noexcept {
+  try {
+    self(ctx).program_release(p);
+  } catch (...) {
+  }
+}
+
+rampart_status api_program_counter(rampart_host_ctx*, rampart_program* p, const char* map,
+                                   uint32_t index, uint64_t* out) noexcept {
+  if (!p || !map || !out) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  const int fd = p->installed->instance().map_fd(map);
+  if (fd < 0)
+    return host_fail(RAMPART_ERR_NOT_FOUND, std::string("no map ") + map + " in the program");
+  *out = rampart::bpf::Datapath::percpu_sum(fd, index);
+  return RAMPART_OK;
+}
+
+rampart_status api_map_open(rampart_host_ctx* ctx, const char* name, uint32_t key_size,
+                            uint32_t value_size, rampart_map** out) noexcept {
+  if (!name || !out) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  try {
+    return self(ctx).map_open(name, key_size, value_size, out);
+  } catch (const std::exception& e) {
+    return host_fail(RAMPART_ERR_INTERNAL, e.what());
+  }
+}
+
+rampart_status map_result(int rc, const char* what) {
+  if (rc == 0) return RAMPART_OK;
+  const int e = errno;
+  return host_fail(e == ENOENT  ? RAMPART_ERR_NOT_FOUND
+                   : e == E2BIG ? RAMPART_ERR_BUSY
+                                : RAMPART_ERR_INVALID_ARGUMENT,
+                   std::string(what) + ": " + std::strerror(e));
+}
+
+rampart_status api_map_lookup(rampart_map* m, const void* key, void* value) noexcept {
+  if (!m || !key || !value) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  return map_result(bpf_map_lookup_elem(m->fd, key, value), "map lookup");
+}
+
+rampart_status api_map_update(rampart_map* m, const void* key, const void* value,
+                              uint64_t flags) noexcept {
+  if (!m || !key || !value) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  return map_result(bpf_map_update_elem(m->fd, key, value, flags), "map update");
+}
+
+rampart_status api_map_delete(rampart_map* m, const void* key) noexcept {
+  if (!m || !key) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  return map_result(bpf_map_delete_elem(m->fd, key), "map delete");
+}
+
+rampart_status api_map_update_batch(rampart_map* m, const void* keys, const void* values,
+                                    size_t count) noexcept {
+  if (!m || (count && (!keys || !values)))
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  if (count == 0) return RAMPART_OK;
+  uint32_t n = static_cast<uint32_t>(count);
+  LIBBPF_OPTS(bpf_map_batch_opts, opts);
+  return map_result(bpf_map_update_batch(m->fd, keys, values, &n, &opts), "map batch update");
+}
+
 log::Level to_level(uint32_t level) {
   return level > RAMPART_LOG_ERROR ? log::Level::error : static_cast<log::Level>(level);
 }
@@ -140,6 +227,16 @@ PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> lib, CoreServices&
   api->subscribe = &api_subscribe;
   api->unsubscribe = &api_unsubscribe;
   api->alert_emit = &api_alert_emit;
+  // ABI 1.1
+  api->config_location = &config_location;
+  api->program_install = &api_program_install;
+  api->program_release = &api_program_release;
+  api->program_counter = &api_program_counter;
+  api->map_open = &api_map_open;
+  api->map_lookup = &api_map_lookup;
+  api->map_update = &api_map_update;
+  api->map_delete = &api_map_delete;
+  api->map_update_batch = &api_map_update_batch;
 }
 
 PluginInstance::~PluginInstance() {
@@ -347,6 +444,58 @@ rampart_status PluginInstance::alert_emit(const rampart_alert& alert) {
     return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "alert struct_size is smaller than ABI v1.0");
   }
   core_.alerts.emit(id(), alert);
+  return RAMPART_OK;
+}
+
+rampart_status PluginInstance::program_install(const rampart_program_image& image,
+                                               rampart_program** out) {
+  if (!core_.datapath) {
+    return host_fail(RAMPART_ERR_UNSUPPORTED,
+                     "no kernel datapath: agent.interfaces is empty or rampartd lacks CAP_BPF");
+  }
+  try {
+    auto spec = bpf::spec_from_image(image);
+    auto installed =
+        core_.datapath->install(image.object, std::move(spec), image.slot, image.slot_index);
+    auto p = std::make_unique<rampart_program>(rampart_program{std::move(installed)});
+    std::lock_guard lock(mu_);
+    *out = p.get();
+    programs_.push_back(std::move(p));
+    return RAMPART_OK;
+  } catch (const bpf::BpfError& e) {
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT, e.what());
+  }
+}
+
+void PluginInstance::program_release(rampart_program* p) {
+  std::lock_guard lock(mu_);
+  std::erase_if(programs_, [&](const auto& x) { return x.get() == p; });
+}
+
+rampart_status PluginInstance::map_open(const char* name, uint32_t key_size, uint32_t value_size,
+                                        rampart_map** out) {
+  if (!core_.datapath) return host_fail(RAMPART_ERR_UNSUPPORTED, "no kernel datapath");
+  const int fd = core_.datapath->shared_map_fd(name);
+  if (fd < 0) return host_fail(RAMPART_ERR_NOT_FOUND, std::string("no shared map ") + name);
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
+    return host_fail(RAMPART_ERR_INTERNAL, "map info failed");
+  if (info.key_size != key_size || info.value_size != value_size) {
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT,
+                     std::string("map ") + name + " has key/value size " +
+                         std::to_string(info.key_size) + "/" + std::to_string(info.value_size) +
+                         ", asked for " + std::to_string(key_size) + "/" +
+                         std::to_string(value_size));
+  }
+  const bool percpu = info.type == BPF_MAP_TYPE_PERCPU_ARRAY ||
+                      info.type == BPF_MAP_TYPE_PERCPU_HASH ||
+                      info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+  auto m = std::make_unique<rampart_map>(
+      rampart_map{fd, key_size, value_size, percpu, libbpf_num_possible_cpus()});
+  std::lock_guard lock(mu_);
+  *out = m.get();
+  maps_.push_back(std::move(m));
   return RAMPART_OK;
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bpf/datapath.hpp"
 #include "config/config.hpp"
 #include "plugin_host/call_gate.hpp"
 #include "plugin_host/plugin_library.hpp"
@@ -23,6 +24,8 @@
 
 struct rampart_timer;
 struct rampart_metric;
+struct rampart_program;
+struct rampart_map;
 
 namespace rampart::plugin_host {
 
@@ -32,6 +35,7 @@ struct CoreServices {
   runtime::EventBus& events;
   runtime::AlertPipeline& alerts;
   runtime::Metrics& metrics;
+  bpf::Datapath* datapath = nullptr;  // none: kernel services answer UNSUPPORTED
 };
 
 // How this host presents itself; tests use a newer minor and a longer table
@@ -74,6 +78,10 @@ class PluginInstance : public runtime::EventSink,
   rampart_status subscribe(uint32_t source);
   rampart_status unsubscribe(uint32_t source);
   rampart_status alert_emit(const rampart_alert& alert);
+  rampart_status program_install(const rampart_program_image& image, rampart_program** out);
+  void program_release(rampart_program* p);
+  rampart_status map_open(const char* name, uint32_t key_size, uint32_t value_size,
+                          rampart_map** out);
 
  private:
   std::string call_failed(const char* what, rampart_status st) const;
@@ -95,6 +103,8 @@ class PluginInstance : public runtime::EventSink,
   std::mutex mu_;  // guards timers_ and metrics_
   std::vector<std::shared_ptr<rampart_timer>> timers_;
   std::vector<std::unique_ptr<rampart_metric>> metrics_;
+  std::vector<std::unique_ptr<rampart_program>> programs_;
+  std::vector<std::unique_ptr<rampart_map>> maps_;
 };
 
 }  // namespace rampart::plugin_host

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: Apache-2.0
+// The firewall engine: validates the rule set, compiles it into the XDP
+// classifier's tables and installs them as one program instance (an atomic
+// swap), counts firewall verdict events and raises an alert for every packet
+// a `log` rule reports.
+#include <rampart/sdk/plugin.hpp>
+
+#include <arpa/inet.h>
+
+#include <cstring>
+#include <mutex>
+
+#include "compiler.hpp"
+#include "rampart/events.h"
+#include "rule.hpp"
+#include "tables.hpp"
+
+namespace {
+
+using rampart::firewall::Action;
+using rampart::firewall::Rule;
+using rampart::sdk::Config;
+using rampart::sdk::Error;
+using rampart::sdk::Host;
+
+struct Settings {
+  Action default_policy = Action::allow;
+  uint32_t allow_sample = 0;
+  std::vector<Rule> rules;
+};
+
+Rule parse_rule(const Config& cfg, const std::string& at) {
+  cfg.allow_only(at, {"id", "priority", "action", "protocol", "src_ip", "dst_ip", "src_port", "dst_port",
+                      "vlan_id", "tcp_flags", "enabled", "description"});
+  Rule r;
+  r.id = cfg.require<uint32_t>(at + ".id");
+  r.priority = cfg.get<int32_t>(at + ".priority", static_cast<int32_t>(r.id));
+  r.enabled = cfg.get<bool>(at + ".enabled", true);
+  r.description = cfg.get<std::string>(at + ".description", "");
+  std::string err;
+  auto text = [&](const char* key) { return cfg.require<std::string>(at + "." + key); };
+  auto need = [&](const char* key, auto parsed) {
+    if (!parsed) throw cfg.invalid(at + "." + key, err);
+    return *parsed;
+  };
+  r.action = need("action", rampart::firewall::parse_action(text("action"), err));
+  if (cfg.has(at + ".protocol")) r.protocol = need("protocol", rampart::firewall::parse_protocol(text("protocol"), err));
+  if (cfg.has(at + ".src_ip")) r.src = need("src_ip", rampart::firewall::parse_cidr(text("src_ip"), err));
+  if (cfg.has(at + ".dst_ip")) r.dst = need("dst_ip", rampart::firewall::parse_cidr(text("dst_ip"), err));
+  if (cfg.has(at + ".src_port")) r.src_port = need("src_port", rampart::firewall::parse_ports(text("src_port"), err));
+  if (cfg.has(at + ".dst_port")) r.dst_port = need("dst_port", rampart::firewall::parse_ports(text("dst_port"), err));
+  if (cfg.has(at + ".tcp_flags")) r.tcp_flags = need("tcp_flags", rampart::firewall::parse_tcp_flags(text("tcp_flags"), err));
+  if (cfg.has(at + ".vlan_id")) r.vlan_id = cfg.require<uint16_t>(at + ".vlan_id");
+  if (const auto why = rampart::firewall::validate(r); !why.empty()) {
+    const auto colon = why.find(':');
+    throw cfg.invalid(at + "." + why.substr(0, colon), why.substr(colon + 2));
+  }
+  return r;
+}
+
+Settings parse(const Config& cfg) {
+  cfg.allow_only("", {"default_policy", "allow_sample", "rules"});
+  Settings s;
+  const auto policy = cfg.get<std::string>("default_policy", "allow");
+  if (policy == "deny") {
+    s.default_policy = Action::deny;
+  } else if (policy != "allow") {
+    throw cfg.invalid("default_policy", "expected allow or deny, got '" + policy + "'");
+  }
+  s.allow_sample = cfg.get<uint32_t>("allow_sample", 0);
+  for (size_t i = 0, n = cfg.size("rules"); i < n; ++i) s.rules.push_back(parse_rule(cfg, "rules." + std::to_string(i)));
+  return s;
+}
+
+const char* action_label(uint8_t a) {
+  switch (a) {
+    case RAMPART_FW_DENY: return "deny";
+    case RAMPART_FW_LOG: return "log";
+    case RAMPART_FW_REJECT: return "reject";
+    default: return "allow";
+  }
+}
+
+std::string endpoint(uint8_t family, const uint8_t* addr, uint16_t port) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(family == RAMPART_FAMILY_V6 ? AF_INET6 : AF_INET, addr, buf, sizeof buf);
+  return family == RAMPART_FAMILY_V6 ? "[" + std::string(buf) + "]:" + std::to_string(port)
+                                     : std::string(buf) + ":" + std::to_string(port);
+}
+
+class FirewallEngine {
+ public:
+  FirewallEngine(Host& host, const Config& cfg) : host_(host), settings_(parse(cfg)) {
+    (void)rampart::firewall::compile(settings_.rules, settings_.default_policy);  // fail early
+    rules_ = host_.gauge("rampart_firewall_rules", "Enabled firewall rules installed in the kernel");
+    reloads_ = host_.counter("rampart_firewall_rule_reloads_total", "Rule sets installed in the kernel");
+    for (int a = 0; a < 4; ++a) {
+      events_[a] = host_.counter("rampart_firewall_events_total", "Firewall verdict events by action",
+                                 {{"action", action_label(static_cast<uint8_t>(a))}});
+    }
+    malformed_ = host_.counter("rampart_firewall_malformed_events_total", "Events too short to decode");
+    host_.subscribe(RAMPART_SOURCE_XDP_FIREWALL);
+  }
+
+  void start() { install(settings_); }
+
+  void validate(const Config& cfg) {
+    const Settings s = parse(cfg);
+    (void)rampart::firewall::compile(s.rules, s.default_policy);
+  }
+
+  void reload(const Config& cfg) {
+    Settings next = parse(cfg);
+    install(next);  // throws before anything changes if the rules do not compile
+    std::lock_guard lock(mu_);
+    settings_ = std::move(next);
+  }
+
+  void on_event(const rampart::sdk::Event& ev) {
+    if (ev.type() != RAMPART_EV_FW_VERDICT) return;
+    if (ev.bytes().size() < sizeof(rampart_fw_event)) {
+      malformed_.inc();
+      return;
+    }
+    rampart_fw_event e;
+    std::memcpy(&e, ev.bytes().data(), sizeof e);
+    events_[e.action & 3].inc();
+    if (e.action != RAMPART_FW_LOG) return;
+    const std::string msg = "firewall rule " + std::to_string(e.rule_id) + " logged " +
+                            rampart::firewall::protocol_name(e.protocol) + " " +
+                            endpoint(e.family, e.src_addr, e.src_port) + " -> " +
+                            endpoint(e.family, e.dst_addr, e.dst_port);
+    const std::string rule = std::to_string(e.rule_id);
+    rampart_alert a = rampart::sdk::make_alert(RAMPART_SEVERITY_LOW, rule, msg);
+    a.ip_family = e.family;
+    a.protocol = e.protocol;
+    a.vlan_id = e.vlan_id;
+    std::memcpy(a.src_addr, e.src_addr, 16);
+    std::memcpy(a.dst_addr, e.dst_addr, 16);
+    a.src_port = e.src_port;
+    a.dst_port = e.dst_port;
+    host_.emit_alert(a);
+  }
+
+ private:
+  void install(const Settings& s) {
+    const auto compiled = rampart::firewall::compile(s.rules, s.default_policy);
+    auto image = rampart::firewall::to_program_image(compiled);
+    image.set<uint32_t>("allow_sample", s.allow_sample);
+    try {
+      program_ = host_.install_program(image);  // the previous instance is released
+    } catch (const Error& e) {
+      if (e.status() != RAMPART_ERR_UNSUPPORTED) throw;
+      host_.warn(std::string("rules checked but not enforced: ") + e.what());
+      return;
+    }
+    rules_.set(compiled.nrules);
+    reloads_.inc();
+    host_.info("installed " + std::to_string(compiled.nrules) + " rules (default " +
+               std::string(rampart::firewall::action_name(s.default_policy)) + ")");
+  }
+
+  Host& host_;
+  std::mutex mu_;
+  Settings settings_;
+  rampart::sdk::Program program_;
+  rampart::sdk::Metric rules_, reloads_, malformed_, events_[4];
+};
+
+}  // namespace
+
+RAMPART_PLUGIN(FirewallEngine, RAMPART_KIND_ENGINE, "firewall", "XDP firewall", "0.1.0", "Apache-2.0",
+               "Prioritised rules over addresses, protocols, ports, VLANs and TCP flags, in XDP")
