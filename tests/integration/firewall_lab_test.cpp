@@ -46,21 +46,29 @@ class FirewallLab : public ::testing::Test {
 
   std::string write_config(const std::string& rules, const std::string& extra = "") {
     const auto path = dir_ / "rampart.yaml";
-    rampart::test::write_file(path, "agent:\n"
-                                    "  interfaces: [" + lab_->if_b() + "]\n"
-                                    "  bpf_dir: " RAMPART_BPF_DIR "\n"
-                                    "  bpf_pin_path: " + bpffs_ + "/rampart\n"
-                                    "plugins:\n"
-                                    "  log: {path: " + (dir_ / "alerts.json") + "}\n"
-                                    "  firewall:\n"
-                                    "    default_policy: allow\n" + extra +
-                                    "    rules: " + rules + "\n");
+    rampart::test::write_file(path,
+                              "agent:\n"
+                              "  interfaces: [" +
+                                  lab_->if_b() +
+                                  "]\n"
+                                  "  bpf_dir: " RAMPART_BPF_DIR
+                                  "\n"
+                                  "  bpf_pin_path: " +
+                                  bpffs_ +
+                                  "/rampart\n"
+                                  "plugins:\n"
+                                  "  log: {path: " +
+                                  (dir_ / "alerts.json") +
+                                  "}\n"
+                                  "  firewall:\n"
+                                  "    default_policy: allow\n" +
+                                  extra + "    rules: " + rules + "\n");
     return path;
   }
   void start(const std::string& cfg) {
-    daemon_ = std::make_unique<DaemonProcess>(std::vector<std::string>{
-        "/usr/sbin/ip", "netns", "exec", lab_->ns_b(), RAMPARTD_PATH, "--config", cfg, "--plugin-dir",
-        RAMPART_BUILTIN_PLUGIN_DIR});
+    daemon_ = std::make_unique<DaemonProcess>(
+        std::vector<std::string>{"/usr/sbin/ip", "netns", "exec", lab_->ns_b(), RAMPARTD_PATH,
+                                 "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
     ASSERT_TRUE(daemon_->wait_for("ready plugins=firewall,log refused=0")) << daemon_->output();
   }
   void reload(size_t nth) {
@@ -110,16 +118,19 @@ TEST_F(FirewallLab, DenyRuleStopsTrafficAndSurvivesARestart) {
   daemon_->signal(SIGTERM);
   ASSERT_EQ(daemon_->wait_exit(), 0) << daemon_->output();
   // Stopping rampartd does not detach; --detach-all does.
-  EXPECT_NE(NetnsLab::sh("ip -n " + lab_->ns_b() + " link show " + lab_->if_b()).find("xdp"), std::string::npos);
-  const auto r = rampart::test::run_command({"/usr/sbin/ip", "netns", "exec", lab_->ns_b(), RAMPARTD_PATH,
-                                             "--detach-all", "--config", cfg});
+  EXPECT_NE(NetnsLab::sh("ip -n " + lab_->ns_b() + " link show " + lab_->if_b()).find("xdp"),
+            std::string::npos);
+  const auto r = rampart::test::run_command({"/usr/sbin/ip", "netns", "exec", lab_->ns_b(),
+                                             RAMPARTD_PATH, "--detach-all", "--config", cfg});
   EXPECT_EQ(r.status, 0) << r.output;
-  EXPECT_EQ(NetnsLab::sh("ip -n " + lab_->ns_b() + " link show " + lab_->if_b()).find("xdp"), std::string::npos);
+  EXPECT_EQ(NetnsLab::sh("ip -n " + lab_->ns_b() + " link show " + lab_->if_b()).find("xdp"),
+            std::string::npos);
 }
 
 TEST_F(FirewallLab, RulesSelectByProtocolAndPort) {
-  start(write_config("[{id: 5, action: deny, protocol: udp, dst_port: \"9999\"},"
-                     " {id: 6, action: deny, protocol: icmp}]"));
+  start(
+      write_config("[{id: 5, action: deny, protocol: udp, dst_port: \"9999\"},"
+                   " {id: 6, action: deny, protocol: icmp}]"));
   const Counts c = lab_->send_and_count(kPackets);
   EXPECT_EQ(c.udp, 0u);
   EXPECT_EQ(c.icmp, 0u);

@@ -65,7 +65,8 @@ NetnsLab::NetnsLab() {
   try {
     sh("ip netns add " + ns_a_);
     sh("ip netns add " + ns_b_);
-    sh("ip link add " + if_a_ + " netns " + ns_a_ + " type veth peer name " + if_b_ + " netns " + ns_b_);
+    sh("ip link add " + if_a_ + " netns " + ns_a_ + " type veth peer name " + if_b_ + " netns " +
+       ns_b_);
     sh("ip -n " + ns_a_ + " addr add 198.18.0.1/24 dev " + if_a_);
     sh("ip -n " + ns_a_ + " addr add 198.18.0.3/24 dev " + if_a_);
     sh("ip -n " + ns_b_ + " addr add 198.18.0.2/24 dev " + if_b_);
@@ -90,14 +91,17 @@ NetnsLab::~NetnsLab() {
 int NetnsLab::socket_in(const std::string& ns, int domain, int type, int protocol) const {
   // setns on a throwaway thread: the socket belongs to the namespace it was
   // created in, and this thread's namespace stays untouched.
-  return std::async(std::launch::async, [&] {
-           const int nsfd = open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
-           if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0) throw std::runtime_error("setns " + ns);
-           close(nsfd);
-           const int fd = socket(domain, type | SOCK_CLOEXEC, protocol);
-           if (fd < 0) throw std::runtime_error("socket in " + ns + ": " + std::strerror(errno));
-           return fd;
-         })
+  return std::async(std::launch::async,
+                    [&] {
+                      const int nsfd = open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
+                      if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0)
+                        throw std::runtime_error("setns " + ns);
+                      close(nsfd);
+                      const int fd = socket(domain, type | SOCK_CLOEXEC, protocol);
+                      if (fd < 0)
+                        throw std::runtime_error("socket in " + ns + ": " + std::strerror(errno));
+                      return fd;
+                    })
       .get();
 }
 
@@ -113,11 +117,13 @@ Counts NetnsLab::send_and_count(size_t n, uint16_t udp_port) const {
                       close(nsfd);
                       return static_cast<int>(if_nametoindex(if_b_.c_str()));
                     }).get();
-  if (bind(cap, reinterpret_cast<sockaddr*>(&sll), sizeof sll) != 0) throw std::runtime_error("bind AF_PACKET");
+  if (bind(cap, reinterpret_cast<sockaddr*>(&sll), sizeof sll) != 0)
+    throw std::runtime_error("bind AF_PACKET");
 
   // A: senders bound to .1, the marker bound to .3.
   const int udp = socket_in(ns_a_, AF_INET, SOCK_DGRAM, 0);
-  const auto src1 = v4("198.18.0.1", 0), src3 = v4("198.18.0.3", 0), dst_udp = v4("198.18.0.2", udp_port);
+  const auto src1 = v4("198.18.0.1", 0), src3 = v4("198.18.0.3", 0),
+             dst_udp = v4("198.18.0.2", udp_port);
   bind(udp, reinterpret_cast<const sockaddr*>(&src1), sizeof src1);
   const int icmp = socket_in(ns_a_, AF_INET, SOCK_RAW, IPPROTO_ICMP);
   bind(icmp, reinterpret_cast<const sockaddr*>(&src1), sizeof src1);
@@ -132,7 +138,8 @@ Counts NetnsLab::send_and_count(size_t n, uint16_t udp_port) const {
     while (std::chrono::steady_clock::now() < deadline) {
       // Re-sent until seen: the first may wait on neighbour resolution.
       if (std::chrono::steady_clock::now() >= next_marker) {
-        sendto(marker, "m", 1, 0, reinterpret_cast<const sockaddr*>(&dst_marker), sizeof dst_marker);
+        sendto(marker, "m", 1, 0, reinterpret_cast<const sockaddr*>(&dst_marker),
+               sizeof dst_marker);
         next_marker += std::chrono::milliseconds(100);
       }
       pollfd pfd{cap, POLLIN, 0};
@@ -154,7 +161,8 @@ Counts NetnsLab::send_and_count(size_t n, uint16_t udp_port) const {
   };
 
   Counts warmup;
-  if (!count_until_marker(warmup)) throw std::runtime_error("the marker never arrived: is the lab broken?");
+  if (!count_until_marker(warmup))
+    throw std::runtime_error("the marker never arrived: is the lab broken?");
   std::vector<int> tcps;
   for (size_t i = 0; i < n; ++i) {
     sendto(udp, "rampart", 7, 0, reinterpret_cast<const sockaddr*>(&dst_udp), sizeof dst_udp);
@@ -172,7 +180,8 @@ Counts NetnsLab::send_and_count(size_t n, uint16_t udp_port) const {
     tcps.push_back(t);
   }
   Counts c;
-  if (!count_until_marker(c)) throw std::runtime_error("the marker never arrived after the traffic");
+  if (!count_until_marker(c))
+    throw std::runtime_error("the marker never arrived after the traffic");
   for (int t : tcps) close(t);
   for (int fd : {cap, udp, icmp, marker}) close(fd);
   return c;

@@ -30,8 +30,8 @@ struct Settings {
 };
 
 Rule parse_rule(const Config& cfg, const std::string& at) {
-  cfg.allow_only(at, {"id", "priority", "action", "protocol", "src_ip", "dst_ip", "src_port", "dst_port",
-                      "vlan_id", "tcp_flags", "enabled", "description"});
+  cfg.allow_only(at, {"id", "priority", "action", "protocol", "src_ip", "dst_ip", "src_port",
+                      "dst_port", "vlan_id", "tcp_flags", "enabled", "description"});
   Rule r;
   r.id = cfg.require<uint32_t>(at + ".id");
   r.priority = cfg.get<int32_t>(at + ".priority", static_cast<int32_t>(r.id));
@@ -44,12 +44,18 @@ Rule parse_rule(const Config& cfg, const std::string& at) {
     return *parsed;
   };
   r.action = need("action", rampart::firewall::parse_action(text("action"), err));
-  if (cfg.has(at + ".protocol")) r.protocol = need("protocol", rampart::firewall::parse_protocol(text("protocol"), err));
-  if (cfg.has(at + ".src_ip")) r.src = need("src_ip", rampart::firewall::parse_cidr(text("src_ip"), err));
-  if (cfg.has(at + ".dst_ip")) r.dst = need("dst_ip", rampart::firewall::parse_cidr(text("dst_ip"), err));
-  if (cfg.has(at + ".src_port")) r.src_port = need("src_port", rampart::firewall::parse_ports(text("src_port"), err));
-  if (cfg.has(at + ".dst_port")) r.dst_port = need("dst_port", rampart::firewall::parse_ports(text("dst_port"), err));
-  if (cfg.has(at + ".tcp_flags")) r.tcp_flags = need("tcp_flags", rampart::firewall::parse_tcp_flags(text("tcp_flags"), err));
+  if (cfg.has(at + ".protocol"))
+    r.protocol = need("protocol", rampart::firewall::parse_protocol(text("protocol"), err));
+  if (cfg.has(at + ".src_ip"))
+    r.src = need("src_ip", rampart::firewall::parse_cidr(text("src_ip"), err));
+  if (cfg.has(at + ".dst_ip"))
+    r.dst = need("dst_ip", rampart::firewall::parse_cidr(text("dst_ip"), err));
+  if (cfg.has(at + ".src_port"))
+    r.src_port = need("src_port", rampart::firewall::parse_ports(text("src_port"), err));
+  if (cfg.has(at + ".dst_port"))
+    r.dst_port = need("dst_port", rampart::firewall::parse_ports(text("dst_port"), err));
+  if (cfg.has(at + ".tcp_flags"))
+    r.tcp_flags = need("tcp_flags", rampart::firewall::parse_tcp_flags(text("tcp_flags"), err));
   if (cfg.has(at + ".vlan_id")) r.vlan_id = cfg.require<uint16_t>(at + ".vlan_id");
   if (const auto why = rampart::firewall::validate(r); !why.empty()) {
     const auto colon = why.find(':');
@@ -68,16 +74,21 @@ Settings parse(const Config& cfg) {
     throw cfg.invalid("default_policy", "expected allow or deny, got '" + policy + "'");
   }
   s.allow_sample = cfg.get<uint32_t>("allow_sample", 0);
-  for (size_t i = 0, n = cfg.size("rules"); i < n; ++i) s.rules.push_back(parse_rule(cfg, "rules." + std::to_string(i)));
+  for (size_t i = 0, n = cfg.size("rules"); i < n; ++i)
+    s.rules.push_back(parse_rule(cfg, "rules." + std::to_string(i)));
   return s;
 }
 
 const char* action_label(uint8_t a) {
   switch (a) {
-    case RAMPART_FW_DENY: return "deny";
-    case RAMPART_FW_LOG: return "log";
-    case RAMPART_FW_REJECT: return "reject";
-    default: return "allow";
+    case RAMPART_FW_DENY:
+      return "deny";
+    case RAMPART_FW_LOG:
+      return "log";
+    case RAMPART_FW_REJECT:
+      return "reject";
+    default:
+      return "allow";
   }
 }
 
@@ -92,13 +103,17 @@ class FirewallEngine {
  public:
   FirewallEngine(Host& host, const Config& cfg) : host_(host), settings_(parse(cfg)) {
     (void)rampart::firewall::compile(settings_.rules, settings_.default_policy);  // fail early
-    rules_ = host_.gauge("rampart_firewall_rules", "Enabled firewall rules installed in the kernel");
-    reloads_ = host_.counter("rampart_firewall_rule_reloads_total", "Rule sets installed in the kernel");
+    rules_ =
+        host_.gauge("rampart_firewall_rules", "Enabled firewall rules installed in the kernel");
+    reloads_ =
+        host_.counter("rampart_firewall_rule_reloads_total", "Rule sets installed in the kernel");
     for (int a = 0; a < 4; ++a) {
-      events_[a] = host_.counter("rampart_firewall_events_total", "Firewall verdict events by action",
-                                 {{"action", action_label(static_cast<uint8_t>(a))}});
+      events_[a] =
+          host_.counter("rampart_firewall_events_total", "Firewall verdict events by action",
+                        {{"action", action_label(static_cast<uint8_t>(a))}});
     }
-    malformed_ = host_.counter("rampart_firewall_malformed_events_total", "Events too short to decode");
+    malformed_ =
+        host_.counter("rampart_firewall_malformed_events_total", "Events too short to decode");
     host_.subscribe(RAMPART_SOURCE_XDP_FIREWALL);
   }
 
@@ -169,5 +184,6 @@ class FirewallEngine {
 
 }  // namespace
 
-RAMPART_PLUGIN(FirewallEngine, RAMPART_KIND_ENGINE, "firewall", "XDP firewall", "0.1.0", "Apache-2.0",
+RAMPART_PLUGIN(FirewallEngine, RAMPART_KIND_ENGINE, "firewall", "XDP firewall", "0.1.0",
+               "Apache-2.0",
                "Prioritised rules over addresses, protocols, ports, VLANs and TCP flags, in XDP")
