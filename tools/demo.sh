@@ -60,9 +60,9 @@ YAML
 }
 
 dropped() {  # the firewall's per-CPU "dropped" counter (key 2), summed
-  bpftool map dump pinned $bpffs/rampart/maps/fw_stats 2>/dev/null | awk '
-    /^key:/ { k = strtonum("0x" $2) }
-    /value \(CPU/ && k == 2 { v = 0; for (i = 11; i >= 4; i--) v = v * 256 + strtonum("0x" $i); s += v }
+  bpftool map dump pinned $bpffs/rampart/maps/fw_stats 2>/dev/null | gawk '
+    /"key":/ { k = $2 + 0 }
+    /"value":/ && k == 2 { s += $2 }
     END { print s + 0 }'
 }
 
