@@ -6,12 +6,21 @@
 // raise alerts, and --detach-all removes everything.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <net/if.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <thread>
 
 #include "daemon_process.hpp"
 #include "netns_lab.hpp"
@@ -162,6 +171,122 @@ TEST_F(FirewallLab, BadRuleIsRefusedAndTheOldSetKeepsFiltering) {
   ASSERT_TRUE(daemon_->wait_for("config reload refused")) << daemon_->output();
   EXPECT_TRUE(daemon_->wait_for("plugins.firewall.rules.0.src_ip")) << daemon_->output();
   expect_all(lab_->send_and_count(kPackets), 0, "old rules still in force");
+}
+
+}  // namespace
+
+namespace {
+
+// The test-only TC program that counts UDP/9999 packets by the rule id in
+// the XDP metadata, attached to B's ingress.
+class TcMetaReader {
+ public:
+  TcMetaReader(const NetnsLab& lab) {
+    obj_ = bpf_object__open_file(RAMPART_BPF_DIR "/tc_meta_reader.bpf.o", nullptr);
+    if (!obj_ || bpf_object__load(obj_) != 0)
+      throw std::runtime_error("cannot load tc_meta_reader");
+    const int prog = bpf_program__fd(bpf_object__find_program_by_name(obj_, "tc_meta_reader"));
+    map_ = bpf_object__find_map_fd_by_name(obj_, "meta_seen");
+    lab.in_ns(lab.ns_b(), [&] {
+      LIBBPF_OPTS(bpf_tc_hook, hook,
+                  .ifindex = static_cast<int>(if_nametoindex(lab.if_b().c_str())),
+                  .attach_point = BPF_TC_INGRESS);
+      bpf_tc_hook_create(&hook);
+      LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog);
+      if (bpf_tc_attach(&hook, &opts) != 0) throw std::runtime_error("bpf_tc_attach failed");
+      return 0;
+    });
+  }
+  ~TcMetaReader() { bpf_object__close(obj_); }
+  std::map<uint32_t, uint64_t> counts() const {
+    std::map<uint32_t, uint64_t> out;
+    uint32_t key, next;
+    uint32_t* prev = nullptr;
+    while (bpf_map_get_next_key(map_, prev, &next) == 0) {
+      uint64_t v = 0;
+      bpf_map_lookup_elem(map_, &next, &v);
+      out[next] = v;
+      key = next;
+      prev = &key;
+    }
+    return out;
+  }
+
+ private:
+  bpf_object* obj_ = nullptr;
+  int map_ = -1;
+};
+
+TEST_F(FirewallLab, TcSeesTheXdpVerdictInMetadata) {
+  ASSERT_NO_FATAL_FAILURE(
+      start(write_config("[{id: 42, action: allow, protocol: udp, dst_port: \"9999\"}]")));
+  TcMetaReader tc(*lab_);
+  EXPECT_EQ(lab_->send_and_count(kPackets).udp, kPackets);
+  const auto seen = tc.counts();
+  ASSERT_EQ(seen.size(), 1u) << "every packet carried metadata naming rule 42";
+  EXPECT_EQ(seen.begin()->first, 42u);
+  EXPECT_EQ(seen.begin()->second, kPackets);
+}
+
+// 10,000 rules, all but one never matching the test traffic; the one that
+// does sits at another priority and has another id in set A and set B.
+std::string ten_thousand_rules(uint32_t target_id, int32_t target_priority) {
+  std::string yaml = "\n";
+  for (uint32_t i = 1; i < 10000; ++i) {
+    yaml += "      - {id: " + std::to_string(i) + ", priority: " + std::to_string(i) +
+            ", action: deny, protocol: " + (i % 2 ? "tcp" : "udp") + ", src_ip: 10." +
+            std::to_string(i / 256 % 256) + "." + std::to_string(i % 256) + ".0/24, dst_port: \"" +
+            std::to_string(1000 + i % 5000) + "\"}\n";
+  }
+  yaml += "      - {id: " + std::to_string(target_id) +
+          ", priority: " + std::to_string(target_priority) +
+          ", action: allow, protocol: udp, src_ip: 198.18.0.1/32, dst_port: \"9999\"}\n";
+  return yaml;
+}
+
+TEST_F(FirewallLab, TenThousandRulesReplacedUnderTrafficNeverMix) {
+  const std::string set_a = ten_thousand_rules(500001, 2500),
+                    set_b = ten_thousand_rules(500002, 7500);
+  const auto cfg = write_config(set_a);
+  ASSERT_NO_FATAL_FAILURE(start(cfg));
+  ASSERT_TRUE(daemon_->wait_for("installed 10000 rules")) << daemon_->output();
+  TcMetaReader tc(*lab_);
+
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> sent{0};
+  const int sock = lab_->socket_in(lab_->ns_a(), AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in src{}, dst{};
+  src.sin_family = dst.sin_family = AF_INET;
+  inet_pton(AF_INET, "198.18.0.1", &src.sin_addr);
+  inet_pton(AF_INET, "198.18.0.2", &dst.sin_addr);
+  dst.sin_port = htons(9999);
+  bind(sock, reinterpret_cast<sockaddr*>(&src), sizeof src);
+  std::thread sender([&] {
+    while (!stop) {
+      if (sendto(sock, "x", 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst) == 1) ++sent;
+    }
+  });
+  const int rounds = 4;
+  for (int i = 0; i < rounds; ++i) {
+    write_config(i % 2 == 0 ? set_b : set_a);
+    reload(static_cast<size_t>(i + 1));
+  }
+  stop = true;
+  sender.join();
+  close(sock);
+  lab_->send_and_count(0);  // the marker: everything sent before it has arrived
+
+  const auto seen = tc.counts();
+  uint64_t judged = 0;
+  for (const auto& [rule, n] : seen) {
+    EXPECT_TRUE(rule == 500001 || rule == 500002) << n << " packets judged by rule " << rule;
+    judged += n;
+  }
+  EXPECT_GT(seen.count(500001) ? seen.at(500001) : 0, 0u);
+  EXPECT_GT(seen.count(500002) ? seen.at(500002) : 0, 0u);
+  EXPECT_GT(judged, 0u);
+  EXPECT_LE(judged, sent.load());
+  EXPECT_EQ(daemon_->output().find("error"), std::string::npos) << daemon_->output();
 }
 
 }  // namespace

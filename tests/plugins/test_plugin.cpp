@@ -46,6 +46,11 @@ class TestEngine {
         if (throw_on_tick_) throw std::runtime_error("tick exploded on purpose");
       });
     }
+    if (!map_name_.empty()) {
+      // ABI 1.1 map service: opened with the sizes the config says.
+      map_ = host_.open_map(map_name_.c_str(), 4, map_value_size_);
+      host_.info("lifecycle: map opened " + map_name_);
+    }
     host_.info("lifecycle: start");
   }
   void stop() { host_.info("lifecycle: stop"); }
@@ -54,7 +59,7 @@ class TestEngine {
     if (cfg.get<bool>("reject", false))
       throw Error(RAMPART_ERR_INVALID_ARGUMENT, "reject: true is refused");
     cfg.allow_only("", {"value", "reject", "fail_reload", "tick_ms", "alert_on_tick",
-                        "throw_on_tick", "throw_on_event"});
+                        "throw_on_tick", "throw_on_event", "open_map", "map_value_size"});
   }
 
   void reload(const Config& cfg) {
@@ -78,6 +83,8 @@ class TestEngine {
     alert_on_tick_ = cfg.get<bool>("alert_on_tick", false);
     throw_on_tick_ = cfg.get<bool>("throw_on_tick", false);
     throw_on_event_ = cfg.get<bool>("throw_on_event", false);
+    map_name_ = cfg.get<std::string>("open_map", "");
+    map_value_size_ = cfg.get<uint32_t>("map_value_size", 8);
   }
 
   Host& host_;
@@ -86,6 +93,9 @@ class TestEngine {
   bool alert_on_tick_ = false, throw_on_tick_ = false, throw_on_event_ = false;
   rampart::sdk::Metric events_;
   rampart::sdk::Timer timer_;
+  std::string map_name_;
+  uint32_t map_value_size_ = 8;
+  rampart::sdk::Map map_;
 };
 
 #ifdef TEST_RAW_THROW

@@ -88,6 +88,12 @@ NetnsLab::~NetnsLab() {
   (void)system(("ip netns del " + ns_b_ + " 2>/dev/null").c_str());
 }
 
+void NetnsLab::enter(const std::string& ns) {
+  const int nsfd = open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
+  if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0) throw std::runtime_error("setns " + ns);
+  close(nsfd);
+}
+
 int NetnsLab::socket_in(const std::string& ns, int domain, int type, int protocol) const {
   // setns on a throwaway thread: the socket belongs to the namespace it was
   // created in, and this thread's namespace stays untouched.

@@ -5,6 +5,7 @@
 // leaves these namespaces.
 #pragma once
 
+#include <future>
 #include <string>
 
 namespace rampart::test {
@@ -33,6 +34,18 @@ class NetnsLab {
   // 198.18.0.3; counts, on B's interface, what arrived from .1 before the
   // marker did. The marker is not subject to the test's rules.
   Counts send_and_count(size_t n, uint16_t udp_port = 9999) const;
+
+  // Runs f on a thread inside namespace `ns` and returns its result.
+  template <class F>
+  auto in_ns(const std::string& ns, F f) const {
+    return std::async(std::launch::async,
+                      [&] {
+                        enter(ns);
+                        return f();
+                      })
+        .get();
+  }
+  static void enter(const std::string& ns);  // setns the calling thread
 
   // Output of a shell command, throwing if it fails.
   static std::string sh(const std::string& cmd);

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Test program: a TC ingress classifier that reads the metadata the XDP
+ * firewall wrote in front of the packet, and counts UDP packets to port
+ * 9999 per rule id (key 0xffffffff: no metadata). It proves TC sees the
+ * verdict without parsing headers again, and lets tests see which rule
+ * judged each packet.
+ */
+#include "vmlinux.h"
+
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "rampart/xdp_meta.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define TC_ACT_OK 0
+#define NO_META 0xffffffffu
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} meta_seen SEC(".maps");
+
+SEC("tc")
+int tc_meta_reader(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct rampart_xdp_meta *m = (void *)(long)skb->data_meta;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct udphdr *udp = (void *)(ip + 1);
+
+	if ((void *)(udp + 1) > data_end)
+		return TC_ACT_OK;
+	if (eth->h_proto != bpf_htons(0x0800) || ip->protocol != 17 || ip->ihl != 5 ||
+	    udp->dest != bpf_htons(9999))
+		return TC_ACT_OK;
+	__u32 key = NO_META;
+
+	if ((void *)(m + 1) <= data && m->magic == RAMPART_XDP_META_MAGIC)
+		key = m->rule_id;
+	__u64 one = 1, *v = bpf_map_lookup_elem(&meta_seen, &key);
+
+	if (v)
+		__sync_fetch_and_add(v, 1);
+	else
+		bpf_map_update_elem(&meta_seen, &key, &one, BPF_NOEXIST);
+	return TC_ACT_OK;
+}
