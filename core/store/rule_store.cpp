@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "store/rule_store.hpp"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <filesystem>
+
+namespace rampart::store {
+namespace {
+
+// A prepared statement, finalized on scope exit.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK) {
+      throw StoreError(std::string("sqlite prepare: ") + sqlite3_errmsg(db));
+    }
+  }
+  ~Stmt() { sqlite3_finalize(st_); }
+  Stmt& text(int i, const std::string& s) {
+    sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& text_or_null(int i, const std::optional<std::string>& s) {
+    if (s) return text(i, *s);
+    sqlite3_bind_null(st_, i);
+    return *this;
+  }
+  Stmt& integer(int i, int64_t v) {
+    sqlite3_bind_int64(st_, i, v);
+    return *this;
+  }
+  bool step() {
+    const int rc = sqlite3_step(st_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw StoreError(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  }
+  int64_t col_int(int i) const { return sqlite3_column_int64(st_, i); }
+  std::string col_text(int i) const {
+    const auto* p = sqlite3_column_text(st_, i);
+    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(st_, i))
+             : std::string();
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* st_ = nullptr;
+};
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+RuleStore::RuleStore(const std::string& path) : path_(path) {
+  std::error_code ec;
+  const auto dir = std::filesystem::path(path).parent_path();
+  if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+  if (sqlite3_open_v2(path.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw StoreError(path + ": cannot open rule database: " + why);
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  try {
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=NORMAL");
+    exec("PRAGMA foreign_keys=ON");
+    exec(
+        "CREATE TABLE IF NOT EXISTS rules ("
+        " domain TEXT NOT NULL, id INTEGER NOT NULL, body TEXT NOT NULL, updated_ms INTEGER NOT "
+        "NULL,"
+        " PRIMARY KEY (domain, id))");
+    exec(
+        "CREATE TABLE IF NOT EXISTS audit ("
+        " seq INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, actor TEXT NOT NULL,"
+        " domain TEXT NOT NULL, rule_id INTEGER NOT NULL, action TEXT NOT NULL, before TEXT, after "
+        "TEXT)");
+    exec("CREATE INDEX IF NOT EXISTS audit_rule ON audit (domain, rule_id, seq)");
+  } catch (const StoreError& e) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw StoreError(path + ": " + e.what());
+  }
+}
+
+RuleStore::~RuleStore() {
+  if (db_) sqlite3_close(db_);
+}
+
+void RuleStore::exec(const char* sql) const {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    const std::string why = err ? err : "unknown error";
+    sqlite3_free(err);
+    throw StoreError("sqlite: " + why);
+  }
+}
+
+std::vector<StoredRule> RuleStore::list(const std::string& domain) const {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "SELECT id, body FROM rules WHERE domain = ?1 ORDER BY id");
+  st.text(1, domain);
+  std::vector<StoredRule> out;
+  while (st.step()) out.push_back({static_cast<uint64_t>(st.col_int(0)), st.col_text(1)});
+  return out;
+}
+
+std::optional<std::string> RuleStore::get_locked(const std::string& domain, uint64_t id) const {
+  Stmt st(db_, "SELECT body FROM rules WHERE domain = ?1 AND id = ?2");
+  st.text(1, domain).integer(2, static_cast<int64_t>(id));
+  if (st.step()) return st.col_text(0);
+  return std::nullopt;
+}
+
+std::optional<std::string> RuleStore::get(const std::string& domain, uint64_t id) const {
+  std::lock_guard lock(mu_);
+  return get_locked(domain, id);
+}
+
+bool RuleStore::empty(const std::string& domain) const {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "SELECT 1 FROM rules WHERE domain = ?1 LIMIT 1");
+  st.text(1, domain);
+  return !st.step();
+}
+
+void RuleStore::audit_locked(const std::string& domain, uint64_t id, const char* action,
+                             const std::string& actor, const std::optional<std::string>& before,
+                             const std::optional<std::string>& after) {
+  Stmt st(db_,
+          "INSERT INTO audit (time_ms, actor, domain, rule_id, action, before, after) VALUES (?1, "
+          "?2, ?3, ?4, ?5, ?6, ?7)");
+  st.integer(1, now_ms())
+      .text(2, actor)
+      .text(3, domain)
+      .integer(4, static_cast<int64_t>(id))
+      .text(5, action);
+  st.text_or_null(6, before).text_or_null(7, after);
+  st.step();
+}
+
+std::optional<std::string> RuleStore::change(const std::string& domain, uint64_t id,
+                                             const std::optional<std::string>& body,
+                                             const std::string& actor,
+                                             const std::function<void()>& commit) {
+  std::lock_guard lock(mu_);
+  exec("BEGIN IMMEDIATE");
+  try {
+    const auto before = get_locked(domain, id);
+    if (body) {
+      Stmt st(db_,
+              "INSERT INTO rules (domain, id, body, updated_ms) VALUES (?1, ?2, ?3, ?4)"
+              " ON CONFLICT (domain, id) DO UPDATE SET body = excluded.body, updated_ms = "
+              "excluded.updated_ms");
+      st.text(1, domain).integer(2, static_cast<int64_t>(id)).text(3, *body).integer(4, now_ms());
+      st.step();
+      audit_locked(domain, id, before ? "update" : "create", actor, before, body);
+    } else {
+      Stmt st(db_, "DELETE FROM rules WHERE domain = ?1 AND id = ?2");
+      st.text(1, domain).integer(2, static_cast<int64_t>(id));
+      st.step();
+      audit_locked(domain, id, "delete", actor, before, std::nullopt);
+    }
+    if (commit) commit();
+    exec("COMMIT");
+    return before;
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
+}
+
+void RuleStore::replace_all(const std::string& domain, const std::vector<StoredRule>& rules,
+                            const std::string& actor, const std::function<void()>& commit) {
+  std::lock_guard lock(mu_);
+  exec("BEGIN IMMEDIATE");
+  try {
+    std::vector<StoredRule> old;
+    {
+      Stmt st(db_, "SELECT id, body FROM rules WHERE domain = ?1");
+      st.text(1, domain);
+      while (st.step()) old.push_back({static_cast<uint64_t>(st.col_int(0)), st.col_text(1)});
+    }
+    {
+      Stmt del(db_, "DELETE FROM rules WHERE domain = ?1");
+      del.text(1, domain);
+      del.step();
+    }
+    for (const auto& r : old) audit_locked(domain, r.id, "delete", actor, r.body, std::nullopt);
+    for (const auto& r : rules) {
+      Stmt st(db_, "INSERT INTO rules (domain, id, body, updated_ms) VALUES (?1, ?2, ?3, ?4)");
+      st.text(1, domain)
+          .integer(2, static_cast<int64_t>(r.id))
+          .text(3, r.body)
+          .integer(4, now_ms());
+      st.step();
+      audit_locked(domain, r.id, "create", actor, std::nullopt, r.body);
+    }
+    if (commit) commit();
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
+}
+
+std::vector<AuditEntry> RuleStore::audit(const std::string& domain, std::optional<uint64_t> rule_id,
+                                         size_t limit) const {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, rule_id
+                   ? "SELECT seq, time_ms, actor, domain, action, rule_id, before, after FROM audit"
+                     " WHERE domain = ?1 AND rule_id = ?2 ORDER BY seq DESC LIMIT ?3"
+                   : "SELECT seq, time_ms, actor, domain, action, rule_id, before, after FROM audit"
+                     " WHERE domain = ?1 ORDER BY seq DESC LIMIT ?3");
+  st.text(1, domain)
+      .integer(2, static_cast<int64_t>(rule_id.value_or(0)))
+      .integer(3, static_cast<int64_t>(limit));
+  std::vector<AuditEntry> out;
+  while (st.step()) {
+    out.push_back({static_cast<uint64_t>(st.col_int(0)), st.col_int(1), st.col_text(2),
+                   st.col_text(3), st.col_text(4), static_cast<uint64_t>(st.col_int(5)),
+                   st.col_text(6), st.col_text(7)});
+  }
+  return out;
+}
+
+}  // namespace rampart::store

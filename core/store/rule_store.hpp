@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+// Every domain's rules and their audit log, in SQLite (WAL). A rule is a
+// JSON body under (domain, id); every change records who made it, when, and
+// the body before and after. Writes are transactions: a change and its audit
+// entry land together or not at all.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace rampart::store {
+
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct StoredRule {
+  uint64_t id;
+  std::string body;  // JSON
+};
+
+struct AuditEntry {
+  uint64_t seq;
+  int64_t time_ms;
+  std::string actor, domain, action;  // action: create | update | delete
+  uint64_t rule_id;
+  std::string before, after;  // JSON, "" when absent
+};
+
+class RuleStore {
+ public:
+  // Opens (creating if needed) the database at path. Throws StoreError.
+  explicit RuleStore(const std::string& path);
+  ~RuleStore();
+  RuleStore(const RuleStore&) = delete;
+  RuleStore& operator=(const RuleStore&) = delete;
+
+  std::vector<StoredRule> list(const std::string& domain) const;
+  std::optional<std::string> get(const std::string& domain, uint64_t id) const;
+  bool empty(const std::string& domain) const;
+
+  // One change: put (create or update) or erase (body nullopt). `commit`
+  // runs inside the transaction after the row is written and before COMMIT;
+  // if it throws, nothing is written. Returns the previous body, if any.
+  std::optional<std::string> change(const std::string& domain, uint64_t id,
+                                    const std::optional<std::string>& body,
+                                    const std::string& actor,
+                                    const std::function<void()>& commit = {});
+  // Replaces a whole domain (import, seeding), audited per rule.
+  void replace_all(const std::string& domain, const std::vector<StoredRule>& rules,
+                   const std::string& actor, const std::function<void()>& commit = {});
+
+  std::vector<AuditEntry> audit(const std::string& domain, std::optional<uint64_t> rule_id = {},
+                                size_t limit = 1000) const;
+
+ private:
+  void exec(const char* sql) const;
+  void audit_locked(const std::string& domain, uint64_t id, const char* action,
+                    const std::string& actor, const std::optional<std::string>& before,
+                    const std::optional<std::string>& after);
+  std::optional<std::string> get_locked(const std::string& domain, uint64_t id) const;
+
+  mutable std::mutex mu_;
+  sqlite3* db_ = nullptr;
+  std::string path_;
+};
+
+}  // namespace rampart::store

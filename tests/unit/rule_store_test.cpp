@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+// The SQLite rule store: CRUD per domain, audit with before/after, a failed
+// commit hook leaves nothing written, and everything survives reopening.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+#include "store/rule_store.hpp"
+#include "temp_dir.hpp"
+
+namespace {
+
+using rampart::store::RuleStore;
+using rampart::store::StoreError;
+
+TEST(RuleStore, CrudPerDomainWithAudit) {
+  rampart::test::TempDir dir;
+  RuleStore s(dir / "r.db");
+  EXPECT_TRUE(s.empty("firewall"));
+  EXPECT_FALSE(s.change("firewall", 2, std::string(R"({"id":2})"), "alice"));
+  EXPECT_FALSE(s.change("firewall", 1, std::string(R"({"id":1})"), "alice"));
+  EXPECT_FALSE(s.change("ids", 1, std::string(R"({"x":1})"), "bob"));
+  const auto before = s.change("firewall", 1, std::string(R"({"id":1,"v":2})"), "carol");
+  ASSERT_TRUE(before);
+  EXPECT_EQ(*before, R"({"id":1})");
+  auto rules = s.list("firewall");
+  ASSERT_EQ(rules.size(), 2u);
+  EXPECT_EQ(rules[0].id, 1u);
+  EXPECT_EQ(rules[0].body, R"({"id":1,"v":2})");
+  EXPECT_EQ(s.list("ids").size(), 1u);
+  EXPECT_TRUE(s.change("firewall", 2, std::nullopt, "dave"));
+  EXPECT_FALSE(s.get("firewall", 2));
+
+  const auto history = s.audit("firewall", 1);
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_EQ(history[0].action, "update");  // newest first
+  EXPECT_EQ(history[0].actor, "carol");
+  EXPECT_EQ(history[0].before, R"({"id":1})");
+  EXPECT_EQ(history[0].after, R"({"id":1,"v":2})");
+  EXPECT_EQ(history[1].action, "create");
+  const auto all = s.audit("firewall");
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[0].action, "delete");
+  EXPECT_EQ(all[0].before, R"({"id":2})");
+  EXPECT_EQ(all[0].after, "");
+}
+
+TEST(RuleStore, FailedCommitHookWritesNothing) {
+  rampart::test::TempDir dir;
+  RuleStore s(dir / "r.db");
+  s.change("firewall", 1, std::string("{}"), "a");
+  EXPECT_THROW(s.change("firewall", 1, std::nullopt, "a",
+                        [] { throw std::runtime_error("kernel said no"); }),
+               std::runtime_error);
+  EXPECT_TRUE(s.get("firewall", 1));
+  EXPECT_THROW(s.replace_all("firewall", {{7, "{}"}}, "a", [] { throw std::runtime_error("no"); }),
+               std::runtime_error);
+  EXPECT_EQ(s.list("firewall").size(), 1u);
+  EXPECT_EQ(s.audit("firewall").size(), 1u) << "no audit entry for what did not happen";
+}
+
+TEST(RuleStore, SurvivesReopenInWalMode) {
+  rampart::test::TempDir dir;
+  {
+    RuleStore s(dir / "r.db");
+    s.replace_all("firewall", {{1, "{\"a\":1}"}, {2, "{\"a\":2}"}}, "import");
+  }
+  RuleStore again(dir / "r.db");
+  const auto rules = again.list("firewall");
+  ASSERT_EQ(rules.size(), 2u);
+  EXPECT_EQ(rules[1].body, "{\"a\":2}");
+  struct stat st {};
+  EXPECT_EQ(stat((dir / "r.db-wal").c_str(), &st), 0) << "write-ahead log in use";
+}
+
+TEST(RuleStore, UnopenableDatabaseIsAClearError) {
+  rampart::test::TempDir dir;
+  rampart::test::write_file(dir / "not-a-db", std::string(4096, 'x'));
+  try {
+    RuleStore s(dir / "not-a-db");
+    FAIL() << "opened garbage";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("not-a-db"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
