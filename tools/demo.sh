@@ -51,6 +51,7 @@ config() {
 agent:
   interfaces: [$IFB]
   bpf_pin_path: $bpffs/rampart
+  state_dir: $work/state
 plugins:
   log: {path: $work/alerts.json}
   firewall:

@@ -15,6 +15,8 @@
 #include "runtime/event_bus.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/runtime.hpp"
+#include "store/rule_service.hpp"
+#include "store/rule_store.hpp"
 
 #ifndef RAMPART_VERSION
 #define RAMPART_VERSION "0.0.0"
@@ -163,7 +165,17 @@ int run(const Options& opts) {
         std::make_unique<bpf::RingDispatcher>(rt.loop(), datapath->shared_map_fd("events"), events);
     dispatcher->start();
   }
-  plugin_host::CoreServices core{rt, events, alerts, metrics, datapath.get()};
+  std::unique_ptr<store::RuleStore> rule_store;
+  try {
+    rule_store = std::make_unique<store::RuleStore>(cfg.agent.state_dir + "/rampart.db");
+  } catch (const store::StoreError& e) {
+    log::error(kLog, "cannot open the rule store", {{"reason", e.what()}});
+    if (dispatcher) dispatcher->stop();
+    rt.shutdown();
+    return 1;
+  }
+  store::RuleService rules(*rule_store);
+  plugin_host::CoreServices core{rt, events, alerts, metrics, datapath.get(), &rules};
   {
     plugin_host::PluginManager plugins(core);
     plugins.discover(plugin_dirs(opts, cfg.agent));

@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -190,6 +191,46 @@ rampart_status api_map_update_batch(rampart_map* m, const void* keys, const void
   return map_result(bpf_map_update_batch(m->fd, keys, values, &n, &opts), "map batch update");
 }
 
+rampart_status api_rules_claim(rampart_host_ctx* ctx, const char* domain, const rampart_rule* rules,
+                               size_t count, rampart_rule_fn fn, void* user) noexcept {
+  if (!domain || (count && !rules)) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  try {
+    return self(ctx).rules_claim(domain, rules, count, fn, user);
+  } catch (const std::exception& e) {
+    return host_fail(RAMPART_ERR_INTERNAL, e.what());
+  }
+}
+
+rampart_status api_rules_list(rampart_host_ctx* ctx, const char* domain, rampart_rule_fn fn,
+                              void* user) noexcept {
+  if (!domain || !fn) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  try {
+    return self(ctx).rules_list(domain, fn, user);
+  } catch (const std::exception& e) {
+    return host_fail(RAMPART_ERR_INTERNAL, e.what());
+  }
+}
+
+rampart_status api_rules_change(rampart_host_ctx* ctx, const char* domain, uint32_t change,
+                                uint64_t id, rampart_str body, const char* actor) noexcept {
+  if (!domain) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  try {
+    return self(ctx).rules_change(domain, change, id, body, actor ? actor : "");
+  } catch (const std::exception& e) {
+    return host_fail(RAMPART_ERR_INTERNAL, e.what());
+  }
+}
+
+int api_datapath_ready(rampart_host_ctx* ctx) noexcept { return self(ctx).datapath_ready(); }
+
+void report(const std::vector<rampart::store::StoredRule>& rules, rampart_rule_fn fn, void* user) {
+  if (!fn) return;
+  for (const auto& r : rules) {
+    const rampart_rule rr{sizeof(rampart_rule), 0, r.id, rampart_str{r.body.data(), r.body.size()}};
+    fn(user, &rr);
+  }
+}
+
 log::Level to_level(uint32_t level) {
   return level > RAMPART_LOG_ERROR ? log::Level::error : static_cast<log::Level>(level);
 }
@@ -237,6 +278,10 @@ PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> lib, CoreServices&
   api->map_update = &api_map_update;
   api->map_delete = &api_map_delete;
   api->map_update_batch = &api_map_update_batch;
+  api->rules_claim = &api_rules_claim;
+  api->rules_list = &api_rules_list;
+  api->rules_change = &api_rules_change;
+  api->datapath_ready = &api_datapath_ready;
 }
 
 PluginInstance::~PluginInstance() {
@@ -316,6 +361,7 @@ void PluginInstance::stop_and_destroy() {
   }
   core_.events.unsubscribe_all(this);
   core_.alerts.remove_sender(this);
+  if (core_.rules) core_.rules->release(this);
   for (auto& t : timers) timer_cancel(t.get());
   gate_.close_and_wait();
   if (!handle_) return;
@@ -497,6 +543,77 @@ rampart_status PluginInstance::map_open(const char* name, uint32_t key_size, uin
   *out = m.get();
   maps_.push_back(std::move(m));
   return RAMPART_OK;
+}
+
+std::string PluginInstance::apply_rules(const std::string& domain,
+                                        const std::vector<store::StoredRule>& rules) {
+  GatePass pass(gate_);
+  if (!pass) return "plugin " + id() + " is not running";
+  if (!RAMPART_PLUGIN_HAS(*lib_, rules_apply)) return "plugin " + id() + " cannot apply rules";
+  std::vector<rampart_rule> set;
+  set.reserve(rules.size());
+  for (const auto& r : rules)
+    set.push_back({sizeof(rampart_rule), 0, r.id, rampart_str{r.body.data(), r.body.size()}});
+  rampart_status st;
+  try {
+    st = lib_->api().rules_apply(handle_, domain.c_str(), set.data(), set.size());
+  } catch (...) {
+    return "rules_apply threw an exception across the C ABI";
+  }
+  if (st == RAMPART_OK) return "";
+  const char* text = lib_->api().last_error();
+  return text && *text ? text : "rules refused (status " + std::to_string(st) + ")";
+}
+
+rampart_status PluginInstance::rules_claim(const char* domain, const rampart_rule* rules,
+                                           size_t count, rampart_rule_fn fn, void* user) {
+  if (!core_.rules) return host_fail(RAMPART_ERR_UNSUPPORTED, "no rule store");
+  if (lib_->kind() != RAMPART_KIND_ENGINE)
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "only engines own rules");
+  std::vector<store::StoredRule> config;
+  for (size_t i = 0; i < count; ++i) {
+    config.push_back(
+        {rules[i].id, rules[i].body.ptr ? std::string(rules[i].body.ptr, rules[i].body.len) : ""});
+  }
+  try {
+    report(core_.rules->claim(
+               domain, std::static_pointer_cast<store::RuleOwner>(shared_from_this()), config),
+           fn, user);
+  } catch (const store::StoreError& e) {
+    return host_fail(RAMPART_ERR_INTERNAL, e.what());
+  }
+  return RAMPART_OK;
+}
+
+rampart_status PluginInstance::rules_list(const char* domain, rampart_rule_fn fn, void* user) {
+  if (!core_.rules) return host_fail(RAMPART_ERR_UNSUPPORTED, "no rule store");
+  report(core_.rules->list(domain), fn, user);
+  return RAMPART_OK;
+}
+
+rampart_status PluginInstance::rules_change(const char* domain, uint32_t change, uint64_t id,
+                                            rampart_str body, const char* actor) {
+  if (!core_.rules) return host_fail(RAMPART_ERR_UNSUPPORTED, "no rule store");
+  if (change < RAMPART_RULE_CREATE || change > RAMPART_RULE_DELETE) {
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "unknown change kind");
+  }
+  std::optional<std::string> text;
+  if (change != RAMPART_RULE_DELETE)
+    text = body.ptr ? std::string(body.ptr, body.len) : std::string();
+  const auto r = core_.rules->change(domain, static_cast<rampart_rule_change>(change), id, text,
+                                     std::string(actor) + " via " + this->id());
+  if (r.status != RAMPART_OK) return host_fail(r.status, r.message);
+  return RAMPART_OK;
+}
+
+int PluginInstance::datapath_ready() const {
+  if (!core_.datapath) return 0;
+  const auto& a = core_.datapath->attachments();
+  return !a.empty() &&
+                 std::all_of(a.begin(), a.end(),
+                             [](const bpf::Attachment& x) { return x.mode.rfind("error", 0) != 0; })
+             ? 1
+             : 0;
 }
 
 }  // namespace rampart::plugin_host

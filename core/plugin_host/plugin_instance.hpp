@@ -21,6 +21,7 @@
 #include "runtime/event_bus.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/runtime.hpp"
+#include "store/rule_service.hpp"
 
 struct rampart_timer;
 struct rampart_metric;
@@ -35,7 +36,8 @@ struct CoreServices {
   runtime::EventBus& events;
   runtime::AlertPipeline& alerts;
   runtime::Metrics& metrics;
-  bpf::Datapath* datapath = nullptr;  // none: kernel services answer UNSUPPORTED
+  bpf::Datapath* datapath = nullptr;    // none: kernel services answer UNSUPPORTED
+  store::RuleService* rules = nullptr;  // none: rule services answer UNSUPPORTED
 };
 
 // How this host presents itself; tests use a newer minor and a longer table
@@ -47,6 +49,7 @@ struct HostIdentity {
 
 class PluginInstance : public runtime::EventSink,
                        public runtime::AlertSink,
+                       public store::RuleOwner,
                        public std::enable_shared_from_this<PluginInstance> {
  public:
   PluginInstance(std::shared_ptr<PluginLibrary> lib, CoreServices& core, const HostIdentity& host);
@@ -66,6 +69,8 @@ class PluginInstance : public runtime::EventSink,
 
   void deliver(const rampart_event& event) override;
   void deliver(const runtime::AlertRecord& alert) override;
+  std::string apply_rules(const std::string& domain,
+                          const std::vector<store::StoredRule>& rules) override;
 
   uint64_t callback_errors() const { return callback_errors_.load(); }
 
@@ -82,6 +87,12 @@ class PluginInstance : public runtime::EventSink,
   void program_release(rampart_program* p);
   rampart_status map_open(const char* name, uint32_t key_size, uint32_t value_size,
                           rampart_map** out);
+  rampart_status rules_claim(const char* domain, const rampart_rule* rules, size_t count,
+                             rampart_rule_fn fn, void* user);
+  rampart_status rules_list(const char* domain, rampart_rule_fn fn, void* user);
+  rampart_status rules_change(const char* domain, uint32_t change, uint64_t id, rampart_str body,
+                              const char* actor);
+  int datapath_ready() const;
 
  private:
   std::string call_failed(const char* what, rampart_status st) const;

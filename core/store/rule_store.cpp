@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
+#include <set>
 
 namespace rampart::store {
 namespace {
@@ -85,6 +87,14 @@ RuleStore::RuleStore(const std::string& path) : path_(path) {
         " domain TEXT NOT NULL, rule_id INTEGER NOT NULL, action TEXT NOT NULL, before TEXT, after "
         "TEXT)");
     exec("CREATE INDEX IF NOT EXISTS audit_rule ON audit (domain, rule_id, seq)");
+    // Schema 1 added rules.origin; databases from before it get the column.
+    bool has_origin = false;
+    {
+      Stmt st(db_, "SELECT name FROM pragma_table_info('rules')");
+      while (st.step()) has_origin |= st.col_text(0) == "origin";
+    }
+    if (!has_origin) exec("ALTER TABLE rules ADD COLUMN origin TEXT NOT NULL DEFAULT 'api'");
+    exec("PRAGMA user_version = 1");
   } catch (const StoreError& e) {
     sqlite3_close(db_);
     db_ = nullptr;
@@ -204,6 +214,51 @@ void RuleStore::replace_all(const std::string& domain, const std::vector<StoredR
           .integer(4, now_ms());
       st.step();
       audit_locked(domain, r.id, "create", actor, std::nullopt, r.body);
+    }
+    if (commit) commit();
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
+}
+
+void RuleStore::sync_origin(const std::string& domain, const std::string& origin,
+                            const std::vector<StoredRule>& rules, const std::string& actor,
+                            const std::function<void()>& commit) {
+  std::lock_guard lock(mu_);
+  exec("BEGIN IMMEDIATE");
+  try {
+    std::map<uint64_t, std::string> mine;
+    {
+      Stmt st(db_, "SELECT id, body FROM rules WHERE domain = ?1 AND origin = ?2");
+      st.text(1, domain).text(2, origin);
+      while (st.step()) mine[static_cast<uint64_t>(st.col_int(0))] = st.col_text(1);
+    }
+    std::set<uint64_t> listed;
+    for (const auto& r : rules) {
+      listed.insert(r.id);
+      const auto before = get_locked(domain, r.id);
+      if (before && *before == r.body && mine.count(r.id)) continue;
+      Stmt st(db_,
+              "INSERT INTO rules (domain, id, body, updated_ms, origin) VALUES (?1, ?2, ?3, ?4, ?5)"
+              " ON CONFLICT (domain, id) DO UPDATE SET body = excluded.body, updated_ms = "
+              "excluded.updated_ms,"
+              " origin = excluded.origin");
+      st.text(1, domain)
+          .integer(2, static_cast<int64_t>(r.id))
+          .text(3, r.body)
+          .integer(4, now_ms())
+          .text(5, origin);
+      st.step();
+      audit_locked(domain, r.id, before ? "update" : "create", actor, before, r.body);
+    }
+    for (const auto& [id, body] : mine) {
+      if (listed.count(id)) continue;
+      Stmt st(db_, "DELETE FROM rules WHERE domain = ?1 AND id = ?2");
+      st.text(1, domain).integer(2, static_cast<int64_t>(id));
+      st.step();
+      audit_locked(domain, id, "delete", actor, body, std::nullopt);
     }
     if (commit) commit();
     exec("COMMIT");

@@ -54,6 +54,12 @@ class RuleStore {
                                     const std::optional<std::string>& body,
                                     const std::string& actor,
                                     const std::function<void()>& commit = {});
+  // Makes the rules of `origin` (e.g. "config") in `domain` exactly `rules`:
+  // new and changed ones are written, ones no longer listed removed; rules
+  // of other origins (the API's) are left alone. Audited per change.
+  void sync_origin(const std::string& domain, const std::string& origin,
+                   const std::vector<StoredRule>& rules, const std::string& actor,
+                   const std::function<void()>& commit = {});
   // Replaces a whole domain (import, seeding), audited per rule.
   void replace_all(const std::string& domain, const std::vector<StoredRule>& rules,
                    const std::string& actor, const std::function<void()>& commit = {});

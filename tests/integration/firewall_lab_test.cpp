@@ -65,6 +65,9 @@ class FirewallLab : public ::testing::Test {
                                   "  bpf_pin_path: " +
                                   bpffs_ +
                                   "/rampart\n"
+                                  "  state_dir: " +
+                                  (dir_ / "state") +
+                                  "\n"
                                   "plugins:\n"
                                   "  log: {path: " +
                                   (dir_ / "alerts.json") +

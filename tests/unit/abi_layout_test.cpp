@@ -65,6 +65,13 @@ FROZEN(rampart_host_api, map_lookup, 216);
 FROZEN(rampart_host_api, map_update, 224);
 FROZEN(rampart_host_api, map_delete, 232);
 FROZEN(rampart_host_api, map_update_batch, 240);
+FROZEN(rampart_host_api, rules_claim, 248);
+FROZEN(rampart_host_api, rules_list, 256);
+FROZEN(rampart_host_api, rules_change, 264);
+FROZEN(rampart_host_api, datapath_ready, 272);
+FROZEN(rampart_plugin_api, rules_apply, 80);
+FROZEN(rampart_rule, id, 8);
+FROZEN(rampart_rule, body, 16);
 FROZEN(rampart_program_image, struct_size, 0);
 FROZEN(rampart_program_image, slot_index, 4);
 FROZEN(rampart_program_image, object, 8);
@@ -121,7 +128,7 @@ TEST(AbiLayout, V1SizesAreFrozen) {
   // Sizes may grow with later minors; they never shrink below v1.0.
   EXPECT_GE(sizeof(rampart_plugin_descriptor), 64u);
   EXPECT_GE(sizeof(rampart_plugin_api), 80u);
-  EXPECT_GE(sizeof(rampart_host_api), 248u);
+  EXPECT_GE(sizeof(rampart_host_api), 280u);
   // The end of the v1.0 host table: a 1.0 plugin reads nothing past it.
   EXPECT_EQ(RAMPART_FIELD_END(rampart_host_api, alert_emit), 176u);
   EXPECT_GE(sizeof(rampart_alert), 128u);

@@ -13,6 +13,7 @@
 #include "compiler.hpp"
 #include "rampart/events.h"
 #include "rule.hpp"
+#include "rule_json.hpp"
 #include "tables.hpp"
 
 namespace {
@@ -99,6 +100,8 @@ std::string endpoint(uint8_t family, const uint8_t* addr, uint16_t port) {
                                      : std::string(buf) + ":" + std::to_string(port);
 }
 
+constexpr const char* kDomain = "firewall";
+
 class FirewallEngine {
  public:
   FirewallEngine(Host& host, const Config& cfg) : host_(host), settings_(parse(cfg)) {
@@ -117,7 +120,7 @@ class FirewallEngine {
     host_.subscribe(RAMPART_SOURCE_XDP_FIREWALL);
   }
 
-  void start() { install(settings_); }
+  void start() { claim_and_install(settings_); }
 
   void validate(const Config& cfg) {
     const Settings s = parse(cfg);
@@ -126,9 +129,23 @@ class FirewallEngine {
 
   void reload(const Config& cfg) {
     Settings next = parse(cfg);
-    install(next);  // throws before anything changes if the rules do not compile
+    claim_and_install(next);  // throws before anything changes if the rules do not compile
     std::lock_guard lock(mu_);
     settings_ = std::move(next);
+  }
+
+  // A rule changed through the API: the whole stored set, checked and
+  // installed, or an error naming the rule and field.
+  void apply_rules(std::string_view domain, const std::vector<rampart::sdk::RuleBody>& bodies) {
+    if (domain != kDomain) throw Error(RAMPART_ERR_INVALID_ARGUMENT, "not a firewall domain");
+    Action policy;
+    uint32_t sample;
+    {
+      std::lock_guard lock(mu_);
+      policy = settings_.default_policy;
+      sample = settings_.allow_sample;
+    }
+    install(parse_bodies(bodies), policy, sample);
   }
 
   void on_event(const rampart::sdk::Event& ev) {
@@ -158,10 +175,43 @@ class FirewallEngine {
   }
 
  private:
-  void install(const Settings& s) {
-    const auto compiled = rampart::firewall::compile(s.rules, s.default_policy);
+  static std::vector<Rule> parse_bodies(const std::vector<rampart::sdk::RuleBody>& bodies) {
+    std::vector<Rule> rules;
+    for (const auto& b : bodies) {
+      try {
+        rules.push_back(rampart::firewall::rule_from_json(b.body, b.id));
+      } catch (const rampart::firewall::RuleError& e) {
+        throw Error(RAMPART_ERR_INVALID_ARGUMENT, "rule " + std::to_string(b.id) + ": " + e.what());
+      }
+    }
+    return rules;
+  }
+
+  // The config's rules go to the store (config-owned ids); what the store
+  // then holds, API rules included, is what gets installed.
+  void claim_and_install(const Settings& s) {
+    std::vector<rampart::sdk::RuleBody> declared;
+    for (const auto& r : s.rules) declared.push_back({r.id, rampart::firewall::rule_to_json(r)});
+    std::vector<Rule> rules = s.rules;
+    try {
+      rules = parse_bodies(host_.claim_rules(kDomain, declared));
+    } catch (const Error& e) {
+      if (e.status() != RAMPART_ERR_UNSUPPORTED) throw;
+      host_.warn(std::string("no rule store, using the config's rules only: ") + e.what());
+    }
+    install(rules, s.default_policy, s.allow_sample);
+  }
+
+  void install(const std::vector<Rule>& rules, Action policy, uint32_t allow_sample) {
+    std::lock_guard lock(install_mu_);
+    rampart::firewall::CompiledRuleset compiled;
+    try {
+      compiled = rampart::firewall::compile(rules, policy);
+    } catch (const rampart::firewall::CompileError& e) {
+      throw Error(RAMPART_ERR_INVALID_ARGUMENT, e.what());
+    }
     auto image = rampart::firewall::to_program_image(compiled);
-    image.set<uint32_t>("allow_sample", s.allow_sample);
+    image.set<uint32_t>("allow_sample", allow_sample);
     try {
       program_ = host_.install_program(image);  // the previous instance is released
     } catch (const Error& e) {
@@ -172,11 +222,12 @@ class FirewallEngine {
     rules_.set(compiled.nrules);
     reloads_.inc();
     host_.info("installed " + std::to_string(compiled.nrules) + " rules (default " +
-               std::string(rampart::firewall::action_name(s.default_policy)) + ")");
+               std::string(rampart::firewall::action_name(policy)) + ")");
   }
 
   Host& host_;
-  std::mutex mu_;
+  std::mutex mu_;          // settings_
+  std::mutex install_mu_;  // one install at a time (control thread and API)
   Settings settings_;
   rampart::sdk::Program program_;
   rampart::sdk::Metric rules_, reloads_, malformed_, events_[4];

@@ -49,7 +49,8 @@ typedef enum rampart_status {
   RAMPART_ERR_TYPE = 3,             /* the value exists but has another type */
   RAMPART_ERR_UNSUPPORTED = 4,      /* the host or plugin does not offer this */
   RAMPART_ERR_BUSY = 5,             /* try again later (queue full, ...) */
-  RAMPART_ERR_INTERNAL = 6          /* anything else, including a caught exception */
+  RAMPART_ERR_INTERNAL = 6,         /* anything else, including a caught exception */
+  RAMPART_ERR_CONFLICT = 7          /* already exists (1.1) */
 } rampart_status;
 
 typedef enum rampart_plugin_kind {
@@ -167,6 +168,24 @@ typedef struct rampart_metric_desc {
 } rampart_metric_desc;
 
 typedef void (*rampart_timer_fn)(void* user);
+
+/* ABI 1.1: a stored rule: an id and its JSON body. */
+typedef struct rampart_rule {
+  uint32_t struct_size;
+  uint32_t reserved;
+  uint64_t id;
+  rampart_str body;
+} rampart_rule;
+
+/* Receives rules one by one, during the call that was given it. */
+typedef void (*rampart_rule_fn)(void* user, const rampart_rule* rule);
+
+/* How rules_change treats an existing or missing id. */
+typedef enum rampart_rule_change {
+  RAMPART_RULE_CREATE = 1, /* CONFLICT if the id exists */
+  RAMPART_RULE_UPDATE = 2, /* NOT_FOUND if it does not */
+  RAMPART_RULE_DELETE = 3  /* NOT_FOUND if it does not */
+} rampart_rule_change;
 
 /* ABI 1.1: the contents of one map of a program instance. */
 typedef struct rampart_map_image {
@@ -289,6 +308,23 @@ typedef struct rampart_host_api {
   rampart_status (*map_delete)(rampart_map* map, const void* key);
   rampart_status (*map_update_batch)(rampart_map* map, const void* keys, const void* values,
                                      size_t count);
+
+  /* Rule store (SQLite, audited). An engine claims the domains it owns,
+   * passing the rules its config file declares: they are written to the
+   * store (config rules no longer declared are removed) and the whole
+   * stored set is reported through fn for the engine to apply. */
+  rampart_status (*rules_claim)(rampart_host_ctx* ctx, const char* domain,
+                                const rampart_rule* config_rules, size_t count, rampart_rule_fn fn,
+                                void* user);
+  rampart_status (*rules_list)(rampart_host_ctx* ctx, const char* domain, rampart_rule_fn fn,
+                               void* user);
+  /* Frontends change one rule. The domain's owner applies the resulting
+   * set (rules_apply) first; only if that succeeds is the change stored,
+   * with an audit entry naming `actor`. body is ignored for DELETE. */
+  rampart_status (*rules_change)(rampart_host_ctx* ctx, const char* domain, uint32_t change,
+                                 uint64_t id, rampart_str body, const char* actor);
+  /* 1 once the kernel programs are attached to every interface. */
+  int (*datapath_ready)(rampart_host_ctx* ctx);
 } rampart_host_api;
 
 /*
@@ -313,6 +349,12 @@ typedef struct rampart_plugin_api {
   void (*destroy)(rampart_plugin* self);
   rampart_status (*on_event)(rampart_plugin* self, const rampart_event* event);
   rampart_status (*send_alert)(rampart_plugin* self, const rampart_alert* alert);
+  /* ABI 1.1, rule owners: check and apply the whole rule set of a domain
+   * claimed with rules_claim (after one rule changed). All or nothing:
+   * on failure the running set stays and last_error says which rule and
+   * field is wrong. */
+  rampart_status (*rules_apply)(rampart_plugin* self, const char* domain, const rampart_rule* rules,
+                                size_t count);
 } rampart_plugin_api;
 
 typedef struct rampart_plugin_descriptor {

@@ -374,6 +374,13 @@ class Map {
   rampart_map* m_ = nullptr;
 };
 
+// ABI 1.1: a stored rule (id and JSON body).
+struct RuleBody {
+  uint64_t id = 0;
+  std::string body;
+  bool operator==(const RuleBody&) const = default;
+};
+
 using Labels = std::initializer_list<std::pair<const char*, const char*>>;
 
 // The host services, as handed to the plugin's constructor.
@@ -438,6 +445,35 @@ class Host {
     return Program(api_, p);
   }
 
+  // ABI 1.1 rule store. Owners claim their domain with the rules their
+  // config declares and get the whole stored set back to apply.
+  std::vector<RuleBody> claim_rules(const char* domain,
+                                    const std::vector<RuleBody>& config_rules) const {
+    require_field(RAMPART_HAS_FIELD(api_, rampart_host_api, rules_claim), "rules_claim");
+    std::vector<rampart_rule> in;
+    for (const auto& r : config_rules)
+      in.push_back(rampart_rule{sizeof(rampart_rule), 0, r.id, to_str(r.body)});
+    std::vector<RuleBody> out;
+    check(api_->rules_claim(api_->ctx, domain, in.data(), in.size(), &Host::collect_rule, &out));
+    return out;
+  }
+  std::vector<RuleBody> list_rules(const char* domain) const {
+    require_field(RAMPART_HAS_FIELD(api_, rampart_host_api, rules_list), "rules_list");
+    std::vector<RuleBody> out;
+    check(api_->rules_list(api_->ctx, domain, &Host::collect_rule, &out));
+    return out;
+  }
+  // Frontends: applied by the domain's owner, then stored and audited.
+  void change_rule(const char* domain, rampart_rule_change change, uint64_t id,
+                   std::string_view body, const char* actor) const {
+    require_field(RAMPART_HAS_FIELD(api_, rampart_host_api, rules_change), "rules_change");
+    check(api_->rules_change(api_->ctx, domain, change, id, to_str(body), actor));
+  }
+  bool datapath_ready() const {
+    return RAMPART_HAS_FIELD(api_, rampart_host_api, datapath_ready) &&
+           api_->datapath_ready(api_->ctx) != 0;
+  }
+
   // ABI 1.1: a shared kernel map, its key and value sizes checked.
   Map open_map(const char* name, uint32_t key_size, uint32_t value_size) const {
     require_field(RAMPART_HAS_FIELD(api_, rampart_host_api, map_open), "map_open");
@@ -448,6 +484,12 @@ class Host {
 
  private:
   static void timer_thunk(void* user) noexcept;
+  static void collect_rule(void* user, const rampart_rule* r) noexcept {
+    try {
+      static_cast<std::vector<RuleBody>*>(user)->push_back(RuleBody{r->id, to_string(r->body)});
+    } catch (...) {
+    }
+  }
 
   Metric metric(rampart_metric_type type, const char* name, const char* help, Labels labels,
                 std::vector<double> buckets) const {
@@ -576,6 +618,10 @@ template <class T>
 concept HasSendAlert = requires(T t, const Alert& a) {
   t.send_alert(a);
 };
+template <class T>
+concept HasApplyRules = requires(T t, std::string_view d, const std::vector<RuleBody>& r) {
+  t.apply_rules(d, r);
+};
 
 template <class T>
 struct Thunks {
@@ -620,6 +666,17 @@ struct Thunks {
     return guard([&] { object_of<T>(p).send_alert(Alert{a}); });
   }
 
+  static rampart_status rules_apply(rampart_plugin* p, const char* domain,
+                                    const rampart_rule* rules, size_t count) noexcept {
+    return guard([&] {
+      std::vector<RuleBody> set;
+      set.reserve(count);
+      for (size_t i = 0; i < count; ++i)
+        set.push_back(RuleBody{rules[i].id, to_string(rules[i].body)});
+      object_of<T>(p).apply_rules(domain ? std::string_view(domain) : std::string_view(), set);
+    });
+  }
+
   static rampart_plugin_api table() {
     rampart_plugin_api api{};
     api.struct_size = sizeof(api);
@@ -632,6 +689,7 @@ struct Thunks {
     if constexpr (HasReload<T>) api.reload = &reload;
     if constexpr (HasOnEvent<T>) api.on_event = &on_event;
     if constexpr (HasSendAlert<T>) api.send_alert = &send_alert;
+    if constexpr (HasApplyRules<T>) api.rules_apply = &rules_apply;
     return api;
   }
 };

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "store/rule_service.hpp"
+
+#include <algorithm>
+
+namespace rampart::store {
+
+std::vector<StoredRule> RuleService::claim(const std::string& domain,
+                                           std::weak_ptr<RuleOwner> owner,
+                                           const std::vector<StoredRule>& config_rules) {
+  std::lock_guard lock(mu_);
+  owners_[domain] = {owner.lock().get(), owner};
+  store_.sync_origin(domain, "config", config_rules, "config");
+  return store_.list(domain);
+}
+
+void RuleService::release(const RuleOwner* owner) {
+  std::lock_guard lock(mu_);
+  std::erase_if(owners_, [&](const auto& kv) { return kv.second.first == owner; });
+}
+
+ChangeResult RuleService::change(const std::string& domain, rampart_rule_change kind, uint64_t id,
+                                 const std::optional<std::string>& body, const std::string& actor) {
+  std::lock_guard lock(mu_);
+  const auto it = owners_.find(domain);
+  std::shared_ptr<RuleOwner> owner = it == owners_.end() ? nullptr : it->second.second.lock();
+  if (!owner)
+    return {RAMPART_ERR_UNSUPPORTED, "no running engine owns the rule domain '" + domain + "'"};
+
+  std::vector<StoredRule> next = store_.list(domain);
+  auto pos =
+      std::find_if(next.begin(), next.end(), [&](const StoredRule& r) { return r.id == id; });
+  const bool exists = pos != next.end();
+  if (kind == RAMPART_RULE_CREATE && exists) {
+    return {RAMPART_ERR_CONFLICT, "rule " + std::to_string(id) + " already exists"};
+  }
+  if (kind != RAMPART_RULE_CREATE && !exists) {
+    return {RAMPART_ERR_NOT_FOUND, "no rule " + std::to_string(id)};
+  }
+  std::optional<std::string> stored;
+  if (kind == RAMPART_RULE_DELETE) {
+    next.erase(pos);
+  } else {
+    stored = body.value_or("");
+    if (exists)
+      pos->body = *stored;
+    else
+      next.push_back({id, *stored});
+  }
+  std::string refusal;
+  try {
+    store_.change(domain, id, stored, actor, [&] {
+      refusal = owner->apply_rules(domain, next);
+      if (!refusal.empty()) throw std::runtime_error(refusal);
+    });
+  } catch (const StoreError& e) {
+    return {RAMPART_ERR_INTERNAL, e.what()};
+  } catch (const std::exception& e) {
+    if (!refusal.empty()) return {RAMPART_ERR_INVALID_ARGUMENT, refusal};
+    return {RAMPART_ERR_INTERNAL, e.what()};
+  }
+  return {};
+}
+
+}  // namespace rampart::store
