@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "daemon_process.hpp"
+#include "http_client.hpp"
 #include "netns_lab.hpp"
 #include "privilege.hpp"
 #include "temp_dir.hpp"
@@ -290,6 +291,51 @@ TEST_F(FirewallLab, TenThousandRulesReplacedUnderTrafficNeverMix) {
   EXPECT_GT(judged, 0u);
   EXPECT_LE(judged, sent.load());
   EXPECT_EQ(daemon_->output().find("error"), std::string::npos) << daemon_->output();
+}
+
+}  // namespace
+
+namespace {
+
+// The issue's headline: a rule added over REST drops real packets at once
+// (the 201 comes after the kernel runs it), deleting it lets them through,
+// and a killed and restarted rampartd keeps it (SQLite).
+TEST_F(FirewallLab, RuleAddedOverRestDropsRealPackets) {
+  const auto cfg = write_config("[]", "");
+  // REST on B's loopback, on a port the kernel picks.
+  rampart::test::write_file(cfg,
+                            rampart::test::read_file(cfg) + "  rest: {listen: \"127.0.0.1:0\"}\n");
+  daemon_ = std::make_unique<DaemonProcess>(
+      std::vector<std::string>{"/usr/sbin/ip", "netns", "exec", lab_->ns_b(), RAMPARTD_PATH,
+                               "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  ASSERT_TRUE(daemon_->wait_for("ready plugins=firewall,log,rest refused=0")) << daemon_->output();
+  const uint16_t port = rampart::test::listening_port(daemon_->output());
+  auto api = [&](const std::string& method, const std::string& path, const std::string& body = "") {
+    return lab_->in_ns(lab_->ns_b(), [&] { return rampart::test::http(port, method, path, body); });
+  };
+  EXPECT_EQ(api("GET", "/readyz").status, 200);
+  expect_all(lab_->send_and_count(kPackets), kPackets, "no rules");
+
+  auto r =
+      api("POST", "/api/v1/firewall/rules", R"({"id":1,"action":"deny","src_ip":"198.18.0.1/32"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  expect_all(lab_->send_and_count(kPackets), 0, "deny rule added over REST");
+
+  r = api("DELETE", "/api/v1/firewall/rules/1");
+  ASSERT_EQ(r.status, 204) << r.body;
+  expect_all(lab_->send_and_count(kPackets), kPackets, "rule deleted over REST");
+
+  r = api("POST", "/api/v1/firewall/rules", R"({"id":2,"action":"deny","src_ip":"198.18.0.1/32"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  daemon_->signal(SIGKILL);
+  daemon_->wait_exit();
+  expect_all(lab_->send_and_count(kPackets), 0, "rampartd killed");
+  daemon_ = std::make_unique<DaemonProcess>(
+      std::vector<std::string>{"/usr/sbin/ip", "netns", "exec", lab_->ns_b(), RAMPARTD_PATH,
+                               "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  ASSERT_TRUE(daemon_->wait_for("installed 1 rules"))
+      << "the stored rule is re-applied: " << daemon_->output();
+  expect_all(lab_->send_and_count(kPackets), 0, "restarted: the rule came back from SQLite");
 }
 
 }  // namespace

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+// A tiny HTTP client for tests of rampartd's REST frontend (Poco).
+#pragma once
+
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+
+#include <regex>
+#include <sstream>
+#include <string>
+
+namespace rampart::test {
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+};
+
+inline HttpResponse http(uint16_t port, const std::string& method, const std::string& path,
+                         const std::string& body = "") {
+  Poco::Net::HTTPClientSession session("127.0.0.1", port);
+  session.setTimeout(Poco::Timespan(10, 0));
+  Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+  if (!body.empty() || method == "POST" || method == "PUT") {
+    req.setContentType("application/json");
+    req.setContentLength(static_cast<std::streamsize>(body.size()));
+    session.sendRequest(req) << body;
+  } else {
+    session.sendRequest(req);
+  }
+  Poco::Net::HTTPResponse res;
+  std::istream& in = session.receiveResponse(res);
+  std::ostringstream out;
+  Poco::StreamCopier::copyStream(in, out);
+  return {static_cast<int>(res.getStatus()), out.str()};
+}
+
+// The port in rampartd's "listening on 127.0.0.1:PORT" line, or 0.
+inline uint16_t listening_port(const std::string& daemon_output) {
+  static const std::regex kListen("listening on 127\\.0\\.0\\.1:([0-9]+)");
+  std::smatch m;
+  return std::regex_search(daemon_output, m, kListen) ? static_cast<uint16_t>(std::stoi(m[1].str()))
+                                                      : 0;
+}
+
+}  // namespace rampart::test
