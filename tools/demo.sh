@@ -19,7 +19,8 @@ pid=
 cleanup() {
   trap - INT TERM EXIT
   echo
-  echo "== cleaning up: stopping rampartd, detaching XDP, removing the lab"
+  echo "== cleaning up: deleting the rule, stopping rampartd, detaching XDP, removing the lab"
+  [ -n "$pid" ] && ip netns exec $B curl -s -o /dev/null -X DELETE http://127.0.0.1:8080/api/v1/firewall/rules/1 || true
   [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
   ip netns exec $B "$build/bin/rampartd" --detach-all --config $work/rampart.yaml >/dev/null 2>&1 || true
   ip netns del $A 2>/dev/null || true
@@ -54,10 +55,15 @@ agent:
   state_dir: $work/state
 plugins:
   log: {path: $work/alerts.json}
+  rest: {listen: "127.0.0.1:8080"}
   firewall:
     default_policy: allow
-    rules: $1
+    rules: []
 YAML
+}
+
+api() {  # curl against rampartd's REST API, which listens inside namespace B
+  ip netns exec $B curl -s -w '  -> HTTP %{http_code}\n' "$@"
 }
 
 dropped() {  # the firewall's per-CPU "dropped" counter (key 2), summed
@@ -74,7 +80,7 @@ cat <<TXT
   Lab: $A (198.18.0.1) --veth-- $B (198.18.0.2); rampartd protects $IFB in $B.
 
 TXT
-config "[]"
+config
 ip netns exec $B "$build/bin/rampartd" --config $work/rampart.yaml --plugin-dir "$build/lib/rampart/plugins" \
   >$work/rampartd.log 2>&1 &
 pid=$!
@@ -86,16 +92,20 @@ echo "== 1. no rules: A pings B"
 ip netns exec $A ping -c 3 -i 0.2 -W 1 198.18.0.2 | sed 's/^/  /' || true
 
 echo
-echo "== 2. add a rule: {id: 1, action: deny, src_ip: 198.18.0.1/32} and reload rampartd"
-config "[{id: 1, priority: 10, action: deny, src_ip: 198.18.0.1/32, description: demo block}]"
+echo "== 2. add a deny rule for A over REST"
 before=$(dropped)
-kill -HUP $pid
-for _ in $(seq 100); do grep -q 'installed 1 rules' $work/rampartd.log && break; sleep 0.1; done
+echo "  POST /api/v1/firewall/rules {\"id\":1,\"action\":\"deny\",\"src_ip\":\"198.18.0.1/32\"}"
+api -X POST -H 'Content-Type: application/json' \
+  -d '{"id":1,"priority":10,"action":"deny","src_ip":"198.18.0.1/32","description":"demo block"}' \
+  http://127.0.0.1:8080/api/v1/firewall/rules | sed 's/^/  /'
 grep -E 'installed 1 rules' $work/rampartd.log | sed 's/^/  rampartd: /'
 echo "== 3. A pings B again: XDP drops every packet before the kernel stack sees it"
 ip netns exec $A ping -c 3 -i 0.2 -W 1 198.18.0.2 | sed 's/^/  /' || true
 echo "  kernel counter fw_stats[dropped]: $before -> $(dropped)"
 
+echo
+echo "  GET /api/v1/firewall/rules:"
+api http://127.0.0.1:8080/api/v1/firewall/rules | sed 's/^/  /'
 echo
 echo "rampartd keeps running with the rule in force. Press Ctrl-C to remove the rule, the programs and the lab."
 wait $pid || true

@@ -57,8 +57,10 @@ dpkg -i "$deb" "$sdk_deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail
 pid=$!
 timeout 20 bash -c "until grep -q 'ready plugins=' '$work/daemon.log'; do sleep 0.1; done" \
   || fail "installed rampartd did not become ready"
-grep -q 'ready plugins=firewall,log refused=0' "$work/daemon.log" || fail "installed plugins did not all load"
+grep -q 'ready plugins=firewall,log,rest refused=0' "$work/daemon.log" || fail "installed plugins did not all load"
 grep -q 'path=/usr/lib/rampart/plugins/log.so' "$work/daemon.log" || fail "log plugin not loaded from /usr/lib/rampart/plugins"
+# The installed REST API answers on its default address.
+curl -sf http://127.0.0.1:8080/healthz | grep -q '"ok"' || fail "the REST API did not answer on 127.0.0.1:8080"
 kill -TERM "$pid"
 status=0
 wait "$pid" || status=$?
