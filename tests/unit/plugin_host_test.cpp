@@ -398,6 +398,19 @@ TEST_F(PluginHost, OlderPluginLoadsOnAGrownHostTable) {
   EXPECT_TRUE(log.wait_for("lifecycle: tick", 2));
 }
 
+TEST_F(PluginHost, PluginBuiltAgainstTheFrozenV1_0HeaderRunsOnThisHost) {
+  PluginManager pm(core.services);
+  pm.discover({variant_dir("abi_v1_0")});
+  EXPECT_TRUE(pm.refusals().empty()) << log.dump();
+  pm.start(cfg("plugins:\n  abi_v1_0: {}\n"));
+  EXPECT_EQ(pm.running(), 1u) << log.dump();
+  const std::string expect = "v1.0 plugin: host ABI 1." + std::to_string(RAMPART_ABI_MINOR) +
+                             ", host table " + std::to_string(sizeof(rampart_host_api)) +
+                             " bytes, this plugin knows 176";
+  EXPECT_EQ(log.count(expect), 1u) << log.dump();
+  EXPECT_EQ(log.count("v1.0 plugin: started"), 1u);
+}
+
 TEST_F(PluginHost, PluginAskingForMinorPlusOneLoadsOnlyOnAHostThatHasIt) {
   rampart::plugin_host::HostIdentity newer{{RAMPART_ABI_MAJOR, RAMPART_ABI_MINOR + 1}, 256};
   PluginManager pm(core.services, newer);

@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* FROZEN COPY of the ABI as released at 1.0, for compatibility tests only. Never edit. */
+/*
+ * Rampart plugin ABI, major version 1.
+ *
+ * This is the whole contract between rampartd and a plugin shared object.
+ * Only C types cross it: fixed-width integers, pointers to NUL-terminated or
+ * (pointer, length) strings, plain structs and opaque handles.
+ *
+ * Compatibility rules (never break them):
+ *  - Every struct that crosses starts with `uint32_t struct_size`. A struct
+ *    only ever grows at its end; a field is never removed, reordered or
+ *    retyped. Adding a field to the end bumps RAMPART_ABI_MINOR.
+ *  - A reader uses a field only if it lies wholly inside `struct_size`
+ *    (see RAMPART_HAS_FIELD); a missing optional function pointer means
+ *    "not implemented".
+ *  - The host loads a plugin only if the plugin's major equals the host's and
+ *    the plugin's minor is not newer than the host's.
+ *  - Nothing here throws. Calls that can fail return rampart_status; the text
+ *    of the most recent failure on the calling thread is read with the
+ *    matching last_error function.
+ */
+#ifndef RAMPART_SDK_ABI_H
+#define RAMPART_SDK_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RAMPART_ABI_MAJOR 1
+#define RAMPART_ABI_MINOR 0
+
+/* Name of the one symbol every plugin exports. */
+#define RAMPART_PLUGIN_ENTRY_SYMBOL "rampart_plugin_entry"
+
+/* True when `field` of the struct at `ptr` lies inside its struct_size. */
+#define RAMPART_HAS_FIELD(ptr, type, field) \
+  ((ptr) != NULL && (ptr)->struct_size >= offsetof(type, field) + sizeof(((type*)0)->field))
+
+typedef enum rampart_status {
+  RAMPART_OK = 0,
+  RAMPART_ERR_INVALID_ARGUMENT = 1, /* bad input: config value, rule, argument */
+  RAMPART_ERR_NOT_FOUND = 2,        /* no such key, map, timer, ... */
+  RAMPART_ERR_TYPE = 3,             /* the value exists but has another type */
+  RAMPART_ERR_UNSUPPORTED = 4,      /* the host or plugin does not offer this */
+  RAMPART_ERR_BUSY = 5,             /* try again later (queue full, ...) */
+  RAMPART_ERR_INTERNAL = 6          /* anything else, including a caught exception */
+} rampart_status;
+
+typedef enum rampart_plugin_kind {
+  RAMPART_KIND_ENGINE = 1,  /* consumes kernel events, owns maps and rules */
+  RAMPART_KIND_SENDER = 2,  /* delivers alerts (email, webhook, log) */
+  RAMPART_KIND_FRONTEND = 3 /* serves an API (REST, gRPC, metrics) */
+} rampart_plugin_kind;
+
+typedef enum rampart_log_level {
+  RAMPART_LOG_DEBUG = 0,
+  RAMPART_LOG_INFO = 1,
+  RAMPART_LOG_WARN = 2,
+  RAMPART_LOG_ERROR = 3
+} rampart_log_level;
+
+/* Sources of events, one per kernel program (and the core itself). */
+typedef enum rampart_event_source {
+  RAMPART_SOURCE_CORE = 0,
+  RAMPART_SOURCE_XDP_FIREWALL = 1,
+  RAMPART_SOURCE_XDP_RATELIMIT = 2,
+  RAMPART_SOURCE_XDP_LB = 3,
+  RAMPART_SOURCE_TC_IDS = 4,
+  RAMPART_SOURCE_TC_THREATINTEL = 5,
+  RAMPART_SOURCE_TC_DNS = 6,
+  RAMPART_SOURCE_MAX = 64 /* sources are < RAMPART_SOURCE_MAX */
+} rampart_event_source;
+
+typedef enum rampart_severity {
+  RAMPART_SEVERITY_LOW = 0,
+  RAMPART_SEVERITY_MEDIUM = 1,
+  RAMPART_SEVERITY_HIGH = 2,
+  RAMPART_SEVERITY_CRITICAL = 3
+} rampart_severity;
+
+typedef enum rampart_alert_action {
+  RAMPART_ALERT_ACTION_ALERT = 0, /* observed and reported */
+  RAMPART_ALERT_ACTION_BLOCK = 1  /* traffic was blocked */
+} rampart_alert_action;
+
+typedef enum rampart_config_type {
+  RAMPART_CONFIG_MISSING = 0,
+  RAMPART_CONFIG_NULL = 1,
+  RAMPART_CONFIG_SCALAR = 2,
+  RAMPART_CONFIG_SEQUENCE = 3,
+  RAMPART_CONFIG_MAP = 4
+} rampart_config_type;
+
+typedef enum rampart_metric_type {
+  RAMPART_METRIC_COUNTER = 0,
+  RAMPART_METRIC_GAUGE = 1,
+  RAMPART_METRIC_HISTOGRAM = 2
+} rampart_metric_type;
+
+/* Opaque handles. Each is owned by the side that created it. */
+typedef struct rampart_plugin rampart_plugin;     /* plugin instance, owned by the plugin */
+typedef struct rampart_host_ctx rampart_host_ctx; /* per-instance host context */
+typedef struct rampart_config rampart_config;     /* view of the plugin's config subtree */
+typedef struct rampart_metric rampart_metric;     /* one labelled time series */
+typedef struct rampart_timer rampart_timer;       /* a timer on the core's event loop */
+
+/* A string that need not be NUL-terminated. */
+typedef struct rampart_str {
+  const char* ptr;
+  size_t len;
+} rampart_str;
+
+/* An event delivered to subscribers of its source. Valid only during the call. */
+typedef struct rampart_event {
+  uint32_t struct_size;
+  uint32_t source; /* rampart_event_source */
+  uint32_t type;   /* meaning defined by the source's layout header */
+  uint32_t reserved;
+  uint64_t time_ns; /* CLOCK_MONOTONIC when the event was produced */
+  const void* data;
+  size_t len;
+} rampart_event;
+
+/* An alert. Version 1 carries the network tuple and text; later minors add
+ * MITRE ATT&CK and enrichment fields at the end. */
+typedef struct rampart_alert {
+  uint32_t struct_size;
+  uint32_t severity;    /* rampart_severity */
+  uint32_t action;      /* rampart_alert_action */
+  uint8_t ip_family;    /* 0 (none), 4 or 6 */
+  uint8_t protocol;     /* IP protocol number, 0 if none */
+  uint16_t vlan_id;     /* 0 if none */
+  uint8_t src_addr[16]; /* IPv4 in the first 4 bytes, network order */
+  uint8_t dst_addr[16];
+  uint16_t src_port; /* host order */
+  uint16_t dst_port;
+  uint32_t reserved;
+  uint64_t time_ns;      /* CLOCK_REALTIME; 0 on emit means "now" */
+  rampart_str id;        /* set by the host on delivery; ignored on emit */
+  rampart_str component; /* set by the host: id of the emitting plugin */
+  rampart_str rule_id;
+  rampart_str message;
+} rampart_alert;
+
+typedef struct rampart_label {
+  const char* name;
+  const char* value;
+} rampart_label;
+
+typedef struct rampart_metric_desc {
+  uint32_t struct_size;
+  uint32_t type;    /* rampart_metric_type */
+  const char* name; /* must start with "rampart_"; counters end in "_total" */
+  const char* help;
+  const rampart_label* labels;
+  size_t label_count;
+  const double* buckets; /* histograms only: ascending upper bounds */
+  size_t bucket_count;
+} rampart_metric_desc;
+
+typedef void (*rampart_timer_fn)(void* user);
+
+/*
+ * Services the host offers a plugin instance. The table is handed to
+ * create() and stays valid until destroy() returns. Every function is
+ * thread-safe. Config getters take the handle passed to create/validate/
+ * reload and may only be used during that call; strings they return live as
+ * long as the handle.
+ */
+typedef struct rampart_host_api {
+  uint32_t struct_size;
+  uint16_t abi_major;
+  uint16_t abi_minor;
+  rampart_host_ctx* ctx;
+  const char* plugin_id;
+
+  /* Text of the last failed host call on this thread. Never NULL. */
+  const char* (*last_error)(void);
+
+  /* Structured log line attributed to the plugin. */
+  void (*log)(rampart_host_ctx* ctx, uint32_t level, const char* msg, size_t len);
+
+  /* Config subtree. Paths are dot-separated keys and sequence indexes,
+   * relative to plugins.<id>; "" is the subtree itself. Errors name the
+   * config file and line. */
+  uint32_t (*config_type)(const rampart_config* cfg, const char* path);
+  rampart_status (*config_get_string)(const rampart_config* cfg, const char* path,
+                                      rampart_str* out);
+  rampart_status (*config_get_int)(const rampart_config* cfg, const char* path, int64_t* out);
+  rampart_status (*config_get_double)(const rampart_config* cfg, const char* path, double* out);
+  rampart_status (*config_get_bool)(const rampart_config* cfg, const char* path, int* out);
+  /* Number of entries of a sequence or map. */
+  rampart_status (*config_size)(const rampart_config* cfg, const char* path, size_t* out);
+  /* Key of the index-th entry of a map, in file order. */
+  rampart_status (*config_key_at)(const rampart_config* cfg, const char* path, size_t index,
+                                  rampart_str* out);
+  /* Fails naming file:line of the first key of the map at `path` not in `allowed`. */
+  rampart_status (*config_check_keys)(const rampart_config* cfg, const char* path,
+                                      const char* const* allowed, size_t allowed_count);
+
+  /* Metrics, registered in the core's Prometheus registry with a constant
+   * label plugin="<id>". Handles live until the instance is destroyed. */
+  rampart_status (*metric_create)(rampart_host_ctx* ctx, const rampart_metric_desc* desc,
+                                  rampart_metric** out);
+  void (*metric_add)(rampart_metric* metric, double value);     /* counter, gauge */
+  void (*metric_set)(rampart_metric* metric, double value);     /* gauge */
+  void (*metric_observe)(rampart_metric* metric, double value); /* histogram */
+
+  /* Timers on the core's event loop. fn must not block. interval_ms == 0
+   * fires once. All of an instance's timers are cancelled, and running
+   * callbacks finish, before stop() is called. */
+  rampart_status (*timer_start)(rampart_host_ctx* ctx, uint64_t first_ms, uint64_t interval_ms,
+                                rampart_timer_fn fn, void* user, rampart_timer** out);
+  void (*timer_cancel)(rampart_host_ctx* ctx, rampart_timer* timer);
+
+  /* Deliver events of `source` to this instance's on_event. */
+  rampart_status (*subscribe)(rampart_host_ctx* ctx, uint32_t source);
+  rampart_status (*unsubscribe)(rampart_host_ctx* ctx, uint32_t source);
+
+  /* Hand an alert to the alert pipeline. The host copies it. */
+  rampart_status (*alert_emit)(rampart_host_ctx* ctx, const rampart_alert* alert);
+
+  /* ABI 1.1 adds map and rule-store services here, at the end. */
+} rampart_host_api;
+
+/*
+ * What a plugin implements. create, destroy and last_error are required;
+ * every other entry may be NULL. Lifecycle calls (create, validate, start,
+ * reload, stop, destroy) come from one control thread; on_event and
+ * send_alert come from worker threads and must not block.
+ */
+typedef struct rampart_plugin_api {
+  uint32_t struct_size;
+  uint32_t reserved;
+  /* Text of the last failure on this thread. Never NULL. */
+  const char* (*last_error)(void);
+  rampart_status (*create)(const rampart_host_api* host, const rampart_config* config,
+                           rampart_plugin** out);
+  rampart_status (*start)(rampart_plugin* self);
+  /* Check a new config without applying it. */
+  rampart_status (*validate)(rampart_plugin* self, const rampart_config* config);
+  /* Apply a new config, all or nothing. NULL: the host restarts the instance. */
+  rampart_status (*reload)(rampart_plugin* self, const rampart_config* config);
+  void (*stop)(rampart_plugin* self);
+  void (*destroy)(rampart_plugin* self);
+  rampart_status (*on_event)(rampart_plugin* self, const rampart_event* event);
+  rampart_status (*send_alert)(rampart_plugin* self, const rampart_alert* alert);
+} rampart_plugin_api;
+
+typedef struct rampart_plugin_descriptor {
+  uint32_t struct_size;
+  uint16_t abi_major; /* the ABI the plugin was built against */
+  uint16_t abi_minor;
+  uint32_t kind; /* rampart_plugin_kind */
+  uint32_t reserved;
+  const char* id; /* [a-z0-9_-]{1,64}: config key plugins.<id> */
+  const char* name;
+  const char* version;
+  const char* license;
+  const char* description;
+  const rampart_plugin_api* api;
+} rampart_plugin_descriptor;
+
+/*
+ * The entry point. Returns a descriptor that lives as long as the library
+ * is loaded, or NULL if the plugin cannot initialise at all. The host, not
+ * the plugin, decides whether the versions are compatible.
+ */
+typedef const rampart_plugin_descriptor* (*rampart_plugin_entry_fn)(uint16_t host_abi_major,
+                                                                    uint16_t host_abi_minor);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* RAMPART_SDK_ABI_H */
