@@ -158,6 +158,20 @@ void RuleStore::audit_locked(const std::string& domain, uint64_t id, const char*
   st.step();
 }
 
+void RuleStore::put_locked(const std::string& domain, uint64_t id, const std::string& body,
+                           const std::string& origin) {
+  Stmt st(db_,
+          "INSERT INTO rules (domain, id, body, updated_ms, origin) VALUES (?1, ?2, ?3, ?4, ?5)"
+          " ON CONFLICT (domain, id) DO UPDATE SET body = excluded.body,"
+          " updated_ms = excluded.updated_ms, origin = excluded.origin");
+  st.text(1, domain)
+      .integer(2, static_cast<int64_t>(id))
+      .text(3, body)
+      .integer(4, now_ms())
+      .text(5, origin);
+  st.step();
+}
+
 std::optional<std::string> RuleStore::change(const std::string& domain, uint64_t id,
                                              const std::optional<std::string>& body,
                                              const std::string& actor,
@@ -167,12 +181,7 @@ std::optional<std::string> RuleStore::change(const std::string& domain, uint64_t
   try {
     const auto before = get_locked(domain, id);
     if (body) {
-      Stmt st(db_,
-              "INSERT INTO rules (domain, id, body, updated_ms) VALUES (?1, ?2, ?3, ?4)"
-              " ON CONFLICT (domain, id) DO UPDATE SET body = excluded.body, updated_ms = "
-              "excluded.updated_ms");
-      st.text(1, domain).integer(2, static_cast<int64_t>(id)).text(3, *body).integer(4, now_ms());
-      st.step();
+      put_locked(domain, id, *body, "api");
       audit_locked(domain, id, before ? "update" : "create", actor, before, body);
     } else {
       Stmt st(db_, "DELETE FROM rules WHERE domain = ?1 AND id = ?2");
@@ -207,12 +216,7 @@ void RuleStore::replace_all(const std::string& domain, const std::vector<StoredR
     }
     for (const auto& r : old) audit_locked(domain, r.id, "delete", actor, r.body, std::nullopt);
     for (const auto& r : rules) {
-      Stmt st(db_, "INSERT INTO rules (domain, id, body, updated_ms) VALUES (?1, ?2, ?3, ?4)");
-      st.text(1, domain)
-          .integer(2, static_cast<int64_t>(r.id))
-          .text(3, r.body)
-          .integer(4, now_ms());
-      st.step();
+      put_locked(domain, r.id, r.body, "api");
       audit_locked(domain, r.id, "create", actor, std::nullopt, r.body);
     }
     if (commit) commit();
@@ -240,17 +244,7 @@ void RuleStore::sync_origin(const std::string& domain, const std::string& origin
       listed.insert(r.id);
       const auto before = get_locked(domain, r.id);
       if (before && *before == r.body && mine.count(r.id)) continue;
-      Stmt st(db_,
-              "INSERT INTO rules (domain, id, body, updated_ms, origin) VALUES (?1, ?2, ?3, ?4, ?5)"
-              " ON CONFLICT (domain, id) DO UPDATE SET body = excluded.body, updated_ms = "
-              "excluded.updated_ms,"
-              " origin = excluded.origin");
-      st.text(1, domain)
-          .integer(2, static_cast<int64_t>(r.id))
-          .text(3, r.body)
-          .integer(4, now_ms())
-          .text(5, origin);
-      st.step();
+      put_locked(domain, r.id, r.body, origin);
       audit_locked(domain, r.id, before ? "update" : "create", actor, before, r.body);
     }
     for (const auto& [id, body] : mine) {

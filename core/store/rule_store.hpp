@@ -73,6 +73,8 @@ class RuleStore {
                     const std::string& actor, const std::optional<std::string>& before,
                     const std::optional<std::string>& after);
   std::optional<std::string> get_locked(const std::string& domain, uint64_t id) const;
+  void put_locked(const std::string& domain, uint64_t id, const std::string& body,
+                  const std::string& origin);
 
   mutable std::mutex mu_;
   sqlite3* db_ = nullptr;

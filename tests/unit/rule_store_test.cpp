@@ -73,6 +73,23 @@ TEST(RuleStore, SurvivesReopenInWalMode) {
   EXPECT_EQ(stat((dir / "r.db-wal").c_str(), &st), 0) << "write-ahead log in use";
 }
 
+TEST(RuleStore, ConfigRulesFollowTheFileApiRulesStay) {
+  rampart::test::TempDir dir;
+  RuleStore s(dir / "r.db");
+  s.sync_origin("firewall", "config", {{1, "a"}, {2, "b"}}, "config");
+  s.change("firewall", 10, std::string("api rule"), "rest");
+  s.sync_origin("firewall", "config", {{1, "a"}, {2, "b"}}, "config");  // unchanged: no audit
+  EXPECT_EQ(s.audit("firewall").size(), 3u);
+  s.sync_origin("firewall", "config", {{2, "b2"}}, "config");  // 1 removed, 2 changed
+  const auto rules = s.list("firewall");
+  ASSERT_EQ(rules.size(), 2u);
+  EXPECT_EQ(rules[0].id, 2u);
+  EXPECT_EQ(rules[0].body, "b2");
+  EXPECT_EQ(rules[1].id, 10u) << "rules created over the API are not the file's to remove";
+  EXPECT_EQ(s.audit("firewall", 1)[0].action, "delete");
+  EXPECT_EQ(s.audit("firewall", 2)[0].action, "update");
+}
+
 TEST(RuleStore, UnopenableDatabaseIsAClearError) {
   rampart::test::TempDir dir;
   rampart::test::write_file(dir / "not-a-db", std::string(4096, 'x'));
