@@ -79,8 +79,10 @@ rampart_status host_fail(rampart_status st, std::string msg) {
 
 rampart_config make_config_view(const config::Config& cfg, const std::string& plugin_id) {
   const auto& p = cfg.plugin(plugin_id);
-  return rampart_config{cfg.source, "plugins." + plugin_id,
-                        p.node.IsMap() ? p.node : YAML::Node(YAML::NodeType::Map), {}};
+  return rampart_config{cfg.source,
+                        "plugins." + plugin_id,
+                        p.node.IsMap() ? p.node : YAML::Node(YAML::NodeType::Map),
+                        {}};
 }
 
 uint32_t config_type(const rampart_config* cfg, const char* path) {

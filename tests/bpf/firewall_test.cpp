@@ -201,6 +201,26 @@ TEST_F(Firewall, EachActionHasItsVerdictCounterAndEvent) {
   for (uint32_t i = 0; i < 4; ++i) EXPECT_EQ(fw.hits(i), 1u);
 }
 
+TEST_F(Firewall, PassTailCallsTheNextStageWithTheMetadata) {
+  FirewallProgram fw;
+  Rule r = rule(42, Action::allow);
+  r.protocol = 17;
+  fw.install({r});
+  const auto pkt = PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).build();
+  EXPECT_EQ(fw.run(pkt).action, XDP_PASS) << "no next stage installed: pass";
+  bpf_object* probe = bpf_object__open_file(RAMPART_BPF_DIR "/xdp_stage_probe.bpf.o", nullptr);
+  ASSERT_NE(probe, nullptr);
+  ASSERT_EQ(bpf_object__load(probe), 0);
+  const int fd = bpf_program__fd(bpf_object__find_program_by_name(probe, "xdp_stage_probe"));
+  const uint32_t stage = RAMPART_STAGE_RATELIMIT;
+  ASSERT_EQ(bpf_map_update_elem(fw.map_fd("xdp_stages"), &stage, &fd, BPF_ANY), 0);
+  EXPECT_EQ(fw.run(pkt).action, XDP_TX) << "the next stage ran and saw the metadata";
+  auto deny = rule(43, Action::deny);
+  fw.install({deny});
+  EXPECT_EQ(fw.run(pkt).action, XDP_DROP) << "a drop never reaches the next stage";
+  bpf_object__close(probe);
+}
+
 TEST_F(Firewall, AllowIsSampledWhenConfigured) {
   FirewallProgram fw;
   fw.install({rule(1, Action::allow)}, Action::allow, /*allow_sample=*/4);
