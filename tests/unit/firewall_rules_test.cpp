@@ -7,12 +7,15 @@
 #include <arpa/inet.h>
 
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <random>
 
 #include "compiler.hpp"
 #include "rule.hpp"
+#include "rule_json.hpp"
 #include "tables.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
@@ -194,6 +197,46 @@ TEST(FirewallCompiler, TablesAgreeWithLinearScanOnRandomRules) {
     p.vlan_id = static_cast<uint16_t>(pick(5));
     ASSERT_EQ(classify(rs, p), classify_linear(ordered, p)) << "packet " << n;
   }
+}
+
+TEST(FirewallRuleJson, RoundTripsAndNamesBadFields) {
+  const auto r = rule_from_json(
+      R"({"id":9,"priority":2,"action":"reject","protocol":"tcp","src_ip":"2001:db8::/48","dst_port":"80-90","tcp_flags":"SYN,!ACK","vlan_id":12,"enabled":false,"description":"d"})");
+  EXPECT_EQ(r.id, 9u);
+  EXPECT_EQ(r.action, Action::reject);
+  EXPECT_EQ(rule_from_json(rule_to_json(r)), r);
+  EXPECT_EQ(rule_from_json(R"({"action":"deny"})", 5).id, 5u) << "the id comes from the path";
+  try {
+    rule_from_json(R"({"id":1,"action":"deny","src_port":"99999"})");
+    FAIL();
+  } catch (const RuleError& e) {
+    EXPECT_EQ(e.field(), "src_port");
+  }
+  try {
+    rule_from_json(R"({"id":1,"action":"deny"})", 2);
+    FAIL();
+  } catch (const RuleError& e) {
+    EXPECT_EQ(e.field(), "id");
+  }
+}
+
+// Every fuzz seed and every input a fuzzer once crashed on.
+TEST(FirewallRuleJson, FuzzInputsParseOrFailCleanly) {
+  size_t n = 0;
+  for (const char* sub : {"/tests/fuzz/corpus/rule_json", "/tests/fuzz/regressions/rule_json"}) {
+    const std::filesystem::path dir = std::string(RAMPART_SOURCE_DIR) + sub;
+    if (!std::filesystem::exists(dir)) continue;
+    for (const auto& f : std::filesystem::directory_iterator(dir)) {
+      ++n;
+      try {
+        const auto r = rule_from_json(rampart::test::read_file(f.path().string()));
+        EXPECT_EQ(validate(r), "") << f.path();
+      } catch (const RuleError& e) {
+        EXPECT_STRNE(e.what(), "") << f.path();
+      }
+    }
+  }
+  EXPECT_GE(n, 4u);
 }
 
 }  // namespace
