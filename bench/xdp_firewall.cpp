@@ -12,6 +12,7 @@
 #include <linux/bpf.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <random>
@@ -167,11 +168,15 @@ int main(int argc, char** argv) {
       "parse-only XDP_PASS floor: %.1f ns; xdp-filter (deny mode, all features, no match): %.1f "
       "ns\n\n",
       floor_ns, xf_ns);
-  std::printf("%6s  %8s %8s %8s   %12s %12s %12s\n", "rules", "first", "last", "none", "first/xdpf",
-              "none/xdpf", "none/floor");
-  for (uint32_t n : {16u, 256u, 1024u, 4096u}) {
+  std::printf("%6s  %8s %8s %8s   %12s %12s %12s   %14s\n", "rules", "first", "last", "none",
+              "first/xdpf", "none/xdpf", "none/floor", "compile+load ms");
+  for (uint32_t n : {16u, 256u, 1024u, 4096u, 16384u}) {
     rampart::test::FirewallProgram fw;
-    fw.install(ruleset(n), Action::allow);
+    const auto rules = ruleset(n);
+    const auto t0 = std::chrono::steady_clock::now();
+    fw.install(rules, Action::allow);  // compile, load a classifier instance, swap it in
+    const double install_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     const int fd = fw.classifier_fd();
     // Sanity: the probes reach the rules they are meant for.
     if (fw.run(first, 1, true).action != XDP_DROP || fw.run(last, 1, true).action != XDP_DROP ||
@@ -180,8 +185,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     const double f = measure(fd, first), l = measure(fd, last), z = measure(fd, none);
-    std::printf("%6u  %8.1f %8.1f %8.1f   %12.2f %12.2f %12.2f\n", n, f, l, z, f / xf_ns, z / xf_ns,
-                z / floor_ns);
+    std::printf("%6u  %8.1f %8.1f %8.1f   %12.2f %12.2f %12.2f   %14.1f\n", n, f, l, z, f / xf_ns,
+                z / xf_ns, z / floor_ns, install_ms);
   }
   if (floor_obj) bpf_object__close(floor_obj);
   return 0;
