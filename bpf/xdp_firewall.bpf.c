@@ -85,6 +85,7 @@ struct {
 /* ---- per rule set: sized by user space before load ---- */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* filled by memcpy */
 	__uint(max_entries, 65536);
 	__type(key, __u32);
 	__type(value, __u32);
@@ -92,6 +93,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* filled by memcpy */
 	__uint(max_entries, 256);
 	__type(key, __u32);
 	__type(value, __u32);
@@ -107,6 +109,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* filled by memcpy */
 	__uint(max_entries, RAMPART_FW_PORT_ENTRIES);
 	__type(key, __u32);
 	__type(value, __u32);
@@ -114,6 +117,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* filled by memcpy */
 	__uint(max_entries, RAMPART_FW_PROTO_ENTRIES);
 	__type(key, __u32);
 	__type(value, __u32);
@@ -121,6 +125,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* filled by memcpy */
 	__uint(max_entries, RAMPART_FW_VLAN_ENTRIES);
 	__type(key, __u32);
 	__type(value, __u32);
@@ -129,6 +134,7 @@ struct {
 /* Class -> bitmap of nwords words. value_size is set to nwords * 8. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* filled by memcpy */
 	__uint(max_entries, 1);
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(__u64));
@@ -136,6 +142,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* filled by memcpy */
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct rampart_fw_rule);
