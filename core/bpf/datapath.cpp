@@ -125,7 +125,8 @@ void Datapath::attach(const std::string& ifname) {
   }
   // A pinned link from an earlier run keeps filtering: adopt it and point it
   // at the current entry program.
-  if (bpf_link* link = bpf_link__open(pin.c_str()); libbpf_get_error(link) == 0 && link) {
+  bpf_link* link = fs::exists(pin) ? bpf_link__open(pin.c_str()) : nullptr;
+  if (link && libbpf_get_error(link) == 0) {
     bpf_link_info info{};
     uint32_t len = sizeof(info);
     bpf_obj_get_info_by_fd(bpf_link__fd(link), &info, &len);
