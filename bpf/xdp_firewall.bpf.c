@@ -46,6 +46,7 @@ const volatile __u32 v6_src_default = 0;
 const volatile __u32 v6_dst_default = 0;
 const volatile __u32 allow_sample = 0;	       /* emit 1 of every N allows; 0: none */
 const volatile __u64 ring_threshold = 3 << 20; /* skip events past this fill level */
+const volatile __u32 reject_per_sec = 100;     /* TCP resets per second per CPU; 0: none */
 
 /* ---- shared by every instance (user space reuses the fds) ---- */
 struct {
@@ -77,7 +78,7 @@ struct {
 /* Per-CPU scratch: allow-sampling and wakeup pacing counters. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 4);
 	__type(key, __u32);
 	__type(value, __u64);
 } fw_pace SEC(".maps");
@@ -313,20 +314,169 @@ static __always_inline int pass(struct xdp_md *ctx, __u32 rule_id, __u16 flags, 
 	return XDP_PASS;
 }
 
-static __always_inline int apply(struct xdp_md *ctx, const struct packet_info *pi, __u32 rule_id,
-				 __u32 action, __u16 meta_flags)
+static __always_inline __u16 csum_fold(__s64 sum)
 {
+	__u32 s = (__u32)sum;
+
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return ~s;
+}
+
+/* At most reject_per_sec resets per second per CPU: a reject rule must not
+ * turn rampart into a packet reflector. */
+static __always_inline int reject_allowed(void)
+{
+	__u32 kc = 2, kt = 3;
+	__u64 *count = bpf_map_lookup_elem(&fw_pace, &kc);
+	__u64 *start = bpf_map_lookup_elem(&fw_pace, &kt);
+
+	if (!count || !start || !reject_per_sec)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+
+	if (now - *start >= 1000000000ull) {
+		*start = now;
+		*count = 0;
+	}
+	if (*count >= reject_per_sec)
+		return 0;
+	*count += 1;
+	return 1;
+}
+
+/* Turns a TCP segment into the RST that answers it (RFC 793: ACK set ->
+ * seq = its ack; else ack = its seq + length) and returns XDP_TX; any other
+ * packet, or one we cannot answer simply, is dropped. */
+static __always_inline int send_reset(struct xdp_md *ctx, const struct packet_info *pi)
+{
+	if (pi->protocol != IPPROTO_TCP || !pi->has_ports || !reject_allowed())
+		return XDP_DROP;
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	/* Masked so the verifier knows the bound (at most two VLAN tags: 22). */
+	__u32 l3 = pi->l3_off & 0x1f;
+
+	if (l3 > 14 + 4 * RAMPART_MAX_VLAN_TAGS)
+		return XDP_DROP;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > end)
+		return XDP_DROP;
+	__u8 mac[6];
+
+	__builtin_memcpy(mac, eth->h_source, 6);
+	__builtin_memcpy(eth->h_source, eth->h_dest, 6);
+	__builtin_memcpy(eth->h_dest, mac, 6);
+
+	struct tcphdr *th;
+	__u32 seglen, new_len;
+	__s64 sum;
+
+	if (pi->family == RAMPART_FAMILY_V4) {
+		struct iphdr *ip = data + l3;
+
+		if ((void *)(ip + 1) > end || ip->ihl != 5)
+			return XDP_DROP;
+		th = (void *)(ip + 1);
+		if ((void *)(th + 1) > end)
+			return XDP_DROP;
+		__u32 hl = th->doff * 4;
+		__u32 tot = bpf_ntohs(ip->tot_len);
+
+		seglen = tot > 20 + hl ? tot - 20 - hl : 0;
+		__u32 a = ip->saddr;
+
+		ip->saddr = ip->daddr;
+		ip->daddr = a;
+		ip->tos = 0;
+		ip->tot_len = bpf_htons(40);
+		ip->id = 0;
+		ip->frag_off = bpf_htons(0x4000);
+		ip->ttl = 64;
+		ip->check = 0;
+		ip->check = csum_fold(bpf_csum_diff(0, 0, (void *)ip, 20, 0));
+		struct {
+			__u32 s, d;
+			__u8 zero, proto;
+			__u16 len;
+		} ph = {ip->saddr, ip->daddr, 0, IPPROTO_TCP, bpf_htons(20)};
+		sum = bpf_csum_diff(0, 0, (void *)&ph, sizeof(ph), 0);
+		new_len = l3 + 40;
+	} else {
+		struct ipv6hdr *ip6 = data + l3;
+
+		if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_TCP)
+			return XDP_DROP;
+		th = (void *)(ip6 + 1);
+		if ((void *)(th + 1) > end)
+			return XDP_DROP;
+		__u32 hl = th->doff * 4;
+		__u32 plen = bpf_ntohs(ip6->payload_len);
+
+		seglen = plen > hl ? plen - hl : 0;
+		struct in6_addr a = ip6->saddr;
+
+		ip6->saddr = ip6->daddr;
+		ip6->daddr = a;
+		ip6->payload_len = bpf_htons(20);
+		ip6->hop_limit = 64;
+		struct {
+			struct in6_addr s, d;
+			__u32 len;
+			__u8 zero[3], nh;
+		} ph = {ip6->saddr, ip6->daddr, bpf_htonl(20), {0, 0, 0}, IPPROTO_TCP};
+		sum = bpf_csum_diff(0, 0, (void *)&ph, sizeof(ph), 0);
+		new_len = l3 + 60;
+	}
+	__u8 *b = (void *)th;
+	__u8 in_flags = b[13];
+	__u32 in_seq = bpf_ntohl(th->seq);
+	__u32 in_ack = th->ack_seq;
+	__u16 port = th->source;
+
+	th->source = th->dest;
+	th->dest = port;
+	if (in_flags & 0x10) { /* ACK */
+		th->seq = in_ack;
+		th->ack_seq = 0;
+		b[13] = 0x04; /* RST */
+	} else {
+		th->seq = 0;
+		th->ack_seq = bpf_htonl(in_seq + seglen + ((in_flags & 0x02) ? 1 : 0) +
+					((in_flags & 0x01) ? 1 : 0));
+		b[13] = 0x14; /* RST + ACK */
+	}
+	b[12] = 5 << 4;
+	th->window = 0;
+	th->urg_ptr = 0;
+	th->check = 0;
+	th->check = csum_fold(bpf_csum_diff(0, 0, (void *)th, 20, sum));
+	if (bpf_xdp_adjust_tail(ctx, (int)new_len - (int)(end - data)) != 0)
+		return XDP_DROP;
+	count(RAMPART_FW_STAT_REJECT_SENT);
+	return XDP_TX;
+}
+
+/* A global (not inlined) function: the verifier checks it once, not once
+ * for every way out of the classifier loop, which keeps 16,384-rule
+ * instances within its instruction budget. */
+__attribute__((noinline)) int fw_verdict(struct xdp_md *ctx, struct packet_info *pi, __u32 rule_id,
+					 __u32 action, __u32 meta_flags)
+{
+	if (!pi)
+		return XDP_DROP;
 	switch (action) {
 	case RAMPART_FW_DENY:
 		count(RAMPART_FW_STAT_DROPPED);
 		emit_event(ctx, pi, rule_id, action, 0);
 		return XDP_DROP;
 	case RAMPART_FW_REJECT:
-		/* TCP RST / ICMP unreachable replies are not built yet: dropped
-		 * and counted as rejected. */
+		/* TCP gets a reset; other protocols are dropped (ICMP
+		 * unreachable replies are not built yet). */
 		count(RAMPART_FW_STAT_REJECTED);
 		emit_event(ctx, pi, rule_id, action, 0);
-		return XDP_DROP;
+		return send_reset(ctx, pi);
 	case RAMPART_FW_LOG:
 		count(RAMPART_FW_STAT_LOGGED);
 		emit_event(ctx, pi, rule_id, action, 0);
@@ -437,7 +587,7 @@ int xdp_firewall_classify(struct xdp_md *ctx)
 		}
 	}
 	if (hit >= nrules)
-		return apply(ctx, &pi, default_rule_id, default_action, meta_flags);
+		return fw_verdict(ctx, &pi, default_rule_id, default_action, meta_flags);
 
 	struct rampart_fw_rule *rule = bpf_map_lookup_elem(&fw_rules, &hit);
 
@@ -447,13 +597,13 @@ int xdp_firewall_classify(struct xdp_md *ctx)
 
 	if (hits)
 		*hits += 1;
-	return apply(ctx, &pi, rule->id, rule->action, meta_flags | RAMPART_META_MATCHED);
+	return fw_verdict(ctx, &pi, rule->id, rule->action, meta_flags | RAMPART_META_MATCHED);
 
 broken:
 	/* A table without the entry the compiler guarantees: fail safe by
 	 * applying the default policy, and count it. */
 	count(RAMPART_FW_STAT_ERRORS);
-	return apply(ctx, &pi, default_rule_id, default_action, 0);
+	return fw_verdict(ctx, &pi, default_rule_id, default_action, 0);
 }
 
 SEC("xdp")

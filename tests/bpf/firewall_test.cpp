@@ -8,6 +8,8 @@
 
 #include <linux/bpf.h>
 
+#include <algorithm>
+#include <cstring>
 #include <functional>
 #include <random>
 #include <set>
@@ -219,6 +221,102 @@ TEST_F(Firewall, PassTailCallsTheNextStageWithTheMetadata) {
   fw.install({deny});
   EXPECT_EQ(fw.run(pkt).action, XDP_DROP) << "a drop never reaches the next stage";
   bpf_object__close(probe);
+}
+
+// One's-complement sum over 16-bit words, as IP and TCP checksums use.
+uint32_t sum16(const uint8_t* p, size_t n, uint32_t sum = 0) {
+  for (size_t i = 0; i + 1 < n; i += 2) sum += uint32_t(p[i]) << 8 | p[i + 1];
+  if (n & 1) sum += uint32_t(p[n - 1]) << 8;
+  return sum;
+}
+bool checksum_ok(uint32_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return sum == 0xffff;
+}
+
+TEST_F(Firewall, RejectAnswersTcpWithAValidReset) {
+  FirewallProgram fw;
+  Rule r = rule(9, Action::reject);
+  r.protocol = 6;
+  fw.install({r});
+  // A SYN (seq 1000, 10 bytes of payload) gets RST+ACK acknowledging 1000 + 10 + 1.
+  const auto syn = PacketBuilder()
+                       .ipv4("198.18.0.1", "198.18.0.2")
+                       .tcp(40000, 22, 0x02)
+                       .tcp_seq(1000, 0)
+                       .payload(10)
+                       .build();
+  auto res = fw.run(syn);
+  ASSERT_EQ(res.action, XDP_TX);
+  const auto& o = res.out;
+  ASSERT_EQ(o.size(), 54u) << "Ethernet + 20-byte IPv4 + 20-byte TCP, payload trimmed";
+  EXPECT_TRUE(std::equal(o.begin(), o.begin() + 6, syn.begin() + 6))
+      << "sent back to the sender's MAC";
+  EXPECT_TRUE(std::equal(o.begin() + 26, o.begin() + 30, syn.begin() + 30))
+      << "source is the old destination";
+  EXPECT_TRUE(std::equal(o.begin() + 30, o.begin() + 34, syn.begin() + 26));
+  EXPECT_EQ(o[34] << 8 | o[35], 22);
+  EXPECT_EQ(o[36] << 8 | o[37], 40000);
+  EXPECT_EQ(o[47], 0x14) << "RST + ACK";
+  const uint32_t ack = uint32_t(o[42]) << 24 | uint32_t(o[43]) << 16 | uint32_t(o[44]) << 8 | o[45];
+  EXPECT_EQ(ack, 1011u);
+  EXPECT_TRUE(checksum_ok(sum16(o.data() + 14, 20))) << "IPv4 header checksum";
+  uint8_t pseudo[12] = {};
+  std::memcpy(pseudo, o.data() + 26, 8);
+  pseudo[9] = 6;
+  pseudo[11] = 20;
+  EXPECT_TRUE(checksum_ok(sum16(o.data() + 34, 20, sum16(pseudo, 12)))) << "TCP checksum";
+
+  // An ACK segment: the reset takes its sequence number from the ACK.
+  res = fw.run(PacketBuilder()
+                   .ipv4("198.18.0.1", "198.18.0.2")
+                   .tcp(40000, 22, 0x10)
+                   .tcp_seq(5, 777777)
+                   .build());
+  ASSERT_EQ(res.action, XDP_TX);
+  EXPECT_EQ(res.out[47], 0x04) << "RST";
+  EXPECT_EQ(uint32_t(res.out[38]) << 24 | uint32_t(res.out[39]) << 16 | uint32_t(res.out[40]) << 8 |
+                res.out[41],
+            777777u);
+  EXPECT_EQ(fw.stat(RAMPART_FW_STAT_REJECT_SENT), 2u);
+  EXPECT_EQ(fw.stat(RAMPART_FW_STAT_REJECTED), 2u);
+}
+
+TEST_F(Firewall, RejectAnswersIpv6TcpAndDropsWhatItCannotAnswer) {
+  FirewallProgram fw;
+  Rule r = rule(9, Action::reject);
+  fw.install({r});
+  auto res = fw.run(PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").tcp(1, 443, 0x02).build());
+  ASSERT_EQ(res.action, XDP_TX);
+  ASSERT_EQ(res.out.size(), 74u);
+  const auto& o = res.out;
+  uint8_t pseudo[40] = {};
+  std::memcpy(pseudo, o.data() + 22, 32);
+  pseudo[35] = 20;
+  pseudo[39] = 6;
+  EXPECT_TRUE(checksum_ok(sum16(o.data() + 54, 20, sum16(pseudo, 40)))) << "TCP over IPv6 checksum";
+  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 53).build()).action,
+            XDP_DROP)
+      << "no ICMP unreachable yet: UDP is dropped";
+  EXPECT_EQ(
+      fw.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").ipv4_options(2).tcp(1, 22).build())
+          .action,
+      XDP_DROP)
+      << "IPv4 options: dropped rather than answered";
+}
+
+TEST_F(Firewall, RejectRepliesAreRateLimited) {
+  FirewallProgram fw;
+  Rule r = rule(9, Action::reject);
+  fw.install({r});
+  const auto syn = PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").tcp(1, 22, 0x02).build();
+  // 1,000 rejects in one run on one CPU, well inside one second: at most
+  // reject_per_sec (100) answers, the rest dropped.
+  const auto res = fw.run(syn, 1000, true);
+  EXPECT_EQ(fw.stat(RAMPART_FW_STAT_REJECTED), 1000u);
+  EXPECT_LE(fw.stat(RAMPART_FW_STAT_REJECT_SENT), 100u);
+  EXPECT_GE(fw.stat(RAMPART_FW_STAT_REJECT_SENT), 1u);
+  EXPECT_EQ(res.action, XDP_DROP) << "the last of them was over the limit";
 }
 
 TEST_F(Firewall, AllowIsSampledWhenConfigured) {

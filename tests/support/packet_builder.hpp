@@ -52,6 +52,11 @@ class PacketBuilder {
     tcp_flags_ = flags;
     return *this;
   }
+  PacketBuilder& tcp_seq(uint32_t seq, uint32_t ack) {
+    seq_ = seq;
+    ack_ = ack;
+    return *this;
+  }
   PacketBuilder& udp(uint16_t sport, uint16_t dport) {
     proto_ = 17;
     sport_ = sport;
@@ -159,8 +164,8 @@ class PacketBuilder {
     if (!raw_proto_ && proto_ == 6) {
       put16(t, sport_);
       put16(t, dport_);
-      put32(t, 1);
-      put32(t, 0);
+      put32(t, seq_);
+      put32(t, ack_);
       t.push_back(0x50);
       t.push_back(tcp_flags_);
       put16(t, 65535);
@@ -190,6 +195,7 @@ class PacketBuilder {
   bool raw_proto_ = false;
   uint16_t sport_ = 0, dport_ = 0;
   uint8_t tcp_flags_ = 0;
+  uint32_t seq_ = 1, ack_ = 0;
   size_t payload_ = 16;
 };
 

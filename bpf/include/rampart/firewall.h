@@ -65,7 +65,8 @@ enum rampart_fw_stat {
 	RAMPART_FW_STAT_ERRORS = 5,	    /* malformed or truncated packets */
 	RAMPART_FW_STAT_EVENTS_DROPPED = 6, /* ring past its fill threshold */
 	RAMPART_FW_STAT_NOT_IP = 7,	    /* passed without classification */
-	RAMPART_FW_STAT_MAX = 8,
+	RAMPART_FW_STAT_REJECT_SENT = 8,    /* TCP resets sent for reject verdicts */
+	RAMPART_FW_STAT_MAX = 9,
 };
 
 /* Next stages reached by tail call from the firewall (prog array `xdp_stages`). */

@@ -42,6 +42,8 @@ struct packet_info {
 	__u8 has_ports; /* TCP/UDP with its header present */
 	__u8 fragment;	/* non-first fragment: no L4 header */
 	__u16 vlan_id;	/* outer tag */
+	__u16 l3_off;	/* offset of the IP header */
+	__u16 l4_off;	/* offset of the transport header */
 	__u16 src_port; /* host order */
 	__u16 dst_port;
 	__u32 src4; /* network order */
@@ -203,6 +205,7 @@ static __always_inline int parse_packet(void *data, void *data_end, struct packe
 
 	if (r != PARSE_OK)
 		return r;
+	pi->l3_off = c.pos - data;
 	if (proto == bpf_htons(ETH_P_IP))
 		r = parse_ipv4(&c, data_end, pi);
 	else if (proto == bpf_htons(ETH_P_IPV6))
@@ -211,6 +214,7 @@ static __always_inline int parse_packet(void *data, void *data_end, struct packe
 		return PARSE_NOT_IP;
 	if (r != PARSE_OK)
 		return r;
+	pi->l4_off = c.pos - data;
 	return parse_l4(&c, data_end, pi);
 }
 
