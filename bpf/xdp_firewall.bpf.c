@@ -345,12 +345,90 @@ static __always_inline int reject_allowed(void)
 	return 1;
 }
 
+/* Answers an untagged IPv4 packet with ICMP destination unreachable (port
+ * unreachable for UDP, administratively prohibited otherwise), quoting its
+ * IP header and first 8 bytes (RFC 792). ICMP itself, fragments and tagged
+ * frames are dropped: no error answers an error, and the rest is rare. */
+static __always_inline int send_unreachable(struct xdp_md *ctx, const struct packet_info *pi)
+{
+	if (pi->family != RAMPART_FAMILY_V4 || pi->protocol == IPPROTO_ICMP || pi->fragment ||
+	    pi->l3_off != 14 || !reject_allowed())
+		return XDP_DROP;
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+
+	if ((void *)(ip + 1) > end)
+		return XDP_DROP;
+	__u32 ihl = ip->ihl;
+
+	if (ihl < 5 || ihl > 15)
+		return XDP_DROP;
+	__u32 quote = ihl * 4 + 8;
+
+	if ((void *)ip + quote > end)
+		return XDP_DROP;
+	struct ethhdr l2 = *eth;
+	__u32 saddr = ip->saddr, daddr = ip->daddr;
+	__u8 code = pi->protocol == IPPROTO_UDP ? 3 : 13;
+
+	/* Room for the new IP and ICMP headers between L2 and the quote. */
+	if (bpf_xdp_adjust_head(ctx, -28))
+		return XDP_DROP;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	struct iphdr *nip = (void *)(eth + 1);
+	struct icmphdr *icmp = (void *)(nip + 1);
+	__u8 *q = (void *)(icmp + 1);
+
+	if ((void *)(icmp + 1) > end)
+		return XDP_DROP;
+	__builtin_memcpy(eth->h_dest, l2.h_source, 6);
+	__builtin_memcpy(eth->h_source, l2.h_dest, 6);
+	eth->h_proto = bpf_htons(ETH_P_IP);
+	nip->version = 4;
+	nip->ihl = 5;
+	nip->tos = 0xc0;
+	nip->tot_len = bpf_htons(28 + quote);
+	nip->id = 0;
+	nip->frag_off = 0;
+	nip->ttl = 64;
+	nip->protocol = IPPROTO_ICMP;
+	nip->saddr = daddr;
+	nip->daddr = saddr;
+	nip->check = 0;
+	nip->check = csum_fold(bpf_csum_diff(0, 0, (void *)nip, 20, 0));
+	icmp->type = 3;
+	icmp->code = code;
+	icmp->checksum = 0;
+	icmp->un.gateway = 0;
+	__s64 sum = bpf_csum_diff(0, 0, (void *)icmp, 8, 0);
+
+	/* The quote, one 32-bit word at a time (it is a multiple of 4). */
+	for (__u32 w = 0; w < 17; w++) {
+		if (w * 4 >= quote)
+			break;
+		if ((void *)(q + w * 4 + 4) > end)
+			return XDP_DROP;
+		sum = bpf_csum_diff(0, 0, (void *)(q + w * 4), 4, sum);
+	}
+	icmp->checksum = csum_fold(sum);
+	if (bpf_xdp_adjust_tail(ctx, (int)(14 + 28 + quote) - (int)(end - data)) != 0)
+		return XDP_DROP;
+	count(RAMPART_FW_STAT_REJECT_SENT);
+	return XDP_TX;
+}
+
 /* Turns a TCP segment into the RST that answers it (RFC 793: ACK set ->
  * seq = its ack; else ack = its seq + length) and returns XDP_TX; any other
  * packet, or one we cannot answer simply, is dropped. */
 static __always_inline int send_reset(struct xdp_md *ctx, const struct packet_info *pi)
 {
-	if (pi->protocol != IPPROTO_TCP || !pi->has_ports || !reject_allowed())
+	if (pi->protocol != IPPROTO_TCP)
+		return send_unreachable(ctx, pi);
+	if (!pi->has_ports || !reject_allowed())
 		return XDP_DROP;
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;

@@ -188,7 +188,7 @@ TEST_F(Firewall, EachActionHasItsVerdictCounterAndEvent) {
   EXPECT_EQ(logged.action, XDP_PASS);
   EXPECT_TRUE(logged.meta.flags & RAMPART_META_LOGGED);
   EXPECT_EQ(logged.meta.rule_id, 102u);
-  EXPECT_EQ(send(1003).action, XDP_DROP);
+  EXPECT_EQ(send(1003).action, XDP_TX) << "reject answers (ICMP port unreachable for UDP)";
   EXPECT_EQ(fw.stat(RAMPART_FW_STAT_PASSED), 2u);
   EXPECT_EQ(fw.stat(RAMPART_FW_STAT_DROPPED), 1u);
   EXPECT_EQ(fw.stat(RAMPART_FW_STAT_LOGGED), 1u);
@@ -295,14 +295,43 @@ TEST_F(Firewall, RejectAnswersIpv6TcpAndDropsWhatItCannotAnswer) {
   pseudo[35] = 20;
   pseudo[39] = 6;
   EXPECT_TRUE(checksum_ok(sum16(o.data() + 54, 20, sum16(pseudo, 40)))) << "TCP over IPv6 checksum";
-  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 53).build()).action,
-            XDP_DROP)
-      << "no ICMP unreachable yet: UDP is dropped";
   EXPECT_EQ(
       fw.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").ipv4_options(2).tcp(1, 22).build())
           .action,
       XDP_DROP)
       << "IPv4 options: dropped rather than answered";
+}
+
+TEST_F(Firewall, RejectAnswersUdpWithIcmpUnreachableQuotingThePacket) {
+  FirewallProgram fw;
+  fw.install({rule(9, Action::reject)});
+  const auto udp =
+      PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(5353, 53).payload(40).build();
+  const auto res = fw.run(udp);
+  ASSERT_EQ(res.action, XDP_TX);
+  const auto& o = res.out;
+  ASSERT_EQ(o.size(), 14u + 20 + 8 + 20 + 8)
+      << "new IP + ICMP headers, then the quoted IP header + 8 bytes";
+  EXPECT_TRUE(std::equal(o.begin(), o.begin() + 6, udp.begin() + 6)) << "back to the sender's MAC";
+  EXPECT_EQ(o[23], 1) << "IP protocol ICMP";
+  EXPECT_TRUE(std::equal(o.begin() + 26, o.begin() + 30, udp.begin() + 30))
+      << "from the old destination";
+  EXPECT_TRUE(std::equal(o.begin() + 30, o.begin() + 34, udp.begin() + 26)) << "to the old source";
+  EXPECT_EQ(o[34], 3) << "destination unreachable";
+  EXPECT_EQ(o[35], 3) << "port unreachable";
+  EXPECT_TRUE(std::equal(o.begin() + 42, o.end(), udp.begin() + 14)) << "the quote";
+  EXPECT_TRUE(checksum_ok(sum16(o.data() + 14, 20))) << "IP header checksum";
+  EXPECT_TRUE(checksum_ok(sum16(o.data() + 34, o.size() - 34))) << "ICMP checksum";
+  // Never an error for an error, nor for what we cannot quote simply.
+  EXPECT_EQ(fw.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").icmp().build()).action,
+            XDP_DROP);
+  EXPECT_EQ(
+      fw.run(PacketBuilder().vlan(5).ipv4("198.18.0.1", "198.18.0.2").udp(1, 53).build()).action,
+      XDP_DROP);
+  EXPECT_EQ(fw.run(PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").udp(1, 53).build()).action,
+            XDP_DROP)
+      << "no ICMPv6 unreachable yet";
+  EXPECT_EQ(fw.stat(RAMPART_FW_STAT_REJECT_SENT), 1u);
 }
 
 TEST_F(Firewall, RejectRepliesAreRateLimited) {
