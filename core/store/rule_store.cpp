@@ -172,94 +172,92 @@ void RuleStore::put_locked(const std::string& domain, uint64_t id, const std::st
   st.step();
 }
 
-std::optional<std::string> RuleStore::change(const std::string& domain, uint64_t id,
-                                             const std::optional<std::string>& body,
-                                             const std::string& actor,
-                                             const std::function<void()>& commit) {
-  std::lock_guard lock(mu_);
+void RuleStore::erase_locked(const std::string& domain, uint64_t id, const std::string& actor,
+                             const std::optional<std::string>& before) {
+  Stmt st(db_, "DELETE FROM rules WHERE domain = ?1 AND id = ?2");
+  st.text(1, domain).integer(2, static_cast<int64_t>(id));
+  st.step();
+  audit_locked(domain, id, "delete", actor, before, std::nullopt);
+}
+
+void RuleStore::in_transaction(const std::function<void()>& work,
+                               const std::function<void()>& commit) {
   exec("BEGIN IMMEDIATE");
   try {
-    const auto before = get_locked(domain, id);
-    if (body) {
-      put_locked(domain, id, *body, "api");
-      audit_locked(domain, id, before ? "update" : "create", actor, before, body);
-    } else {
-      Stmt st(db_, "DELETE FROM rules WHERE domain = ?1 AND id = ?2");
-      st.text(1, domain).integer(2, static_cast<int64_t>(id));
-      st.step();
-      audit_locked(domain, id, "delete", actor, before, std::nullopt);
-    }
+    work();
     if (commit) commit();
     exec("COMMIT");
-    return before;
   } catch (...) {
     exec("ROLLBACK");
     throw;
   }
 }
 
+std::optional<std::string> RuleStore::change(const std::string& domain, uint64_t id,
+                                             const std::optional<std::string>& body,
+                                             const std::string& actor,
+                                             const std::function<void()>& commit) {
+  std::lock_guard lock(mu_);
+  std::optional<std::string> before;
+  in_transaction(
+      [&] {
+        before = get_locked(domain, id);
+        if (body) {
+          put_locked(domain, id, *body, "api");
+          audit_locked(domain, id, before ? "update" : "create", actor, before, body);
+        } else {
+          erase_locked(domain, id, actor, before);
+        }
+      },
+      commit);
+  return before;
+}
+
 void RuleStore::replace_all(const std::string& domain, const std::vector<StoredRule>& rules,
                             const std::string& actor, const std::function<void()>& commit) {
   std::lock_guard lock(mu_);
-  exec("BEGIN IMMEDIATE");
-  try {
-    std::vector<StoredRule> old;
-    {
-      Stmt st(db_, "SELECT id, body FROM rules WHERE domain = ?1");
-      st.text(1, domain);
-      while (st.step()) old.push_back({static_cast<uint64_t>(st.col_int(0)), st.col_text(1)});
-    }
-    {
-      Stmt del(db_, "DELETE FROM rules WHERE domain = ?1");
-      del.text(1, domain);
-      del.step();
-    }
-    for (const auto& r : old) audit_locked(domain, r.id, "delete", actor, r.body, std::nullopt);
-    for (const auto& r : rules) {
-      put_locked(domain, r.id, r.body, "api");
-      audit_locked(domain, r.id, "create", actor, std::nullopt, r.body);
-    }
-    if (commit) commit();
-    exec("COMMIT");
-  } catch (...) {
-    exec("ROLLBACK");
-    throw;
-  }
+  in_transaction(
+      [&] {
+        std::vector<StoredRule> old;
+        {
+          Stmt st(db_, "SELECT id, body FROM rules WHERE domain = ?1");
+          st.text(1, domain);
+          while (st.step()) old.push_back({static_cast<uint64_t>(st.col_int(0)), st.col_text(1)});
+        }
+        for (const auto& r : old) erase_locked(domain, r.id, actor, r.body);
+        for (const auto& r : rules) {
+          put_locked(domain, r.id, r.body, "api");
+          audit_locked(domain, r.id, "create", actor, std::nullopt, r.body);
+        }
+      },
+      commit);
 }
 
 void RuleStore::sync_origin(const std::string& domain, const std::string& origin,
                             const std::vector<StoredRule>& rules, const std::string& actor,
                             const std::function<void()>& commit) {
   std::lock_guard lock(mu_);
-  exec("BEGIN IMMEDIATE");
-  try {
-    std::map<uint64_t, std::string> mine;
-    {
-      Stmt st(db_, "SELECT id, body FROM rules WHERE domain = ?1 AND origin = ?2");
-      st.text(1, domain).text(2, origin);
-      while (st.step()) mine[static_cast<uint64_t>(st.col_int(0))] = st.col_text(1);
-    }
-    std::set<uint64_t> listed;
-    for (const auto& r : rules) {
-      listed.insert(r.id);
-      const auto before = get_locked(domain, r.id);
-      if (before && *before == r.body && mine.count(r.id)) continue;
-      put_locked(domain, r.id, r.body, origin);
-      audit_locked(domain, r.id, before ? "update" : "create", actor, before, r.body);
-    }
-    for (const auto& [id, body] : mine) {
-      if (listed.count(id)) continue;
-      Stmt st(db_, "DELETE FROM rules WHERE domain = ?1 AND id = ?2");
-      st.text(1, domain).integer(2, static_cast<int64_t>(id));
-      st.step();
-      audit_locked(domain, id, "delete", actor, body, std::nullopt);
-    }
-    if (commit) commit();
-    exec("COMMIT");
-  } catch (...) {
-    exec("ROLLBACK");
-    throw;
-  }
+  in_transaction(
+      [&] {
+        std::map<uint64_t, std::string> mine;
+        {
+          Stmt st(db_, "SELECT id, body FROM rules WHERE domain = ?1 AND origin = ?2");
+          st.text(1, domain).text(2, origin);
+          while (st.step()) mine[static_cast<uint64_t>(st.col_int(0))] = st.col_text(1);
+        }
+        std::set<uint64_t> listed;
+        for (const auto& r : rules) {
+          listed.insert(r.id);
+          const auto before = get_locked(domain, r.id);
+          if (before && *before == r.body && mine.count(r.id)) continue;
+          put_locked(domain, r.id, r.body, origin);
+          audit_locked(domain, r.id, before ? "update" : "create", actor, before, r.body);
+        }
+        for (const auto& [id, body] : mine) {
+          if (!listed.count(id)) erase_locked(domain, id, actor, body);
+        }
+      },
+      commit);
 }
 
 std::vector<AuditEntry> RuleStore::audit(const std::string& domain, std::optional<uint64_t> rule_id,

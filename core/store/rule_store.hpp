@@ -73,6 +73,10 @@ class RuleStore {
                     const std::string& actor, const std::optional<std::string>& before,
                     const std::optional<std::string>& after);
   std::optional<std::string> get_locked(const std::string& domain, uint64_t id) const;
+  void erase_locked(const std::string& domain, uint64_t id, const std::string& actor,
+                    const std::optional<std::string>& before);
+  // BEGIN IMMEDIATE; work; commit hook; COMMIT — or ROLLBACK on any throw.
+  void in_transaction(const std::function<void()>& work, const std::function<void()>& commit);
   void put_locked(const std::string& domain, uint64_t id, const std::string& body,
                   const std::string& origin);
 
