@@ -39,12 +39,20 @@ for f in ./usr/sbin/rampartd ./usr/lib/rampart/plugins/log.so ./usr/lib/rampart/
          ./usr/lib/systemd/system/rampart.service; do
   grep -q " $f\$" "$work/deb.list" || fail "$f not in $deb"
 done
-dpkg-deb -f "$deb" Depends | grep -q libpoco || fail "rampart .deb does not depend on Poco"
-dpkg-deb -c "$sdk_deb" | grep -q 'include/rampart/sdk/abi.h' || fail "abi.h not in the SDK package"
-rpm -qlp "$rpm_main" 2>/dev/null | grep -qx /usr/sbin/rampartd || fail "rampartd not in $rpm_main"
-rpm -qlp "$rpm_main" 2>/dev/null | grep -qx /usr/lib/rampart/plugins/log.so || fail "log.so not in $rpm_main"
-rpm -qcp "$rpm_main" 2>/dev/null | grep -qx /etc/rampart/rampart.yaml || fail "rampart.yaml is not a %config file"
-rpm -qlp "$rpm_sdk" 2>/dev/null | grep -q /usr/include/rampart/sdk/plugin.hpp || fail "plugin.hpp not in $rpm_sdk"
+# Listings go to files first: `cmd | grep -q` under pipefail fails when grep
+# stops reading early.
+dpkg-deb -f "$deb" Depends >"$work/deb.depends"
+dpkg-deb -c "$sdk_deb" >"$work/sdk.list"
+rpm -qlp "$rpm_main" >"$work/rpm.list" 2>/dev/null
+rpm -qcp "$rpm_main" >"$work/rpm.conf" 2>/dev/null
+rpm -qlp "$rpm_sdk" >"$work/rpm-sdk.list" 2>/dev/null
+grep -q libpoco "$work/deb.depends" || fail "rampart .deb does not depend on Poco"
+grep -q 'include/rampart/sdk/abi.h' "$work/sdk.list" || fail "abi.h not in the SDK package"
+grep -q 'include/rampart/events.h' "$work/sdk.list" || fail "the event layouts are not in the SDK package"
+grep -qx /usr/sbin/rampartd "$work/rpm.list" || fail "rampartd not in $rpm_main"
+grep -qx /usr/lib/rampart/plugins/log.so "$work/rpm.list" || fail "log.so not in $rpm_main"
+grep -qx /etc/rampart/rampart.yaml "$work/rpm.conf" || fail "rampart.yaml is not a %config file"
+grep -q /usr/include/rampart/sdk/plugin.hpp "$work/rpm-sdk.list" || fail "plugin.hpp not in $rpm_sdk"
 
 # Install and run what was installed.
 dpkg --purge rampart rampart-sdk-dev >/dev/null 2>&1 || true
@@ -60,7 +68,8 @@ timeout 20 bash -c "until grep -q 'ready plugins=' '$work/daemon.log'; do sleep 
 grep -q 'ready plugins=firewall,log,rest refused=0' "$work/daemon.log" || fail "installed plugins did not all load"
 grep -q 'path=/usr/lib/rampart/plugins/log.so' "$work/daemon.log" || fail "log plugin not loaded from /usr/lib/rampart/plugins"
 # The installed REST API answers on its default address.
-curl -sf http://127.0.0.1:8080/healthz | grep -q '"ok"' || fail "the REST API did not answer on 127.0.0.1:8080"
+curl -sf http://127.0.0.1:8080/healthz >"$work/healthz" || fail "the REST API did not answer on 127.0.0.1:8080"
+grep -q '"ok"' "$work/healthz" || fail "unexpected /healthz answer: $(cat "$work/healthz")"
 kill -TERM "$pid"
 status=0
 wait "$pid" || status=$?
