@@ -421,13 +421,70 @@ static __always_inline int send_unreachable(struct xdp_md *ctx, const struct pac
 	return XDP_TX;
 }
 
+/* The IPv6 counterpart (RFC 4443): destination unreachable, port
+ * unreachable for UDP, administratively prohibited otherwise, quoting the
+ * invoking IPv6 header and the 8 bytes after it. */
+static __always_inline int send_unreachable6(struct xdp_md *ctx, const struct packet_info *pi)
+{
+	if (pi->protocol == IPPROTO_ICMPV6 || pi->l3_off != 14 || !reject_allowed())
+		return XDP_DROP;
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+	if ((void *)ip6 + 48 > end)
+		return XDP_DROP;
+	struct ethhdr l2 = *eth;
+	struct in6_addr saddr = ip6->saddr, daddr = ip6->daddr;
+	__u8 code = pi->protocol == IPPROTO_UDP ? 4 : 1;
+
+	if (bpf_xdp_adjust_head(ctx, -48))
+		return XDP_DROP;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	struct ipv6hdr *nip = (void *)(eth + 1);
+	__u8 *icmp = (void *)(nip + 1);
+
+	if ((void *)(icmp + 8 + 48) > end)
+		return XDP_DROP;
+	__builtin_memcpy(eth->h_dest, l2.h_source, 6);
+	__builtin_memcpy(eth->h_source, l2.h_dest, 6);
+	eth->h_proto = bpf_htons(ETH_P_IPV6);
+	*(__u32 *)nip = bpf_htonl(0x60000000);
+	nip->payload_len = bpf_htons(8 + 48);
+	nip->nexthdr = IPPROTO_ICMPV6;
+	nip->hop_limit = 64;
+	nip->saddr = daddr;
+	nip->daddr = saddr;
+	icmp[0] = 1; /* destination unreachable */
+	icmp[1] = code;
+	*(__u16 *)(icmp + 2) = 0;
+	*(__u32 *)(icmp + 4) = 0;
+	struct {
+		struct in6_addr s, d;
+		__u32 len;
+		__u8 zero[3], nh;
+	} ph = {nip->saddr, nip->daddr, bpf_htonl(8 + 48), {0, 0, 0}, IPPROTO_ICMPV6};
+	__s64 sum = bpf_csum_diff(0, 0, (void *)&ph, sizeof(ph), 0);
+
+	sum = bpf_csum_diff(0, 0, (void *)icmp, 8 + 48, sum);
+	*(__u16 *)(icmp + 2) = csum_fold(sum);
+	if (bpf_xdp_adjust_tail(ctx, (int)(14 + 40 + 8 + 48) - (int)(end - data)) != 0)
+		return XDP_DROP;
+	count(RAMPART_FW_STAT_REJECT_SENT);
+	return XDP_TX;
+}
+
 /* Turns a TCP segment into the RST that answers it (RFC 793: ACK set ->
  * seq = its ack; else ack = its seq + length) and returns XDP_TX; any other
  * packet, or one we cannot answer simply, is dropped. */
 static __always_inline int send_reset(struct xdp_md *ctx, const struct packet_info *pi)
 {
 	if (pi->protocol != IPPROTO_TCP)
-		return send_unreachable(ctx, pi);
+		return pi->family == RAMPART_FAMILY_V6 ? send_unreachable6(ctx, pi)
+						       : send_unreachable(ctx, pi);
 	if (!pi->has_ports || !reject_allowed())
 		return XDP_DROP;
 	void *data = (void *)(long)ctx->data;

@@ -328,10 +328,32 @@ TEST_F(Firewall, RejectAnswersUdpWithIcmpUnreachableQuotingThePacket) {
   EXPECT_EQ(
       fw.run(PacketBuilder().vlan(5).ipv4("198.18.0.1", "198.18.0.2").udp(1, 53).build()).action,
       XDP_DROP);
-  EXPECT_EQ(fw.run(PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").udp(1, 53).build()).action,
-            XDP_DROP)
-      << "no ICMPv6 unreachable yet";
   EXPECT_EQ(fw.stat(RAMPART_FW_STAT_REJECT_SENT), 1u);
+
+  // IPv6: ICMPv6 destination unreachable, port unreachable for UDP.
+  const auto udp6 =
+      PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").udp(5353, 53).payload(40).build();
+  const auto res6 = fw.run(udp6);
+  ASSERT_EQ(res6.action, XDP_TX);
+  const auto& o6 = res6.out;
+  ASSERT_EQ(o6.size(), 14u + 40 + 8 + 48);
+  EXPECT_EQ(o6[20], 58) << "next header ICMPv6";
+  EXPECT_TRUE(std::equal(o6.begin() + 22, o6.begin() + 38, udp6.begin() + 38))
+      << "from the old destination";
+  EXPECT_TRUE(std::equal(o6.begin() + 38, o6.begin() + 54, udp6.begin() + 22))
+      << "to the old source";
+  EXPECT_EQ(o6[54], 1);
+  EXPECT_EQ(o6[55], 4) << "port unreachable";
+  EXPECT_TRUE(std::equal(o6.begin() + 62, o6.end(), udp6.begin() + 14)) << "the quote";
+  uint8_t pseudo6[40] = {};
+  std::memcpy(pseudo6, o6.data() + 22, 32);
+  pseudo6[35] = 56;
+  pseudo6[39] = 58;
+  EXPECT_TRUE(checksum_ok(sum16(o6.data() + 54, 56, sum16(pseudo6, 40)))) << "ICMPv6 checksum";
+  EXPECT_EQ(fw.run(PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").icmp().build()).action,
+            XDP_DROP)
+      << "never an error for an error";
+  EXPECT_EQ(fw.stat(RAMPART_FW_STAT_REJECT_SENT), 2u);
 }
 
 TEST_F(Firewall, RejectRepliesAreRateLimited) {
