@@ -26,13 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 constexpr std::string_view kLog = "datapath";
-const char* const kSharedMaps[] = {"fw_classifier", "xdp_stages", "events", "fw_stats", "fw_pace"};
-// The entry instance needs every per-rule-set map to exist; keep them tiny.
-const char* const kRuleSetMaps[] = {
-    "fw_src4_tbl16", "fw_src4_tbl8", "fw_dst4_tbl16", "fw_dst4_tbl8", "fw_src6",
-    "fw_dst6",       "fw_sport",     "fw_dport",      "fw_proto",     "fw_vlan",
-    "fw_bitmaps",    "fw_rules",     "fw_hits"};
-
 std::string errstr(int e) { return std::strerror(e < 0 ? -e : e); }
 
 bool is_bpffs(const std::string& path) {
@@ -41,6 +34,26 @@ bool is_bpffs(const std::string& path) {
 }
 
 }  // namespace
+
+const std::vector<std::string>& firewall_shared_maps() {
+  static const std::vector<std::string> names = {"fw_classifier", "xdp_stages", "events",
+                                                 "fw_stats", "fw_pace"};
+  return names;
+}
+
+InstanceSpec firewall_entry_spec(const std::string& object_path, bool default_deny) {
+  InstanceSpec spec;
+  spec.object_path = object_path;
+  spec.program = "xdp_firewall";
+  spec.settings["default_action"] = bytes_of(static_cast<uint32_t>(default_deny ? 1 : 0));
+  // Every per-rule-set map must exist in the entry instance too; keep them tiny.
+  for (const char* m :
+       {"fw_src4_tbl16", "fw_src4_tbl8", "fw_dst4_tbl16", "fw_dst4_tbl8", "fw_src6", "fw_dst6",
+        "fw_sport", "fw_dport", "fw_proto", "fw_vlan", "fw_bitmaps", "fw_rules", "fw_hits"}) {
+    spec.maps.push_back({m, 1, 0, {}, {}});
+  }
+  return spec;
+}
 
 void ensure_bpffs(const std::string& pin_root) {
   const std::string mount_point = fs::path(pin_root).parent_path().string();
@@ -74,12 +87,12 @@ std::string Datapath::object_path(const std::string& object) const {
 void Datapath::load_or_adopt() {
   const std::string prog_pin = opts_.pin_root + "/progs/xdp_firewall";
   std::map<std::string, int> pinned;
-  for (const char* name : kSharedMaps) {
+  for (const auto& name : firewall_shared_maps()) {
     const int fd = bpf_obj_get((opts_.pin_root + "/maps/" + name).c_str());
     if (fd >= 0) pinned[name] = fd;
   }
   const int pinned_prog = bpf_obj_get(prog_pin.c_str());
-  if (pinned.size() == std::size(kSharedMaps) && pinned_prog >= 0) {
+  if (pinned.size() == firewall_shared_maps().size() && pinned_prog >= 0) {
     shared_ = std::move(pinned);
     entry_fd_ = pinned_prog;
     adopted_ = true;
@@ -90,13 +103,9 @@ void Datapath::load_or_adopt() {
   if (pinned_prog >= 0) close(pinned_prog);
 
   // Fresh load: the entry instance creates the shared maps.
-  InstanceSpec spec;
-  spec.object_path = object_path("xdp_firewall");
-  spec.program = "xdp_firewall";
-  spec.settings["default_action"] = bytes_of(static_cast<uint32_t>(opts_.default_deny ? 1 : 0));
-  for (const char* m : kRuleSetMaps) spec.maps.push_back({m, 1, 0, {}, {}});
+  const InstanceSpec spec = firewall_entry_spec(object_path("xdp_firewall"), opts_.default_deny);
   auto inst = ProgramInstance::load(spec);
-  for (const char* name : kSharedMaps) {
+  for (const auto& name : firewall_shared_maps()) {
     const int fd = dup(inst->map_fd(name));
     shared_[name] = fd;
     const std::string pin = opts_.pin_root + "/maps/" + name;
@@ -200,7 +209,7 @@ std::shared_ptr<InstalledProgram> Datapath::install(const std::string& object, I
                                                     const std::string& slot, uint32_t index) {
   std::lock_guard lock(mu_);
   spec.object_path = object_path(object);
-  for (const char* name : kSharedMaps) spec.shared_maps[name] = shared_.at(name);
+  for (const auto& name : firewall_shared_maps()) spec.shared_maps[name] = shared_.at(name);
   auto inst = std::make_shared<InstalledProgram>(ProgramInstance::load(spec));
   const int slot_fd = shared_map_fd(slot);
   if (slot_fd < 0) throw BpfError("no prog array " + slot);

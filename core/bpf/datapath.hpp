@@ -81,6 +81,12 @@ class Datapath {
   std::map<std::string, std::shared_ptr<InstalledProgram>> installed_;  // slot#index -> current
 };
 
+// The xdp_firewall object's maps shared by every instance (entry program
+// and each rule set's classifier), and the spec of its entry instance:
+// `xdp_firewall` with tiny per-rule-set tables, creating the shared maps.
+const std::vector<std::string>& firewall_shared_maps();
+InstanceSpec firewall_entry_spec(const std::string& object_path, bool default_deny);
+
 // Mounts bpffs at /sys/fs/bpf if it is not mounted (needs CAP_SYS_ADMIN).
 void ensure_bpffs(const std::string& pin_root);
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "firewall_program.hpp"
 
+#include "bpf/datapath.hpp"
+
 #include <linux/bpf.h>
 #include <unistd.h>
 
@@ -10,13 +12,12 @@
 namespace rampart::test {
 namespace {
 
-const char* const kShared[] = {"fw_classifier", "xdp_stages", "events", "fw_stats", "fw_pace"};
-
 bpf::InstanceSpec spec_of(const sdk::ProgramImage& image, const bpf::ProgramInstance* share_from) {
   bpf::InstanceSpec s = bpf::spec_from_image(image.to_abi()->image);
   s.object_path = object_path();
   if (share_from) {
-    for (const char* name : kShared) s.shared_maps[name] = share_from->map_fd(name);
+    for (const auto& name : bpf::firewall_shared_maps())
+      s.shared_maps[name] = share_from->map_fd(name);
   }
   return s;
 }
@@ -37,20 +38,8 @@ std::string object_path() { return std::string(RAMPART_BPF_DIR) + "/xdp_firewall
 FirewallProgram::FirewallProgram(firewall::Action default_action, uint64_t ring_threshold)
     : ring_threshold_(ring_threshold) {
   // The entry instance owns the shared maps; its own rule tables stay tiny.
-  sdk::ProgramImage entry;
-  entry.object = "xdp_firewall";
-  entry.slot = "fw_classifier";
-  entry.program = "xdp_firewall";
-  entry.set<uint32_t>("default_action", static_cast<uint32_t>(default_action));
-  for (const char* m :
-       {"fw_src4_tbl16", "fw_src4_tbl8", "fw_dst4_tbl16", "fw_dst4_tbl8", "fw_src6", "fw_dst6",
-        "fw_sport", "fw_dport", "fw_proto", "fw_vlan", "fw_bitmaps", "fw_rules", "fw_hits"}) {
-    sdk::MapImage tiny;
-    tiny.name = m;
-    tiny.max_entries = 1;
-    entry.maps.push_back(tiny);
-  }
-  entry_ = bpf::ProgramInstance::load(spec_of(entry, nullptr));
+  entry_ = bpf::ProgramInstance::load(
+      bpf::firewall_entry_spec(object_path(), default_action == firewall::Action::deny));
   ring_ = ring_buffer__new(
       entry_->map_fd("events"),
       [](void* ctx, void* data, size_t size) -> int {
