@@ -5,7 +5,11 @@
 // none, beside a parse-only XDP_PASS floor and xdp-filter (xdp-tools) in the
 // same run. Prints a table; docs/performance.md records it.
 //
-//   sudo build/bin/bench_xdp_firewall [repeat]
+// Then the 10^6-prefix IPv4 source blocklist: per kind of source, and with
+// a new source every packet (one of 4,096 hosts, or any address), beside
+// the kernel's LPM trie holding the same prefixes.
+//
+//   sudo build/bin/bench_xdp_firewall [repeat] [blocklist]   (blocklist: that part only)
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -15,6 +19,7 @@
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -140,6 +145,170 @@ int load_single(const char* path, const char* prog, bpf_object** out) {
   return bpf_program__fd(bpf_object__find_program_by_name(*out, prog));
 }
 
+// ---- the 10^6-prefix IPv4 source blocklist ----
+
+// A drop list shaped like real ones: mostly single addresses, many /24s, a
+// few larger blocks, spread over the unicast space.
+std::vector<Cidr> big_blocklist(size_t n) {
+  std::mt19937 rng(1000000);
+  std::vector<Cidr> list;
+  list.reserve(n);
+  while (list.size() < n) {
+    const uint32_t a = 0x01000000 + rng() % (0xe0000000u - 0x01000000u);
+    const uint32_t kind = rng() % 100;
+    const uint8_t len = kind < 60 ? 32 : kind < 85 ? 24 : static_cast<uint8_t>(16 + rng() % 16);
+    list.push_back(v4(a, len));
+  }
+  return list;
+}
+
+std::vector<uint8_t> from(uint32_t src_host_order) {
+  char buf[INET_ADDRSTRLEN];
+  const uint32_t be = htonl(src_host_order);
+  inet_ntop(AF_INET, &be, buf, sizeof buf);
+  return PacketBuilder().ipv4(buf, "192.0.2.100").tcp(1234, 40003).payload(10).build();
+}
+
+// Median of 5 runs with `repeat` packets, each run of the program behind
+// xdp_random_src with a fresh pseudo-random source per packet.
+struct RandomSource {
+  bpf_object* obj = nullptr;
+  int scramble_fd = -1, next_fd = -1, lpm_fd = -1, lpm_map = -1;
+  // nsources 0: any address; else one of that many random addresses.
+  explicit RandomSource(uint32_t nsources) {
+    scramble_fd = load_single(RAMPART_BPF_DIR "/xdp_bench_blocklist.bpf.o", "xdp_random_src", &obj);
+    if (scramble_fd < 0) return;
+    const int sources = bpf_object__find_map_fd_by_name(obj, "bench_sources");
+    std::mt19937 rng(nsources);
+    for (uint32_t i = 0; i < nsources; ++i) {
+      const uint32_t a = htonl(0x01000000 + rng() % (0xe0000000u - 0x01000000u));
+      bpf_map_update_elem(sources, &i, &a, BPF_ANY);
+    }
+    const uint32_t k = 4096;
+    bpf_map_update_elem(sources, &k, &nsources, BPF_ANY);
+    next_fd = bpf_object__find_map_fd_by_name(obj, "bench_next");
+    lpm_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "xdp_lpm_src"));
+    lpm_map = bpf_object__find_map_fd_by_name(obj, "bench_lpm4");
+  }
+  ~RandomSource() {
+    if (obj) bpf_object__close(obj);
+  }
+  double through(int fd, const std::vector<uint8_t>& frame) {
+    const uint32_t k = 0;
+    if (bpf_map_update_elem(next_fd, &k, &fd, BPF_ANY) != 0) {
+      std::perror("bench_next");
+      std::exit(1);
+    }
+    return measure(scramble_fd, frame);
+  }
+  bool fill_lpm(const std::vector<Cidr>& list) {
+    struct Key {
+      uint32_t prefixlen;
+      uint8_t addr[4];
+    };
+    std::vector<Key> keys;
+    for (const auto& c : list) {
+      Key k{c.prefix_len, {}};
+      std::memcpy(k.addr, c.addr.data(), 4);
+      keys.push_back(k);
+    }
+    const std::vector<uint8_t> values(keys.size(), 1);
+    uint32_t count = static_cast<uint32_t>(keys.size());
+    if (bpf_map_update_batch(lpm_map, keys.data(), values.data(), &count, nullptr) == 0)
+      return true;
+    for (const auto& k : keys) {
+      const uint8_t one = 1;
+      if (bpf_map_update_elem(lpm_map, &k, &one, BPF_ANY) != 0) return false;
+    }
+    return true;
+  }
+};
+
+void bench_blocklist(int floor_fd) {
+  constexpr size_t kPrefixes = 1000000;
+  const auto list = big_blocklist(kPrefixes);
+  const auto rules = ruleset(16);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto bl = rampart::firewall::compile_blocklist(list);
+  const double compile_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  rampart::test::FirewallProgram with, without;
+  const auto t1 = std::chrono::steady_clock::now();
+  with.install(rules, bl);
+  const double install_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
+  without.install(rules, Action::allow);
+
+  // Sources of each kind, found in the table itself.
+  uint32_t direct = 0, in_group = 0, group_miss = 0, miss = 0;
+  auto listed = [&](uint32_t a) {
+    const uint8_t b[4] = {uint8_t(a >> 24), uint8_t(a >> 16), uint8_t(a >> 8), uint8_t(a)};
+    return rampart::firewall::blocklisted(bl, 4, b);
+  };
+  for (uint32_t i = 0x0b0000; i < (1u << 24) && !(direct && in_group && group_miss && miss); ++i) {
+    const auto& e = bl.l1[i >> 6];
+    const uint64_t bit = 1ull << (i & 63);
+    if ((e.listed & bit) && !direct) direct = i << 8 | 77;
+    if (!(e.listed & bit) && !(e.grouped & bit) && !miss) miss = i << 8 | 9;
+    if ((e.grouped & bit) && !(in_group && group_miss)) {
+      for (uint32_t h = 0; h < 256; ++h) {
+        if (listed(i << 8 | h) && !in_group) in_group = i << 8 | h;
+        if (!listed(i << 8 | h) && !group_miss) group_miss = i << 8 | h;
+      }
+    }
+  }
+  std::printf(
+      "\nsource blocklist: %zu IPv4 prefixes (60%% /32, 25%% /24, 15%% /16-/31) + 16 rules; "
+      "tables %zu MiB; compile %.0f ms, compile+load+swap %.0f ms\n",
+      bl.prefixes, (bl.l1.size() * sizeof bl.l1[0] + bl.tbl8.size() * 8) >> 20, compile_ms,
+      install_ms + compile_ms);
+  std::printf("%-34s %10s %10s %10s\n", "source", "verdict", "ns", "vs no list");
+  const struct {
+    const char* what;
+    uint32_t src;
+  } kinds[] = {{"listed by a /24-or-shorter prefix", direct},
+               {"listed by a longer prefix (tbl8)", in_group},
+               {"unlisted, in a partly listed /24", group_miss},
+               {"unlisted", miss}};
+  for (const auto& k : kinds) {
+    const auto frame = from(k.src);
+    const auto r = with.run(frame, 1, true);
+    const double ns = measure(with.classifier_fd(), frame);
+    const double base = measure(without.classifier_fd(), frame);
+    std::printf("%-34s %10s %10.1f %+10.1f\n", k.what, r.action == XDP_DROP ? "drop" : "pass", ns,
+                ns - base);
+  }
+
+  // A new source every packet: one of 4,096 active hosts (their table
+  // entries stay cached), or any address at all (caches and TLB cold).
+  const auto frame = from(0x0b000001);
+  for (uint32_t nsources : {4096u, 0u}) {
+    RandomSource rs(nsources);
+    if (rs.scramble_fd < 0) {
+      std::fprintf(stderr, "cannot load xdp_bench_blocklist.bpf.o\n");
+      return;
+    }
+    const double f = rs.through(floor_fd, frame);
+    const double w = rs.through(with.entry_fd(), frame);
+    const double wo = rs.through(without.entry_fd(), frame);
+    std::printf(
+        "new source every packet, %s: floor %.1f ns, firewall %.1f, firewall + blocklist %.1f "
+        "(blocklist %+.1f ns)\n",
+        nsources ? "one of 4,096 hosts" : "any address", f, wo, w, w - wo);
+  }
+  RandomSource rs(0);
+  const double f = rs.through(floor_fd, frame);
+  if (rs.fill_lpm(list)) {
+    const double lpm = rs.through(rs.lpm_fd, frame);
+    std::printf(
+        "kernel LPM trie with the same prefixes, any address every packet: %.1f ns (%+.1f over "
+        "the floor)\n",
+        lpm, lpm - f);
+  } else {
+    std::fprintf(stderr, "filling the LPM trie failed\n");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -170,7 +339,9 @@ int main(int argc, char** argv) {
       floor_ns, xf_ns);
   std::printf("%6s  %8s %8s %8s   %12s %12s %12s   %14s\n", "rules", "first", "last", "none",
               "first/xdpf", "none/xdpf", "none/floor", "compile+load ms");
+  const bool blocklist_only = argc > 2 && std::string(argv[2]) == "blocklist";
   for (uint32_t n : {16u, 256u, 1024u, 4096u, 16384u}) {
+    if (blocklist_only) break;
     rampart::test::FirewallProgram fw;
     const auto rules = ruleset(n);
     const auto t0 = std::chrono::steady_clock::now();
@@ -188,6 +359,7 @@ int main(int argc, char** argv) {
     std::printf("%6u  %8.1f %8.1f %8.1f   %12.2f %12.2f %12.2f   %14.1f\n", n, f, l, z, f / xf_ns,
                 z / xf_ns, z / floor_ns, install_ms);
   }
+  if (floor_fd >= 0) bench_blocklist(floor_fd);
   if (floor_obj) bpf_object__close(floor_obj);
   return 0;
 }

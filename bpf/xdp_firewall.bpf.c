@@ -47,6 +47,10 @@ const volatile __u32 v6_dst_default = 0;
 const volatile __u32 allow_sample = 0;	       /* emit 1 of every N allows; 0: none */
 const volatile __u64 ring_threshold = 3 << 20; /* skip events past this fill level */
 const volatile __u32 reject_per_sec = 100;     /* TCP resets per second per CPU; 0: none */
+const volatile __u32 block_v4 = 0;	       /* fw_block4_* hold a source blocklist */
+const volatile __u32 block6_nlens = 0;	       /* entries used in block6_lens */
+const volatile __u8 block6_lens[RAMPART_FW_BLOCK6_LENS] = {}; /* IPv6 lengths listed */
+const volatile __u32 block_index = 0; /* rules before the blocklist in priority order */
 
 /* ---- shared by every instance (user space reuses the fds) ---- */
 struct {
@@ -156,6 +160,32 @@ struct {
 	__type(value, __u64);
 } fw_hits SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* filled by memcpy */
+	__uint(max_entries, 1);		   /* RAMPART_FW_BLOCK4_L1 when used */
+	__type(key, __u32);
+	__type(value, struct rampart_fw_block4_l1);
+} fw_block4_l1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* filled by memcpy */
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} fw_block4_tbl8 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct rampart_fw_lpm6_key);
+	__type(value, __u8);
+} fw_block6 SEC(".maps");
+
+/* Verdict flag for fw_verdict: a deny by the source blocklist. */
+#define FW_VERDICT_BLOCKLIST (1u << 16)
+
 static __always_inline void count(__u32 stat)
 {
 	__u64 *v = bpf_map_lookup_elem(&fw_stats, &stat);
@@ -229,6 +259,67 @@ static __always_inline long v6_class(void *lpm, const __u8 *addr)
 	__u32 *e = bpf_map_lookup_elem(lpm, &key);
 
 	return e ? (long)*e : -1;
+}
+
+static __always_inline __u32 popcount64(__u64 x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ull);
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (x * 0x0101010101010101ull) >> 56;
+}
+
+/* Whether the IPv4 source blocklist lists an address: one read of the
+ * cache-resident bitmaps, a second only inside a partly listed /24. */
+static __always_inline int block4_listed(__u32 addr_be)
+{
+	__u32 a = bpf_ntohl(addr_be);
+	__u32 k = a >> 14, bit = (a >> 8) & 63;
+	struct rampart_fw_block4_l1 *e = bpf_map_lookup_elem(&fw_block4_l1, &k);
+
+	if (!e)
+		return 0;
+	if ((e->listed >> bit) & 1)
+		return 1;
+	if (!((e->grouped >> bit) & 1))
+		return 0;
+	__u64 below = bit ? e->grouped & (~0ull >> ((64 - bit) & 63)) : 0;
+
+	k = (e->rank + popcount64(below)) * 4 + ((a & 0xff) >> 6);
+	__u64 *w = bpf_map_lookup_elem(&fw_block4_tbl8, &k);
+
+	return w && ((*w >> (a & 63)) & 1);
+}
+
+/* IPv6: one hash probe per distinct listed prefix length. */
+static __always_inline int block6_listed(const __u8 *addr)
+{
+	__u64 hi, lo;
+
+	__builtin_memcpy(&hi, addr, 8);
+	__builtin_memcpy(&lo, addr + 8, 8);
+	hi = bpf_be64_to_cpu(hi);
+	lo = bpf_be64_to_cpu(lo);
+	for (__u32 i = 0; i < RAMPART_FW_BLOCK6_LENS && i < block6_nlens; i++) {
+		__u32 len = block6_lens[i];
+		struct rampart_fw_lpm6_key key = {.prefixlen = len};
+		__u64 mh = 0, ml = 0;
+
+		if (len >= 64) {
+			mh = ~0ull;
+			if (len > 64)
+				ml = ~0ull << ((128 - len) & 63);
+		} else if (len > 0) {
+			mh = ~0ull << ((64 - len) & 63);
+		}
+		__u64 kh = bpf_cpu_to_be64(hi & mh), kl = bpf_cpu_to_be64(lo & ml);
+
+		__builtin_memcpy(key.addr, &kh, 8);
+		__builtin_memcpy(key.addr + 8, &kl, 8);
+		if (bpf_map_lookup_elem(&fw_block6, &key))
+			return 1;
+	}
+	return 0;
 }
 
 static __always_inline long array_class(void *map, __u32 key)
@@ -604,7 +695,12 @@ __attribute__((noinline)) int fw_verdict(struct xdp_md *ctx, struct packet_info 
 	switch (action) {
 	case RAMPART_FW_DENY:
 		count(RAMPART_FW_STAT_DROPPED);
-		emit_event(ctx, pi, rule_id, action, 0);
+		if (meta_flags & FW_VERDICT_BLOCKLIST) {
+			count(RAMPART_FW_STAT_BLOCKLISTED);
+			emit_event(ctx, pi, 0, action, RAMPART_FW_EV_BLOCKLIST);
+		} else {
+			emit_event(ctx, pi, rule_id, action, 0);
+		}
 		return XDP_DROP;
 	case RAMPART_FW_REJECT:
 		/* TCP gets a reset; other protocols are dropped (ICMP
@@ -648,6 +744,19 @@ int xdp_firewall_classify(struct xdp_md *ctx)
 		count(RAMPART_FW_STAT_ERRORS);
 		count(RAMPART_FW_STAT_DROPPED);
 		return XDP_DROP;
+	}
+
+	/* The blocklist sits at priority index block_index: a listed source
+	 * is dropped unless a rule before that index matches. */
+	__u32 limit = nrules;
+	int listed = 0;
+
+	if (pi.family == RAMPART_FAMILY_V4 ? block_v4 && block4_listed(pi.src4)
+					   : block6_nlens && block6_listed(pi.src6)) {
+		if (block_index == 0)
+			return fw_verdict(ctx, &pi, 0, RAMPART_FW_DENY, FW_VERDICT_BLOCKLIST);
+		listed = 1;
+		limit = block_index;
 	}
 
 	/* One bitmap per used field. An unused field constrains no rule. */
@@ -697,7 +806,7 @@ int xdp_firewall_classify(struct xdp_md *ctx)
 
 	/* Two words per iteration (nwords is even): half the loop overhead,
 	 * and the field pointers stay in registers. */
-	for (__u32 i = 0; i + 1 < nwords && i < RAMPART_FW_MAX_WORDS; i += 2) {
+	for (__u32 i = 0; i + 1 < nwords && i < RAMPART_FW_MAX_WORDS && i * 64 < limit; i += 2) {
 		__u64 m0 = ~0ull, m1 = ~0ull;
 
 #define RAMPART_AND(f, k)                \
@@ -721,8 +830,11 @@ int xdp_firewall_classify(struct xdp_md *ctx)
 			break;
 		}
 	}
-	if (hit >= nrules)
+	if (hit >= limit) {
+		if (listed)
+			return fw_verdict(ctx, &pi, 0, RAMPART_FW_DENY, FW_VERDICT_BLOCKLIST);
 		return fw_verdict(ctx, &pi, default_rule_id, default_action, meta_flags);
+	}
 
 	struct rampart_fw_rule *rule = bpf_map_lookup_elem(&fw_rules, &hit);
 

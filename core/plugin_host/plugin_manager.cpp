@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <functional>
+#include <set>
 
 #include "log/logger.hpp"
 
@@ -141,6 +142,10 @@ void PluginManager::start(const config::Config& cfg) {
 ReloadResult PluginManager::reload(const config::Config& next) {
   ReloadResult result;
   std::vector<std::string> to_start, to_stop, to_reload, to_restart;
+  // Reloadable plugins whose settings did not change are reloaded too: a
+  // reload re-reads what settings point to (blocklist files, log files to
+  // reopen after rotation). They are not reported as changes.
+  std::set<std::string> refresh_only;
   for (const auto& id : start_order()) {
     const Entry& e = plugins_[id];
     const bool running = e.state == PluginState::running;
@@ -151,6 +156,9 @@ ReloadResult PluginManager::reload(const config::Config& next) {
       to_start.push_back(id);
     } else if (running && current_.plugin(id).canonical != after.canonical) {
       (e.instance->can_reload() ? to_reload : to_restart).push_back(id);
+    } else if (running && e.instance->can_reload()) {
+      to_reload.push_back(id);
+      refresh_only.insert(id);
     }
   }
 
@@ -194,7 +202,7 @@ ReloadResult PluginManager::reload(const config::Config& next) {
         log::error(kLog, "could not restore previous config", {{"plugin", id}, {"reason", err}});
       }
     });
-    result.changes.push_back(id + ": reloaded");
+    if (!refresh_only.count(id)) result.changes.push_back(id + ": reloaded");
   }
   for (const auto& id : to_restart) {
     Entry& e = plugins_[id];

@@ -63,6 +63,20 @@ const firewall::CompiledRuleset& FirewallProgram::install(const std::vector<fire
   compiled_ = firewall::compile(rules, default_action);
   auto image = firewall::to_program_image(compiled_);
   image.set("allow_sample", allow_sample);
+  swap_in(image);
+  return compiled_;
+}
+
+const firewall::CompiledRuleset& FirewallProgram::install(
+    const std::vector<firewall::Rule>& rules, const firewall::CompiledBlocklist& blocklist,
+    int32_t blocklist_priority) {
+  compiled_ = firewall::compile(rules, firewall::Action::allow, blocklist_priority);
+  swap_in(firewall::to_program_image(compiled_, &blocklist));
+  return compiled_;
+}
+
+void FirewallProgram::swap_in(const sdk::ProgramImage& base) {
+  sdk::ProgramImage image = base;
   image.set("ring_threshold", ring_threshold_);
   auto next = bpf::ProgramInstance::load(spec_of(image, entry_.get()));
   const uint32_t key = 0;
@@ -71,7 +85,6 @@ const firewall::CompiledRuleset& FirewallProgram::install(const std::vector<fire
     throw std::runtime_error("installing the classifier failed");
   }
   classifier_ = std::move(next);  // the old instance goes once no packet uses it
-  return compiled_;
 }
 
 RunResult FirewallProgram::run(const std::vector<uint8_t>& frame, uint32_t repeat,

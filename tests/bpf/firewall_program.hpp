@@ -41,6 +41,10 @@ class FirewallProgram {
   const firewall::CompiledRuleset& install(
       const std::vector<firewall::Rule>& rules,
       firewall::Action default_action = firewall::Action::allow, uint32_t allow_sample = 0);
+  // The same with a source blocklist at `blocklist_priority`.
+  const firewall::CompiledRuleset& install(const std::vector<firewall::Rule>& rules,
+                                           const firewall::CompiledBlocklist& blocklist,
+                                           int32_t blocklist_priority = 0);
 
   // Runs one frame through the attached entry program (or the classifier).
   RunResult run(const std::vector<uint8_t>& frame, uint32_t repeat = 1,
@@ -57,6 +61,7 @@ class FirewallProgram {
  private:
   std::unique_ptr<bpf::ProgramInstance> entry_;
   std::unique_ptr<bpf::ProgramInstance> classifier_;
+  void swap_in(const sdk::ProgramImage& image);
   firewall::CompiledRuleset compiled_;
   uint64_t ring_threshold_;
   ring_buffer* ring_ = nullptr;

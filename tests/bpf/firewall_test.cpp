@@ -646,4 +646,108 @@ TEST_F(Firewall, AgreesWithBruteForceOnRandomRuleSets) {
   EXPECT_GT(misses, 0);
 }
 
+// ---- source blocklist (DIR-24-8 for IPv4, per-length hashes for IPv6) ----
+
+rampart::firewall::CompiledBlocklist blocklist_of(std::initializer_list<const char*> prefixes) {
+  std::vector<rampart::firewall::Cidr> list;
+  for (const char* p : prefixes) list.push_back(cidr(p));
+  return rampart::firewall::compile_blocklist(list);
+}
+
+std::vector<uint8_t> udp_from(const std::string& src) {
+  PacketBuilder b;
+  if (src.find(':') != std::string::npos) {
+    b.ipv6(src, "2001:db8:aaaa::1");
+  } else {
+    b.ipv4(src, "198.18.0.2");
+  }
+  return b.udp(5000, 53).build();
+}
+
+TEST_F(Firewall, BlocklistDropsListedSourcesOnly) {
+  FirewallProgram fw;
+  fw.install({}, blocklist_of({"10.0.0.0/8", "192.0.2.0/24", "198.51.100.7", "198.51.100.128/25",
+                               "2001:db8::/32", "2001:db9::1/128"}));
+  for (const char* src : {"10.1.2.3", "192.0.2.77", "198.51.100.7", "198.51.100.200",
+                          "2001:db8:1::5", "2001:db9::1"}) {
+    EXPECT_EQ(fw.run(udp_from(src)).action, XDP_DROP) << src;
+  }
+  for (const char* src :
+       {"11.0.0.1", "192.0.3.1", "198.51.100.8", "198.51.100.127", "2001:db7::5", "2001:db9::2"}) {
+    EXPECT_EQ(fw.run(udp_from(src)).action, XDP_PASS) << src;
+  }
+  // The destination is not what a source blocklist looks at.
+  EXPECT_EQ(fw.run(PacketBuilder().ipv4("11.0.0.1", "10.0.0.1").udp(1, 2).build()).action,
+            XDP_PASS);
+  EXPECT_EQ(fw.stat(RAMPART_FW_STAT_BLOCKLISTED), 6u);
+  EXPECT_EQ(fw.stat(RAMPART_FW_STAT_DROPPED), 6u);
+  const auto ev = fw.drain_events();
+  ASSERT_EQ(ev.size(), 6u);
+  EXPECT_EQ(ev[0].action, RAMPART_FW_DENY);
+  EXPECT_EQ(ev[0].rule_id, 0u);
+  EXPECT_TRUE(ev[0].flags & RAMPART_FW_EV_BLOCKLIST);
+  EXPECT_EQ(ev[0].src_addr[0], 10);
+}
+
+TEST_F(Firewall, BlocklistTakesItsPlaceInThePriorityOrder) {
+  FirewallProgram fw;
+  Rule early = rule(1, Action::allow);  // priority 1 < blocklist priority 10: an exception
+  early.src = cidr("10.9.9.9/32");
+  Rule late = rule(20, Action::allow);  // after the blocklist: cannot unblock
+  late.src = cidr("10.8.8.8/32");
+  Rule deny = rule(30, Action::deny);
+  deny.protocol = 17;
+  fw.install({early, late, deny}, blocklist_of({"10.0.0.0/8"}), 10);
+  const auto r = fw.run(udp_from("10.9.9.9"));
+  EXPECT_EQ(r.action, XDP_PASS);
+  EXPECT_EQ(r.meta.rule_id, 1u);
+  EXPECT_EQ(fw.run(udp_from("10.8.8.8")).action, XDP_DROP);
+  EXPECT_EQ(fw.run(udp_from("10.7.7.7")).action, XDP_DROP);
+  EXPECT_EQ(fw.stat(RAMPART_FW_STAT_BLOCKLISTED), 2u);
+  EXPECT_EQ(fw.run(udp_from("11.7.7.7")).action, XDP_DROP) << "rule 30 still denies UDP";
+  EXPECT_EQ(fw.stat(RAMPART_FW_STAT_BLOCKLISTED), 2u);
+  const auto ev = fw.drain_events();
+  ASSERT_EQ(ev.size(), 3u);
+  EXPECT_EQ(ev[2].rule_id, 30u);
+  EXPECT_FALSE(ev[2].flags & RAMPART_FW_EV_BLOCKLIST);
+}
+
+TEST_F(Firewall, BlocklistAgreesWithTheReferenceOnARandomLargeList) {
+  std::mt19937 rng(7);
+  std::vector<rampart::firewall::Cidr> list;
+  auto random_cidr = [&](uint8_t family, unsigned len) {
+    rampart::firewall::Cidr c;
+    c.family = family;
+    c.prefix_len = static_cast<uint8_t>(len);
+    for (unsigned i = 0; i < (family == 4 ? 4u : 16u); ++i) c.addr[i] = rng();
+    for (unsigned bit = len; bit < (family == 4 ? 32u : 128u); ++bit)
+      c.addr[bit / 8] &= ~(0x80 >> (bit % 8));
+    return c;
+  };
+  for (int i = 0; i < 50000; ++i) list.push_back(random_cidr(4, 12 + rng() % 21));
+  for (int i = 0; i < 2000; ++i) list.push_back(random_cidr(6, 16 + rng() % 113));
+  const auto bl = rampart::firewall::compile_blocklist(list);
+  FirewallProgram fw;
+  fw.install({}, bl);
+  int dropped = 0;
+  for (int n = 0; n < 3000; ++n) {
+    // Probes inside listed prefixes (two in three) and anywhere.
+    const auto& p = list[rng() % list.size()];
+    auto h = random_cidr(p.family, p.family == 4 ? 32 : 128);
+    if (n % 3) {
+      for (unsigned bit = 0; bit < p.prefix_len; ++bit) {
+        const uint8_t m = 0x80 >> (bit % 8);
+        h.addr[bit / 8] = (h.addr[bit / 8] & ~m) | (p.addr[bit / 8] & m);
+      }
+    }
+    const bool want = rampart::firewall::blocklisted(bl, h.family, h.addr.data());
+    const std::string src = rampart::firewall::format_cidr(h);
+    const auto res = fw.run(udp_from(src.substr(0, src.find('/'))));
+    ASSERT_EQ(res.action, want ? XDP_DROP : XDP_PASS) << src;
+    dropped += want;
+  }
+  EXPECT_GT(dropped, 1500);
+  EXPECT_LT(dropped, 3000);
+}
+
 }  // namespace

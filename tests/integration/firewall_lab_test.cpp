@@ -177,6 +177,44 @@ TEST_F(FirewallLab, BadRuleIsRefusedAndTheOldSetKeepsFiltering) {
   expect_all(lab_->send_and_count(kPackets), 0, "old rules still in force");
 }
 
+TEST_F(FirewallLab, BlocklistFileDropsListedSourcesAndReloadsFromDisk) {
+  const auto list = dir_ / "drop.txt";
+  rampart::test::write_file(list, "# test feed\n203.0.113.0/24\n198.18.0.1  # host A\n");
+  const auto cfg = write_config("[]", "    blocklist: {files: [" + list + "]}\n");
+  ASSERT_NO_FATAL_FAILURE(start(cfg));
+  ASSERT_TRUE(daemon_->wait_for("and a blocklist of 2 prefixes")) << daemon_->output();
+  expect_all(lab_->send_and_count(kPackets), 0, "host A listed");
+
+  // The feed changes on disk; a reload reads it again.
+  rampart::test::write_file(list, "203.0.113.0/24\n");
+  reload(1);
+  ASSERT_TRUE(daemon_->wait_for("and a blocklist of 1 prefixes")) << daemon_->output();
+  expect_all(lab_->send_and_count(kPackets), kPackets, "host A no longer listed");
+
+  // A bad line refuses the reload, naming file and line; the list in force stays.
+  rampart::test::write_file(list, "198.18.0.0/31\n198.18.0.1/8\n");
+  daemon_->signal(SIGHUP);
+  ASSERT_TRUE(daemon_->wait_for("config reload refused")) << daemon_->output();
+  EXPECT_TRUE(daemon_->wait_for(list + ":2: '198.18.0.1/8' has host bits set"))
+      << daemon_->output();
+  expect_all(lab_->send_and_count(kPackets), kPackets, "old blocklist still in force");
+
+  // An allow rule ahead of the blocklist exempts a listed host.
+  rampart::test::write_file(list, "198.18.0.0/31\n");
+  write_config("[{id: 1, priority: -1, action: allow, src_ip: 198.18.0.1/32}]",
+               "    blocklist: {files: [" + list + "]}\n");
+  reload(2);
+  ASSERT_TRUE(daemon_->wait_for("installed 1 rules (default allow) and a blocklist of 1"))
+      << daemon_->output();
+  expect_all(lab_->send_and_count(kPackets), kPackets, "exempted by a rule before the list");
+  write_config("[{id: 1, priority: 5, action: allow, src_ip: 198.18.0.1/32}]",
+               "    blocklist: {files: [" + list + "]}\n");
+  reload(3);
+  ASSERT_TRUE(daemon_->wait_for("installed 1 rules (default allow) and a blocklist of 1", 2))
+      << daemon_->output();
+  expect_all(lab_->send_and_count(kPackets), 0, "a rule after the list cannot exempt");
+}
+
 }  // namespace
 
 namespace {

@@ -5,6 +5,7 @@
 
 #include "config/config.hpp"
 #include "plugin_host/config_view.hpp"
+#include "rampart/sdk/plugin.hpp"
 #include "temp_dir.hpp"
 
 namespace {
@@ -205,6 +206,31 @@ TEST_F(ConfigView, ViewOfAnUnconfiguredPluginIsAnEmptyMap) {
   const auto view = rampart::plugin_host::make_config_view(cfg_, "other");
   EXPECT_EQ(rampart::plugin_host::config_type(&view, ""), RAMPART_CONFIG_MAP);
   EXPECT_EQ(rampart::plugin_host::config_type(&view, "x"), RAMPART_CONFIG_MISSING);
+}
+
+}  // namespace
+
+namespace {
+
+// The SDK's typed getter over the host's view: signed settings such as a
+// priority of -1 come through, and values outside the target type are
+// refused with the path.
+TEST(SdkConfig, SignedAndRangeCheckedIntegers) {
+  using namespace rampart::plugin_host;
+  const auto cfg = load_string("plugins:\n  p: {neg: -1, big: 70000, low: -129}\n", "s.yaml");
+  const auto view = make_config_view(cfg, "p");
+  rampart_host_api api{};
+  api.struct_size = sizeof api;
+  api.last_error = &host_last_error;
+  api.config_type = &config_type;
+  api.config_get_int = &config_get_int;
+  const rampart::sdk::Config c(&api, &view);
+  EXPECT_EQ(c.get<int32_t>("neg", 0), -1);
+  EXPECT_EQ(c.get<int32_t>("big", 0), 70000);
+  EXPECT_THROW(c.get<uint16_t>("big", 0), rampart::sdk::Error);
+  EXPECT_THROW(c.get<uint32_t>("neg", 0), rampart::sdk::Error);
+  EXPECT_THROW(c.get<int8_t>("low", 0), rampart::sdk::Error);
+  EXPECT_EQ(c.get<int8_t>("neg", 0), -1);
 }
 
 }  // namespace

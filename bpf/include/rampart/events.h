@@ -44,7 +44,8 @@ struct rampart_fw_event {
 	__u8 dst_addr[16];
 };
 
-#define RAMPART_FW_EV_FRAGMENT 0x1 /* a non-first fragment: no L4 fields */
-#define RAMPART_FW_EV_SAMPLED 0x2  /* a sampled allow */
+#define RAMPART_FW_EV_FRAGMENT 0x1  /* a non-first fragment: no L4 fields */
+#define RAMPART_FW_EV_SAMPLED 0x2   /* a sampled allow */
+#define RAMPART_FW_EV_BLOCKLIST 0x4 /* dropped by the source blocklist (rule_id 0) */
 
 #endif /* RAMPART_EVENTS_H */

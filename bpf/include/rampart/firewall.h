@@ -44,6 +44,26 @@ enum rampart_fw_field {
 #define RAMPART_FW_VLAN_ENTRIES 4096
 #define RAMPART_FW_PROTO_ENTRIES 65536
 
+/* Source blocklist. IPv4 is DIR-24-8 stored compactly so the hot part fits
+ * in the CPU caches (6 MiB instead of a 64 MiB tbl24): fw_block4_l1[a >> 14]
+ * covers 64 consecutive /24s; bit (a >> 8) & 63 of `listed` says the whole
+ * /24 is listed, of `grouped` that it is partly listed, its group being
+ * number rank + (grouped bits below it) in fw_block4_tbl8, four 64-bit
+ * words: a bitmap over the address's last byte. IPv6: fw_block6 holds each
+ * prefix as a masked rampart_fw_lpm6_key; the program probes it once per
+ * distinct length listed in `block6_lens`. */
+#define RAMPART_FW_BLOCK4_L1 (1u << 18)
+
+struct rampart_fw_block4_l1 {
+	__u64 listed;
+	__u64 grouped;
+	__u32 rank; /* groups in all earlier entries */
+	__u32 pad;
+};
+
+#define RAMPART_FW_BLOCK6_LENS 129
+#define RAMPART_FW_BLOCK_MAX_PREFIXES 8000000
+
 struct rampart_fw_lpm6_key {
 	__u32 prefixlen;
 	__u8 addr[16];
@@ -66,7 +86,8 @@ enum rampart_fw_stat {
 	RAMPART_FW_STAT_EVENTS_DROPPED = 6, /* ring past its fill threshold */
 	RAMPART_FW_STAT_NOT_IP = 7,	    /* passed without classification */
 	RAMPART_FW_STAT_REJECT_SENT = 8,    /* TCP resets sent for reject verdicts */
-	RAMPART_FW_STAT_MAX = 9,
+	RAMPART_FW_STAT_BLOCKLISTED = 9,    /* dropped by the source blocklist */
+	RAMPART_FW_STAT_MAX = 10,
 };
 
 /* Next stages reached by tail call from the firewall (prog array `xdp_stages`). */

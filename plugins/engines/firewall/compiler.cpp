@@ -190,7 +190,8 @@ std::vector<Rule> priority_order(const std::vector<Rule>& rules) {
   return out;
 }
 
-CompiledRuleset compile(const std::vector<Rule>& all, Action default_action) {
+CompiledRuleset compile(const std::vector<Rule>& all, Action default_action,
+                        int32_t blocklist_priority) {
   std::set<uint32_t> ids;
   for (const auto& r : all) {
     if (auto why = validate(r); !why.empty()) {
@@ -207,6 +208,8 @@ CompiledRuleset compile(const std::vector<Rule>& all, Action default_action) {
   CompiledRuleset rs;
   rs.default_action = default_action;
   rs.nrules = static_cast<uint32_t>(rules.size());
+  rs.block_index = static_cast<uint32_t>(std::count_if(
+      rules.begin(), rules.end(), [&](const Rule& r) { return r.priority < blocklist_priority; }));
   // Even, so the kernel loop can take two words per iteration.
   rs.nwords = std::max<uint32_t>(2, ((rs.nrules + 127) / 128) * 2);
   ClassPool pool(rs.nwords);

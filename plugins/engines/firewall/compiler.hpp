@@ -46,6 +46,7 @@ struct CompiledRuleset {
   std::vector<uint32_t> dport;
   std::vector<uint32_t> vlan;          // RAMPART_FW_VLAN_ENTRIES
   std::vector<rampart_fw_rule> rules;  // by priority index
+  uint32_t block_index = 0;  // rules ahead of the source blocklist (priority < its priority)
 
   // Rule id at priority index i, for reading hit counters back.
   uint32_t rule_id(uint32_t index) const { return rules.at(index).id; }
@@ -58,8 +59,10 @@ class CompileError : public std::runtime_error {
 
 // Sorts enabled rules by (priority, id) and builds every table. Throws
 // CompileError on an invalid rule (naming its id and field), a duplicate id,
-// or more than RAMPART_FW_MAX_RULES enabled rules.
-CompiledRuleset compile(const std::vector<Rule>& rules, Action default_action);
+// or more than RAMPART_FW_MAX_RULES enabled rules. Rules with a priority
+// below `blocklist_priority` are checked before the source blocklist.
+CompiledRuleset compile(const std::vector<Rule>& rules, Action default_action,
+                        int32_t blocklist_priority = 0);
 
 // What the tables say about a packet: the priority index of the first
 // matching rule, or nrules. The reference the kernel program must agree with.

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 
 #include <cstring>
+#include <memory>
 #include <mutex>
 
 #include "compiler.hpp"
@@ -28,7 +29,41 @@ struct Settings {
   Action default_policy = Action::allow;
   uint32_t allow_sample = 0;
   std::vector<Rule> rules;
+  int32_t blocklist_priority = 0;
+  // Compiled once per config load (tens of MB for large lists) and shared
+  // by every rule-set install until the next reload.
+  std::shared_ptr<const rampart::firewall::CompiledBlocklist> blocklist;
 };
+
+// plugins.firewall.blocklist: {priority, prefixes: [cidr...], files: [path...]}.
+void parse_blocklist(const Config& cfg, Settings& s) {
+  if (!cfg.has("blocklist")) return;
+  cfg.allow_only("blocklist", {"priority", "prefixes", "files"});
+  s.blocklist_priority = cfg.get<int32_t>("blocklist.priority", 0);
+  std::vector<rampart::firewall::Cidr> prefixes;
+  std::string err;
+  for (size_t i = 0, n = cfg.size("blocklist.prefixes"); i < n; ++i) {
+    const std::string at = "blocklist.prefixes." + std::to_string(i);
+    auto c = rampart::firewall::parse_cidr(cfg.require<std::string>(at), err);
+    if (!c) throw cfg.invalid(at, err);
+    prefixes.push_back(*c);
+  }
+  for (size_t i = 0, n = cfg.size("blocklist.files"); i < n; ++i) {
+    const std::string at = "blocklist.files." + std::to_string(i);
+    try {
+      auto more = rampart::firewall::read_blocklist_file(cfg.require<std::string>(at));
+      prefixes.insert(prefixes.end(), more.begin(), more.end());
+    } catch (const rampart::firewall::BlocklistError& e) {
+      throw cfg.invalid(at, e.what());
+    }
+  }
+  try {
+    s.blocklist = std::make_shared<const rampart::firewall::CompiledBlocklist>(
+        rampart::firewall::compile_blocklist(prefixes));
+  } catch (const rampart::firewall::BlocklistError& e) {
+    throw cfg.invalid("blocklist", e.what());
+  }
+}
 
 Rule parse_rule(const Config& cfg, const std::string& at) {
   cfg.allow_only(at, {"id", "priority", "action", "protocol", "src_ip", "dst_ip", "src_port",
@@ -66,7 +101,7 @@ Rule parse_rule(const Config& cfg, const std::string& at) {
 }
 
 Settings parse(const Config& cfg) {
-  cfg.allow_only("", {"default_policy", "allow_sample", "rules"});
+  cfg.allow_only("", {"default_policy", "allow_sample", "rules", "blocklist"});
   Settings s;
   const auto policy = cfg.get<std::string>("default_policy", "allow");
   if (policy == "deny") {
@@ -77,6 +112,7 @@ Settings parse(const Config& cfg) {
   s.allow_sample = cfg.get<uint32_t>("allow_sample", 0);
   for (size_t i = 0, n = cfg.size("rules"); i < n; ++i)
     s.rules.push_back(parse_rule(cfg, "rules." + std::to_string(i)));
+  parse_blocklist(cfg, s);
   return s;
 }
 
@@ -108,6 +144,8 @@ class FirewallEngine {
     (void)rampart::firewall::compile(settings_.rules, settings_.default_policy);  // fail early
     rules_ =
         host_.gauge("rampart_firewall_rules", "Enabled firewall rules installed in the kernel");
+    blocklisted_ = host_.gauge("rampart_firewall_blocklist_prefixes",
+                               "Prefixes in the installed source blocklist");
     reloads_ =
         host_.counter("rampart_firewall_rule_reloads_total", "Rule sets installed in the kernel");
     for (int a = 0; a < 4; ++a) {
@@ -138,14 +176,12 @@ class FirewallEngine {
   // installed, or an error naming the rule and field.
   void apply_rules(std::string_view domain, const std::vector<rampart::sdk::RuleBody>& bodies) {
     if (domain != kDomain) throw Error(RAMPART_ERR_INVALID_ARGUMENT, "not a firewall domain");
-    Action policy;
-    uint32_t sample;
+    Settings current;
     {
       std::lock_guard lock(mu_);
-      policy = settings_.default_policy;
-      sample = settings_.allow_sample;
+      current = settings_;
     }
-    install(parse_bodies(bodies), policy, sample);
+    install(parse_bodies(bodies), current);
   }
 
   void on_event(const rampart::sdk::Event& ev) {
@@ -199,19 +235,19 @@ class FirewallEngine {
       if (e.status() != RAMPART_ERR_UNSUPPORTED) throw;
       host_.warn(std::string("no rule store, using the config's rules only: ") + e.what());
     }
-    install(rules, s.default_policy, s.allow_sample);
+    install(rules, s);
   }
 
-  void install(const std::vector<Rule>& rules, Action policy, uint32_t allow_sample) {
+  void install(const std::vector<Rule>& rules, const Settings& s) {
     std::lock_guard lock(install_mu_);
     rampart::firewall::CompiledRuleset compiled;
     try {
-      compiled = rampart::firewall::compile(rules, policy);
+      compiled = rampart::firewall::compile(rules, s.default_policy, s.blocklist_priority);
     } catch (const rampart::firewall::CompileError& e) {
       throw Error(RAMPART_ERR_INVALID_ARGUMENT, e.what());
     }
-    auto image = rampart::firewall::to_program_image(compiled);
-    image.set<uint32_t>("allow_sample", allow_sample);
+    auto image = rampart::firewall::to_program_image(compiled, s.blocklist.get());
+    image.set<uint32_t>("allow_sample", s.allow_sample);
     try {
       program_ = host_.install_program(image);  // the previous instance is released
     } catch (const Error& e) {
@@ -220,9 +256,13 @@ class FirewallEngine {
       return;
     }
     rules_.set(compiled.nrules);
+    blocklisted_.set(s.blocklist ? static_cast<double>(s.blocklist->prefixes) : 0.0);
     reloads_.inc();
     host_.info("installed " + std::to_string(compiled.nrules) + " rules (default " +
-               std::string(rampart::firewall::action_name(policy)) + ")");
+               std::string(rampart::firewall::action_name(s.default_policy)) + ")" +
+               (s.blocklist
+                    ? " and a blocklist of " + std::to_string(s.blocklist->prefixes) + " prefixes"
+                    : ""));
   }
 
   Host& host_;
@@ -230,7 +270,7 @@ class FirewallEngine {
   std::mutex install_mu_;  // one install at a time (control thread and API)
   Settings settings_;
   rampart::sdk::Program program_;
-  rampart::sdk::Metric rules_, reloads_, malformed_, events_[4];
+  rampart::sdk::Metric rules_, blocklisted_, reloads_, malformed_, events_[4];
 };
 
 }  // namespace

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "tables.hpp"
 
+#include <array>
+
 namespace rampart::firewall {
 namespace {
 
@@ -24,7 +26,7 @@ sdk::MapImage lpm(const std::string& name, const V6Table& t) {
 
 }  // namespace
 
-sdk::ProgramImage to_program_image(const CompiledRuleset& rs) {
+sdk::ProgramImage to_program_image(const CompiledRuleset& rs, const CompiledBlocklist* bl) {
   sdk::ProgramImage p;
   p.object = "xdp_firewall";
   p.program = "xdp_firewall_classify";
@@ -62,6 +64,24 @@ sdk::ProgramImage to_program_image(const CompiledRuleset& rs) {
   hits.name = "fw_hits";
   hits.max_entries = std::max<uint32_t>(1, rs.nrules);
   p.maps.push_back(std::move(hits));
+
+  p.set<uint32_t>("block_index", rs.block_index);
+  if (bl && bl->has_v4) {
+    p.set<uint32_t>("block_v4", 1);
+    p.maps.push_back(dense("fw_block4_l1", bl->l1));
+    p.maps.push_back(dense("fw_block4_tbl8", bl->tbl8));
+  }
+  if (bl && !bl->v6.empty()) {
+    std::array<uint8_t, RAMPART_FW_BLOCK6_LENS> lens{};
+    std::copy(bl->v6_lens.begin(), bl->v6_lens.end(), lens.begin());
+    p.set<uint32_t>("block6_nlens", static_cast<uint32_t>(bl->v6_lens.size()));
+    p.set("block6_lens", lens);
+    sdk::MapImage m;
+    m.name = "fw_block6";
+    m.max_entries = static_cast<uint32_t>(bl->v6.size());
+    for (const auto& k : bl->v6) m.add(k, uint8_t{1});
+    p.maps.push_back(std::move(m));
+  }
   return p;
 }
 

@@ -6,10 +6,14 @@
 
 #include <rampart/sdk/plugin.hpp>
 
+#include "blocklist.hpp"
 #include "compiler.hpp"
 
 namespace rampart::firewall {
 
-sdk::ProgramImage to_program_image(const CompiledRuleset& rs);
+// With a blocklist, its tables go into the same instance: one swap
+// replaces rules and blocklist together.
+sdk::ProgramImage to_program_image(const CompiledRuleset& rs,
+                                   const CompiledBlocklist* blocklist = nullptr);
 
 }  // namespace rampart::firewall

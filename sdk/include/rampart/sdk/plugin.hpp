@@ -97,7 +97,8 @@ class Config {
       int64_t v = 0;
       check(api_->config_get_int(cfg_, path.c_str(), &v));
       if (v < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
-          static_cast<uint64_t>(v) > static_cast<uint64_t>(std::numeric_limits<T>::max())) {
+          (v > 0 &&
+           static_cast<uint64_t>(v) > static_cast<uint64_t>(std::numeric_limits<T>::max()))) {
         throw Error(RAMPART_ERR_INVALID_ARGUMENT,
                     path + ": value " + std::to_string(v) + " is out of range");
       }

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: Apache-2.0
+// The firewall's source blocklist without the kernel: the DIR-24-8 and
+// per-length IPv6 tables answer exactly like testing every prefix, and
+// blocklist files are read strictly, with errors naming file and line.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <sstream>
+
+#include "blocklist.hpp"
+#include "temp_dir.hpp"
+
+namespace {
+
+using namespace rampart::firewall;
+
+Cidr cidr(const std::string& s) {
+  std::string err;
+  auto c = parse_cidr(s, err);
+  if (!c) throw std::runtime_error(err);
+  return *c;
+}
+
+Cidr host_of(uint8_t family, const uint8_t* addr) {
+  Cidr h;
+  h.family = family;
+  h.prefix_len = family == 4 ? 32 : 128;
+  std::copy(addr, addr + (family == 4 ? 4 : 16), h.addr.begin());
+  return h;
+}
+
+bool listed_by_scan(const std::vector<Cidr>& prefixes, const Cidr& host) {
+  for (const auto& p : prefixes) {
+    if (p.contains(host)) return true;
+  }
+  return false;
+}
+
+// A random prefix of `len` bits, host bits cleared.
+Cidr random_prefix(std::mt19937& rng, uint8_t family, unsigned len) {
+  Cidr c;
+  c.family = family;
+  c.prefix_len = static_cast<uint8_t>(len);
+  const unsigned bytes = family == 4 ? 4 : 16;
+  for (unsigned i = 0; i < bytes; ++i) c.addr[i] = static_cast<uint8_t>(rng());
+  for (unsigned bit = len; bit < bytes * 8; ++bit) c.addr[bit / 8] &= ~(0x80 >> (bit % 8));
+  return c;
+}
+
+TEST(FirewallBlocklist, ListsExactlyThePrefixesGiven) {
+  const std::vector<Cidr> list = {cidr("10.0.0.0/8"),      cidr("192.0.2.0/24"),
+                                  cidr("198.51.100.7"),    cidr("198.51.100.128/25"),
+                                  cidr("203.0.113.64/26"), cidr("2001:db8::/32"),
+                                  cidr("2001:db9::1/128"), cidr("2001:dba:8000::/33")};
+  const CompiledBlocklist bl = compile_blocklist(list);
+  EXPECT_EQ(bl.prefixes, list.size());
+  EXPECT_TRUE(bl.has_v4);
+  EXPECT_EQ(bl.l1.size(), RAMPART_FW_BLOCK4_L1);
+  EXPECT_EQ(bl.tbl8.size(), 2u * 4) << "one group for 198.51.100.x and one for 203.0.113.x";
+  EXPECT_EQ(bl.v6_lens, (std::vector<uint8_t>{128, 33, 32}));
+  auto listed = [&](const char* a) {
+    const Cidr h = cidr(a);
+    return blocklisted(bl, h.family, h.addr.data());
+  };
+  for (const char* a : {"10.0.0.0", "10.255.255.255", "192.0.2.77", "198.51.100.7",
+                        "198.51.100.128", "198.51.100.255", "203.0.113.64", "203.0.113.127",
+                        "2001:db8::1", "2001:db8:ffff::", "2001:db9::1", "2001:dba:ffff::1"}) {
+    EXPECT_TRUE(listed(a)) << a;
+  }
+  for (const char* a :
+       {"9.255.255.255", "11.0.0.0", "192.0.3.0", "198.51.100.6", "198.51.100.8", "198.51.100.127",
+        "203.0.113.63", "203.0.113.128", "2001:db7::1", "2001:db9::2", "2001:dba::1", "::"}) {
+    EXPECT_FALSE(listed(a)) << a;
+  }
+}
+
+TEST(FirewallBlocklist, EmptyAndIPv6OnlyListsNeedNoIPv4Table) {
+  EXPECT_FALSE(compile_blocklist({}).has_v4);
+  const CompiledBlocklist bl = compile_blocklist({cidr("2001:db8::/48")});
+  EXPECT_FALSE(bl.has_v4);
+  EXPECT_TRUE(bl.l1.empty()) << "no IPv4 table for a list without IPv4 prefixes";
+  const Cidr v4 = cidr("10.0.0.1");
+  EXPECT_FALSE(blocklisted(bl, 4, v4.addr.data()));
+}
+
+TEST(FirewallBlocklist, DuplicatesAndNestedPrefixesCollapse) {
+  const CompiledBlocklist bl =
+      compile_blocklist({cidr("10.1.2.3"), cidr("10.1.2.3"), cidr("10.1.2.0/24"),
+                         cidr("10.1.0.0/16"), cidr("2001:db8::/32"), cidr("2001:db8::/32")});
+  EXPECT_EQ(bl.prefixes, 4u);
+  EXPECT_TRUE(bl.tbl8.empty()) << "a /32 inside a listed /24 needs no group";
+  EXPECT_EQ(bl.v6.size(), 1u);
+}
+
+TEST(FirewallBlocklist, AgreesWithScanningEveryPrefixOnRandomLists) {
+  std::mt19937 rng(20261127);
+  for (int round = 0; round < 4; ++round) {
+    std::vector<Cidr> list;
+    for (int i = 0; i < 3000; ++i) {
+      const uint8_t family = rng() % 4 == 0 ? 6 : 4;
+      const unsigned len = family == 4 ? 8 + rng() % 25 : rng() % 129;
+      list.push_back(random_prefix(rng, family, family == 6 && len < 16 ? 16 + len : len));
+    }
+    const CompiledBlocklist bl = compile_blocklist(list);
+    for (int probe = 0; probe < 20000; ++probe) {
+      // Half the probes fall inside a listed prefix, near its edges.
+      Cidr h;
+      if (probe % 2) {
+        h = random_prefix(rng, rng() % 2 ? 4 : 6, 0);
+        h = random_prefix(rng, h.family, h.family == 4 ? 32 : 128);
+      } else {
+        const Cidr& p = list[rng() % list.size()];
+        h = random_prefix(rng, p.family, p.family == 4 ? 32 : 128);
+        for (unsigned bit = 0; bit < p.prefix_len; ++bit) {
+          const uint8_t m = 0x80 >> (bit % 8);
+          h.addr[bit / 8] = (h.addr[bit / 8] & ~m) | (p.addr[bit / 8] & m);
+        }
+        if (rng() % 3 == 0 && p.prefix_len > 0) {  // just outside
+          const unsigned bit = p.prefix_len - 1;
+          h.addr[bit / 8] ^= 0x80 >> (bit % 8);
+        }
+      }
+      ASSERT_EQ(blocklisted(bl, h.family, h.addr.data()), listed_by_scan(list, h))
+          << format_cidr(h) << " round " << round;
+    }
+  }
+}
+
+TEST(FirewallBlocklist, FilesAllowCommentsAndBlankLines) {
+  std::istringstream in(
+      "# spamhaus-style drop list\n"
+      "\n"
+      "192.0.2.0/24 ; SBL123\n"
+      "  198.51.100.7   # a single address\n"
+      "2001:db8::/32\r\n");
+  // ';' is not a comment: the whole line must be a prefix.
+  EXPECT_THROW(parse_blocklist(in, "drop.txt"), BlocklistError);
+  std::istringstream ok(
+      "# spamhaus-style drop list\n\n192.0.2.0/24\n  198.51.100.7   # a single address\n"
+      "2001:db8::/32\r\n");
+  const auto list = parse_blocklist(ok, "drop.txt");
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(format_cidr(list[1]), "198.51.100.7/32");
+  EXPECT_EQ(list[2].family, 6);
+}
+
+TEST(FirewallBlocklist, BadLinesAreReportedWithFileAndLine) {
+  std::istringstream in("192.0.2.0/24\n10.0.0.1/8\n");
+  try {
+    parse_blocklist(in, "/etc/rampart/drop.txt");
+    FAIL() << "a prefix with host bits set was accepted";
+  } catch (const BlocklistError& e) {
+    EXPECT_STREQ(e.what(),
+                 "/etc/rampart/drop.txt:2: '10.0.0.1/8' has host bits set (did you mean "
+                 "10.0.0.0/8?)");
+  }
+  std::istringstream garbage("not-an-address\n");
+  EXPECT_THROW(parse_blocklist(garbage, "x"), BlocklistError);
+  try {
+    read_blocklist_file("/nonexistent/rampart-blocklist.txt");
+    FAIL() << "a missing file was accepted";
+  } catch (const BlocklistError& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/rampart-blocklist.txt: cannot open"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(FirewallBlocklist, ReadsAFileFromDisk) {
+  rampart::test::TempDir dir;
+  rampart::test::write_file(dir / "list.txt", "203.0.113.0/24\n2001:db8::1\n");
+  const auto list = read_blocklist_file(dir / "list.txt");
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(format_cidr(list[0]), "203.0.113.0/24");
+}
+
+TEST(FirewallBlocklist, RefusesMoreThanTheSupportedNumberOfPrefixes) {
+  std::vector<Cidr> huge(RAMPART_FW_BLOCK_MAX_PREFIXES + 1, cidr("10.0.0.1"));
+  EXPECT_THROW(compile_blocklist(huge), BlocklistError);
+}
+
+}  // namespace
