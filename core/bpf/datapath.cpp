@@ -28,6 +28,11 @@ namespace fs = std::filesystem;
 constexpr std::string_view kLog = "datapath";
 std::string errstr(int e) { return std::strerror(e < 0 ? -e : e); }
 
+// Rampart's cls_bpf filter in every clsact direction: handle "RP", and a
+// priority ahead of filters added with tc's defaults.
+constexpr uint32_t kTcHandle = 0x5250;
+constexpr uint32_t kTcPriority = 0x100;
+
 bool is_bpffs(const std::string& path) {
   struct statfs st {};
   return statfs(path.c_str(), &st) == 0 && static_cast<unsigned long>(st.f_type) == BPF_FS_MAGIC;
@@ -38,6 +43,12 @@ bool is_bpffs(const std::string& path) {
 const std::vector<std::string>& firewall_shared_maps() {
   static const std::vector<std::string> names = {"fw_classifier", "xdp_stages", "events",
                                                  "fw_stats", "fw_pace"};
+  return names;
+}
+
+const std::vector<std::string>& tc_shared_maps() {
+  static const std::vector<std::string> names = {"tc_ingress_stages", "tc_egress_stages",
+                                                 "tc_stats"};
   return names;
 }
 
@@ -78,6 +89,9 @@ Datapath::~Datapath() {
   // down or being upgraded.
   for (auto& [name, fd] : shared_) close(fd);
   if (entry_fd_ >= 0) close(entry_fd_);
+  for (int fd : tc_fd_) {
+    if (fd >= 0) close(fd);
+  }
 }
 
 std::string Datapath::object_path(const std::string& object) const {
@@ -122,6 +136,106 @@ void Datapath::load_or_adopt() {
             {{"object", spec.object_path}, {"pin_root", opts_.pin_root}});
 }
 
+// The TC dispatchers: adopted from their pins, or loaded (tc_ingress creates
+// the stage arrays, tc_egress shares them) and pinned.
+void Datapath::load_or_adopt_tc() {
+  const char* progs[2] = {"tc_ingress", "tc_egress"};
+  std::map<std::string, int> pinned;
+  for (const auto& name : tc_shared_maps()) {
+    const int fd = bpf_obj_get((opts_.pin_root + "/maps/" + name).c_str());
+    if (fd >= 0) pinned[name] = fd;
+  }
+  int fds[2];
+  for (int d = 0; d < 2; ++d) fds[d] = bpf_obj_get((opts_.pin_root + "/progs/" + progs[d]).c_str());
+  if (pinned.size() == tc_shared_maps().size() && fds[0] >= 0 && fds[1] >= 0) {
+    shared_.insert(pinned.begin(), pinned.end());
+    tc_fd_[0] = fds[0];
+    tc_fd_[1] = fds[1];
+    return;
+  }
+  for (auto& [n, fd] : pinned) close(fd);
+  for (int fd : fds) {
+    if (fd >= 0) close(fd);
+  }
+  InstanceSpec spec;
+  spec.object_path = object_path("tc_dispatch");
+  for (int d = 0; d < 2; ++d) {
+    spec.program = progs[d];
+    auto inst = ProgramInstance::load(spec);
+    if (d == 0) {
+      for (const auto& name : tc_shared_maps()) {
+        const int fd = dup(inst->map_fd(name));
+        shared_[name] = fd;
+        spec.shared_maps[name] = fd;
+        const std::string pin = opts_.pin_root + "/maps/" + name;
+        unlink(pin.c_str());
+        if (bpf_obj_pin(fd, pin.c_str()) != 0)
+          throw BpfError("cannot pin " + pin + ": " + errstr(errno));
+      }
+    }
+    tc_fd_[d] = dup(inst->program_fd());
+    const std::string pin = opts_.pin_root + "/progs/" + progs[d];
+    unlink(pin.c_str());
+    if (bpf_obj_pin(tc_fd_[d], pin.c_str()) != 0)
+      throw BpfError("cannot pin " + pin + ": " + errstr(errno));
+  }
+  log::info(kLog, "loaded tc_dispatch", {{"object", spec.object_path}});
+}
+
+// A cls_bpf filter in the clsact qdisc, both directions, under Rampart's own
+// handle and priority (direct action; the dispatcher returns
+// TC_ACT_UNSPEC, so later filters still run). clsact works on every kernel
+// Debian 12 ships; the filter lives in the qdisc, so it outlives rampartd
+// like the pinned XDP link, and a restarted rampartd replaces it in place.
+// The dispatcher pinned as links/tc_<ifname> records that the interface
+// carries Rampart's filters, for adoption, cleanup and --detach-all.
+std::string Datapath::attach_tc(const std::string& ifname, unsigned ifindex) {
+  const std::string marker = opts_.pin_root + "/links/tc_" + ifname;
+  const bool adopted = fs::exists(marker);
+  for (int d = 0; d < 2; ++d) {
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex),
+                .attach_point = d == 0 ? BPF_TC_INGRESS : BPF_TC_EGRESS);
+    if (!adopted && d == 0) {
+      const int e = bpf_tc_hook_create(&hook);  // both directions; EEXIST: already there
+      if (e != 0 && e != -EEXIST) {
+        log::error(kLog, "cannot create clsact qdisc",
+                   {{"interface", ifname}, {"error", errstr(e)}});
+        return "error: " + errstr(e);
+      }
+    }
+    LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = tc_fd_[d], .flags = BPF_TC_F_REPLACE,
+                .handle = kTcHandle, .priority = kTcPriority);
+    int e = bpf_tc_attach(&hook, &opts);
+    if (e != 0 && adopted) {  // the qdisc went away behind our back: recreate it
+      bpf_tc_hook_create(&hook);
+      opts.prog_id = 0;
+      e = bpf_tc_attach(&hook, &opts);
+    }
+    if (e != 0) {
+      log::error(kLog, "cannot attach TC", {{"interface", ifname}, {"error", errstr(e)}});
+      return "error: " + errstr(e);
+    }
+  }
+  if (!adopted && bpf_obj_pin(tc_fd_[0], marker.c_str()) != 0) {
+    log::warn(kLog, "cannot pin the TC marker; --detach-all will not find this interface",
+              {{"interface", ifname}, {"error", errstr(errno)}});
+  }
+  log::info(kLog, adopted ? "adopted TC attachment" : "attached TC", {{"interface", ifname}});
+  return adopted ? "adopted" : "clsact";
+}
+
+// Removes Rampart's TC filters from an interface and its marker pin.
+static void detach_tc(const std::string& marker_pin, const std::string& ifname) {
+  if (const unsigned ifindex = if_nametoindex(ifname.c_str()); ifindex != 0) {
+    for (const auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
+      LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex), .attach_point = point);
+      LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
+      bpf_tc_detach(&hook, &opts);
+    }
+  }
+  unlink(marker_pin.c_str());
+}
+
 void Datapath::attach(const std::string& ifname) {
   Attachment a{ifname, "", false};
   const unsigned ifindex = if_nametoindex(ifname.c_str());
@@ -147,6 +261,7 @@ void Datapath::attach(const std::string& ifname) {
       bpf_link__disconnect(link);  // keep it attached when we close it
       bpf_link__destroy(link);
       log::info(kLog, "adopted XDP attachment", {{"interface", ifname}});
+      a.tc = attach_tc(ifname, ifindex);
       attachments_.push_back(a);
       return;
     }
@@ -179,6 +294,7 @@ void Datapath::attach(const std::string& ifname) {
   }
   close(fd);  // the pin holds the link
   log::info(kLog, "attached XDP", {{"interface", ifname}, {"mode", a.mode}});
+  a.tc = attach_tc(ifname, ifindex);
   attachments_.push_back(a);
 }
 
@@ -186,14 +302,22 @@ void Datapath::start() {
   std::lock_guard lock(mu_);
   ensure_bpffs(opts_.pin_root);
   load_or_adopt();
+  load_or_adopt_tc();
   // Links of interfaces no longer configured are removed (that detaches).
   std::error_code ec;
   for (const auto& de : fs::directory_iterator(opts_.pin_root + "/links", ec)) {
     const std::string name = de.path().filename().string();
-    const std::string ifname = name.rfind("xdp_", 0) == 0 ? name.substr(4) : "";
+    const bool tc = name.rfind("tc_", 0) == 0;
+    const std::string ifname = tc                           ? name.substr(3)
+                               : name.rfind("xdp_", 0) == 0 ? name.substr(4)
+                                                            : "";
     if (std::find(opts_.interfaces.begin(), opts_.interfaces.end(), ifname) ==
         opts_.interfaces.end()) {
-      unlink(de.path().c_str());
+      if (tc) {
+        detach_tc(de.path().string(), ifname);
+      } else {
+        unlink(de.path().c_str());
+      }
       log::info(kLog, "detached interface no longer configured", {{"interface", ifname}});
     }
   }
@@ -209,7 +333,7 @@ std::shared_ptr<InstalledProgram> Datapath::install(const std::string& object, I
                                                     const std::string& slot, uint32_t index) {
   std::lock_guard lock(mu_);
   spec.object_path = object_path(object);
-  for (const auto& name : firewall_shared_maps()) spec.shared_maps[name] = shared_.at(name);
+  spec.shared_maps = shared_;  // those the object declares are reused
   auto inst = std::make_shared<InstalledProgram>(ProgramInstance::load(spec));
   const int slot_fd = shared_map_fd(slot);
   if (slot_fd < 0) throw BpfError("no prog array " + slot);
@@ -223,6 +347,10 @@ std::shared_ptr<InstalledProgram> Datapath::install(const std::string& object, I
 
 void Datapath::detach_all(const std::string& pin_root) {
   std::error_code ec;
+  for (const auto& de : fs::directory_iterator(pin_root + "/links", ec)) {
+    const std::string name = de.path().filename().string();
+    if (name.rfind("tc_", 0) == 0) detach_tc(de.path().string(), name.substr(3));
+  }
   // Links first: removing the last reference detaches the program.
   for (const char* sub : {"/links", "/progs", "/maps"}) {
     for (const auto& de : fs::directory_iterator(pin_root + sub, ec)) unlink(de.path().c_str());

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The kernel side as rampartd owns it: the XDP firewall's entry program and
 // shared maps, pinned under <pin root> (default /sys/fs/bpf/rampart) and
-// attached to each configured interface through a pinned bpf_link. A
+// attached to each configured interface through a pinned bpf_link, and the
+// TC dispatchers attached as clsact filters (ingress and egress). A
 // restarted rampartd adopts what is pinned instead of detaching, so filtering
 // never stops; `rampartd --detach-all` removes it all.
 #pragma once
@@ -28,6 +29,7 @@ struct Attachment {
   std::string interface;
   std::string mode;  // "native", "generic" or "error: ..."
   bool adopted = false;
+  std::string tc;  // "clsact", "adopted" or "error: ..." (ingress and egress)
 };
 
 // An installed program instance (a rule set): its own maps stay readable.
@@ -49,7 +51,7 @@ class Datapath {
   // attaches to every interface. Throws BpfError with the reason.
   void start();
 
-  // Shared map fd by name (events, fw_stats, fw_pace, fw_classifier, xdp_stages); -1 if none.
+  // Shared map fd by name (firewall_shared_maps() and tc_shared_maps()); -1 if none.
   int shared_map_fd(const std::string& name) const;
 
   // Loads `spec.program` from object `object` with the shared maps reused,
@@ -61,7 +63,8 @@ class Datapath {
   bool adopted() const { return adopted_; }
   const DatapathOptions& options() const { return opts_; }
 
-  // Detaches every interface and removes every pin under pin_root.
+  // Detaches every interface (XDP links, and Rampart's TC filters on every
+  // interface of the namespace) and removes every pin under pin_root.
   static void detach_all(const std::string& pin_root);
 
   // Sum over CPUs of entry `index` of a per-CPU u64 array.
@@ -70,12 +73,15 @@ class Datapath {
  private:
   std::string object_path(const std::string& object) const;
   void load_or_adopt();
+  void load_or_adopt_tc();
   void attach(const std::string& ifname);
+  std::string attach_tc(const std::string& ifname, unsigned ifindex);
 
   DatapathOptions opts_;
   std::mutex mu_;
   std::map<std::string, int> shared_;  // name -> fd (owned)
   int entry_fd_ = -1;
+  int tc_fd_[2] = {-1, -1};  // tc_ingress, tc_egress
   bool adopted_ = false;
   std::vector<Attachment> attachments_;
   std::map<std::string, std::shared_ptr<InstalledProgram>> installed_;  // slot#index -> current
@@ -86,6 +92,10 @@ class Datapath {
 // `xdp_firewall` with tiny per-rule-set tables, creating the shared maps.
 const std::vector<std::string>& firewall_shared_maps();
 InstanceSpec firewall_entry_spec(const std::string& object_path, bool default_deny);
+
+// The tc_dispatch object's maps: the stage prog arrays engines install
+// their TC programs into, and the dispatchers' counters.
+const std::vector<std::string>& tc_shared_maps();
 
 // Mounts bpffs at /sys/fs/bpf if it is not mounted (needs CAP_SYS_ADMIN).
 void ensure_bpffs(const std::string& pin_root);

@@ -112,7 +112,7 @@ std::unique_ptr<ProgramInstance> ProgramInstance::load(const InstanceSpec& spec)
 
   for (const auto& [name, fd] : spec.shared_maps) {
     bpf_map* m = bpf_object__find_map_by_name(inst->obj_, name.c_str());
-    if (!m) throw BpfError(spec.object_path + ": no map " + name + " to share");
+    if (!m) continue;  // offered, not used by this object
     if (int e = bpf_map__reuse_fd(m, fd); e != 0)
       throw BpfError("map " + name + ": reuse fd: " + err(e));
   }

@@ -35,8 +35,8 @@ struct MapContents {
 
 struct InstanceSpec {
   std::string object_path;
-  std::string program;                                   // the only program loaded
-  std::map<std::string, int> shared_maps;                // map name -> fd to reuse
+  std::string program;                     // the only program loaded
+  std::map<std::string, int> shared_maps;  // map name -> fd to reuse, where the object has it
   std::map<std::string, std::vector<uint8_t>> settings;  // const volatile name -> bytes
   std::vector<MapContents> maps;
 };

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/daemon.hpp"
 
+#include <filesystem>
+
 #include <boost/dll/runtime_symbol_info.hpp>
 
 #include <csignal>
@@ -100,7 +102,15 @@ namespace {
 // logged; plugins that need it then fail with the reason.
 std::unique_ptr<bpf::Datapath> start_datapath(const config::Config& cfg) {
   if (cfg.agent.interfaces.empty()) {
-    log::info(kLog, "no interfaces configured: kernel programs not loaded");
+    // An earlier run's attachments would go on filtering unmanaged.
+    std::error_code ec;
+    if (std::filesystem::exists(cfg.agent.bpf_pin_path, ec)) {
+      bpf::Datapath::detach_all(cfg.agent.bpf_pin_path);
+      log::info(kLog, "no interfaces configured: detached what an earlier run left attached",
+                {{"pin_root", cfg.agent.bpf_pin_path}});
+    } else {
+      log::info(kLog, "no interfaces configured: kernel programs not loaded");
+    }
     return nullptr;
   }
   bpf::DatapathOptions o;

@@ -120,6 +120,7 @@ TEST_F(FirewallLab, DenyRuleStopsTrafficAndSurvivesARestart) {
 
   ASSERT_NO_FATAL_FAILURE(start(cfg));
   ASSERT_TRUE(daemon_->wait_for("adopted pinned programs and maps")) << daemon_->output();
+  ASSERT_TRUE(daemon_->wait_for("adopted TC attachment")) << daemon_->output();
   ASSERT_TRUE(daemon_->wait_for("installed 1 rules")) << daemon_->output();
   expect_all(lab_->send_and_count(kPackets), 0, "restarted");
 
@@ -138,6 +139,37 @@ TEST_F(FirewallLab, DenyRuleStopsTrafficAndSurvivesARestart) {
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(NetnsLab::sh("ip -n " + lab_->ns_b() + " link show " + lab_->if_b()).find("xdp"),
             std::string::npos);
+  EXPECT_EQ(NetnsLab::sh("tc -n " + lab_->ns_b() + " filter show dev " + lab_->if_b() + " ingress")
+                .find("tc_ingress"),
+            std::string::npos)
+      << "--detach-all removes the TC filters too";
+}
+
+TEST_F(FirewallLab, InterfaceDroppedFromTheConfigIsDetachedOnRestart) {
+  const auto cfg = write_config("[{id: 1, action: deny, protocol: udp}]");
+  ASSERT_NO_FATAL_FAILURE(start(cfg));
+  ASSERT_TRUE(daemon_->wait_for("attached TC")) << daemon_->output();
+  daemon_->signal(SIGTERM);
+  ASSERT_EQ(daemon_->wait_exit(), 0) << daemon_->output();
+
+  std::string text = rampart::test::read_file(cfg);
+  const std::string listed = "interfaces: [" + lab_->if_b() + "]";
+  text.replace(text.find(listed), listed.size(), "interfaces: []");
+  rampart::test::write_file(cfg, text);
+  daemon_ = std::make_unique<DaemonProcess>(
+      std::vector<std::string>{"/usr/sbin/ip", "netns", "exec", lab_->ns_b(), RAMPARTD_PATH,
+                               "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  ASSERT_TRUE(daemon_->wait_for("ready plugins=firewall,log refused=0")) << daemon_->output();
+  EXPECT_TRUE(daemon_->wait_for("no interfaces configured: detached")) << daemon_->output();
+  EXPECT_EQ(NetnsLab::sh("ip -n " + lab_->ns_b() + " link show " + lab_->if_b()).find("xdp"),
+            std::string::npos);
+  for (const char* dir : {"ingress", "egress"}) {
+    EXPECT_EQ(NetnsLab::sh("tc -n " + lab_->ns_b() + " filter show dev " + lab_->if_b() + " " + dir)
+                  .find("tc_"),
+              std::string::npos)
+        << dir;
+  }
+  EXPECT_EQ(lab_->send_and_count(kPackets).udp, kPackets) << "nothing filters any more";
 }
 
 TEST_F(FirewallLab, RulesSelectByProtocolAndPort) {
@@ -220,24 +252,22 @@ TEST_F(FirewallLab, BlocklistFileDropsListedSourcesAndReloadsFromDisk) {
 namespace {
 
 // The test-only TC program that counts UDP/9999 packets by the rule id in
-// the XDP metadata, attached to B's ingress.
+// the XDP metadata, installed as the first ingress stage behind the TC
+// dispatcher rampartd attached to B.
 class TcMetaReader {
  public:
-  TcMetaReader(const NetnsLab& lab) {
+  explicit TcMetaReader(const std::string& pin_root) {
     obj_ = bpf_object__open_file(RAMPART_BPF_DIR "/tc_meta_reader.bpf.o", nullptr);
     if (!obj_ || bpf_object__load(obj_) != 0)
       throw std::runtime_error("cannot load tc_meta_reader");
     const int prog = bpf_program__fd(bpf_object__find_program_by_name(obj_, "tc_meta_reader"));
     map_ = bpf_object__find_map_fd_by_name(obj_, "meta_seen");
-    lab.in_ns(lab.ns_b(), [&] {
-      LIBBPF_OPTS(bpf_tc_hook, hook,
-                  .ifindex = static_cast<int>(if_nametoindex(lab.if_b().c_str())),
-                  .attach_point = BPF_TC_INGRESS);
-      bpf_tc_hook_create(&hook);
-      LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog);
-      if (bpf_tc_attach(&hook, &opts) != 0) throw std::runtime_error("bpf_tc_attach failed");
-      return 0;
-    });
+    const int stages = bpf_obj_get((pin_root + "/maps/tc_ingress_stages").c_str());
+    if (stages < 0) throw std::runtime_error("rampartd pinned no tc_ingress_stages");
+    const uint32_t first = 0;
+    const int rc = bpf_map_update_elem(stages, &first, &prog, BPF_ANY);
+    close(stages);
+    if (rc != 0) throw std::runtime_error("cannot install the TC stage");
   }
   ~TcMetaReader() { bpf_object__close(obj_); }
   std::map<uint32_t, uint64_t> counts() const {
@@ -262,7 +292,14 @@ class TcMetaReader {
 TEST_F(FirewallLab, TcSeesTheXdpVerdictInMetadata) {
   ASSERT_NO_FATAL_FAILURE(
       start(write_config("[{id: 42, action: allow, protocol: udp, dst_port: \"9999\"}]")));
-  TcMetaReader tc(*lab_);
+  ASSERT_TRUE(daemon_->wait_for("attached TC")) << daemon_->output();
+  for (const char* dir : {"ingress", "egress"}) {
+    EXPECT_NE(NetnsLab::sh("tc -n " + lab_->ns_b() + " filter show dev " + lab_->if_b() + " " + dir)
+                  .find(std::string("tc_") + dir),
+              std::string::npos)
+        << dir;
+  }
+  TcMetaReader tc(bpffs_ + "/rampart");
   EXPECT_EQ(lab_->send_and_count(kPackets).udp, kPackets);
   const auto seen = tc.counts();
   ASSERT_EQ(seen.size(), 1u) << "every packet carried metadata naming rule 42";
@@ -292,7 +329,14 @@ TEST_F(FirewallLab, TenThousandRulesReplacedUnderTrafficNeverMix) {
   const auto cfg = write_config(set_a);
   ASSERT_NO_FATAL_FAILURE(start(cfg));
   ASSERT_TRUE(daemon_->wait_for("installed 10000 rules")) << daemon_->output();
-  TcMetaReader tc(*lab_);
+  ASSERT_TRUE(daemon_->wait_for("attached TC")) << daemon_->output();
+  for (const char* dir : {"ingress", "egress"}) {
+    EXPECT_NE(NetnsLab::sh("tc -n " + lab_->ns_b() + " filter show dev " + lab_->if_b() + " " + dir)
+                  .find(std::string("tc_") + dir),
+              std::string::npos)
+        << dir;
+  }
+  TcMetaReader tc(bpffs_ + "/rampart");
 
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> sent{0};

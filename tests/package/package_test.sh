@@ -35,6 +35,7 @@ rpm_sdk=$(ls "$build"/packages/rampart-sdk-devel-${version}-*.noarch.rpm 2>/dev/
 # What the packages hold.
 dpkg-deb -c "$deb" >"$work/deb.list"
 for f in ./usr/sbin/rampartd ./usr/lib/rampart/plugins/log.so ./usr/lib/rampart/bpf/xdp_firewall.bpf.o \
+         ./usr/lib/rampart/bpf/tc_dispatch.bpf.o \
          ./etc/rampart/rampart.yaml \
          ./usr/lib/systemd/system/rampart.service; do
   grep -q " $f\$" "$work/deb.list" || fail "$f not in $deb"
