@@ -440,17 +440,60 @@ static __always_inline int reject_allowed(void)
  * unreachable for UDP, administratively prohibited otherwise), quoting its
  * IP header and first 8 bytes (RFC 792). ICMP itself, fragments and tagged
  * frames are dropped: no error answers an error, and the rest is rare. */
+/* The L2 header of a packet (Ethernet and up to two VLAN tags: l3 bytes),
+ * saved before bpf_xdp_adjust_head moves the frame, and written back in
+ * front of an answer with the MAC addresses swapped and the tags kept. */
+static __always_inline int save_l2(void *data, void *end, __u32 l3, __u8 *l2)
+{
+	if (data + 14 > end)
+		return -1;
+	__builtin_memcpy(l2, data, 14);
+	if (l3 >= 18) {
+		if (data + 18 > end)
+			return -1;
+		__builtin_memcpy(l2 + 14, data + 14, 4);
+	}
+	if (l3 >= 22) {
+		if (data + 22 > end)
+			return -1;
+		__builtin_memcpy(l2 + 18, data + 18, 4);
+	}
+	return 0;
+}
+
+static __always_inline int answer_l2(void *data, void *end, __u32 l3, const __u8 *l2)
+{
+	if (data + 14 > end)
+		return -1;
+	__builtin_memcpy(data, l2 + 6, 6);
+	__builtin_memcpy(data + 6, l2, 6);
+	__builtin_memcpy(data + 12, l2 + 12, 2);
+	if (l3 >= 18) {
+		if (data + 18 > end)
+			return -1;
+		__builtin_memcpy(data + 14, l2 + 14, 4);
+	}
+	if (l3 >= 22) {
+		if (data + 22 > end)
+			return -1;
+		__builtin_memcpy(data + 18, l2 + 18, 4);
+	}
+	return 0;
+}
+
 static __always_inline int send_unreachable(struct xdp_md *ctx, const struct packet_info *pi)
 {
+	__u32 l3 = pi->l3_off & 0x1f;
+
 	if (pi->family != RAMPART_FAMILY_V4 || pi->protocol == IPPROTO_ICMP || pi->fragment ||
-	    pi->l3_off != 14 || !reject_allowed())
+	    l3 > 14 + 4 * RAMPART_MAX_VLAN_TAGS || !reject_allowed())
 		return XDP_DROP;
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	struct iphdr *ip = (void *)(eth + 1);
+	struct iphdr *ip = data + l3;
+	__u8 l2[14 + 4 * RAMPART_MAX_VLAN_TAGS];
 
-	if ((void *)(ip + 1) > end)
+	if ((void *)(ip + 1) > end || save_l2(data, end, l3, l2))
 		return XDP_DROP;
 	__u32 ihl = ip->ihl;
 
@@ -460,7 +503,6 @@ static __always_inline int send_unreachable(struct xdp_md *ctx, const struct pac
 
 	if ((void *)ip + quote > end)
 		return XDP_DROP;
-	struct ethhdr l2 = *eth;
 	__u32 saddr = ip->saddr, daddr = ip->daddr;
 	__u8 code = pi->protocol == IPPROTO_UDP ? 3 : 13;
 
@@ -469,16 +511,12 @@ static __always_inline int send_unreachable(struct xdp_md *ctx, const struct pac
 		return XDP_DROP;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
-	eth = data;
-	struct iphdr *nip = (void *)(eth + 1);
+	struct iphdr *nip = data + l3;
 	struct icmphdr *icmp = (void *)(nip + 1);
 	__u8 *q = (void *)(icmp + 1);
 
-	if ((void *)(icmp + 1) > end)
+	if ((void *)(icmp + 1) > end || answer_l2(data, end, l3, l2))
 		return XDP_DROP;
-	__builtin_memcpy(eth->h_dest, l2.h_source, 6);
-	__builtin_memcpy(eth->h_source, l2.h_dest, 6);
-	eth->h_proto = bpf_htons(ETH_P_IP);
 	nip->version = 4;
 	nip->ihl = 5;
 	nip->tos = 0xc0;
@@ -506,7 +544,7 @@ static __always_inline int send_unreachable(struct xdp_md *ctx, const struct pac
 		sum = bpf_csum_diff(0, 0, (void *)(q + w * 4), 4, sum);
 	}
 	icmp->checksum = csum_fold(sum);
-	if (bpf_xdp_adjust_tail(ctx, (int)(14 + 28 + quote) - (int)(end - data)) != 0)
+	if (bpf_xdp_adjust_tail(ctx, (int)(l3 + 28 + quote) - (int)(end - data)) != 0)
 		return XDP_DROP;
 	count(RAMPART_FW_STAT_REJECT_SENT);
 	return XDP_TX;
@@ -517,16 +555,18 @@ static __always_inline int send_unreachable(struct xdp_md *ctx, const struct pac
  * invoking IPv6 header and the 8 bytes after it. */
 static __always_inline int send_unreachable6(struct xdp_md *ctx, const struct packet_info *pi)
 {
-	if (pi->protocol == IPPROTO_ICMPV6 || pi->l3_off != 14 || !reject_allowed())
+	__u32 l3 = pi->l3_off & 0x1f;
+
+	if (pi->protocol == IPPROTO_ICMPV6 || l3 > 14 + 4 * RAMPART_MAX_VLAN_TAGS ||
+	    !reject_allowed())
 		return XDP_DROP;
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	struct ipv6hdr *ip6 = (void *)(eth + 1);
+	struct ipv6hdr *ip6 = data + l3;
+	__u8 l2[14 + 4 * RAMPART_MAX_VLAN_TAGS];
 
-	if ((void *)ip6 + 48 > end)
+	if ((void *)ip6 + 48 > end || save_l2(data, end, l3, l2))
 		return XDP_DROP;
-	struct ethhdr l2 = *eth;
 	struct in6_addr saddr = ip6->saddr, daddr = ip6->daddr;
 	__u8 code = pi->protocol == IPPROTO_UDP ? 4 : 1;
 
@@ -534,15 +574,11 @@ static __always_inline int send_unreachable6(struct xdp_md *ctx, const struct pa
 		return XDP_DROP;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
-	eth = data;
-	struct ipv6hdr *nip = (void *)(eth + 1);
+	struct ipv6hdr *nip = data + l3;
 	__u8 *icmp = (void *)(nip + 1);
 
-	if ((void *)(icmp + 8 + 48) > end)
+	if ((void *)(icmp + 8 + 48) > end || answer_l2(data, end, l3, l2))
 		return XDP_DROP;
-	__builtin_memcpy(eth->h_dest, l2.h_source, 6);
-	__builtin_memcpy(eth->h_source, l2.h_dest, 6);
-	eth->h_proto = bpf_htons(ETH_P_IPV6);
 	*(__u32 *)nip = bpf_htonl(0x60000000);
 	nip->payload_len = bpf_htons(8 + 48);
 	nip->nexthdr = IPPROTO_ICMPV6;
@@ -562,15 +598,18 @@ static __always_inline int send_unreachable6(struct xdp_md *ctx, const struct pa
 
 	sum = bpf_csum_diff(0, 0, (void *)icmp, 8 + 48, sum);
 	*(__u16 *)(icmp + 2) = csum_fold(sum);
-	if (bpf_xdp_adjust_tail(ctx, (int)(14 + 40 + 8 + 48) - (int)(end - data)) != 0)
+	if (bpf_xdp_adjust_tail(ctx, (int)(l3 + 40 + 8 + 48) - (int)(end - data)) != 0)
 		return XDP_DROP;
 	count(RAMPART_FW_STAT_REJECT_SENT);
 	return XDP_TX;
 }
 
 /* Turns a TCP segment into the RST that answers it (RFC 793: ACK set ->
- * seq = its ack; else ack = its seq + length) and returns XDP_TX; any other
- * packet, or one we cannot answer simply, is dropped. */
+ * seq = its ack; else ack = its seq + length) and returns XDP_TX. The
+ * fields that matter are read first, then a fresh 20-byte IPv4 (or 40-byte
+ * IPv6) header and 20-byte TCP header are written where the IP header
+ * was: IPv4 options and IPv6 extension headers are dropped from the answer,
+ * VLAN tags are kept. Anything else is dropped. */
 static __always_inline int send_reset(struct xdp_md *ctx, const struct packet_info *pi)
 {
 	if (pi->protocol != IPPROTO_TCP)
@@ -580,46 +619,53 @@ static __always_inline int send_reset(struct xdp_md *ctx, const struct packet_in
 		return XDP_DROP;
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	/* Masked so the verifier knows the bound (at most two VLAN tags: 22). */
+	/* Masked so the verifier knows the bounds: at most two VLAN tags (22),
+	 * and a transport header within the first 512 bytes. */
 	__u32 l3 = pi->l3_off & 0x1f;
+	__u32 l4 = pi->l4_off;
 
-	if (l3 > 14 + 4 * RAMPART_MAX_VLAN_TAGS)
+	if (l3 > 14 + 4 * RAMPART_MAX_VLAN_TAGS || l4 > 511)
 		return XDP_DROP;
+	l4 &= 0x1ff;
 	struct ethhdr *eth = data;
+	struct tcphdr *th = data + l4;
 
-	if ((void *)(eth + 1) > end)
+	if ((void *)(eth + 1) > end || (void *)(th + 1) > end)
 		return XDP_DROP;
+	__u8 *b = (void *)th;
+	__u8 in_flags = b[13];
+	__u32 in_seq = bpf_ntohl(th->seq);
+	__u32 in_ack = th->ack_seq;
+	__u16 sport = th->source, dport = th->dest;
+	__u32 hl = th->doff * 4, seglen = 0;
+
 	__u8 mac[6];
 
 	__builtin_memcpy(mac, eth->h_source, 6);
 	__builtin_memcpy(eth->h_source, eth->h_dest, 6);
 	__builtin_memcpy(eth->h_dest, mac, 6);
 
-	struct tcphdr *th;
-	__u32 seglen, new_len;
+	__u32 new_len;
 	__s64 sum;
 
 	if (pi->family == RAMPART_FAMILY_V4) {
 		struct iphdr *ip = data + l3;
 
-		if ((void *)(ip + 1) > end || ip->ihl != 5)
+		if ((void *)(ip + 1) + sizeof(struct tcphdr) > end)
 			return XDP_DROP;
-		th = (void *)(ip + 1);
-		if ((void *)(th + 1) > end)
-			return XDP_DROP;
-		__u32 hl = th->doff * 4;
-		__u32 tot = bpf_ntohs(ip->tot_len);
+		__u32 tot = bpf_ntohs(ip->tot_len), before = l4 - l3 + hl;
 
-		seglen = tot > 20 + hl ? tot - 20 - hl : 0;
-		__u32 a = ip->saddr;
-
-		ip->saddr = ip->daddr;
-		ip->daddr = a;
+		seglen = tot > before ? tot - before : 0;
+		ip->version = 4;
+		ip->ihl = 5;
 		ip->tos = 0;
 		ip->tot_len = bpf_htons(40);
 		ip->id = 0;
 		ip->frag_off = bpf_htons(0x4000);
 		ip->ttl = 64;
+		ip->protocol = IPPROTO_TCP;
+		ip->saddr = pi->dst4;
+		ip->daddr = pi->src4;
 		ip->check = 0;
 		ip->check = csum_fold(bpf_csum_diff(0, 0, (void *)ip, 20, 0));
 		struct {
@@ -628,41 +674,34 @@ static __always_inline int send_reset(struct xdp_md *ctx, const struct packet_in
 			__u16 len;
 		} ph = {ip->saddr, ip->daddr, 0, IPPROTO_TCP, bpf_htons(20)};
 		sum = bpf_csum_diff(0, 0, (void *)&ph, sizeof(ph), 0);
+		th = (void *)(ip + 1);
 		new_len = l3 + 40;
 	} else {
 		struct ipv6hdr *ip6 = data + l3;
 
-		if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_TCP)
+		if ((void *)(ip6 + 1) + sizeof(struct tcphdr) > end)
 			return XDP_DROP;
-		th = (void *)(ip6 + 1);
-		if ((void *)(th + 1) > end)
-			return XDP_DROP;
-		__u32 hl = th->doff * 4;
-		__u32 plen = bpf_ntohs(ip6->payload_len);
+		__u32 plen = bpf_ntohs(ip6->payload_len), before = l4 - l3 - 40 + hl;
 
-		seglen = plen > hl ? plen - hl : 0;
-		struct in6_addr a = ip6->saddr;
-
-		ip6->saddr = ip6->daddr;
-		ip6->daddr = a;
+		seglen = plen > before ? plen - before : 0;
+		*(__u32 *)ip6 = bpf_htonl(0x60000000);
 		ip6->payload_len = bpf_htons(20);
+		ip6->nexthdr = IPPROTO_TCP;
 		ip6->hop_limit = 64;
+		__builtin_memcpy(&ip6->saddr, pi->dst6, 16);
+		__builtin_memcpy(&ip6->daddr, pi->src6, 16);
 		struct {
 			struct in6_addr s, d;
 			__u32 len;
 			__u8 zero[3], nh;
 		} ph = {ip6->saddr, ip6->daddr, bpf_htonl(20), {0, 0, 0}, IPPROTO_TCP};
 		sum = bpf_csum_diff(0, 0, (void *)&ph, sizeof(ph), 0);
+		th = (void *)(ip6 + 1);
 		new_len = l3 + 60;
 	}
-	__u8 *b = (void *)th;
-	__u8 in_flags = b[13];
-	__u32 in_seq = bpf_ntohl(th->seq);
-	__u32 in_ack = th->ack_seq;
-	__u16 port = th->source;
-
-	th->source = th->dest;
-	th->dest = port;
+	b = (void *)th;
+	th->source = dport;
+	th->dest = sport;
 	if (in_flags & 0x10) { /* ACK */
 		th->seq = in_ack;
 		th->ack_seq = 0;
@@ -703,8 +742,7 @@ __attribute__((noinline)) int fw_verdict(struct xdp_md *ctx, struct packet_info 
 		}
 		return XDP_DROP;
 	case RAMPART_FW_REJECT:
-		/* TCP gets a reset; other protocols are dropped (ICMP
-		 * unreachable replies are not built yet). */
+		/* TCP gets a reset, the rest ICMP/ICMPv6 unreachable. */
 		count(RAMPART_FW_STAT_REJECTED);
 		emit_event(ctx, pi, rule_id, action, 0);
 		return send_reset(ctx, pi);
