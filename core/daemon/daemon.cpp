@@ -145,6 +145,22 @@ int run(const Options& opts) {
     return 1;
   }
   if (opts.check_config) {
+    // Each enabled plugin checks its own subtree (rules, blocklist files,
+    // listen addresses) without starting; nothing touches the kernel.
+    runtime::Runtime rt(1);
+    runtime::EventBus events(rt.workers());
+    runtime::AlertPipeline alerts(rt.workers());
+    runtime::Metrics metrics;
+    plugin_host::CoreServices core{rt, events, alerts, metrics, nullptr, nullptr};
+    plugin_host::PluginManager plugins(core);
+    plugins.discover(plugin_dirs(opts, cfg.agent));
+    const auto problems = plugins.check(cfg);
+    rt.shutdown();
+    if (!problems.empty()) {
+      for (const auto& p : problems)
+        std::fprintf(stderr, "rampartd: invalid configuration: %s\n", p.c_str());
+      return 1;
+    }
     std::printf("rampartd: configuration OK: %s\n", cfg.source.c_str());
     return 0;
   }

@@ -139,6 +139,24 @@ void PluginManager::start(const config::Config& cfg) {
   }
 }
 
+std::vector<std::string> PluginManager::check(const config::Config& cfg) {
+  std::vector<std::string> problems;
+  for (const auto& [id, p] : cfg.plugins) {
+    if (p.enabled && !plugins_.count(id)) {
+      problems.push_back("plugins." + id + ": not installed (" + cfg.source + ":" +
+                         std::to_string(p.line) + ")");
+    }
+  }
+  for (const auto& id : start_order()) {
+    if (!cfg.plugin(id).enabled) continue;
+    auto inst = std::make_shared<PluginInstance>(plugins_[id].lib, core_, host_);
+    if (auto err = inst->create(cfg); !err.empty())
+      problems.push_back("plugins." + id + ": " + err);
+    inst->stop_and_destroy();
+  }
+  return problems;
+}
+
 ReloadResult PluginManager::reload(const config::Config& next) {
   ReloadResult result;
   std::vector<std::string> to_start, to_stop, to_reload, to_restart;

@@ -47,6 +47,11 @@ class PluginManager {
   // Creates and starts every enabled plugin; a plugin that fails is logged
   // and left failed, the rest run.
   void start(const config::Config& cfg);
+  // What --check-config reports: each enabled plugin is created with its
+  // settings (which checks them, files they name included) and destroyed
+  // without starting; an enabled plugin that is not installed is an error.
+  // Returns "plugins.<id>: why" per problem, empty if all is well.
+  std::vector<std::string> check(const config::Config& cfg);
   // Applies a new config to the plugins, all or nothing.
   ReloadResult reload(const config::Config& next);
   // Stops every plugin (frontends, engines, then senders) and forgets them.

@@ -48,6 +48,37 @@ TEST(CheckConfig, BadFileExitsOneWithFileAndLine) {
       << r.output;
 }
 
+// Each enabled plugin checks its own settings: firewall rules, the files a
+// blocklist names, plugins that are not installed.
+TEST(CheckConfig, PluginSettingsAreCheckedToo) {
+  TempDir dir;
+  write_file(dir / "rules.yaml",
+             "plugins:\n  firewall:\n    rules:\n      - {id: 1, action: deny, src_ip: "
+             "10.0.0.300/8}\n");
+  auto r = run_command({RAMPARTD_PATH, "--check-config", "--config", dir / "rules.yaml"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("plugins.firewall: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(dir / "rules.yaml" + ":4:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("plugins.firewall.rules.0.src_ip: '10.0.0.300/8' is not an IPv4"),
+            std::string::npos)
+      << r.output;
+
+  write_file(dir / "list.yaml",
+             "plugins:\n  firewall:\n    blocklist: {files: [" + dir / "absent.txt" + "]}\n");
+  r = run_command({RAMPARTD_PATH, "--check-config", "--config", dir / "list.yaml"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find(dir / "absent.txt" + ": cannot open"), std::string::npos) << r.output;
+
+  write_file(dir / "missing.yaml", "plugins:\n  nosuch: {enabled: true}\n");
+  r = run_command({RAMPARTD_PATH, "--check-config", "--config", dir / "missing.yaml"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("plugins.nosuch: not installed"), std::string::npos) << r.output;
+
+  write_file(dir / "off.yaml", "plugins:\n  nosuch: {enabled: false}\n");
+  r = run_command({RAMPARTD_PATH, "--check-config", "--config", dir / "off.yaml"});
+  EXPECT_EQ(r.status, 0) << "a disabled plugin need not be installed: " << r.output;
+}
+
 TEST(CheckConfig, MissingFileExitsOne) {
   const auto r = run_command({RAMPARTD_PATH, "--check-config", "--config", "/nonexistent.yaml"});
   EXPECT_EQ(r.status, 1);
