@@ -16,6 +16,7 @@
 #include <filesystem>
 
 #include "log/logger.hpp"
+#include "rampart/firewall.h"
 
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
@@ -43,6 +44,13 @@ bool is_bpffs(const std::string& path) {
 const std::vector<std::string>& firewall_shared_maps() {
   static const std::vector<std::string> names = {"fw_classifier", "xdp_stages", "events",
                                                  "fw_stats", "fw_pace"};
+  return names;
+}
+
+const std::vector<std::string>& firewall_stat_names() {
+  static const std::vector<std::string> names = {
+      "seen",   "passed",         "dropped", "rejected",    "logged",
+      "errors", "events_dropped", "not_ip",  "reject_sent", "blocklisted"};
   return names;
 }
 

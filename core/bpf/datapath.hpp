@@ -93,6 +93,9 @@ class Datapath {
 const std::vector<std::string>& firewall_shared_maps();
 InstanceSpec firewall_entry_spec(const std::string& object_path, bool default_deny);
 
+// Names of the fw_stats entries (enum rampart_fw_stat), for metrics.
+const std::vector<std::string>& firewall_stat_names();
+
 // The tc_dispatch object's maps: the stage prog arrays engines install
 // their TC programs into, and the dispatchers' counters.
 const std::vector<std::string>& tc_shared_maps();

@@ -12,6 +12,7 @@
 #include "bpf/datapath.hpp"
 #include "bpf/ring_dispatcher.hpp"
 #include "config/config.hpp"
+#include "daemon/core_metrics.hpp"
 #include "plugin_host/plugin_manager.hpp"
 #include "runtime/alert_pipeline.hpp"
 #include "runtime/event_bus.hpp"
@@ -184,6 +185,9 @@ int run(const Options& opts) {
   runtime::EventBus events(rt.workers());
   runtime::AlertPipeline alerts(rt.workers());
   runtime::Metrics metrics;
+  events.set_latency_histogram(&metrics.core_histogram(
+      "rampart_event_dispatch_seconds", "From publish to the end of an engine's handling",
+      {0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1}));
   auto datapath = start_datapath(cfg);
   std::unique_ptr<bpf::RingDispatcher> dispatcher;
   if (datapath) {
@@ -205,6 +209,8 @@ int run(const Options& opts) {
   {
     plugin_host::PluginManager plugins(core);
     plugins.discover(plugin_dirs(opts, cfg.agent));
+    add_core_metrics(metrics,
+                     {events, dispatcher.get(), datapath.get(), &plugins, rule_store.get()});
     plugins.start(cfg);
     std::vector<std::string> running;
     for (const auto& st : plugins.status()) {
@@ -225,6 +231,7 @@ int run(const Options& opts) {
       }
     }
     plugins.stop_all();
+    metrics.remove_collectors();
   }
   if (dispatcher) dispatcher->stop();
   rt.shutdown();

@@ -222,6 +222,17 @@ rampart_status api_rules_change(rampart_host_ctx* ctx, const char* domain, uint3
 }
 
 int api_datapath_ready(rampart_host_ctx* ctx) noexcept { return self(ctx).datapath_ready(); }
+rampart_status api_metrics_render(rampart_host_ctx* ctx, rampart_str* out) noexcept {
+  if (!out) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  try {
+    thread_local std::string text;
+    text = self(ctx).render_metrics();
+    *out = rampart_str{text.data(), text.size()};
+    return RAMPART_OK;
+  } catch (const std::exception& e) {
+    return host_fail(RAMPART_ERR_INTERNAL, e.what());
+  }
+}
 
 void report(const std::vector<rampart::store::StoredRule>& rules, rampart_rule_fn fn, void* user) {
   if (!fn) return;
@@ -282,6 +293,7 @@ PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> lib, CoreServices&
   api->rules_list = &api_rules_list;
   api->rules_change = &api_rules_change;
   api->datapath_ready = &api_datapath_ready;
+  api->metrics_render = &api_metrics_render;
 }
 
 PluginInstance::~PluginInstance() {

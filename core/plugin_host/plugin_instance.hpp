@@ -93,6 +93,7 @@ class PluginInstance : public runtime::EventSink,
   rampart_status rules_change(const char* domain, uint32_t change, uint64_t id, rampart_str body,
                               const char* actor);
   int datapath_ready() const;
+  std::string render_metrics() const { return core_.metrics.render(); }
 
  private:
   std::string call_failed(const char* what, rampart_status st) const;

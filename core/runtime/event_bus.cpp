@@ -31,15 +31,23 @@ void EventBus::unsubscribe_all(const EventSink* sink) {
     std::erase_if(subs, [&](const auto& s) { return s.get() == sink; });
 }
 
+EventBus::SourceCounts EventBus::counts(uint32_t source) const {
+  if (source >= RAMPART_SOURCE_MAX) return {0, 0, 0};
+  return {published_by_[source].load(), delivered_by_[source].load(), unrouted_by_[source].load()};
+}
+
 void EventBus::publish(uint32_t source, uint32_t type, std::span<const uint8_t> payload) {
   published_.fetch_add(1, std::memory_order_relaxed);
+  const bool known = source < RAMPART_SOURCE_MAX;
+  if (known) published_by_[source].fetch_add(1, std::memory_order_relaxed);
   std::vector<std::shared_ptr<EventSink>> targets;
   {
     std::lock_guard lock(mu_);
-    if (source < RAMPART_SOURCE_MAX) targets = subscribers_[source];
+    if (known) targets = subscribers_[source];
   }
   if (targets.empty()) {
     unrouted_.fetch_add(1, std::memory_order_relaxed);
+    if (known) unrouted_by_[source].fetch_add(1, std::memory_order_relaxed);
     return;
   }
   timespec ts{};
@@ -57,6 +65,13 @@ void EventBus::publish(uint32_t source, uint32_t type, std::span<const uint8_t> 
       ev.len = data->size();
       sink->deliver(ev);
       delivered_.fetch_add(1, std::memory_order_relaxed);
+      delivered_by_[source].fetch_add(1, std::memory_order_relaxed);
+      if (latency_) {
+        timespec done{};
+        clock_gettime(CLOCK_MONOTONIC, &done);
+        const uint64_t end = static_cast<uint64_t>(done.tv_sec) * 1000000000ull + done.tv_nsec;
+        latency_->Observe(static_cast<double>(end - now) / 1e9);
+      }
     });
   }
 }

@@ -6,6 +6,7 @@
 
 #include <rampart/sdk/abi.h>
 
+#include <prometheus/histogram.h>
 #include <boost/asio/thread_pool.hpp>
 
 #include <array>
@@ -39,11 +40,24 @@ class EventBus {
   uint64_t delivered() const { return delivered_.load(); }
   uint64_t unrouted() const { return unrouted_.load(); }
 
+  // Per source (index < RAMPART_SOURCE_MAX): events published, deliveries
+  // made, events no one subscribed to.
+  struct SourceCounts {
+    uint64_t published, delivered, unrouted;
+  };
+  SourceCounts counts(uint32_t source) const;
+
+  // Seconds from publish to the end of each delivery; set before events flow.
+  void set_latency_histogram(prometheus::Histogram* h) { latency_ = h; }
+
  private:
   boost::asio::thread_pool& workers_;
   std::mutex mu_;
   std::array<std::vector<std::shared_ptr<EventSink>>, RAMPART_SOURCE_MAX> subscribers_;
   std::atomic<uint64_t> published_{0}, delivered_{0}, unrouted_{0};
+  std::array<std::atomic<uint64_t>, RAMPART_SOURCE_MAX> published_by_{}, delivered_by_{},
+      unrouted_by_{};
+  prometheus::Histogram* latency_ = nullptr;
 };
 
 }  // namespace rampart::runtime

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "runtime/metrics.hpp"
 
+#include <prometheus/text_serializer.h>
+
 #include <regex>
+#include <sstream>
 #include <stdexcept>
 
 namespace rampart::runtime {
@@ -78,6 +81,57 @@ MetricHandle Metrics::create(const std::string& plugin_id, const rampart_metric_
       break;
   }
   return h;
+}
+
+prometheus::MetricFamily metric_family(const std::string& name, const std::string& help,
+                                       prometheus::MetricType type) {
+  prometheus::MetricFamily f;
+  f.name = name;
+  f.help = help;
+  f.type = type;
+  return f;
+}
+
+void add_sample(prometheus::MetricFamily& family, const std::map<std::string, std::string>& labels,
+                double value) {
+  prometheus::ClientMetric m;
+  for (const auto& [k, v] : labels) m.label.push_back({k, v});
+  if (family.type == prometheus::MetricType::Counter) {
+    m.counter.value = value;
+  } else {
+    m.gauge.value = value;
+  }
+  family.metric.push_back(std::move(m));
+}
+
+prometheus::Histogram& Metrics::core_histogram(
+    const std::string& name, const std::string& help,
+    const prometheus::Histogram::BucketBoundaries& buckets) {
+  std::lock_guard lock(mu_);
+  auto& family = prometheus::BuildHistogram().Name(name).Help(help).Register(*registry_);
+  families_[name] = FamilyEntry{RAMPART_METRIC_HISTOGRAM, &family};
+  return family.Add({}, buckets);
+}
+
+void Metrics::add_collector(Collector c) {
+  std::lock_guard lock(collectors_mu_);
+  collectors_.push_back(std::move(c));
+}
+
+void Metrics::remove_collectors() {
+  std::lock_guard lock(collectors_mu_);
+  collectors_.clear();
+}
+
+std::string Metrics::render() {
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  {
+    std::lock_guard lock(collectors_mu_);
+    for (const auto& c : collectors_) c(families);
+  }
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, families);
+  return out.str();
 }
 
 }  // namespace rampart::runtime

@@ -10,10 +10,14 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <prometheus/metric_family.h>
+
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace rampart::runtime {
 
@@ -25,6 +29,16 @@ struct MetricHandle {
   prometheus::Histogram* histogram = nullptr;
 };
 
+// Values read when scraped (kernel counters, process and plugin state)
+// rather than kept up to date: a collector appends families on each render.
+using Collector = std::function<void(std::vector<prometheus::MetricFamily>&)>;
+
+// Building blocks for collectors.
+prometheus::MetricFamily metric_family(const std::string& name, const std::string& help,
+                                       prometheus::MetricType type);
+void add_sample(prometheus::MetricFamily& family, const std::map<std::string, std::string>& labels,
+                double value);
+
 class Metrics {
  public:
   Metrics() : registry_(std::make_shared<prometheus::Registry>()) {}
@@ -35,7 +49,21 @@ class Metrics {
   // throws std::invalid_argument naming what is wrong.
   MetricHandle create(const std::string& plugin_id, const rampart_metric_desc& desc);
 
+  // A histogram of the core's own (no plugin label).
+  prometheus::Histogram& core_histogram(const std::string& name, const std::string& help,
+                                        const prometheus::Histogram::BucketBoundaries& buckets);
+
+  // Collectors run on every render, in the order added; remove_collectors
+  // drops them all (before what they read goes away).
+  void add_collector(Collector c);
+  void remove_collectors();
+
+  // Everything in the Prometheus text format 0.0.4.
+  std::string render();
+
  private:
+  std::mutex collectors_mu_;
+  std::vector<Collector> collectors_;
   struct FamilyEntry {
     rampart_metric_type type;
     void* family;  // prometheus::Family<T>* matching type

@@ -136,6 +136,14 @@ std::optional<std::string> RuleStore::get(const std::string& domain, uint64_t id
   return get_locked(domain, id);
 }
 
+std::map<std::string, uint64_t> RuleStore::counts() const {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "SELECT domain, COUNT(*) FROM rules GROUP BY domain");
+  std::map<std::string, uint64_t> out;
+  while (st.step()) out[st.col_text(0)] = static_cast<uint64_t>(st.col_int(1));
+  return out;
+}
+
 bool RuleStore::empty(const std::string& domain) const {
   std::lock_guard lock(mu_);
   Stmt st(db_, "SELECT 1 FROM rules WHERE domain = ?1 LIMIT 1");

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -46,6 +47,7 @@ class RuleStore {
   std::vector<StoredRule> list(const std::string& domain) const;
   std::optional<std::string> get(const std::string& domain, uint64_t id) const;
   bool empty(const std::string& domain) const;
+  std::map<std::string, uint64_t> counts() const;  // rules per domain
 
   // One change: put (create or update) or erase (body nullopt). `commit`
   // runs inside the transaction after the row is written and before COMMIT;

@@ -24,6 +24,7 @@
 
 #include "daemon_process.hpp"
 #include "http_client.hpp"
+#include "metrics_check.hpp"
 #include "netns_lab.hpp"
 #include "privilege.hpp"
 #include "temp_dir.hpp"
@@ -418,6 +419,54 @@ TEST_F(FirewallLab, RuleAddedOverRestDropsRealPackets) {
   ASSERT_TRUE(daemon_->wait_for("installed 1 rules"))
       << "the stored rule is re-applied: " << daemon_->output();
   expect_all(lab_->send_and_count(kPackets), 0, "restarted: the rule came back from SQLite");
+}
+
+}  // namespace
+
+namespace {
+
+// Kernel counters reach Prometheus: after real traffic through a deny rule,
+// /metrics reports the drops per program and action, the TC dispatcher's
+// packets and the attached interface, in a scrape promtool accepts.
+TEST_F(FirewallLab, KernelCountersAreServedToPrometheus) {
+  const auto cfg =
+      write_config("[{id: 8, action: deny, protocol: udp, src_ip: 198.18.0.1/32}]", "");
+  rampart::test::write_file(
+      cfg, rampart::test::read_file(cfg) + "  metrics: {listen: \"127.0.0.1:0\"}\n");
+  daemon_ = std::make_unique<DaemonProcess>(
+      std::vector<std::string>{"/usr/sbin/ip", "netns", "exec", lab_->ns_b(), RAMPARTD_PATH,
+                               "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  ASSERT_TRUE(daemon_->wait_for("ready plugins=firewall,log,metrics refused=0"))
+      << daemon_->output();
+  const uint16_t port = rampart::test::listening_port(daemon_->output(), "metrics");
+  ASSERT_NE(port, 0) << daemon_->output();
+  const Counts c = lab_->send_and_count(kPackets);
+  EXPECT_EQ(c.udp, 0u);
+  EXPECT_EQ(c.tcp, kPackets);
+
+  const auto scrape =
+      lab_->in_ns(lab_->ns_b(), [&] { return rampart::test::http(port, "GET", "/metrics"); });
+  ASSERT_EQ(scrape.status, 200);
+  const std::string& text = scrape.body;
+  EXPECT_EQ(rampart::test::promtool_check(text, dir_ / "scrape.txt"), "") << text;
+  using rampart::test::metric_value;
+  EXPECT_GE(metric_value(
+                text, "rampart_kernel_packets_total{action=\"dropped\",program=\"xdp_firewall\"}"),
+            static_cast<double>(kPackets))
+      << text;
+  EXPECT_GE(metric_value(
+                text, "rampart_kernel_packets_total{action=\"passed\",program=\"xdp_firewall\"}"),
+            static_cast<double>(2 * kPackets))
+      << "TCP and ICMP pass\n"
+      << text;
+  EXPECT_GT(
+      metric_value(text, "rampart_kernel_packets_total{action=\"seen\",program=\"tc_ingress\"}"), 0)
+      << text;
+  EXPECT_EQ(metric_value(text, "rampart_interface_attached{interface=\"" + lab_->if_b() + "\""), 1)
+      << text;
+  // Every deny produced an event the engine counted.
+  EXPECT_GE(metric_value(text, "rampart_events_received_total"), static_cast<double>(kPackets))
+      << text;
 }
 
 }  // namespace

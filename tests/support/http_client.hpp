@@ -37,12 +37,12 @@ inline HttpResponse http(uint16_t port, const std::string& method, const std::st
   return {static_cast<int>(res.getStatus()), out.str()};
 }
 
-// The port in rampartd's "listening on 127.0.0.1:PORT" line, or 0.
-inline uint16_t listening_port(const std::string& daemon_output) {
-  static const std::regex kListen("listening on 127\\.0\\.0\\.1:([0-9]+)");
+// The port in plugin `id`'s "[id] listening on 127.0.0.1:PORT" line, or 0.
+inline uint16_t listening_port(const std::string& daemon_output, const std::string& id = "rest") {
+  const std::regex listen("\\[" + id + "\\] listening on 127\\.0\\.0\\.1:([0-9]+)");
   std::smatch m;
-  return std::regex_search(daemon_output, m, kListen) ? static_cast<uint16_t>(std::stoi(m[1].str()))
-                                                      : 0;
+  return std::regex_search(daemon_output, m, listen) ? static_cast<uint16_t>(std::stoi(m[1].str()))
+                                                     : 0;
 }
 
 }  // namespace rampart::test

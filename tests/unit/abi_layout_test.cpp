@@ -69,6 +69,8 @@ FROZEN(rampart_host_api, rules_claim, 248);
 FROZEN(rampart_host_api, rules_list, 256);
 FROZEN(rampart_host_api, rules_change, 264);
 FROZEN(rampart_host_api, datapath_ready, 272);
+// ABI 1.2
+FROZEN(rampart_host_api, metrics_render, 280);
 FROZEN(rampart_plugin_api, rules_apply, 80);
 FROZEN(rampart_rule, id, 8);
 FROZEN(rampart_rule, body, 16);

@@ -5,6 +5,8 @@
 // {error, detail, field?}.
 #include <rampart/sdk/plugin.hpp>
 
+#include "http_server.hpp"
+
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -35,24 +37,13 @@ using rampart::sdk::Host;
 constexpr const char* kDomain = "firewall";
 
 struct Settings {
-  std::string host = "127.0.0.1";
-  uint16_t port = 8080;
+  rampart::frontend::ListenAddress listen;
   size_t max_body = 1 << 20;
 
   static Settings from(const Config& cfg) {
     cfg.allow_only("", {"listen", "max_body_bytes"});
     Settings s;
-    const auto listen = cfg.get<std::string>("listen", "127.0.0.1:8080");
-    const auto colon = listen.rfind(':');
-    unsigned port = 0;
-    if (colon == std::string::npos ||
-        std::from_chars(listen.data() + colon + 1, listen.data() + listen.size(), port).ec !=
-            std::errc() ||
-        port > 65535) {
-      throw cfg.invalid("listen", "expected host:port, got '" + listen + "'");
-    }
-    s.host = listen.substr(0, colon);
-    s.port = static_cast<uint16_t>(port);
+    s.listen = rampart::frontend::parse_listen(cfg, "listen", "127.0.0.1:8080");
     s.max_body = cfg.get<uint64_t>("max_body_bytes", 1 << 20);
     return s;
   }
@@ -259,14 +250,10 @@ class RestFrontend {
   RestFrontend(Host& host, const Config& cfg) : host_(host), settings_(Settings::from(cfg)) {}
 
   void start() {
-    Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(settings_.host, settings_.port));
-    auto* params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(8);
-    params->setMaxQueued(64);
-    server_ =
-        std::make_unique<Poco::Net::HTTPServer>(new Factory(host_, settings_), socket, params);
-    server_->start();
-    host_.info("listening on " + socket.address().toString());
+    server_ = rampart::frontend::start_http_server(settings_.listen, new Factory(host_, settings_),
+                                                   8, 64);
+    settings_.listen.port = server_->port();  // the one bound when 0 was asked for
+    host_.info("listening on " + settings_.listen.text());
   }
 
   void stop() {

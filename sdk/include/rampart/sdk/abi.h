@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define RAMPART_ABI_MAJOR 1
-#define RAMPART_ABI_MINOR 1
+#define RAMPART_ABI_MINOR 2
 
 /* Name of the one symbol every plugin exports. */
 #define RAMPART_PLUGIN_ENTRY_SYMBOL "rampart_plugin_entry"
@@ -325,6 +325,13 @@ typedef struct rampart_host_api {
                                  uint64_t id, rampart_str body, const char* actor);
   /* 1 once the kernel programs are attached to every interface. */
   int (*datapath_ready)(rampart_host_ctx* ctx);
+
+  /* ---- ABI 1.2 ---- */
+
+  /* Every metric (core, kernel counters, plugins) in the Prometheus text
+   * exposition format 0.0.4. The text stays valid until the same thread
+   * calls again. */
+  rampart_status (*metrics_render)(rampart_host_ctx* ctx, rampart_str* out);
 } rampart_host_api;
 
 /*

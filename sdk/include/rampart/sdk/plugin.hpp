@@ -474,6 +474,13 @@ class Host {
     return RAMPART_HAS_FIELD(api_, rampart_host_api, datapath_ready) &&
            api_->datapath_ready(api_->ctx) != 0;
   }
+  // ABI 1.2: every metric in the Prometheus text format.
+  std::string metrics_text() const {
+    require_field(RAMPART_HAS_FIELD(api_, rampart_host_api, metrics_render), "metrics_render");
+    rampart_str s{};
+    check(api_->metrics_render(api_->ctx, &s));
+    return std::string(s.ptr ? s.ptr : "", s.len);
+  }
 
   // ABI 1.1: a shared kernel map, its key and value sizes checked.
   Map open_map(const char* name, uint32_t key_size, uint32_t value_size) const {

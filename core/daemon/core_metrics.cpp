@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "daemon/core_metrics.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "rampart/firewall.h"
+
+namespace rampart::daemon {
+namespace {
+
+using prometheus::MetricType;
+using runtime::add_sample;
+using runtime::metric_family;
+
+std::string source_name(uint32_t source) {
+  static const char* names[] = {"core",   "xdp_firewall",   "xdp_ratelimit", "xdp_lb",
+                                "tc_ids", "tc_threatintel", "tc_dns"};
+  return source < std::size(names) ? names[source] : "source_" + std::to_string(source);
+}
+
+void process_metrics(std::vector<prometheus::MetricFamily>& out, double start_time) {
+  const long page = sysconf(_SC_PAGESIZE);
+  uint64_t size = 0, resident = 0;
+  std::ifstream("/proc/self/statm") >> size >> resident;
+  auto rss = metric_family("rampart_process_resident_memory_bytes", "Resident set size",
+                           MetricType::Gauge);
+  add_sample(rss, {}, static_cast<double>(resident * static_cast<uint64_t>(page)));
+  out.push_back(std::move(rss));
+
+  std::error_code ec;
+  size_t fds = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+    ++fds;
+  auto open_fds =
+      metric_family("rampart_process_open_fds", "Open file descriptors", MetricType::Gauge);
+  add_sample(open_fds, {}, static_cast<double>(fds));
+  out.push_back(std::move(open_fds));
+
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  double threads = 0;
+  while (std::getline(status, line)) {
+    if (line.rfind("Threads:", 0) == 0) threads = std::stod(line.substr(8));
+  }
+  auto th = metric_family("rampart_process_threads", "Threads", MetricType::Gauge);
+  add_sample(th, {}, threads);
+  out.push_back(std::move(th));
+
+  auto start = metric_family("rampart_process_start_time_seconds",
+                             "Start time since the Unix epoch", MetricType::Gauge);
+  add_sample(start, {}, start_time);
+  out.push_back(std::move(start));
+}
+
+void plugin_metrics(std::vector<prometheus::MetricFamily>& out,
+                    const plugin_host::PluginManager& plugins) {
+  auto info = metric_family("rampart_plugin_info", "Plugins found, with their state (value 1)",
+                            MetricType::Gauge);
+  std::map<std::string, double> by_state = {{"running", 0}, {"failed", 0}, {"disabled", 0}};
+  for (const auto& st : plugins.status()) {
+    const std::string state(plugin_host::state_name(st.state));
+    add_sample(
+        info, {{"plugin", st.id}, {"kind", st.kind}, {"version", st.version}, {"state", state}}, 1);
+    by_state[state] += 1;
+  }
+  out.push_back(std::move(info));
+  auto count = metric_family("rampart_plugins", "Plugins by state", MetricType::Gauge);
+  for (const auto& [state, n] : by_state) add_sample(count, {{"state", state}}, n);
+  out.push_back(std::move(count));
+  auto refused =
+      metric_family("rampart_plugins_refused", "Plugin files refused at load", MetricType::Gauge);
+  add_sample(refused, {}, static_cast<double>(plugins.refusals().size()));
+  out.push_back(std::move(refused));
+}
+
+void event_metrics(std::vector<prometheus::MetricFamily>& out, const runtime::EventBus& bus,
+                   const bpf::RingDispatcher* ring) {
+  auto received = metric_family("rampart_events_received_total",
+                                "Events read from the kernel ring buffer", MetricType::Counter);
+  auto malformed = metric_family("rampart_events_malformed_total",
+                                 "Ring records too short to decode", MetricType::Counter);
+  add_sample(received, {}, ring ? static_cast<double>(ring->received()) : 0);
+  add_sample(malformed, {}, ring ? static_cast<double>(ring->malformed()) : 0);
+  out.push_back(std::move(received));
+  out.push_back(std::move(malformed));
+  auto published = metric_family("rampart_events_published_total", "Events published by source",
+                                 MetricType::Counter);
+  auto dispatched =
+      metric_family("rampart_events_dispatched_total", "Deliveries to subscribed engines by source",
+                    MetricType::Counter);
+  auto dropped = metric_family("rampart_events_dropped_total",
+                               "Events no engine subscribed to, by source", MetricType::Counter);
+  for (uint32_t s = 0; s < RAMPART_SOURCE_MAX; ++s) {
+    const auto c = bus.counts(s);
+    if (c.published == 0 && s > RAMPART_SOURCE_XDP_FIREWALL) continue;
+    add_sample(published, {{"source", source_name(s)}}, static_cast<double>(c.published));
+    add_sample(dispatched, {{"source", source_name(s)}}, static_cast<double>(c.delivered));
+    add_sample(dropped, {{"source", source_name(s)}}, static_cast<double>(c.unrouted));
+  }
+  out.push_back(std::move(published));
+  out.push_back(std::move(dispatched));
+  out.push_back(std::move(dropped));
+}
+
+void kernel_metrics(std::vector<prometheus::MetricFamily>& out, const bpf::Datapath& dp) {
+  auto packets =
+      metric_family("rampart_kernel_packets_total",
+                    "Kernel per-CPU counters summed, per program and action", MetricType::Counter);
+  const int fw = dp.shared_map_fd("fw_stats");
+  const auto& names = bpf::firewall_stat_names();
+  for (uint32_t i = 0; fw >= 0 && i < names.size(); ++i) {
+    add_sample(packets, {{"program", "xdp_firewall"}, {"action", names[i]}},
+               static_cast<double>(bpf::Datapath::percpu_sum(fw, i)));
+  }
+  const int tc = dp.shared_map_fd("tc_stats");
+  for (uint32_t d = 0; tc >= 0 && d < 2; ++d) {
+    add_sample(packets, {{"program", d == 0 ? "tc_ingress" : "tc_egress"}, {"action", "seen"}},
+               static_cast<double>(bpf::Datapath::percpu_sum(tc, d)));
+  }
+  out.push_back(std::move(packets));
+  auto attached = metric_family("rampart_interface_attached",
+                                "Protected interfaces (1 attached, 0 failed), with XDP mode",
+                                MetricType::Gauge);
+  for (const auto& a : dp.attachments()) {
+    const bool ok = a.mode.rfind("error", 0) != 0;
+    add_sample(attached, {{"interface", a.interface}, {"xdp_mode", ok ? a.mode : "error"}},
+               ok ? 1 : 0);
+  }
+  out.push_back(std::move(attached));
+}
+
+}  // namespace
+
+void add_core_metrics(runtime::Metrics& metrics, const CoreMetricSources& src) {
+  static_assert(RAMPART_FW_STAT_MAX == 10, "name every fw_stats entry in firewall_stat_names()");
+  const double start_time =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  metrics.add_collector([start_time](auto& out) { process_metrics(out, start_time); });
+  metrics.add_collector([src](auto& out) { event_metrics(out, src.events, src.ring); });
+  if (src.plugins) {
+    metrics.add_collector([src](auto& out) { plugin_metrics(out, *src.plugins); });
+  }
+  if (src.datapath) {
+    metrics.add_collector([src](auto& out) { kernel_metrics(out, *src.datapath); });
+  }
+  if (src.rules) {
+    metrics.add_collector([src](auto& out) {
+      auto rules = metric_family("rampart_rules", "Rules stored per domain", MetricType::Gauge);
+      for (const auto& [domain, n] : src.rules->counts())
+        add_sample(rules, {{"domain", domain}}, static_cast<double>(n));
+      out.push_back(std::move(rules));
+    });
+  }
+}
+
+}  // namespace rampart::daemon

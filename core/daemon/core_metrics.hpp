@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: Apache-2.0
+// The core's own metrics, read when scraped: process, plugins, events per
+// source, rules per domain, and every kernel per-CPU counter summed.
+#pragma once
+
+#include "bpf/datapath.hpp"
+#include "bpf/ring_dispatcher.hpp"
+#include "plugin_host/plugin_manager.hpp"
+#include "runtime/event_bus.hpp"
+#include "runtime/metrics.hpp"
+#include "store/rule_store.hpp"
+
+namespace rampart::daemon {
+
+struct CoreMetricSources {
+  const runtime::EventBus& events;
+  const bpf::RingDispatcher* ring = nullptr;  // none without interfaces
+  const bpf::Datapath* datapath = nullptr;
+  const plugin_host::PluginManager* plugins = nullptr;
+  const store::RuleStore* rules = nullptr;
+};
+
+// Adds the collectors; call metrics.remove_collectors() before the sources go.
+void add_core_metrics(runtime::Metrics& metrics, const CoreMetricSources& sources);
+
+}  // namespace rampart::daemon

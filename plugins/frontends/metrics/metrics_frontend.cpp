@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+// The metrics frontend: GET /metrics in the Prometheus text format 0.0.4,
+// on plugins.metrics.listen (default 127.0.0.1:9090). The text is the
+// core's (ABI 1.2 metrics_render): core and kernel counters and every
+// plugin's metrics. Anything else gets a JSON 404 or 405.
+#include <rampart/sdk/plugin.hpp>
+
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/URI.h>
+
+#include "http_server.hpp"
+
+namespace {
+
+using Poco::Net::HTTPResponse;
+using Poco::Net::HTTPServerRequest;
+using Poco::Net::HTTPServerResponse;
+using rampart::sdk::Config;
+using rampart::sdk::Host;
+
+void send(HTTPServerResponse& res, HTTPResponse::HTTPStatus status, const std::string& type,
+          const std::string& body) {
+  res.setStatus(status);
+  res.setContentType(type);
+  res.setContentLength(static_cast<std::streamsize>(body.size()));
+  res.send() << body;
+}
+
+class Handler : public Poco::Net::HTTPRequestHandler {
+ public:
+  explicit Handler(const Host& host) : host_(host) {}
+  void handleRequest(HTTPServerRequest& req, HTTPServerResponse& res) override {
+    const std::string path = Poco::URI(req.getURI()).getPath();
+    if (path != "/metrics") {
+      send(res, HTTPResponse::HTTP_NOT_FOUND, "application/json",
+           R"({"error":"not_found","detail":"only /metrics is served here"})");
+      return;
+    }
+    if (req.getMethod() != "GET" && req.getMethod() != "HEAD") {
+      res.set("Allow", "GET, HEAD");
+      send(res, HTTPResponse::HTTP_METHOD_NOT_ALLOWED, "application/json",
+           R"({"error":"method_not_allowed","detail":"use GET"})");
+      return;
+    }
+    try {
+      send(res, HTTPResponse::HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+           host_.metrics_text());
+    } catch (const std::exception& e) {
+      send(res, HTTPResponse::HTTP_INTERNAL_SERVER_ERROR, "application/json",
+           R"({"error":"internal","detail":"metrics unavailable"})");
+      host_.warn(std::string("rendering metrics failed: ") + e.what());
+    }
+  }
+
+ private:
+  const Host& host_;
+};
+
+class Factory : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  explicit Factory(const Host& host) : host_(host) {}
+  Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
+    return new Handler(host_);
+  }
+
+ private:
+  const Host& host_;
+};
+
+rampart::frontend::ListenAddress settings(const Config& cfg) {
+  cfg.allow_only("", {"listen"});
+  return rampart::frontend::parse_listen(cfg, "listen", "127.0.0.1:9090");
+}
+
+class MetricsFrontend {
+ public:
+  MetricsFrontend(Host& host, const Config& cfg) : host_(host), listen_(settings(cfg)) {}
+
+  void start() {
+    server_ = rampart::frontend::start_http_server(listen_, new Factory(host_), 2, 16);
+    listen_.port = server_->port();  // the one bound when 0 was asked for
+    host_.info("listening on " + listen_.text());
+  }
+  void stop() {
+    if (server_) server_->stopAll(true);
+    server_.reset();
+  }
+  void validate(const Config& cfg) { (void)settings(cfg); }
+
+ private:
+  Host& host_;
+  rampart::frontend::ListenAddress listen_;
+  std::unique_ptr<Poco::Net::HTTPServer> server_;
+};
+
+}  // namespace
+
+RAMPART_PLUGIN(MetricsFrontend, RAMPART_KIND_FRONTEND, "metrics", "Prometheus metrics", "0.1.0",
+               "Apache-2.0", "GET /metrics: core, kernel and plugin metrics for Prometheus")

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+// The metrics frontend against a real rampartd (no kernel): /metrics in the
+// Prometheus text format, accepted by promtool, with core, process and
+// plugin metrics; anything else is a JSON 404 or 405.
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+#include "daemon_process.hpp"
+#include "http_client.hpp"
+#include "metrics_check.hpp"
+#include "temp_dir.hpp"
+
+namespace {
+
+using rampart::test::DaemonProcess;
+using rampart::test::http;
+
+TEST(MetricsFrontend, ServesCoreAndPluginMetricsThatPromtoolAccepts) {
+  rampart::test::TempDir dir;
+  const auto cfg = dir / "rampart.yaml";
+  rampart::test::write_file(cfg, "agent:\n  state_dir: " + (dir / "state") +
+                                     "\nplugins:\n  firewall:\n    rules: [{id: 3, action: deny, "
+                                     "protocol: udp}]\n  metrics: {listen: \"127.0.0.1:0\"}\n");
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  ASSERT_TRUE(d.wait_for("ready plugins=firewall,metrics refused=0")) << d.output();
+  const uint16_t port = rampart::test::listening_port(d.output(), "metrics");
+  ASSERT_NE(port, 0) << d.output();
+
+  const auto r = http(port, "GET", "/metrics");
+  ASSERT_EQ(r.status, 200);
+  const std::string& text = r.body;
+  EXPECT_EQ(rampart::test::promtool_check(text, dir / "scrape.txt"), "") << text;
+  for (const char* want :
+       {"# TYPE rampart_process_resident_memory_bytes gauge", "rampart_process_open_fds ",
+        "rampart_process_threads ",
+        "rampart_plugin_info{kind=\"frontend\",plugin=\"metrics\",state=\"running\"",
+        "rampart_plugins{state=\"running\"} 2", "rampart_rules{domain=\"firewall\"} 1",
+        "rampart_firewall_blocklist_prefixes{plugin=\"firewall\"} 0",
+        "# TYPE rampart_event_dispatch_seconds histogram",
+        "rampart_events_published_total{source=\"xdp_firewall\"} 0"}) {
+    EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
+  }
+  EXPECT_GT(rampart::test::metric_value(text, "rampart_process_resident_memory_bytes"), 1e6);
+
+  auto other = http(port, "GET", "/api/v1/firewall/rules");
+  EXPECT_EQ(other.status, 404);
+  EXPECT_NE(other.body.find("\"error\":\"not_found\""), std::string::npos) << other.body;
+  other = http(port, "POST", "/metrics", "x");
+  EXPECT_EQ(other.status, 405);
+
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0) << d.output();
+}
+
+TEST(MetricsFrontend, BadListenAddressIsAConfigError) {
+  rampart::test::TempDir dir;
+  const auto cfg = dir / "rampart.yaml";
+  rampart::test::write_file(cfg, "plugins:\n  metrics: {listen: \"localhost\"}\n");
+  const auto r = rampart::test::run_command({RAMPARTD_PATH, "--check-config", "--config", cfg,
+                                             "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("plugins.metrics.listen: expected host:port, got 'localhost'"),
+            std::string::npos)
+      << r.output;
+}
+
+}  // namespace
