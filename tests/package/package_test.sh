@@ -66,11 +66,13 @@ dpkg -i "$deb" "$sdk_deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail
 pid=$!
 timeout 20 bash -c "until grep -q 'ready plugins=' '$work/daemon.log'; do sleep 0.1; done" \
   || fail "installed rampartd did not become ready"
-grep -q 'ready plugins=firewall,log,rest refused=0' "$work/daemon.log" || fail "installed plugins did not all load"
+grep -q 'ready plugins=firewall,log,metrics,rest refused=0' "$work/daemon.log" || fail "installed plugins did not all load"
 grep -q 'path=/usr/lib/rampart/plugins/log.so' "$work/daemon.log" || fail "log plugin not loaded from /usr/lib/rampart/plugins"
 # The installed REST API answers on its default address.
 curl -sf http://127.0.0.1:8080/healthz >"$work/healthz" || fail "the REST API did not answer on 127.0.0.1:8080"
 grep -q '"ok"' "$work/healthz" || fail "unexpected /healthz answer: $(cat "$work/healthz")"
+curl -sf http://127.0.0.1:9090/metrics >"$work/metrics" || fail "/metrics did not answer on 127.0.0.1:9090"
+grep -q '^rampart_plugins{state="running"} 4$' "$work/metrics" || fail "unexpected /metrics: $(head -c 2000 "$work/metrics")"
 kill -TERM "$pid"
 status=0
 wait "$pid" || status=$?
