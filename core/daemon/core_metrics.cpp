@@ -58,12 +58,11 @@ void process_metrics(std::vector<prometheus::MetricFamily>& out, double start_ti
   out.push_back(std::move(start));
 }
 
-void plugin_metrics(std::vector<prometheus::MetricFamily>& out,
-                    const plugin_host::PluginManager& plugins) {
+void plugin_metrics(std::vector<prometheus::MetricFamily>& out, const PluginSnapshot& plugins) {
   auto info = metric_family("rampart_plugin_info", "Plugins found, with their state (value 1)",
                             MetricType::Gauge);
   std::map<std::string, double> by_state = {{"running", 0}, {"failed", 0}, {"disabled", 0}};
-  for (const auto& st : plugins.status()) {
+  for (const auto& st : plugins.plugins()) {
     const std::string state(plugin_host::state_name(st.state));
     add_sample(
         info, {{"plugin", st.id}, {"kind", st.kind}, {"version", st.version}, {"state", state}}, 1);
@@ -75,7 +74,7 @@ void plugin_metrics(std::vector<prometheus::MetricFamily>& out,
   out.push_back(std::move(count));
   auto refused =
       metric_family("rampart_plugins_refused", "Plugin files refused at load", MetricType::Gauge);
-  add_sample(refused, {}, static_cast<double>(plugins.refusals().size()));
+  add_sample(refused, {}, static_cast<double>(plugins.refused()));
   out.push_back(std::move(refused));
 }
 

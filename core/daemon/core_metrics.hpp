@@ -5,7 +5,7 @@
 
 #include "bpf/datapath.hpp"
 #include "bpf/ring_dispatcher.hpp"
-#include "plugin_host/plugin_manager.hpp"
+#include "daemon/agent_views.hpp"
 #include "runtime/event_bus.hpp"
 #include "runtime/metrics.hpp"
 #include "store/rule_store.hpp"
@@ -16,7 +16,7 @@ struct CoreMetricSources {
   const runtime::EventBus& events;
   const bpf::RingDispatcher* ring = nullptr;  // none without interfaces
   const bpf::Datapath* datapath = nullptr;
-  const plugin_host::PluginManager* plugins = nullptr;
+  const PluginSnapshot* plugins = nullptr;
   const store::RuleStore* rules = nullptr;
 };
 

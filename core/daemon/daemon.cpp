@@ -5,13 +5,23 @@
 
 #include <boost/dll/runtime_symbol_info.hpp>
 
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <future>
 #include <iostream>
+#include <mutex>
+#include <sstream>
 
+#include "api/management_api.hpp"
 #include "bpf/datapath.hpp"
 #include "bpf/ring_dispatcher.hpp"
 #include "config/config.hpp"
+#include "daemon/agent_views.hpp"
 #include "daemon/core_metrics.hpp"
 #include "plugin_host/plugin_manager.hpp"
 #include "runtime/alert_pipeline.hpp"
@@ -51,19 +61,30 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
   return out;
 }
 
-void reload(const Options& opts, config::Config& current, plugin_host::PluginManager& plugins) {
+struct ReloadOutcome {
+  bool ok = false;
+  std::string reason;                // why refused
+  std::vector<std::string> changes;  // what changed
+  bool restart_needed = false;       // agent settings that apply at restart changed
+};
+
+ReloadOutcome reload(const Options& opts, config::Config& current,
+                     plugin_host::PluginManager& plugins) {
   log::info(kLog, "reloading configuration", {{"source", opts.config_path.value_or("<embedded>")}});
+  ReloadOutcome out;
   config::Config next;
   try {
     next = load(opts);
   } catch (const config::ConfigError& e) {
     log::error(kLog, "config reload refused; the running config stays", {{"reason", e.what()}});
-    return;
+    out.reason = e.what();
+    return out;
   }
   if (next.agent.workers != current.agent.workers ||
       next.agent.interfaces != current.agent.interfaces ||
       next.agent.xdp_mode != current.agent.xdp_mode ||
       next.agent.bpf_pin_path != current.agent.bpf_pin_path) {
+    out.restart_needed = true;
     log::warn(
         kLog,
         "agent.workers, interfaces, xdp_mode and bpf_pin_path changes take effect at restart");
@@ -74,13 +95,72 @@ void reload(const Options& opts, config::Config& current, plugin_host::PluginMan
   if (!result.ok) {
     log::error(kLog, "config reload refused; the running config stays",
                {{"reason", result.reason}});
-    return;
+    out.reason = result.reason;
+    return out;
   }
   apply_logging(opts, next.agent);
   current = std::move(next);
   log::info(kLog, "configuration reloaded",
             {{"changes", result.changes.empty() ? "none" : join(result.changes, ", ")}});
+  out.ok = true;
+  out.changes = result.changes;
+  return out;
 }
+
+std::string outcome_json(const ReloadOutcome& o) {
+  Poco::JSON::Object::Ptr j = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  if (o.ok) {
+    j->set("status", "reloaded");
+    Poco::JSON::Array::Ptr changes = new Poco::JSON::Array;
+    for (const auto& c : o.changes) changes->add(c);
+    j->set("changes", changes);
+    j->set("restart_needed", o.restart_needed);
+  } else {
+    j->set("error", "reload refused");
+    j->set("detail", o.reason + "; the running configuration stays");
+  }
+  std::ostringstream os;
+  j->stringify(os);
+  return os.str();
+}
+
+// API reload requests wait here for the control thread, which owns the
+// plugins and the configuration; SIGUSR1 wakes it.
+class ReloadRequests {
+ public:
+  std::pair<bool, std::string> request() {
+    auto p = std::make_shared<std::promise<std::pair<bool, std::string>>>();
+    auto f = p->get_future();
+    {
+      std::lock_guard lock(mu_);
+      pending_.push_back(p);
+    }
+    kill(getpid(), SIGUSR1);
+    if (f.wait_for(std::chrono::seconds(60)) != std::future_status::ready)
+      return {false, R"({"error":"reload timed out","detail":"the agent did not answer in 60 s"})"};
+    return f.get();
+  }
+  void serve(const std::function<std::pair<bool, std::string>()>& run) {
+    std::vector<std::shared_ptr<std::promise<std::pair<bool, std::string>>>> batch;
+    {
+      std::lock_guard lock(mu_);
+      batch.swap(pending_);
+    }
+    if (batch.empty()) return;
+    const auto result = run();  // one reload answers every request that waited for it
+    for (auto& p : batch) p->set_value(result);
+  }
+  void fail_all() {
+    serve([] {
+      return std::pair<bool, std::string>{
+          false, R"({"error":"stopping","detail":"the agent is stopping"})"};
+    });
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::shared_ptr<std::promise<std::pair<bool, std::string>>>> pending_;
+};
 
 }  // namespace
 
@@ -177,7 +257,7 @@ int run(const Options& opts) {
   // them before any other thread exists so none of those receives them.
   sigset_t signals;
   sigemptyset(&signals);
-  for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&signals, s);
+  for (int s : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   log::info(kLog, "starting", {{"version", RAMPART_VERSION}, {"config", cfg.source}});
@@ -205,13 +285,35 @@ int run(const Options& opts) {
     return 1;
   }
   store::RuleService rules(*rule_store);
-  plugin_host::CoreServices core{rt, events, alerts, metrics, datapath.get(), &rules};
+  const auto started = std::chrono::steady_clock::now();
+  PluginSnapshot snapshot;
+  ReloadRequests reloads;
+  std::mutex config_mu;  // cfg: replaced by the control thread, read by API threads
+  api::Providers providers;
+  providers.agent_status = [&] {
+    std::string source;
+    {
+      std::lock_guard lock(config_mu);
+      source = cfg.source;
+    }
+    return agent_status_json(snapshot, datapath.get(), source, started);
+  };
+  providers.ebpf_status = [&] { return ebpf_status_json(datapath.get()); };
+  providers.config = [&] {
+    std::lock_guard lock(config_mu);
+    return config_json(cfg);
+  };
+  providers.reload = [&] { return reloads.request(); };
+  api::ManagementApi management(rules, providers);
+  plugin_host::CoreServices core{rt, events, alerts, metrics, datapath.get(), &rules, &management};
   {
     plugin_host::PluginManager plugins(core);
     plugins.discover(plugin_dirs(opts, cfg.agent));
+    snapshot.update(plugins);
     add_core_metrics(metrics,
-                     {events, dispatcher.get(), datapath.get(), &plugins, rule_store.get()});
+                     {events, dispatcher.get(), datapath.get(), &snapshot, rule_store.get()});
     plugins.start(cfg);
+    snapshot.update(plugins);
     std::vector<std::string> running;
     for (const auto& st : plugins.status()) {
       if (st.state == plugin_host::PluginState::running) running.push_back(st.id);
@@ -223,13 +325,30 @@ int run(const Options& opts) {
     for (;;) {
       siginfo_t info{};
       const int sig = sigwaitinfo(&signals, &info);
+      auto run_reload = [&] {
+        config::Config copy;
+        {
+          std::lock_guard lock(config_mu);
+          copy = cfg;
+        }
+        const auto outcome = reload(opts, copy, plugins);
+        {
+          std::lock_guard lock(config_mu);
+          cfg = std::move(copy);
+        }
+        snapshot.update(plugins);
+        return std::pair<bool, std::string>{outcome.ok, outcome_json(outcome)};
+      };
       if (sig == SIGHUP) {
-        reload(opts, cfg, plugins);
+        run_reload();
+      } else if (sig == SIGUSR1) {
+        reloads.serve(run_reload);
       } else if (sig == SIGTERM || sig == SIGINT) {
         log::info(kLog, "stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
         break;
       }
     }
+    reloads.fail_all();
     plugins.stop_all();
     metrics.remove_collectors();
   }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "plugin_host/plugin_instance.hpp"
 
+#include "api/management_api.hpp"
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -222,6 +224,29 @@ rampart_status api_rules_change(rampart_host_ctx* ctx, const char* domain, uint3
 }
 
 int api_datapath_ready(rampart_host_ctx* ctx) noexcept { return self(ctx).datapath_ready(); }
+
+rampart_status api_domain_describe(rampart_host_ctx* ctx, const rampart_domain_desc* d) noexcept {
+  if (!d || d->struct_size < RAMPART_FIELD_END(rampart_domain_desc, schema) || !d->name)
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "malformed domain description");
+  try {
+    return self(ctx).domain_describe(*d);
+  } catch (const std::exception& e) {
+    return host_fail(RAMPART_ERR_INTERNAL, e.what());
+  }
+}
+
+rampart_status api_api_call(rampart_host_ctx* ctx, const rampart_api_request* req,
+                            rampart_api_response* out) noexcept {
+  if (!req || !out || req->struct_size < RAMPART_FIELD_END(rampart_api_request, actor) ||
+      out->struct_size < RAMPART_FIELD_END(rampart_api_response, body) || !req->method ||
+      !req->path || (req->body.len && !req->body.ptr))
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "malformed API request");
+  try {
+    return self(ctx).api_call(*req, *out);
+  } catch (const std::exception& e) {
+    return host_fail(RAMPART_ERR_INTERNAL, e.what());
+  }
+}
 rampart_status api_metrics_render(rampart_host_ctx* ctx, rampart_str* out) noexcept {
   if (!out) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
   try {
@@ -294,6 +319,8 @@ PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> lib, CoreServices&
   api->rules_change = &api_rules_change;
   api->datapath_ready = &api_datapath_ready;
   api->metrics_render = &api_metrics_render;
+  api->domain_describe = &api_domain_describe;
+  api->api_call = &api_api_call;
 }
 
 PluginInstance::~PluginInstance() {
@@ -575,6 +602,43 @@ std::string PluginInstance::apply_rules(const std::string& domain,
   if (st == RAMPART_OK) return "";
   const char* text = lib_->api().last_error();
   return text && *text ? text : "rules refused (status " + std::to_string(st) + ")";
+}
+
+std::string PluginInstance::domain_status(const std::string& domain) {
+  GatePass pass(gate_);
+  if (!pass || !RAMPART_PLUGIN_HAS(*lib_, domain_status)) return "{}";
+  rampart_str out{};
+  try {
+    if (lib_->api().domain_status(handle_, domain.c_str(), &out) != RAMPART_OK || !out.ptr)
+      return "{}";
+  } catch (...) {
+    return "{}";
+  }
+  return std::string(out.ptr, out.len);
+}
+
+rampart_status PluginInstance::domain_describe(const rampart_domain_desc& d) {
+  if (!core_.rules) return host_fail(RAMPART_ERR_UNSUPPORTED, "no rule store");
+  store::DomainInfo info{d.name, d.summary ? d.summary : "", d.schema ? d.schema : ""};
+  if (!core_.rules->describe(this, std::move(info))) {
+    return host_fail(RAMPART_ERR_NOT_FOUND,
+                     std::string("claim the domain '") + d.name + "' before describing it");
+  }
+  return RAMPART_OK;
+}
+
+rampart_status PluginInstance::api_call(const rampart_api_request& r, rampart_api_response& out) {
+  if (!core_.api) return host_fail(RAMPART_ERR_UNSUPPORTED, "no management API in this host");
+  api::Request req;
+  req.method = r.method;
+  req.path = r.path;
+  if (r.body.len) req.body.assign(r.body.ptr, r.body.len);
+  req.actor = r.actor ? r.actor : "plugin:" + id();
+  thread_local api::Response res;
+  res = core_.api->handle(std::move(req), r.query ? r.query : "");
+  out.status = static_cast<uint32_t>(res.status);
+  out.body = rampart_str{res.body.data(), res.body.size()};
+  return RAMPART_OK;
 }
 
 rampart_status PluginInstance::rules_claim(const char* domain, const rampart_rule* rules,

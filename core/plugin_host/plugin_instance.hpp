@@ -28,6 +28,10 @@ struct rampart_metric;
 struct rampart_program;
 struct rampart_map;
 
+namespace rampart::api {
+class ManagementApi;
+}
+
 namespace rampart::plugin_host {
 
 // The core parts a plugin instance reaches through its host table.
@@ -38,6 +42,7 @@ struct CoreServices {
   runtime::Metrics& metrics;
   bpf::Datapath* datapath = nullptr;    // none: kernel services answer UNSUPPORTED
   store::RuleService* rules = nullptr;  // none: rule services answer UNSUPPORTED
+  api::ManagementApi* api = nullptr;    // none: api_call answers UNSUPPORTED
 };
 
 // How this host presents itself; tests use a newer minor and a longer table
@@ -71,6 +76,7 @@ class PluginInstance : public runtime::EventSink,
   void deliver(const runtime::AlertRecord& alert) override;
   std::string apply_rules(const std::string& domain,
                           const std::vector<store::StoredRule>& rules) override;
+  std::string domain_status(const std::string& domain) override;
 
   uint64_t callback_errors() const { return callback_errors_.load(); }
 
@@ -94,6 +100,8 @@ class PluginInstance : public runtime::EventSink,
                               const char* actor);
   int datapath_ready() const;
   std::string render_metrics() const { return core_.metrics.render(); }
+  rampart_status domain_describe(const rampart_domain_desc& d);
+  rampart_status api_call(const rampart_api_request& req, rampart_api_response& out);
 
  private:
   std::string call_failed(const char* what, rampart_status st) const;

@@ -19,6 +19,40 @@ void RuleService::release(const RuleOwner* owner) {
   std::erase_if(owners_, [&](const auto& kv) { return kv.second.first == owner; });
 }
 
+bool RuleService::describe(const RuleOwner* owner, DomainInfo info) {
+  std::lock_guard lock(mu_);
+  const auto it = owners_.find(info.name);
+  if (it == owners_.end() || it->second.first != owner) return false;
+  described_[info.name] = std::move(info);
+  return true;
+}
+
+std::vector<DomainInfo> RuleService::domains() const {
+  std::lock_guard lock(mu_);
+  std::vector<DomainInfo> out;
+  for (const auto& [name, o] : owners_) {
+    const auto d = described_.find(name);
+    out.push_back(d != described_.end() ? d->second : DomainInfo{name, "", ""});
+  }
+  return out;
+}
+
+bool RuleService::owned(const std::string& domain) const {
+  std::lock_guard lock(mu_);
+  return owners_.count(domain) != 0;
+}
+
+std::optional<std::string> RuleService::status(const std::string& domain) {
+  std::shared_ptr<RuleOwner> owner;
+  {
+    std::lock_guard lock(mu_);
+    const auto it = owners_.find(domain);
+    if (it != owners_.end()) owner = it->second.second.lock();
+  }
+  if (!owner) return std::nullopt;
+  return owner->domain_status(domain);
+}
+
 ChangeResult RuleService::change(const std::string& domain, rampart_rule_change kind, uint64_t id,
                                  const std::optional<std::string>& body, const std::string& actor) {
   std::lock_guard lock(mu_);

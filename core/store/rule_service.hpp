@@ -24,6 +24,15 @@ class RuleOwner {
   // "" when the whole set was checked and applied; else why not.
   virtual std::string apply_rules(const std::string& domain,
                                   const std::vector<StoredRule>& rules) = 0;
+  // The domain's state as a JSON object (installed rules, hit counters...).
+  virtual std::string domain_status(const std::string& domain) { return "{}"; }
+};
+
+// What an engine says about a domain it owns, for the API and its docs.
+struct DomainInfo {
+  std::string name;
+  std::string summary;  // one line
+  std::string schema;   // JSON Schema (OpenAPI 3.0 subset) of a rule body; "" if none
 };
 
 struct ChangeResult {
@@ -41,6 +50,14 @@ class RuleService {
                                 const std::vector<StoredRule>& config_rules);
   void release(const RuleOwner* owner);
 
+  // The owner of `domain` describes it; false if `owner` does not own it.
+  bool describe(const RuleOwner* owner, DomainInfo info);
+  // Owned domains (described or not), by name.
+  std::vector<DomainInfo> domains() const;
+  bool owned(const std::string& domain) const;
+  // The owner's status JSON; nullopt if no running engine owns the domain.
+  std::optional<std::string> status(const std::string& domain);
+
   std::vector<StoredRule> list(const std::string& domain) const { return store_.list(domain); }
   ChangeResult change(const std::string& domain, rampart_rule_change kind, uint64_t id,
                       const std::optional<std::string>& body, const std::string& actor);
@@ -49,8 +66,9 @@ class RuleService {
 
  private:
   RuleStore& store_;
-  std::mutex mu_;  // serialises changes
+  mutable std::mutex mu_;  // serialises changes
   std::map<std::string, std::pair<const RuleOwner*, std::weak_ptr<RuleOwner>>> owners_;
+  std::map<std::string, DomainInfo> described_;
 };
 
 }  // namespace rampart::store

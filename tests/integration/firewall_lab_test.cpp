@@ -403,6 +403,16 @@ TEST_F(FirewallLab, RuleAddedOverRestDropsRealPackets) {
       api("POST", "/api/v1/firewall/rules", R"({"id":1,"action":"deny","src_ip":"198.18.0.1/32"})");
   ASSERT_EQ(r.status, 201) << r.body;
   expect_all(lab_->send_and_count(kPackets), 0, "deny rule added over REST");
+  // The kernel's per-rule hit counter, served by the engine's status.
+  r = api("GET", "/api/v1/firewall/status");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("enforced":true)"), std::string::npos) << r.body;
+  const std::string hit_key = R"({"id":1,"priority_index":0,"hits":)";
+  const auto at = r.body.find(hit_key);
+  ASSERT_NE(at, std::string::npos) << r.body;
+  // At least: a TCP SYN may be retransmitted meanwhile.
+  EXPECT_GE(std::stoull(r.body.substr(at + hit_key.size())), 3 * kPackets)
+      << "every UDP, TCP and ICMP packet from A hit rule 1: " << r.body;
 
   r = api("DELETE", "/api/v1/firewall/rules/1");
   ASSERT_EQ(r.status, 204) << r.body;

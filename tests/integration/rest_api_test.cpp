@@ -111,7 +111,8 @@ TEST_F(RestApi, BadBodiesAre400NamingTheField) {
     EXPECT_EQ(r.status, 400) << junk << " -> " << r.body;
     EXPECT_NE(r.body.find(R"("error":"invalid rule")"), std::string::npos) << r.body;
   }
-  EXPECT_EQ(call("GET", "/api/v1/firewall/rules").body, "[]") << "nothing was stored";
+  EXPECT_EQ(call("GET", "/api/v1/firewall/rules").body, R"({"rules":[],"next_cursor":null})")
+      << "nothing was stored";
 }
 
 TEST_F(RestApi, ConflictsMissingIdsAndLimits) {
@@ -139,6 +140,114 @@ TEST_F(RestApi, RulesSurviveARestart) {
   ASSERT_NO_FATAL_FAILURE(restart());
   const auto r = call("GET", "/api/v1/firewall/rules/5");
   EXPECT_EQ(r.status, 200) << r.body;
+}
+
+TEST_F(RestApi, ListsPageAndFilter) {
+  for (int i = 1; i <= 7; ++i) {
+    const std::string body = std::string(R"({"id":)") + std::to_string(i * 10) + R"(,"action":")" +
+                             (i % 2 ? "deny" : "log") + R"("})";
+    ASSERT_EQ(call("POST", "/api/v1/firewall/rules", body).status, 201);
+  }
+  auto r = call("GET", "/api/v1/firewall/rules?limit=3");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("id":30)"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find(R"("id":40)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("next_cursor":"30")"), std::string::npos) << r.body;
+  r = call("GET", "/api/v1/firewall/rules?limit=3&cursor=60");
+  EXPECT_NE(r.body.find(R"("id":70)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("next_cursor":null)"), std::string::npos) << "last page: " << r.body;
+  r = call("GET", "/api/v1/firewall/rules?action=log");
+  EXPECT_NE(r.body.find(R"("id":20)"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find(R"("id":10)"), std::string::npos) << "deny rules filtered out: " << r.body;
+  EXPECT_EQ(call("GET", "/api/v1/firewall/rules?limit=0").status, 400);
+  EXPECT_EQ(call("GET", "/api/v1/firewall/rules?limit=%zz").status, 400) << "bad escape";
+  EXPECT_EQ(call("GET", "/api/v1/firewall/rules?limit=5000").status, 400);
+  r = call("GET", "/api/v1/firewall/rules?cursor=abc");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find(R"("field":"cursor")"), std::string::npos) << r.body;
+}
+
+TEST_F(RestApi, PatchMergesAndIsCheckedLikeAPut) {
+  ASSERT_EQ(call("POST", "/api/v1/firewall/rules",
+                 R"({"id":4,"action":"deny","protocol":"tcp","dst_port":"22","description":"ssh"})")
+                .status,
+            201);
+  auto r = call("PATCH", "/api/v1/firewall/rules/4", R"({"dst_port":"2222","description":null})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = call("GET", "/api/v1/firewall/rules/4");
+  EXPECT_NE(r.body.find(R"("dst_port":"2222")"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("protocol":"tcp")"), std::string::npos) << "kept: " << r.body;
+  EXPECT_EQ(r.body.find("description"), std::string::npos) << "null removes: " << r.body;
+  r = call("PATCH", "/api/v1/firewall/rules/4", R"({"protocol":"udp","tcp_flags":"SYN"})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find(R"("field":"tcp_flags")"), std::string::npos) << r.body;
+  EXPECT_EQ(call("PATCH", "/api/v1/firewall/rules/99", R"({"action":"log"})").status, 404);
+  EXPECT_EQ(call("PATCH", "/api/v1/firewall/rules/4", "[1,2]").status, 400);
+}
+
+TEST_F(RestApi, DomainsStatusAndAudit) {
+  auto r = call("GET", "/api/v1/domains");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("name":"firewall")"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("XDP firewall rules"), std::string::npos) << r.body;
+
+  ASSERT_EQ(call("POST", "/api/v1/firewall/rules", R"({"id":9,"action":"deny"})").status, 201);
+  ASSERT_EQ(call("PUT", "/api/v1/firewall/rules/9", R"({"action":"log"})").status, 200);
+  ASSERT_EQ(call("DELETE", "/api/v1/firewall/rules/9").status, 204);
+  r = call("GET", "/api/v1/audit/rules/9/history");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto del = r.body.find(R"("action":"delete")");
+  const auto upd = r.body.find(R"("action":"update")");
+  const auto cre = r.body.find(R"("action":"create")");
+  ASSERT_NE(del, std::string::npos) << r.body;
+  ASSERT_NE(upd, std::string::npos) << r.body;
+  ASSERT_NE(cre, std::string::npos) << r.body;
+  EXPECT_LT(del, upd) << "newest first";
+  EXPECT_LT(upd, cre) << "newest first";
+  EXPECT_NE(r.body.find(R"("changed":["action"])"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("actor":"rest:127.0.0.1")"), std::string::npos) << r.body;
+  r = call("GET", "/api/v1/audit/logs?limit=2");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("action":"delete")"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find(R"("action":"create")"), std::string::npos) << "limit 2: " << r.body;
+
+  r = call("GET", "/api/v1/firewall/status");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("enforced":false)"), std::string::npos) << "no kernel: " << r.body;
+  EXPECT_EQ(call("GET", "/api/v1/nosuch/status").status, 404);
+  EXPECT_EQ(call("GET", "/api/v1/nosuch/rules").status, 404);
+  EXPECT_EQ(call("POST", "/api/v1/domains").status, 405);
+}
+
+TEST_F(RestApi, AgentStatusConfigAndReload) {
+  auto r = call("GET", "/api/v1/agent/status");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("version":")"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("id":"rest")"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("state":"running")"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("datapath":"not loaded")"), std::string::npos) << r.body;
+  r = call("GET", "/api/v1/ebpf/status");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("loaded":false)"), std::string::npos) << r.body;
+
+  // Secrets never leave the agent.
+  rampart::test::write_file(
+      cfg_, rampart::test::read_file(cfg_) + "  log: {path: " + (dir_ / "a.json") + "}\n");
+  r = call("POST", "/api/v1/config/reload");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("changes":["log: started"])"), std::string::npos) << r.body;
+  r = call("GET", "/api/v1/config");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("max_body_bytes":2048)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("log":{)"), std::string::npos) << r.body;
+
+  // A bad file is refused, saying why, and the running config stays.
+  rampart::test::write_file(cfg_, rampart::test::read_file(cfg_) + "  log: {colour: red}\n");
+  r = call("POST", "/api/v1/config/reload");
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_NE(r.body.find(R"("error":"reload refused")"), std::string::npos) << r.body;
+  EXPECT_EQ(call("GET", "/api/v1/config/reload").status, 405);
+  EXPECT_EQ(call("GET", "/healthz").status, 200) << "still serving";
 }
 
 }  // namespace

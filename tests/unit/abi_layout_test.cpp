@@ -71,6 +71,16 @@ FROZEN(rampart_host_api, rules_change, 264);
 FROZEN(rampart_host_api, datapath_ready, 272);
 // ABI 1.2
 FROZEN(rampart_host_api, metrics_render, 280);
+FROZEN(rampart_host_api, domain_describe, 288);
+FROZEN(rampart_host_api, api_call, 296);
+FROZEN(rampart_plugin_api, domain_status, 88);
+FROZEN(rampart_domain_desc, name, 8);
+FROZEN(rampart_domain_desc, schema, 24);
+FROZEN(rampart_api_request, method, 8);
+FROZEN(rampart_api_request, body, 32);
+FROZEN(rampart_api_request, actor, 48);
+FROZEN(rampart_api_response, status, 4);
+FROZEN(rampart_api_response, body, 8);
 FROZEN(rampart_plugin_api, rules_apply, 80);
 FROZEN(rampart_rule, id, 8);
 FROZEN(rampart_rule, body, 16);

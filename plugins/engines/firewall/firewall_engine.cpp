@@ -5,11 +5,14 @@
 // a `log` rule reports.
 #include <rampart/sdk/plugin.hpp>
 
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
 #include <arpa/inet.h>
 
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <sstream>
 
 #include "compiler.hpp"
 #include "rampart/events.h"
@@ -184,6 +187,30 @@ class FirewallEngine {
     install(parse_bodies(bodies), current);
   }
 
+  // GET /api/v1/firewall/status: what the kernel runs, with per-rule hits.
+  std::string domain_status(std::string_view domain) {
+    if (domain != kDomain) throw Error(RAMPART_ERR_NOT_FOUND, "not a firewall domain");
+    std::lock_guard install(install_mu_);  // program_ and the ids belong together
+    std::lock_guard lock(status_mu_);
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    o->set("enforced", static_cast<bool>(program_));
+    o->set("rules_installed", static_cast<uint64_t>(installed_ids_.size()));
+    o->set("default_policy", std::string(rampart::firewall::action_name(installed_policy_)));
+    o->set("blocklist_prefixes", static_cast<uint64_t>(installed_blocklist_));
+    Poco::JSON::Array::Ptr hits = new Poco::JSON::Array;
+    for (uint32_t i = 0; program_ && i < installed_ids_.size(); ++i) {
+      Poco::JSON::Object::Ptr h = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      h->set("id", installed_ids_[i]);
+      h->set("priority_index", i);
+      h->set("hits", program_.counter("fw_hits", i));
+      hits->add(h);
+    }
+    o->set("hits", hits);
+    std::ostringstream os;
+    o->stringify(os);
+    return os.str();
+  }
+
   void on_event(const rampart::sdk::Event& ev) {
     if (ev.type() != RAMPART_EV_FW_VERDICT) return;
     if (ev.bytes().size() < sizeof(rampart_fw_event)) {
@@ -231,6 +258,10 @@ class FirewallEngine {
     std::vector<Rule> rules = s.rules;
     try {
       rules = parse_bodies(host_.claim_rules(kDomain, declared));
+      host_.describe_domain(kDomain,
+                            "XDP firewall rules: one priority order over addresses, "
+                            "protocols, ports, VLANs and TCP flags",
+                            rampart::firewall::rule_schema_json());
     } catch (const Error& e) {
       if (e.status() != RAMPART_ERR_UNSUPPORTED) throw;
       host_.warn(std::string("no rule store, using the config's rules only: ") + e.what());
@@ -255,6 +286,13 @@ class FirewallEngine {
       host_.warn(std::string("rules checked but not enforced: ") + e.what());
       return;
     }
+    {
+      std::lock_guard lock(status_mu_);
+      installed_ids_.clear();
+      for (const auto& r : compiled.rules) installed_ids_.push_back(r.id);
+      installed_policy_ = s.default_policy;
+      installed_blocklist_ = s.blocklist ? s.blocklist->prefixes : 0;
+    }
     rules_.set(compiled.nrules);
     blocklisted_.set(s.blocklist ? static_cast<double>(s.blocklist->prefixes) : 0.0);
     reloads_.inc();
@@ -266,8 +304,12 @@ class FirewallEngine {
   }
 
   Host& host_;
-  std::mutex mu_;          // settings_
-  std::mutex install_mu_;  // one install at a time (control thread and API)
+  std::mutex mu_;                        // settings_
+  std::mutex install_mu_;                // one install at a time (control thread and API)
+  std::mutex status_mu_;                 // what is installed, for domain_status
+  std::vector<uint32_t> installed_ids_;  // rule id by priority index
+  Action installed_policy_ = Action::allow;
+  size_t installed_blocklist_ = 0;
   Settings settings_;
   rampart::sdk::Program program_;
   rampart::sdk::Metric rules_, blocklisted_, reloads_, malformed_, events_[4];

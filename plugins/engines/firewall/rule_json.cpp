@@ -115,4 +115,30 @@ std::string rule_to_json(const Rule& r) {
   return os.str();
 }
 
+const char* rule_schema_json() {
+  return R"json({
+  "type": "object",
+  "required": ["action"],
+  "additionalProperties": false,
+  "properties": {
+    "id": {"type": "integer", "minimum": 1, "maximum": 4294967295,
+           "description": "Assigned when absent on create"},
+    "priority": {"type": "integer", "description": "Lower first; ties by id; default: the id"},
+    "action": {"type": "string", "enum": ["allow", "deny", "log", "reject"]},
+    "protocol": {"type": "string", "enum": ["tcp", "udp", "icmp", "icmpv6", "any"]},
+    "src_ip": {"type": "string", "description": "IPv4 or IPv6 address or CIDR",
+               "example": "203.0.113.0/24"},
+    "dst_ip": {"type": "string", "description": "IPv4 or IPv6 address or CIDR"},
+    "src_port": {"type": "string", "description": "A port or a range (TCP/UDP)",
+                 "example": "1024-65535"},
+    "dst_port": {"type": "string", "description": "A port or a range (TCP/UDP)", "example": "22"},
+    "vlan_id": {"type": "integer", "minimum": 0, "maximum": 4095},
+    "tcp_flags": {"type": "string", "description": "Flags set, ! for clear (protocol tcp)",
+                  "example": "SYN,!ACK"},
+    "enabled": {"type": "boolean", "default": true},
+    "description": {"type": "string"}
+  }
+})json";
+}
+
 }  // namespace rampart::firewall

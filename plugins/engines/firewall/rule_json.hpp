@@ -27,4 +27,7 @@ class RuleError : public std::runtime_error {
 Rule rule_from_json(const std::string& body, uint64_t id = 0);
 std::string rule_to_json(const Rule& r);
 
+// The JSON Schema (OpenAPI 3.0 subset) of a rule body, for the API's docs.
+const char* rule_schema_json();
+
 }  // namespace rampart::firewall

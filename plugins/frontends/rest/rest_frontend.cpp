@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// The REST frontend (Poco HTTPServer): health, readiness and the firewall
-// rule API. Rule bodies are checked by the firewall engine and stored by the
-// core only once the kernel runs them; every error is JSON
-// {error, detail, field?}.
+// The REST frontend (Poco HTTPServer): health, readiness, and the
+// management API under /api/v1 (every rule domain, agent and kernel status,
+// config, audit), which the core answers; this plugin carries HTTP: body
+// limits, request metrics. Every error is JSON {error, detail, field?}.
 #include <rampart/sdk/plugin.hpp>
 
 #include "http_server.hpp"
 
+#include <Poco/Exception.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -19,8 +20,9 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/URI.h>
 
-#include <charconv>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <regex>
 #include <sstream>
 
@@ -33,8 +35,6 @@ using Poco::Net::HTTPServerResponse;
 using rampart::sdk::Config;
 using rampart::sdk::Error;
 using rampart::sdk::Host;
-
-constexpr const char* kDomain = "firewall";
 
 struct Settings {
   rampart::frontend::ListenAddress listen;
@@ -69,180 +69,132 @@ void send_error(HTTPServerResponse& res, HTTPResponse::HTTPStatus status, const 
   send_json(res, status, o);
 }
 
-// Engine messages read "rule <id>: <field>: <why>".
-std::string field_of(const std::string& detail) {
-  static const std::regex kField("^rule [0-9]+: ([a-z_]+): ");
-  std::smatch m;
-  return std::regex_search(detail, m, kField) ? m[1].str() : "";
-}
+// Requests by route (ids replaced by {id}), method and status code.
+class RequestMetrics {
+ public:
+  explicit RequestMetrics(const Host& host) : host_(host) {}
+  void count(const std::string& path, const std::string& method, int code) {
+    static const std::regex kId("/[0-9]+(/|$)");
+    const std::string route =
+        path.rfind("/api/v1/", 0) == 0 || path == "/healthz" || path == "/readyz"
+            ? std::regex_replace(path, kId, "/{id}$1")
+            : "other";
+    const std::string key = route + " " + method + " " + std::to_string(code);
+    std::lock_guard lock(mu_);
+    auto it = series_.find(key);
+    if (it == series_.end()) {
+      // Unbounded routes would be unbounded series: cap them.
+      if (series_.size() >= 512) return;
+      const std::string code_text = std::to_string(code);
+      it = series_
+               .emplace(key, host_.counter("rampart_api_requests_total",
+                                           "API requests by route, method and status code",
+                                           {{"route", route.c_str()},
+                                            {"method", method.c_str()},
+                                            {"code", code_text.c_str()}}))
+               .first;
+    }
+    it->second.inc();
+  }
 
-Poco::Dynamic::Var parse_json(const std::string& text) {
-  Poco::JSON::Parser parser;
-  return parser.parse(text);
-}
+ private:
+  const Host& host_;
+  std::mutex mu_;
+  std::map<std::string, rampart::sdk::Metric> series_;
+};
 
 class Api : public Poco::Net::HTTPRequestHandler {
  public:
-  Api(const Host& host, const Settings& s) : host_(host), settings_(s) {}
+  Api(const Host& host, const Settings& s, RequestMetrics& metrics)
+      : host_(host), settings_(s), metrics_(metrics) {}
 
   void handleRequest(HTTPServerRequest& req, HTTPServerResponse& res) override {
+    std::string path;
     try {
-      route(req, res);
+      path = Poco::URI(req.getURI()).getPath();
+    } catch (const Poco::Exception& e) {
+      send_error(res, HTTPResponse::HTTP_BAD_REQUEST, "bad request", "URI: " + e.displayText());
+      metrics_.count("other", req.getMethod(), 400);
+      return;
+    }
+    int code = 500;
+    try {
+      code = route(req, res, path);
     } catch (const std::exception& e) {
       if (!res.sent())
         send_error(res, HTTPResponse::HTTP_INTERNAL_SERVER_ERROR, "internal error", e.what());
     }
+    metrics_.count(path, req.getMethod(), code);
   }
 
  private:
-  void route(HTTPServerRequest& req, HTTPServerResponse& res) {
-    static const std::regex kOne("^/api/v1/firewall/rules/([0-9]{1,10})$");
-    const std::string path = Poco::URI(req.getURI()).getPath();
+  int route(HTTPServerRequest& req, HTTPServerResponse& res, const std::string& path) {
     const std::string& method = req.getMethod();
-    std::smatch m;
     if (path == "/healthz" && method == "GET") {
       Object::Ptr o = new Object;
       o->set("status", "ok");
-      return send_json(res, HTTPResponse::HTTP_OK, o);
+      send_json(res, HTTPResponse::HTTP_OK, o);
+      return 200;
     }
     if (path == "/readyz" && method == "GET") {
       Object::Ptr o = new Object;
       const bool ready = host_.datapath_ready();
       o->set("status", ready ? "ready" : "kernel programs not attached");
-      return send_json(res, ready ? HTTPResponse::HTTP_OK : HTTPResponse::HTTP_SERVICE_UNAVAILABLE,
-                       o);
+      send_json(res, ready ? HTTPResponse::HTTP_OK : HTTPResponse::HTTP_SERVICE_UNAVAILABLE, o);
+      return ready ? 200 : 503;
     }
-    if (path == "/api/v1/firewall/rules") {
-      if (method == "GET") return list(res);
-      if (method == "POST") return write(req, res, RAMPART_RULE_CREATE, 0);
-      return send_error(res, HTTPResponse::HTTP_METHOD_NOT_ALLOWED, "method not allowed", method);
+    if (path.rfind("/api/v1/", 0) != 0) {
+      send_error(res, HTTPResponse::HTTP_NOT_FOUND, "not found", path);
+      return 404;
     }
-    if (std::regex_match(path, m, kOne)) {
-      const uint64_t id = std::stoull(m[1].str());
-      if (method == "GET") return get(res, id);
-      if (method == "PUT") return write(req, res, RAMPART_RULE_UPDATE, id);
-      if (method == "DELETE") return write(req, res, RAMPART_RULE_DELETE, id);
-      return send_error(res, HTTPResponse::HTTP_METHOD_NOT_ALLOWED, "method not allowed", method);
-    }
-    send_error(res, HTTPResponse::HTTP_NOT_FOUND, "not found", path);
-  }
-
-  void list(HTTPServerResponse& res) {
-    Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
-    for (const auto& r : host_.list_rules(kDomain)) arr->add(parse_json(r.body));
-    send_json(res, HTTPResponse::HTTP_OK, arr);
-  }
-
-  void get(HTTPServerResponse& res, uint64_t id) {
-    for (const auto& r : host_.list_rules(kDomain)) {
-      if (r.id == id) return send_json(res, HTTPResponse::HTTP_OK, parse_json(r.body));
-    }
-    send_error(res, HTTPResponse::HTTP_NOT_FOUND, "rule not found",
-               "no rule " + std::to_string(id));
-  }
-
-  void write(HTTPServerRequest& req, HTTPServerResponse& res, rampart_rule_change change,
-             uint64_t id) {
     std::string body;
-    if (change != RAMPART_RULE_DELETE) {
+    if (method == "POST" || method == "PUT" || method == "PATCH") {
       if (req.getContentLength() > static_cast<std::streamsize>(settings_.max_body)) {
-        return send_error(res, HTTPResponse::HTTP_REQUESTENTITYTOOLARGE, "body too large",
-                          "at most " + std::to_string(settings_.max_body) + " bytes");
+        send_error(res, HTTPResponse::HTTP_REQUESTENTITYTOOLARGE, "body too large",
+                   "at most " + std::to_string(settings_.max_body) + " bytes");
+        return 413;
       }
       // Read at most max_body + 1 bytes, whatever Content-Length claims.
       body.resize(settings_.max_body + 1);
       req.stream().read(body.data(), static_cast<std::streamsize>(body.size()));
       body.resize(static_cast<size_t>(req.stream().gcount()));
       if (body.size() > settings_.max_body) {
-        return send_error(res, HTTPResponse::HTTP_REQUESTENTITYTOOLARGE, "body too large",
-                          "at most " + std::to_string(settings_.max_body) + " bytes");
-      }
-      Object::Ptr o;
-      try {
-        o = parse_json(body).extract<Object::Ptr>();
-      } catch (const std::exception&) {
-        return send_error(res, HTTPResponse::HTTP_BAD_REQUEST, "invalid rule",
-                          "body is not a JSON object");
-      } catch (const Poco::Exception& e) {
-        return send_error(res, HTTPResponse::HTTP_BAD_REQUEST, "invalid rule",
-                          "body is not a JSON object: " + e.displayText());
-      }
-      if (!o)
-        return send_error(res, HTTPResponse::HTTP_BAD_REQUEST, "invalid rule",
-                          "body is not a JSON object");
-      if (change == RAMPART_RULE_CREATE) {
-        if (o->has("id")) {
-          const auto v = o->get("id");
-          if (!v.isInteger() || v.convert<int64_t>() < 1 || v.convert<int64_t>() > 0xffffffffLL) {
-            return send_error(res, HTTPResponse::HTTP_BAD_REQUEST, "invalid rule",
-                              "id: must be 1-4294967295", "id");
-          }
-          id = v.convert<uint64_t>();
-        } else {
-          id = next_id();
-          o->set("id", id);
-        }
-      } else if (!o->has("id")) {
-        o->set("id", id);
-      }
-      std::ostringstream canon;
-      o->stringify(canon);
-      body = canon.str();
-    }
-    try {
-      host_.change_rule(kDomain, change, id, body, actor(req).c_str());
-    } catch (const Error& e) {
-      const std::string detail = e.what();
-      switch (e.status()) {
-        case RAMPART_ERR_INVALID_ARGUMENT:
-          return send_error(res, HTTPResponse::HTTP_BAD_REQUEST, "invalid rule", detail,
-                            field_of(detail));
-        case RAMPART_ERR_NOT_FOUND:
-          return send_error(res, HTTPResponse::HTTP_NOT_FOUND, "rule not found", detail);
-        case RAMPART_ERR_CONFLICT:
-          return send_error(res, HTTPResponse::HTTP_CONFLICT, "rule exists", detail);
-        case RAMPART_ERR_UNSUPPORTED:
-          return send_error(res, HTTPResponse::HTTP_SERVICE_UNAVAILABLE, "firewall unavailable",
-                            detail);
-        default:
-          return send_error(res, HTTPResponse::HTTP_INTERNAL_SERVER_ERROR, "internal error",
-                            detail);
+        send_error(res, HTTPResponse::HTTP_REQUESTENTITYTOOLARGE, "body too large",
+                   "at most " + std::to_string(settings_.max_body) + " bytes");
+        return 413;
       }
     }
-    if (change == RAMPART_RULE_DELETE) {
-      res.setStatus(HTTPResponse::HTTP_NO_CONTENT);
+    // Everything under /api/v1 means the same in every frontend: the core
+    // answers it (ABI 1.2 api_call); this plugin only carries it.
+    const auto answer = host_.api_call(method, path, Poco::URI(req.getURI()).getRawQuery(), body,
+                                       "rest:" + req.clientAddress().host().toString());
+    res.setStatus(static_cast<HTTPResponse::HTTPStatus>(answer.status));
+    if (answer.status == 204) {
       res.send();
-      return;
+    } else {
+      res.setContentType("application/json");
+      res.setContentLength(static_cast<std::streamsize>(answer.body.size()));
+      res.send() << answer.body;
     }
-    send_json(res,
-              change == RAMPART_RULE_CREATE ? HTTPResponse::HTTP_CREATED : HTTPResponse::HTTP_OK,
-              parse_json(body));
-  }
-
-  uint64_t next_id() {
-    uint64_t max = 0;
-    for (const auto& r : host_.list_rules(kDomain)) max = std::max(max, r.id);
-    return max + 1;
-  }
-
-  static std::string actor(const HTTPServerRequest& req) {
-    return "rest:" + req.clientAddress().host().toString();
+    return answer.status;
   }
 
   const Host& host_;
   Settings settings_;
+  RequestMetrics& metrics_;
 };
 
 class Factory : public Poco::Net::HTTPRequestHandlerFactory {
  public:
-  Factory(const Host& host, const Settings& s) : host_(host), settings_(s) {}
+  Factory(const Host& host, const Settings& s) : host_(host), settings_(s), metrics_(host) {}
   Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
-    return new Api(host_, settings_);
+    return new Api(host_, settings_, metrics_);
   }
 
  private:
   const Host& host_;
   Settings settings_;
+  RequestMetrics metrics_;
 };
 
 class RestFrontend {

@@ -230,6 +230,36 @@ typedef struct rampart_program_image {
  * reload and may only be used during that call; strings they return live as
  * long as the handle.
  */
+/* ---- ABI 1.2 types ---- */
+
+/* A rule domain an engine owns, described for the API and its OpenAPI
+ * document. */
+typedef struct rampart_domain_desc {
+  uint32_t struct_size;
+  uint32_t reserved;
+  const char* name;    /* [a-z][a-z0-9_]{0,31}: URL segment and store domain */
+  const char* summary; /* one line */
+  const char* schema;  /* JSON Schema (OpenAPI 3.0 subset) of a rule body, or NULL */
+} rampart_domain_desc;
+
+/* A management API request (see core/api/management_api.hpp for the
+ * routes), as a frontend received it. */
+typedef struct rampart_api_request {
+  uint32_t struct_size;
+  uint32_t reserved;
+  const char* method; /* GET, POST, PUT, PATCH, DELETE */
+  const char* path;   /* /api/v1/..., without the query */
+  const char* query;  /* raw, without '?'; NULL if none */
+  rampart_str body;
+  const char* actor; /* who, for the audit log */
+} rampart_api_request;
+
+typedef struct rampart_api_response {
+  uint32_t struct_size;
+  uint32_t status;  /* HTTP status code */
+  rampart_str body; /* JSON ("" for 204); valid until this thread calls api_call again */
+} rampart_api_response;
+
 typedef struct rampart_host_api {
   uint32_t struct_size;
   uint16_t abi_major;
@@ -332,6 +362,12 @@ typedef struct rampart_host_api {
    * exposition format 0.0.4. The text stays valid until the same thread
    * calls again. */
   rampart_status (*metrics_render)(rampart_host_ctx* ctx, rampart_str* out);
+  /* An engine describes a domain it claimed (rules_claim first). */
+  rampart_status (*domain_describe)(rampart_host_ctx* ctx, const rampart_domain_desc* desc);
+  /* Frontends: one management API request, answered by the core. Fails
+   * only for malformed arguments; API errors are statuses in `out`. */
+  rampart_status (*api_call)(rampart_host_ctx* ctx, const rampart_api_request* req,
+                             rampart_api_response* out);
 } rampart_host_api;
 
 /*
@@ -362,6 +398,12 @@ typedef struct rampart_plugin_api {
    * field is wrong. */
   rampart_status (*rules_apply)(rampart_plugin* self, const char* domain, const rampart_rule* rules,
                                 size_t count);
+
+  /* ---- ABI 1.2 (optional) ---- */
+
+  /* A domain's state as a JSON object (installed rules, hit counters);
+   * the text stays valid until this thread calls again. */
+  rampart_status (*domain_status)(rampart_plugin* self, const char* domain, rampart_str* out);
 } rampart_plugin_api;
 
 typedef struct rampart_plugin_descriptor {

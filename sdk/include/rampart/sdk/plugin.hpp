@@ -474,6 +474,38 @@ class Host {
     return RAMPART_HAS_FIELD(api_, rampart_host_api, datapath_ready) &&
            api_->datapath_ready(api_->ctx) != 0;
   }
+  // ABI 1.2: describe a rule domain this engine claimed (for the API and
+  // its OpenAPI document).
+  void describe_domain(const char* name, const char* summary, const char* schema_json) const {
+    require_field(RAMPART_HAS_FIELD(api_, rampart_host_api, domain_describe), "domain_describe");
+    rampart_domain_desc d{};
+    d.struct_size = sizeof d;
+    d.name = name;
+    d.summary = summary;
+    d.schema = schema_json;
+    check(api_->domain_describe(api_->ctx, &d));
+  }
+  // ABI 1.2, frontends: one management API request (core/api routes).
+  struct ApiResponse {
+    int status = 0;
+    std::string body;
+  };
+  ApiResponse api_call(const std::string& method, const std::string& path, const std::string& query,
+                       std::string_view body, const std::string& actor) const {
+    require_field(RAMPART_HAS_FIELD(api_, rampart_host_api, api_call), "api_call");
+    rampart_api_request req{};
+    req.struct_size = sizeof req;
+    req.method = method.c_str();
+    req.path = path.c_str();
+    req.query = query.empty() ? nullptr : query.c_str();
+    req.body = to_str(body);
+    req.actor = actor.c_str();
+    rampart_api_response res{};
+    res.struct_size = sizeof res;
+    check(api_->api_call(api_->ctx, &req, &res));
+    return {static_cast<int>(res.status),
+            std::string(res.body.ptr ? res.body.ptr : "", res.body.len)};
+  }
   // ABI 1.2: every metric in the Prometheus text format.
   std::string metrics_text() const {
     require_field(RAMPART_HAS_FIELD(api_, rampart_host_api, metrics_render), "metrics_render");
@@ -627,6 +659,10 @@ concept HasSendAlert = requires(T t, const Alert& a) {
   t.send_alert(a);
 };
 template <class T>
+concept HasDomainStatus = requires(T t, std::string_view d) {
+  { t.domain_status(d) } -> std::convertible_to<std::string>;
+};
+template <class T>
 concept HasApplyRules = requires(T t, std::string_view d, const std::vector<RuleBody>& r) {
   t.apply_rules(d, r);
 };
@@ -685,6 +721,15 @@ struct Thunks {
     });
   }
 
+  static rampart_status domain_status(rampart_plugin* p, const char* domain,
+                                      rampart_str* out) noexcept {
+    return guard([&] {
+      thread_local std::string text;
+      text = object_of<T>(p).domain_status(domain ? std::string_view(domain) : std::string_view());
+      *out = rampart_str{text.data(), text.size()};
+    });
+  }
+
   static rampart_plugin_api table() {
     rampart_plugin_api api{};
     api.struct_size = sizeof(api);
@@ -698,6 +743,7 @@ struct Thunks {
     if constexpr (HasOnEvent<T>) api.on_event = &on_event;
     if constexpr (HasSendAlert<T>) api.send_alert = &send_alert;
     if constexpr (HasApplyRules<T>) api.rules_apply = &rules_apply;
+    if constexpr (HasDomainStatus<T>) api.domain_status = &domain_status;
     return api;
   }
 };

@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "api/management_api.hpp"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/URI.h>
+
+#include <algorithm>
+#include <charconv>
+#include <regex>
+#include <sstream>
+
+namespace rampart::api {
+namespace {
+
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+std::string to_json(const Poco::Dynamic::Var& v) {
+  std::ostringstream os;
+  Poco::JSON::Stringifier::stringify(v, os);
+  return os.str();
+}
+
+Poco::Dynamic::Var parse(const std::string& text) { return Poco::JSON::Parser().parse(text); }
+
+Response json(int status, const Poco::Dynamic::Var& v) { return {status, to_json(v)}; }
+
+// Request text echoed in an error (paths, ids) may be any bytes: keep
+// printable ASCII, so the answer is always valid JSON.
+std::string printable(const std::string& s) {
+  std::string out = s.substr(0, 512);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
+  }
+  return out;
+}
+
+Response error(int status, const std::string& error, const std::string& detail,
+               const std::string& field = "") {
+  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("error", error);
+  o->set("detail", printable(detail));
+  if (!field.empty()) o->set("field", field);
+  return json(status, o);
+}
+
+Response not_allowed(const std::string& method, const std::string& allowed) {
+  return error(405, "method not allowed", method + " (allowed: " + allowed + ")");
+}
+
+// Engine messages read "rule <id>: <field>: <why>".
+std::string field_of(const std::string& detail) {
+  static const std::regex kField("^rule [0-9]+: ([a-z_]+): ");
+  std::smatch m;
+  return std::regex_search(detail, m, kField) ? m[1].str() : "";
+}
+
+bool parse_u64(const std::string& s, uint64_t& out) {
+  return !s.empty() && std::from_chars(s.data(), s.data() + s.size(), out).ec == std::errc() &&
+         std::to_string(out) == s;
+}
+
+// A JSON object body, or why not.
+Object::Ptr object_of(const std::string& body, std::string& why) {
+  try {
+    auto v = parse(body);
+    if (v.type() == typeid(Object::Ptr)) {
+      auto o = v.extract<Object::Ptr>();
+      if (o) return o;
+    }
+    why = "body is not a JSON object";
+  } catch (const Poco::Exception& e) {
+    why = "body is not a JSON object: " + e.displayText();
+  } catch (const std::exception& e) {
+    why = std::string("body is not a JSON object: ") + e.what();
+  }
+  return nullptr;
+}
+
+// A query filter matches a top-level scalar field by its text.
+bool matches(const Object::Ptr& rule, const std::map<std::string, std::string>& filters) {
+  for (const auto& [k, v] : filters) {
+    if (!rule->has(k)) return false;
+    const auto field = rule->get(k);
+    if (field.isEmpty() || field.isArray() || field.type() == typeid(Object::Ptr)) return false;
+    if (field.toString() != v) return false;
+  }
+  return true;
+}
+
+std::string audit_json(const store::AuditEntry& e) {
+  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("seq", e.seq);
+  o->set("time_ms", e.time_ms);
+  o->set("actor", e.actor);
+  o->set("domain", e.domain);
+  o->set("action", e.action);
+  o->set("rule_id", e.rule_id);
+  o->set("before", e.before.empty() ? Poco::Dynamic::Var() : parse(e.before));
+  o->set("after", e.after.empty() ? Poco::Dynamic::Var() : parse(e.after));
+  // Which top-level fields changed, for a quick read of the history.
+  Array::Ptr changed = new Array;
+  Object::Ptr b =
+      e.before.empty() ? Object::Ptr(new Object) : parse(e.before).extract<Object::Ptr>();
+  Object::Ptr a = e.after.empty() ? Object::Ptr(new Object) : parse(e.after).extract<Object::Ptr>();
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : *b) keys.push_back(k);
+  for (const auto& [k, v] : *a) keys.push_back(k);
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  for (const auto& k : keys) {
+    const bool in_b = b->has(k), in_a = a->has(k);
+    if (in_b != in_a || (in_b && to_json(b->get(k)) != to_json(a->get(k)))) changed->add(k);
+  }
+  o->set("changed", changed);
+  return to_json(o);
+}
+
+}  // namespace
+
+std::map<std::string, std::string> ManagementApi::parse_query(const std::string& raw) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(raw);
+  std::string pair;
+  while (std::getline(in, pair, '&')) {
+    if (pair.empty()) continue;
+    const auto eq = pair.find('=');
+    std::string k, v;
+    try {
+      Poco::URI::decode(pair.substr(0, eq), k, true);
+      if (eq != std::string::npos) Poco::URI::decode(pair.substr(eq + 1), v, true);
+    } catch (const Poco::Exception& e) {
+      throw std::invalid_argument("query: " + e.displayText());
+    }
+    out[k] = v;
+  }
+  return out;
+}
+
+Response ManagementApi::handle(Request req, const std::string& raw_query) {
+  try {
+    req.query = parse_query(raw_query);
+  } catch (const std::invalid_argument& e) {
+    return error(400, "invalid query", e.what());
+  }
+  return handle(req);
+}
+
+Response ManagementApi::handle(const Request& req) {
+  static const std::regex kRules("^/api/v1/([a-z][a-z0-9_]{0,31})/rules$");
+  static const std::regex kRule("^/api/v1/([a-z][a-z0-9_]{0,31})/rules/([^/]+)$");
+  static const std::regex kStatus("^/api/v1/([a-z][a-z0-9_]{0,31})/status$");
+  static const std::regex kHistory("^/api/v1/audit/rules/([^/]+)/history$");
+  const std::string& m = req.method;
+  const std::string& p = req.path;
+  std::smatch g;
+  try {
+    if (p == "/api/v1/domains") {
+      if (m != "GET") return not_allowed(m, "GET");
+      Array::Ptr arr = new Array;
+      for (const auto& d : rules_.domains()) {
+        Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+        o->set("name", d.name);
+        o->set("summary", d.summary);
+        o->set("rules", "/api/v1/" + d.name + "/rules");
+        arr->add(o);
+      }
+      Object::Ptr o = new Object;
+      o->set("domains", arr);
+      return json(200, o);
+    }
+    if (p == "/api/v1/agent/status" || p == "/api/v1/ebpf/status" || p == "/api/v1/config") {
+      if (m != "GET") return not_allowed(m, "GET");
+      const auto& f = p == "/api/v1/agent/status"  ? providers_.agent_status
+                      : p == "/api/v1/ebpf/status" ? providers_.ebpf_status
+                                                   : providers_.config;
+      if (!f) return error(503, "unavailable", p + " is not available here");
+      return {200, f()};
+    }
+    if (p == "/api/v1/config/reload") {
+      if (m != "POST") return not_allowed(m, "POST");
+      if (!providers_.reload) return error(503, "unavailable", "reload is not available here");
+      const auto [ok, body] = providers_.reload();
+      return {ok ? 200 : 422, body};
+    }
+    if (p == "/api/v1/audit/logs") {
+      if (m != "GET") return not_allowed(m, "GET");
+      return audit(req, std::nullopt);
+    }
+    if (std::regex_match(p, g, kHistory)) {
+      if (m != "GET") return not_allowed(m, "GET");
+      uint64_t id = 0;
+      if (!parse_u64(g[1].str(), id)) return error(400, "invalid id", g[1].str(), "id");
+      return audit(req, id);
+    }
+    if (std::regex_match(p, g, kRules)) {
+      const std::string domain = g[1].str();
+      if (!rules_.owned(domain)) return error(404, "not found", "no rule domain '" + domain + "'");
+      if (m == "GET") return list(domain, req);
+      if (m == "POST") return write(domain, RAMPART_RULE_CREATE, 0, req);
+      return not_allowed(m, "GET, POST");
+    }
+    if (std::regex_match(p, g, kRule)) {
+      const std::string domain = g[1].str();
+      if (!rules_.owned(domain)) return error(404, "not found", "no rule domain '" + domain + "'");
+      uint64_t id = 0;
+      if (!parse_u64(g[2].str(), id) || id == 0 || id > 0xffffffffull) {
+        return error(400, "invalid id", "rule id must be 1-4294967295, got '" + g[2].str() + "'",
+                     "id");
+      }
+      if (m == "GET") return get(domain, id);
+      if (m == "PUT") return write(domain, RAMPART_RULE_UPDATE, id, req);
+      if (m == "PATCH") return patch(domain, id, req);
+      if (m == "DELETE") return write(domain, RAMPART_RULE_DELETE, id, req);
+      return not_allowed(m, "GET, PUT, PATCH, DELETE");
+    }
+    if (std::regex_match(p, g, kStatus)) {
+      if (m != "GET") return not_allowed(m, "GET");
+      const auto st = rules_.status(g[1].str());
+      if (!st) return error(404, "not found", "no rule domain '" + g[1].str() + "'");
+      return {200, *st};
+    }
+    return error(404, "not found", p);
+  } catch (const std::exception& e) {
+    return error(500, "internal error", e.what());
+  }
+}
+
+Response ManagementApi::list(const std::string& domain, const Request& req) {
+  size_t limit = kDefaultPage;
+  uint64_t after = 0;
+  std::map<std::string, std::string> filters;
+  for (const auto& [k, v] : req.query) {
+    uint64_t n = 0;
+    if (k == "limit") {
+      if (!parse_u64(v, n) || n == 0 || n > kMaxPage)
+        return error(400, "invalid query", "limit must be 1-" + std::to_string(kMaxPage), "limit");
+      limit = n;
+    } else if (k == "cursor") {
+      if (!parse_u64(v, n))
+        return error(400, "invalid query", "cursor is not one we gave", "cursor");
+      after = n;
+    } else {
+      filters[k] = v;
+    }
+  }
+  auto all = rules_.list(domain);
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  Array::Ptr page = new Array;
+  uint64_t last = 0;
+  bool more = false;
+  for (const auto& r : all) {
+    if (r.id <= after) continue;
+    auto o = parse(r.body).extract<Object::Ptr>();
+    if (!matches(o, filters)) continue;
+    if (page->size() == limit) {
+      more = true;
+      break;
+    }
+    page->add(o);
+    last = r.id;
+  }
+  Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  out->set("rules", page);
+  out->set("next_cursor", more ? Poco::Dynamic::Var(std::to_string(last)) : Poco::Dynamic::Var());
+  return json(200, out);
+}
+
+Response ManagementApi::get(const std::string& domain, uint64_t id) {
+  for (const auto& r : rules_.list(domain)) {
+    if (r.id == id) return {200, r.body};
+  }
+  return error(404, "rule not found", "no rule " + std::to_string(id));
+}
+
+Response ManagementApi::write(const std::string& domain, rampart_rule_change change, uint64_t id,
+                              const Request& req) {
+  std::optional<std::string> body;
+  if (change != RAMPART_RULE_DELETE) {
+    std::string why;
+    Object::Ptr o = object_of(req.body, why);
+    if (!o) return error(400, "invalid rule", why);
+    if (change == RAMPART_RULE_CREATE) {
+      if (o->has("id")) {
+        const auto v = o->get("id");
+        if (!v.isInteger() || v.convert<int64_t>() < 1 || v.convert<int64_t>() > 0xffffffffLL)
+          return error(400, "invalid rule", "id: must be 1-4294967295", "id");
+        id = v.convert<uint64_t>();
+      } else {
+        uint64_t max = 0;
+        for (const auto& r : rules_.list(domain)) max = std::max(max, r.id);
+        id = max + 1;
+        o->set("id", id);
+      }
+    } else if (!o->has("id")) {
+      o->set("id", id);
+    } else if (!o->get("id").isInteger() || o->get("id").convert<uint64_t>() != id) {
+      return error(400, "invalid rule", "id: the body's id differs from the path's", "id");
+    }
+    body = to_json(o);
+  }
+  const auto r = rules_.change(domain, change, id, body, req.actor);
+  switch (r.status) {
+    case RAMPART_OK:
+      break;
+    case RAMPART_ERR_INVALID_ARGUMENT:
+      return error(400, "invalid rule", r.message, field_of(r.message));
+    case RAMPART_ERR_NOT_FOUND:
+      return error(404, "rule not found", r.message);
+    case RAMPART_ERR_CONFLICT:
+      return error(409, "rule exists", r.message);
+    case RAMPART_ERR_UNSUPPORTED:
+      return error(503, domain + " unavailable", r.message);
+    default:
+      return error(500, "internal error", r.message);
+  }
+  if (change == RAMPART_RULE_DELETE) return {204, ""};
+  return {change == RAMPART_RULE_CREATE ? 201 : 200, *body};
+}
+
+// JSON merge patch (RFC 7396) on the top level: fields given replace the
+// stored ones, null removes one; the result is checked like a PUT.
+Response ManagementApi::patch(const std::string& domain, uint64_t id, const Request& req) {
+  std::string why;
+  Object::Ptr changes = object_of(req.body, why);
+  if (!changes) return error(400, "invalid rule", why);
+  const auto stored = rules_.list(domain);
+  const auto it =
+      std::find_if(stored.begin(), stored.end(), [&](const auto& r) { return r.id == id; });
+  if (it == stored.end()) return error(404, "rule not found", "no rule " + std::to_string(id));
+  Object::Ptr merged = parse(it->body).extract<Object::Ptr>();
+  for (const auto& [k, v] : *changes) {
+    if (v.isEmpty()) {
+      merged->remove(k);
+    } else {
+      merged->set(k, v);
+    }
+  }
+  Request put = req;
+  put.body = to_json(merged);
+  return write(domain, RAMPART_RULE_UPDATE, id, put);
+}
+
+Response ManagementApi::audit(const Request& req, std::optional<uint64_t> rule_id) {
+  size_t limit = 100;
+  if (const auto l = req.query.find("limit"); l != req.query.end()) {
+    uint64_t n = 0;
+    if (!parse_u64(l->second, n) || n == 0 || n > kMaxPage)
+      return error(400, "invalid query", "limit must be 1-" + std::to_string(kMaxPage), "limit");
+    limit = n;
+  }
+  std::vector<std::string> domains;
+  if (const auto d = req.query.find("domain"); d != req.query.end()) {
+    domains.push_back(d->second);
+  } else {
+    for (const auto& d : rules_.domains()) domains.push_back(d.name);
+  }
+  std::vector<store::AuditEntry> entries;
+  for (const auto& d : domains) {
+    auto part = rules_.store().audit(d, rule_id, limit);
+    entries.insert(entries.end(), part.begin(), part.end());
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return a.seq > b.seq; });
+  if (entries.size() > limit) entries.resize(limit);
+  std::string out = "{\"entries\":[";
+  for (size_t i = 0; i < entries.size(); ++i) out += (i ? "," : "") + audit_json(entries[i]);
+  return {200, out + "]}"};
+}
+
+}  // namespace rampart::api

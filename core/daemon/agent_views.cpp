@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "daemon/agent_views.hpp"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <bpf/bpf.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <sstream>
+
+namespace rampart::daemon {
+namespace {
+
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+std::string to_json(const Poco::Dynamic::Var& v) {
+  std::ostringstream os;
+  Poco::JSON::Stringifier::stringify(v, os);
+  return os.str();
+}
+
+bool secret_key(std::string k) {
+  std::transform(k.begin(), k.end(), k.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const char* s : {"password", "secret", "token", "api_key", "apikey", "private_key"}) {
+    if (k.find(s) != std::string::npos) return true;
+  }
+  return k == "keys";
+}
+
+Poco::Dynamic::Var from_yaml(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map: {
+      Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      for (const auto& kv : n) {
+        const auto key = kv.first.Scalar();
+        o->set(key, secret_key(key) ? Poco::Dynamic::Var("***") : from_yaml(kv.second));
+      }
+      return o;
+    }
+    case YAML::NodeType::Sequence: {
+      Array::Ptr a = new Array;
+      for (const auto& e : n) a->add(from_yaml(e));
+      return a;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string& s = n.Scalar();
+      if (n.Tag() != "!") {  // unquoted: numbers and booleans as such
+        long long i = 0;
+        double d = 0;
+        bool b = false;
+        if (YAML::convert<long long>::decode(n, i)) return i;
+        if (YAML::convert<double>::decode(n, d)) return d;
+        if (YAML::convert<bool>::decode(n, b)) return b;
+      }
+      return s;
+    }
+    default:
+      return Poco::Dynamic::Var();
+  }
+}
+
+Array::Ptr string_array(const std::vector<std::string>& v) {
+  Array::Ptr a = new Array;
+  for (const auto& s : v) a->add(s);
+  return a;
+}
+
+}  // namespace
+
+void PluginSnapshot::update(const plugin_host::PluginManager& plugins) {
+  auto status = plugins.status();
+  std::lock_guard lock(mu_);
+  plugins_ = std::move(status);
+  refused_ = plugins.refusals().size();
+}
+
+std::vector<plugin_host::PluginStatus> PluginSnapshot::plugins() const {
+  std::lock_guard lock(mu_);
+  return plugins_;
+}
+
+size_t PluginSnapshot::refused() const {
+  std::lock_guard lock(mu_);
+  return refused_;
+}
+
+std::string agent_status_json(const PluginSnapshot& snapshot, const bpf::Datapath* dp,
+                              const std::string& config_source,
+                              std::chrono::steady_clock::time_point started) {
+  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("version", RAMPART_VERSION);
+  o->set("abi", std::to_string(RAMPART_ABI_MAJOR) + "." + std::to_string(RAMPART_ABI_MINOR));
+  o->set("pid", static_cast<int64_t>(getpid()));
+  o->set("uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::steady_clock::now() - started)
+                               .count());
+  o->set("config", config_source);
+  Array::Ptr plugins = new Array;
+  for (const auto& p : snapshot.plugins()) {
+    Object::Ptr e = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    e->set("id", p.id);
+    e->set("name", p.name);
+    e->set("kind", p.kind);
+    e->set("version", p.version);
+    e->set("state", std::string(plugin_host::state_name(p.state)));
+    if (!p.error.empty()) e->set("error", p.error);
+    e->set("path", p.path);
+    plugins->add(e);
+  }
+  o->set("plugins", plugins);
+  o->set("plugins_refused", static_cast<uint64_t>(snapshot.refused()));
+  Array::Ptr ifs = new Array;
+  if (dp) {
+    for (const auto& a : dp->attachments()) {
+      Object::Ptr e = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      e->set("interface", a.interface);
+      e->set("xdp", a.mode);
+      e->set("tc", a.tc);
+      ifs->add(e);
+    }
+  }
+  o->set("interfaces", ifs);
+  o->set("datapath", dp ? (dp->adopted() ? "adopted" : "loaded") : "not loaded");
+  return to_json(o);
+}
+
+std::string ebpf_status_json(const bpf::Datapath* dp) {
+  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("loaded", dp != nullptr);
+  Array::Ptr maps = new Array;
+  Object::Ptr counters = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  if (dp) {
+    o->set("pin_root", dp->options().pin_root);
+    std::vector<std::string> names = bpf::firewall_shared_maps();
+    for (const auto& n : bpf::tc_shared_maps()) names.push_back(n);
+    for (const auto& n : names) {
+      const int fd = dp->shared_map_fd(n);
+      bpf_map_info info{};
+      uint32_t len = sizeof info;
+      if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
+      Object::Ptr m = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      m->set("name", n);
+      m->set("id", info.id);
+      m->set("type", info.type);
+      m->set("max_entries", info.max_entries);
+      m->set("key_size", info.key_size);
+      m->set("value_size", info.value_size);
+      maps->add(m);
+    }
+    Object::Ptr fw = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    const int stats = dp->shared_map_fd("fw_stats");
+    const auto& stat_names = bpf::firewall_stat_names();
+    for (uint32_t i = 0; stats >= 0 && i < stat_names.size(); ++i)
+      fw->set(stat_names[i], bpf::Datapath::percpu_sum(stats, i));
+    counters->set("xdp_firewall", fw);
+    Object::Ptr tc = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    const int tcs = dp->shared_map_fd("tc_stats");
+    if (tcs >= 0) {
+      tc->set("ingress", bpf::Datapath::percpu_sum(tcs, 0));
+      tc->set("egress", bpf::Datapath::percpu_sum(tcs, 1));
+    }
+    counters->set("tc_dispatch", tc);
+  }
+  o->set("maps", maps);
+  o->set("counters", counters);
+  return to_json(o);
+}
+
+std::string config_json(const config::Config& cfg) {
+  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("source", cfg.source);
+  Object::Ptr agent = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  const auto& a = cfg.agent;
+  static const char* kLevels[] = {"debug", "info", "warn", "error"};
+  agent->set("log_level", kLevels[static_cast<int>(a.log_level) & 3]);
+  agent->set("log_format", a.log_format == log::Format::json ? "json" : "text");
+  agent->set("plugin_dirs", string_array(a.plugin_dirs));
+  agent->set("state_dir", a.state_dir);
+  agent->set("interfaces", string_array(a.interfaces));
+  agent->set("xdp_mode", a.xdp_mode);
+  agent->set("bpf_dir", a.bpf_dir);
+  agent->set("bpf_pin_path", a.bpf_pin_path);
+  agent->set("workers", a.workers);
+  o->set("agent", agent);
+  Object::Ptr plugins = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  for (const auto& [id, p] : cfg.plugins) {
+    Poco::Dynamic::Var v = from_yaml(p.node);
+    Object::Ptr po =
+        v.type() == typeid(Object::Ptr) ? v.extract<Object::Ptr>() : Object::Ptr(new Object);
+    po->set("enabled", p.enabled);
+    plugins->set(id, po);
+  }
+  o->set("plugins", plugins);
+  return to_json(o);
+}
+
+}  // namespace rampart::daemon

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+// The agent's own answers in the management API: status, kernel state and
+// the running configuration (secrets redacted), as JSON objects.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "bpf/datapath.hpp"
+#include "config/config.hpp"
+#include "plugin_host/plugin_manager.hpp"
+
+namespace rampart::daemon {
+
+// What the control thread last saw of the plugins, for other threads
+// (API requests, metric scrapes) to read without touching the manager.
+class PluginSnapshot {
+ public:
+  void update(const plugin_host::PluginManager& plugins);
+  std::vector<plugin_host::PluginStatus> plugins() const;
+  size_t refused() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<plugin_host::PluginStatus> plugins_;
+  size_t refused_ = 0;
+};
+
+std::string agent_status_json(const PluginSnapshot& plugins, const bpf::Datapath* datapath,
+                              const std::string& config_source,
+                              std::chrono::steady_clock::time_point started);
+std::string ebpf_status_json(const bpf::Datapath* datapath);
+// Keys that name secrets (password, secret, token, api_key...) show "***".
+std::string config_json(const config::Config& cfg);
+
+}  // namespace rampart::daemon

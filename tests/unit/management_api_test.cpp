@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: Apache-2.0
+// The management API's router without a daemon: a domain owned by a fake
+// engine, every route's success and failure answers, paging, filters,
+// merge patches, audit history; and the running config with secrets
+// redacted.
+#include <gtest/gtest.h>
+
+#include "api/management_api.hpp"
+#include "config/config.hpp"
+#include "daemon/agent_views.hpp"
+#include "store/rule_service.hpp"
+#include "temp_dir.hpp"
+
+namespace {
+
+using rampart::api::ManagementApi;
+using rampart::api::Request;
+using rampart::api::Response;
+
+// Accepts any rule set unless a body mentions "bad"; says how many it holds.
+class FakeEngine : public rampart::store::RuleOwner {
+ public:
+  std::string apply_rules(const std::string&,
+                          const std::vector<rampart::store::StoredRule>& rules) override {
+    for (const auto& r : rules) {
+      if (r.body.find("bad") != std::string::npos)
+        return "rule " + std::to_string(r.id) + ": colour: unknown field";
+    }
+    applied = rules.size();
+    return "";
+  }
+  std::string domain_status(const std::string&) override {
+    return "{\"applied\":" + std::to_string(applied) + "}";
+  }
+  size_t applied = 0;
+};
+
+class Router : public ::testing::Test {
+ protected:
+  Router() : store_(dir_ / "r.db"), rules_(store_), api_(rules_, {}) {
+    engine_ = std::make_shared<FakeEngine>();
+    rules_.claim("widgets", engine_, {});
+    rules_.describe(engine_.get(), {"widgets", "Test widgets", R"({"type":"object"})"});
+  }
+  Response call(const std::string& method, const std::string& path, const std::string& body = "",
+                const std::string& query = "") {
+    Request r;
+    r.method = method;
+    r.path = path;
+    r.body = body;
+    r.query = ManagementApi::parse_query(query);
+    r.actor = "test";
+    return api_.handle(r);
+  }
+
+  rampart::test::TempDir dir_;
+  rampart::store::RuleStore store_;
+  rampart::store::RuleService rules_;
+  ManagementApi api_;
+  std::shared_ptr<FakeEngine> engine_;
+};
+
+TEST_F(Router, RoutesEveryRuleOperationOfAnyDomain) {
+  auto r = call("POST", "/api/v1/widgets/rules", R"({"size":3})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.body, R"({"id":1,"size":3})") << "ids are assigned";
+  EXPECT_EQ(call("POST", "/api/v1/widgets/rules", R"({"id":1})").status, 409);
+  EXPECT_EQ(call("GET", "/api/v1/widgets/rules/1").body, R"({"id":1,"size":3})");
+  EXPECT_EQ(call("PUT", "/api/v1/widgets/rules/1", R"({"size":4})").status, 200);
+  EXPECT_EQ(call("PATCH", "/api/v1/widgets/rules/1", R"({"colour":"blue"})").status, 200);
+  EXPECT_EQ(call("GET", "/api/v1/widgets/rules/1").body, R"({"colour":"blue","id":1,"size":4})");
+  EXPECT_EQ(call("GET", "/api/v1/widgets/status").body, R"({"applied":1})");
+  EXPECT_EQ(call("DELETE", "/api/v1/widgets/rules/1").status, 204);
+  EXPECT_EQ(call("GET", "/api/v1/widgets/rules/1").status, 404);
+  EXPECT_EQ(engine_->applied, 0u);
+}
+
+TEST_F(Router, RefusalsNameTheFieldAndStoreNothing) {
+  auto r = call("POST", "/api/v1/widgets/rules", R"({"id":5,"what":"bad"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(
+      r.body,
+      R"({"error":"invalid rule","detail":"rule 5: colour: unknown field","field":"colour"})");
+  EXPECT_TRUE(store_.list("widgets").empty());
+  for (const char* junk : {"", "{", "[]", "42", "\"x\"", "{\"a\":1}}"}) {
+    r = call("POST", "/api/v1/widgets/rules", junk);
+    EXPECT_EQ(r.status, 400) << junk << " -> " << r.body;
+  }
+  EXPECT_EQ(call("POST", "/api/v1/widgets/rules", R"({"id":0})").status, 400);
+  EXPECT_EQ(call("POST", "/api/v1/widgets/rules", R"({"id":"7"})").status, 400);
+  EXPECT_EQ(call("POST", "/api/v1/widgets/rules", R"({"id":4294967296})").status, 400);
+  EXPECT_EQ(call("GET", "/api/v1/widgets/rules/0").status, 400);
+  EXPECT_EQ(call("GET", "/api/v1/widgets/rules/007").status, 400) << "one spelling per id";
+  EXPECT_EQ(call("GET", "/api/v1/widgets/rules/x").status, 400);
+  ASSERT_EQ(call("POST", "/api/v1/widgets/rules", R"({"id":2})").status, 201);
+  r = call("PUT", "/api/v1/widgets/rules/2", R"({"id":3})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find(R"("field":"id")"), std::string::npos) << r.body;
+}
+
+TEST_F(Router, UnknownPathsDomainsAndMethods) {
+  EXPECT_EQ(call("GET", "/api/v1/gadgets/rules").status, 404);
+  EXPECT_EQ(call("GET", "/api/v1/Widgets/rules").status, 404);
+  EXPECT_EQ(call("GET", "/api/v1/widgets/rules/1/extra").status, 404);
+  EXPECT_EQ(call("GET", "/api/v2/widgets/rules").status, 404);
+  EXPECT_EQ(call("DELETE", "/api/v1/widgets/rules").status, 405);
+  EXPECT_EQ(call("POST", "/api/v1/widgets/rules/1").status, 405);
+  EXPECT_EQ(call("PUT", "/api/v1/widgets/status").status, 405);
+  EXPECT_EQ(call("GET", "/api/v1/agent/status").status, 503) << "no provider here";
+  EXPECT_EQ(call("POST", "/api/v1/config/reload").status, 503);
+  const auto r = call("GET", "/api/v1/domains");
+  EXPECT_EQ(
+      r.body,
+      R"({"domains":[{"name":"widgets","summary":"Test widgets","rules":"/api/v1/widgets/rules"}]})");
+}
+
+TEST_F(Router, PagesAreStableAndFiltersMatchFields) {
+  for (int i = 1; i <= 25; ++i) {
+    const std::string body =
+        "{\"id\":" + std::to_string(i) + ",\"kind\":\"" + (i % 5 == 0 ? "round" : "square") + "\"}";
+    ASSERT_EQ(call("POST", "/api/v1/widgets/rules", body).status, 201);
+  }
+  std::string cursor;
+  size_t seen = 0, pages = 0;
+  do {
+    const auto r = call("GET", "/api/v1/widgets/rules", "",
+                        "limit=10" + (cursor.empty() ? "" : "&cursor=" + cursor));
+    ASSERT_EQ(r.status, 200) << r.body;
+    ++pages;
+    for (size_t at = r.body.find("\"id\":"); at != std::string::npos;
+         at = r.body.find("\"id\":", at + 1))
+      ++seen;
+    const auto c = r.body.find("\"next_cursor\":\"");
+    cursor = c == std::string::npos ? "" : r.body.substr(c + 15, r.body.find('"', c + 15) - c - 15);
+  } while (!cursor.empty() && pages < 10);
+  EXPECT_EQ(pages, 3u);
+  EXPECT_EQ(seen, 25u);
+  const auto round = call("GET", "/api/v1/widgets/rules", "", "kind=round&limit=2");
+  EXPECT_EQ(round.body,
+            R"({"rules":[{"id":5,"kind":"round"},{"id":10,"kind":"round"}],"next_cursor":"10"})");
+  EXPECT_EQ(call("GET", "/api/v1/widgets/rules", "", "kind=oval").body,
+            R"({"rules":[],"next_cursor":null})");
+  EXPECT_EQ(ManagementApi::parse_query("a=1&b=x%20y&c&&d=%3D")["b"], "x y");
+  EXPECT_EQ(ManagementApi::parse_query("d=%3D")["d"], "=");
+}
+
+TEST_F(Router, AuditHistoryShowsWhatChangedNewestFirst) {
+  ASSERT_EQ(call("POST", "/api/v1/widgets/rules", R"({"id":8,"size":1})").status, 201);
+  ASSERT_EQ(call("PATCH", "/api/v1/widgets/rules/8", R"({"size":2,"tag":"x"})").status, 200);
+  const auto r = call("GET", "/api/v1/audit/rules/8/history");
+  ASSERT_EQ(r.status, 200);
+  const auto update = r.body.find(R"("action":"update")");
+  ASSERT_NE(update, std::string::npos) << r.body;
+  EXPECT_LT(update, r.body.find(R"("action":"create")")) << r.body;
+  EXPECT_NE(r.body.find(R"("changed":["size","tag"])"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("actor":"test")"), std::string::npos) << r.body;
+  EXPECT_EQ(call("GET", "/api/v1/audit/logs", "", "limit=0").status, 400);
+  EXPECT_EQ(call("GET", "/api/v1/audit/rules/x/history").status, 400);
+}
+
+TEST(RunningConfig, SecretsAreRedacted) {
+  const auto cfg = rampart::config::load_string(
+      "plugins:\n  webhook:\n    url: https://example.invalid/hook\n    password: hunter2\n"
+      "    headers: {Authorization-Token: abc, X-Team: ops}\n    retries: 3\n",
+      "c.yaml");
+  const std::string json = rampart::daemon::config_json(cfg);
+  EXPECT_EQ(json.find("hunter2"), std::string::npos) << json;
+  EXPECT_EQ(json.find("abc"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("password":"***")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("X-Team":"ops")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("retries":3)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("url":"https://example.invalid/hook")"), std::string::npos) << json;
+}
+
+}  // namespace
