@@ -140,15 +140,111 @@ std::map<std::string, std::string> ManagementApi::parse_query(const std::string&
 }
 
 Response ManagementApi::handle(Request req, const std::string& raw_query) {
+  if (auto refused = authorize(req)) return *refused;  // before looking at anything else
   try {
     req.query = parse_query(raw_query);
   } catch (const std::invalid_argument& e) {
     return error(400, "invalid query", e.what());
   }
-  return handle(req);
+  return route(req);
 }
 
-Response ManagementApi::handle(const Request& req) {
+// The least role a request needs.
+store::Role required_role(const Request& req) {
+  const std::string& p = req.path;
+  if (p == "/api/v1/config" || p.rfind("/api/v1/config/", 0) == 0 || p == "/api/v1/keys" ||
+      p.rfind("/api/v1/keys/", 0) == 0)
+    return store::Role::admin;
+  if (req.method == "GET" || req.method == "HEAD") return store::Role::viewer;
+  return store::Role::operator_;
+}
+
+Response ManagementApi::handle(const Request& in) {
+  Request req = in;
+  if (auto refused = authorize(req)) return *refused;
+  return route(req);
+}
+
+std::optional<Response> ManagementApi::authorize(Request& req) {
+  if (keys_ && !keys_->empty()) {
+    if (req.credential.empty()) {
+      return error(401, "unauthorized",
+                   "an API key is required: Authorization: Bearer <key> or X-API-Key: <key>");
+    }
+    const auto key = keys_->verify(req.credential);
+    if (!key) return error(401, "unauthorized", "the API key is not valid");
+    const store::Role need = required_role(req);
+    if (static_cast<int>(key->role) < static_cast<int>(need)) {
+      return error(403, "forbidden",
+                   req.method + " " + req.path + " needs the " + role_name(need) + " role; key '" +
+                       key->name + "' has " + role_name(key->role));
+    }
+    req.actor = "key:" + key->name + (req.actor.empty() ? "" : "@" + req.actor);
+    if (req.path == "/api/v1/auth/whoami") {
+      Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      o->set("name", key->name);
+      o->set("role", role_name(key->role));
+      o->set("open", false);
+      return json(200, o);
+    }
+  } else if (req.path == "/api/v1/auth/whoami") {
+    Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    o->set("name", Poco::Dynamic::Var());
+    o->set("role", "admin");
+    o->set("open", true);  // no key exists yet: the API is open
+    return json(200, o);
+  }
+  return std::nullopt;
+}
+
+Response ManagementApi::keys(const Request& req, const std::string& name) {
+  if (!keys_) return error(503, "unavailable", "API keys are not available here");
+  static const std::regex kName("^[A-Za-z0-9_.-]{1,64}$");
+  if (name.empty()) {
+    if (req.method == "GET") {
+      Array::Ptr arr = new Array;
+      for (const auto& k : keys_->list()) {
+        Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+        o->set("name", k.name);
+        o->set("role", store::role_name(k.role));
+        o->set("id", k.id);
+        o->set("created_ms", k.created_ms);
+        arr->add(o);
+      }
+      Object::Ptr o = new Object;
+      o->set("keys", arr);
+      return json(200, o);
+    }
+    if (req.method != "POST") return not_allowed(req.method, "GET, POST");
+    std::string why;
+    Object::Ptr body = object_of(req.body, why);
+    if (!body) return error(400, "invalid key", why);
+    const std::string n = body->optValue<std::string>("name", "");
+    if (!std::regex_match(n, kName))
+      return error(400, "invalid key", "name: 1-64 of A-Z a-z 0-9 _ . -", "name");
+    const auto role = store::parse_role(body->optValue<std::string>("role", ""));
+    if (!role) return error(400, "invalid key", "role: expected viewer, operator or admin", "role");
+    for (const auto& [k, v] : *body) {
+      if (k != "name" && k != "role") return error(400, "invalid key", k + ": unknown field", k);
+    }
+    try {
+      const auto [key, token] = keys_->create(n, *role);
+      Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      o->set("name", key.name);
+      o->set("role", store::role_name(key.role));
+      o->set("id", key.id);
+      o->set("token", token);  // shown once; only its salted hash is stored
+      return json(201, o);
+    } catch (const store::KeyError& e) {
+      return error(409, "key exists", e.what(), "name");
+    }
+  }
+  if (req.method != "DELETE") return not_allowed(req.method, "DELETE");
+  if (!keys_->remove(name)) return error(404, "not found", "no key named '" + name + "'");
+  return {204, ""};
+}
+
+Response ManagementApi::route(const Request& req) {
   static const std::regex kRules("^/api/v1/([a-z][a-z0-9_]{0,31})/rules$");
   static const std::regex kRule("^/api/v1/([a-z][a-z0-9_]{0,31})/rules/([^/]+)$");
   static const std::regex kStatus("^/api/v1/([a-z][a-z0-9_]{0,31})/status$");
@@ -185,6 +281,8 @@ Response ManagementApi::handle(const Request& req) {
       const auto [ok, body] = providers_.reload();
       return {ok ? 200 : 422, body};
     }
+    if (p == "/api/v1/keys") return keys(req, "");
+    if (p.rfind("/api/v1/keys/", 0) == 0) return keys(req, p.substr(13));
     if (p == "/api/v1/audit/logs") {
       if (m != "GET") return not_allowed(m, "GET");
       return audit(req, std::nullopt);

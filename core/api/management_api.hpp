@@ -14,14 +14,22 @@
 //   POST   /api/v1/config/reload
 //   GET    /api/v1/audit/logs?domain=&limit=
 //   GET    /api/v1/audit/rules/{id}/history?domain=
+//   GET    /api/v1/keys | POST /api/v1/keys | DELETE /api/v1/keys/{name}
+//   GET    /api/v1/auth/whoami
 //
-// Every error is JSON {error, detail, field?}.
+// Access: until the first API key exists everything is open (the API binds
+// 127.0.0.1 by default); then every request needs a key: viewer for reads,
+// operator for rule writes, admin for config and keys. 401 without a valid
+// key, 403 with one whose role is too low. Every error is JSON
+// {error, detail, field?}.
 #pragma once
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
+#include "store/key_store.hpp"
 #include "store/rule_service.hpp"
 
 namespace rampart::api {
@@ -31,7 +39,8 @@ struct Request {
   std::string path;                          // no query string
   std::map<std::string, std::string> query;  // decoded
   std::string body;
-  std::string actor;  // who, for the audit log ("rest:127.0.0.1", "key:ops")
+  std::string actor;       // the transport's view of who ("rest:127.0.0.1")
+  std::string credential;  // an API key token, "" if none was given
 };
 
 struct Response {
@@ -50,8 +59,9 @@ struct Providers {
 
 class ManagementApi {
  public:
-  ManagementApi(store::RuleService& rules, Providers providers)
-      : rules_(rules), providers_(std::move(providers)) {}
+  // keys: nullptr for an API without access control (tests of the routes).
+  ManagementApi(store::RuleService& rules, Providers providers, store::KeyStore* keys = nullptr)
+      : rules_(rules), providers_(std::move(providers)), keys_(keys) {}
 
   Response handle(const Request& req);
   // The same with the query as received ("a=1&b=x%20y"): a query that does
@@ -72,9 +82,14 @@ class ManagementApi {
                  const Request& req);
   Response patch(const std::string& domain, uint64_t id, const Request& req);
   Response audit(const Request& req, std::optional<uint64_t> rule_id);
+  Response route(const Request& req);
+  // A refusal (401/403), or the request with its actor naming the key.
+  std::optional<Response> authorize(Request& req);
+  Response keys(const Request& req, const std::string& name);
 
   store::RuleService& rules_;
   Providers providers_;
+  store::KeyStore* keys_;
 };
 
 }  // namespace rampart::api

@@ -304,7 +304,21 @@ int run(const Options& opts) {
     return config_json(cfg);
   };
   providers.reload = [&] { return reloads.request(); };
-  api::ManagementApi management(rules, providers);
+  std::unique_ptr<store::KeyStore> keys;
+  try {
+    keys = std::make_unique<store::KeyStore>(cfg.agent.state_dir + "/rampart.db");
+  } catch (const store::KeyError& e) {
+    log::error(kLog, "cannot open the API key store", {{"reason", e.what()}});
+    if (dispatcher) dispatcher->stop();
+    rt.shutdown();
+    return 1;
+  }
+  if (keys->empty()) {
+    log::warn(kLog,
+              "no API key exists: the management API is open to whoever reaches it; "
+              "create an admin key (POST /api/v1/keys) to require keys");
+  }
+  api::ManagementApi management(rules, providers, keys.get());
   plugin_host::CoreServices core{rt, events, alerts, metrics, datapath.get(), &rules, &management};
   {
     plugin_host::PluginManager plugins(core);

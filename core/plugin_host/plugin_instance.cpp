@@ -634,6 +634,8 @@ rampart_status PluginInstance::api_call(const rampart_api_request& r, rampart_ap
   req.path = r.path;
   if (r.body.len) req.body.assign(r.body.ptr, r.body.len);
   req.actor = r.actor ? r.actor : "plugin:" + id();
+  if (r.struct_size >= RAMPART_FIELD_END(rampart_api_request, credential) && r.credential)
+    req.credential = r.credential;
   thread_local api::Response res;
   res = core_.api->handle(std::move(req), r.query ? r.query : "");
   out.status = static_cast<uint32_t>(res.status);

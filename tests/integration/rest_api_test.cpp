@@ -250,4 +250,38 @@ TEST_F(RestApi, AgentStatusConfigAndReload) {
   EXPECT_EQ(call("GET", "/healthz").status, 200) << "still serving";
 }
 
+TEST_F(RestApi, KeysAreCheckedFromEitherHeader) {
+  auto r = call("POST", "/api/v1/keys", R"({"name":"root","role":"admin"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const auto at = r.body.find("\"token\":\"");
+  const std::string token = r.body.substr(at + 9, 76);
+  r = http(port_, "POST", "/api/v1/keys", R"({"name":"dash","role":"viewer"})",
+           {{"Authorization", "Bearer " + token}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string viewer = r.body.substr(r.body.find("\"token\":\"") + 9, 76);
+
+  r = call("GET", "/api/v1/firewall/rules");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_NE(r.body.find(R"("error":"unauthorized")"), std::string::npos) << r.body;
+  EXPECT_EQ(call("GET", "/healthz").status, 200) << "health stays open";
+  EXPECT_EQ(http(port_, "GET", "/api/v1/firewall/rules", "", {{"X-API-Key", viewer}}).status, 200);
+  EXPECT_EQ(
+      http(port_, "GET", "/api/v1/firewall/rules", "", {{"authorization", "bearer " + viewer}})
+          .status,
+      200)
+      << "header names and the scheme are case-insensitive";
+  r = http(port_, "POST", "/api/v1/firewall/rules", R"({"action":"deny"})",
+           {{"X-API-Key", viewer}});
+  EXPECT_EQ(r.status, 403) << r.body;
+  r = http(port_, "POST", "/api/v1/firewall/rules", R"({"action":"deny"})",
+           {{"Authorization", "Bearer " + token}});
+  EXPECT_EQ(r.status, 201) << r.body;
+  r = http(port_, "GET", "/api/v1/audit/logs", "", {{"X-API-Key", viewer}});
+  EXPECT_NE(r.body.find(R"("actor":"key:root@rest:127.0.0.1")"), std::string::npos) << r.body;
+  // Keys live in the store: still required after a restart.
+  ASSERT_NO_FATAL_FAILURE(restart());
+  EXPECT_EQ(call("GET", "/api/v1/firewall/rules").status, 401);
+  EXPECT_EQ(http(port_, "GET", "/api/v1/firewall/rules", "", {{"X-API-Key", viewer}}).status, 200);
+}
+
 }  // namespace

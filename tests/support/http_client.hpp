@@ -10,6 +10,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace rampart::test {
 
@@ -19,11 +20,13 @@ struct HttpResponse {
 };
 
 inline HttpResponse http(uint16_t port, const std::string& method, const std::string& path,
-                         const std::string& body = "") {
+                         const std::string& body = "",
+                         const std::vector<std::pair<std::string, std::string>>& headers = {}) {
   Poco::Net::HTTPClientSession session("127.0.0.1", port);
   session.setTimeout(Poco::Timespan(10, 0));
   Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
-  if (!body.empty() || method == "POST" || method == "PUT") {
+  for (const auto& [k, v] : headers) req.set(k, v);
+  if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
     req.setContentType("application/json");
     req.setContentLength(static_cast<std::streamsize>(body.size()));
     session.sendRequest(req) << body;

@@ -79,6 +79,7 @@ FROZEN(rampart_domain_desc, schema, 24);
 FROZEN(rampart_api_request, method, 8);
 FROZEN(rampart_api_request, body, 32);
 FROZEN(rampart_api_request, actor, 48);
+FROZEN(rampart_api_request, credential, 56);
 FROZEN(rampart_api_response, status, 4);
 FROZEN(rampart_api_response, body, 8);
 FROZEN(rampart_plugin_api, rules_apply, 80);

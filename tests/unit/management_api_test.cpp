@@ -158,6 +158,83 @@ TEST_F(Router, AuditHistoryShowsWhatChangedNewestFirst) {
   EXPECT_EQ(call("GET", "/api/v1/audit/rules/x/history").status, 400);
 }
 
+// Access control: open until the first key, then keys with roles.
+class Keys : public Router {
+ protected:
+  Keys() : keys_(dir_ / "r.db"), secured_(rules_, {}, &keys_) {}
+  Response as(const std::string& token, const std::string& method, const std::string& path,
+              const std::string& body = "") {
+    Request r;
+    r.method = method;
+    r.path = path;
+    r.body = body;
+    r.actor = "rest:127.0.0.1";
+    r.credential = token;
+    return secured_.handle(r);
+  }
+  std::string token_of(const Response& r) {
+    const auto at = r.body.find("\"token\":\"");
+    return at == std::string::npos ? "" : r.body.substr(at + 9, r.body.find('"', at + 9) - at - 9);
+  }
+  rampart::store::KeyStore keys_;
+  ManagementApi secured_;
+};
+
+TEST_F(Keys, OpenUntilTheFirstKeyThenRolesDecide) {
+  EXPECT_EQ(as("", "GET", "/api/v1/widgets/rules").status, 200) << "no key yet: open";
+  EXPECT_NE(as("", "GET", "/api/v1/auth/whoami").body.find("\"open\":true"), std::string::npos);
+  const auto admin = token_of(as("", "POST", "/api/v1/keys", R"({"name":"root","role":"admin"})"));
+  ASSERT_EQ(admin.size(), 76u);
+  const auto viewer =
+      token_of(as(admin, "POST", "/api/v1/keys", R"({"name":"dash","role":"viewer"})"));
+  const auto op =
+      token_of(as(admin, "POST", "/api/v1/keys", R"({"name":"ops","role":"operator"})"));
+  ASSERT_FALSE(viewer.empty());
+  ASSERT_FALSE(op.empty());
+
+  EXPECT_EQ(as("", "GET", "/api/v1/widgets/rules").status, 401) << "a key exists now";
+  EXPECT_EQ(as("rp_00000000_" + std::string(64, '0'), "GET", "/api/v1/widgets/rules").status, 401);
+  EXPECT_EQ(as(admin.substr(0, 75) + "x", "GET", "/api/v1/widgets/rules").status, 401);
+  EXPECT_EQ(as("garbage", "GET", "/api/v1/widgets/rules").status, 401);
+
+  EXPECT_EQ(as(viewer, "GET", "/api/v1/widgets/rules").status, 200);
+  auto r = as(viewer, "POST", "/api/v1/widgets/rules", R"({"id":1})");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_NE(r.body.find("needs the operator role; key 'dash' has viewer"), std::string::npos)
+      << r.body;
+  EXPECT_EQ(as(op, "POST", "/api/v1/widgets/rules", R"({"id":1})").status, 201);
+  EXPECT_EQ(as(op, "GET", "/api/v1/keys").status, 403) << "keys are admin's";
+  EXPECT_EQ(as(op, "POST", "/api/v1/config/reload").status, 403);
+  EXPECT_EQ(as(viewer, "GET", "/api/v1/config").status, 403) << "config is admin's";
+
+  // The audit names the key.
+  r = as(viewer, "GET", "/api/v1/audit/rules/1/history");
+  EXPECT_NE(r.body.find(R"("actor":"key:ops@rest:127.0.0.1")"), std::string::npos) << r.body;
+  r = as(viewer, "GET", "/api/v1/auth/whoami");
+  EXPECT_EQ(r.body, R"({"name":"dash","role":"viewer","open":false})");
+
+  // Listing never shows a secret; deleting a key revokes it.
+  r = as(admin, "GET", "/api/v1/keys");
+  EXPECT_EQ(r.body.find(viewer.substr(12)), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("name":"ops","role":"operator")"), std::string::npos) << r.body;
+  EXPECT_EQ(as(admin, "DELETE", "/api/v1/keys/ops").status, 204);
+  EXPECT_EQ(as(op, "GET", "/api/v1/widgets/rules").status, 401);
+  EXPECT_EQ(as(admin, "DELETE", "/api/v1/keys/ops").status, 404);
+}
+
+TEST_F(Keys, BadKeyRequestsAreRefused) {
+  EXPECT_EQ(as("", "POST", "/api/v1/keys", R"({"name":"a b","role":"admin"})").status, 400);
+  EXPECT_EQ(as("", "POST", "/api/v1/keys", R"({"name":"a","role":"root"})").status, 400);
+  EXPECT_EQ(as("", "POST", "/api/v1/keys", R"({"name":"a","role":"admin","x":1})").status, 400);
+  EXPECT_EQ(as("", "POST", "/api/v1/keys", "nope").status, 400);
+  const auto admin = token_of(as("", "POST", "/api/v1/keys", R"({"name":"a","role":"admin"})"));
+  ASSERT_FALSE(admin.empty());
+  EXPECT_EQ(as(admin, "POST", "/api/v1/keys", R"({"name":"a","role":"viewer"})").status, 409);
+  EXPECT_EQ(as(admin, "PUT", "/api/v1/keys/a").status, 405);
+  // The database holds no token, only its salted hash.
+  EXPECT_EQ(rampart::test::read_file(dir_ / "r.db").find(admin.substr(12)), std::string::npos);
+}
+
 TEST(RunningConfig, SecretsAreRedacted) {
   const auto cfg = rampart::config::load_string(
       "plugins:\n  webhook:\n    url: https://example.invalid/hook\n    password: hunter2\n"

@@ -4,6 +4,7 @@
 #include <Poco/Exception.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/String.h>
 
 #include <charconv>
 
@@ -43,6 +44,12 @@ std::unique_ptr<Poco::Net::HTTPServer> start_http_server(
     throw sdk::Error(RAMPART_ERR_INTERNAL,
                      "cannot listen on " + at.text() + ": " + e.displayText());
   }
+}
+
+std::string credential(const Poco::Net::HTTPServerRequest& req) {
+  const std::string auth = req.get("Authorization", "");
+  if (auth.size() > 7 && Poco::icompare(auth.substr(0, 7), "Bearer ") == 0) return auth.substr(7);
+  return req.get("X-API-Key", "");
 }
 
 }  // namespace rampart::frontend

@@ -7,6 +7,7 @@
 
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerRequest.h>
 
 #include <cstdint>
 #include <memory>
@@ -28,5 +29,8 @@ ListenAddress parse_listen(const sdk::Config& cfg, const std::string& key,
 // address when the port cannot be bound.
 std::unique_ptr<Poco::Net::HTTPServer> start_http_server(
     const ListenAddress& at, Poco::Net::HTTPRequestHandlerFactory* factory, int threads, int queue);
+
+// The API key a client sent: "Authorization: Bearer <key>" or "X-API-Key: <key>".
+std::string credential(const Poco::Net::HTTPServerRequest& req);
 
 }  // namespace rampart::frontend

@@ -29,9 +29,14 @@ void send(HTTPServerResponse& res, HTTPResponse::HTTPStatus status, const std::s
   res.send() << body;
 }
 
+struct Settings {
+  rampart::frontend::ListenAddress listen;
+  bool require_key = false;  // scrapes need an API key (any role) once keys exist
+};
+
 class Handler : public Poco::Net::HTTPRequestHandler {
  public:
-  explicit Handler(const Host& host) : host_(host) {}
+  Handler(const Host& host, bool require_key) : host_(host), require_key_(require_key) {}
   void handleRequest(HTTPServerRequest& req, HTTPServerResponse& res) override {
     const std::string path = Poco::URI(req.getURI()).getPath();
     if (path != "/metrics") {
@@ -45,6 +50,16 @@ class Handler : public Poco::Net::HTTPRequestHandler {
            R"({"error":"method_not_allowed","detail":"use GET"})");
       return;
     }
+    if (require_key_) {
+      // The core decides, as for every API request: open until a key exists.
+      const auto who = host_.api_call("GET", "/api/v1/auth/whoami", "", "",
+                                      "metrics:" + req.clientAddress().host().toString(),
+                                      rampart::frontend::credential(req));
+      if (who.status != 200) {
+        send(res, HTTPResponse::HTTP_UNAUTHORIZED, "application/json", who.body);
+        return;
+      }
+    }
     try {
       send(res, HTTPResponse::HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
            host_.metrics_text());
@@ -57,32 +72,36 @@ class Handler : public Poco::Net::HTTPRequestHandler {
 
  private:
   const Host& host_;
+  bool require_key_;
 };
 
 class Factory : public Poco::Net::HTTPRequestHandlerFactory {
  public:
-  explicit Factory(const Host& host) : host_(host) {}
+  Factory(const Host& host, bool require_key) : host_(host), require_key_(require_key) {}
   Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
-    return new Handler(host_);
+    return new Handler(host_, require_key_);
   }
 
  private:
   const Host& host_;
+  bool require_key_;
 };
 
-rampart::frontend::ListenAddress settings(const Config& cfg) {
-  cfg.allow_only("", {"listen"});
-  return rampart::frontend::parse_listen(cfg, "listen", "127.0.0.1:9090");
+Settings settings(const Config& cfg) {
+  cfg.allow_only("", {"listen", "require_key"});
+  return {rampart::frontend::parse_listen(cfg, "listen", "127.0.0.1:9090"),
+          cfg.get<bool>("require_key", false)};
 }
 
 class MetricsFrontend {
  public:
-  MetricsFrontend(Host& host, const Config& cfg) : host_(host), listen_(settings(cfg)) {}
+  MetricsFrontend(Host& host, const Config& cfg) : host_(host), settings_(settings(cfg)) {}
 
   void start() {
-    server_ = rampart::frontend::start_http_server(listen_, new Factory(host_), 2, 16);
-    listen_.port = server_->port();  // the one bound when 0 was asked for
-    host_.info("listening on " + listen_.text());
+    server_ = rampart::frontend::start_http_server(
+        settings_.listen, new Factory(host_, settings_.require_key), 2, 16);
+    settings_.listen.port = server_->port();  // the one bound when 0 was asked for
+    host_.info("listening on " + settings_.listen.text());
   }
   void stop() {
     if (server_) server_->stopAll(true);
@@ -92,7 +111,7 @@ class MetricsFrontend {
 
  private:
   Host& host_;
-  rampart::frontend::ListenAddress listen_;
+  Settings settings_;
   std::unique_ptr<Poco::Net::HTTPServer> server_;
 };
 

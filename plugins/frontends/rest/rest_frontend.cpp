@@ -18,6 +18,7 @@
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/String.h>
 #include <Poco/URI.h>
 
 #include <map>
@@ -167,7 +168,8 @@ class Api : public Poco::Net::HTTPRequestHandler {
     // Everything under /api/v1 means the same in every frontend: the core
     // answers it (ABI 1.2 api_call); this plugin only carries it.
     const auto answer = host_.api_call(method, path, Poco::URI(req.getURI()).getRawQuery(), body,
-                                       "rest:" + req.clientAddress().host().toString());
+                                       "rest:" + req.clientAddress().host().toString(),
+                                       rampart::frontend::credential(req));
     res.setStatus(static_cast<HTTPResponse::HTTPStatus>(answer.status));
     if (answer.status == 204) {
       res.send();

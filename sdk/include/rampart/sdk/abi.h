@@ -251,7 +251,8 @@ typedef struct rampart_api_request {
   const char* path;   /* /api/v1/..., without the query */
   const char* query;  /* raw, without '?'; NULL if none */
   rampart_str body;
-  const char* actor; /* who, for the audit log */
+  const char* actor;      /* the transport's view of who, for the audit log */
+  const char* credential; /* API key token the client sent, or NULL */
 } rampart_api_request;
 
 typedef struct rampart_api_response {

@@ -491,7 +491,8 @@ class Host {
     std::string body;
   };
   ApiResponse api_call(const std::string& method, const std::string& path, const std::string& query,
-                       std::string_view body, const std::string& actor) const {
+                       std::string_view body, const std::string& actor,
+                       const std::string& credential = "") const {
     require_field(RAMPART_HAS_FIELD(api_, rampart_host_api, api_call), "api_call");
     rampart_api_request req{};
     req.struct_size = sizeof req;
@@ -500,6 +501,7 @@ class Host {
     req.query = query.empty() ? nullptr : query.c_str();
     req.body = to_str(body);
     req.actor = actor.c_str();
+    req.credential = credential.empty() ? nullptr : credential.c_str();
     rampart_api_response res{};
     res.struct_size = sizeof res;
     check(api_->api_call(api_->ctx, &req, &res));

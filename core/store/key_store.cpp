@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "store/key_store.hpp"
+
+#include <Poco/DigestEngine.h>
+#include <Poco/SHA2Engine.h>
+#include <sys/random.h>
+
+#include <chrono>
+
+namespace rampart::store {
+namespace {
+
+std::string random_hex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  size_t got = 0;
+  while (got < bytes) {
+    const ssize_t n = getrandom(raw.data() + got, bytes - got, 0);
+    if (n < 0) throw KeyError("getrandom failed");
+    got += static_cast<size_t>(n);
+  }
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : raw) {
+    out += hex[c >> 4];
+    out += hex[c & 15];
+  }
+  return out;
+}
+
+std::string digest(const std::string& salt, const std::string& secret) {
+  Poco::SHA2Engine sha(Poco::SHA2Engine::SHA_256);
+  sha.update(salt);
+  sha.update(secret);
+  return Poco::DigestEngine::digestToHex(sha.digest());
+}
+
+bool same(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) {
+    if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK)
+      throw KeyError(std::string("key store: ") + sqlite3_errmsg(db));
+  }
+  ~Stmt() { sqlite3_finalize(st_); }
+  Stmt& text(int i, const std::string& s) {
+    sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& integer(int i, int64_t v) {
+    sqlite3_bind_int64(st_, i, v);
+    return *this;
+  }
+  bool step() {
+    const int rc = sqlite3_step(st_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw KeyError(std::string("key store: ") + sqlite3_errstr(rc));
+  }
+  std::string col(int i) const {
+    const auto* p = sqlite3_column_text(st_, i);
+    return p ? reinterpret_cast<const char*>(p) : "";
+  }
+  int64_t col_int(int i) const { return sqlite3_column_int64(st_, i); }
+
+ private:
+  sqlite3_stmt* st_ = nullptr;
+};
+
+ApiKey key_of(const Stmt& st) {
+  return {st.col(0), st.col(1), parse_role(st.col(2)).value_or(Role::viewer), st.col_int(3)};
+}
+
+}  // namespace
+
+std::optional<Role> parse_role(const std::string& s) {
+  if (s == "viewer") return Role::viewer;
+  if (s == "operator") return Role::operator_;
+  if (s == "admin") return Role::admin;
+  return std::nullopt;
+}
+
+const char* role_name(Role r) {
+  switch (r) {
+    case Role::admin:
+      return "admin";
+    case Role::operator_:
+      return "operator";
+    default:
+      return "viewer";
+  }
+}
+
+KeyStore::KeyStore(const std::string& path) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
+    const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw KeyError(path + ": " + why);
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  char* err = nullptr;
+  if (sqlite3_exec(db_,
+                   "CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, name TEXT UNIQUE NOT "
+                   "NULL, role TEXT NOT NULL, salt TEXT NOT NULL, hash TEXT NOT NULL, created_ms "
+                   "INTEGER NOT NULL)",
+                   nullptr, nullptr, &err) != SQLITE_OK) {
+    const std::string why = err ? err : "?";
+    sqlite3_free(err);
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw KeyError(path + ": " + why);
+  }
+}
+
+KeyStore::~KeyStore() { sqlite3_close(db_); }
+
+bool KeyStore::empty() const {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "SELECT 1 FROM api_keys LIMIT 1");
+  return !st.step();
+}
+
+std::vector<ApiKey> KeyStore::list() const {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "SELECT id, name, role, created_ms FROM api_keys ORDER BY name");
+  std::vector<ApiKey> out;
+  while (st.step()) out.push_back(key_of(st));
+  return out;
+}
+
+std::pair<ApiKey, std::string> KeyStore::create(const std::string& name, Role role) {
+  const std::string id = random_hex(4), secret = random_hex(32), salt = random_hex(16);
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  std::lock_guard lock(mu_);
+  {
+    Stmt exists(db_, "SELECT 1 FROM api_keys WHERE name = ?1");
+    exists.text(1, name);
+    if (exists.step()) throw KeyError("a key named '" + name + "' exists");
+  }
+  Stmt st(db_,
+          "INSERT INTO api_keys (id, name, role, salt, hash, created_ms) VALUES (?1, ?2, ?3, ?4, "
+          "?5, ?6)");
+  st.text(1, id).text(2, name).text(3, role_name(role)).text(4, salt).text(5, digest(salt, secret));
+  st.integer(6, now).step();
+  return {{id, name, role, now}, "rp_" + id + "_" + secret};
+}
+
+bool KeyStore::remove(const std::string& name) {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "DELETE FROM api_keys WHERE name = ?1");
+  st.text(1, name).step();
+  return sqlite3_changes(db_) > 0;
+}
+
+std::optional<ApiKey> KeyStore::verify(const std::string& token) const {
+  // rp_<8 hex id>_<64 hex secret>
+  if (token.size() != 3 + 8 + 1 + 64 || token.rfind("rp_", 0) != 0 || token[11] != '_')
+    return std::nullopt;
+  const std::string id = token.substr(3, 8), secret = token.substr(12);
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "SELECT id, name, role, created_ms, salt, hash FROM api_keys WHERE id = ?1");
+  st.text(1, id);
+  if (!st.step()) return std::nullopt;
+  if (!same(digest(st.col(4), secret), st.col(5))) return std::nullopt;
+  return key_of(st);
+}
+
+}  // namespace rampart::store

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+// API keys for the management API, in the agent's SQLite database: a name,
+// a role, and only a salted SHA-256 of the secret. A token reads
+// "rp_<id>_<secret>" and is shown once, when the key is created.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rampart::store {
+
+enum class Role { viewer = 1, operator_ = 2, admin = 3 };
+std::optional<Role> parse_role(const std::string& s);
+const char* role_name(Role r);
+
+struct ApiKey {
+  std::string id, name;
+  Role role;
+  int64_t created_ms;
+};
+
+class KeyError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class KeyStore {
+ public:
+  explicit KeyStore(const std::string& path);  // throws KeyError
+  ~KeyStore();
+  KeyStore(const KeyStore&) = delete;
+  KeyStore& operator=(const KeyStore&) = delete;
+
+  bool empty() const;
+  std::vector<ApiKey> list() const;
+  // The new key and its token. Throws KeyError on a taken name.
+  std::pair<ApiKey, std::string> create(const std::string& name, Role role);
+  bool remove(const std::string& name);
+  // The key a token belongs to, if the token is right (constant-time compare).
+  std::optional<ApiKey> verify(const std::string& token) const;
+
+ private:
+  sqlite3* db_ = nullptr;
+  mutable std::mutex mu_;
+};
+
+}  // namespace rampart::store
