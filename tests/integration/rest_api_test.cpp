@@ -5,7 +5,13 @@
 // enforcing them.
 #include <gtest/gtest.h>
 
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/NetSSL.h>
+#include <Poco/StreamCopier.h>
+
 #include <csignal>
+#include <sstream>
 
 #include "daemon_process.hpp"
 #include "http_client.hpp"
@@ -282,6 +288,85 @@ TEST_F(RestApi, KeysAreCheckedFromEitherHeader) {
   ASSERT_NO_FATAL_FAILURE(restart());
   EXPECT_EQ(call("GET", "/api/v1/firewall/rules").status, 401);
   EXPECT_EQ(http(port_, "GET", "/api/v1/firewall/rules", "", {{"X-API-Key", viewer}}).status, 200);
+}
+
+TEST(RestLimits, WritesPerClientAreRateLimited) {
+  rampart::test::TempDir dir;
+  const auto cfg = dir / "rampart.yaml";
+  // One write per 100 s after a burst of 2: the third write is refused,
+  // whatever the machine's speed; reads are never limited.
+  rampart::test::write_file(cfg, "agent:\n  state_dir: " + (dir / "state") +
+                                     "\nplugins:\n  firewall: {}\n  rest: {listen: "
+                                     "\"127.0.0.1:0\", write_rate_per_second: 0.01, "
+                                     "write_burst: 2}\n");
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  ASSERT_TRUE(d.wait_for("ready plugins=firewall,rest refused=0")) << d.output();
+  const uint16_t port = rampart::test::listening_port(d.output());
+  EXPECT_EQ(http(port, "POST", "/api/v1/firewall/rules", R"({"action":"deny"})").status, 201);
+  EXPECT_EQ(http(port, "POST", "/api/v1/firewall/rules", R"({"action":"log"})").status, 201);
+  const auto r = http(port, "POST", "/api/v1/firewall/rules", R"({"action":"allow"})");
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_NE(r.body.find(R"("error":"too many requests")"), std::string::npos) << r.body;
+  EXPECT_EQ(http(port, "GET", "/api/v1/firewall/rules").status, 200);
+  const auto rules = http(port, "GET", "/api/v1/firewall/rules").body;
+  EXPECT_EQ(rules.find(R"("action":"allow")"), std::string::npos) << "refused means not stored";
+
+  // Header limits: too many fields, or one too long, is a 400 before any handler runs.
+  std::vector<std::pair<std::string, std::string>> many;
+  for (int i = 0; i < 150; ++i) many.emplace_back("X-Filler-" + std::to_string(i), "x");
+  EXPECT_EQ(http(port, "GET", "/healthz", "", many).status, 400);
+  EXPECT_EQ(http(port, "GET", "/healthz", "", {{"X-Long", std::string(20000, 'a')}}).status, 400);
+  EXPECT_EQ(http(port, "GET", "/healthz").status, 200);
+}
+
+// TLS with a certificate made here: the API answers over HTTPS, a client
+// that trusts that certificate verifies it, plain HTTP gets nothing.
+TEST(RestTls, ServesHttpsWithTheConfiguredCertificate) {
+  rampart::test::TempDir dir;
+  const auto made = rampart::test::run_command(
+      {"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+       dir / "key.pem", "-out", dir / "cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
+       "subjectAltName=IP:127.0.0.1"});
+  ASSERT_EQ(made.status, 0) << made.output;
+  const auto cfg = dir / "rampart.yaml";
+  rampart::test::write_file(cfg, "agent:\n  state_dir: " + (dir / "state") +
+                                     "\nplugins:\n  firewall: {}\n  rest:\n    listen: "
+                                     "\"127.0.0.1:0\"\n    tls: {cert: " +
+                                     (dir / "cert.pem") + ", key: " + (dir / "key.pem") + "}\n");
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  ASSERT_TRUE(d.wait_for("ready plugins=firewall,rest refused=0")) << d.output();
+  ASSERT_TRUE(d.wait_for("(https)")) << d.output();
+  const uint16_t port = rampart::test::listening_port(d.output());
+  ASSERT_NE(port, 0);
+
+  Poco::Net::initializeSSL();
+  Poco::Net::Context::Params p;
+  p.caLocation = dir / "cert.pem";
+  p.verificationMode = Poco::Net::Context::VERIFY_RELAXED;
+  p.loadDefaultCAs = false;
+  Poco::Net::Context::Ptr ctx = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, p);
+  Poco::Net::HTTPSClientSession session("127.0.0.1", port, ctx);
+  Poco::Net::HTTPRequest req("GET", "/api/v1/firewall/rules", Poco::Net::HTTPMessage::HTTP_1_1);
+  session.sendRequest(req);
+  Poco::Net::HTTPResponse res;
+  std::ostringstream body;
+  Poco::StreamCopier::copyStream(session.receiveResponse(res), body);
+  EXPECT_EQ(res.getStatus(), 200);
+  EXPECT_EQ(body.str(), R"({"rules":[],"next_cursor":null})");
+
+  EXPECT_ANY_THROW({
+    const auto plain = http(port, "GET", "/healthz");
+    if (plain.status != 200) throw std::runtime_error("no HTTP answer");
+  }) << "plain HTTP on the TLS port";
+
+  // A missing key file is a config error that names it.
+  rampart::test::write_file(cfg, "plugins:\n  rest:\n    tls: {cert: " + (dir / "cert.pem") +
+                                     ", key: " + (dir / "absent.pem") + "}\n");
+  const auto check = rampart::test::run_command({RAMPARTD_PATH, "--check-config", "--config", cfg,
+                                                 "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  EXPECT_EQ(check.status, 1);
+  EXPECT_NE(check.output.find("plugins.rest.tls.key: " + (dir / "absent.pem")), std::string::npos)
+      << check.output;
 }
 
 }  // namespace

@@ -6,7 +6,15 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/String.h>
 
+#include <Poco/Net/Context.h>
+#include <Poco/Net/NetSSL.h>
+#include <Poco/Net/SecureServerSocket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <mutex>
 
 namespace rampart::frontend {
 
@@ -28,16 +36,42 @@ ListenAddress parse_listen(const sdk::Config& cfg, const std::string& key,
   return a;
 }
 
+std::optional<TlsSettings> parse_tls(const sdk::Config& cfg, const std::string& key) {
+  if (!cfg.has(key)) return std::nullopt;
+  cfg.allow_only(key, {"cert", "key"});
+  TlsSettings t{cfg.require<std::string>(key + ".cert"), cfg.require<std::string>(key + ".key")};
+  for (const auto& [field, path] : {std::pair{"cert", t.cert_file}, std::pair{"key", t.key_file}}) {
+    if (access(path.c_str(), R_OK) != 0)
+      throw cfg.invalid(key + "." + field, path + ": " + std::strerror(errno));
+  }
+  return t;
+}
+
 std::unique_ptr<Poco::Net::HTTPServer> start_http_server(
-    const ListenAddress& at, Poco::Net::HTTPRequestHandlerFactory* factory, int threads,
-    int queue) {
+    const ListenAddress& at, Poco::Net::HTTPRequestHandlerFactory* factory, int threads, int queue,
+    const std::optional<TlsSettings>& tls) {
   Poco::Net::HTTPRequestHandlerFactory::Ptr owned(factory);
   try {
-    Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(at.host, at.port));
+    const Poco::Net::SocketAddress address(at.host, at.port);
+    std::unique_ptr<Poco::Net::ServerSocket> socket;
+    if (tls) {
+      static std::once_flag ssl_ready;
+      std::call_once(ssl_ready, [] { Poco::Net::initializeSSL(); });
+      Poco::Net::Context::Params p;
+      p.certificateFile = tls->cert_file;
+      p.privateKeyFile = tls->key_file;
+      p.verificationMode = Poco::Net::Context::VERIFY_NONE;  // clients authenticate with API keys
+      p.loadDefaultCAs = false;
+      Poco::Net::Context::Ptr ctx = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, p);
+      ctx->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+      socket = std::make_unique<Poco::Net::SecureServerSocket>(address, 64, ctx);
+    } else {
+      socket = std::make_unique<Poco::Net::ServerSocket>(address);
+    }
     auto* params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(threads);
     params->setMaxQueued(queue);
-    auto server = std::make_unique<Poco::Net::HTTPServer>(owned, socket, params);
+    auto server = std::make_unique<Poco::Net::HTTPServer>(owned, *socket, params);
     server->start();
     return server;
   } catch (const Poco::Exception& e) {

@@ -21,6 +21,8 @@
 #include <Poco/String.h>
 #include <Poco/URI.h>
 
+#include <algorithm>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,12 +41,20 @@ using rampart::sdk::Host;
 
 struct Settings {
   rampart::frontend::ListenAddress listen;
+  std::optional<rampart::frontend::TlsSettings> tls;
   size_t max_body = 1 << 20;
+  double write_rate = 20;  // writes per second per client address, refilled continuously
+  double write_burst = 40;
 
   static Settings from(const Config& cfg) {
-    cfg.allow_only("", {"listen", "max_body_bytes"});
+    cfg.allow_only("", {"listen", "max_body_bytes", "tls", "write_rate_per_second", "write_burst"});
     Settings s;
     s.listen = rampart::frontend::parse_listen(cfg, "listen", "127.0.0.1:8080");
+    s.tls = rampart::frontend::parse_tls(cfg, "tls");
+    s.write_rate = cfg.get<double>("write_rate_per_second", 20);
+    s.write_burst = cfg.get<double>("write_burst", 40);
+    if (!(s.write_rate > 0)) throw cfg.invalid("write_rate_per_second", "must be above 0");
+    if (!(s.write_burst >= 1)) throw cfg.invalid("write_burst", "must be 1 or more");
     s.max_body = cfg.get<uint64_t>("max_body_bytes", 1 << 20);
     return s;
   }
@@ -104,10 +114,41 @@ class RequestMetrics {
   std::map<std::string, rampart::sdk::Metric> series_;
 };
 
+// Writes per client address: a token bucket each, so one client cannot
+// churn the kernel's rule sets for everyone.
+class WriteLimiter {
+ public:
+  WriteLimiter(double rate, double burst) : rate_(rate), burst_(burst) {}
+  bool allow(const std::string& client) {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mu_);
+    if (buckets_.size() > 4096) buckets_.clear();  // bounded memory; a reset only forgives
+    auto [it, fresh] = buckets_.try_emplace(client, Bucket{burst_, now});
+    Bucket& b = it->second;
+    if (!fresh) {
+      b.tokens =
+          std::min(burst_, b.tokens + rate_ * std::chrono::duration<double>(now - b.at).count());
+      b.at = now;
+    }
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+ private:
+  struct Bucket {
+    double tokens;
+    std::chrono::steady_clock::time_point at;
+  };
+  const double rate_, burst_;
+  std::mutex mu_;
+  std::map<std::string, Bucket> buckets_;
+};
+
 class Api : public Poco::Net::HTTPRequestHandler {
  public:
-  Api(const Host& host, const Settings& s, RequestMetrics& metrics)
-      : host_(host), settings_(s), metrics_(metrics) {}
+  Api(const Host& host, const Settings& s, RequestMetrics& metrics, WriteLimiter& limiter)
+      : host_(host), settings_(s), metrics_(metrics), limiter_(limiter) {}
 
   void handleRequest(HTTPServerRequest& req, HTTPServerResponse& res) override {
     std::string path;
@@ -148,6 +189,14 @@ class Api : public Poco::Net::HTTPRequestHandler {
       send_error(res, HTTPResponse::HTTP_NOT_FOUND, "not found", path);
       return 404;
     }
+    if (method != "GET" && method != "HEAD" &&
+        !limiter_.allow(req.clientAddress().host().toString())) {
+      res.set("Retry-After", "1");
+      send_error(res, HTTPResponse::HTTP_TOO_MANY_REQUESTS, "too many requests",
+                 "at most " + std::to_string(settings_.write_rate) +
+                     " writes per second per client (plugins.rest.write_rate_per_second)");
+      return 429;
+    }
     std::string body;
     if (method == "POST" || method == "PUT" || method == "PATCH") {
       if (req.getContentLength() > static_cast<std::streamsize>(settings_.max_body)) {
@@ -184,19 +233,22 @@ class Api : public Poco::Net::HTTPRequestHandler {
   const Host& host_;
   Settings settings_;
   RequestMetrics& metrics_;
+  WriteLimiter& limiter_;
 };
 
 class Factory : public Poco::Net::HTTPRequestHandlerFactory {
  public:
-  Factory(const Host& host, const Settings& s) : host_(host), settings_(s), metrics_(host) {}
+  Factory(const Host& host, const Settings& s)
+      : host_(host), settings_(s), metrics_(host), limiter_(s.write_rate, s.write_burst) {}
   Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
-    return new Api(host_, settings_, metrics_);
+    return new Api(host_, settings_, metrics_, limiter_);
   }
 
  private:
   const Host& host_;
   Settings settings_;
   RequestMetrics metrics_;
+  WriteLimiter limiter_;
 };
 
 class RestFrontend {
@@ -205,9 +257,9 @@ class RestFrontend {
 
   void start() {
     server_ = rampart::frontend::start_http_server(settings_.listen, new Factory(host_, settings_),
-                                                   8, 64);
+                                                   8, 64, settings_.tls);
     settings_.listen.port = server_->port();  // the one bound when 0 was asked for
-    host_.info("listening on " + settings_.listen.text());
+    host_.info("listening on " + settings_.listen.text() + (settings_.tls ? " (https)" : ""));
   }
 
   void stop() {
