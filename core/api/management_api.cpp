@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <charconv>
 #include <regex>
+#include <set>
 #include <sstream>
 
 namespace rampart::api {
@@ -298,7 +299,8 @@ Response ManagementApi::route(const Request& req) {
       if (!rules_.owned(domain)) return error(404, "not found", "no rule domain '" + domain + "'");
       if (m == "GET") return list(domain, req);
       if (m == "POST") return write(domain, RAMPART_RULE_CREATE, 0, req);
-      return not_allowed(m, "GET, POST");
+      if (m == "PUT") return replace(domain, req);
+      return not_allowed(m, "GET, POST, PUT");
     }
     if (std::regex_match(p, g, kRule)) {
       const std::string domain = g[1].str();
@@ -416,6 +418,62 @@ Response ManagementApi::write(const std::string& domain, rampart_rule_change cha
   }
   if (change == RAMPART_RULE_DELETE) return {204, ""};
   return {change == RAMPART_RULE_CREATE ? 201 : 200, *body};
+}
+
+// Import: {"rules": [...]} becomes the domain's API-managed set, at once.
+Response ManagementApi::replace(const std::string& domain, const Request& req) {
+  std::string why;
+  Object::Ptr o = object_of(req.body, why);
+  if (!o) return error(400, "invalid rules", why);
+  if (!o->has("rules") || !o->isArray("rules"))
+    return error(400, "invalid rules", "expected {\"rules\": [...]}", "rules");
+  Array::Ptr arr = o->getArray("rules");
+  std::vector<store::StoredRule> rules;
+  std::set<uint64_t> ids;
+  uint64_t next_id = 0;
+  for (size_t i = 0; i < arr->size(); ++i) {
+    if (!arr->isObject(i)) continue;
+    const auto r = arr->getObject(i);
+    if (r->has("id")) {
+      const auto v = r->get("id");
+      if (v.isInteger()) next_id = std::max(next_id, v.convert<uint64_t>());
+    }
+  }
+  for (const auto& r : rules_.list(domain)) next_id = std::max(next_id, r.id);
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const std::string at = "rules[" + std::to_string(i) + "]";
+    if (!arr->isObject(i)) return error(400, "invalid rules", at + ": not a JSON object", at);
+    Object::Ptr r = arr->getObject(i);
+    uint64_t id = 0;
+    if (r->has("id")) {
+      const auto v = r->get("id");
+      if (!v.isInteger() || v.convert<int64_t>() < 1 || v.convert<int64_t>() > 0xffffffffLL)
+        return error(400, "invalid rules", at + ".id: must be 1-4294967295", at + ".id");
+      id = v.convert<uint64_t>();
+    } else {
+      id = ++next_id;
+      r->set("id", id);
+    }
+    if (!ids.insert(id).second)
+      return error(400, "invalid rules", at + ".id: " + std::to_string(id) + " twice", at + ".id");
+    rules.push_back({id, to_json(r)});
+  }
+  const auto res = rules_.replace_api_rules(domain, rules, req.actor);
+  switch (res.status) {
+    case RAMPART_OK:
+      break;
+    case RAMPART_ERR_INVALID_ARGUMENT:
+      return error(400, "invalid rules", res.message, field_of(res.message));
+    case RAMPART_ERR_CONFLICT:
+      return error(409, "rule exists", res.message);
+    case RAMPART_ERR_UNSUPPORTED:
+      return error(503, domain + " unavailable", res.message);
+    default:
+      return error(500, "internal error", res.message);
+  }
+  Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  out->set("replaced", static_cast<uint64_t>(rules.size()));
+  return json(200, out);
 }
 
 // JSON merge patch (RFC 7396) on the top level: fields given replace the

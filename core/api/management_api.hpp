@@ -8,6 +8,7 @@
 //   GET    /api/v1/domains
 //   GET    /api/v1/{domain}/rules?limit=&cursor=&<field>=<value>
 //   POST   /api/v1/{domain}/rules
+//   PUT    /api/v1/{domain}/rules          {"rules": [...]}: import, all or nothing
 //   GET|PUT|PATCH|DELETE /api/v1/{domain}/rules/{id}
 //   GET    /api/v1/{domain}/status
 //   GET    /api/v1/agent/status | /api/v1/ebpf/status | /api/v1/config
@@ -81,6 +82,7 @@ class ManagementApi {
   Response write(const std::string& domain, rampart_rule_change change, uint64_t id,
                  const Request& req);
   Response patch(const std::string& domain, uint64_t id, const Request& req);
+  Response replace(const std::string& domain, const Request& req);
   Response audit(const Request& req, std::optional<uint64_t> rule_id);
   Response route(const Request& req);
   // A refusal (401/403), or the request with its actor naming the key.

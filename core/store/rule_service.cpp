@@ -96,4 +96,34 @@ ChangeResult RuleService::change(const std::string& domain, rampart_rule_change 
   return {};
 }
 
+ChangeResult RuleService::replace_api_rules(const std::string& domain,
+                                            const std::vector<StoredRule>& rules,
+                                            const std::string& actor) {
+  std::lock_guard lock(mu_);
+  const auto it = owners_.find(domain);
+  std::shared_ptr<RuleOwner> owner = it == owners_.end() ? nullptr : it->second.second.lock();
+  if (!owner)
+    return {RAMPART_ERR_UNSUPPORTED, "no running engine owns the rule domain '" + domain + "'"};
+  std::vector<StoredRule> next = store_.list(domain, "config");
+  for (const auto& r : rules) {
+    if (std::any_of(next.begin(), next.end(), [&](const StoredRule& c) { return c.id == r.id; }))
+      return {RAMPART_ERR_CONFLICT,
+              "rule " + std::to_string(r.id) + " is managed by the config file"};
+  }
+  next.insert(next.end(), rules.begin(), rules.end());
+  std::string refusal;
+  try {
+    store_.sync_origin(domain, "api", rules, actor, [&] {
+      refusal = owner->apply_rules(domain, next);
+      if (!refusal.empty()) throw std::runtime_error(refusal);
+    });
+  } catch (const StoreError& e) {
+    return {RAMPART_ERR_INTERNAL, e.what()};
+  } catch (const std::exception& e) {
+    if (!refusal.empty()) return {RAMPART_ERR_INVALID_ARGUMENT, refusal};
+    return {RAMPART_ERR_INTERNAL, e.what()};
+  }
+  return {};
+}
+
 }  // namespace rampart::store

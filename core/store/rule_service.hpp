@@ -61,6 +61,11 @@ class RuleService {
   std::vector<StoredRule> list(const std::string& domain) const { return store_.list(domain); }
   ChangeResult change(const std::string& domain, rampart_rule_change kind, uint64_t id,
                       const std::optional<std::string>& body, const std::string& actor);
+  // Import: the API-managed rules of a domain become exactly `rules`, all or
+  // nothing (the owner applies the whole result first). Config-file rules
+  // stay; an imported id that one of them holds is a conflict.
+  ChangeResult replace_api_rules(const std::string& domain, const std::vector<StoredRule>& rules,
+                                 const std::string& actor);
 
   RuleStore& store() { return store_; }
 

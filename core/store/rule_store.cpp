@@ -124,6 +124,16 @@ std::vector<StoredRule> RuleStore::list(const std::string& domain) const {
   return out;
 }
 
+std::vector<StoredRule> RuleStore::list(const std::string& domain,
+                                        const std::string& origin) const {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "SELECT id, body FROM rules WHERE domain = ?1 AND origin = ?2 ORDER BY id");
+  st.text(1, domain).text(2, origin);
+  std::vector<StoredRule> out;
+  while (st.step()) out.push_back({static_cast<uint64_t>(st.col_int(0)), st.col_text(1)});
+  return out;
+}
+
 std::optional<std::string> RuleStore::get_locked(const std::string& domain, uint64_t id) const {
   Stmt st(db_, "SELECT body FROM rules WHERE domain = ?1 AND id = ?2");
   st.text(1, domain).integer(2, static_cast<int64_t>(id));

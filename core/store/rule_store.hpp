@@ -45,6 +45,8 @@ class RuleStore {
   RuleStore& operator=(const RuleStore&) = delete;
 
   std::vector<StoredRule> list(const std::string& domain) const;
+  // Only the rules a source manages: "config" (the file) or "api".
+  std::vector<StoredRule> list(const std::string& domain, const std::string& origin) const;
   std::optional<std::string> get(const std::string& domain, uint64_t id) const;
   bool empty(const std::string& domain) const;
   std::map<std::string, uint64_t> counts() const;  // rules per domain

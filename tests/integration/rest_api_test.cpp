@@ -319,6 +319,52 @@ TEST(RestLimits, WritesPerClientAreRateLimited) {
   EXPECT_EQ(http(port, "GET", "/healthz").status, 200);
 }
 
+// Import: 10,000 rules in one PUT, all or nothing.
+TEST(RestImport, TenThousandRulesAtOnceAndABadOneChangesNothing) {
+  rampart::test::TempDir dir;
+  const auto cfg = dir / "rampart.yaml";
+  rampart::test::write_file(cfg,
+                            "agent:\n  state_dir: " + (dir / "state") +
+                                "\nplugins:\n  firewall:\n    rules: [{id: 1, action: log}]\n"
+                                "  rest: {listen: \"127.0.0.1:0\", max_body_bytes: 4000000}\n");
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  ASSERT_TRUE(d.wait_for("ready plugins=firewall,rest refused=0")) << d.output();
+  const uint16_t port = rampart::test::listening_port(d.output());
+  auto rules = [](int n, int bad_at) {
+    std::string body = R"({"rules":[)";
+    for (int i = 0; i < n; ++i) {
+      body += std::string(i ? "," : "") + R"({"id":)" + std::to_string(100 + i) +
+              R"(,"action":"deny","protocol":"tcp","src_ip":"10.)" + std::to_string(i / 256 % 256) +
+              "." + std::to_string(i % 256) + (i == bad_at ? R"(.300/32"})" : R"(.0/24"})");
+    }
+    return body + "]}";
+  };
+  auto r = http(port, "PUT", "/api/v1/firewall/rules", rules(10000, -1));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, R"({"replaced":10000})");
+  auto last = http(port, "GET", "/api/v1/firewall/rules?cursor=10098");
+  EXPECT_NE(last.body.find(R"("id":10099)"), std::string::npos) << last.body;
+  EXPECT_NE(http(port, "GET", "/api/v1/firewall/rules/1").status, 404) << "config rule kept";
+
+  r = http(port, "PUT", "/api/v1/firewall/rules", rules(10000, 5000));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("rule 5100: src_ip"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("field":"src_ip")"), std::string::npos) << r.body;
+  EXPECT_EQ(http(port, "GET", "/api/v1/firewall/rules/5100").body.find("300"), std::string::npos)
+      << "nothing of the bad import was stored";
+  EXPECT_EQ(http(port, "GET", "/api/v1/firewall/rules?cursor=10098").body, last.body);
+
+  r = http(port, "PUT", "/api/v1/firewall/rules", R"({"rules":[{"id":1,"action":"deny"}]})");
+  EXPECT_EQ(r.status, 409) << "id 1 belongs to the config file: " << r.body;
+  r = http(port, "PUT", "/api/v1/firewall/rules", R"({"rules":[{"id":7},{"id":7}]})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(http(port, "PUT", "/api/v1/firewall/rules", R"({"rules":{}})").status, 400);
+  r = http(port, "PUT", "/api/v1/firewall/rules", R"({"rules":[]})");
+  EXPECT_EQ(r.status, 200) << "an empty import removes every API rule";
+  EXPECT_EQ(http(port, "GET", "/api/v1/firewall/rules/100").status, 404);
+  EXPECT_EQ(http(port, "GET", "/api/v1/firewall/rules/1").status, 200);
+}
+
 // TLS with a certificate made here: the API answers over HTTPS, a client
 // that trusts that certificate verifies it, plain HTTP gets nothing.
 TEST(RestTls, ServesHttpsWithTheConfiguredCertificate) {
