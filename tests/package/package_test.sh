@@ -36,6 +36,7 @@ rpm_sdk=$(ls "$build"/packages/rampart-sdk-devel-${version}-*.noarch.rpm 2>/dev/
 dpkg-deb -c "$deb" >"$work/deb.list"
 for f in ./usr/sbin/rampartd ./usr/lib/rampart/plugins/log.so ./usr/lib/rampart/bpf/xdp_firewall.bpf.o \
          ./usr/lib/rampart/bpf/tc_dispatch.bpf.o \
+         ./usr/bin/rampartctl ./usr/share/bash-completion/completions/rampartctl \
          ./etc/rampart/rampart.yaml \
          ./usr/lib/systemd/system/rampart.service; do
   grep -q " $f\$" "$work/deb.list" || fail "$f not in $deb"
@@ -73,6 +74,8 @@ curl -sf http://127.0.0.1:8080/healthz >"$work/healthz" || fail "the REST API di
 grep -q '"ok"' "$work/healthz" || fail "unexpected /healthz answer: $(cat "$work/healthz")"
 curl -sf http://127.0.0.1:9090/metrics >"$work/metrics" || fail "/metrics did not answer on 127.0.0.1:9090"
 grep -q '^rampart_plugins{state="running"} 4$' "$work/metrics" || fail "unexpected /metrics: $(head -c 2000 "$work/metrics")"
+/usr/bin/rampartctl status >"$work/ctl" 2>&1 || fail "rampartctl status failed: $(cat "$work/ctl")"
+grep -q '^firewall  *engine  *running' "$work/ctl" || fail "unexpected rampartctl status: $(cat "$work/ctl")"
 kill -TERM "$pid"
 status=0
 wait "$pid" || status=$?

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: Apache-2.0
+// rampartctl against a real rampartd: rule commands, import/export round
+// trips (YAML and JSON, all or nothing), keys and tokens, JSON output,
+// exit codes 0/1/2 and the connection-refused hint, bash completion.
+#include <gtest/gtest.h>
+
+#include <Poco/JSON/Parser.h>
+
+#include "daemon_process.hpp"
+#include "http_client.hpp"
+#include "temp_dir.hpp"
+
+namespace {
+
+using rampart::test::DaemonProcess;
+using rampart::test::run_command;
+
+class Rampartctl : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto cfg = dir_ / "rampart.yaml";
+    rampart::test::write_file(cfg, "agent:\n  state_dir: " + (dir_ / "state") +
+                                       "\nplugins:\n  firewall: {}\n  rest: {listen: "
+                                       "\"127.0.0.1:0\"}\n");
+    daemon_ = std::make_unique<DaemonProcess>(std::vector<std::string>{
+        RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+    ASSERT_TRUE(daemon_->wait_for("ready plugins=firewall,rest refused=0")) << daemon_->output();
+    server_ =
+        "http://127.0.0.1:" + std::to_string(rampart::test::listening_port(daemon_->output()));
+  }
+  rampart::test::RunResult ctl(std::vector<std::string> args, const std::string& token = "") {
+    std::vector<std::string> argv = {"/usr/bin/env"};
+    if (!token.empty()) argv.push_back("RAMPART_TOKEN=" + token);
+    argv.insert(argv.end(), {RAMPARTCTL_PATH, "--server", server_});
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv);
+  }
+
+  rampart::test::TempDir dir_;
+  std::unique_ptr<DaemonProcess> daemon_;
+  std::string server_;
+};
+
+TEST_F(Rampartctl, RuleCommandsAndTables) {
+  auto r = ctl({"rules", "add", "firewall", R"({"id":5,"action":"deny","protocol":"tcp"})"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = ctl({"rules", "add", "firewall", R"({"id":6,"action":"log","protocol":"udp"})"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = ctl({"rules", "list", "firewall"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("ID  ACTION  PROTOCOL"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("5   deny    tcp"), std::string::npos) << r.output;
+  r = ctl({"rules", "list", "firewall", "protocol=udp", "--output", "json"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto list = Poco::JSON::Parser().parse(r.output).extract<Poco::JSON::Object::Ptr>();
+  ASSERT_EQ(list->getArray("rules")->size(), 1u) << r.output;
+  r = ctl({"rules", "patch", "firewall", "6", R"({"action":"deny"})"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(ctl({"rules", "get", "firewall", "6"}).output.find("\"deny\""), std::string::npos);
+  EXPECT_EQ(ctl({"rules", "delete", "firewall", "6"}).status, 0);
+
+  r = ctl({"rules", "get", "firewall", "6"});
+  EXPECT_EQ(r.status, 1) << "a server refusal is exit 1";
+  EXPECT_NE(r.output.find("HTTP 404: rule not found"), std::string::npos) << r.output;
+  r = ctl({"rules", "add", "firewall", R"({"action":"deny","src_ip":"10.0.0.300"})"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("(field src_ip)"), std::string::npos) << r.output;
+  EXPECT_EQ(ctl({"rules", "frob", "firewall"}).status, 2) << "usage errors are exit 2";
+  EXPECT_EQ(ctl({"rules", "get", "firewall", "x"}).status, 2);
+  EXPECT_EQ(ctl({"--output", "xml", "status"}).status, 2);
+  r = ctl({"status"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("firewall  engine"), std::string::npos) << r.output;
+}
+
+TEST_F(Rampartctl, ExportImportRoundTripsAndABadFileChangesNothing) {
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_EQ(
+        ctl({"rules", "add", "firewall",
+             "{\"id\":" + std::to_string(i) + ",\"action\":\"deny\",\"dst_port\":\"" +
+                 std::to_string(1000 + i) + "\",\"description\":\"r " + std::to_string(i) + "\"}"})
+            .status,
+        0);
+  }
+  const auto yaml = dir_ / "rules.yaml", json = dir_ / "rules.json";
+  ASSERT_EQ(ctl({"rules", "export", "firewall", yaml}).status, 0);
+  ASSERT_EQ(ctl({"rules", "export", "firewall", json}).status, 0);
+  const std::string exported = rampart::test::read_file(yaml);
+  EXPECT_NE(exported.find("dst_port: \"1002\""), std::string::npos) << exported;
+  const auto before = ctl({"rules", "list", "firewall", "--output", "json"}).output;
+
+  ASSERT_EQ(ctl({"rules", "delete", "firewall", "2"}).status, 0);
+  auto r = ctl({"rules", "import", "firewall", yaml});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(ctl({"rules", "list", "firewall", "--output", "json"}).output, before)
+      << "YAML round trip restores the set";
+  r = ctl({"rules", "import", "firewall", json});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(ctl({"rules", "list", "firewall", "--output", "json"}).output, before);
+
+  rampart::test::write_file(dir_ / "bad.yaml",
+                            "- {id: 10, action: deny}\n- {id: 11, action: explode}\n");
+  r = ctl({"rules", "import", "firewall", dir_ / "bad.yaml"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("rule 11: action"), std::string::npos) << r.output;
+  EXPECT_EQ(ctl({"rules", "list", "firewall", "--output", "json"}).output, before)
+      << "nothing of a bad file is applied";
+  rampart::test::write_file(dir_ / "broken.yaml", "- {id: 10, action: [\n");
+  EXPECT_EQ(ctl({"rules", "import", "firewall", dir_ / "broken.yaml"}).status, 2);
+}
+
+TEST_F(Rampartctl, KeysTokensAndHints) {
+  auto r = ctl({"keys", "add", "root", "admin"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string token = r.output.substr(0, 76);
+  ASSERT_EQ(token.rfind("rp_", 0), 0u) << r.output;
+  r = ctl({"rules", "list", "firewall"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("HTTP 401"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--token or RAMPART_TOKEN"), std::string::npos) << r.output;
+  EXPECT_EQ(ctl({"rules", "list", "firewall"}, token).status, 0) << "token from the environment";
+  EXPECT_EQ(ctl({"--token", token, "keys", "list"}).status, 0);
+  r = ctl({"--token", token, "config", "reload"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("reloaded"), std::string::npos) << r.output;
+  r = ctl({"--token", token, "audit", "--limit", "5"});
+  EXPECT_EQ(r.status, 0) << r.output;
+
+  r = run_command({RAMPARTCTL_PATH, "--server", "http://127.0.0.1:1", "status"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("connection refused. Is rampartd running?"), std::string::npos)
+      << r.output;
+  r = run_command({RAMPARTCTL_PATH, "completion", "bash"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.output.find("complete -F _rampartctl rampartctl"), std::string::npos);
+  const auto syntax = run_command({"/bin/bash", "-n", RAMPARTCTL_COMPLETION});
+  EXPECT_EQ(syntax.status, 0) << syntax.output;
+}
+
+}  // namespace
