@@ -43,3 +43,18 @@ if [ ! -x "$promtool" ]; then
   dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/root"
   install -D -m 0755 "$tmp/root/usr/bin/promtool" "$promtool"
 fi
+
+# npm packages the tests use, pinned, into .cache/node (never committed):
+# swagger-cli validates the generated OpenAPI document.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "install-deps: installing nodejs and npm"
+  apt-get update -qq
+  apt-get install -y --no-install-recommends nodejs npm
+fi
+node_dir="$root/.cache/node"
+if [ ! -x "$node_dir/node_modules/.bin/swagger-cli" ]; then
+  echo "install-deps: npm install @apidevtools/swagger-cli"
+  mkdir -p "$node_dir"
+  npm install --prefix "$node_dir" --no-audit --no-fund --loglevel=error \
+    @apidevtools/swagger-cli@4.0.4
+fi

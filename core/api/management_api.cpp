@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "api/management_api.hpp"
 
+#include "api/openapi.hpp"
+
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -281,6 +283,10 @@ Response ManagementApi::route(const Request& req) {
       if (!providers_.reload) return error(503, "unavailable", "reload is not available here");
       const auto [ok, body] = providers_.reload();
       return {ok ? 200 : 422, body};
+    }
+    if (p == "/api/v1/openapi.json") {
+      if (m != "GET") return not_allowed(m, "GET");
+      return {200, openapi_document(rules_.domains())};
     }
     if (p == "/api/v1/keys") return keys(req, "");
     if (p.rfind("/api/v1/keys/", 0) == 0) return keys(req, p.substr(13));

@@ -185,7 +185,9 @@ class Api : public Poco::Net::HTTPRequestHandler {
       send_json(res, ready ? HTTPResponse::HTTP_OK : HTTPResponse::HTTP_SERVICE_UNAVAILABLE, o);
       return ready ? 200 : 503;
     }
-    if (path.rfind("/api/v1/", 0) != 0) {
+    // The OpenAPI document at its conventional place; the core writes it.
+    const std::string api_path = path == "/api-docs/openapi.json" ? "/api/v1/openapi.json" : path;
+    if (api_path.rfind("/api/v1/", 0) != 0) {
       send_error(res, HTTPResponse::HTTP_NOT_FOUND, "not found", path);
       return 404;
     }
@@ -216,8 +218,8 @@ class Api : public Poco::Net::HTTPRequestHandler {
     }
     // Everything under /api/v1 means the same in every frontend: the core
     // answers it (ABI 1.2 api_call); this plugin only carries it.
-    const auto answer = host_.api_call(method, path, Poco::URI(req.getURI()).getRawQuery(), body,
-                                       "rest:" + req.clientAddress().host().toString(),
+    const auto answer = host_.api_call(method, api_path, Poco::URI(req.getURI()).getRawQuery(),
+                                       body, "rest:" + req.clientAddress().host().toString(),
                                        rampart::frontend::credential(req));
     res.setStatus(static_cast<HTTPResponse::HTTPStatus>(answer.status));
     if (answer.status == 204) {

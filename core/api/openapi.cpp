@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "api/openapi.hpp"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <cctype>
+#include <map>
+#include <sstream>
+
+namespace rampart::api {
+namespace {
+
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+Object::Ptr obj() { return new Object(Poco::JSON_PRESERVE_KEY_ORDER); }
+
+Object::Ptr schema_ref(const std::string& schema) {
+  auto o = obj();
+  o->set("$ref", "#/components/schemas/" + schema);
+  return o;
+}
+
+Object::Ptr json_content(const Object::Ptr& schema) {
+  auto media = obj();
+  media->set("schema", schema);
+  auto content = obj();
+  content->set("application/json", media);
+  return content;
+}
+
+Object::Ptr response(const std::string& description, const Object::Ptr& schema = nullptr) {
+  auto r = obj();
+  r->set("description", description);
+  if (schema) r->set("content", json_content(schema));
+  return r;
+}
+
+Object::Ptr any_object() {
+  auto o = obj();
+  o->set("type", "object");
+  return o;
+}
+
+// An operation with the usual error answers.
+Object::Ptr operation(const std::string& id, const std::string& summary, const std::string& tag,
+                      const std::vector<std::pair<std::string, Object::Ptr>>& ok,
+                      std::vector<int> errors) {
+  auto op = obj();
+  op->set("operationId", id);
+  op->set("summary", summary);
+  Array::Ptr tags = new Array;
+  tags->add(tag);
+  op->set("tags", tags);
+  auto responses = obj();
+  for (const auto& [code, r] : ok) responses->set(code, r);
+  errors.push_back(401);
+  errors.push_back(403);
+  for (int code : errors) {
+    static const std::map<int, const char*> kWhat = {
+        {400, "Invalid request; `field` names the culprit"},
+        {401, "No valid API key"},
+        {403, "The key's role is too low"},
+        {404, "Not found"},
+        {409, "Conflict"},
+        {413, "Body too large"},
+        {422, "Refused"},
+        {429, "Too many writes from this client"},
+        {503, "Owner not running"}};
+    responses->set(std::to_string(code), response(kWhat.at(code), schema_ref("Error")));
+  }
+  op->set("responses", responses);
+  return op;
+}
+
+Object::Ptr param(const std::string& name, const std::string& in, const std::string& type,
+                  const std::string& description, bool required) {
+  auto p = obj();
+  p->set("name", name);
+  p->set("in", in);
+  p->set("required", required);
+  p->set("description", description);
+  auto s = obj();
+  s->set("type", type);
+  p->set("schema", s);
+  return p;
+}
+
+Object::Ptr with_body(Object::Ptr op, const Object::Ptr& schema) {
+  auto body = obj();
+  body->set("required", true);
+  body->set("content", json_content(schema));
+  op->set("requestBody", body);
+  return op;
+}
+
+Object::Ptr with_params(Object::Ptr op, const std::vector<Object::Ptr>& params) {
+  Array::Ptr a = new Array;
+  for (const auto& p : params) a->add(p);
+  op->set("parameters", a);
+  return op;
+}
+
+std::string camel(const std::string& name) {
+  std::string out;
+  bool up = true;
+  for (char c : name) {
+    if (c == '_') {
+      up = true;
+      continue;
+    }
+    out += up ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
+    up = false;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string openapi_document(const std::vector<store::DomainInfo>& domains) {
+  auto doc = obj();
+  doc->set("openapi", "3.0.3");
+  auto info = obj();
+  info->set("title", "Rampart management API");
+  info->set("version", RAMPART_VERSION);
+  info->set("description",
+            "Rule domains of the running engines, agent and kernel status, configuration and "
+            "audit. Until the first API key exists the API is open; then send a key as "
+            "`Authorization: Bearer <key>` or `X-API-Key: <key>`.");
+  doc->set("info", info);
+
+  auto schemas = obj();
+  auto error = obj();
+  error->set("type", "object");
+  error->set("required", Poco::JSON::Parser().parse(R"(["error","detail"])"));
+  error->set("properties",
+             Poco::JSON::Parser().parse(R"({"error":{"type":"string"},"detail":{"type":"string"},)"
+                                        R"("field":{"type":"string"}})"));
+  schemas->set("Error", error);
+
+  auto paths = obj();
+  for (const auto& d : domains) {
+    const std::string rule = camel(d.name) + "Rule";
+    Object::Ptr schema = any_object();
+    if (!d.schema.empty()) {
+      try {
+        schema = Poco::JSON::Parser().parse(d.schema).extract<Object::Ptr>();
+      } catch (...) {
+        // An engine's broken schema must not break the document.
+      }
+    }
+    schemas->set(rule, schema);
+    auto list = obj();
+    list->set("type", "object");
+    auto props = obj();
+    auto items = obj();
+    items->set("type", "array");
+    items->set("items", schema_ref(rule));
+    props->set("rules", items);
+    auto cursor = obj();
+    cursor->set("type", "string");
+    cursor->set("nullable", true);
+    props->set("next_cursor", cursor);
+    list->set("properties", props);
+    schemas->set(rule + "List", list);
+
+    const std::string base = "/api/v1/" + d.name;
+    const std::string tag = d.name;
+    auto collection = obj();
+    collection->set(
+        "get",
+        with_params(
+            operation(d.name + "_list", "List " + d.name + " rules (paged)", tag,
+                      {{"200", response("A page of rules", schema_ref(rule + "List"))}}, {400}),
+            {param("limit", "query", "integer", "1-1000, default 100", false),
+             param("cursor", "query", "string", "next_cursor of the previous page", false)}));
+    collection->set("post",
+                    with_body(operation(d.name + "_create", "Create a rule", tag,
+                                        {{"201", response("Stored and applied", schema_ref(rule))}},
+                                        {400, 409, 413, 429, 503}),
+                              schema_ref(rule)));
+    collection->set("put", with_body(operation(d.name + "_import",
+                                               "Replace the API-managed rules (all or nothing)",
+                                               tag, {{"200", response("Replaced", any_object())}},
+                                               {400, 409, 413, 429, 503}),
+                                     schema_ref(rule + "List")));
+    paths->set(base + "/rules", collection);
+
+    const auto id = param("id", "path", "integer", "Rule id", true);
+    auto one = obj();
+    one->set("get",
+             with_params(operation(d.name + "_get", "Get a rule", tag,
+                                   {{"200", response("The rule", schema_ref(rule))}}, {400, 404}),
+                         {id}));
+    one->set("put",
+             with_params(with_body(operation(d.name + "_replace", "Replace a rule", tag,
+                                             {{"200", response("Applied", schema_ref(rule))}},
+                                             {400, 404, 413, 429, 503}),
+                                   schema_ref(rule)),
+                         {id}));
+    one->set("patch",
+             with_params(with_body(operation(d.name + "_patch",
+                                             "Change some fields (JSON merge patch; null removes)",
+                                             tag, {{"200", response("Applied", schema_ref(rule))}},
+                                             {400, 404, 413, 429, 503}),
+                                   any_object()),
+                         {id}));
+    one->set("delete", with_params(operation(d.name + "_delete", "Delete a rule", tag,
+                                             {{"204", response("Deleted")}}, {400, 404, 429, 503}),
+                                   {id}));
+    paths->set(base + "/rules/{id}", one);
+    auto status = obj();
+    status->set("get", operation(d.name + "_status", d.summary.empty() ? "Status" : d.summary, tag,
+                                 {{"200", response("The engine's view", any_object())}}, {404}));
+    paths->set(base + "/status", status);
+  }
+
+  auto system = [&](const std::string& path, const std::string& method, const std::string& id,
+                    const std::string& summary, std::vector<int> errors) {
+    auto item = paths->has(path) ? paths->getObject(path) : obj();
+    item->set(method, operation(id, summary, "agent",
+                                {{method == "delete"                           ? "204"
+                                  : method == "post" && path == "/api/v1/keys" ? "201"
+                                                                               : "200",
+                                  response("OK", any_object())}},
+                                errors));
+    paths->set(path, item);
+  };
+  system("/api/v1/domains", "get", "domains", "Rule domains", {});
+  system("/api/v1/agent/status", "get", "agent_status", "Version, plugins, interfaces", {});
+  system("/api/v1/ebpf/status", "get", "ebpf_status", "Kernel maps and counters", {});
+  system("/api/v1/config", "get", "config", "Running configuration, secrets redacted", {});
+  system("/api/v1/config/reload", "post", "config_reload", "Reload the configuration file", {422});
+  system("/api/v1/audit/logs", "get", "audit_logs", "Audit log, newest first", {400});
+  system("/api/v1/audit/rules/{id}/history", "get", "audit_history", "One rule's history", {400});
+  system("/api/v1/keys", "get", "keys_list", "API keys", {});
+  system("/api/v1/keys", "post", "keys_create", "Create an API key (token shown once)", {400, 409});
+  system("/api/v1/keys/{name}", "delete", "keys_delete", "Delete an API key", {404});
+  system("/api/v1/auth/whoami", "get", "whoami", "The key's name and role", {});
+  doc->set("paths", paths);
+
+  auto components = obj();
+  components->set("schemas", schemas);
+  components->set("securitySchemes",
+                  Poco::JSON::Parser().parse(
+                      R"({"bearer":{"type":"http","scheme":"bearer"},)"
+                      R"("apiKey":{"type":"apiKey","in":"header","name":"X-API-Key"}})"));
+  doc->set("components", components);
+  doc->set("security", Poco::JSON::Parser().parse(R"([{"bearer":[]},{"apiKey":[]}])"));
+  std::ostringstream os;
+  doc->stringify(os);
+  return os.str();
+}
+
+}  // namespace rampart::api
