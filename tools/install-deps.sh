@@ -10,7 +10,7 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libmaxminddb-dev libpcre2-dev libsqlite3-dev
   libgtest-dev libgmock-dev clang-format
-  rpm dpkg-dev iproute2 xdp-tools iputils-ping gawk curl openssl
+  rpm dpkg-dev iproute2 xdp-tools iputils-ping gawk curl openssl chromium
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -44,17 +44,19 @@ if [ ! -x "$promtool" ]; then
   install -D -m 0755 "$tmp/root/usr/bin/promtool" "$promtool"
 fi
 
-# npm packages the tests use, pinned, into .cache/node (never committed):
-# swagger-cli validates the generated OpenAPI document.
+# npm packages, pinned, into .cache/node (never committed): swagger-ui-dist
+# is built into the REST plugin's Swagger UI and shipped in the packages;
+# swagger-cli validates the generated OpenAPI document in the tests.
 if ! command -v npm >/dev/null 2>&1; then
   echo "install-deps: installing nodejs and npm"
   apt-get update -qq
   apt-get install -y --no-install-recommends nodejs npm
 fi
 node_dir="$root/.cache/node"
-if [ ! -x "$node_dir/node_modules/.bin/swagger-cli" ]; then
-  echo "install-deps: npm install @apidevtools/swagger-cli"
+if [ ! -x "$node_dir/node_modules/.bin/swagger-cli" ] ||
+   [ ! -f "$node_dir/node_modules/swagger-ui-dist/swagger-ui-bundle.js" ]; then
+  echo "install-deps: npm install swagger-ui-dist @apidevtools/swagger-cli"
   mkdir -p "$node_dir"
   npm install --prefix "$node_dir" --no-audit --no-fund --loglevel=error \
-    @apidevtools/swagger-cli@4.0.4
+    swagger-ui-dist@5.17.14 @apidevtools/swagger-cli@4.0.4
 fi

@@ -379,6 +379,28 @@ TEST_F(RestApi, OpenApiDocumentDescribesEveryDomainFromItsSchema) {
   }
 }
 
+// Swagger UI in a real browser: headless Chromium loads /swagger-ui/, which
+// fetches the agent's OpenAPI document and renders the firewall operations.
+TEST_F(RestApi, SwaggerUiRendersTheFirewallOperationsInChromium) {
+  auto page = call("GET", "/swagger-ui/");
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_NE(page.body.find("swagger-ui-bundle.js"), std::string::npos);
+  EXPECT_EQ(call("GET", "/swagger-ui/swagger-ui-bundle.js").status, 200);
+  EXPECT_EQ(call("GET", "/swagger-ui/..%2Frampart.yaml").status, 404);
+  EXPECT_EQ(call("GET", "/swagger-ui/nothing.js").status, 404);
+
+  const auto r = rampart::test::run_command(
+      {"/usr/bin/chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
+       "--user-data-dir=" + (dir_ / "chromium"), "--virtual-time-budget=20000", "--dump-dom",
+       "http://127.0.0.1:" + std::to_string(port_) + "/swagger-ui/"});
+  ASSERT_EQ(r.status, 0) << r.output.substr(0, 2000);
+  for (const char* want : {"Rampart management API", "/api/v1/firewall/rules",
+                           "/api/v1/firewall/rules/{id}", "Create a rule", "FirewallRule"}) {
+    EXPECT_NE(r.output.find(want), std::string::npos) << want << " not rendered:\n"
+                                                      << r.output.substr(0, 3000);
+  }
+}
+
 // Import: 10,000 rules in one PUT, all or nothing.
 TEST(RestImport, TenThousandRulesAtOnceAndABadOneChangesNothing) {
   rampart::test::TempDir dir;

@@ -37,6 +37,7 @@ dpkg-deb -c "$deb" >"$work/deb.list"
 for f in ./usr/sbin/rampartd ./usr/lib/rampart/plugins/log.so ./usr/lib/rampart/bpf/xdp_firewall.bpf.o \
          ./usr/lib/rampart/bpf/tc_dispatch.bpf.o \
          ./usr/bin/rampartctl ./usr/share/bash-completion/completions/rampartctl \
+         ./usr/share/rampart/swagger-ui/swagger-ui-bundle.js ./usr/share/rampart/swagger-ui/index.html \
          ./etc/rampart/rampart.yaml \
          ./usr/lib/systemd/system/rampart.service; do
   grep -q " $f\$" "$work/deb.list" || fail "$f not in $deb"
@@ -74,6 +75,8 @@ curl -sf http://127.0.0.1:8080/healthz >"$work/healthz" || fail "the REST API di
 grep -q '"ok"' "$work/healthz" || fail "unexpected /healthz answer: $(cat "$work/healthz")"
 curl -sf http://127.0.0.1:9090/metrics >"$work/metrics" || fail "/metrics did not answer on 127.0.0.1:9090"
 grep -q '^rampart_plugins{state="running"} 4$' "$work/metrics" || fail "unexpected /metrics: $(head -c 2000 "$work/metrics")"
+curl -sf http://127.0.0.1:8080/swagger-ui/ >"$work/swagger" || fail "the installed Swagger UI did not answer"
+grep -q 'swagger-ui-bundle.js' "$work/swagger" || fail "unexpected /swagger-ui/ page"
 /usr/bin/rampartctl status >"$work/ctl" 2>&1 || fail "rampartctl status failed: $(cat "$work/ctl")"
 grep -q '^firewall  *engine  *running' "$work/ctl" || fail "unexpected rampartctl status: $(cat "$work/ctl")"
 kill -TERM "$pid"

@@ -21,8 +21,12 @@
 #include <Poco/String.h>
 #include <Poco/URI.h>
 
+#include <dlfcn.h>
 #include <algorithm>
 #include <chrono>
+
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,18 +43,33 @@ using rampart::sdk::Config;
 using rampart::sdk::Error;
 using rampart::sdk::Host;
 
+// <plugin dir>/../../../share/rampart/swagger-ui: the build tree's and the
+// package's layout alike.
+std::string default_swagger_ui_dir() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&default_swagger_ui_dir), &info) == 0 || !info.dli_fname)
+    return "/usr/share/rampart/swagger-ui";
+  return (std::filesystem::path(info.dli_fname).parent_path() / ".." / ".." / ".." / "share" /
+          "rampart" / "swagger-ui")
+      .lexically_normal()
+      .string();
+}
+
 struct Settings {
   rampart::frontend::ListenAddress listen;
   std::optional<rampart::frontend::TlsSettings> tls;
+  std::string swagger_ui_dir;  // "" : beside the plugin (share/rampart/swagger-ui)
   size_t max_body = 1 << 20;
   double write_rate = 20;  // writes per second per client address, refilled continuously
   double write_burst = 40;
 
   static Settings from(const Config& cfg) {
-    cfg.allow_only("", {"listen", "max_body_bytes", "tls", "write_rate_per_second", "write_burst"});
+    cfg.allow_only("", {"listen", "max_body_bytes", "tls", "write_rate_per_second", "write_burst",
+                        "swagger_ui_dir"});
     Settings s;
     s.listen = rampart::frontend::parse_listen(cfg, "listen", "127.0.0.1:8080");
     s.tls = rampart::frontend::parse_tls(cfg, "tls");
+    s.swagger_ui_dir = cfg.get<std::string>("swagger_ui_dir", default_swagger_ui_dir());
     s.write_rate = cfg.get<double>("write_rate_per_second", 20);
     s.write_burst = cfg.get<double>("write_burst", 40);
     if (!(s.write_rate > 0)) throw cfg.invalid("write_rate_per_second", "must be above 0");
@@ -78,6 +97,44 @@ void send_error(HTTPServerResponse& res, HTTPResponse::HTTPStatus status, const 
   o->set("detail", detail);
   if (!field.empty()) o->set("field", field);
   send_json(res, status, o);
+}
+
+// GET /swagger-ui/<file>: the Swagger UI page and its assets (no data; the
+// page fetches the OpenAPI document, which follows the API's access rules).
+int serve_swagger_ui(const std::string& dir, const std::string& path, HTTPServerResponse& res) {
+  static const std::regex kFile("^/swagger-ui/([A-Za-z0-9_.-]*)$");
+  std::smatch m;
+  std::string name;
+  if (path == "/swagger-ui") {
+    res.redirect("/swagger-ui/");
+    return 302;
+  }
+  if (!std::regex_match(path, m, kFile) || (name = m[1].str()).find("..") != std::string::npos) {
+    send_error(res, HTTPResponse::HTTP_NOT_FOUND, "not found", path);
+    return 404;
+  }
+  if (name.empty()) name = "index.html";
+  std::ifstream in(dir + "/" + name, std::ios::binary);
+  if (!in) {
+    send_error(res, HTTPResponse::HTTP_NOT_FOUND, "not found",
+               name + " is not in " + dir + " (plugins.rest.swagger_ui_dir)");
+    return 404;
+  }
+  std::ostringstream body;
+  body << in.rdbuf();
+  const auto ext = std::filesystem::path(name).extension().string();
+  const std::string type = ext == ".html"  ? "text/html; charset=utf-8"
+                           : ext == ".css" ? "text/css"
+                           : ext == ".js"  ? "application/javascript"
+                           : ext == ".png" ? "image/png"
+                                           : "text/plain; charset=utf-8";
+  const std::string text = body.str();
+  res.setStatus(HTTPResponse::HTTP_OK);
+  res.setContentType(type);
+  res.set("X-Content-Type-Options", "nosniff");
+  res.setContentLength(static_cast<std::streamsize>(text.size()));
+  res.send() << text;
+  return 200;
 }
 
 // Requests by route (ids replaced by {id}), method and status code.
@@ -185,6 +242,8 @@ class Api : public Poco::Net::HTTPRequestHandler {
       send_json(res, ready ? HTTPResponse::HTTP_OK : HTTPResponse::HTTP_SERVICE_UNAVAILABLE, o);
       return ready ? 200 : 503;
     }
+    if ((path == "/swagger-ui" || path.rfind("/swagger-ui/", 0) == 0) && method == "GET")
+      return serve_swagger_ui(settings_.swagger_ui_dir, path, res);
     // The OpenAPI document at its conventional place; the core writes it.
     const std::string api_path = path == "/api-docs/openapi.json" ? "/api/v1/openapi.json" : path;
     if (api_path.rfind("/api/v1/", 0) != 0) {
