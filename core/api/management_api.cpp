@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "api/management_api.hpp"
 
+#include "api/json_schema.hpp"
 #include "api/openapi.hpp"
 
 #include <Poco/JSON/Array.h>
@@ -381,6 +382,26 @@ Response ManagementApi::get(const std::string& domain, uint64_t id) {
   return error(404, "rule not found", "no rule " + std::to_string(id));
 }
 
+// A body against its domain's JSON schema, if the engine gave one.
+std::optional<Response> ManagementApi::check_body(const std::string& domain,
+                                                  const Object::Ptr& body,
+                                                  const std::string& prefix) {
+  for (const auto& d : rules_.domains()) {
+    if (d.name != domain || d.schema.empty()) continue;
+    Poco::Dynamic::Var schema;
+    try {
+      schema = parse(d.schema);
+    } catch (...) {
+      return std::nullopt;  // an engine's broken schema: the engine still checks
+    }
+    if (auto bad = check_schema(schema, body)) {
+      const std::string field = prefix + bad->field;
+      return error(400, "invalid rule", (field.empty() ? "" : field + ": ") + bad->why, field);
+    }
+  }
+  return std::nullopt;
+}
+
 Response ManagementApi::write(const std::string& domain, rampart_rule_change change, uint64_t id,
                               const Request& req) {
   std::optional<std::string> body;
@@ -405,6 +426,7 @@ Response ManagementApi::write(const std::string& domain, rampart_rule_change cha
     } else if (!o->get("id").isInteger() || o->get("id").convert<uint64_t>() != id) {
       return error(400, "invalid rule", "id: the body's id differs from the path's", "id");
     }
+    if (auto bad = check_body(domain, o, "")) return *bad;
     body = to_json(o);
   }
   const auto r = rules_.change(domain, change, id, body, req.actor);
@@ -462,6 +484,7 @@ Response ManagementApi::replace(const std::string& domain, const Request& req) {
     }
     if (!ids.insert(id).second)
       return error(400, "invalid rules", at + ".id: " + std::to_string(id) + " twice", at + ".id");
+    if (auto bad = check_body(domain, r, at + ".")) return *bad;
     rules.push_back({id, to_json(r)});
   }
   const auto res = rules_.replace_api_rules(domain, rules, req.actor);

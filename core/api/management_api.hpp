@@ -25,6 +25,8 @@
 // {error, detail, field?}.
 #pragma once
 
+#include <Poco/JSON/Object.h>
+
 #include <functional>
 #include <map>
 #include <optional>
@@ -83,6 +85,8 @@ class ManagementApi {
                  const Request& req);
   Response patch(const std::string& domain, uint64_t id, const Request& req);
   Response replace(const std::string& domain, const Request& req);
+  std::optional<Response> check_body(const std::string& domain, const Poco::JSON::Object::Ptr& body,
+                                     const std::string& prefix);
   Response audit(const Request& req, std::optional<uint64_t> rule_id);
   Response route(const Request& req);
   // A refusal (401/403), or the request with its actor naming the key.

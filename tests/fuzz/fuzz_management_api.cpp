@@ -29,7 +29,17 @@ struct World {
   rampart::store::RuleService rules{store};
   rampart::api::ManagementApi api{rules, {}};
   std::shared_ptr<AcceptAll> owner = std::make_shared<AcceptAll>();
-  World() { rules.claim("widgets", owner, {}); }
+  World() {
+    rules.claim("widgets", owner, {});
+    // A schema, so the fuzzer drives the core's JSON Schema check too.
+    rules.describe(owner.get(),
+                   {"widgets", "fuzzed",
+                    R"({"type":"object","required":["size"],"additionalProperties":false,)"
+                    R"("properties":{"id":{"type":"integer","minimum":1},)"
+                    R"("size":{"type":"integer","minimum":0,"maximum":9},)"
+                    R"("tags":{"type":"array","items":{"type":"string","maxLength":8}},)"
+                    R"("kind":{"type":"string","enum":["a","b"]}}})"});
+  }
 };
 
 std::string next_line(const std::string& in, size_t& pos) {

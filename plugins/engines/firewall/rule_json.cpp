@@ -123,7 +123,8 @@ const char* rule_schema_json() {
   "properties": {
     "id": {"type": "integer", "minimum": 1, "maximum": 4294967295,
            "description": "Assigned when absent on create"},
-    "priority": {"type": "integer", "description": "Lower first; ties by id; default: the id"},
+    "priority": {"type": "integer", "minimum": -2147483648, "maximum": 2147483647,
+                 "description": "Lower first; ties by id; default: the id"},
     "action": {"type": "string", "enum": ["allow", "deny", "log", "reject"]},
     "protocol": {"type": "string", "enum": ["tcp", "udp", "icmp", "icmpv6", "any"]},
     "src_ip": {"type": "string", "description": "IPv4 or IPv6 address or CIDR",
@@ -132,11 +133,11 @@ const char* rule_schema_json() {
     "src_port": {"type": "string", "description": "A port or a range (TCP/UDP)",
                  "example": "1024-65535"},
     "dst_port": {"type": "string", "description": "A port or a range (TCP/UDP)", "example": "22"},
-    "vlan_id": {"type": "integer", "minimum": 0, "maximum": 4095},
+    "vlan_id": {"type": "integer", "minimum": 1, "maximum": 4094},
     "tcp_flags": {"type": "string", "description": "Flags set, ! for clear (protocol tcp)",
                   "example": "SYN,!ACK"},
     "enabled": {"type": "boolean", "default": true},
-    "description": {"type": "string"}
+    "description": {"type": "string", "maxLength": 256}
   }
 })json";
 }
