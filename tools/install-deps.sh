@@ -10,7 +10,7 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libmaxminddb-dev libpcre2-dev libsqlite3-dev
   libgtest-dev libgmock-dev clang-format
-  rpm dpkg-dev iproute2 xdp-tools iputils-ping gawk curl openssl chromium
+  rpm dpkg-dev iproute2 xdp-tools iputils-ping gawk curl openssl chromium wrk
 )
 missing=()
 for p in "${packages[@]}"; do

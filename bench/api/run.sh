@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# bench/api: the REST API under load, against a real rampartd protecting a
+# veth in a namespace of its own (kernel programs attached, so writes
+# really compile and swap rule sets):
+#   1. wrk GET /api/v1/firewall/rules (100 stored rules): requests/s, latency
+#   2. wrk POST /api/v1/firewall/rules (each a new rule): requests/s, latency
+#   3. bench/api/write_latency: 1,000 writes, time until in effect in the kernel
+# Run as root from the repository root after `make build`:
+#   sudo bench/api/run.sh [seconds=10]
+set -euo pipefail
+secs=${1:-10}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build="$root/build"
+ns=rp-bench-api-$$
+work=$(mktemp -d)
+cleanup() {
+  [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  ip netns exec "$ns" "$build/bin/rampartd" --detach-all --config "$work/rampart.yaml" >/dev/null 2>&1 || true
+  ip netns del "$ns" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+ip netns add "$ns"
+ip -n "$ns" link add rpbench0 type veth peer name rpbench1
+ip -n "$ns" link set lo up
+ip -n "$ns" link set rpbench0 up
+ip -n "$ns" link set rpbench1 up
+cat >"$work/rampart.yaml" <<YAML
+agent:
+  interfaces: [rpbench0]
+  state_dir: $work/state
+  bpf_dir: $build/lib/rampart/bpf
+  bpf_pin_path: /sys/fs/bpf/rampart-bench-$$
+  log_level: warn
+plugins:
+  firewall: {}
+  rest: {listen: "127.0.0.1:18080", write_rate_per_second: 1000000, write_burst: 1000000}
+YAML
+ip netns exec "$ns" "$build/bin/rampartd" --config "$work/rampart.yaml" \
+  --plugin-dir "$build/lib/rampart/plugins" >"$work/rampartd.log" 2>&1 &
+pid=$!
+api() { ip netns exec "$ns" curl -sf "$@"; }
+for _ in $(seq 100); do api http://127.0.0.1:18080/readyz >/dev/null 2>&1 && break; sleep 0.1; done
+api http://127.0.0.1:18080/readyz >/dev/null || { cat "$work/rampartd.log"; exit 1; }
+
+# 100 standing rules.
+body='{"rules":['
+for i in $(seq 1 100); do
+  body+="{\"id\":$i,\"action\":\"deny\",\"protocol\":\"udp\",\"src_ip\":\"10.0.$i.0/24\",\"dst_port\":\"$((1000 + i))\"}"
+  [ "$i" -lt 100 ] && body+=','
+done
+body+=']}'
+api -X PUT -H 'Content-Type: application/json' -d "$body" http://127.0.0.1:18080/api/v1/firewall/rules >/dev/null
+
+echo "== GET /api/v1/firewall/rules (100 rules), wrk -t2 -c16 -d${secs}s"
+ip netns exec "$ns" wrk -t2 -c16 -d"${secs}s" --latency http://127.0.0.1:18080/api/v1/firewall/rules \
+  | grep -E 'Requests/sec|50%|90%|99%'
+echo "== POST /api/v1/firewall/rules (a new rule each), wrk -t1 -c4 -d${secs}s"
+ip netns exec "$ns" wrk -t1 -c4 -d"${secs}s" --latency -s "$root/bench/api/post_rule.lua" \
+  http://127.0.0.1:18080 | grep -E 'Requests/sec|50%|90%|99%|Non-2xx'
+echo "   rules stored after the run: $(api 'http://127.0.0.1:18080/api/v1/firewall/status' | grep -o '"rules_installed":[0-9]*')"
+# Back to the 100 standing rules for the latency run.
+api -X PUT -H 'Content-Type: application/json' -d "$body" http://127.0.0.1:18080/api/v1/firewall/rules >/dev/null
+echo "== time to effect, 1,000 writes (100 standing rules)"
+ip netns exec "$ns" "$build/bin/bench_api_write_latency" 18080 1000
