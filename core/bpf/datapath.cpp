@@ -332,6 +332,16 @@ void Datapath::start() {
   for (const auto& ifname : opts_.interfaces) attach(ifname);
 }
 
+std::vector<std::pair<std::string, int>> Datapath::programs() const {
+  std::lock_guard lock(const_cast<std::mutex&>(mu_));
+  std::vector<std::pair<std::string, int>> out;
+  if (entry_fd_ >= 0) out.emplace_back("xdp_firewall", entry_fd_);
+  if (tc_fd_[0] >= 0) out.emplace_back("tc_ingress", tc_fd_[0]);
+  if (tc_fd_[1] >= 0) out.emplace_back("tc_egress", tc_fd_[1]);
+  for (const auto& [slot, inst] : installed_) out.emplace_back(slot, inst->instance().program_fd());
+  return out;
+}
+
 int Datapath::shared_map_fd(const std::string& name) const {
   const auto it = shared_.find(name);
   return it == shared_.end() ? -1 : it->second;

@@ -60,6 +60,9 @@ class Datapath {
                                             const std::string& slot, uint32_t index);
 
   const std::vector<Attachment>& attachments() const { return attachments_; }
+  // The programs rampartd runs: entry points and installed instances
+  // ("slot#index"), as name -> fd.
+  std::vector<std::pair<std::string, int>> programs() const;
   bool adopted() const { return adopted_; }
   const DatapathOptions& options() const { return opts_; }
 

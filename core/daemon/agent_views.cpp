@@ -146,10 +146,37 @@ std::string ebpf_status_json(const bpf::Datapath* dp) {
       m->set("id", info.id);
       m->set("type", info.type);
       m->set("max_entries", info.max_entries);
+      if (info.type == BPF_MAP_TYPE_PROG_ARRAY) {  // occupied slots
+        uint32_t used = 0;
+        for (uint32_t k = 0; k < info.max_entries; ++k) {
+          uint32_t prog_id = 0;
+          if (bpf_map_lookup_elem(fd, &k, &prog_id) == 0) ++used;
+        }
+        m->set("entries", used);
+      } else if (info.type == BPF_MAP_TYPE_ARRAY || info.type == BPF_MAP_TYPE_PERCPU_ARRAY) {
+        m->set("entries", info.max_entries);  // arrays are always full
+      }
       m->set("key_size", info.key_size);
       m->set("value_size", info.value_size);
       maps->add(m);
     }
+    Array::Ptr programs = new Array;
+    for (const auto& [name, fd] : dp->programs()) {
+      bpf_prog_info info{};
+      uint32_t len = sizeof info;
+      if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
+      Object::Ptr p = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      p->set("name", name);
+      p->set("id", info.id);
+      p->set("type", info.type);
+      p->set("kernel_name", std::string(info.name));
+      p->set("xlated_bytes", info.xlated_prog_len);
+      p->set("jited_bytes", info.jited_prog_len);
+      p->set("verified_insns", info.verified_insns);
+      p->set("maps", info.nr_map_ids);
+      programs->add(p);
+    }
+    o->set("programs", programs);
     Object::Ptr fw = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
     const int stats = dp->shared_map_fd("fw_stats");
     const auto& stat_names = bpf::firewall_stat_names();

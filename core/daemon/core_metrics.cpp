@@ -156,6 +156,17 @@ void add_core_metrics(runtime::Metrics& metrics, const CoreMetricSources& src) {
       out.push_back(std::move(rules));
     });
   }
+  if (src.rule_service) {
+    metrics.add_collector([src](auto& out) {
+      auto applied = metric_family("rampart_rule_reloads_total",
+                                   "Whole rule sets handed to each domain's engine (start, reload, "
+                                   "API change, import)",
+                                   MetricType::Counter);
+      for (const auto& [domain, n] : src.rule_service->applied())
+        add_sample(applied, {{"domain", domain}}, static_cast<double>(n));
+      out.push_back(std::move(applied));
+    });
+  }
 }
 
 }  // namespace rampart::daemon

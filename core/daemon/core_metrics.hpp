@@ -8,6 +8,7 @@
 #include "daemon/agent_views.hpp"
 #include "runtime/event_bus.hpp"
 #include "runtime/metrics.hpp"
+#include "store/rule_service.hpp"
 #include "store/rule_store.hpp"
 
 namespace rampart::daemon {
@@ -18,6 +19,7 @@ struct CoreMetricSources {
   const bpf::Datapath* datapath = nullptr;
   const PluginSnapshot* plugins = nullptr;
   const store::RuleStore* rules = nullptr;
+  const store::RuleService* rule_service = nullptr;
 };
 
 // Adds the collectors; call metrics.remove_collectors() before the sources go.

@@ -324,8 +324,8 @@ int run(const Options& opts) {
     plugin_host::PluginManager plugins(core);
     plugins.discover(plugin_dirs(opts, cfg.agent));
     snapshot.update(plugins);
-    add_core_metrics(metrics,
-                     {events, dispatcher.get(), datapath.get(), &snapshot, rule_store.get()});
+    add_core_metrics(
+        metrics, {events, dispatcher.get(), datapath.get(), &snapshot, rule_store.get(), &rules});
     plugins.start(cfg);
     snapshot.update(plugins);
     std::vector<std::string> running;

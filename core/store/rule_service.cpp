@@ -11,6 +11,7 @@ std::vector<StoredRule> RuleService::claim(const std::string& domain,
   std::lock_guard lock(mu_);
   owners_[domain] = {owner.lock().get(), owner};
   store_.sync_origin(domain, "config", config_rules, "config");
+  ++applied_[domain];  // the owner applies what this returns
   return store_.list(domain);
 }
 
@@ -93,6 +94,7 @@ ChangeResult RuleService::change(const std::string& domain, rampart_rule_change 
     if (!refusal.empty()) return {RAMPART_ERR_INVALID_ARGUMENT, refusal};
     return {RAMPART_ERR_INTERNAL, e.what()};
   }
+  ++applied_[domain];
   return {};
 }
 
@@ -123,7 +125,13 @@ ChangeResult RuleService::replace_api_rules(const std::string& domain,
     if (!refusal.empty()) return {RAMPART_ERR_INVALID_ARGUMENT, refusal};
     return {RAMPART_ERR_INTERNAL, e.what()};
   }
+  ++applied_[domain];
   return {};
+}
+
+std::map<std::string, uint64_t> RuleService::applied() const {
+  std::lock_guard lock(mu_);
+  return applied_;
 }
 
 }  // namespace rampart::store

@@ -68,12 +68,16 @@ class RuleService {
                                  const std::string& actor);
 
   RuleStore& store() { return store_; }
+  // Rule sets handed to each domain's owner (claims at start and reload,
+  // API changes, imports), for metrics.
+  std::map<std::string, uint64_t> applied() const;
 
  private:
   RuleStore& store_;
   mutable std::mutex mu_;  // serialises changes
   std::map<std::string, std::pair<const RuleOwner*, std::weak_ptr<RuleOwner>>> owners_;
   std::map<std::string, DomainInfo> described_;
+  std::map<std::string, uint64_t> applied_;
 };
 
 }  // namespace rampart::store

@@ -414,6 +414,21 @@ TEST_F(FirewallLab, RuleAddedOverRestDropsRealPackets) {
   EXPECT_GE(std::stoull(r.body.substr(at + hit_key.size())), 3 * kPackets)
       << "every UDP, TCP and ICMP packet from A hit rule 1: " << r.body;
 
+  // The kernel side as the API reports it.
+  r = api("GET", "/api/v1/ebpf/status");
+  ASSERT_EQ(r.status, 200) << r.body;
+  for (const char* want :
+       {R"("name":"xdp_firewall")", R"("name":"tc_ingress")", R"("name":"fw_classifier#0")",
+        R"("kernel_name":"xdp_firewall_cl")", R"("name":"fw_classifier","id":)", R"("dropped":)"}) {
+    EXPECT_NE(r.body.find(want), std::string::npos) << want << " in " << r.body;
+  }
+  EXPECT_NE(r.body.find(R"("type":3,"max_entries":1,"entries":1,)"), std::string::npos)
+      << "fw_classifier holds the installed rule set: " << r.body;
+  r = api("GET", "/api/v1/agent/status");
+  EXPECT_NE(r.body.find(R"("interface":")" + lab_->if_b() + R"(","xdp":"native","tc":"clsact")"),
+            std::string::npos)
+      << r.body;
+
   r = api("DELETE", "/api/v1/firewall/rules/1");
   ASSERT_EQ(r.status, 204) << r.body;
   expect_all(lab_->send_and_count(kPackets), kPackets, "rule deleted over REST");
