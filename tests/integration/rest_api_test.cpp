@@ -292,6 +292,19 @@ TEST_F(RestApi, KeysAreCheckedFromEitherHeader) {
   EXPECT_EQ(r.status, 201) << r.body;
   r = http(port_, "GET", "/api/v1/audit/logs", "", {{"X-API-Key", viewer}});
   EXPECT_NE(r.body.find(R"("actor":"key:root@rest:127.0.0.1")"), std::string::npos) << r.body;
+  // The Swagger UI page needs a key too: ?key= on the page, then a cookie.
+  EXPECT_EQ(call("GET", "/swagger-ui/").status, 401);
+  EXPECT_EQ(call("GET", "/swagger-ui/?key=" + viewer).status, 200);
+  EXPECT_EQ(call("GET", "/swagger-ui/?key=rp_bad").status, 401);
+  EXPECT_EQ(
+      http(port_, "GET", "/swagger-ui/swagger-ui.css", "", {{"Cookie", "rampart_ui=" + viewer}})
+          .status,
+      200);
+  EXPECT_EQ(call("GET", "/swagger-ui/swagger-ui.css").status, 401);
+  EXPECT_EQ(
+      http(port_, "GET", "/api/v1/firewall/rules", "", {{"Cookie", "rampart_ui=" + viewer}}).status,
+      401)
+      << "the UI cookie opens the UI's assets only, never the API (no CSRF)";
   // Keys live in the store: still required after a restart.
   ASSERT_NO_FATAL_FAILURE(restart());
   EXPECT_EQ(call("GET", "/api/v1/firewall/rules").status, 401);

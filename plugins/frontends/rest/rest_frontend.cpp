@@ -11,12 +11,14 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/Net/HTTPCookie.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NameValueCollection.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/String.h>
 #include <Poco/URI.h>
@@ -242,8 +244,40 @@ class Api : public Poco::Net::HTTPRequestHandler {
       send_json(res, ready ? HTTPResponse::HTTP_OK : HTTPResponse::HTTP_SERVICE_UNAVAILABLE, o);
       return ready ? 200 : 503;
     }
-    if ((path == "/swagger-ui" || path.rfind("/swagger-ui/", 0) == 0) && method == "GET")
+    if ((path == "/swagger-ui" || path.rfind("/swagger-ui/", 0) == 0) && method == "GET") {
+      // Once keys exist the page needs one too: ?key=<token> on the page
+      // sets an HttpOnly cookie that the page's assets then carry (browsers
+      // cannot put a header on a page load). The cookie is honoured here only.
+      std::string key = rampart::frontend::credential(req);
+      std::string query_key;
+      for (const auto& [k, v] : Poco::URI(req.getURI()).getQueryParameters()) {
+        if (k == "key") query_key = v;
+      }
+      if (key.empty()) key = query_key;
+      if (key.empty()) {
+        Poco::Net::NameValueCollection cookies;
+        req.getCookies(cookies);
+        key = cookies.get("rampart_ui", "");
+      }
+      const auto who = host_.api_call("GET", "/api/v1/auth/whoami", "", "",
+                                      "rest:" + req.clientAddress().host().toString(), key);
+      if (who.status != 200) {
+        res.setStatus(static_cast<HTTPResponse::HTTPStatus>(who.status));
+        res.setContentType("application/json");
+        res.setContentLength(static_cast<std::streamsize>(who.body.size()));
+        res.send() << who.body;
+        return who.status;
+      }
+      if (!query_key.empty()) {
+        Poco::Net::HTTPCookie cookie("rampart_ui", query_key);
+        cookie.setPath("/swagger-ui/");
+        cookie.setHttpOnly(true);
+        cookie.setSameSite(Poco::Net::HTTPCookie::SAME_SITE_STRICT);
+        cookie.setSecure(settings_.tls.has_value());
+        res.addCookie(cookie);
+      }
       return serve_swagger_ui(settings_.swagger_ui_dir, path, res);
+    }
     // The OpenAPI document at its conventional place; the core writes it.
     const std::string api_path = path == "/api-docs/openapi.json" ? "/api/v1/openapi.json" : path;
     if (api_path.rfind("/api/v1/", 0) != 0) {
