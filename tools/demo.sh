@@ -104,8 +104,12 @@ ip netns exec $A ping -c 3 -i 0.2 -W 1 198.18.0.2 | sed 's/^/  /' || true
 echo "  kernel counter fw_stats[dropped]: $before -> $(dropped)"
 
 echo
-echo "  GET /api/v1/firewall/rules:"
-api http://127.0.0.1:8080/api/v1/firewall/rules | sed 's/^/  /'
+echo "== 4. the same through rampartctl (the CLI over the REST API)"
+ctl() { ip netns exec $B "$build/bin/rampartctl" --server http://127.0.0.1:8080 "$@"; }
+echo "  \$ rampartctl rules list firewall"
+ctl rules list firewall | sed 's/^/  /'
+echo "  \$ rampartctl status firewall   (the kernel's per-rule hit counters)"
+ctl status firewall | sed 's/^/  /'
 echo
 echo "rampartd keeps running with the rule in force. Press Ctrl-C to remove the rule, the programs and the lab."
 wait $pid || true
