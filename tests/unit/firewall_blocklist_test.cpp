@@ -21,14 +21,6 @@ Cidr cidr(const std::string& s) {
   return *c;
 }
 
-Cidr host_of(uint8_t family, const uint8_t* addr) {
-  Cidr h;
-  h.family = family;
-  h.prefix_len = family == 4 ? 32 : 128;
-  std::copy(addr, addr + (family == 4 ? 4 : 16), h.addr.begin());
-  return h;
-}
-
 bool listed_by_scan(const std::vector<Cidr>& prefixes, const Cidr& host) {
   for (const auto& p : prefixes) {
     if (p.contains(host)) return true;
