@@ -245,7 +245,7 @@ static void detach_tc(const std::string& marker_pin, const std::string& ifname) 
 }
 
 void Datapath::attach(const std::string& ifname) {
-  Attachment a{ifname, "", false};
+  Attachment a{ifname, "", false, ""};
   const unsigned ifindex = if_nametoindex(ifname.c_str());
   const std::string pin = opts_.pin_root + "/links/xdp_" + ifname;
   if (ifindex == 0) {
