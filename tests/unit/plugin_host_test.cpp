@@ -4,6 +4,8 @@
 // negotiation with a grown host table.
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -373,6 +375,47 @@ TEST_F(PluginHost, AlertsReachTheLogSenderAsJsonLines) {
   EXPECT_NE(text.find("\"severity\":\"high\""), std::string::npos) << text;
   EXPECT_NE(text.find("\"rule_id\":\"test-rule\""), std::string::npos) << text;
   EXPECT_NE(text.find("\"message\":\"tick alert\""), std::string::npos) << text;
+}
+
+// Size-based rotation: path -> path.1 -> path.2, the oldest dropped; every
+// file holds whole JSON lines and stays within max_bytes.
+TEST_F(PluginHost, LogSenderRotatesBySizeKeepingWholeLines) {
+  TempDir dir;
+  const auto alerts = dir / "alerts.json";
+  PluginManager pm(core.services);
+  pm.discover({variant_dir("good_engine"), RAMPART_BUILTIN_PLUGIN_DIR});
+  pm.start(cfg("plugins:\n  good_engine: {tick_ms: 1, alert_on_tick: true}\n  log: {path: " +
+               alerts + ", max_bytes: 4096, keep: 2, fsync: every}\n"));
+  ASSERT_EQ(pm.running(), 2u) << log.dump();
+  for (int i = 0; i < 1000 && !std::filesystem::exists(alerts + ".2"); ++i) usleep(10000);
+  ASSERT_TRUE(std::filesystem::exists(alerts + ".2")) << "rotated twice within 10 s";
+  pm.stop_all();
+  EXPECT_FALSE(std::filesystem::exists(alerts + ".3")) << "keep: 2";
+  for (const auto& f : {alerts, alerts + ".1", alerts + ".2"}) {
+    const std::string text = rampart::test::read_file(f);
+    EXPECT_LE(text.size(), 4096u) << f;
+    std::istringstream in(text);
+    std::string line;
+    size_t lines = 0;
+    while (std::getline(in, line)) {
+      ++lines;
+      EXPECT_EQ(line.front(), '{') << f;
+      EXPECT_EQ(line.back(), '}') << f;
+    }
+    if (f != alerts) EXPECT_GT(lines, 5u) << f;
+  }
+}
+
+TEST_F(PluginHost, LogSenderRefusesBadRotationSettings) {
+  PluginManager pm(core.services);
+  pm.discover({RAMPART_BUILTIN_PLUGIN_DIR});
+  pm.start(cfg("plugins:\n  log: {path: /tmp/rampart-never.json, fsync: sometimes}\n"));
+  const auto* st = find(pm.status(), "log");
+  ASSERT_NE(st, nullptr);
+  EXPECT_EQ(st->state, PluginState::failed);
+  EXPECT_NE(st->error.find("plugins.log.fsync: expected none or every, got 'sometimes'"),
+            std::string::npos)
+      << st->error;
 }
 
 TEST_F(PluginHost, LogSenderWithBadPathFailsClearly) {
