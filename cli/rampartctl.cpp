@@ -19,6 +19,8 @@
 #include <Poco/URI.h>
 #include <yaml-cpp/yaml.h>
 
+#include "util/json.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -34,6 +36,8 @@ namespace {
 
 using Poco::JSON::Array;
 using Poco::JSON::Object;
+using rampart::util::from_yaml;
+using rampart::util::to_json;
 
 constexpr int kOk = 0, kServer = 1, kUsage = 2;
 
@@ -89,12 +93,6 @@ std::string getenv_or(const char* name, const std::string& fallback) {
 }
 
 Poco::Dynamic::Var parse_json(const std::string& text) { return Poco::JSON::Parser().parse(text); }
-
-std::string to_json(const Poco::Dynamic::Var& v, unsigned indent = 0) {
-  std::ostringstream os;
-  Poco::JSON::Stringifier::stringify(v, os, indent);
-  return os.str();
-}
 
 Reply request(const Options& o, const std::string& method, const std::string& path,
               const std::string& body = "") {
@@ -251,32 +249,6 @@ Array::Ptr all_rules(const Options& o, const std::string& domain, const std::str
     cursor = next.isEmpty() ? "" : next.toString();
   } while (!cursor.empty());
   return out;
-}
-
-Poco::Dynamic::Var from_yaml(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Map: {
-      Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-      for (const auto& kv : n) o->set(kv.first.Scalar(), from_yaml(kv.second));
-      return o;
-    }
-    case YAML::NodeType::Sequence: {
-      Array::Ptr a = new Array;
-      for (const auto& e : n) a->add(from_yaml(e));
-      return a;
-    }
-    case YAML::NodeType::Scalar: {
-      if (n.Tag() != "!") {
-        long long i = 0;
-        bool b = false;
-        if (YAML::convert<long long>::decode(n, i)) return i;
-        if (YAML::convert<bool>::decode(n, b)) return b;
-      }
-      return n.Scalar();
-    }
-    default:
-      return Poco::Dynamic::Var();
-  }
 }
 
 void to_yaml(YAML::Emitter& out, const Poco::Dynamic::Var& v) {

@@ -3,6 +3,7 @@
 
 #include "api/json_schema.hpp"
 #include "api/openapi.hpp"
+#include "util/json.hpp"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
@@ -20,12 +21,7 @@ namespace {
 
 using Poco::JSON::Array;
 using Poco::JSON::Object;
-
-std::string to_json(const Poco::Dynamic::Var& v) {
-  std::ostringstream os;
-  Poco::JSON::Stringifier::stringify(v, os);
-  return os.str();
-}
+using util::to_json;
 
 Poco::Dynamic::Var parse(const std::string& text) { return Poco::JSON::Parser().parse(text); }
 
@@ -382,25 +378,58 @@ Response ManagementApi::get(const std::string& domain, uint64_t id) {
   return error(404, "rule not found", "no rule " + std::to_string(id));
 }
 
-// A body against its domain's JSON schema, if the engine gave one.
-std::optional<Response> ManagementApi::check_body(const std::string& domain,
-                                                  const Object::Ptr& body,
-                                                  const std::string& prefix) {
+// The domain's JSON schema, parsed once per request; empty if the engine
+// gave none (or a broken one: the engine still checks every body).
+Poco::Dynamic::Var ManagementApi::schema_of(const std::string& domain) const {
   for (const auto& d : rules_.domains()) {
     if (d.name != domain || d.schema.empty()) continue;
-    Poco::Dynamic::Var schema;
     try {
-      schema = parse(d.schema);
+      return parse(d.schema);
     } catch (...) {
-      return std::nullopt;  // an engine's broken schema: the engine still checks
-    }
-    if (auto bad = check_schema(schema, body)) {
-      const std::string field = prefix + bad->field;
-      return error(400, "invalid rule", (field.empty() ? "" : field + ": ") + bad->why, field);
     }
   }
-  return std::nullopt;
+  return {};
 }
+
+namespace {
+
+// A body against its domain's schema: 400 naming the field, or nothing.
+std::optional<Response> check_body(const Poco::Dynamic::Var& schema, const Object::Ptr& body,
+                                   const std::string& prefix) {
+  if (schema.isEmpty()) return std::nullopt;
+  const auto bad = check_schema(schema, body);
+  if (!bad) return std::nullopt;
+  const std::string field = prefix + bad->field;
+  return error(400, "invalid rule", (field.empty() ? "" : field + ": ") + bad->why, field);
+}
+
+// A rule id as JSON gives it: an integer 1-4294967295.
+std::optional<uint64_t> rule_id_of(const Poco::Dynamic::Var& v) {
+  if (!v.isInteger() || v.convert<int64_t>() < 1 || v.convert<int64_t>() > 0xffffffffLL)
+    return std::nullopt;
+  return v.convert<uint64_t>();
+}
+
+// What the rule service said, as an answer: nothing when it worked.
+std::optional<Response> refusal(const store::ChangeResult& r, const std::string& domain,
+                                const std::string& invalid) {
+  switch (r.status) {
+    case RAMPART_OK:
+      return std::nullopt;
+    case RAMPART_ERR_INVALID_ARGUMENT:
+      return error(400, invalid, r.message, field_of(r.message));
+    case RAMPART_ERR_NOT_FOUND:
+      return error(404, "rule not found", r.message);
+    case RAMPART_ERR_CONFLICT:
+      return error(409, "rule exists", r.message);
+    case RAMPART_ERR_UNSUPPORTED:
+      return error(503, domain + " unavailable", r.message);
+    default:
+      return error(500, "internal error", r.message);
+  }
+}
+
+}  // namespace
 
 Response ManagementApi::write(const std::string& domain, rampart_rule_change change, uint64_t id,
                               const Request& req) {
@@ -411,10 +440,9 @@ Response ManagementApi::write(const std::string& domain, rampart_rule_change cha
     if (!o) return error(400, "invalid rule", why);
     if (change == RAMPART_RULE_CREATE) {
       if (o->has("id")) {
-        const auto v = o->get("id");
-        if (!v.isInteger() || v.convert<int64_t>() < 1 || v.convert<int64_t>() > 0xffffffffLL)
-          return error(400, "invalid rule", "id: must be 1-4294967295", "id");
-        id = v.convert<uint64_t>();
+        const auto given = rule_id_of(o->get("id"));
+        if (!given) return error(400, "invalid rule", "id: must be 1-4294967295", "id");
+        id = *given;
       } else {
         uint64_t max = 0;
         for (const auto& r : rules_.list(domain)) max = std::max(max, r.id);
@@ -423,27 +451,15 @@ Response ManagementApi::write(const std::string& domain, rampart_rule_change cha
       }
     } else if (!o->has("id")) {
       o->set("id", id);
-    } else if (!o->get("id").isInteger() || o->get("id").convert<uint64_t>() != id) {
+    } else if (rule_id_of(o->get("id")) != id) {
       return error(400, "invalid rule", "id: the body's id differs from the path's", "id");
     }
-    if (auto bad = check_body(domain, o, "")) return *bad;
+    if (auto bad = check_body(schema_of(domain), o, "")) return *bad;
     body = to_json(o);
   }
-  const auto r = rules_.change(domain, change, id, body, req.actor);
-  switch (r.status) {
-    case RAMPART_OK:
-      break;
-    case RAMPART_ERR_INVALID_ARGUMENT:
-      return error(400, "invalid rule", r.message, field_of(r.message));
-    case RAMPART_ERR_NOT_FOUND:
-      return error(404, "rule not found", r.message);
-    case RAMPART_ERR_CONFLICT:
-      return error(409, "rule exists", r.message);
-    case RAMPART_ERR_UNSUPPORTED:
-      return error(503, domain + " unavailable", r.message);
-    default:
-      return error(500, "internal error", r.message);
-  }
+  if (auto refused =
+          refusal(rules_.change(domain, change, id, body, req.actor), domain, "invalid rule"))
+    return *refused;
   if (change == RAMPART_RULE_DELETE) return {204, ""};
   return {change == RAMPART_RULE_CREATE ? 201 : 200, *body};
 }
@@ -458,48 +474,35 @@ Response ManagementApi::replace(const std::string& domain, const Request& req) {
   Array::Ptr arr = o->getArray("rules");
   std::vector<store::StoredRule> rules;
   std::set<uint64_t> ids;
+  // Rules without an id get ids above every id given or stored.
   uint64_t next_id = 0;
   for (size_t i = 0; i < arr->size(); ++i) {
-    if (!arr->isObject(i)) continue;
-    const auto r = arr->getObject(i);
-    if (r->has("id")) {
-      const auto v = r->get("id");
-      if (v.isInteger()) next_id = std::max(next_id, v.convert<uint64_t>());
-    }
+    if (!arr->isObject(i) || !arr->getObject(i)->has("id")) continue;
+    next_id = std::max(next_id, rule_id_of(arr->getObject(i)->get("id")).value_or(0));
   }
   for (const auto& r : rules_.list(domain)) next_id = std::max(next_id, r.id);
+  const auto schema = schema_of(domain);
   for (size_t i = 0; i < arr->size(); ++i) {
     const std::string at = "rules[" + std::to_string(i) + "]";
     if (!arr->isObject(i)) return error(400, "invalid rules", at + ": not a JSON object", at);
     Object::Ptr r = arr->getObject(i);
     uint64_t id = 0;
     if (r->has("id")) {
-      const auto v = r->get("id");
-      if (!v.isInteger() || v.convert<int64_t>() < 1 || v.convert<int64_t>() > 0xffffffffLL)
-        return error(400, "invalid rules", at + ".id: must be 1-4294967295", at + ".id");
-      id = v.convert<uint64_t>();
+      const auto given = rule_id_of(r->get("id"));
+      if (!given) return error(400, "invalid rules", at + ".id: must be 1-4294967295", at + ".id");
+      id = *given;
     } else {
       id = ++next_id;
       r->set("id", id);
     }
     if (!ids.insert(id).second)
       return error(400, "invalid rules", at + ".id: " + std::to_string(id) + " twice", at + ".id");
-    if (auto bad = check_body(domain, r, at + ".")) return *bad;
+    if (auto bad = check_body(schema, r, at + ".")) return *bad;
     rules.push_back({id, to_json(r)});
   }
-  const auto res = rules_.replace_api_rules(domain, rules, req.actor);
-  switch (res.status) {
-    case RAMPART_OK:
-      break;
-    case RAMPART_ERR_INVALID_ARGUMENT:
-      return error(400, "invalid rules", res.message, field_of(res.message));
-    case RAMPART_ERR_CONFLICT:
-      return error(409, "rule exists", res.message);
-    case RAMPART_ERR_UNSUPPORTED:
-      return error(503, domain + " unavailable", res.message);
-    default:
-      return error(500, "internal error", res.message);
-  }
+  if (auto refused =
+          refusal(rules_.replace_api_rules(domain, rules, req.actor), domain, "invalid rules"))
+    return *refused;
   Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   out->set("replaced", static_cast<uint64_t>(rules.size()));
   return json(200, out);

@@ -85,8 +85,7 @@ class ManagementApi {
                  const Request& req);
   Response patch(const std::string& domain, uint64_t id, const Request& req);
   Response replace(const std::string& domain, const Request& req);
-  std::optional<Response> check_body(const std::string& domain, const Poco::JSON::Object::Ptr& body,
-                                     const std::string& prefix);
+  Poco::Dynamic::Var schema_of(const std::string& domain) const;
   Response audit(const Request& req, std::optional<uint64_t> rule_id);
   Response route(const Request& req);
   // A refusal (401/403), or the request with its actor naming the key.

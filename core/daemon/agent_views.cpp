@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/agent_views.hpp"
 
+#include "util/json.hpp"
+
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <bpf/bpf.h>
@@ -15,51 +17,14 @@ namespace {
 
 using Poco::JSON::Array;
 using Poco::JSON::Object;
+using util::to_json;
 
-std::string to_json(const Poco::Dynamic::Var& v) {
-  std::ostringstream os;
-  Poco::JSON::Stringifier::stringify(v, os);
-  return os.str();
-}
-
-bool secret_key(std::string k) {
+bool secret_key(std::string k) {  // by value: lower-cased here
   std::transform(k.begin(), k.end(), k.begin(), [](unsigned char c) { return std::tolower(c); });
   for (const char* s : {"password", "secret", "token", "api_key", "apikey", "private_key"}) {
     if (k.find(s) != std::string::npos) return true;
   }
   return k == "keys";
-}
-
-Poco::Dynamic::Var from_yaml(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Map: {
-      Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-      for (const auto& kv : n) {
-        const auto key = kv.first.Scalar();
-        o->set(key, secret_key(key) ? Poco::Dynamic::Var("***") : from_yaml(kv.second));
-      }
-      return o;
-    }
-    case YAML::NodeType::Sequence: {
-      Array::Ptr a = new Array;
-      for (const auto& e : n) a->add(from_yaml(e));
-      return a;
-    }
-    case YAML::NodeType::Scalar: {
-      const std::string& s = n.Scalar();
-      if (n.Tag() != "!") {  // unquoted: numbers and booleans as such
-        long long i = 0;
-        double d = 0;
-        bool b = false;
-        if (YAML::convert<long long>::decode(n, i)) return i;
-        if (YAML::convert<double>::decode(n, d)) return d;
-        if (YAML::convert<bool>::decode(n, b)) return b;
-      }
-      return s;
-    }
-    default:
-      return Poco::Dynamic::Var();
-  }
 }
 
 Array::Ptr string_array(const std::vector<std::string>& v) {
@@ -214,7 +179,7 @@ std::string config_json(const config::Config& cfg) {
   o->set("agent", agent);
   Object::Ptr plugins = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   for (const auto& [id, p] : cfg.plugins) {
-    Poco::Dynamic::Var v = from_yaml(p.node);
+    Poco::Dynamic::Var v = util::from_yaml(p.node, secret_key);
     Object::Ptr po =
         v.type() == typeid(Object::Ptr) ? v.extract<Object::Ptr>() : Object::Ptr(new Object);
     po->set("enabled", p.enabled);

@@ -30,6 +30,7 @@
 #include "runtime/runtime.hpp"
 #include "store/rule_service.hpp"
 #include "store/rule_store.hpp"
+#include "util/json.hpp"
 
 #ifndef RAMPART_VERSION
 #define RAMPART_VERSION "0.0.0"
@@ -119,9 +120,7 @@ std::string outcome_json(const ReloadOutcome& o) {
     j->set("error", "reload refused");
     j->set("detail", o.reason + "; the running configuration stays");
   }
-  std::ostringstream os;
-  j->stringify(os);
-  return os.str();
+  return util::to_json(j);
 }
 
 // API reload requests wait here for the control thread, which owns the
@@ -275,11 +274,14 @@ int run(const Options& opts) {
         std::make_unique<bpf::RingDispatcher>(rt.loop(), datapath->shared_map_fd("events"), events);
     dispatcher->start();
   }
+  // Rules, audit and API keys share the agent's database.
   std::unique_ptr<store::RuleStore> rule_store;
+  std::unique_ptr<store::KeyStore> keys;
   try {
     rule_store = std::make_unique<store::RuleStore>(cfg.agent.state_dir + "/rampart.db");
+    keys = std::make_unique<store::KeyStore>(cfg.agent.state_dir + "/rampart.db");
   } catch (const store::StoreError& e) {
-    log::error(kLog, "cannot open the rule store", {{"reason", e.what()}});
+    log::error(kLog, "cannot open the agent's database", {{"reason", e.what()}});
     if (dispatcher) dispatcher->stop();
     rt.shutdown();
     return 1;
@@ -304,15 +306,6 @@ int run(const Options& opts) {
     return config_json(cfg);
   };
   providers.reload = [&] { return reloads.request(); };
-  std::unique_ptr<store::KeyStore> keys;
-  try {
-    keys = std::make_unique<store::KeyStore>(cfg.agent.state_dir + "/rampart.db");
-  } catch (const store::KeyError& e) {
-    log::error(kLog, "cannot open the API key store", {{"reason", e.what()}});
-    if (dispatcher) dispatcher->stop();
-    rt.shutdown();
-    return 1;
-  }
   if (keys->empty()) {
     log::warn(kLog,
               "no API key exists: the management API is open to whoever reaches it; "

@@ -15,7 +15,7 @@ std::string random_hex(size_t bytes) {
   size_t got = 0;
   while (got < bytes) {
     const ssize_t n = getrandom(raw.data() + got, bytes - got, 0);
-    if (n < 0) throw KeyError("getrandom failed");
+    if (n < 0) throw StoreError("getrandom failed");
     got += static_cast<size_t>(n);
   }
   static const char* hex = "0123456789abcdef";
@@ -41,39 +41,9 @@ bool same(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) {
-    if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK)
-      throw KeyError(std::string("key store: ") + sqlite3_errmsg(db));
-  }
-  ~Stmt() { sqlite3_finalize(st_); }
-  Stmt& text(int i, const std::string& s) {
-    sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& integer(int i, int64_t v) {
-    sqlite3_bind_int64(st_, i, v);
-    return *this;
-  }
-  bool step() {
-    const int rc = sqlite3_step(st_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw KeyError(std::string("key store: ") + sqlite3_errstr(rc));
-  }
-  std::string col(int i) const {
-    const auto* p = sqlite3_column_text(st_, i);
-    return p ? reinterpret_cast<const char*>(p) : "";
-  }
-  int64_t col_int(int i) const { return sqlite3_column_int64(st_, i); }
-
- private:
-  sqlite3_stmt* st_ = nullptr;
-};
-
 ApiKey key_of(const Stmt& st) {
-  return {st.col(0), st.col(1), parse_role(st.col(2)).value_or(Role::viewer), st.col_int(3)};
+  return {st.col_text(0), st.col_text(1), parse_role(st.col_text(2)).value_or(Role::viewer),
+          st.col_int(3)};
 }
 
 }  // namespace
@@ -97,25 +67,16 @@ const char* role_name(Role r) {
 }
 
 KeyStore::KeyStore(const std::string& path) {
-  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
-      SQLITE_OK) {
-    const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
+  db_ = open_database(path);
+  try {
+    exec(
+        db_,
+        "CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, "
+        "role TEXT NOT NULL, salt TEXT NOT NULL, hash TEXT NOT NULL, created_ms INTEGER NOT NULL)");
+  } catch (const StoreError& e) {
     sqlite3_close(db_);
     db_ = nullptr;
-    throw KeyError(path + ": " + why);
-  }
-  sqlite3_busy_timeout(db_, 5000);
-  char* err = nullptr;
-  if (sqlite3_exec(db_,
-                   "CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, name TEXT UNIQUE NOT "
-                   "NULL, role TEXT NOT NULL, salt TEXT NOT NULL, hash TEXT NOT NULL, created_ms "
-                   "INTEGER NOT NULL)",
-                   nullptr, nullptr, &err) != SQLITE_OK) {
-    const std::string why = err ? err : "?";
-    sqlite3_free(err);
-    sqlite3_close(db_);
-    db_ = nullptr;
-    throw KeyError(path + ": " + why);
+    throw StoreError(path + ": " + e.what());
   }
 }
 
@@ -170,7 +131,7 @@ std::optional<ApiKey> KeyStore::verify(const std::string& token) const {
   Stmt st(db_, "SELECT id, name, role, created_ms, salt, hash FROM api_keys WHERE id = ?1");
   st.text(1, id);
   if (!st.step()) return std::nullopt;
-  if (!same(digest(st.col(4), secret), st.col(5))) return std::nullopt;
+  if (!same(digest(st.col_text(4), secret), st.col_text(5))) return std::nullopt;
   return key_of(st);
 }
 

@@ -4,13 +4,13 @@
 // "rp_<id>_<secret>" and is shown once, when the key is created.
 #pragma once
 
-#include <sqlite3.h>
-
 #include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "store/sqlite.hpp"
 
 namespace rampart::store {
 
@@ -24,6 +24,8 @@ struct ApiKey {
   int64_t created_ms;
 };
 
+// A key that cannot be created as asked (its name is taken); database
+// failures are StoreError.
 class KeyError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -31,7 +33,7 @@ class KeyError : public std::runtime_error {
 
 class KeyStore {
  public:
-  explicit KeyStore(const std::string& path);  // throws KeyError
+  explicit KeyStore(const std::string& path);  // throws StoreError
   ~KeyStore();
   KeyStore(const KeyStore&) = delete;
   KeyStore& operator=(const KeyStore&) = delete;

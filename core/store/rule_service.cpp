@@ -47,20 +47,45 @@ std::optional<std::string> RuleService::status(const std::string& domain) {
   std::shared_ptr<RuleOwner> owner;
   {
     std::lock_guard lock(mu_);
-    const auto it = owners_.find(domain);
-    if (it != owners_.end()) owner = it->second.second.lock();
+    owner = owner_locked(domain);
   }
   if (!owner) return std::nullopt;
   return owner->domain_status(domain);
 }
 
+std::shared_ptr<RuleOwner> RuleService::owner_locked(const std::string& domain) const {
+  const auto it = owners_.find(domain);
+  return it == owners_.end() ? nullptr : it->second.second.lock();
+}
+
+ChangeResult RuleService::apply_then_commit(
+    const std::string& domain, RuleOwner& owner, const std::vector<StoredRule>& next,
+    const std::function<void(const std::function<void()>&)>& write) {
+  std::string refusal;
+  try {
+    write([&] {
+      refusal = owner.apply_rules(domain, next);
+      if (!refusal.empty()) throw std::runtime_error(refusal);
+    });
+  } catch (const StoreError& e) {
+    return {RAMPART_ERR_INTERNAL, e.what()};
+  } catch (const std::exception& e) {
+    if (!refusal.empty()) return {RAMPART_ERR_INVALID_ARGUMENT, refusal};
+    return {RAMPART_ERR_INTERNAL, e.what()};
+  }
+  ++applied_[domain];
+  return {};
+}
+
+static ChangeResult no_owner(const std::string& domain) {
+  return {RAMPART_ERR_UNSUPPORTED, "no running engine owns the rule domain '" + domain + "'"};
+}
+
 ChangeResult RuleService::change(const std::string& domain, rampart_rule_change kind, uint64_t id,
                                  const std::optional<std::string>& body, const std::string& actor) {
   std::lock_guard lock(mu_);
-  const auto it = owners_.find(domain);
-  std::shared_ptr<RuleOwner> owner = it == owners_.end() ? nullptr : it->second.second.lock();
-  if (!owner)
-    return {RAMPART_ERR_UNSUPPORTED, "no running engine owns the rule domain '" + domain + "'"};
+  const auto owner = owner_locked(domain);
+  if (!owner) return no_owner(domain);
 
   std::vector<StoredRule> next = store_.list(domain);
   auto pos =
@@ -82,30 +107,17 @@ ChangeResult RuleService::change(const std::string& domain, rampart_rule_change 
     else
       next.push_back({id, *stored});
   }
-  std::string refusal;
-  try {
-    store_.change(domain, id, stored, actor, [&] {
-      refusal = owner->apply_rules(domain, next);
-      if (!refusal.empty()) throw std::runtime_error(refusal);
-    });
-  } catch (const StoreError& e) {
-    return {RAMPART_ERR_INTERNAL, e.what()};
-  } catch (const std::exception& e) {
-    if (!refusal.empty()) return {RAMPART_ERR_INVALID_ARGUMENT, refusal};
-    return {RAMPART_ERR_INTERNAL, e.what()};
-  }
-  ++applied_[domain];
-  return {};
+  return apply_then_commit(domain, *owner, next, [&](const std::function<void()>& apply) {
+    store_.change(domain, id, stored, actor, apply);
+  });
 }
 
 ChangeResult RuleService::replace_api_rules(const std::string& domain,
                                             const std::vector<StoredRule>& rules,
                                             const std::string& actor) {
   std::lock_guard lock(mu_);
-  const auto it = owners_.find(domain);
-  std::shared_ptr<RuleOwner> owner = it == owners_.end() ? nullptr : it->second.second.lock();
-  if (!owner)
-    return {RAMPART_ERR_UNSUPPORTED, "no running engine owns the rule domain '" + domain + "'"};
+  const auto owner = owner_locked(domain);
+  if (!owner) return no_owner(domain);
   std::vector<StoredRule> next = store_.list(domain, "config");
   for (const auto& r : rules) {
     if (std::any_of(next.begin(), next.end(), [&](const StoredRule& c) { return c.id == r.id; }))
@@ -113,20 +125,9 @@ ChangeResult RuleService::replace_api_rules(const std::string& domain,
               "rule " + std::to_string(r.id) + " is managed by the config file"};
   }
   next.insert(next.end(), rules.begin(), rules.end());
-  std::string refusal;
-  try {
-    store_.sync_origin(domain, "api", rules, actor, [&] {
-      refusal = owner->apply_rules(domain, next);
-      if (!refusal.empty()) throw std::runtime_error(refusal);
-    });
-  } catch (const StoreError& e) {
-    return {RAMPART_ERR_INTERNAL, e.what()};
-  } catch (const std::exception& e) {
-    if (!refusal.empty()) return {RAMPART_ERR_INVALID_ARGUMENT, refusal};
-    return {RAMPART_ERR_INTERNAL, e.what()};
-  }
-  ++applied_[domain];
-  return {};
+  return apply_then_commit(domain, *owner, next, [&](const std::function<void()>& apply) {
+    store_.sync_origin(domain, "api", rules, actor, apply);
+  });
 }
 
 std::map<std::string, uint64_t> RuleService::applied() const {

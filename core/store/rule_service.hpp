@@ -7,6 +7,7 @@
 
 #include <rampart/sdk/abi.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -73,6 +74,13 @@ class RuleService {
   std::map<std::string, uint64_t> applied() const;
 
  private:
+  std::shared_ptr<RuleOwner> owner_locked(const std::string& domain) const;
+  // The owner applies `next` inside the store transaction `write` opens
+  // (write gets the apply step as its commit hook); a refusal rolls back.
+  ChangeResult apply_then_commit(const std::string& domain, RuleOwner& owner,
+                                 const std::vector<StoredRule>& next,
+                                 const std::function<void(const std::function<void()>&)>& write);
+
   RuleStore& store_;
   mutable std::mutex mu_;  // serialises changes
   std::map<std::string, std::pair<const RuleOwner*, std::weak_ptr<RuleOwner>>> owners_;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "store/rule_store.hpp"
 
-#include <sqlite3.h>
+#include "store/sqlite.hpp"
 
 #include <chrono>
 #include <filesystem>
@@ -10,46 +10,6 @@
 
 namespace rampart::store {
 namespace {
-
-// A prepared statement, finalized on scope exit.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK) {
-      throw StoreError(std::string("sqlite prepare: ") + sqlite3_errmsg(db));
-    }
-  }
-  ~Stmt() { sqlite3_finalize(st_); }
-  Stmt& text(int i, const std::string& s) {
-    sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& text_or_null(int i, const std::optional<std::string>& s) {
-    if (s) return text(i, *s);
-    sqlite3_bind_null(st_, i);
-    return *this;
-  }
-  Stmt& integer(int i, int64_t v) {
-    sqlite3_bind_int64(st_, i, v);
-    return *this;
-  }
-  bool step() {
-    const int rc = sqlite3_step(st_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw StoreError(std::string("sqlite: ") + sqlite3_errmsg(db_));
-  }
-  int64_t col_int(int i) const { return sqlite3_column_int64(st_, i); }
-  std::string col_text(int i) const {
-    const auto* p = sqlite3_column_text(st_, i);
-    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(st_, i))
-             : std::string();
-  }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* st_ = nullptr;
-};
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -60,18 +20,7 @@ int64_t now_ms() {
 }  // namespace
 
 RuleStore::RuleStore(const std::string& path) : path_(path) {
-  std::error_code ec;
-  const auto dir = std::filesystem::path(path).parent_path();
-  if (!dir.empty()) std::filesystem::create_directories(dir, ec);
-  if (sqlite3_open_v2(path.c_str(), &db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    db_ = nullptr;
-    throw StoreError(path + ": cannot open rule database: " + why);
-  }
-  sqlite3_busy_timeout(db_, 5000);
+  db_ = open_database(path);
   try {
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=NORMAL");
@@ -106,14 +55,7 @@ RuleStore::~RuleStore() {
   if (db_) sqlite3_close(db_);
 }
 
-void RuleStore::exec(const char* sql) const {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    const std::string why = err ? err : "unknown error";
-    sqlite3_free(err);
-    throw StoreError("sqlite: " + why);
-  }
-}
+void RuleStore::exec(const char* sql) const { store::exec(db_, sql); }
 
 std::vector<StoredRule> RuleStore::list(const std::string& domain) const {
   std::lock_guard lock(mu_);

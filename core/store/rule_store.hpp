@@ -14,14 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "store/sqlite.hpp"
+
 struct sqlite3;
 
 namespace rampart::store {
-
-class StoreError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 struct StoredRule {
   uint64_t id;

@@ -79,11 +79,19 @@ class FirewallLab : public ::testing::Test {
                                   extra + "    rules: " + rules + "\n");
     return path;
   }
-  void start(const std::string& cfg) {
+  // Whether Rampart's TC dispatcher filter is on B's interface in `dir`.
+  bool has_tc_filter(const std::string& dir) const {
+    return NetnsLab::sh("tc -n " + lab_->ns_b() + " filter show dev " + lab_->if_b() + " " + dir)
+               .find("tc_" + dir) != std::string::npos;
+  }
+
+  // rampartd in namespace B, waited for until it logs `ready`.
+  void start(const std::string& cfg,
+             const std::string& ready = "ready plugins=firewall,log refused=0") {
     daemon_ = std::make_unique<DaemonProcess>(
         std::vector<std::string>{"/usr/sbin/ip", "netns", "exec", lab_->ns_b(), RAMPARTD_PATH,
                                  "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
-    ASSERT_TRUE(daemon_->wait_for("ready plugins=firewall,log refused=0")) << daemon_->output();
+    ASSERT_TRUE(daemon_->wait_for(ready)) << daemon_->output();
   }
   void reload(size_t nth) {
     daemon_->signal(SIGHUP);
@@ -140,10 +148,7 @@ TEST_F(FirewallLab, DenyRuleStopsTrafficAndSurvivesARestart) {
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(NetnsLab::sh("ip -n " + lab_->ns_b() + " link show " + lab_->if_b()).find("xdp"),
             std::string::npos);
-  EXPECT_EQ(NetnsLab::sh("tc -n " + lab_->ns_b() + " filter show dev " + lab_->if_b() + " ingress")
-                .find("tc_ingress"),
-            std::string::npos)
-      << "--detach-all removes the TC filters too";
+  EXPECT_FALSE(has_tc_filter("ingress")) << "--detach-all removes the TC filters too";
 }
 
 TEST_F(FirewallLab, InterfaceDroppedFromTheConfigIsDetachedOnRestart) {
@@ -157,19 +162,11 @@ TEST_F(FirewallLab, InterfaceDroppedFromTheConfigIsDetachedOnRestart) {
   const std::string listed = "interfaces: [" + lab_->if_b() + "]";
   text.replace(text.find(listed), listed.size(), "interfaces: []");
   rampart::test::write_file(cfg, text);
-  daemon_ = std::make_unique<DaemonProcess>(
-      std::vector<std::string>{"/usr/sbin/ip", "netns", "exec", lab_->ns_b(), RAMPARTD_PATH,
-                               "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
-  ASSERT_TRUE(daemon_->wait_for("ready plugins=firewall,log refused=0")) << daemon_->output();
+  ASSERT_NO_FATAL_FAILURE(start(cfg));
   EXPECT_TRUE(daemon_->wait_for("no interfaces configured: detached")) << daemon_->output();
   EXPECT_EQ(NetnsLab::sh("ip -n " + lab_->ns_b() + " link show " + lab_->if_b()).find("xdp"),
             std::string::npos);
-  for (const char* dir : {"ingress", "egress"}) {
-    EXPECT_EQ(NetnsLab::sh("tc -n " + lab_->ns_b() + " filter show dev " + lab_->if_b() + " " + dir)
-                  .find("tc_"),
-              std::string::npos)
-        << dir;
-  }
+  for (const char* dir : {"ingress", "egress"}) EXPECT_FALSE(has_tc_filter(dir)) << dir;
   EXPECT_EQ(lab_->send_and_count(kPackets).udp, kPackets) << "nothing filters any more";
 }
 
@@ -294,12 +291,7 @@ TEST_F(FirewallLab, TcSeesTheXdpVerdictInMetadata) {
   ASSERT_NO_FATAL_FAILURE(
       start(write_config("[{id: 42, action: allow, protocol: udp, dst_port: \"9999\"}]")));
   ASSERT_TRUE(daemon_->wait_for("attached TC")) << daemon_->output();
-  for (const char* dir : {"ingress", "egress"}) {
-    EXPECT_NE(NetnsLab::sh("tc -n " + lab_->ns_b() + " filter show dev " + lab_->if_b() + " " + dir)
-                  .find(std::string("tc_") + dir),
-              std::string::npos)
-        << dir;
-  }
+  for (const char* dir : {"ingress", "egress"}) EXPECT_TRUE(has_tc_filter(dir)) << dir;
   TcMetaReader tc(bpffs_ + "/rampart");
   EXPECT_EQ(lab_->send_and_count(kPackets).udp, kPackets);
   const auto seen = tc.counts();
@@ -331,12 +323,7 @@ TEST_F(FirewallLab, TenThousandRulesReplacedUnderTrafficNeverMix) {
   ASSERT_NO_FATAL_FAILURE(start(cfg));
   ASSERT_TRUE(daemon_->wait_for("installed 10000 rules")) << daemon_->output();
   ASSERT_TRUE(daemon_->wait_for("attached TC")) << daemon_->output();
-  for (const char* dir : {"ingress", "egress"}) {
-    EXPECT_NE(NetnsLab::sh("tc -n " + lab_->ns_b() + " filter show dev " + lab_->if_b() + " " + dir)
-                  .find(std::string("tc_") + dir),
-              std::string::npos)
-        << dir;
-  }
+  for (const char* dir : {"ingress", "egress"}) EXPECT_TRUE(has_tc_filter(dir)) << dir;
   TcMetaReader tc(bpffs_ + "/rampart");
 
   std::atomic<bool> stop{false};
@@ -388,10 +375,7 @@ TEST_F(FirewallLab, RuleAddedOverRestDropsRealPackets) {
   // REST on B's loopback, on a port the kernel picks.
   rampart::test::write_file(cfg,
                             rampart::test::read_file(cfg) + "  rest: {listen: \"127.0.0.1:0\"}\n");
-  daemon_ = std::make_unique<DaemonProcess>(
-      std::vector<std::string>{"/usr/sbin/ip", "netns", "exec", lab_->ns_b(), RAMPARTD_PATH,
-                               "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
-  ASSERT_TRUE(daemon_->wait_for("ready plugins=firewall,log,rest refused=0")) << daemon_->output();
+  ASSERT_NO_FATAL_FAILURE(start(cfg, "ready plugins=firewall,log,rest refused=0"));
   const uint16_t port = rampart::test::listening_port(daemon_->output());
   auto api = [&](const std::string& method, const std::string& path, const std::string& body = "") {
     return lab_->in_ns(lab_->ns_b(), [&] { return rampart::test::http(port, method, path, body); });
@@ -438,11 +422,8 @@ TEST_F(FirewallLab, RuleAddedOverRestDropsRealPackets) {
   daemon_->signal(SIGKILL);
   daemon_->wait_exit();
   expect_all(lab_->send_and_count(kPackets), 0, "rampartd killed");
-  daemon_ = std::make_unique<DaemonProcess>(
-      std::vector<std::string>{"/usr/sbin/ip", "netns", "exec", lab_->ns_b(), RAMPARTD_PATH,
-                               "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
-  ASSERT_TRUE(daemon_->wait_for("installed 1 rules"))
-      << "the stored rule is re-applied: " << daemon_->output();
+  // The stored rule is re-applied on start.
+  ASSERT_NO_FATAL_FAILURE(start(cfg, "installed 1 rules"));
   expect_all(lab_->send_and_count(kPackets), 0, "restarted: the rule came back from SQLite");
 }
 
@@ -458,11 +439,7 @@ TEST_F(FirewallLab, KernelCountersAreServedToPrometheus) {
       write_config("[{id: 8, action: deny, protocol: udp, src_ip: 198.18.0.1/32}]", "");
   rampart::test::write_file(
       cfg, rampart::test::read_file(cfg) + "  metrics: {listen: \"127.0.0.1:0\"}\n");
-  daemon_ = std::make_unique<DaemonProcess>(
-      std::vector<std::string>{"/usr/sbin/ip", "netns", "exec", lab_->ns_b(), RAMPARTD_PATH,
-                               "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
-  ASSERT_TRUE(daemon_->wait_for("ready plugins=firewall,log,metrics refused=0"))
-      << daemon_->output();
+  ASSERT_NO_FATAL_FAILURE(start(cfg, "ready plugins=firewall,log,metrics refused=0"));
   const uint16_t port = rampart::test::listening_port(daemon_->output(), "metrics");
   ASSERT_NE(port, 0) << daemon_->output();
   const Counts c = lab_->send_and_count(kPackets);

@@ -210,9 +210,9 @@ class Api : public Poco::Net::HTTPRequestHandler {
       : host_(host), settings_(s), metrics_(metrics), limiter_(limiter) {}
 
   void handleRequest(HTTPServerRequest& req, HTTPServerResponse& res) override {
-    std::string path;
+    Poco::URI uri;
     try {
-      path = Poco::URI(req.getURI()).getPath();
+      uri = Poco::URI(req.getURI());
     } catch (const Poco::Exception& e) {
       send_error(res, HTTPResponse::HTTP_BAD_REQUEST, "bad request", "URI: " + e.displayText());
       metrics_.count("other", req.getMethod(), 400);
@@ -220,16 +220,17 @@ class Api : public Poco::Net::HTTPRequestHandler {
     }
     int code = 500;
     try {
-      code = route(req, res, path);
+      code = route(req, res, uri);
     } catch (const std::exception& e) {
       if (!res.sent())
         send_error(res, HTTPResponse::HTTP_INTERNAL_SERVER_ERROR, "internal error", e.what());
     }
-    metrics_.count(path, req.getMethod(), code);
+    metrics_.count(uri.getPath(), req.getMethod(), code);
   }
 
  private:
-  int route(HTTPServerRequest& req, HTTPServerResponse& res, const std::string& path) {
+  int route(HTTPServerRequest& req, HTTPServerResponse& res, const Poco::URI& uri) {
+    const std::string& path = uri.getPath();
     const std::string& method = req.getMethod();
     if (path == "/healthz" && method == "GET") {
       Object::Ptr o = new Object;
@@ -250,7 +251,7 @@ class Api : public Poco::Net::HTTPRequestHandler {
       // cannot put a header on a page load). The cookie is honoured here only.
       std::string key = rampart::frontend::credential(req);
       std::string query_key;
-      for (const auto& [k, v] : Poco::URI(req.getURI()).getQueryParameters()) {
+      for (const auto& [k, v] : uri.getQueryParameters()) {
         if (k == "key") query_key = v;
       }
       if (key.empty()) key = query_key;
@@ -311,8 +312,8 @@ class Api : public Poco::Net::HTTPRequestHandler {
     }
     // Everything under /api/v1 means the same in every frontend: the core
     // answers it (ABI 1.2 api_call); this plugin only carries it.
-    const auto answer = host_.api_call(method, api_path, Poco::URI(req.getURI()).getRawQuery(),
-                                       body, "rest:" + req.clientAddress().host().toString(),
+    const auto answer = host_.api_call(method, api_path, uri.getRawQuery(), body,
+                                       "rest:" + req.clientAddress().host().toString(),
                                        rampart::frontend::credential(req));
     res.setStatus(static_cast<HTTPResponse::HTTPStatus>(answer.status));
     if (answer.status == 204) {
