@@ -165,6 +165,14 @@ struct {
 	__uint(map_flags, BPF_F_MMAPABLE); /* filled by memcpy */
 	__uint(max_entries, 1);		   /* RAMPART_FW_BLOCK4_L1 when used */
 	__type(key, __u32);
+	__type(value, __u64);
+} fw_block4_any SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* filled by memcpy */
+	__uint(max_entries, 1);		   /* RAMPART_FW_BLOCK4_L1 when used */
+	__type(key, __u32);
 	__type(value, struct rampart_fw_block4_l1);
 } fw_block4_l1 SEC(".maps");
 
@@ -270,11 +278,16 @@ static __always_inline __u32 popcount64(__u64 x)
 }
 
 /* Whether the IPv4 source blocklist lists an address: one read of the
- * cache-resident bitmaps, a second only inside a partly listed /24. */
+ * 2 MiB per-/24 bitmap, which answers for every /24 with nothing listed;
+ * then the rank table, and a third read only inside a partly listed /24. */
 static __always_inline int block4_listed(__u32 addr_be)
 {
 	__u32 a = bpf_ntohl(addr_be);
 	__u32 k = a >> 14, bit = (a >> 8) & 63;
+	__u64 *any = bpf_map_lookup_elem(&fw_block4_any, &k);
+
+	if (!any || !((*any >> bit) & 1))
+		return 0;
 	struct rampart_fw_block4_l1 *e = bpf_map_lookup_elem(&fw_block4_l1, &k);
 
 	if (!e)

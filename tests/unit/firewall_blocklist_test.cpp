@@ -49,6 +49,9 @@ TEST(FirewallBlocklist, ListsExactlyThePrefixesGiven) {
   EXPECT_TRUE(bl.has_v4);
   EXPECT_EQ(bl.l1.size(), RAMPART_FW_BLOCK4_L1);
   EXPECT_EQ(bl.tbl8.size(), 2u * 4) << "one group for 198.51.100.x and one for 203.0.113.x";
+  size_t any24 = 0;
+  for (const uint64_t w : bl.any) any24 += static_cast<size_t>(__builtin_popcountll(w));
+  EXPECT_EQ(any24, 65536u + 1 + 1 + 1) << "every /24 of 10/8, 192.0.2, 198.51.100, 203.0.113";
   EXPECT_EQ(bl.v6_lens, (std::vector<uint8_t>{128, 33, 32}));
   auto listed = [&](const char* a) {
     const Cidr h = cidr(a);
@@ -70,7 +73,7 @@ TEST(FirewallBlocklist, EmptyAndIPv6OnlyListsNeedNoIPv4Table) {
   EXPECT_FALSE(compile_blocklist({}).has_v4);
   const CompiledBlocklist bl = compile_blocklist({cidr("2001:db8::/48")});
   EXPECT_FALSE(bl.has_v4);
-  EXPECT_TRUE(bl.l1.empty()) << "no IPv4 table for a list without IPv4 prefixes";
+  EXPECT_TRUE(bl.l1.empty() && bl.any.empty()) << "no IPv4 table for a list without IPv4 prefixes";
   const Cidr v4 = cidr("10.0.0.1");
   EXPECT_FALSE(blocklisted(bl, 4, v4.addr.data()));
 }

@@ -45,7 +45,11 @@ enum rampart_fw_field {
 #define RAMPART_FW_PROTO_ENTRIES 65536
 
 /* Source blocklist. IPv4 is DIR-24-8 stored compactly so the hot part fits
- * in the CPU caches (6 MiB instead of a 64 MiB tbl24): fw_block4_l1[a >> 14]
+ * in the CPU caches (6 MiB instead of a 64 MiB tbl24). First,
+ * fw_block4_any: one bit per /24 (2 MiB, 2^24 bits in RAMPART_FW_BLOCK4_L1
+ * words), set when anything in that /24 is listed; most sources stop there,
+ * in a table small enough to stay in the L3 cache and TLB. Then
+ * fw_block4_l1[a >> 14]
  * covers 64 consecutive /24s; bit (a >> 8) & 63 of `listed` says the whole
  * /24 is listed, of `grouped` that it is partly listed, its group being
  * number rank + (grouped bits below it) in fw_block4_tbl8, four 64-bit

@@ -41,6 +41,7 @@ struct Dir24 {
   // The kernel's layout: bitmaps over 64 /24s with the running group count,
   // groups renumbered in address order.
   void compact(CompiledBlocklist& bl) const {
+    bl.any.assign(RAMPART_FW_BLOCK4_L1, 0);
     bl.l1.assign(RAMPART_FW_BLOCK4_L1, rampart_fw_block4_l1{});
     bl.tbl8.clear();
     bl.tbl8.reserve(groups.size());
@@ -57,6 +58,7 @@ struct Dir24 {
           bl.tbl8.insert(bl.tbl8.end(), g, g + 4);
         }
       }
+      bl.any[i] = e.listed | e.grouped;
     }
   }
 };
@@ -124,8 +126,9 @@ bool blocklisted(const CompiledBlocklist& bl, uint8_t family, const uint8_t* add
     if (!bl.has_v4) return false;
     const uint32_t a =
         uint32_t{addr[0]} << 24 | uint32_t{addr[1]} << 16 | uint32_t{addr[2]} << 8 | addr[3];
-    const rampart_fw_block4_l1& e = bl.l1[a >> 14];
     const uint32_t bit = (a >> 8) & 63;
+    if (!((bl.any[a >> 14] >> bit) & 1)) return false;
+    const rampart_fw_block4_l1& e = bl.l1[a >> 14];
     if ((e.listed >> bit) & 1) return true;
     if (!((e.grouped >> bit) & 1)) return false;
     const uint64_t below = bit ? e.grouped & (~0ull >> (64 - bit)) : 0;

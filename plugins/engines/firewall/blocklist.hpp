@@ -18,7 +18,8 @@ namespace rampart::firewall {
 
 struct CompiledBlocklist {
   size_t prefixes = 0;                   // distinct prefixes listed
-  bool has_v4 = false;                   // false: l1/tbl8 are empty and never read
+  bool has_v4 = false;                   // false: any/l1/tbl8 are empty and never read
+  std::vector<uint64_t> any;             // a bit per /24 with anything listed (2 MiB)
   std::vector<rampart_fw_block4_l1> l1;  // RAMPART_FW_BLOCK4_L1 entries when has_v4
   std::vector<uint64_t> tbl8;            // 4 words per partly listed /24, in address order
   std::vector<rampart_fw_lpm6_key> v6;   // masked keys

@@ -68,6 +68,7 @@ sdk::ProgramImage to_program_image(const CompiledRuleset& rs, const CompiledBloc
   p.set<uint32_t>("block_index", rs.block_index);
   if (bl && bl->has_v4) {
     p.set<uint32_t>("block_v4", 1);
+    p.maps.push_back(dense("fw_block4_any", bl->any));
     p.maps.push_back(dense("fw_block4_l1", bl->l1));
     p.maps.push_back(dense("fw_block4_tbl8", bl->tbl8));
   }
