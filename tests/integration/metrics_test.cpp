@@ -45,7 +45,7 @@ TEST(MetricsFrontend, ServesCoreAndPluginMetricsThatPromtoolAccepts) {
 
   auto other = http(port, "GET", "/api/v1/firewall/rules");
   EXPECT_EQ(other.status, 404);
-  EXPECT_NE(other.body.find("\"error\":\"not_found\""), std::string::npos) << other.body;
+  EXPECT_NE(other.body.find("\"error\":\"not found\""), std::string::npos) << other.body;
   other = http(port, "POST", "/metrics", "x");
   EXPECT_EQ(other.status, 405);
 

@@ -332,11 +332,27 @@ TEST(RestLimits, WritesPerClientAreRateLimited) {
   const auto rules = http(port, "GET", "/api/v1/firewall/rules").body;
   EXPECT_EQ(rules.find(R"("action":"allow")"), std::string::npos) << "refused means not stored";
 
-  // Header limits: too many fields, or one too long, is a 400 before any handler runs.
+  // Header limits: too many fields, or one too long, is a 400 before any
+  // handler runs, in JSON like every other error; so is a broken request.
   std::vector<std::pair<std::string, std::string>> many;
   for (int i = 0; i < 150; ++i) many.emplace_back("X-Filler-" + std::to_string(i), "x");
-  EXPECT_EQ(http(port, "GET", "/healthz", "", many).status, 400);
-  EXPECT_EQ(http(port, "GET", "/healthz", "", {{"X-Long", std::string(20000, 'a')}}).status, 400);
+  for (const auto& r : {http(port, "GET", "/healthz", "", many),
+                        http(port, "GET", "/healthz", "", {{"X-Long", std::string(20000, 'a')}})}) {
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find(R"({"error":"bad request","detail":"malformed request: )"),
+              std::string::npos)
+        << r.body;
+  }
+  for (const auto& [bad, status] : std::vector<std::pair<std::string, std::string>>{
+           {"GET /" + std::string(20000, 'a') + " HTTP/1.1\r\n\r\n", "400"},
+           {std::string(40, 'G') + " /healthz HTTP/1.1\r\n\r\n", "400"},
+           {"GET /healthz HTTP/1.1\r\n" + std::string(300, 'X') + ": 1\r\n\r\n", "400"},
+           {"GET /healthz HTTP/9\r\n\r\n", "505"}}) {
+    const std::string answer = rampart::test::raw_http(port, bad);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 " + status, 0), 0u) << answer;
+    EXPECT_NE(answer.find("Content-Type: application/json"), std::string::npos) << answer;
+    EXPECT_NE(answer.find(R"({"error":")"), std::string::npos) << answer;
+  }
   EXPECT_EQ(http(port, "GET", "/healthz").status, 200);
 }
 

@@ -5,6 +5,8 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/SocketStream.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
 
 #include <regex>
@@ -38,6 +40,19 @@ inline HttpResponse http(uint16_t port, const std::string& method, const std::st
   std::ostringstream out;
   Poco::StreamCopier::copyStream(in, out);
   return {static_cast<int>(res.getStatus()), out.str()};
+}
+
+// Sends `request` as is (for requests no client library would form) and
+// returns everything the server answers until it closes the connection.
+inline std::string raw_http(uint16_t port, const std::string& request) {
+  Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", port));
+  socket.setReceiveTimeout(Poco::Timespan(10, 0));
+  Poco::Net::SocketStream stream(socket);
+  stream << request << std::flush;
+  socket.shutdownSend();
+  std::ostringstream out;
+  Poco::StreamCopier::copyStream(stream, out);
+  return out.str();
 }
 
 // The port in plugin `id`'s "[id] listening on 127.0.0.1:PORT" line, or 0.

@@ -40,14 +40,14 @@ class Handler : public Poco::Net::HTTPRequestHandler {
   void handleRequest(HTTPServerRequest& req, HTTPServerResponse& res) override {
     const std::string path = Poco::URI(req.getURI()).getPath();
     if (path != "/metrics") {
-      send(res, HTTPResponse::HTTP_NOT_FOUND, "application/json",
-           R"({"error":"not_found","detail":"only /metrics is served here"})");
+      rampart::frontend::send_error(res, HTTPResponse::HTTP_NOT_FOUND, "not found",
+                                    "only /metrics is served here");
       return;
     }
     if (req.getMethod() != "GET" && req.getMethod() != "HEAD") {
       res.set("Allow", "GET, HEAD");
-      send(res, HTTPResponse::HTTP_METHOD_NOT_ALLOWED, "application/json",
-           R"({"error":"method_not_allowed","detail":"use GET"})");
+      rampart::frontend::send_error(res, HTTPResponse::HTTP_METHOD_NOT_ALLOWED,
+                                    "method not allowed", "use GET");
       return;
     }
     if (require_key_) {
@@ -64,8 +64,8 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       send(res, HTTPResponse::HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
            host_.metrics_text());
     } catch (const std::exception& e) {
-      send(res, HTTPResponse::HTTP_INTERNAL_SERVER_ERROR, "application/json",
-           R"({"error":"internal","detail":"metrics unavailable"})");
+      rampart::frontend::send_error(res, HTTPResponse::HTTP_INTERNAL_SERVER_ERROR, "internal error",
+                                    "metrics unavailable");
       host_.warn(std::string("rendering metrics failed: ") + e.what());
     }
   }
@@ -104,7 +104,7 @@ class MetricsFrontend {
     host_.info("listening on " + settings_.listen.text());
   }
   void stop() {
-    if (server_) server_->stopAll(true);
+    if (server_) server_->stop();
     server_.reset();
   }
   void validate(const Config& cfg) { (void)settings(cfg); }
@@ -112,7 +112,7 @@ class MetricsFrontend {
  private:
   Host& host_;
   Settings settings_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::unique_ptr<rampart::frontend::HttpServer> server_;
 };
 
 }  // namespace

@@ -14,7 +14,6 @@
 #include <Poco/Net/HTTPCookie.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
@@ -41,6 +40,8 @@ using Poco::JSON::Object;
 using Poco::Net::HTTPResponse;
 using Poco::Net::HTTPServerRequest;
 using Poco::Net::HTTPServerResponse;
+using rampart::frontend::send_error;
+using rampart::frontend::send_json;
 using rampart::sdk::Config;
 using rampart::sdk::Error;
 using rampart::sdk::Host;
@@ -80,26 +81,6 @@ struct Settings {
     return s;
   }
 };
-
-void send_json(HTTPServerResponse& res, HTTPResponse::HTTPStatus status,
-               const Poco::Dynamic::Var& body) {
-  std::ostringstream os;
-  Poco::JSON::Stringifier::stringify(body, os);
-  const std::string text = os.str();
-  res.setStatus(status);
-  res.setContentType("application/json");
-  res.setContentLength(static_cast<std::streamsize>(text.size()));
-  res.send() << text;
-}
-
-void send_error(HTTPServerResponse& res, HTTPResponse::HTTPStatus status, const std::string& error,
-                const std::string& detail, const std::string& field = "") {
-  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-  o->set("error", error);
-  o->set("detail", detail);
-  if (!field.empty()) o->set("field", field);
-  send_json(res, status, o);
-}
 
 // GET /swagger-ui/<file>: the Swagger UI page and its assets (no data; the
 // page fetches the OpenAPI document, which follows the API's access rules).
@@ -359,7 +340,7 @@ class RestFrontend {
   }
 
   void stop() {
-    if (server_) server_->stopAll(true);
+    if (server_) server_->stop();
     server_.reset();
   }
 
@@ -368,7 +349,7 @@ class RestFrontend {
  private:
   Host& host_;
   Settings settings_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::unique_ptr<rampart::frontend::HttpServer> server_;
 };
 
 }  // namespace
