@@ -402,7 +402,9 @@ TEST_F(PluginHost, LogSenderRotatesBySizeKeepingWholeLines) {
       EXPECT_EQ(line.front(), '{') << f;
       EXPECT_EQ(line.back(), '}') << f;
     }
-    if (f != alerts) EXPECT_GT(lines, 5u) << f;
+    if (f != alerts) {
+      EXPECT_GT(lines, 5u) << f;
+    }
   }
 }
 

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define RAMPART_ABI_MAJOR 1
-#define RAMPART_ABI_MINOR 2
+#define RAMPART_ABI_MINOR 3
 
 /* Name of the one symbol every plugin exports. */
 #define RAMPART_PLUGIN_ENTRY_SYMBOL "rampart_plugin_entry"
@@ -130,8 +130,24 @@ typedef struct rampart_event {
   size_t len;
 } rampart_event;
 
-/* An alert. Version 1 carries the network tuple and text; later minors add
- * MITRE ATT&CK and enrichment fields at the end. */
+/* What the core knows about one address of an alert (ABI 1.3): GeoIP
+ * (from the configured MaxMind-format databases), the name passive DNS
+ * saw for it, and that name's reputation. Empty strings and 0 / -1 mean
+ * unknown. Filled by the host on delivery; never read on emit. */
+typedef struct rampart_alert_enrichment {
+  uint32_t struct_size;
+  uint32_t asn;        /* autonomous system number */
+  rampart_str country; /* ISO 3166-1 alpha-2 code */
+  rampart_str city;
+  rampart_str as_org; /* the AS's organisation */
+  rampart_str name;   /* reverse lookup from passive DNS */
+  int32_t reputation; /* of `name`: 0 (malicious) .. 100 (trusted); -1 unknown */
+  uint32_t reserved;
+} rampart_alert_enrichment;
+
+/* An alert. Version 1 carries the network tuple and text; 1.3 adds the
+ * MITRE ATT&CK technique (engines fill it) and what the host adds on
+ * delivery: the dedup count and enrichment. */
 typedef struct rampart_alert {
   uint32_t struct_size;
   uint32_t severity;    /* rampart_severity */
@@ -149,6 +165,16 @@ typedef struct rampart_alert {
   rampart_str component; /* set by the host: id of the emitting plugin */
   rampart_str rule_id;
   rampart_str message;
+  /* ---- ABI 1.3 ---- */
+  rampart_str mitre_technique_id;   /* "T1046"; empty if none */
+  rampart_str mitre_technique_name; /* "Network Service Discovery" */
+  rampart_str mitre_tactic;         /* "Discovery" */
+  /* On delivery: alerts with this one's fingerprint that dedup suppressed
+   * since the previous delivery; 0 on emit. */
+  uint32_t suppressed;
+  uint32_t reserved2;
+  const rampart_alert_enrichment* src_info; /* on delivery; NULL if nothing known */
+  const rampart_alert_enrichment* dst_info;
 } rampart_alert;
 
 typedef struct rampart_label {
@@ -369,6 +395,20 @@ typedef struct rampart_host_api {
    * only for malformed arguments; API errors are statuses in `out`. */
   rampart_status (*api_call)(rampart_host_ctx* ctx, const rampart_api_request* req,
                              rampart_api_response* out);
+
+  /* ---- ABI 1.3 ---- */
+
+  /* Reverse lookup for alert enrichment: an engine that sees names (the
+   * DNS engine, from passive DNS) publishes address -> name, kept for
+   * ttl_s seconds in a bounded in-memory table the alert path reads
+   * without blocking. family 4 (4 bytes) or 6 (16 bytes). */
+  rampart_status (*name_publish)(rampart_host_ctx* ctx, uint8_t family, const uint8_t* addr,
+                                 rampart_str name, uint32_t ttl_s);
+  /* Domain reputation: a score 0 (malicious) .. 100 (trusted) for a name,
+   * kept for ttl_s seconds; alerts whose addresses resolve to the name
+   * carry it. */
+  rampart_status (*reputation_publish)(rampart_host_ctx* ctx, rampart_str name, int32_t score,
+                                       uint32_t ttl_s);
 } rampart_host_api;
 
 /*
@@ -405,6 +445,13 @@ typedef struct rampart_plugin_api {
   /* A domain's state as a JSON object (installed rules, hit counters);
    * the text stays valid until this thread calls again. */
   rampart_status (*domain_status)(rampart_plugin* self, const char* domain, rampart_str* out);
+
+  /* ---- ABI 1.3 (optional) ---- */
+
+  /* Frontends that stream alerts (gRPC): every alert as stored, the ones
+   * dedup or throttling kept from senders too, enriched. Called from
+   * worker threads; must not block (queue and return). */
+  rampart_status (*stream_alert)(rampart_plugin* self, const rampart_alert* alert);
 } rampart_plugin_api;
 
 typedef struct rampart_plugin_descriptor {

@@ -14,6 +14,7 @@
 //     void reload(const rampart::sdk::Config& cfg);   // optional, all or nothing
 //     void on_event(const rampart::sdk::Event& ev);   // optional (engines)
 //     void send_alert(const rampart::sdk::Alert& a);  // senders
+//     void stream_alert(const rampart::sdk::Alert& a);  // frontends that stream alerts
 //   };
 //   RAMPART_PLUGIN(MyEngine, RAMPART_KIND_ENGINE, "my_engine", "My engine", "1.0.0",
 //                  "Apache-2.0", "What it does")
@@ -437,6 +438,21 @@ class Host {
 
   void emit_alert(const rampart_alert& alert) const { check(api_->alert_emit(api_->ctx, &alert)); }
 
+  // ABI 1.3: what passive DNS saw (address -> name) and a name's
+  // reputation (0 malicious .. 100 trusted), for alert enrichment.
+  void publish_name(uint8_t family, const uint8_t* addr, std::string_view name,
+                    std::chrono::seconds ttl) const {
+    require_field(RAMPART_HAS_FIELD(api_, rampart_host_api, name_publish), "name_publish");
+    check(api_->name_publish(api_->ctx, family, addr, to_str(name),
+                             static_cast<uint32_t>(ttl.count())));
+  }
+  void publish_reputation(std::string_view name, int32_t score, std::chrono::seconds ttl) const {
+    require_field(RAMPART_HAS_FIELD(api_, rampart_host_api, reputation_publish),
+                  "reputation_publish");
+    check(api_->reputation_publish(api_->ctx, to_str(name), score,
+                                   static_cast<uint32_t>(ttl.count())));
+  }
+
   // ABI 1.1: loads `image` and installs it in its slot in one atomic step.
   Program install_program(const ProgramImage& image) const {
     require_field(RAMPART_HAS_FIELD(api_, rampart_host_api, program_install), "program_install");
@@ -579,22 +595,42 @@ struct Alert {
   std::string_view rule_id() const { return view(raw->rule_id); }
   std::string_view message() const { return view(raw->message); }
   rampart_severity severity() const { return static_cast<rampart_severity>(raw->severity); }
-
- private:
+  // ABI 1.3 fields; empty / 0 / nullptr from an older host.
+  std::string_view technique_id() const { return v13() ? view(raw->mitre_technique_id) : ""; }
+  std::string_view technique_name() const {
+    return v13() ? view(raw->mitre_technique_name) : "";
+  }
+  std::string_view tactic() const { return v13() ? view(raw->mitre_tactic) : ""; }
+  uint32_t suppressed() const { return v13() ? raw->suppressed : 0; }
+  const rampart_alert_enrichment* src_info() const { return v13() ? raw->src_info : nullptr; }
+  const rampart_alert_enrichment* dst_info() const { return v13() ? raw->dst_info : nullptr; }
   static std::string_view view(rampart_str s) {
     return s.ptr ? std::string_view(s.ptr, s.len) : std::string_view();
   }
+
+ private:
+  bool v13() const { return raw->struct_size >= RAMPART_FIELD_END(rampart_alert, dst_info); }
+};
+
+// The MITRE ATT&CK technique an alert reports.
+struct Technique {
+  std::string_view id;      // "T1046"
+  std::string_view name;    // "Network Service Discovery"
+  std::string_view tactic;  // "Discovery"
 };
 
 // Builds an alert to emit; strings must outlive emit_alert().
 inline rampart_alert make_alert(rampart_severity severity, std::string_view rule_id,
-                                std::string_view message) {
+                                std::string_view message, Technique technique = {}) {
   rampart_alert a{};
   a.struct_size = sizeof(a);
   a.severity = severity;
   a.action = RAMPART_ALERT_ACTION_ALERT;
   a.rule_id = to_str(rule_id);
   a.message = to_str(message);
+  a.mitre_technique_id = to_str(technique.id);
+  a.mitre_technique_name = to_str(technique.name);
+  a.mitre_tactic = to_str(technique.tactic);
   return a;
 }
 
@@ -661,6 +697,10 @@ concept HasSendAlert = requires(T t, const Alert& a) {
   t.send_alert(a);
 };
 template <class T>
+concept HasStreamAlert = requires(T t, const Alert& a) {
+  t.stream_alert(a);
+};
+template <class T>
 concept HasDomainStatus = requires(T t, std::string_view d) {
   { t.domain_status(d) } -> std::convertible_to<std::string>;
 };
@@ -711,6 +751,9 @@ struct Thunks {
   static rampart_status send_alert(rampart_plugin* p, const rampart_alert* a) noexcept {
     return guard([&] { object_of<T>(p).send_alert(Alert{a}); });
   }
+  static rampart_status stream_alert(rampart_plugin* p, const rampart_alert* a) noexcept {
+    return guard([&] { object_of<T>(p).stream_alert(Alert{a}); });
+  }
 
   static rampart_status rules_apply(rampart_plugin* p, const char* domain,
                                     const rampart_rule* rules, size_t count) noexcept {
@@ -746,6 +789,7 @@ struct Thunks {
     if constexpr (HasSendAlert<T>) api.send_alert = &send_alert;
     if constexpr (HasApplyRules<T>) api.rules_apply = &rules_apply;
     if constexpr (HasDomainStatus<T>) api.domain_status = &domain_status;
+    if constexpr (HasStreamAlert<T>) api.stream_alert = &stream_alert;
     return api;
   }
 };
