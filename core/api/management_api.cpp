@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "api/management_api.hpp"
 
+#include <Poco/DateTime.h>
+#include <Poco/DateTimeFormat.h>
+#include <Poco/DateTimeParser.h>
+
 #include "api/json_schema.hpp"
 #include "api/openapi.hpp"
 #include "util/json.hpp"
@@ -285,6 +289,7 @@ Response ManagementApi::route(const Request& req) {
       if (m != "GET") return not_allowed(m, "GET");
       return {200, openapi_document(rules_.domains())};
     }
+    if (p == "/api/v1/alerts" || p.rfind("/api/v1/alerts/", 0) == 0) return alerts(req);
     if (p == "/api/v1/keys") return keys(req, "");
     if (p.rfind("/api/v1/keys/", 0) == 0) return keys(req, p.substr(13));
     if (p == "/api/v1/audit/logs") {
@@ -329,6 +334,101 @@ Response ManagementApi::route(const Request& req) {
   } catch (const std::exception& e) {
     return error(500, "internal error", e.what());
   }
+}
+
+Response ManagementApi::alerts(const Request& req) {
+  static const std::regex kAlert("^/api/v1/alerts/([0-9a-f-]{36})(/false-positive)?$");
+  static const std::regex kRfc3339(
+      "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$");
+  auto* store = providers_.alerts;
+  if (!store) return error(503, "unavailable", "the alert store is not available here");
+  const std::string& m = req.method;
+  std::smatch g;
+  if (req.path == "/api/v1/alerts") {
+    if (m != "GET") return not_allowed(m, "GET");
+    alerts::AlertQuery q;
+    q.limit = kDefaultPage;
+    for (const auto& [k, v] : req.query) {
+      uint64_t n = 0;
+      uint32_t sev = 0;
+      if (k == "limit") {
+        if (!parse_u64(v, n) || n == 0 || n > kMaxPage)
+          return error(400, "invalid query", "limit must be 1-" + std::to_string(kMaxPage),
+                       "limit");
+        q.limit = n;
+      } else if (k == "cursor") {
+        if (!parse_u64(v, n) || n == 0 || n > INT64_MAX)
+          return error(400, "invalid query", "cursor is not one we gave", "cursor");
+        q.before_seq = static_cast<int64_t>(n);
+      } else if (k == "severity" || k == "min_severity") {
+        if (!alerts::parse_severity(v, sev))
+          return error(400, "invalid query", k + " must be low, medium, high or critical", k);
+        (k == "severity" ? q.severity : q.min_severity) = sev;
+      } else if (k == "component") {
+        q.component = v;
+      } else if (k == "since") {
+        int tzd = 0;
+        Poco::DateTime dt;
+        if (parse_u64(v, n) && n < 1ull << 33) {
+          q.since_ns = n * 1000000000ull;
+        } else if (std::regex_match(v, kRfc3339) &&
+                   Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, v, dt,
+                                                  tzd)) {
+          dt.makeUTC(tzd);
+          q.since_ns = static_cast<uint64_t>(dt.timestamp().epochMicroseconds()) * 1000ull;
+        } else {
+          return error(400, "invalid query",
+                       "since must be unix seconds or RFC 3339 (2026-11-27T18:00:00Z)", "since");
+        }
+      } else if (k == "src" || k == "dst") {
+        (k == "src" ? q.src : q.dst) = v;
+      } else if (k == "false_positive") {
+        if (v != "true" && v != "false")
+          return error(400, "invalid query", "false_positive must be true or false", k);
+        q.false_positive = v == "true";
+      } else {
+        return error(400, "invalid query",
+                     "unknown filter '" + k +
+                         "' (severity, min_severity, component, since, src, dst, false_positive, "
+                         "limit, cursor)",
+                     k);
+      }
+    }
+    ++q.limit;  // one more says whether there is a next page
+    auto rows = store->list(q);
+    const bool more = rows.size() == q.limit;
+    if (more) rows.pop_back();
+    std::string body = R"({"alerts":[)";
+    for (size_t i = 0; i < rows.size(); ++i) body += (i ? "," : "") + rows[i].json;
+    body += R"(],"next_cursor":)";
+    body += more ? "\"" + std::to_string(rows.back().seq) + "\"" : std::string("null");
+    body += "}";
+    return {200, body};
+  }
+  if (!std::regex_match(req.path, g, kAlert)) return error(404, "not found", req.path);
+  const std::string id = g[1].str();
+  if (!g[2].matched) {
+    if (m != "GET") return not_allowed(m, "GET");
+    const auto a = store->get(id);
+    if (!a) return error(404, "alert not found", "no alert '" + id + "'");
+    return {200, a->json};
+  }
+  if (m != "POST") return not_allowed(m, "POST");
+  std::string reason;
+  if (!req.body.empty()) {
+    std::string why;
+    const auto o = object_of(req.body, why);
+    if (!o) return error(400, "invalid body", why);
+    for (const auto& [k, v] : *o) {
+      if (k != "reason") return error(400, "invalid body", "unknown field '" + k + "'", k);
+      if (!v.isString()) return error(400, "invalid body", "reason must be a string", "reason");
+      reason = v.toString();
+      if (reason.size() > 1000) return error(400, "invalid body", "reason: at most 1000 bytes", "reason");
+    }
+  }
+  const auto a = store->mark_false_positive(id, req.actor, reason);
+  if (!a) return error(404, "alert not found", "no alert '" + id + "'");
+  return {200, a->json};
 }
 
 Response ManagementApi::list(const std::string& domain, const Request& req) {

@@ -17,6 +17,9 @@
 //   GET    /api/v1/audit/rules/{id}/history?domain=
 //   GET    /api/v1/keys | POST /api/v1/keys | DELETE /api/v1/keys/{name}
 //   GET    /api/v1/auth/whoami
+//   GET    /api/v1/alerts?severity=&min_severity=&component=&since=&src=&dst=
+//                        &false_positive=&limit=&cursor=
+//   GET    /api/v1/alerts/{id} | POST /api/v1/alerts/{id}/false-positive {"reason"?}
 //
 // Access: until the first API key exists everything is open (the API binds
 // 127.0.0.1 by default); then every request needs a key: viewer for reads,
@@ -32,6 +35,7 @@
 #include <optional>
 #include <string>
 
+#include "alerts/alert_store.hpp"
 #include "store/key_store.hpp"
 #include "store/rule_service.hpp"
 
@@ -58,6 +62,7 @@ struct Providers {
   std::function<std::string()> config;        // JSON object, secrets redacted
   // Runs an all-or-nothing reload; {ok, JSON object saying what changed or why not}.
   std::function<std::pair<bool, std::string>()> reload;
+  alerts::AlertStore* alerts = nullptr;  // none: the alert routes answer 503
 };
 
 class ManagementApi {
@@ -91,6 +96,7 @@ class ManagementApi {
   // A refusal (401/403), or the request with its actor naming the key.
   std::optional<Response> authorize(Request& req);
   Response keys(const Request& req, const std::string& name);
+  Response alerts(const Request& req);
 
   store::RuleService& rules_;
   Providers providers_;

@@ -239,6 +239,32 @@ std::string openapi_document(const std::vector<store::DomainInfo>& domains) {
   system("/api/v1/keys", "post", "keys_create", "Create an API key (token shown once)", {400, 409});
   system("/api/v1/keys/{name}", "delete", "keys_delete", "Delete an API key", {404});
   system("/api/v1/auth/whoami", "get", "whoami", "The key's name and role", {});
+  system("/api/v1/alerts", "get", "alerts_list", "Stored alerts, newest first", {400, 503});
+  {
+    auto list = paths->getObject("/api/v1/alerts")->getObject("get");
+    std::vector<Object::Ptr> params;
+    for (const auto& [name, what] : std::vector<std::pair<std::string, std::string>>{
+             {"severity", "low, medium, high or critical: exactly"},
+             {"min_severity", "low, medium, high or critical: at least"},
+             {"component", "the engine that raised it"},
+             {"since", "unix seconds or RFC 3339"},
+             {"src", "source address"},
+             {"dst", "destination address"},
+             {"false_positive", "true or false"},
+             {"limit", "page size, 1-1000"},
+             {"cursor", "next_cursor of the previous page"}})
+      params.push_back(param(name, "query", "string", what, false));
+    with_params(list, params);
+  }
+  system("/api/v1/alerts/{id}", "get", "alerts_get", "One alert", {404, 503});
+  system("/api/v1/alerts/{id}/false-positive", "post", "alerts_false_positive",
+         "Mark an alert as a false positive (body: {\"reason\"?})", {400, 404, 503});
+  for (const char* path : {"/api/v1/alerts/{id}", "/api/v1/alerts/{id}/false-positive"}) {
+    auto item = paths->getObject(path);
+    for (const auto& [method, op] : *item)
+      with_params(op.extract<Object::Ptr>(),
+                  {param("id", "path", "string", "the alert's id (a UUID)", true)});
+  }
   doc->set("paths", paths);
 
   auto components = obj();

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "config/config.hpp"
 
+#include "alerts/alert.hpp"
+
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -128,6 +131,106 @@ std::map<std::string, PluginSettings> parse_plugins(const std::string& source,
   return out;
 }
 
+double number(const std::string& source, const YAML::Node& n, const std::string& key, double min,
+              double max) {
+  double v = 0;
+  if (!n.IsScalar() || !YAML::convert<double>::decode(n, v) || !(v >= min && v <= max)) {
+    fail(source, n,
+         key + ": expected a number from " + YAML::Dump(YAML::Node(min)) + " to " +
+             YAML::Dump(YAML::Node(max)));
+  }
+  return v;
+}
+
+uint32_t severity(const std::string& source, const YAML::Node& n, const std::string& key) {
+  uint32_t v = 0;
+  if (!alerts::parse_severity(scalar(source, n, key), v))
+    fail(source, n, key + ": expected low, medium, high or critical, got '" + n.Scalar() + "'");
+  return v;
+}
+
+alerts::RateLimit rate_limit(const std::string& source, const YAML::Node& n,
+                             const std::string& key) {
+  if (!n.IsMap()) fail(source, n, key + ": expected a map with rate_per_second and burst");
+  check_keys(source, n, key + ".", {"rate_per_second", "burst"});
+  alerts::RateLimit r;
+  if (n["rate_per_second"])
+    r.rate = number(source, n["rate_per_second"], key + ".rate_per_second", 0, 1e9);
+  r.burst = n["burst"] ? number(source, n["burst"], key + ".burst", 1, 1e9) : std::max(1.0, r.rate);
+  return r;
+}
+
+// The `alerts:` section; defaults in alerts/settings.hpp.
+alerts::AlertSettings parse_alerts(const std::string& source, const YAML::Node& node) {
+  alerts::AlertSettings a;
+  if (!node || node.IsNull()) return a;
+  if (!node.IsMap()) fail(source, node, "alerts: expected a map");
+  check_keys(source, node, "alerts.", {"store", "geoip", "dedup", "throttle", "routes", "delivery"});
+  if (const auto n = node["store"]) {
+    if (!n.IsMap()) fail(source, n, "alerts.store: expected a map");
+    check_keys(source, n, "alerts.store.", {"max_age_days", "max_count"});
+    if (n["max_age_days"])
+      a.store.max_age_s = 86400 * number(source, n["max_age_days"], "alerts.store.max_age_days", 0, 36500);
+    if (n["max_count"])
+      a.store.max_count = static_cast<uint64_t>(
+          number(source, n["max_count"], "alerts.store.max_count", 0, 1e10));
+  }
+  if (const auto n = node["geoip"]) {
+    if (!n.IsMap()) fail(source, n, "alerts.geoip: expected a map of database paths");
+    check_keys(source, n, "alerts.geoip.", {"country", "city", "asn"});
+    for (auto [key, field] : {std::pair{"country", &a.geoip.country},
+                              std::pair{"city", &a.geoip.city}, std::pair{"asn", &a.geoip.asn}}) {
+      if (!n[key]) continue;
+      *field = scalar(source, n[key], std::string("alerts.geoip.") + key);
+      if (field->empty() || field->front() != '/')
+        fail(source, n[key], std::string("alerts.geoip.") + key + ": expected an absolute path");
+    }
+  }
+  if (const auto n = node["dedup"]) {
+    if (!n.IsMap()) fail(source, n, "alerts.dedup: expected a map");
+    check_keys(source, n, "alerts.dedup.", {"window_seconds"});
+    if (n["window_seconds"])
+      a.router.dedup_window_s =
+          number(source, n["window_seconds"], "alerts.dedup.window_seconds", 0, 86400);
+  }
+  if (const auto n = node["throttle"]) {
+    if (!n.IsMap()) fail(source, n, "alerts.throttle: expected a map");
+    check_keys(source, n, "alerts.throttle.", {"per_source", "per_rule"});
+    if (n["per_source"])
+      a.router.per_source = rate_limit(source, n["per_source"], "alerts.throttle.per_source");
+    if (n["per_rule"]) a.router.per_rule = rate_limit(source, n["per_rule"], "alerts.throttle.per_rule");
+  }
+  if (const auto n = node["routes"]) {
+    if (!n.IsSequence()) fail(source, n, "alerts.routes: expected a list of routes");
+    for (size_t i = 0; i < n.size(); ++i) {
+      const auto r = n[i];
+      const std::string key = "alerts.routes[" + std::to_string(i) + "]";
+      if (!r.IsMap()) fail(source, r, key + ": expected a map");
+      check_keys(source, r, key + ".", {"min_severity", "components", "senders"});
+      alerts::Route route;
+      if (r["min_severity"]) route.min_severity = severity(source, r["min_severity"], key + ".min_severity");
+      if (r["components"]) route.components = string_list(source, r["components"], key + ".components");
+      if (!r["senders"]) fail(source, r, key + ": needs senders (plugin ids)");
+      route.senders = string_list(source, r["senders"], key + ".senders");
+      if (route.senders.empty()) fail(source, r["senders"], key + ".senders: name at least one sender");
+      a.router.routes.push_back(std::move(route));
+    }
+  }
+  if (const auto n = node["delivery"]) {
+    if (!n.IsMap()) fail(source, n, "alerts.delivery: expected a map");
+    check_keys(source, n, "alerts.delivery.", {"queue", "breaker_failures", "breaker_open_seconds"});
+    if (n["queue"])
+      a.delivery.queue = static_cast<size_t>(number(source, n["queue"], "alerts.delivery.queue", 1, 1e7));
+    if (n["breaker_failures"])
+      a.delivery.breaker_failures = static_cast<unsigned>(
+          number(source, n["breaker_failures"], "alerts.delivery.breaker_failures", 1, 1000));
+    if (n["breaker_open_seconds"])
+      a.delivery.breaker_open_s =
+          number(source, n["breaker_open_seconds"], "alerts.delivery.breaker_open_seconds", 0.01, 86400);
+  }
+  return a;
+}
+
 }  // namespace
 
 std::string where(const std::string& source, const YAML::Mark& mark) {
@@ -153,8 +256,9 @@ Config load_string(const std::string& text, const std::string& source) {
   if (root.IsNull()) return cfg;
   if (!root.IsMap()) fail(source, root, "expected a map with 'agent' and 'plugins'");
   try {
-    check_keys(source, root, "", {"agent", "plugins"});
+    check_keys(source, root, "", {"agent", "plugins", "alerts"});
     cfg.agent = parse_agent(source, root["agent"]);
+    cfg.alerts = parse_alerts(source, root["alerts"]);
     cfg.plugins = parse_plugins(source, root["plugins"]);
   } catch (const YAML::Exception& e) {
     // e.g. a key that is itself a map; yaml-cpp knows where.

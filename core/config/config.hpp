@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "alerts/settings.hpp"
 #include "log/logger.hpp"
 
 namespace rampart::config {
@@ -46,6 +47,7 @@ struct PluginSettings {
 struct Config {
   std::string source;  // file path, or "<embedded>" for the built-in default
   AgentSettings agent;
+  alerts::AlertSettings alerts;
   std::map<std::string, PluginSettings> plugins;
 
   // The settings of plugin `id`; disabled and empty when not configured.

@@ -24,7 +24,8 @@
 #include "daemon/agent_views.hpp"
 #include "daemon/core_metrics.hpp"
 #include "plugin_host/plugin_manager.hpp"
-#include "runtime/alert_pipeline.hpp"
+#include "alerts/alert_store.hpp"
+#include "alerts/pipeline.hpp"
 #include "runtime/event_bus.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/runtime.hpp"
@@ -70,7 +71,7 @@ struct ReloadOutcome {
 };
 
 ReloadOutcome reload(const Options& opts, config::Config& current,
-                     plugin_host::PluginManager& plugins) {
+                     plugin_host::PluginManager& plugins, alerts::AlertPipeline& alerts) {
   log::info(kLog, "reloading configuration", {{"source", opts.config_path.value_or("<embedded>")}});
   ReloadOutcome out;
   config::Config next;
@@ -92,7 +93,7 @@ ReloadOutcome reload(const Options& opts, config::Config& current,
   }
   // New directories, and new files in known ones, are picked up now.
   plugins.discover(plugin_dirs(opts, next.agent));
-  const auto result = plugins.reload(next);
+  auto result = plugins.reload(next);
   if (!result.ok) {
     log::error(kLog, "config reload refused; the running config stays",
                {{"reason", result.reason}});
@@ -100,6 +101,10 @@ ReloadOutcome reload(const Options& opts, config::Config& current,
     return out;
   }
   apply_logging(opts, next.agent);
+  if (!(next.alerts == current.alerts)) {
+    alerts.configure(next.alerts);
+    result.changes.push_back("alerts");
+  }
   current = std::move(next);
   log::info(kLog, "configuration reloaded",
             {{"changes", result.changes.empty() ? "none" : join(result.changes, ", ")}});
@@ -229,7 +234,7 @@ int run(const Options& opts) {
     // listen addresses) without starting; nothing touches the kernel.
     runtime::Runtime rt(1);
     runtime::EventBus events(rt.workers());
-    runtime::AlertPipeline alerts(rt.workers());
+    alerts::AlertPipeline alerts(cfg.alerts);
     runtime::Metrics metrics;
     plugin_host::CoreServices core{rt, events, alerts, metrics, nullptr, nullptr};
     plugin_host::PluginManager plugins(core);
@@ -262,7 +267,7 @@ int run(const Options& opts) {
   log::info(kLog, "starting", {{"version", RAMPART_VERSION}, {"config", cfg.source}});
   runtime::Runtime rt(cfg.agent.workers);
   runtime::EventBus events(rt.workers());
-  runtime::AlertPipeline alerts(rt.workers());
+  alerts::AlertPipeline alerts(cfg.alerts);
   runtime::Metrics metrics;
   events.set_latency_histogram(&metrics.core_histogram(
       "rampart_event_dispatch_seconds", "From publish to the end of an engine's handling",
@@ -277,9 +282,12 @@ int run(const Options& opts) {
   // Rules, audit and API keys share the agent's database.
   std::unique_ptr<store::RuleStore> rule_store;
   std::unique_ptr<store::KeyStore> keys;
+  std::unique_ptr<alerts::AlertStore> alert_store;
   try {
     rule_store = std::make_unique<store::RuleStore>(cfg.agent.state_dir + "/rampart.db");
     keys = std::make_unique<store::KeyStore>(cfg.agent.state_dir + "/rampart.db");
+    alert_store =
+        std::make_unique<alerts::AlertStore>(cfg.agent.state_dir + "/rampart.db", cfg.alerts.store);
   } catch (const store::StoreError& e) {
     log::error(kLog, "cannot open the agent's database", {{"reason", e.what()}});
     if (dispatcher) dispatcher->stop();
@@ -306,6 +314,8 @@ int run(const Options& opts) {
     return config_json(cfg);
   };
   providers.reload = [&] { return reloads.request(); };
+  providers.alerts = alert_store.get();
+  alerts.set_store(alert_store.get());
   if (keys->empty()) {
     log::warn(kLog,
               "no API key exists: the management API is open to whoever reaches it; "
@@ -338,7 +348,7 @@ int run(const Options& opts) {
           std::lock_guard lock(config_mu);
           copy = cfg;
         }
-        const auto outcome = reload(opts, copy, plugins);
+        const auto outcome = reload(opts, copy, plugins, alerts);
         {
           std::lock_guard lock(config_mu);
           cfg = std::move(copy);
@@ -361,6 +371,7 @@ int run(const Options& opts) {
   }
   if (dispatcher) dispatcher->stop();
   rt.shutdown();
+  alerts.set_store(nullptr);
   log::info(kLog, "stopped");
   return 0;
 }

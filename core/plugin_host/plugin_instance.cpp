@@ -121,6 +121,24 @@ rampart_status api_alert_emit(rampart_host_ctx* ctx, const rampart_alert* alert)
   }
 }
 
+rampart_status api_name_publish(rampart_host_ctx* ctx, uint8_t family, const uint8_t* addr,
+                                rampart_str name, uint32_t ttl_s) noexcept {
+  try {
+    return self(ctx).name_publish(family, addr, name, ttl_s);
+  } catch (const std::exception& e) {
+    return host_fail(RAMPART_ERR_INTERNAL, e.what());
+  }
+}
+
+rampart_status api_reputation_publish(rampart_host_ctx* ctx, rampart_str name, int32_t score,
+                                      uint32_t ttl_s) noexcept {
+  try {
+    return self(ctx).reputation_publish(name, score, ttl_s);
+  } catch (const std::exception& e) {
+    return host_fail(RAMPART_ERR_INTERNAL, e.what());
+  }
+}
+
 rampart_status api_program_install(rampart_host_ctx* ctx, const rampart_program_image* image,
                                    rampart_program** out) noexcept {
   if (!image || !out) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
@@ -321,6 +339,9 @@ PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> lib, CoreServices&
   api->metrics_render = &api_metrics_render;
   api->domain_describe = &api_domain_describe;
   api->api_call = &api_api_call;
+  // ABI 1.3
+  api->name_publish = &api_name_publish;
+  api->reputation_publish = &api_reputation_publish;
 }
 
 PluginInstance::~PluginInstance() {
@@ -362,7 +383,8 @@ std::string PluginInstance::start() {
   }
   started_ = true;
   gate_.open();
-  if (lib_->kind() == RAMPART_KIND_SENDER) core_.alerts.add_sender(shared_from_this());
+  if (lib_->kind() == RAMPART_KIND_SENDER) core_.alerts.add_sender(id(), shared_from_this());
+  if (RAMPART_PLUGIN_HAS(*lib_, stream_alert)) core_.alerts.add_stream(shared_from_this());
   return {};
 }
 
@@ -400,6 +422,7 @@ void PluginInstance::stop_and_destroy() {
   }
   core_.events.unsubscribe_all(this);
   core_.alerts.remove_sender(this);
+  core_.alerts.remove_stream(this);
   if (core_.rules) core_.rules->release(this);
   for (auto& t : timers) timer_cancel(t.get());
   gate_.close_and_wait();
@@ -426,21 +449,36 @@ void PluginInstance::deliver(const rampart_event& event) {
   if (st != RAMPART_OK) callback_errors_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void PluginInstance::deliver(const runtime::AlertRecord& alert) {
+void PluginInstance::deliver(const alerts::AlertRecord& alert) {
   GatePass pass(gate_);
-  if (!pass) return;
-  const rampart_alert view = alert.to_abi();
+  if (!pass) throw std::runtime_error("sender " + id() + " is stopping");
+  const alerts::AlertView view(alert);
   rampart_status st;
   try {
-    st = lib_->api().send_alert(handle_, &view);
+    st = lib_->api().send_alert(handle_, view.get());
   } catch (...) {
     st = RAMPART_ERR_INTERNAL;
   }
   if (st != RAMPART_OK) {
     callback_errors_.fetch_add(1, std::memory_order_relaxed);
+    const std::string error = lib_->api().last_error();
     log::warn("plugin-host", "sender failed to deliver an alert",
-              {{"plugin", id()}, {"alert", alert.id}, {"error", lib_->api().last_error()}});
+              {{"plugin", id()}, {"alert", alert.id}, {"error", error}});
+    throw std::runtime_error(error);
   }
+}
+
+void PluginInstance::stream(const alerts::AlertRecord& alert) {
+  GatePass pass(gate_);
+  if (!pass) return;
+  const alerts::AlertView view(alert);
+  rampart_status st;
+  try {
+    st = lib_->api().stream_alert(handle_, view.get());
+  } catch (...) {
+    st = RAMPART_ERR_INTERNAL;
+  }
+  if (st != RAMPART_OK) callback_errors_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void PluginInstance::log(uint32_t level, std::string_view msg) {
@@ -529,6 +567,27 @@ rampart_status PluginInstance::alert_emit(const rampart_alert& alert) {
     return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "alert struct_size is smaller than ABI v1.0");
   }
   core_.alerts.emit(id(), alert);
+  return RAMPART_OK;
+}
+
+rampart_status PluginInstance::name_publish(uint8_t family, const uint8_t* addr, rampart_str name,
+                                            uint32_t ttl_s) {
+  if ((family != 4 && family != 6) || !addr || !name.ptr || name.len == 0 || name.len > 253) {
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT,
+                     "name_publish needs family 4 or 6, an address and a name of 1-253 bytes");
+  }
+  core_.alerts.enricher().publish_name(family, addr, std::string_view(name.ptr, name.len),
+                                       std::chrono::seconds(ttl_s));
+  return RAMPART_OK;
+}
+
+rampart_status PluginInstance::reputation_publish(rampart_str name, int32_t score, uint32_t ttl_s) {
+  if (!name.ptr || name.len == 0 || name.len > 253 || score < 0 || score > 100) {
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT,
+                     "reputation_publish needs a name of 1-253 bytes and a score 0..100");
+  }
+  core_.alerts.enricher().publish_reputation(std::string_view(name.ptr, name.len), score,
+                                             std::chrono::seconds(ttl_s));
   return RAMPART_OK;
 }
 

@@ -17,7 +17,7 @@
 #include "config/config.hpp"
 #include "plugin_host/call_gate.hpp"
 #include "plugin_host/plugin_library.hpp"
-#include "runtime/alert_pipeline.hpp"
+#include "alerts/pipeline.hpp"
 #include "runtime/event_bus.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/runtime.hpp"
@@ -38,7 +38,7 @@ namespace rampart::plugin_host {
 struct CoreServices {
   runtime::Runtime& runtime;
   runtime::EventBus& events;
-  runtime::AlertPipeline& alerts;
+  alerts::AlertPipeline& alerts;
   runtime::Metrics& metrics;
   bpf::Datapath* datapath = nullptr;    // none: kernel services answer UNSUPPORTED
   store::RuleService* rules = nullptr;  // none: rule services answer UNSUPPORTED
@@ -53,7 +53,8 @@ struct HostIdentity {
 };
 
 class PluginInstance : public runtime::EventSink,
-                       public runtime::AlertSink,
+                       public alerts::AlertSink,
+                       public alerts::AlertStream,
                        public store::RuleOwner,
                        public std::enable_shared_from_this<PluginInstance> {
  public:
@@ -73,7 +74,10 @@ class PluginInstance : public runtime::EventSink,
   void stop_and_destroy();
 
   void deliver(const rampart_event& event) override;
-  void deliver(const runtime::AlertRecord& alert) override;
+  // Senders: throws when the plugin could not deliver (the breaker counts it).
+  void deliver(const alerts::AlertRecord& alert) override;
+  // Frontends with stream_alert.
+  void stream(const alerts::AlertRecord& alert) override;
   std::string apply_rules(const std::string& domain,
                           const std::vector<store::StoredRule>& rules) override;
   std::string domain_status(const std::string& domain) override;
@@ -89,6 +93,9 @@ class PluginInstance : public runtime::EventSink,
   rampart_status subscribe(uint32_t source);
   rampart_status unsubscribe(uint32_t source);
   rampart_status alert_emit(const rampart_alert& alert);
+  rampart_status name_publish(uint8_t family, const uint8_t* addr, rampart_str name,
+                              uint32_t ttl_s);
+  rampart_status reputation_publish(rampart_str name, int32_t score, uint32_t ttl_s);
   rampart_status program_install(const rampart_program_image& image, rampart_program** out);
   void program_release(rampart_program* p);
   rampart_status map_open(const char* name, uint32_t key_size, uint32_t value_size,

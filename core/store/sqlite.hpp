@@ -52,6 +52,8 @@ class Stmt {
     if (rc == SQLITE_DONE) return false;
     throw StoreError(std::string("sqlite: ") + sqlite3_errmsg(db_));
   }
+  // For re-running with new bindings: sqlite3_reset(st.raw()).
+  sqlite3_stmt* raw() const { return st_; }
   int64_t col_int(int i) const { return sqlite3_column_int64(st_, i); }
   std::string col_text(int i) const {
     const auto* p = sqlite3_column_text(st_, i);

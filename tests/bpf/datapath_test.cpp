@@ -76,7 +76,7 @@ TEST_F(DatapathTest, PluginsOpenSharedMapsWithTheirSizesChecked) {
   dp.start();
   rampart::runtime::Runtime rt(1);
   rampart::runtime::EventBus events(rt.workers());
-  rampart::runtime::AlertPipeline alerts(rt.workers());
+  rampart::alerts::AlertPipeline alerts;
   rampart::runtime::Metrics metrics;
   rampart::plugin_host::CoreServices core{rt, events, alerts, metrics, &dp};
   {

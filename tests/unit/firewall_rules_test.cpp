@@ -240,3 +240,21 @@ TEST(FirewallRuleJson, FuzzInputsParseOrFailCleanly) {
 }
 
 }  // namespace
+
+TEST(FirewallAlerts, EachActionMapsToAMitreTechniqueAndSeverity) {
+  using rampart::firewall::Action;
+  using rampart::firewall::alert_kind;
+  for (const Action a : {Action::deny, Action::reject}) {
+    const auto k = alert_kind(a);
+    EXPECT_STREQ(k.technique_id, "T1595");
+    EXPECT_STREQ(k.technique_name, "Active Scanning");
+    EXPECT_STREQ(k.tactic, "Reconnaissance");
+    EXPECT_EQ(k.severity, RAMPART_SEVERITY_MEDIUM);
+    EXPECT_TRUE(k.blocked);
+  }
+  const auto log = alert_kind(Action::log);
+  EXPECT_STREQ(log.technique_id, "T1046");
+  EXPECT_STREQ(log.tactic, "Discovery");
+  EXPECT_EQ(log.severity, RAMPART_SEVERITY_LOW);
+  EXPECT_FALSE(log.blocked) << "a log rule lets the packet through";
+}

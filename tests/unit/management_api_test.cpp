@@ -5,6 +5,8 @@
 // redacted.
 #include <gtest/gtest.h>
 
+#include <Poco/JSON/Parser.h>
+
 #include "api/management_api.hpp"
 #include "config/config.hpp"
 #include "daemon/agent_views.hpp"
@@ -247,6 +249,99 @@ TEST(RunningConfig, SecretsAreRedacted) {
   EXPECT_NE(json.find(R"("X-Team":"ops")"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("retries":3)"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("url":"https://example.invalid/hook")"), std::string::npos) << json;
+}
+
+}  // namespace
+
+namespace {
+
+// GET /api/v1/alerts with filters and paging, GET one, and marking a false
+// positive, against a real alert store.
+TEST(AlertRoutes, ListFilterGetAndMarkFalsePositive) {
+  rampart::test::TempDir dir;
+  rampart::store::RuleStore store(dir / "r.db");
+  rampart::store::RuleService rules(store);
+  rampart::alerts::AlertStore alerts(dir / "r.db", {});
+  rampart::api::Providers providers;
+  providers.alerts = &alerts;
+  ManagementApi api(rules, providers);
+  auto call = [&](const std::string& method, const std::string& path, const std::string& query = "",
+                  const std::string& body = "") {
+    Request r;
+    r.method = method;
+    r.path = path;
+    r.body = body;
+    r.actor = "rest:127.0.0.1";
+    return api.handle(r, query);
+  };
+  for (int i = 0; i < 5; ++i) {
+    auto a = std::make_shared<rampart::alerts::AlertRecord>();
+    a->id = "11111111-2222-4333-8444-00000000000" + std::to_string(i);
+    a->component = i < 3 ? "firewall" : "ids";
+    a->severity = static_cast<uint32_t>(i % 4);
+    a->rule_id = std::to_string(i);
+    a->time_ns = 1764266400ull * 1000000000ull + static_cast<uint64_t>(i) * 1000000000ull;
+    alerts.add(a);
+  }
+  auto r = call("GET", "/api/v1/alerts");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto o = Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>();
+  EXPECT_EQ(o->getArray("alerts")->size(), 5u);
+  EXPECT_TRUE(o->get("next_cursor").isEmpty());
+
+  r = call("GET", "/api/v1/alerts", "component=firewall&min_severity=medium");
+  o = Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>();
+  EXPECT_EQ(o->getArray("alerts")->size(), 2u) << r.body;
+  // 2025-11-27T18:00:00Z is 1764266400: since the third alert.
+  r = call("GET", "/api/v1/alerts", "since=2025-11-27T18:00:02Z");
+  o = Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>();
+  EXPECT_EQ(o->getArray("alerts")->size(), 3u) << r.body;
+  r = call("GET", "/api/v1/alerts", "since=1764266403");
+  o = Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>();
+  EXPECT_EQ(o->getArray("alerts")->size(), 2u) << r.body;
+
+  r = call("GET", "/api/v1/alerts", "limit=2");
+  o = Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>();
+  ASSERT_EQ(o->getArray("alerts")->size(), 2u);
+  const std::string cursor = o->getValue<std::string>("next_cursor");
+  r = call("GET", "/api/v1/alerts", "limit=10&cursor=" + cursor);
+  o = Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>();
+  EXPECT_EQ(o->getArray("alerts")->size(), 3u) << "the rest, after the cursor";
+
+  for (const auto& [query, field] : std::vector<std::pair<std::string, std::string>>{
+           {"severity=severe", "severity"},
+           {"limit=0", "limit"},
+           {"since=yesterday", "since"},
+           {"false_positive=maybe", "false_positive"},
+           {"colour=red", "colour"}}) {
+    r = call("GET", "/api/v1/alerts", query);
+    EXPECT_EQ(r.status, 400) << query;
+    EXPECT_NE(r.body.find("\"field\":\"" + field + "\""), std::string::npos) << r.body;
+  }
+
+  const std::string path = "/api/v1/alerts/11111111-2222-4333-8444-000000000002";
+  EXPECT_EQ(call("GET", path).status, 200);
+  EXPECT_EQ(call("GET", "/api/v1/alerts/11111111-2222-4333-8444-999999999999").status, 404);
+  EXPECT_EQ(call("DELETE", path).status, 405);
+  EXPECT_EQ(call("POST", path + "/false-positive", "", R"({"reason":7})").status, 400);
+  EXPECT_EQ(call("POST", path + "/false-positive", "", R"({"why":"x"})").status, 400);
+  r = call("POST", path + "/false-positive", "", R"({"reason":"our scanner"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("false_positive":true)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("false_positive_by":"rest:127.0.0.1")"), std::string::npos) << r.body;
+  r = call("GET", "/api/v1/alerts", "false_positive=true");
+  o = Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>();
+  EXPECT_EQ(o->getArray("alerts")->size(), 1u);
+  EXPECT_EQ(call("POST", "/api/v1/alerts/11111111-2222-4333-8444-999999999999/false-positive")
+                .status,
+            404);
+
+  rampart::api::Providers none;
+  ManagementApi without(rules, none);
+  Request q;
+  q.method = "GET";
+  q.path = "/api/v1/alerts";
+  EXPECT_EQ(without.handle(q).status, 503);
 }
 
 }  // namespace

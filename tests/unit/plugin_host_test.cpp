@@ -27,17 +27,24 @@ using rampart::test::LogCapture;
 using rampart::test::TempDir;
 using rampart::test::variant_dir;
 
+// Every alert reaches every sender: no dedup window, no throttling.
+rampart::alerts::AlertSettings deliver_everything() {
+  rampart::alerts::AlertSettings s;
+  s.router.dedup_window_s = 0;
+  return s;
+}
+
 // Core services for one test; shut down (draining the loop) before the
 // captured log is inspected for "nothing after stop" properties.
 struct Core {
   explicit Core(unsigned workers = 2)
       : rt(workers),
         events(rt.workers()),
-        alerts(rt.workers()),
+        alerts(deliver_everything()),
         services{rt, events, alerts, metrics} {}
   rampart::runtime::Runtime rt;
   rampart::runtime::EventBus events;
-  rampart::runtime::AlertPipeline alerts;
+  rampart::alerts::AlertPipeline alerts;
   rampart::runtime::Metrics metrics;
   rampart::plugin_host::CoreServices services;
 };

@@ -9,6 +9,7 @@
 #include <Poco/JSON/Object.h>
 #include <arpa/inet.h>
 
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -33,6 +34,7 @@ struct Settings {
   uint32_t allow_sample = 0;
   std::vector<Rule> rules;
   int32_t blocklist_priority = 0;
+  uint8_t alert_on = 1u << static_cast<int>(Action::log);  // actions that raise alerts
   // Compiled once per config load (tens of MB for large lists) and shared
   // by every rule-set install until the next reload.
   std::shared_ptr<const rampart::firewall::CompiledBlocklist> blocklist;
@@ -104,7 +106,7 @@ Rule parse_rule(const Config& cfg, const std::string& at) {
 }
 
 Settings parse(const Config& cfg) {
-  cfg.allow_only("", {"default_policy", "allow_sample", "rules", "blocklist"});
+  cfg.allow_only("", {"default_policy", "allow_sample", "rules", "blocklist", "alert_on"});
   Settings s;
   const auto policy = cfg.get<std::string>("default_policy", "allow");
   if (policy == "deny") {
@@ -116,6 +118,17 @@ Settings parse(const Config& cfg) {
   for (size_t i = 0, n = cfg.size("rules"); i < n; ++i)
     s.rules.push_back(parse_rule(cfg, "rules." + std::to_string(i)));
   parse_blocklist(cfg, s);
+  if (cfg.has("alert_on")) {
+    s.alert_on = 0;
+    for (size_t i = 0, n = cfg.size("alert_on"); i < n; ++i) {
+      const std::string key = "alert_on." + std::to_string(i);
+      const auto name = cfg.require<std::string>(key);
+      if (name == "log") s.alert_on |= 1u << static_cast<int>(Action::log);
+      else if (name == "deny") s.alert_on |= 1u << static_cast<int>(Action::deny);
+      else if (name == "reject") s.alert_on |= 1u << static_cast<int>(Action::reject);
+      else throw cfg.invalid(key, "expected log, deny or reject, got '" + name + "'");
+    }
+  }
   return s;
 }
 
@@ -161,7 +174,10 @@ class FirewallEngine {
     host_.subscribe(RAMPART_SOURCE_XDP_FIREWALL);
   }
 
-  void start() { claim_and_install(settings_); }
+  void start() {
+    alert_on_ = settings_.alert_on;
+    claim_and_install(settings_);
+  }
 
   void validate(const Config& cfg) {
     const Settings s = parse(cfg);
@@ -171,6 +187,7 @@ class FirewallEngine {
   void reload(const Config& cfg) {
     Settings next = parse(cfg);
     claim_and_install(next);  // throws before anything changes if the rules do not compile
+    alert_on_ = next.alert_on;
     std::lock_guard lock(mu_);
     settings_ = std::move(next);
   }
@@ -220,13 +237,19 @@ class FirewallEngine {
     rampart_fw_event e;
     std::memcpy(&e, ev.bytes().data(), sizeof e);
     events_[e.action & 3].inc();
-    if (e.action != RAMPART_FW_LOG) return;
-    const std::string msg = "firewall rule " + std::to_string(e.rule_id) + " logged " +
+    const auto action = static_cast<Action>(e.action & 3);
+    if (!(alert_on_.load(std::memory_order_relaxed) & (1u << static_cast<int>(action)))) return;
+    const auto kind = rampart::firewall::alert_kind(action);
+    const bool listed = e.flags & RAMPART_FW_EV_BLOCKLIST;
+    const std::string rule = listed ? "blocklist" : std::to_string(e.rule_id);
+    const std::string msg = (listed ? std::string("blocklisted source") : "firewall rule " + rule) +
+                            " " + action_label(e.action) + " " +
                             rampart::firewall::protocol_name(e.protocol) + " " +
                             endpoint(e.family, e.src_addr, e.src_port) + " -> " +
                             endpoint(e.family, e.dst_addr, e.dst_port);
-    const std::string rule = std::to_string(e.rule_id);
-    rampart_alert a = rampart::sdk::make_alert(RAMPART_SEVERITY_LOW, rule, msg);
+    rampart_alert a = rampart::sdk::make_alert(
+        kind.severity, rule, msg, {kind.technique_id, kind.technique_name, kind.tactic});
+    a.action = kind.blocked ? RAMPART_ALERT_ACTION_BLOCK : RAMPART_ALERT_ACTION_ALERT;
     a.ip_family = e.family;
     a.protocol = e.protocol;
     a.vlan_id = e.vlan_id;
@@ -311,6 +334,7 @@ class FirewallEngine {
   Action installed_policy_ = Action::allow;
   size_t installed_blocklist_ = 0;
   Settings settings_;
+  std::atomic<uint8_t> alert_on_{0};  // read by on_event on worker threads
   rampart::sdk::Program program_;
   rampart::sdk::Metric rules_, blocklisted_, reloads_, malformed_, events_[4];
 };

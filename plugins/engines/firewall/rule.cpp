@@ -139,6 +139,18 @@ std::optional<TcpFlags> parse_tcp_flags(std::string_view s, std::string& error) 
   return f;
 }
 
+AlertKind alert_kind(Action a) {
+  switch (a) {
+    case Action::deny:
+    case Action::reject:
+      return {"T1595", "Active Scanning", "Reconnaissance", RAMPART_SEVERITY_MEDIUM, true};
+    case Action::log:
+    case Action::allow:
+      break;
+  }
+  return {"T1046", "Network Service Discovery", "Discovery", RAMPART_SEVERITY_LOW, false};
+}
+
 std::string_view action_name(Action a) {
   switch (a) {
     case Action::allow:

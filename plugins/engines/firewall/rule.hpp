@@ -3,6 +3,8 @@
 // names the field at fault.
 #pragma once
 
+#include <rampart/sdk/abi.h>
+
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -60,6 +62,19 @@ std::optional<PortRange> parse_ports(std::string_view s, std::string& error);
 std::optional<TcpFlags> parse_tcp_flags(std::string_view s, std::string& error);
 
 std::string_view action_name(Action a);
+
+// What an alert for a packet judged by `a` reports: the MITRE ATT&CK
+// technique (a blocked packet is most often probing: Active Scanning; a
+// packet a `log` rule watches is reaching a service: Network Service
+// Discovery) and the severity.
+struct AlertKind {
+  const char* technique_id;
+  const char* technique_name;
+  const char* tactic;
+  rampart_severity severity;
+  bool blocked;
+};
+AlertKind alert_kind(Action a);
 std::string protocol_name(int protocol);
 std::string format_cidr(const Cidr& c);
 std::string format_ports(const PortRange& p);

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "alerts/pipeline.hpp"
+
+#include <Poco/UUIDGenerator.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "log/logger.hpp"
+
+namespace rampart::alerts {
+
+AlertPipeline::AlertPipeline(const AlertSettings& settings, Clock clock)
+    : clock_(std::move(clock)), router_(settings.router, clock_), delivery_(settings.delivery) {}
+
+AlertPipeline::~AlertPipeline() {
+  std::vector<std::shared_ptr<Sender>> senders;
+  {
+    std::lock_guard lock(mu_);
+    senders.swap(senders_);
+  }
+  for (auto& s : senders) s->queue->stop();
+}
+
+void AlertPipeline::set_store(AlertStore* store) { store_.store(store); }
+
+void AlertPipeline::add_sender(const std::string& id, std::shared_ptr<AlertSink> sink) {
+  auto s = std::make_shared<Sender>();
+  s->id = id;
+  s->sink = std::move(sink);
+  std::lock_guard lock(mu_);
+  AlertSink* raw = s->sink.get();
+  s->queue = std::make_unique<SenderQueue>(
+      id, [raw](const AlertRecord& a) { raw->deliver(a); }, delivery_, clock_);
+  senders_.push_back(std::move(s));
+}
+
+void AlertPipeline::remove_sender(const AlertSink* sink) {
+  std::vector<std::shared_ptr<Sender>> gone;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = senders_.begin(); it != senders_.end();) {
+      if ((*it)->sink.get() == sink) {
+        gone.push_back(*it);
+        it = senders_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& s : gone) s->queue->stop();
+}
+
+void AlertPipeline::add_stream(std::shared_ptr<AlertStream> stream) {
+  std::lock_guard lock(mu_);
+  streams_.push_back(std::move(stream));
+}
+
+void AlertPipeline::remove_stream(const AlertStream* stream) {
+  std::lock_guard lock(mu_);
+  std::erase_if(streams_, [&](const auto& s) { return s.get() == stream; });
+}
+
+void AlertPipeline::configure(const AlertSettings& settings) {
+  router_.update(settings.router);
+  std::vector<std::shared_ptr<Sender>> senders;
+  {
+    std::lock_guard lock(mu_);
+    delivery_ = settings.delivery;
+    senders = senders_;
+  }
+  for (auto& s : senders) s->queue->configure(settings.delivery);
+  if (auto* st = store_.load()) st->configure(settings.store);
+}
+
+std::string AlertPipeline::emit(const std::string& component, const rampart_alert& alert) {
+  auto record = std::make_shared<AlertRecord>(AlertRecord::from_abi(alert));
+  record->component = component;
+  record->id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+  if (record->time_ns == 0) {
+    record->time_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count());
+  }
+  enricher_.enrich(*record);
+  const Decision d = router_.decide(*record);
+  if (d.deliver) {
+    record->suppressed = d.suppressed_before;
+  } else {
+    record->suppressed_by = d.suppressed_by;
+  }
+  emitted_.fetch_add(1, std::memory_order_relaxed);
+  std::shared_ptr<const AlertRecord> done = record;
+  if (auto* st = store_.load()) st->add(done);
+
+  std::vector<std::shared_ptr<AlertStream>> streams;
+  std::vector<std::shared_ptr<Sender>> targets;
+  {
+    std::lock_guard lock(mu_);
+    ++by_component_[{component, record->severity}];
+    if (!d.deliver) ++suppressed_[d.suppressed_by];
+    streams = streams_;
+    if (d.deliver) {
+      for (const auto& s : senders_) {
+        if (d.all_senders || std::find(d.senders.begin(), d.senders.end(), s->id) != d.senders.end())
+          targets.push_back(s);
+      }
+    }
+  }
+  for (auto& s : streams) {
+    try {
+      s->stream(*done);
+    } catch (const std::exception& e) {
+      log::warn("alerts", "alert stream failed", {{"error", e.what()}});
+    }
+  }
+  for (auto& t : targets) t->queue->push(done);
+  return done->id;
+}
+
+std::map<std::string, uint64_t> AlertPipeline::suppressed() const {
+  std::lock_guard lock(mu_);
+  return suppressed_;
+}
+
+std::map<std::pair<std::string, uint32_t>, uint64_t> AlertPipeline::by_component() const {
+  std::lock_guard lock(mu_);
+  return by_component_;
+}
+
+std::vector<SenderStats> AlertPipeline::senders() const {
+  std::vector<std::shared_ptr<Sender>> senders;
+  {
+    std::lock_guard lock(mu_);
+    senders = senders_;
+  }
+  std::vector<SenderStats> out;
+  for (const auto& s : senders) out.push_back({s->id, s->queue->stats()});
+  return out;
+}
+
+}  // namespace rampart::alerts
