@@ -19,7 +19,7 @@ void Router::update(const RouterSettings& settings) {
 
 std::string Router::fingerprint(const AlertRecord& a) {
   std::string f;
-  f.reserve(a.component.size() + a.rule_id.size() + a.message.size() + 48);
+  f.reserve(a.component.size() + a.rule_id.size() + 48);
   f += a.component;
   f += '\x1f';
   f += a.rule_id;
@@ -30,7 +30,6 @@ std::string Router::fingerprint(const AlertRecord& a) {
   f += static_cast<char>(a.protocol);
   f += static_cast<char>(a.dst_port >> 8);
   f += static_cast<char>(a.dst_port & 0xff);
-  f += a.message;
   return f;
 }
 

@@ -38,8 +38,9 @@ class Router {
   // New settings; dedup windows and buckets already running are kept.
   void update(const RouterSettings& settings);
 
-  // The fingerprint dedup compares: component, rule, addresses, protocol,
-  // destination port and message.
+  // The fingerprint dedup compares: component, rule, addresses, protocol
+  // and destination port (not the message, which may carry a source port
+  // or a counter).
   static std::string fingerprint(const AlertRecord& alert);
 
  private:

@@ -107,6 +107,61 @@ void event_metrics(std::vector<prometheus::MetricFamily>& out, const runtime::Ev
   out.push_back(std::move(dropped));
 }
 
+void alert_metrics(std::vector<prometheus::MetricFamily>& out, const alerts::AlertPipeline& p) {
+  auto raised = metric_family("rampart_alerts_total", "Alerts raised, by component and severity",
+                              MetricType::Counter);
+  for (const auto& [key, n] : p.by_component())
+    add_sample(raised, {{"component", key.first}, {"severity", alerts::severity_name(key.second)}},
+               static_cast<double>(n));
+  out.push_back(std::move(raised));
+  auto suppressed = metric_family(
+      "rampart_alerts_suppressed_total",
+      "Alerts stored and streamed but kept from senders, by reason (dedup, throttle_source, "
+      "throttle_rule, unrouted)",
+      MetricType::Counter);
+  const auto all = p.suppressed();
+  for (const char* reason : {"dedup", "throttle_source", "throttle_rule", "unrouted"}) {
+    const auto it = all.find(reason);
+    add_sample(suppressed, {{"reason", reason}},
+               it == all.end() ? 0 : static_cast<double>(it->second));
+  }
+  out.push_back(std::move(suppressed));
+  auto delivered = metric_family("rampart_alert_deliveries_total", "Alerts a sender delivered",
+                                 MetricType::Counter);
+  auto failed = metric_family("rampart_alert_delivery_failures_total",
+                              "Delivery attempts that failed, per sender", MetricType::Counter);
+  auto dropped = metric_family("rampart_alert_queue_dropped_total",
+                               "Undelivered alerts dropped from a full sender queue (still stored)",
+                               MetricType::Counter);
+  auto queued =
+      metric_family("rampart_alert_queue_depth", "Alerts waiting per sender", MetricType::Gauge);
+  auto breaker = metric_family("rampart_alert_breaker_open",
+                               "1 while a sender's circuit breaker is open or half-open",
+                               MetricType::Gauge);
+  for (const auto& s : p.senders()) {
+    const std::map<std::string, std::string> l{{"sender", s.sender}};
+    add_sample(delivered, l, static_cast<double>(s.delivery.delivered));
+    add_sample(failed, l, static_cast<double>(s.delivery.failed));
+    add_sample(dropped, l, static_cast<double>(s.delivery.dropped));
+    add_sample(queued, l, static_cast<double>(s.delivery.queued));
+    add_sample(breaker, l, s.delivery.state == alerts::CircuitBreaker::State::closed ? 0 : 1);
+  }
+  for (auto* f : {&delivered, &failed, &dropped, &queued, &breaker}) out.push_back(std::move(*f));
+  if (const auto* st = p.store()) {
+    auto stored = metric_family("rampart_alerts_stored_total", "Alerts written to the alert store",
+                                MetricType::Counter);
+    add_sample(stored, {}, static_cast<double>(st->written()));
+    auto pruned = metric_family("rampart_alerts_pruned_total", "Alerts removed by retention",
+                                MetricType::Counter);
+    add_sample(pruned, {}, static_cast<double>(st->pruned()));
+    auto lost = metric_family("rampart_alerts_store_dropped_total",
+                              "Alerts the store could not keep (write errors, a full queue)",
+                              MetricType::Counter);
+    add_sample(lost, {}, static_cast<double>(st->dropped()));
+    for (auto* f : {&stored, &pruned, &lost}) out.push_back(std::move(*f));
+  }
+}
+
 void kernel_metrics(std::vector<prometheus::MetricFamily>& out, const bpf::Datapath& dp) {
   auto packets =
       metric_family("rampart_kernel_packets_total",
@@ -155,6 +210,9 @@ void add_core_metrics(runtime::Metrics& metrics, const CoreMetricSources& src) {
         add_sample(rules, {{"domain", domain}}, static_cast<double>(n));
       out.push_back(std::move(rules));
     });
+  }
+  if (src.alerts) {
+    metrics.add_collector([src](auto& out) { alert_metrics(out, *src.alerts); });
   }
   if (src.rule_service) {
     metrics.add_collector([src](auto& out) {

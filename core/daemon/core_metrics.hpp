@@ -3,6 +3,7 @@
 // source, rules per domain, and every kernel per-CPU counter summed.
 #pragma once
 
+#include "alerts/pipeline.hpp"
 #include "bpf/datapath.hpp"
 #include "bpf/ring_dispatcher.hpp"
 #include "daemon/agent_views.hpp"
@@ -20,6 +21,7 @@ struct CoreMetricSources {
   const PluginSnapshot* plugins = nullptr;
   const store::RuleStore* rules = nullptr;
   const store::RuleService* rule_service = nullptr;
+  const alerts::AlertPipeline* alerts = nullptr;
 };
 
 // Adds the collectors; call metrics.remove_collectors() before the sources go.

@@ -328,7 +328,8 @@ int run(const Options& opts) {
     plugins.discover(plugin_dirs(opts, cfg.agent));
     snapshot.update(plugins);
     add_core_metrics(
-        metrics, {events, dispatcher.get(), datapath.get(), &snapshot, rule_store.get(), &rules});
+        metrics, {events, dispatcher.get(), datapath.get(), &snapshot, rule_store.get(), &rules,
+                  &alerts});
     plugins.start(cfg);
     snapshot.update(plugins);
     std::vector<std::string> running;
