@@ -56,6 +56,10 @@ commands:
   rules export <domain> [file]         the domain's rules as YAML (.yaml/.yml/-) or JSON (.json)
   status <domain>                      the engine's view (e.g. firewall hit counters)
   audit [--domain D] [--rule ID] [--limit N]
+  alerts list [field=value]...         newest first; severity, min_severity, component, since,
+                                       src, dst, false_positive, limit
+  alerts get <id>
+  alerts false-positive <id> [reason]
   config show | config reload
   keys list | keys add <name> <viewer|operator|admin> | keys delete <name>
   completion bash                      a bash completion script
@@ -276,6 +280,43 @@ bool is_json_file(const std::string& path) {
   return path.size() > 5 && path.substr(path.size() - 5) == ".json";
 }
 
+// "field=value" arguments from a[from] on, as "&field=value..." (encoded).
+std::string filter_query(const std::vector<std::string>& a, size_t from) {
+  std::string filter;
+  for (size_t i = from; i < a.size(); ++i) {
+    const auto eq = a[i].find('=');
+    if (eq == std::string::npos) throw UsageError("filters read field=value, got '" + a[i] + "'");
+    std::string k, v;
+    Poco::URI::encode(a[i].substr(0, eq), "&=+#", k);
+    Poco::URI::encode(a[i].substr(eq + 1), "&=+#", v);
+    filter += "&" + k + "=" + v;
+  }
+  return filter;
+}
+
+int alerts(const Options& o, const std::vector<std::string>& a) {
+  if (a.size() >= 2 && a[1] == "list") {
+    const std::string query = filter_query(a, 2);
+    const std::string path =
+        "/api/v1/alerts" + (query.empty() ? std::string() : "?" + query.substr(1));
+    show(o, expect_ok(request(o, "GET", path)).body, "alerts",
+         {"time", "severity", "component", "rule_id", "src_ip", "dst_ip", "message", "id"});
+    return kOk;
+  }
+  if (a.size() == 3 && a[1] == "get") {
+    show(o, expect_ok(request(o, "GET", "/api/v1/alerts/" + a[2])).body);
+    return kOk;
+  }
+  if ((a.size() == 3 || a.size() == 4) && a[1] == "false-positive") {
+    Object::Ptr b = new Object;
+    if (a.size() == 4) b->set("reason", a[3]);
+    show(o, expect_ok(request(o, "POST", "/api/v1/alerts/" + a[2] + "/false-positive", to_json(b)))
+                .body);
+    return kOk;
+  }
+  throw UsageError("alerts: list [field=value]... | get <id> | false-positive <id> [reason]");
+}
+
 int rules(const Options& o, const std::vector<std::string>& a) {
   auto need = [&](size_t n) {
     if (a.size() < n)
@@ -286,15 +327,7 @@ int rules(const Options& o, const std::vector<std::string>& a) {
   const std::string& verb = a[1];
   const std::string& domain = a[2];
   if (verb == "list") {
-    std::string filter;
-    for (size_t i = 3; i < a.size(); ++i) {
-      const auto eq = a[i].find('=');
-      if (eq == std::string::npos) throw UsageError("filters read field=value, got '" + a[i] + "'");
-      std::string k, v;
-      Poco::URI::encode(a[i].substr(0, eq), "&=+#", k);
-      Poco::URI::encode(a[i].substr(eq + 1), "&=+#", v);
-      filter += "&" + k + "=" + v;
-    }
+    const std::string filter = filter_query(a, 3);
     Object::Ptr wrap = new Object;
     wrap->set("rules", all_rules(o, domain, filter));
     show(o, to_json(wrap), "rules", {"id", "priority", "action"});
@@ -381,6 +414,7 @@ _rampartctl() {
     rules) COMPREPLY=($(compgen -W "list get add update patch delete import export" -- "$cur")); return ;;
     config) COMPREPLY=($(compgen -W "show reload" -- "$cur")); return ;;
     keys) COMPREPLY=($(compgen -W "list add delete" -- "$cur")); return ;;
+    alerts) COMPREPLY=($(compgen -W "list get false-positive" -- "$cur")); return ;;
     completion) COMPREPLY=($(compgen -W "bash" -- "$cur")); return ;;
     list|get|add|update|patch|delete|import|export)
       COMPREPLY=($(compgen -W "firewall" -- "$cur")); return ;;
@@ -388,7 +422,7 @@ _rampartctl() {
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "--server --token --output --cacert --insecure --help" -- "$cur"))
   else
-    COMPREPLY=($(compgen -W "status domains rules audit config keys completion" -- "$cur"))
+    COMPREPLY=($(compgen -W "status domains rules alerts audit config keys completion" -- "$cur"))
   fi
 }
 complete -F _rampartctl rampartctl
@@ -424,6 +458,7 @@ int run(const Options& o) {
     return kOk;
   }
   if (cmd == "rules") return rules(o, a);
+  if (cmd == "alerts") return alerts(o, a);
   if (cmd == "audit") {
     std::string domain, rule, limit = "50";
     for (size_t i = 1; i + 1 < a.size(); i += 2) {

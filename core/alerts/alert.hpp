@@ -20,7 +20,7 @@ struct Enrichment {
   std::string city;
   uint32_t asn = 0;
   std::string as_org;
-  std::string name;     // reverse lookup from passive DNS
+  std::string name;         // reverse lookup from passive DNS
   int32_t reputation = -1;  // of `name`, 0..100; -1 unknown
   bool empty() const {
     return country.empty() && city.empty() && asn == 0 && as_org.empty() && name.empty() &&

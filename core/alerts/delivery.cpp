@@ -132,7 +132,8 @@ void SenderQueue::run() {
       const auto before = breaker_.state();
       breaker_.failure(clock_());
       ++stats_.failed;
-      if (before != CircuitBreaker::State::open && breaker_.state() == CircuitBreaker::State::open) {
+      if (before != CircuitBreaker::State::open &&
+          breaker_.state() == CircuitBreaker::State::open) {
         log::warn("alerts", "sender failing: circuit breaker open",
                   {{"sender", sender_}, {"error", error}});
       }

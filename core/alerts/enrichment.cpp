@@ -48,8 +48,7 @@ void Enricher::publish_name(uint8_t family, const uint8_t* addr, std::string_vie
   names_[address_key(family, addr)] = Name{lower(name), now + ttl};
 }
 
-void Enricher::publish_reputation(std::string_view name, int32_t score,
-                                  std::chrono::seconds ttl) {
+void Enricher::publish_reputation(std::string_view name, int32_t score, std::chrono::seconds ttl) {
   const auto now = std::chrono::steady_clock::now();
   std::unique_lock lock(mu_);
   make_room(scores_, now);

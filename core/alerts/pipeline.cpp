@@ -1,14 +1,41 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "alerts/pipeline.hpp"
 
-#include <Poco/UUIDGenerator.h>
+#include <sys/random.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <random>
 
 #include "log/logger.hpp"
 
 namespace rampart::alerts {
+namespace {
+
+// A random (version 4) UUID from a per-thread generator seeded by the
+// kernel: no system call per alert.
+std::string new_id() {
+  thread_local std::mt19937_64 rng = [] {
+    std::seed_seq::result_type seed[8];
+    if (getrandom(seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed)) {
+      const auto t = std::chrono::steady_clock::now().time_since_epoch().count();
+      for (auto& s : seed) s ^= static_cast<std::seed_seq::result_type>(t);
+    }
+    std::seed_seq seq(std::begin(seed), std::end(seed));
+    return std::mt19937_64(seq);
+  }();
+  const uint64_t hi = (rng() & ~0xf000ull) | 0x4000ull;                         // version 4
+  const uint64_t lo = (rng() & 0x3fffffffffffffffull) | 0x8000000000000000ull;  // variant 1
+  char buf[37];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
+                static_cast<unsigned>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xffffffffffffull));
+  return buf;
+}
+
+}  // namespace
 
 AlertPipeline::AlertPipeline(const AlertSettings& settings, Clock clock)
     : clock_(std::move(clock)), router_(settings.router, clock_), delivery_(settings.delivery) {}
@@ -76,7 +103,7 @@ void AlertPipeline::configure(const AlertSettings& settings) {
 std::string AlertPipeline::emit(const std::string& component, const rampart_alert& alert) {
   auto record = std::make_shared<AlertRecord>(AlertRecord::from_abi(alert));
   record->component = component;
-  record->id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+  record->id = new_id();
   if (record->time_ns == 0) {
     record->time_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                                 std::chrono::system_clock::now().time_since_epoch())
@@ -102,7 +129,8 @@ std::string AlertPipeline::emit(const std::string& component, const rampart_aler
     streams = streams_;
     if (d.deliver) {
       for (const auto& s : senders_) {
-        if (d.all_senders || std::find(d.senders.begin(), d.senders.end(), s->id) != d.senders.end())
+        if (d.all_senders ||
+            std::find(d.senders.begin(), d.senders.end(), s->id) != d.senders.end())
           targets.push_back(s);
       }
     }

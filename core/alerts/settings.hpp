@@ -27,18 +27,18 @@ struct Route {
 };
 
 struct RouterSettings {
-  double dedup_window_s = 60;  // 0: no dedup
-  RateLimit per_source;        // per source address
-  RateLimit per_rule;          // per component + rule id
-  std::vector<Route> routes;   // none: every alert to every sender
-  size_t max_tracked = 100000; // fingerprints / buckets remembered at most
+  double dedup_window_s = 60;   // 0: no dedup
+  RateLimit per_source;         // per source address
+  RateLimit per_rule;           // per component + rule id
+  std::vector<Route> routes;    // none: every alert to every sender
+  size_t max_tracked = 100000;  // fingerprints / buckets remembered at most
   bool operator==(const RouterSettings&) const = default;
 };
 
 struct DeliverySettings {
-  size_t queue = 1000;             // per sender; when full the oldest is dropped
-  unsigned breaker_failures = 5;   // consecutive failures that open the breaker
-  double breaker_open_s = 30;      // how long it stays open before a probe
+  size_t queue = 1000;            // per sender; when full the oldest is dropped
+  unsigned breaker_failures = 5;  // consecutive failures that open the breaker
+  double breaker_open_s = 30;     // how long it stays open before a probe
   bool operator==(const DeliverySettings&) const = default;
 };
 

@@ -339,7 +339,8 @@ Response ManagementApi::route(const Request& req) {
 Response ManagementApi::alerts(const Request& req) {
   static const std::regex kAlert("^/api/v1/alerts/([0-9a-f-]{36})(/false-positive)?$");
   static const std::regex kRfc3339(
-      "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$");
+      "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{"
+      "2})$");
   auto* store = providers_.alerts;
   if (!store) return error(503, "unavailable", "the alert store is not available here");
   const std::string& m = req.method;
@@ -423,7 +424,8 @@ Response ManagementApi::alerts(const Request& req) {
       if (k != "reason") return error(400, "invalid body", "unknown field '" + k + "'", k);
       if (!v.isString()) return error(400, "invalid body", "reason must be a string", "reason");
       reason = v.toString();
-      if (reason.size() > 1000) return error(400, "invalid body", "reason: at most 1000 bytes", "reason");
+      if (reason.size() > 1000)
+        return error(400, "invalid body", "reason: at most 1000 bytes", "reason");
     }
   }
   const auto a = store->mark_false_positive(id, req.actor, reason);

@@ -165,15 +165,17 @@ alerts::AlertSettings parse_alerts(const std::string& source, const YAML::Node& 
   alerts::AlertSettings a;
   if (!node || node.IsNull()) return a;
   if (!node.IsMap()) fail(source, node, "alerts: expected a map");
-  check_keys(source, node, "alerts.", {"store", "geoip", "dedup", "throttle", "routes", "delivery"});
+  check_keys(source, node, "alerts.",
+             {"store", "geoip", "dedup", "throttle", "routes", "delivery"});
   if (const auto n = node["store"]) {
     if (!n.IsMap()) fail(source, n, "alerts.store: expected a map");
     check_keys(source, n, "alerts.store.", {"max_age_days", "max_count"});
     if (n["max_age_days"])
-      a.store.max_age_s = 86400 * number(source, n["max_age_days"], "alerts.store.max_age_days", 0, 36500);
+      a.store.max_age_s =
+          86400 * number(source, n["max_age_days"], "alerts.store.max_age_days", 0, 36500);
     if (n["max_count"])
-      a.store.max_count = static_cast<uint64_t>(
-          number(source, n["max_count"], "alerts.store.max_count", 0, 1e10));
+      a.store.max_count =
+          static_cast<uint64_t>(number(source, n["max_count"], "alerts.store.max_count", 0, 1e10));
   }
   if (const auto n = node["geoip"]) {
     if (!n.IsMap()) fail(source, n, "alerts.geoip: expected a map of database paths");
@@ -198,7 +200,8 @@ alerts::AlertSettings parse_alerts(const std::string& source, const YAML::Node& 
     check_keys(source, n, "alerts.throttle.", {"per_source", "per_rule"});
     if (n["per_source"])
       a.router.per_source = rate_limit(source, n["per_source"], "alerts.throttle.per_source");
-    if (n["per_rule"]) a.router.per_rule = rate_limit(source, n["per_rule"], "alerts.throttle.per_rule");
+    if (n["per_rule"])
+      a.router.per_rule = rate_limit(source, n["per_rule"], "alerts.throttle.per_rule");
   }
   if (const auto n = node["routes"]) {
     if (!n.IsSequence()) fail(source, n, "alerts.routes: expected a list of routes");
@@ -208,25 +211,30 @@ alerts::AlertSettings parse_alerts(const std::string& source, const YAML::Node& 
       if (!r.IsMap()) fail(source, r, key + ": expected a map");
       check_keys(source, r, key + ".", {"min_severity", "components", "senders"});
       alerts::Route route;
-      if (r["min_severity"]) route.min_severity = severity(source, r["min_severity"], key + ".min_severity");
-      if (r["components"]) route.components = string_list(source, r["components"], key + ".components");
+      if (r["min_severity"])
+        route.min_severity = severity(source, r["min_severity"], key + ".min_severity");
+      if (r["components"])
+        route.components = string_list(source, r["components"], key + ".components");
       if (!r["senders"]) fail(source, r, key + ": needs senders (plugin ids)");
       route.senders = string_list(source, r["senders"], key + ".senders");
-      if (route.senders.empty()) fail(source, r["senders"], key + ".senders: name at least one sender");
+      if (route.senders.empty())
+        fail(source, r["senders"], key + ".senders: name at least one sender");
       a.router.routes.push_back(std::move(route));
     }
   }
   if (const auto n = node["delivery"]) {
     if (!n.IsMap()) fail(source, n, "alerts.delivery: expected a map");
-    check_keys(source, n, "alerts.delivery.", {"queue", "breaker_failures", "breaker_open_seconds"});
+    check_keys(source, n, "alerts.delivery.",
+               {"queue", "breaker_failures", "breaker_open_seconds"});
     if (n["queue"])
-      a.delivery.queue = static_cast<size_t>(number(source, n["queue"], "alerts.delivery.queue", 1, 1e7));
+      a.delivery.queue =
+          static_cast<size_t>(number(source, n["queue"], "alerts.delivery.queue", 1, 1e7));
     if (n["breaker_failures"])
       a.delivery.breaker_failures = static_cast<unsigned>(
           number(source, n["breaker_failures"], "alerts.delivery.breaker_failures", 1, 1000));
     if (n["breaker_open_seconds"])
-      a.delivery.breaker_open_s =
-          number(source, n["breaker_open_seconds"], "alerts.delivery.breaker_open_seconds", 0.01, 86400);
+      a.delivery.breaker_open_s = number(source, n["breaker_open_seconds"],
+                                         "alerts.delivery.breaker_open_seconds", 0.01, 86400);
   }
   return a;
 }

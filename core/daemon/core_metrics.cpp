@@ -135,9 +135,9 @@ void alert_metrics(std::vector<prometheus::MetricFamily>& out, const alerts::Ale
                                MetricType::Counter);
   auto queued =
       metric_family("rampart_alert_queue_depth", "Alerts waiting per sender", MetricType::Gauge);
-  auto breaker = metric_family("rampart_alert_breaker_open",
-                               "1 while a sender's circuit breaker is open or half-open",
-                               MetricType::Gauge);
+  auto breaker =
+      metric_family("rampart_alert_breaker_open",
+                    "1 while a sender's circuit breaker is open or half-open", MetricType::Gauge);
   for (const auto& s : p.senders()) {
     const std::map<std::string, std::string> l{{"sender", s.sender}};
     add_sample(delivered, l, static_cast<double>(s.delivery.delivered));

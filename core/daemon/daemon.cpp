@@ -17,6 +17,8 @@
 #include <mutex>
 #include <sstream>
 
+#include "alerts/alert_store.hpp"
+#include "alerts/pipeline.hpp"
 #include "api/management_api.hpp"
 #include "bpf/datapath.hpp"
 #include "bpf/ring_dispatcher.hpp"
@@ -24,8 +26,6 @@
 #include "daemon/agent_views.hpp"
 #include "daemon/core_metrics.hpp"
 #include "plugin_host/plugin_manager.hpp"
-#include "alerts/alert_store.hpp"
-#include "alerts/pipeline.hpp"
 #include "runtime/event_bus.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/runtime.hpp"
@@ -327,9 +327,8 @@ int run(const Options& opts) {
     plugin_host::PluginManager plugins(core);
     plugins.discover(plugin_dirs(opts, cfg.agent));
     snapshot.update(plugins);
-    add_core_metrics(
-        metrics, {events, dispatcher.get(), datapath.get(), &snapshot, rule_store.get(), &rules,
-                  &alerts});
+    add_core_metrics(metrics, {events, dispatcher.get(), datapath.get(), &snapshot,
+                               rule_store.get(), &rules, &alerts});
     plugins.start(cfg);
     snapshot.update(plugins);
     std::vector<std::string> running;

@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
+#include "alerts/pipeline.hpp"
 #include "bpf/datapath.hpp"
 #include "config/config.hpp"
 #include "plugin_host/call_gate.hpp"
 #include "plugin_host/plugin_library.hpp"
-#include "alerts/pipeline.hpp"
 #include "runtime/event_bus.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/runtime.hpp"

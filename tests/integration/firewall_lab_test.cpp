@@ -199,7 +199,8 @@ TEST_F(FirewallLab, LogRuleRaisesAlertsStoredWithTheFlowAndDeliveredOnce) {
       return rampart::test::http(port, "GET", "/api/v1/alerts?component=firewall");
     });
     ASSERT_EQ(r.status, 200) << r.body;
-    alerts = Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>()->getArray("alerts");
+    alerts =
+        Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>()->getArray("alerts");
     if (alerts->size() >= 3) break;
     usleep(10000);
   }

@@ -9,6 +9,7 @@
 #include "daemon_process.hpp"
 #include "http_client.hpp"
 #include "temp_dir.hpp"
+#include "test_paths.hpp"
 
 namespace {
 
@@ -135,6 +136,61 @@ TEST_F(Rampartctl, KeysTokensAndHints) {
   EXPECT_NE(r.output.find("complete -F _rampartctl rampartctl"), std::string::npos);
   const auto syntax = run_command({"/bin/bash", "-n", RAMPARTCTL_COMPLETION});
   EXPECT_EQ(syntax.status, 0) << syntax.output;
+}
+
+}  // namespace
+
+namespace {
+
+// Alerts raised by a running engine, listed, read and marked as a false
+// positive from the command line.
+TEST(RampartctlAlerts, ListGetAndMarkAFalsePositive) {
+  rampart::test::TempDir dir;
+  const auto cfg = dir / "rampart.yaml";
+  rampart::test::write_file(cfg, "agent:\n  state_dir: " + (dir / "state") +
+                                     "\nplugins:\n  good_engine: {tick_ms: 20, alert_on_tick: "
+                                     "true}\n  rest: {listen: \"127.0.0.1:0\"}\n");
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR,
+                   "--plugin-dir", rampart::test::variant_dir("good_engine")});
+  ASSERT_TRUE(d.wait_for("ready plugins=good_engine,rest refused=0")) << d.output();
+  const std::string server =
+      "http://127.0.0.1:" + std::to_string(rampart::test::listening_port(d.output()));
+  auto ctl = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {RAMPARTCTL_PATH, "--server", server};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv);
+  };
+  Poco::JSON::Array::Ptr alerts;
+  for (int i = 0; i < 500; ++i) {
+    const auto r = ctl({"alerts", "list", "component=good_engine", "--output", "json"});
+    ASSERT_EQ(r.status, 0) << r.output;
+    alerts =
+        Poco::JSON::Parser().parse(r.output).extract<Poco::JSON::Object::Ptr>()->getArray("alerts");
+    if (alerts->size() >= 2) break;
+    usleep(10000);
+  }
+  ASSERT_GE(alerts->size(), 2u);
+  const std::string id = alerts->getObject(0)->getValue<std::string>("id");
+  auto r = ctl({"alerts", "list", "min_severity=high"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("high      good_engine  test-rule"), std::string::npos) << r.output;
+  r = ctl({"alerts", "false-positive", id, "a test tick"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = ctl({"alerts", "get", id, "--output", "json"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find(R"("false_positive_reason":"a test tick")"), std::string::npos)
+      << r.output;
+  r = ctl({"alerts", "list", "false_positive=true", "--output", "json"});
+  EXPECT_EQ(Poco::JSON::Parser()
+                .parse(r.output)
+                .extract<Poco::JSON::Object::Ptr>()
+                ->getArray("alerts")
+                ->size(),
+            1u)
+      << r.output;
+  EXPECT_EQ(ctl({"alerts", "list", "severity=severe"}).status, 1) << "the server's 400";
+  EXPECT_EQ(ctl({"alerts", "frob"}).status, 2);
+  EXPECT_EQ(ctl({"alerts", "get"}).status, 2);
 }
 
 }  // namespace

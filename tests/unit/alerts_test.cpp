@@ -215,7 +215,8 @@ TEST(SenderQueue, DropsTheOldestWhenFullAndDeliversTheRestInOrder) {
   s.block = true;
   DeliverySettings d;
   d.queue = 3;
-  SenderQueue q("test", [&](const AlertRecord& a) { s.deliver(a); }, d);
+  SenderQueue q(
+      "test", [&](const AlertRecord& a) { s.deliver(a); }, d);
   for (int i = 0; i < 10; ++i) q.push(numbered(i));
   {
     std::lock_guard lock(s.mu);
@@ -224,14 +225,16 @@ TEST(SenderQueue, DropsTheOldestWhenFullAndDeliversTheRestInOrder) {
   s.cv.notify_all();
   // One may already be in the sender's hands when the rest arrive.
   ASSERT_TRUE(s.wait_for(3));
-  for (int i = 0; i < 100 && q.stats().queued > 0; ++i) std::this_thread::sleep_for(milliseconds(10));
+  for (int i = 0; i < 100 && q.stats().queued > 0; ++i)
+    std::this_thread::sleep_for(milliseconds(10));
   const auto st = q.stats();
   EXPECT_EQ(st.delivered + st.dropped, 10u);
   EXPECT_GE(st.dropped, 6u);
   std::lock_guard lock(s.mu);
   EXPECT_EQ(s.got.back(), "9") << "the newest is kept";
-  EXPECT_TRUE(std::is_sorted(s.got.begin(), s.got.end(),
-                             [](const auto& a, const auto& b) { return std::stoi(a) < std::stoi(b); }));
+  EXPECT_TRUE(std::is_sorted(s.got.begin(), s.got.end(), [](const auto& a, const auto& b) {
+    return std::stoi(a) < std::stoi(b);
+  }));
 }
 
 TEST(SenderQueue, ADeadReceiverOpensTheBreakerAndItClosesWhenItComesBack) {
@@ -240,7 +243,8 @@ TEST(SenderQueue, ADeadReceiverOpensTheBreakerAndItClosesWhenItComesBack) {
   DeliverySettings d;
   d.breaker_failures = 2;
   d.breaker_open_s = 0.05;
-  SenderQueue q("test", [&](const AlertRecord& a) { s.deliver(a); }, d);
+  SenderQueue q(
+      "test", [&](const AlertRecord& a) { s.deliver(a); }, d);
   q.push(numbered(1));
   for (int i = 0; i < 500 && q.stats().state != CircuitBreaker::State::open; ++i)
     std::this_thread::sleep_for(milliseconds(2));
@@ -263,7 +267,8 @@ TEST(AlertStore, FiltersPagesAndMarksFalsePositives) {
   for (int i = 0; i < 25; ++i) {
     auto a = std::make_shared<AlertRecord>(
         alert(i % 2 ? "198.51.100.1" : "198.51.100.2", "r", i % 4, i % 3 ? "firewall" : "ids"));
-    a->id = "00000000-0000-4000-8000-0000000000" + std::string(i < 10 ? "0" : "") + std::to_string(i);
+    a->id =
+        "00000000-0000-4000-8000-0000000000" + std::string(i < 10 ? "0" : "") + std::to_string(i);
     a->time_ns = 1000000000ull * (1000 + i);
     store.add(a);
   }
@@ -308,10 +313,9 @@ TEST(AlertStore, FiltersPagesAndMarksFalsePositives) {
 
 TEST(AlertStore, RetentionByCountAndAgeAndSurvivesReopening) {
   rampart::test::TempDir dir;
-  const auto now = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  const auto now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
   {
     StoreSettings s;
     s.max_count = 5;
@@ -319,7 +323,8 @@ TEST(AlertStore, RetentionByCountAndAgeAndSurvivesReopening) {
     AlertStore store(dir / "a.db", s);
     for (int i = 0; i < 12; ++i) {
       auto a = std::make_shared<AlertRecord>(alert("198.51.100.1"));
-      a->id = "00000000-0000-4000-8000-0000000000" + std::string(i < 10 ? "0" : "") + std::to_string(i);
+      a->id =
+          "00000000-0000-4000-8000-0000000000" + std::string(i < 10 ? "0" : "") + std::to_string(i);
       a->time_ns = i < 2 ? now - 7200ull * 1000000000ull : now;  // two are two hours old
       store.add(a);
     }

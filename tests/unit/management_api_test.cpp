@@ -308,12 +308,12 @@ TEST(AlertRoutes, ListFilterGetAndMarkFalsePositive) {
   o = Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>();
   EXPECT_EQ(o->getArray("alerts")->size(), 3u) << "the rest, after the cursor";
 
-  for (const auto& [query, field] : std::vector<std::pair<std::string, std::string>>{
-           {"severity=severe", "severity"},
-           {"limit=0", "limit"},
-           {"since=yesterday", "since"},
-           {"false_positive=maybe", "false_positive"},
-           {"colour=red", "colour"}}) {
+  for (const auto& [query, field] :
+       std::vector<std::pair<std::string, std::string>>{{"severity=severe", "severity"},
+                                                        {"limit=0", "limit"},
+                                                        {"since=yesterday", "since"},
+                                                        {"false_positive=maybe", "false_positive"},
+                                                        {"colour=red", "colour"}}) {
     r = call("GET", "/api/v1/alerts", query);
     EXPECT_EQ(r.status, 400) << query;
     EXPECT_NE(r.body.find("\"field\":\"" + field + "\""), std::string::npos) << r.body;
@@ -332,9 +332,9 @@ TEST(AlertRoutes, ListFilterGetAndMarkFalsePositive) {
   r = call("GET", "/api/v1/alerts", "false_positive=true");
   o = Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>();
   EXPECT_EQ(o->getArray("alerts")->size(), 1u);
-  EXPECT_EQ(call("POST", "/api/v1/alerts/11111111-2222-4333-8444-999999999999/false-positive")
-                .status,
-            404);
+  EXPECT_EQ(
+      call("POST", "/api/v1/alerts/11111111-2222-4333-8444-999999999999/false-positive").status,
+      404);
 
   rampart::api::Providers none;
   ManagementApi without(rules, none);

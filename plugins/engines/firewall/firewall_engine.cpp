@@ -123,10 +123,14 @@ Settings parse(const Config& cfg) {
     for (size_t i = 0, n = cfg.size("alert_on"); i < n; ++i) {
       const std::string key = "alert_on." + std::to_string(i);
       const auto name = cfg.require<std::string>(key);
-      if (name == "log") s.alert_on |= 1u << static_cast<int>(Action::log);
-      else if (name == "deny") s.alert_on |= 1u << static_cast<int>(Action::deny);
-      else if (name == "reject") s.alert_on |= 1u << static_cast<int>(Action::reject);
-      else throw cfg.invalid(key, "expected log, deny or reject, got '" + name + "'");
+      if (name == "log")
+        s.alert_on |= 1u << static_cast<int>(Action::log);
+      else if (name == "deny")
+        s.alert_on |= 1u << static_cast<int>(Action::deny);
+      else if (name == "reject")
+        s.alert_on |= 1u << static_cast<int>(Action::reject);
+      else
+        throw cfg.invalid(key, "expected log, deny or reject, got '" + name + "'");
     }
   }
   return s;
