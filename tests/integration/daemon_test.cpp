@@ -8,6 +8,7 @@
 #include <csignal>
 
 #include "daemon_process.hpp"
+#include "http_client.hpp"
 #include "temp_dir.hpp"
 #include "test_paths.hpp"
 
@@ -102,10 +103,12 @@ class Daemon : public ::testing::Test {
  protected:
   std::string config(const std::string& plugins) {
     const auto path = dir / "rampart.yaml";
-    write_file(path, "agent:\n  workers: 2\nplugins:\n" + plugins);
+    write_file(path, "agent:\n  workers: 2\n  state_dir: " + (dir / "state") + "\n" + alerts +
+                         "plugins:\n" + plugins);
     return path;
   }
   TempDir dir;
+  std::string alerts;  // an alerts: section, if any
 };
 
 TEST_F(Daemon, StartsLoadsPluginsAndStopsCleanlyOnSigterm) {
@@ -167,7 +170,8 @@ TEST_F(Daemon, SighupReloadsChangedPluginsAndRefusesBadConfig) {
   ASSERT_TRUE(d.wait_for("lifecycle: reload value=B")) << d.output();
   ASSERT_TRUE(d.wait_for("configuration reloaded changes=\"good_engine: reloaded\"")) << d.output();
 
-  write_file(cfg, "agent:\n  workers: 2\nplugins:\n  good_engine: {value: C}\n  bogus_key: [\n");
+  write_file(cfg, "agent:\n  workers: 2\n  state_dir: " + (dir / "state") +
+                      "\nplugins:\n  good_engine: {value: C}\n  bogus_key: [\n");
   d.signal(SIGHUP);
   ASSERT_TRUE(d.wait_for("config reload refused")) << d.output();
   EXPECT_TRUE(d.wait_for(cfg + ":")) << "the refusal names the file";
@@ -207,6 +211,49 @@ TEST_F(Daemon, SdkExampleBuiltOutOfTreeLoadsAndRuns) {
   const auto text = rampart::test::read_file(alerts);
   EXPECT_NE(text.find("\"component\":\"hello_engine\""), std::string::npos) << text;
   EXPECT_NE(text.find("\"message\":\"hi alert after 2 ticks\""), std::string::npos) << text;
+}
+
+}  // namespace
+
+namespace {
+
+// The alerts section is hot reloaded: alerts no route takes are stored as
+// "unrouted"; once the route is gone every sender gets them.
+TEST_F(Daemon, AlertRoutesAreHotReloaded) {
+  const auto log = dir / "alerts.json";
+  const std::string plugins =
+      "  good_engine: {tick_ms: 20, alert_on_tick: true}\n  log: {path: " + log +
+      "}\n  rest: {listen: \"127.0.0.1:0\"}\n";
+  alerts =
+      "alerts:\n  dedup: {window_seconds: 0}\n  routes:\n    - {min_severity: critical, "
+      "senders: [log]}\n";
+  const auto cfg = config(plugins);
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR,
+                   "--plugin-dir", variant_dir("good_engine")});
+  ASSERT_TRUE(d.wait_for("ready plugins=good_engine,log,rest refused=0")) << d.output();
+  const uint16_t port = rampart::test::listening_port(d.output());
+  std::string body;
+  for (int i = 0; i < 500; ++i) {
+    body = rampart::test::http(port, "GET", "/api/v1/alerts?limit=3").body;
+    if (std::count(body.begin(), body.end(), '{') >= 4) break;
+    usleep(10000);
+  }
+  EXPECT_NE(body.find(R"("severity":"high")"), std::string::npos) << body;
+  EXPECT_NE(body.find(R"("suppressed_by":"unrouted")"), std::string::npos) << body;
+  EXPECT_TRUE(rampart::test::read_file(log).empty()) << "high alerts do not reach a critical route";
+
+  alerts = "alerts:\n  dedup: {window_seconds: 0}\n";
+  config(plugins);
+  const auto r = rampart::test::http(port, "POST", "/api/v1/config/reload");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("alerts")"), std::string::npos) << r.body;
+  std::string text;
+  for (int i = 0; i < 500 && std::count(text.begin(), text.end(), '\n') < 2; ++i) {
+    usleep(10000);
+    text = rampart::test::read_file(log);
+  }
+  EXPECT_GE(std::count(text.begin(), text.end(), '\n'), 2) << "no routes: every sender";
+  EXPECT_NE(text.find(R"("rule_id":"test-rule")"), std::string::npos) << text;
 }
 
 }  // namespace
