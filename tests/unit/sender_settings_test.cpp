@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Settings the webhook sender (the built .so) refuses at start, each
-// error naming the setting.
+// Settings the webhook and email senders (the built .so files) refuse at
+// start, each error naming the setting.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -17,7 +17,7 @@ struct BadSetting {
 void PrintTo(const BadSetting& b, std::ostream* os) { *os << b.settings; }
 std::string name_of(const ::testing::TestParamInfo<BadSetting>& info) { return info.param.name; }
 
-// The plugin id is the instantiation's prefix: "webhook/...".
+// The plugin id is the instantiation's prefix: "webhook/..." or "email/...".
 class SenderRefuses : public ::testing::TestWithParam<BadSetting> {
  protected:
   static std::string plugin() {
@@ -60,6 +60,39 @@ INSTANTIATE_TEST_SUITE_P(
                    "{url: \"https://127.0.0.1:1/\", tls: {ca_file: /nonexistent/ca.pem}}",
                    "plugins.webhook.tls.ca_file: /nonexistent/ca.pem"},
         BadSetting{"unknown_key", "{url: \"http://127.0.0.1:1/\", retry: 2}", "retry"}),
+    name_of);
+
+INSTANTIATE_TEST_SUITE_P(
+    email, SenderRefuses,
+    ::testing::Values(
+        BadSetting{"no_server", "{from: a@b.c, to: [d@e.f]}", "plugins.email.server: required"},
+        BadSetting{"no_port", "{server: mail.example.com, from: a@b.c, to: [d@e.f]}",
+                   "plugins.email.server: expected host:port"},
+        BadSetting{"no_from", "{server: \"mail:25\", to: [d@e.f]}", "plugins.email.from: required"},
+        BadSetting{"bad_from", "{server: \"mail:25\", from: nobody, to: [d@e.f]}",
+                   "plugins.email.from: 'nobody' is not an address"},
+        BadSetting{"no_to", "{server: \"mail:25\", from: a@b.c}", "plugins.email.to: required"},
+        BadSetting{"empty_to", "{server: \"mail:25\", from: a@b.c, to: []}",
+                   "plugins.email.to: required"},
+        BadSetting{"bad_to", "{server: \"mail:25\", from: a@b.c, to: [d@e.f, \"x <y>\"]}",
+                   "plugins.email.to.1"},
+        BadSetting{"bad_starttls",
+                   "{server: \"mail:25\", from: a@b.c, to: [d@e.f], starttls: sometimes}",
+                   "plugins.email.starttls: expected required, optional or off"},
+        BadSetting{"clear_password",
+                   "{server: \"mail.example.com:25\", from: a@b.c, to: [d@e.f], starttls: off, "
+                   "username: u, password: p}",
+                   "plugins.email.starttls: 'off' would send the password in clear text"},
+        BadSetting{"password_alone", "{server: \"mail:25\", from: a@b.c, to: [d@e.f], password: p}",
+                   "plugins.email.password: needs username too"},
+        BadSetting{"unknown_placeholder",
+                   "{server: \"mail:25\", from: a@b.c, to: [d@e.f], subject: \"{sevrity}\"}",
+                   "plugins.email.subject: unknown placeholder {sevrity}"},
+        BadSetting{"digest_zero",
+                   "{server: \"mail:25\", from: a@b.c, to: [d@e.f], digest: {max_alerts: 0}}",
+                   "plugins.email.digest.max_alerts: expected 1..10000, got 0"},
+        BadSetting{"digest_key",
+                   "{server: \"mail:25\", from: a@b.c, to: [d@e.f], digest: {every: 5}}", "every"}),
     name_of);
 
 }  // namespace
