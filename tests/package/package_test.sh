@@ -34,7 +34,8 @@ rpm_sdk=$(ls "$build"/packages/rampart-sdk-devel-${version}-*.noarch.rpm 2>/dev/
 
 # What the packages hold.
 dpkg-deb -c "$deb" >"$work/deb.list"
-for f in ./usr/sbin/rampartd ./usr/lib/rampart/plugins/log.so ./usr/lib/rampart/bpf/xdp_firewall.bpf.o \
+for f in ./usr/sbin/rampartd ./usr/lib/rampart/plugins/log.so ./usr/lib/rampart/plugins/webhook.so \
+         ./usr/lib/rampart/plugins/email.so ./usr/lib/rampart/bpf/xdp_firewall.bpf.o \
          ./usr/lib/rampart/bpf/tc_dispatch.bpf.o \
          ./usr/bin/rampartctl ./usr/share/bash-completion/completions/rampartctl \
          ./usr/share/rampart/swagger-ui/swagger-ui-bundle.js ./usr/share/rampart/swagger-ui/index.html \
@@ -53,7 +54,9 @@ grep -q libpoco "$work/deb.depends" || fail "rampart .deb does not depend on Poc
 grep -q 'include/rampart/sdk/abi.h' "$work/sdk.list" || fail "abi.h not in the SDK package"
 grep -q 'include/rampart/events.h' "$work/sdk.list" || fail "the event layouts are not in the SDK package"
 grep -qx /usr/sbin/rampartd "$work/rpm.list" || fail "rampartd not in $rpm_main"
-grep -qx /usr/lib/rampart/plugins/log.so "$work/rpm.list" || fail "log.so not in $rpm_main"
+for so in log webhook email; do
+  grep -qx /usr/lib/rampart/plugins/$so.so "$work/rpm.list" || fail "$so.so not in $rpm_main"
+done
 grep -qx /etc/rampart/rampart.yaml "$work/rpm.conf" || fail "rampart.yaml is not a %config file"
 grep -q /usr/include/rampart/sdk/plugin.hpp "$work/rpm-sdk.list" || fail "plugin.hpp not in $rpm_sdk"
 

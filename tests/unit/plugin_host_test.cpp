@@ -13,6 +13,7 @@
 
 #include "config/config.hpp"
 #include "log_capture.hpp"
+#include "plugin_core.hpp"
 #include "plugin_host/plugin_manager.hpp"
 #include "privilege.hpp"
 #include "temp_dir.hpp"
@@ -27,27 +28,9 @@ using rampart::test::LogCapture;
 using rampart::test::TempDir;
 using rampart::test::variant_dir;
 
-// Every alert reaches every sender: no dedup window, no throttling.
-rampart::alerts::AlertSettings deliver_everything() {
-  rampart::alerts::AlertSettings s;
-  s.router.dedup_window_s = 0;
-  return s;
-}
-
 // Core services for one test; shut down (draining the loop) before the
 // captured log is inspected for "nothing after stop" properties.
-struct Core {
-  explicit Core(unsigned workers = 2)
-      : rt(workers),
-        events(rt.workers()),
-        alerts(deliver_everything()),
-        services{rt, events, alerts, metrics} {}
-  rampart::runtime::Runtime rt;
-  rampart::runtime::EventBus events;
-  rampart::alerts::AlertPipeline alerts;
-  rampart::runtime::Metrics metrics;
-  rampart::plugin_host::CoreServices services;
-};
+using Core = rampart::test::PluginCore;
 
 rampart::config::Config cfg(const std::string& yaml) {
   return rampart::config::load_string(yaml, "test.yaml");

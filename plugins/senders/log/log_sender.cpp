@@ -5,19 +5,16 @@
 // with an fsync policy: none (the kernel flushes) or every alert.
 #include <rampart/sdk/plugin.hpp>
 
-#include <Poco/JSON/Object.h>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <arpa/inet.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
-#include <sstream>
+
+#include "alert_json.hpp"
 
 namespace {
 
@@ -25,8 +22,6 @@ using rampart::sdk::Alert;
 using rampart::sdk::Config;
 using rampart::sdk::Error;
 using rampart::sdk::Host;
-
-constexpr const char* kSeverity[] = {"low", "medium", "high", "critical"};
 
 struct Settings {
   std::string path = "/var/log/rampart/alerts.json";
@@ -93,13 +88,6 @@ class AppendFile {
   uint64_t size_ = 0;
 };
 
-std::string address(const rampart_alert& a, const uint8_t* addr) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (a.ip_family == 4) inet_ntop(AF_INET, addr, buf, sizeof buf);
-  if (a.ip_family == 6) inet_ntop(AF_INET6, addr, buf, sizeof buf);
-  return buf;
-}
-
 class LogSender {
  public:
   LogSender(Host& host, const Config& cfg) : host_(host), file_(open(cfg)) {
@@ -116,29 +104,9 @@ class LogSender {
   }
 
   void send_alert(const Alert& alert) {
-    const rampart_alert& a = *alert.raw;
-    Poco::JSON::Object obj(Poco::JSON_PRESERVE_KEY_ORDER);
-    obj.set("timestamp_ns", a.time_ns);
-    obj.set("event_type", "alert");
-    obj.set("alert_id", std::string(alert.id()));
-    obj.set("component", std::string(alert.component()));
-    obj.set("severity", kSeverity[a.severity <= RAMPART_SEVERITY_CRITICAL ? a.severity : 0]);
-    obj.set("action", a.action == RAMPART_ALERT_ACTION_BLOCK ? "block" : "alert");
-    obj.set("rule_id", std::string(alert.rule_id()));
-    obj.set("message", std::string(alert.message()));
-    if (a.ip_family != 0) {
-      obj.set("src_ip", address(a, a.src_addr));
-      obj.set("dst_ip", address(a, a.dst_addr));
-      obj.set("src_port", a.src_port);
-      obj.set("dst_port", a.dst_port);
-      obj.set("proto", a.protocol);
-    }
-    if (a.vlan_id) obj.set("vlan_id", a.vlan_id);
-    std::ostringstream os;
-    obj.stringify(os);
-    os << '\n';
+    const std::string line = rampart::sender::alert_json(alert) + "\n";
     std::lock_guard lock(mu_);
-    file_->write_line(os.str());
+    file_->write_line(line);
     written_.inc();
   }
 

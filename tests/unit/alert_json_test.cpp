@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: Apache-2.0
+// The alert JSON every sender writes: field names and values, what is left
+// out when unknown, older (smaller) alerts, and that it always parses.
+#include <gtest/gtest.h>
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <arpa/inet.h>
+
+#include <cstddef>
+#include <string>
+
+#include "alert_json.hpp"
+
+namespace {
+
+using rampart::sdk::Alert;
+using rampart::sdk::to_str;
+using rampart::sender::alert_json;
+
+Poco::JSON::Object::Ptr parse(const std::string& text) {
+  return Poco::JSON::Parser().parse(text).extract<Poco::JSON::Object::Ptr>();
+}
+
+rampart_alert_enrichment enrichment(const char* country, const char* city, uint32_t asn,
+                                    const char* as_org, const char* name, int32_t reputation) {
+  rampart_alert_enrichment e{};
+  e.struct_size = sizeof e;
+  e.country = to_str(country);
+  e.city = to_str(city);
+  e.asn = asn;
+  e.as_org = to_str(as_org);
+  e.name = to_str(name);
+  e.reputation = reputation;
+  return e;
+}
+
+struct FullAlert {
+  rampart_alert_enrichment src =
+      enrichment("US", "Mountain View", 15169, "Google LLC", "scanner.example.com", 12);
+  rampart_alert_enrichment dst = enrichment("DE", "Berlin", 3320, "Deutsche Telekom AG", "", -1);
+  rampart_alert a{};
+  FullAlert() {
+    a.struct_size = sizeof a;
+    a.severity = RAMPART_SEVERITY_CRITICAL;
+    a.action = RAMPART_ALERT_ACTION_BLOCK;
+    a.ip_family = 4;
+    a.protocol = 6;
+    a.vlan_id = 42;
+    inet_pton(AF_INET, "203.0.113.5", a.src_addr);
+    inet_pton(AF_INET, "10.0.0.2", a.dst_addr);
+    a.src_port = 51234;
+    a.dst_port = 22;
+    a.time_ns = 1714564800123456789ull;
+    a.id = to_str("4a1d-id");
+    a.component = to_str("firewall");
+    a.rule_id = to_str("7");
+    a.message = to_str("ssh scan");
+    a.mitre_technique_id = to_str("T1046");
+    a.mitre_technique_name = to_str("Network Service Discovery");
+    a.mitre_tactic = to_str("Discovery");
+    a.suppressed = 17;
+    a.src_info = &src;
+    a.dst_info = &dst;
+  }
+};
+
+TEST(AlertJson, AnAlertWithEveryFieldHasThemAll) {
+  FullAlert f;
+  const std::string text = alert_json(Alert{&f.a});
+  EXPECT_EQ(text.find('\n'), std::string::npos) << "one line";
+  EXPECT_EQ(text.rfind("{\"timestamp\":\"2024-05-01T12:00:00.123456Z\",\"timestamp_ns\":", 0), 0u)
+      << text;
+  const auto o = parse(text);
+  EXPECT_EQ(o->getValue<std::string>("timestamp"), "2024-05-01T12:00:00.123456Z");
+  EXPECT_EQ(o->getValue<uint64_t>("timestamp_ns"), 1714564800123456789ull);
+  EXPECT_EQ(o->getValue<std::string>("event_type"), "alert");
+  EXPECT_EQ(o->getValue<std::string>("alert_id"), "4a1d-id");
+  EXPECT_EQ(o->getValue<std::string>("component"), "firewall");
+  EXPECT_EQ(o->getValue<std::string>("severity"), "critical");
+  EXPECT_EQ(o->getValue<std::string>("action"), "block");
+  EXPECT_EQ(o->getValue<std::string>("rule_id"), "7");
+  EXPECT_EQ(o->getValue<std::string>("message"), "ssh scan");
+  EXPECT_EQ(o->getValue<std::string>("src_ip"), "203.0.113.5");
+  EXPECT_EQ(o->getValue<std::string>("dst_ip"), "10.0.0.2");
+  EXPECT_EQ(o->getValue<int>("src_port"), 51234);
+  EXPECT_EQ(o->getValue<int>("dst_port"), 22);
+  EXPECT_EQ(o->getValue<int>("proto"), 6);
+  EXPECT_EQ(o->getValue<int>("vlan_id"), 42);
+  EXPECT_EQ(o->getValue<int>("suppressed"), 17);
+  const auto mitre = o->getObject("mitre");
+  ASSERT_TRUE(mitre);
+  EXPECT_EQ(mitre->getValue<std::string>("technique_id"), "T1046");
+  EXPECT_EQ(mitre->getValue<std::string>("technique_name"), "Network Service Discovery");
+  EXPECT_EQ(mitre->getValue<std::string>("tactic"), "Discovery");
+  const auto src = o->getObject("src_geo");
+  ASSERT_TRUE(src);
+  EXPECT_EQ(src->getValue<std::string>("country"), "US");
+  EXPECT_EQ(src->getValue<std::string>("city"), "Mountain View");
+  EXPECT_EQ(src->getValue<int>("asn"), 15169);
+  EXPECT_EQ(src->getValue<std::string>("as_org"), "Google LLC");
+  EXPECT_EQ(src->getValue<std::string>("name"), "scanner.example.com");
+  EXPECT_EQ(src->getValue<int>("reputation"), 12);
+  const auto dst = o->getObject("dst_geo");
+  ASSERT_TRUE(dst);
+  EXPECT_EQ(dst->size(), 4u) << "no name, reputation unknown (-1)";
+  EXPECT_FALSE(dst->has("name"));
+  EXPECT_FALSE(dst->has("reputation"));
+}
+
+TEST(AlertJson, AnAlertWithNothingOptionalHasOnlyTheFixedFields) {
+  rampart_alert a{};
+  a.struct_size = sizeof a;
+  const std::string text = alert_json(Alert{&a});
+  const auto o = parse(text);
+  EXPECT_EQ(o->getValue<std::string>("timestamp"), "1970-01-01T00:00:00.000000Z");
+  EXPECT_EQ(o->getValue<uint64_t>("timestamp_ns"), 0u);
+  EXPECT_EQ(o->getValue<std::string>("severity"), "low");
+  EXPECT_EQ(o->getValue<std::string>("action"), "alert");
+  EXPECT_EQ(o->getValue<std::string>("message"), "");
+  std::vector<std::string> names;
+  o->getNames(names);
+  std::sort(names.begin(), names.end());
+  const std::vector<std::string> fixed = {"action",     "alert_id",  "component",
+                                          "event_type", "message",   "rule_id",
+                                          "severity",   "timestamp", "timestamp_ns"};
+  EXPECT_EQ(names, fixed) << text;
+}
+
+TEST(AlertJson, EnrichmentWithNothingKnownIsLeftOut) {
+  FullAlert f;
+  f.src = enrichment("", "", 0, "", "", -1);
+  f.dst = enrichment("", "", 0, "", "", 80);
+  const auto o = parse(alert_json(Alert{&f.a}));
+  EXPECT_FALSE(o->has("src_geo"));
+  ASSERT_TRUE(o->getObject("dst_geo"));
+  EXPECT_EQ(o->getObject("dst_geo")->size(), 1u);
+  EXPECT_EQ(o->getObject("dst_geo")->getValue<int>("reputation"), 80);
+}
+
+TEST(AlertJson, AnAlertFromAnOlderHostCarriesNoNewerFields) {
+  FullAlert f;  // 1.3 fields set, but the struct says it ends before them
+  f.a.struct_size = offsetof(rampart_alert, mitre_technique_id);
+  const auto o = parse(alert_json(Alert{&f.a}));
+  EXPECT_FALSE(o->has("mitre"));
+  EXPECT_FALSE(o->has("suppressed"));
+  EXPECT_FALSE(o->has("src_geo"));
+  EXPECT_FALSE(o->has("dst_geo"));
+  EXPECT_EQ(o->getValue<std::string>("src_ip"), "203.0.113.5");
+}
+
+TEST(AlertJson, OnlyTheTechniqueFieldsThatAreSetAppear) {
+  FullAlert f;
+  f.a.mitre_technique_name = to_str("");
+  f.a.mitre_tactic = to_str("");
+  const auto mitre = parse(alert_json(Alert{&f.a}))->getObject("mitre");
+  ASSERT_TRUE(mitre);
+  EXPECT_EQ(mitre->size(), 1u);
+  EXPECT_EQ(mitre->getValue<std::string>("technique_id"), "T1046");
+}
+
+TEST(AlertJson, Ipv6Addresses) {
+  FullAlert f;
+  f.a.ip_family = 6;
+  inet_pton(AF_INET6, "2001:db8::1", f.a.src_addr);
+  inet_pton(AF_INET6, "fe80::2", f.a.dst_addr);
+  const auto o = parse(alert_json(Alert{&f.a}));
+  EXPECT_EQ(o->getValue<std::string>("src_ip"), "2001:db8::1");
+  EXPECT_EQ(o->getValue<std::string>("dst_ip"), "fe80::2");
+}
+
+TEST(AlertJson, AnyTextStaysValidJsonAndUtf8) {
+  FullAlert f;
+  const std::string message = "say \"hi\"\\ \n\t\x01 caf\xc3\xa9 bad\xff\xc3 end";
+  f.a.message = to_str(message);
+  f.a.rule_id = to_str("r/1");
+  const auto o = parse(alert_json(Alert{&f.a}));
+  EXPECT_EQ(o->getValue<std::string>("message"),
+            "say \"hi\"\\ \n\t\x01 caf\xc3\xa9 bad\xef\xbf\xbd\xef\xbf\xbd end");
+  EXPECT_EQ(o->getValue<std::string>("rule_id"), "r/1");
+}
+
+TEST(AlertJson, ValidUtf8KeepsGoodSequencesAndReplacesBadOnes) {
+  using rampart::sender::valid_utf8;
+  EXPECT_EQ(valid_utf8("plain"), "plain");
+  EXPECT_EQ(valid_utf8("\xf0\x9f\x94\x92 lock"), "\xf0\x9f\x94\x92 lock");
+  EXPECT_EQ(valid_utf8("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd") << "overlong";
+  EXPECT_EQ(valid_utf8("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd") << "surrogate";
+  EXPECT_EQ(valid_utf8("\xe2\x82"), "\xef\xbf\xbd\xef\xbf\xbd") << "truncated";
+}
+
+}  // namespace
