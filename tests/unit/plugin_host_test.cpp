@@ -16,6 +16,7 @@
 #include "plugin_host/plugin_manager.hpp"
 #include "privilege.hpp"
 #include "temp_dir.hpp"
+#include "test_core.hpp"
 #include "test_paths.hpp"
 
 namespace {
@@ -27,24 +28,9 @@ using rampart::test::LogCapture;
 using rampart::test::TempDir;
 using rampart::test::variant_dir;
 
-// Core services for one test; shut down (draining the loop) before the
-// captured log is inspected for "nothing after stop" properties.
-struct Core {
-  explicit Core(unsigned workers = 2)
-      : rt(workers),
-        events(rt.workers()),
-        alerts(rt.workers()),
-        services{rt, events, alerts, metrics} {}
-  rampart::runtime::Runtime rt;
-  rampart::runtime::EventBus events;
-  rampart::runtime::AlertPipeline alerts;
-  rampart::runtime::Metrics metrics;
-  rampart::plugin_host::CoreServices services;
-};
+using Core = rampart::test::TestCore;
 
-rampart::config::Config cfg(const std::string& yaml) {
-  return rampart::config::load_string(yaml, "test.yaml");
-}
+rampart::config::Config cfg(const std::string& yaml) { return rampart::test::config_from(yaml); }
 
 const rampart::plugin_host::PluginStatus* find(
     const std::vector<rampart::plugin_host::PluginStatus>& all, const std::string& id) {
