@@ -8,6 +8,7 @@ packages=(
   libboost-dev libboost-filesystem-dev libboost-system-dev
   libpoco-dev libyaml-cpp-dev prometheus-cpp-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  grpc-proto libprotoc-dev   # the gRPC tests' clients: health/reflection .protos, the .proto parser
   libmaxminddb-dev libpcre2-dev libsqlite3-dev
   libgtest-dev libgmock-dev clang-format
   rpm dpkg-dev iproute2 xdp-tools iputils-ping gawk curl openssl chromium wrk

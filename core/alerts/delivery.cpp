@@ -111,9 +111,11 @@ void SenderQueue::run() {
       cv_.wait_for(lock, wait, [&] { return stopping_; });
       continue;
     }
-    // The alert stays queued while it is tried: if the attempt fails it is
-    // the next one tried (unless the queue overflows meanwhile).
-    const std::shared_ptr<const AlertRecord> alert = queue_.front();
+    // Taken out while it is tried; a failed attempt puts it back first in
+    // line (or, when the queue filled up meanwhile, counts it as dropped:
+    // it is then the oldest undelivered alert).
+    const std::shared_ptr<const AlertRecord> alert = std::move(queue_.front());
+    queue_.pop_front();
     lock.unlock();
     std::string error;
     try {
@@ -127,8 +129,12 @@ void SenderQueue::run() {
         log::info("alerts", "sender recovered: circuit breaker closed", {{"sender", sender_}});
       breaker_.success();
       ++stats_.delivered;
-      if (!queue_.empty() && queue_.front() == alert) queue_.pop_front();
     } else {
+      if (queue_.size() < capacity_) {
+        queue_.push_front(alert);
+      } else {
+        ++stats_.dropped;
+      }
       const auto before = breaker_.state();
       breaker_.failure(clock_());
       ++stats_.failed;

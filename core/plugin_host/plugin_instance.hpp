@@ -83,6 +83,9 @@ class PluginInstance : public runtime::EventSink,
   std::string domain_status(const std::string& domain) override;
 
   uint64_t callback_errors() const { return callback_errors_.load(); }
+  // The plugin's own instance handle, for tests that call one entry of its
+  // table directly (library().api()).
+  rampart_plugin* handle() const { return handle_; }
 
   // Host-service implementations (called through the C table).
   void log(uint32_t level, std::string_view msg);

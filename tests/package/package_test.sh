@@ -39,6 +39,7 @@ for f in ./usr/sbin/rampartd ./usr/lib/rampart/plugins/log.so ./usr/lib/rampart/
          ./usr/lib/rampart/bpf/tc_dispatch.bpf.o \
          ./usr/bin/rampartctl ./usr/share/bash-completion/completions/rampartctl \
          ./usr/share/rampart/swagger-ui/swagger-ui-bundle.js ./usr/share/rampart/swagger-ui/index.html \
+         ./usr/lib/rampart/plugins/grpc.so ./usr/share/rampart/proto/rampart/v1/alerts.proto \
          ./etc/rampart/rampart.yaml \
          ./usr/lib/systemd/system/rampart.service; do
   grep -q " $f\$" "$work/deb.list" || fail "$f not in $deb"
@@ -51,10 +52,11 @@ rpm -qlp "$rpm_main" >"$work/rpm.list" 2>/dev/null
 rpm -qcp "$rpm_main" >"$work/rpm.conf" 2>/dev/null
 rpm -qlp "$rpm_sdk" >"$work/rpm-sdk.list" 2>/dev/null
 grep -q libpoco "$work/deb.depends" || fail "rampart .deb does not depend on Poco"
+grep -q 'libgrpc++' "$work/deb.depends" || fail "rampart .deb does not depend on gRPC"
 grep -q 'include/rampart/sdk/abi.h' "$work/sdk.list" || fail "abi.h not in the SDK package"
 grep -q 'include/rampart/events.h' "$work/sdk.list" || fail "the event layouts are not in the SDK package"
 grep -qx /usr/sbin/rampartd "$work/rpm.list" || fail "rampartd not in $rpm_main"
-for so in log webhook email; do
+for so in log webhook email grpc; do
   grep -qx /usr/lib/rampart/plugins/$so.so "$work/rpm.list" || fail "$so.so not in $rpm_main"
 done
 grep -qx /etc/rampart/rampart.yaml "$work/rpm.conf" || fail "rampart.yaml is not a %config file"
@@ -71,13 +73,14 @@ dpkg -i "$deb" "$sdk_deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail
 pid=$!
 timeout 20 bash -c "until grep -q 'ready plugins=' '$work/daemon.log'; do sleep 0.1; done" \
   || fail "installed rampartd did not become ready"
-grep -q 'ready plugins=firewall,log,metrics,rest refused=0' "$work/daemon.log" || fail "installed plugins did not all load"
+grep -q 'ready plugins=firewall,grpc,log,metrics,rest refused=0' "$work/daemon.log" || fail "installed plugins did not all load"
 grep -q 'path=/usr/lib/rampart/plugins/log.so' "$work/daemon.log" || fail "log plugin not loaded from /usr/lib/rampart/plugins"
 # The installed REST API answers on its default address.
 curl -sf http://127.0.0.1:8080/healthz >"$work/healthz" || fail "the REST API did not answer on 127.0.0.1:8080"
 grep -q '"ok"' "$work/healthz" || fail "unexpected /healthz answer: $(cat "$work/healthz")"
 curl -sf http://127.0.0.1:9090/metrics >"$work/metrics" || fail "/metrics did not answer on 127.0.0.1:9090"
-grep -q '^rampart_plugins{state="running"} 4$' "$work/metrics" || fail "unexpected /metrics: $(head -c 2000 "$work/metrics")"
+grep -q '^rampart_plugins{state="running"} 5$' "$work/metrics" || fail "unexpected /metrics: $(head -c 2000 "$work/metrics")"
+grep -q '\[grpc\] listening on 127.0.0.1:50051' "$work/daemon.log" || fail "the gRPC frontend is not on 127.0.0.1:50051"
 curl -sf http://127.0.0.1:8080/swagger-ui/ >"$work/swagger" || fail "the installed Swagger UI did not answer"
 grep -q 'swagger-ui-bundle.js' "$work/swagger" || fail "unexpected /swagger-ui/ page"
 /usr/bin/rampartctl status >"$work/ctl" 2>&1 || fail "rampartctl status failed: $(cat "$work/ctl")"

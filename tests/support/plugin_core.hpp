@@ -5,7 +5,10 @@
 #pragma once
 
 #include "plugin_host/plugin_instance.hpp"
+#include <string>
+
 #include "alerts/pipeline.hpp"
+#include "config/config.hpp"
 #include "runtime/event_bus.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/runtime.hpp"
@@ -29,5 +32,9 @@ struct PluginCore {
   runtime::Metrics metrics;
   plugin_host::CoreServices services;
 };
+
+inline config::Config config_from(const std::string& yaml) {
+  return config::load_string(yaml, "test.yaml");
+}
 
 }  // namespace rampart::test

@@ -32,9 +32,7 @@ using rampart::test::variant_dir;
 // captured log is inspected for "nothing after stop" properties.
 using Core = rampart::test::PluginCore;
 
-rampart::config::Config cfg(const std::string& yaml) {
-  return rampart::config::load_string(yaml, "test.yaml");
-}
+rampart::config::Config cfg(const std::string& yaml) { return rampart::test::config_from(yaml); }
 
 const rampart::plugin_host::PluginStatus* find(
     const std::vector<rampart::plugin_host::PluginStatus>& all, const std::string& id) {

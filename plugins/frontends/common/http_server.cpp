@@ -13,50 +13,16 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/TCPServerConnection.h>
 #include <Poco/Net/TCPServerConnectionFactory.h>
-#include <Poco/String.h>
 
 #include <Poco/Net/Context.h>
 #include <Poco/Net/NetSSL.h>
 #include <Poco/Net/SecureServerSocket.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <charconv>
-#include <cstring>
 #include <mutex>
 #include <set>
 #include <sstream>
 
 namespace rampart::frontend {
-
-ListenAddress parse_listen(const sdk::Config& cfg, const std::string& key,
-                           const std::string& fallback) {
-  const auto text = cfg.get<std::string>(key, fallback);
-  const auto colon = text.rfind(':');
-  unsigned port = 0;
-  if (colon == std::string::npos || colon == 0 ||
-      std::from_chars(text.data() + colon + 1, text.data() + text.size(), port).ec != std::errc() ||
-      port > 65535) {
-    throw cfg.invalid(key, "expected host:port, got '" + text + "'");
-  }
-  ListenAddress a;
-  a.host = text.substr(0, colon);
-  if (a.host.size() > 2 && a.host.front() == '[' && a.host.back() == ']')
-    a.host = a.host.substr(1, a.host.size() - 2);
-  a.port = static_cast<uint16_t>(port);
-  return a;
-}
-
-std::optional<TlsSettings> parse_tls(const sdk::Config& cfg, const std::string& key) {
-  if (!cfg.has(key)) return std::nullopt;
-  cfg.allow_only(key, {"cert", "key"});
-  TlsSettings t{cfg.require<std::string>(key + ".cert"), cfg.require<std::string>(key + ".key")};
-  for (const auto& [field, path] : {std::pair{"cert", t.cert_file}, std::pair{"key", t.key_file}}) {
-    if (access(path.c_str(), R_OK) != 0)
-      throw cfg.invalid(key + "." + field, path + ": " + std::strerror(errno));
-  }
-  return t;
-}
 
 using Poco::Net::HTTPResponse;
 
@@ -265,9 +231,7 @@ void send_error(Poco::Net::HTTPServerResponse& res, HTTPResponse::HTTPStatus sta
 }
 
 std::string credential(const Poco::Net::HTTPServerRequest& req) {
-  const std::string auth = req.get("Authorization", "");
-  if (auth.size() > 7 && Poco::icompare(auth.substr(0, 7), "Bearer ") == 0) return auth.substr(7);
-  return req.get("X-API-Key", "");
+  return api_key_from(req.get("Authorization", ""), req.get("X-API-Key", ""));
 }
 
 }  // namespace rampart::frontend

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// What every HTTP frontend plugin (REST, metrics) shares: the `listen`
-// setting, an HTTP server bound to it that answers every error in JSON
-// (its own too: a malformed request line or headers past Poco's limits),
-// and the JSON responses.
+// What every HTTP frontend plugin (REST, metrics) shares: an HTTP server
+// bound to its `listen` setting (listen_settings.hpp) that answers every
+// error in JSON (its own too: a malformed request line or headers past
+// Poco's limits), and the JSON responses.
 #pragma once
 
 #include <rampart/sdk/plugin.hpp>
+
+#include "listen_settings.hpp"
 
 #include <Poco/Dynamic/Var.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
@@ -20,25 +22,6 @@
 #include <string>
 
 namespace rampart::frontend {
-
-struct ListenAddress {
-  std::string host;
-  uint16_t port = 0;
-  std::string text() const { return host + ":" + std::to_string(port); }
-};
-
-// TLS for a frontend: PEM certificate (chain) and private key files.
-struct TlsSettings {
-  std::string cert_file, key_file;
-};
-
-// `key` as {cert, key}; absent: nullopt. Files must be readable now, so
-// --check-config and reloads catch a wrong path.
-std::optional<TlsSettings> parse_tls(const sdk::Config& cfg, const std::string& key);
-
-// `key` as "host:port" ("[::1]:9090" for IPv6); an error naming the key.
-ListenAddress parse_listen(const sdk::Config& cfg, const std::string& key,
-                           const std::string& fallback);
 
 struct OpenConnections;
 
