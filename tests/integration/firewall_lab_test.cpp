@@ -6,6 +6,9 @@
 // raise alerts, and --detach-all removes everything.
 #include <gtest/gtest.h>
 
+#include <set>
+#include <sstream>
+
 #include <Poco/JSON/Parser.h>
 
 #include <arpa/inet.h>
@@ -25,10 +28,12 @@
 #include <thread>
 
 #include "daemon_process.hpp"
+#include "hook_server.hpp"
 #include "http_client.hpp"
 #include "metrics_check.hpp"
 #include "netns_lab.hpp"
 #include "privilege.hpp"
+#include "smtp_server.hpp"
 #include "temp_dir.hpp"
 
 namespace {
@@ -497,6 +502,105 @@ TEST_F(FirewallLab, KernelCountersAreServedToPrometheus) {
   // Every deny produced an event the engine counted.
   EXPECT_GE(metric_value(text, "rampart_events_received_total"), static_cast<double>(kPackets))
       << text;
+}
+
+}  // namespace
+
+namespace {
+
+size_t lines_starting(const std::string& text, const std::string& prefix) {
+  size_t n = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) n += line.rfind(prefix, 0) == 0;
+  return n;
+}
+
+// Issue 5 end to end: a log rule hit by real packets raises alerts that
+// reach (a) a webhook receiver, (b) an SMTP server, (c) the JSON log and
+// (d) a gRPC client, while (e) a second gRPC client that never reads
+// holds nobody up. The webhook receiver is down at
+// first: its breaker opens, the others deliver meanwhile, and when it
+// answers again the breaker closes and it gets every alert.
+TEST_F(FirewallLab, AlertsReachEverySenderAndStreamWhileAReceiverIsDown) {
+  using rampart::test::Answer;
+  auto hook = lab_->in_ns(lab_->ns_b(), [] {
+    return std::make_unique<rampart::test::HookServer>(
+        std::initializer_list<Answer>{Answer(503), Answer(503)});
+  });
+  auto smtp = lab_->in_ns(lab_->ns_b(), [] {
+    return std::make_unique<rampart::test::SmtpServer>(
+        rampart::test::SmtpServer::Options{nullptr, "", 0});
+  });
+  const auto cfg = write_config("[{id: 7, action: log, protocol: udp, dst_port: \"9999\"}]");
+  rampart::test::write_file(
+      cfg, rampart::test::read_file(cfg) + "  webhook: {url: \"" + hook->url() +
+               "/hook\", retries: 0, timeout_ms: 5000}\n"
+               "  email: {server: \"" +
+               smtp->server() +
+               "\", from: rampart@test.example, to: [soc@test.example], starttls: off}\n"
+               "  grpc: {listen: \"127.0.0.1:0\", queue: 2, require_key: false}\n"
+               "alerts:\n  dedup: {window_seconds: 0}\n"
+               "  delivery: {breaker_failures: 2, breaker_open_seconds: 0.3}\n");
+  ASSERT_NO_FATAL_FAILURE(start(cfg, "refused=0"));
+  const uint16_t grpc_port = rampart::test::listening_port(daemon_->output(), "grpc");
+  ASSERT_NE(grpc_port, 0) << daemon_->output();
+  auto client = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {"/usr/sbin/ip",
+                                     "netns",
+                                     "exec",
+                                     lab_->ns_b(),
+                                     RAMPART_ALERT_CLIENT,
+                                     "--server",
+                                     "127.0.0.1:" + std::to_string(grpc_port)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto p = std::make_unique<DaemonProcess>(argv);
+    EXPECT_TRUE(p->wait_for("subscribed")) << p->output();
+    return p;
+  };
+  auto reader = client({});
+  auto stuck = client({"--no-read"});
+
+  constexpr size_t kAlerts = 5;
+  EXPECT_EQ(lab_->send_and_count(kAlerts).udp, kAlerts) << "log passes";
+
+  // (d) every alert, in order, while (e) holds its stream open unread.
+  ASSERT_TRUE(reader->wait_for("alert ", kAlerts)) << reader->output();
+  EXPECT_EQ(lines_starting(reader->output(), "alert "), kAlerts);
+  EXPECT_NE(reader->output().find(" firewall 7 T1046 "), std::string::npos) << reader->output();
+  // (e) is still subscribed, unread: the transport buffers what it was
+  // sent (a client whose queue overflows is cut off: grpc_frontend_test).
+  EXPECT_EQ(stuck->output(), "subscribed\n");
+  // (c) the JSON log.
+  std::string text;
+  for (int i = 0; i < 500 && std::count(text.begin(), text.end(), '\n') < long(kAlerts); ++i) {
+    usleep(10000);
+    text = rampart::test::read_file(dir_ / "alerts.json");
+  }
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), long(kAlerts)) << text;
+  // (b) one message per alert.
+  EXPECT_TRUE(smtp->wait_for(kAlerts)) << "the SMTP server got " << smtp->mails().size();
+  const auto mail = smtp->mails().front().parsed();
+  EXPECT_NE(mail.subject.find("firewall"), std::string::npos) << mail.subject;
+  EXPECT_NE(mail.content.find("\"rule_id\":\"7\""), std::string::npos) << mail.content;
+  // (a) the webhook: down twice (breaker opens), then everything.
+  ASSERT_TRUE(daemon_->wait_for("sender failing: circuit breaker open sender=webhook"))
+      << daemon_->output();
+  ASSERT_TRUE(daemon_->wait_for("sender recovered: circuit breaker closed sender=webhook"))
+      << daemon_->output();
+  std::vector<rampart::test::Received> got;
+  for (int i = 0; i < 500 && got.size() < kAlerts + 2; ++i) {
+    usleep(10000);
+    got = hook->received();
+  }
+  ASSERT_EQ(got.size(), kAlerts + 2) << "two refused attempts, then every alert";
+  std::set<std::string> ids;
+  for (size_t i = 2; i < got.size(); ++i) {
+    const auto o = Poco::JSON::Parser().parse(got[i].body).extract<Poco::JSON::Object::Ptr>();
+    EXPECT_EQ(o->getValue<std::string>("rule_id"), "7");
+    EXPECT_EQ(o->getObject("mitre")->getValue<std::string>("technique_id"), "T1046");
+    ids.insert(o->getValue<std::string>("alert_id"));
+  }
+  EXPECT_EQ(ids.size(), kAlerts) << "each alert once";
 }
 
 }  // namespace

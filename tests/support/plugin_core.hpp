@@ -4,8 +4,8 @@
 // and metrics.
 #pragma once
 
-#include "plugin_host/plugin_instance.hpp"
 #include <string>
+#include "plugin_host/plugin_instance.hpp"
 
 #include "alerts/pipeline.hpp"
 #include "config/config.hpp"

@@ -36,12 +36,12 @@
 #include "daemon_process.hpp"
 #include "log_capture.hpp"
 #include "metrics_check.hpp"
+#include "plugin_core.hpp"
 #include "plugin_host/plugin_manager.hpp"
 #include "store/key_store.hpp"
 #include "store/rule_service.hpp"
 #include "store/rule_store.hpp"
 #include "temp_dir.hpp"
-#include "plugin_core.hpp"
 
 namespace {
 

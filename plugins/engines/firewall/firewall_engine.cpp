@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -149,6 +150,18 @@ const char* action_label(uint8_t a) {
   }
 }
 
+// CLOCK_REALTIME nanoseconds of a CLOCK_MONOTONIC kernel timestamp.
+uint64_t realtime_of(uint64_t monotonic_ns) {
+  timespec mono{}, real{};
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  clock_gettime(CLOCK_REALTIME, &real);
+  const auto ns = [](const timespec& t) {
+    return static_cast<uint64_t>(t.tv_sec) * 1000000000ull + static_cast<uint64_t>(t.tv_nsec);
+  };
+  const uint64_t now_mono = ns(mono);
+  return ns(real) - (now_mono > monotonic_ns ? now_mono - monotonic_ns : 0);
+}
+
 std::string endpoint(uint8_t family, const uint8_t* addr, uint16_t port) {
   char buf[INET6_ADDRSTRLEN] = {};
   inet_ntop(family == RAMPART_FAMILY_V6 ? AF_INET6 : AF_INET, addr, buf, sizeof buf);
@@ -254,6 +267,7 @@ class FirewallEngine {
     rampart_alert a = rampart::sdk::make_alert(
         kind.severity, rule, msg, {kind.technique_id, kind.technique_name, kind.tactic});
     a.action = kind.blocked ? RAMPART_ALERT_ACTION_BLOCK : RAMPART_ALERT_ACTION_ALERT;
+    a.time_ns = realtime_of(e.hdr.ts_ns);  // when the kernel judged the packet
     a.ip_family = e.family;
     a.protocol = e.protocol;
     a.vlan_id = e.vlan_id;
