@@ -538,7 +538,7 @@ TEST_F(FirewallLab, AlertsReachEverySenderAndStreamWhileAReceiverIsDown) {
                "  email: {server: \"" +
                smtp->server() +
                "\", from: rampart@test.example, to: [soc@test.example], starttls: off}\n"
-               "  grpc: {listen: \"127.0.0.1:0\", queue: 2, require_key: false}\n"
+               "  grpc: {listen: \"127.0.0.1:0\", require_key: false}\n"
                "alerts:\n  dedup: {window_seconds: 0}\n"
                "  delivery: {breaker_failures: 2, breaker_open_seconds: 0.3}\n");
   ASSERT_NO_FATAL_FAILURE(start(cfg, "refused=0"));
