@@ -597,9 +597,7 @@ struct Alert {
   rampart_severity severity() const { return static_cast<rampart_severity>(raw->severity); }
   // ABI 1.3 fields; empty / 0 / nullptr from an older host.
   std::string_view technique_id() const { return v13() ? view(raw->mitre_technique_id) : ""; }
-  std::string_view technique_name() const {
-    return v13() ? view(raw->mitre_technique_name) : "";
-  }
+  std::string_view technique_name() const { return v13() ? view(raw->mitre_technique_name) : ""; }
   std::string_view tactic() const { return v13() ? view(raw->mitre_tactic) : ""; }
   uint32_t suppressed() const { return v13() ? raw->suppressed : 0; }
   const rampart_alert_enrichment* src_info() const { return v13() ? raw->src_info : nullptr; }
