@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: Apache-2.0
+// libFuzzer target: arbitrary bytes as a GeoIP database file (the config
+// names any path). Written to a memfd and opened through its /proc path as
+// the country, city and ASN database at once: each role must open or be
+// refused with one problem line, and lookups must never crash and return
+// only well-formed fields (mmdb_check.hpp).
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "mmdb_check.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const int fd = memfd_create("fuzz_mmdb", MFD_CLOEXEC);
+  if (fd < 0 || ftruncate(fd, 0) != 0) __builtin_trap();
+  if (size > 0 && pwrite(fd, data, size, 0) != static_cast<ssize_t>(size)) __builtin_trap();
+  static const std::string path = "/proc/self/fd/" + std::to_string(fd);
+  if (!rampart::fuzz::check_mmdb_input(path, data, size)) __builtin_trap();
+  return 0;
+}
