@@ -39,7 +39,7 @@ constexpr size_t kMaxText = 256;
 // What open() decodes of a database before trusting it: the first records
 // of a depth-first walk of the search tree, within a node budget.
 constexpr size_t kSampleRecords = 1024;
-constexpr size_t kSampleNodes = 1 << 20;
+constexpr size_t kSampleNodes = 1 << 18;
 
 // Structurally valid UTF-8 without control characters: the names go into
 // JSON, logs and mail as they are.
@@ -295,20 +295,22 @@ std::string GeoIp::Db::check_sample() const {
     if (status != MMDB_SUCCESS) {
       return "corrupt search tree: node " + std::to_string(at.node) + ": " + MMDB_strerror(status);
     }
-    const std::string where = "corrupt search tree: node " + std::to_string(at.node);
+    const auto bad = [&](const char* what) {
+      return "corrupt search tree: node " + std::to_string(at.node) + what;
+    };
     for (const bool right : {true, false}) {  // the left child is popped first
       const uint64_t record = right ? node.right_record : node.left_record;
       const uint8_t type = right ? node.right_record_type : node.left_record_type;
       const MMDB_entry_s entry = right ? node.right_record_entry : node.left_record_entry;
       if (type == MMDB_RECORD_TYPE_EMPTY) continue;
       if (type == MMDB_RECORD_TYPE_SEARCH_NODE) {
-        if (at.depth + 1 >= mmdb.depth) return where + " is deeper than an address has bits";
+        if (at.depth + 1 >= mmdb.depth) return bad(" is deeper than an address has bits");
         stack.push_back({static_cast<uint32_t>(record), at.depth + 1});
         continue;
       }
       if (type != MMDB_RECORD_TYPE_DATA || record < nodes + 16 ||
           entry.offset >= mmdb.data_section_size) {
-        return where + " points outside the data section";
+        return bad(" points outside the data section");
       }
       if (!seen.insert(entry.offset).second) continue;
       MMDB_entry_data_list_s* list = nullptr;

@@ -13,6 +13,12 @@
 
 #include "mmdb_check.hpp"
 
+// libmaxminddb 1.7.1 (Debian 12) leaks a data pool (about 4.6 KB) when
+// MMDB_open fails on some malformed metadata maps; not ours to fix, and
+// regressions/mmdb/leak-in-mmdb-open shows it. Only that library's leaks
+// are ignored.
+extern "C" const char* __lsan_default_suppressions() { return "leak:libmaxminddb.so\n"; }
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const int fd = memfd_create("fuzz_mmdb", MFD_CLOEXEC);
   if (fd < 0 || ftruncate(fd, 0) != 0) __builtin_trap();
