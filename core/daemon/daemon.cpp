@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "alerts/alert_store.hpp"
+#include "alerts/geoip.hpp"
 #include "alerts/pipeline.hpp"
 #include "api/management_api.hpp"
 #include "bpf/datapath.hpp"
@@ -70,6 +71,21 @@ struct ReloadOutcome {
   bool restart_needed = false;       // agent settings that apply at restart changed
 };
 
+// Opens the GeoIP databases the config names and hands them to the
+// enricher; a database that cannot be used is reported and left out.
+void apply_geoip(alerts::AlertPipeline& pipeline, const alerts::GeoIpPaths& paths) {
+  if (paths == alerts::GeoIpPaths{}) {
+    pipeline.enricher().set_geo(nullptr);
+    return;
+  }
+  std::vector<std::string> problems;
+  auto geo = alerts::GeoIp::open(paths, problems);
+  for (const auto& p : problems)
+    log::warn(kLog, "GeoIP database not used; enrichment goes on without it", {{"problem", p}});
+  for (const auto& d : geo->describe()) log::info(kLog, "GeoIP database", {{"database", d}});
+  pipeline.enricher().set_geo(alerts::geo_lookup(std::move(geo)));
+}
+
 ReloadOutcome reload(const Options& opts, config::Config& current,
                      plugin_host::PluginManager& plugins, alerts::AlertPipeline& alerts) {
   log::info(kLog, "reloading configuration", {{"source", opts.config_path.value_or("<embedded>")}});
@@ -103,6 +119,7 @@ ReloadOutcome reload(const Options& opts, config::Config& current,
   apply_logging(opts, next.agent);
   if (!(next.alerts == current.alerts)) {
     alerts.configure(next.alerts);
+    if (!(next.alerts.geoip == current.alerts.geoip)) apply_geoip(alerts, next.alerts.geoip);
     result.changes.push_back("alerts");
   }
   current = std::move(next);
@@ -246,6 +263,12 @@ int run(const Options& opts) {
         std::fprintf(stderr, "rampartd: invalid configuration: %s\n", p.c_str());
       return 1;
     }
+    // A GeoIP database that cannot be used is not an error (alerts go out
+    // without it) but the operator should hear of it now.
+    std::vector<std::string> geo_problems;
+    if (!(cfg.alerts.geoip == alerts::GeoIpPaths{}))
+      (void)alerts::GeoIp::open(cfg.alerts.geoip, geo_problems);
+    for (const auto& p : geo_problems) std::fprintf(stderr, "rampartd: warning: %s\n", p.c_str());
     std::printf("rampartd: configuration OK: %s\n", cfg.source.c_str());
     return 0;
   }
@@ -316,6 +339,7 @@ int run(const Options& opts) {
   providers.reload = [&] { return reloads.request(); };
   providers.alerts = alert_store.get();
   alerts.set_store(alert_store.get());
+  apply_geoip(alerts, cfg.alerts.geoip);
   if (keys->empty()) {
     log::warn(kLog,
               "no API key exists: the management API is open to whoever reaches it; "

@@ -257,3 +257,29 @@ TEST_F(Daemon, AlertRoutesAreHotReloaded) {
 }
 
 }  // namespace
+
+namespace {
+
+// A GeoIP database that cannot be used is reported; the agent runs and
+// alerts go on without it.
+TEST_F(Daemon, AnUnusableGeoIpDatabaseIsReportedAndTheAgentRuns) {
+  write_file(dir / "broken.mmdb", "not a database");
+  alerts = "alerts:\n  geoip: {city: " + (dir / "broken.mmdb") +
+           ", country: " + (dir / "missing.mmdb") + "}\n";
+  const auto cfg = config("  log: {path: " + (dir / "a.json") + "}\n");
+  const auto check = rampart::test::run_command({RAMPARTD_PATH, "--check-config", "--config", cfg,
+                                                 "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  EXPECT_EQ(check.status, 0) << check.output;
+  EXPECT_NE(check.output.find("warning: geoip.city: " + (dir / "broken.mmdb")), std::string::npos)
+      << check.output;
+  EXPECT_NE(check.output.find("warning: geoip.country: " + (dir / "missing.mmdb")),
+            std::string::npos)
+      << check.output;
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  ASSERT_TRUE(d.wait_for("ready plugins=log")) << d.output();
+  EXPECT_TRUE(d.wait_for("GeoIP database not used", 2)) << d.output();
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0) << d.output();
+}
+
+}  // namespace
