@@ -5,6 +5,8 @@
 // tests can see what the host called.
 #include <rampart/sdk/plugin.hpp>
 
+#include <cstring>
+
 #include <stdexcept>
 #include <string>
 
@@ -40,11 +42,24 @@ class TestEngine {
       timer_ = host_.every(std::chrono::milliseconds(tick_ms_), [this] {
         host_.info("lifecycle: tick");
         if (alert_on_tick_) {
-          host_.emit_alert(
-              rampart::sdk::make_alert(RAMPART_SEVERITY_HIGH, "test-rule", "tick alert"));
+          rampart_alert a =
+              rampart::sdk::make_alert(RAMPART_SEVERITY_HIGH, "test-rule", "tick alert",
+                                       {"T1595", "Active Scanning", "Reconnaissance"});
+          // From 192.0.2.7, which publish_names (below) names.
+          a.ip_family = 4;
+          const uint8_t src[4] = {192, 0, 2, 7}, dst[4] = {198, 51, 100, 1};
+          std::memcpy(a.src_addr, src, 4);
+          std::memcpy(a.dst_addr, dst, 4);
+          host_.emit_alert(a);
         }
         if (throw_on_tick_) throw std::runtime_error("tick exploded on purpose");
       });
+    }
+    if (publish_names_) {
+      // ABI 1.3 enrichment services, as the DNS engine will use them.
+      const uint8_t addr[4] = {192, 0, 2, 7};
+      host_.publish_name(4, addr, "Scanner.Example", std::chrono::seconds(600));
+      host_.publish_reputation("scanner.example", 12, std::chrono::seconds(600));
     }
     if (!map_name_.empty()) {
       // ABI 1.1 map service: opened with the sizes the config says.
@@ -58,8 +73,9 @@ class TestEngine {
   void validate(const Config& cfg) {
     if (cfg.get<bool>("reject", false))
       throw Error(RAMPART_ERR_INVALID_ARGUMENT, "reject: true is refused");
-    cfg.allow_only("", {"value", "reject", "fail_reload", "tick_ms", "alert_on_tick",
-                        "throw_on_tick", "throw_on_event", "open_map", "map_value_size"});
+    cfg.allow_only("",
+                   {"value", "reject", "fail_reload", "tick_ms", "alert_on_tick", "throw_on_tick",
+                    "throw_on_event", "open_map", "map_value_size", "publish_names"});
   }
 
   void reload(const Config& cfg) {
@@ -85,12 +101,14 @@ class TestEngine {
     throw_on_event_ = cfg.get<bool>("throw_on_event", false);
     map_name_ = cfg.get<std::string>("open_map", "");
     map_value_size_ = cfg.get<uint32_t>("map_value_size", 8);
+    publish_names_ = cfg.get<bool>("publish_names", false);
   }
 
   Host& host_;
   std::string value_;
   int64_t tick_ms_ = 0;
   bool alert_on_tick_ = false, throw_on_tick_ = false, throw_on_event_ = false;
+  bool publish_names_ = false;
   rampart::sdk::Metric events_;
   rampart::sdk::Timer timer_;
   std::string map_name_;

@@ -4,6 +4,8 @@
 // negotiation with a grown host table.
 #include <gtest/gtest.h>
 
+#include <mutex>
+
 #include <sstream>
 
 #include <sys/stat.h>
@@ -363,6 +365,37 @@ TEST_F(PluginHost, AlertsReachTheLogSenderAsJsonLines) {
   EXPECT_NE(text.find("\"severity\":\"high\""), std::string::npos) << text;
   EXPECT_NE(text.find("\"rule_id\":\"test-rule\""), std::string::npos) << text;
   EXPECT_NE(text.find("\"message\":\"tick alert\""), std::string::npos) << text;
+}
+
+// ABI 1.3 from a plugin: names and reputation it publishes enrich the
+// alerts (its own, here) that the core streams, with its MITRE technique.
+TEST_F(PluginHost, PublishedNamesAndReputationEnrichStreamedAlerts) {
+  struct Probe : rampart::alerts::AlertStream {
+    std::mutex mu;
+    std::vector<rampart::alerts::AlertRecord> seen;
+    void stream(const rampart::alerts::AlertRecord& a) override {
+      std::lock_guard lock(mu);
+      seen.push_back(a);
+    }
+  };
+  auto probe = std::make_shared<Probe>();
+  core.alerts.add_stream(probe);
+  PluginManager pm(core.services);
+  pm.discover({variant_dir("good_engine")});
+  pm.start(
+      cfg("plugins:\n  good_engine: {tick_ms: 10, alert_on_tick: true, publish_names: true}\n"));
+  ASSERT_EQ(pm.running(), 1u) << log.dump();
+  ASSERT_TRUE(log.wait_for("lifecycle: tick", 2)) << log.dump();
+  core.alerts.remove_stream(probe.get());
+  std::lock_guard lock(probe->mu);
+  ASSERT_FALSE(probe->seen.empty());
+  const auto& a = probe->seen.front();
+  EXPECT_EQ(a.component, "good_engine");
+  EXPECT_EQ(a.technique_id, "T1595");
+  EXPECT_EQ(a.tactic, "Reconnaissance");
+  EXPECT_EQ(a.src_info.name, "scanner.example") << "names are kept in lower case";
+  EXPECT_EQ(a.src_info.reputation, 12);
+  EXPECT_TRUE(a.dst_info.name.empty());
 }
 
 // Size-based rotation: path -> path.1 -> path.2, the oldest dropped; every
