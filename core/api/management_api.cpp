@@ -46,7 +46,7 @@ Response error(int status, const std::string& error, const std::string& detail,
   Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   o->set("error", error);
   o->set("detail", printable(detail));
-  if (!field.empty()) o->set("field", field);
+  if (!field.empty()) o->set("field", printable(field));  // may echo a query key
   return json(status, o);
 }
 

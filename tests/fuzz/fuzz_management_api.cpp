@@ -11,6 +11,9 @@
 #include <set>
 #include <string>
 
+#include <unistd.h>
+
+#include "alerts/alert_store.hpp"
 #include "api/management_api.hpp"
 #include "store/rule_service.hpp"
 
@@ -24,10 +27,27 @@ class AcceptAll : public rampart::store::RuleOwner {
   }
 };
 
+// A store file of its own for this process (the alert store opens two
+// connections, so it cannot live in ":memory:").
+std::string alert_db() {
+  char path[] = "/tmp/fuzz-alerts-XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd >= 0) close(fd);
+  return path;
+}
+
+rampart::api::Providers with_alerts(rampart::alerts::AlertStore& alerts) {
+  rampart::api::Providers p;
+  p.alerts = &alerts;
+  return p;
+}
+
 struct World {
   rampart::store::RuleStore store{":memory:"};
   rampart::store::RuleService rules{store};
-  rampart::api::ManagementApi api{rules, {}};
+  const std::string alert_path = alert_db();
+  rampart::alerts::AlertStore alerts{alert_path, {}};
+  rampart::api::ManagementApi api{rules, with_alerts(alerts)};
   std::shared_ptr<AcceptAll> owner = std::make_shared<AcceptAll>();
   World() {
     rules.claim("widgets", owner, {});
@@ -39,7 +59,21 @@ struct World {
                     R"("size":{"type":"integer","minimum":0,"maximum":9},)"
                     R"("tags":{"type":"array","items":{"type":"string","maxLength":8}},)"
                     R"("kind":{"type":"string","enum":["a","b"]}}})"});
+    // Alerts for the /alerts routes to list, filter and mark.
+    for (int i = 0; i < 8; ++i) {
+      auto a = std::make_shared<rampart::alerts::AlertRecord>();
+      a->id = "00000000-0000-4000-8000-00000000000" + std::to_string(i);
+      a->component = i % 2 ? "firewall" : "ids";
+      a->severity = static_cast<uint32_t>(i % 4);
+      a->ip_family = 4;
+      a->src_addr[0] = 198;
+      a->src_addr[3] = static_cast<uint8_t>(i);
+      a->time_ns = 1000000000ull * (1700000000ull + static_cast<uint64_t>(i));
+      alerts.add(a);
+    }
+    alerts.flush();
   }
+  ~World() { unlink(alert_path.c_str()); }
 };
 
 std::string next_line(const std::string& in, size_t& pos) {
