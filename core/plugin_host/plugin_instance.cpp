@@ -437,15 +437,24 @@ void PluginInstance::stop_and_destroy() {
   handle_ = nullptr;
 }
 
+namespace {
+
+// A callback into the plugin; an exception escaping the C ABI is a failure.
+template <class F>
+rampart_status guarded(F&& call) noexcept {
+  try {
+    return call();
+  } catch (...) {
+    return RAMPART_ERR_INTERNAL;
+  }
+}
+
+}  // namespace
+
 void PluginInstance::deliver(const rampart_event& event) {
   GatePass pass(gate_);
   if (!pass || !RAMPART_PLUGIN_HAS(*lib_, on_event)) return;
-  rampart_status st;
-  try {
-    st = lib_->api().on_event(handle_, &event);
-  } catch (...) {
-    st = RAMPART_ERR_INTERNAL;
-  }
+  const rampart_status st = guarded([&] { return lib_->api().on_event(handle_, &event); });
   if (st != RAMPART_OK) callback_errors_.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -453,12 +462,7 @@ void PluginInstance::deliver(const alerts::AlertRecord& alert) {
   GatePass pass(gate_);
   if (!pass) throw std::runtime_error("sender " + id() + " is stopping");
   const alerts::AlertView view(alert);
-  rampart_status st;
-  try {
-    st = lib_->api().send_alert(handle_, view.get());
-  } catch (...) {
-    st = RAMPART_ERR_INTERNAL;
-  }
+  const rampart_status st = guarded([&] { return lib_->api().send_alert(handle_, view.get()); });
   if (st != RAMPART_OK) {
     callback_errors_.fetch_add(1, std::memory_order_relaxed);
     const std::string error = lib_->api().last_error();
@@ -472,12 +476,7 @@ void PluginInstance::stream(const alerts::AlertRecord& alert) {
   GatePass pass(gate_);
   if (!pass) return;
   const alerts::AlertView view(alert);
-  rampart_status st;
-  try {
-    st = lib_->api().stream_alert(handle_, view.get());
-  } catch (...) {
-    st = RAMPART_ERR_INTERNAL;
-  }
+  const rampart_status st = guarded([&] { return lib_->api().stream_alert(handle_, view.get()); });
   if (st != RAMPART_OK) callback_errors_.fetch_add(1, std::memory_order_relaxed);
 }
 
