@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every fuzz_<name> binary in <build>/bin for <seconds> on a scratch copy
-# of tests/fuzz/corpus/<name>. A crash input is left in <build>/fuzz-crashes;
+# of tests/fuzz/corpus/<name> plus the seeds the build made in
+# <build>/fuzz-seeds/<name>. A crash input is left in <build>/fuzz-crashes;
 # add it to tests/fuzz/regressions/<name>/ with the fix.
 set -euo pipefail
 build=$1 seconds=$2
@@ -13,6 +14,7 @@ for bin in "$build"/bin/fuzz_*; do
   corpus="$build/fuzz-corpus/$name"
   mkdir -p "$corpus"
   cp -n "$root/tests/fuzz/corpus/$name/"* "$corpus/" 2>/dev/null || true
+  cp -n "$build/fuzz-seeds/$name/"* "$corpus/" 2>/dev/null || true
   cp -n "$root/tests/fuzz/regressions/$name/"* "$corpus/" 2>/dev/null || true
   echo "fuzz_$name: ${seconds}s"
   if ! "$bin" -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
