@@ -57,6 +57,7 @@ void Enricher::publish_reputation(std::string_view name, int32_t score, std::chr
 
 void Enricher::enrich_one(uint8_t family, const std::array<uint8_t, 16>& addr, Enrichment& out,
                           TimePoint now) const {
+  if (names_.empty()) return;  // nothing published: no key to build
   const auto n = names_.find(address_key(family, addr.data()));
   if (n == names_.end() || n->second.until <= now) return;
   out.name = n->second.name;

@@ -35,7 +35,6 @@ std::string Router::fingerprint(const AlertRecord& a) {
 
 bool Router::take(std::unordered_map<std::string, Bucket>& buckets, const std::string& key,
                   const RateLimit& limit, TimePoint now) {
-  if (limit.rate <= 0) return true;
   auto [it, fresh] = buckets.try_emplace(key, Bucket{limit.burst, now});
   Bucket& b = it->second;
   if (!fresh) {
@@ -76,11 +75,12 @@ Decision Router::decide(const AlertRecord& a) {
     d.suppressed_by = "dedup";
     return d;
   }
-  if (a.ip_family && !take(by_source_, a.src_ip(), s_.per_source, now)) {
+  // Bucket keys are built only when their limit is on.
+  if (s_.per_source.rate > 0 && a.ip_family && !take(by_source_, a.src_ip(), s_.per_source, now)) {
     d.suppressed_by = "throttle_source";
     return d;
   }
-  if (!take(by_rule_, a.component + '\x1f' + a.rule_id, s_.per_rule, now)) {
+  if (s_.per_rule.rate > 0 && !take(by_rule_, a.component + '\x1f' + a.rule_id, s_.per_rule, now)) {
     d.suppressed_by = "throttle_rule";
     return d;
   }

@@ -66,6 +66,28 @@ bool parse_u64(const std::string& s, uint64_t& out) {
          std::to_string(out) == s;
 }
 
+// The paging of a list request: `limit` (1-kMaxPage) and `cursor` (a
+// number an earlier page gave out); a 400 naming the field otherwise.
+struct Page {
+  size_t limit = ManagementApi::kDefaultPage;
+  uint64_t cursor = 0;  // 0: the first page
+};
+std::optional<Response> read_page(const std::map<std::string, std::string>& query, Page& page) {
+  uint64_t n = 0;
+  if (const auto l = query.find("limit"); l != query.end()) {
+    if (!parse_u64(l->second, n) || n == 0 || n > ManagementApi::kMaxPage)
+      return error(400, "invalid query",
+                   "limit must be 1-" + std::to_string(ManagementApi::kMaxPage), "limit");
+    page.limit = n;
+  }
+  if (const auto c = query.find("cursor"); c != query.end()) {
+    if (!parse_u64(c->second, n) || n > INT64_MAX)
+      return error(400, "invalid query", "cursor is not one we gave", "cursor");
+    page.cursor = n;
+  }
+  return std::nullopt;
+}
+
 // A JSON object body, or why not.
 Object::Ptr object_of(const std::string& body, std::string& why) {
   try {
@@ -347,20 +369,16 @@ Response ManagementApi::alerts(const Request& req) {
   std::smatch g;
   if (req.path == "/api/v1/alerts") {
     if (m != "GET") return not_allowed(m, "GET");
+    Page page;
+    if (auto refused = read_page(req.query, page)) return *refused;
     alerts::AlertQuery q;
-    q.limit = kDefaultPage;
+    q.limit = page.limit;
+    q.before_seq = static_cast<int64_t>(page.cursor);
     for (const auto& [k, v] : req.query) {
       uint64_t n = 0;
       uint32_t sev = 0;
-      if (k == "limit") {
-        if (!parse_u64(v, n) || n == 0 || n > kMaxPage)
-          return error(400, "invalid query", "limit must be 1-" + std::to_string(kMaxPage),
-                       "limit");
-        q.limit = n;
-      } else if (k == "cursor") {
-        if (!parse_u64(v, n) || n == 0 || n > INT64_MAX)
-          return error(400, "invalid query", "cursor is not one we gave", "cursor");
-        q.before_seq = static_cast<int64_t>(n);
+      if (k == "limit" || k == "cursor") {
+        continue;
       } else if (k == "severity" || k == "min_severity") {
         if (!alerts::parse_severity(v, sev))
           return error(400, "invalid query", k + " must be low, medium, high or critical", k);
@@ -434,22 +452,13 @@ Response ManagementApi::alerts(const Request& req) {
 }
 
 Response ManagementApi::list(const std::string& domain, const Request& req) {
-  size_t limit = kDefaultPage;
-  uint64_t after = 0;
+  Page paging;
+  if (auto refused = read_page(req.query, paging)) return *refused;
+  const size_t limit = paging.limit;
+  const uint64_t after = paging.cursor;
   std::map<std::string, std::string> filters;
   for (const auto& [k, v] : req.query) {
-    uint64_t n = 0;
-    if (k == "limit") {
-      if (!parse_u64(v, n) || n == 0 || n > kMaxPage)
-        return error(400, "invalid query", "limit must be 1-" + std::to_string(kMaxPage), "limit");
-      limit = n;
-    } else if (k == "cursor") {
-      if (!parse_u64(v, n))
-        return error(400, "invalid query", "cursor is not one we gave", "cursor");
-      after = n;
-    } else {
-      filters[k] = v;
-    }
+    if (k != "limit" && k != "cursor") filters[k] = v;
   }
   auto all = rules_.list(domain);
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.id < b.id; });

@@ -7,8 +7,8 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <map>
 #include <fstream>
+#include <map>
 
 #include "config/config.hpp"
 #include "mmdb_check.hpp"
@@ -47,7 +47,8 @@ std::string read_bytes(const std::filesystem::path& path) {
 TEST(FuzzRegressions, MmdbInputsOpenOrFailCleanly) {
   std::map<std::string, std::string> inputs = rampart::test::mmdb::seed_databases();
   ASSERT_GE(inputs.size(), 4u);
-  const std::filesystem::path dir = std::string(RAMPART_SOURCE_DIR) + "/tests/fuzz/regressions/mmdb";
+  const std::filesystem::path dir =
+      std::string(RAMPART_SOURCE_DIR) + "/tests/fuzz/regressions/mmdb";
   for (const auto& f : std::filesystem::directory_iterator(dir))
     inputs["regressions/" + f.path().filename().string()] = read_bytes(f.path());
   rampart::test::TempDir tmp;
