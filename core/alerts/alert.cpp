@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "alerts/alert.hpp"
 
+#include <rampart/sdk/plugin.hpp>
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -10,19 +12,10 @@
 namespace rampart::alerts {
 namespace {
 
-constexpr const char* kSeverity[] = {"low", "medium", "high", "critical"};
-
 std::string copy_str(const rampart_str& s) {
   return s.ptr ? std::string(s.ptr, s.len) : std::string();
 }
 rampart_str view(const std::string& s) { return rampart_str{s.data(), s.size()}; }
-
-std::string address(uint8_t family, const std::array<uint8_t, 16>& addr) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (family == 4) inet_ntop(AF_INET, addr.data(), buf, sizeof buf);
-  if (family == 6) inet_ntop(AF_INET6, addr.data(), buf, sizeof buf);
-  return buf;
-}
 
 void fill(rampart_alert_enrichment& out, const Enrichment& e) {
   out.struct_size = sizeof(out);
@@ -43,18 +36,6 @@ Poco::JSON::Object::Ptr enrichment_json(const Enrichment& e) {
   if (!e.name.empty()) o->set("name", e.name);
   if (e.reputation >= 0) o->set("reputation", e.reputation);
   return o;
-}
-
-// RFC 3339, UTC, microseconds.
-std::string rfc3339(uint64_t ns) {
-  const time_t secs = static_cast<time_t>(ns / 1000000000ull);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%06uZ",
-                static_cast<unsigned>((ns / 1000ull) % 1000000ull));
-  return buf;
 }
 
 }  // namespace
@@ -84,8 +65,8 @@ AlertRecord AlertRecord::from_abi(const rampart_alert& a) {
   return r;
 }
 
-std::string AlertRecord::src_ip() const { return address(ip_family, src_addr); }
-std::string AlertRecord::dst_ip() const { return address(ip_family, dst_addr); }
+std::string AlertRecord::src_ip() const { return sdk::address_text(ip_family, src_addr.data()); }
+std::string AlertRecord::dst_ip() const { return sdk::address_text(ip_family, dst_addr.data()); }
 
 AlertView::AlertView(const AlertRecord& r) {
   rampart_alert& a = alert_;
@@ -118,13 +99,9 @@ AlertView::AlertView(const AlertRecord& r) {
   }
 }
 
-const char* severity_name(uint32_t severity) {
-  return kSeverity[std::min<uint32_t>(severity, RAMPART_SEVERITY_CRITICAL)];
-}
-
 bool parse_severity(const std::string& text, uint32_t& out) {
   for (uint32_t i = 0; i <= RAMPART_SEVERITY_CRITICAL; ++i) {
-    if (text == kSeverity[i]) {
+    if (text == sdk::severity_name(i)) {
       out = i;
       return true;
     }
@@ -135,10 +112,10 @@ bool parse_severity(const std::string& text, uint32_t& out) {
 Poco::JSON::Object::Ptr to_json(const AlertRecord& r) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
   o->set("id", r.id);
-  o->set("time", rfc3339(r.time_ns));
+  o->set("time", sdk::rfc3339(r.time_ns));
   o->set("time_ns", r.time_ns);
   o->set("component", r.component);
-  o->set("severity", severity_name(r.severity));
+  o->set("severity", std::string(sdk::severity_name(r.severity)));
   o->set("action", r.action == RAMPART_ALERT_ACTION_BLOCK ? "block" : "alert");
   o->set("rule_id", r.rule_id);
   o->set("message", r.message);

@@ -71,7 +71,6 @@ class AlertView {
   rampart_alert_enrichment src_{}, dst_{};
 };
 
-const char* severity_name(uint32_t severity);
 // "low".."critical" -> 0..3; false for anything else.
 bool parse_severity(const std::string& text, uint32_t& out);
 

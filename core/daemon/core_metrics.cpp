@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/core_metrics.hpp"
 
+#include <rampart/sdk/plugin.hpp>
+
 #include <unistd.h>
 
 #include <chrono>
@@ -111,8 +113,10 @@ void alert_metrics(std::vector<prometheus::MetricFamily>& out, const alerts::Ale
   auto raised = metric_family("rampart_alerts_total", "Alerts raised, by component and severity",
                               MetricType::Counter);
   for (const auto& [key, n] : p.by_component())
-    add_sample(raised, {{"component", key.first}, {"severity", alerts::severity_name(key.second)}},
-               static_cast<double>(n));
+    add_sample(
+        raised,
+        {{"component", key.first}, {"severity", std::string(sdk::severity_name(key.second))}},
+        static_cast<double>(n));
   out.push_back(std::move(raised));
   auto suppressed = metric_family(
       "rampart_alerts_suppressed_total",

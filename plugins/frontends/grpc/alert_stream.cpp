@@ -16,13 +16,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::string address(uint8_t family, const uint8_t* addr) {
-  char text[INET6_ADDRSTRLEN] = {};
-  if (family == 4) return inet_ntop(AF_INET, addr, text, sizeof text) ? text : "";
-  if (family == 6) return inet_ntop(AF_INET6, addr, text, sizeof text) ? text : "";
-  return "";
-}
-
 void enrich(const rampart_alert_enrichment* in, v1::Enrichment* out) {
   out->set_country(std::string(sdk::Alert::view(in->country)));
   out->set_city(std::string(sdk::Alert::view(in->city)));
@@ -48,8 +41,8 @@ void to_proto(const sdk::Alert& in, v1::Alert& out) {
   out.set_action(a.action == RAMPART_ALERT_ACTION_BLOCK ? v1::ACTION_BLOCK : v1::ACTION_ALERT);
   out.set_rule_id(std::string(in.rule_id()));
   out.set_message(std::string(in.message()));
-  out.set_src_ip(address(a.ip_family, a.src_addr));
-  out.set_dst_ip(address(a.ip_family, a.dst_addr));
+  out.set_src_ip(sdk::address_text(a.ip_family, a.src_addr));
+  out.set_dst_ip(sdk::address_text(a.ip_family, a.dst_addr));
   out.set_src_port(a.src_port);
   out.set_dst_port(a.dst_port);
   out.set_protocol(a.protocol);

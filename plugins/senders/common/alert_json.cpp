@@ -13,13 +13,6 @@ namespace {
 
 using sdk::Alert;
 
-std::string address(const rampart_alert& a, const uint8_t* addr) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (a.ip_family == 4) inet_ntop(AF_INET, addr, buf, sizeof buf);
-  if (a.ip_family == 6) inet_ntop(AF_INET6, addr, buf, sizeof buf);
-  return buf;
-}
-
 std::string text(std::string_view s) { return valid_utf8(s); }
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0.
@@ -69,29 +62,8 @@ Poco::JSON::Object::Ptr geo(const rampart_alert_enrichment* e) {
 
 }  // namespace
 
-std::string_view severity_name(uint32_t severity) {
-  static constexpr std::string_view names[] = {"low", "medium", "high", "critical"};
-  return names[severity <= RAMPART_SEVERITY_CRITICAL ? severity : 0];
-}
-
 std::string_view action_name(uint32_t action) {
   return action == RAMPART_ALERT_ACTION_BLOCK ? "block" : "alert";
-}
-
-std::string source_address(const Alert& alert) { return address(*alert.raw, alert.raw->src_addr); }
-std::string destination_address(const Alert& alert) {
-  return address(*alert.raw, alert.raw->dst_addr);
-}
-
-std::string rfc3339(uint64_t time_ns) {
-  const time_t secs = static_cast<time_t>(time_ns / 1000000000u);
-  const auto micros = static_cast<unsigned>((time_ns % 1000000000u) / 1000u);
-  struct tm utc {};
-  gmtime_r(&secs, &utc);
-  char buf[64];
-  const size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
-  snprintf(buf + n, sizeof buf - n, ".%06uZ", micros);
-  return buf;
 }
 
 std::string valid_utf8(std::string_view s) {
@@ -113,18 +85,18 @@ std::string valid_utf8(std::string_view s) {
 std::string alert_json(const Alert& alert) {
   const rampart_alert& a = *alert.raw;
   Poco::JSON::Object obj(Poco::JSON_PRESERVE_KEY_ORDER);
-  obj.set("timestamp", rfc3339(a.time_ns));
+  obj.set("timestamp", sdk::rfc3339(a.time_ns));
   obj.set("timestamp_ns", a.time_ns);
   obj.set("event_type", "alert");
   obj.set("alert_id", text(alert.id()));
   obj.set("component", text(alert.component()));
-  obj.set("severity", std::string(severity_name(a.severity)));
+  obj.set("severity", std::string(sdk::severity_name(a.severity)));
   obj.set("action", std::string(action_name(a.action)));
   obj.set("rule_id", text(alert.rule_id()));
   obj.set("message", text(alert.message()));
   if (a.ip_family == 4 || a.ip_family == 6) {
-    obj.set("src_ip", source_address(alert));
-    obj.set("dst_ip", destination_address(alert));
+    obj.set("src_ip", alert.src_ip());
+    obj.set("dst_ip", alert.dst_ip());
     obj.set("src_port", static_cast<unsigned>(a.src_port));
     obj.set("dst_port", static_cast<unsigned>(a.dst_port));
     obj.set("proto", static_cast<unsigned>(a.protocol));

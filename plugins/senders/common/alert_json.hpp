@@ -22,15 +22,8 @@ namespace rampart::sender {
 // Text that is not valid UTF-8 has the bad bytes replaced by U+FFFD.
 std::string alert_json(const sdk::Alert& alert);
 
-// "low", "medium", "high" or "critical" (unknown values read as "low").
-std::string_view severity_name(uint32_t severity);
 // "alert" or "block".
 std::string_view action_name(uint32_t action);
-// The source or destination address as text; "" when the alert has none.
-std::string source_address(const sdk::Alert& alert);
-std::string destination_address(const sdk::Alert& alert);
-// A CLOCK_REALTIME time in nanoseconds as "2024-05-01T12:00:00.123456Z".
-std::string rfc3339(uint64_t time_ns);
 // `text` with every invalid UTF-8 sequence replaced by U+FFFD.
 std::string valid_utf8(std::string_view text);
 

@@ -288,8 +288,8 @@ Rendered render(const Alert& a) {
   const rampart_alert& raw = *a.raw;
   Rendered r;
   r.severity = std::min<uint32_t>(raw.severity, RAMPART_SEVERITY_CRITICAL);
-  const std::string src = source_address(a), dst = destination_address(a);
-  r.fields = {{"severity", std::string(severity_name(raw.severity))},
+  const std::string src = a.src_ip(), dst = a.dst_ip();
+  r.fields = {{"severity", std::string(rampart::sdk::severity_name(raw.severity))},
               {"component", one_line(a.component())},
               {"rule_id", one_line(a.rule_id())},
               {"message", one_line(a.message())},
@@ -318,10 +318,11 @@ Rendered render(const Alert& a) {
   }
   row("Suppressed:  ",
       a.suppressed() ? std::to_string(a.suppressed()) + " similar alerts since the last one" : "");
-  row("Time:        ", rfc3339(raw.time_ns));
+  row("Time:        ", rampart::sdk::rfc3339(raw.time_ns));
   row("Alert id:    ", one_line(a.id()));
   r.summary = s.str();
-  r.line = rfc3339(raw.time_ns) + " " + r.fields["severity"] + " " + r.fields["component"] +
+  r.line = rampart::sdk::rfc3339(raw.time_ns) + " " + r.fields["severity"] + " " +
+           r.fields["component"] +
            (r.fields["rule_id"].empty() ? "" : " rule " + r.fields["rule_id"]) + ": " +
            r.fields["message"] + (src.empty() ? "" : " (" + src + " -> " + dst + ")");
   r.json = alert_json(a);

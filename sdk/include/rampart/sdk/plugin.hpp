@@ -26,10 +26,14 @@
 
 #include <rampart/sdk/abi.h>
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <initializer_list>
 #include <limits>
@@ -588,6 +592,33 @@ struct Event {
   std::string_view bytes() const { return {static_cast<const char*>(raw->data), raw->len}; }
 };
 
+// "low", "medium", "high" or "critical" (values past critical read as critical).
+inline std::string_view severity_name(uint32_t severity) {
+  static constexpr std::string_view names[] = {"low", "medium", "high", "critical"};
+  return names[severity < RAMPART_SEVERITY_CRITICAL ? severity : RAMPART_SEVERITY_CRITICAL];
+}
+
+// An alert address as text: family 4 (first 4 bytes) or 6; "" otherwise.
+inline std::string address_text(uint8_t family, const uint8_t* addr) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (family == 4) inet_ntop(AF_INET, addr, buf, sizeof buf);
+  if (family == 6) inet_ntop(AF_INET6, addr, buf, sizeof buf);
+  return buf;
+}
+
+// A CLOCK_REALTIME time in nanoseconds as RFC 3339 UTC with microseconds
+// ("2024-05-01T12:00:00.123456Z").
+inline std::string rfc3339(uint64_t time_ns) {
+  const time_t secs = static_cast<time_t>(time_ns / 1000000000u);
+  struct tm utc {};
+  gmtime_r(&secs, &utc);
+  char buf[64];
+  const size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
+  snprintf(buf + n, sizeof buf - n, ".%06uZ",
+           static_cast<unsigned>((time_ns % 1000000000u) / 1000u));
+  return buf;
+}
+
 struct Alert {
   const rampart_alert* raw;
   std::string_view id() const { return view(raw->id); }
@@ -595,6 +626,8 @@ struct Alert {
   std::string_view rule_id() const { return view(raw->rule_id); }
   std::string_view message() const { return view(raw->message); }
   rampart_severity severity() const { return static_cast<rampart_severity>(raw->severity); }
+  std::string src_ip() const { return address_text(raw->ip_family, raw->src_addr); }
+  std::string dst_ip() const { return address_text(raw->ip_family, raw->dst_addr); }
   // ABI 1.3 fields; empty / 0 / nullptr from an older host.
   std::string_view technique_id() const { return v13() ? view(raw->mitre_technique_id) : ""; }
   std::string_view technique_name() const { return v13() ? view(raw->mitre_technique_name) : ""; }
