@@ -206,6 +206,11 @@ TEST(FirewallRuleJson, RoundTripsAndNamesBadFields) {
   EXPECT_EQ(r.action, Action::reject);
   EXPECT_EQ(rule_from_json(rule_to_json(r)), r);
   EXPECT_EQ(rule_from_json(R"({"action":"deny"})", 5).id, 5u) << "the id comes from the path";
+  // Found by fuzz_rule_json: integers past 2^63 - 1 threw from the JSON library.
+  for (const char* body : {R"({"id":9999999999999999882,"action":"log"})",
+                           R"({"action":"log","src_port":18446744073709551615})"}) {
+    EXPECT_THROW(rule_from_json(body), rampart::firewall::RuleError) << body;
+  }
   try {
     rule_from_json(R"({"id":1,"action":"deny","src_port":"99999"})");
     FAIL();

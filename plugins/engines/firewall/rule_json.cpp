@@ -1,14 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "rule_json.hpp"
 
+#include <Poco/Exception.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include <optional>
 #include <set>
 #include <sstream>
 
 namespace rampart::firewall {
 namespace {
+
+// A JSON integer as int64; nullopt when it does not fit (above 2^63 - 1).
+std::optional<int64_t> as_int64(const Poco::Dynamic::Var& v) {
+  try {
+    return v.convert<int64_t>();
+  } catch (const Poco::RangeException&) {
+    return std::nullopt;
+  }
+}
 
 using Poco::JSON::Object;
 
@@ -19,16 +30,19 @@ const std::set<std::string> kFields = {"id",      "priority",  "action",   "prot
 std::string text(const Object& o, const std::string& key) {
   const auto v = o.get(key);
   if (v.isString()) return v.extract<std::string>();
-  if (v.isInteger() && (key == "src_port" || key == "dst_port"))
-    return std::to_string(v.convert<int64_t>());
+  if (v.isInteger() && (key == "src_port" || key == "dst_port")) {
+    const auto n = as_int64(v);
+    return n ? std::to_string(*n) : v.toString();  // out of range: the port parser says so
+  }
   throw RuleError(key, "expected a string");
 }
 
 int64_t integer(const Object& o, const std::string& key, int64_t lo, int64_t hi) {
   const auto v = o.get(key);
   if (!v.isInteger()) throw RuleError(key, "expected an integer");
-  const int64_t x = v.convert<int64_t>();
-  if (x < lo || x > hi)
+  const auto fits = as_int64(v);
+  const int64_t x = fits ? *fits : hi;
+  if (!fits || x < lo || x > hi)
     throw RuleError(key, "must be " + std::to_string(lo) + "-" + std::to_string(hi));
   return x;
 }
