@@ -15,6 +15,8 @@
 #include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/NetSSL.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 #include <yaml-cpp/yaml.h>
@@ -65,8 +67,10 @@ commands:
   completion bash                      a bash completion script
 
 options:
-  --server URL      default $RAMPART_SERVER or http://127.0.0.1:8080
-  --token TOKEN     API key; default $RAMPART_TOKEN
+  --server URL      unix:///path/to/socket, http://host:port or https://host:port;
+                    default $RAMPART_SERVER or unix:///run/rampart/rampart.sock (the local
+                    socket: root and rampartd's own user are admins there, no key needed)
+  --token TOKEN     API key, for http(s) servers; default $RAMPART_TOKEN
   --output FORMAT   table (default) or json
   --cacert FILE     trust this CA/certificate for https
   --insecure        do not verify the https certificate
@@ -98,11 +102,27 @@ std::string getenv_or(const char* name, const std::string& fallback) {
 
 Poco::Dynamic::Var parse_json(const std::string& text) { return Poco::JSON::Parser().parse(text); }
 
+constexpr const char* kLocalSocket = "unix:///run/rampart/rampart.sock";
+
 Reply request(const Options& o, const std::string& method, const std::string& path,
               const std::string& body = "") {
-  const Poco::URI uri(o.server);
   std::unique_ptr<Poco::Net::HTTPClientSession> session;
-  if (uri.getScheme() == "https") {
+  const bool local = o.server.rfind("unix://", 0) == 0;
+  const Poco::URI uri(local ? "http://localhost" : o.server);
+  if (local) {
+    // The agent's local socket: the kernel tells rampartd who we are.
+    const std::string socket_path = o.server.substr(7);
+    try {
+      Poco::Net::StreamSocket socket(
+          Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL, socket_path));
+      session = std::make_unique<Poco::Net::HTTPClientSession>(socket);
+    } catch (const Poco::Exception& e) {
+      throw ServerError("cannot reach rampartd at " + o.server + ": " + e.displayText() +
+                        ". Is rampartd running? Its local socket is plugins.rest.socket; "
+                        "only root and rampartd's user may use it. Others: --server "
+                        "http://127.0.0.1:8080 --token KEY.");
+    }
+  } else if (uri.getScheme() == "https") {
     static bool ssl = (Poco::Net::initializeSSL(), true);
     (void)ssl;
     Poco::Net::Context::Params p;
@@ -115,10 +135,11 @@ Reply request(const Options& o, const std::string& method, const std::string& pa
   } else if (uri.getScheme() == "http") {
     session = std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
   } else {
-    throw UsageError("--server must be an http:// or https:// URL, got '" + o.server + "'");
+    throw UsageError("--server must be a unix://, http:// or https:// URL, got '" + o.server + "'");
   }
   session->setTimeout(Poco::Timespan(60, 0));
   Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+  req.setHost(local ? "localhost" : uri.getHost(), uri.getPort());
   if (!o.token.empty()) req.set("Authorization", "Bearer " + o.token);
   try {
     if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
@@ -154,7 +175,10 @@ Reply expect_ok(const Reply& r) {
   } catch (...) {
     msg += ": " + r.body.substr(0, 200);
   }
-  if (r.status == 401) msg += "\nhint: pass an API key with --token or RAMPART_TOKEN";
+  if (r.status == 401)
+    msg +=
+        "\nhint: pass an API key with --token or RAMPART_TOKEN, or as root use the local socket "
+        "(the default --server)";
   throw ServerError(msg);
 }
 
@@ -525,7 +549,7 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   Options o;
-  o.server = getenv_or("RAMPART_SERVER", "http://127.0.0.1:8080");
+  o.server = getenv_or("RAMPART_SERVER", kLocalSocket);
   o.token = getenv_or("RAMPART_TOKEN", "");
   try {
     for (int i = 1; i < argc; ++i) {

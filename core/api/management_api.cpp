@@ -14,6 +14,8 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/URI.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <regex>
@@ -191,33 +193,45 @@ Response ManagementApi::handle(const Request& in) {
   return route(req);
 }
 
+std::optional<Identity> ManagementApi::authenticate(const Request& req) const {
+  // Root, and the user the agent runs as, administer it through the local
+  // socket: the way back in when every key is lost.
+  if (req.local && (req.uid == 0 || req.uid == geteuid()))
+    return Identity{store::Role::admin, "local:uid=" + std::to_string(req.uid)};
+  if (keys_ && !req.credential.empty()) {
+    if (const auto key = keys_->verify(req.credential))
+      return Identity{key->role, "key:" + key->name};
+  }
+  return std::nullopt;
+}
+
 std::optional<Response> ManagementApi::authorize(Request& req) {
-  if (keys_ && !keys_->empty()) {
-    if (req.credential.empty()) {
-      return error(401, "unauthorized",
-                   "an API key is required: Authorization: Bearer <key> or X-API-Key: <key>");
-    }
-    const auto key = keys_->verify(req.credential);
-    if (!key) return error(401, "unauthorized", "the API key is not valid");
-    const store::Role need = required_role(req);
-    if (static_cast<int>(key->role) < static_cast<int>(need)) {
-      return error(403, "forbidden",
-                   req.method + " " + req.path + " needs the " + role_name(need) + " role; key '" +
-                       key->name + "' has " + role_name(key->role));
-    }
-    req.actor = "key:" + key->name + (req.actor.empty() ? "" : "@" + req.actor);
-    if (req.path == "/api/v1/auth/whoami") {
-      Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-      o->set("name", key->name);
-      o->set("role", role_name(key->role));
-      o->set("open", false);
-      return json(200, o);
-    }
-  } else if (req.path == "/api/v1/auth/whoami") {
+  if (!keys_) return std::nullopt;  // route tests only
+  const auto who = authenticate(req);
+  if (!who) {
+    return error(401, "unauthorized",
+                 req.credential.empty()
+                     ? "an API key is required: Authorization: Bearer <key> or X-API-Key: <key> "
+                       "(root on this host: rampartctl uses the local socket)"
+                     : "the API key is not valid");
+  }
+  const store::Role need = required_role(req);
+  if (static_cast<int>(who->role) < static_cast<int>(need)) {
+    return error(403, "forbidden",
+                 req.method + " " + req.path + " needs the " + role_name(need) + " role; " +
+                     who->name + " has " + role_name(who->role));
+  }
+  // The audit trail names who, and through which door.
+  const std::string via =
+      req.local ? "local:uid=" + std::to_string(req.uid) + ",pid=" + std::to_string(req.pid)
+                : who->name;
+  req.actor = via + (req.actor.empty() ? "" : "@" + req.actor);
+  if (req.path == "/api/v1/auth/whoami") {
     Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    o->set("name", Poco::Dynamic::Var());
-    o->set("role", "admin");
-    o->set("open", true);  // no key exists yet: the API is open
+    const bool key = who->name.rfind("key:", 0) == 0;
+    o->set("name", key ? who->name.substr(4) : who->name);
+    o->set("role", role_name(who->role));
+    o->set("via", key ? "key" : "local");
     return json(200, o);
   }
   return std::nullopt;
@@ -304,8 +318,8 @@ Response ManagementApi::route(const Request& req) {
     if (p == "/api/v1/config/reload") {
       if (m != "POST") return not_allowed(m, "POST");
       if (!providers_.reload) return error(503, "unavailable", "reload is not available here");
-      const auto [ok, body] = providers_.reload();
-      return {ok ? 200 : 422, body};
+      const auto [status, body] = providers_.reload(req.carrier);
+      return {status, body};
     }
     if (p == "/api/v1/openapi.json") {
       if (m != "GET") return not_allowed(m, "GET");

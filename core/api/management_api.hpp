@@ -21,10 +21,12 @@
 //                        &false_positive=&limit=&cursor=
 //   GET    /api/v1/alerts/{id} | POST /api/v1/alerts/{id}/false-positive {"reason"?}
 //
-// Access: until the first API key exists everything is open (the API binds
-// 127.0.0.1 by default); then every request needs a key: viewer for reads,
-// operator for rule writes, admin for config and keys. 401 without a valid
-// key, 403 with one whose role is too low. Every error is JSON
+// Access: never open. A request is someone's: a local peer (a Unix-socket
+// connection whose kernel-verified uid is root's or the agent's own) is an
+// admin; otherwise it needs an API key: viewer for reads, operator for
+// rule writes, admin for config and keys. 401 without a valid key, 403 with
+// one whose role is too low. The first start creates an admin key into a
+// root-only file (store::ensure_bootstrap_key). Every error is JSON
 // {error, detail, field?}.
 #pragma once
 
@@ -48,6 +50,17 @@ struct Request {
   std::string body;
   std::string actor;       // the transport's view of who ("rest:127.0.0.1")
   std::string credential;  // an API key token, "" if none was given
+  // A Unix-socket peer: its uid and pid as the kernel saw them (SO_PEERCRED).
+  bool local = false;
+  uint32_t uid = 0;
+  int32_t pid = 0;
+  std::string carrier;  // the frontend plugin that carried the request
+};
+
+// Who a request comes from.
+struct Identity {
+  store::Role role = store::Role::viewer;
+  std::string name;  // "key:<name>" or "local:uid=<uid>"
 };
 
 struct Response {
@@ -60,14 +73,16 @@ struct Providers {
   std::function<std::string()> agent_status;  // JSON object
   std::function<std::string()> ebpf_status;   // JSON object
   std::function<std::string()> config;        // JSON object, secrets redacted
-  // Runs an all-or-nothing reload; {ok, JSON object saying what changed or why not}.
-  std::function<std::pair<bool, std::string>()> reload;
+  // Runs an all-or-nothing reload for a request carried by frontend plugin
+  // `carrier`; {HTTP status, JSON object saying what changed or why not}.
+  std::function<std::pair<int, std::string>(const std::string& carrier)> reload;
   alerts::AlertStore* alerts = nullptr;  // none: the alert routes answer 503
 };
 
 class ManagementApi {
  public:
-  // keys: nullptr for an API without access control (tests of the routes).
+  // keys: nullptr for an API without access control (tests of the routes
+  // alone; rampartd always passes its key store).
   ManagementApi(store::RuleService& rules, Providers providers, store::KeyStore* keys = nullptr)
       : rules_(rules), providers_(std::move(providers)), keys_(keys) {}
 
@@ -75,6 +90,11 @@ class ManagementApi {
   // The same with the query as received ("a=1&b=x%20y"): a query that does
   // not decode is a 400.
   Response handle(Request req, const std::string& raw_query);
+
+  // From the request's peer and credential alone (nothing else is read):
+  // a local peer running as root or as this agent's user is an admin; a
+  // valid key has its role; anyone else is nobody.
+  std::optional<Identity> authenticate(const Request& req) const;
 
   // "a=1&b=x%20y" -> {a: 1, b: "x y"}; throws std::invalid_argument on a
   // bad %-escape.

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <tuple>
 
 #include "log/logger.hpp"
 #include "plugin_host/config_view.hpp"
@@ -243,6 +244,33 @@ rampart_status api_rules_change(rampart_host_ctx* ctx, const char* domain, uint3
 
 int api_datapath_ready(rampart_host_ctx* ctx) noexcept { return self(ctx).datapath_ready(); }
 
+rampart_status api_api_authenticate(rampart_host_ctx* ctx, const rampart_api_request* req,
+                                    rampart_api_identity* out) noexcept {
+  if (!req || !out || req->struct_size < RAMPART_FIELD_END(rampart_api_request, credential) ||
+      out->struct_size < RAMPART_FIELD_END(rampart_api_identity, name))
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "malformed authentication request");
+  try {
+    return self(ctx).api_authenticate(*req, *out);
+  } catch (const std::exception& e) {
+    return host_fail(RAMPART_ERR_INTERNAL, e.what());
+  }
+}
+
+int api_agent_ready(rampart_host_ctx* ctx, rampart_str* detail) noexcept {
+  try {
+    return self(ctx).agent_ready(detail);
+  } catch (...) {
+    return 0;
+  }
+}
+
+void api_report_enforcing(rampart_host_ctx* ctx, int enforcing, const char* reason) noexcept {
+  try {
+    self(ctx).report_enforcing(enforcing != 0, reason);
+  } catch (...) {
+  }
+}
+
 rampart_status api_domain_describe(rampart_host_ctx* ctx, const rampart_domain_desc* d) noexcept {
   if (!d || d->struct_size < RAMPART_FIELD_END(rampart_domain_desc, schema) || !d->name)
     return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "malformed domain description");
@@ -283,6 +311,14 @@ void report(const std::vector<rampart::store::StoredRule>& rules, rampart_rule_f
     const rampart_rule rr{sizeof(rampart_rule), 0, r.id, rampart_str{r.body.data(), r.body.size()}};
     fn(user, &rr);
   }
+}
+
+// ABI 1.4 peer fields, when the frontend's struct has them.
+void read_peer(const rampart_api_request& r, rampart::api::Request& req) {
+  if (r.struct_size < RAMPART_FIELD_END(rampart_api_request, peer_pid)) return;
+  req.local = (r.peer_flags & RAMPART_PEER_LOCAL) != 0;
+  req.uid = r.peer_uid;
+  req.pid = r.peer_pid;
 }
 
 log::Level to_level(uint32_t level) {
@@ -342,6 +378,10 @@ PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> lib, CoreServices&
   // ABI 1.3
   api->name_publish = &api_name_publish;
   api->reputation_publish = &api_reputation_publish;
+  // ABI 1.4
+  api->api_authenticate = &api_api_authenticate;
+  api->agent_ready = &api_agent_ready;
+  api->report_enforcing = &api_report_enforcing;
 }
 
 PluginInstance::~PluginInstance() {
@@ -694,11 +734,61 @@ rampart_status PluginInstance::api_call(const rampart_api_request& r, rampart_ap
   req.actor = r.actor ? r.actor : "plugin:" + id();
   if (r.struct_size >= RAMPART_FIELD_END(rampart_api_request, credential) && r.credential)
     req.credential = r.credential;
+  read_peer(r, req);
+  req.carrier = id();
   thread_local api::Response res;
   res = core_.api->handle(std::move(req), r.query ? r.query : "");
   out.status = static_cast<uint32_t>(res.status);
   out.body = rampart_str{res.body.data(), res.body.size()};
   return RAMPART_OK;
+}
+
+rampart_status PluginInstance::api_authenticate(const rampart_api_request& r,
+                                                rampart_api_identity& out) {
+  if (!core_.api) return host_fail(RAMPART_ERR_UNSUPPORTED, "no management API in this host");
+  api::Request req;
+  if (r.credential) req.credential = r.credential;
+  read_peer(r, req);
+  thread_local std::string name;
+  const auto who = core_.api->authenticate(req);
+  name = who ? who->name : "";
+  out.role = who ? static_cast<uint32_t>(who->role) : static_cast<uint32_t>(RAMPART_ROLE_NONE);
+  out.name = rampart_str{name.data(), name.size()};
+  return RAMPART_OK;
+}
+
+int PluginInstance::agent_ready(rampart_str* detail) const {
+  thread_local std::string text;
+  bool ready = false;
+  if (core_.readiness) {
+    std::tie(ready, text) = core_.readiness();
+  } else {
+    ready = datapath_ready() != 0;
+    text = ready ? R"({"ready":true,"missing":[]})"
+                 : R"({"ready":false,"missing":["kernel programs not attached"]})";
+  }
+  if (detail) *detail = rampart_str{text.data(), text.size()};
+  return ready ? 1 : 0;
+}
+
+void PluginInstance::report_enforcing(bool enforcing, const char* reason) {
+  {
+    std::lock_guard lock(mu_);
+    if (enforcing_ == enforcing) return;
+    enforcing_ = enforcing;
+    not_enforcing_reason_ = enforcing ? "" : (reason && *reason ? reason : "no reason given");
+  }
+  if (enforcing) {
+    log::info("plugin-host", "plugin enforcing again", {{"plugin", id()}});
+  } else {
+    log::warn("plugin-host", "plugin not enforcing its configuration",
+              {{"plugin", id()}, {"reason", reason ? reason : ""}});
+  }
+}
+
+std::pair<bool, std::string> PluginInstance::enforcing() const {
+  std::lock_guard lock(mu_);
+  return {enforcing_, not_enforcing_reason_};
 }
 
 rampart_status PluginInstance::rules_claim(const char* domain, const rampart_rule* rules,

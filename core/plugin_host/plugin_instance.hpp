@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -43,6 +44,10 @@ struct CoreServices {
   bpf::Datapath* datapath = nullptr;    // none: kernel services answer UNSUPPORTED
   store::RuleService* rules = nullptr;  // none: rule services answer UNSUPPORTED
   api::ManagementApi* api = nullptr;    // none: api_call answers UNSUPPORTED
+  // Whether the agent enforces everything it was asked to, and if not what
+  // is missing (a JSON object {"ready", "missing"}); none: the datapath's
+  // attachments decide.
+  std::function<std::pair<bool, std::string>()> readiness = nullptr;
 };
 
 // How this host presents itself; tests use a newer minor and a longer table
@@ -109,6 +114,12 @@ class PluginInstance : public runtime::EventSink,
   rampart_status rules_change(const char* domain, uint32_t change, uint64_t id, rampart_str body,
                               const char* actor);
   int datapath_ready() const;
+  rampart_status api_authenticate(const rampart_api_request& req, rampart_api_identity& out);
+  int agent_ready(rampart_str* detail) const;
+  void report_enforcing(bool enforcing, const char* reason);
+  // What the instance last reported (ABI 1.4 report_enforcing): true, or
+  // false and why.
+  std::pair<bool, std::string> enforcing() const;
   std::string render_metrics() const { return core_.metrics.render(); }
   rampart_status domain_describe(const rampart_domain_desc& d);
   rampart_status api_call(const rampart_api_request& req, rampart_api_response& out);
@@ -130,7 +141,9 @@ class PluginInstance : public runtime::EventSink,
   bool stopped_ = false;
   std::atomic<uint64_t> callback_errors_{0};
 
-  std::mutex mu_;  // guards timers_ and metrics_
+  mutable std::mutex mu_;  // guards timers_, metrics_ and enforcing_
+  bool enforcing_ = true;
+  std::string not_enforcing_reason_;
   std::vector<std::shared_ptr<rampart_timer>> timers_;
   std::vector<std::unique_ptr<rampart_metric>> metrics_;
   std::vector<std::unique_ptr<rampart_program>> programs_;

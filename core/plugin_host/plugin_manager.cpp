@@ -112,6 +112,7 @@ std::string PluginManager::launch(Entry& e, const config::Config& cfg) {
 
 void PluginManager::halt(Entry& e) {
   if (e.instance) {
+    if (before_stop_) before_stop_(e.lib->id());
     e.instance->stop_and_destroy();
     e.instance.reset();
     log::info(kLog, "plugin stopped", {{"plugin", e.lib->id()}});
@@ -258,7 +259,7 @@ std::vector<PluginStatus> PluginManager::status() const {
   for (const auto& [id, e] : plugins_) {
     const auto& d = e.lib->descriptor();
     out.push_back({id, d.name, d.version, std::string(kind_name(e.lib->kind())), e.lib->path(),
-                   e.state, e.error});
+                   e.state, e.error, e.instance});
   }
   return out;
 }

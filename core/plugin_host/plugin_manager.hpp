@@ -4,6 +4,7 @@
 // their lifecycle, including all-or-nothing config reloads.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,6 +23,7 @@ struct PluginStatus {
   std::string id, name, version, kind, path;
   PluginState state;
   std::string error;
+  std::weak_ptr<PluginInstance> instance;  // while running: its live state (enforcing)
 };
 
 struct Refusal {
@@ -56,6 +58,11 @@ class PluginManager {
   ReloadResult reload(const config::Config& next);
   // Stops every plugin (frontends, engines, then senders) and forgets them.
   void stop_all();
+  // Called with a plugin's id just before it is stopped (reload, stop_all):
+  // whoever waits on a call that plugin carries must be answered first.
+  void set_before_stop(std::function<void(const std::string&)> hook) {
+    before_stop_ = std::move(hook);
+  }
 
   std::vector<PluginStatus> status() const;
   const std::vector<Refusal>& refusals() const { return refusals_; }
@@ -83,6 +90,7 @@ class PluginManager {
   std::vector<std::string> seen_paths_;
   std::vector<Refusal> refusals_;
   config::Config current_;
+  std::function<void(const std::string&)> before_stop_;
 };
 
 }  // namespace rampart::plugin_host

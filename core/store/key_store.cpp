@@ -3,9 +3,14 @@
 
 #include <Poco/DigestEngine.h>
 #include <Poco/SHA2Engine.h>
+#include <fcntl.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 namespace rampart::store {
 namespace {
@@ -120,6 +125,52 @@ bool KeyStore::remove(const std::string& name) {
   Stmt st(db_, "DELETE FROM api_keys WHERE name = ?1");
   st.text(1, name).step();
   return sqlite3_changes(db_) > 0;
+}
+
+size_t KeyStore::remove_all() {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "DELETE FROM api_keys");
+  st.step();
+  return static_cast<size_t>(sqlite3_changes(db_));
+}
+
+namespace {
+
+// Written beside its final name and renamed over it, so a reader sees the
+// old token or the new one, never a part.
+void write_token_file(const std::string& path, const std::string& token) {
+  const std::string tmp = path + ".tmp";
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) throw StoreError("cannot write " + tmp + ": " + std::strerror(errno));
+  const std::string text = token + "\n";
+  const bool ok = fchmod(fd, 0600) == 0 &&
+                  write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                  fsync(fd) == 0;
+  const int err = errno;
+  close(fd);
+  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
+    unlink(tmp.c_str());
+    throw StoreError("cannot write " + path + ": " + std::strerror(ok ? errno : err));
+  }
+}
+
+}  // namespace
+
+bool ensure_bootstrap_key(KeyStore& keys, const std::string& token_file) {
+  if (!keys.empty()) return false;
+  const auto [key, token] = keys.create("admin", Role::admin);
+  try {
+    write_token_file(token_file, token);
+  } catch (const StoreError&) {
+    keys.remove(key.name);  // a key nobody can read the token of must not stay
+    throw;
+  }
+  return true;
+}
+
+void reset_keys(KeyStore& keys, const std::string& token_file) {
+  keys.remove_all();
+  ensure_bootstrap_key(keys, token_file);
 }
 
 std::optional<ApiKey> KeyStore::verify(const std::string& token) const {

@@ -43,6 +43,8 @@ class KeyStore {
   // The new key and its token. Throws KeyError on a taken name.
   std::pair<ApiKey, std::string> create(const std::string& name, Role role);
   bool remove(const std::string& name);
+  // Removes every key; returns how many there were.
+  size_t remove_all();
   // The key a token belongs to, if the token is right (constant-time compare).
   std::optional<ApiKey> verify(const std::string& token) const;
 
@@ -50,5 +52,14 @@ class KeyStore {
   sqlite3* db_ = nullptr;
   mutable std::mutex mu_;
 };
+
+// The admin key a fresh install starts with, so no request is ever served
+// unauthenticated: when no key exists, creates one named "admin" and writes
+// its token to `token_file` (mode 0600, replaced atomically). Returns true
+// when it created one. Throws StoreError.
+bool ensure_bootstrap_key(KeyStore& keys, const std::string& token_file);
+// `rampartd keys reset`, the way back when every admin key is lost: removes
+// every key and writes a new admin key's token to `token_file`.
+void reset_keys(KeyStore& keys, const std::string& token_file);
 
 }  // namespace rampart::store

@@ -224,7 +224,8 @@ TEST_F(Daemon, AlertRoutesAreHotReloaded) {
   const auto log = dir / "alerts.json";
   const std::string plugins =
       "  good_engine: {tick_ms: 20, alert_on_tick: true}\n  log: {path: " + log +
-      "}\n  rest: {listen: \"127.0.0.1:0\"}\n  metrics: {listen: \"127.0.0.1:0\"}\n";
+      "}\n  rest: " + rampart::test::rest_settings(dir.path()) +
+      "\n  metrics: {listen: \"127.0.0.1:0\"}\n";
   alerts =
       "alerts:\n  dedup: {window_seconds: 0}\n  routes:\n    - {min_severity: critical, "
       "senders: [log]}\n";
@@ -232,11 +233,12 @@ TEST_F(Daemon, AlertRoutesAreHotReloaded) {
   DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR,
                    "--plugin-dir", variant_dir("good_engine")});
   ASSERT_TRUE(d.wait_for("refused=0")) << d.output();
-  const uint16_t port = rampart::test::listening_port(d.output());
+  const rampart::test::ApiClient api{rampart::test::listening_port(d.output()),
+                                     rampart::test::bootstrap_token(dir / "state")};
   const uint16_t metrics_port = rampart::test::listening_port(d.output(), "metrics");
   std::string body;
   for (int i = 0; i < 500; ++i) {
-    body = rampart::test::http(port, "GET", "/api/v1/alerts?limit=3").body;
+    body = api.call("GET", "/api/v1/alerts?limit=3").body;
     if (std::count(body.begin(), body.end(), '{') >= 4) break;
     usleep(10000);
   }
@@ -246,7 +248,7 @@ TEST_F(Daemon, AlertRoutesAreHotReloaded) {
 
   alerts = "alerts:\n  dedup: {window_seconds: 0}\n";
   config(plugins);
-  const auto r = rampart::test::http(port, "POST", "/api/v1/config/reload");
+  const auto r = api.call("POST", "/api/v1/config/reload");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_NE(r.body.find(R"("alerts")"), std::string::npos) << r.body;
   std::string text;

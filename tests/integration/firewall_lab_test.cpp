@@ -191,18 +191,18 @@ TEST_F(FirewallLab, RulesSelectByProtocolAndPort) {
 TEST_F(FirewallLab, LogRuleRaisesAlertsStoredWithTheFlowAndDeliveredOnce) {
   const auto cfg = write_config("[{id: 7, action: log, protocol: udp, dst_port: \"9999\"}]");
   rampart::test::write_file(cfg, rampart::test::read_file(cfg) +
-                                     "  rest: {listen: \"127.0.0.1:0\"}\n"
-                                     "alerts:\n  dedup: {window_seconds: 3600}\n");
+                                     "  rest: " + rampart::test::rest_settings(dir_.path()) +
+                                     "\nalerts:\n  dedup: {window_seconds: 3600}\n");
   ASSERT_NO_FATAL_FAILURE(start(cfg, "ready plugins=firewall,log,rest refused=0"));
-  const uint16_t port = rampart::test::listening_port(daemon_->output());
+  const rampart::test::ApiClient api{rampart::test::listening_port(daemon_->output()),
+                                     rampart::test::bootstrap_token(dir_ / "state")};
   EXPECT_EQ(lab_->send_and_count(3).udp, 3u) << "log passes";
   // Every logged packet is an alert in the store, with the flow and the
   // ATT&CK technique; dedup lets one of the three reach the senders.
   Poco::JSON::Array::Ptr alerts;
   for (int i = 0; i < 500; ++i) {
-    const auto r = lab_->in_ns(lab_->ns_b(), [&] {
-      return rampart::test::http(port, "GET", "/api/v1/alerts?component=firewall");
-    });
+    const auto r = lab_->in_ns(
+        lab_->ns_b(), [&] { return api.call("GET", "/api/v1/alerts?component=firewall"); });
     ASSERT_EQ(r.status, 200) << r.body;
     alerts =
         Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>()->getArray("alerts");
@@ -406,12 +406,13 @@ namespace {
 TEST_F(FirewallLab, RuleAddedOverRestDropsRealPackets) {
   const auto cfg = write_config("[]", "");
   // REST on B's loopback, on a port the kernel picks.
-  rampart::test::write_file(cfg,
-                            rampart::test::read_file(cfg) + "  rest: {listen: \"127.0.0.1:0\"}\n");
-  ASSERT_NO_FATAL_FAILURE(start(cfg, "ready plugins=firewall,log,rest refused=0"));
-  const uint16_t port = rampart::test::listening_port(daemon_->output());
+  rampart::test::write_file(cfg, rampart::test::read_file(cfg) +
+                                     "  rest: " + rampart::test::rest_settings(dir_.path()) + "\n");
+  ASSERT_NO_FATAL_FAILURE(start(cfg, "] ready plugins=firewall,log,rest refused=0"));
+  rampart::test::ApiClient client{rampart::test::listening_port(daemon_->output()),
+                                  rampart::test::bootstrap_token(dir_ / "state")};
   auto api = [&](const std::string& method, const std::string& path, const std::string& body = "") {
-    return lab_->in_ns(lab_->ns_b(), [&] { return rampart::test::http(port, method, path, body); });
+    return lab_->in_ns(lab_->ns_b(), [&] { return client.call(method, path, body); });
   };
   EXPECT_EQ(api("GET", "/readyz").status, 200);
   expect_all(lab_->send_and_count(kPackets), kPackets, "no rules");

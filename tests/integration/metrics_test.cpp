@@ -53,23 +53,26 @@ TEST(MetricsFrontend, ServesCoreAndPluginMetricsThatPromtoolAccepts) {
   EXPECT_EQ(d.wait_exit(), 0) << d.output();
 }
 
-TEST(MetricsFrontend, ScrapesNeedAKeyWhenConfiguredAndKeysExist) {
+TEST(MetricsFrontend, ScrapesNeedAKeyWhenConfigured) {
   rampart::test::TempDir dir;
   const auto cfg = dir / "rampart.yaml";
-  rampart::test::write_file(cfg, "agent:\n  state_dir: " + (dir / "state") +
-                                     "\nplugins:\n  rest: {listen: \"127.0.0.1:0\"}\n"
-                                     "  metrics: {listen: \"127.0.0.1:0\", require_key: true}\n");
+  rampart::test::write_file(cfg,
+                            "agent:\n  state_dir: " + (dir / "state") +
+                                "\nplugins:\n  rest: " + rampart::test::rest_settings(dir.path()) +
+                                "\n  metrics: {listen: \"127.0.0.1:0\", require_key: true}\n");
   DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
   ASSERT_TRUE(d.wait_for("ready plugins=metrics,rest refused=0")) << d.output();
   const uint16_t metrics = rampart::test::listening_port(d.output(), "metrics");
-  const uint16_t rest = rampart::test::listening_port(d.output(), "rest");
-  EXPECT_EQ(http(metrics, "GET", "/metrics").status, 200) << "no key exists yet";
-  auto r = http(rest, "POST", "/api/v1/keys", R"({"name":"prom","role":"viewer"})");
+  const rampart::test::ApiClient admin{rampart::test::listening_port(d.output(), "rest"),
+                                       rampart::test::bootstrap_token(dir / "state")};
+  auto r = http(metrics, "GET", "/metrics");
+  EXPECT_EQ(r.status, 401) << "never open, even before an operator made a key";
+  EXPECT_NE(r.body.find(R"("error":"unauthorized")"), std::string::npos) << r.body;
+  r = admin.call("POST", "/api/v1/keys", R"({"name":"prom","role":"viewer"})");
   ASSERT_EQ(r.status, 201) << r.body;
   const std::string token = r.body.substr(r.body.find("\"token\":\"") + 9, 76);
-  r = http(metrics, "GET", "/metrics");
+  r = http(metrics, "GET", "/metrics", "", {{"Authorization", "Bearer rp_nope"}});
   EXPECT_EQ(r.status, 401);
-  EXPECT_NE(r.body.find(R"("error":"unauthorized")"), std::string::npos) << r.body;
   r = http(metrics, "GET", "/metrics", "", {{"Authorization", "Bearer " + token}});
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("rampart_api_requests_total{code=\"201\",method=\"POST\""),

@@ -21,25 +21,29 @@ class Rampartctl : public ::testing::Test {
   void SetUp() override {
     const auto cfg = dir_ / "rampart.yaml";
     rampart::test::write_file(cfg, "agent:\n  state_dir: " + (dir_ / "state") +
-                                       "\nplugins:\n  firewall: {}\n  rest: {listen: "
-                                       "\"127.0.0.1:0\"}\n");
+                                       "\nplugins:\n  firewall: {}\n  rest: " +
+                                       rampart::test::rest_settings(dir_.path()) + "\n");
     daemon_ = std::make_unique<DaemonProcess>(std::vector<std::string>{
         RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
     ASSERT_TRUE(daemon_->wait_for("ready plugins=firewall,rest refused=0")) << daemon_->output();
-    server_ =
-        "http://127.0.0.1:" + std::to_string(rampart::test::listening_port(daemon_->output()));
+    socket_ = "unix://" + (dir_ / "api.sock");
+    tcp_ = "http://127.0.0.1:" + std::to_string(rampart::test::listening_port(daemon_->output()));
   }
-  rampart::test::RunResult ctl(std::vector<std::string> args, const std::string& token = "") {
+  // Over the local socket, as root: rampartctl's default way in.
+  rampart::test::RunResult ctl(std::vector<std::string> args) { return ctl_at(socket_, args); }
+  // Over TCP, where a key is needed.
+  rampart::test::RunResult ctl_at(const std::string& server, std::vector<std::string> args,
+                                  const std::string& token = "") {
     std::vector<std::string> argv = {"/usr/bin/env"};
     if (!token.empty()) argv.push_back("RAMPART_TOKEN=" + token);
-    argv.insert(argv.end(), {RAMPARTCTL_PATH, "--server", server_});
+    argv.insert(argv.end(), {RAMPARTCTL_PATH, "--server", server});
     argv.insert(argv.end(), args.begin(), args.end());
     return run_command(argv);
   }
 
   rampart::test::TempDir dir_;
   std::unique_ptr<DaemonProcess> daemon_;
-  std::string server_;
+  std::string socket_, tcp_;
 };
 
 TEST_F(Rampartctl, RuleCommandsAndTables) {
@@ -115,18 +119,26 @@ TEST_F(Rampartctl, KeysTokensAndHints) {
   ASSERT_EQ(r.status, 0) << r.output;
   const std::string token = r.output.substr(0, 76);
   ASSERT_EQ(token.rfind("rp_", 0), 0u) << r.output;
-  r = ctl({"rules", "list", "firewall"});
+  r = ctl_at(tcp_, {"rules", "list", "firewall"});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("HTTP 401"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("--token or RAMPART_TOKEN"), std::string::npos) << r.output;
-  EXPECT_EQ(ctl({"rules", "list", "firewall"}, token).status, 0) << "token from the environment";
-  EXPECT_EQ(ctl({"--token", token, "keys", "list"}).status, 0);
-  r = ctl({"--token", token, "config", "reload"});
+  EXPECT_EQ(ctl_at(tcp_, {"rules", "list", "firewall"}, token).status, 0)
+      << "token from the environment";
+  EXPECT_EQ(ctl_at(tcp_, {"--token", token, "keys", "list"}).status, 0);
+  r = ctl_at(tcp_, {"--token", token, "config", "reload"});
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("reloaded"), std::string::npos) << r.output;
-  r = ctl({"--token", token, "audit", "--limit", "5"});
+  r = ctl_at(tcp_, {"--token", token, "audit", "--limit", "5"});
   EXPECT_EQ(r.status, 0) << r.output;
+  // The local socket's audit entries name the peer as the kernel saw it.
+  ASSERT_EQ(ctl({"rules", "add", "firewall", R"({"id":9,"action":"log"})"}).status, 0);
+  r = ctl({"audit", "--limit", "1", "--output", "json"});
+  EXPECT_NE(r.output.find(R"("actor":"local:uid=0,pid=)"), std::string::npos) << r.output;
 
+  r = run_command({RAMPARTCTL_PATH, "--server", "unix://" + (dir_ / "absent.sock"), "status"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("Is rampartd running?"), std::string::npos) << r.output;
   r = run_command({RAMPARTCTL_PATH, "--server", "http://127.0.0.1:1", "status"});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("connection refused. Is rampartd running?"), std::string::npos)
@@ -149,12 +161,12 @@ TEST(RampartctlAlerts, ListGetAndMarkAFalsePositive) {
   const auto cfg = dir / "rampart.yaml";
   rampart::test::write_file(cfg, "agent:\n  state_dir: " + (dir / "state") +
                                      "\nplugins:\n  good_engine: {tick_ms: 20, alert_on_tick: "
-                                     "true}\n  rest: {listen: \"127.0.0.1:0\"}\n");
+                                     "true}\n  rest: " +
+                                     rampart::test::rest_settings(dir.path()) + "\n");
   DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR,
                    "--plugin-dir", rampart::test::variant_dir("good_engine")});
   ASSERT_TRUE(d.wait_for("ready plugins=good_engine,rest refused=0")) << d.output();
-  const std::string server =
-      "http://127.0.0.1:" + std::to_string(rampart::test::listening_port(d.output()));
+  const std::string server = "unix://" + (dir / "api.sock");
   auto ctl = [&](std::vector<std::string> args) {
     std::vector<std::string> argv = {RAMPARTCTL_PATH, "--server", server};
     argv.insert(argv.end(), args.begin(), args.end());

@@ -20,6 +20,7 @@
 
 #include "daemon_process.hpp"
 #include "http_client.hpp"
+#include "raw_http.hpp"
 #include "temp_dir.hpp"
 
 namespace {
@@ -31,10 +32,9 @@ class RestApi : public ::testing::Test {
  protected:
   void SetUp() override {
     cfg_ = dir_ / "rampart.yaml";
-    rampart::test::write_file(cfg_,
-                              "agent:\n  state_dir: " + (dir_ / "state") +
-                                  "\nplugins:\n  firewall: {}\n"
-                                  "  rest: {listen: \"127.0.0.1:0\", max_body_bytes: 2048}\n");
+    rampart::test::write_file(
+        cfg_, "agent:\n  state_dir: " + (dir_ / "state") + "\nplugins:\n  firewall: {}\n  rest: " +
+                  rampart::test::rest_settings(dir_.path(), "max_body_bytes: 2048") + "\n");
     start();
   }
   void start() {
@@ -43,21 +43,25 @@ class RestApi : public ::testing::Test {
     ASSERT_TRUE(daemon_->wait_for("ready plugins=firewall,rest refused=0")) << daemon_->output();
     port_ = rampart::test::listening_port(daemon_->output());
     ASSERT_NE(port_, 0) << daemon_->output();
+    api_ = {port_, rampart::test::bootstrap_token(dir_ / "state")};
+    ASSERT_FALSE(api_.token.empty()) << "the first start writes an admin key";
   }
   void restart() {
     daemon_->signal(SIGTERM);
     ASSERT_EQ(daemon_->wait_exit(), 0) << daemon_->output();
     start();
   }
+  // As the bootstrap admin key.
   rampart::test::HttpResponse call(const std::string& method, const std::string& path,
                                    const std::string& body = "") {
-    return http(port_, method, path, body);
+    return api_.call(method, path, body);
   }
 
   rampart::test::TempDir dir_;
   std::string cfg_;
   std::unique_ptr<DaemonProcess> daemon_;
   uint16_t port_ = 0;
+  rampart::test::ApiClient api_;
 };
 
 TEST_F(RestApi, HealthAndReadiness) {
@@ -65,7 +69,12 @@ TEST_F(RestApi, HealthAndReadiness) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, R"({"status":"ok"})");
   r = call("GET", "/readyz");
-  EXPECT_EQ(r.status, 503) << "no interfaces: the kernel programs are not attached";
+  EXPECT_EQ(r.status, 503) << "no interfaces: the firewall checks rules but enforces nothing";
+  EXPECT_NE(
+      r.body.find(R"("missing":["plugins.firewall: not enforcing: rules checked but not enforced)"),
+      std::string::npos)
+      << r.body;
+  EXPECT_EQ(http(port_, "GET", "/readyz").status, 503) << "probes need no key";
 }
 
 TEST_F(RestApi, RuleLifecycle) {
@@ -219,7 +228,7 @@ TEST_F(RestApi, DomainsStatusAndAudit) {
   EXPECT_LT(del, upd) << "newest first";
   EXPECT_LT(upd, cre) << "newest first";
   EXPECT_NE(r.body.find(R"("changed":["action"])"), std::string::npos) << r.body;
-  EXPECT_NE(r.body.find(R"("actor":"rest:127.0.0.1")"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("actor":"key:admin@rest:127.0.0.1")"), std::string::npos) << r.body;
   r = call("GET", "/api/v1/audit/logs?limit=2");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_NE(r.body.find(R"("action":"delete")"), std::string::npos) << r.body;
@@ -274,10 +283,10 @@ TEST_F(RestApi, KeysAreCheckedFromEitherHeader) {
   ASSERT_EQ(r.status, 201) << r.body;
   const std::string viewer = r.body.substr(r.body.find("\"token\":\"") + 9, 76);
 
-  r = call("GET", "/api/v1/firewall/rules");
+  r = http(port_, "GET", "/api/v1/firewall/rules");
   EXPECT_EQ(r.status, 401);
   EXPECT_NE(r.body.find(R"("error":"unauthorized")"), std::string::npos) << r.body;
-  EXPECT_EQ(call("GET", "/healthz").status, 200) << "health stays open";
+  EXPECT_EQ(http(port_, "GET", "/healthz").status, 200) << "health stays open";
   EXPECT_EQ(http(port_, "GET", "/api/v1/firewall/rules", "", {{"X-API-Key", viewer}}).status, 200);
   EXPECT_EQ(
       http(port_, "GET", "/api/v1/firewall/rules", "", {{"authorization", "bearer " + viewer}})
@@ -293,67 +302,117 @@ TEST_F(RestApi, KeysAreCheckedFromEitherHeader) {
   r = http(port_, "GET", "/api/v1/audit/logs", "", {{"X-API-Key", viewer}});
   EXPECT_NE(r.body.find(R"("actor":"key:root@rest:127.0.0.1")"), std::string::npos) << r.body;
   // The Swagger UI page needs a key too: ?key= on the page, then a cookie.
-  EXPECT_EQ(call("GET", "/swagger-ui/").status, 401);
-  EXPECT_EQ(call("GET", "/swagger-ui/?key=" + viewer).status, 200);
-  EXPECT_EQ(call("GET", "/swagger-ui/?key=rp_bad").status, 401);
+  EXPECT_EQ(http(port_, "GET", "/swagger-ui/").status, 401);
+  EXPECT_EQ(http(port_, "GET", "/swagger-ui/?key=" + viewer).status, 200);
+  EXPECT_EQ(http(port_, "GET", "/swagger-ui/?key=rp_bad").status, 401);
   EXPECT_EQ(
       http(port_, "GET", "/swagger-ui/swagger-ui.css", "", {{"Cookie", "rampart_ui=" + viewer}})
           .status,
       200);
-  EXPECT_EQ(call("GET", "/swagger-ui/swagger-ui.css").status, 401);
+  EXPECT_EQ(http(port_, "GET", "/swagger-ui/swagger-ui.css").status, 401);
   EXPECT_EQ(
       http(port_, "GET", "/api/v1/firewall/rules", "", {{"Cookie", "rampart_ui=" + viewer}}).status,
       401)
       << "the UI cookie opens the UI's assets only, never the API (no CSRF)";
   // Keys live in the store: still required after a restart.
   ASSERT_NO_FATAL_FAILURE(restart());
-  EXPECT_EQ(call("GET", "/api/v1/firewall/rules").status, 401);
+  EXPECT_EQ(http(port_, "GET", "/api/v1/firewall/rules").status, 401);
   EXPECT_EQ(http(port_, "GET", "/api/v1/firewall/rules", "", {{"X-API-Key", viewer}}).status, 200);
 }
 
-TEST(RestLimits, WritesPerClientAreRateLimited) {
+// Writes are limited per key; unauthenticated requests per address, in
+// buckets of their own: strangers hammering the API never spend an
+// operator's budget, and the local socket (root) is never limited.
+TEST(RestLimits, WritesPerKeyAndStrangersPerAddressInSeparateBuckets) {
   rampart::test::TempDir dir;
   const auto cfg = dir / "rampart.yaml";
   // One write per 100 s after a burst of 2: the third write is refused,
   // whatever the machine's speed; reads are never limited.
-  rampart::test::write_file(cfg, "agent:\n  state_dir: " + (dir / "state") +
-                                     "\nplugins:\n  firewall: {}\n  rest: {listen: "
-                                     "\"127.0.0.1:0\", write_rate_per_second: 0.01, "
-                                     "write_burst: 2}\n");
+  rampart::test::write_file(
+      cfg, "agent:\n  state_dir: " + (dir / "state") + "\nplugins:\n  firewall: {}\n  rest: " +
+               rampart::test::rest_settings(dir.path(),
+                                            "write_rate_per_second: 0.01, write_burst: 2, "
+                                            "unauthenticated_rate_per_second: 0.01, "
+                                            "unauthenticated_burst: 5") +
+               "\n");
   DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
   ASSERT_TRUE(d.wait_for("ready plugins=firewall,rest refused=0")) << d.output();
   const uint16_t port = rampart::test::listening_port(d.output());
-  EXPECT_EQ(http(port, "POST", "/api/v1/firewall/rules", R"({"action":"deny"})").status, 201);
-  EXPECT_EQ(http(port, "POST", "/api/v1/firewall/rules", R"({"action":"log"})").status, 201);
-  const auto r = http(port, "POST", "/api/v1/firewall/rules", R"({"action":"allow"})");
+  const rampart::test::ApiClient admin{port, rampart::test::bootstrap_token(dir / "state")};
+
+  // Strangers first: 50 unauthenticated writes from 127.0.0.1, then the
+  // address's own bucket answers 429 before a 401.
+  int unauthorized = 0, limited = 0;
+  for (int i = 0; i < 50; ++i) {
+    const auto r = http(port, "POST", "/api/v1/firewall/rules", R"({"action":"allow"})");
+    unauthorized += r.status == 401;
+    limited += r.status == 429;
+  }
+  EXPECT_EQ(unauthorized, 5) << "the unauthenticated burst";
+  EXPECT_EQ(limited, 45);
+  // ... and the admin's budget is untouched.
+  EXPECT_EQ(admin.call("POST", "/api/v1/firewall/rules", R"({"action":"deny"})").status, 201);
+  EXPECT_EQ(admin.call("POST", "/api/v1/firewall/rules", R"({"action":"log"})").status, 201);
+  const auto r = admin.call("POST", "/api/v1/firewall/rules", R"({"action":"allow"})");
   EXPECT_EQ(r.status, 429) << r.body;
   EXPECT_NE(r.body.find(R"("error":"too many requests")"), std::string::npos) << r.body;
-  EXPECT_EQ(http(port, "GET", "/api/v1/firewall/rules").status, 200);
-  const auto rules = http(port, "GET", "/api/v1/firewall/rules").body;
-  EXPECT_EQ(rules.find(R"("action":"allow")"), std::string::npos) << "refused means not stored";
+  EXPECT_NE(r.body.find("per key"), std::string::npos) << r.body;
+  EXPECT_EQ(admin.call("GET", "/api/v1/firewall/rules").status, 200) << "reads are not limited";
+  EXPECT_EQ(admin.call("GET", "/api/v1/firewall/rules").body.find(R"("action":"allow")"),
+            std::string::npos)
+      << "refused means not stored";
 
-  // Header limits: too many fields, or one too long, is a 400 before any
-  // handler runs, in JSON like every other error; so is a broken request.
-  std::vector<std::pair<std::string, std::string>> many;
+  // Another key has its own bucket; root on the local socket has none.
+  auto local = rampart::test::RawConn::unix_socket(dir / "api.sock");
+  ASSERT_TRUE(local.ok());
+  const std::string key_body = R"({"name":"ops","role":"operator"})";
+  ASSERT_TRUE(local.send("POST /api/v1/keys HTTP/1.1\r\nHost: localhost\r\nContent-Length: " +
+                         std::to_string(key_body.size()) + "\r\n\r\n" + key_body));
+  const auto created = local.read_response();
+  ASSERT_TRUE(created);
+  ASSERT_EQ(created->status, 201) << created->body;
+  const std::string ops = created->body.substr(created->body.find("\"token\":\"") + 9, 76);
+  EXPECT_EQ(
+      http(port, "POST", "/api/v1/firewall/rules", R"({"action":"deny"})", {{"X-API-Key", ops}})
+          .status,
+      201);
+  for (int i = 0; i < 5; ++i) {
+    const std::string body = R"({"action":"deny","protocol":"udp"})";
+    ASSERT_TRUE(
+        local.send("POST /api/v1/firewall/rules HTTP/1.1\r\nHost: localhost\r\n"
+                   "Content-Length: " +
+                   std::to_string(body.size()) + "\r\n\r\n" + body));
+    const auto answer = local.read_response();
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->status, 201) << "local administrators are not limited: " << answer->body;
+  }
+}
+
+// Heads past the limits and malformed requests: answered in JSON, before
+// any handler runs, with the status RFC 9112 gives them.
+TEST_F(RestApi, MalformedRequestsAreAnsweredInJson) {
+  rampart::test::Headers many;
   for (int i = 0; i < 150; ++i) many.emplace_back("X-Filler-" + std::to_string(i), "x");
-  for (const auto& r : {http(port, "GET", "/healthz", "", many),
-                        http(port, "GET", "/healthz", "", {{"X-Long", std::string(20000, 'a')}})}) {
-    EXPECT_EQ(r.status, 400);
-    EXPECT_NE(r.body.find(R"({"error":"bad request","detail":"malformed request: )"),
-              std::string::npos)
+  for (const auto& r :
+       {http(port_, "GET", "/healthz", "", many),
+        http(port_, "GET", "/healthz", "", {{"X-Long", std::string(40000, 'a')}})}) {
+    EXPECT_EQ(r.status, 431);
+    EXPECT_NE(r.body.find(R"({"error":"request too large","detail":")"), std::string::npos)
         << r.body;
   }
   for (const auto& [bad, status] : std::vector<std::pair<std::string, std::string>>{
-           {"GET /" + std::string(20000, 'a') + " HTTP/1.1\r\n\r\n", "400"},
-           {std::string(40, 'G') + " /healthz HTTP/1.1\r\n\r\n", "400"},
-           {"GET /healthz HTTP/1.1\r\n" + std::string(300, 'X') + ": 1\r\n\r\n", "400"},
-           {"GET /healthz HTTP/9\r\n\r\n", "505"}}) {
-    const std::string answer = rampart::test::raw_http(port, bad);
+           {"GET /" + std::string(20000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", "414"},
+           {std::string(40, 'G') + " /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
+           {"GET /healthz HTTP/1.1\r\nBad Name: 1\r\nHost: x\r\n\r\n", "400"},
+           {"GET /healthz HTTP/1.1\r\n\r\n", "400"},
+           {"GET /healthz HTTP/9\r\nHost: x\r\n\r\n", "400"},
+           {"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", "505"}}) {
+    const std::string answer = rampart::test::raw_http(port_, bad);
     EXPECT_EQ(answer.rfind("HTTP/1.1 " + status, 0), 0u) << answer;
     EXPECT_NE(answer.find("Content-Type: application/json"), std::string::npos) << answer;
     EXPECT_NE(answer.find(R"({"error":")"), std::string::npos) << answer;
   }
-  EXPECT_EQ(http(port, "GET", "/healthz").status, 200);
+  EXPECT_EQ(http(port_, "GET", "/healthz").status, 200);
 }
 
 // Every "$ref" in a JSON value, collected.
@@ -416,6 +475,7 @@ TEST_F(RestApi, OpenApiDocumentDescribesEveryDomainFromItsSchema) {
 TEST_F(RestApi, SwaggerUiRendersTheFirewallOperationsInChromium) {
   auto page = call("GET", "/swagger-ui/");
   ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_EQ(http(port_, "GET", "/swagger-ui/").status, 401) << "the page needs a key";
   EXPECT_NE(page.body.find("swagger-ui-bundle.js"), std::string::npos);
   EXPECT_EQ(call("GET", "/swagger-ui/swagger-ui-bundle.js").status, 200);
   EXPECT_EQ(call("GET", "/swagger-ui/..%2Frampart.yaml").status, 404);
@@ -424,7 +484,7 @@ TEST_F(RestApi, SwaggerUiRendersTheFirewallOperationsInChromium) {
   const auto r = rampart::test::run_command(
       {"/usr/bin/chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
        "--user-data-dir=" + (dir_ / "chromium"), "--virtual-time-budget=20000", "--dump-dom",
-       "http://127.0.0.1:" + std::to_string(port_) + "/swagger-ui/"});
+       "http://127.0.0.1:" + std::to_string(port_) + "/swagger-ui/?key=" + api_.token});
   ASSERT_EQ(r.status, 0) << r.output.substr(0, 2000);
   for (const char* want : {"Rampart management API", "/api/v1/firewall/rules",
                            "/api/v1/firewall/rules/{id}", "Create a rule", "FirewallRule"}) {
@@ -437,46 +497,52 @@ TEST_F(RestApi, SwaggerUiRendersTheFirewallOperationsInChromium) {
 TEST(RestImport, TenThousandRulesAtOnceAndABadOneChangesNothing) {
   rampart::test::TempDir dir;
   const auto cfg = dir / "rampart.yaml";
-  rampart::test::write_file(cfg,
-                            "agent:\n  state_dir: " + (dir / "state") +
-                                "\nplugins:\n  firewall:\n    rules: [{id: 1, action: log}]\n"
-                                "  rest: {listen: \"127.0.0.1:0\", max_body_bytes: 4000000}\n");
+  // The default body limit takes a realistic 10,000-rule import (1.2 MB).
+  rampart::test::write_file(cfg, "agent:\n  state_dir: " + (dir / "state") +
+                                     "\nplugins:\n  firewall:\n    rules: [{id: 1, action: log}]\n"
+                                     "  rest: " +
+                                     rampart::test::rest_settings(dir.path()) + "\n");
   DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
   ASSERT_TRUE(d.wait_for("ready plugins=firewall,rest refused=0")) << d.output();
-  const uint16_t port = rampart::test::listening_port(d.output());
+  const rampart::test::ApiClient api{rampart::test::listening_port(d.output()),
+                                     rampart::test::bootstrap_token(dir / "state")};
   auto rules = [](int n, int bad_at) {
     std::string body = R"({"rules":[)";
     for (int i = 0; i < n; ++i) {
       body += std::string(i ? "," : "") + R"({"id":)" + std::to_string(100 + i) +
-              R"(,"action":"deny","protocol":"tcp","src_ip":"10.)" + std::to_string(i / 256 % 256) +
-              "." + std::to_string(i % 256) + (i == bad_at ? R"(.300/32"})" : R"(.0/24"})");
+              R"(,"action":"deny","protocol":"tcp","description":"imported from the weekly )"
+              R"(threat review, entry )" +
+              std::to_string(i) + R"(","src_ip":"10.)" + std::to_string(i / 256 % 256) + "." +
+              std::to_string(i % 256) + (i == bad_at ? R"(.300/32"})" : R"(.0/24"})");
     }
     return body + "]}";
   };
-  auto r = http(port, "PUT", "/api/v1/firewall/rules", rules(10000, -1));
+  const std::string import = rules(10000, -1);
+  EXPECT_GT(import.size(), 1u << 20) << "past the old 1 MiB default";
+  auto r = api.call("PUT", "/api/v1/firewall/rules", import);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, R"({"replaced":10000})");
-  auto last = http(port, "GET", "/api/v1/firewall/rules?cursor=10098");
+  auto last = api.call("GET", "/api/v1/firewall/rules?cursor=10098");
   EXPECT_NE(last.body.find(R"("id":10099)"), std::string::npos) << last.body;
-  EXPECT_NE(http(port, "GET", "/api/v1/firewall/rules/1").status, 404) << "config rule kept";
+  EXPECT_NE(api.call("GET", "/api/v1/firewall/rules/1").status, 404) << "config rule kept";
 
-  r = http(port, "PUT", "/api/v1/firewall/rules", rules(10000, 5000));
+  r = api.call("PUT", "/api/v1/firewall/rules", rules(10000, 5000));
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_NE(r.body.find("rule 5100: src_ip"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find(R"("field":"src_ip")"), std::string::npos) << r.body;
-  EXPECT_EQ(http(port, "GET", "/api/v1/firewall/rules/5100").body.find("300"), std::string::npos)
+  EXPECT_EQ(api.call("GET", "/api/v1/firewall/rules/5100").body.find("300"), std::string::npos)
       << "nothing of the bad import was stored";
-  EXPECT_EQ(http(port, "GET", "/api/v1/firewall/rules?cursor=10098").body, last.body);
+  EXPECT_EQ(api.call("GET", "/api/v1/firewall/rules?cursor=10098").body, last.body);
 
-  r = http(port, "PUT", "/api/v1/firewall/rules", R"({"rules":[{"id":1,"action":"deny"}]})");
+  r = api.call("PUT", "/api/v1/firewall/rules", R"({"rules":[{"id":1,"action":"deny"}]})");
   EXPECT_EQ(r.status, 409) << "id 1 belongs to the config file: " << r.body;
-  r = http(port, "PUT", "/api/v1/firewall/rules", R"({"rules":[{"id":7},{"id":7}]})");
+  r = api.call("PUT", "/api/v1/firewall/rules", R"({"rules":[{"id":7},{"id":7}]})");
   EXPECT_EQ(r.status, 400) << r.body;
-  EXPECT_EQ(http(port, "PUT", "/api/v1/firewall/rules", R"({"rules":{}})").status, 400);
-  r = http(port, "PUT", "/api/v1/firewall/rules", R"({"rules":[]})");
+  EXPECT_EQ(api.call("PUT", "/api/v1/firewall/rules", R"({"rules":{}})").status, 400);
+  r = api.call("PUT", "/api/v1/firewall/rules", R"({"rules":[]})");
   EXPECT_EQ(r.status, 200) << "an empty import removes every API rule";
-  EXPECT_EQ(http(port, "GET", "/api/v1/firewall/rules/100").status, 404);
-  EXPECT_EQ(http(port, "GET", "/api/v1/firewall/rules/1").status, 200);
+  EXPECT_EQ(api.call("GET", "/api/v1/firewall/rules/100").status, 404);
+  EXPECT_EQ(api.call("GET", "/api/v1/firewall/rules/1").status, 200);
 }
 
 // TLS with a certificate made here: the API answers over HTTPS, a client
@@ -491,7 +557,7 @@ TEST(RestTls, ServesHttpsWithTheConfiguredCertificate) {
   const auto cfg = dir / "rampart.yaml";
   rampart::test::write_file(cfg, "agent:\n  state_dir: " + (dir / "state") +
                                      "\nplugins:\n  firewall: {}\n  rest:\n    listen: "
-                                     "\"127.0.0.1:0\"\n    tls: {cert: " +
+                                     "\"127.0.0.1:0\"\n    socket: \"\"\n    tls: {cert: " +
                                      (dir / "cert.pem") + ", key: " + (dir / "key.pem") + "}\n");
   DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
   ASSERT_TRUE(d.wait_for("ready plugins=firewall,rest refused=0")) << d.output();
@@ -507,6 +573,7 @@ TEST(RestTls, ServesHttpsWithTheConfiguredCertificate) {
   Poco::Net::Context::Ptr ctx = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, p);
   Poco::Net::HTTPSClientSession session("127.0.0.1", port, ctx);
   Poco::Net::HTTPRequest req("GET", "/api/v1/firewall/rules", Poco::Net::HTTPMessage::HTTP_1_1);
+  req.set("Authorization", "Bearer " + rampart::test::bootstrap_token(dir / "state"));
   session.sendRequest(req);
   Poco::Net::HTTPResponse res;
   std::ostringstream body;

@@ -81,7 +81,17 @@ grep -q '"ok"' "$work/healthz" || fail "unexpected /healthz answer: $(cat "$work
 curl -sf http://127.0.0.1:9090/metrics >"$work/metrics" || fail "/metrics did not answer on 127.0.0.1:9090"
 grep -q '^rampart_plugins{state="running"} 5$' "$work/metrics" || fail "unexpected /metrics: $(head -c 2000 "$work/metrics")"
 grep -q '\[grpc\] listening on 127.0.0.1:50051' "$work/daemon.log" || fail "the gRPC frontend is not on 127.0.0.1:50051"
-curl -sf http://127.0.0.1:8080/swagger-ui/ >"$work/swagger" || fail "the installed Swagger UI did not answer"
+# A fresh install is never open: an API request without a key is refused,
+# the first admin key's token is in a root-only file, and state is root's.
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"action":"allow"}' http://127.0.0.1:8080/api/v1/firewall/rules)
+[ "$code" = 401 ] || fail "an unauthenticated rule write got $code, not 401"
+[ "$(stat -c %a /var/lib/rampart)" = 700 ] || fail "/var/lib/rampart is $(stat -c %a /var/lib/rampart), not 700"
+[ "$(stat -c %a /var/lib/rampart/admin.key)" = 600 ] || fail "admin.key is not 0600"
+[ "$(stat -c %a /var/lib/rampart/rampart.db)" = 600 ] || fail "rampart.db is not 0600"
+token=$(cat /var/lib/rampart/admin.key)
+curl -sf -H "Authorization: Bearer $token" http://127.0.0.1:8080/api/v1/firewall/rules >/dev/null \
+  || fail "the bootstrap admin key was refused"
+curl -sf "http://127.0.0.1:8080/swagger-ui/?key=$token" >"$work/swagger" || fail "the installed Swagger UI did not answer"
 grep -q 'swagger-ui-bundle.js' "$work/swagger" || fail "unexpected /swagger-ui/ page"
 /usr/bin/rampartctl status >"$work/ctl" 2>&1 || fail "rampartctl status failed: $(cat "$work/ctl")"
 grep -q '^firewall  *engine  *running' "$work/ctl" || fail "unexpected rampartctl status: $(cat "$work/ctl")"

@@ -9,6 +9,10 @@
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
 
+#include <Poco/String.h>
+
+#include <algorithm>
+#include <fstream>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -54,6 +58,41 @@ inline std::string raw_http(uint16_t port, const std::string& request) {
   Poco::StreamCopier::copyStream(stream, out);
   return out.str();
 }
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// The token of the admin key rampartd creates at its first start, from the
+// root-only file it writes (<state_dir>/admin.key); "" if there is none.
+inline std::string bootstrap_token(const std::string& state_dir) {
+  std::ifstream in(state_dir + "/admin.key");
+  std::string token;
+  std::getline(in, token);
+  return token;
+}
+
+// The REST plugin's settings for a test daemon: an ephemeral port and a
+// local socket of its own (the default /run/rampart/rampart.sock is the
+// installed agent's).
+inline std::string rest_settings(const std::string& dir, const std::string& extra = "") {
+  return "{listen: \"127.0.0.1:0\", socket: " + dir + "/api.sock" +
+         (extra.empty() ? "" : ", " + extra) + "}";
+}
+
+// One rampartd's REST API, as a client holding a key: every call carries
+// the token unless the headers bring their own.
+struct ApiClient {
+  uint16_t port = 0;
+  std::string token;
+  HttpResponse call(const std::string& method, const std::string& path,
+                    const std::string& body = "", Headers headers = {}) const {
+    const bool own = std::any_of(headers.begin(), headers.end(), [](const auto& h) {
+      return Poco::icompare(h.first, std::string("Authorization")) == 0 ||
+             Poco::icompare(h.first, std::string("X-API-Key")) == 0;
+    });
+    if (!own && !token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
+    return http(port, method, path, body, headers);
+  }
+};
 
 // The port in plugin `id`'s "[id] listening on 127.0.0.1:PORT" line, or 0.
 inline uint16_t listening_port(const std::string& daemon_output, const std::string& id = "rest") {

@@ -98,6 +98,17 @@ FROZEN(rampart_api_request, body, 32);
 FROZEN(rampart_api_request, actor, 48);
 FROZEN(rampart_api_request, credential, 56);
 FROZEN(rampart_api_response, status, 4);
+// ABI 1.4
+FROZEN(rampart_api_request, peer_flags, 64);
+FROZEN(rampart_api_request, peer_uid, 68);
+FROZEN(rampart_api_request, peer_gid, 72);
+FROZEN(rampart_api_request, peer_pid, 76);
+FROZEN(rampart_api_identity, role, 4);
+FROZEN(rampart_api_identity, name, 8);
+FROZEN(rampart_host_api, api_authenticate, 320);
+FROZEN(rampart_host_api, agent_ready, 328);
+FROZEN(rampart_host_api, report_enforcing, 336);
+FROZEN(rampart_plugin_descriptor, secret_settings, 64);
 FROZEN(rampart_api_response, body, 8);
 FROZEN(rampart_plugin_api, rules_apply, 80);
 FROZEN(rampart_rule, id, 8);

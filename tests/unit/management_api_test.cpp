@@ -5,6 +5,8 @@
 // redacted.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <Poco/JSON/Parser.h>
 
 #include "api/management_api.hpp"
@@ -160,7 +162,8 @@ TEST_F(Router, AuditHistoryShowsWhatChangedNewestFirst) {
   EXPECT_EQ(call("GET", "/api/v1/audit/rules/x/history").status, 400);
 }
 
-// Access control: open until the first key, then keys with roles.
+// Access control: never open. Keys with roles, and local peers (the Unix
+// socket's kernel-verified uid) that are root or the agent's own user.
 class Keys : public Router {
  protected:
   Keys() : keys_(dir_ / "r.db"), secured_(rules_, {}, &keys_) {}
@@ -174,6 +177,18 @@ class Keys : public Router {
     r.credential = token;
     return secured_.handle(r);
   }
+  Response local(uint32_t uid, const std::string& method, const std::string& path,
+                 const std::string& body = "") {
+    Request r;
+    r.method = method;
+    r.path = path;
+    r.body = body;
+    r.actor = "rest:local";
+    r.local = true;
+    r.uid = uid;
+    r.pid = 4242;
+    return secured_.handle(r);
+  }
   std::string token_of(const Response& r) {
     const auto at = r.body.find("\"token\":\"");
     return at == std::string::npos ? "" : r.body.substr(at + 9, r.body.find('"', at + 9) - at - 9);
@@ -182,11 +197,19 @@ class Keys : public Router {
   ManagementApi secured_;
 };
 
-TEST_F(Keys, OpenUntilTheFirstKeyThenRolesDecide) {
-  EXPECT_EQ(as("", "GET", "/api/v1/widgets/rules").status, 200) << "no key yet: open";
-  EXPECT_NE(as("", "GET", "/api/v1/auth/whoami").body.find("\"open\":true"), std::string::npos);
-  const auto admin = token_of(as("", "POST", "/api/v1/keys", R"({"name":"root","role":"admin"})"));
+TEST_F(Keys, NeverOpenRolesDecideAndLocalRootAdministers) {
+  ASSERT_TRUE(keys_.empty());
+  auto r = as("", "GET", "/api/v1/widgets/rules");
+  EXPECT_EQ(r.status, 401) << "no key exists yet, and still nothing is open";
+  EXPECT_EQ(as("", "POST", "/api/v1/keys", R"({"name":"x","role":"admin"})").status, 401)
+      << "nobody can make themselves the first admin";
+  EXPECT_EQ(local(65534, "POST", "/api/v1/keys", R"({"name":"x","role":"admin"})").status, 401)
+      << "a local user other than root or the agent's is nobody";
+  const auto admin =
+      token_of(local(0, "POST", "/api/v1/keys", R"({"name":"root","role":"admin"})"));
   ASSERT_EQ(admin.size(), 76u);
+  r = local(0, "GET", "/api/v1/auth/whoami");
+  EXPECT_EQ(r.body, R"({"name":"local:uid=0","role":"admin","via":"local"})");
   const auto viewer =
       token_of(as(admin, "POST", "/api/v1/keys", R"({"name":"dash","role":"viewer"})"));
   const auto op =
@@ -194,26 +217,29 @@ TEST_F(Keys, OpenUntilTheFirstKeyThenRolesDecide) {
   ASSERT_FALSE(viewer.empty());
   ASSERT_FALSE(op.empty());
 
-  EXPECT_EQ(as("", "GET", "/api/v1/widgets/rules").status, 401) << "a key exists now";
   EXPECT_EQ(as("rp_00000000_" + std::string(64, '0'), "GET", "/api/v1/widgets/rules").status, 401);
   EXPECT_EQ(as(admin.substr(0, 75) + "x", "GET", "/api/v1/widgets/rules").status, 401);
   EXPECT_EQ(as("garbage", "GET", "/api/v1/widgets/rules").status, 401);
 
   EXPECT_EQ(as(viewer, "GET", "/api/v1/widgets/rules").status, 200);
-  auto r = as(viewer, "POST", "/api/v1/widgets/rules", R"({"id":1})");
+  r = as(viewer, "POST", "/api/v1/widgets/rules", R"({"id":1})");
   EXPECT_EQ(r.status, 403);
-  EXPECT_NE(r.body.find("needs the operator role; key 'dash' has viewer"), std::string::npos)
+  EXPECT_NE(r.body.find("needs the operator role; key:dash has viewer"), std::string::npos)
       << r.body;
   EXPECT_EQ(as(op, "POST", "/api/v1/widgets/rules", R"({"id":1})").status, 201);
   EXPECT_EQ(as(op, "GET", "/api/v1/keys").status, 403) << "keys are admin's";
   EXPECT_EQ(as(op, "POST", "/api/v1/config/reload").status, 403);
   EXPECT_EQ(as(viewer, "GET", "/api/v1/config").status, 403) << "config is admin's";
+  EXPECT_EQ(local(0, "POST", "/api/v1/widgets/rules", R"({"id":2})").status, 201);
 
-  // The audit names the key.
+  // The audit names the key, or the local peer as the kernel saw it.
   r = as(viewer, "GET", "/api/v1/audit/rules/1/history");
   EXPECT_NE(r.body.find(R"("actor":"key:ops@rest:127.0.0.1")"), std::string::npos) << r.body;
+  r = as(viewer, "GET", "/api/v1/audit/rules/2/history");
+  EXPECT_NE(r.body.find(R"("actor":"local:uid=0,pid=4242@rest:local")"), std::string::npos)
+      << r.body;
   r = as(viewer, "GET", "/api/v1/auth/whoami");
-  EXPECT_EQ(r.body, R"({"name":"dash","role":"viewer","open":false})");
+  EXPECT_EQ(r.body, R"({"name":"dash","role":"viewer","via":"key"})");
 
   // Listing never shows a secret; deleting a key revokes it.
   r = as(admin, "GET", "/api/v1/keys");
@@ -222,19 +248,46 @@ TEST_F(Keys, OpenUntilTheFirstKeyThenRolesDecide) {
   EXPECT_EQ(as(admin, "DELETE", "/api/v1/keys/ops").status, 204);
   EXPECT_EQ(as(op, "GET", "/api/v1/widgets/rules").status, 401);
   EXPECT_EQ(as(admin, "DELETE", "/api/v1/keys/ops").status, 404);
+  // Every admin key gone: root on the local socket is still an admin.
+  EXPECT_EQ(as(admin, "DELETE", "/api/v1/keys/root").status, 204);
+  EXPECT_EQ(local(0, "GET", "/api/v1/keys").status, 200);
 }
 
 TEST_F(Keys, BadKeyRequestsAreRefused) {
-  EXPECT_EQ(as("", "POST", "/api/v1/keys", R"({"name":"a b","role":"admin"})").status, 400);
-  EXPECT_EQ(as("", "POST", "/api/v1/keys", R"({"name":"a","role":"root"})").status, 400);
-  EXPECT_EQ(as("", "POST", "/api/v1/keys", R"({"name":"a","role":"admin","x":1})").status, 400);
-  EXPECT_EQ(as("", "POST", "/api/v1/keys", "nope").status, 400);
-  const auto admin = token_of(as("", "POST", "/api/v1/keys", R"({"name":"a","role":"admin"})"));
+  const auto admin = token_of(local(0, "POST", "/api/v1/keys", R"({"name":"a","role":"admin"})"));
   ASSERT_FALSE(admin.empty());
+  EXPECT_EQ(as(admin, "POST", "/api/v1/keys", R"({"name":"a b","role":"admin"})").status, 400);
+  EXPECT_EQ(as(admin, "POST", "/api/v1/keys", R"({"name":"b","role":"root"})").status, 400);
+  EXPECT_EQ(as(admin, "POST", "/api/v1/keys", R"({"name":"b","role":"admin","x":1})").status, 400);
+  EXPECT_EQ(as(admin, "POST", "/api/v1/keys", "nope").status, 400);
   EXPECT_EQ(as(admin, "POST", "/api/v1/keys", R"({"name":"a","role":"viewer"})").status, 409);
   EXPECT_EQ(as(admin, "PUT", "/api/v1/keys/a").status, 405);
   // The database holds no token, only its salted hash.
   EXPECT_EQ(rampart::test::read_file(dir_ / "r.db").find(admin.substr(12)), std::string::npos);
+}
+
+TEST_F(Keys, TheFirstStartWritesAnAdminKeyOnlyItsOwnerReadsAndResetReplacesEveryKey) {
+  const std::string file = dir_ / "admin.key";
+  ASSERT_TRUE(rampart::store::ensure_bootstrap_key(keys_, file));
+  struct stat st {};
+  ASSERT_EQ(stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::string token = rampart::test::read_file(file);
+  ASSERT_EQ(token.back(), '\n');
+  token.pop_back();
+  EXPECT_EQ(as(token, "GET", "/api/v1/keys").status, 200) << "an admin key";
+  EXPECT_FALSE(rampart::store::ensure_bootstrap_key(keys_, file)) << "only while no key exists";
+  EXPECT_EQ(rampart::test::read_file(file), token + "\n");
+
+  const auto other = token_of(as(token, "POST", "/api/v1/keys", R"({"name":"b","role":"viewer"})"));
+  rampart::store::reset_keys(keys_, file);
+  EXPECT_EQ(as(token, "GET", "/api/v1/keys").status, 401);
+  EXPECT_EQ(as(other, "GET", "/api/v1/widgets/rules").status, 401);
+  std::string fresh = rampart::test::read_file(file);
+  fresh.pop_back();
+  EXPECT_NE(fresh, token);
+  EXPECT_EQ(as(fresh, "GET", "/api/v1/keys").status, 200);
+  EXPECT_EQ(keys_.list().size(), 1u);
 }
 
 TEST(RunningConfig, SecretsAreRedacted) {

@@ -324,9 +324,12 @@ class FirewallEngine {
       program_ = host_.install_program(image);  // the previous instance is released
     } catch (const Error& e) {
       if (e.status() != RAMPART_ERR_UNSUPPORTED) throw;
+      // Running, but not what a firewall is for: the agent is not ready.
       host_.warn(std::string("rules checked but not enforced: ") + e.what());
+      host_.report_enforcing(false, std::string("rules checked but not enforced: ") + e.what());
       return;
     }
+    host_.report_enforcing(true);
     {
       std::lock_guard lock(status_mu_);
       installed_ids_.clear();

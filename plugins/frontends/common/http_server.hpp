@@ -1,8 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
-// What every HTTP frontend plugin (REST, metrics) shares: an HTTP server
-// bound to its `listen` setting (listen_settings.hpp) that answers every
-// error in JSON (its own too: a malformed request line or headers past
-// Poco's limits), and the JSON responses.
+// The HTTP/1.1 server every HTTP frontend plugin (REST, metrics) runs, on
+// Boost.Asio: TCP (optionally TLS) and Unix-socket listeners, request heads
+// read without holding a thread, RFC 9112 message framing, and every error
+// answered in JSON.
+//
+// Why not Poco's HTTPServer: it gives each connection a thread from a small
+// pool (8 idle connections made the REST API unavailable), and its header
+// parser accepts what RFC 9112 says must be refused (whitespace before the
+// colon, obs-fold), so a body could be left unread and parsed as the next
+// request. Here the head is parsed strictly, the body is read exactly as
+// framed (Content-Length or chunked) or the connection is closed, and only
+// the handler runs on a worker thread.
+//
+// Defences against slow and greedy clients (docs/rest-api.md):
+//  - a deadline for a whole request head (TLS handshake included), for the
+//    body and for writing the answer;
+//  - a cap on connections per client address (per uid on a Unix socket)
+//    and overall; at a cap, the oldest connection still waiting for its
+//    request head is closed to make room, so idle or trickling connections
+//    can never lock out a client that sends a request;
+//  - bounded head size and field count, body size decided per request.
 #pragma once
 
 #include <rampart/sdk/plugin.hpp>
@@ -10,55 +27,148 @@
 #include "listen_settings.hpp"
 
 #include <Poco/Dynamic/Var.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/TCPServer.h>
 
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace rampart::frontend {
 
-struct OpenConnections;
-
-// A running server. Poco's HTTPServer answers requests it cannot parse
-// (request line or header fields past its limits, a broken header) with
-// an empty 400; this one runs its own connection loop so those answers are
-// JSON like every other error.
-class HttpServer {
- public:
-  HttpServer(Poco::Net::HTTPRequestHandlerFactory::Ptr factory,
-             const Poco::Net::ServerSocket& socket, int threads, int queue);
-  ~HttpServer();
-  uint16_t port() const { return tcp_->port(); }
-  // Stops accepting and cuts the connections still open.
-  void stop();
-
- private:
-  std::shared_ptr<OpenConnections> open_;
-  std::unique_ptr<Poco::Net::TCPServer> tcp_;
+// Who is on the other end of a connection.
+struct Peer {
+  std::string address;  // "127.0.0.1", "::1"; "local" on a Unix socket
+  uint16_t port = 0;
+  bool local = false;  // Unix socket: uid, gid and pid are the kernel's (SO_PEERCRED)
+  uint32_t uid = 0, gid = 0;
+  int32_t pid = 0;
+  bool tls = false;
+  // For logs and the audit trail: "127.0.0.1" or "local:uid=0,pid=42".
+  std::string text() const;
 };
 
-// Binds and starts a server, HTTPS only (TLS 1.2 or newer) with tls;
-// throws sdk::Error naming the address when the port cannot be bound or
-// the certificate or key cannot be used.
-std::unique_ptr<HttpServer> start_http_server(const ListenAddress& at,
-                                              Poco::Net::HTTPRequestHandlerFactory* factory,
-                                              int threads, int queue,
-                                              const std::optional<TlsSettings>& tls = std::nullopt);
+struct Request {
+  std::string method;
+  std::string target;                                       // as sent
+  std::string path;                                         // target without the query
+  std::string query;                                        // raw, without '?'
+  std::string version;                                      // "HTTP/1.1" or "HTTP/1.0"
+  std::vector<std::pair<std::string, std::string>> fields;  // header fields in order
+  std::string body;
+  Peer peer;
 
-// A JSON response with its length.
-void send_json(Poco::Net::HTTPServerResponse& res, Poco::Net::HTTPResponse::HTTPStatus status,
-               const Poco::Dynamic::Var& body);
+  // The first field named `name` (case-insensitive), or nullptr.
+  const std::string* field(std::string_view name) const;
+  std::string get(std::string_view name, const std::string& fallback = "") const;
+  // The value of cookie `name` in the Cookie field(s), or "".
+  std::string cookie(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  bool close = false;  // close the connection once this is written
+};
+
+// A JSON response.
+Response json_response(int status, const Poco::Dynamic::Var& body);
 // An error response: {"error", "detail", "field"?}.
-void send_error(Poco::Net::HTTPServerResponse& res, Poco::Net::HTTPResponse::HTTPStatus status,
-                const std::string& error, const std::string& detail, const std::string& field = "");
+Response error_response(int status, const std::string& error, const std::string& detail,
+                        const std::string& field = "");
+// The reason phrase of a status code ("Unauthorized" for 401).
+std::string reason_phrase(int status);
+
+// What a frontend implements. Both calls run on a worker thread and may
+// block briefly (they call into the core).
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // Called when a request head is complete, before any of its body is
+  // read. Returns an answer to send at once (the body is then never read,
+  // and the connection closes if one was announced), or nullopt to read a
+  // body of at most `max_body` bytes (preset to the server's limit) and
+  // call handle().
+  virtual std::optional<Response> admit(const Request& head, size_t& max_body) = 0;
+  virtual Response handle(Request& request) = 0;
+};
+
+struct ServerLimits {
+  std::chrono::milliseconds head_timeout{
+      10000};  // TLS handshake + the whole head (also keep-alive idle)
+  std::chrono::milliseconds body_timeout{30000};
+  std::chrono::milliseconds write_timeout{30000};
+  size_t max_head_bytes = 32 * 1024;
+  size_t max_fields = 100;
+  size_t max_body = 1 << 20;  // the default admit() starts from
+  size_t max_connections = 1024;
+  size_t max_connections_per_client = 128;
+  unsigned threads = 4;  // handler threads
+};
+
+// Counters a frontend may publish as metrics; read at any time.
+struct ServerStats {
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> open{0};
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> timed_out{0};     // closed by a deadline
+  std::atomic<uint64_t> evicted{0};       // closed to make room at a connection cap
+  std::atomic<uint64_t> refused{0};       // closed at accept: at a cap with nothing to evict
+  std::atomic<uint64_t> bad_requests{0};  // framing or syntax errors
+};
+
+class HttpServer {
+ public:
+  HttpServer(std::shared_ptr<Handler> handler, ServerLimits limits);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Listeners, added before start(). Each throws sdk::Error naming the
+  // address when it cannot be used. Sockets never set SO_REUSEPORT: a
+  // second agent on the same port fails to bind instead of sharing it.
+  // Returns the bound port (the one chosen when 0 was asked for).
+  uint16_t listen_tcp(const ListenAddress& at,
+                      const std::optional<TlsSettings>& tls = std::nullopt);
+  // A Unix stream socket at `path` with `mode` (a stale socket file is
+  // replaced; one a live server answers on is an error). Peers carry the
+  // kernel's credentials (Peer::local).
+  void listen_unix(const std::string& path, mode_t mode);
+
+  void start();
+  // Stops accepting, closes every connection and waits for handlers still
+  // running. Idempotent.
+  void stop();
+
+  const ServerStats& stats() const;
+
+  struct Impl;  // the connections reach it; not part of the interface
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
 
 // The API key a client sent: "Authorization: Bearer <key>" or "X-API-Key: <key>".
-std::string credential(const Poco::Net::HTTPServerRequest& req);
+std::string credential(const Request& req);
+// The peer as the host's management API takes it (ABI 1.4).
+sdk::ApiPeer api_peer(const Peer& peer);
+
+// The settings every HTTP frontend shares, over `defaults`:
+// request_head_timeout_ms, body_timeout_ms, max_connections,
+// max_connections_per_client, threads. The caller lists them in its
+// allow_only (kServerSettings).
+ServerLimits parse_server_limits(const sdk::Config& cfg, ServerLimits defaults);
+inline constexpr const char* kServerSettings[] = {"request_head_timeout_ms", "body_timeout_ms",
+                                                  "max_connections", "max_connections_per_client",
+                                                  "threads"};
 
 }  // namespace rampart::frontend

@@ -5,81 +5,59 @@
 // plugin's metrics. Anything else gets a JSON 404 or 405.
 #include <rampart/sdk/plugin.hpp>
 
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/URI.h>
-
 #include "http_server.hpp"
 
 namespace {
 
-using Poco::Net::HTTPResponse;
-using Poco::Net::HTTPServerRequest;
-using Poco::Net::HTTPServerResponse;
+namespace fe = rampart::frontend;
 using rampart::sdk::Config;
 using rampart::sdk::Host;
 
-void send(HTTPServerResponse& res, HTTPResponse::HTTPStatus status, const std::string& type,
-          const std::string& body) {
-  res.setStatus(status);
-  res.setContentType(type);
-  res.setContentLength(static_cast<std::streamsize>(body.size()));
-  res.send() << body;
-}
-
 struct Settings {
-  rampart::frontend::ListenAddress listen;
-  bool require_key = false;  // scrapes need an API key (any role) once keys exist
+  fe::ListenAddress listen;
+  bool require_key = false;  // scrapes need an API key (any role)
+  fe::ServerLimits limits;
 };
 
-class Handler : public Poco::Net::HTTPRequestHandler {
+class Handler : public fe::Handler {
  public:
   Handler(const Host& host, bool require_key) : host_(host), require_key_(require_key) {}
-  void handleRequest(HTTPServerRequest& req, HTTPServerResponse& res) override {
-    const std::string path = Poco::URI(req.getURI()).getPath();
-    if (path != "/metrics") {
-      rampart::frontend::send_error(res, HTTPResponse::HTTP_NOT_FOUND, "not found",
-                                    "only /metrics is served here");
-      return;
-    }
-    if (req.getMethod() != "GET" && req.getMethod() != "HEAD") {
-      res.set("Allow", "GET, HEAD");
-      rampart::frontend::send_error(res, HTTPResponse::HTTP_METHOD_NOT_ALLOWED,
-                                    "method not allowed", "use GET");
-      return;
+
+  std::optional<fe::Response> admit(const fe::Request&, size_t& max_body) override {
+    max_body = 4096;  // a scrape has no body; a small one is read and dropped
+    return std::nullopt;
+  }
+
+  fe::Response handle(fe::Request& req) override {
+    if (req.path != "/metrics")
+      return fe::error_response(404, "not found", "only /metrics is served here");
+    if (req.method != "GET" && req.method != "HEAD") {
+      auto r = fe::error_response(405, "method not allowed", "use GET");
+      r.headers.emplace_back("Allow", "GET, HEAD");
+      return r;
     }
     if (require_key_) {
-      // The core decides, as for every API request: open until a key exists.
-      const auto who = host_.api_call("GET", "/api/v1/auth/whoami", "", "",
-                                      "metrics:" + req.clientAddress().host().toString(),
-                                      rampart::frontend::credential(req));
+      // The core decides, as for every API request.
+      const auto who =
+          host_.api_call("GET", "/api/v1/auth/whoami", "", "", "metrics:" + req.peer.text(),
+                         fe::credential(req), fe::api_peer(req.peer));
       if (who.status != 200) {
-        send(res, HTTPResponse::HTTP_UNAUTHORIZED, "application/json", who.body);
-        return;
+        fe::Response r;
+        r.status = who.status;
+        r.content_type = "application/json";
+        r.body = who.body;
+        return r;
       }
     }
     try {
-      send(res, HTTPResponse::HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
-           host_.metrics_text());
+      fe::Response r;
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      r.body = host_.metrics_text();
+      return r;
     } catch (const std::exception& e) {
-      rampart::frontend::send_error(res, HTTPResponse::HTTP_INTERNAL_SERVER_ERROR, "internal error",
-                                    "metrics unavailable");
       host_.warn(std::string("rendering metrics failed: ") + e.what());
+      return fe::error_response(500, "internal error", "metrics unavailable");
     }
-  }
-
- private:
-  const Host& host_;
-  bool require_key_;
-};
-
-class Factory : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  Factory(const Host& host, bool require_key) : host_(host), require_key_(require_key) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
-    return new Handler(host_, require_key_);
   }
 
  private:
@@ -88,9 +66,15 @@ class Factory : public Poco::Net::HTTPRequestHandlerFactory {
 };
 
 Settings settings(const Config& cfg) {
-  cfg.allow_only("", {"listen", "require_key"});
-  return {rampart::frontend::parse_listen(cfg, "listen", "127.0.0.1:9090"),
-          cfg.get<bool>("require_key", false)};
+  std::vector<const char*> keys = {"listen", "require_key"};
+  keys.insert(keys.end(), std::begin(fe::kServerSettings), std::end(fe::kServerSettings));
+  cfg.allow_only("", keys);
+  fe::ServerLimits d;
+  d.threads = 2;
+  d.max_connections = 256;
+  d.max_connections_per_client = 64;
+  return {fe::parse_listen(cfg, "listen", "127.0.0.1:9090"), cfg.get<bool>("require_key", false),
+          fe::parse_server_limits(cfg, d)};
 }
 
 class MetricsFrontend {
@@ -98,9 +82,12 @@ class MetricsFrontend {
   MetricsFrontend(Host& host, const Config& cfg) : host_(host), settings_(settings(cfg)) {}
 
   void start() {
-    server_ = rampart::frontend::start_http_server(
-        settings_.listen, new Factory(host_, settings_.require_key), 2, 16);
-    settings_.listen.port = server_->port();  // the one bound when 0 was asked for
+    auto server = std::make_unique<fe::HttpServer>(
+        std::make_shared<Handler>(host_, settings_.require_key), settings_.limits);
+    settings_.listen.port =
+        server->listen_tcp(settings_.listen);  // the one bound when 0 was asked for
+    server->start();
+    server_ = std::move(server);
     host_.info("listening on " + settings_.listen.text());
   }
   void stop() {
@@ -112,7 +99,7 @@ class MetricsFrontend {
  private:
   Host& host_;
   Settings settings_;
-  std::unique_ptr<rampart::frontend::HttpServer> server_;
+  std::unique_ptr<fe::HttpServer> server_;
 };
 
 }  // namespace

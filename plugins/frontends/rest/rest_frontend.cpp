@@ -1,31 +1,29 @@
 // SPDX-License-Identifier: Apache-2.0
-// The REST frontend (Poco HTTPServer): health, readiness, and the
-// management API under /api/v1 (every rule domain, agent and kernel status,
-// config, audit), which the core answers; this plugin carries HTTP: body
-// limits, request metrics. Every error is JSON {error, detail, field?}.
+// The REST frontend: health, readiness, the Swagger UI and the management
+// API under /api/v1 (every rule domain, agent and kernel status, config,
+// audit, keys, alerts), which the core answers; this plugin carries HTTP.
+//
+// Doors: a TCP listener (plugins.rest.listen, HTTPS with tls:) where every
+// API request needs a key, and a Unix socket (plugins.rest.socket, mode
+// 0600) where root and the agent's own user are admins by their
+// kernel-verified credentials: rampartctl's default, and the way back in
+// when every key is lost. A request is authenticated before its body is
+// read; writes are limited per key, and unauthenticated requests per
+// address in buckets of their own, so strangers cannot spend an
+// operator's budget. Every error is JSON {error, detail, field?}.
 #include <rampart/sdk/plugin.hpp>
 
 #include "http_server.hpp"
 
 #include <Poco/Exception.h>
-#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 #include <Poco/Net/HTTPCookie.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/NameValueCollection.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/String.h>
 #include <Poco/URI.h>
 
 #include <dlfcn.h>
+
 #include <algorithm>
 #include <chrono>
-
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -36,12 +34,8 @@
 
 namespace {
 
+namespace fe = rampart::frontend;
 using Poco::JSON::Object;
-using Poco::Net::HTTPResponse;
-using Poco::Net::HTTPServerRequest;
-using Poco::Net::HTTPServerResponse;
-using rampart::frontend::send_error;
-using rampart::frontend::send_json;
 using rampart::sdk::Config;
 using rampart::sdk::Error;
 using rampart::sdk::Host;
@@ -59,65 +53,86 @@ std::string default_swagger_ui_dir() {
 }
 
 struct Settings {
-  rampart::frontend::ListenAddress listen;
-  std::optional<rampart::frontend::TlsSettings> tls;
+  fe::ListenAddress listen;
+  std::optional<fe::TlsSettings> tls;
+  std::string socket;          // "" : no local socket
   std::string swagger_ui_dir;  // "" : beside the plugin (share/rampart/swagger-ui)
-  size_t max_body = 1 << 20;
-  double write_rate = 20;  // writes per second per client address, refilled continuously
+  double write_rate = 20;      // writes per second per key, refilled continuously
   double write_burst = 40;
+  double anonymous_rate = 5;  // unauthenticated requests per second per address
+  double anonymous_burst = 20;
+  fe::ServerLimits limits;
 
   static Settings from(const Config& cfg) {
-    cfg.allow_only("", {"listen", "max_body_bytes", "tls", "write_rate_per_second", "write_burst",
-                        "swagger_ui_dir"});
+    std::vector<const char*> keys = {"listen",
+                                     "socket",
+                                     "max_body_bytes",
+                                     "tls",
+                                     "write_rate_per_second",
+                                     "write_burst",
+                                     "unauthenticated_rate_per_second",
+                                     "unauthenticated_burst",
+                                     "swagger_ui_dir"};
+    keys.insert(keys.end(), std::begin(fe::kServerSettings), std::end(fe::kServerSettings));
+    cfg.allow_only("", keys);
     Settings s;
-    s.listen = rampart::frontend::parse_listen(cfg, "listen", "127.0.0.1:8080");
-    s.tls = rampart::frontend::parse_tls(cfg, "tls");
+    s.listen = fe::parse_listen(cfg, "listen", "127.0.0.1:8080");
+    s.tls = fe::parse_tls(cfg, "tls");
+    s.socket = cfg.get<std::string>("socket", "/run/rampart/rampart.sock");
+    if (!s.socket.empty() && (s.socket.front() != '/' || s.socket.size() > 107))
+      throw cfg.invalid("socket", "expected an absolute path of at most 107 bytes, or \"\"");
     s.swagger_ui_dir = cfg.get<std::string>("swagger_ui_dir", default_swagger_ui_dir());
-    s.write_rate = cfg.get<double>("write_rate_per_second", 20);
-    s.write_burst = cfg.get<double>("write_burst", 40);
-    if (!(s.write_rate > 0)) throw cfg.invalid("write_rate_per_second", "must be above 0");
-    if (!(s.write_burst >= 1)) throw cfg.invalid("write_burst", "must be 1 or more");
-    s.max_body = cfg.get<uint64_t>("max_body_bytes", 1 << 20);
+    auto rate = [&](const char* key, double fallback, double min, const char* bound) {
+      const double v = cfg.get<double>(key, fallback);
+      if (!(v >= min) || v > 1e6) throw cfg.invalid(key, std::string("must be ") + bound);
+      return v;
+    };
+    s.write_rate = rate("write_rate_per_second", 20, 1e-3, "above 0");
+    s.write_burst = rate("write_burst", 40, 1, "1 or more");
+    s.anonymous_rate = rate("unauthenticated_rate_per_second", 5, 1e-3, "above 0");
+    s.anonymous_burst = rate("unauthenticated_burst", 20, 1, "1 or more");
+    fe::ServerLimits d;
+    d.max_body = cfg.get<uint64_t>("max_body_bytes", 8u << 20);
+    if (d.max_body < 1024 || d.max_body > (1u << 30))
+      throw cfg.invalid("max_body_bytes", "must be 1024-1073741824");
+    d.threads = 8;
+    s.limits = fe::parse_server_limits(cfg, d);
     return s;
   }
 };
 
 // GET /swagger-ui/<file>: the Swagger UI page and its assets (no data; the
 // page fetches the OpenAPI document, which follows the API's access rules).
-int serve_swagger_ui(const std::string& dir, const std::string& path, HTTPServerResponse& res) {
+fe::Response serve_swagger_ui(const std::string& dir, const std::string& path) {
   static const std::regex kFile("^/swagger-ui/([A-Za-z0-9_.-]*)$");
   std::smatch m;
   std::string name;
   if (path == "/swagger-ui") {
-    res.redirect("/swagger-ui/");
-    return 302;
+    fe::Response r;
+    r.status = 302;
+    r.headers.emplace_back("Location", "/swagger-ui/");
+    return r;
   }
-  if (!std::regex_match(path, m, kFile) || (name = m[1].str()).find("..") != std::string::npos) {
-    send_error(res, HTTPResponse::HTTP_NOT_FOUND, "not found", path);
-    return 404;
-  }
+  if (!std::regex_match(path, m, kFile) || (name = m[1].str()).find("..") != std::string::npos)
+    return fe::error_response(404, "not found", path);
   if (name.empty()) name = "index.html";
   std::ifstream in(dir + "/" + name, std::ios::binary);
   if (!in) {
-    send_error(res, HTTPResponse::HTTP_NOT_FOUND, "not found",
-               name + " is not in " + dir + " (plugins.rest.swagger_ui_dir)");
-    return 404;
+    return fe::error_response(404, "not found",
+                              name + " is not in " + dir + " (plugins.rest.swagger_ui_dir)");
   }
   std::ostringstream body;
   body << in.rdbuf();
   const auto ext = std::filesystem::path(name).extension().string();
-  const std::string type = ext == ".html"  ? "text/html; charset=utf-8"
-                           : ext == ".css" ? "text/css"
-                           : ext == ".js"  ? "application/javascript"
-                           : ext == ".png" ? "image/png"
-                                           : "text/plain; charset=utf-8";
-  const std::string text = body.str();
-  res.setStatus(HTTPResponse::HTTP_OK);
-  res.setContentType(type);
-  res.set("X-Content-Type-Options", "nosniff");
-  res.setContentLength(static_cast<std::streamsize>(text.size()));
-  res.send() << text;
-  return 200;
+  fe::Response r;
+  r.content_type = ext == ".html"  ? "text/html; charset=utf-8"
+                   : ext == ".css" ? "text/css"
+                   : ext == ".js"  ? "application/javascript"
+                   : ext == ".png" ? "image/png"
+                                   : "text/plain; charset=utf-8";
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  r.body = body.str();
+  return r;
 }
 
 // Requests by route (ids replaced by {id}), method and status code.
@@ -154,16 +169,16 @@ class RequestMetrics {
   std::map<std::string, rampart::sdk::Metric> series_;
 };
 
-// Writes per client address: a token bucket each, so one client cannot
+// Token buckets by name (an identity, or an address): one client cannot
 // churn the kernel's rule sets for everyone.
-class WriteLimiter {
+class RateLimiter {
  public:
-  WriteLimiter(double rate, double burst) : rate_(rate), burst_(burst) {}
-  bool allow(const std::string& client) {
+  RateLimiter(double rate, double burst) : rate_(rate), burst_(burst) {}
+  bool allow(const std::string& who) {
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mu_);
     if (buckets_.size() > 4096) buckets_.clear();  // bounded memory; a reset only forgives
-    auto [it, fresh] = buckets_.try_emplace(client, Bucket{burst_, now});
+    auto [it, fresh] = buckets_.try_emplace(who, Bucket{burst_, now});
     Bucket& b = it->second;
     if (!fresh) {
       b.tokens =
@@ -185,147 +200,156 @@ class WriteLimiter {
   std::map<std::string, Bucket> buckets_;
 };
 
-class Api : public Poco::Net::HTTPRequestHandler {
- public:
-  Api(const Host& host, const Settings& s, RequestMetrics& metrics, WriteLimiter& limiter)
-      : host_(host), settings_(s), metrics_(metrics), limiter_(limiter) {}
+bool is_write(const std::string& method) { return method != "GET" && method != "HEAD"; }
 
-  void handleRequest(HTTPServerRequest& req, HTTPServerResponse& res) override {
-    Poco::URI uri;
-    try {
-      uri = Poco::URI(req.getURI());
-    } catch (const Poco::Exception& e) {
-      send_error(res, HTTPResponse::HTTP_BAD_REQUEST, "bad request", "URI: " + e.displayText());
-      metrics_.count("other", req.getMethod(), 400);
-      return;
+bool is_api(const std::string& path) {
+  return path.rfind("/api/v1/", 0) == 0 || path == "/api-docs/openapi.json";
+}
+
+fe::Response from_core(const Host::ApiResponse& answer) {
+  fe::Response r;
+  r.status = answer.status;
+  if (answer.status != 204) {
+    r.content_type = "application/json";
+    r.body = answer.body;
+  }
+  return r;
+}
+
+fe::Response too_many(const std::string& detail) {
+  auto r = fe::error_response(429, "too many requests", detail);
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+class Api : public fe::Handler {
+ public:
+  Api(const Host& host, Settings s)
+      : host_(host),
+        settings_(std::move(s)),
+        metrics_(host),
+        writes_(settings_.write_rate, settings_.write_burst),
+        anonymous_(settings_.anonymous_rate, settings_.anonymous_burst) {}
+
+  std::optional<fe::Response> admit(const fe::Request& req, size_t& max_body) override {
+    if (!is_api(req.path)) {
+      max_body = 4096;  // nothing outside the API takes a body; a small one is read and dropped
+      return std::nullopt;
     }
-    int code = 500;
+    // Who, before a byte of the body is read: strangers send no bodies.
+    const auto who = host_.authenticate(actor(req), fe::credential(req), fe::api_peer(req.peer));
+    if (!who) {
+      if (!anonymous_.allow(req.peer.address)) {
+        return counted(req, too_many("at most " + number(settings_.anonymous_rate) +
+                                     " unauthenticated requests per second per client "
+                                     "(plugins.rest.unauthenticated_rate_per_second)"));
+      }
+      // The core's own refusal (401), from the head alone.
+      return counted(
+          req, from_core(host_.api_call(req.method, api_path(req.path), req.query, "", actor(req),
+                                        fe::credential(req), fe::api_peer(req.peer))));
+    }
+    // Local administrators are not limited: they are the way back in.
+    if (is_write(req.method) && !req.peer.local && !writes_.allow(who.name)) {
+      return counted(req, too_many("at most " + number(settings_.write_rate) +
+                                   " writes per second per key "
+                                   "(plugins.rest.write_rate_per_second)"));
+    }
+    max_body = settings_.limits.max_body;
+    return std::nullopt;
+  }
+
+  fe::Response handle(fe::Request& req) override {
+    fe::Response r;
     try {
-      code = route(req, res, uri);
+      r = route(req);
     } catch (const std::exception& e) {
-      if (!res.sent())
-        send_error(res, HTTPResponse::HTTP_INTERNAL_SERVER_ERROR, "internal error", e.what());
+      r = fe::error_response(500, "internal error", e.what());
     }
-    metrics_.count(uri.getPath(), req.getMethod(), code);
+    metrics_.count(req.path, req.method, r.status);
+    return r;
   }
 
  private:
-  int route(HTTPServerRequest& req, HTTPServerResponse& res, const Poco::URI& uri) {
-    const std::string& path = uri.getPath();
-    const std::string& method = req.getMethod();
-    if (path == "/healthz" && method == "GET") {
+  static std::string number(double v) {
+    std::ostringstream os;
+    os << v;
+    return os.str();
+  }
+  // The door: the core adds who (key or local uid and pid).
+  static std::string actor(const fe::Request& req) {
+    return "rest:" + (req.peer.local ? std::string("local") : req.peer.text());
+  }
+  // The OpenAPI document at its conventional place; the core writes it.
+  static std::string api_path(const std::string& path) {
+    return path == "/api-docs/openapi.json" ? "/api/v1/openapi.json" : path;
+  }
+
+  fe::Response counted(const fe::Request& req, fe::Response r) {
+    metrics_.count(req.path, req.method, r.status);
+    return r;
+  }
+
+  fe::Response route(fe::Request& req) {
+    const std::string& path = req.path;
+    const std::string& method = req.method;
+    if (path == "/healthz" && (method == "GET" || method == "HEAD")) {
       Object::Ptr o = new Object;
       o->set("status", "ok");
-      send_json(res, HTTPResponse::HTTP_OK, o);
-      return 200;
+      return fe::json_response(200, o);
     }
-    if (path == "/readyz" && method == "GET") {
-      Object::Ptr o = new Object;
-      const bool ready = host_.datapath_ready();
-      o->set("status", ready ? "ready" : "kernel programs not attached");
-      send_json(res, ready ? HTTPResponse::HTTP_OK : HTTPResponse::HTTP_SERVICE_UNAVAILABLE, o);
-      return ready ? 200 : 503;
+    if (path == "/readyz" && (method == "GET" || method == "HEAD")) {
+      // Ready means enforcing: every enabled engine, every interface.
+      const auto ready = host_.agent_ready();
+      fe::Response r;
+      r.status = ready.ready ? 200 : 503;
+      r.content_type = "application/json";
+      r.body = ready.detail_json;
+      return r;
     }
-    if ((path == "/swagger-ui" || path.rfind("/swagger-ui/", 0) == 0) && method == "GET") {
-      // Once keys exist the page needs one too: ?key=<token> on the page
-      // sets an HttpOnly cookie that the page's assets then carry (browsers
-      // cannot put a header on a page load). The cookie is honoured here only.
-      std::string key = rampart::frontend::credential(req);
-      std::string query_key;
-      for (const auto& [k, v] : uri.getQueryParameters()) {
+    if ((path == "/swagger-ui" || path.rfind("/swagger-ui/", 0) == 0) && method == "GET")
+      return swagger_ui(req);
+    if (!is_api(path)) return fe::error_response(404, "not found", path);
+    // Everything under /api/v1 means the same in every frontend: the core
+    // answers it; this plugin only carries it.
+    return from_core(host_.api_call(method, api_path(path), req.query, req.body, actor(req),
+                                    fe::credential(req), fe::api_peer(req.peer)));
+  }
+
+  // Once keys exist the page needs one too: ?key=<token> on the page sets
+  // an HttpOnly cookie that the page's assets then carry (browsers cannot
+  // put a header on a page load). The cookie is honoured here only.
+  fe::Response swagger_ui(const fe::Request& req) {
+    std::string key = fe::credential(req);
+    std::string query_key;
+    try {
+      for (const auto& [k, v] : Poco::URI("/?" + req.query).getQueryParameters()) {
         if (k == "key") query_key = v;
       }
-      if (key.empty()) key = query_key;
-      if (key.empty()) {
-        Poco::Net::NameValueCollection cookies;
-        req.getCookies(cookies);
-        key = cookies.get("rampart_ui", "");
-      }
-      const auto who = host_.api_call("GET", "/api/v1/auth/whoami", "", "",
-                                      "rest:" + req.clientAddress().host().toString(), key);
-      if (who.status != 200) {
-        res.setStatus(static_cast<HTTPResponse::HTTPStatus>(who.status));
-        res.setContentType("application/json");
-        res.setContentLength(static_cast<std::streamsize>(who.body.size()));
-        res.send() << who.body;
-        return who.status;
-      }
-      if (!query_key.empty()) {
-        Poco::Net::HTTPCookie cookie("rampart_ui", query_key);
-        cookie.setPath("/swagger-ui/");
-        cookie.setHttpOnly(true);
-        cookie.setSameSite(Poco::Net::HTTPCookie::SAME_SITE_STRICT);
-        cookie.setSecure(settings_.tls.has_value());
-        res.addCookie(cookie);
-      }
-      return serve_swagger_ui(settings_.swagger_ui_dir, path, res);
+    } catch (const Poco::Exception&) {
+      return fe::error_response(400, "bad request", "malformed query");
     }
-    // The OpenAPI document at its conventional place; the core writes it.
-    const std::string api_path = path == "/api-docs/openapi.json" ? "/api/v1/openapi.json" : path;
-    if (api_path.rfind("/api/v1/", 0) != 0) {
-      send_error(res, HTTPResponse::HTTP_NOT_FOUND, "not found", path);
-      return 404;
+    if (key.empty()) key = query_key;
+    if (key.empty()) key = req.cookie("rampart_ui");
+    const auto who = host_.api_call("GET", "/api/v1/auth/whoami", "", "", actor(req), key,
+                                    fe::api_peer(req.peer));
+    if (who.status != 200) return from_core(who);
+    fe::Response r = serve_swagger_ui(settings_.swagger_ui_dir, req.path);
+    if (!query_key.empty()) {
+      Poco::Net::HTTPCookie cookie("rampart_ui", query_key);
+      cookie.setPath("/swagger-ui/");
+      cookie.setHttpOnly(true);
+      cookie.setSameSite(Poco::Net::HTTPCookie::SAME_SITE_STRICT);
+      cookie.setSecure(settings_.tls.has_value());
+      r.headers.emplace_back("Set-Cookie", cookie.toString());
     }
-    if (method != "GET" && method != "HEAD" &&
-        !limiter_.allow(req.clientAddress().host().toString())) {
-      res.set("Retry-After", "1");
-      send_error(res, HTTPResponse::HTTP_TOO_MANY_REQUESTS, "too many requests",
-                 "at most " + std::to_string(settings_.write_rate) +
-                     " writes per second per client (plugins.rest.write_rate_per_second)");
-      return 429;
-    }
-    std::string body;
-    if (method == "POST" || method == "PUT" || method == "PATCH") {
-      if (req.getContentLength() > static_cast<std::streamsize>(settings_.max_body)) {
-        send_error(res, HTTPResponse::HTTP_REQUESTENTITYTOOLARGE, "body too large",
-                   "at most " + std::to_string(settings_.max_body) + " bytes");
-        return 413;
-      }
-      // Read at most max_body + 1 bytes, whatever Content-Length claims.
-      body.resize(settings_.max_body + 1);
-      req.stream().read(body.data(), static_cast<std::streamsize>(body.size()));
-      body.resize(static_cast<size_t>(req.stream().gcount()));
-      if (body.size() > settings_.max_body) {
-        send_error(res, HTTPResponse::HTTP_REQUESTENTITYTOOLARGE, "body too large",
-                   "at most " + std::to_string(settings_.max_body) + " bytes");
-        return 413;
-      }
-    }
-    // Everything under /api/v1 means the same in every frontend: the core
-    // answers it (ABI 1.2 api_call); this plugin only carries it.
-    const auto answer = host_.api_call(method, api_path, uri.getRawQuery(), body,
-                                       "rest:" + req.clientAddress().host().toString(),
-                                       rampart::frontend::credential(req));
-    res.setStatus(static_cast<HTTPResponse::HTTPStatus>(answer.status));
-    if (answer.status == 204) {
-      res.send();
-    } else {
-      res.setContentType("application/json");
-      res.setContentLength(static_cast<std::streamsize>(answer.body.size()));
-      res.send() << answer.body;
-    }
-    return answer.status;
+    return r;
   }
 
   const Host& host_;
-  Settings settings_;
-  RequestMetrics& metrics_;
-  WriteLimiter& limiter_;
-};
-
-class Factory : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  Factory(const Host& host, const Settings& s)
-      : host_(host), settings_(s), metrics_(host), limiter_(s.write_rate, s.write_burst) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
-    return new Api(host_, settings_, metrics_, limiter_);
-  }
-
- private:
-  const Host& host_;
-  Settings settings_;
+  const Settings settings_;
   RequestMetrics metrics_;
-  WriteLimiter limiter_;
+  RateLimiter writes_, anonymous_;
 };
 
 class RestFrontend {
@@ -333,10 +357,15 @@ class RestFrontend {
   RestFrontend(Host& host, const Config& cfg) : host_(host), settings_(Settings::from(cfg)) {}
 
   void start() {
-    server_ = rampart::frontend::start_http_server(settings_.listen, new Factory(host_, settings_),
-                                                   8, 64, settings_.tls);
-    settings_.listen.port = server_->port();  // the one bound when 0 was asked for
+    auto server =
+        std::make_unique<fe::HttpServer>(std::make_shared<Api>(host_, settings_), settings_.limits);
+    const uint16_t port = server->listen_tcp(settings_.listen, settings_.tls);
+    if (!settings_.socket.empty()) server->listen_unix(settings_.socket, 0600);
+    server->start();
+    server_ = std::move(server);
+    settings_.listen.port = port;  // the one bound when 0 was asked for
     host_.info("listening on " + settings_.listen.text() + (settings_.tls ? " (https)" : ""));
+    if (!settings_.socket.empty()) host_.info("local socket " + settings_.socket);
   }
 
   void stop() {
@@ -349,10 +378,10 @@ class RestFrontend {
  private:
   Host& host_;
   Settings settings_;
-  std::unique_ptr<rampart::frontend::HttpServer> server_;
+  std::unique_ptr<fe::HttpServer> server_;
 };
 
 }  // namespace
 
 RAMPART_PLUGIN(RestFrontend, RAMPART_KIND_FRONTEND, "rest", "REST API", "0.1.0", "Apache-2.0",
-               "Health, readiness and the firewall rule API over HTTP (Poco)")
+               "Health, readiness and the management API over HTTP(S) and a local socket")

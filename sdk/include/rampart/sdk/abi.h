@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define RAMPART_ABI_MAJOR 1
-#define RAMPART_ABI_MINOR 3
+#define RAMPART_ABI_MINOR 4
 
 /* Name of the one symbol every plugin exports. */
 #define RAMPART_PLUGIN_ENTRY_SYMBOL "rampart_plugin_entry"
@@ -279,7 +279,35 @@ typedef struct rampart_api_request {
   rampart_str body;
   const char* actor;      /* the transport's view of who, for the audit log */
   const char* credential; /* API key token the client sent, or NULL */
+  /* ---- ABI 1.4 ---- */
+  uint32_t peer_flags; /* RAMPART_PEER_* */
+  uint32_t peer_uid;   /* with RAMPART_PEER_LOCAL */
+  uint32_t peer_gid;
+  int32_t peer_pid;
 } rampart_api_request;
+
+/* ---- ABI 1.4 types ---- */
+
+/* rampart_api_request.peer_flags */
+#define RAMPART_PEER_LOCAL \
+  1u /* a Unix-socket peer: peer_uid/gid/pid are the kernel's (SO_PEERCRED) */
+#define RAMPART_PEER_TLS 2u /* the request came over TLS */
+
+/* What a request may do. */
+typedef enum rampart_role {
+  RAMPART_ROLE_NONE = 0, /* identifies nobody: only unauthenticated routes */
+  RAMPART_ROLE_VIEWER = 1,
+  RAMPART_ROLE_OPERATOR = 2,
+  RAMPART_ROLE_ADMIN = 3
+} rampart_role;
+
+/* Who sent a request (ABI 1.4 api_authenticate). */
+typedef struct rampart_api_identity {
+  uint32_t struct_size;
+  uint32_t role;    /* rampart_role */
+  rampart_str name; /* "key:<name>", "local:uid=<uid>"; empty for nobody. Valid until this
+                       thread calls api_authenticate again */
+} rampart_api_identity;
 
 typedef struct rampart_api_response {
   uint32_t struct_size;
@@ -409,6 +437,25 @@ typedef struct rampart_host_api {
    * carry it. */
   rampart_status (*reputation_publish)(rampart_host_ctx* ctx, rampart_str name, int32_t score,
                                        uint32_t ttl_s);
+
+  /* ---- ABI 1.4 ---- */
+
+  /* Frontends: who sent a request, from its credential and peer fields
+   * alone (method, path and body are not read), so a frontend can refuse
+   * an unauthenticated request before reading its body and limit requests
+   * per identity. A wrong or missing key is RAMPART_OK with role NONE. */
+  rampart_status (*api_authenticate)(rampart_host_ctx* ctx, const rampart_api_request* req,
+                                     rampart_api_identity* out);
+  /* 1 when the agent is ready: every enabled plugin running, every engine
+   * enforcing, on every configured interface; else 0. *detail (if not
+   * NULL) gets a JSON object {"ready": bool, "missing": [...]}, valid until
+   * this thread calls again. */
+  int (*agent_ready)(rampart_host_ctx* ctx, rampart_str* detail);
+  /* Engines: whether this instance enforces what its config asks (1) or
+   * runs without enforcing it (0, with a reason), e.g. rules checked but no
+   * kernel datapath. The agent is not ready while any engine says 0. An
+   * instance starts out enforcing. */
+  void (*report_enforcing)(rampart_host_ctx* ctx, int enforcing, const char* reason);
 } rampart_host_api;
 
 /*
@@ -466,6 +513,13 @@ typedef struct rampart_plugin_descriptor {
   const char* license;
   const char* description;
   const rampart_plugin_api* api;
+  /* ---- ABI 1.4 ---- */
+  /* Settings whose values are secrets, as paths in the plugin's config
+   * subtree ("password", "headers.*", "tls.key"; a '*' segment matches any
+   * one key or index), NULL-terminated; NULL: none. GET /api/v1/config
+   * shows them redacted. A path ending in "#url" redacts a URL's user
+   * info, path and query and keeps its scheme, host and port. */
+  const char* const* secret_settings;
 } rampart_plugin_descriptor;
 
 /*

@@ -15,6 +15,7 @@
 //     void on_event(const rampart::sdk::Event& ev);   // optional (engines)
 //     void send_alert(const rampart::sdk::Alert& a);  // senders
 //     void stream_alert(const rampart::sdk::Alert& a);  // frontends that stream alerts
+//     static constexpr const char* kSecretSettings[] = {"password", nullptr};  // optional
 //   };
 //   RAMPART_PLUGIN(MyEngine, RAMPART_KIND_ENGINE, "my_engine", "My engine", "1.0.0",
 //                  "Apache-2.0", "What it does")
@@ -162,8 +163,10 @@ class Config {
   // Rejects keys of the map at path other than `allowed` (typos in config
   // are errors, not silently ignored settings).
   void allow_only(const std::string& path, std::initializer_list<const char*> allowed) const {
-    std::vector<const char*> v(allowed);
-    check(api_->config_check_keys(cfg_, path.c_str(), v.data(), v.size()));
+    allow_only(path, std::vector<const char*>(allowed));
+  }
+  void allow_only(const std::string& path, const std::vector<const char*>& allowed) const {
+    check(api_->config_check_keys(cfg_, path.c_str(), allowed.data(), allowed.size()));
   }
 
  private:
@@ -389,6 +392,15 @@ struct RuleBody {
 
 using Labels = std::initializer_list<std::pair<const char*, const char*>>;
 
+// ABI 1.4: what the transport knows of who sent a management API request:
+// the kernel-verified credentials of a Unix-socket peer, and TLS.
+struct ApiPeer {
+  bool local = false;
+  uint32_t uid = 0, gid = 0;
+  int32_t pid = 0;
+  bool tls = false;
+};
+
 // The host services, as handed to the plugin's constructor.
 class Host {
  public:
@@ -512,22 +524,57 @@ class Host {
   };
   ApiResponse api_call(const std::string& method, const std::string& path, const std::string& query,
                        std::string_view body, const std::string& actor,
-                       const std::string& credential = "") const {
+                       const std::string& credential = "", const ApiPeer& peer = {}) const {
     require_field(RAMPART_HAS_FIELD(api_, rampart_host_api, api_call), "api_call");
-    rampart_api_request req{};
-    req.struct_size = sizeof req;
+    rampart_api_request req = api_request(actor, credential, peer);
     req.method = method.c_str();
     req.path = path.c_str();
     req.query = query.empty() ? nullptr : query.c_str();
     req.body = to_str(body);
-    req.actor = actor.c_str();
-    req.credential = credential.empty() ? nullptr : credential.c_str();
     rampart_api_response res{};
     res.struct_size = sizeof res;
     check(api_->api_call(api_->ctx, &req, &res));
     return {static_cast<int>(res.status),
             std::string(res.body.ptr ? res.body.ptr : "", res.body.len)};
   }
+  // ABI 1.4, frontends: who a request comes from, before reading its body.
+  struct ApiIdentity {
+    rampart_role role = RAMPART_ROLE_NONE;
+    std::string name;  // "key:<name>", "local:uid=0"; "" for nobody
+    explicit operator bool() const { return role != RAMPART_ROLE_NONE; }
+  };
+  ApiIdentity authenticate(const std::string& actor, const std::string& credential,
+                           const ApiPeer& peer = {}) const {
+    require_field(RAMPART_HAS_FIELD(api_, rampart_host_api, api_authenticate), "api_authenticate");
+    const rampart_api_request req = api_request(actor, credential, peer);
+    rampart_api_identity out{};
+    out.struct_size = sizeof out;
+    check(api_->api_authenticate(api_->ctx, &req, &out));
+    return {static_cast<rampart_role>(out.role), to_string(out.name)};
+  }
+  // ABI 1.4: whether the agent enforces everything its config asks, and
+  // if not, what is missing ({"ready": bool, "missing": [...]}).
+  struct Readiness {
+    bool ready = false;
+    std::string detail_json;
+  };
+  Readiness agent_ready() const {
+    if (!RAMPART_HAS_FIELD(api_, rampart_host_api, agent_ready)) {
+      const bool up = datapath_ready();
+      return {up, up ? R"({"ready":true,"missing":[]})"
+                     : R"({"ready":false,"missing":["kernel programs not attached"]})"};
+    }
+    rampart_str detail{};
+    const bool ready = api_->agent_ready(api_->ctx, &detail) != 0;
+    return {ready, to_string(detail)};
+  }
+  // ABI 1.4, engines: this instance enforces what its config asks, or not
+  // (and why); the agent is not ready while an engine does not.
+  void report_enforcing(bool enforcing, const std::string& reason = "") const {
+    if (RAMPART_HAS_FIELD(api_, rampart_host_api, report_enforcing))
+      api_->report_enforcing(api_->ctx, enforcing ? 1 : 0, reason.c_str());
+  }
+
   // ABI 1.2: every metric in the Prometheus text format.
   std::string metrics_text() const {
     require_field(RAMPART_HAS_FIELD(api_, rampart_host_api, metrics_render), "metrics_render");
@@ -545,6 +592,20 @@ class Host {
   }
 
  private:
+  static rampart_api_request api_request(const std::string& actor, const std::string& credential,
+                                         const ApiPeer& peer) {
+    rampart_api_request req{};
+    req.struct_size = sizeof req;
+    req.method = "";
+    req.path = "";
+    req.actor = actor.c_str();
+    req.credential = credential.empty() ? nullptr : credential.c_str();
+    req.peer_flags = (peer.local ? RAMPART_PEER_LOCAL : 0u) | (peer.tls ? RAMPART_PEER_TLS : 0u);
+    req.peer_uid = peer.uid;
+    req.peer_gid = peer.gid;
+    req.peer_pid = peer.pid;
+    return req;
+  }
   static void timer_thunk(void* user) noexcept;
   static void collect_rule(void* user, const rampart_rule* r) noexcept {
     try {
@@ -740,6 +801,13 @@ concept HasApplyRules = requires(T t, std::string_view d, const std::vector<Rule
   t.apply_rules(d, r);
 };
 
+// ABI 1.4: `static constexpr const char* kSecretSettings[] = {"password",
+// nullptr};` declares the settings GET /api/v1/config redacts.
+template <class T>
+concept HasSecretSettings = requires {
+  { T::kSecretSettings[0] } -> std::convertible_to<const char*>;
+};
+
 template <class T>
 struct Thunks {
   static rampart_status create(const rampart_host_api* host, const rampart_config* cfg,
@@ -842,6 +910,7 @@ const rampart_plugin_descriptor* entry(rampart_plugin_kind kind, const char* id,
     d.license = license;
     d.description = description;
     d.api = &api;
+    if constexpr (HasSecretSettings<T>) d.secret_settings = T::kSecretSettings;
     return d;
   }();
   return &desc;
