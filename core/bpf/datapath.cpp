@@ -307,10 +307,20 @@ void Datapath::attach(const std::string& ifname) {
 }
 
 void Datapath::start() {
+  load();
+  attach();
+}
+
+void Datapath::load() {
   std::lock_guard lock(mu_);
   ensure_bpffs(opts_.pin_root);
   load_or_adopt();
   load_or_adopt_tc();
+}
+
+void Datapath::attach() {
+  std::lock_guard lock(mu_);
+  attachments_.clear();
   // Links of interfaces no longer configured are removed (that detaches).
   std::error_code ec;
   for (const auto& de : fs::directory_iterator(opts_.pin_root + "/links", ec)) {
@@ -332,8 +342,13 @@ void Datapath::start() {
   for (const auto& ifname : opts_.interfaces) attach(ifname);
 }
 
+std::vector<Attachment> Datapath::attachments() const {
+  std::lock_guard lock(mu_);
+  return attachments_;
+}
+
 std::vector<std::pair<std::string, int>> Datapath::programs() const {
-  std::lock_guard lock(const_cast<std::mutex&>(mu_));
+  std::lock_guard lock(mu_);
   std::vector<std::pair<std::string, int>> out;
   if (entry_fd_ >= 0) out.emplace_back("xdp_firewall", entry_fd_);
   if (tc_fd_[0] >= 0) out.emplace_back("tc_ingress", tc_fd_[0]);

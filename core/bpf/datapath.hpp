@@ -47,9 +47,16 @@ class Datapath {
   explicit Datapath(DatapathOptions opts);
   ~Datapath();
 
-  // Loads or adopts the entry program and shared maps, pins them, and
-  // attaches to every interface. Throws BpfError with the reason.
+  // load() then attach(). Throws BpfError with the reason.
   void start();
+  // Loads or adopts the entry programs and shared maps and pins them;
+  // nothing is attached yet (an adopted attachment keeps filtering as it
+  // was). Throws BpfError with the reason.
+  void load();
+  // Attaches to every configured interface (an adopted link is pointed at
+  // the entry program loaded) and detaches interfaces no longer
+  // configured. Failures are per interface, in attachments().
+  void attach();
 
   // Shared map fd by name (firewall_shared_maps() and tc_shared_maps()); -1 if none.
   int shared_map_fd(const std::string& name) const;
@@ -59,7 +66,7 @@ class Datapath {
   std::shared_ptr<InstalledProgram> install(const std::string& object, InstanceSpec spec,
                                             const std::string& slot, uint32_t index);
 
-  const std::vector<Attachment>& attachments() const { return attachments_; }
+  std::vector<Attachment> attachments() const;
   // The programs rampartd runs: entry points and installed instances
   // ("slot#index"), as name -> fd.
   std::vector<std::pair<std::string, int>> programs() const;
@@ -81,7 +88,7 @@ class Datapath {
   std::string attach_tc(const std::string& ifname, unsigned ifindex);
 
   DatapathOptions opts_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::map<std::string, int> shared_;  // name -> fd (owned)
   int entry_fd_ = -1;
   int tc_fd_[2] = {-1, -1};  // tc_ingress, tc_egress

@@ -54,9 +54,15 @@ size_t PluginSnapshot::refused() const {
 
 std::string agent_status_json(const PluginSnapshot& snapshot, const bpf::Datapath* dp,
                               const std::string& config_source,
-                              std::chrono::steady_clock::time_point started) {
+                              std::chrono::steady_clock::time_point started,
+                              const std::vector<Missing>& readiness) {
   Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   o->set("version", RAMPART_VERSION);
+  // Ready means enforcing; what is missing is named.
+  o->set("ready", readiness.empty());
+  Array::Ptr missing = new Array;
+  for (const auto& m : readiness) missing->add(m.component + ": " + m.why);
+  o->set("not_ready", missing);
   o->set("abi", std::to_string(RAMPART_ABI_MAJOR) + "." + std::to_string(RAMPART_ABI_MINOR));
   o->set("pid", static_cast<int64_t>(getpid()));
   o->set("uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(

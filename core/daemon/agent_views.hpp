@@ -10,6 +10,7 @@
 
 #include "bpf/datapath.hpp"
 #include "config/config.hpp"
+#include "daemon/readiness.hpp"
 #include "plugin_host/plugin_manager.hpp"
 
 namespace rampart::daemon {
@@ -30,7 +31,8 @@ class PluginSnapshot {
 
 std::string agent_status_json(const PluginSnapshot& plugins, const bpf::Datapath* datapath,
                               const std::string& config_source,
-                              std::chrono::steady_clock::time_point started);
+                              std::chrono::steady_clock::time_point started,
+                              const std::vector<Missing>& readiness);
 std::string ebpf_status_json(const bpf::Datapath* datapath);
 // Keys that name secrets (password, secret, token, api_key...) show "***".
 std::string config_json(const config::Config& cfg);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include "rampart/firewall.h"
@@ -217,6 +218,25 @@ void add_core_metrics(runtime::Metrics& metrics, const CoreMetricSources& src) {
   }
   if (src.alerts) {
     metrics.add_collector([src](auto& out) { alert_metrics(out, *src.alerts); });
+  }
+  if (src.readiness) {
+    metrics.add_collector([src](auto& out) {
+      const auto missing = src.readiness();
+      auto ready = metric_family("rampart_ready",
+                                 "1 when every enabled engine enforces on every configured "
+                                 "interface (/readyz), else 0",
+                                 MetricType::Gauge);
+      add_sample(ready, {}, missing.empty() ? 1 : 0);
+      out.push_back(std::move(ready));
+      auto what = metric_family("rampart_readiness_missing",
+                                "What keeps the agent from being ready, by component (value 1)",
+                                MetricType::Gauge);
+      std::set<std::string> seen;
+      for (const auto& m : missing) {
+        if (seen.insert(m.component).second) add_sample(what, {{"component", m.component}}, 1);
+      }
+      out.push_back(std::move(what));
+    });
   }
   if (src.rule_service) {
     metrics.add_collector([src](auto& out) {

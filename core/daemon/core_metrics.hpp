@@ -7,6 +7,9 @@
 #include "bpf/datapath.hpp"
 #include "bpf/ring_dispatcher.hpp"
 #include "daemon/agent_views.hpp"
+#include "daemon/readiness.hpp"
+
+#include <functional>
 #include "runtime/event_bus.hpp"
 #include "runtime/metrics.hpp"
 #include "store/rule_service.hpp"
@@ -22,6 +25,7 @@ struct CoreMetricSources {
   const store::RuleStore* rules = nullptr;
   const store::RuleService* rule_service = nullptr;
   const alerts::AlertPipeline* alerts = nullptr;
+  std::function<std::vector<Missing>()> readiness;  // none: no readiness metrics
 };
 
 // Adds the collectors; call metrics.remove_collectors() before the sources go.

@@ -7,11 +7,16 @@
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
+#include <net/if.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <future>
 #include <iostream>
 #include <mutex>
@@ -26,6 +31,8 @@
 #include "config/config.hpp"
 #include "daemon/agent_views.hpp"
 #include "daemon/core_metrics.hpp"
+#include "daemon/instance_lock.hpp"
+#include "daemon/readiness.hpp"
 #include "plugin_host/plugin_manager.hpp"
 #include "runtime/event_bus.hpp"
 #include "runtime/metrics.hpp"
@@ -146,41 +153,71 @@ std::string outcome_json(const ReloadOutcome& o) {
 }
 
 // API reload requests wait here for the control thread, which owns the
-// plugins and the configuration; SIGUSR1 wakes it.
+// plugins and the configuration; SIGUSR1 wakes it. Each request remembers
+// the frontend plugin carrying it: when the reload stops or restarts that
+// very plugin, its waiters are answered first (the plugin's stop waits for
+// its in-flight requests, so waiting for the outcome would never end).
 class ReloadRequests {
  public:
-  std::pair<bool, std::string> request() {
-    auto p = std::make_shared<std::promise<std::pair<bool, std::string>>>();
+  using Answer = std::pair<int, std::string>;  // HTTP status, JSON body
+  Answer request(const std::string& carrier) {
+    auto p = std::make_shared<std::promise<Answer>>();
     auto f = p->get_future();
     {
       std::lock_guard lock(mu_);
-      pending_.push_back(p);
+      pending_.push_back({carrier, p});
     }
     kill(getpid(), SIGUSR1);
     if (f.wait_for(std::chrono::seconds(60)) != std::future_status::ready)
-      return {false, R"({"error":"reload timed out","detail":"the agent did not answer in 60 s"})"};
+      return {504, R"({"error":"reload timed out","detail":"the agent did not answer in 60 s"})"};
     return f.get();
   }
-  void serve(const std::function<std::pair<bool, std::string>()>& run) {
-    std::vector<std::shared_ptr<std::promise<std::pair<bool, std::string>>>> batch;
+  // Takes the waiting requests: the reload about to run answers them.
+  void begin() {
+    std::lock_guard lock(mu_);
+    running_.insert(running_.end(), pending_.begin(), pending_.end());
+    pending_.clear();
+  }
+  void answer_all(const Answer& a) {
+    std::vector<Waiter> batch;
     {
       std::lock_guard lock(mu_);
-      batch.swap(pending_);
+      batch.swap(running_);
+      batch.insert(batch.end(), pending_.begin(), pending_.end());
+      pending_.clear();
     }
-    if (batch.empty()) return;
-    const auto result = run();  // one reload answers every request that waited for it
-    for (auto& p : batch) p->set_value(result);
+    for (auto& w : batch) w.promise->set_value(a);
   }
-  void fail_all() {
-    serve([] {
-      return std::pair<bool, std::string>{
-          false, R"({"error":"stopping","detail":"the agent is stopping"})"};
-    });
+  // The reload is about to stop `carrier`: its requests cannot wait longer.
+  void release(const std::string& carrier) {
+    std::vector<Waiter> batch;
+    {
+      std::lock_guard lock(mu_);
+      for (auto* list : {&running_, &pending_}) {
+        std::erase_if(*list, [&](Waiter& w) {
+          if (w.carrier != carrier) return false;
+          batch.push_back(std::move(w));
+          return true;
+        });
+      }
+    }
+    for (auto& w : batch)
+      w.promise->set_value(
+          {202, R"({"status":"reloading","detail":"the reload restarts the frontend carrying )"
+                R"(this request; its outcome is in the log and GET /api/v1/agent/status"})"});
+  }
+  bool waiting() {
+    std::lock_guard lock(mu_);
+    return !pending_.empty();
   }
 
  private:
+  struct Waiter {
+    std::string carrier;
+    std::shared_ptr<std::promise<Answer>> promise;
+  };
   std::mutex mu_;
-  std::vector<std::shared_ptr<std::promise<std::pair<bool, std::string>>>> pending_;
+  std::vector<Waiter> pending_, running_;
 };
 
 }  // namespace
@@ -200,9 +237,11 @@ std::string default_bpf_dir() {
 
 namespace {
 
-// The kernel side runs when interfaces are configured. Failing to load it is
-// logged; plugins that need it then fail with the reason.
-std::unique_ptr<bpf::Datapath> start_datapath(const config::Config& cfg) {
+// The kernel side runs when interfaces are configured. Loaded here, attached
+// once the engines have installed their programs (Datapath::attach). A
+// failure is logged and kept for readiness; plugins that need the kernel
+// then fail with the reason.
+std::unique_ptr<bpf::Datapath> load_datapath(const config::Config& cfg, std::string& error) {
   if (cfg.agent.interfaces.empty()) {
     // An earlier run's attachments would go on filtering unmanaged.
     std::error_code ec;
@@ -228,12 +267,121 @@ std::unique_ptr<bpf::Datapath> start_datapath(const config::Config& cfg) {
                    node["default_policy"].IsScalar() && node["default_policy"].Scalar() == "deny";
   auto dp = std::make_unique<bpf::Datapath>(o);
   try {
-    dp->start();
+    dp->load();
   } catch (const bpf::BpfError& e) {
+    error = e.what();
     log::error(kLog, "kernel programs not loaded", {{"reason", e.what()}});
     return nullptr;
   }
   return dp;
+}
+
+// The state directory, rampartd's alone: created 0700, tightened if an
+// earlier version left it (or its database) readable by others.
+void prepare_state_dir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw store::StoreError("cannot create state directory " + dir + ": " + ec.message());
+  struct stat st {};
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    throw store::StoreError("state directory " + dir + " is not a directory");
+  if (st.st_uid == geteuid() && (st.st_mode & 077) != 0) chmod(dir.c_str(), 0700);
+  for (const auto& de : fs::directory_iterator(dir, ec)) {
+    struct stat f {};
+    if (lstat(de.path().c_str(), &f) == 0 && S_ISREG(f.st_mode) && f.st_uid == geteuid() &&
+        (f.st_mode & 077) != 0)
+      chmod(de.path().c_str(), f.st_mode & 0700);
+  }
+  if (access(dir.c_str(), W_OK) != 0)
+    throw store::StoreError("state directory " + dir + " is not writable: " + std::strerror(errno));
+}
+
+// What would keep rampartd from keeping state in `dir`, checked without
+// changing anything but a probe file: a file really created and removed
+// (access() says yes to root even on a read-only file system), or, for a
+// directory still to be made, the writable directory it would be made in.
+std::string state_dir_problem(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path existing = dir;
+  while (!fs::exists(existing, ec) && existing.has_parent_path() &&
+         existing != existing.parent_path())
+    existing = existing.parent_path();
+  if (!fs::is_directory(existing, ec))
+    return "state directory " + dir + ": " + existing.string() + " is not a directory";
+  std::string probe = existing.string() + "/.rampart-check-XXXXXX";
+  const int fd = mkstemp(probe.data());
+  if (fd < 0) {
+    return existing.string() == dir
+               ? "state directory " + dir + " is not writable: " + std::strerror(errno)
+               : "cannot create state directory " + dir + " in " + existing.string() + ": " +
+                     std::strerror(errno);
+  }
+  close(fd);
+  unlink(probe.c_str());
+  return "";
+}
+
+// Idle HTTP connections cost a descriptor each: take the hard limit.
+void raise_fd_limit() {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &r);
+  }
+}
+
+int check_config(const Options& opts, const config::Config& cfg) {
+  // Each enabled plugin checks its own subtree (rules, blocklist files,
+  // listen addresses) without starting; nothing touches the kernel.
+  runtime::Runtime rt(1);
+  runtime::EventBus events(rt.workers());
+  alerts::AlertPipeline alerts(cfg.alerts);
+  runtime::Metrics metrics;
+  plugin_host::CoreServices core{rt, events, alerts, metrics, nullptr, nullptr, nullptr, {}};
+  plugin_host::PluginManager plugins(core);
+  plugins.discover(plugin_dirs(opts, cfg.agent));
+  auto problems = plugins.check(cfg);
+  rt.shutdown();
+  for (const auto& ifname : cfg.agent.interfaces) {
+    if (if_nametoindex(ifname.c_str()) == 0)
+      problems.push_back(cfg.source + ": agent.interfaces: no interface named '" + ifname + "'");
+  }
+  if (const auto why = state_dir_problem(cfg.agent.state_dir); !why.empty())
+    problems.push_back(cfg.source + ": agent.state_dir: " + why);
+  if (!problems.empty()) {
+    for (const auto& p : problems)
+      std::fprintf(stderr, "rampartd: invalid configuration: %s\n", p.c_str());
+    return 1;
+  }
+  // A GeoIP database that cannot be used is not an error (alerts go out
+  // without it) but the operator should hear of it now.
+  std::vector<std::string> geo_problems;
+  if (!(cfg.alerts.geoip == alerts::GeoIpPaths{}))
+    (void)alerts::GeoIp::open(cfg.alerts.geoip, geo_problems);
+  for (const auto& p : geo_problems) std::fprintf(stderr, "rampartd: warning: %s\n", p.c_str());
+  std::printf("rampartd: configuration OK: %s\n", cfg.source.c_str());
+  return 0;
+}
+
+std::string token_file(const config::Config& cfg) { return cfg.agent.state_dir + "/admin.key"; }
+
+// `rampartd keys reset`: every key removed, a new admin key's token in the
+// state directory. Local and root (or the agent's user) only: the file
+// system decides, as the state directory is 0700.
+int keys_reset(const config::Config& cfg) {
+  try {
+    prepare_state_dir(cfg.agent.state_dir);
+    store::KeyStore keys(cfg.agent.state_dir + "/rampart.db");
+    store::reset_keys(keys, token_file(cfg));
+  } catch (const store::StoreError& e) {
+    std::fprintf(stderr, "rampartd: keys reset failed: %s\n", e.what());
+    return 1;
+  }
+  std::printf("rampartd: every API key was removed; the new admin key's token is in %s\n",
+              token_file(cfg).c_str());
+  return 0;
 }
 
 }  // namespace
@@ -246,32 +394,9 @@ int run(const Options& opts) {
     std::fprintf(stderr, "rampartd: invalid configuration: %s\n", e.what());
     return 1;
   }
-  if (opts.check_config) {
-    // Each enabled plugin checks its own subtree (rules, blocklist files,
-    // listen addresses) without starting; nothing touches the kernel.
-    runtime::Runtime rt(1);
-    runtime::EventBus events(rt.workers());
-    alerts::AlertPipeline alerts(cfg.alerts);
-    runtime::Metrics metrics;
-    plugin_host::CoreServices core{rt, events, alerts, metrics, nullptr, nullptr};
-    plugin_host::PluginManager plugins(core);
-    plugins.discover(plugin_dirs(opts, cfg.agent));
-    const auto problems = plugins.check(cfg);
-    rt.shutdown();
-    if (!problems.empty()) {
-      for (const auto& p : problems)
-        std::fprintf(stderr, "rampartd: invalid configuration: %s\n", p.c_str());
-      return 1;
-    }
-    // A GeoIP database that cannot be used is not an error (alerts go out
-    // without it) but the operator should hear of it now.
-    std::vector<std::string> geo_problems;
-    if (!(cfg.alerts.geoip == alerts::GeoIpPaths{}))
-      (void)alerts::GeoIp::open(cfg.alerts.geoip, geo_problems);
-    for (const auto& p : geo_problems) std::fprintf(stderr, "rampartd: warning: %s\n", p.c_str());
-    std::printf("rampartd: configuration OK: %s\n", cfg.source.c_str());
-    return 0;
-  }
+  umask(077);  // state, database, logs and sockets are the agent's alone
+  if (opts.check_config) return check_config(opts, cfg);
+  if (opts.keys_reset) return keys_reset(cfg);
   if (opts.detach_all) {
     bpf::Datapath::detach_all(cfg.agent.bpf_pin_path);
     std::printf("rampartd: detached every interface and removed %s\n",
@@ -279,6 +404,7 @@ int run(const Options& opts) {
     return 0;
   }
   apply_logging(opts, cfg.agent);
+  raise_fd_limit();
 
   // Signals are taken synchronously by this (control) thread only; block
   // them before any other thread exists so none of those receives them.
@@ -288,6 +414,41 @@ int run(const Options& opts) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   log::info(kLog, "starting", {{"version", RAMPART_VERSION}, {"config", cfg.source}});
+
+  // 1. State before the kernel: a start that cannot keep state, or that
+  // would share it with another agent, fails here and leaves whatever an
+  // earlier run pinned filtering exactly as it was.
+  std::unique_ptr<InstanceLock> lock;
+  std::unique_ptr<store::RuleStore> rule_store;
+  std::unique_ptr<store::KeyStore> keys;
+  std::unique_ptr<alerts::AlertStore> alert_store;
+  try {
+    prepare_state_dir(cfg.agent.state_dir);
+    std::string pin_root;
+    std::error_code ec;
+    if (!cfg.agent.interfaces.empty()) {
+      bpf::ensure_bpffs(cfg.agent.bpf_pin_path);
+      pin_root = cfg.agent.bpf_pin_path;
+    } else if (std::filesystem::is_directory(cfg.agent.bpf_pin_path, ec)) {
+      pin_root = cfg.agent.bpf_pin_path;
+    }
+    lock = InstanceLock::acquire(cfg.agent.state_dir, pin_root);
+    // Rules, audit and API keys share the agent's database.
+    const std::string db = cfg.agent.state_dir + "/rampart.db";
+    rule_store = std::make_unique<store::RuleStore>(db);
+    keys = std::make_unique<store::KeyStore>(db);
+    alert_store = std::make_unique<alerts::AlertStore>(db, cfg.alerts.store);
+    if (store::ensure_bootstrap_key(*keys, token_file(cfg))) {
+      log::info(kLog, "created the first admin API key; its token is in a file only root reads",
+                {{"file", token_file(cfg)}});
+    }
+  } catch (const std::exception& e) {
+    // LockError, StoreError, BpfError (bpffs): nothing in the kernel changed.
+    log::error(kLog, "cannot start; the kernel datapath was left as it was",
+               {{"reason", e.what()}});
+    return 1;
+  }
+
   runtime::Runtime rt(cfg.agent.workers);
   runtime::EventBus events(rt.workers());
   alerts::AlertPipeline alerts(cfg.alerts);
@@ -295,33 +456,25 @@ int run(const Options& opts) {
   events.set_latency_histogram(&metrics.core_histogram(
       "rampart_event_dispatch_seconds", "From publish to the end of an engine's handling",
       {0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1}));
-  auto datapath = start_datapath(cfg);
+
+  // 2. The kernel programs, loaded (or adopted) but not yet attached.
+  std::string datapath_error;
+  auto datapath = load_datapath(cfg, datapath_error);
   std::unique_ptr<bpf::RingDispatcher> dispatcher;
   if (datapath) {
     dispatcher =
         std::make_unique<bpf::RingDispatcher>(rt.loop(), datapath->shared_map_fd("events"), events);
     dispatcher->start();
   }
-  // Rules, audit and API keys share the agent's database.
-  std::unique_ptr<store::RuleStore> rule_store;
-  std::unique_ptr<store::KeyStore> keys;
-  std::unique_ptr<alerts::AlertStore> alert_store;
-  try {
-    rule_store = std::make_unique<store::RuleStore>(cfg.agent.state_dir + "/rampart.db");
-    keys = std::make_unique<store::KeyStore>(cfg.agent.state_dir + "/rampart.db");
-    alert_store =
-        std::make_unique<alerts::AlertStore>(cfg.agent.state_dir + "/rampart.db", cfg.alerts.store);
-  } catch (const store::StoreError& e) {
-    log::error(kLog, "cannot open the agent's database", {{"reason", e.what()}});
-    if (dispatcher) dispatcher->stop();
-    rt.shutdown();
-    return 1;
-  }
   store::RuleService rules(*rule_store);
   const auto started = std::chrono::steady_clock::now();
   PluginSnapshot snapshot;
   ReloadRequests reloads;
   std::mutex config_mu;  // cfg: replaced by the control thread, read by API threads
+  auto readiness = [&] {
+    std::lock_guard lock(config_mu);
+    return assess_readiness(cfg, snapshot.plugins(), datapath.get(), datapath_error);
+  };
   api::Providers providers;
   providers.agent_status = [&] {
     std::string source;
@@ -329,43 +482,63 @@ int run(const Options& opts) {
       std::lock_guard lock(config_mu);
       source = cfg.source;
     }
-    return agent_status_json(snapshot, datapath.get(), source, started);
+    return agent_status_json(snapshot, datapath.get(), source, started, readiness());
   };
   providers.ebpf_status = [&] { return ebpf_status_json(datapath.get()); };
   providers.config = [&] {
     std::lock_guard lock(config_mu);
     return config_json(cfg);
   };
-  providers.reload = [&] { return reloads.request(); };
+  providers.reload = [&](const std::string& carrier) { return reloads.request(carrier); };
   providers.alerts = alert_store.get();
   alerts.set_store(alert_store.get());
   apply_geoip(alerts, cfg.alerts.geoip);
-  if (keys->empty()) {
-    log::warn(kLog,
-              "no API key exists: the management API is open to whoever reaches it; "
-              "create an admin key (POST /api/v1/keys) to require keys");
-  }
   api::ManagementApi management(rules, providers, keys.get());
-  plugin_host::CoreServices core{rt, events, alerts, metrics, datapath.get(), &rules, &management};
+  plugin_host::CoreServices core{
+      rt, events, alerts, metrics, datapath.get(), &rules, &management, [&] {
+        const auto missing = readiness();
+        return std::pair{missing.empty(), readiness_json(missing)};
+      }};
   {
     plugin_host::PluginManager plugins(core);
+    plugins.set_before_stop([&](const std::string& id) { reloads.release(id); });
     plugins.discover(plugin_dirs(opts, cfg.agent));
     snapshot.update(plugins);
     add_core_metrics(metrics, {events, dispatcher.get(), datapath.get(), &snapshot,
-                               rule_store.get(), &rules, &alerts});
+                               rule_store.get(), &rules, &alerts, readiness});
+    // 3. Engines install their programs, then 4. the interfaces see them.
     plugins.start(cfg);
     snapshot.update(plugins);
+    if (datapath) datapath->attach();
     std::vector<std::string> running;
     for (const auto& st : plugins.status()) {
       if (st.state == plugin_host::PluginState::running) running.push_back(st.id);
     }
-    log::info(kLog, "ready",
-              {{"plugins", running.empty() ? "none" : join(running, ",")},
-               {"refused", std::to_string(plugins.refusals().size())}});
+    auto report_readiness = [&, last = std::optional<std::vector<Missing>>()]() mutable {
+      auto missing = readiness();
+      if (last && *last == missing) return;
+      std::vector<std::string> what;
+      for (const auto& m : missing) what.push_back(m.component + ": " + m.why);
+      if (missing.empty()) {
+        log::info(kLog, "ready",
+                  {{"plugins", running.empty() ? "none" : join(running, ",")},
+                   {"refused", std::to_string(plugins.refusals().size())}});
+      } else {
+        log::warn(kLog, "not ready",
+                  {{"plugins", running.empty() ? "none" : join(running, ",")},
+                   {"refused", std::to_string(plugins.refusals().size())},
+                   {"missing", join(what, "; ")}});
+      }
+      last = std::move(missing);
+    };
+    report_readiness();
 
     for (;;) {
       siginfo_t info{};
-      const int sig = sigwaitinfo(&signals, &info);
+      // Readiness can change without a signal (an engine stops enforcing):
+      // look again every few seconds.
+      const timespec every{5, 0};
+      const int sig = sigtimedwait(&signals, &info, &every);
       auto run_reload = [&] {
         config::Config copy;
         {
@@ -378,18 +551,22 @@ int run(const Options& opts) {
           cfg = std::move(copy);
         }
         snapshot.update(plugins);
-        return std::pair<bool, std::string>{outcome.ok, outcome_json(outcome)};
+        running.clear();
+        for (const auto& st : plugins.status()) {
+          if (st.state == plugin_host::PluginState::running) running.push_back(st.id);
+        }
+        return ReloadRequests::Answer{outcome.ok ? 200 : 422, outcome_json(outcome)};
       };
-      if (sig == SIGHUP) {
-        run_reload();
-      } else if (sig == SIGUSR1) {
-        reloads.serve(run_reload);
+      if (sig == SIGHUP || sig == SIGUSR1) {
+        reloads.begin();
+        reloads.answer_all(run_reload());
       } else if (sig == SIGTERM || sig == SIGINT) {
         log::info(kLog, "stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
         break;
       }
+      report_readiness();
     }
-    reloads.fail_all();
+    reloads.answer_all({503, R"({"error":"stopping","detail":"the agent is stopping"})"});
     plugins.stop_all();
     metrics.remove_collectors();
   }

@@ -15,6 +15,7 @@ struct Options {
   std::optional<std::string> config_path;  // none: the embedded default
   bool check_config = false;
   bool detach_all = false;               // remove every pinned program, map and XDP link, then exit
+  bool keys_reset = false;               // `rampartd keys reset`: new admin key, others removed
   std::vector<std::string> plugin_dirs;  // overrides agent.plugin_dirs
   std::optional<log::Level> log_level;
   std::optional<log::Format> log_format;

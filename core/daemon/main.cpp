@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <string>
 
 #include "config/config.hpp"
 #include "daemon/daemon.hpp"
@@ -43,7 +44,10 @@ void usage(const Poco::Util::OptionSet& set) {
   Poco::Util::HelpFormatter help(set);
   help.setUnixStyle(true);
   help.setCommand("rampartd");
-  help.setUsage("[OPTIONS]");
+  help.setUsage("[OPTIONS]\n       rampartd keys reset [--config FILE]");
+  help.setFooter(
+      "keys reset: removes every API key and writes a new admin key's token to\n"
+      "<agent.state_dir>/admin.key (root or the agent's user; works while rampartd runs).");
   help.setHeader(
       "Rampart network-security agent: eBPF programs plus engine, sender and API plugins.");
   help.format(std::cout);
@@ -56,8 +60,18 @@ int main(int argc, char** argv) {
   Poco::Util::OptionProcessor proc(set);
   proc.setUnixStyle(true);
   rampart::daemon::Options opts;
+  int first = 1;
+  // Subcommands come first: `rampartd keys reset [--config FILE]`.
+  if (argc >= 2 && std::string(argv[1]) == "keys") {
+    if (argc < 3 || std::string(argv[2]) != "reset") {
+      std::fprintf(stderr, "rampartd: usage: rampartd keys reset [--config FILE]\n");
+      return 2;
+    }
+    opts.keys_reset = true;
+    first = 3;
+  }
   try {
-    for (int i = 1; i < argc; ++i) {
+    for (int i = first; i < argc; ++i) {
       std::string name, value;
       if (!proc.process(argv[i], name, value)) {
         throw Poco::Util::UnknownOptionException(argv[i]);
