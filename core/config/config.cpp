@@ -3,6 +3,8 @@
 
 #include "alerts/alert.hpp"
 
+#include <yaml-cpp/eventhandler.h>
+
 #include <algorithm>
 #include <fstream>
 #include <regex>
@@ -124,12 +126,83 @@ std::map<std::string, PluginSettings> parse_plugins(const std::string& source,
       p.enabled = v;
     }
     p.canonical = YAML::Dump(p.node);
-    if (!out.emplace(id, std::move(p)).second) {
-      fail(source, kv.first, "plugins." + id + ": configured twice");
-    }
+    out.emplace(id, std::move(p));  // an id given twice is a duplicate key, refused before
   }
   return out;
 }
+
+// yaml-cpp keeps both pairs of a key given twice and lookups return the
+// first, so `{action: allow, action: deny}` would quietly mean allow. Every
+// map in the document is checked here, from the parser's events rather than
+// the loaded tree: an alias is a single event, so a node that contains
+// itself or a chain of aliases naming one node 2^40 times costs nothing.
+class DuplicateKeyCheck : public YAML::EventHandler {
+ public:
+  explicit DuplicateKeyCheck(const std::string& source) : source_(source) {}
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    remember(anchor, Key{});
+    node(Key{}, mark);
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    const auto it = anchored_.find(anchor);
+    node(it == anchored_.end() ? std::nullopt : std::optional(it->second), mark);
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                const std::string& value) override {
+    remember(anchor, Key{value});
+    node(Key{value}, mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    node(std::nullopt, mark);
+    open_.push_back({});
+  }
+  void OnSequenceEnd() override { open_.pop_back(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    node(std::nullopt, mark);
+    open_.push_back({true});
+  }
+  void OnMapEnd() override { open_.pop_back(); }
+
+ private:
+  // A key as written: a scalar's text, or no text for a null key.
+  using Key = std::optional<std::string>;
+  struct Collection {
+    bool map = false;
+    bool at_key = true;              // a map's next node is a key
+    std::map<Key, YAML::Mark> keys;  // of a map, where each was first given
+  };
+
+  void remember(YAML::anchor_t anchor, const Key& key) {
+    if (anchor != YAML::NullAnchor) anchored_[anchor] = key;
+  }
+
+  // Every node as it starts; `key` is nullopt for a collection (never equal
+  // to another key: maps as keys cannot be looked up by name anyway).
+  void node(const std::optional<Key>& key, const YAML::Mark& mark) {
+    if (open_.empty() || !open_.back().map) return;
+    Collection& m = open_.back();
+    const bool is_key = m.at_key;
+    m.at_key = !m.at_key;
+    if (!is_key || !key) return;
+    const auto [first, fresh] = m.keys.emplace(*key, mark);
+    if (fresh) return;
+    const YAML::Mark& at = first->second;
+    throw ConfigError(where(source_, mark) + ": duplicate " +
+                      (*key ? "key '" + **key + "'" : std::string("null key")) +
+                      " (first at line " + std::to_string(at.line + 1) +
+                      (at.line == mark.line ? ", column " + std::to_string(at.column + 1) : "") +
+                      ")");
+  }
+
+  const std::string& source_;
+  std::vector<Collection> open_;
+  std::map<YAML::anchor_t, Key> anchored_;  // scalar and null anchors, for alias keys
+};
 
 double number(const std::string& source, const YAML::Node& n, const std::string& key, double min,
               double max) {
@@ -264,6 +337,10 @@ Config load_string(const std::string& text, const std::string& source) {
   if (root.IsNull()) return cfg;
   if (!root.IsMap()) fail(source, root, "expected a map with 'agent' and 'plugins'");
   try {
+    std::istringstream in(text);
+    YAML::Parser events(in);
+    DuplicateKeyCheck duplicates(source);
+    events.HandleNextDocument(duplicates);  // the document YAML::Load read
     check_keys(source, root, "", {"agent", "plugins", "alerts"});
     cfg.agent = parse_agent(source, root["agent"]);
     cfg.alerts = parse_alerts(source, root["alerts"]);

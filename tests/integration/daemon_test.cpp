@@ -50,6 +50,20 @@ TEST(CheckConfig, BadFileExitsOneWithFileAndLine) {
       << r.output;
 }
 
+// A key given twice used to load with the first value; --check-config uses
+// the same loader, so it refuses the file too.
+TEST(CheckConfig, DuplicateKeyExitsOneNamingBothLines) {
+  TempDir dir;
+  write_file(dir / "dup.yaml",
+             "plugins:\n  firewall:\n    rules:\n      - id: 1\n        action: allow\n"
+             "        action: deny\n");
+  const auto r = run_command({RAMPARTD_PATH, "--check-config", "--config", dir / "dup.yaml"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find(dir / "dup.yaml" + ":6:9: duplicate key 'action' (first at line 5)"),
+            std::string::npos)
+      << r.output;
+}
+
 // Each enabled plugin checks its own settings: firewall rules, the files a
 // blocklist names, plugins that are not installed.
 TEST(CheckConfig, PluginSettingsAreCheckedToo) {

@@ -110,6 +110,66 @@ TEST(Config, FileErrorsNameThatFile) {
   }
 }
 
+// yaml-cpp keeps both pairs of a key given twice and lookups return the
+// first: `{action: allow, action: deny}` used to install allow, silently.
+TEST(Config, DuplicateKeysAreErrorsNamingBothLines) {
+  struct Case {
+    const char* what;
+    const char* yaml;
+    const char* error;
+  } cases[] = {
+      {"firewall rule, flow map",
+       "plugins:\n  firewall:\n    rules:\n      - {id: 1, action: allow, action: deny}\n",
+       "test.yaml:4:32: duplicate key 'action' (first at line 4, column 17)"},
+      {"firewall rule, block map",
+       "plugins:\n  firewall:\n    rules:\n      - id: 1\n        action: allow\n"
+       "        action: deny\n",
+       "test.yaml:6:9: duplicate key 'action' (first at line 5)"},
+      {"top level", "agent:\n  workers: 1\nplugins: {}\nagent:\n  workers: 2\n",
+       "test.yaml:4:1: duplicate key 'agent' (first at line 1)"},
+      {"agent", "agent:\n  log_level: info\n  workers: 1\n  log_level: debug\n",
+       "test.yaml:4:3: duplicate key 'log_level' (first at line 2)"},
+      {"alerts, in a list", "alerts:\n  routes:\n    - senders: [log]\n      senders: [x]\n",
+       "test.yaml:4:7: duplicate key 'senders' (first at line 3)"},
+      {"plugin id", "plugins:\n  log: {}\n  log: {enabled: false}\n",
+       "test.yaml:3:3: duplicate key 'log' (first at line 2)"},
+      {"deep in a plugin",
+       "plugins:\n  x:\n    a: {b: {c: 1}}\n    d:\n      - e:\n          f: 1\n"
+       "          'f': 2\n",
+       "test.yaml:7:11: duplicate key 'f' (first at line 6)"},
+      {"inside a map used as a key", "plugins:\n  x: {? {k: 1, k: 2} : v}\n",
+       "test.yaml:2:16: duplicate key 'k' (first at line 2, column 10)"},
+      {"null keys", "plugins:\n  x:\n    ~: 1\n    null: 2\n",
+       "test.yaml:4:5: duplicate null key (first at line 3)"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(error_of(c.yaml), c.error) << c.what;
+  }
+}
+
+// Aliases are not expanded by the check: a self-referencing anchor and a
+// billion-laughs chain load (or fail) at once instead of recursing forever.
+TEST(Config, AliasesAreCheckedOnceWithoutExpansion) {
+  EXPECT_EQ(error_of("plugins:\n  x: &a {k: *a}\n"), "");
+  std::string laughs = "plugins:\n  x:\n    l0: &l0 {a: 1, b: 2}\n";
+  for (int i = 1; i < 40; ++i) {
+    const auto n = std::to_string(i), p = std::to_string(i - 1);
+    laughs += "    l" + n + ": &l" + n + " [*l" + p + ", *l" + p + "]\n";
+  }
+  EXPECT_EQ(error_of(laughs), "");
+  EXPECT_EQ(error_of("plugins:\n  x: {&k key: 1, *k : 2}\n"),
+            "test.yaml:2:18: duplicate key 'key' (first at line 2, column 7)");
+}
+
+// The same key in different maps, and keys that only look alike, are fine.
+TEST(Config, SameKeyInDifferentMapsIsNotADuplicate) {
+  EXPECT_EQ(error_of("plugins:\n  firewall:\n    rules:\n      - {id: 1, action: allow}\n"
+                     "      - {id: 2, action: deny}\n  log: {enabled: true}\n"),
+            "");
+  EXPECT_EQ(error_of("plugins:\n  x: {a: {a: 1}, A: 2, b: [{a: 3}, {a: 4}], null: 5, 'null': 6}\n"),
+            "");
+}
+
 TEST(Config, PluginEnabledDefaultsAndExplicitFalse) {
   const auto cfg = load_string("plugins:\n  a:\n  b: {enabled: false, x: 1}\n  c: {x: 2}\n", "t");
   EXPECT_TRUE(cfg.plugin("a").enabled);
