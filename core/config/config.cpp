@@ -131,14 +131,17 @@ std::map<std::string, PluginSettings> parse_plugins(const std::string& source,
   return out;
 }
 
-// yaml-cpp keeps both pairs of a key given twice and lookups return the
-// first, so `{action: allow, action: deny}` would quietly mean allow. Every
-// map in the document is checked here, from the parser's events rather than
-// the loaded tree: an alias is a single event, so a node that contains
-// itself or a chain of aliases naming one node 2^40 times costs nothing.
-class DuplicateKeyCheck : public YAML::EventHandler {
+// Checks of the whole document that no section's parser could make alone,
+// read from the parser's events rather than the loaded tree (an alias is a
+// single event there, so a node that contains itself, or a chain of aliases
+// naming one node 2^40 times, costs nothing):
+// - a key given twice in a map: yaml-cpp keeps both pairs and lookups return
+//   the first, so `{action: allow, action: deny}` would quietly mean allow;
+// - a NUL in a key or value (YAML's "\0"): settings end up as C strings
+//   (paths, addresses), which stop there, and no setting has a use for it.
+class DocumentCheck : public YAML::EventHandler {
  public:
-  explicit DuplicateKeyCheck(const std::string& source) : source_(source) {}
+  explicit DocumentCheck(const std::string& source) : source_(source) {}
 
   void OnDocumentStart(const YAML::Mark&) override {}
   void OnDocumentEnd() override {}
@@ -153,7 +156,13 @@ class DuplicateKeyCheck : public YAML::EventHandler {
   void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
                 const std::string& value) override {
     remember(anchor, Key{value});
-    node(Key{value}, mark);
+    const bool key = node(Key{value}, mark);
+    if (const auto nul = value.find('\0'); nul != std::string::npos) {
+      const std::string at = path(!key);
+      throw ConfigError(where(source_, mark) + ": " + (at.empty() ? "" : at + ": ") +
+                        (key ? "a key contains" : "contains") + " a NUL byte (offset " +
+                        std::to_string(nul) + ")");
+    }
   }
   void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
                        YAML::EmitterStyle::value) override {
@@ -175,28 +184,46 @@ class DuplicateKeyCheck : public YAML::EventHandler {
     bool map = false;
     bool at_key = true;              // a map's next node is a key
     std::map<Key, YAML::Mark> keys;  // of a map, where each was first given
+    std::string at;                  // the current entry: its key, or its index in a list
+    size_t next = 0;                 // a list's next index
   };
 
   void remember(YAML::anchor_t anchor, const Key& key) {
     if (anchor != YAML::NullAnchor) anchored_[anchor] = key;
   }
 
-  // Every node as it starts; `key` is nullopt for a collection (never equal
-  // to another key: maps as keys cannot be looked up by name anyway).
-  void node(const std::optional<Key>& key, const YAML::Mark& mark) {
-    if (open_.empty() || !open_.back().map) return;
-    Collection& m = open_.back();
-    const bool is_key = m.at_key;
-    m.at_key = !m.at_key;
-    if (!is_key || !key) return;
-    const auto [first, fresh] = m.keys.emplace(*key, mark);
-    if (fresh) return;
+  // Every node as it starts, in its parent; true if it is a map's key. `key`
+  // is nullopt for a collection, never equal to another key (maps as keys
+  // cannot be looked up by name anyway).
+  bool node(const std::optional<Key>& key, const YAML::Mark& mark) {
+    if (open_.empty()) return false;
+    Collection& c = open_.back();
+    if (!c.map) {
+      c.at = std::to_string(c.next++);
+      return false;
+    }
+    const bool is_key = c.at_key;
+    c.at_key = !c.at_key;
+    if (!is_key) return false;
+    c.at = key && *key ? **key : "?";
+    if (!key) return true;
+    const auto [first, fresh] = c.keys.emplace(*key, mark);
+    if (fresh) return true;
     const YAML::Mark& at = first->second;
     throw ConfigError(where(source_, mark) + ": duplicate " +
                       (*key ? "key '" + **key + "'" : std::string("null key")) +
                       " (first at line " + std::to_string(at.line + 1) +
                       (at.line == mark.line ? ", column " + std::to_string(at.column + 1) : "") +
                       ")");
+  }
+
+  // The dotted path of the current node ("plugins.firewall.rules.0.src_ip"),
+  // or of its map when `with_last` is false (for a key).
+  std::string path(bool with_last) const {
+    std::string out;
+    const size_t n = open_.size() - (with_last || open_.empty() ? 0 : 1);
+    for (size_t i = 0; i < n; ++i) out += (out.empty() ? "" : ".") + open_[i].at;
+    return out;
   }
 
   const std::string& source_;
@@ -339,8 +366,8 @@ Config load_string(const std::string& text, const std::string& source) {
   try {
     std::istringstream in(text);
     YAML::Parser events(in);
-    DuplicateKeyCheck duplicates(source);
-    events.HandleNextDocument(duplicates);  // the document YAML::Load read
+    DocumentCheck check(source);
+    events.HandleNextDocument(check);  // the document YAML::Load read
     check_keys(source, root, "", {"agent", "plugins", "alerts"});
     cfg.agent = parse_agent(source, root["agent"]);
     cfg.alerts = parse_alerts(source, root["alerts"]);

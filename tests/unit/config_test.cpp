@@ -170,6 +170,46 @@ TEST(Config, SameKeyInDifferentMapsIsNotADuplicate) {
             "");
 }
 
+// YAML's "\0" escape puts a NUL in a string, and every consumer of a
+// setting that hands it on as a C string (inet_pton, open, access, mkdir)
+// stops there: "/var/lib/rampart\0/x" was /var/lib/rampart. No setting has
+// a use for a NUL, so the loader refuses it anywhere, naming the setting.
+TEST(Config, NulInAnyValueOrKeyIsAnErrorNamingTheSetting) {
+  struct Case {
+    const char* what;
+    const char* yaml;
+    const char* error;
+  } cases[] = {
+      {"firewall address",
+       "plugins:\n  firewall:\n    rules:\n"
+       "      - {id: 1, action: deny, src_ip: \"198.18.20.2\\0junk\"}\n",
+       "test.yaml:4:39: plugins.firewall.rules.0.src_ip: contains a NUL byte (offset 11)"},
+      {"second rule, block map",
+       "plugins:\n  firewall:\n    rules:\n      - {id: 1, action: deny}\n"
+       "      - id: 2\n        action: deny\n        dst_ip: \"\\x00\"\n",
+       "test.yaml:7:17: plugins.firewall.rules.1.dst_ip: contains a NUL byte (offset 0)"},
+      {"agent path", "agent:\n  state_dir: \"/var/lib/rampart\\0/x\"\n",
+       "test.yaml:2:14: agent.state_dir: contains a NUL byte (offset 16)"},
+      {"list item", "agent:\n  plugin_dirs: [/a, \"/b\\0\"]\n",
+       "test.yaml:2:21: agent.plugin_dirs.1: contains a NUL byte (offset 2)"},
+      {"alerts path", "alerts:\n  geoip: {country: \"/x.mmdb\\0.txt\"}\n",
+       "test.yaml:2:20: alerts.geoip.country: contains a NUL byte (offset 7)"},
+      {"sender path", "plugins:\n  log:\n    path: \"/tmp/a.json\\0\"\n",
+       "test.yaml:3:11: plugins.log.path: contains a NUL byte (offset 11)"},
+      {"listen", "plugins:\n  rest: {listen: \"127.0.0.1:8080\\0\"}\n",
+       "test.yaml:2:18: plugins.rest.listen: contains a NUL byte (offset 14)"},
+      {"a key", "plugins:\n  x:\n    \"a\\0b\": 1\n",
+       "test.yaml:3:5: plugins.x: a key contains a NUL byte (offset 1)"},
+      {"a top-level key", "\"\\0\": 1\n", "test.yaml:1:1: a key contains a NUL byte (offset 0)"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(error_of(c.yaml), c.error) << c.what;
+  }
+  // Other control characters have uses (tabs, multi-line text): the
+  // plugins decide for their own settings.
+  EXPECT_EQ(error_of("plugins:\n  x: {text: \"a\\tb\\nc\"}\n"), "");
+}
+
 TEST(Config, PluginEnabledDefaultsAndExplicitFalse) {
   const auto cfg = load_string("plugins:\n  a:\n  b: {enabled: false, x: 1}\n  c: {x: 2}\n", "t");
   EXPECT_TRUE(cfg.plugin("a").enabled);
