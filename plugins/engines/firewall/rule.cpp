@@ -4,7 +4,8 @@
 #include <arpa/inet.h>
 
 #include <charconv>
-#include <cstdio>
+
+#include "control_chars.hpp"
 
 namespace rampart::firewall {
 namespace {
@@ -21,21 +22,10 @@ bool parse_uint(std::string_view s, T& out) {
 }
 
 // Rule fields come from outside (REST bodies, YAML, feed files) and none has
-// a use for control characters. NUL matters most: inet_pton reads a C
-// string, so "198.18.20.2\0junk" would be taken for 198.18.20.2. The error
-// names the byte and where it is rather than echoing it into logs.
+// a use for control characters.
 bool free_of_control_chars(std::string_view s, std::string& error) {
-  for (size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != 0x7f) continue;
-    char hex[8];
-    std::snprintf(hex, sizeof hex, "0x%02x", c);
-    error = (c == 0 ? std::string("contains a NUL byte")
-                    : std::string("contains control character ") + hex) +
-            " (offset " + std::to_string(i) + ")";
-    return false;
-  }
-  return true;
+  error = text::control_char_problem(s);
+  return error.empty();
 }
 
 std::string upper(std::string_view s) {
