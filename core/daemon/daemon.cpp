@@ -22,6 +22,7 @@
 #include "alerts/pipeline.hpp"
 #include "api/management_api.hpp"
 #include "bpf/datapath.hpp"
+#include "bpf/libbpf_log.hpp"
 #include "bpf/ring_dispatcher.hpp"
 #include "config/config.hpp"
 #include "daemon/agent_views.hpp"
@@ -239,6 +240,9 @@ std::unique_ptr<bpf::Datapath> start_datapath(const config::Config& cfg) {
 }  // namespace
 
 int run(const Options& opts) {
+  // Before anything can call libbpf (--detach-all, the datapath, plugins'
+  // programs): its messages follow agent.log_format like every other line.
+  bpf::route_libbpf_log();
   config::Config cfg;
   try {
     cfg = load(opts);
@@ -272,13 +276,13 @@ int run(const Options& opts) {
     std::printf("rampartd: configuration OK: %s\n", cfg.source.c_str());
     return 0;
   }
+  apply_logging(opts, cfg.agent);  // for libbpf's messages while detaching too
   if (opts.detach_all) {
     bpf::Datapath::detach_all(cfg.agent.bpf_pin_path);
     std::printf("rampartd: detached every interface and removed %s\n",
                 cfg.agent.bpf_pin_path.c_str());
     return 0;
   }
-  apply_logging(opts, cfg.agent);
 
   // Signals are taken synchronously by this (control) thread only; block
   // them before any other thread exists so none of those receives them.
