@@ -3,37 +3,25 @@
 // parsed through the host's real config view as a plugin gets it.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
-#include "config/config.hpp"
-#include "listen_settings.hpp"
-#include "plugin_host/config_view.hpp"
+#include "listen_check.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
 using rampart::frontend::ListenAddress;
 using namespace std::string_literals;
 
-// plugins.rest.listen set to `value` (any bytes: the loader refuses a NUL
-// in YAML, but a plugin's parser must not depend on that).
+// plugins.rest.listen set to any bytes (the loader refuses a NUL in YAML,
+// but a plugin's parser must not depend on that), as fuzz_listen sets it.
 class Listen {
  public:
-  explicit Listen(const std::string& value)
-      : cfg_(rampart::config::load_string("plugins:\n  rest:\n    listen: x\n", "l.yaml")),
-        view_(rampart::plugin_host::make_config_view(cfg_, "rest")) {
-    view_.node["listen"] = value;
-    api_.struct_size = sizeof api_;
-    api_.plugin_id = "rest";
-    api_.last_error = &rampart::plugin_host::host_last_error;
-    api_.config_type = &rampart::plugin_host::config_type;
-    api_.config_get_string = &rampart::plugin_host::config_get_string;
-    api_.config_location = &rampart::plugin_host::config_location;
-  }
-  // The address, or throws the plugin's error.
-  ListenAddress parse() const {
-    const rampart::sdk::Config cfg(&api_, &view_);
-    return rampart::frontend::parse_listen(cfg, "listen", "127.0.0.1:1");
-  }
+  explicit Listen(const std::string& value) : input_(value) {}
+  ListenAddress parse() const { return input_.parse(); }
   // The error's text, "" if it parsed.
   std::string error() const {
     try {
@@ -45,9 +33,7 @@ class Listen {
   }
 
  private:
-  rampart::config::Config cfg_;
-  rampart_config view_;
-  rampart_host_api api_{};
+  rampart::fuzz::ListenInput input_;
 };
 
 TEST(ListenSetting, AcceptsHostAndPortForms) {
@@ -127,6 +113,23 @@ TEST(ListenSetting, RefusesAnythingElseNamingTheKey) {
     EXPECT_EQ(Listen(c.text).error(), "l.yaml:3:13: plugins.rest.listen: "s + c.error)
         << "'" << c.text << "'";
   }
+}
+
+// fuzz_listen's seeds and every input it ever crashed on, through the
+// fuzzer's own checks.
+TEST(ListenSetting, FuzzInputsParseOrFailCleanly) {
+  size_t n = 0;
+  for (const char* sub : {"/tests/fuzz/corpus/listen", "/tests/fuzz/regressions/listen"}) {
+    const std::filesystem::path dir = std::string(RAMPART_SOURCE_DIR) + sub;
+    if (!std::filesystem::exists(dir)) continue;
+    for (const auto& f : std::filesystem::directory_iterator(dir)) {
+      std::ifstream in(f.path(), std::ios::binary);
+      const std::string bytes(std::istreambuf_iterator<char>(in), {});
+      EXPECT_TRUE(rampart::fuzz::check_listen_input(bytes)) << f.path();
+      ++n;
+    }
+  }
+  EXPECT_GE(n, 6u);
 }
 
 }  // namespace
