@@ -18,14 +18,15 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "bpf/libbpf_log.hpp"
 #include "firewall_program.hpp"
+#include "log/logger.hpp"
 #include "packet_builder.hpp"
 
 namespace {
@@ -315,10 +316,10 @@ void bench_blocklist(int floor_fd, size_t prefixes) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // libbpf's info/debug lines (CO-RE relocations) drown the table.
-  libbpf_set_print([](libbpf_print_level level, const char* fmt, va_list args) {
-    return level == LIBBPF_WARN ? vfprintf(stderr, fmt, args) : 0;
-  });
+  // libbpf's info/debug lines (CO-RE relocations) drown the table: its
+  // warnings only, through the core's logger like the programs' loader does.
+  rampart::log::Logger::global().configure(rampart::log::Level::warn, rampart::log::Format::text);
+  rampart::bpf::route_libbpf_log();
   if (argc > 1) g_repeat = static_cast<uint32_t>(std::stoul(argv[1]));
   const auto first =
       PacketBuilder().ipv4("192.0.2.1", "192.0.2.100").tcp(1234, 40001).payload(10).build();

@@ -15,12 +15,13 @@
 #include <arpa/inet.h>
 
 #include <chrono>
-#include <cstdarg>
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "bpf/libbpf_log.hpp"
 #include "firewall_program.hpp"
+#include "log/logger.hpp"
 #include "netns_lab.hpp"
 #include "packet_builder.hpp"
 
@@ -89,9 +90,10 @@ uint64_t percpu_sum(int fd, uint32_t key, size_t words_per_cpu, size_t word) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  libbpf_set_print([](libbpf_print_level level, const char* fmt, va_list args) {
-    return level == LIBBPF_WARN ? vfprintf(stderr, fmt, args) : 0;
-  });
+  // libbpf's info/debug lines (CO-RE relocations) drown the table: its
+  // warnings only, through the core's logger like the programs' loader does.
+  rampart::log::Logger::global().configure(rampart::log::Level::warn, rampart::log::Format::text);
+  rampart::bpf::route_libbpf_log();
   if (argc > 1) g_frames = std::stoull(argv[1]);
   NetnsLab lab;
   const std::string if_a =

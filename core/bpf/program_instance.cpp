@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "bpf/libbpf_log.hpp"
+
 namespace rampart::bpf {
 namespace {
 
@@ -94,6 +96,10 @@ void fill(int fd, const MapContents& c, uint32_t value_size) {
 }  // namespace
 
 std::unique_ptr<ProgramInstance> ProgramInstance::load(const InstanceSpec& spec) {
+  // Whoever loads through the core (rampartd routes at start already; tests,
+  // benchmarks) gets libbpf's messages in the core's log, not raw on stderr.
+  static const bool routed = (route_libbpf_log(), true);
+  (void)routed;
   std::unique_ptr<ProgramInstance> inst(new ProgramInstance);
   inst->obj_ = bpf_object__open_file(spec.object_path.c_str(), nullptr);
   if (!inst->obj_) {

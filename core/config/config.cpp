@@ -3,6 +3,8 @@
 
 #include "alerts/alert.hpp"
 
+#include <yaml-cpp/eventhandler.h>
+
 #include <algorithm>
 #include <fstream>
 #include <regex>
@@ -124,12 +126,112 @@ std::map<std::string, PluginSettings> parse_plugins(const std::string& source,
       p.enabled = v;
     }
     p.canonical = YAML::Dump(p.node);
-    if (!out.emplace(id, std::move(p)).second) {
-      fail(source, kv.first, "plugins." + id + ": configured twice");
-    }
+    out.emplace(id, std::move(p));  // an id given twice is a duplicate key, refused before
   }
   return out;
 }
+
+// Checks of the whole document that no section's parser could make alone,
+// read from the parser's events rather than the loaded tree (an alias is a
+// single event there, so a node that contains itself, or a chain of aliases
+// naming one node 2^40 times, costs nothing):
+// - a key given twice in a map: yaml-cpp keeps both pairs and lookups return
+//   the first, so `{action: allow, action: deny}` would quietly mean allow;
+// - a NUL in a key or value (YAML's "\0"): settings end up as C strings
+//   (paths, addresses), which stop there, and no setting has a use for it.
+class DocumentCheck : public YAML::EventHandler {
+ public:
+  explicit DocumentCheck(const std::string& source) : source_(source) {}
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    remember(anchor, Key{});
+    node(Key{}, mark);
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    const auto it = anchored_.find(anchor);
+    node(it == anchored_.end() ? std::nullopt : std::optional(it->second), mark);
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                const std::string& value) override {
+    remember(anchor, Key{value});
+    const bool key = node(Key{value}, mark);
+    if (const auto nul = value.find('\0'); nul != std::string::npos) {
+      const std::string at = path(!key);
+      throw ConfigError(where(source_, mark) + ": " + (at.empty() ? "" : at + ": ") +
+                        (key ? "a key contains" : "contains") + " a NUL byte (offset " +
+                        std::to_string(nul) + ")");
+    }
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    node(std::nullopt, mark);
+    open_.push_back({});
+  }
+  void OnSequenceEnd() override { open_.pop_back(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    node(std::nullopt, mark);
+    Collection map;
+    map.map = true;
+    open_.push_back(std::move(map));
+  }
+  void OnMapEnd() override { open_.pop_back(); }
+
+ private:
+  // A key as written: a scalar's text, or no text for a null key.
+  using Key = std::optional<std::string>;
+  struct Collection {
+    bool map = false;
+    bool at_key = true;                   // a map's next node is a key
+    std::map<Key, YAML::Mark> keys = {};  // of a map, where each was first given
+    std::string at = {};                  // the current entry: its key, or its index in a list
+    size_t next = 0;                      // a list's next index
+  };
+
+  void remember(YAML::anchor_t anchor, const Key& key) {
+    if (anchor != YAML::NullAnchor) anchored_[anchor] = key;
+  }
+
+  // Every node as it starts, in its parent; true if it is a map's key. `key`
+  // is nullopt for a collection, never equal to another key (maps as keys
+  // cannot be looked up by name anyway).
+  bool node(const std::optional<Key>& key, const YAML::Mark& mark) {
+    if (open_.empty()) return false;
+    Collection& c = open_.back();
+    if (!c.map) {
+      c.at = std::to_string(c.next++);
+      return false;
+    }
+    const bool is_key = c.at_key;
+    c.at_key = !c.at_key;
+    if (!is_key) return false;
+    c.at = key && *key ? **key : "?";
+    if (!key) return true;
+    const auto [first, fresh] = c.keys.emplace(*key, mark);
+    if (fresh) return true;
+    const YAML::Mark& at = first->second;
+    throw ConfigError(where(source_, mark) + ": duplicate " +
+                      (*key ? "key '" + **key + "'" : std::string("null key")) +
+                      " (first at line " + std::to_string(at.line + 1) +
+                      (at.line == mark.line ? ", column " + std::to_string(at.column + 1) : "") +
+                      ")");
+  }
+
+  // The dotted path of the current node ("plugins.firewall.rules.0.src_ip"),
+  // or of its map when `with_last` is false (for a key).
+  std::string path(bool with_last) const {
+    std::string out;
+    const size_t n = open_.size() - (with_last || open_.empty() ? 0 : 1);
+    for (size_t i = 0; i < n; ++i) out += (out.empty() ? "" : ".") + open_[i].at;
+    return out;
+  }
+
+  const std::string& source_;
+  std::vector<Collection> open_;
+  std::map<YAML::anchor_t, Key> anchored_;  // scalar and null anchors, for alias keys
+};
 
 double number(const std::string& source, const YAML::Node& n, const std::string& key, double min,
               double max) {
@@ -264,6 +366,10 @@ Config load_string(const std::string& text, const std::string& source) {
   if (root.IsNull()) return cfg;
   if (!root.IsMap()) fail(source, root, "expected a map with 'agent' and 'plugins'");
   try {
+    std::istringstream in(text);
+    YAML::Parser events(in);
+    DocumentCheck check(source);
+    events.HandleNextDocument(check);  // the document YAML::Load read
     check_keys(source, root, "", {"agent", "plugins", "alerts"});
     cfg.agent = parse_agent(source, root["agent"]);
     cfg.alerts = parse_alerts(source, root["alerts"]);

@@ -27,6 +27,7 @@
 #include "alerts/pipeline.hpp"
 #include "api/management_api.hpp"
 #include "bpf/datapath.hpp"
+#include "bpf/libbpf_log.hpp"
 #include "bpf/ring_dispatcher.hpp"
 #include "config/config.hpp"
 #include "daemon/agent_views.hpp"
@@ -387,6 +388,9 @@ int keys_reset(const config::Config& cfg) {
 }  // namespace
 
 int run(const Options& opts) {
+  // Before anything can call libbpf (--detach-all, the datapath, plugins'
+  // programs): its messages follow agent.log_format like every other line.
+  bpf::route_libbpf_log();
   config::Config cfg;
   try {
     cfg = load(opts);
@@ -397,13 +401,13 @@ int run(const Options& opts) {
   umask(077);  // state, database, logs and sockets are the agent's alone
   if (opts.check_config) return check_config(opts, cfg);
   if (opts.keys_reset) return keys_reset(cfg);
+  apply_logging(opts, cfg.agent);  // for libbpf's messages while detaching too
   if (opts.detach_all) {
     bpf::Datapath::detach_all(cfg.agent.bpf_pin_path);
     std::printf("rampartd: detached every interface and removed %s\n",
                 cfg.agent.bpf_pin_path.c_str());
     return 0;
   }
-  apply_logging(opts, cfg.agent);
   raise_fd_limit();
 
   // Signals are taken synchronously by this (control) thread only; block

@@ -38,8 +38,7 @@ std::unique_ptr<InstanceLock> InstanceLock::acquire(const std::string& state_dir
     throw LockError("cannot write " + path + ": " + std::strerror(errno));
   if (!pin_root.empty()) {
     lock->pin_fd_ = open(pin_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (lock->pin_fd_ < 0)
-      throw LockError("cannot open " + pin_root + ": " + std::strerror(errno));
+    if (lock->pin_fd_ < 0) throw LockError("cannot open " + pin_root + ": " + std::strerror(errno));
     if (flock(lock->pin_fd_, LOCK_EX | LOCK_NB) != 0)
       throw LockError("another rampartd runs with its pins in " + pin_root);
   }

@@ -5,11 +5,18 @@
 
 #include <Poco/JSON/Parser.h>
 
+#include <sys/mount.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <memory>
 
 #include "daemon_process.hpp"
 #include "http_client.hpp"
 #include "metrics_check.hpp"
+#include "privilege.hpp"
 #include "temp_dir.hpp"
 #include "test_paths.hpp"
 
@@ -47,6 +54,20 @@ TEST(CheckConfig, BadFileExitsOneWithFileAndLine) {
   const auto r = run_command({RAMPARTD_PATH, "--check-config", "--config", dir / "r.yaml"});
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find(dir / "r.yaml" + ":3:3: unknown key 'agent.wrokers'"), std::string::npos)
+      << r.output;
+}
+
+// A key given twice used to load with the first value; --check-config uses
+// the same loader, so it refuses the file too.
+TEST(CheckConfig, DuplicateKeyExitsOneNamingBothLines) {
+  TempDir dir;
+  write_file(dir / "dup.yaml",
+             "plugins:\n  firewall:\n    rules:\n      - id: 1\n        action: allow\n"
+             "        action: deny\n");
+  const auto r = run_command({RAMPARTD_PATH, "--check-config", "--config", dir / "dup.yaml"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find(dir / "dup.yaml" + ":6:9: duplicate key 'action' (first at line 5)"),
+            std::string::npos)
       << r.output;
 }
 
@@ -144,6 +165,43 @@ TEST_F(Daemon, JsonLogsAreOneObjectPerLine) {
     ASSERT_NO_THROW(obj = parser.parse(line).extract<Poco::JSON::Object::Ptr>()) << line;
     for (const char* key : {"ts", "level", "component", "msg"}) EXPECT_TRUE(obj->has(key)) << line;
   }
+}
+
+// libbpf prints its own messages; with JSON logs they must be JSON records
+// too (libbpf used to write them raw on stderr). A kernel object libbpf
+// cannot read makes it speak; the load fails before anything attaches.
+TEST_F(Daemon, LibbpfMessagesAreJsonRecordsToo) {
+  RAMPART_REQUIRE_ROOT();
+  const std::string bpffs = dir / "bpffs";
+  std::filesystem::create_directories(bpffs);
+  ASSERT_EQ(mount("bpf", bpffs.c_str(), "bpf", 0, "mode=0700"), 0) << std::strerror(errno);
+  const std::unique_ptr<const char, void (*)(const char*)> unmount(
+      bpffs.c_str(), [](const char* p) { umount2(p, MNT_DETACH); });
+  std::filesystem::create_directories(dir / "bpf");
+  write_file(dir / "bpf/xdp_firewall.bpf.o", "not an ELF object\n");
+  const auto cfg = dir / "rampart.yaml";
+  write_file(cfg, "agent:\n  log_format: json\n  state_dir: " + (dir / "state") +
+                      "\n  interfaces: [lo]\n  bpf_dir: " + (dir / "bpf") + "\n  bpf_pin_path: " +
+                      bpffs + "/rampart\nplugins:\n  log: {path: " + (dir / "a.json") + "}\n");
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  // The datapath did not load: running, and saying it is not ready.
+  ASSERT_TRUE(d.wait_for("\"msg\":\"not ready\"")) << d.output();
+  EXPECT_TRUE(d.wait_for("datapath: kernel programs not loaded")) << d.output();
+  d.signal(SIGTERM);
+  ASSERT_EQ(d.wait_exit(), 0) << d.output();
+  size_t from_libbpf = 0;
+  for (const auto& line : d.lines()) {
+    Poco::JSON::Object::Ptr obj;
+    ASSERT_NO_THROW(obj = Poco::JSON::Parser().parse(line).extract<Poco::JSON::Object::Ptr>())
+        << line;
+    if (obj->getValue<std::string>("component") != "libbpf") continue;
+    ++from_libbpf;
+    EXPECT_EQ(obj->getValue<std::string>("level"), "warn") << line;
+    EXPECT_NE(obj->getValue<std::string>("msg").find("xdp_firewall.bpf.o"), std::string::npos)
+        << line;
+  }
+  EXPECT_GE(from_libbpf, 1u) << d.output();
+  EXPECT_TRUE(d.wait_for("kernel programs not loaded")) << d.output();
 }
 
 TEST_F(Daemon, ThrowingAndBrokenPluginsNeverTakeItDown) {

@@ -110,6 +110,106 @@ TEST(Config, FileErrorsNameThatFile) {
   }
 }
 
+// yaml-cpp keeps both pairs of a key given twice and lookups return the
+// first: `{action: allow, action: deny}` used to install allow, silently.
+TEST(Config, DuplicateKeysAreErrorsNamingBothLines) {
+  struct Case {
+    const char* what;
+    const char* yaml;
+    const char* error;
+  } cases[] = {
+      {"firewall rule, flow map",
+       "plugins:\n  firewall:\n    rules:\n      - {id: 1, action: allow, action: deny}\n",
+       "test.yaml:4:32: duplicate key 'action' (first at line 4, column 17)"},
+      {"firewall rule, block map",
+       "plugins:\n  firewall:\n    rules:\n      - id: 1\n        action: allow\n"
+       "        action: deny\n",
+       "test.yaml:6:9: duplicate key 'action' (first at line 5)"},
+      {"top level", "agent:\n  workers: 1\nplugins: {}\nagent:\n  workers: 2\n",
+       "test.yaml:4:1: duplicate key 'agent' (first at line 1)"},
+      {"agent", "agent:\n  log_level: info\n  workers: 1\n  log_level: debug\n",
+       "test.yaml:4:3: duplicate key 'log_level' (first at line 2)"},
+      {"alerts, in a list", "alerts:\n  routes:\n    - senders: [log]\n      senders: [x]\n",
+       "test.yaml:4:7: duplicate key 'senders' (first at line 3)"},
+      {"plugin id", "plugins:\n  log: {}\n  log: {enabled: false}\n",
+       "test.yaml:3:3: duplicate key 'log' (first at line 2)"},
+      {"deep in a plugin",
+       "plugins:\n  x:\n    a: {b: {c: 1}}\n    d:\n      - e:\n          f: 1\n"
+       "          'f': 2\n",
+       "test.yaml:7:11: duplicate key 'f' (first at line 6)"},
+      {"inside a map used as a key", "plugins:\n  x: {? {k: 1, k: 2} : v}\n",
+       "test.yaml:2:16: duplicate key 'k' (first at line 2, column 10)"},
+      {"null keys", "plugins:\n  x:\n    ~: 1\n    null: 2\n",
+       "test.yaml:4:5: duplicate null key (first at line 3)"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(error_of(c.yaml), c.error) << c.what;
+  }
+}
+
+// Aliases are not expanded by the check: a self-referencing anchor and a
+// billion-laughs chain load (or fail) at once instead of recursing forever.
+TEST(Config, AliasesAreCheckedOnceWithoutExpansion) {
+  EXPECT_EQ(error_of("plugins:\n  x: &a {k: *a}\n"), "");
+  std::string laughs = "plugins:\n  x:\n    l0: &l0 {a: 1, b: 2}\n";
+  for (int i = 1; i < 40; ++i) {
+    const auto n = std::to_string(i), p = std::to_string(i - 1);
+    laughs += "    l" + n + ": &l" + n + " [*l" + p + ", *l" + p + "]\n";
+  }
+  EXPECT_EQ(error_of(laughs), "");
+  EXPECT_EQ(error_of("plugins:\n  x: {&k key: 1, *k : 2}\n"),
+            "test.yaml:2:18: duplicate key 'key' (first at line 2, column 7)");
+}
+
+// The same key in different maps, and keys that only look alike, are fine.
+TEST(Config, SameKeyInDifferentMapsIsNotADuplicate) {
+  EXPECT_EQ(error_of("plugins:\n  firewall:\n    rules:\n      - {id: 1, action: allow}\n"
+                     "      - {id: 2, action: deny}\n  log: {enabled: true}\n"),
+            "");
+  EXPECT_EQ(error_of("plugins:\n  x: {a: {a: 1}, A: 2, b: [{a: 3}, {a: 4}], null: 5, 'null': 6}\n"),
+            "");
+}
+
+// YAML's "\0" escape puts a NUL in a string, and every consumer of a
+// setting that hands it on as a C string (inet_pton, open, access, mkdir)
+// stops there: "/var/lib/rampart\0/x" was /var/lib/rampart. No setting has
+// a use for a NUL, so the loader refuses it anywhere, naming the setting.
+TEST(Config, NulInAnyValueOrKeyIsAnErrorNamingTheSetting) {
+  struct Case {
+    const char* what;
+    const char* yaml;
+    const char* error;
+  } cases[] = {
+      {"firewall address",
+       "plugins:\n  firewall:\n    rules:\n"
+       "      - {id: 1, action: deny, src_ip: \"198.18.20.2\\0junk\"}\n",
+       "test.yaml:4:39: plugins.firewall.rules.0.src_ip: contains a NUL byte (offset 11)"},
+      {"second rule, block map",
+       "plugins:\n  firewall:\n    rules:\n      - {id: 1, action: deny}\n"
+       "      - id: 2\n        action: deny\n        dst_ip: \"\\x00\"\n",
+       "test.yaml:7:17: plugins.firewall.rules.1.dst_ip: contains a NUL byte (offset 0)"},
+      {"agent path", "agent:\n  state_dir: \"/var/lib/rampart\\0/x\"\n",
+       "test.yaml:2:14: agent.state_dir: contains a NUL byte (offset 16)"},
+      {"list item", "agent:\n  plugin_dirs: [/a, \"/b\\0\"]\n",
+       "test.yaml:2:21: agent.plugin_dirs.1: contains a NUL byte (offset 2)"},
+      {"alerts path", "alerts:\n  geoip: {country: \"/x.mmdb\\0.txt\"}\n",
+       "test.yaml:2:20: alerts.geoip.country: contains a NUL byte (offset 7)"},
+      {"sender path", "plugins:\n  log:\n    path: \"/tmp/a.json\\0\"\n",
+       "test.yaml:3:11: plugins.log.path: contains a NUL byte (offset 11)"},
+      {"listen", "plugins:\n  rest: {listen: \"127.0.0.1:8080\\0\"}\n",
+       "test.yaml:2:18: plugins.rest.listen: contains a NUL byte (offset 14)"},
+      {"a key", "plugins:\n  x:\n    \"a\\0b\": 1\n",
+       "test.yaml:3:5: plugins.x: a key contains a NUL byte (offset 1)"},
+      {"a top-level key", "\"\\0\": 1\n", "test.yaml:1:1: a key contains a NUL byte (offset 0)"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(error_of(c.yaml), c.error) << c.what;
+  }
+  // Other control characters have uses (tabs, multi-line text): the
+  // plugins decide for their own settings.
+  EXPECT_EQ(error_of("plugins:\n  x: {text: \"a\\tb\\nc\"}\n"), "");
+}
+
 TEST(Config, PluginEnabledDefaultsAndExplicitFalse) {
   const auto cfg = load_string("plugins:\n  a:\n  b: {enabled: false, x: 1}\n  c: {x: 2}\n", "t");
   EXPECT_TRUE(cfg.plugin("a").enabled);

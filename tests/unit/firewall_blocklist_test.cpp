@@ -161,6 +161,33 @@ TEST(FirewallBlocklist, BadLinesAreReportedWithFileAndLine) {
   }
 }
 
+// A feed line with a NUL used to be read up to the NUL (inet_pton sees a C
+// string): "192.0.2.0/24\0junk" listed 192.0.2.0/24.
+TEST(FirewallBlocklist, ANulOrControlCharacterInALineIsABadLine) {
+  using namespace std::string_literals;
+  struct Case {
+    std::string text;
+    const char* error;
+  } cases[] = {
+      {"198.51.100.0/24\n192.0.2.0/24\0junk\n"s, "feed:2: contains a NUL byte (offset 12)"},
+      {"192.0.2.1\0\n"s, "feed:1: contains a NUL byte (offset 9)"},
+      {"192.0.2.1\f\n", "feed:1: contains control character 0x0c (offset 9)"},
+      {"\v192.0.2.1 # comment\n", "feed:1: contains control character 0x0b (offset 0)"},
+  };
+  for (const auto& c : cases) {
+    std::istringstream in(c.text);
+    try {
+      const auto list = parse_blocklist(in, "feed");
+      ADD_FAILURE() << c.error << ": accepted " << list.size() << " prefixes";
+    } catch (const BlocklistError& e) {
+      EXPECT_STREQ(e.what(), c.error);
+    }
+  }
+  // A comment may hold anything: it is not read.
+  std::istringstream comment("192.0.2.1 # \x01 odd bytes\n"s);
+  EXPECT_EQ(parse_blocklist(comment, "feed").size(), 1u);
+}
+
 TEST(FirewallBlocklist, ReadsAFileFromDisk) {
   rampart::test::TempDir dir;
   rampart::test::write_file(dir / "list.txt", "203.0.113.0/24\n2001:db8::1\n");

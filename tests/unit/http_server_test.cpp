@@ -90,8 +90,8 @@ class HttpServerTest : public ::testing::Test {
 
 const std::string kHidden = "DELETE /hidden HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
 
-std::string with_body(const std::string& method, const std::string& path,
-                      const std::string& body, const std::string& extra = "") {
+std::string with_body(const std::string& method, const std::string& path, const std::string& body,
+                      const std::string& extra = "") {
   return method + " " + path + " HTTP/1.1\r\nHost: x\r\n" + extra +
          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
@@ -102,8 +102,8 @@ TEST_F(HttpServerTest, ABodyOfAGetOrDeleteIsReadAsBodyNeverAsARequest) {
   start();
   for (const std::string method : {"GET", "DELETE", "HEAD"}) {
     auto c = conn();
-    ASSERT_TRUE(c.send(with_body(method, "/healthz", kHidden) +
-                       "GET /after HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_TRUE(
+        c.send(with_body(method, "/healthz", kHidden) + "GET /after HTTP/1.1\r\nHost: x\r\n\r\n"));
     auto first = c.read_response(std::chrono::seconds(10), method == "HEAD");
     ASSERT_TRUE(first) << method;
     EXPECT_EQ(first->status, 200);
@@ -150,9 +150,9 @@ TEST_F(HttpServerTest, ContentLengthWithTransferEncodingIsRefusedAndClosed) {
   start();
   auto c = conn();
   const std::string chunked = "5\r\nhello\r\n0\r\n\r\n";
-  ASSERT_TRUE(c.send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                     std::to_string(chunked.size()) + "\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                     chunked + kHidden));
+  ASSERT_TRUE(
+      c.send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(chunked.size()) +
+             "\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked + kHidden));
   auto r = c.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
@@ -167,12 +167,12 @@ TEST_F(HttpServerTest, TransferCodingsOtherThanChunkedAreRefused) {
     std::string te;
     int status;
   };
-  for (const auto& [te, status] : {Case{"gzip, chunked", 501}, Case{"chunked, gzip", 400},
-                                   Case{"identity", 400}, Case{"chunked, chunked", 400},
-                                   Case{"x-custom,chunked", 501}}) {
+  for (const auto& [te, status] :
+       {Case{"gzip, chunked", 501}, Case{"chunked, gzip", 400}, Case{"identity", 400},
+        Case{"chunked, chunked", 400}, Case{"x-custom,chunked", 501}}) {
     auto c = conn();
-    ASSERT_TRUE(c.send("POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + te + "\r\n\r\n0\r\n\r\n" +
-                       kHidden));
+    ASSERT_TRUE(c.send("POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + te +
+                       "\r\n\r\n0\r\n\r\n" + kHidden));
     auto r = c.read_response();
     ASSERT_TRUE(r) << te;
     EXPECT_EQ(r->status, status) << te;
@@ -191,10 +191,10 @@ TEST_F(HttpServerTest, TransferCodingsOtherThanChunkedAreRefused) {
 TEST_F(HttpServerTest, ChunkedBodiesAreDecodedAndWhatFollowsIsTheNextRequest) {
   start();
   auto c = conn();
-  ASSERT_TRUE(c.send(
-      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-      "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n"
-      "GET /after HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n"
+             "GET /after HTTP/1.1\r\nHost: x\r\n\r\n"));
   auto r = c.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->body, "hello world");
@@ -203,16 +203,18 @@ TEST_F(HttpServerTest, ChunkedBodiesAreDecodedAndWhatFollowsIsTheNextRequest) {
   EXPECT_EQ(r->body, "GET /after 0");
   // A chunk longer than its size line said is a framing error.
   auto bad = conn();
-  ASSERT_TRUE(bad.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "3\r\nhello\r\n0\r\n\r\n"));
+  ASSERT_TRUE(
+      bad.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "3\r\nhello\r\n0\r\n\r\n"));
   r = bad.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
   EXPECT_TRUE(bad.closed_within(5s));
   // A chunked body past the route's limit: 413, closed.
   auto big = conn();
-  ASSERT_TRUE(big.send("POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "ff\r\n"));
+  ASSERT_TRUE(
+      big.send("POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "ff\r\n"));
   r = big.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 413);
@@ -235,19 +237,18 @@ TEST_F(HttpServerTest, MalformedHeadsAreRefusedAndClosed) {
   const std::vector<std::pair<std::string, int>> cases = {
       {"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length : 5\r\n\r\nhello", 400},  // space before ':'
       {"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n 5\r\n\r\nhello", 400},  // obs-fold
-      {"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
-       400},
+      {"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400},
       {"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello", 400},
       {"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5 5\r\n\r\nhello", 400},
-      {"GET /x HTTP/1.1\r\n\r\n", 400},                             // no Host
-      {"GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},      // two
+      {"GET /x HTTP/1.1\r\n\r\n", 400},                        // no Host
+      {"GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},  // two
       {"GET /x HTTP/2.0\r\nHost: x\r\n\r\n", 505},
       {"GET /x HTTP/1.1x\r\nHost: x\r\n\r\n", 400},
       {"GET  /x HTTP/1.1\r\nHost: x\r\n\r\n", 400},
       {"GET x HTTP/1.1\r\nHost: x\r\n\r\n", 400},
       {"G(T /x HTTP/1.1\r\nHost: x\r\n\r\n", 400},
-      {"GET /x HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n", 400},      // bare CR
-      {"GET /x HTTP/1.1\nHost: x\n\n", 400},                         // bare LF
+      {"GET /x HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n", 400},  // bare CR
+      {"GET /x HTTP/1.1\nHost: x\n\n", 400},                   // bare LF
       {std::string("GET /x HTTP/1.1\r\nHost: x\r\nX: a\0b\r\n\r\n", 37), 400},
       {"GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", 414},
   };
@@ -263,8 +264,9 @@ TEST_F(HttpServerTest, MalformedHeadsAreRefusedAndClosed) {
   EXPECT_TRUE(recorder_->seen().empty());
   // Equal lengths given twice are one length.
   auto c = conn();
-  ASSERT_TRUE(c.send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5, "
-                     "5\r\n\r\nhello"));
+  ASSERT_TRUE(
+      c.send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5, "
+             "5\r\n\r\nhello"));
   auto r = c.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->body, "POST /x 5");
@@ -294,8 +296,9 @@ TEST_F(HttpServerTest, HeadsPastTheLimitsAreRefused) {
 TEST_F(HttpServerTest, ExpectContinueGetsAnInterimAnswerBeforeTheBody) {
   start();
   auto c = conn();
-  ASSERT_TRUE(c.send("PUT /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: "
-                     "4\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send("PUT /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: "
+             "4\r\n\r\n"));
   auto interim = c.read_response();
   ASSERT_TRUE(interim);
   EXPECT_EQ(interim->status, 100);
@@ -308,8 +311,9 @@ TEST_F(HttpServerTest, ExpectContinueGetsAnInterimAnswerBeforeTheBody) {
 TEST_F(HttpServerTest, StatusLinesCarryTheirReasonAndKeepAliveFollowsTheClient) {
   start();
   auto c = conn();
-  ASSERT_TRUE(c.send("GET /status/401 HTTP/1.1\r\nHost: x\r\n\r\nGET /status/204 HTTP/1.1\r\nHost: "
-                     "x\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send("GET /status/401 HTTP/1.1\r\nHost: x\r\n\r\nGET /status/204 HTTP/1.1\r\nHost: "
+             "x\r\n\r\n"));
   auto r = c.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 401);
@@ -388,8 +392,9 @@ TEST_F(HttpServerTest, AConnectionWithARequestInFlightIsNeverEvicted) {
   start(l);
   auto busy = conn();
   // Expect: 100-continue parks the request between its head and body.
-  ASSERT_TRUE(busy.send("PUT /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: "
-                        "2\r\n\r\n"));
+  ASSERT_TRUE(
+      busy.send("PUT /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: "
+                "2\r\n\r\n"));
   ASSERT_TRUE(busy.read_response());
   std::vector<RawConn> more;
   for (int i = 0; i < 10; ++i) more.push_back(conn());
@@ -418,8 +423,9 @@ TEST(HttpServerTls, OnlyTls12OrNewerWithForwardSecretAeadSuites) {
     args.insert(args.end(), extra.begin(), extra.end());
     std::string cmd;
     for (const auto& a : args) cmd += "'" + a + "' ";
-    cmd = "printf 'GET /tls HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' | timeout 10 " +
-          cmd + " 2>&1";
+    cmd =
+        "printf 'GET /tls HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' | timeout 10 " +
+        cmd + " 2>&1";
     return rampart::test::run_command({"/bin/sh", "-c", cmd}).output;
   };
   EXPECT_NE(client({"-tls1_3"}).find("GET /tls 0"), std::string::npos);

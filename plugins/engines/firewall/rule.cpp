@@ -5,6 +5,8 @@
 
 #include <charconv>
 
+#include "control_chars.hpp"
+
 namespace rampart::firewall {
 namespace {
 
@@ -17,6 +19,13 @@ bool parse_uint(std::string_view s, T& out) {
   if (s.empty()) return false;
   const auto r = std::from_chars(s.data(), s.data() + s.size(), out);
   return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+// Rule fields come from outside (REST bodies, YAML, feed files) and none has
+// a use for control characters.
+bool free_of_control_chars(std::string_view s, std::string& error) {
+  error = text::control_char_problem(s);
+  return error.empty();
 }
 
 std::string upper(std::string_view s) {
@@ -41,6 +50,7 @@ bool Cidr::contains(const Cidr& o) const {
 }
 
 std::optional<Action> parse_action(std::string_view s, std::string& error) {
+  if (!free_of_control_chars(s, error)) return std::nullopt;
   if (s == "allow") return Action::allow;
   if (s == "deny") return Action::deny;
   if (s == "log") return Action::log;
@@ -50,6 +60,7 @@ std::optional<Action> parse_action(std::string_view s, std::string& error) {
 }
 
 std::optional<int> parse_protocol(std::string_view s, std::string& error) {
+  if (!free_of_control_chars(s, error)) return std::nullopt;
   if (s == "any") return kAnyProtocol;
   if (s == "tcp") return 6;
   if (s == "udp") return 17;
@@ -60,6 +71,7 @@ std::optional<int> parse_protocol(std::string_view s, std::string& error) {
 }
 
 std::optional<Cidr> parse_cidr(std::string_view s, std::string& error) {
+  if (!free_of_control_chars(s, error)) return std::nullopt;
   const auto slash = s.find('/');
   const std::string ip(s.substr(0, slash));
   Cidr c;
@@ -94,6 +106,7 @@ std::optional<Cidr> parse_cidr(std::string_view s, std::string& error) {
 }
 
 std::optional<PortRange> parse_ports(std::string_view s, std::string& error) {
+  if (!free_of_control_chars(s, error)) return std::nullopt;
   const auto dash = s.find('-');
   unsigned lo = 0, hi = 0;
   const bool ok = dash == std::string_view::npos
@@ -111,6 +124,7 @@ std::optional<PortRange> parse_ports(std::string_view s, std::string& error) {
 }
 
 std::optional<TcpFlags> parse_tcp_flags(std::string_view s, std::string& error) {
+  if (!free_of_control_chars(s, error)) return std::nullopt;
   TcpFlags f;
   size_t pos = 0;
   while (pos <= s.size()) {

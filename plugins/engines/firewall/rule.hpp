@@ -55,6 +55,7 @@ struct Rule {
 };
 
 // Parsers for the textual forms; each returns nullopt and sets `error`.
+// Control characters (NUL included) are refused by every one of them.
 std::optional<Action> parse_action(std::string_view s, std::string& error);
 std::optional<int> parse_protocol(std::string_view s, std::string& error);
 std::optional<Cidr> parse_cidr(std::string_view s, std::string& error);

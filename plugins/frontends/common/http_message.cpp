@@ -16,8 +16,8 @@ constexpr size_t kMaxTrailer = 8192;
 
 // tchar (RFC 9110 §5.6.2).
 bool is_tchar(unsigned char c) {
-  return (c < 0x80 && std::isalnum(c)) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
-                                std::string_view::npos;
+  return (c < 0x80 && std::isalnum(c)) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
 }
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -127,8 +127,7 @@ std::optional<Refusal> parse_head(std::string_view head, size_t max_fields, Requ
   if (!is_token(method) || method.size() > kMaxMethod) return bad("malformed method");
   if (target.empty()) return bad("empty request target");
   if (target.size() > kMaxTarget) return {{414, "the request target is longer than 8192 bytes"}};
-  if (!std::all_of(target.begin(), target.end(),
-                   [](char c) { return c > 0x20 && c < 0x7f; }))
+  if (!std::all_of(target.begin(), target.end(), [](char c) { return c > 0x20 && c < 0x7f; }))
     return bad("malformed request target");
   if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || !is_digit(version[5]) ||
       version[6] != '.' || !is_digit(version[7]))
@@ -144,9 +143,8 @@ std::optional<Refusal> parse_head(std::string_view head, size_t max_fields, Requ
   if (path.front() != '/') {
     const auto scheme = path.find("://");
     if (path == "*" && method == "OPTIONS") {
-    } else if (scheme != std::string_view::npos &&
-               (iequals(path.substr(0, scheme), "http") ||
-                iequals(path.substr(0, scheme), "https"))) {
+    } else if (scheme != std::string_view::npos && (iequals(path.substr(0, scheme), "http") ||
+                                                    iequals(path.substr(0, scheme), "https"))) {
       const auto slash = path.find('/', scheme + 3);
       path = slash == std::string_view::npos ? std::string_view("/") : path.substr(slash);
     } else {
@@ -186,12 +184,14 @@ std::optional<Refusal> parse_head(std::string_view head, size_t max_fields, Requ
 
 std::optional<Refusal> framing_of(const Request& req, Framing& out) {
   out = {};
-  const bool has_te = std::any_of(req.fields.begin(), req.fields.end(),
-                                  [](const auto& f) { return iequals(f.first, "Transfer-Encoding"); });
+  const bool has_te = std::any_of(req.fields.begin(), req.fields.end(), [](const auto& f) {
+    return iequals(f.first, "Transfer-Encoding");
+  });
   const bool has_cl = std::any_of(req.fields.begin(), req.fields.end(),
                                   [](const auto& f) { return iequals(f.first, "Content-Length"); });
   if (has_te) {
-    if (has_cl) return bad("both Content-Length and Transfer-Encoding: the body's length is ambiguous");
+    if (has_cl)
+      return bad("both Content-Length and Transfer-Encoding: the body's length is ambiguous");
     if (req.version == "HTTP/1.0") return bad("Transfer-Encoding in an HTTP/1.0 request");
     const auto codings = list_elements(req, "Transfer-Encoding");
     if (codings.empty()) return bad("empty Transfer-Encoding");
@@ -316,15 +316,15 @@ std::string serialize(const Response& res, const Request& req, bool close) {
   auto clean = [](std::string_view s) {
     return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
   };
-  std::string out = "HTTP/1.1 " + std::to_string(res.status) + " " + reason_phrase(res.status) +
-                    "\r\n";
+  std::string out =
+      "HTTP/1.1 " + std::to_string(res.status) + " " + reason_phrase(res.status) + "\r\n";
   if (!res.content_type.empty() && clean(res.content_type))
     out += "Content-Type: " + res.content_type + "\r\n";
   for (const auto& [k, v] : res.headers) {
     if (is_token(k) && clean(v)) out += k + ": " + v + "\r\n";
   }
-  const bool bodiless = (res.status >= 100 && res.status < 200) || res.status == 204 ||
-                        res.status == 304;
+  const bool bodiless =
+      (res.status >= 100 && res.status < 200) || res.status == 204 || res.status == 304;
   if (!bodiless) out += "Content-Length: " + std::to_string(res.body.size()) + "\r\n";
   if (close) {
     out += "Connection: close\r\n";

@@ -29,7 +29,9 @@ struct TlsSettings {
 // --check-config and reloads catch a wrong path.
 std::optional<TlsSettings> parse_tls(const sdk::Config& cfg, const std::string& key);
 
-// `key` as "host:port" ("[::1]:9090" for IPv6); an error naming the key.
+// `key` as "host:port": an IPv4 address, an IPv6 address in brackets
+// ("[::1]:9090") or a host name, and a port of digits only, 0-65535 (0: any
+// free port); an error naming the key otherwise.
 ListenAddress parse_listen(const sdk::Config& cfg, const std::string& key,
                            const std::string& fallback);
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "settings.hpp"
 
+#include "control_chars.hpp"
+
 namespace rampart::sender {
 
 int64_t int_setting(const sdk::Config& cfg, const std::string& key, int64_t fallback, int64_t min,
@@ -14,13 +16,11 @@ int64_t int_setting(const sdk::Config& cfg, const std::string& key, int64_t fall
 }
 
 void refuse_control_chars(const sdk::Config& cfg, const std::string& key, std::string_view value) {
-  for (const char c : value) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((u < 0x20 && c != '\t') || u == 0x7f) {
-      throw cfg.invalid(key, c == '\r' || c == '\n' ? "must not contain CR or LF"
-                                                    : "must not contain control characters");
-    }
-  }
+  const size_t at = text::first_control_char(value, /*tab_ok=*/true);
+  if (at == std::string_view::npos) return;
+  const char c = value[at];
+  throw cfg.invalid(key, c == '\r' || c == '\n' ? "must not contain CR or LF"
+                                                : "must not contain control characters");
 }
 
 }  // namespace rampart::sender
