@@ -130,6 +130,11 @@ class PluginInstance : public runtime::EventSink,
   bool stopped_ = false;
   std::atomic<uint64_t> callback_errors_{0};
 
+  // The config file and plugins.<id> of the latest create or reload: where
+  // the rules an engine claims (during start or reload) are declared.
+  std::string config_file_;
+  YAML::Node config_node_;
+
   std::mutex mu_;  // guards timers_ and metrics_
   std::vector<std::shared_ptr<rampart_timer>> timers_;
   std::vector<std::unique_ptr<rampart_metric>> metrics_;

@@ -59,10 +59,11 @@ void RuleStore::exec(const char* sql) const { store::exec(db_, sql); }
 
 std::vector<StoredRule> RuleStore::list(const std::string& domain) const {
   std::lock_guard lock(mu_);
-  Stmt st(db_, "SELECT id, body FROM rules WHERE domain = ?1 ORDER BY id");
+  Stmt st(db_, "SELECT id, body, origin FROM rules WHERE domain = ?1 ORDER BY id");
   st.text(1, domain);
   std::vector<StoredRule> out;
-  while (st.step()) out.push_back({static_cast<uint64_t>(st.col_int(0)), st.col_text(1)});
+  while (st.step())
+    out.push_back({static_cast<uint64_t>(st.col_int(0)), st.col_text(1), st.col_text(2)});
   return out;
 }
 
@@ -72,8 +73,16 @@ std::vector<StoredRule> RuleStore::list(const std::string& domain,
   Stmt st(db_, "SELECT id, body FROM rules WHERE domain = ?1 AND origin = ?2 ORDER BY id");
   st.text(1, domain).text(2, origin);
   std::vector<StoredRule> out;
-  while (st.step()) out.push_back({static_cast<uint64_t>(st.col_int(0)), st.col_text(1)});
+  while (st.step()) out.push_back({static_cast<uint64_t>(st.col_int(0)), st.col_text(1), origin});
   return out;
+}
+
+std::optional<std::string> RuleStore::origin(const std::string& domain, uint64_t id) const {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "SELECT origin FROM rules WHERE domain = ?1 AND id = ?2");
+  st.text(1, domain).integer(2, static_cast<int64_t>(id));
+  if (st.step()) return st.col_text(0);
+  return std::nullopt;
 }
 
 std::optional<std::string> RuleStore::get_locked(const std::string& domain, uint64_t id) const {
@@ -163,7 +172,7 @@ std::optional<std::string> RuleStore::change(const std::string& domain, uint64_t
       [&] {
         before = get_locked(domain, id);
         if (body) {
-          put_locked(domain, id, *body, "api");
+          put_locked(domain, id, *body, kApiOrigin);
           audit_locked(domain, id, before ? "update" : "create", actor, before, body);
         } else {
           erase_locked(domain, id, actor, before);
@@ -186,7 +195,7 @@ void RuleStore::replace_all(const std::string& domain, const std::vector<StoredR
         }
         for (const auto& r : old) erase_locked(domain, r.id, actor, r.body);
         for (const auto& r : rules) {
-          put_locked(domain, r.id, r.body, "api");
+          put_locked(domain, r.id, r.body, kApiOrigin);
           audit_locked(domain, r.id, "create", actor, std::nullopt, r.body);
         }
       },

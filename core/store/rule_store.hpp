@@ -20,9 +20,19 @@ struct sqlite3;
 
 namespace rampart::store {
 
+// Who manages a rule: the config file (plugins.<engine>.rules, synced at
+// start and on reload) or the API (kept until deleted over the API).
+inline constexpr const char* kConfigOrigin = "config";
+inline constexpr const char* kApiOrigin = "api";
+
 struct StoredRule {
+  // A constructor rather than an aggregate: {id, body} stays the way to
+  // write a rule, origin and all (writes do not read it).
+  StoredRule(uint64_t id_, std::string body_, std::string origin_ = "")
+      : id(id_), body(std::move(body_)), origin(std::move(origin_)) {}
   uint64_t id;
-  std::string body;  // JSON
+  std::string body;    // JSON
+  std::string origin;  // kConfigOrigin or kApiOrigin in what the store lists
 };
 
 struct AuditEntry {
@@ -45,6 +55,8 @@ class RuleStore {
   // Only the rules a source manages: "config" (the file) or "api".
   std::vector<StoredRule> list(const std::string& domain, const std::string& origin) const;
   std::optional<std::string> get(const std::string& domain, uint64_t id) const;
+  // kConfigOrigin or kApiOrigin; nullopt when there is no such rule.
+  std::optional<std::string> origin(const std::string& domain, uint64_t id) const;
   bool empty(const std::string& domain) const;
   std::map<std::string, uint64_t> counts() const;  // rules per domain
 
