@@ -87,7 +87,8 @@ void apply_geoip(alerts::AlertPipeline& pipeline, const alerts::GeoIpPaths& path
 }
 
 ReloadOutcome reload(const Options& opts, config::Config& current,
-                     plugin_host::PluginManager& plugins, alerts::AlertPipeline& alerts) {
+                     plugin_host::PluginManager& plugins, alerts::AlertPipeline& alerts,
+                     store::RuleStore& rule_store) {
   log::info(kLog, "reloading configuration", {{"source", opts.config_path.value_or("<embedded>")}});
   ReloadOutcome out;
   config::Config next;
@@ -121,6 +122,15 @@ ReloadOutcome reload(const Options& opts, config::Config& current,
     alerts.configure(next.alerts);
     if (!(next.alerts.geoip == current.alerts.geoip)) apply_geoip(alerts, next.alerts.geoip);
     result.changes.push_back("alerts");
+  }
+  if (!(next.audit == current.audit)) {
+    try {
+      rule_store.set_audit_retention(next.audit);
+    } catch (const store::StoreError& e) {
+      // The limits hold from now on (the next rule change prunes again).
+      log::warn(kLog, "audit retention not applied now", {{"reason", e.what()}});
+    }
+    result.changes.push_back("audit");
   }
   current = std::move(next);
   log::info(kLog, "configuration reloaded",
@@ -307,7 +317,7 @@ int run(const Options& opts) {
   std::unique_ptr<store::KeyStore> keys;
   std::unique_ptr<alerts::AlertStore> alert_store;
   try {
-    rule_store = std::make_unique<store::RuleStore>(cfg.agent.state_dir + "/rampart.db");
+    rule_store = std::make_unique<store::RuleStore>(cfg.agent.state_dir + "/rampart.db", cfg.audit);
     keys = std::make_unique<store::KeyStore>(cfg.agent.state_dir + "/rampart.db");
     alert_store =
         std::make_unique<alerts::AlertStore>(cfg.agent.state_dir + "/rampart.db", cfg.alerts.store);
@@ -372,7 +382,7 @@ int run(const Options& opts) {
           std::lock_guard lock(config_mu);
           copy = cfg;
         }
-        const auto outcome = reload(opts, copy, plugins, alerts);
+        const auto outcome = reload(opts, copy, plugins, alerts, *rule_store);
         {
           std::lock_guard lock(config_mu);
           cfg = std::move(copy);

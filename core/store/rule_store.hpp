@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "store/audit_settings.hpp"
 #include "store/sqlite.hpp"
 
 struct sqlite3;
@@ -45,8 +46,11 @@ struct AuditEntry {
 
 class RuleStore {
  public:
-  // Opens (creating if needed) the database at path. Throws StoreError.
-  explicit RuleStore(const std::string& path);
+  // Opens (creating if needed) the database at path and applies the audit
+  // retention. `clock_ms` (ms since the epoch) stamps audit entries and
+  // ages them; tests pass their own. Throws StoreError.
+  explicit RuleStore(const std::string& path, const AuditSettings& retention = {},
+                     std::function<int64_t()> clock_ms = {});
   ~RuleStore();
   RuleStore(const RuleStore&) = delete;
   RuleStore& operator=(const RuleStore&) = delete;
@@ -79,6 +83,9 @@ class RuleStore {
 
   std::vector<AuditEntry> audit(const std::string& domain, std::optional<uint64_t> rule_id = {},
                                 size_t limit = 1000) const;
+  // New limits (on reload), applied now. Every write applies them too, in
+  // its own transaction, so the log never outgrows them.
+  void set_audit_retention(const AuditSettings& retention);
 
  private:
   void exec(const char* sql) const;
@@ -92,10 +99,15 @@ class RuleStore {
   void in_transaction(const std::function<void()>& work, const std::function<void()>& commit);
   void put_locked(const std::string& domain, uint64_t id, const std::string& body,
                   const std::string& origin);
+  // Deletes audit entries beyond the retention: index range deletes, never
+  // a scan of what stays.
+  void prune_audit_locked();
 
   mutable std::mutex mu_;
   sqlite3* db_ = nullptr;
   std::string path_;
+  AuditSettings retention_;
+  std::function<int64_t()> clock_ms_;
 };
 
 }  // namespace rampart::store
