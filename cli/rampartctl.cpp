@@ -54,7 +54,9 @@ commands:
   rules update <domain> <id> <json|@file>   replace a rule
   rules patch <domain> <id> <json|@file>    change some fields (null removes one)
   rules delete <domain> <id>
-  rules import <domain> <file>         YAML or JSON, a list or {rules: [...]}; all or nothing
+  rules import <domain> <file> [--dry-run]
+                                       YAML or JSON, a list or {rules: [...]}; all or nothing;
+                                       --dry-run shows what would change and changes nothing
   rules export <domain> [file]         the domain's rules as YAML (.yaml/.yml/-) or JSON (.json)
   status <domain>                      the engine's view (e.g. firewall hit counters)
   audit [--domain D] [--rule ID] [--limit N]
@@ -264,27 +266,79 @@ std::string id_arg(const std::string& id) {
   return id;
 }
 
-// Every rule of a domain, following next_cursor.
-Array::Ptr all_rules(const Options& o, const std::string& domain, const std::string& filter) {
-  Array::Ptr out = new Array;
+// Every rule of a domain, following next_cursor: {rules, origins} as one
+// listing (which `rules import` takes back as it is).
+Object::Ptr all_rules(const Options& o, const std::string& domain, const std::string& filter) {
+  Array::Ptr rules = new Array;
+  Object::Ptr origins = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   std::string cursor;
   do {
     std::string q = "?limit=1000" + filter + (cursor.empty() ? "" : "&cursor=" + cursor);
     const auto r = expect_ok(request(o, "GET", domain_path(domain) + q));
     const auto page = parse_json(r.body).extract<Object::Ptr>();
-    for (const auto& e : *page->getArray("rules")) out->add(e);
+    for (const auto& e : *page->getArray("rules")) rules->add(e);
+    if (const auto more = page->getObject("origins"))
+      for (const auto& [id, origin] : *more) origins->set(id, origin);
     const auto next = page->get("next_cursor");
     cursor = next.isEmpty() ? "" : next.toString();
   } while (!cursor.empty());
+  Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  out->set("rules", rules);
+  out->set("origins", origins);
   return out;
+}
+
+// A dry run's diff as a table: a summary line, then one row per rule added
+// or removed and per field changed.
+void print_diff(const Object::Ptr& diff) {
+  const auto added = diff->getArray("added"), removed = diff->getArray("removed");
+  const auto changed = diff->getArray("changed");
+  std::cout << "would add " << added->size() << ", remove " << removed->size() << ", change "
+            << changed->size() << "; " << scalar(diff->get("unchanged")) << " unchanged; "
+            << scalar(diff->get("config_owned"))
+            << " owned by the config file (identical, left to it)\n";
+  std::vector<Object::Ptr> rows;
+  auto row = [&](const char* change, const Poco::Dynamic::Var& id) {
+    Object::Ptr r = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    r->set("change", std::string(change));
+    r->set("id", id);
+    rows.push_back(r);
+    return r;
+  };
+  for (const auto& id : *added) row("add", id);
+  for (const auto& id : *removed) row("remove", id);
+  for (const auto& c : objects(changed)) {
+    const auto before = c->getObject("before"), after = c->getObject("after");
+    if (!before || !after) {  // not objects: no fields to compare
+      row("change", c->get("id"));
+      continue;
+    }
+    std::vector<std::string> fields;
+    for (const auto& [k, v] : *before) fields.push_back(k);
+    for (const auto& [k, v] : *after) fields.push_back(k);
+    std::sort(fields.begin(), fields.end());
+    fields.erase(std::unique(fields.begin(), fields.end()), fields.end());
+    for (const auto& f : fields) {
+      const auto b = before->has(f) ? scalar(before->get(f)) : "(absent)";
+      const auto a = after->has(f) ? scalar(after->get(f)) : "(absent)";
+      if (before->has(f) && after->has(f) && to_json(before->get(f)) == to_json(after->get(f)))
+        continue;
+      auto r = row("change", c->get("id"));
+      r->set("field", f);
+      r->set("before", b);
+      r->set("after", a);
+    }
+  }
+  if (!rows.empty()) print_table(rows, {"change", "id", "field", "before", "after"});
 }
 
 void to_yaml(YAML::Emitter& out, const Poco::Dynamic::Var& v) {
   if (v.type() == typeid(Object::Ptr)) {
+    const auto& o = v.extract<Object::Ptr>();
     out << YAML::BeginMap;
-    for (const auto& [k, e] : *v.extract<Object::Ptr>()) {
+    for (const auto& k : o->getNames()) {  // in insertion order where the object keeps it
       out << YAML::Key << k << YAML::Value;
-      to_yaml(out, e);
+      to_yaml(out, o->get(k));
     }
     out << YAML::EndMap;
   } else if (v.type() == typeid(Array::Ptr)) {
@@ -341,7 +395,10 @@ int alerts(const Options& o, const std::vector<std::string>& a) {
   throw UsageError("alerts: list [field=value]... | get <id> | false-positive <id> [reason]");
 }
 
-int rules(const Options& o, const std::vector<std::string>& a) {
+int rules(const Options& o, std::vector<std::string> a) {
+  // `rules import` takes --dry-run anywhere after `import`.
+  const bool dry_run =
+      a.size() > 1 && a[1] == "import" && std::erase(a, std::string("--dry-run")) > 0;
   auto need = [&](size_t n) {
     if (a.size() < n)
       throw UsageError("rules " + (a.size() > 1 ? a[1] : std::string()) +
@@ -351,10 +408,17 @@ int rules(const Options& o, const std::vector<std::string>& a) {
   const std::string& verb = a[1];
   const std::string& domain = a[2];
   if (verb == "list") {
-    const std::string filter = filter_query(a, 3);
-    Object::Ptr wrap = new Object;
-    wrap->set("rules", all_rules(o, domain, filter));
-    show(o, to_json(wrap), "rules", {"id", "priority", "action"});
+    const auto listing = all_rules(o, domain, filter_query(a, 3));
+    if (o.output == "json") return show(o, to_json(listing)), kOk;
+    // The table shows each rule's origin as a column of its own.
+    const auto origins = listing->getObject("origins");
+    std::vector<Object::Ptr> rows;
+    for (const auto& rule : objects(listing->getArray("rules"))) {
+      Object::Ptr row = new Object(*rule);
+      row->set("origin", origins->optValue<std::string>(scalar(rule->get("id")), ""));
+      rows.push_back(row);
+    }
+    print_table(rows, {"id", "origin", "priority", "action"});
     return kOk;
   }
   if (verb == "get") {
@@ -382,13 +446,14 @@ int rules(const Options& o, const std::vector<std::string>& a) {
   }
   if (verb == "import") {
     need(4);
+    const std::string& file = a[3];
     Poco::Dynamic::Var doc;
     try {
-      doc = is_json_file(a[3]) ? parse_json(read_arg("@" + a[3])) : from_yaml(YAML::LoadFile(a[3]));
+      doc = is_json_file(file) ? parse_json(read_arg("@" + file)) : from_yaml(YAML::LoadFile(file));
     } catch (const YAML::Exception& e) {
-      throw UsageError(a[3] + ": " + e.what());
+      throw UsageError(file + ": " + e.what());
     } catch (const Poco::Exception& e) {
-      throw UsageError(a[3] + ": " + e.displayText());
+      throw UsageError(file + ": " + e.displayText());
     }
     Object::Ptr body = new Object;
     if (doc.type() == typeid(Array::Ptr)) {
@@ -396,24 +461,27 @@ int rules(const Options& o, const std::vector<std::string>& a) {
     } else if (doc.type() == typeid(Object::Ptr) && doc.extract<Object::Ptr>()->isArray("rules")) {
       body = doc.extract<Object::Ptr>();
     } else {
-      throw UsageError(a[3] + ": expected a list of rules or {rules: [...]}");
+      throw UsageError(file + ": expected a list of rules or {rules: [...]}");
     }
-    show(o, expect_ok(request(o, "PUT", domain_path(domain), to_json(body))).body);
+    const auto r = expect_ok(
+        request(o, "PUT", domain_path(domain) + (dry_run ? "?dry_run=true" : ""), to_json(body)));
+    if (dry_run && o.output == "table") {
+      print_diff(parse_json(r.body).extract<Object::Ptr>());
+      return kOk;
+    }
+    show(o, r.body);
     return kOk;
   }
   if (verb == "export") {
     const std::string file = a.size() > 3 ? a[3] : "-";
-    const auto rules = all_rules(o, domain, "");
+    const auto listing = all_rules(o, domain, "");
+    const auto rules = listing->getArray("rules");
     std::string text;
     if (is_json_file(file) || (file == "-" && o.output == "json")) {
-      Object::Ptr wrap = new Object;
-      wrap->set("rules", rules);
-      text = to_json(wrap, 2) + "\n";
+      text = to_json(listing, 2) + "\n";
     } else {
       YAML::Emitter out;
-      out << YAML::BeginMap << YAML::Key << "rules" << YAML::Value;
-      to_yaml(out, rules);
-      out << YAML::EndMap;
+      to_yaml(out, listing);
       text = std::string(out.c_str()) + "\n";
     }
     if (file == "-") {
@@ -444,7 +512,7 @@ _rampartctl() {
       COMPREPLY=($(compgen -W "firewall" -- "$cur")); return ;;
   esac
   if [[ "$cur" == -* ]]; then
-    COMPREPLY=($(compgen -W "--server --token --output --cacert --insecure --help" -- "$cur"))
+    COMPREPLY=($(compgen -W "--server --token --output --cacert --insecure --help --dry-run" -- "$cur"))
   else
     COMPREPLY=($(compgen -W "status domains rules alerts audit config keys completion" -- "$cur"))
   fi

@@ -43,13 +43,27 @@ std::string printable(const std::string& s) {
   return out;
 }
 
-Response error(int status, const std::string& error, const std::string& detail,
-               const std::string& field = "") {
+Object::Ptr error_object(const std::string& error, const std::string& detail,
+                         const std::string& field) {
   Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   o->set("error", error);
   o->set("detail", printable(detail));
   if (!field.empty()) o->set("field", printable(field));  // may echo a query key
-  return json(status, o);
+  return o;
+}
+
+Response error(int status, const std::string& error, const std::string& detail,
+               const std::string& field = "") {
+  return json(status, error_object(error, detail, field));
+}
+
+// 409 for a write to a rule the config file manages, saying where to
+// change it instead (file and line as fields, for tools).
+Response managed_by_config(const store::ChangeResult& r, const std::string& field = "") {
+  Object::Ptr o = error_object("managed by the config file", r.message, field);
+  if (r.config && !r.config->file.empty()) o->set("file", printable(r.config->file));
+  if (r.config && r.config->line > 0) o->set("line", r.config->line);
+  return json(409, o);
 }
 
 Response not_allowed(const std::string& method, const std::string& allowed) {
@@ -471,16 +485,26 @@ Response ManagementApi::list(const std::string& domain, const Request& req) {
   const size_t limit = paging.limit;
   const uint64_t after = paging.cursor;
   std::map<std::string, std::string> filters;
+  std::optional<std::string> origin;
   for (const auto& [k, v] : req.query) {
-    if (k != "limit" && k != "cursor") filters[k] = v;
+    if (k == "origin") {
+      if (v != store::kConfigOrigin && v != store::kApiOrigin)
+        return error(400, "invalid query", "origin must be config or api", "origin");
+      origin = v;
+    } else if (k != "limit" && k != "cursor") {
+      filters[k] = v;
+    }
   }
   auto all = rules_.list(domain);
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
   Array::Ptr page = new Array;
+  // Beside the rules, not in them: each body stays a valid rule of the
+  // domain's schema, so a listing imports back as it is (origins ignored).
+  Object::Ptr origins = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   uint64_t last = 0;
   bool more = false;
   for (const auto& r : all) {
-    if (r.id <= after) continue;
+    if (r.id <= after || (origin && r.origin != *origin)) continue;
     auto o = parse(r.body).extract<Object::Ptr>();
     if (!matches(o, filters)) continue;
     if (page->size() == limit) {
@@ -488,10 +512,12 @@ Response ManagementApi::list(const std::string& domain, const Request& req) {
       break;
     }
     page->add(o);
+    origins->set(std::to_string(r.id), r.origin);
     last = r.id;
   }
   Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   out->set("rules", page);
+  out->set("origins", origins);
   out->set("next_cursor", more ? Poco::Dynamic::Var(std::to_string(last)) : Poco::Dynamic::Var());
   return json(200, out);
 }
@@ -538,6 +564,7 @@ std::optional<uint64_t> rule_id_of(const Poco::Dynamic::Var& v) {
 // What the rule service said, as an answer: nothing when it worked.
 std::optional<Response> refusal(const store::ChangeResult& r, const std::string& domain,
                                 const std::string& invalid) {
+  if (r.config) return managed_by_config(r);
   switch (r.status) {
     case RAMPART_OK:
       return std::nullopt;
@@ -558,6 +585,12 @@ std::optional<Response> refusal(const store::ChangeResult& r, const std::string&
 
 Response ManagementApi::write(const std::string& domain, rampart_rule_change change, uint64_t id,
                               const Request& req) {
+  // A rule the config file manages is refused whatever the body says: the
+  // answer to give is where to change it.
+  if (change != RAMPART_RULE_CREATE) {
+    if (auto refused = refusal(rules_.writable(domain, id), domain, "invalid rule"))
+      return *refused;
+  }
   std::optional<std::string> body;
   if (change != RAMPART_RULE_DELETE) {
     std::string why;
@@ -568,6 +601,8 @@ Response ManagementApi::write(const std::string& domain, rampart_rule_change cha
         const auto given = rule_id_of(o->get("id"));
         if (!given) return error(400, "invalid rule", "id: must be 1-4294967295", "id");
         id = *given;
+        if (auto refused = refusal(rules_.writable(domain, id), domain, "invalid rule"))
+          return *refused;
       } else {
         uint64_t max = 0;
         for (const auto& r : rules_.list(domain)) max = std::max(max, r.id);
@@ -589,8 +624,57 @@ Response ManagementApi::write(const std::string& domain, rampart_rule_change cha
   return {change == RAMPART_RULE_CREATE ? 201 : 200, *body};
 }
 
-// Import: {"rules": [...]} becomes the domain's API-managed set, at once.
+namespace {
+
+// A stored or imported rule body as JSON (a diff shows them as objects).
+Poco::Dynamic::Var body_json(const std::string& body) {
+  try {
+    return parse(body);
+  } catch (...) {
+    return body;
+  }
+}
+
+// What a dry run answers: the import's effect on the API rules.
+Response diff_json(const store::ImportPlan& plan) {
+  auto ids = [](const std::vector<uint64_t>& v) {
+    Array::Ptr a = new Array;
+    for (const auto id : v) a->add(id);
+    return a;
+  };
+  Array::Ptr changed = new Array;
+  for (const auto& c : plan.changed) {
+    Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    o->set("id", c.id);
+    o->set("before", body_json(c.before));
+    o->set("after", body_json(c.after));
+    changed->add(o);
+  }
+  Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  out->set("dry_run", true);
+  out->set("added", ids(plan.added));
+  out->set("removed", ids(plan.removed));
+  out->set("changed", changed);
+  out->set("unchanged", static_cast<uint64_t>(plan.unchanged));
+  out->set("config_owned", static_cast<uint64_t>(plan.config_owned));
+  return json(200, out);
+}
+
+}  // namespace
+
+// Import: {"rules": [...]} becomes the domain's API-managed set, at once;
+// with ?dry_run=true, the same checks and the diff, and nothing applied.
+// `origins` and `next_cursor` (a listing's) are read-only and ignored.
 Response ManagementApi::replace(const std::string& domain, const Request& req) {
+  bool dry_run = false;
+  for (const auto& [k, v] : req.query) {
+    // A misspelt dry run must not import for real.
+    if (k != "dry_run")
+      return error(400, "invalid query", "unknown parameter '" + k + "' (dry_run)", k);
+    if (v != "true" && v != "false")
+      return error(400, "invalid query", "dry_run must be true or false", "dry_run");
+    dry_run = v == "true";
+  }
   std::string why;
   Object::Ptr o = object_of(req.body, why);
   if (!o) return error(400, "invalid rules", why);
@@ -625,11 +709,19 @@ Response ManagementApi::replace(const std::string& domain, const Request& req) {
     if (auto bad = check_body(schema, r, at + ".")) return *bad;
     rules.push_back({id, to_json(r)});
   }
-  if (auto refused =
-          refusal(rules_.replace_api_rules(domain, rules, req.actor), domain, "invalid rules"))
-    return *refused;
+  const auto imported = rules_.replace_api_rules(domain, rules, req.actor, dry_run);
+  if (imported.result.config) {
+    const auto at = std::find_if(rules.begin(), rules.end(),
+                                 [&](const auto& r) { return r.id == imported.result.rule_id; });
+    return managed_by_config(
+        imported.result,
+        at == rules.end() ? std::string() : "rules[" + std::to_string(at - rules.begin()) + "]");
+  }
+  if (auto refused = refusal(imported.result, domain, "invalid rules")) return *refused;
+  if (dry_run) return diff_json(imported.plan);
   Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-  out->set("replaced", static_cast<uint64_t>(rules.size()));
+  out->set("replaced", static_cast<uint64_t>(rules.size() - imported.plan.config_owned));
+  out->set("config_owned", static_cast<uint64_t>(imported.plan.config_owned));
   return json(200, out);
 }
 

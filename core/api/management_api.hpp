@@ -6,10 +6,10 @@
 // limits. One implementation, so every frontend answers the same.
 //
 //   GET    /api/v1/domains
-//   GET    /api/v1/{domain}/rules?limit=&cursor=&<field>=<value>
+//   GET    /api/v1/{domain}/rules?limit=&cursor=&origin=&<field>=<value>
 //   POST   /api/v1/{domain}/rules
-//   PUT    /api/v1/{domain}/rules          {"rules": [...]}: import, all or nothing
-//   GET|PUT|PATCH|DELETE /api/v1/{domain}/rules/{id}
+//   PUT    /api/v1/{domain}/rules?dry_run= {"rules": [...]}: import, all or nothing
+//   GET|PUT|PATCH|DELETE /api/v1/{domain}/rules/{id}   (409 for the config file's)
 //   GET    /api/v1/{domain}/status
 //   GET    /api/v1/agent/status | /api/v1/ebpf/status | /api/v1/config
 //   POST   /api/v1/config/reload

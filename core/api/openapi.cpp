@@ -64,7 +64,9 @@ Object::Ptr operation(const std::string& id, const std::string& summary, const s
         {401, "No valid API key"},
         {403, "The key's role is too low"},
         {404, "Not found"},
-        {409, "Conflict"},
+        {409,
+         "Conflict; for a rule the config file manages, `file` and `line` say where to "
+         "change it instead"},
         {413, "Body too large"},
         {422, "Refused"},
         {429, "Too many writes from this client"},
@@ -137,8 +139,15 @@ std::string openapi_document(const std::vector<store::DomainInfo>& domains) {
   error->set("required", Poco::JSON::Parser().parse(R"(["error","detail"])"));
   error->set("properties",
              Poco::JSON::Parser().parse(R"({"error":{"type":"string"},"detail":{"type":"string"},)"
-                                        R"("field":{"type":"string"}})"));
+                                        R"("field":{"type":"string"},"file":{"type":"string"},)"
+                                        R"("line":{"type":"integer"}})"));
   schemas->set("Error", error);
+  schemas->set("ImportResult",
+               Poco::JSON::Parser().parse(
+                   R"({"type":"object","required":["replaced","config_owned"],"properties":{)"
+                   R"("replaced":{"type":"integer","description":"API rules the domain now has"},)"
+                   R"("config_owned":{"type":"integer","description":)"
+                   R"("Imported rules identical to the config file's, left to it"}}})"));
 
   auto paths = obj();
   for (const auto& d : domains) {
@@ -163,8 +172,38 @@ std::string openapi_document(const std::vector<store::DomainInfo>& domains) {
     cursor->set("type", "string");
     cursor->set("nullable", true);
     props->set("next_cursor", cursor);
+    props->set(
+        "origins",
+        Poco::JSON::Parser().parse(
+            R"({"type":"object","readOnly":true,"description":"Who manages each rule )"
+            R"(listed, by id: the config file (read-only here) or the API. Ignored on )"
+            R"(import.","additionalProperties":{"type":"string","enum":["config","api"]}})"));
     list->set("properties", props);
+    list->set("required", Poco::JSON::Parser().parse(R"(["rules"])"));
     schemas->set(rule + "List", list);
+    // What a dry-run import answers: the change to the API rules.
+    auto diff = obj();
+    diff->set("type", "object");
+    auto ids = Poco::JSON::Parser().parse(R"({"type":"array","items":{"type":"integer"}})");
+    auto change = obj();
+    change->set("type", "object");
+    auto change_props = obj();
+    change_props->set("id", Poco::JSON::Parser().parse(R"({"type":"integer"})"));
+    change_props->set("before", schema_ref(rule));
+    change_props->set("after", schema_ref(rule));
+    change->set("properties", change_props);
+    auto changes = obj();
+    changes->set("type", "array");
+    changes->set("items", change);
+    auto diff_props = obj();
+    diff_props->set("dry_run", Poco::JSON::Parser().parse(R"({"type":"boolean"})"));
+    diff_props->set("added", ids);
+    diff_props->set("removed", ids);
+    diff_props->set("changed", changes);
+    diff_props->set("unchanged", Poco::JSON::Parser().parse(R"({"type":"integer"})"));
+    diff_props->set("config_owned", Poco::JSON::Parser().parse(R"({"type":"integer"})"));
+    diff->set("properties", diff_props);
+    schemas->set(camel(d.name) + "ImportDiff", diff);
 
     const std::string base = "/api/v1/" + d.name;
     const std::string tag = d.name;
@@ -175,17 +214,32 @@ std::string openapi_document(const std::vector<store::DomainInfo>& domains) {
             operation(d.name + "_list", "List " + d.name + " rules (paged)", tag,
                       {{"200", response("A page of rules", schema_ref(rule + "List"))}}, {400}),
             {param("limit", "query", "integer", "1-1000, default 100", false),
-             param("cursor", "query", "string", "next_cursor of the previous page", false)}));
+             param("cursor", "query", "string", "next_cursor of the previous page", false),
+             param("origin", "query", "string", "config or api: only the rules it manages",
+                   false)}));
     collection->set("post",
                     with_body(operation(d.name + "_create", "Create a rule", tag,
                                         {{"201", response("Stored and applied", schema_ref(rule))}},
                                         {400, 409, 413, 429, 503}),
                               schema_ref(rule)));
-    collection->set("put", with_body(operation(d.name + "_import",
-                                               "Replace the API-managed rules (all or nothing)",
-                                               tag, {{"200", response("Replaced", any_object())}},
-                                               {400, 409, 413, 429, 503}),
-                                     schema_ref(rule + "List")));
+    auto imported = obj();
+    Array::Ptr either = new Array;
+    either->add(schema_ref("ImportResult"));
+    either->add(schema_ref(camel(d.name) + "ImportDiff"));
+    imported->set("oneOf", either);
+    collection->set(
+        "put",
+        with_params(
+            with_body(operation(d.name + "_import",
+                                "Replace the API-managed rules (all or nothing); a listing "
+                                "imports back as it is",
+                                tag,
+                                {{"200", response("Replaced, or with dry_run what would change",
+                                                  imported)}},
+                                {400, 409, 413, 429, 503}),
+                      schema_ref(rule + "List")),
+            {param("dry_run", "query", "boolean",
+                   "true: the same checks and the diff; nothing is applied", false)}));
     paths->set(base + "/rules", collection);
 
     const auto id = param("id", "path", "integer", "Rule id", true);
@@ -197,19 +251,20 @@ std::string openapi_document(const std::vector<store::DomainInfo>& domains) {
     one->set("put",
              with_params(with_body(operation(d.name + "_replace", "Replace a rule", tag,
                                              {{"200", response("Applied", schema_ref(rule))}},
-                                             {400, 404, 413, 429, 503}),
+                                             {400, 404, 409, 413, 429, 503}),
                                    schema_ref(rule)),
                          {id}));
     one->set("patch",
              with_params(with_body(operation(d.name + "_patch",
                                              "Change some fields (JSON merge patch; null removes)",
                                              tag, {{"200", response("Applied", schema_ref(rule))}},
-                                             {400, 404, 413, 429, 503}),
+                                             {400, 404, 409, 413, 429, 503}),
                                    any_object()),
                          {id}));
-    one->set("delete", with_params(operation(d.name + "_delete", "Delete a rule", tag,
-                                             {{"204", response("Deleted")}}, {400, 404, 429, 503}),
-                                   {id}));
+    one->set("delete",
+             with_params(operation(d.name + "_delete", "Delete a rule", tag,
+                                   {{"204", response("Deleted")}}, {400, 404, 409, 429, 503}),
+                         {id}));
     paths->set(base + "/rules/{id}", one);
     auto status = obj();
     status->set("get", operation(d.name + "_status", d.summary.empty() ? "Status" : d.summary, tag,

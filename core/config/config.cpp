@@ -341,6 +341,22 @@ alerts::AlertSettings parse_alerts(const std::string& source, const YAML::Node& 
   return a;
 }
 
+// The `audit:` section; defaults in store/audit_settings.hpp.
+store::AuditSettings parse_audit(const std::string& source, const YAML::Node& node) {
+  store::AuditSettings a;
+  if (!node || node.IsNull()) return a;
+  if (!node.IsMap()) fail(source, node, "audit: expected a map");
+  check_keys(source, node, "audit.", {"max_age_days", "max_count"});
+  if (const auto n = node["max_age_days"])
+    a.max_age_s = 86400 * number(source, n, "audit.max_age_days", 0, 36500);
+  if (const auto n = node["max_count"]) {
+    if (!n.IsScalar() || !YAML::convert<uint64_t>::decode(n, a.max_count) ||
+        a.max_count > 10000000000ull)
+      fail(source, n, "audit.max_count: expected an integer from 0 to 10000000000");
+  }
+  return a;
+}
+
 }  // namespace
 
 std::string where(const std::string& source, const YAML::Mark& mark) {
@@ -370,9 +386,10 @@ Config load_string(const std::string& text, const std::string& source) {
     YAML::Parser events(in);
     DocumentCheck check(source);
     events.HandleNextDocument(check);  // the document YAML::Load read
-    check_keys(source, root, "", {"agent", "plugins", "alerts"});
+    check_keys(source, root, "", {"agent", "plugins", "alerts", "audit"});
     cfg.agent = parse_agent(source, root["agent"]);
     cfg.alerts = parse_alerts(source, root["alerts"]);
+    cfg.audit = parse_audit(source, root["audit"]);
     cfg.plugins = parse_plugins(source, root["plugins"]);
   } catch (const YAML::Exception& e) {
     // e.g. a key that is itself a map; yaml-cpp knows where.

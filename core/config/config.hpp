@@ -14,6 +14,7 @@
 
 #include "alerts/settings.hpp"
 #include "log/logger.hpp"
+#include "store/audit_settings.hpp"
 
 namespace rampart::config {
 
@@ -48,6 +49,7 @@ struct Config {
   std::string source;  // file path, or "<embedded>" for the built-in default
   AgentSettings agent;
   alerts::AlertSettings alerts;
+  store::AuditSettings audit;
   std::map<std::string, PluginSettings> plugins;
 
   // The settings of plugin `id`; disabled and empty when not configured.

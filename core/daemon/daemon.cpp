@@ -95,7 +95,8 @@ void apply_geoip(alerts::AlertPipeline& pipeline, const alerts::GeoIpPaths& path
 }
 
 ReloadOutcome reload(const Options& opts, config::Config& current,
-                     plugin_host::PluginManager& plugins, alerts::AlertPipeline& alerts) {
+                     plugin_host::PluginManager& plugins, alerts::AlertPipeline& alerts,
+                     store::RuleStore& rule_store) {
   log::info(kLog, "reloading configuration", {{"source", opts.config_path.value_or("<embedded>")}});
   ReloadOutcome out;
   config::Config next;
@@ -129,6 +130,15 @@ ReloadOutcome reload(const Options& opts, config::Config& current,
     alerts.configure(next.alerts);
     if (!(next.alerts.geoip == current.alerts.geoip)) apply_geoip(alerts, next.alerts.geoip);
     result.changes.push_back("alerts");
+  }
+  if (!(next.audit == current.audit)) {
+    try {
+      rule_store.set_audit_retention(next.audit);
+    } catch (const store::StoreError& e) {
+      // The limits hold from now on (the next rule change prunes again).
+      log::warn(kLog, "audit retention not applied now", {{"reason", e.what()}});
+    }
+    result.changes.push_back("audit");
   }
   current = std::move(next);
   log::info(kLog, "configuration reloaded",
@@ -439,7 +449,7 @@ int run(const Options& opts) {
     lock = InstanceLock::acquire(cfg.agent.state_dir, pin_root);
     // Rules, audit and API keys share the agent's database.
     const std::string db = cfg.agent.state_dir + "/rampart.db";
-    rule_store = std::make_unique<store::RuleStore>(db);
+    rule_store = std::make_unique<store::RuleStore>(db, cfg.audit);
     keys = std::make_unique<store::KeyStore>(db);
     alert_store = std::make_unique<alerts::AlertStore>(db, cfg.alerts.store);
     if (store::ensure_bootstrap_key(*keys, token_file(cfg))) {
@@ -549,7 +559,7 @@ int run(const Options& opts) {
           std::lock_guard lock(config_mu);
           copy = cfg;
         }
-        const auto outcome = reload(opts, copy, plugins, alerts);
+        const auto outcome = reload(opts, copy, plugins, alerts, *rule_store);
         {
           std::lock_guard lock(config_mu);
           cfg = std::move(copy);

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <tuple>
 
 #include "log/logger.hpp"
@@ -47,6 +48,33 @@ namespace rampart::plugin_host {
 namespace {
 
 PluginInstance& self(rampart_host_ctx* ctx) { return *ctx->instance; }
+
+// Where plugins.<id> declares the rules an engine claims: list items that
+// are maps with an integer `id` (how the firewall writes its rules, and any
+// engine that follows it), the first one per id. Only const access: a
+// non-const operator[] would add keys to the running config.
+void find_declared(const YAML::Node& node, const std::string& key, const std::string& file,
+                   int depth, std::map<uint64_t, store::ConfigSource>& out) {
+  if (depth > 16) return;
+  if (node.IsMap()) {
+    for (const auto& kv : node) {
+      if (kv.first.IsScalar())
+        find_declared(kv.second, key + "." + kv.first.Scalar(), file, depth + 1, out);
+    }
+  } else if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) {
+      const YAML::Node item = node[i];
+      const std::string at = key + "[" + std::to_string(i) + "]";
+      const YAML::Node id_node = item.IsMap() ? item["id"] : YAML::Node();
+      uint64_t id = 0;
+      if (id_node.IsScalar() && YAML::convert<uint64_t>::decode(id_node, id)) {
+        out.emplace(id, store::ConfigSource{file, item.Mark().line + 1, at});
+      } else {
+        find_declared(item, at, file, depth + 1, out);
+      }
+    }
+  }
+}
 
 // The C table. Every entry is noexcept: nothing may unwind into a plugin.
 const char* api_last_error() noexcept { return host_last_error(); }
@@ -397,6 +425,8 @@ std::string PluginInstance::call_failed(const char* what, rampart_status st) con
 
 std::string PluginInstance::create(const config::Config& cfg) {
   const rampart_config view = make_config_view(cfg, id());
+  config_file_ = view.source;
+  config_node_.reset(view.node);  // rebind: operator= would write into the old config
   rampart_status st;
   try {
     st = lib_->api().create(host_table(), &view, &handle_);
@@ -444,6 +474,8 @@ bool PluginInstance::can_reload() const { return RAMPART_PLUGIN_HAS(*lib_, reloa
 std::string PluginInstance::reload(const config::Config& cfg) {
   if (!can_reload()) return "plugin cannot reload";
   const rampart_config view = make_config_view(cfg, id());
+  config_file_ = view.source;
+  config_node_.reset(view.node);  // rebind: operator= would write into the old config
   try {
     const rampart_status st = lib_->api().reload(handle_, &view);
     return st == RAMPART_OK ? std::string() : call_failed("reload", st);
@@ -801,10 +833,20 @@ rampart_status PluginInstance::rules_claim(const char* domain, const rampart_rul
     config.push_back(
         {rules[i].id, rules[i].body.ptr ? std::string(rules[i].body.ptr, rules[i].body.len) : ""});
   }
+  // An absolute path: API clients do not know rampartd's working directory.
+  std::string file = config_file_;
+  if (!file.empty() && file.front() != '<') {  // not "<embedded>"
+    std::error_code ec;
+    if (const auto abs = std::filesystem::absolute(file, ec); !ec)
+      file = abs.lexically_normal().string();
+  }
+  std::map<uint64_t, store::ConfigSource> sources;
+  find_declared(config_node_, "plugins." + id(), file, 0, sources);
   try {
-    report(core_.rules->claim(
-               domain, std::static_pointer_cast<store::RuleOwner>(shared_from_this()), config),
-           fn, user);
+    report(
+        core_.rules->claim(domain, std::static_pointer_cast<store::RuleOwner>(shared_from_this()),
+                           config, std::move(sources)),
+        fn, user);
   } catch (const store::StoreError& e) {
     return host_fail(RAMPART_ERR_INTERNAL, e.what());
   }

@@ -141,6 +141,11 @@ class PluginInstance : public runtime::EventSink,
   bool stopped_ = false;
   std::atomic<uint64_t> callback_errors_{0};
 
+  // The config file and plugins.<id> of the latest create or reload: where
+  // the rules an engine claims (during start or reload) are declared.
+  std::string config_file_;
+  YAML::Node config_node_;
+
   mutable std::mutex mu_;  // guards timers_, metrics_ and enforcing_
   bool enforcing_ = true;
   std::string not_enforcing_reason_;

@@ -1,16 +1,41 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "store/rule_service.hpp"
 
+#include <Poco/JSON/Parser.h>
+
 #include <algorithm>
+#include <set>
+
+#include "util/json.hpp"
 
 namespace rampart::store {
+namespace {
+
+// Two rule bodies are the same rule when they are the same JSON, whatever
+// their key order or spacing (a listing re-serialises what the engine
+// stored). Bodies that do not parse compare as text.
+bool same_json(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  try {
+    Poco::JSON::Parser parser;  // objects without preserved order: keys sorted
+    const std::string ca = util::to_json(parser.parse(a));
+    parser.reset();
+    return ca == util::to_json(parser.parse(b));
+  } catch (const std::exception&) {  // Poco's exceptions too
+    return false;
+  }
+}
+
+}  // namespace
 
 std::vector<StoredRule> RuleService::claim(const std::string& domain,
                                            std::weak_ptr<RuleOwner> owner,
-                                           const std::vector<StoredRule>& config_rules) {
+                                           const std::vector<StoredRule>& config_rules,
+                                           std::map<uint64_t, ConfigSource> sources) {
   std::lock_guard lock(mu_);
   owners_[domain] = {owner.lock().get(), owner};
-  store_.sync_origin(domain, "config", config_rules, "config");
+  store_.sync_origin(domain, kConfigOrigin, config_rules, "config");
+  sources_[domain] = std::move(sources);
   ++applied_[domain];  // the owner applies what this returns
   return store_.list(domain);
 }
@@ -81,6 +106,30 @@ static ChangeResult no_owner(const std::string& domain) {
   return {RAMPART_ERR_UNSUPPORTED, "no running engine owns the rule domain '" + domain + "'"};
 }
 
+ChangeResult RuleService::config_owned(const std::string& domain, uint64_t id,
+                                       const std::string& why) const {
+  ConfigSource src;
+  if (const auto d = sources_.find(domain); d != sources_.end()) {
+    if (const auto it = d->second.find(id); it != d->second.end()) src = it->second;
+  }
+  std::string at;
+  if (!src.file.empty()) at = src.file + (src.line > 0 ? ":" + std::to_string(src.line) : "");
+  if (!src.key.empty()) at += (at.empty() ? "" : ", ") + src.key;
+  ChangeResult r{RAMPART_ERR_CONFLICT,
+                 "rule " + std::to_string(id) + " is managed by the config file" +
+                     (at.empty() ? "" : " (declared at " + at + ")") + why +
+                     "; change it there and reload (SIGHUP or POST /api/v1/config/reload)"};
+  r.config = std::move(src);
+  r.rule_id = id;
+  return r;
+}
+
+ChangeResult RuleService::writable(const std::string& domain, uint64_t id) const {
+  std::lock_guard lock(mu_);
+  if (store_.origin(domain, id) == kConfigOrigin) return config_owned(domain, id);
+  return {};
+}
+
 ChangeResult RuleService::change(const std::string& domain, rampart_rule_change kind, uint64_t id,
                                  const std::optional<std::string>& body, const std::string& actor) {
   std::lock_guard lock(mu_);
@@ -91,6 +140,8 @@ ChangeResult RuleService::change(const std::string& domain, rampart_rule_change 
   auto pos =
       std::find_if(next.begin(), next.end(), [&](const StoredRule& r) { return r.id == id; });
   const bool exists = pos != next.end();
+  // A change here would be undone by the next reload, which syncs the file.
+  if (exists && pos->origin == kConfigOrigin) return config_owned(domain, id);
   if (kind == RAMPART_RULE_CREATE && exists) {
     return {RAMPART_ERR_CONFLICT, "rule " + std::to_string(id) + " already exists"};
   }
@@ -112,22 +163,55 @@ ChangeResult RuleService::change(const std::string& domain, rampart_rule_change 
   });
 }
 
-ChangeResult RuleService::replace_api_rules(const std::string& domain,
+ImportResult RuleService::replace_api_rules(const std::string& domain,
                                             const std::vector<StoredRule>& rules,
-                                            const std::string& actor) {
+                                            const std::string& actor, bool dry_run) {
   std::lock_guard lock(mu_);
   const auto owner = owner_locked(domain);
-  if (!owner) return no_owner(domain);
-  std::vector<StoredRule> next = store_.list(domain, "config");
+  if (!owner) return {no_owner(domain), {}};
+  std::map<uint64_t, StoredRule> stored;
+  for (auto& r : store_.list(domain)) stored.emplace(r.id, std::move(r));
+  ImportPlan plan;
+  std::vector<StoredRule> api;  // the domain's API rules after the import
   for (const auto& r : rules) {
-    if (std::any_of(next.begin(), next.end(), [&](const StoredRule& c) { return c.id == r.id; }))
-      return {RAMPART_ERR_CONFLICT,
-              "rule " + std::to_string(r.id) + " is managed by the config file"};
+    const auto it = stored.find(r.id);
+    if (it == stored.end()) {
+      plan.added.push_back(r.id);
+      api.push_back(r);
+    } else if (it->second.origin == kConfigOrigin) {
+      // What a listing or an export shows of the file's rules imports back
+      // as it is; anything else would be undone by the next reload.
+      if (!same_json(it->second.body, r.body))
+        return {config_owned(domain, r.id, " and the import differs from it"), {}};
+      ++plan.config_owned;
+    } else if (same_json(it->second.body, r.body)) {
+      ++plan.unchanged;
+      api.push_back(it->second);  // as stored: the store then writes and audits nothing
+    } else {
+      plan.changed.push_back({r.id, it->second.body, r.body});
+      api.push_back(r);
+    }
   }
-  next.insert(next.end(), rules.begin(), rules.end());
-  return apply_then_commit(domain, *owner, next, [&](const std::function<void()>& apply) {
-    store_.sync_origin(domain, "api", rules, actor, apply);
+  std::sort(plan.added.begin(), plan.added.end());
+  std::sort(plan.changed.begin(), plan.changed.end(),
+            [](const auto& a, const auto& b) { return a.id < b.id; });
+  std::set<uint64_t> imported;
+  for (const auto& r : rules) imported.insert(r.id);
+  for (const auto& [id, r] : stored) {
+    if (r.origin != kConfigOrigin && !imported.count(id)) plan.removed.push_back(id);
+  }
+  if (dry_run) return {{}, std::move(plan)};
+
+  std::vector<StoredRule> next;
+  for (const auto& [id, r] : stored) {
+    if (r.origin == kConfigOrigin) next.push_back(r);
+  }
+  next.insert(next.end(), api.begin(), api.end());
+  auto result = apply_then_commit(domain, *owner, next, [&](const std::function<void()>& apply) {
+    store_.sync_origin(domain, kApiOrigin, api, actor, apply);
   });
+  if (result.status != RAMPART_OK) return {std::move(result), {}};
+  return {{}, std::move(plan)};
 }
 
 std::map<std::string, uint64_t> RuleService::applied() const {

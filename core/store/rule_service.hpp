@@ -36,19 +36,52 @@ struct DomainInfo {
   std::string schema;   // JSON Schema (OpenAPI 3.0 subset) of a rule body; "" if none
 };
 
+// Where the config file declares a rule: a refused write names it, so the
+// writer knows what to edit instead.
+struct ConfigSource {
+  std::string file;  // the config file; "" when unknown
+  int line = 0;      // 1-based; 0 when unknown
+  std::string key;   // e.g. "plugins.firewall.rules[0]"; "" when unknown
+};
+
 struct ChangeResult {
+  ChangeResult() = default;
+  ChangeResult(rampart_status s, std::string m) : status(s), message(std::move(m)) {}
   rampart_status status = RAMPART_OK;
   std::string message;
+  // Set when the refusal (RAMPART_ERR_CONFLICT) is that the config file
+  // manages rule `rule_id`.
+  std::optional<ConfigSource> config;
+  uint64_t rule_id = 0;
+};
+
+// What an import changes among a domain's API rules, or would (dry run).
+struct ImportPlan {
+  struct Change {
+    uint64_t id;
+    std::string before, after;  // JSON
+  };
+  std::vector<uint64_t> added, removed;  // by id
+  std::vector<Change> changed;
+  size_t unchanged = 0;     // API rules imported as they are
+  size_t config_owned = 0;  // imported rules identical to the config file's: left to it
+};
+
+struct ImportResult {
+  ChangeResult result;
+  ImportPlan plan;  // empty unless result is OK
 };
 
 class RuleService {
  public:
   explicit RuleService(RuleStore& store) : store_(store) {}
 
-  // Registers the owner and syncs its config-declared rules; returns the
-  // whole stored set for the owner to apply.
+  // Registers the owner and syncs its config-declared rules (declared at
+  // `sources`, by id, as far as known); returns the whole stored set for
+  // the owner to apply.
   std::vector<StoredRule> claim(const std::string& domain, std::weak_ptr<RuleOwner> owner,
-                                const std::vector<StoredRule>& config_rules);
+                                const std::vector<StoredRule>& config_rules,
+                                std::map<uint64_t, ConfigSource> sources = {});
   void release(const RuleOwner* owner);
 
   // The owner of `domain` describes it; false if `owner` does not own it.
@@ -60,13 +93,20 @@ class RuleService {
   std::optional<std::string> status(const std::string& domain);
 
   std::vector<StoredRule> list(const std::string& domain) const { return store_.list(domain); }
+  // OK, or the refusal a change of rule `id` gets because the config file
+  // manages it (the API asks before checking a body, so that is the answer
+  // whatever the body). change() checks again under its lock.
+  ChangeResult writable(const std::string& domain, uint64_t id) const;
+  // Config-file rules are refused (writable); the file is where they change.
   ChangeResult change(const std::string& domain, rampart_rule_change kind, uint64_t id,
                       const std::optional<std::string>& body, const std::string& actor);
   // Import: the API-managed rules of a domain become exactly `rules`, all or
   // nothing (the owner applies the whole result first). Config-file rules
-  // stay; an imported id that one of them holds is a conflict.
-  ChangeResult replace_api_rules(const std::string& domain, const std::vector<StoredRule>& rules,
-                                 const std::string& actor);
+  // stay: an imported one identical to the file's (same JSON) is a no-op,
+  // one that differs is a conflict. A dry run only plans: neither the
+  // owner, the store nor the audit log hears of it.
+  ImportResult replace_api_rules(const std::string& domain, const std::vector<StoredRule>& rules,
+                                 const std::string& actor, bool dry_run = false);
 
   RuleStore& store() { return store_; }
   // Rule sets handed to each domain's owner (claims at start and reload,
@@ -75,6 +115,9 @@ class RuleService {
 
  private:
   std::shared_ptr<RuleOwner> owner_locked(const std::string& domain) const;
+  // The refusal of a write to config rule `id`: where to change it instead.
+  ChangeResult config_owned(const std::string& domain, uint64_t id,
+                            const std::string& why = "") const;
   // The owner applies `next` inside the store transaction `write` opens
   // (write gets the apply step as its commit hook); a refusal rolls back.
   ChangeResult apply_then_commit(const std::string& domain, RuleOwner& owner,
@@ -85,6 +128,7 @@ class RuleService {
   mutable std::mutex mu_;  // serialises changes
   std::map<std::string, std::pair<const RuleOwner*, std::weak_ptr<RuleOwner>>> owners_;
   std::map<std::string, DomainInfo> described_;
+  std::map<std::string, std::map<uint64_t, ConfigSource>> sources_;  // by domain, from claims
   std::map<std::string, uint64_t> applied_;
 };
 

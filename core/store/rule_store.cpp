@@ -3,7 +3,9 @@
 
 #include "store/sqlite.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -19,7 +21,9 @@ int64_t now_ms() {
 
 }  // namespace
 
-RuleStore::RuleStore(const std::string& path) : path_(path) {
+RuleStore::RuleStore(const std::string& path, const AuditSettings& retention,
+                     std::function<int64_t()> clock_ms)
+    : path_(path), retention_(retention), clock_ms_(clock_ms ? std::move(clock_ms) : now_ms) {
   db_ = open_database(path);
   try {
     exec("PRAGMA journal_mode=WAL");
@@ -36,6 +40,7 @@ RuleStore::RuleStore(const std::string& path) : path_(path) {
         " domain TEXT NOT NULL, rule_id INTEGER NOT NULL, action TEXT NOT NULL, before TEXT, after "
         "TEXT)");
     exec("CREATE INDEX IF NOT EXISTS audit_rule ON audit (domain, rule_id, seq)");
+    exec("CREATE INDEX IF NOT EXISTS audit_time ON audit (time_ms)");  // retention by age
     // Schema 1 added rules.origin; databases from before it get the column.
     bool has_origin = false;
     {
@@ -44,6 +49,7 @@ RuleStore::RuleStore(const std::string& path) : path_(path) {
     }
     if (!has_origin) exec("ALTER TABLE rules ADD COLUMN origin TEXT NOT NULL DEFAULT 'api'");
     exec("PRAGMA user_version = 1");
+    prune_audit_locked();  // what an earlier run, or earlier limits, left
   } catch (const StoreError& e) {
     sqlite3_close(db_);
     db_ = nullptr;
@@ -59,10 +65,11 @@ void RuleStore::exec(const char* sql) const { store::exec(db_, sql); }
 
 std::vector<StoredRule> RuleStore::list(const std::string& domain) const {
   std::lock_guard lock(mu_);
-  Stmt st(db_, "SELECT id, body FROM rules WHERE domain = ?1 ORDER BY id");
+  Stmt st(db_, "SELECT id, body, origin FROM rules WHERE domain = ?1 ORDER BY id");
   st.text(1, domain);
   std::vector<StoredRule> out;
-  while (st.step()) out.push_back({static_cast<uint64_t>(st.col_int(0)), st.col_text(1)});
+  while (st.step())
+    out.push_back({static_cast<uint64_t>(st.col_int(0)), st.col_text(1), st.col_text(2)});
   return out;
 }
 
@@ -72,8 +79,16 @@ std::vector<StoredRule> RuleStore::list(const std::string& domain,
   Stmt st(db_, "SELECT id, body FROM rules WHERE domain = ?1 AND origin = ?2 ORDER BY id");
   st.text(1, domain).text(2, origin);
   std::vector<StoredRule> out;
-  while (st.step()) out.push_back({static_cast<uint64_t>(st.col_int(0)), st.col_text(1)});
+  while (st.step()) out.push_back({static_cast<uint64_t>(st.col_int(0)), st.col_text(1), origin});
   return out;
+}
+
+std::optional<std::string> RuleStore::origin(const std::string& domain, uint64_t id) const {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "SELECT origin FROM rules WHERE domain = ?1 AND id = ?2");
+  st.text(1, domain).integer(2, static_cast<int64_t>(id));
+  if (st.step()) return st.col_text(0);
+  return std::nullopt;
 }
 
 std::optional<std::string> RuleStore::get_locked(const std::string& domain, uint64_t id) const {
@@ -109,7 +124,7 @@ void RuleStore::audit_locked(const std::string& domain, uint64_t id, const char*
   Stmt st(db_,
           "INSERT INTO audit (time_ms, actor, domain, rule_id, action, before, after) VALUES (?1, "
           "?2, ?3, ?4, ?5, ?6, ?7)");
-  st.integer(1, now_ms())
+  st.integer(1, clock_ms_())
       .text(2, actor)
       .text(3, domain)
       .integer(4, static_cast<int64_t>(id))
@@ -127,7 +142,7 @@ void RuleStore::put_locked(const std::string& domain, uint64_t id, const std::st
   st.text(1, domain)
       .integer(2, static_cast<int64_t>(id))
       .text(3, body)
-      .integer(4, now_ms())
+      .integer(4, clock_ms_())
       .text(5, origin);
   st.step();
 }
@@ -145,6 +160,7 @@ void RuleStore::in_transaction(const std::function<void()>& work,
   exec("BEGIN IMMEDIATE");
   try {
     work();
+    prune_audit_locked();
     if (commit) commit();
     exec("COMMIT");
   } catch (...) {
@@ -163,7 +179,7 @@ std::optional<std::string> RuleStore::change(const std::string& domain, uint64_t
       [&] {
         before = get_locked(domain, id);
         if (body) {
-          put_locked(domain, id, *body, "api");
+          put_locked(domain, id, *body, kApiOrigin);
           audit_locked(domain, id, before ? "update" : "create", actor, before, body);
         } else {
           erase_locked(domain, id, actor, before);
@@ -186,7 +202,7 @@ void RuleStore::replace_all(const std::string& domain, const std::vector<StoredR
         }
         for (const auto& r : old) erase_locked(domain, r.id, actor, r.body);
         for (const auto& r : rules) {
-          put_locked(domain, r.id, r.body, "api");
+          put_locked(domain, r.id, r.body, kApiOrigin);
           audit_locked(domain, r.id, "create", actor, std::nullopt, r.body);
         }
       },
@@ -218,6 +234,31 @@ void RuleStore::sync_origin(const std::string& domain, const std::string& origin
         }
       },
       commit);
+}
+
+void RuleStore::prune_audit_locked() {
+  if (retention_.max_age_s > 0) {
+    Stmt st(db_, "DELETE FROM audit WHERE time_ms < ?1");  // audit_time
+    st.integer(1, clock_ms_() - static_cast<int64_t>(retention_.max_age_s * 1000));
+    st.step();
+  }
+  if (retention_.max_count > 0) {
+    // seq grows by one per entry (AUTOINCREMENT: a rolled-back insert
+    // gives its number back) and entries only go oldest first, so the
+    // newest max_count are those above MAX(seq) - max_count: a primary-key
+    // range, where counting with OFFSET would walk every entry kept. After
+    // an age prune with a clock that stepped back the range keeps fewer,
+    // never more.
+    Stmt st(db_, "DELETE FROM audit WHERE seq <= (SELECT MAX(seq) FROM audit) - ?1");
+    st.integer(1, static_cast<int64_t>(std::min<uint64_t>(retention_.max_count, INT64_MAX)));
+    st.step();
+  }
+}
+
+void RuleStore::set_audit_retention(const AuditSettings& retention) {
+  std::lock_guard lock(mu_);
+  retention_ = retention;
+  prune_audit_locked();
 }
 
 std::vector<AuditEntry> RuleStore::audit(const std::string& domain, std::optional<uint64_t> rule_id,

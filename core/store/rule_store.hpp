@@ -14,15 +14,26 @@
 #include <string>
 #include <vector>
 
+#include "store/audit_settings.hpp"
 #include "store/sqlite.hpp"
 
 struct sqlite3;
 
 namespace rampart::store {
 
+// Who manages a rule: the config file (plugins.<engine>.rules, synced at
+// start and on reload) or the API (kept until deleted over the API).
+inline constexpr const char* kConfigOrigin = "config";
+inline constexpr const char* kApiOrigin = "api";
+
 struct StoredRule {
+  // A constructor rather than an aggregate: {id, body} stays the way to
+  // write a rule, origin and all (writes do not read it).
+  StoredRule(uint64_t id_, std::string body_, std::string origin_ = "")
+      : id(id_), body(std::move(body_)), origin(std::move(origin_)) {}
   uint64_t id;
-  std::string body;  // JSON
+  std::string body;    // JSON
+  std::string origin;  // kConfigOrigin or kApiOrigin in what the store lists
 };
 
 struct AuditEntry {
@@ -35,8 +46,11 @@ struct AuditEntry {
 
 class RuleStore {
  public:
-  // Opens (creating if needed) the database at path. Throws StoreError.
-  explicit RuleStore(const std::string& path);
+  // Opens (creating if needed) the database at path and applies the audit
+  // retention. `clock_ms` (ms since the epoch) stamps audit entries and
+  // ages them; tests pass their own. Throws StoreError.
+  explicit RuleStore(const std::string& path, const AuditSettings& retention = {},
+                     std::function<int64_t()> clock_ms = {});
   ~RuleStore();
   RuleStore(const RuleStore&) = delete;
   RuleStore& operator=(const RuleStore&) = delete;
@@ -45,6 +59,8 @@ class RuleStore {
   // Only the rules a source manages: "config" (the file) or "api".
   std::vector<StoredRule> list(const std::string& domain, const std::string& origin) const;
   std::optional<std::string> get(const std::string& domain, uint64_t id) const;
+  // kConfigOrigin or kApiOrigin; nullopt when there is no such rule.
+  std::optional<std::string> origin(const std::string& domain, uint64_t id) const;
   bool empty(const std::string& domain) const;
   std::map<std::string, uint64_t> counts() const;  // rules per domain
 
@@ -67,6 +83,9 @@ class RuleStore {
 
   std::vector<AuditEntry> audit(const std::string& domain, std::optional<uint64_t> rule_id = {},
                                 size_t limit = 1000) const;
+  // New limits (on reload), applied now. Every write applies them too, in
+  // its own transaction, so the log never outgrows them.
+  void set_audit_retention(const AuditSettings& retention);
 
  private:
   void exec(const char* sql) const;
@@ -80,10 +99,15 @@ class RuleStore {
   void in_transaction(const std::function<void()>& work, const std::function<void()>& commit);
   void put_locked(const std::string& domain, uint64_t id, const std::string& body,
                   const std::string& origin);
+  // Deletes audit entries beyond the retention: index range deletes, never
+  // a scan of what stays.
+  void prune_audit_locked();
 
   mutable std::mutex mu_;
   sqlite3* db_ = nullptr;
   std::string path_;
+  AuditSettings retention_;
+  std::function<int64_t()> clock_ms_;
 };
 
 }  // namespace rampart::store

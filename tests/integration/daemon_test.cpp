@@ -334,6 +334,53 @@ TEST_F(Daemon, AlertRoutesAreHotReloaded) {
 
 namespace {
 
+// The rule audit log keeps at most audit.max_count entries: after every
+// rule change, and at once when a reload lowers the limit.
+TEST_F(Daemon, AuditRetentionIsKeptAndHotReloaded) {
+  const std::string plugins =
+      "  firewall: {}\n  rest: " + rampart::test::rest_settings(dir.path()) + "\n";
+  alerts = "audit: {max_count: 3}\n";
+  const auto cfg = config(plugins);
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  ASSERT_TRUE(d.wait_for("ready plugins=firewall,rest refused=0")) << d.output();
+  const rampart::test::ApiClient api{rampart::test::listening_port(d.output()),
+                                     rampart::test::bootstrap_token(dir / "state")};
+  auto add = [&](int id) {
+    const auto r = api.call("POST", "/api/v1/firewall/rules",
+                            "{\"id\":" + std::to_string(id) + ",\"action\":\"deny\"}");
+    ASSERT_EQ(r.status, 201) << r.body;
+  };
+  auto audited = [&] {  // rule ids of the audit entries, newest first
+    const auto body = api.call("GET", "/api/v1/audit/logs?limit=1000").body;
+    std::vector<int> ids;
+    const auto entries =
+        Poco::JSON::Parser().parse(body).extract<Poco::JSON::Object::Ptr>()->getArray("entries");
+    for (size_t i = 0; i < entries->size(); ++i)
+      ids.push_back(entries->getObject(i)->getValue<int>("rule_id"));
+    return ids;
+  };
+  for (int id = 1; id <= 5; ++id) add(id);
+  EXPECT_EQ(audited(), (std::vector<int>{5, 4, 3})) << "the newest three";
+
+  alerts = "audit: {max_count: 1, max_age_days: 30}\n";
+  config(plugins);
+  const auto r = api.call("POST", "/api/v1/config/reload");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("audit")"), std::string::npos) << r.body;
+  EXPECT_EQ(audited(), (std::vector<int>{5})) << "pruned by the reload";
+
+  alerts = "audit: {max_count: 0}\n";  // no limit
+  config(plugins);
+  ASSERT_EQ(api.call("POST", "/api/v1/config/reload").status, 200);
+  add(6);
+  add(7);
+  EXPECT_EQ(audited(), (std::vector<int>{7, 6, 5}));
+}
+
+}  // namespace
+
+namespace {
+
 // A GeoIP database that cannot be used is reported; the agent runs and
 // alerts go on without it.
 TEST_F(Daemon, AnUnusableGeoIpDatabaseIsReportedAndTheAgentRuns) {

@@ -6,10 +6,13 @@
 
 #include <Poco/JSON/Parser.h>
 
+#include <regex>
+
 #include "daemon_process.hpp"
 #include "http_client.hpp"
 #include "temp_dir.hpp"
 #include "test_paths.hpp"
+#include "util/json.hpp"
 
 namespace {
 
@@ -20,9 +23,9 @@ class Rampartctl : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto cfg = dir_ / "rampart.yaml";
-    rampart::test::write_file(cfg, "agent:\n  state_dir: " + (dir_ / "state") +
-                                       "\nplugins:\n  firewall: {}\n  rest: " +
-                                       rampart::test::rest_settings(dir_.path()) + "\n");
+    rampart::test::write_file(
+        cfg, "agent:\n  state_dir: " + (dir_ / "state") + "\nplugins:\n  firewall:" + firewall_ +
+                 "\n  rest: " + rampart::test::rest_settings(dir_.path()) + "\n");
     daemon_ = std::make_unique<DaemonProcess>(std::vector<std::string>{
         RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
     ASSERT_TRUE(daemon_->wait_for("ready plugins=firewall,rest refused=0")) << daemon_->output();
@@ -42,6 +45,7 @@ class Rampartctl : public ::testing::Test {
   }
 
   rampart::test::TempDir dir_;
+  std::string firewall_ = " {}";  // plugins.firewall in the config file
   std::unique_ptr<DaemonProcess> daemon_;
   std::string socket_, tcp_;
 };
@@ -53,8 +57,8 @@ TEST_F(Rampartctl, RuleCommandsAndTables) {
   ASSERT_EQ(r.status, 0) << r.output;
   r = ctl({"rules", "list", "firewall"});
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("ID  ACTION  PROTOCOL"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("5   deny    tcp"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("ID  ORIGIN  ACTION  PROTOCOL"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("5   api     deny    tcp"), std::string::npos) << r.output;
   r = ctl({"rules", "list", "firewall", "protocol=udp", "--output", "json"});
   ASSERT_EQ(r.status, 0) << r.output;
   const auto list = Poco::JSON::Parser().parse(r.output).extract<Poco::JSON::Object::Ptr>();
@@ -112,6 +116,80 @@ TEST_F(Rampartctl, ExportImportRoundTripsAndABadFileChangesNothing) {
       << "nothing of a bad file is applied";
   rampart::test::write_file(dir_ / "broken.yaml", "- {id: 10, action: [\n");
   EXPECT_EQ(ctl({"rules", "import", "firewall", dir_ / "broken.yaml"}).status, 2);
+}
+
+// The config file declares rules 1 (line 6) and 2; the API adds 5 and 6.
+class RampartctlConfigRules : public Rampartctl {
+ protected:
+  RampartctlConfigRules() {
+    firewall_ =
+        "\n    rules:\n      - {id: 1, action: log, protocol: udp, dst_port: \"53\"}\n"
+        "      - {id: 2, action: deny}";
+  }
+};
+
+TEST_F(RampartctlConfigRules, ExportImportsBackAndADryRunShowsTheDiff) {
+  ASSERT_EQ(ctl({"rules", "add", "firewall",
+                 R"({"id":5,"action":"deny","protocol":"tcp","dst_port":"22"})"})
+                .status,
+            0);
+  ASSERT_EQ(ctl({"rules", "add", "firewall", R"({"id":6,"action":"log"})"}).status, 0);
+  auto r = ctl({"rules", "list", "firewall"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("\n1 +config +1 +log "))) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("\n5 +api +deny "))) << r.output;
+
+  const auto yaml = dir_ / "rules.yaml", json = dir_ / "rules.json";
+  ASSERT_EQ(ctl({"rules", "export", "firewall", yaml}).status, 0);
+  ASSERT_EQ(ctl({"rules", "export", "firewall", json}).status, 0);
+  auto list = [&] { return ctl({"rules", "list", "firewall", "-o", "json"}).output; };
+  auto audit = [&] { return ctl({"audit", "--limit", "1000", "-o", "json"}).output; };
+  const auto rules_before = list(), audit_before = audit();
+  for (const auto& file : {yaml, json}) {
+    r = ctl({"rules", "import", "firewall", file});
+    EXPECT_EQ(r.status, 0) << file << ": " << r.output;
+    EXPECT_EQ(list(), rules_before) << file;
+  }
+  EXPECT_EQ(audit(), audit_before) << "importing what is there changes nothing";
+
+  // Since the export: 6 deleted, 5 changed. A dry run of the export shows
+  // both and does nothing.
+  ASSERT_EQ(ctl({"rules", "delete", "firewall", "6"}).status, 0);
+  ASSERT_EQ(ctl({"rules", "patch", "firewall", "5", R"({"dst_port":"2222"})"}).status, 0);
+  const auto rules_now = list(), audit_now = audit();
+  r = ctl({"rules", "import", "--dry-run", "firewall", yaml});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("would add 1, remove 0, change 1; 0 unchanged; 2 owned by the config"),
+            std::string::npos)
+      << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("\nadd +6 *\n"))) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("\nchange +5 +dst_port +2222 +22\n")))
+      << r.output;
+  r = ctl({"rules", "import", "firewall", json, "--dry-run", "-o", "json"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto diff = Poco::JSON::Parser().parse(r.output).extract<Poco::JSON::Object::Ptr>();
+  EXPECT_EQ(rampart::util::to_json(diff->get("added")), "[6]") << r.output;
+  EXPECT_EQ(diff->getArray("changed")->getObject(0)->getValue<int>("id"), 5) << r.output;
+  EXPECT_EQ(diff->getValue<int>("config_owned"), 2) << r.output;
+  EXPECT_EQ(list(), rules_now) << "a dry run applies nothing";
+  EXPECT_EQ(audit(), audit_now);
+
+  // The file's rules are changed in the file, not here.
+  auto exported = Poco::JSON::Parser().parse(rampart::test::read_file(json));
+  exported.extract<Poco::JSON::Object::Ptr>()->getArray("rules")->getObject(0)->set("action",
+                                                                                    "deny");
+  rampart::test::write_file(dir_ / "edited.json", rampart::util::to_json(exported));
+  const auto cfg = dir_ / "rampart.yaml";
+  r = ctl({"rules", "import", "firewall", dir_ / "edited.json"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("HTTP 409"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("rule 1 "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(cfg + ":6"), std::string::npos) << r.output;
+  r = ctl({"rules", "patch", "firewall", "1", R"({"action":"deny"})"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find(cfg + ":6"), std::string::npos) << r.output;
+  EXPECT_EQ(list(), rules_now);
+  EXPECT_EQ(audit(), audit_now);
 }
 
 TEST_F(Rampartctl, KeysTokensAndHints) {

@@ -22,6 +22,7 @@
 #include "http_client.hpp"
 #include "raw_http.hpp"
 #include "temp_dir.hpp"
+#include "util/json.hpp"
 
 namespace {
 
@@ -134,7 +135,8 @@ TEST_F(RestApi, BadBodiesAre400NamingTheField) {
     EXPECT_EQ(r.status, 400) << junk << " -> " << r.body;
     EXPECT_NE(r.body.find(R"("error":"invalid rule")"), std::string::npos) << r.body;
   }
-  EXPECT_EQ(call("GET", "/api/v1/firewall/rules").body, R"({"rules":[],"next_cursor":null})")
+  EXPECT_EQ(call("GET", "/api/v1/firewall/rules").body,
+            R"({"rules":[],"origins":{},"next_cursor":null})")
       << "nothing was stored";
 }
 
@@ -447,6 +449,13 @@ TEST_F(RestApi, OpenApiDocumentDescribesEveryDomainFromItsSchema) {
   const auto schemas = doc->getObject("components")->getObject("schemas");
   const auto rule = schemas->getObject("FirewallRule");
   EXPECT_TRUE(rule->getObject("properties")->has("src_ip")) << "the engine's own schema";
+  // The import declares its dry run and both answers; listings their origins.
+  const auto import = paths->getObject("/api/v1/firewall/rules")->getObject("put");
+  EXPECT_EQ(import->getArray("parameters")->getObject(0)->getValue<std::string>("name"), "dry_run");
+  const std::string answers = rampart::util::to_json(import->getObject("responses")->get("200"));
+  EXPECT_NE(answers.find("#/components/schemas/FirewallImportDiff"), std::string::npos) << answers;
+  EXPECT_NE(answers.find("#/components/schemas/ImportResult"), std::string::npos) << answers;
+  EXPECT_TRUE(schemas->getObject("FirewallRuleList")->getObject("properties")->has("origins"));
   std::vector<std::string> refs;
   collect_refs(doc, refs);
   EXPECT_GT(refs.size(), 20u);
@@ -521,7 +530,7 @@ TEST(RestImport, TenThousandRulesAtOnceAndABadOneChangesNothing) {
   EXPECT_GT(import.size(), 1u << 20) << "past the old 1 MiB default";
   auto r = api.call("PUT", "/api/v1/firewall/rules", import);
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(r.body, R"({"replaced":10000})");
+  EXPECT_EQ(r.body, R"({"replaced":10000,"config_owned":0})");
   auto last = api.call("GET", "/api/v1/firewall/rules?cursor=10098");
   EXPECT_NE(last.body.find(R"("id":10099)"), std::string::npos) << last.body;
   EXPECT_NE(api.call("GET", "/api/v1/firewall/rules/1").status, 404) << "config rule kept";
@@ -543,6 +552,121 @@ TEST(RestImport, TenThousandRulesAtOnceAndABadOneChangesNothing) {
   EXPECT_EQ(r.status, 200) << "an empty import removes every API rule";
   EXPECT_EQ(api.call("GET", "/api/v1/firewall/rules/100").status, 404);
   EXPECT_EQ(api.call("GET", "/api/v1/firewall/rules/1").status, 200);
+}
+
+// Rules the config file declares are the file's: listings say so, writes
+// to them are refused naming the file and line (nothing audited), a
+// listing imports back unchanged (the file's rules as no-ops, never taken
+// over by the API), and a dry run shows what an import would change
+// without changing anything.
+TEST(RestOwnership, ConfigRulesAreTheFilesAndListingsImportBack) {
+  rampart::test::TempDir dir;
+  const auto cfg = dir / "rampart.yaml";
+  const std::string head = "agent:\n  state_dir: " + (dir / "state") +
+                           "\nplugins:\n"
+                           "  rest: " +
+                           rampart::test::rest_settings(dir.path()) +
+                           "\n"
+                           "  firewall:\n"
+                           "    rules:\n"
+                           "      - {id: 1, action: log, protocol: udp, dst_port: \"53\"}\n";
+  rampart::test::write_file(cfg, head + "      - id: 2\n        action: deny\n");  // id 2: line 8
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  ASSERT_TRUE(d.wait_for("ready plugins=firewall,rest refused=0")) << d.output();
+  const rampart::test::ApiClient api{rampart::test::listening_port(d.output()),
+                                     rampart::test::bootstrap_token(dir / "state")};
+  auto parse = [](const std::string& text) {
+    return Poco::JSON::Parser().parse(text).extract<Poco::JSON::Object::Ptr>();
+  };
+  for (const char* body : {R"({"id":10,"action":"deny","src_ip":"198.18.0.0/24"})",
+                           R"({"id":12,"action":"allow","protocol":"tcp"})"})
+    ASSERT_EQ(api.call("POST", "/api/v1/firewall/rules", body).status, 201);
+
+  const auto listing = api.call("GET", "/api/v1/firewall/rules");
+  ASSERT_EQ(listing.status, 200);
+  EXPECT_NE(listing.body.find(R"("origins":{"1":"config","2":"config","10":"api","12":"api"})"),
+            std::string::npos)
+      << listing.body;
+  EXPECT_EQ(api.call("GET", "/api/v1/firewall/rules?origin=config&limit=5").body.find("\"id\":10"),
+            std::string::npos)
+      << "origin filters too";
+  const auto audit = api.call("GET", "/api/v1/audit/logs?limit=1000").body;
+
+  // Writes to the file's rules: 409 naming file, line and key; no audit.
+  for (const auto& [method, body] :
+       std::vector<std::pair<std::string, std::string>>{{"PATCH", R"({"action":"allow"})"},
+                                                        {"PUT", R"({"action":"allow"})"},
+                                                        {"PUT", R"({"action":"no such action"})"},
+                                                        {"DELETE", ""}}) {
+    const auto r = api.call(method, "/api/v1/firewall/rules/2", body);
+    EXPECT_EQ(r.status, 409) << method << " " << body << " -> " << r.body;
+    EXPECT_NE(r.body.find(R"("file":")" + cfg + "\""), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find(R"("line":8)"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("plugins.firewall.rules[1]"), std::string::npos) << r.body;
+  }
+  auto r = api.call("POST", "/api/v1/firewall/rules", R"({"id":1,"action":"allow"})");
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find(R"("line":7)"), std::string::npos) << r.body;
+  EXPECT_EQ(api.call("GET", "/api/v1/audit/logs?limit=1000").body, audit)
+      << "a refused write leaves no audit entry";
+
+  // The listing, imported as it is: 200, and nothing changes.
+  r = api.call("PUT", "/api/v1/firewall/rules", listing.body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, R"({"replaced":2,"config_owned":2})");
+  EXPECT_EQ(api.call("GET", "/api/v1/firewall/rules").body, listing.body);
+  EXPECT_EQ(api.call("GET", "/api/v1/audit/logs?limit=1000").body, audit);
+
+  // A file rule that differs in the import: 409 naming it; nothing applied.
+  auto changed = parse(listing.body);
+  changed->getArray("rules")->getObject(0)->set("action", "deny");
+  r = api.call("PUT", "/api/v1/firewall/rules", rampart::util::to_json(changed));
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find("rule 1 "), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("field":"rules[0]")"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("file":")" + cfg + "\""), std::string::npos) << r.body;
+  EXPECT_EQ(api.call("GET", "/api/v1/firewall/rules").body, listing.body);
+
+  // A dry run: 10 changes, 11 comes, 12 goes; the file's two are no-ops.
+  const std::string next =
+      R"({"rules":[{"id":1,"priority":1,"action":"log","protocol":"udp","dst_port":"53",)"
+      R"("enabled":true},)"
+      R"({"id":2,"priority":2,"action":"deny","protocol":"any","enabled":true},)"
+      R"({"id":10,"action":"deny","src_ip":"198.18.1.0/24"},{"id":11,"action":"log"}]})";
+  r = api.call("PUT", "/api/v1/firewall/rules?dry_run=true", next);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, R"({"dry_run":true,"added":[11],"removed":[12],"changed":[{"id":10,)"
+                    R"("before":{"action":"deny","id":10,"src_ip":"198.18.0.0/24"},)"
+                    R"("after":{"action":"deny","id":10,"src_ip":"198.18.1.0/24"}}],)"
+                    R"("unchanged":0,"config_owned":2})");
+  EXPECT_EQ(api.call("GET", "/api/v1/firewall/rules").body, listing.body) << "nothing applied";
+  EXPECT_EQ(api.call("GET", "/api/v1/audit/logs?limit=1000").body, audit) << "nothing audited";
+  // The same refusals as a real import, word for word (the core's checks;
+  // the engine's own run only when an import is applied).
+  for (const std::string bad : {R"({"rules":[{"id":11,"action":"log"},{"id":11,"action":"deny"}]})",
+                                R"({"rules":[{"id":11,"action":"explode"}]})",
+                                R"({"rules":[{"id":1,"action":"allow"}]})", R"({"rules":{}})"}) {
+    const auto dry = api.call("PUT", "/api/v1/firewall/rules?dry_run=true", bad);
+    const auto real = api.call("PUT", "/api/v1/firewall/rules", bad);
+    EXPECT_GE(real.status, 400) << bad;
+    EXPECT_EQ(dry.status, real.status) << bad << " -> " << dry.body;
+    EXPECT_EQ(dry.body, real.body) << bad;
+  }
+  EXPECT_EQ(api.call("PUT", "/api/v1/firewall/rules?dry_run=maybe", next).status, 400);
+  EXPECT_EQ(api.call("PUT", "/api/v1/firewall/rules?dryrun=true", next).status, 400)
+      << "a misspelt dry run must not import for real";
+  EXPECT_EQ(api.call("GET", "/api/v1/firewall/rules").body, listing.body);
+
+  r = api.call("PUT", "/api/v1/firewall/rules", next);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, R"({"replaced":2,"config_owned":2})");
+  // The file still owns 1 and 2: dropping 2 from it removes the rule.
+  rampart::test::write_file(cfg, head);
+  r = api.call("POST", "/api/v1/config/reload");
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = api.call("GET", "/api/v1/firewall/rules");
+  EXPECT_NE(r.body.find(R"("origins":{"1":"config","10":"api","11":"api"})"), std::string::npos)
+      << r.body;
 }
 
 // TLS with a certificate made here: the API answers over HTTPS, a client
@@ -579,7 +703,7 @@ TEST(RestTls, ServesHttpsWithTheConfiguredCertificate) {
   std::ostringstream body;
   Poco::StreamCopier::copyStream(session.receiveResponse(res), body);
   EXPECT_EQ(res.getStatus(), 200);
-  EXPECT_EQ(body.str(), R"({"rules":[],"next_cursor":null})");
+  EXPECT_EQ(body.str(), R"({"rules":[],"origins":{},"next_cursor":null})");
 
   EXPECT_ANY_THROW({
     const auto plain = http(port, "GET", "/healthz");

@@ -44,6 +44,35 @@ TEST(Config, AgentSettingsAreParsed) {
   EXPECT_EQ(cfg.agent.xdp_mode, "native");
 }
 
+TEST(Config, AuditRetentionHasDefaultsAndBadValuesNameTheLine) {
+  const auto defaults = load_string("agent: {}\n", "t.yaml");
+  EXPECT_EQ(defaults.audit.max_age_s, 365 * 86400.0);
+  EXPECT_EQ(defaults.audit.max_count, 100000u);
+  EXPECT_EQ(rampart::config::load_embedded_default().audit, defaults.audit)
+      << "config/rampart.yaml shows the defaults";
+  const auto cfg = load_string("audit: {max_age_days: 7.5, max_count: 0}\n", "t.yaml");
+  EXPECT_EQ(cfg.audit.max_age_s, 7.5 * 86400);
+  EXPECT_EQ(cfg.audit.max_count, 0u);
+  struct Case {
+    const char* yaml;
+    const char* where;
+    const char* what;
+  } cases[] = {
+      {"audit:\n  max_count: -1\n", "test.yaml:2:14", "audit.max_count: expected an integer"},
+      {"audit:\n  max_count: 2.5\n", "test.yaml:2:14", "audit.max_count: expected an integer"},
+      {"audit:\n  max_count: 10000000001\n", "test.yaml:2:14", "audit.max_count"},
+      {"audit:\n  max_age_days: soon\n", "test.yaml:2:17", "audit.max_age_days: expected a number"},
+      {"audit:\n  max_age_days: 36501\n", "test.yaml:2:17", "audit.max_age_days"},
+      {"audit:\n  keep: 5\n", "test.yaml:2:3", "unknown key 'audit.keep'"},
+      {"audit: [1]\n", "test.yaml:1:8", "audit: expected a map"},
+  };
+  for (const auto& c : cases) {
+    const auto err = error_of(c.yaml);
+    EXPECT_NE(err.find(c.where), std::string::npos) << c.yaml << " -> " << err;
+    EXPECT_NE(err.find(c.what), std::string::npos) << c.yaml << " -> " << err;
+  }
+}
+
 TEST(Config, UnknownTopLevelKeyNamesFileAndLine) {
   const auto err = error_of("agent:\n  workers: 2\nagnet:\n  x: 1\n");
   EXPECT_NE(err.find("test.yaml:3:1"), std::string::npos) << err;

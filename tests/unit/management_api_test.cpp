@@ -140,10 +140,10 @@ TEST_F(Router, PagesAreStableAndFiltersMatchFields) {
   EXPECT_EQ(pages, 3u);
   EXPECT_EQ(seen, 25u);
   const auto round = call("GET", "/api/v1/widgets/rules", "", "kind=round&limit=2");
-  EXPECT_EQ(round.body,
-            R"({"rules":[{"id":5,"kind":"round"},{"id":10,"kind":"round"}],"next_cursor":"10"})");
+  EXPECT_EQ(round.body, R"({"rules":[{"id":5,"kind":"round"},{"id":10,"kind":"round"}],)"
+                        R"("origins":{"5":"api","10":"api"},"next_cursor":"10"})");
   EXPECT_EQ(call("GET", "/api/v1/widgets/rules", "", "kind=oval").body,
-            R"({"rules":[],"next_cursor":null})");
+            R"({"rules":[],"origins":{},"next_cursor":null})");
   EXPECT_EQ(ManagementApi::parse_query("a=1&b=x%20y&c&&d=%3D")["b"], "x y");
   EXPECT_EQ(ManagementApi::parse_query("d=%3D")["d"], "=");
 }
@@ -160,6 +160,60 @@ TEST_F(Router, AuditHistoryShowsWhatChangedNewestFirst) {
   EXPECT_NE(r.body.find(R"("actor":"test")"), std::string::npos) << r.body;
   EXPECT_EQ(call("GET", "/api/v1/audit/logs", "", "limit=0").status, 400);
   EXPECT_EQ(call("GET", "/api/v1/audit/rules/x/history").status, 400);
+}
+
+// The config file owns the rules it declares: listings say so, writes to
+// them are refused before the engine or the audit hears of them, a listing
+// imports back as it is, and a dry run shows the diff and changes nothing.
+TEST_F(Router, ConfigRulesAreTheFilesAndImportsOfThemAreNoOps) {
+  rules_.claim("widgets", engine_, {{1, R"({"id":1,"size":1})"}});
+  ASSERT_EQ(call("POST", "/api/v1/widgets/rules", R"({"id":2,"size":2})").status, 201);
+  const auto applied = rules_.applied().at("widgets");
+  const auto audited = store_.audit("widgets").size();
+  for (const auto& [method, body] : std::vector<std::pair<std::string, std::string>>{
+           {"PUT", R"({"size":5})"}, {"PATCH", R"({"size":5})"}, {"DELETE", ""}}) {
+    const auto r = call(method, "/api/v1/widgets/rules/1", body);
+    EXPECT_EQ(r.status, 409) << method << " -> " << r.body;
+    EXPECT_NE(r.body.find("config file"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(call("POST", "/api/v1/widgets/rules", R"({"id":1,"size":5})").status, 409);
+  EXPECT_EQ(store_.get("widgets", 1), R"({"id":1,"size":1})");
+  EXPECT_EQ(store_.audit("widgets").size(), audited) << "nothing audited";
+  EXPECT_EQ(rules_.applied().at("widgets"), applied) << "the engine was not asked";
+
+  const auto listing = call("GET", "/api/v1/widgets/rules");
+  EXPECT_EQ(listing.body, R"({"rules":[{"id":1,"size":1},{"id":2,"size":2}],)"
+                          R"("origins":{"1":"config","2":"api"},"next_cursor":null})");
+  EXPECT_EQ(call("GET", "/api/v1/widgets/rules", "", "origin=api").body,
+            R"({"rules":[{"id":2,"size":2}],"origins":{"2":"api"},"next_cursor":null})");
+  EXPECT_EQ(call("GET", "/api/v1/widgets/rules", "", "origin=file").status, 400);
+  auto r = call("PUT", "/api/v1/widgets/rules", listing.body);
+  EXPECT_EQ(r.body, R"({"replaced":1,"config_owned":1})");
+  EXPECT_EQ(call("GET", "/api/v1/widgets/rules").body, listing.body);
+  EXPECT_EQ(store_.audit("widgets").size(), audited) << "an import of what is there is a no-op";
+
+  r = call("PUT", "/api/v1/widgets/rules", R"({"rules":[{"id":1,"size":9}]})");
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find("rule 1 "), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("field":"rules[0]")"), std::string::npos) << r.body;
+
+  const auto applied_before_dry_run = rules_.applied().at("widgets");
+  r = call("PUT", "/api/v1/widgets/rules",
+           R"({"rules":[{"id":1,"size":1},{"id":3,"size":3},{"id":4}]})", "dry_run=true");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, R"({"dry_run":true,"added":[3,4],"removed":[2],"changed":[],"unchanged":0,)"
+                    R"("config_owned":1})");
+  r = call("PUT", "/api/v1/widgets/rules", R"({"rules":[{"size":3},{"id":2,"size":7}]})",
+           "dry_run=true");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, R"({"dry_run":true,"added":[3],"removed":[],"changed":[{"id":2,)"
+                    R"("before":{"id":2,"size":2},"after":{"id":2,"size":7}}],"unchanged":0,)"
+                    R"("config_owned":0})")
+      << "an id is given to a rule without one, as a real import would";
+  EXPECT_EQ(call("GET", "/api/v1/widgets/rules").body, listing.body) << "nothing applied";
+  EXPECT_EQ(store_.audit("widgets").size(), audited) << "nothing audited";
+  EXPECT_EQ(rules_.applied().at("widgets"), applied_before_dry_run) << "the engine was not asked";
+  EXPECT_EQ(call("PUT", "/api/v1/widgets/rules", R"({"rules":[]})", "dry_run=yes").status, 400);
 }
 
 // Access control: never open. Keys with roles, and local peers (the Unix

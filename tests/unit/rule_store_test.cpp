@@ -90,6 +90,60 @@ TEST(RuleStore, ConfigRulesFollowTheFileApiRulesStay) {
   EXPECT_EQ(s.audit("firewall", 2)[0].action, "update");
 }
 
+// Rule ids of a domain's audit entries, newest first.
+std::vector<uint64_t> audited(const RuleStore& s) {
+  std::vector<uint64_t> ids;
+  for (const auto& e : s.audit("firewall")) ids.push_back(e.rule_id);
+  return ids;
+}
+
+TEST(RuleStore, AuditKeepsTheNewestMaxCountEntries) {
+  rampart::test::TempDir dir;
+  {
+    RuleStore s(dir / "r.db", {.max_age_s = 0, .max_count = 3});
+    for (uint64_t id = 1; id <= 5; ++id) s.change("firewall", id, std::string("{}"), "a");
+    EXPECT_EQ(audited(s), (std::vector<uint64_t>{5, 4, 3})) << "pruned with each write";
+    s.replace_all("firewall", {{6, "{}"}, {7, "{}"}}, "import");  // 5 deletes, 2 creates
+    EXPECT_EQ(audited(s), (std::vector<uint64_t>{7, 6, 5}));
+    EXPECT_EQ(s.list("firewall").size(), 2u) << "rules are never pruned";
+    s.set_audit_retention({.max_age_s = 0, .max_count = 1});
+    EXPECT_EQ(audited(s), (std::vector<uint64_t>{7})) << "new limits apply at once";
+    s.set_audit_retention({.max_age_s = 0, .max_count = 0});
+    s.change("firewall", 8, std::string("{}"), "a");
+    s.change("firewall", 9, std::string("{}"), "a");
+    EXPECT_EQ(audited(s), (std::vector<uint64_t>{9, 8, 7})) << "0: no limit";
+  }
+  RuleStore reopened(dir / "r.db", {.max_age_s = 0, .max_count = 2});
+  EXPECT_EQ(audited(reopened), (std::vector<uint64_t>{9, 8})) << "applied on open";
+  EXPECT_EQ(reopened.list("firewall").size(), 4u);
+}
+
+TEST(RuleStore, AuditDropsEntriesOlderThanMaxAge) {
+  rampart::test::TempDir dir;
+  constexpr int64_t kDay = 86400 * 1000;
+  int64_t now = 1764266400000;  // 2025-11-27T18:00:00Z
+  auto clock = [&] { return now; };
+  {
+    RuleStore s(dir / "r.db", {.max_age_s = 10 * 86400.0, .max_count = 0}, clock);
+    s.change("firewall", 1, std::string("{}"), "a");
+    now += 6 * kDay;
+    s.change("firewall", 2, std::string("{}"), "a");
+    now += 4 * kDay - 1;
+    s.change("firewall", 3, std::string("{}"), "a");
+    EXPECT_EQ(audited(s), (std::vector<uint64_t>{3, 2, 1})) << "1 is not yet 10 days old";
+    now += 2;
+    s.change("firewall", 4, std::string("{}"), "a");
+    EXPECT_EQ(audited(s), (std::vector<uint64_t>{4, 3, 2})) << "1 is past 10 days";
+    EXPECT_EQ(s.audit("firewall")[0].time_ms, now) << "entries carry the store's clock";
+    s.set_audit_retention({.max_age_s = 4 * 86400.0, .max_count = 0});
+    EXPECT_EQ(audited(s), (std::vector<uint64_t>{4, 3})) << "2 is 4 days and 1 ms old";
+  }
+  now += 30 * kDay;  // nothing written meanwhile
+  RuleStore reopened(dir / "r.db", {.max_age_s = 10 * 86400.0, .max_count = 0}, clock);
+  EXPECT_TRUE(audited(reopened).empty()) << "pruned on open";
+  EXPECT_EQ(reopened.list("firewall").size(), 4u) << "rules are never pruned";
+}
+
 TEST(RuleStore, UnopenableDatabaseIsAClearError) {
   rampart::test::TempDir dir;
   rampart::test::write_file(dir / "not-a-db", std::string(4096, 'x'));
