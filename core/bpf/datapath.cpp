@@ -364,18 +364,82 @@ int Datapath::shared_map_fd(const std::string& name) const {
 
 std::shared_ptr<InstalledProgram> Datapath::install(const std::string& object, InstanceSpec spec,
                                                     const std::string& slot, uint32_t index) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  const auto me = std::this_thread::get_id();
+  staging_done_.wait(lock, [&] { return !staging_ || staging_thread_ == me; });
   spec.object_path = object_path(object);
   spec.shared_maps = shared_;  // those the object declares are reused
   auto inst = std::make_shared<InstalledProgram>(ProgramInstance::load(spec));
   const int slot_fd = shared_map_fd(slot);
   if (slot_fd < 0) throw BpfError("no prog array " + slot);
+  const std::string key = slot + "#" + std::to_string(index);
+  if (staging_) {
+    staged_[key] = {slot, index, inst};
+    return inst;
+  }
   const int prog_fd = inst->instance().program_fd();
   if (bpf_map_update_elem(slot_fd, &index, &prog_fd, BPF_ANY) != 0) {
     throw BpfError("installing " + spec.program + " in " + slot + ": " + errstr(errno));
   }
-  installed_[slot + "#" + std::to_string(index)] = inst;
+  installed_[key] = inst;
   return inst;
+}
+
+void Datapath::begin_staging() {
+  std::unique_lock lock(mu_);
+  const auto me = std::this_thread::get_id();
+  staging_done_.wait(lock, [&] { return !staging_ || staging_thread_ == me; });
+  staging_ = true;
+  staging_thread_ = me;
+  staged_.clear();
+}
+
+void Datapath::commit_staging() {
+  std::lock_guard lock(mu_);
+  // What each slot holds now, to put back if a later write fails.
+  std::vector<std::pair<const Staged*, std::shared_ptr<InstalledProgram>>> written;
+  auto restore = [&] {
+    for (auto it = written.rbegin(); it != written.rend(); ++it) {
+      const int slot_fd = shared_map_fd(it->first->slot);
+      uint32_t index = it->first->index;
+      if (it->second) {
+        const int fd = it->second->instance().program_fd();
+        bpf_map_update_elem(slot_fd, &index, &fd, BPF_ANY);
+      } else {
+        bpf_map_delete_elem(slot_fd, &index);
+      }
+    }
+  };
+  for (const auto& [key, st] : staged_) {
+    const auto prev = installed_.find(key);
+    const int slot_fd = shared_map_fd(st.slot);
+    const int prog_fd = st.program->instance().program_fd();
+    uint32_t index = st.index;
+    if (bpf_map_update_elem(slot_fd, &index, &prog_fd, BPF_ANY) != 0) {
+      const std::string why = errstr(errno);
+      restore();
+      throw BpfError("installing in " + key + ": " + why +
+                     " (the reload's other programs were "
+                     "taken back)");
+    }
+    written.emplace_back(&st, prev == installed_.end() ? nullptr : prev->second);
+  }
+  for (auto& [key, st] : staged_) installed_[key] = st.program;
+  staged_.clear();
+}
+
+void Datapath::end_staging() {
+  {
+    std::lock_guard lock(mu_);
+    staged_.clear();
+    staging_ = false;
+  }
+  staging_done_.notify_all();
+}
+
+void Datapath::release(const std::shared_ptr<InstalledProgram>& program) {
+  std::lock_guard lock(mu_);
+  std::erase_if(staged_, [&](const auto& kv) { return kv.second.program == program; });
 }
 
 void Datapath::detach_all(const std::string& pin_root) {

@@ -7,10 +7,12 @@
 // never stops; `rampartd --detach-all` removes it all.
 #pragma once
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bpf/program_instance.hpp"
@@ -63,8 +65,24 @@ class Datapath {
 
   // Loads `spec.program` from object `object` with the shared maps reused,
   // then writes its fd into prog array `slot` at `index`: one atomic step.
+  // While staging, the write waits for commit_staging() (on the staging
+  // thread), and installs from other threads wait for end_staging().
   std::shared_ptr<InstalledProgram> install(const std::string& object, InstanceSpec spec,
                                             const std::string& slot, uint32_t index);
+
+  // A reload's kernel changes, all or none (plugin_host::PluginManager):
+  // from begin_staging() on, installs by this thread load and verify their
+  // programs (which can fail) but leave the prog arrays alone; a later
+  // install into the same slot replaces the earlier staged one.
+  // commit_staging() then writes every staged slot; if a write fails, the
+  // slots written are restored before it throws BpfError, so no packet is
+  // ever judged by a part of the reload. end_staging() forgets what is
+  // still staged and lets other threads' installs go on.
+  void begin_staging();
+  void commit_staging();
+  void end_staging();
+  // The owner let go of `program`: if it is still staged, it is never installed.
+  void release(const std::shared_ptr<InstalledProgram>& program);
 
   std::vector<Attachment> attachments() const;
   // The programs rampartd runs: entry points and installed instances
@@ -95,6 +113,15 @@ class Datapath {
   bool adopted_ = false;
   std::vector<Attachment> attachments_;
   std::map<std::string, std::shared_ptr<InstalledProgram>> installed_;  // slot#index -> current
+  struct Staged {
+    std::string slot;
+    uint32_t index;
+    std::shared_ptr<InstalledProgram> program;
+  };
+  std::map<std::string, Staged> staged_;  // slot#index -> to install at commit
+  bool staging_ = false;
+  std::thread::id staging_thread_;
+  std::condition_variable staging_done_;
 };
 
 // The xdp_firewall object's maps shared by every instance (entry program

@@ -507,6 +507,16 @@ void PluginInstance::stop_and_destroy() {
                {{"plugin", id()}});
   }
   handle_ = nullptr;
+  // Programs the plugin never released: a stopped plugin's staged programs
+  // must not be installed by the reload that stopped it.
+  std::vector<std::unique_ptr<rampart_program>> left;
+  {
+    std::lock_guard lock(mu_);
+    left.swap(programs_);
+  }
+  if (core_.datapath) {
+    for (const auto& p : left) core_.datapath->release(p->installed);
+  }
 }
 
 namespace {
@@ -683,8 +693,18 @@ rampart_status PluginInstance::program_install(const rampart_program_image& imag
 }
 
 void PluginInstance::program_release(rampart_program* p) {
-  std::lock_guard lock(mu_);
-  std::erase_if(programs_, [&](const auto& x) { return x.get() == p; });
+  std::unique_ptr<rampart_program> gone;
+  {
+    std::lock_guard lock(mu_);
+    const auto it = std::find_if(programs_.begin(), programs_.end(),
+                                 [&](const auto& x) { return x.get() == p; });
+    if (it == programs_.end()) return;
+    gone = std::move(*it);
+    programs_.erase(it);
+  }
+  // Staged in a reload and let go (rolled back, or the plugin stopped):
+  // never installed.
+  if (core_.datapath) core_.datapath->release(gone->installed);
 }
 
 rampart_status PluginInstance::map_open(const char* name, uint32_t key_size, uint32_t value_size,

@@ -158,6 +158,46 @@ std::vector<std::string> PluginManager::check(const config::Config& cfg) {
   return problems;
 }
 
+namespace {
+
+// What a reload changes in the kernel and the rule store, made live at once
+// (Datapath and RuleService staging). Ends on destruction.
+class ReloadTransaction {
+ public:
+  explicit ReloadTransaction(CoreServices& core) : core_(core) {
+    if (core_.rules) core_.rules->begin_transaction();
+    if (core_.datapath) core_.datapath->begin_staging();
+  }
+  ~ReloadTransaction() {
+    if (core_.datapath) core_.datapath->end_staging();
+    if (core_.rules) core_.rules->end_transaction();
+  }
+  ReloadTransaction(const ReloadTransaction&) = delete;
+  ReloadTransaction& operator=(const ReloadTransaction&) = delete;
+
+  // The store first (it can fail), then the programs (restored if a write
+  // fails). Throws StoreError or BpfError.
+  void commit() {
+    if (core_.rules) core_.rules->commit_transaction();
+    if (core_.datapath) core_.datapath->commit_staging();
+  }
+  // After a rollback: the running set, re-staged. A failure here leaves the
+  // kernel with the programs it had, which judge packets as before.
+  void commit_or_log() {
+    try {
+      commit();
+    } catch (const std::exception& e) {
+      log::error(kLog, "could not re-install the running configuration after a refused reload",
+                 {{"reason", e.what()}});
+    }
+  }
+
+ private:
+  CoreServices& core_;
+};
+
+}  // namespace
+
 ReloadResult PluginManager::reload(const config::Config& next) {
   ReloadResult result;
   std::vector<std::string> to_start, to_stop, to_reload, to_restart;
@@ -196,10 +236,17 @@ ReloadResult PluginManager::reload(const config::Config& next) {
     }
   }
 
-  // 2. Apply; on the first failure undo what was done, newest first.
+  // 2. Apply; on the first failure undo what was done, newest first. The
+  // kernel and the rule store are held meanwhile: programs are loaded and
+  // verified but installed only at the commit below, and rule claims are
+  // written only then, so no packet is ever judged by (and no API reader
+  // sees) what a refused reload applied before it was refused. After a
+  // rollback the commit installs what the undo re-staged: the running set.
+  ReloadTransaction transaction(core_);
   std::vector<std::function<void()>> undo;
   auto rollback = [&] {
     for (auto it = undo.rbegin(); it != undo.rend(); ++it) (*it)();
+    transaction.commit_or_log();
   };
   for (const auto& id : to_start) {
     Entry& e = plugins_[id];
@@ -240,6 +287,15 @@ ReloadResult PluginManager::reload(const config::Config& next) {
       (void)launch(en, current_);
     });
     result.changes.push_back(id + ": restarted");
+  }
+  try {
+    transaction.commit();
+  } catch (const std::exception& e) {
+    rollback();
+    result.ok = false;
+    result.reason = std::string("applying the new configuration failed: ") + e.what();
+    result.changes.clear();
+    return result;
   }
   for (const auto& id : to_stop) {
     halt(plugins_[id]);

@@ -34,10 +34,54 @@ std::vector<StoredRule> RuleService::claim(const std::string& domain,
                                            std::map<uint64_t, ConfigSource> sources) {
   std::lock_guard lock(mu_);
   owners_[domain] = {owner.lock().get(), owner};
-  store_.sync_origin(domain, kConfigOrigin, config_rules, "config");
   sources_[domain] = std::move(sources);
   ++applied_[domain];  // the owner applies what this returns
-  return store_.list(domain);
+  if (!transaction_.owns_lock()) {
+    store_.sync_origin(domain, kConfigOrigin, config_rules, "config");
+    return store_.list(domain);
+  }
+  // In a reload: what sync_origin will make of the store, unwritten. The
+  // file's rules replace the file's earlier ones and take their ids over.
+  held_claims_[domain] = config_rules;
+  std::set<uint64_t> declared;
+  for (const auto& r : config_rules) declared.insert(r.id);
+  std::vector<StoredRule> next;
+  for (auto& r : store_.list(domain)) {
+    if (r.origin != kConfigOrigin && !declared.count(r.id)) next.push_back(std::move(r));
+  }
+  for (const auto& r : config_rules) next.push_back({r.id, r.body, kConfigOrigin});
+  std::sort(next.begin(), next.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  return next;
+}
+
+void RuleService::begin_transaction() {
+  transaction_.lock();
+  transaction_thread_ = std::this_thread::get_id();
+  std::lock_guard lock(mu_);
+  held_claims_.clear();
+}
+
+void RuleService::commit_transaction() {
+  std::lock_guard lock(mu_);
+  for (const auto& [domain, rules] : held_claims_)
+    store_.sync_origin(domain, kConfigOrigin, rules, "config");
+  held_claims_.clear();
+}
+
+void RuleService::end_transaction() {
+  {
+    std::lock_guard lock(mu_);
+    held_claims_.clear();
+  }
+  transaction_thread_ = std::thread::id();
+  if (transaction_.owns_lock()) transaction_.unlock();
+}
+
+std::unique_lock<std::mutex> RuleService::wait_for_reload() {
+  // The reload's own thread (an engine changing a rule while it reloads)
+  // must not wait for itself.
+  if (transaction_thread_.load() == std::this_thread::get_id()) return {};
+  return std::unique_lock(writes_mu_);
 }
 
 void RuleService::release(const RuleOwner* owner) {
@@ -132,6 +176,7 @@ ChangeResult RuleService::writable(const std::string& domain, uint64_t id) const
 
 ChangeResult RuleService::change(const std::string& domain, rampart_rule_change kind, uint64_t id,
                                  const std::optional<std::string>& body, const std::string& actor) {
+  const auto writes = wait_for_reload();
   std::lock_guard lock(mu_);
   const auto owner = owner_locked(domain);
   if (!owner) return no_owner(domain);
@@ -166,6 +211,7 @@ ChangeResult RuleService::change(const std::string& domain, rampart_rule_change 
 ImportResult RuleService::replace_api_rules(const std::string& domain,
                                             const std::vector<StoredRule>& rules,
                                             const std::string& actor, bool dry_run) {
+  const auto writes = wait_for_reload();
   std::lock_guard lock(mu_);
   const auto owner = owner_locked(domain);
   if (!owner) return {no_owner(domain), {}};

@@ -7,12 +7,14 @@
 
 #include <rampart/sdk/abi.h>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/rule_store.hpp"
@@ -108,12 +110,23 @@ class RuleService {
   ImportResult replace_api_rules(const std::string& domain, const std::vector<StoredRule>& rules,
                                  const std::string& actor, bool dry_run = false);
 
+  // A reload's claims, all or none (plugin_host::PluginManager): from
+  // begin_transaction() on, API changes wait, and claims by this thread
+  // return the set the store will hold without writing it;
+  // commit_transaction() writes them (StoreError on failure);
+  // end_transaction() forgets what was not committed and lets changes go.
+  void begin_transaction();
+  void commit_transaction();
+  void end_transaction();
+
   RuleStore& store() { return store_; }
   // Rule sets handed to each domain's owner (claims at start and reload,
   // API changes, imports), for metrics.
   std::map<std::string, uint64_t> applied() const;
 
  private:
+  // Changes go after a reload in progress (held until its end).
+  std::unique_lock<std::mutex> wait_for_reload();
   std::shared_ptr<RuleOwner> owner_locked(const std::string& domain) const;
   // The refusal of a write to config rule `id`: where to change it instead.
   ChangeResult config_owned(const std::string& domain, uint64_t id,
@@ -125,7 +138,13 @@ class RuleService {
                                  const std::function<void(const std::function<void()>&)>& write);
 
   RuleStore& store_;
-  mutable std::mutex mu_;  // serialises changes
+  // Held by a reload transaction for its whole length; changes take it
+  // before mu_, so they never hold a lock the reload's engines need.
+  std::mutex writes_mu_;
+  std::unique_lock<std::mutex> transaction_{writes_mu_, std::defer_lock};
+  std::atomic<std::thread::id> transaction_thread_{};
+  std::map<std::string, std::vector<StoredRule>> held_claims_;  // domain -> config rules
+  mutable std::mutex mu_;                                       // serialises changes
   std::map<std::string, std::pair<const RuleOwner*, std::weak_ptr<RuleOwner>>> owners_;
   std::map<std::string, DomainInfo> described_;
   std::map<std::string, std::map<uint64_t, ConfigSource>> sources_;  // by domain, from claims

@@ -605,3 +605,139 @@ TEST_F(FirewallLab, AlertsReachEverySenderAndStreamWhileAReceiverIsDown) {
 }
 
 }  // namespace
+
+namespace {
+
+// A reload refused by a later step (here: the REST frontend cannot bind its
+// new port, after the firewall already took its new rules) applies nothing
+// in the kernel, not even for a moment: under a flood to a port only the
+// refused rule set would let through, not one datagram arrives, across
+// several refused reloads. The firewall's rule sets are loaded and verified
+// during the reload and installed only once every plugin has said yes.
+TEST_F(FirewallLab, ARefusedReloadNeverReachesTheKernel) {
+  // B's loopback port the new config asks for, held here: the restart fails.
+  const int held = lab_->socket_in(lab_->ns_b(), AF_INET, SOCK_STREAM, 0);
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof at;
+  ASSERT_EQ(bind(held, reinterpret_cast<sockaddr*>(&at), sizeof at), 0);
+  ASSERT_EQ(listen(held, 1), 0);
+  ASSERT_EQ(getsockname(held, reinterpret_cast<sockaddr*>(&at), &len), 0);
+  const std::string busy = std::to_string(ntohs(at.sin_port));
+
+  const std::string deny = "[{id: 1, action: deny, protocol: udp, dst_port: \"9999\"}]";
+  const auto cfg = write_config(deny, "");
+  const std::string rest = "  rest: " + rampart::test::rest_settings(dir_.path()) + "\n";
+  rampart::test::write_file(cfg, rampart::test::read_file(cfg) + rest);
+  ASSERT_NO_FATAL_FAILURE(start(cfg, "] ready plugins=firewall,log,rest refused=0"));
+
+  // What arrives at B's UDP port 9999.
+  const int sink = lab_->socket_in(lab_->ns_b(), AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in b{};
+  b.sin_family = AF_INET;
+  b.sin_port = htons(9999);
+  inet_pton(AF_INET, "198.18.0.2", &b.sin_addr);
+  ASSERT_EQ(bind(sink, reinterpret_cast<sockaddr*>(&b), sizeof b), 0);
+  const int flood = lab_->socket_in(lab_->ns_a(), AF_INET, SOCK_DGRAM, 0);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> sent{0};
+  std::thread sender([&] {
+    while (!stop) {
+      if (sendto(flood, "x", 1, 0, reinterpret_cast<sockaddr*>(&b), sizeof b) == 1) ++sent;
+    }
+  });
+
+  // The refused config: no deny rule, and a REST port that is taken.
+  write_config("[]", "");
+  rampart::test::write_file(cfg, rampart::test::read_file(cfg) + "  rest: {listen: \"127.0.0.1:" +
+                                     busy + "\", socket: " + (dir_ / "api.sock") + "}\n");
+  const int rounds = 5;
+  for (int i = 1; i <= rounds; ++i) {
+    daemon_->signal(SIGHUP);
+    ASSERT_TRUE(daemon_->wait_for("config reload refused", static_cast<size_t>(i)))
+        << daemon_->output();
+  }
+  stop = true;
+  sender.join();
+  lab_->send_and_count(0);  // the marker: everything sent before it has arrived
+  size_t arrived = 0;
+  char buf[16];
+  while (recv(sink, buf, sizeof buf, MSG_DONTWAIT) > 0) ++arrived;
+  EXPECT_GT(sent.load(), 1000u) << "the flood ran through the reloads";
+  EXPECT_EQ(arrived, 0u) << "datagrams the refused rule set let through";
+  // The running set is still in force, and the API still answers.
+  EXPECT_EQ(lab_->send_and_count(kPackets).udp, 0u);
+  close(flood);
+  close(sink);
+  close(held);
+}
+
+// One agent per host: a second rampartd with the same state directory or
+// pin root is refused before it touches the kernel or binds a port, and
+// the first one keeps enforcing.
+TEST_F(FirewallLab, ASecondAgentIsRefusedAndTheFirstKeepsEnforcing) {
+  const auto cfg =
+      write_config("[{id: 1, action: deny, protocol: udp, src_ip: 198.18.0.1/32}]", "");
+  ASSERT_NO_FATAL_FAILURE(start(cfg));
+  const auto second =
+      rampart::test::run_command({"/usr/sbin/ip", "netns", "exec", lab_->ns_b(), RAMPARTD_PATH,
+                                  "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  EXPECT_EQ(second.status, 1) << second.output;
+  EXPECT_NE(second.output.find("another rampartd (pid " + std::to_string(daemon_->pid())),
+            std::string::npos)
+      << second.output;
+  EXPECT_EQ(second.output.find("attached"), std::string::npos) << second.output;
+  // The same pins under another state directory: refused too.
+  std::string text = rampart::test::read_file(cfg);
+  const std::string state = "state_dir: " + (dir_ / "state");
+  text.replace(text.find(state), state.size(), "state_dir: " + (dir_ / "state2"));
+  rampart::test::write_file(dir_ / "second.yaml", text);
+  const auto pins = rampart::test::run_command({"/usr/sbin/ip", "netns", "exec", lab_->ns_b(),
+                                                RAMPARTD_PATH, "--config", dir_ / "second.yaml",
+                                                "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  EXPECT_EQ(pins.status, 1) << pins.output;
+  EXPECT_NE(pins.output.find("another rampartd runs with its pins in " + bpffs_ + "/rampart"),
+            std::string::npos)
+      << pins.output;
+  EXPECT_EQ(lab_->send_and_count(kPackets).udp, 0u) << "the first agent still enforces";
+  EXPECT_EQ(lab_->send_and_count(kPackets).tcp, kPackets);
+}
+
+// A start that cannot keep state fails before the kernel changes: the
+// previous run's pinned datapath keeps judging packets exactly as before
+// (here: its allow rules and deny rule, not a bare deny-all entry).
+TEST_F(FirewallLab, AFailedStartLeavesThePinnedDatapathAsItWas) {
+  const auto cfg = write_config(
+      "[{id: 1, action: allow, protocol: tcp}, {id: 2, action: allow, protocol: icmp},"
+      " {id: 3, action: allow, src_ip: 198.18.0.3/32}]");
+  std::string text = rampart::test::read_file(cfg);
+  text.replace(text.find("default_policy: allow"), 21, "default_policy: deny");
+  rampart::test::write_file(cfg, text);
+  ASSERT_NO_FATAL_FAILURE(start(cfg));
+  ASSERT_TRUE(daemon_->wait_for("installed 3 rules")) << daemon_->output();
+  auto before = lab_->send_and_count(kPackets);
+  EXPECT_EQ(before.udp, 0u) << "denied by default";
+  EXPECT_EQ(before.tcp, kPackets);
+  daemon_->signal(SIGKILL);
+  daemon_->wait_exit();
+
+  // The database cannot be opened: a directory where the file should be.
+  std::filesystem::remove(dir_ / "state/rampart.db");
+  std::filesystem::remove(dir_ / "state/rampart.db-wal");
+  std::filesystem::remove(dir_ / "state/rampart.db-shm");
+  std::filesystem::create_directories(dir_ / "state/rampart.db");
+  const auto r =
+      rampart::test::run_command({"/usr/sbin/ip", "netns", "exec", lab_->ns_b(), RAMPARTD_PATH,
+                                  "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("cannot start; the kernel datapath was left as it was"),
+            std::string::npos)
+      << r.output;
+  const auto after = lab_->send_and_count(kPackets);
+  EXPECT_EQ(after.tcp, kPackets) << "the allow rules still in force";
+  EXPECT_EQ(after.icmp, kPackets);
+  EXPECT_EQ(after.udp, 0u);
+}
+
+}  // namespace
