@@ -5,7 +5,7 @@ PRESET ?= default
 BUILD_DIR := build
 export CCACHE_DIR ?= $(HOME)/.cache/rampart-ccache
 
-.PHONY: all deps configure build test test-unit test-integration test-package demo package fuzz format format-check clean
+.PHONY: all deps configure build test test-unit test-integration test-hostile test-package demo package fuzz format format-check clean
 
 all: build
 
@@ -30,6 +30,10 @@ test-unit: build
 
 test-integration: build
 	ctest --preset $(PRESET) -j2 -L integration
+
+# Smuggling and slowloris against a live rampartd (part of `test` too).
+test-hostile: build
+	ctest --preset $(PRESET) --output-on-failure -L hostile
 
 test-package: build
 	ctest --preset $(PRESET) -L package

@@ -115,6 +115,34 @@ sdk::ApiPeer api_peer(const Peer& peer) {
   return p;
 }
 
+ServerMetrics::ServerMetrics(const sdk::Host& host, const std::string& listener) {
+  const sdk::Labels l = {{"listener", listener.c_str()}};
+  open_ = host.gauge("rampart_http_connections_open", "HTTP connections open", l);
+  accepted_ =
+      host.counter("rampart_http_connections_accepted_total", "HTTP connections accepted", l);
+  requests_ = host.counter("rampart_http_requests_total", "HTTP request heads read", l);
+  timed_out_ = host.counter("rampart_http_connections_timed_out_total",
+                            "HTTP connections closed by a deadline (head, body or write)", l);
+  evicted_ =
+      host.counter("rampart_http_connections_evicted_total",
+                   "Idle or slow HTTP connections closed to make room at a connection cap", l);
+  refused_ = host.counter("rampart_http_connections_refused_total",
+                          "HTTP connections closed at accept: at a cap, nothing to evict", l);
+  bad_ = host.counter("rampart_http_bad_requests_total",
+                      "HTTP requests refused for their syntax or framing", l);
+}
+
+void ServerMetrics::update(const ServerStats& st) {
+  open_.set(static_cast<double>(st.open.load()));
+  const uint64_t now[6] = {st.accepted.load(), st.requests.load(), st.timed_out.load(),
+                           st.evicted.load(),  st.refused.load(),  st.bad_requests.load()};
+  sdk::Metric* m[6] = {&accepted_, &requests_, &timed_out_, &evicted_, &refused_, &bad_};
+  for (int i = 0; i < 6; ++i) {
+    if (now[i] > seen_[i]) m[i]->inc(static_cast<double>(now[i] - seen_[i]));
+    seen_[i] = now[i];
+  }
+}
+
 ServerLimits parse_server_limits(const sdk::Config& cfg, ServerLimits d) {
   auto ms = [&](const char* key, std::chrono::milliseconds fallback) {
     const auto v = cfg.get<uint64_t>(key, static_cast<uint64_t>(fallback.count()));

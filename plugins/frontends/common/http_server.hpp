@@ -157,6 +157,20 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
+// A server's connection counters as the plugin's metrics
+// (rampart_http_connections_*{listener}), brought up to date by update():
+// a frontend calls it from a host timer, so nothing is counted twice and
+// the connection path takes no lock for metrics.
+class ServerMetrics {
+ public:
+  ServerMetrics(const sdk::Host& host, const std::string& listener);
+  void update(const ServerStats& stats);
+
+ private:
+  sdk::Metric open_, accepted_, requests_, timed_out_, evicted_, refused_, bad_;
+  uint64_t seen_[6] = {};
+};
+
 // The API key a client sent: "Authorization: Bearer <key>" or "X-API-Key: <key>".
 std::string credential(const Request& req);
 // The peer as the host's management API takes it (ABI 1.4).

@@ -88,9 +88,12 @@ class MetricsFrontend {
         server->listen_tcp(settings_.listen);  // the one bound when 0 was asked for
     server->start();
     server_ = std::move(server);
+    metrics_ = std::make_unique<fe::ServerMetrics>(host_, "metrics");
+    ticker_ = host_.every(std::chrono::seconds(1), [this] { metrics_->update(server_->stats()); });
     host_.info("listening on " + settings_.listen.text());
   }
   void stop() {
+    ticker_.cancel();
     if (server_) server_->stop();
     server_.reset();
   }
@@ -100,6 +103,8 @@ class MetricsFrontend {
   Host& host_;
   Settings settings_;
   std::unique_ptr<fe::HttpServer> server_;
+  std::unique_ptr<fe::ServerMetrics> metrics_;
+  rampart::sdk::Timer ticker_;
 };
 
 }  // namespace

@@ -363,12 +363,15 @@ class RestFrontend {
     if (!settings_.socket.empty()) server->listen_unix(settings_.socket, 0600);
     server->start();
     server_ = std::move(server);
+    metrics_ = std::make_unique<fe::ServerMetrics>(host_, "rest");
+    ticker_ = host_.every(std::chrono::seconds(1), [this] { metrics_->update(server_->stats()); });
     settings_.listen.port = port;  // the one bound when 0 was asked for
     host_.info("listening on " + settings_.listen.text() + (settings_.tls ? " (https)" : ""));
     if (!settings_.socket.empty()) host_.info("local socket " + settings_.socket);
   }
 
   void stop() {
+    ticker_.cancel();
     if (server_) server_->stop();
     server_.reset();
   }
@@ -379,6 +382,8 @@ class RestFrontend {
   Host& host_;
   Settings settings_;
   std::unique_ptr<fe::HttpServer> server_;
+  std::unique_ptr<fe::ServerMetrics> metrics_;
+  rampart::sdk::Timer ticker_;
 };
 
 }  // namespace
