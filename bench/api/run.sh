@@ -34,14 +34,17 @@ agent:
   log_level: warn
 plugins:
   firewall: {}
-  rest: {listen: "127.0.0.1:18080", write_rate_per_second: 1000000, write_burst: 1000000}
+  rest: {listen: "127.0.0.1:18080", socket: $work/api.sock, write_rate_per_second: 1000000, write_burst: 1000000}
 YAML
 ip netns exec "$ns" "$build/bin/rampartd" --config "$work/rampart.yaml" \
   --plugin-dir "$build/lib/rampart/plugins" >"$work/rampartd.log" 2>&1 &
 pid=$!
-api() { ip netns exec "$ns" curl -sf "$@"; }
-for _ in $(seq 100); do api http://127.0.0.1:18080/readyz >/dev/null 2>&1 && break; sleep 0.1; done
-api http://127.0.0.1:18080/readyz >/dev/null || { cat "$work/rampartd.log"; exit 1; }
+for _ in $(seq 100); do ip netns exec "$ns" curl -sf http://127.0.0.1:18080/readyz >/dev/null 2>&1 && break; sleep 0.1; done
+ip netns exec "$ns" curl -sf http://127.0.0.1:18080/readyz >/dev/null || { cat "$work/rampartd.log"; exit 1; }
+# The admin key rampartd wrote at its first start.
+token=$(cat "$work/state/admin.key")
+export RAMPART_TOKEN=$token
+api() { ip netns exec "$ns" curl -sf -H "Authorization: Bearer $token" "$@"; }
 
 # 100 standing rules.
 body='{"rules":['
@@ -53,10 +56,12 @@ body+=']}'
 api -X PUT -H 'Content-Type: application/json' -d "$body" http://127.0.0.1:18080/api/v1/firewall/rules >/dev/null
 
 echo "== GET /api/v1/firewall/rules (100 rules), wrk -t2 -c16 -d${secs}s"
-ip netns exec "$ns" wrk -t2 -c16 -d"${secs}s" --latency http://127.0.0.1:18080/api/v1/firewall/rules \
+ip netns exec "$ns" wrk -t2 -c16 -d"${secs}s" --latency -H "Authorization: Bearer $token" \
+  http://127.0.0.1:18080/api/v1/firewall/rules \
   | grep -E 'Requests/sec|50%|90%|99%'
 echo "== POST /api/v1/firewall/rules (a new rule each), wrk -t1 -c4 -d${secs}s"
-ip netns exec "$ns" wrk -t1 -c4 -d"${secs}s" --latency -s "$root/bench/api/post_rule.lua" \
+ip netns exec "$ns" wrk -t1 -c4 -d"${secs}s" --latency -H "Authorization: Bearer $token" \
+  -s "$root/bench/api/post_rule.lua" \
   http://127.0.0.1:18080 | grep -E 'Requests/sec|50%|90%|99%|Non-2xx'
 echo "   rules stored after the run: $(api 'http://127.0.0.1:18080/api/v1/firewall/status' | grep -o '"rules_installed":[0-9]*')"
 # Back to the 100 standing rules for the latency run.

@@ -6,7 +6,7 @@
 // connection, alternating create and delete of one rule on top of a
 // standing set; prints median, p90, p99 and max in ms.
 //
-//   write_latency <port> [writes=1000]
+//   RAMPART_TOKEN=<admin or operator key> write_latency <port> [writes=1000]
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
   }
   const auto port = static_cast<uint16_t>(std::stoi(argv[1]));
   const int writes = argc > 2 ? std::stoi(argv[2]) : 1000;
+  const char* token = std::getenv("RAMPART_TOKEN");
   Poco::Net::HTTPClientSession session("127.0.0.1", port);
   session.setKeepAlive(true);
   std::vector<double> ms;
@@ -34,6 +36,7 @@ int main(int argc, char** argv) {
     Poco::Net::HTTPRequest req(create ? "POST" : "DELETE",
                                create ? "/api/v1/firewall/rules" : "/api/v1/firewall/rules/900000",
                                Poco::Net::HTTPMessage::HTTP_1_1);
+    if (token) req.set("Authorization", std::string("Bearer ") + token);
     const std::string body =
         R"({"id":900000,"priority":1,"action":"deny","protocol":"udp","src_ip":"192.0.2.)" +
         std::to_string(i % 250) + R"(/32","dst_port":"9999"})";
