@@ -45,7 +45,9 @@ Latency measure(const rampart::test::ApiClient& api, int requests, int& failures
     if (r.status != 200) ++failures;
   }
   std::sort(ms.begin(), ms.end());
-  auto at = [&](double q) { return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))]; };
+  auto at = [&](double q) {
+    return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))];
+  };
   return {at(0.5), at(0.99), ms.back()};
 }
 
@@ -60,13 +62,14 @@ int main(int argc, char** argv) {
   setrlimit(RLIMIT_NOFILE, &nofile);
 
   rampart::test::TempDir dir;
-  rampart::test::write_file(dir / "rampart.yaml",
-                            "agent:\n  log_level: warn\n  state_dir: " + (dir / "state") +
-                                "\nplugins:\n  firewall: {}\n  rest: " +
-                                rampart::test::rest_settings(dir.path()) +
-                                "\n  metrics: {listen: \"127.0.0.1:0\"}\n");
+  rampart::test::write_file(
+      dir / "rampart.yaml",
+      "agent:\n  log_level: warn\n  state_dir: " + (dir / "state") +
+          "\nplugins:\n  firewall: {}\n  rest: " + rampart::test::rest_settings(dir.path()) +
+          "\n  metrics: {listen: \"127.0.0.1:0\"}\n");
   rampart::test::DaemonProcess d({RAMPARTD_PATH, "--log-level", "info", "--config",
-                                  dir / "rampart.yaml", "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+                                  dir / "rampart.yaml", "--plugin-dir",
+                                  RAMPART_BUILTIN_PLUGIN_DIR});
   if (!d.wait_for("ready plugins=firewall,metrics,rest")) {
     std::fprintf(stderr, "rampartd did not start:\n%s\n", d.output().c_str());
     return 1;
@@ -113,12 +116,13 @@ int main(int argc, char** argv) {
 
   const auto m = rampart::test::http(metrics, "GET", "/metrics").body;
   auto counter = [&](const char* name) {
-    return rampart::test::metric_value(
-        m, std::string(name) + "{listener=\"rest\",plugin=\"rest\"}");
+    return rampart::test::metric_value(m,
+                                       std::string(name) + "{listener=\"rest\",plugin=\"rest\"}");
   };
-  std::printf("slowloris: %d attacking connections from 127.0.0.1 (half idle, half trickling), "
-              "%d requests per phase, each on a new connection\n",
-              connections, requests);
+  std::printf(
+      "slowloris: %d attacking connections from 127.0.0.1 (half idle, half trickling), "
+      "%d requests per phase, each on a new connection\n",
+      connections, requests);
   std::printf("  quiet:    p50 %.2f ms  p99 %.2f ms  max %.2f ms\n", quiet.p50, quiet.p99,
               quiet.max);
   std::printf("  attacked: p50 %.2f ms  p99 %.2f ms  max %.2f ms\n", attacked.p50, attacked.p99,

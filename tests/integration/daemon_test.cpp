@@ -6,6 +6,7 @@
 #include <Poco/JSON/Parser.h>
 
 #include <sys/mount.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <csignal>
@@ -401,6 +402,107 @@ TEST_F(Daemon, AnUnusableGeoIpDatabaseIsReportedAndTheAgentRuns) {
   EXPECT_TRUE(d.wait_for("GeoIP database not used", 2)) << d.output();
   d.signal(SIGTERM);
   EXPECT_EQ(d.wait_exit(), 0) << d.output();
+}
+
+}  // namespace
+
+namespace {
+
+// A fresh install never accepts an unauthenticated change: a local user
+// other than root gets 401 over TCP and cannot even open the local
+// socket; root administers over the socket, and `rampartd keys reset`
+// gives a new admin key when every key is lost.
+TEST_F(Daemon, OtherLocalUsersGetNothingAndRootRecoversWithKeysReset) {
+  RAMPART_REQUIRE_ROOT();
+  std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));  // nobody may look in
+  const auto cfg =
+      config("  firewall: {}\n  rest: " + rampart::test::rest_settings(dir.path()) + "\n");
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  ASSERT_TRUE(d.wait_for("ready plugins=firewall,rest refused=0")) << d.output();
+  const uint16_t port = rampart::test::listening_port(d.output());
+  const std::string old_token = rampart::test::bootstrap_token(dir / "state");
+  ASSERT_FALSE(old_token.empty());
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  auto as_nobody = [&](std::vector<std::string> argv) {
+    argv.insert(argv.begin(), {"/usr/sbin/runuser", "-u", "nobody", "--"});
+    return run_command(argv);
+  };
+  for (const std::string path : {"/api/v1/keys", "/api/v1/firewall/rules"}) {
+    const auto r =
+        as_nobody({"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                   "-d", R"({"name":"evil","role":"admin","action":"allow"})", url + path});
+    EXPECT_EQ(r.output.substr(0, 3), "401") << path << " as nobody: " << r.output;
+  }
+  struct stat st {};
+  ASSERT_EQ(stat((dir / "api.sock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto r = as_nobody({RAMPARTCTL_PATH, "--server", "unix://" + (dir / "api.sock"), "keys", "add",
+                      "evil", "admin"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("ermission denied"), std::string::npos) << r.output;
+  // The state is root's: nobody cannot read the admin key.
+  r = as_nobody({"/bin/cat", dir / "state/admin.key"});
+  EXPECT_NE(r.status, 0) << r.output;
+
+  // Root, over the socket: an admin by uid, named in the audit.
+  r = run_command({RAMPARTCTL_PATH, "--server", "unix://" + (dir / "api.sock"), "rules", "add",
+                   "firewall", R"({"id":3,"action":"log"})"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const rampart::test::ApiClient old{port, old_token};
+  EXPECT_NE(
+      old.call("GET", "/api/v1/audit/rules/3/history").body.find(R"("actor":"local:uid=0,pid=)"),
+      std::string::npos);
+
+  // Every key lost: root resets them, with rampartd running.
+  r = run_command({RAMPARTD_PATH, "keys", "reset", "--config", cfg});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find(dir / "state/admin.key"), std::string::npos) << r.output;
+  EXPECT_EQ(old.call("GET", "/api/v1/keys").status, 401) << "the old admin key is gone";
+  const rampart::test::ApiClient fresh{port, rampart::test::bootstrap_token(dir / "state")};
+  ASSERT_NE(fresh.token, old_token);
+  r = run_command(
+      {RAMPARTCTL_PATH, "--server", url, "--token", fresh.token, "keys", "list", "-o", "json"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find(R"("name":"admin","role":"admin")"), std::string::npos) << r.output;
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0) << d.output();
+}
+
+// The state directory and its files are the agent's alone, even when an
+// earlier version left them readable by everyone.
+TEST_F(Daemon, StateIsReadableByTheAgentAlone) {
+  std::filesystem::create_directories(dir / "state");
+  std::filesystem::permissions(dir / "state", std::filesystem::perms(0755));
+  write_file(dir / "state/rampart.db", "");
+  std::filesystem::permissions(dir / "state/rampart.db", std::filesystem::perms(0644));
+  const auto cfg = config("  log: {path: " + (dir / "a.json") + "}\n");
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  ASSERT_TRUE(d.wait_for("ready plugins=log")) << d.output();
+  auto mode = [](const std::string& path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 ? st.st_mode & 0777 : 07777u;
+  };
+  EXPECT_EQ(mode(dir / "state"), 0700u);
+  for (const char* f : {"rampart.db", "admin.key", "rampartd.lock", "rampart.db-wal"})
+    EXPECT_EQ(mode(dir / "state/" + f), 0600u) << f;
+  EXPECT_EQ(mode(dir / "a.json"), 0600u) << "files rampartd creates (umask 077)";
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0) << d.output();
+}
+
+TEST(CheckConfig, AMissingInterfaceAndAStateDirThatCannotBeWrittenAreErrors) {
+  TempDir dir;
+  write_file(dir / "r.yaml",
+             "agent:\n  interfaces: [rp-no-such-if0]\n  state_dir: /proc/rampart-state\n");
+  const auto r = run_command({RAMPARTD_PATH, "--check-config", "--config", dir / "r.yaml"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("agent.interfaces: no interface named 'rp-no-such-if0'"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("agent.state_dir: cannot create state directory /proc/rampart-state"),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(std::filesystem::exists("/proc/rampart-state"));
 }
 
 }  // namespace

@@ -741,3 +741,44 @@ TEST_F(FirewallLab, AFailedStartLeavesThePinnedDatapathAsItWas) {
 }
 
 }  // namespace
+
+namespace {
+
+// Ready means enforcing. Without CAP_PERFMON (and CAP_SYS_ADMIN, which
+// stands in for it) the verifier refuses the firewall's classifier: the
+// deny rule cannot be enforced, and rampartd says so everywhere an
+// operator or an orchestrator looks instead of reporting ready.
+TEST_F(FirewallLab, WithoutCapPerfmonTheAgentSaysItIsNotReady) {
+  const auto cfg = write_config("[{id: 1, action: deny, protocol: udp, src_ip: 198.18.0.1/32}]");
+  rampart::test::write_file(cfg, rampart::test::read_file(cfg) +
+                                     "  rest: " + rampart::test::rest_settings(dir_.path()) +
+                                     "\n  metrics: {listen: \"127.0.0.1:0\"}\n");
+  daemon_ = std::make_unique<DaemonProcess>(std::vector<std::string>{
+      "/usr/sbin/ip", "netns", "exec", lab_->ns_b(), "/usr/bin/setpriv",
+      "--bounding-set=-perfmon,-sys_admin", "--inh-caps=-perfmon,-sys_admin", RAMPARTD_PATH,
+      "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  ASSERT_TRUE(daemon_->wait_for("not ready plugins=")) << daemon_->output();
+  EXPECT_TRUE(daemon_->wait_for("missing=\"plugins.firewall: failed: ")) << daemon_->output();
+  const rampart::test::ApiClient api{rampart::test::listening_port(daemon_->output()),
+                                     rampart::test::bootstrap_token(dir_ / "state")};
+  const auto ready = lab_->in_ns(lab_->ns_b(), [&] { return api.call("GET", "/readyz"); });
+  EXPECT_EQ(ready.status, 503) << ready.body;
+  EXPECT_NE(ready.body.find(R"("ready":false)"), std::string::npos) << ready.body;
+  EXPECT_NE(ready.body.find("plugins.firewall: failed:"), std::string::npos) << ready.body;
+  const auto status =
+      lab_->in_ns(lab_->ns_b(), [&] { return api.call("GET", "/api/v1/agent/status"); });
+  EXPECT_NE(status.body.find(R"("ready":false,"not_ready":["plugins.firewall: failed:)"),
+            std::string::npos)
+      << status.body;
+  const uint16_t metrics = rampart::test::listening_port(daemon_->output(), "metrics");
+  const auto m = lab_->in_ns(lab_->ns_b(),
+                             [&] { return rampart::test::http(metrics, "GET", "/metrics").body; });
+  EXPECT_EQ(rampart::test::metric_value(m, "rampart_ready"), 0) << m.substr(0, 2000);
+  EXPECT_EQ(
+      rampart::test::metric_value(m, "rampart_readiness_missing{component=\"plugins.firewall\"}"),
+      1);
+  // What not ready means here: the deny rule is not in force.
+  EXPECT_EQ(lab_->send_and_count(kPackets).udp, kPackets);
+}
+
+}  // namespace

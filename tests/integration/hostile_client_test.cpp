@@ -41,8 +41,7 @@ class Hostile : public ::testing::Test {
   void start(const std::string& rest_extra = "") {
     const auto cfg = dir_ / "rampart.yaml";
     rampart::test::write_file(
-        cfg, "agent:\n  state_dir: " + (dir_ / "state") +
-                 "\nplugins:\n  firewall: {}\n  rest: " +
+        cfg, "agent:\n  state_dir: " + (dir_ / "state") + "\nplugins:\n  firewall: {}\n  rest: " +
                  rampart::test::rest_settings(dir_.path(), "max_body_bytes: 4096" + rest_extra) +
                  "\n  metrics: {listen: \"127.0.0.1:0\"}\n");
     daemon_ = std::make_unique<DaemonProcess>(std::vector<std::string>{
@@ -175,10 +174,11 @@ TEST(HostileTls, IdleConnectionsThatNeverSayHelloNeverLockOutAClient) {
   const auto cert = rampart::test::make_certificate(dir);
   ASSERT_TRUE(cert.error.empty()) << cert.error;
   const auto cfg = dir / "rampart.yaml";
-  rampart::test::write_file(cfg, "agent:\n  state_dir: " + (dir / "state") +
-                                     "\nplugins:\n  rest:\n    listen: \"127.0.0.1:0\"\n    socket: "
-                                     "\"\"\n    max_connections_per_client: 32\n    tls: {cert: " +
-                                     cert.cert + ", key: " + cert.key + "}\n");
+  rampart::test::write_file(cfg,
+                            "agent:\n  state_dir: " + (dir / "state") +
+                                "\nplugins:\n  rest:\n    listen: \"127.0.0.1:0\"\n    socket: "
+                                "\"\"\n    max_connections_per_client: 32\n    tls: {cert: " +
+                                cert.cert + ", key: " + cert.key + "}\n");
   DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
   ASSERT_TRUE(d.wait_for("(https)")) << d.output();
   const uint16_t port = rampart::test::listening_port(d.output());
