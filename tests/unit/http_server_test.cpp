@@ -11,11 +11,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "http_check.hpp"
 #include "http_message.hpp"
 #include "http_server.hpp"
 #include "raw_http.hpp"
@@ -524,6 +526,22 @@ TEST(HttpMessage, ResponseHeadersCannotBeSplit) {
   EXPECT_NE(text.find("X-Ok: fine\r\n"), std::string::npos);
   EXPECT_EQ(text.find("stolen"), std::string::npos);
   EXPECT_EQ(text.find("Bad Name"), std::string::npos);
+}
+
+// The fuzz corpus and every input fuzz_http ever crashed on, replayed
+// through the fuzzer's own checks.
+TEST(HttpMessage, FuzzInputsHoldTheParsersInvariants) {
+  size_t replayed = 0;
+  for (const char* sub : {"/tests/fuzz/corpus/http", "/tests/fuzz/regressions/http"}) {
+    const std::filesystem::path dir = std::string(RAMPART_SOURCE_DIR) + sub;
+    if (!std::filesystem::exists(dir)) continue;
+    for (const auto& f : std::filesystem::directory_iterator(dir)) {
+      EXPECT_TRUE(rampart::fuzz::check_http_input(rampart::test::read_file(f.path().string())))
+          << f.path();
+      ++replayed;
+    }
+  }
+  EXPECT_GE(replayed, 8u);
 }
 
 }  // namespace

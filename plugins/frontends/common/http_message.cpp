@@ -1,10 +1,62 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "http_message.hpp"
 
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/MessageHeader.h>
+#include <Poco/Net/NameValueCollection.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <vector>
+
+namespace rampart::frontend {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+}  // namespace
+
+std::string Peer::text() const {
+  if (!local) return address;
+  return "local:uid=" + std::to_string(uid) + ",pid=" + std::to_string(pid);
+}
+
+const std::string* Request::field(std::string_view name) const {
+  for (const auto& [k, v] : fields) {
+    if (iequals(k, name)) return &v;
+  }
+  return nullptr;
+}
+
+std::string Request::get(std::string_view name, const std::string& fallback) const {
+  const auto* v = field(name);
+  return v ? *v : fallback;
+}
+
+std::string Request::cookie(std::string_view name) const {
+  for (const auto& [k, v] : fields) {
+    if (!iequals(k, "Cookie")) continue;
+    Poco::Net::NameValueCollection pairs;
+    Poco::Net::MessageHeader::splitParameters(v.begin(), v.end(), pairs);
+    if (pairs.has(std::string(name))) return pairs.get(std::string(name));
+  }
+  return "";
+}
+
+std::string reason_phrase(int status) {
+  if (status == 414) return "URI Too Long";  // Poco's table says "Request-URI Too Large"
+  if (status == 431) return "Request Header Fields Too Large";
+  return Poco::Net::HTTPResponse::getReasonForStatus(
+      static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+}
+
+}  // namespace rampart::frontend
 
 namespace rampart::frontend::http {
 namespace {
@@ -33,13 +85,6 @@ std::string_view trim_ows(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 std::string lower(std::string_view s) {

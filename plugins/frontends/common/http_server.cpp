@@ -13,10 +13,6 @@
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Stringifier.h>
-#include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/MessageHeader.h>
-#include <Poco/Net/NameValueCollection.h>
-#include <Poco/String.h>
 
 #include <openssl/ssl.h>
 #include <sys/socket.h>
@@ -44,37 +40,6 @@ using tcp = asio::ip::tcp;
 using unix_proto = asio::local::stream_protocol;
 using TlsStream = asio::ssl::stream<tcp::socket>;
 
-std::string Peer::text() const {
-  if (!local) return address;
-  return "local:uid=" + std::to_string(uid) + ",pid=" + std::to_string(pid);
-}
-
-const std::string* Request::field(std::string_view name) const {
-  for (const auto& [k, v] : fields) {
-    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) ==
-                 std::tolower(static_cast<unsigned char>(b));
-        }))
-      return &v;
-  }
-  return nullptr;
-}
-
-std::string Request::get(std::string_view name, const std::string& fallback) const {
-  const auto* v = field(name);
-  return v ? *v : fallback;
-}
-
-std::string Request::cookie(std::string_view name) const {
-  for (const auto& [k, v] : fields) {
-    if (Poco::icompare(k, std::string("Cookie")) != 0) continue;
-    Poco::Net::NameValueCollection pairs;
-    Poco::Net::MessageHeader::splitParameters(v.begin(), v.end(), pairs);
-    if (pairs.has(std::string(name))) return pairs.get(std::string(name));
-  }
-  return "";
-}
-
 Response json_response(int status, const Poco::Dynamic::Var& body) {
   std::ostringstream os;
   Poco::JSON::Stringifier::stringify(body, os);
@@ -92,13 +57,6 @@ Response error_response(int status, const std::string& error, const std::string&
   o->set("detail", detail);
   if (!field.empty()) o->set("field", field);
   return json_response(status, o);
-}
-
-std::string reason_phrase(int status) {
-  if (status == 414) return "URI Too Long";  // Poco's table says "Request-URI Too Large"
-  if (status == 431) return "Request Header Fields Too Large";
-  return Poco::Net::HTTPResponse::getReasonForStatus(
-      static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
 }
 
 std::string credential(const Request& req) {

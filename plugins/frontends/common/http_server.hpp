@@ -24,6 +24,7 @@
 
 #include <rampart/sdk/plugin.hpp>
 
+#include "http_message.hpp"
 #include "listen_settings.hpp"
 
 #include <Poco/Dynamic/Var.h>
@@ -43,50 +44,11 @@
 
 namespace rampart::frontend {
 
-// Who is on the other end of a connection.
-struct Peer {
-  std::string address;  // "127.0.0.1", "::1"; "local" on a Unix socket
-  uint16_t port = 0;
-  bool local = false;  // Unix socket: uid, gid and pid are the kernel's (SO_PEERCRED)
-  uint32_t uid = 0, gid = 0;
-  int32_t pid = 0;
-  bool tls = false;
-  // For logs and the audit trail: "127.0.0.1" or "local:uid=0,pid=42".
-  std::string text() const;
-};
-
-struct Request {
-  std::string method;
-  std::string target;                                       // as sent
-  std::string path;                                         // target without the query
-  std::string query;                                        // raw, without '?'
-  std::string version;                                      // "HTTP/1.1" or "HTTP/1.0"
-  std::vector<std::pair<std::string, std::string>> fields;  // header fields in order
-  std::string body;
-  Peer peer;
-
-  // The first field named `name` (case-insensitive), or nullptr.
-  const std::string* field(std::string_view name) const;
-  std::string get(std::string_view name, const std::string& fallback = "") const;
-  // The value of cookie `name` in the Cookie field(s), or "".
-  std::string cookie(std::string_view name) const;
-};
-
-struct Response {
-  int status = 200;
-  std::string content_type;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-  bool close = false;  // close the connection once this is written
-};
-
 // A JSON response.
 Response json_response(int status, const Poco::Dynamic::Var& body);
 // An error response: {"error", "detail", "field"?}.
 Response error_response(int status, const std::string& error, const std::string& detail,
                         const std::string& field = "");
-// The reason phrase of a status code ("Unauthorized" for 401).
-std::string reason_phrase(int status);
 
 // What a frontend implements. Both calls run on a worker thread and may
 // block briefly (they call into the core).
