@@ -8,8 +8,7 @@
 #include "http_check.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (!rampart::fuzz::check_http_input(
-          std::string_view(reinterpret_cast<const char*>(data), size)))
+  if (!rampart::fuzz::check_http_input(std::string_view(reinterpret_cast<const char*>(data), size)))
     __builtin_trap();
   return 0;
 }

@@ -37,7 +37,8 @@ inline bool check_http_input(std::string_view bytes) {
     if (k.empty() || !clean(k) || !clean(v) || k.find(':') != std::string::npos) return false;
   }
   http::Framing framing;
-  if (const auto bad = http::framing_of(req, framing)) return bad->status == 400 || bad->status == 501;
+  if (const auto bad = http::framing_of(req, framing))
+    return bad->status == 400 || bad->status == 501;
   if (framing.chunked) {
     const std::string rest = buf.substr(end);
     constexpr size_t kMax = 64 * 1024;
@@ -58,8 +59,7 @@ inline bool check_http_input(std::string_view bytes) {
   res.headers.emplace_back("X-Echo", req.get("X-Echo"));
   const std::string out = http::serialize(res, req, true);
   const size_t head = out.find("\r\n\r\n");
-  return head != std::string::npos && out.rfind("HTTP/1.1 ", 0) == 0 &&
-         out.find('\0') >= head;
+  return head != std::string::npos && out.rfind("HTTP/1.1 ", 0) == 0 && out.find('\0') >= head;
 }
 
 }  // namespace rampart::fuzz

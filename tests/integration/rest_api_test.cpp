@@ -721,3 +721,41 @@ TEST(RestTls, ServesHttpsWithTheConfiguredCertificate) {
 }
 
 }  // namespace
+
+namespace {
+
+// A reload asked for over REST that restarts the REST frontend itself:
+// the frontend's stop waits for its requests in flight, and this one waits
+// for the reload, so it is answered (202) before the frontend stops
+// rather than never; the reload goes on and the frontend comes back.
+TEST(RestReload, AReloadThatRestartsTheFrontendCarryingItIsAnsweredFirst) {
+  rampart::test::TempDir dir;
+  const auto cfg = dir / "rampart.yaml";
+  auto write = [&](const std::string& extra) {
+    rampart::test::write_file(cfg, "agent:\n  state_dir: " + (dir / "state") +
+                                       "\nplugins:\n  firewall: {}\n  rest: " +
+                                       rampart::test::rest_settings(dir.path(), extra) + "\n");
+  };
+  write("write_burst: 40");
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  ASSERT_TRUE(d.wait_for("ready plugins=firewall,rest refused=0")) << d.output();
+  const rampart::test::ApiClient api{rampart::test::listening_port(d.output()),
+                                     rampart::test::bootstrap_token(dir / "state")};
+  write("write_burst: 41");  // the REST plugin cannot reload: it restarts
+  const auto r = api.call("POST", "/api/v1/config/reload");
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_NE(r.body.find(R"("status":"reloading")"), std::string::npos) << r.body;
+  ASSERT_TRUE(d.wait_for("configuration reloaded changes=\"rest: restarted\"")) << d.output();
+  // Back, on the same local socket.
+  auto local = rampart::test::RawConn::unix_socket(dir / "api.sock");
+  ASSERT_TRUE(local.ok());
+  ASSERT_TRUE(local.send("GET /api/v1/agent/status HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+  const auto status = local.read_response();
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->status, 200);
+  EXPECT_NE(status->body.find(R"("id":"rest")"), std::string::npos) << status->body;
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0) << d.output();
+}
+
+}  // namespace
