@@ -132,30 +132,31 @@ class RawConn {
   // sends before is dropped).
   bool closed_within(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (true) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return false;
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
-      char buf[4096];
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) return true;
+    char buf[4096];
+    ssize_t n;
+    while ((n = recv_by(deadline, buf, sizeof buf)) > 0) {
     }
+    return n == 0;
   }
 
   // Bytes received and not yet returned by read_response.
   const std::string& pending() const { return in_; }
 
  private:
-  bool fill(std::chrono::steady_clock::time_point deadline) {
+  static constexpr ssize_t kTimedOut = -2;
+  // One recv(), waiting until `deadline`: bytes read, 0 or -1 when the
+  // peer closed or reset, kTimedOut.
+  ssize_t recv_by(std::chrono::steady_clock::time_point deadline, char* buf, size_t size) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
     pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return kTimedOut;
+    const ssize_t n = ::recv(fd_, buf, size, 0);
+    return n < 0 ? 0 : n;
+  }
+  bool fill(std::chrono::steady_clock::time_point deadline) {
     char buf[16384];
-    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    const ssize_t n = recv_by(deadline, buf, sizeof buf);
     if (n <= 0) return false;
     in_.append(buf, static_cast<size_t>(n));
     return true;

@@ -221,23 +221,25 @@ TEST_F(Router, ConfigRulesAreTheFilesAndImportsOfThemAreNoOps) {
 class Keys : public Router {
  protected:
   Keys() : keys_(dir_ / "r.db"), secured_(rules_, {}, &keys_) {}
-  Response as(const std::string& token, const std::string& method, const std::string& path,
-              const std::string& body = "") {
+  static Request request(const std::string& method, const std::string& path,
+                         const std::string& body, const std::string& actor) {
     Request r;
     r.method = method;
     r.path = path;
     r.body = body;
-    r.actor = "rest:127.0.0.1";
+    r.actor = actor;
+    return r;
+  }
+  Response as(const std::string& token, const std::string& method, const std::string& path,
+              const std::string& body = "") {
+    Request r = request(method, path, body, "rest:127.0.0.1");
     r.credential = token;
     return secured_.handle(r);
   }
+  // A Unix-socket peer with this uid, as the kernel reports it.
   Response local(uint32_t uid, const std::string& method, const std::string& path,
                  const std::string& body = "") {
-    Request r;
-    r.method = method;
-    r.path = path;
-    r.body = body;
-    r.actor = "rest:local";
+    Request r = request(method, path, body, "rest:local");
     r.local = true;
     r.uid = uid;
     r.pid = 4242;
