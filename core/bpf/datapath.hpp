@@ -4,7 +4,8 @@
 // attached to each configured interface through a pinned bpf_link, and the
 // TC dispatchers attached as clsact filters (ingress and egress). A
 // restarted rampartd adopts what is pinned instead of detaching, so filtering
-// never stops; `rampartd --detach-all` removes it all.
+// never stops; `rampartd --detach-all` removes it all (the package's prerm
+// runs it).
 #pragma once
 
 #include <map>
@@ -74,7 +75,8 @@ class Datapath {
   const DatapathOptions& options() const { return opts_; }
 
   // Detaches every interface (XDP links, and Rampart's TC filters on every
-  // interface of the namespace) and removes every pin under pin_root.
+  // interface of the namespace, with the clsact qdiscs Rampart created if
+  // nothing else filters there) and removes every pin under pin_root.
   static void detach_all(const std::string& pin_root);
 
   // Sum over CPUs of entry `index` of a per-CPU u64 array.
@@ -86,6 +88,7 @@ class Datapath {
   void load_or_adopt_tc();
   void attach(const std::string& ifname);
   std::string attach_tc(const std::string& ifname, unsigned ifindex);
+  void mark_clsact_created(const std::string& ifname);
 
   DatapathOptions opts_;
   mutable std::mutex mu_;

@@ -395,6 +395,25 @@ int keys_reset(const config::Config& cfg) {
   return 0;
 }
 
+// `rampartd --detach-all`. Refused while an agent holds the pin root: it
+// would go on running, and reporting ready, with nothing attached.
+int detach_all(const config::Config& cfg) {
+  const std::string& pin_root = cfg.agent.bpf_pin_path;
+  std::unique_ptr<InstanceLock> lock;
+  std::error_code ec;
+  if (std::filesystem::is_directory(pin_root, ec)) {
+    try {
+      lock = InstanceLock::acquire("", pin_root);
+    } catch (const LockError& e) {
+      std::fprintf(stderr, "rampartd: cannot detach: %s; stop it first\n", e.what());
+      return 1;
+    }
+  }
+  bpf::Datapath::detach_all(pin_root);
+  std::printf("rampartd: detached every interface and removed %s\n", pin_root.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int run(const Options& opts) {
@@ -412,12 +431,7 @@ int run(const Options& opts) {
   if (opts.check_config) return check_config(opts, cfg);
   if (opts.keys_reset) return keys_reset(cfg);
   apply_logging(opts, cfg.agent);  // for libbpf's messages while detaching too
-  if (opts.detach_all) {
-    bpf::Datapath::detach_all(cfg.agent.bpf_pin_path);
-    std::printf("rampartd: detached every interface and removed %s\n",
-                cfg.agent.bpf_pin_path.c_str());
-    return 0;
-  }
+  if (opts.detach_all) return detach_all(cfg);
   raise_fd_limit();
 
   // Signals are taken synchronously by this (control) thread only; block
