@@ -3,13 +3,18 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/if_link.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <pwd.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -41,6 +46,25 @@ constexpr uint32_t kTcPriority = 0x100;
 bool is_bpffs(const std::string& path) {
   struct statfs st {};
   return statfs(path.c_str(), &st) == 0 && static_cast<unsigned long>(st.f_type) == BPF_FS_MAGIC;
+}
+
+// In the effective set; capget rather than libcap, for one question.
+bool has_capability(int cap) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+  if (syscall(SYS_capget, &header, data) != 0) return true;  // unknown: let the kernel say
+  return (data[cap / 32].effective & (1u << (cap % 32))) != 0;
+}
+
+// What an agent running without root (the systemd unit's user) should be
+// told when bpffs or its pin root stops it: the root step that fixes it.
+std::string prepare_hint(int err) {
+  if (geteuid() == 0 || (err != EPERM && err != EACCES)) return "";
+  const passwd* pw = getpwuid(geteuid());
+  return "; as root, `rampartd --prepare-pin-root --owner " +
+         (pw ? std::string(pw->pw_name) : std::to_string(geteuid())) +
+         " --config FILE` mounts bpffs and hands the pin root to this user (the systemd unit's "
+         "ExecStartPre=+ does)";
 }
 
 // Interfaces on which Rampart created the clsact qdisc (rather than finding
@@ -146,6 +170,34 @@ std::set<std::string> tc_interfaces(const std::string& pin_root) {
   return out;
 }
 
+// chown of everything under the directory `dir`, which the agent's user
+// may already control: relative to directory descriptors and never through
+// a symbolic link, so that a link planted there cannot turn root's chown
+// onto another file.
+void hand_over_tree(int dir, const std::string& path, uid_t uid, gid_t gid) {
+  DIR* d = fdopendir(dup(dir));
+  if (!d) throw BpfError("cannot read " + path + ": " + errstr(errno));
+  std::unique_ptr<DIR, int (*)(DIR*)> closer(d, closedir);
+  while (const dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    const std::string child = path + "/" + name;
+    if (fchownat(dir, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+      throw BpfError("cannot chown " + child + ": " + errstr(errno));
+    struct stat st {};
+    if (fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) continue;
+    const int sub = openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0) throw BpfError("cannot open " + child + ": " + errstr(errno));
+    try {
+      hand_over_tree(sub, child, uid, gid);
+    } catch (...) {
+      close(sub);
+      throw;
+    }
+    close(sub);
+  }
+}
+
 }  // namespace
 
 const std::vector<std::string>& firewall_shared_maps() {
@@ -184,16 +236,65 @@ InstanceSpec firewall_entry_spec(const std::string& object_path, bool default_de
 void ensure_bpffs(const std::string& pin_root) {
   const std::string mount_point = fs::path(pin_root).parent_path().string();
   if (!is_bpffs(mount_point)) {
+    // Not even tried without the capability: the systemd unit's system
+    // call filter kills a process that calls mount().
+    if (!has_capability(CAP_SYS_ADMIN)) {
+      throw BpfError("no bpffs at " + mount_point + ", and mounting one needs CAP_SYS_ADMIN" +
+                     prepare_hint(EPERM));
+    }
     fs::create_directories(mount_point);
     if (mount("bpf", mount_point.c_str(), "bpf", 0, "mode=0700") != 0) {
-      throw BpfError("cannot mount bpffs at " + mount_point + ": " + errstr(errno));
+      const int e = errno;
+      throw BpfError("cannot mount bpffs at " + mount_point + ": " + errstr(e) + prepare_hint(e));
     }
     log::info(kLog, "mounted bpffs", {{"path", mount_point}});
   }
   for (const char* sub : {"", "/maps", "/progs", "/links", "/clsact"}) {
+    const std::string dir = pin_root + sub;
     std::error_code ec;
-    fs::create_directories(pin_root + sub, ec);
-    if (ec) throw BpfError("cannot create " + pin_root + sub + ": " + ec.message());
+    fs::create_directories(dir, ec);
+    if (ec) {
+      throw BpfError("cannot create " + dir + ": " + ec.message() + prepare_hint(ec.value()));
+    }
+    // Pins are made and replaced in each: better said now than at the
+    // first pin (a pin root an earlier run made as root, say). AT_EACCESS:
+    // with the capabilities this process really has.
+    if (faccessat(AT_FDCWD, dir.c_str(), W_OK | X_OK, AT_EACCESS) != 0) {
+      const int e = errno;
+      throw BpfError("cannot write in " + dir + ": " + errstr(e) + prepare_hint(e));
+    }
+  }
+}
+
+void prepare_pin_root(const std::string& pin_root, uid_t uid, gid_t gid) {
+  ensure_bpffs(pin_root);
+  const int root = open(pin_root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (root < 0) throw BpfError("cannot open " + pin_root + ": " + errstr(errno));
+  try {
+    if (fchown(root, uid, gid) != 0 || fchmod(root, 0700) != 0)
+      throw BpfError("cannot hand " + pin_root + " over: " + errstr(errno));
+    hand_over_tree(root, pin_root, uid, gid);
+  } catch (...) {
+    close(root);
+    throw;
+  }
+  close(root);
+  // Every bpffs directory above the pin root (the mount point at least,
+  // 0700 root's) must let the owner through: search only, never read, so
+  // names there stay unlisted and other pins keep their own modes.
+  for (fs::path dir = fs::path(pin_root).parent_path(); is_bpffs(dir.string());
+       dir = dir.parent_path()) {
+    struct stat st {};
+    if (stat(dir.c_str(), &st) != 0)
+      throw BpfError("cannot stat " + dir.string() + ": " + errstr(errno));
+    const mode_t search = st.st_uid == uid ? S_IXUSR : st.st_gid == gid ? S_IXGRP : S_IXOTH;
+    if ((st.st_mode & search) == 0) {
+      if (chmod(dir.c_str(), (st.st_mode & 07777) | search) != 0)
+        throw BpfError("cannot chmod " + dir.string() + ": " + errstr(errno));
+      log::info(kLog, "the pin root's owner may now search this directory",
+                {{"path", dir.string()}});
+    }
+    if (dir == dir.parent_path()) break;
   }
 }
 

@@ -8,6 +8,8 @@
 // runs it).
 #pragma once
 
+#include <sys/types.h>
+
 #include <map>
 #include <memory>
 #include <mutex>
@@ -113,7 +115,16 @@ const std::vector<std::string>& firewall_stat_names();
 // their TC programs into, and the dispatchers' counters.
 const std::vector<std::string>& tc_shared_maps();
 
-// Mounts bpffs at /sys/fs/bpf if it is not mounted (needs CAP_SYS_ADMIN).
+// Mounts bpffs on the pin root's parent if no bpffs is there (needs
+// CAP_SYS_ADMIN) and creates the pin root's directories. Throws BpfError;
+// one that a user without root could fix says how (prepare_pin_root).
 void ensure_bpffs(const std::string& pin_root);
+
+// `rampartd --prepare-pin-root`, as root, for an agent that runs as uid:gid
+// with CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON only (the systemd unit):
+// ensure_bpffs, then the pin root and everything in it (pins an earlier
+// run left included) handed to uid:gid, the root 0700, and every bpffs
+// directory above it searchable (x, never r) by uid. Throws BpfError.
+void prepare_pin_root(const std::string& pin_root, uid_t uid, gid_t gid);
 
 }  // namespace rampart::bpf
