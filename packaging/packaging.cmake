@@ -25,6 +25,8 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_RAMPART_PACKAGE_NAME rampart)
 set(CPACK_DEBIAN_RAMPART_PACKAGE_SHLIBDEPS ON)
+# postinst creates the agent's system user with adduser (Debian policy 9.2.2).
+set(CPACK_DEBIAN_RAMPART_PACKAGE_DEPENDS adduser)
 set(CPACK_DEBIAN_RAMPART_PACKAGE_CONTROL_EXTRA
     ${PROJECT_SOURCE_DIR}/packaging/debian/conffiles
     ${PROJECT_SOURCE_DIR}/packaging/debian/postinst
@@ -43,7 +45,14 @@ set(CPACK_RPM_RAMPART_PACKAGE_NAME rampart)
 set(CPACK_RPM_SDK_PACKAGE_NAME rampart-sdk-devel)
 set(CPACK_RPM_SDK_PACKAGE_ARCHITECTURE noarch)
 set(CPACK_RPM_RAMPART_USER_FILELIST "%config(noreplace) /etc/rampart/rampart.yaml")
-set(CPACK_RPM_RAMPART_POST_INSTALL_SCRIPT_FILE ${PROJECT_SOURCE_DIR}/packaging/rpm/post.sh)
+# The Debian maintainer scripts double as the scriptlets: each tells the
+# two apart by its first argument (a number from RPM). Only the user is
+# made differently (useradd in %pre, as RPM systems do).
+set(CPACK_RPM_RAMPART_PRE_INSTALL_SCRIPT_FILE ${PROJECT_SOURCE_DIR}/packaging/rpm/pre.sh)
+set(CPACK_RPM_RAMPART_POST_INSTALL_SCRIPT_FILE ${PROJECT_SOURCE_DIR}/packaging/debian/postinst)
+set(CPACK_RPM_RAMPART_PRE_UNINSTALL_SCRIPT_FILE ${PROJECT_SOURCE_DIR}/packaging/debian/prerm)
+set(CPACK_RPM_RAMPART_POST_UNINSTALL_SCRIPT_FILE ${PROJECT_SOURCE_DIR}/packaging/debian/postrm)
+set(CPACK_RPM_RAMPART_PACKAGE_REQUIRES_PRE shadow-utils)
 set(CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION /etc /lib /lib/systemd /lib/systemd/system
     /usr/lib/systemd /usr/lib/systemd/system)
 # BPF objects must keep their BTF: rpmbuild's strip would fail on (and

@@ -12,6 +12,7 @@ packages=(
   libmaxminddb-dev libpcre2-dev libsqlite3-dev
   libgtest-dev libgmock-dev clang-format
   rpm dpkg-dev iproute2 xdp-tools iputils-ping gawk curl openssl chromium wrk
+  systemd python3-seccomp   # the package test: systemd-analyze, and the unit's seccomp filters emulated
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -3,10 +3,18 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/if_link.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <pwd.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -14,6 +22,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
 #include "log/logger.hpp"
 #include "rampart/firewall.h"
@@ -37,6 +46,156 @@ constexpr uint32_t kTcPriority = 0x100;
 bool is_bpffs(const std::string& path) {
   struct statfs st {};
   return statfs(path.c_str(), &st) == 0 && static_cast<unsigned long>(st.f_type) == BPF_FS_MAGIC;
+}
+
+// In the effective set; capget rather than libcap, for one question.
+bool has_capability(int cap) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+  if (syscall(SYS_capget, &header, data) != 0) return true;  // unknown: let the kernel say
+  return (data[cap / 32].effective & (1u << (cap % 32))) != 0;
+}
+
+// What an agent running without root (the systemd unit's user) should be
+// told when bpffs or its pin root stops it: the root step that fixes it.
+std::string prepare_hint(int err) {
+  if (geteuid() == 0 || (err != EPERM && err != EACCES)) return "";
+  const passwd* pw = getpwuid(geteuid());
+  return "; as root, `rampartd --prepare-pin-root --owner " +
+         (pw ? std::string(pw->pw_name) : std::to_string(geteuid())) +
+         " --config FILE` mounts bpffs and hands the pin root to this user (the systemd unit's "
+         "ExecStartPre=+ does)";
+}
+
+// Interfaces on which Rampart created the clsact qdisc (rather than finding
+// one there) are recorded as pins clsact/<ifname>: detaching deletes only
+// those qdiscs, so another tool's clsact and its filters never go with
+// Rampart's.
+std::string clsact_marker(const std::string& pin_root, const std::string& ifname) {
+  return pin_root + "/clsact/" + ifname;
+}
+
+// Filters in an interface's clsact qdisc, both directions, counted with an
+// RTM_GETTFILTER dump (libbpf can only query a filter whose handle and
+// priority it is given); -1 if netlink fails.
+int tc_filter_count(unsigned ifindex) {
+  const int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return -1;
+  int count = 0;
+  uint32_t seq = 0;
+  for (const uint32_t parent :
+       {TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS), TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS)}) {
+    struct {
+      nlmsghdr nh;
+      tcmsg tc;
+    } req{};
+    req.nh.nlmsg_len = sizeof(req);
+    req.nh.nlmsg_type = RTM_GETTFILTER;
+    req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    req.nh.nlmsg_seq = ++seq;
+    req.tc.tcm_family = AF_UNSPEC;
+    req.tc.tcm_ifindex = static_cast<int>(ifindex);
+    req.tc.tcm_parent = parent;
+    if (send(fd, &req, sizeof(req), 0) < 0) count = -1;
+    for (bool done = count < 0; !done;) {
+      alignas(nlmsghdr) char buf[16384];
+      const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) {
+        count = -1;
+        break;
+      }
+      int len = static_cast<int>(n);
+      for (auto* nh = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(nh, len);
+           nh = NLMSG_NEXT(nh, len)) {
+        if (nh->nlmsg_type == NLMSG_DONE) {
+          done = true;
+        } else if (nh->nlmsg_type == NLMSG_ERROR) {
+          count = -1;
+          done = true;
+        } else if (nh->nlmsg_type == RTM_NEWTFILTER) {
+          ++count;
+        }
+      }
+    }
+    if (count < 0) break;
+  }
+  close(fd);
+  return count;
+}
+
+// Removes Rampart's TC filters from an interface, then the clsact qdisc if
+// Rampart created it and no other filter is left in it, then the markers.
+void detach_tc(const std::string& pin_root, const std::string& ifname) {
+  const std::string created = clsact_marker(pin_root, ifname);
+  if (const unsigned ifindex = if_nametoindex(ifname.c_str()); ifindex != 0) {
+    for (const auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
+      LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex), .attach_point = point);
+      LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
+      bpf_tc_detach(&hook, &opts);
+    }
+    if (fs::exists(created)) {
+      if (const int others = tc_filter_count(ifindex); others == 0) {
+        // Both attach points together: the qdisc itself (libbpf's convention).
+        LIBBPF_OPTS(
+            bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex),
+            .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
+        const int e = bpf_tc_hook_destroy(&hook);
+        if (e != 0 && e != -ENOENT && e != -EINVAL) {
+          log::warn(kLog, "cannot remove the clsact qdisc rampartd created",
+                    {{"interface", ifname}, {"error", errstr(e)}});
+        }
+      } else {
+        log::info(kLog,
+                  others > 0 ? "kept the clsact qdisc rampartd created: other filters use it"
+                             : "kept the clsact qdisc rampartd created: cannot list its filters",
+                  {{"interface", ifname}});
+      }
+    }
+  }
+  unlink(created.c_str());
+  unlink((pin_root + "/links/tc_" + ifname).c_str());
+}
+
+// Interfaces carrying Rampart's TC filters (links/tc_<ifname>) or a clsact
+// qdisc it created (clsact/<ifname>).
+std::set<std::string> tc_interfaces(const std::string& pin_root) {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (const auto& de : fs::directory_iterator(pin_root + "/links", ec)) {
+    const std::string name = de.path().filename().string();
+    if (name.rfind("tc_", 0) == 0) out.insert(name.substr(3));
+  }
+  for (const auto& de : fs::directory_iterator(pin_root + "/clsact", ec))
+    out.insert(de.path().filename().string());
+  return out;
+}
+
+// chown of everything under the directory `dir`, which the agent's user
+// may already control: relative to directory descriptors and never through
+// a symbolic link, so that a link planted there cannot turn root's chown
+// onto another file.
+void hand_over_tree(int dir, const std::string& path, uid_t uid, gid_t gid) {
+  DIR* d = fdopendir(dup(dir));
+  if (!d) throw BpfError("cannot read " + path + ": " + errstr(errno));
+  std::unique_ptr<DIR, int (*)(DIR*)> closer(d, closedir);
+  while (const dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    const std::string child = path + "/" + name;
+    if (fchownat(dir, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+      throw BpfError("cannot chown " + child + ": " + errstr(errno));
+    struct stat st {};
+    if (fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) continue;
+    const int sub = openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0) throw BpfError("cannot open " + child + ": " + errstr(errno));
+    try {
+      hand_over_tree(sub, child, uid, gid);
+    } catch (...) {
+      close(sub);
+      throw;
+    }
+    close(sub);
+  }
 }
 
 }  // namespace
@@ -77,16 +236,65 @@ InstanceSpec firewall_entry_spec(const std::string& object_path, bool default_de
 void ensure_bpffs(const std::string& pin_root) {
   const std::string mount_point = fs::path(pin_root).parent_path().string();
   if (!is_bpffs(mount_point)) {
+    // Not even tried without the capability: the systemd unit's system
+    // call filter kills a process that calls mount().
+    if (!has_capability(CAP_SYS_ADMIN)) {
+      throw BpfError("no bpffs at " + mount_point + ", and mounting one needs CAP_SYS_ADMIN" +
+                     prepare_hint(EPERM));
+    }
     fs::create_directories(mount_point);
     if (mount("bpf", mount_point.c_str(), "bpf", 0, "mode=0700") != 0) {
-      throw BpfError("cannot mount bpffs at " + mount_point + ": " + errstr(errno));
+      const int e = errno;
+      throw BpfError("cannot mount bpffs at " + mount_point + ": " + errstr(e) + prepare_hint(e));
     }
     log::info(kLog, "mounted bpffs", {{"path", mount_point}});
   }
-  for (const char* sub : {"", "/maps", "/progs", "/links"}) {
+  for (const char* sub : {"", "/maps", "/progs", "/links", "/clsact"}) {
+    const std::string dir = pin_root + sub;
     std::error_code ec;
-    fs::create_directories(pin_root + sub, ec);
-    if (ec) throw BpfError("cannot create " + pin_root + sub + ": " + ec.message());
+    fs::create_directories(dir, ec);
+    if (ec) {
+      throw BpfError("cannot create " + dir + ": " + ec.message() + prepare_hint(ec.value()));
+    }
+    // Pins are made and replaced in each: better said now than at the
+    // first pin (a pin root an earlier run made as root, say). AT_EACCESS:
+    // with the capabilities this process really has.
+    if (faccessat(AT_FDCWD, dir.c_str(), W_OK | X_OK, AT_EACCESS) != 0) {
+      const int e = errno;
+      throw BpfError("cannot write in " + dir + ": " + errstr(e) + prepare_hint(e));
+    }
+  }
+}
+
+void prepare_pin_root(const std::string& pin_root, uid_t uid, gid_t gid) {
+  ensure_bpffs(pin_root);
+  const int root = open(pin_root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (root < 0) throw BpfError("cannot open " + pin_root + ": " + errstr(errno));
+  try {
+    if (fchown(root, uid, gid) != 0 || fchmod(root, 0700) != 0)
+      throw BpfError("cannot hand " + pin_root + " over: " + errstr(errno));
+    hand_over_tree(root, pin_root, uid, gid);
+  } catch (...) {
+    close(root);
+    throw;
+  }
+  close(root);
+  // Every bpffs directory above the pin root (the mount point at least,
+  // 0700 root's) must let the owner through: search only, never read, so
+  // names there stay unlisted and other pins keep their own modes.
+  for (fs::path dir = fs::path(pin_root).parent_path(); is_bpffs(dir.string());
+       dir = dir.parent_path()) {
+    struct stat st {};
+    if (stat(dir.c_str(), &st) != 0)
+      throw BpfError("cannot stat " + dir.string() + ": " + errstr(errno));
+    const mode_t search = st.st_uid == uid ? S_IXUSR : st.st_gid == gid ? S_IXGRP : S_IXOTH;
+    if ((st.st_mode & search) == 0) {
+      if (chmod(dir.c_str(), (st.st_mode & 07777) | search) != 0)
+        throw BpfError("cannot chmod " + dir.string() + ": " + errstr(errno));
+      log::info(kLog, "the pin root's owner may now search this directory",
+                {{"path", dir.string()}});
+    }
+    if (dir == dir.parent_path()) break;
   }
 }
 
@@ -196,7 +404,8 @@ void Datapath::load_or_adopt_tc() {
 // Debian 12 ships; the filter lives in the qdisc, so it outlives rampartd
 // like the pinned XDP link, and a restarted rampartd replaces it in place.
 // The dispatcher pinned as links/tc_<ifname> records that the interface
-// carries Rampart's filters, for adoption, cleanup and --detach-all.
+// carries Rampart's filters, for adoption, cleanup and --detach-all; pinned
+// as clsact/<ifname> too, that Rampart created the qdisc (detach_tc).
 std::string Datapath::attach_tc(const std::string& ifname, unsigned ifindex) {
   const std::string marker = opts_.pin_root + "/links/tc_" + ifname;
   const bool adopted = fs::exists(marker);
@@ -210,12 +419,13 @@ std::string Datapath::attach_tc(const std::string& ifname, unsigned ifindex) {
                    {{"interface", ifname}, {"error", errstr(e)}});
         return "error: " + errstr(e);
       }
+      if (e == 0) mark_clsact_created(ifname);
     }
     LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = tc_fd_[d], .flags = BPF_TC_F_REPLACE,
                 .handle = kTcHandle, .priority = kTcPriority);
     int e = bpf_tc_attach(&hook, &opts);
     if (e != 0 && adopted) {  // the qdisc went away behind our back: recreate it
-      bpf_tc_hook_create(&hook);
+      if (bpf_tc_hook_create(&hook) == 0) mark_clsact_created(ifname);
       opts.prog_id = 0;
       e = bpf_tc_attach(&hook, &opts);
     }
@@ -232,16 +442,12 @@ std::string Datapath::attach_tc(const std::string& ifname, unsigned ifindex) {
   return adopted ? "adopted" : "clsact";
 }
 
-// Removes Rampart's TC filters from an interface and its marker pin.
-static void detach_tc(const std::string& marker_pin, const std::string& ifname) {
-  if (const unsigned ifindex = if_nametoindex(ifname.c_str()); ifindex != 0) {
-    for (const auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
-      LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex), .attach_point = point);
-      LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
-      bpf_tc_detach(&hook, &opts);
-    }
+void Datapath::mark_clsact_created(const std::string& ifname) {
+  const std::string marker = clsact_marker(opts_.pin_root, ifname);
+  if (bpf_obj_pin(tc_fd_[0], marker.c_str()) != 0 && errno != EEXIST) {
+    log::warn(kLog, "cannot record that rampartd created the clsact qdisc; detaching will leave it",
+              {{"interface", ifname}, {"error", errstr(errno)}});
   }
-  unlink(marker_pin.c_str());
 }
 
 void Datapath::attach(const std::string& ifname) {
@@ -321,24 +527,32 @@ void Datapath::load() {
 void Datapath::attach() {
   std::lock_guard lock(mu_);
   attachments_.clear();
-  // Links of interfaces no longer configured are removed (that detaches).
+  // Interfaces no longer configured are detached: their XDP links unpinned
+  // (the last reference: that detaches) and their TC filters removed.
+  const auto configured = [&](const std::string& ifname) {
+    return std::find(opts_.interfaces.begin(), opts_.interfaces.end(), ifname) !=
+           opts_.interfaces.end();
+  };
+  std::set<std::string> gone;
+  std::vector<fs::path> links;
   std::error_code ec;
-  for (const auto& de : fs::directory_iterator(opts_.pin_root + "/links", ec)) {
-    const std::string name = de.path().filename().string();
-    const bool tc = name.rfind("tc_", 0) == 0;
-    const std::string ifname = tc                           ? name.substr(3)
-                               : name.rfind("xdp_", 0) == 0 ? name.substr(4)
-                                                            : "";
-    if (std::find(opts_.interfaces.begin(), opts_.interfaces.end(), ifname) ==
-        opts_.interfaces.end()) {
-      if (tc) {
-        detach_tc(de.path().string(), ifname);
-      } else {
-        unlink(de.path().c_str());
-      }
-      log::info(kLog, "detached interface no longer configured", {{"interface", ifname}});
+  for (const auto& de : fs::directory_iterator(opts_.pin_root + "/links", ec))
+    links.push_back(de.path());
+  for (const auto& link : links) {
+    const std::string name = link.filename().string();
+    if (name.rfind("xdp_", 0) == 0 && !configured(name.substr(4))) {
+      unlink(link.c_str());
+      gone.insert(name.substr(4));
     }
   }
+  for (const auto& ifname : tc_interfaces(opts_.pin_root)) {
+    if (!configured(ifname)) {
+      detach_tc(opts_.pin_root, ifname);
+      gone.insert(ifname);
+    }
+  }
+  for (const auto& ifname : gone)
+    log::info(kLog, "detached interface no longer configured", {{"interface", ifname}});
   for (const auto& ifname : opts_.interfaces) attach(ifname);
 }
 
@@ -443,12 +657,9 @@ void Datapath::release(const std::shared_ptr<InstalledProgram>& program) {
 }
 
 void Datapath::detach_all(const std::string& pin_root) {
-  std::error_code ec;
-  for (const auto& de : fs::directory_iterator(pin_root + "/links", ec)) {
-    const std::string name = de.path().filename().string();
-    if (name.rfind("tc_", 0) == 0) detach_tc(de.path().string(), name.substr(3));
-  }
+  for (const auto& ifname : tc_interfaces(pin_root)) detach_tc(pin_root, ifname);
   // Links first: removing the last reference detaches the program.
+  std::error_code ec;
   for (const char* sub : {"/links", "/progs", "/maps"}) {
     for (const auto& de : fs::directory_iterator(pin_root + sub, ec)) unlink(de.path().c_str());
   }

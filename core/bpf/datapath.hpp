@@ -4,8 +4,11 @@
 // attached to each configured interface through a pinned bpf_link, and the
 // TC dispatchers attached as clsact filters (ingress and egress). A
 // restarted rampartd adopts what is pinned instead of detaching, so filtering
-// never stops; `rampartd --detach-all` removes it all.
+// never stops; `rampartd --detach-all` removes it all (the package's prerm
+// runs it).
 #pragma once
+
+#include <sys/types.h>
 
 #include <condition_variable>
 #include <map>
@@ -92,7 +95,8 @@ class Datapath {
   const DatapathOptions& options() const { return opts_; }
 
   // Detaches every interface (XDP links, and Rampart's TC filters on every
-  // interface of the namespace) and removes every pin under pin_root.
+  // interface of the namespace, with the clsact qdiscs Rampart created if
+  // nothing else filters there) and removes every pin under pin_root.
   static void detach_all(const std::string& pin_root);
 
   // Sum over CPUs of entry `index` of a per-CPU u64 array.
@@ -104,6 +108,7 @@ class Datapath {
   void load_or_adopt_tc();
   void attach(const std::string& ifname);
   std::string attach_tc(const std::string& ifname, unsigned ifindex);
+  void mark_clsact_created(const std::string& ifname);
 
   DatapathOptions opts_;
   mutable std::mutex mu_;
@@ -137,7 +142,16 @@ const std::vector<std::string>& firewall_stat_names();
 // their TC programs into, and the dispatchers' counters.
 const std::vector<std::string>& tc_shared_maps();
 
-// Mounts bpffs at /sys/fs/bpf if it is not mounted (needs CAP_SYS_ADMIN).
+// Mounts bpffs on the pin root's parent if no bpffs is there (needs
+// CAP_SYS_ADMIN) and creates the pin root's directories. Throws BpfError;
+// one that a user without root could fix says how (prepare_pin_root).
 void ensure_bpffs(const std::string& pin_root);
+
+// `rampartd --prepare-pin-root`, as root, for an agent that runs as uid:gid
+// with CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON only (the systemd unit):
+// ensure_bpffs, then the pin root and everything in it (pins an earlier
+// run left included) handed to uid:gid, the root 0700, and every bpffs
+// directory above it searchable (x, never r) by uid. Throws BpfError.
+void prepare_pin_root(const std::string& pin_root, uid_t uid, gid_t gid);
 
 }  // namespace rampart::bpf

@@ -7,7 +7,9 @@
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
+#include <grp.h>
 #include <net/if.h>
+#include <pwd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -343,7 +345,30 @@ void raise_fd_limit() {
   }
 }
 
+// Root running a check or `keys reset` for an agent that runs as its own
+// user (the package's `rampart`, owner of the state directory) would leave
+// root's files where that agent must write (the log sender creates the file
+// it checks; SQLite, a new database), and would read what the agent cannot
+// (a TLS key, a blocklist). So the command becomes that user, for good (it
+// exits when done). "" or why it could not.
+std::string become_state_dir_owner(const std::string& state_dir) {
+  struct stat st {};
+  if (geteuid() != 0 || stat(state_dir.c_str(), &st) != 0 || st.st_uid == 0) return "";
+  const passwd* pw = getpwuid(st.st_uid);
+  if (!pw) return "no user has uid " + std::to_string(st.st_uid) + ", the owner of " + state_dir;
+  if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+      setuid(pw->pw_uid) != 0)
+    return std::string("cannot become ") + pw->pw_name + ": " + std::strerror(errno);
+  std::printf("rampartd: running as %s, the owner of %s (the agent's user)\n", pw->pw_name,
+              state_dir.c_str());
+  return "";
+}
+
 int check_config(const Options& opts, const config::Config& cfg) {
+  if (const auto why = become_state_dir_owner(cfg.agent.state_dir); !why.empty()) {
+    std::fprintf(stderr, "rampartd: cannot check as the agent's user: %s\n", why.c_str());
+    return 1;
+  }
   // Each enabled plugin checks its own subtree (rules, blocklist files,
   // listen addresses) without starting; nothing touches the kernel.
   runtime::Runtime rt(1);
@@ -382,6 +407,10 @@ std::string token_file(const config::Config& cfg) { return cfg.agent.state_dir +
 // state directory. Local and root (or the agent's user) only: the file
 // system decides, as the state directory is 0700.
 int keys_reset(const config::Config& cfg) {
+  if (const auto why = become_state_dir_owner(cfg.agent.state_dir); !why.empty()) {
+    std::fprintf(stderr, "rampartd: keys reset failed: %s\n", why.c_str());
+    return 1;
+  }
   try {
     prepare_state_dir(cfg.agent.state_dir);
     store::KeyStore keys(cfg.agent.state_dir + "/rampart.db");
@@ -392,6 +421,57 @@ int keys_reset(const config::Config& cfg) {
   }
   std::printf("rampartd: every API key was removed; the new admin key's token is in %s\n",
               token_file(cfg).c_str());
+  return 0;
+}
+
+// `rampartd --prepare-pin-root --owner USER`, as root before an agent that
+// runs as USER with three capabilities (the systemd unit's ExecStartPre=+):
+// what that user cannot do itself, mount bpffs and own its pin root. With
+// no interface there is nothing to do, unless an earlier run left pins (the
+// agent then detaches them at start, as their owner).
+int prepare_pin_root(const Options& opts, const config::Config& cfg) {
+  const std::string& pin_root = cfg.agent.bpf_pin_path;
+  if (geteuid() != 0) {
+    std::fprintf(stderr, "rampartd: --prepare-pin-root needs root\n");
+    return 1;
+  }
+  const passwd* pw = getpwnam(opts.owner.c_str());
+  if (!pw) {
+    std::fprintf(stderr, "rampartd: --owner: no user named '%s'\n", opts.owner.c_str());
+    return 1;
+  }
+  std::error_code ec;
+  if (cfg.agent.interfaces.empty() && !std::filesystem::exists(pin_root, ec)) {
+    std::printf("rampartd: no interfaces configured and nothing pinned in %s: nothing to prepare\n",
+                pin_root.c_str());
+    return 0;
+  }
+  try {
+    bpf::prepare_pin_root(pin_root, pw->pw_uid, pw->pw_gid);
+  } catch (const bpf::BpfError& e) {
+    std::fprintf(stderr, "rampartd: cannot prepare the pin root: %s\n", e.what());
+    return 1;
+  }
+  std::printf("rampartd: %s is ready for %s\n", pin_root.c_str(), opts.owner.c_str());
+  return 0;
+}
+
+// `rampartd --detach-all`. Refused while an agent holds the pin root: it
+// would go on running, and reporting ready, with nothing attached.
+int detach_all(const config::Config& cfg) {
+  const std::string& pin_root = cfg.agent.bpf_pin_path;
+  std::unique_ptr<InstanceLock> lock;
+  std::error_code ec;
+  if (std::filesystem::is_directory(pin_root, ec)) {
+    try {
+      lock = InstanceLock::acquire("", pin_root);
+    } catch (const LockError& e) {
+      std::fprintf(stderr, "rampartd: cannot detach: %s; stop it first\n", e.what());
+      return 1;
+    }
+  }
+  bpf::Datapath::detach_all(pin_root);
+  std::printf("rampartd: detached every interface and removed %s\n", pin_root.c_str());
   return 0;
 }
 
@@ -412,12 +492,8 @@ int run(const Options& opts) {
   if (opts.check_config) return check_config(opts, cfg);
   if (opts.keys_reset) return keys_reset(cfg);
   apply_logging(opts, cfg.agent);  // for libbpf's messages while detaching too
-  if (opts.detach_all) {
-    bpf::Datapath::detach_all(cfg.agent.bpf_pin_path);
-    std::printf("rampartd: detached every interface and removed %s\n",
-                cfg.agent.bpf_pin_path.c_str());
-    return 0;
-  }
+  if (opts.prepare_pin_root) return prepare_pin_root(opts, cfg);
+  if (opts.detach_all) return detach_all(cfg);
   raise_fd_limit();
 
   // Signals are taken synchronously by this (control) thread only; block

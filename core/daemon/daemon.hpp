@@ -19,6 +19,11 @@ struct Options {
   std::vector<std::string> plugin_dirs;  // overrides agent.plugin_dirs
   std::optional<log::Level> log_level;
   std::optional<log::Format> log_format;
+
+  // `--prepare-pin-root --owner USER`, as root: bpffs mounted and the pin
+  // root handed to the user the agent runs as, then exit.
+  bool prepare_pin_root = false;
+  std::string owner;
 };
 
 // Runs until SIGTERM or SIGINT. Returns the process exit code.

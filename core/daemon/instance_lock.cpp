@@ -25,17 +25,19 @@ std::string holder_of(int fd) {
 std::unique_ptr<InstanceLock> InstanceLock::acquire(const std::string& state_dir,
                                                     const std::string& pin_root) {
   std::unique_ptr<InstanceLock> lock(new InstanceLock);
-  const std::string path = state_dir + "/rampartd.lock";
-  lock->state_fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (lock->state_fd_ < 0) throw LockError("cannot open " + path + ": " + std::strerror(errno));
-  if (flock(lock->state_fd_, LOCK_EX | LOCK_NB) != 0) {
-    throw LockError("another rampartd" + holder_of(lock->state_fd_) + " runs with state in " +
-                    state_dir + " (it holds " + path + ")");
+  if (!state_dir.empty()) {
+    const std::string path = state_dir + "/rampartd.lock";
+    lock->state_fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (lock->state_fd_ < 0) throw LockError("cannot open " + path + ": " + std::strerror(errno));
+    if (flock(lock->state_fd_, LOCK_EX | LOCK_NB) != 0) {
+      throw LockError("another rampartd" + holder_of(lock->state_fd_) + " runs with state in " +
+                      state_dir + " (it holds " + path + ")");
+    }
+    const std::string pid = std::to_string(getpid()) + "\n";
+    if (ftruncate(lock->state_fd_, 0) != 0 ||
+        pwrite(lock->state_fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size()))
+      throw LockError("cannot write " + path + ": " + std::strerror(errno));
   }
-  const std::string pid = std::to_string(getpid()) + "\n";
-  if (ftruncate(lock->state_fd_, 0) != 0 ||
-      pwrite(lock->state_fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size()))
-    throw LockError("cannot write " + path + ": " + std::strerror(errno));
   if (!pin_root.empty()) {
     lock->pin_fd_ = open(pin_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (lock->pin_fd_ < 0) throw LockError("cannot open " + pin_root + ": " + std::strerror(errno));

@@ -18,8 +18,9 @@ class LockError : public std::runtime_error {
 
 class InstanceLock {
  public:
-  // Locks <state_dir>/rampartd.lock (created 0600) and, when not empty,
-  // the directory pin_root (which must exist). Throws LockError naming the
+  // Locks <state_dir>/rampartd.lock (created 0600) and the directory
+  // pin_root (which must exist), each when not empty (`--detach-all`
+  // locks only the pins, to refuse while an agent runs). Throws LockError naming the
   // path and, when known, the pid that holds it. The locks go with the
   // process, so a crashed agent never leaves one behind.
   static std::unique_ptr<InstanceLock> acquire(const std::string& state_dir,

@@ -26,6 +26,11 @@ Poco::Util::OptionSet option_set() {
       Option("check-config", "", "validate the configuration, print the verdict, exit 0 or 1"));
   set.addOption(Option("detach-all", "",
                        "detach every interface, remove all pinned programs and maps, exit"));
+  set.addOption(Option("prepare-pin-root", "",
+                       "as root: mount bpffs if needed and hand agent.bpf_pin_path to the user "
+                       "given with --owner, exit (the systemd unit's ExecStartPre=+)"));
+  set.addOption(Option("owner", "", "the user rampartd will run as, for --prepare-pin-root")
+                    .argument("USER"));
   set.addOption(
       Option("plugin-dir", "p", "load plugins from DIR instead of agent.plugin_dirs (repeatable)")
           .argument("DIR")
@@ -83,6 +88,10 @@ int main(int argc, char** argv) {
         opts.check_config = true;
       else if (name == "detach-all")
         opts.detach_all = true;
+      else if (name == "prepare-pin-root")
+        opts.prepare_pin_root = true;
+      else if (name == "owner")
+        opts.owner = value;
       else if (name == "plugin-dir")
         opts.plugin_dirs.push_back(value);
       else if (name == "log-format") {
@@ -109,6 +118,8 @@ int main(int argc, char** argv) {
       }
     }
     proc.checkRequired();
+    if (opts.prepare_pin_root != !opts.owner.empty())
+      throw Poco::Util::InvalidArgumentException("--prepare-pin-root and --owner USER go together");
   } catch (const Poco::Exception& e) {
     std::fprintf(stderr, "rampartd: %s\n", e.displayText().c_str());
     std::fprintf(stderr, "try 'rampartd --help'\n");

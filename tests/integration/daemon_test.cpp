@@ -5,6 +5,7 @@
 
 #include <Poco/JSON/Parser.h>
 
+#include <pwd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
@@ -103,6 +104,32 @@ TEST(CheckConfig, PluginSettingsAreCheckedToo) {
   EXPECT_EQ(r.status, 0) << "a disabled plugin need not be installed: " << r.output;
 }
 
+// Root checking the config of an agent that runs as its own user (the
+// package's: the state directory is that user's) checks as that user: the
+// log sender creates the file it checks, and a root-owned one would lock
+// the agent out of its own log.
+TEST(CheckConfig, AsRootRunsAsTheStateDirectorysOwner) {
+  RAMPART_REQUIRE_ROOT();
+  TempDir dir;
+  const passwd* nobody = getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  ASSERT_EQ(chmod(dir.path().c_str(), 0711), 0);
+  for (const char* sub : {"state", "logs"}) {
+    std::filesystem::create_directories(dir / sub);
+    ASSERT_EQ(chown((dir / sub).c_str(), nobody->pw_uid, nobody->pw_gid), 0);
+  }
+  write_file(dir / "r.yaml", "agent:\n  state_dir: " + (dir / "state") +
+                                 "\nplugins:\n  log: {path: " + (dir / "logs/alerts.json") + "}\n");
+  const auto r = run_command({RAMPARTD_PATH, "--check-config", "--config", dir / "r.yaml",
+                              "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("running as nobody, the owner of " + (dir / "state")), std::string::npos)
+      << r.output;
+  struct stat st {};
+  ASSERT_EQ(stat((dir / "logs/alerts.json").c_str(), &st), 0) << r.output;
+  EXPECT_EQ(st.st_uid, nobody->pw_uid) << "the agent's log file is the agent's";
+}
+
 TEST(CheckConfig, MissingFileExitsOne) {
   const auto r = run_command({RAMPARTD_PATH, "--check-config", "--config", "/nonexistent.yaml"});
   EXPECT_EQ(r.status, 1);
@@ -114,6 +141,64 @@ TEST(CommandLine, UnknownOptionIsUsageErrorTwo) {
   const auto r = run_command({RAMPARTD_PATH, "--frobnicate"});
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("--help"), std::string::npos);
+}
+
+TEST(CommandLine, PreparePinRootAndOwnerGoTogether) {
+  for (const auto& args : {std::vector<std::string>{RAMPARTD_PATH, "--prepare-pin-root"},
+                           std::vector<std::string>{RAMPARTD_PATH, "--owner", "nobody"}}) {
+    const auto r = run_command(args);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("--prepare-pin-root and --owner USER go together"), std::string::npos)
+        << r.output;
+  }
+}
+
+// The systemd unit's ExecStartPre=+ step, as root, for an agent running as
+// its own user: bpffs's root (0700) becomes searchable, not readable; the
+// pin root and what an earlier run pinned there become the user's; a link
+// planted in the pin root (which that user controls) is not followed.
+TEST(PreparePinRoot, HandsThePinRootToTheOwnerWithoutFollowingLinks) {
+  RAMPART_REQUIRE_ROOT();
+  TempDir dir;
+  const passwd* nobody = getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  const std::string bpffs = dir / "bpffs";
+  std::filesystem::create_directories(bpffs);
+  ASSERT_EQ(mount("bpf", bpffs.c_str(), "bpf", 0, "mode=0700"), 0) << std::strerror(errno);
+  const std::unique_ptr<const char, void (*)(const char*)> unmount(
+      bpffs.c_str(), [](const char* p) { umount2(p, MNT_DETACH); });
+  const std::string pins = bpffs + "/rampart";
+  std::filesystem::create_directories(pins + "/links");
+  write_file(dir / "victim", "root's\n");
+  std::filesystem::create_symlink(dir / "victim", pins + "/links/planted");
+  const auto cfg = dir / "r.yaml";
+  write_file(cfg, "agent:\n  interfaces: [lo]\n  bpf_pin_path: " + pins + "\n");
+
+  const auto r =
+      run_command({RAMPARTD_PATH, "--prepare-pin-root", "--owner", "nobody", "--config", cfg});
+  ASSERT_EQ(r.status, 0) << r.output;
+  struct stat st {};
+  ASSERT_EQ(stat(bpffs.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0701u)
+      << "search for others, never read";  // (and bpffs's sticky bit)
+  for (const char* sub : {"", "/links", "/maps", "/progs", "/clsact"}) {
+    ASSERT_EQ(lstat((pins + sub).c_str(), &st), 0) << sub;
+    EXPECT_EQ(st.st_uid, nobody->pw_uid) << sub;
+  }
+  ASSERT_EQ(stat(pins.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  ASSERT_EQ(lstat((pins + "/links/planted").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, nobody->pw_uid) << "the link itself";
+  ASSERT_EQ(stat((dir / "victim").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u) << "not what it points to";
+
+  // Nothing configured and nothing pinned: nothing to do (bpffs untouched).
+  write_file(cfg, "agent:\n  bpf_pin_path: " + bpffs + "/other\n");
+  const auto idle =
+      run_command({RAMPARTD_PATH, "--prepare-pin-root", "--owner", "nobody", "--config", cfg});
+  EXPECT_EQ(idle.status, 0) << idle.output;
+  EXPECT_NE(idle.output.find("nothing to prepare"), std::string::npos) << idle.output;
+  EXPECT_FALSE(std::filesystem::exists(bpffs + "/other"));
 }
 
 TEST(CommandLine, VersionNamesTheAbi) {

@@ -91,6 +91,24 @@ class FirewallLab : public ::testing::Test {
     return NetnsLab::sh("tc -n " + lab_->ns_b() + " filter show dev " + lab_->if_b() + " " + dir)
                .find("tc_" + dir) != std::string::npos;
   }
+  bool has_clsact() const {
+    return NetnsLab::sh("tc -n " + lab_->ns_b() + " qdisc show dev " + lab_->if_b())
+               .find("clsact") != std::string::npos;
+  }
+  // Another tool's filter on B's ingress (classic BPF "return 0": it
+  // matches nothing, but it is there).
+  void add_foreign_filter() const {
+    NetnsLab::sh("tc -n " + lab_->ns_b() + " filter add dev " + lab_->if_b() +
+                 " ingress prio 1 handle 1 bpf bytecode '1,6 0 0 0,'");
+  }
+  bool has_foreign_filter() const {
+    return NetnsLab::sh("tc -n " + lab_->ns_b() + " filter show dev " + lab_->if_b() + " ingress")
+               .find("bytecode '1,6 0 0 0'") != std::string::npos;
+  }
+  rampart::test::RunResult detach_all(const std::string& cfg) const {
+    return rampart::test::run_command({"/usr/sbin/ip", "netns", "exec", lab_->ns_b(), RAMPARTD_PATH,
+                                       "--detach-all", "--config", cfg});
+  }
 
   // rampartd in namespace B, waited for until it logs `ready`.
   void start(const std::string& cfg,
@@ -150,12 +168,65 @@ TEST_F(FirewallLab, DenyRuleStopsTrafficAndSurvivesARestart) {
   // Stopping rampartd does not detach; --detach-all does.
   EXPECT_NE(NetnsLab::sh("ip -n " + lab_->ns_b() + " link show " + lab_->if_b()).find("xdp"),
             std::string::npos);
-  const auto r = rampart::test::run_command({"/usr/sbin/ip", "netns", "exec", lab_->ns_b(),
-                                             RAMPARTD_PATH, "--detach-all", "--config", cfg});
+  const auto r = detach_all(cfg);
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(NetnsLab::sh("ip -n " + lab_->ns_b() + " link show " + lab_->if_b()).find("xdp"),
             std::string::npos);
   EXPECT_FALSE(has_tc_filter("ingress")) << "--detach-all removes the TC filters too";
+  EXPECT_FALSE(has_clsact()) << "and the clsact qdisc rampartd created";
+  EXPECT_FALSE(std::filesystem::exists(bpffs_ + "/rampart")) << "and every pin";
+}
+
+TEST_F(FirewallLab, DetachAllIsRefusedWhileRampartdRuns) {
+  const auto cfg = write_config("[{id: 1, action: deny, src_ip: 198.18.0.1/32}]");
+  ASSERT_NO_FATAL_FAILURE(start(cfg));
+  // A running agent would go on as if attached (and report ready): it is
+  // stopped first (the package's prerm stops the service).
+  auto r = detach_all(cfg);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("another rampartd runs with its pins in " + bpffs_ + "/rampart"),
+            std::string::npos)
+      << r.output;
+  EXPECT_TRUE(has_tc_filter("ingress"));
+  expect_all(lab_->send_and_count(kPackets), 0, "still filtering");
+
+  daemon_->signal(SIGTERM);
+  ASSERT_EQ(daemon_->wait_exit(), 0) << daemon_->output();
+  r = detach_all(cfg);
+  EXPECT_EQ(r.status, 0) << r.output;
+  expect_all(lab_->send_and_count(kPackets), kPackets, "detached once stopped");
+}
+
+TEST_F(FirewallLab, ClsactQdiscIsRemovedOnlyIfRampartdCreatedItAndNothingElseUsesIt) {
+  const auto cfg = write_config("[]");
+  // Created by rampartd, then another tool adds a filter to it: detaching
+  // removes Rampart's filters and keeps the qdisc with the other filter.
+  ASSERT_NO_FATAL_FAILURE(start(cfg));
+  ASSERT_TRUE(daemon_->wait_for("attached TC")) << daemon_->output();
+  add_foreign_filter();
+  daemon_->signal(SIGTERM);
+  ASSERT_EQ(daemon_->wait_exit(), 0) << daemon_->output();
+  auto r = detach_all(cfg);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_FALSE(has_tc_filter("ingress"));
+  EXPECT_FALSE(has_tc_filter("egress"));
+  EXPECT_TRUE(has_clsact()) << "another tool filters there";
+  EXPECT_NE(r.output.find("kept the clsact qdisc rampartd created: other filters use it"),
+            std::string::npos)
+      << r.output;
+  EXPECT_TRUE(has_foreign_filter());
+
+  // There before rampartd (the qdisc left above, now with no filter at
+  // all): rampartd did not create it, so it stays.
+  NetnsLab::sh("tc -n " + lab_->ns_b() + " filter del dev " + lab_->if_b() + " ingress");
+  ASSERT_NO_FATAL_FAILURE(start(cfg));
+  ASSERT_TRUE(daemon_->wait_for("attached TC")) << daemon_->output();
+  daemon_->signal(SIGTERM);
+  ASSERT_EQ(daemon_->wait_exit(), 0) << daemon_->output();
+  r = detach_all(cfg);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_FALSE(has_tc_filter("ingress"));
+  EXPECT_TRUE(has_clsact()) << "rampartd did not create it";
 }
 
 TEST_F(FirewallLab, InterfaceDroppedFromTheConfigIsDetachedOnRestart) {
@@ -174,6 +245,7 @@ TEST_F(FirewallLab, InterfaceDroppedFromTheConfigIsDetachedOnRestart) {
   EXPECT_EQ(NetnsLab::sh("ip -n " + lab_->ns_b() + " link show " + lab_->if_b()).find("xdp"),
             std::string::npos);
   for (const char* dir : {"ingress", "egress"}) EXPECT_FALSE(has_tc_filter(dir)) << dir;
+  EXPECT_FALSE(has_clsact()) << "the clsact qdisc rampartd created goes too";
   EXPECT_EQ(lab_->send_and_count(kPackets).udp, kPackets) << "nothing filters any more";
 }
 

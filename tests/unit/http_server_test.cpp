@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -404,6 +405,40 @@ TEST_F(HttpServerTest, AConnectionWithARequestInFlightIsNeverEvicted) {
   auto r = busy.read_response(5s);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->body, "ok");
+}
+
+// A request being handled when the server stops still gets its answer
+// (a reload that stops a frontend answers the request that asked for it).
+TEST(HttpServerStop, ARequestInFlightIsAnsweredBeforeTheServerCloses) {
+  struct Parked : fe::Handler {
+    std::promise<void> entered, release;
+    std::shared_future<void> go = release.get_future().share();
+    std::optional<fe::Response> admit(const fe::Request&, size_t&) override { return std::nullopt; }
+    fe::Response handle(fe::Request&) override {
+      entered.set_value();
+      go.wait();
+      fe::Response r;
+      r.body = "answered";
+      return r;
+    }
+  };
+  auto parked = std::make_shared<Parked>();
+  fe::HttpServer server(parked, {});
+  const uint16_t port = server.listen_tcp({"127.0.0.1", 0});
+  server.start();
+  auto c = RawConn::tcp(port);
+  auto idle = RawConn::tcp(port);
+  ASSERT_TRUE(c.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  parked->entered.get_future().wait();
+  std::thread stopper([&] { server.stop(); });
+  EXPECT_TRUE(idle.closed_within(5s)) << "idle connections go at once";
+  parked->release.set_value();
+  const auto r = c.read_response(5s);
+  stopper.join();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "answered");
+  EXPECT_EQ(r->header("Connection"), "close");
+  EXPECT_FALSE(RawConn::tcp(port).ok()) << "no longer listening";
 }
 
 // ---- TLS --------------------------------------------------------------------

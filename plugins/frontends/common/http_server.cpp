@@ -192,6 +192,11 @@ struct HttpServer::Impl {
   bool evict_one(const std::string* client);
   void forget(ConnectionBase& c);
   void close_all();
+  // Stopping, step one: no new connections or requests; idle connections
+  // close; `done` is set once the last connection is gone.
+  void begin_drain(std::promise<void>* done);
+  bool draining = false;
+  std::promise<void>* drained = nullptr;
 };
 
 class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
@@ -411,7 +416,7 @@ class Connection : public ConnectionBase {
 
   void respond(Response res, bool must_close) {
     if (closed_) return;
-    const bool close_after = must_close || res.close || !keep_alive_;
+    const bool close_after = must_close || res.close || !keep_alive_ || server_.draining;
     phase_ = Phase::write;
     evictable_ = false;
     out_ = http::serialize(res, req_, close_after);
@@ -426,6 +431,7 @@ class Connection : public ConnectionBase {
   }
 
   void next_request() {
+    if (server_.draining) return close();
     req_ = Request{};
     out_.clear();
     out_.shrink_to_fit();
@@ -440,6 +446,7 @@ class Connection : public ConnectionBase {
   // reset, which can destroy the answer before the client reads it: stop
   // sending, then read and drop what the client still sends, briefly.
   void linger() {
+    if (server_.draining) return close();
     phase_ = Phase::linger;
     evictable_ = true;
     boost::system::error_code ignored;
@@ -485,7 +492,32 @@ void HttpServer::Impl::forget(ConnectionBase& c) {
   --stats.open;
   if (auto it = per_client.find(c.client); it != per_client.end() && --it->second == 0)
     per_client.erase(it);
-  connections.erase(c.self);  // may drop the last reference: nothing after this
+  connections.erase(c.self);  // may drop the last reference: no member of c after this
+  if (draining && connections.empty() && drained) {
+    drained->set_value();
+    drained = nullptr;
+  }
+}
+
+void HttpServer::Impl::begin_drain(std::promise<void>* done) {
+  draining = true;
+  drained = done;
+  for (auto& l : listeners) {
+    boost::system::error_code ignored;
+    if (l->tcp_acceptor) l->tcp_acceptor->close(ignored);
+    if (l->unix_acceptor) l->unix_acceptor->close(ignored);
+    if (l->retry) l->retry->cancel();
+  }
+  // Requests being handled are answered (then closed); the rest go now.
+  std::vector<std::shared_ptr<ConnectionBase>> idle;
+  for (auto& c : connections) {
+    if (c->evictable()) idle.push_back(c);
+  }
+  for (auto& c : idle) c->close();
+  if (connections.empty() && drained) {
+    drained->set_value();
+    drained = nullptr;
+  }
 }
 
 bool HttpServer::Impl::evict_one(const std::string* client) {
@@ -698,8 +730,16 @@ void HttpServer::stop() {
     impl_->stopped = true;
     return;
   }
+  // Requests already being handled get their answers (a reload that stops
+  // this very frontend answers the request that asked for it first), for
+  // at most a grace period; then everything closes.
+  std::promise<void> drained;
+  auto done = drained.get_future();
+  asio::post(impl_->io, [this, &drained] { impl_->begin_drain(&drained); });
+  done.wait_for(std::chrono::seconds(3));
   std::promise<void> closed;
   asio::post(impl_->io, [this, &closed] {
+    impl_->drained = nullptr;
     impl_->close_all();
     closed.set_value();
   });
