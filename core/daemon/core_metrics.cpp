@@ -119,6 +119,11 @@ void event_metrics(std::vector<prometheus::MetricFamily>& out, const runtime::Ev
                     MetricType::Gauge);
   add_sample(backlog, {}, static_cast<double>(bus.backlog()));
   out.push_back(std::move(backlog));
+  auto trims = metric_family("rampart_memory_trims_total",
+                             "Times free heap memory was returned to the kernel after a burst",
+                             MetricType::Counter);
+  add_sample(trims, {}, static_cast<double>(runtime::BurstTrim::trims()));
+  out.push_back(std::move(trims));
 }
 
 void alert_metrics(std::vector<prometheus::MetricFamily>& out, const alerts::AlertPipeline& p) {

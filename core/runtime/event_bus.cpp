@@ -54,12 +54,14 @@ void EventBus::publish(uint32_t source, uint32_t type, std::span<const uint8_t> 
   // Claimed before anything is allocated for the event, so a full backlog
   // costs a drop and nothing else.
   const size_t n = targets.size();
-  if (backlog_.fetch_add(n, std::memory_order_relaxed) + n > max_backlog_) {
+  const size_t depth = backlog_.fetch_add(n, std::memory_order_relaxed) + n;
+  if (depth > max_backlog_) {
     backlog_.fetch_sub(n, std::memory_order_relaxed);
     overflowed_.fetch_add(1, std::memory_order_relaxed);
     overflowed_by_[source].fetch_add(1, std::memory_order_relaxed);
     return;
   }
+  trim_.grew(depth);
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   const uint64_t now = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
@@ -88,7 +90,7 @@ void EventBus::publish(uint32_t source, uint32_t type, std::span<const uint8_t> 
 void EventBus::delivered_one(uint32_t source) noexcept {
   delivered_.fetch_add(1, std::memory_order_relaxed);
   delivered_by_[source].fetch_add(1, std::memory_order_relaxed);
-  backlog_.fetch_sub(1, std::memory_order_acq_rel);
+  trim_.shrank(backlog_.fetch_sub(1, std::memory_order_acq_rel) - 1);
 }
 
 }  // namespace rampart::runtime

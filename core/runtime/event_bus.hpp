@@ -24,6 +24,8 @@
 #include <span>
 #include <vector>
 
+#include "runtime/burst_trim.hpp"
+
 namespace rampart::runtime {
 
 class EventSink {
@@ -75,6 +77,9 @@ class EventBus {
   boost::asio::thread_pool& workers_;
   const size_t max_backlog_;
   std::atomic<size_t> backlog_{0};
+  // A drained flood's memory goes back to the kernel; 16,384 deliveries
+  // (~5 MiB) make a burst worth a trim.
+  BurstTrim trim_{16384};
   std::mutex mu_;
   std::array<std::vector<std::shared_ptr<EventSink>>, RAMPART_SOURCE_MAX> subscribers_;
   std::atomic<uint64_t> published_{0}, delivered_{0}, unrouted_{0}, overflowed_{0};

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// The event bus's bound, and memory under an event flood: the core's event
-// bus, worker pool, alert pipeline, SQLite store and the real `log` sender,
-// fed by a real engine plugin that turns every event into an alert, while
-// the ring-buffer side publishes far faster than the engine keeps up. Every
-// queue on the way must stay within its bound, and once the flood has
-// drained the process must give the memory back (RSS from
-// /proc/self/statm), not keep its peak.
+// The event bus's bound, the trim after a burst, and memory under an event
+// flood: the core's event bus, worker pool, alert pipeline, SQLite store and
+// the real `log` sender, fed by a real engine plugin that turns every event
+// into an alert, while the ring-buffer side publishes far faster than the
+// engine keeps up. Every queue on the way must stay within its bound, and
+// once the flood has drained the process must give the memory back (RSS
+// from /proc/self/statm), not keep its peak.
 #include <gtest/gtest.h>
 
 #include <malloc.h>
@@ -108,6 +108,24 @@ TEST(EventBusBacklog, IsBoundedAndCountsWhatItDrops) {
   bus.unsubscribe_all(sink.get());
 }
 
+// A trim only when a queue empties after a burst at least `burst` deep,
+// and once per burst.
+TEST(BurstTrim, TrimsOnceWhenABurstDrains) {
+  rampart::runtime::BurstTrim trim(8);
+  const uint64_t before = rampart::runtime::BurstTrim::trims();
+  for (size_t d = 1; d <= 7; ++d) trim.grew(d);
+  trim.shrank(0);
+  EXPECT_EQ(rampart::runtime::BurstTrim::trims(), before) << "7 deep is no burst";
+  EXPECT_EQ(trim.high_water(), 0u) << "the mark restarts when the queue empties";
+  for (size_t d = 1; d <= 9; ++d) trim.grew(d);
+  trim.shrank(3);
+  EXPECT_EQ(rampart::runtime::BurstTrim::trims(), before) << "not empty yet";
+  trim.shrank(0);
+  EXPECT_EQ(rampart::runtime::BurstTrim::trims(), before + 1);
+  trim.shrank(0);
+  EXPECT_EQ(rampart::runtime::BurstTrim::trims(), before + 1) << "once per burst";
+}
+
 TEST(EventFlood, QueuesStayBoundedAndMemoryIsReturnedOnceItDrains) {
   constexpr size_t kEvents = 1'000'000;
   constexpr size_t kPayload = 64;  // about a firewall verdict record
@@ -180,10 +198,11 @@ TEST(EventFlood, QueuesStayBoundedAndMemoryIsReturnedOnceItDrains) {
       std::chrono::seconds(10));
   std::printf(
       "event flood: %zu events; RSS baseline %.1f MiB, peak %.1f MiB, after %.1f MiB; "
-      "peak backlog %zu; dropped %llu by the bus, %llu by the store\n",
+      "peak backlog %zu; dropped %llu by the bus, %llu by the store; %llu trims\n",
       kEvents, mib(baseline), mib(peak), mib(after), peak_backlog,
       static_cast<unsigned long long>(bus.overflowed()),
-      static_cast<unsigned long long>(store.dropped()));
+      static_cast<unsigned long long>(store.dropped()),
+      static_cast<unsigned long long>(rampart::runtime::BurstTrim::trims()));
   EXPECT_LE(peak_backlog, rampart::runtime::EventBus::kDefaultMaxBacklog);
   // Nothing vanishes: every event was delivered (one subscriber) or counted
   // as dropped, and a flood this far past the bound does drop.
