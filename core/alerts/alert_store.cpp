@@ -103,6 +103,7 @@ void AlertStore::add(std::shared_ptr<const AlertRecord> alert) {
     }
     pending_.push_back(std::move(alert));
     ++added_;
+    trim_.grew(pending_.size());
   }
   cv_.notify_one();
 }
@@ -131,9 +132,18 @@ void AlertStore::run() {
       last_prune = now;
       prune();
     }
+    const size_t done = batch.size();
+    batch.clear();  // the records go, unless a sender or stream still holds one
     lock.lock();
-    written_ += batch.size();
-    batch.clear();
+    if (pending_.empty()) {
+      // Not under the lock (emit() must not wait for a trim), but before
+      // the batch counts as written: flush() returns with a drained
+      // burst's memory already given back.
+      lock.unlock();
+      trim_.shrank(0);
+      lock.lock();
+    }
+    written_ += done;
     written_cv_.notify_all();
     if (stop) return;
   }

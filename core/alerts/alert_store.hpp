@@ -19,6 +19,7 @@
 
 #include "alerts/alert.hpp"
 #include "alerts/settings.hpp"
+#include "runtime/burst_trim.hpp"
 
 namespace rampart::alerts {
 
@@ -79,6 +80,8 @@ class AlertStore {
   uint64_t added_ = 0, written_ = 0, pruned_ = 0, dropped_ = 0;
   StoreSettings settings_;
   bool stopping_ = false;
+  // The writer trims once a burst of 4,096 records (~4 MiB) has drained.
+  runtime::BurstTrim trim_{4096};
   std::thread thread_;
 };
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/agent_views.hpp"
 
+#include "config/redaction.hpp"
 #include "util/json.hpp"
 
 #include <Poco/JSON/Array.h>
@@ -8,8 +9,6 @@
 #include <bpf/bpf.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cctype>
 #include <sstream>
 
 namespace rampart::daemon {
@@ -18,14 +17,6 @@ namespace {
 using Poco::JSON::Array;
 using Poco::JSON::Object;
 using util::to_json;
-
-bool secret_key(std::string k) {  // by value: lower-cased here
-  std::transform(k.begin(), k.end(), k.begin(), [](unsigned char c) { return std::tolower(c); });
-  for (const char* s : {"password", "secret", "token", "api_key", "apikey", "private_key"}) {
-    if (k.find(s) != std::string::npos) return true;
-  }
-  return k == "keys";
-}
 
 Array::Ptr string_array(const std::vector<std::string>& v) {
   Array::Ptr a = new Array;
@@ -50,6 +41,13 @@ std::vector<plugin_host::PluginStatus> PluginSnapshot::plugins() const {
 size_t PluginSnapshot::refused() const {
   std::lock_guard lock(mu_);
   return refused_;
+}
+
+SecretSettings PluginSnapshot::secret_settings() const {
+  std::lock_guard lock(mu_);
+  SecretSettings out;
+  for (const auto& p : plugins_) out.emplace(p.id, p.secret_settings);
+  return out;
 }
 
 std::string agent_status_json(const PluginSnapshot& snapshot, const bpf::Datapath* dp,
@@ -167,7 +165,7 @@ std::string ebpf_status_json(const bpf::Datapath* dp) {
   return to_json(o);
 }
 
-std::string config_json(const config::Config& cfg) {
+std::string config_json(const config::Config& cfg, const SecretSettings& secrets) {
   Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   o->set("source", cfg.source);
   Object::Ptr agent = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
@@ -185,7 +183,13 @@ std::string config_json(const config::Config& cfg) {
   o->set("agent", agent);
   Object::Ptr plugins = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   for (const auto& [id, p] : cfg.plugins) {
-    Poco::Dynamic::Var v = util::from_yaml(p.node, secret_key);
+    Poco::Dynamic::Var v = util::from_yaml(p.node);
+    const auto declared = secrets.find(id);
+    if (declared != secrets.end() && declared->second) {
+      config::redact_paths(v, *declared->second);
+    } else {
+      config::redact_undeclared(v);
+    }
     Object::Ptr po =
         v.type() == typeid(Object::Ptr) ? v.extract<Object::Ptr>() : Object::Ptr(new Object);
     po->set("enabled", p.enabled);

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,10 @@
 
 namespace rampart::daemon {
 
+// Per installed plugin id, the secret settings it declares, or nullopt
+// when it cannot declare any (built against ABI < 1.4).
+using SecretSettings = std::map<std::string, std::optional<std::vector<std::string>>>;
+
 // What the control thread last saw of the plugins, for other threads
 // (API requests, metric scrapes) to read without touching the manager.
 class PluginSnapshot {
@@ -22,6 +28,7 @@ class PluginSnapshot {
   void update(const plugin_host::PluginManager& plugins);
   std::vector<plugin_host::PluginStatus> plugins() const;
   size_t refused() const;
+  SecretSettings secret_settings() const;
 
  private:
   mutable std::mutex mu_;
@@ -34,7 +41,9 @@ std::string agent_status_json(const PluginSnapshot& plugins, const bpf::Datapath
                               std::chrono::steady_clock::time_point started,
                               const std::vector<Missing>& readiness);
 std::string ebpf_status_json(const bpf::Datapath* datapath);
-// Keys that name secrets (password, secret, token, api_key...) show "***".
-std::string config_json(const config::Config& cfg);
+// The running configuration. Each plugin's subtree is redacted along the
+// paths the plugin declares; a plugin that declares nothing or is not
+// installed (its schema unknown) shows every value but `enabled` redacted.
+std::string config_json(const config::Config& cfg, const SecretSettings& secrets);
 
 }  // namespace rampart::daemon

@@ -96,18 +96,34 @@ void event_metrics(std::vector<prometheus::MetricFamily>& out, const runtime::Ev
   auto dispatched =
       metric_family("rampart_events_dispatched_total", "Deliveries to subscribed engines by source",
                     MetricType::Counter);
-  auto dropped = metric_family("rampart_events_dropped_total",
-                               "Events no engine subscribed to, by source", MetricType::Counter);
+  auto dropped = metric_family(
+      "rampart_events_dropped_total",
+      "Events no engine received, by source and reason: no engine subscribed (unrouted), "
+      "or the engines' backlog was full (backlog_full)",
+      MetricType::Counter);
   for (uint32_t s = 0; s < RAMPART_SOURCE_MAX; ++s) {
     const auto c = bus.counts(s);
     if (c.published == 0 && s > RAMPART_SOURCE_XDP_FIREWALL) continue;
     add_sample(published, {{"source", source_name(s)}}, static_cast<double>(c.published));
     add_sample(dispatched, {{"source", source_name(s)}}, static_cast<double>(c.delivered));
-    add_sample(dropped, {{"source", source_name(s)}}, static_cast<double>(c.unrouted));
+    add_sample(dropped, {{"source", source_name(s)}, {"reason", "unrouted"}},
+               static_cast<double>(c.unrouted));
+    add_sample(dropped, {{"source", source_name(s)}, {"reason", "backlog_full"}},
+               static_cast<double>(c.overflowed));
   }
   out.push_back(std::move(published));
   out.push_back(std::move(dispatched));
   out.push_back(std::move(dropped));
+  auto backlog =
+      metric_family("rampart_events_backlog", "Deliveries to engines queued or running (bounded)",
+                    MetricType::Gauge);
+  add_sample(backlog, {}, static_cast<double>(bus.backlog()));
+  out.push_back(std::move(backlog));
+  auto trims = metric_family("rampart_memory_trims_total",
+                             "Times free heap memory was returned to the kernel after a burst",
+                             MetricType::Counter);
+  add_sample(trims, {}, static_cast<double>(runtime::BurstTrim::trims()));
+  out.push_back(std::move(trims));
 }
 
 void alert_metrics(std::vector<prometheus::MetricFamily>& out, const alerts::AlertPipeline& p) {

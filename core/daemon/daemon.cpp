@@ -576,8 +576,11 @@ int run(const Options& opts) {
   };
   providers.ebpf_status = [&] { return ebpf_status_json(datapath.get()); };
   providers.config = [&] {
+    // Until the plugins are found the snapshot knows none: every plugin's
+    // settings read redacted, never in clear.
+    const auto secrets = snapshot.secret_settings();
     std::lock_guard lock(config_mu);
-    return config_json(cfg);
+    return config_json(cfg, secrets);
   };
   providers.reload = [&](const std::string& carrier) { return reloads.request(carrier); };
   providers.alerts = alert_store.get();

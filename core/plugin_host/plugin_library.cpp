@@ -8,6 +8,8 @@
 #include <cstring>
 #include <regex>
 
+#include "config/redaction.hpp"
+
 namespace rampart::plugin_host {
 namespace {
 
@@ -48,6 +50,22 @@ std::optional<std::string> check_descriptor(const rampart_plugin_descriptor* d, 
   if (d->kind == RAMPART_KIND_SENDER && !api->send_alert) {
     return "malformed descriptor: a sender must implement send_alert";
   }
+  if (RAMPART_HAS_FIELD(d, rampart_plugin_descriptor, secret_settings) && d->secret_settings) {
+    // Refused rather than half-read: a list the host cannot read whole
+    // would show the secrets it fails to name.
+    size_t i = 0;
+    for (; i < config::kMaxSecretPaths && d->secret_settings[i]; ++i) {
+      if (auto why = config::secret_path_problem(d->secret_settings[i])) {
+        return "malformed descriptor: secret_settings[" + std::to_string(i) + "] \"" +
+               std::string(d->secret_settings[i]).substr(0, config::kMaxSecretPathLength) + "\" " +
+               *why;
+      }
+    }
+    if (i == config::kMaxSecretPaths) {
+      return "malformed descriptor: secret_settings has no NULL within " +
+             std::to_string(config::kMaxSecretPaths) + " entries";
+    }
+  }
   return std::nullopt;
 }
 
@@ -55,7 +73,14 @@ std::optional<std::string> check_descriptor(const rampart_plugin_descriptor* d, 
 
 PluginLibrary::PluginLibrary(std::string path, boost::dll::shared_library lib,
                              const rampart_plugin_descriptor* desc)
-    : path_(std::move(path)), lib_(std::move(lib)), desc_(desc), id_(desc->id) {}
+    : path_(std::move(path)), lib_(std::move(lib)), desc_(desc), id_(desc->id) {
+  // Undeclared (older than 1.4, or NULL) stays nullopt: everything redacted.
+  if (!RAMPART_HAS_FIELD(desc, rampart_plugin_descriptor, secret_settings) ||
+      !desc->secret_settings)
+    return;
+  secret_settings_.emplace();
+  for (auto p = desc->secret_settings; *p; ++p) secret_settings_->emplace_back(*p);
+}
 
 std::optional<std::string> untrusted_reason(const std::string& path, bool expect_directory) {
   struct stat st {};

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 // True when optional function `fn` lies inside the plugin's table and is set.
 #define RAMPART_PLUGIN_HAS(lib, fn) \
@@ -36,12 +37,19 @@ class PluginLibrary {
   const std::string& id() const { return id_; }
   rampart_plugin_kind kind() const { return static_cast<rampart_plugin_kind>(desc_->kind); }
   std::string version() const { return desc_->version; }
+  // The settings whose values are secrets (ABI 1.4, copied at load: the
+  // API thread reads them without the library); nullopt when the plugin
+  // was built against an older ABI and so cannot say.
+  const std::optional<std::vector<std::string>>& secret_settings() const {
+    return secret_settings_;
+  }
 
  private:
   std::string path_;
   boost::dll::shared_library lib_;
   const rampart_plugin_descriptor* desc_;
   std::string id_;
+  std::optional<std::vector<std::string>> secret_settings_;
 };
 
 // nullopt when `path` may be loaded from: owned by root (or by the user

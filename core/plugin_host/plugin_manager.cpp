@@ -315,7 +315,7 @@ std::vector<PluginStatus> PluginManager::status() const {
   for (const auto& [id, e] : plugins_) {
     const auto& d = e.lib->descriptor();
     out.push_back({id, d.name, d.version, std::string(kind_name(e.lib->kind())), e.lib->path(),
-                   e.state, e.error, e.instance});
+                   e.state, e.error, e.instance, e.lib->secret_settings()});
   }
   return out;
 }

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@ struct PluginStatus {
   PluginState state;
   std::string error;
   std::weak_ptr<PluginInstance> instance;  // while running: its live state (enforcing)
+  std::optional<std::vector<std::string>> secret_settings;  // see PluginLibrary
 };
 
 struct Refusal {

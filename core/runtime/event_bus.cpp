@@ -32,8 +32,9 @@ void EventBus::unsubscribe_all(const EventSink* sink) {
 }
 
 EventBus::SourceCounts EventBus::counts(uint32_t source) const {
-  if (source >= RAMPART_SOURCE_MAX) return {0, 0, 0};
-  return {published_by_[source].load(), delivered_by_[source].load(), unrouted_by_[source].load()};
+  if (source >= RAMPART_SOURCE_MAX) return {0, 0, 0, 0};
+  return {published_by_[source].load(), delivered_by_[source].load(), unrouted_by_[source].load(),
+          overflowed_by_[source].load()};
 }
 
 void EventBus::publish(uint32_t source, uint32_t type, std::span<const uint8_t> payload) {
@@ -50,6 +51,17 @@ void EventBus::publish(uint32_t source, uint32_t type, std::span<const uint8_t> 
     if (known) unrouted_by_[source].fetch_add(1, std::memory_order_relaxed);
     return;
   }
+  // Claimed before anything is allocated for the event, so a full backlog
+  // costs a drop and nothing else.
+  const size_t n = targets.size();
+  const size_t depth = backlog_.fetch_add(n, std::memory_order_relaxed) + n;
+  if (depth > max_backlog_) {
+    backlog_.fetch_sub(n, std::memory_order_relaxed);
+    overflowed_.fetch_add(1, std::memory_order_relaxed);
+    overflowed_by_[source].fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  trim_.grew(depth);
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   const uint64_t now = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
@@ -64,16 +76,21 @@ void EventBus::publish(uint32_t source, uint32_t type, std::span<const uint8_t> 
       ev.data = data->data();
       ev.len = data->size();
       sink->deliver(ev);
-      delivered_.fetch_add(1, std::memory_order_relaxed);
-      delivered_by_[source].fetch_add(1, std::memory_order_relaxed);
       if (latency_) {
         timespec done{};
         clock_gettime(CLOCK_MONOTONIC, &done);
         const uint64_t end = static_cast<uint64_t>(done.tv_sec) * 1000000000ull + done.tv_nsec;
         latency_->Observe(static_cast<double>(end - now) / 1e9);
       }
+      delivered_one(source);
     });
   }
+}
+
+void EventBus::delivered_one(uint32_t source) noexcept {
+  delivered_.fetch_add(1, std::memory_order_relaxed);
+  delivered_by_[source].fetch_add(1, std::memory_order_relaxed);
+  trim_.shrank(backlog_.fetch_sub(1, std::memory_order_acq_rel) - 1);
 }
 
 }  // namespace rampart::runtime

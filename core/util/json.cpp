@@ -14,21 +14,16 @@ std::string to_json(const Poco::Dynamic::Var& v, unsigned indent) {
   return os.str();
 }
 
-Poco::Dynamic::Var from_yaml(const YAML::Node& n,
-                             const std::function<bool(const std::string&)>& redact) {
+Poco::Dynamic::Var from_yaml(const YAML::Node& n) {
   switch (n.Type()) {
     case YAML::NodeType::Map: {
       Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-      for (const auto& kv : n) {
-        const auto key = kv.first.Scalar();
-        o->set(key,
-               redact && redact(key) ? Poco::Dynamic::Var("***") : from_yaml(kv.second, redact));
-      }
+      for (const auto& kv : n) o->set(kv.first.Scalar(), from_yaml(kv.second));
       return o;
     }
     case YAML::NodeType::Sequence: {
       Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
-      for (const auto& e : n) a->add(from_yaml(e, redact));
+      for (const auto& e : n) a->add(from_yaml(e));
       return a;
     }
     case YAML::NodeType::Scalar: {

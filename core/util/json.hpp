@@ -5,7 +5,6 @@
 #include <Poco/Dynamic/Var.h>
 #include <yaml-cpp/yaml.h>
 
-#include <functional>
 #include <string>
 
 namespace rampart::util {
@@ -14,9 +13,7 @@ namespace rampart::util {
 std::string to_json(const Poco::Dynamic::Var& v, unsigned indent = 0);
 
 // A YAML node as JSON values: maps keep their order, unquoted scalars that
-// read as integers, numbers or booleans become those. Values of map keys
-// for which `redact` says true read "***".
-Poco::Dynamic::Var from_yaml(const YAML::Node& node,
-                             const std::function<bool(const std::string&)>& redact = {});
+// read as integers, numbers or booleans become those.
+Poco::Dynamic::Var from_yaml(const YAML::Node& node);
 
 }  // namespace rampart::util

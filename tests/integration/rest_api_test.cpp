@@ -22,6 +22,7 @@
 #include "http_client.hpp"
 #include "raw_http.hpp"
 #include "temp_dir.hpp"
+#include "test_paths.hpp"
 #include "util/json.hpp"
 
 namespace {
@@ -273,6 +274,53 @@ TEST_F(RestApi, AgentStatusConfigAndReload) {
   EXPECT_NE(r.body.find(R"("error":"reload refused")"), std::string::npos) << r.body;
   EXPECT_EQ(call("GET", "/api/v1/config/reload").status, 405);
   EXPECT_EQ(call("GET", "/healthz").status, 200) << "still serving";
+}
+
+// GET /api/v1/config from a real rampartd, each plugin redacted along the
+// secret settings it declares: webhook header values and the token in its
+// URL's path and query, the SMTP credential, everything of a plugin built
+// against ABI 1.3 and of one configured but not installed. What is not
+// secret still reads as configured.
+TEST(RunningConfig, NoSecretValueLeavesTheAgent) {
+  rampart::test::TempDir dir;
+  const auto cfg = dir / "rampart.yaml";
+  rampart::test::write_file(
+      cfg,
+      "agent:\n  state_dir: " + (dir / "state") +
+          "\nplugins:\n  rest: " + rampart::test::rest_settings(dir.path()) +
+          "\n"
+          "  webhook:\n"
+          "    url: https://hooks.example.invalid:8443/services/T0/s3cret-path?token=s3cret-query\n"
+          "    headers: {Authorization: Bearer s3cret-bearer, X-Api-Key: s3cret-key}\n"
+          "    retries: 7\n"
+          "  email:\n"
+          "    server: 127.0.0.1:2525\n"
+          "    from: rampart@example.com\n"
+          "    to: [ops@example.com]\n"
+          "    username: s3cret-user\n"
+          "    password: s3cret-password\n"
+          "  abi_1_3: {value: s3cret-legacy}\n"
+          "  ghost: {enabled: false, endpoint: s3cret-ghost}\n");
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR,
+                   "--plugin-dir", rampart::test::variant_dir("abi_1_3")});
+  ASSERT_TRUE(d.wait_for("ready plugins=abi_1_3,email,rest,webhook refused=0")) << d.output();
+  const rampart::test::ApiClient api{rampart::test::listening_port(d.output()),
+                                     rampart::test::bootstrap_token(dir / "state")};
+  const auto r = api.call("GET", "/api/v1/config");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body.find("s3cret"), std::string::npos) << r.body;
+  for (const char* shown : {
+           R"("url":"https://hooks.example.invalid:8443/***")",
+           R"("headers":{"Authorization":"***","X-Api-Key":"***"})",
+           R"("retries":7)",
+           R"("server":"127.0.0.1:2525")",
+           R"("to":["ops@example.com"])",
+           R"("username":"***","password":"***")",
+           R"("abi_1_3":{"value":"***","enabled":true})",
+           R"("ghost":{"enabled":false,"endpoint":"***"})",
+       }) {
+    EXPECT_NE(r.body.find(shown), std::string::npos) << shown << " in " << r.body;
+  }
 }
 
 TEST_F(RestApi, KeysAreCheckedFromEitherHeader) {

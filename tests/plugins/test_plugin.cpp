@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -23,6 +24,10 @@ using rampart::sdk::Host;
 
 class TestEngine {
  public:
+#ifdef TEST_SECRETS
+  // Through the C++ SDK into the descriptor (ABI 1.4).
+  static constexpr const char* kSecretSettings[] = {"token", "hooks.*.url#url", nullptr};
+#endif
   TestEngine(Host& host, const Config& cfg) : host_(host) {
 #ifdef TEST_THROW_IN_CREATE
     throw std::runtime_error("constructor exploded on purpose");
@@ -73,9 +78,9 @@ class TestEngine {
   void validate(const Config& cfg) {
     if (cfg.get<bool>("reject", false))
       throw Error(RAMPART_ERR_INVALID_ARGUMENT, "reject: true is refused");
-    cfg.allow_only("",
-                   {"value", "reject", "fail_reload", "tick_ms", "alert_on_tick", "throw_on_tick",
-                    "throw_on_event", "open_map", "map_value_size", "publish_names"});
+    cfg.allow_only(
+        "", {"value", "reject", "fail_reload", "tick_ms", "alert_on_tick", "throw_on_tick",
+             "throw_on_event", "open_map", "map_value_size", "publish_names", "alert_on_event"});
   }
 
   void reload(const Config& cfg) {
@@ -87,6 +92,17 @@ class TestEngine {
 
   void on_event(const Event& ev) {
     events_.inc();
+    if (alert_on_event_) {
+      // Flood mode: what an engine does for a verdict worth an alert (a
+      // message built, an alert emitted), without a log line per event.
+      const std::string msg = "test event of " + std::to_string(ev.bytes().size()) + " bytes";
+      rampart_alert a = rampart::sdk::make_alert(RAMPART_SEVERITY_LOW, "flood", msg,
+                                                 {"T1498", "Network Denial of Service", "Impact"});
+      a.ip_family = 4;
+      std::memcpy(a.src_addr, ev.bytes().data(), std::min<size_t>(4, ev.bytes().size()));
+      host_.emit_alert(a);
+      return;
+    }
     host_.info("lifecycle: event bytes=" + std::string(ev.bytes()));
     if (throw_on_event_) throw std::runtime_error("event handler exploded on purpose");
   }
@@ -102,6 +118,7 @@ class TestEngine {
     map_name_ = cfg.get<std::string>("open_map", "");
     map_value_size_ = cfg.get<uint32_t>("map_value_size", 8);
     publish_names_ = cfg.get<bool>("publish_names", false);
+    alert_on_event_ = cfg.get<bool>("alert_on_event", false);
   }
 
   Host& host_;
@@ -109,6 +126,7 @@ class TestEngine {
   int64_t tick_ms_ = 0;
   bool alert_on_tick_ = false, throw_on_tick_ = false, throw_on_event_ = false;
   bool publish_names_ = false;
+  bool alert_on_event_ = false;
   rampart::sdk::Metric events_;
   rampart::sdk::Timer timer_;
   std::string map_name_;
@@ -147,6 +165,15 @@ rampart_plugin_entry(uint16_t, uint16_t) {
 #endif
 #ifdef TEST_BAD_KIND
     d.kind = 42;
+#endif
+#ifdef TEST_ABI_1_3
+    // Built against ABI 1.3: the descriptor ends before secret_settings.
+    d.abi_minor = 3;
+    d.struct_size = offsetof(rampart_plugin_descriptor, secret_settings);
+#endif
+#ifdef TEST_BAD_SECRET_PATH
+    static const char* const bad_paths[] = {"token", "hooks..url", nullptr};
+    d.secret_settings = bad_paths;
 #endif
 #ifdef TEST_NO_CREATE
     api.create = nullptr;

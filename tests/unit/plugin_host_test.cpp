@@ -82,7 +82,10 @@ INSTANTIATE_TEST_SUITE_P(
                       RefusalCase{"bad_id", "malformed descriptor: id"},
                       RefusalCase{"no_create", "create, destroy and last_error are required"},
                       RefusalCase{"short_api", "function table struct_size"},
-                      RefusalCase{"null_descriptor", "returned no descriptor"}),
+                      RefusalCase{"null_descriptor", "returned no descriptor"},
+                      RefusalCase{"bad_secret_path",
+                                  "malformed descriptor: secret_settings[1] "
+                                  "\"hooks..url\" has an empty segment"}),
     [](const auto& info) { return std::string(info.param.variant); });
 
 TEST_F(PluginHost, DuplicateIdIsRefusedAndTheFirstKept) {
@@ -96,6 +99,22 @@ TEST_F(PluginHost, DuplicateIdIsRefusedAndTheFirstKept) {
   ASSERT_NE(st, nullptr);
   EXPECT_NE(st->path.find("dup_a.so"), std::string::npos);
   EXPECT_EQ(st->state, PluginState::running);
+}
+
+// ABI 1.4: what each plugin declares secret reaches the host through its
+// descriptor (the C++ SDK fills it from kSecretSettings); a plugin built
+// against 1.3 has no field for it, which is not the same as declaring none.
+TEST_F(PluginHost, SecretSettingsComeFromTheDescriptor) {
+  PluginManager pm(core.services);
+  pm.discover({variant_dir("secret_engine"), variant_dir("abi_1_3"), variant_dir("good_engine")});
+  ASSERT_TRUE(pm.refusals().empty()) << log.dump();
+  const auto status = pm.status();
+  ASSERT_EQ(status.size(), 3u);
+  EXPECT_EQ(find(status, "secret_engine")->secret_settings,
+            (std::vector<std::string>{"token", "hooks.*.url#url"}));
+  EXPECT_EQ(find(status, "good_engine")->secret_settings, std::nullopt)
+      << "1.4 without kSecretSettings declares nothing: all its values are redacted";
+  EXPECT_EQ(find(status, "abi_1_3")->secret_settings, std::nullopt) << "cannot declare";
 }
 
 struct FailCase {

@@ -86,4 +86,32 @@ TEST(SdkEntry, DescriptorCarriesTheBuildAbiAndIdentity) {
   EXPECT_NE(d->api->send_alert, nullptr);
 }
 
+struct WithSecrets {
+  WithSecrets(Host&, const Config&) {}
+  static constexpr const char* kSecretSettings[] = {"password", "hooks.*.url#url", nullptr};
+};
+struct NoSecrets {
+  NoSecrets(Host&, const Config&) {}
+  static constexpr const char* kSecretSettings[] = {nullptr};
+};
+
+// ABI 1.4: kSecretSettings, when the class has it, is the descriptor's list.
+TEST(SdkEntry, DescriptorCarriesTheDeclaredSecretSettings) {
+  const auto* d =
+      rampart::sdk::detail::entry<WithSecrets>(RAMPART_KIND_SENDER, "with", "W", "1", "MIT", "");
+  ASSERT_NE(d->secret_settings, nullptr);
+  EXPECT_STREQ(d->secret_settings[0], "password");
+  EXPECT_STREQ(d->secret_settings[1], "hooks.*.url#url");
+  EXPECT_EQ(d->secret_settings[2], nullptr);
+  const auto* none =
+      rampart::sdk::detail::entry<NoSecrets>(RAMPART_KIND_ENGINE, "none", "N", "1", "MIT", "");
+  ASSERT_NE(none->secret_settings, nullptr);
+  EXPECT_EQ(none->secret_settings[0], nullptr);
+  EXPECT_EQ(
+      rampart::sdk::detail::entry<Full>(RAMPART_KIND_SENDER, "full", "Full", "1.2.3", "MIT", "desc")
+          ->secret_settings,
+      nullptr)
+      << "a class without kSecretSettings declares nothing (the host then redacts it all)";
+}
+
 }  // namespace

@@ -173,6 +173,9 @@ constexpr const char* kDomain = "firewall";
 
 class FirewallEngine {
  public:
+  // Rules and blocklists are not secrets (the API lists them anyway).
+  static constexpr const char* kSecretSettings[] = {nullptr};
+
   FirewallEngine(Host& host, const Config& cfg) : host_(host), settings_(parse(cfg)) {
     (void)rampart::firewall::compile(settings_.rules, settings_.default_policy);  // fail early
     rules_ =

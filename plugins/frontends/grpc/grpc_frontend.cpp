@@ -151,6 +151,10 @@ class Service final : public v1::AlertStream::CallbackService {
 
 class GrpcFrontend {
  public:
+  // None of its settings is secret: tls.key is the key file's path, not
+  // the key, and API keys live in the key store, never in the config.
+  static constexpr const char* kSecretSettings[] = {nullptr};
+
   GrpcFrontend(Host& host, const Config& cfg)
       : host_(host),
         settings_(Settings::from(cfg)),

@@ -79,6 +79,10 @@ Settings settings(const Config& cfg) {
 
 class MetricsFrontend {
  public:
+  // None of its settings is secret: tls.key is the key file's path, not
+  // the key, and API keys live in the key store, never in the config.
+  static constexpr const char* kSecretSettings[] = {nullptr};
+
   MetricsFrontend(Host& host, const Config& cfg) : host_(host), settings_(settings(cfg)) {}
 
   void start() {

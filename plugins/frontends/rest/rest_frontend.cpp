@@ -354,6 +354,10 @@ class Api : public fe::Handler {
 
 class RestFrontend {
  public:
+  // None of its settings is secret: tls.key is the key file's path, not
+  // the key, and API keys live in the key store, never in the config.
+  static constexpr const char* kSecretSettings[] = {nullptr};
+
   RestFrontend(Host& host, const Config& cfg) : host_(host), settings_(Settings::from(cfg)) {}
 
   void start() {

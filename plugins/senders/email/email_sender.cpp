@@ -523,6 +523,11 @@ void transmit(const Settings& s, const Message& m) {
 
 class EmailSender {
  public:
+  // Shown redacted by GET /api/v1/config: the SMTP password, and the user
+  // name, which is half of the credential (with some relays an access key
+  // id or the literal API key name). tls holds only a CA file path.
+  static constexpr const char* kSecretSettings[] = {"password", "username", nullptr};
+
   EmailSender(Host& host, const Config& cfg) : host_(host), settings_(parse(cfg)) {
     messages_ = host_.counter("rampart_email_messages_total", "Alert emails the server accepted");
     failures_ =

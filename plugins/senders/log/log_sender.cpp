@@ -90,6 +90,10 @@ class AppendFile {
 
 class LogSender {
  public:
+  // Declares that none of its settings (a path, rotation sizes) is secret,
+  // so GET /api/v1/config shows them all.
+  static constexpr const char* kSecretSettings[] = {nullptr};
+
   LogSender(Host& host, const Config& cfg) : host_(host), file_(open(cfg)) {
     written_ = host_.counter("rampart_log_alerts_written_total", "Alerts written to the log file");
     host_.info("writing alerts to " + path_);

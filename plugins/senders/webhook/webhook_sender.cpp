@@ -191,6 +191,12 @@ Outcome post(const Settings& s, const std::string& body, milliseconds budget) {
 
 class WebhookSender {
  public:
+  // Shown redacted by GET /api/v1/config: header values carry API keys and
+  // bearer tokens, and webhook URLs often carry a token in their path
+  // (Slack, Teams) or query; where they point (scheme, host, port) stays.
+  // tls holds only a CA file path and a flag.
+  static constexpr const char* kSecretSettings[] = {"url#url", "headers.*", nullptr};
+
   WebhookSender(Host& host, const Config& cfg)
       : host_(host), settings_(parse(cfg)), rng_(std::random_device{}()) {
     deliveries_ = host_.counter("rampart_webhook_deliveries_total", "Alerts the webhook accepted");

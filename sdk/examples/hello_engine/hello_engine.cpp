@@ -36,6 +36,10 @@ struct Settings {
 
 class HelloEngine {
  public:
+  // Settings whose values GET /api/v1/config must not show (ABI 1.4); none
+  // here. A sender would list e.g. {"password", "headers.*", "url#url", nullptr}.
+  static constexpr const char* kSecretSettings[] = {nullptr};
+
   HelloEngine(Host& host, const Config& cfg) : host_(host), settings_(Settings::from(cfg)) {
     ticks_ = host_.counter("rampart_hello_ticks_total", "Timer ticks seen by the example engine");
     events_ =

@@ -515,10 +515,12 @@ typedef struct rampart_plugin_descriptor {
   const rampart_plugin_api* api;
   /* ---- ABI 1.4 ---- */
   /* Settings whose values are secrets, as paths in the plugin's config
-   * subtree ("password", "headers.*", "tls.key"; a '*' segment matches any
-   * one key or index), NULL-terminated; NULL: none. GET /api/v1/config
-   * shows them redacted. A path ending in "#url" redacts a URL's user
-   * info, path and query and keeps its scheme, host and port. */
+   * subtree ("password", "headers.*", "tls.key_pem"; a '*' segment matches any
+   * one key or index), NULL-terminated. GET /api/v1/config shows them
+   * redacted. A path ending in "#url" redacts a URL's user info, path,
+   * query and fragment and keeps its scheme, host and port. An empty list
+   * declares that nothing is secret; NULL declares nothing, and every
+   * value but `enabled` is then redacted, as for a plugin older than 1.4. */
   const char* const* secret_settings;
 } rampart_plugin_descriptor;
 

@@ -37,6 +37,7 @@
 #include <ctime>
 #include <functional>
 #include <initializer_list>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -801,8 +802,9 @@ concept HasApplyRules = requires(T t, std::string_view d, const std::vector<Rule
   t.apply_rules(d, r);
 };
 
-// ABI 1.4: `static constexpr const char* kSecretSettings[] = {"password",
-// nullptr};` declares the settings GET /api/v1/config redacts.
+// ABI 1.4: a public `static constexpr const char* kSecretSettings[] =
+// {"password", nullptr};` declares the settings GET /api/v1/config redacts
+// (a private one cannot be seen from here and would declare nothing).
 template <class T>
 concept HasSecretSettings = requires {
   { T::kSecretSettings[0] } -> std::convertible_to<const char*>;
@@ -910,7 +912,13 @@ const rampart_plugin_descriptor* entry(rampart_plugin_kind kind, const char* id,
     d.license = license;
     d.description = description;
     d.api = &api;
-    if constexpr (HasSecretSettings<T>) d.secret_settings = T::kSecretSettings;
+    if constexpr (HasSecretSettings<T>) {
+      // The host reads up to the NULL: a list without one would run on
+      // into whatever follows it in the library.
+      static_assert(T::kSecretSettings[std::size(T::kSecretSettings) - 1] == nullptr,
+                    "kSecretSettings must end with nullptr");
+      d.secret_settings = T::kSecretSettings;
+    }
     return d;
   }();
   return &desc;
