@@ -27,8 +27,9 @@ std::vector<Missing> assess_readiness(const config::Config& cfg,
       }
     }
   }
-  for (const auto& [id, p] : cfg.plugins) {
-    if (!p.enabled) continue;
+  for (const auto& entry : cfg.plugins) {
+    const std::string& id = entry.first;
+    if (!entry.second.enabled) continue;
     const auto st = std::find_if(plugins.begin(), plugins.end(),
                                  [&](const plugin_host::PluginStatus& s) { return s.id == id; });
     const std::string component = "plugins." + id;

@@ -36,12 +36,14 @@ using Core = rampart::test::PluginCore;
 
 rampart::config::Config cfg(const std::string& yaml) { return rampart::test::config_from(yaml); }
 
-const rampart::plugin_host::PluginStatus* find(
+// The status of plugin `id`, a copy (a pointer into pm.status()'s
+// temporary would dangle; ASan found two tests doing that).
+std::optional<rampart::plugin_host::PluginStatus> find(
     const std::vector<rampart::plugin_host::PluginStatus>& all, const std::string& id) {
   for (const auto& s : all) {
-    if (s.id == id) return &s;
+    if (s.id == id) return s;
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 class PluginHost : public ::testing::Test {
@@ -95,8 +97,8 @@ TEST_F(PluginHost, DuplicateIdIsRefusedAndTheFirstKept) {
   EXPECT_NE(pm.refusals()[0].reason.find("duplicate plugin id 'dup'"), std::string::npos);
   EXPECT_NE(pm.refusals()[0].path.find("dup_b.so"), std::string::npos);
   pm.start(cfg("plugins:\n  dup: {}\n"));
-  const auto* st = find(pm.status(), "dup");
-  ASSERT_NE(st, nullptr);
+  const auto st = find(pm.status(), "dup");
+  ASSERT_TRUE(st);
   EXPECT_NE(st->path.find("dup_a.so"), std::string::npos);
   EXPECT_EQ(st->state, PluginState::running);
 }
@@ -130,8 +132,8 @@ TEST_P(StartFailure, FailsThatPluginOnlyAndLogsWhy) {
   EXPECT_TRUE(pm.refusals().empty());
   pm.start(cfg(std::string("plugins:\n  good_engine: {}\n  ") + c.variant + ": {}\n"));
   const auto status = pm.status();
-  const auto* bad = find(status, c.variant);
-  ASSERT_NE(bad, nullptr);
+  const auto bad = find(status, c.variant);
+  ASSERT_TRUE(bad);
   EXPECT_EQ(bad->state, PluginState::failed);
   EXPECT_NE(bad->error.find(c.error), std::string::npos) << bad->error;
   EXPECT_EQ(log.count("plugin failed to start"), 1u) << log.dump();
@@ -452,8 +454,8 @@ TEST_F(PluginHost, LogSenderRefusesBadRotationSettings) {
   PluginManager pm(core.services);
   pm.discover({RAMPART_BUILTIN_PLUGIN_DIR});
   pm.start(cfg("plugins:\n  log: {path: /tmp/rampart-never.json, fsync: sometimes}\n"));
-  const auto* st = find(pm.status(), "log");
-  ASSERT_NE(st, nullptr);
+  const auto st = find(pm.status(), "log");
+  ASSERT_TRUE(st);
   EXPECT_EQ(st->state, PluginState::failed);
   EXPECT_NE(st->error.find("plugins.log.fsync: expected none or every, got 'sometimes'"),
             std::string::npos)
@@ -464,8 +466,8 @@ TEST_F(PluginHost, LogSenderWithBadPathFailsClearly) {
   PluginManager pm(core.services);
   pm.discover({RAMPART_BUILTIN_PLUGIN_DIR});
   pm.start(cfg("plugins:\n  log: {path: relative/alerts.json}\n"));
-  const auto* st = find(pm.status(), "log");
-  ASSERT_NE(st, nullptr);
+  const auto st = find(pm.status(), "log");
+  ASSERT_TRUE(st);
   EXPECT_EQ(st->state, PluginState::failed);
   EXPECT_NE(st->error.find("plugins.log.path must be an absolute path"), std::string::npos)
       << st->error;
