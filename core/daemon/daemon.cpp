@@ -34,6 +34,7 @@
 #include "daemon/core_metrics.hpp"
 #include "daemon/instance_lock.hpp"
 #include "daemon/readiness.hpp"
+#include "plugin_host/plugin_call.hpp"
 #include "plugin_host/plugin_manager.hpp"
 #include "runtime/event_bus.hpp"
 #include "runtime/metrics.hpp"
@@ -398,6 +399,9 @@ int keys_reset(const config::Config& cfg) {
 }  // namespace
 
 int run(const Options& opts) {
+  // Before any plugin loads (--check-config creates them too): a crash in
+  // one is reported naming it, then kills rampartd by the same signal.
+  plugin_host::install_fatal_signal_report();
   // Before anything can call libbpf (--detach-all, the datapath, plugins'
   // programs): its messages follow agent.log_format like every other line.
   bpf::route_libbpf_log();
