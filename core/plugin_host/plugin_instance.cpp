@@ -533,15 +533,22 @@ void PluginInstance::stop_and_destroy() {
     timers = timers_;
   }
   core_.events.unsubscribe_all(this);
-  core_.alerts.remove_sender(this);
   core_.alerts.remove_stream(this);
   if (core_.rules) core_.rules->release(this);
   for (auto& t : timers) timer_cancel(t.get());
-  gate_.close_and_wait();
+  // A sender's queue starts no further delivery, but the one in progress
+  // may be blocked in the network for up to the sender's own timeout:
+  // stop() is what cuts it short, so it runs beside that call. Whatever
+  // the queue still holds stays owed in the alert store.
+  const auto delivery = core_.alerts.remove_sender(this);
+  gate_.close();
+  gate_.wait(/*except_blocking=*/true);
   if (handle_ && started_ && RAMPART_PLUGIN_HAS(*lib_, stop)) {
     const auto r = call(Callback::stop, [&] { lib_->api().stop(handle_); });
     if (!r.ok()) log::error("plugin-host", r.error, {{"plugin", id()}});
   }
+  gate_.wait();
+  if (delivery) delivery->stop();
   if (handle_) {
     const auto r = call(Callback::destroy, [&] { lib_->api().destroy(handle_); });
     if (!r.ok()) log::error("plugin-host", r.error, {{"plugin", id()}});
@@ -558,7 +565,7 @@ void PluginInstance::deliver(const rampart_event& event) {
 }
 
 void PluginInstance::deliver(const alerts::AlertRecord& alert) {
-  GatePass pass(gate_);
+  GatePass pass(gate_, /*may_block=*/true);
   if (!pass) throw std::runtime_error("sender " + id() + " is stopping");
   const alerts::AlertView view(alert);
   const auto r =

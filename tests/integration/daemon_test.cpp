@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "daemon_process.hpp"
+#include "hook_server.hpp"
 #include "http_client.hpp"
 #include "metrics_check.hpp"
 #include "privilege.hpp"
@@ -410,6 +411,8 @@ TEST_F(Daemon, AnUnusableGeoIpDatabaseIsReportedAndTheAgentRuns) {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using rampart::test::HookServer;
+using rampart::test::SilentServer;
 
 size_t count_lines(DaemonProcess& d, const std::string& needle) {
   size_t n = 0;
@@ -495,6 +498,57 @@ TEST_F(Daemon, APluginCrashIsNamedBeforeRampartdDiesBySigsegv) {
                    "callback=timer"))
         << o.output();
   }
+}
+
+// SIGTERM while the webhook waits on a receiver that accepted the POST and
+// never answers (timeout_ms 120 s): rampartd stops within its bound, and
+// the alert it could not deliver arrives once, after the next start.
+TEST_F(Daemon, SigtermCutsAHangingWebhookShortAndTheAlertArrivesOnceAfterRestart) {
+  std::string sent;  // the alert JSON the hanging receiver was sent
+  {
+    SilentServer hang;
+    // The default dedup window (60 s) lets one of the engine's alerts through.
+    const auto cfg =
+        config("  good_engine: {tick_ms: 20, alert_on_tick: true}\n  webhook: {url: \"" +
+               hang.url() + "/hook\", timeout_ms: 120000}\n");
+    DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR,
+                     "--plugin-dir", variant_dir("good_engine")});
+    ASSERT_TRUE(d.wait_for("ready plugins=good_engine,webhook")) << d.output();
+    ASSERT_TRUE(hang.wait_for("\"tactic\":\"Reconnaissance\"}}")) << hang.received();
+    const auto received = hang.received();
+    sent = received.substr(received.find("\r\n\r\n") + 4);
+    const auto t0 = Clock::now();
+    d.signal(SIGTERM);
+    EXPECT_EQ(d.wait_exit(std::chrono::seconds(15)), 0) << d.output();
+    EXPECT_LT(Clock::now() - t0, std::chrono::seconds(10)) << d.output();
+    EXPECT_TRUE(d.wait_for("plugin=webhook callback=send_alert")) << d.output();
+  }
+  ASSERT_NE(sent.find("\"alert_id\":\""), std::string::npos) << sent;
+
+  HookServer receiver;
+  const auto cfg = config("  webhook: {url: \"" + receiver.url() + "/hook\"}\n");
+  {
+    DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+    ASSERT_TRUE(d.wait_for("ready plugins=webhook")) << d.output();
+    EXPECT_TRUE(d.wait_for("delivering alerts left undelivered sender=webhook alerts=1"))
+        << d.output();
+    for (const auto deadline = Clock::now() + std::chrono::seconds(10);
+         receiver.received().empty() && Clock::now() < deadline;)
+      usleep(10000);
+    d.signal(SIGTERM);
+    EXPECT_EQ(d.wait_exit(std::chrono::seconds(15)), 0) << d.output();
+  }
+  auto got = receiver.received();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].body, sent) << "the same alert, as it was first sent";
+
+  // Delivered means settled: a third start owes nothing.
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  ASSERT_TRUE(d.wait_for("ready plugins=webhook")) << d.output();
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(std::chrono::seconds(15)), 0) << d.output();
+  EXPECT_EQ(count_lines(d, "left undelivered"), 0u) << d.output();
+  EXPECT_EQ(receiver.received().size(), 1u);
 }
 
 }  // namespace

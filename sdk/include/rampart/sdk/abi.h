@@ -489,6 +489,11 @@ typedef struct rampart_plugin_api {
   rampart_status (*validate)(rampart_plugin* self, const rampart_config* config);
   /* Apply a new config, all or nothing. NULL: the host restarts the instance. */
   rampart_status (*reload)(rampart_plugin* self, const rampart_config* config);
+  /* Every other callback into the instance has returned, but for a
+   * sender's send_alert in progress, which may still be blocked in the
+   * network: stop() must make it return soon (shut its connection down);
+   * the host keeps the alert and delivers it once the sender runs again.
+   * Nothing but destroy() is called after stop(). */
   void (*stop)(rampart_plugin* self);
   void (*destroy)(rampart_plugin* self);
   rampart_status (*on_event)(rampart_plugin* self, const rampart_event* event);
