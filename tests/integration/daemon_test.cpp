@@ -128,11 +128,12 @@ class Daemon : public ::testing::Test {
  protected:
   std::string config(const std::string& plugins) {
     const auto path = dir / "rampart.yaml";
-    write_file(path, "agent:\n  workers: 2\n  state_dir: " + (dir / "state") + "\n" + alerts +
-                         "plugins:\n" + plugins);
+    write_file(path, "agent:\n  workers: 2\n  state_dir: " + (dir / "state") + "\n" + agent +
+                         alerts + "plugins:\n" + plugins);
     return path;
   }
   TempDir dir;
+  std::string agent;   // more agent: settings, indented, if any
   std::string alerts;  // an alerts: section, if any
 };
 
@@ -549,6 +550,25 @@ TEST_F(Daemon, SigtermCutsAHangingWebhookShortAndTheAlertArrivesOnceAfterRestart
   EXPECT_EQ(d.wait_exit(std::chrono::seconds(15)), 0) << d.output();
   EXPECT_EQ(count_lines(d, "left undelivered"), 0u) << d.output();
   EXPECT_EQ(receiver.received().size(), 1u);
+}
+
+// A plugin whose stop() never returns in time: after
+// agent.stop_timeout_seconds rampartd names it and exits anyway.
+TEST_F(Daemon, AStopAPluginHoldsUpEndsAtTheBoundNamingThePlugin) {
+  agent = "  stop_timeout_seconds: 2\n";
+  const auto cfg = config("  fault_engine: {stall_stop_ms: 60000}\n");
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", variant_dir("fault_engine")});
+  ASSERT_TRUE(d.wait_for("ready plugins=fault_engine")) << d.output();
+  const auto t0 = Clock::now();
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(std::chrono::seconds(15)), 1) << d.output();
+  const auto took = Clock::now() - t0;
+  EXPECT_GE(took, std::chrono::milliseconds(1500)) << "it waited for the plugin first";
+  EXPECT_LT(took, std::chrono::seconds(10));
+  EXPECT_TRUE(
+      d.wait_for("stop timed out; exiting without waiting longer waiting_for=plugin "
+                 "plugin=fault_engine stop_timeout_seconds=2"))
+      << d.output();
 }
 
 }  // namespace
