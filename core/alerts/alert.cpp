@@ -3,11 +3,14 @@
 
 #include <rampart/sdk/plugin.hpp>
 
+#include <Poco/JSON/Parser.h>
+
 #include <arpa/inet.h>
 
 #include <algorithm>
 #include <cstring>
 #include <ctime>
+#include <stdexcept>
 
 namespace rampart::alerts {
 namespace {
@@ -36,6 +39,25 @@ Poco::JSON::Object::Ptr enrichment_json(const Enrichment& e) {
   if (!e.name.empty()) o->set("name", e.name);
   if (e.reputation >= 0) o->set("reputation", e.reputation);
   return o;
+}
+
+Enrichment enrichment_from(const Poco::JSON::Object::Ptr& o) {
+  Enrichment e;
+  if (!o) return e;
+  e.country = o->optValue<std::string>("country", "");
+  e.city = o->optValue<std::string>("city", "");
+  e.asn = o->optValue<uint32_t>("asn", 0);
+  e.as_org = o->optValue<std::string>("as_org", "");
+  e.name = o->optValue<std::string>("name", "");
+  e.reputation = o->optValue<int32_t>("reputation", -1);
+  return e;
+}
+
+// An address as to_json printed it, into `out`; its family (4 or 6).
+uint8_t parse_address(const std::string& text, std::array<uint8_t, 16>& out) {
+  if (inet_pton(AF_INET, text.c_str(), out.data()) == 1) return 4;
+  if (inet_pton(AF_INET6, text.c_str(), out.data()) == 1) return 6;
+  throw std::invalid_argument("not an address: '" + text + "'");
 }
 
 }  // namespace
@@ -139,6 +161,48 @@ Poco::JSON::Object::Ptr to_json(const AlertRecord& r) {
   if (!r.src_info.empty()) o->set("src_geo", enrichment_json(r.src_info));
   if (!r.dst_info.empty()) o->set("dst_geo", enrichment_json(r.dst_info));
   return o;
+}
+
+AlertRecord from_json(const std::string& text) {
+  Poco::JSON::Object::Ptr o;
+  try {
+    o = Poco::JSON::Parser().parse(text).extract<Poco::JSON::Object::Ptr>();
+  } catch (const Poco::Exception& e) {
+    throw std::invalid_argument("not an alert: " + e.displayText());
+  }
+  if (!o || !o->has("id")) throw std::invalid_argument("not an alert: no id");
+  AlertRecord r;
+  try {
+    r.id = o->getValue<std::string>("id");
+    r.time_ns = o->getValue<uint64_t>("time_ns");
+    r.component = o->getValue<std::string>("component");
+    if (!parse_severity(o->getValue<std::string>("severity"), r.severity))
+      throw std::invalid_argument("unknown severity");
+    r.action = o->optValue<std::string>("action", "alert") == "block" ? RAMPART_ALERT_ACTION_BLOCK
+                                                                      : RAMPART_ALERT_ACTION_ALERT;
+    r.rule_id = o->optValue<std::string>("rule_id", "");
+    r.message = o->optValue<std::string>("message", "");
+    if (o->has("src_ip")) {
+      r.ip_family = parse_address(o->getValue<std::string>("src_ip"), r.src_addr);
+      parse_address(o->getValue<std::string>("dst_ip"), r.dst_addr);
+      r.src_port = o->getValue<uint16_t>("src_port");
+      r.dst_port = o->getValue<uint16_t>("dst_port");
+      r.protocol = o->getValue<uint8_t>("protocol");
+    }
+    r.vlan_id = o->optValue<uint16_t>("vlan_id", 0);
+    if (const auto m = o->getObject("mitre")) {
+      r.technique_id = m->optValue<std::string>("technique_id", "");
+      r.technique_name = m->optValue<std::string>("technique_name", "");
+      r.tactic = m->optValue<std::string>("tactic", "");
+    }
+    r.suppressed = o->optValue<uint32_t>("suppressed", 0);
+    r.suppressed_by = o->optValue<std::string>("suppressed_by", "");
+    r.src_info = enrichment_from(o->getObject("src_geo"));
+    r.dst_info = enrichment_from(o->getObject("dst_geo"));
+  } catch (const Poco::Exception& e) {
+    throw std::invalid_argument("alert " + r.id + ": " + e.displayText());
+  }
+  return r;
 }
 
 }  // namespace rampart::alerts

@@ -76,5 +76,8 @@ bool parse_severity(const std::string& text, uint32_t& out);
 
 // The API's JSON form (also what the store keeps).
 Poco::JSON::Object::Ptr to_json(const AlertRecord& r);
+// The record back from to_json's text (alerts the store re-delivers);
+// throws std::invalid_argument on text it cannot have made.
+AlertRecord from_json(const std::string& text);
 
 }  // namespace rampart::alerts

@@ -3,6 +3,7 @@
 
 #include <Poco/JSON/Object.h>
 
+#include <algorithm>
 #include <chrono>
 #include <sstream>
 
@@ -39,7 +40,12 @@ void create_schema(sqlite3* db) {
               " false_positive INTEGER NOT NULL DEFAULT 0,"
               " fp_by TEXT, fp_reason TEXT, fp_at_ns INTEGER,"
               " body TEXT NOT NULL);"
-              "CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time_ns);");
+              "CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time_ns);"
+              // The senders that still owe an alert a delivery.
+              "CREATE TABLE IF NOT EXISTS alert_deliveries ("
+              " alert_id TEXT NOT NULL,"
+              " sender TEXT NOT NULL,"
+              " PRIMARY KEY (alert_id, sender)) WITHOUT ROWID;");
 }
 
 // The stored body with the false-positive fields added.
@@ -94,15 +100,23 @@ AlertStore::~AlertStore() {
   sqlite3_close(reader_);
 }
 
-void AlertStore::add(std::shared_ptr<const AlertRecord> alert) {
+void AlertStore::add(std::shared_ptr<const AlertRecord> alert, std::vector<std::string> due_to) {
+  queue(Write{std::move(alert), std::move(due_to), {}, {}});
+}
+
+void AlertStore::settle(const std::string& alert_id, const std::string& sender) {
+  queue(Write{nullptr, {}, alert_id, sender});
+}
+
+void AlertStore::queue(Write w) {
   {
     std::lock_guard lock(mu_);
     if (pending_.size() >= kMaxPending) {
-      ++dropped_;
+      if (w.alert) ++dropped_;
       return;
     }
-    pending_.push_back(std::move(alert));
-    ++added_;
+    pending_.push_back(std::move(w));
+    ++queued_;
     trim_.grew(pending_.size());
   }
   cv_.notify_one();
@@ -110,13 +124,33 @@ void AlertStore::add(std::shared_ptr<const AlertRecord> alert) {
 
 void AlertStore::flush() {
   std::unique_lock lock(mu_);
-  const uint64_t target = added_;
-  written_cv_.wait(lock, [&] { return written_ >= target || stopping_; });
+  const uint64_t target = queued_;
+  written_cv_.wait(lock, [&] { return done_ >= target || stopping_; });
+}
+
+std::vector<std::shared_ptr<const AlertRecord>> AlertStore::owed(const std::string& sender) {
+  flush();
+  std::vector<std::shared_ptr<const AlertRecord>> out;
+  std::lock_guard lock(read_mu_);
+  Stmt st(reader_,
+          "SELECT a.body FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id"
+          " WHERE d.sender = ?1 ORDER BY a.seq");
+  st.text(1, sender);
+  while (st.step()) {
+    const std::string body = st.col_text(0);
+    try {
+      out.push_back(std::make_shared<const AlertRecord>(from_json(body)));
+    } catch (const std::exception& e) {
+      log::warn("alerts", "stored alert unreadable; not delivered again",
+                {{"sender", sender}, {"reason", e.what()}});
+    }
+  }
+  return out;
 }
 
 void AlertStore::run() {
   auto last_prune = std::chrono::steady_clock::now();
-  std::vector<std::shared_ptr<const AlertRecord>> batch;
+  std::vector<Write> batch;
   std::unique_lock lock(mu_);
   for (;;) {
     cv_.wait_for(lock, kPruneEvery, [&] { return stopping_ || !pending_.empty(); });
@@ -133,6 +167,8 @@ void AlertStore::run() {
       prune();
     }
     const size_t done = batch.size();
+    const auto alerts = static_cast<uint64_t>(
+        std::count_if(batch.begin(), batch.end(), [](const Write& w) { return w.alert != nullptr; }));
     batch.clear();  // the records go, unless a sender or stream still holds one
     lock.lock();
     if (pending_.empty()) {
@@ -143,38 +179,55 @@ void AlertStore::run() {
       trim_.shrank(0);
       lock.lock();
     }
-    written_ += done;
+    written_ += alerts;
+    done_ += done;
     written_cv_.notify_all();
     if (stop) return;
   }
 }
 
-void AlertStore::write_batch(std::vector<std::shared_ptr<const AlertRecord>>& batch) {
+void AlertStore::write_batch(std::vector<Write>& batch) {
   try {
     store::exec(writer_, "BEGIN");
     Stmt ins(writer_,
              "INSERT OR IGNORE INTO alerts (id, time_ns, severity, component, src, dst, body)"
              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-    for (const auto& a : batch) {
+    Stmt due(writer_, "INSERT OR IGNORE INTO alert_deliveries (alert_id, sender) VALUES (?1, ?2)");
+    Stmt done(writer_, "DELETE FROM alert_deliveries WHERE alert_id = ?1 AND sender = ?2");
+    for (const auto& w : batch) {
+      if (!w.alert) {
+        sqlite3_reset(done.raw());
+        done.text(1, w.settled_id).text(2, w.settled_sender);
+        done.step();
+        continue;
+      }
+      const AlertRecord& a = *w.alert;
       std::ostringstream body;
-      to_json(*a)->stringify(body);
+      to_json(a)->stringify(body);
       sqlite3_reset(ins.raw());
-      ins.text(1, a->id)
-          .integer(2, static_cast<int64_t>(a->time_ns))
-          .integer(3, a->severity)
-          .text(4, a->component)
-          .text(5, a->src_ip())
-          .text(6, a->dst_ip())
+      ins.text(1, a.id)
+          .integer(2, static_cast<int64_t>(a.time_ns))
+          .integer(3, a.severity)
+          .text(4, a.component)
+          .text(5, a.src_ip())
+          .text(6, a.dst_ip())
           .text(7, body.str());
       ins.step();
+      for (const auto& sender : w.due_to) {
+        sqlite3_reset(due.raw());
+        due.text(1, a.id).text(2, sender);
+        due.step();
+      }
     }
     store::exec(writer_, "COMMIT");
   } catch (const store::StoreError& e) {
     sqlite3_exec(writer_, "ROLLBACK", nullptr, nullptr, nullptr);
+    const auto alerts = std::count_if(batch.begin(), batch.end(),
+                                      [](const Write& w) { return w.alert != nullptr; });
     std::lock_guard lock(mu_);
-    dropped_ += batch.size();
+    dropped_ += static_cast<uint64_t>(alerts);
     log::error("alerts", "cannot store alerts",
-               {{"count", std::to_string(batch.size())}, {"reason", e.what()}});
+               {{"count", std::to_string(alerts)}, {"reason", e.what()}});
   }
 }
 
@@ -200,6 +253,11 @@ void AlertStore::prune() {
       del.integer(1, static_cast<int64_t>(s.max_count));
       del.step();
       removed += sqlite3_changes(reader_);
+    }
+    // Deliveries still owed for alerts retention removed: nothing to send.
+    if (removed > 0) {
+      store::exec(reader_,
+                  "DELETE FROM alert_deliveries WHERE alert_id NOT IN (SELECT id FROM alerts)");
     }
   } catch (const store::StoreError& e) {
     log::warn("alerts", "alert retention failed", {{"reason", e.what()}});

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // The alert record: every alert (delivered or suppressed) in SQLite, in the
-// agent's database, with retention by age and count. Writes are queued and
-// batched by a writer thread so emitting never waits for the disk; reads
-// see everything added before them (they wait for the writer to catch up).
+// agent's database, with retention by age and count, and which senders
+// still owe each one a delivery: written with the alert, removed once the
+// sender delivered (or dropped) it, so alerts a stop or a crash left
+// undelivered go out after the next start. Writes are queued and batched
+// by a writer thread so emitting never waits for the disk; reads see
+// everything added before them (they wait for the writer to catch up).
 #pragma once
 
 #include <sqlite3.h>
@@ -46,8 +49,14 @@ class AlertStore {
   AlertStore(const AlertStore&) = delete;
   AlertStore& operator=(const AlertStore&) = delete;
 
-  // Queues the record for writing; never blocks on the disk.
-  void add(std::shared_ptr<const AlertRecord> alert);
+  // Queues the record for writing, with the senders it is due to; never
+  // blocks on the disk.
+  void add(std::shared_ptr<const AlertRecord> alert, std::vector<std::string> due_to = {});
+  // `sender` is done with the alert (delivered it, or dropped it for room).
+  void settle(const std::string& alert_id, const std::string& sender);
+  // The alerts `sender` still owes, oldest first (retention removes what
+  // is too old here too).
+  std::vector<std::shared_ptr<const AlertRecord>> owed(const std::string& sender);
   // Returns once everything added before the call is written.
   void flush();
   // Newest first.
@@ -62,13 +71,21 @@ class AlertStore {
 
   uint64_t written() const;
   uint64_t pruned() const;
-  uint64_t dropped() const;  // queue overflow: more than kMaxPending unwritten
+  uint64_t dropped() const;  // queue overflow: more than kMaxPending writes waiting
 
   static constexpr size_t kMaxPending = 200000;
 
  private:
+  // One queued write: a new alert and the senders it is due to, or (no
+  // alert) a delivery settled.
+  struct Write {
+    std::shared_ptr<const AlertRecord> alert;
+    std::vector<std::string> due_to;
+    std::string settled_id, settled_sender;
+  };
+  void queue(Write w);
   void run();
-  void write_batch(std::vector<std::shared_ptr<const AlertRecord>>& batch);
+  void write_batch(std::vector<Write>& batch);
   void prune_locked(sqlite3* db);
 
   sqlite3* writer_ = nullptr;  // the writer thread's connection
@@ -76,8 +93,9 @@ class AlertStore {
   std::mutex read_mu_;
   mutable std::mutex mu_;
   std::condition_variable cv_, written_cv_;
-  std::deque<std::shared_ptr<const AlertRecord>> pending_;
-  uint64_t added_ = 0, written_ = 0, pruned_ = 0, dropped_ = 0;
+  std::deque<Write> pending_;
+  uint64_t queued_ = 0, done_ = 0;                   // writes, for flush()
+  uint64_t written_ = 0, pruned_ = 0, dropped_ = 0;  // alerts
   StoreSettings settings_;
   bool stopping_ = false;
   // The writer trims once a burst of 4,096 records (~4 MiB) has drained.

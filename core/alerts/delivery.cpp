@@ -49,47 +49,69 @@ const char* state_name(CircuitBreaker::State s) {
 }
 
 SenderQueue::SenderQueue(std::string sender, Send send, const DeliverySettings& settings,
-                         Clock clock)
+                         Clock clock, Settled settled, Backlog backlog)
     : sender_(std::move(sender)),
       send_(std::move(send)),
+      settled_(std::move(settled)),
       clock_(std::move(clock)),
+      queue_(std::move(backlog)),
       capacity_(settings.queue ? settings.queue : 1),
-      breaker_(settings.breaker_failures, seconds(settings.breaker_open_s)),
-      thread_([this] { run(); }) {}
+      breaker_(settings.breaker_failures, seconds(settings.breaker_open_s)) {
+  std::vector<std::shared_ptr<const AlertRecord>> dropped;
+  trim_locked(dropped);  // no thread yet: nothing else touches the queue
+  settle(dropped);
+  thread_ = std::thread([this] { run(); });
+}
 
 SenderQueue::~SenderQueue() { stop(); }
 
-void SenderQueue::stop() {
+void SenderQueue::request_stop() {
   {
     std::lock_guard lock(mu_);
-    if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
   }
   cv_.notify_all();
+}
+
+void SenderQueue::stop() {
+  request_stop();
   if (thread_.joinable()) thread_.join();
 }
 
-void SenderQueue::push(std::shared_ptr<const AlertRecord> alert) {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) return;
-    if (queue_.size() >= capacity_) {
-      queue_.pop_front();
-      ++stats_.dropped;
-    }
-    queue_.push_back(std::move(alert));
-  }
-  cv_.notify_one();
-}
-
-void SenderQueue::configure(const DeliverySettings& settings) {
-  std::lock_guard lock(mu_);
-  capacity_ = settings.queue ? settings.queue : 1;
+void SenderQueue::trim_locked(std::vector<std::shared_ptr<const AlertRecord>>& dropped) {
   while (queue_.size() > capacity_) {
+    dropped.push_back(std::move(queue_.front()));
     queue_.pop_front();
     ++stats_.dropped;
   }
-  breaker_.configure(settings.breaker_failures, seconds(settings.breaker_open_s));
+}
+
+void SenderQueue::settle(const std::vector<std::shared_ptr<const AlertRecord>>& alerts) const {
+  if (!settled_) return;
+  for (const auto& a : alerts) settled_(*a);
+}
+
+void SenderQueue::push(std::shared_ptr<const AlertRecord> alert) {
+  std::vector<std::shared_ptr<const AlertRecord>> dropped;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    queue_.push_back(std::move(alert));
+    trim_locked(dropped);
+  }
+  cv_.notify_one();
+  settle(dropped);
+}
+
+void SenderQueue::configure(const DeliverySettings& settings) {
+  std::vector<std::shared_ptr<const AlertRecord>> dropped;
+  {
+    std::lock_guard lock(mu_);
+    capacity_ = settings.queue ? settings.queue : 1;
+    trim_locked(dropped);
+    breaker_.configure(settings.breaker_failures, seconds(settings.breaker_open_s));
+  }
+  settle(dropped);
 }
 
 DeliveryStats SenderQueue::stats() const {
@@ -123,6 +145,7 @@ void SenderQueue::run() {
     } catch (const std::exception& e) {
       error = e.what();
     }
+    if (error.empty()) settle({alert});
     lock.lock();
     if (error.empty()) {
       if (breaker_.state() == CircuitBreaker::State::half_open)
@@ -130,7 +153,8 @@ void SenderQueue::run() {
       breaker_.success();
       ++stats_.delivered;
     } else {
-      if (queue_.size() < capacity_) {
+      const bool kept = queue_.size() < capacity_;
+      if (kept) {
         queue_.push_front(alert);
       } else {
         ++stats_.dropped;
@@ -142,6 +166,11 @@ void SenderQueue::run() {
           breaker_.state() == CircuitBreaker::State::open) {
         log::warn("alerts", "sender failing: circuit breaker open",
                   {{"sender", sender_}, {"error", error}});
+      }
+      if (!kept) {
+        lock.unlock();
+        settle({alert});
+        lock.lock();
       }
     }
   }

@@ -3,7 +3,9 @@
 // thread, behind a circuit breaker. A slow or dead receiver fills only its
 // own queue (the oldest undelivered alert is dropped and counted when it
 // is full; the record is in the store either way) and never delays the
-// pipeline or the other senders.
+// pipeline or the other senders. What the queue still holds when it stops,
+// the alert being delivered included, is still owed: the store keeps that
+// (AlertStore::owed) until the alert settles here, delivered or dropped.
 #pragma once
 
 #include <atomic>
@@ -16,6 +18,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "alerts/alert.hpp"
 #include "alerts/router.hpp"
@@ -61,9 +64,15 @@ class SenderQueue {
  public:
   // send delivers one alert and throws on failure. Runs on this queue's thread.
   using Send = std::function<void(const AlertRecord&)>;
+  // Told of each alert that leaves the queue for good: delivered, or dropped
+  // for room. Runs outside the queue's lock, on whichever thread did it.
+  using Settled = std::function<void(const AlertRecord&)>;
+  using Backlog = std::deque<std::shared_ptr<const AlertRecord>>;
 
+  // `backlog`: alerts owed from before (oldest first), queued ahead of any
+  // pushed later; beyond the queue's size the oldest are dropped.
   SenderQueue(std::string sender, Send send, const DeliverySettings& settings,
-              Clock clock = steady_clock());
+              Clock clock = steady_clock(), Settled settled = nullptr, Backlog backlog = {});
   ~SenderQueue();
   SenderQueue(const SenderQueue&) = delete;
   SenderQueue& operator=(const SenderQueue&) = delete;
@@ -73,14 +82,21 @@ class SenderQueue {
   void push(std::shared_ptr<const AlertRecord> alert);
   void configure(const DeliverySettings& settings);
   DeliveryStats stats() const;
-  // Stops the thread; what is still queued is dropped (it is in the store).
+  // The thread starts no further attempt; one in progress goes on (the
+  // sender's stop() is what cuts it short). Never blocks.
+  void request_stop();
+  // request_stop(), then waits for the thread. What is still queued stays
+  // owed (it is in the store).
   void stop();
 
  private:
   void run();
+  void trim_locked(std::vector<std::shared_ptr<const AlertRecord>>& dropped);
+  void settle(const std::vector<std::shared_ptr<const AlertRecord>>& alerts) const;
 
   const std::string sender_;
   Send send_;
+  Settled settled_;
   Clock clock_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -55,27 +55,41 @@ void AlertPipeline::add_sender(const std::string& id, std::shared_ptr<AlertSink>
   auto s = std::make_shared<Sender>();
   s->id = id;
   s->sink = std::move(sink);
-  std::lock_guard lock(mu_);
   AlertSink* raw = s->sink.get();
-  s->queue = std::make_unique<SenderQueue>(
-      id, [raw](const AlertRecord& a) { raw->deliver(a); }, delivery_, clock_);
+  AlertStore* store = store_.load();
+  SenderQueue::Backlog backlog;
+  SenderQueue::Settled settled;
+  if (store != nullptr) {
+    // Loaded before the sender is routed to: an alert emitted meanwhile is
+    // not due to it (as before any sender starts), so none comes twice.
+    for (auto& a : store->owed(id)) backlog.push_back(std::move(a));
+    if (!backlog.empty()) {
+      log::info("alerts", "delivering alerts left undelivered",
+                {{"sender", id}, {"alerts", std::to_string(backlog.size())}});
+    }
+    settled = [store, id](const AlertRecord& a) { store->settle(a.id, id); };
+  }
+  std::lock_guard lock(mu_);
+  s->queue = std::make_shared<SenderQueue>(
+      id, [raw](const AlertRecord& a) { raw->deliver(a); }, delivery_, clock_, std::move(settled),
+      std::move(backlog));
   senders_.push_back(std::move(s));
 }
 
-void AlertPipeline::remove_sender(const AlertSink* sink) {
-  std::vector<std::shared_ptr<Sender>> gone;
+std::shared_ptr<SenderQueue> AlertPipeline::remove_sender(const AlertSink* sink) {
+  std::shared_ptr<SenderQueue> queue;
   {
     std::lock_guard lock(mu_);
-    for (auto it = senders_.begin(); it != senders_.end();) {
+    for (auto it = senders_.begin(); it != senders_.end(); ++it) {
       if ((*it)->sink.get() == sink) {
-        gone.push_back(*it);
-        it = senders_.erase(it);
-      } else {
-        ++it;
+        queue = (*it)->queue;
+        senders_.erase(it);
+        break;
       }
     }
   }
-  for (auto& s : gone) s->queue->stop();
+  if (queue) queue->request_stop();
+  return queue;
 }
 
 void AlertPipeline::add_stream(std::shared_ptr<AlertStream> stream) {
@@ -118,10 +132,10 @@ std::string AlertPipeline::emit(const std::string& component, const rampart_aler
   }
   emitted_.fetch_add(1, std::memory_order_relaxed);
   std::shared_ptr<const AlertRecord> done = record;
-  if (auto* st = store_.load()) st->add(done);
 
   std::vector<std::shared_ptr<AlertStream>> streams;
   std::vector<std::shared_ptr<Sender>> targets;
+  std::vector<std::string> due_to;
   {
     std::lock_guard lock(mu_);
     ++by_component_[{component, record->severity}];
@@ -130,11 +144,15 @@ std::string AlertPipeline::emit(const std::string& component, const rampart_aler
     if (d.deliver) {
       for (const auto& s : senders_) {
         if (d.all_senders ||
-            std::find(d.senders.begin(), d.senders.end(), s->id) != d.senders.end())
+            std::find(d.senders.begin(), d.senders.end(), s->id) != d.senders.end()) {
           targets.push_back(s);
+          due_to.push_back(s->id);
+        }
       }
     }
   }
+  // Stored before it is queued: a delivery settled at once finds its row.
+  if (auto* st = store_.load()) st->add(done, std::move(due_to));
   for (auto& s : streams) {
     try {
       s->stream(*done);

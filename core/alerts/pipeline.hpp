@@ -53,9 +53,14 @@ class AlertPipeline {
   AlertStore* store() const { return store_.load(); }
   Enricher& enricher() { return enricher_; }
 
+  // Queues first what the store says `id` still owes (alerts an earlier
+  // run, or instance, left undelivered), then what is emitted from now on.
   void add_sender(const std::string& id, std::shared_ptr<AlertSink> sender);
-  // Stops the sender's queue (waits for an attempt in progress).
-  void remove_sender(const AlertSink* sender);
+  // Takes the sender out of routing and returns its queue, stopping: it
+  // starts no further delivery, and stop() on it (or dropping the last
+  // reference) waits for the one in progress, which the sender's own stop
+  // is expected to cut short. What it still holds stays owed in the store.
+  std::shared_ptr<SenderQueue> remove_sender(const AlertSink* sender);
   void add_stream(std::shared_ptr<AlertStream> stream);
   void remove_stream(const AlertStream* stream);
 
@@ -75,7 +80,7 @@ class AlertPipeline {
   struct Sender {
     std::string id;
     std::shared_ptr<AlertSink> sink;
-    std::unique_ptr<SenderQueue> queue;
+    std::shared_ptr<SenderQueue> queue;
   };
 
   Clock clock_;

@@ -55,7 +55,7 @@ AgentSettings parse_agent(const std::string& source, const YAML::Node& agent) {
   if (!agent.IsMap()) fail(source, agent, "agent: expected a map");
   check_keys(source, agent, "agent.",
              {"log_level", "log_format", "plugin_dirs", "state_dir", "interfaces", "xdp_mode",
-              "workers", "bpf_dir", "bpf_pin_path"});
+              "workers", "bpf_dir", "bpf_pin_path", "stop_timeout_seconds"});
   if (const auto n = agent["log_level"]) {
     if (!log::parse_level(scalar(source, n, "agent.log_level"), s.log_level)) {
       fail(source, n,
@@ -98,6 +98,13 @@ AgentSettings parse_agent(const std::string& source, const YAML::Node& agent) {
       fail(source, n, "agent.workers: expected an integer from 1 to 64");
     }
     s.workers = v;
+  }
+  if (const auto n = agent["stop_timeout_seconds"]) {
+    unsigned v = 0;
+    if (!n.IsScalar() || !YAML::convert<unsigned>::decode(n, v) || v < 1 || v > 60) {
+      fail(source, n, "agent.stop_timeout_seconds: expected an integer from 1 to 60");
+    }
+    s.stop_timeout_seconds = v;
   }
   return s;
 }

@@ -34,6 +34,9 @@ struct AgentSettings {
   std::string bpf_dir;  // empty: <exe>/../lib/rampart/bpf
   std::string bpf_pin_path = "/sys/fs/bpf/rampart";
   unsigned workers = 2;
+  // How long a stop (SIGTERM) may take before rampartd exits anyway,
+  // naming what it was still waiting for; below systemd's TimeoutStopSec.
+  unsigned stop_timeout_seconds = 5;
 
   bool operator==(const AgentSettings&) const = default;
 };

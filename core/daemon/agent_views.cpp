@@ -180,6 +180,7 @@ std::string config_json(const config::Config& cfg, const SecretSettings& secrets
   agent->set("bpf_dir", a.bpf_dir);
   agent->set("bpf_pin_path", a.bpf_pin_path);
   agent->set("workers", a.workers);
+  agent->set("stop_timeout_seconds", a.stop_timeout_seconds);
   o->set("agent", agent);
   Object::Ptr plugins = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   for (const auto& [id, p] : cfg.plugins) {

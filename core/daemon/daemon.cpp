@@ -36,6 +36,8 @@
 #include "daemon/core_metrics.hpp"
 #include "daemon/instance_lock.hpp"
 #include "daemon/readiness.hpp"
+#include "daemon/stop_watchdog.hpp"
+#include "plugin_host/plugin_call.hpp"
 #include "plugin_host/plugin_manager.hpp"
 #include "runtime/event_bus.hpp"
 #include "runtime/metrics.hpp"
@@ -478,6 +480,9 @@ int detach_all(const config::Config& cfg) {
 }  // namespace
 
 int run(const Options& opts) {
+  // Before any plugin loads (--check-config creates them too): a crash in
+  // one is reported naming it, then kills rampartd by the same signal.
+  plugin_host::install_fatal_signal_report();
   // Before anything can call libbpf (--detach-all, the datapath, plugins'
   // programs): its messages follow agent.log_format like every other line.
   bpf::route_libbpf_log();
@@ -504,6 +509,8 @@ int run(const Options& opts) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   log::info(kLog, "starting", {{"version", RAMPART_VERSION}, {"config", cfg.source}});
+  // Destroyed last: it bounds everything the stop does, databases included.
+  StopWatchdog watchdog;
 
   // 1. State before the kernel: a start that cannot keep state, or that
   // would share it with another agent, fails here and leaves whatever an
@@ -594,7 +601,10 @@ int run(const Options& opts) {
       }};
   {
     plugin_host::PluginManager plugins(core);
-    plugins.set_before_stop([&](const std::string& id) { reloads.release(id); });
+    plugins.set_before_stop([&](const std::string& id) {
+      reloads.release(id);
+      watchdog.stage("plugin", id);
+    });
     plugins.discover(plugin_dirs(opts, cfg.agent));
     snapshot.update(plugins);
     add_core_metrics(metrics, {events, dispatcher.get(), datapath.get(), &snapshot,
@@ -654,7 +664,15 @@ int run(const Options& opts) {
         reloads.begin();
         reloads.answer_all(run_reload());
       } else if (sig == SIGTERM || sig == SIGINT) {
-        log::info(kLog, "stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+        unsigned bound = 0;
+        {
+          std::lock_guard lock(config_mu);
+          bound = cfg.agent.stop_timeout_seconds;
+        }
+        log::info(kLog, "stopping",
+                  {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
+                   {"stop_timeout_seconds", std::to_string(bound)}});
+        watchdog.arm(std::chrono::seconds(bound));
         break;
       }
       report_readiness();
@@ -663,9 +681,12 @@ int run(const Options& opts) {
     plugins.stop_all();
     metrics.remove_collectors();
   }
+  watchdog.stage("kernel event dispatcher");
   if (dispatcher) dispatcher->stop();
+  watchdog.stage("event loop and workers");
   rt.shutdown();
   alerts.set_store(nullptr);
+  watchdog.stage("databases");
   log::info(kLog, "stopped");
   return 0;
 }

@@ -4,6 +4,7 @@
 // sink set by tests.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <initializer_list>
 #include <mutex>
@@ -28,6 +29,8 @@ class Logger {
 
   void configure(Level min_level, Format format);
   Level level() const { return min_level_; }
+  // Lock-free: the fatal-signal report reads it from a signal handler.
+  Format format() const noexcept { return format_.load(std::memory_order_relaxed); }
   // Replaces stderr as the destination of formatted lines (tests).
   void set_sink(std::function<void(std::string_view line)> sink);
 
@@ -40,7 +43,7 @@ class Logger {
 
   std::mutex mu_;
   Level min_level_ = Level::info;
-  Format format_ = Format::text;
+  std::atomic<Format> format_{Format::text};
   std::function<void(std::string_view)> sink_;
 };
 

@@ -14,9 +14,11 @@
 #include <cstring>
 #include <filesystem>
 #include <tuple>
+#include <type_traits>
 
 #include "log/logger.hpp"
 #include "plugin_host/config_view.hpp"
+#include "plugin_host/plugin_call.hpp"
 
 struct rampart_host_ctx {
   rampart::plugin_host::PluginInstance* instance;
@@ -39,7 +41,8 @@ struct rampart_timer {
   explicit rampart_timer(boost::asio::io_context& io) : timer(io) {}
   boost::asio::steady_timer timer;  // touched only on the loop thread
   uint64_t interval_ms = 0;
-  rampart_timer_fn fn = nullptr;
+  rampart_timer_fn fn = nullptr;    // one of the two
+  rampart_timer_fn2 fn2 = nullptr;  // ABI 1.5: says whether it failed
   void* user = nullptr;
   std::atomic<bool> cancelled{false};
 };
@@ -112,7 +115,17 @@ rampart_status api_timer_start(rampart_host_ctx* ctx, uint64_t first_ms, uint64_
                                rampart_timer_fn fn, void* user, rampart_timer** out) noexcept {
   if (!fn || !out) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
   try {
-    return self(ctx).timer_start(first_ms, interval_ms, fn, user, out);
+    return self(ctx).timer_start(first_ms, interval_ms, fn, nullptr, user, out);
+  } catch (const std::exception& e) {
+    return host_fail(RAMPART_ERR_INTERNAL, e.what());
+  }
+}
+
+rampart_status api_timer_start2(rampart_host_ctx* ctx, uint64_t first_ms, uint64_t interval_ms,
+                                rampart_timer_fn2 fn, void* user, rampart_timer** out) noexcept {
+  if (!fn || !out) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  try {
+    return self(ctx).timer_start(first_ms, interval_ms, nullptr, fn, user, out);
   } catch (const std::exception& e) {
     return host_fail(RAMPART_ERR_INTERNAL, e.what());
   }
@@ -353,11 +366,26 @@ log::Level to_level(uint32_t level) {
   return level > RAMPART_LOG_ERROR ? log::Level::error : static_cast<log::Level>(level);
 }
 
+// The callbacks whose failures this plugin can have counted: those in its
+// table, and timers (any plugin may start one).
+std::vector<Callback> reported_callbacks(const PluginLibrary& lib) {
+  std::vector<Callback> out{Callback::timer};
+  if (RAMPART_PLUGIN_HAS(lib, on_event)) out.push_back(Callback::on_event);
+  if (RAMPART_PLUGIN_HAS(lib, send_alert)) out.push_back(Callback::send_alert);
+  if (RAMPART_PLUGIN_HAS(lib, stream_alert)) out.push_back(Callback::stream_alert);
+  if (RAMPART_PLUGIN_HAS(lib, rules_apply)) out.push_back(Callback::rules_apply);
+  if (RAMPART_PLUGIN_HAS(lib, domain_status)) out.push_back(Callback::domain_status);
+  return out;
+}
+
 }  // namespace
 
 PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> lib, CoreServices& core,
                                const HostIdentity& host)
-    : lib_(std::move(lib)), core_(core), host_(host) {
+    : lib_(std::move(lib)),
+      core_(core),
+      host_(host),
+      errors_(lib_->id(), core_.metrics, reported_callbacks(*lib_), core_.fault_log_interval) {
   const size_t bytes = sizeof(rampart_host_api) + host_.table_padding;
   table_.resize((bytes + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t));
   std::memset(table_.data(), 0, table_.size() * sizeof(std::max_align_t));
@@ -410,6 +438,8 @@ PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> lib, CoreServices&
   api->api_authenticate = &api_api_authenticate;
   api->agent_ready = &api_agent_ready;
   api->report_enforcing = &api_report_enforcing;
+  // ABI 1.5
+  api->timer_start2 = &api_timer_start2;
 }
 
 PluginInstance::~PluginInstance() {
@@ -417,25 +447,48 @@ PluginInstance::~PluginInstance() {
   delete host_table()->ctx;
 }
 
-std::string PluginInstance::call_failed(const char* what, rampart_status st) const {
-  const char* text = lib_->api().last_error();
-  return std::string(what) + " failed (status " + std::to_string(st) +
-         "): " + (text && *text ? text : "no error text");
+template <class F>
+PluginInstance::CallResult PluginInstance::call(Callback cb, F&& f) noexcept {
+  const PluginCallScope scope(lib_->id().c_str(), cb);
+  CallResult r;
+  try {
+    if constexpr (std::is_void_v<std::invoke_result_t<F>>) {
+      f();
+    } else {
+      r.status = f();
+    }
+    if (r.status != RAMPART_OK) {
+      const char* text = lib_->api().last_error();
+      r.error = text && *text ? text : "no error text (status " + std::to_string(r.status) + ")";
+    }
+  } catch (...) {
+    r.status = RAMPART_ERR_INTERNAL;
+    r.threw = true;
+    r.error = std::string(callback_name(cb)) + " threw an exception across the C ABI";
+  }
+  return r;
+}
+
+std::string PluginInstance::failure(Callback cb, const CallResult& r) {
+  if (r.ok()) return {};
+  if (r.threw) return r.error;
+  return std::string(callback_name(cb)) + " failed (status " + std::to_string(r.status) +
+         "): " + r.error;
+}
+
+void PluginInstance::count(Callback cb, const CallResult& r) {
+  if (!r.ok()) errors_.record(cb, r.error);
 }
 
 std::string PluginInstance::create(const config::Config& cfg) {
   const rampart_config view = make_config_view(cfg, id());
   config_file_ = view.source;
   config_node_.reset(view.node);  // rebind: operator= would write into the old config
-  rampart_status st;
-  try {
-    st = lib_->api().create(host_table(), &view, &handle_);
-  } catch (...) {
-    return "create threw an exception across the C ABI";
-  }
-  if (st != RAMPART_OK) {
+  const auto r =
+      call(Callback::create, [&] { return lib_->api().create(host_table(), &view, &handle_); });
+  if (!r.ok()) {
     handle_ = nullptr;
-    return call_failed("create", st);
+    return failure(Callback::create, r);
   }
   if (!handle_) return "create returned no instance";
   return {};
@@ -443,13 +496,8 @@ std::string PluginInstance::create(const config::Config& cfg) {
 
 std::string PluginInstance::start() {
   if (RAMPART_PLUGIN_HAS(*lib_, start)) {
-    rampart_status st;
-    try {
-      st = lib_->api().start(handle_);
-    } catch (...) {
-      return "start threw an exception across the C ABI";
-    }
-    if (st != RAMPART_OK) return call_failed("start", st);
+    const auto r = call(Callback::start, [&] { return lib_->api().start(handle_); });
+    if (!r.ok()) return failure(Callback::start, r);
   }
   started_ = true;
   gate_.open();
@@ -461,12 +509,8 @@ std::string PluginInstance::start() {
 std::string PluginInstance::validate(const config::Config& cfg) {
   if (!RAMPART_PLUGIN_HAS(*lib_, validate)) return {};
   const rampart_config view = make_config_view(cfg, id());
-  try {
-    const rampart_status st = lib_->api().validate(handle_, &view);
-    return st == RAMPART_OK ? std::string() : call_failed("validate", st);
-  } catch (...) {
-    return "validate threw an exception across the C ABI";
-  }
+  return failure(Callback::validate,
+                 call(Callback::validate, [&] { return lib_->api().validate(handle_, &view); }));
 }
 
 bool PluginInstance::can_reload() const { return RAMPART_PLUGIN_HAS(*lib_, reload); }
@@ -476,12 +520,8 @@ std::string PluginInstance::reload(const config::Config& cfg) {
   const rampart_config view = make_config_view(cfg, id());
   config_file_ = view.source;
   config_node_.reset(view.node);  // rebind: operator= would write into the old config
-  try {
-    const rampart_status st = lib_->api().reload(handle_, &view);
-    return st == RAMPART_OK ? std::string() : call_failed("reload", st);
-  } catch (...) {
-    return "reload threw an exception across the C ABI";
-  }
+  return failure(Callback::reload,
+                 call(Callback::reload, [&] { return lib_->api().reload(handle_, &view); }));
 }
 
 void PluginInstance::stop_and_destroy() {
@@ -493,19 +533,27 @@ void PluginInstance::stop_and_destroy() {
     timers = timers_;
   }
   core_.events.unsubscribe_all(this);
-  core_.alerts.remove_sender(this);
   core_.alerts.remove_stream(this);
   if (core_.rules) core_.rules->release(this);
   for (auto& t : timers) timer_cancel(t.get());
-  gate_.close_and_wait();
-  if (!handle_) return;
-  try {
-    if (started_ && RAMPART_PLUGIN_HAS(*lib_, stop)) lib_->api().stop(handle_);
-    lib_->api().destroy(handle_);
-  } catch (...) {
-    log::error("plugin-host", "stop/destroy threw an exception across the C ABI",
-               {{"plugin", id()}});
+  // A sender's queue starts no further delivery, but the one in progress
+  // may be blocked in the network for up to the sender's own timeout:
+  // stop() is what cuts it short, so it runs beside that call. Whatever
+  // the queue still holds stays owed in the alert store.
+  const auto delivery = core_.alerts.remove_sender(this);
+  gate_.close();
+  gate_.wait(/*except_blocking=*/true);
+  if (handle_ && started_ && RAMPART_PLUGIN_HAS(*lib_, stop)) {
+    const auto r = call(Callback::stop, [&] { lib_->api().stop(handle_); });
+    if (!r.ok()) log::error("plugin-host", r.error, {{"plugin", id()}});
   }
+  gate_.wait();
+  if (delivery) delivery->stop();
+  if (handle_) {
+    const auto r = call(Callback::destroy, [&] { lib_->api().destroy(handle_); });
+    if (!r.ok()) log::error("plugin-host", r.error, {{"plugin", id()}});
+  }
+  errors_.flush();
   handle_ = nullptr;
   // Programs the plugin never released: a stopped plugin's staged programs
   // must not be installed by the reload that stopped it.
@@ -519,47 +567,30 @@ void PluginInstance::stop_and_destroy() {
   }
 }
 
-namespace {
-
-// A callback into the plugin; an exception escaping the C ABI is a failure.
-template <class F>
-rampart_status guarded(F&& call) noexcept {
-  try {
-    return call();
-  } catch (...) {
-    return RAMPART_ERR_INTERNAL;
-  }
-}
-
-}  // namespace
-
 void PluginInstance::deliver(const rampart_event& event) {
   GatePass pass(gate_);
   if (!pass || !RAMPART_PLUGIN_HAS(*lib_, on_event)) return;
-  const rampart_status st = guarded([&] { return lib_->api().on_event(handle_, &event); });
-  if (st != RAMPART_OK) callback_errors_.fetch_add(1, std::memory_order_relaxed);
+  count(Callback::on_event,
+        call(Callback::on_event, [&] { return lib_->api().on_event(handle_, &event); }));
 }
 
 void PluginInstance::deliver(const alerts::AlertRecord& alert) {
-  GatePass pass(gate_);
+  GatePass pass(gate_, /*may_block=*/true);
   if (!pass) throw std::runtime_error("sender " + id() + " is stopping");
   const alerts::AlertView view(alert);
-  const rampart_status st = guarded([&] { return lib_->api().send_alert(handle_, view.get()); });
-  if (st != RAMPART_OK) {
-    callback_errors_.fetch_add(1, std::memory_order_relaxed);
-    const std::string error = lib_->api().last_error();
-    log::warn("plugin-host", "sender failed to deliver an alert",
-              {{"plugin", id()}, {"alert", alert.id}, {"error", error}});
-    throw std::runtime_error(error);
-  }
+  const auto r =
+      call(Callback::send_alert, [&] { return lib_->api().send_alert(handle_, view.get()); });
+  count(Callback::send_alert, r);
+  if (!r.ok()) throw std::runtime_error(r.error);
 }
 
 void PluginInstance::stream(const alerts::AlertRecord& alert) {
   GatePass pass(gate_);
   if (!pass) return;
   const alerts::AlertView view(alert);
-  const rampart_status st = guarded([&] { return lib_->api().stream_alert(handle_, view.get()); });
-  if (st != RAMPART_OK) callback_errors_.fetch_add(1, std::memory_order_relaxed);
+  count(Callback::stream_alert, call(Callback::stream_alert, [&] {
+          return lib_->api().stream_alert(handle_, view.get());
+        }));
 }
 
 void PluginInstance::log(uint32_t level, std::string_view msg) {
@@ -587,17 +618,27 @@ void PluginInstance::arm(const std::shared_ptr<rampart_timer>& t, uint64_t delay
     if (ec || t->cancelled.load()) return;
     {
       GatePass pass(self->gate_);
-      if (pass && !t->cancelled.load()) t->fn(t->user);
+      if (pass && !t->cancelled.load()) {
+        if (t->fn2) {
+          self->count(Callback::timer,
+                      self->call(Callback::timer, [&] { return t->fn2(t->user); }));
+        } else {
+          // An ABI 1.0-1.4 callback says nothing of failures (the SDK logs them).
+          (void)self->call(Callback::timer, [&] { t->fn(t->user); });
+        }
+      }
     }
     if (t->interval_ms > 0 && !t->cancelled.load()) self->arm(t, t->interval_ms);
   });
 }
 
 rampart_status PluginInstance::timer_start(uint64_t first_ms, uint64_t interval_ms,
-                                           rampart_timer_fn fn, void* user, rampart_timer** out) {
+                                           rampart_timer_fn fn, rampart_timer_fn2 fn2, void* user,
+                                           rampart_timer** out) {
   auto t = std::make_shared<rampart_timer>(core_.runtime.loop());
   t->interval_ms = interval_ms;
   t->fn = fn;
+  t->fn2 = fn2;
   t->user = user;
   {
     std::lock_guard lock(mu_);
@@ -743,27 +784,23 @@ std::string PluginInstance::apply_rules(const std::string& domain,
   set.reserve(rules.size());
   for (const auto& r : rules)
     set.push_back({sizeof(rampart_rule), 0, r.id, rampart_str{r.body.data(), r.body.size()}});
-  rampart_status st;
-  try {
-    st = lib_->api().rules_apply(handle_, domain.c_str(), set.data(), set.size());
-  } catch (...) {
-    return "rules_apply threw an exception across the C ABI";
-  }
-  if (st == RAMPART_OK) return "";
-  const char* text = lib_->api().last_error();
-  return text && *text ? text : "rules refused (status " + std::to_string(st) + ")";
+  const auto r = call(Callback::rules_apply, [&] {
+    return lib_->api().rules_apply(handle_, domain.c_str(), set.data(), set.size());
+  });
+  // INVALID_ARGUMENT is the engine refusing a rule (the API answers 422
+  // with its text), not a fault of the plugin.
+  if (r.status != RAMPART_ERR_INVALID_ARGUMENT) count(Callback::rules_apply, r);
+  return r.error;
 }
 
 std::string PluginInstance::domain_status(const std::string& domain) {
   GatePass pass(gate_);
   if (!pass || !RAMPART_PLUGIN_HAS(*lib_, domain_status)) return "{}";
   rampart_str out{};
-  try {
-    if (lib_->api().domain_status(handle_, domain.c_str(), &out) != RAMPART_OK || !out.ptr)
-      return "{}";
-  } catch (...) {
-    return "{}";
-  }
+  const auto r = call(Callback::domain_status,
+                      [&] { return lib_->api().domain_status(handle_, domain.c_str(), &out); });
+  count(Callback::domain_status, r);
+  if (!r.ok() || !out.ptr) return "{}";
   return std::string(out.ptr, out.len);
 }
 

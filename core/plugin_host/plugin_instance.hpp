@@ -7,6 +7,7 @@
 #include <rampart/sdk/abi.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -18,6 +19,8 @@
 #include "bpf/datapath.hpp"
 #include "config/config.hpp"
 #include "plugin_host/call_gate.hpp"
+#include "plugin_host/callback_errors.hpp"
+#include "plugin_host/plugin_call.hpp"
 #include "plugin_host/plugin_library.hpp"
 #include "runtime/event_bus.hpp"
 #include "runtime/metrics.hpp"
@@ -48,6 +51,9 @@ struct CoreServices {
   // is missing (a JSON object {"ready", "missing"}); none: the datapath's
   // attachments decide.
   std::function<std::pair<bool, std::string>()> readiness = nullptr;
+  // A plugin callback failing over and over is logged at most once per
+  // callback per this interval (each failure is counted).
+  std::chrono::nanoseconds fault_log_interval = std::chrono::seconds(10);
 };
 
 // How this host presents itself; tests use a newer minor and a longer table
@@ -87,7 +93,8 @@ class PluginInstance : public runtime::EventSink,
                           const std::vector<store::StoredRule>& rules) override;
   std::string domain_status(const std::string& domain) override;
 
-  uint64_t callback_errors() const { return callback_errors_.load(); }
+  // Failed callbacks (those counted in rampart_plugin_callback_errors_total).
+  uint64_t callback_errors() const { return errors_.total(); }
   // The plugin's own instance handle, for tests that call one entry of its
   // table directly (library().api()).
   rampart_plugin* handle() const { return handle_; }
@@ -95,8 +102,9 @@ class PluginInstance : public runtime::EventSink,
   // Host-service implementations (called through the C table).
   void log(uint32_t level, std::string_view msg);
   rampart_status metric_create(const rampart_metric_desc& desc, rampart_metric** out);
+  // One of fn (ABI 1.0) and fn2 (1.5: returns a status).
   rampart_status timer_start(uint64_t first_ms, uint64_t interval_ms, rampart_timer_fn fn,
-                             void* user, rampart_timer** out);
+                             rampart_timer_fn2 fn2, void* user, rampart_timer** out);
   void timer_cancel(rampart_timer* timer);
   rampart_status subscribe(uint32_t source);
   rampart_status unsubscribe(uint32_t source);
@@ -125,7 +133,23 @@ class PluginInstance : public runtime::EventSink,
   rampart_status api_call(const rampart_api_request& req, rampart_api_response& out);
 
  private:
-  std::string call_failed(const char* what, rampart_status st) const;
+  // What a call into the plugin came to.
+  struct CallResult {
+    rampart_status status = RAMPART_OK;
+    bool threw = false;  // an exception escaped the C ABI
+    std::string error;   // the plugin's last_error text, on failure
+    bool ok() const { return status == RAMPART_OK; }
+  };
+  // The one guard every call into the plugin's code goes through: names
+  // the plugin and callback for the fatal-signal report while it runs, and
+  // turns an exception escaping the C ABI into a failure.
+  template <class F>
+  CallResult call(Callback cb, F&& f) noexcept;
+  // A lifecycle failure as its caller reports it ("start failed (status
+  // 1): why"); "" when it succeeded.
+  static std::string failure(Callback cb, const CallResult& r);
+  // A callback failure that nobody else reports: counted and logged.
+  void count(Callback cb, const CallResult& r);
   void arm(const std::shared_ptr<rampart_timer>& t, uint64_t delay_ms);
   const rampart_host_api* host_table() const {
     return reinterpret_cast<const rampart_host_api*>(table_.data());
@@ -139,7 +163,7 @@ class PluginInstance : public runtime::EventSink,
   CallGate gate_;
   bool started_ = false;  // stop() only follows a successful start()
   bool stopped_ = false;
-  std::atomic<uint64_t> callback_errors_{0};
+  CallbackErrors errors_;
 
   // The config file and plugins.<id> of the latest create or reload: where
   // the rules an engine claims (during start or reload) are declared.

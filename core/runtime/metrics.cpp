@@ -104,6 +104,19 @@ void add_sample(prometheus::MetricFamily& family, const std::map<std::string, st
   family.metric.push_back(std::move(m));
 }
 
+prometheus::Counter& Metrics::core_counter(const std::string& name, const std::string& help,
+                                           const std::map<std::string, std::string>& labels) {
+  std::lock_guard lock(mu_);
+  auto it = families_.find(name);
+  if (it == families_.end()) {
+    auto& family = prometheus::BuildCounter().Name(name).Help(help).Register(*registry_);
+    it = families_.emplace(name, FamilyEntry{RAMPART_METRIC_COUNTER, &family}).first;
+  } else if (it->second.type != RAMPART_METRIC_COUNTER) {
+    throw std::invalid_argument("metric '" + name + "' already exists with another type");
+  }
+  return static_cast<prometheus::Family<prometheus::Counter>*>(it->second.family)->Add(labels);
+}
+
 prometheus::Histogram& Metrics::core_histogram(
     const std::string& name, const std::string& help,
     const prometheus::Histogram::BucketBoundaries& buckets) {

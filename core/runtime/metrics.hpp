@@ -49,6 +49,11 @@ class Metrics {
   // throws std::invalid_argument naming what is wrong.
   MetricHandle create(const std::string& plugin_id, const rampart_metric_desc& desc);
 
+  // A counter of the core's own, one series per distinct `labels`; the
+  // family is registered on first use.
+  prometheus::Counter& core_counter(const std::string& name, const std::string& help,
+                                    const std::map<std::string, std::string>& labels);
+
   // A histogram of the core's own (no plugin label).
   prometheus::Histogram& core_histogram(const std::string& name, const std::string& help,
                                         const prometheus::Histogram::BucketBoundaries& buckets);

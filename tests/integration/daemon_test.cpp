@@ -7,7 +7,9 @@
 
 #include <pwd.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
@@ -16,6 +18,7 @@
 #include <memory>
 
 #include "daemon_process.hpp"
+#include "hook_server.hpp"
 #include "http_client.hpp"
 #include "metrics_check.hpp"
 #include "privilege.hpp"
@@ -211,11 +214,12 @@ class Daemon : public ::testing::Test {
  protected:
   std::string config(const std::string& plugins) {
     const auto path = dir / "rampart.yaml";
-    write_file(path, "agent:\n  workers: 2\n  state_dir: " + (dir / "state") + "\n" + alerts +
-                         "plugins:\n" + plugins);
+    write_file(path, "agent:\n  workers: 2\n  state_dir: " + (dir / "state") + "\n" + agent +
+                         alerts + "plugins:\n" + plugins);
     return path;
   }
   TempDir dir;
+  std::string agent;   // more agent: settings, indented, if any
   std::string alerts;  // an alerts: section, if any
 };
 
@@ -300,7 +304,7 @@ TEST_F(Daemon, ThrowingAndBrokenPluginsNeverTakeItDown) {
                    "--plugin-dir", variant_dir("no_entry"), "--plugin-dir",
                    variant_dir("other_major")});
   ASSERT_TRUE(d.wait_for("ready plugins=good_engine refused=2")) << d.output();
-  EXPECT_TRUE(d.wait_for("timer callback failed", 2)) << d.output();
+  EXPECT_TRUE(d.wait_for("plugin callback failed plugin=good_engine callback=timer")) << d.output();
   d.signal(SIGTERM);
   EXPECT_EQ(d.wait_exit(), 0) << d.output();
 }
@@ -588,6 +592,170 @@ TEST(CheckConfig, AMissingInterfaceAndAStateDirThatCannotBeWrittenAreErrors) {
             std::string::npos)
       << r.output;
   EXPECT_FALSE(std::filesystem::exists("/proc/rampart-state"));
+}
+
+}  // namespace
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using rampart::test::HookServer;
+using rampart::test::SilentServer;
+
+size_t count_lines(DaemonProcess& d, const std::string& needle) {
+  size_t n = 0;
+  for (const auto& l : d.lines()) n += l.find(needle) != std::string::npos;
+  return n;
+}
+
+// A timer that throws every 5 ms: each failure is in /metrics, one line
+// per 10 s says so (not one per tick).
+TEST_F(Daemon, AFailingTimerIsCountedInMetricsAndNotLoggedPerTick) {
+  const auto cfg = config(
+      "  good_engine: {tick_ms: 5, throw_on_tick: true}\n"
+      "  metrics: {listen: \"127.0.0.1:0\"}\n");
+  const auto started = Clock::now();
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR,
+                   "--plugin-dir", variant_dir("good_engine")});
+  ASSERT_TRUE(d.wait_for("ready plugins=good_engine,metrics")) << d.output();
+  const uint16_t port = rampart::test::listening_port(d.output(), "metrics");
+  ASSERT_NE(port, 0) << d.output();
+  const std::string series =
+      "rampart_plugin_callback_errors_total{callback=\"timer\",plugin=\"good_engine\"}";
+  double failures = -1;
+  for (const auto deadline = Clock::now() + std::chrono::seconds(10);
+       failures < 50 && Clock::now() < deadline;) {
+    failures =
+        rampart::test::metric_value(rampart::test::http(port, "GET", "/metrics").body, series);
+  }
+  const auto seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started).count();
+  EXPECT_GE(failures, 50);
+  const size_t lines = count_lines(d,
+                                   "plugin callback failed plugin=good_engine callback=timer "
+                                   "error=\"tick exploded on purpose\"");
+  EXPECT_GE(lines, 1u) << d.output();
+  EXPECT_LE(lines, 1u + static_cast<size_t>(seconds / 10)) << d.output();
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0) << d.output();
+}
+
+// A plugin's null write (or stack overflow) still kills rampartd by
+// SIGSEGV (systemd restarts it), but the last line says which plugin and
+// callback did it, in the log's format.
+TEST_F(Daemon, APluginCrashIsNamedBeforeRampartdDiesBySigsegv) {
+  rlimit cores{};
+  getrlimit(RLIMIT_CORE, &cores);
+  cores.rlim_cur = 0;  // no core file from the crashes below
+  setrlimit(RLIMIT_CORE, &cores);
+  const auto cfg = config("  fault_engine: {tick_ms: 20, crash_on_tick: true}\n");
+  {
+    DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", variant_dir("fault_engine")});
+    EXPECT_EQ(d.wait_exit(std::chrono::seconds(15)), std::nullopt) << d.output();
+    EXPECT_EQ(d.killed_by(), SIGSEGV) << d.output();
+    EXPECT_TRUE(
+        d.wait_for("error [plugin-host] fatal signal in plugin code signal=SIGSEGV "
+                   "plugin=fault_engine callback=timer address=0x0"))
+        << d.output();
+  }
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", variant_dir("fault_engine"),
+                   "--log-format", "json"});
+  EXPECT_EQ(d.wait_exit(std::chrono::seconds(15)), std::nullopt) << d.output();
+  EXPECT_EQ(d.killed_by(), SIGSEGV) << d.output();
+  const auto lines = d.lines();
+  ASSERT_FALSE(lines.empty());
+  Poco::JSON::Object::Ptr last;
+  ASSERT_NO_THROW(last =
+                      Poco::JSON::Parser().parse(lines.back()).extract<Poco::JSON::Object::Ptr>())
+      << lines.back();
+  EXPECT_EQ(last->getValue<std::string>("level"), "error");
+  EXPECT_EQ(last->getValue<std::string>("msg"), "fatal signal in plugin code");
+  EXPECT_EQ(last->getValue<std::string>("signal"), "SIGSEGV");
+  EXPECT_EQ(last->getValue<std::string>("plugin"), "fault_engine");
+  EXPECT_EQ(last->getValue<std::string>("callback"), "timer");
+  EXPECT_EQ(last->getValue<std::string>("ts").size(), 24u) << "2024-05-01T12:00:00.123Z";
+  {
+    // A stack overflow too: the report runs on an alternate signal stack.
+    const auto overflow = config("  fault_engine: {tick_ms: 20, overflow_on_tick: true}\n");
+    DaemonProcess o(
+        {RAMPARTD_PATH, "--config", overflow, "--plugin-dir", variant_dir("fault_engine")});
+    EXPECT_EQ(o.wait_exit(std::chrono::seconds(15)), std::nullopt) << o.output();
+    EXPECT_EQ(o.killed_by(), SIGSEGV) << o.output();
+    EXPECT_TRUE(
+        o.wait_for("fatal signal in plugin code signal=SIGSEGV plugin=fault_engine "
+                   "callback=timer"))
+        << o.output();
+  }
+}
+
+// SIGTERM while the webhook waits on a receiver that accepted the POST and
+// never answers (timeout_ms 120 s): rampartd stops within its bound, and
+// the alert it could not deliver arrives once, after the next start.
+TEST_F(Daemon, SigtermCutsAHangingWebhookShortAndTheAlertArrivesOnceAfterRestart) {
+  std::string sent;  // the alert JSON the hanging receiver was sent
+  {
+    SilentServer hang;
+    // The default dedup window (60 s) lets one of the engine's alerts through.
+    const auto cfg =
+        config("  good_engine: {tick_ms: 20, alert_on_tick: true}\n  webhook: {url: \"" +
+               hang.url() + "/hook\", timeout_ms: 120000}\n");
+    DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR,
+                     "--plugin-dir", variant_dir("good_engine")});
+    ASSERT_TRUE(d.wait_for("ready plugins=good_engine,webhook")) << d.output();
+    ASSERT_TRUE(hang.wait_for("\"tactic\":\"Reconnaissance\"}}")) << hang.received();
+    const auto received = hang.received();
+    sent = received.substr(received.find("\r\n\r\n") + 4);
+    const auto t0 = Clock::now();
+    d.signal(SIGTERM);
+    EXPECT_EQ(d.wait_exit(std::chrono::seconds(15)), 0) << d.output();
+    EXPECT_LT(Clock::now() - t0, std::chrono::seconds(10)) << d.output();
+    EXPECT_TRUE(d.wait_for("plugin=webhook callback=send_alert")) << d.output();
+  }
+  ASSERT_NE(sent.find("\"alert_id\":\""), std::string::npos) << sent;
+
+  HookServer receiver;
+  const auto cfg = config("  webhook: {url: \"" + receiver.url() + "/hook\"}\n");
+  {
+    DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+    ASSERT_TRUE(d.wait_for("ready plugins=webhook")) << d.output();
+    EXPECT_TRUE(d.wait_for("delivering alerts left undelivered sender=webhook alerts=1"))
+        << d.output();
+    for (const auto deadline = Clock::now() + std::chrono::seconds(10);
+         receiver.received().empty() && Clock::now() < deadline;)
+      usleep(10000);
+    d.signal(SIGTERM);
+    EXPECT_EQ(d.wait_exit(std::chrono::seconds(15)), 0) << d.output();
+  }
+  auto got = receiver.received();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].body, sent) << "the same alert, as it was first sent";
+
+  // Delivered means settled: a third start owes nothing.
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  ASSERT_TRUE(d.wait_for("ready plugins=webhook")) << d.output();
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(std::chrono::seconds(15)), 0) << d.output();
+  EXPECT_EQ(count_lines(d, "left undelivered"), 0u) << d.output();
+  EXPECT_EQ(receiver.received().size(), 1u);
+}
+
+// A plugin whose stop() never returns in time: after
+// agent.stop_timeout_seconds rampartd names it and exits anyway.
+TEST_F(Daemon, AStopAPluginHoldsUpEndsAtTheBoundNamingThePlugin) {
+  agent = "  stop_timeout_seconds: 2\n";
+  const auto cfg = config("  fault_engine: {stall_stop_ms: 60000}\n");
+  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", variant_dir("fault_engine")});
+  ASSERT_TRUE(d.wait_for("ready plugins=fault_engine")) << d.output();
+  const auto t0 = Clock::now();
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(std::chrono::seconds(15)), 1) << d.output();
+  const auto took = Clock::now() - t0;
+  EXPECT_GE(took, std::chrono::milliseconds(1500)) << "it waited for the plugin first";
+  EXPECT_LT(took, std::chrono::seconds(10));
+  EXPECT_TRUE(
+      d.wait_for("stop timed out; exiting without waiting longer waiting_for=plugin "
+                 "plugin=fault_engine stop_timeout_seconds=2"))
+      << d.output();
 }
 
 }  // namespace

@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 // One source, many test plugins: each variant is compiled with a TEST_*
 // definition that makes it good, or broken in exactly one way the host must
-// refuse. The good engine reports its lifecycle through the host log so
-// tests can see what the host called.
+// refuse (TEST_FAULTS: settings that crash it or hang its stop, for the
+// fault reports and the stop watchdog). The good engine reports its lifecycle through the host log
+// so tests can see what the host called.
 #include <rampart/sdk/plugin.hpp>
 
 #include <cstring>
 
 #include <algorithm>
+#include <chrono>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #ifndef TEST_PLUGIN_ID
 #define TEST_PLUGIN_ID "test_engine"
@@ -21,6 +24,25 @@ using rampart::sdk::Config;
 using rampart::sdk::Error;
 using rampart::sdk::Event;
 using rampart::sdk::Host;
+
+#ifdef TEST_FAULTS
+// A null write the compiler cannot see coming (a literal null store may be
+// turned into a trap instruction, SIGILL).
+void crash() {
+  volatile int* volatile target = nullptr;
+  *target = 1;
+}
+
+// Recursion until the thread's stack runs out: the fault report must then
+// run on an alternate signal stack.
+volatile bool g_bottom = false;
+int overflow(int depth) {
+  volatile char frame[1024];
+  frame[0] = static_cast<char>(depth);
+  if (g_bottom) return frame[0];
+  return overflow(depth + 1) + frame[0];
+}
+#endif
 
 class TestEngine {
  public:
@@ -58,6 +80,10 @@ class TestEngine {
           host_.emit_alert(a);
         }
         if (throw_on_tick_) throw std::runtime_error("tick exploded on purpose");
+#ifdef TEST_FAULTS
+        if (crash_on_tick_) crash();
+        if (overflow_on_tick_) host_.info("depth " + std::to_string(overflow(0)));
+#endif
       });
     }
     if (publish_names_) {
@@ -73,14 +99,24 @@ class TestEngine {
     }
     host_.info("lifecycle: start");
   }
-  void stop() { host_.info("lifecycle: stop"); }
+  void stop() {
+    host_.info("lifecycle: stop");
+#ifdef TEST_FAULTS
+    // A plugin that ignores being stopped: only the stop watchdog ends it.
+    if (stall_stop_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(stall_stop_ms_));
+#endif
+  }
 
   void validate(const Config& cfg) {
     if (cfg.get<bool>("reject", false))
       throw Error(RAMPART_ERR_INVALID_ARGUMENT, "reject: true is refused");
-    cfg.allow_only(
-        "", {"value", "reject", "fail_reload", "tick_ms", "alert_on_tick", "throw_on_tick",
-             "throw_on_event", "open_map", "map_value_size", "publish_names", "alert_on_event"});
+    cfg.allow_only("",
+                   {"value", "reject", "fail_reload", "tick_ms", "alert_on_tick", "throw_on_tick",
+                    "throw_on_event", "open_map", "map_value_size", "publish_names", "alert_on_event",
+#ifdef TEST_FAULTS
+                    "crash_on_tick", "crash_on_event", "overflow_on_tick", "stall_stop_ms"
+#endif
+                   });
   }
 
   void reload(const Config& cfg) {
@@ -105,6 +141,9 @@ class TestEngine {
     }
     host_.info("lifecycle: event bytes=" + std::string(ev.bytes()));
     if (throw_on_event_) throw std::runtime_error("event handler exploded on purpose");
+#ifdef TEST_FAULTS
+    if (crash_on_event_) crash();
+#endif
   }
 
  private:
@@ -119,6 +158,12 @@ class TestEngine {
     map_value_size_ = cfg.get<uint32_t>("map_value_size", 8);
     publish_names_ = cfg.get<bool>("publish_names", false);
     alert_on_event_ = cfg.get<bool>("alert_on_event", false);
+#ifdef TEST_FAULTS
+    crash_on_tick_ = cfg.get<bool>("crash_on_tick", false);
+    crash_on_event_ = cfg.get<bool>("crash_on_event", false);
+    overflow_on_tick_ = cfg.get<bool>("overflow_on_tick", false);
+    stall_stop_ms_ = cfg.get<int64_t>("stall_stop_ms", 0);
+#endif
   }
 
   Host& host_;
@@ -127,6 +172,10 @@ class TestEngine {
   bool alert_on_tick_ = false, throw_on_tick_ = false, throw_on_event_ = false;
   bool publish_names_ = false;
   bool alert_on_event_ = false;
+#ifdef TEST_FAULTS
+  bool crash_on_tick_ = false, crash_on_event_ = false, overflow_on_tick_ = false;
+  int64_t stall_stop_ms_ = 0;
+#endif
   rampart::sdk::Metric events_;
   rampart::sdk::Timer timer_;
   std::string map_name_;

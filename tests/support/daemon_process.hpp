@@ -3,6 +3,8 @@
 // line, for tests that drive it with signals and watch what it logs.
 #pragma once
 
+#include <sys/wait.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -23,6 +25,8 @@ class DaemonProcess {
   void signal(int sig);
   // Exit status (WEXITSTATUS) or nullopt on timeout / death by signal.
   std::optional<int> wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  // After wait_exit: the signal that killed the process, or 0.
+  int killed_by() const { return reaped_ && WIFSIGNALED(status_) ? WTERMSIG(status_) : 0; }
   std::vector<std::string> lines();
   std::string output();
   pid_t pid() const { return pid_; }

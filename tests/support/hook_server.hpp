@@ -1,7 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // An HTTP(S) server on 127.0.0.1 for tests that records every request and
-// answers from a script: a webhook receiver.
+// answers from a script: a webhook receiver. And a server that accepts
+// connections and never answers: a receiver that hangs.
 #pragma once
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
@@ -15,11 +23,14 @@
 #include <Poco/StreamCopier.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace rampart::test {
@@ -114,6 +125,97 @@ class HookServer {
 
   std::shared_ptr<State> state_;
   std::unique_ptr<Poco::Net::HTTPServer> server_;
+};
+
+// A TCP server on 127.0.0.1 that accepts every connection, reads what it
+// is sent and never answers (nor closes) until it is destroyed.
+class SilentServer {
+ public:
+  SilentServer() {
+    listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (listen_ < 0 || ::bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(listen_, 16) != 0 ||
+        ::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len) != 0 ||
+        ::pipe2(wake_, O_CLOEXEC) != 0)
+      throw std::runtime_error("SilentServer: cannot listen on 127.0.0.1");
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~SilentServer() {
+    (void)!::write(wake_[1], "x", 1);
+    thread_.join();
+    for (int fd : clients_) ::close(fd);
+    ::close(listen_);
+    ::close(wake_[0]);
+    ::close(wake_[1]);
+  }
+  SilentServer(const SilentServer&) = delete;
+  SilentServer& operator=(const SilentServer&) = delete;
+
+  uint16_t port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // True once `needle` was sent to it (over any connection).
+  bool wait_for(const std::string& needle,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return received_.find(needle) != std::string::npos; });
+  }
+  // True once `n` connections were accepted.
+  bool wait_connections(size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return accepted_ >= n; });
+  }
+  std::string received() {
+    std::lock_guard lock(mu_);
+    return received_;
+  }
+
+ private:
+  void run() {
+    for (;;) {
+      std::vector<pollfd> fds{{wake_[0], POLLIN, 0}, {listen_, POLLIN, 0}};
+      for (int fd : clients_) fds.push_back({fd, POLLIN, 0});
+      if (::poll(fds.data(), fds.size(), -1) < 0) continue;
+      if (fds[0].revents) return;
+      if (fds[1].revents & POLLIN) {
+        const int c = ::accept4(listen_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c >= 0) {
+          clients_.push_back(c);
+          std::lock_guard lock(mu_);
+          ++accepted_;
+          cv_.notify_all();
+        }
+      }
+      for (size_t i = 2; i < fds.size(); ++i) {
+        if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        char buf[4096];
+        const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+        if (n <= 0) {
+          // The client went away: forget it (it stays counted).
+          ::close(fds[i].fd);
+          std::erase(clients_, fds[i].fd);
+          continue;
+        }
+        std::lock_guard lock(mu_);
+        received_.append(buf, static_cast<size_t>(n));
+        cv_.notify_all();
+      }
+    }
+  }
+
+  int listen_ = -1;
+  int wake_[2] = {-1, -1};
+  uint16_t port_ = 0;
+  std::vector<int> clients_;  // the server thread's alone
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string received_;
+  size_t accepted_ = 0;
 };
 
 }  // namespace rampart::test

@@ -109,6 +109,8 @@ FROZEN(rampart_host_api, api_authenticate, 320);
 FROZEN(rampart_host_api, agent_ready, 328);
 FROZEN(rampart_host_api, report_enforcing, 336);
 FROZEN(rampart_plugin_descriptor, secret_settings, 64);
+// ABI 1.5
+FROZEN(rampart_host_api, timer_start2, 344);
 FROZEN(rampart_api_response, body, 8);
 FROZEN(rampart_plugin_api, rules_apply, 80);
 FROZEN(rampart_rule, id, 8);

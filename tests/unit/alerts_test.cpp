@@ -399,6 +399,133 @@ TEST(AlertPipeline, StoresAndStreamsEverythingButDeliversOnlyWhatTheRouterLets) 
   EXPECT_EQ(sink->s.got.size(), 1u);
 }
 
+uint64_t now_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// What the store keeps reads back into the record it was made from: what
+// a sender gets after a restart is what it would have got before.
+TEST(AlertJson, TheStoredFormReadsBackIntoTheSameRecord) {
+  AlertRecord a = alert("198.51.100.9", "fw-7", RAMPART_SEVERITY_CRITICAL);
+  a.id = "6f1c2a9e-1d3b-4c5a-9e8f-0123456789ab";
+  a.message = "port scan \"quoted\" \xc3\xa9";
+  a.technique_id = "T1046";
+  a.technique_name = "Network Service Discovery";
+  a.tactic = "Discovery";
+  a.action = RAMPART_ALERT_ACTION_BLOCK;
+  a.vlan_id = 42;
+  a.src_port = 40000;
+  a.time_ns = 1714564800123456789ull;
+  a.suppressed = 3;
+  a.src_info = {"ZZ", "Testville", 64500, "Example AS", "scanner.example", 12};
+  a.dst_info.country = "YY";
+  AlertRecord v6 = a;
+  v6.ip_family = 6;
+  inet_pton(AF_INET6, "2001:db8::7", v6.src_addr.data());
+  inet_pton(AF_INET6, "2001:db8::1", v6.dst_addr.data());
+  AlertRecord bare;  // no addresses, no MITRE, no enrichment; suppressed by dedup
+  bare.id = "bare";
+  bare.component = "engine";
+  bare.suppressed_by = "dedup";
+  for (const AlertRecord* r : {&a, &v6, &bare}) {
+    std::ostringstream text;
+    to_json(*r)->stringify(text);
+    const AlertRecord back = from_json(text.str());
+    std::ostringstream again;
+    to_json(back)->stringify(again);
+    EXPECT_EQ(again.str(), text.str());
+    EXPECT_EQ(back.ip_family, r->ip_family);
+    EXPECT_EQ(back.src_addr, r->src_addr);
+    EXPECT_EQ(back.dst_addr, r->dst_addr);
+    EXPECT_EQ(back.time_ns, r->time_ns);
+    EXPECT_EQ(back.src_info.reputation, r->src_info.reputation);
+  }
+  EXPECT_THROW(from_json("{\"id\":\"x\"}"), std::invalid_argument);
+  EXPECT_THROW(from_json("not json"), std::invalid_argument);
+}
+
+TEST(AlertStore, KeepsWhichSendersStillOweAnAlertAcrossReopening) {
+  rampart::test::TempDir dir;
+  auto record = [](const char* id, const char* rule) {
+    auto a = std::make_shared<AlertRecord>(alert("198.51.100.1", rule));
+    a->id = id;
+    a->time_ns = now_ns();
+    return a;
+  };
+  {
+    AlertStore store(dir / "a.db", {});
+    store.add(record("id-1", "r1"), {"hook", "mail"});
+    store.add(record("id-2", "r2"), {"hook"});
+    store.add(record("id-3", "r3"));
+    store.settle("id-1", "hook");
+  }
+  AlertStore again(dir / "a.db", {});
+  const auto hook = again.owed("hook");
+  ASSERT_EQ(hook.size(), 1u);
+  EXPECT_EQ(hook[0]->id, "id-2");
+  EXPECT_EQ(hook[0]->rule_id, "r2");
+  EXPECT_EQ(hook[0]->src_ip(), "198.51.100.1");
+  const auto mail = again.owed("mail");
+  ASSERT_EQ(mail.size(), 1u);
+  EXPECT_EQ(mail[0]->id, "id-1");
+  EXPECT_TRUE(again.owed("log").empty());
+  again.settle("id-2", "hook");
+  EXPECT_TRUE(again.owed("hook").empty());
+  StoreSettings keep_one;
+  keep_one.max_count = 1;
+  again.configure(keep_one);  // retention keeps id-3 alone
+  EXPECT_TRUE(again.owed("mail").empty()) << "nothing is owed for an alert retention removed";
+}
+
+// A sender that could not deliver before it stopped (SIGTERM, or a restart
+// on reload) gets those alerts first when it runs again, and only once.
+TEST(AlertPipeline, ASenderGetsWhatItStillOwedWhenItRunsAgainAndOnlyOnce) {
+  rampart::test::TempDir dir;
+  AlertSettings settings;
+  settings.router.dedup_window_s = 0;
+  AlertStore store(dir / "a.db", settings.store);
+  {
+    AlertPipeline p(settings);
+    p.set_store(&store);
+    auto down = std::make_shared<SinkProbe>();
+    down->s.down = true;
+    p.add_sender("hook", down);
+    rampart_alert raw = {};
+    raw.struct_size = sizeof raw;
+    raw.severity = RAMPART_SEVERITY_HIGH;
+    raw.message = {"m", 1};
+    for (const char* rule : {"r1", "r2", "r3"}) {
+      raw.rule_id = {rule, 2};
+      p.emit("engine", raw);
+    }
+    for (int i = 0; i < 1000 && p.senders()[0].delivery.failed == 0; ++i)
+      std::this_thread::sleep_for(milliseconds(5));
+    ASSERT_GE(p.senders()[0].delivery.failed, 1u);
+    p.remove_sender(down.get());  // the queue dropped here: waits for its thread
+  }
+  {
+    AlertPipeline p(settings);
+    p.set_store(&store);
+    auto up = std::make_shared<SinkProbe>();
+    p.add_sender("hook", up);
+    ASSERT_TRUE(up->s.wait_for(3));
+    p.remove_sender(up.get());
+    std::lock_guard lock(up->s.mu);
+    EXPECT_EQ(up->s.got, (std::vector<std::string>{"r1", "r2", "r3"})) << "oldest first";
+  }
+  EXPECT_TRUE(store.owed("hook").empty());
+  AlertPipeline p(settings);
+  p.set_store(&store);
+  auto again = std::make_shared<SinkProbe>();
+  p.add_sender("hook", again);
+  EXPECT_EQ(p.senders()[0].delivery.queued, 0u) << "delivered alerts are not owed again";
+  p.remove_sender(again.get());
+  std::lock_guard lock(again->s.mu);
+  EXPECT_TRUE(again->s.got.empty());
+}
+
 TEST(AlertConfig, SectionIsParsedAndBadValuesNameTheLine) {
   const auto cfg = rampart::config::load_string(
       "alerts:\n"

@@ -34,8 +34,11 @@ TEST(Config, EmbeddedDefaultLoadsAndEnablesTheLogSender) {
 TEST(Config, AgentSettingsAreParsed) {
   const auto cfg = load_string(
       "agent:\n  log_level: debug\n  log_format: json\n  workers: 3\n"
-      "  plugin_dirs: [/a, /b]\n  interfaces: [eth0, veth1]\n  xdp_mode: native\n",
+      "  plugin_dirs: [/a, /b]\n  interfaces: [eth0, veth1]\n  xdp_mode: native\n"
+      "  stop_timeout_seconds: 12\n",
       "t.yaml");
+  EXPECT_EQ(cfg.agent.stop_timeout_seconds, 12u);
+  EXPECT_EQ(load_string("agent: {}\n", "t.yaml").agent.stop_timeout_seconds, 5u);
   EXPECT_EQ(cfg.agent.log_level, rampart::log::Level::debug);
   EXPECT_EQ(cfg.agent.log_format, rampart::log::Format::json);
   EXPECT_EQ(cfg.agent.workers, 3u);
@@ -95,6 +98,8 @@ TEST(Config, BadValuesNameFileLineAndTheKey) {
       {"agent:\n  log_format: xml\n", "test.yaml:2:15", "agent.log_format"},
       {"agent:\n  workers: 0\n", "test.yaml:2:12", "agent.workers"},
       {"agent:\n  workers: many\n", "test.yaml:2:12", "agent.workers"},
+      {"agent:\n  stop_timeout_seconds: 0\n", "test.yaml:2:25", "agent.stop_timeout_seconds"},
+      {"agent:\n  stop_timeout_seconds: 61\n", "test.yaml:2:25", "agent.stop_timeout_seconds"},
       {"agent:\n  xdp_mode: turbo\n", "test.yaml:2:13", "agent.xdp_mode"},
       {"agent:\n  interfaces: [\"bad name\"]\n", "test.yaml:2:16", "agent.interfaces"},
       {"agent:\n  plugin_dirs: /one\n", "test.yaml:2:16", "agent.plugin_dirs"},

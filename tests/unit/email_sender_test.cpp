@@ -19,10 +19,12 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <sstream>
 #include <thread>
 
+#include "hook_server.hpp"
 #include "sender_harness.hpp"
 #include "smtp_server.hpp"
 
@@ -196,6 +198,25 @@ TEST_F(EmailTls, ADigestTheFlusherCouldNotSendIsKept) {
   ASSERT_TRUE(server.wait_for(1));
   const auto m = server.mails()[0].parsed();
   EXPECT_TRUE(contains(m.content, "rule rule-kept")) << m.content;
+}
+
+// A server that accepted the connection and never greets, timeout_ms
+// 120 s: stopping the plugin ends the delivery at once.
+TEST_F(EmailTls, StopCutsAMessageInFlightShort) {
+  rampart::test::SilentServer hang;
+  ASSERT_EQ(h.start("{server: \"127.0.0.1:" + std::to_string(hang.port()) +
+                    "\", from: r@example.com, to: [s@example.com], starttls: optional, "
+                    "timeout_ms: 120000}"),
+            "");
+  auto sending = std::async(std::launch::async,
+                            [&] { return h.send(rampart::test::sample_alert("rule-12")); });
+  ASSERT_TRUE(hang.wait_connections(1)) << "the message is in flight";
+  const auto t0 = Clock::now();
+  h.stop();
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(5));
+  ASSERT_EQ(sending.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  const std::string error = sending.get();
+  EXPECT_TRUE(contains(error, "stopped: the delivery was cut short")) << error;
 }
 
 TEST_F(EmailTls, StoppingSendsWhatIsQueued) {

@@ -15,7 +15,10 @@
 
 #include "config/config.hpp"
 #include "log_capture.hpp"
+#include "metrics_check.hpp"
 #include "plugin_core.hpp"
+#include "plugin_host/callback_errors.hpp"
+#include "plugin_host/plugin_call.hpp"
 #include "plugin_host/plugin_manager.hpp"
 #include "privilege.hpp"
 #include "temp_dir.hpp"
@@ -24,6 +27,7 @@
 namespace {
 
 namespace fs = std::filesystem;
+using rampart::plugin_host::Callback;
 using rampart::plugin_host::PluginManager;
 using rampart::plugin_host::PluginState;
 using rampart::test::LogCapture;
@@ -345,18 +349,47 @@ TEST_F(PluginHost, TimersFireAndNothingRunsAfterStop) {
   EXPECT_EQ(log.index_of("lifecycle: tick", destroy), -1) << log.dump();
 }
 
-TEST_F(PluginHost, ThrowingTimerCallbackIsLoggedAndKeepsTicking) {
+// The value of rampart_plugin_callback_errors_total for one plugin and
+// callback in `core`'s registry (-1: no such series).
+double callback_errors(Core& core, const std::string& plugin, const std::string& callback) {
+  return rampart::test::metric_value(core.metrics.render(),
+                                     "rampart_plugin_callback_errors_total{callback=\"" + callback +
+                                         "\",plugin=\"" + plugin + "\"}");
+}
+
+// Polls until the metric reaches `n` (or 10 s passed); its last value.
+double wait_callback_errors(Core& core, const std::string& plugin, const std::string& callback,
+                            double n) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  double v = callback_errors(core, plugin, callback);
+  while (v < n && std::chrono::steady_clock::now() < deadline) {
+    usleep(5000);
+    v = callback_errors(core, plugin, callback);
+  }
+  return v;
+}
+
+// Every failed tick is counted; one line says so, not one per tick (the
+// SDK's own "timer callback failed" line per tick is gone on a 1.5 host).
+TEST_F(PluginHost, ThrowingTimerIsCountedAndLoggedOncePerInterval) {
+  core.services.fault_log_interval = std::chrono::hours(1);
   PluginManager pm(core.services);
   pm.discover({variant_dir("good_engine")});
-  pm.start(cfg("plugins:\n  good_engine: {tick_ms: 10, throw_on_tick: true}\n"));
-  ASSERT_TRUE(log.wait_for("timer callback failed: tick exploded on purpose", 2)) << log.dump();
-  EXPECT_EQ(pm.running(), 1u);
+  pm.start(cfg("plugins:\n  good_engine: {tick_ms: 5, throw_on_tick: true}\n"));
+  EXPECT_GE(wait_callback_errors(core, "good_engine", "timer", 20), 20) << log.dump();
+  EXPECT_EQ(log.count("plugin callback failed plugin=good_engine callback=timer "
+                      "error=\"tick exploded on purpose\""),
+            1u)
+      << log.dump();
+  EXPECT_EQ(log.count("timer callback failed"), 0u) << log.dump();
+  EXPECT_EQ(pm.running(), 1u) << "it keeps ticking";
 }
 
 TEST_F(PluginHost, EventsReachSubscribersAndErrorsAreCounted) {
   PluginManager pm(core.services);
   pm.discover({variant_dir("good_engine")});
   pm.start(cfg("plugins:\n  good_engine: {throw_on_event: true}\n"));
+  EXPECT_EQ(callback_errors(core, "good_engine", "on_event"), 0) << "the series exists at 0";
   const std::string payload = "hello";
   core.events.publish(RAMPART_SOURCE_XDP_FIREWALL, 7,
                       std::span(reinterpret_cast<const uint8_t*>(payload.data()), payload.size()));
@@ -366,7 +399,86 @@ TEST_F(PluginHost, EventsReachSubscribersAndErrorsAreCounted) {
   auto inst = pm.instance("good_engine");
   for (int i = 0; i < 500 && inst->callback_errors() == 0; ++i) usleep(10000);
   EXPECT_EQ(inst->callback_errors(), 1u);
+  EXPECT_EQ(callback_errors(core, "good_engine", "on_event"), 1);
+  EXPECT_TRUE(
+      log.wait_for("plugin callback failed plugin=good_engine callback=on_event "
+                   "error=\"event handler exploded on purpose\""))
+      << log.dump();
   EXPECT_EQ(pm.running(), 1u);
+}
+
+// An engine throwing on every event under a flood: each failure counted,
+// one log line for the lot (the rest are said at stop, as a count).
+TEST_F(PluginHost, AFloodOfFailingEventsIsCountedButNotLoggedPerEvent) {
+  core.services.fault_log_interval = std::chrono::hours(1);
+  {
+    PluginManager pm(core.services);
+    pm.discover({variant_dir("good_engine")});
+    pm.start(cfg("plugins:\n  good_engine: {throw_on_event: true}\n"));
+    for (int i = 0; i < 300; ++i) core.events.publish(RAMPART_SOURCE_XDP_FIREWALL, 7, {});
+    EXPECT_EQ(wait_callback_errors(core, "good_engine", "on_event", 300), 300) << log.dump();
+    EXPECT_EQ(log.count("plugin callback failed plugin=good_engine callback=on_event"), 1u)
+        << log.dump();
+  }
+  EXPECT_EQ(log.count("plugin callback failures not logged plugin=good_engine "
+                      "callback=on_event suppressed=299"),
+            1u)
+      << log.dump();
+}
+
+// The rate limit on a clock the test drives: the first failure at once,
+// then one line per interval saying how many were not logged.
+TEST(CallbackErrors, LogsTheFirstAtOnceThenOneLinePerIntervalWithTheCount) {
+  LogCapture log;
+  rampart::runtime::Metrics metrics;
+  auto now = std::chrono::steady_clock::time_point(std::chrono::hours(1));
+  rampart::plugin_host::CallbackErrors errors("engine", metrics,
+                                              {Callback::on_event, Callback::timer},
+                                              std::chrono::seconds(10), [&] { return now; });
+  errors.record(Callback::on_event, "bad packet");
+  EXPECT_EQ(log.count("plugin callback failed plugin=engine callback=on_event "
+                      "error=\"bad packet\""),
+            1u)
+      << log.dump();
+  for (int i = 0; i < 99; ++i) errors.record(Callback::on_event, "bad packet");
+  now += std::chrono::seconds(9);
+  errors.record(Callback::on_event, "bad packet");
+  EXPECT_EQ(log.count("plugin callback failed"), 1u) << "within the interval: " << log.dump();
+  errors.record(Callback::timer, "tick failed");
+  EXPECT_EQ(log.count("callback=timer error=\"tick failed\""), 1u) << "per callback";
+  now += std::chrono::seconds(1);
+  errors.record(Callback::on_event, "worse packet");
+  EXPECT_EQ(log.count("callback=on_event error=\"worse packet\" suppressed=100"), 1u) << log.dump();
+  errors.record(Callback::on_event, "bad packet");
+  errors.flush();
+  EXPECT_EQ(log.count("plugin callback failures not logged plugin=engine callback=on_event "
+                      "suppressed=1"),
+            1u)
+      << log.dump();
+  EXPECT_EQ(errors.total(), 104u);
+  EXPECT_EQ(rampart::test::metric_value(
+                metrics.render(),
+                "rampart_plugin_callback_errors_total{callback=\"on_event\",plugin=\"engine\"}"),
+            103);
+}
+
+// A plugin's null write kills rampartd by SIGSEGV, as before, but first
+// says which plugin and callback it came from.
+TEST(PluginCrash, ANullWriteInOnEventIsNamedThenKillsBySigsegv) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        rampart::plugin_host::install_fatal_signal_report();
+        Core core;
+        PluginManager pm(core.services);
+        pm.discover({variant_dir("fault_engine")});
+        pm.start(cfg("plugins:\n  fault_engine: {crash_on_event: true}\n"));
+        core.events.publish(RAMPART_SOURCE_XDP_FIREWALL, 7, {});
+        for (;;) pause();  // until the worker running on_event takes the process down
+      },
+      ::testing::KilledBySignal(SIGSEGV),
+      "fatal signal in plugin code signal=SIGSEGV plugin=fault_engine callback=on_event "
+      "address=0x0");
 }
 
 TEST_F(PluginHost, AlertsReachTheLogSenderAsJsonLines) {

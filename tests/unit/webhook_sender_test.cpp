@@ -18,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 
@@ -174,6 +175,24 @@ TEST_F(Webhook, ABadReloadKeepsTheRunningSettings) {
   EXPECT_EQ(h.send(rampart::test::sample_alert("rule-10")), "");
   EXPECT_EQ(first.received().size(), 1u);
   EXPECT_EQ(second.received().size(), 1u);
+}
+
+// A receiver that accepted the POST and never answers, timeout_ms 120 s:
+// stopping the plugin (rampartd's SIGTERM) ends the delivery at once, as
+// a failure the core keeps the alert for.
+TEST_F(Webhook, StopCutsAPostInFlightShort) {
+  rampart::test::SilentServer hang;
+  ASSERT_EQ(h.start("{url: \"" + hang.url() + "/\", timeout_ms: 120000}"), "");
+  auto sending = std::async(std::launch::async,
+                            [&] { return h.send(rampart::test::sample_alert("rule-11")); });
+  ASSERT_TRUE(hang.wait_for("\"rule_id\":\"rule-11\"")) << "the POST is in flight";
+  const auto t0 = Clock::now();
+  h.stop();
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(5));
+  ASSERT_EQ(sending.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  const std::string error = sending.get();
+  EXPECT_TRUE(contains(error, "stopped: the delivery was cut short")) << error;
+  EXPECT_EQ(h.metric("rampart_webhook_retries_total"), 0) << "a stopped delivery is not retried";
 }
 
 }  // namespace

@@ -40,6 +40,7 @@
 
 #include "alert_json.hpp"
 #include "client_tls.hpp"
+#include "interrupter.hpp"
 #include "settings.hpp"
 
 namespace {
@@ -54,6 +55,9 @@ using std::chrono::milliseconds;
 constexpr const char* kPlaceholders[] = {"severity", "component", "rule_id",      "message",
                                          "src_ip",   "dst_ip",    "technique_id", "count"};
 constexpr const char* kSubject = "[Rampart] {severity} {component}: {message}";
+// The digest stop() still tries to send gets at most this long: rampartd
+// must stop within agent.stop_timeout_seconds (5 s by default).
+constexpr milliseconds kLastDigestBudget{2000};
 constexpr const char* kDigestSubject =
     "[Rampart] {count} alerts, most severe: {severity} {component}: {message}";
 
@@ -498,11 +502,15 @@ void converse(SmtpSession& smtp, const Settings& s, const Message& m, const Dead
 }
 
 // Connects, upgrades, authenticates and sends one message, all within
-// timeout_ms.
-void transmit(const Settings& s, const Message& m) {
-  const Deadline d{Clock::now() + s.timeout};
-  Poco::Net::StreamSocket socket;
-  socket.connect(Poco::Net::SocketAddress(s.host, s.port),
+// `budget`; `stop`, when given, can cut any of it short.
+void transmit(const Settings& s, const Message& m, milliseconds budget,
+              rampart::sender::Interrupter* stop) {
+  const Deadline d{Clock::now() + budget};
+  const Poco::Net::SocketAddress address(s.host, s.port);
+  Poco::Net::StreamSocket socket(address.family());
+  std::optional<rampart::sender::Interrupter::Watch> watch;
+  if (stop != nullptr) watch.emplace(*stop, socket.impl()->sockfd());
+  socket.connect(address,
                  Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(d.left().count()) * 1000));
   SmtpSession smtp(socket);
   try {
@@ -554,13 +562,17 @@ class EmailSender {
     flusher_ = std::thread([this] { flush_loop(); });
   }
 
-  // Stops the flusher, then tries once to send what is still queued.
+  // May run while send_alert is blocked on the delivery thread: cuts that
+  // message short (the core keeps its alert for the next start), and the
+  // flusher's, then tries once, briefly, to send what a digest still holds:
+  // those alerts were accepted, nothing else would send them.
   void stop() {
+    interrupter_.interrupt();
     stop_flusher();
     auto [s, batch] = take_all();
     if (batch.alerts.empty()) return;
     try {
-      send(*s, digest(*s, batch));
+      send(*s, digest(*s, batch), std::min(s->timeout, kLastDigestBudget), nullptr);
     } catch (const std::exception& e) {
       host_.warn("stopping: " + std::to_string(batch.alerts.size()) +
                  " queued alerts not sent: " + e.what());
@@ -586,11 +598,11 @@ class EmailSender {
       }
     }
     if (!s->digest) {
-      send(*s, single(*s, r));
+      send(*s, single(*s, r), s->timeout, &interrupter_);
       return;
     }
     try {
-      send(*s, digest(*s, batch));
+      send(*s, digest(*s, batch), s->timeout, &interrupter_);
     } catch (...) {
       give_back(std::move(batch), s->digest->interval);
       throw;
@@ -598,17 +610,23 @@ class EmailSender {
   }
 
  private:
-  void send(const Settings& s, const Message& m) {
+  void send(const Settings& s, const Message& m, milliseconds budget,
+            rampart::sender::Interrupter* stop) {
+    // A socket stop() shut down fails in whatever way the call it cut
+    // short reports: say what happened instead.
+    const auto why = [&](const std::string& text) -> std::string {
+      return stop != nullptr && stop->interrupted() ? rampart::sender::Interrupted().what() : text;
+    };
     try {
-      transmit(s, m);
+      transmit(s, m, budget, stop);
     } catch (const Error& e) {
-      failed(s, e.what());
+      failed(s, why(e.what()));
     } catch (const Poco::TimeoutException&) {
-      failed(s, "timed out (timeout_ms " + std::to_string(s.timeout.count()) + ")");
+      failed(s, why("timed out after " + std::to_string(budget.count()) + " ms"));
     } catch (const Poco::Exception& e) {
-      failed(s, e.displayText());
+      failed(s, why(e.displayText()));
     } catch (const std::exception& e) {
-      failed(s, e.what());
+      failed(s, why(e.what()));
     }
     messages_.inc();
   }
@@ -636,7 +654,7 @@ class EmailSender {
       lock.unlock();
       std::string error;
       try {
-        send(*s, digest(*s, batch));
+        send(*s, digest(*s, batch), s->timeout, &interrupter_);
       } catch (const std::exception& e) {
         error = e.what();
       }
@@ -696,6 +714,7 @@ class EmailSender {
   Clock::time_point due_;       // when the queue's digest is due
   bool stopping_ = false;
   std::thread flusher_;
+  rampart::sender::Interrupter interrupter_;
   rampart::sdk::Metric messages_, failures_;
 };
 

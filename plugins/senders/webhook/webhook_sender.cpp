@@ -3,16 +3,19 @@
 // URL. 2xx is delivered; 5xx, 408, 429, connection errors and timeouts are
 // retried with exponential backoff and full jitter (or after the server's
 // Retry-After on 429/503), other answers are final. A whole delivery,
-// attempts and waits included, stays within timeout_ms; the wait between
-// attempts ends at once when the plugin is stopped.
+// attempts and waits included, stays within timeout_ms; stop() cuts it
+// short, the attempt in progress included (its socket is shut down), so
+// rampartd stops promptly and keeps the alert for its next start.
 #include <rampart/sdk/plugin.hpp>
 
 #include <Poco/Exception.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/NetException.h>
+#include <Poco/Net/SecureStreamSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/String.h>
 #include <Poco/URI.h>
 
@@ -29,6 +32,7 @@
 
 #include "alert_json.hpp"
 #include "client_tls.hpp"
+#include "interrupter.hpp"
 #include "settings.hpp"
 
 namespace {
@@ -150,23 +154,35 @@ std::string body_excerpt(std::istream& in) {
   return rampart::sender::valid_utf8(Poco::trim(text));
 }
 
-Outcome post(const Settings& s, const std::string& body, milliseconds budget) {
-  std::unique_ptr<Poco::Net::HTTPClientSession> session;
-  if (s.https) {
-    session = std::make_unique<Poco::Net::HTTPSClientSession>(s.host, s.port, s.tls);
-  } else {
-    session = std::make_unique<Poco::Net::HTTPClientSession>(s.host, s.port);
-  }
+// One POST within `budget`. The socket is opened here rather than by the
+// session so that `stop` watches it from before the connect: stop() can
+// then end any phase of the attempt.
+Outcome post(const Settings& s, const std::string& body, milliseconds budget,
+             rampart::sender::Interrupter& stop) {
   const Poco::Timespan t(static_cast<Poco::Timespan::TimeDiff>(budget.count()) * 1000);
-  session->setTimeout(t, t, t);
-  session->setKeepAlive(false);
   Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_POST, s.target,
                              Poco::Net::HTTPMessage::HTTP_1_1);
+  req.setHost(s.host, s.port);
   req.setContentType("application/json");
   req.setContentLength(static_cast<std::streamsize>(body.size()));
   req.set("User-Agent", "rampart-webhook");
+  req.setKeepAlive(false);
   for (const auto& [name, value] : s.headers) req.set(name, value);
   try {
+    const Poco::Net::SocketAddress address(s.host, s.port);
+    Poco::Net::StreamSocket socket(address.family());
+    const rampart::sender::Interrupter::Watch watch(stop, socket.impl()->sockfd());
+    socket.connect(address, t);
+    socket.setReceiveTimeout(t);
+    socket.setSendTimeout(t);
+    socket.setNoDelay(true);
+    std::optional<Poco::Net::HTTPClientSession> session;
+    if (s.https) {
+      // The handshake, checking the certificate against the URL's host.
+      session.emplace(Poco::Net::SecureStreamSocket::attach(socket, s.host, s.tls));
+    } else {
+      session.emplace(socket);
+    }
     session->sendRequest(req) << body << std::flush;
     Poco::Net::HTTPResponse res;
     std::istream& in = session->receiveResponse(res);
@@ -179,12 +195,17 @@ Outcome post(const Settings& s, const std::string& body, milliseconds budget) {
       return {Outcome::retry, what, code == 429 || code == 503 ? retry_after(res) : std::nullopt};
     }
     return {Outcome::final, what, std::nullopt};
+  } catch (const rampart::sender::Interrupted& e) {
+    return {Outcome::final, e.what(), std::nullopt};
   } catch (const Poco::TimeoutException&) {
+    if (stop.interrupted()) return {Outcome::final, rampart::sender::Interrupted().what(), {}};
     return {Outcome::retry, "timed out after " + std::to_string(budget.count()) + " ms",
             std::nullopt};
   } catch (const Poco::Exception& e) {
+    if (stop.interrupted()) return {Outcome::final, rampart::sender::Interrupted().what(), {}};
     return {Outcome::retry, e.displayText(), std::nullopt};
   } catch (const std::exception& e) {
+    if (stop.interrupted()) return {Outcome::final, rampart::sender::Interrupted().what(), {}};
     return {Outcome::retry, e.what(), std::nullopt};
   }
 }
@@ -214,12 +235,15 @@ class WebhookSender {
     settings_ = std::move(next);
   }
 
+  // May run while send_alert is blocked on the delivery thread: ends its
+  // attempt (socket shut down) or its wait before a retry.
   void stop() {
     {
       std::lock_guard lock(mu_);
       stopping_ = true;
     }
     wake_.notify_all();
+    interrupter_.interrupt();
   }
 
   void send_alert(const Alert& alert) {
@@ -232,11 +256,12 @@ class WebhookSender {
     const auto deadline = Clock::now() + s->timeout;
     for (unsigned attempt = 1;; ++attempt) {
       const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-      const Outcome o = post(*s, body, std::max(left, milliseconds(1)));
+      const Outcome o = post(*s, body, std::max(left, milliseconds(1)), interrupter_);
       if (o.kind == Outcome::delivered) {
         deliveries_.inc();
         return;
       }
+      if (interrupter_.interrupted()) fail(*s, o.what);
       if (o.kind == Outcome::final) fail(*s, "refused the alert (not retried): " + o.what);
       if (attempt > s->retries) fail(*s, after(attempt) + o.what);
       const milliseconds wait =
@@ -285,6 +310,7 @@ class WebhookSender {
   std::shared_ptr<const Settings> settings_;
   std::mt19937_64 rng_;
   bool stopping_ = false;
+  rampart::sender::Interrupter interrupter_;
   rampart::sdk::Metric deliveries_, failures_, retries_;
 };
 

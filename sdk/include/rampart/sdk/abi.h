@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define RAMPART_ABI_MAJOR 1
-#define RAMPART_ABI_MINOR 4
+#define RAMPART_ABI_MINOR 5
 
 /* Name of the one symbol every plugin exports. */
 #define RAMPART_PLUGIN_ENTRY_SYMBOL "rampart_plugin_entry"
@@ -194,6 +194,10 @@ typedef struct rampart_metric_desc {
 } rampart_metric_desc;
 
 typedef void (*rampart_timer_fn)(void* user);
+/* ABI 1.5: a timer callback that says whether it failed. A status other
+ * than RAMPART_OK (with the plugin's last_error text on this thread) is
+ * counted and logged by the host like any other failed callback. */
+typedef rampart_status (*rampart_timer_fn2)(void* user);
 
 /* ABI 1.1: a stored rule: an id and its JSON body. */
 typedef struct rampart_rule {
@@ -456,6 +460,15 @@ typedef struct rampart_host_api {
    * kernel datapath. The agent is not ready while any engine says 0. An
    * instance starts out enforcing. */
   void (*report_enforcing)(rampart_host_ctx* ctx, int enforcing, const char* reason);
+
+  /* ---- ABI 1.5 ---- */
+
+  /* timer_start for a callback that returns a status: the host counts a
+   * failure in rampart_plugin_callback_errors_total{callback="timer"} and
+   * logs it (rate-limited) with last_error's text. The plugin then need not
+   * log it itself, once per tick. Cancelled with timer_cancel. */
+  rampart_status (*timer_start2)(rampart_host_ctx* ctx, uint64_t first_ms, uint64_t interval_ms,
+                                 rampart_timer_fn2 fn, void* user, rampart_timer** out);
 } rampart_host_api;
 
 /*
@@ -476,6 +489,11 @@ typedef struct rampart_plugin_api {
   rampart_status (*validate)(rampart_plugin* self, const rampart_config* config);
   /* Apply a new config, all or nothing. NULL: the host restarts the instance. */
   rampart_status (*reload)(rampart_plugin* self, const rampart_config* config);
+  /* Every other callback into the instance has returned, but for a
+   * sender's send_alert in progress, which may still be blocked in the
+   * network: stop() must make it return soon (shut its connection down);
+   * the host keeps the alert and delivers it once the sender runs again.
+   * Nothing but destroy() is called after stop(). */
   void (*stop)(rampart_plugin* self);
   void (*destroy)(rampart_plugin* self);
   rampart_status (*on_event)(rampart_plugin* self, const rampart_event* event);

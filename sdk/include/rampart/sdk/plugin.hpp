@@ -436,9 +436,17 @@ class Host {
     Timer t;
     t.api_ = api_;
     t.fn_ = std::make_unique<Timer::Callback>(Timer::Callback{api_, std::move(fn)});
-    check(api_->timer_start(api_->ctx, static_cast<uint64_t>(first.count()),
-                            static_cast<uint64_t>(interval.count()), &Host::timer_thunk,
-                            t.fn_.get(), &t.handle_));
+    const auto first_ms = static_cast<uint64_t>(first.count());
+    const auto interval_ms = static_cast<uint64_t>(interval.count());
+    // A 1.5 host counts and logs a failed tick itself, rate-limited; an
+    // older one hears of it only through the log line timer_thunk writes.
+    if (RAMPART_HAS_FIELD(api_, rampart_host_api, timer_start2) && api_->timer_start2) {
+      check(api_->timer_start2(api_->ctx, first_ms, interval_ms, &Host::timer_thunk2, t.fn_.get(),
+                               &t.handle_));
+    } else {
+      check(api_->timer_start(api_->ctx, first_ms, interval_ms, &Host::timer_thunk, t.fn_.get(),
+                              &t.handle_));
+    }
     return t;
   }
   Timer every(std::chrono::milliseconds interval, std::function<void()> fn) const {
@@ -608,6 +616,7 @@ class Host {
     return req;
   }
   static void timer_thunk(void* user) noexcept;
+  static rampart_status timer_thunk2(void* user) noexcept;
   static void collect_rule(void* user, const rampart_rule* r) noexcept {
     try {
       static_cast<std::vector<RuleBody>*>(user)->push_back(RuleBody{r->id, to_string(r->body)});
@@ -925,6 +934,11 @@ const rampart_plugin_descriptor* entry(rampart_plugin_kind kind, const char* id,
 }
 
 }  // namespace detail
+
+inline rampart_status Host::timer_thunk2(void* user) noexcept {
+  auto* cb = static_cast<Timer::Callback*>(user);
+  return detail::guard([&] { cb->fn(); });
+}
 
 inline void Host::timer_thunk(void* user) noexcept {
   auto* cb = static_cast<Timer::Callback*>(user);
