@@ -148,6 +148,11 @@ std::vector<std::shared_ptr<const AlertRecord>> AlertStore::owed(const std::stri
   return out;
 }
 
+uint64_t AlertStore::count_alerts(const std::vector<Write>& batch) {
+  return static_cast<uint64_t>(
+      std::count_if(batch.begin(), batch.end(), [](const Write& w) { return w.alert != nullptr; }));
+}
+
 void AlertStore::run() {
   auto last_prune = std::chrono::steady_clock::now();
   std::vector<Write> batch;
@@ -167,8 +172,7 @@ void AlertStore::run() {
       prune();
     }
     const size_t done = batch.size();
-    const auto alerts = static_cast<uint64_t>(
-        std::count_if(batch.begin(), batch.end(), [](const Write& w) { return w.alert != nullptr; }));
+    const uint64_t alerts = count_alerts(batch);
     batch.clear();  // the records go, unless a sender or stream still holds one
     lock.lock();
     if (pending_.empty()) {
@@ -222,10 +226,9 @@ void AlertStore::write_batch(std::vector<Write>& batch) {
     store::exec(writer_, "COMMIT");
   } catch (const store::StoreError& e) {
     sqlite3_exec(writer_, "ROLLBACK", nullptr, nullptr, nullptr);
-    const auto alerts = std::count_if(batch.begin(), batch.end(),
-                                      [](const Write& w) { return w.alert != nullptr; });
+    const uint64_t alerts = count_alerts(batch);
     std::lock_guard lock(mu_);
-    dropped_ += static_cast<uint64_t>(alerts);
+    dropped_ += alerts;
     log::error("alerts", "cannot store alerts",
                {{"count", std::to_string(alerts)}, {"reason", e.what()}});
   }

@@ -84,6 +84,7 @@ class AlertStore {
     std::string settled_id, settled_sender;
   };
   void queue(Write w);
+  static uint64_t count_alerts(const std::vector<Write>& batch);  // new alerts, not settlements
   void run();
   void write_batch(std::vector<Write>& batch);
   void prune_locked(sqlite3* db);

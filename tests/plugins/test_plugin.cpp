@@ -110,13 +110,13 @@ class TestEngine {
   void validate(const Config& cfg) {
     if (cfg.get<bool>("reject", false))
       throw Error(RAMPART_ERR_INVALID_ARGUMENT, "reject: true is refused");
-    cfg.allow_only("",
-                   {"value", "reject", "fail_reload", "tick_ms", "alert_on_tick", "throw_on_tick",
-                    "throw_on_event", "open_map", "map_value_size", "publish_names", "alert_on_event",
+    cfg.allow_only(
+        "", {"value", "reject", "fail_reload", "tick_ms", "alert_on_tick", "throw_on_tick",
+             "throw_on_event", "open_map", "map_value_size", "publish_names", "alert_on_event",
 #ifdef TEST_FAULTS
-                    "crash_on_tick", "crash_on_event", "overflow_on_tick", "stall_stop_ms"
+             "crash_on_tick", "crash_on_event", "overflow_on_tick", "stall_stop_ms"
 #endif
-                   });
+            });
   }
 
   void reload(const Config& cfg) {
