@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <tuple>
 #include <type_traits>
 
@@ -32,9 +33,13 @@ struct rampart_program {
 
 struct rampart_map {
   int fd;
-  uint32_t key_size, value_size;  // value_size: per CPU for per-CPU maps
+  std::string name;
+  uint32_t type, key_size, value_size;  // value_size: per CPU for per-CPU maps
+  uint32_t max_entries;
   bool percpu;
-  int ncpus;
+  uint32_t ncpus;  // possible CPUs
+  // The kernel reads and writes a per-CPU map's values at an 8-byte stride.
+  size_t stride() const { return (size_t(value_size) + 7) / 8 * 8; }
 };
 
 struct rampart_timer {
@@ -45,12 +50,20 @@ struct rampart_timer {
   rampart_timer_fn2 fn2 = nullptr;  // ABI 1.5: says whether it failed
   void* user = nullptr;
   std::atomic<bool> cancelled{false};
+  // Held by the loop thread while the callback runs: a cancel from any
+  // other thread waits on it, so that once timer_cancel returns the
+  // callback is not running and never runs again (the plugin may free
+  // what `user` points to).
+  std::mutex running;
 };
 
 namespace rampart::plugin_host {
 namespace {
 
 PluginInstance& self(rampart_host_ctx* ctx) { return *ctx->instance; }
+
+// The timer whose callback this thread (the loop) is running, if any.
+thread_local rampart_timer* t_running_timer = nullptr;
 
 // Where plugins.<id> declares the rules an engine claims: list items that
 // are maps with an integer `id` (how the firewall writes its rules, and any
@@ -229,13 +242,72 @@ rampart_status map_result(int rc, const char* what) {
 
 rampart_status api_map_lookup(rampart_map* m, const void* key, void* value) noexcept {
   if (!m || !key || !value) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  // The kernel would write a value per CPU into room for one.
+  if (m->percpu) {
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT,
+                     "map " + m->name + " is per-CPU: a lookup returns " +
+                         std::to_string(m->ncpus) + " values; use map_lookup_percpu");
+  }
   return map_result(bpf_map_lookup_elem(m->fd, key, value), "map lookup");
+}
+
+rampart_status api_map_lookup_percpu(rampart_map* m, const void* key, void* values,
+                                     uint32_t capacity) noexcept {
+  if (!m || !key || !values) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  const uint32_t n = m->percpu ? m->ncpus : 1;
+  if (capacity < n) {
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT,
+                     "map " + m->name + ": room for " + std::to_string(capacity) +
+                         " values, the lookup returns " + std::to_string(n));
+  }
+  if (!m->percpu) return map_result(bpf_map_lookup_elem(m->fd, key, values), "map lookup");
+  try {
+    std::vector<uint8_t> buf(m->stride() * n);
+    if (bpf_map_lookup_elem(m->fd, key, buf.data()) != 0) return map_result(-1, "map lookup");
+    auto* out = static_cast<uint8_t*>(values);
+    for (uint32_t c = 0; c < n; ++c)
+      std::memcpy(out + size_t(c) * m->value_size, buf.data() + c * m->stride(), m->value_size);
+    return RAMPART_OK;
+  } catch (const std::bad_alloc&) {
+    return host_fail(RAMPART_ERR_INTERNAL, "map lookup: out of memory");
+  }
+}
+
+rampart_status api_map_info(rampart_map* m, rampart_map_info* out) noexcept {
+  if (!m || !out) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  rampart_map_info info{};
+  info.struct_size = std::min<uint32_t>(out->struct_size, sizeof info);
+  info.type = m->type;
+  info.key_size = m->key_size;
+  info.value_size = m->value_size;
+  info.max_entries = m->max_entries;
+  info.ncpus = m->percpu ? m->ncpus : 1;
+  info.percpu = m->percpu ? 1 : 0;
+  std::memcpy(out, &info, info.struct_size);
+  return RAMPART_OK;
+}
+
+// A per-CPU map's update carries a value per CPU: the one value given,
+// at the kernel's stride, for every CPU.
+std::vector<uint8_t> every_cpu(const rampart_map& m, const void* values, size_t count) {
+  std::vector<uint8_t> out(m.stride() * m.ncpus * count);
+  const auto* in = static_cast<const uint8_t*>(values);
+  for (size_t i = 0; i < count; ++i)
+    for (uint32_t c = 0; c < m.ncpus; ++c)
+      std::memcpy(out.data() + (i * m.ncpus + c) * m.stride(), in + i * m.value_size, m.value_size);
+  return out;
 }
 
 rampart_status api_map_update(rampart_map* m, const void* key, const void* value,
                               uint64_t flags) noexcept {
   if (!m || !key || !value) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
-  return map_result(bpf_map_update_elem(m->fd, key, value, flags), "map update");
+  if (!m->percpu) return map_result(bpf_map_update_elem(m->fd, key, value, flags), "map update");
+  try {
+    const auto all = every_cpu(*m, value, 1);
+    return map_result(bpf_map_update_elem(m->fd, key, all.data(), flags), "map update");
+  } catch (const std::bad_alloc&) {
+    return host_fail(RAMPART_ERR_INTERNAL, "map update: out of memory");
+  }
 }
 
 rampart_status api_map_delete(rampart_map* m, const void* key) noexcept {
@@ -250,7 +322,14 @@ rampart_status api_map_update_batch(rampart_map* m, const void* keys, const void
   if (count == 0) return RAMPART_OK;
   uint32_t n = static_cast<uint32_t>(count);
   LIBBPF_OPTS(bpf_map_batch_opts, opts);
-  return map_result(bpf_map_update_batch(m->fd, keys, values, &n, &opts), "map batch update");
+  if (!m->percpu)
+    return map_result(bpf_map_update_batch(m->fd, keys, values, &n, &opts), "map batch update");
+  try {
+    const auto all = every_cpu(*m, values, count);
+    return map_result(bpf_map_update_batch(m->fd, keys, all.data(), &n, &opts), "map batch update");
+  } catch (const std::bad_alloc&) {
+    return host_fail(RAMPART_ERR_INTERNAL, "map batch update: out of memory");
+  }
 }
 
 rampart_status api_rules_claim(rampart_host_ctx* ctx, const char* domain, const rampart_rule* rules,
@@ -440,6 +519,8 @@ PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> lib, CoreServices&
   api->report_enforcing = &api_report_enforcing;
   // ABI 1.5
   api->timer_start2 = &api_timer_start2;
+  api->map_info = &api_map_info;
+  api->map_lookup_percpu = &api_map_lookup_percpu;
 }
 
 PluginInstance::~PluginInstance() {
@@ -618,7 +699,9 @@ void PluginInstance::arm(const std::shared_ptr<rampart_timer>& t, uint64_t delay
     if (ec || t->cancelled.load()) return;
     {
       GatePass pass(self->gate_);
+      std::lock_guard running(t->running);
       if (pass && !t->cancelled.load()) {
+        t_running_timer = t.get();
         if (t->fn2) {
           self->count(Callback::timer,
                       self->call(Callback::timer, [&] { return t->fn2(t->user); }));
@@ -626,6 +709,7 @@ void PluginInstance::arm(const std::shared_ptr<rampart_timer>& t, uint64_t delay
           // An ABI 1.0-1.4 callback says nothing of failures (the SDK logs them).
           (void)self->call(Callback::timer, [&] { t->fn(t->user); });
         }
+        t_running_timer = nullptr;
       }
     }
     if (t->interval_ms > 0 && !t->cancelled.load()) self->arm(t, t->interval_ms);
@@ -653,7 +737,15 @@ rampart_status PluginInstance::timer_start(uint64_t first_ms, uint64_t interval_
 }
 
 void PluginInstance::timer_cancel(rampart_timer* timer) {
-  if (!timer || timer->cancelled.exchange(true)) return;
+  if (!timer) return;
+  const bool first = !timer->cancelled.exchange(true);
+  // A callback in progress finishes before this returns, unless this is
+  // that callback cancelling its own timer (it is then still on the
+  // stack: the SDK keeps what it uses alive until it returns).
+  if (t_running_timer != timer) {
+    std::lock_guard wait(timer->running);
+  }
+  if (!first) return;
   // The timer object is owned by timers_ until this instance dies, so the
   // posted cancel can hold it by shared_ptr.
   std::shared_ptr<rampart_timer> keep;
@@ -764,11 +856,14 @@ rampart_status PluginInstance::map_open(const char* name, uint32_t key_size, uin
                          ", asked for " + std::to_string(key_size) + "/" +
                          std::to_string(value_size));
   }
-  const bool percpu = info.type == BPF_MAP_TYPE_PERCPU_ARRAY ||
-                      info.type == BPF_MAP_TYPE_PERCPU_HASH ||
-                      info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
-  auto m = std::make_unique<rampart_map>(
-      rampart_map{fd, key_size, value_size, percpu, libbpf_num_possible_cpus()});
+  const bool percpu =
+      info.type == BPF_MAP_TYPE_PERCPU_ARRAY || info.type == BPF_MAP_TYPE_PERCPU_HASH ||
+      info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH || info.type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
+  const int ncpus = libbpf_num_possible_cpus();
+  if (percpu && ncpus <= 0) return host_fail(RAMPART_ERR_INTERNAL, "cannot count possible CPUs");
+  auto m = std::make_unique<rampart_map>(rampart_map{fd, name, info.type, key_size, value_size,
+                                                     info.max_entries, percpu,
+                                                     percpu ? static_cast<uint32_t>(ncpus) : 1u});
   std::lock_guard lock(mu_);
   *out = m.get();
   maps_.push_back(std::move(m));

@@ -3,6 +3,7 @@
 // pinned, and the ABI 1.1 map service as a plugin sees it.
 #include <gtest/gtest.h>
 
+#include <bpf/libbpf.h>
 #include <sys/mount.h>
 
 #include <cstring>
@@ -86,6 +87,27 @@ TEST_F(DatapathTest, PluginsOpenSharedMapsWithTheirSizesChecked) {
         "plugins:\n  good_engine: {open_map: fw_stats, map_value_size: 8}\n", "t.yaml"));
     EXPECT_EQ(pm.running(), 1u) << log_.dump();
     EXPECT_EQ(log_.count("lifecycle: map opened fw_stats"), 1u);
+  }
+  {
+    // fw_stats is per-CPU: one plain lookup would write a value per CPU
+    // into room for one.
+    rampart::plugin_host::PluginManager pm(core);
+    pm.discover({rampart::test::variant_dir("good_engine")});
+    pm.start(rampart::config::load_string(
+        "plugins:\n  good_engine: {open_map: fw_stats, map_value_size: 8, map_probe: true}\n",
+        "t.yaml"));
+    EXPECT_EQ(pm.running(), 1u) << log_.dump();
+    const int ncpus = libbpf_num_possible_cpus();
+    std::string values;
+    for (int c = 0; c < ncpus; ++c) values += "7,";
+    EXPECT_EQ(
+        log_.count("map probe: ncpus=" + std::to_string(ncpus) +
+                   " percpu=1 lookup=refused(map fw_stats is per-CPU: a lookup returns " +
+                   std::to_string(ncpus) + " values; use map_lookup_percpu) values=" + values),
+        1u)
+        << log_.dump();
+    // What the kernel holds: 7 on every CPU, summed by the core's reader.
+    EXPECT_EQ(Datapath::percpu_sum(dp.shared_map_fd("fw_stats"), 3), uint64_t(7) * ncpus);
   }
   {
     rampart::plugin_host::PluginManager pm(core);

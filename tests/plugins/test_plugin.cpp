@@ -9,7 +9,9 @@
 #include <cstring>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -59,7 +61,10 @@ class TestEngine {
     host_.subscribe(RAMPART_SOURCE_XDP_FIREWALL);
     host_.info("lifecycle: create value=" + value_);
   }
-  ~TestEngine() { host_.info("lifecycle: destroy"); }
+  ~TestEngine() {
+    drop_race_timer();
+    host_.info("lifecycle: destroy");
+  }
 
   void start() {
 #ifdef TEST_FAIL_START
@@ -96,6 +101,12 @@ class TestEngine {
       // ABI 1.1 map service: opened with the sizes the config says.
       map_ = host_.open_map(map_name_.c_str(), 4, map_value_size_);
       host_.info("lifecycle: map opened " + map_name_);
+      if (map_probe_) probe_map();
+    }
+    if (timer_race_) {
+      arm_race_timer();
+      arm_self_timer();
+      self_armed_.store(true, std::memory_order_release);
     }
     host_.info("lifecycle: start");
   }
@@ -110,19 +121,25 @@ class TestEngine {
   void validate(const Config& cfg) {
     if (cfg.get<bool>("reject", false))
       throw Error(RAMPART_ERR_INVALID_ARGUMENT, "reject: true is refused");
-    cfg.allow_only(
-        "", {"value", "reject", "fail_reload", "tick_ms", "alert_on_tick", "throw_on_tick",
-             "throw_on_event", "open_map", "map_value_size", "publish_names", "alert_on_event",
+    cfg.allow_only("", {"value", "reject", "fail_reload", "tick_ms", "alert_on_tick",
+                        "throw_on_tick", "throw_on_event", "open_map", "map_value_size",
+                        "publish_names", "alert_on_event", "timer_race", "map_probe",
 #ifdef TEST_FAULTS
-             "crash_on_tick", "crash_on_event", "overflow_on_tick", "stall_stop_ms"
+                        "crash_on_tick", "crash_on_event", "overflow_on_tick", "stall_stop_ms"
 #endif
-            });
+                       });
   }
 
   void reload(const Config& cfg) {
     if (cfg.get<bool>("fail_reload", false))
       throw Error(RAMPART_ERR_INTERNAL, "reload failed on purpose");
     apply(cfg);
+    if (timer_race_) {
+      // Replaced from this (a worker) thread while the loop may be running
+      // the old timer's callback: the host must wait for it.
+      if (in_race_tick_.load()) host_.info("race: replaced while running");
+      arm_race_timer();
+    }
     host_.info("lifecycle: reload value=" + value_);
   }
 
@@ -147,6 +164,86 @@ class TestEngine {
   }
 
  private:
+  // Cleared when the closure holding it is destroyed; volatile so that the
+  // clearing store is not dropped as dead.
+  struct Sentinel {
+    static constexpr uint64_t kAlive = 0x5eed5eed5eed5eedull;
+    volatile uint64_t magic = kAlive;
+    Sentinel() = default;
+    Sentinel(const Sentinel&) = default;
+    ~Sentinel() { magic = 0; }
+    bool alive() const { return magic == kAlive; }
+  };
+
+  // Two timers whose closures must stay alive for as long as their
+  // callbacks run. The race timer (at once, then every 1 ms; each run
+  // ~2 ms) is written against the C ABI: reload() replaces it from another
+  // thread while the loop runs it and frees its closure as soon as
+  // timer_cancel returns, as the ABI allows. self_timer_ (the C++ SDK's
+  // Timer) replaces itself from inside its callback every 8th tick. Each
+  // is touched by one thread at a time.
+  struct RaceClosure {
+    TestEngine* self;
+    Sentinel sentinel;
+  };
+  static rampart_status race_tick(void* user) noexcept {
+    auto* c = static_cast<RaceClosure*>(user);
+    TestEngine* self = c->self;
+    self->in_race_tick_ = true;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
+    bool ok = c->sentinel.alive();
+    while (ok && std::chrono::steady_clock::now() < until) ok = c->sentinel.alive();
+    if (!ok) self->host_.error("race: timer ran on a destroyed closure");
+    self->in_race_tick_ = false;
+    return RAMPART_OK;
+  }
+  void arm_race_timer() {
+    const rampart_host_api* api = host_.api();
+    auto fresh = std::make_unique<RaceClosure>(RaceClosure{this, {}});
+    rampart_timer* t = nullptr;
+    if (api->timer_start2(api->ctx, 0, 1, &TestEngine::race_tick, fresh.get(), &t) != RAMPART_OK)
+      throw Error(RAMPART_ERR_INTERNAL, "timer_start2 failed");
+    drop_race_timer();
+    race_timer_ = t;
+    race_closure_ = std::move(fresh);
+  }
+  void drop_race_timer() {
+    if (race_timer_ != nullptr) host_.api()->timer_cancel(host_.api()->ctx, race_timer_);
+    race_timer_ = nullptr;
+    race_closure_.reset();  // freed at once: timer_cancel returned
+  }
+  void arm_self_timer() {
+    self_timer_ = host_.every(std::chrono::milliseconds(1), [this, sentinel = Sentinel{}] {
+      bool ok = sentinel.alive();
+      if (ok && self_armed_.load(std::memory_order_acquire) && ++self_ticks_ % 8 == 0) {
+        arm_self_timer();  // the loop thread's alone once armed
+        host_.info("race: replaced itself");
+        ok = sentinel.alive();
+      }
+      if (!ok) host_.error("race: timer ran on a destroyed closure");
+    });
+  }
+
+  // A shared per-CPU map (fw_stats): a plain lookup is refused (it has
+  // room for one value); an update sets every CPU's value; lookup_percpu
+  // returns one value per CPU.
+  void probe_map() {
+    const auto info = map_.info();
+    std::string out =
+        "map probe: ncpus=" + std::to_string(info.ncpus) + " percpu=" + std::to_string(info.percpu);
+    uint64_t one = 0;
+    try {
+      map_.lookup(uint32_t{3}, one);
+      out += " lookup=allowed";
+    } catch (const Error& e) {
+      out += std::string(" lookup=refused(") + e.what() + ")";
+    }
+    map_.update(uint32_t{3}, uint64_t{7});
+    out += " values=";
+    for (const auto v : map_.lookup_percpu<uint32_t, uint64_t>(3)) out += std::to_string(v) + ",";
+    host_.info(out);
+  }
+
   void apply(const Config& cfg) {
     validate(cfg);
     value_ = cfg.get<std::string>("value", "none");
@@ -158,6 +255,8 @@ class TestEngine {
     map_value_size_ = cfg.get<uint32_t>("map_value_size", 8);
     publish_names_ = cfg.get<bool>("publish_names", false);
     alert_on_event_ = cfg.get<bool>("alert_on_event", false);
+    timer_race_ = cfg.get<bool>("timer_race", false);
+    map_probe_ = cfg.get<bool>("map_probe", false);
 #ifdef TEST_FAULTS
     crash_on_tick_ = cfg.get<bool>("crash_on_tick", false);
     crash_on_event_ = cfg.get<bool>("crash_on_event", false);
@@ -172,10 +271,17 @@ class TestEngine {
   bool alert_on_tick_ = false, throw_on_tick_ = false, throw_on_event_ = false;
   bool publish_names_ = false;
   bool alert_on_event_ = false;
+  bool timer_race_ = false, map_probe_ = false;
+  std::atomic<bool> in_race_tick_{false};
+  std::atomic<bool> self_armed_{false};
+  rampart_timer* race_timer_ = nullptr;
+  std::unique_ptr<RaceClosure> race_closure_;
+  rampart::sdk::Timer self_timer_;
 #ifdef TEST_FAULTS
   bool crash_on_tick_ = false, crash_on_event_ = false, overflow_on_tick_ = false;
   int64_t stall_stop_ms_ = 0;
 #endif
+  uint64_t self_ticks_ = 0;  // the loop thread's
   rampart::sdk::Metric events_;
   rampart::sdk::Timer timer_;
   std::string map_name_;

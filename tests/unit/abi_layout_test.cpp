@@ -111,6 +111,15 @@ FROZEN(rampart_host_api, report_enforcing, 336);
 FROZEN(rampart_plugin_descriptor, secret_settings, 64);
 // ABI 1.5
 FROZEN(rampart_host_api, timer_start2, 344);
+FROZEN(rampart_host_api, map_info, 352);
+FROZEN(rampart_host_api, map_lookup_percpu, 360);
+FROZEN(rampart_map_info, struct_size, 0);
+FROZEN(rampart_map_info, type, 4);
+FROZEN(rampart_map_info, key_size, 8);
+FROZEN(rampart_map_info, value_size, 12);
+FROZEN(rampart_map_info, max_entries, 16);
+FROZEN(rampart_map_info, ncpus, 20);
+FROZEN(rampart_map_info, percpu, 24);
 FROZEN(rampart_api_response, body, 8);
 FROZEN(rampart_plugin_api, rules_apply, 80);
 FROZEN(rampart_rule, id, 8);

@@ -336,6 +336,30 @@ TEST_F(Reload, EnableAndDisableThroughReload) {
 
 // --- callbacks: timers, events, alerts ------------------------------------
 
+// Replacing a Timer frees its closure. A 1 ms timer whose callback runs
+// ~2 ms is replaced by reload() from the test's thread while the loop runs
+// it, and every 8th tick replaces itself from inside the callback; the
+// closure must be alive for the whole of every run (the host waits for a
+// running callback before a cancel from another thread returns; the SDK
+// keeps a callback's own closure until it returns). ASan reports the
+// use-after-free directly; any build sees the sentinel the closure's
+// destructor clears.
+TEST_F(PluginHost, ATimerReplacedWhileItsCallbackRunsNeverRunsOnAFreedClosure) {
+  PluginManager pm(core.services);
+  pm.discover({variant_dir("good_engine")});
+  pm.start(cfg("plugins:\n  good_engine: {timer_race: true, value: A}\n"));
+  ASSERT_EQ(pm.running(), 1u) << log.dump();
+  ASSERT_TRUE(log.wait_for("race: replaced itself")) << log.dump();
+  for (int i = 0; i < 2000 && log.count("race: replaced while running") < 20; ++i) {
+    const auto r =
+        pm.reload(cfg(std::string("plugins:\n  good_engine: {timer_race: true, value: ") +
+                      (i % 2 ? "A" : "B") + "}\n"));
+    ASSERT_TRUE(r.ok) << r.reason;
+  }
+  EXPECT_GE(log.count("race: replaced while running"), 20u) << "the race was not reached";
+  EXPECT_EQ(log.count("destroyed closure"), 0u) << log.dump();
+}
+
 TEST_F(PluginHost, TimersFireAndNothingRunsAfterStop) {
   {
     PluginManager pm(core.services);

@@ -217,6 +217,17 @@ typedef enum rampart_rule_change {
   RAMPART_RULE_DELETE = 3  /* NOT_FOUND if it does not */
 } rampart_rule_change;
 
+/* ABI 1.5: what map_info says of a map. */
+typedef struct rampart_map_info {
+  uint32_t struct_size; /* set by the caller; the host fills what fits */
+  uint32_t type;        /* the kernel's enum bpf_map_type */
+  uint32_t key_size;
+  uint32_t value_size; /* of one CPU's value, for per-CPU maps */
+  uint32_t max_entries;
+  uint32_t ncpus;  /* values map_lookup_percpu returns: possible CPUs, or 1 */
+  uint32_t percpu; /* 1: a value per CPU */
+} rampart_map_info;
+
 /* ABI 1.1: the contents of one map of a program instance. */
 typedef struct rampart_map_image {
   uint32_t struct_size;
@@ -363,6 +374,11 @@ typedef struct rampart_host_api {
    * callbacks finish, before stop() is called. */
   rampart_status (*timer_start)(rampart_host_ctx* ctx, uint64_t first_ms, uint64_t interval_ms,
                                 rampart_timer_fn fn, void* user, rampart_timer** out);
+  /* Any thread. On return the callback is not running and never runs
+   * again, so `user` may be freed: a callback in progress on the loop
+   * thread is waited for, unless the caller is that callback (cancelling
+   * its own timer; it then must not free what it still uses before it
+   * returns). Do not cancel while holding a lock the callback takes. */
   void (*timer_cancel)(rampart_host_ctx* ctx, rampart_timer* timer);
 
   /* Deliver events of `source` to this instance's on_event. */
@@ -469,6 +485,17 @@ typedef struct rampart_host_api {
    * log it itself, once per tick. Cancelled with timer_cancel. */
   rampart_status (*timer_start2)(rampart_host_ctx* ctx, uint64_t first_ms, uint64_t interval_ms,
                                  rampart_timer_fn2 fn, void* user, rampart_timer** out);
+  /* What a map is: its kernel type, sizes and, for per-CPU maps, how many
+   * values a lookup returns. Any thread. */
+  rampart_status (*map_info)(rampart_map* map, rampart_map_info* out);
+  /* A per-CPU map's value for `key` on every possible CPU: info.ncpus
+   * values of info.value_size bytes, back to back, into `values`, which
+   * holds `capacity` of them (fewer than ncpus: INVALID_ARGUMENT, nothing
+   * written). On a map that is not per-CPU: one value. Any thread.
+   * (map_lookup on a per-CPU map is refused: it has room for one value;
+   * map_update and map_update_batch there set every CPU's value.) */
+  rampart_status (*map_lookup_percpu)(rampart_map* map, const void* key, void* values,
+                                      uint32_t capacity);
 } rampart_host_api;
 
 /*

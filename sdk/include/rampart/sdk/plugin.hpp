@@ -226,11 +226,15 @@ class Timer {
   friend class Host;
   const rampart_host_api* api_ = nullptr;
   rampart_timer* handle_ = nullptr;
-  struct Callback {
+  // Shared so that a callback which replaces or cancels its own Timer
+  // (`timer_ = host.after(...)` inside it) keeps running on a live closure:
+  // the thunk holds a reference until the callback returns.
+  struct Callback : std::enable_shared_from_this<Callback> {
+    Callback(const rampart_host_api* a, std::function<void()> f) : api(a), fn(std::move(f)) {}
     const rampart_host_api* api;
     std::function<void()> fn;
   };
-  std::unique_ptr<Callback> fn_;
+  std::shared_ptr<Callback> fn_;
 };
 
 // ABI 1.1: what Host::install_program loads (see rampart_program_image).
@@ -354,13 +358,47 @@ class Program {
 };
 
 // A shared kernel map (owned by the host; handles live with the instance).
+// ABI 1.5: what a map is (Map::info).
+struct MapInfo {
+  uint32_t type = 0;  // the kernel's enum bpf_map_type
+  uint32_t key_size = 0, value_size = 0, max_entries = 0;
+  uint32_t ncpus = 1;   // values lookup_percpu returns
+  bool percpu = false;  // a value per CPU
+};
+
 class Map {
  public:
   Map() = default;
   Map(const rampart_host_api* api, rampart_map* m) : api_(api), m_(m) {}
+  // False when the key is absent; throws on anything else (a per-CPU map
+  // is read with lookup_percpu).
   template <class K, class V>
   bool lookup(const K& key, V& value) const {
-    return api_->map_lookup(m_, &key, &value) == RAMPART_OK;
+    const rampart_status st = api_->map_lookup(m_, &key, &value);
+    if (st == RAMPART_ERR_NOT_FOUND) return false;
+    check(st);
+    return true;
+  }
+  // ABI 1.5: a per-CPU map's value on every possible CPU (one value for
+  // other maps); empty when the key is absent.
+  template <class K, class V>
+  std::vector<V> lookup_percpu(const K& key) const {
+    std::vector<V> values(info().ncpus);
+    const rampart_status st =
+        api_->map_lookup_percpu(m_, &key, values.data(), static_cast<uint32_t>(values.size()));
+    if (st == RAMPART_ERR_NOT_FOUND) return {};
+    check(st);
+    return values;
+  }
+  // ABI 1.5.
+  MapInfo info() const {
+    if (!RAMPART_HAS_FIELD(api_, rampart_host_api, map_info) || !api_->map_info)
+      throw Error(RAMPART_ERR_UNSUPPORTED, "host has no map_info (ABI < 1.5)");
+    rampart_map_info raw{};
+    raw.struct_size = sizeof raw;
+    check(api_->map_info(m_, &raw));
+    return MapInfo{raw.type,        raw.key_size, raw.value_size,
+                   raw.max_entries, raw.ncpus,    raw.percpu != 0};
   }
   template <class K, class V>
   void update(const K& key, const V& value, uint64_t flags = 0) const {
@@ -435,7 +473,7 @@ class Host {
               std::function<void()> fn) const {
     Timer t;
     t.api_ = api_;
-    t.fn_ = std::make_unique<Timer::Callback>(Timer::Callback{api_, std::move(fn)});
+    t.fn_ = std::make_shared<Timer::Callback>(api_, std::move(fn));
     const auto first_ms = static_cast<uint64_t>(first.count());
     const auto interval_ms = static_cast<uint64_t>(interval.count());
     // A 1.5 host counts and logs a failed tick itself, rate-limited; an
@@ -666,7 +704,8 @@ struct Event {
 // "low", "medium", "high" or "critical" (values past critical read as critical).
 inline std::string_view severity_name(uint32_t severity) {
   static constexpr std::string_view names[] = {"low", "medium", "high", "critical"};
-  return names[severity < RAMPART_SEVERITY_CRITICAL ? severity : RAMPART_SEVERITY_CRITICAL];
+  constexpr auto kLast = static_cast<uint32_t>(RAMPART_SEVERITY_CRITICAL);
+  return names[severity < kLast ? severity : kLast];
 }
 
 // An alert address as text: family 4 (first 4 bytes) or 6; "" otherwise.
@@ -935,13 +974,17 @@ const rampart_plugin_descriptor* entry(rampart_plugin_kind kind, const char* id,
 
 }  // namespace detail
 
+// The host calls a timer's callback only while its Timer lives (a cancel
+// from another thread waits for the callback), so the closure is alive on
+// entry; `keep` holds it should the callback drop its own Timer.
 inline rampart_status Host::timer_thunk2(void* user) noexcept {
-  auto* cb = static_cast<Timer::Callback*>(user);
-  return detail::guard([&] { cb->fn(); });
+  const auto keep = static_cast<Timer::Callback*>(user)->shared_from_this();
+  return detail::guard([&] { keep->fn(); });
 }
 
 inline void Host::timer_thunk(void* user) noexcept {
-  auto* cb = static_cast<Timer::Callback*>(user);
+  const auto keep = static_cast<Timer::Callback*>(user)->shared_from_this();
+  const Timer::Callback* cb = keep.get();
   // A throwing timer callback must not unwind into the host's event loop.
   if (detail::guard([&] { cb->fn(); }) != RAMPART_OK) {
     const std::string msg = std::string("timer callback failed: ") + detail::last_error();
