@@ -4,8 +4,12 @@ SHELL := /bin/bash
 PRESET ?= default
 BUILD_DIR := build
 export CCACHE_DIR ?= $(HOME)/.cache/rampart-ccache
+# Paths relative to the checkout in ccache's keys, so that every clone (CI
+# clones afresh) hits the same cache entries.
+export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= 1
 
-.PHONY: all deps configure build test test-unit test-integration test-hostile test-package demo package fuzz format format-check clean
+.PHONY: all deps configure build test test-unit test-integration test-hostile test-package test-asan test-tsan demo package fuzz format format-check clean
 
 all: build
 
@@ -37,6 +41,21 @@ test-hostile: build
 
 test-package: build
 	ctest --preset $(PRESET) -L package
+
+# The unit, kernel and integration tiers again under the sanitizers: ASan +
+# UBSan (leaks included) and TSan, each its own build (build-asan,
+# build-tsan). A report fails the test that triggered it; a rampartd a test
+# starts runs sanitized too and exits on its first report.
+SANITIZED_TIERS := 'unit|bpf|integration|hostile'
+test-asan: deps
+	cmake --preset asan
+	cmake --build --preset asan
+	ctest --preset asan -j2 -L $(SANITIZED_TIERS)
+
+test-tsan: deps
+	cmake --preset tsan
+	cmake --build --preset tsan
+	ctest --preset tsan -j2 -L $(SANITIZED_TIERS)
 
 package: build
 	cd $(BUILD_DIR) && cpack
