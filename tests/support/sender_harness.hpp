@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,6 +65,25 @@ class SenderHarness {
     return metric_value(core_.metrics.render(), name + "{plugin=\"" + id_ + "\"");
   }
   void stop() { pm_.stop_all(); }
+  // Sends `alert` on another thread, waits until `in_flight()` says the
+  // delivery is blocked in the network, then stops the plugin: what the
+  // send returned ("still sending" if the stop did not end it within 5 s)
+  // and how long the stop took.
+  struct CutShort {
+    std::string error;
+    std::chrono::steady_clock::duration stop_took;
+  };
+  template <class InFlight>
+  CutShort stop_while_sending(const alerts::AlertRecord& alert, InFlight in_flight) {
+    auto sending = std::async(std::launch::async, [&] { return send(alert); });
+    if (!in_flight()) return {"never in flight", {}};
+    const auto t0 = std::chrono::steady_clock::now();
+    stop();
+    const auto took = std::chrono::steady_clock::now() - t0;
+    if (sending.wait_for(std::chrono::seconds(5)) != std::future_status::ready)
+      return {"still sending", took};
+    return {sending.get(), took};
+  }
 
   LogCapture log;  // first: outlives the plugin's last log line
 
