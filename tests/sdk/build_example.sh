@@ -7,9 +7,18 @@ build=$1 example=$2 out=$3
 rm -rf "$out"
 mkdir -p "$out"
 cmake --install "$build" --component sdk --prefix "$out/prefix" >/dev/null
-cmake -S "$example" -B "$out/build" -G Ninja -DCMAKE_PREFIX_PATH="$out/prefix" \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$out/build"
+# The SDK's headers compile without a warning as C++17 and as C++20, with
+# GCC and with Clang; GCC's C++20 build is the one installed.
+for cxx in g++ clang++; do
+  for std in 17 20; do
+    cmake -S "$example" -B "$out/build-$cxx-$std" -G Ninja -DCMAKE_PREFIX_PATH="$out/prefix" \
+      -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_CXX_STANDARD="$std" -DCMAKE_CXX_STANDARD_REQUIRED=ON \
+      -DCMAKE_CXX_FLAGS="-Wall -Wextra -Wpedantic -Werror" >/dev/null
+    cmake --build "$out/build-$cxx-$std"
+  done
+done
+ln -sfn build-g++-20 "$out/build"
 mkdir -p "$out/plugins"
 install -m 0755 "$out/build/hello_engine.so" "$out/plugins/hello_engine.so"
 chmod 0755 "$out/plugins"

@@ -426,7 +426,7 @@ class Map {
 struct RuleBody {
   uint64_t id = 0;
   std::string body;
-  bool operator==(const RuleBody&) const = default;
+  bool operator==(const RuleBody& o) const { return id == o.id && body == o.body; }
 };
 
 using Labels = std::initializer_list<std::pair<const char*, const char*>>;
@@ -813,50 +813,51 @@ T& object_of(rampart_plugin* p) {
   return *reinterpret_cast<Instance<T>*>(p)->object;
 }
 
-template <class T>
-concept HasStart = requires(T t) {
-  t.start();
-};
-template <class T>
-concept HasStop = requires(T t) {
-  t.stop();
-};
-template <class T>
-concept HasValidate = requires(T t, const Config& c) {
-  t.validate(c);
-};
-template <class T>
-concept HasReload = requires(T t, const Config& c) {
-  t.reload(c);
-};
-template <class T>
-concept HasOnEvent = requires(T t, const Event& e) {
-  t.on_event(e);
-};
-template <class T>
-concept HasSendAlert = requires(T t, const Alert& a) {
-  t.send_alert(a);
-};
-template <class T>
-concept HasStreamAlert = requires(T t, const Alert& a) {
-  t.stream_alert(a);
-};
-template <class T>
-concept HasDomainStatus = requires(T t, std::string_view d) {
-  { t.domain_status(d) } -> std::convertible_to<std::string>;
-};
-template <class T>
-concept HasApplyRules = requires(T t, std::string_view d, const std::vector<RuleBody>& r) {
-  t.apply_rules(d, r);
-};
+// Which optional members a plugin class has (C++17 detection: the SDK
+// builds as C++17 and C++20).
+#define RAMPART_SDK_DETECT(Name, Expr) \
+  template <class T, class = void>     \
+  inline constexpr bool Name = false;  \
+  template <class T>                   \
+  inline constexpr bool Name<T, std::void_t<decltype(Expr)>> = true;
 
+RAMPART_SDK_DETECT(HasStart, std::declval<T&>().start())
+RAMPART_SDK_DETECT(HasStop, std::declval<T&>().stop())
+RAMPART_SDK_DETECT(HasValidate, std::declval<T&>().validate(std::declval<const Config&>()))
+RAMPART_SDK_DETECT(HasReload, std::declval<T&>().reload(std::declval<const Config&>()))
+RAMPART_SDK_DETECT(HasOnEvent, std::declval<T&>().on_event(std::declval<const Event&>()))
+RAMPART_SDK_DETECT(HasSendAlert, std::declval<T&>().send_alert(std::declval<const Alert&>()))
+RAMPART_SDK_DETECT(HasStreamAlert, std::declval<T&>().stream_alert(std::declval<const Alert&>()))
+RAMPART_SDK_DETECT(HasDomainStatusCall, std::declval<T&>().domain_status(std::string_view()))
+RAMPART_SDK_DETECT(HasApplyRules,
+                   std::declval<T&>().apply_rules(std::string_view(),
+                                                  std::declval<const std::vector<RuleBody>&>()))
 // ABI 1.4: a public `static constexpr const char* kSecretSettings[] =
 // {"password", nullptr};` declares the settings GET /api/v1/config redacts
 // (a private one cannot be seen from here and would declare nothing).
+RAMPART_SDK_DETECT(HasSecretSettingsMember, T::kSecretSettings[0])
+#undef RAMPART_SDK_DETECT
+
 template <class T>
-concept HasSecretSettings = requires {
-  { T::kSecretSettings[0] } -> std::convertible_to<const char*>;
-};
+constexpr bool has_domain_status() {
+  if constexpr (HasDomainStatusCall<T>)
+    return std::is_convertible_v<decltype(std::declval<T&>().domain_status(std::string_view())),
+                                 std::string>;
+  else
+    return false;
+}
+template <class T>
+inline constexpr bool HasDomainStatus = has_domain_status<T>();
+
+template <class T>
+constexpr bool has_secret_settings() {
+  if constexpr (HasSecretSettingsMember<T>)
+    return std::is_convertible_v<decltype(T::kSecretSettings[0]), const char*>;
+  else
+    return false;
+}
+template <class T>
+inline constexpr bool HasSecretSettings = has_secret_settings<T>();
 
 template <class T>
 struct Thunks {
