@@ -285,15 +285,22 @@ ChunkedDecoder::Result ChunkedDecoder::feed(std::string& in, std::string& body, 
   while (true) {
     switch (state_) {
       case State::size: {
+        // The same verdict whether the line arrives whole or byte by byte:
+        // its length without the CRLF is what is limited.
         const auto eol = in.find("\r\n", pos);
         if (eol == std::string::npos) {
-          if (in.size() - pos > kMaxChunkLine) {
+          const size_t partial = in.size() - pos - (in.size() > pos && in.back() == '\r' ? 1 : 0);
+          if (partial > kMaxChunkLine) {
             why = "chunk size line too long";
             return done_with(Result::bad);
           }
           return done_with(Result::more);
         }
         const std::string_view line(in.data() + pos, eol - pos);
+        if (line.size() > kMaxChunkLine) {
+          why = "chunk size line too long";
+          return done_with(Result::bad);
+        }
         size_t digits = 0;
         while (digits < line.size() && std::isxdigit(static_cast<unsigned char>(line[digits])))
           ++digits;
