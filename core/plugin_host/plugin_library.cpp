@@ -28,7 +28,7 @@ std::optional<std::string> check_descriptor(const rampart_plugin_descriptor* d, 
   const std::string have = std::to_string(host.major) + "." + std::to_string(host.minor);
   if (d->abi_major != host.major)
     return "built for ABI " + wants + ", host ABI is " + have + " (major differs)";
-  if (d->abi_minor > host.minor) return "built for ABI " + wants + ", newer than host ABI " + have;
+  if (d->abi_minor > host.minor) return "needs ABI " + wants + ", newer than host ABI " + have;
   if (d->kind < RAMPART_KIND_ENGINE || d->kind > RAMPART_KIND_FRONTEND) {
     return "malformed descriptor: unknown kind " + std::to_string(d->kind);
   }

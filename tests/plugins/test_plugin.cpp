@@ -48,6 +48,10 @@ int overflow(int depth) {
 
 class TestEngine {
  public:
+#ifdef TEST_REQUIRES_1_2
+  // Works with hosts from ABI 1.2 on (it guards what is newer).
+  static constexpr uint16_t kRequiredAbiMinor = 2;
+#endif
 #ifdef TEST_SECRETS
   // Through the C++ SDK into the descriptor (ABI 1.4).
   static constexpr const char* kSecretSettings[] = {"token", "hooks.*.url#url", nullptr};

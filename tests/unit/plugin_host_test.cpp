@@ -19,6 +19,7 @@
 #include "plugin_core.hpp"
 #include "plugin_host/callback_errors.hpp"
 #include "plugin_host/plugin_call.hpp"
+#include "plugin_host/plugin_library.hpp"
 #include "plugin_host/plugin_manager.hpp"
 #include "privilege.hpp"
 #include "temp_dir.hpp"
@@ -264,6 +265,32 @@ TEST_F(PluginHost, ConfiguredButMissingPluginIsAWarningWithTheLine) {
   pm.start(cfg("plugins:\n  good_engine: {}\n  firewal: {}\n"));
   EXPECT_EQ(log.count("configured plugin not found"), 1u);
   EXPECT_EQ(log.count("test.yaml:3"), 1u) << log.dump();
+}
+
+// A plugin needs the host minor it was built against, unless it declares
+// an older one it works with (kRequiredAbiMinor), as Falco's plugins do.
+TEST_F(PluginHost, APluginLoadsOnHostsAsOldAsTheMinorItRequires) {
+  using rampart::plugin_host::AbiVersion;
+  using rampart::plugin_host::load_library;
+  const std::string requires_1_2 = variant_dir("requires_1_2") + "/requires_1_2.so";
+  const std::string built_for_current = variant_dir("good_engine") + "/good_engine.so";
+  auto refusal = [](const auto& loaded) {
+    const auto* why = std::get_if<std::string>(&loaded);
+    return why ? *why : std::string();
+  };
+  const uint16_t major = RAMPART_ABI_MAJOR, minor = RAMPART_ABI_MINOR;
+  EXPECT_EQ(refusal(load_library(requires_1_2, AbiVersion{major, 2})), "");
+  EXPECT_EQ(refusal(load_library(requires_1_2, AbiVersion{major, minor})), "");
+  EXPECT_EQ(refusal(load_library(requires_1_2, AbiVersion{major, 1})),
+            "needs ABI 1.2, newer than host ABI 1.1");
+  EXPECT_EQ(refusal(load_library(built_for_current, AbiVersion{major, minor})), "");
+  EXPECT_EQ(refusal(load_library(built_for_current, AbiVersion{major, uint16_t(minor - 1)})),
+            "needs ABI 1." + std::to_string(minor) + ", newer than host ABI 1." +
+                std::to_string(minor - 1));
+  // What it declares is what the host reads: the descriptor.
+  const auto lib = std::get<std::shared_ptr<rampart::plugin_host::PluginLibrary>>(
+      load_library(requires_1_2, AbiVersion{}));
+  EXPECT_EQ(lib->descriptor().abi_minor, 2);
 }
 
 // --- reload ---------------------------------------------------------------

@@ -549,6 +549,11 @@ typedef struct rampart_plugin_api {
 typedef struct rampart_plugin_descriptor {
   uint32_t struct_size;
   uint16_t abi_major; /* the ABI the plugin was built against */
+  /* The oldest host minor the plugin works with: by default the minor it
+   * was built against; less when it checks for newer host services itself
+   * (RAMPART_HAS_FIELD). The host refuses a plugin whose abi_minor is newer
+   * than its own; struct_size, not abi_minor, says which fields of this
+   * descriptor and of the function table exist. */
   uint16_t abi_minor;
   uint32_t kind; /* rampart_plugin_kind */
   uint32_t reserved;

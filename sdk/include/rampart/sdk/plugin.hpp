@@ -836,6 +836,11 @@ RAMPART_SDK_DETECT(HasApplyRules,
 // {"password", nullptr};` declares the settings GET /api/v1/config redacts
 // (a private one cannot be seen from here and would declare nothing).
 RAMPART_SDK_DETECT(HasSecretSettingsMember, T::kSecretSettings[0])
+// A public `static constexpr uint16_t kRequiredAbiMinor = 3;` declares the
+// oldest host minor the plugin works with (it then checks for newer
+// services itself; the SDK's wrappers throw UNSUPPORTED on a host without
+// them). Without it, a plugin needs the minor it was built against.
+RAMPART_SDK_DETECT(HasRequiredAbiMinor, T::kRequiredAbiMinor)
 #undef RAMPART_SDK_DETECT
 
 template <class T>
@@ -953,7 +958,13 @@ const rampart_plugin_descriptor* entry(rampart_plugin_kind kind, const char* id,
     rampart_plugin_descriptor d{};
     d.struct_size = sizeof(d);
     d.abi_major = RAMPART_ABI_MAJOR;
-    d.abi_minor = RAMPART_ABI_MINOR;
+    if constexpr (HasRequiredAbiMinor<T>) {
+      static_assert(T::kRequiredAbiMinor <= RAMPART_ABI_MINOR,
+                    "kRequiredAbiMinor is newer than the SDK it is built with");
+      d.abi_minor = static_cast<uint16_t>(T::kRequiredAbiMinor);
+    } else {
+      d.abi_minor = RAMPART_ABI_MINOR;
+    }
     d.kind = kind;
     d.id = id;
     d.name = name;
