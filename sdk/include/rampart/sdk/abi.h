@@ -330,6 +330,14 @@ typedef struct rampart_api_response {
   rampart_str body; /* JSON ("" for 204); valid until this thread calls api_call again */
 } rampart_api_response;
 
+/*
+ * Host services. Unless one says otherwise, any thread may call them,
+ * the plugin's own included, concurrently. Only rules_change and api_call
+ * reach a plugin's callbacks on the caller's thread (an owner's rules_apply
+ * or domain_status), and rules_claim / rules_list call their `fn` there.
+ * A rampart_config is valid only during the call it was passed to
+ * (create, validate, reload); copy what is kept.
+ */
 typedef struct rampart_host_api {
   uint32_t struct_size;
   uint16_t abi_major;
@@ -503,6 +511,21 @@ typedef struct rampart_host_api {
  * every other entry may be NULL. Lifecycle calls (create, validate, start,
  * reload, stop, destroy) come from one control thread; on_event and
  * send_alert come from worker threads and must not block.
+ */
+/*
+ * Threads. The host calls an instance's lifecycle functions (create,
+ * start, validate, reload, stop, destroy) from its control thread (start-up,
+ * a SIGHUP or API reload, shutdown), one at a time; validate and reload run
+ * while the instance's other callbacks go on. on_event and stream_alert
+ * run on the worker pool, possibly on several workers at once and in no
+ * order; they must not block. send_alert runs on the sender's own delivery
+ * thread, one alert at a time, and may block up to the sender's timeout
+ * (stop() cuts it short). Timer callbacks run on the event loop thread, one
+ * at a time; they must not block. rules_apply runs on the thread of the
+ * rule change (an API request or a reload), never concurrently with itself
+ * for an instance. domain_status runs on a frontend's request thread,
+ * concurrently with anything. Every callback but destroy may overlap with
+ * the instance's others, so an instance guards what they share.
  */
 typedef struct rampart_plugin_api {
   uint32_t struct_size;
