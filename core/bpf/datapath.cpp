@@ -23,9 +23,10 @@
 #include <cstring>
 #include <filesystem>
 #include <set>
+#include <tuple>
 
 #include "log/logger.hpp"
-#include "rampart/firewall.h"
+#include "rampart/chain.h"
 
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
@@ -42,6 +43,33 @@ std::string errstr(int e) { return std::strerror(e < 0 ? -e : e); }
 // priority ahead of filters added with tc's defaults.
 constexpr uint32_t kTcHandle = 0x5250;
 constexpr uint32_t kTcPriority = 0x100;
+
+// By enum rampart_hook.
+constexpr const char* kRootPrograms[RAMPART_HOOK_COUNT] = {"xdp_root", "tc_ingress_root",
+                                                           "tc_egress_root"};
+constexpr const char* kHookNames[RAMPART_HOOK_COUNT] = {"xdp", "tc_ingress", "tc_egress"};
+constexpr const char* kChains[RAMPART_HOOK_COUNT] = {
+    "rampart_xdp_chain", "rampart_tc_ingress_chain", "rampart_tc_egress_chain"};
+constexpr uint32_t kUnplaced = ~0u;
+
+const std::vector<std::string>& core_map_names() {
+  static const std::vector<std::string> names = {kChains[0], kChains[1], kChains[2],
+                                                 "rampart_chains", "rampart_root_stats"};
+  return names;
+}
+
+// Stage names and plugin ids become pin names: [a-z0-9_-], 1..47 bytes.
+bool plain_name(const std::string& s) {
+  if (s.empty() || s.size() >= RAMPART_STAGE_OWNER_MAX) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+uint32_t prog_id(int prog_array, uint32_t index) {
+  uint32_t id = 0;
+  return bpf_map_lookup_elem(prog_array, &index, &id) == 0 ? id : 0;
+}
 
 bool is_bpffs(const std::string& path) {
   struct statfs st {};
@@ -200,39 +228,6 @@ void hand_over_tree(int dir, const std::string& path, uid_t uid, gid_t gid) {
 
 }  // namespace
 
-const std::vector<std::string>& firewall_shared_maps() {
-  static const std::vector<std::string> names = {"fw_classifier", "xdp_stages", "events",
-                                                 "fw_stats", "fw_pace"};
-  return names;
-}
-
-const std::vector<std::string>& firewall_stat_names() {
-  static const std::vector<std::string> names = {
-      "seen",   "passed",         "dropped", "rejected",    "logged",
-      "errors", "events_dropped", "not_ip",  "reject_sent", "blocklisted"};
-  return names;
-}
-
-const std::vector<std::string>& tc_shared_maps() {
-  static const std::vector<std::string> names = {"tc_ingress_stages", "tc_egress_stages",
-                                                 "tc_stats"};
-  return names;
-}
-
-InstanceSpec firewall_entry_spec(const std::string& object_path, bool default_deny) {
-  InstanceSpec spec;
-  spec.object_path = object_path;
-  spec.program = "xdp_firewall";
-  spec.settings["default_action"] = bytes_of(static_cast<uint32_t>(default_deny ? 1 : 0));
-  // Every per-rule-set map must exist in the entry instance too; keep them tiny.
-  for (const char* m :
-       {"fw_src4_tbl16", "fw_src4_tbl8", "fw_dst4_tbl16", "fw_dst4_tbl8", "fw_src6", "fw_dst6",
-        "fw_sport", "fw_dport", "fw_proto", "fw_vlan", "fw_bitmaps", "fw_rules", "fw_hits"}) {
-    spec.maps.push_back({m, 1, 0, {}, {}});
-  }
-  return spec;
-}
-
 void ensure_bpffs(const std::string& pin_root) {
   const std::string mount_point = fs::path(pin_root).parent_path().string();
   if (!is_bpffs(mount_point)) {
@@ -249,7 +244,7 @@ void ensure_bpffs(const std::string& pin_root) {
     }
     log::info(kLog, "mounted bpffs", {{"path", mount_point}});
   }
-  for (const char* sub : {"", "/maps", "/progs", "/links", "/clsact"}) {
+  for (const char* sub : {"", "/maps", "/progs", "/links", "/clsact", "/stages", "/plugins"}) {
     const std::string dir = pin_root + sub;
     std::error_code ec;
     fs::create_directories(dir, ec);
@@ -303,99 +298,132 @@ Datapath::Datapath(DatapathOptions opts) : opts_(std::move(opts)) {}
 Datapath::~Datapath() {
   // Deliberately no detach: pinned links keep filtering while rampartd is
   // down or being upgraded.
-  for (auto& [name, fd] : shared_) close(fd);
-  if (entry_fd_ >= 0) close(entry_fd_);
-  for (int fd : tc_fd_) {
+  for (auto& [name, fd] : core_) close(fd);
+  for (int fd : root_fd_) {
     if (fd >= 0) close(fd);
+  }
+  for (auto& [key, st] : stages_) {
+    if (st.pos_fd >= 0) close(st.pos_fd);
+  }
+  for (auto& [owner, maps] : owned_) {
+    for (auto& [name, fd] : maps) close(fd);
   }
 }
 
-std::string Datapath::object_path(const std::string& object) const {
+std::string Datapath::object_path(const std::string& object,
+                                  const std::vector<std::string>& dirs) const {
+  if (object.empty() || object.find('/') != std::string::npos || object[0] == '.')
+    throw BpfError("object name '" + object + "' is not a plain file name");
+  for (const auto& dir : dirs) {
+    const std::string path = dir + "/" + object + ".bpf.o";
+    if (fs::exists(path)) return path;
+  }
   return opts_.bpf_dir + "/" + object + ".bpf.o";
 }
 
-void Datapath::load_or_adopt() {
-  const std::string prog_pin = opts_.pin_root + "/progs/xdp_firewall";
+// The roots: adopted from their pins, or loaded (xdp_root creates the
+// chains, the TC roots share them) and pinned; pins of an earlier layout
+// are removed then.
+void Datapath::load_or_adopt_root() {
   std::map<std::string, int> pinned;
-  for (const auto& name : firewall_shared_maps()) {
+  for (const auto& name : core_map_names()) {
     const int fd = bpf_obj_get((opts_.pin_root + "/maps/" + name).c_str());
     if (fd >= 0) pinned[name] = fd;
   }
-  const int pinned_prog = bpf_obj_get(prog_pin.c_str());
-  if (pinned.size() == firewall_shared_maps().size() && pinned_prog >= 0) {
-    shared_ = std::move(pinned);
-    entry_fd_ = pinned_prog;
+  int fds[3];
+  for (int h = 0; h < 3; ++h)
+    fds[h] = bpf_obj_get((opts_.pin_root + "/progs/" + kRootPrograms[h]).c_str());
+  if (pinned.size() == core_map_names().size() && fds[0] >= 0 && fds[1] >= 0 && fds[2] >= 0) {
+    core_ = std::move(pinned);
+    for (int h = 0; h < 3; ++h) root_fd_[h] = fds[h];
     adopted_ = true;
-    log::info(kLog, "adopted pinned programs and maps", {{"pin_root", opts_.pin_root}});
-    return;
-  }
-  for (auto& [n, fd] : pinned) close(fd);
-  if (pinned_prog >= 0) close(pinned_prog);
-
-  // Fresh load: the entry instance creates the shared maps.
-  const InstanceSpec spec = firewall_entry_spec(object_path("xdp_firewall"), opts_.default_deny);
-  auto inst = ProgramInstance::load(spec);
-  for (const auto& name : firewall_shared_maps()) {
-    const int fd = dup(inst->map_fd(name));
-    shared_[name] = fd;
-    const std::string pin = opts_.pin_root + "/maps/" + name;
-    unlink(pin.c_str());
-    if (bpf_obj_pin(fd, pin.c_str()) != 0)
-      throw BpfError("cannot pin " + pin + ": " + errstr(errno));
-  }
-  entry_fd_ = dup(inst->program_fd());
-  unlink(prog_pin.c_str());
-  if (bpf_obj_pin(entry_fd_, prog_pin.c_str()) != 0) {
-    throw BpfError("cannot pin " + prog_pin + ": " + errstr(errno));
-  }
-  log::info(kLog, "loaded xdp_firewall",
-            {{"object", spec.object_path}, {"pin_root", opts_.pin_root}});
-}
-
-// The TC dispatchers: adopted from their pins, or loaded (tc_ingress creates
-// the stage arrays, tc_egress shares them) and pinned.
-void Datapath::load_or_adopt_tc() {
-  const char* progs[2] = {"tc_ingress", "tc_egress"};
-  std::map<std::string, int> pinned;
-  for (const auto& name : tc_shared_maps()) {
-    const int fd = bpf_obj_get((opts_.pin_root + "/maps/" + name).c_str());
-    if (fd >= 0) pinned[name] = fd;
-  }
-  int fds[2];
-  for (int d = 0; d < 2; ++d) fds[d] = bpf_obj_get((opts_.pin_root + "/progs/" + progs[d]).c_str());
-  if (pinned.size() == tc_shared_maps().size() && fds[0] >= 0 && fds[1] >= 0) {
-    shared_.insert(pinned.begin(), pinned.end());
-    tc_fd_[0] = fds[0];
-    tc_fd_[1] = fds[1];
+    log::info(kLog, "adopted pinned roots and chains", {{"pin_root", opts_.pin_root}});
     return;
   }
   for (auto& [n, fd] : pinned) close(fd);
   for (int fd : fds) {
     if (fd >= 0) close(fd);
   }
+  // A fresh chain: whatever an earlier run (or version) pinned beside it goes.
+  std::error_code ec;
+  for (const char* sub :
+       {"/maps", "/progs", "/stages/xdp", "/stages/tc_ingress", "/stages/tc_egress"}) {
+    for (const auto& de : fs::directory_iterator(opts_.pin_root + sub, ec))
+      unlink(de.path().c_str());
+  }
   InstanceSpec spec;
-  spec.object_path = object_path("tc_dispatch");
-  for (int d = 0; d < 2; ++d) {
-    spec.program = progs[d];
+  spec.object_path = opts_.bpf_dir + "/rampart_root.bpf.o";
+  for (int h = 0; h < 3; ++h) {
+    spec.program = kRootPrograms[h];
     auto inst = ProgramInstance::load(spec);
-    if (d == 0) {
-      for (const auto& name : tc_shared_maps()) {
+    if (h == 0) {
+      for (const auto& name : core_map_names()) {
         const int fd = dup(inst->map_fd(name));
-        shared_[name] = fd;
+        core_[name] = fd;
         spec.shared_maps[name] = fd;
         const std::string pin = opts_.pin_root + "/maps/" + name;
-        unlink(pin.c_str());
         if (bpf_obj_pin(fd, pin.c_str()) != 0)
           throw BpfError("cannot pin " + pin + ": " + errstr(errno));
       }
     }
-    tc_fd_[d] = dup(inst->program_fd());
-    const std::string pin = opts_.pin_root + "/progs/" + progs[d];
-    unlink(pin.c_str());
-    if (bpf_obj_pin(tc_fd_[d], pin.c_str()) != 0)
+    root_fd_[h] = dup(inst->program_fd());
+    const std::string pin = opts_.pin_root + "/progs/" + kRootPrograms[h];
+    if (bpf_obj_pin(root_fd_[h], pin.c_str()) != 0)
       throw BpfError("cannot pin " + pin + ": " + errstr(errno));
   }
-  log::info(kLog, "loaded tc_dispatch", {{"object", spec.object_path}});
+  log::info(kLog, "loaded the roots", {{"object", spec.object_path}});
+}
+
+// Stages an earlier run installed, from their pinned position maps: still
+// in the chain, without a program object until their plugin installs again.
+void Datapath::adopt_stages() {
+  for (uint32_t hook = 0; hook < RAMPART_HOOK_COUNT; ++hook) {
+    std::error_code ec;
+    std::vector<fs::path> pins;
+    for (const auto& de :
+         fs::directory_iterator(opts_.pin_root + "/stages/" + kHookNames[hook], ec))
+      pins.push_back(de.path());
+    for (const auto& pin : pins) {
+      const std::string name = pin.filename().string();
+      const int fd = bpf_obj_get(pin.c_str());
+      rampart_stage_pos pos{};
+      const uint32_t zero = 0;
+      if (fd < 0 || bpf_map_lookup_elem(fd, &zero, &pos) != 0 || pos.hook != hook ||
+          pos.index >= RAMPART_CHAIN_SLOTS) {
+        log::warn(kLog, "removed a stage pin that makes no sense", {{"pin", pin.string()}});
+        if (fd >= 0) close(fd);
+        unlink(pin.c_str());
+        continue;
+      }
+      Stage st;
+      st.owner.assign(pos.owner, strnlen(pos.owner, sizeof pos.owner));
+      st.name = name;
+      st.hook = hook;
+      st.priority = pos.priority;
+      st.flags = pos.flags;
+      st.index = pos.index;
+      st.pos_fd = fd;
+      stages_[std::string(kHookNames[hook]) + "/" + name] = std::move(st);
+    }
+  }
+}
+
+void Datapath::set_chain_flags(uint32_t hook, uint32_t flags) {
+  const int fd = core_map_fd("rampart_chains");
+  rampart_chain_state st{};
+  bpf_map_lookup_elem(fd, &hook, &st);
+  st.flags = flags;
+  if (bpf_map_update_elem(fd, &hook, &st, BPF_ANY) != 0)
+    throw BpfError("cannot set the chain policy: " + errstr(errno));
+}
+
+void Datapath::set_occupied(uint32_t hook, uint32_t index, bool on) {
+  const int fd = core_map_fd("rampart_chains");
+  rampart_chain_state st{};
+  bpf_map_lookup_elem(fd, &hook, &st);
+  st.occupied = on ? (st.occupied | (1u << index)) : (st.occupied & ~(1u << index));
+  if (bpf_map_update_elem(fd, &hook, &st, BPF_ANY) != 0)
+    throw BpfError("cannot update the chain: " + errstr(errno));
 }
 
 // A cls_bpf filter in the clsact qdisc, both directions, under Rampart's own
@@ -421,7 +449,7 @@ std::string Datapath::attach_tc(const std::string& ifname, unsigned ifindex) {
       }
       if (e == 0) mark_clsact_created(ifname);
     }
-    LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = tc_fd_[d], .flags = BPF_TC_F_REPLACE,
+    LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = root_fd_[1 + d], .flags = BPF_TC_F_REPLACE,
                 .handle = kTcHandle, .priority = kTcPriority);
     int e = bpf_tc_attach(&hook, &opts);
     if (e != 0 && adopted) {  // the qdisc went away behind our back: recreate it
@@ -434,7 +462,7 @@ std::string Datapath::attach_tc(const std::string& ifname, unsigned ifindex) {
       return "error: " + errstr(e);
     }
   }
-  if (!adopted && bpf_obj_pin(tc_fd_[0], marker.c_str()) != 0) {
+  if (!adopted && bpf_obj_pin(root_fd_[RAMPART_HOOK_TC_INGRESS], marker.c_str()) != 0) {
     log::warn(kLog, "cannot pin the TC marker; --detach-all will not find this interface",
               {{"interface", ifname}, {"error", errstr(errno)}});
   }
@@ -444,7 +472,7 @@ std::string Datapath::attach_tc(const std::string& ifname, unsigned ifindex) {
 
 void Datapath::mark_clsact_created(const std::string& ifname) {
   const std::string marker = clsact_marker(opts_.pin_root, ifname);
-  if (bpf_obj_pin(tc_fd_[0], marker.c_str()) != 0 && errno != EEXIST) {
+  if (bpf_obj_pin(root_fd_[RAMPART_HOOK_TC_INGRESS], marker.c_str()) != 0 && errno != EEXIST) {
     log::warn(kLog, "cannot record that rampartd created the clsact qdisc; detaching will leave it",
               {{"interface", ifname}, {"error", errstr(errno)}});
   }
@@ -469,7 +497,7 @@ void Datapath::attach(const std::string& ifname) {
     bpf_obj_get_info_by_fd(bpf_link__fd(link), &info, &len);
     if (info.type == BPF_LINK_TYPE_XDP && info.xdp.ifindex == ifindex) {
       LIBBPF_OPTS(bpf_link_update_opts, uo);
-      bpf_link_update(bpf_link__fd(link), entry_fd_, &uo);
+      bpf_link_update(bpf_link__fd(link), root_fd_[RAMPART_HOOK_XDP], &uo);
       a.mode = "adopted";
       a.adopted = true;
       bpf_link__disconnect(link);  // keep it attached when we close it
@@ -484,7 +512,7 @@ void Datapath::attach(const std::string& ifname) {
   }
   auto try_mode = [&](uint32_t flags) {
     LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = flags);
-    return bpf_link_create(entry_fd_, static_cast<int>(ifindex), BPF_XDP, &lo);
+    return bpf_link_create(root_fd_[RAMPART_HOOK_XDP], static_cast<int>(ifindex), BPF_XDP, &lo);
   };
   int fd = -1;
   if (opts_.xdp_mode == "native" || opts_.xdp_mode == "auto") {
@@ -520,8 +548,9 @@ void Datapath::start() {
 void Datapath::load() {
   std::lock_guard lock(mu_);
   ensure_bpffs(opts_.pin_root);
-  load_or_adopt();
-  load_or_adopt_tc();
+  load_or_adopt_root();
+  if (adopted_) adopt_stages();
+  set_chain_flags(RAMPART_HOOK_XDP, opts_.fail_closed ? RAMPART_CHAIN_FAIL_CLOSED : 0);
 }
 
 void Datapath::attach() {
@@ -564,38 +593,306 @@ std::vector<Attachment> Datapath::attachments() const {
 std::vector<std::pair<std::string, int>> Datapath::programs() const {
   std::lock_guard lock(mu_);
   std::vector<std::pair<std::string, int>> out;
-  if (entry_fd_ >= 0) out.emplace_back("xdp_firewall", entry_fd_);
-  if (tc_fd_[0] >= 0) out.emplace_back("tc_ingress", tc_fd_[0]);
-  if (tc_fd_[1] >= 0) out.emplace_back("tc_egress", tc_fd_[1]);
-  for (const auto& [slot, inst] : installed_) out.emplace_back(slot, inst->instance().program_fd());
+  for (int h = 0; h < RAMPART_HOOK_COUNT; ++h) {
+    if (root_fd_[h] >= 0) out.emplace_back(kRootPrograms[h], root_fd_[h]);
+  }
+  for (const auto& [key, st] : stages_) {
+    if (st.current) out.emplace_back(key, st.current->instance().program_fd());
+  }
   return out;
 }
 
-int Datapath::shared_map_fd(const std::string& name) const {
-  const auto it = shared_.find(name);
-  return it == shared_.end() ? -1 : it->second;
+std::vector<StageView> Datapath::stages() const {
+  std::lock_guard lock(mu_);
+  std::vector<StageView> out;
+  for (const auto& [key, st] : stages_) {
+    StageView v{kHookNames[st.hook],
+                st.name,
+                st.owner,
+                st.index,
+                st.priority,
+                (st.flags & RAMPART_STAGE_KEEP_ON_EXIT) != 0,
+                0};
+    if (st.index != kUnplaced) v.prog_id = prog_id(core_map_fd(kChains[st.hook]), st.index);
+    out.push_back(std::move(v));
+  }
+  std::sort(out.begin(), out.end(), [](const StageView& a, const StageView& b) {
+    return std::tie(a.hook, a.index) < std::tie(b.hook, b.index);
+  });
+  return out;
+}
+
+const std::vector<std::string>& Datapath::root_stat_names() {
+  static const std::vector<std::string> names = {
+      "xdp_unclaimed_passed",         "xdp_unclaimed_dropped",      "tc_ingress_unclaimed_passed",
+      "tc_ingress_unclaimed_dropped", "tc_egress_unclaimed_passed", "tc_egress_unclaimed_dropped"};
+  return names;
+}
+
+int Datapath::core_map_fd(const std::string& name) const {
+  const auto it = core_.find(name);
+  return it == core_.end() ? -1 : it->second;
+}
+
+int Datapath::owned_persistent(const std::string& owner, const std::string& name) const {
+  auto& maps = owned_[owner];
+  if (const auto it = maps.find(name); it != maps.end()) return it->second;
+  // Pinned by an earlier run.
+  const int fd = bpf_obj_get((opts_.pin_root + "/plugins/" + owner + "/" + name).c_str());
+  if (fd >= 0) maps[name] = fd;
+  return fd;
+}
+
+// A persistent map `inst` created for `owner`: pinned (replacing a pin of
+// another shape) and kept.
+int Datapath::keep_persistent(const std::string& owner, const ProgramInstance& inst,
+                              const std::string& name) {
+  const std::string dir = opts_.pin_root + "/plugins/" + owner;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  const std::string pin = dir + "/" + name;
+  auto& maps = owned_[owner];
+  if (const auto it = maps.find(name); it != maps.end()) {
+    log::warn(kLog, "a persistent map changed shape: replaced, its contents lost",
+              {{"plugin", owner}, {"map", name}});
+    close(it->second);
+    maps.erase(it);
+  }
+  unlink(pin.c_str());
+  const int fd = dup(inst.map_fd(name));
+  if (bpf_obj_pin(fd, pin.c_str()) != 0) {
+    const int e = errno;
+    close(fd);
+    throw BpfError("cannot pin " + pin + ": " + errstr(e));
+  }
+  maps[name] = fd;
+  return fd;
+}
+
+Datapath::Stage& Datapath::claim_stage(const InstallTarget& t) {
+  const uint32_t hook = t.hook - RAMPART_PROGRAM_XDP;
+  if (!plain_name(t.slot)) throw BpfError("stage name '" + t.slot + "' must be 1-47 of [a-z0-9_-]");
+  if (!plain_name(t.owner)) throw BpfError("plugin id '" + t.owner + "' cannot own a stage");
+  const std::string key = std::string(kHookNames[hook]) + "/" + t.slot;
+  auto it = stages_.find(key);
+  if (it != stages_.end()) {
+    if (it->second.owner != t.owner) {
+      throw StageConflict("stage " + t.slot + " on " + kHookNames[hook] + " belongs to plugin " +
+                          it->second.owner);
+    }
+    it->second.flags = (t.flags & RAMPART_PROGRAM_KEEP_ON_EXIT) ? RAMPART_STAGE_KEEP_ON_EXIT : 0;
+    if (it->second.priority != t.priority && it->second.index != kUnplaced) {
+      // Out of the chain for an instant; placed again by its new priority.
+      uninstall_slot(it->second);
+    }
+    it->second.priority = t.priority;
+    return it->second;
+  }
+  Stage st;
+  st.owner = t.owner;
+  st.name = t.slot;
+  st.hook = hook;
+  st.priority = t.priority;
+  st.flags = (t.flags & RAMPART_PROGRAM_KEEP_ON_EXIT) ? RAMPART_STAGE_KEEP_ON_EXIT : 0;
+  st.pos_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "rampart_stage", sizeof(uint32_t),
+                             sizeof(rampart_stage_pos), 1, nullptr);
+  if (st.pos_fd < 0) throw BpfError("cannot create the stage map: " + errstr(errno));
+  const std::string pin = opts_.pin_root + "/stages/" + key;  // stages/<hook>/<name>
+  std::error_code ec;
+  fs::create_directories(opts_.pin_root + "/stages/" + kHookNames[hook], ec);
+  unlink(pin.c_str());
+  if (bpf_obj_pin(st.pos_fd, pin.c_str()) != 0) {
+    const int e = errno;
+    close(st.pos_fd);
+    throw BpfError("cannot pin " + pin + ": " + errstr(e));
+  }
+  return stages_[key] = std::move(st);
+}
+
+void Datapath::write_pos(const Stage& st) {
+  rampart_stage_pos pos{};
+  pos.index = st.index;
+  pos.priority = st.priority;
+  pos.flags = st.flags;
+  pos.hook = st.hook;
+  std::memcpy(pos.owner, st.owner.data(), std::min(st.owner.size(), sizeof pos.owner - 1));
+  const uint32_t zero = 0;
+  if (bpf_map_update_elem(st.pos_fd, &zero, &pos, BPF_ANY) != 0)
+    throw BpfError("cannot write the stage map: " + errstr(errno));
+}
+
+// One slot up or down, for a stage that must make room. Its position is
+// written first, then the new slot: a packet entering the old slot skips
+// the new one, so it runs the stage once, in order.
+void Datapath::move_stage(Stage& st, uint32_t to) {
+  const int chain = core_map_fd(kChains[st.hook]);
+  const uint32_t id = prog_id(chain, st.index);
+  const int fd = id ? bpf_prog_get_fd_by_id(id) : -1;
+  if (fd < 0) throw BpfError("cannot move stage " + st.name + ": its program is gone");
+  st.index = to;
+  write_pos(st);
+  const int e = bpf_map_update_elem(chain, &to, &fd, BPF_ANY);
+  close(fd);
+  if (e != 0) throw BpfError("cannot move stage " + st.name + ": " + errstr(errno));
+  set_occupied(st.hook, to, true);
+  // The old slot is taken over by the stage that needed the room.
+}
+
+// A slot for `st` between the stages of lower and higher priority (ties by
+// name), in the middle of the free run so later stages find room; if the
+// run is empty, the neighbours on one side move over by one.
+void Datapath::place(Stage& st) {
+  std::vector<Stage*> placed;
+  for (auto& [key, other] : stages_) {
+    if (&other != &st && other.hook == st.hook && other.index != kUnplaced)
+      placed.push_back(&other);
+  }
+  std::sort(placed.begin(), placed.end(),
+            [](const Stage* a, const Stage* b) { return a->index < b->index; });
+  const auto before = [&](const Stage* o) {
+    return std::tie(o->priority, o->name) < std::tie(st.priority, st.name);
+  };
+  Stage* pred = nullptr;
+  Stage* succ = nullptr;
+  for (auto* o : placed) {
+    if (before(o)) {
+      pred = o;
+    } else if (!succ) {
+      succ = o;
+    }
+  }
+  const int lo = pred ? static_cast<int>(pred->index) + 1 : 0;
+  const int hi = succ ? static_cast<int>(succ->index) - 1 : RAMPART_CHAIN_SLOTS - 1;
+  if (lo <= hi) {
+    st.index = static_cast<uint32_t>(lo + (hi - lo) / 2);
+    return;
+  }
+  // No room between: shift the run from succ up, or the run to pred down.
+  const auto occupied = [&](int i) {
+    return std::any_of(placed.begin(), placed.end(),
+                       [&](const Stage* o) { return static_cast<int>(o->index) == i; });
+  };
+  if (succ) {
+    int end = static_cast<int>(succ->index);
+    while (end < RAMPART_CHAIN_SLOTS && occupied(end)) ++end;
+    if (end < RAMPART_CHAIN_SLOTS) {
+      for (auto it = placed.rbegin(); it != placed.rend(); ++it) {
+        const int i = static_cast<int>((*it)->index);
+        if (i >= static_cast<int>(succ->index) && i < end) move_stage(**it, i + 1);
+      }
+      st.index = static_cast<uint32_t>(lo);
+      return;
+    }
+  }
+  if (pred) {
+    int start = static_cast<int>(pred->index);
+    while (start >= 0 && occupied(start)) --start;
+    if (start >= 0) {
+      for (auto* o : placed) {
+        const int i = static_cast<int>(o->index);
+        if (i > start && i <= static_cast<int>(pred->index)) move_stage(*o, i - 1);
+      }
+      st.index = static_cast<uint32_t>(hi);
+      return;
+    }
+  }
+  throw BpfError(std::string("the ") + kHookNames[st.hook] + " chain is full (" +
+                 std::to_string(RAMPART_CHAIN_SLOTS) + " stages)");
+}
+
+// Puts `prog` in the stage's slot (placing the stage first if it has none):
+// one prog array write, then the slot's bit.
+void Datapath::activate(Stage& st, const std::shared_ptr<InstalledProgram>& prog) {
+  if (st.index == kUnplaced) place(st);
+  write_pos(st);
+  const int chain = core_map_fd(kChains[st.hook]);
+  const int fd = prog->instance().program_fd();
+  if (bpf_map_update_elem(chain, &st.index, &fd, BPF_ANY) != 0) {
+    throw BpfError("installing " + st.name + " in the " + kHookNames[st.hook] +
+                   " chain: " + errstr(errno));
+  }
+  set_occupied(st.hook, st.index, true);
+  st.current = prog;
+}
+
+// Out of the chain: the bit first (packets stop going there), then the slot.
+void Datapath::uninstall_slot(Stage& st) {
+  if (st.index == kUnplaced) return;
+  set_occupied(st.hook, st.index, false);
+  const int chain = core_map_fd(kChains[st.hook]);
+  bpf_map_delete_elem(chain, &st.index);
+  st.index = kUnplaced;
+  st.current = nullptr;
+}
+
+void Datapath::uninstall(const std::string& key) {
+  const auto it = stages_.find(key);
+  if (it == stages_.end()) return;
+  try {
+    uninstall_slot(it->second);
+  } catch (const BpfError& e) {
+    log::error(kLog, "cannot take a stage out of the chain", {{"stage", key}, {"error", e.what()}});
+  }
+  unlink((opts_.pin_root + "/stages/" + key).c_str());
+  if (it->second.pos_fd >= 0) close(it->second.pos_fd);
+  log::info(kLog, "stage removed from the chain", {{"stage", key}, {"plugin", it->second.owner}});
+  stages_.erase(it);
 }
 
 std::shared_ptr<InstalledProgram> Datapath::install(const std::string& object, InstanceSpec spec,
-                                                    const std::string& slot, uint32_t index) {
+                                                    const InstallTarget& t) {
   std::unique_lock lock(mu_);
   const auto me = std::this_thread::get_id();
   staging_done_.wait(lock, [&] { return !staging_ || staging_thread_ == me; });
-  spec.object_path = object_path(object);
-  spec.shared_maps = shared_;  // those the object declares are reused
-  auto inst = std::make_shared<InstalledProgram>(ProgramInstance::load(spec));
-  const int slot_fd = shared_map_fd(slot);
-  if (slot_fd < 0) throw BpfError("no prog array " + slot);
-  const std::string key = slot + "#" + std::to_string(index);
+  if (t.hook > RAMPART_PROGRAM_TC_EGRESS) throw BpfError("unknown hook " + std::to_string(t.hook));
+  spec.object_path = object_path(object, t.object_dirs);
+  spec.shared_maps = core_;  // the chains, where the object declares them
+  for (const auto& m : spec.maps) {
+    if (m.persistent) spec.persistent[m.name] = owned_persistent(t.owner, m.name);
+  }
+  Stage* stage = nullptr;
+  bool fresh = false;
+  if (t.hook != RAMPART_PROGRAM_SLOT) {
+    fresh = stages_.count(std::string(kHookNames[t.hook - 1]) + "/" + t.slot) == 0;
+    stage = &claim_stage(t);
+    spec.shared_maps["rampart_stage"] = stage->pos_fd;
+  }
+  std::shared_ptr<InstalledProgram> inst;
+  try {
+    inst = std::make_shared<InstalledProgram>(ProgramInstance::load(spec), t.owner);
+  } catch (...) {
+    if (fresh) uninstall(std::string(kHookNames[stage->hook]) + "/" + stage->name);
+    throw;
+  }
+  for (const auto& name : inst->instance().created_persistent())
+    keep_persistent(t.owner, inst->instance(), name);
+
+  Staged place_it{"", -1, t.slot_index, inst};
+  if (stage) {
+    place_it.stage = std::string(kHookNames[stage->hook]) + "/" + stage->name;
+  } else {
+    place_it.slot_fd = owned_map_fd_locked(t.owner, t.slot);
+    bpf_map_info info{};
+    uint32_t len = sizeof info;
+    if (place_it.slot_fd < 0 || bpf_obj_get_info_by_fd(place_it.slot_fd, &info, &len) != 0 ||
+        info.type != BPF_MAP_TYPE_PROG_ARRAY) {
+      throw BpfError("slot " + t.slot + " is not a prog array of plugin " + t.owner);
+    }
+  }
+  const std::string key =
+      stage ? place_it.stage
+            : std::to_string(place_it.slot_fd) + "#" + std::to_string(place_it.index);
   if (staging_) {
-    staged_[key] = {slot, index, inst};
+    staged_[key] = std::move(place_it);
     return inst;
   }
-  const int prog_fd = inst->instance().program_fd();
-  if (bpf_map_update_elem(slot_fd, &index, &prog_fd, BPF_ANY) != 0) {
-    throw BpfError("installing " + spec.program + " in " + slot + ": " + errstr(errno));
+  if (stage) {
+    activate(*stage, inst);
+  } else {
+    const int fd = inst->instance().program_fd();
+    if (bpf_map_update_elem(place_it.slot_fd, &place_it.index, &fd, BPF_ANY) != 0)
+      throw BpfError("installing " + spec.program + " in " + t.slot + ": " + errstr(errno));
   }
-  installed_[key] = inst;
   return inst;
 }
 
@@ -610,41 +907,74 @@ void Datapath::begin_staging() {
 
 void Datapath::commit_staging() {
   std::lock_guard lock(mu_);
-  // What each slot holds now, to put back if a later write fails.
-  std::vector<std::pair<const Staged*, std::shared_ptr<InstalledProgram>>> written;
+  // What each place holds now, to put back if a later write fails.
+  struct Written {
+    const Staged* staged;
+    std::shared_ptr<InstalledProgram> stage_prev;  // stage's previous program
+    uint32_t slot_prev = 0;                        // prog array's previous program id
+  };
+  std::vector<Written> written;
   auto restore = [&] {
     for (auto it = written.rbegin(); it != written.rend(); ++it) {
-      const int slot_fd = shared_map_fd(it->first->slot);
-      uint32_t index = it->first->index;
-      if (it->second) {
-        const int fd = it->second->instance().program_fd();
-        bpf_map_update_elem(slot_fd, &index, &fd, BPF_ANY);
+      const Staged& st = *it->staged;
+      if (!st.stage.empty()) {
+        const auto s = stages_.find(st.stage);
+        if (s == stages_.end()) continue;
+        if (it->stage_prev) {
+          try {
+            activate(s->second, it->stage_prev);
+          } catch (const BpfError&) {
+          }
+        } else {
+          uninstall_slot(s->second);
+        }
+      } else if (it->slot_prev) {
+        const int fd = bpf_prog_get_fd_by_id(it->slot_prev);
+        uint32_t index = st.index;
+        if (fd >= 0) bpf_map_update_elem(st.slot_fd, &index, &fd, BPF_ANY);
+        if (fd >= 0) close(fd);
       } else {
-        bpf_map_delete_elem(slot_fd, &index);
+        uint32_t index = st.index;
+        bpf_map_delete_elem(st.slot_fd, &index);
       }
     }
   };
   for (const auto& [key, st] : staged_) {
-    const auto prev = installed_.find(key);
-    const int slot_fd = shared_map_fd(st.slot);
-    const int prog_fd = st.program->instance().program_fd();
-    uint32_t index = st.index;
-    if (bpf_map_update_elem(slot_fd, &index, &prog_fd, BPF_ANY) != 0) {
-      const std::string why = errstr(errno);
+    Written w{&st, nullptr, 0};
+    try {
+      if (!st.stage.empty()) {
+        auto s = stages_.find(st.stage);
+        if (s == stages_.end()) throw BpfError("stage " + st.stage + " is gone");
+        w.stage_prev = s->second.current;
+        activate(s->second, st.program);
+      } else {
+        w.slot_prev = prog_id(st.slot_fd, st.index);
+        const int fd = st.program->instance().program_fd();
+        uint32_t index = st.index;
+        if (bpf_map_update_elem(st.slot_fd, &index, &fd, BPF_ANY) != 0)
+          throw BpfError("installing in " + key + ": " + errstr(errno));
+      }
+    } catch (const BpfError& e) {
       restore();
-      throw BpfError("installing in " + key + ": " + why +
-                     " (the reload's other programs were "
-                     "taken back)");
+      throw BpfError(std::string(e.what()) + " (the reload's other programs were taken back)");
     }
-    written.emplace_back(&st, prev == installed_.end() ? nullptr : prev->second);
+    written.push_back(w);
   }
-  for (auto& [key, st] : staged_) installed_[key] = st.program;
   staged_.clear();
 }
 
 void Datapath::end_staging() {
   {
     std::lock_guard lock(mu_);
+    // A stage claimed in the reload but never committed leaves no trace.
+    std::vector<std::string> unused;
+    for (const auto& [key, st] : staged_) {
+      const auto s = stages_.find(st.stage);
+      if (!st.stage.empty() && s != stages_.end() && s->second.index == kUnplaced &&
+          !s->second.current)
+        unused.push_back(st.stage);
+    }
+    for (const auto& key : unused) uninstall(key);
     staged_.clear();
     staging_ = false;
   }
@@ -654,6 +984,97 @@ void Datapath::end_staging() {
 void Datapath::release(const std::shared_ptr<InstalledProgram>& program) {
   std::lock_guard lock(mu_);
   std::erase_if(staged_, [&](const auto& kv) { return kv.second.program == program; });
+  for (auto& [key, st] : stages_) {
+    if (st.current != program) continue;
+    // Replaced by a program the reload staged: it stays until the commit
+    // swaps it (or, rolled back, stays as the kernel has it).
+    if (staged_.count(key)) return;
+    if (exiting_ && (st.flags & RAMPART_STAGE_KEEP_ON_EXIT)) {
+      st.current = nullptr;  // stays in the chain for the next rampartd
+      return;
+    }
+    uninstall(key);
+    return;
+  }
+}
+
+void Datapath::set_exiting() {
+  std::lock_guard lock(mu_);
+  exiting_ = true;
+}
+
+void Datapath::remove_unclaimed_stages(const std::set<std::string>& keep_owners) {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> gone;
+  for (const auto& [key, st] : stages_) {
+    if (!st.current && !keep_owners.count(st.owner)) gone.push_back(key);
+  }
+  for (const auto& key : gone) uninstall(key);
+}
+
+int Datapath::owned_map_fd_locked(const std::string& owner, const std::string& name) const {
+  if (const int fd = owned_persistent(owner, name); fd >= 0) return fd;
+  for (const auto& [key, st] : stages_) {
+    if (st.owner == owner && st.current) {
+      if (const int fd = st.current->instance().map_fd(name); fd >= 0) return fd;
+    }
+  }
+  return -1;
+}
+
+int Datapath::owned_map_fd(const std::string& owner, const std::string& name) const {
+  std::lock_guard lock(mu_);
+  return owned_map_fd_locked(owner, name);
+}
+
+std::vector<std::pair<std::string, int>> Datapath::owned_rings(const std::string& owner) const {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<std::string, int>> out;
+  const auto it = owned_.find(owner);
+  if (it == owned_.end()) return out;
+  for (const auto& [name, fd] : it->second) {
+    bpf_map_info info{};
+    uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.type == BPF_MAP_TYPE_RINGBUF)
+      out.emplace_back(name, fd);
+  }
+  return out;
+}
+
+void Datapath::export_counters(CounterExport desc) {
+  std::lock_guard lock(mu_);
+  const int fd = owned_persistent(desc.owner, desc.map);
+  bpf_map_info info{};
+  uint32_t len = sizeof info;
+  if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
+    throw BpfError("no persistent map " + desc.map + " of plugin " + desc.owner);
+  if ((info.type != BPF_MAP_TYPE_ARRAY && info.type != BPF_MAP_TYPE_PERCPU_ARRAY) ||
+      info.value_size != 8 || info.max_entries < desc.names.size()) {
+    throw BpfError("map " + desc.map + " is not a u64 array of " +
+                   std::to_string(desc.names.size()) + " entries");
+  }
+  std::erase_if(exports_, [&](const CounterExport& e) {
+    return e.owner == desc.owner && e.metric == desc.metric && e.status == desc.status;
+  });
+  exports_.push_back(std::move(desc));
+}
+
+void Datapath::forget_exports(const std::string& owner) {
+  std::lock_guard lock(mu_);
+  std::erase_if(exports_, [&](const CounterExport& e) { return e.owner == owner; });
+}
+
+std::vector<CounterValues> Datapath::counters() const {
+  std::lock_guard lock(mu_);
+  std::vector<CounterValues> out;
+  for (const auto& e : exports_) {
+    const int fd = owned_persistent(e.owner, e.map);
+    CounterValues v{e, {}};
+    for (uint32_t i = 0; i < e.names.size(); ++i)
+      v.values.push_back(fd >= 0 ? percpu_sum(fd, i) : 0);
+    out.push_back(std::move(v));
+  }
+  return out;
 }
 
 void Datapath::detach_all(const std::string& pin_root) {
@@ -667,7 +1088,11 @@ void Datapath::detach_all(const std::string& pin_root) {
 }
 
 uint64_t Datapath::percpu_sum(int map_fd, uint32_t index) {
-  const int ncpu = libbpf_num_possible_cpus();
+  bpf_map_info info{};
+  uint32_t len = sizeof info;
+  if (bpf_obj_get_info_by_fd(map_fd, &info, &len) != 0 || info.value_size != 8) return 0;
+  const bool percpu = info.type == BPF_MAP_TYPE_PERCPU_ARRAY;
+  const int ncpu = percpu ? libbpf_num_possible_cpus() : 1;
   std::vector<uint64_t> v(ncpu > 0 ? ncpu : 1);
   if (bpf_map_lookup_elem(map_fd, &index, v.data()) != 0) return 0;
   uint64_t sum = 0;

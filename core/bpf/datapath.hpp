@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-// The kernel side as rampartd owns it: the XDP firewall's entry program and
-// shared maps, pinned under <pin root> (default /sys/fs/bpf/rampart) and
-// attached to each configured interface through a pinned bpf_link, and the
-// TC dispatchers attached as clsact filters (ingress and egress). A
-// restarted rampartd adopts what is pinned instead of detaching, so filtering
-// never stops; `rampartd --detach-all` removes it all (the package's prerm
-// runs it).
+// The kernel side as rampartd owns it, knowing no engine: the roots
+// (bpf/rampart_root.bpf.c) attached to each configured interface (XDP
+// through a pinned bpf_link, TC as clsact filters), the stage chains behind
+// them, and what plugins install there: their stages, and the maps they
+// keep across program swaps and restarts. Everything is pinned under <pin
+// root> (default /sys/fs/bpf/rampart). A restarted rampartd adopts what is
+// pinned instead of detaching, so filtering never stops; `rampartd
+// --detach-all` removes it all (the package's prerm runs it).
+//
+// Pins: maps/ and progs/ (the roots and chains), stages/<hook>/<name> (each
+// stage's position map, recording its owner and priority), plugins/<plugin
+// id>/<map> (persistent maps), links/ and clsact/ (attachments).
 #pragma once
 
 #include <sys/types.h>
@@ -14,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,12 +28,18 @@
 
 namespace rampart::bpf {
 
+// A stage claimed by another plugin.
+class StageConflict : public BpfError {
+ public:
+  using BpfError::BpfError;
+};
+
 struct DatapathOptions {
-  std::string bpf_dir;  // where <name>.bpf.o live
+  std::string bpf_dir;  // rampart_root.bpf.o, and objects no plugin directory has
   std::string pin_root = "/sys/fs/bpf/rampart";
   std::vector<std::string> interfaces;
   std::string xdp_mode = "auto";  // auto | native | generic
-  bool default_deny = false;      // before any rule set is installed
+  bool fail_closed = false;       // XDP drops what no stage took (no stage installed)
 };
 
 struct Attachment {
@@ -37,14 +49,48 @@ struct Attachment {
   std::string tc;  // "clsact", "adopted" or "error: ..." (ingress and egress)
 };
 
-// An installed program instance (a rule set): its own maps stay readable.
+// An installed program instance: its own maps stay readable.
 class InstalledProgram {
  public:
-  explicit InstalledProgram(std::unique_ptr<ProgramInstance> inst) : inst_(std::move(inst)) {}
+  InstalledProgram(std::unique_ptr<ProgramInstance> inst, std::string owner)
+      : inst_(std::move(inst)), owner_(std::move(owner)) {}
   const ProgramInstance& instance() const { return *inst_; }
+  const std::string& owner() const { return owner_; }
 
  private:
   std::unique_ptr<ProgramInstance> inst_;
+  std::string owner_;
+};
+
+// Where a plugin's program goes (rampart_program_image, ABI 1.5).
+struct InstallTarget {
+  std::string owner;                     // plugin id
+  std::vector<std::string> object_dirs;  // searched for <object>.bpf.o before bpf_dir
+  uint32_t hook = 0;                     // rampart_program_hook
+  std::string slot;                      // stage name, or a prog array of the owner's
+  uint32_t slot_index = 0;               // in that prog array
+  int32_t priority = 0;
+  uint32_t flags = 0;  // RAMPART_PROGRAM_*
+};
+
+// A stage in a chain, as status shows it.
+struct StageView {
+  std::string hook, name, owner;
+  uint32_t index = 0;
+  int32_t priority = 0;
+  bool keep_on_exit = false;
+  uint32_t prog_id = 0;  // 0: not in the chain
+};
+
+// Kernel counters a plugin exports (counters_export).
+struct CounterExport {
+  std::string owner, map, metric, help, label, status;
+  std::vector<std::pair<std::string, std::string>> labels;
+  std::vector<std::string> names;
+};
+struct CounterValues {
+  CounterExport desc;
+  std::vector<uint64_t> values;  // per name, summed over CPUs
 };
 
 class Datapath {
@@ -54,42 +100,66 @@ class Datapath {
 
   // load() then attach(). Throws BpfError with the reason.
   void start();
-  // Loads or adopts the entry programs and shared maps and pins them;
-  // nothing is attached yet (an adopted attachment keeps filtering as it
-  // was). Throws BpfError with the reason.
+  // Loads or adopts the roots and chains and pins them, with the stages an
+  // earlier run left (kept until remove_unclaimed_stages); nothing is
+  // attached yet (an adopted attachment keeps filtering as it was). Throws
+  // BpfError with the reason.
   void load();
-  // Attaches to every configured interface (an adopted link is pointed at
-  // the entry program loaded) and detaches interfaces no longer
+  // Attaches the roots to every configured interface (an adopted link is
+  // pointed at the root loaded) and detaches interfaces no longer
   // configured. Failures are per interface, in attachments().
   void attach();
 
-  // Shared map fd by name (firewall_shared_maps() and tc_shared_maps()); -1 if none.
-  int shared_map_fd(const std::string& name) const;
+  // A core map (chains, rampart_chains, rampart_root_stats) by name; -1 if none.
+  int core_map_fd(const std::string& name) const;
 
-  // Loads `spec.program` from object `object` with the shared maps reused,
-  // then writes its fd into prog array `slot` at `index`: one atomic step.
-  // While staging, the write waits for commit_staging() (on the staging
-  // thread), and installs from other threads wait for end_staging().
+  // Loads `spec.program` from <object>.bpf.o and installs it where `target`
+  // says, one atomic prog array write: a stage of a hook's chain (placed by
+  // priority; StageConflict if another plugin owns the name) or an index of
+  // one of the owner's prog arrays. The owner's persistent maps are reused
+  // or created and pinned. While staging, the write waits for
+  // commit_staging() (on the staging thread), and installs from other
+  // threads wait for end_staging().
   std::shared_ptr<InstalledProgram> install(const std::string& object, InstanceSpec spec,
-                                            const std::string& slot, uint32_t index);
+                                            const InstallTarget& target);
 
   // A reload's kernel changes, all or none (plugin_host::PluginManager):
   // from begin_staging() on, installs by this thread load and verify their
-  // programs (which can fail) but leave the prog arrays alone; a later
-  // install into the same slot replaces the earlier staged one.
-  // commit_staging() then writes every staged slot; if a write fails, the
-  // slots written are restored before it throws BpfError, so no packet is
-  // ever judged by a part of the reload. end_staging() forgets what is
-  // still staged and lets other threads' installs go on.
+  // programs (which can fail) but leave the chains alone; a later install
+  // into the same place replaces the earlier staged one. commit_staging()
+  // then writes every staged place; if a write fails, those written are
+  // restored before it throws BpfError, so no packet is ever judged by a
+  // part of the reload. end_staging() forgets what is still staged and lets
+  // other threads' installs go on.
   void begin_staging();
   void commit_staging();
   void end_staging();
-  // The owner let go of `program`: if it is still staged, it is never installed.
+  // The owner let go of `program`: if it is still staged, it is never
+  // installed; if it is a stage's program, the stage leaves the chain
+  // (unless rampartd is exiting and the stage asked to stay).
   void release(const std::shared_ptr<InstalledProgram>& program);
+  // rampartd is exiting: stages with RAMPART_PROGRAM_KEEP_ON_EXIT stay.
+  void set_exiting();
+  // Stages an earlier run left that no plugin installed since load(): out
+  // of the chain (their plugin is disabled, gone or renamed them), except
+  // those of `keep_owners` (plugins that failed to start keep filtering as
+  // they did).
+  void remove_unclaimed_stages(const std::set<std::string>& keep_owners = {});
+
+  // The owner's map by name: a persistent one, else one of its installed
+  // programs'; -1 if none. The fd stays the datapath's.
+  int owned_map_fd(const std::string& owner, const std::string& name) const;
+  // The owner's persistent ring buffers, name -> fd.
+  std::vector<std::pair<std::string, int>> owned_rings(const std::string& owner) const;
+  // Kernel counters as metrics. Throws BpfError if the map is not one of
+  // the owner's persistent u64 arrays with that many entries.
+  void export_counters(CounterExport desc);
+  void forget_exports(const std::string& owner);
+  std::vector<CounterValues> counters() const;
 
   std::vector<Attachment> attachments() const;
-  // The programs rampartd runs: entry points and installed instances
-  // ("slot#index"), as name -> fd.
+  std::vector<StageView> stages() const;
+  // The programs rampartd runs: roots and stages ("<hook>/<stage>"), as name -> fd.
   std::vector<std::pair<std::string, int>> programs() const;
   bool adopted() const { return adopted_; }
   const DatapathOptions& options() const { return opts_; }
@@ -99,48 +169,64 @@ class Datapath {
   // nothing else filters there) and removes every pin under pin_root.
   static void detach_all(const std::string& pin_root);
 
-  // Sum over CPUs of entry `index` of a per-CPU u64 array.
+  // Sum over CPUs of entry `index` of a per-CPU u64 array (or the value of a plain one).
   static uint64_t percpu_sum(int map_fd, uint32_t index);
 
+  // Names of the roots' counters (rampart_root_stats), by index.
+  static const std::vector<std::string>& root_stat_names();
+
  private:
-  std::string object_path(const std::string& object) const;
-  void load_or_adopt();
-  void load_or_adopt_tc();
+  struct Stage {
+    std::string owner, name;
+    uint32_t hook = 0;  // enum rampart_hook
+    int32_t priority = 0;
+    uint32_t flags = 0;
+    uint32_t index = ~0u;  // ~0u: not placed
+    int pos_fd = -1;
+    std::shared_ptr<InstalledProgram> current;  // null: left by an earlier run, or kept at exit
+  };
+  struct Staged {
+    std::string stage;  // stages_ key, or "" for a prog array slot
+    int slot_fd = -1;
+    uint32_t index = 0;
+    std::shared_ptr<InstalledProgram> program;
+  };
+
+  std::string object_path(const std::string& object, const std::vector<std::string>& dirs) const;
+  void load_or_adopt_root();
+  void adopt_stages();
+  void set_chain_flags(uint32_t hook, uint32_t flags);
+  void set_occupied(uint32_t hook, uint32_t index, bool on);
+  Stage& claim_stage(const InstallTarget& t);
+  void place(Stage& st);
+  void move_stage(Stage& st, uint32_t to);
+  void write_pos(const Stage& st);
+  void activate(Stage& st, const std::shared_ptr<InstalledProgram>& prog);
+  void uninstall(const std::string& key);
+  void uninstall_slot(Stage& st);
+  int owned_map_fd_locked(const std::string& owner, const std::string& name) const;
+  int keep_persistent(const std::string& owner, const ProgramInstance& inst,
+                      const std::string& name);
+  int owned_persistent(const std::string& owner, const std::string& name) const;
   void attach(const std::string& ifname);
   std::string attach_tc(const std::string& ifname, unsigned ifindex);
   void mark_clsact_created(const std::string& ifname);
 
   DatapathOptions opts_;
   mutable std::mutex mu_;
-  std::map<std::string, int> shared_;  // name -> fd (owned)
-  int entry_fd_ = -1;
-  int tc_fd_[2] = {-1, -1};  // tc_ingress, tc_egress
+  std::map<std::string, int> core_;  // core map name -> fd (owned)
+  int root_fd_[3] = {-1, -1, -1};    // xdp_root, tc_ingress_root, tc_egress_root
   bool adopted_ = false;
+  bool exiting_ = false;
   std::vector<Attachment> attachments_;
-  std::map<std::string, std::shared_ptr<InstalledProgram>> installed_;  // slot#index -> current
-  struct Staged {
-    std::string slot;
-    uint32_t index;
-    std::shared_ptr<InstalledProgram> program;
-  };
-  std::map<std::string, Staged> staged_;  // slot#index -> to install at commit
+  std::map<std::string, Stage> stages_;                              // "<hook>/<name>"
+  mutable std::map<std::string, std::map<std::string, int>> owned_;  // owner -> map -> fd
+  std::vector<CounterExport> exports_;
+  std::map<std::string, Staged> staged_;  // stage key or "<fd>#<index>" -> to install at commit
   bool staging_ = false;
   std::thread::id staging_thread_;
   std::condition_variable staging_done_;
 };
-
-// The xdp_firewall object's maps shared by every instance (entry program
-// and each rule set's classifier), and the spec of its entry instance:
-// `xdp_firewall` with tiny per-rule-set tables, creating the shared maps.
-const std::vector<std::string>& firewall_shared_maps();
-InstanceSpec firewall_entry_spec(const std::string& object_path, bool default_deny);
-
-// Names of the fw_stats entries (enum rampart_fw_stat), for metrics.
-const std::vector<std::string>& firewall_stat_names();
-
-// The tc_dispatch object's maps: the stage prog arrays engines install
-// their TC programs into, and the dispatchers' counters.
-const std::vector<std::string>& tc_shared_maps();
 
 // Mounts bpffs on the pin root's parent if no bpffs is there (needs
 // CAP_SYS_ADMIN) and creates the pin root's directories. Throws BpfError;

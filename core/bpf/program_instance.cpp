@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -93,6 +94,16 @@ void fill(int fd, const MapContents& c, uint32_t value_size) {
   }
 }
 
+// Whether the map `fd` is what `m` declares (after sizing): reusable.
+bool same_shape(const bpf_map* m, int fd) {
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return false;
+  return info.type == bpf_map__type(m) && info.key_size == bpf_map__key_size(m) &&
+         info.value_size == bpf_map__value_size(m) && info.max_entries == bpf_map__max_entries(m) &&
+         info.map_flags == bpf_map__map_flags(m);
+}
+
 }  // namespace
 
 std::unique_ptr<ProgramInstance> ProgramInstance::load(const InstanceSpec& spec) {
@@ -131,6 +142,15 @@ std::unique_ptr<ProgramInstance> ProgramInstance::load(const InstanceSpec& spec)
     if (c.value_size && bpf_map__set_value_size(m, c.value_size) != 0) {
       throw BpfError("map " + c.name + ": cannot set value size " + std::to_string(c.value_size));
     }
+    if (!c.persistent) continue;
+    const auto offered = spec.persistent.find(c.name);
+    if (offered != spec.persistent.end() && offered->second >= 0 &&
+        same_shape(m, offered->second)) {
+      if (int e = bpf_map__reuse_fd(m, offered->second); e != 0)
+        throw BpfError("map " + c.name + ": reuse fd: " + err(e));
+    } else {
+      inst->created_.push_back(c.name);
+    }
   }
   for (const auto& [name, value] : spec.settings) set_setting(inst->obj_, name, value);
 
@@ -139,6 +159,9 @@ std::unique_ptr<ProgramInstance> ProgramInstance::load(const InstanceSpec& spec)
                    " (libbpf printed the verifier log)");
   }
   for (const auto& c : spec.maps) {
+    if (c.persistent &&
+        std::find(inst->created_.begin(), inst->created_.end(), c.name) == inst->created_.end())
+      continue;  // reused: its contents are the owner's now
     bpf_map* m = bpf_object__find_map_by_name(inst->obj_, c.name.c_str());
     fill(bpf_map__fd(m), c, bpf_map__value_size(m));
   }
@@ -170,6 +193,8 @@ InstanceSpec spec_from_image(const rampart_program_image& image) {
     }
     MapContents c;
     c.name = mi.name;
+    c.persistent = RAMPART_HAS_FIELD(&mi, rampart_map_image, flags) &&
+                   (mi.flags & RAMPART_MAP_PERSISTENT) != 0;
     c.max_entries = mi.max_entries;
     c.value_size = mi.value_size;
     if (mi.dense_len) {

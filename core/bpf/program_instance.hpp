@@ -31,12 +31,19 @@ struct MapContents {
   std::vector<uint8_t> dense;
   // Any map: explicit key/value pairs.
   std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> entries;
+  // The owner's map across instances (RAMPART_MAP_PERSISTENT): reused from
+  // InstanceSpec::persistent when one of the same shape is offered, and
+  // filled only when created.
+  bool persistent = false;
 };
 
 struct InstanceSpec {
   std::string object_path;
   std::string program;                     // the only program loaded
   std::map<std::string, int> shared_maps;  // map name -> fd to reuse, where the object has it
+  // Persistent maps offered for reuse (name -> fd): reused if the object
+  // declares the same type, sizes and flags, else created anew.
+  std::map<std::string, int> persistent;
   std::map<std::string, std::vector<uint8_t>> settings;  // const volatile name -> bytes
   std::vector<MapContents> maps;
 };
@@ -51,11 +58,15 @@ class ProgramInstance {
 
   int program_fd() const { return prog_fd_; }
   int map_fd(const std::string& name) const;  // -1 if absent
+  // Persistent maps this load created (none offered, or the one offered
+  // had another shape), for the owner to keep.
+  const std::vector<std::string>& created_persistent() const { return created_; }
 
  private:
   ProgramInstance() = default;
   bpf_object* obj_ = nullptr;
   int prog_fd_ = -1;
+  std::vector<std::string> created_;
 };
 
 // The instance described by a plugin's rampart_program_image (ABI 1.1),

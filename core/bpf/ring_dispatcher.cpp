@@ -14,11 +14,21 @@
 
 namespace rampart::bpf {
 
+std::atomic<uint64_t> RingDispatcher::total_received_{0};
+std::atomic<uint64_t> RingDispatcher::total_malformed_{0};
+
 RingDispatcher::RingDispatcher(boost::asio::io_context& io, int ring_fd, runtime::EventBus& bus,
+                               std::weak_ptr<runtime::EventSink> target,
                                std::chrono::milliseconds backstop)
-    : io_(io), bus_(bus), epoll_(io), backstop_timer_(io), backstop_(backstop) {
+    : io_(io),
+      bus_(bus),
+      target_(std::move(target)),
+      targeted_(!target_.expired()),
+      epoll_(io),
+      backstop_timer_(io),
+      backstop_(backstop) {
   ring_ = ring_buffer__new(ring_fd, &RingDispatcher::on_record, this, nullptr);
-  if (!ring_) throw std::runtime_error("ring_buffer__new failed on the events map");
+  if (!ring_) throw std::runtime_error("ring_buffer__new failed on a ring buffer map");
   epoll_.assign(dup(ring_buffer__epoll_fd(ring_)));
 }
 
@@ -30,13 +40,20 @@ RingDispatcher::~RingDispatcher() {
 int RingDispatcher::on_record(void* self_ptr, void* data, size_t size) {
   auto* self = static_cast<RingDispatcher*>(self_ptr);
   self->received_.fetch_add(1, std::memory_order_relaxed);
+  total_received_.fetch_add(1, std::memory_order_relaxed);
   if (size < sizeof(rampart_event_hdr)) {
     self->malformed_.fetch_add(1, std::memory_order_relaxed);
+    total_malformed_.fetch_add(1, std::memory_order_relaxed);
     return 0;
   }
   rampart_event_hdr hdr;
   std::memcpy(&hdr, data, sizeof hdr);
-  self->bus_.publish(hdr.source, hdr.type, std::span(static_cast<const uint8_t*>(data), size));
+  const auto bytes = std::span(static_cast<const uint8_t*>(data), size);
+  if (self->targeted_) {
+    self->bus_.publish_to(self->target_.lock(), hdr.source, hdr.type, bytes);
+  } else {
+    self->bus_.publish(hdr.source, hdr.type, bytes);
+  }
   return 0;
 }
 

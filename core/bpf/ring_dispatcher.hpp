@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Drains the kernel's `events` ring buffer on the core's event loop (its
-// epoll fd watched by Boost.Asio), checks each record's header and hands it
-// to the event bus, which routes by source to subscribed engines on the
-// worker pool. A periodic drain backs up the producer's batched wakeups.
+// Drains one of a plugin's ring buffers on the core's event loop (its epoll
+// fd watched by Boost.Asio), checks each record's header and hands it to
+// the event bus for that plugin alone (or, without a target, to the
+// subscribers of the record's source), delivered on the worker pool. A
+// periodic drain backs up the producer's batched wakeups.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -12,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 
 #include "runtime/event_bus.hpp"
 
@@ -22,6 +24,7 @@ namespace rampart::bpf {
 class RingDispatcher {
  public:
   RingDispatcher(boost::asio::io_context& io, int ring_fd, runtime::EventBus& bus,
+                 std::weak_ptr<runtime::EventSink> target = {},
                  std::chrono::milliseconds backstop = std::chrono::milliseconds(20));
   ~RingDispatcher();
   RingDispatcher(const RingDispatcher&) = delete;
@@ -32,6 +35,9 @@ class RingDispatcher {
 
   uint64_t received() const { return received_.load(); }
   uint64_t malformed() const { return malformed_.load(); }
+  // Over every dispatcher this process ran.
+  static uint64_t total_received() { return total_received_.load(); }
+  static uint64_t total_malformed() { return total_malformed_.load(); }
 
   // Drains what is in the ring now (loop thread, or tests).
   int drain();
@@ -43,12 +49,15 @@ class RingDispatcher {
 
   boost::asio::io_context& io_;
   runtime::EventBus& bus_;
+  std::weak_ptr<runtime::EventSink> target_;
+  bool targeted_;
   ring_buffer* ring_ = nullptr;
   boost::asio::posix::stream_descriptor epoll_;
   boost::asio::steady_timer backstop_timer_;
   std::chrono::milliseconds backstop_;
   std::atomic<bool> stopped_{false};
   std::atomic<uint64_t> received_{0}, malformed_{0};
+  static std::atomic<uint64_t> total_received_, total_malformed_;
 };
 
 }  // namespace rampart::bpf

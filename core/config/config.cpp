@@ -55,7 +55,7 @@ AgentSettings parse_agent(const std::string& source, const YAML::Node& agent) {
   if (!agent.IsMap()) fail(source, agent, "agent: expected a map");
   check_keys(source, agent, "agent.",
              {"log_level", "log_format", "plugin_dirs", "state_dir", "interfaces", "xdp_mode",
-              "workers", "bpf_dir", "bpf_pin_path", "stop_timeout_seconds"});
+              "workers", "bpf_dir", "bpf_pin_path", "stop_timeout_seconds", "fail_closed"});
   if (const auto n = agent["log_level"]) {
     if (!log::parse_level(scalar(source, n, "agent.log_level"), s.log_level)) {
       fail(source, n,
@@ -105,6 +105,10 @@ AgentSettings parse_agent(const std::string& source, const YAML::Node& agent) {
       fail(source, n, "agent.stop_timeout_seconds: expected an integer from 1 to 60");
     }
     s.stop_timeout_seconds = v;
+  }
+  if (const auto n = agent["fail_closed"]) {
+    if (!n.IsScalar() || !YAML::convert<bool>::decode(n, s.fail_closed))
+      fail(source, n, "agent.fail_closed: expected true or false");
   }
   return s;
 }
@@ -226,7 +230,7 @@ class DocumentCheck : public YAML::EventHandler {
                       ")");
   }
 
-  // The dotted path of the current node ("plugins.firewall.rules.0.src_ip"),
+  // The dotted path of the current node ("plugins.ids.rules.0.sid"),
   // or of its map when `with_last` is false (for a key).
   std::string path(bool with_last) const {
     std::string out;

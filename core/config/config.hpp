@@ -37,6 +37,9 @@ struct AgentSettings {
   // How long a stop (SIGTERM) may take before rampartd exits anyway,
   // naming what it was still waiting for; below systemd's TimeoutStopSec.
   unsigned stop_timeout_seconds = 5;
+  // XDP drops what no stage took: every packet while no engine has a stage
+  // installed (say the only engine failed to start).
+  bool fail_closed = false;
 
   bool operator==(const AgentSettings&) const = default;
 };

@@ -103,15 +103,14 @@ std::string ebpf_status_json(const bpf::Datapath* dp) {
   Object::Ptr counters = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   if (dp) {
     o->set("pin_root", dp->options().pin_root);
-    std::vector<std::string> names = bpf::firewall_shared_maps();
-    for (const auto& n : bpf::tc_shared_maps()) names.push_back(n);
-    for (const auto& n : names) {
-      const int fd = dp->shared_map_fd(n);
+    for (const auto& n : {"rampart_xdp_chain", "rampart_tc_ingress_chain",
+                          "rampart_tc_egress_chain", "rampart_chains", "rampart_root_stats"}) {
+      const int fd = dp->core_map_fd(n);
       bpf_map_info info{};
       uint32_t len = sizeof info;
       if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
       Object::Ptr m = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-      m->set("name", n);
+      m->set("name", std::string(n));
       m->set("id", info.id);
       m->set("type", info.type);
       m->set("max_entries", info.max_entries);
@@ -129,6 +128,19 @@ std::string ebpf_status_json(const bpf::Datapath* dp) {
       m->set("value_size", info.value_size);
       maps->add(m);
     }
+    Array::Ptr stages = new Array;
+    for (const auto& st : dp->stages()) {
+      Object::Ptr j = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      j->set("hook", st.hook);
+      j->set("name", st.name);
+      j->set("plugin", st.owner);
+      j->set("slot", st.index);
+      j->set("priority", st.priority);
+      j->set("keep_on_exit", st.keep_on_exit);
+      j->set("program_id", st.prog_id);
+      stages->add(j);
+    }
+    o->set("stages", stages);
     Array::Ptr programs = new Array;
     for (const auto& [name, fd] : dp->programs()) {
       bpf_prog_info info{};
@@ -146,19 +158,19 @@ std::string ebpf_status_json(const bpf::Datapath* dp) {
       programs->add(p);
     }
     o->set("programs", programs);
-    Object::Ptr fw = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    const int stats = dp->shared_map_fd("fw_stats");
-    const auto& stat_names = bpf::firewall_stat_names();
-    for (uint32_t i = 0; stats >= 0 && i < stat_names.size(); ++i)
-      fw->set(stat_names[i], bpf::Datapath::percpu_sum(stats, i));
-    counters->set("xdp_firewall", fw);
-    Object::Ptr tc = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    const int tcs = dp->shared_map_fd("tc_stats");
-    if (tcs >= 0) {
-      tc->set("ingress", bpf::Datapath::percpu_sum(tcs, 0));
-      tc->set("egress", bpf::Datapath::percpu_sum(tcs, 1));
+    for (const auto& c : dp->counters()) {
+      Object::Ptr group = counters->has(c.desc.status)
+                              ? counters->getObject(c.desc.status)
+                              : Object::Ptr(new Object(Poco::JSON_PRESERVE_KEY_ORDER));
+      for (size_t i = 0; i < c.values.size(); ++i) group->set(c.desc.names[i], c.values[i]);
+      counters->set(c.desc.status, group);
     }
-    counters->set("tc_dispatch", tc);
+    Object::Ptr roots = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    const int rs = dp->core_map_fd("rampart_root_stats");
+    const auto& names = bpf::Datapath::root_stat_names();
+    for (uint32_t i = 0; rs >= 0 && i < names.size(); ++i)
+      roots->set(names[i], bpf::Datapath::percpu_sum(rs, i));
+    counters->set("roots", roots);
   }
   o->set("maps", maps);
   o->set("counters", counters);

@@ -11,8 +11,6 @@
 #include <set>
 #include <string>
 
-#include "rampart/firewall.h"
-
 namespace rampart::daemon {
 namespace {
 
@@ -21,9 +19,8 @@ using runtime::add_sample;
 using runtime::metric_family;
 
 std::string source_name(uint32_t source) {
-  static const char* names[] = {"core",   "xdp_firewall",   "xdp_ratelimit", "xdp_lb",
-                                "tc_ids", "tc_threatintel", "tc_dns"};
-  return source < std::size(names) ? names[source] : "source_" + std::to_string(source);
+  const char* name = rampart_event_source_name(source);
+  return name ? name : "source_" + std::to_string(source);
 }
 
 void process_metrics(std::vector<prometheus::MetricFamily>& out, double start_time) {
@@ -81,14 +78,14 @@ void plugin_metrics(std::vector<prometheus::MetricFamily>& out, const PluginSnap
   out.push_back(std::move(refused));
 }
 
-void event_metrics(std::vector<prometheus::MetricFamily>& out, const runtime::EventBus& bus,
-                   const bpf::RingDispatcher* ring) {
-  auto received = metric_family("rampart_events_received_total",
-                                "Events read from the kernel ring buffer", MetricType::Counter);
+void event_metrics(std::vector<prometheus::MetricFamily>& out, const runtime::EventBus& bus) {
+  auto received =
+      metric_family("rampart_events_received_total",
+                    "Events read from the plugins' kernel ring buffers", MetricType::Counter);
   auto malformed = metric_family("rampart_events_malformed_total",
                                  "Ring records too short to decode", MetricType::Counter);
-  add_sample(received, {}, ring ? static_cast<double>(ring->received()) : 0);
-  add_sample(malformed, {}, ring ? static_cast<double>(ring->malformed()) : 0);
+  add_sample(received, {}, static_cast<double>(bpf::RingDispatcher::total_received()));
+  add_sample(malformed, {}, static_cast<double>(bpf::RingDispatcher::total_malformed()));
   out.push_back(std::move(received));
   out.push_back(std::move(malformed));
   auto published = metric_family("rampart_events_published_total", "Events published by source",
@@ -103,7 +100,7 @@ void event_metrics(std::vector<prometheus::MetricFamily>& out, const runtime::Ev
       MetricType::Counter);
   for (uint32_t s = 0; s < RAMPART_SOURCE_MAX; ++s) {
     const auto c = bus.counts(s);
-    if (c.published == 0 && s > RAMPART_SOURCE_XDP_FIREWALL) continue;
+    if (c.published == 0 && s > 1) continue;  // the core and the first engine source: always
     add_sample(published, {{"source", source_name(s)}}, static_cast<double>(c.published));
     add_sample(dispatched, {{"source", source_name(s)}}, static_cast<double>(c.delivered));
     add_sample(dropped, {{"source", source_name(s)}, {"reason", "unrouted"}},
@@ -184,21 +181,35 @@ void alert_metrics(std::vector<prometheus::MetricFamily>& out, const alerts::Ale
 }
 
 void kernel_metrics(std::vector<prometheus::MetricFamily>& out, const bpf::Datapath& dp) {
-  auto packets =
-      metric_family("rampart_kernel_packets_total",
-                    "Kernel per-CPU counters summed, per program and action", MetricType::Counter);
-  const int fw = dp.shared_map_fd("fw_stats");
-  const auto& names = bpf::firewall_stat_names();
-  for (uint32_t i = 0; fw >= 0 && i < names.size(); ++i) {
-    add_sample(packets, {{"program", "xdp_firewall"}, {"action", names[i]}},
-               static_cast<double>(bpf::Datapath::percpu_sum(fw, i)));
+  // Plugins' exported kernel counters, one family per metric name, and the
+  // roots' own.
+  std::map<std::string, prometheus::MetricFamily> families;
+  auto family = [&](const std::string& name, const std::string& help) -> auto& {
+    auto it = families.find(name);
+    if (it == families.end())
+      it = families.emplace(name, metric_family(name, help, MetricType::Counter)).first;
+    return it->second;
+  };
+  for (const auto& c : dp.counters()) {
+    auto& f = family(c.desc.metric, c.desc.help);
+    for (size_t i = 0; i < c.values.size(); ++i) {
+      std::map<std::string, std::string> labels(c.desc.labels.begin(), c.desc.labels.end());
+      labels[c.desc.label] = c.desc.names[i];
+      add_sample(f, labels, static_cast<double>(c.values[i]));
+    }
   }
-  const int tc = dp.shared_map_fd("tc_stats");
-  for (uint32_t d = 0; tc >= 0 && d < 2; ++d) {
-    add_sample(packets, {{"program", d == 0 ? "tc_ingress" : "tc_egress"}, {"action", "seen"}},
-               static_cast<double>(bpf::Datapath::percpu_sum(tc, d)));
+  auto& packets = family("rampart_kernel_packets_total",
+                         "Kernel per-CPU counters summed, per program and action");
+  const int roots = dp.core_map_fd("rampart_root_stats");
+  const auto& names = bpf::Datapath::root_stat_names();
+  for (uint32_t i = 0; roots >= 0 && i < names.size(); ++i) {
+    const auto cut = names[i].find("_unclaimed_");
+    add_sample(
+        packets,
+        {{"program", names[i].substr(0, cut) + "_root"}, {"action", names[i].substr(cut + 1)}},
+        static_cast<double>(bpf::Datapath::percpu_sum(roots, i)));
   }
-  out.push_back(std::move(packets));
+  for (auto& [name, f] : families) out.push_back(std::move(f));
   auto attached = metric_family("rampart_interface_attached",
                                 "Protected interfaces (1 attached, 0 failed), with XDP mode",
                                 MetricType::Gauge);
@@ -213,11 +224,10 @@ void kernel_metrics(std::vector<prometheus::MetricFamily>& out, const bpf::Datap
 }  // namespace
 
 void add_core_metrics(runtime::Metrics& metrics, const CoreMetricSources& src) {
-  static_assert(RAMPART_FW_STAT_MAX == 10, "name every fw_stats entry in firewall_stat_names()");
   const double start_time =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   metrics.add_collector([start_time](auto& out) { process_metrics(out, start_time); });
-  metrics.add_collector([src](auto& out) { event_metrics(out, src.events, src.ring); });
+  metrics.add_collector([src](auto& out) { event_metrics(out, src.events); });
   if (src.plugins) {
     metrics.add_collector([src](auto& out) { plugin_metrics(out, *src.plugins); });
   }

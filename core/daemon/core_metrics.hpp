@@ -19,7 +19,6 @@ namespace rampart::daemon {
 
 struct CoreMetricSources {
   const runtime::EventBus& events;
-  const bpf::RingDispatcher* ring = nullptr;  // none without interfaces
   const bpf::Datapath* datapath = nullptr;
   const PluginSnapshot* plugins = nullptr;
   const store::RuleStore* rules = nullptr;

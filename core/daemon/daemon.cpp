@@ -22,6 +22,7 @@
 #include <future>
 #include <iostream>
 #include <mutex>
+#include <set>
 #include <sstream>
 
 #include "alerts/alert_store.hpp"
@@ -114,11 +115,13 @@ ReloadOutcome reload(const Options& opts, config::Config& current,
   if (next.agent.workers != current.agent.workers ||
       next.agent.interfaces != current.agent.interfaces ||
       next.agent.xdp_mode != current.agent.xdp_mode ||
-      next.agent.bpf_pin_path != current.agent.bpf_pin_path) {
+      next.agent.bpf_pin_path != current.agent.bpf_pin_path ||
+      next.agent.fail_closed != current.agent.fail_closed) {
     out.restart_needed = true;
     log::warn(
         kLog,
-        "agent.workers, interfaces, xdp_mode and bpf_pin_path changes take effect at restart");
+        "agent.workers, interfaces, xdp_mode, bpf_pin_path and fail_closed changes take effect "
+        "at restart");
   }
   // New directories, and new files in known ones, are picked up now.
   plugins.discover(plugin_dirs(opts, next.agent));
@@ -274,12 +277,7 @@ std::unique_ptr<bpf::Datapath> load_datapath(const config::Config& cfg, std::str
   o.pin_root = cfg.agent.bpf_pin_path;
   o.interfaces = cfg.agent.interfaces;
   o.xdp_mode = cfg.agent.xdp_mode;
-  // Before the firewall installs its rules, the entry program applies the
-  // firewall's default policy.
-  const auto& fw = cfg.plugin("firewall");
-  const YAML::Node& node = fw.node;
-  o.default_deny = fw.enabled && node.IsMap() && node["default_policy"] &&
-                   node["default_policy"].IsScalar() && node["default_policy"].Scalar() == "deny";
+  o.fail_closed = cfg.agent.fail_closed;
   auto dp = std::make_unique<bpf::Datapath>(o);
   try {
     dp->load();
@@ -557,12 +555,6 @@ int run(const Options& opts) {
   // 2. The kernel programs, loaded (or adopted) but not yet attached.
   std::string datapath_error;
   auto datapath = load_datapath(cfg, datapath_error);
-  std::unique_ptr<bpf::RingDispatcher> dispatcher;
-  if (datapath) {
-    dispatcher =
-        std::make_unique<bpf::RingDispatcher>(rt.loop(), datapath->shared_map_fd("events"), events);
-    dispatcher->start();
-  }
   store::RuleService rules(*rule_store);
   const auto started = std::chrono::steady_clock::now();
   PluginSnapshot snapshot;
@@ -607,12 +599,21 @@ int run(const Options& opts) {
     });
     plugins.discover(plugin_dirs(opts, cfg.agent));
     snapshot.update(plugins);
-    add_core_metrics(metrics, {events, dispatcher.get(), datapath.get(), &snapshot,
-                               rule_store.get(), &rules, &alerts, readiness});
+    add_core_metrics(
+        metrics, {events, datapath.get(), &snapshot, rule_store.get(), &rules, &alerts, readiness});
     // 3. Engines install their programs, then 4. the interfaces see them.
     plugins.start(cfg);
     snapshot.update(plugins);
-    if (datapath) datapath->attach();
+    if (datapath) {
+      // Stages an earlier run left whose plugin is now disabled or gone
+      // leave the chain; a plugin that failed to start keeps its old one.
+      std::set<std::string> failed;
+      for (const auto& st : plugins.status()) {
+        if (st.state == plugin_host::PluginState::failed) failed.insert(st.id);
+      }
+      datapath->remove_unclaimed_stages(failed);
+      datapath->attach();
+    }
     std::vector<std::string> running;
     for (const auto& st : plugins.status()) {
       if (st.state == plugin_host::PluginState::running) running.push_back(st.id);
@@ -678,11 +679,12 @@ int run(const Options& opts) {
       report_readiness();
     }
     reloads.answer_all({503, R"({"error":"stopping","detail":"the agent is stopping"})"});
+    // Stages that asked to stay (RAMPART_PROGRAM_KEEP_ON_EXIT) go on filtering until the
+    // next rampartd installs its own.
+    if (datapath) datapath->set_exiting();
     plugins.stop_all();
     metrics.remove_collectors();
   }
-  watchdog.stage("kernel event dispatcher");
-  if (dispatcher) dispatcher->stop();
   watchdog.stage("event loop and workers");
   rt.shutdown();
   alerts.set_store(nullptr);

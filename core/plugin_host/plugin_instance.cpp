@@ -17,6 +17,7 @@
 #include <tuple>
 #include <type_traits>
 
+#include "bpf/ring_dispatcher.hpp"
 #include "log/logger.hpp"
 #include "plugin_host/config_view.hpp"
 #include "plugin_host/plugin_call.hpp"
@@ -66,7 +67,7 @@ PluginInstance& self(rampart_host_ctx* ctx) { return *ctx->instance; }
 thread_local rampart_timer* t_running_timer = nullptr;
 
 // Where plugins.<id> declares the rules an engine claims: list items that
-// are maps with an integer `id` (how the firewall writes its rules, and any
+// are maps with an integer `id` (how a rule engine writes its rules, and any
 // engine that follows it), the first one per id. Only const access: a
 // non-const operator[] would add keys to the running config.
 void find_declared(const YAML::Node& node, const std::string& key, const std::string& file,
@@ -219,6 +220,16 @@ rampart_status api_program_counter(rampart_host_ctx*, rampart_program* p, const 
     return host_fail(RAMPART_ERR_NOT_FOUND, std::string("no map ") + map + " in the program");
   *out = rampart::bpf::Datapath::percpu_sum(fd, index);
   return RAMPART_OK;
+}
+
+rampart_status api_counters_export(rampart_host_ctx* ctx,
+                                   const rampart_counter_export* desc) noexcept {
+  if (!desc) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  try {
+    return self(ctx).counters_export(*desc);
+  } catch (const std::exception& e) {
+    return host_fail(RAMPART_ERR_INTERNAL, e.what());
+  }
 }
 
 rampart_status api_map_open(rampart_host_ctx* ctx, const char* name, uint32_t key_size,
@@ -521,6 +532,7 @@ PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> lib, CoreServices&
   api->timer_start2 = &api_timer_start2;
   api->map_info = &api_map_info;
   api->map_lookup_percpu = &api_map_lookup_percpu;
+  api->counters_export = &api_counters_export;
 }
 
 PluginInstance::~PluginInstance() {
@@ -614,6 +626,13 @@ void PluginInstance::stop_and_destroy() {
     timers = timers_;
   }
   core_.events.unsubscribe_all(this);
+  std::map<std::string, std::unique_ptr<bpf::RingDispatcher>> rings;
+  {
+    std::lock_guard lock(mu_);
+    rings.swap(rings_);
+  }
+  rings.clear();  // each stops first: no record reaches the plugin after this
+  if (core_.datapath) core_.datapath->forget_exports(id());
   core_.alerts.remove_stream(this);
   if (core_.rules) core_.rules->release(this);
   for (auto& t : timers) timer_cancel(t.get());
@@ -813,16 +832,84 @@ rampart_status PluginInstance::program_install(const rampart_program_image& imag
   }
   try {
     auto spec = bpf::spec_from_image(image);
-    auto installed =
-        core_.datapath->install(image.object, std::move(spec), image.slot, image.slot_index);
+    bpf::InstallTarget target;
+    target.owner = id();
+    // The plugin's own objects sit beside its .so.
+    target.object_dirs = {std::filesystem::path(lib_->path()).parent_path().string()};
+    target.slot = image.slot;
+    target.slot_index = image.slot_index;
+    if (RAMPART_HAS_FIELD(&image, rampart_program_image, flags)) {
+      target.hook = image.hook;
+      target.priority = image.priority;
+      target.flags = image.flags;
+    }
+    auto installed = core_.datapath->install(image.object, std::move(spec), target);
     auto p = std::make_unique<rampart_program>(rampart_program{std::move(installed)});
-    std::lock_guard lock(mu_);
-    *out = p.get();
-    programs_.push_back(std::move(p));
+    {
+      std::lock_guard lock(mu_);
+      *out = p.get();
+      programs_.push_back(std::move(p));
+    }
+    drain_rings();
     return RAMPART_OK;
+  } catch (const bpf::StageConflict& e) {
+    return host_fail(RAMPART_ERR_CONFLICT, e.what());
   } catch (const bpf::BpfError& e) {
     return host_fail(RAMPART_ERR_INVALID_ARGUMENT, e.what());
   }
+}
+
+// The plugin's persistent ring buffers not drained yet: each gets a
+// dispatcher on the core's loop delivering to this instance alone.
+void PluginInstance::drain_rings() {
+  const auto rings = core_.datapath->owned_rings(id());
+  std::lock_guard lock(mu_);
+  if (stopped_) return;
+  for (const auto& [name, fd] : rings) {
+    if (rings_.count(name)) continue;
+    auto d = std::make_unique<bpf::RingDispatcher>(core_.runtime.loop(), fd, core_.events,
+                                                   weak_from_this());
+    d->start();
+    rings_[name] = std::move(d);
+    log::info("plugin-host", "draining the plugin's ring buffer",
+              {{"plugin", id()}, {"map", name}});
+  }
+}
+
+rampart_status PluginInstance::counters_export(const rampart_counter_export& d) {
+  if (!core_.datapath) return host_fail(RAMPART_ERR_UNSUPPORTED, "no kernel datapath");
+  if (d.struct_size < RAMPART_FIELD_END(rampart_counter_export, status) || !d.map || !d.metric ||
+      !d.help || !d.label || (d.count && !d.names) || (d.label_count && !d.labels)) {
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "counters_export: a field is missing");
+  }
+  bpf::CounterExport e;
+  e.owner = id();
+  e.map = d.map;
+  e.metric = d.metric;
+  e.help = d.help;
+  e.label = d.label;
+  e.status = d.status ? d.status : id();
+  if (e.metric.rfind("rampart_", 0) != 0 || e.metric.size() < 7 ||
+      e.metric.compare(e.metric.size() - 6, 6, "_total") != 0) {
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT,
+                     "counter " + e.metric + " must start with rampart_ and end in _total");
+  }
+  for (size_t i = 0; i < d.label_count; ++i) {
+    if (!d.labels[i].name || !d.labels[i].value)
+      return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "counters_export: a label is missing");
+    e.labels.emplace_back(d.labels[i].name, d.labels[i].value);
+  }
+  for (uint32_t i = 0; i < d.count; ++i) {
+    if (!d.names[i])
+      return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "counters_export: a name is missing");
+    e.names.emplace_back(d.names[i]);
+  }
+  try {
+    core_.datapath->export_counters(std::move(e));
+  } catch (const bpf::BpfError& err) {
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT, err.what());
+  }
+  return RAMPART_OK;
 }
 
 void PluginInstance::program_release(rampart_program* p) {
@@ -843,8 +930,12 @@ void PluginInstance::program_release(rampart_program* p) {
 rampart_status PluginInstance::map_open(const char* name, uint32_t key_size, uint32_t value_size,
                                         rampart_map** out) {
   if (!core_.datapath) return host_fail(RAMPART_ERR_UNSUPPORTED, "no kernel datapath");
-  const int fd = core_.datapath->shared_map_fd(name);
-  if (fd < 0) return host_fail(RAMPART_ERR_NOT_FOUND, std::string("no shared map ") + name);
+  const int fd = core_.datapath->owned_map_fd(id(), name);
+  if (fd < 0) {
+    return host_fail(RAMPART_ERR_NOT_FOUND, std::string("no map ") + name +
+                                                " among the plugin's own (persistent, or of "
+                                                "its installed programs)");
+  }
   bpf_map_info info{};
   uint32_t len = sizeof(info);
   if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)

@@ -17,6 +17,7 @@
 
 #include "alerts/pipeline.hpp"
 #include "bpf/datapath.hpp"
+#include "bpf/ring_dispatcher.hpp"
 #include "config/config.hpp"
 #include "plugin_host/call_gate.hpp"
 #include "plugin_host/callback_errors.hpp"
@@ -114,6 +115,7 @@ class PluginInstance : public runtime::EventSink,
   rampart_status reputation_publish(rampart_str name, int32_t score, uint32_t ttl_s);
   rampart_status program_install(const rampart_program_image& image, rampart_program** out);
   void program_release(rampart_program* p);
+  rampart_status counters_export(const rampart_counter_export& desc);
   rampart_status map_open(const char* name, uint32_t key_size, uint32_t value_size,
                           rampart_map** out);
   rampart_status rules_claim(const char* domain, const rampart_rule* rules, size_t count,
@@ -177,6 +179,8 @@ class PluginInstance : public runtime::EventSink,
   std::vector<std::unique_ptr<rampart_metric>> metrics_;
   std::vector<std::unique_ptr<rampart_program>> programs_;
   std::vector<std::unique_ptr<rampart_map>> maps_;
+  std::map<std::string, std::unique_ptr<bpf::RingDispatcher>> rings_;  // by map name
+  void drain_rings();
 };
 
 }  // namespace rampart::plugin_host

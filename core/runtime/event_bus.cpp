@@ -38,14 +38,26 @@ EventBus::SourceCounts EventBus::counts(uint32_t source) const {
 }
 
 void EventBus::publish(uint32_t source, uint32_t type, std::span<const uint8_t> payload) {
+  std::vector<std::shared_ptr<EventSink>> targets;
+  if (source < RAMPART_SOURCE_MAX) {
+    std::lock_guard lock(mu_);
+    targets = subscribers_[source];
+  }
+  dispatch(source, type, payload, std::move(targets));
+}
+
+void EventBus::publish_to(const std::shared_ptr<EventSink>& sink, uint32_t source, uint32_t type,
+                          std::span<const uint8_t> payload) {
+  std::vector<std::shared_ptr<EventSink>> targets;
+  if (sink) targets.push_back(sink);
+  dispatch(source, type, payload, std::move(targets));
+}
+
+void EventBus::dispatch(uint32_t source, uint32_t type, std::span<const uint8_t> payload,
+                        std::vector<std::shared_ptr<EventSink>> targets) {
   published_.fetch_add(1, std::memory_order_relaxed);
   const bool known = source < RAMPART_SOURCE_MAX;
   if (known) published_by_[source].fetch_add(1, std::memory_order_relaxed);
-  std::vector<std::shared_ptr<EventSink>> targets;
-  {
-    std::lock_guard lock(mu_);
-    if (known) targets = subscribers_[source];
-  }
   if (targets.empty()) {
     unrouted_.fetch_add(1, std::memory_order_relaxed);
     if (known) unrouted_by_[source].fetch_add(1, std::memory_order_relaxed);
@@ -58,7 +70,7 @@ void EventBus::publish(uint32_t source, uint32_t type, std::span<const uint8_t> 
   if (depth > max_backlog_) {
     backlog_.fetch_sub(n, std::memory_order_relaxed);
     overflowed_.fetch_add(1, std::memory_order_relaxed);
-    overflowed_by_[source].fetch_add(1, std::memory_order_relaxed);
+    if (known) overflowed_by_[source].fetch_add(1, std::memory_order_relaxed);
     return;
   }
   trim_.grew(depth);
@@ -89,7 +101,7 @@ void EventBus::publish(uint32_t source, uint32_t type, std::span<const uint8_t> 
 
 void EventBus::delivered_one(uint32_t source) noexcept {
   delivered_.fetch_add(1, std::memory_order_relaxed);
-  delivered_by_[source].fetch_add(1, std::memory_order_relaxed);
+  if (source < RAMPART_SOURCE_MAX) delivered_by_[source].fetch_add(1, std::memory_order_relaxed);
   trim_.shrank(backlog_.fetch_sub(1, std::memory_order_acq_rel) - 1);
 }
 

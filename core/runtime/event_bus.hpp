@@ -51,6 +51,11 @@ class EventBus {
   // Copies the payload and hands it to every subscriber of `source`, or
   // drops it when that would take the backlog past its bound.
   void publish(uint32_t source, uint32_t type, std::span<const uint8_t> payload);
+  // The same for one sink alone, whatever it subscribed to: a plugin's own
+  // ring buffer's records (sources >= RAMPART_SOURCE_MAX are counted in
+  // the totals only).
+  void publish_to(const std::shared_ptr<EventSink>& sink, uint32_t source, uint32_t type,
+                  std::span<const uint8_t> payload);
 
   uint64_t published() const { return published_.load(); }
   uint64_t delivered() const { return delivered_.load(); }
@@ -71,6 +76,8 @@ class EventBus {
   void set_latency_histogram(prometheus::Histogram* h) { latency_ = h; }
 
  private:
+  void dispatch(uint32_t source, uint32_t type, std::span<const uint8_t> payload,
+                std::vector<std::shared_ptr<EventSink>> targets);
   // Runs on a worker once a delivery is done.
   void delivered_one(uint32_t source) noexcept;
 

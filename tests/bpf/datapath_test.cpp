@@ -1,19 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
-// The core's datapath on its own: loading and pinning, adopting what is
-// pinned, and the ABI 1.1 map service as a plugin sees it.
+// The core's datapath on its own: the roots and chains, loading and
+// pinning, adopting what is pinned, stages placed by priority and owned by
+// one plugin, persistent maps, and the map services as a plugin sees them.
+// Packets are real: BPF_PROG_TEST_RUN through the roots.
 #include <gtest/gtest.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 #include <sys/mount.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
 #include "bpf/datapath.hpp"
 #include "config/config.hpp"
 #include "log_capture.hpp"
+#include "packet_builder.hpp"
 #include "plugin_host/plugin_manager.hpp"
 #include "privilege.hpp"
+#include "rampart/chain.h"
 #include "temp_dir.hpp"
 #include "test_paths.hpp"
 
@@ -21,6 +29,68 @@ namespace {
 
 using rampart::bpf::Datapath;
 using rampart::bpf::DatapathOptions;
+using rampart::bpf::InstallTarget;
+using rampart::bpf::InstanceSpec;
+using rampart::test::PacketBuilder;
+
+constexpr uint32_t kGoOn = 0xffffffffu;  // stage_probe: continue along the chain
+
+// The probe stage (bpf/stage_probe.bpf.c) as `owner` installs it.
+std::shared_ptr<rampart::bpf::InstalledProgram> install_probe(
+    Datapath& dp, const std::string& owner, uint32_t hook, const std::string& name,
+    int32_t priority, uint8_t id, uint32_t verdict = kGoOn, uint32_t flags = 0) {
+  InstanceSpec spec;
+  spec.program = hook == RAMPART_PROGRAM_XDP ? "probe_xdp" : "probe_tc";
+  spec.settings["probe_id"] = {id};
+  spec.settings["verdict"] = rampart::bpf::bytes_of(verdict);
+  for (const char* m : {"probe_hits", "probe_events"}) {
+    rampart::bpf::MapContents c;
+    c.name = m;
+    c.persistent = true;
+    spec.maps.push_back(c);
+  }
+  InstallTarget t;
+  t.owner = owner;
+  t.hook = hook;
+  t.slot = name;
+  t.priority = priority;
+  t.flags = flags;
+  return dp.install("stage_probe", spec, t);
+}
+
+struct Outcome {
+  int verdict = 0;
+  std::vector<uint8_t> trail;  // probe ids, in the order the stages ran
+};
+
+// One frame through a root: XDP, or TC (ingress or egress root).
+Outcome run(int prog_fd, bool xdp) {
+  auto frame = PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).payload(16).build();
+  std::fill(frame.end() - 16, frame.end(), 0);  // the probes' trail
+  std::vector<uint8_t> out(frame.size() + 256);
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = out.data(),
+              .data_size_in = static_cast<uint32_t>(frame.size()),
+              .data_size_out = static_cast<uint32_t>(out.size()));
+  __sk_buff skb{};
+  if (!xdp) {
+    opts.ctx_in = &skb;
+    opts.ctx_size_in = sizeof skb;
+  }
+  if (bpf_prog_test_run_opts(prog_fd, &opts) != 0) throw std::runtime_error("test_run failed");
+  out.resize(opts.data_size_out);
+  Outcome r;
+  r.verdict = static_cast<int>(opts.retval);
+  const uint8_t* t = out.data() + out.size() - 16;
+  r.trail.assign(t + 1, t + 1 + std::min<uint8_t>(t[0], 15));
+  return r;
+}
+
+int root_fd(const Datapath& dp, const std::string& name) {
+  for (const auto& [n, fd] : dp.programs()) {
+    if (n == name) return fd;
+  }
+  return -1;
+}
 
 class DatapathTest : public ::testing::Test {
  protected:
@@ -51,11 +121,13 @@ TEST_F(DatapathTest, LoadsPinsAndASecondInstanceAdopts) {
   Datapath first(options());
   first.start();
   EXPECT_FALSE(first.adopted());
-  for (const char* m : {"events", "fw_stats", "fw_classifier", "xdp_stages", "fw_pace"}) {
+  for (const char* m : {"rampart_xdp_chain", "rampart_tc_ingress_chain", "rampart_tc_egress_chain",
+                        "rampart_chains", "rampart_root_stats"}) {
     EXPECT_TRUE(std::filesystem::exists(bpffs_ + "/rampart/maps/" + m)) << m;
-    EXPECT_GE(first.shared_map_fd(m), 0) << m;
+    EXPECT_GE(first.core_map_fd(m), 0) << m;
   }
-  EXPECT_TRUE(std::filesystem::exists(bpffs_ + "/rampart/progs/xdp_firewall"));
+  for (const char* p : {"xdp_root", "tc_ingress_root", "tc_egress_root"})
+    EXPECT_TRUE(std::filesystem::exists(bpffs_ + "/rampart/progs/" + p)) << p;
   Datapath second(options());
   second.start();
   EXPECT_TRUE(second.adopted());
@@ -72,7 +144,194 @@ TEST_F(DatapathTest, MissingInterfaceIsReportedNotFatal) {
   EXPECT_EQ(dp.attachments()[0].mode, "error: no such interface");
 }
 
-TEST_F(DatapathTest, PluginsOpenSharedMapsWithTheirSizesChecked) {
+// The roots and the chain helper alone, slot by slot: a stage in any one
+// slot of any hook is reached, and an empty chain takes the hook's policy.
+TEST_F(DatapathTest, AStageInAnySlotOfAnyHookIsReached) {
+  Datapath dp(options());
+  dp.load();
+  const char* chains[] = {"rampart_xdp_chain", "rampart_tc_ingress_chain",
+                          "rampart_tc_egress_chain"};
+  const char* roots[] = {"xdp_root", "tc_ingress_root", "tc_egress_root"};
+  for (uint32_t hook = 0; hook < RAMPART_HOOK_COUNT; ++hook) {
+    const bool xdp = hook == RAMPART_HOOK_XDP;
+    const int root = root_fd(dp, roots[hook]);
+    ASSERT_GE(root, 0);
+    EXPECT_EQ(run(root, xdp).verdict, xdp ? XDP_PASS : TC_ACT_UNSPEC) << roots[hook];
+    EXPECT_TRUE(run(root, xdp).trail.empty());
+    for (uint32_t slot = 0; slot < RAMPART_CHAIN_SLOTS; ++slot) {
+      const int pos = bpf_map_create(BPF_MAP_TYPE_ARRAY, "rampart_stage", 4,
+                                     sizeof(rampart_stage_pos), 1, nullptr);
+      rampart_stage_pos p{};
+      p.index = slot;
+      p.hook = hook;
+      const uint32_t zero = 0;
+      ASSERT_EQ(bpf_map_update_elem(pos, &zero, &p, BPF_ANY), 0);
+      InstanceSpec spec;
+      spec.object_path = std::string(RAMPART_BPF_DIR) + "/stage_probe.bpf.o";
+      spec.program = xdp ? "probe_xdp" : "probe_tc";
+      spec.settings["probe_id"] = {static_cast<uint8_t>(slot + 1)};
+      spec.shared_maps["rampart_stage"] = pos;
+      for (const char* m : {chains[0], chains[1], chains[2], "rampart_chains"})
+        spec.shared_maps[m] = dp.core_map_fd(m);
+      auto probe = rampart::bpf::ProgramInstance::load(spec);
+      const int fd = probe->program_fd();
+      const int chain = dp.core_map_fd(chains[hook]);
+      ASSERT_EQ(bpf_map_update_elem(chain, &slot, &fd, BPF_ANY), 0);
+      rampart_chain_state st{1u << slot, 0};
+      ASSERT_EQ(bpf_map_update_elem(dp.core_map_fd("rampart_chains"), &hook, &st, BPF_ANY), 0);
+      const Outcome r = run(root, xdp);
+      EXPECT_EQ(r.trail, std::vector<uint8_t>{static_cast<uint8_t>(slot + 1)})
+          << roots[hook] << " slot " << slot;
+      EXPECT_EQ(r.verdict, xdp ? XDP_PASS : TC_ACT_UNSPEC) << "the chain ends: the packet passes";
+      st.occupied = 0;
+      bpf_map_update_elem(dp.core_map_fd("rampart_chains"), &hook, &st, BPF_ANY);
+      bpf_map_delete_elem(chain, &slot);
+      close(pos);
+    }
+  }
+}
+
+TEST_F(DatapathTest, StagesRunInPriorityOrderWhateverTheOrderTheyCameIn) {
+  Datapath dp(options());
+  dp.load();
+  const int xdp = root_fd(dp, "xdp_root");
+  // Installed out of order, and more than fit between their first slots:
+  // the chain makes room by moving stages, and the order holds throughout.
+  const int32_t priorities[] = {50, 10, 40, 20, 30, 60, 70, 5, 45, 35};
+  std::vector<std::shared_ptr<rampart::bpf::InstalledProgram>> held;
+  std::vector<int32_t> in;
+  for (const int32_t p : priorities) {
+    held.push_back(install_probe(dp, "p" + std::to_string(p), RAMPART_PROGRAM_XDP,
+                                 "s" + std::to_string(p), p, static_cast<uint8_t>(p)));
+    in.push_back(p);
+    std::sort(in.begin(), in.end());
+    const Outcome r = run(xdp, true);
+    EXPECT_EQ(r.trail, std::vector<uint8_t>(in.begin(), in.end())) << "after priority " << p;
+  }
+  // TC ingress and egress chains are their own.
+  auto a = install_probe(dp, "t", RAMPART_PROGRAM_TC_EGRESS, "late", 9, 2);
+  auto b = install_probe(dp, "t", RAMPART_PROGRAM_TC_EGRESS, "early", 1, 1);
+  EXPECT_EQ(run(root_fd(dp, "tc_egress_root"), false).trail, (std::vector<uint8_t>{1, 2}));
+  EXPECT_TRUE(run(root_fd(dp, "tc_ingress_root"), false).trail.empty());
+  auto c = install_probe(dp, "t", RAMPART_PROGRAM_TC_INGRESS, "only", 1, 3, TC_ACT_SHOT);
+  const Outcome in_r = run(root_fd(dp, "tc_ingress_root"), false);
+  EXPECT_EQ(in_r.trail, std::vector<uint8_t>{3});
+  EXPECT_EQ(in_r.verdict, TC_ACT_SHOT) << "a stage's verdict ends the chain";
+}
+
+TEST_F(DatapathTest, AStageBelongsToOnePluginAndLeavesTheChainWhenReleased) {
+  Datapath dp(options());
+  dp.load();
+  const int xdp = root_fd(dp, "xdp_root");
+  auto mine = install_probe(dp, "alpha", RAMPART_PROGRAM_XDP, "guard", 100, 1, XDP_DROP);
+  EXPECT_EQ(run(xdp, true).verdict, XDP_DROP);
+  try {
+    install_probe(dp, "beta", RAMPART_PROGRAM_XDP, "guard", 100, 2);
+    ADD_FAILURE() << "a second plugin took the stage";
+  } catch (const rampart::bpf::StageConflict& e) {
+    EXPECT_STREQ(e.what(), "stage guard on xdp belongs to plugin alpha");
+  }
+  EXPECT_EQ(run(xdp, true).trail, std::vector<uint8_t>{1}) << "the owner's program still runs";
+  // The owner replaces its program in place: one write.
+  auto next = install_probe(dp, "alpha", RAMPART_PROGRAM_XDP, "guard", 100, 3);
+  dp.release(mine);  // the replaced one: the stage stays
+  EXPECT_EQ(run(xdp, true).trail, std::vector<uint8_t>{3});
+  EXPECT_EQ(dp.stages().size(), 1u);
+  dp.release(next);
+  EXPECT_TRUE(run(xdp, true).trail.empty()) << "released: out of the chain";
+  EXPECT_EQ(run(xdp, true).verdict, XDP_PASS);
+  EXPECT_TRUE(dp.stages().empty());
+  EXPECT_FALSE(std::filesystem::exists(bpffs_ + "/rampart/stages/xdp/guard"));
+  // Now free for anyone.
+  auto theirs = install_probe(dp, "beta", RAMPART_PROGRAM_XDP, "guard", 100, 4);
+  EXPECT_EQ(run(xdp, true).trail, std::vector<uint8_t>{4});
+}
+
+TEST_F(DatapathTest, AKeptStageOutlivesRampartdUntilNoPluginClaimsIt) {
+  std::vector<uint8_t> trail;
+  {
+    Datapath dp(options());
+    dp.load();
+    auto kept = install_probe(dp, "alpha", RAMPART_PROGRAM_XDP, "kept", 100, 1, kGoOn,
+                              RAMPART_PROGRAM_KEEP_ON_EXIT);
+    auto gone = install_probe(dp, "alpha", RAMPART_PROGRAM_XDP, "gone", 200, 2);
+    EXPECT_EQ(run(root_fd(dp, "xdp_root"), true).trail, (std::vector<uint8_t>{1, 2}));
+    dp.set_exiting();
+    dp.release(kept);
+    dp.release(gone);
+    trail = run(root_fd(dp, "xdp_root"), true).trail;
+  }
+  EXPECT_EQ(trail, std::vector<uint8_t>{1}) << "at exit only the kept stage stays";
+  {
+    Datapath dp(options());
+    dp.load();
+    ASSERT_TRUE(dp.adopted());
+    EXPECT_EQ(run(root_fd(dp, "xdp_root"), true).trail, std::vector<uint8_t>{1})
+        << "the next rampartd filters with it from the start";
+    ASSERT_EQ(dp.stages().size(), 1u);
+    EXPECT_EQ(dp.stages()[0].owner, "alpha");
+    dp.remove_unclaimed_stages({"alpha"});  // alpha failed to start: it keeps its stage
+    EXPECT_EQ(run(root_fd(dp, "xdp_root"), true).trail, std::vector<uint8_t>{1});
+    dp.remove_unclaimed_stages();  // alpha is disabled: gone
+    EXPECT_TRUE(run(root_fd(dp, "xdp_root"), true).trail.empty());
+  }
+  {
+    Datapath dp(options());
+    dp.load();
+    auto again = install_probe(dp, "alpha", RAMPART_PROGRAM_XDP, "kept", 100, 5, kGoOn,
+                               RAMPART_PROGRAM_KEEP_ON_EXIT);
+    dp.remove_unclaimed_stages();
+    EXPECT_EQ(run(root_fd(dp, "xdp_root"), true).trail, std::vector<uint8_t>{5})
+        << "a stage its plugin installed again is claimed";
+  }
+}
+
+TEST_F(DatapathTest, FailClosedDropsWhatNoStageTook) {
+  auto o = options();
+  o.fail_closed = true;
+  Datapath dp(o);
+  dp.load();
+  const int xdp = root_fd(dp, "xdp_root");
+  EXPECT_EQ(run(xdp, true).verdict, XDP_DROP);
+  EXPECT_EQ(Datapath::percpu_sum(dp.core_map_fd("rampart_root_stats"), 1), 1u);
+  auto s = install_probe(dp, "alpha", RAMPART_PROGRAM_XDP, "open", 100, 1);
+  EXPECT_EQ(run(xdp, true).verdict, XDP_PASS) << "a stage took it and passed it";
+  EXPECT_EQ(run(root_fd(dp, "tc_ingress_root"), false).verdict, TC_ACT_UNSPEC)
+      << "the switch is XDP's";
+}
+
+TEST_F(DatapathTest, PersistentMapsOutliveProgramSwapsAndRestarts) {
+  const uint32_t key = 0;
+  const int ncpus = libbpf_num_possible_cpus();
+  {
+    Datapath dp(options());
+    dp.load();
+    auto first = install_probe(dp, "alpha", RAMPART_PROGRAM_XDP, "count", 100, 1);
+    run(root_fd(dp, "xdp_root"), true);
+    const int hits = dp.owned_map_fd("alpha", "probe_hits");
+    ASSERT_GE(hits, 0);
+    EXPECT_EQ(Datapath::percpu_sum(hits, key), 1u);
+    auto second = install_probe(dp, "alpha", RAMPART_PROGRAM_XDP, "count", 100, 2);
+    dp.release(first);
+    run(root_fd(dp, "xdp_root"), true);
+    EXPECT_EQ(Datapath::percpu_sum(dp.owned_map_fd("alpha", "probe_hits"), key), 2u)
+        << "the new program counts on in the same map";
+    std::vector<uint64_t> v(ncpus, 1000);
+    ASSERT_EQ(bpf_map_update_elem(hits, &key, v.data(), BPF_ANY), 0);
+    EXPECT_TRUE(std::filesystem::exists(bpffs_ + "/rampart/plugins/alpha/probe_hits"));
+    EXPECT_EQ(dp.owned_map_fd("beta", "probe_hits"), -1) << "another plugin has none";
+  }
+  Datapath dp(options());
+  dp.load();
+  auto third = install_probe(dp, "alpha", RAMPART_PROGRAM_XDP, "count", 100, 3);
+  EXPECT_EQ(Datapath::percpu_sum(dp.owned_map_fd("alpha", "probe_hits"), key),
+            1000u * static_cast<uint64_t>(ncpus))
+      << "written before the restart, read after";
+  ASSERT_EQ(dp.owned_rings("alpha").size(), 1u);
+  EXPECT_EQ(dp.owned_rings("alpha")[0].first, "probe_events");
+}
+
+TEST_F(DatapathTest, PluginsOpenTheirOwnMapsWithTheirSizesChecked) {
   Datapath dp(options());
   dp.start();
   rampart::runtime::Runtime rt(1);
@@ -80,53 +339,86 @@ TEST_F(DatapathTest, PluginsOpenSharedMapsWithTheirSizesChecked) {
   rampart::alerts::AlertPipeline alerts;
   rampart::runtime::Metrics metrics;
   rampart::plugin_host::CoreServices core{rt, events, alerts, metrics, &dp};
+  const std::string stage = "plugins:\n  good_engine: {stage: probe, ";
   {
     rampart::plugin_host::PluginManager pm(core);
     pm.discover({rampart::test::variant_dir("good_engine")});
-    pm.start(rampart::config::load_string(
-        "plugins:\n  good_engine: {open_map: fw_stats, map_value_size: 8}\n", "t.yaml"));
+    pm.start(rampart::config::load_string(stage + "open_map: probe_hits, map_value_size: 8}\n",
+                                          "t.yaml"));
     EXPECT_EQ(pm.running(), 1u) << log_.dump();
-    EXPECT_EQ(log_.count("lifecycle: map opened fw_stats"), 1u);
+    EXPECT_EQ(log_.count("lifecycle: map opened probe_hits"), 1u);
   }
   {
-    // fw_stats is per-CPU: one plain lookup would write a value per CPU
+    // probe_hits is per-CPU: one plain lookup would write a value per CPU
     // into room for one.
     rampart::plugin_host::PluginManager pm(core);
     pm.discover({rampart::test::variant_dir("good_engine")});
     pm.start(rampart::config::load_string(
-        "plugins:\n  good_engine: {open_map: fw_stats, map_value_size: 8, map_probe: true}\n",
-        "t.yaml"));
+        stage + "open_map: probe_hits, map_value_size: 8, map_probe: true}\n", "t.yaml"));
     EXPECT_EQ(pm.running(), 1u) << log_.dump();
     const int ncpus = libbpf_num_possible_cpus();
     std::string values;
     for (int c = 0; c < ncpus; ++c) values += "7,";
     EXPECT_EQ(
         log_.count("map probe: ncpus=" + std::to_string(ncpus) +
-                   " percpu=1 lookup=refused(map fw_stats is per-CPU: a lookup returns " +
+                   " percpu=1 lookup=refused(map probe_hits is per-CPU: a lookup returns " +
                    std::to_string(ncpus) + " values; use map_lookup_percpu) values=" + values),
         1u)
         << log_.dump();
     // What the kernel holds: 7 on every CPU, summed by the core's reader.
-    EXPECT_EQ(Datapath::percpu_sum(dp.shared_map_fd("fw_stats"), 3), uint64_t(7) * ncpus);
+    EXPECT_EQ(Datapath::percpu_sum(dp.owned_map_fd("good_engine", "probe_hits"), 3),
+              uint64_t(7) * ncpus);
   }
   {
     rampart::plugin_host::PluginManager pm(core);
     pm.discover({rampart::test::variant_dir("good_engine")});
-    pm.start(rampart::config::load_string(
-        "plugins:\n  good_engine: {open_map: fw_stats, map_value_size: 16}\n", "t.yaml"));
+    pm.start(rampart::config::load_string(stage + "open_map: probe_hits, map_value_size: 16}\n",
+                                          "t.yaml"));
     ASSERT_EQ(pm.status().size(), 1u);
-    EXPECT_NE(pm.status()[0].error.find("map fw_stats has key/value size 4/8, asked for 4/16"),
+    EXPECT_NE(pm.status()[0].error.find("map probe_hits has key/value size 4/8, asked for 4/16"),
               std::string::npos)
         << pm.status()[0].error;
   }
   {
     rampart::plugin_host::PluginManager pm(core);
     pm.discover({rampart::test::variant_dir("good_engine")});
-    pm.start(rampart::config::load_string("plugins:\n  good_engine: {open_map: no_such_map}\n",
-                                          "t.yaml"));
-    EXPECT_NE(pm.status()[0].error.find("no shared map no_such_map"), std::string::npos)
-        << pm.status()[0].error;
+    pm.start(rampart::config::load_string(
+        "plugins:\n  good_engine: {open_map: rampart_xdp_chain}\n", "t.yaml"));
+    EXPECT_NE(pm.status()[0].error.find("no map rampart_xdp_chain among the plugin's own"),
+              std::string::npos)
+        << "the core's maps are not a plugin's: " << pm.status()[0].error;
   }
+}
+
+TEST_F(DatapathTest, APluginsRingReachesThatPluginAloneAndItsCountersBecomeMetrics) {
+  Datapath dp(options());
+  dp.start();
+  rampart::runtime::Runtime rt(2);
+  rampart::runtime::EventBus events(rt.workers());
+  rampart::alerts::AlertPipeline alerts;
+  rampart::runtime::Metrics metrics;
+  rampart::plugin_host::CoreServices core{rt, events, alerts, metrics, &dp};
+  rampart::plugin_host::PluginManager pm(core);
+  pm.discover(
+      {rampart::test::variant_dir("good_engine"), rampart::test::variant_dir("secret_engine")});
+  pm.start(rampart::config::load_string(
+      "plugins:\n  good_engine: {stage: probe, probe_id: 9, export_counters: true}\n"
+      "  secret_engine: {}\n",
+      "t.yaml"));
+  ASSERT_EQ(pm.running(), 2u) << log_.dump();
+  const int xdp = root_fd(dp, "xdp_root");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(run(xdp, true).trail, std::vector<uint8_t>{9});
+  ASSERT_TRUE(log_.wait_for("probe event id=9 meta=0", 3)) << log_.dump();
+  // Both engines subscribe to the same sources; only the owner hears its ring.
+  EXPECT_EQ(log_.count("[good_engine] probe event id=9"), 3u) << log_.dump();
+  EXPECT_EQ(log_.count("[secret_engine] probe event"), 0u) << log_.dump();
+  const auto c = dp.counters();
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].desc.metric, "rampart_test_probe_packets_total");
+  EXPECT_EQ(c[0].values, std::vector<uint64_t>{3});
+  pm.stop_all();
+  EXPECT_TRUE(dp.counters().empty()) << "a stopped plugin's exports go with it";
+  EXPECT_TRUE(run(xdp, true).trail.empty()) << "and its stage";
 }
 
 }  // namespace

@@ -12,16 +12,6 @@
 namespace rampart::test {
 namespace {
 
-bpf::InstanceSpec spec_of(const sdk::ProgramImage& image, const bpf::ProgramInstance* share_from) {
-  bpf::InstanceSpec s = bpf::spec_from_image(image.to_abi()->image);
-  s.object_path = object_path();
-  if (share_from) {
-    for (const auto& name : bpf::firewall_shared_maps())
-      s.shared_maps[name] = share_from->map_fd(name);
-  }
-  return s;
-}
-
 uint64_t percpu_sum(int fd, uint32_t key) {
   const int ncpu = libbpf_num_possible_cpus();
   std::vector<uint64_t> v(ncpu);
@@ -33,15 +23,42 @@ uint64_t percpu_sum(int fd, uint32_t key) {
 
 }  // namespace
 
-std::string object_path() { return std::string(RAMPART_BPF_DIR) + "/xdp_firewall.bpf.o"; }
+std::string object_path() { return std::string(RAMPART_PLUGIN_DIR) + "/xdp_firewall.bpf.o"; }
+
+int make_stage_map(uint32_t index, uint32_t hook) {
+  const int fd =
+      bpf_map_create(BPF_MAP_TYPE_ARRAY, "rampart_stage", 4, sizeof(rampart_stage_pos), 1, nullptr);
+  if (fd < 0) throw std::runtime_error("cannot create a stage map");
+  rampart_stage_pos pos{};
+  pos.index = index;
+  pos.hook = hook;
+  const uint32_t zero = 0;
+  bpf_map_update_elem(fd, &zero, &pos, BPF_ANY);
+  return fd;
+}
 
 FirewallProgram::FirewallProgram(firewall::Action default_action, uint64_t ring_threshold)
     : ring_threshold_(ring_threshold) {
-  // The entry instance owns the shared maps; its own rule tables stay tiny.
-  entry_ = bpf::ProgramInstance::load(
-      bpf::firewall_entry_spec(object_path(), default_action == firewall::Action::deny));
+  bpf::InstanceSpec root;
+  root.object_path = std::string(RAMPART_BPF_DIR) + "/rampart_root.bpf.o";
+  root.program = "xdp_root";
+  root_ = bpf::ProgramInstance::load(root);
+  if (default_action == firewall::Action::deny) {
+    const uint32_t hook = RAMPART_HOOK_XDP;
+    rampart_chain_state st{0, RAMPART_CHAIN_FAIL_CLOSED};
+    bpf_map_update_elem(root_->map_fd("rampart_chains"), &hook, &st, BPF_ANY);
+  }
+  pos_fd_ = make_stage_map(kSlot);
+  // The firewall's persistent maps, created once as the host would.
+  bpf::InstanceSpec spec = bpf::spec_from_image(
+      firewall::to_program_image(firewall::compile({}, firewall::Action::allow)).to_abi()->image);
+  spec.object_path = object_path();
+  spec.shared_maps["rampart_stage"] = pos_fd_;
+  for (const char* m : {"rampart_xdp_chain", "rampart_chains"})
+    spec.shared_maps[m] = root_->map_fd(m);
+  persistent_ = bpf::ProgramInstance::load(spec);
   ring_ = ring_buffer__new(
-      entry_->map_fd("events"),
+      persistent_->map_fd("events"),
       [](void* ctx, void* data, size_t size) -> int {
         auto* self = static_cast<FirewallProgram*>(ctx);
         rampart_fw_event e{};
@@ -55,6 +72,26 @@ FirewallProgram::FirewallProgram(firewall::Action default_action, uint64_t ring_
 
 FirewallProgram::~FirewallProgram() {
   if (ring_) ring_buffer__free(ring_);
+  if (pos_fd_ >= 0) close(pos_fd_);
+}
+
+int FirewallProgram::map_fd(const std::string& name) const {
+  const int fd = root_->map_fd(name);
+  return fd >= 0 ? fd : persistent_->map_fd(name);
+}
+
+void FirewallProgram::install_stage(uint32_t index, int prog_fd, int pos_fd) const {
+  rampart_stage_pos pos{};
+  const uint32_t zero = 0;
+  if (bpf_map_lookup_elem(pos_fd, &zero, &pos) != 0 || pos.index != index)
+    throw std::runtime_error("the stage map does not say this slot");
+  if (bpf_map_update_elem(map_fd("rampart_xdp_chain"), &index, &prog_fd, BPF_ANY) != 0)
+    throw std::runtime_error("installing the stage failed");
+  const uint32_t hook = RAMPART_HOOK_XDP;
+  rampart_chain_state st{};
+  bpf_map_lookup_elem(map_fd("rampart_chains"), &hook, &st);
+  st.occupied |= 1u << index;
+  bpf_map_update_elem(map_fd("rampart_chains"), &hook, &st, BPF_ANY);
 }
 
 const firewall::CompiledRuleset& FirewallProgram::install(const std::vector<firewall::Rule>& rules,
@@ -78,12 +115,16 @@ const firewall::CompiledRuleset& FirewallProgram::install(
 void FirewallProgram::swap_in(const sdk::ProgramImage& base) {
   sdk::ProgramImage image = base;
   image.set("ring_threshold", ring_threshold_);
-  auto next = bpf::ProgramInstance::load(spec_of(image, entry_.get()));
-  const uint32_t key = 0;
-  const int fd = next->program_fd();
-  if (bpf_map_update_elem(entry_->map_fd("fw_classifier"), &key, &fd, BPF_ANY) != 0) {
-    throw std::runtime_error("installing the classifier failed");
-  }
+  bpf::InstanceSpec spec = bpf::spec_from_image(image.to_abi()->image);
+  spec.object_path = object_path();
+  spec.shared_maps["rampart_stage"] = pos_fd_;
+  for (const char* m : {"rampart_xdp_chain", "rampart_chains"})
+    spec.shared_maps[m] = root_->map_fd(m);
+  for (const char* m : firewall::kPersistentMaps) spec.persistent[m] = persistent_->map_fd(m);
+  auto next = bpf::ProgramInstance::load(spec);
+  if (!next->created_persistent().empty())
+    throw std::runtime_error("a persistent map was not reused: " + next->created_persistent()[0]);
+  install_stage(kSlot, next->program_fd(), pos_fd_);
   classifier_ = std::move(next);  // the old instance goes once no packet uses it
 }
 
@@ -112,7 +153,11 @@ RunResult FirewallProgram::run(const std::vector<uint8_t>& frame, uint32_t repea
 }
 
 uint64_t FirewallProgram::stat(uint32_t which) const {
-  return percpu_sum(entry_->map_fd("fw_stats"), which);
+  return percpu_sum(persistent_->map_fd("fw_stats"), which);
+}
+
+uint64_t FirewallProgram::root_stat(uint32_t which) const {
+  return percpu_sum(root_->map_fd("rampart_root_stats"), which);
 }
 
 uint64_t FirewallProgram::hits(uint32_t index) const {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The XDP firewall loaded for BPF_PROG_TEST_RUN: the entry program, and a
-// classifier instance per installed rule set, sharing the entry's maps.
+// The XDP firewall loaded for BPF_PROG_TEST_RUN as rampartd runs it: the
+// core's xdp_root in front, the firewall a stage of its chain, one instance
+// per installed rule set sharing the firewall's persistent maps.
 #pragma once
 
 #include <bpf/bpf.h>
@@ -12,7 +13,8 @@
 
 #include "bpf/program_instance.hpp"
 #include "compiler.hpp"
-#include "rampart/events.h"
+#include "rampart/chain.h"
+#include "rampart/firewall.h"
 #include "rampart/xdp_meta.h"
 #include "tables.hpp"
 
@@ -32,7 +34,8 @@ struct RunResult {
 
 class FirewallProgram {
  public:
-  // Loads the entry program with `default_action` for "no rule set yet".
+  // Loads the root; `default_action` deny sets its fail-closed switch (what
+  // a packet gets while no rule set is installed).
   explicit FirewallProgram(firewall::Action default_action = firewall::Action::allow,
                            uint64_t ring_threshold = 3 << 20);
   ~FirewallProgram();
@@ -46,21 +49,29 @@ class FirewallProgram {
                                            const firewall::CompiledBlocklist& blocklist,
                                            int32_t blocklist_priority = 0);
 
-  // Runs one frame through the attached entry program (or the classifier).
+  // Runs one frame through the root (or the firewall's stage alone).
   RunResult run(const std::vector<uint8_t>& frame, uint32_t repeat = 1,
                 bool classifier_only = false);
 
   uint64_t stat(uint32_t which) const;  // summed over CPUs
+  uint64_t root_stat(uint32_t which) const;
   uint64_t hits(uint32_t index) const;  // per rule priority index, summed
   std::vector<rampart_fw_event> drain_events();
 
-  int entry_fd() const { return entry_->program_fd(); }
+  int entry_fd() const { return root_->program_fd(); }
   int classifier_fd() const { return classifier_ ? classifier_->program_fd() : -1; }
-  int map_fd(const std::string& name) const { return entry_->map_fd(name); }
+  // A chain map of the root, or a persistent map of the firewall.
+  int map_fd(const std::string& name) const;
+  // Puts `prog_fd` in XDP chain slot `index` (as the core would, with the
+  // stage's position map `pos_fd` saying so).
+  void install_stage(uint32_t index, int prog_fd, int pos_fd) const;
+  static constexpr uint32_t kSlot = 8;  // the firewall's
 
  private:
-  std::unique_ptr<bpf::ProgramInstance> entry_;
+  std::unique_ptr<bpf::ProgramInstance> root_;
+  std::unique_ptr<bpf::ProgramInstance> persistent_;  // created the firewall's persistent maps
   std::unique_ptr<bpf::ProgramInstance> classifier_;
+  int pos_fd_ = -1;
   void swap_in(const sdk::ProgramImage& image);
   firewall::CompiledRuleset compiled_;
   uint64_t ring_threshold_;
@@ -69,5 +80,7 @@ class FirewallProgram {
 };
 
 std::string object_path();  // build-tree xdp_firewall.bpf.o
+// A stage's position map for `index` in `hook`'s chain (caller closes it).
+int make_stage_map(uint32_t index, uint32_t hook = RAMPART_HOOK_XDP);
 
 }  // namespace rampart::test

@@ -45,14 +45,18 @@ class Firewall : public ::testing::Test {
   void SetUp() override { RAMPART_REQUIRE_ROOT(); }
 };
 
-TEST_F(Firewall, NoRuleSetAppliesTheDefaultPolicy) {
+TEST_F(Firewall, NoRuleSetLeavesThePacketToTheRootsPolicy) {
+  const auto pkt = PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).build();
   FirewallProgram allow(Action::allow);
-  EXPECT_EQ(allow.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).build()).action,
-            XDP_PASS);
-  FirewallProgram deny(Action::deny);
-  EXPECT_EQ(deny.run(PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).build()).action,
-            XDP_DROP);
-  EXPECT_EQ(deny.stat(RAMPART_FW_STAT_DROPPED), 1u);
+  EXPECT_EQ(allow.run(pkt).action, XDP_PASS);
+  EXPECT_EQ(allow.root_stat(0), 1u) << "no stage took it: passed";
+  FirewallProgram deny(Action::deny);  // agent.fail_closed
+  EXPECT_EQ(deny.run(pkt).action, XDP_DROP);
+  EXPECT_EQ(deny.root_stat(1), 1u) << "no stage took it: dropped, fail closed";
+  EXPECT_EQ(deny.stat(RAMPART_FW_STAT_SEEN), 0u) << "the firewall never saw it";
+  deny.install({}, Action::allow);
+  EXPECT_EQ(deny.run(pkt).action, XDP_PASS) << "once the firewall is a stage, it decides";
+  EXPECT_EQ(deny.stat(RAMPART_FW_STAT_SEEN), 1u);
 }
 
 TEST_F(Firewall, DenyBySourceCidrDropsOnlyThatSource) {
@@ -203,24 +207,43 @@ TEST_F(Firewall, EachActionHasItsVerdictCounterAndEvent) {
   for (uint32_t i = 0; i < 4; ++i) EXPECT_EQ(fw.hits(i), 1u);
 }
 
-TEST_F(Firewall, PassTailCallsTheNextStageWithTheMetadata) {
+// A stage after the firewall's slot, loaded from the test probe: it
+// appends `id` to the trail in the frame's last 16 bytes and returns XDP_TX.
+std::unique_ptr<rampart::bpf::ProgramInstance> probe_after(const FirewallProgram& fw, int pos_fd,
+                                                           uint8_t id) {
+  rampart::bpf::InstanceSpec spec;
+  spec.object_path = RAMPART_BPF_DIR "/stage_probe.bpf.o";
+  spec.program = "probe_xdp";
+  spec.settings["probe_id"] = {id};
+  spec.settings["verdict"] = rampart::bpf::bytes_of(uint32_t{XDP_TX});
+  spec.shared_maps["rampart_stage"] = pos_fd;
+  for (const char* m : {"rampart_xdp_chain", "rampart_chains"}) spec.shared_maps[m] = fw.map_fd(m);
+  return rampart::bpf::ProgramInstance::load(spec);
+}
+
+TEST_F(Firewall, PassGoesOnToTheNextStageWithTheMetadata) {
   FirewallProgram fw;
   Rule r = rule(42, Action::allow);
   r.protocol = 17;
   fw.install({r});
-  const auto pkt = PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).build();
+  auto pkt = PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).payload(16).build();
+  std::fill(pkt.end() - 16, pkt.end(), 0);  // the probe's trail
   EXPECT_EQ(fw.run(pkt).action, XDP_PASS) << "no next stage installed: pass";
-  bpf_object* probe = bpf_object__open_file(RAMPART_BPF_DIR "/xdp_stage_probe.bpf.o", nullptr);
-  ASSERT_NE(probe, nullptr);
-  ASSERT_EQ(bpf_object__load(probe), 0);
-  const int fd = bpf_program__fd(bpf_object__find_program_by_name(probe, "xdp_stage_probe"));
-  const uint32_t stage = RAMPART_STAGE_RATELIMIT;
-  ASSERT_EQ(bpf_map_update_elem(fw.map_fd("xdp_stages"), &stage, &fd, BPF_ANY), 0);
-  EXPECT_EQ(fw.run(pkt).action, XDP_TX) << "the next stage ran and saw the metadata";
+  const int pos = rampart::test::make_stage_map(FirewallProgram::kSlot + 3);
+  auto probe = probe_after(fw, pos, 7);
+  fw.install_stage(FirewallProgram::kSlot + 3, probe->program_fd(), pos);
+  const auto out = fw.run(pkt);
+  EXPECT_EQ(out.action, XDP_TX) << "the next stage ran";
+  EXPECT_TRUE(out.has_meta) << "with the firewall's verdict in front of the packet";
+  EXPECT_EQ(out.meta.rule_id, 42u);
+  ASSERT_GE(out.out.size(), 16u);
+  const uint8_t* trail = out.out.data() + out.out.size() - 16;
+  EXPECT_EQ(trail[0], 1);
+  EXPECT_EQ(trail[1], 7);
   auto deny = rule(43, Action::deny);
   fw.install({deny});
   EXPECT_EQ(fw.run(pkt).action, XDP_DROP) << "a drop never reaches the next stage";
-  bpf_object__close(probe);
+  close(pos);
 }
 
 // One's-complement sum over 16-bit words, as IP and TCP checksums use.

@@ -52,7 +52,7 @@ TEST_F(LibbpfLog, WarningsOfAFailedLoadAreJsonRecords) {
   rampart::test::write_file(path, "not an ELF object\n");
   rampart::bpf::InstanceSpec spec;
   spec.object_path = path;
-  spec.program = "xdp_firewall";
+  spec.program = "xdp_root";
   testing::internal::CaptureStderr();
   EXPECT_THROW(rampart::bpf::ProgramInstance::load(spec), rampart::bpf::BpfError);
   const std::string raw = testing::internal::GetCapturedStderr();
@@ -72,7 +72,7 @@ TEST_F(LibbpfLog, WarningsOfAFailedLoadAreJsonRecords) {
 // Opening a real object makes libbpf talk at debug level: nothing at info,
 // debug records (and nothing else from libbpf) at debug.
 TEST_F(LibbpfLog, DebugMessagesOnlyAtDebugLevel) {
-  const std::string object = std::string(RAMPART_BPF_DIR) + "/xdp_firewall.bpf.o";
+  const std::string object = std::string(RAMPART_BPF_DIR) + "/rampart_root.bpf.o";
   const auto open_and_close = [&] {
     testing::internal::CaptureStderr();
     // The core's loader routes libbpf's output (a failed load will do) ...

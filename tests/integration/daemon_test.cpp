@@ -268,7 +268,7 @@ TEST_F(Daemon, LibbpfMessagesAreJsonRecordsToo) {
   const std::unique_ptr<const char, void (*)(const char*)> unmount(
       bpffs.c_str(), [](const char* p) { umount2(p, MNT_DETACH); });
   std::filesystem::create_directories(dir / "bpf");
-  write_file(dir / "bpf/xdp_firewall.bpf.o", "not an ELF object\n");
+  write_file(dir / "bpf/rampart_root.bpf.o", "not an ELF object\n");
   const auto cfg = dir / "rampart.yaml";
   write_file(cfg, "agent:\n  log_format: json\n  state_dir: " + (dir / "state") +
                       "\n  interfaces: [lo]\n  bpf_dir: " + (dir / "bpf") + "\n  bpf_pin_path: " +
@@ -287,7 +287,7 @@ TEST_F(Daemon, LibbpfMessagesAreJsonRecordsToo) {
     if (obj->getValue<std::string>("component") != "libbpf") continue;
     ++from_libbpf;
     EXPECT_EQ(obj->getValue<std::string>("level"), "warn") << line;
-    EXPECT_NE(obj->getValue<std::string>("msg").find("xdp_firewall.bpf.o"), std::string::npos)
+    EXPECT_NE(obj->getValue<std::string>("msg").find("rampart_root.bpf.o"), std::string::npos)
         << line;
   }
   EXPECT_GE(from_libbpf, 1u) << d.output();

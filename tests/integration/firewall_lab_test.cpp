@@ -153,7 +153,7 @@ TEST_F(FirewallLab, DenyRuleStopsTrafficAndSurvivesARestart) {
   expect_all(lab_->send_and_count(kPackets), 0, "rampartd dead");
 
   ASSERT_NO_FATAL_FAILURE(start(cfg));
-  ASSERT_TRUE(daemon_->wait_for("adopted pinned programs and maps")) << daemon_->output();
+  ASSERT_TRUE(daemon_->wait_for("adopted pinned roots and chains")) << daemon_->output();
   ASSERT_TRUE(daemon_->wait_for("adopted TC attachment")) << daemon_->output();
   ASSERT_TRUE(daemon_->wait_for("installed 1 rules")) << daemon_->output();
   expect_all(lab_->send_and_count(kPackets), 0, "restarted");
@@ -355,8 +355,8 @@ TEST_F(FirewallLab, BlocklistFileDropsListedSourcesAndReloadsFromDisk) {
 namespace {
 
 // The test-only TC program that counts UDP/9999 packets by the rule id in
-// the XDP metadata, installed as the first ingress stage behind the TC
-// dispatcher rampartd attached to B.
+// the XDP metadata, put in the TC ingress chain behind the root rampartd
+// attached to B (as the core installs a stage: the slot, then its bit).
 class TcMetaReader {
  public:
   explicit TcMetaReader(const std::string& pin_root) {
@@ -365,11 +365,17 @@ class TcMetaReader {
       throw std::runtime_error("cannot load tc_meta_reader");
     const int prog = bpf_program__fd(bpf_object__find_program_by_name(obj_, "tc_meta_reader"));
     map_ = bpf_object__find_map_fd_by_name(obj_, "meta_seen");
-    const int stages = bpf_obj_get((pin_root + "/maps/tc_ingress_stages").c_str());
-    if (stages < 0) throw std::runtime_error("rampartd pinned no tc_ingress_stages");
-    const uint32_t first = 0;
-    const int rc = bpf_map_update_elem(stages, &first, &prog, BPF_ANY);
-    close(stages);
+    const int chain = bpf_obj_get((pin_root + "/maps/rampart_tc_ingress_chain").c_str());
+    const int chains = bpf_obj_get((pin_root + "/maps/rampart_chains").c_str());
+    if (chain < 0 || chains < 0) throw std::runtime_error("rampartd pinned no TC ingress chain");
+    const uint32_t slot = 0, hook = 1;  // RAMPART_HOOK_TC_INGRESS
+    uint32_t state[2] = {0, 0};         // struct rampart_chain_state
+    bpf_map_lookup_elem(chains, &hook, state);
+    state[0] |= 1u << slot;
+    const int rc = bpf_map_update_elem(chain, &slot, &prog, BPF_ANY) ||
+                   bpf_map_update_elem(chains, &hook, state, BPF_ANY);
+    close(chain);
+    close(chains);
     if (rc != 0) throw std::runtime_error("cannot install the TC stage");
   }
   ~TcMetaReader() { bpf_object__close(obj_); }
@@ -508,12 +514,13 @@ TEST_F(FirewallLab, RuleAddedOverRestDropsRealPackets) {
   r = api("GET", "/api/v1/ebpf/status");
   ASSERT_EQ(r.status, 200) << r.body;
   for (const char* want :
-       {R"("name":"xdp_firewall")", R"("name":"tc_ingress")", R"("name":"fw_classifier#0")",
-        R"("kernel_name":"xdp_firewall_cl")", R"("name":"fw_classifier","id":)", R"("dropped":)"}) {
+       {R"("name":"xdp_root")", R"("name":"tc_ingress_root")", R"("name":"xdp/firewall")",
+        R"("kernel_name":"xdp_firewall")", R"("name":"rampart_xdp_chain","id":)",
+        R"("hook":"xdp","name":"firewall","plugin":"firewall","slot":)", R"("dropped":)"}) {
     EXPECT_NE(r.body.find(want), std::string::npos) << want << " in " << r.body;
   }
-  EXPECT_NE(r.body.find(R"("type":3,"max_entries":1,"entries":1,)"), std::string::npos)
-      << "fw_classifier holds the installed rule set: " << r.body;
+  EXPECT_NE(r.body.find(R"("type":3,"max_entries":16,"entries":1,)"), std::string::npos)
+      << "the XDP chain holds the firewall's stage: " << r.body;
   r = api("GET", "/api/v1/agent/status");
   EXPECT_NE(r.body.find(R"("interface":")" + lab_->if_b() + R"(","xdp":"native","tc":"clsact")"),
             std::string::npos)
@@ -568,7 +575,11 @@ TEST_F(FirewallLab, KernelCountersAreServedToPrometheus) {
       << "TCP and ICMP pass\n"
       << text;
   EXPECT_GT(
-      metric_value(text, "rampart_kernel_packets_total{action=\"seen\",program=\"tc_ingress\"}"), 0)
+      metric_value(
+          text,
+          "rampart_kernel_packets_total{action=\"unclaimed_passed\",program=\"tc_ingress_root\"}"),
+      0)
+      << "no TC stage: the root passes what it sees\n"
       << text;
   EXPECT_EQ(metric_value(text, "rampart_interface_attached{interface=\"" + lab_->if_b() + "\""), 1)
       << text;

@@ -101,6 +101,7 @@ class TestEngine {
       host_.publish_name(4, addr, "Scanner.Example", std::chrono::seconds(600));
       host_.publish_reputation("scanner.example", 12, std::chrono::seconds(600));
     }
+    if (!stage_.empty()) install_stage();
     if (!map_name_.empty()) {
       // ABI 1.1 map service: opened with the sizes the config says.
       map_ = host_.open_map(map_name_.c_str(), 4, map_value_size_);
@@ -125,13 +126,16 @@ class TestEngine {
   void validate(const Config& cfg) {
     if (cfg.get<bool>("reject", false))
       throw Error(RAMPART_ERR_INVALID_ARGUMENT, "reject: true is refused");
-    cfg.allow_only("", {"value", "reject", "fail_reload", "tick_ms", "alert_on_tick",
-                        "throw_on_tick", "throw_on_event", "open_map", "map_value_size",
-                        "publish_names", "alert_on_event", "timer_race", "map_probe",
+    cfg.allow_only(
+        "",
+        {"value",          "reject",         "fail_reload",      "tick_ms",         "alert_on_tick",
+         "throw_on_tick",  "throw_on_event", "open_map",         "map_value_size",  "publish_names",
+         "alert_on_event", "timer_race",     "map_probe",        "stage",           "stage_hook",
+         "stage_priority", "probe_id",       "keep_on_exit",     "export_counters",
 #ifdef TEST_FAULTS
-                        "crash_on_tick", "crash_on_event", "overflow_on_tick", "stall_stop_ms"
+         "crash_on_tick",  "crash_on_event", "overflow_on_tick", "stall_stop_ms"
 #endif
-                       });
+        });
   }
 
   void reload(const Config& cfg) {
@@ -149,6 +153,14 @@ class TestEngine {
 
   void on_event(const Event& ev) {
     events_.inc();
+    if (static_cast<uint32_t>(ev.source()) == kProbeSource && ev.bytes().size() >= 24) {
+      // From the plugin's own ring (bpf/stage_probe.bpf.c): id and metadata.
+      uint32_t id = 0, meta = 0;
+      std::memcpy(&id, ev.bytes().data() + 16, 4);
+      std::memcpy(&meta, ev.bytes().data() + 20, 4);
+      host_.info("probe event id=" + std::to_string(id) + " meta=" + std::to_string(meta));
+      return;
+    }
     if (alert_on_event_) {
       // Flood mode: what an engine does for a verdict worth an alert (a
       // message built, an alert emitted), without a log line per event.
@@ -228,7 +240,33 @@ class TestEngine {
     });
   }
 
-  // A shared per-CPU map (fw_stats): a plain lookup is refused (it has
+  static constexpr uint32_t kProbeSource = 77;  // stage_probe.bpf.c
+
+  // A stage of its own (ABI 1.5): bpf/stage_probe.bpf.c on the configured
+  // hook, with its persistent counter map and ring.
+  void install_stage() {
+    rampart::sdk::ProgramImage image;
+    image.object = "stage_probe";
+    image.program = stage_hook_ == "xdp" ? "probe_xdp" : "probe_tc";
+    image.slot = stage_;
+    image.hook = stage_hook_ == "xdp"          ? RAMPART_PROGRAM_XDP
+                 : stage_hook_ == "tc_ingress" ? RAMPART_PROGRAM_TC_INGRESS
+                                               : RAMPART_PROGRAM_TC_EGRESS;
+    image.priority = stage_priority_;
+    image.flags = keep_on_exit_ ? RAMPART_PROGRAM_KEEP_ON_EXIT : 0;
+    image.set<uint8_t>("probe_id", static_cast<uint8_t>(probe_id_));
+    image.maps.push_back(rampart::sdk::MapImage::persistent("probe_hits"));
+    image.maps.push_back(rampart::sdk::MapImage::persistent("probe_events"));
+    stage_program_ = host_.install_program(image);
+    host_.info("lifecycle: stage installed " + stage_);
+    if (export_counters_) {
+      host_.export_counters("probe_hits", "rampart_test_probe_packets_total",
+                            "Packets the test probe saw", {{"probe", stage_}}, "slot", {"packets"},
+                            "test_probe");
+    }
+  }
+
+  // A per-CPU map (probe_hits, or fw_stats): a plain lookup is refused (it has
   // room for one value); an update sets every CPU's value; lookup_percpu
   // returns one value per CPU.
   void probe_map() {
@@ -261,6 +299,12 @@ class TestEngine {
     alert_on_event_ = cfg.get<bool>("alert_on_event", false);
     timer_race_ = cfg.get<bool>("timer_race", false);
     map_probe_ = cfg.get<bool>("map_probe", false);
+    stage_ = cfg.get<std::string>("stage", "");
+    stage_hook_ = cfg.get<std::string>("stage_hook", "xdp");
+    stage_priority_ = cfg.get<int32_t>("stage_priority", 500);
+    probe_id_ = cfg.get<uint32_t>("probe_id", 1);
+    keep_on_exit_ = cfg.get<bool>("keep_on_exit", false);
+    export_counters_ = cfg.get<bool>("export_counters", false);
 #ifdef TEST_FAULTS
     crash_on_tick_ = cfg.get<bool>("crash_on_tick", false);
     crash_on_event_ = cfg.get<bool>("crash_on_event", false);
@@ -276,6 +320,11 @@ class TestEngine {
   bool publish_names_ = false;
   bool alert_on_event_ = false;
   bool timer_race_ = false, map_probe_ = false;
+  std::string stage_, stage_hook_;
+  int32_t stage_priority_ = 500;
+  uint32_t probe_id_ = 1;
+  bool keep_on_exit_ = false, export_counters_ = false;
+  rampart::sdk::Program stage_program_;
   std::atomic<bool> in_race_tick_{false};
   std::atomic<bool> self_armed_{false};
   rampart_timer* race_timer_ = nullptr;

@@ -17,7 +17,7 @@
 #include <sstream>
 
 #include "compiler.hpp"
-#include "rampart/events.h"
+#include "rampart/firewall.h"
 #include "rule.hpp"
 #include "rule_json.hpp"
 #include "tables.hpp"
@@ -191,12 +191,21 @@ class FirewallEngine {
     }
     malformed_ =
         host_.counter("rampart_firewall_malformed_events_total", "Events too short to decode");
-    host_.subscribe(RAMPART_SOURCE_XDP_FIREWALL);
   }
 
+  // The kernel's verdicts reach on_event from the firewall's own ring
+  // (a persistent map of its program: the host drains it for this plugin
+  // alone), and its per-CPU counters reach metrics and status through the
+  // host once the first rule set is installed.
   void start() {
     alert_on_ = settings_.alert_on;
     claim_and_install(settings_);
+    if (program_) {
+      host_.export_counters("fw_stats", "rampart_kernel_packets_total",
+                            "Kernel per-CPU counters summed, per program and action",
+                            {{"program", "xdp_firewall"}}, "action",
+                            rampart::firewall::stat_names(), "xdp_firewall");
+    }
   }
 
   void validate(const Config& cfg) {

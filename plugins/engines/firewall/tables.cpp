@@ -29,9 +29,14 @@ sdk::MapImage lpm(const std::string& name, const V6Table& t) {
 sdk::ProgramImage to_program_image(const CompiledRuleset& rs, const CompiledBlocklist* bl) {
   sdk::ProgramImage p;
   p.object = "xdp_firewall";
-  p.program = "xdp_firewall_classify";
-  p.slot = "fw_classifier";
-  p.slot_index = 0;
+  p.program = "xdp_firewall";
+  // A stage of the XDP chain, ahead of the engines that see only what the
+  // firewall lets through; it keeps filtering while rampartd restarts.
+  p.slot = kStageName;
+  p.hook = RAMPART_PROGRAM_XDP;
+  p.priority = kStagePriority;
+  p.flags = RAMPART_PROGRAM_KEEP_ON_EXIT;
+  for (const char* m : kPersistentMaps) p.maps.push_back(sdk::MapImage::persistent(m));
   p.set<uint32_t>("nwords", rs.nwords);
   p.set<uint32_t>("nrules", rs.nrules);
   p.set<uint32_t>("fields_used", rs.fields_used);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // A compiled rule set as a program image: the classifier instance's maps,
 // sized and filled, and its load-time settings. The host loads it as one
-// program instance and swaps it into fw_classifier[0] atomically.
+// program instance and swaps it into the firewall's stage atomically.
 #pragma once
 
 #include <rampart/sdk/plugin.hpp>
@@ -9,7 +9,26 @@
 #include "blocklist.hpp"
 #include "compiler.hpp"
 
+#include <string>
+#include <vector>
+
 namespace rampart::firewall {
+
+// The firewall's stage in the XDP chain, and where it runs: before rate
+// limiting (200) and load balancing (300).
+inline constexpr const char* kStageName = "firewall";
+inline constexpr int32_t kStagePriority = 100;
+// Maps every rule set's instance shares, kept across restarts: the event
+// ring, the verdict counters (enum rampart_fw_stat) and the reject pacing.
+inline constexpr const char* kPersistentMaps[] = {"events", "fw_stats", "fw_pace"};
+// Names of the fw_stats entries, by enum rampart_fw_stat.
+inline const std::vector<std::string>& stat_names() {
+  static const std::vector<std::string> names = {
+      "seen",   "passed",         "dropped", "rejected",    "logged",
+      "errors", "events_dropped", "not_ip",  "reject_sent", "blocklisted"};
+  static_assert(RAMPART_FW_STAT_MAX == 10, "name every fw_stats entry");
+  return names;
+}
 
 // With a blocklist, its tables go into the same instance: one swap
 // replaces rules and blocklist together.

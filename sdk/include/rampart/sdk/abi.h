@@ -78,6 +78,14 @@ typedef enum rampart_event_source {
   RAMPART_SOURCE_MAX = 64 /* sources are < RAMPART_SOURCE_MAX */
 } rampart_event_source;
 
+/* The name of a source, for metrics and logs ("source_<n>" past the known
+ * ones is the caller's to make). */
+static inline const char* rampart_event_source_name(uint32_t source) {
+  static const char* const names[] = {"core",   "xdp_firewall",   "xdp_ratelimit", "xdp_lb",
+                                      "tc_ids", "tc_threatintel", "tc_dns"};
+  return source < sizeof(names) / sizeof(names[0]) ? names[source] : NULL;
+}
+
 typedef enum rampart_severity {
   RAMPART_SEVERITY_LOW = 0,
   RAMPART_SEVERITY_MEDIUM = 1,
@@ -228,6 +236,20 @@ typedef struct rampart_map_info {
   uint32_t percpu; /* 1: a value per CPU */
 } rampart_map_info;
 
+/* ABI 1.5: kernel counters a plugin exports as metrics (counters_export). */
+typedef struct rampart_counter_export {
+  uint32_t struct_size;
+  uint32_t count;     /* entries 0..count-1, named by names[] */
+  const char* map;    /* one of the plugin's persistent u64 array maps */
+  const char* metric; /* counter family, "rampart_..._total" */
+  const char* help;
+  const rampart_label* labels; /* constant labels of every sample */
+  size_t label_count;
+  const char* label;        /* the label whose value names each entry */
+  const char* const* names; /* count names */
+  const char* status;       /* key of the entries in GET /api/v1/ebpf "counters" */
+} rampart_counter_export;
+
 /* ABI 1.1: the contents of one map of a program instance. */
 typedef struct rampart_map_image {
   uint32_t struct_size;
@@ -240,7 +262,21 @@ typedef struct rampart_map_image {
   const void* keys;  /* explicit entries: count keys and count values */
   const void* values;
   size_t count;
+  /* ---- ABI 1.5 ---- */
+  uint32_t flags; /* RAMPART_MAP_* */
+  uint32_t reserved;
 } rampart_map_image;
+
+/* ABI 1.5: a map of the plugin's own rather than of one program instance:
+ * created by the first instance that declares it, pinned under the pin
+ * root's plugins/<plugin id>/, reused by every later instance of any of
+ * the plugin's objects that declares a map of that name (the same type and
+ * sizes), and adopted again after a restart. Counters, connection tables,
+ * rate buckets and ring buffers are persistent; per-rule-set tables are
+ * not. A ring buffer among them is drained by the host and its records
+ * delivered to this plugin's on_event alone. dense/keys contents are
+ * written only when the map is created. */
+#define RAMPART_MAP_PERSISTENT 0x1u
 
 /* ABI 1.1: a `const volatile` setting of a program instance. */
 typedef struct rampart_setting {
@@ -262,7 +298,34 @@ typedef struct rampart_program_image {
   size_t setting_count;
   const rampart_map_image* maps;
   size_t map_count;
+  /* ---- ABI 1.5 ---- */
+  uint32_t hook;    /* rampart_program_hook */
+  int32_t priority; /* a stage's place in its chain: lower runs first */
+  uint32_t flags;   /* RAMPART_PROGRAM_* */
+  uint32_t reserved;
 } rampart_program_image;
+
+/* ABI 1.5: where a program goes. A stage (XDP, TC ingress or TC egress)
+ * joins the chain behind rampartd's root on that hook under the name in
+ * `slot`, which belongs to the first plugin that installs it (another
+ * plugin's claim is refused with RAMPART_ERR_CONFLICT); installing again
+ * under the same name replaces the stage's program in one atomic write.
+ * Stages run in priority order and continue with rampart_xdp_next /
+ * rampart_tc_next (rampart/bpf/chain.h). Releasing the stage's program, or
+ * the plugin stopping or being disabled, takes the stage out of the chain.
+ * RAMPART_PROGRAM_SLOT (images before 1.5): `slot` names a prog array among
+ * the plugin's persistent maps and the program goes at slot_index. */
+typedef enum rampart_program_hook {
+  RAMPART_PROGRAM_SLOT = 0,
+  RAMPART_PROGRAM_XDP = 1,
+  RAMPART_PROGRAM_TC_INGRESS = 2,
+  RAMPART_PROGRAM_TC_EGRESS = 3
+} rampart_program_hook;
+
+/* The stage stays in the chain while rampartd restarts (so the firewall
+ * filters through an upgrade), but never once its plugin is disabled or
+ * gone: a restarted rampartd removes stages no running plugin installed. */
+#define RAMPART_PROGRAM_KEEP_ON_EXIT 0x1u
 
 /*
  * Services the host offers a plugin instance. The table is handed to
@@ -504,6 +567,11 @@ typedef struct rampart_host_api {
    * map_update and map_update_batch there set every CPU's value.) */
   rampart_status (*map_lookup_percpu)(rampart_map* map, const void* key, void* values,
                                       uint32_t capacity);
+  /* Kernel counters as metrics: entries 0..count-1 of one of the plugin's
+   * persistent u64 array maps (per-CPU values summed), read by the host at
+   * every scrape and in GET /api/v1/ebpf. Any thread; again with the same
+   * metric and status key replaces the export. */
+  rampart_status (*counters_export)(rampart_host_ctx* ctx, const rampart_counter_export* desc);
 } rampart_host_api;
 
 /*

@@ -246,6 +246,15 @@ struct MapImage {
   uint32_t key_size = 0;       // explicit entries: count keys + count values
   std::vector<uint8_t> keys, values;
   size_t count = 0;
+  uint32_t flags = 0;  // ABI 1.5: RAMPART_MAP_PERSISTENT
+
+  // ABI 1.5: a map the plugin keeps across program swaps and restarts.
+  static MapImage persistent(std::string name) {
+    MapImage m;
+    m.name = std::move(name);
+    m.flags = RAMPART_MAP_PERSISTENT;
+    return m;
+  }
 
   template <class K, class V>
   void add(const K& k, const V& v) {
@@ -265,8 +274,15 @@ struct MapImage {
 };
 
 struct ProgramImage {
+  // object: <name>.bpf.o beside the plugin's .so (else in agent.bpf_dir).
+  // slot: the stage's name for a hook, else a prog array of the plugin's.
   std::string object, program, slot;
   uint32_t slot_index = 0;
+  // ABI 1.5: a stage of rampartd's chain on this hook, at this priority
+  // (lower runs first); RAMPART_PROGRAM_KEEP_ON_EXIT in flags.
+  rampart_program_hook hook = RAMPART_PROGRAM_SLOT;
+  int32_t priority = 0;
+  uint32_t flags = 0;
   std::vector<std::pair<std::string, std::vector<uint8_t>>> settings;
   std::vector<MapImage> maps;
 
@@ -304,6 +320,7 @@ struct ProgramImage {
       mi.keys = m.keys.data();
       mi.values = m.values.data();
       mi.count = m.count;
+      mi.flags = m.flags;
       a->maps.push_back(mi);
     }
     a->image.struct_size = sizeof(a->image);
@@ -315,6 +332,9 @@ struct ProgramImage {
     a->image.setting_count = a->settings.size();
     a->image.maps = a->maps.data();
     a->image.map_count = a->maps.size();
+    a->image.hook = hook;
+    a->image.priority = priority;
+    a->image.flags = flags;
     return a;
   }
 };
@@ -523,6 +543,32 @@ class Host {
     rampart_program* p = nullptr;
     check(api_->program_install(api_->ctx, &abi->image, &p));
     return Program(api_, p);
+  }
+
+  // ABI 1.5: entries 0..names.size()-1 of one of this plugin's persistent
+  // u64 array maps, published as the counter family `metric` with `label`
+  // naming each entry (and in GET /api/v1/ebpf under `status`).
+  void export_counters(const char* map, const char* metric, const char* help,
+                       const std::vector<std::pair<std::string, std::string>>& labels,
+                       const char* label, const std::vector<std::string>& names,
+                       const char* status) const {
+    require_field(RAMPART_HAS_FIELD(api_, rampart_host_api, counters_export), "counters_export");
+    std::vector<rampart_label> ls;
+    for (const auto& [k, v] : labels) ls.push_back({k.c_str(), v.c_str()});
+    std::vector<const char*> ns;
+    for (const auto& n : names) ns.push_back(n.c_str());
+    rampart_counter_export d{};
+    d.struct_size = sizeof d;
+    d.count = static_cast<uint32_t>(ns.size());
+    d.map = map;
+    d.metric = metric;
+    d.help = help;
+    d.labels = ls.data();
+    d.label_count = ls.size();
+    d.label = label;
+    d.names = ns.data();
+    d.status = status;
+    check(api_->counters_export(api_->ctx, &d));
   }
 
   // ABI 1.1 rule store. Owners claim their domain with the rules their

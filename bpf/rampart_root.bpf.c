@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The roots rampartd attaches: `xdp_root` on every protected interface's
+ * XDP hook, `tc_ingress_root` and `tc_egress_root` as clsact filters. Each
+ * knows no engine: it tail-calls the first occupied slot of its hook's
+ * chain (rampart/chain.h), and a packet no stage takes gets the hook's
+ * policy: pass, or drop with the fail-closed switch (agent.fail_closed).
+ * Owning the root lets engines come and go, in any combination, without
+ * touching an attachment.
+ */
+#include "vmlinux.h"
+
+#include <bpf/bpf_helpers.h>
+
+#define RAMPART_CHAIN_ROOT
+#include "rampart/bpf/chain.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RAMPART_ROOT_STATS);
+	__type(key, __u32);
+	__type(value, __u64);
+} rampart_root_stats SEC(".maps");
+
+/* No stage took the packet: count it and say whether to drop it. */
+static __always_inline int unclaimed(__u32 hook, const struct rampart_chain_state *st)
+{
+	const int closed = st && (st->flags & RAMPART_CHAIN_FAIL_CLOSED);
+	__u32 key = hook * 2 + (closed ? 1 : 0);
+	__u64 *v = bpf_map_lookup_elem(&rampart_root_stats, &key);
+
+	if (v)
+		*v += 1;
+	return closed;
+}
+
+SEC("xdp")
+int xdp_root(struct xdp_md *ctx)
+{
+	__u32 hook = RAMPART_HOOK_XDP;
+	const struct rampart_chain_state *st = bpf_map_lookup_elem(&rampart_chains, &hook);
+
+	if (st)
+		RAMPART__CHAIN_TRY(ctx, &rampart_xdp_chain, st->occupied);
+	return unclaimed(hook, st) ? XDP_DROP : XDP_PASS;
+}
+
+SEC("tc")
+int tc_ingress_root(struct __sk_buff *skb)
+{
+	__u32 hook = RAMPART_HOOK_TC_INGRESS;
+	const struct rampart_chain_state *st = bpf_map_lookup_elem(&rampart_chains, &hook);
+
+	if (st)
+		RAMPART__CHAIN_TRY(skb, &rampart_tc_ingress_chain, st->occupied);
+	return unclaimed(hook, st) ? RAMPART_TC_SHOT : RAMPART_TC_NEXT;
+}
+
+SEC("tc")
+int tc_egress_root(struct __sk_buff *skb)
+{
+	__u32 hook = RAMPART_HOOK_TC_EGRESS;
+	const struct rampart_chain_state *st = bpf_map_lookup_elem(&rampart_chains, &hook);
+
+	if (st)
+		RAMPART__CHAIN_TRY(skb, &rampart_tc_egress_chain, st->occupied);
+	return unclaimed(hook, st) ? RAMPART_TC_SHOT : RAMPART_TC_NEXT;
+}

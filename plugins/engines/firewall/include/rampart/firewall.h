@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The XDP firewall's tables and events, shared by its kernel program
+ * (bpf/xdp_firewall.bpf.c) and its user space (compiler, engine). Classification is a bit-vector
+ * classifier (bpf-iptables): each packet field maps to a class, each class to the bitmap of rules
+ * that accept that field value; the lowest set bit of the AND of the bitmaps is the
+ * highest-priority matching rule.
+ */
+#ifndef RAMPART_FIREWALL_H
+#define RAMPART_FIREWALL_H
+
+#include "rampart/events.h"
+#include "rampart/types.h"
+
+#define RAMPART_FW_MAX_RULES 16384
+#define RAMPART_FW_MAX_WORDS (RAMPART_FW_MAX_RULES / 64)
+
+enum rampart_fw_action {
+  RAMPART_FW_ALLOW = 0,
+  RAMPART_FW_DENY = 1,
+  RAMPART_FW_LOG = 2,    /* pass and report */
+  RAMPART_FW_REJECT = 3, /* drop and answer (TCP RST / ICMP unreachable) */
+};
+
+/* Classified fields; bit i of `fields_used` set: field i constrains a rule. */
+enum rampart_fw_field {
+  RAMPART_FW_F_SRC = 0,
+  RAMPART_FW_F_DST = 1,
+  RAMPART_FW_F_PROTO = 2, /* protocol and TCP flags: key proto << 8 | flags */
+  RAMPART_FW_F_SPORT = 3,
+  RAMPART_FW_F_DPORT = 4,
+  RAMPART_FW_F_VLAN = 5,
+  RAMPART_FW_NFIELDS = 6,
+};
+
+/* IPv4 address tables, DIR-16-8-8: tbl16[addr >> 16] is a class, or with
+ * RAMPART_FW_V4_GROUP set, the index g of a 256-entry group in tbl8
+ * (entries g*256 + next byte), which again holds a class or a group. */
+#define RAMPART_FW_V4_GROUP 0x80000000u
+
+/* Port tables have 65536 + 1 entries; the last is for packets without
+ * ports (not TCP/UDP, or a non-first fragment). */
+#define RAMPART_FW_PORT_NONE 65536
+#define RAMPART_FW_PORT_ENTRIES 65537
+#define RAMPART_FW_VLAN_ENTRIES 4096
+#define RAMPART_FW_PROTO_ENTRIES 65536
+
+/* Source blocklist. IPv4 is DIR-24-8 stored compactly so the hot part fits
+ * in the CPU caches (6 MiB instead of a 64 MiB tbl24). First,
+ * fw_block4_any: one bit per /24 (2 MiB, 2^24 bits in RAMPART_FW_BLOCK4_L1
+ * words), set when anything in that /24 is listed; most sources stop there,
+ * in a table small enough to stay in the L3 cache and TLB. Then
+ * fw_block4_l1[a >> 14]
+ * covers 64 consecutive /24s; bit (a >> 8) & 63 of `listed` says the whole
+ * /24 is listed, of `grouped` that it is partly listed, its group being
+ * number rank + (grouped bits below it) in fw_block4_tbl8, four 64-bit
+ * words: a bitmap over the address's last byte. IPv6: fw_block6 holds each
+ * prefix as a masked rampart_fw_lpm6_key; the program probes it once per
+ * distinct length listed in `block6_lens`. */
+#define RAMPART_FW_BLOCK4_L1 (1u << 18)
+
+struct rampart_fw_block4_l1 {
+  __u64 listed;
+  __u64 grouped;
+  __u32 rank; /* groups in all earlier entries */
+  __u32 pad;
+};
+
+#define RAMPART_FW_BLOCK6_LENS 129
+#define RAMPART_FW_BLOCK_MAX_PREFIXES 8000000
+
+struct rampart_fw_lpm6_key {
+  __u32 prefixlen;
+  __u8 addr[16];
+};
+
+/* What the rule at a priority index does. */
+struct rampart_fw_rule {
+  __u32 id;
+  __u32 action; /* enum rampart_fw_action */
+};
+
+/* Per-CPU counters in `fw_stats`, summed by user space. */
+enum rampart_fw_stat {
+  RAMPART_FW_STAT_SEEN = 0,
+  RAMPART_FW_STAT_PASSED = 1,
+  RAMPART_FW_STAT_DROPPED = 2,
+  RAMPART_FW_STAT_REJECTED = 3,
+  RAMPART_FW_STAT_LOGGED = 4,
+  RAMPART_FW_STAT_ERRORS = 5,         /* malformed or truncated packets */
+  RAMPART_FW_STAT_EVENTS_DROPPED = 6, /* ring past its fill threshold */
+  RAMPART_FW_STAT_NOT_IP = 7,         /* passed without classification */
+  RAMPART_FW_STAT_REJECT_SENT = 8,    /* TCP resets sent for reject verdicts */
+  RAMPART_FW_STAT_BLOCKLISTED = 9,    /* dropped by the source blocklist */
+  RAMPART_FW_STAT_MAX = 10,
+};
+
+enum rampart_fw_event_kind {
+  RAMPART_EV_FW_VERDICT = 1, /* struct rampart_fw_event */
+};
+
+/* A firewall verdict worth reporting: deny, reject, log, sampled allow. */
+struct rampart_fw_event {
+  struct rampart_event_hdr hdr;
+  __u32 rule_id; /* 0: no rule matched (default policy) */
+  __u32 ifindex;
+  __u32 pkt_len;
+  __u8 action;   /* enum rampart_fw_action */
+  __u8 family;   /* enum rampart_ip_family */
+  __u8 protocol; /* IP protocol number */
+  __u8 tcp_flags;
+  __u16 vlan_id;  /* outer tag, 0 if untagged */
+  __u16 flags;    /* RAMPART_FW_EV_* */
+  __u16 src_port; /* host order; 0 without L4 ports */
+  __u16 dst_port;
+  __u8 src_addr[16]; /* IPv4 in the first 4 bytes, network order */
+  __u8 dst_addr[16];
+};
+
+#define RAMPART_FW_EV_FRAGMENT 0x1  /* a non-first fragment: no L4 fields */
+#define RAMPART_FW_EV_SAMPLED 0x2   /* a sampled allow */
+#define RAMPART_FW_EV_BLOCKLIST 0x4 /* dropped by the source blocklist (rule_id 0) */
+
+#ifdef __cplusplus
+static_assert(sizeof(struct rampart_fw_event) == 72, "rampart_fw_event layout");
+#else
+_Static_assert(sizeof(struct rampart_fw_event) == 72, "rampart_fw_event layout");
+#endif
+
+#endif /* RAMPART_FIREWALL_H */
