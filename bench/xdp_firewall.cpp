@@ -5,6 +5,10 @@
 // none, beside a parse-only XDP_PASS floor and xdp-filter (xdp-tools) in the
 // same run. Prints a table; docs/performance.md records it.
 //
+// The chain's root (rampartd's xdp_root, knowing no engine) is measured
+// too: with no stage against a bare XDP_PASS program, and with the
+// firewall as its stage against the firewall's program run directly.
+//
 // Then the 10^6-prefix IPv4 source blocklist: per kind of source, and with
 // a new source every packet (one of 4,096 hosts, or any address), beside
 // the kernel's LPM trie holding the same prefixes.
@@ -337,12 +341,27 @@ int main(int argc, char** argv) {
 
   std::printf("bench_xdp_firewall: BPF_PROG_TEST_RUN, repeat %u, median of 5, ns/packet\n",
               g_repeat);
+  {
+    bpf_object* pass_obj = nullptr;
+    const int pass_fd = load_single(RAMPART_BPF_DIR "/xdp_parse_pass.bpf.o", "xdp_pass", &pass_obj);
+    rampart::test::FirewallProgram empty;  // the root, no stage in its chain
+    if (pass_fd >= 0) {
+      const double pass_ns = measure(pass_fd, none);
+      const double empty_ns = measure(empty.entry_fd(), none);
+      std::printf(
+          "empty chain (xdp_root, no stage): %.1f ns; XDP_PASS floor (return XDP_PASS): %.1f ns; "
+          "ratio %.2f\n",
+          empty_ns, pass_ns, empty_ns / pass_ns);
+    }
+    if (pass_obj) bpf_object__close(pass_obj);
+  }
   std::printf(
       "parse-only XDP_PASS floor: %.1f ns; xdp-filter (deny mode, all features, no match): %.1f "
       "ns\n\n",
       floor_ns, xf_ns);
-  std::printf("%6s  %8s %8s %8s   %12s %12s %12s   %14s\n", "rules", "first", "last", "none",
-              "first/xdpf", "none/xdpf", "none/floor", "compile+load ms");
+  std::printf("%6s  %8s %8s %8s   %12s %12s %12s   %10s %10s   %14s\n", "rules", "first", "last",
+              "none", "first/xdpf", "none/xdpf", "none/floor", "via root", "root/alone",
+              "compile+load ms");
   const bool blocklist_only = argc > 2 && std::string(argv[2]) == "blocklist";
   const size_t prefixes = argc > 3 ? std::stoul(argv[3]) : 1000000;
   for (uint32_t n : {16u, 256u, 1024u, 4096u, 16384u}) {
@@ -361,8 +380,10 @@ int main(int argc, char** argv) {
       return 1;
     }
     const double f = measure(fd, first), l = measure(fd, last), z = measure(fd, none);
-    std::printf("%6u  %8.1f %8.1f %8.1f   %12.2f %12.2f %12.2f   %14.1f\n", n, f, l, z, f / xf_ns,
-                z / xf_ns, z / floor_ns, install_ms);
+    // The same packet as rampartd runs it: the root, then the firewall's stage.
+    const double root = measure(fw.entry_fd(), none);
+    std::printf("%6u  %8.1f %8.1f %8.1f   %12.2f %12.2f %12.2f   %10.1f %10.3f   %14.1f\n", n, f, l,
+                z, f / xf_ns, z / xf_ns, z / floor_ns, root, root / z, install_ms);
   }
   if (floor_fd >= 0) bench_blocklist(floor_fd, prefixes);
   if (floor_obj) bpf_object__close(floor_obj);

@@ -36,14 +36,20 @@ static __always_inline int unclaimed(__u32 hook, const struct rampart_chain_stat
 	return closed;
 }
 
+/* Tail-calls the first stage; returns only if there is none. */
+#define ROOT_CHAIN(ctx, chain, st)                                    \
+	do {                                                          \
+		if (st && st->occupied)                               \
+			RAMPART__CHAIN_TRY(ctx, chain, st->occupied); \
+	} while (0)
+
 SEC("xdp")
 int xdp_root(struct xdp_md *ctx)
 {
 	__u32 hook = RAMPART_HOOK_XDP;
 	const struct rampart_chain_state *st = bpf_map_lookup_elem(&rampart_chains, &hook);
 
-	if (st)
-		RAMPART__CHAIN_TRY(ctx, &rampart_xdp_chain, st->occupied);
+	ROOT_CHAIN(ctx, &rampart_xdp_chain, st);
 	return unclaimed(hook, st) ? XDP_DROP : XDP_PASS;
 }
 
@@ -53,8 +59,7 @@ int tc_ingress_root(struct __sk_buff *skb)
 	__u32 hook = RAMPART_HOOK_TC_INGRESS;
 	const struct rampart_chain_state *st = bpf_map_lookup_elem(&rampart_chains, &hook);
 
-	if (st)
-		RAMPART__CHAIN_TRY(skb, &rampart_tc_ingress_chain, st->occupied);
+	ROOT_CHAIN(skb, &rampart_tc_ingress_chain, st);
 	return unclaimed(hook, st) ? RAMPART_TC_SHOT : RAMPART_TC_NEXT;
 }
 
@@ -64,7 +69,6 @@ int tc_egress_root(struct __sk_buff *skb)
 	__u32 hook = RAMPART_HOOK_TC_EGRESS;
 	const struct rampart_chain_state *st = bpf_map_lookup_elem(&rampart_chains, &hook);
 
-	if (st)
-		RAMPART__CHAIN_TRY(skb, &rampart_tc_egress_chain, st->occupied);
+	ROOT_CHAIN(skb, &rampart_tc_egress_chain, st);
 	return unclaimed(hook, st) ? RAMPART_TC_SHOT : RAMPART_TC_NEXT;
 }

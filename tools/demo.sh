@@ -83,7 +83,7 @@ api() {  # curl against rampartd's REST API, which listens inside namespace B, w
 }
 
 dropped() {  # the firewall's per-CPU "dropped" counter (key 2), summed
-  bpftool map dump pinned $bpffs/rampart/maps/fw_stats 2>/dev/null | gawk '
+  bpftool map dump pinned $bpffs/rampart/plugins/firewall/fw_stats 2>/dev/null | gawk '
     /"key":/ { k = $2 + 0 }
     /"value":/ && k == 2 { s += $2 }
     END { print s + 0 }'

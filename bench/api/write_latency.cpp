@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // bench/api/write_latency: how long a rule written over REST takes to be
 // in effect in the kernel. A 201/204 comes only after the engine compiled
-// the set and swapped it into fw_classifier[0], so the request's latency
+// the set and swapped it into its XDP stage, so the request's latency
 // is the time to effect. N writes, one at a time on a kept-alive
 // connection, alternating create and delete of one rule on top of a
 // standing set; prints median, p90, p99 and max in ms.

@@ -79,7 +79,7 @@ AlertRecord AlertRecord::from_abi(const rampart_alert& a) {
   r.time_ns = a.time_ns;
   r.rule_id = copy_str(a.rule_id);
   r.message = copy_str(a.message);
-  if (RAMPART_HAS_FIELD(&a, rampart_alert, mitre_tactic)) {
+  if (a.struct_size >= RAMPART_FIELD_END(rampart_alert, mitre_tactic)) {
     r.technique_id = copy_str(a.mitre_technique_id);
     r.technique_name = copy_str(a.mitre_technique_name);
     r.tactic = copy_str(a.mitre_tactic);

@@ -846,6 +846,10 @@ std::shared_ptr<InstalledProgram> Datapath::install(const std::string& object, I
   staging_done_.wait(lock, [&] { return !staging_ || staging_thread_ == me; });
   if (t.hook > RAMPART_PROGRAM_TC_EGRESS) throw BpfError("unknown hook " + std::to_string(t.hook));
   spec.object_path = object_path(object, t.object_dirs);
+  if (t.object_check) {
+    if (const auto why = t.object_check(spec.object_path))
+      throw BpfError(spec.object_path + " is not loaded: " + *why);
+  }
   spec.shared_maps = core_;  // the chains, where the object declares them
   for (const auto& m : spec.maps) {
     if (m.persistent) spec.persistent[m.name] = owned_persistent(t.owner, m.name);

@@ -16,9 +16,11 @@
 #include <sys/types.h>
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -71,6 +73,9 @@ struct InstallTarget {
   uint32_t slot_index = 0;               // in that prog array
   int32_t priority = 0;
   uint32_t flags = 0;  // RAMPART_PROGRAM_*
+  // Why the object file found must not be loaded (who may write it), or
+  // nullopt; none: no check.
+  std::function<std::optional<std::string>(const std::string&)> object_check;
 };
 
 // A stage in a chain, as status shows it.

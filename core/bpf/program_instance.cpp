@@ -193,7 +193,7 @@ InstanceSpec spec_from_image(const rampart_program_image& image) {
     }
     MapContents c;
     c.name = mi.name;
-    c.persistent = RAMPART_HAS_FIELD(&mi, rampart_map_image, flags) &&
+    c.persistent = mi.struct_size >= RAMPART_FIELD_END(rampart_map_image, flags) &&
                    (mi.flags & RAMPART_MAP_PERSISTENT) != 0;
     c.max_entries = mi.max_entries;
     c.value_size = mi.value_size;

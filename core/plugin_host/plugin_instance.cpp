@@ -836,9 +836,11 @@ rampart_status PluginInstance::program_install(const rampart_program_image& imag
     target.owner = id();
     // The plugin's own objects sit beside its .so.
     target.object_dirs = {std::filesystem::path(lib_->path()).parent_path().string()};
+    // It goes into the kernel: the same trust as the .so beside it.
+    target.object_check = [](const std::string& path) { return untrusted_reason(path, false); };
     target.slot = image.slot;
     target.slot_index = image.slot_index;
-    if (RAMPART_HAS_FIELD(&image, rampart_program_image, flags)) {
+    if (image.struct_size >= RAMPART_FIELD_END(rampart_program_image, flags)) {
       target.hook = image.hook;
       target.priority = image.priority;
       target.flags = image.flags;

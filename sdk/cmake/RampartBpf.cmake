@@ -13,7 +13,14 @@ include_guard(GLOBAL)
 find_program(RAMPART_BPFTOOL bpftool PATHS /usr/sbin /sbin REQUIRED)
 find_program(RAMPART_BPF_CLANG clang REQUIRED)
 
-set(RAMPART_BPF_SDK_INCLUDE_DIR "${CMAKE_CURRENT_LIST_DIR}/../include" CACHE INTERNAL "")
+# The SDK's headers: sdk/include in the source tree, <prefix>/include once
+# installed (this file is in <prefix>/share/cmake/RampartSDK).
+if(EXISTS "${CMAKE_CURRENT_LIST_DIR}/../include/rampart/chain.h")
+  get_filename_component(RAMPART_BPF_SDK_INCLUDE_DIR "${CMAKE_CURRENT_LIST_DIR}/../include" ABSOLUTE)
+else()
+  get_filename_component(RAMPART_BPF_SDK_INCLUDE_DIR "${CMAKE_CURRENT_LIST_DIR}/../../../include"
+                         ABSOLUTE)
+endif()
 
 function(rampart_bpf_target_arch out)
   string(TOLOWER "${CMAKE_SYSTEM_PROCESSOR}" p)

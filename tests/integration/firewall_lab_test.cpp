@@ -865,3 +865,39 @@ TEST_F(FirewallLab, WithoutCapPerfmonTheAgentSaysItIsNotReady) {
 }
 
 }  // namespace
+
+namespace {
+
+// The firewall is a stage like any other: disabled over SIGHUP its stage
+// leaves the chain and the packets it dropped flow; enabled again it is
+// back. Stopped, it keeps filtering (hitless restarts); but a rampartd
+// started with it disabled removes the stage the last run left.
+TEST_F(FirewallLab, ADisabledFirewallLeavesTheChainAndComesBackEnabled) {
+  const std::string deny = "[{id: 1, action: deny, src_ip: 198.18.0.1/32}]";
+  const auto cfg = write_config(deny);
+  ASSERT_NO_FATAL_FAILURE(start(cfg));
+  expect_all(lab_->send_and_count(kPackets), 0, "deny rule");
+
+  write_config(deny, "    enabled: false\n");
+  reload(1);
+  ASSERT_TRUE(daemon_->wait_for("stage removed from the chain stage=xdp/firewall plugin=firewall"))
+      << daemon_->output();
+  expect_all(lab_->send_and_count(kPackets), kPackets, "firewall disabled");
+
+  write_config(deny);
+  reload(2);
+  ASSERT_TRUE(daemon_->wait_for("installed 1 rules", 2)) << daemon_->output();
+  expect_all(lab_->send_and_count(kPackets), 0, "enabled again");
+
+  daemon_->signal(SIGTERM);
+  ASSERT_EQ(daemon_->wait_exit(), 0) << daemon_->output();
+  expect_all(lab_->send_and_count(kPackets), 0, "rampartd stopped: the stage stays");
+
+  write_config(deny, "    enabled: false\n");
+  ASSERT_NO_FATAL_FAILURE(start(cfg, "plugins=log refused=0"));
+  ASSERT_TRUE(daemon_->wait_for("stage removed from the chain stage=xdp/firewall plugin=firewall"))
+      << daemon_->output();
+  expect_all(lab_->send_and_count(kPackets), kPackets, "started with the firewall disabled");
+}
+
+}  // namespace

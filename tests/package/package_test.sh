@@ -84,8 +84,8 @@ rpm_sdk=$(ls "$build"/packages/rampart-sdk-devel-${version}-*.noarch.rpm 2>/dev/
 # What the packages hold.
 dpkg-deb -c "$deb" >"$work/deb.list"
 for f in ./usr/sbin/rampartd ./usr/lib/rampart/plugins/log.so ./usr/lib/rampart/plugins/webhook.so \
-         ./usr/lib/rampart/plugins/email.so ./usr/lib/rampart/bpf/xdp_firewall.bpf.o \
-         ./usr/lib/rampart/bpf/tc_dispatch.bpf.o \
+         ./usr/lib/rampart/plugins/email.so ./usr/lib/rampart/plugins/xdp_firewall.bpf.o \
+         ./usr/lib/rampart/bpf/rampart_root.bpf.o ./usr/lib/rampart/plugins/firewall.so \
          ./usr/bin/rampartctl ./usr/share/bash-completion/completions/rampartctl \
          ./usr/share/rampart/swagger-ui/swagger-ui-bundle.js ./usr/share/rampart/swagger-ui/index.html \
          ./usr/lib/rampart/plugins/grpc.so ./usr/share/rampart/proto/rampart/v1/alerts.proto \

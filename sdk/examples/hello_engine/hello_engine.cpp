@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // A complete example engine. It reads its settings (with defaults and
 // checks), counts timer ticks in a metric, raises an alert every
-// `alert_every` ticks, counts events from the firewall source, and applies a
-// new config on reload all or nothing.
+// `alert_every` ticks, counts the events delivered to it (the records of
+// its own kernel programs' ring buffers, for an engine that installs some),
+// and applies a new config on reload all or nothing.
 #include <rampart/sdk/plugin.hpp>
 
 #include <atomic>
@@ -42,9 +43,7 @@ class HelloEngine {
 
   HelloEngine(Host& host, const Config& cfg) : host_(host), settings_(Settings::from(cfg)) {
     ticks_ = host_.counter("rampart_hello_ticks_total", "Timer ticks seen by the example engine");
-    events_ =
-        host_.counter("rampart_hello_events_total", "Firewall events seen by the example engine");
-    host_.subscribe(RAMPART_SOURCE_XDP_FIREWALL);
+    events_ = host_.counter("rampart_hello_events_total", "Events seen by the example engine");
   }
 
   void start() {

@@ -21,10 +21,10 @@
 #define RAMPART_CHAIN_SLOTS 16
 
 enum rampart_hook {
-	RAMPART_HOOK_XDP = 0,
-	RAMPART_HOOK_TC_INGRESS = 1,
-	RAMPART_HOOK_TC_EGRESS = 2,
-	RAMPART_HOOK_COUNT = 3,
+  RAMPART_HOOK_XDP = 0,
+  RAMPART_HOOK_TC_INGRESS = 1,
+  RAMPART_HOOK_TC_EGRESS = 2,
+  RAMPART_HOOK_COUNT = 3,
 };
 
 /* rampart_chains[hook]: which slots hold a stage, and the root's policy
@@ -32,8 +32,8 @@ enum rampart_hook {
 #define RAMPART_CHAIN_FAIL_CLOSED 0x1 /* no stage installed: drop (XDP) or shot (TC) */
 
 struct rampart_chain_state {
-	__u32 occupied; /* bit i: slot i holds a stage */
-	__u32 flags;	/* RAMPART_CHAIN_* */
+  __u32 occupied; /* bit i: slot i holds a stage */
+  __u32 flags;    /* RAMPART_CHAIN_* */
 };
 
 /* rampart_stage[0], one map per stage: where the stage sits. The core
@@ -42,11 +42,11 @@ struct rampart_chain_state {
 #define RAMPART_STAGE_KEEP_ON_EXIT 0x1 /* stays installed while rampartd restarts */
 
 struct rampart_stage_pos {
-	__u32 index;	/* slot in the hook's chain */
-	__s32 priority; /* as the stage declared it */
-	__u32 flags;	/* RAMPART_STAGE_* */
-	__u32 hook;	/* enum rampart_hook */
-	char owner[RAMPART_STAGE_OWNER_MAX]; /* plugin id, NUL-terminated */
+  __u32 index;                         /* slot in the hook's chain */
+  __s32 priority;                      /* as the stage declared it */
+  __u32 flags;                         /* RAMPART_STAGE_* */
+  __u32 hook;                          /* enum rampart_hook */
+  char owner[RAMPART_STAGE_OWNER_MAX]; /* plugin id, NUL-terminated */
 };
 
 /* TC_ACT_UNSPEC: continue with the next filter on the hook, then the stack. */

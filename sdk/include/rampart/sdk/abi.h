@@ -291,9 +291,10 @@ typedef struct rampart_setting {
 typedef struct rampart_program_image {
   uint32_t struct_size;
   uint32_t slot_index;
-  const char* object;  /* e.g. "xdp_firewall": <bpf dir>/xdp_firewall.bpf.o */
-  const char* program; /* e.g. "xdp_firewall_classify" */
-  const char* slot;    /* prog array, e.g. "fw_classifier" */
+  const char* object;  /* "xdp_firewall": xdp_firewall.bpf.o beside the plugin's .so, else in
+                          agent.bpf_dir */
+  const char* program; /* e.g. "xdp_firewall" */
+  const char* slot;    /* the stage's name (1.5 hooks), or a prog array of the plugin's */
   const rampart_setting* settings;
   size_t setting_count;
   const rampart_map_image* maps;
@@ -452,7 +453,10 @@ typedef struct rampart_host_api {
    * returns). Do not cancel while holding a lock the callback takes. */
   void (*timer_cancel)(rampart_host_ctx* ctx, rampart_timer* timer);
 
-  /* Deliver events of `source` to this instance's on_event. */
+  /* Deliver events of `source` published on the core's bus to this
+   * instance's on_event. Since 1.5 the kernel's records are not published
+   * by source: each plugin's ring buffers (RAMPART_MAP_PERSISTENT) reach
+   * that plugin alone, subscribed or not. */
   rampart_status (*subscribe)(rampart_host_ctx* ctx, uint32_t source);
   rampart_status (*unsubscribe)(rampart_host_ctx* ctx, uint32_t source);
 
