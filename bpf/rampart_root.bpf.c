@@ -36,39 +36,25 @@ static __always_inline int unclaimed(__u32 hook, const struct rampart_chain_stat
 	return closed;
 }
 
-/* Tail-calls the first stage; returns only if there is none. */
-#define ROOT_CHAIN(ctx, chain, st)                                    \
-	do {                                                          \
-		if (st && st->occupied)                               \
-			RAMPART__CHAIN_TRY(ctx, chain, st->occupied); \
-	} while (0)
+/* A root: the first stage of `chain` if there is one, else the hook's
+ * policy for a packet no stage took. */
+#define ROOT(ctx, chain, hook, pass, drop)                                                         \
+	{                                                                                          \
+		__u32 h_ = (hook);                                                                 \
+		const struct rampart_chain_state *st_ = bpf_map_lookup_elem(&rampart_chains, &h_); \
+                                                                                                   \
+		if (st_ && st_->occupied)                                                          \
+			RAMPART__CHAIN_TRY(ctx, chain, st_->occupied);                             \
+		return unclaimed(h_, st_) ? (drop) : (pass);                                       \
+	}
 
 SEC("xdp")
-int xdp_root(struct xdp_md *ctx)
-{
-	__u32 hook = RAMPART_HOOK_XDP;
-	const struct rampart_chain_state *st = bpf_map_lookup_elem(&rampart_chains, &hook);
+int xdp_root(struct xdp_md *ctx) ROOT(ctx, &rampart_xdp_chain, RAMPART_HOOK_XDP, XDP_PASS, XDP_DROP)
 
-	ROOT_CHAIN(ctx, &rampart_xdp_chain, st);
-	return unclaimed(hook, st) ? XDP_DROP : XDP_PASS;
-}
+	SEC("tc") int tc_ingress_root(struct __sk_buff *skb)
+		ROOT(skb, &rampart_tc_ingress_chain, RAMPART_HOOK_TC_INGRESS, RAMPART_TC_NEXT,
+		     RAMPART_TC_SHOT)
 
-SEC("tc")
-int tc_ingress_root(struct __sk_buff *skb)
-{
-	__u32 hook = RAMPART_HOOK_TC_INGRESS;
-	const struct rampart_chain_state *st = bpf_map_lookup_elem(&rampart_chains, &hook);
-
-	ROOT_CHAIN(skb, &rampart_tc_ingress_chain, st);
-	return unclaimed(hook, st) ? RAMPART_TC_SHOT : RAMPART_TC_NEXT;
-}
-
-SEC("tc")
-int tc_egress_root(struct __sk_buff *skb)
-{
-	__u32 hook = RAMPART_HOOK_TC_EGRESS;
-	const struct rampart_chain_state *st = bpf_map_lookup_elem(&rampart_chains, &hook);
-
-	ROOT_CHAIN(skb, &rampart_tc_egress_chain, st);
-	return unclaimed(hook, st) ? RAMPART_TC_SHOT : RAMPART_TC_NEXT;
-}
+			SEC("tc") int tc_egress_root(struct __sk_buff *skb)
+				ROOT(skb, &rampart_tc_egress_chain, RAMPART_HOOK_TC_EGRESS,
+				     RAMPART_TC_NEXT, RAMPART_TC_SHOT)

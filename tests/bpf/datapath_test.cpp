@@ -85,6 +85,19 @@ Outcome run(int prog_fd, bool xdp) {
   return r;
 }
 
+// The core services a plugin manager needs, around a datapath.
+struct Core {
+  explicit Core(Datapath& dp, unsigned workers = 1) : rt(workers), events(rt.workers()) {
+    services = std::make_unique<rampart::plugin_host::CoreServices>(
+        rampart::plugin_host::CoreServices{rt, events, alerts, metrics, &dp});
+  }
+  rampart::runtime::Runtime rt;
+  rampart::runtime::EventBus events;
+  rampart::alerts::AlertPipeline alerts;
+  rampart::runtime::Metrics metrics;
+  std::unique_ptr<rampart::plugin_host::CoreServices> services;
+};
+
 int root_fd(const Datapath& dp, const std::string& name) {
   for (const auto& [n, fd] : dp.programs()) {
     if (n == name) return fd;
@@ -334,11 +347,8 @@ TEST_F(DatapathTest, PersistentMapsOutliveProgramSwapsAndRestarts) {
 TEST_F(DatapathTest, PluginsOpenTheirOwnMapsWithTheirSizesChecked) {
   Datapath dp(options());
   dp.start();
-  rampart::runtime::Runtime rt(1);
-  rampart::runtime::EventBus events(rt.workers());
-  rampart::alerts::AlertPipeline alerts;
-  rampart::runtime::Metrics metrics;
-  rampart::plugin_host::CoreServices core{rt, events, alerts, metrics, &dp};
+  Core c(dp);
+  auto& core = *c.services;
   const std::string stage = "plugins:\n  good_engine: {stage: probe, ";
   {
     rampart::plugin_host::PluginManager pm(core);
@@ -393,12 +403,8 @@ TEST_F(DatapathTest, PluginsOpenTheirOwnMapsWithTheirSizesChecked) {
 TEST_F(DatapathTest, APluginsRingReachesThatPluginAloneAndItsCountersBecomeMetrics) {
   Datapath dp(options());
   dp.start();
-  rampart::runtime::Runtime rt(2);
-  rampart::runtime::EventBus events(rt.workers());
-  rampart::alerts::AlertPipeline alerts;
-  rampart::runtime::Metrics metrics;
-  rampart::plugin_host::CoreServices core{rt, events, alerts, metrics, &dp};
-  rampart::plugin_host::PluginManager pm(core);
+  Core core(dp, 2);
+  rampart::plugin_host::PluginManager pm(*core.services);
   pm.discover(
       {rampart::test::variant_dir("good_engine"), rampart::test::variant_dir("secret_engine")});
   pm.start(rampart::config::load_string(
@@ -412,10 +418,10 @@ TEST_F(DatapathTest, APluginsRingReachesThatPluginAloneAndItsCountersBecomeMetri
   // Both engines subscribe to the same sources; only the owner hears its ring.
   EXPECT_EQ(log_.count("[good_engine] probe event id=9"), 3u) << log_.dump();
   EXPECT_EQ(log_.count("[secret_engine] probe event"), 0u) << log_.dump();
-  const auto c = dp.counters();
-  ASSERT_EQ(c.size(), 1u);
-  EXPECT_EQ(c[0].desc.metric, "rampart_test_probe_packets_total");
-  EXPECT_EQ(c[0].values, std::vector<uint64_t>{3});
+  const auto exported = dp.counters();
+  ASSERT_EQ(exported.size(), 1u);
+  EXPECT_EQ(exported[0].desc.metric, "rampart_test_probe_packets_total");
+  EXPECT_EQ(exported[0].values, std::vector<uint64_t>{3});
   pm.stop_all();
   EXPECT_TRUE(dp.counters().empty()) << "a stopped plugin's exports go with it";
   EXPECT_TRUE(run(xdp, true).trail.empty()) << "and its stage";
