@@ -15,12 +15,13 @@ find_program(RAMPART_BPF_CLANG clang REQUIRED)
 
 # The SDK's headers: sdk/include in the source tree, <prefix>/include once
 # installed (this file is in <prefix>/share/cmake/RampartSDK).
+# Cached: rampart_add_bpf_object() may be called from any directory.
 if(EXISTS "${CMAKE_CURRENT_LIST_DIR}/../include/rampart/chain.h")
-  get_filename_component(RAMPART_BPF_SDK_INCLUDE_DIR "${CMAKE_CURRENT_LIST_DIR}/../include" ABSOLUTE)
+  get_filename_component(sdk_include "${CMAKE_CURRENT_LIST_DIR}/../include" ABSOLUTE)
 else()
-  get_filename_component(RAMPART_BPF_SDK_INCLUDE_DIR "${CMAKE_CURRENT_LIST_DIR}/../../../include"
-                         ABSOLUTE)
+  get_filename_component(sdk_include "${CMAKE_CURRENT_LIST_DIR}/../../../include" ABSOLUTE)
 endif()
+set(RAMPART_BPF_SDK_INCLUDE_DIR "${sdk_include}" CACHE INTERNAL "")
 
 function(rampart_bpf_target_arch out)
   string(TOLOWER "${CMAKE_SYSTEM_PROCESSOR}" p)
