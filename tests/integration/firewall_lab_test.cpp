@@ -901,3 +901,62 @@ TEST_F(FirewallLab, ADisabledFirewallLeavesTheChainAndComesBackEnabled) {
 }
 
 }  // namespace
+
+namespace {
+
+// Sum over CPUs of entry `key` of a pinned per-CPU u64 array.
+uint64_t pinned_percpu(const std::string& pin, uint32_t key) {
+  const int fd = bpf_obj_get(pin.c_str());
+  if (fd < 0) return ~0ull;
+  std::vector<uint64_t> v(static_cast<size_t>(libbpf_num_possible_cpus()));
+  uint64_t sum = 0;
+  if (bpf_map_lookup_elem(fd, &key, v.data()) == 0) {
+    for (const auto x : v) sum += x;
+  }
+  close(fd);
+  return sum;
+}
+
+// A third party's engine, built out of tree against the installed SDK
+// (sdk/examples/port_watch, by tests/sdk/build_example.sh): its XDP stage
+// runs after the firewall's, its TC egress stage sees what leaves, its ring
+// reaches it (alerts for the watched port) and its persistent counters
+// outlive its programs.
+TEST_F(FirewallLab, AnOutOfTreeEngineRunsItsOwnStagesBehindTheFirewall) {
+  const auto cfg = write_config("[]", "");
+  {
+    std::string text = rampart::test::read_file(cfg);
+    text += "  port_watch: {watch_port: 9999}\n";
+    rampart::test::write_file(cfg, text);
+  }
+  daemon_ = std::make_unique<DaemonProcess>(std::vector<std::string>{
+      "/usr/sbin/ip", "netns", "exec", lab_->ns_b(), RAMPARTD_PATH, "--config", cfg, "--plugin-dir",
+      RAMPART_BUILTIN_PLUGIN_DIR, "--plugin-dir", RAMPART_EXAMPLE_PLUGIN_DIR});
+  ASSERT_TRUE(daemon_->wait_for("ready plugins=firewall,log,port_watch refused=0"))
+      << daemon_->output();
+  ASSERT_TRUE(daemon_->wait_for("[port_watch] watching port 9999")) << daemon_->output();
+  const std::string counts = bpffs_ + "/rampart/plugins/port_watch/pw_counts";
+  expect_all(lab_->send_and_count(kPackets, 9999), kPackets, "port_watch only watches");
+  EXPECT_GE(pinned_percpu(counts, 1), kPackets) << "every UDP packet to 9999 reached its stage";
+  EXPECT_GE(pinned_percpu(counts, 2), kPackets) << "its TC egress stage saw the answers";
+  // Its ring's records became its alerts (the log sender writes them).
+  std::string alerts;
+  for (int i = 0; i < 500 && alerts.find("packet to watched port 9999") == std::string::npos; ++i) {
+    usleep(10000);
+    alerts = rampart::test::read_file(dir_ / "alerts.json");
+  }
+  EXPECT_NE(alerts.find(R"("component":"port_watch")"), std::string::npos) << alerts;
+
+  // The firewall's stage runs first: what it drops never reaches port_watch.
+  std::string text = rampart::test::read_file(cfg);
+  text.replace(text.find("rules: []"), 9, "rules: [{id: 1, action: deny, src_ip: 198.18.0.1/32}]");
+  rampart::test::write_file(cfg, text);
+  reload(1);
+  ASSERT_TRUE(daemon_->wait_for("installed 1 rules")) << daemon_->output();
+  // (The lab's end-of-burst markers come from another address: they pass.)
+  const uint64_t watched = pinned_percpu(counts, 1);
+  expect_all(lab_->send_and_count(kPackets, 9999), 0, "denied by the firewall");
+  EXPECT_EQ(pinned_percpu(counts, 1), watched) << "port_watch saw none of the denied packets";
+}
+
+}  // namespace

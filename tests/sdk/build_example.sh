@@ -30,3 +30,22 @@ if [ "$exported" != "rampart_plugin_entry" ]; then
   exit 1
 fi
 echo "sdk example built against the installed SDK: $out/plugins/hello_engine.so"
+
+# The kernel engine example: its XDP and TC programs built with the SDK's
+# rampart_add_bpf_object, and installed beside its .so.
+kernel_example=$(dirname "$example")/port_watch
+for cxx in g++ clang++; do
+  cmake -S "$kernel_example" -B "$out/pw-$cxx" -G Ninja -DCMAKE_PREFIX_PATH="$out/prefix" \
+    -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS="-Wall -Wextra -Wpedantic -Werror" >/dev/null
+  cmake --build "$out/pw-$cxx"
+done
+install -m 0755 "$out/pw-g++/port_watch.so" "$out/plugins/port_watch.so"
+install -m 0644 "$out/pw-g++/port_watch.bpf.o" "$out/plugins/port_watch.bpf.o"
+exported=$(nm -D --defined-only "$out/plugins/port_watch.so" | awk '$2 ~ /^[TDBR]$/ {print $3}')
+if [ "$exported" != "rampart_plugin_entry" ]; then
+  echo "port_watch.so exports more than the entry point:" >&2
+  echo "$exported" >&2
+  exit 1
+fi
+echo "kernel engine example built against the installed SDK: $out/plugins/port_watch.{so,bpf.o}"

@@ -22,4 +22,10 @@ struct rampart_xdp_meta {
 #define RAMPART_META_FRAGMENT 0x2 /* non-first fragment */
 #define RAMPART_META_LOGGED 0x4	  /* an event was emitted */
 
+#ifdef __cplusplus
+static_assert(sizeof(struct rampart_xdp_meta) == 12, "rampart_xdp_meta layout");
+#else
+_Static_assert(sizeof(struct rampart_xdp_meta) == 12, "rampart_xdp_meta layout");
+#endif
+
 #endif /* RAMPART_XDP_META_H */
