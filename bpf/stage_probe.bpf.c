@@ -36,6 +36,20 @@ struct {
 	__uint(max_entries, 64 * 1024);
 } probe_events SEC(".maps");
 
+/* Keyless maps, filled from a program image (tests of the map service). */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 8);
+	__type(value, __u32);
+} probe_queue SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_BLOOM_FILTER);
+	__uint(max_entries, 64);
+	__type(value, __u32);
+	__uint(map_extra, 3); /* hash functions */
+} probe_bloom SEC(".maps");
+
 /* What probe_events carries. */
 struct probe_event {
 	struct rampart_event_hdr hdr;

@@ -88,9 +88,10 @@ void fill(int fd, const MapContents& c, uint32_t value_size) {
     }
   }
   for (const auto& [k, v] : c.entries) {
-    if (bpf_map_update_elem(fd, k.data(), v.data(), BPF_ANY) != 0) {
-      throw BpfError("map " + c.name + ": update: " + err(errno));
-    }
+    // An empty key: a keyless map's push (the kernel wants a NULL key and flags 0).
+    const int rc = k.empty() ? bpf_map_update_elem(fd, nullptr, v.data(), 0)
+                             : bpf_map_update_elem(fd, k.data(), v.data(), BPF_ANY);
+    if (rc != 0) throw BpfError("map " + c.name + ": update: " + err(errno));
   }
 }
 
@@ -203,7 +204,9 @@ InstanceSpec spec_from_image(const rampart_program_image& image) {
       c.dense.assign(d, d + mi.dense_len);
     }
     if (mi.count) {
-      if (!mi.keys || !mi.values || !mi.key_size)
+      // Keyless (queue, stack, Bloom filter): values only, pushed in order.
+      const bool keyless = mi.key_size == 0 && !mi.keys;
+      if (!mi.values || (!keyless && (!mi.keys || !mi.key_size)))
         throw BpfError("map " + c.name + ": entries malformed");
       const auto* k = static_cast<const uint8_t*>(mi.keys);
       const auto* v = static_cast<const uint8_t*>(mi.values);

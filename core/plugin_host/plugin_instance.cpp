@@ -251,8 +251,12 @@ rampart_status map_result(int rc, const char* what) {
                    std::string(what) + ": " + std::strerror(e));
 }
 
+// A NULL key is for keyless maps (queue, stack, Bloom filter) only.
+bool key_ok(const rampart_map* m, const void* key) { return key || m->key_size == 0; }
+
 rampart_status api_map_lookup(rampart_map* m, const void* key, void* value) noexcept {
-  if (!m || !key || !value) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  if (!m || !key_ok(m, key) || !value)
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
   // The kernel would write a value per CPU into room for one.
   if (m->percpu) {
     return host_fail(RAMPART_ERR_INVALID_ARGUMENT,
@@ -311,7 +315,8 @@ std::vector<uint8_t> every_cpu(const rampart_map& m, const void* values, size_t 
 
 rampart_status api_map_update(rampart_map* m, const void* key, const void* value,
                               uint64_t flags) noexcept {
-  if (!m || !key || !value) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  if (!m || !key_ok(m, key) || !value)
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
   if (!m->percpu) return map_result(bpf_map_update_elem(m->fd, key, value, flags), "map update");
   try {
     const auto all = every_cpu(*m, value, 1);
@@ -319,6 +324,13 @@ rampart_status api_map_update(rampart_map* m, const void* key, const void* value
   } catch (const std::bad_alloc&) {
     return host_fail(RAMPART_ERR_INTERNAL, "map update: out of memory");
   }
+}
+
+rampart_status api_map_pop(rampart_map* m, void* value) noexcept {
+  if (!m || !value) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  if (m->key_size != 0)
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "map " + m->name + " has keys: nothing to pop");
+  return map_result(bpf_map_lookup_and_delete_elem(m->fd, nullptr, value), "map pop");
 }
 
 rampart_status api_map_delete(rampart_map* m, const void* key) noexcept {
@@ -533,6 +545,7 @@ PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> lib, CoreServices&
   api->map_info = &api_map_info;
   api->map_lookup_percpu = &api_map_lookup_percpu;
   api->counters_export = &api_counters_export;
+  api->map_pop = &api_map_pop;
 }
 
 PluginInstance::~PluginInstance() {

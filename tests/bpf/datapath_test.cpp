@@ -400,6 +400,22 @@ TEST_F(DatapathTest, PluginsOpenTheirOwnMapsWithTheirSizesChecked) {
   }
 }
 
+TEST_F(DatapathTest, KeylessMapsAreFilledFromTheImageAndServedToThePlugin) {
+  Datapath dp(options());
+  dp.start();
+  Core c(dp);
+  rampart::plugin_host::PluginManager pm(*c.services);
+  pm.discover({rampart::test::variant_dir("good_engine")});
+  pm.start(rampart::config::load_string(
+      "plugins:\n  good_engine: {stage: probe, keyless_probe: true}\n", "t.yaml"));
+  ASSERT_EQ(pm.running(), 1u) << log_.dump();
+  // The image pushed 11 and 12, the plugin 13: first in, first out; the
+  // Bloom filter holds 7 (image) and 9 (plugin), and certainly not 8.
+  EXPECT_EQ(log_.count("keyless probe: peek=11 pop=11 pop=12 pop=13 bloom7=1 bloom9=1 bloom8=0"),
+            1u)
+      << log_.dump();
+}
+
 TEST_F(DatapathTest, APluginsRingReachesThatPluginAloneAndItsCountersBecomeMetrics) {
   Datapath dp(options());
   dp.start();

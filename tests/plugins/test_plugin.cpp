@@ -257,13 +257,41 @@ class TestEngine {
     image.set<uint8_t>("probe_id", static_cast<uint8_t>(probe_id_));
     image.maps.push_back(rampart::sdk::MapImage::persistent("probe_hits"));
     image.maps.push_back(rampart::sdk::MapImage::persistent("probe_events"));
+    if (keyless_probe_) {
+      // Keyless maps filled from the image: pushed in order.
+      rampart::sdk::MapImage queue, bloom;
+      queue.name = "probe_queue";
+      queue.push(uint32_t{11});
+      queue.push(uint32_t{12});
+      bloom.name = "probe_bloom";
+      bloom.push(uint32_t{7});
+      image.maps.push_back(queue);
+      image.maps.push_back(bloom);
+    }
     stage_program_ = host_.install_program(image);
+    if (keyless_probe_) probe_keyless();
     host_.info("lifecycle: stage installed " + stage_);
     if (export_counters_) {
       host_.export_counters("probe_hits", "rampart_test_probe_packets_total",
                             "Packets the test probe saw", {{"probe", stage_}}, "slot", {"packets"},
                             "test_probe");
     }
+  }
+
+  // Queue and Bloom filter through the map service (ABI 1.5).
+  void probe_keyless() {
+    const auto queue = host_.open_map("probe_queue", 0, 4);
+    const auto bloom = host_.open_map("probe_bloom", 0, 4);
+    queue.push(uint32_t{13});
+    std::string out = "keyless probe:";
+    uint32_t v = 0;
+    if (queue.peek(v)) out += " peek=" + std::to_string(v);
+    while (queue.pop(v)) out += " pop=" + std::to_string(v);
+    bloom.push(uint32_t{9});
+    out += " bloom7=" + std::to_string(bloom.maybe_contains(uint32_t{7}));
+    out += " bloom9=" + std::to_string(bloom.maybe_contains(uint32_t{9}));
+    out += " bloom8=" + std::to_string(bloom.maybe_contains(uint32_t{8}));
+    host_.info(out);
   }
 
   // A per-CPU map (probe_hits, or fw_stats): a plain lookup is refused (it has
@@ -305,6 +333,7 @@ class TestEngine {
     probe_id_ = cfg.get<uint32_t>("probe_id", 1);
     keep_on_exit_ = cfg.get<bool>("keep_on_exit", false);
     export_counters_ = cfg.get<bool>("export_counters", false);
+    keyless_probe_ = cfg.get<bool>("keyless_probe", false);
 #ifdef TEST_FAULTS
     crash_on_tick_ = cfg.get<bool>("crash_on_tick", false);
     crash_on_event_ = cfg.get<bool>("crash_on_event", false);
@@ -323,7 +352,7 @@ class TestEngine {
   std::string stage_, stage_hook_;
   int32_t stage_priority_ = 500;
   uint32_t probe_id_ = 1;
-  bool keep_on_exit_ = false, export_counters_ = false;
+  bool keep_on_exit_ = false, export_counters_ = false, keyless_probe_ = false;
   rampart::sdk::Program stage_program_;
   std::atomic<bool> in_race_tick_{false};
   std::atomic<bool> self_armed_{false};

@@ -114,6 +114,7 @@ FROZEN(rampart_host_api, timer_start2, 344);
 FROZEN(rampart_host_api, map_info, 352);
 FROZEN(rampart_host_api, map_lookup_percpu, 360);
 FROZEN(rampart_host_api, counters_export, 368);
+FROZEN(rampart_host_api, map_pop, 376);
 FROZEN(rampart_map_info, struct_size, 0);
 FROZEN(rampart_map_info, type, 4);
 FROZEN(rampart_map_info, key_size, 8);

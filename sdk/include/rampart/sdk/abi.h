@@ -259,7 +259,9 @@ typedef struct rampart_map_image {
   const char* name;
   const void* dense; /* array maps: the values of keys 0..n-1, back to back */
   size_t dense_len;  /* bytes */
-  const void* keys;  /* explicit entries: count keys and count values */
+  const void* keys;  /* explicit entries: count keys and count values; a keyless map
+                        (queue, stack, Bloom filter): key_size 0, keys NULL, the values
+                        pushed in order (1.5) */
   const void* values;
   size_t count;
   /* ---- ABI 1.5 ---- */
@@ -576,6 +578,12 @@ typedef struct rampart_host_api {
    * every scrape and in GET /api/v1/ebpf. Any thread; again with the same
    * metric and status key replaces the export. */
   rampart_status (*counters_export)(rampart_host_ctx* ctx, const rampart_counter_export* desc);
+  /* Keyless maps (queue, stack, Bloom filter; key_size 0): map_update with
+   * a NULL key pushes (adds to a Bloom filter), map_lookup with a NULL key
+   * peeks (a Bloom filter: RAMPART_OK if `value` may be in it, NOT_FOUND if
+   * it is not). map_pop takes the next value out of a queue or stack
+   * (NOT_FOUND when empty). */
+  rampart_status (*map_pop)(rampart_map* map, void* value);
 } rampart_host_api;
 
 /*

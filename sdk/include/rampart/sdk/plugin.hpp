@@ -256,6 +256,16 @@ struct MapImage {
     return m;
   }
 
+  // ABI 1.5: a value pushed into a keyless map (queue, stack, Bloom filter).
+  template <class V>
+  void push(const V& v) {
+    key_size = 0;
+    value_size = sizeof(V);
+    const auto* vp = reinterpret_cast<const uint8_t*>(&v);
+    values.insert(values.end(), vp, vp + sizeof(V));
+    ++count;
+  }
+
   template <class K, class V>
   void add(const K& k, const V& v) {
     key_size = sizeof(K);
@@ -317,7 +327,7 @@ struct ProgramImage {
       mi.name = m.name.c_str();
       mi.dense = m.dense.data();
       mi.dense_len = m.dense.size();
-      mi.keys = m.keys.data();
+      mi.keys = m.keys.empty() ? nullptr : m.keys.data();
       mi.values = m.values.data();
       mi.count = m.count;
       mi.flags = m.flags;
@@ -432,6 +442,35 @@ class Map {
   void update_batch(const std::vector<K>& keys, const std::vector<V>& values) const {
     check(api_->map_update_batch(m_, keys.data(), values.data(),
                                  std::min(keys.size(), values.size())));
+  }
+
+  // ABI 1.5, keyless maps. A queue or stack: push, peek, pop (false when
+  // empty). A Bloom filter: push adds, maybe_contains answers "perhaps"
+  // (true) or "certainly not" (false).
+  template <class V>
+  void push(const V& value) const {
+    check(api_->map_update(m_, nullptr, &value, 0));
+  }
+  template <class V>
+  bool peek(V& value) const {
+    const rampart_status st = api_->map_lookup(m_, nullptr, &value);
+    if (st == RAMPART_ERR_NOT_FOUND) return false;
+    check(st);
+    return true;
+  }
+  template <class V>
+  bool pop(V& value) const {
+    if (!RAMPART_HAS_FIELD(api_, rampart_host_api, map_pop) || !api_->map_pop)
+      throw Error(RAMPART_ERR_UNSUPPORTED, "host has no map_pop (ABI < 1.5)");
+    const rampart_status st = api_->map_pop(m_, &value);
+    if (st == RAMPART_ERR_NOT_FOUND) return false;
+    check(st);
+    return true;
+  }
+  template <class V>
+  bool maybe_contains(const V& value) const {
+    V copy = value;
+    return peek(copy);
   }
 
  private:
