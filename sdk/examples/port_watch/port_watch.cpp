@@ -47,10 +47,11 @@ class PortWatch {
     char src[INET_ADDRSTRLEN] = {}, dst[INET_ADDRSTRLEN] = {};
     inet_ntop(AF_INET, &e.saddr, src, sizeof src);
     inet_ntop(AF_INET, &e.daddr, dst, sizeof dst);
-    rampart_alert a = rampart::sdk::make_alert(
-        RAMPART_SEVERITY_LOW, "port-" + std::to_string(e.dport),
-        "packet to watched port " + std::to_string(e.dport) + " from " + src,
-        {"T1046", "Network Service Discovery", "Discovery"});
+    // The alert points at these strings: they must outlive emit_alert().
+    const std::string rule = "port-" + std::to_string(e.dport);
+    const std::string msg = "packet to watched port " + std::to_string(e.dport) + " from " + src;
+    rampart_alert a = rampart::sdk::make_alert(RAMPART_SEVERITY_LOW, rule, msg,
+                                               {"T1046", "Network Service Discovery", "Discovery"});
     a.ip_family = 4;
     a.protocol = e.protocol;
     std::memcpy(a.src_addr, &e.saddr, 4);
