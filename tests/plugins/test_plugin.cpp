@@ -131,7 +131,7 @@ class TestEngine {
         {"value",          "reject",         "fail_reload",      "tick_ms",         "alert_on_tick",
          "throw_on_tick",  "throw_on_event", "open_map",         "map_value_size",  "publish_names",
          "alert_on_event", "timer_race",     "map_probe",        "stage",           "stage_hook",
-         "stage_priority", "probe_id",       "keep_on_exit",     "export_counters",
+         "stage_priority", "probe_id",       "keep_on_exit",     "export_counters", "keyless_probe",
 #ifdef TEST_FAULTS
          "crash_on_tick",  "crash_on_event", "overflow_on_tick", "stall_stop_ms"
 #endif

@@ -21,65 +21,59 @@ const volatile __u16 watch_port = 0; /* host order; set by the engine */
 
 /* Persistent: kept across reloads and restarts. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, PW_COUNTERS);
-	__type(key, __u32);
-	__type(value, __u64);
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, PW_COUNTERS);
+  __type(key, __u32);
+  __type(value, __u64);
 } pw_counts SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 256 * 1024);
 } pw_events SEC(".maps");
 
-static __always_inline void count(__u32 which)
-{
-	__u64 *v = bpf_map_lookup_elem(&pw_counts, &which);
+static __always_inline void count(__u32 which) {
+  __u64* v = bpf_map_lookup_elem(&pw_counts, &which);
 
-	if (v)
-		*v += 1;
+  if (v) *v += 1;
 }
 
 SEC("xdp")
-int xdp_port_watch(struct xdp_md *ctx)
-{
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	struct iphdr *ip = (void *)(eth + 1);
+int xdp_port_watch(struct xdp_md* ctx) {
+  void* data = (void*)(long)ctx->data;
+  void* end = (void*)(long)ctx->data_end;
+  struct ethhdr* eth = data;
+  struct iphdr* ip = (void*)(eth + 1);
 
-	if ((void *)(ip + 1) > end || eth->h_proto != bpf_htons(0x0800) || ip->ihl != 5)
-		return rampart_xdp_next(ctx);
-	if (ip->protocol != 6 && ip->protocol != 17)
-		return rampart_xdp_next(ctx);
-	/* TCP and UDP both start with the ports. */
-	__u16 *ports = (void *)(ip + 1);
+  if ((void*)(ip + 1) > end || eth->h_proto != bpf_htons(0x0800) || ip->ihl != 5)
+    return rampart_xdp_next(ctx);
+  if (ip->protocol != 6 && ip->protocol != 17) return rampart_xdp_next(ctx);
+  /* TCP and UDP both start with the ports. */
+  __u16* ports = (void*)(ip + 1);
 
-	if ((void *)(ports + 2) > end)
-		return rampart_xdp_next(ctx);
-	count(PW_SEEN);
-	if (watch_port && bpf_ntohs(ports[1]) == watch_port) {
-		count(PW_WATCHED);
-		struct pw_event *e = bpf_ringbuf_reserve(&pw_events, sizeof(*e), 0);
+  if ((void*)(ports + 2) > end) return rampart_xdp_next(ctx);
+  count(PW_SEEN);
+  if (watch_port && bpf_ntohs(ports[1]) == watch_port) {
+    count(PW_WATCHED);
+    struct pw_event* e = bpf_ringbuf_reserve(&pw_events, sizeof(*e), 0);
 
-		if (e) {
-			e->hdr.type = PW_EVENT_HIT;
-			e->hdr.source = PW_SOURCE;
-			e->hdr.ts_ns = bpf_ktime_get_ns();
-			e->saddr = ip->saddr;
-			e->daddr = ip->daddr;
-			e->sport = bpf_ntohs(ports[0]);
-			e->dport = bpf_ntohs(ports[1]);
-			e->protocol = ip->protocol;
-			bpf_ringbuf_submit(e, 0);
-		}
-	}
-	return rampart_xdp_next(ctx);
+    if (e) {
+      e->hdr.type = PW_EVENT_HIT;
+      e->hdr.source = PW_SOURCE;
+      e->hdr.ts_ns = bpf_ktime_get_ns();
+      e->saddr = ip->saddr;
+      e->daddr = ip->daddr;
+      e->sport = bpf_ntohs(ports[0]);
+      e->dport = bpf_ntohs(ports[1]);
+      e->protocol = ip->protocol;
+      bpf_ringbuf_submit(e, 0);
+    }
+  }
+  return rampart_xdp_next(ctx);
 }
 
 SEC("tc")
-int tc_port_watch(struct __sk_buff *skb)
-{
-	count(PW_EGRESS);
-	return rampart_tc_next(skb);
+int tc_port_watch(struct __sk_buff* skb) {
+  count(PW_EGRESS);
+  return rampart_tc_next(skb);
 }

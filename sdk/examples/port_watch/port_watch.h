@@ -16,13 +16,13 @@
 #define PW_EVENT_HIT 1
 
 struct pw_event {
-	struct rampart_event_hdr hdr;
-	__u32 saddr; /* network order */
-	__u32 daddr;
-	__u16 sport; /* host order */
-	__u16 dport;
-	__u8 protocol;
-	__u8 pad[3];
+  struct rampart_event_hdr hdr;
+  __u32 saddr; /* network order */
+  __u32 daddr;
+  __u16 sport; /* host order */
+  __u16 dport;
+  __u8 protocol;
+  __u8 pad[3];
 };
 
 #ifdef __cplusplus
