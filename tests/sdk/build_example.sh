@@ -7,6 +7,17 @@ build=$1 example=$2 out=$3
 rm -rf "$out"
 mkdir -p "$out"
 cmake --install "$build" --component sdk --prefix "$out/prefix" >/dev/null
+
+# A plugin must export exactly one symbol: the entry point.
+only_entry_exported() {
+  local exported
+  exported=$(nm -D --defined-only "$1" | awk '$2 ~ /^[TDBR]$/ {print $3}')
+  if [ "$exported" != "rampart_plugin_entry" ]; then
+    echo "$1 exports more than the entry point:" >&2
+    echo "$exported" >&2
+    exit 1
+  fi
+}
 # The SDK's headers compile without a warning as C++17 and as C++20, with
 # GCC and with Clang; GCC's C++20 build is the one installed.
 for cxx in g++ clang++; do
@@ -22,13 +33,7 @@ ln -sfn build-g++-20 "$out/build"
 mkdir -p "$out/plugins"
 install -m 0755 "$out/build/hello_engine.so" "$out/plugins/hello_engine.so"
 chmod 0755 "$out/plugins"
-# The example must export exactly one symbol: the entry point.
-exported=$(nm -D --defined-only "$out/plugins/hello_engine.so" | awk '$2 ~ /^[TDBR]$/ {print $3}')
-if [ "$exported" != "rampart_plugin_entry" ]; then
-  echo "hello_engine.so exports more than the entry point:" >&2
-  echo "$exported" >&2
-  exit 1
-fi
+only_entry_exported "$out/plugins/hello_engine.so"
 echo "sdk example built against the installed SDK: $out/plugins/hello_engine.so"
 
 # The kernel engine example: its XDP and TC programs built with the SDK's
@@ -42,10 +47,5 @@ for cxx in g++ clang++; do
 done
 install -m 0755 "$out/pw-g++/port_watch.so" "$out/plugins/port_watch.so"
 install -m 0644 "$out/pw-g++/port_watch.bpf.o" "$out/plugins/port_watch.bpf.o"
-exported=$(nm -D --defined-only "$out/plugins/port_watch.so" | awk '$2 ~ /^[TDBR]$/ {print $3}')
-if [ "$exported" != "rampart_plugin_entry" ]; then
-  echo "port_watch.so exports more than the entry point:" >&2
-  echo "$exported" >&2
-  exit 1
-fi
+only_entry_exported "$out/plugins/port_watch.so"
 echo "kernel engine example built against the installed SDK: $out/plugins/port_watch.{so,bpf.o}"
