@@ -12,6 +12,7 @@
 #include <random>
 
 #include "compiler.hpp"
+#include "fuzz_inputs.hpp"
 #include "rule.hpp"
 #include "rule_json.hpp"
 #include "tables.hpp"
@@ -308,20 +309,14 @@ TEST(FirewallRuleJson, ControlCharactersInFieldsAreFieldErrors) {
 
 // Every fuzz seed and every input a fuzzer once crashed on.
 TEST(FirewallRuleJson, FuzzInputsParseOrFailCleanly) {
-  size_t n = 0;
-  for (const char* sub : {"/tests/fuzz/corpus/rule_json", "/tests/fuzz/regressions/rule_json"}) {
-    const std::filesystem::path dir = std::string(RAMPART_SOURCE_DIR) + sub;
-    if (!std::filesystem::exists(dir)) continue;
-    for (const auto& f : std::filesystem::directory_iterator(dir)) {
-      ++n;
-      try {
-        const auto r = rule_from_json(rampart::test::read_file(f.path().string()));
-        EXPECT_EQ(validate(r), "") << f.path();
-      } catch (const RuleError& e) {
-        EXPECT_STRNE(e.what(), "") << f.path();
-      }
-    }
-  }
+  const size_t n = rampart::test::for_each_fuzz_input(
+      "rule_json", [](const auto& path, const std::string& bytes) {
+        try {
+          EXPECT_EQ(validate(rule_from_json(bytes)), "") << path;
+        } catch (const RuleError& e) {
+          EXPECT_STRNE(e.what(), "") << path;
+        }
+      });
   EXPECT_GE(n, 4u);
 }
 

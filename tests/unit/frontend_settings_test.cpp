@@ -8,6 +8,7 @@
 #include <iterator>
 #include <string>
 
+#include "fuzz_inputs.hpp"
 #include "listen_check.hpp"
 #include "temp_dir.hpp"
 
@@ -118,17 +119,10 @@ TEST(ListenSetting, RefusesAnythingElseNamingTheKey) {
 // fuzz_listen's seeds and every input it ever crashed on, through the
 // fuzzer's own checks.
 TEST(ListenSetting, FuzzInputsParseOrFailCleanly) {
-  size_t n = 0;
-  for (const char* sub : {"/tests/fuzz/corpus/listen", "/tests/fuzz/regressions/listen"}) {
-    const std::filesystem::path dir = std::string(RAMPART_SOURCE_DIR) + sub;
-    if (!std::filesystem::exists(dir)) continue;
-    for (const auto& f : std::filesystem::directory_iterator(dir)) {
-      std::ifstream in(f.path(), std::ios::binary);
-      const std::string bytes(std::istreambuf_iterator<char>(in), {});
-      EXPECT_TRUE(rampart::fuzz::check_listen_input(bytes)) << f.path();
-      ++n;
-    }
-  }
+  const size_t n =
+      rampart::test::for_each_fuzz_input("listen", [](const auto& path, const std::string& bytes) {
+        EXPECT_TRUE(rampart::fuzz::check_listen_input(bytes)) << path;
+      });
   EXPECT_GE(n, 6u);
 }
 

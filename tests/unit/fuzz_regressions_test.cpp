@@ -11,6 +11,7 @@
 #include <map>
 
 #include "config/config.hpp"
+#include "fuzz_inputs.hpp"
 #include "mmdb_check.hpp"
 #include "mmdb_writer.hpp"
 #include "temp_dir.hpp"
@@ -18,22 +19,16 @@
 namespace {
 
 TEST(FuzzRegressions, ConfigInputsLoadOrFailCleanly) {
-  size_t replayed = 0;
-  for (const char* sub : {"/tests/fuzz/corpus/config", "/tests/fuzz/regressions/config"}) {
-    const std::filesystem::path dir = std::string(RAMPART_SOURCE_DIR) + sub;
-    if (!std::filesystem::exists(dir)) continue;
-    for (const auto& f : std::filesystem::directory_iterator(dir)) {
-      const auto text = rampart::test::read_file(f.path().string());
-      try {
-        rampart::config::load_string(text, f.path().filename().string());
-      } catch (const rampart::config::ConfigError& e) {
-        EXPECT_NE(std::string(e.what()), "") << f.path();
-      } catch (const std::exception& e) {
-        ADD_FAILURE() << f.path() << ": unexpected " << e.what();
-      }
-      ++replayed;
-    }
-  }
+  const size_t replayed =
+      rampart::test::for_each_fuzz_input("config", [](const auto& path, const std::string& text) {
+        try {
+          rampart::config::load_string(text, path.filename().string());
+        } catch (const rampart::config::ConfigError& e) {
+          EXPECT_NE(std::string(e.what()), "") << path;
+        } catch (const std::exception& e) {
+          ADD_FAILURE() << path << ": unexpected " << e.what();
+        }
+      });
   EXPECT_GE(replayed, 4u);
 }
 

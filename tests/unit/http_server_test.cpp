@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "fuzz_inputs.hpp"
 #include "http_check.hpp"
 #include "http_message.hpp"
 #include "http_server.hpp"
@@ -566,16 +567,10 @@ TEST(HttpMessage, ResponseHeadersCannotBeSplit) {
 // The fuzz corpus and every input fuzz_http ever crashed on, replayed
 // through the fuzzer's own checks.
 TEST(HttpMessage, FuzzInputsHoldTheParsersInvariants) {
-  size_t replayed = 0;
-  for (const char* sub : {"/tests/fuzz/corpus/http", "/tests/fuzz/regressions/http"}) {
-    const std::filesystem::path dir = std::string(RAMPART_SOURCE_DIR) + sub;
-    if (!std::filesystem::exists(dir)) continue;
-    for (const auto& f : std::filesystem::directory_iterator(dir)) {
-      EXPECT_TRUE(rampart::fuzz::check_http_input(rampart::test::read_file(f.path().string())))
-          << f.path();
-      ++replayed;
-    }
-  }
+  const size_t replayed =
+      rampart::test::for_each_fuzz_input("http", [](const auto& path, const std::string& bytes) {
+        EXPECT_TRUE(rampart::fuzz::check_http_input(bytes)) << path;
+      });
   EXPECT_GE(replayed, 8u);
 }
 
