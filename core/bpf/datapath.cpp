@@ -52,18 +52,29 @@ constexpr const char* kChains[RAMPART_HOOK_COUNT] = {
     "rampart_xdp_chain", "rampart_tc_ingress_chain", "rampart_tc_egress_chain"};
 constexpr uint32_t kUnplaced = ~0u;
 
-const std::vector<std::string>& core_map_names() {
-  static const std::vector<std::string> names = {kChains[0], kChains[1], kChains[2],
-                                                 "rampart_chains", "rampart_root_stats"};
-  return names;
-}
-
 // Stage names and plugin ids become pin names: [a-z0-9_-], 1..47 bytes.
 bool plain_name(const std::string& s) {
   if (s.empty() || s.size() >= RAMPART_STAGE_OWNER_MAX) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
   });
+}
+
+// Entries first..first+n-1 of a u64 array, each summed over CPUs for a
+// per-CPU one: the map's kind is asked once.
+std::vector<uint64_t> sum_entries(int fd, uint32_t first, size_t n) {
+  std::vector<uint64_t> out(n, 0);
+  bpf_map_info info{};
+  uint32_t len = sizeof info;
+  if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) != 0 || info.value_size != 8) return out;
+  const int ncpu = info.type == BPF_MAP_TYPE_PERCPU_ARRAY ? libbpf_num_possible_cpus() : 1;
+  std::vector<uint64_t> v(ncpu > 0 ? ncpu : 1);
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t key = first + static_cast<uint32_t>(i);
+    if (bpf_map_lookup_elem(fd, &key, v.data()) != 0) continue;
+    for (const auto x : v) out[i] += x;
+  }
+  return out;
 }
 
 uint32_t prog_id(int prog_array, uint32_t index) {
@@ -403,7 +414,7 @@ void Datapath::adopt_stages() {
       st.flags = pos.flags;
       st.index = pos.index;
       st.pos_fd = fd;
-      stages_[std::string(kHookNames[hook]) + "/" + name] = std::move(st);
+      stages_[stage_key(hook, name)] = std::move(st);
     }
   }
 }
@@ -551,6 +562,7 @@ void Datapath::load() {
   load_or_adopt_root();
   if (adopted_) adopt_stages();
   set_chain_flags(RAMPART_HOOK_XDP, opts_.fail_closed ? RAMPART_CHAIN_FAIL_CLOSED : 0);
+  if (exports_.empty()) export_root_counters();
 }
 
 void Datapath::attach() {
@@ -622,11 +634,32 @@ std::vector<StageView> Datapath::stages() const {
   return out;
 }
 
-const std::vector<std::string>& Datapath::root_stat_names() {
-  static const std::vector<std::string> names = {
-      "xdp_unclaimed_passed",         "xdp_unclaimed_dropped",      "tc_ingress_unclaimed_passed",
-      "tc_ingress_unclaimed_dropped", "tc_egress_unclaimed_passed", "tc_egress_unclaimed_dropped"};
+const std::vector<std::string>& Datapath::core_map_names() {
+  static const std::vector<std::string> names = {kChains[0], kChains[1], kChains[2],
+                                                 "rampart_chains", "rampart_root_stats"};
   return names;
+}
+
+std::string Datapath::stage_key(uint32_t hook, const std::string& name) {
+  return std::string(kHookNames[hook]) + "/" + name;
+}
+
+// The roots' counters go out like any plugin's: rampart_root_stats
+// entries hook * 2 + (0 passed, 1 dropped) of a packet no stage took.
+void Datapath::export_root_counters() {
+  for (uint32_t hook = 0; hook < RAMPART_HOOK_COUNT; ++hook) {
+    const std::string program = kRootPrograms[hook];
+    CounterExport e;
+    e.map = "rampart_root_stats";
+    e.metric = "rampart_kernel_packets_total";
+    e.help = "Kernel per-CPU counters summed, per program and action";
+    e.labels = {{"program", program}};
+    e.label = "action";
+    e.names = {"unclaimed_passed", "unclaimed_dropped"};
+    e.first = hook * 2;
+    e.status = program;
+    exports_.push_back(std::move(e));
+  }
 }
 
 int Datapath::core_map_fd(const std::string& name) const {
@@ -673,7 +706,7 @@ Datapath::Stage& Datapath::claim_stage(const InstallTarget& t) {
   const uint32_t hook = t.hook - RAMPART_PROGRAM_XDP;
   if (!plain_name(t.slot)) throw BpfError("stage name '" + t.slot + "' must be 1-47 of [a-z0-9_-]");
   if (!plain_name(t.owner)) throw BpfError("plugin id '" + t.owner + "' cannot own a stage");
-  const std::string key = std::string(kHookNames[hook]) + "/" + t.slot;
+  const std::string key = stage_key(hook, t.slot);
   auto it = stages_.find(key);
   if (it != stages_.end()) {
     if (it->second.owner != t.owner) {
@@ -857,7 +890,7 @@ std::shared_ptr<InstalledProgram> Datapath::install(const std::string& object, I
   Stage* stage = nullptr;
   bool fresh = false;
   if (t.hook != RAMPART_PROGRAM_SLOT) {
-    fresh = stages_.count(std::string(kHookNames[t.hook - 1]) + "/" + t.slot) == 0;
+    fresh = stages_.count(stage_key(t.hook - RAMPART_PROGRAM_XDP, t.slot)) == 0;
     stage = &claim_stage(t);
     spec.shared_maps["rampart_stage"] = stage->pos_fd;
   }
@@ -865,7 +898,7 @@ std::shared_ptr<InstalledProgram> Datapath::install(const std::string& object, I
   try {
     inst = std::make_shared<InstalledProgram>(ProgramInstance::load(spec), t.owner);
   } catch (...) {
-    if (fresh) uninstall(std::string(kHookNames[stage->hook]) + "/" + stage->name);
+    if (fresh) uninstall(stage_key(stage->hook, stage->name));
     throw;
   }
   for (const auto& name : inst->instance().created_persistent())
@@ -873,7 +906,7 @@ std::shared_ptr<InstalledProgram> Datapath::install(const std::string& object, I
 
   Staged place_it{"", -1, t.slot_index, inst};
   if (stage) {
-    place_it.stage = std::string(kHookNames[stage->hook]) + "/" + stage->name;
+    place_it.stage = stage_key(stage->hook, stage->name);
   } else {
     place_it.slot_fd = owned_map_fd_locked(t.owner, t.slot);
     bpf_map_info info{};
@@ -1072,11 +1105,8 @@ std::vector<CounterValues> Datapath::counters() const {
   std::lock_guard lock(mu_);
   std::vector<CounterValues> out;
   for (const auto& e : exports_) {
-    const int fd = owned_persistent(e.owner, e.map);
-    CounterValues v{e, {}};
-    for (uint32_t i = 0; i < e.names.size(); ++i)
-      v.values.push_back(fd >= 0 ? percpu_sum(fd, i) : 0);
-    out.push_back(std::move(v));
+    const int fd = e.owner.empty() ? core_map_fd(e.map) : owned_persistent(e.owner, e.map);
+    out.push_back({e, sum_entries(fd, e.first, e.names.size())});
   }
   return out;
 }
@@ -1092,16 +1122,7 @@ void Datapath::detach_all(const std::string& pin_root) {
 }
 
 uint64_t Datapath::percpu_sum(int map_fd, uint32_t index) {
-  bpf_map_info info{};
-  uint32_t len = sizeof info;
-  if (bpf_obj_get_info_by_fd(map_fd, &info, &len) != 0 || info.value_size != 8) return 0;
-  const bool percpu = info.type == BPF_MAP_TYPE_PERCPU_ARRAY;
-  const int ncpu = percpu ? libbpf_num_possible_cpus() : 1;
-  std::vector<uint64_t> v(ncpu > 0 ? ncpu : 1);
-  if (bpf_map_lookup_elem(map_fd, &index, v.data()) != 0) return 0;
-  uint64_t sum = 0;
-  for (auto x : v) sum += x;
-  return sum;
+  return sum_entries(map_fd, index, 1)[0];
 }
 
 }  // namespace rampart::bpf

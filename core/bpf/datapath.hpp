@@ -87,11 +87,13 @@ struct StageView {
   uint32_t prog_id = 0;  // 0: not in the chain
 };
 
-// Kernel counters a plugin exports (counters_export).
+// Kernel counters exported as metrics: a plugin's (counters_export), or
+// the core's own (owner "": the roots').
 struct CounterExport {
   std::string owner, map, metric, help, label, status;
   std::vector<std::pair<std::string, std::string>> labels;
-  std::vector<std::string> names;
+  std::vector<std::string> names;  // entries first..first+names.size()-1
+  uint32_t first = 0;
 };
 struct CounterValues {
   CounterExport desc;
@@ -177,8 +179,8 @@ class Datapath {
   // Sum over CPUs of entry `index` of a per-CPU u64 array (or the value of a plain one).
   static uint64_t percpu_sum(int map_fd, uint32_t index);
 
-  // Names of the roots' counters (rampart_root_stats), by index.
-  static const std::vector<std::string>& root_stat_names();
+  // The core's maps: the chains, their state, the roots' counters.
+  static const std::vector<std::string>& core_map_names();
 
  private:
   struct Stage {
@@ -207,6 +209,8 @@ class Datapath {
   void move_stage(Stage& st, uint32_t to);
   void write_pos(const Stage& st);
   void activate(Stage& st, const std::shared_ptr<InstalledProgram>& prog);
+  static std::string stage_key(uint32_t hook, const std::string& name);
+  void export_root_counters();
   void uninstall(const std::string& key);
   void uninstall_slot(Stage& st);
   int owned_map_fd_locked(const std::string& owner, const std::string& name) const;

@@ -103,14 +103,13 @@ std::string ebpf_status_json(const bpf::Datapath* dp) {
   Object::Ptr counters = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   if (dp) {
     o->set("pin_root", dp->options().pin_root);
-    for (const auto& n : {"rampart_xdp_chain", "rampart_tc_ingress_chain",
-                          "rampart_tc_egress_chain", "rampart_chains", "rampart_root_stats"}) {
+    for (const auto& n : bpf::Datapath::core_map_names()) {
       const int fd = dp->core_map_fd(n);
       bpf_map_info info{};
       uint32_t len = sizeof info;
       if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
       Object::Ptr m = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-      m->set("name", std::string(n));
+      m->set("name", n);
       m->set("id", info.id);
       m->set("type", info.type);
       m->set("max_entries", info.max_entries);
@@ -165,12 +164,6 @@ std::string ebpf_status_json(const bpf::Datapath* dp) {
       for (size_t i = 0; i < c.values.size(); ++i) group->set(c.desc.names[i], c.values[i]);
       counters->set(c.desc.status, group);
     }
-    Object::Ptr roots = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    const int rs = dp->core_map_fd("rampart_root_stats");
-    const auto& names = bpf::Datapath::root_stat_names();
-    for (uint32_t i = 0; rs >= 0 && i < names.size(); ++i)
-      roots->set(names[i], bpf::Datapath::percpu_sum(rs, i));
-    counters->set("roots", roots);
   }
   o->set("maps", maps);
   o->set("counters", counters);

@@ -181,8 +181,8 @@ void alert_metrics(std::vector<prometheus::MetricFamily>& out, const alerts::Ale
 }
 
 void kernel_metrics(std::vector<prometheus::MetricFamily>& out, const bpf::Datapath& dp) {
-  // Plugins' exported kernel counters, one family per metric name, and the
-  // roots' own.
+  // Exported kernel counters (plugins' and the roots'), one family per
+  // metric name.
   std::map<std::string, prometheus::MetricFamily> families;
   auto family = [&](const std::string& name, const std::string& help) -> auto& {
     auto it = families.find(name);
@@ -197,17 +197,6 @@ void kernel_metrics(std::vector<prometheus::MetricFamily>& out, const bpf::Datap
       labels[c.desc.label] = c.desc.names[i];
       add_sample(f, labels, static_cast<double>(c.values[i]));
     }
-  }
-  auto& packets = family("rampart_kernel_packets_total",
-                         "Kernel per-CPU counters summed, per program and action");
-  const int roots = dp.core_map_fd("rampart_root_stats");
-  const auto& names = bpf::Datapath::root_stat_names();
-  for (uint32_t i = 0; roots >= 0 && i < names.size(); ++i) {
-    const auto cut = names[i].find("_unclaimed_");
-    add_sample(
-        packets,
-        {{"program", names[i].substr(0, cut) + "_root"}, {"action", names[i].substr(cut + 1)}},
-        static_cast<double>(bpf::Datapath::percpu_sum(roots, i)));
   }
   for (auto& [name, f] : families) out.push_back(std::move(f));
   auto attached = metric_family("rampart_interface_attached",

@@ -904,15 +904,19 @@ rampart_status PluginInstance::counters_export(const rampart_counter_export& d) 
   e.help = d.help;
   e.label = d.label;
   e.status = d.status ? d.status : id();
-  if (e.metric.rfind("rampart_", 0) != 0 || e.metric.size() < 7 ||
-      e.metric.compare(e.metric.size() - 6, 6, "_total") != 0) {
-    return host_fail(RAMPART_ERR_INVALID_ARGUMENT,
-                     "counter " + e.metric + " must start with rampart_ and end in _total");
-  }
   for (size_t i = 0; i < d.label_count; ++i) {
     if (!d.labels[i].name || !d.labels[i].value)
       return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "counters_export: a label is missing");
     e.labels.emplace_back(d.labels[i].name, d.labels[i].value);
+  }
+  // The same names a plugin's own metrics may have (a bad one would break
+  // the whole exposition).
+  try {
+    runtime::check_metric_name(e.metric, RAMPART_METRIC_COUNTER);
+    runtime::check_label_name(e.metric, e.label);
+    for (const auto& [k, v] : e.labels) runtime::check_label_name(e.metric, k);
+  } catch (const std::invalid_argument& err) {
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT, err.what());
   }
   for (uint32_t i = 0; i < d.count; ++i) {
     if (!d.names[i])

@@ -9,30 +9,38 @@
 
 namespace rampart::runtime {
 
-MetricHandle Metrics::create(const std::string& plugin_id, const rampart_metric_desc& desc) {
+void check_metric_name(const std::string& name, rampart_metric_type type) {
   static const std::regex kName("rampart_[a-zA-Z0-9_]+");
+  if (!std::regex_match(name, kName)) {
+    throw std::invalid_argument("metric name '" + name + "' must match rampart_[a-zA-Z0-9_]+");
+  }
+  if (type == RAMPART_METRIC_COUNTER && !name.ends_with("_total")) {
+    throw std::invalid_argument("counter '" + name + "' must end in _total");
+  }
+}
+
+void check_label_name(const std::string& metric, const std::string& label) {
   static const std::regex kLabel("[a-zA-Z_][a-zA-Z0-9_]*");
+  if (!std::regex_match(label, kLabel) || label == "plugin" || label.starts_with("__")) {
+    throw std::invalid_argument("metric '" + metric + "': invalid or reserved label name '" +
+                                label + "'");
+  }
+}
+
+MetricHandle Metrics::create(const std::string& plugin_id, const rampart_metric_desc& desc) {
   if (desc.struct_size < RAMPART_FIELD_END(rampart_metric_desc, bucket_count)) {
     throw std::invalid_argument("metric description is smaller than ABI v1.0 allows");
   }
   const std::string name = desc.name ? desc.name : "";
-  if (!std::regex_match(name, kName)) {
-    throw std::invalid_argument("metric name '" + name + "' must match rampart_[a-zA-Z0-9_]+");
-  }
   if (desc.type > RAMPART_METRIC_HISTOGRAM) {
     throw std::invalid_argument("metric '" + name + "': unknown type " + std::to_string(desc.type));
   }
   const auto type = static_cast<rampart_metric_type>(desc.type);
-  if (type == RAMPART_METRIC_COUNTER && !name.ends_with("_total")) {
-    throw std::invalid_argument("counter '" + name + "' must end in _total");
-  }
+  check_metric_name(name, type);
   std::map<std::string, std::string> labels{{"plugin", plugin_id}};
   for (size_t i = 0; i < desc.label_count; ++i) {
     const std::string k = desc.labels[i].name ? desc.labels[i].name : "";
-    if (!std::regex_match(k, kLabel) || k == "plugin" || k.starts_with("__")) {
-      throw std::invalid_argument("metric '" + name + "': invalid or reserved label name '" + k +
-                                  "'");
-    }
+    check_label_name(name, k);
     labels[k] = desc.labels[i].value ? desc.labels[i].value : "";
   }
   prometheus::Histogram::BucketBoundaries buckets(desc.buckets, desc.buckets + desc.bucket_count);

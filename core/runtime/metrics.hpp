@@ -39,6 +39,12 @@ prometheus::MetricFamily metric_family(const std::string& name, const std::strin
 void add_sample(prometheus::MetricFamily& family, const std::map<std::string, std::string>& labels,
                 double value);
 
+// What a plugin may name a metric and its labels (Prometheus names, the
+// rampart_ prefix, counters in _total; "plugin" and "__*" are the host's).
+// Throws std::invalid_argument saying what is wrong.
+void check_metric_name(const std::string& name, rampart_metric_type type);
+void check_label_name(const std::string& metric, const std::string& label);
+
 class Metrics {
  public:
   Metrics() : registry_(std::make_shared<prometheus::Registry>()) {}

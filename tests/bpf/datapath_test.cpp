@@ -10,6 +10,7 @@
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstring>
@@ -17,8 +18,10 @@
 
 #include "bpf/datapath.hpp"
 #include "config/config.hpp"
+#include "firewall_program.hpp"
 #include "log_capture.hpp"
 #include "packet_builder.hpp"
+#include "plugin_host/plugin_library.hpp"
 #include "plugin_host/plugin_manager.hpp"
 #include "privilege.hpp"
 #include "rampart/chain.h"
@@ -172,13 +175,7 @@ TEST_F(DatapathTest, AStageInAnySlotOfAnyHookIsReached) {
     EXPECT_EQ(run(root, xdp).verdict, xdp ? XDP_PASS : TC_ACT_UNSPEC) << roots[hook];
     EXPECT_TRUE(run(root, xdp).trail.empty());
     for (uint32_t slot = 0; slot < RAMPART_CHAIN_SLOTS; ++slot) {
-      const int pos = bpf_map_create(BPF_MAP_TYPE_ARRAY, "rampart_stage", 4,
-                                     sizeof(rampart_stage_pos), 1, nullptr);
-      rampart_stage_pos p{};
-      p.index = slot;
-      p.hook = hook;
-      const uint32_t zero = 0;
-      ASSERT_EQ(bpf_map_update_elem(pos, &zero, &p, BPF_ANY), 0);
+      const int pos = rampart::test::make_stage_map(slot, hook);
       InstanceSpec spec;
       spec.object_path = std::string(RAMPART_BPF_DIR) + "/stage_probe.bpf.o";
       spec.program = xdp ? "probe_xdp" : "probe_tc";
@@ -416,6 +413,62 @@ TEST_F(DatapathTest, KeylessMapsAreFilledFromTheImageAndServedToThePlugin) {
       << log_.dump();
 }
 
+// What a plugin hands the kernel side is checked like anything else it
+// sends: stage names become pin paths, objects go into the kernel, counter
+// names into every scrape.
+TEST_F(DatapathTest, BadStageNamesObjectsAndCounterNamesAreRefused) {
+  Datapath dp(options());
+  dp.start();
+  for (const char* name : {"../evil", "a.b", "", "UPPER", "x/y"}) {
+    try {
+      install_probe(dp, "alpha", RAMPART_PROGRAM_XDP, name, 100, 1);
+      ADD_FAILURE() << "stage '" << name << "' was accepted";
+    } catch (const rampart::bpf::BpfError& e) {
+      EXPECT_EQ(std::string(e.what()),
+                "stage name '" + std::string(name) + "' must be 1-47 of [a-z0-9_-]");
+    }
+  }
+  EXPECT_TRUE(dp.stages().empty());
+  // An object anyone may write is not loaded, wherever it is found.
+  const std::string dir = dir_ / "plugin";
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(std::string(RAMPART_BPF_DIR) + "/stage_probe.bpf.o",
+                             dir + "/stage_probe.bpf.o");
+  chmod((dir + "/stage_probe.bpf.o").c_str(), 0666);
+  InstanceSpec spec;
+  spec.program = "probe_xdp";
+  InstallTarget t;
+  t.owner = "alpha";
+  t.object_dirs = {dir};
+  t.hook = RAMPART_PROGRAM_XDP;
+  t.slot = "probe";
+  t.object_check = [](const std::string& path) {
+    return rampart::plugin_host::untrusted_reason(path, false);
+  };
+  try {
+    dp.install("stage_probe", spec, t);
+    ADD_FAILURE() << "a world-writable object was loaded";
+  } catch (const rampart::bpf::BpfError& e) {
+    EXPECT_NE(std::string(e.what()).find(dir + "/stage_probe.bpf.o is not loaded: "),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_TRUE(dp.stages().empty());
+  // A counter name that would break the exposition.
+  Core c(dp);
+  rampart::plugin_host::PluginManager pm(*c.services);
+  pm.discover({rampart::test::variant_dir("good_engine")});
+  pm.start(
+      rampart::config::load_string("plugins:\n  good_engine: {stage: probe, export_counters: true, "
+                                   "export_metric: 'rampart_bad name_total'}\n",
+                                   "t.yaml"));
+  ASSERT_EQ(pm.status().size(), 1u);
+  EXPECT_NE(pm.status()[0].error.find(
+                "metric name 'rampart_bad name_total' must match rampart_[a-zA-Z0-9_]+"),
+            std::string::npos)
+      << pm.status()[0].error;
+}
+
 TEST_F(DatapathTest, APluginsRingReachesThatPluginAloneAndItsCountersBecomeMetrics) {
   Datapath dp(options());
   dp.start();
@@ -434,12 +487,14 @@ TEST_F(DatapathTest, APluginsRingReachesThatPluginAloneAndItsCountersBecomeMetri
   // Both engines subscribe to the same sources; only the owner hears its ring.
   EXPECT_EQ(log_.count("[good_engine] probe event id=9"), 3u) << log_.dump();
   EXPECT_EQ(log_.count("[secret_engine] probe event"), 0u) << log_.dump();
-  const auto exported = dp.counters();
+  auto exported = dp.counters();
+  std::erase_if(exported, [](const auto& c) { return c.desc.owner != "good_engine"; });
   ASSERT_EQ(exported.size(), 1u);
   EXPECT_EQ(exported[0].desc.metric, "rampart_test_probe_packets_total");
   EXPECT_EQ(exported[0].values, std::vector<uint64_t>{3});
   pm.stop_all();
-  EXPECT_TRUE(dp.counters().empty()) << "a stopped plugin's exports go with it";
+  for (const auto& c : dp.counters())
+    EXPECT_NE(c.desc.owner, "good_engine") << "a stopped plugin's exports go with it";
   EXPECT_TRUE(run(xdp, true).trail.empty()) << "and its stage";
 }
 

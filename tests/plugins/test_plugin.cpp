@@ -132,6 +132,7 @@ class TestEngine {
          "throw_on_tick",  "throw_on_event", "open_map",         "map_value_size",  "publish_names",
          "alert_on_event", "timer_race",     "map_probe",        "stage",           "stage_hook",
          "stage_priority", "probe_id",       "keep_on_exit",     "export_counters", "keyless_probe",
+         "export_metric",
 #ifdef TEST_FAULTS
          "crash_on_tick",  "crash_on_event", "overflow_on_tick", "stall_stop_ms"
 #endif
@@ -272,9 +273,8 @@ class TestEngine {
     if (keyless_probe_) probe_keyless();
     host_.info("lifecycle: stage installed " + stage_);
     if (export_counters_) {
-      host_.export_counters("probe_hits", "rampart_test_probe_packets_total",
-                            "Packets the test probe saw", {{"probe", stage_}}, "slot", {"packets"},
-                            "test_probe");
+      host_.export_counters("probe_hits", export_metric_.c_str(), "Packets the test probe saw",
+                            {{"probe", stage_}}, "slot", {"packets"}, "test_probe");
     }
   }
 
@@ -334,6 +334,7 @@ class TestEngine {
     keep_on_exit_ = cfg.get<bool>("keep_on_exit", false);
     export_counters_ = cfg.get<bool>("export_counters", false);
     keyless_probe_ = cfg.get<bool>("keyless_probe", false);
+    export_metric_ = cfg.get<std::string>("export_metric", "rampart_test_probe_packets_total");
 #ifdef TEST_FAULTS
     crash_on_tick_ = cfg.get<bool>("crash_on_tick", false);
     crash_on_event_ = cfg.get<bool>("crash_on_event", false);
@@ -349,7 +350,7 @@ class TestEngine {
   bool publish_names_ = false;
   bool alert_on_event_ = false;
   bool timer_race_ = false, map_probe_ = false;
-  std::string stage_, stage_hook_;
+  std::string stage_, stage_hook_, export_metric_;
   int32_t stage_priority_ = 500;
   uint32_t probe_id_ = 1;
   bool keep_on_exit_ = false, export_counters_ = false, keyless_probe_ = false;
