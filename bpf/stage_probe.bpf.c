@@ -12,16 +12,16 @@
 #include <bpf/bpf_helpers.h>
 
 #include "rampart/bpf/chain.h"
+#include "rampart/bpf/emit.h"
 #include "rampart/events.h"
 #include "rampart/xdp_meta.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 #define PROBE_GO_ON 0xffffffffu
-/* An event source no header names: delivery must not depend on it. */
-#define PROBE_SOURCE 77
-
 const volatile __u8 probe_id = 1;
+/* The source the records carry: the plugin registers one and sets it. */
+const volatile __u32 probe_source = 0;
 const volatile __u32 verdict = PROBE_GO_ON;
 
 struct {
@@ -79,12 +79,9 @@ static __always_inline void record(void *data, void *data_end, int has_meta)
 		if (n < 15)
 			trail[0] = n + 1;
 	}
-	struct probe_event *e = bpf_ringbuf_reserve(&probe_events, sizeof(*e), 0);
+	struct probe_event *e = rampart_event_reserve(&probe_events, sizeof(*e), 1, probe_source);
 
 	if (e) {
-		e->hdr.type = 1;
-		e->hdr.source = PROBE_SOURCE;
-		e->hdr.ts_ns = bpf_ktime_get_ns();
 		e->probe_id = probe_id;
 		e->has_meta = has_meta;
 		bpf_ringbuf_submit(e, 0);

@@ -58,7 +58,7 @@ int xdp_random_src(struct xdp_md *ctx)
 	struct ethhdr *eth = data;
 	struct iphdr *ip = (void *)(eth + 1);
 
-	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(RAMPART_ETH_P_IP))
 		return XDP_ABORTED;
 	__u32 r = bpf_get_prandom_u32(), nk = BENCH_SOURCES;
 	__u32 *n = bpf_map_lookup_elem(&bench_sources, &nk);
@@ -77,10 +77,10 @@ int xdp_random_src(struct xdp_md *ctx)
 SEC("xdp")
 int xdp_lpm_src(struct xdp_md *ctx)
 {
-	struct packet_info pi = {};
-	int r = parse_packet((void *)(long)ctx->data, (void *)(long)ctx->data_end, &pi);
+	struct rampart_packet_info pi = {};
+	int r = rampart_parse_packet((void *)(long)ctx->data, (void *)(long)ctx->data_end, &pi);
 
-	if (r != PARSE_OK || pi.family != RAMPART_FAMILY_V4)
+	if (r != RAMPART_PARSE_OK || pi.family != RAMPART_FAMILY_V4)
 		return XDP_PASS;
 	struct lpm4_key k = {.prefixlen = 32, .addr = pi.src4};
 

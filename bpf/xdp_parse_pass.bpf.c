@@ -11,11 +11,11 @@ char LICENSE[] SEC("license") = "GPL";
 SEC("xdp")
 int xdp_parse_pass(struct xdp_md *ctx)
 {
-	struct packet_info pi = {};
-	int r = parse_packet((void *)(long)ctx->data, (void *)(long)ctx->data_end, &pi);
+	struct rampart_packet_info pi = {};
+	int r = rampart_parse_packet((void *)(long)ctx->data, (void *)(long)ctx->data_end, &pi);
 
 	/* Use the result so the parse is not optimised away. */
-	return r == PARSE_MALFORMED ? XDP_DROP : (pi.dst_port == 1 ? XDP_TX : XDP_PASS);
+	return r == RAMPART_PARSE_MALFORMED ? XDP_DROP : (pi.dst_port == 1 ? XDP_TX : XDP_PASS);
 }
 
 /* The floor for the chain's root: nothing at all, XDP_PASS. */

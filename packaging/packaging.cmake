@@ -4,10 +4,6 @@ install(FILES ${PROJECT_SOURCE_DIR}/config/rampart.yaml DESTINATION /etc/rampart
 install(FILES ${PROJECT_SOURCE_DIR}/packaging/systemd/rampart.service
         DESTINATION lib/systemd/system COMPONENT rampart)
 
-# Layouts of kernel events and metadata, for third-party engines.
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/bpf/include/rampart/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/rampart
-        COMPONENT sdk FILES_MATCHING PATTERN "*.h" PATTERN "bpf" EXCLUDE)
-
 set(CPACK_PACKAGE_NAME rampart)
 set(CPACK_PACKAGE_VENDOR "Rampart developers")
 set(CPACK_PACKAGE_CONTACT "Rampart developers <rampart@localhost>")

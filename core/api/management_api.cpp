@@ -182,29 +182,21 @@ std::map<std::string, std::string> ManagementApi::parse_query(const std::string&
 }
 
 Response ManagementApi::handle(Request req, const std::string& raw_query) {
-  if (auto refused = authorize(req)) return *refused;  // before looking at anything else
+  Identity who;
+  if (auto refused = authorize(req, who)) return *refused;  // before looking at anything else
   try {
     req.query = parse_query(raw_query);
   } catch (const std::invalid_argument& e) {
     return error(400, "invalid query", e.what());
   }
-  return route(req);
-}
-
-// The least role a request needs.
-store::Role required_role(const Request& req) {
-  const std::string& p = req.path;
-  if (p == "/api/v1/config" || p.rfind("/api/v1/config/", 0) == 0 || p == "/api/v1/keys" ||
-      p.rfind("/api/v1/keys/", 0) == 0)
-    return store::Role::admin;
-  if (req.method == "GET" || req.method == "HEAD") return store::Role::viewer;
-  return store::Role::operator_;
+  return dispatch(req, who);
 }
 
 Response ManagementApi::handle(const Request& in) {
   Request req = in;
-  if (auto refused = authorize(req)) return *refused;
-  return route(req);
+  Identity who;
+  if (auto refused = authorize(req, who)) return *refused;
+  return dispatch(req, who);
 }
 
 std::optional<Identity> ManagementApi::authenticate(const Request& req) const {
@@ -219,248 +211,324 @@ std::optional<Identity> ManagementApi::authenticate(const Request& req) const {
   return std::nullopt;
 }
 
-std::optional<Response> ManagementApi::authorize(Request& req) {
-  if (!keys_) return std::nullopt;  // route tests only
-  const auto who = authenticate(req);
-  if (!who) {
+std::optional<Response> ManagementApi::authorize(Request& req, Identity& who) {
+  if (!keys_) {  // route tests only: no access control
+    who = Identity{store::Role::admin, "test"};
+    return std::nullopt;
+  }
+  const auto id = authenticate(req);
+  if (!id) {
     return error(401, "unauthorized",
                  req.credential.empty()
                      ? "an API key is required: Authorization: Bearer <key> or X-API-Key: <key> "
                        "(root on this host: rampartctl uses the local socket)"
                      : "the API key is not valid");
   }
-  const store::Role need = required_role(req);
-  if (static_cast<int>(who->role) < static_cast<int>(need)) {
-    return error(403, "forbidden",
-                 req.method + " " + req.path + " needs the " + role_name(need) + " role; " +
-                     who->name + " has " + role_name(who->role));
-  }
+  who = *id;
   // The audit trail names who, and through which door.
   const std::string via =
       req.local ? "local:uid=" + std::to_string(req.uid) + ",pid=" + std::to_string(req.pid)
-                : who->name;
+                : who.name;
   req.actor = via + (req.actor.empty() ? "" : "@" + req.actor);
-  if (req.path == "/api/v1/auth/whoami") {
-    Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    const bool key = who->name.rfind("key:", 0) == 0;
-    o->set("name", key ? who->name.substr(4) : who->name);
-    o->set("role", role_name(who->role));
-    o->set("via", key ? "key" : "local");
-    return json(200, o);
-  }
   return std::nullopt;
 }
 
-Response ManagementApi::keys(const Request& req, const std::string& name) {
-  if (!keys_) return error(503, "unavailable", "API keys are not available here");
-  static const std::regex kName("^[A-Za-z0-9_.-]{1,64}$");
-  if (name.empty()) {
-    if (req.method == "GET") {
-      Array::Ptr arr = new Array;
-      for (const auto& k : keys_->list()) {
-        Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-        o->set("name", k.name);
-        o->set("role", store::role_name(k.role));
-        o->set("id", k.id);
-        o->set("created_ms", k.created_ms);
-        arr->add(o);
-      }
-      Object::Ptr o = new Object;
-      o->set("keys", arr);
-      return json(200, o);
+// The route for the request's path and method, its role checked, answers.
+Response ManagementApi::dispatch(const Request& req, const Identity& who) {
+  std::smatch g;
+  std::string allowed;
+  for (const Route& r : routes_) {
+    if (!std::regex_match(req.path, g, r.path)) continue;
+    if (r.method != req.method) {
+      allowed += (allowed.empty() ? "" : ", ") + r.method;
+      continue;
     }
-    if (req.method != "POST") return not_allowed(req.method, "GET, POST");
-    std::string why;
-    Object::Ptr body = object_of(req.body, why);
-    if (!body) return error(400, "invalid key", why);
-    const std::string n = body->optValue<std::string>("name", "");
-    if (!std::regex_match(n, kName))
-      return error(400, "invalid key", "name: 1-64 of A-Z a-z 0-9 _ . -", "name");
-    const auto role = store::parse_role(body->optValue<std::string>("role", ""));
-    if (!role) return error(400, "invalid key", "role: expected viewer, operator or admin", "role");
-    for (const auto& [k, v] : *body) {
-      if (k != "name" && k != "role") return error(400, "invalid key", k + ": unknown field", k);
+    if (static_cast<int>(who.role) < static_cast<int>(r.role)) {
+      return error(403, "forbidden",
+                   req.method + " " + req.path + " needs the " + role_name(r.role) + " role; " +
+                       who.name + " has " + role_name(who.role));
     }
     try {
-      const auto [key, token] = keys_->create(n, *role);
-      Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-      o->set("name", key.name);
-      o->set("role", store::role_name(key.role));
-      o->set("id", key.id);
-      o->set("token", token);  // shown once; only its salted hash is stored
-      return json(201, o);
-    } catch (const store::KeyError& e) {
-      return error(409, "key exists", e.what(), "name");
+      return r.answer(req, g, who);
+    } catch (const std::exception& e) {
+      return error(500, "internal error", e.what());
     }
   }
-  if (req.method != "DELETE") return not_allowed(req.method, "DELETE");
+  if (!allowed.empty()) return not_allowed(req.method, allowed);
+  return error(404, "not found", req.path);
+}
+
+std::vector<ManagementApi::RouteInfo> ManagementApi::routes() const {
+  std::vector<RouteInfo> out;
+  for (const Route& r : routes_) out.push_back({r.method, r.path_template, r.role});
+  return out;
+}
+
+Response ManagementApi::key_list() {
+  Array::Ptr arr = new Array;
+  for (const auto& k : keys_->list()) {
+    Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    o->set("name", k.name);
+    o->set("role", store::role_name(k.role));
+    o->set("id", k.id);
+    o->set("created_ms", k.created_ms);
+    arr->add(o);
+  }
+  Object::Ptr o = new Object;
+  o->set("keys", arr);
+  return json(200, o);
+}
+
+Response ManagementApi::key_create(const Request& req) {
+  static const std::regex kName("^[A-Za-z0-9_.-]{1,64}$");
+  std::string why;
+  Object::Ptr body = object_of(req.body, why);
+  if (!body) return error(400, "invalid key", why);
+  const std::string n = body->optValue<std::string>("name", "");
+  if (!std::regex_match(n, kName))
+    return error(400, "invalid key", "name: 1-64 of A-Z a-z 0-9 _ . -", "name");
+  const auto role = store::parse_role(body->optValue<std::string>("role", ""));
+  if (!role) return error(400, "invalid key", "role: expected viewer, operator or admin", "role");
+  for (const auto& [k, v] : *body) {
+    if (k != "name" && k != "role") return error(400, "invalid key", k + ": unknown field", k);
+  }
+  try {
+    const auto [key, token] = keys_->create(n, *role);
+    Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    o->set("name", key.name);
+    o->set("role", store::role_name(key.role));
+    o->set("id", key.id);
+    o->set("token", token);  // shown once; only its salted hash is stored
+    return json(201, o);
+  } catch (const store::KeyError& e) {
+    return error(409, "key exists", e.what(), "name");
+  }
+}
+
+Response ManagementApi::key_delete(const std::string& name) {
   if (!keys_->remove(name)) return error(404, "not found", "no key named '" + name + "'");
   return {204, ""};
 }
 
-Response ManagementApi::route(const Request& req) {
-  static const std::regex kRules("^/api/v1/([a-z][a-z0-9_]{0,31})/rules$");
-  static const std::regex kRule("^/api/v1/([a-z][a-z0-9_]{0,31})/rules/([^/]+)$");
-  static const std::regex kStatus("^/api/v1/([a-z][a-z0-9_]{0,31})/status$");
-  static const std::regex kHistory("^/api/v1/audit/rules/([^/]+)/history$");
-  const std::string& m = req.method;
-  const std::string& p = req.path;
-  std::smatch g;
-  try {
-    if (p == "/api/v1/domains") {
-      if (m != "GET") return not_allowed(m, "GET");
-      Array::Ptr arr = new Array;
-      for (const auto& d : rules_.domains()) {
+// Every route of the API, with the least role it needs: the one table
+// routing and authorization both read. A path pattern is matched whole;
+// the first route whose pattern and method match answers.
+void ManagementApi::build_routes() {
+  using store::Role;
+  const std::string domain = "([a-z][a-z0-9_]{0,31})";
+  const std::string uuid = "([0-9a-f-]{36})";
+  auto add = [&](const char* method, const std::string& tmpl, const std::string& pattern, Role role,
+                 Answer answer) {
+    routes_.push_back(
+        Route{method, tmpl, std::regex("^" + pattern + "$"), role, std::move(answer)});
+  };
+  add("GET", "/api/v1/auth/whoami", "/api/v1/auth/whoami", Role::viewer,
+      [](const Request&, const std::smatch&, const Identity& who) {
         Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-        o->set("name", d.name);
-        o->set("summary", d.summary);
-        o->set("rules", "/api/v1/" + d.name + "/rules");
-        arr->add(o);
-      }
-      Object::Ptr o = new Object;
-      o->set("domains", arr);
-      return json(200, o);
-    }
-    if (p == "/api/v1/agent/status" || p == "/api/v1/ebpf/status" || p == "/api/v1/config") {
-      if (m != "GET") return not_allowed(m, "GET");
-      const auto& f = p == "/api/v1/agent/status"  ? providers_.agent_status
-                      : p == "/api/v1/ebpf/status" ? providers_.ebpf_status
-                                                   : providers_.config;
-      if (!f) return error(503, "unavailable", p + " is not available here");
+        const bool key = who.name.rfind("key:", 0) == 0;
+        o->set("name", key ? who.name.substr(4) : who.name);
+        o->set("role", role_name(who.role));
+        o->set("via", key ? "key" : "local");
+        return json(200, o);
+      });
+  add("GET", "/api/v1/domains", "/api/v1/domains", Role::viewer,
+      [this](const Request&, const std::smatch&, const Identity&) {
+        Array::Ptr arr = new Array;
+        for (const auto& d : rules_.domains()) {
+          Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+          o->set("name", d.name);
+          o->set("summary", d.summary);
+          o->set("rules", "/api/v1/" + d.name + "/rules");
+          arr->add(o);
+        }
+        Object::Ptr o = new Object;
+        o->set("domains", arr);
+        return json(200, o);
+      });
+  auto provided = [](const std::function<std::string()>& f, const char* what) {
+    return [&f, what](const Request&, const std::smatch&, const Identity&) -> Response {
+      if (!f) return error(503, "unavailable", std::string(what) + " is not available here");
       return {200, f()};
-    }
-    if (p == "/api/v1/config/reload") {
-      if (m != "POST") return not_allowed(m, "POST");
-      if (!providers_.reload) return error(503, "unavailable", "reload is not available here");
-      const auto [status, body] = providers_.reload(req.carrier);
-      return {status, body};
-    }
-    if (p == "/api/v1/openapi.json") {
-      if (m != "GET") return not_allowed(m, "GET");
-      return {200, openapi_document(rules_.domains())};
-    }
-    if (p == "/api/v1/alerts" || p.rfind("/api/v1/alerts/", 0) == 0) return alerts(req);
-    if (p == "/api/v1/keys") return keys(req, "");
-    if (p.rfind("/api/v1/keys/", 0) == 0) return keys(req, p.substr(13));
-    if (p == "/api/v1/audit/logs") {
-      if (m != "GET") return not_allowed(m, "GET");
-      return audit(req, std::nullopt);
-    }
-    if (std::regex_match(p, g, kHistory)) {
-      if (m != "GET") return not_allowed(m, "GET");
-      uint64_t id = 0;
-      if (!parse_u64(g[1].str(), id)) return error(400, "invalid id", g[1].str(), "id");
-      return audit(req, id);
-    }
-    if (std::regex_match(p, g, kRules)) {
-      const std::string domain = g[1].str();
-      if (!rules_.owned(domain)) return error(404, "not found", "no rule domain '" + domain + "'");
-      if (m == "GET") return list(domain, req);
-      if (m == "POST") return write(domain, RAMPART_RULE_CREATE, 0, req);
-      if (m == "PUT") return replace(domain, req);
-      return not_allowed(m, "GET, POST, PUT");
-    }
-    if (std::regex_match(p, g, kRule)) {
-      const std::string domain = g[1].str();
-      if (!rules_.owned(domain)) return error(404, "not found", "no rule domain '" + domain + "'");
+    };
+  };
+  add("GET", "/api/v1/agent/status", "/api/v1/agent/status", Role::viewer,
+      provided(providers_.agent_status, "/api/v1/agent/status"));
+  add("GET", "/api/v1/ebpf/status", "/api/v1/ebpf/status", Role::viewer,
+      provided(providers_.ebpf_status, "/api/v1/ebpf/status"));
+  // Secrets are redacted, but the config says where everything is.
+  add("GET", "/api/v1/config", "/api/v1/config", Role::admin,
+      provided(providers_.config, "/api/v1/config"));
+  add("POST", "/api/v1/config/reload", "/api/v1/config/reload", Role::admin,
+      [this](const Request& req, const std::smatch&, const Identity&) -> Response {
+        if (!providers_.reload) return error(503, "unavailable", "reload is not available here");
+        const auto [status, body] = providers_.reload(req.carrier);
+        return {status, body};
+      });
+  add("GET", "/api/v1/openapi.json", "/api/v1/openapi.json", Role::viewer,
+      [this](const Request&, const std::smatch&, const Identity&) -> Response {
+        return {200, openapi_document(rules_.domains())};
+      });
+  auto with_alerts = [this](auto f) {
+    return [this, f](const Request& req, const std::smatch& g, const Identity&) -> Response {
+      if (!providers_.alerts)
+        return error(503, "unavailable", "the alert store is not available here");
+      return f(req, g);
+    };
+  };
+  add("GET", "/api/v1/alerts", "/api/v1/alerts", Role::viewer,
+      with_alerts([this](const Request& req, const std::smatch&) { return alert_list(req); }));
+  add("GET", "/api/v1/alerts/{id}", "/api/v1/alerts/" + uuid, Role::viewer,
+      with_alerts([this](const Request&, const std::smatch& g) { return alert_get(g[1]); }));
+  add("POST", "/api/v1/alerts/{id}/false-positive", "/api/v1/alerts/" + uuid + "/false-positive",
+      Role::operator_, with_alerts([this](const Request& req, const std::smatch& g) {
+        return alert_false_positive(req, g[1]);
+      }));
+  auto with_keys = [this](auto f) {
+    return [this, f](const Request& req, const std::smatch& g, const Identity&) -> Response {
+      if (!keys_) return error(503, "unavailable", "API keys are not available here");
+      return f(req, g);
+    };
+  };
+  add("GET", "/api/v1/keys", "/api/v1/keys", Role::admin,
+      with_keys([this](const Request&, const std::smatch&) { return key_list(); }));
+  add("POST", "/api/v1/keys", "/api/v1/keys", Role::admin,
+      with_keys([this](const Request& req, const std::smatch&) { return key_create(req); }));
+  add("DELETE", "/api/v1/keys/{name}", "/api/v1/keys/([^/]+)", Role::admin,
+      with_keys([this](const Request&, const std::smatch& g) { return key_delete(g[1]); }));
+  add("GET", "/api/v1/audit/logs", "/api/v1/audit/logs", Role::viewer,
+      [this](const Request& req, const std::smatch&, const Identity&) {
+        return audit(req, std::nullopt);
+      });
+  add("GET", "/api/v1/audit/rules/{id}/history", "/api/v1/audit/rules/([^/]+)/history",
+      Role::viewer, [this](const Request& req, const std::smatch& g, const Identity&) {
+        uint64_t id = 0;
+        if (!parse_u64(g[1].str(), id)) return error(400, "invalid id", g[1].str(), "id");
+        return audit(req, id);
+      });
+  // A rule domain's routes: the domain must be one an engine claimed.
+  auto in_domain = [this](auto f) {
+    return [this, f](const Request& req, const std::smatch& g, const Identity&) -> Response {
+      const std::string d = g[1].str();
+      if (!rules_.owned(d)) return error(404, "not found", "no rule domain '" + d + "'");
+      return f(d, req, g);
+    };
+  };
+  auto with_rule = [in_domain](auto f) {
+    return in_domain([f](const std::string& d, const Request& req, const std::smatch& g) {
       uint64_t id = 0;
       if (!parse_u64(g[2].str(), id) || id == 0 || id > 0xffffffffull) {
         return error(400, "invalid id", "rule id must be 1-4294967295, got '" + g[2].str() + "'",
                      "id");
       }
-      if (m == "GET") return get(domain, id);
-      if (m == "PUT") return write(domain, RAMPART_RULE_UPDATE, id, req);
-      if (m == "PATCH") return patch(domain, id, req);
-      if (m == "DELETE") return write(domain, RAMPART_RULE_DELETE, id, req);
-      return not_allowed(m, "GET, PUT, PATCH, DELETE");
-    }
-    if (std::regex_match(p, g, kStatus)) {
-      if (m != "GET") return not_allowed(m, "GET");
-      const auto st = rules_.status(g[1].str());
-      if (!st) return error(404, "not found", "no rule domain '" + g[1].str() + "'");
-      return {200, *st};
-    }
-    return error(404, "not found", p);
-  } catch (const std::exception& e) {
-    return error(500, "internal error", e.what());
-  }
+      return f(d, id, req);
+    });
+  };
+  const std::string rules = "/api/v1/" + domain + "/rules";
+  const std::string rule = rules + "/([^/]+)";
+  add("GET", "/api/v1/{domain}/rules", rules, Role::viewer,
+      in_domain([this](const std::string& d, const Request& req, const std::smatch&) {
+        return list(d, req);
+      }));
+  add("POST", "/api/v1/{domain}/rules", rules, Role::operator_,
+      in_domain([this](const std::string& d, const Request& req, const std::smatch&) {
+        return write(d, RAMPART_RULE_CREATE, 0, req);
+      }));
+  add("PUT", "/api/v1/{domain}/rules", rules, Role::operator_,
+      in_domain([this](const std::string& d, const Request& req, const std::smatch&) {
+        return replace(d, req);
+      }));
+  add("GET", "/api/v1/{domain}/rules/{id}", rule, Role::viewer,
+      with_rule([this](const std::string& d, uint64_t id, const Request&) { return get(d, id); }));
+  add("PUT", "/api/v1/{domain}/rules/{id}", rule, Role::operator_,
+      with_rule([this](const std::string& d, uint64_t id, const Request& req) {
+        return write(d, RAMPART_RULE_UPDATE, id, req);
+      }));
+  add("PATCH", "/api/v1/{domain}/rules/{id}", rule, Role::operator_,
+      with_rule([this](const std::string& d, uint64_t id, const Request& req) {
+        return patch(d, id, req);
+      }));
+  add("DELETE", "/api/v1/{domain}/rules/{id}", rule, Role::operator_,
+      with_rule([this](const std::string& d, uint64_t id, const Request& req) {
+        return write(d, RAMPART_RULE_DELETE, id, req);
+      }));
+  add("GET", "/api/v1/{domain}/status", "/api/v1/" + domain + "/status", Role::viewer,
+      [this](const Request&, const std::smatch& g, const Identity&) -> Response {
+        const auto st = rules_.status(g[1].str());
+        if (!st) return error(404, "not found", "no rule domain '" + g[1].str() + "'");
+        return {200, *st};
+      });
 }
 
-Response ManagementApi::alerts(const Request& req) {
-  static const std::regex kAlert("^/api/v1/alerts/([0-9a-f-]{36})(/false-positive)?$");
+Response ManagementApi::alert_list(const Request& req) {
   static const std::regex kRfc3339(
       "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{"
       "2})$");
-  auto* store = providers_.alerts;
-  if (!store) return error(503, "unavailable", "the alert store is not available here");
-  const std::string& m = req.method;
-  std::smatch g;
-  if (req.path == "/api/v1/alerts") {
-    if (m != "GET") return not_allowed(m, "GET");
-    Page page;
-    if (auto refused = read_page(req.query, page)) return *refused;
-    alerts::AlertQuery q;
-    q.limit = page.limit;
-    q.before_seq = static_cast<int64_t>(page.cursor);
-    for (const auto& [k, v] : req.query) {
-      uint64_t n = 0;
-      uint32_t sev = 0;
-      if (k == "limit" || k == "cursor") {
-        continue;
-      } else if (k == "severity" || k == "min_severity") {
-        if (!alerts::parse_severity(v, sev))
-          return error(400, "invalid query", k + " must be low, medium, high or critical", k);
-        (k == "severity" ? q.severity : q.min_severity) = sev;
-      } else if (k == "component") {
-        q.component = v;
-      } else if (k == "since") {
-        int tzd = 0;
-        Poco::DateTime dt;
-        if (parse_u64(v, n) && n < 1ull << 33) {
-          q.since_ns = n * 1000000000ull;
-        } else if (std::regex_match(v, kRfc3339) &&
-                   Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, v, dt,
-                                                  tzd)) {
-          dt.makeUTC(tzd);
-          q.since_ns = static_cast<uint64_t>(dt.timestamp().epochMicroseconds()) * 1000ull;
-        } else {
-          return error(400, "invalid query",
-                       "since must be unix seconds or RFC 3339 (2026-11-27T18:00:00Z)", "since");
-        }
-      } else if (k == "src" || k == "dst") {
-        (k == "src" ? q.src : q.dst) = v;
-      } else if (k == "false_positive") {
-        if (v != "true" && v != "false")
-          return error(400, "invalid query", "false_positive must be true or false", k);
-        q.false_positive = v == "true";
+  auto* store = providers_.alerts;  // the route checked it is there
+  Page page;
+  if (auto refused = read_page(req.query, page)) return *refused;
+  alerts::AlertQuery q;
+  q.limit = page.limit;
+  q.before_seq = static_cast<int64_t>(page.cursor);
+  for (const auto& [k, v] : req.query) {
+    uint64_t n = 0;
+    uint32_t sev = 0;
+    if (k == "limit" || k == "cursor") {
+      continue;
+    } else if (k == "severity" || k == "min_severity") {
+      if (!alerts::parse_severity(v, sev))
+        return error(400, "invalid query", k + " must be low, medium, high or critical", k);
+      (k == "severity" ? q.severity : q.min_severity) = sev;
+    } else if (k == "component") {
+      q.component = v;
+    } else if (k == "since") {
+      int tzd = 0;
+      Poco::DateTime dt;
+      if (parse_u64(v, n) && n < 1ull << 33) {
+        q.since_ns = n * 1000000000ull;
+      } else if (std::regex_match(v, kRfc3339) &&
+                 Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, v, dt,
+                                                tzd)) {
+        dt.makeUTC(tzd);
+        q.since_ns = static_cast<uint64_t>(dt.timestamp().epochMicroseconds()) * 1000ull;
       } else {
         return error(400, "invalid query",
-                     "unknown filter '" + k +
-                         "' (severity, min_severity, component, since, src, dst, false_positive, "
-                         "limit, cursor)",
-                     k);
+                     "since must be unix seconds or RFC 3339 (2026-11-27T18:00:00Z)", "since");
       }
+    } else if (k == "src" || k == "dst") {
+      (k == "src" ? q.src : q.dst) = v;
+    } else if (k == "false_positive") {
+      if (v != "true" && v != "false")
+        return error(400, "invalid query", "false_positive must be true or false", k);
+      q.false_positive = v == "true";
+    } else {
+      return error(400, "invalid query",
+                   "unknown filter '" + k +
+                       "' (severity, min_severity, component, since, src, dst, false_positive, "
+                       "limit, cursor)",
+                   k);
     }
-    ++q.limit;  // one more says whether there is a next page
-    auto rows = store->list(q);
-    const bool more = rows.size() == q.limit;
-    if (more) rows.pop_back();
-    std::string body = R"({"alerts":[)";
-    for (size_t i = 0; i < rows.size(); ++i) body += (i ? "," : "") + rows[i].json;
-    body += R"(],"next_cursor":)";
-    body += more ? "\"" + std::to_string(rows.back().seq) + "\"" : std::string("null");
-    body += "}";
-    return {200, body};
   }
-  if (!std::regex_match(req.path, g, kAlert)) return error(404, "not found", req.path);
-  const std::string id = g[1].str();
-  if (!g[2].matched) {
-    if (m != "GET") return not_allowed(m, "GET");
-    const auto a = store->get(id);
-    if (!a) return error(404, "alert not found", "no alert '" + id + "'");
-    return {200, a->json};
-  }
-  if (m != "POST") return not_allowed(m, "POST");
+  ++q.limit;  // one more says whether there is a next page
+  auto rows = store->list(q);
+  const bool more = rows.size() == q.limit;
+  if (more) rows.pop_back();
+  std::string body = R"({"alerts":[)";
+  for (size_t i = 0; i < rows.size(); ++i) body += (i ? "," : "") + rows[i].json;
+  body += R"(],"next_cursor":)";
+  body += more ? "\"" + std::to_string(rows.back().seq) + "\"" : std::string("null");
+  body += "}";
+  return {200, body};
+}
+
+Response ManagementApi::alert_get(const std::string& id) {
+  auto* store = providers_.alerts;  // the route checked it is there
+  const auto a = store->get(id);
+  if (!a) return error(404, "alert not found", "no alert '" + id + "'");
+  return {200, a->json};
+}
+
+Response ManagementApi::alert_false_positive(const Request& req, const std::string& id) {
+  auto* store = providers_.alerts;  // the route checked it is there
   std::string reason;
   if (!req.body.empty()) {
     std::string why;

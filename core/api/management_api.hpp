@@ -35,7 +35,9 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <regex>
 #include <string>
+#include <vector>
 
 #include "alerts/alert_store.hpp"
 #include "store/key_store.hpp"
@@ -84,7 +86,12 @@ class ManagementApi {
   // keys: nullptr for an API without access control (tests of the routes
   // alone; rampartd always passes its key store).
   ManagementApi(store::RuleService& rules, Providers providers, store::KeyStore* keys = nullptr)
-      : rules_(rules), providers_(std::move(providers)), keys_(keys) {}
+      : rules_(rules), providers_(std::move(providers)), keys_(keys) {
+    build_routes();
+  }
+  // The routes hold this object: it stays where it was built.
+  ManagementApi(const ManagementApi&) = delete;
+  ManagementApi& operator=(const ManagementApi&) = delete;
 
   Response handle(const Request& req);
   // The same with the query as received ("a=1&b=x%20y"): a query that does
@@ -100,6 +107,14 @@ class ManagementApi {
   // bad %-escape.
   static std::map<std::string, std::string> parse_query(const std::string& raw);
 
+  // The API's routes as declared: method, path template
+  // ("/api/v1/{domain}/rules/{id}") and the least role each needs.
+  struct RouteInfo {
+    std::string method, path_template;
+    store::Role role;
+  };
+  std::vector<RouteInfo> routes() const;
+
   static constexpr size_t kDefaultPage = 100;
   static constexpr size_t kMaxPage = 1000;
 
@@ -112,11 +127,26 @@ class ManagementApi {
   Response replace(const std::string& domain, const Request& req);
   Poco::Dynamic::Var schema_of(const std::string& domain) const;
   Response audit(const Request& req, std::optional<uint64_t> rule_id);
-  Response route(const Request& req);
-  // A refusal (401/403), or the request with its actor naming the key.
-  std::optional<Response> authorize(Request& req);
-  Response keys(const Request& req, const std::string& name);
-  Response alerts(const Request& req);
+  // A refusal (401), or who asks, with the request's actor naming them.
+  std::optional<Response> authorize(Request& req, Identity& who);
+  Response dispatch(const Request& req, const Identity& who);
+  void build_routes();
+  Response key_list();
+  Response key_create(const Request& req);
+  Response key_delete(const std::string& name);
+  Response alert_list(const Request& req);
+  Response alert_get(const std::string& id);
+  Response alert_false_positive(const Request& req, const std::string& id);
+
+  using Answer = std::function<Response(const Request&, const std::smatch&, const Identity&)>;
+  struct Route {
+    std::string method;
+    std::string path_template;
+    std::regex path;
+    store::Role role;
+    Answer answer;
+  };
+  std::vector<Route> routes_;
 
   store::RuleService& rules_;
   Providers providers_;

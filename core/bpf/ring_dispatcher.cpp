@@ -6,6 +6,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+#include <cstring>
 #include <future>
 #include <span>
 #include <stdexcept>
@@ -16,14 +18,15 @@ namespace rampart::bpf {
 
 std::atomic<uint64_t> RingDispatcher::total_received_{0};
 std::atomic<uint64_t> RingDispatcher::total_malformed_{0};
+std::atomic<uint64_t> RingDispatcher::total_foreign_{0};
 
 RingDispatcher::RingDispatcher(boost::asio::io_context& io, int ring_fd, runtime::EventBus& bus,
-                               std::weak_ptr<runtime::EventSink> target,
+                               std::string owner, std::weak_ptr<runtime::EventSink> target,
                                std::chrono::milliseconds backstop)
     : io_(io),
       bus_(bus),
+      owner_(std::move(owner)),
       target_(std::move(target)),
-      targeted_(!target_.expired()),
       epoll_(io),
       backstop_timer_(io),
       backstop_(backstop) {
@@ -37,6 +40,15 @@ RingDispatcher::~RingDispatcher() {
   ring_buffer__free(ring_);
 }
 
+bool RingDispatcher::owned(uint32_t source) {
+  const auto& registry = bus_.sources();
+  if (const uint64_t g = registry.generation(); g != sources_generation_) {
+    sources_ = registry.ids_of(owner_);
+    sources_generation_ = g;
+  }
+  return std::find(sources_.begin(), sources_.end(), source) != sources_.end();
+}
+
 int RingDispatcher::on_record(void* self_ptr, void* data, size_t size) {
   auto* self = static_cast<RingDispatcher*>(self_ptr);
   self->received_.fetch_add(1, std::memory_order_relaxed);
@@ -48,16 +60,28 @@ int RingDispatcher::on_record(void* self_ptr, void* data, size_t size) {
   }
   rampart_event_hdr hdr;
   std::memcpy(&hdr, data, sizeof hdr);
-  const auto bytes = std::span(static_cast<const uint8_t*>(data), size);
-  if (self->targeted_) {
-    self->bus_.publish_to(self->target_.lock(), hdr.source, hdr.type, bytes);
-  } else {
-    self->bus_.publish(hdr.source, hdr.type, bytes);
+  // A program speaks only for its own plugin's sources.
+  if (!self->owned(hdr.source)) {
+    self->foreign_.fetch_add(1, std::memory_order_relaxed);
+    total_foreign_.fetch_add(1, std::memory_order_relaxed);
+    return 0;
   }
+  self->batch_.add(hdr.source, hdr.type, std::span(static_cast<const uint8_t*>(data), size));
+  if (self->batch_.size() >= runtime::EventBus::kMaxBatch) self->flush();
   return 0;
 }
 
-int RingDispatcher::drain() { return ring_buffer__consume(ring_); }
+void RingDispatcher::flush() {
+  if (batch_.empty()) return;
+  bus_.publish_batch_to(target_.lock(), std::move(batch_));
+  batch_ = runtime::EventBatch{};
+}
+
+int RingDispatcher::drain() {
+  const int n = ring_buffer__consume(ring_);
+  flush();
+  return n;
+}
 
 void RingDispatcher::wait() {
   epoll_.async_wait(boost::asio::posix::stream_descriptor::wait_read,

@@ -18,11 +18,6 @@ using prometheus::MetricType;
 using runtime::add_sample;
 using runtime::metric_family;
 
-std::string source_name(uint32_t source) {
-  const char* name = rampart_event_source_name(source);
-  return name ? name : "source_" + std::to_string(source);
-}
-
 void process_metrics(std::vector<prometheus::MetricFamily>& out, double start_time) {
   const long page = sysconf(_SC_PAGESIZE);
   uint64_t size = 0, resident = 0;
@@ -84,10 +79,22 @@ void event_metrics(std::vector<prometheus::MetricFamily>& out, const runtime::Ev
                     "Events read from the plugins' kernel ring buffers", MetricType::Counter);
   auto malformed = metric_family("rampart_events_malformed_total",
                                  "Ring records too short to decode", MetricType::Counter);
+  auto foreign =
+      metric_family("rampart_events_foreign_total",
+                    "Ring records naming an event source their plugin did not register (dropped)",
+                    MetricType::Counter);
+  auto deliveries =
+      metric_family("rampart_event_deliveries_total",
+                    "Calls delivering events to engines (a batch of a ring's records is one)",
+                    MetricType::Counter);
   add_sample(received, {}, static_cast<double>(bpf::RingDispatcher::total_received()));
   add_sample(malformed, {}, static_cast<double>(bpf::RingDispatcher::total_malformed()));
+  add_sample(foreign, {}, static_cast<double>(bpf::RingDispatcher::total_foreign()));
+  add_sample(deliveries, {}, static_cast<double>(bus.deliveries()));
   out.push_back(std::move(received));
   out.push_back(std::move(malformed));
+  out.push_back(std::move(foreign));
+  out.push_back(std::move(deliveries));
   auto published = metric_family("rampart_events_published_total", "Events published by source",
                                  MetricType::Counter);
   auto dispatched =
@@ -98,14 +105,16 @@ void event_metrics(std::vector<prometheus::MetricFamily>& out, const runtime::Ev
       "Events no engine received, by source and reason: no engine subscribed (unrouted), "
       "or the engines' backlog was full (backlog_full)",
       MetricType::Counter);
-  for (uint32_t s = 0; s < RAMPART_SOURCE_MAX; ++s) {
-    const auto c = bus.counts(s);
-    if (c.published == 0 && s > 1) continue;  // the core and the first engine source: always
-    add_sample(published, {{"source", source_name(s)}}, static_cast<double>(c.published));
-    add_sample(dispatched, {{"source", source_name(s)}}, static_cast<double>(c.delivered));
-    add_sample(dropped, {{"source", source_name(s)}, {"reason", "unrouted"}},
+  // The core's and the registered sources (a well-known one nobody
+  // registered and nothing published: left out).
+  for (const auto& e : bus.sources().entries()) {
+    const auto c = bus.counts(e.id);
+    if (c.published == 0 && e.owner.empty()) continue;
+    add_sample(published, {{"source", e.name}}, static_cast<double>(c.published));
+    add_sample(dispatched, {{"source", e.name}}, static_cast<double>(c.delivered));
+    add_sample(dropped, {{"source", e.name}, {"reason", "unrouted"}},
                static_cast<double>(c.unrouted));
-    add_sample(dropped, {{"source", source_name(s)}, {"reason", "backlog_full"}},
+    add_sample(dropped, {{"source", e.name}, {"reason", "backlog_full"}},
                static_cast<double>(c.overflowed));
   }
   out.push_back(std::move(published));

@@ -168,6 +168,15 @@ rampart_status api_unsubscribe(rampart_host_ctx* ctx, uint32_t source) noexcept 
   }
 }
 
+rampart_status api_source_register(rampart_host_ctx* ctx, const char* name, uint32_t* id) noexcept {
+  if (!name || !id) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  try {
+    return self(ctx).source_register(name, *id);
+  } catch (const std::exception& e) {
+    return host_fail(RAMPART_ERR_INTERNAL, e.what());
+  }
+}
+
 rampart_status api_alert_emit(rampart_host_ctx* ctx, const rampart_alert* alert) noexcept {
   if (!alert) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null alert");
   try {
@@ -472,7 +481,8 @@ log::Level to_level(uint32_t level) {
 // table, and timers (any plugin may start one).
 std::vector<Callback> reported_callbacks(const PluginLibrary& lib) {
   std::vector<Callback> out{Callback::timer};
-  if (RAMPART_PLUGIN_HAS(lib, on_event)) out.push_back(Callback::on_event);
+  if (RAMPART_PLUGIN_HAS(lib, on_event) || RAMPART_PLUGIN_HAS(lib, on_events))
+    out.push_back(Callback::on_event);
   if (RAMPART_PLUGIN_HAS(lib, send_alert)) out.push_back(Callback::send_alert);
   if (RAMPART_PLUGIN_HAS(lib, stream_alert)) out.push_back(Callback::stream_alert);
   if (RAMPART_PLUGIN_HAS(lib, rules_apply)) out.push_back(Callback::rules_apply);
@@ -488,6 +498,11 @@ PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> lib, CoreServices&
       core_(core),
       host_(host),
       errors_(lib_->id(), core_.metrics, reported_callbacks(*lib_), core_.fault_log_interval) {
+  const auto& desc = lib_->descriptor();
+  if (RAMPART_HAS_FIELD(&desc, rampart_plugin_descriptor, flags) &&
+      (desc.flags & RAMPART_PLUGIN_EVENTS_IN_ORDER) != 0) {
+    strand_.emplace(boost::asio::make_strand(core_.runtime.workers().get_executor()));
+  }
   const size_t bytes = sizeof(rampart_host_api) + host_.table_padding;
   table_.resize((bytes + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t));
   std::memset(table_.data(), 0, table_.size() * sizeof(std::max_align_t));
@@ -546,6 +561,8 @@ PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> lib, CoreServices&
   api->map_lookup_percpu = &api_map_lookup_percpu;
   api->counters_export = &api_counters_export;
   api->map_pop = &api_map_pop;
+  // ABI 1.6
+  api->source_register = &api_source_register;
 }
 
 PluginInstance::~PluginInstance() {
@@ -680,11 +697,35 @@ void PluginInstance::stop_and_destroy() {
   }
 }
 
-void PluginInstance::deliver(const rampart_event& event) {
+void PluginInstance::deliver(const rampart_event& event) { deliver_batch({&event, 1}); }
+
+void PluginInstance::deliver_batch(std::span<const rampart_event> events) {
   GatePass pass(gate_);
-  if (!pass || !RAMPART_PLUGIN_HAS(*lib_, on_event)) return;
-  count(Callback::on_event,
-        call(Callback::on_event, [&] { return lib_->api().on_event(handle_, &event); }));
+  if (!pass) return;
+  if (RAMPART_PLUGIN_HAS(*lib_, on_events)) {
+    count(Callback::on_event, call(Callback::on_event, [&] {
+            return lib_->api().on_events(handle_, events.data(), events.size());
+          }));
+    return;
+  }
+  if (!RAMPART_PLUGIN_HAS(*lib_, on_event)) return;
+  for (const rampart_event& event : events) {
+    count(Callback::on_event,
+          call(Callback::on_event, [&] { return lib_->api().on_event(handle_, &event); }));
+  }
+}
+
+rampart_status PluginInstance::source_register(const char* name, uint32_t& id) {
+  try {
+    id = core_.events.sources().claim(this->id(), name);
+  } catch (const runtime::SourceConflict& e) {
+    return host_fail(RAMPART_ERR_CONFLICT, e.what());
+  } catch (const std::invalid_argument& e) {
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT, e.what());
+  } catch (const std::length_error& e) {
+    return host_fail(RAMPART_ERR_BUSY, e.what());
+  }
+  return RAMPART_OK;
 }
 
 void PluginInstance::deliver(const alerts::AlertRecord& alert) {
@@ -882,7 +923,7 @@ void PluginInstance::drain_rings() {
   if (stopped_) return;
   for (const auto& [name, fd] : rings) {
     if (rings_.count(name)) continue;
-    auto d = std::make_unique<bpf::RingDispatcher>(core_.runtime.loop(), fd, core_.events,
+    auto d = std::make_unique<bpf::RingDispatcher>(core_.runtime.loop(), fd, core_.events, id(),
                                                    weak_from_this());
     d->start();
     rings_[name] = std::move(d);

@@ -12,6 +12,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -86,6 +88,9 @@ class PluginInstance : public runtime::EventSink,
   void stop_and_destroy();
 
   void deliver(const rampart_event& event) override;
+  void deliver_batch(std::span<const rampart_event> events) override;
+  // RAMPART_PLUGIN_EVENTS_IN_ORDER: this instance's deliveries, in order.
+  runtime::DeliveryStrand* strand() override { return strand_ ? &*strand_ : nullptr; }
   // Senders: throws when the plugin could not deliver (the breaker counts it).
   void deliver(const alerts::AlertRecord& alert) override;
   // Frontends with stream_alert.
@@ -110,6 +115,7 @@ class PluginInstance : public runtime::EventSink,
   rampart_status subscribe(uint32_t source);
   rampart_status unsubscribe(uint32_t source);
   rampart_status alert_emit(const rampart_alert& alert);
+  rampart_status source_register(const char* name, uint32_t& id);
   rampart_status name_publish(uint8_t family, const uint8_t* addr, rampart_str name,
                               uint32_t ttl_s);
   rampart_status reputation_publish(rampart_str name, int32_t score, uint32_t ttl_s);
@@ -166,6 +172,7 @@ class PluginInstance : public runtime::EventSink,
   bool started_ = false;  // stop() only follows a successful start()
   bool stopped_ = false;
   CallbackErrors errors_;
+  std::optional<runtime::DeliveryStrand> strand_;
 
   // The config file and plugins.<id> of the latest create or reload: where
   // the rules an engine claims (during start or reload) are declared.

@@ -13,16 +13,20 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 
 #include "bpf/datapath.hpp"
+#include "bpf/ring_dispatcher.hpp"
 #include "config/config.hpp"
 #include "firewall_program.hpp"
 #include "log_capture.hpp"
 #include "packet_builder.hpp"
 #include "plugin_host/plugin_library.hpp"
 #include "plugin_host/plugin_manager.hpp"
+#include "poll.hpp"
 #include "privilege.hpp"
 #include "rampart/chain.h"
 #include "temp_dir.hpp"
@@ -41,11 +45,13 @@ constexpr uint32_t kGoOn = 0xffffffffu;  // stage_probe: continue along the chai
 // The probe stage (bpf/stage_probe.bpf.c) as `owner` installs it.
 std::shared_ptr<rampart::bpf::InstalledProgram> install_probe(
     Datapath& dp, const std::string& owner, uint32_t hook, const std::string& name,
-    int32_t priority, uint8_t id, uint32_t verdict = kGoOn, uint32_t flags = 0) {
+    int32_t priority, uint8_t id, uint32_t verdict = kGoOn, uint32_t flags = 0,
+    uint32_t source = 0) {
   InstanceSpec spec;
   spec.program = hook == RAMPART_PROGRAM_XDP ? "probe_xdp" : "probe_tc";
   spec.settings["probe_id"] = {id};
   spec.settings["verdict"] = rampart::bpf::bytes_of(verdict);
+  spec.settings["probe_source"] = rampart::bpf::bytes_of(source);
   for (const char* m : {"probe_hits", "probe_events"}) {
     rampart::bpf::MapContents c;
     c.name = m;
@@ -66,14 +72,16 @@ struct Outcome {
   std::vector<uint8_t> trail;  // probe ids, in the order the stages ran
 };
 
-// One frame through a root: XDP, or TC (ingress or egress root).
-Outcome run(int prog_fd, bool xdp) {
+// One frame through a root: XDP, or TC (ingress or egress root), `repeat`
+// times in one test run.
+Outcome run(int prog_fd, bool xdp, uint32_t repeat = 1) {
   auto frame = PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).payload(16).build();
   std::fill(frame.end() - 16, frame.end(), 0);  // the probes' trail
   std::vector<uint8_t> out(frame.size() + 256);
   LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = out.data(),
               .data_size_in = static_cast<uint32_t>(frame.size()),
-              .data_size_out = static_cast<uint32_t>(out.size()));
+              .data_size_out = static_cast<uint32_t>(out.size()),
+              .repeat = static_cast<int>(repeat));
   __sk_buff skb{};
   if (!xdp) {
     opts.ctx_in = &skb;
@@ -100,6 +108,12 @@ struct Core {
   rampart::runtime::Metrics metrics;
   std::unique_ptr<rampart::plugin_host::CoreServices> services;
 };
+
+// The two test engines: good_engine and secret_engine.
+void discover_engines(rampart::plugin_host::PluginManager& pm) {
+  pm.discover(
+      {rampart::test::variant_dir("good_engine"), rampart::test::variant_dir("secret_engine")});
+}
 
 int root_fd(const Datapath& dp, const std::string& name) {
   for (const auto& [n, fd] : dp.programs()) {
@@ -474,8 +488,7 @@ TEST_F(DatapathTest, APluginsRingReachesThatPluginAloneAndItsCountersBecomeMetri
   dp.start();
   Core core(dp, 2);
   rampart::plugin_host::PluginManager pm(*core.services);
-  pm.discover(
-      {rampart::test::variant_dir("good_engine"), rampart::test::variant_dir("secret_engine")});
+  discover_engines(pm);
   pm.start(rampart::config::load_string(
       "plugins:\n  good_engine: {stage: probe, probe_id: 9, export_counters: true}\n"
       "  secret_engine: {}\n",
@@ -496,6 +509,139 @@ TEST_F(DatapathTest, APluginsRingReachesThatPluginAloneAndItsCountersBecomeMetri
   for (const auto& c : dp.counters())
     EXPECT_NE(c.desc.owner, "good_engine") << "a stopped plugin's exports go with it";
   EXPECT_TRUE(run(xdp, true).trail.empty()) << "and its stage";
+}
+
+// What a sink was handed: each batch's records (probe id, kernel time).
+class BatchSink : public rampart::runtime::EventSink {
+ public:
+  explicit BatchSink(boost::asio::thread_pool& pool) : strand_(boost::asio::make_strand(pool)) {}
+  void deliver(const rampart_event&) override { ADD_FAILURE() << "batches come whole"; }
+  void deliver_batch(std::span<const rampart_event> events) override {
+    if (busy_.exchange(true)) overlapped_ = true;
+    std::vector<std::pair<uint32_t, uint64_t>> batch;
+    for (const auto& e : events) {
+      rampart_event_hdr hdr;
+      std::memcpy(&hdr, e.data, sizeof hdr);
+      uint32_t id = 0;
+      std::memcpy(&id, static_cast<const uint8_t*>(e.data) + 16, 4);
+      batch.emplace_back(id, hdr.ts_ns);
+    }
+    {
+      std::lock_guard lock(mu_);
+      batches_.push_back(std::move(batch));
+    }
+    busy_ = false;
+  }
+  rampart::runtime::DeliveryStrand* strand() override { return &strand_; }
+  std::vector<std::vector<std::pair<uint32_t, uint64_t>>> batches() {
+    std::lock_guard lock(mu_);
+    return batches_;
+  }
+  bool overlapped() const { return overlapped_; }
+
+ private:
+  rampart::runtime::DeliveryStrand strand_;
+  std::mutex mu_;
+  std::vector<std::vector<std::pair<uint32_t, uint64_t>>> batches_;
+  std::atomic<bool> busy_{false}, overlapped_{false};
+};
+
+TEST_F(DatapathTest, ARingsRecordsArriveInBatchesInOrderAndOnlyForItsOwnSources) {
+  Datapath dp(options());
+  dp.start();
+  Core core(dp, 2);
+  auto& sources = core.events.sources();
+  const uint32_t mine = sources.claim("alpha", "alpha_probe");
+  EXPECT_EQ(mine, rampart_event_source_id("alpha_probe"));
+  const uint32_t theirs = sources.claim("beta", "beta_probe");
+  // alpha's probe stamps its own source; a second probe of alpha's stamps
+  // beta's, which alpha's ring may not speak for.
+  auto honest = install_probe(dp, "alpha", RAMPART_PROGRAM_XDP, "honest", 100, 1, kGoOn, 0, mine);
+  auto forger = install_probe(dp, "alpha", RAMPART_PROGRAM_XDP, "forger", 200, 2, kGoOn, 0, theirs);
+  int ring = -1;
+  for (const auto& [name, fd] : dp.owned_rings("alpha")) {
+    if (name == "probe_events") ring = fd;
+  }
+  ASSERT_GE(ring, 0);
+  auto sink = std::make_shared<BatchSink>(core.rt.workers());
+  // Not started: nothing drains until the test says so.
+  rampart::bpf::RingDispatcher d(core.rt.loop(), ring, core.events, "alpha", sink);
+  const uint64_t foreign_before = rampart::bpf::RingDispatcher::total_foreign();
+  // (The repeated runs share one frame: its trail piles up, so only the
+  // verdict says the chain ran to its end.)
+  EXPECT_EQ(run(root_fd(dp, "xdp_root"), true, 300).verdict, XDP_PASS);
+  EXPECT_EQ(d.drain(), 600);
+  ASSERT_TRUE(rampart::test::poll_until([&] { return core.events.backlog() == 0; },
+                                        std::chrono::seconds(10)));
+  // One drain: at most 256 records a delivery, every one of them alpha's,
+  // in the order the kernel wrote them.
+  const auto batches = sink->batches();
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_EQ(batches[0].size(), 256u);
+  EXPECT_EQ(batches[1].size(), 44u);
+  uint64_t last = 0;
+  for (const auto& b : batches) {
+    for (const auto& [id, ts] : b) {
+      EXPECT_EQ(id, 1u);
+      EXPECT_GE(ts, last);
+      last = ts;
+    }
+  }
+  EXPECT_FALSE(sink->overlapped());
+  EXPECT_EQ(d.foreign(), 300u);
+  EXPECT_EQ(rampart::bpf::RingDispatcher::total_foreign() - foreign_before, 300u);
+  EXPECT_EQ(core.events.counts(mine).delivered, 300u);
+  EXPECT_EQ(core.events.counts(theirs).published, 0u);
+  EXPECT_EQ(core.events.deliveries(), 2u);
+}
+
+TEST_F(DatapathTest, PluginsRegisterTheirSourcesByNameAndCannotTakeAnothersOrForgeIt) {
+  Datapath dp(options());
+  dp.start();
+  Core core(dp, 2);
+  rampart::plugin_host::PluginManager pm(*core.services);
+  discover_engines(pm);
+  const std::string taken = std::to_string(rampart_event_source_id("taken"));
+  // secret_engine first claims a name good_engine then asks for: refused.
+  // Then it stamps good_engine's source into its own ring: dropped.
+  pm.start(rampart::config::load_string(
+      "plugins:\n  secret_engine: {stage: first, stage_priority: 100, probe_id: 5, "
+      "event_source: mine}\n"
+      "  good_engine: {stage: probe, probe_id: 9, event_source: mine}\n",
+      "t.yaml"));
+  // Whichever started first holds the name; the other is refused.
+  ASSERT_EQ(pm.status().size(), 2u);
+  ASSERT_EQ(pm.running(), 1u) << log_.dump();
+  for (const auto& st : pm.status()) {
+    const std::string other = st.id == "good_engine" ? "secret_engine" : "good_engine";
+    if (!st.error.empty()) {
+      EXPECT_NE(st.error.find("event source \"mine\" belongs to plugin " + other),
+                std::string::npos)
+          << st.error;
+    }
+  }
+  pm.stop_all();
+  const uint64_t foreign_before = rampart::bpf::RingDispatcher::total_foreign();
+  rampart::plugin_host::PluginManager pm2(*core.services);
+  discover_engines(pm2);
+  pm2.start(rampart::config::load_string(
+      "plugins:\n  good_engine: {stage: probe, probe_id: 9, event_source: taken, log_batches: "
+      "true}\n"
+      "  secret_engine: {stage: first, stage_priority: 100, probe_id: 5, stamp_source: " +
+          taken + "}\n",
+      "t.yaml"));
+  ASSERT_EQ(pm2.running(), 2u) << log_.dump();
+  ASSERT_TRUE(log_.wait_for("[good_engine] event source taken id=" + taken)) << log_.dump();
+  const int xdp = root_fd(dp, "xdp_root");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(run(xdp, true).trail, (std::vector<uint8_t>{5, 9}));
+  ASSERT_TRUE(log_.wait_for("probe event id=9 meta=0", 3)) << log_.dump();
+  ASSERT_TRUE(rampart::test::poll_until(
+      [&] { return rampart::bpf::RingDispatcher::total_foreign() - foreign_before == 3; },
+      std::chrono::seconds(10)));
+  EXPECT_EQ(log_.count("probe event id=5"), 0u) << log_.dump();
+  EXPECT_GE(log_.count("[good_engine] batch of "), 1u) << "delivered through on_events";
+  EXPECT_EQ(core.events.counts(rampart_event_source_id("taken")).delivered, 3u);
+  pm2.stop_all();
 }
 
 }  // namespace

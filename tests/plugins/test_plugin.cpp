@@ -29,8 +29,9 @@ using rampart::sdk::Host;
 
 #ifdef TEST_FAULTS
 // A null write the compiler cannot see coming (a literal null store may be
-// turned into a trap instruction, SIGILL).
-void crash() {
+// turned into a trap instruction, SIGILL). Meant: UBSan is told to let it
+// reach the kernel, which answers SIGSEGV.
+__attribute__((no_sanitize("undefined"))) void crash() {
   volatile int* volatile target = nullptr;
   *target = 1;
 }
@@ -132,7 +133,7 @@ class TestEngine {
          "throw_on_tick",  "throw_on_event", "open_map",         "map_value_size",  "publish_names",
          "alert_on_event", "timer_race",     "map_probe",        "stage",           "stage_hook",
          "stage_priority", "probe_id",       "keep_on_exit",     "export_counters", "keyless_probe",
-         "export_metric",
+         "export_metric",  "event_source",   "stamp_source",     "log_batches",
 #ifdef TEST_FAULTS
          "crash_on_tick",  "crash_on_event", "overflow_on_tick", "stall_stop_ms"
 #endif
@@ -152,9 +153,15 @@ class TestEngine {
     host_.info("lifecycle: reload value=" + value_);
   }
 
+  // Batches (ABI 1.6): the host hands a drain's records at once.
+  void on_events(const rampart::sdk::Events& evs) {
+    if (log_batches_) host_.info("batch of " + std::to_string(evs.size()) + " events");
+    for (const Event ev : evs) on_event(ev);
+  }
+
   void on_event(const Event& ev) {
     events_.inc();
-    if (static_cast<uint32_t>(ev.source()) == kProbeSource && ev.bytes().size() >= 24) {
+    if (probe_source_ != 0 && ev.source() == probe_source_ && ev.bytes().size() >= 24) {
       // From the plugin's own ring (bpf/stage_probe.bpf.c): id and metadata.
       uint32_t id = 0, meta = 0;
       std::memcpy(&id, ev.bytes().data() + 16, 4);
@@ -241,7 +248,17 @@ class TestEngine {
     });
   }
 
-  static constexpr uint32_t kProbeSource = 77;  // stage_probe.bpf.c
+  // The probe's records name the source this plugin registered
+  // ("probe_<id>", or event_source), or, to forge, stamp_source.
+  void register_probe_source() {
+    std::string name = event_source_;
+    if (name.empty()) {
+      name = "probe_" + std::string(host_.plugin_id());
+      std::replace(name.begin(), name.end(), '-', '_');
+    }
+    probe_source_ = host_.register_source(name.c_str());
+    host_.info("event source " + name + " id=" + std::to_string(probe_source_));
+  }
 
   // A stage of its own (ABI 1.5): bpf/stage_probe.bpf.c on the configured
   // hook, with its persistent counter map and ring.
@@ -256,6 +273,8 @@ class TestEngine {
     image.priority = stage_priority_;
     image.flags = keep_on_exit_ ? RAMPART_PROGRAM_KEEP_ON_EXIT : 0;
     image.set<uint8_t>("probe_id", static_cast<uint8_t>(probe_id_));
+    register_probe_source();
+    image.set<uint32_t>("probe_source", stamp_source_ != 0 ? stamp_source_ : probe_source_);
     image.maps.push_back(rampart::sdk::MapImage::persistent("probe_hits"));
     image.maps.push_back(rampart::sdk::MapImage::persistent("probe_events"));
     if (keyless_probe_) {
@@ -335,6 +354,9 @@ class TestEngine {
     export_counters_ = cfg.get<bool>("export_counters", false);
     keyless_probe_ = cfg.get<bool>("keyless_probe", false);
     export_metric_ = cfg.get<std::string>("export_metric", "rampart_test_probe_packets_total");
+    event_source_ = cfg.get<std::string>("event_source", "");
+    stamp_source_ = cfg.get<uint32_t>("stamp_source", 0);
+    log_batches_ = cfg.get<bool>("log_batches", false);
 #ifdef TEST_FAULTS
     crash_on_tick_ = cfg.get<bool>("crash_on_tick", false);
     crash_on_event_ = cfg.get<bool>("crash_on_event", false);
@@ -350,7 +372,9 @@ class TestEngine {
   bool publish_names_ = false;
   bool alert_on_event_ = false;
   bool timer_race_ = false, map_probe_ = false;
-  std::string stage_, stage_hook_, export_metric_;
+  std::string stage_, stage_hook_, export_metric_, event_source_;
+  uint32_t probe_source_ = 0, stamp_source_ = 0;
+  bool log_batches_ = false;
   int32_t stage_priority_ = 500;
   uint32_t probe_id_ = 1;
   bool keep_on_exit_ = false, export_counters_ = false, keyless_probe_ = false;

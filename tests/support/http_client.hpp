@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "sanitized.hpp"
+
 namespace rampart::test {
 
 struct HttpResponse {
@@ -29,7 +31,7 @@ inline HttpResponse http(uint16_t port, const std::string& method, const std::st
                          const std::string& body = "",
                          const std::vector<std::pair<std::string, std::string>>& headers = {}) {
   Poco::Net::HTTPClientSession session("127.0.0.1", port);
-  session.setTimeout(Poco::Timespan(10, 0));
+  session.setTimeout(Poco::Timespan(10 * kSlowdown, 0));
   Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
   for (const auto& [k, v] : headers) req.set(k, v);
   if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
@@ -50,7 +52,7 @@ inline HttpResponse http(uint16_t port, const std::string& method, const std::st
 // returns everything the server answers until it closes the connection.
 inline std::string raw_http(uint16_t port, const std::string& request) {
   Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", port));
-  socket.setReceiveTimeout(Poco::Timespan(10, 0));
+  socket.setReceiveTimeout(Poco::Timespan(10 * kSlowdown, 0));
   Poco::Net::SocketStream stream(socket);
   stream << request << std::flush;
   socket.shutdownSend();

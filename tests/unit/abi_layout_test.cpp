@@ -115,6 +115,11 @@ FROZEN(rampart_host_api, map_info, 352);
 FROZEN(rampart_host_api, map_lookup_percpu, 360);
 FROZEN(rampart_host_api, counters_export, 368);
 FROZEN(rampart_host_api, map_pop, 376);
+// ABI 1.6
+FROZEN(rampart_host_api, source_register, 384);
+FROZEN(rampart_plugin_api, on_events, 104);
+FROZEN(rampart_plugin_descriptor, flags, 72);
+FROZEN(rampart_plugin_descriptor, reserved2, 76);
 FROZEN(rampart_map_info, struct_size, 0);
 FROZEN(rampart_map_info, type, 4);
 FROZEN(rampart_map_info, key_size, 8);

@@ -5,6 +5,9 @@
 // config_redaction_test.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <tuple>
+
 #include <sys/stat.h>
 
 #include <Poco/JSON/Parser.h>
@@ -306,6 +309,77 @@ TEST_F(Keys, NeverOpenRolesDecideAndLocalRootAdministers) {
   // Every admin key gone: root on the local socket is still an admin.
   EXPECT_EQ(as(admin, "DELETE", "/api/v1/keys/root").status, 204);
   EXPECT_EQ(local(0, "GET", "/api/v1/keys").status, 200);
+}
+
+// Every route and the least role it needs, written out: a route added
+// without a deliberate role (or with another) fails here. Each route is
+// then asked by each role for real: refused below its role, never above.
+TEST_F(Keys, EveryRouteDeclaresItsRoleAndIsRefusedBelowIt) {
+  using rampart::store::Role;
+  const std::vector<std::tuple<std::string, std::string, Role>> expected = {
+      {"GET", "/api/v1/auth/whoami", Role::viewer},
+      {"GET", "/api/v1/domains", Role::viewer},
+      {"GET", "/api/v1/agent/status", Role::viewer},
+      {"GET", "/api/v1/ebpf/status", Role::viewer},
+      {"GET", "/api/v1/config", Role::admin},
+      {"POST", "/api/v1/config/reload", Role::admin},
+      {"GET", "/api/v1/openapi.json", Role::viewer},
+      {"GET", "/api/v1/alerts", Role::viewer},
+      {"GET", "/api/v1/alerts/{id}", Role::viewer},
+      {"POST", "/api/v1/alerts/{id}/false-positive", Role::operator_},
+      {"GET", "/api/v1/keys", Role::admin},
+      {"POST", "/api/v1/keys", Role::admin},
+      {"DELETE", "/api/v1/keys/{name}", Role::admin},
+      {"GET", "/api/v1/audit/logs", Role::viewer},
+      {"GET", "/api/v1/audit/rules/{id}/history", Role::viewer},
+      {"GET", "/api/v1/{domain}/rules", Role::viewer},
+      {"POST", "/api/v1/{domain}/rules", Role::operator_},
+      {"PUT", "/api/v1/{domain}/rules", Role::operator_},
+      {"GET", "/api/v1/{domain}/rules/{id}", Role::viewer},
+      {"PUT", "/api/v1/{domain}/rules/{id}", Role::operator_},
+      {"PATCH", "/api/v1/{domain}/rules/{id}", Role::operator_},
+      {"DELETE", "/api/v1/{domain}/rules/{id}", Role::operator_},
+      {"GET", "/api/v1/{domain}/status", Role::viewer},
+  };
+  std::vector<std::tuple<std::string, std::string, Role>> declared;
+  for (const auto& r : secured_.routes()) declared.emplace_back(r.method, r.path_template, r.role);
+  EXPECT_EQ(declared, expected);
+
+  const auto admin = token_of(local(0, "POST", "/api/v1/keys", R"({"name":"a","role":"admin"})"));
+  const std::map<Role, std::string> tokens = {
+      {Role::admin, admin},
+      {Role::operator_,
+       token_of(as(admin, "POST", "/api/v1/keys", R"({"name":"o","role":"operator"})"))},
+      {Role::viewer,
+       token_of(as(admin, "POST", "/api/v1/keys", R"({"name":"v","role":"viewer"})"))}};
+  auto concrete = [](std::string t) {
+    for (const auto& [from, to] : {std::pair<std::string, std::string>{"{domain}", "widgets"},
+                                   {"{id}", "1"},
+                                   {"{name}", "nobody"}}) {
+      if (const auto at = t.find(from); at != std::string::npos) t.replace(at, from.size(), to);
+    }
+    // An alert id is a UUID.
+    if (const auto at = t.find("/alerts/1"); at != std::string::npos)
+      t.replace(at, 9, "/alerts/00000000-0000-4000-8000-000000000000");
+    return t;
+  };
+  for (const auto& [method, tmpl, need] : expected) {
+    for (const auto& [role, token] : tokens) {
+      const auto r = as(token, method, concrete(tmpl), "{}");
+      if (static_cast<int>(role) < static_cast<int>(need)) {
+        EXPECT_EQ(r.status, 403) << method << " " << tmpl << " as " << role_name(role);
+      } else {
+        EXPECT_NE(r.status, 403) << method << " " << tmpl << " as " << role_name(role) << ": "
+                                 << r.body;
+        EXPECT_NE(r.status, 405) << method << " " << tmpl;
+      }
+    }
+  }
+  // A method a path does not have: 405 naming the ones it has.
+  const auto r = as(admin, "DELETE", "/api/v1/domains");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_NE(r.body.find("DELETE (allowed: GET)"), std::string::npos) << r.body;
+  EXPECT_EQ(as(admin, "PATCH", "/api/v1/keys").status, 405);
 }
 
 TEST_F(Keys, BadKeyRequestsAreRefused) {

@@ -178,6 +178,9 @@ class FirewallEngine {
 
   FirewallEngine(Host& host, const Config& cfg) : host_(host), settings_(parse(cfg)) {
     (void)rampart::firewall::compile(settings_.rules, settings_.default_policy);  // fail early
+    // The well-known source its program stamps (xdp_firewall.bpf.c).
+    if (host_.register_source("xdp_firewall") != RAMPART_SOURCE_XDP_FIREWALL)
+      throw rampart::sdk::Error(RAMPART_ERR_INTERNAL, "event source xdp_firewall has another id");
     rules_ =
         host_.gauge("rampart_firewall_rules", "Enabled firewall rules installed in the kernel");
     blocklisted_ = host_.gauge("rampart_firewall_blocklist_prefixes",
@@ -201,7 +204,7 @@ class FirewallEngine {
     alert_on_ = settings_.alert_on;
     claim_and_install(settings_);
     if (program_) {
-      host_.export_counters("fw_stats", "rampart_kernel_packets_total",
+      host_.export_counters(RAMPART_NAME(RAMPART_FW_MAP_STATS), "rampart_kernel_packets_total",
                             "Kernel per-CPU counters summed, per program and action",
                             {{"program", "xdp_firewall"}}, "action",
                             rampart::firewall::stat_names(), "xdp_firewall");
@@ -248,7 +251,7 @@ class FirewallEngine {
       Poco::JSON::Object::Ptr h = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
       h->set("id", installed_ids_[i]);
       h->set("priority_index", i);
-      h->set("hits", program_.counter("fw_hits", i));
+      h->set("hits", program_.counter(RAMPART_NAME(RAMPART_FW_MAP_HITS), i));
       hits->add(h);
     }
     o->set("hits", hits);

@@ -20,7 +20,9 @@ inline constexpr const char* kStageName = "firewall";
 inline constexpr int32_t kStagePriority = 100;
 // Maps every rule set's instance shares, kept across restarts: the event
 // ring, the verdict counters (enum rampart_fw_stat) and the reject pacing.
-inline constexpr const char* kPersistentMaps[] = {"events", "fw_stats", "fw_pace"};
+inline constexpr const char* kPersistentMaps[] = {RAMPART_NAME(RAMPART_FW_MAP_EVENTS),
+                                                  RAMPART_NAME(RAMPART_FW_MAP_STATS),
+                                                  RAMPART_NAME(RAMPART_FW_MAP_PACE)};
 // Names of the fw_stats entries, by enum rampart_fw_stat.
 inline const std::vector<std::string>& stat_names() {
   static const std::vector<std::string> names = {

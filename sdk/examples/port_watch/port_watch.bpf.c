@@ -11,13 +11,15 @@
 #include <bpf/bpf_helpers.h>
 
 #include "rampart/bpf/chain.h"
+#include "rampart/bpf/emit.h"
 #include "rampart/events.h"
 
 #include "port_watch.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-const volatile __u16 watch_port = 0; /* host order; set by the engine */
+const volatile __u16 PW_SET_WATCH_PORT = 0;   /* host order; set by the engine */
+const volatile __u32 PW_SET_EVENT_SOURCE = 0; /* the engine's registered source */
 
 /* Persistent: kept across reloads and restarts. */
 struct {
@@ -25,12 +27,12 @@ struct {
   __uint(max_entries, PW_COUNTERS);
   __type(key, __u32);
   __type(value, __u64);
-} pw_counts SEC(".maps");
+} PW_MAP_COUNTS SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 256 * 1024);
-} pw_events SEC(".maps");
+} PW_MAP_EVENTS SEC(".maps");
 
 static __always_inline void count(__u32 which) {
   __u64* v = bpf_map_lookup_elem(&pw_counts, &which);
@@ -39,7 +41,7 @@ static __always_inline void count(__u32 which) {
 }
 
 SEC("xdp")
-int xdp_port_watch(struct xdp_md* ctx) {
+int PW_PROG_XDP(struct xdp_md* ctx) {
   void* data = (void*)(long)ctx->data;
   void* end = (void*)(long)ctx->data_end;
   struct ethhdr* eth = data;
@@ -55,12 +57,9 @@ int xdp_port_watch(struct xdp_md* ctx) {
   count(PW_SEEN);
   if (watch_port && bpf_ntohs(ports[1]) == watch_port) {
     count(PW_WATCHED);
-    struct pw_event* e = bpf_ringbuf_reserve(&pw_events, sizeof(*e), 0);
+    struct pw_event* e = rampart_event_reserve(&pw_events, sizeof(*e), PW_EVENT_HIT, event_source);
 
     if (e) {
-      e->hdr.type = PW_EVENT_HIT;
-      e->hdr.source = PW_SOURCE;
-      e->hdr.ts_ns = bpf_ktime_get_ns();
       e->saddr = ip->saddr;
       e->daddr = ip->daddr;
       e->sport = bpf_ntohs(ports[0]);
@@ -73,7 +72,7 @@ int xdp_port_watch(struct xdp_md* ctx) {
 }
 
 SEC("tc")
-int tc_port_watch(struct __sk_buff* skb) {
+int PW_PROG_TC(struct __sk_buff* skb) {
   count(PW_EGRESS);
   return rampart_tc_next(skb);
 }

@@ -2,7 +2,8 @@
 // An example engine with kernel programs of its own, built out of tree
 // against the installed SDK: an XDP stage after the firewall and a TC
 // egress stage in rampartd's chains, a persistent counter map exported as
-// metrics, and a ring buffer whose records reach this engine alone. It
+// metrics, and a ring buffer whose records (stamped with the event source
+// it registers) reach this engine alone, in batches and in order. It
 // raises an alert for every packet to `watch_port`.
 //
 //   plugins:
@@ -21,13 +22,17 @@ namespace {
 using rampart::sdk::Config;
 using rampart::sdk::Error;
 using rampart::sdk::Event;
+using rampart::sdk::Events;
 using rampart::sdk::Host;
 
 class PortWatch {
  public:
   static constexpr const char* kSecretSettings[] = {nullptr};
+  // Hits in the order the kernel saw them, one batch at a time.
+  static constexpr bool kEventsInOrder = true;
 
-  PortWatch(Host& host, const Config& cfg) : host_(host), port_(parse(cfg)) {
+  PortWatch(Host& host, const Config& cfg)
+      : host_(host), port_(parse(cfg)), source_(host_.register_source(PW_SOURCE_NAME)) {
     hits_ = host_.counter("rampart_port_watch_hits_total", "Packets to the watched port");
   }
 
@@ -39,8 +44,13 @@ class PortWatch {
     port_ = port;
   }
 
+  void on_events(const Events& evs) {
+    for (const Event ev : evs) on_event(ev);
+  }
+
   void on_event(const Event& ev) {
-    if (ev.type() != PW_EVENT_HIT || ev.bytes().size() < sizeof(pw_event)) return;
+    if (ev.source() != source_ || ev.type() != PW_EVENT_HIT || ev.bytes().size() < sizeof(pw_event))
+      return;
     pw_event e;
     std::memcpy(&e, ev.bytes().data(), sizeof e);
     hits_.inc();
@@ -72,21 +82,22 @@ class PortWatch {
 
   void install(uint16_t port) {
     rampart::sdk::ProgramImage xdp;
-    xdp.object = "port_watch";  // port_watch.bpf.o beside port_watch.so
-    xdp.program = "xdp_port_watch";
+    xdp.object = RAMPART_NAME(PW_OBJECT);  // port_watch.bpf.o beside port_watch.so
+    xdp.program = RAMPART_NAME(PW_PROG_XDP);
     xdp.hook = RAMPART_PROGRAM_XDP;
     xdp.slot = "port_watch";
     xdp.priority = 150;  // after the firewall (100): sees what it lets through
-    xdp.set<uint16_t>("watch_port", port);
-    xdp.maps.push_back(rampart::sdk::MapImage::persistent("pw_counts"));
-    xdp.maps.push_back(rampart::sdk::MapImage::persistent("pw_events"));
+    xdp.set<uint16_t>(RAMPART_NAME(PW_SET_WATCH_PORT), port);
+    xdp.set<uint32_t>(RAMPART_NAME(PW_SET_EVENT_SOURCE), source_);
+    xdp.maps.push_back(rampart::sdk::MapImage::persistent(RAMPART_NAME(PW_MAP_COUNTS)));
+    xdp.maps.push_back(rampart::sdk::MapImage::persistent(RAMPART_NAME(PW_MAP_EVENTS)));
     rampart::sdk::ProgramImage tc = xdp;
-    tc.program = "tc_port_watch";
+    tc.program = RAMPART_NAME(PW_PROG_TC);
     tc.hook = RAMPART_PROGRAM_TC_EGRESS;
     xdp_ = host_.install_program(xdp);
     tc_ = host_.install_program(tc);
     if (!exported_) {
-      host_.export_counters("pw_counts", "rampart_port_watch_packets_total",
+      host_.export_counters(RAMPART_NAME(PW_MAP_COUNTS), "rampart_port_watch_packets_total",
                             "Packets port_watch's kernel stages saw", {}, "kind",
                             {"seen", "watched", "egress"}, "port_watch");
       exported_ = true;
@@ -96,6 +107,7 @@ class PortWatch {
 
   Host& host_;
   uint16_t port_;
+  uint32_t source_;
   bool exported_ = false;
   rampart::sdk::Metric hits_;
   rampart::sdk::Program xdp_, tc_;

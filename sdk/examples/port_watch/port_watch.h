@@ -5,14 +5,25 @@
 
 #include "rampart/events.h"
 
+/* Names the program declares and the engine asks for (RAMPART_NAME):
+ * defined once, so a rename reaches both or breaks the build. */
+#define PW_OBJECT port_watch /* port_watch.bpf.o */
+#define PW_PROG_XDP xdp_port_watch
+#define PW_PROG_TC tc_port_watch
+#define PW_MAP_COUNTS pw_counts
+#define PW_MAP_EVENTS pw_events
+#define PW_SET_WATCH_PORT watch_port
+#define PW_SET_EVENT_SOURCE event_source
+
 /* pw_counts entries */
 #define PW_SEEN 0    /* IPv4 TCP/UDP packets in (XDP) */
 #define PW_WATCHED 1 /* of them, to the watched port */
 #define PW_EGRESS 2  /* packets out (TC egress) */
 #define PW_COUNTERS 3
 
-/* The record's source: the engine's own, which no one else receives. */
-#define PW_SOURCE 100
+/* The records' source is the one the engine registers by this name: the
+ * engine sets its id in the program's event_source. */
+#define PW_SOURCE_NAME "port_watch"
 #define PW_EVENT_HIT 1
 
 struct pw_event {

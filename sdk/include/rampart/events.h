@@ -18,7 +18,7 @@ enum rampart_ip_family {
 
 struct rampart_event_hdr {
   __u32 type;   /* the plugin's own record kind */
-  __u32 source; /* rampart_event_source (sdk/abi.h) */
+  __u32 source; /* one of the plugin's registered sources (source_register, sdk/abi.h) */
   __u64 ts_ns;  /* bpf_ktime_get_ns() */
 };
 

@@ -9,4 +9,12 @@
 #include <linux/types.h>
 #endif
 
+/* A name a kernel program and its engine share (a map, a setting, a
+ * program), as the engine's string: with `#define MY_MAP my_map` the
+ * program declares `} MY_MAP SEC(".maps");` and the engine asks for
+ * RAMPART_NAME(MY_MAP), "my_map". One definition: a rename reaches both
+ * sides or breaks the build, never the load. */
+#define RAMPART_NAME(x) RAMPART__STRINGIFY(x)
+#define RAMPART__STRINGIFY(x) #x
+
 #endif /* RAMPART_TYPES_H */

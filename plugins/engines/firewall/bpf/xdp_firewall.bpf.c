@@ -22,6 +22,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "rampart/bpf/chain.h"
+#include "rampart/bpf/emit.h"
 #include "rampart/bpf/parsing.h"
 #include "rampart/events.h"
 #include "rampart/firewall.h"
@@ -33,39 +34,44 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* ---- set by user space before load (one classifier instance per rule set) ---- */
-const volatile __u32 nwords = 2; /* bitmap words: ceil(rules / 64), rounded up to even */
-const volatile __u32 nrules = 0;
-const volatile __u32 fields_used = 0; /* bit per enum rampart_fw_field */
-const volatile __u32 default_action = RAMPART_FW_ALLOW;
-const volatile __u32 default_rule_id = 0;
-const volatile __u32 v4_src_default = 0; /* class when no IPv4 source prefixes exist */
-const volatile __u32 v4_dst_default = 0;
-const volatile __u32 has_v4_src = 0;
-const volatile __u32 has_v4_dst = 0;
-const volatile __u32 has_v6_src = 0;
-const volatile __u32 has_v6_dst = 0;
-const volatile __u32 v6_src_default = 0;
-const volatile __u32 v6_dst_default = 0;
-const volatile __u32 allow_sample = 0;         /* emit 1 of every N allows; 0: none */
-const volatile __u64 ring_threshold = 3 << 20; /* skip events past this fill level */
-const volatile __u32 reject_per_sec = 100;     /* TCP resets per second per CPU; 0: none */
-const volatile __u32 block_v4 = 0;             /* fw_block4_* hold a source blocklist */
-const volatile __u32 block6_nlens = 0;         /* entries used in block6_lens */
-const volatile __u8 block6_lens[RAMPART_FW_BLOCK6_LENS] = {}; /* IPv6 lengths listed */
-const volatile __u32 block_index = 0; /* rules before the blocklist in priority order */
+const volatile __u32 RAMPART_FW_SET_NWORDS =
+    2; /* bitmap words: ceil(rules / 64), rounded up to even */
+const volatile __u32 RAMPART_FW_SET_NRULES = 0;
+const volatile __u32 RAMPART_FW_SET_FIELDS_USED = 0; /* bit per enum rampart_fw_field */
+const volatile __u32 RAMPART_FW_SET_DEFAULT_ACTION = RAMPART_FW_ALLOW;
+const volatile __u32 RAMPART_FW_SET_DEFAULT_RULE_ID = 0;
+const volatile __u32 RAMPART_FW_SET_V4_SRC_DEFAULT =
+    0; /* class when no IPv4 source prefixes exist */
+const volatile __u32 RAMPART_FW_SET_V4_DST_DEFAULT = 0;
+const volatile __u32 RAMPART_FW_SET_HAS_V4_SRC = 0;
+const volatile __u32 RAMPART_FW_SET_HAS_V4_DST = 0;
+const volatile __u32 RAMPART_FW_SET_HAS_V6_SRC = 0;
+const volatile __u32 RAMPART_FW_SET_HAS_V6_DST = 0;
+const volatile __u32 RAMPART_FW_SET_V6_SRC_DEFAULT = 0;
+const volatile __u32 RAMPART_FW_SET_V6_DST_DEFAULT = 0;
+const volatile __u32 RAMPART_FW_SET_ALLOW_SAMPLE = 0; /* emit 1 of every N allows; 0: none */
+const volatile __u64 RAMPART_FW_SET_RING_THRESHOLD = 3 << 20; /* skip events past this fill level */
+const volatile __u32 RAMPART_FW_SET_REJECT_PER_SEC =
+    100;                                              /* TCP resets per second per CPU; 0: none */
+const volatile __u32 RAMPART_FW_SET_BLOCK_V4 = 0;     /* fw_block4_* hold a source blocklist */
+const volatile __u32 RAMPART_FW_SET_BLOCK6_NLENS = 0; /* entries used in block6_lens */
+const volatile __u8 RAMPART_FW_SET_BLOCK6_LENS[RAMPART_FW_BLOCK6_LENS] =
+    {}; /* IPv6 lengths listed */
+const volatile __u32 RAMPART_FW_SET_BLOCK_INDEX =
+    0; /* rules before the blocklist in priority order */
 
 /* ---- persistent: shared by every instance (user space reuses the fds) ---- */
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 4 << 20);
-} events SEC(".maps");
+} RAMPART_FW_MAP_EVENTS SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, RAMPART_FW_STAT_MAX);
   __type(key, __u32);
   __type(value, __u64);
-} fw_stats SEC(".maps");
+} RAMPART_FW_MAP_STATS SEC(".maps");
 
 /* Per-CPU scratch: allow-sampling and wakeup pacing counters. */
 struct {
@@ -73,7 +79,7 @@ struct {
   __uint(max_entries, 4);
   __type(key, __u32);
   __type(value, __u64);
-} fw_pace SEC(".maps");
+} RAMPART_FW_MAP_PACE SEC(".maps");
 
 /* ---- per rule set: sized by user space before load ---- */
 struct {
@@ -82,7 +88,7 @@ struct {
   __uint(max_entries, 65536);
   __type(key, __u32);
   __type(value, __u32);
-} fw_src4_tbl16 SEC(".maps"), fw_dst4_tbl16 SEC(".maps");
+} RAMPART_FW_MAP_SRC4_TBL16 SEC(".maps"), RAMPART_FW_MAP_DST4_TBL16 SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -90,7 +96,7 @@ struct {
   __uint(max_entries, 256);
   __type(key, __u32);
   __type(value, __u32);
-} fw_src4_tbl8 SEC(".maps"), fw_dst4_tbl8 SEC(".maps");
+} RAMPART_FW_MAP_SRC4_TBL8 SEC(".maps"), RAMPART_FW_MAP_DST4_TBL8 SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -98,7 +104,7 @@ struct {
   __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, struct rampart_fw_lpm6_key);
   __type(value, __u32);
-} fw_src6 SEC(".maps"), fw_dst6 SEC(".maps");
+} RAMPART_FW_MAP_SRC6 SEC(".maps"), RAMPART_FW_MAP_DST6 SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -106,7 +112,7 @@ struct {
   __uint(max_entries, RAMPART_FW_PORT_ENTRIES);
   __type(key, __u32);
   __type(value, __u32);
-} fw_sport SEC(".maps"), fw_dport SEC(".maps");
+} RAMPART_FW_MAP_SPORT SEC(".maps"), RAMPART_FW_MAP_DPORT SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -114,7 +120,7 @@ struct {
   __uint(max_entries, RAMPART_FW_PROTO_ENTRIES);
   __type(key, __u32);
   __type(value, __u32);
-} fw_proto SEC(".maps");
+} RAMPART_FW_MAP_PROTO SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -122,7 +128,7 @@ struct {
   __uint(max_entries, RAMPART_FW_VLAN_ENTRIES);
   __type(key, __u32);
   __type(value, __u32);
-} fw_vlan SEC(".maps");
+} RAMPART_FW_MAP_VLAN SEC(".maps");
 
 /* Class -> bitmap of nwords words. value_size is set to nwords * 8. */
 struct {
@@ -131,7 +137,7 @@ struct {
   __uint(max_entries, 1);
   __uint(key_size, sizeof(__u32));
   __uint(value_size, sizeof(__u64));
-} fw_bitmaps SEC(".maps");
+} RAMPART_FW_MAP_BITMAPS SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -139,14 +145,14 @@ struct {
   __uint(max_entries, 1);
   __type(key, __u32);
   __type(value, struct rampart_fw_rule);
-} fw_rules SEC(".maps");
+} RAMPART_FW_MAP_RULES SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, 1);
   __type(key, __u32);
   __type(value, __u64);
-} fw_hits SEC(".maps");
+} RAMPART_FW_MAP_HITS SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -154,7 +160,7 @@ struct {
   __uint(max_entries, 1);            /* RAMPART_FW_BLOCK4_L1 when used */
   __type(key, __u32);
   __type(value, __u64);
-} fw_block4_any SEC(".maps");
+} RAMPART_FW_MAP_BLOCK4_ANY SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -162,7 +168,7 @@ struct {
   __uint(max_entries, 1);            /* RAMPART_FW_BLOCK4_L1 when used */
   __type(key, __u32);
   __type(value, struct rampart_fw_block4_l1);
-} fw_block4_l1 SEC(".maps");
+} RAMPART_FW_MAP_BLOCK4_L1 SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -170,14 +176,14 @@ struct {
   __uint(max_entries, 1);
   __type(key, __u32);
   __type(value, __u64);
-} fw_block4_tbl8 SEC(".maps");
+} RAMPART_FW_MAP_BLOCK4_TBL8 SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 1);
   __type(key, struct rampart_fw_lpm6_key);
   __type(value, __u8);
-} fw_block6 SEC(".maps");
+} RAMPART_FW_MAP_BLOCK6 SEC(".maps");
 
 /* Verdict flag for fw_verdict: a deny by the source blocklist. */
 #define FW_VERDICT_BLOCKLIST (1u << 16)
@@ -319,7 +325,7 @@ static __always_inline __u64* bitmap_of(long cls) {
   return bpf_map_lookup_elem(&fw_bitmaps, &k);
 }
 
-static __always_inline void emit_event(struct xdp_md* ctx, const struct packet_info* pi,
+static __always_inline void emit_event(struct xdp_md* ctx, const struct rampart_packet_info* pi,
                                        __u32 rule_id, __u32 action, __u16 flags) {
   if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ring_threshold) {
     count(RAMPART_FW_STAT_EVENTS_DROPPED);
@@ -327,22 +333,15 @@ static __always_inline void emit_event(struct xdp_md* ctx, const struct packet_i
   }
   /* Wake the consumer for the first record after it drained the ring,
    * then only every 64th: batching cuts consumer wakeups ~12x. */
-  __u64 wake = BPF_RB_NO_WAKEUP;
   __u32 pk = 1;
-  __u64* pace = bpf_map_lookup_elem(&fw_pace, &pk);
-
-  if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) == 0 || (pace && (++*pace & 63) == 0))
-    wake = BPF_RB_FORCE_WAKEUP;
-
-  struct rampart_fw_event* e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  const __u64 wake = rampart_event_wakeup(&events, bpf_map_lookup_elem(&fw_pace, &pk));
+  struct rampart_fw_event* e = rampart_event_reserve(&events, sizeof(*e), RAMPART_EV_FW_VERDICT,
+                                                     RAMPART_SOURCE_XDP_FIREWALL);
 
   if (!e) {
     count(RAMPART_FW_STAT_EVENTS_DROPPED);
     return;
   }
-  e->hdr.type = RAMPART_EV_FW_VERDICT;
-  e->hdr.source = RAMPART_SOURCE_XDP_FIREWALL;
-  e->hdr.ts_ns = bpf_ktime_get_ns();
   e->rule_id = rule_id;
   e->ifindex = ctx->ingress_ifindex;
   e->pkt_len = ctx->data_end - ctx->data;
@@ -446,10 +445,11 @@ static __always_inline int answer_l2(void* data, void* end, __u32 l3, const __u8
   return 0;
 }
 
-static __always_inline int send_unreachable(struct xdp_md* ctx, const struct packet_info* pi) {
+static __always_inline int send_unreachable(struct xdp_md* ctx,
+                                            const struct rampart_packet_info* pi) {
   __u32 l3 = pi->l3_off & 0x1f;
 
-  if (pi->family != RAMPART_FAMILY_V4 || pi->protocol == IPPROTO_ICMP || pi->fragment ||
+  if (pi->family != RAMPART_FAMILY_V4 || pi->protocol == RAMPART_IPPROTO_ICMP || pi->fragment ||
       l3 > 14 + 4 * RAMPART_MAX_VLAN_TAGS || !reject_allowed())
     return XDP_DROP;
   void* data = (void*)(long)ctx->data;
@@ -465,7 +465,7 @@ static __always_inline int send_unreachable(struct xdp_md* ctx, const struct pac
 
   if ((void*)ip + quote > end) return XDP_DROP;
   __u32 saddr = ip->saddr, daddr = ip->daddr;
-  __u8 code = pi->protocol == IPPROTO_UDP ? 3 : 13;
+  __u8 code = pi->protocol == RAMPART_IPPROTO_UDP ? 3 : 13;
 
   /* Room for the new IP and ICMP headers between L2 and the quote. */
   if (bpf_xdp_adjust_head(ctx, -28)) return XDP_DROP;
@@ -483,7 +483,7 @@ static __always_inline int send_unreachable(struct xdp_md* ctx, const struct pac
   nip->id = 0;
   nip->frag_off = 0;
   nip->ttl = 64;
-  nip->protocol = IPPROTO_ICMP;
+  nip->protocol = RAMPART_IPPROTO_ICMP;
   nip->saddr = daddr;
   nip->daddr = saddr;
   nip->check = 0;
@@ -509,10 +509,12 @@ static __always_inline int send_unreachable(struct xdp_md* ctx, const struct pac
 /* The IPv6 counterpart (RFC 4443): destination unreachable, port
  * unreachable for UDP, administratively prohibited otherwise, quoting the
  * invoking IPv6 header and the 8 bytes after it. */
-static __always_inline int send_unreachable6(struct xdp_md* ctx, const struct packet_info* pi) {
+static __always_inline int send_unreachable6(struct xdp_md* ctx,
+                                             const struct rampart_packet_info* pi) {
   __u32 l3 = pi->l3_off & 0x1f;
 
-  if (pi->protocol == IPPROTO_ICMPV6 || l3 > 14 + 4 * RAMPART_MAX_VLAN_TAGS || !reject_allowed())
+  if (pi->protocol == RAMPART_IPPROTO_ICMPV6 || l3 > 14 + 4 * RAMPART_MAX_VLAN_TAGS ||
+      !reject_allowed())
     return XDP_DROP;
   void* data = (void*)(long)ctx->data;
   void* end = (void*)(long)ctx->data_end;
@@ -521,7 +523,7 @@ static __always_inline int send_unreachable6(struct xdp_md* ctx, const struct pa
 
   if ((void*)ip6 + 48 > end || save_l2(data, end, l3, l2)) return XDP_DROP;
   struct in6_addr saddr = ip6->saddr, daddr = ip6->daddr;
-  __u8 code = pi->protocol == IPPROTO_UDP ? 4 : 1;
+  __u8 code = pi->protocol == RAMPART_IPPROTO_UDP ? 4 : 1;
 
   if (bpf_xdp_adjust_head(ctx, -48)) return XDP_DROP;
   data = (void*)(long)ctx->data;
@@ -532,7 +534,7 @@ static __always_inline int send_unreachable6(struct xdp_md* ctx, const struct pa
   if ((void*)(icmp + 8 + 48) > end || answer_l2(data, end, l3, l2)) return XDP_DROP;
   *(__u32*)nip = bpf_htonl(0x60000000);
   nip->payload_len = bpf_htons(8 + 48);
-  nip->nexthdr = IPPROTO_ICMPV6;
+  nip->nexthdr = RAMPART_IPPROTO_ICMPV6;
   nip->hop_limit = 64;
   nip->saddr = daddr;
   nip->daddr = saddr;
@@ -544,7 +546,7 @@ static __always_inline int send_unreachable6(struct xdp_md* ctx, const struct pa
     struct in6_addr s, d;
     __u32 len;
     __u8 zero[3], nh;
-  } ph = {nip->saddr, nip->daddr, bpf_htonl(8 + 48), {0, 0, 0}, IPPROTO_ICMPV6};
+  } ph = {nip->saddr, nip->daddr, bpf_htonl(8 + 48), {0, 0, 0}, RAMPART_IPPROTO_ICMPV6};
   __s64 sum = bpf_csum_diff(0, 0, (void*)&ph, sizeof(ph), 0);
 
   sum = bpf_csum_diff(0, 0, (void*)icmp, 8 + 48, sum);
@@ -560,8 +562,8 @@ static __always_inline int send_unreachable6(struct xdp_md* ctx, const struct pa
  * IPv6) header and 20-byte TCP header are written where the IP header
  * was: IPv4 options and IPv6 extension headers are dropped from the answer,
  * VLAN tags are kept. Anything else is dropped. */
-static __always_inline int send_reset(struct xdp_md* ctx, const struct packet_info* pi) {
-  if (pi->protocol != IPPROTO_TCP)
+static __always_inline int send_reset(struct xdp_md* ctx, const struct rampart_packet_info* pi) {
+  if (pi->protocol != RAMPART_IPPROTO_TCP)
     return pi->family == RAMPART_FAMILY_V6 ? send_unreachable6(ctx, pi) : send_unreachable(ctx, pi);
   if (!pi->has_ports || !reject_allowed()) return XDP_DROP;
   void* data = (void*)(long)ctx->data;
@@ -607,7 +609,7 @@ static __always_inline int send_reset(struct xdp_md* ctx, const struct packet_in
     ip->id = 0;
     ip->frag_off = bpf_htons(0x4000);
     ip->ttl = 64;
-    ip->protocol = IPPROTO_TCP;
+    ip->protocol = RAMPART_IPPROTO_TCP;
     ip->saddr = pi->dst4;
     ip->daddr = pi->src4;
     ip->check = 0;
@@ -616,7 +618,7 @@ static __always_inline int send_reset(struct xdp_md* ctx, const struct packet_in
       __u32 s, d;
       __u8 zero, proto;
       __u16 len;
-    } ph = {ip->saddr, ip->daddr, 0, IPPROTO_TCP, bpf_htons(20)};
+    } ph = {ip->saddr, ip->daddr, 0, RAMPART_IPPROTO_TCP, bpf_htons(20)};
     sum = bpf_csum_diff(0, 0, (void*)&ph, sizeof(ph), 0);
     th = (void*)(ip + 1);
     new_len = l3 + 40;
@@ -629,7 +631,7 @@ static __always_inline int send_reset(struct xdp_md* ctx, const struct packet_in
     seglen = plen > before ? plen - before : 0;
     *(__u32*)ip6 = bpf_htonl(0x60000000);
     ip6->payload_len = bpf_htons(20);
-    ip6->nexthdr = IPPROTO_TCP;
+    ip6->nexthdr = RAMPART_IPPROTO_TCP;
     ip6->hop_limit = 64;
     __builtin_memcpy(&ip6->saddr, pi->dst6, 16);
     __builtin_memcpy(&ip6->daddr, pi->src6, 16);
@@ -637,7 +639,7 @@ static __always_inline int send_reset(struct xdp_md* ctx, const struct packet_in
       struct in6_addr s, d;
       __u32 len;
       __u8 zero[3], nh;
-    } ph = {ip6->saddr, ip6->daddr, bpf_htonl(20), {0, 0, 0}, IPPROTO_TCP};
+    } ph = {ip6->saddr, ip6->daddr, bpf_htonl(20), {0, 0, 0}, RAMPART_IPPROTO_TCP};
     sum = bpf_csum_diff(0, 0, (void*)&ph, sizeof(ph), 0);
     th = (void*)(ip6 + 1);
     new_len = l3 + 60;
@@ -668,8 +670,8 @@ static __always_inline int send_reset(struct xdp_md* ctx, const struct packet_in
 /* A global (not inlined) function: the verifier checks it once, not once
  * for every way out of the classifier loop, which keeps 16,384-rule
  * instances within its instruction budget. */
-__attribute__((noinline)) int fw_verdict(struct xdp_md* ctx, struct packet_info* pi, __u32 rule_id,
-                                         __u32 action, __u32 meta_flags) {
+__attribute__((noinline)) int fw_verdict(struct xdp_md* ctx, struct rampart_packet_info* pi,
+                                         __u32 rule_id, __u32 action, __u32 meta_flags) {
   if (!pi) return XDP_DROP;
   switch (action) {
     case RAMPART_FW_DENY:
@@ -705,19 +707,19 @@ __attribute__((noinline)) int fw_verdict(struct xdp_md* ctx, struct packet_info*
 }
 
 SEC("xdp")
-int xdp_firewall(struct xdp_md* ctx) {
+int RAMPART_FW_PROGRAM(struct xdp_md* ctx) {
   void* data = (void*)(long)ctx->data;
   void* data_end = (void*)(long)ctx->data_end;
-  struct packet_info pi = {};
+  struct rampart_packet_info pi = {};
 
   count(RAMPART_FW_STAT_SEEN);
-  int r = parse_packet(data, data_end, &pi);
+  int r = rampart_parse_packet(data, data_end, &pi);
 
-  if (r == PARSE_NOT_IP) {
+  if (r == RAMPART_PARSE_NOT_IP) {
     count(RAMPART_FW_STAT_NOT_IP);
     return pass(ctx, 0, 0, RAMPART_FW_ALLOW);
   }
-  if (r != PARSE_OK) {
+  if (r != RAMPART_PARSE_OK) {
     count(RAMPART_FW_STAT_ERRORS);
     count(RAMPART_FW_STAT_DROPPED);
     return XDP_DROP;

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define RAMPART_ABI_MAJOR 1
-#define RAMPART_ABI_MINOR 5
+#define RAMPART_ABI_MINOR 6
 
 /* Name of the one symbol every plugin exports. */
 #define RAMPART_PLUGIN_ENTRY_SYMBOL "rampart_plugin_entry"
@@ -66,7 +66,12 @@ typedef enum rampart_log_level {
   RAMPART_LOG_ERROR = 3
 } rampart_log_level;
 
-/* Sources of events, one per kernel program (and the core itself). */
+/* Sources of events. The core is 0; the ids below 64 are the well-known
+ * engines' (the plugin that registers the name first owns it). Since 1.6 a
+ * plugin registers its sources by name (host api source_register) and gets
+ * an id derived from the name alone (rampart_event_source_id): the same in
+ * every run and on every host, so a kernel program kept across a restart
+ * goes on stamping the right one. */
 typedef enum rampart_event_source {
   RAMPART_SOURCE_CORE = 0,
   RAMPART_SOURCE_XDP_FIREWALL = 1,
@@ -75,8 +80,25 @@ typedef enum rampart_event_source {
   RAMPART_SOURCE_TC_IDS = 4,
   RAMPART_SOURCE_TC_THREATINTEL = 5,
   RAMPART_SOURCE_TC_DNS = 6,
-  RAMPART_SOURCE_MAX = 64 /* sources are < RAMPART_SOURCE_MAX */
+  RAMPART_SOURCE_MAX = 64,          /* well-known ids (and subscribe's) are < RAMPART_SOURCE_MAX */
+  RAMPART_SOURCE_FIRST_NAMED = 1024 /* ids of other names: [1024, 2^31) */
 } rampart_event_source;
+
+/* A registered name: [a-z0-9_], 1 to 32 characters. */
+#define RAMPART_SOURCE_NAME_MAX 32
+
+/* The id source_register gives `name` when it is not a well-known one:
+ * FNV-1a over the name folded into [RAMPART_SOURCE_FIRST_NAMED, 2^31).
+ * (Two names with the same id cannot both be registered: the second is
+ * refused with RAMPART_ERR_CONFLICT naming the first.) */
+static inline uint32_t rampart_event_source_id(const char* name) {
+  uint32_t h = 2166136261u;
+  for (const char* p = name; *p != '\0'; ++p) {
+    h ^= (uint8_t)*p;
+    h *= 16777619u;
+  }
+  return RAMPART_SOURCE_FIRST_NAMED + h % (0x80000000u - RAMPART_SOURCE_FIRST_NAMED);
+}
 
 /* The name of a source, for metrics and logs ("source_<n>" past the known
  * ones is the caller's to make). */
@@ -130,7 +152,7 @@ typedef struct rampart_str {
 /* An event delivered to subscribers of its source. Valid only during the call. */
 typedef struct rampart_event {
   uint32_t struct_size;
-  uint32_t source; /* rampart_event_source */
+  uint32_t source; /* rampart_event_source, or a registered source's id */
   uint32_t type;   /* meaning defined by the source's layout header */
   uint32_t reserved;
   uint64_t time_ns; /* CLOCK_MONOTONIC when the event was produced */
@@ -584,6 +606,18 @@ typedef struct rampart_host_api {
    * it is not). map_pop takes the next value out of a queue or stack
    * (NOT_FOUND when empty). */
   rampart_status (*map_pop)(rampart_map* map, void* value);
+
+  /* ---- ABI 1.6 ---- */
+
+  /* Claims the event source `name` for this plugin and returns its id in
+   * *id: a well-known name's fixed id (rampart_event_source_name), else
+   * rampart_event_source_id(name). Records in the plugin's ring buffers
+   * must carry one of the plugin's sources in their header: any other is
+   * dropped and counted (rampart_events_dropped_total{reason="foreign_source"}),
+   * so no program can speak for another's source. Another plugin's name:
+   * RAMPART_ERR_CONFLICT; the same plugin again: the same id. The name
+   * labels the source's metrics. Control thread (create or start). */
+  rampart_status (*source_register)(rampart_host_ctx* ctx, const char* name, uint32_t* id);
 } rampart_host_api;
 
 /*
@@ -596,14 +630,14 @@ typedef struct rampart_host_api {
  * Threads. The host calls an instance's lifecycle functions (create,
  * start, validate, reload, stop, destroy) from its control thread (start-up,
  * a SIGHUP or API reload, shutdown), one at a time; validate and reload run
- * while the instance's other callbacks go on. on_event and stream_alert
- * run on the worker pool, possibly on several workers at once and in no
- * order; they must not block. send_alert runs on the sender's own delivery
- * thread, one alert at a time, and may block up to the sender's timeout
- * (stop() cuts it short). Timer callbacks run on the event loop thread, one
- * at a time; they must not block. rules_apply runs on the thread of the
- * rule change (an API request or a reload), never concurrently with itself
- * for an instance. domain_status runs on a frontend's request thread,
+ * while the instance's other callbacks go on. on_event, on_events and
+ * stream_alert run on the worker pool, possibly on several workers at once
+ * and in no order (on_event/on_events one at a time and in order with
+ * RAMPART_PLUGIN_EVENTS_IN_ORDER); they must not block. send_alert runs on the sender's own
+ * delivery thread, one alert at a time, and may block up to the sender's timeout (stop() cuts it
+ * short). Timer callbacks run on the event loop thread, one at a time; they must not block.
+ * rules_apply runs on the thread of the rule change (an API request or a reload), never
+ * concurrently with itself for an instance. domain_status runs on a frontend's request thread,
  * concurrently with anything. Every callback but destroy may overlap with
  * the instance's others, so an instance guards what they share.
  */
@@ -647,6 +681,14 @@ typedef struct rampart_plugin_api {
    * dedup or throttling kept from senders too, enriched. Called from
    * worker threads; must not block (queue and return). */
   rampart_status (*stream_alert)(rampart_plugin* self, const rampart_alert* alert);
+
+  /* ---- ABI 1.6 (optional) ---- */
+
+  /* Events in batches: the records one drain of a ring buffer found, in
+   * the ring's order (at most 256 per call), each valid only during the
+   * call. When set, the host calls it instead of on_event for every event
+   * it delivers; same threads and rules as on_event. */
+  rampart_status (*on_events)(rampart_plugin* self, const rampart_event* events, size_t count);
 } rampart_plugin_api;
 
 typedef struct rampart_plugin_descriptor {
@@ -675,7 +717,19 @@ typedef struct rampart_plugin_descriptor {
    * declares that nothing is secret; NULL declares nothing, and every
    * value but `enabled` is then redacted, as for a plugin older than 1.4. */
   const char* const* secret_settings;
+  /* ---- ABI 1.6 ---- */
+  uint32_t flags; /* rampart_plugin_flags */
+  uint32_t reserved2;
 } rampart_plugin_descriptor;
+
+typedef enum rampart_plugin_flags {
+  /* Deliver this instance's events one call at a time, in the order they
+   * were produced (a ring's records in ring order): on_event/on_events are
+   * then never concurrent with each other. Without it they run on several
+   * workers at once, in no order, which is faster for engines whose
+   * events are independent. */
+  RAMPART_PLUGIN_EVENTS_IN_ORDER = 1u << 0
+} rampart_plugin_flags;
 
 /*
  * The entry point. Returns a descriptor that lives as long as the library

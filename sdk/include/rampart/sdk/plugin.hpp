@@ -13,6 +13,8 @@
 //     void validate(const rampart::sdk::Config& cfg); // optional
 //     void reload(const rampart::sdk::Config& cfg);   // optional, all or nothing
 //     void on_event(const rampart::sdk::Event& ev);   // optional (engines)
+//     void on_events(const rampart::sdk::Events& evs);  // optional: batches (1.6)
+//     static constexpr bool kEventsInOrder = true;    // optional: one at a time, in order (1.6)
 //     void send_alert(const rampart::sdk::Alert& a);  // senders
 //     void stream_alert(const rampart::sdk::Alert& a);  // frontends that stream alerts
 //     static constexpr const char* kSecretSettings[] = {"password", nullptr};  // optional
@@ -560,6 +562,19 @@ class Host {
 
   void emit_alert(const rampart_alert& alert) const { check(api_->alert_emit(api_->ctx, &alert)); }
 
+  // ABI 1.6: claims the event source `name` ([a-z0-9_], up to 32) for this
+  // plugin and returns its id: a well-known name's, else
+  // rampart_event_source_id(name), the same in every run. The plugin's
+  // kernel programs stamp it in their records' header (records naming a
+  // source the plugin did not register are dropped). Call from the
+  // constructor or start().
+  uint32_t register_source(const char* name) const {
+    require_field(RAMPART_HAS_FIELD(api_, rampart_host_api, source_register), "source_register");
+    uint32_t id = 0;
+    check(api_->source_register(api_->ctx, name, &id));
+    return id;
+  }
+
   // ABI 1.3: what passive DNS saw (address -> name) and a name's
   // reputation (0 malicious .. 100 trusted), for alert enrichment.
   void publish_name(uint8_t family, const uint8_t* addr, std::string_view name,
@@ -781,9 +796,40 @@ class Host {
 // Read-only views of what the host hands to on_event / send_alert.
 struct Event {
   const rampart_event* raw;
-  rampart_event_source source() const { return static_cast<rampart_event_source>(raw->source); }
+  // A rampart_event_source, or a registered source's id.
+  uint32_t source() const { return raw->source; }
   uint32_t type() const { return raw->type; }
   std::string_view bytes() const { return {static_cast<const char*>(raw->data), raw->len}; }
+};
+
+// A batch handed to on_events (ABI 1.6): a ring's records in order.
+class Events {
+ public:
+  Events(const rampart_event* events, size_t count) : events_(events), count_(count) {}
+  size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  Event operator[](size_t i) const { return Event{events_ + i}; }
+
+  class iterator {
+   public:
+    explicit iterator(const rampart_event* p) : p_(p) {}
+    Event operator*() const { return Event{p_}; }
+    iterator& operator++() {
+      ++p_;
+      return *this;
+    }
+    bool operator==(const iterator& o) const { return p_ == o.p_; }
+    bool operator!=(const iterator& o) const { return p_ != o.p_; }
+
+   private:
+    const rampart_event* p_;
+  };
+  iterator begin() const { return iterator(events_); }
+  iterator end() const { return iterator(events_ + count_); }
+
+ private:
+  const rampart_event* events_;
+  size_t count_;
 };
 
 // "low", "medium", "high" or "critical" (values past critical read as critical).
@@ -911,6 +957,10 @@ RAMPART_SDK_DETECT(HasStop, std::declval<T&>().stop())
 RAMPART_SDK_DETECT(HasValidate, std::declval<T&>().validate(std::declval<const Config&>()))
 RAMPART_SDK_DETECT(HasReload, std::declval<T&>().reload(std::declval<const Config&>()))
 RAMPART_SDK_DETECT(HasOnEvent, std::declval<T&>().on_event(std::declval<const Event&>()))
+RAMPART_SDK_DETECT(HasOnEvents, std::declval<T&>().on_events(std::declval<const Events&>()))
+// ABI 1.6: a public `static constexpr bool kEventsInOrder = true;` asks for
+// on_event/on_events one call at a time, in the order events were produced.
+RAMPART_SDK_DETECT(HasEventsInOrderMember, T::kEventsInOrder)
 RAMPART_SDK_DETECT(HasSendAlert, std::declval<T&>().send_alert(std::declval<const Alert&>()))
 RAMPART_SDK_DETECT(HasStreamAlert, std::declval<T&>().stream_alert(std::declval<const Alert&>()))
 RAMPART_SDK_DETECT(HasDomainStatusCall, std::declval<T&>().domain_status(std::string_view()))
@@ -988,6 +1038,10 @@ struct Thunks {
   static rampart_status on_event(rampart_plugin* p, const rampart_event* ev) noexcept {
     return guard([&] { object_of<T>(p).on_event(Event{ev}); });
   }
+  static rampart_status on_events(rampart_plugin* p, const rampart_event* evs,
+                                  size_t count) noexcept {
+    return guard([&] { object_of<T>(p).on_events(Events(evs, count)); });
+  }
   static rampart_status send_alert(rampart_plugin* p, const rampart_alert* a) noexcept {
     return guard([&] { object_of<T>(p).send_alert(Alert{a}); });
   }
@@ -1030,6 +1084,7 @@ struct Thunks {
     if constexpr (HasApplyRules<T>) api.rules_apply = &rules_apply;
     if constexpr (HasDomainStatus<T>) api.domain_status = &domain_status;
     if constexpr (HasStreamAlert<T>) api.stream_alert = &stream_alert;
+    if constexpr (HasOnEvents<T>) api.on_events = &on_events;
     return api;
   }
 };
@@ -1063,6 +1118,9 @@ const rampart_plugin_descriptor* entry(rampart_plugin_kind kind, const char* id,
       static_assert(T::kSecretSettings[std::size(T::kSecretSettings) - 1] == nullptr,
                     "kSecretSettings must end with nullptr");
       d.secret_settings = T::kSecretSettings;
+    }
+    if constexpr (HasEventsInOrderMember<T>) {
+      if (T::kEventsInOrder) d.flags |= RAMPART_PLUGIN_EVENTS_IN_ORDER;
     }
     return d;
   }();

@@ -127,4 +127,55 @@ static_assert(sizeof(struct rampart_fw_event) == 72, "rampart_fw_event layout");
 _Static_assert(sizeof(struct rampart_fw_event) == 72, "rampart_fw_event layout");
 #endif
 
+/*
+ * The names the engine fills by (maps and `const volatile` settings of
+ * xdp_firewall.bpf.c), defined once: the program declares them through
+ * these macros and the engine names them with RAMPART_NAME(), so renaming
+ * one changes both sides or breaks the build, never the load.
+ */
+#define RAMPART_FW_OBJECT xdp_firewall /* xdp_firewall.bpf.o */
+#define RAMPART_FW_PROGRAM xdp_firewall
+
+#define RAMPART_FW_MAP_EVENTS events
+#define RAMPART_FW_MAP_STATS fw_stats
+#define RAMPART_FW_MAP_PACE fw_pace
+#define RAMPART_FW_MAP_SRC4_TBL16 fw_src4_tbl16
+#define RAMPART_FW_MAP_DST4_TBL16 fw_dst4_tbl16
+#define RAMPART_FW_MAP_SRC4_TBL8 fw_src4_tbl8
+#define RAMPART_FW_MAP_DST4_TBL8 fw_dst4_tbl8
+#define RAMPART_FW_MAP_SRC6 fw_src6
+#define RAMPART_FW_MAP_DST6 fw_dst6
+#define RAMPART_FW_MAP_SPORT fw_sport
+#define RAMPART_FW_MAP_DPORT fw_dport
+#define RAMPART_FW_MAP_PROTO fw_proto
+#define RAMPART_FW_MAP_VLAN fw_vlan
+#define RAMPART_FW_MAP_BITMAPS fw_bitmaps
+#define RAMPART_FW_MAP_RULES fw_rules
+#define RAMPART_FW_MAP_HITS fw_hits
+#define RAMPART_FW_MAP_BLOCK4_ANY fw_block4_any
+#define RAMPART_FW_MAP_BLOCK4_L1 fw_block4_l1
+#define RAMPART_FW_MAP_BLOCK4_TBL8 fw_block4_tbl8
+#define RAMPART_FW_MAP_BLOCK6 fw_block6
+
+#define RAMPART_FW_SET_NWORDS nwords
+#define RAMPART_FW_SET_NRULES nrules
+#define RAMPART_FW_SET_FIELDS_USED fields_used
+#define RAMPART_FW_SET_DEFAULT_ACTION default_action
+#define RAMPART_FW_SET_DEFAULT_RULE_ID default_rule_id
+#define RAMPART_FW_SET_V4_SRC_DEFAULT v4_src_default
+#define RAMPART_FW_SET_V4_DST_DEFAULT v4_dst_default
+#define RAMPART_FW_SET_HAS_V4_SRC has_v4_src
+#define RAMPART_FW_SET_HAS_V4_DST has_v4_dst
+#define RAMPART_FW_SET_HAS_V6_SRC has_v6_src
+#define RAMPART_FW_SET_HAS_V6_DST has_v6_dst
+#define RAMPART_FW_SET_V6_SRC_DEFAULT v6_src_default
+#define RAMPART_FW_SET_V6_DST_DEFAULT v6_dst_default
+#define RAMPART_FW_SET_ALLOW_SAMPLE allow_sample
+#define RAMPART_FW_SET_RING_THRESHOLD ring_threshold
+#define RAMPART_FW_SET_REJECT_PER_SEC reject_per_sec
+#define RAMPART_FW_SET_BLOCK_V4 block_v4
+#define RAMPART_FW_SET_BLOCK6_NLENS block6_nlens
+#define RAMPART_FW_SET_BLOCK6_LENS block6_lens
+#define RAMPART_FW_SET_BLOCK_INDEX block_index
+
 #endif /* RAMPART_FIREWALL_H */

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: Apache-2.0
+// Whether this test binary is built with ASan or TSan: their allocator is
+// not glibc's (RSS and malloc_trim say nothing), and instrumented code runs
+// several times slower, so client deadlines stretch accordingly.
+#pragma once
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RAMPART_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define RAMPART_SANITIZED 1
+#endif
+#endif
+
+namespace rampart::test {
+
+#ifdef RAMPART_SANITIZED
+inline constexpr int kSlowdown = 6;
+#else
+inline constexpr int kSlowdown = 1;
+#endif
+
+}  // namespace rampart::test
