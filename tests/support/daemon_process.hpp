@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "sanitized.hpp"
+
 namespace rampart::test {
 
 class DaemonProcess {
@@ -20,11 +22,13 @@ class DaemonProcess {
   explicit DaemonProcess(std::vector<std::string> args);
   ~DaemonProcess();  // SIGKILLs the process if still running
 
+  // The default deadlines stretch under sanitizers (sanitized.hpp).
   bool wait_for(const std::string& needle, size_t count = 1,
-                std::chrono::milliseconds timeout = std::chrono::seconds(20));
+                std::chrono::milliseconds timeout = std::chrono::seconds(20 * kSlowdown));
   void signal(int sig);
   // Exit status (WEXITSTATUS) or nullopt on timeout / death by signal.
-  std::optional<int> wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(20 *
+                                                                                        kSlowdown));
   // After wait_exit: the signal that killed the process, or 0.
   int killed_by() const { return reaped_ && WIFSIGNALED(status_) ? WTERMSIG(status_) : 0; }
   std::vector<std::string> lines();
