@@ -105,23 +105,28 @@ class PluginInstance : public runtime::EventSink,
   // table directly (library().api()).
   rampart_plugin* handle() const { return handle_; }
 
-  // Host-service implementations (called through the C table).
-  void log(uint32_t level, std::string_view msg);
-  rampart_status metric_create(const rampart_metric_desc& desc, rampart_metric** out);
-  // One of fn (ABI 1.0) and fn2 (1.5: returns a status).
+  // The host services, each with the signature of its C table entry
+  // minus the context (HostEntry in host_handles.hpp forwards to them):
+  // plugin_instance.cpp, timer_services.cpp, kernel_services.cpp,
+  // rule_services.cpp.
+  void log(uint32_t level, const char* msg, size_t len);
+  rampart_status metric_create(const rampart_metric_desc* desc, rampart_metric** out);
+  rampart_status metrics_render(rampart_str* out);
   rampart_status timer_start(uint64_t first_ms, uint64_t interval_ms, rampart_timer_fn fn,
-                             rampart_timer_fn2 fn2, void* user, rampart_timer** out);
+                             void* user, rampart_timer** out);
+  rampart_status timer_start2(uint64_t first_ms, uint64_t interval_ms, rampart_timer_fn2 fn,
+                              void* user, rampart_timer** out);
   void timer_cancel(rampart_timer* timer);
   rampart_status subscribe(uint32_t source);
   rampart_status unsubscribe(uint32_t source);
-  rampart_status alert_emit(const rampart_alert& alert);
-  rampart_status source_register(const char* name, uint32_t& id);
+  rampart_status source_register(const char* name, uint32_t* id);
+  rampart_status alert_emit(const rampart_alert* alert);
   rampart_status name_publish(uint8_t family, const uint8_t* addr, rampart_str name,
                               uint32_t ttl_s);
   rampart_status reputation_publish(rampart_str name, int32_t score, uint32_t ttl_s);
-  rampart_status program_install(const rampart_program_image& image, rampart_program** out);
+  rampart_status program_install(const rampart_program_image* image, rampart_program** out);
   void program_release(rampart_program* p);
-  rampart_status counters_export(const rampart_counter_export& desc);
+  rampart_status counters_export(const rampart_counter_export* desc);
   rampart_status map_open(const char* name, uint32_t key_size, uint32_t value_size,
                           rampart_map** out);
   rampart_status rules_claim(const char* domain, const rampart_rule* rules, size_t count,
@@ -130,15 +135,14 @@ class PluginInstance : public runtime::EventSink,
   rampart_status rules_change(const char* domain, uint32_t change, uint64_t id, rampart_str body,
                               const char* actor);
   int datapath_ready() const;
-  rampart_status api_authenticate(const rampart_api_request& req, rampart_api_identity& out);
+  rampart_status api_authenticate(const rampart_api_request* req, rampart_api_identity* out);
   int agent_ready(rampart_str* detail) const;
-  void report_enforcing(bool enforcing, const char* reason);
+  void report_enforcing(int enforcing, const char* reason);
   // What the instance last reported (ABI 1.4 report_enforcing): true, or
   // false and why.
   std::pair<bool, std::string> enforcing() const;
-  std::string render_metrics() const { return core_.metrics.render(); }
-  rampart_status domain_describe(const rampart_domain_desc& d);
-  rampart_status api_call(const rampart_api_request& req, rampart_api_response& out);
+  rampart_status domain_describe(const rampart_domain_desc* d);
+  rampart_status api_call(const rampart_api_request* req, rampart_api_response* out);
 
  private:
   // What a call into the plugin came to.
@@ -159,6 +163,9 @@ class PluginInstance : public runtime::EventSink,
   // A callback failure that nobody else reports: counted and logged.
   void count(Callback cb, const CallResult& r);
   void arm(const std::shared_ptr<rampart_timer>& t, uint64_t delay_ms);
+  rampart_status start_timer(uint64_t first_ms, uint64_t interval_ms, rampart_timer_fn fn,
+                             rampart_timer_fn2 fn2, void* user, rampart_timer** out);
+  void fill_table(rampart_host_api* api, size_t bytes);
   const rampart_host_api* host_table() const {
     return reinterpret_cast<const rampart_host_api*>(table_.data());
   }

@@ -53,8 +53,8 @@ uint32_t EventSources::claim(std::string_view owner, std::string_view name) {
     return id;
   }
   if (next_slot_ >= kSlots)
-    throw std::length_error("no room for event source \"" + n + "\": " +
-                            std::to_string(kSlots - RAMPART_SOURCE_MAX) +
+    throw std::length_error("no room for event source \"" + n +
+                            "\": " + std::to_string(kSlots - RAMPART_SOURCE_MAX) +
                             " names are registered already");
   by_id_.emplace(id, Entry{id, next_slot_++, n, std::string(owner)});
   generation_.fetch_add(1, std::memory_order_acq_rel);

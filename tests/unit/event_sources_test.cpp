@@ -32,8 +32,7 @@ TEST(EventSources, WellKnownNamesKeepTheirIdsAndOthersGetTheirNamesHash) {
   EXPECT_LT(id, 0x80000000u);
   // FNV-1a of "a" (0xe40c292c) folded into [1024, 2^31): pinned, so the id
   // a kernel program stamps never changes between releases.
-  EXPECT_EQ(rampart_event_source_id("a"),
-            1024u + 0xe40c292cu % (0x80000000u - 1024u));
+  EXPECT_EQ(rampart_event_source_id("a"), 1024u + 0xe40c292cu % (0x80000000u - 1024u));
   // Stable: the same plugin gets the same id again; a fresh registry (a
   // restarted rampartd) gives the same id for the name.
   EXPECT_EQ(s.claim("port_watch", "port_watch"), id);
@@ -138,8 +137,8 @@ TEST(EventBusBatches, AnOrderedSinkGetsEveryBatchOneAtATimeInOrder) {
   auto sink = std::make_shared<Recorder>(&rt.workers());
   constexpr uint32_t kBatches = 2000, kPer = 10;
   for (uint32_t b = 0; b < kBatches; ++b) bus.publish_batch_to(sink, batch_of(src, b * kPer, kPer));
-  ASSERT_TRUE(rampart::test::poll_until([&] { return bus.backlog() == 0; },
-                                        std::chrono::seconds(20)));
+  ASSERT_TRUE(
+      rampart::test::poll_until([&] { return bus.backlog() == 0; }, std::chrono::seconds(20)));
   const auto seen = sink->seen();
   ASSERT_EQ(seen.size(), kBatches * kPer);
   for (uint32_t i = 0; i < seen.size(); ++i) ASSERT_EQ(seen[i], i) << "out of order at " << i;
@@ -163,8 +162,8 @@ TEST(EventBusBatches, ABatchPastTheBacklogsRoomIsCutAndTheRestCounted) {
   bus.publish_batch_to(sink, batch_of(src, 120, 5));  // none fit
   EXPECT_EQ(bus.backlog(), 100u);
   gate.set_value();
-  ASSERT_TRUE(rampart::test::poll_until([&] { return bus.backlog() == 0; },
-                                        std::chrono::seconds(10)));
+  ASSERT_TRUE(
+      rampart::test::poll_until([&] { return bus.backlog() == 0; }, std::chrono::seconds(10)));
   EXPECT_EQ(sink->sizes(), (std::vector<size_t>{60, 40}));
   EXPECT_EQ(sink->seen().back(), 99u);
   const auto c = bus.counts(src);

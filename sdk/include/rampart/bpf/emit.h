@@ -25,17 +25,15 @@
 
 /* A record of `size` bytes (at least the header) with its header written,
  * or NULL when the ring is full: the caller counts the loss. */
-static __always_inline void *rampart_event_reserve(void *ring, __u32 size, __u32 type,
-						   __u32 source)
-{
-	struct rampart_event_hdr *h = bpf_ringbuf_reserve(ring, size, 0);
+static __always_inline void* rampart_event_reserve(void* ring, __u32 size, __u32 type,
+                                                   __u32 source) {
+  struct rampart_event_hdr* h = bpf_ringbuf_reserve(ring, size, 0);
 
-	if (!h)
-		return 0;
-	h->type = type;
-	h->source = source;
-	h->ts_ns = bpf_ktime_get_ns();
-	return h;
+  if (!h) return 0;
+  h->type = type;
+  h->source = source;
+  h->ts_ns = bpf_ktime_get_ns();
+  return h;
 }
 
 /* The flag for bpf_ringbuf_submit, asked before reserving: wake the
@@ -43,12 +41,11 @@ static __always_inline void *rampart_event_reserve(void *ring, __u32 size, __u32
  * RAMPART_EVENT_WAKE_EVERY-th record counted in *pace (a per-CPU counter
  * of the program's; NULL: always wake). rampartd also drains every 20 ms,
  * so a record submitted without a wakeup waits at most that long. */
-static __always_inline __u64 rampart_event_wakeup(void *ring, __u64 *pace)
-{
-	if (!pace || bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) == 0 ||
-	    (++*pace % RAMPART_EVENT_WAKE_EVERY) == 0)
-		return BPF_RB_FORCE_WAKEUP;
-	return BPF_RB_NO_WAKEUP;
+static __always_inline __u64 rampart_event_wakeup(void* ring, __u64* pace) {
+  if (!pace || bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) == 0 ||
+      (++*pace % RAMPART_EVENT_WAKE_EVERY) == 0)
+    return BPF_RB_FORCE_WAKEUP;
+  return BPF_RB_NO_WAKEUP;
 }
 
 #endif /* RAMPART_BPF_EMIT_H */
