@@ -45,7 +45,7 @@ rampart_status map_lookup(rampart_map* m, const void* key, void* value) noexcept
 }
 
 rampart_status map_lookup_percpu(rampart_map* m, const void* key, void* values,
-                                     uint32_t capacity) noexcept {
+                                 uint32_t capacity) noexcept {
   if (!m || !key || !values) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
   const uint32_t n = m->percpu ? m->ncpus : 1;
   if (capacity < n) {
@@ -92,7 +92,7 @@ std::vector<uint8_t> every_cpu(const rampart_map& m, const void* values, size_t 
 }
 
 rampart_status map_update(rampart_map* m, const void* key, const void* value,
-                              uint64_t flags) noexcept {
+                          uint64_t flags) noexcept {
   if (!m || !key_ok(m, key) || !value)
     return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
   if (!m->percpu) return map_result(bpf_map_update_elem(m->fd, key, value, flags), "map update");
@@ -117,7 +117,7 @@ rampart_status map_delete(rampart_map* m, const void* key) noexcept {
 }
 
 rampart_status map_update_batch(rampart_map* m, const void* keys, const void* values,
-                                    size_t count) noexcept {
+                                size_t count) noexcept {
   if (!m || (count && (!keys || !values)))
     return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
   if (count == 0) return RAMPART_OK;
@@ -134,7 +134,7 @@ rampart_status map_update_batch(rampart_map* m, const void* keys, const void* va
 }
 
 rampart_status program_counter(rampart_host_ctx*, rampart_program* p, const char* map,
-                                   uint32_t index, uint64_t* out) noexcept {
+                               uint32_t index, uint64_t* out) noexcept {
   if (!p || !map || !out) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
   const int fd = p->installed->instance().map_fd(map);
   if (fd < 0)

@@ -16,8 +16,6 @@
 namespace rampart::plugin_host {
 namespace {
 
-PluginInstance& self(rampart_host_ctx* ctx) { return *ctx->instance; }
-
 log::Level to_level(uint32_t level) {
   return level > RAMPART_LOG_ERROR ? log::Level::error : static_cast<log::Level>(level);
 }

@@ -29,6 +29,18 @@ for cxx in g++ clang++; do
     cmake --build "$out/build-$cxx-$std"
   done
 done
+# Every installed header stands on its own (the SDK's small C++ headers and
+# the shared C layouts), without a warning, in both languages' standards.
+for header in $(cd "$out/prefix/include" && find rampart -name '*.hpp' | sort); do
+  for cxx in g++ clang++; do
+    for std in 17 20; do
+      echo "#include <$header>" |
+        "$cxx" -std=c++$std -Wall -Wextra -Wpedantic -Werror -fsyntax-only \
+          -I "$out/prefix/include" -x c++ - ||
+        { echo "$header does not compile alone ($cxx, C++$std)" >&2; exit 1; }
+    done
+  done
+done
 ln -sfn build-g++-20 "$out/build"
 mkdir -p "$out/plugins"
 install -m 0755 "$out/build/hello_engine.so" "$out/plugins/hello_engine.so"
