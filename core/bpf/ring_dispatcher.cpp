@@ -84,9 +84,11 @@ int RingDispatcher::drain() {
 }
 
 void RingDispatcher::wait() {
+  // A completion already queued when stop() cancels runs after this object
+  // may be gone: it looks at the shared flag first, never at `this`.
   epoll_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                    [this](const boost::system::error_code& ec) {
-                      if (ec || stopped_) return;
+                    [this, stopped = stopped_](const boost::system::error_code& ec) {
+                      if (ec || stopped->load()) return;
                       drain();
                       wait();
                     });
@@ -94,8 +96,8 @@ void RingDispatcher::wait() {
 
 void RingDispatcher::arm_backstop() {
   backstop_timer_.expires_after(backstop_);
-  backstop_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec || stopped_) return;
+  backstop_timer_.async_wait([this, stopped = stopped_](const boost::system::error_code& ec) {
+    if (ec || stopped->load()) return;
     drain();
     arm_backstop();
   });
@@ -109,12 +111,13 @@ void RingDispatcher::start() {
 }
 
 void RingDispatcher::stop() {
-  if (stopped_.exchange(true)) return;
+  if (stopped_->exchange(true)) return;
   if (io_.stopped()) return;
   std::promise<void> done;
   boost::asio::post(io_, [&] {
+    // On the loop thread, which alone touches these two.
     boost::system::error_code ec;
-    epoll_.cancel(ec);
+    epoll_.close(ec);
     backstop_timer_.cancel();
     drain();  // what is already in the ring still reaches the engines
     done.set_value();

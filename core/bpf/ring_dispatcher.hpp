@@ -62,7 +62,9 @@ class RingDispatcher {
   boost::asio::posix::stream_descriptor epoll_;
   boost::asio::steady_timer backstop_timer_;
   std::chrono::milliseconds backstop_;
-  std::atomic<bool> stopped_{false};
+  // Shared with the handlers queued on the loop: one that runs after this
+  // object is gone sees it set and returns.
+  std::shared_ptr<std::atomic<bool>> stopped_ = std::make_shared<std::atomic<bool>>(false);
   std::atomic<uint64_t> received_{0}, malformed_{0}, foreign_{0};
   // The drain in progress (loop thread only).
   runtime::EventBatch batch_;

@@ -368,9 +368,10 @@ class TestEngine {
   Host& host_;
   std::string value_;
   int64_t tick_ms_ = 0;
-  bool alert_on_tick_ = false, throw_on_tick_ = false, throw_on_event_ = false;
+  // Read by timers and events while a reload writes them.
+  std::atomic<bool> alert_on_tick_{false}, throw_on_tick_{false}, throw_on_event_{false};
   bool publish_names_ = false;
-  bool alert_on_event_ = false;
+  std::atomic<bool> alert_on_event_{false};
   bool timer_race_ = false, map_probe_ = false;
   std::string stage_, stage_hook_, export_metric_, event_source_;
   uint32_t probe_source_ = 0, stamp_source_ = 0;
@@ -385,7 +386,7 @@ class TestEngine {
   std::unique_ptr<RaceClosure> race_closure_;
   rampart::sdk::Timer self_timer_;
 #ifdef TEST_FAULTS
-  bool crash_on_tick_ = false, crash_on_event_ = false, overflow_on_tick_ = false;
+  std::atomic<bool> crash_on_tick_{false}, crash_on_event_{false}, overflow_on_tick_{false};
   int64_t stall_stop_ms_ = 0;
 #endif
   uint64_t self_ticks_ = 0;  // the loop thread's
