@@ -7,8 +7,8 @@
 // See docs/grpc.md.
 #include <rampart/sdk/plugin.hpp>
 
-#include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <grpc/support/log.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
@@ -109,11 +109,14 @@ std::string metadata(const grpc::CallbackServerContext& ctx, const char* key) {
 // meaning, the core's "detail" text becomes the status message.
 grpc::Status auth_status(const Host::ApiResponse& who) {
   if (who.status == 200) return grpc::Status::OK;
-  google::protobuf::Struct body;
+  // The body is the core's JSON error object: its "detail", else all of it.
   std::string detail = who.body;
-  if (google::protobuf::util::JsonStringToMessage(who.body, &body).ok()) {
-    const auto it = body.fields().find("detail");
-    if (it != body.fields().end()) detail = it->second.string_value();
+  try {
+    const auto v = Poco::JSON::Parser().parse(who.body);
+    if (const auto o = v.extract<Poco::JSON::Object::Ptr>(); o && o->has("detail"))
+      detail = o->getValue<std::string>("detail");
+  } catch (const Poco::Exception&) {
+  } catch (const std::exception&) {
   }
   if (who.status == 401) return {grpc::StatusCode::UNAUTHENTICATED, detail};
   if (who.status == 403) return {grpc::StatusCode::PERMISSION_DENIED, detail};
