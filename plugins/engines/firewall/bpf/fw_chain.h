@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * A packet the firewall lets through: its verdict in the XDP metadata,
+ * then on to the next stage of the chain.
+ * Part of xdp_firewall.bpf.c, included in order (one translation unit).
+ */
+#ifndef RAMPART_FW_CHAIN_H
+#define RAMPART_FW_CHAIN_H
+
+/* Metadata for TC and later stages, then the next stage if one is loaded. */
+static __always_inline int pass(struct xdp_md* ctx, __u32 rule_id, __u16 flags, __u16 status) {
+  count(RAMPART_FW_STAT_PASSED);
+  if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct rampart_xdp_meta)) == 0) {
+    struct rampart_xdp_meta* m = (void*)(long)ctx->data_meta;
+
+    if ((void*)(m + 1) <= (void*)(long)ctx->data) {
+      m->magic = RAMPART_XDP_META_MAGIC;
+      m->rule_id = rule_id;
+      m->flags = flags;
+      m->status = status;
+    }
+  }
+  return rampart_xdp_next(ctx);
+}
+
+#endif /* RAMPART_FW_CHAIN_H */
