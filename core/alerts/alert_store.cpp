@@ -79,13 +79,8 @@ constexpr const char* kColumns =
 AlertStore::AlertStore(const std::string& path, const StoreSettings& settings)
     : settings_(settings) {
   writer_ = store::open_database(path);
-  try {
-    create_schema(writer_);
-    reader_ = store::open_database(path);
-  } catch (...) {
-    sqlite3_close(writer_);
-    throw;
-  }
+  create_schema(writer_);
+  reader_ = store::open_database(path);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -95,9 +90,7 @@ AlertStore::~AlertStore() {
     stopping_ = true;
   }
   cv_.notify_all();
-  thread_.join();
-  sqlite3_close(writer_);
-  sqlite3_close(reader_);
+  thread_.join();  // before the connections close (after this body)
 }
 
 void AlertStore::add(std::shared_ptr<const AlertRecord> alert, std::vector<std::string> due_to) {

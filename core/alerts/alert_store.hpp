@@ -23,6 +23,7 @@
 #include "alerts/alert.hpp"
 #include "alerts/settings.hpp"
 #include "runtime/burst_trim.hpp"
+#include "store/sqlite.hpp"
 
 namespace rampart::alerts {
 
@@ -89,8 +90,8 @@ class AlertStore {
   void write_batch(std::vector<Write>& batch);
   void prune_locked(sqlite3* db);
 
-  sqlite3* writer_ = nullptr;  // the writer thread's connection
-  sqlite3* reader_ = nullptr;  // API calls, under read_mu_
+  store::Database writer_;  // the writer thread's connection
+  store::Database reader_;  // API calls, under read_mu_
   std::mutex read_mu_;
   mutable std::mutex mu_;
   std::condition_variable cv_, written_cv_;

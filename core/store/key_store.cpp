@@ -79,13 +79,11 @@ KeyStore::KeyStore(const std::string& path) {
         "CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, "
         "role TEXT NOT NULL, salt TEXT NOT NULL, hash TEXT NOT NULL, created_ms INTEGER NOT NULL)");
   } catch (const StoreError& e) {
-    sqlite3_close(db_);
-    db_ = nullptr;
     throw StoreError(path + ": " + e.what());
   }
 }
 
-KeyStore::~KeyStore() { sqlite3_close(db_); }
+KeyStore::~KeyStore() = default;
 
 bool KeyStore::empty() const {
   std::lock_guard lock(mu_);

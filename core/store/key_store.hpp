@@ -49,7 +49,7 @@ class KeyStore {
   std::optional<ApiKey> verify(const std::string& token) const;
 
  private:
-  sqlite3* db_ = nullptr;
+  Database db_;
   mutable std::mutex mu_;
 };
 

@@ -51,15 +51,11 @@ RuleStore::RuleStore(const std::string& path, const AuditSettings& retention,
     exec("PRAGMA user_version = 1");
     prune_audit_locked();  // what an earlier run, or earlier limits, left
   } catch (const StoreError& e) {
-    sqlite3_close(db_);
-    db_ = nullptr;
     throw StoreError(path + ": " + e.what());
   }
 }
 
-RuleStore::~RuleStore() {
-  if (db_) sqlite3_close(db_);
-}
+RuleStore::~RuleStore() = default;
 
 void RuleStore::exec(const char* sql) const { store::exec(db_, sql); }
 

@@ -104,7 +104,7 @@ class RuleStore {
   void prune_audit_locked();
 
   mutable std::mutex mu_;
-  sqlite3* db_ = nullptr;
+  Database db_;
   std::string path_;
   AuditSettings retention_;
   std::function<int64_t()> clock_ms_;

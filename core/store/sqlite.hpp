@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -18,8 +19,25 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A connection, closed when the object goes (moved, never copied); it
+// converts to the raw handle for SQLite's calls.
+class Database {
+ public:
+  Database() = default;
+  explicit Database(sqlite3* db) : db_(db) {}
+  operator sqlite3*() const { return db_.get(); }  // NOLINT: a handle, used as one
+  sqlite3* get() const { return db_.get(); }
+  explicit operator bool() const { return db_ != nullptr; }
+
+ private:
+  struct Close {
+    void operator()(sqlite3* db) const { sqlite3_close(db); }
+  };
+  std::unique_ptr<sqlite3, Close> db_;
+};
+
 // Opens (creating it and its directory if needed) with a busy timeout.
-sqlite3* open_database(const std::string& path);
+Database open_database(const std::string& path);
 void exec(sqlite3* db, const char* sql);
 
 class Stmt {

@@ -2,10 +2,12 @@
 /*
  * A packet the firewall lets through: its verdict in the XDP metadata,
  * then on to the next stage of the chain.
- * Part of xdp_firewall.bpf.c, included in order (one translation unit).
+ * Part of xdp_firewall.bpf.c (one translation unit).
  */
 #ifndef RAMPART_FW_CHAIN_H
 #define RAMPART_FW_CHAIN_H
+
+#include "fw_maps.h"
 
 /* Metadata for TC and later stages, then the next stage if one is loaded. */
 static __always_inline int pass(struct xdp_md* ctx, __u32 rule_id, __u16 flags, __u16 status) {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Internet checksum arithmetic for the answers the firewall builds.
- * Part of xdp_firewall.bpf.c, included in order (one translation unit).
+ * Part of xdp_firewall.bpf.c (one translation unit).
  */
 #ifndef RAMPART_FW_CHECKSUM_H
 #define RAMPART_FW_CHECKSUM_H

@@ -3,10 +3,12 @@
  * The bit-vector classifier's lookups: per-field classes (IPv4 in
  * DIR-24-8-like tables, IPv6 in LPM tries, ports/protocol/VLAN in arrays),
  * the source blocklist, and the bitmaps of rules per class.
- * Part of xdp_firewall.bpf.c, included in order (one translation unit).
+ * Part of xdp_firewall.bpf.c (one translation unit).
  */
 #ifndef RAMPART_FW_CLASSIFY_H
 #define RAMPART_FW_CLASSIFY_H
+
+#include "fw_maps.h"
 
 static __always_inline __u32 lowest_bit(__u64 x) {
   __u32 n = 0;

@@ -2,10 +2,12 @@
 /*
  * Verdict records into the firewall's ring (rampart/bpf/emit.h), skipped
  * past a fill level so a flood never costs a record per packet.
- * Part of xdp_firewall.bpf.c, included in order (one translation unit).
+ * Part of xdp_firewall.bpf.c (one translation unit).
  */
 #ifndef RAMPART_FW_EMIT_H
 #define RAMPART_FW_EMIT_H
+
+#include "fw_maps.h"
 
 static __always_inline void emit_event(struct xdp_md* ctx, const struct rampart_packet_info* pi,
                                        __u32 rule_id, __u32 action, __u16 flags) {

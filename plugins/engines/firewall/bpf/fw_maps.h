@@ -3,7 +3,7 @@
  * The firewall's settings (written before load, one instance per rule set)
  * and maps: persistent ones every instance shares, per-rule-set tables
  * sized before load; and the verdict counters.
- * Part of xdp_firewall.bpf.c, included in order (one translation unit).
+ * Part of xdp_firewall.bpf.c (one translation unit).
  */
 #ifndef RAMPART_FW_MAPS_H
 #define RAMPART_FW_MAPS_H

@@ -3,10 +3,13 @@
  * Reject answers built in place and sent back with XDP_TX: ICMP/ICMPv6
  * unreachable, TCP reset; paced per CPU so a reject rule never makes
  * rampart a reflector.
- * Part of xdp_firewall.bpf.c, included in order (one translation unit).
+ * Part of xdp_firewall.bpf.c (one translation unit).
  */
 #ifndef RAMPART_FW_REJECT_H
 #define RAMPART_FW_REJECT_H
+
+#include "fw_checksum.h"
+#include "fw_maps.h"
 
 /* At most reject_per_sec resets per second per CPU: a reject rule must not
  * turn rampart into a packet reflector. */

@@ -33,7 +33,7 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* The program's parts, one concern each (included in this order). */
+/* The program's parts, one concern each; each includes what it uses. */
 #include "fw_chain.h"
 #include "fw_checksum.h"
 #include "fw_classify.h"
