@@ -240,7 +240,8 @@ Response ManagementApi::dispatch(const Request& req, const Identity& who) {
   for (const Route& r : routes_) {
     if (!std::regex_match(req.path, g, r.path)) continue;
     if (r.method != req.method) {
-      allowed += (allowed.empty() ? "" : ", ") + r.method;
+      if (allowed.find(r.method) == std::string::npos)
+        allowed += (allowed.empty() ? "" : ", ") + r.method;
       continue;
     }
     if (static_cast<int>(who.role) < static_cast<int>(r.role)) {
@@ -256,6 +257,19 @@ Response ManagementApi::dispatch(const Request& req, const Identity& who) {
   }
   if (!allowed.empty()) return not_allowed(req.method, allowed);
   return error(404, "not found", req.path);
+}
+
+std::string ManagementApi::domain_name_problem(const std::string& domain) {
+  static const std::regex kDomain("^[a-z][a-z0-9_]{0,31}$");
+  if (!std::regex_match(domain, kDomain))
+    return "a rule domain is 1-32 of a-z, 0-9 and _, starting with a letter: '" + domain + "'";
+  // The first segments of the API's own paths: a domain named like one
+  // would put operator-level rule routes under an admin prefix.
+  static const std::set<std::string> kReserved = {"agent",   "alerts",  "audit",  "auth",
+                                                  "config",  "domains", "ebpf",   "keys",
+                                                  "openapi", "healthz", "readyz", "metrics"};
+  if (kReserved.count(domain)) return "rule domain '" + domain + "' is reserved by the API";
+  return "";
 }
 
 std::vector<ManagementApi::RouteInfo> ManagementApi::routes() const {

@@ -115,6 +115,11 @@ class ManagementApi {
   };
   std::vector<RouteInfo> routes() const;
 
+  // Why an engine may not claim `domain` as a rule domain (its routes
+  // would not be reachable, or would shadow one of the API's own paths,
+  // with a lower role): "" when it may.
+  static std::string domain_name_problem(const std::string& domain);
+
   static constexpr size_t kDefaultPage = 100;
   static constexpr size_t kMaxPage = 1000;
 

@@ -12,6 +12,7 @@
 #include <span>
 #include <stdexcept>
 
+#include "log/logger.hpp"
 #include "rampart/events.h"
 
 namespace rampart::bpf {
@@ -46,7 +47,11 @@ bool RingDispatcher::owned(uint32_t source) {
     sources_ = registry.ids_of(owner_);
     sources_generation_ = g;
   }
-  return std::find(sources_.begin(), sources_.end(), source) != sources_.end();
+  if (!sources_.empty())
+    return std::find(sources_.begin(), sources_.end(), source) != sources_.end();
+  // A plugin that registered nothing (built before ABI 1.6) keeps its
+  // records, unless they name a source someone claimed.
+  return source != RAMPART_SOURCE_CORE && registry.unclaimed(source);
 }
 
 int RingDispatcher::on_record(void* self_ptr, void* data, size_t size) {
@@ -62,7 +67,12 @@ int RingDispatcher::on_record(void* self_ptr, void* data, size_t size) {
   std::memcpy(&hdr, data, sizeof hdr);
   // A program speaks only for its own plugin's sources.
   if (!self->owned(hdr.source)) {
-    self->foreign_.fetch_add(1, std::memory_order_relaxed);
+    if (self->foreign_.fetch_add(1, std::memory_order_relaxed) == 0) {
+      log::warn("plugin-host",
+                "dropping ring records that name an event source the plugin did not "
+                "register (counted in rampart_events_foreign_total)",
+                {{"plugin", self->owner_}, {"source", std::to_string(hdr.source)}});
+    }
     total_foreign_.fetch_add(1, std::memory_order_relaxed);
     return 0;
   }

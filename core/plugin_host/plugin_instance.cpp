@@ -127,6 +127,7 @@ void PluginInstance::stop_and_destroy() {
     rings.swap(rings_);
   }
   rings.clear();  // each stops first: no record reaches the plugin after this
+  core_.events.sources().release(this);
   if (core_.datapath) core_.datapath->forget_exports(id());
   core_.alerts.remove_stream(this);
   if (core_.rules) core_.rules->release(this);
@@ -183,7 +184,7 @@ void PluginInstance::deliver_batch(std::span<const rampart_event> events) {
 rampart_status PluginInstance::source_register(const char* name, uint32_t* id) {
   if (!name || !id) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
   try {
-    *id = core_.events.sources().claim(this->id(), name);
+    *id = core_.events.sources().claim(this->id(), name, this);
   } catch (const runtime::SourceConflict& e) {
     return host_fail(RAMPART_ERR_CONFLICT, e.what());
   } catch (const std::invalid_argument& e) {

@@ -152,6 +152,8 @@ rampart_status PluginInstance::rules_claim(const char* domain, const rampart_rul
   if (!core_.rules) return host_fail(RAMPART_ERR_UNSUPPORTED, "no rule store");
   if (lib_->kind() != RAMPART_KIND_ENGINE)
     return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "only engines own rules");
+  if (const auto problem = api::ManagementApi::domain_name_problem(domain); !problem.empty())
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT, problem);
   std::vector<store::StoredRule> config;
   for (size_t i = 0; i < count; ++i) {
     config.push_back(

@@ -13,7 +13,7 @@ EventSources::EventSources() : next_slot_(RAMPART_SOURCE_MAX) {
     const char* name = rampart_event_source_name(id);
     if (name == nullptr) break;
     // The core's own source is never a plugin's.
-    by_id_.emplace(id, Entry{id, id, name, id == RAMPART_SOURCE_CORE ? kCoreOwner : ""});
+    by_id_.emplace(id, Entry{id, id, name, id == RAMPART_SOURCE_CORE ? kCoreOwner : "", {}});
   }
 }
 
@@ -28,7 +28,7 @@ std::optional<std::string> EventSources::name_problem(std::string_view name) {
   return std::nullopt;
 }
 
-uint32_t EventSources::claim(std::string_view owner, std::string_view name) {
+uint32_t EventSources::claim(std::string_view owner, std::string_view name, const void* holder) {
   if (const auto problem = name_problem(name))
     throw std::invalid_argument(*problem + ": \"" + std::string(name) + "\"");
   const std::string n(name);
@@ -50,13 +50,17 @@ uint32_t EventSources::claim(std::string_view owner, std::string_view name) {
     } else if (e.owner != owner) {
       throw SourceConflict("event source \"" + n + "\" belongs to plugin " + e.owner);
     }
+    if (holder && std::find(e.holders.begin(), e.holders.end(), holder) == e.holders.end())
+      e.holders.push_back(holder);
     return id;
   }
   if (next_slot_ >= kSlots)
     throw std::length_error("no room for event source \"" + n +
                             "\": " + std::to_string(kSlots - RAMPART_SOURCE_MAX) +
                             " names are registered already");
-  by_id_.emplace(id, Entry{id, next_slot_++, n, std::string(owner)});
+  Entry e{id, next_slot_++, n, std::string(owner), {}};
+  if (holder) e.holders.push_back(holder);
+  by_id_.emplace(id, std::move(e));
   generation_.fetch_add(1, std::memory_order_acq_rel);
   return id;
 }
@@ -73,6 +77,28 @@ std::vector<uint32_t> EventSources::ids_of(std::string_view owner) const {
   for (const auto& [id, e] : by_id_)
     if (e.owner == owner) out.push_back(id);
   return out;
+}
+
+bool EventSources::unclaimed(uint32_t id) const {
+  std::shared_lock lock(mu_);
+  const auto it = by_id_.find(id);
+  return it == by_id_.end() || it->second.owner.empty();
+}
+
+void EventSources::release(const void* holder) {
+  if (!holder) return;
+  std::unique_lock lock(mu_);
+  bool changed = false;
+  for (auto& [id, e] : by_id_) {
+    const auto it = std::find(e.holders.begin(), e.holders.end(), holder);
+    if (it == e.holders.end()) continue;
+    e.holders.erase(it);
+    if (e.holders.empty()) {
+      e.owner.clear();
+      changed = true;
+    }
+  }
+  if (changed) generation_.fetch_add(1, std::memory_order_acq_rel);
 }
 
 size_t EventSources::slot(uint32_t id) const {

@@ -37,13 +37,22 @@ class EventSources {
   // The id of `name` for plugin `owner`; throws std::invalid_argument for a
   // bad name, SourceConflict when another plugin holds it (or its id), and
   // std::length_error when every slot is taken.
-  uint32_t claim(std::string_view owner, std::string_view name);
+  // `holder` (a plugin instance) keeps the claim until it releases it;
+  // another instance of the same plugin may hold it too (a restart).
+  uint32_t claim(std::string_view owner, std::string_view name, const void* holder = nullptr);
 
   // Whether `owner` registered `id`. generation() (one atomic load)
   // changes whenever a claim adds a source, so a caller may cache answers.
   bool owns(std::string_view owner, uint32_t id) const;
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   std::vector<uint32_t> ids_of(std::string_view owner) const;
+  // Whether `id` is free for `owner` to stamp without registering: no one
+  // claimed it (a plugin that registers nothing, built before 1.6).
+  bool unclaimed(uint32_t id) const;
+  // An instance leaving (stopped, disabled, removed) lets go of its
+  // claims; a name no instance holds any more is free again (its id stays
+  // what it is for whoever claims it next).
+  void release(const void* holder);
 
   // The counter slot of a source id (kNoSlot: not known), and its name.
   size_t slot(uint32_t id) const;
@@ -52,6 +61,7 @@ class EventSources {
     size_t slot;
     std::string name;
     std::string owner;  // empty: well-known, not claimed yet
+    std::vector<const void*> holders;
   };
   std::vector<Entry> entries() const;
 

@@ -593,6 +593,34 @@ TEST_F(DatapathTest, ARingsRecordsArriveInBatchesInOrderAndOnlyForItsOwnSources)
   EXPECT_EQ(core.events.counts(mine).delivered, 300u);
   EXPECT_EQ(core.events.counts(theirs).published, 0u);
   EXPECT_EQ(core.events.deliveries(), 2u);
+
+  // A plugin that registers nothing (built before ABI 1.6) keeps records
+  // naming a source nobody registered, not one someone did.
+  auto old_free = install_probe(dp, "legacy", RAMPART_PROGRAM_XDP, "old", 300, 3, kGoOn, 0, 4242);
+  auto old_forger =
+      install_probe(dp, "legacy", RAMPART_PROGRAM_XDP, "old_forger", 400, 4, kGoOn, 0, mine);
+  int legacy_ring = -1;
+  for (const auto& [name, fd] : dp.owned_rings("legacy")) {
+    if (name == "probe_events") legacy_ring = fd;
+  }
+  ASSERT_GE(legacy_ring, 0);
+  auto legacy_sink = std::make_shared<BatchSink>(core.rt.workers());
+  rampart::bpf::RingDispatcher legacy(core.rt.loop(), legacy_ring, core.events, "legacy",
+                                      legacy_sink);
+  d.drain();  // alpha's probes ran too: out of the way
+  EXPECT_EQ(run(root_fd(dp, "xdp_root"), true, 10).verdict, XDP_PASS);
+  EXPECT_EQ(legacy.drain(), 20);
+  ASSERT_TRUE(rampart::test::poll_until([&] { return core.events.backlog() == 0; },
+                                        std::chrono::seconds(10)));
+  size_t kept = 0;
+  for (const auto& b : legacy_sink->batches()) {
+    for (const auto& [id, ts] : b) {
+      EXPECT_EQ(id, 3u) << "only the unregistered source's records";
+      ++kept;
+    }
+  }
+  EXPECT_EQ(kept, 10u);
+  EXPECT_EQ(legacy.foreign(), 10u);
 }
 
 TEST_F(DatapathTest, PluginsRegisterTheirSourcesByNameAndCannotTakeAnothersOrForgeIt) {

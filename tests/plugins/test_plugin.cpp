@@ -375,7 +375,7 @@ class TestEngine {
   bool timer_race_ = false, map_probe_ = false;
   std::string stage_, stage_hook_, export_metric_, event_source_;
   uint32_t probe_source_ = 0, stamp_source_ = 0;
-  bool log_batches_ = false;
+  std::atomic<bool> log_batches_{false};  // read by on_events while a reload writes it
   int32_t stage_priority_ = 500;
   uint32_t probe_id_ = 1;
   bool keep_on_exit_ = false, export_counters_ = false, keyless_probe_ = false;

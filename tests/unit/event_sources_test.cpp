@@ -67,6 +67,24 @@ TEST(EventSources, ANameBelongsToOnePluginAndBadNamesAreRefused) {
   EXPECT_GT(s.generation(), g);
 }
 
+TEST(EventSources, AnInstanceLeavingLetsGoOfItsNamesUnlessAnotherInstanceHoldsThem) {
+  EventSources s;
+  int old_instance = 0, new_instance = 0;
+  const uint32_t id = s.claim("alpha", "alpha_src", &old_instance);
+  // A restart: the new instance claims before the old one is gone.
+  EXPECT_EQ(s.claim("alpha", "alpha_src", &new_instance), id);
+  s.release(&old_instance);
+  EXPECT_TRUE(s.owns("alpha", id)) << "the new instance still holds it";
+  EXPECT_THROW(s.claim("beta", "alpha_src"), SourceConflict);
+  s.release(&new_instance);
+  EXPECT_FALSE(s.owns("alpha", id));
+  EXPECT_TRUE(s.unclaimed(id));
+  EXPECT_EQ(s.claim("beta", "alpha_src"), id) << "free again, same id";
+  // Nobody registered 4242: a plugin that registers nothing may stamp it.
+  EXPECT_TRUE(s.unclaimed(4242));
+  EXPECT_FALSE(s.unclaimed(RAMPART_SOURCE_CORE));
+}
+
 TEST(EventSources, RunOutOfSlotsWithAClearError) {
   EventSources s;
   size_t n = 0;

@@ -613,8 +613,9 @@ typedef struct rampart_host_api {
    * *id: a well-known name's fixed id (rampart_event_source_name), else
    * rampart_event_source_id(name). Records in the plugin's ring buffers
    * must carry one of the plugin's sources in their header: any other is
-   * dropped and counted (rampart_events_dropped_total{reason="foreign_source"}),
-   * so no program can speak for another's source. Another plugin's name:
+   * dropped and counted (rampart_events_foreign_total), so no program can
+   * speak for another's source. (A plugin that registers none, as before
+   * 1.6, keeps records naming any source nobody registered.) Another plugin's name:
    * RAMPART_ERR_CONFLICT; the same plugin again: the same id. The name
    * labels the source's metrics. Control thread (create or start). */
   rampart_status (*source_register)(rampart_host_ctx* ctx, const char* name, uint32_t* id);
