@@ -81,29 +81,29 @@ R failed(const char* what) noexcept {
 template <auto Service>
 struct HostEntry;
 
+// Runs one service call; an exception becomes what a failed R answers.
+template <class R, class F>
+R run_service(F&& f) noexcept {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return failed<R>(e.what());
+  } catch (...) {
+    return failed<R>("unknown exception");
+  }
+}
+
 template <class R, class... A, R (PluginInstance::*Service)(A...)>
 struct HostEntry<Service> {
   static R call(rampart_host_ctx* ctx, A... args) noexcept {
-    try {
-      return (ctx->instance->*Service)(args...);
-    } catch (const std::exception& e) {
-      return failed<R>(e.what());
-    } catch (...) {
-      return failed<R>("unknown exception");
-    }
+    return run_service<R>([&]() -> R { return (ctx->instance->*Service)(args...); });
   }
 };
 
 template <class R, class... A, R (PluginInstance::*Service)(A...) const>
 struct HostEntry<Service> {
   static R call(rampart_host_ctx* ctx, A... args) noexcept {
-    try {
-      return (ctx->instance->*Service)(args...);
-    } catch (const std::exception& e) {
-      return failed<R>(e.what());
-    } catch (...) {
-      return failed<R>("unknown exception");
-    }
+    return run_service<R>([&]() -> R { return (ctx->instance->*Service)(args...); });
   }
 };
 

@@ -109,6 +109,14 @@ struct Core {
   std::unique_ptr<rampart::plugin_host::CoreServices> services;
 };
 
+// The probe's ring buffer among `owner`'s maps, or -1.
+int probe_ring(const Datapath& dp, const std::string& owner) {
+  for (const auto& [name, fd] : dp.owned_rings(owner)) {
+    if (name == "probe_events") return fd;
+  }
+  return -1;
+}
+
 // The two test engines: good_engine and secret_engine.
 void discover_engines(rampart::plugin_host::PluginManager& pm) {
   pm.discover(
@@ -558,10 +566,7 @@ TEST_F(DatapathTest, ARingsRecordsArriveInBatchesInOrderAndOnlyForItsOwnSources)
   // beta's, which alpha's ring may not speak for.
   auto honest = install_probe(dp, "alpha", RAMPART_PROGRAM_XDP, "honest", 100, 1, kGoOn, 0, mine);
   auto forger = install_probe(dp, "alpha", RAMPART_PROGRAM_XDP, "forger", 200, 2, kGoOn, 0, theirs);
-  int ring = -1;
-  for (const auto& [name, fd] : dp.owned_rings("alpha")) {
-    if (name == "probe_events") ring = fd;
-  }
+  const int ring = probe_ring(dp, "alpha");
   ASSERT_GE(ring, 0);
   auto sink = std::make_shared<BatchSink>(core.rt.workers());
   // Not started: nothing drains until the test says so.
@@ -599,10 +604,7 @@ TEST_F(DatapathTest, ARingsRecordsArriveInBatchesInOrderAndOnlyForItsOwnSources)
   auto old_free = install_probe(dp, "legacy", RAMPART_PROGRAM_XDP, "old", 300, 3, kGoOn, 0, 4242);
   auto old_forger =
       install_probe(dp, "legacy", RAMPART_PROGRAM_XDP, "old_forger", 400, 4, kGoOn, 0, mine);
-  int legacy_ring = -1;
-  for (const auto& [name, fd] : dp.owned_rings("legacy")) {
-    if (name == "probe_events") legacy_ring = fd;
-  }
+  const int legacy_ring = probe_ring(dp, "legacy");
   ASSERT_GE(legacy_ring, 0);
   auto legacy_sink = std::make_shared<BatchSink>(core.rt.workers());
   rampart::bpf::RingDispatcher legacy(core.rt.loop(), legacy_ring, core.events, "legacy",
