@@ -382,6 +382,24 @@ TEST_F(Keys, EveryRouteDeclaresItsRoleAndIsRefusedBelowIt) {
   EXPECT_EQ(as(admin, "PATCH", "/api/v1/keys").status, 405);
 }
 
+// A rule domain may not shadow one of the API's own paths (an engine's
+// domain named "config" would put operator-level rule routes under the
+// admin-only config prefix), nor be one the routes cannot reach.
+TEST(RuleDomains, NamesOfTheApisOwnPathsAndUnroutableNamesAreRefused) {
+  for (const char* taken : {"config", "keys", "auth", "alerts", "audit", "domains", "agent"}) {
+    EXPECT_EQ(ManagementApi::domain_name_problem(taken),
+              std::string("rule domain '") + taken + "' is reserved by the API");
+  }
+  for (const char* bad : {"", "Firewall", "9lives", "a-b", "a/b", "../x",
+                          "abcdefghijklmnopqrstuvwxyz0123456" /* 33 */}) {
+    EXPECT_NE(ManagementApi::domain_name_problem(bad).find("a rule domain is 1-32 of"),
+              std::string::npos)
+        << bad;
+  }
+  EXPECT_EQ(ManagementApi::domain_name_problem("firewall"), "");
+  EXPECT_EQ(ManagementApi::domain_name_problem("rate_limit2"), "");
+}
+
 TEST_F(Keys, BadKeyRequestsAreRefused) {
   const auto admin = token_of(local(0, "POST", "/api/v1/keys", R"({"name":"a","role":"admin"})"));
   ASSERT_FALSE(admin.empty());
