@@ -3,9 +3,20 @@
 
 #include <malloc.h>
 
+#include <mutex>
+
 namespace rampart::runtime {
 
 std::atomic<uint64_t> BurstTrim::trims_{0};
+
+BurstTrim::BurstTrim(size_t burst) : burst_(burst) {
+  static std::once_flag fixed;
+  std::call_once(fixed, [] {
+    mallopt(M_MMAP_THRESHOLD, kAllocatorThreshold);
+    mallopt(M_TRIM_THRESHOLD, kAllocatorThreshold);
+    mallopt(M_MXFAST, 0);
+  });
+}
 
 void BurstTrim::shrank(size_t depth) noexcept {
   if (depth != 0) return;

@@ -16,6 +16,20 @@
 // the cost in proportion: the trim walks the free memory the burst left,
 // after the consumer has already worked through that many items; a queue
 // that stays short never trims.
+//
+// malloc_trim(0) releases the free pages inside every arena's bins, but
+// not the top of a worker thread's arena: that shrinks only when a free()
+// merges into it with more than the trim threshold on top. Under load the
+// flood's small records, freed by the store's thread into the workers'
+// fastbins, were merged into such a top by the trim itself, and tens of
+// MiB stayed there (the flood test failed ~1 run in 40 on a loaded
+// machine: 65-73 MiB after, 27-35 MiB before; malloc_info showed 47 MiB
+// in one arena's top). So the first BurstTrim sets the allocator's policy
+// for the process: no fastbins (a small free merges with its neighbours at
+// once, and a merge into a top past the threshold gives it back; tcache
+// still serves small sizes; bench_alerts within 2-4 %), and fixed mmap and
+// trim thresholds of kAllocatorThreshold (glibc otherwise raises them up
+// to 32/64 MiB whenever a large mmapped block is freed).
 #pragma once
 
 #include <atomic>
@@ -26,7 +40,9 @@ namespace rampart::runtime {
 
 class BurstTrim {
  public:
-  explicit BurstTrim(size_t burst) : burst_(burst) {}
+  static constexpr int kAllocatorThreshold = 1 << 20;
+
+  explicit BurstTrim(size_t burst);
   BurstTrim(const BurstTrim&) = delete;
   BurstTrim& operator=(const BurstTrim&) = delete;
 
