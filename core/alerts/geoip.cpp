@@ -17,6 +17,8 @@
 #include <set>
 #include <string_view>
 
+#include "util/unique_fd.hpp"
+
 namespace rampart::alerts {
 
 namespace {
@@ -175,12 +177,11 @@ bool type_fits(std::string type, Role role) {
 // (its last 128 KiB).
 bool has_metadata_marker(const std::string& path, off_t size) {
   static constexpr std::string_view kMarker = "\xAB\xCD\xEFMaxMind.com";
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
+  const util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return false;
   const off_t start = size > 128 * 1024 ? size - 128 * 1024 : 0;
   std::string tail(static_cast<size_t>(size - start), '\0');
-  const ssize_t got = ::pread(fd, tail.data(), tail.size(), start);
-  ::close(fd);
+  const ssize_t got = ::pread(fd.get(), tail.data(), tail.size(), start);
   return got > 0 && std::string_view(tail.data(), static_cast<size_t>(got)).find(kMarker) !=
                         std::string_view::npos;
 }
@@ -247,9 +248,8 @@ std::string GeoIp::Db::open() {
   if (::stat(path.c_str(), &st) != 0) return std::string("cannot open: ") + std::strerror(errno);
   if (!S_ISREG(st.st_mode)) return "not a regular file";
   if (st.st_size == 0) return "empty file";
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::string("cannot open: ") + std::strerror(errno);
-  ::close(fd);
+  if (!util::UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)))
+    return std::string("cannot open: ") + std::strerror(errno);
 
   errno = 0;
   const int status = MMDB_open(path.c_str(), MMDB_MODE_MMAP, &mmdb);

@@ -118,8 +118,9 @@ std::string clsact_marker(const std::string& pin_root, const std::string& ifname
 // RTM_GETTFILTER dump (libbpf can only query a filter whose handle and
 // priority it is given); -1 if netlink fails.
 int tc_filter_count(unsigned ifindex) {
-  const int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-  if (fd < 0) return -1;
+  const util::UniqueFd sock(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+  if (!sock) return -1;
+  const int fd = sock.get();
   int count = 0;
   uint32_t seq = 0;
   for (const uint32_t parent :
@@ -158,7 +159,6 @@ int tc_filter_count(unsigned ifindex) {
     }
     if (count < 0) break;
   }
-  close(fd);
   return count;
 }
 
@@ -225,15 +225,10 @@ void hand_over_tree(int dir, const std::string& path, uid_t uid, gid_t gid) {
       throw BpfError("cannot chown " + child + ": " + errstr(errno));
     struct stat st {};
     if (fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) continue;
-    const int sub = openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (sub < 0) throw BpfError("cannot open " + child + ": " + errstr(errno));
-    try {
-      hand_over_tree(sub, child, uid, gid);
-    } catch (...) {
-      close(sub);
-      throw;
-    }
-    close(sub);
+    const util::UniqueFd sub(
+        openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!sub) throw BpfError("cannot open " + child + ": " + errstr(errno));
+    hand_over_tree(sub.get(), child, uid, gid);
   }
 }
 
@@ -274,17 +269,14 @@ void ensure_bpffs(const std::string& pin_root) {
 
 void prepare_pin_root(const std::string& pin_root, uid_t uid, gid_t gid) {
   ensure_bpffs(pin_root);
-  const int root = open(pin_root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (root < 0) throw BpfError("cannot open " + pin_root + ": " + errstr(errno));
-  try {
-    if (fchown(root, uid, gid) != 0 || fchmod(root, 0700) != 0)
+  {
+    const util::UniqueFd root(
+        open(pin_root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!root) throw BpfError("cannot open " + pin_root + ": " + errstr(errno));
+    if (fchown(root.get(), uid, gid) != 0 || fchmod(root.get(), 0700) != 0)
       throw BpfError("cannot hand " + pin_root + " over: " + errstr(errno));
-    hand_over_tree(root, pin_root, uid, gid);
-  } catch (...) {
-    close(root);
-    throw;
+    hand_over_tree(root.get(), pin_root, uid, gid);
   }
-  close(root);
   // Every bpffs directory above the pin root (the mount point at least,
   // 0700 root's) must let the owner through: search only, never read, so
   // names there stay unlisted and other pins keep their own modes.
@@ -306,20 +298,9 @@ void prepare_pin_root(const std::string& pin_root, uid_t uid, gid_t gid) {
 
 Datapath::Datapath(DatapathOptions opts) : opts_(std::move(opts)) {}
 
-Datapath::~Datapath() {
-  // Deliberately no detach: pinned links keep filtering while rampartd is
-  // down or being upgraded.
-  for (auto& [name, fd] : core_) close(fd);
-  for (int fd : root_fd_) {
-    if (fd >= 0) close(fd);
-  }
-  for (auto& [key, st] : stages_) {
-    if (st.pos_fd >= 0) close(st.pos_fd);
-  }
-  for (auto& [owner, maps] : owned_) {
-    for (auto& [name, fd] : maps) close(fd);
-  }
-}
+// Deliberately no detach: pinned links keep filtering while rampartd is
+// down or being upgraded. The fds close with their members.
+Datapath::~Datapath() = default;
 
 std::string Datapath::object_path(const std::string& object,
                                   const std::vector<std::string>& dirs) const {
@@ -336,24 +317,22 @@ std::string Datapath::object_path(const std::string& object,
 // chains, the TC roots share them) and pinned; pins of an earlier layout
 // are removed then.
 void Datapath::load_or_adopt_root() {
-  std::map<std::string, int> pinned;
-  for (const auto& name : core_map_names()) {
-    const int fd = bpf_obj_get((opts_.pin_root + "/maps/" + name).c_str());
-    if (fd >= 0) pinned[name] = fd;
-  }
-  int fds[3];
-  for (int h = 0; h < 3; ++h)
-    fds[h] = bpf_obj_get((opts_.pin_root + "/progs/" + kRootPrograms[h]).c_str());
-  if (pinned.size() == core_map_names().size() && fds[0] >= 0 && fds[1] >= 0 && fds[2] >= 0) {
-    core_ = std::move(pinned);
-    for (int h = 0; h < 3; ++h) root_fd_[h] = fds[h];
-    adopted_ = true;
-    log::info(kLog, "adopted pinned roots and chains", {{"pin_root", opts_.pin_root}});
-    return;
-  }
-  for (auto& [n, fd] : pinned) close(fd);
-  for (int fd : fds) {
-    if (fd >= 0) close(fd);
+  {
+    std::map<std::string, util::UniqueFd> pinned;
+    for (const auto& name : core_map_names()) {
+      util::UniqueFd fd(bpf_obj_get((opts_.pin_root + "/maps/" + name).c_str()));
+      if (fd) pinned[name] = std::move(fd);
+    }
+    util::UniqueFd fds[3];
+    for (int h = 0; h < 3; ++h)
+      fds[h].reset(bpf_obj_get((opts_.pin_root + "/progs/" + kRootPrograms[h]).c_str()));
+    if (pinned.size() == core_map_names().size() && fds[0] && fds[1] && fds[2]) {
+      core_ = std::move(pinned);
+      for (int h = 0; h < 3; ++h) root_fd_[h] = std::move(fds[h]);
+      adopted_ = true;
+      log::info(kLog, "adopted pinned roots and chains", {{"pin_root", opts_.pin_root}});
+      return;
+    }
   }
   // A fresh chain: whatever an earlier run (or version) pinned beside it goes.
   std::error_code ec;
@@ -369,17 +348,16 @@ void Datapath::load_or_adopt_root() {
     auto inst = ProgramInstance::load(spec);
     if (h == 0) {
       for (const auto& name : core_map_names()) {
-        const int fd = dup(inst->map_fd(name));
-        core_[name] = fd;
+        const int fd = (core_[name] = util::UniqueFd(dup(inst->map_fd(name)))).get();
         spec.shared_maps[name] = fd;
         const std::string pin = opts_.pin_root + "/maps/" + name;
         if (bpf_obj_pin(fd, pin.c_str()) != 0)
           throw BpfError("cannot pin " + pin + ": " + errstr(errno));
       }
     }
-    root_fd_[h] = dup(inst->program_fd());
+    root_fd_[h].reset(dup(inst->program_fd()));
     const std::string pin = opts_.pin_root + "/progs/" + kRootPrograms[h];
-    if (bpf_obj_pin(root_fd_[h], pin.c_str()) != 0)
+    if (bpf_obj_pin(root_fd_[h].get(), pin.c_str()) != 0)
       throw BpfError("cannot pin " + pin + ": " + errstr(errno));
   }
   log::info(kLog, "loaded the roots", {{"object", spec.object_path}});
@@ -396,13 +374,12 @@ void Datapath::adopt_stages() {
       pins.push_back(de.path());
     for (const auto& pin : pins) {
       const std::string name = pin.filename().string();
-      const int fd = bpf_obj_get(pin.c_str());
+      util::UniqueFd fd(bpf_obj_get(pin.c_str()));
       rampart_stage_pos pos{};
       const uint32_t zero = 0;
-      if (fd < 0 || bpf_map_lookup_elem(fd, &zero, &pos) != 0 || pos.hook != hook ||
+      if (!fd || bpf_map_lookup_elem(fd.get(), &zero, &pos) != 0 || pos.hook != hook ||
           pos.index >= RAMPART_CHAIN_SLOTS) {
         log::warn(kLog, "removed a stage pin that makes no sense", {{"pin", pin.string()}});
-        if (fd >= 0) close(fd);
         unlink(pin.c_str());
         continue;
       }
@@ -413,7 +390,7 @@ void Datapath::adopt_stages() {
       st.priority = pos.priority;
       st.flags = pos.flags;
       st.index = pos.index;
-      st.pos_fd = fd;
+      st.pos_fd = std::move(fd);
       stages_[stage_key(hook, name)] = std::move(st);
     }
   }
@@ -460,7 +437,7 @@ std::string Datapath::attach_tc(const std::string& ifname, unsigned ifindex) {
       }
       if (e == 0) mark_clsact_created(ifname);
     }
-    LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = root_fd_[1 + d], .flags = BPF_TC_F_REPLACE,
+    LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = root_fd_[1 + d].get(), .flags = BPF_TC_F_REPLACE,
                 .handle = kTcHandle, .priority = kTcPriority);
     int e = bpf_tc_attach(&hook, &opts);
     if (e != 0 && adopted) {  // the qdisc went away behind our back: recreate it
@@ -473,7 +450,7 @@ std::string Datapath::attach_tc(const std::string& ifname, unsigned ifindex) {
       return "error: " + errstr(e);
     }
   }
-  if (!adopted && bpf_obj_pin(root_fd_[RAMPART_HOOK_TC_INGRESS], marker.c_str()) != 0) {
+  if (!adopted && bpf_obj_pin(root_fd_[RAMPART_HOOK_TC_INGRESS].get(), marker.c_str()) != 0) {
     log::warn(kLog, "cannot pin the TC marker; --detach-all will not find this interface",
               {{"interface", ifname}, {"error", errstr(errno)}});
   }
@@ -483,7 +460,8 @@ std::string Datapath::attach_tc(const std::string& ifname, unsigned ifindex) {
 
 void Datapath::mark_clsact_created(const std::string& ifname) {
   const std::string marker = clsact_marker(opts_.pin_root, ifname);
-  if (bpf_obj_pin(root_fd_[RAMPART_HOOK_TC_INGRESS], marker.c_str()) != 0 && errno != EEXIST) {
+  if (bpf_obj_pin(root_fd_[RAMPART_HOOK_TC_INGRESS].get(), marker.c_str()) != 0 &&
+      errno != EEXIST) {
     log::warn(kLog, "cannot record that rampartd created the clsact qdisc; detaching will leave it",
               {{"interface", ifname}, {"error", errstr(errno)}});
   }
@@ -508,7 +486,7 @@ void Datapath::attach(const std::string& ifname) {
     bpf_obj_get_info_by_fd(bpf_link__fd(link), &info, &len);
     if (info.type == BPF_LINK_TYPE_XDP && info.xdp.ifindex == ifindex) {
       LIBBPF_OPTS(bpf_link_update_opts, uo);
-      bpf_link_update(bpf_link__fd(link), root_fd_[RAMPART_HOOK_XDP], &uo);
+      bpf_link_update(bpf_link__fd(link), root_fd_[RAMPART_HOOK_XDP].get(), &uo);
       a.mode = "adopted";
       a.adopted = true;
       bpf_link__disconnect(link);  // keep it attached when we close it
@@ -523,29 +501,29 @@ void Datapath::attach(const std::string& ifname) {
   }
   auto try_mode = [&](uint32_t flags) {
     LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = flags);
-    return bpf_link_create(root_fd_[RAMPART_HOOK_XDP], static_cast<int>(ifindex), BPF_XDP, &lo);
+    return bpf_link_create(root_fd_[RAMPART_HOOK_XDP].get(), static_cast<int>(ifindex), BPF_XDP,
+                           &lo);
   };
-  int fd = -1;
+  util::UniqueFd link_fd;  // closed on the way out: the pin holds the link
   if (opts_.xdp_mode == "native" || opts_.xdp_mode == "auto") {
-    fd = try_mode(XDP_FLAGS_DRV_MODE);
+    link_fd.reset(try_mode(XDP_FLAGS_DRV_MODE));
     a.mode = "native";
   }
-  if (fd < 0 && (opts_.xdp_mode == "generic" || opts_.xdp_mode == "auto")) {
-    fd = try_mode(XDP_FLAGS_SKB_MODE);
+  if (!link_fd && (opts_.xdp_mode == "generic" || opts_.xdp_mode == "auto")) {
+    link_fd.reset(try_mode(XDP_FLAGS_SKB_MODE));
     a.mode = "generic";
   }
-  if (fd < 0) {
+  if (!link_fd) {
     a.mode = "error: " + errstr(errno);
     log::error(kLog, "cannot attach XDP",
                {{"interface", ifname}, {"mode", opts_.xdp_mode}, {"error", errstr(errno)}});
     attachments_.push_back(a);
     return;
   }
-  if (bpf_obj_pin(fd, pin.c_str()) != 0) {
+  if (bpf_obj_pin(link_fd.get(), pin.c_str()) != 0) {
     log::warn(kLog, "cannot pin XDP link; filtering stops when rampartd exits",
               {{"interface", ifname}, {"error", errstr(errno)}});
   }
-  close(fd);  // the pin holds the link
   log::info(kLog, "attached XDP", {{"interface", ifname}, {"mode", a.mode}});
   a.tc = attach_tc(ifname, ifindex);
   attachments_.push_back(a);
@@ -606,7 +584,7 @@ std::vector<std::pair<std::string, int>> Datapath::programs() const {
   std::lock_guard lock(mu_);
   std::vector<std::pair<std::string, int>> out;
   for (int h = 0; h < RAMPART_HOOK_COUNT; ++h) {
-    if (root_fd_[h] >= 0) out.emplace_back(kRootPrograms[h], root_fd_[h]);
+    if (root_fd_[h]) out.emplace_back(kRootPrograms[h], root_fd_[h].get());
   }
   for (const auto& [key, st] : stages_) {
     if (st.current) out.emplace_back(key, st.current->instance().program_fd());
@@ -664,16 +642,16 @@ void Datapath::export_root_counters() {
 
 int Datapath::core_map_fd(const std::string& name) const {
   const auto it = core_.find(name);
-  return it == core_.end() ? -1 : it->second;
+  return it == core_.end() ? -1 : it->second.get();
 }
 
 int Datapath::owned_persistent(const std::string& owner, const std::string& name) const {
   auto& maps = owned_[owner];
-  if (const auto it = maps.find(name); it != maps.end()) return it->second;
+  if (const auto it = maps.find(name); it != maps.end()) return it->second.get();
   // Pinned by an earlier run.
-  const int fd = bpf_obj_get((opts_.pin_root + "/plugins/" + owner + "/" + name).c_str());
-  if (fd >= 0) maps[name] = fd;
-  return fd;
+  util::UniqueFd fd(bpf_obj_get((opts_.pin_root + "/plugins/" + owner + "/" + name).c_str()));
+  if (!fd) return -1;
+  return (maps[name] = std::move(fd)).get();
 }
 
 // A persistent map `inst` created for `owner`: pinned (replacing a pin of
@@ -688,18 +666,13 @@ int Datapath::keep_persistent(const std::string& owner, const ProgramInstance& i
   if (const auto it = maps.find(name); it != maps.end()) {
     log::warn(kLog, "a persistent map changed shape: replaced, its contents lost",
               {{"plugin", owner}, {"map", name}});
-    close(it->second);
     maps.erase(it);
   }
   unlink(pin.c_str());
-  const int fd = dup(inst.map_fd(name));
-  if (bpf_obj_pin(fd, pin.c_str()) != 0) {
-    const int e = errno;
-    close(fd);
-    throw BpfError("cannot pin " + pin + ": " + errstr(e));
-  }
-  maps[name] = fd;
-  return fd;
+  util::UniqueFd fd(dup(inst.map_fd(name)));
+  if (!fd || bpf_obj_pin(fd.get(), pin.c_str()) != 0)
+    throw BpfError("cannot pin " + pin + ": " + errstr(errno));
+  return (maps[name] = std::move(fd)).get();
 }
 
 Datapath::Stage& Datapath::claim_stage(const InstallTarget& t) {
@@ -727,18 +700,15 @@ Datapath::Stage& Datapath::claim_stage(const InstallTarget& t) {
   st.hook = hook;
   st.priority = t.priority;
   st.flags = (t.flags & RAMPART_PROGRAM_KEEP_ON_EXIT) ? RAMPART_STAGE_KEEP_ON_EXIT : 0;
-  st.pos_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "rampart_stage", sizeof(uint32_t),
-                             sizeof(rampart_stage_pos), 1, nullptr);
-  if (st.pos_fd < 0) throw BpfError("cannot create the stage map: " + errstr(errno));
+  st.pos_fd.reset(bpf_map_create(BPF_MAP_TYPE_ARRAY, "rampart_stage", sizeof(uint32_t),
+                                 sizeof(rampart_stage_pos), 1, nullptr));
+  if (!st.pos_fd) throw BpfError("cannot create the stage map: " + errstr(errno));
   const std::string pin = opts_.pin_root + "/stages/" + key;  // stages/<hook>/<name>
   std::error_code ec;
   fs::create_directories(opts_.pin_root + "/stages/" + kHookNames[hook], ec);
   unlink(pin.c_str());
-  if (bpf_obj_pin(st.pos_fd, pin.c_str()) != 0) {
-    const int e = errno;
-    close(st.pos_fd);
-    throw BpfError("cannot pin " + pin + ": " + errstr(e));
-  }
+  if (bpf_obj_pin(st.pos_fd.get(), pin.c_str()) != 0)
+    throw BpfError("cannot pin " + pin + ": " + errstr(errno));
   return stages_[key] = std::move(st);
 }
 
@@ -750,7 +720,7 @@ void Datapath::write_pos(const Stage& st) {
   pos.hook = st.hook;
   std::memcpy(pos.owner, st.owner.data(), std::min(st.owner.size(), sizeof pos.owner - 1));
   const uint32_t zero = 0;
-  if (bpf_map_update_elem(st.pos_fd, &zero, &pos, BPF_ANY) != 0)
+  if (bpf_map_update_elem(st.pos_fd.get(), &zero, &pos, BPF_ANY) != 0)
     throw BpfError("cannot write the stage map: " + errstr(errno));
 }
 
@@ -760,13 +730,13 @@ void Datapath::write_pos(const Stage& st) {
 void Datapath::move_stage(Stage& st, uint32_t to) {
   const int chain = core_map_fd(kChains[st.hook]);
   const uint32_t id = prog_id(chain, st.index);
-  const int fd = id ? bpf_prog_get_fd_by_id(id) : -1;
-  if (fd < 0) throw BpfError("cannot move stage " + st.name + ": its program is gone");
+  const util::UniqueFd prog(id ? bpf_prog_get_fd_by_id(id) : -1);
+  if (!prog) throw BpfError("cannot move stage " + st.name + ": its program is gone");
   st.index = to;
   write_pos(st);
-  const int e = bpf_map_update_elem(chain, &to, &fd, BPF_ANY);
-  close(fd);
-  if (e != 0) throw BpfError("cannot move stage " + st.name + ": " + errstr(errno));
+  const int fd = prog.get();
+  if (bpf_map_update_elem(chain, &to, &fd, BPF_ANY) != 0)
+    throw BpfError("cannot move stage " + st.name + ": " + errstr(errno));
   set_occupied(st.hook, to, true);
   // The old slot is taken over by the stage that needed the room.
 }
@@ -867,7 +837,6 @@ void Datapath::uninstall(const std::string& key) {
     log::error(kLog, "cannot take a stage out of the chain", {{"stage", key}, {"error", e.what()}});
   }
   unlink((opts_.pin_root + "/stages/" + key).c_str());
-  if (it->second.pos_fd >= 0) close(it->second.pos_fd);
   log::info(kLog, "stage removed from the chain", {{"stage", key}, {"plugin", it->second.owner}});
   stages_.erase(it);
 }
@@ -883,7 +852,8 @@ std::shared_ptr<InstalledProgram> Datapath::install(const std::string& object, I
     if (const auto why = t.object_check(spec.object_path))
       throw BpfError(spec.object_path + " is not loaded: " + *why);
   }
-  spec.shared_maps = core_;  // the chains, where the object declares them
+  for (const auto& [name, fd] : core_)
+    spec.shared_maps[name] = fd.get();  // the chains, where the object declares them
   for (const auto& m : spec.maps) {
     if (m.persistent) spec.persistent[m.name] = owned_persistent(t.owner, m.name);
   }
@@ -892,7 +862,7 @@ std::shared_ptr<InstalledProgram> Datapath::install(const std::string& object, I
   if (t.hook != RAMPART_PROGRAM_SLOT) {
     fresh = stages_.count(stage_key(t.hook - RAMPART_PROGRAM_XDP, t.slot)) == 0;
     stage = &claim_stage(t);
-    spec.shared_maps["rampart_stage"] = stage->pos_fd;
+    spec.shared_maps["rampart_stage"] = stage->pos_fd.get();
   }
   std::shared_ptr<InstalledProgram> inst;
   try {
@@ -966,10 +936,10 @@ void Datapath::commit_staging() {
           uninstall_slot(s->second);
         }
       } else if (it->slot_prev) {
-        const int fd = bpf_prog_get_fd_by_id(it->slot_prev);
+        const util::UniqueFd prev(bpf_prog_get_fd_by_id(it->slot_prev));
         uint32_t index = st.index;
-        if (fd >= 0) bpf_map_update_elem(st.slot_fd, &index, &fd, BPF_ANY);
-        if (fd >= 0) close(fd);
+        const int fd = prev.get();
+        if (prev) bpf_map_update_elem(st.slot_fd, &index, &fd, BPF_ANY);
       } else {
         uint32_t index = st.index;
         bpf_map_delete_elem(st.slot_fd, &index);
@@ -1072,8 +1042,8 @@ std::vector<std::pair<std::string, int>> Datapath::owned_rings(const std::string
   for (const auto& [name, fd] : it->second) {
     bpf_map_info info{};
     uint32_t len = sizeof info;
-    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.type == BPF_MAP_TYPE_RINGBUF)
-      out.emplace_back(name, fd);
+    if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0 && info.type == BPF_MAP_TYPE_RINGBUF)
+      out.emplace_back(name, fd.get());
   }
   return out;
 }

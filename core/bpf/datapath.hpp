@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "bpf/program_instance.hpp"
+#include "util/unique_fd.hpp"
 
 namespace rampart::bpf {
 
@@ -189,7 +190,7 @@ class Datapath {
     int32_t priority = 0;
     uint32_t flags = 0;
     uint32_t index = ~0u;  // ~0u: not placed
-    int pos_fd = -1;
+    util::UniqueFd pos_fd;
     std::shared_ptr<InstalledProgram> current;  // null: left by an earlier run, or kept at exit
   };
   struct Staged {
@@ -223,13 +224,14 @@ class Datapath {
 
   DatapathOptions opts_;
   mutable std::mutex mu_;
-  std::map<std::string, int> core_;  // core map name -> fd (owned)
-  int root_fd_[3] = {-1, -1, -1};    // xdp_root, tc_ingress_root, tc_egress_root
+  std::map<std::string, util::UniqueFd> core_;  // core map name -> fd
+  util::UniqueFd root_fd_[3];                   // xdp_root, tc_ingress_root, tc_egress_root
   bool adopted_ = false;
   bool exiting_ = false;
   std::vector<Attachment> attachments_;
-  std::map<std::string, Stage> stages_;                              // "<hook>/<name>"
-  mutable std::map<std::string, std::map<std::string, int>> owned_;  // owner -> map -> fd
+  std::map<std::string, Stage> stages_;  // "<hook>/<name>"
+  mutable std::map<std::string, std::map<std::string, util::UniqueFd>>
+      owned_;  // owner -> map -> fd
   std::vector<CounterExport> exports_;
   std::map<std::string, Staged> staged_;  // stage key or "<fd>#<index>" -> to install at commit
   bool staging_ = false;

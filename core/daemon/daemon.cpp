@@ -46,6 +46,7 @@
 #include "store/rule_service.hpp"
 #include "store/rule_store.hpp"
 #include "util/json.hpp"
+#include "util/unique_fd.hpp"
 
 #ifndef RAMPART_VERSION
 #define RAMPART_VERSION "0.0.0"
@@ -324,14 +325,13 @@ std::string state_dir_problem(const std::string& dir) {
   if (!fs::is_directory(existing, ec))
     return "state directory " + dir + ": " + existing.string() + " is not a directory";
   std::string probe = existing.string() + "/.rampart-check-XXXXXX";
-  const int fd = mkstemp(probe.data());
-  if (fd < 0) {
+  const util::UniqueFd fd(mkstemp(probe.data()));
+  if (!fd) {
     return existing.string() == dir
                ? "state directory " + dir + " is not writable: " + std::strerror(errno)
                : "cannot create state directory " + dir + " in " + existing.string() + ": " +
                      std::strerror(errno);
   }
-  close(fd);
   unlink(probe.c_str());
   return "";
 }

@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "util/unique_fd.hpp"
+
 namespace rampart::daemon {
 
 class LockError : public std::runtime_error {
@@ -31,8 +33,8 @@ class InstanceLock {
 
  private:
   InstanceLock() = default;
-  int state_fd_ = -1;
-  int pin_fd_ = -1;
+  util::UniqueFd state_fd_;
+  util::UniqueFd pin_fd_;
 };
 
 }  // namespace rampart::daemon

@@ -12,6 +12,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "util/unique_fd.hpp"
+
 namespace rampart::store {
 namespace {
 
@@ -138,14 +140,14 @@ namespace {
 // old token or the new one, never a part.
 void write_token_file(const std::string& path, const std::string& token) {
   const std::string tmp = path + ".tmp";
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) throw StoreError("cannot write " + tmp + ": " + std::strerror(errno));
+  util::UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) throw StoreError("cannot write " + tmp + ": " + std::strerror(errno));
   const std::string text = token + "\n";
-  const bool ok = fchmod(fd, 0600) == 0 &&
-                  write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  fsync(fd) == 0;
+  const bool ok = fchmod(fd.get(), 0600) == 0 &&
+                  write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                  fsync(fd.get()) == 0;
   const int err = errno;
-  close(fd);
+  fd.reset();
   if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
     unlink(tmp.c_str());
     throw StoreError("cannot write " + path + ": " + std::strerror(ok ? errno : err));
