@@ -22,6 +22,7 @@
 #include "bpf/ring_dispatcher.hpp"
 #include "config/config.hpp"
 #include "firewall_program.hpp"
+#include "join_workers.hpp"
 #include "log_capture.hpp"
 #include "packet_builder.hpp"
 #include "plugin_host/plugin_library.hpp"
@@ -107,6 +108,9 @@ struct Core {
   rampart::alerts::AlertPipeline alerts;
   rampart::runtime::Metrics metrics;
   std::unique_ptr<rampart::plugin_host::CoreServices> services;
+  // Last: deliveries still queued (a ring dispatcher drains what is left
+  // when it stops) finish before anything they report to is gone.
+  rampart::test::JoinWorkers join{rt};
 };
 
 // The probe's ring buffer among `owner`'s maps, or -1.

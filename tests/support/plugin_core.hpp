@@ -9,6 +9,7 @@
 
 #include "alerts/pipeline.hpp"
 #include "config/config.hpp"
+#include "join_workers.hpp"
 #include "runtime/event_bus.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/runtime.hpp"
@@ -31,6 +32,8 @@ struct PluginCore {
   alerts::AlertPipeline alerts;
   runtime::Metrics metrics;
   plugin_host::CoreServices services;
+  // Last: the workers finish before anything they deliver to is gone.
+  JoinWorkers join{rt};
 };
 
 inline config::Config config_from(const std::string& yaml) {

@@ -23,6 +23,7 @@
 
 #include "alerts/alert_store.hpp"
 #include "alerts/pipeline.hpp"
+#include "join_workers.hpp"
 #include "plugin_host/plugin_manager.hpp"
 #include "poll.hpp"
 #include "runtime/event_bus.hpp"
@@ -68,6 +69,7 @@ class GatedSink : public rampart::runtime::EventSink {
 TEST(EventBusBacklog, IsBoundedAndCountsWhatItDrops) {
   rampart::runtime::Runtime rt(2);
   rampart::runtime::EventBus bus(rt.workers(), 100);
+  rampart::test::JoinWorkers join(rt);
   auto sink = std::make_shared<GatedSink>();
   ASSERT_TRUE(bus.subscribe(RAMPART_SOURCE_XDP_FIREWALL, sink));
   const uint8_t payload[16] = {};
@@ -137,6 +139,7 @@ TEST(EventFlood, QueuesStayBoundedAndMemoryIsReturnedOnceItDrains) {
   rampart::runtime::Metrics metrics;
   rampart::plugin_host::CoreServices core{rt, bus, alerts, metrics};
   rampart::plugin_host::PluginManager plugins(core);
+  rampart::test::JoinWorkers join(rt);  // before anything the workers deliver to is gone
   plugins.discover({rampart::test::variant_dir("good_engine"), RAMPART_BUILTIN_PLUGIN_DIR});
   plugins.start(
       rampart::config::load_string("plugins:\n  good_engine: {alert_on_event: true}\n"

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "join_workers.hpp"
 #include "poll.hpp"
 #include "runtime/event_bus.hpp"
 #include "runtime/runtime.hpp"
@@ -151,6 +152,7 @@ EventBatch batch_of(uint32_t source, uint32_t first, uint32_t n) {
 TEST(EventBusBatches, AnOrderedSinkGetsEveryBatchOneAtATimeInOrder) {
   rampart::runtime::Runtime rt(4);
   EventBus bus(rt.workers());
+  rampart::test::JoinWorkers join(rt);
   const uint32_t src = bus.sources().claim("alpha", "alpha_src");
   auto sink = std::make_shared<Recorder>(&rt.workers());
   constexpr uint32_t kBatches = 2000, kPer = 10;
@@ -169,6 +171,7 @@ TEST(EventBusBatches, AnOrderedSinkGetsEveryBatchOneAtATimeInOrder) {
 TEST(EventBusBatches, ABatchPastTheBacklogsRoomIsCutAndTheRestCounted) {
   rampart::runtime::Runtime rt(1);
   EventBus bus(rt.workers(), 100);
+  rampart::test::JoinWorkers join(rt);
   const uint32_t src = bus.sources().claim("alpha", "alpha_src");
   // Hold the only worker so nothing drains while the batches come.
   std::promise<void> gate;
