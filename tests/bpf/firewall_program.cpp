@@ -115,6 +115,7 @@ const firewall::CompiledRuleset& FirewallProgram::install(
 void FirewallProgram::swap_in(const sdk::ProgramImage& base) {
   sdk::ProgramImage image = base;
   image.set("ring_threshold", ring_threshold_);
+  image.set(RAMPART_NAME(RAMPART_FW_SET_EVENT_RATE), event_rate_);
   bpf::InstanceSpec spec = bpf::spec_from_image(image.to_abi()->image);
   spec.object_path = object_path();
   spec.shared_maps["rampart_stage"] = pos_fd_;
@@ -128,9 +129,9 @@ void FirewallProgram::swap_in(const sdk::ProgramImage& base) {
   classifier_ = std::move(next);  // the old instance goes once no packet uses it
 }
 
-RunResult FirewallProgram::run(const std::vector<uint8_t>& frame, uint32_t repeat,
-                               bool classifier_only) {
-  RunResult r;
+XdpRunResult FirewallProgram::run(const std::vector<uint8_t>& frame, uint32_t repeat,
+                                  bool classifier_only) {
+  XdpRunResult r;
   r.out.resize(frame.size() + 256);
   xdp_md ctx_in{}, ctx_out{};
   ctx_in.data_end = static_cast<uint32_t>(frame.size());

@@ -24,7 +24,7 @@ namespace sdk {}
 
 namespace rampart::test {
 
-struct RunResult {
+struct XdpRunResult {
   uint32_t action = 0;  // XDP_*
   std::vector<uint8_t> out;
   bool has_meta = false;
@@ -50,8 +50,12 @@ class FirewallProgram {
                                            int32_t blocklist_priority = 0);
 
   // Runs one frame through the root (or the firewall's stage alone).
-  RunResult run(const std::vector<uint8_t>& frame, uint32_t repeat = 1,
-                bool classifier_only = false);
+  XdpRunResult run(const std::vector<uint8_t>& frame, uint32_t repeat = 1,
+                   bool classifier_only = false);
+
+  // Verdict events a second per CPU in the rule sets installed from now
+  // on (the setting event_rate); 0, the default here: every one.
+  void set_event_rate(uint32_t per_second) { event_rate_ = per_second; }
 
   uint64_t stat(uint32_t which) const;  // summed over CPUs
   uint64_t root_stat(uint32_t which) const;
@@ -75,6 +79,7 @@ class FirewallProgram {
   void swap_in(const sdk::ProgramImage& image);
   firewall::CompiledRuleset compiled_;
   uint64_t ring_threshold_;
+  uint32_t event_rate_ = 0;
   ring_buffer* ring_ = nullptr;
   std::vector<rampart_fw_event> pending_;
 };

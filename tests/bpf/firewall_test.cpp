@@ -627,6 +627,32 @@ TEST_F(Firewall, EventsAreSkippedAndCountedPastTheRingThreshold) {
   EXPECT_EQ(fw.stat(RAMPART_FW_STAT_DROPPED), 3u) << "verdicts do not depend on the ring";
 }
 
+// A flood of denied packets is not a flood of events: past event_rate a
+// second (per CPU) verdicts go on, counted, without a record each.
+TEST_F(Firewall, VerdictEventsPastTheirRateAreCountedNotWritten) {
+  FirewallProgram fw;
+  fw.set_event_rate(100);
+  fw.install({rule(1, Action::deny)});
+  const auto pkt = PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).build();
+  // One test run: one CPU, and ~0.1 ms for all of them, well inside the
+  // budget's one-second window.
+  EXPECT_EQ(fw.run(pkt, 1000).action, XDP_DROP);
+  const auto ev = fw.drain_events();
+  ASSERT_EQ(ev.size(), 100u);
+  EXPECT_EQ(ev.front().rule_id, 1u);
+  EXPECT_EQ(fw.stat(RAMPART_FW_STAT_EVENTS_LIMITED), 900u);
+  EXPECT_EQ(fw.stat(RAMPART_FW_STAT_EVENTS_DROPPED), 0u) << "the ring was never full";
+  EXPECT_EQ(fw.stat(RAMPART_FW_STAT_DROPPED), 1000u) << "verdicts do not depend on the budget";
+  EXPECT_EQ(fw.hits(0), 1000u);
+
+  // 0: every verdict is an event.
+  fw.set_event_rate(0);
+  fw.install({rule(1, Action::deny)});
+  EXPECT_EQ(fw.run(pkt, 1000).action, XDP_DROP);
+  EXPECT_EQ(fw.drain_events().size(), 1000u);
+  EXPECT_EQ(fw.stat(RAMPART_FW_STAT_EVENTS_LIMITED), 900u);
+}
+
 TEST_F(Firewall, ReplacingTheRuleSetChangesVerdictsAtOnce) {
   FirewallProgram fw;
   const auto pkt = PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).build();

@@ -33,6 +33,7 @@ using rampart::sdk::Host;
 struct Settings {
   Action default_policy = Action::allow;
   uint32_t allow_sample = 0;
+  uint32_t event_rate = rampart::firewall::kDefaultEventRate;
   std::vector<Rule> rules;
   int32_t blocklist_priority = 0;
   uint8_t alert_on = 1u << static_cast<int>(Action::log);  // actions that raise alerts
@@ -107,7 +108,8 @@ Rule parse_rule(const Config& cfg, const std::string& at) {
 }
 
 Settings parse(const Config& cfg) {
-  cfg.allow_only("", {"default_policy", "allow_sample", "rules", "blocklist", "alert_on"});
+  cfg.allow_only(
+      "", {"default_policy", "allow_sample", "event_rate", "rules", "blocklist", "alert_on"});
   Settings s;
   const auto policy = cfg.get<std::string>("default_policy", "allow");
   if (policy == "deny") {
@@ -116,6 +118,7 @@ Settings parse(const Config& cfg) {
     throw cfg.invalid("default_policy", "expected allow or deny, got '" + policy + "'");
   }
   s.allow_sample = cfg.get<uint32_t>("allow_sample", 0);
+  s.event_rate = cfg.get<uint32_t>("event_rate", rampart::firewall::kDefaultEventRate);
   for (size_t i = 0, n = cfg.size("rules"); i < n; ++i)
     s.rules.push_back(parse_rule(cfg, "rules." + std::to_string(i)));
   parse_blocklist(cfg, s);
@@ -334,7 +337,8 @@ class FirewallEngine {
       throw Error(RAMPART_ERR_INVALID_ARGUMENT, e.what());
     }
     auto image = rampart::firewall::to_program_image(compiled, s.blocklist.get());
-    image.set<uint32_t>("allow_sample", s.allow_sample);
+    image.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_ALLOW_SAMPLE), s.allow_sample);
+    image.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_EVENT_RATE), s.event_rate);
     try {
       program_ = host_.install_program(image);  // the previous instance is released
     } catch (const Error& e) {

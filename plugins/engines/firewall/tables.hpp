@@ -23,12 +23,16 @@ inline constexpr int32_t kStagePriority = 100;
 inline constexpr const char* kPersistentMaps[] = {RAMPART_NAME(RAMPART_FW_MAP_EVENTS),
                                                   RAMPART_NAME(RAMPART_FW_MAP_STATS),
                                                   RAMPART_NAME(RAMPART_FW_MAP_PACE)};
+// Verdict events a second per CPU unless the setting event_rate says
+// otherwise: a flood of denied packets then costs rampartd a few percent of
+// a core, not all of one (docs/performance.md).
+inline constexpr uint32_t kDefaultEventRate = 10000;
 // Names of the fw_stats entries, by enum rampart_fw_stat.
 inline const std::vector<std::string>& stat_names() {
   static const std::vector<std::string> names = {
-      "seen",   "passed",         "dropped", "rejected",    "logged",
-      "errors", "events_dropped", "not_ip",  "reject_sent", "blocklisted"};
-  static_assert(RAMPART_FW_STAT_MAX == 10, "name every fw_stats entry");
+      "seen",           "passed", "dropped",     "rejected",    "logged",        "errors",
+      "events_dropped", "not_ip", "reject_sent", "blocklisted", "events_limited"};
+  static_assert(RAMPART_FW_STAT_MAX == 11, "name every fw_stats entry");
   return names;
 }
 

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Verdict records into the firewall's ring (rampart/bpf/emit.h), skipped
- * past a fill level so a flood never costs a record per packet.
+ * Verdict records into the firewall's ring (rampart/bpf/emit.h): at most
+ * event_rate a second per CPU (the rest counted as events_limited), and
+ * skipped past a fill level of the ring (counted as events_dropped), so a
+ * flood never costs a record per packet.
  * Part of xdp_firewall.bpf.c (one translation unit).
  */
 #ifndef RAMPART_FW_EMIT_H
@@ -11,14 +13,18 @@
 
 static __always_inline void emit_event(struct xdp_md* ctx, const struct rampart_packet_info* pi,
                                        __u32 rule_id, __u32 action, __u16 flags) {
+  if (event_rate && !rampart_per_second(pace_slot(FW_PACE_EVENT_WINDOW),
+                                        pace_slot(FW_PACE_EVENT_TAKEN), event_rate)) {
+    count(RAMPART_FW_STAT_EVENTS_LIMITED);
+    return;
+  }
   if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ring_threshold) {
     count(RAMPART_FW_STAT_EVENTS_DROPPED);
     return;
   }
   /* Wake the consumer for the first record after it drained the ring,
    * then only every 64th: batching cuts consumer wakeups ~12x. */
-  __u32 pk = 1;
-  const __u64 wake = rampart_event_wakeup(&events, bpf_map_lookup_elem(&fw_pace, &pk));
+  const __u64 wake = rampart_event_wakeup(&events, pace_slot(FW_PACE_WAKE));
   struct rampart_fw_event* e = rampart_event_reserve(&events, sizeof(*e), RAMPART_EV_FW_VERDICT,
                                                      RAMPART_SOURCE_XDP_FIREWALL);
 

@@ -27,8 +27,9 @@ const volatile __u32 RAMPART_FW_SET_V6_DST_DEFAULT = 0;
 const volatile __u32 RAMPART_FW_SET_ALLOW_SAMPLE = 0; /* emit 1 of every N allows; 0: none */
 const volatile __u64 RAMPART_FW_SET_RING_THRESHOLD = 3 << 20; /* skip events past this fill level */
 const volatile __u32 RAMPART_FW_SET_REJECT_PER_SEC =
-    100;                                              /* TCP resets per second per CPU; 0: none */
-const volatile __u32 RAMPART_FW_SET_BLOCK_V4 = 0;     /* fw_block4_* hold a source blocklist */
+    100;                                            /* TCP resets per second per CPU; 0: none */
+const volatile __u32 RAMPART_FW_SET_EVENT_RATE = 0; /* verdict events per second per CPU; 0: all */
+const volatile __u32 RAMPART_FW_SET_BLOCK_V4 = 0;   /* fw_block4_* hold a source blocklist */
 const volatile __u32 RAMPART_FW_SET_BLOCK6_NLENS = 0; /* entries used in block6_lens */
 const volatile __u8 RAMPART_FW_SET_BLOCK6_LENS[RAMPART_FW_BLOCK6_LENS] =
     {}; /* IPv6 lengths listed */
@@ -48,13 +49,28 @@ struct {
   __type(value, __u64);
 } RAMPART_FW_MAP_STATS SEC(".maps");
 
-/* Per-CPU scratch: allow-sampling and wakeup pacing counters. */
+/* Per-CPU pacing: allow sampling, consumer wakeups, the reject and event
+ * budgets (window start and count taken). */
+enum fw_pace_slot {
+  FW_PACE_ALLOW_SAMPLE = 0,
+  FW_PACE_WAKE = 1,
+  FW_PACE_REJECT_TAKEN = 2,
+  FW_PACE_REJECT_WINDOW = 3,
+  FW_PACE_EVENT_TAKEN = 4,
+  FW_PACE_EVENT_WINDOW = 5,
+  FW_PACE_SLOTS = 6,
+};
+
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, 4);
+  __uint(max_entries, FW_PACE_SLOTS);
   __type(key, __u32);
   __type(value, __u64);
 } RAMPART_FW_MAP_PACE SEC(".maps");
+
+static __always_inline __u64* pace_slot(__u32 slot) {
+  return bpf_map_lookup_elem(&RAMPART_FW_MAP_PACE, &slot);
+}
 
 /* ---- per rule set: sized by user space before load ---- */
 struct {

@@ -14,20 +14,8 @@
 /* At most reject_per_sec resets per second per CPU: a reject rule must not
  * turn rampart into a packet reflector. */
 static __always_inline int reject_allowed(void) {
-  __u32 kc = 2, kt = 3;
-  __u64* count = bpf_map_lookup_elem(&fw_pace, &kc);
-  __u64* start = bpf_map_lookup_elem(&fw_pace, &kt);
-
-  if (!count || !start || !reject_per_sec) return 0;
-  __u64 now = bpf_ktime_get_ns();
-
-  if (now - *start >= 1000000000ull) {
-    *start = now;
-    *count = 0;
-  }
-  if (*count >= reject_per_sec) return 0;
-  *count += 1;
-  return 1;
+  return rampart_per_second(pace_slot(FW_PACE_REJECT_WINDOW), pace_slot(FW_PACE_REJECT_TAKEN),
+                            reject_per_sec);
 }
 
 /* Answers an untagged IPv4 packet with ICMP destination unreachable (port
@@ -316,8 +304,7 @@ __attribute__((noinline)) int fw_verdict(struct xdp_md* ctx, struct rampart_pack
       return pass(ctx, rule_id, meta_flags | RAMPART_META_LOGGED, action);
     default:
       if (allow_sample) {
-        __u32 k = 0;
-        __u64* n = bpf_map_lookup_elem(&fw_pace, &k);
+        __u64* n = pace_slot(FW_PACE_ALLOW_SAMPLE);
 
         if (n && (++*n % allow_sample) == 0) {
           emit_event(ctx, pi, rule_id, action, RAMPART_FW_EV_SAMPLED);

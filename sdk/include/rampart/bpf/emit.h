@@ -48,4 +48,25 @@ static __always_inline __u64 rampart_event_wakeup(void* ring, __u64* pace) {
   return BPF_RB_NO_WAKEUP;
 }
 
+/* A per-second budget, per CPU when its two counters are (a per-CPU
+ * array's slots): 1 while fewer than `per_second` were taken in the
+ * current one-second window (which starts at the first take after the
+ * last one ended), else 0; a budget of 0 allows nothing. Caps records of a
+ * kind a flood would otherwise write one per packet:
+ *
+ *   if (!rampart_per_second(window, taken, my_event_rate)) { count(MY_LIMITED); return; }
+ */
+static __always_inline int rampart_per_second(__u64* window, __u64* taken, __u32 per_second) {
+  if (!window || !taken || !per_second) return 0;
+  const __u64 now = bpf_ktime_get_ns();
+
+  if (now - *window >= 1000000000ull) {
+    *window = now;
+    *taken = 0;
+  }
+  if (*taken >= per_second) return 0;
+  *taken += 1;
+  return 1;
+}
+
 #endif /* RAMPART_BPF_EMIT_H */

@@ -87,12 +87,13 @@ enum rampart_fw_stat {
   RAMPART_FW_STAT_DROPPED = 2,
   RAMPART_FW_STAT_REJECTED = 3,
   RAMPART_FW_STAT_LOGGED = 4,
-  RAMPART_FW_STAT_ERRORS = 5,         /* malformed or truncated packets */
-  RAMPART_FW_STAT_EVENTS_DROPPED = 6, /* ring past its fill threshold */
-  RAMPART_FW_STAT_NOT_IP = 7,         /* passed without classification */
-  RAMPART_FW_STAT_REJECT_SENT = 8,    /* TCP resets sent for reject verdicts */
-  RAMPART_FW_STAT_BLOCKLISTED = 9,    /* dropped by the source blocklist */
-  RAMPART_FW_STAT_MAX = 10,
+  RAMPART_FW_STAT_ERRORS = 5,          /* malformed or truncated packets */
+  RAMPART_FW_STAT_EVENTS_DROPPED = 6,  /* ring past its fill threshold */
+  RAMPART_FW_STAT_NOT_IP = 7,          /* passed without classification */
+  RAMPART_FW_STAT_REJECT_SENT = 8,     /* TCP resets sent for reject verdicts */
+  RAMPART_FW_STAT_BLOCKLISTED = 9,     /* dropped by the source blocklist */
+  RAMPART_FW_STAT_EVENTS_LIMITED = 10, /* past the event_rate budget */
+  RAMPART_FW_STAT_MAX = 11,
 };
 
 enum rampart_fw_event_kind {
@@ -173,6 +174,7 @@ _Static_assert(sizeof(struct rampart_fw_event) == 72, "rampart_fw_event layout")
 #define RAMPART_FW_SET_ALLOW_SAMPLE allow_sample
 #define RAMPART_FW_SET_RING_THRESHOLD ring_threshold
 #define RAMPART_FW_SET_REJECT_PER_SEC reject_per_sec
+#define RAMPART_FW_SET_EVENT_RATE event_rate
 #define RAMPART_FW_SET_BLOCK_V4 block_v4
 #define RAMPART_FW_SET_BLOCK6_NLENS block6_nlens
 #define RAMPART_FW_SET_BLOCK6_LENS block6_lens
