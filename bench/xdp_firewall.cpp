@@ -149,16 +149,22 @@ struct XdpFilter {
       return;
     }
     fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "xdpfilt_dny_all"));
-    // Deny some addresses and ports, as a user would; probes miss them.
+    // Deny mode: what is listed is let through, the rest dropped. Some
+    // addresses and ports listed, as a user would; the probes miss them, so
+    // each is dropped after every lookup. The maps are per-CPU: a value per
+    // CPU, the low bits saying which fields match.
     const int ip4 = bpf_object__find_map_fd_by_name(obj, "filter_ipv4");
     const int ports = bpf_object__find_map_fd_by_name(obj, "filter_ports");
+    const auto ncpu = static_cast<size_t>(libbpf_num_possible_cpus());
+    const std::vector<uint64_t> src(ncpu, 1), any_port(ncpu, 0xf);
     for (uint32_t i = 0; i < 1024; ++i) {
-      const uint32_t a = htonl(0x0a000000 | i), mode = 1;
-      bpf_map_update_elem(ip4, &a, &mode, BPF_ANY);
+      const uint32_t a = htonl(0x0a000000 | i);
+      if (bpf_map_update_elem(ip4, &a, src.data(), BPF_ANY) != 0)
+        throw std::runtime_error("xdp-filter's filter_ipv4");
     }
     for (uint32_t p = 1; p < 64; ++p) {
-      const uint32_t mode = 0xf;
-      bpf_map_update_elem(ports, &p, &mode, BPF_ANY);
+      if (bpf_map_update_elem(ports, &p, any_port.data(), BPF_ANY) != 0)
+        throw std::runtime_error("xdp-filter's filter_ports");
     }
   }
   ~XdpFilter() {

@@ -23,6 +23,7 @@ class NetnsLab {
 
   const std::string& ns_a() const { return ns_a_; }
   const std::string& ns_b() const { return ns_b_; }
+  const std::string& if_a() const { return if_a_; }
   const std::string& if_b() const { return if_b_; }
   const std::string& tag() const { return tag_; }
 
