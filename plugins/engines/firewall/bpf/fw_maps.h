@@ -49,16 +49,15 @@ struct {
   __type(value, __u64);
 } RAMPART_FW_MAP_STATS SEC(".maps");
 
-/* Per-CPU pacing: allow sampling, consumer wakeups, the reject and event
- * budgets (window start and count taken). */
+/* Per-CPU pacing state, a counter per slot. */
 enum fw_pace_slot {
-  FW_PACE_ALLOW_SAMPLE = 0,
-  FW_PACE_WAKE = 1,
-  FW_PACE_REJECT_TAKEN = 2,
-  FW_PACE_REJECT_WINDOW = 3,
-  FW_PACE_EVENT_TAKEN = 4,
-  FW_PACE_EVENT_WINDOW = 5,
-  FW_PACE_SLOTS = 6,
+  FW_PACE_ALLOW_SAMPLE,  /* allowed packets seen, for allow_sample */
+  FW_PACE_WAKE,          /* records written, for wakeup pacing */
+  FW_PACE_REJECT_TAKEN,  /* answers sent in the reject window */
+  FW_PACE_REJECT_WINDOW, /* when that window began (ns) */
+  FW_PACE_EVENT_TAKEN,   /* events written in the event window */
+  FW_PACE_EVENT_WINDOW,  /* when that window began (ns) */
+  FW_PACE_SLOTS
 };
 
 struct {
