@@ -839,6 +839,32 @@ void Datapath::uninstall(const std::string& key) {
   unlink((opts_.pin_root + "/stages/" + key).c_str());
   log::info(kLog, "stage removed from the chain", {{"stage", key}, {"plugin", it->second.owner}});
   stages_.erase(it);
+  pool_->forget(key);
+}
+
+// A stage's program: a spare of the same shape refilled (tables written, no
+// load), else a new instance. Either goes back to the spares once its
+// place has another and its plugin let go.
+std::shared_ptr<InstalledProgram> Datapath::load_or_refill(const std::string& place,
+                                                           const InstanceSpec& spec,
+                                                           const std::string& owner) {
+  InstalledProgram::Recycle recycle = [pool = std::weak_ptr<InstancePool>(pool_),
+                                       place](std::unique_ptr<ProgramInstance> gone) {
+    if (const auto p = pool.lock()) p->give(place, std::move(gone));
+  };
+  if (auto spare = pool_->take(place, ProgramInstance::shape_of(spec))) {
+    try {
+      spare->refill(spec);
+      pool_->count_refill();
+      auto inst = std::make_shared<InstalledProgram>(std::move(spare), owner, std::move(recycle));
+      inst->set_refilled();
+      return inst;
+    } catch (const BpfError& e) {
+      log::warn(kLog, "refilling a spare instance failed, loading anew",
+                {{"stage", place}, {"error", e.what()}});
+    }
+  }
+  return std::make_shared<InstalledProgram>(ProgramInstance::load(spec), owner, std::move(recycle));
 }
 
 std::shared_ptr<InstalledProgram> Datapath::install(const std::string& object, InstanceSpec spec,
@@ -866,7 +892,8 @@ std::shared_ptr<InstalledProgram> Datapath::install(const std::string& object, I
   }
   std::shared_ptr<InstalledProgram> inst;
   try {
-    inst = std::make_shared<InstalledProgram>(ProgramInstance::load(spec), t.owner);
+    inst = stage ? load_or_refill(stage_key(stage->hook, stage->name), spec, t.owner)
+                 : std::make_shared<InstalledProgram>(ProgramInstance::load(spec), t.owner);
   } catch (...) {
     if (fresh) uninstall(stage_key(stage->hook, stage->name));
     throw;
@@ -997,6 +1024,7 @@ void Datapath::release(const std::shared_ptr<InstalledProgram>& program) {
     // swaps it (or, rolled back, stays as the kernel has it).
     if (staged_.count(key)) return;
     if (exiting_ && (st.flags & RAMPART_STAGE_KEEP_ON_EXIT)) {
+      st.current->keep();
       st.current = nullptr;  // stays in the chain for the next rampartd
       return;
     }

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "bpf/instance_pool.hpp"
 #include "bpf/program_instance.hpp"
 #include "util/unique_fd.hpp"
 
@@ -52,17 +53,33 @@ struct Attachment {
   std::string tc;  // "clsact", "adopted" or "error: ..." (ingress and egress)
 };
 
-// An installed program instance: its own maps stay readable.
+// An installed program instance: its own maps stay readable. Once nobody
+// holds it (its place took another program, or was removed, and its
+// plugin let go), a stage's instance goes to the datapath's spares.
 class InstalledProgram {
  public:
-  InstalledProgram(std::unique_ptr<ProgramInstance> inst, std::string owner)
-      : inst_(std::move(inst)), owner_(std::move(owner)) {}
+  using Recycle = std::function<void(std::unique_ptr<ProgramInstance>)>;
+  InstalledProgram(std::unique_ptr<ProgramInstance> inst, std::string owner,
+                   Recycle recycle = nullptr)
+      : inst_(std::move(inst)), owner_(std::move(owner)), recycle_(std::move(recycle)) {}
+  ~InstalledProgram() {
+    if (recycle_ && inst_) recycle_(std::move(inst_));
+  }
+  InstalledProgram(const InstalledProgram&) = delete;
+  InstalledProgram& operator=(const InstalledProgram&) = delete;
   const ProgramInstance& instance() const { return *inst_; }
   const std::string& owner() const { return owner_; }
+  // It stays in the kernel's chain after rampartd (keep on exit): never a spare.
+  void keep() { recycle_ = nullptr; }
+  // Made by refilling a spare, not by a load.
+  bool refilled() const { return refilled_; }
+  void set_refilled() { refilled_ = true; }
 
  private:
   std::unique_ptr<ProgramInstance> inst_;
   std::string owner_;
+  Recycle recycle_;
+  bool refilled_ = false;
 };
 
 // Where a plugin's program goes (rampart_program_image, ABI 1.5).
@@ -169,6 +186,8 @@ class Datapath {
   std::vector<StageView> stages() const;
   // The programs rampartd runs: roots and stages ("<hook>/<stage>"), as name -> fd.
   std::vector<std::pair<std::string, int>> programs() const;
+  // Installs served by refilling a spare instance (no load, no verifier).
+  uint64_t refills() const { return pool_->refills(); }
   bool adopted() const { return adopted_; }
   const DatapathOptions& options() const { return opts_; }
 
@@ -213,6 +232,9 @@ class Datapath {
   static std::string stage_key(uint32_t hook, const std::string& name);
   void export_root_counters();
   void uninstall(const std::string& key);
+  std::shared_ptr<InstalledProgram> load_or_refill(const std::string& place,
+                                                   const InstanceSpec& spec,
+                                                   const std::string& owner);
   void uninstall_slot(Stage& st);
   int owned_map_fd_locked(const std::string& owner, const std::string& name) const;
   int keep_persistent(const std::string& owner, const ProgramInstance& inst,
@@ -237,6 +259,9 @@ class Datapath {
   bool staging_ = false;
   std::thread::id staging_thread_;
   std::condition_variable staging_done_;
+  // Shared with the recyclers of the programs handed out, which may
+  // outlive the datapath.
+  std::shared_ptr<InstancePool> pool_ = std::make_shared<InstancePool>();
 };
 
 // Mounts bpffs on the pin root's parent if no bpffs is there (needs

@@ -6,6 +6,7 @@
 #include <bpf/libbpf.h>
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -53,6 +54,84 @@ void set_setting(bpf_object* obj, const std::string& name, const std::vector<uin
   throw BpfError("setting " + name + ": no such const volatile variable");
 }
 
+// The bytes of an mmapable array's entries, mapped for writing: `fn(base,
+// stride)`.
+template <class Fn>
+void with_mmap(int fd, const bpf_map_info& info, const std::string& name, Fn fn) {
+  const size_t stride = (size_t(info.value_size) + 7) / 8 * 8;
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t maplen = (size_t(info.max_entries) * stride + page - 1) / page * page;
+  void* mem = mmap(nullptr, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (mem == MAP_FAILED) throw BpfError("map " + name + ": mmap: " + err(errno));
+  fn(static_cast<uint8_t*>(mem), stride);
+  munmap(mem, maplen);
+}
+
+bool emptiable(uint32_t type) {
+  switch (type) {
+    case BPF_MAP_TYPE_ARRAY:
+    case BPF_MAP_TYPE_PERCPU_ARRAY:
+    case BPF_MAP_TYPE_HASH:
+    case BPF_MAP_TYPE_PERCPU_HASH:
+    case BPF_MAP_TYPE_LRU_HASH:
+    case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+    case BPF_MAP_TYPE_LPM_TRIE:
+    case BPF_MAP_TYPE_PROG_ARRAY:
+    case BPF_MAP_TYPE_ARRAY_OF_MAPS:
+    case BPF_MAP_TYPE_HASH_OF_MAPS:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Every entry gone (arrays: zeroed, the other keyed maps: deleted).
+void empty(int fd, const std::string& name) {
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
+    throw BpfError("map " + name + ": info: " + err(errno));
+  switch (info.type) {
+    case BPF_MAP_TYPE_ARRAY:
+    case BPF_MAP_TYPE_PERCPU_ARRAY: {
+      if (info.map_flags & BPF_F_MMAPABLE) {
+        with_mmap(fd, info, name, [&](uint8_t* base, size_t stride) {
+          std::memset(base, 0, stride * info.max_entries);
+        });
+        return;
+      }
+      const size_t per_cpu = (size_t(info.value_size) + 7) / 8 * 8;
+      const size_t value = info.type == BPF_MAP_TYPE_PERCPU_ARRAY
+                               ? per_cpu * static_cast<size_t>(libbpf_num_possible_cpus())
+                               : info.value_size;
+      std::vector<uint32_t> keys(info.max_entries);
+      for (uint32_t i = 0; i < info.max_entries; ++i) keys[i] = i;
+      std::vector<uint8_t> zeros(value * info.max_entries);
+      uint32_t count = info.max_entries;
+      LIBBPF_OPTS(bpf_map_batch_opts, opts);
+      if (bpf_map_update_batch(fd, keys.data(), zeros.data(), &count, &opts) != 0)
+        throw BpfError("map " + name + ": zeroing: " + err(errno));
+      return;
+    }
+    case BPF_MAP_TYPE_PROG_ARRAY:
+    case BPF_MAP_TYPE_ARRAY_OF_MAPS:
+      for (uint32_t i = 0; i < info.max_entries; ++i) {
+        if (bpf_map_delete_elem(fd, &i) != 0 && errno != ENOENT)
+          throw BpfError("map " + name + ": delete: " + err(errno));
+      }
+      return;
+    default: {
+      // Keyed: the first key, deleted, until there is none.
+      std::vector<uint8_t> key(info.key_size);
+      while (bpf_map_get_next_key(fd, nullptr, key.data()) == 0) {
+        if (bpf_map_delete_elem(fd, key.data()) != 0)
+          throw BpfError("map " + name + ": delete: " + err(errno));
+      }
+      if (errno != ENOENT) throw BpfError("map " + name + ": iterate: " + err(errno));
+    }
+  }
+}
+
 void fill(int fd, const MapContents& c, uint32_t value_size) {
   bpf_map_info info{};
   uint32_t len = sizeof(info);
@@ -61,21 +140,16 @@ void fill(int fd, const MapContents& c, uint32_t value_size) {
     // An mmapable array takes its contents as one memcpy: tables of 65,536
     // entries fill in microseconds instead of an update per entry.
     // The kernel lays elements out 8-byte aligned.
-    const size_t stride = (size_t(info.value_size) + 7) / 8 * 8;
     const size_t n = c.dense.size() / info.value_size;
     if (n > info.max_entries) throw BpfError("map " + c.name + ": contents larger than the map");
-    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    const size_t maplen = (size_t(info.max_entries) * stride + page - 1) / page * page;
-    void* mem = mmap(nullptr, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (mem == MAP_FAILED) throw BpfError("map " + c.name + ": mmap: " + err(errno));
-    auto* dst = static_cast<uint8_t*>(mem);
-    if (stride == info.value_size) {
-      std::memcpy(dst, c.dense.data(), c.dense.size());
-    } else {
-      for (size_t i = 0; i < n; ++i)
-        std::memcpy(dst + i * stride, c.dense.data() + i * info.value_size, info.value_size);
-    }
-    munmap(mem, maplen);
+    with_mmap(fd, info, c.name, [&](uint8_t* dst, size_t stride) {
+      if (stride == info.value_size) {
+        std::memcpy(dst, c.dense.data(), c.dense.size());
+      } else {
+        for (size_t i = 0; i < n; ++i)
+          std::memcpy(dst + i * stride, c.dense.data() + i * info.value_size, info.value_size);
+      }
+    });
   } else if (!c.dense.empty()) {
     const uint32_t n = static_cast<uint32_t>(c.dense.size() / value_size);
     std::vector<uint32_t> keys(n);
@@ -155,9 +229,41 @@ std::unique_ptr<ProgramInstance> ProgramInstance::load(const InstanceSpec& spec)
   }
   for (const auto& [name, value] : spec.settings) set_setting(inst->obj_, name, value);
 
+  // What refill() will empty: every map not shared or persistent, and the
+  // global variables' initial values to go back to.
+  std::set<std::string> foreign;
+  for (const auto& [name, fd] : spec.shared_maps) foreign.insert(name);
+  for (const auto& c : spec.maps) {
+    if (c.persistent) foreign.insert(c.name);
+  }
+  inst->refillable_ = true;
+  bpf_map* m;
+  bpf_object__for_each_map(m, inst->obj_) {
+    const std::string name = bpf_map__name(m);
+    if (foreign.count(name)) continue;
+    if (bpf_map__is_internal(m)) {
+      if (name.find(".rodata") != std::string::npos || name.find(".kconfig") != std::string::npos)
+        continue;  // read-only: part of the shape
+      size_t size = 0;
+      const auto* v = static_cast<const uint8_t*>(bpf_map__initial_value(m, &size));
+      inst->initial_[name] = v ? std::vector<uint8_t>(v, v + size) : std::vector<uint8_t>(size);
+      continue;
+    }
+    if (!emptiable(bpf_map__type(m))) inst->refillable_ = false;
+    inst->own_.insert(name);
+  }
   if (int e = bpf_object__load(inst->obj_); e != 0) {
     throw BpfError(spec.object_path + ": load of " + spec.program + " failed: " + err(e) +
                    " (libbpf printed the verifier log)");
+  }
+  {
+    // The persistent maps this load created are the ones later specs offer.
+    InstanceSpec as_loaded = spec;
+    for (const auto& name : inst->created_)
+      as_loaded.persistent[name] =
+          bpf_map__fd(bpf_object__find_map_by_name(inst->obj_, name.c_str()));
+    inst->shape_ = shape_of(as_loaded);
+    if (inst->shape_.empty()) inst->refillable_ = false;
   }
   for (const auto& c : spec.maps) {
     if (c.persistent &&
@@ -168,6 +274,57 @@ std::unique_ptr<ProgramInstance> ProgramInstance::load(const InstanceSpec& spec)
   }
   inst->prog_fd_ = bpf_program__fd(prog);
   return inst;
+}
+
+std::string ProgramInstance::shape_of(const InstanceSpec& spec) {
+  struct stat st {};
+  if (stat(spec.object_path.c_str(), &st) != 0) return "";
+  std::string s = spec.object_path + '\0' + std::to_string(st.st_dev) + ':' +
+                  std::to_string(st.st_ino) + ':' + std::to_string(st.st_size) + ':' +
+                  std::to_string(st.st_mtim.tv_sec) + '.' + std::to_string(st.st_mtim.tv_nsec) +
+                  '\0' + spec.program + '\0';
+  for (const auto& [name, value] : spec.settings) {
+    s += name + '=';
+    s.append(value.begin(), value.end());
+    s += '\0';
+  }
+  for (const auto& c : spec.maps) {
+    s += c.name + ':' + std::to_string(c.max_entries) + 'x' + std::to_string(c.value_size) +
+         (c.persistent ? "p" : "") + '\0';
+  }
+  // Maps reused by identity (their kernel id), not by descriptor number.
+  auto id_of = [](int fd) {
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    return fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? std::to_string(info.id)
+                                                                   : std::string("none");
+  };
+  for (const auto& [name, fd] : spec.shared_maps) s += name + '@' + id_of(fd) + '\0';
+  for (const auto& [name, fd] : spec.persistent) s += name + '#' + id_of(fd) + '\0';
+  return s;
+}
+
+void ProgramInstance::refill(const InstanceSpec& spec) {
+  if (!refillable_) throw BpfError(spec.object_path + ": instance cannot be refilled");
+  if (shape_of(spec) != shape_) throw BpfError(spec.object_path + ": another shape");
+  for (const auto& [name, value] : initial_) {
+    bpf_map* m = bpf_object__find_map_by_name(obj_, name.c_str());
+    const uint32_t zero = 0;
+    if (!m || bpf_map_update_elem(bpf_map__fd(m), &zero, value.data(), BPF_ANY) != 0)
+      throw BpfError("map " + name + ": resetting: " + err(errno));
+  }
+  for (const auto& name : own_) {
+    bpf_map* m = bpf_object__find_map_by_name(obj_, name.c_str());
+    if (!m) throw BpfError("map " + name + ": gone");
+    empty(bpf_map__fd(m), name);
+  }
+  for (const auto& c : spec.maps) {
+    if (c.persistent) continue;
+    bpf_map* m = bpf_object__find_map_by_name(obj_, c.name.c_str());
+    if (!m) throw BpfError(spec.object_path + ": no map " + c.name);
+    fill(bpf_map__fd(m), c, bpf_map__value_size(m));
+  }
+  created_.clear();  // the persistent maps are the owner's by now
 }
 
 InstanceSpec spec_from_image(const rampart_program_image& image) {

@@ -4,10 +4,14 @@
 // shared maps (ring buffer, counters, prog arrays). A rule set becomes such
 // an instance; installing its program fd in a prog array is one atomic
 // write, so every packet sees the old set or the new one, never a mix.
+// An instance no packet runs any more can be refilled with other contents
+// of the same shape, which loads and verifies nothing (the datapath keeps
+// such spares per place).
 #pragma once
 
 #include <map>
 #include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -62,11 +66,33 @@ class ProgramInstance {
   // had another shape), for the owner to keep.
   const std::vector<std::string>& created_persistent() const { return created_; }
 
+  // What two specs must share for one's instance to be refilled with the
+  // other's contents: the object file (path, inode, size, modification
+  // time), the program, every setting, the sizes of the maps described and
+  // the fds of the maps reused. "" when the object cannot be stat'ed.
+  static std::string shape_of(const InstanceSpec& spec);
+  const std::string& shape() const { return shape_; }
+  // Whether every map of the instance's own can be emptied: arrays,
+  // hashes, LPM tries, prog arrays and global variables; not queues,
+  // stacks, Bloom filters or rings.
+  bool refillable() const { return refillable_; }
+  // New contents without a load: every map of the instance's own emptied
+  // (global variables back to their initial values) and filled from
+  // `spec`, which has this instance's shape; shared and persistent maps
+  // are left alone. Only for an instance no packet can be running (out of
+  // every place, and a grace period past). Throws BpfError, after which the
+  // instance is to be discarded.
+  void refill(const InstanceSpec& spec);
+
  private:
   ProgramInstance() = default;
   bpf_object* obj_ = nullptr;
   int prog_fd_ = -1;
   std::vector<std::string> created_;
+  std::string shape_;
+  bool refillable_ = false;
+  std::set<std::string> own_;                            // maps refill empties
+  std::map<std::string, std::vector<uint8_t>> initial_;  // .data/.bss as loaded
 };
 
 // The instance described by a plugin's rampart_program_image (ABI 1.1),

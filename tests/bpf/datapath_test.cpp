@@ -17,6 +17,8 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <set>
+#include <thread>
 
 #include "bpf/datapath.hpp"
 #include "bpf/ring_dispatcher.hpp"
@@ -676,6 +678,144 @@ TEST_F(DatapathTest, PluginsRegisterTheirSourcesByNameAndCannotTakeAnothersOrFor
   EXPECT_GE(log_.count("[good_engine] batch of "), 1u) << "delivered through on_events";
   EXPECT_EQ(core.events.counts(rampart_event_source_id("taken")).delivered, 3u);
   pm2.stop_all();
+}
+
+// ---- table swaps: spare instances refilled instead of loaded ----
+
+// What bpf/table_probe.bpf.c holds: a pair that is always equal within one
+// set of contents, the UDP ports it passes, and a setting.
+struct Tables {
+  uint64_t pair = 0;
+  std::vector<uint32_t> ports;
+  uint32_t flavour = 0;
+};
+
+std::shared_ptr<rampart::bpf::InstalledProgram> install_tables(Datapath& dp, const Tables& t) {
+  InstanceSpec spec;
+  spec.program = "table_xdp";
+  spec.settings["flavour"] = rampart::bpf::bytes_of(t.flavour);
+  for (const char* m : {"pair_a", "pair_b"}) {
+    rampart::bpf::MapContents c;
+    c.name = m;
+    c.dense = rampart::bpf::bytes_of(t.pair);
+    spec.maps.push_back(c);
+  }
+  rampart::bpf::MapContents ports;
+  ports.name = "ports";
+  for (const uint32_t p : t.ports)
+    ports.entries.emplace_back(rampart::bpf::bytes_of(p), rampart::bpf::bytes_of(uint32_t{1}));
+  spec.maps.push_back(ports);
+  rampart::bpf::MapContents mixes;
+  mixes.name = "mixes";
+  mixes.persistent = true;
+  spec.maps.push_back(mixes);
+  InstallTarget target;
+  target.owner = "tables";
+  target.hook = RAMPART_PROGRAM_XDP;
+  target.slot = "tables";
+  target.priority = 100;
+  return dp.install("table_probe", spec, target);
+}
+
+uint32_t prog_id(int fd) {
+  bpf_prog_info info{};
+  uint32_t len = sizeof info;
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) throw std::runtime_error("prog info");
+  return info.id;
+}
+
+std::set<uint32_t> keys_of(int map_fd) {
+  std::set<uint32_t> keys;
+  uint32_t key = 0;
+  for (const uint32_t* prev = nullptr; bpf_map_get_next_key(map_fd, prev, &key) == 0; prev = &key)
+    keys.insert(key);
+  return keys;
+}
+
+// Same shape (object, settings, sizes): the next install refills the
+// instance that left instead of loading one, and nothing of its old
+// contents or state is left; another setting is another shape.
+TEST_F(DatapathTest, ASpareOfTheSameShapeIsRefilledNotLoaded) {
+  Datapath dp(options());
+  dp.start();
+  const int root = root_fd(dp, "xdp_root");
+  auto first = install_tables(dp, {1, {2}});
+  const uint32_t first_id = prog_id(first->instance().program_fd());
+  EXPECT_FALSE(first->refilled());
+  EXPECT_EQ(run(root, true).verdict, XDP_PASS) << "port 2 listed";
+  auto second = install_tables(dp, {2, {}});
+  EXPECT_FALSE(second->refilled()) << "the first is still held by its plugin";
+  EXPECT_EQ(run(root, true).verdict, XDP_DROP) << "nothing listed";
+  EXPECT_EQ(dp.refills(), 0u);
+
+  first.reset();  // its plugin lets go: a spare
+  auto third = install_tables(dp, {3, {2, 7}});
+  EXPECT_TRUE(third->refilled());
+  EXPECT_EQ(prog_id(third->instance().program_fd()), first_id);
+  EXPECT_EQ(dp.refills(), 1u);
+  const auto& inst = third->instance();
+  EXPECT_EQ(keys_of(inst.map_fd("ports")), (std::set<uint32_t>{2, 7}));
+  EXPECT_EQ(Datapath::percpu_sum(inst.map_fd("hits"), 0), 0u) << "its own counters start again";
+  uint64_t seen = 1, pair = 0;
+  const uint32_t zero = 0;
+  ASSERT_EQ(bpf_map_lookup_elem(inst.map_fd(".bss"), &zero, &seen), 0);
+  EXPECT_EQ(seen, 0u) << "global variables back to their initial values";
+  ASSERT_EQ(bpf_map_lookup_elem(inst.map_fd("pair_b"), &zero, &pair), 0);
+  EXPECT_EQ(pair, 3u);
+  EXPECT_EQ(run(root, true).verdict, XDP_PASS);
+  EXPECT_EQ(Datapath::percpu_sum(inst.map_fd("hits"), 0), 1u);
+
+  second.reset();
+  auto other = install_tables(dp, {4, {2}, /*flavour=*/1});
+  EXPECT_FALSE(other->refilled()) << "another setting: another shape, loaded";
+  EXPECT_EQ(dp.refills(), 1u);
+  EXPECT_EQ(run(root, true).verdict, XDP_PASS);
+}
+
+// Under traffic, 200 swaps between contents whose pair differs: every
+// packet reads both halves of the pair from one set (a spare is refilled
+// only once a grace period has passed since it left the chain). The same
+// check sees mixes at once when the live tables are written in place.
+TEST_F(DatapathTest, TableSwapsUnderTrafficNeverMixTwoSets) {
+  Datapath dp(options());
+  dp.start();
+  const int root = root_fd(dp, "xdp_root");
+  auto current = install_tables(dp, {1, {2}});
+  const int mixes = dp.owned_map_fd("tables", "mixes");
+  ASSERT_GE(mixes, 0);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> runs{0};
+  std::thread traffic([&] {
+    while (!stop.load()) {
+      run(root, true, 2000);
+      runs.fetch_add(1);
+    }
+  });
+  constexpr int kSwaps = 200;
+  for (int i = 0; i < kSwaps; ++i) current = install_tables(dp, {uint64_t(i + 2), {2}});
+  const uint64_t during = runs.load();
+  const uint64_t refills = dp.refills();
+  const uint64_t mixed = Datapath::percpu_sum(mixes, 0);
+
+  // The control: the live instance's pair written in place, half at a time.
+  const auto& live = current->instance();
+  const uint32_t zero = 0;
+  uint64_t v = 1000;
+  const bool seen = rampart::test::poll_until(
+      [&] {
+        for (int i = 0; i < 1000; ++i, ++v) {
+          bpf_map_update_elem(live.map_fd("pair_a"), &zero, &v, BPF_ANY);
+          bpf_map_update_elem(live.map_fd("pair_b"), &zero, &v, BPF_ANY);
+        }
+        return Datapath::percpu_sum(mixes, 0) > 0;
+      },
+      std::chrono::seconds(20));
+  stop = true;
+  traffic.join();
+  EXPECT_GT(during, 0u) << "traffic ran during the swaps";
+  EXPECT_GE(refills, uint64_t(kSwaps - 2)) << "all but the first swaps refill a spare";
+  EXPECT_EQ(mixed, 0u) << "packets judged by two sets at once";
+  EXPECT_TRUE(seen) << "the check would have seen a mix";
 }
 
 }  // namespace
