@@ -129,7 +129,11 @@ std::map<std::string, PluginSettings> parse_plugins(const std::string& source,
     p.node = kv.second.IsNull() ? YAML::Node(YAML::NodeType::Map) : kv.second;
     if (!p.node.IsMap()) fail(source, kv.second, "plugins." + id + ": expected a map");
     p.enabled = true;  // a plugin listed without `enabled` is on
-    if (const auto en = p.node["enabled"]) {
+    // Looked up through a const node: yaml-cpp's non-const operator[]
+    // inserts the key, and a settings map may be `plugins` itself (an
+    // alias), which this loop is iterating.
+    const YAML::Node& settings = p.node;
+    if (const auto en = settings["enabled"]) {
       bool v = false;
       if (!en.IsScalar() || !YAML::convert<bool>::decode(en, v)) {
         fail(source, en, "plugins." + id + ".enabled: expected true or false");

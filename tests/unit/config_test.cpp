@@ -187,6 +187,12 @@ TEST(Config, DuplicateKeysAreErrorsNamingBothLines) {
 // billion-laughs chain load (or fail) at once instead of recursing forever.
 TEST(Config, AliasesAreCheckedOnceWithoutExpansion) {
   EXPECT_EQ(error_of("plugins:\n  x: &a {k: *a}\n"), "");
+  // A plugin's settings that are the plugins map itself (fuzz_config found
+  // a use-after-free here: looking up `enabled` inserted into the map being
+  // iterated).
+  EXPECT_EQ(error_of("plugins:\n  &self {k: *self, f: {}}\n"), "");
+  EXPECT_EQ(error_of("plugins:\n  &self {k: *self, enabled: 1}\n"),
+            "test.yaml:2:29: plugins.k.enabled: expected true or false");
   std::string laughs = "plugins:\n  x:\n    l0: &l0 {a: 1, b: 2}\n";
   for (int i = 1; i < 40; ++i) {
     const auto n = std::to_string(i), p = std::to_string(i - 1);
