@@ -864,7 +864,10 @@ std::shared_ptr<InstalledProgram> Datapath::load_or_refill(const std::string& pl
                 {{"stage", place}, {"error", e.what()}});
     }
   }
-  return std::make_shared<InstalledProgram>(ProgramInstance::load(spec), owner, std::move(recycle));
+  auto inst =
+      std::make_shared<InstalledProgram>(ProgramInstance::load(spec), owner, std::move(recycle));
+  loads_.fetch_add(1);
+  return inst;
 }
 
 std::shared_ptr<InstalledProgram> Datapath::install(const std::string& object, InstanceSpec spec,

@@ -15,6 +15,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -186,8 +187,10 @@ class Datapath {
   std::vector<StageView> stages() const;
   // The programs rampartd runs: roots and stages ("<hook>/<stage>"), as name -> fd.
   std::vector<std::pair<std::string, int>> programs() const;
-  // Installs served by refilling a spare instance (no load, no verifier).
+  // Stage installs served by refilling a spare instance (no load, no
+  // verifier), and by loading one.
   uint64_t refills() const { return pool_->refills(); }
+  uint64_t loads() const { return loads_.load(); }
   bool adopted() const { return adopted_; }
   const DatapathOptions& options() const { return opts_; }
 
@@ -262,6 +265,7 @@ class Datapath {
   // Shared with the recyclers of the programs handed out, which may
   // outlive the datapath.
   std::shared_ptr<InstancePool> pool_ = std::make_shared<InstancePool>();
+  std::atomic<uint64_t> loads_{0};
 };
 
 // Mounts bpffs on the pin root's parent if no bpffs is there (needs

@@ -217,6 +217,14 @@ void kernel_metrics(std::vector<prometheus::MetricFamily>& out, const bpf::Datap
                ok ? 1 : 0);
   }
   out.push_back(std::move(attached));
+  auto installs = metric_family(
+      "rampart_program_installs_total",
+      "Programs installed into a stage, by how: loaded (and verified) or refilled (a spare "
+      "instance's tables rewritten, no load)",
+      MetricType::Counter);
+  add_sample(installs, {{"how", "loaded"}}, static_cast<double>(dp.loads()));
+  add_sample(installs, {{"how", "refilled"}}, static_cast<double>(dp.refills()));
+  out.push_back(std::move(installs));
 }
 
 }  // namespace

@@ -540,6 +540,54 @@ TEST_F(FirewallLab, RuleAddedOverRestDropsRealPackets) {
   expect_all(lab_->send_and_count(kPackets), 0, "restarted: the rule came back from SQLite");
 }
 
+// Rule writes that keep the rule set's shape swap tables into a spare
+// instance instead of loading a program (counted in /metrics), and a
+// rule's hit counter survives writes to the other rules.
+TEST_F(FirewallLab, RuleWritesSwapTablesAndKeepHitCounters) {
+  const auto cfg = write_config("[{id: 1, action: deny, src_ip: 198.18.0.1/32}]", "");
+  rampart::test::write_file(cfg, rampart::test::read_file(cfg) +
+                                     "  rest: " + rampart::test::rest_settings(dir_.path()) +
+                                     "\n  metrics: {listen: \"127.0.0.1:0\"}\n");
+  ASSERT_NO_FATAL_FAILURE(start(cfg, "] ready plugins=firewall,log,metrics,rest refused=0"));
+  rampart::test::ApiClient client{rampart::test::listening_port(daemon_->output()),
+                                  rampart::test::bootstrap_token(dir_ / "state")};
+  const uint16_t metrics = rampart::test::listening_port(daemon_->output(), "metrics");
+  auto api = [&](const std::string& method, const std::string& path, const std::string& body = "") {
+    return lab_->in_ns(lab_->ns_b(), [&] { return client.call(method, path, body); });
+  };
+  auto installs = [&](const std::string& how) {
+    const auto text = lab_->in_ns(
+        lab_->ns_b(), [&] { return rampart::test::http(metrics, "GET", "/metrics").body; });
+    return rampart::test::metric_value(text, "rampart_program_installs_total{how=\"" + how + "\"");
+  };
+  auto hits_of_rule_1 = [&] {
+    const auto r = api("GET", "/api/v1/firewall/status");
+    const std::string key = R"({"id":1,"priority_index":0,"hits":)";
+    const auto at = r.body.find(key);
+    return at == std::string::npos ? -1.0 : std::stod(r.body.substr(at + key.size()));
+  };
+  expect_all(lab_->send_and_count(kPackets), 0, "rule 1");
+  const double before = hits_of_rule_1();
+  EXPECT_GE(before, 3.0 * kPackets);
+  const double loaded = installs("loaded"), refilled = installs("refilled");
+
+  // Three more rules, one write each, of the same shape as rule 1's set.
+  for (int id = 2; id <= 4; ++id) {
+    const auto r =
+        api("POST", "/api/v1/firewall/rules",
+            R"({"id":)" + std::to_string(id) + R"(,"action":"deny","src_ip":"203.0.113.)" +
+                std::to_string(id) + R"(/32"})");
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
+  // The first write loads a second instance (the first still runs); the
+  // next two refill the one that just left.
+  EXPECT_EQ(installs("loaded"), loaded + 1);
+  EXPECT_EQ(installs("refilled"), refilled + 2);
+  EXPECT_EQ(hits_of_rule_1(), before) << "rule 1's hits survived three writes";
+  expect_all(lab_->send_and_count(kPackets), 0, "rule 1, after the swaps");
+  EXPECT_GE(hits_of_rule_1(), before + 3.0 * kPackets);
+}
+
 }  // namespace
 
 namespace {

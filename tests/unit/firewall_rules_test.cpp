@@ -203,9 +203,92 @@ TEST(FirewallCompiler, UnconstrainedFieldsAreNotClassified) {
   const auto image = to_program_image(rs);
   const auto* bitmaps = image.map("fw_bitmaps");
   ASSERT_NE(bitmaps, nullptr);
-  EXPECT_EQ(bitmaps->value_size, 16u);
-  EXPECT_EQ(bitmaps->max_entries, rs.nclasses);
-  EXPECT_EQ(bitmaps->dense.size(), size_t(rs.nclasses) * 16);
+  const auto cap = TableCapacity{}.fit(rs);
+  EXPECT_EQ(bitmaps->value_size, cap.nwords * 8);
+  EXPECT_EQ(bitmaps->max_entries, cap.nclasses);
+  EXPECT_EQ(bitmaps->dense.size(), size_t(cap.nclasses) * cap.nwords * 8);
+  EXPECT_EQ(image.map("fw_src4_tbl16")->max_entries, 1u) << "no source field: no table";
+}
+
+// What makes two rule sets one shape for the host: the program's settings
+// and every table's size. Sets that fit the live capacity keep it (a table
+// swap); one that outgrows it gets room to spare; a much smaller one gives
+// memory back.
+std::string shape_of(const rampart::sdk::ProgramImage& image) {
+  std::string s;
+  for (const auto& [name, value] : image.settings) {
+    s += name + "=";
+    s.append(value.begin(), value.end());
+  }
+  for (const auto& m : image.maps)
+    s += m.name + ":" + std::to_string(m.max_entries) + "x" + std::to_string(m.value_size) + ";";
+  return s;
+}
+
+std::vector<Rule> sources(uint32_t n, uint32_t first_id = 1) {
+  std::vector<Rule> rules;
+  for (uint32_t i = 0; i < n; ++i) {
+    Rule r = base(first_id + i);
+    r.action = Action::deny;
+    Cidr c;
+    c.family = 4;
+    c.prefix_len = 32;
+    const uint32_t a = htonl(0xc6120000u + i);  // 198.18.x.y
+    std::memcpy(c.addr.data(), &a, 4);
+    r.src = c;
+    rules.push_back(r);
+  }
+  return rules;
+}
+
+TEST(FirewallTables, SetsThatFitTheCapacityKeepTheShape) {
+  const auto one = compile(sources(1), Action::allow);
+  const TableCapacity cap = TableCapacity{}.fit(one);
+  EXPECT_GE(cap.nwords, 4u) << "room beyond the one rule";
+  const auto ten = compile(sources(10), Action::allow);
+  EXPECT_EQ(cap.fit(ten), cap);
+  EXPECT_EQ(shape_of(to_program_image(one, nullptr, cap)),
+            shape_of(to_program_image(ten, nullptr, cap)));
+  // Another default policy, other rule ids: values, not shape.
+  auto other_ids = sources(10, 500);
+  EXPECT_EQ(shape_of(to_program_image(compile(other_ids, Action::deny), nullptr, cap)),
+            shape_of(to_program_image(one, nullptr, cap)));
+
+  const auto many = compile(sources(1000), Action::allow);
+  const TableCapacity grown = cap.fit(many);
+  EXPECT_GT(grown.nwords, cap.nwords);
+  EXPECT_GE(grown.nwords * 64, many.nrules + many.nrules / 2) << "half as much again of room";
+  EXPECT_GE(grown.nclasses, many.nclasses);
+  EXPECT_EQ(grown.fit(many), grown);
+  EXPECT_EQ(grown.fit(compile(sources(1001), Action::allow)), grown);
+  EXPECT_LT(grown.fit(one).nwords, grown.nwords) << "a set a quarter the size gives memory back";
+}
+
+TEST(FirewallTables, BitmapsArePaddedToTheCapacityAndTheRestIsZero) {
+  const auto rs = compile(sources(3), Action::allow);
+  TableCapacity want;
+  want.nwords = 8;
+  const auto image = to_program_image(rs, nullptr, want);
+  const auto cap = want.fit(rs);
+  ASSERT_EQ(cap.nwords, 8u);
+  const auto* bitmaps = image.map("fw_bitmaps");
+  ASSERT_NE(bitmaps, nullptr);
+  std::vector<uint64_t> words(bitmaps->dense.size() / 8);
+  std::memcpy(words.data(), bitmaps->dense.data(), bitmaps->dense.size());
+  for (uint32_t c = 0; c < cap.nclasses; ++c) {
+    for (uint32_t w = 0; w < cap.nwords; ++w) {
+      const uint64_t want_word =
+          c < rs.nclasses && w < rs.nwords ? rs.bitmaps[size_t(c) * rs.nwords + w] : 0;
+      ASSERT_EQ(words[size_t(c) * cap.nwords + w], want_word) << "class " << c << " word " << w;
+    }
+  }
+  const auto* set = image.map("fw_set");
+  ASSERT_NE(set, nullptr);
+  rampart_fw_set v{};
+  ASSERT_EQ(set->dense.size(), sizeof v);
+  std::memcpy(&v, set->dense.data(), sizeof v);
+  EXPECT_EQ(v.nrules, 3u);
+  EXPECT_EQ(v.has_v4_src, 1);
 }
 
 TEST(FirewallCompiler, TablesAgreeWithLinearScanOnRandomRules) {

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstring>
 #include <ctime>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -254,7 +255,8 @@ class FirewallEngine {
       Poco::JSON::Object::Ptr h = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
       h->set("id", installed_ids_[i]);
       h->set("priority_index", i);
-      h->set("hits", program_.counter(RAMPART_NAME(RAMPART_FW_MAP_HITS), i));
+      h->set("hits", hits_before(installed_ids_[i]) +
+                         program_.counter(RAMPART_NAME(RAMPART_FW_MAP_HITS), i));
       hits->add(h);
     }
     o->set("hits", hits);
@@ -328,6 +330,11 @@ class FirewallEngine {
     install(rules, s);
   }
 
+  uint64_t hits_before(uint32_t id) const {
+    const auto it = hits_before_.find(id);
+    return it == hits_before_.end() ? 0 : it->second;
+  }
+
   void install(const std::vector<Rule>& rules, const Settings& s) {
     std::lock_guard lock(install_mu_);
     rampart::firewall::CompiledRuleset compiled;
@@ -336,11 +343,14 @@ class FirewallEngine {
     } catch (const rampart::firewall::CompileError& e) {
       throw Error(RAMPART_ERR_INVALID_ARGUMENT, e.what());
     }
-    auto image = rampart::firewall::to_program_image(compiled, s.blocklist.get());
+    // The live tables' capacity where the set fits it: the same shape, so
+    // the host swaps tables into a spare instance instead of loading one.
+    auto image = rampart::firewall::to_program_image(compiled, s.blocklist.get(), capacity_);
     image.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_ALLOW_SAMPLE), s.allow_sample);
     image.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_EVENT_RATE), s.event_rate);
+    rampart::sdk::Program next;
     try {
-      program_ = host_.install_program(image);  // the previous instance is released
+      next = host_.install_program(image);
     } catch (const Error& e) {
       if (e.status() != RAMPART_ERR_UNSUPPORTED) throw;
       // Running, but not what a firewall is for: the agent is not ready.
@@ -349,8 +359,22 @@ class FirewallEngine {
       return;
     }
     host_.report_enforcing(true);
+    capacity_ = capacity_.fit(compiled);
     {
       std::lock_guard lock(status_mu_);
+      // The replaced set's hits carried by rule id: the new instance counts
+      // from 0. (Packets the old instance was still judging while this ran,
+      // microseconds' worth, are not counted.)
+      std::map<uint32_t, uint64_t> carried;
+      for (const auto& r : compiled.rules) carried[r.id] = 0;
+      for (uint32_t i = 0; program_ && i < installed_ids_.size(); ++i) {
+        const auto it = carried.find(installed_ids_[i]);
+        if (it == carried.end()) continue;  // the rule is gone: so are its hits
+        it->second =
+            hits_before(installed_ids_[i]) + program_.counter(RAMPART_NAME(RAMPART_FW_MAP_HITS), i);
+      }
+      hits_before_ = std::move(carried);
+      program_ = std::move(next);  // the previous instance is released
       installed_ids_.clear();
       for (const auto& r : compiled.rules) installed_ids_.push_back(r.id);
       installed_policy_ = s.default_policy;
@@ -367,10 +391,12 @@ class FirewallEngine {
   }
 
   Host& host_;
-  std::mutex mu_;                        // settings_
-  std::mutex install_mu_;                // one install at a time (control thread and API)
-  std::mutex status_mu_;                 // what is installed, for domain_status
-  std::vector<uint32_t> installed_ids_;  // rule id by priority index
+  std::mutex mu_;                              // settings_
+  std::mutex install_mu_;                      // one install at a time (control thread and API)
+  std::mutex status_mu_;                       // what is installed, for domain_status
+  std::vector<uint32_t> installed_ids_;        // rule id by priority index
+  std::map<uint32_t, uint64_t> hits_before_;   // by rule id: hits of the sets replaced
+  rampart::firewall::TableCapacity capacity_;  // of the live tables
   Action installed_policy_ = Action::allow;
   size_t installed_blocklist_ = 0;
   Settings settings_;

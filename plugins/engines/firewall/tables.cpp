@@ -1,32 +1,62 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "tables.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace rampart::firewall {
 namespace {
 
+// A table of `capacity` entries (at least one, and at least the values').
 template <class T>
-sdk::MapImage dense(const std::string& name, const std::vector<T>& values) {
+sdk::MapImage dense(const std::string& name, const std::vector<T>& values, uint32_t capacity = 0) {
   sdk::MapImage m;
   m.name = name;
-  // A map needs one entry at least; an empty table is never read.
-  m.max_entries = std::max<uint32_t>(1, static_cast<uint32_t>(values.size()));
+  m.max_entries = std::max({1u, capacity, static_cast<uint32_t>(values.size())});
   m.set_dense(values);
   return m;
 }
 
-sdk::MapImage lpm(const std::string& name, const V6Table& t) {
+sdk::MapImage lpm(const std::string& name, const V6Table& t, uint32_t capacity) {
   sdk::MapImage m;
   m.name = name;
-  m.max_entries = std::max<uint32_t>(1, static_cast<uint32_t>(t.entries.size()));
+  m.max_entries = std::max({1u, capacity, static_cast<uint32_t>(t.entries.size())});
   for (const auto& e : t.entries) m.add(e.key, e.cls);
   return m;
 }
 
+uint32_t pow2_at_least(uint32_t n, uint32_t floor) {
+  uint32_t p = floor;
+  while (p < n) p *= 2;
+  return p;
+}
+
+// The current size while `need` fits it and is at least a quarter of it;
+// else a power of two with half as much again as `need` of room, so that
+// the writes that follow keep the shape.
+uint32_t keep_or_grow(uint32_t current, uint32_t need, uint32_t floor) {
+  if (current >= need && current >= floor && current / 4 <= std::max(need, floor)) return current;
+  return pow2_at_least(need + need / 2, floor);
+}
+
 }  // namespace
 
-sdk::ProgramImage to_program_image(const CompiledRuleset& rs, const CompiledBlocklist* bl) {
+TableCapacity TableCapacity::fit(const CompiledRuleset& rs) const {
+  TableCapacity c;
+  c.nwords = std::min<uint32_t>(keep_or_grow(nwords, rs.nwords, 2), RAMPART_FW_MAX_WORDS);
+  // Floors: a few KiB each, room for the first dozens of rules.
+  c.nclasses = keep_or_grow(nclasses, rs.nclasses, 64);
+  c.src4_tbl8 = keep_or_grow(src4_tbl8, static_cast<uint32_t>(rs.src4.tbl8.size()), 4096);
+  c.dst4_tbl8 = keep_or_grow(dst4_tbl8, static_cast<uint32_t>(rs.dst4.tbl8.size()), 4096);
+  c.src6 = keep_or_grow(src6, static_cast<uint32_t>(rs.src6.entries.size()), 64);
+  c.dst6 = keep_or_grow(dst6, static_cast<uint32_t>(rs.dst6.entries.size()), 64);
+  return c;
+}
+
+sdk::ProgramImage to_program_image(const CompiledRuleset& rs, const CompiledBlocklist* bl,
+                                   const TableCapacity& want) {
+  // At least what the set needs, whatever was asked.
+  const TableCapacity cap = want.fit(rs);
   sdk::ProgramImage p;
   p.object = RAMPART_NAME(RAMPART_FW_OBJECT);
   p.program = RAMPART_NAME(RAMPART_FW_PROGRAM);
@@ -37,41 +67,54 @@ sdk::ProgramImage to_program_image(const CompiledRuleset& rs, const CompiledBloc
   p.priority = kStagePriority;
   p.flags = RAMPART_PROGRAM_KEEP_ON_EXIT;
   for (const char* m : kPersistentMaps) p.maps.push_back(sdk::MapImage::persistent(m));
-  p.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_NWORDS), rs.nwords);
-  p.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_NRULES), rs.nrules);
+  // The program's settings: its shape, with the capacity.
+  p.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_NWORDS), cap.nwords);
   p.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_FIELDS_USED), rs.fields_used);
-  p.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_DEFAULT_ACTION),
-                  static_cast<uint32_t>(rs.default_action));
-  p.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_HAS_V4_SRC), rs.src4.present);
-  p.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_HAS_V4_DST), rs.dst4.present);
-  p.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_HAS_V6_SRC), rs.src6.present);
-  p.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_HAS_V6_DST), rs.dst6.present);
-  p.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_V4_SRC_DEFAULT), rs.src4.default_class);
-  p.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_V4_DST_DEFAULT), rs.dst4.default_class);
-  p.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_V6_SRC_DEFAULT), rs.src6.default_class);
-  p.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_V6_DST_DEFAULT), rs.dst6.default_class);
+  // The rest of the rule set: values in fw_set, tables of the capacity's sizes.
+  rampart_fw_set set{};
+  set.nrules = rs.nrules;
+  set.default_action = static_cast<uint32_t>(rs.default_action);
+  set.block_index = rs.block_index;
+  set.has_v4_src = rs.src4.present;
+  set.has_v4_dst = rs.dst4.present;
+  set.has_v6_src = rs.src6.present;
+  set.has_v6_dst = rs.dst6.present;
+  set.v4_src_default = rs.src4.default_class;
+  set.v4_dst_default = rs.dst4.default_class;
+  set.v6_src_default = rs.src6.default_class;
+  set.v6_dst_default = rs.dst6.default_class;
+  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_SET), std::vector<rampart_fw_set>{set}));
 
-  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_SRC4_TBL16), rs.src4.tbl16));
-  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_SRC4_TBL8), rs.src4.tbl8));
-  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_DST4_TBL16), rs.dst4.tbl16));
-  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_DST4_TBL8), rs.dst4.tbl8));
-  p.maps.push_back(lpm(RAMPART_NAME(RAMPART_FW_MAP_SRC6), rs.src6));
-  p.maps.push_back(lpm(RAMPART_NAME(RAMPART_FW_MAP_DST6), rs.dst6));
-  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_SPORT), rs.sport));
-  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_DPORT), rs.dport));
-  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_PROTO), rs.proto));
-  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_VLAN), rs.vlan));
-  sdk::MapImage bitmaps = dense(RAMPART_NAME(RAMPART_FW_MAP_BITMAPS), rs.bitmaps);
-  bitmaps.max_entries = std::max<uint32_t>(1, rs.nclasses);
-  bitmaps.value_size = rs.nwords * 8;
+  // A level-16 table as soon as the field is in use, whether or not IPv4
+  // prefixes are listed today (fw_set says whether to look).
+  const auto tbl16 = [&](int field) { return rs.fields_used & (1u << field) ? 65536u : 1u; };
+  p.maps.push_back(
+      dense(RAMPART_NAME(RAMPART_FW_MAP_SRC4_TBL16), rs.src4.tbl16, tbl16(RAMPART_FW_F_SRC)));
+  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_SRC4_TBL8), rs.src4.tbl8, cap.src4_tbl8));
+  p.maps.push_back(
+      dense(RAMPART_NAME(RAMPART_FW_MAP_DST4_TBL16), rs.dst4.tbl16, tbl16(RAMPART_FW_F_DST)));
+  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_DST4_TBL8), rs.dst4.tbl8, cap.dst4_tbl8));
+  p.maps.push_back(lpm(RAMPART_NAME(RAMPART_FW_MAP_SRC6), rs.src6, cap.src6));
+  p.maps.push_back(lpm(RAMPART_NAME(RAMPART_FW_MAP_DST6), rs.dst6, cap.dst6));
+  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_SPORT), rs.sport, RAMPART_FW_PORT_ENTRIES));
+  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_DPORT), rs.dport, RAMPART_FW_PORT_ENTRIES));
+  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_PROTO), rs.proto, RAMPART_FW_PROTO_ENTRIES));
+  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_VLAN), rs.vlan, RAMPART_FW_VLAN_ENTRIES));
+  // Each class's bitmap padded from the set's words to the capacity's.
+  std::vector<uint64_t> words(size_t(cap.nclasses) * cap.nwords);
+  for (uint32_t c = 0; c < rs.nclasses; ++c)
+    std::copy_n(rs.bitmaps.begin() + size_t(c) * rs.nwords, rs.nwords,
+                words.begin() + size_t(c) * cap.nwords);
+  sdk::MapImage bitmaps = dense(RAMPART_NAME(RAMPART_FW_MAP_BITMAPS), words);
+  bitmaps.value_size = cap.nwords * 8;
+  bitmaps.max_entries = cap.nclasses;
   p.maps.push_back(std::move(bitmaps));
-  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_RULES), rs.rules));
+  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_RULES), rs.rules, cap.nwords * 64));
   sdk::MapImage hits;
   hits.name = RAMPART_NAME(RAMPART_FW_MAP_HITS);
-  hits.max_entries = std::max<uint32_t>(1, rs.nrules);
+  hits.max_entries = cap.nwords * 64;
   p.maps.push_back(std::move(hits));
 
-  p.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_BLOCK_INDEX), rs.block_index);
   if (bl && bl->has_v4) {
     p.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_BLOCK_V4), 1);
     p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_ANY), bl->any));

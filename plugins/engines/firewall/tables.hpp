@@ -36,9 +36,27 @@ inline const std::vector<std::string>& stat_names() {
   return names;
 }
 
+// The sizes of a classifier instance's tables. A rule set that fits the
+// live instance's capacity has its shape, so the host swaps its tables
+// into a spare instance instead of loading a program (docs/firewall.md,
+// "Rule changes").
+struct TableCapacity {                    // all 0: none yet
+  uint32_t nwords = 0;                    // bitmap words per class (even); rules: nwords * 64
+  uint32_t nclasses = 0;                  // bitmaps
+  uint32_t src4_tbl8 = 0, dst4_tbl8 = 0;  // IPv4 second-level entries
+  uint32_t src6 = 0, dst6 = 0;            // IPv6 prefixes
+  // Room for `rs`: this capacity where `rs` fits it and needs at least a
+  // quarter of it (a much smaller set gives memory back), else what `rs`
+  // needs rounded up to a power of two.
+  TableCapacity fit(const CompiledRuleset& rs) const;
+  bool operator==(const TableCapacity&) const = default;
+};
+
 // With a blocklist, its tables go into the same instance: one swap
-// replaces rules and blocklist together.
+// replaces rules and blocklist together. The tables are made `capacity`
+// large (at least what `rs` needs: default, exactly fit()).
 sdk::ProgramImage to_program_image(const CompiledRuleset& rs,
-                                   const CompiledBlocklist* blocklist = nullptr);
+                                   const CompiledBlocklist* blocklist = nullptr,
+                                   const TableCapacity& capacity = {});
 
 }  // namespace rampart::firewall

@@ -9,21 +9,11 @@
 #define RAMPART_FW_MAPS_H
 
 /* ---- set by user space before load (one classifier instance per rule set) ---- */
-const volatile __u32 RAMPART_FW_SET_NWORDS =
-    2; /* bitmap words: ceil(rules / 64), rounded up to even */
-const volatile __u32 RAMPART_FW_SET_NRULES = 0;
-const volatile __u32 RAMPART_FW_SET_FIELDS_USED = 0; /* bit per enum rampart_fw_field */
-const volatile __u32 RAMPART_FW_SET_DEFAULT_ACTION = RAMPART_FW_ALLOW;
-const volatile __u32 RAMPART_FW_SET_DEFAULT_RULE_ID = 0;
-const volatile __u32 RAMPART_FW_SET_V4_SRC_DEFAULT =
-    0; /* class when no IPv4 source prefixes exist */
-const volatile __u32 RAMPART_FW_SET_V4_DST_DEFAULT = 0;
-const volatile __u32 RAMPART_FW_SET_HAS_V4_SRC = 0;
-const volatile __u32 RAMPART_FW_SET_HAS_V4_DST = 0;
-const volatile __u32 RAMPART_FW_SET_HAS_V6_SRC = 0;
-const volatile __u32 RAMPART_FW_SET_HAS_V6_DST = 0;
-const volatile __u32 RAMPART_FW_SET_V6_SRC_DEFAULT = 0;
-const volatile __u32 RAMPART_FW_SET_V6_DST_DEFAULT = 0;
+/* Bitmap words each class holds (the tables' capacity, even): the
+ * classifier's loop bound for the verifier; the rule set's own count is
+ * fw_set's nrules. */
+const volatile __u32 RAMPART_FW_SET_NWORDS = 2;
+const volatile __u32 RAMPART_FW_SET_FIELDS_USED = 0;  /* bit per enum rampart_fw_field */
 const volatile __u32 RAMPART_FW_SET_ALLOW_SAMPLE = 0; /* emit 1 of every N allows; 0: none */
 const volatile __u64 RAMPART_FW_SET_RING_THRESHOLD = 3 << 20; /* skip events past this fill level */
 const volatile __u32 RAMPART_FW_SET_REJECT_PER_SEC =
@@ -33,8 +23,6 @@ const volatile __u32 RAMPART_FW_SET_BLOCK_V4 = 0;   /* fw_block4_* hold a source
 const volatile __u32 RAMPART_FW_SET_BLOCK6_NLENS = 0; /* entries used in block6_lens */
 const volatile __u8 RAMPART_FW_SET_BLOCK6_LENS[RAMPART_FW_BLOCK6_LENS] =
     {}; /* IPv6 lengths listed */
-const volatile __u32 RAMPART_FW_SET_BLOCK_INDEX =
-    0; /* rules before the blocklist in priority order */
 
 /* ---- persistent: shared by every instance (user space reuses the fds) ---- */
 struct {
@@ -72,6 +60,13 @@ static __always_inline __u64* pace_slot(__u32 slot) {
 }
 
 /* ---- per rule set: sized by user space before load ---- */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct rampart_fw_set);
+} RAMPART_FW_MAP_SET SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(map_flags, BPF_F_MMAPABLE); /* filled by memcpy */

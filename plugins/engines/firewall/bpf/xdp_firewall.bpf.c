@@ -60,16 +60,25 @@ int RAMPART_FW_PROGRAM(struct xdp_md* ctx) {
     return XDP_DROP;
   }
 
+  __u32 zero = 0;
+  const struct rampart_fw_set* set = bpf_map_lookup_elem(&fw_set, &zero);
+
+  if (!set) { /* an array's entry 0 is always there */
+    count(RAMPART_FW_STAT_ERRORS);
+    count(RAMPART_FW_STAT_DROPPED);
+    return XDP_DROP;
+  }
   /* The blocklist sits at priority index block_index: a listed source
    * is dropped unless a rule before that index matches. */
-  __u32 limit = nrules;
+  __u32 limit = set->nrules;
   int listed = 0;
 
   if (pi.family == RAMPART_FAMILY_V4 ? block_v4 && block4_listed(pi.src4)
                                      : block6_nlens && block6_listed(pi.src6)) {
-    if (block_index == 0) return fw_verdict(ctx, &pi, 0, RAMPART_FW_DENY, FW_VERDICT_BLOCKLIST);
+    if (set->block_index == 0)
+      return fw_verdict(ctx, &pi, 0, RAMPART_FW_DENY, FW_VERDICT_BLOCKLIST);
     listed = 1;
-    limit = block_index;
+    limit = set->block_index;
   }
 
   /* One bitmap per used field. An unused field constrains no rule. */
@@ -78,16 +87,18 @@ int RAMPART_FW_PROGRAM(struct xdp_md* ctx) {
 
   if (fields_used & (1u << RAMPART_FW_F_SRC)) {
     if (pi.family == RAMPART_FAMILY_V4)
-      cls = has_v4_src ? v4_class(&fw_src4_tbl16, &fw_src4_tbl8, pi.src4) : v4_src_default;
+      cls =
+          set->has_v4_src ? v4_class(&fw_src4_tbl16, &fw_src4_tbl8, pi.src4) : set->v4_src_default;
     else
-      cls = has_v6_src ? v6_class(&fw_src6, pi.src6) : v6_src_default;
+      cls = set->has_v6_src ? v6_class(&fw_src6, pi.src6) : set->v6_src_default;
     if (!(b[0] = bitmap_of(cls))) goto broken;
   }
   if (fields_used & (1u << RAMPART_FW_F_DST)) {
     if (pi.family == RAMPART_FAMILY_V4)
-      cls = has_v4_dst ? v4_class(&fw_dst4_tbl16, &fw_dst4_tbl8, pi.dst4) : v4_dst_default;
+      cls =
+          set->has_v4_dst ? v4_class(&fw_dst4_tbl16, &fw_dst4_tbl8, pi.dst4) : set->v4_dst_default;
     else
-      cls = has_v6_dst ? v6_class(&fw_dst6, pi.dst6) : v6_dst_default;
+      cls = set->has_v6_dst ? v6_class(&fw_dst6, pi.dst6) : set->v6_dst_default;
     if (!(b[1] = bitmap_of(cls))) goto broken;
   }
   if (fields_used & (1u << RAMPART_FW_F_PROTO)) {
@@ -109,7 +120,7 @@ int RAMPART_FW_PROGRAM(struct xdp_md* ctx) {
   }
 
   __u16 meta_flags = pi.fragment ? RAMPART_META_FRAGMENT : 0;
-  __u32 hit = nrules; /* none */
+  __u32 hit = limit; /* none */
 
   /* Two words per iteration (nwords is even): half the loop overhead,
    * and the field pointers stay in registers. */
@@ -139,7 +150,7 @@ int RAMPART_FW_PROGRAM(struct xdp_md* ctx) {
   }
   if (hit >= limit) {
     if (listed) return fw_verdict(ctx, &pi, 0, RAMPART_FW_DENY, FW_VERDICT_BLOCKLIST);
-    return fw_verdict(ctx, &pi, default_rule_id, default_action, meta_flags);
+    return fw_verdict(ctx, &pi, set->default_rule_id, set->default_action, meta_flags);
   }
 
   struct rampart_fw_rule* rule = bpf_map_lookup_elem(&fw_rules, &hit);
@@ -154,5 +165,5 @@ broken:
   /* A table without the entry the compiler guarantees: fail safe by
    * applying the default policy, and count it. */
   count(RAMPART_FW_STAT_ERRORS);
-  return fw_verdict(ctx, &pi, default_rule_id, default_action, 0);
+  return fw_verdict(ctx, &pi, set->default_rule_id, set->default_action, 0);
 }

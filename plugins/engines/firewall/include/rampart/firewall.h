@@ -118,14 +118,34 @@ struct rampart_fw_event {
   __u8 dst_addr[16];
 };
 
+/* What a rule set says beyond its tables (fw_set[0]): values, not program
+ * settings, so that a rule set of the same sizes is a table swap, not a
+ * program load. */
+struct rampart_fw_set {
+  __u32 nrules;
+  __u32 default_action; /* enum rampart_fw_action */
+  __u32 default_rule_id;
+  __u32 block_index;    /* rules ahead of the source blocklist */
+  __u32 v4_src_default; /* class when no IPv4 source prefix is listed */
+  __u32 v4_dst_default;
+  __u32 v6_src_default;
+  __u32 v6_dst_default;
+  __u8 has_v4_src; /* the table has prefixes: look it up */
+  __u8 has_v4_dst;
+  __u8 has_v6_src;
+  __u8 has_v6_dst;
+};
+
 #define RAMPART_FW_EV_FRAGMENT 0x1  /* a non-first fragment: no L4 fields */
 #define RAMPART_FW_EV_SAMPLED 0x2   /* a sampled allow */
 #define RAMPART_FW_EV_BLOCKLIST 0x4 /* dropped by the source blocklist (rule_id 0) */
 
 #ifdef __cplusplus
 static_assert(sizeof(struct rampart_fw_event) == 72, "rampart_fw_event layout");
+static_assert(sizeof(struct rampart_fw_set) == 36, "rampart_fw_set layout");
 #else
 _Static_assert(sizeof(struct rampart_fw_event) == 72, "rampart_fw_event layout");
+_Static_assert(sizeof(struct rampart_fw_set) == 36, "rampart_fw_set layout");
 #endif
 
 /*
@@ -153,24 +173,14 @@ _Static_assert(sizeof(struct rampart_fw_event) == 72, "rampart_fw_event layout")
 #define RAMPART_FW_MAP_BITMAPS fw_bitmaps
 #define RAMPART_FW_MAP_RULES fw_rules
 #define RAMPART_FW_MAP_HITS fw_hits
+#define RAMPART_FW_MAP_SET fw_set
 #define RAMPART_FW_MAP_BLOCK4_ANY fw_block4_any
 #define RAMPART_FW_MAP_BLOCK4_L1 fw_block4_l1
 #define RAMPART_FW_MAP_BLOCK4_TBL8 fw_block4_tbl8
 #define RAMPART_FW_MAP_BLOCK6 fw_block6
 
 #define RAMPART_FW_SET_NWORDS nwords
-#define RAMPART_FW_SET_NRULES nrules
 #define RAMPART_FW_SET_FIELDS_USED fields_used
-#define RAMPART_FW_SET_DEFAULT_ACTION default_action
-#define RAMPART_FW_SET_DEFAULT_RULE_ID default_rule_id
-#define RAMPART_FW_SET_V4_SRC_DEFAULT v4_src_default
-#define RAMPART_FW_SET_V4_DST_DEFAULT v4_dst_default
-#define RAMPART_FW_SET_HAS_V4_SRC has_v4_src
-#define RAMPART_FW_SET_HAS_V4_DST has_v4_dst
-#define RAMPART_FW_SET_HAS_V6_SRC has_v6_src
-#define RAMPART_FW_SET_HAS_V6_DST has_v6_dst
-#define RAMPART_FW_SET_V6_SRC_DEFAULT v6_src_default
-#define RAMPART_FW_SET_V6_DST_DEFAULT v6_dst_default
 #define RAMPART_FW_SET_ALLOW_SAMPLE allow_sample
 #define RAMPART_FW_SET_RING_THRESHOLD ring_threshold
 #define RAMPART_FW_SET_REJECT_PER_SEC reject_per_sec
@@ -178,6 +188,5 @@ _Static_assert(sizeof(struct rampart_fw_event) == 72, "rampart_fw_event layout")
 #define RAMPART_FW_SET_BLOCK_V4 block_v4
 #define RAMPART_FW_SET_BLOCK6_NLENS block6_nlens
 #define RAMPART_FW_SET_BLOCK6_LENS block6_lens
-#define RAMPART_FW_SET_BLOCK_INDEX block_index
 
 #endif /* RAMPART_FIREWALL_H */
