@@ -50,11 +50,12 @@ struct {
 	__type(value, __u64);
 } hits SEC(".maps");
 
+/* Persistent: the tests read it across instances. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
+	__uint(max_entries, 1);
 } mixes SEC(".maps");
 
 SEC("xdp")

@@ -62,7 +62,7 @@ ip netns exec "$ns" wrk -t2 -c16 -d"${secs}s" --latency -H "Authorization: Beare
 echo "== POST /api/v1/firewall/rules (a new rule each), wrk -t1 -c4 -d${secs}s"
 ip netns exec "$ns" wrk -t1 -c4 -d"${secs}s" --latency -H "Authorization: Bearer $token" \
   -s "$root/bench/api/post_rule.lua" \
-  http://127.0.0.1:18080 | grep -E 'Requests/sec|50%|90%|99%|Non-2xx'
+  http://127.0.0.1:18080 | grep -E 'Requests/sec|50%|90%|99%|Non-2xx|HTTP [0-9]'
 echo "   rules stored after the run: $(api 'http://127.0.0.1:18080/api/v1/firewall/status' | grep -o '"rules_installed":[0-9]*')"
 # Back to the 100 standing rules for the latency run.
 api -X PUT -H 'Content-Type: application/json' -d "$body" http://127.0.0.1:18080/api/v1/firewall/rules >/dev/null

@@ -24,7 +24,7 @@ namespace rampart::bpf {
 class InstancePool {
  public:
   // Spares kept per place: the instance that just left, and the one before.
-  static constexpr size_t kPerPlace = 2;
+  static constexpr size_t kPerPlace = 3;
 
   // `inst` left `place` (a stage key) for good; kept if it can be refilled.
   void give(const std::string& place, std::unique_ptr<ProgramInstance> inst);
