@@ -6,12 +6,18 @@ namespace rampart::bpf {
 void InstancePool::give(const std::string& place, std::unique_ptr<ProgramInstance> inst) {
   if (!inst || !inst->refillable() || !gp_.available()) return;
   const uint64_t ticket = gp_.request();
-  std::unique_ptr<ProgramInstance> dropped;  // closed outside the lock
+  std::deque<Spare> dropped;  // closed outside the lock
   std::lock_guard lock(mu_);
   auto& q = spares_[place];
   q.push_back(Spare{std::move(inst), ticket});
-  if (q.size() > kPerPlace) {
-    dropped = std::move(q.front().inst);
+  auto bytes = [&] {
+    size_t n = 0;
+    for (const auto& s : q) n += s.inst->own_bytes();
+    return n;
+  };
+  // The oldest go first; the one that just left always stays.
+  while (q.size() > 1 && (q.size() > kPerPlace || bytes() > kBytesPerPlace)) {
+    dropped.push_back(std::move(q.front()));
     q.pop_front();
   }
 }

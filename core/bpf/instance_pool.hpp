@@ -23,8 +23,11 @@ namespace rampart::bpf {
 
 class InstancePool {
  public:
-  // Spares kept per place: the instance that just left, and the one before.
+  // Spares kept per place: the instances that left last, at most three and
+  // at most 48 MiB of tables (a 10^6-prefix blocklist is ~23 MiB an
+  // instance: two spares).
   static constexpr size_t kPerPlace = 3;
+  static constexpr size_t kBytesPerPlace = size_t(48) << 20;
 
   // `inst` left `place` (a stage key) for good; kept if it can be refilled.
   void give(const std::string& place, std::unique_ptr<ProgramInstance> inst);

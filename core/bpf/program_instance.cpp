@@ -251,6 +251,8 @@ std::unique_ptr<ProgramInstance> ProgramInstance::load(const InstanceSpec& spec)
     }
     if (!emptiable(bpf_map__type(m))) inst->refillable_ = false;
     inst->own_.insert(name);
+    inst->own_bytes_ += size_t(bpf_map__max_entries(m)) *
+                        (bpf_map__key_size(m) + size_t(bpf_map__value_size(m) + 7) / 8 * 8);
   }
   if (int e = bpf_object__load(inst->obj_); e != 0) {
     throw BpfError(spec.object_path + ": load of " + spec.program + " failed: " + err(e) +

@@ -76,6 +76,8 @@ class ProgramInstance {
   // hashes, LPM tries, prog arrays and global variables; not queues,
   // stacks, Bloom filters or rings.
   bool refillable() const { return refillable_; }
+  // Kernel memory its own maps take, about (entries times key and value).
+  size_t own_bytes() const { return own_bytes_; }
   // New contents without a load: every map of the instance's own emptied
   // (global variables back to their initial values) and filled from
   // `spec`, which has this instance's shape; shared and persistent maps
@@ -91,6 +93,7 @@ class ProgramInstance {
   std::vector<std::string> created_;
   std::string shape_;
   bool refillable_ = false;
+  size_t own_bytes_ = 0;
   std::set<std::string> own_;                            // maps refill empties
   std::map<std::string, std::vector<uint8_t>> initial_;  // .data/.bss as loaded
 };
