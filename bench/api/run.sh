@@ -4,7 +4,9 @@
 # really compile and swap rule sets):
 #   1. wrk GET /api/v1/firewall/rules (100 stored rules): requests/s, latency
 #   2. wrk POST /api/v1/firewall/rules (each a new rule): requests/s, latency
-#   3. bench/api/write_latency: 1,000 writes, time until in effect in the kernel
+#   3. bench/api/write_latency: 1,000 writes, time until in effect in the kernel,
+#      then 300 with agent.table_swaps: false (each write a program load), and
+#      the ratio of the medians
 # Run as root from the repository root after `make build`:
 #   sudo bench/api/run.sh [seconds=10]
 set -euo pipefail
@@ -67,4 +69,18 @@ echo "   rules stored after the run: $(api 'http://127.0.0.1:18080/api/v1/firewa
 # Back to the 100 standing rules for the latency run.
 api -X PUT -H 'Content-Type: application/json' -d "$body" http://127.0.0.1:18080/api/v1/firewall/rules >/dev/null
 echo "== time to effect, 1,000 writes (100 standing rules)"
-ip netns exec "$ns" "$build/bin/bench_api_write_latency" 18080 1000
+ip netns exec "$ns" "$build/bin/bench_api_write_latency" 18080 1000 | tee "$work/swaps.txt"
+
+# The same against the program-load path in this run: rampartd again, with
+# table swaps off (every write loads and verifies a program instance).
+echo "== the same with agent.table_swaps: false (every write a program load)"
+kill "$pid"; wait "$pid" 2>/dev/null || true
+sed -i 's/^  log_level: warn$/  log_level: warn\n  table_swaps: false/' "$work/rampart.yaml"
+ip netns exec "$ns" "$build/bin/rampartd" --config "$work/rampart.yaml" \
+  --plugin-dir "$build/lib/rampart/plugins" >>"$work/rampartd.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do ip netns exec "$ns" curl -sf http://127.0.0.1:18080/readyz >/dev/null 2>&1 && break; sleep 0.1; done
+ip netns exec "$ns" "$build/bin/bench_api_write_latency" 18080 300 | tee "$work/loads.txt"
+median() { sed -n 's/.*median \([0-9.]*\) ms.*/\1/p' "$1"; }
+awk -v a="$(median "$work/swaps.txt")" -v b="$(median "$work/loads.txt")" \
+  'BEGIN { printf "   median with table swaps / median with a load per write: %.3f\n", a / b }'

@@ -848,10 +848,13 @@ void Datapath::uninstall(const std::string& key) {
 std::shared_ptr<InstalledProgram> Datapath::load_or_refill(const std::string& place,
                                                            const InstanceSpec& spec,
                                                            const std::string& owner) {
-  InstalledProgram::Recycle recycle = [pool = std::weak_ptr<InstancePool>(pool_),
-                                       place](std::unique_ptr<ProgramInstance> gone) {
-    if (const auto p = pool.lock()) p->give(place, std::move(gone));
-  };
+  InstalledProgram::Recycle recycle;
+  if (opts_.table_swaps) {
+    recycle = [pool = std::weak_ptr<InstancePool>(pool_),
+               place](std::unique_ptr<ProgramInstance> gone) {
+      if (const auto p = pool.lock()) p->give(place, std::move(gone));
+    };
+  }
   if (auto spare = pool_->take(place, ProgramInstance::shape_of(spec))) {
     try {
       spare->refill(spec);

@@ -45,6 +45,7 @@ struct DatapathOptions {
   std::vector<std::string> interfaces;
   std::string xdp_mode = "auto";  // auto | native | generic
   bool fail_closed = false;       // XDP drops what no stage took (no stage installed)
+  bool table_swaps = true;        // same-shape installs refill a spare (no program load)
 };
 
 struct Attachment {

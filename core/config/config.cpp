@@ -53,9 +53,10 @@ AgentSettings parse_agent(const std::string& source, const YAML::Node& agent) {
   AgentSettings s;
   if (!agent || agent.IsNull()) return s;
   if (!agent.IsMap()) fail(source, agent, "agent: expected a map");
-  check_keys(source, agent, "agent.",
-             {"log_level", "log_format", "plugin_dirs", "state_dir", "interfaces", "xdp_mode",
-              "workers", "bpf_dir", "bpf_pin_path", "stop_timeout_seconds", "fail_closed"});
+  check_keys(
+      source, agent, "agent.",
+      {"log_level", "log_format", "plugin_dirs", "state_dir", "interfaces", "xdp_mode", "workers",
+       "bpf_dir", "bpf_pin_path", "stop_timeout_seconds", "fail_closed", "table_swaps"});
   if (const auto n = agent["log_level"]) {
     if (!log::parse_level(scalar(source, n, "agent.log_level"), s.log_level)) {
       fail(source, n,
@@ -109,6 +110,10 @@ AgentSettings parse_agent(const std::string& source, const YAML::Node& agent) {
   if (const auto n = agent["fail_closed"]) {
     if (!n.IsScalar() || !YAML::convert<bool>::decode(n, s.fail_closed))
       fail(source, n, "agent.fail_closed: expected true or false");
+  }
+  if (const auto n = agent["table_swaps"]) {
+    if (!n.IsScalar() || !YAML::convert<bool>::decode(n, s.table_swaps))
+      fail(source, n, "agent.table_swaps: expected true or false");
   }
   return s;
 }

@@ -40,6 +40,9 @@ struct AgentSettings {
   // XDP drops what no stage took: every packet while no engine has a stage
   // installed (say the only engine failed to start).
   bool fail_closed = false;
+  // A stage install of the live program's shape refills a spare instance
+  // (no program load); false: every install loads (docs/datapath.md).
+  bool table_swaps = true;
 
   bool operator==(const AgentSettings&) const = default;
 };

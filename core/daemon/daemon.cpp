@@ -117,12 +117,12 @@ ReloadOutcome reload(const Options& opts, config::Config& current,
       next.agent.interfaces != current.agent.interfaces ||
       next.agent.xdp_mode != current.agent.xdp_mode ||
       next.agent.bpf_pin_path != current.agent.bpf_pin_path ||
-      next.agent.fail_closed != current.agent.fail_closed) {
+      next.agent.fail_closed != current.agent.fail_closed ||
+      next.agent.table_swaps != current.agent.table_swaps) {
     out.restart_needed = true;
-    log::warn(
-        kLog,
-        "agent.workers, interfaces, xdp_mode, bpf_pin_path and fail_closed changes take effect "
-        "at restart");
+    log::warn(kLog,
+              "agent.workers, interfaces, xdp_mode, bpf_pin_path, fail_closed and table_swaps "
+              "changes take effect at restart");
   }
   // New directories, and new files in known ones, are picked up now.
   plugins.discover(plugin_dirs(opts, next.agent));
@@ -279,6 +279,7 @@ std::unique_ptr<bpf::Datapath> load_datapath(const config::Config& cfg, std::str
   o.interfaces = cfg.agent.interfaces;
   o.xdp_mode = cfg.agent.xdp_mode;
   o.fail_closed = cfg.agent.fail_closed;
+  o.table_swaps = cfg.agent.table_swaps;
   auto dp = std::make_unique<bpf::Datapath>(o);
   try {
     dp->load();

@@ -772,6 +772,17 @@ TEST_F(DatapathTest, ASpareOfTheSameShapeIsRefilledNotLoaded) {
   EXPECT_EQ(run(root, true).verdict, XDP_PASS);
 }
 
+// agent.table_swaps: false: every install loads, spares or not.
+TEST_F(DatapathTest, WithoutTableSwapsEveryInstallLoads) {
+  auto o = options();
+  o.table_swaps = false;
+  Datapath dp(o);
+  dp.start();
+  for (uint64_t i = 1; i <= 4; ++i) EXPECT_FALSE(install_tables(dp, {i, {2}})->refilled());
+  EXPECT_EQ(dp.refills(), 0u);
+  EXPECT_EQ(dp.loads(), 4u);
+}
+
 // Under traffic, 200 swaps between contents whose pair differs: every
 // packet reads both halves of the pair from one set (a spare is refilled
 // only once a grace period has passed since it left the chain). The same

@@ -102,6 +102,8 @@ TEST(Config, BadValuesNameFileLineAndTheKey) {
       {"agent:\n  stop_timeout_seconds: 61\n", "test.yaml:2:25", "agent.stop_timeout_seconds"},
       {"agent:\n  fail_closed: maybe\n", "test.yaml:2:16",
        "agent.fail_closed: expected true or false"},
+      {"agent:\n  table_swaps: [yes]\n", "test.yaml:2:16",
+       "agent.table_swaps: expected true or false"},
       {"agent:\n  xdp_mode: turbo\n", "test.yaml:2:13", "agent.xdp_mode"},
       {"agent:\n  interfaces: [\"bad name\"]\n", "test.yaml:2:16", "agent.interfaces"},
       {"agent:\n  plugin_dirs: /one\n", "test.yaml:2:16", "agent.plugin_dirs"},
