@@ -174,38 +174,121 @@ ChangeResult RuleService::writable(const std::string& domain, uint64_t id) const
   return {};
 }
 
-ChangeResult RuleService::change(const std::string& domain, rampart_rule_change kind, uint64_t id,
-                                 const std::optional<std::string>& body, const std::string& actor) {
-  const auto writes = wait_for_reload();
-  std::lock_guard lock(mu_);
-  const auto owner = owner_locked(domain);
-  if (!owner) return no_owner(domain);
-
-  std::vector<StoredRule> next = store_.list(domain);
+ChangeResult RuleService::plan(const std::string& domain, std::vector<StoredRule>& rules,
+                               const Pending& p, std::optional<std::string>& stored) const {
   auto pos =
-      std::find_if(next.begin(), next.end(), [&](const StoredRule& r) { return r.id == id; });
-  const bool exists = pos != next.end();
+      std::find_if(rules.begin(), rules.end(), [&](const StoredRule& r) { return r.id == p.id; });
+  const bool exists = pos != rules.end();
   // A change here would be undone by the next reload, which syncs the file.
-  if (exists && pos->origin == kConfigOrigin) return config_owned(domain, id);
-  if (kind == RAMPART_RULE_CREATE && exists) {
-    return {RAMPART_ERR_CONFLICT, "rule " + std::to_string(id) + " already exists"};
+  if (exists && pos->origin == kConfigOrigin) return config_owned(domain, p.id);
+  if (p.kind == RAMPART_RULE_CREATE && exists) {
+    return {RAMPART_ERR_CONFLICT, "rule " + std::to_string(p.id) + " already exists"};
   }
-  if (kind != RAMPART_RULE_CREATE && !exists) {
-    return {RAMPART_ERR_NOT_FOUND, "no rule " + std::to_string(id)};
+  if (p.kind != RAMPART_RULE_CREATE && !exists) {
+    return {RAMPART_ERR_NOT_FOUND, "no rule " + std::to_string(p.id)};
   }
-  std::optional<std::string> stored;
-  if (kind == RAMPART_RULE_DELETE) {
-    next.erase(pos);
+  stored.reset();
+  if (p.kind == RAMPART_RULE_DELETE) {
+    rules.erase(pos);
   } else {
-    stored = body.value_or("");
+    stored = p.body.value_or("");
     if (exists)
       pos->body = *stored;
     else
-      next.push_back({id, *stored});
+      rules.push_back({p.id, *stored});
   }
-  return apply_then_commit(domain, *owner, next, [&](const std::function<void()>& apply) {
-    store_.change(domain, id, stored, actor, apply);
-  });
+  return {};
+}
+
+void RuleService::run_batch(const std::string& domain, const std::vector<Pending*>& batch) {
+  const auto writes = wait_for_reload();
+  std::lock_guard lock(mu_);
+  const auto owner = owner_locked(domain);
+  if (!owner) {
+    for (auto* p : batch) p->result = no_owner(domain);
+    return;
+  }
+  std::vector<StoredRule> next = store_.list(domain);
+  std::vector<Pending*> accepted;
+  std::vector<RuleStore::Change> changes;
+  for (auto* p : batch) {
+    std::optional<std::string> stored;
+    p->result = plan(domain, next, *p, stored);
+    if (p->result.status != RAMPART_OK) continue;
+    accepted.push_back(p);
+    changes.push_back({p->id, std::move(stored), p->actor});
+  }
+  if (accepted.empty()) return;
+  batches_.fetch_add(1);
+  batched_changes_.fetch_add(accepted.size());
+  const ChangeResult r = apply_then_commit(
+      domain, *owner, next,
+      [&](const std::function<void()>& apply) { store_.change_all(domain, changes, apply); });
+  if (r.status == RAMPART_OK || accepted.size() == 1) {
+    for (auto* p : accepted) p->result = r;
+    return;
+  }
+  // The set was refused: one change at a time, so that only the one at
+  // fault is refused and the others are still made.
+  for (auto* p : accepted) {
+    std::vector<StoredRule> one = store_.list(domain);
+    std::optional<std::string> stored;
+    p->result = plan(domain, one, *p, stored);
+    if (p->result.status != RAMPART_OK) continue;
+    p->result = apply_then_commit(domain, *owner, one, [&](const std::function<void()>& apply) {
+      store_.change(domain, p->id, stored, p->actor, apply);
+    });
+  }
+}
+
+size_t RuleService::waiting(const std::string& domain) {
+  std::lock_guard lock(queue_mu_);
+  const auto it = queues_.find(domain);
+  if (it == queues_.end()) return 0;
+  // The leader's own change is in the queue until it takes the batch.
+  return it->second.waiting.size();
+}
+
+ChangeResult RuleService::change(const std::string& domain, rampart_rule_change kind, uint64_t id,
+                                 const std::optional<std::string>& body, const std::string& actor) {
+  // The reload's own thread (an engine changing a rule while it reloads)
+  // goes at once: a batch would wait for that very reload.
+  if (transaction_thread_.load() == std::this_thread::get_id()) {
+    Pending p{kind, id, body, actor, {}};
+    run_batch(domain, {&p});
+    return p.result;
+  }
+  auto mine = std::make_shared<Pending>(Pending{kind, id, body, actor, {}});
+  std::unique_lock lock(queue_mu_);
+  auto& q = queues_[domain];
+  q.waiting.push_back(mine);
+  if (!q.busy) {
+    q.busy = true;
+    mine->lead = true;
+  }
+  queue_cv_.wait(lock, [&] { return mine->done || mine->lead; });
+  if (mine->done) return mine->result;
+  // This change leads: everything waiting now is its batch.
+  std::vector<std::shared_ptr<Pending>> batch(q.waiting.begin(), q.waiting.end());
+  q.waiting.clear();
+  lock.unlock();
+  std::vector<Pending*> raw;
+  for (const auto& p : batch) raw.push_back(p.get());
+  try {
+    run_batch(domain, raw);
+  } catch (const std::exception& e) {
+    for (auto* p : raw) p->result = {RAMPART_ERR_INTERNAL, e.what()};
+  }
+  lock.lock();
+  for (const auto& p : batch) p->done = true;
+  // The next batch is led by the change that has waited longest.
+  if (!q.waiting.empty())
+    q.waiting.front()->lead = true;
+  else
+    q.busy = false;
+  lock.unlock();
+  queue_cv_.notify_all();
+  return mine->result;
 }
 
 ImportResult RuleService::replace_api_rules(const std::string& domain,

@@ -8,6 +8,8 @@
 #include <rampart/sdk/abi.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -100,8 +102,19 @@ class RuleService {
   // whatever the body). change() checks again under its lock.
   ChangeResult writable(const std::string& domain, uint64_t id) const;
   // Config-file rules are refused (writable); the file is where they change.
+  // Group commit: changes to a domain that arrive while one is being
+  // applied wait, and are then checked in arrival order, applied by the
+  // owner as one new set and stored in one transaction; each returns once
+  // its own change is in effect (or refused: when the owner refuses the
+  // set, the batch's changes are retried one at a time, so only the change
+  // at fault is refused).
   ChangeResult change(const std::string& domain, rampart_rule_change kind, uint64_t id,
                       const std::optional<std::string>& body, const std::string& actor);
+  // Owner applications made for API changes, and the changes they carried.
+  uint64_t batches() const { return batches_.load(); }
+  uint64_t batched_changes() const { return batched_changes_.load(); }
+  // Changes to `domain` waiting for the batch in progress to end.
+  size_t waiting(const std::string& domain);
   // Import: the API-managed rules of a domain become exactly `rules`, all or
   // nothing (the owner applies the whole result first). Config-file rules
   // stay: an imported one identical to the file's (same JSON) is a no-op,
@@ -128,6 +141,20 @@ class RuleService {
   // Changes go after a reload in progress (held until its end).
   std::unique_lock<std::mutex> wait_for_reload();
   std::shared_ptr<RuleOwner> owner_locked(const std::string& domain) const;
+  struct Pending {
+    rampart_rule_change kind;
+    uint64_t id;
+    std::optional<std::string> body;
+    std::string actor;
+    ChangeResult result;
+    bool lead = false, done = false;  // under queue_mu_
+  };
+  // Checks `p` against `rules` (the set as earlier changes leave it) and
+  // makes it there; `stored` is what the store is to hold (nullopt: erase).
+  ChangeResult plan(const std::string& domain, std::vector<StoredRule>& rules, const Pending& p,
+                    std::optional<std::string>& stored) const;
+  // Under writes_mu_ and mu_: one owner application for the whole batch.
+  void run_batch(const std::string& domain, const std::vector<Pending*>& batch);
   // The refusal of a write to config rule `id`: where to change it instead.
   ChangeResult config_owned(const std::string& domain, uint64_t id,
                             const std::string& why = "") const;
@@ -149,6 +176,15 @@ class RuleService {
   std::map<std::string, DomainInfo> described_;
   std::map<std::string, std::map<uint64_t, ConfigSource>> sources_;  // by domain, from claims
   std::map<std::string, uint64_t> applied_;
+  // Group commit: per domain, the changes waiting, and whether a batch runs.
+  struct DomainQueue {
+    std::deque<std::shared_ptr<Pending>> waiting;
+    bool busy = false;
+  };
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::map<std::string, DomainQueue> queues_;
+  std::atomic<uint64_t> batches_{0}, batched_changes_{0};
 };
 
 }  // namespace rampart::store

@@ -171,17 +171,28 @@ std::optional<std::string> RuleStore::change(const std::string& domain, uint64_t
                                              const std::function<void()>& commit) {
   std::lock_guard lock(mu_);
   std::optional<std::string> before;
+  in_transaction([&] { before = change_locked(domain, {id, body, actor}); }, commit);
+  return before;
+}
+
+void RuleStore::change_all(const std::string& domain, const std::vector<Change>& changes,
+                           const std::function<void()>& commit) {
+  std::lock_guard lock(mu_);
   in_transaction(
       [&] {
-        before = get_locked(domain, id);
-        if (body) {
-          put_locked(domain, id, *body, kApiOrigin);
-          audit_locked(domain, id, before ? "update" : "create", actor, before, body);
-        } else {
-          erase_locked(domain, id, actor, before);
-        }
+        for (const auto& c : changes) change_locked(domain, c);
       },
       commit);
+}
+
+std::optional<std::string> RuleStore::change_locked(const std::string& domain, const Change& c) {
+  auto before = get_locked(domain, c.id);
+  if (c.body) {
+    put_locked(domain, c.id, *c.body, kApiOrigin);
+    audit_locked(domain, c.id, before ? "update" : "create", c.actor, before, c.body);
+  } else {
+    erase_locked(domain, c.id, c.actor, before);
+  }
   return before;
 }
 

@@ -71,6 +71,15 @@ class RuleStore {
                                     const std::optional<std::string>& body,
                                     const std::string& actor,
                                     const std::function<void()>& commit = {});
+  // Several changes in one transaction (one commit hook, one fsync), each
+  // audited as change() would.
+  struct Change {
+    uint64_t id;
+    std::optional<std::string> body;  // nullopt: erase
+    std::string actor;
+  };
+  void change_all(const std::string& domain, const std::vector<Change>& changes,
+                  const std::function<void()>& commit = {});
   // Makes the rules of `origin` (e.g. "config") in `domain` exactly `rules`:
   // new and changed ones are written, ones no longer listed removed; rules
   // of other origins (the API's) are left alone. Audited per change.
@@ -93,6 +102,7 @@ class RuleStore {
                     const std::string& actor, const std::optional<std::string>& before,
                     const std::optional<std::string>& after);
   std::optional<std::string> get_locked(const std::string& domain, uint64_t id) const;
+  std::optional<std::string> change_locked(const std::string& domain, const Change& c);
   void erase_locked(const std::string& domain, uint64_t id, const std::string& actor,
                     const std::optional<std::string>& before);
   // BEGIN IMMEDIATE; work; commit hook; COMMIT — or ROLLBACK on any throw.
