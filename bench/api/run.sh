@@ -61,8 +61,8 @@ echo "== GET /api/v1/firewall/rules (100 rules), wrk -t2 -c16 -d${secs}s"
 ip netns exec "$ns" wrk -t2 -c16 -d"${secs}s" --latency -H "Authorization: Bearer $token" \
   http://127.0.0.1:18080/api/v1/firewall/rules \
   | grep -E 'Requests/sec|50%|90%|99%'
-echo "== POST /api/v1/firewall/rules (a new rule each), wrk -t1 -c4 -d${secs}s"
-ip netns exec "$ns" wrk -t1 -c4 -d"${secs}s" --latency -H "Authorization: Bearer $token" \
+echo "== POST /api/v1/firewall/rules (a new rule each), wrk -t2 -c8 -d${secs}s"
+ip netns exec "$ns" wrk -t2 -c8 -d"${secs}s" --latency -H "Authorization: Bearer $token" \
   -s "$root/bench/api/post_rule.lua" \
   http://127.0.0.1:18080 | grep -E 'Requests/sec|50%|90%|99%|Non-2xx|HTTP [0-9]'
 echo "   rules stored after the run: $(api 'http://127.0.0.1:18080/api/v1/firewall/status' | grep -o '"rules_installed":[0-9]*')"

@@ -14,6 +14,7 @@
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
+#include <Poco/ThreadPool.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
@@ -62,11 +63,18 @@ class HookServer {
     const Poco::Net::SocketAddress at("127.0.0.1", 0);
     Poco::Net::ServerSocket socket =
         tls ? Poco::Net::SecureServerSocket(at, 64, tls) : Poco::Net::ServerSocket(at);
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(state_), socket,
+    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(state_), pool_, socket,
                                                       new Poco::Net::HTTPServerParams);
     server_->start();
   }
-  ~HookServer() { server_->stopAll(true); }
+  // The connection threads are the server's own and joined here: threads of
+  // Poco's default pool outlive the test, and TSan saw one release a buffer
+  // to a static pool the process was destroying at exit.
+  ~HookServer() {
+    server_->stopAll(true);
+    server_.reset();
+    pool_.stopAll();
+  }
 
   uint16_t port() const { return server_->port(); }
   std::string url(const std::string& scheme = "http") const {
@@ -124,6 +132,7 @@ class HookServer {
   };
 
   std::shared_ptr<State> state_;
+  Poco::ThreadPool pool_{1, 16};
   std::unique_ptr<Poco::Net::HTTPServer> server_;
 };
 
