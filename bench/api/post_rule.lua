@@ -4,14 +4,16 @@
 -- comes from the environment here (run.sh exports RAMPART_TOKEN).
 local auth = "Bearer " .. (os.getenv("RAMPART_TOKEN") or "")
 local counter = 0
-local thread_id = 0
+-- thread_id is a global of each thread's own Lua state (thread:set), not a
+-- local of this chunk, which the threads' request() would see as 0.
+local threads = 0
 setup = function(thread)
-  thread:set("thread_id", thread_id)
-  thread_id = thread_id + 1
+  thread:set("thread_id", threads)
+  threads = threads + 1
 end
 request = function()
   counter = counter + 1
-  local id = 1000000 + thread_id * 100000 + counter
+  local id = 1000000 + (thread_id or 0) * 100000 + counter
   local body = string.format(
     '{"id":%d,"priority":%d,"action":"deny","protocol":"tcp","src_ip":"198.51.100.%d/32","dst_port":"%d"}',
     id, id, counter % 250, 1000 + counter % 60000)
