@@ -129,8 +129,7 @@ TEST(RuleServiceGroupCommit, ARefusedChangeIsRefusedAloneAndTheRestAreMade) {
   EXPECT_EQ(bad.message, "rule 3 is bad");
   // One of the two creates of rule 4 came first.
   EXPECT_EQ((twice_a.status == RAMPART_OK) + (twice_b.status == RAMPART_OK), 1);
-  EXPECT_EQ((twice_a.status == RAMPART_ERR_CONFLICT) + (twice_b.status == RAMPART_ERR_CONFLICT),
-            1);
+  EXPECT_EQ((twice_a.status == RAMPART_ERR_CONFLICT) + (twice_b.status == RAMPART_ERR_CONFLICT), 1);
   EXPECT_EQ(missing.status, RAMPART_ERR_NOT_FOUND);
   std::vector<uint64_t> ids;
   for (const auto& r : f.store.list("fw")) ids.push_back(r.id);
