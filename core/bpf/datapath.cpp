@@ -848,17 +848,19 @@ void Datapath::uninstall(const std::string& key) {
 std::shared_ptr<InstalledProgram> Datapath::load_or_refill(const std::string& place,
                                                            const InstanceSpec& spec,
                                                            const std::string& owner) {
-  InstalledProgram::Recycle recycle;
-  if (opts_.table_swaps) {
-    recycle = [pool = std::weak_ptr<InstancePool>(pool_),
-               place](std::unique_ptr<ProgramInstance> gone) {
-      if (const auto p = pool.lock()) p->give(place, std::move(gone));
-    };
+  if (!opts_.table_swaps) {
+    loads_.fetch_add(1);
+    return std::make_shared<InstalledProgram>(ProgramInstance::load(spec), owner);
   }
-  if (auto spare = pool_->take(place, ProgramInstance::shape_of(spec))) {
+  InstalledProgram::Recycle recycle = [pool = std::weak_ptr<InstancePool>(pool_),
+                                       place](std::unique_ptr<ProgramInstance> gone) {
+    if (const auto p = pool.lock()) p->give(place, std::move(gone));
+  };
+  const std::string shape = ProgramInstance::shape_of(spec);
+  if (auto spare = pool_->take(place, shape)) {
     try {
-      spare->refill(spec);
-      pool_->count_refill();
+      spare->refill(spec, shape);
+      refills_.fetch_add(1);
       auto inst = std::make_shared<InstalledProgram>(std::move(spare), owner, std::move(recycle));
       inst->set_refilled();
       return inst;

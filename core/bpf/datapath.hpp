@@ -190,7 +190,7 @@ class Datapath {
   std::vector<std::pair<std::string, int>> programs() const;
   // Stage installs served by refilling a spare instance (no load, no
   // verifier), and by loading one.
-  uint64_t refills() const { return pool_->refills(); }
+  uint64_t refills() const { return refills_.load(); }
   uint64_t loads() const { return loads_.load(); }
   bool adopted() const { return adopted_; }
   const DatapathOptions& options() const { return opts_; }
@@ -266,7 +266,7 @@ class Datapath {
   // Shared with the recyclers of the programs handed out, which may
   // outlive the datapath.
   std::shared_ptr<InstancePool> pool_ = std::make_shared<InstancePool>();
-  std::atomic<uint64_t> loads_{0};
+  std::atomic<uint64_t> loads_{0}, refills_{0};
 };
 
 // Mounts bpffs on the pin root's parent if no bpffs is there (needs

@@ -50,10 +50,4 @@ void InstancePool::forget(const std::string& place) {
   }
 }
 
-size_t InstancePool::spares(const std::string& place) const {
-  std::lock_guard lock(mu_);
-  const auto it = spares_.find(place);
-  return it == spares_.end() ? 0 : it->second.size();
-}
-
 }  // namespace rampart::bpf

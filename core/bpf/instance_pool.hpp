@@ -8,7 +8,6 @@
 // are rewritten.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -37,11 +36,6 @@ class InstancePool {
   // The place is gone: its spares too.
   void forget(const std::string& place);
 
-  size_t spares(const std::string& place) const;
-  // Installs served by a refill instead of a load, since start.
-  uint64_t refills() const { return refills_; }
-  void count_refill() { ++refills_; }
-
  private:
   struct Spare {
     std::unique_ptr<ProgramInstance> inst;
@@ -50,7 +44,6 @@ class InstancePool {
   GracePeriods gp_;
   mutable std::mutex mu_;
   std::map<std::string, std::deque<Spare>> spares_;
-  std::atomic<uint64_t> refills_{0};
 };
 
 }  // namespace rampart::bpf

@@ -306,16 +306,27 @@ std::string ProgramInstance::shape_of(const InstanceSpec& spec) {
   return s;
 }
 
-void ProgramInstance::refill(const InstanceSpec& spec) {
+void ProgramInstance::refill(const InstanceSpec& spec, const std::string& spec_shape) {
   if (!refillable_) throw BpfError(spec.object_path + ": instance cannot be refilled");
-  if (shape_of(spec) != shape_) throw BpfError(spec.object_path + ": another shape");
+  if (spec_shape.empty() || spec_shape != shape_)
+    throw BpfError(spec.object_path + ": another shape");
   for (const auto& [name, value] : initial_) {
     bpf_map* m = bpf_object__find_map_by_name(obj_, name.c_str());
     const uint32_t zero = 0;
     if (!m || bpf_map_update_elem(bpf_map__fd(m), &zero, value.data(), BPF_ANY) != 0)
       throw BpfError("map " + name + ": resetting: " + err(errno));
   }
+  // An array the new contents cover entirely is overwritten, not emptied
+  // first (the firewall's full-size tables: a memset saved per write).
+  std::set<std::string> covered;
+  for (const auto& c : spec.maps) {
+    const bpf_map* m = bpf_object__find_map_by_name(obj_, c.name.c_str());
+    if (m && c.entries.empty() && bpf_map__value_size(m) &&
+        c.dense.size() / bpf_map__value_size(m) >= bpf_map__max_entries(m))
+      covered.insert(c.name);
+  }
   for (const auto& name : own_) {
+    if (covered.count(name)) continue;
     bpf_map* m = bpf_object__find_map_by_name(obj_, name.c_str());
     if (!m) throw BpfError("map " + name + ": gone");
     empty(bpf_map__fd(m), name);

@@ -80,11 +80,12 @@ class ProgramInstance {
   size_t own_bytes() const { return own_bytes_; }
   // New contents without a load: every map of the instance's own emptied
   // (global variables back to their initial values) and filled from
-  // `spec`, which has this instance's shape; shared and persistent maps
+  // `spec`, whose shape (shape_of, computed once by the caller) is this
+  // instance's; shared and persistent maps
   // are left alone. Only for an instance no packet can be running (out of
   // every place, and a grace period past). Throws BpfError, after which the
   // instance is to be discarded.
-  void refill(const InstanceSpec& spec);
+  void refill(const InstanceSpec& spec, const std::string& spec_shape);
 
  private:
   ProgramInstance() = default;
