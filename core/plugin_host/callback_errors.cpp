@@ -34,7 +34,10 @@ void CallbackErrors::record(Callback cb, std::string_view error) {
     s.unlogged.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  const uint64_t unlogged = s.unlogged.exchange(0, std::memory_order_relaxed);
+  // What went unlogged since the line before; the first line has none
+  // before it (failures racing it are said by the next line, or at stop).
+  const uint64_t unlogged =
+      from == INT64_MIN ? 0 : s.unlogged.exchange(0, std::memory_order_relaxed);
   const std::string_view name = callback_name(cb);
   if (unlogged == 0) {
     log::warn(kLog, "plugin callback failed",
