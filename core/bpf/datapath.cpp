@@ -68,7 +68,28 @@ std::vector<uint64_t> sum_entries(int fd, uint32_t first, size_t n) {
   uint32_t len = sizeof info;
   if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) != 0 || info.value_size != 8) return out;
   const int ncpu = info.type == BPF_MAP_TYPE_PERCPU_ARRAY ? libbpf_num_possible_cpus() : 1;
-  std::vector<uint64_t> v(ncpu > 0 ? ncpu : 1);
+  const size_t per_key = ncpu > 0 ? size_t(ncpu) : 1;
+  if (n > 1 && first < info.max_entries &&
+      (info.type == BPF_MAP_TYPE_ARRAY || info.type == BPF_MAP_TYPE_PERCPU_ARRAY)) {
+    // One batch lookup from `first` on (an array's batch resumes after the
+    // key given: first - 1, or the start).
+    const size_t want = std::min<size_t>(n, info.max_entries - first);
+    std::vector<uint32_t> keys(want);
+    std::vector<uint64_t> vals(want * per_key);
+    uint32_t in = first - 1, next = 0, count = static_cast<uint32_t>(want);
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    const int rc = bpf_map_lookup_batch(fd, first ? &in : nullptr, &next, keys.data(), vals.data(),
+                                        &count, &opts);
+    if (rc == 0 || (errno == ENOENT && count > 0)) {
+      for (uint32_t i = 0; i < count; ++i) {
+        if (keys[i] < first || keys[i] - first >= n) continue;
+        for (size_t c = 0; c < per_key; ++c) out[keys[i] - first] += vals[i * per_key + c];
+      }
+      if (count == want) return out;
+    }
+    std::fill(out.begin(), out.end(), 0);  // fall back: one lookup a key
+  }
+  std::vector<uint64_t> v(per_key);
   for (size_t i = 0; i < n; ++i) {
     uint32_t key = first + static_cast<uint32_t>(i);
     if (bpf_map_lookup_elem(fd, &key, v.data()) != 0) continue;
@@ -857,21 +878,38 @@ std::shared_ptr<InstalledProgram> Datapath::load_or_refill(const std::string& pl
     if (const auto p = pool.lock()) p->give(place, std::move(gone));
   };
   const std::string shape = ProgramInstance::shape_of(spec);
+  std::shared_ptr<InstalledProgram> inst;
   if (auto spare = pool_->take(place, shape)) {
     try {
       spare->refill(spec, shape);
       refills_.fetch_add(1);
-      auto inst = std::make_shared<InstalledProgram>(std::move(spare), owner, std::move(recycle));
+      inst = std::make_shared<InstalledProgram>(std::move(spare), owner, recycle);
       inst->set_refilled();
-      return inst;
     } catch (const BpfError& e) {
       log::warn(kLog, "refilling a spare instance failed, loading anew",
                 {{"stage", place}, {"error", e.what()}});
     }
   }
-  auto inst =
-      std::make_shared<InstalledProgram>(ProgramInstance::load(spec), owner, std::move(recycle));
-  loads_.fetch_add(1);
+  if (!inst) {
+    inst = std::make_shared<InstalledProgram>(ProgramInstance::load(spec), owner, recycle);
+    loads_.fetch_add(1);
+  }
+  if (!opts_.prepare_spares) return inst;
+  // The next writes' spares, loaded meanwhile. The instance this one
+  // replaces becomes one (once its plugin lets go). A load that created the
+  // owner's persistent maps has the shape of a spec that offers them.
+  const ProgramInstance& next = inst->instance();
+  const auto st = stages_.find(place);
+  const bool leaving = st != stages_.end() && st->second.current &&
+                       st->second.current->instance().shape() == next.shape();
+  if (next.shape() == shape) {
+    pool_->prepare(place, spec, shape, next.own_bytes(), leaving);
+  } else if (!next.created_persistent().empty()) {
+    InstanceSpec as_next = spec;
+    for (const auto& name : next.created_persistent()) as_next.persistent[name] = next.map_fd(name);
+    if (ProgramInstance::shape_of(as_next) == next.shape())
+      pool_->prepare(place, as_next, next.shape(), next.own_bytes(), leaving);
+  }
   return inst;
 }
 
@@ -1129,6 +1167,10 @@ void Datapath::detach_all(const std::string& pin_root) {
 
 uint64_t Datapath::percpu_sum(int map_fd, uint32_t index) {
   return sum_entries(map_fd, index, 1)[0];
+}
+
+std::vector<uint64_t> Datapath::percpu_sums(int map_fd, uint32_t first, size_t count) {
+  return sum_entries(map_fd, first, count);
 }
 
 }  // namespace rampart::bpf

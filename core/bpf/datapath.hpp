@@ -46,6 +46,9 @@ struct DatapathOptions {
   std::string xdp_mode = "auto";  // auto | native | generic
   bool fail_closed = false;       // XDP drops what no stage took (no stage installed)
   bool table_swaps = true;        // same-shape installs refill a spare (no program load)
+  // With table_swaps: spares of a stage's live shape loaded ahead, in the
+  // background, so that a write never waits for a grace period.
+  bool prepare_spares = true;
 };
 
 struct Attachment {
@@ -192,6 +195,11 @@ class Datapath {
   // verifier), and by loading one.
   uint64_t refills() const { return refills_.load(); }
   uint64_t loads() const { return loads_.load(); }
+  // Spares loaded ahead (prepare_spares), and those of a stage's live shape held now.
+  uint64_t spares_prepared() const { return pool_->prepared(); }
+  size_t spares_of(const std::string& stage_key, const std::string& shape) const {
+    return pool_->count(stage_key, shape);
+  }
   bool adopted() const { return adopted_; }
   const DatapathOptions& options() const { return opts_; }
 
@@ -202,6 +210,8 @@ class Datapath {
 
   // Sum over CPUs of entry `index` of a per-CPU u64 array (or the value of a plain one).
   static uint64_t percpu_sum(int map_fd, uint32_t index);
+  // Entries first..first+count-1 of the same, in one batch lookup.
+  static std::vector<uint64_t> percpu_sums(int map_fd, uint32_t first, size_t count);
 
   // The core's maps: the chains, their state, the roots' counters.
   static const std::vector<std::string>& core_map_names();

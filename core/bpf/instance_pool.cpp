@@ -1,21 +1,51 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "bpf/instance_pool.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <iterator>
+
+#include "log/logger.hpp"
+#include "util/unique_fd.hpp"
+
 namespace rampart::bpf {
+
+// A spare to load: the spec without contents, on maps of its own.
+struct InstancePool::Job {
+  std::string place, shape;
+  InstanceSpec spec;
+  std::vector<util::UniqueFd> fds;  // duplicates the spec's maps point at
+};
+
+InstancePool::InstancePool() = default;
+
+InstancePool::~InstancePool() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
 
 void InstancePool::give(const std::string& place, std::unique_ptr<ProgramInstance> inst) {
   if (!inst || !inst->refillable() || !gp_.available()) return;
-  const uint64_t ticket = gp_.request();
+  keep(place, Spare{std::move(inst), gp_.request()});
+}
+
+void InstancePool::keep(const std::string& place, Spare spare) {
   std::deque<Spare> dropped;  // closed outside the lock
   std::lock_guard lock(mu_);
   auto& q = spares_[place];
-  q.push_back(Spare{std::move(inst), ticket});
+  q.push_back(std::move(spare));
   auto bytes = [&] {
     size_t n = 0;
     for (const auto& s : q) n += s.inst->own_bytes();
     return n;
   };
-  // The oldest go first; the one that just left always stays.
+  // The oldest go first; the one that just came always stays.
   while (q.size() > 1 && (q.size() > kPerPlace || bytes() > kBytesPerPlace)) {
     dropped.push_back(std::move(q.front()));
     q.pop_front();
@@ -29,15 +59,22 @@ std::unique_ptr<ProgramInstance> InstancePool::take(const std::string& place,
     std::lock_guard lock(mu_);
     const auto it = spares_.find(place);
     if (it == spares_.end() || shape.empty()) return nullptr;
-    // The oldest of that shape: the likeliest to be past its grace period.
+    // The oldest of that shape past its grace period, else the oldest of
+    // that shape (the likeliest to be past it soonest).
+    auto pick = it->second.end();
     for (auto s = it->second.begin(); s != it->second.end(); ++s) {
       if (s->inst->shape() != shape) continue;
-      found = std::move(*s);
-      it->second.erase(s);
-      break;
+      if (pick == it->second.end()) pick = s;
+      if (gp_.done(s->ticket)) {
+        pick = s;
+        break;
+      }
     }
+    if (pick == it->second.end()) return nullptr;
+    found = std::move(*pick);
+    it->second.erase(pick);
   }
-  if (!found.inst || !gp_.wait(found.ticket)) return nullptr;
+  if (found.ticket && !gp_.wait(found.ticket)) return nullptr;
   return std::move(found.inst);
 }
 
@@ -47,6 +84,103 @@ void InstancePool::forget(const std::string& place) {
   if (const auto it = spares_.find(place); it != spares_.end()) {
     gone = std::move(it->second);
     spares_.erase(it);
+  }
+  // Queued jobs go; one being loaded finds no count left and drops its spare.
+  for (auto it = jobs_.begin(); it != jobs_.end();)
+    it = (*it)->place == place ? jobs_.erase(it) : std::next(it);
+  const std::string prefix = place + '\0';
+  for (auto it = pending_.lower_bound(prefix);
+       it != pending_.end() && it->first.compare(0, prefix.size(), prefix) == 0;)
+    it = pending_.erase(it);
+}
+
+size_t InstancePool::count(const std::string& place, const std::string& shape) const {
+  std::lock_guard lock(mu_);
+  size_t n = 0;
+  if (const auto it = spares_.find(place); it != spares_.end()) {
+    for (const auto& s : it->second) n += s.inst->shape() == shape;
+  }
+  return n;
+}
+
+uint64_t InstancePool::prepared() const {
+  std::lock_guard lock(mu_);
+  return prepared_;
+}
+
+void InstancePool::prepare(const std::string& place, const InstanceSpec& spec,
+                           const std::string& shape, size_t instance_bytes, bool leaving) {
+  if (shape.empty() || !gp_.available()) return;
+  std::lock_guard lock(mu_);
+  if (stop_) return;
+  size_t have = leaving ? 1 : 0;
+  if (const auto it = spares_.find(place); it != spares_.end()) {
+    for (const auto& s : it->second) have += s.inst->shape() == shape;
+  }
+  const std::string key = place + '\0' + shape;
+  const size_t pending = pending_[key];
+  const size_t room = std::min(
+      kPerPlace, std::max<size_t>(1, kBytesPerPlace / std::max<size_t>(1, instance_bytes)));
+  if (have + pending >= room) return;
+  for (size_t i = have + pending; i < room; ++i) {
+    auto job = std::make_unique<Job>();
+    job->place = place;
+    job->shape = shape;
+    job->spec.object_path = spec.object_path;
+    job->spec.program = spec.program;
+    job->spec.settings = spec.settings;
+    auto dup_of = [&](int fd) {
+      job->fds.emplace_back(fd >= 0 ? dup(fd) : -1);
+      return job->fds.back().get();
+    };
+    for (const auto& [name, fd] : spec.shared_maps) job->spec.shared_maps[name] = dup_of(fd);
+    for (const auto& [name, fd] : spec.persistent) job->spec.persistent[name] = dup_of(fd);
+    for (const auto& c : spec.maps) {
+      MapContents m;  // names and sizes: the shape; no contents
+      m.name = c.name;
+      m.max_entries = c.max_entries;
+      m.value_size = c.value_size;
+      m.persistent = c.persistent;
+      job->spec.maps.push_back(std::move(m));
+    }
+    jobs_.push_back(std::move(job));
+    ++pending_[key];
+  }
+  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+  cv_.notify_all();
+}
+
+void InstancePool::run() {
+  // Behind packets, events and the API: a spare is for the write after next.
+  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+    if (stop_) return;
+    std::unique_ptr<Job> job = std::move(jobs_.front());
+    jobs_.pop_front();
+    lock.unlock();
+    std::unique_ptr<ProgramInstance> inst;
+    try {
+      inst = ProgramInstance::load(job->spec);
+    } catch (const BpfError& e) {
+      log::warn("datapath", "preparing a spare instance failed",
+                {{"stage", job->place}, {"error", e.what()}});
+    }
+    lock.lock();
+    const std::string key = job->place + '\0' + job->shape;
+    if (const auto p = pending_.find(key); p != pending_.end() && p->second > 0) {
+      --p->second;
+    } else {
+      inst.reset();  // the place was forgotten meanwhile
+    }
+    // Kept only with the shape asked for (a persistent map replaced
+    // meanwhile makes another) and while the place still wants it.
+    if (!inst || !inst->refillable() || inst->shape() != job->shape) continue;
+    ++prepared_;
+    lock.unlock();
+    keep(job->place, Spare{std::move(inst), 0});
+    lock.lock();
   }
 }
 

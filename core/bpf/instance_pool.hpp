@@ -6,14 +6,25 @@
 // swaps"). A spare is handed out only once a grace period that began after
 // it left has ended, so no packet can still be reading its maps when they
 // are rewritten.
+//
+// A write that takes a spare gives the instance it replaced back, so the
+// pool would hold only the spares a place happened to accumulate: with one,
+// every write waits out the grace period that began at the one before
+// (8-16 ms here). prepare() keeps kPerPlace spares of the live shape by
+// loading them on a thread of its own, at a low priority, whenever a place
+// has fewer: spares that were never live need no grace period, and with
+// several the one a write takes left long enough ago.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "bpf/grace_period.hpp"
 #include "bpf/program_instance.hpp"
@@ -22,10 +33,17 @@ namespace rampart::bpf {
 
 class InstancePool {
  public:
-  // Spares kept per place: the instances that left last, at most three and
+  InstancePool();
+  ~InstancePool();
+  InstancePool(const InstancePool&) = delete;
+  InstancePool& operator=(const InstancePool&) = delete;
+
+  // Spares kept per place: the instances that left last, at most eight and
   // at most 48 MiB of tables (a 10^6-prefix blocklist is ~23 MiB an
-  // instance: two spares).
-  static constexpr size_t kPerPlace = 3;
+  // instance: two spares; a firewall of a few hundred rules ~3.3 MiB).
+  // Writes a few milliseconds apart reuse a spare eight writes after it
+  // left, past the grace period (8-16 ms here) that began then.
+  static constexpr size_t kPerPlace = 8;
   static constexpr size_t kBytesPerPlace = size_t(48) << 20;
 
   // `inst` left `place` (a stage key) for good; kept if it can be refilled.
@@ -35,15 +53,35 @@ class InstancePool {
   std::unique_ptr<ProgramInstance> take(const std::string& place, const std::string& shape);
   // The place is gone: its spares too.
   void forget(const std::string& place);
+  // Loads spares of `shape` (that of `spec`, whose contents do not matter:
+  // a spare is refilled before use) in the background until `place` has
+  // kPerPlace of them, or as many of `instance_bytes` as kBytesPerPlace
+  // holds (at least one), counting the live one that is `leaving` (being
+  // replaced: a spare soon). The spec's maps are duplicated: the caller's
+  // descriptors may close meanwhile.
+  void prepare(const std::string& place, const InstanceSpec& spec, const std::string& shape,
+               size_t instance_bytes, bool leaving);
+  // Spares loaded by prepare() so far; spares of `shape` held for `place`.
+  uint64_t prepared() const;
+  size_t count(const std::string& place, const std::string& shape) const;
 
  private:
   struct Spare {
     std::unique_ptr<ProgramInstance> inst;
-    uint64_t ticket;  // grace period that must end before it is reused
+    uint64_t ticket;  // grace period that must end before it is reused (0: never live)
   };
+  struct Job;
+  void keep(const std::string& place, Spare spare);
+  void run();
   GracePeriods gp_;
   mutable std::mutex mu_;
+  std::condition_variable cv_;
   std::map<std::string, std::deque<Spare>> spares_;
+  std::deque<std::unique_ptr<Job>> jobs_;
+  std::map<std::string, size_t> pending_;  // jobs by place + shape
+  uint64_t prepared_ = 0;
+  bool stop_ = false;
+  std::thread thread_;  // started by the first prepare()
 };
 
 }  // namespace rampart::bpf

@@ -54,17 +54,57 @@ void set_setting(bpf_object* obj, const std::string& name, const std::vector<uin
   throw BpfError("setting " + name + ": no such const volatile variable");
 }
 
-// The bytes of an mmapable array's entries, mapped for writing: `fn(base,
-// stride)`.
-template <class Fn>
-void with_mmap(int fd, const bpf_map_info& info, const std::string& name, Fn fn) {
-  const size_t stride = (size_t(info.value_size) + 7) / 8 * 8;
+// The bytes an mmapable array's entries take in a mapping: the kernel lays
+// elements out 8-byte aligned, the mapping whole pages.
+size_t stride_of(const bpf_map_info& info) { return (size_t(info.value_size) + 7) / 8 * 8; }
+size_t mapping_len(const bpf_map_info& info) {
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  const size_t maplen = (size_t(info.max_entries) * stride + page - 1) / page * page;
-  void* mem = mmap(nullptr, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (mem == MAP_FAILED) throw BpfError("map " + name + ": mmap: " + err(errno));
-  fn(static_cast<uint8_t*>(mem), stride);
-  munmap(mem, maplen);
+  return (size_t(info.max_entries) * stride_of(info) + page - 1) / page * page;
+}
+
+bool mmapable_array(const bpf_map_info& info) {
+  return info.type == BPF_MAP_TYPE_ARRAY && (info.map_flags & BPF_F_MMAPABLE);
+}
+
+// dst[0, n) made equal to src[0, n), writing only the blocks that differ
+// (`src` null: zeros): a rule change rewrites the few pages of a table it
+// touches, not the table.
+void sync_bytes(uint8_t* dst, const uint8_t* src, size_t n) {
+  constexpr size_t kBlock = 4096;
+  static const uint8_t zeros[kBlock] = {};
+  for (size_t off = 0; off < n; off += kBlock) {
+    const size_t len = std::min(kBlock, n - off);
+    const uint8_t* want = src ? src + off : zeros;
+    if (std::memcmp(dst + off, want, len) != 0) std::memcpy(dst + off, want, len);
+  }
+}
+
+// The same for arrays whose values are narrower than the kernel's 8-byte
+// element stride: element by element (values of 1, 2 and 4 bytes, the
+// usual case, compared as integers).
+template <class V>
+void sync_narrow(uint8_t* dst, size_t stride, const uint8_t* src, size_t n, size_t total) {
+  for (size_t i = 0; i < total; ++i) {
+    V want = 0, have;
+    if (i < n) std::memcpy(&want, src + i * sizeof(V), sizeof(V));
+    std::memcpy(&have, dst + i * stride, sizeof(V));
+    if (have != want) std::memcpy(dst + i * stride, &want, sizeof(V));
+  }
+}
+
+void sync_strided(uint8_t* dst, size_t stride, const uint8_t* src, size_t n, uint32_t value_size,
+                  size_t total) {
+  switch (value_size) {
+    case 1:
+      return sync_narrow<uint8_t>(dst, stride, src, n, total);
+    case 2:
+      return sync_narrow<uint16_t>(dst, stride, src, n, total);
+    case 4:
+      return sync_narrow<uint32_t>(dst, stride, src, n, total);
+    default:
+      for (size_t i = 0; i < total; ++i)
+        sync_bytes(dst + i * stride, i < n ? src + i * value_size : nullptr, value_size);
+  }
 }
 
 bool emptiable(uint32_t type) {
@@ -94,12 +134,6 @@ void empty(int fd, const std::string& name) {
   switch (info.type) {
     case BPF_MAP_TYPE_ARRAY:
     case BPF_MAP_TYPE_PERCPU_ARRAY: {
-      if (info.map_flags & BPF_F_MMAPABLE) {
-        with_mmap(fd, info, name, [&](uint8_t* base, size_t stride) {
-          std::memset(base, 0, stride * info.max_entries);
-        });
-        return;
-      }
       const size_t per_cpu = (size_t(info.value_size) + 7) / 8 * 8;
       const size_t value = info.type == BPF_MAP_TYPE_PERCPU_ARRAY
                                ? per_cpu * static_cast<size_t>(libbpf_num_possible_cpus())
@@ -132,43 +166,6 @@ void empty(int fd, const std::string& name) {
   }
 }
 
-void fill(int fd, const MapContents& c, uint32_t value_size) {
-  bpf_map_info info{};
-  uint32_t len = sizeof(info);
-  if (!c.dense.empty() && bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
-      (info.map_flags & BPF_F_MMAPABLE)) {
-    // An mmapable array takes its contents as one memcpy: tables of 65,536
-    // entries fill in microseconds instead of an update per entry.
-    // The kernel lays elements out 8-byte aligned.
-    const size_t n = c.dense.size() / info.value_size;
-    if (n > info.max_entries) throw BpfError("map " + c.name + ": contents larger than the map");
-    with_mmap(fd, info, c.name, [&](uint8_t* dst, size_t stride) {
-      if (stride == info.value_size) {
-        std::memcpy(dst, c.dense.data(), c.dense.size());
-      } else {
-        for (size_t i = 0; i < n; ++i)
-          std::memcpy(dst + i * stride, c.dense.data() + i * info.value_size, info.value_size);
-      }
-    });
-  } else if (!c.dense.empty()) {
-    const uint32_t n = static_cast<uint32_t>(c.dense.size() / value_size);
-    std::vector<uint32_t> keys(n);
-    for (uint32_t i = 0; i < n; ++i) keys[i] = i;
-    uint32_t count = n;
-    LIBBPF_OPTS(bpf_map_batch_opts, opts);
-    if (bpf_map_update_batch(fd, keys.data(), c.dense.data(), &count, &opts) != 0) {
-      throw BpfError("map " + c.name + ": batch update of " + std::to_string(n) +
-                     " entries: " + err(errno));
-    }
-  }
-  for (const auto& [k, v] : c.entries) {
-    // An empty key: a keyless map's push (the kernel wants a NULL key and flags 0).
-    const int rc = k.empty() ? bpf_map_update_elem(fd, nullptr, v.data(), 0)
-                             : bpf_map_update_elem(fd, k.data(), v.data(), BPF_ANY);
-    if (rc != 0) throw BpfError("map " + c.name + ": update: " + err(errno));
-  }
-}
-
 // Whether the map `fd` is what `m` declares (after sizing): reusable.
 bool same_shape(const bpf_map* m, int fd) {
   bpf_map_info info{};
@@ -180,6 +177,58 @@ bool same_shape(const bpf_map* m, int fd) {
 }
 
 }  // namespace
+
+ProgramInstance::Mapping& ProgramInstance::mapping(int fd, size_t len, const std::string& name) {
+  auto& m = mapped_[fd];
+  if (!m.base) {
+    void* mem = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (mem == MAP_FAILED) {
+      mapped_.erase(fd);
+      throw BpfError("map " + name + ": mmap: " + err(errno));
+    }
+    m.base = static_cast<uint8_t*>(mem);
+    m.len = len;
+  }
+  return m;
+}
+
+void ProgramInstance::fill(int fd, const MapContents& c, uint32_t value_size) {
+  const auto dense = c.dense_bytes();
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
+    throw BpfError("map " + c.name + ": info: " + err(errno));
+  if (mmapable_array(info)) {
+    // The whole array, written through the instance's mapping where it
+    // differs: the contents, then zeros to the end.
+    const size_t n = info.value_size ? dense.size() / info.value_size : 0;
+    if (n > info.max_entries) throw BpfError("map " + c.name + ": contents larger than the map");
+    const size_t stride = stride_of(info);
+    uint8_t* base = mapping(fd, mapping_len(info), c.name).base;
+    if (stride == info.value_size) {
+      sync_bytes(base, dense.data(), dense.size());
+      sync_bytes(base + dense.size(), nullptr, size_t(info.max_entries) * stride - dense.size());
+    } else {
+      sync_strided(base, stride, dense.data(), n, info.value_size, info.max_entries);
+    }
+  } else if (!dense.empty()) {
+    const uint32_t n = static_cast<uint32_t>(dense.size() / value_size);
+    std::vector<uint32_t> keys(n);
+    for (uint32_t i = 0; i < n; ++i) keys[i] = i;
+    uint32_t count = n;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    if (bpf_map_update_batch(fd, keys.data(), dense.data(), &count, &opts) != 0) {
+      throw BpfError("map " + c.name + ": batch update of " + std::to_string(n) +
+                     " entries: " + err(errno));
+    }
+  }
+  for (const auto& [k, v] : c.entries) {
+    // An empty key: a keyless map's push (the kernel wants a NULL key and flags 0).
+    const int rc = k.empty() ? bpf_map_update_elem(fd, nullptr, v.data(), 0)
+                             : bpf_map_update_elem(fd, k.data(), v.data(), BPF_ANY);
+    if (rc != 0) throw BpfError("map " + c.name + ": update: " + err(errno));
+  }
+}
 
 std::unique_ptr<ProgramInstance> ProgramInstance::load(const InstanceSpec& spec) {
   // Whoever loads through the core (rampartd routes at start already; tests,
@@ -272,7 +321,7 @@ std::unique_ptr<ProgramInstance> ProgramInstance::load(const InstanceSpec& spec)
         std::find(inst->created_.begin(), inst->created_.end(), c.name) == inst->created_.end())
       continue;  // reused: its contents are the owner's now
     bpf_map* m = bpf_object__find_map_by_name(inst->obj_, c.name.c_str());
-    fill(bpf_map__fd(m), c, bpf_map__value_size(m));
+    inst->fill(bpf_map__fd(m), c, bpf_map__value_size(m));
   }
   inst->prog_fd_ = bpf_program__fd(prog);
   return inst;
@@ -316,20 +365,23 @@ void ProgramInstance::refill(const InstanceSpec& spec, const std::string& spec_s
     if (!m || bpf_map_update_elem(bpf_map__fd(m), &zero, value.data(), BPF_ANY) != 0)
       throw BpfError("map " + name + ": resetting: " + err(errno));
   }
-  // An array the new contents cover entirely is overwritten, not emptied
-  // first (the firewall's full-size tables: a memset saved per write).
-  std::set<std::string> covered;
-  for (const auto& c : spec.maps) {
-    const bpf_map* m = bpf_object__find_map_by_name(obj_, c.name.c_str());
-    if (m && c.entries.empty() && bpf_map__value_size(m) &&
-        c.dense.size() / bpf_map__value_size(m) >= bpf_map__max_entries(m))
-      covered.insert(c.name);
-  }
+  // Mmapable arrays are rewritten whole by fill() (zeros past the new
+  // contents), only where they differ; the other maps are emptied first.
+  std::set<std::string> described;
+  for (const auto& c : spec.maps) described.insert(c.name);
   for (const auto& name : own_) {
-    if (covered.count(name)) continue;
     bpf_map* m = bpf_object__find_map_by_name(obj_, name.c_str());
     if (!m) throw BpfError("map " + name + ": gone");
-    empty(bpf_map__fd(m), name);
+    const int fd = bpf_map__fd(m);
+    if (bpf_map__type(m) == BPF_MAP_TYPE_ARRAY && (bpf_map__map_flags(m) & BPF_F_MMAPABLE)) {
+      if (!described.count(name)) {
+        MapContents none;
+        none.name = name;
+        fill(fd, none, bpf_map__value_size(m));
+      }
+      continue;
+    }
+    empty(fd, name);
   }
   for (const auto& c : spec.maps) {
     if (c.persistent) continue;
@@ -370,8 +422,8 @@ InstanceSpec spec_from_image(const rampart_program_image& image) {
     c.value_size = mi.value_size;
     if (mi.dense_len) {
       if (!mi.dense) throw BpfError("map " + c.name + ": dense data missing");
-      const auto* d = static_cast<const uint8_t*>(mi.dense);
-      c.dense.assign(d, d + mi.dense_len);
+      // Read in place: the image outlives the install it is given to.
+      c.dense_view = {static_cast<const uint8_t*>(mi.dense), mi.dense_len};
     }
     if (mi.count) {
       // Keyless (queue, stack, Bloom filter): values only, pushed in order.
@@ -395,6 +447,7 @@ InstanceSpec spec_from_image(const rampart_program_image& image) {
 }
 
 ProgramInstance::~ProgramInstance() {
+  for (const auto& [fd, m] : mapped_) munmap(m.base, m.len);
   if (obj_) bpf_object__close(obj_);
 }
 

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -31,8 +32,15 @@ struct MapContents {
   std::string name;
   uint32_t max_entries = 0;  // 0: as declared in the object
   uint32_t value_size = 0;   // 0: as declared
-  // Array maps: the values of keys 0..n-1, back to back (value_size each).
+  // Array maps: the values of keys 0..n-1, back to back (value_size each),
+  // in `dense`, or in `dense_view` when they are held by whoever built the
+  // spec (a plugin's program image, alive until its install returns): big
+  // tables are not copied on the way to the kernel.
   std::vector<uint8_t> dense;
+  std::span<const uint8_t> dense_view;
+  std::span<const uint8_t> dense_bytes() const {
+    return dense_view.data() ? dense_view : std::span<const uint8_t>(dense);
+  }
   // Any map: explicit key/value pairs.
   std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> entries;
   // The owner's map across instances (RAMPART_MAP_PERSISTENT): reused from
@@ -97,11 +105,23 @@ class ProgramInstance {
   size_t own_bytes_ = 0;
   std::set<std::string> own_;                            // maps refill empties
   std::map<std::string, std::vector<uint8_t>> initial_;  // .data/.bss as loaded
+  // The instance's mmapable arrays, mapped once for its lifetime (a
+  // mapping of a big table costs as much as writing the few pages a rule
+  // change touches).
+  struct Mapping {
+    uint8_t* base = nullptr;
+    size_t len = 0;
+  };
+  std::map<int, Mapping> mapped_;  // by map fd
+  Mapping& mapping(int fd, size_t len, const std::string& name);
+  void fill(int fd, const MapContents& c, uint32_t value_size);
 };
 
 // The instance described by a plugin's rampart_program_image (ABI 1.1),
 // checked: every size and pointer is validated, nothing is trusted.
-// object_path and shared_maps are left for the caller.
+// object_path and shared_maps are left for the caller. Array contents are
+// not copied (MapContents::dense_view): the image's memory must outlive
+// every use of the spec.
 InstanceSpec spec_from_image(const rampart_program_image& image);
 
 // Settings helper: the bytes of a trivially copyable value.

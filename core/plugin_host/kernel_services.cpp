@@ -143,10 +143,27 @@ rampart_status program_counter(rampart_host_ctx*, rampart_program* p, const char
   return RAMPART_OK;
 }
 
+rampart_status program_counters(rampart_host_ctx*, rampart_program* p, const char* map,
+                                uint32_t first, uint32_t count, uint64_t* out) noexcept {
+  if (!p || !map || (!out && count))
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  const int fd = p->installed->instance().map_fd(map);
+  if (fd < 0)
+    return host_fail(RAMPART_ERR_NOT_FOUND, std::string("no map ") + map + " in the program");
+  try {
+    const auto sums = rampart::bpf::Datapath::percpu_sums(fd, first, count);
+    std::copy(sums.begin(), sums.end(), out);
+  } catch (const std::bad_alloc&) {
+    return host_fail(RAMPART_ERR_INTERNAL, "out of memory");
+  }
+  return RAMPART_OK;
+}
+
 }  // namespace
 
 void fill_kernel_entries(rampart_host_api* api) {
   api->program_counter = &program_counter;
+  api->program_counters = &program_counters;  // ABI 1.7
   api->map_lookup = &map_lookup;
   api->map_update = &map_update;
   api->map_delete = &map_delete;

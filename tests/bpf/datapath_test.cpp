@@ -676,6 +676,10 @@ TEST_F(DatapathTest, PluginsRegisterTheirSourcesByNameAndCannotTakeAnothersOrFor
       std::chrono::seconds(10)));
   EXPECT_EQ(log_.count("probe event id=5"), 0u) << log_.dump();
   EXPECT_GE(log_.count("[good_engine] batch of "), 1u) << "delivered through on_events";
+  // Counted once the worker that delivered the last has returned.
+  EXPECT_TRUE(rampart::test::poll_until(
+      [&] { return core.events.counts(rampart_event_source_id("taken")).delivered >= 3; },
+      std::chrono::seconds(10)));
   EXPECT_EQ(core.events.counts(rampart_event_source_id("taken")).delivered, 3u);
   pm2.stop_all();
 }
@@ -736,7 +740,9 @@ std::set<uint32_t> keys_of(int map_fd) {
 // instance that left instead of loading one, and nothing of its old
 // contents or state is left; another setting is another shape.
 TEST_F(DatapathTest, ASpareOfTheSameShapeIsRefilledNotLoaded) {
-  Datapath dp(options());
+  auto o = options();
+  o.prepare_spares = false;  // only the instances that left: which one is taken is known
+  Datapath dp(o);
   dp.start();
   const int root = root_fd(dp, "xdp_root");
   auto first = install_tables(dp, {1, {2}});
@@ -770,6 +776,59 @@ TEST_F(DatapathTest, ASpareOfTheSameShapeIsRefilledNotLoaded) {
   EXPECT_FALSE(other->refilled()) << "another setting: another shape, loaded";
   EXPECT_EQ(dp.refills(), 1u);
   EXPECT_EQ(run(root, true).verdict, XDP_PASS);
+}
+
+// Spares of the live shape are loaded ahead in the background: the writes
+// that follow each refill one that was never live (no grace period to wait
+// for), and none of them loads.
+TEST_F(DatapathTest, SparesOfTheLiveShapeArePreparedAhead) {
+  Datapath dp(options());
+  dp.start();
+  const int root = root_fd(dp, "xdp_root");
+  auto current = install_tables(dp, {1, {2}});
+  const uint32_t first_id = prog_id(current->instance().program_fd());
+  ASSERT_EQ(dp.loads(), 1u);
+  ASSERT_TRUE(rampart::test::poll_until(
+      [&] { return dp.spares_prepared() >= rampart::bpf::InstancePool::kPerPlace; },
+      std::chrono::seconds(60)))
+      << "prepared: " << dp.spares_prepared();
+  std::set<uint32_t> ids{first_id};
+  for (uint64_t i = 2; i < 2 + rampart::bpf::InstancePool::kPerPlace; ++i) {
+    current = install_tables(dp, {i, {uint32_t(i)}});
+    EXPECT_TRUE(current->refilled());
+    ids.insert(prog_id(current->instance().program_fd()));
+    EXPECT_EQ(keys_of(current->instance().map_fd("ports")), (std::set<uint32_t>{uint32_t(i)}));
+  }
+  EXPECT_EQ(dp.loads(), 1u) << "the writes loaded nothing";
+  EXPECT_EQ(ids.size(), size_t(1 + rampart::bpf::InstancePool::kPerPlace))
+      << "each write took a prepared spare, not the one that just left";
+  EXPECT_EQ(run(root, true).verdict, XDP_DROP) << "port 2 is no longer listed";
+}
+
+// Counters read at once (program_counters, ABI 1.7) agree with reading
+// them one by one: per-CPU values summed, from any first entry, and 0 past
+// the map's end.
+TEST_F(DatapathTest, CounterRangesReadInOneBatchAgreeWithSingleReads) {
+  const int fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "counters", 4, 8, 10, nullptr);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  const int ncpu = libbpf_num_possible_cpus();
+  for (uint32_t k = 0; k < 10; ++k) {
+    std::vector<uint64_t> per_cpu(ncpu);
+    for (int c = 0; c < ncpu; ++c) per_cpu[c] = 100 * k + c + 1;
+    ASSERT_EQ(bpf_map_update_elem(fd, &k, per_cpu.data(), BPF_ANY), 0);
+  }
+  auto want = [&](uint32_t k) {
+    return k >= 10 ? 0 : uint64_t(ncpu) * 100 * k + uint64_t(ncpu) * (ncpu + 1) / 2;
+  };
+  for (const auto& [first, n] : std::vector<std::pair<uint32_t, size_t>>{{0, 10}, {3, 4}, {8, 5}}) {
+    const auto got = Datapath::percpu_sums(fd, first, n);
+    ASSERT_EQ(got.size(), n);
+    for (size_t i = 0; i < n; ++i) {
+      EXPECT_EQ(got[i], want(first + uint32_t(i))) << "entry " << first + i;
+      if (first + i < 10) EXPECT_EQ(got[i], Datapath::percpu_sum(fd, first + uint32_t(i)));
+    }
+  }
+  close(fd);
 }
 
 // agent.table_swaps: false: every install loads, spares or not.

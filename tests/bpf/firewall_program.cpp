@@ -50,8 +50,10 @@ FirewallProgram::FirewallProgram(firewall::Action default_action, uint64_t ring_
   }
   pos_fd_ = make_stage_map(kSlot);
   // The firewall's persistent maps, created once as the host would.
-  bpf::InstanceSpec spec = bpf::spec_from_image(
-      firewall::to_program_image(firewall::compile({}, firewall::Action::allow)).to_abi()->image);
+  // The spec reads the image's tables in place: both stay alive for the load.
+  const auto empty = firewall::compile({}, firewall::Action::allow);
+  const auto image = firewall::to_program_image(empty);
+  bpf::InstanceSpec spec = bpf::spec_from_image(image.to_abi()->image);
   spec.object_path = object_path();
   spec.shared_maps["rampart_stage"] = pos_fd_;
   for (const char* m : {"rampart_xdp_chain", "rampart_chains"})

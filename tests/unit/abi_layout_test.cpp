@@ -117,6 +117,8 @@ FROZEN(rampart_host_api, counters_export, 368);
 FROZEN(rampart_host_api, map_pop, 376);
 // ABI 1.6
 FROZEN(rampart_host_api, source_register, 384);
+// ABI 1.7
+FROZEN(rampart_host_api, program_counters, 392);
 FROZEN(rampart_plugin_api, on_events, 104);
 FROZEN(rampart_plugin_descriptor, flags, 72);
 FROZEN(rampart_plugin_descriptor, reserved2, 76);

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define RAMPART_ABI_MAJOR 1
-#define RAMPART_ABI_MINOR 6
+#define RAMPART_ABI_MINOR 7
 
 /* Name of the one symbol every plugin exports. */
 #define RAMPART_PLUGIN_ENTRY_SYMBOL "rampart_plugin_entry"
@@ -494,7 +494,8 @@ typedef struct rampart_host_api {
   rampart_status (*config_location)(const rampart_config* cfg, const char* path, rampart_str* out);
 
   /* Kernel programs: load and install atomically; the previous instance in
-   * the slot is released once no packet uses it. */
+   * the slot is released once no packet uses it. The image and the memory
+   * it points to are read during the call only, never kept. */
   rampart_status (*program_install)(rampart_host_ctx* ctx, const rampart_program_image* image,
                                     rampart_program** out);
   void (*program_release)(rampart_host_ctx* ctx, rampart_program* program);
@@ -619,6 +620,15 @@ typedef struct rampart_host_api {
    * RAMPART_ERR_CONFLICT; the same plugin again: the same id. The name
    * labels the source's metrics. Control thread (create or start). */
   rampart_status (*source_register)(rampart_host_ctx* ctx, const char* name, uint32_t* id);
+
+  /* ---- ABI 1.7 ---- */
+
+  /* program_counter for entries first..first+count-1 at once, into
+   * out[0..count): one kernel call, not one per entry (a rule set's hit
+   * counters, carried across a table swap). Entries past the map read 0. */
+  rampart_status (*program_counters)(rampart_host_ctx* ctx, rampart_program* program,
+                                     const char* map, uint32_t first, uint32_t count,
+                                     uint64_t* out);
 } rampart_host_api;
 
 /*

@@ -75,7 +75,26 @@ struct MapImage {
   void set_dense(const std::vector<T>& v) {
     dense.resize(v.size() * sizeof(T));
     if (!v.empty()) std::memcpy(dense.data(), v.data(), dense.size());
+    borrowed = nullptr;
+    borrowed_len = 0;
   }
+  // The same without a copy: the values are read in place from `v`, which
+  // must stay alive and unchanged until the install this image is given to
+  // returns (a table of megabytes is not copied on its way to the kernel).
+  template <class T>
+  void borrow_dense(const std::vector<T>& v) {
+    dense.clear();
+    borrowed = v.data();
+    borrowed_len = v.size() * sizeof(T);
+  }
+  // The dense values, copied or borrowed.
+  const uint8_t* dense_data() const {
+    return borrowed ? static_cast<const uint8_t*>(borrowed) : dense.data();
+  }
+  size_t dense_size() const { return borrowed ? borrowed_len : dense.size(); }
+
+  const void* borrowed = nullptr;  // borrow_dense
+  size_t borrowed_len = 0;
 };
 
 struct ProgramImage {
@@ -120,8 +139,8 @@ struct ProgramImage {
       mi.value_size = m.value_size;
       mi.key_size = m.key_size;
       mi.name = m.name.c_str();
-      mi.dense = m.dense.data();
-      mi.dense_len = m.dense.size();
+      mi.dense = m.dense_data();
+      mi.dense_len = m.dense_size();
       mi.keys = m.keys.empty() ? nullptr : m.keys.data();
       mi.values = m.values.data();
       mi.count = m.count;
@@ -171,6 +190,19 @@ class Program {
       throw Error(RAMPART_ERR_NOT_FOUND, api_->last_error());
     }
     return v;
+  }
+  // Entries first..first+count-1 of the same, read at once where the host
+  // has it (ABI 1.7), else one call each.
+  std::vector<uint64_t> counters(const char* map, uint32_t first, uint32_t count) const {
+    std::vector<uint64_t> out(count, 0);
+    if (!p_ || count == 0) return out;
+    if (RAMPART_HAS_FIELD(api_, rampart_host_api, program_counters) && api_->program_counters) {
+      if (api_->program_counters(api_->ctx, p_, map, first, count, out.data()) != RAMPART_OK)
+        throw Error(RAMPART_ERR_NOT_FOUND, api_->last_error());
+      return out;
+    }
+    for (uint32_t i = 0; i < count; ++i) out[i] = counter(map, first + i);
+    return out;
   }
 
  private:
