@@ -48,14 +48,24 @@ token=$(cat "$work/state/admin.key")
 export RAMPART_TOKEN=$token
 api() { ip netns exec "$ns" curl -sf -H "Authorization: Bearer $token" "$@"; }
 
-# 100 standing rules.
-body='{"rules":['
-for i in $(seq 1 100); do
-  body+="{\"id\":$i,\"action\":\"deny\",\"protocol\":\"udp\",\"src_ip\":\"10.0.$i.0/24\",\"dst_port\":\"$((1000 + i))\"}"
-  [ "$i" -lt 100 ] && body+=','
-done
-body+=']}'
-api -X PUT -H 'Content-Type: application/json' -d "$body" http://127.0.0.1:18080/api/v1/firewall/rules >/dev/null
+# N standing rules (each its own source /24 and port), replacing the set
+# through the import endpoint; prints how long the import took.
+standing() {
+  local n=$1 f="$work/rules-$1.json"
+  {
+    printf '{"rules":['
+    for i in $(seq 1 "$n"); do
+      [ "$i" -gt 1 ] && printf ','
+      printf '{"id":%d,"action":"deny","protocol":"udp","src_ip":"10.%d.%d.0/24","dst_port":"%d"}' \
+        "$i" $((i / 256)) $((i % 256)) $((1000 + i % 60000))
+    done
+    printf ']}'
+  } >"$f"
+  ip netns exec "$ns" curl -sf -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $token" \
+    -X PUT -H 'Content-Type: application/json' --data-binary @"$f" \
+    http://127.0.0.1:18080/api/v1/firewall/rules
+}
+standing 100 >/dev/null
 
 echo "== GET /api/v1/firewall/rules (100 rules), wrk -t2 -c16 -d${secs}s"
 ip netns exec "$ns" wrk -t2 -c16 -d"${secs}s" --latency -H "Authorization: Bearer $token" \
@@ -67,9 +77,16 @@ ip netns exec "$ns" wrk -t2 -c8 -d"${secs}s" --latency -H "Authorization: Bearer
   http://127.0.0.1:18080 | grep -E 'Requests/sec|50%|90%|99%|Non-2xx|HTTP [0-9]'
 echo "   rules stored after the run: $(api 'http://127.0.0.1:18080/api/v1/firewall/status' | grep -o '"rules_installed":[0-9]*')"
 # Back to the 100 standing rules for the latency run.
-api -X PUT -H 'Content-Type: application/json' -d "$body" http://127.0.0.1:18080/api/v1/firewall/rules >/dev/null
+standing 100 >/dev/null
 echo "== time to effect, 1,000 writes (100 standing rules)"
 ip netns exec "$ns" "$build/bin/bench_api_write_latency" 18080 1000 | tee "$work/swaps.txt"
+# Bigger sets: the import itself (a new shape: a program load), then writes on top.
+for n in 4096 10000; do
+  standing "$n" >/dev/null  # the first import at this size loads; the second swaps
+  echo "== import (replace) of $n rules: $(standing "$n") s; time to effect, 300 writes on top"
+  ip netns exec "$ns" "$build/bin/bench_api_write_latency" 18080 300
+done
+standing 100 >/dev/null
 
 # The same against the program-load path in this run: rampartd again, with
 # table swaps off (every write loads and verifies a program instance).

@@ -251,12 +251,12 @@ class FirewallEngine {
     o->set("default_policy", std::string(rampart::firewall::action_name(installed_policy_)));
     o->set("blocklist_prefixes", static_cast<uint64_t>(installed_blocklist_));
     Poco::JSON::Array::Ptr hits = new Poco::JSON::Array;
-    for (uint32_t i = 0; program_ && i < installed_ids_.size(); ++i) {
+    const auto counted = installed_hits();
+    for (uint32_t i = 0; i < counted.size(); ++i) {
       Poco::JSON::Object::Ptr h = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
       h->set("id", installed_ids_[i]);
       h->set("priority_index", i);
-      h->set("hits", hits_before(installed_ids_[i]) +
-                         program_.counter(RAMPART_NAME(RAMPART_FW_MAP_HITS), i));
+      h->set("hits", hits_before(installed_ids_[i]) + counted[i]);
       hits->add(h);
     }
     o->set("hits", hits);
@@ -299,15 +299,26 @@ class FirewallEngine {
   }
 
  private:
-  static std::vector<Rule> parse_bodies(const std::vector<rampart::sdk::RuleBody>& bodies) {
+  // The stored set, parsed: a body parsed for the set before is not parsed
+  // again (a write to one rule of thousands parses that one).
+  std::vector<Rule> parse_bodies(const std::vector<rampart::sdk::RuleBody>& bodies) {
+    std::lock_guard lock(parse_mu_);
     std::vector<Rule> rules;
+    std::map<uint32_t, std::pair<std::string, Rule>> next;
     for (const auto& b : bodies) {
-      try {
-        rules.push_back(rampart::firewall::rule_from_json(b.body, b.id));
-      } catch (const rampart::firewall::RuleError& e) {
-        throw Error(RAMPART_ERR_INVALID_ARGUMENT, "rule " + std::to_string(b.id) + ": " + e.what());
+      if (const auto it = parsed_.find(b.id); it != parsed_.end() && it->second.first == b.body) {
+        rules.push_back(it->second.second);
+      } else {
+        try {
+          rules.push_back(rampart::firewall::rule_from_json(b.body, b.id));
+        } catch (const rampart::firewall::RuleError& e) {
+          throw Error(RAMPART_ERR_INVALID_ARGUMENT,
+                      "rule " + std::to_string(b.id) + ": " + e.what());
+        }
       }
+      next[b.id] = {b.body, rules.back()};
     }
+    parsed_ = std::move(next);
     return rules;
   }
 
@@ -330,6 +341,13 @@ class FirewallEngine {
     install(rules, s);
   }
 
+  // The live instance's hits by priority index, read at once (status_mu_).
+  std::vector<uint64_t> installed_hits() const {
+    if (!program_) return {};
+    return program_.counters(RAMPART_NAME(RAMPART_FW_MAP_HITS), 0,
+                             static_cast<uint32_t>(installed_ids_.size()));
+  }
+
   uint64_t hits_before(uint32_t id) const {
     const auto it = hits_before_.find(id);
     return it == hits_before_.end() ? 0 : it->second;
@@ -345,7 +363,8 @@ class FirewallEngine {
     }
     // The live tables' capacity where the set fits it: the same shape, so
     // the host swaps tables into a spare instance instead of loading one.
-    auto image = rampart::firewall::to_program_image(compiled, s.blocklist.get(), capacity_);
+    auto image =
+        rampart::firewall::to_program_image(compiled, s.blocklist.get(), capacity_, &bitmaps_);
     image.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_ALLOW_SAMPLE), s.allow_sample);
     image.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_EVENT_RATE), s.event_rate);
     rampart::sdk::Program next;
@@ -367,11 +386,11 @@ class FirewallEngine {
       // microseconds' worth, are not counted.)
       std::map<uint32_t, uint64_t> carried;
       for (const auto& r : compiled.rules) carried[r.id] = 0;
-      for (uint32_t i = 0; program_ && i < installed_ids_.size(); ++i) {
+      const auto counted = installed_hits();
+      for (uint32_t i = 0; i < counted.size(); ++i) {
         const auto it = carried.find(installed_ids_[i]);
         if (it == carried.end()) continue;  // the rule is gone: so are its hits
-        it->second =
-            hits_before(installed_ids_[i]) + program_.counter(RAMPART_NAME(RAMPART_FW_MAP_HITS), i);
+        it->second = hits_before(installed_ids_[i]) + counted[i];
       }
       hits_before_ = std::move(carried);
       program_ = std::move(next);  // the previous instance is released
@@ -397,6 +416,9 @@ class FirewallEngine {
   std::vector<uint32_t> installed_ids_;        // rule id by priority index
   std::map<uint32_t, uint64_t> hits_before_;   // by rule id: hits of the sets replaced
   rampart::firewall::TableCapacity capacity_;  // of the live tables
+  std::vector<uint64_t> bitmaps_;              // the image's class bitmaps (install_mu_)
+  std::mutex parse_mu_;                        // parsed_
+  std::map<uint32_t, std::pair<std::string, Rule>> parsed_;  // by id: body, rule
   Action installed_policy_ = Action::allow;
   size_t installed_blocklist_ = 0;
   Settings settings_;

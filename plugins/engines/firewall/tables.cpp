@@ -7,12 +7,23 @@
 namespace rampart::firewall {
 namespace {
 
-// A table of `capacity` entries (at least one, and at least the values').
+// A table of `capacity` entries (at least one, and at least the values'),
+// its values read in place from the compiled set or blocklist, which
+// outlive the install: megabytes not copied per rule change.
 template <class T>
-sdk::MapImage dense(const std::string& name, const std::vector<T>& values, uint32_t capacity = 0) {
+sdk::MapImage borrowed(const std::string& name, const std::vector<T>& values,
+                       uint32_t capacity = 0) {
   sdk::MapImage m;
   m.name = name;
   m.max_entries = std::max({1u, capacity, static_cast<uint32_t>(values.size())});
+  m.borrow_dense(values);
+  return m;
+}
+
+// The same, its values copied (built here, gone when this returns).
+template <class T>
+sdk::MapImage dense(const std::string& name, const std::vector<T>& values, uint32_t capacity = 0) {
+  sdk::MapImage m = borrowed(name, values, capacity);
   m.set_dense(values);
   return m;
 }
@@ -54,7 +65,7 @@ TableCapacity TableCapacity::fit(const CompiledRuleset& rs) const {
 }
 
 sdk::ProgramImage to_program_image(const CompiledRuleset& rs, const CompiledBlocklist* bl,
-                                   const TableCapacity& want) {
+                                   const TableCapacity& want, std::vector<uint64_t>* scratch) {
   // At least what the set needs, whatever was asked.
   const TableCapacity cap = want.fit(rs);
   sdk::ProgramImage p;
@@ -89,27 +100,35 @@ sdk::ProgramImage to_program_image(const CompiledRuleset& rs, const CompiledBloc
   // prefixes are listed today (fw_set says whether to look).
   const auto tbl16 = [&](int field) { return rs.fields_used & (1u << field) ? 65536u : 1u; };
   p.maps.push_back(
-      dense(RAMPART_NAME(RAMPART_FW_MAP_SRC4_TBL16), rs.src4.tbl16, tbl16(RAMPART_FW_F_SRC)));
-  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_SRC4_TBL8), rs.src4.tbl8, cap.src4_tbl8));
+      borrowed(RAMPART_NAME(RAMPART_FW_MAP_SRC4_TBL16), rs.src4.tbl16, tbl16(RAMPART_FW_F_SRC)));
+  p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_SRC4_TBL8), rs.src4.tbl8, cap.src4_tbl8));
   p.maps.push_back(
-      dense(RAMPART_NAME(RAMPART_FW_MAP_DST4_TBL16), rs.dst4.tbl16, tbl16(RAMPART_FW_F_DST)));
-  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_DST4_TBL8), rs.dst4.tbl8, cap.dst4_tbl8));
+      borrowed(RAMPART_NAME(RAMPART_FW_MAP_DST4_TBL16), rs.dst4.tbl16, tbl16(RAMPART_FW_F_DST)));
+  p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_DST4_TBL8), rs.dst4.tbl8, cap.dst4_tbl8));
   p.maps.push_back(lpm(RAMPART_NAME(RAMPART_FW_MAP_SRC6), rs.src6, cap.src6));
   p.maps.push_back(lpm(RAMPART_NAME(RAMPART_FW_MAP_DST6), rs.dst6, cap.dst6));
-  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_SPORT), rs.sport, RAMPART_FW_PORT_ENTRIES));
-  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_DPORT), rs.dport, RAMPART_FW_PORT_ENTRIES));
-  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_PROTO), rs.proto, RAMPART_FW_PROTO_ENTRIES));
-  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_VLAN), rs.vlan, RAMPART_FW_VLAN_ENTRIES));
-  // Each class's bitmap padded from the set's words to the capacity's.
-  std::vector<uint64_t> words(size_t(cap.nclasses) * cap.nwords);
-  for (uint32_t c = 0; c < rs.nclasses; ++c)
-    std::copy_n(rs.bitmaps.begin() + size_t(c) * rs.nwords, rs.nwords,
-                words.begin() + size_t(c) * cap.nwords);
-  sdk::MapImage bitmaps = dense(RAMPART_NAME(RAMPART_FW_MAP_BITMAPS), words);
+  p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_SPORT), rs.sport, RAMPART_FW_PORT_ENTRIES));
+  p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_DPORT), rs.dport, RAMPART_FW_PORT_ENTRIES));
+  p.maps.push_back(
+      borrowed(RAMPART_NAME(RAMPART_FW_MAP_PROTO), rs.proto, RAMPART_FW_PROTO_ENTRIES));
+  p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_VLAN), rs.vlan, RAMPART_FW_VLAN_ENTRIES));
+  // Each class's bitmap padded from the set's words to the capacity's (the
+  // classes past the set's are left to the host: zeros).
+  std::vector<uint64_t> local;
+  std::vector<uint64_t>& words = scratch ? *scratch : local;
+  words.resize(size_t(rs.nclasses) * cap.nwords);
+  for (uint32_t c = 0; c < rs.nclasses; ++c) {
+    const auto from = rs.bitmaps.begin() + size_t(c) * rs.nwords;
+    const auto to = words.begin() + size_t(c) * cap.nwords;
+    std::copy_n(from, rs.nwords, to);
+    std::fill(to + rs.nwords, to + cap.nwords, 0);
+  }
+  sdk::MapImage bitmaps = scratch ? borrowed(RAMPART_NAME(RAMPART_FW_MAP_BITMAPS), words)
+                                  : dense(RAMPART_NAME(RAMPART_FW_MAP_BITMAPS), words);
   bitmaps.value_size = cap.nwords * 8;
   bitmaps.max_entries = cap.nclasses;
   p.maps.push_back(std::move(bitmaps));
-  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_RULES), rs.rules, cap.nwords * 64));
+  p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_RULES), rs.rules, cap.nwords * 64));
   sdk::MapImage hits;
   hits.name = RAMPART_NAME(RAMPART_FW_MAP_HITS);
   hits.max_entries = cap.nwords * 64;
@@ -117,9 +136,9 @@ sdk::ProgramImage to_program_image(const CompiledRuleset& rs, const CompiledBloc
 
   if (bl && bl->has_v4) {
     p.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_BLOCK_V4), 1);
-    p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_ANY), bl->any));
-    p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_L1), bl->l1));
-    p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_TBL8), bl->tbl8));
+    p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_ANY), bl->any));
+    p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_L1), bl->l1));
+    p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_TBL8), bl->tbl8));
   }
   if (bl && !bl->v6.empty()) {
     std::array<uint8_t, RAMPART_FW_BLOCK6_LENS> lens{};

@@ -54,9 +54,14 @@ struct TableCapacity {                    // all 0: none yet
 
 // With a blocklist, its tables go into the same instance: one swap
 // replaces rules and blocklist together. The tables are made `capacity`
-// large (at least what `rs` needs: default, exactly fit()).
+// large (at least what `rs` needs: default, exactly fit()). The image reads
+// `rs` and the blocklist in place, so both must outlive it; the class
+// bitmaps, laid out to the capacity's width, go in `scratch` when given
+// (kept by the caller across installs: no fresh pages per rule change),
+// else in the image.
 sdk::ProgramImage to_program_image(const CompiledRuleset& rs,
                                    const CompiledBlocklist* blocklist = nullptr,
-                                   const TableCapacity& capacity = {});
+                                   const TableCapacity& capacity = {},
+                                   std::vector<uint64_t>* scratch = nullptr);
 
 }  // namespace rampart::firewall
