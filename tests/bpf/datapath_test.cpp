@@ -692,6 +692,7 @@ struct Tables {
   uint64_t pair = 0;
   std::vector<uint32_t> ports;
   uint32_t flavour = 0;
+  uint32_t port_capacity = 0;  // 0: as declared (64); another size is another shape
 };
 
 std::shared_ptr<rampart::bpf::InstalledProgram> install_tables(Datapath& dp, const Tables& t) {
@@ -706,6 +707,7 @@ std::shared_ptr<rampart::bpf::InstalledProgram> install_tables(Datapath& dp, con
   }
   rampart::bpf::MapContents ports;
   ports.name = "ports";
+  ports.max_entries = t.port_capacity;
   for (const uint32_t p : t.ports)
     ports.entries.emplace_back(rampart::bpf::bytes_of(p), rampart::bpf::bytes_of(uint32_t{1}));
   spec.maps.push_back(ports);
@@ -803,6 +805,42 @@ TEST_F(DatapathTest, SparesOfTheLiveShapeArePreparedAhead) {
   EXPECT_EQ(ids.size(), size_t(1 + rampart::bpf::InstancePool::kPerPlace))
       << "each write took a prepared spare, not the one that just left";
   EXPECT_EQ(run(root, true).verdict, XDP_DROP) << "port 2 is no longer listed";
+}
+
+// A set that outgrows its tables changes shape: that install loads a new
+// instance, and the writes after it refill spares of the new shape. Under
+// traffic, through 6 growths and the swaps between them, no packet sees
+// two sets.
+TEST_F(DatapathTest, ShapeGrowthUnderTrafficStillNeverMixesTwoSets) {
+  Datapath dp(options());
+  dp.start();
+  const int root = root_fd(dp, "xdp_root");
+  auto current = install_tables(dp, {1, {2}});
+  const int mixes = dp.owned_map_fd("tables", "mixes");
+  ASSERT_GE(mixes, 0);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> runs{0};
+  std::thread traffic([&] {
+    while (!stop.load()) {
+      run(root, true, 2000);
+      runs.fetch_add(1);
+    }
+  });
+  const uint64_t loads_before = dp.loads();
+  constexpr int kGrowths = 6, kSwapsEach = 5;
+  for (int g = 0; g < kGrowths; ++g) {
+    for (int i = 0; i < kSwapsEach; ++i) {
+      const uint64_t pair = uint64_t(g) * 100 + uint64_t(i) + 2;
+      current = install_tables(dp, {pair, {2}, 0, 128u << g});
+    }
+  }
+  stop = true;
+  traffic.join();
+  EXPECT_GT(runs.load(), 0u) << "traffic ran during the swaps";
+  EXPECT_GE(dp.loads() - loads_before, uint64_t(kGrowths)) << "each growth loads its shape";
+  EXPECT_GE(dp.refills(), uint64_t(kGrowths)) << "the writes between growths refill";
+  EXPECT_EQ(Datapath::percpu_sum(mixes, 0), 0u) << "packets judged by two sets at once";
+  EXPECT_EQ(run(root, true).verdict, XDP_PASS) << "the last set lists port 2";
 }
 
 // Counters read at once (program_counters, ABI 1.7) agree with reading
