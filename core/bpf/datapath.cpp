@@ -859,8 +859,8 @@ void Datapath::uninstall(const std::string& key) {
   }
   unlink((opts_.pin_root + "/stages/" + key).c_str());
   log::info(kLog, "stage removed from the chain", {{"stage", key}, {"plugin", it->second.owner}});
-  stages_.erase(it);
   pool_->forget(key);
+  stages_.erase(it);  // last: `key` may be the erased entry's own
 }
 
 // A stage's program: a spare of the same shape refilled (tables written, no
