@@ -4,7 +4,8 @@
 # really compile and swap rule sets):
 #   1. wrk GET /api/v1/firewall/rules (100 stored rules): requests/s, latency
 #   2. wrk POST /api/v1/firewall/rules (each a new rule): requests/s, latency
-#   3. bench/api/write_latency: 1,000 writes, time until in effect in the kernel,
+#   3. bench/api/write_latency: 1,000 writes, time until in effect in the kernel
+#      (the answer, and a probe packet through the pinned XDP root),
 #      then 300 with agent.table_swaps: false (each write a program load), and
 #      the ratio of the medians
 # Run as root from the repository root after `make build`:
@@ -19,10 +20,15 @@ cleanup() {
   [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
   ip netns exec "$ns" "$build/bin/rampartd" --detach-all --config "$work/rampart.yaml" >/dev/null 2>&1 || true
   ip netns del "$ns" 2>/dev/null || true
+  umount "$work/bpffs" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 ip netns add "$ns"
+# The pins on a bpffs of the run's own, outside /sys: `ip netns exec`
+# remounts /sys, and the latency probe opens the XDP root from its pin.
+mkdir -p "$work/bpffs"
+mount -t bpf bpf "$work/bpffs"
 ip -n "$ns" link add rpbench0 type veth peer name rpbench1
 ip -n "$ns" link set lo up
 ip -n "$ns" link set rpbench0 up
@@ -32,7 +38,7 @@ agent:
   interfaces: [rpbench0]
   state_dir: $work/state
   bpf_dir: $build/lib/rampart/bpf
-  bpf_pin_path: /sys/fs/bpf/rampart-bench-$$
+  bpf_pin_path: $work/bpffs/rampart
   log_level: warn
 plugins:
   firewall: {}
@@ -79,12 +85,12 @@ echo "   rules stored after the run: $(api 'http://127.0.0.1:18080/api/v1/firewa
 # Back to the 100 standing rules for the latency run.
 standing 100 >/dev/null
 echo "== time to effect, 1,000 writes (100 standing rules)"
-ip netns exec "$ns" "$build/bin/bench_api_write_latency" 18080 1000 | tee "$work/swaps.txt"
+ip netns exec "$ns" "$build/bin/bench_api_write_latency" 18080 1000 "$work/bpffs/rampart" | tee "$work/swaps.txt"
 # Bigger sets: the import itself (a new shape: a program load), then writes on top.
 for n in 4096 10000; do
   standing "$n" >/dev/null  # the first import at this size loads; the second swaps
   echo "== import (replace) of $n rules: $(standing "$n") s; time to effect, 300 writes on top"
-  ip netns exec "$ns" "$build/bin/bench_api_write_latency" 18080 300
+  ip netns exec "$ns" "$build/bin/bench_api_write_latency" 18080 300 "$work/bpffs/rampart"
 done
 standing 100 >/dev/null
 
@@ -97,7 +103,7 @@ ip netns exec "$ns" "$build/bin/rampartd" --config "$work/rampart.yaml" \
   --plugin-dir "$build/lib/rampart/plugins" >>"$work/rampartd.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do ip netns exec "$ns" curl -sf http://127.0.0.1:18080/readyz >/dev/null 2>&1 && break; sleep 0.1; done
-ip netns exec "$ns" "$build/bin/bench_api_write_latency" 18080 300 | tee "$work/loads.txt"
-median() { sed -n 's/.*median \([0-9.]*\) ms.*/\1/p' "$1"; }
+ip netns exec "$ns" "$build/bin/bench_api_write_latency" 18080 300 "$work/bpffs/rampart" | tee "$work/loads.txt"
+median() { sed -n '1s/.*median \([0-9.]*\) ms.*/\1/p' "$1"; }
 awk -v a="$(median "$work/swaps.txt")" -v b="$(median "$work/loads.txt")" \
   'BEGIN { printf "   median with table swaps / median with a load per write: %.3f\n", a / b }'

@@ -35,6 +35,7 @@
 #include "http_client.hpp"
 #include "metrics_check.hpp"
 #include "netns_lab.hpp"
+#include "poll.hpp"
 #include "privilege.hpp"
 #include "rampart/firewall.h"
 #include "smtp_server.hpp"
@@ -774,6 +775,7 @@ TEST_F(FirewallLab, KilledDuringWriteStormsLosesNoAcknowledgedWrite) {
     }
     next_id += kWriters * 100000;
     std::atomic<bool> stop{false};
+    std::atomic<size_t> acked_now{0};
     std::vector<std::thread> threads;
     for (int w = 0; w < kWriters; ++w) {
       threads.emplace_back([&, w] {
@@ -812,17 +814,24 @@ TEST_F(FirewallLab, KilledDuringWriteStormsLosesNoAcknowledgedWrite) {
             }
             me.in_flight.erase(target);
             ++me.acked;
+            acked_now.fetch_add(1);
           } catch (const std::exception&) {
             break;  // the connection died with rampartd: this write is in flight
           }
         }
       });
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng() % 300));  // the random moment
+    // The random moment: up to 300 ms into the storm, once it is writing
+    // (the first writes after a start wait for the spares being loaded).
+    const bool writing = rampart::test::poll_until(
+        [&] { return acked_now.load() > 0; }, std::chrono::seconds(20 * rampart::test::kSlowdown));
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300));
     daemon_->signal(SIGKILL);
-    ASSERT_FALSE(daemon_->wait_exit().has_value()) << "killed, not exited";
+    const auto exited = daemon_->wait_exit();
     stop = true;
     for (auto& t : threads) t.join();
+    ASSERT_TRUE(writing) << "round " << round << ": no write was acknowledged";
+    ASSERT_FALSE(exited.has_value()) << "killed, not exited";
 
     std::set<uint32_t> in_flight;
     size_t acked = 0;
