@@ -177,10 +177,10 @@ void InstancePool::run() {
     // Kept only with the shape asked for (a persistent map replaced
     // meanwhile makes another) and while the place still wants it.
     if (!inst || !inst->refillable() || inst->shape() != job->shape) continue;
-    ++prepared_;
     lock.unlock();
     keep(job->place, Spare{std::move(inst), 0});
     lock.lock();
+    ++prepared_;  // counted once it can be taken
   }
 }
 
