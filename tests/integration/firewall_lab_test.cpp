@@ -595,6 +595,90 @@ TEST_F(FirewallLab, RuleWritesSwapTablesAndKeepHitCounters) {
   EXPECT_GE(hits_of_rule_1(), before + 3.0 * kPackets);
 }
 
+// A 1,000-rule set as an import body: 999 deny rules the flood below never
+// matches, and the one it does (allow, `target_id` at `target_priority`).
+std::string thousand_rules_json(uint32_t target_id, int32_t target_priority) {
+  std::string body = R"({"rules":[)";
+  for (uint32_t i = 1; i < 1000; ++i) {
+    body += R"({"id":)" + std::to_string(i) + R"(,"priority":)" + std::to_string(i) +
+            R"(,"action":"deny","protocol":")" + (i % 2 ? "tcp" : "udp") + R"(","src_ip":"10.)" +
+            std::to_string(i / 256 % 256) + "." + std::to_string(i % 256) +
+            R"(.0/24","dst_port":")" + std::to_string(1000 + i % 5000) + R"("},)";
+  }
+  body += R"({"id":)" + std::to_string(target_id) + R"(,"priority":)" +
+          std::to_string(target_priority) +
+          R"(,"action":"allow","protocol":"udp","src_ip":"198.18.0.1/32","dst_port":"9999"}]})";
+  return body;
+}
+
+// Under a UDP flood, 1,000 imports over REST alternate between two
+// 1,000-rule sets of one shape (table swaps): the flood matches rule 500001
+// at priority 250 in one set and rule 500002 at priority 750 in the other,
+// and the TC side counts the rule each packet's XDP verdict names. A packet
+// judged by a mix of the two sets' tables would name another rule, or none.
+TEST_F(FirewallLab, AThousandRestSwapsUnderAFloodNeverMixTwoSets) {
+  const auto cfg = write_config("[]", "");
+  rampart::test::write_file(
+      cfg, rampart::test::read_file(cfg) + "  rest: " +
+               rampart::test::rest_settings(dir_.path(),
+                                            "write_rate_per_second: 100000, write_burst: 100000") +
+               "\n");
+  ASSERT_NO_FATAL_FAILURE(start(cfg, "] ready plugins=firewall,log,rest refused=0"));
+  ASSERT_TRUE(daemon_->wait_for("attached TC")) << daemon_->output();
+  rampart::test::ApiClient client{rampart::test::listening_port(daemon_->output()),
+                                  rampart::test::bootstrap_token(dir_ / "state")};
+  const std::string set_a = thousand_rules_json(500001, 250),
+                    set_b = thousand_rules_json(500002, 750);
+  auto import = [&](const std::string& body) {
+    return lab_->in_ns(lab_->ns_b(),
+                       [&] { return client.call("PUT", "/api/v1/firewall/rules", body); });
+  };
+  ASSERT_EQ(import(set_a).status, 200);
+  TcMetaReader tc(bpffs_ + "/rampart");
+
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> sent{0};
+  const int sock = lab_->socket_in(lab_->ns_a(), AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in src{}, dst{};
+  src.sin_family = dst.sin_family = AF_INET;
+  inet_pton(AF_INET, "198.18.0.1", &src.sin_addr);
+  inet_pton(AF_INET, "198.18.0.2", &dst.sin_addr);
+  dst.sin_port = htons(9999);
+  bind(sock, reinterpret_cast<sockaddr*>(&src), sizeof src);
+  std::thread sender([&] {
+    while (!stop) {
+      if (sendto(sock, "x", 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst) == 1) ++sent;
+    }
+  });
+  // Fewer under the sanitizers, whose rampartd is several times slower.
+  const int swaps = 1000 / rampart::test::kSlowdown;
+  int refused = 0;
+  lab_->in_ns(lab_->ns_b(), [&] {
+    for (int i = 0; i < swaps; ++i) {
+      if (client.call("PUT", "/api/v1/firewall/rules", i % 2 == 0 ? set_b : set_a).status != 200)
+        ++refused;
+    }
+    return 0;
+  });
+  stop = true;
+  sender.join();
+  close(sock);
+  lab_->send_and_count(0);  // the marker: everything sent before it has arrived
+
+  EXPECT_EQ(refused, 0);
+  const auto seen = tc.counts();
+  uint64_t judged = 0;
+  for (const auto& [rule, n] : seen) {
+    EXPECT_TRUE(rule == 500001 || rule == 500002) << n << " packets judged by rule " << rule;
+    judged += n;
+  }
+  EXPECT_GT(seen.count(500001) ? seen.at(500001) : 0, 0u);
+  EXPECT_GT(seen.count(500002) ? seen.at(500002) : 0, 0u);
+  EXPECT_GT(judged, 0u);
+  EXPECT_LE(judged, sent.load());
+  EXPECT_EQ(daemon_->output().find("error"), std::string::npos) << daemon_->output();
+}
+
 // The rule ids the live firewall instance holds in the kernel: the XDP
 // chain's programs, the one named xdp_firewall, its fw_set (rule count)
 // and fw_rules (id by priority index) maps.
