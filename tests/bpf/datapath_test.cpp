@@ -695,6 +695,31 @@ struct Tables {
   uint32_t port_capacity = 0;  // 0: as declared (64); another size is another shape
 };
 
+// test_run traffic through the XDP root on a thread of its own, 2,000
+// packets a run, until stopped.
+class Traffic {
+ public:
+  explicit Traffic(int root)
+      : thread_([this, root] {
+          while (!stop_.load()) {
+            run(root, true, 2000);
+            runs_.fetch_add(1);
+          }
+        }) {}
+  ~Traffic() { stop(); }
+  uint64_t runs() const { return runs_.load(); }
+  uint64_t stop() {  // the runs made
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    return runs_.load();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> runs_{0};
+  std::thread thread_;
+};
+
 std::shared_ptr<rampart::bpf::InstalledProgram> install_tables(Datapath& dp, const Tables& t) {
   InstanceSpec spec;
   spec.program = "table_xdp";
@@ -722,6 +747,20 @@ std::shared_ptr<rampart::bpf::InstalledProgram> install_tables(Datapath& dp, con
   target.priority = 100;
   return dp.install("table_probe", spec, target);
 }
+
+// A datapath with the table probe installed (pair 1, port 2 listed), its
+// XDP root, and the probe's persistent count of packets that saw two sets.
+struct ProbeRig {
+  explicit ProbeRig(const rampart::bpf::DatapathOptions& o) : dp(o) {
+    dp.start();
+    root = root_fd(dp, "xdp_root");
+    current = install_tables(dp, {1, {2}});
+    mixes = dp.owned_map_fd("tables", "mixes");
+  }
+  Datapath dp;
+  int root = -1, mixes = -1;
+  std::shared_ptr<rampart::bpf::InstalledProgram> current;
+};
 
 uint32_t prog_id(int fd) {
   bpf_prog_info info{};
@@ -812,35 +851,22 @@ TEST_F(DatapathTest, SparesOfTheLiveShapeArePreparedAhead) {
 // traffic, through 6 growths and the swaps between them, no packet sees
 // two sets.
 TEST_F(DatapathTest, ShapeGrowthUnderTrafficStillNeverMixesTwoSets) {
-  Datapath dp(options());
-  dp.start();
-  const int root = root_fd(dp, "xdp_root");
-  auto current = install_tables(dp, {1, {2}});
-  const int mixes = dp.owned_map_fd("tables", "mixes");
-  ASSERT_GE(mixes, 0);
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> runs{0};
-  std::thread traffic([&] {
-    while (!stop.load()) {
-      run(root, true, 2000);
-      runs.fetch_add(1);
-    }
-  });
-  const uint64_t loads_before = dp.loads();
+  ProbeRig rig(options());
+  ASSERT_GE(rig.mixes, 0);
+  Traffic traffic(rig.root);
+  const uint64_t loads_before = rig.dp.loads();
   constexpr int kGrowths = 6, kSwapsEach = 5;
   for (int g = 0; g < kGrowths; ++g) {
     for (int i = 0; i < kSwapsEach; ++i) {
       const uint64_t pair = uint64_t(g) * 100 + uint64_t(i) + 2;
-      current = install_tables(dp, {pair, {2}, 0, 128u << g});
+      rig.current = install_tables(rig.dp, {pair, {2}, 0, 128u << g});
     }
   }
-  stop = true;
-  traffic.join();
-  EXPECT_GT(runs.load(), 0u) << "traffic ran during the swaps";
-  EXPECT_GE(dp.loads() - loads_before, uint64_t(kGrowths)) << "each growth loads its shape";
-  EXPECT_GE(dp.refills(), uint64_t(kGrowths)) << "the writes between growths refill";
-  EXPECT_EQ(Datapath::percpu_sum(mixes, 0), 0u) << "packets judged by two sets at once";
-  EXPECT_EQ(run(root, true).verdict, XDP_PASS) << "the last set lists port 2";
+  EXPECT_GT(traffic.stop(), 0u) << "traffic ran during the swaps";
+  EXPECT_GE(rig.dp.loads() - loads_before, uint64_t(kGrowths)) << "each growth loads its shape";
+  EXPECT_GE(rig.dp.refills(), uint64_t(kGrowths)) << "the writes between growths refill";
+  EXPECT_EQ(Datapath::percpu_sum(rig.mixes, 0), 0u) << "packets judged by two sets at once";
+  EXPECT_EQ(run(rig.root, true).verdict, XDP_PASS) << "the last set lists port 2";
 }
 
 // Counters read at once (program_counters, ABI 1.7) agree with reading
@@ -863,7 +889,9 @@ TEST_F(DatapathTest, CounterRangesReadInOneBatchAgreeWithSingleReads) {
     ASSERT_EQ(got.size(), n);
     for (size_t i = 0; i < n; ++i) {
       EXPECT_EQ(got[i], want(first + uint32_t(i))) << "entry " << first + i;
-      if (first + i < 10) EXPECT_EQ(got[i], Datapath::percpu_sum(fd, first + uint32_t(i)));
+      if (first + i < 10) {
+        EXPECT_EQ(got[i], Datapath::percpu_sum(fd, first + uint32_t(i)));
+      }
     }
   }
   close(fd);
@@ -885,23 +913,15 @@ TEST_F(DatapathTest, WithoutTableSwapsEveryInstallLoads) {
 // only once a grace period has passed since it left the chain). The same
 // check sees mixes at once when the live tables are written in place.
 TEST_F(DatapathTest, TableSwapsUnderTrafficNeverMixTwoSets) {
-  Datapath dp(options());
-  dp.start();
-  const int root = root_fd(dp, "xdp_root");
-  auto current = install_tables(dp, {1, {2}});
-  const int mixes = dp.owned_map_fd("tables", "mixes");
-  ASSERT_GE(mixes, 0);
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> runs{0};
-  std::thread traffic([&] {
-    while (!stop.load()) {
-      run(root, true, 2000);
-      runs.fetch_add(1);
-    }
-  });
+  ProbeRig rig(options());
+  ASSERT_GE(rig.mixes, 0);
+  Datapath& dp = rig.dp;
+  const int root = rig.root, mixes = rig.mixes;
+  auto& current = rig.current;
+  Traffic traffic(root);
   constexpr int kSwaps = 200;
   for (int i = 0; i < kSwaps; ++i) current = install_tables(dp, {uint64_t(i + 2), {2}});
-  const uint64_t during = runs.load();
+  const uint64_t during = traffic.runs();
   const uint64_t refills = dp.refills();
   const uint64_t mixed = Datapath::percpu_sum(mixes, 0);
 
@@ -918,8 +938,7 @@ TEST_F(DatapathTest, TableSwapsUnderTrafficNeverMixTwoSets) {
         return Datapath::percpu_sum(mixes, 0) > 0;
       },
       std::chrono::seconds(20));
-  stop = true;
-  traffic.join();
+  traffic.stop();
   EXPECT_GT(during, 0u) << "traffic ran during the swaps";
   EXPECT_GE(refills, uint64_t(kSwaps - 2)) << "all but the first swaps refill a spare";
   EXPECT_EQ(mixed, 0u) << "packets judged by two sets at once";

@@ -91,6 +91,17 @@ class FirewallLab : public ::testing::Test {
                                   extra + "    rules: " + rules + "\n");
     return path;
   }
+  // No rules, and the REST frontend on B's loopback (a port the kernel
+  // picks) without a write rate limit: for write storms.
+  std::string write_storm_config() {
+    const auto cfg = write_config("[]", "");
+    rampart::test::write_file(
+        cfg, rampart::test::read_file(cfg) + "  rest: " +
+                 rampart::test::rest_settings(
+                     dir_.path(), "write_rate_per_second: 100000, write_burst: 100000") +
+                 "\n");
+    return cfg;
+  }
   // Whether Rampart's TC dispatcher filter is on B's interface in `dir`.
   bool has_tc_filter(const std::string& dir) const {
     return NetnsLab::sh("tc -n " + lab_->ns_b() + " filter show dev " + lab_->if_b() + " " + dir)
@@ -418,6 +429,56 @@ TEST_F(FirewallLab, TcSeesTheXdpVerdictInMetadata) {
 
 // 10,000 rules, all but one never matching the test traffic; the one that
 // does sits at another priority and has another id in set A and set B.
+// UDP from A's 198.18.0.1 to B's 198.18.0.2 port 9999, as fast as one
+// thread sends, until stopped.
+class UdpFlood {
+ public:
+  explicit UdpFlood(const NetnsLab& lab)
+      : sock_(lab.socket_in(lab.ns_a(), AF_INET, SOCK_DGRAM, 0)) {
+    sockaddr_in src{};
+    src.sin_family = dst_.sin_family = AF_INET;
+    inet_pton(AF_INET, "198.18.0.1", &src.sin_addr);
+    inet_pton(AF_INET, "198.18.0.2", &dst_.sin_addr);
+    dst_.sin_port = htons(9999);
+    bind(sock_, reinterpret_cast<sockaddr*>(&src), sizeof src);
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        if (sendto(sock_, "x", 1, 0, reinterpret_cast<sockaddr*>(&dst_), sizeof dst_) == 1) ++sent_;
+      }
+    });
+  }
+  ~UdpFlood() { stop(); }
+  uint64_t stop() {  // the packets sent
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    if (sock_ >= 0) close(sock_);
+    sock_ = -1;
+    return sent_.load();
+  }
+
+ private:
+  int sock_;
+  sockaddr_in dst_{};
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> sent_{0};
+  std::thread thread_;
+};
+
+// What the flood's packets were judged by, as the TC side counted: rule
+// 500001 (one set) or 500002 (the other), each at least once, and never
+// another rule (a mix of the two sets' tables).
+void expect_judged_by_one_set(const std::map<uint32_t, uint64_t>& seen, uint64_t sent) {
+  uint64_t judged = 0;
+  for (const auto& [rule, n] : seen) {
+    EXPECT_TRUE(rule == 500001 || rule == 500002) << n << " packets judged by rule " << rule;
+    judged += n;
+  }
+  EXPECT_GT(seen.count(500001) ? seen.at(500001) : 0, 0u);
+  EXPECT_GT(seen.count(500002) ? seen.at(500002) : 0, 0u);
+  EXPECT_GT(judged, 0u);
+  EXPECT_LE(judged, sent);
+}
+
 std::string ten_thousand_rules(uint32_t target_id, int32_t target_priority) {
   std::string yaml = "\n";
   for (uint32_t i = 1; i < 10000; ++i) {
@@ -442,40 +503,16 @@ TEST_F(FirewallLab, TenThousandRulesReplacedUnderTrafficNeverMix) {
   for (const char* dir : {"ingress", "egress"}) EXPECT_TRUE(has_tc_filter(dir)) << dir;
   TcMetaReader tc(bpffs_ + "/rampart");
 
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> sent{0};
-  const int sock = lab_->socket_in(lab_->ns_a(), AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in src{}, dst{};
-  src.sin_family = dst.sin_family = AF_INET;
-  inet_pton(AF_INET, "198.18.0.1", &src.sin_addr);
-  inet_pton(AF_INET, "198.18.0.2", &dst.sin_addr);
-  dst.sin_port = htons(9999);
-  bind(sock, reinterpret_cast<sockaddr*>(&src), sizeof src);
-  std::thread sender([&] {
-    while (!stop) {
-      if (sendto(sock, "x", 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst) == 1) ++sent;
-    }
-  });
+  UdpFlood flood(*lab_);
   const int rounds = 4;
   for (int i = 0; i < rounds; ++i) {
     write_config(i % 2 == 0 ? set_b : set_a);
     reload(static_cast<size_t>(i + 1));
   }
-  stop = true;
-  sender.join();
-  close(sock);
+  const uint64_t sent = flood.stop();
   lab_->send_and_count(0);  // the marker: everything sent before it has arrived
 
-  const auto seen = tc.counts();
-  uint64_t judged = 0;
-  for (const auto& [rule, n] : seen) {
-    EXPECT_TRUE(rule == 500001 || rule == 500002) << n << " packets judged by rule " << rule;
-    judged += n;
-  }
-  EXPECT_GT(seen.count(500001) ? seen.at(500001) : 0, 0u);
-  EXPECT_GT(seen.count(500002) ? seen.at(500002) : 0, 0u);
-  EXPECT_GT(judged, 0u);
-  EXPECT_LE(judged, sent.load());
+  expect_judged_by_one_set(tc.counts(), sent);
   EXPECT_EQ(daemon_->output().find("error"), std::string::npos) << daemon_->output();
 }
 
@@ -617,12 +654,7 @@ std::string thousand_rules_json(uint32_t target_id, int32_t target_priority) {
 // and the TC side counts the rule each packet's XDP verdict names. A packet
 // judged by a mix of the two sets' tables would name another rule, or none.
 TEST_F(FirewallLab, AThousandRestSwapsUnderAFloodNeverMixTwoSets) {
-  const auto cfg = write_config("[]", "");
-  rampart::test::write_file(
-      cfg, rampart::test::read_file(cfg) + "  rest: " +
-               rampart::test::rest_settings(dir_.path(),
-                                            "write_rate_per_second: 100000, write_burst: 100000") +
-               "\n");
+  const auto cfg = write_storm_config();
   ASSERT_NO_FATAL_FAILURE(start(cfg, "] ready plugins=firewall,log,rest refused=0"));
   ASSERT_TRUE(daemon_->wait_for("attached TC")) << daemon_->output();
   rampart::test::ApiClient client{rampart::test::listening_port(daemon_->output()),
@@ -636,20 +668,7 @@ TEST_F(FirewallLab, AThousandRestSwapsUnderAFloodNeverMixTwoSets) {
   ASSERT_EQ(import(set_a).status, 200);
   TcMetaReader tc(bpffs_ + "/rampart");
 
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> sent{0};
-  const int sock = lab_->socket_in(lab_->ns_a(), AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in src{}, dst{};
-  src.sin_family = dst.sin_family = AF_INET;
-  inet_pton(AF_INET, "198.18.0.1", &src.sin_addr);
-  inet_pton(AF_INET, "198.18.0.2", &dst.sin_addr);
-  dst.sin_port = htons(9999);
-  bind(sock, reinterpret_cast<sockaddr*>(&src), sizeof src);
-  std::thread sender([&] {
-    while (!stop) {
-      if (sendto(sock, "x", 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst) == 1) ++sent;
-    }
-  });
+  UdpFlood flood(*lab_);
   // Fewer under the sanitizers: an import of 1,000 rules there takes ~1.5 s
   // (ASan), and the whole test must stay well inside its 300 s.
   const int swaps = rampart::test::kSlowdown == 1 ? 1000 : 40;
@@ -661,22 +680,11 @@ TEST_F(FirewallLab, AThousandRestSwapsUnderAFloodNeverMixTwoSets) {
     }
     return 0;
   });
-  stop = true;
-  sender.join();
-  close(sock);
+  const uint64_t sent = flood.stop();
   lab_->send_and_count(0);  // the marker: everything sent before it has arrived
 
   EXPECT_EQ(refused, 0);
-  const auto seen = tc.counts();
-  uint64_t judged = 0;
-  for (const auto& [rule, n] : seen) {
-    EXPECT_TRUE(rule == 500001 || rule == 500002) << n << " packets judged by rule " << rule;
-    judged += n;
-  }
-  EXPECT_GT(seen.count(500001) ? seen.at(500001) : 0, 0u);
-  EXPECT_GT(seen.count(500002) ? seen.at(500002) : 0, 0u);
-  EXPECT_GT(judged, 0u);
-  EXPECT_LE(judged, sent.load());
+  expect_judged_by_one_set(tc.counts(), sent);
   EXPECT_EQ(daemon_->output().find("error"), std::string::npos) << daemon_->output();
 }
 
@@ -769,12 +777,7 @@ std::set<uint32_t> listed_rule_ids(
 // every write is answered 201 or 204, and afterwards SQLite, GET /rules and
 // the kernel's live tables hold exactly the same rules, the ones expected.
 TEST_F(FirewallLab, SixtyFourConcurrentWritersLeaveStoreApiAndKernelAgreeing) {
-  const auto cfg = write_config("[]", "");
-  rampart::test::write_file(
-      cfg, rampart::test::read_file(cfg) + "  rest: " +
-               rampart::test::rest_settings(dir_.path(),
-                                            "write_rate_per_second: 100000, write_burst: 100000") +
-               "\n");
+  const auto cfg = write_storm_config();
   ASSERT_NO_FATAL_FAILURE(start(cfg, "] ready plugins=firewall,log,rest refused=0"));
   rampart::test::ApiClient client{rampart::test::listening_port(daemon_->output()),
                                   rampart::test::bootstrap_token(dir_ / "state")};
@@ -828,12 +831,7 @@ TEST_F(FirewallLab, SixtyFourConcurrentWritersLeaveStoreApiAndKernelAgreeing) {
 // the kernel's live tables hold exactly what SQLite holds. A write in flight
 // at the kill may have landed or not: either is right.
 TEST_F(FirewallLab, KilledDuringWriteStormsLosesNoAcknowledgedWrite) {
-  const auto cfg = write_config("[]", "");
-  rampart::test::write_file(
-      cfg, rampart::test::read_file(cfg) + "  rest: " +
-               rampart::test::rest_settings(dir_.path(),
-                                            "write_rate_per_second: 100000, write_burst: 100000") +
-               "\n");
+  const auto cfg = write_storm_config();
   const std::string db = dir_ / "state/rampart.db";
   const unsigned seed = static_cast<unsigned>(std::random_device{}());
   std::mt19937 rng(seed);
