@@ -50,8 +50,13 @@ class Probe {
     thread_.join();
   }
   void arm(int host, uint32_t verdict) {
+    auto frame = rampart::test::PacketBuilder()
+                     .ipv4("192.0.2." + std::to_string(host), "198.51.100.1")
+                     .udp(4000, 9999)
+                     .build();
     std::lock_guard lock(mu_);
-    host_ = host;
+    frame_ = std::move(frame);
+    ++generation_;
     want_ = verdict;
     seen_ = {};
     armed_ = true;
@@ -71,39 +76,41 @@ class Probe {
 
  private:
   void run() {
+    std::vector<uint8_t> frame, out;
+    uint64_t generation = 0;  // of the frame copied here
     while (!stop_) {
-      int host;
-      uint32_t want;
+      uint32_t want = 0;
       {
         std::lock_guard lock(mu_);
-        if (!armed_ || seen_) {
-          host = -1;
-        } else {
-          host = host_;
+        if (armed_ && !seen_) {
+          if (generation != generation_) {
+            frame = frame_;  // once per write, not per probe
+            generation = generation_;
+          }
           want = want_;
+        } else {
+          frame.clear();
         }
       }
-      if (host < 0) {
+      if (frame.empty()) {
+        generation = 0;
         std::this_thread::sleep_for(std::chrono::microseconds(20));
         continue;
       }
-      const auto frame = rampart::test::PacketBuilder()
-                             .ipv4("192.0.2." + std::to_string(host), "198.51.100.1")
-                             .udp(4000, 9999)
-                             .build();
-      std::vector<uint8_t> out(frame.size() + 256);
+      out.resize(frame.size() + 256);
       LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = out.data(),
                   .data_size_in = static_cast<uint32_t>(frame.size()),
                   .data_size_out = static_cast<uint32_t>(out.size()), .repeat = 1);
       if (bpf_prog_test_run_opts(fd_, &opts) != 0) continue;
       const auto at = Clock::now();
       std::lock_guard lock(mu_);
-      if (armed_ && host_ == host && !seen_ && opts.retval == want) seen_ = at;
+      if (armed_ && generation_ == generation && !seen_ && opts.retval == want) seen_ = at;
     }
   }
   const int fd_;
   std::mutex mu_;
-  int host_ = -1;
+  std::vector<uint8_t> frame_;  // the armed probe
+  uint64_t generation_ = 0;     // of frame_: one a write
   uint32_t want_ = 0;
   bool armed_ = false;
   std::optional<Clock::time_point> seen_;

@@ -195,11 +195,8 @@ class Datapath {
   // verifier), and by loading one.
   uint64_t refills() const { return refills_.load(); }
   uint64_t loads() const { return loads_.load(); }
-  // Spares loaded ahead (prepare_spares), and those of a stage's live shape held now.
+  // Spares loaded ahead (prepare_spares).
   uint64_t spares_prepared() const { return pool_->prepared(); }
-  size_t spares_of(const std::string& stage_key, const std::string& shape) const {
-    return pool_->count(stage_key, shape);
-  }
   bool adopted() const { return adopted_; }
   const DatapathOptions& options() const { return opts_; }
 

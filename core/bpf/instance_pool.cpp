@@ -94,15 +94,6 @@ void InstancePool::forget(const std::string& place) {
     it = pending_.erase(it);
 }
 
-size_t InstancePool::count(const std::string& place, const std::string& shape) const {
-  std::lock_guard lock(mu_);
-  size_t n = 0;
-  if (const auto it = spares_.find(place); it != spares_.end()) {
-    for (const auto& s : it->second) n += s.inst->shape() == shape;
-  }
-  return n;
-}
-
 uint64_t InstancePool::prepared() const {
   std::lock_guard lock(mu_);
   return prepared_;
@@ -170,7 +161,7 @@ void InstancePool::run() {
     lock.lock();
     const std::string key = job->place + '\0' + job->shape;
     if (const auto p = pending_.find(key); p != pending_.end() && p->second > 0) {
-      --p->second;
+      if (--p->second == 0) pending_.erase(p);  // shapes come and go: no entry left behind
     } else {
       inst.reset();  // the place was forgotten meanwhile
     }

@@ -61,9 +61,8 @@ class InstancePool {
   // descriptors may close meanwhile.
   void prepare(const std::string& place, const InstanceSpec& spec, const std::string& shape,
                size_t instance_bytes, bool leaving);
-  // Spares loaded by prepare() so far; spares of `shape` held for `place`.
+  // Spares loaded by prepare() so far.
   uint64_t prepared() const;
-  size_t count(const std::string& place, const std::string& shape) const;
 
  private:
   struct Spare {

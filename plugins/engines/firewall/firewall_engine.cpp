@@ -304,19 +304,22 @@ class FirewallEngine {
   std::vector<Rule> parse_bodies(const std::vector<rampart::sdk::RuleBody>& bodies) {
     std::lock_guard lock(parse_mu_);
     std::vector<Rule> rules;
-    std::map<uint32_t, std::pair<std::string, Rule>> next;
+    std::map<uint32_t, std::pair<std::string, Rule>> next;  // the bodies given, nothing else
     for (const auto& b : bodies) {
-      if (const auto it = parsed_.find(b.id); it != parsed_.end() && it->second.first == b.body) {
-        rules.push_back(it->second.second);
-      } else {
+      auto it = parsed_.find(b.id);
+      if (it == parsed_.end() || it->second.first != b.body) {
         try {
-          rules.push_back(rampart::firewall::rule_from_json(b.body, b.id));
+          it = parsed_
+                   .insert_or_assign(
+                       b.id, std::pair(b.body, rampart::firewall::rule_from_json(b.body, b.id)))
+                   .first;
         } catch (const rampart::firewall::RuleError& e) {
           throw Error(RAMPART_ERR_INVALID_ARGUMENT,
                       "rule " + std::to_string(b.id) + ": " + e.what());
         }
       }
-      next[b.id] = {b.body, rules.back()};
+      rules.push_back(it->second.second);
+      next.insert(parsed_.extract(it));  // moved, not copied
     }
     parsed_ = std::move(next);
     return rules;
