@@ -577,25 +577,31 @@ Response ManagementApi::list(const std::string& domain, const Request& req) {
       filters[k] = v;
     }
   }
-  auto all = rules_.list(domain);
-  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
   Array::Ptr page = new Array;
   // Beside the rules, not in them: each body stays a valid rule of the
   // domain's schema, so a listing imports back as it is (origins ignored).
   Object::Ptr origins = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   uint64_t last = 0;
   bool more = false;
-  for (const auto& r : all) {
-    if (r.id <= after || (origin && r.origin != *origin)) continue;
-    auto o = parse(r.body).extract<Object::Ptr>();
-    if (!matches(o, filters)) continue;
-    if (page->size() == limit) {
-      more = true;
-      break;
+  // Read from the store a chunk at a time in id order: a page of a domain
+  // of millions (a blocklist) costs the rows it looks at, not the domain.
+  const size_t chunk = std::max<size_t>(limit + 1, 256);
+  for (uint64_t first = after + 1; first != 0 && !more;) {  // 0: past the last id
+    const auto rows = rules_.page(domain, first, chunk);
+    for (const auto& r : rows) {
+      first = r.id + 1;
+      if (origin && r.origin != *origin) continue;
+      auto o = parse(r.body).extract<Object::Ptr>();
+      if (!matches(o, filters)) continue;
+      if (page->size() == limit) {
+        more = true;
+        break;
+      }
+      page->add(o);
+      origins->set(std::to_string(r.id), r.origin);
+      last = r.id;
     }
-    page->add(o);
-    origins->set(std::to_string(r.id), r.origin);
-    last = r.id;
+    if (rows.size() < chunk) break;
   }
   Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   out->set("rules", page);
@@ -605,9 +611,7 @@ Response ManagementApi::list(const std::string& domain, const Request& req) {
 }
 
 Response ManagementApi::get(const std::string& domain, uint64_t id) {
-  for (const auto& r : rules_.list(domain)) {
-    if (r.id == id) return {200, r.body};
-  }
+  if (auto body = rules_.get(domain, id)) return {200, std::move(*body)};
   return error(404, "rule not found", "no rule " + std::to_string(id));
 }
 
@@ -686,9 +690,7 @@ Response ManagementApi::write(const std::string& domain, rampart_rule_change cha
         if (auto refused = refusal(rules_.writable(domain, id), domain, "invalid rule"))
           return *refused;
       } else {
-        uint64_t max = 0;
-        for (const auto& r : rules_.list(domain)) max = std::max(max, r.id);
-        id = max + 1;
+        id = rules_.max_id(domain) + 1;
         o->set("id", id);
       }
     } else if (!o->has("id")) {
@@ -813,11 +815,9 @@ Response ManagementApi::patch(const std::string& domain, uint64_t id, const Requ
   std::string why;
   Object::Ptr changes = object_of(req.body, why);
   if (!changes) return error(400, "invalid rule", why);
-  const auto stored = rules_.list(domain);
-  const auto it =
-      std::find_if(stored.begin(), stored.end(), [&](const auto& r) { return r.id == id; });
-  if (it == stored.end()) return error(404, "rule not found", "no rule " + std::to_string(id));
-  Object::Ptr merged = parse(it->body).extract<Object::Ptr>();
+  const auto stored = rules_.get(domain, id);
+  if (!stored) return error(404, "rule not found", "no rule " + std::to_string(id));
+  Object::Ptr merged = parse(*stored).extract<Object::Ptr>();
   for (const auto& [k, v] : *changes) {
     if (v.isEmpty()) {
       merged->remove(k);

@@ -43,6 +43,7 @@
 #include "runtime/event_bus.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/runtime.hpp"
+#include "store/rule_expiry.hpp"
 #include "store/rule_service.hpp"
 #include "store/rule_store.hpp"
 #include "util/json.hpp"
@@ -615,6 +616,10 @@ int run(const Options& opts) {
       datapath->remove_unclaimed_stages(failed);
       datapath->attach();
     }
+    // API rules with an expiry (blocklist entries of the IPS and DDoS
+    // engines) leave once it passes, each applied by its engine first.
+    store::RuleExpiry expiry(rules);
+    expiry.start();
     std::vector<std::string> running;
     for (const auto& st : plugins.status()) {
       if (st.state == plugin_host::PluginState::running) running.push_back(st.id);
@@ -683,6 +688,7 @@ int run(const Options& opts) {
     // Stages that asked to stay (RAMPART_PROGRAM_KEEP_ON_EXIT) go on filtering until the
     // next rampartd installs its own.
     if (datapath) datapath->set_exiting();
+    expiry.stop();  // before the engines it would apply deletions through
     plugins.stop_all();
     metrics.remove_collectors();
   }

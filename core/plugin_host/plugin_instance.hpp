@@ -97,6 +97,9 @@ class PluginInstance : public runtime::EventSink,
   void stream(const alerts::AlertRecord& alert) override;
   std::string apply_rules(const std::string& domain,
                           const std::vector<store::StoredRule>& rules) override;
+  bool applies_changes() const override;
+  std::string apply_changes(const std::string& domain,
+                            const std::vector<store::RuleDelta>& changes) override;
   std::string domain_status(const std::string& domain) override;
 
   // Failed callbacks (those counted in rampart_plugin_callback_errors_total).

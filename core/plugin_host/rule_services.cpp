@@ -76,6 +76,28 @@ std::string PluginInstance::apply_rules(const std::string& domain,
   return r.error;
 }
 
+bool PluginInstance::applies_changes() const {
+  return RAMPART_PLUGIN_HAS(*lib_, rules_apply_changes);
+}
+
+std::string PluginInstance::apply_changes(const std::string& domain,
+                                          const std::vector<store::RuleDelta>& changes) {
+  GatePass pass(gate_);
+  if (!pass) return "plugin " + id() + " is not running";
+  if (!applies_changes()) return "plugin " + id() + " cannot apply rule changes";
+  std::vector<rampart_rule_delta> list;
+  list.reserve(changes.size());
+  for (const auto& c : changes) {
+    const rampart_str body = c.body ? rampart_str{c.body->data(), c.body->size()} : rampart_str{};
+    list.push_back({sizeof(rampart_rule_delta), static_cast<uint32_t>(c.kind), c.id, body});
+  }
+  const auto r = call(Callback::rules_apply, [&] {
+    return lib_->api().rules_apply_changes(handle_, domain.c_str(), list.data(), list.size());
+  });
+  if (r.status != RAMPART_ERR_INVALID_ARGUMENT) count(Callback::rules_apply, r);
+  return r.error;
+}
+
 std::string PluginInstance::domain_status(const std::string& domain) {
   GatePass pass(gate_);
   if (!pass || !RAMPART_PLUGIN_HAS(*lib_, domain_status)) return "{}";

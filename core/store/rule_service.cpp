@@ -71,6 +71,9 @@ void RuleService::commit_transaction() {
 void RuleService::end_transaction() {
   {
     std::lock_guard lock(mu_);
+    // Claims not committed: their owners may have applied what the store
+    // never got.
+    for (const auto& [domain, rules] : held_claims_) resync_.insert(domain);
     held_claims_.clear();
   }
   transaction_thread_ = std::thread::id();
@@ -128,12 +131,12 @@ std::shared_ptr<RuleOwner> RuleService::owner_locked(const std::string& domain) 
 }
 
 ChangeResult RuleService::apply_then_commit(
-    const std::string& domain, RuleOwner& owner, const std::vector<StoredRule>& next,
+    const std::string& domain, const std::function<std::string()>& apply,
     const std::function<void(const std::function<void()>&)>& write) {
   std::string refusal;
   try {
     write([&] {
-      refusal = owner.apply_rules(domain, next);
+      refusal = apply();
       if (!refusal.empty()) throw std::runtime_error(refusal);
     });
   } catch (const StoreError& e) {
@@ -174,19 +177,27 @@ ChangeResult RuleService::writable(const std::string& domain, uint64_t id) const
   return {};
 }
 
+ChangeResult RuleService::check(const std::string& domain, const std::optional<std::string>& origin,
+                                const Pending& p) const {
+  // A change here would be undone by the next reload, which syncs the file.
+  if (origin && *origin == kConfigOrigin) return config_owned(domain, p.id);
+  if (p.kind == RAMPART_RULE_CREATE && origin) {
+    return {RAMPART_ERR_CONFLICT, "rule " + std::to_string(p.id) + " already exists"};
+  }
+  if (p.kind != RAMPART_RULE_CREATE && !origin) {
+    return {RAMPART_ERR_NOT_FOUND, "no rule " + std::to_string(p.id)};
+  }
+  return {};
+}
+
 ChangeResult RuleService::plan(const std::string& domain, std::vector<StoredRule>& rules,
                                const Pending& p, std::optional<std::string>& stored) const {
   auto pos =
       std::find_if(rules.begin(), rules.end(), [&](const StoredRule& r) { return r.id == p.id; });
   const bool exists = pos != rules.end();
-  // A change here would be undone by the next reload, which syncs the file.
-  if (exists && pos->origin == kConfigOrigin) return config_owned(domain, p.id);
-  if (p.kind == RAMPART_RULE_CREATE && exists) {
-    return {RAMPART_ERR_CONFLICT, "rule " + std::to_string(p.id) + " already exists"};
-  }
-  if (p.kind != RAMPART_RULE_CREATE && !exists) {
-    return {RAMPART_ERR_NOT_FOUND, "no rule " + std::to_string(p.id)};
-  }
+  if (auto refused = check(domain, exists ? std::optional(pos->origin) : std::nullopt, p);
+      refused.status != RAMPART_OK)
+    return refused;
   stored.reset();
   if (p.kind == RAMPART_RULE_DELETE) {
     rules.erase(pos);
@@ -208,6 +219,10 @@ void RuleService::run_batch(const std::string& domain, const std::vector<Pending
     for (auto* p : batch) p->result = no_owner(domain);
     return;
   }
+  if (owner->applies_changes() && !resync_.count(domain)) {
+    run_delta_batch(domain, *owner, batch);
+    return;
+  }
   std::vector<StoredRule> next = store_.list(domain);
   std::vector<Pending*> accepted;
   std::vector<RuleStore::Change> changes;
@@ -222,8 +237,9 @@ void RuleService::run_batch(const std::string& domain, const std::vector<Pending
   batches_.fetch_add(1);
   batched_changes_.fetch_add(accepted.size());
   const ChangeResult r = apply_then_commit(
-      domain, *owner, next,
+      domain, [&] { return owner->apply_rules(domain, next); },
       [&](const std::function<void()>& apply) { store_.change_all(domain, changes, apply); });
+  if (r.status == RAMPART_OK) resync_.erase(domain);  // the owner holds the stored set again
   if (r.status == RAMPART_OK || accepted.size() == 1) {
     for (auto* p : accepted) p->result = r;
     return;
@@ -235,9 +251,63 @@ void RuleService::run_batch(const std::string& domain, const std::vector<Pending
     std::optional<std::string> stored;
     p->result = plan(domain, one, *p, stored);
     if (p->result.status != RAMPART_OK) continue;
-    p->result = apply_then_commit(domain, *owner, one, [&](const std::function<void()>& apply) {
-      store_.change(domain, p->id, stored, p->actor, apply);
-    });
+    p->result = apply_then_commit(
+        domain, [&] { return owner->apply_rules(domain, one); },
+        [&](const std::function<void()>& apply) {
+          store_.change(domain, p->id, stored, p->actor, apply);
+        });
+  }
+}
+
+void RuleService::run_delta_batch(const std::string& domain, RuleOwner& owner,
+                                  const std::vector<Pending*>& batch) {
+  // Each id's origin as the batch's earlier changes leave it (nullopt: no
+  // such rule), asked of the store once per id.
+  std::map<uint64_t, std::optional<std::string>> origins;
+  const auto origin_of = [&](uint64_t id) -> std::optional<std::string>& {
+    auto it = origins.find(id);
+    if (it == origins.end()) it = origins.emplace(id, store_.origin(domain, id)).first;
+    return it->second;
+  };
+  std::vector<Pending*> accepted;
+  std::vector<RuleStore::Change> changes;
+  std::vector<RuleDelta> deltas;
+  for (auto* p : batch) {
+    auto& origin = origin_of(p->id);
+    p->result = check(domain, origin, *p);
+    if (p->result.status != RAMPART_OK) continue;
+    accepted.push_back(p);
+    std::optional<std::string> stored;
+    if (p->kind != RAMPART_RULE_DELETE) stored = p->body.value_or("");
+    origin = stored ? std::optional<std::string>(kApiOrigin) : std::nullopt;
+    changes.push_back({p->id, std::move(stored), p->actor});
+  }
+  if (accepted.empty()) return;
+  // Pointing into `changes`, now that it has stopped growing.
+  for (size_t i = 0; i < accepted.size(); ++i)
+    deltas.push_back(
+        {accepted[i]->kind, accepted[i]->id, changes[i].body ? &*changes[i].body : nullptr});
+  batches_.fetch_add(1);
+  batched_changes_.fetch_add(accepted.size());
+  const ChangeResult r = apply_then_commit(
+      domain, [&] { return owner.apply_changes(domain, deltas); },
+      [&](const std::function<void()>& apply) { store_.change_all(domain, changes, apply); });
+  if (r.status == RAMPART_OK || accepted.size() == 1) {
+    for (auto* p : accepted) p->result = r;
+    return;
+  }
+  // Refused as a whole, so none was applied: one at a time, so that only
+  // the change at fault is refused.
+  for (size_t i = 0; i < accepted.size(); ++i) {
+    Pending& p = *accepted[i];
+    p.result = check(domain, store_.origin(domain, p.id), p);
+    if (p.result.status != RAMPART_OK) continue;
+    const std::vector<RuleDelta> one{deltas[i]};
+    p.result = apply_then_commit(
+        domain, [&] { return owner.apply_changes(domain, one); },
+        [&](const std::function<void()>& apply) {
+          store_.change(domain, p.id, changes[i].body, p.actor, apply);
+        });
   }
 }
 
@@ -336,10 +406,13 @@ ImportResult RuleService::replace_api_rules(const std::string& domain,
     if (r.origin == kConfigOrigin) next.push_back(r);
   }
   next.insert(next.end(), api.begin(), api.end());
-  auto result = apply_then_commit(domain, *owner, next, [&](const std::function<void()>& apply) {
-    store_.sync_origin(domain, kApiOrigin, api, actor, apply);
-  });
+  auto result = apply_then_commit(
+      domain, [&] { return owner->apply_rules(domain, next); },
+      [&](const std::function<void()>& apply) {
+        store_.sync_origin(domain, kApiOrigin, api, actor, apply);
+      });
   if (result.status != RAMPART_OK) return {std::move(result), {}};
+  resync_.erase(domain);
   return {{}, std::move(plan)};
 }
 

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,12 +24,27 @@
 
 namespace rampart::store {
 
+// One change to a domain's set, as an owner that applies changes gets it.
+struct RuleDelta {
+  rampart_rule_change kind;
+  uint64_t id;
+  const std::string* body;  // nullptr for a delete
+};
+
 class RuleOwner {
  public:
   virtual ~RuleOwner() = default;
   // "" when the whole set was checked and applied; else why not.
   virtual std::string apply_rules(const std::string& domain,
                                   const std::vector<StoredRule>& rules) = 0;
+  // Owners that apply changes to the set they applied last (ABI 1.8) get
+  // each API batch as its changes, not the domain's whole set: "" when all
+  // were applied, else why none was.
+  virtual bool applies_changes() const { return false; }
+  virtual std::string apply_changes(const std::string& domain,
+                                    const std::vector<RuleDelta>& changes) {
+    return "this engine applies whole rule sets only";
+  }
   // The domain's state as a JSON object (installed rules, hit counters...).
   virtual std::string domain_status(const std::string& domain) { return "{}"; }
 };
@@ -97,6 +113,13 @@ class RuleService {
   std::optional<std::string> status(const std::string& domain);
 
   std::vector<StoredRule> list(const std::string& domain) const { return store_.list(domain); }
+  std::vector<StoredRule> page(const std::string& domain, uint64_t first, size_t limit) const {
+    return store_.page(domain, first, limit);
+  }
+  std::optional<std::string> get(const std::string& domain, uint64_t id) const {
+    return store_.get(domain, id);
+  }
+  uint64_t max_id(const std::string& domain) const { return store_.max_id(domain); }
   // OK, or the refusal a change of rule `id` gets because the config file
   // manages it (the API asks before checking a body, so that is the answer
   // whatever the body). change() checks again under its lock.
@@ -149,19 +172,27 @@ class RuleService {
     ChangeResult result;
     bool lead = false, done = false;  // under queue_mu_
   };
+  // Whether `p` may change a rule whose origin is `origin` (nullopt: no
+  // such rule).
+  ChangeResult check(const std::string& domain, const std::optional<std::string>& origin,
+                     const Pending& p) const;
   // Checks `p` against `rules` (the set as earlier changes leave it) and
   // makes it there; `stored` is what the store is to hold (nullopt: erase).
   ChangeResult plan(const std::string& domain, std::vector<StoredRule>& rules, const Pending& p,
                     std::optional<std::string>& stored) const;
   // Under writes_mu_ and mu_: one owner application for the whole batch.
   void run_batch(const std::string& domain, const std::vector<Pending*>& batch);
+  // The same for an owner that applies changes: the store is asked about
+  // the batch's ids only, and the owner gets the changes.
+  void run_delta_batch(const std::string& domain, RuleOwner& owner,
+                       const std::vector<Pending*>& batch);
   // The refusal of a write to config rule `id`: where to change it instead.
   ChangeResult config_owned(const std::string& domain, uint64_t id,
                             const std::string& why = "") const;
   // The owner applies `next` inside the store transaction `write` opens
   // (write gets the apply step as its commit hook); a refusal rolls back.
-  ChangeResult apply_then_commit(const std::string& domain, RuleOwner& owner,
-                                 const std::vector<StoredRule>& next,
+  ChangeResult apply_then_commit(const std::string& domain,
+                                 const std::function<std::string()>& apply,
                                  const std::function<void(const std::function<void()>&)>& write);
 
   RuleStore& store_;
@@ -176,6 +207,9 @@ class RuleService {
   std::map<std::string, DomainInfo> described_;
   std::map<std::string, std::map<uint64_t, ConfigSource>> sources_;  // by domain, from claims
   std::map<std::string, uint64_t> applied_;
+  // Domains whose owner may hold a set the store does not (a reload that
+  // claimed them was not committed): their next change hands the whole set.
+  std::set<std::string> resync_;
   // Group commit: per domain, the changes waiting, and whether a batch runs.
   struct DomainQueue {
     std::deque<std::shared_ptr<Pending>> waiting;

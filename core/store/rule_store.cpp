@@ -13,6 +13,12 @@
 namespace rampart::store {
 namespace {
 
+// A rule body's top-level integer expires_at, or NULL (a body that is not
+// JSON included). The index is on this very expression.
+constexpr const char* kExpiresAt =
+    "(CASE WHEN json_valid(body) AND json_type(body, '$.expires_at') = 'integer'"
+    " THEN json_extract(body, '$.expires_at') END)";
+
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -48,6 +54,11 @@ RuleStore::RuleStore(const std::string& path, const AuditSettings& retention,
       while (st.step()) has_origin |= st.col_text(0) == "origin";
     }
     if (!has_origin) exec("ALTER TABLE rules ADD COLUMN origin TEXT NOT NULL DEFAULT 'api'");
+    // Rules that carry an expiry (expires_at, seconds since the epoch, at
+    // the body's top level), found by domain and time without a scan.
+    exec(("CREATE INDEX IF NOT EXISTS rules_expiry ON rules (domain, " + std::string(kExpiresAt) +
+          ") WHERE origin = 'api'")
+             .c_str());
     exec("PRAGMA user_version = 1");
     prune_audit_locked();  // what an earlier run, or earlier limits, left
   } catch (const StoreError& e) {
@@ -60,23 +71,49 @@ RuleStore::~RuleStore() = default;
 void RuleStore::exec(const char* sql) const { store::exec(db_, sql); }
 
 std::vector<StoredRule> RuleStore::list(const std::string& domain) const {
+  return page(domain, 0, 0);
+}
+
+std::vector<StoredRule> RuleStore::list(const std::string& domain,
+                                        const std::string& origin) const {
+  return page(domain, 0, 0, origin);
+}
+
+std::vector<StoredRule> RuleStore::page(const std::string& domain, uint64_t first, size_t limit,
+                                        const std::string& origin) const {
   std::lock_guard lock(mu_);
-  Stmt st(db_, "SELECT id, body, origin FROM rules WHERE domain = ?1 ORDER BY id");
-  st.text(1, domain);
+  // The primary key's order: a page costs its own rows, not the domain's.
+  Stmt st(db_,
+          "SELECT id, body, origin FROM rules WHERE domain = ?1 AND id >= ?2"
+          " AND (?3 = '' OR origin = ?3) ORDER BY id LIMIT ?4");
+  st.text(1, domain)
+      .integer(2, static_cast<int64_t>(first))
+      .text(3, origin)
+      .integer(4, limit ? static_cast<int64_t>(limit) : -1);
   std::vector<StoredRule> out;
   while (st.step())
     out.push_back({static_cast<uint64_t>(st.col_int(0)), st.col_text(1), st.col_text(2)});
   return out;
 }
 
-std::vector<StoredRule> RuleStore::list(const std::string& domain,
-                                        const std::string& origin) const {
+std::vector<uint64_t> RuleStore::expired(const std::string& domain, int64_t now,
+                                         size_t limit) const {
   std::lock_guard lock(mu_);
-  Stmt st(db_, "SELECT id, body FROM rules WHERE domain = ?1 AND origin = ?2 ORDER BY id");
-  st.text(1, domain).text(2, origin);
-  std::vector<StoredRule> out;
-  while (st.step()) out.push_back({static_cast<uint64_t>(st.col_int(0)), st.col_text(1), origin});
+  const std::string sql =
+      std::string("SELECT id FROM rules WHERE domain = ?1 AND origin = 'api' AND ") + kExpiresAt +
+      " <= ?2 ORDER BY " + kExpiresAt + " LIMIT ?3";
+  Stmt st(db_, sql.c_str());
+  st.text(1, domain).integer(2, now).integer(3, static_cast<int64_t>(limit));
+  std::vector<uint64_t> out;
+  while (st.step()) out.push_back(static_cast<uint64_t>(st.col_int(0)));
   return out;
+}
+
+uint64_t RuleStore::max_id(const std::string& domain) const {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "SELECT MAX(id) FROM rules WHERE domain = ?1");
+  st.text(1, domain);
+  return st.step() ? static_cast<uint64_t>(st.col_int(0)) : 0;
 }
 
 std::optional<std::string> RuleStore::origin(const std::string& domain, uint64_t id) const {

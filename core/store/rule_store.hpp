@@ -58,6 +58,15 @@ class RuleStore {
   std::vector<StoredRule> list(const std::string& domain) const;
   // Only the rules a source manages: "config" (the file) or "api".
   std::vector<StoredRule> list(const std::string& domain, const std::string& origin) const;
+  // Up to `limit` rules (0: all) from id `first` on, in id order, of
+  // `origin` ("" any): one page of a domain that may hold millions.
+  std::vector<StoredRule> page(const std::string& domain, uint64_t first, size_t limit,
+                               const std::string& origin = "") const;
+  uint64_t max_id(const std::string& domain) const;  // 0 when the domain is empty
+  // Up to `limit` ids of the domain's API rules whose body says
+  // "expires_at": N (seconds since the epoch, top level) with N <= now,
+  // soonest first: found through an index, however large the domain.
+  std::vector<uint64_t> expired(const std::string& domain, int64_t now, size_t limit) const;
   std::optional<std::string> get(const std::string& domain, uint64_t id) const;
   // kConfigOrigin or kApiOrigin; nullopt when there is no such rule.
   std::optional<std::string> origin(const std::string& domain, uint64_t id) const;

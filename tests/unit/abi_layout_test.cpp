@@ -120,6 +120,12 @@ FROZEN(rampart_host_api, source_register, 384);
 // ABI 1.7
 FROZEN(rampart_host_api, program_counters, 392);
 FROZEN(rampart_plugin_api, on_events, 104);
+// ABI 1.8
+FROZEN(rampart_plugin_api, rules_apply_changes, 112);
+FROZEN(rampart_rule_delta, struct_size, 0);
+FROZEN(rampart_rule_delta, kind, 4);
+FROZEN(rampart_rule_delta, id, 8);
+FROZEN(rampart_rule_delta, body, 16);
 FROZEN(rampart_plugin_descriptor, flags, 72);
 FROZEN(rampart_plugin_descriptor, reserved2, 76);
 FROZEN(rampart_map_info, struct_size, 0);

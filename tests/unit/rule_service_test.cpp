@@ -5,13 +5,18 @@
 // alone.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include <map>
+
 #include "poll.hpp"
+#include "store/rule_expiry.hpp"
 #include "store/rule_service.hpp"
 #include "temp_dir.hpp"
 
@@ -22,32 +27,46 @@ using rampart::store::RuleService;
 using rampart::store::RuleStore;
 using rampart::store::StoredRule;
 
-// Holds its first application until open(); refuses any rule whose body is
-// "bad"; records the size of every set it applied.
+// Where an owner holds its first change until the test opens it.
+class Hold {
+ public:
+  // Under the owner's lock: the first call waits for open().
+  void first(std::unique_lock<std::mutex>& lock) {
+    if (entered_) return;
+    entered_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+  }
+  void wait_entered(std::mutex& mu) {
+    std::unique_lock lock(mu);
+    cv_.wait(lock, [&] { return entered_; });
+  }
+  void open(std::mutex& mu) {
+    std::lock_guard lock(mu);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::condition_variable cv_;
+  bool entered_ = false, open_ = false;
+};
+
+// Holds its first application after the claim's until open(); refuses any
+// rule whose body is "bad"; records the size of every set it applied.
 class GatedOwner : public rampart::store::RuleOwner {
  public:
   std::string apply_rules(const std::string&, const std::vector<StoredRule>& rules) override {
     std::unique_lock lock(mu_);
     sizes_.push_back(rules.size());
-    if (sizes_.size() == 2) {  // the first is the claim's; the next, the first change's
-      entered_ = true;
-      cv_.notify_all();
-      cv_.wait(lock, [&] { return open_; });
-    }
+    if (sizes_.size() >= 2) hold_.first(lock);  // the first is the claim's
     for (const auto& r : rules) {
       if (r.body == "bad") return "rule " + std::to_string(r.id) + " is bad";
     }
     return "";
   }
-  void wait_entered() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return entered_; });
-  }
-  void open() {
-    std::lock_guard lock(mu_);
-    open_ = true;
-    cv_.notify_all();
-  }
+  void wait_entered() { hold_.wait_entered(mu_); }
+  void open() { hold_.open(mu_); }
   std::vector<size_t> sizes() {
     std::lock_guard lock(mu_);
     return sizes_;
@@ -55,8 +74,7 @@ class GatedOwner : public rampart::store::RuleOwner {
 
  private:
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool entered_ = false, open_ = false;
+  Hold hold_;
   std::vector<size_t> sizes_;
 };
 
@@ -135,6 +153,228 @@ TEST(RuleServiceGroupCommit, ARefusedChangeIsRefusedAloneAndTheRestAreMade) {
   for (const auto& r : f.store.list("fw")) ids.push_back(r.id);
   EXPECT_EQ(ids, (std::vector<uint64_t>{1, 2, 4}));
   EXPECT_TRUE(f.store.audit("fw", 3).empty()) << "a refused change leaves no trace";
+}
+
+// An owner that applies changes (ABI 1.8): keeps the set the changes
+// make, holds its first change until open(), refuses a "bad" body, and
+// records every call (whole sets and changes).
+class DeltaOwner : public rampart::store::RuleOwner {
+ public:
+  bool applies_changes() const override { return true; }
+  std::string apply_rules(const std::string&, const std::vector<StoredRule>& rules) override {
+    std::lock_guard lock(mu_);
+    calls_.push_back("set:" + std::to_string(rules.size()));
+    held_.clear();
+    for (const auto& r : rules) held_[r.id] = r.body;
+    return "";
+  }
+  std::string apply_changes(const std::string&,
+                            const std::vector<rampart::store::RuleDelta>& changes) override {
+    std::unique_lock lock(mu_);
+    calls_.push_back("changes:" + std::to_string(changes.size()));
+    hold_.first(lock);
+    auto next = held_;
+    for (const auto& c : changes) {
+      if (c.kind == RAMPART_RULE_DELETE) {
+        if (!next.erase(c.id)) return "deleted " + std::to_string(c.id) + ", which I lack";
+        continue;
+      }
+      if (*c.body == "bad") return "rule " + std::to_string(c.id) + " is bad";
+      if ((c.kind == RAMPART_RULE_CREATE) == (next.count(c.id) > 0))
+        return "a create of an id I hold, or an update of one I lack: " + std::to_string(c.id);
+      next[c.id] = *c.body;
+    }
+    held_ = std::move(next);
+    return "";
+  }
+  void wait_entered() { hold_.wait_entered(mu_); }
+  void open() { hold_.open(mu_); }
+  std::vector<std::string> calls() {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
+  std::map<uint64_t, std::string> held() {
+    std::lock_guard lock(mu_);
+    return held_;
+  }
+
+ private:
+  std::mutex mu_;
+  Hold hold_;
+  std::vector<std::string> calls_;
+  std::map<uint64_t, std::string> held_;
+};
+
+struct DeltaFixture {
+  rampart::test::TempDir dir;
+  RuleStore store{dir / "rules.db"};
+  RuleService service{store};
+  std::shared_ptr<DeltaOwner> owner = std::make_shared<DeltaOwner>();
+  DeltaFixture() { owner->apply_rules("bl", service.claim("bl", owner, {{7, "config-rule"}})); }
+  ChangeResult change(rampart_rule_change kind, uint64_t id, const std::string& body = "ok") {
+    return service.change(
+        "bl", kind, id, kind == RAMPART_RULE_DELETE ? std::nullopt : std::optional(body), "tester");
+  }
+  std::map<uint64_t, std::string> stored() {
+    std::map<uint64_t, std::string> out;
+    for (const auto& r : store.list("bl")) out[r.id] = r.body;
+    return out;
+  }
+};
+
+TEST(RuleServiceChanges, AnOwnerThatAppliesChangesGetsEachBatchNotTheWholeSet) {
+  DeltaFixture f;
+  ChangeResult first;
+  std::thread leader([&] { first = f.change(RAMPART_RULE_CREATE, 1); });
+  f.owner->wait_entered();  // change 1 is being applied, and held there
+  // While it is held: creates, an update and a delete of what those make,
+  // and changes the store refuses before the owner hears of them.
+  std::vector<std::pair<rampart_rule_change, uint64_t>> batch = {{RAMPART_RULE_CREATE, 2},
+                                                                 {RAMPART_RULE_CREATE, 3},
+                                                                 {RAMPART_RULE_UPDATE, 1},
+                                                                 {RAMPART_RULE_DELETE, 99},
+                                                                 {RAMPART_RULE_UPDATE, 7}};
+  std::vector<ChangeResult> results(batch.size());
+  std::vector<std::thread> writers;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    writers.emplace_back([&, i] {
+      results[i] = f.change(batch[i].first, batch[i].second, "v" + std::to_string(i));
+    });
+    // In this order: the update of 1 after its create, which is held.
+    ASSERT_TRUE(rampart::test::poll_until([&] { return f.service.waiting("bl") == i + 1; },
+                                          std::chrono::seconds(20)));
+  }
+  f.owner->open();
+  leader.join();
+  for (auto& t : writers) t.join();
+
+  EXPECT_EQ(first.status, RAMPART_OK) << first.message;
+  EXPECT_EQ(results[0].status, RAMPART_OK) << results[0].message;
+  EXPECT_EQ(results[1].status, RAMPART_OK) << results[1].message;
+  EXPECT_EQ(results[2].status, RAMPART_OK) << results[2].message;
+  EXPECT_EQ(results[3].status, RAMPART_ERR_NOT_FOUND);
+  EXPECT_EQ(results[4].status, RAMPART_ERR_CONFLICT) << "rule 7 is the config file's";
+  // The claim's whole set, then change 1, then the three the store let by.
+  EXPECT_EQ(f.owner->calls(), (std::vector<std::string>{"set:1", "changes:1", "changes:3"}));
+  EXPECT_EQ(f.owner->held(), f.stored()) << "the owner's set and the store's agree";
+  EXPECT_EQ(f.stored().at(1), "v2");
+  EXPECT_EQ(f.service.batches(), 2u);
+}
+
+TEST(RuleServiceChanges, ARefusedChangeIsRefusedAloneWhenAppliedAsChanges) {
+  DeltaFixture f;
+  ChangeResult first;
+  std::thread leader([&] { first = f.change(RAMPART_RULE_CREATE, 1); });
+  f.owner->wait_entered();
+  ChangeResult good, bad, later;
+  std::vector<std::thread> writers;
+  writers.emplace_back([&] { good = f.change(RAMPART_RULE_CREATE, 2); });
+  writers.emplace_back([&] { bad = f.change(RAMPART_RULE_CREATE, 3, "bad"); });
+  writers.emplace_back([&] { later = f.change(RAMPART_RULE_CREATE, 4); });
+  ASSERT_TRUE(rampart::test::poll_until([&] { return f.service.waiting("bl") == 3; },
+                                        std::chrono::seconds(20)));
+  f.owner->open();
+  leader.join();
+  for (auto& t : writers) t.join();
+  EXPECT_EQ(good.status, RAMPART_OK) << good.message;
+  EXPECT_EQ(bad.status, RAMPART_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(bad.message, "rule 3 is bad");
+  EXPECT_EQ(later.status, RAMPART_OK) << later.message;
+  // The batch of three refused whole, then each alone.
+  EXPECT_EQ(f.owner->calls(), (std::vector<std::string>{"set:1", "changes:1", "changes:3",
+                                                        "changes:1", "changes:1", "changes:1"}));
+  EXPECT_EQ(f.owner->held(), f.stored());
+  EXPECT_EQ(f.stored().count(3), 0u);
+}
+
+TEST(RuleServiceChanges, AfterAReloadThatWasNotCommittedTheNextChangeHandsTheWholeSet) {
+  DeltaFixture f;
+  f.owner->open();
+  ASSERT_EQ(f.change(RAMPART_RULE_CREATE, 1).status, RAMPART_OK);
+  // A reload claims the domain, the owner applies what the claim returns,
+  // and the reload is refused: the store keeps what it had, the owner may not.
+  f.service.begin_transaction();
+  f.owner->apply_rules("bl", f.service.claim("bl", f.owner, {{7, "config-rule"}, {8, "new"}}));
+  f.service.end_transaction();
+  EXPECT_NE(f.owner->held(), f.stored());
+  ASSERT_EQ(f.change(RAMPART_RULE_CREATE, 2).status, RAMPART_OK);
+  EXPECT_EQ(f.owner->calls().back(), "set:3") << "the whole stored set, not one change";
+  EXPECT_EQ(f.owner->held(), f.stored());
+  ASSERT_EQ(f.change(RAMPART_RULE_DELETE, 2).status, RAMPART_OK);
+  EXPECT_EQ(f.owner->calls().back(), "changes:1") << "and changes again after it";
+  EXPECT_EQ(f.owner->held(), f.stored());
+}
+
+TEST(RuleStorePaging, PagesAndTheHighestIdComeFromTheIndex) {
+  rampart::test::TempDir dir;
+  RuleStore store(dir / "rules.db");
+  EXPECT_EQ(store.max_id("bl"), 0u);
+  for (uint64_t id : {5, 1, 9, 3, 7}) store.change("bl", id, "{}", "tester");
+  store.change("other", 100, "{}", "tester");
+  auto ids = [](const std::vector<StoredRule>& rules) {
+    std::vector<uint64_t> out;
+    for (const auto& r : rules) out.push_back(r.id);
+    return out;
+  };
+  EXPECT_EQ(ids(store.page("bl", 0, 2)), (std::vector<uint64_t>{1, 3}));
+  EXPECT_EQ(ids(store.page("bl", 4, 2)), (std::vector<uint64_t>{5, 7}));
+  EXPECT_EQ(ids(store.page("bl", 8, 0)), (std::vector<uint64_t>{9}));
+  EXPECT_EQ(ids(store.page("bl", 10, 5)), (std::vector<uint64_t>{}));
+  EXPECT_EQ(store.max_id("bl"), 9u);
+}
+
+// A clock the test sets.
+struct Clock {
+  std::atomic<int64_t> now{1'800'000'000};
+  std::function<int64_t()> fn() {
+    return [this] { return now.load(); };
+  }
+};
+
+TEST(RuleExpiry, ExpiredApiRulesAreDeletedThroughTheirOwnerAndAudited) {
+  DeltaFixture f;
+  f.owner->open();
+  Clock clock;
+  const int64_t t = clock.now;
+  auto body = [](int64_t at) {
+    return R"({"prefix":"192.0.2.1","expires_at":)" + std::to_string(at) + "}";
+  };
+  ASSERT_EQ(f.change(RAMPART_RULE_CREATE, 1, body(t + 10)).status, RAMPART_OK);
+  ASSERT_EQ(f.change(RAMPART_RULE_CREATE, 2, body(t + 20)).status, RAMPART_OK);
+  ASSERT_EQ(f.change(RAMPART_RULE_CREATE, 3, R"({"prefix":"192.0.2.3"})").status, RAMPART_OK);
+  ASSERT_EQ(f.change(RAMPART_RULE_CREATE, 4, R"({"expires_at":"soon"})").status, RAMPART_OK);
+  ASSERT_EQ(f.change(RAMPART_RULE_CREATE, 5, "not json").status, RAMPART_OK);
+  rampart::store::RuleExpiry expiry(f.service, clock.fn());
+  EXPECT_EQ(expiry.sweep(), 0u) << "nothing is due yet";
+  clock.now = t + 10;
+  EXPECT_EQ(expiry.sweep(), 1u);
+  EXPECT_EQ(f.stored().count(1), 0u);
+  EXPECT_EQ(f.owner->held(), f.stored()) << "the owner applied the deletion";
+  const auto history = f.store.audit("bl", 1);
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_EQ(history[0].action, "delete");
+  EXPECT_EQ(history[0].actor, "expiry");
+  clock.now = t + 1000;
+  EXPECT_EQ(expiry.sweep(), 1u) << "rule 2; not 3 (no expiry), 4 (not a time) or 5 (not JSON)";
+  EXPECT_EQ(f.stored().size(), 4u) << "config rule 7 and rules 3, 4 and 5";
+  EXPECT_EQ(expiry.sweep(), 0u);
+}
+
+TEST(RuleExpiry, TheSweeperThreadDeletesWhatIsDue) {
+  DeltaFixture f;
+  f.owner->open();
+  Clock clock;
+  ASSERT_EQ(
+      f.change(RAMPART_RULE_CREATE, 1, R"({"expires_at":)" + std::to_string(clock.now + 5) + "}")
+          .status,
+      RAMPART_OK);
+  rampart::store::RuleExpiry expiry(f.service, clock.fn());
+  expiry.start();
+  clock.now += 5;
+  EXPECT_TRUE(rampart::test::poll_until([&] { return f.stored().count(1) == 0; },
+                                        std::chrono::seconds(20)));
+  expiry.stop();
+  EXPECT_EQ(f.owner->held(), f.stored());
 }
 
 }  // namespace

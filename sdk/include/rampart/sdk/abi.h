@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define RAMPART_ABI_MAJOR 1
-#define RAMPART_ABI_MINOR 7
+#define RAMPART_ABI_MINOR 8
 
 /* Name of the one symbol every plugin exports. */
 #define RAMPART_PLUGIN_ENTRY_SYMBOL "rampart_plugin_entry"
@@ -246,6 +246,14 @@ typedef enum rampart_rule_change {
   RAMPART_RULE_UPDATE = 2, /* NOT_FOUND if it does not */
   RAMPART_RULE_DELETE = 3  /* NOT_FOUND if it does not */
 } rampart_rule_change;
+
+/* ABI 1.8: one change to a domain's rule set (rules_apply_changes). */
+typedef struct rampart_rule_delta {
+  uint32_t struct_size;
+  uint32_t kind; /* rampart_rule_change */
+  uint64_t id;
+  rampart_str body; /* the rule's new JSON body; empty for RAMPART_RULE_DELETE */
+} rampart_rule_delta;
 
 /* ABI 1.5: what map_info says of a map. */
 typedef struct rampart_map_info {
@@ -700,6 +708,19 @@ typedef struct rampart_plugin_api {
    * call. When set, the host calls it instead of on_event for every event
    * it delivers; same threads and rules as on_event. */
   rampart_status (*on_events)(rampart_plugin* self, const rampart_event* events, size_t count);
+
+  /* ---- ABI 1.8 (optional) ---- */
+
+  /* Rule owners: apply changes to a domain's set rather than the whole
+   * set: the set this instance applied last (rules_apply, then the changes
+   * since) with `changes` made in order. All or nothing, like rules_apply:
+   * on failure the set stays as it was. When set, the host calls it for
+   * the API's changes (each group commit one call), so a change costs what
+   * it touches, not the domain's size (a blocklist of millions); claims and
+   * imports still hand the whole set to rules_apply. The host has checked
+   * that a created id is new and an updated or deleted one exists. */
+  rampart_status (*rules_apply_changes)(rampart_plugin* self, const char* domain,
+                                        const rampart_rule_delta* changes, size_t count);
 } rampart_plugin_api;
 
 typedef struct rampart_plugin_descriptor {

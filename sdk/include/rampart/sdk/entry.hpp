@@ -70,6 +70,11 @@ RAMPART_SDK_DETECT(HasDomainStatusCall, std::declval<T&>().domain_status(std::st
 RAMPART_SDK_DETECT(HasApplyRules,
                    std::declval<T&>().apply_rules(std::string_view(),
                                                   std::declval<const std::vector<RuleBody>&>()))
+// ABI 1.8: apply_rule_changes(domain, changes) applies a group commit's
+// changes to the set applied last, all or nothing (rules_apply_changes).
+RAMPART_SDK_DETECT(HasApplyRuleChanges,
+                   std::declval<T&>().apply_rule_changes(
+                       std::string_view(), std::declval<const std::vector<RuleChange>&>()))
 // ABI 1.4: a public `static constexpr const char* kSecretSettings[] =
 // {"password", nullptr};` declares the settings GET /api/v1/config redacts
 // (a private one cannot be seen from here and would declare nothing).
@@ -163,6 +168,21 @@ struct Thunks {
     });
   }
 
+  static rampart_status rules_apply_changes(rampart_plugin* p, const char* domain,
+                                            const rampart_rule_delta* changes,
+                                            size_t count) noexcept {
+    return guard([&] {
+      std::vector<RuleChange> list;
+      list.reserve(count);
+      for (size_t i = 0; i < count; ++i) {
+        list.push_back(RuleChange{static_cast<rampart_rule_change>(changes[i].kind), changes[i].id,
+                                  to_string(changes[i].body)});
+      }
+      object_of<T>(p).apply_rule_changes(domain ? std::string_view(domain) : std::string_view(),
+                                         list);
+    });
+  }
+
   static rampart_status domain_status(rampart_plugin* p, const char* domain,
                                       rampart_str* out) noexcept {
     return guard([&] {
@@ -188,6 +208,7 @@ struct Thunks {
     if constexpr (HasDomainStatus<T>) api.domain_status = &domain_status;
     if constexpr (HasStreamAlert<T>) api.stream_alert = &stream_alert;
     if constexpr (HasOnEvents<T>) api.on_events = &on_events;
+    if constexpr (HasApplyRuleChanges<T>) api.rules_apply_changes = &rules_apply_changes;
     return api;
   }
 };

@@ -40,6 +40,13 @@ struct RuleBody {
   bool operator==(const RuleBody& o) const { return id == o.id && body == o.body; }
 };
 
+// ABI 1.8: one change to a domain's rule set (apply_rule_changes).
+struct RuleChange {
+  rampart_rule_change kind = RAMPART_RULE_CREATE;
+  uint64_t id = 0;
+  std::string body;  // empty for a delete
+};
+
 using Labels = std::initializer_list<std::pair<const char*, const char*>>;
 
 // ABI 1.4: what the transport knows of who sent a management API request:
