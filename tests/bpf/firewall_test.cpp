@@ -899,3 +899,58 @@ TEST_F(Firewall, BlocklistAgreesWithTheReferenceOnARandomLargeList) {
 }
 
 }  // namespace
+
+// Tables changed one prefix at a time (the API's blocklist entries), with
+// groups moved to larger blocks and blocks freed and reused: the kernel
+// reads them as it reads a list compiled from scratch.
+TEST_F(Firewall, ABlocklistChangedPrefixByPrefixDropsWhatTheSameListCompiledWholeDrops) {
+  std::mt19937 rng(20261130);
+  auto random_cidr = [&](uint8_t family, unsigned len) {
+    rampart::firewall::Cidr c;
+    c.family = family;
+    c.prefix_len = static_cast<uint8_t>(len);
+    for (unsigned i = 0; i < (family == 4 ? 4u : 16u); ++i) c.addr[i] = rng();
+    if (family == 4 && rng() % 2) c.addr[0] = 10;  // crowded: groups move between blocks
+    for (unsigned bit = len; bit < (family == 4 ? 32u : 128u); ++bit)
+      c.addr[bit / 8] &= ~(0x80 >> (bit % 8));
+    return c;
+  };
+  std::vector<rampart::firewall::Cidr> base, added;
+  for (int i = 0; i < 20000; ++i) base.push_back(random_cidr(4, 14 + rng() % 19));
+  for (int i = 0; i < 300; ++i) base.push_back(random_cidr(6, 32 + rng() % 97));
+  rampart::firewall::Blocklist live(base);
+  for (int op = 0; op < 6000; ++op) {
+    if (added.empty() || rng() % 3) {
+      added.push_back(rng() % 10 ? random_cidr(4, 16 + rng() % 17)
+                                 : random_cidr(6, 48 + rng() % 81));
+      live.add(added.back());
+    } else {
+      const size_t at = rng() % added.size();
+      live.remove(added[at]);
+      added.erase(added.begin() + static_cast<std::ptrdiff_t>(at));
+    }
+  }
+  std::vector<rampart::firewall::Cidr> all = base;
+  all.insert(all.end(), added.begin(), added.end());
+  const auto whole = rampart::firewall::compile_blocklist(all);
+  FirewallProgram fw;
+  fw.install({}, live.tables());
+  int dropped = 0;
+  for (int n = 0; n < 4000; ++n) {
+    const auto& p = n % 2 ? added[rng() % added.size()] : all[rng() % all.size()];
+    auto h = random_cidr(p.family, p.family == 4 ? 32 : 128);
+    if (n % 4) {  // inside the prefix, else anywhere
+      for (unsigned bit = 0; bit < p.prefix_len; ++bit) {
+        const uint8_t m = 0x80 >> (bit % 8);
+        h.addr[bit / 8] = (h.addr[bit / 8] & ~m) | (p.addr[bit / 8] & m);
+      }
+    }
+    const bool want = rampart::firewall::blocklisted(whole, h.family, h.addr.data());
+    const std::string src = rampart::firewall::format_cidr(h);
+    ASSERT_EQ(fw.run(udp_from(src.substr(0, src.find('/')))).action, want ? XDP_DROP : XDP_PASS)
+        << src;
+    dropped += want;
+  }
+  EXPECT_GT(dropped, 2000);
+  EXPECT_LT(dropped, 4000);
+}

@@ -134,6 +134,22 @@ class FirewallLab : public ::testing::Test {
                                  "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
     ASSERT_TRUE(daemon_->wait_for(ready)) << daemon_->output();
   }
+  // rampartd with the REST frontend too (and `more` config after it),
+  // then a client of its API for api().
+  void start_with_rest(const std::string& cfg, const std::string& more = "",
+                       const std::string& ready = "] ready plugins=firewall,log,rest refused=0") {
+    rampart::test::write_file(cfg, rampart::test::read_file(cfg) + "  rest: " +
+                                       rampart::test::rest_settings(dir_.path()) + "\n" + more);
+    ASSERT_NO_FATAL_FAILURE(start(cfg, ready));
+    client_ =
+        std::make_unique<rampart::test::ApiClient>(rampart::test::listening_port(daemon_->output()),
+                                                   rampart::test::bootstrap_token(dir_ / "state"));
+  }
+  // A request to the API on B's loopback.
+  rampart::test::HttpResponse api(const std::string& method, const std::string& path,
+                                  const std::string& body = "") {
+    return lab_->in_ns(lab_->ns_b(), [&] { return client_->call(method, path, body); });
+  }
   void reload(size_t nth) {
     daemon_->signal(SIGHUP);
     ASSERT_TRUE(daemon_->wait_for("configuration reloaded", nth)) << daemon_->output();
@@ -144,6 +160,7 @@ class FirewallLab : public ::testing::Test {
   bool mounted_ = false;
   std::unique_ptr<NetnsLab> lab_;
   std::unique_ptr<DaemonProcess> daemon_;
+  std::unique_ptr<rampart::test::ApiClient> client_;  // start_with_rest
 };
 
 void expect_all(const Counts& c, size_t n, const char* when) {
@@ -526,14 +543,7 @@ namespace {
 TEST_F(FirewallLab, RuleAddedOverRestDropsRealPackets) {
   const auto cfg = write_config("[]", "");
   // REST on B's loopback, on a port the kernel picks.
-  rampart::test::write_file(cfg, rampart::test::read_file(cfg) +
-                                     "  rest: " + rampart::test::rest_settings(dir_.path()) + "\n");
-  ASSERT_NO_FATAL_FAILURE(start(cfg, "] ready plugins=firewall,log,rest refused=0"));
-  rampart::test::ApiClient client{rampart::test::listening_port(daemon_->output()),
-                                  rampart::test::bootstrap_token(dir_ / "state")};
-  auto api = [&](const std::string& method, const std::string& path, const std::string& body = "") {
-    return lab_->in_ns(lab_->ns_b(), [&] { return client.call(method, path, body); });
-  };
+  ASSERT_NO_FATAL_FAILURE(start_with_rest(cfg));
   EXPECT_EQ(api("GET", "/readyz").status, 200);
   expect_all(lab_->send_and_count(kPackets), kPackets, "no rules");
 
@@ -582,21 +592,106 @@ TEST_F(FirewallLab, RuleAddedOverRestDropsRealPackets) {
   expect_all(lab_->send_and_count(kPackets), 0, "restarted: the rule came back from SQLite");
 }
 
+// The source blocklist's API entries (the domain the IPS and DDoS engines
+// write): in the kernel as soon as they are acknowledged, gone when
+// deleted or expired, refused whole when bad, paged, and back after a
+// restart.
+TEST_F(FirewallLab, BlocklistEntriesOverRestDropAtOnceExpireAndComeBack) {
+  const auto cfg = write_config("[]", "    blocklist: {prefixes: [203.0.113.0/24]}\n");
+  ASSERT_NO_FATAL_FAILURE(start_with_rest(cfg));
+  expect_all(lab_->send_and_count(kPackets), kPackets, "host A is not listed");
+
+  auto r = api("POST", "/api/v1/blocklist/rules",
+               R"({"prefix":"198.18.0.1","owner":"ips","reason":"port scan"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const auto id =
+      Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>()->getValue<uint64_t>(
+          "id");
+  expect_all(lab_->send_and_count(kPackets), 0, "listed over REST: dropped once acknowledged");
+
+  // Bad entries are refused whole, naming the field; what is listed stays.
+  for (const auto& [body, field] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"prefix":"198.18.0.1/8"})", "has host bits set"},
+           {R"({"prefix":"not an address"})", "prefix"},
+           {R"({"prefix":"192.0.2.1","expires_at":1})", "has passed"},
+           {R"({"prefix":"192.0.2.1","owner":"a b"})", "owner"},
+           {R"({"prefix":"192.0.2.1","color":"red"})", "color"},
+           {R"({"owner":"ips"})", "prefix"}}) {
+    r = api("POST", "/api/v1/blocklist/rules", body);
+    EXPECT_TRUE(r.status == 400 || r.status == 422) << body << " -> " << r.status << " " << r.body;
+    EXPECT_NE(r.body.find(field), std::string::npos) << body << " -> " << r.body;
+  }
+  expect_all(lab_->send_and_count(kPackets), 0, "the refusals changed nothing");
+  r = api("GET", "/api/v1/blocklist/status");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("prefixes":2,"config_prefixes":1,"entries":1,)"), std::string::npos)
+      << r.body;
+
+  r = api("DELETE", "/api/v1/blocklist/rules/" + std::to_string(id));
+  ASSERT_EQ(r.status, 204) << r.body;
+  expect_all(lab_->send_and_count(kPackets), kPackets, "deleted: passes again");
+
+  // Paging through entries of several owners, in id order.
+  for (int i = 0; i < 5; ++i) {
+    r = api("POST", "/api/v1/blocklist/rules",
+            R"({"id":)" + std::to_string(100 + i) + R"(,"prefix":"192.0.2.)" +
+                std::to_string(10 + i) + R"(","owner":")" + (i % 2 ? "ddos" : "ips") + R"("})");
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
+  std::vector<std::string> seen;
+  std::string cursor;
+  for (int page = 0; page < 10; ++page) {
+    r = api("GET", "/api/v1/blocklist/rules?limit=2" + (cursor.empty() ? "" : "&cursor=" + cursor));
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto o = Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>();
+    auto rules = o->getArray("rules");
+    EXPECT_LE(rules->size(), 2u);
+    for (size_t i = 0; i < rules->size(); ++i)
+      seen.push_back(rules->getObject(static_cast<unsigned>(i))->getValue<std::string>("prefix"));
+    if (o->isNull("next_cursor")) break;
+    cursor = o->getValue<std::string>("next_cursor");
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"192.0.2.10", "192.0.2.11", "192.0.2.12", "192.0.2.13",
+                                            "192.0.2.14"}));
+  r = api("GET", "/api/v1/blocklist/rules?owner=ddos");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("prefix":"192.0.2.11")"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find(R"("prefix":"192.0.2.10")"), std::string::npos) << r.body;
+
+  // An entry with an expiry drops until it passes, then the core deletes it.
+  const auto expires = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count() +
+                       2;
+  r = api("POST", "/api/v1/blocklist/rules",
+          R"({"id":200,"prefix":"198.18.0.0/31","owner":"ddos","expires_at":)" +
+              std::to_string(expires) + "}");
+  ASSERT_EQ(r.status, 201) << r.body;
+  expect_all(lab_->send_and_count(kPackets), 0, "listed until it expires");
+  EXPECT_TRUE(rampart::test::poll_until(
+      [&] { return api("GET", "/api/v1/blocklist/rules/200").status == 404; },
+      std::chrono::seconds(30)));
+  expect_all(lab_->send_and_count(kPackets), kPackets, "expired: deleted and no longer dropped");
+  r = api("GET", "/api/v1/audit/rules/200/history?domain=blocklist");
+  EXPECT_NE(r.body.find(R"("actor":"expiry")"), std::string::npos) << r.body;
+
+  // Stored entries are listed again after a restart.
+  r = api("POST", "/api/v1/blocklist/rules", R"({"id":300,"prefix":"198.18.0.1"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  daemon_->signal(SIGKILL);
+  daemon_->wait_exit();
+  ASSERT_NO_FATAL_FAILURE(start(cfg, "] ready plugins=firewall,log,rest refused=0"));
+  expect_all(lab_->send_and_count(kPackets), 0, "restarted: the entry came back from SQLite");
+}
+
 // Rule writes that keep the rule set's shape swap tables into a spare
 // instance instead of loading a program (counted in /metrics), and a
 // rule's hit counter survives writes to the other rules.
 TEST_F(FirewallLab, RuleWritesSwapTablesAndKeepHitCounters) {
   const auto cfg = write_config("[{id: 1, action: deny, src_ip: 198.18.0.1/32}]", "");
-  rampart::test::write_file(cfg, rampart::test::read_file(cfg) +
-                                     "  rest: " + rampart::test::rest_settings(dir_.path()) +
-                                     "\n  metrics: {listen: \"127.0.0.1:0\"}\n");
-  ASSERT_NO_FATAL_FAILURE(start(cfg, "] ready plugins=firewall,log,metrics,rest refused=0"));
-  rampart::test::ApiClient client{rampart::test::listening_port(daemon_->output()),
-                                  rampart::test::bootstrap_token(dir_ / "state")};
+  ASSERT_NO_FATAL_FAILURE(start_with_rest(cfg, "  metrics: {listen: \"127.0.0.1:0\"}\n",
+                                          "] ready plugins=firewall,log,metrics,rest refused=0"));
   const uint16_t metrics = rampart::test::listening_port(daemon_->output(), "metrics");
-  auto api = [&](const std::string& method, const std::string& path, const std::string& body = "") {
-    return lab_->in_ns(lab_->ns_b(), [&] { return client.call(method, path, body); });
-  };
   auto installs = [&](const std::string& how) {
     const auto text = lab_->in_ns(
         lab_->ns_b(), [&] { return rampart::test::http(metrics, "GET", "/metrics").body; });

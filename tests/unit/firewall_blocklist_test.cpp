@@ -4,11 +4,17 @@
 // blocklist files are read strictly, with errors naming file and line.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 #include <sstream>
 
 #include "blocklist.hpp"
 #include "temp_dir.hpp"
+
+// Where a vector of keys' == finds it (the struct's namespace).
+static bool operator==(const rampart_fw_lpm6_key& a, const rampart_fw_lpm6_key& b) {
+  return std::memcmp(&a, &b, sizeof a) == 0;
+}
 
 namespace {
 
@@ -119,6 +125,121 @@ TEST(FirewallBlocklist, AgreesWithScanningEveryPrefixOnRandomLists) {
           << format_cidr(h) << " round " << round;
     }
   }
+}
+
+// Whether two blocklists list the same things the same way: the same
+// bits per /24 and the same addresses per group, wherever each keeps its
+// groups, and the same IPv6 keys and lengths.
+void expect_same_tables(const CompiledBlocklist& got, const CompiledBlocklist& want,
+                        const std::string& when) {
+  ASSERT_EQ(got.prefixes, want.prefixes) << when;
+  ASSERT_TRUE(got.v6 == want.v6) << when;
+  ASSERT_EQ(got.v6_lens, want.v6_lens) << when;
+  ASSERT_GE(got.v6_capacity, got.v6.size()) << when;
+  if (!want.has_v4) {
+    for (const uint64_t w : got.any) ASSERT_EQ(w, 0u) << when;
+    return;
+  }
+  ASSERT_TRUE(got.has_v4) << when;
+  ASSERT_GE(got.tbl8_capacity, got.tbl8.size()) << when;
+  ASSERT_TRUE(got.any == want.any) << when;
+  for (uint32_t i = 0; i < RAMPART_FW_BLOCK4_L1; ++i) {
+    const auto &g = got.l1[i], &w = want.l1[i];
+    ASSERT_EQ(g.listed, w.listed) << when << ", l1 entry " << i;
+    ASSERT_EQ(g.grouped, w.grouped) << when << ", l1 entry " << i;
+    for (uint32_t n = 0; n < static_cast<uint32_t>(__builtin_popcountll(g.grouped)); ++n) {
+      for (uint32_t word = 0; word < 4; ++word) {
+        ASSERT_EQ(got.tbl8.at((size_t(g.rank) + n) * 4 + word),
+                  want.tbl8.at((size_t(w.rank) + n) * 4 + word))
+            << when << ", l1 entry " << i << " group " << n;
+      }
+    }
+  }
+}
+
+// Prefixes that overlap each other: /8-/32 inside a few /16s and the /8s
+// around them, so adds and removes shadow, uncover and split each other.
+Cidr clustered_prefix(std::mt19937& rng) {
+  static const char* const homes[] = {"10.1.0.0", "10.2.0.0", "172.16.0.0", "192.168.0.0"};
+  if (rng() % 8 == 0) return random_prefix(rng, 6, 32 + rng() % 97);
+  Cidr c = cidr(homes[rng() % 4]);
+  const unsigned r = rng() % 100;
+  const unsigned len = r < 3 ? 8 + rng() % 8 : r < 20 ? 16 + rng() % 9 : 25 + rng() % 8;
+  c.prefix_len = static_cast<uint8_t>(len);
+  const uint32_t bits = static_cast<uint32_t>(rng()) & 0xffff;  // inside the /16
+  c.addr[2] = static_cast<uint8_t>(bits >> 8);
+  c.addr[3] = static_cast<uint8_t>(bits);
+  for (unsigned bit = len; bit < 32; ++bit) c.addr[bit / 8] &= ~(0x80 >> (bit % 8));
+  return c;
+}
+
+TEST(FirewallBlocklist, IncrementalChangesListWhatCompilingTheResultLists) {
+  std::mt19937 rng(20261130);
+  std::vector<Cidr> base;
+  for (int i = 0; i < 1500; ++i) base.push_back(clustered_prefix(rng));
+  Blocklist live(base);
+  expect_same_tables(live.tables(), compile_blocklist(base), "at the start");
+  std::vector<Cidr> added;  // a multiset: what remove() may take back
+  for (int op = 1; op <= 3000; ++op) {
+    if (added.empty() || rng() % 5 < 3) {
+      // New prefixes, and again ones the config or the API already list.
+      const Cidr c = rng() % 6 == 0                     ? base[rng() % base.size()]
+                     : rng() % 6 == 0 && !added.empty() ? added[rng() % added.size()]
+                                                        : clustered_prefix(rng);
+      live.add(c);
+      added.push_back(c);
+    } else {
+      const size_t at = rng() % added.size();
+      live.remove(added[at]);
+      added.erase(added.begin() + static_cast<std::ptrdiff_t>(at));
+    }
+    if (op % 250 == 0) {
+      std::vector<Cidr> all = base;
+      all.insert(all.end(), added.begin(), added.end());
+      expect_same_tables(live.tables(), compile_blocklist(all), "after op " + std::to_string(op));
+      if (HasFatalFailure()) return;
+    }
+  }
+  while (!added.empty()) {
+    live.remove(added.back());
+    added.pop_back();
+  }
+  expect_same_tables(live.tables(), compile_blocklist(base), "once all the API's are gone");
+}
+
+TEST(FirewallBlocklist, RemovingWhatWasNotAddedIsRefusedAndChangesNothing) {
+  Blocklist live({cidr("192.0.2.0/24"), cidr("2001:db8::/32")});
+  live.add(cidr("198.51.100.7"));
+  const CompiledBlocklist before = live.tables();
+  try {
+    live.remove(cidr("192.0.2.0/24"));  // the config's: changed by a reload only
+    FAIL() << "removed a config prefix";
+  } catch (const BlocklistError& e) {
+    EXPECT_STREQ(e.what(), "192.0.2.0/24 was not added to the blocklist");
+  }
+  EXPECT_THROW(live.remove(cidr("2001:db8::/32")), BlocklistError);
+  EXPECT_THROW(live.remove(cidr("203.0.113.9")), BlocklistError);
+  expect_same_tables(live.tables(), before, "after the refusals");
+  live.remove(cidr("198.51.100.7"));
+  EXPECT_FALSE(blocklisted(live.tables(), 4, cidr("198.51.100.7").addr.data()));
+  EXPECT_TRUE(blocklisted(live.tables(), 4, cidr("192.0.2.1").addr.data()));
+}
+
+TEST(FirewallBlocklist, SmallChangesToALargeListKeepTheTablesSizes) {
+  std::mt19937 rng(7);
+  std::vector<Cidr> base;
+  for (int i = 0; i < 100000; ++i) base.push_back(random_prefix(rng, 4, 25 + rng() % 8));
+  Blocklist live(base);
+  const size_t tbl8 = live.tables().tbl8_capacity, v6 = live.tables().v6_capacity;
+  std::vector<Cidr> added;
+  for (int i = 0; i < 500; ++i) {
+    added.push_back(random_prefix(rng, 4, 32));
+    live.add(added.back());
+  }
+  for (const auto& c : added) live.remove(c);
+  EXPECT_EQ(live.tables().tbl8_capacity, tbl8) << "room for 500 new groups without a resize";
+  EXPECT_EQ(live.tables().v6_capacity, v6);
+  expect_same_tables(live.tables(), compile_blocklist(base), "after 500 adds and removes");
 }
 
 TEST(FirewallBlocklist, FilesAllowCommentsAndBlankLines) {

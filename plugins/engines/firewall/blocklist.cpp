@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <set>
+#include <tuple>
 
 namespace rampart::firewall {
 namespace {
@@ -77,6 +79,32 @@ bool key_less(const rampart_fw_lpm6_key& a, const rampart_fw_lpm6_key& b) {
   return std::memcmp(&a, &b, sizeof a) < 0;
 }
 
+// Room to grow into: the tables' size changes (a program load) once in
+// many writes, not at each.
+size_t tbl8_room(size_t words) {
+  const size_t want = std::max<size_t>(4096, words + words / 4);
+  return (want + 4095) / 4096 * 4096;
+}
+
+size_t v6_room(size_t keys) {
+  size_t n = 64;
+  while (n < keys) n *= 2;
+  return n;
+}
+
+uint32_t v4_mask(unsigned len) { return len ? ~0u << (32 - len) : 0; }
+
+uint64_t v4_key(uint32_t addr, unsigned len) { return uint64_t{addr & v4_mask(len)} << 8 | len; }
+
+std::array<uint8_t, 20> v6_bytes(const rampart_fw_lpm6_key& k) {
+  std::array<uint8_t, 20> b;
+  static_assert(sizeof k == 20, "rampart_fw_lpm6_key is 20 bytes");
+  std::memcpy(b.data(), &k, sizeof k);
+  return b;
+}
+
+unsigned floor_log2(uint32_t n) { return 31u - static_cast<unsigned>(__builtin_clz(n)); }
+
 std::string_view trim(std::string_view s) {
   const auto b = s.find_first_not_of(" \t\r");
   if (b == std::string_view::npos) return {};
@@ -85,12 +113,15 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-CompiledBlocklist compile_blocklist(const std::vector<Cidr>& prefixes) {
-  if (prefixes.size() > RAMPART_FW_BLOCK_MAX_PREFIXES) {
-    throw BlocklistError("blocklist has " + std::to_string(prefixes.size()) +
-                         " prefixes; at most " + std::to_string(RAMPART_FW_BLOCK_MAX_PREFIXES) +
-                         " are supported");
+void check_blocklist_size(size_t prefixes) {
+  if (prefixes > RAMPART_FW_BLOCK_MAX_PREFIXES) {
+    throw BlocklistError("blocklist has " + std::to_string(prefixes) + " prefixes; at most " +
+                         std::to_string(RAMPART_FW_BLOCK_MAX_PREFIXES) + " are supported");
   }
+}
+
+CompiledBlocklist compile_blocklist(const std::vector<Cidr>& prefixes) {
+  check_blocklist_size(prefixes.size());
   CompiledBlocklist bl;
   std::vector<Cidr> v4;
   for (const auto& c : prefixes) {
@@ -102,8 +133,10 @@ CompiledBlocklist compile_blocklist(const std::vector<Cidr>& prefixes) {
   }
   if (!v4.empty()) {
     bl.has_v4 = true;
-    std::stable_sort(v4.begin(), v4.end(),
-                     [](const Cidr& a, const Cidr& b) { return a.prefix_len < b.prefix_len; });
+    // Shorter first (Dir24::add relies on it); equal ones side by side.
+    std::sort(v4.begin(), v4.end(), [](const Cidr& a, const Cidr& b) {
+      return a.prefix_len != b.prefix_len ? a.prefix_len < b.prefix_len : a.addr < b.addr;
+    });
     v4.erase(std::unique(v4.begin(), v4.end()), v4.end());
     Dir24 d;
     for (const auto& c : v4) d.add(c);
@@ -118,7 +151,262 @@ CompiledBlocklist compile_blocklist(const std::vector<Cidr>& prefixes) {
   std::sort(bl.v6_lens.rbegin(), bl.v6_lens.rend());
   bl.v6_lens.erase(std::unique(bl.v6_lens.begin(), bl.v6_lens.end()), bl.v6_lens.end());
   bl.prefixes = v4.size() + bl.v6.size();
+  bl.tbl8_capacity = bl.has_v4 ? tbl8_room(bl.tbl8.size()) : 0;
+  bl.v6_capacity = bl.v6.empty() ? 0 : v6_room(bl.v6.size());
   return bl;
+}
+
+Blocklist::Blocklist(const std::vector<Cidr>& base) : t_(compile_blocklist(base)) {
+  for (const auto& c : base) {
+    if (c.family == 4) base4_.push_back(v4_key(v4_of(c), c.prefix_len));
+  }
+  std::sort(base4_.begin(), base4_.end());
+  base4_.erase(std::unique(base4_.begin(), base4_.end()), base4_.end());
+  if (t_.has_v4) {
+    cap_.resize(RAMPART_FW_BLOCK4_L1);
+    for (uint32_t i = 0; i < RAMPART_FW_BLOCK4_L1; ++i)
+      cap_[i] = static_cast<uint8_t>(__builtin_popcountll(t_.l1[i].grouped));
+  }
+  for (const auto& k : t_.v6) {
+    v6count_[v6_bytes(k)] = 1;
+    v6base_.insert(v6_bytes(k));
+    ++v6_len_count_[k.prefixlen];
+  }
+}
+
+void Blocklist::add(const Cidr& c) {
+  if (c.family == 4)
+    add4(c);
+  else
+    add6(c);
+}
+
+void Blocklist::remove(const Cidr& c) {
+  if (c.family == 4)
+    remove4(c);
+  else
+    remove6(c);
+}
+
+bool Blocklist::present4(uint64_t key) const {
+  return std::binary_search(base4_.begin(), base4_.end(), key) || extra4_.count(key) != 0;
+}
+
+template <class Fn>
+void Blocklist::each4(uint64_t lo, uint64_t hi, Fn&& fn) const {
+  for (auto it = std::lower_bound(base4_.begin(), base4_.end(), lo);
+       it != base4_.end() && *it <= hi; ++it)
+    fn(*it);
+  for (auto it = extra4_.lower_bound(lo); it != extra4_.end() && it->first <= hi; ++it)
+    fn(it->first);
+}
+
+// Whether a prefix shorter than `below_len` (at most /24) lists all of /24 t.
+bool Blocklist::covered24(uint32_t t, unsigned below_len) const {
+  for (unsigned len = 0; len < below_len && len <= 24; ++len) {
+    if (present4(v4_key(t << 8, len))) return true;
+  }
+  return false;
+}
+
+// The addresses of /24 t that its /25-/32 prefixes list.
+void Blocklist::long_bits(uint32_t t, uint64_t bits[4]) const {
+  std::fill_n(bits, 4, 0);
+  each4(uint64_t{t << 8} << 8, uint64_t{t << 8 | 0xff} << 8 | 32, [&](uint64_t k) {
+    const unsigned len = k & 0xff;
+    if (len <= 24) return;
+    const uint32_t lo = static_cast<uint32_t>(k >> 8) & 0xff, n = 1u << (32 - len);
+    for (uint32_t h = lo; h < lo + n; ++h) bits[h >> 6] |= 1ull << (h & 63);
+  });
+}
+
+// /24s first .. first+count-1 listed whole (their groups dropped) or not.
+void Blocklist::set_listed(uint32_t first, uint32_t count, bool listed) {
+  for (uint32_t t = first; t < first + count;) {
+    const uint32_t i = t >> 6, bit = t & 63, n = std::min(64 - bit, first + count - t);
+    const uint64_t mask = n == 64 ? ~0ull : ((1ull << n) - 1) << bit;
+    rampart_fw_block4_l1& e = t_.l1[i];
+    if (listed) {
+      e.listed |= mask;
+      for (uint64_t g = e.grouped & mask; g; g &= g - 1)
+        drop_group(i << 6 | static_cast<uint32_t>(__builtin_ctzll(g)));
+    } else {
+      e.listed &= ~mask;
+    }
+    t_.any[i] = e.listed | e.grouped;
+    t += n;
+  }
+}
+
+void Blocklist::set_group(uint32_t t, const uint64_t bits[4]) {
+  const uint32_t i = t >> 6, bit = t & 63;
+  rampart_fw_block4_l1& e = t_.l1[i];
+  const auto pos = static_cast<uint32_t>(__builtin_popcountll(e.grouped & ((1ull << bit) - 1)));
+  if ((e.grouped >> bit) & 1) {
+    std::copy_n(bits, 4, &t_.tbl8[(size_t(e.rank) + pos) * 4]);
+    return;
+  }
+  const auto n = static_cast<uint32_t>(__builtin_popcountll(e.grouped));
+  if (n + 1 > cap_[i]) move_block(i, n + 1);
+  uint64_t* blk = &t_.tbl8[size_t(e.rank) * 4];
+  std::memmove(blk + (pos + 1) * 4, blk + pos * 4, size_t(n - pos) * 32);
+  std::copy_n(bits, 4, blk + pos * 4);
+  e.grouped |= 1ull << bit;
+  t_.any[i] = e.listed | e.grouped;
+}
+
+void Blocklist::drop_group(uint32_t t) {
+  const uint32_t i = t >> 6, bit = t & 63;
+  rampart_fw_block4_l1& e = t_.l1[i];
+  if (!((e.grouped >> bit) & 1)) return;
+  const auto n = static_cast<uint32_t>(__builtin_popcountll(e.grouped));
+  const auto pos = static_cast<uint32_t>(__builtin_popcountll(e.grouped & ((1ull << bit) - 1)));
+  uint64_t* blk = &t_.tbl8[size_t(e.rank) * 4];
+  std::memmove(blk + pos * 4, blk + (pos + 1) * 4, size_t(n - pos - 1) * 32);
+  std::fill_n(blk + (n - 1) * 4, 4, 0);
+  e.grouped &= ~(1ull << bit);
+  t_.any[i] = e.listed | e.grouped;
+}
+
+// l1 entry i's groups to a block of room for `need`: a free one or a new
+// one at the end; the old block, zeroed, is free.
+void Blocklist::move_block(uint32_t i, uint32_t need) {
+  uint32_t cap = 1;
+  while (cap < need) cap <<= 1;
+  uint32_t at = UINT32_MAX, got = 0;
+  for (unsigned k = floor_log2(cap); k < 7 && at == UINT32_MAX; ++k) {
+    if (free_[k].empty()) continue;
+    std::tie(at, got) = free_[k].back();
+    free_[k].pop_back();
+  }
+  if (at == UINT32_MAX) {
+    at = static_cast<uint32_t>(t_.tbl8.size() / 4);
+    got = cap;
+    t_.tbl8.resize(t_.tbl8.size() + size_t(cap) * 4, 0);
+    if (t_.tbl8.size() > t_.tbl8_capacity) t_.tbl8_capacity = tbl8_room(t_.tbl8.size());
+  }
+  rampart_fw_block4_l1& e = t_.l1[i];
+  const auto n = static_cast<uint32_t>(__builtin_popcountll(e.grouped));
+  uint64_t* from = &t_.tbl8[size_t(e.rank) * 4];
+  std::copy_n(from, size_t(n) * 4, &t_.tbl8[size_t(at) * 4]);
+  std::fill_n(from, size_t(n) * 4, 0);
+  if (cap_[i]) free_[floor_log2(cap_[i])].push_back({e.rank, cap_[i]});
+  e.rank = at;
+  cap_[i] = static_cast<uint8_t>(got);
+}
+
+void Blocklist::ensure_v4() {
+  if (t_.has_v4) return;
+  t_.has_v4 = true;
+  t_.any.assign(RAMPART_FW_BLOCK4_L1, 0);
+  t_.l1.assign(RAMPART_FW_BLOCK4_L1, rampart_fw_block4_l1{});
+  cap_.assign(RAMPART_FW_BLOCK4_L1, 0);
+  t_.tbl8_capacity = tbl8_room(t_.tbl8.size());
+}
+
+void Blocklist::add4(const Cidr& c) {
+  const uint32_t a = v4_of(c) & v4_mask(c.prefix_len);
+  const uint64_t key = v4_key(a, c.prefix_len);
+  if (present4(key)) {
+    ++extra4_[key];
+    return;
+  }
+  if (t_.prefixes >= RAMPART_FW_BLOCK_MAX_PREFIXES) {
+    throw BlocklistError("the blocklist holds " + std::to_string(t_.prefixes) +
+                         " prefixes, the most it can");
+  }
+  ensure_v4();
+  ++extra4_[key];
+  ++t_.prefixes;
+  const uint32_t t = a >> 8;
+  if (c.prefix_len <= 24) {
+    set_listed(t, 1u << (24 - c.prefix_len), true);
+    return;
+  }
+  if ((t_.l1[t >> 6].listed >> (t & 63)) & 1) return;  // a shorter prefix lists it all
+  uint64_t bits[4];
+  long_bits(t, bits);
+  set_group(t, bits);
+}
+
+void Blocklist::remove4(const Cidr& c) {
+  const uint32_t a = v4_of(c) & v4_mask(c.prefix_len);
+  const uint64_t key = v4_key(a, c.prefix_len);
+  const auto it = extra4_.find(key);
+  if (it == extra4_.end()) {
+    throw BlocklistError(format_cidr(c) + " was not added to the blocklist");
+  }
+  if (--it->second == 0) extra4_.erase(it);
+  if (present4(key)) return;  // listed again (by the config or another entry)
+  --t_.prefixes;
+  const uint32_t t = a >> 8;
+  if (c.prefix_len > 24) {
+    if ((t_.l1[t >> 6].listed >> (t & 63)) & 1) return;
+    uint64_t bits[4];
+    long_bits(t, bits);
+    if (bits[0] | bits[1] | bits[2] | bits[3])
+      set_group(t, bits);
+    else
+      drop_group(t);
+    return;
+  }
+  if (covered24(t, c.prefix_len)) return;  // a shorter prefix still lists it all
+  const uint32_t count = 1u << (24 - c.prefix_len);
+  set_listed(t, count, false);
+  // What else lists parts of it: longer prefixes up to /24, then groups
+  // for the /24s that /25-/32 prefixes list partly.
+  const uint64_t lo = uint64_t{a} << 8, hi = uint64_t{a | ~v4_mask(c.prefix_len)} << 8 | 0xff;
+  std::set<uint32_t> partly;
+  each4(lo, hi, [&](uint64_t k) {
+    const unsigned len = k & 0xff;
+    const auto addr = static_cast<uint32_t>(k >> 8);
+    if (len <= 24)
+      set_listed(addr >> 8, 1u << (24 - len), true);
+    else
+      partly.insert(addr >> 8);
+  });
+  for (const uint32_t p : partly) {
+    if ((t_.l1[p >> 6].listed >> (p & 63)) & 1) continue;
+    uint64_t bits[4];
+    long_bits(p, bits);
+    set_group(p, bits);
+  }
+}
+
+void Blocklist::rebuild_v6_lens() {
+  t_.v6_lens.clear();
+  for (int len = 128; len >= 0; --len) {
+    if (v6_len_count_[len]) t_.v6_lens.push_back(static_cast<uint8_t>(len));
+  }
+}
+
+void Blocklist::add6(const Cidr& c) {
+  const rampart_fw_lpm6_key k = v6_key(c.addr.data(), c.prefix_len);
+  uint32_t& n = v6count_[v6_bytes(k)];
+  if (n == 0 && t_.prefixes >= RAMPART_FW_BLOCK_MAX_PREFIXES) {
+    v6count_.erase(v6_bytes(k));
+    throw BlocklistError("the blocklist holds " + std::to_string(t_.prefixes) +
+                         " prefixes, the most it can");
+  }
+  if (n++ > 0) return;
+  ++t_.prefixes;
+  t_.v6.insert(std::lower_bound(t_.v6.begin(), t_.v6.end(), k, key_less), k);
+  t_.v6_capacity = std::max(t_.v6_capacity, v6_room(t_.v6.size()));
+  if (v6_len_count_[k.prefixlen]++ == 0) rebuild_v6_lens();
+}
+
+void Blocklist::remove6(const Cidr& c) {
+  const rampart_fw_lpm6_key k = v6_key(c.addr.data(), c.prefix_len);
+  const auto bytes = v6_bytes(k);
+  const auto it = v6count_.find(bytes);
+  if (it == v6count_.end() || it->second <= v6base_.count(bytes)) {
+    throw BlocklistError(format_cidr(c) + " was not added to the blocklist");
+  }
+  if (--it->second > 0) return;
+  v6count_.erase(it);
+  --t_.prefixes;
+  t_.v6.erase(std::lower_bound(t_.v6.begin(), t_.v6.end(), k, key_less));
+  if (--v6_len_count_[k.prefixlen] == 0) rebuild_v6_lens();
 }
 
 bool blocklisted(const CompiledBlocklist& bl, uint8_t family, const uint8_t* addr) {

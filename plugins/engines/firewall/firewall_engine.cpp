@@ -9,14 +9,18 @@
 #include <Poco/JSON/Object.h>
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <ctime>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <sstream>
 
+#include "blocklist.hpp"
 #include "compiler.hpp"
 #include "rampart/firewall.h"
 #include "rule.hpp"
@@ -38,9 +42,9 @@ struct Settings {
   std::vector<Rule> rules;
   int32_t blocklist_priority = 0;
   uint8_t alert_on = 1u << static_cast<int>(Action::log);  // actions that raise alerts
-  // Compiled once per config load (tens of MB for large lists) and shared
-  // by every rule-set install until the next reload.
-  std::shared_ptr<const rampart::firewall::CompiledBlocklist> blocklist;
+  // The config's blocklist prefixes (its files read at each load); null
+  // without a blocklist section. The API's entries are added to them.
+  std::shared_ptr<const std::vector<rampart::firewall::Cidr>> blocklist;
 };
 
 // plugins.firewall.blocklist: {priority, prefixes: [cidr...], files: [path...]}.
@@ -66,11 +70,11 @@ void parse_blocklist(const Config& cfg, Settings& s) {
     }
   }
   try {
-    s.blocklist = std::make_shared<const rampart::firewall::CompiledBlocklist>(
-        rampart::firewall::compile_blocklist(prefixes));
+    rampart::firewall::check_blocklist_size(prefixes.size());
   } catch (const rampart::firewall::BlocklistError& e) {
     throw cfg.invalid("blocklist", e.what());
   }
+  s.blocklist = std::make_shared<const std::vector<rampart::firewall::Cidr>>(std::move(prefixes));
 }
 
 Rule parse_rule(const Config& cfg, const std::string& at) {
@@ -174,6 +178,13 @@ std::string endpoint(uint8_t family, const uint8_t* addr, uint16_t port) {
 }
 
 constexpr const char* kDomain = "firewall";
+// The source blocklist's API entries: a domain of its own, which the IPS
+// and DDoS engines write too.
+constexpr const char* kBlocklistDomain = "blocklist";
+
+int64_t now_s() { return static_cast<int64_t>(std::time(nullptr)); }
+
+Error refused(const std::string& what) { return Error(RAMPART_ERR_INVALID_ARGUMENT, what); }
 
 class FirewallEngine {
  public:
@@ -228,20 +239,47 @@ class FirewallEngine {
     settings_ = std::move(next);
   }
 
-  // A rule changed through the API: the whole stored set, checked and
-  // installed, or an error naming the rule and field.
+  // A domain's whole stored set (an import): checked and installed, or an
+  // error naming the rule or entry and field.
   void apply_rules(std::string_view domain, const std::vector<rampart::sdk::RuleBody>& bodies) {
-    if (domain != kDomain) throw Error(RAMPART_ERR_INVALID_ARGUMENT, "not a firewall domain");
-    Settings current;
-    {
-      std::lock_guard lock(mu_);
-      current = settings_;
+    const Settings current = settings();
+    std::lock_guard lock(install_mu_);
+    if (domain == kDomain) {
+      auto next = parse_set(bodies);
+      auto compiled = compile_rules(rules_of(next), current);
+      install_tables(compiled, current, blocklist_.get());
+      compiled_ = std::move(compiled);
+      parsed_ = std::move(next);
+    } else if (domain == kBlocklistDomain) {
+      auto entries = parse_entries(bodies);
+      auto next = build_blocklist(current, entries);
+      install_tables(compiled_, current, next.get());
+      blocklist_ = std::move(next);
+      entries_ = std::move(entries);
+    } else {
+      throw Error(RAMPART_ERR_INVALID_ARGUMENT, "not a firewall domain");
     }
-    install(parse_bodies(bodies), current);
+  }
+
+  // A group commit's changes (ABI 1.8): a rule change recompiles the set
+  // from the rules already parsed; a blocklist entry changes the tables
+  // where its prefix lies, not the list around it. All or nothing.
+  void apply_rule_changes(std::string_view domain,
+                          const std::vector<rampart::sdk::RuleChange>& changes) {
+    const Settings current = settings();
+    std::lock_guard lock(install_mu_);
+    if (domain == kDomain) {
+      change_rules(changes, current);
+    } else if (domain == kBlocklistDomain) {
+      change_entries(changes, current);
+    } else {
+      throw Error(RAMPART_ERR_INVALID_ARGUMENT, "not a firewall domain");
+    }
   }
 
   // GET /api/v1/firewall/status: what the kernel runs, with per-rule hits.
   std::string domain_status(std::string_view domain) {
+    if (domain == kBlocklistDomain) return blocklist_status();
     if (domain != kDomain) throw Error(RAMPART_ERR_NOT_FOUND, "not a firewall domain");
     std::lock_guard install(install_mu_);  // program_ and the ids belong together
     std::lock_guard lock(status_mu_);
@@ -299,49 +337,234 @@ class FirewallEngine {
   }
 
  private:
-  // The stored set, parsed: a body parsed for the set before is not parsed
-  // again (a write to one rule of thousands parses that one).
-  std::vector<Rule> parse_bodies(const std::vector<rampart::sdk::RuleBody>& bodies) {
-    std::lock_guard lock(parse_mu_);
+  struct ParsedRule {
+    std::string body;
+    Rule rule;
+  };
+  using ParsedRules = std::map<uint32_t, std::shared_ptr<const ParsedRule>>;
+  // An API entry, and whether its prefix is in the tables (not when it had
+  // expired by the time it was applied).
+  struct Entry {
+    rampart::firewall::BlocklistEntry entry;
+    bool listed = false;
+  };
+  using Entries = std::map<uint32_t, Entry>;
+
+  Settings settings() {
+    std::lock_guard lock(mu_);
+    return settings_;
+  }
+
+  static std::vector<Rule> rules_of(const ParsedRules& parsed) {
     std::vector<Rule> rules;
-    std::map<uint32_t, std::pair<std::string, Rule>> next;  // the bodies given, nothing else
-    for (const auto& b : bodies) {
-      auto it = parsed_.find(b.id);
-      if (it == parsed_.end() || it->second.first != b.body) {
-        try {
-          it = parsed_
-                   .insert_or_assign(
-                       b.id, std::pair(b.body, rampart::firewall::rule_from_json(b.body, b.id)))
-                   .first;
-        } catch (const rampart::firewall::RuleError& e) {
-          throw Error(RAMPART_ERR_INVALID_ARGUMENT,
-                      "rule " + std::to_string(b.id) + ": " + e.what());
-        }
-      }
-      rules.push_back(it->second.second);
-      next.insert(parsed_.extract(it));  // moved, not copied
-    }
-    parsed_ = std::move(next);
+    rules.reserve(parsed.size());
+    for (const auto& [id, p] : parsed) rules.push_back(p->rule);
     return rules;
   }
 
-  // The config's rules go to the store (config-owned ids); what the store
-  // then holds, API rules included, is what gets installed.
+  static std::shared_ptr<const ParsedRule> parse_one(uint64_t id, const std::string& body) {
+    try {
+      return std::make_shared<const ParsedRule>(
+          ParsedRule{body, rampart::firewall::rule_from_json(body, id)});
+    } catch (const rampart::firewall::RuleError& e) {
+      throw refused("rule " + std::to_string(id) + ": " + e.what());
+    }
+  }
+
+  // A whole stored set, parsed: a body parsed before (the same text under
+  // the same id) is not parsed again.
+  ParsedRules parse_set(const std::vector<rampart::sdk::RuleBody>& bodies) const {
+    ParsedRules next;
+    for (const auto& b : bodies) {
+      const auto it = parsed_.find(static_cast<uint32_t>(b.id));
+      next[static_cast<uint32_t>(b.id)] =
+          it != parsed_.end() && it->second->body == b.body ? it->second : parse_one(b.id, b.body);
+    }
+    return next;
+  }
+
+  // The changes made to parsed_ in place, undone if the set they make does
+  // not compile or install.
+  void change_rules(const std::vector<rampart::sdk::RuleChange>& changes, const Settings& s) {
+    std::vector<std::pair<uint32_t, std::shared_ptr<const ParsedRule>>> undo;  // before each
+    auto restore = [&] {
+      for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+        if (it->second)
+          parsed_[it->first] = it->second;
+        else
+          parsed_.erase(it->first);
+      }
+    };
+    try {
+      for (const auto& c : changes) {
+        const auto id = static_cast<uint32_t>(c.id);
+        const auto at = parsed_.find(id);
+        undo.emplace_back(id, at == parsed_.end() ? nullptr : at->second);
+        if (c.kind == RAMPART_RULE_DELETE)
+          parsed_.erase(id);
+        else
+          parsed_[id] = parse_one(c.id, c.body);
+      }
+      auto compiled = compile_rules(rules_of(parsed_), s);
+      install_tables(compiled, s, blocklist_.get());
+      compiled_ = std::move(compiled);
+    } catch (...) {
+      restore();
+      throw;
+    }
+  }
+
+  static rampart::firewall::BlocklistEntry parse_entry(uint64_t id, const std::string& body) {
+    try {
+      return rampart::firewall::blocklist_entry_from_json(body, id);
+    } catch (const rampart::firewall::RuleError& e) {
+      throw refused("entry " + std::to_string(id) + ": " + e.what());
+    }
+  }
+
+  static Entries parse_entries(const std::vector<rampart::sdk::RuleBody>& bodies) {
+    Entries out;
+    for (const auto& b : bodies) out[static_cast<uint32_t>(b.id)] = {parse_entry(b.id, b.body)};
+    return out;
+  }
+
+  static bool live(const rampart::firewall::BlocklistEntry& e, int64_t now) {
+    return !e.expires_at || e.expires_at > now;
+  }
+
+  // The config's prefixes and the entries that have not expired (marked
+  // listed); null when there are neither (no blocklist tables then).
+  static std::unique_ptr<rampart::firewall::Blocklist> build_blocklist(const Settings& s,
+                                                                       Entries& entries) {
+    const int64_t now = now_s();
+    for (auto& [id, e] : entries) e.listed = live(e.entry, now);
+    const bool any = std::any_of(entries.begin(), entries.end(),
+                                 [](const auto& kv) { return kv.second.listed; });
+    if (!s.blocklist && !any) return nullptr;
+    static const std::vector<rampart::firewall::Cidr> none;
+    auto bl = std::make_unique<rampart::firewall::Blocklist>(s.blocklist ? *s.blocklist : none);
+    try {
+      for (const auto& [id, e] : entries) {
+        if (e.listed) bl->add(e.entry.prefix);
+      }
+    } catch (const rampart::firewall::BlocklistError& e) {
+      throw refused(e.what());
+    }
+    return bl;
+  }
+
+  // Entries created, replaced or deleted: their prefixes added to and
+  // taken from the live blocklist (each undone, newest first, if the
+  // tables do not install). An entry that expired before it was applied
+  // is stored but never listed; the core deletes it (rule_expiry).
+  void change_entries(const std::vector<rampart::sdk::RuleChange>& changes, const Settings& s) {
+    const int64_t now = now_s();
+    std::vector<std::pair<uint32_t, std::optional<rampart::firewall::BlocklistEntry>>> next;
+    for (const auto& c : changes) {
+      if (c.kind == RAMPART_RULE_DELETE) {
+        next.emplace_back(static_cast<uint32_t>(c.id), std::nullopt);
+        continue;
+      }
+      auto e = parse_entry(c.id, c.body);
+      if (!live(e, now))
+        throw refused("entry " + std::to_string(c.id) +
+                      ": expires_at: " + std::to_string(e.expires_at) + " has passed (it is " +
+                      std::to_string(now) + ")");
+      next.emplace_back(e.id, std::move(e));
+    }
+    const bool had_tables = blocklist_ != nullptr;
+    if (!blocklist_) blocklist_ = std::make_unique<rampart::firewall::Blocklist>();
+    std::vector<std::pair<bool, rampart::firewall::Cidr>> done;  // (added, prefix)
+    std::map<uint32_t, std::optional<Entry>> before;  // the entries changed, as they were
+    try {
+      for (auto& [id, e] : next) {
+        const auto at = entries_.find(id);
+        before.emplace(id, at == entries_.end() ? std::nullopt : std::optional(at->second));
+        if (at != entries_.end()) {
+          if (at->second.listed) {
+            blocklist_->remove(at->second.entry.prefix);
+            done.emplace_back(false, at->second.entry.prefix);
+          }
+          entries_.erase(at);
+        }
+        if (e) {
+          blocklist_->add(e->prefix);
+          done.emplace_back(true, e->prefix);
+          entries_[id] = {*e, true};
+        }
+      }
+      install_tables(compiled_, s, blocklist_.get(), /*quiet=*/true);
+    } catch (...) {
+      for (auto it = done.rbegin(); it != done.rend(); ++it) {
+        if (it->first)
+          blocklist_->remove(it->second);
+        else
+          blocklist_->add(it->second);
+      }
+      for (auto& [id, e] : before) {  // emplace kept each id's first state
+        if (e)
+          entries_[id] = std::move(*e);
+        else
+          entries_.erase(id);
+      }
+      if (!had_tables) blocklist_.reset();
+      throw;
+    }
+  }
+
+  std::string blocklist_status() {
+    std::lock_guard install(install_mu_);
+    const int64_t now = now_s();
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    o->set("enforced", static_cast<bool>(program_) && blocklist_ != nullptr);
+    o->set("prefixes", static_cast<uint64_t>(blocklist_ ? blocklist_->tables().prefixes : 0));
+    const std::shared_ptr<const std::vector<rampart::firewall::Cidr>> base = settings().blocklist;
+    o->set("config_prefixes", static_cast<uint64_t>(base ? base->size() : 0));
+    o->set("entries", static_cast<uint64_t>(entries_.size()));
+    o->set("entries_expired", static_cast<uint64_t>(std::count_if(
+                                  entries_.begin(), entries_.end(),
+                                  [&](const auto& kv) { return !live(kv.second.entry, now); })));
+    std::ostringstream os;
+    o->stringify(os);
+    return os.str();
+  }
+
+  // The config's rules go to the store (config-owned ids), and the API's
+  // blocklist entries come from it; what the store then holds is what gets
+  // installed, with the config's blocklist.
   void claim_and_install(const Settings& s) {
     std::vector<rampart::sdk::RuleBody> declared;
     for (const auto& r : s.rules) declared.push_back({r.id, rampart::firewall::rule_to_json(r)});
-    std::vector<Rule> rules = s.rules;
+    std::lock_guard lock(install_mu_);
+    ParsedRules next;
+    Entries entries;
     try {
-      rules = parse_bodies(host_.claim_rules(kDomain, declared));
+      next = parse_set(host_.claim_rules(kDomain, declared));
       host_.describe_domain(kDomain,
                             "XDP firewall rules: one priority order over addresses, "
                             "protocols, ports, VLANs and TCP flags",
                             rampart::firewall::rule_schema_json());
+      entries = parse_entries(host_.claim_rules(kBlocklistDomain, {}));
+      host_.describe_domain(kBlocklistDomain,
+                            "Source addresses and prefixes the XDP firewall drops, with an "
+                            "owner, a reason and an expiry (the IPS and DDoS engines write here)",
+                            rampart::firewall::blocklist_entry_schema_json());
     } catch (const Error& e) {
       if (e.status() != RAMPART_ERR_UNSUPPORTED) throw;
       host_.warn(std::string("no rule store, using the config's rules only: ") + e.what());
+      next.clear();
+      for (const auto& r : s.rules)
+        next[r.id] =
+            std::make_shared<const ParsedRule>(ParsedRule{rampart::firewall::rule_to_json(r), r});
+      entries.clear();
     }
-    install(rules, s);
+    auto compiled = compile_rules(rules_of(next), s);
+    auto blocklist = build_blocklist(s, entries);
+    install_tables(compiled, s, blocklist.get());
+    compiled_ = std::move(compiled);
+    parsed_ = std::move(next);
+    blocklist_ = std::move(blocklist);
+    entries_ = std::move(entries);
   }
 
   // The live instance's hits by priority index, read at once (status_mu_).
@@ -356,18 +579,24 @@ class FirewallEngine {
     return it == hits_before_.end() ? 0 : it->second;
   }
 
-  void install(const std::vector<Rule>& rules, const Settings& s) {
-    std::lock_guard lock(install_mu_);
-    rampart::firewall::CompiledRuleset compiled;
+  static rampart::firewall::CompiledRuleset compile_rules(const std::vector<Rule>& rules,
+                                                          const Settings& s) {
     try {
-      compiled = rampart::firewall::compile(rules, s.default_policy, s.blocklist_priority);
+      return rampart::firewall::compile(rules, s.default_policy, s.blocklist_priority);
     } catch (const rampart::firewall::CompileError& e) {
-      throw Error(RAMPART_ERR_INVALID_ARGUMENT, e.what());
+      throw refused(e.what());
     }
-    // The live tables' capacity where the set fits it: the same shape, so
-    // the host swaps tables into a spare instance instead of loading one.
-    auto image =
-        rampart::firewall::to_program_image(compiled, s.blocklist.get(), capacity_, &bitmaps_);
+  }
+
+  // Installs a compiled set with a blocklist (install_mu_ held): the live
+  // tables' capacity where they fit it, so the host swaps tables into a
+  // spare instance instead of loading one.
+  // `quiet`: an API blocklist entry (written by an engine under attack,
+  // maybe thousands a minute) logs at debug level, not info.
+  void install_tables(const rampart::firewall::CompiledRuleset& compiled, const Settings& s,
+                      const rampart::firewall::Blocklist* blocklist, bool quiet = false) {
+    const rampart::firewall::CompiledBlocklist* bl = blocklist ? &blocklist->tables() : nullptr;
+    auto image = rampart::firewall::to_program_image(compiled, bl, capacity_, &bitmaps_);
     image.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_ALLOW_SAMPLE), s.allow_sample);
     image.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_EVENT_RATE), s.event_rate);
     rampart::sdk::Program next;
@@ -382,6 +611,7 @@ class FirewallEngine {
     }
     host_.report_enforcing(true);
     capacity_ = capacity_.fit(compiled);
+    const size_t listed = bl ? bl->prefixes : 0;
     {
       std::lock_guard lock(status_mu_);
       // The replaced set's hits carried by rule id: the new instance counts
@@ -400,16 +630,19 @@ class FirewallEngine {
       installed_ids_.clear();
       for (const auto& r : compiled.rules) installed_ids_.push_back(r.id);
       installed_policy_ = s.default_policy;
-      installed_blocklist_ = s.blocklist ? s.blocklist->prefixes : 0;
+      installed_blocklist_ = listed;
     }
     rules_.set(compiled.nrules);
-    blocklisted_.set(s.blocklist ? static_cast<double>(s.blocklist->prefixes) : 0.0);
+    blocklisted_.set(static_cast<double>(listed));
     reloads_.inc();
-    host_.info("installed " + std::to_string(compiled.nrules) + " rules (default " +
-               std::string(rampart::firewall::action_name(s.default_policy)) + ")" +
-               (s.blocklist
-                    ? " and a blocklist of " + std::to_string(s.blocklist->prefixes) + " prefixes"
-                    : ""));
+    const std::string what =
+        "installed " + std::to_string(compiled.nrules) + " rules (default " +
+        std::string(rampart::firewall::action_name(s.default_policy)) + ")" +
+        (bl ? " and a blocklist of " + std::to_string(listed) + " prefixes" : "");
+    if (quiet)
+      host_.debug(what);
+    else
+      host_.info(what);
   }
 
   Host& host_;
@@ -420,8 +653,12 @@ class FirewallEngine {
   std::map<uint32_t, uint64_t> hits_before_;   // by rule id: hits of the sets replaced
   rampart::firewall::TableCapacity capacity_;  // of the live tables
   std::vector<uint64_t> bitmaps_;              // the image's class bitmaps (install_mu_)
-  std::mutex parse_mu_;                        // parsed_
-  std::map<uint32_t, std::pair<std::string, Rule>> parsed_;  // by id: body, rule
+  // What is installed (install_mu_): the rules as parsed, compiled, and the
+  // blocklist with the API's entries.
+  ParsedRules parsed_;
+  rampart::firewall::CompiledRuleset compiled_;
+  std::unique_ptr<rampart::firewall::Blocklist> blocklist_;
+  Entries entries_;
   Action installed_policy_ = Action::allow;
   size_t installed_blocklist_ = 0;
   Settings settings_;

@@ -5,6 +5,8 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include <algorithm>
+#include <cctype>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -53,9 +55,8 @@ T need(std::optional<T> v, const std::string& field, const std::string& err) {
   return *v;
 }
 
-}  // namespace
-
-Rule rule_from_json(const std::string& body, uint64_t id) {
+// A body as a JSON object of `fields` only.
+Object::Ptr object_of(const std::string& body, const std::set<std::string>& fields) {
   Object::Ptr o;
   try {
     Poco::JSON::Parser parser;
@@ -67,20 +68,76 @@ Rule rule_from_json(const std::string& body, uint64_t id) {
   }
   if (!o) throw RuleError("", "body is not a JSON object");
   for (const auto& [k, v] : *o) {
-    if (!kFields.count(k)) throw RuleError(k, "unknown field");
+    if (!fields.count(k)) throw RuleError(k, "unknown field");
   }
+  return o;
+}
+
+// The body's id, which must be `id` when that is non-zero.
+uint32_t id_of(const Object& o, uint64_t id) {
+  if (o.has("id")) {
+    const auto given = static_cast<uint32_t>(integer(o, "id", 1, 0xffffffffLL));
+    if (id && given != id)
+      throw RuleError("id", "does not match the rule's id " + std::to_string(id));
+    return given;
+  }
+  if (!id) throw RuleError("id", "required");
+  if (id > 0xffffffffULL) throw RuleError("id", "must be 1-4294967295");
+  return static_cast<uint32_t>(id);
+}
+
+const std::set<std::string> kEntryFields = {"id", "prefix", "owner", "reason", "expires_at"};
+
+}  // namespace
+
+BlocklistEntry blocklist_entry_from_json(const std::string& body, uint64_t id) {
+  const Object::Ptr o = object_of(body, kEntryFields);
+  BlocklistEntry e;
+  e.id = id_of(*o, id);
+  if (!o->has("prefix")) throw RuleError("prefix", "required");
+  std::string err;
+  e.prefix = need(parse_cidr(text(*o, "prefix"), err), "prefix", err);
+  if (o->has("owner")) {
+    e.owner = text(*o, "owner");
+    const bool ok = !e.owner.empty() && e.owner.size() <= 64 &&
+                    std::all_of(e.owner.begin(), e.owner.end(), [](unsigned char c) {
+                      return std::isalnum(c) || c == '_' || c == '-' || c == '.' || c == ':';
+                    });
+    if (!ok) throw RuleError("owner", "1-64 letters, digits, '_', '-', '.' or ':'");
+  }
+  if (o->has("reason")) {
+    e.reason = text(*o, "reason");
+    if (e.reason.size() > 256) throw RuleError("reason", "at most 256 bytes");
+  }
+  // Seconds since the epoch, up to the year 9999.
+  if (o->has("expires_at")) e.expires_at = integer(*o, "expires_at", 1, 253402300799LL);
+  return e;
+}
+
+const char* blocklist_entry_schema_json() {
+  return R"json({
+  "type": "object",
+  "required": ["prefix"],
+  "additionalProperties": false,
+  "properties": {
+    "id": {"type": "integer", "minimum": 1, "maximum": 4294967295,
+           "description": "Assigned when absent on create"},
+    "prefix": {"type": "string", "description": "IPv4 or IPv6 address or CIDR whose packets are dropped",
+               "example": "203.0.113.0/24"},
+    "owner": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$",
+              "description": "Who listed it (an operator, the ips or ddos engine)", "example": "ips"},
+    "reason": {"type": "string", "maxLength": 256},
+    "expires_at": {"type": "integer", "minimum": 1, "maximum": 253402300799,
+                   "description": "When the entry is removed, in seconds since the epoch; never when absent"}
+  }
+})json";
+}
+
+Rule rule_from_json(const std::string& body, uint64_t id) {
+  const Object::Ptr o = object_of(body, kFields);
   Rule r;
   std::string err;
-  if (o->has("id")) {
-    r.id = static_cast<uint32_t>(integer(*o, "id", 1, 0xffffffffLL));
-    if (id && r.id != id)
-      throw RuleError("id", "does not match the rule's id " + std::to_string(id));
-  } else if (id) {
-    if (id > 0xffffffffULL) throw RuleError("id", "must be 1-4294967295");
-    r.id = static_cast<uint32_t>(id);
-  } else {
-    throw RuleError("id", "required");
-  }
+  r.id = id_of(*o, id);
   r.priority = o->has("priority")
                    ? static_cast<int32_t>(integer(*o, "priority", INT32_MIN, INT32_MAX))
                    : static_cast<int32_t>(r.id);

@@ -30,4 +30,16 @@ std::string rule_to_json(const Rule& r);
 // The JSON Schema (OpenAPI 3.0 subset) of a rule body, for the API's docs.
 const char* rule_schema_json();
 
+// An entry of the source blocklist as the API's `blocklist` domain stores
+// it: {id, prefix, owner, reason, expires_at}.
+struct BlocklistEntry {
+  uint32_t id = 0;
+  Cidr prefix;
+  std::string owner;       // who listed it ("" when not said)
+  std::string reason;      // at most 256 bytes
+  int64_t expires_at = 0;  // seconds since the epoch; 0: never
+};
+BlocklistEntry blocklist_entry_from_json(const std::string& body, uint64_t id = 0);
+const char* blocklist_entry_schema_json();
+
 }  // namespace rampart::firewall
