@@ -94,6 +94,30 @@ for n in 4096 10000; do
 done
 standing 100 >/dev/null
 
+# A 10^6-prefix source blocklist in the config (shaped like real drop lists:
+# 60 % /32, 25 % /24, 15 % /16-/31, over the unicast space but 192.0.2.0/24,
+# where the probes come from), then entries of the blocklist domain written
+# on top of it, and rule writes with it installed.
+awk 'BEGIN { srand(20261130); for (n = 0; n < 1000000;) {
+  a = 1 + int(rand() * 223); b = int(rand() * 256); c = int(rand() * 256); d = int(rand() * 256);
+  if (a == 127 || (a == 192 && b == 0 && c == 2)) continue;
+  r = rand(); if (r < 0.60) { len = 32 } else if (r < 0.85) { len = 24 } else { len = 16 + int(rand() * 16) }
+  ip = a * 16777216 + b * 65536 + c * 256 + d; span = 2 ^ (32 - len); ip = ip - ip % span;
+  printf "%d.%d.%d.%d/%d\n", int(ip / 16777216), int(ip / 65536) % 256, int(ip / 256) % 256, ip % 256, len; n++ } }' \
+  >"$work/blocklist.txt"
+sed -i "s|^  firewall: {}$|  firewall: {blocklist: {files: [$work/blocklist.txt]}}|" "$work/rampart.yaml"
+kill -HUP "$pid"
+for _ in $(seq 300); do
+  api http://127.0.0.1:18080/api/v1/blocklist/status 2>/dev/null | grep -q '"config_prefixes":1000000' && break
+  sleep 0.1
+done
+echo "== a 10^6-prefix blocklist configured: $(api http://127.0.0.1:18080/api/v1/blocklist/status)"
+echo "== time to effect, 300 blocklist entries added and removed (10^6 listed)"
+ip netns exec "$ns" "$build/bin/bench_api_write_latency" 18080 300 "$work/bpffs/rampart" blocklist
+echo "== time to effect, 300 rule writes (100 standing rules, 10^6 listed)"
+ip netns exec "$ns" "$build/bin/bench_api_write_latency" 18080 300 "$work/bpffs/rampart"
+sed -i "s|^  firewall: {blocklist: .*|  firewall: {}|" "$work/rampart.yaml"
+
 # The same against the program-load path in this run: rampartd again, with
 # table swaps off (every write loads and verifies a program instance).
 echo "== the same with agent.table_swaps: false (every write a program load)"

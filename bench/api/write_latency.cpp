@@ -13,7 +13,12 @@
 // probe whose verdict is the new one (drop after a create, pass after a
 // delete).
 //
+// With `blocklist` last, the writes are entries of the blocklist domain
+// ({"prefix": "192.0.2.<host>"}) instead of rules: the probe is dropped by
+// the source blocklist once an entry is in effect.
+//
 //   RAMPART_TOKEN=<admin or operator key> write_latency <port> [writes=1000] [pin root]
+//       [rules|blocklist]
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
@@ -146,19 +151,23 @@ int main(int argc, char** argv) {
     }
     probe = std::make_unique<Probe>(root);
   }
+  const bool blocklist = argc > 4 && std::string(argv[4]) == "blocklist";
+  const std::string path = blocklist ? "/api/v1/blocklist/rules" : "/api/v1/firewall/rules";
   std::vector<double> kernel_ms;
   Poco::Net::HTTPClientSession session("127.0.0.1", port);
   session.setKeepAlive(true);
   std::vector<double> ms;
   for (int i = 0; i < writes; ++i) {
     const bool create = i % 2 == 0;
-    Poco::Net::HTTPRequest req(create ? "POST" : "DELETE",
-                               create ? "/api/v1/firewall/rules" : "/api/v1/firewall/rules/900000",
+    Poco::Net::HTTPRequest req(create ? "POST" : "DELETE", create ? path : path + "/900000",
                                Poco::Net::HTTPMessage::HTTP_1_1);
     if (token) req.set("Authorization", std::string("Bearer ") + token);
+    const std::string host = std::to_string(i % 250);
     const std::string body =
-        R"({"id":900000,"priority":1,"action":"deny","protocol":"udp","src_ip":"192.0.2.)" +
-        std::to_string(i % 250) + R"(/32","dst_port":"9999"})";
+        blocklist
+            ? R"({"id":900000,"prefix":"192.0.2.)" + host + R"(","owner":"bench"})"
+            : R"({"id":900000,"priority":1,"action":"deny","protocol":"udp","src_ip":"192.0.2.)" +
+                  host + R"(/32","dst_port":"9999"})";
     // The create's source is dropped once in effect; after the delete, the
     // source of the create before it passes again.
     if (probe) probe->arm((create ? i : i - 1) % 250, create ? XDP_DROP : XDP_PASS);
@@ -190,7 +199,9 @@ int main(int argc, char** argv) {
       kernel_ms.push_back(std::chrono::duration<double, std::milli>(*seen - t0).count());
     }
   }
-  print("rule writes answered (each after it is in effect)", writes, ms);
+  print(blocklist ? "blocklist entry writes answered (each after it is in effect)"
+                  : "rule writes answered (each after it is in effect)",
+        writes, ms);
   if (probe) print("   seen from the kernel's side (probe packet)", writes, kernel_ms);
   return 0;
 }

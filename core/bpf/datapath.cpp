@@ -860,7 +860,66 @@ void Datapath::uninstall(const std::string& key) {
   unlink((opts_.pin_root + "/stages/" + key).c_str());
   log::info(kLog, "stage removed from the chain", {{"stage", key}, {"plugin", it->second.owner}});
   pool_->forget(key);
+  history_.erase(key);
   stages_.erase(it);  // last: `key` may be the erased entry's own
+}
+
+namespace {
+
+// Sorted, overlapping and touching ranges joined.
+ByteRanges joined(ByteRanges r) {
+  std::sort(r.begin(), r.end());
+  ByteRanges out;
+  for (const auto& [off, len] : r) {
+    if (!out.empty() && off <= out.back().first + out.back().second) {
+      out.back().second = std::max(out.back().second, off + len - out.back().first);
+    } else {
+      out.emplace_back(off, len);
+    }
+  }
+  return out;
+}
+
+// Installs remembered per stage: a spare older than that is compared whole.
+constexpr size_t kHistory = 64;
+
+}  // namespace
+
+std::map<std::string, ByteRanges> Datapath::changes_since(const std::string& place, uint64_t g,
+                                                          const InstanceSpec& spec) const {
+  std::map<std::string, ByteRanges> out;
+  const auto h = history_.find(place);
+  if (g == 0 || h == history_.end() || g > h->second.gen) return out;
+  const auto& log = h->second.log;
+  // Every install after g must still be in the log.
+  if (g < h->second.gen && (log.empty() || log.front().first > g + 1)) return out;
+  for (const auto& c : spec.maps) {
+    if (!c.changed) continue;
+    ByteRanges all = *c.changed;
+    bool known = true;
+    for (const auto& [gen, maps] : log) {
+      if (gen <= g) continue;
+      const auto it = maps.find(c.name);
+      if (it == maps.end()) {
+        known = false;
+        break;
+      }
+      all.insert(all.end(), it->second.begin(), it->second.end());
+    }
+    if (known) out.emplace(c.name, joined(std::move(all)));
+  }
+  return out;
+}
+
+void Datapath::record(const std::string& place, InstalledProgram* prog, const InstanceSpec* spec) {
+  History& h = history_[place];
+  std::map<std::string, ByteRanges> listed;  // none without a spec: nothing known
+  for (const auto& c : spec ? spec->maps : std::vector<MapContents>{}) {
+    if (c.changed) listed.emplace(c.name, *c.changed);
+  }
+  h.log.emplace_back(++h.gen, std::move(listed));
+  while (h.log.size() > kHistory) h.log.pop_front();
+  if (prog) prog->set_generation(h.gen);
 }
 
 // A stage's program: a spare of the same shape refilled (tables written, no
@@ -881,7 +940,9 @@ std::shared_ptr<InstalledProgram> Datapath::load_or_refill(const std::string& pl
   std::shared_ptr<InstalledProgram> inst;
   if (auto spare = pool_->take(place, shape)) {
     try {
-      spare->refill(spec, shape);
+      const auto changed = changes_since(place, spare->generation(), spec);
+      spare->set_generation(0);  // until the install is recorded: whatever it holds now
+      spare->refill(spec, shape, &changed);
       refills_.fetch_add(1);
       inst = std::make_shared<InstalledProgram>(std::move(spare), owner, recycle);
       inst->set_refilled();
@@ -963,11 +1024,15 @@ std::shared_ptr<InstalledProgram> Datapath::install(const std::string& object, I
       stage ? place_it.stage
             : std::to_string(place_it.slot_fd) + "#" + std::to_string(place_it.index);
   if (staging_) {
+    // A staged install may be rolled back: it holds no generation, and
+    // spares of earlier ones compare whole from now on.
+    if (stage) record(place_it.stage, nullptr, nullptr);
     staged_[key] = std::move(place_it);
     return inst;
   }
   if (stage) {
     activate(*stage, inst);
+    record(place_it.stage, inst.get(), &spec);
   } else {
     const int fd = inst->instance().program_fd();
     if (bpf_map_update_elem(place_it.slot_fd, &place_it.index, &fd, BPF_ANY) != 0)

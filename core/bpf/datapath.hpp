@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -79,6 +80,8 @@ class InstalledProgram {
   // Made by refilling a spare, not by a load.
   bool refilled() const { return refilled_; }
   void set_refilled() { refilled_ = true; }
+  // Which of its place's contents it holds (ProgramInstance::generation).
+  void set_generation(uint64_t g) { inst_->set_generation(g); }
 
  private:
   std::unique_ptr<ProgramInstance> inst_;
@@ -246,6 +249,14 @@ class Datapath {
   std::shared_ptr<InstalledProgram> load_or_refill(const std::string& place,
                                                    const InstanceSpec& spec,
                                                    const std::string& owner);
+  // What a spare holding generation `g` of `place` needs rewritten to hold
+  // `spec`: per map whose changes every install since g listed (ABI 1.8),
+  // their union with spec's; other maps are absent (compared whole).
+  std::map<std::string, ByteRanges> changes_since(const std::string& place, uint64_t g,
+                                                  const InstanceSpec& spec) const;
+  // `prog` holds `spec` at `place`, installed: the next generation. Both
+  // null: an install whose contents are not known to last (staged).
+  void record(const std::string& place, InstalledProgram* prog, const InstanceSpec* spec);
   void uninstall_slot(Stage& st);
   int owned_map_fd_locked(const std::string& owner, const std::string& name) const;
   int keep_persistent(const std::string& owner, const ProgramInstance& inst,
@@ -267,6 +278,14 @@ class Datapath {
       owned_;  // owner -> map -> fd
   std::vector<CounterExport> exports_;
   std::map<std::string, Staged> staged_;  // stage key or "<fd>#<index>" -> to install at commit
+  // Per stage, what its last installs changed (newest last, a bounded
+  // number): the generation each made and, per map that listed its
+  // changes, the byte ranges.
+  struct History {
+    uint64_t gen = 0;
+    std::deque<std::pair<uint64_t, std::map<std::string, ByteRanges>>> log;
+  };
+  std::map<std::string, History> history_;
   bool staging_ = false;
   std::thread::id staging_thread_;
   std::condition_variable staging_done_;

@@ -192,25 +192,39 @@ ProgramInstance::Mapping& ProgramInstance::mapping(int fd, size_t len, const std
   return m;
 }
 
-void ProgramInstance::fill(int fd, const MapContents& c, uint32_t value_size) {
+void ProgramInstance::fill(int fd, const MapContents& c, uint32_t value_size,
+                           const ByteRanges* only) {
   const auto dense = c.dense_bytes();
   bpf_map_info info{};
   uint32_t len = sizeof(info);
   if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
     throw BpfError("map " + c.name + ": info: " + err(errno));
   if (mmapable_array(info)) {
-    // The whole array, written through the instance's mapping where it
-    // differs: the contents, then zeros to the end.
+    // The array written through the instance's mapping where it differs:
+    // the contents, then zeros to the end; only within `only` when given.
     const size_t n = info.value_size ? dense.size() / info.value_size : 0;
     if (n > info.max_entries) throw BpfError("map " + c.name + ": contents larger than the map");
-    const size_t stride = stride_of(info);
+    const size_t stride = stride_of(info), vs = info.value_size;
+    const size_t total = size_t(info.max_entries) * vs;  // bytes, values end to end
     uint8_t* base = mapping(fd, mapping_len(info), c.name).base;
-    if (stride == info.value_size) {
-      sync_bytes(base, dense.data(), dense.size());
-      sync_bytes(base + dense.size(), nullptr, size_t(info.max_entries) * stride - dense.size());
-    } else {
-      sync_strided(base, stride, dense.data(), n, info.value_size, info.max_entries);
+    const ByteRanges whole{{0, total}};
+    for (const auto& [off, count] : only ? *only : whole) {
+      if (off >= total) continue;
+      const size_t end = static_cast<size_t>(std::min<uint64_t>(total, off + count));
+      if (stride == vs) {
+        const size_t data_end = std::min(end, dense.size());
+        if (off < data_end) sync_bytes(base + off, dense.data() + off, data_end - off);
+        const size_t zero_from = std::max<size_t>(off, dense.size());
+        if (zero_from < end) sync_bytes(base + zero_from, nullptr, end - zero_from);
+      } else {
+        const size_t first = off / vs, last = (end + vs - 1) / vs;  // elements
+        const size_t have = first < n ? std::min(n, last) - first : 0;
+        sync_strided(base + first * stride, stride, have ? dense.data() + first * vs : nullptr,
+                     have, info.value_size, last - first);
+      }
     }
+  } else if (only && only->empty()) {
+    // As it was: the image lists no change to it.
   } else if (!dense.empty()) {
     const uint32_t n = static_cast<uint32_t>(dense.size() / value_size);
     std::vector<uint32_t> keys(n);
@@ -222,6 +236,7 @@ void ProgramInstance::fill(int fd, const MapContents& c, uint32_t value_size) {
                      " entries: " + err(errno));
     }
   }
+  if (!mmapable_array(info) && only && only->empty()) return;
   for (const auto& [k, v] : c.entries) {
     // An empty key: a keyless map's push (the kernel wants a NULL key and flags 0).
     const int rc = k.empty() ? bpf_map_update_elem(fd, nullptr, v.data(), 0)
@@ -355,7 +370,8 @@ std::string ProgramInstance::shape_of(const InstanceSpec& spec) {
   return s;
 }
 
-void ProgramInstance::refill(const InstanceSpec& spec, const std::string& spec_shape) {
+void ProgramInstance::refill(const InstanceSpec& spec, const std::string& spec_shape,
+                             const std::map<std::string, ByteRanges>* changed) {
   if (!refillable_) throw BpfError(spec.object_path + ": instance cannot be refilled");
   if (spec_shape.empty() || spec_shape != shape_)
     throw BpfError(spec.object_path + ": another shape");
@@ -369,10 +385,17 @@ void ProgramInstance::refill(const InstanceSpec& spec, const std::string& spec_s
   // contents), only where they differ; the other maps are emptied first.
   std::set<std::string> described;
   for (const auto& c : spec.maps) described.insert(c.name);
+  auto only = [&](const std::string& name) -> const ByteRanges* {
+    if (!changed) return nullptr;
+    const auto it = changed->find(name);
+    return it == changed->end() ? nullptr : &it->second;
+  };
   for (const auto& name : own_) {
     bpf_map* m = bpf_object__find_map_by_name(obj_, name.c_str());
     if (!m) throw BpfError("map " + name + ": gone");
     const int fd = bpf_map__fd(m);
+    const ByteRanges* o = only(name);
+    if (o && o->empty()) continue;  // as it was: neither emptied nor filled
     if (bpf_map__type(m) == BPF_MAP_TYPE_ARRAY && (bpf_map__map_flags(m) & BPF_F_MMAPABLE)) {
       if (!described.count(name)) {
         MapContents none;
@@ -387,7 +410,11 @@ void ProgramInstance::refill(const InstanceSpec& spec, const std::string& spec_s
     if (c.persistent) continue;
     bpf_map* m = bpf_object__find_map_by_name(obj_, c.name.c_str());
     if (!m) throw BpfError(spec.object_path + ": no map " + c.name);
-    fill(bpf_map__fd(m), c, bpf_map__value_size(m));
+    const ByteRanges* o = only(c.name);
+    // A keyed map with changes was emptied above and is filled whole.
+    const bool ranged =
+        bpf_map__type(m) == BPF_MAP_TYPE_ARRAY && (bpf_map__map_flags(m) & BPF_F_MMAPABLE);
+    fill(bpf_map__fd(m), c, bpf_map__value_size(m), o && (ranged || o->empty()) ? o : nullptr);
   }
   created_.clear();  // the persistent maps are the owner's by now
 }
@@ -424,6 +451,18 @@ InstanceSpec spec_from_image(const rampart_program_image& image) {
       if (!mi.dense) throw BpfError("map " + c.name + ": dense data missing");
       // Read in place: the image outlives the install it is given to.
       c.dense_view = {static_cast<const uint8_t*>(mi.dense), mi.dense_len};
+    }
+    if (mi.struct_size >= RAMPART_FIELD_END(rampart_map_image, changed_count) &&
+        (mi.flags & RAMPART_MAP_CHANGES_LISTED)) {
+      if (mi.changed_count && !mi.changed) throw BpfError("map " + c.name + ": changes missing");
+      ByteRanges r;
+      r.reserve(mi.changed_count);
+      for (size_t k = 0; k < mi.changed_count; ++k) {
+        const uint64_t off = mi.changed[2 * k], len = mi.changed[2 * k + 1];
+        if (off + len < off) throw BpfError("map " + c.name + ": change range overflows");
+        if (len) r.emplace_back(off, len);
+      }
+      c.changed = std::move(r);
     }
     if (mi.count) {
       // Keyless (queue, stack, Bloom filter): values only, pushed in order.

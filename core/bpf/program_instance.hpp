@@ -11,6 +11,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <span>
 #include <stdexcept>
@@ -27,6 +28,9 @@ class BpfError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// Byte ranges (offset, length) of a map's values laid end to end.
+using ByteRanges = std::vector<std::pair<uint64_t, uint64_t>>;
 
 struct MapContents {
   std::string name;
@@ -47,6 +51,9 @@ struct MapContents {
   // InstanceSpec::persistent when one of the same shape is offered, and
   // filled only when created.
   bool persistent = false;
+  // ABI 1.8 (RAMPART_MAP_CHANGES_LISTED): what may differ from the slot's
+  // previous contents; nullopt when the image does not say.
+  std::optional<ByteRanges> changed;
 };
 
 struct InstanceSpec {
@@ -93,7 +100,15 @@ class ProgramInstance {
   // are left alone. Only for an instance no packet can be running (out of
   // every place, and a grace period past). Throws BpfError, after which the
   // instance is to be discarded.
-  void refill(const InstanceSpec& spec, const std::string& spec_shape);
+  // `changed`: for the maps it names, the only bytes that may differ from
+  // what the instance holds (none: left as they are); others are compared
+  // whole.
+  void refill(const InstanceSpec& spec, const std::string& spec_shape,
+              const std::map<std::string, ByteRanges>* changed = nullptr);
+  // The generation of its place's contents the instance holds (0: unknown);
+  // kept by the datapath.
+  uint64_t generation() const { return generation_; }
+  void set_generation(uint64_t g) { generation_ = g; }
 
  private:
   ProgramInstance() = default;
@@ -114,7 +129,10 @@ class ProgramInstance {
   };
   std::map<int, Mapping> mapped_;  // by map fd
   Mapping& mapping(int fd, size_t len, const std::string& name);
-  void fill(int fd, const MapContents& c, uint32_t value_size);
+  // `only`: the byte ranges to make equal (mmapable arrays), or none at
+  // all to leave the map as it is; nullptr: all of it.
+  void fill(int fd, const MapContents& c, uint32_t value_size, const ByteRanges* only = nullptr);
+  uint64_t generation_ = 0;
 };
 
 // The instance described by a plugin's rampart_program_image (ABI 1.1),

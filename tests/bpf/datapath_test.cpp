@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -693,6 +694,9 @@ struct Tables {
   std::vector<uint32_t> ports;
   uint32_t flavour = 0;
   uint32_t port_capacity = 0;  // 0: as declared (64); another size is another shape
+  // ABI 1.8 change lists for pair_a and ports (nullopt: not listed).
+  std::optional<rampart::bpf::ByteRanges> pair_a_changed = std::nullopt;
+  std::optional<rampart::bpf::ByteRanges> ports_changed = std::nullopt;
 };
 
 // test_run traffic through the XDP root on a thread of its own, 2,000
@@ -728,6 +732,7 @@ std::shared_ptr<rampart::bpf::InstalledProgram> install_tables(Datapath& dp, con
     rampart::bpf::MapContents c;
     c.name = m;
     c.dense = rampart::bpf::bytes_of(t.pair);
+    if (std::string(m) == "pair_a") c.changed = t.pair_a_changed;
     spec.maps.push_back(c);
   }
   rampart::bpf::MapContents ports;
@@ -735,6 +740,7 @@ std::shared_ptr<rampart::bpf::InstalledProgram> install_tables(Datapath& dp, con
   ports.max_entries = t.port_capacity;
   for (const uint32_t p : t.ports)
     ports.entries.emplace_back(rampart::bpf::bytes_of(p), rampart::bpf::bytes_of(uint32_t{1}));
+  ports.changed = t.ports_changed;
   spec.maps.push_back(ports);
   rampart::bpf::MapContents mixes;
   mixes.name = "mixes";
@@ -817,6 +823,51 @@ TEST_F(DatapathTest, ASpareOfTheSameShapeIsRefilledNotLoaded) {
   EXPECT_FALSE(other->refilled()) << "another setting: another shape, loaded";
   EXPECT_EQ(dp.refills(), 1u);
   EXPECT_EQ(run(root, true).verdict, XDP_PASS);
+}
+
+// With change lists (ABI 1.8), a refill writes only the bytes listed since
+// the generation the spare holds; an install that listed nothing on the way
+// makes it compare whole. Shown by lists that lie: what they leave out
+// keeps the spare's old contents.
+TEST_F(DatapathTest, ARefillWritesOnlyWhatTheInstallsSinceItsGenerationListed) {
+  auto o = options();
+  o.prepare_spares = false;  // only the instances that left: which one is taken is known
+  Datapath dp(o);
+  dp.start();
+  const rampart::bpf::ByteRanges none;
+  auto pair_a = [](const rampart::bpf::InstalledProgram& p) {
+    uint64_t v = 0;
+    const uint32_t zero = 0;
+    bpf_map_lookup_elem(p.instance().map_fd("pair_a"), &zero, &v);
+    return v;
+  };
+  auto first = install_tables(dp, {1, {2}});
+  auto second = install_tables(dp, {2, {}});  // lists nothing
+  first.reset();                              // a spare holding the first's contents
+  // The second listed nothing: the chain from the first is unknown, so the
+  // spare is compared whole whatever this one says.
+  auto third = install_tables(dp, {3, {7}, 0, 0, none, none});
+  ASSERT_TRUE(third->refilled());
+  EXPECT_EQ(pair_a(*third), 3u);
+  EXPECT_EQ(keys_of(third->instance().map_fd("ports")), (std::set<uint32_t>{7}));
+
+  second.reset();  // a spare holding the second's contents; the third listed its changes
+  auto fourth = install_tables(dp, {4, {9}, 0, 0, none, none});  // and so does this one: none
+  ASSERT_TRUE(fourth->refilled());
+  EXPECT_EQ(pair_a(*fourth), 2u) << "listed as unchanged since the second: not written";
+  EXPECT_TRUE(keys_of(fourth->instance().map_fd("ports")).empty()) << "the second's, kept";
+  uint64_t pair_b = 0;
+  const uint32_t zero = 0;
+  ASSERT_EQ(bpf_map_lookup_elem(fourth->instance().map_fd("pair_b"), &zero, &pair_b), 0);
+  EXPECT_EQ(pair_b, 4u) << "not listed: compared and written";
+
+  third.reset();  // holds the third's: 3 and {7}
+  auto fifth = install_tables(
+      dp, {5, {9}, 0, 0, rampart::bpf::ByteRanges{{0, 8}}, rampart::bpf::ByteRanges{{0, 4}}});
+  ASSERT_TRUE(fifth->refilled());
+  EXPECT_EQ(pair_a(*fifth), 5u) << "listed: written";
+  EXPECT_EQ(keys_of(fifth->instance().map_fd("ports")), (std::set<uint32_t>{9}))
+      << "a keyed map with a change is refilled whole";
 }
 
 // Spares of the live shape are loaded ahead in the background: the writes

@@ -126,6 +126,8 @@ FROZEN(rampart_rule_delta, struct_size, 0);
 FROZEN(rampart_rule_delta, kind, 4);
 FROZEN(rampart_rule_delta, id, 8);
 FROZEN(rampart_rule_delta, body, 16);
+FROZEN(rampart_map_image, changed, 72);
+FROZEN(rampart_map_image, changed_count, 80);
 FROZEN(rampart_plugin_descriptor, flags, 72);
 FROZEN(rampart_plugin_descriptor, reserved2, 76);
 FROZEN(rampart_map_info, struct_size, 0);

@@ -173,6 +173,24 @@ Cidr clustered_prefix(std::mt19937& rng) {
   return c;
 }
 
+// A clustered prefix added (`fresh`, else maybe one listed already), or
+// one of those added removed; `added` is what remove() may take back.
+void random_change(std::mt19937& rng, Blocklist& live, std::vector<Cidr>& added,
+                   const std::vector<Cidr>& base) {
+  if (added.empty() || rng() % 5 < 3) {
+    // New prefixes, and again ones the config or the API already list.
+    const Cidr c = rng() % 6 == 0                     ? base[rng() % base.size()]
+                   : rng() % 6 == 0 && !added.empty() ? added[rng() % added.size()]
+                                                      : clustered_prefix(rng);
+    live.add(c);
+    added.push_back(c);
+  } else {
+    const size_t at = rng() % added.size();
+    live.remove(added[at]);
+    added.erase(added.begin() + static_cast<std::ptrdiff_t>(at));
+  }
+}
+
 TEST(FirewallBlocklist, IncrementalChangesListWhatCompilingTheResultLists) {
   std::mt19937 rng(20261130);
   std::vector<Cidr> base;
@@ -181,18 +199,7 @@ TEST(FirewallBlocklist, IncrementalChangesListWhatCompilingTheResultLists) {
   expect_same_tables(live.tables(), compile_blocklist(base), "at the start");
   std::vector<Cidr> added;  // a multiset: what remove() may take back
   for (int op = 1; op <= 3000; ++op) {
-    if (added.empty() || rng() % 5 < 3) {
-      // New prefixes, and again ones the config or the API already list.
-      const Cidr c = rng() % 6 == 0                     ? base[rng() % base.size()]
-                     : rng() % 6 == 0 && !added.empty() ? added[rng() % added.size()]
-                                                        : clustered_prefix(rng);
-      live.add(c);
-      added.push_back(c);
-    } else {
-      const size_t at = rng() % added.size();
-      live.remove(added[at]);
-      added.erase(added.begin() + static_cast<std::ptrdiff_t>(at));
-    }
+    random_change(rng, live, added, base);
     if (op % 250 == 0) {
       std::vector<Cidr> all = base;
       all.insert(all.end(), added.begin(), added.end());
@@ -205,6 +212,59 @@ TEST(FirewallBlocklist, IncrementalChangesListWhatCompilingTheResultLists) {
     added.pop_back();
   }
   expect_same_tables(live.tables(), compile_blocklist(base), "once all the API's are gone");
+}
+
+// A table as the kernel holds it: the values, then zeros to `capacity`.
+template <class T>
+std::vector<uint8_t> bytes_of(const std::vector<T>& v, size_t capacity) {
+  std::vector<uint8_t> out(std::max(capacity, v.size()) * sizeof(T), 0);
+  if (!v.empty()) std::memcpy(out.data(), v.data(), v.size() * sizeof(T));
+  return out;
+}
+
+// `before` with the listed ranges copied from `after`: what a host that
+// writes only there holds.
+std::vector<uint8_t> patched(std::vector<uint8_t> before, const std::vector<uint8_t>& after,
+                             const std::vector<std::pair<uint64_t, uint64_t>>& ranges) {
+  before.resize(after.size(), 0);
+  for (const auto& [off, len] : ranges) {
+    if (off >= after.size()) continue;
+    const size_t n = std::min<size_t>(len, after.size() - off);
+    std::memcpy(before.data() + off, after.data() + off, n);
+  }
+  return before;
+}
+
+TEST(FirewallBlocklist, ItsChangeListsCoverEveryByteThatChanged) {
+  std::mt19937 rng(11);
+  std::vector<Cidr> base;
+  for (int i = 0; i < 1500; ++i) base.push_back(clustered_prefix(rng));
+  Blocklist live(base);
+  EXPECT_TRUE(live.changes().all) << "a new list: unknown to any host";
+  std::vector<Cidr> added;
+  for (int round = 0; round < 40; ++round) {
+    live.clear_changes();
+    const CompiledBlocklist before = live.tables();
+    for (int op = 0; op < 1 + round % 7; ++op) random_change(rng, live, added, base);
+    const auto& ch = live.changes();
+    const CompiledBlocklist& after = live.tables();
+    ASSERT_FALSE(ch.all);
+    const size_t cap = after.tbl8_capacity;
+    EXPECT_EQ(patched(bytes_of(before.any, 0), bytes_of(after.any, 0), ch.any),
+              bytes_of(after.any, 0))
+        << "round " << round;
+    EXPECT_EQ(patched(bytes_of(before.l1, 0), bytes_of(after.l1, 0), ch.l1), bytes_of(after.l1, 0))
+        << "round " << round;
+    EXPECT_EQ(patched(bytes_of(before.tbl8, cap), bytes_of(after.tbl8, cap), ch.tbl8),
+              bytes_of(after.tbl8, cap))
+        << "round " << round;
+    if (!(before.v6 == after.v6)) {
+      EXPECT_TRUE(ch.v6) << "round " << round;
+    }
+    size_t listed = 0;
+    for (const auto& r : ch.any) listed += r.second;
+    EXPECT_LT(listed, after.any.size() * 8 / 10) << "changes, not the table";
+  }
 }
 
 TEST(FirewallBlocklist, RemovingWhatWasNotAddedIsRefusedAndChangesNothing) {

@@ -174,6 +174,28 @@ Blocklist::Blocklist(const std::vector<Cidr>& base) : t_(compile_blocklist(base)
   }
 }
 
+namespace {
+
+// Adds [off, off + len) to `r`, joined to the last range where they touch.
+void mark(std::vector<std::pair<uint64_t, uint64_t>>& r, uint64_t off, uint64_t len) {
+  if (!r.empty() && off >= r.back().first && off <= r.back().first + r.back().second) {
+    r.back().second = std::max(r.back().second, off + len - r.back().first);
+    return;
+  }
+  r.emplace_back(off, len);
+}
+
+}  // namespace
+
+void Blocklist::touch_l1(uint32_t i) {
+  mark(changes_.any, uint64_t{i} * sizeof(uint64_t), sizeof(uint64_t));
+  mark(changes_.l1, uint64_t{i} * sizeof(rampart_fw_block4_l1), sizeof(rampart_fw_block4_l1));
+}
+
+void Blocklist::touch_groups(uint32_t first, uint32_t n) {
+  if (n) mark(changes_.tbl8, uint64_t{first} * 32, uint64_t{n} * 32);
+}
+
 void Blocklist::add(const Cidr& c) {
   if (c.family == 4)
     add4(c);
@@ -234,6 +256,7 @@ void Blocklist::set_listed(uint32_t first, uint32_t count, bool listed) {
       e.listed &= ~mask;
     }
     t_.any[i] = e.listed | e.grouped;
+    touch_l1(i);
     t += n;
   }
 }
@@ -244,6 +267,7 @@ void Blocklist::set_group(uint32_t t, const uint64_t bits[4]) {
   const auto pos = static_cast<uint32_t>(__builtin_popcountll(e.grouped & ((1ull << bit) - 1)));
   if ((e.grouped >> bit) & 1) {
     std::copy_n(bits, 4, &t_.tbl8[(size_t(e.rank) + pos) * 4]);
+    touch_groups(e.rank + pos, 1);
     return;
   }
   const auto n = static_cast<uint32_t>(__builtin_popcountll(e.grouped));
@@ -253,6 +277,8 @@ void Blocklist::set_group(uint32_t t, const uint64_t bits[4]) {
   std::copy_n(bits, 4, blk + pos * 4);
   e.grouped |= 1ull << bit;
   t_.any[i] = e.listed | e.grouped;
+  touch_l1(i);
+  touch_groups(e.rank + pos, n + 1 - pos);
 }
 
 void Blocklist::drop_group(uint32_t t) {
@@ -266,6 +292,8 @@ void Blocklist::drop_group(uint32_t t) {
   std::fill_n(blk + (n - 1) * 4, 4, 0);
   e.grouped &= ~(1ull << bit);
   t_.any[i] = e.listed | e.grouped;
+  touch_l1(i);
+  touch_groups(e.rank + pos, n - pos);
 }
 
 // l1 entry i's groups to a block of room for `need`: a free one or a new
@@ -290,6 +318,9 @@ void Blocklist::move_block(uint32_t i, uint32_t need) {
   uint64_t* from = &t_.tbl8[size_t(e.rank) * 4];
   std::copy_n(from, size_t(n) * 4, &t_.tbl8[size_t(at) * 4]);
   std::fill_n(from, size_t(n) * 4, 0);
+  touch_groups(e.rank, n);
+  touch_groups(at, n);
+  touch_l1(i);
   if (cap_[i]) free_[floor_log2(cap_[i])].push_back({e.rank, cap_[i]});
   e.rank = at;
   cap_[i] = static_cast<uint8_t>(got);
@@ -302,6 +333,7 @@ void Blocklist::ensure_v4() {
   t_.l1.assign(RAMPART_FW_BLOCK4_L1, rampart_fw_block4_l1{});
   cap_.assign(RAMPART_FW_BLOCK4_L1, 0);
   t_.tbl8_capacity = tbl8_room(t_.tbl8.size());
+  changes_.all = true;  // new tables
 }
 
 void Blocklist::add4(const Cidr& c) {
@@ -391,6 +423,7 @@ void Blocklist::add6(const Cidr& c) {
   if (n++ > 0) return;
   ++t_.prefixes;
   t_.v6.insert(std::lower_bound(t_.v6.begin(), t_.v6.end(), k, key_less), k);
+  changes_.v6 = true;
   t_.v6_capacity = std::max(t_.v6_capacity, v6_room(t_.v6.size()));
   if (v6_len_count_[k.prefixlen]++ == 0) rebuild_v6_lens();
 }
@@ -406,6 +439,7 @@ void Blocklist::remove6(const Cidr& c) {
   v6count_.erase(it);
   --t_.prefixes;
   t_.v6.erase(std::lower_bound(t_.v6.begin(), t_.v6.end(), k, key_less));
+  changes_.v6 = true;
   if (--v6_len_count_[k.prefixlen] == 0) rebuild_v6_lens();
 }
 

@@ -56,6 +56,18 @@ class Blocklist {
 
   const CompiledBlocklist& tables() const { return t_; }
 
+  // The bytes of each table that may differ since clear_changes() (since
+  // it was built: all of them), for the host to compare and write only
+  // there (ABI 1.8 change lists).
+  struct Changes {
+    bool all = true;
+    std::vector<std::pair<uint64_t, uint64_t>> any, l1, tbl8;  // (offset, length)
+    bool v6 = false;                                           // the IPv6 keys changed
+  };
+  const Changes& changes() const { return changes_; }
+  // Once the tables as they are now were installed.
+  void clear_changes() { changes_ = Changes{false, {}, {}, {}, false}; }
+
  private:
   bool present4(uint64_t key) const;
   template <class Fn>
@@ -73,7 +85,11 @@ class Blocklist {
   void remove6(const Cidr& c);
   void rebuild_v6_lens();
 
+  void touch_l1(uint32_t i);                      // any[i] and l1[i]
+  void touch_groups(uint32_t first, uint32_t n);  // n groups of tbl8 from `first`
+
   CompiledBlocklist t_;
+  Changes changes_;
   std::vector<uint64_t> base4_;          // the config's IPv4 prefixes: addr << 8 | len, sorted
   std::map<uint64_t, uint32_t> extra4_;  // added since, with their counts
   std::vector<uint8_t> cap_;             // groups each l1 entry's block holds

@@ -594,11 +594,16 @@ class FirewallEngine {
   // `quiet`: an API blocklist entry (written by an engine under attack,
   // maybe thousands a minute) logs at debug level, not info.
   void install_tables(const rampart::firewall::CompiledRuleset& compiled, const Settings& s,
-                      const rampart::firewall::Blocklist* blocklist, bool quiet = false) {
+                      rampart::firewall::Blocklist* blocklist, bool quiet = false) {
     const rampart::firewall::CompiledBlocklist* bl = blocklist ? &blocklist->tables() : nullptr;
     auto image = rampart::firewall::to_program_image(compiled, bl, capacity_, &bitmaps_);
     image.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_ALLOW_SAMPLE), s.allow_sample);
     image.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_EVENT_RATE), s.event_rate);
+    // What changed since the last install: the host compares and writes
+    // only there (a blocklist entry touches bytes of a 21 MiB table).
+    // compiled_ is what the kernel's tables hold once anything was installed.
+    const bool rules_same = &compiled == &compiled_ && installed_any_;
+    rampart::firewall::list_changes(image, rules_same, blocklist ? &blocklist->changes() : nullptr);
     rampart::sdk::Program next;
     try {
       next = host_.install_program(image);
@@ -610,6 +615,10 @@ class FirewallEngine {
       return;
     }
     host_.report_enforcing(true);
+    // Installed: the next install's changes are counted from here (the
+    // caller makes a new `compiled` compiled_).
+    installed_any_ = true;
+    if (blocklist) blocklist->clear_changes();
     capacity_ = capacity_.fit(compiled);
     const size_t listed = bl ? bl->prefixes : 0;
     {
@@ -657,6 +666,7 @@ class FirewallEngine {
   // blocklist with the API's entries.
   ParsedRules parsed_;
   rampart::firewall::CompiledRuleset compiled_;
+  bool installed_any_ = false;
   std::unique_ptr<rampart::firewall::Blocklist> blocklist_;
   Entries entries_;
   Action installed_policy_ = Action::allow;

@@ -64,6 +64,29 @@ TableCapacity TableCapacity::fit(const CompiledRuleset& rs) const {
   return c;
 }
 
+void list_changes(sdk::ProgramImage& image, bool rules_same, const Blocklist::Changes* bl) {
+  const std::string any = RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_ANY),
+                    l1 = RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_L1),
+                    tbl8 = RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_TBL8),
+                    v6 = RAMPART_NAME(RAMPART_FW_MAP_BLOCK6),
+                    hits = RAMPART_NAME(RAMPART_FW_MAP_HITS);
+  const bool listed = bl && !bl->all;
+  for (auto& m : image.maps) {
+    if (m.flags & RAMPART_MAP_PERSISTENT || m.name == hits) continue;
+    if (m.name == any) {
+      if (listed) m.list_changes(bl->any);
+    } else if (m.name == l1) {
+      if (listed) m.list_changes(bl->l1);
+    } else if (m.name == tbl8) {
+      if (listed) m.list_changes(bl->tbl8);
+    } else if (m.name == v6) {
+      if (listed && !bl->v6) m.list_changes({});
+    } else if (rules_same) {
+      m.list_changes({});
+    }
+  }
+}
+
 sdk::ProgramImage to_program_image(const CompiledRuleset& rs, const CompiledBlocklist* bl,
                                    const TableCapacity& want, std::vector<uint64_t>* scratch) {
   // At least what the set needs, whatever was asked.

@@ -59,6 +59,12 @@ struct TableCapacity {                    // all 0: none yet
 // bitmaps, laid out to the capacity's width, go in `scratch` when given
 // (kept by the caller across installs: no fresh pages per rule change),
 // else in the image.
+// ABI 1.8: says in `image` what changed since the last image installed:
+// nothing in the rule set's tables when `rules_same`, and in the
+// blocklist's what it recorded (null: no blocklist, or unknown). The hit
+// counters are not listed: a new instance counts from 0.
+void list_changes(sdk::ProgramImage& image, bool rules_same, const Blocklist::Changes* blocklist);
+
 sdk::ProgramImage to_program_image(const CompiledRuleset& rs,
                                    const CompiledBlocklist* blocklist = nullptr,
                                    const TableCapacity& capacity = {},

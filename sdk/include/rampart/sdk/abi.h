@@ -297,6 +297,19 @@ typedef struct rampart_map_image {
   /* ---- ABI 1.5 ---- */
   uint32_t flags; /* RAMPART_MAP_* */
   uint32_t reserved;
+  /* ---- ABI 1.8 ---- */
+  /* With RAMPART_MAP_CHANGES_LISTED: changed_count (offset, length) pairs,
+   * in bytes of the map's values laid end to end (entry i at i *
+   * value_size), covering every byte that may differ from this map in the
+   * last image of the same slot that program_install accepted (zeros past
+   * `dense` included); none: the map is as it was. The host then compares
+   * and writes only there when it refills a spare instead of comparing
+   * the whole table, which makes a one-entry change to a table of
+   * megabytes cost what it touches. Only for maps the program itself never
+   * writes. A keyed map with changes listed and none changed is left as
+   * it is; with any, refilled whole. */
+  const uint64_t* changed;
+  size_t changed_count;
 } rampart_map_image;
 
 /* ABI 1.5: a map of the plugin's own rather than of one program instance:
@@ -309,6 +322,8 @@ typedef struct rampart_map_image {
  * delivered to this plugin's on_event alone. dense/keys contents are
  * written only when the map is created. */
 #define RAMPART_MAP_PERSISTENT 0x1u
+/* ABI 1.8: `changed` lists what differs from the slot's last image. */
+#define RAMPART_MAP_CHANGES_LISTED 0x2u
 
 /* ABI 1.1: a `const volatile` setting of a program instance. */
 typedef struct rampart_setting {

@@ -95,6 +95,19 @@ struct MapImage {
 
   const void* borrowed = nullptr;  // borrow_dense
   size_t borrowed_len = 0;
+
+  // ABI 1.8: the bytes that may differ from this map in the slot's last
+  // accepted image, as (offset, length) pairs (RAMPART_MAP_CHANGES_LISTED);
+  // list_changes({}) says none did. A host before 1.8 compares it whole.
+  std::vector<uint64_t> changed;
+  void list_changes(const std::vector<std::pair<uint64_t, uint64_t>>& ranges) {
+    flags |= RAMPART_MAP_CHANGES_LISTED;
+    changed.clear();
+    for (const auto& [off, len] : ranges) {
+      changed.push_back(off);
+      changed.push_back(len);
+    }
+  }
 };
 
 struct ProgramImage {
@@ -145,6 +158,8 @@ struct ProgramImage {
       mi.values = m.values.data();
       mi.count = m.count;
       mi.flags = m.flags;
+      mi.changed = m.changed.data();
+      mi.changed_count = m.changed.size() / 2;
       a->maps.push_back(mi);
     }
     a->image.struct_size = sizeof(a->image);
