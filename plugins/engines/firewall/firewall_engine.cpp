@@ -535,16 +535,18 @@ class FirewallEngine {
   void claim_and_install(const Settings& s) {
     std::vector<rampart::sdk::RuleBody> declared;
     for (const auto& r : s.rules) declared.push_back({r.id, rampart::firewall::rule_to_json(r)});
-    std::lock_guard lock(install_mu_);
-    ParsedRules next;
-    Entries entries;
+    // The claims before install_mu_: the store's lock is taken before ours
+    // on the write path (a change applied through us), never after it. No
+    // change can come in between: at start the host calls no engine before
+    // start() returns, and a reload holds the API's writes until it ends.
+    std::optional<std::vector<rampart::sdk::RuleBody>> rules, entries;
     try {
-      next = parse_set(host_.claim_rules(kDomain, declared));
+      rules = host_.claim_rules(kDomain, declared);
       host_.describe_domain(kDomain,
                             "XDP firewall rules: one priority order over addresses, "
                             "protocols, ports, VLANs and TCP flags",
                             rampart::firewall::rule_schema_json());
-      entries = parse_entries(host_.claim_rules(kBlocklistDomain, {}));
+      entries = host_.claim_rules(kBlocklistDomain, {});
       host_.describe_domain(kBlocklistDomain,
                             "Source addresses and prefixes the XDP firewall drops, with an "
                             "owner, a reason and an expiry (the IPS and DDoS engines write here)",
@@ -552,19 +554,19 @@ class FirewallEngine {
     } catch (const Error& e) {
       if (e.status() != RAMPART_ERR_UNSUPPORTED) throw;
       host_.warn(std::string("no rule store, using the config's rules only: ") + e.what());
-      next.clear();
-      for (const auto& r : s.rules)
-        next[r.id] =
-            std::make_shared<const ParsedRule>(ParsedRule{rampart::firewall::rule_to_json(r), r});
-      entries.clear();
+      rules = declared;
+      entries.reset();
     }
+    std::lock_guard lock(install_mu_);
+    ParsedRules next = parse_set(*rules);
+    Entries listed = entries ? parse_entries(*entries) : Entries{};
     auto compiled = compile_rules(rules_of(next), s);
-    auto blocklist = build_blocklist(s, entries);
+    auto blocklist = build_blocklist(s, listed);
     install_tables(compiled, s, blocklist.get());
     compiled_ = std::move(compiled);
     parsed_ = std::move(next);
     blocklist_ = std::move(blocklist);
-    entries_ = std::move(entries);
+    entries_ = std::move(listed);
   }
 
   // The live instance's hits by priority index, read at once (status_mu_).
