@@ -914,8 +914,10 @@ std::map<std::string, ByteRanges> Datapath::changes_since(const std::string& pla
 void Datapath::record(const std::string& place, InstalledProgram* prog, const InstanceSpec* spec) {
   History& h = history_[place];
   std::map<std::string, ByteRanges> listed;  // none without a spec: nothing known
-  for (const auto& c : spec ? spec->maps : std::vector<MapContents>{}) {
-    if (c.changed) listed.emplace(c.name, *c.changed);
+  if (spec) {
+    for (const auto& c : spec->maps) {
+      if (c.changed) listed.emplace(c.name, *c.changed);
+    }
   }
   h.log.emplace_back(++h.gen, std::move(listed));
   while (h.log.size() > kHistory) h.log.pop_front();

@@ -518,7 +518,11 @@ class FirewallEngine {
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
     o->set("enforced", static_cast<bool>(program_) && blocklist_ != nullptr);
     o->set("prefixes", static_cast<uint64_t>(blocklist_ ? blocklist_->tables().prefixes : 0));
-    const std::shared_ptr<const std::vector<rampart::firewall::Cidr>> base = settings().blocklist;
+    std::shared_ptr<const std::vector<rampart::firewall::Cidr>> base;
+    {
+      std::lock_guard lock(mu_);  // the list alone, not a copy of every setting
+      base = settings_.blocklist;
+    }
     o->set("config_prefixes", static_cast<uint64_t>(base ? base->size() : 0));
     o->set("entries", static_cast<uint64_t>(entries_.size()));
     o->set("entries_expired", static_cast<uint64_t>(std::count_if(
