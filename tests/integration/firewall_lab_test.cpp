@@ -823,9 +823,11 @@ std::set<uint32_t> kernel_rule_ids(const std::string& pin_root) {
     rampart_fw_set st{};
     if (set < 0 || rules < 0 || bpf_map_lookup_elem(set, &zero, &st) != 0)
       throw std::runtime_error("the firewall's fw_set or fw_rules map is missing");
+    // Positions up to nrules; a free one between rules (a rule deleted in
+    // place) holds id 0.
     for (uint32_t i = 0; i < st.nrules; ++i) {
       rampart_fw_rule r{};
-      if (bpf_map_lookup_elem(rules, &i, &r) == 0) ids.insert(r.id);
+      if (bpf_map_lookup_elem(rules, &i, &r) == 0 && r.id) ids.insert(r.id);
     }
     close(set);
     close(rules);

@@ -16,22 +16,32 @@ void set_bit(Bitmap& b, uint32_t i) { b[i / 64] |= 1ull << (i % 64); }
 void clear_bit(Bitmap& b, uint32_t i) { b[i / 64] &= ~(1ull << (i % 64)); }
 
 // Interns bitmaps: equal bitmaps share one class across all fields.
+// Per field (ClassField) when `per_field`: a class then belongs to one
+// field's tables, which lets RuleTables change it in place.
 class ClassPool {
  public:
-  explicit ClassPool(uint32_t nwords) : nwords_(nwords) {}
+  explicit ClassPool(bool per_field) : per_field_(per_field) {}
+  void field(ClassField f) { field_ = f; }
   uint32_t intern(const Bitmap& b) {
     std::string key(reinterpret_cast<const char*>(b.data()), b.size() * 8);
+    if (per_field_) key.push_back(static_cast<char>(field_));
     auto [it, fresh] = ids_.emplace(std::move(key), static_cast<uint32_t>(ids_.size()));
-    if (fresh) storage_.insert(storage_.end(), b.begin(), b.end());
+    if (fresh) {
+      storage_.insert(storage_.end(), b.begin(), b.end());
+      if (per_field_) owner_.push_back(static_cast<uint8_t>(field_));
+    }
     return it->second;
   }
   uint32_t size() const { return static_cast<uint32_t>(ids_.size()); }
   std::vector<uint64_t> take() { return std::move(storage_); }
+  std::vector<uint8_t> take_owners() { return std::move(owner_); }
 
  private:
-  uint32_t nwords_;
+  bool per_field_;
+  ClassField field_ = ClassField::src4;
   std::unordered_map<std::string, uint32_t> ids_;
   std::vector<uint64_t> storage_;
+  std::vector<uint8_t> owner_;
 };
 
 // Elementary intervals of an integer domain [0, size): each rule accepts
@@ -191,7 +201,7 @@ std::vector<Rule> priority_order(const std::vector<Rule>& rules) {
 }
 
 CompiledRuleset compile(const std::vector<Rule>& all, Action default_action,
-                        int32_t blocklist_priority) {
+                        int32_t blocklist_priority, bool per_field_classes) {
   std::set<uint32_t> ids;
   for (const auto& r : all) {
     if (auto why = validate(r); !why.empty()) {
@@ -212,7 +222,7 @@ CompiledRuleset compile(const std::vector<Rule>& all, Action default_action,
       rules.begin(), rules.end(), [&](const Rule& r) { return r.priority < blocklist_priority; }));
   // Even, so the kernel loop can take two words per iteration.
   rs.nwords = std::max<uint32_t>(2, ((rs.nrules + 127) / 128) * 2);
-  ClassPool pool(rs.nwords);
+  ClassPool pool(per_field_classes);
   const Bitmap empty(rs.nwords, 0);
 
   // Per field: the rules without a constraint on it (in every class), and
@@ -260,20 +270,28 @@ CompiledRuleset compile(const std::vector<Rule>& all, Action default_action,
     if (r.protocol != kAnyProtocol || r.tcp_flags) rs.fields_used |= 1u << RAMPART_FW_F_PROTO;
   }
 
+  pool.field(ClassField::src4);
   rs.src4 = build_v4(any_src4, src4, pool);
+  pool.field(ClassField::dst4);
   rs.dst4 = build_v4(any_dst4, dst4, pool);
+  pool.field(ClassField::src6);
   rs.src6 = build_v6(any_src6, src6, pool);
+  pool.field(ClassField::dst6);
   rs.dst6 = build_v6(any_dst6, dst6, pool);
 
   // Ports: 65536 values plus the "no ports" entry, which only rules
   // without a port constraint accept.
+  pool.field(ClassField::sport);
   rs.sport = classify_domain(65536, any_sport, sports, pool);
   rs.sport.push_back(pool.intern(any_sport));
+  pool.field(ClassField::dport);
   rs.dport = classify_domain(65536, any_dport, dports, pool);
   rs.dport.push_back(pool.intern(any_dport));
+  pool.field(ClassField::vlan);
   rs.vlan = classify_domain(RAMPART_FW_VLAN_ENTRIES, any_vlan, vlans, pool);
 
   // Protocol and TCP flags: key proto << 8 | flags. Flags matter for TCP only.
+  pool.field(ClassField::proto);
   rs.proto.assign(RAMPART_FW_PROTO_ENTRIES, 0);
   for (uint32_t proto = 0; proto < 256; ++proto) {
     auto bitmap_for = [&](uint8_t flags) {
@@ -297,6 +315,7 @@ CompiledRuleset compile(const std::vector<Rule>& all, Action default_action,
 
   rs.nclasses = pool.size();
   rs.bitmaps = pool.take();
+  rs.class_field = pool.take_owners();
   return rs;
 }
 

@@ -32,6 +32,10 @@ struct V6Table {
   std::vector<V6Entry> entries;  // one per distinct prefix, plus ::/0
 };
 
+// The tables a class can belong to (compile()'s per_field_classes).
+enum class ClassField : uint8_t { src4, dst4, src6, dst6, proto, sport, dport, vlan };
+inline constexpr int kClassFields = 8;
+
 struct CompiledRuleset {
   uint32_t nrules = 0;
   uint32_t nwords = 2;       // even
@@ -47,6 +51,9 @@ struct CompiledRuleset {
   std::vector<uint32_t> vlan;          // RAMPART_FW_VLAN_ENTRIES
   std::vector<rampart_fw_rule> rules;  // by priority index
   uint32_t block_index = 0;  // rules ahead of the source blocklist (priority < its priority)
+  // per_field_classes: the ClassField of each class (each in one field's
+  // tables); empty when classes are shared across fields.
+  std::vector<uint8_t> class_field;
 
   // Rule id at priority index i, for reading hit counters back.
   uint32_t rule_id(uint32_t index) const { return rules.at(index).id; }
@@ -61,8 +68,10 @@ class CompileError : public std::runtime_error {
 // CompileError on an invalid rule (naming its id and field), a duplicate id,
 // or more than RAMPART_FW_MAX_RULES enabled rules. Rules with a priority
 // below `blocklist_priority` are checked before the source blocklist.
+// Equal bitmaps share one class across all fields, unless
+// `per_field_classes` (what RuleTables changes in place).
 CompiledRuleset compile(const std::vector<Rule>& rules, Action default_action,
-                        int32_t blocklist_priority = 0);
+                        int32_t blocklist_priority = 0, bool per_field_classes = false);
 
 // What the tables say about a packet: the priority index of the first
 // matching rule, or nrules. The reference the kernel program must agree with.

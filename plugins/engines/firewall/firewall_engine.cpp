@@ -25,6 +25,7 @@
 #include "rampart/firewall.h"
 #include "rule.hpp"
 #include "rule_json.hpp"
+#include "rule_tables.hpp"
 #include "tables.hpp"
 
 namespace {
@@ -246,14 +247,14 @@ class FirewallEngine {
     std::lock_guard lock(install_mu_);
     if (domain == kDomain) {
       auto next = parse_set(bodies);
-      auto compiled = compile_rules(rules_of(next), current);
-      install_tables(compiled, current, blocklist_.get());
-      compiled_ = std::move(compiled);
+      auto tables = build_tables(rules_of(next), current);
+      install_tables(tables, current, blocklist_.get());
+      tables_ = std::move(tables);
       parsed_ = std::move(next);
     } else if (domain == kBlocklistDomain) {
       auto entries = parse_entries(bodies);
       auto next = build_blocklist(current, entries);
-      install_tables(compiled_, current, next.get());
+      install_tables(tables_, current, next.get());
       blocklist_ = std::move(next);
       entries_ = std::move(entries);
     } else {
@@ -261,9 +262,9 @@ class FirewallEngine {
     }
   }
 
-  // A group commit's changes (ABI 1.8): a rule change recompiles the set
-  // from the rules already parsed; a blocklist entry changes the tables
-  // where its prefix lies, not the list around it. All or nothing.
+  // A group commit's changes (ABI 1.8): a rule change changes the tables
+  // where the rule lies (RuleTables), a blocklist entry where its prefix
+  // lies, not the set or the list around them. All or nothing.
   void apply_rule_changes(std::string_view domain,
                           const std::vector<rampart::sdk::RuleChange>& changes) {
     const Settings current = settings();
@@ -285,15 +286,19 @@ class FirewallEngine {
     std::lock_guard lock(status_mu_);
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
     o->set("enforced", static_cast<bool>(program_));
-    o->set("rules_installed", static_cast<uint64_t>(installed_ids_.size()));
+    o->set("rules_installed",
+           static_cast<uint64_t>(std::count_if(installed_ids_.begin(), installed_ids_.end(),
+                                               [](uint32_t id) { return id != 0; })));
     o->set("default_policy", std::string(rampart::firewall::action_name(installed_policy_)));
     o->set("blocklist_prefixes", static_cast<uint64_t>(installed_blocklist_));
     Poco::JSON::Array::Ptr hits = new Poco::JSON::Array;
     const auto counted = installed_hits();
+    uint32_t index = 0;  // in priority order (the tables' positions have holes)
     for (uint32_t i = 0; i < counted.size(); ++i) {
+      if (!installed_ids_[i]) continue;
       Poco::JSON::Object::Ptr h = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
       h->set("id", installed_ids_[i]);
-      h->set("priority_index", i);
+      h->set("priority_index", index++);
       h->set("hits", hits_before(installed_ids_[i]) + counted[i]);
       hits->add(h);
     }
@@ -383,10 +388,13 @@ class FirewallEngine {
     return next;
   }
 
-  // The changes made to parsed_ in place, undone if the set they make does
-  // not compile or install.
+  // The changes made to parsed_ and the tables in place, undone if the set
+  // they make does not compile or install. A change the tables have no
+  // room for, or a batch of more than an eighth of the set (an import
+  // through the change path), compiles the whole set instead.
   void change_rules(const std::vector<rampart::sdk::RuleChange>& changes, const Settings& s) {
     std::vector<std::pair<uint32_t, std::shared_ptr<const ParsedRule>>> undo;  // before each
+    bool touched = false;  // tables_ no longer what parsed_ held
     auto restore = [&] {
       for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
         if (it->second)
@@ -394,20 +402,35 @@ class FirewallEngine {
         else
           parsed_.erase(it->first);
       }
+      if (touched) tables_ = build_tables(rules_of(parsed_), s);
     };
     try {
+      bool in_place = changes.size() <= std::max<size_t>(64, parsed_.size() / 8);
       for (const auto& c : changes) {
         const auto id = static_cast<uint32_t>(c.id);
         const auto at = parsed_.find(id);
-        undo.emplace_back(id, at == parsed_.end() ? nullptr : at->second);
-        if (c.kind == RAMPART_RULE_DELETE)
-          parsed_.erase(id);
+        const std::shared_ptr<const ParsedRule> before = at == parsed_.end() ? nullptr : at->second;
+        const std::shared_ptr<const ParsedRule> after =
+            c.kind == RAMPART_RULE_DELETE ? nullptr : parse_one(c.id, c.body);
+        undo.emplace_back(id, before);
+        if (after)
+          parsed_[id] = after;
         else
-          parsed_[id] = parse_one(c.id, c.body);
+          parsed_.erase(id);
+        if (!in_place) continue;
+        touched = true;
+        try {
+          in_place =
+              tables_.change(before ? &before->rule : nullptr, after ? &after->rule : nullptr);
+        } catch (const rampart::firewall::CompileError& e) {
+          throw refused(e.what());
+        }
       }
-      auto compiled = compile_rules(rules_of(parsed_), s);
-      install_tables(compiled, s, blocklist_.get());
-      compiled_ = std::move(compiled);
+      if (!in_place) {
+        touched = true;
+        tables_ = build_tables(rules_of(parsed_), s);
+      }
+      install_tables(tables_, s, blocklist_.get());
     } catch (...) {
       restore();
       throw;
@@ -493,7 +516,7 @@ class FirewallEngine {
           entries_[id] = {*e, true};
         }
       }
-      install_tables(compiled_, s, blocklist_.get(), /*quiet=*/true);
+      install_tables(tables_, s, blocklist_.get(), /*quiet=*/true);
     } catch (...) {
       for (auto it = done.rbegin(); it != done.rend(); ++it) {
         if (it->first)
@@ -564,10 +587,10 @@ class FirewallEngine {
     std::lock_guard lock(install_mu_);
     ParsedRules next = parse_set(*rules);
     Entries listed = entries ? parse_entries(*entries) : Entries{};
-    auto compiled = compile_rules(rules_of(next), s);
+    auto tables = build_tables(rules_of(next), s);
     auto blocklist = build_blocklist(s, listed);
-    install_tables(compiled, s, blocklist.get());
-    compiled_ = std::move(compiled);
+    install_tables(tables, s, blocklist.get());
+    tables_ = std::move(tables);
     parsed_ = std::move(next);
     blocklist_ = std::move(blocklist);
     entries_ = std::move(listed);
@@ -577,7 +600,7 @@ class FirewallEngine {
   std::vector<uint64_t> installed_hits() const {
     if (!program_) return {};
     return program_.counters(RAMPART_NAME(RAMPART_FW_MAP_HITS), 0,
-                             static_cast<uint32_t>(installed_ids_.size()));
+                             static_cast<uint32_t>(installed_ids_.size()));  // up to nrules
   }
 
   uint64_t hits_before(uint32_t id) const {
@@ -585,10 +608,12 @@ class FirewallEngine {
     return it == hits_before_.end() ? 0 : it->second;
   }
 
-  static rampart::firewall::CompiledRuleset compile_rules(const std::vector<Rule>& rules,
-                                                          const Settings& s) {
+  // The whole set compiled, at the live tables' capacity where it fits.
+  rampart::firewall::RuleTables build_tables(const std::vector<Rule>& rules,
+                                             const Settings& s) const {
     try {
-      return rampart::firewall::compile(rules, s.default_policy, s.blocklist_priority);
+      return rampart::firewall::RuleTables(rules, s.default_policy, s.blocklist_priority,
+                                           capacity_);
     } catch (const rampart::firewall::CompileError& e) {
       throw refused(e.what());
     }
@@ -599,17 +624,19 @@ class FirewallEngine {
   // spare instance instead of loading one.
   // `quiet`: an API blocklist entry (written by an engine under attack,
   // maybe thousands a minute) logs at debug level, not info.
-  void install_tables(const rampart::firewall::CompiledRuleset& compiled, const Settings& s,
+  void install_tables(rampart::firewall::RuleTables& tables, const Settings& s,
                       rampart::firewall::Blocklist* blocklist, bool quiet = false) {
     const rampart::firewall::CompiledBlocklist* bl = blocklist ? &blocklist->tables() : nullptr;
-    auto image = rampart::firewall::to_program_image(compiled, bl, capacity_, &bitmaps_);
+    const rampart::firewall::CompiledRuleset& compiled = tables.set();
+    auto image = rampart::firewall::program_image_at(compiled, bl, tables.capacity());
     image.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_ALLOW_SAMPLE), s.allow_sample);
     image.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_EVENT_RATE), s.event_rate);
     // What changed since the last install: the host compares and writes
-    // only there (a blocklist entry touches bytes of a 21 MiB table).
-    // compiled_ is what the kernel's tables hold once anything was installed.
-    const bool rules_same = &compiled == &compiled_ && installed_any_;
-    rampart::firewall::list_changes(image, rules_same, blocklist ? &blocklist->changes() : nullptr);
+    // only there (a rule touches a few classes and entries, a blocklist
+    // entry bytes of a 21 MiB table). Tables built afresh say "all".
+    const auto rule_changes = tables.changes();
+    rampart::firewall::list_changes(image, &rule_changes,
+                                    blocklist ? &blocklist->changes() : nullptr);
     rampart::sdk::Program next;
     try {
       next = host_.install_program(image);
@@ -621,11 +648,10 @@ class FirewallEngine {
       return;
     }
     host_.report_enforcing(true);
-    // Installed: the next install's changes are counted from here (the
-    // caller makes a new `compiled` compiled_).
-    installed_any_ = true;
+    // Installed: the next install's changes are counted from here.
+    tables.clear_changes();
     if (blocklist) blocklist->clear_changes();
-    capacity_ = capacity_.fit(compiled);
+    capacity_ = tables.capacity();
     const size_t listed = bl ? bl->prefixes : 0;
     {
       std::lock_guard lock(status_mu_);
@@ -633,25 +659,27 @@ class FirewallEngine {
       // from 0. (Packets the old instance was still judging while this ran,
       // microseconds' worth, are not counted.)
       std::map<uint32_t, uint64_t> carried;
-      for (const auto& r : compiled.rules) carried[r.id] = 0;
+      for (uint32_t i = 0; i < compiled.nrules; ++i) {
+        if (compiled.rules[i].id) carried[compiled.rules[i].id] = 0;
+      }
       const auto counted = installed_hits();
       for (uint32_t i = 0; i < counted.size(); ++i) {
         const auto it = carried.find(installed_ids_[i]);
-        if (it == carried.end()) continue;  // the rule is gone: so are its hits
+        if (it == carried.end()) continue;  // the rule (or a hole) is gone: so are its hits
         it->second = hits_before(installed_ids_[i]) + counted[i];
       }
       hits_before_ = std::move(carried);
       program_ = std::move(next);  // the previous instance is released
-      installed_ids_.clear();
-      for (const auto& r : compiled.rules) installed_ids_.push_back(r.id);
+      installed_ids_.clear();      // by position, 0 for a hole
+      for (uint32_t i = 0; i < compiled.nrules; ++i) installed_ids_.push_back(compiled.rules[i].id);
       installed_policy_ = s.default_policy;
       installed_blocklist_ = listed;
     }
-    rules_.set(compiled.nrules);
+    rules_.set(tables.rule_count());
     blocklisted_.set(static_cast<double>(listed));
     reloads_.inc();
     const std::string what =
-        "installed " + std::to_string(compiled.nrules) + " rules (default " +
+        "installed " + std::to_string(tables.rule_count()) + " rules (default " +
         std::string(rampart::firewall::action_name(s.default_policy)) + ")" +
         (bl ? " and a blocklist of " + std::to_string(listed) + " prefixes" : "");
     if (quiet)
@@ -667,12 +695,10 @@ class FirewallEngine {
   std::vector<uint32_t> installed_ids_;        // rule id by priority index
   std::map<uint32_t, uint64_t> hits_before_;   // by rule id: hits of the sets replaced
   rampart::firewall::TableCapacity capacity_;  // of the live tables
-  std::vector<uint64_t> bitmaps_;              // the image's class bitmaps (install_mu_)
-  // What is installed (install_mu_): the rules as parsed, compiled, and the
-  // blocklist with the API's entries.
+  // What is installed (install_mu_): the rules as parsed, their tables, and
+  // the blocklist with the API's entries.
   ParsedRules parsed_;
-  rampart::firewall::CompiledRuleset compiled_;
-  bool installed_any_ = false;
+  rampart::firewall::RuleTables tables_;
   std::unique_ptr<rampart::firewall::Blocklist> blocklist_;
   Entries entries_;
   Action installed_policy_ = Action::allow;

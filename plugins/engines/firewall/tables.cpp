@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 
 namespace rampart::firewall {
 namespace {
@@ -64,33 +65,47 @@ TableCapacity TableCapacity::fit(const CompiledRuleset& rs) const {
   return c;
 }
 
-void list_changes(sdk::ProgramImage& image, bool rules_same, const Blocklist::Changes* bl) {
-  const std::string any = RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_ANY),
-                    l1 = RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_L1),
-                    tbl8 = RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_TBL8),
-                    v6 = RAMPART_NAME(RAMPART_FW_MAP_BLOCK6),
-                    hits = RAMPART_NAME(RAMPART_FW_MAP_HITS);
+void list_changes(sdk::ProgramImage& image, const RuleTableChanges* rules,
+                  const Blocklist::Changes* bl) {
+  using Ranges = std::vector<std::pair<uint64_t, uint64_t>>;
+  static const Ranges none;
   const bool listed = bl && !bl->all;
+  const bool known = rules && !rules->all;
+  // Each map's list, or null: not listed (compared whole). fw_set (36
+  // bytes) and the hit counters are never listed.
+  const std::map<std::string, const Ranges*> lists = {
+      {RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_ANY), listed ? &bl->any : nullptr},
+      {RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_L1), listed ? &bl->l1 : nullptr},
+      {RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_TBL8), listed ? &bl->tbl8 : nullptr},
+      {RAMPART_NAME(RAMPART_FW_MAP_BLOCK6), listed && !bl->v6 ? &none : nullptr},
+      {RAMPART_NAME(RAMPART_FW_MAP_SRC4_TBL16), known ? &rules->src4_tbl16 : nullptr},
+      {RAMPART_NAME(RAMPART_FW_MAP_SRC4_TBL8), known ? &rules->src4_tbl8 : nullptr},
+      {RAMPART_NAME(RAMPART_FW_MAP_DST4_TBL16), known ? &rules->dst4_tbl16 : nullptr},
+      {RAMPART_NAME(RAMPART_FW_MAP_DST4_TBL8), known ? &rules->dst4_tbl8 : nullptr},
+      {RAMPART_NAME(RAMPART_FW_MAP_SRC6), known && !rules->src6 ? &none : nullptr},
+      {RAMPART_NAME(RAMPART_FW_MAP_DST6), known && !rules->dst6 ? &none : nullptr},
+      {RAMPART_NAME(RAMPART_FW_MAP_SPORT), known ? &rules->sport : nullptr},
+      {RAMPART_NAME(RAMPART_FW_MAP_DPORT), known ? &rules->dport : nullptr},
+      {RAMPART_NAME(RAMPART_FW_MAP_PROTO), known ? &rules->proto : nullptr},
+      {RAMPART_NAME(RAMPART_FW_MAP_VLAN), known ? &rules->vlan : nullptr},
+      {RAMPART_NAME(RAMPART_FW_MAP_BITMAPS), known ? &rules->bitmaps : nullptr},
+      {RAMPART_NAME(RAMPART_FW_MAP_RULES), known ? &rules->rules : nullptr},
+  };
   for (auto& m : image.maps) {
-    if (m.flags & RAMPART_MAP_PERSISTENT || m.name == hits) continue;
-    if (m.name == any) {
-      if (listed) m.list_changes(bl->any);
-    } else if (m.name == l1) {
-      if (listed) m.list_changes(bl->l1);
-    } else if (m.name == tbl8) {
-      if (listed) m.list_changes(bl->tbl8);
-    } else if (m.name == v6) {
-      if (listed && !bl->v6) m.list_changes({});
-    } else if (rules_same) {
-      m.list_changes({});
-    }
+    if (m.flags & RAMPART_MAP_PERSISTENT) continue;
+    const auto it = lists.find(m.name);
+    if (it != lists.end() && it->second) m.list_changes(*it->second);
   }
 }
 
 sdk::ProgramImage to_program_image(const CompiledRuleset& rs, const CompiledBlocklist* bl,
                                    const TableCapacity& want, std::vector<uint64_t>* scratch) {
   // At least what the set needs, whatever was asked.
-  const TableCapacity cap = want.fit(rs);
+  return program_image_at(rs, bl, want.fit(rs), scratch);
+}
+
+sdk::ProgramImage program_image_at(const CompiledRuleset& rs, const CompiledBlocklist* bl,
+                                   const TableCapacity& cap, std::vector<uint64_t>* scratch) {
   sdk::ProgramImage p;
   p.object = RAMPART_NAME(RAMPART_FW_OBJECT);
   p.program = RAMPART_NAME(RAMPART_FW_PROGRAM);
@@ -121,12 +136,18 @@ sdk::ProgramImage to_program_image(const CompiledRuleset& rs, const CompiledBloc
 
   // A level-16 table as soon as the field is in use, whether or not IPv4
   // prefixes are listed today (fw_set says whether to look).
-  const auto tbl16 = [&](int field) { return rs.fields_used & (1u << field) ? 65536u : 1u; };
-  p.maps.push_back(
-      borrowed(RAMPART_NAME(RAMPART_FW_MAP_SRC4_TBL16), rs.src4.tbl16, tbl16(RAMPART_FW_F_SRC)));
+  // (RuleTables keeps every level-16 table filled; an unused one is not
+  // the program's.)
+  static const std::vector<uint32_t> unused;
+  const auto tbl16 = [&](int field, const V4Table& t) {
+    return borrowed(field == RAMPART_FW_F_SRC ? RAMPART_NAME(RAMPART_FW_MAP_SRC4_TBL16)
+                                              : RAMPART_NAME(RAMPART_FW_MAP_DST4_TBL16),
+                    rs.fields_used & (1u << field) ? t.tbl16 : unused,
+                    rs.fields_used & (1u << field) ? 65536u : 1u);
+  };
+  p.maps.push_back(tbl16(RAMPART_FW_F_SRC, rs.src4));
   p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_SRC4_TBL8), rs.src4.tbl8, cap.src4_tbl8));
-  p.maps.push_back(
-      borrowed(RAMPART_NAME(RAMPART_FW_MAP_DST4_TBL16), rs.dst4.tbl16, tbl16(RAMPART_FW_F_DST)));
+  p.maps.push_back(tbl16(RAMPART_FW_F_DST, rs.dst4));
   p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_DST4_TBL8), rs.dst4.tbl8, cap.dst4_tbl8));
   p.maps.push_back(lpm(RAMPART_NAME(RAMPART_FW_MAP_SRC6), rs.src6, cap.src6));
   p.maps.push_back(lpm(RAMPART_NAME(RAMPART_FW_MAP_DST6), rs.dst6, cap.dst6));
@@ -136,18 +157,23 @@ sdk::ProgramImage to_program_image(const CompiledRuleset& rs, const CompiledBloc
       borrowed(RAMPART_NAME(RAMPART_FW_MAP_PROTO), rs.proto, RAMPART_FW_PROTO_ENTRIES));
   p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_VLAN), rs.vlan, RAMPART_FW_VLAN_ENTRIES));
   // Each class's bitmap padded from the set's words to the capacity's (the
-  // classes past the set's are left to the host: zeros).
+  // classes past the set's are left to the host: zeros); read in place
+  // when they are that wide already.
   std::vector<uint64_t> local;
   std::vector<uint64_t>& words = scratch ? *scratch : local;
-  words.resize(size_t(rs.nclasses) * cap.nwords);
-  for (uint32_t c = 0; c < rs.nclasses; ++c) {
-    const auto from = rs.bitmaps.begin() + size_t(c) * rs.nwords;
-    const auto to = words.begin() + size_t(c) * cap.nwords;
-    std::copy_n(from, rs.nwords, to);
-    std::fill(to + rs.nwords, to + cap.nwords, 0);
+  const bool wide = rs.nwords == cap.nwords;
+  if (!wide) {
+    words.resize(size_t(rs.nclasses) * cap.nwords);
+    for (uint32_t c = 0; c < rs.nclasses; ++c) {
+      const auto from = rs.bitmaps.begin() + size_t(c) * rs.nwords;
+      const auto to = words.begin() + size_t(c) * cap.nwords;
+      std::copy_n(from, rs.nwords, to);
+      std::fill(to + rs.nwords, to + cap.nwords, 0);
+    }
   }
-  sdk::MapImage bitmaps = scratch ? borrowed(RAMPART_NAME(RAMPART_FW_MAP_BITMAPS), words)
-                                  : dense(RAMPART_NAME(RAMPART_FW_MAP_BITMAPS), words);
+  sdk::MapImage bitmaps = wide      ? borrowed(RAMPART_NAME(RAMPART_FW_MAP_BITMAPS), rs.bitmaps)
+                          : scratch ? borrowed(RAMPART_NAME(RAMPART_FW_MAP_BITMAPS), words)
+                                    : dense(RAMPART_NAME(RAMPART_FW_MAP_BITMAPS), words);
   bitmaps.value_size = cap.nwords * 8;
   bitmaps.max_entries = cap.nclasses;
   p.maps.push_back(std::move(bitmaps));

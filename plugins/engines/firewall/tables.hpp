@@ -52,6 +52,15 @@ struct TableCapacity {                    // all 0: none yet
   bool operator==(const TableCapacity&) const = default;
 };
 
+// The bytes of each rule table that may differ from the image installed
+// last (RuleTables records them): (offset, length), sorted and merged.
+struct RuleTableChanges {
+  bool all = true;  // unknown: compare everything
+  std::vector<std::pair<uint64_t, uint64_t>> src4_tbl16, src4_tbl8, dst4_tbl16, dst4_tbl8, proto,
+      sport, dport, vlan, bitmaps, rules;
+  bool src6 = true, dst6 = true;  // keyed maps: changed or not
+};
+
 // With a blocklist, its tables go into the same instance: one swap
 // replaces rules and blocklist together. The tables are made `capacity`
 // large (at least what `rs` needs: default, exactly fit()). The image reads
@@ -60,14 +69,21 @@ struct TableCapacity {                    // all 0: none yet
 // (kept by the caller across installs: no fresh pages per rule change),
 // else in the image.
 // ABI 1.8: says in `image` what changed since the last image installed:
-// nothing in the rule set's tables when `rules_same`, and in the
-// blocklist's what it recorded (null: no blocklist, or unknown). The hit
-// counters are not listed: a new instance counts from 0.
-void list_changes(sdk::ProgramImage& image, bool rules_same, const Blocklist::Changes* blocklist);
+// in the rule set's tables what `rules` recorded (null: unknown), and in
+// the blocklist's what it recorded (null: no blocklist, or unknown). The
+// hit counters are not listed: a new instance counts from 0.
+void list_changes(sdk::ProgramImage& image, const RuleTableChanges* rules,
+                  const Blocklist::Changes* blocklist);
 
 sdk::ProgramImage to_program_image(const CompiledRuleset& rs,
                                    const CompiledBlocklist* blocklist = nullptr,
                                    const TableCapacity& capacity = {},
+                                   std::vector<uint64_t>* scratch = nullptr);
+
+// The same at exactly `capacity` (which `rs` fits): RuleTables' tables,
+// whose bitmaps are already that wide, are read in place.
+sdk::ProgramImage program_image_at(const CompiledRuleset& rs, const CompiledBlocklist* blocklist,
+                                   const TableCapacity& capacity,
                                    std::vector<uint64_t>* scratch = nullptr);
 
 }  // namespace rampart::firewall

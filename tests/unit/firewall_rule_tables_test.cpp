@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: Apache-2.0
+// RuleTables: the classifier's tables changed rule by rule must judge every
+// packet as a linear scan of the rule set does, after every change, and
+// their change lists must name every byte that changed.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <random>
+
+#include "compiler.hpp"
+#include "rule_tables.hpp"
+#include "tables.hpp"
+
+namespace rampart::firewall {
+namespace {
+
+class Gen {
+ public:
+  explicit Gen(uint32_t seed) : rng_(seed) {}
+  uint32_t pick(uint32_t n) { return rng_() % n; }
+
+  Cidr v4(uint8_t len) {
+    Cidr c;
+    c.family = 4;
+    c.prefix_len = len;
+    const uint32_t a =
+        (10u << 24 | pick(3) << 16 | pick(4) << 8 | pick(256)) & (len ? ~0u << (32 - len) : 0);
+    const uint32_t be = htonl(a);
+    std::memcpy(c.addr.data(), &be, 4);
+    return c;
+  }
+  Cidr v6(uint8_t len) {
+    Cidr c;
+    c.family = 6;
+    c.prefix_len = len;
+    c.addr = {0x20, 0x01, 0x0d, 0xb8, 0, static_cast<uint8_t>(pick(3))};
+    c.addr[15] = static_cast<uint8_t>(pick(4));
+    for (unsigned bit = len; bit < 128; ++bit) c.addr[bit / 8] &= ~(0x80 >> (bit % 8));
+    return c;
+  }
+  std::optional<Cidr> address() {
+    static const uint8_t lens4[] = {0, 8, 14, 16, 18, 23, 24, 26, 31, 32};
+    static const uint8_t lens6[] = {0, 32, 48, 64, 120, 128};
+    const uint32_t k = pick(20);
+    if (k < 9) return v4(lens4[pick(10)]);
+    if (k < 12) return v6(lens6[pick(6)]);
+    return std::nullopt;
+  }
+  std::optional<PortRange> ports(uint32_t percent) {
+    if (pick(100) >= percent) return std::nullopt;
+    const auto lo = static_cast<uint16_t>(1000 + pick(120));
+    return PortRange{lo, static_cast<uint16_t>(lo + pick(40))};
+  }
+  Rule rule(uint32_t id) {
+    for (;;) {
+      Rule r;
+      r.id = id;
+      r.priority = static_cast<int32_t>(pick(40));
+      r.action = static_cast<Action>(pick(4));
+      r.src = address();
+      r.dst = address();
+      r.src_port = ports(15);
+      r.dst_port = ports(30);
+      const uint32_t p = pick(10);
+      r.protocol = p < 2 ? 6 : p < 4 ? 17 : p < 5 ? 1 : kAnyProtocol;
+      if (pick(8) == 0 && r.protocol != 17 && r.protocol != 1)
+        r.tcp_flags = TcpFlags{static_cast<uint8_t>(pick(256)), 0};
+      if (r.tcp_flags) r.tcp_flags->value = static_cast<uint8_t>(pick(256)) & r.tcp_flags->mask;
+      if (pick(6) == 0) r.vlan_id = static_cast<uint16_t>(1 + pick(3));
+      r.enabled = pick(10) != 0;
+      if (validate(r).empty()) return r;
+    }
+  }
+  PacketFields packet() {
+    PacketFields p;
+    p.family = pick(10) < 7 ? 4 : 6;
+    for (auto* a : {&p.src, &p.dst}) *a = (p.family == 4 ? v4(32) : v6(128)).addr;
+    if (p.family == 6 && pick(4) == 0) p.src[7] = static_cast<uint8_t>(pick(256));
+    const uint32_t k = pick(3);
+    p.protocol = k == 0 ? 6 : k == 1 ? 17 : 1;
+    if (p.protocol == 6) p.tcp_flags = static_cast<uint8_t>(pick(256));
+    p.has_ports = p.protocol != 1 && pick(10) != 0;
+    if (p.has_ports) {
+      p.src_port = static_cast<uint16_t>(1000 + pick(170));
+      p.dst_port = static_cast<uint16_t>(1000 + pick(170));
+    }
+    p.vlan_id = static_cast<uint16_t>(pick(4));
+    return p;
+  }
+
+ private:
+  std::mt19937 rng_;
+};
+
+// Every table as the kernel holds it, in bytes.
+struct Snapshot {
+  std::map<std::string, std::vector<uint8_t>> arrays;
+  std::vector<std::pair<std::array<uint8_t, 20>, uint32_t>> src6, dst6;
+};
+
+template <class T>
+std::vector<uint8_t> bytes(const std::vector<T>& v) {
+  std::vector<uint8_t> b(v.size() * sizeof(T));
+  if (!b.empty()) std::memcpy(b.data(), v.data(), b.size());
+  return b;
+}
+
+std::vector<std::pair<std::array<uint8_t, 20>, uint32_t>> keyed(const V6Table& t) {
+  std::vector<std::pair<std::array<uint8_t, 20>, uint32_t>> out;
+  for (const auto& e : t.entries) {
+    std::array<uint8_t, 20> k;
+    std::memcpy(k.data(), &e.key, 20);
+    out.emplace_back(k, e.cls);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Snapshot snapshot(const CompiledRuleset& rs) {
+  Snapshot s;
+  s.arrays = {{"src4_tbl16", bytes(rs.src4.tbl16)}, {"src4_tbl8", bytes(rs.src4.tbl8)},
+              {"dst4_tbl16", bytes(rs.dst4.tbl16)}, {"dst4_tbl8", bytes(rs.dst4.tbl8)},
+              {"proto", bytes(rs.proto)},           {"sport", bytes(rs.sport)},
+              {"dport", bytes(rs.dport)},           {"vlan", bytes(rs.vlan)},
+              {"bitmaps", bytes(rs.bitmaps)},       {"rules", bytes(rs.rules)}};
+  s.src6 = keyed(rs.src6);
+  s.dst6 = keyed(rs.dst6);
+  return s;
+}
+
+// What a host that writes only the listed bytes would hold.
+void apply(Snapshot& kernel, const Snapshot& now, const RuleTableChanges& c) {
+  const std::map<std::string, const std::vector<std::pair<uint64_t, uint64_t>>*> lists = {
+      {"src4_tbl16", &c.src4_tbl16}, {"src4_tbl8", &c.src4_tbl8},
+      {"dst4_tbl16", &c.dst4_tbl16}, {"dst4_tbl8", &c.dst4_tbl8},
+      {"proto", &c.proto},           {"sport", &c.sport},
+      {"dport", &c.dport},           {"vlan", &c.vlan},
+      {"bitmaps", &c.bitmaps},       {"rules", &c.rules}};
+  for (auto& [name, held] : kernel.arrays) {
+    const auto& want = now.arrays.at(name);
+    held.resize(want.size(), 0);  // a map past the values given: zeros
+    for (const auto& [off, len] : *lists.at(name)) {
+      ASSERT_LE(off + len, want.size()) << name;
+      std::memcpy(held.data() + off, want.data() + off, len);
+    }
+  }
+  if (c.src6) kernel.src6 = now.src6;
+  if (c.dst6) kernel.dst6 = now.dst6;
+}
+
+uint32_t id_of(const CompiledRuleset& rs, uint32_t label) {
+  return label < rs.nrules ? rs.rules.at(label).id : 0;
+}
+
+TEST(FirewallRuleTables, AgreeWithALinearScanAndListEveryChangedByte) {
+  constexpr int32_t kBlocklistPriority = 20;
+  for (uint32_t seed : {1u, 2u, 3u}) {
+    Gen g(seed);
+    std::map<uint32_t, Rule> rules;
+    uint32_t next_id = 1;
+    for (int i = 0; i < 150; ++i) {
+      Rule r = g.rule(next_id++);
+      r.enabled = true;
+      rules[r.id] = r;
+    }
+    auto all = [&] {
+      std::vector<Rule> v;
+      for (const auto& [id, r] : rules) v.push_back(r);
+      return v;
+    };
+    auto tables = std::make_unique<RuleTables>(all(), Action::deny, kBlocklistPriority);
+    Snapshot kernel = snapshot(tables->set());
+    tables->clear_changes();
+    int rebuilds = 0, changed = 0;
+    for (int step = 0; step < 600; ++step) {
+      const uint32_t op = g.pick(10);
+      std::optional<Rule> before, after;
+      if (op < 4 || rules.empty()) {
+        after = g.rule(next_id++);
+      } else {
+        auto it = rules.begin();
+        std::advance(it, g.pick(static_cast<uint32_t>(rules.size())));
+        before = it->second;
+        if (op < 7) {  // an update: another rule under the same id
+          after = g.rule(it->first);
+          if (g.pick(3) == 0) {  // or the action alone
+            after = before;
+            after->action = static_cast<Action>((static_cast<int>(before->action) + 1) % 4);
+          }
+        }
+      }
+      if (before) rules.erase(before->id);
+      if (after) rules[after->id] = *after;
+      if (!tables->change(before ? &*before : nullptr, after ? &*after : nullptr)) {
+        ++rebuilds;
+        tables = std::make_unique<RuleTables>(all(), Action::deny, kBlocklistPriority,
+                                              tables->capacity());
+        kernel = snapshot(tables->set());
+        tables->clear_changes();
+      } else {
+        ++changed;
+        const Snapshot now = snapshot(tables->set());
+        const auto listed = tables->changes();
+        ASSERT_FALSE(listed.all);
+        apply(kernel, now, listed);
+        for (const auto& [name, held] : kernel.arrays)
+          ASSERT_EQ(held, now.arrays.at(name)) << name << " at step " << step;
+        ASSERT_EQ(kernel.src6, now.src6) << "step " << step;
+        ASSERT_EQ(kernel.dst6, now.dst6) << "step " << step;
+        tables->clear_changes();
+      }
+      const auto& rs = tables->set();
+      const auto ordered = priority_order(all());
+      ASSERT_EQ(tables->rule_count(), ordered.size());
+      // The blocklist's place: the first position of a rule at its priority or after.
+      uint32_t block = rs.nrules;
+      for (uint32_t l = 0; l < rs.nrules; ++l) {
+        if (const uint32_t id = rs.rules[l].id; id && rules.at(id).priority >= kBlocklistPriority) {
+          block = l;
+          break;
+        }
+      }
+      ASSERT_EQ(rs.block_index, block) << "step " << step;
+      for (int n = 0; n < 200; ++n) {
+        const PacketFields p = g.packet();
+        const uint32_t want = classify_linear(ordered, p);
+        const uint32_t want_id = want < ordered.size() ? ordered[want].id : 0;
+        const uint32_t got = id_of(rs, classify(rs, p));
+        ASSERT_EQ(got, want_id) << "seed " << seed << " step " << step << " packet " << n;
+        if (got) {
+          ASSERT_EQ(rs.rules[classify(rs, p)].action, uint32_t(rules.at(got).action));
+        }
+      }
+    }
+    EXPECT_GT(changed, 400) << "most changes in place (" << rebuilds << " rebuilds)";
+    std::printf("seed %u: %d in place, %d rebuilds\n", seed, changed, rebuilds);
+  }
+}
+
+TEST(FirewallRuleTables, ANewFieldOrAFullTableAsksForARebuild) {
+  Rule a;
+  a.id = 1;
+  a.dst_port = PortRange{80, 80};
+  RuleTables t({a}, Action::allow, 0);
+  Rule b = a;
+  b.id = 2;
+  b.dst_port = PortRange{443, 443};
+  EXPECT_TRUE(t.change(nullptr, &b));
+  Rule c = a;
+  c.id = 3;
+  c.vlan_id = 7;  // a field no rule used: another program
+  EXPECT_FALSE(t.change(nullptr, &c));
+  EXPECT_FALSE(t.change(nullptr, &b)) << "unusable until rebuilt";
+
+  // Positions: the capacity's words * 64, then a rebuild.
+  RuleTables u({a}, Action::allow, 0);
+  const uint32_t room = u.capacity().nwords * 64;
+  uint32_t added = 1;
+  for (uint32_t id = 10; added < room; ++id, ++added) {
+    Rule r = a;
+    r.id = id;
+    r.priority = -static_cast<int32_t>(id);  // each ahead of all: the others move up
+    ASSERT_TRUE(u.change(nullptr, &r)) << added;
+  }
+  Rule more = a;
+  more.id = 100000;
+  EXPECT_FALSE(u.change(nullptr, &more));
+}
+
+TEST(FirewallRuleTables, RefusesAnInvalidRuleAndChangesNothing) {
+  Rule a;
+  a.id = 1;
+  a.dst_port = PortRange{80, 80};
+  RuleTables t({a}, Action::allow, 0);
+  t.clear_changes();
+  Rule bad = a;
+  bad.id = 2;
+  bad.vlan_id = 0;
+  EXPECT_THROW(t.change(nullptr, &bad), CompileError);
+  Rule dup = a;
+  EXPECT_THROW(t.change(nullptr, &dup), CompileError);
+  const auto c = t.changes();
+  EXPECT_FALSE(c.all);
+  EXPECT_TRUE(c.bitmaps.empty() && c.rules.empty() && c.dport.empty());
+  EXPECT_EQ(t.rule_count(), 1u);
+}
+
+// The first rule of an empty set lands at position 0 (the edge cases of
+// finding room: no neighbour on either side).
+TEST(FirewallRuleTables, FromNothingARuleOfNoFields) {
+  RuleTables t({}, Action::allow, 0);
+  Rule r;
+  r.id = 3;
+  ASSERT_TRUE(t.change(nullptr, &r));
+  PacketFields p;
+  EXPECT_EQ(t.set().rules[classify(t.set(), p)].id, 3u);
+}
+
+}  // namespace
+}  // namespace rampart::firewall
