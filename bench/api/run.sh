@@ -55,15 +55,16 @@ export RAMPART_TOKEN=$token
 api() { ip netns exec "$ns" curl -sf -H "Authorization: Bearer $token" "$@"; }
 
 # N standing rules (each its own source /24 and port), replacing the set
-# through the import endpoint; prints how long the import took.
+# through the import endpoint; prints how long the import took. With a
+# port offset, every rule differs from the set imported without one.
 standing() {
-  local n=$1 f="$work/rules-$1.json"
+  local n=$1 off=${2:-0} f="$work/rules-$1-${2:-0}.json"
   {
     printf '{"rules":['
     for i in $(seq 1 "$n"); do
       [ "$i" -gt 1 ] && printf ','
       printf '{"id":%d,"action":"deny","protocol":"udp","src_ip":"10.%d.%d.0/24","dst_port":"%d"}' \
-        "$i" $((i / 256)) $((i % 256)) $((1000 + i % 60000))
+        "$i" $((i / 256)) $((i % 256)) $((1000 + (i + off) % 60000))
     done
     printf ']}'
   } >"$f"
@@ -89,7 +90,9 @@ ip netns exec "$ns" "$build/bin/bench_api_write_latency" 18080 1000 "$work/bpffs
 # Bigger sets: the import itself (a new shape: a program load), then writes on top.
 for n in 4096 10000; do
   standing "$n" >/dev/null  # the first import at this size loads; the second swaps
-  echo "== import (replace) of $n rules: $(standing "$n") s; time to effect, 300 writes on top"
+  echo "== import (replace) of $n rules: the same set again $(standing "$n") s," \
+    "every rule changed $(standing "$n" 7) s, back $(standing "$n") s;" \
+    "time to effect, 300 writes on top"
   ip netns exec "$ns" "$build/bin/bench_api_write_latency" 18080 300 "$work/bpffs/rampart"
 done
 standing 100 >/dev/null

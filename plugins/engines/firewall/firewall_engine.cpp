@@ -19,6 +19,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include "blocklist.hpp"
 #include "compiler.hpp"
@@ -246,11 +247,7 @@ class FirewallEngine {
     const Settings current = settings();
     std::lock_guard lock(install_mu_);
     if (domain == kDomain) {
-      auto next = parse_set(bodies);
-      auto tables = build_tables(rules_of(next), current);
-      install_tables(tables, current, blocklist_.get());
-      tables_ = std::move(tables);
-      parsed_ = std::move(next);
+      replace_rules(parse_set(bodies), current);
     } else if (domain == kBlocklistDomain) {
       auto entries = parse_entries(bodies);
       auto next = build_blocklist(current, entries);
@@ -388,13 +385,69 @@ class FirewallEngine {
     return next;
   }
 
+  using RuleDiff = std::vector<std::pair<const Rule*, const Rule*>>;  // (before, after)
+
+  // Makes tables_ hold the set that `diff` makes of the installed one
+  // (`whole`, when asked for): rule by rule in place while the diff is at
+  // most an eighth of the set and each change fits the tables, else the
+  // whole set compiled. `touched`: tables_ no longer holds parsed_.
+  template <class Whole>
+  void change_tables(const RuleDiff& diff, const Settings& s, Whole&& whole, bool& touched) {
+    bool in_place = diff.size() <= std::max<size_t>(64, parsed_.size() / 8);
+    for (const auto& [before, after] : diff) {
+      if (!in_place) break;
+      try {
+        in_place = tables_.change(before, after);
+      } catch (const rampart::firewall::CompileError& e) {
+        throw refused(e.what());  // this change was not made
+      }
+      touched = true;
+    }
+    if (!in_place) {
+      touched = true;
+      tables_ = build_tables(whole(), s);
+    }
+  }
+
+  // A rule set replaced (an import): what differs from the installed one.
+  RuleDiff diff_to(const ParsedRules& next) const {
+    RuleDiff diff;
+    auto a = parsed_.begin();
+    auto b = next.begin();
+    while (a != parsed_.end() || b != next.end()) {
+      if (b == next.end() || (a != parsed_.end() && a->first < b->first)) {
+        diff.emplace_back(&(a++)->second->rule, nullptr);
+      } else if (a == parsed_.end() || b->first < a->first) {
+        diff.emplace_back(nullptr, &(b++)->second->rule);
+      } else {
+        if (a->second != b->second && a->second->body != b->second->body)
+          diff.emplace_back(&a->second->rule, &b->second->rule);
+        ++a;
+        ++b;
+      }
+    }
+    return diff;
+  }
+
+  // A whole set installed in place of parsed_, through its differences.
+  void replace_rules(ParsedRules next, const Settings& s) {
+    bool touched = false;
+    try {
+      change_tables(
+          diff_to(next), s, [&] { return rules_of(next); }, touched);
+      install_tables(tables_, s, blocklist_.get());
+    } catch (...) {
+      if (touched) tables_ = build_tables(rules_of(parsed_), s);
+      throw;
+    }
+    parsed_ = std::move(next);
+  }
+
   // The changes made to parsed_ and the tables in place, undone if the set
-  // they make does not compile or install. A change the tables have no
-  // room for, or a batch of more than an eighth of the set (an import
-  // through the change path), compiles the whole set instead.
+  // they make does not compile or install.
   void change_rules(const std::vector<rampart::sdk::RuleChange>& changes, const Settings& s) {
     std::vector<std::pair<uint32_t, std::shared_ptr<const ParsedRule>>> undo;  // before each
-    bool touched = false;  // tables_ no longer what parsed_ held
+    bool touched = false;
     auto restore = [&] {
       for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
         if (it->second)
@@ -405,31 +458,22 @@ class FirewallEngine {
       if (touched) tables_ = build_tables(rules_of(parsed_), s);
     };
     try {
-      bool in_place = changes.size() <= std::max<size_t>(64, parsed_.size() / 8);
+      RuleDiff diff;
       for (const auto& c : changes) {
         const auto id = static_cast<uint32_t>(c.id);
         const auto at = parsed_.find(id);
         const std::shared_ptr<const ParsedRule> before = at == parsed_.end() ? nullptr : at->second;
         const std::shared_ptr<const ParsedRule> after =
             c.kind == RAMPART_RULE_DELETE ? nullptr : parse_one(c.id, c.body);
-        undo.emplace_back(id, before);
+        undo.emplace_back(id, before);  // keeps `before` alive for the diff
         if (after)
           parsed_[id] = after;
         else
           parsed_.erase(id);
-        if (!in_place) continue;
-        touched = true;
-        try {
-          in_place =
-              tables_.change(before ? &before->rule : nullptr, after ? &after->rule : nullptr);
-        } catch (const rampart::firewall::CompileError& e) {
-          throw refused(e.what());
-        }
+        diff.emplace_back(before ? &before->rule : nullptr, after ? &after->rule : nullptr);
       }
-      if (!in_place) {
-        touched = true;
-        tables_ = build_tables(rules_of(parsed_), s);
-      }
+      change_tables(
+          diff, s, [&] { return rules_of(parsed_); }, touched);
       install_tables(tables_, s, blocklist_.get());
     } catch (...) {
       restore();
@@ -658,7 +702,8 @@ class FirewallEngine {
       // The replaced set's hits carried by rule id: the new instance counts
       // from 0. (Packets the old instance was still judging while this ran,
       // microseconds' worth, are not counted.)
-      std::map<uint32_t, uint64_t> carried;
+      std::unordered_map<uint32_t, uint64_t> carried;
+      carried.reserve(tables.rule_count());
       for (uint32_t i = 0; i < compiled.nrules; ++i) {
         if (compiled.rules[i].id) carried[compiled.rules[i].id] = 0;
       }
@@ -689,12 +734,12 @@ class FirewallEngine {
   }
 
   Host& host_;
-  std::mutex mu_;                              // settings_
-  std::mutex install_mu_;                      // one install at a time (control thread and API)
-  std::mutex status_mu_;                       // what is installed, for domain_status
-  std::vector<uint32_t> installed_ids_;        // rule id by priority index
-  std::map<uint32_t, uint64_t> hits_before_;   // by rule id: hits of the sets replaced
-  rampart::firewall::TableCapacity capacity_;  // of the live tables
+  std::mutex mu_;                        // settings_
+  std::mutex install_mu_;                // one install at a time (control thread and API)
+  std::mutex status_mu_;                 // what is installed, for domain_status
+  std::vector<uint32_t> installed_ids_;  // rule id by priority index
+  std::unordered_map<uint32_t, uint64_t> hits_before_;  // by rule id: hits of the sets replaced
+  rampart::firewall::TableCapacity capacity_;           // of the live tables
   // What is installed (install_mu_): the rules as parsed, their tables, and
   // the blocklist with the API's entries.
   ParsedRules parsed_;
