@@ -686,7 +686,8 @@ TEST_F(FirewallLab, BlocklistEntriesOverRestDropAtOnceExpireAndComeBack) {
 
 // Rule writes that keep the rule set's shape swap tables into a spare
 // instance instead of loading a program (counted in /metrics), and a
-// rule's hit counter survives writes to the other rules.
+// rule's hit counter survives writes to the other rules, one of them ahead
+// of it (the rule moves to another position) and then deleted.
 TEST_F(FirewallLab, RuleWritesSwapTablesAndKeepHitCounters) {
   const auto cfg = write_config("[{id: 1, action: deny, src_ip: 198.18.0.1/32}]", "");
   ASSERT_NO_FATAL_FAILURE(start_with_rest(cfg, "  metrics: {listen: \"127.0.0.1:0\"}\n",
@@ -699,21 +700,24 @@ TEST_F(FirewallLab, RuleWritesSwapTablesAndKeepHitCounters) {
   };
   auto hits_of_rule_1 = [&] {
     const auto r = api("GET", "/api/v1/firewall/status");
-    const std::string key = R"({"id":1,"priority_index":0,"hits":)";
-    const auto at = r.body.find(key);
-    return at == std::string::npos ? -1.0 : std::stod(r.body.substr(at + key.size()));
+    const auto at = r.body.find(R"({"id":1,"priority_index":)");
+    const auto hits = r.body.find(R"("hits":)", at);
+    return at == std::string::npos || hits == std::string::npos
+               ? -1.0
+               : std::stod(r.body.substr(hits + 7));
   };
   expect_all(lab_->send_and_count(kPackets), 0, "rule 1");
   const double before = hits_of_rule_1();
   EXPECT_GE(before, 3.0 * kPackets);
   const double loaded = installs("loaded"), refilled = installs("refilled");
 
-  // Three more rules, one write each, of the same shape as rule 1's set.
+  // Three more rules, one write each, of the same shape as rule 1's set;
+  // the first ahead of rule 1, which then moves to the next position.
   for (int id = 2; id <= 4; ++id) {
     const auto r =
         api("POST", "/api/v1/firewall/rules",
-            R"({"id":)" + std::to_string(id) + R"(,"action":"deny","src_ip":"203.0.113.)" +
-                std::to_string(id) + R"(/32"})");
+            R"({"id":)" + std::to_string(id) + (id == 2 ? R"(,"priority":-1)" : "") +
+                R"(,"action":"deny","src_ip":"203.0.113.)" + std::to_string(id) + R"(/32"})");
     ASSERT_EQ(r.status, 201) << r.body;
   }
   // No write loads a program, unless the first comes before the spares
@@ -724,7 +728,12 @@ TEST_F(FirewallLab, RuleWritesSwapTablesAndKeepHitCounters) {
   EXPECT_EQ(installs("refilled") - refilled, 3.0 - new_loads);
   EXPECT_EQ(hits_of_rule_1(), before) << "rule 1's hits survived three writes";
   expect_all(lab_->send_and_count(kPackets), 0, "rule 1, after the swaps");
-  EXPECT_GE(hits_of_rule_1(), before + 3.0 * kPackets);
+  const double after = hits_of_rule_1();
+  EXPECT_GE(after, before + 3.0 * kPackets);
+  ASSERT_EQ(api("DELETE", "/api/v1/firewall/rules/2").status, 204);
+  EXPECT_EQ(hits_of_rule_1(), after) << "and a delete ahead of it";
+  EXPECT_NE(api("GET", "/api/v1/firewall/status").body.find(R"({"id":1,"priority_index":0,)"),
+            std::string::npos);
 }
 
 // A 1,000-rule set as an import body: 999 deny rules the flood below never

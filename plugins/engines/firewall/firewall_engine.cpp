@@ -296,7 +296,7 @@ class FirewallEngine {
       Poco::JSON::Object::Ptr h = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
       h->set("id", installed_ids_[i]);
       h->set("priority_index", index++);
-      h->set("hits", hits_before(installed_ids_[i]) + counted[i]);
+      h->set("hits", hits_before(installed_ids_[i]) + counted[i] - base_[i]);
       hits->add(h);
     }
     o->set("hits", hits);
@@ -640,7 +640,7 @@ class FirewallEngine {
     entries_ = std::move(listed);
   }
 
-  // The live instance's hits by priority index, read at once (status_mu_).
+  // fw_hits by position, read at once (status_mu_).
   std::vector<uint64_t> installed_hits() const {
     if (!program_) return {};
     return program_.counters(RAMPART_NAME(RAMPART_FW_MAP_HITS), 0,
@@ -699,24 +699,43 @@ class FirewallEngine {
     const size_t listed = bl ? bl->prefixes : 0;
     {
       std::lock_guard lock(status_mu_);
-      // The replaced set's hits carried by rule id: the new instance counts
-      // from 0. (Packets the old instance was still judging while this ran,
-      // microseconds' worth, are not counted.)
-      std::unordered_map<uint32_t, uint64_t> carried;
-      carried.reserve(tables.rule_count());
-      for (uint32_t i = 0; i < compiled.nrules; ++i) {
-        if (compiled.rules[i].id) carried[compiled.rules[i].id] = 0;
-      }
-      const auto counted = installed_hits();
-      for (uint32_t i = 0; i < counted.size(); ++i) {
-        const auto it = carried.find(installed_ids_[i]);
-        if (it == carried.end()) continue;  // the rule (or a hole) is gone: so are its hits
-        it->second = hits_before(installed_ids_[i]) + counted[i];
-      }
-      hits_before_ = std::move(carried);
+      // fw_hits is one map for every instance (persistent), by position: a
+      // rule that kept its position goes on counting there. Where a
+      // position changed hands (a rule added, deleted or moved), what it
+      // counted goes to the rule that held it, by id, and the new holder
+      // counts from the value it has now; only those positions are read.
+      // (Packets the old instance was still judging while this ran,
+      // microseconds' worth, may go to the new holder.)
       program_ = std::move(next);  // the previous instance is released
-      installed_ids_.clear();      // by position, 0 for a hole
-      for (uint32_t i = 0; i < compiled.nrules; ++i) installed_ids_.push_back(compiled.rules[i].id);
+      const uint32_t n =
+          std::max<uint32_t>(compiled.nrules, static_cast<uint32_t>(installed_ids_.size()));
+      auto held = [&](uint32_t p) { return p < installed_ids_.size() ? installed_ids_[p] : 0u; };
+      auto holds = [&](uint32_t p) { return p < compiled.nrules ? compiled.rules[p].id : 0u; };
+      uint32_t lo = n, hi = 0;
+      for (uint32_t p = 0; p < n; ++p) {
+        if (held(p) != holds(p)) {
+          lo = std::min(lo, p);
+          hi = p + 1;
+        }
+      }
+      if (lo < hi) {
+        const auto now = program_.counters(RAMPART_NAME(RAMPART_FW_MAP_HITS), lo, hi - lo);
+        if (base_.size() < n) base_.resize(n, 0);
+        std::vector<uint32_t> gone;
+        for (uint32_t p = lo; p < hi; ++p) {
+          const uint32_t was = held(p);
+          if (was == holds(p)) continue;
+          if (was) {
+            hits_before_[was] += now[p - lo] - base_[p];
+            if (!tables.has(was)) gone.push_back(was);
+          }
+          base_[p] = now[p - lo];
+        }
+        for (uint32_t id : gone) hits_before_.erase(id);  // the rule is gone: so are its hits
+      }
+      installed_ids_.assign(n, 0);  // by position, 0 for a hole
+      for (uint32_t p = 0; p < compiled.nrules; ++p) installed_ids_[p] = compiled.rules[p].id;
+      installed_ids_.resize(compiled.nrules);
       installed_policy_ = s.default_policy;
       installed_blocklist_ = listed;
     }
@@ -738,8 +757,9 @@ class FirewallEngine {
   std::mutex install_mu_;                // one install at a time (control thread and API)
   std::mutex status_mu_;                 // what is installed, for domain_status
   std::vector<uint32_t> installed_ids_;  // rule id by priority index
-  std::unordered_map<uint32_t, uint64_t> hits_before_;  // by rule id: hits of the sets replaced
-  rampart::firewall::TableCapacity capacity_;           // of the live tables
+  std::unordered_map<uint32_t, uint64_t> hits_before_;  // by rule id: hits at earlier positions
+  std::vector<uint64_t> base_;  // by position: fw_hits' value when its rule began counting there
+  rampart::firewall::TableCapacity capacity_;  // of the live tables
   // What is installed (install_mu_): the rules as parsed, their tables, and
   // the blocklist with the API's entries.
   ParsedRules parsed_;

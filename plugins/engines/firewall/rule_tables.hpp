@@ -44,6 +44,7 @@ class RuleTables {
   const CompiledRuleset& set() const { return rs_; }
   const TableCapacity& capacity() const { return cap_; }
   uint32_t rule_count() const { return static_cast<uint32_t>(label_of_.size()); }
+  bool has(uint32_t id) const { return label_of_.count(id) != 0; }  // enabled, in the tables
 
   // What changed since clear_changes() (since built: everything).
   RuleTableChanges changes() const;

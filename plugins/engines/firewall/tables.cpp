@@ -178,10 +178,6 @@ sdk::ProgramImage program_image_at(const CompiledRuleset& rs, const CompiledBloc
   bitmaps.max_entries = cap.nclasses;
   p.maps.push_back(std::move(bitmaps));
   p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_RULES), rs.rules, cap.nwords * 64));
-  sdk::MapImage hits;
-  hits.name = RAMPART_NAME(RAMPART_FW_MAP_HITS);
-  hits.max_entries = cap.nwords * 64;
-  p.maps.push_back(std::move(hits));
 
   if (bl && bl->has_v4) {
     p.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_BLOCK_V4), 1);

@@ -19,10 +19,12 @@ namespace rampart::firewall {
 inline constexpr const char* kStageName = "firewall";
 inline constexpr int32_t kStagePriority = 100;
 // Maps every rule set's instance shares, kept across restarts: the event
-// ring, the verdict counters (enum rampart_fw_stat) and the reject pacing.
-inline constexpr const char* kPersistentMaps[] = {RAMPART_NAME(RAMPART_FW_MAP_EVENTS),
-                                                  RAMPART_NAME(RAMPART_FW_MAP_STATS),
-                                                  RAMPART_NAME(RAMPART_FW_MAP_PACE)};
+// ring, the verdict counters (enum rampart_fw_stat), the reject pacing and
+// the per-rule hits by position (a rule keeps its position across writes,
+// so its count goes on; the engine settles positions that change hands).
+inline constexpr const char* kPersistentMaps[] = {
+    RAMPART_NAME(RAMPART_FW_MAP_EVENTS), RAMPART_NAME(RAMPART_FW_MAP_STATS),
+    RAMPART_NAME(RAMPART_FW_MAP_PACE), RAMPART_NAME(RAMPART_FW_MAP_HITS)};
 // Verdict events a second per CPU unless the setting event_rate says
 // otherwise: a flood of denied packets then costs rampartd a few percent of
 // a core, not all of one (docs/performance.md).

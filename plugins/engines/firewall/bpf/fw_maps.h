@@ -132,9 +132,10 @@ struct {
   __type(value, struct rampart_fw_rule);
 } RAMPART_FW_MAP_RULES SEC(".maps");
 
+/* Hits by rule position, shared by every instance (persistent). */
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, 1);
+  __uint(max_entries, RAMPART_FW_MAX_RULES);
   __type(key, __u32);
   __type(value, __u64);
 } RAMPART_FW_MAP_HITS SEC(".maps");

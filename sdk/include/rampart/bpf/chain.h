@@ -38,11 +38,11 @@ struct {
   __type(value, struct rampart_chain_state);
 } rampart_chains SEC(".maps");
 
-/* Tail-calls the occupied slots in `mask`, lowest first: the first that
- * holds a program never returns. The index is a constant at every call
- * site, so the JIT patches each into a direct jump; slots are tested four
- * at a time, so an empty chain costs one test and a stage's neighbour a
- * few. */
+/* The roots: tail-calls the occupied slots in `mask`, lowest first: the
+ * first that holds a program never returns. The index is a constant at
+ * every call site, so the JIT patches each into a direct jump; slots are
+ * tested four at a time, so an empty chain costs one test and a stage's
+ * neighbour a few. */
 #define RAMPART__CHAIN_TRY(ctx, chain, mask)                                  \
   do {                                                                        \
     const __u32 m_ = (mask);                                                  \
@@ -56,6 +56,33 @@ struct {
   } while (0)
 
 #ifndef RAMPART_CHAIN_ROOT
+/* Index of the lowest set bit of m (m != 0), without a branch: to the
+ * verifier an unknown value, not one constant per path. */
+static __always_inline __u32 rampart__lowest(__u32 m) {
+  __u32 x = (m & -m) - 1; /* the bits below it */
+
+  x = x - ((x >> 1) & 0x55555555u);
+  x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+  x = (x + (x >> 4)) & 0x0f0f0f0fu;
+  return (x * 0x01010101u) >> 24;
+}
+
+/* A stage: tail-calls the occupied slots in `mask`, lowest first, by an
+ * index the verifier cannot see as a constant. A constant index would be
+ * patched into a direct jump, and then writing any slot (a rule change
+ * swaps a stage's instance) re-patches every loaded instance of every
+ * stage, spares included, each patch an IPI to every CPU; this way a slot
+ * write patches the roots alone. The call through the array costs a few
+ * ns more, and only for packets a stage passes on to another. */
+#define RAMPART__CHAIN_NEXT(ctx, chain, mask)                  \
+  do {                                                         \
+    __u32 m_ = (mask);                                         \
+    for (__u32 k_ = 0; k_ < RAMPART_CHAIN_SLOTS && m_; k_++) { \
+      bpf_tail_call(ctx, chain, rampart__lowest(m_));          \
+      m_ &= m_ - 1; /* that slot was empty: the next */        \
+    }                                                          \
+  } while (0)
+
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, 1);
@@ -80,7 +107,7 @@ static __always_inline int rampart_xdp_next(struct xdp_md* ctx) {
   __u32 hook = RAMPART_HOOK_XDP;
   const __u32 rest = rampart__rest(&hook);
 
-  RAMPART__CHAIN_TRY(ctx, &rampart_xdp_chain, rest);
+  RAMPART__CHAIN_NEXT(ctx, &rampart_xdp_chain, rest);
   return XDP_PASS;
 }
 
@@ -89,9 +116,9 @@ static __always_inline int rampart_tc_next(struct __sk_buff* skb) {
   const __u32 rest = rampart__rest(&hook);
 
   if (hook == RAMPART_HOOK_TC_EGRESS)
-    RAMPART__CHAIN_TRY(skb, &rampart_tc_egress_chain, rest);
+    RAMPART__CHAIN_NEXT(skb, &rampart_tc_egress_chain, rest);
   else
-    RAMPART__CHAIN_TRY(skb, &rampart_tc_ingress_chain, rest);
+    RAMPART__CHAIN_NEXT(skb, &rampart_tc_ingress_chain, rest);
   return RAMPART_TC_NEXT;
 }
 #endif /* RAMPART_CHAIN_ROOT */
