@@ -382,6 +382,31 @@ int main(int argc, char** argv) {
     }
     if (pass_obj) bpf_object__close(pass_obj);
   }
+  {
+    // A stage's call to the next (chain.h): a direct jump, as the roots
+    // call, against a call through the array, as stages call (so that a
+    // slot write patches the roots alone).
+    bpf_object* chain_obj = nullptr;
+    const int direct_fd =
+        load_single(RAMPART_BPF_DIR "/xdp_bench_chain.bpf.o", "xdp_next_direct", &chain_obj);
+    if (direct_fd >= 0) {
+      auto fd_of = [&](const char* p) {
+        return bpf_program__fd(bpf_object__find_program_by_name(chain_obj, p));
+      };
+      const uint32_t slot = 1, zero = 0, mask = 1u << slot;
+      const int pass_fd = fd_of("xdp_next_pass");
+      bpf_map_update_elem(bpf_object__find_map_fd_by_name(chain_obj, "bench_next"), &slot, &pass_fd,
+                          BPF_ANY);
+      bpf_map_update_elem(bpf_object__find_map_fd_by_name(chain_obj, "bench_mask"), &zero, &mask,
+                          BPF_ANY);
+      const auto ns = measure_together({direct_fd, fd_of("xdp_next_runtime"), pass_fd}, none);
+      std::printf(
+          "a stage's call to the next: direct jump %.1f ns, through the array %.1f ns "
+          "(ratio %.2f); the next stage alone %.1f ns\n",
+          ns[0], ns[1], ns[1] / ns[0], ns[2]);
+    }
+    if (chain_obj) bpf_object__close(chain_obj);
+  }
   std::printf(
       "parse-only XDP_PASS floor: %.1f ns; xdp-filter (deny mode, all features, no match): %.1f "
       "ns\n\n",
