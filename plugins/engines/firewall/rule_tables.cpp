@@ -69,14 +69,20 @@ RuleTables::RuleTables(const std::vector<Rule>& rules, Action default_action,
   CompiledRuleset rs = compile(rules, default_action, blocklist_priority, true);
   const TableCapacity cap = want.fit(rs);
   adopt(std::move(rs), cap);
-  uint32_t label = 0;
-  for (const auto& r : priority_order(rules)) {
-    order_.emplace(std::pair{r.priority, r.id}, label++);
+  // Positions in compile()'s order, (priority, id), without another
+  // sorted copy of the rules.
+  std::vector<std::pair<int32_t, uint32_t>> keys;
+  keys.reserve(rules.size());
+  for (const auto& r : rules) {
+    if (!r.enabled) continue;
+    keys.emplace_back(r.priority, r.id);
     if (r.src && r.src->family == 4) ++v4_prefixes_[0];
     if (r.dst && r.dst->family == 4) ++v4_prefixes_[1];
     if (r.src && r.src->family == 6) ++v6_uses_[0][{r.src->addr, r.src->prefix_len}];
     if (r.dst && r.dst->family == 6) ++v6_uses_[1][{r.dst->addr, r.dst->prefix_len}];
   }
+  std::sort(keys.begin(), keys.end());
+  for (uint32_t i = 0; i < keys.size(); ++i) order_.emplace_hint(order_.end(), keys[i], i);
   refresh_set();
 }
 
