@@ -999,6 +999,34 @@ std::shared_ptr<InstalledProgram> Datapath::install(const std::string& object, I
     stage = &claim_stage(t);
     spec.shared_maps["rampart_stage"] = stage->pos_fd.get();
   }
+  // Written into the live instance where the plugin asks and it holds the
+  // install before this one: no other instance, no slot write.
+  if (stage && (t.flags & RAMPART_PROGRAM_IN_PLACE) && !staging_ && opts_.table_swaps &&
+      pool_->grace().available() && stage->current) {
+    const std::string place = stage_key(stage->hook, stage->name);
+    const auto h = history_.find(place);
+    const ProgramInstance& live = stage->current->instance();
+    const bool listed = std::all_of(spec.maps.begin(), spec.maps.end(), [](const MapContents& c) {
+      return c.persistent || c.changed.has_value();
+    });
+    if (listed && h != history_.end() && live.generation() == h->second.gen &&
+        live.generation() != 0) {
+      const std::string shape = ProgramInstance::shape_of(spec);
+      if (shape == live.shape()) {
+        try {
+          stage->current->write_in_place(spec, shape);
+        } catch (...) {
+          // Whatever landed is of no generation the plugin made current;
+          // the next install compares this instance whole.
+          stage->current->set_generation(0);
+          throw;
+        }
+        in_place_.fetch_add(1);
+        record(place, stage->current.get(), &spec);
+        return stage->current;
+      }
+    }
+  }
   std::shared_ptr<InstalledProgram> inst;
   try {
     inst = stage ? load_or_refill(stage_key(stage->hook, stage->name), spec, t.owner)
@@ -1041,6 +1069,16 @@ std::shared_ptr<InstalledProgram> Datapath::install(const std::string& object, I
       throw BpfError("installing " + spec.program + " in " + t.slot + ": " + errstr(errno));
   }
   return inst;
+}
+
+uint64_t Datapath::grace_ticket() {
+  GracePeriods& gp = pool_->grace();
+  return gp.available() ? gp.request() : 0;
+}
+
+bool Datapath::grace_passed(uint64_t ticket, bool wait) {
+  GracePeriods& gp = pool_->grace();
+  return wait ? gp.wait(ticket) : gp.done(ticket);
 }
 
 void Datapath::begin_staging() {

@@ -82,6 +82,10 @@ class InstalledProgram {
   void set_refilled() { refilled_ = true; }
   // Which of its place's contents it holds (ProgramInstance::generation).
   void set_generation(uint64_t g) { inst_->set_generation(g); }
+  // Its tables changed while it runs (the datapath's lock held).
+  void write_in_place(const InstanceSpec& spec, const std::string& shape) {
+    inst_->write_in_place(spec, shape);
+  }
 
  private:
   std::unique_ptr<ProgramInstance> inst_;
@@ -198,6 +202,12 @@ class Datapath {
   // verifier), and by loading one.
   uint64_t refills() const { return refills_.load(); }
   uint64_t loads() const { return loads_.load(); }
+  // Installs written into the stage's live instance (RAMPART_PROGRAM_IN_PLACE).
+  uint64_t writes_in_place() const { return in_place_.load(); }
+  // Grace periods for plugins that change live tables (ABI 1.9): a ticket
+  // (0: grace periods are not available here), and whether it passed.
+  uint64_t grace_ticket();
+  bool grace_passed(uint64_t ticket, bool wait);
   // Spares loaded ahead (prepare_spares).
   uint64_t spares_prepared() const { return pool_->prepared(); }
   bool adopted() const { return adopted_; }
@@ -292,7 +302,7 @@ class Datapath {
   // Shared with the recyclers of the programs handed out, which may
   // outlive the datapath.
   std::shared_ptr<InstancePool> pool_ = std::make_shared<InstancePool>();
-  std::atomic<uint64_t> loads_{0}, refills_{0};
+  std::atomic<uint64_t> loads_{0}, refills_{0}, in_place_{0};
 };
 
 // Mounts bpffs on the pin root's parent if no bpffs is there (needs

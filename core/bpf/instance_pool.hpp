@@ -63,6 +63,8 @@ class InstancePool {
                size_t instance_bytes, bool leaving);
   // Spares loaded by prepare() so far.
   uint64_t prepared() const;
+  // The grace periods the spares wait for, shared with whoever else needs them.
+  GracePeriods& grace() { return gp_; }
 
  private:
   struct Spare {

@@ -419,6 +419,101 @@ void ProgramInstance::refill(const InstanceSpec& spec, const std::string& spec_s
   created_.clear();  // the persistent maps are the owner's by now
 }
 
+namespace {
+
+// Element bytes written as whole aligned words (8, else 4 bytes), last
+// first, each a release store: a packet reading the entry sees it old or
+// new, and a later word never lands before an earlier-listed one.
+void store_down(uint8_t* dst, const uint8_t* src, size_t n) {
+  const auto at = reinterpret_cast<uintptr_t>(dst);
+  if (n % 8 == 0 && at % 8 == 0) {
+    for (size_t i = n; i >= 8; i -= 8) {
+      uint64_t v = 0;
+      if (src) std::memcpy(&v, src + i - 8, 8);
+      __atomic_store_n(reinterpret_cast<uint64_t*>(dst + i - 8), v, __ATOMIC_RELEASE);
+    }
+  } else if (n % 4 == 0 && at % 4 == 0) {
+    for (size_t i = n; i >= 4; i -= 4) {
+      uint32_t v = 0;
+      if (src) std::memcpy(&v, src + i - 4, 4);
+      __atomic_store_n(reinterpret_cast<uint32_t*>(dst + i - 4), v, __ATOMIC_RELEASE);
+    }
+  } else {
+    for (size_t i = n; i-- > 0;)
+      __atomic_store_n(dst + i, src ? src[i] : uint8_t{0}, __ATOMIC_RELEASE);
+  }
+}
+
+}  // namespace
+
+void ProgramInstance::write_in_place(const InstanceSpec& spec, const std::string& spec_shape) {
+  if (spec_shape.empty() || spec_shape != shape_)
+    throw BpfError(spec.object_path + ": another shape");
+  for (const auto& c : spec.maps) {
+    if (c.persistent) continue;
+    if (!c.changed) throw BpfError("map " + c.name + ": changes not listed");
+    if (c.changed->empty()) continue;
+    bpf_map* m = bpf_object__find_map_by_name(obj_, c.name.c_str());
+    if (!m) throw BpfError(spec.object_path + ": no map " + c.name);
+    const int fd = bpf_map__fd(m);
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
+      throw BpfError("map " + c.name + ": info: " + err(errno));
+    const auto dense = c.dense_bytes();
+    if (info.type == BPF_MAP_TYPE_ARRAY) {
+      // The listed elements, last first: through the instance's mapping
+      // (aligned words stored whole) or, not mappable, one update each
+      // (atomic for a reader).
+      const size_t vs = info.value_size, total = size_t(info.max_entries) * vs;
+      if (dense.size() > total) throw BpfError("map " + c.name + ": contents larger than the map");
+      const bool mapped = mmapable_array(info);
+      uint8_t* base = mapped ? mapping(fd, mapping_len(info), c.name).base : nullptr;
+      const size_t stride = mapped ? stride_of(info) : vs;
+      std::vector<uint8_t> zeros(mapped ? 0 : vs, 0);
+      for (auto r = c.changed->rbegin(); r != c.changed->rend(); ++r) {
+        if (r->first >= total) continue;
+        const size_t end = static_cast<size_t>(std::min<uint64_t>(total, r->first + r->second));
+        const size_t first = r->first / vs, last = (end + vs - 1) / vs;  // elements
+        for (size_t e = last; e-- > first;) {
+          const size_t off = e * vs;
+          const uint8_t* v = off + vs <= dense.size() ? dense.data() + off : nullptr;
+          if (mapped) {
+            store_down(base + e * stride, v, vs);
+            continue;
+          }
+          const auto key = static_cast<uint32_t>(e);
+          if (bpf_map_update_elem(fd, &key, v ? v : zeros.data(), BPF_ANY) != 0)
+            throw BpfError("map " + c.name + ": update: " + err(errno));
+        }
+      }
+      continue;
+    }
+    // Keyed: every entry of the spec written (an update is atomic for a
+    // reader), then the keys it lacks deleted.
+    std::set<std::vector<uint8_t>> keep;
+    for (const auto& [k, v] : c.entries) {
+      if (k.size() != info.key_size || v.size() != info.value_size)
+        throw BpfError("map " + c.name + ": entry of the wrong size");
+      if (bpf_map_update_elem(fd, k.data(), v.data(), BPF_ANY) != 0)
+        throw BpfError("map " + c.name + ": update: " + err(errno));
+      keep.insert(k);
+    }
+    std::vector<uint8_t> key(info.key_size), next(info.key_size);
+    std::vector<std::vector<uint8_t>> gone;
+    void* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+      if (!keep.count(next)) gone.push_back(next);
+      key = next;
+      prev = key.data();
+    }
+    for (const auto& k : gone) {
+      if (bpf_map_delete_elem(fd, k.data()) != 0 && errno != ENOENT)
+        throw BpfError("map " + c.name + ": delete: " + err(errno));
+    }
+  }
+}
+
 InstanceSpec spec_from_image(const rampart_program_image& image) {
   if (image.struct_size < RAMPART_FIELD_END(rampart_program_image, map_count)) {
     throw BpfError("program image is smaller than ABI 1.1 defines");

@@ -105,6 +105,13 @@ class ProgramInstance {
   // whole.
   void refill(const InstanceSpec& spec, const std::string& spec_shape,
               const std::map<std::string, ByteRanges>* changed = nullptr);
+  // The listed changes of `spec` (same shape, every own map's changes
+  // listed) written into this instance while packets run it
+  // (RAMPART_PROGRAM_IN_PLACE): maps in the spec's order, each from its last
+  // changed byte down, aligned words stored whole; a keyed map by writing
+  // every entry of the spec, then deleting the keys it lacks. Throws
+  // BpfError, with what was written before the failure left in place.
+  void write_in_place(const InstanceSpec& spec, const std::string& spec_shape);
   // The generation of its place's contents the instance holds (0: unknown);
   // kept by the datapath.
   uint64_t generation() const { return generation_; }

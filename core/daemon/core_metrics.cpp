@@ -219,11 +219,13 @@ void kernel_metrics(std::vector<prometheus::MetricFamily>& out, const bpf::Datap
   out.push_back(std::move(attached));
   auto installs = metric_family(
       "rampart_program_installs_total",
-      "Programs installed into a stage, by how: loaded (and verified) or refilled (a spare "
-      "instance's tables rewritten, no load)",
+      "Programs installed into a stage, by how: loaded (and verified), refilled (a spare "
+      "instance's tables rewritten, no load) or in_place (the live instance's tables changed "
+      "under traffic)",
       MetricType::Counter);
   add_sample(installs, {{"how", "loaded"}}, static_cast<double>(dp.loads()));
   add_sample(installs, {{"how", "refilled"}}, static_cast<double>(dp.refills()));
+  add_sample(installs, {{"how", "in_place"}}, static_cast<double>(dp.writes_in_place()));
   out.push_back(std::move(installs));
 }
 

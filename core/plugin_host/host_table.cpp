@@ -72,6 +72,9 @@ void PluginInstance::fill_table(rampart_host_api* api, size_t bytes) {
   api->counters_export = &HostEntry<&PluginInstance::counters_export>::call;
   // ABI 1.6
   api->source_register = &HostEntry<&PluginInstance::source_register>::call;
+  // ABI 1.9
+  api->grace_ticket = &HostEntry<&PluginInstance::grace_ticket>::call;
+  api->grace_passed = &HostEntry<&PluginInstance::grace_passed>::call;
   fill_kernel_entries(api);
 }
 

@@ -283,8 +283,24 @@ void PluginInstance::program_release(rampart_program* p) {
     programs_.erase(it);
   }
   // Staged in a reload and let go (rolled back, or the plugin stopped):
-  // never installed.
+  // never installed. An instance written in place has a handle per
+  // install: it stays while any of them is held.
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& q : programs_) {
+      if (q->installed == gone->installed) return;
+    }
+  }
   if (core_.datapath) core_.datapath->release(gone->installed);
+}
+
+uint64_t PluginInstance::grace_ticket() {
+  return core_.datapath ? core_.datapath->grace_ticket() : 0;
+}
+
+int PluginInstance::grace_passed(uint64_t ticket, int wait) {
+  if (!ticket) return 1;
+  return core_.datapath && core_.datapath->grace_passed(ticket, wait != 0) ? 1 : 0;
 }
 
 rampart_status PluginInstance::map_open(const char* name, uint32_t key_size, uint32_t value_size,

@@ -138,6 +138,8 @@ class PluginInstance : public runtime::EventSink,
   rampart_status rules_change(const char* domain, uint32_t change, uint64_t id, rampart_str body,
                               const char* actor);
   int datapath_ready() const;
+  uint64_t grace_ticket();
+  int grace_passed(uint64_t ticket, int wait);
   rampart_status api_authenticate(const rampart_api_request* req, rampart_api_identity* out);
   int agent_ready(rampart_str* detail) const;
   void report_enforcing(int enforcing, const char* reason);

@@ -697,6 +697,8 @@ struct Tables {
   // ABI 1.8 change lists for pair_a and ports (nullopt: not listed).
   std::optional<rampart::bpf::ByteRanges> pair_a_changed = std::nullopt;
   std::optional<rampart::bpf::ByteRanges> ports_changed = std::nullopt;
+  std::optional<rampart::bpf::ByteRanges> pair_b_changed = std::nullopt;
+  uint32_t flags = 0;  // RAMPART_PROGRAM_*
 };
 
 // test_run traffic through the XDP root on a thread of its own, 2,000
@@ -732,7 +734,7 @@ std::shared_ptr<rampart::bpf::InstalledProgram> install_tables(Datapath& dp, con
     rampart::bpf::MapContents c;
     c.name = m;
     c.dense = rampart::bpf::bytes_of(t.pair);
-    if (std::string(m) == "pair_a") c.changed = t.pair_a_changed;
+    c.changed = std::string(m) == "pair_a" ? t.pair_a_changed : t.pair_b_changed;
     spec.maps.push_back(c);
   }
   rampart::bpf::MapContents ports;
@@ -751,6 +753,7 @@ std::shared_ptr<rampart::bpf::InstalledProgram> install_tables(Datapath& dp, con
   target.hook = RAMPART_PROGRAM_XDP;
   target.slot = "tables";
   target.priority = 100;
+  target.flags = t.flags;
   return dp.install("table_probe", spec, target);
 }
 
@@ -994,6 +997,73 @@ TEST_F(DatapathTest, TableSwapsUnderTrafficNeverMixTwoSets) {
   EXPECT_GE(refills, uint64_t(kSwaps - 2)) << "all but the first swaps refill a spare";
   EXPECT_EQ(mixed, 0u) << "packets judged by two sets at once";
   EXPECT_TRUE(seen) << "the check would have seen a mix";
+}
+
+// RAMPART_PROGRAM_IN_PLACE (ABI 1.9): an install whose every map lists its
+// changes, of the live instance's shape, over the contents that instance
+// holds, is written into it: the same program keeps running, nothing is
+// loaded or refilled. Anything else (a change not listed, another shape)
+// goes the usual way, and the next in-place write goes to the new instance.
+TEST_F(DatapathTest, InPlaceInstallsWriteTheLiveInstance) {
+  auto o = options();
+  o.prepare_spares = false;
+  Datapath dp(o);
+  dp.start();
+  const int root = root_fd(dp, "xdp_root");
+  auto live = install_tables(dp, {1, {2}});
+  const uint32_t live_id = prog_id(live->instance().program_fd());
+  const uint64_t loads = dp.loads();
+  const rampart::bpf::ByteRanges word{{0, 8}}, port7{{7 * 4, 4}};
+  auto pair = [](const rampart::bpf::InstalledProgram& p, const char* m) {
+    uint64_t v = 0;
+    const uint32_t zero = 0;
+    bpf_map_lookup_elem(p.instance().map_fd(m), &zero, &v);
+    return v;
+  };
+
+  // Every change listed: written in place.
+  auto next = install_tables(dp, {2, {7}, 0, 0, word, port7, word, RAMPART_PROGRAM_IN_PLACE});
+  EXPECT_EQ(next.get(), live.get()) << "the live instance, not another";
+  EXPECT_EQ(prog_id(next->instance().program_fd()), live_id);
+  EXPECT_EQ(dp.writes_in_place(), 1u);
+  EXPECT_EQ(dp.loads(), loads);
+  EXPECT_EQ(dp.refills(), 0u);
+  EXPECT_EQ(pair(*next, "pair_a"), 2u);
+  EXPECT_EQ(pair(*next, "pair_b"), 2u);
+  EXPECT_EQ(keys_of(next->instance().map_fd("ports")), (std::set<uint32_t>{7}))
+      << "a keyed map: the spec's entries written, the others deleted";
+  EXPECT_EQ(run(root, true).verdict, XDP_DROP) << "port 2 no longer listed";
+
+  // pair_b's changes not listed: not in place.
+  auto other = install_tables(
+      dp, {3, {7}, 0, 0, word, rampart::bpf::ByteRanges{}, std::nullopt, RAMPART_PROGRAM_IN_PLACE});
+  EXPECT_NE(other.get(), live.get());
+  EXPECT_EQ(dp.writes_in_place(), 1u);
+  EXPECT_EQ(pair(*other, "pair_b"), 3u);
+  live.reset();
+  next.reset();
+
+  // Written into the instance that is live now, over what it holds.
+  const uint32_t other_id = prog_id(other->instance().program_fd());
+  auto again = install_tables(dp, {4,
+                                   {7, 9},
+                                   0,
+                                   0,
+                                   word,
+                                   rampart::bpf::ByteRanges{{9 * 4, 4}},
+                                   word,
+                                   RAMPART_PROGRAM_IN_PLACE});
+  EXPECT_EQ(prog_id(again->instance().program_fd()), other_id);
+  EXPECT_EQ(dp.writes_in_place(), 2u);
+  EXPECT_EQ(pair(*again, "pair_a"), 4u);
+  EXPECT_EQ(keys_of(again->instance().map_fd("ports")), (std::set<uint32_t>{7, 9}));
+
+  // Another shape: loaded, whatever the flag.
+  const uint64_t before = dp.loads();
+  auto grown = install_tables(dp, {5, {7}, 0, 128, word, port7, word, RAMPART_PROGRAM_IN_PLACE});
+  EXPECT_EQ(dp.loads(), before + 1);
+  EXPECT_EQ(dp.writes_in_place(), 2u);
+  EXPECT_EQ(pair(*grown, "pair_b"), 5u);
 }
 
 }  // namespace

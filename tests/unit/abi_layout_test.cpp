@@ -130,6 +130,10 @@ FROZEN(rampart_map_image, changed, 72);
 FROZEN(rampart_map_image, changed_count, 80);
 FROZEN(rampart_plugin_descriptor, flags, 72);
 FROZEN(rampart_plugin_descriptor, reserved2, 76);
+// ABI 1.9
+FROZEN(rampart_host_api, grace_ticket, 400);
+FROZEN(rampart_host_api, grace_passed, 408);
+static_assert(RAMPART_PROGRAM_IN_PLACE == 0x2u, "RAMPART_PROGRAM_IN_PLACE's value is frozen");
 FROZEN(rampart_map_info, struct_size, 0);
 FROZEN(rampart_map_info, type, 4);
 FROZEN(rampart_map_info, key_size, 8);

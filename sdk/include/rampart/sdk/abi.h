@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define RAMPART_ABI_MAJOR 1
-#define RAMPART_ABI_MINOR 8
+#define RAMPART_ABI_MINOR 9
 
 /* Name of the one symbol every plugin exports. */
 #define RAMPART_PLUGIN_ENTRY_SYMBOL "rampart_plugin_entry"
@@ -374,6 +374,18 @@ typedef enum rampart_program_hook {
  * filters through an upgrade), but never once its plugin is disabled or
  * gone: a restarted rampartd removes stages no running plugin installed. */
 #define RAMPART_PROGRAM_KEEP_ON_EXIT 0x1u
+/* ABI 1.9: the image's changes may be written into the stage's live
+ * instance instead of a spare swapped in: the host does so when that
+ * instance holds the image installed last and has its shape, every map's
+ * changes are listed (RAMPART_MAP_CHANGES_LISTED), and grace periods are
+ * available; else it installs as without the flag. In place, packets run
+ * while the writes land, so the plugin must have changed only what no
+ * packet reads (see rampart/firewall.h's generations), and ordered the
+ * maps so: they are written in the image's order, each from its last
+ * listed byte down to its first (a table's entry written after the part of
+ * the table it points to), a keyed map by writing every entry of the image
+ * and then deleting the keys it lacks. */
+#define RAMPART_PROGRAM_IN_PLACE 0x2u
 
 /*
  * Services the host offers a plugin instance. The table is handed to
@@ -652,6 +664,19 @@ typedef struct rampart_host_api {
   rampart_status (*program_counters)(rampart_host_ctx* ctx, rampart_program* program,
                                      const char* map, uint32_t first, uint32_t count,
                                      uint64_t* out);
+
+  /* ---- ABI 1.9 ---- */
+
+  /* Grace periods, for tables changed in place (RAMPART_PROGRAM_IN_PLACE):
+   * a ticket taken now passes once every packet a kernel program was
+   * judging when it was taken has left it (an RCU grace period that began
+   * after it has ended; 8-16 ms at HZ=250). What a change stopped naming
+   * may be written again once its ticket passed. 0: the host cannot tell,
+   * and never writes a program in place. */
+  uint64_t (*grace_ticket)(rampart_host_ctx* ctx);
+  /* 1 once `ticket` passed (ticket 0: at once); with `wait`, blocks until
+   * it has. 0 if it has not (or never will: no grace periods here). */
+  int (*grace_passed)(rampart_host_ctx* ctx, uint64_t ticket, int wait);
 } rampart_host_api;
 
 /*

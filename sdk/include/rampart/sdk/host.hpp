@@ -156,6 +156,20 @@ class Host {
     return Program(api_, p);
   }
 
+  // ABI 1.9: a grace-period ticket (rampart_host_api::grace_ticket); 0 from
+  // a host that cannot tell (or predates 1.9): then it writes nothing in
+  // place, and the ticket passes at once.
+  uint64_t grace_ticket() const {
+    if (!RAMPART_HAS_FIELD(api_, rampart_host_api, grace_ticket)) return 0;
+    return api_->grace_ticket(api_->ctx);
+  }
+  // Whether `ticket` passed; with `wait`, after waiting for it.
+  bool grace_passed(uint64_t ticket, bool wait = false) const {
+    if (!ticket) return true;
+    if (!RAMPART_HAS_FIELD(api_, rampart_host_api, grace_passed)) return false;
+    return api_->grace_passed(api_->ctx, ticket, wait ? 1 : 0) == 1;
+  }
+
   // ABI 1.5: entries 0..names.size()-1 of one of this plugin's persistent
   // u64 array maps, published as the counter family `metric` with `label`
   // naming each entry (and in GET /api/v1/ebpf under `status`).
