@@ -114,17 +114,43 @@ const firewall::CompiledRuleset& FirewallProgram::install(
   return compiled_;
 }
 
-void FirewallProgram::swap_in(const sdk::ProgramImage& base) {
-  sdk::ProgramImage image = base;
-  image.set("ring_threshold", ring_threshold_);
-  image.set(RAMPART_NAME(RAMPART_FW_SET_EVENT_RATE), event_rate_);
-  bpf::InstanceSpec spec = bpf::spec_from_image(image.to_abi()->image);
+bool FirewallProgram::apply(firewall::RuleTables& tables, uint64_t ticket) {
+  tables.flip();
+  auto image = firewall::program_image_at(tables.set(), nullptr, tables.capacity());
+  const auto changes = tables.changes();
+  firewall::list_changes(image, &changes, nullptr);
+  const bool in_place = !changes.all && classifier_;
+  if (in_place) {
+    image.set("ring_threshold", ring_threshold_);
+    image.set(RAMPART_NAME(RAMPART_FW_SET_EVENT_RATE), event_rate_);
+    // The spec reads the image's contents in place: the image outlives it.
+    const auto abi = image.to_abi();
+    const bpf::InstanceSpec spec = spec_of(abi->image);
+    classifier_->write_in_place(spec, bpf::ProgramInstance::shape_of(spec));
+  } else {
+    swap_in(image);
+  }
+  tables.installed(ticket);
+  tables.clear_changes();
+  return in_place;
+}
+
+bpf::InstanceSpec FirewallProgram::spec_of(const rampart_program_image& abi) const {
+  bpf::InstanceSpec spec = bpf::spec_from_image(abi);
   spec.object_path = object_path();
   spec.shared_maps["rampart_stage"] = pos_fd_;
   for (const char* m : {"rampart_xdp_chain", "rampart_chains"})
     spec.shared_maps[m] = root_->map_fd(m);
   for (const char* m : firewall::kPersistentMaps) spec.persistent[m] = persistent_->map_fd(m);
-  auto next = bpf::ProgramInstance::load(spec);
+  return spec;
+}
+
+void FirewallProgram::swap_in(const sdk::ProgramImage& base) {
+  sdk::ProgramImage image = base;
+  image.set("ring_threshold", ring_threshold_);
+  image.set(RAMPART_NAME(RAMPART_FW_SET_EVENT_RATE), event_rate_);
+  const auto abi = image.to_abi();
+  auto next = bpf::ProgramInstance::load(spec_of(abi->image));
   if (!next->created_persistent().empty())
     throw std::runtime_error("a persistent map was not reused: " + next->created_persistent()[0]);
   install_stage(kSlot, next->program_fd(), pos_fd_);

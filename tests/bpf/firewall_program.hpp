@@ -16,6 +16,7 @@
 #include "rampart/chain.h"
 #include "rampart/firewall.h"
 #include "rampart/xdp_meta.h"
+#include "rule_tables.hpp"
 #include "tables.hpp"
 
 namespace rampart {
@@ -49,6 +50,13 @@ class FirewallProgram {
                                            const firewall::CompiledBlocklist& blocklist,
                                            int32_t blocklist_priority = 0);
 
+  // RuleTables' changes installed as the firewall engine installs them:
+  // the tables flipped to their next generation, then, when they were built
+  // whole, a new instance; else the listed bytes written into the live
+  // instance (RAMPART_PROGRAM_IN_PLACE), fw_gen last. The generation they
+  // left is ticketed with `ticket`. Returns whether written in place.
+  bool apply(firewall::RuleTables& tables, uint64_t ticket);
+
   // Runs one frame through the root (or the firewall's stage alone).
   XdpRunResult run(const std::vector<uint8_t>& frame, uint32_t repeat = 1,
                    bool classifier_only = false);
@@ -76,6 +84,7 @@ class FirewallProgram {
   std::unique_ptr<bpf::ProgramInstance> persistent_;  // created the firewall's persistent maps
   std::unique_ptr<bpf::ProgramInstance> classifier_;
   int pos_fd_ = -1;
+  bpf::InstanceSpec spec_of(const rampart_program_image& abi) const;
   void swap_in(const sdk::ProgramImage& image);
   firewall::CompiledRuleset compiled_;
   uint64_t ring_threshold_;

@@ -9,11 +9,16 @@
 #include <linux/bpf.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <functional>
+#include <map>
+#include <optional>
 #include <random>
 #include <set>
+#include <thread>
 
+#include "bpf/grace_period.hpp"
 #include "firewall_program.hpp"
 #include "packet_builder.hpp"
 #include "privilege.hpp"
@@ -691,100 +696,130 @@ TEST_F(Firewall, LargestRuleSetLoadsAndMatchesItsLastRule) {
 
 // Random rule sets and random packets: the kernel must agree with the
 // brute-force reference on which rule (if any) matches every packet.
+// Random rules and probes over small pools of addresses and ports, so that
+// rules overlap and packets reach many of them.
+class RandomRules {
+ public:
+  explicit RandomRules(uint32_t seed) : rng_(seed) {}
+  int pick(int n) { return static_cast<int>(rng_() % n); }
+
+  Rule rule(uint32_t id) {
+    static const char* v4pool[] = {"198.18.0.0/15",   "198.18.0.0/16", "198.18.1.0/24",
+                                   "198.18.1.128/25", "198.18.1.7/32", "198.19.0.0/16",
+                                   "198.19.200.0/22", "0.0.0.0/0"};
+    static const char* v6pool[] = {"2001:db8::/32",     "2001:db8:1::/48", "2001:db8:1::/64",
+                                   "2001:db8:1::7/128", "2001:db8:2::/48", "::/0"};
+    Rule r = ::rule(id, Action::log);  // log: passes, and metadata names the rule
+    r.priority = pick(50);
+    const bool v6 = pick(3) == 0;
+    // Mostly specific sources (the /0 entries are last in each pool), so
+    // that no early wildcard shadows everything after it.
+    if (pick(5)) r.src = cidr(v6 ? v6pool[pick(5)] : v4pool[pick(7)]);
+    if (pick(3) == 0) r.dst = cidr(v6 ? v6pool[pick(6)] : v4pool[pick(8)]);
+    const int proto = pick(5);
+    r.protocol = proto == 0   ? 6
+                 : proto == 1 ? 17
+                 : proto == 2 ? (v6 ? 58 : 1)
+                              : rampart::firewall::kAnyProtocol;
+    if ((r.protocol == 6 || r.protocol == 17 || r.protocol == -1) && pick(2)) {
+      const uint16_t lo = static_cast<uint16_t>(pick(100));
+      r.dst_port = rampart::firewall::PortRange{lo, static_cast<uint16_t>(lo + pick(20))};
+    }
+    if ((r.protocol == 6 || r.protocol == 17 || r.protocol == -1) && pick(4) == 0) {
+      r.src_port = rampart::firewall::PortRange{static_cast<uint16_t>(pick(50)), 60000};
+    }
+    if (r.protocol == 6 && pick(3) == 0)
+      r.tcp_flags = rampart::firewall::TcpFlags{0x12, static_cast<uint8_t>(pick(2) ? 0x02 : 0x12)};
+    if (pick(4) == 0) r.vlan_id = static_cast<uint16_t>(1 + pick(3));
+    if (pick(10) == 0) r.enabled = false;
+    return r;
+  }
+
+  struct Probe {
+    rampart::firewall::PacketFields fields;
+    std::vector<uint8_t> frame;
+    std::string what;
+  };
+  Probe probe() {
+    Probe p;
+    rampart::firewall::PacketFields& pf = p.fields;
+    PacketBuilder b;
+    pf.vlan_id = static_cast<uint16_t>(pick(4));
+    if (pf.vlan_id) b.vlan(pf.vlan_id);
+    const bool v6 = pick(3) == 0;
+    std::string src, dst;
+    if (v6) {
+      src = "2001:db8:" + std::to_string(pick(3)) + "::" + std::to_string(pick(9));
+      dst = "2001:db8:" + std::to_string(pick(3)) + "::" + std::to_string(pick(9));
+      b.ipv6(src, dst);
+      pf.family = 6;
+      inet_pton(AF_INET6, src.c_str(), pf.src.data());
+      inet_pton(AF_INET6, dst.c_str(), pf.dst.data());
+    } else {
+      src = "198." + std::to_string(18 + pick(2)) + "." +
+            std::to_string(pick(3) == 0 ? 200 + pick(4) : pick(2)) + "." +
+            std::to_string(pick(2) ? 7 : pick(256));
+      dst = "198." + std::to_string(18 + pick(2)) + "." + std::to_string(pick(2)) + "." +
+            std::to_string(pick(256));
+      b.ipv4(src, dst);
+      pf.family = 4;
+      inet_pton(AF_INET, src.c_str(), pf.src.data());
+      inet_pton(AF_INET, dst.c_str(), pf.dst.data());
+    }
+    const int kind = pick(3);
+    pf.src_port = static_cast<uint16_t>(pick(120));
+    pf.dst_port = static_cast<uint16_t>(pick(120));
+    if (kind == 0) {
+      pf.protocol = 6;
+      pf.tcp_flags = pick(2) ? 0x02 : 0x12;
+      pf.has_ports = true;
+      b.tcp(pf.src_port, pf.dst_port, pf.tcp_flags);
+    } else if (kind == 1) {
+      pf.protocol = 17;
+      pf.has_ports = true;
+      b.udp(pf.src_port, pf.dst_port);
+    } else {
+      pf.protocol = v6 ? 58 : 1;
+      pf.src_port = pf.dst_port = 0;
+      b.icmp();
+    }
+    p.frame = b.build();
+    p.what = src + " -> " + dst + " proto " + std::to_string(pf.protocol) + " ports " +
+             std::to_string(pf.src_port) + "/" + std::to_string(pf.dst_port) + " vlan " +
+             std::to_string(pf.vlan_id);
+    return p;
+  }
+
+ private:
+  std::mt19937 rng_;
+};
+
+// The id of the rule a linear scan of enabled `ordered` rules picks; 0: none.
+uint32_t linear_id(const std::vector<Rule>& ordered, const rampart::firewall::PacketFields& pf) {
+  const uint32_t i = rampart::firewall::classify_linear(ordered, pf);
+  return i == rampart::firewall::kNoRule ? 0 : ordered[i].id;
+}
+
 TEST_F(Firewall, AgreesWithBruteForceOnRandomRuleSets) {
-  std::mt19937 rng(20261127);
-  auto pick = [&](int n) { return static_cast<int>(rng() % n); };
-  const char* v4pool[] = {"198.18.0.0/15", "198.18.0.0/16", "198.18.1.0/24",   "198.18.1.128/25",
-                          "198.18.1.7/32", "198.19.0.0/16", "198.19.200.0/22", "0.0.0.0/0"};
-  const char* v6pool[] = {"2001:db8::/32",     "2001:db8:1::/48", "2001:db8:1::/64",
-                          "2001:db8:1::7/128", "2001:db8:2::/48", "::/0"};
+  RandomRules gen(20261127);
   int misses = 0;
   for (int round = 0; round < 6; ++round) {
     const int nrules = std::vector<int>{1, 5, 63, 64, 65, 300}[round];
     std::vector<Rule> rules;
-    for (int i = 0; i < nrules; ++i) {
-      Rule r = rule(i + 1, Action::log);  // log: passes, and metadata names the rule
-      r.priority = pick(50);
-      const bool v6 = pick(3) == 0;
-      // Mostly specific sources (the /0 entries are last in each pool), so
-      // that no early wildcard shadows everything after it.
-      if (pick(5)) r.src = cidr(v6 ? v6pool[pick(5)] : v4pool[pick(7)]);
-      if (pick(3) == 0) r.dst = cidr(v6 ? v6pool[pick(6)] : v4pool[pick(8)]);
-      const int proto = pick(5);
-      r.protocol = proto == 0   ? 6
-                   : proto == 1 ? 17
-                   : proto == 2 ? (v6 ? 58 : 1)
-                                : rampart::firewall::kAnyProtocol;
-      if ((r.protocol == 6 || r.protocol == 17 || r.protocol == -1) && pick(2)) {
-        const uint16_t lo = static_cast<uint16_t>(pick(100));
-        r.dst_port = rampart::firewall::PortRange{lo, static_cast<uint16_t>(lo + pick(20))};
-      }
-      if ((r.protocol == 6 || r.protocol == 17 || r.protocol == -1) && pick(4) == 0) {
-        r.src_port = rampart::firewall::PortRange{static_cast<uint16_t>(pick(50)), 60000};
-      }
-      if (r.protocol == 6 && pick(3) == 0)
-        r.tcp_flags =
-            rampart::firewall::TcpFlags{0x12, static_cast<uint8_t>(pick(2) ? 0x02 : 0x12)};
-      if (pick(4) == 0) r.vlan_id = static_cast<uint16_t>(1 + pick(3));
-      if (pick(10) == 0) r.enabled = false;
-      rules.push_back(r);
-    }
+    for (int i = 0; i < nrules; ++i) rules.push_back(gen.rule(i + 1));
     FirewallProgram fw;
     fw.install(rules);
     const auto ordered = rampart::firewall::priority_order(rules);
     std::set<uint32_t> seen_ids;
     for (int n = 0; n < 400; ++n) {
-      rampart::firewall::PacketFields pf;
-      PacketBuilder b;
-      pf.vlan_id = static_cast<uint16_t>(pick(4));
-      if (pf.vlan_id) b.vlan(pf.vlan_id);
-      const bool v6 = pick(3) == 0;
-      std::string src, dst;
-      if (v6) {
-        src = "2001:db8:" + std::to_string(pick(3)) + "::" + std::to_string(pick(9));
-        dst = "2001:db8:" + std::to_string(pick(3)) + "::" + std::to_string(pick(9));
-        b.ipv6(src, dst);
-        pf.family = 6;
-        inet_pton(AF_INET6, src.c_str(), pf.src.data());
-        inet_pton(AF_INET6, dst.c_str(), pf.dst.data());
-      } else {
-        src = "198." + std::to_string(18 + pick(2)) + "." +
-              std::to_string(pick(3) == 0 ? 200 + pick(4) : pick(2)) + "." +
-              std::to_string(pick(2) ? 7 : pick(256));
-        dst = "198." + std::to_string(18 + pick(2)) + "." + std::to_string(pick(2)) + "." +
-              std::to_string(pick(256));
-        b.ipv4(src, dst);
-        pf.family = 4;
-        inet_pton(AF_INET, src.c_str(), pf.src.data());
-        inet_pton(AF_INET, dst.c_str(), pf.dst.data());
-      }
-      const int kind = pick(3);
-      pf.src_port = static_cast<uint16_t>(pick(120));
-      pf.dst_port = static_cast<uint16_t>(pick(120));
-      if (kind == 0) {
-        pf.protocol = 6;
-        pf.tcp_flags = pick(2) ? 0x02 : 0x12;
-        pf.has_ports = true;
-        b.tcp(pf.src_port, pf.dst_port, pf.tcp_flags);
-      } else if (kind == 1) {
-        pf.protocol = 17;
-        pf.has_ports = true;
-        b.udp(pf.src_port, pf.dst_port);
-      } else {
-        pf.protocol = v6 ? 58 : 1;
-        pf.src_port = pf.dst_port = 0;
-        b.icmp();
-      }
-      const uint32_t want = rampart::firewall::classify_linear(ordered, pf);
-      const auto res = fw.run(b.build());
+      const auto probe = gen.probe();
+      const auto res = fw.run(probe.frame);
       ASSERT_EQ(res.action, XDP_PASS);
       ASSERT_TRUE(res.has_meta);
-      const uint32_t want_id = want < ordered.size() ? ordered[want].id : 0;
+      const uint32_t want_id = linear_id(ordered, probe.fields);
       seen_ids.insert(want_id);
       ASSERT_EQ(res.meta.rule_id, want_id)
-          << "round " << round << " packet " << n << " " << src << " -> " << dst << " proto "
-          << int(pf.protocol) << " ports " << pf.src_port << "/" << pf.dst_port << " vlan "
-          << pf.vlan_id;
+          << "round " << round << " packet " << n << " " << probe.what;
     }
     // The test means something only if packets reach many different
     // rules, and (over all rounds) the default policy too.
@@ -792,6 +827,108 @@ TEST_F(Firewall, AgreesWithBruteForceOnRandomRuleSets) {
     misses += seen_ids.count(0);
   }
   EXPECT_GT(misses, 0);
+}
+
+// Rules written in place under traffic, as the engine writes them: 1,000
+// writes (a rule added, replaced or deleted each), every one into the live
+// instance while another thread runs probes through the root. Each probe's
+// verdict must be the one some generation current during its run gives;
+// a packet that read tables half of one generation and half of another
+// (or a position taken back too early) would get a verdict none gives.
+TEST_F(Firewall, RulesWrittenInPlaceUnderTrafficJudgeEachPacketByOneGeneration) {
+  RandomRules gen(20261201);
+  std::map<uint32_t, Rule> rules;
+  uint32_t next_id = 1;
+  for (; next_id <= 300; ++next_id) rules[next_id] = gen.rule(next_id);
+  auto ordered = [&] {
+    std::vector<Rule> v;
+    for (const auto& [id, r] : rules) v.push_back(r);
+    return rampart::firewall::priority_order(v);
+  };
+  std::vector<RandomRules::Probe> probes;
+  for (int i = 0; i < 64; ++i) probes.push_back(gen.probe());
+  // verdicts[k][i]: probe i's verdict in generation k (after k writes).
+  std::vector<std::vector<uint32_t>> verdicts(1);
+  for (const auto& p : probes) verdicts[0].push_back(linear_id(ordered(), p.fields));
+
+  FirewallProgram fw;
+  rampart::bpf::GracePeriods grace;
+  ASSERT_TRUE(grace.available());
+  auto tables = std::make_unique<rampart::firewall::RuleTables>(ordered(), Action::allow, 0);
+  ASSERT_FALSE(fw.apply(*tables, grace.request())) << "built whole: an instance";
+
+  struct Seen {
+    uint32_t probe, id;
+    uint64_t from, to;  // writes done before and after the run
+  };
+  std::atomic<uint64_t> writes{0};
+  std::atomic<bool> stop{false};
+  std::vector<Seen> seen;
+  std::thread traffic([&] {
+    for (uint32_t n = 0; !stop.load(); ++n) {
+      const uint32_t i = n % probes.size();
+      const uint64_t from = writes.load(std::memory_order_acquire);
+      const auto res = fw.run(probes[i].frame);
+      const uint64_t to = writes.load(std::memory_order_acquire);
+      seen.push_back({i, res.has_meta ? res.meta.rule_id : 0xffffffffu, from, to});
+    }
+  });
+  constexpr int kWrites = 1000;
+  int in_place = 0, rebuilt = 0;
+  for (int w = 0; w < kWrites; ++w) {
+    tables->reclaim([&](uint64_t t) { return grace.done(t); });
+    std::optional<Rule> before, after;
+    const int op = gen.pick(10);
+    if (op < 4 || rules.empty()) {
+      after = gen.rule(next_id++);
+    } else {
+      auto it = rules.begin();
+      std::advance(it, gen.pick(static_cast<int>(rules.size())));
+      before = it->second;
+      if (op < 8) after = gen.rule(it->first);  // another rule under its id
+    }
+    if (before) rules.erase(before->id);
+    if (after) rules[after->id] = *after;
+    std::vector<uint32_t> next;
+    for (const auto& p : probes) next.push_back(linear_id(ordered(), p.fields));
+    verdicts.push_back(std::move(next));
+    if (!tables->change(before ? &*before : nullptr, after ? &*after : nullptr)) {
+      tables = std::make_unique<rampart::firewall::RuleTables>(ordered(), Action::allow, 0,
+                                                               tables->capacity());
+    }
+    if (const uint64_t t = tables->next_slot_ticket()) {
+      ASSERT_TRUE(grace.wait(t));
+    }
+    (fw.apply(*tables, grace.request()) ? in_place : rebuilt)++;
+    writes.store(w + 1, std::memory_order_release);
+  }
+  stop = true;
+  traffic.join();
+
+  EXPECT_GT(in_place, kWrites * 9 / 10) << rebuilt << " rebuilt";
+  ASSERT_GT(seen.size(), size_t(kWrites)) << "traffic ran during the writes";
+  size_t mixed = 0, changing = 0;
+  for (const auto& s : seen) {
+    // Current during the run: generation `from`, and the one the write
+    // under way then made (up to `to` + 1).
+    const uint64_t last = std::min<uint64_t>(s.to + 1, kWrites);
+    bool one = false;
+    for (uint64_t k = s.from; k <= last && !one; ++k) one = verdicts[k][s.probe] == s.id;
+    if (!one) {
+      ++mixed;
+      ADD_FAILURE() << "probe " << s.probe << " (" << probes[s.probe].what << ") got rule " << s.id
+                    << " during writes " << s.from << ".." << s.to;
+      if (mixed > 5) break;
+    }
+    changing += verdicts[s.from][s.probe] != verdicts[last][s.probe];
+  }
+  std::printf("%zu probes during %d writes (%d in place), %zu while their verdict changed\n",
+              seen.size(), kWrites, in_place, changing);
+  EXPECT_EQ(mixed, 0u) << "packets judged by no one generation";
+  EXPECT_GT(changing, 100u) << "probes whose verdict the writes changed while they ran";
+  // The last generation, once the writes are done.
+  for (size_t i = 0; i < probes.size(); ++i)
+    EXPECT_EQ(fw.run(probes[i].frame).meta.rule_id, verdicts[kWrites][i]) << probes[i].what;
 }
 
 // ---- source blocklist (DIR-24-8 for IPv4, per-length hashes for IPv6) ----

@@ -684,11 +684,11 @@ TEST_F(FirewallLab, BlocklistEntriesOverRestDropAtOnceExpireAndComeBack) {
   expect_all(lab_->send_and_count(kPackets), 0, "restarted: the entry came back from SQLite");
 }
 
-// Rule writes that keep the rule set's shape swap tables into a spare
-// instance instead of loading a program (counted in /metrics), and a
-// rule's hit counter survives writes to the other rules, one of them ahead
-// of it (the rule moves to another position) and then deleted.
-TEST_F(FirewallLab, RuleWritesSwapTablesAndKeepHitCounters) {
+// Rule writes that keep the rule set's shape are written into the live
+// instance's tables (counted in /metrics), no program loaded or refilled,
+// and a rule's hit counter survives writes to the other rules, one of them
+// ahead of it and then deleted.
+TEST_F(FirewallLab, RuleWritesChangeTheLiveTablesAndKeepHitCounters) {
   const auto cfg = write_config("[{id: 1, action: deny, src_ip: 198.18.0.1/32}]", "");
   ASSERT_NO_FATAL_FAILURE(start_with_rest(cfg, "  metrics: {listen: \"127.0.0.1:0\"}\n",
                                           "] ready plugins=firewall,log,metrics,rest refused=0"));
@@ -709,7 +709,8 @@ TEST_F(FirewallLab, RuleWritesSwapTablesAndKeepHitCounters) {
   expect_all(lab_->send_and_count(kPackets), 0, "rule 1");
   const double before = hits_of_rule_1();
   EXPECT_GE(before, 3.0 * kPackets);
-  const double loaded = installs("loaded"), refilled = installs("refilled");
+  const double loaded = installs("loaded"), refilled = installs("refilled"),
+               in_place = installs("in_place");
 
   // Three more rules, one write each, of the same shape as rule 1's set;
   // the first ahead of rule 1, which then moves to the next position.
@@ -720,12 +721,11 @@ TEST_F(FirewallLab, RuleWritesSwapTablesAndKeepHitCounters) {
                 R"(,"action":"deny","src_ip":"203.0.113.)" + std::to_string(id) + R"(/32"})");
     ASSERT_EQ(r.status, 201) << r.body;
   }
-  // No write loads a program, unless the first comes before the spares
-  // prepared in the background are (then it loads a second instance while
-  // the first still runs); the others refill a spare.
-  const double new_loads = installs("loaded") - loaded;
-  EXPECT_LE(new_loads, 1.0);
-  EXPECT_EQ(installs("refilled") - refilled, 3.0 - new_loads);
+  // Each write changes the live instance's tables in place: nothing is
+  // loaded or refilled.
+  EXPECT_EQ(installs("loaded"), loaded);
+  EXPECT_EQ(installs("refilled"), refilled);
+  EXPECT_EQ(installs("in_place") - in_place, 3.0);
   EXPECT_EQ(hits_of_rule_1(), before) << "rule 1's hits survived three writes";
   expect_all(lab_->send_and_count(kPackets), 0, "rule 1, after the swaps");
   const double after = hits_of_rule_1();
@@ -815,31 +815,37 @@ std::set<uint32_t> kernel_rule_ids(const std::string& pin_root) {
       continue;
     }
     close(prog);
-    int set = -1, rules = -1;
+    // The current generation (fw_gen), and the positions its fw_live row
+    // holds: the rules a packet is judged by now.
+    std::map<std::string, int> fds;
+    uint32_t live_size = 0;
     for (uint32_t i = 0; i < std::min<uint32_t>(info.nr_map_ids, 64); ++i) {
       const int fd = bpf_map_get_fd_by_id(map_ids[i]);
       bpf_map_info mi{};
       uint32_t mlen = sizeof mi;
       if (fd < 0 || bpf_obj_get_info_by_fd(fd, &mi, &mlen) != 0) continue;
-      if (std::string(mi.name) == "fw_set")
-        set = fd;
-      else if (std::string(mi.name) == "fw_rules")
-        rules = fd;
-      else
+      const std::string name = mi.name;
+      if ((name == "fw_gen" || name == "fw_live" || name == "fw_rules") && !fds.count(name)) {
+        fds[name] = fd;
+        if (name == "fw_live") live_size = mi.value_size;
+      } else {
         close(fd);
+      }
     }
     const uint32_t zero = 0;
-    rampart_fw_set st{};
-    if (set < 0 || rules < 0 || bpf_map_lookup_elem(set, &zero, &st) != 0)
-      throw std::runtime_error("the firewall's fw_set or fw_rules map is missing");
-    // Positions up to nrules; a free one between rules (a rule deleted in
-    // place) holds id 0.
-    for (uint32_t i = 0; i < st.nrules; ++i) {
-      rampart_fw_rule r{};
-      if (bpf_map_lookup_elem(rules, &i, &r) == 0 && r.id) ids.insert(r.id);
+    uint32_t gen = 0;
+    std::vector<uint64_t> live(live_size / 8);
+    if (fds.size() != 3 || bpf_map_lookup_elem(fds["fw_gen"], &zero, &gen) != 0 ||
+        bpf_map_lookup_elem(fds["fw_live"], &gen, live.data()) != 0)
+      throw std::runtime_error("the firewall's fw_gen, fw_live or fw_rules map is missing");
+    for (uint32_t w = 0; w < live.size(); ++w) {
+      for (uint64_t bits = live[w]; bits; bits &= bits - 1) {
+        const uint32_t p = w * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
+        rampart_fw_rule r{};
+        if (bpf_map_lookup_elem(fds["fw_rules"], &p, &r) == 0) ids.insert(r.id);
+      }
     }
-    close(set);
-    close(rules);
+    for (const auto& [name, fd] : fds) close(fd);
     found = true;
   }
   close(chain);

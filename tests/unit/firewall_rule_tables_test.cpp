@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <random>
 
@@ -122,11 +123,19 @@ std::vector<std::pair<std::array<uint8_t, 20>, uint32_t>> keyed(const V6Table& t
 
 Snapshot snapshot(const CompiledRuleset& rs) {
   Snapshot s;
-  s.arrays = {{"src4_tbl16", bytes(rs.src4.tbl16)}, {"src4_tbl8", bytes(rs.src4.tbl8)},
-              {"dst4_tbl16", bytes(rs.dst4.tbl16)}, {"dst4_tbl8", bytes(rs.dst4.tbl8)},
-              {"proto", bytes(rs.proto)},           {"sport", bytes(rs.sport)},
-              {"dport", bytes(rs.dport)},           {"vlan", bytes(rs.vlan)},
-              {"bitmaps", bytes(rs.bitmaps)},       {"rules", bytes(rs.rules)}};
+  s.arrays = {{"src4_tbl16", bytes(rs.src4.tbl16)},
+              {"src4_tbl8", bytes(rs.src4.tbl8)},
+              {"dst4_tbl16", bytes(rs.dst4.tbl16)},
+              {"dst4_tbl8", bytes(rs.dst4.tbl8)},
+              {"proto", bytes(rs.proto)},
+              {"sport", bytes(rs.sport)},
+              {"dport", bytes(rs.dport)},
+              {"vlan", bytes(rs.vlan)},
+              {"bitmaps", bytes(rs.bitmaps)},
+              {"rules", bytes(rs.rules)},
+              {"live", bytes(rs.live_gens)},
+              {"set", bytes(rs.sets)},
+              {"gen", bytes(std::vector<uint32_t>{rs.gen})}};
   s.src6 = keyed(rs.src6);
   s.dst6 = keyed(rs.dst6);
   return s;
@@ -135,11 +144,19 @@ Snapshot snapshot(const CompiledRuleset& rs) {
 // What a host that writes only the listed bytes would hold.
 void apply(Snapshot& kernel, const Snapshot& now, const RuleTableChanges& c) {
   const std::map<std::string, const std::vector<std::pair<uint64_t, uint64_t>>*> lists = {
-      {"src4_tbl16", &c.src4_tbl16}, {"src4_tbl8", &c.src4_tbl8},
-      {"dst4_tbl16", &c.dst4_tbl16}, {"dst4_tbl8", &c.dst4_tbl8},
-      {"proto", &c.proto},           {"sport", &c.sport},
-      {"dport", &c.dport},           {"vlan", &c.vlan},
-      {"bitmaps", &c.bitmaps},       {"rules", &c.rules}};
+      {"src4_tbl16", &c.src4_tbl16},
+      {"src4_tbl8", &c.src4_tbl8},
+      {"dst4_tbl16", &c.dst4_tbl16},
+      {"dst4_tbl8", &c.dst4_tbl8},
+      {"proto", &c.proto},
+      {"sport", &c.sport},
+      {"dport", &c.dport},
+      {"vlan", &c.vlan},
+      {"bitmaps", &c.bitmaps},
+      {"rules", &c.rules},
+      {"live", &c.live},
+      {"set", &c.set},
+      {"gen", &c.gen}};
   for (auto& [name, held] : kernel.arrays) {
     const auto& want = now.arrays.at(name);
     held.resize(want.size(), 0);  // a map past the values given: zeros
@@ -152,10 +169,24 @@ void apply(Snapshot& kernel, const Snapshot& now, const RuleTableChanges& c) {
   if (c.dst6) kernel.dst6 = now.dst6;
 }
 
-uint32_t id_of(const CompiledRuleset& rs, uint32_t label) {
-  return label < rs.nrules ? rs.rules.at(label).id : 0;
+uint32_t id_of(const CompiledRuleset& rs, uint32_t position) {
+  return position == kNoRule ? 0 : rs.rules.at(position).id;
 }
 
+// The verdict a linear scan of enabled rules in priority order gives: the
+// rule's id, 0 for none.
+uint32_t linear_id(const std::vector<Rule>& ordered, const PacketFields& p) {
+  const uint32_t i = classify_linear(ordered, p);
+  return i == kNoRule ? 0 : ordered[i].id;
+}
+
+// Each change is written as the engine writes it: what retired at passed
+// grace periods taken back, the change, the next generation flipped to,
+// the listed bytes written, the generation's end ticketed. Grace periods
+// end late and at random. After every change, the newest generation and
+// every generation a packet may still be reading (its grace period not
+// over) must each judge packets as a linear scan of the rules it held: the
+// tables are changed under readers of all of them.
 TEST(FirewallRuleTables, AgreeWithALinearScanAndListEveryChangedByte) {
   constexpr int32_t kBlocklistPriority = 20;
   for (uint32_t seed : {1u, 2u, 3u}) {
@@ -175,8 +206,23 @@ TEST(FirewallRuleTables, AgreeWithALinearScanAndListEveryChangedByte) {
     auto tables = std::make_unique<RuleTables>(all(), Action::deny, kBlocklistPriority);
     Snapshot kernel = snapshot(tables->set());
     tables->clear_changes();
-    int rebuilds = 0, changed = 0;
+    // Grace periods: tickets handed out, and the last one over.
+    uint64_t issued = 0, over = 0;
+    auto passed = [&](uint64_t t) { return t <= over; };
+    // Generations a packet may still be reading: (generation, the rules it
+    // holds, the ticket after which none reads it).
+    struct InFlight {
+      uint32_t gen;
+      std::vector<Rule> ordered;
+      uint64_t ends;
+    };
+    std::deque<InFlight> in_flight;
+    std::vector<Rule> current = priority_order(all());  // the newest generation's
+    int rebuilds = 0, changed = 0, old_checked = 0;
     for (int step = 0; step < 600; ++step) {
+      over = std::max(over, issued > 3 ? issued - g.pick(4) : 0);  // late, by up to 3
+      while (!in_flight.empty() && passed(in_flight.front().ends)) in_flight.pop_front();
+      tables->reclaim(passed);
       const uint32_t op = g.pick(10);
       std::optional<Rule> before, after;
       if (op < 4 || rules.empty()) {
@@ -196,13 +242,20 @@ TEST(FirewallRuleTables, AgreeWithALinearScanAndListEveryChangedByte) {
       if (before) rules.erase(before->id);
       if (after) rules[after->id] = *after;
       if (!tables->change(before ? &*before : nullptr, after ? &*after : nullptr)) {
-        ++rebuilds;
+        ++rebuilds;  // a new instance: nothing in flight reads these tables
         tables = std::make_unique<RuleTables>(all(), Action::deny, kBlocklistPriority,
                                               tables->capacity());
         kernel = snapshot(tables->set());
         tables->clear_changes();
+        in_flight.clear();
       } else {
         ++changed;
+        // The slot the next generation takes: nobody may read it still.
+        over = std::max(over, tables->next_slot_ticket());
+        const uint32_t was = tables->set().gen;
+        tables->flip();
+        ASSERT_NE(tables->set().gen, was) << "a change is a new generation";
+        for (const auto& f : in_flight) ASSERT_NE(f.gen, tables->set().gen) << "read still";
         const Snapshot now = snapshot(tables->set());
         const auto listed = tables->changes();
         ASSERT_FALSE(listed.all);
@@ -212,32 +265,43 @@ TEST(FirewallRuleTables, AgreeWithALinearScanAndListEveryChangedByte) {
         ASSERT_EQ(kernel.src6, now.src6) << "step " << step;
         ASSERT_EQ(kernel.dst6, now.dst6) << "step " << step;
         tables->clear_changes();
+        tables->installed(++issued);
+        in_flight.push_back({was, current, issued});
       }
+      current = priority_order(all());
       const auto& rs = tables->set();
-      const auto ordered = priority_order(all());
-      ASSERT_EQ(tables->rule_count(), ordered.size());
-      // The blocklist's place: the first position of a rule at its priority or after.
-      uint32_t block = rs.nrules;
+      ASSERT_EQ(tables->rule_count(), current.size()) << "the enabled ones";
+      // The blocklist's place among the compiled positions still held: the
+      // rules ahead of it are those of a lower priority.
       for (uint32_t l = 0; l < rs.nrules; ++l) {
-        if (const uint32_t id = rs.rules[l].id; id && rules.at(id).priority >= kBlocklistPriority) {
-          block = l;
-          break;
+        if (const uint32_t id = tables->id_at(l)) {
+          ASSERT_EQ(l < rs.block_index, rules.at(id).priority < kBlocklistPriority)
+              << "step " << step << " position " << l;
         }
       }
-      ASSERT_EQ(rs.block_index, block) << "step " << step;
       for (int n = 0; n < 200; ++n) {
         const PacketFields p = g.packet();
-        const uint32_t want = classify_linear(ordered, p);
-        const uint32_t want_id = want < ordered.size() ? ordered[want].id : 0;
-        const uint32_t got = id_of(rs, classify(rs, p));
+        const uint32_t want_id = linear_id(current, p);
+        const uint32_t at = classify(rs, p, rs.gen);
+        ASSERT_EQ(at, classify(rs, p)) << "the generation's copy is the set's";
+        const uint32_t got = id_of(rs, at);
         ASSERT_EQ(got, want_id) << "seed " << seed << " step " << step << " packet " << n;
         if (got) {
-          ASSERT_EQ(rs.rules[classify(rs, p)].action, uint32_t(rules.at(got).action));
+          ASSERT_EQ(rs.rules[at].action, uint32_t(rules.at(got).action));
+        }
+        if (n % 4) continue;
+        for (const auto& f : in_flight) {
+          ASSERT_EQ(id_of(rs, classify(rs, p, f.gen)), linear_id(f.ordered, p))
+              << "seed " << seed << " step " << step << " generation " << f.gen << " (ends at "
+              << f.ends << ", " << over << " over) packet " << n;
+          ++old_checked;
         }
       }
     }
     EXPECT_GT(changed, 400) << "most changes in place (" << rebuilds << " rebuilds)";
-    std::printf("seed %u: %d in place, %d rebuilds\n", seed, changed, rebuilds);
+    EXPECT_GT(old_checked, 10000) << "generations still read were judged";
+    std::printf("seed %u: %d in place, %d rebuilds, %d verdicts of older generations\n", seed,
+                changed, rebuilds, old_checked);
   }
 }
 
@@ -256,19 +320,36 @@ TEST(FirewallRuleTables, ANewFieldOrAFullTableAsksForARebuild) {
   EXPECT_FALSE(t.change(nullptr, &c));
   EXPECT_FALSE(t.change(nullptr, &b)) << "unusable until rebuilt";
 
-  // Positions: the capacity's words * 64, then a rebuild.
-  RuleTables u({a}, Action::allow, 0);
-  const uint32_t room = u.capacity().nwords * 64;
-  uint32_t added = 1;
-  for (uint32_t id = 10; added < room; ++id, ++added) {
-    Rule r = a;
-    r.id = id;
-    r.priority = -static_cast<int32_t>(id);  // each ahead of all: the others move up
-    ASSERT_TRUE(u.change(nullptr, &r)) << added;
-  }
+  // A written rule takes a position of the overflow; a position let go
+  // comes back once the grace period after its generation is over.
+  constexpr uint32_t kRoom = RAMPART_FW_OVERFLOW_WORDS * 64;
+  auto full = [&] {
+    auto u = std::make_unique<RuleTables>(std::vector<Rule>{a}, Action::allow, 0);
+    for (uint32_t id = 10; id < 10 + kRoom; ++id) {
+      Rule r = a;
+      r.id = id;
+      r.priority = -static_cast<int32_t>(id);
+      EXPECT_TRUE(u->change(nullptr, &r)) << id;
+    }
+    u->flip();
+    u->installed(1);
+    Rule gone = a;
+    gone.id = 10;
+    gone.priority = -10;
+    EXPECT_TRUE(u->change(&gone, nullptr));
+    u->flip();
+    u->installed(2);
+    return u;
+  };
   Rule more = a;
   more.id = 100000;
-  EXPECT_FALSE(u.change(nullptr, &more));
+  auto early = full();
+  early->reclaim([](uint64_t t) { return t <= 1; });
+  EXPECT_FALSE(early->change(nullptr, &more)) << "its generation may still be read";
+  auto later = full();
+  later->reclaim([](uint64_t t) { return t <= 2; });
+  EXPECT_TRUE(later->change(nullptr, &more));
+  EXPECT_FALSE(later->change(nullptr, &b)) << "the overflow full again";
 }
 
 TEST(FirewallRuleTables, RefusesAnInvalidRuleAndChangesNothing) {

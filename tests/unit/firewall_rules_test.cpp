@@ -198,7 +198,7 @@ TEST(FirewallCompiler, UnconstrainedFieldsAreNotClassified) {
   const auto rs = compile({r}, Action::allow);
   EXPECT_EQ(rs.fields_used, (1u << RAMPART_FW_F_DPORT) | (1u << RAMPART_FW_F_PROTO));
   EXPECT_FALSE(rs.src4.present);
-  EXPECT_EQ(rs.nwords, 2u);
+  EXPECT_EQ(rs.nwords, 2u + RAMPART_FW_OVERFLOW_WORDS) << "one main word, evened, and the overflow";
   EXPECT_EQ(rs.bitmaps.size(), size_t(rs.nclasses) * rs.nwords);
   const auto image = to_program_image(rs);
   const auto* bitmaps = image.map("fw_bitmaps");
@@ -288,10 +288,22 @@ TEST(FirewallTables, BitmapsArePaddedToTheCapacityAndTheRestIsZero) {
   const auto* set = image.map("fw_set");
   ASSERT_NE(set, nullptr);
   rampart_fw_set v{};
-  ASSERT_EQ(set->dense.size(), sizeof v);
+  ASSERT_EQ(set->dense.size(), sizeof v * RAMPART_FW_GENS) << "one entry per generation";
   std::memcpy(&v, set->dense.data(), sizeof v);
-  EXPECT_EQ(v.nrules, 3u);
+  EXPECT_EQ(v.nrules, 3u) << "a set compiled alone is generation 0";
   EXPECT_EQ(v.has_v4_src, 1);
+  const auto* gen = image.map("fw_gen");
+  ASSERT_NE(gen, nullptr);
+  uint32_t g = 1;
+  ASSERT_EQ(gen->dense.size(), sizeof g);
+  std::memcpy(&g, gen->dense.data(), sizeof g);
+  EXPECT_EQ(g, 0u);
+  const auto* live = image.map("fw_live");
+  ASSERT_NE(live, nullptr);
+  EXPECT_EQ(live->value_size, cap.nwords * 8);
+  uint64_t row0 = 0;
+  std::memcpy(&row0, live->dense_data(), sizeof row0);
+  EXPECT_EQ(row0, 0x7u) << "generation 0 holds the three rules' positions";
 }
 
 TEST(FirewallCompiler, TablesAgreeWithLinearScanOnRandomRules) {
@@ -320,7 +332,7 @@ TEST(FirewallCompiler, TablesAgreeWithLinearScanOnRandomRules) {
   }
   const auto rs = compile(rules, Action::deny);
   const auto ordered = priority_order(rules);
-  EXPECT_EQ(rs.nwords, 12u);
+  EXPECT_EQ(rs.nwords, 12u + RAMPART_FW_OVERFLOW_WORDS);
   for (int n = 0; n < 20000; ++n) {
     PacketFields p;
     const uint32_t a = htonl(198u << 24 | 18u << 16 | pick(4) << 8 | pick(256));

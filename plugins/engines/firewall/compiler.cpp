@@ -220,8 +220,10 @@ CompiledRuleset compile(const std::vector<Rule>& all, Action default_action,
   rs.nrules = static_cast<uint32_t>(rules.size());
   rs.block_index = static_cast<uint32_t>(std::count_if(
       rules.begin(), rules.end(), [&](const Rule& r) { return r.priority < blocklist_priority; }));
-  // Even, so the kernel loop can take two words per iteration.
-  rs.nwords = std::max<uint32_t>(2, ((rs.nrules + 127) / 128) * 2);
+  rs.block_order = rampart_fw_order(blocklist_priority, 0);
+  // Even, so the kernel loop can take two words per iteration; then the
+  // overflow's words, empty.
+  rs.nwords = std::max<uint32_t>(2, ((rs.nrules + 127) / 128) * 2) + RAMPART_FW_OVERFLOW_WORDS;
   ClassPool pool(per_field_classes);
   const Bitmap empty(rs.nwords, 0);
 
@@ -233,7 +235,7 @@ CompiledRuleset compile(const std::vector<Rule>& all, Action default_action,
   std::vector<std::pair<uint32_t, PortRange>> sports, dports, vlans;
   for (uint32_t i = 0; i < rs.nrules; ++i) {
     const Rule& r = rules[i];
-    rs.rules.push_back({r.id, static_cast<uint32_t>(r.action)});
+    rs.rules.push_back({r.id, static_cast<uint32_t>(r.action), rampart_fw_order(r.priority, r.id)});
     // An address constraint of one family excludes the other family.
     if (!r.src) {
       set_bit(any_src4, i);
@@ -313,16 +315,41 @@ CompiledRuleset compile(const std::vector<Rule>& all, Action default_action,
     }
   }
 
+  rs.live.assign(rs.nwords, 0);
+  for (uint32_t i = 0; i < rs.nrules; ++i) rs.live[i / 64] |= 1ull << (i % 64);
   rs.nclasses = pool.size();
   rs.bitmaps = pool.take();
   rs.class_field = pool.take_owners();
   return rs;
 }
 
-uint32_t classify(const CompiledRuleset& rs, const PacketFields& p) {
+rampart_fw_set set_of(const CompiledRuleset& rs) {
+  rampart_fw_set set{};
+  set.nrules = rs.nrules;
+  set.default_action = static_cast<uint32_t>(rs.default_action);
+  set.block_index = rs.block_index;
+  set.block_order = rs.block_order;
+  set.has_v4_src = rs.src4.present;
+  set.has_v4_dst = rs.dst4.present;
+  set.has_v6_src = rs.src6.present;
+  set.has_v6_dst = rs.dst6.present;
+  set.v4_src_default = rs.src4.default_class;
+  set.v4_dst_default = rs.dst4.default_class;
+  set.v6_src_default = rs.src6.default_class;
+  set.v6_dst_default = rs.dst6.default_class;
+  return set;
+}
+
+namespace {
+
+// classify() with the generation's view: which address tables to look in,
+// their defaults, and the positions it holds.
+uint32_t classify_as(const CompiledRuleset& rs, const PacketFields& p, const rampart_fw_set& set,
+                     const uint64_t* live) {
   auto bitmap = [&](uint32_t cls) { return &rs.bitmaps.at(size_t(cls) * rs.nwords); };
-  auto v4 = [&](const V4Table& t, const std::array<uint8_t, 16>& a) {
-    if (!t.present) return t.default_class;
+  auto v4 = [&](const V4Table& t, bool present, uint32_t default_class,
+                const std::array<uint8_t, 16>& a) {
+    if (!present) return default_class;
     const uint32_t x = v4_value(a);
     uint32_t e = t.tbl16.at(x >> 16);
     if (e & RAMPART_FW_V4_GROUP)
@@ -330,10 +357,11 @@ uint32_t classify(const CompiledRuleset& rs, const PacketFields& p) {
     if (e & RAMPART_FW_V4_GROUP) e = t.tbl8.at((e & ~RAMPART_FW_V4_GROUP) * 256 + (x & 0xff));
     return e;
   };
-  auto v6 = [&](const V6Table& t, const std::array<uint8_t, 16>& a) {
-    if (!t.present) return t.default_class;
+  auto v6 = [&](const V6Table& t, bool present, uint32_t default_class,
+                const std::array<uint8_t, 16>& a) {
+    if (!present) return default_class;
     int best = -1;
-    uint32_t cls = t.default_class;
+    uint32_t cls = default_class;
     for (const auto& e : t.entries) {
       Cidr c{6, {}, static_cast<uint8_t>(e.key.prefixlen)};
       std::memcpy(c.addr.data(), e.key.addr, 16);
@@ -346,9 +374,11 @@ uint32_t classify(const CompiledRuleset& rs, const PacketFields& p) {
   };
   std::vector<const uint64_t*> maps;
   if (rs.fields_used & (1u << RAMPART_FW_F_SRC))
-    maps.push_back(bitmap(p.family == 4 ? v4(rs.src4, p.src) : v6(rs.src6, p.src)));
+    maps.push_back(bitmap(p.family == 4 ? v4(rs.src4, set.has_v4_src, set.v4_src_default, p.src)
+                                        : v6(rs.src6, set.has_v6_src, set.v6_src_default, p.src)));
   if (rs.fields_used & (1u << RAMPART_FW_F_DST))
-    maps.push_back(bitmap(p.family == 4 ? v4(rs.dst4, p.dst) : v6(rs.dst6, p.dst)));
+    maps.push_back(bitmap(p.family == 4 ? v4(rs.dst4, set.has_v4_dst, set.v4_dst_default, p.dst)
+                                        : v6(rs.dst6, set.has_v6_dst, set.v6_dst_default, p.dst)));
   if (rs.fields_used & (1u << RAMPART_FW_F_PROTO))
     maps.push_back(bitmap(rs.proto.at(uint32_t(p.protocol) << 8 | p.tcp_flags)));
   if (rs.fields_used & (1u << RAMPART_FW_F_SPORT))
@@ -356,19 +386,45 @@ uint32_t classify(const CompiledRuleset& rs, const PacketFields& p) {
   if (rs.fields_used & (1u << RAMPART_FW_F_DPORT))
     maps.push_back(bitmap(rs.dport.at(p.has_ports ? p.dst_port : RAMPART_FW_PORT_NONE)));
   if (rs.fields_used & (1u << RAMPART_FW_F_VLAN)) maps.push_back(bitmap(rs.vlan.at(p.vlan_id)));
-  for (uint32_t w = 0; w < rs.nwords; ++w) {
-    uint64_t m = ~0ull;
+  auto word = [&](uint32_t w) {
+    uint64_t m = live[w];
     for (const auto* b : maps) m &= b[w];
-    if (m) return std::min(rs.nrules, w * 64 + static_cast<uint32_t>(__builtin_ctzll(m)));
+    return m;
+  };
+  // The compiled positions in order, then the overflow by order.
+  const uint32_t ov = rs.nwords - RAMPART_FW_OVERFLOW_WORDS;
+  uint32_t best = kNoRule;
+  for (uint32_t w = 0; w < ov && w * 64 < set.nrules; ++w) {
+    if (const uint64_t m = word(w)) {
+      const uint32_t at = w * 64 + static_cast<uint32_t>(__builtin_ctzll(m));
+      if (at < set.nrules) best = at;
+      break;
+    }
   }
-  return rs.nrules;
+  for (uint32_t w = ov; w < rs.nwords; ++w) {
+    for (uint64_t m = word(w); m; m &= m - 1) {
+      const uint32_t at = w * 64 + static_cast<uint32_t>(__builtin_ctzll(m));
+      if (best == kNoRule || rs.rules.at(at).order < rs.rules.at(best).order) best = at;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+uint32_t classify(const CompiledRuleset& rs, const PacketFields& p) {
+  return classify_as(rs, p, set_of(rs), rs.live.data());
+}
+
+uint32_t classify(const CompiledRuleset& rs, const PacketFields& p, uint32_t gen) {
+  return classify_as(rs, p, rs.sets.at(gen), &rs.live_gens.at(size_t(gen) * rs.nwords));
 }
 
 uint32_t classify_linear(const std::vector<Rule>& rules, const PacketFields& p) {
   for (uint32_t i = 0; i < rules.size(); ++i) {
     if (rule_matches(rules[i], p)) return i;
   }
-  return static_cast<uint32_t>(rules.size());
+  return kNoRule;
 }
 
 }  // namespace rampart::firewall

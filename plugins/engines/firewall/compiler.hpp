@@ -37,8 +37,8 @@ enum class ClassField : uint8_t { src4, dst4, src6, dst6, proto, sport, dport, v
 inline constexpr int kClassFields = 8;
 
 struct CompiledRuleset {
-  uint32_t nrules = 0;
-  uint32_t nwords = 2;       // even
+  uint32_t nrules = 0;       // end of the compiled positions (in priority order)
+  uint32_t nwords = 4;       // even, the last RAMPART_FW_OVERFLOW_WORDS the overflow's
   uint32_t fields_used = 0;  // bit per rampart_fw_field
   Action default_action = Action::allow;
   uint32_t nclasses = 0;
@@ -49,8 +49,16 @@ struct CompiledRuleset {
   std::vector<uint32_t> sport;  // RAMPART_FW_PORT_ENTRIES
   std::vector<uint32_t> dport;
   std::vector<uint32_t> vlan;          // RAMPART_FW_VLAN_ENTRIES
-  std::vector<rampart_fw_rule> rules;  // by priority index
+  std::vector<rampart_fw_rule> rules;  // by position
+  std::vector<uint64_t> live;          // nwords: the positions that hold a rule
   uint32_t block_index = 0;  // rules ahead of the source blocklist (priority < its priority)
+  uint64_t block_order = 0;  // rampart_fw_order(blocklist priority, 0)
+  // Generations (RuleTables): the current one, and every slot's fw_set
+  // entry and fw_live row as the kernel has them. Empty: generation 0 is
+  // this set.
+  uint32_t gen = 0;
+  std::vector<rampart_fw_set> sets;  // RAMPART_FW_GENS
+  std::vector<uint64_t> live_gens;   // RAMPART_FW_GENS * nwords
   // per_field_classes: the ClassField of each class (each in one field's
   // tables); empty when classes are shared across fields.
   std::vector<uint8_t> class_field;
@@ -73,8 +81,13 @@ class CompileError : public std::runtime_error {
 CompiledRuleset compile(const std::vector<Rule>& rules, Action default_action,
                         int32_t blocklist_priority = 0, bool per_field_classes = false);
 
-// What the tables say about a packet: the priority index of the first
-// matching rule, or nrules. The reference the kernel program must agree with.
+// fw_set's entry for the set as `rs` holds it now.
+rampart_fw_set set_of(const CompiledRuleset& rs);
+
+// What the tables say about a packet: the position of the best matching
+// rule among those the set's live positions hold, or kNoRule. The
+// reference the kernel program must agree with.
+inline constexpr uint32_t kNoRule = 0xffffffffu;
 struct PacketFields {
   uint8_t family = 4;
   std::array<uint8_t, 16> src{}, dst{};
@@ -85,8 +98,12 @@ struct PacketFields {
   uint16_t vlan_id = 0;
 };
 uint32_t classify(const CompiledRuleset& rs, const PacketFields& p);
+// The same as generation `gen` sees it (rs.sets and rs.live_gens kept):
+// its fw_set entry and fw_live row over the tables as they are now.
+uint32_t classify(const CompiledRuleset& rs, const PacketFields& p, uint32_t gen);
 
-// The same answer by testing every rule in order (slow; for tests).
+// The same answer by testing every rule in order (slow; for tests): the
+// index of the first matching rule, or kNoRule.
 uint32_t classify_linear(const std::vector<Rule>& sorted_enabled_rules, const PacketFields& p);
 
 // Enabled rules in priority order, as compile() numbers them.

@@ -290,9 +290,16 @@ class FirewallEngine {
     o->set("blocklist_prefixes", static_cast<uint64_t>(installed_blocklist_));
     Poco::JSON::Array::Ptr hits = new Poco::JSON::Array;
     const auto counted = installed_hits();
-    uint32_t index = 0;  // in priority order (the tables' positions have holes)
+    // In priority order: positions have holes, and the overflow's are in
+    // the order rules were written.
+    std::vector<std::pair<uint64_t, uint32_t>> by_order;
+    const auto& rules = tables_.set().rules;
     for (uint32_t i = 0; i < counted.size(); ++i) {
-      if (!installed_ids_[i]) continue;
+      if (installed_ids_[i] && i < rules.size()) by_order.emplace_back(rules[i].order, i);
+    }
+    std::sort(by_order.begin(), by_order.end());
+    uint32_t index = 0;
+    for (const auto& [order, i] : by_order) {
       Poco::JSON::Object::Ptr h = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
       h->set("id", installed_ids_[i]);
       h->set("priority_index", index++);
@@ -393,6 +400,9 @@ class FirewallEngine {
   // whole set compiled. `touched`: tables_ no longer holds parsed_.
   template <class Whole>
   void change_tables(const RuleDiff& diff, const Settings& s, Whole&& whole, bool& touched) {
+    // What installs before this one let go, back in use where no packet can
+    // still read it.
+    tables_.reclaim([&](uint64_t ticket) { return host_.grace_passed(ticket); });
     bool in_place = diff.size() <= std::max<size_t>(64, parsed_.size() / 8);
     for (const auto& [before, after] : diff) {
       if (!in_place) break;
@@ -644,7 +654,7 @@ class FirewallEngine {
   std::vector<uint64_t> installed_hits() const {
     if (!program_) return {};
     return program_.counters(RAMPART_NAME(RAMPART_FW_MAP_HITS), 0,
-                             static_cast<uint32_t>(installed_ids_.size()));  // up to nrules
+                             static_cast<uint32_t>(installed_ids_.size()));  // every position
   }
 
   uint64_t hits_before(uint32_t id) const {
@@ -671,6 +681,10 @@ class FirewallEngine {
   void install_tables(rampart::firewall::RuleTables& tables, const Settings& s,
                       rampart::firewall::Blocklist* blocklist, bool quiet = false) {
     const rampart::firewall::CompiledBlocklist* bl = blocklist ? &blocklist->tables() : nullptr;
+    // The changes become the next generation, in a slot no packet reads any
+    // more (32 of them: waited for only past 32 writes in a grace period).
+    if (const uint64_t t = tables.next_slot_ticket()) host_.grace_passed(t, /*wait=*/true);
+    tables.flip();
     const rampart::firewall::CompiledRuleset& compiled = tables.set();
     auto image = rampart::firewall::program_image_at(compiled, bl, tables.capacity());
     image.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_ALLOW_SAMPLE), s.allow_sample);
@@ -681,6 +695,13 @@ class FirewallEngine {
     const auto rule_changes = tables.changes();
     rampart::firewall::list_changes(image, &rule_changes,
                                     blocklist ? &blocklist->changes() : nullptr);
+    // Rule changes alone, made where no live generation reads, are written
+    // into the live instance; the blocklist's tables (ranks that move) are
+    // not changed in place: with them, the host swaps in a spare.
+    const auto* bc = blocklist ? &blocklist->changes() : nullptr;
+    if (!rule_changes.all &&
+        (!bc || (!bc->all && bc->any.empty() && bc->l1.empty() && bc->tbl8.empty() && !bc->v6)))
+      image.flags |= RAMPART_PROGRAM_IN_PLACE;
     rampart::sdk::Program next;
     try {
       next = host_.install_program(image);
@@ -692,7 +713,10 @@ class FirewallEngine {
       return;
     }
     host_.report_enforcing(true);
-    // Installed: the next install's changes are counted from here.
+    // Installed: the next install's changes are counted from here, and
+    // what this one let go is free once no packet reads the generation it
+    // left.
+    tables.installed(host_.grace_ticket());
     tables.clear_changes();
     if (blocklist) blocklist->clear_changes();
     capacity_ = tables.capacity();
@@ -708,9 +732,9 @@ class FirewallEngine {
       // microseconds' worth, may go to the new holder.)
       program_ = std::move(next);  // the previous instance is released
       const uint32_t n =
-          std::max<uint32_t>(compiled.nrules, static_cast<uint32_t>(installed_ids_.size()));
+          std::max<uint32_t>(tables.positions(), static_cast<uint32_t>(installed_ids_.size()));
       auto held = [&](uint32_t p) { return p < installed_ids_.size() ? installed_ids_[p] : 0u; };
-      auto holds = [&](uint32_t p) { return p < compiled.nrules ? compiled.rules[p].id : 0u; };
+      auto holds = [&](uint32_t p) { return tables.id_at(p); };
       uint32_t lo = n, hi = 0;
       for (uint32_t p = 0; p < n; ++p) {
         if (held(p) != holds(p)) {
@@ -733,9 +757,8 @@ class FirewallEngine {
         }
         for (uint32_t id : gone) hits_before_.erase(id);  // the rule is gone: so are its hits
       }
-      installed_ids_.assign(n, 0);  // by position, 0 for a hole
-      for (uint32_t p = 0; p < compiled.nrules; ++p) installed_ids_[p] = compiled.rules[p].id;
-      installed_ids_.resize(compiled.nrules);
+      installed_ids_.assign(tables.positions(), 0);  // by position, 0 for a hole
+      for (uint32_t p = 0; p < tables.positions(); ++p) installed_ids_[p] = tables.id_at(p);
       installed_policy_ = s.default_policy;
       installed_blocklist_ = listed;
     }
@@ -756,7 +779,7 @@ class FirewallEngine {
   std::mutex mu_;                        // settings_
   std::mutex install_mu_;                // one install at a time (control thread and API)
   std::mutex status_mu_;                 // what is installed, for domain_status
-  std::vector<uint32_t> installed_ids_;  // rule id by priority index
+  std::vector<uint32_t> installed_ids_;  // rule id by position (0: none)
   std::unordered_map<uint32_t, uint64_t> hits_before_;  // by rule id: hits at earlier positions
   std::vector<uint64_t> base_;  // by position: fw_hits' value when its rule began counting there
   rampart::firewall::TableCapacity capacity_;  // of the live tables

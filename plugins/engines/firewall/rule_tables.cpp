@@ -9,32 +9,6 @@ namespace {
 
 constexpr uint32_t kGroup = RAMPART_FW_V4_GROUP;
 
-uint64_t mask(uint32_t lo, uint32_t hi) {  // bits lo..hi of a word
-  return (~0ull >> (63 - hi)) & (~0ull << lo);
-}
-
-// Bits (from, to] take the values of [from, to), bit `from` becomes 0.
-void shift_up(uint64_t* w, uint32_t from, uint32_t to) {
-  const uint32_t first = from / 64, last = to / 64;
-  for (uint32_t i = last + 1; i-- > first;) {
-    const uint64_t carry = i > first ? w[i - 1] >> 63 : 0;
-    const uint64_t m = mask(i == first ? from % 64 : 0, i == last ? to % 64 : 63);
-    w[i] = (w[i] & ~m) | (((w[i] << 1) | carry) & m);
-  }
-  w[first] &= ~(1ull << (from % 64));
-}
-
-// Bits [to, from) take the values of (to, from], bit `from` becomes 0.
-void shift_down(uint64_t* w, uint32_t from, uint32_t to) {
-  const uint32_t first = to / 64, last = from / 64;
-  for (uint32_t i = first; i <= last; ++i) {
-    const uint64_t carry = i < last ? w[i + 1] << 63 : 0;
-    const uint64_t m = mask(i == first ? to % 64 : 0, i == last ? from % 64 : 63);
-    w[i] = (w[i] & ~m) | (((w[i] >> 1) | carry) & m);
-  }
-  w[last] &= ~(1ull << (from % 64));
-}
-
 uint32_t v4_value(const Cidr& c) {
   return uint32_t(c.addr[0]) << 24 | uint32_t(c.addr[1]) << 16 | uint32_t(c.addr[2]) << 8 |
          c.addr[3];
@@ -64,26 +38,22 @@ enum class Takes { all, none, some };
 }  // namespace
 
 RuleTables::RuleTables(const std::vector<Rule>& rules, Action default_action,
-                       int32_t blocklist_priority, const TableCapacity& want)
-    : blocklist_priority_(blocklist_priority) {
+                       int32_t blocklist_priority, const TableCapacity& want) {
   CompiledRuleset rs = compile(rules, default_action, blocklist_priority, true);
   const TableCapacity cap = want.fit(rs);
   adopt(std::move(rs), cap);
-  // Positions in compile()'s order, (priority, id), without another
-  // sorted copy of the rules.
-  std::vector<std::pair<int32_t, uint32_t>> keys;
-  keys.reserve(rules.size());
   for (const auto& r : rules) {
     if (!r.enabled) continue;
-    keys.emplace_back(r.priority, r.id);
     if (r.src && r.src->family == 4) ++v4_prefixes_[0];
     if (r.dst && r.dst->family == 4) ++v4_prefixes_[1];
     if (r.src && r.src->family == 6) ++v6_uses_[0][{r.src->addr, r.src->prefix_len}];
     if (r.dst && r.dst->family == 6) ++v6_uses_[1][{r.dst->addr, r.dst->prefix_len}];
   }
-  std::sort(keys.begin(), keys.end());
-  for (uint32_t i = 0; i < keys.size(); ++i) order_.emplace_hint(order_.end(), keys[i], i);
   refresh_set();
+  rs_.sets.assign(RAMPART_FW_GENS, rampart_fw_set{});
+  rs_.sets[0] = set_of(rs_);
+  rs_.live_gens.assign(size_t(RAMPART_FW_GENS) * cap_.nwords, 0);
+  std::copy(rs_.live.begin(), rs_.live.end(), rs_.live_gens.begin());
 }
 
 void RuleTables::adopt(CompiledRuleset rs, const TableCapacity& cap) {
@@ -95,6 +65,7 @@ void RuleTables::adopt(CompiledRuleset rs, const TableCapacity& cap) {
     std::copy_n(rs.bitmaps.begin() + size_t(c) * rs.nwords, rs.nwords,
                 bits.begin() + size_t(c) * w);
   rs.bitmaps = std::move(bits);
+  rs.live.resize(w, 0);
   rs.nwords = w;
   // Every level-16 table filled and every IPv6 table with ::/0, so that a
   // prefix can be added to a field that had none.
@@ -115,6 +86,7 @@ void RuleTables::adopt(CompiledRuleset rs, const TableCapacity& cap) {
   const uint32_t nrules = rs.nrules;
   rs.rules.resize(size_t(w) * 64, rampart_fw_rule{});
   used_.assign(size_t(w) * 64, false);
+  label_of_.reserve(nrules + 64);
   for (uint32_t i = 0; i < nrules; ++i) {
     used_[i] = true;
     label_of_[rs.rules[i].id] = i;
@@ -163,22 +135,15 @@ bool RuleTables::change(const Rule* before, const Rule* after) {
     if (fields & ~rs_.fields_used) return !(broken_ = true);  // another program
   }
   if (before && !label_of_.count(before->id)) return !(broken_ = true);
-  if (before && after && before->id == after->id && before->priority == after->priority) {
-    Rule a = *after, b = *before;
-    a.action = b.action;
-    a.description = b.description;
-    if (a == b) {  // the same match: the action alone
-      const uint32_t label = label_of_.at(after->id);
-      rs_.rules[label].action = static_cast<uint32_t>(after->action);
-      touch(kArrays, label);
-      return true;
-    }
-  }
+  // Room first, so that a change that does not fit changes nothing the
+  // live generations read (the caller rebuilds).
+  uint32_t label = 0;
+  if (after && !place(label)) return !(broken_ = true);
+  changed_ = true;
   if (before) {
-    const uint32_t label = label_of_.at(before->id);
-    order_.erase({before->priority, before->id});
-    remove(label);
-    // Its prefixes' counts, and IPv6 entries no rule names any more.
+    remove(label_of_.at(before->id));
+    // Its prefixes' counts; an IPv6 prefix no rule names any more leaves
+    // with its position (until then live generations read its entry).
     for (const auto& [c, f] : {std::pair{before->src, 0}, std::pair{before->dst, 1}}) {
       if (!c) continue;
       if (c->family == 4) {
@@ -189,102 +154,84 @@ bool RuleTables::change(const Rule* before, const Rule* after) {
       if (--v6_uses_[f][key] > 0) continue;
       v6_uses_[f].erase(key);
       if (key.second == 0) continue;  // ::/0 stays
-      V6Table& t = v6(f == 0 ? ClassField::src6 : ClassField::dst6);
-      const uint32_t i = v6_index_[f].at(key);
-      release(t.entries[i].cls);
-      v6_index_[f].erase(key);
-      if (i + 1 != t.entries.size()) {
-        t.entries[i] = t.entries.back();
-        std::array<uint8_t, 16> a;
-        std::copy_n(t.entries[i].key.addr, 16, a.begin());
-        v6_index_[f][{a, static_cast<uint8_t>(t.entries[i].key.prefixlen)}] = i;
-      }
-      t.entries.pop_back();
-      v6_dirty_[f] = true;
+      letting_go_.prefixes.emplace_back(f, key);
+      ++v6_retiring_[f][key];
     }
   }
-  if (after) {
-    uint32_t label = 0;
-    if (!place(*after, label) || !add(*after, label)) return !(broken_ = true);
-  }
+  if (after && !add(*after, label)) return !(broken_ = true);
   refresh_set();
   return true;
 }
 
-bool RuleTables::place(const Rule& r, uint32_t& label) {
+// A position of the overflow no generation holds.
+bool RuleTables::place(uint32_t& label) {
   const uint32_t end = cap_.nwords * 64;
-  const auto next_it = order_.lower_bound({r.priority, r.id});
-  const int64_t prev = next_it == order_.begin() ? -1 : int64_t{std::prev(next_it)->second};
-  const int64_t next = next_it == order_.end() ? int64_t{end} : int64_t{next_it->second};
-  if (next - prev > 1) {
-    label = static_cast<uint32_t>(prev + 1);
-    return true;
-  }
-  // No room between its neighbours: move those after it up to the nearest
-  // free position, or those before it down.
-  for (int64_t h = next + 1; h < end; ++h) {
-    if (used_[h]) continue;
-    shift(static_cast<uint32_t>(next), static_cast<uint32_t>(h));
-    label = static_cast<uint32_t>(next);
-    return true;
-  }
-  for (int64_t h = prev - 1; h >= 0; --h) {
-    if (used_[h]) continue;
-    shift(static_cast<uint32_t>(prev), static_cast<uint32_t>(h));
-    label = static_cast<uint32_t>(prev);
-    return true;
+  for (uint32_t p = end - RAMPART_FW_OVERFLOW_WORDS * 64; p < end; ++p) {
+    if (!used_[p]) {
+      label = p;
+      return true;
+    }
   }
   return false;
 }
 
-void RuleTables::shift(uint32_t from, uint32_t to) {
-  const uint32_t w = cap_.nwords;
-  const bool up = to > from;
-  const uint32_t lo = std::min(from, to), hi = std::max(from, to);
-  for (uint32_t c = 0; c < rs_.nclasses; ++c) {
-    uint64_t* row = rs_.bitmaps.data() + size_t(c) * w;
-    up ? shift_up(row, from, to) : shift_down(row, from, to);
-    touch_words(c, lo / 64, hi / 64 - lo / 64 + 1);
-  }
-  // The rules, and where their ids are.
-  if (up) {
-    for (uint32_t l = to; l > from; --l) rs_.rules[l] = rs_.rules[l - 1];
-  } else {
-    for (uint32_t l = to; l < from; ++l) rs_.rules[l] = rs_.rules[l + 1];
-  }
-  rs_.rules[from] = rampart_fw_rule{};
-  used_[to] = true;
-  used_[from] = false;
-  for (uint32_t l = lo; l <= hi; ++l) {
-    touch(kArrays, l);
-    if (rs_.rules[l].id) label_of_[rs_.rules[l].id] = l;
-  }
-  for (auto& [key, label] : order_) {
-    if (label >= lo && label <= hi) label = label_of_.at(key.second);
-  }
+// Out of the next generation. Its bits, fw_rules entry and prefixes stay
+// for the generations that hold it, until taken back.
+void RuleTables::remove(uint32_t label) {
+  rs_.live[label / 64] &= ~(1ull << (label % 64));
+  label_of_.erase(rs_.rules[label].id);
+  letting_go_.positions.push_back(label);
 }
 
-void RuleTables::remove(uint32_t label) {
-  const uint32_t w = cap_.nwords, word = label / 64;
-  const uint64_t bit = 1ull << (label % 64);
-  for (uint32_t c = 0; c < rs_.nclasses; ++c) {
-    uint64_t& x = rs_.bitmaps[size_t(c) * w + word];
-    if (!(x & bit)) continue;
-    x &= ~bit;
-    touch_words(c, word, 1);
+void RuleTables::take_back(const Retired& r) {
+  const uint32_t w = cap_.nwords;
+  // Positions: their bits cleared in every class, word by word.
+  std::map<uint32_t, uint64_t> clear;
+  for (uint32_t label : r.positions) {
+    clear[label / 64] |= 1ull << (label % 64);
+    rs_.rules[label] = rampart_fw_rule{};
+    touch(kArrays, label);
+    used_[label] = false;
   }
-  label_of_.erase(rs_.rules[label].id);
-  rs_.rules[label] = rampart_fw_rule{};
-  used_[label] = false;
-  touch(kArrays, label);
+  for (uint32_t c = 0; c < rs_.nclasses; ++c) {
+    for (const auto& [word, bits] : clear) {
+      uint64_t& x = rs_.bitmaps[size_t(c) * w + word];
+      if (!(x & bits)) continue;
+      x &= ~bits;
+      touch_words(c, word, 1);
+    }
+  }
+  for (uint32_t c : r.classes) free_.push_back(c);
+  // Prefixes no rule used when they retired, nor since: no live generation
+  // holds a rule with them, so their entries' classes agree with their
+  // ancestors' wherever a live generation looks.
+  for (const auto& [f, key] : r.prefixes) {
+    if (--v6_retiring_[f][key] > 0) continue;
+    v6_retiring_[f].erase(key);
+    if (v6_uses_[f].count(key)) continue;  // in use again
+    const auto at = v6_index_[f].find(key);
+    if (at == v6_index_[f].end()) continue;
+    V6Table& t = v6(f == 0 ? ClassField::src6 : ClassField::dst6);
+    const uint32_t i = at->second;
+    release(t.entries[i].cls);
+    v6_index_[f].erase(at);
+    if (i + 1 != t.entries.size()) {
+      t.entries[i] = t.entries.back();
+      std::array<uint8_t, 16> a;
+      std::copy_n(t.entries[i].key.addr, 16, a.begin());
+      v6_index_[f][{a, static_cast<uint8_t>(t.entries[i].key.prefixlen)}] = i;
+    }
+    t.entries.pop_back();
+    v6_dirty_[f] = true;
+  }
 }
 
 bool RuleTables::add(const Rule& r, uint32_t label) {
-  rs_.rules[label] = {r.id, static_cast<uint32_t>(r.action)};
+  rs_.rules[label] = {r.id, static_cast<uint32_t>(r.action), rampart_fw_order(r.priority, r.id)};
   used_[label] = true;
   touch(kArrays, label);
-  order_.emplace(std::pair{r.priority, r.id}, label);
   label_of_[r.id] = label;
+  rs_.live[label / 64] |= 1ull << (label % 64);
 
   Takes takes[kClassFields];
   std::vector<Slot> slots[kClassFields];
@@ -506,18 +453,18 @@ bool RuleTables::new_class(ClassField f, uint32_t from, uint32_t& cls) {
   return true;
 }
 
+// Named by none: free once no packet can still have read an entry naming it.
 void RuleTables::release(uint32_t cls) {
-  if (--refs_[cls] == 0) free_.push_back(cls);
+  if (--refs_[cls] == 0) letting_go_.classes.push_back(cls);
 }
 
 void RuleTables::touch_words(uint32_t cls, uint32_t first, uint32_t n) {
   dirty_words_.emplace_back(uint64_t(cls) * cap_.nwords + first, n);
 }
 
+// What fw_set says beyond the compiled positions (nrules and block_index
+// stay: rules written since are in the overflow, ordered by rule).
 void RuleTables::refresh_set() {
-  rs_.nrules = order_.empty() ? 0 : order_.rbegin()->second + 1;
-  const auto first_after = order_.lower_bound({blocklist_priority_, 0});
-  rs_.block_index = first_after == order_.end() ? rs_.nrules : first_after->second;
   rs_.src4.present = v4_prefixes_[0] > 0;
   rs_.dst4.present = v4_prefixes_[1] > 0;
   rs_.src6.present = !v6_uses_[0].empty();
@@ -525,6 +472,39 @@ void RuleTables::refresh_set() {
   const V6Key root{{}, 0};
   rs_.src6.default_class = rs_.src6.entries[v6_index_[0].at(root)].cls;
   rs_.dst6.default_class = rs_.dst6.entries[v6_index_[1].at(root)].cls;
+}
+
+uint64_t RuleTables::next_slot_ticket() const {
+  return all_ ? 0 : slot_ticket_[(rs_.gen + 1) % RAMPART_FW_GENS];
+}
+
+void RuleTables::flip() {
+  if (!changed_) return;
+  changed_ = false;
+  if (!all_) {  // written whole, the tables are generation 0 still
+    left_ = rs_.gen;
+    flipped_ = true;
+    rs_.gen = (rs_.gen + 1) % RAMPART_FW_GENS;
+    gen_dirty_ = true;
+  }
+  rs_.sets[rs_.gen] = set_of(rs_);
+  std::copy(rs_.live.begin(), rs_.live.end(),
+            rs_.live_gens.begin() + size_t(rs_.gen) * cap_.nwords);
+}
+
+void RuleTables::installed(uint64_t ticket) {
+  if (flipped_) slot_ticket_[left_] = ticket;
+  flipped_ = false;
+  if (letting_go_.positions.empty() && letting_go_.classes.empty() && letting_go_.prefixes.empty())
+    return;
+  letting_go_.ticket = ticket;
+  retired_.push_back(std::move(letting_go_));
+  letting_go_ = {};
+}
+
+uint32_t RuleTables::id_at(uint32_t position) const {
+  if (position >= positions() || !(rs_.live[position / 64] >> (position % 64) & 1)) return 0;
+  return rs_.rules[position].id;
 }
 
 RuleTableChanges RuleTables::changes() const {
@@ -553,6 +533,12 @@ RuleTableChanges RuleTables::changes() const {
   }
   c.src6 = v6_dirty_[0];
   c.dst6 = v6_dirty_[1];
+  if (gen_dirty_) {
+    const uint64_t g = rs_.gen, row = uint64_t(cap_.nwords) * 8;
+    c.live = {{g * row, row}};
+    c.set = {{g * sizeof(rampart_fw_set), sizeof(rampart_fw_set)}};
+    c.gen = {{0, sizeof(uint32_t)}};
+  }
   return c;
 }
 
@@ -561,6 +547,7 @@ void RuleTables::clear_changes() {
   for (auto& d : dirty_) d.clear();
   dirty_words_.clear();
   v6_dirty_[0] = v6_dirty_[1] = false;
+  gen_dirty_ = false;
 }
 
 }  // namespace rampart::firewall

@@ -55,7 +55,7 @@ uint32_t keep_or_grow(uint32_t current, uint32_t need, uint32_t floor) {
 
 TableCapacity TableCapacity::fit(const CompiledRuleset& rs) const {
   TableCapacity c;
-  c.nwords = std::min<uint32_t>(keep_or_grow(nwords, rs.nwords, 2), RAMPART_FW_MAX_WORDS);
+  c.nwords = std::min<uint32_t>(keep_or_grow(nwords, rs.nwords, 4), RAMPART_FW_MAX_WORDS);
   // Floors: a few KiB each, room for the first dozens of rules.
   c.nclasses = keep_or_grow(nclasses, rs.nclasses, 64);
   c.src4_tbl8 = keep_or_grow(src4_tbl8, static_cast<uint32_t>(rs.src4.tbl8.size()), 4096);
@@ -71,8 +71,8 @@ void list_changes(sdk::ProgramImage& image, const RuleTableChanges* rules,
   static const Ranges none;
   const bool listed = bl && !bl->all;
   const bool known = rules && !rules->all;
-  // Each map's list, or null: not listed (compared whole). fw_set (36
-  // bytes) and the hit counters are never listed.
+  // Each map's list, or null: not listed (compared whole). The hit
+  // counters are never listed.
   const std::map<std::string, const Ranges*> lists = {
       {RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_ANY), listed ? &bl->any : nullptr},
       {RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_L1), listed ? &bl->l1 : nullptr},
@@ -90,6 +90,9 @@ void list_changes(sdk::ProgramImage& image, const RuleTableChanges* rules,
       {RAMPART_NAME(RAMPART_FW_MAP_VLAN), known ? &rules->vlan : nullptr},
       {RAMPART_NAME(RAMPART_FW_MAP_BITMAPS), known ? &rules->bitmaps : nullptr},
       {RAMPART_NAME(RAMPART_FW_MAP_RULES), known ? &rules->rules : nullptr},
+      {RAMPART_NAME(RAMPART_FW_MAP_LIVE), known ? &rules->live : nullptr},
+      {RAMPART_NAME(RAMPART_FW_MAP_SET), known ? &rules->set : nullptr},
+      {RAMPART_NAME(RAMPART_FW_MAP_GEN), known ? &rules->gen : nullptr},
   };
   for (auto& m : image.maps) {
     if (m.flags & RAMPART_MAP_PERSISTENT) continue;
@@ -119,43 +122,12 @@ sdk::ProgramImage program_image_at(const CompiledRuleset& rs, const CompiledBloc
   // The program's settings: its shape, with the capacity.
   p.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_NWORDS), cap.nwords);
   p.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_FIELDS_USED), rs.fields_used);
-  // The rest of the rule set: values in fw_set, tables of the capacity's sizes.
-  rampart_fw_set set{};
-  set.nrules = rs.nrules;
-  set.default_action = static_cast<uint32_t>(rs.default_action);
-  set.block_index = rs.block_index;
-  set.has_v4_src = rs.src4.present;
-  set.has_v4_dst = rs.dst4.present;
-  set.has_v6_src = rs.src6.present;
-  set.has_v6_dst = rs.dst6.present;
-  set.v4_src_default = rs.src4.default_class;
-  set.v4_dst_default = rs.dst4.default_class;
-  set.v6_src_default = rs.src6.default_class;
-  set.v6_dst_default = rs.dst6.default_class;
-  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_SET), std::vector<rampart_fw_set>{set}));
-
-  // A level-16 table as soon as the field is in use, whether or not IPv4
-  // prefixes are listed today (fw_set says whether to look).
-  // (RuleTables keeps every level-16 table filled; an unused one is not
-  // the program's.)
-  static const std::vector<uint32_t> unused;
-  const auto tbl16 = [&](int field, const V4Table& t) {
-    return borrowed(field == RAMPART_FW_F_SRC ? RAMPART_NAME(RAMPART_FW_MAP_SRC4_TBL16)
-                                              : RAMPART_NAME(RAMPART_FW_MAP_DST4_TBL16),
-                    rs.fields_used & (1u << field) ? t.tbl16 : unused,
-                    rs.fields_used & (1u << field) ? 65536u : 1u);
-  };
-  p.maps.push_back(tbl16(RAMPART_FW_F_SRC, rs.src4));
-  p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_SRC4_TBL8), rs.src4.tbl8, cap.src4_tbl8));
-  p.maps.push_back(tbl16(RAMPART_FW_F_DST, rs.dst4));
-  p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_DST4_TBL8), rs.dst4.tbl8, cap.dst4_tbl8));
-  p.maps.push_back(lpm(RAMPART_NAME(RAMPART_FW_MAP_SRC6), rs.src6, cap.src6));
-  p.maps.push_back(lpm(RAMPART_NAME(RAMPART_FW_MAP_DST6), rs.dst6, cap.dst6));
-  p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_SPORT), rs.sport, RAMPART_FW_PORT_ENTRIES));
-  p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_DPORT), rs.dport, RAMPART_FW_PORT_ENTRIES));
-  p.maps.push_back(
-      borrowed(RAMPART_NAME(RAMPART_FW_MAP_PROTO), rs.proto, RAMPART_FW_PROTO_ENTRIES));
-  p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_VLAN), rs.vlan, RAMPART_FW_VLAN_ENTRIES));
+  // The maps in the order a write in place must reach the kernel
+  // (RAMPART_PROGRAM_IN_PLACE): what no live generation reads yet (class
+  // rows, positions, the next generation's fw_set entry and fw_live row),
+  // then the table entries that name new classes (groups before the
+  // entries that point to them), last fw_gen, which makes it current.
+  //
   // Each class's bitmap padded from the set's words to the capacity's (the
   // classes past the set's are left to the host: zeros); read in place
   // when they are that wide already.
@@ -178,6 +150,49 @@ sdk::ProgramImage program_image_at(const CompiledRuleset& rs, const CompiledBloc
   bitmaps.max_entries = cap.nclasses;
   p.maps.push_back(std::move(bitmaps));
   p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_RULES), rs.rules, cap.nwords * 64));
+  // Generations: RuleTables keeps every slot as the kernel has it; a set
+  // compiled alone is generation 0.
+  sdk::MapImage live;
+  if (wide && !rs.live_gens.empty()) {
+    live = borrowed(RAMPART_NAME(RAMPART_FW_MAP_LIVE), rs.live_gens);
+  } else {
+    std::vector<uint64_t> rows(size_t(RAMPART_FW_GENS) * cap.nwords, 0);
+    std::copy_n(rs.live.begin(), std::min<size_t>(rs.live.size(), cap.nwords), rows.begin());
+    live = dense(RAMPART_NAME(RAMPART_FW_MAP_LIVE), rows);
+  }
+  live.value_size = cap.nwords * 8;
+  live.max_entries = RAMPART_FW_GENS;
+  p.maps.push_back(std::move(live));
+  if (rs.sets.size() == RAMPART_FW_GENS) {
+    p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_SET), rs.sets));
+  } else {
+    std::vector<rampart_fw_set> sets(RAMPART_FW_GENS, rampart_fw_set{});
+    sets[0] = set_of(rs);
+    p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_SET), sets));
+  }
+
+  // A level-16 table as soon as the field is in use, whether or not IPv4
+  // prefixes are listed today (fw_set says whether to look).
+  // (RuleTables keeps every level-16 table filled; an unused one is not
+  // the program's.)
+  static const std::vector<uint32_t> unused;
+  const auto tbl16 = [&](int field, const V4Table& t) {
+    return borrowed(field == RAMPART_FW_F_SRC ? RAMPART_NAME(RAMPART_FW_MAP_SRC4_TBL16)
+                                              : RAMPART_NAME(RAMPART_FW_MAP_DST4_TBL16),
+                    rs.fields_used & (1u << field) ? t.tbl16 : unused,
+                    rs.fields_used & (1u << field) ? 65536u : 1u);
+  };
+  p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_SRC4_TBL8), rs.src4.tbl8, cap.src4_tbl8));
+  p.maps.push_back(tbl16(RAMPART_FW_F_SRC, rs.src4));
+  p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_DST4_TBL8), rs.dst4.tbl8, cap.dst4_tbl8));
+  p.maps.push_back(tbl16(RAMPART_FW_F_DST, rs.dst4));
+  p.maps.push_back(lpm(RAMPART_NAME(RAMPART_FW_MAP_SRC6), rs.src6, cap.src6));
+  p.maps.push_back(lpm(RAMPART_NAME(RAMPART_FW_MAP_DST6), rs.dst6, cap.dst6));
+  p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_SPORT), rs.sport, RAMPART_FW_PORT_ENTRIES));
+  p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_DPORT), rs.dport, RAMPART_FW_PORT_ENTRIES));
+  p.maps.push_back(
+      borrowed(RAMPART_NAME(RAMPART_FW_MAP_PROTO), rs.proto, RAMPART_FW_PROTO_ENTRIES));
+  p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_VLAN), rs.vlan, RAMPART_FW_VLAN_ENTRIES));
 
   if (bl && bl->has_v4) {
     p.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_BLOCK_V4), 1);
@@ -197,6 +212,7 @@ sdk::ProgramImage program_image_at(const CompiledRuleset& rs, const CompiledBloc
     for (const auto& k : bl->v6) m.add(k, uint8_t{1});
     p.maps.push_back(std::move(m));
   }
+  p.maps.push_back(dense(RAMPART_NAME(RAMPART_FW_MAP_GEN), std::vector<uint32_t>{rs.gen}));
   return p;
 }
 

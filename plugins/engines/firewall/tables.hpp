@@ -59,7 +59,7 @@ struct TableCapacity {                    // all 0: none yet
 struct RuleTableChanges {
   bool all = true;  // unknown: compare everything
   std::vector<std::pair<uint64_t, uint64_t>> src4_tbl16, src4_tbl8, dst4_tbl16, dst4_tbl8, proto,
-      sport, dport, vlan, bitmaps, rules;
+      sport, dport, vlan, bitmaps, rules, live, set, gen;
   bool src6 = true, dst6 = true;  // keyed maps: changed or not
 };
 

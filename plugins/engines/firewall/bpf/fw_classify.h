@@ -141,4 +141,114 @@ static __always_inline __u64* bitmap_of(long cls) {
   return bpf_map_lookup_elem(&fw_bitmaps, &k);
 }
 
+/* What the scan needs from the packet: its generation and a class per used
+ * field (rampart_fw_field order), the compiled positions to look at, and
+ * the order a match must beat (the blocklist's for a listed source). */
+struct fw_match {
+  __u32 cls[RAMPART_FW_NFIELDS];
+  __u32 gen;
+  __u32 limit;
+  __u64 below;
+};
+
+#define FW_NONE (-1)
+#define FW_BROKEN (-2) /* a table without an entry the compiler guarantees */
+
+/* The position of the best rule for `m` among the generation's positions,
+ * FW_NONE or FW_BROKEN. The compiled positions are in priority order, so
+ * the first non-zero word of the AND of the bitmaps (and the generation's
+ * live row) gives the best of them; the overflow (rules written since, in
+ * any order) is scanned bit by bit for a lower order. A global function:
+ * the verifier checks it once whatever the caller's state, and its
+ * registers do not crowd the caller's stack (which tail calls limit). */
+__noinline int fw_best(const struct fw_match* m) {
+  if (!m) return FW_BROKEN;
+  __u32 g = m->gen;
+  const __u64* live = bpf_map_lookup_elem(&fw_live, &g);
+  const __u64* b[RAMPART_FW_NFIELDS] = {};
+
+  if (!live) return FW_BROKEN;
+#define RAMPART_BITMAP(f, k) \
+  if ((fields_used & (1u << (f))) && !(b[k] = bitmap_of(m->cls[k]))) return FW_BROKEN;
+  RAMPART_BITMAP(RAMPART_FW_F_SRC, 0)
+  RAMPART_BITMAP(RAMPART_FW_F_DST, 1)
+  RAMPART_BITMAP(RAMPART_FW_F_PROTO, 2)
+  RAMPART_BITMAP(RAMPART_FW_F_SPORT, 3)
+  RAMPART_BITMAP(RAMPART_FW_F_DPORT, 4)
+  RAMPART_BITMAP(RAMPART_FW_F_VLAN, 5)
+#undef RAMPART_BITMAP
+
+#define RAMPART_AND(f, k, w0, w1)  \
+  if (fields_used & (1u << (f))) { \
+    w0 &= b[k][i];                 \
+    w1 &= b[k][i + 1];             \
+  }
+#define RAMPART_AND_ALL(w0, w1)              \
+  RAMPART_AND(RAMPART_FW_F_SRC, 0, w0, w1)   \
+  RAMPART_AND(RAMPART_FW_F_DST, 1, w0, w1)   \
+  RAMPART_AND(RAMPART_FW_F_PROTO, 2, w0, w1) \
+  RAMPART_AND(RAMPART_FW_F_SPORT, 3, w0, w1) \
+  RAMPART_AND(RAMPART_FW_F_DPORT, 4, w0, w1) \
+  RAMPART_AND(RAMPART_FW_F_VLAN, 5, w0, w1)
+
+  const __u32 limit = m->limit;
+  const __u32 ov = nwords - RAMPART_FW_OVERFLOW_WORDS; /* the overflow's first word */
+  __u32 hit = limit;                                   /* none */
+
+  /* Two words per iteration (nwords is even): half the loop overhead,
+   * and the field pointers stay in registers. */
+  for (__u32 i = 0; i + 1 < ov && i < RAMPART_FW_MAX_WORDS && i * 64 < limit; i += 2) {
+    __u64 m0 = live[i], m1 = live[i + 1];
+
+    RAMPART_AND_ALL(m0, m1)
+    if (m0) {
+      hit = i * 64 + lowest_bit(m0);
+      break;
+    }
+    if (m1) {
+      hit = (i + 1) * 64 + lowest_bit(m1);
+      break;
+    }
+  }
+  __u64 below = m->below;
+  int best = FW_NONE;
+
+  if (hit < limit) {
+    const struct rampart_fw_rule* r = bpf_map_lookup_elem(&fw_rules, &hit);
+
+    if (!r) return FW_BROKEN;
+    below = r->order;
+    best = (int)hit;
+  }
+
+  /* The overflow (usually nothing of it matches: two words ANDed). */
+  const __u32 i = ov;
+
+  if (i + 1 >= RAMPART_FW_MAX_WORDS) return FW_BROKEN; /* for the verifier: never */
+  __u64 o0 = live[i], o1 = live[i + 1];
+
+  RAMPART_AND_ALL(o0, o1)
+#undef RAMPART_AND_ALL
+#undef RAMPART_AND
+  for (__u32 j = 0; j < RAMPART_FW_OVERFLOW_WORDS * 64 && (o0 | o1); j++) {
+    __u32 q;
+
+    if (o0) {
+      q = i * 64 + lowest_bit(o0);
+      o0 &= o0 - 1;
+    } else {
+      q = (i + 1) * 64 + lowest_bit(o1);
+      o1 &= o1 - 1;
+    }
+    const struct rampart_fw_rule* r = bpf_map_lookup_elem(&fw_rules, &q);
+
+    if (!r) return FW_BROKEN;
+    if (r->order < below) {
+      below = r->order;
+      best = (int)q;
+    }
+  }
+  return best;
+}
+
 #endif /* RAMPART_FW_CLASSIFY_H */

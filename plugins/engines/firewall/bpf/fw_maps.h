@@ -9,10 +9,10 @@
 #define RAMPART_FW_MAPS_H
 
 /* ---- set by user space before load (one classifier instance per rule set) ---- */
-/* Bitmap words each class holds (the tables' capacity, even): the
- * classifier's loop bound for the verifier; the rule set's own count is
- * fw_set's nrules. */
-const volatile __u32 RAMPART_FW_SET_NWORDS = 2;
+/* Bitmap words each class holds (the tables' capacity, even, the last
+ * RAMPART_FW_OVERFLOW_WORDS the overflow's): the classifier's loop bound
+ * for the verifier; the rule set's own count is fw_set's nrules. */
+const volatile __u32 RAMPART_FW_SET_NWORDS = 4;
 const volatile __u32 RAMPART_FW_SET_FIELDS_USED = 0;  /* bit per enum rampart_fw_field */
 const volatile __u32 RAMPART_FW_SET_ALLOW_SAMPLE = 0; /* emit 1 of every N allows; 0: none */
 const volatile __u64 RAMPART_FW_SET_RING_THRESHOLD = 3 << 20; /* skip events past this fill level */
@@ -60,12 +60,32 @@ static __always_inline __u64* pace_slot(__u32 slot) {
 }
 
 /* ---- per rule set: sized by user space before load ---- */
+/* The current generation (rampart/firewall.h), written last by a change. */
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(map_flags, BPF_F_MMAPABLE); /* written by a store */
   __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u32);
+} RAMPART_FW_MAP_GEN SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(map_flags, BPF_F_MMAPABLE); /* filled by memcpy */
+  __uint(max_entries, RAMPART_FW_GENS);
   __type(key, __u32);
   __type(value, struct rampart_fw_set);
 } RAMPART_FW_MAP_SET SEC(".maps");
+
+/* Generation -> the positions it holds, a bitmap of nwords words (value_size
+ * set to nwords * 8). */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(map_flags, BPF_F_MMAPABLE); /* filled by memcpy */
+  __uint(max_entries, RAMPART_FW_GENS);
+  __uint(key_size, sizeof(__u32));
+  __uint(value_size, sizeof(__u64));
+} RAMPART_FW_MAP_LIVE SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -135,7 +155,7 @@ struct {
 /* Hits by rule position, shared by every instance (persistent). */
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, RAMPART_FW_MAX_RULES);
+  __uint(max_entries, RAMPART_FW_MAX_WORDS * 64);
   __type(key, __u32);
   __type(value, __u64);
 } RAMPART_FW_MAP_HITS SEC(".maps");

@@ -60,10 +60,23 @@ int RAMPART_FW_PROGRAM(struct xdp_md* ctx) {
     return XDP_DROP;
   }
 
+  /* The generation, read once: this packet is judged by the set it names
+   * (its fw_set entry and the positions in its fw_live row), whatever a
+   * write changes meanwhile. */
   __u32 zero = 0;
-  const struct rampart_fw_set* set = bpf_map_lookup_elem(&fw_set, &zero);
+  __u32* gen = bpf_map_lookup_elem(&fw_gen, &zero);
 
-  if (!set) { /* an array's entry 0 is always there */
+  if (!gen) { /* an array's entry 0 is always there */
+    count(RAMPART_FW_STAT_ERRORS);
+    count(RAMPART_FW_STAT_DROPPED);
+    return XDP_DROP;
+  }
+  __u32 g = *(volatile __u32*)gen & (RAMPART_FW_GENS - 1);
+
+  asm volatile("" ::: "memory"); /* the tables are read after it */
+  const struct rampart_fw_set* set = bpf_map_lookup_elem(&fw_set, &g);
+
+  if (!set) {
     count(RAMPART_FW_STAT_ERRORS);
     count(RAMPART_FW_STAT_DROPPED);
     return XDP_DROP;
@@ -81,8 +94,8 @@ int RAMPART_FW_PROGRAM(struct xdp_md* ctx) {
     limit = set->block_index;
   }
 
-  /* One bitmap per used field. An unused field constrains no rule. */
-  __u64* b[RAMPART_FW_NFIELDS] = {};
+  /* One class per used field. An unused field constrains no rule. */
+  struct fw_match m = {.gen = g, .limit = limit, .below = listed ? set->block_order : ~0ull};
   long cls;
 
   if (fields_used & (1u << RAMPART_FW_F_SRC)) {
@@ -91,7 +104,8 @@ int RAMPART_FW_PROGRAM(struct xdp_md* ctx) {
           set->has_v4_src ? v4_class(&fw_src4_tbl16, &fw_src4_tbl8, pi.src4) : set->v4_src_default;
     else
       cls = set->has_v6_src ? v6_class(&fw_src6, pi.src6) : set->v6_src_default;
-    if (!(b[0] = bitmap_of(cls))) goto broken;
+    if (cls < 0) goto broken;
+    m.cls[0] = cls;
   }
   if (fields_used & (1u << RAMPART_FW_F_DST)) {
     if (pi.family == RAMPART_FAMILY_V4)
@@ -99,63 +113,40 @@ int RAMPART_FW_PROGRAM(struct xdp_md* ctx) {
           set->has_v4_dst ? v4_class(&fw_dst4_tbl16, &fw_dst4_tbl8, pi.dst4) : set->v4_dst_default;
     else
       cls = set->has_v6_dst ? v6_class(&fw_dst6, pi.dst6) : set->v6_dst_default;
-    if (!(b[1] = bitmap_of(cls))) goto broken;
+    if (cls < 0) goto broken;
+    m.cls[1] = cls;
   }
   if (fields_used & (1u << RAMPART_FW_F_PROTO)) {
-    if (!(b[2] = bitmap_of(array_class(&fw_proto, (__u32)pi.protocol << 8 | pi.tcp_flags))))
-      goto broken;
+    if ((cls = array_class(&fw_proto, (__u32)pi.protocol << 8 | pi.tcp_flags)) < 0) goto broken;
+    m.cls[2] = cls;
   }
   if (fields_used & (1u << RAMPART_FW_F_SPORT)) {
-    if (!(b[3] =
-              bitmap_of(array_class(&fw_sport, pi.has_ports ? pi.src_port : RAMPART_FW_PORT_NONE))))
+    if ((cls = array_class(&fw_sport, pi.has_ports ? pi.src_port : RAMPART_FW_PORT_NONE)) < 0)
       goto broken;
+    m.cls[3] = cls;
   }
   if (fields_used & (1u << RAMPART_FW_F_DPORT)) {
-    if (!(b[4] =
-              bitmap_of(array_class(&fw_dport, pi.has_ports ? pi.dst_port : RAMPART_FW_PORT_NONE))))
+    if ((cls = array_class(&fw_dport, pi.has_ports ? pi.dst_port : RAMPART_FW_PORT_NONE)) < 0)
       goto broken;
+    m.cls[4] = cls;
   }
   if (fields_used & (1u << RAMPART_FW_F_VLAN)) {
-    if (!(b[5] = bitmap_of(array_class(&fw_vlan, pi.vlan_id)))) goto broken;
+    if ((cls = array_class(&fw_vlan, pi.vlan_id)) < 0) goto broken;
+    m.cls[5] = cls;
   }
 
   __u16 meta_flags = pi.fragment ? RAMPART_META_FRAGMENT : 0;
-  __u32 hit = limit; /* none */
+  const int best = fw_best(&m);
 
-  /* Two words per iteration (nwords is even): half the loop overhead,
-   * and the field pointers stay in registers. */
-  for (__u32 i = 0; i + 1 < nwords && i < RAMPART_FW_MAX_WORDS && i * 64 < limit; i += 2) {
-    __u64 m0 = ~0ull, m1 = ~0ull;
+  if (best == FW_BROKEN) goto broken;
+  __u32 hit = (__u32)best;
+  struct rampart_fw_rule* rule = best >= 0 ? bpf_map_lookup_elem(&fw_rules, &hit) : NULL;
 
-#define RAMPART_AND(f, k)          \
-  if (fields_used & (1u << (f))) { \
-    m0 &= b[k][i];                 \
-    m1 &= b[k][i + 1];             \
-  }
-    RAMPART_AND(RAMPART_FW_F_SRC, 0)
-    RAMPART_AND(RAMPART_FW_F_DST, 1)
-    RAMPART_AND(RAMPART_FW_F_PROTO, 2)
-    RAMPART_AND(RAMPART_FW_F_SPORT, 3)
-    RAMPART_AND(RAMPART_FW_F_DPORT, 4)
-    RAMPART_AND(RAMPART_FW_F_VLAN, 5)
-#undef RAMPART_AND
-    if (m0) {
-      hit = i * 64 + lowest_bit(m0);
-      break;
-    }
-    if (m1) {
-      hit = (i + 1) * 64 + lowest_bit(m1);
-      break;
-    }
-  }
-  if (hit >= limit) {
+  if (best >= 0 && !rule) goto broken;
+  if (!rule) {
     if (listed) return fw_verdict(ctx, &pi, 0, RAMPART_FW_DENY, FW_VERDICT_BLOCKLIST);
     return fw_verdict(ctx, &pi, set->default_rule_id, set->default_action, meta_flags);
   }
-
-  struct rampart_fw_rule* rule = bpf_map_lookup_elem(&fw_rules, &hit);
-
-  if (!rule) goto broken;
   __u64* hits = bpf_map_lookup_elem(&fw_hits, &hit);
 
   if (hits) *hits += 1;

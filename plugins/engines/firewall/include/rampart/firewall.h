@@ -13,7 +13,21 @@
 #include "rampart/types.h"
 
 #define RAMPART_FW_MAX_RULES 16384
-#define RAMPART_FW_MAX_WORDS (RAMPART_FW_MAX_RULES / 64)
+/* Positions: the compiled rules in priority order, then the overflow (the
+ * last RAMPART_FW_OVERFLOW_WORDS words of every bitmap), where rules
+ * written since the set was compiled go in any order: there the lowest
+ * `order` wins. */
+#define RAMPART_FW_OVERFLOW_WORDS 2
+#define RAMPART_FW_MAX_WORDS (RAMPART_FW_MAX_RULES / 64 + RAMPART_FW_OVERFLOW_WORDS)
+
+/* Generations: a rule write changes the live tables in place where no
+ * packet of a live generation looks (bits of positions no live generation
+ * holds, class rows no table entry names), then makes the next generation
+ * current with one write of fw_gen. A packet reads fw_gen once and uses
+ * that generation's fw_set entry and fw_live row (the positions it holds)
+ * throughout. A generation's slot is reused once an RCU grace period has
+ * passed since it stopped being current. */
+#define RAMPART_FW_GENS 32
 
 enum rampart_fw_action {
   RAMPART_FW_ALLOW = 0,
@@ -74,11 +88,17 @@ struct rampart_fw_lpm6_key {
   __u8 addr[16];
 };
 
-/* What the rule at a priority index does. */
+/* What the rule at a position does, and where it stands in priority
+ * order: ((__u64)(priority ^ 0x80000000) << 32) | id (rampart_fw_order). */
 struct rampart_fw_rule {
   __u32 id;
   __u32 action; /* enum rampart_fw_action */
+  __u64 order;
 };
+
+static inline __u64 rampart_fw_order(__s32 priority, __u32 id) {
+  return ((__u64)((__u32)priority ^ 0x80000000u) << 32) | id;
+}
 
 /* Per-CPU counters in `fw_stats`, summed by user space. */
 enum rampart_fw_stat {
@@ -118,11 +138,11 @@ struct rampart_fw_event {
   __u8 dst_addr[16];
 };
 
-/* What a rule set says beyond its tables (fw_set[0]): values, not program
- * settings, so that a rule set of the same sizes is a table swap, not a
- * program load. */
+/* What a rule set says beyond its tables (fw_set[generation]): values, not
+ * program settings, so that a rule set of the same sizes is a table write,
+ * not a program load. */
 struct rampart_fw_set {
-  __u32 nrules;
+  __u32 nrules;         /* end of the compiled positions in use */
   __u32 default_action; /* enum rampart_fw_action */
   __u32 default_rule_id;
   __u32 block_index;    /* rules ahead of the source blocklist */
@@ -134,6 +154,8 @@ struct rampart_fw_set {
   __u8 has_v4_dst;
   __u8 has_v6_src;
   __u8 has_v6_dst;
+  __u32 reserved;
+  __u64 block_order; /* an overflow rule goes before the blocklist below this */
 };
 
 #define RAMPART_FW_EV_FRAGMENT 0x1  /* a non-first fragment: no L4 fields */
@@ -142,10 +164,12 @@ struct rampart_fw_set {
 
 #ifdef __cplusplus
 static_assert(sizeof(struct rampart_fw_event) == 72, "rampart_fw_event layout");
-static_assert(sizeof(struct rampart_fw_set) == 36, "rampart_fw_set layout");
+static_assert(sizeof(struct rampart_fw_set) == 48, "rampart_fw_set layout");
+static_assert(sizeof(struct rampart_fw_rule) == 16, "rampart_fw_rule layout");
 #else
 _Static_assert(sizeof(struct rampart_fw_event) == 72, "rampart_fw_event layout");
-_Static_assert(sizeof(struct rampart_fw_set) == 36, "rampart_fw_set layout");
+_Static_assert(sizeof(struct rampart_fw_set) == 48, "rampart_fw_set layout");
+_Static_assert(sizeof(struct rampart_fw_rule) == 16, "rampart_fw_rule layout");
 #endif
 
 /*
@@ -174,6 +198,8 @@ _Static_assert(sizeof(struct rampart_fw_set) == 36, "rampart_fw_set layout");
 #define RAMPART_FW_MAP_RULES fw_rules
 #define RAMPART_FW_MAP_HITS fw_hits
 #define RAMPART_FW_MAP_SET fw_set
+#define RAMPART_FW_MAP_LIVE fw_live
+#define RAMPART_FW_MAP_GEN fw_gen
 #define RAMPART_FW_MAP_BLOCK4_ANY fw_block4_any
 #define RAMPART_FW_MAP_BLOCK4_L1 fw_block4_l1
 #define RAMPART_FW_MAP_BLOCK4_TBL8 fw_block4_tbl8
