@@ -682,7 +682,7 @@ class FirewallEngine {
                       rampart::firewall::Blocklist* blocklist, bool quiet = false) {
     const rampart::firewall::CompiledBlocklist* bl = blocklist ? &blocklist->tables() : nullptr;
     // The changes become the next generation, in a slot no packet reads any
-    // more (32 of them: waited for only past 32 writes in a grace period).
+    // more (256 of them: waited for only past 256 writes in a grace period).
     if (const uint64_t t = tables.next_slot_ticket()) host_.grace_passed(t, /*wait=*/true);
     tables.flip();
     const rampart::firewall::CompiledRuleset& compiled = tables.set();

@@ -26,8 +26,10 @@
  * current with one write of fw_gen. A packet reads fw_gen once and uses
  * that generation's fw_set entry and fw_live row (the positions it holds)
  * throughout. A generation's slot is reused once an RCU grace period has
- * passed since it stopped being current. */
-#define RAMPART_FW_GENS 32
+ * passed since it stopped being current: with 256 slots a write waits for
+ * one only past 256 writes in a grace period (8-16 ms at HZ=250); with 32,
+ * one write in 32 did at ~1 ms a write. A power of two (the mask). */
+#define RAMPART_FW_GENS 256
 
 enum rampart_fw_action {
   RAMPART_FW_ALLOW = 0,
