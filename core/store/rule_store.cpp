@@ -61,6 +61,8 @@ RuleStore::RuleStore(const std::string& path, const AuditSettings& retention,
              .c_str());
     exec("PRAGMA user_version = 1");
     prune_audit_locked();  // what an earlier run, or earlier limits, left
+    // A rule write is answered once in effect: no checkpoint in its commit.
+    checkpointer_ = std::make_unique<WalCheckpointer>(db_, path);
   } catch (const StoreError& e) {
     throw StoreError(path + ": " + e.what());
   }

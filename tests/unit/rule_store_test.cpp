@@ -5,7 +5,9 @@
 
 #include <sys/stat.h>
 
+#include "poll.hpp"
 #include "store/rule_store.hpp"
+#include "store/sqlite.hpp"
 #include "temp_dir.hpp"
 
 namespace {
@@ -71,6 +73,63 @@ TEST(RuleStore, SurvivesReopenInWalMode) {
   EXPECT_EQ(rules[1].body, "{\"a\":2}");
   struct stat st {};
   EXPECT_EQ(stat((dir / "r.db-wal").c_str(), &st), 0) << "write-ahead log in use";
+}
+
+// The WAL's size in pages of 4 KiB (0 if there is none).
+off_t wal_pages(const std::string& db) {
+  struct stat st {};
+  return stat((db + "-wal").c_str(), &st) == 0 ? st.st_size / 4096 : 0;
+}
+
+// ~`pages` pages of rows, one transaction each 4 rows.
+void write_pages(sqlite3* db, int pages, int& next) {
+  for (int i = 0; i < pages; ++i, ++next) {
+    rampart::store::Stmt st(db, "INSERT INTO t VALUES (?1, ?2)");
+    st.integer(1, next).text(2, std::string(3500, 'x'));
+    st.step();
+  }
+}
+
+// Commits do not checkpoint: the WAL grows past SQLite's 1,000-page
+// automatic checkpoint while no checkpointer is asked to run.
+TEST(WalCheckpointer, CommitsNeverCheckpointThemselves) {
+  rampart::test::TempDir dir;
+  const std::string path = dir / "w.db";
+  auto db = rampart::store::open_database(path);
+  rampart::store::exec(db, "PRAGMA journal_mode=WAL");
+  rampart::store::exec(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)");
+  rampart::store::WalCheckpointer ckpt(db, path, 1 << 30);
+  int next = 0;
+  write_pages(db, 1500, next);
+  EXPECT_GT(wal_pages(path), 1200) << "no commit checkpointed";
+  EXPECT_EQ(ckpt.progress().checkpoints, 0u);
+}
+
+// Past the threshold, the checkpointer copies the WAL back on its own
+// thread; stopped, it checkpoints what is left, so the next writes start
+// the WAL over instead of growing it.
+TEST(WalCheckpointer, CheckpointsOnItsOwnThreadPastTheThreshold) {
+  rampart::test::TempDir dir;
+  const std::string path = dir / "w.db";
+  auto db = rampart::store::open_database(path);
+  rampart::store::exec(db, "PRAGMA journal_mode=WAL");
+  rampart::store::exec(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)");
+  auto ckpt = std::make_unique<rampart::store::WalCheckpointer>(db, path, 64);
+  int next = 0;
+  write_pages(db, 10, next);
+  EXPECT_EQ(ckpt->progress().checkpoints, 0u) << "below the threshold";
+  write_pages(db, 90, next);
+  EXPECT_TRUE(rampart::test::poll_until([&] { return ckpt->progress().checkpoints >= 1; },
+                                        std::chrono::seconds(30)));
+  EXPECT_GT(ckpt->progress().copied, 0);
+  ckpt.reset();
+  const off_t stopped = wal_pages(path);
+  EXPECT_GE(stopped, 64);
+  write_pages(db, 40, next);
+  EXPECT_LE(wal_pages(path), stopped) << "the WAL started over, not grew";
+  rampart::store::Stmt count(db, "SELECT count(*) FROM t");
+  ASSERT_TRUE(count.step());
+  EXPECT_EQ(count.col_int(0), 140);
 }
 
 TEST(RuleStore, ConfigRulesFollowTheFileApiRulesStay) {
