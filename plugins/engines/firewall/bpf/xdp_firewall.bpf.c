@@ -2,19 +2,25 @@
 /*
  * XDP firewall: a stage of rampartd's XDP chain (rampart/bpf/chain.h).
  *
- * `xdp_firewall` is loaded once per rule set, with tables sized for that
- * set; installing it in the firewall's chain slot is one atomic write, so
- * every packet is judged by either the old or the new rule set, never a
- * mix. A packet it passes goes on to the next stage with the verdict in
- * its XDP metadata. `events`, `fw_stats` and `fw_pace` are the plugin's
- * persistent maps: every rule set's instance shares them, and they outlive
- * rampartd restarts.
+ * `xdp_firewall` is loaded once per shape of rule set (fields in use and
+ * table capacities); a whole set is installed by swapping an instance into
+ * the firewall's chain slot, one atomic write. Rule writes change the live
+ * instance's tables instead, by generation: a packet reads fw_gen once and
+ * is judged by that generation's fw_set entry and fw_live row, and a write
+ * changes only what no live generation reads before storing the next
+ * generation's number (docs/firewall.md, "Rule changes"). Either way every
+ * packet is judged by one rule set, never a mix. A packet it passes goes
+ * on to the next stage with the verdict in its XDP metadata. `events`,
+ * `fw_stats`, `fw_pace` and `fw_hits` are the plugin's persistent maps:
+ * every instance shares them, and they outlive rampartd restarts.
  *
  * Classification is a bit-vector classifier (see rampart/firewall.h): one
- * table lookup per used field gives a class, each class a bitmap of rules;
- * the first non-zero word of the AND of the bitmaps gives the
- * highest-priority match. The cost grows with rules / 64 words only for a
- * packet matching late or not at all.
+ * table lookup per used field gives a class, each class a bitmap of rule
+ * positions; the first non-zero word of the AND of the bitmaps and the
+ * generation's live row gives the highest-priority compiled match, and the
+ * overflow's two words (rules written since) are scanned by order. The
+ * cost grows with rules / 64 words only for a packet matching late or not
+ * at all.
  */
 #include "vmlinux.h"
 
