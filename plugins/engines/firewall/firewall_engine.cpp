@@ -716,7 +716,7 @@ class FirewallEngine {
     // Installed: the next install's changes are counted from here, and
     // what this one let go is free once no packet reads the generation it
     // left.
-    tables.installed(host_.grace_ticket());
+    tables.installed(tables.wants_ticket() ? host_.grace_ticket() : 0);
     tables.clear_changes();
     if (blocklist) blocklist->clear_changes();
     capacity_ = tables.capacity();

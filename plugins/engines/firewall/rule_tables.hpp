@@ -59,6 +59,13 @@ class RuleTables {
   // reads it). What the changes since the last installed() let go goes
   // back to use once `ticket` passed, at reclaim().
   void installed(uint64_t ticket);
+  // Whether installed() has a use for a ticket: a generation left, or
+  // something let go. (Asking for one starts a grace period, which a
+  // spare asked for just after then waits behind.)
+  bool wants_ticket() const {
+    return flipped_ || !letting_go_.positions.empty() || !letting_go_.classes.empty() ||
+           !letting_go_.prefixes.empty();
+  }
   // Takes back what retired at tickets that `passed`: positions (their bits
   // cleared in every class), classes, IPv6 prefixes no rule uses. Writes
   // only what no live generation reads, so call it before changes.
