@@ -22,6 +22,7 @@
 #include <linux/bpf.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -423,6 +424,9 @@ int main(int argc, char** argv) {
               "via entry", "root/entry", "compile+load ms");
   const bool blocklist_only = argc > 2 && std::string(argv[2]) == "blocklist";
   const size_t prefixes = argc > 3 ? std::stoul(argv[3]) : 1000000;
+  // Rows of the second table: rules, none alone, none with 64 rules
+  // written since the compile, the same with one of them matching.
+  std::vector<std::array<double, 4>> written;
   for (uint32_t n : {16u, 256u, 1024u, 4096u, 16384u}) {
     if (blocklist_only) break;
     rampart::test::FirewallProgram fw;
@@ -454,6 +458,56 @@ int main(int argc, char** argv) {
         "%6u  %8.1f %8.1f %8.1f   %12.2f %12.2f %12.2f   %10.1f %10.3f %10.1f %10.3f   %14.1f\n", n,
         f, l, z, f / xf_ns, z / xf_ns, z / floor_ns, root, root / z, entry, root / entry,
         install_ms);
+    if (n + 65 > RAMPART_FW_MAX_RULES) continue;
+    // The same set, then 64 rules written into its live tables as rule
+    // writes are (none matching the probe: its packet ANDs the overflow's
+    // words too), then one more that matches it (looked at by bpf_loop).
+    // Their fields are ones the set uses already (another would need
+    // another program), and the tables have the capacity a set with them
+    // would get.
+    std::vector<Rule> more, all = rules;
+    for (uint32_t i = 0; i < 64; ++i) {
+      Rule r;
+      r.id = 1000000 + i;
+      r.action = Action::deny;
+      r.src = v4(0x0a000000 | i << 8, 24);  // 10.0.i.0/24: never the probes
+      r.protocol = 6;
+      r.dst_port = PortRange{static_cast<uint16_t>(1000 + i), static_cast<uint16_t>(1000 + i)};
+      more.push_back(r);
+      all.push_back(r);
+    }
+    const auto cap = rampart::firewall::TableCapacity{}.fit(
+        rampart::firewall::compile(all, Action::allow, 0, /*per_field_classes=*/true));
+    rampart::firewall::RuleTables tables(rules, Action::allow, 0, cap);
+    fw.apply(tables, 0);
+    for (const Rule& r : more) {
+      if (!tables.change(nullptr, &r) || !fw.apply(tables, 0)) {
+        std::fprintf(stderr, "rule %u was not written in place at %u rules\n", r.id, n);
+        return 1;
+      }
+    }
+    const int live_fd = fw.classifier_fd();
+    const double none_written = measure(live_fd, none);
+    Rule hit;
+    hit.id = 2000000;
+    hit.action = Action::deny;
+    hit.src = v4(0xc0000203, 32);  // 192.0.2.3
+    hit.protocol = 6;
+    hit.dst_port = PortRange{40003, 40003};
+    if (!tables.change(nullptr, &hit) || !fw.apply(tables, 0) ||
+        fw.run(none, 1, true).action != XDP_DROP) {
+      std::fprintf(stderr, "the written rule does not drop the probe at %u rules\n", n);
+      return 1;
+    }
+    written.push_back({double(n), z, none_written, measure(live_fd, none)});
+  }
+  if (!written.empty()) {
+    std::printf("\nrules written into the live tables since the compile (ns/packet, none probe)\n");
+    std::printf("%6s  %10s %14s %8s %16s %8s\n", "rules", "compiled", "64 written", "ratio",
+                "+1 matching it", "ratio");
+    for (const auto& w : written)
+      std::printf("%6.0f  %10.1f %14.1f %8.2f %16.1f %8.2f\n", w[0], w[1], w[2], w[2] / w[1], w[3],
+                  w[3] / w[1]);
   }
   if (floor_fd >= 0) bench_blocklist(floor_fd, prefixes);
   if (floor_obj) bpf_object__close(floor_obj);
