@@ -99,17 +99,22 @@ Cidr v4(uint32_t host_order, uint8_t len) {
 // N rules mixing CIDRs, protocols, port ranges and VLANs, all inside
 // 10.0.0.0/8 and ports below 30000, so the probe packets (192.0.2.0/24,
 // port 40000+) reach exactly the rules meant for them.
+// The rule for probe k: TCP from 192.0.2.k to port 40000 + k, denied.
+Rule probe_rule(uint32_t id, uint32_t k) {
+  Rule r;
+  r.id = id;
+  r.action = Action::deny;
+  r.src = v4(0xc0000200 | k, 32);
+  r.protocol = 6;
+  r.dst_port = PortRange{static_cast<uint16_t>(40000 + k), static_cast<uint16_t>(40000 + k)};
+  return r;
+}
+
 std::vector<Rule> ruleset(uint32_t n) {
   std::mt19937 rng(n);
   auto pick = [&](uint32_t k) { return rng() % k; };
   std::vector<Rule> rules;
-  Rule first;
-  first.id = 1;
-  first.action = Action::deny;
-  first.src = v4(0xc0000201, 32);  // 192.0.2.1
-  first.protocol = 6;
-  first.dst_port = PortRange{40001, 40001};
-  rules.push_back(first);
+  rules.push_back(probe_rule(1, 1));
   for (uint32_t i = 2; i < n; ++i) {
     Rule r;
     r.id = i;
@@ -125,13 +130,7 @@ std::vector<Rule> ruleset(uint32_t n) {
     if (pick(10) == 0) r.vlan_id = static_cast<uint16_t>(1 + pick(100));
     rules.push_back(r);
   }
-  Rule last;
-  last.id = n;
-  last.action = Action::deny;
-  last.src = v4(0xc0000202, 32);  // 192.0.2.2
-  last.protocol = 6;
-  last.dst_port = PortRange{40002, 40002};
-  rules.push_back(last);
+  rules.push_back(probe_rule(n, 2));
   return rules;
 }
 
@@ -488,12 +487,7 @@ int main(int argc, char** argv) {
     }
     const int live_fd = fw.classifier_fd();
     const double none_written = measure(live_fd, none);
-    Rule hit;
-    hit.id = 2000000;
-    hit.action = Action::deny;
-    hit.src = v4(0xc0000203, 32);  // 192.0.2.3
-    hit.protocol = 6;
-    hit.dst_port = PortRange{40003, 40003};
+    const Rule hit = probe_rule(2000000, 3);  // the `none` probe's
     if (!tables.change(nullptr, &hit) || !fw.apply(tables, 0) ||
         fw.run(none, 1, true).action != XDP_DROP) {
       std::fprintf(stderr, "the written rule does not drop the probe at %u rules\n", n);

@@ -90,14 +90,20 @@ void write_pages(sqlite3* db, int pages, int& next) {
   }
 }
 
+// A WAL database with table t, as the stores open theirs.
+rampart::store::Database wal_db(const std::string& path) {
+  auto db = rampart::store::open_database(path);
+  rampart::store::exec(db, "PRAGMA journal_mode=WAL");
+  rampart::store::exec(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)");
+  return db;
+}
+
 // Commits do not checkpoint: the WAL grows past SQLite's 1,000-page
 // automatic checkpoint while no checkpointer is asked to run.
 TEST(WalCheckpointer, CommitsNeverCheckpointThemselves) {
   rampart::test::TempDir dir;
   const std::string path = dir / "w.db";
-  auto db = rampart::store::open_database(path);
-  rampart::store::exec(db, "PRAGMA journal_mode=WAL");
-  rampart::store::exec(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)");
+  auto db = wal_db(path);
   rampart::store::WalCheckpointer ckpt(db, path, 1 << 30);
   int next = 0;
   write_pages(db, 1500, next);
@@ -111,9 +117,7 @@ TEST(WalCheckpointer, CommitsNeverCheckpointThemselves) {
 TEST(WalCheckpointer, CheckpointsOnItsOwnThreadPastTheThreshold) {
   rampart::test::TempDir dir;
   const std::string path = dir / "w.db";
-  auto db = rampart::store::open_database(path);
-  rampart::store::exec(db, "PRAGMA journal_mode=WAL");
-  rampart::store::exec(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)");
+  auto db = wal_db(path);
   auto ckpt = std::make_unique<rampart::store::WalCheckpointer>(db, path, 64);
   int next = 0;
   write_pages(db, 10, next);
