@@ -281,16 +281,15 @@ void PluginInstance::program_release(rampart_program* p) {
     if (it == programs_.end()) return;
     gone = std::move(*it);
     programs_.erase(it);
-  }
-  // Staged in a reload and let go (rolled back, or the plugin stopped):
-  // never installed. An instance written in place has a handle per
-  // install: it stays while any of them is held.
-  {
-    std::lock_guard lock(mu_);
+    // An instance written in place has a handle per install: it stays
+    // while any of them is held. (A plugin releases the handle it held
+    // once the install that replaced it has returned.)
     for (const auto& q : programs_) {
       if (q->installed == gone->installed) return;
     }
   }
+  // Staged in a reload and let go (rolled back, or the plugin stopped):
+  // never installed.
   if (core_.datapath) core_.datapath->release(gone->installed);
 }
 

@@ -114,11 +114,13 @@ const firewall::CompiledRuleset& FirewallProgram::install(
   return compiled_;
 }
 
-bool FirewallProgram::apply(firewall::RuleTables& tables, uint64_t ticket) {
+bool FirewallProgram::apply(firewall::RuleTables& tables, uint64_t ticket,
+                            const firewall::CompiledBlocklist* blocklist) {
   tables.flip();
-  auto image = firewall::program_image_at(tables.set(), nullptr, tables.capacity());
+  auto image = firewall::program_image_at(tables.set(), blocklist, tables.capacity());
   const auto changes = tables.changes();
-  firewall::list_changes(image, &changes, nullptr);
+  const firewall::Blocklist::Changes unchanged{false, {}, {}, {}, false};
+  firewall::list_changes(image, &changes, blocklist ? &unchanged : nullptr);
   const bool in_place = !changes.all && classifier_;
   if (in_place) {
     image.set("ring_threshold", ring_threshold_);

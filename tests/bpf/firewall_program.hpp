@@ -55,7 +55,10 @@ class FirewallProgram {
   // whole, a new instance; else the listed bytes written into the live
   // instance (RAMPART_PROGRAM_IN_PLACE), fw_gen last. The generation they
   // left is ticketed with `ticket`. Returns whether written in place.
-  bool apply(firewall::RuleTables& tables, uint64_t ticket);
+  // With `blocklist`, its tables go in too (unchanged since the last apply
+  // but for the first).
+  bool apply(firewall::RuleTables& tables, uint64_t ticket,
+             const firewall::CompiledBlocklist* blocklist = nullptr);
 
   // Runs one frame through the root (or the firewall's stage alone).
   XdpRunResult run(const std::vector<uint8_t>& frame, uint32_t repeat = 1,

@@ -997,6 +997,42 @@ TEST_F(Firewall, BlocklistTakesItsPlaceInThePriorityOrder) {
   EXPECT_FALSE(ev[2].flags & RAMPART_FW_EV_BLOCKLIST);
 }
 
+// Rules written into the live tables take their place around the
+// blocklist by priority too, also when no compiled rule is ahead of it.
+TEST_F(Firewall, RulesWrittenInPlaceTakeTheirPlaceAroundTheBlocklist) {
+  FirewallProgram fw;
+  Rule deny = rule(30, Action::deny);  // compiled, after the blocklist (priority 10)
+  deny.protocol = 17;
+  deny.src = cidr("11.0.0.0/8");  // the source field in use: rules written may name one
+  rampart::firewall::RuleTables tables({deny}, Action::allow, 10);
+  const auto bl = blocklist_of({"10.0.0.0/8"});
+  ASSERT_FALSE(fw.apply(tables, 0, &bl));
+  ASSERT_EQ(tables.set().block_index, 0u) << "no compiled rule ahead of the blocklist";
+  EXPECT_EQ(fw.run(udp_from("10.9.9.9")).action, XDP_DROP);
+
+  Rule late = rule(20, Action::allow);  // after the blocklist: cannot unblock
+  late.src = cidr("10.8.8.8/32");
+  late.protocol = 17;
+  ASSERT_TRUE(tables.change(nullptr, &late));
+  ASSERT_TRUE(fw.apply(tables, 0, &bl)) << "written in place";
+  EXPECT_EQ(fw.run(udp_from("10.8.8.8")).action, XDP_DROP);
+
+  Rule early = rule(1, Action::allow);  // priority 1 < 10: an exception
+  early.src = cidr("10.9.9.9/32");
+  early.protocol = 17;
+  ASSERT_TRUE(tables.change(nullptr, &early));
+  ASSERT_TRUE(fw.apply(tables, 0, &bl));
+  const auto r = fw.run(udp_from("10.9.9.9"));
+  EXPECT_EQ(r.action, XDP_PASS) << "the exception written since the compile";
+  EXPECT_EQ(r.meta.rule_id, 1u);
+  EXPECT_EQ(fw.run(udp_from("10.7.7.7")).action, XDP_DROP);
+  EXPECT_EQ(fw.run(udp_from("11.7.7.7")).action, XDP_DROP) << "rule 30 still denies UDP";
+
+  ASSERT_TRUE(tables.change(&early, nullptr));
+  ASSERT_TRUE(fw.apply(tables, 0, &bl));
+  EXPECT_EQ(fw.run(udp_from("10.9.9.9")).action, XDP_DROP) << "the exception deleted";
+}
+
 TEST_F(Firewall, BlocklistAgreesWithTheReferenceOnARandomLargeList) {
   std::mt19937 rng(7);
   std::vector<rampart::firewall::Cidr> list;

@@ -329,6 +329,13 @@ rampart_fw_set set_of(const CompiledRuleset& rs) {
   set.default_action = static_cast<uint32_t>(rs.default_action);
   set.block_index = rs.block_index;
   set.block_order = rs.block_order;
+  const uint32_t ov = rs.nwords - RAMPART_FW_OVERFLOW_WORDS;
+  for (uint32_t w = ov; w < rs.nwords && w < rs.live.size(); ++w) {
+    for (uint64_t m = rs.live[w]; m; m &= m - 1) {
+      const uint32_t at = w * 64 + static_cast<uint32_t>(__builtin_ctzll(m));
+      if (at < rs.rules.size() && rs.rules[at].order < rs.block_order) ++set.overflow_first;
+    }
+  }
   set.has_v4_src = rs.src4.present;
   set.has_v4_dst = rs.dst4.present;
   set.has_v6_src = rs.src6.present;

@@ -683,7 +683,9 @@ class FirewallEngine {
     const rampart::firewall::CompiledBlocklist* bl = blocklist ? &blocklist->tables() : nullptr;
     // The changes become the next generation, in a slot no packet reads any
     // more (256 of them: waited for only past 256 writes in a grace period).
-    if (const uint64_t t = tables.next_slot_ticket()) host_.grace_passed(t, /*wait=*/true);
+    // Not had (grace periods broke): written into a spare instead.
+    const uint64_t slot = tables.next_slot_ticket();
+    const bool slot_free = !slot || host_.grace_passed(slot, /*wait=*/true);
     tables.flip();
     const rampart::firewall::CompiledRuleset& compiled = tables.set();
     auto image = rampart::firewall::program_image_at(compiled, bl, tables.capacity());
@@ -699,7 +701,7 @@ class FirewallEngine {
     // into the live instance; the blocklist's tables (ranks that move) are
     // not changed in place: with them, the host swaps in a spare.
     const auto* bc = blocklist ? &blocklist->changes() : nullptr;
-    if (!rule_changes.all &&
+    if (slot_free && !rule_changes.all &&
         (!bc || (!bc->all && bc->any.empty() && bc->l1.empty() && bc->tbl8.empty() && !bc->v6)))
       image.flags |= RAMPART_PROGRAM_IN_PLACE;
     rampart::sdk::Program next;

@@ -44,18 +44,20 @@ static __always_inline long v4_class(void* tbl16, void* tbl8, __u32 addr_be) {
   __u32* e = bpf_map_lookup_elem(tbl16, &k);
 
   if (!e) return -1;
-  __u32 v = *e;
+  /* Each entry read once (READ_ONCE): a write may turn it from a class
+   * into a group between two reads. */
+  __u32 v = *(volatile __u32*)e;
 
   if (v & RAMPART_FW_V4_GROUP) {
     k = (v & ~RAMPART_FW_V4_GROUP) * 256 + ((a >> 8) & 0xff);
     e = bpf_map_lookup_elem(tbl8, &k);
     if (!e) return -1;
-    v = *e;
+    v = *(volatile __u32*)e;
     if (v & RAMPART_FW_V4_GROUP) {
       k = (v & ~RAMPART_FW_V4_GROUP) * 256 + (a & 0xff);
       e = bpf_map_lookup_elem(tbl8, &k);
       if (!e) return -1;
-      v = *e;
+      v = *(volatile __u32*)e;
     }
   }
   return v;
@@ -67,7 +69,7 @@ static __always_inline long v6_class(void* lpm, const __u8* addr) {
   __builtin_memcpy(key.addr, addr, 16);
   __u32* e = bpf_map_lookup_elem(lpm, &key);
 
-  return e ? (long)*e : -1;
+  return e ? (long)*(volatile __u32*)e : -1;
 }
 
 static __always_inline __u32 popcount64(__u64 x) {
@@ -130,7 +132,7 @@ static __always_inline int block6_listed(const __u8* addr) {
 static __always_inline long array_class(void* map, __u32 key) {
   __u32* e = bpf_map_lookup_elem(map, &key);
 
-  return e ? (long)*e : -1;
+  return e ? (long)*(volatile __u32*)e : -1;
 }
 
 /* The bitmap of `cls`, or NULL. */

@@ -94,7 +94,10 @@ int RAMPART_FW_PROGRAM(struct xdp_md* ctx) {
 
   if (pi.family == RAMPART_FAMILY_V4 ? block_v4 && block4_listed(pi.src4)
                                      : block6_nlens && block6_listed(pi.src6)) {
-    if (set->block_index == 0)
+    /* Nothing ahead of the blocklist: no compiled rule (block_index 0)
+     * and no rule written since (the overflow's are looked at by
+     * fw_best). */
+    if (set->block_index == 0 && set->overflow_first == 0)
       return fw_verdict(ctx, &pi, 0, RAMPART_FW_DENY, FW_VERDICT_BLOCKLIST);
     listed = 1;
     limit = set->block_index;

@@ -156,8 +156,8 @@ struct rampart_fw_set {
   __u8 has_v4_dst;
   __u8 has_v6_src;
   __u8 has_v6_dst;
-  __u32 reserved;
-  __u64 block_order; /* an overflow rule goes before the blocklist below this */
+  __u32 overflow_first; /* overflow rules ordered before the blocklist */
+  __u64 block_order;    /* an overflow rule goes before the blocklist below this */
 };
 
 #define RAMPART_FW_EV_FRAGMENT 0x1  /* a non-first fragment: no L4 fields */
