@@ -495,8 +495,7 @@ void RuleTables::flip() {
 void RuleTables::installed(uint64_t ticket) {
   if (flipped_) slot_ticket_[left_] = ticket;
   flipped_ = false;
-  if (letting_go_.positions.empty() && letting_go_.classes.empty() && letting_go_.prefixes.empty())
-    return;
+  if (letting_go_.empty()) return;
   letting_go_.ticket = ticket;
   retired_.push_back(std::move(letting_go_));
   letting_go_ = {};

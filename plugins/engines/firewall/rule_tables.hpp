@@ -62,10 +62,7 @@ class RuleTables {
   // Whether installed() has a use for a ticket: a generation left, or
   // something let go. (Asking for one starts a grace period, which a
   // spare asked for just after then waits behind.)
-  bool wants_ticket() const {
-    return flipped_ || !letting_go_.positions.empty() || !letting_go_.classes.empty() ||
-           !letting_go_.prefixes.empty();
-  }
+  bool wants_ticket() const { return flipped_ || !letting_go_.empty(); }
   // Takes back what retired at tickets that `passed`: positions (their bits
   // cleared in every class), classes, IPv6 prefixes no rule uses. Writes
   // only what no live generation reads, so call it before changes.
@@ -104,6 +101,7 @@ class RuleTables {
     uint64_t ticket = 0;
     std::vector<uint32_t> positions, classes;
     std::vector<std::pair<int, V6Key>> prefixes;  // (field, prefix) no rule used
+    bool empty() const { return positions.empty() && classes.empty() && prefixes.empty(); }
   };
 
   void adopt(CompiledRuleset rs, const TableCapacity& cap);
