@@ -278,7 +278,7 @@ void bench_blocklist(int floor_fd, size_t prefixes) {
     return rampart::firewall::blocklisted(bl, 4, b);
   };
   for (uint32_t i = 0x0b0000; i < (1u << 24) && !(direct && in_group && group_miss && miss); ++i) {
-    const auto& e = bl.l1[i >> 6];
+    const auto e = rampart::firewall::block4(bl, i >> 6);
     const uint64_t bit = 1ull << (i & 63);
     if ((e.listed & bit) && !direct) direct = i << 8 | 77;
     if (!(e.listed & bit) && !(e.grouped & bit) && !miss) miss = i << 8 | 9;

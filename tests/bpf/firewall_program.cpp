@@ -115,25 +115,31 @@ const firewall::CompiledRuleset& FirewallProgram::install(
 }
 
 bool FirewallProgram::apply(firewall::RuleTables& tables, uint64_t ticket,
-                            const firewall::CompiledBlocklist* blocklist) {
+                            firewall::Blocklist* blocklist) {
   tables.flip();
-  auto image = firewall::program_image_at(tables.set(), blocklist, tables.capacity());
+  auto image = firewall::program_image_at(tables.set(), blocklist ? &blocklist->tables() : nullptr,
+                                          tables.capacity());
   const auto changes = tables.changes();
-  const firewall::Blocklist::Changes unchanged{false, {}, {}, {}, false};
-  firewall::list_changes(image, &changes, blocklist ? &unchanged : nullptr);
-  const bool in_place = !changes.all && classifier_;
+  const auto* bc = blocklist ? &blocklist->changes() : nullptr;
+  firewall::list_changes(image, &changes, bc);
+  bool in_place = !changes.all && (!bc || (!bc->all && !bc->v6)) && classifier_;
   if (in_place) {
     image.set("ring_threshold", ring_threshold_);
     image.set(RAMPART_NAME(RAMPART_FW_SET_EVENT_RATE), event_rate_);
     // The spec reads the image's contents in place: the image outlives it.
     const auto abi = image.to_abi();
     const bpf::InstanceSpec spec = spec_of(abi->image);
-    classifier_->write_in_place(spec, bpf::ProgramInstance::shape_of(spec));
-  } else {
-    swap_in(image);
+    const std::string shape = bpf::ProgramInstance::shape_of(spec);
+    in_place = shape == classifier_->shape();  // else tables grew: a new instance
+    if (in_place) classifier_->write_in_place(spec, shape);
   }
+  if (!in_place) swap_in(image);
   tables.installed(ticket);
   tables.clear_changes();
+  if (blocklist) {
+    blocklist->installed(ticket);
+    blocklist->clear_changes();
+  }
   return in_place;
 }
 

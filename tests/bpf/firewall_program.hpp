@@ -55,10 +55,11 @@ class FirewallProgram {
   // whole, a new instance; else the listed bytes written into the live
   // instance (RAMPART_PROGRAM_IN_PLACE), fw_gen last. The generation they
   // left is ticketed with `ticket`. Returns whether written in place.
-  // With `blocklist`, its tables go in too (unchanged since the last apply
-  // but for the first).
+  // With `blocklist`, its tables go in too, the bytes it lists as changed
+  // (in place, before fw_gen, unless IPv6 keys changed), and what it let go
+  // is ticketed the same way.
   bool apply(firewall::RuleTables& tables, uint64_t ticket,
-             const firewall::CompiledBlocklist* blocklist = nullptr);
+             firewall::Blocklist* blocklist = nullptr);
 
   // Runs one frame through the root (or the firewall's stage alone).
   XdpRunResult run(const std::vector<uint8_t>& frame, uint32_t repeat = 1,

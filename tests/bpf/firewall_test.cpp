@@ -9,6 +9,7 @@
 #include <linux/bpf.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <functional>
@@ -829,6 +830,77 @@ TEST_F(Firewall, AgreesWithBruteForceOnRandomRuleSets) {
   EXPECT_GT(misses, 0);
 }
 
+// Writes made while a thread of their own runs probes through `fw`, frame
+// i % frames.size() each: write(w) makes write w, appends verdicts[w + 1]
+// (each probe's verdict once it is in effect) and says whether it went in
+// place. Each probe's verdict(result) must be one that a state current
+// during its run gives: verdicts[from] up to the one the write under way
+// then made. Returns how many probes ran while their verdict changed.
+struct UnderTraffic {
+  size_t probes = 0, changing = 0;
+  int in_place = 0;
+};
+UnderTraffic writes_under_traffic(
+    FirewallProgram& fw, const std::vector<std::vector<uint8_t>>& frames, int writes,
+    const std::function<uint32_t(const rampart::test::XdpRunResult&)>& verdict,
+    std::vector<std::vector<uint32_t>>& verdicts, const std::function<bool(int)>& write,
+    const std::function<std::string(uint32_t)>& describe) {
+  struct Seen {
+    uint32_t probe, verdict;
+    uint64_t from, to;  // writes done before and after the run
+  };
+  std::atomic<uint64_t> done{0};
+  std::atomic<bool> stop{false};
+  std::vector<Seen> seen;
+  std::thread traffic([&] {
+    uint64_t last_from = 0, kept = 0;
+    for (uint32_t n = 0; !stop.load(); ++n) {
+      const uint32_t i = n % static_cast<uint32_t>(frames.size());
+      const uint64_t from = done.load(std::memory_order_acquire);
+      const auto res = fw.run(frames[i]);
+      const uint64_t to = done.load(std::memory_order_acquire);
+      // At most 500 a write: enough to judge each, bounded under sanitizers.
+      if (from != last_from) kept = 0, last_from = from;
+      if (++kept <= 500) seen.push_back({i, verdict(res), from, to});
+    }
+  });
+  struct Join {
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~Join() {
+      stop = true;
+      t.join();
+    }
+  };
+  UnderTraffic out;
+  {
+    Join join{stop, traffic};
+    for (int w = 0; w < writes; ++w) {
+      out.in_place += write(w);
+      done.store(w + 1, std::memory_order_release);
+    }
+  }
+  out.probes = seen.size();
+  EXPECT_GT(seen.size(), size_t(writes)) << "traffic ran during the writes";
+  size_t wrong = 0;
+  for (const auto& s : seen) {
+    const uint64_t last = std::min<uint64_t>(s.to + 1, writes);
+    bool one = false;
+    for (uint64_t k = s.from; k <= last && !one; ++k) one = verdicts[k][s.probe] == s.verdict;
+    if (!one) {
+      ++wrong;
+      ADD_FAILURE() << "probe " << s.probe << " (" << describe(s.probe) << ") got " << s.verdict
+                    << " during writes " << s.from << ".." << s.to;
+      if (wrong > 5) break;
+    }
+    out.changing += verdicts[s.from][s.probe] != verdicts[last][s.probe];
+  }
+  EXPECT_EQ(wrong, 0u) << "packets judged by no state current while they ran";
+  std::printf("%zu probes during %d writes (%d in place), %zu while their verdict changed\n",
+              out.probes, writes, out.in_place, out.changing);
+  return out;
+}
+
 // Rules written in place under traffic, as the engine writes them: 1,000
 // writes (a rule added, replaced or deleted each), every one into the live
 // instance while another thread runs probes through the root. Each probe's
@@ -858,29 +930,10 @@ TEST_F(Firewall, RulesWrittenInPlaceUnderTrafficJudgeEachPacketByOneGeneration) 
   auto tables = std::make_unique<rampart::firewall::RuleTables>(ordered(), Action::allow, 0);
   ASSERT_FALSE(fw.apply(*tables, grace.request())) << "built whole: an instance";
 
-  struct Seen {
-    uint32_t probe, id;
-    uint64_t from, to;  // writes done before and after the run
-  };
-  std::atomic<uint64_t> writes{0};
-  std::atomic<bool> stop{false};
-  std::vector<Seen> seen;
-  std::thread traffic([&] {
-    uint64_t last_from = 0, kept = 0;
-    for (uint32_t n = 0; !stop.load(); ++n) {
-      const uint32_t i = n % probes.size();
-      const uint64_t from = writes.load(std::memory_order_acquire);
-      const auto res = fw.run(probes[i].frame);
-      const uint64_t to = writes.load(std::memory_order_acquire);
-      // At most 500 a write: enough to judge each, bounded under sanitizers.
-      if (from != last_from) kept = 0, last_from = from;
-      if (++kept <= 500)
-        seen.push_back({i, res.has_meta ? res.meta.rule_id : 0xffffffffu, from, to});
-    }
-  });
+  std::vector<std::vector<uint8_t>> frames;
+  for (const auto& p : probes) frames.push_back(p.frame);
   constexpr int kWrites = 1000;
-  int in_place = 0, rebuilt = 0;
-  for (int w = 0; w < kWrites; ++w) {
+  const auto write = [&](int) {
     tables->reclaim([&](uint64_t t) { return grace.done(t); });
     std::optional<Rule> before, after;
     const int op = gen.pick(10);
@@ -903,35 +956,19 @@ TEST_F(Firewall, RulesWrittenInPlaceUnderTrafficJudgeEachPacketByOneGeneration) 
                                                                tables->capacity());
     }
     if (const uint64_t t = tables->next_slot_ticket()) {
-      ASSERT_TRUE(grace.wait(t));
+      if (!grace.wait(t)) throw std::runtime_error("no grace period");
     }
-    (fw.apply(*tables, grace.request()) ? in_place : rebuilt)++;
-    writes.store(w + 1, std::memory_order_release);
-  }
-  stop = true;
-  traffic.join();
+    return fw.apply(*tables, grace.request());
+  };
+  const auto r = writes_under_traffic(
+      fw, frames, kWrites,
+      [](const rampart::test::XdpRunResult& res) {
+        return res.has_meta ? res.meta.rule_id : 0xffffffffu;
+      },
+      verdicts, write, [&](uint32_t i) { return probes[i].what; });
 
-  EXPECT_GT(in_place, kWrites * 9 / 10) << rebuilt << " rebuilt";
-  ASSERT_GT(seen.size(), size_t(kWrites)) << "traffic ran during the writes";
-  size_t mixed = 0, changing = 0;
-  for (const auto& s : seen) {
-    // Current during the run: generation `from`, and the one the write
-    // under way then made (up to `to` + 1).
-    const uint64_t last = std::min<uint64_t>(s.to + 1, kWrites);
-    bool one = false;
-    for (uint64_t k = s.from; k <= last && !one; ++k) one = verdicts[k][s.probe] == s.id;
-    if (!one) {
-      ++mixed;
-      ADD_FAILURE() << "probe " << s.probe << " (" << probes[s.probe].what << ") got rule " << s.id
-                    << " during writes " << s.from << ".." << s.to;
-      if (mixed > 5) break;
-    }
-    changing += verdicts[s.from][s.probe] != verdicts[last][s.probe];
-  }
-  std::printf("%zu probes during %d writes (%d in place), %zu while their verdict changed\n",
-              seen.size(), kWrites, in_place, changing);
-  EXPECT_EQ(mixed, 0u) << "packets judged by no one generation";
-  EXPECT_GT(changing, 100u) << "probes whose verdict the writes changed while they ran";
+  EXPECT_GT(r.in_place, kWrites * 9 / 10);
+  EXPECT_GT(r.changing, 100u) << "probes whose verdict the writes changed while they ran";
   // The last generation, once the writes are done.
   for (size_t i = 0; i < probes.size(); ++i)
     EXPECT_EQ(fw.run(probes[i].frame).meta.rule_id, verdicts[kWrites][i]) << probes[i].what;
@@ -1011,7 +1048,7 @@ TEST_F(Firewall, RulesWrittenInPlaceTakeTheirPlaceAroundTheBlocklist) {
   deny.protocol = 17;
   deny.src = cidr("11.0.0.0/8");  // the source field in use: rules written may name one
   rampart::firewall::RuleTables tables({deny}, Action::allow, 10);
-  const auto bl = blocklist_of({"10.0.0.0/8"});
+  rampart::firewall::Blocklist bl({cidr("10.0.0.0/8")});
   ASSERT_FALSE(fw.apply(tables, 0, &bl));
   ASSERT_EQ(tables.set().block_index, 0u) << "no compiled rule ahead of the blocklist";
   EXPECT_EQ(fw.run(udp_from("10.9.9.9")).action, XDP_DROP);
@@ -1037,6 +1074,100 @@ TEST_F(Firewall, RulesWrittenInPlaceTakeTheirPlaceAroundTheBlocklist) {
   ASSERT_TRUE(tables.change(&early, nullptr));
   ASSERT_TRUE(fw.apply(tables, 0, &bl));
   EXPECT_EQ(fw.run(udp_from("10.9.9.9")).action, XDP_DROP) << "the exception deleted";
+}
+
+// Blocklist entries written into the live tables while traffic runs: a
+// source listed (or not) before and after a write is judged so during it,
+// whatever blocks the write moved and whatever it reused.
+TEST_F(Firewall, BlocklistWrittenInPlaceUnderTrafficFindsEachSourceAsBeforeOrAsAfter) {
+  std::mt19937 rng(20261201);
+  // In four /16s (16 blocks), /23-/32: most writes move a block.
+  auto hot = [&] {
+    static const char* const homes[] = {"10.1.0.0", "10.2.0.0", "172.16.0.0", "192.168.0.0"};
+    rampart::firewall::Cidr c = cidr(homes[rng() % 4]);
+    c.prefix_len = static_cast<uint8_t>(rng() % 5 == 0 ? 23 + rng() % 2 : 25 + rng() % 8);
+    const uint32_t bits = static_cast<uint32_t>(rng()) & 0xffff;
+    c.addr[2] = static_cast<uint8_t>(bits >> 8);
+    c.addr[3] = static_cast<uint8_t>(bits);
+    for (unsigned bit = c.prefix_len; bit < 32; ++bit) c.addr[bit / 8] &= ~(0x80 >> (bit % 8));
+    return c;
+  };
+  std::vector<rampart::firewall::Cidr> base, added;
+  for (int i = 0; i < 1500; ++i) base.push_back(hot());
+  rampart::firewall::Blocklist live(base);
+  struct Probe {
+    std::array<uint8_t, 4> addr;
+    std::vector<uint8_t> frame;
+  };
+  std::vector<Probe> probes;
+  for (int i = 0; i < 32; ++i) {
+    auto h = hot();
+    if (i % 2) h = base[rng() % base.size()];  // inside a listed prefix
+    const uint32_t host = static_cast<uint32_t>(rng()) & ~(~0u << (32 - h.prefix_len));
+    for (int b = 0; b < 4; ++b) h.addr[b] |= static_cast<uint8_t>(host >> (24 - 8 * b));
+    h.prefix_len = 32;
+    const std::string src = rampart::firewall::format_cidr(h);
+    probes.push_back(
+        {{h.addr[0], h.addr[1], h.addr[2], h.addr[3]}, udp_from(src.substr(0, src.find('/')))});
+  }
+  auto listed = [&] {  // 1: dropped
+    std::vector<uint32_t> v;
+    for (const auto& p : probes) v.push_back(blocklisted(live.tables(), 4, p.addr.data()));
+    return v;
+  };
+  std::vector<std::vector<uint32_t>> verdicts = {listed()};  // after k writes
+  constexpr int kWrites = 1000;
+  verdicts.reserve(kWrites + 1);
+
+  FirewallProgram fw;
+  rampart::bpf::GracePeriods grace;
+  ASSERT_TRUE(grace.available());
+  rampart::firewall::RuleTables tables({}, Action::allow, 0);
+  ASSERT_FALSE(fw.apply(tables, grace.request(), &live)) << "built whole: an instance";
+
+  std::vector<std::vector<uint8_t>> frames;
+  for (const auto& p : probes) frames.push_back(p.frame);
+  const auto write = [&](int w) {
+    const auto passed = [&](uint64_t t) { return grace.done(t); };
+    tables.reclaim(passed);
+    live.reclaim(passed);
+    for (int op = 0; op < 1 + w % 3; ++op) {
+      if (added.empty() || rng() % 5 < 3) {
+        // Most of them over a probe's source: verdicts change under traffic.
+        auto c = hot();
+        if (rng() % 4) {
+          const auto& a = probes[rng() % probes.size()].addr;
+          std::copy(a.begin(), a.end(), c.addr.begin());
+          for (unsigned bit = c.prefix_len; bit < 32; ++bit)
+            c.addr[bit / 8] &= ~(0x80 >> (bit % 8));
+        }
+        added.push_back(c);
+        live.add(added.back());
+      } else {
+        const size_t at = rng() % added.size();
+        live.remove(added[at]);
+        added.erase(added.begin() + static_cast<std::ptrdiff_t>(at));
+      }
+    }
+    verdicts.push_back(listed());
+    if (const uint64_t t = tables.next_slot_ticket()) {
+      if (!grace.wait(t)) throw std::runtime_error("no grace period");
+    }
+    return fw.apply(tables, grace.request(), &live);
+  };
+  const auto r = writes_under_traffic(
+      fw, frames, kWrites,
+      [](const rampart::test::XdpRunResult& res) { return res.action == XDP_DROP ? 1u : 0u; },
+      verdicts, write,
+      [&](uint32_t i) {
+        const auto& a = probes[i].addr;
+        return std::to_string(a[0]) + "." + std::to_string(a[1]) + "." + std::to_string(a[2]) +
+               "." + std::to_string(a[3]);
+      });
+  EXPECT_GT(r.in_place, kWrites * 9 / 10);
+  EXPECT_GT(r.changing, 10u) << "probes whose verdict the writes changed while they ran";
+  for (size_t i = 0; i < probes.size(); ++i)
+    EXPECT_EQ(fw.run(probes[i].frame).action, verdicts[kWrites][i] ? XDP_DROP : XDP_PASS) << i;
 }
 
 TEST_F(Firewall, BlocklistAgreesWithTheReferenceOnARandomLargeList) {

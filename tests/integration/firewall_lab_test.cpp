@@ -150,6 +150,13 @@ class FirewallLab : public ::testing::Test {
                                   const std::string& body = "") {
     return lab_->in_ns(lab_->ns_b(), [&] { return client_->call(method, path, body); });
   }
+  // rampart_program_installs_total{how} (started with the metrics plugin).
+  double installs(const std::string& how) {
+    const uint16_t metrics = rampart::test::listening_port(daemon_->output(), "metrics");
+    const auto text = lab_->in_ns(
+        lab_->ns_b(), [&] { return rampart::test::http(metrics, "GET", "/metrics").body; });
+    return rampart::test::metric_value(text, "rampart_program_installs_total{how=\"" + how + "\"");
+  }
   void reload(size_t nth) {
     daemon_->signal(SIGHUP);
     ASSERT_TRUE(daemon_->wait_for("configuration reloaded", nth)) << daemon_->output();
@@ -598,7 +605,8 @@ TEST_F(FirewallLab, RuleAddedOverRestDropsRealPackets) {
 // restart.
 TEST_F(FirewallLab, BlocklistEntriesOverRestDropAtOnceExpireAndComeBack) {
   const auto cfg = write_config("[]", "    blocklist: {prefixes: [203.0.113.0/24]}\n");
-  ASSERT_NO_FATAL_FAILURE(start_with_rest(cfg));
+  ASSERT_NO_FATAL_FAILURE(start_with_rest(cfg, "  metrics: {listen: \"127.0.0.1:0\"}\n",
+                                          "] ready plugins=firewall,log,metrics,rest refused=0"));
   expect_all(lab_->send_and_count(kPackets), kPackets, "host A is not listed");
 
   auto r = api("POST", "/api/v1/blocklist/rules",
@@ -631,13 +639,19 @@ TEST_F(FirewallLab, BlocklistEntriesOverRestDropAtOnceExpireAndComeBack) {
   ASSERT_EQ(r.status, 204) << r.body;
   expect_all(lab_->send_and_count(kPackets), kPackets, "deleted: passes again");
 
-  // Paging through entries of several owners, in id order.
+  // Paging through entries of several owners, in id order. Each entry is
+  // written into the live instance's tables: nothing loaded or refilled.
+  const double loaded = installs("loaded"), refilled = installs("refilled"),
+               in_place = installs("in_place");
   for (int i = 0; i < 5; ++i) {
     r = api("POST", "/api/v1/blocklist/rules",
             R"({"id":)" + std::to_string(100 + i) + R"(,"prefix":"192.0.2.)" +
                 std::to_string(10 + i) + R"(","owner":")" + (i % 2 ? "ddos" : "ips") + R"("})");
     ASSERT_EQ(r.status, 201) << r.body;
   }
+  EXPECT_EQ(installs("loaded"), loaded);
+  EXPECT_EQ(installs("refilled"), refilled);
+  EXPECT_EQ(installs("in_place") - in_place, 5.0);
   std::vector<std::string> seen;
   std::string cursor;
   for (int page = 0; page < 10; ++page) {
@@ -680,7 +694,7 @@ TEST_F(FirewallLab, BlocklistEntriesOverRestDropAtOnceExpireAndComeBack) {
   ASSERT_EQ(r.status, 201) << r.body;
   daemon_->signal(SIGKILL);
   daemon_->wait_exit();
-  ASSERT_NO_FATAL_FAILURE(start(cfg, "] ready plugins=firewall,log,rest refused=0"));
+  ASSERT_NO_FATAL_FAILURE(start(cfg, "] ready plugins=firewall,log,metrics,rest refused=0"));
   expect_all(lab_->send_and_count(kPackets), 0, "restarted: the entry came back from SQLite");
 }
 
@@ -692,12 +706,6 @@ TEST_F(FirewallLab, RuleWritesChangeTheLiveTablesAndKeepHitCounters) {
   const auto cfg = write_config("[{id: 1, action: deny, src_ip: 198.18.0.1/32}]", "");
   ASSERT_NO_FATAL_FAILURE(start_with_rest(cfg, "  metrics: {listen: \"127.0.0.1:0\"}\n",
                                           "] ready plugins=firewall,log,metrics,rest refused=0"));
-  const uint16_t metrics = rampart::test::listening_port(daemon_->output(), "metrics");
-  auto installs = [&](const std::string& how) {
-    const auto text = lab_->in_ns(
-        lab_->ns_b(), [&] { return rampart::test::http(metrics, "GET", "/metrics").body; });
-    return rampart::test::metric_value(text, "rampart_program_installs_total{how=\"" + how + "\"");
-  };
   auto hits_of_rule_1 = [&] {
     const auto r = api("GET", "/api/v1/firewall/status");
     const auto at = r.body.find(R"({"id":1,"priority_index":)");

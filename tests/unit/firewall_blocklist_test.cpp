@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <random>
 #include <sstream>
 
@@ -45,6 +47,14 @@ Cidr random_prefix(std::mt19937& rng, uint8_t family, unsigned len) {
   return c;
 }
 
+// Groups (partly listed /24s) over every l1 entry's block.
+size_t groups_in(const CompiledBlocklist& bl) {
+  size_t n = 0;
+  for (uint32_t i = 0; bl.has_v4 && i < RAMPART_FW_BLOCK4_L1; ++i)
+    n += static_cast<size_t>(__builtin_popcountll(block4(bl, i).grouped));
+  return n;
+}
+
 TEST(FirewallBlocklist, ListsExactlyThePrefixesGiven) {
   const std::vector<Cidr> list = {cidr("10.0.0.0/8"),      cidr("192.0.2.0/24"),
                                   cidr("198.51.100.7"),    cidr("198.51.100.128/25"),
@@ -54,7 +64,7 @@ TEST(FirewallBlocklist, ListsExactlyThePrefixesGiven) {
   EXPECT_EQ(bl.prefixes, list.size());
   EXPECT_TRUE(bl.has_v4);
   EXPECT_EQ(bl.l1.size(), RAMPART_FW_BLOCK4_L1);
-  EXPECT_EQ(bl.tbl8.size(), 2u * 4) << "one group for 198.51.100.x and one for 203.0.113.x";
+  EXPECT_EQ(groups_in(bl), 2u) << "one group for 198.51.100.x and one for 203.0.113.x";
   size_t any24 = 0;
   for (const uint64_t w : bl.any) any24 += static_cast<size_t>(__builtin_popcountll(w));
   EXPECT_EQ(any24, 65536u + 1 + 1 + 1) << "every /24 of 10/8, 192.0.2, 198.51.100, 203.0.113";
@@ -89,7 +99,7 @@ TEST(FirewallBlocklist, DuplicatesAndNestedPrefixesCollapse) {
       compile_blocklist({cidr("10.1.2.3"), cidr("10.1.2.3"), cidr("10.1.2.0/24"),
                          cidr("10.1.0.0/16"), cidr("2001:db8::/32"), cidr("2001:db8::/32")});
   EXPECT_EQ(bl.prefixes, 4u);
-  EXPECT_TRUE(bl.tbl8.empty()) << "a /32 inside a listed /24 needs no group";
+  EXPECT_EQ(groups_in(bl), 0u) << "a /32 inside a listed /24 needs no group";
   EXPECT_EQ(bl.v6.size(), 1u);
 }
 
@@ -144,16 +154,11 @@ void expect_same_tables(const CompiledBlocklist& got, const CompiledBlocklist& w
   ASSERT_GE(got.tbl8_capacity, got.tbl8.size()) << when;
   ASSERT_TRUE(got.any == want.any) << when;
   for (uint32_t i = 0; i < RAMPART_FW_BLOCK4_L1; ++i) {
-    const auto &g = got.l1[i], &w = want.l1[i];
+    const Block4 g = block4(got, i), w = block4(want, i);
     ASSERT_EQ(g.listed, w.listed) << when << ", l1 entry " << i;
     ASSERT_EQ(g.grouped, w.grouped) << when << ", l1 entry " << i;
-    for (uint32_t n = 0; n < static_cast<uint32_t>(__builtin_popcountll(g.grouped)); ++n) {
-      for (uint32_t word = 0; word < 4; ++word) {
-        ASSERT_EQ(got.tbl8.at((size_t(g.rank) + n) * 4 + word),
-                  want.tbl8.at((size_t(w.rank) + n) * 4 + word))
-            << when << ", l1 entry " << i << " group " << n;
-      }
-    }
+    const size_t words = size_t(__builtin_popcountll(g.grouped)) * RAMPART_FW_BLOCK4_GROUP;
+    ASSERT_TRUE(std::equal(g.groups, g.groups + words, w.groups)) << when << ", l1 entry " << i;
   }
 }
 
@@ -265,6 +270,213 @@ TEST(FirewallBlocklist, ItsChangeListsCoverEveryByteThatChanged) {
     for (const auto& r : ch.any) listed += r.second;
     EXPECT_LT(listed, after.any.size() * 8 / 10) << "changes, not the table";
   }
+}
+
+// The IPv4 tables as one kernel instance holds them, written the way the
+// host writes a change in place: the listed ranges of fw_block4_tbl8, then
+// fw_block4_l1, then fw_block4_any (image order), each range and element
+// last first, a word at a time.
+struct KernelImage {
+  std::vector<uint64_t> any, tbl8;
+  std::vector<uint32_t> l1;
+  explicit KernelImage(const CompiledBlocklist& t) : any(t.any), tbl8(t.tbl8), l1(t.l1) {
+    tbl8.resize(t.tbl8_capacity, 0);
+  }
+  // One store per word, in the host's order.
+  std::vector<std::function<void()>> stores(const CompiledBlocklist& t,
+                                            const Blocklist::Changes& ch) {
+    std::vector<std::function<void()>> out;
+    auto words = [&](auto& dst, const auto& src, const auto& ranges) {
+      using W = typename std::decay_t<decltype(dst)>::value_type;
+      for (auto r = ranges.rbegin(); r != ranges.rend(); ++r) {
+        for (uint64_t e = (r->first + r->second) / sizeof(W); e-- > r->first / sizeof(W);) {
+          if (e >= dst.size()) continue;
+          const W v = e < src.size() ? src[e] : W{0};
+          out.push_back([&dst, e, v] { dst[e] = v; });
+        }
+      }
+    };
+    words(tbl8, t.tbl8, ch.tbl8);
+    words(l1, t.l1, ch.l1);
+    words(any, t.any, ch.any);
+    return out;
+  }
+};
+
+// A packet's lookup of its source, as fw_classify.h's block4_listed does
+// it: the `any` word, the l1 entry, then the block it names, each read at
+// a later moment than the one before.
+struct Reader {
+  uint32_t addr;
+  size_t pool;                     // index into the addresses
+  std::shared_ptr<KernelImage> k;  // the instance it runs in
+  size_t from;                     // the last state installed when it began
+  size_t block_at = 0;             // the last state installed when it read l1
+  int stage = 0;                   // reads done
+  uint32_t block = 0;
+  bool verdict = false, done = false;
+  void step(size_t installed) {
+    const uint32_t bit = (addr >> 8) & 63;
+    if (stage == 0) {
+      if (!((k->any[addr >> 14] >> bit) & 1)) done = true;
+    } else if (stage == 1) {
+      block = k->l1[addr >> 14];
+      block_at = installed;
+    } else {
+      const uint64_t listed = k->tbl8.at(block), grouped = k->tbl8.at(block + 1);
+      if ((listed >> bit) & 1) {
+        verdict = true;
+      } else if ((grouped >> bit) & 1) {
+        const uint64_t below = bit ? grouped & (~0ull >> (64 - bit)) : 0;
+        const uint64_t w =
+            k->tbl8.at(block + RAMPART_FW_BLOCK4_HEAD + size_t(__builtin_popcountll(below)) * 4 +
+                       ((addr & 0xff) >> 6));
+        verdict = (w >> (addr & 63)) & 1;
+      }
+      done = true;
+    }
+    ++stage;
+  }
+};
+
+TEST(FirewallBlocklist, WrittenInPlaceEveryPacketFindsItsSourceAsBeforeOrAsAfter) {
+  // Packets in flight while prefixes are added and removed and the host
+  // writes each install into the live tables; some take many installs to
+  // finish (a grace period is as long as the slowest). A packet whose
+  // source is listed (or not) in every state installed while it ran must
+  // be judged so: a block reused before its grace period, or an entry
+  // written before its block, judges it by neither.
+  std::mt19937 rng(20261201);
+  std::vector<Cidr> base;
+  // Prefixes in four /16s (16 l1 entries), none shadowing a whole /16:
+  // their blocks change at nearly every install.
+  auto hot = [&] {
+    Cidr c = clustered_prefix(rng);
+    while (c.family != 4 || c.prefix_len < 23) c = clustered_prefix(rng);
+    return c;
+  };
+  for (int i = 0; i < 600; ++i) base.push_back(hot());
+  Blocklist live(base);
+  live.clear_changes();
+  auto k = std::make_shared<KernelImage>(live.tables());
+  std::vector<uint32_t> addrs;  // sources: in the clustered /16s, and their /8s
+  for (int i = 0; i < 4000; ++i) {
+    static const uint32_t homes[] = {0x0a010000, 0x0a020000, 0xac100000, 0xc0a80000};
+    const uint32_t home = homes[rng() % 4];
+    if (i % 2) {  // inside a listed prefix
+      const Cidr& p = base[rng() % base.size()];
+      const uint32_t net = uint32_t{p.addr[0]} << 24 | uint32_t{p.addr[1]} << 16 |
+                           uint32_t{p.addr[2]} << 8 | p.addr[3];
+      addrs.push_back(net | (static_cast<uint32_t>(rng()) & ~(~0u << (32 - p.prefix_len))));
+      continue;
+    }
+    addrs.push_back(i % 8 ? home | (rng() & 0xffff) : (home & 0xff000000) | (rng() & 0xffffff));
+  }
+  auto verdicts = [&] {
+    std::vector<bool> v(addrs.size());
+    for (size_t i = 0; i < addrs.size(); ++i) {
+      const uint8_t b[4] = {uint8_t(addrs[i] >> 24), uint8_t(addrs[i] >> 16),
+                            uint8_t(addrs[i] >> 8), uint8_t(addrs[i])};
+      v[i] = blocklisted(live.tables(), 4, b);
+    }
+    return v;
+  };
+  std::vector<std::vector<bool>> state = {verdicts()};  // by install
+  std::vector<bool> next = state.back();                // the state being written
+  std::vector<uint64_t> ended = {0};                    // the tick each install ended at
+  std::vector<Reader> flying;
+  std::vector<uint64_t> started;  // by reader: the tick it began at
+  uint64_t now = 0;
+  size_t judged = 0, late = 0, held = 0, in_place = 0;
+  std::vector<Cidr> added;
+  auto finish = [&](Reader& r) {
+    const size_t to = state.size();  // states up to the one being written
+    bool same = true;
+    for (size_t s = r.from + 1; s < to && same; ++s)
+      same = state[s][r.pool] == state[r.from][r.pool];
+    // An install being written may show its new state: compare with it too.
+    same = same && next[r.pool] == state[r.from][r.pool];
+    if (same) {
+      ASSERT_EQ(r.verdict, state[r.from][r.pool])
+          << "source " << (r.addr >> 24) << "." << ((r.addr >> 16) & 255) << "."
+          << ((r.addr >> 8) & 255) << "." << (r.addr & 255) << " began at state " << r.from
+          << ", installs since " << to - 1 - r.from;
+      ++judged;
+      if (r.block && r.block_at + 1 < state.size()) ++late;  // its block read installs later
+    }
+  };
+  auto tick = [&] {
+    ++now;
+    if (rng() % 2 == 0) {
+      const size_t a = rng() % addrs.size();
+      flying.push_back(Reader{addrs[a], a, k, state.size() - 1});
+      started.push_back(now);
+    }
+    for (size_t i = 0; i < flying.size();) {
+      Reader& r = flying[i];
+      // Most advance soon; one source in 8 lingers across installs.
+      if (rng() % (r.pool % 16 == 5 || r.pool % 16 == 6 ? 3000 : 2) == 0) r.step(state.size() - 1);
+      if (r.done) {
+        finish(r);
+        if (HasFatalFailure()) return;
+        flying.erase(flying.begin() + static_cast<std::ptrdiff_t>(i));
+        started.erase(started.begin() + static_cast<std::ptrdiff_t>(i));
+        continue;
+      }
+      ++i;
+    }
+  };
+  for (int install = 1; install <= 400; ++install) {
+    // A grace period past install T: every packet begun before it ended
+    // has finished.
+    live.reclaim([&](uint64_t t) {
+      for (const uint64_t s : started) {
+        if (s <= ended[t]) return false;
+      }
+      return true;
+    });
+    for (int op = 0; op < 1 + install % 4; ++op) {
+      if (added.empty() || rng() % 5 < 3) {
+        added.push_back(hot());
+        live.add(added.back());
+      } else {
+        const size_t at = rng() % added.size();
+        live.remove(added[at]);
+        added.erase(added.begin() + static_cast<std::ptrdiff_t>(at));
+      }
+    }
+    next = verdicts();
+    const auto& ch = live.changes();
+    if (ch.all || live.tables().tbl8_capacity != k->tbl8.size()) {
+      // Another shape: a new instance; packets in the old one finish there.
+      k = std::make_shared<KernelImage>(live.tables());
+    } else {
+      ++in_place;
+      for (auto& store : k->stores(live.tables(), ch)) {
+        tick();
+        if (HasFatalFailure()) return;
+        store();
+      }
+    }
+    live.installed(static_cast<uint64_t>(install));
+    live.clear_changes();
+    state.push_back(next);
+    ended.push_back(now);
+    for (int i = 0; i < 40; ++i) {  // packets between installs
+      tick();
+      if (HasFatalFailure()) return;
+    }
+    held = std::max(held, flying.size());
+  }
+  while (!flying.empty()) {
+    for (auto& r : flying) r.step(state.size() - 1);
+    tick();
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_GT(in_place, 300u) << "most installs keep the shape";
+  EXPECT_GT(judged, 5000u);
+  EXPECT_GT(held, 20u) << "packets in flight across installs";
+  EXPECT_GT(late, 200u) << "blocks read installs after their entry";
 }
 
 TEST(FirewallBlocklist, RemovingWhatWasNotAddedIsRefusedAndChangesNothing) {

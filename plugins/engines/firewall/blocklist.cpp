@@ -40,30 +40,49 @@ struct Dir24 {
     for (uint32_t h = lo; h < lo + n; ++h) g[h >> 6] |= 1ull << (h & 63);
   }
 
-  // The kernel's layout: bitmaps over 64 /24s with the running group count,
-  // groups renumbered in address order.
-  void compact(CompiledBlocklist& bl) const {
-    bl.any.assign(RAMPART_FW_BLOCK4_L1, 0);
-    bl.l1.assign(RAMPART_FW_BLOCK4_L1, rampart_fw_block4_l1{});
-    bl.tbl8.clear();
-    bl.tbl8.reserve(groups.size());
-    for (uint32_t i = 0; i < RAMPART_FW_BLOCK4_L1; ++i) {
-      rampart_fw_block4_l1& e = bl.l1[i];
-      e.rank = static_cast<uint32_t>(bl.tbl8.size() / 4);
-      for (uint32_t bit = 0; bit < 64; ++bit) {
-        const uint32_t v = tbl24[i << 6 | bit];
-        if (v == 1) {
-          e.listed |= 1ull << bit;
-        } else if (v >= 2) {
-          e.grouped |= 1ull << bit;
-          const uint64_t* g = &groups[(v - 2) * 4];
-          bl.tbl8.insert(bl.tbl8.end(), g, g + 4);
-        }
-      }
-      bl.any[i] = e.listed | e.grouped;
+  // The kernel's layout: after the empty block, each l1 entry's block in
+  // address order, in a size class with room for its groups.
+  void compact(CompiledBlocklist& bl) const;
+};
+
+constexpr unsigned kHead = RAMPART_FW_BLOCK4_HEAD, kGroup = RAMPART_FW_BLOCK4_GROUP;
+
+// Size classes: room for 0, 1, 2, 4 .. 64 groups.
+uint32_t room_of(unsigned cls) { return cls ? 1u << (cls - 1) : 0; }
+unsigned class_for(uint32_t groups) {
+  unsigned c = 0;
+  while (room_of(c) < groups) ++c;
+  return c;
+}
+size_t words_of(unsigned cls) { return kHead + size_t{room_of(cls)} * kGroup; }
+
+void Dir24::compact(CompiledBlocklist& bl) const {
+  bl.any.assign(RAMPART_FW_BLOCK4_L1, 0);
+  bl.l1.assign(RAMPART_FW_BLOCK4_L1, 0);
+  bl.tbl8.assign(kHead, 0);  // the empty block
+  bl.tbl8.reserve(kHead + groups.size() + groups.size() / 2);
+  for (uint32_t i = 0; i < RAMPART_FW_BLOCK4_L1; ++i) {
+    uint64_t listed = 0, grouped = 0;
+    for (uint32_t bit = 0; bit < 64; ++bit) {
+      const uint32_t v = tbl24[i << 6 | bit];
+      if (v == 1) listed |= 1ull << bit;
+      if (v >= 2) grouped |= 1ull << bit;
+    }
+    if (!(listed | grouped)) continue;
+    bl.any[i] = listed | grouped;
+    const size_t at = bl.tbl8.size();
+    bl.l1[i] = static_cast<uint32_t>(at);
+    bl.tbl8.resize(at + words_of(class_for(static_cast<uint32_t>(__builtin_popcountll(grouped)))),
+                   0);
+    bl.tbl8[at] = listed;
+    bl.tbl8[at + 1] = grouped;
+    uint64_t* to = &bl.tbl8[at + kHead];
+    for (uint64_t g = grouped; g; g &= g - 1, to += kGroup) {
+      const uint32_t v = tbl24[i << 6 | static_cast<uint32_t>(__builtin_ctzll(g))];
+      std::copy_n(&groups[(v - 2) * 4], kGroup, to);
     }
   }
-};
+}
 
 rampart_fw_lpm6_key v6_key(const uint8_t* addr, unsigned len) {
   rampart_fw_lpm6_key k{};
@@ -102,8 +121,6 @@ std::array<uint8_t, 20> v6_bytes(const rampart_fw_lpm6_key& k) {
   std::memcpy(b.data(), &k, sizeof k);
   return b;
 }
-
-unsigned floor_log2(uint32_t n) { return 31u - static_cast<unsigned>(__builtin_clz(n)); }
 
 std::string_view trim(std::string_view s) {
   const auto b = s.find_first_not_of(" \t\r");
@@ -163,9 +180,10 @@ Blocklist::Blocklist(const std::vector<Cidr>& base) : t_(compile_blocklist(base)
   std::sort(base4_.begin(), base4_.end());
   base4_.erase(std::unique(base4_.begin(), base4_.end()), base4_.end());
   if (t_.has_v4) {
-    cap_.resize(RAMPART_FW_BLOCK4_L1);
+    cls_.resize(RAMPART_FW_BLOCK4_L1);
     for (uint32_t i = 0; i < RAMPART_FW_BLOCK4_L1; ++i)
-      cap_[i] = static_cast<uint8_t>(__builtin_popcountll(t_.l1[i].grouped));
+      cls_[i] = static_cast<uint8_t>(
+          class_for(static_cast<uint32_t>(__builtin_popcountll(block4(t_, i).grouped))));
   }
   for (const auto& k : t_.v6) {
     v6count_[v6_bytes(k)] = 1;
@@ -187,13 +205,21 @@ void mark(std::vector<std::pair<uint64_t, uint64_t>>& r, uint64_t off, uint64_t 
 
 }  // namespace
 
-void Blocklist::touch_l1(uint32_t i) {
-  mark(changes_.any, uint64_t{i} * sizeof(uint64_t), sizeof(uint64_t));
-  mark(changes_.l1, uint64_t{i} * sizeof(rampart_fw_block4_l1), sizeof(rampart_fw_block4_l1));
+Block4 block4(const CompiledBlocklist& bl, uint32_t i) {
+  Block4 b;
+  if (!bl.has_v4) return b;
+  const uint32_t at = bl.l1.at(i);
+  b.listed = bl.tbl8.at(at);
+  b.grouped = bl.tbl8.at(at + 1);
+  b.groups = bl.tbl8.data() + at + kHead;
+  return b;
 }
 
-void Blocklist::touch_groups(uint32_t first, uint32_t n) {
-  if (n) mark(changes_.tbl8, uint64_t{first} * 32, uint64_t{n} * 32);
+void Blocklist::installed(uint64_t ticket) {
+  fresh_.clear();
+  if (letting_go_.empty()) return;
+  retired_.push_back({ticket, std::move(letting_go_)});
+  letting_go_.clear();
 }
 
 void Blocklist::add(const Cidr& c) {
@@ -242,96 +268,111 @@ void Blocklist::long_bits(uint32_t t, uint64_t bits[4]) const {
   });
 }
 
+void Blocklist::load(uint32_t i, Entry& e) const {
+  const Block4 b = block4(t_, i);
+  e.listed = b.listed;
+  e.grouped = b.grouped;
+  const uint64_t* from = b.groups;
+  for (uint64_t g = b.grouped; g; g &= g - 1, from += kGroup)
+    std::copy_n(from, kGroup, e.g[__builtin_ctzll(g)]);
+}
+
+// l1 entry i as `e`: written into a block no packet reads (one written
+// since the last install, else a free one), then pointed to.
+void Blocklist::store(uint32_t i, const Entry& e) {
+  const uint32_t old = t_.l1[i];
+  const unsigned old_cls = cls_[i];
+  uint32_t at = 0;
+  if (e.listed | e.grouped) {
+    const auto n = static_cast<uint32_t>(__builtin_popcountll(e.grouped));
+    const unsigned cls = class_for(n);
+    if (old && old_cls >= cls && fresh_.count(old)) {
+      at = old;
+    } else {
+      at = alloc(cls);
+      cls_[i] = static_cast<uint8_t>(cls);
+    }
+    t_.tbl8[at] = e.listed;
+    t_.tbl8[at + 1] = e.grouped;
+    uint64_t* to = &t_.tbl8[at + kHead];
+    for (uint64_t g = e.grouped; g; g &= g - 1, to += kGroup)
+      std::copy_n(e.g[__builtin_ctzll(g)], kGroup, to);
+    mark(changes_.tbl8, uint64_t{at} * 8, (kHead + uint64_t{n} * kGroup) * 8);
+  }
+  if (old && old != at) let_go(old, old_cls);
+  t_.l1[i] = at;
+  t_.any[i] = e.listed | e.grouped;
+  mark(changes_.any, uint64_t{i} * sizeof(uint64_t), sizeof(uint64_t));
+  mark(changes_.l1, uint64_t{i} * sizeof(uint32_t), sizeof(uint32_t));
+}
+
+// A block of size class `cls` no packet reads: a free one, else a new one
+// at the end (the table's capacity grows past its room: a new shape).
+uint32_t Blocklist::alloc(unsigned cls) {
+  uint32_t at;
+  if (!free_[cls].empty()) {
+    at = free_[cls].back();
+    free_[cls].pop_back();
+  } else {
+    at = static_cast<uint32_t>(t_.tbl8.size());
+    t_.tbl8.resize(t_.tbl8.size() + words_of(cls), 0);
+    if (t_.tbl8.size() > t_.tbl8_capacity) t_.tbl8_capacity = tbl8_room(t_.tbl8.size());
+  }
+  fresh_.insert(at);
+  return at;
+}
+
+// A block no l1 entry points to any more: free at once if no packet ever
+// read it, else once the next install's grace period has passed.
+void Blocklist::let_go(uint32_t at, unsigned cls) {
+  if (fresh_.erase(at)) {
+    free_[cls].push_back(at);
+    return;
+  }
+  letting_go_.emplace_back(at, static_cast<uint8_t>(cls));
+}
+
 // /24s first .. first+count-1 listed whole (their groups dropped) or not.
 void Blocklist::set_listed(uint32_t first, uint32_t count, bool listed) {
+  Entry e;
   for (uint32_t t = first; t < first + count;) {
     const uint32_t i = t >> 6, bit = t & 63, n = std::min(64 - bit, first + count - t);
     const uint64_t mask = n == 64 ? ~0ull : ((1ull << n) - 1) << bit;
-    rampart_fw_block4_l1& e = t_.l1[i];
+    load(i, e);
     if (listed) {
       e.listed |= mask;
-      for (uint64_t g = e.grouped & mask; g; g &= g - 1)
-        drop_group(i << 6 | static_cast<uint32_t>(__builtin_ctzll(g)));
+      e.grouped &= ~mask;
     } else {
       e.listed &= ~mask;
     }
-    t_.any[i] = e.listed | e.grouped;
-    touch_l1(i);
+    store(i, e);
     t += n;
   }
 }
 
 void Blocklist::set_group(uint32_t t, const uint64_t bits[4]) {
-  const uint32_t i = t >> 6, bit = t & 63;
-  rampart_fw_block4_l1& e = t_.l1[i];
-  const auto pos = static_cast<uint32_t>(__builtin_popcountll(e.grouped & ((1ull << bit) - 1)));
-  if ((e.grouped >> bit) & 1) {
-    std::copy_n(bits, 4, &t_.tbl8[(size_t(e.rank) + pos) * 4]);
-    touch_groups(e.rank + pos, 1);
-    return;
-  }
-  const auto n = static_cast<uint32_t>(__builtin_popcountll(e.grouped));
-  if (n + 1 > cap_[i]) move_block(i, n + 1);
-  uint64_t* blk = &t_.tbl8[size_t(e.rank) * 4];
-  std::memmove(blk + (pos + 1) * 4, blk + pos * 4, size_t(n - pos) * 32);
-  std::copy_n(bits, 4, blk + pos * 4);
-  e.grouped |= 1ull << bit;
-  t_.any[i] = e.listed | e.grouped;
-  touch_l1(i);
-  touch_groups(e.rank + pos, n + 1 - pos);
+  Entry e;
+  load(t >> 6, e);
+  std::copy_n(bits, kGroup, e.g[t & 63]);
+  e.grouped |= 1ull << (t & 63);
+  store(t >> 6, e);
 }
 
 void Blocklist::drop_group(uint32_t t) {
-  const uint32_t i = t >> 6, bit = t & 63;
-  rampart_fw_block4_l1& e = t_.l1[i];
-  if (!((e.grouped >> bit) & 1)) return;
-  const auto n = static_cast<uint32_t>(__builtin_popcountll(e.grouped));
-  const auto pos = static_cast<uint32_t>(__builtin_popcountll(e.grouped & ((1ull << bit) - 1)));
-  uint64_t* blk = &t_.tbl8[size_t(e.rank) * 4];
-  std::memmove(blk + pos * 4, blk + (pos + 1) * 4, size_t(n - pos - 1) * 32);
-  std::fill_n(blk + (n - 1) * 4, 4, 0);
-  e.grouped &= ~(1ull << bit);
-  t_.any[i] = e.listed | e.grouped;
-  touch_l1(i);
-  touch_groups(e.rank + pos, n - pos);
-}
-
-// l1 entry i's groups to a block of room for `need`: a free one or a new
-// one at the end; the old block, zeroed, is free.
-void Blocklist::move_block(uint32_t i, uint32_t need) {
-  uint32_t cap = 1;
-  while (cap < need) cap <<= 1;
-  uint32_t at = UINT32_MAX, got = 0;
-  for (unsigned k = floor_log2(cap); k < 7 && at == UINT32_MAX; ++k) {
-    if (free_[k].empty()) continue;
-    std::tie(at, got) = free_[k].back();
-    free_[k].pop_back();
-  }
-  if (at == UINT32_MAX) {
-    at = static_cast<uint32_t>(t_.tbl8.size() / 4);
-    got = cap;
-    t_.tbl8.resize(t_.tbl8.size() + size_t(cap) * 4, 0);
-    if (t_.tbl8.size() > t_.tbl8_capacity) t_.tbl8_capacity = tbl8_room(t_.tbl8.size());
-  }
-  rampart_fw_block4_l1& e = t_.l1[i];
-  const auto n = static_cast<uint32_t>(__builtin_popcountll(e.grouped));
-  uint64_t* from = &t_.tbl8[size_t(e.rank) * 4];
-  std::copy_n(from, size_t(n) * 4, &t_.tbl8[size_t(at) * 4]);
-  std::fill_n(from, size_t(n) * 4, 0);
-  touch_groups(e.rank, n);
-  touch_groups(at, n);
-  touch_l1(i);
-  if (cap_[i]) free_[floor_log2(cap_[i])].push_back({e.rank, cap_[i]});
-  e.rank = at;
-  cap_[i] = static_cast<uint8_t>(got);
+  Entry e;
+  load(t >> 6, e);
+  if (!((e.grouped >> (t & 63)) & 1)) return;
+  e.grouped &= ~(1ull << (t & 63));
+  store(t >> 6, e);
 }
 
 void Blocklist::ensure_v4() {
   if (t_.has_v4) return;
   t_.has_v4 = true;
   t_.any.assign(RAMPART_FW_BLOCK4_L1, 0);
-  t_.l1.assign(RAMPART_FW_BLOCK4_L1, rampart_fw_block4_l1{});
-  cap_.assign(RAMPART_FW_BLOCK4_L1, 0);
+  t_.l1.assign(RAMPART_FW_BLOCK4_L1, 0);
+  t_.tbl8.assign(kHead, 0);
+  cls_.assign(RAMPART_FW_BLOCK4_L1, 0);
   t_.tbl8_capacity = tbl8_room(t_.tbl8.size());
   changes_.all = true;  // new tables
 }
@@ -355,7 +396,7 @@ void Blocklist::add4(const Cidr& c) {
     set_listed(t, 1u << (24 - c.prefix_len), true);
     return;
   }
-  if ((t_.l1[t >> 6].listed >> (t & 63)) & 1) return;  // a shorter prefix lists it all
+  if ((block4(t_, t >> 6).listed >> (t & 63)) & 1) return;  // a shorter prefix lists it all
   uint64_t bits[4];
   long_bits(t, bits);
   set_group(t, bits);
@@ -373,7 +414,7 @@ void Blocklist::remove4(const Cidr& c) {
   --t_.prefixes;
   const uint32_t t = a >> 8;
   if (c.prefix_len > 24) {
-    if ((t_.l1[t >> 6].listed >> (t & 63)) & 1) return;
+    if ((block4(t_, t >> 6).listed >> (t & 63)) & 1) return;
     uint64_t bits[4];
     long_bits(t, bits);
     if (bits[0] | bits[1] | bits[2] | bits[3])
@@ -398,7 +439,7 @@ void Blocklist::remove4(const Cidr& c) {
       partly.insert(addr >> 8);
   });
   for (const uint32_t p : partly) {
-    if ((t_.l1[p >> 6].listed >> (p & 63)) & 1) continue;
+    if ((block4(t_, p >> 6).listed >> (p & 63)) & 1) continue;
     uint64_t bits[4];
     long_bits(p, bits);
     set_group(p, bits);
@@ -450,13 +491,13 @@ bool blocklisted(const CompiledBlocklist& bl, uint8_t family, const uint8_t* add
         uint32_t{addr[0]} << 24 | uint32_t{addr[1]} << 16 | uint32_t{addr[2]} << 8 | addr[3];
     const uint32_t bit = (a >> 8) & 63;
     if (!((bl.any[a >> 14] >> bit) & 1)) return false;
-    const rampart_fw_block4_l1& e = bl.l1[a >> 14];
-    if ((e.listed >> bit) & 1) return true;
-    if (!((e.grouped >> bit) & 1)) return false;
-    const uint64_t below = bit ? e.grouped & (~0ull >> (64 - bit)) : 0;
-    const uint32_t g = e.rank + static_cast<uint32_t>(__builtin_popcountll(below));
+    const Block4 b = block4(bl, a >> 14);
+    if ((b.listed >> bit) & 1) return true;
+    if (!((b.grouped >> bit) & 1)) return false;
+    const uint64_t below = bit ? b.grouped & (~0ull >> (64 - bit)) : 0;
+    const uint64_t* g = b.groups + size_t(__builtin_popcountll(below)) * kGroup;
     const uint32_t h = a & 0xff;
-    return (bl.tbl8[g * 4 + (h >> 6)] >> (h & 63)) & 1;
+    return (g[h >> 6] >> (h & 63)) & 1;
   }
   for (const uint8_t len : bl.v6_lens) {
     if (std::binary_search(bl.v6.begin(), bl.v6.end(), v6_key(addr, len), key_less)) return true;

@@ -551,6 +551,9 @@ class FirewallEngine {
     }
     const bool had_tables = blocklist_ != nullptr;
     if (!blocklist_) blocklist_ = std::make_unique<rampart::firewall::Blocklist>();
+    // Blocks earlier installs let go, back in use where no packet can
+    // still read them.
+    blocklist_->reclaim([&](uint64_t ticket) { return host_.grace_passed(ticket); });
     std::vector<std::pair<bool, rampart::firewall::Cidr>> done;  // (added, prefix)
     std::map<uint32_t, std::optional<Entry>> before;  // the entries changed, as they were
     try {
@@ -697,17 +700,22 @@ class FirewallEngine {
     const auto rule_changes = tables.changes();
     rampart::firewall::list_changes(image, &rule_changes,
                                     blocklist ? &blocklist->changes() : nullptr);
-    // Rule changes alone, made where no live generation reads, are written
-    // into the live instance; the blocklist's tables (ranks that move) are
-    // not changed in place: with them, the host swaps in a spare.
+    // Changes made where no packet reads (a generation not current yet, a
+    // blocklist block no entry points to) are written into the live
+    // instance: the blocklist's first (blocks, entries, bits; each packet
+    // finds its source listed as before or as after), then the rules'
+    // generation. IPv6 blocklist keys (a hash written whole) and tables
+    // built afresh go to a spare.
     const auto* bc = blocklist ? &blocklist->changes() : nullptr;
-    if (slot_free && !rule_changes.all &&
-        (!bc || (!bc->all && bc->any.empty() && bc->l1.empty() && bc->tbl8.empty() && !bc->v6)))
+    if (slot_free && !rule_changes.all && (!bc || (!bc->all && !bc->v6)))
       image.flags |= RAMPART_PROGRAM_IN_PLACE;
     rampart::sdk::Program next;
     try {
       next = host_.install_program(image);
     } catch (const Error& e) {
+      // What it wrote may be in the kernel: blocks written for it are let
+      // go by grace period, like any other.
+      if (blocklist) blocklist->install_failed();
       if (e.status() != RAMPART_ERR_UNSUPPORTED) throw;
       // Running, but not what a firewall is for: the agent is not ready.
       host_.warn(std::string("rules checked but not enforced: ") + e.what());
@@ -718,9 +726,14 @@ class FirewallEngine {
     // Installed: the next install's changes are counted from here, and
     // what this one let go is free once no packet reads the generation it
     // left.
-    tables.installed(tables.wants_ticket() ? host_.grace_ticket() : 0);
+    const bool ticket = tables.wants_ticket() || (blocklist && blocklist->wants_ticket());
+    const uint64_t left = ticket ? host_.grace_ticket() : 0;
+    tables.installed(left);
     tables.clear_changes();
-    if (blocklist) blocklist->clear_changes();
+    if (blocklist) {
+      blocklist->installed(left);
+      blocklist->clear_changes();
+    }
     capacity_ = tables.capacity();
     const size_t listed = bl ? bl->prefixes : 0;
     {

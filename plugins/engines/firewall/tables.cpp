@@ -196,9 +196,12 @@ sdk::ProgramImage program_image_at(const CompiledRuleset& rs, const CompiledBloc
 
   if (bl && bl->has_v4) {
     p.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_BLOCK_V4), 1);
-    p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_ANY), bl->any));
+    // New blocks, then the entries that point to them, then the bits
+    // that send packets there (Blocklist).
+    p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_TBL8), bl->tbl8,
+                              static_cast<uint32_t>(bl->tbl8_capacity)));
     p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_L1), bl->l1));
-    p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_TBL8), bl->tbl8));
+    p.maps.push_back(borrowed(RAMPART_NAME(RAMPART_FW_MAP_BLOCK4_ANY), bl->any));
   }
   if (bl && !bl->v6.empty()) {
     std::array<uint8_t, RAMPART_FW_BLOCK6_LENS> lens{};

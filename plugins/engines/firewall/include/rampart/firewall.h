@@ -62,25 +62,24 @@ enum rampart_fw_field {
 #define RAMPART_FW_PROTO_ENTRIES 65536
 
 /* Source blocklist. IPv4 is DIR-24-8 stored compactly so the hot part fits
- * in the CPU caches (6 MiB instead of a 64 MiB tbl24). First,
+ * in the CPU caches (a few MiB instead of a 64 MiB tbl24). First,
  * fw_block4_any: one bit per /24 (2 MiB, 2^24 bits in RAMPART_FW_BLOCK4_L1
  * words), set when anything in that /24 is listed; most sources stop there,
  * in a table small enough to stay in the L3 cache and TLB. Then
- * fw_block4_l1[a >> 14]
- * covers 64 consecutive /24s; bit (a >> 8) & 63 of `listed` says the whole
- * /24 is listed, of `grouped` that it is partly listed, its group being
- * number rank + (grouped bits below it) in fw_block4_tbl8, four 64-bit
- * words: a bitmap over the address's last byte. IPv6: fw_block6 holds each
- * prefix as a masked rampart_fw_lpm6_key; the program probes it once per
- * distinct length listed in `block6_lens`. */
+ * fw_block4_l1[a >> 14] covers 64 consecutive /24s: the word where their
+ * block starts in fw_block4_tbl8 (0: the empty block, words 0 and 1). A
+ * block is RAMPART_FW_BLOCK4_HEAD words, `listed` (bit (a >> 8) & 63: the
+ * whole /24 is listed) and `grouped` (it is partly listed), then a group of
+ * four 64-bit words per grouped /24 in address order, a bitmap over the
+ * address's last byte.
+ * A block is never written while a packet may read it: a change writes a
+ * new block, then the l1 entry (one 4-byte store), then the `any` word; the
+ * old block is reused once a grace period has passed (docs/firewall.md).
+ * IPv6: fw_block6 holds each prefix as a masked rampart_fw_lpm6_key; the
+ * program probes it once per distinct length listed in `block6_lens`. */
 #define RAMPART_FW_BLOCK4_L1 (1u << 18)
-
-struct rampart_fw_block4_l1 {
-  __u64 listed;
-  __u64 grouped;
-  __u32 rank; /* groups in all earlier entries */
-  __u32 pad;
-};
+#define RAMPART_FW_BLOCK4_HEAD 2  /* listed, grouped */
+#define RAMPART_FW_BLOCK4_GROUP 4 /* words per group */
 
 #define RAMPART_FW_BLOCK6_LENS 129
 #define RAMPART_FW_BLOCK_MAX_PREFIXES 8000000
