@@ -985,10 +985,13 @@ TEST_F(DatapathTest, TableSwapsUnderTrafficNeverMixTwoSets) {
   uint64_t v = 1000;
   const bool seen = rampart::test::poll_until(
       [&] {
-        for (int i = 0; i < 1000; ++i, ++v) {
-          bpf_map_update_elem(live.map_fd("pair_a"), &zero, &v, BPF_ANY);
-          bpf_map_update_elem(live.map_fd("pair_b"), &zero, &v, BPF_ANY);
-        }
+        bpf_map_update_elem(live.map_fd("pair_a"), &zero, &v, BPF_ANY);
+        // Packets run between the halves (on two busy cores they might
+        // otherwise never land there).
+        const uint64_t ran = traffic.runs();
+        while (traffic.runs() < ran + 2) std::this_thread::yield();
+        bpf_map_update_elem(live.map_fd("pair_b"), &zero, &v, BPF_ANY);
+        ++v;
         return Datapath::percpu_sum(mixes, 0) > 0;
       },
       std::chrono::seconds(20));

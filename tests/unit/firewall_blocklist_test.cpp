@@ -155,6 +155,7 @@ void expect_same_tables(const CompiledBlocklist& got, const CompiledBlocklist& w
   ASSERT_TRUE(got.any == want.any) << when;
   for (uint32_t i = 0; i < RAMPART_FW_BLOCK4_L1; ++i) {
     const Block4 g = block4(got, i), w = block4(want, i);
+    ASSERT_EQ(got.l1[i].listed, g.listed) << when << ", l1 entry " << i << ": entry and block";
     ASSERT_EQ(g.listed, w.listed) << when << ", l1 entry " << i;
     ASSERT_EQ(g.grouped, w.grouped) << when << ", l1 entry " << i;
     const size_t words = size_t(__builtin_popcountll(g.grouped)) * RAMPART_FW_BLOCK4_GROUP;
@@ -272,61 +273,67 @@ TEST(FirewallBlocklist, ItsChangeListsCoverEveryByteThatChanged) {
   }
 }
 
-// The IPv4 tables as one kernel instance holds them, written the way the
-// host writes a change in place: the listed ranges of fw_block4_tbl8, then
-// fw_block4_l1, then fw_block4_any (image order), each range and element
-// last first, a word at a time.
+// The IPv4 tables as one kernel instance holds them, as 8-byte words,
+// written the way the host writes a change in place: the listed ranges of
+// fw_block4_tbl8, then fw_block4_l1, then fw_block4_any (image order), each
+// range, element and word last first.
 struct KernelImage {
-  std::vector<uint64_t> any, tbl8;
-  std::vector<uint32_t> l1;
-  explicit KernelImage(const CompiledBlocklist& t) : any(t.any), tbl8(t.tbl8), l1(t.l1) {
+  std::vector<uint64_t> any, l1, tbl8;
+  static std::vector<uint64_t> words_of(const std::vector<rampart_fw_block4_l1>& l1) {
+    std::vector<uint64_t> w(l1.size() * 2);
+    std::memcpy(w.data(), l1.data(), w.size() * 8);
+    return w;
+  }
+  explicit KernelImage(const CompiledBlocklist& t) : any(t.any), l1(words_of(t.l1)), tbl8(t.tbl8) {
     tbl8.resize(t.tbl8_capacity, 0);
   }
   // One store per word, in the host's order.
   std::vector<std::function<void()>> stores(const CompiledBlocklist& t,
                                             const Blocklist::Changes& ch) {
     std::vector<std::function<void()>> out;
-    auto words = [&](auto& dst, const auto& src, const auto& ranges) {
-      using W = typename std::decay_t<decltype(dst)>::value_type;
+    auto words = [&](std::vector<uint64_t>& dst, const std::vector<uint64_t>& src,
+                     const std::vector<std::pair<uint64_t, uint64_t>>& ranges) {
       for (auto r = ranges.rbegin(); r != ranges.rend(); ++r) {
-        for (uint64_t e = (r->first + r->second) / sizeof(W); e-- > r->first / sizeof(W);) {
+        for (uint64_t e = (r->first + r->second) / 8; e-- > r->first / 8;) {
           if (e >= dst.size()) continue;
-          const W v = e < src.size() ? src[e] : W{0};
+          const uint64_t v = e < src.size() ? src[e] : 0;
           out.push_back([&dst, e, v] { dst[e] = v; });
         }
       }
     };
     words(tbl8, t.tbl8, ch.tbl8);
-    words(l1, t.l1, ch.l1);
+    words(l1, words_of(t.l1), ch.l1);
     words(any, t.any, ch.any);
     return out;
   }
 };
 
 // A packet's lookup of its source, as fw_classify.h's block4_listed does
-// it: the `any` word, the l1 entry, then the block it names, each read at
-// a later moment than the one before.
+// it: the `any` word, the l1 entry's `listed`, its block's start, then the
+// block, each read at a later moment than the one before.
 struct Reader {
   uint32_t addr;
   size_t pool;                     // index into the addresses
   std::shared_ptr<KernelImage> k;  // the instance it runs in
   size_t from;                     // the last state installed when it began
-  size_t block_at = 0;             // the last state installed when it read l1
+  size_t block_at = 0;             // the last state installed when it read the block's start
   int stage = 0;                   // reads done
   uint32_t block = 0;
   bool verdict = false, done = false;
   void step(size_t installed) {
-    const uint32_t bit = (addr >> 8) & 63;
+    const uint32_t bit = (addr >> 8) & 63, i = addr >> 14;
     if (stage == 0) {
-      if (!((k->any[addr >> 14] >> bit) & 1)) done = true;
+      if (!((k->any[i] >> bit) & 1)) done = true;
     } else if (stage == 1) {
-      block = k->l1[addr >> 14];
+      if ((k->l1[2 * i] >> bit) & 1) verdict = done = true;
+    } else if (stage == 2) {
+      block = static_cast<uint32_t>(k->l1[2 * i + 1]);
       block_at = installed;
     } else {
       const uint64_t listed = k->tbl8.at(block), grouped = k->tbl8.at(block + 1);
-      if ((listed >> bit) & 1) {
-        verdict = true;
-      } else if ((grouped >> bit) & 1) {
+      if (!((grouped >> bit) & 1)) {
+        verdict = (listed >> bit) & 1;
+      } else {
         const uint64_t below = bit ? grouped & (~0ull >> (64 - bit)) : 0;
         const uint64_t w =
             k->tbl8.at(block + RAMPART_FW_BLOCK4_HEAD + size_t(__builtin_popcountll(below)) * 4 +

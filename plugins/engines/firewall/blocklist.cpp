@@ -58,7 +58,7 @@ size_t words_of(unsigned cls) { return kHead + size_t{room_of(cls)} * kGroup; }
 
 void Dir24::compact(CompiledBlocklist& bl) const {
   bl.any.assign(RAMPART_FW_BLOCK4_L1, 0);
-  bl.l1.assign(RAMPART_FW_BLOCK4_L1, 0);
+  bl.l1.assign(RAMPART_FW_BLOCK4_L1, rampart_fw_block4_l1{});
   bl.tbl8.assign(kHead, 0);  // the empty block
   bl.tbl8.reserve(kHead + groups.size() + groups.size() / 2);
   for (uint32_t i = 0; i < RAMPART_FW_BLOCK4_L1; ++i) {
@@ -71,7 +71,7 @@ void Dir24::compact(CompiledBlocklist& bl) const {
     if (!(listed | grouped)) continue;
     bl.any[i] = listed | grouped;
     const size_t at = bl.tbl8.size();
-    bl.l1[i] = static_cast<uint32_t>(at);
+    bl.l1[i] = {listed, static_cast<uint32_t>(at), 0};
     bl.tbl8.resize(at + words_of(class_for(static_cast<uint32_t>(__builtin_popcountll(grouped)))),
                    0);
     bl.tbl8[at] = listed;
@@ -208,7 +208,7 @@ void mark(std::vector<std::pair<uint64_t, uint64_t>>& r, uint64_t off, uint64_t 
 Block4 block4(const CompiledBlocklist& bl, uint32_t i) {
   Block4 b;
   if (!bl.has_v4) return b;
-  const uint32_t at = bl.l1.at(i);
+  const uint32_t at = bl.l1.at(i).block;
   b.listed = bl.tbl8.at(at);
   b.grouped = bl.tbl8.at(at + 1);
   b.groups = bl.tbl8.data() + at + kHead;
@@ -280,7 +280,7 @@ void Blocklist::load(uint32_t i, Entry& e) const {
 // l1 entry i as `e`: written into a block no packet reads (one written
 // since the last install, else a free one), then pointed to.
 void Blocklist::store(uint32_t i, const Entry& e) {
-  const uint32_t old = t_.l1[i];
+  const uint32_t old = t_.l1[i].block;
   const unsigned old_cls = cls_[i];
   uint32_t at = 0;
   if (e.listed | e.grouped) {
@@ -300,10 +300,10 @@ void Blocklist::store(uint32_t i, const Entry& e) {
     mark(changes_.tbl8, uint64_t{at} * 8, (kHead + uint64_t{n} * kGroup) * 8);
   }
   if (old && old != at) let_go(old, old_cls);
-  t_.l1[i] = at;
+  t_.l1[i] = {e.listed, at, 0};
   t_.any[i] = e.listed | e.grouped;
   mark(changes_.any, uint64_t{i} * sizeof(uint64_t), sizeof(uint64_t));
-  mark(changes_.l1, uint64_t{i} * sizeof(uint32_t), sizeof(uint32_t));
+  mark(changes_.l1, uint64_t{i} * sizeof(rampart_fw_block4_l1), sizeof(rampart_fw_block4_l1));
 }
 
 // A block of size class `cls` no packet reads: a free one, else a new one
@@ -370,7 +370,7 @@ void Blocklist::ensure_v4() {
   if (t_.has_v4) return;
   t_.has_v4 = true;
   t_.any.assign(RAMPART_FW_BLOCK4_L1, 0);
-  t_.l1.assign(RAMPART_FW_BLOCK4_L1, 0);
+  t_.l1.assign(RAMPART_FW_BLOCK4_L1, rampart_fw_block4_l1{});
   t_.tbl8.assign(kHead, 0);
   cls_.assign(RAMPART_FW_BLOCK4_L1, 0);
   t_.tbl8_capacity = tbl8_room(t_.tbl8.size());

@@ -22,13 +22,13 @@
 namespace rampart::firewall {
 
 struct CompiledBlocklist {
-  size_t prefixes = 0;                  // distinct prefixes listed
-  bool has_v4 = false;                  // false: any/l1/tbl8 are empty and never read
-  std::vector<uint64_t> any;            // a bit per /24 with anything listed (2 MiB)
-  std::vector<uint32_t> l1;             // RAMPART_FW_BLOCK4_L1 block starts when has_v4
-  std::vector<uint64_t> tbl8;           // blocks: words 0-1 the empty one, then in use or free
-  std::vector<rampart_fw_lpm6_key> v6;  // masked keys
-  std::vector<uint8_t> v6_lens;         // distinct IPv6 prefix lengths, longest first
+  size_t prefixes = 0;                   // distinct prefixes listed
+  bool has_v4 = false;                   // false: any/l1/tbl8 are empty and never read
+  std::vector<uint64_t> any;             // a bit per /24 with anything listed (2 MiB)
+  std::vector<rampart_fw_block4_l1> l1;  // RAMPART_FW_BLOCK4_L1 entries when has_v4
+  std::vector<uint64_t> tbl8;            // blocks: words 0-1 the empty one, then in use or free
+  std::vector<rampart_fw_lpm6_key> v6;   // masked keys
+  std::vector<uint8_t> v6_lens;          // distinct IPv6 prefix lengths, longest first
   // The kernel tables' sizes: at least tbl8's words and v6's keys, with
   // room to grow into, so that the writes that follow keep the shape.
   size_t tbl8_capacity = 0;  // words

@@ -88,20 +88,22 @@ static __always_inline int block4_listed(__u32 addr_be) {
   __u64* any = bpf_map_lookup_elem(&fw_block4_any, &k);
 
   if (!any || !((*any >> bit) & 1)) return 0;
-  __u32* l1 = bpf_map_lookup_elem(&fw_block4_l1, &k);
+  struct rampart_fw_block4_l1* e = bpf_map_lookup_elem(&fw_block4_l1, &k);
 
-  if (!l1) return 0;
-  /* One read of where the block is: everything below comes from that
-   * block, which no write changes while a packet may read it. */
-  __u32 b = *(volatile __u32*)l1;
-  __u64* listed = bpf_map_lookup_elem(&fw_block4_tbl8, &b);
+  if (!e) return 0;
+  if ((*(volatile __u64*)&e->listed >> bit) & 1) return 1;
+  /* One read of where the block is: what follows comes from that block,
+   * which no write changes while a packet may read it. */
+  __u32 b = *(volatile __u32*)&e->block;
+  __u64* head = bpf_map_lookup_elem(&fw_block4_tbl8, &b);
 
-  if (!listed) return 0;
-  if ((*listed >> bit) & 1) return 1;
+  if (!head) return 0;
   k = b + 1;
   __u64* grouped = bpf_map_lookup_elem(&fw_block4_tbl8, &k);
 
-  if (!grouped || !((*grouped >> bit) & 1)) return 0;
+  if (!grouped) return 0;
+  /* Listed whole in the block (its entry's `listed` read before it was): */
+  if (!((*grouped >> bit) & 1)) return (*head >> bit) & 1;
   __u64 below = bit ? *grouped & (~0ull >> ((64 - bit) & 63)) : 0;
 
   k = b + RAMPART_FW_BLOCK4_HEAD + popcount64(below) * RAMPART_FW_BLOCK4_GROUP + ((a & 0xff) >> 6);

@@ -173,7 +173,7 @@ struct {
   __uint(map_flags, BPF_F_MMAPABLE); /* filled by memcpy */
   __uint(max_entries, 1);            /* RAMPART_FW_BLOCK4_L1 when used */
   __type(key, __u32);
-  __type(value, __u32); /* where the entry's block starts in fw_block4_tbl8 */
+  __type(value, struct rampart_fw_block4_l1);
 } RAMPART_FW_MAP_BLOCK4_L1 SEC(".maps");
 
 struct {

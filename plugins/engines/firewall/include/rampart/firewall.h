@@ -66,20 +66,28 @@ enum rampart_fw_field {
  * fw_block4_any: one bit per /24 (2 MiB, 2^24 bits in RAMPART_FW_BLOCK4_L1
  * words), set when anything in that /24 is listed; most sources stop there,
  * in a table small enough to stay in the L3 cache and TLB. Then
- * fw_block4_l1[a >> 14] covers 64 consecutive /24s: the word where their
- * block starts in fw_block4_tbl8 (0: the empty block, words 0 and 1). A
- * block is RAMPART_FW_BLOCK4_HEAD words, `listed` (bit (a >> 8) & 63: the
- * whole /24 is listed) and `grouped` (it is partly listed), then a group of
- * four 64-bit words per grouped /24 in address order, a bitmap over the
- * address's last byte.
+ * fw_block4_l1[a >> 14] covers 64 consecutive /24s: `listed` (bit
+ * (a >> 8) & 63: the whole /24 is listed) and where their block starts in
+ * fw_block4_tbl8 (0: the empty block, words 0 and 1). A block is
+ * RAMPART_FW_BLOCK4_HEAD words, `listed` again and `grouped` (the /24 is
+ * partly listed), then a group of four 64-bit words per grouped /24 in
+ * address order, a bitmap over the address's last byte.
  * A block is never written while a packet may read it: a change writes a
- * new block, then the l1 entry (one 4-byte store), then the `any` word; the
- * old block is reused once a grace period has passed (docs/firewall.md).
+ * new block, then the l1 entry (two 8-byte stores), then the `any` word;
+ * the old block is reused once a grace period has passed
+ * (docs/firewall.md). A /24 listed in the l1 entry or in the block it
+ * names is listed in one of the two states a packet may see.
  * IPv6: fw_block6 holds each prefix as a masked rampart_fw_lpm6_key; the
  * program probes it once per distinct length listed in `block6_lens`. */
 #define RAMPART_FW_BLOCK4_L1 (1u << 18)
 #define RAMPART_FW_BLOCK4_HEAD 2  /* listed, grouped */
 #define RAMPART_FW_BLOCK4_GROUP 4 /* words per group */
+
+struct rampart_fw_block4_l1 {
+  __u64 listed; /* as in the block: read first, most listed sources stop here */
+  __u32 block;  /* where the block starts in fw_block4_tbl8 (words) */
+  __u32 pad;
+};
 
 #define RAMPART_FW_BLOCK6_LENS 129
 #define RAMPART_FW_BLOCK_MAX_PREFIXES 8000000
@@ -167,10 +175,12 @@ struct rampart_fw_set {
 static_assert(sizeof(struct rampart_fw_event) == 72, "rampart_fw_event layout");
 static_assert(sizeof(struct rampart_fw_set) == 48, "rampart_fw_set layout");
 static_assert(sizeof(struct rampart_fw_rule) == 16, "rampart_fw_rule layout");
+static_assert(sizeof(struct rampart_fw_block4_l1) == 16, "rampart_fw_block4_l1 layout");
 #else
 _Static_assert(sizeof(struct rampart_fw_event) == 72, "rampart_fw_event layout");
 _Static_assert(sizeof(struct rampart_fw_set) == 48, "rampart_fw_set layout");
 _Static_assert(sizeof(struct rampart_fw_rule) == 16, "rampart_fw_rule layout");
+_Static_assert(sizeof(struct rampart_fw_block4_l1) == 16, "rampart_fw_block4_l1 layout");
 #endif
 
 /*
