@@ -38,12 +38,16 @@ class InstancePool {
   InstancePool(const InstancePool&) = delete;
   InstancePool& operator=(const InstancePool&) = delete;
 
-  // Spares kept per place: the instances that left last, at most eight and
-  // at most 48 MiB of tables (a 10^6-prefix blocklist is ~23 MiB an
-  // instance: two spares; a firewall of a few hundred rules ~3.3 MiB).
-  // Writes a few milliseconds apart reuse a spare eight writes after it
-  // left, past the grace period (8-16 ms here) that began then.
-  static constexpr size_t kPerPlace = 8;
+  // Spares kept per place: the instances that left last, at most three and
+  // at most 48 MiB of tables (a 10^6-prefix blocklist is ~25 MiB an
+  // instance: one spare; a firewall of a few hundred rules ~3.3 MiB).
+  // Writes that keep the shape go into the live instance
+  // (RAMPART_PROGRAM_IN_PLACE): a spare is taken by whole installs only
+  // (an import, a rule set's overflow compiled whole, ~10 a second at the
+  // most), so three are past their grace period (8-16 ms here) when one is
+  // needed; each more costs a program load per change of shape (eight
+  // took a third of rampartd's CPU while 8 writers grew a set 50-fold).
+  static constexpr size_t kPerPlace = 3;
   static constexpr size_t kBytesPerPlace = size_t(48) << 20;
 
   // `inst` left `place` (a stage key) for good; kept if it can be refilled.
