@@ -122,7 +122,7 @@ bool FirewallProgram::apply(firewall::RuleTables& tables, uint64_t ticket,
   const auto changes = tables.changes();
   const auto* bc = blocklist ? &blocklist->changes() : nullptr;
   firewall::list_changes(image, &changes, bc);
-  bool in_place = !changes.all && (!bc || (!bc->all && !bc->v6)) && classifier_;
+  bool in_place = firewall::writable_in_place(changes, bc) && classifier_;
   if (in_place) {
     image.set("ring_threshold", ring_threshold_);
     image.set(RAMPART_NAME(RAMPART_FW_SET_EVENT_RATE), event_rate_);

@@ -402,7 +402,7 @@ class FirewallEngine {
   void change_tables(const RuleDiff& diff, const Settings& s, Whole&& whole, bool& touched) {
     // What installs before this one let go, back in use where no packet can
     // still read it.
-    tables_.reclaim([&](uint64_t ticket) { return host_.grace_passed(ticket); });
+    tables_.reclaim(grace_passed());
     bool in_place = diff.size() <= std::max<size_t>(64, parsed_.size() / 8);
     for (const auto& [before, after] : diff) {
       if (!in_place) break;
@@ -491,6 +491,11 @@ class FirewallEngine {
     }
   }
 
+  // Whether a ticket's grace period has passed (for reclaim()).
+  auto grace_passed() const {
+    return [this](uint64_t ticket) { return host_.grace_passed(ticket); };
+  }
+
   static rampart::firewall::BlocklistEntry parse_entry(uint64_t id, const std::string& body) {
     try {
       return rampart::firewall::blocklist_entry_from_json(body, id);
@@ -553,7 +558,7 @@ class FirewallEngine {
     if (!blocklist_) blocklist_ = std::make_unique<rampart::firewall::Blocklist>();
     // Blocks earlier installs let go, back in use where no packet can
     // still read them.
-    blocklist_->reclaim([&](uint64_t ticket) { return host_.grace_passed(ticket); });
+    blocklist_->reclaim(grace_passed());
     std::vector<std::pair<bool, rampart::firewall::Cidr>> done;  // (added, prefix)
     std::map<uint32_t, std::optional<Entry>> before;  // the entries changed, as they were
     try {
@@ -704,10 +709,9 @@ class FirewallEngine {
     // blocklist block no entry points to) are written into the live
     // instance: the blocklist's first (blocks, entries, bits; each packet
     // finds its source listed as before or as after), then the rules'
-    // generation. IPv6 blocklist keys (a hash written whole) and tables
-    // built afresh go to a spare.
-    const auto* bc = blocklist ? &blocklist->changes() : nullptr;
-    if (slot_free && !rule_changes.all && (!bc || (!bc->all && !bc->v6)))
+    // generation.
+    if (slot_free && rampart::firewall::writable_in_place(
+                         rule_changes, blocklist ? &blocklist->changes() : nullptr))
       image.flags |= RAMPART_PROGRAM_IN_PLACE;
     rampart::sdk::Program next;
     try {

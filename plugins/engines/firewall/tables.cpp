@@ -101,6 +101,10 @@ void list_changes(sdk::ProgramImage& image, const RuleTableChanges* rules,
   }
 }
 
+bool writable_in_place(const RuleTableChanges& rules, const Blocklist::Changes* blocklist) {
+  return !rules.all && (!blocklist || (!blocklist->all && !blocklist->v6));
+}
+
 sdk::ProgramImage to_program_image(const CompiledRuleset& rs, const CompiledBlocklist* bl,
                                    const TableCapacity& want, std::vector<uint64_t>* scratch) {
   // At least what the set needs, whatever was asked.

@@ -77,6 +77,12 @@ struct RuleTableChanges {
 void list_changes(sdk::ProgramImage& image, const RuleTableChanges* rules,
                   const Blocklist::Changes* blocklist);
 
+// Whether an install with these changes may be written into the live
+// instance (RAMPART_PROGRAM_IN_PLACE): rule changes and blocklist blocks
+// made where no packet reads; not tables built afresh, nor changed IPv6
+// blocklist keys (a hash the host writes whole).
+bool writable_in_place(const RuleTableChanges& rules, const Blocklist::Changes* blocklist);
+
 sdk::ProgramImage to_program_image(const CompiledRuleset& rs,
                                    const CompiledBlocklist* blocklist = nullptr,
                                    const TableCapacity& capacity = {},
