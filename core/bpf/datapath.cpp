@@ -1145,6 +1145,12 @@ void Datapath::commit_staging() {
     }
     written.push_back(w);
   }
+  // Each stage's committed instance holds all its install wrote: it is the
+  // newest generation there (with no changes listed, so older spares are
+  // compared whole), and the next write may go into it in place.
+  for (const auto& [key, st] : staged_) {
+    if (!st.stage.empty()) record(st.stage, st.program.get(), nullptr);
+  }
   staged_.clear();
 }
 

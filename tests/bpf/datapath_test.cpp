@@ -1069,4 +1069,29 @@ TEST_F(DatapathTest, InPlaceInstallsWriteTheLiveInstance) {
   EXPECT_EQ(pair(*grown, "pair_b"), 5u);
 }
 
+// A reload's install, once committed, is the live instance's newest
+// generation: the first write after the reload goes into it in place (it
+// used to take a spare and write it whole: 75-97 ms with a 10^6-prefix
+// blocklist).
+TEST_F(DatapathTest, TheFirstWriteAfterAReloadGoesIntoItsInstance) {
+  auto o = options();
+  o.prepare_spares = false;
+  Datapath dp(o);
+  dp.start();
+  auto before = install_tables(dp, {1, {2}});
+  dp.begin_staging();
+  auto staged = install_tables(dp, {2, {3}});
+  dp.commit_staging();
+  dp.end_staging();
+  before.reset();
+  const uint64_t loads = dp.loads(), refills = dp.refills();
+  const rampart::bpf::ByteRanges word{{0, 8}}, port7{{7 * 4, 4}};
+  auto next = install_tables(dp, {3, {7}, 0, 0, word, port7, word, RAMPART_PROGRAM_IN_PLACE});
+  EXPECT_EQ(next.get(), staged.get()) << "the reload's instance, written in place";
+  EXPECT_EQ(dp.writes_in_place(), 1u);
+  EXPECT_EQ(dp.loads(), loads);
+  EXPECT_EQ(dp.refills(), refills);
+  EXPECT_EQ(keys_of(next->instance().map_fd("ports")), (std::set<uint32_t>{7}));
+}
+
 }  // namespace
