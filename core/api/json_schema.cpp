@@ -4,6 +4,11 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
+#include <algorithm>
+#include <map>
+#include <utility>
+#include <vector>
+
 namespace rampart::api {
 namespace {
 
@@ -35,80 +40,127 @@ std::string join(const std::string& base, const std::string& key) {
   return base.empty() ? key : base + "." + key;
 }
 
-std::optional<SchemaViolation> check(const Object::Ptr& s, const Poco::Dynamic::Var& v,
-                                     const std::string& at) {
-  auto fail = [&](const std::string& why) { return SchemaViolation{at, why}; };
-  if (s->has("type")) {
-    const std::string type = s->getValue<std::string>("type");
-    if (!has_type(v, type))
-      return fail("expected " +
-                  (type == "integer"  ? std::string("an integer")
-                   : type == "object" ? "an object"
-                   : type == "array"  ? "an array"
-                                      : "a " + type) +
-                  ", got " + text_of(v));
-  }
-  if (s->has("enum") && s->isArray("enum")) {
-    const auto options = s->getArray("enum");
-    std::string list;
-    bool found = false;
-    for (size_t i = 0; i < options->size(); ++i) {
-      const auto o = options->get(i);
-      list += (i ? ", " : "") + o.toString();
-      if (o.toString() == v.toString() && o.isString() == v.isString()) found = true;
-    }
-    if (!found) return fail("expected one of " + list + ", got " + text_of(v));
-  }
-  if (v.isNumeric() && v.type() != typeid(bool)) {
-    const double d = v.convert<double>();
-    if (s->has("minimum") && d < s->getValue<double>("minimum"))
-      return fail("must be at least " + s->get("minimum").toString());
-    if (s->has("maximum") && d > s->getValue<double>("maximum"))
-      return fail("must be at most " + s->get("maximum").toString());
-  }
-  if (v.isString()) {
-    const size_t n = v.toString().size();
-    if (s->has("minLength") && n < s->getValue<size_t>("minLength"))
-      return fail("shorter than " + s->get("minLength").toString() + " characters");
-    if (s->has("maxLength") && n > s->getValue<size_t>("maxLength"))
-      return fail("longer than " + s->get("maxLength").toString() + " characters");
-  }
-  if (is_object(v)) {
-    const auto o = v.extract<Object::Ptr>();
-    const Object::Ptr props = s->has("properties") && s->isObject("properties")
-                                  ? s->getObject("properties")
-                                  : Object::Ptr();
-    if (s->has("required") && s->isArray("required")) {
-      for (const auto& r : *s->getArray("required")) {
-        if (!o->has(r.toString())) return SchemaViolation{join(at, r.toString()), "required"};
-      }
-    }
-    for (const auto& [k, e] : *o) {
-      if (props && props->has(k) && props->isObject(k)) {
-        if (auto bad = check(props->getObject(k), e, join(at, k))) return bad;
-      } else if (s->has("additionalProperties") &&
-                 s->get("additionalProperties").type() == typeid(bool) &&
-                 !s->getValue<bool>("additionalProperties")) {
-        return SchemaViolation{join(at, k), "unknown field"};
-      }
-    }
-  }
-  if (is_array(v) && s->has("items") && s->isObject("items")) {
-    const auto a = v.extract<Array::Ptr>();
-    for (size_t i = 0; i < a->size(); ++i) {
-      if (auto bad = check(s->getObject("items"), a->get(i), join(at, std::to_string(i))))
-        return bad;
-    }
-  }
-  return std::nullopt;
+std::string expected(const std::string& type) {
+  if (type == "integer") return "an integer";
+  if (type == "object") return "an object";
+  if (type == "array") return "an array";
+  return "a " + type;
 }
 
 }  // namespace
 
+struct JsonSchema::Node {
+  std::optional<std::string> type;
+  bool has_enum = false;
+  std::vector<std::pair<std::string, bool>> options;  // enum: text, is a string
+  std::string option_list;                            // "a, b" for the message
+  std::optional<double> minimum, maximum;
+  std::string minimum_text, maximum_text;
+  std::optional<size_t> min_length, max_length;
+  std::vector<std::string> required;
+  std::map<std::string, Node> properties;
+  bool closed = false;  // additionalProperties: false
+  std::unique_ptr<Node> items;
+
+  explicit Node(const Object::Ptr& s) {
+    if (s->has("type")) type = s->getValue<std::string>("type");
+    if (s->has("enum") && s->isArray("enum")) {
+      has_enum = true;
+      const auto list = s->getArray("enum");
+      for (size_t i = 0; i < list->size(); ++i) {
+        const auto o = list->get(i);
+        options.emplace_back(o.toString(), o.isString());
+        option_list += (i ? ", " : "") + o.toString();
+      }
+    }
+    if (s->has("minimum")) {
+      minimum = s->getValue<double>("minimum");
+      minimum_text = s->get("minimum").toString();
+    }
+    if (s->has("maximum")) {
+      maximum = s->getValue<double>("maximum");
+      maximum_text = s->get("maximum").toString();
+    }
+    if (s->has("minLength")) min_length = s->getValue<size_t>("minLength");
+    if (s->has("maxLength")) max_length = s->getValue<size_t>("maxLength");
+    if (s->has("required") && s->isArray("required")) {
+      for (const auto& r : *s->getArray("required")) required.push_back(r.toString());
+    }
+    if (s->has("properties") && s->isObject("properties")) {
+      const auto props = s->getObject("properties");
+      for (const auto& [k, v] : *props) {
+        if (props->isObject(k)) properties.emplace(k, Node(props->getObject(k)));
+      }
+    }
+    closed = s->has("additionalProperties") &&
+             s->get("additionalProperties").type() == typeid(bool) &&
+             !s->getValue<bool>("additionalProperties");
+    if (s->has("items") && s->isObject("items"))
+      items = std::make_unique<Node>(s->getObject("items"));
+  }
+
+  std::optional<SchemaViolation> check(const Poco::Dynamic::Var& v, const std::string& at) const {
+    auto fail = [&](const std::string& why) { return SchemaViolation{at, why}; };
+    if (type && !has_type(v, *type)) return fail("expected " + expected(*type) + ", got " + text_of(v));
+    if (has_enum) {
+      const std::string text = v.toString();
+      const bool is_string = v.isString();
+      const bool found = std::any_of(options.begin(), options.end(), [&](const auto& o) {
+        return o.first == text && o.second == is_string;
+      });
+      if (!found) return fail("expected one of " + option_list + ", got " + text_of(v));
+    }
+    if (v.isNumeric() && v.type() != typeid(bool) && (minimum || maximum)) {
+      const double d = v.convert<double>();
+      if (minimum && d < *minimum) return fail("must be at least " + minimum_text);
+      if (maximum && d > *maximum) return fail("must be at most " + maximum_text);
+    }
+    if (v.isString() && (min_length || max_length)) {
+      const size_t n = v.toString().size();
+      if (min_length && n < *min_length)
+        return fail("shorter than " + std::to_string(*min_length) + " characters");
+      if (max_length && n > *max_length)
+        return fail("longer than " + std::to_string(*max_length) + " characters");
+    }
+    if (is_object(v)) {
+      const auto o = v.extract<Object::Ptr>();
+      for (const auto& r : required) {
+        if (!o->has(r)) return SchemaViolation{join(at, r), "required"};
+      }
+      for (const auto& [k, e] : *o) {
+        const auto p = properties.find(k);
+        if (p != properties.end()) {
+          if (auto bad = p->second.check(e, join(at, k))) return bad;
+        } else if (closed) {
+          return SchemaViolation{join(at, k), "unknown field"};
+        }
+      }
+    }
+    if (is_array(v) && items) {
+      const auto a = v.extract<Array::Ptr>();
+      for (size_t i = 0; i < a->size(); ++i) {
+        if (auto bad = items->check(a->get(i), join(at, std::to_string(i)))) return bad;
+      }
+    }
+    return std::nullopt;
+  }
+};
+
+JsonSchema::JsonSchema(const Poco::Dynamic::Var& schema) {
+  if (is_object(schema)) root_ = std::make_unique<Node>(schema.extract<Object::Ptr>());
+}
+JsonSchema::~JsonSchema() = default;
+JsonSchema::JsonSchema(JsonSchema&&) noexcept = default;
+JsonSchema& JsonSchema::operator=(JsonSchema&&) noexcept = default;
+
+std::optional<SchemaViolation> JsonSchema::check(const Poco::Dynamic::Var& value) const {
+  if (!root_) return std::nullopt;
+  return root_->check(value, "");
+}
+
 std::optional<SchemaViolation> check_schema(const Poco::Dynamic::Var& schema,
                                             const Poco::Dynamic::Var& value) {
-  if (!is_object(schema)) return std::nullopt;
-  return check(schema.extract<Object::Ptr>(), value, "");
+  return JsonSchema(schema).check(value);
 }
 
 }  // namespace rampart::api

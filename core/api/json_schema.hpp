@@ -9,6 +9,7 @@
 
 #include <Poco/Dynamic/Var.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -17,6 +18,24 @@ namespace rampart::api {
 struct SchemaViolation {
   std::string field;  // dotted path ("ports.0"), "" for the body itself
   std::string why;
+};
+
+// A schema read once into what its checks need (an import checks each of
+// its thousands of bodies against the same one). Anything but an object
+// is a schema that accepts every value.
+class JsonSchema {
+ public:
+  explicit JsonSchema(const Poco::Dynamic::Var& schema);
+  ~JsonSchema();
+  JsonSchema(JsonSchema&&) noexcept;
+  JsonSchema& operator=(JsonSchema&&) noexcept;
+
+  // nullopt if `value` satisfies the schema.
+  std::optional<SchemaViolation> check(const Poco::Dynamic::Var& value) const;
+
+ private:
+  struct Node;
+  std::unique_ptr<Node> root_;
 };
 
 // nullopt if `value` satisfies `schema` (a parsed JSON Schema object).

@@ -617,24 +617,33 @@ Response ManagementApi::get(const std::string& domain, uint64_t id) {
 
 // The domain's JSON schema, parsed once per request; empty if the engine
 // gave none (or a broken one: the engine still checks every body).
-Poco::Dynamic::Var ManagementApi::schema_of(const std::string& domain) const {
+std::shared_ptr<const JsonSchema> ManagementApi::schema_of(const std::string& domain) const {
+  std::string text;
   for (const auto& d : rules_.domains()) {
-    if (d.name != domain || d.schema.empty()) continue;
-    try {
-      return parse(d.schema);
-    } catch (...) {
+    if (d.name == domain && !d.schema.empty()) {
+      text = d.schema;
+      break;
     }
   }
-  return {};
+  std::lock_guard lock(schemas_mu_);
+  auto& cached = schemas_[domain];
+  if (!cached.second || cached.first != text) {
+    Poco::Dynamic::Var parsed;
+    try {
+      if (!text.empty()) parsed = parse(text);
+    } catch (...) {
+    }
+    cached = {text, std::make_shared<const JsonSchema>(parsed)};
+  }
+  return cached.second;
 }
 
 namespace {
 
 // A body against its domain's schema: 400 naming the field, or nothing.
-std::optional<Response> check_body(const Poco::Dynamic::Var& schema, const Object::Ptr& body,
+std::optional<Response> check_body(const JsonSchema& schema, const Object::Ptr& body,
                                    const std::string& prefix) {
-  if (schema.isEmpty()) return std::nullopt;
-  const auto bad = check_schema(schema, body);
+  const auto bad = schema.check(body);
   if (!bad) return std::nullopt;
   const std::string field = prefix + bad->field;
   return error(400, "invalid rule", (field.empty() ? "" : field + ": ") + bad->why, field);
@@ -698,7 +707,7 @@ Response ManagementApi::write(const std::string& domain, rampart_rule_change cha
     } else if (rule_id_of(o->get("id")) != id) {
       return error(400, "invalid rule", "id: the body's id differs from the path's", "id");
     }
-    if (auto bad = check_body(schema_of(domain), o, "")) return *bad;
+    if (auto bad = check_body(*schema_of(domain), o, "")) return *bad;
     body = to_json(o);
   }
   if (auto refused =
@@ -773,7 +782,7 @@ Response ManagementApi::replace(const std::string& domain, const Request& req) {
     if (!arr->isObject(i) || !arr->getObject(i)->has("id")) continue;
     next_id = std::max(next_id, rule_id_of(arr->getObject(i)->get("id")).value_or(0));
   }
-  for (const auto& r : rules_.list(domain)) next_id = std::max(next_id, r.id);
+  next_id = std::max(next_id, rules_.max_id(domain));
   const auto schema = schema_of(domain);
   for (size_t i = 0; i < arr->size(); ++i) {
     const std::string at = "rules[" + std::to_string(i) + "]";
@@ -790,7 +799,7 @@ Response ManagementApi::replace(const std::string& domain, const Request& req) {
     }
     if (!ids.insert(id).second)
       return error(400, "invalid rules", at + ".id: " + std::to_string(id) + " twice", at + ".id");
-    if (auto bad = check_body(schema, r, at + ".")) return *bad;
+    if (auto bad = check_body(*schema, r, at + ".")) return *bad;
     rules.push_back({id, to_json(r)});
   }
   const auto imported = rules_.replace_api_rules(domain, rules, req.actor, dry_run);

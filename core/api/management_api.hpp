@@ -34,12 +34,15 @@
 
 #include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <regex>
 #include <string>
 #include <vector>
 
 #include "alerts/alert_store.hpp"
+#include "api/json_schema.hpp"
 #include "store/key_store.hpp"
 #include "store/rule_service.hpp"
 
@@ -130,7 +133,8 @@ class ManagementApi {
                  const Request& req);
   Response patch(const std::string& domain, uint64_t id, const Request& req);
   Response replace(const std::string& domain, const Request& req);
-  Poco::Dynamic::Var schema_of(const std::string& domain) const;
+  // The domain's schema, read once per schema text (none: accepts all).
+  std::shared_ptr<const JsonSchema> schema_of(const std::string& domain) const;
   Response audit(const Request& req, std::optional<uint64_t> rule_id);
   // A refusal (401), or who asks, with the request's actor naming them.
   std::optional<Response> authorize(Request& req, Identity& who);
@@ -156,6 +160,9 @@ class ManagementApi {
   store::RuleService& rules_;
   Providers providers_;
   store::KeyStore* keys_;
+  mutable std::mutex schemas_mu_;
+  // Per domain: the schema text and what it was read into.
+  mutable std::map<std::string, std::pair<std::string, std::shared_ptr<const JsonSchema>>> schemas_;
 };
 
 }  // namespace rampart::api

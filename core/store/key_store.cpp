@@ -75,6 +75,7 @@ const char* role_name(Role r) {
 
 KeyStore::KeyStore(const std::string& path) {
   db_ = open_database(path);
+  stmts_.emplace(db_);
   try {
     exec(
         db_,
@@ -89,13 +90,13 @@ KeyStore::~KeyStore() = default;
 
 bool KeyStore::empty() const {
   std::lock_guard lock(mu_);
-  Stmt st(db_, "SELECT 1 FROM api_keys LIMIT 1");
+  Stmt st(*stmts_, "SELECT 1 FROM api_keys LIMIT 1");
   return !st.step();
 }
 
 std::vector<ApiKey> KeyStore::list() const {
   std::lock_guard lock(mu_);
-  Stmt st(db_, "SELECT id, name, role, created_ms FROM api_keys ORDER BY name");
+  Stmt st(*stmts_, "SELECT id, name, role, created_ms FROM api_keys ORDER BY name");
   std::vector<ApiKey> out;
   while (st.step()) out.push_back(key_of(st));
   return out;
@@ -108,11 +109,11 @@ std::pair<ApiKey, std::string> KeyStore::create(const std::string& name, Role ro
                           .count();
   std::lock_guard lock(mu_);
   {
-    Stmt exists(db_, "SELECT 1 FROM api_keys WHERE name = ?1");
+    Stmt exists(*stmts_, "SELECT 1 FROM api_keys WHERE name = ?1");
     exists.text(1, name);
     if (exists.step()) throw KeyError("a key named '" + name + "' exists");
   }
-  Stmt st(db_,
+  Stmt st(*stmts_,
           "INSERT INTO api_keys (id, name, role, salt, hash, created_ms) VALUES (?1, ?2, ?3, ?4, "
           "?5, ?6)");
   st.text(1, id).text(2, name).text(3, role_name(role)).text(4, salt).text(5, digest(salt, secret));
@@ -122,14 +123,14 @@ std::pair<ApiKey, std::string> KeyStore::create(const std::string& name, Role ro
 
 bool KeyStore::remove(const std::string& name) {
   std::lock_guard lock(mu_);
-  Stmt st(db_, "DELETE FROM api_keys WHERE name = ?1");
+  Stmt st(*stmts_, "DELETE FROM api_keys WHERE name = ?1");
   st.text(1, name).step();
   return sqlite3_changes(db_) > 0;
 }
 
 size_t KeyStore::remove_all() {
   std::lock_guard lock(mu_);
-  Stmt st(db_, "DELETE FROM api_keys");
+  Stmt st(*stmts_, "DELETE FROM api_keys");
   st.step();
   return static_cast<size_t>(sqlite3_changes(db_));
 }
@@ -179,7 +180,7 @@ std::optional<ApiKey> KeyStore::verify(const std::string& token) const {
     return std::nullopt;
   const std::string id = token.substr(3, 8), secret = token.substr(12);
   std::lock_guard lock(mu_);
-  Stmt st(db_, "SELECT id, name, role, created_ms, salt, hash FROM api_keys WHERE id = ?1");
+  Stmt st(*stmts_, "SELECT id, name, role, created_ms, salt, hash FROM api_keys WHERE id = ?1");
   st.text(1, id);
   if (!st.step()) return std::nullopt;
   if (!same(digest(st.col_text(4), secret), st.col_text(5))) return std::nullopt;

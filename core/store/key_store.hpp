@@ -50,6 +50,7 @@ class KeyStore {
 
  private:
   Database db_;
+  mutable std::optional<StatementCache> stmts_;  // finalized before db_ closes
   mutable std::mutex mu_;
 };
 

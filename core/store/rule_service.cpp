@@ -1,15 +1,46 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "store/rule_service.hpp"
 
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
 #include <algorithm>
 #include <set>
 
-#include "util/json.hpp"
 
 namespace rampart::store {
 namespace {
+
+// Two parsed JSON values are the same: objects with the same keys (in any
+// order) of the same values, arrays element by element, scalars of the
+// same kind and text.
+bool same_value(const Poco::Dynamic::Var& a, const Poco::Dynamic::Var& b) {
+  using Poco::JSON::Array;
+  using Poco::JSON::Object;
+  const bool oa = a.type() == typeid(Object::Ptr), ob = b.type() == typeid(Object::Ptr);
+  const bool aa = a.type() == typeid(Array::Ptr), ab = b.type() == typeid(Array::Ptr);
+  if (oa || ob || aa || ab) {
+    if (oa != ob || aa != ab) return false;
+    if (oa) {
+      const auto x = a.extract<Object::Ptr>(), y = b.extract<Object::Ptr>();
+      if (x->size() != y->size()) return false;
+      for (const auto& [k, v] : *x) {
+        if (!y->has(k) || !same_value(v, y->get(k))) return false;
+      }
+      return true;
+    }
+    const auto x = a.extract<Array::Ptr>(), y = b.extract<Array::Ptr>();
+    if (x->size() != y->size()) return false;
+    for (size_t i = 0; i < x->size(); ++i) {
+      if (!same_value(x->get(i), y->get(i))) return false;
+    }
+    return true;
+  }
+  if (a.isEmpty() || b.isEmpty()) return a.isEmpty() == b.isEmpty();
+  const bool ba = a.type() == typeid(bool), bb = b.type() == typeid(bool);
+  return a.isString() == b.isString() && ba == bb && a.toString() == b.toString();
+}
 
 // Two rule bodies are the same rule when they are the same JSON, whatever
 // their key order or spacing (a listing re-serialises what the engine
@@ -17,10 +48,10 @@ namespace {
 bool same_json(const std::string& a, const std::string& b) {
   if (a == b) return true;
   try {
-    Poco::JSON::Parser parser;  // objects without preserved order: keys sorted
-    const std::string ca = util::to_json(parser.parse(a));
+    Poco::JSON::Parser parser;
+    const auto va = parser.parse(a);
     parser.reset();
-    return ca == util::to_json(parser.parse(b));
+    return same_value(va, parser.parse(b));
   } catch (const std::exception&) {  // Poco's exceptions too
     return false;
   }

@@ -31,6 +31,7 @@ RuleStore::RuleStore(const std::string& path, const AuditSettings& retention,
                      std::function<int64_t()> clock_ms)
     : path_(path), retention_(retention), clock_ms_(clock_ms ? std::move(clock_ms) : now_ms) {
   db_ = open_database(path);
+  stmts_.emplace(db_);
   try {
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=NORMAL");
@@ -85,7 +86,7 @@ std::vector<StoredRule> RuleStore::page(const std::string& domain, uint64_t firs
                                         const std::string& origin) const {
   std::lock_guard lock(mu_);
   // The primary key's order: a page costs its own rows, not the domain's.
-  Stmt st(db_,
+  Stmt st(*stmts_,
           "SELECT id, body, origin FROM rules WHERE domain = ?1 AND id >= ?2"
           " AND (?3 = '' OR origin = ?3) ORDER BY id LIMIT ?4");
   st.text(1, domain)
@@ -104,7 +105,7 @@ std::vector<uint64_t> RuleStore::expired(const std::string& domain, int64_t now,
   const std::string sql =
       std::string("SELECT id FROM rules WHERE domain = ?1 AND origin = 'api' AND ") + kExpiresAt +
       " <= ?2 ORDER BY " + kExpiresAt + " LIMIT ?3";
-  Stmt st(db_, sql.c_str());
+  Stmt st(*stmts_, sql.c_str());
   st.text(1, domain).integer(2, now).integer(3, static_cast<int64_t>(limit));
   std::vector<uint64_t> out;
   while (st.step()) out.push_back(static_cast<uint64_t>(st.col_int(0)));
@@ -113,21 +114,21 @@ std::vector<uint64_t> RuleStore::expired(const std::string& domain, int64_t now,
 
 uint64_t RuleStore::max_id(const std::string& domain) const {
   std::lock_guard lock(mu_);
-  Stmt st(db_, "SELECT MAX(id) FROM rules WHERE domain = ?1");
+  Stmt st(*stmts_, "SELECT MAX(id) FROM rules WHERE domain = ?1");
   st.text(1, domain);
   return st.step() ? static_cast<uint64_t>(st.col_int(0)) : 0;
 }
 
 std::optional<std::string> RuleStore::origin(const std::string& domain, uint64_t id) const {
   std::lock_guard lock(mu_);
-  Stmt st(db_, "SELECT origin FROM rules WHERE domain = ?1 AND id = ?2");
+  Stmt st(*stmts_, "SELECT origin FROM rules WHERE domain = ?1 AND id = ?2");
   st.text(1, domain).integer(2, static_cast<int64_t>(id));
   if (st.step()) return st.col_text(0);
   return std::nullopt;
 }
 
 std::optional<std::string> RuleStore::get_locked(const std::string& domain, uint64_t id) const {
-  Stmt st(db_, "SELECT body FROM rules WHERE domain = ?1 AND id = ?2");
+  Stmt st(*stmts_, "SELECT body FROM rules WHERE domain = ?1 AND id = ?2");
   st.text(1, domain).integer(2, static_cast<int64_t>(id));
   if (st.step()) return st.col_text(0);
   return std::nullopt;
@@ -140,7 +141,7 @@ std::optional<std::string> RuleStore::get(const std::string& domain, uint64_t id
 
 std::map<std::string, uint64_t> RuleStore::counts() const {
   std::lock_guard lock(mu_);
-  Stmt st(db_, "SELECT domain, COUNT(*) FROM rules GROUP BY domain");
+  Stmt st(*stmts_, "SELECT domain, COUNT(*) FROM rules GROUP BY domain");
   std::map<std::string, uint64_t> out;
   while (st.step()) out[st.col_text(0)] = static_cast<uint64_t>(st.col_int(1));
   return out;
@@ -148,7 +149,7 @@ std::map<std::string, uint64_t> RuleStore::counts() const {
 
 bool RuleStore::empty(const std::string& domain) const {
   std::lock_guard lock(mu_);
-  Stmt st(db_, "SELECT 1 FROM rules WHERE domain = ?1 LIMIT 1");
+  Stmt st(*stmts_, "SELECT 1 FROM rules WHERE domain = ?1 LIMIT 1");
   st.text(1, domain);
   return !st.step();
 }
@@ -156,7 +157,7 @@ bool RuleStore::empty(const std::string& domain) const {
 void RuleStore::audit_locked(const std::string& domain, uint64_t id, const char* action,
                              const std::string& actor, const std::optional<std::string>& before,
                              const std::optional<std::string>& after) {
-  Stmt st(db_,
+  Stmt st(*stmts_,
           "INSERT INTO audit (time_ms, actor, domain, rule_id, action, before, after) VALUES (?1, "
           "?2, ?3, ?4, ?5, ?6, ?7)");
   st.integer(1, clock_ms_())
@@ -170,7 +171,7 @@ void RuleStore::audit_locked(const std::string& domain, uint64_t id, const char*
 
 void RuleStore::put_locked(const std::string& domain, uint64_t id, const std::string& body,
                            const std::string& origin) {
-  Stmt st(db_,
+  Stmt st(*stmts_,
           "INSERT INTO rules (domain, id, body, updated_ms, origin) VALUES (?1, ?2, ?3, ?4, ?5)"
           " ON CONFLICT (domain, id) DO UPDATE SET body = excluded.body,"
           " updated_ms = excluded.updated_ms, origin = excluded.origin");
@@ -184,7 +185,7 @@ void RuleStore::put_locked(const std::string& domain, uint64_t id, const std::st
 
 void RuleStore::erase_locked(const std::string& domain, uint64_t id, const std::string& actor,
                              const std::optional<std::string>& before) {
-  Stmt st(db_, "DELETE FROM rules WHERE domain = ?1 AND id = ?2");
+  Stmt st(*stmts_, "DELETE FROM rules WHERE domain = ?1 AND id = ?2");
   st.text(1, domain).integer(2, static_cast<int64_t>(id));
   st.step();
   audit_locked(domain, id, "delete", actor, before, std::nullopt);
@@ -242,7 +243,7 @@ void RuleStore::replace_all(const std::string& domain, const std::vector<StoredR
       [&] {
         std::vector<StoredRule> old;
         {
-          Stmt st(db_, "SELECT id, body FROM rules WHERE domain = ?1");
+          Stmt st(*stmts_, "SELECT id, body FROM rules WHERE domain = ?1");
           st.text(1, domain);
           while (st.step()) old.push_back({static_cast<uint64_t>(st.col_int(0)), st.col_text(1)});
         }
@@ -263,15 +264,17 @@ void RuleStore::sync_origin(const std::string& domain, const std::string& origin
       [&] {
         std::map<uint64_t, std::string> mine;
         {
-          Stmt st(db_, "SELECT id, body FROM rules WHERE domain = ?1 AND origin = ?2");
+          Stmt st(*stmts_, "SELECT id, body FROM rules WHERE domain = ?1 AND origin = ?2");
           st.text(1, domain).text(2, origin);
           while (st.step()) mine[static_cast<uint64_t>(st.col_int(0))] = st.col_text(1);
         }
         std::set<uint64_t> listed;
         for (const auto& r : rules) {
           listed.insert(r.id);
-          const auto before = get_locked(domain, r.id);
-          if (before && *before == r.body && mine.count(r.id)) continue;
+          // Mine as read above; one of another origin taken over as stored.
+          const auto it = mine.find(r.id);
+          const auto before = it != mine.end() ? std::optional(it->second) : get_locked(domain, r.id);
+          if (it != mine.end() && it->second == r.body) continue;
           put_locked(domain, r.id, r.body, origin);
           audit_locked(domain, r.id, before ? "update" : "create", actor, before, r.body);
         }
@@ -284,7 +287,7 @@ void RuleStore::sync_origin(const std::string& domain, const std::string& origin
 
 void RuleStore::prune_audit_locked() {
   if (retention_.max_age_s > 0) {
-    Stmt st(db_, "DELETE FROM audit WHERE time_ms < ?1");  // audit_time
+    Stmt st(*stmts_, "DELETE FROM audit WHERE time_ms < ?1");  // audit_time
     st.integer(1, clock_ms_() - static_cast<int64_t>(retention_.max_age_s * 1000));
     st.step();
   }
@@ -295,7 +298,7 @@ void RuleStore::prune_audit_locked() {
     // range, where counting with OFFSET would walk every entry kept. After
     // an age prune with a clock that stepped back the range keeps fewer,
     // never more.
-    Stmt st(db_, "DELETE FROM audit WHERE seq <= (SELECT MAX(seq) FROM audit) - ?1");
+    Stmt st(*stmts_, "DELETE FROM audit WHERE seq <= (SELECT MAX(seq) FROM audit) - ?1");
     st.integer(1, static_cast<int64_t>(std::min<uint64_t>(retention_.max_count, INT64_MAX)));
     st.step();
   }
@@ -310,7 +313,7 @@ void RuleStore::set_audit_retention(const AuditSettings& retention) {
 std::vector<AuditEntry> RuleStore::audit(const std::string& domain, std::optional<uint64_t> rule_id,
                                          size_t limit) const {
   std::lock_guard lock(mu_);
-  Stmt st(db_, rule_id
+  Stmt st(*stmts_, rule_id
                    ? "SELECT seq, time_ms, actor, domain, action, rule_id, before, after FROM audit"
                      " WHERE domain = ?1 AND rule_id = ?2 ORDER BY seq DESC LIMIT ?3"
                    : "SELECT seq, time_ms, actor, domain, action, rule_id, before, after FROM audit"
