@@ -1071,6 +1071,35 @@ std::shared_ptr<InstalledProgram> Datapath::install(const std::string& object, I
   return inst;
 }
 
+bool Datapath::prepare(const std::string& object, InstanceSpec spec, const InstallTarget& t) {
+  std::lock_guard lock(mu_);
+  if (!opts_.table_swaps || !opts_.prepare_spares || t.hook == RAMPART_PROGRAM_SLOT ||
+      t.hook > RAMPART_PROGRAM_TC_EGRESS)
+    return false;
+  const std::string place = stage_key(t.hook - RAMPART_PROGRAM_XDP, t.slot);
+  const auto stage = stages_.find(place);
+  if (stage == stages_.end() || stage->second.owner != t.owner || !stage->second.current)
+    return false;
+  spec.object_path = object_path(object, t.object_dirs);
+  if (t.object_check) {
+    if (const auto why = t.object_check(spec.object_path))
+      throw BpfError(spec.object_path + " is not loaded: " + *why);
+  }
+  for (const auto& [name, fd] : core_) spec.shared_maps[name] = fd.get();
+  for (const auto& m : spec.maps) {
+    if (m.persistent) spec.persistent[m.name] = owned_persistent(t.owner, m.name);
+  }
+  spec.shared_maps["rampart_stage"] = stage->second.pos_fd.get();
+  const std::string shape = ProgramInstance::shape_of(spec);
+  if (shape.empty() || shape == stage->second.current->instance().shape()) return false;
+  size_t bytes = 0;
+  for (const auto& m : spec.maps) {
+    if (!m.persistent) bytes += size_t(m.max_entries) * m.value_size;
+  }
+  pool_->prepare_ahead(place, spec, shape, bytes);
+  return true;
+}
+
 uint64_t Datapath::grace_ticket() {
   GracePeriods& gp = pool_->grace();
   return gp.available() ? gp.request() : 0;

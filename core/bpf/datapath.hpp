@@ -168,6 +168,14 @@ class Datapath {
   // restored before it throws BpfError, so no packet is ever judged by a
   // part of the reload. end_staging() forgets what is still staged and lets
   // other threads' installs go on.
+  // ABI 1.10: a spare of `spec`'s shape loaded in the background for the
+  // stage `t` names, which `t.owner`'s program holds (its plugin sees its
+  // tables will soon outgrow the live instance's sizes): the install of that
+  // shape then refills it instead of loading on the writer's path. False
+  // (nothing prepared) when the stage is not the owner's or has that shape
+  // already, or spares are off. Throws BpfError for what install() would
+  // refuse of the object.
+  bool prepare(const std::string& object, InstanceSpec spec, const InstallTarget& t);
   void begin_staging();
   void commit_staging();
   void end_staging();

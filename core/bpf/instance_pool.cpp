@@ -45,10 +45,33 @@ void InstancePool::keep(const std::string& place, Spare spare) {
     for (const auto& s : q) n += s.inst->own_bytes();
     return n;
   };
-  // The oldest go first; the one that just came always stays.
+  // Spares of a shape the place no longer wants (neither live nor ahead)
+  // go first, then the oldest; the one that just came always stays.
   while (q.size() > 1 && (q.size() > kPerPlace || bytes() > kBytesPerPlace)) {
-    dropped.push_back(std::move(q.front()));
-    q.pop_front();
+    auto gone = std::find_if(q.begin(), q.end() - 1,
+                             [&](const Spare& s) { return !wanted(place, s.inst->shape()); });
+    if (gone == q.end() - 1) gone = q.begin();
+    dropped.push_back(std::move(*gone));
+    q.erase(gone);
+  }
+}
+
+bool InstancePool::wanted(const std::string& place, const std::string& shape) const {
+  const auto live = live_.find(place);
+  const auto ahead = ahead_.find(place);
+  return (live != live_.end() && live->second == shape) ||
+         (ahead != ahead_.end() && ahead->second == shape);
+}
+
+void InstancePool::drop_unwanted_jobs(const std::string& place) {
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    if ((*it)->place != place || wanted(place, (*it)->shape)) {
+      ++it;
+      continue;
+    }
+    const auto p = pending_.find(place + '\0' + (*it)->shape);
+    if (p != pending_.end() && --p->second == 0) pending_.erase(p);
+    it = jobs_.erase(it);
   }
 }
 
@@ -85,6 +108,8 @@ void InstancePool::forget(const std::string& place) {
     gone = std::move(it->second);
     spares_.erase(it);
   }
+  live_.erase(place);
+  ahead_.erase(place);
   // Queued jobs go; one being loaded finds no count left and drops its spare.
   for (auto it = jobs_.begin(); it != jobs_.end();)
     it = (*it)->place == place ? jobs_.erase(it) : std::next(it);
@@ -104,6 +129,24 @@ void InstancePool::prepare(const std::string& place, const InstanceSpec& spec,
   if (shape.empty() || !gp_.available()) return;
   std::lock_guard lock(mu_);
   if (stop_) return;
+  live_[place] = shape;
+  drop_unwanted_jobs(place);
+  queue_locked(place, spec, shape, instance_bytes, leaving, kPerPlace);
+}
+
+void InstancePool::prepare_ahead(const std::string& place, const InstanceSpec& spec,
+                                 const std::string& shape, size_t instance_bytes) {
+  if (shape.empty() || !gp_.available()) return;
+  std::lock_guard lock(mu_);
+  if (stop_) return;
+  ahead_[place] = shape;
+  drop_unwanted_jobs(place);
+  queue_locked(place, spec, shape, instance_bytes, /*leaving=*/false, 2);
+}
+
+void InstancePool::queue_locked(const std::string& place, const InstanceSpec& spec,
+                                const std::string& shape, size_t instance_bytes, bool leaving,
+                                size_t want) {
   size_t have = leaving ? 1 : 0;
   if (const auto it = spares_.find(place); it != spares_.end()) {
     for (const auto& s : it->second) have += s.inst->shape() == shape;
@@ -111,7 +154,7 @@ void InstancePool::prepare(const std::string& place, const InstanceSpec& spec,
   const std::string key = place + '\0' + shape;
   const size_t pending = pending_[key];
   const size_t room = std::min(
-      kPerPlace, std::max<size_t>(1, kBytesPerPlace / std::max<size_t>(1, instance_bytes)));
+      {want, kPerPlace, std::max<size_t>(1, kBytesPerPlace / std::max<size_t>(1, instance_bytes))});
   if (have + pending >= room) return;
   for (size_t i = have + pending; i < room; ++i) {
     auto job = std::make_unique<Job>();

@@ -58,13 +58,21 @@ class InstancePool {
   // The place is gone: its spares too.
   void forget(const std::string& place);
   // Loads spares of `shape` (that of `spec`, whose contents do not matter:
-  // a spare is refilled before use) in the background until `place` has
-  // kPerPlace of them, or as many of `instance_bytes` as kBytesPerPlace
-  // holds (at least one), counting the live one that is `leaving` (being
-  // replaced: a spare soon). The spec's maps are duplicated: the caller's
-  // descriptors may close meanwhile.
+  // a spare is refilled before use), the place's live shape now, in the
+  // background until `place` has kPerPlace of them, or as many of
+  // `instance_bytes` as kBytesPerPlace holds (at least one), counting the
+  // live one that is `leaving` (being replaced: a spare soon). The spec's
+  // maps are duplicated: the caller's descriptors may close meanwhile.
   void prepare(const std::string& place, const InstanceSpec& spec, const std::string& shape,
                size_t instance_bytes, bool leaving);
+  // Two spares of the shape a plugin says the place grows into next (the
+  // install that grows takes one, the next whole install the other, while
+  // the instance it replaced is of the old shape). A place wants spares of
+  // its live shape and of the last shape asked for ahead: loads of any
+  // other not begun are dropped, and spares of any other are the first to
+  // go when the place has too many.
+  void prepare_ahead(const std::string& place, const InstanceSpec& spec, const std::string& shape,
+                     size_t instance_bytes);
   // Spares loaded by prepare() so far.
   uint64_t prepared() const;
   // The grace periods the spares wait for, shared with whoever else needs them.
@@ -77,6 +85,10 @@ class InstancePool {
   };
   struct Job;
   void keep(const std::string& place, Spare spare);
+  bool wanted(const std::string& place, const std::string& shape) const;  // mu_ held
+  void drop_unwanted_jobs(const std::string& place);                      // mu_ held
+  void queue_locked(const std::string& place, const InstanceSpec& spec, const std::string& shape,
+                    size_t instance_bytes, bool leaving, size_t want);
   void run();
   GracePeriods gp_;
   mutable std::mutex mu_;
@@ -84,6 +96,8 @@ class InstancePool {
   std::map<std::string, std::deque<Spare>> spares_;
   std::deque<std::unique_ptr<Job>> jobs_;
   std::map<std::string, size_t> pending_;  // jobs by place + shape
+  // By place: the live shape (prepare) and the one it grows into (prepare_ahead).
+  std::map<std::string, std::string> live_, ahead_;
   uint64_t prepared_ = 0;
   bool stop_ = false;
   std::thread thread_;  // started by the first prepare()

@@ -227,6 +227,13 @@ void kernel_metrics(std::vector<prometheus::MetricFamily>& out, const bpf::Datap
   add_sample(installs, {{"how", "refilled"}}, static_cast<double>(dp.refills()));
   add_sample(installs, {{"how", "in_place"}}, static_cast<double>(dp.writes_in_place()));
   out.push_back(std::move(installs));
+  auto prepared = metric_family(
+      "rampart_program_spares_prepared_total",
+      "Program instances loaded in the background for installs to come: spares of a stage's "
+      "live shape, and the shapes plugins said their tables grow into next",
+      MetricType::Counter);
+  add_sample(prepared, {}, static_cast<double>(dp.spares_prepared()));
+  out.push_back(std::move(prepared));
 }
 
 }  // namespace

@@ -75,6 +75,8 @@ void PluginInstance::fill_table(rampart_host_api* api, size_t bytes) {
   // ABI 1.9
   api->grace_ticket = &HostEntry<&PluginInstance::grace_ticket>::call;
   api->grace_passed = &HostEntry<&PluginInstance::grace_passed>::call;
+  // ABI 1.10
+  api->program_prepare = &HostEntry<&PluginInstance::program_prepare>::call;
   fill_kernel_entries(api);
 }
 

@@ -183,21 +183,8 @@ rampart_status PluginInstance::program_install(const rampart_program_image* imag
                      "no kernel datapath: agent.interfaces is empty or rampartd lacks CAP_BPF");
   }
   try {
-    auto spec = bpf::spec_from_image(image);
-    bpf::InstallTarget target;
-    target.owner = id();
-    // The plugin's own objects sit beside its .so.
-    target.object_dirs = {std::filesystem::path(lib_->path()).parent_path().string()};
-    // It goes into the kernel: the same trust as the .so beside it.
-    target.object_check = [](const std::string& path) { return untrusted_reason(path, false); };
-    target.slot = image.slot;
-    target.slot_index = image.slot_index;
-    if (image.struct_size >= RAMPART_FIELD_END(rampart_program_image, flags)) {
-      target.hook = image.hook;
-      target.priority = image.priority;
-      target.flags = image.flags;
-    }
-    auto installed = core_.datapath->install(image.object, std::move(spec), target);
+    auto installed =
+        core_.datapath->install(image.object, bpf::spec_from_image(image), target_of(image));
     auto p = std::make_unique<rampart_program>(rampart_program{std::move(installed)});
     {
       std::lock_guard lock(mu_);
@@ -208,6 +195,37 @@ rampart_status PluginInstance::program_install(const rampart_program_image* imag
     return RAMPART_OK;
   } catch (const bpf::StageConflict& e) {
     return host_fail(RAMPART_ERR_CONFLICT, e.what());
+  } catch (const bpf::BpfError& e) {
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT, e.what());
+  }
+}
+
+bpf::InstallTarget PluginInstance::target_of(const rampart_program_image& image) const {
+  bpf::InstallTarget target;
+  target.owner = id();
+  // The plugin's own objects sit beside its .so.
+  target.object_dirs = {std::filesystem::path(lib_->path()).parent_path().string()};
+  // It goes into the kernel: the same trust as the .so beside it.
+  target.object_check = [](const std::string& path) { return untrusted_reason(path, false); };
+  target.slot = image.slot;
+  target.slot_index = image.slot_index;
+  if (image.struct_size >= RAMPART_FIELD_END(rampart_program_image, flags)) {
+    target.hook = image.hook;
+    target.priority = image.priority;
+    target.flags = image.flags;
+  }
+  return target;
+}
+
+rampart_status PluginInstance::program_prepare(const rampart_program_image* image) {
+  if (!image) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  if (!core_.datapath) {
+    return host_fail(RAMPART_ERR_UNSUPPORTED,
+                     "no kernel datapath: agent.interfaces is empty or rampartd lacks CAP_BPF");
+  }
+  try {
+    core_.datapath->prepare(image->object, bpf::spec_from_image(*image), target_of(*image));
+    return RAMPART_OK;
   } catch (const bpf::BpfError& e) {
     return host_fail(RAMPART_ERR_INVALID_ARGUMENT, e.what());
   }

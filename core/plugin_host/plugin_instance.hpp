@@ -128,6 +128,7 @@ class PluginInstance : public runtime::EventSink,
                               uint32_t ttl_s);
   rampart_status reputation_publish(rampart_str name, int32_t score, uint32_t ttl_s);
   rampart_status program_install(const rampart_program_image* image, rampart_program** out);
+  rampart_status program_prepare(const rampart_program_image* image);
   void program_release(rampart_program* p);
   rampart_status counters_export(const rampart_counter_export* desc);
   rampart_status map_open(const char* name, uint32_t key_size, uint32_t value_size,
@@ -200,6 +201,8 @@ class PluginInstance : public runtime::EventSink,
   std::vector<std::unique_ptr<rampart_map>> maps_;
   std::map<std::string, std::unique_ptr<bpf::RingDispatcher>> rings_;  // by map name
   void drain_rings();
+  // Where an image of this plugin goes (its slot, hook, the objects beside its .so).
+  bpf::InstallTarget target_of(const rampart_program_image& image) const;
 };
 
 }  // namespace rampart::plugin_host

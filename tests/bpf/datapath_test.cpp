@@ -726,7 +726,7 @@ class Traffic {
   std::thread thread_;
 };
 
-std::shared_ptr<rampart::bpf::InstalledProgram> install_tables(Datapath& dp, const Tables& t) {
+InstanceSpec spec_of(const Tables& t) {
   InstanceSpec spec;
   spec.program = "table_xdp";
   spec.settings["flavour"] = rampart::bpf::bytes_of(t.flavour);
@@ -748,13 +748,21 @@ std::shared_ptr<rampart::bpf::InstalledProgram> install_tables(Datapath& dp, con
   mixes.name = "mixes";
   mixes.persistent = true;
   spec.maps.push_back(mixes);
+  return spec;
+}
+
+InstallTarget target_of(const Tables& t, const std::string& owner = "tables") {
   InstallTarget target;
-  target.owner = "tables";
+  target.owner = owner;
   target.hook = RAMPART_PROGRAM_XDP;
   target.slot = "tables";
   target.priority = 100;
   target.flags = t.flags;
-  return dp.install("table_probe", spec, target);
+  return target;
+}
+
+std::shared_ptr<rampart::bpf::InstalledProgram> install_tables(Datapath& dp, const Tables& t) {
+  return dp.install("table_probe", spec_of(t), target_of(t));
 }
 
 // A datapath with the table probe installed (pair 1, port 2 listed), its
@@ -898,6 +906,38 @@ TEST_F(DatapathTest, SparesOfTheLiveShapeArePreparedAhead) {
   EXPECT_EQ(ids.size(), size_t(1 + rampart::bpf::InstancePool::kPerPlace))
       << "each write took a prepared spare, not the one that just left";
   EXPECT_EQ(run(root, true).verdict, XDP_DROP) << "port 2 is no longer listed";
+}
+
+// ABI 1.10: a plugin that sees its tables will soon outgrow the live
+// instance has a spare of the next shape loaded in the background; the
+// install that grows into that shape takes it (a refill: nothing loaded on
+// the writer's path). Nothing is prepared for the live shape or for a
+// stage that is not the plugin's.
+TEST_F(DatapathTest, AShapePreparedAheadIsTakenByTheInstallThatGrowsIntoIt) {
+  Datapath dp(options());
+  dp.start();
+  auto live = install_tables(dp, {1, {2}});
+  ASSERT_TRUE(rampart::test::poll_until(
+      [&] { return dp.spares_prepared() >= rampart::bpf::InstancePool::kPerPlace; },
+      std::chrono::seconds(60)))
+      << "the live shape's spares: " << dp.spares_prepared();
+  const uint64_t prepared = dp.spares_prepared();
+  const Tables grown{2, {7}, 0, 128};
+  EXPECT_FALSE(dp.prepare("table_probe", spec_of({9, {9}}), target_of({9, {9}})))
+      << "the live shape";
+  EXPECT_FALSE(dp.prepare("table_probe", spec_of(grown), target_of(grown, "someone-else")))
+      << "another plugin's stage";
+  ASSERT_TRUE(dp.prepare("table_probe", spec_of(grown), target_of(grown)));
+  ASSERT_TRUE(rampart::test::poll_until([&] { return dp.spares_prepared() == prepared + 1; },
+                                        std::chrono::seconds(60)))
+      << "prepared: " << dp.spares_prepared() - prepared;
+  const uint64_t loads = dp.loads(), refills = dp.refills();
+  auto next = install_tables(dp, grown);
+  EXPECT_EQ(dp.loads(), loads) << "the grown shape was loaded ahead";
+  EXPECT_EQ(dp.refills(), refills + 1);
+  EXPECT_TRUE(next->refilled());
+  EXPECT_EQ(keys_of(next->instance().map_fd("ports")), (std::set<uint32_t>{7}));
+  EXPECT_NE(next->instance().shape(), live->instance().shape());
 }
 
 // A set that outgrows its tables changes shape: that install loads a new

@@ -134,6 +134,8 @@ FROZEN(rampart_plugin_descriptor, reserved2, 76);
 FROZEN(rampart_host_api, grace_ticket, 400);
 FROZEN(rampart_host_api, grace_passed, 408);
 static_assert(RAMPART_PROGRAM_IN_PLACE == 0x2u, "RAMPART_PROGRAM_IN_PLACE's value is frozen");
+// ABI 1.10
+FROZEN(rampart_host_api, program_prepare, 416);
 FROZEN(rampart_map_info, struct_size, 0);
 FROZEN(rampart_map_info, type, 4);
 FROZEN(rampart_map_info, key_size, 8);

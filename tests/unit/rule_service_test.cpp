@@ -383,7 +383,9 @@ namespace {
 
 class AcceptingOwner : public rampart::store::RuleOwner {
  public:
-  std::string apply_rules(const std::string&, const std::vector<StoredRule>&) override { return ""; }
+  std::string apply_rules(const std::string&, const std::vector<StoredRule>&) override {
+    return "";
+  }
 };
 
 // An import compares bodies as JSON: the same values in another key order
@@ -396,20 +398,23 @@ TEST(RuleServiceImport, BodiesCompareAsJsonNotAsText) {
   RuleService service(store);
   const auto owner = std::make_shared<AcceptingOwner>();
   service.claim("fw", owner, {});
-  const std::vector<StoredRule> before{
-      {1, R"({"a":1,"b":[1,{"c":"x"}]})"}, {2, R"({"a":true})"}, {3, R"({"a":1})"},
-      {4, R"({"a":{"b":null}})"},          {5, "not json"},      {6, R"({"a":[1,2]})"},
-      {7, R"({"a":1})"},                   {8, "not json"}};
+  const std::vector<StoredRule> before{{1, R"({"a":1,"b":[1,{"c":"x"}]})"},
+                                       {2, R"({"a":true})"},
+                                       {3, R"({"a":1})"},
+                                       {4, R"({"a":{"b":null}})"},
+                                       {5, "not json"},
+                                       {6, R"({"a":[1,2]})"},
+                                       {7, R"({"a":1})"},
+                                       {8, "not json"}};
   ASSERT_EQ(service.replace_api_rules("fw", before, "tester", false).result.status, RAMPART_OK);
-  const std::vector<StoredRule> after{
-      {1, R"( { "b" : [ 1, {"c":"x"} ], "a" : 1 } )"},
-      {2, R"({"a":"true"})"},
-      {3, R"({"a":1,"z":0})"},
-      {4, R"({ "a": { "b": null } })"},
-      {5, "not json"},
-      {6, R"({"a":[1,3]})"},
-      {7, R"({"a":1.5})"},
-      {8, "not  json"}};
+  const std::vector<StoredRule> after{{1, R"( { "b" : [ 1, {"c":"x"} ], "a" : 1 } )"},
+                                      {2, R"({"a":"true"})"},
+                                      {3, R"({"a":1,"z":0})"},
+                                      {4, R"({ "a": { "b": null } })"},
+                                      {5, "not json"},
+                                      {6, R"({"a":[1,3]})"},
+                                      {7, R"({"a":1.5})"},
+                                      {8, "not  json"}};
   const auto plan = service.replace_api_rules("fw", after, "tester", true).plan;
   std::vector<uint64_t> changed;
   for (const auto& c : plan.changed) changed.push_back(c.id);

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define RAMPART_ABI_MAJOR 1
-#define RAMPART_ABI_MINOR 9
+#define RAMPART_ABI_MINOR 10
 
 /* Name of the one symbol every plugin exports. */
 #define RAMPART_PLUGIN_ENTRY_SYMBOL "rampart_plugin_entry"
@@ -677,6 +677,20 @@ typedef struct rampart_host_api {
   /* 1 once `ticket` passed (ticket 0: at once); with `wait`, blocks until
    * it has. 0 if it has not (or never will: no grace periods here). */
   int (*grace_passed)(rampart_host_ctx* ctx, uint64_t ticket, int wait);
+
+  /* ---- ABI 1.10 ---- */
+
+  /* Loads, in the background, an instance of `image`'s shape (its object,
+   * program, settings and map sizes; the contents are not read) for the
+   * stage it names, which the plugin's program already holds, so that a
+   * later program_install of that shape takes it ready instead of loading
+   * and verifying on the caller's path. For a plugin that can tell its
+   * tables will soon outgrow their sizes. Nothing changes in the kernel
+   * until such an install; the host may drop what it prepared (its memory
+   * bound, another shape installed). Returns at once: RAMPART_OK when
+   * queued or when there is nothing to prepare (the live instance has that
+   * shape, spares are off). Same threads as program_install. */
+  rampart_status (*program_prepare)(rampart_host_ctx* ctx, const rampart_program_image* image);
 } rampart_host_api;
 
 /*

@@ -156,6 +156,16 @@ class Host {
     return Program(api_, p);
   }
 
+  // ABI 1.10: an instance of `image`'s shape loaded in the background, for
+  // an install of that shape to come (rampart_host_api::program_prepare).
+  // False from a host before 1.10: the install then loads, as it always did.
+  bool prepare_program(const ProgramImage& image) const {
+    if (!RAMPART_HAS_FIELD(api_, rampart_host_api, program_prepare)) return false;
+    const auto abi = image.to_abi();
+    check(api_->program_prepare(api_->ctx, &abi->image));
+    return true;
+  }
+
   // ABI 1.9: a grace-period ticket (rampart_host_api::grace_ticket); 0 from
   // a host that cannot tell (or predates 1.9): then it writes nothing in
   // place, and the ticket passes at once.
