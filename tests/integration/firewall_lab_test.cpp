@@ -152,10 +152,14 @@ class FirewallLab : public ::testing::Test {
   }
   // rampart_program_installs_total{how} (started with the metrics plugin).
   double installs(const std::string& how) {
+    return metric("rampart_program_installs_total{how=\"" + how + "\"");
+  }
+  // A counter of /metrics (started with the metrics plugin).
+  double metric(const std::string& series) {
     const uint16_t metrics = rampart::test::listening_port(daemon_->output(), "metrics");
     const auto text = lab_->in_ns(
         lab_->ns_b(), [&] { return rampart::test::http(metrics, "GET", "/metrics").body; });
-    return rampart::test::metric_value(text, "rampart_program_installs_total{how=\"" + how + "\"");
+    return rampart::test::metric_value(text, series);
   }
   void reload(size_t nth) {
     daemon_->signal(SIGHUP);
@@ -696,6 +700,61 @@ TEST_F(FirewallLab, BlocklistEntriesOverRestDropAtOnceExpireAndComeBack) {
   daemon_->wait_exit();
   ASSERT_NO_FATAL_FAILURE(start(cfg, "] ready plugins=firewall,log,metrics,rest refused=0"));
   expect_all(lab_->send_and_count(kPackets), 0, "restarted: the entry came back from SQLite");
+}
+
+// A set written rule by rule past its tables' capacity: once a dimension
+// is three quarters full, the firewall has an instance of the next
+// capacity prepared in the background (status names it), and the write
+// that outgrows the tables takes it: no program is loaded on a writer's
+// path, and the set keeps enforcing.
+TEST_F(FirewallLab, RuleWritesThatOutgrowTheTablesTakeTheShapePreparedAhead) {
+  const auto cfg = write_config("[{id: 1, action: deny, src_ip: 198.18.0.1/32}]", "");
+  ASSERT_NO_FATAL_FAILURE(start_with_rest(cfg, "  metrics: {listen: \"127.0.0.1:0\"}\n",
+                                          "] ready plugins=firewall,log,metrics,rest refused=0"));
+  const std::string prepared = "rampart_program_spares_prepared_total";
+  // The live shape's spares first (InstancePool::kPerPlace of them).
+  constexpr double kLiveSpares = 3;
+  ASSERT_TRUE(rampart::test::poll_until([&] { return metric(prepared) >= kLiveSpares; },
+                                        std::chrono::seconds(60)))
+      << "the live shape's spares";
+  const double spares = metric(prepared);
+  auto tables = [&] {
+    const auto r = api("GET", "/api/v1/firewall/status");
+    const auto at = r.body.find(R"("tables":)");
+    return at == std::string::npos ? std::string() : r.body.substr(at, r.body.find("]", at) - at);
+  };
+  auto field = [](const std::string& t, const std::string& name) {
+    const auto at = t.find("\"" + name + "\":");
+    return at == std::string::npos ? std::string() : t.substr(at, t.find('}', at) - at);
+  };
+  uint32_t id = 1;
+  auto write = [&] {
+    ++id;
+    const auto r =
+        api("POST", "/api/v1/firewall/rules",
+            R"({"id":)" + std::to_string(id) + R"(,"action":"deny","src_ip":"10.)" +
+                std::to_string(id / 256) + "." + std::to_string(id % 256) + R"(.1/32"})");
+    ASSERT_EQ(r.status, 201) << r.body;
+  };
+  const std::string start = field(tables(), "capacity");
+  ASSERT_FALSE(start.empty()) << tables();
+  ASSERT_EQ(field(tables(), "prepared"), R"("prepared":null)") << tables();
+  while (field(tables(), "prepared") == R"("prepared":null)" && id < 2000)
+    ASSERT_NO_FATAL_FAILURE(write());
+  ASSERT_LT(id, 2000u) << "no dimension three quarters full: " << tables();
+  ASSERT_TRUE(rampart::test::poll_until([&] { return metric(prepared) == spares + 1; },
+                                        std::chrono::seconds(60)))
+      << "the next shape loaded in the background";
+  const std::string ahead = field(tables(), "prepared");
+  const double loaded = installs("loaded"), refilled = installs("refilled");
+  while (field(tables(), "capacity") == start && id < 4000) ASSERT_NO_FATAL_FAILURE(write());
+  ASSERT_NE(field(tables(), "capacity"), start) << "the tables grew: " << tables();
+  EXPECT_EQ(field(tables(), "capacity").substr(std::string(R"("capacity")").size()),
+            ahead.substr(std::string(R"("prepared")").size()))
+      << "into the capacity prepared";
+  EXPECT_EQ(installs("loaded"), loaded) << "no write loaded a program";
+  EXPECT_GE(installs("refilled"), refilled + 1) << "the write that grew the tables took it";
+  expect_all(lab_->send_and_count(kPackets), 0, "rule 1, after the growth");
 }
 
 // Rule writes that keep the rule set's shape are written into the live

@@ -383,3 +383,63 @@ TEST(FirewallRuleTables, FromNothingARuleOfNoFields) {
 
 }  // namespace
 }  // namespace rampart::firewall
+
+namespace rampart::firewall {
+namespace {
+
+// A set growing rule by rule as the engine grows it (in place while the
+// tables have room, else rebuilt whole at the live capacity, or at the one
+// an instance was prepared for): every time the tables outgrow their
+// capacity, the capacity they grow into is the one ahead() named after an
+// earlier write, so the instance prepared for it is the one the write
+// takes (no program load on the writer's path). Each rule brings its own
+// source /24 and port: words, classes and IPv4 groups all grow.
+TEST(FirewallRuleTables, TablesThatOutgrowTheirCapacityGrowIntoTheOnePreparedAhead) {
+  auto rule = [](uint32_t id) {
+    Rule r;
+    r.id = id;
+    r.action = Action::deny;
+    r.protocol = 17;
+    Cidr c;
+    c.family = 4;
+    c.prefix_len = 24;
+    c.addr = {10, static_cast<uint8_t>(id / 256), static_cast<uint8_t>(id % 256), 0};
+    r.src = c;
+    r.dst_port = PortRange{static_cast<uint16_t>(1000 + id), static_cast<uint16_t>(1000 + id)};
+    return r;
+  };
+  std::vector<Rule> rules;
+  for (uint32_t id = 1; id <= 20; ++id) rules.push_back(rule(id));
+  RuleTables tables(rules, Action::allow, 0);
+  TableCapacity prepared;  // what an instance was last prepared for
+  uint64_t ticket = 0;
+  int growths = 0, taken = 0, preparations = 0;
+  for (uint32_t id = 21; id <= 6000; ++id) {
+    rules.push_back(rule(id));
+    tables.reclaim([](uint64_t) { return true; });
+    if (!tables.change(nullptr, &rules.back())) {
+      const TableCapacity live = tables.capacity();
+      tables = RuleTables(rules, Action::allow, 0, live, prepared);
+      if (!(tables.capacity() == live)) {
+        ++growths;
+        if (tables.capacity() == prepared) ++taken;
+      }
+    }
+    tables.flip();
+    tables.installed(++ticket);
+    tables.clear_changes();
+    const TableCapacity next = tables.ahead();
+    if (!(next == tables.capacity()) && !(next == prepared)) {
+      prepared = next;
+      ++preparations;
+    }
+  }
+  EXPECT_GE(growths, 4) << "the set grew 300-fold";
+  EXPECT_EQ(taken, growths) << "every growth took the capacity prepared ahead";
+  // A growth is predicted at most twice (words and classes cross half
+  // their capacity at different writes), plus the one ahead at the end.
+  EXPECT_LE(preparations, 2 * growths + 1);
+}
+
+}  // namespace
+}  // namespace rampart::firewall

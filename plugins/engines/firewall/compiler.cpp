@@ -200,6 +200,10 @@ std::vector<Rule> priority_order(const std::vector<Rule>& rules) {
   return out;
 }
 
+uint32_t words_for(uint32_t nrules) {
+  return std::max<uint32_t>(2, ((nrules + 127) / 128) * 2) + RAMPART_FW_OVERFLOW_WORDS;
+}
+
 CompiledRuleset compile(const std::vector<Rule>& all, Action default_action,
                         int32_t blocklist_priority, bool per_field_classes) {
   std::set<uint32_t> ids;
@@ -221,9 +225,7 @@ CompiledRuleset compile(const std::vector<Rule>& all, Action default_action,
   rs.block_index = static_cast<uint32_t>(std::count_if(
       rules.begin(), rules.end(), [&](const Rule& r) { return r.priority < blocklist_priority; }));
   rs.block_order = rampart_fw_order(blocklist_priority, 0);
-  // Even, so the kernel loop can take two words per iteration; then the
-  // overflow's words, empty.
-  rs.nwords = std::max<uint32_t>(2, ((rs.nrules + 127) / 128) * 2) + RAMPART_FW_OVERFLOW_WORDS;
+  rs.nwords = words_for(rs.nrules);
   ClassPool pool(per_field_classes);
   const Bitmap empty(rs.nwords, 0);
 

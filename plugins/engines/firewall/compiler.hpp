@@ -73,6 +73,11 @@ class CompileError : public std::runtime_error {
 };
 
 // Sorts enabled rules by (priority, id) and builds every table. Throws
+// Bitmap words a set of `nrules` enabled rules is compiled to: two per 128
+// rules (at least two; even, so the kernel loop takes two words an
+// iteration), then the overflow's words, empty.
+uint32_t words_for(uint32_t nrules);
+
 // CompileError on an invalid rule (naming its id and field), a duplicate id,
 // or more than RAMPART_FW_MAX_RULES enabled rules. Rules with a priority
 // below `blocklist_priority` are checked before the source blocklist.

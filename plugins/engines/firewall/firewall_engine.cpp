@@ -288,6 +288,16 @@ class FirewallEngine {
                                                [](uint32_t id) { return id != 0; })));
     o->set("default_policy", std::string(rampart::firewall::action_name(installed_policy_)));
     o->set("blocklist_prefixes", static_cast<uint64_t>(installed_blocklist_));
+    // How full the live tables are, and the capacity an instance was
+    // prepared for (they grow into it without a program load).
+    Poco::JSON::Object::Ptr t = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    t->set("capacity", capacity_json(capacity_));
+    t->set("used", capacity_json(tables_.used()));
+    t->set("prepared",
+           ahead_.capacity == rampart::firewall::TableCapacity{} || ahead_.capacity == capacity_
+               ? Poco::Dynamic::Var()
+               : Poco::Dynamic::Var(capacity_json(ahead_.capacity)));
+    o->set("tables", t);
     Poco::JSON::Array::Ptr hits = new Poco::JSON::Array;
     const auto counted = installed_hits();
     // In priority order: positions have holes, and the overflow's are in
@@ -310,6 +320,17 @@ class FirewallEngine {
     std::ostringstream os;
     o->stringify(os);
     return os.str();
+  }
+
+  static Poco::JSON::Object::Ptr capacity_json(const rampart::firewall::TableCapacity& c) {
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    o->set("rule_positions", c.nwords * 64);
+    o->set("classes", c.nclasses);
+    o->set("src4_tbl8", c.src4_tbl8);
+    o->set("dst4_tbl8", c.dst4_tbl8);
+    o->set("src6", c.src6);
+    o->set("dst6", c.dst6);
+    return o;
   }
 
   void on_event(const rampart::sdk::Event& ev) {
@@ -674,10 +695,40 @@ class FirewallEngine {
   rampart::firewall::RuleTables build_tables(const std::vector<Rule>& rules,
                                              const Settings& s) const {
     try {
-      return rampart::firewall::RuleTables(rules, s.default_policy, s.blocklist_priority,
-                                           capacity_);
+      return rampart::firewall::RuleTables(rules, s.default_policy, s.blocklist_priority, capacity_,
+                                           ahead_.capacity);
     } catch (const rampart::firewall::CompileError& e) {
       throw refused(e.what());
+    }
+  }
+
+  static rampart::sdk::ProgramImage image_of(const rampart::firewall::CompiledRuleset& compiled,
+                                             const rampart::firewall::CompiledBlocklist* bl,
+                                             const rampart::firewall::TableCapacity& capacity,
+                                             const Settings& s) {
+    auto image = rampart::firewall::program_image_at(compiled, bl, capacity);
+    image.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_ALLOW_SAMPLE), s.allow_sample);
+    image.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_EVENT_RATE), s.event_rate);
+    return image;
+  }
+
+  // The shape the tables grow into next, loaded before a write needs it
+  // (ABI 1.10; install_mu_ held): once a dimension of the tables is three
+  // quarters full, the host loads an instance of their next capacity in the
+  // background, and the write that outgrows them lays the rebuilt set out
+  // at that capacity (build_tables) and takes it, instead of loading and
+  // verifying a program while every writer waits.
+  void prepare_ahead(const rampart::firewall::RuleTables& tables,
+                     const rampart::firewall::CompiledBlocklist* bl, const Settings& s) {
+    const Ahead next{tables.ahead(),           bl ? bl->tbl8_capacity : 0,
+                     bl ? bl->v6_capacity : 0, tables.set().fields_used,
+                     s.allow_sample,           s.event_rate};
+    if (next.capacity == tables.capacity() || next == ahead_) return;
+    try {
+      host_.prepare_program(image_of(tables.set(), bl, next.capacity, s));
+      ahead_ = next;
+    } catch (const Error& e) {
+      host_.debug(std::string("the tables' next shape is not prepared: ") + e.what());
     }
   }
 
@@ -695,10 +746,7 @@ class FirewallEngine {
     const uint64_t slot = tables.next_slot_ticket();
     const bool slot_free = !slot || host_.grace_passed(slot, /*wait=*/true);
     tables.flip();
-    const rampart::firewall::CompiledRuleset& compiled = tables.set();
-    auto image = rampart::firewall::program_image_at(compiled, bl, tables.capacity());
-    image.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_ALLOW_SAMPLE), s.allow_sample);
-    image.set<uint32_t>(RAMPART_NAME(RAMPART_FW_SET_EVENT_RATE), s.event_rate);
+    auto image = image_of(tables.set(), bl, tables.capacity(), s);
     // What changed since the last install: the host compares and writes
     // only there (a rule touches a few classes and entries, a blocklist
     // entry bytes of a 21 MiB table). Tables built afresh say "all".
@@ -781,6 +829,7 @@ class FirewallEngine {
       installed_policy_ = s.default_policy;
       installed_blocklist_ = listed;
     }
+    prepare_ahead(tables, bl, s);
     rules_.set(tables.rule_count());
     blocklisted_.set(static_cast<double>(listed));
     reloads_.inc();
@@ -802,6 +851,15 @@ class FirewallEngine {
   std::unordered_map<uint32_t, uint64_t> hits_before_;  // by rule id: hits at earlier positions
   std::vector<uint64_t> base_;  // by position: fw_hits' value when its rule began counting there
   rampart::firewall::TableCapacity capacity_;  // of the live tables
+  // What an instance was last prepared for (prepare_ahead): the tables'
+  // next capacity, with what else makes the program's shape.
+  struct Ahead {
+    rampart::firewall::TableCapacity capacity;
+    size_t blocklist_tbl8 = 0, blocklist_v6 = 0;
+    uint32_t fields_used = 0, allow_sample = 0, event_rate = 0;
+    bool operator==(const Ahead&) const = default;
+  };
+  Ahead ahead_;
   // What is installed (install_mu_): the rules as parsed, their tables, and
   // the blocklist with the API's entries.
   ParsedRules parsed_;

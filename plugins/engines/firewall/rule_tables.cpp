@@ -38,9 +38,10 @@ enum class Takes { all, none, some };
 }  // namespace
 
 RuleTables::RuleTables(const std::vector<Rule>& rules, Action default_action,
-                       int32_t blocklist_priority, const TableCapacity& want) {
+                       int32_t blocklist_priority, const TableCapacity& want,
+                       const TableCapacity& ahead) {
   CompiledRuleset rs = compile(rules, default_action, blocklist_priority, true);
-  const TableCapacity cap = want.fit(rs);
+  const TableCapacity cap = !want.holds(rs) && ahead.holds(rs) ? ahead : want.fit(rs);
   adopt(std::move(rs), cap);
   for (const auto& r : rules) {
     if (!r.enabled) continue;
@@ -54,6 +55,17 @@ RuleTables::RuleTables(const std::vector<Rule>& rules, Action default_action,
   rs_.sets[0] = set_of(rs_);
   rs_.live_gens.assign(size_t(RAMPART_FW_GENS) * cap_.nwords, 0);
   std::copy(rs_.live.begin(), rs_.live.end(), rs_.live_gens.begin());
+}
+
+TableCapacity RuleTables::used() const {
+  TableCapacity u;
+  u.nwords = words_for(rule_count());
+  u.nclasses = rs_.nclasses;
+  u.src4_tbl8 = static_cast<uint32_t>(rs_.src4.tbl8.size());
+  u.dst4_tbl8 = static_cast<uint32_t>(rs_.dst4.tbl8.size());
+  u.src6 = static_cast<uint32_t>(rs_.src6.entries.size());
+  u.dst6 = static_cast<uint32_t>(rs_.dst6.entries.size());
+  return u;
 }
 
 void RuleTables::adopt(CompiledRuleset rs, const TableCapacity& cap) {

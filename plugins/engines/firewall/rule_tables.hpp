@@ -29,9 +29,11 @@ class RuleTables {
   RuleTables() = default;
   // The enabled rules of `rules` compiled at once (compile()'s checks and
   // errors), laid out at `want`'s capacity where the set fits it, else at
-  // what it needs with room (TableCapacity::fit). They are generation 0.
+  // `ahead` where it fits that (the capacity an instance was prepared for),
+  // else at what it needs with room (TableCapacity::fit). They are
+  // generation 0.
   RuleTables(const std::vector<Rule>& rules, Action default_action, int32_t blocklist_priority,
-             const TableCapacity& want = {});
+             const TableCapacity& want = {}, const TableCapacity& ahead = {});
 
   // Replaces the rule `before` (null: none; a disabled one: none) by
   // `after` (null or disabled: none), with `after` checked as compile()
@@ -78,6 +80,14 @@ class RuleTables {
   // fw_rules indexed by position, nrules the end of the compiled positions.
   const CompiledRuleset& set() const { return rs_; }
   const TableCapacity& capacity() const { return cap_; }
+  // What the tables use of their capacity: the words the rules would be
+  // compiled to, the classes, IPv4 groups' entries and IPv6 prefixes taken
+  // (some may be free again once compacted: never less than a rebuild).
+  TableCapacity used() const;
+  // The capacity these tables grow into next (TableCapacity::ahead): an
+  // instance of that shape, prepared now, is the one the write that
+  // outgrows them takes.
+  TableCapacity ahead() const { return cap_.ahead(used()); }
   uint32_t rule_count() const { return static_cast<uint32_t>(label_of_.size()); }
   bool has(uint32_t id) const { return label_of_.count(id) != 0; }  // enabled, in the tables
   // The id of the rule at `position` in the newest generation, 0 if none.

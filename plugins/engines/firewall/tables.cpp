@@ -65,6 +65,28 @@ TableCapacity TableCapacity::fit(const CompiledRuleset& rs) const {
   return c;
 }
 
+bool TableCapacity::holds(const CompiledRuleset& rs) const {
+  return rs.nwords <= nwords && rs.nclasses <= nclasses && rs.src4.tbl8.size() <= src4_tbl8 &&
+         rs.dst4.tbl8.size() <= dst4_tbl8 && rs.src6.entries.size() <= src6 &&
+         rs.dst6.entries.size() <= dst6;
+}
+
+TableCapacity TableCapacity::ahead(const TableCapacity& used) const {
+  // Half full: twice the size (at least what fit() gives `use`).
+  const auto next = [](uint32_t current, uint32_t use, uint32_t floor) {
+    if (use <= current / 2) return current;
+    return std::max(current * 2, pow2_at_least(use + use / 2, floor));
+  };
+  TableCapacity c;
+  c.nwords = std::min<uint32_t>(next(nwords, used.nwords, 4), RAMPART_FW_MAX_WORDS);
+  c.nclasses = next(nclasses, used.nclasses, 64);
+  c.src4_tbl8 = next(src4_tbl8, used.src4_tbl8, 4096);
+  c.dst4_tbl8 = next(dst4_tbl8, used.dst4_tbl8, 4096);
+  c.src6 = next(src6, used.src6, 64);
+  c.dst6 = next(dst6, used.dst6, 64);
+  return c;
+}
+
 void list_changes(sdk::ProgramImage& image, const RuleTableChanges* rules,
                   const Blocklist::Changes* bl) {
   using Ranges = std::vector<std::pair<uint64_t, uint64_t>>;

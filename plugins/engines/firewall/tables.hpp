@@ -51,6 +51,16 @@ struct TableCapacity {                    // all 0: none yet
   // quarter of it (a much smaller set gives memory back), else what `rs`
   // needs rounded up to a power of two.
   TableCapacity fit(const CompiledRuleset& rs) const;
+  // Whether `rs` fits this capacity as it is.
+  bool holds(const CompiledRuleset& rs) const;
+  // What these tables grow into next, for tables that use `used` of them:
+  // each dimension more than half full grows to twice its size (at least
+  // what fit() would give it), the rest stay; equal to this capacity while
+  // every dimension is at most half full. Half: a set growing under a
+  // write storm fills the other half while the instance is loaded in the
+  // background, and dimensions that grow together (words and classes, when
+  // each rule brings its own values) are caught by one prediction.
+  TableCapacity ahead(const TableCapacity& used) const;
   bool operator==(const TableCapacity&) const = default;
 };
 
