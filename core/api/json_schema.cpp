@@ -101,7 +101,8 @@ struct JsonSchema::Node {
 
   std::optional<SchemaViolation> check(const Poco::Dynamic::Var& v, const std::string& at) const {
     auto fail = [&](const std::string& why) { return SchemaViolation{at, why}; };
-    if (type && !has_type(v, *type)) return fail("expected " + expected(*type) + ", got " + text_of(v));
+    if (type && !has_type(v, *type))
+      return fail("expected " + expected(*type) + ", got " + text_of(v));
     if (has_enum) {
       const std::string text = v.toString();
       const bool is_string = v.isString();

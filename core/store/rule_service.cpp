@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <set>
 
-
 namespace rampart::store {
 namespace {
 

@@ -273,7 +273,8 @@ void RuleStore::sync_origin(const std::string& domain, const std::string& origin
           listed.insert(r.id);
           // Mine as read above; one of another origin taken over as stored.
           const auto it = mine.find(r.id);
-          const auto before = it != mine.end() ? std::optional(it->second) : get_locked(domain, r.id);
+          const auto before =
+              it != mine.end() ? std::optional(it->second) : get_locked(domain, r.id);
           if (it != mine.end() && it->second == r.body) continue;
           put_locked(domain, r.id, r.body, origin);
           audit_locked(domain, r.id, before ? "update" : "create", actor, before, r.body);
@@ -313,11 +314,11 @@ void RuleStore::set_audit_retention(const AuditSettings& retention) {
 std::vector<AuditEntry> RuleStore::audit(const std::string& domain, std::optional<uint64_t> rule_id,
                                          size_t limit) const {
   std::lock_guard lock(mu_);
-  Stmt st(*stmts_, rule_id
-                   ? "SELECT seq, time_ms, actor, domain, action, rule_id, before, after FROM audit"
-                     " WHERE domain = ?1 AND rule_id = ?2 ORDER BY seq DESC LIMIT ?3"
-                   : "SELECT seq, time_ms, actor, domain, action, rule_id, before, after FROM audit"
-                     " WHERE domain = ?1 ORDER BY seq DESC LIMIT ?3");
+  Stmt st(*stmts_,
+          rule_id ? "SELECT seq, time_ms, actor, domain, action, rule_id, before, after FROM audit"
+                    " WHERE domain = ?1 AND rule_id = ?2 ORDER BY seq DESC LIMIT ?3"
+                  : "SELECT seq, time_ms, actor, domain, action, rule_id, before, after FROM audit"
+                    " WHERE domain = ?1 ORDER BY seq DESC LIMIT ?3");
   st.text(1, domain)
       .integer(2, static_cast<int64_t>(rule_id.value_or(0)))
       .integer(3, static_cast<int64_t>(limit));

@@ -125,7 +125,7 @@ class RuleStore {
   mutable std::mutex mu_;
   Database db_;
   std::unique_ptr<WalCheckpointer> checkpointer_;  // stopped before db_ closes
-  mutable std::optional<StatementCache> stmts_;   // finalized before db_ closes
+  mutable std::optional<StatementCache> stmts_;    // finalized before db_ closes
   std::string path_;
   AuditSettings retention_;
   std::function<int64_t()> clock_ms_;
