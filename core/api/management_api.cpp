@@ -615,8 +615,9 @@ Response ManagementApi::get(const std::string& domain, uint64_t id) {
   return error(404, "rule not found", "no rule " + std::to_string(id));
 }
 
-// The domain's JSON schema, parsed once per request; empty if the engine
-// gave none (or a broken one: the engine still checks every body).
+// The domain's JSON schema, read once per schema text; one that accepts
+// every body if the engine gave none (or a broken one: the engine still
+// checks every body).
 std::shared_ptr<const JsonSchema> ManagementApi::schema_of(const std::string& domain) const {
   std::string text;
   for (const auto& d : rules_.domains()) {

@@ -976,12 +976,10 @@ std::shared_ptr<InstalledProgram> Datapath::load_or_refill(const std::string& pl
   return inst;
 }
 
-std::shared_ptr<InstalledProgram> Datapath::install(const std::string& object, InstanceSpec spec,
-                                                    const InstallTarget& t) {
-  std::unique_lock lock(mu_);
-  const auto me = std::this_thread::get_id();
-  staging_done_.wait(lock, [&] { return !staging_ || staging_thread_ == me; });
-  if (t.hook > RAMPART_PROGRAM_TC_EGRESS) throw BpfError("unknown hook " + std::to_string(t.hook));
+// `spec` as `t`'s owner loads it: the object found and checked, the core's
+// maps and the owner's persistent maps named (mu_ held).
+void Datapath::resolve(const std::string& object, InstanceSpec& spec,
+                       const InstallTarget& t) const {
   spec.object_path = object_path(object, t.object_dirs);
   if (t.object_check) {
     if (const auto why = t.object_check(spec.object_path))
@@ -992,6 +990,15 @@ std::shared_ptr<InstalledProgram> Datapath::install(const std::string& object, I
   for (const auto& m : spec.maps) {
     if (m.persistent) spec.persistent[m.name] = owned_persistent(t.owner, m.name);
   }
+}
+
+std::shared_ptr<InstalledProgram> Datapath::install(const std::string& object, InstanceSpec spec,
+                                                    const InstallTarget& t) {
+  std::unique_lock lock(mu_);
+  const auto me = std::this_thread::get_id();
+  staging_done_.wait(lock, [&] { return !staging_ || staging_thread_ == me; });
+  if (t.hook > RAMPART_PROGRAM_TC_EGRESS) throw BpfError("unknown hook " + std::to_string(t.hook));
+  resolve(object, spec, t);
   Stage* stage = nullptr;
   bool fresh = false;
   if (t.hook != RAMPART_PROGRAM_SLOT) {
@@ -1080,15 +1087,7 @@ bool Datapath::prepare(const std::string& object, InstanceSpec spec, const Insta
   const auto stage = stages_.find(place);
   if (stage == stages_.end() || stage->second.owner != t.owner || !stage->second.current)
     return false;
-  spec.object_path = object_path(object, t.object_dirs);
-  if (t.object_check) {
-    if (const auto why = t.object_check(spec.object_path))
-      throw BpfError(spec.object_path + " is not loaded: " + *why);
-  }
-  for (const auto& [name, fd] : core_) spec.shared_maps[name] = fd.get();
-  for (const auto& m : spec.maps) {
-    if (m.persistent) spec.persistent[m.name] = owned_persistent(t.owner, m.name);
-  }
+  resolve(object, spec, t);
   spec.shared_maps["rampart_stage"] = stage->second.pos_fd.get();
   const std::string shape = ProgramInstance::shape_of(spec);
   if (shape.empty() || shape == stage->second.current->instance().shape()) return false;

@@ -252,6 +252,7 @@ class Datapath {
   };
 
   std::string object_path(const std::string& object, const std::vector<std::string>& dirs) const;
+  void resolve(const std::string& object, InstanceSpec& spec, const InstallTarget& t) const;
   void load_or_adopt_root();
   void adopt_stages();
   void set_chain_flags(uint32_t hook, uint32_t flags);

@@ -713,9 +713,9 @@ class FirewallEngine {
   }
 
   // The shape the tables grow into next, loaded before a write needs it
-  // (ABI 1.10; install_mu_ held): once a dimension of the tables is three
-  // quarters full, the host loads an instance of their next capacity in the
-  // background, and the write that outgrows them lays the rebuilt set out
+  // (ABI 1.10; install_mu_ held): once a dimension of the tables is half
+  // full (RuleTables::ahead), the host loads an instance of their next
+  // capacity in the background, and the write that outgrows them lays the rebuilt set out
   // at that capacity (build_tables) and takes it, instead of loading and
   // verifying a program while every writer waits.
   void prepare_ahead(const rampart::firewall::RuleTables& tables,
