@@ -71,11 +71,20 @@ TableCapacity RuleTables::used() const {
 void RuleTables::adopt(CompiledRuleset rs, const TableCapacity& cap) {
   cap_ = cap;
   const uint32_t w = cap.nwords;
-  // Bitmaps at the capacity's width, read by the image in place.
-  std::vector<uint64_t> bits(size_t(rs.nclasses) * w, 0);
-  for (uint32_t c = 0; c < rs.nclasses; ++c)
+  // Bitmaps at the capacity's width, read by the image in place, with room
+  // reserved for the capacity's classes: a class added later must not copy
+  // every row to a larger buffer on a writer's path (tens of MiB at 10,000
+  // rules; the pages reserved are not touched until used).
+  std::vector<uint64_t> bits;
+  bits.reserve(size_t(std::max(cap.nclasses, rs.nclasses)) * w);
+  bits.resize(size_t(rs.nclasses) * w, 0);
+  overflow_.assign(rs.nclasses, {});
+  for (uint32_t c = 0; c < rs.nclasses; ++c) {
     std::copy_n(rs.bitmaps.begin() + size_t(c) * rs.nwords, rs.nwords,
                 bits.begin() + size_t(c) * w);
+    std::copy_n(bits.begin() + size_t(c) * w + (w - RAMPART_FW_OVERFLOW_WORDS),
+                RAMPART_FW_OVERFLOW_WORDS, overflow_[c].begin());
+  }
   rs.bitmaps = std::move(bits);
   rs.live.resize(w, 0);
   rs.nwords = w;
@@ -196,21 +205,27 @@ void RuleTables::remove(uint32_t label) {
 }
 
 void RuleTables::take_back(const Retired& r) {
-  const uint32_t w = cap_.nwords;
-  // Positions: their bits cleared in every class, word by word.
-  std::map<uint32_t, uint64_t> clear;
+  const uint32_t w = cap_.nwords, ov = w - RAMPART_FW_OVERFLOW_WORDS;
+  // Positions of the overflow: their bits cleared in every class, found
+  // through each class's copy of its overflow words. A compiled position
+  // is never placed again before the next whole compile, and no live row
+  // names it: its bits stay where they are.
+  std::array<uint64_t, RAMPART_FW_OVERFLOW_WORDS> clear{};
+  bool any = false;
   for (uint32_t label : r.positions) {
-    clear[label / 64] |= 1ull << (label % 64);
     rs_.rules[label] = rampart_fw_rule{};
     touch(kArrays, label);
     used_[label] = false;
+    if (label / 64 < ov) continue;
+    clear[label / 64 - ov] |= 1ull << (label % 64);
+    any = true;
   }
-  for (uint32_t c = 0; c < rs_.nclasses; ++c) {
-    for (const auto& [word, bits] : clear) {
-      uint64_t& x = rs_.bitmaps[size_t(c) * w + word];
-      if (!(x & bits)) continue;
-      x &= ~bits;
-      touch_words(c, word, 1);
+  for (uint32_t c = 0; any && c < rs_.nclasses; ++c) {
+    for (uint32_t k = 0; k < RAMPART_FW_OVERFLOW_WORDS; ++k) {
+      if (!(overflow_[c][k] & clear[k])) continue;
+      overflow_[c][k] &= ~clear[k];
+      rs_.bitmaps[size_t(c) * w + ov + k] = overflow_[c][k];
+      touch_words(c, ov + k, 1);
     }
   }
   for (uint32_t c : r.classes) free_.push_back(c);
@@ -288,13 +303,8 @@ bool RuleTables::add(const Rule& r, uint32_t label) {
   if (!ok) return false;
 
   // The fields it does not constrain: its bit in every class of theirs.
-  const uint32_t w = cap_.nwords, word = label / 64;
-  const uint64_t bit = 1ull << (label % 64);
   for (uint32_t c = 0; c < rs_.nclasses; ++c) {
-    if (refs_[c] && takes[rs_.class_field[c]] == Takes::all) {
-      rs_.bitmaps[size_t(c) * w + word] |= bit;
-      touch_words(c, word, 1);
-    }
+    if (refs_[c] && takes[rs_.class_field[c]] == Takes::all) set_bit(c, label);
   }
   for (int f = 0; f < kClassFields; ++f) {
     if (takes[f] == Takes::some && !split(static_cast<ClassField>(f), slots[f], label))
@@ -420,8 +430,6 @@ bool RuleTables::slots_v6(ClassField f, const Cidr& c, std::vector<Slot>& out) {
 bool RuleTables::split(ClassField f, const std::vector<Slot>& slots, uint32_t label) {
   std::unordered_map<uint32_t, uint32_t> named, moved;
   for (const auto& s : slots) ++named[*s.cls];
-  const uint32_t w = cap_.nwords, word = label / 64;
-  const uint64_t bit = 1ull << (label % 64);
   for (const auto& [c, n] : named) {
     uint32_t to = c;
     if (n != refs_[c]) {
@@ -430,8 +438,7 @@ bool RuleTables::split(ClassField f, const std::vector<Slot>& slots, uint32_t la
       refs_[c] -= n;
       moved[c] = to;
     }
-    rs_.bitmaps[size_t(to) * w + word] |= bit;
-    touch_words(to, word, 1);
+    set_bit(to, label);
   }
   if (moved.empty()) return true;
   for (const auto& s : slots) {
@@ -456,13 +463,24 @@ bool RuleTables::new_class(ClassField f, uint32_t from, uint32_t& cls) {
     rs_.bitmaps.resize(size_t(rs_.nclasses) * w);
     refs_.push_back(0);
     rs_.class_field.push_back(0);
+    overflow_.emplace_back();
   } else {
     return false;
   }
   std::copy_n(rs_.bitmaps.begin() + size_t(from) * w, w, rs_.bitmaps.begin() + size_t(cls) * w);
+  overflow_[cls] = overflow_[from];
   rs_.class_field[cls] = static_cast<uint8_t>(f);
   touch_words(cls, 0, w);
   return true;
+}
+
+// The rule at `label` in class `cls`.
+void RuleTables::set_bit(uint32_t cls, uint32_t label) {
+  const uint32_t w = cap_.nwords, word = label / 64, ov = w - RAMPART_FW_OVERFLOW_WORDS;
+  const uint64_t bit = 1ull << (label % 64);
+  rs_.bitmaps[size_t(cls) * w + word] |= bit;
+  if (word >= ov) overflow_[cls][word - ov] |= bit;
+  touch_words(cls, word, 1);
 }
 
 // Named by none: free once no packet can still have read an entry naming it.
