@@ -168,9 +168,9 @@ struct fw_match {
 #define FW_BROKEN (-2) /* a table without an entry the compiler guarantees */
 
 /* The overflow's matches, taken one a step (bpf_loop: the verifier checks
- * the step once, where a loop of 128 was 76,000 instructions of
- * verification, two thirds of a load). */
-_Static_assert(RAMPART_FW_OVERFLOW_WORDS == 2, "fw_overflow_step takes two words");
+ * the step once, where a loop over the overflow's positions was 76,000
+ * instructions of verification for 128 of them, two thirds of a load). */
+_Static_assert(RAMPART_FW_OVERFLOW_WORDS % 2 == 0, "the overflow is read a pair of words at a time");
 
 struct fw_overflow {
   __u64 o[RAMPART_FW_OVERFLOW_WORDS]; /* matching positions not yet looked at */
@@ -181,17 +181,18 @@ struct fw_overflow {
 
 static long fw_overflow_step(__u64 index, void* ctx) {
   struct fw_overflow* s = ctx;
-  __u32 q;
+  __u32 q = 0;
+  int found = 0;
 
-  if (s->o[0]) {
-    q = s->first + lowest_bit(s->o[0]);
-    s->o[0] &= s->o[0] - 1;
-  } else if (s->o[1]) {
-    q = s->first + 64 + lowest_bit(s->o[1]);
-    s->o[1] &= s->o[1] - 1;
-  } else {
-    return 1; /* all looked at */
+#pragma unroll
+  for (int k = 0; k < RAMPART_FW_OVERFLOW_WORDS; ++k) {
+    if (!found && s->o[k]) {
+      q = s->first + k * 64 + lowest_bit(s->o[k]);
+      s->o[k] &= s->o[k] - 1;
+      found = 1;
+    }
   }
+  if (!found) return 1; /* all looked at */
   const struct rampart_fw_rule* r = bpf_map_lookup_elem(&fw_rules, &q);
 
   if (!r) {
@@ -272,19 +273,27 @@ __noinline int fw_best(const struct fw_match* m) {
     best = (int)hit;
   }
 
-  /* The overflow (usually nothing of it matches: two words ANDed). */
-  const __u32 i = ov;
+  /* The overflow (usually nothing of it matches: its words ANDed, a pair
+   * at a time, and a pair no rule was written into since read alone). */
+  struct fw_overflow scan = {.first = ov * 64, .best = best, .below = below};
+  __u64 any = 0;
 
-  if (i + 1 >= RAMPART_FW_MAX_WORDS) return FW_BROKEN; /* for the verifier: never */
-  __u64 o0 = live[i], o1 = live[i + 1];
+  if (ov + RAMPART_FW_OVERFLOW_WORDS > RAMPART_FW_MAX_WORDS)
+    return FW_BROKEN; /* for the verifier: never */
+#pragma unroll
+  for (__u32 p = 0; p < RAMPART_FW_OVERFLOW_WORDS; p += 2) {
+    const __u32 i = ov + p;
+    __u64 o0 = live[i], o1 = live[i + 1];
 
-  if (!(o0 | o1)) return best; /* no rule written since: nothing more to read */
-  RAMPART_AND_ALL(o0, o1)
+    if (!(o0 | o1)) continue;
+    RAMPART_AND_ALL(o0, o1)
+    scan.o[p] = o0;
+    scan.o[p + 1] = o1;
+    any |= o0 | o1;
+  }
 #undef RAMPART_AND_ALL
 #undef RAMPART_AND
-  if (!(o0 | o1)) return best;
-  struct fw_overflow scan = {.o = {o0, o1}, .first = i * 64, .best = best, .below = below};
-
+  if (!any) return best;
   bpf_loop(RAMPART_FW_OVERFLOW_WORDS * 64, fw_overflow_step, &scan, 0);
   return scan.best;
 }

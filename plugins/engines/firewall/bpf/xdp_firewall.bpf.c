@@ -18,7 +18,7 @@
  * table lookup per used field gives a class, each class a bitmap of rule
  * positions; the first non-zero word of the AND of the bitmaps and the
  * generation's live row gives the highest-priority compiled match, and the
- * overflow's two words (rules written since) are scanned by order. The
+ * overflow's words (rules written since) are scanned by order. The
  * cost grows with rules / 64 words only for a packet matching late or not
  * at all.
  */

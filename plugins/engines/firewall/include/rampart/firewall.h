@@ -17,7 +17,7 @@
  * last RAMPART_FW_OVERFLOW_WORDS words of every bitmap), where rules
  * written since the set was compiled go in any order: there the lowest
  * `order` wins. */
-#define RAMPART_FW_OVERFLOW_WORDS 2
+#define RAMPART_FW_OVERFLOW_WORDS 4
 #define RAMPART_FW_MAX_WORDS (RAMPART_FW_MAX_RULES / 64 + RAMPART_FW_OVERFLOW_WORDS)
 
 /* Generations: a rule write changes the live tables in place where no
