@@ -138,8 +138,8 @@ class RuleTables {
 
   CompiledRuleset rs_;
   TableCapacity cap_;
-  std::vector<uint32_t> refs_;                       // table entries naming each class
-  std::vector<uint32_t> free_;                       // classes named by none, read by none
+  std::vector<uint32_t> refs_;  // table entries naming each class
+  std::vector<uint32_t> free_;  // classes named by none, read by none
   // Each class's overflow words as its row holds them: what take_back()
   // scans, where the rows themselves are a cache line apart each (at 10,000
   // rules, 20,000 rows: milliseconds a write).

@@ -170,7 +170,8 @@ struct fw_match {
 /* The overflow's matches, taken one a step (bpf_loop: the verifier checks
  * the step once, where a loop over the overflow's positions was 76,000
  * instructions of verification for 128 of them, two thirds of a load). */
-_Static_assert(RAMPART_FW_OVERFLOW_WORDS % 2 == 0, "the overflow is read a pair of words at a time");
+_Static_assert(RAMPART_FW_OVERFLOW_WORDS % 2 == 0,
+               "the overflow is read a pair of words at a time");
 
 struct fw_overflow {
   __u64 o[RAMPART_FW_OVERFLOW_WORDS]; /* matching positions not yet looked at */
