@@ -14,9 +14,12 @@ namespace rampart::store {
 namespace {
 
 // A rule body's top-level integer expires_at, or NULL (a body that is not
-// JSON included). The index is on this very expression.
+// JSON included). The index is on this very expression. A body without the
+// key is not parsed (instr first): SQLite evaluates it at every write, for
+// the row written and for the row it replaces.
 constexpr const char* kExpiresAt =
-    "(CASE WHEN json_valid(body) AND json_type(body, '$.expires_at') = 'integer'"
+    "(CASE WHEN instr(body, '\"expires_at\"') AND json_valid(body)"
+    " AND json_type(body, '$.expires_at') = 'integer'"
     " THEN json_extract(body, '$.expires_at') END)";
 
 int64_t now_ms() {
@@ -56,11 +59,16 @@ RuleStore::RuleStore(const std::string& path, const AuditSettings& retention,
     }
     if (!has_origin) exec("ALTER TABLE rules ADD COLUMN origin TEXT NOT NULL DEFAULT 'api'");
     // Rules that carry an expiry (expires_at, seconds since the epoch, at
-    // the body's top level), found by domain and time without a scan.
-    exec(("CREATE INDEX IF NOT EXISTS rules_expiry ON rules (domain, " + std::string(kExpiresAt) +
-          ") WHERE origin = 'api'")
+    // the body's top level), found by domain and time without a scan. Only
+    // those are in the index, so a write of a rule without one changes no
+    // index entry. (Schema 1's index, rules_expiry, held every API rule:
+    // an import of 4,096 changed rules spent a third of its SQLite time
+    // keeping it.)
+    exec("DROP INDEX IF EXISTS rules_expiry");
+    exec(("CREATE INDEX IF NOT EXISTS rules_expires_at ON rules (domain, " +
+          std::string(kExpiresAt) + ") WHERE origin = 'api' AND " + kExpiresAt + " IS NOT NULL")
              .c_str());
-    exec("PRAGMA user_version = 1");
+    exec("PRAGMA user_version = 2");
     prune_audit_locked();  // what an earlier run, or earlier limits, left
     // A rule write is answered once in effect: no checkpoint in its commit.
     checkpointer_ = std::make_unique<WalCheckpointer>(db_, path);

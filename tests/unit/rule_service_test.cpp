@@ -405,7 +405,8 @@ TEST(RuleServiceImport, BodiesCompareAsJsonNotAsText) {
                                        {5, "not json"},
                                        {6, R"({"a":[1,2]})"},
                                        {7, R"({"a":1})"},
-                                       {8, "not json"}};
+                                       {8, "not json"},
+                                       {9, R"({"a":100})"}};
   ASSERT_EQ(service.replace_api_rules("fw", before, "tester", false).result.status, RAMPART_OK);
   const std::vector<StoredRule> after{{1, R"( { "b" : [ 1, {"c":"x"} ], "a" : 1 } )"},
                                       {2, R"({"a":"true"})"},
@@ -414,11 +415,14 @@ TEST(RuleServiceImport, BodiesCompareAsJsonNotAsText) {
                                       {5, "not json"},
                                       {6, R"({"a":[1,3]})"},
                                       {7, R"({"a":1.5})"},
-                                      {8, "not  json"}};
+                                      {8, "not  json"},
+                                      // Spelt as the API never writes a body: taken as changed
+                                      // (written again), without parsing either body.
+                                      {9, R"({"a":1e2})"}};
   const auto plan = service.replace_api_rules("fw", after, "tester", true).plan;
   std::vector<uint64_t> changed;
   for (const auto& c : plan.changed) changed.push_back(c.id);
-  EXPECT_EQ(changed, (std::vector<uint64_t>{2, 3, 6, 7, 8}));
+  EXPECT_EQ(changed, (std::vector<uint64_t>{2, 3, 6, 7, 8, 9}));
   EXPECT_EQ(plan.unchanged, 3u) << "1, 4 and 5";
   EXPECT_TRUE(plan.added.empty());
   EXPECT_TRUE(plan.removed.empty());

@@ -77,6 +77,40 @@ TEST(RuleStore, SurvivesReopenInWalMode) {
   EXPECT_EQ(stat((dir / "r.db-wal").c_str(), &st), 0) << "write-ahead log in use";
 }
 
+// The expiry index holds the API rules that carry an expiry and nothing
+// else (a write of any other rule keeps no entry), and a database with
+// schema 1's index over every API rule loses it on opening.
+TEST(RuleStore, TheExpiryIndexHoldsOnlyRulesThatExpire) {
+  rampart::test::TempDir dir;
+  {
+    RuleStore s(dir / "r.db");
+    s.replace_all("bl", {{1, R"({"expires_at":100})"}, {2, R"({"prefix":"192.0.2.2"})"}}, "t");
+  }
+  {
+    auto db = rampart::store::open_database(dir / "r.db");
+    rampart::store::exec(db, "CREATE INDEX rules_expiry ON rules (domain, id)");  // schema 1's name
+  }
+  RuleStore s(dir / "r.db");
+  s.change("bl", 3, std::string(R"({"expires_at":50})"), "t");
+  s.change("bl", 4, std::string(R"({"meta":{"expires_at":5}})"), "t");  // not at the top level
+  EXPECT_EQ(s.expired("bl", 1000, 10), (std::vector<uint64_t>{3, 1})) << "soonest first";
+  EXPECT_TRUE(s.expired("bl", 49, 10).empty());
+  auto db = rampart::store::open_database(dir / "r.db");
+  auto count = [&](const char* sql) {
+    rampart::store::Stmt st(db, sql);
+    return st.step() ? st.col_int(0) : -1;
+  };
+  EXPECT_EQ(count("SELECT COUNT(*) FROM sqlite_master WHERE name = 'rules_expiry'"), 0);
+  EXPECT_EQ(count("PRAGMA user_version"), 2);
+  // Through the index (INDEXED BY fails where it cannot serve the query):
+  // rules 1 and 3.
+  EXPECT_EQ(count("SELECT COUNT(*) FROM rules INDEXED BY rules_expires_at WHERE domain = 'bl'"
+                  " AND origin = 'api' AND (CASE WHEN instr(body, '\"expires_at\"') AND"
+                  " json_valid(body) AND json_type(body, '$.expires_at') = 'integer' THEN"
+                  " json_extract(body, '$.expires_at') END) IS NOT NULL"),
+            2);
+}
+
 // The WAL's size in pages of 4 KiB (0 if there is none).
 off_t wal_pages(const std::string& db) {
   struct stat st {};
