@@ -428,4 +428,21 @@ TEST(RuleServiceImport, BodiesCompareAsJsonNotAsText) {
   EXPECT_TRUE(plan.removed.empty());
 }
 
+// A config file's rule in an import is compared as JSON however it is
+// spelt: there a difference would be a refusal, not a rewrite.
+TEST(RuleServiceImport, AConfigRuleSpeltAnotherWayIsTheSameRule) {
+  rampart::test::TempDir dir;
+  RuleStore store(dir / "rules.db");
+  RuleService service(store);
+  const auto owner = std::make_shared<AcceptingOwner>();
+  service.claim("fw", owner, {{1, R"({"a":100,"s":"A"})"}});
+  const auto same =
+      service.replace_api_rules("fw", {{1, R"({"s":"\u0041","a":1e2})"}}, "tester", false);
+  EXPECT_EQ(same.result.status, RAMPART_OK) << same.result.message;
+  EXPECT_EQ(same.plan.config_owned, 1u);
+  const auto other =
+      service.replace_api_rules("fw", {{1, R"({"a":101,"s":"A"})"}}, "tester", false);
+  EXPECT_EQ(other.result.status, RAMPART_ERR_CONFLICT);
+}
+
 }  // namespace
