@@ -16,6 +16,7 @@
 #include "log/logger.hpp"
 #include "plugin_host/host_handles.hpp"
 #include "plugin_host/plugin_library.hpp"
+#include "store/apply_gate.hpp"
 
 namespace rampart::plugin_host {
 namespace {
@@ -27,6 +28,18 @@ rampart_status map_result(int rc, const char* what) {
                    : e == E2BIG ? RAMPART_ERR_BUSY
                                 : RAMPART_ERR_INVALID_ARGUMENT,
                    std::string(what) + ": " + std::strerror(e));
+}
+
+// A kernel write made while this thread applies a rule set waits until the
+// store has written the set (store/apply_gate.hpp), and is not made if the
+// store failed to: RAMPART_OK to go on.
+rampart_status wait_for_store() {
+  auto* gate = store::ApplyGate::current();
+  if (!gate) return RAMPART_OK;
+  const auto failure = gate->wait_written();
+  if (failure.empty()) return RAMPART_OK;
+  return host_fail(RAMPART_ERR_INTERNAL,
+                   "the rule store failed to write the set, so nothing was changed: " + failure);
 }
 
 // A NULL key is for keyless maps (queue, stack, Bloom filter) only.
@@ -95,6 +108,7 @@ rampart_status map_update(rampart_map* m, const void* key, const void* value,
                           uint64_t flags) noexcept {
   if (!m || !key_ok(m, key) || !value)
     return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  if (const auto held = wait_for_store(); held != RAMPART_OK) return held;
   if (!m->percpu) return map_result(bpf_map_update_elem(m->fd, key, value, flags), "map update");
   try {
     const auto all = every_cpu(*m, value, 1);
@@ -106,6 +120,7 @@ rampart_status map_update(rampart_map* m, const void* key, const void* value,
 
 rampart_status map_pop(rampart_map* m, void* value) noexcept {
   if (!m || !value) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  if (const auto held = wait_for_store(); held != RAMPART_OK) return held;
   if (m->key_size != 0)
     return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "map " + m->name + " has keys: nothing to pop");
   return map_result(bpf_map_lookup_and_delete_elem(m->fd, nullptr, value), "map pop");
@@ -113,6 +128,7 @@ rampart_status map_pop(rampart_map* m, void* value) noexcept {
 
 rampart_status map_delete(rampart_map* m, const void* key) noexcept {
   if (!m || !key) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
+  if (const auto held = wait_for_store(); held != RAMPART_OK) return held;
   return map_result(bpf_map_delete_elem(m->fd, key), "map delete");
 }
 
@@ -122,6 +138,7 @@ rampart_status map_update_batch(rampart_map* m, const void* keys, const void* va
     return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
   if (count == 0) return RAMPART_OK;
   uint32_t n = static_cast<uint32_t>(count);
+  if (const auto held = wait_for_store(); held != RAMPART_OK) return held;
   LIBBPF_OPTS(bpf_map_batch_opts, opts);
   if (!m->percpu)
     return map_result(bpf_map_update_batch(m->fd, keys, values, &n, &opts), "map batch update");
@@ -178,6 +195,7 @@ rampart_status PluginInstance::program_install(const rampart_program_image* imag
                                                rampart_program** out) {
   if (!image_in || !out) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
   const rampart_program_image& image = *image_in;
+  if (const auto held = wait_for_store(); held != RAMPART_OK) return held;
   if (!core_.datapath) {
     return host_fail(RAMPART_ERR_UNSUPPORTED,
                      "no kernel datapath: agent.interfaces is empty or rampartd lacks CAP_BPF");

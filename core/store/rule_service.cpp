@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "store/rule_service.hpp"
 
+#include "store/apply_gate.hpp"
+
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -8,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <set>
+#include <thread>
 
 namespace rampart::store {
 namespace {
@@ -187,22 +190,74 @@ std::shared_ptr<RuleOwner> RuleService::owner_locked(const std::string& domain) 
 }
 
 ChangeResult RuleService::apply_then_commit(
-    const std::string& domain, const std::function<std::string()>& apply,
+    const std::string& domain, RuleOwner& owner, const std::function<std::string()>& apply,
     const std::function<void(const std::function<void()>&)>& write) {
   std::string refusal;
+  bool applied = false;
   try {
     write([&] {
       refusal = apply();
       if (!refusal.empty()) throw std::runtime_error(refusal);
+      applied = true;
     });
-  } catch (const StoreError& e) {
-    return {RAMPART_ERR_INTERNAL, e.what()};
   } catch (const std::exception& e) {
     if (!refusal.empty()) return {RAMPART_ERR_INVALID_ARGUMENT, refusal};
+    if (applied) restore_stored(domain, owner);  // the COMMIT failed
     return {RAMPART_ERR_INTERNAL, e.what()};
   }
   ++applied_[domain];
   return {};
+}
+
+ChangeResult RuleService::apply_beside_store(
+    const std::string& domain, RuleOwner& owner, const std::vector<StoredRule>& next,
+    const std::function<void(const std::function<void()>&)>& write) {
+  struct Refused {};
+  ApplyGate gate;
+  std::string store_failure;
+  std::thread sql([&] {
+    try {
+      write([&] {
+        gate.written("");
+        if (!gate.wait_applied()) throw Refused{};  // rolled back
+      });
+    } catch (const Refused&) {
+    } catch (const std::exception& e) {
+      store_failure = e.what();
+      gate.written(store_failure);  // no effect once written: then the COMMIT failed
+    }
+  });
+  std::string refusal;
+  try {
+    ApplyGate::Scope scope(gate);
+    refusal = owner.apply_rules(domain, next);
+  } catch (...) {
+    gate.applied(false);
+    sql.join();
+    throw;
+  }
+  gate.applied(refusal.empty());
+  sql.join();
+  if (!store_failure.empty()) {
+    // Applied all the same: the store failed after the owner's kernel
+    // writes (the COMMIT), or the owner made none.
+    if (refusal.empty()) restore_stored(domain, owner);
+    return {RAMPART_ERR_INTERNAL, store_failure};
+  }
+  if (!refusal.empty()) return {RAMPART_ERR_INVALID_ARGUMENT, refusal};
+  ++applied_[domain];
+  return {};
+}
+
+void RuleService::restore_stored(const std::string& domain, RuleOwner& owner) {
+  try {
+    if (owner.apply_rules(domain, store_.list(domain)).empty()) {
+      resync_.erase(domain);
+      return;
+    }
+  } catch (const std::exception&) {
+  }
+  resync_.insert(domain);  // the next change hands the owner the whole set
 }
 
 static ChangeResult no_owner(const std::string& domain) {
@@ -293,7 +348,7 @@ void RuleService::run_batch(const std::string& domain, const std::vector<Pending
   batches_.fetch_add(1);
   batched_changes_.fetch_add(accepted.size());
   const ChangeResult r = apply_then_commit(
-      domain, [&] { return owner->apply_rules(domain, next); },
+      domain, *owner, [&] { return owner->apply_rules(domain, next); },
       [&](const std::function<void()>& apply) { store_.change_all(domain, changes, apply); });
   if (r.status == RAMPART_OK) resync_.erase(domain);  // the owner holds the stored set again
   if (r.status == RAMPART_OK || accepted.size() == 1) {
@@ -308,7 +363,7 @@ void RuleService::run_batch(const std::string& domain, const std::vector<Pending
     p->result = plan(domain, one, *p, stored);
     if (p->result.status != RAMPART_OK) continue;
     p->result = apply_then_commit(
-        domain, [&] { return owner->apply_rules(domain, one); },
+        domain, *owner, [&] { return owner->apply_rules(domain, one); },
         [&](const std::function<void()>& apply) {
           store_.change(domain, p->id, stored, p->actor, apply);
         });
@@ -346,7 +401,7 @@ void RuleService::run_delta_batch(const std::string& domain, RuleOwner& owner,
   batches_.fetch_add(1);
   batched_changes_.fetch_add(accepted.size());
   const ChangeResult r = apply_then_commit(
-      domain, [&] { return owner.apply_changes(domain, deltas); },
+      domain, owner, [&] { return owner.apply_changes(domain, deltas); },
       [&](const std::function<void()>& apply) { store_.change_all(domain, changes, apply); });
   if (r.status == RAMPART_OK || accepted.size() == 1) {
     for (auto* p : accepted) p->result = r;
@@ -360,7 +415,7 @@ void RuleService::run_delta_batch(const std::string& domain, RuleOwner& owner,
     if (p.result.status != RAMPART_OK) continue;
     const std::vector<RuleDelta> one{deltas[i]};
     p.result = apply_then_commit(
-        domain, [&] { return owner.apply_changes(domain, one); },
+        domain, owner, [&] { return owner.apply_changes(domain, one); },
         [&](const std::function<void()>& apply) {
           store_.change(domain, p.id, changes[i].body, p.actor, apply);
         });
@@ -456,17 +511,18 @@ ImportResult RuleService::replace_api_rules(const std::string& domain,
     if (r.origin != kConfigOrigin && !imported.count(id)) plan.removed.push_back(id);
   }
   if (dry_run) return {{}, std::move(plan)};
+  // The set the owner holds already: nothing to apply, store or audit.
+  if (plan.added.empty() && plan.removed.empty() && plan.changed.empty() && !resync_.count(domain))
+    return {{}, std::move(plan)};
 
   std::vector<StoredRule> next;
   for (const auto& [id, r] : stored) {
     if (r.origin == kConfigOrigin) next.push_back(r);
   }
   next.insert(next.end(), api.begin(), api.end());
-  auto result = apply_then_commit(
-      domain, [&] { return owner->apply_rules(domain, next); },
-      [&](const std::function<void()>& apply) {
-        store_.sync_origin(domain, kApiOrigin, api, actor, apply);
-      });
+  auto result = apply_beside_store(domain, *owner, next, [&](const std::function<void()>& written) {
+    store_.sync_origin(domain, kApiOrigin, api, actor, written);
+  });
   if (result.status != RAMPART_OK) return {std::move(result), {}};
   resync_.erase(domain);
   return {{}, std::move(plan)};

@@ -191,9 +191,19 @@ class RuleService {
                             const std::string& why = "") const;
   // The owner applies `next` inside the store transaction `write` opens
   // (write gets the apply step as its commit hook); a refusal rolls back.
-  ChangeResult apply_then_commit(const std::string& domain,
+  ChangeResult apply_then_commit(const std::string& domain, RuleOwner& owner,
                                  const std::function<std::string()>& apply,
                                  const std::function<void(const std::function<void()>&)>& write);
+  // The same for a whole set, the store writing it on a thread of its own
+  // while the owner applies it (ApplyGate: the owner's kernel writes wait
+  // for the store's; `write` calls its hook once written, and commits
+  // when the hook returns).
+  ChangeResult apply_beside_store(const std::string& domain, RuleOwner& owner,
+                                  const std::vector<StoredRule>& next,
+                                  const std::function<void(const std::function<void()>&)>& write);
+  // The store failed after `owner` applied a set: the owner gets the
+  // stored set back, or (that refused too) the whole set at the next change.
+  void restore_stored(const std::string& domain, RuleOwner& owner);
 
   RuleStore& store_;
   // Held by a reload transaction for its whole length; changes take it

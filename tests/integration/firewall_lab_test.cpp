@@ -1004,6 +1004,63 @@ TEST_F(FirewallLab, SixtyFourConcurrentWritersLeaveStoreApiAndKernelAgreeing) {
   EXPECT_EQ(daemon_->output().find("error"), std::string::npos) << daemon_->output();
 }
 
+// The store failing in the middle of an import (a trigger in rampartd's
+// database standing for a full disk): the import is answered 500 with the
+// store's error, and the kernel's live tables keep the old set as SQLite
+// does (the new set's deny rule for A's address never drops a packet);
+// once the store takes it, the same import is in effect.
+TEST_F(FirewallLab, AnImportTheStoreFailsToWriteNeverReachesTheKernel) {
+  const auto cfg = write_config("[]", "");
+  ASSERT_NO_FATAL_FAILURE(start_with_rest(cfg, "  metrics: {listen: \"127.0.0.1:0\"}\n",
+                                          "] ready plugins=firewall,log,metrics,rest refused=0"));
+  auto all_installs = [&] {
+    return installs("loaded") + installs("refilled") + installs("in_place");
+  };
+  // Rules first..first+n-1 on sources A never uses, then one denying A.
+  auto set = [](int first, int n, bool deny_a) {
+    std::string body = R"({"rules":[)";
+    for (int id = first; id < first + n; ++id) {
+      body += (id > first ? "," : "") + std::string(R"({"id":)") + std::to_string(id) +
+              R"(,"action":"deny","protocol":"udp","src_ip":"10.)" + std::to_string(id / 256) +
+              "." + std::to_string(id % 256) + R"(.0/24"})";
+    }
+    if (deny_a) body += R"(,{"id":9000,"action":"deny","src_ip":"198.18.0.1/32"})";
+    return body + "]}";
+  };
+  auto r = api("PUT", "/api/v1/firewall/rules", set(1, 300, false));
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto before = kernel_rule_ids(bpffs_ + "/rampart");
+  ASSERT_EQ(before.size(), 300u);
+  const auto db_path = dir_ / "state/rampart.db";
+  auto sql = [&](const char* statement) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, statement, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(db);
+  };
+  sql("CREATE TRIGGER full_disk BEFORE INSERT ON audit WHEN NEW.rule_id = 450"
+      " BEGIN SELECT RAISE(ABORT, 'disk full (injected)'); END");
+  const auto next = set(201, 300, true);
+  const double installed = all_installs();
+  r = api("PUT", "/api/v1/firewall/rules", next);
+  EXPECT_EQ(r.status, 500) << r.body;
+  // Not installed and then taken back: never installed at all.
+  EXPECT_EQ(all_installs(), installed) << "no program install during the failed import";
+  EXPECT_NE(r.body.find("disk full (injected)"), std::string::npos) << r.body;
+  EXPECT_EQ(kernel_rule_ids(bpffs_ + "/rampart"), before) << "the kernel's live tables";
+  EXPECT_EQ(stored_rule_ids(db_path, "firewall"), before) << "SQLite";
+  expect_all(lab_->send_and_count(kPackets), kPackets, "the refused import's deny rule");
+
+  sql("DROP TRIGGER full_disk");
+  r = api("PUT", "/api/v1/firewall/rules", next);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(kernel_rule_ids(bpffs_ + "/rampart").size(), 301u);
+  EXPECT_EQ(stored_rule_ids(db_path, "firewall"), kernel_rule_ids(bpffs_ + "/rampart"));
+  expect_all(lab_->send_and_count(kPackets), 0, "the import stored and in effect");
+}
+
 // rampartd SIGKILLed at a random moment of a write storm (four clients
 // creating and deleting rules), 50 times over: after each restart every
 // acknowledged write is in SQLite (a 201's rule there, a 204's gone), and

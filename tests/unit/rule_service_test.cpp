@@ -16,8 +16,10 @@
 #include <map>
 
 #include "poll.hpp"
+#include "store/apply_gate.hpp"
 #include "store/rule_expiry.hpp"
 #include "store/rule_service.hpp"
+#include "store/sqlite.hpp"
 #include "temp_dir.hpp"
 
 namespace {
@@ -78,13 +80,30 @@ class GatedOwner : public rampart::store::RuleOwner {
   std::vector<size_t> sizes_;
 };
 
-struct Fixture {
+// A store and a service whose domain "fw" `Owner` owns (and applied).
+template <class Owner>
+struct Owned {
   rampart::test::TempDir dir;
   RuleStore store{dir / "rules.db"};
   RuleService service{store};
-  std::shared_ptr<GatedOwner> owner = std::make_shared<GatedOwner>();
-  Fixture() { owner->apply_rules("fw", service.claim("fw", owner, {})); }
+  std::shared_ptr<Owner> owner = std::make_shared<Owner>();
+  Owned() { owner->apply_rules("fw", service.claim("fw", owner, {})); }
+  // The database refuses the audit row of rule `id` (a trigger standing
+  // for a full disk), or takes it again.
+  void fail_audit_of(uint64_t id) {
+    auto db = rampart::store::open_database(dir / "rules.db");
+    rampart::store::exec(
+        db, ("CREATE TRIGGER full_disk BEFORE INSERT ON audit WHEN NEW.rule_id = " +
+             std::to_string(id) + " BEGIN SELECT RAISE(ABORT, 'disk full (injected)'); END")
+                .c_str());
+  }
+  void heal() {
+    auto db = rampart::store::open_database(dir / "rules.db");
+    rampart::store::exec(db, "DROP TRIGGER full_disk");
+  }
+};
 
+struct Fixture : Owned<GatedOwner> {
   ChangeResult create(uint64_t id, const std::string& body = "ok") {
     return service.change("fw", RAMPART_RULE_CREATE, id, body, "tester");
   }
@@ -443,6 +462,129 @@ TEST(RuleServiceImport, AConfigRuleSpeltAnotherWayIsTheSameRule) {
   const auto other =
       service.replace_api_rules("fw", {{1, R"({"a":101,"s":"A"})"}}, "tester", false);
   EXPECT_EQ(other.result.status, RAMPART_ERR_CONFLICT);
+}
+
+// The ids of `domain` another connection sees in the database: what is
+// committed.
+std::vector<uint64_t> committed_ids(const std::string& db_path, const std::string& domain) {
+  auto db = rampart::store::open_database(db_path);
+  rampart::store::Stmt st(db, "SELECT id FROM rules WHERE domain = ?1 ORDER BY id");
+  st.text(1, domain);
+  std::vector<uint64_t> ids;
+  while (st.step()) ids.push_back(static_cast<uint64_t>(st.col_int(0)));
+  return ids;
+}
+
+std::vector<uint64_t> ids_of(const std::vector<StoredRule>& rules) {
+  std::vector<uint64_t> ids;
+  for (const auto& r : rules) ids.push_back(r.id);
+  return ids;
+}
+
+// Stands for an engine that writes the kernel as the host lets it: its
+// "kernel" (the ids of the set it installed last) is written only past the
+// apply gate, where the host holds program installs and map writes. It
+// refuses a body "bad" before writing anything, as a parse would.
+class KernelOwner : public rampart::store::RuleOwner {
+ public:
+  std::function<void()> on_written;  // runs once the gate lets the write go
+  std::string apply_rules(const std::string&, const std::vector<StoredRule>& rules) override {
+    for (const auto& r : rules) {
+      if (r.body == "bad") return "rule " + std::to_string(r.id) + " is bad";
+    }
+    if (auto* gate = rampart::store::ApplyGate::current()) {
+      ++gated;
+      if (auto failure = gate->wait_written(); !failure.empty()) return "not installed: " + failure;
+      if (on_written) on_written();
+    }
+    kernel = ids_of(rules);
+    return "";
+  }
+  std::vector<uint64_t> kernel;
+  int gated = 0;  // applies that went through a gate
+};
+
+// An import is written by the store on a thread of its own while the owner
+// applies it; the owner's kernel write waits until the set is written, the
+// commit until the owner has applied it, and a refused set is rolled back.
+TEST(RuleServiceImport, TheStoreWritesBesideTheOwnerAndCommitsOnlyWhatItApplied) {
+  Owned<KernelOwner> f;
+  auto& [dir, store, service, owner] = f;
+  ASSERT_EQ(service.replace_api_rules("fw", {{1, "a"}, {2, "b"}}, "t").result.status, RAMPART_OK);
+  EXPECT_EQ(owner->gated, 1) << "the claim's apply is not an import's";
+
+  std::vector<uint64_t> seen_at_write;
+  owner->on_written = [&] { seen_at_write = committed_ids(dir / "rules.db", "fw"); };
+  const auto r = service.replace_api_rules("fw", {{2, "b2"}, {3, "c"}}, "t");
+  ASSERT_EQ(r.result.status, RAMPART_OK) << r.result.message;
+  EXPECT_EQ(seen_at_write, (std::vector<uint64_t>{1, 2}))
+      << "written but not committed while the owner installs";
+  EXPECT_EQ(owner->kernel, (std::vector<uint64_t>{2, 3}));
+  EXPECT_EQ(committed_ids(dir / "rules.db", "fw"), (std::vector<uint64_t>{2, 3}));
+  EXPECT_EQ(r.plan.added, (std::vector<uint64_t>{3}));
+  EXPECT_EQ(r.plan.removed, (std::vector<uint64_t>{1}));
+
+  owner->on_written = nullptr;
+  const auto refused = service.replace_api_rules("fw", {{2, "b2"}, {4, "bad"}}, "t");
+  EXPECT_EQ(refused.result.status, RAMPART_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(refused.result.message, "rule 4 is bad");
+  EXPECT_EQ(committed_ids(dir / "rules.db", "fw"), (std::vector<uint64_t>{2, 3})) << "rolled back";
+  EXPECT_EQ(owner->kernel, (std::vector<uint64_t>{2, 3}));
+  EXPECT_TRUE(store.audit("fw", 4, 10).empty()) << "nothing audited of the refused import";
+
+  // The set the owner holds already: nothing applied, stored or audited.
+  const int gated = owner->gated;
+  const auto audited = store.audit("fw", std::nullopt, 100).size();
+  const auto same = service.replace_api_rules("fw", {{3, "c"}, {2, "b2"}}, "t");
+  EXPECT_EQ(same.result.status, RAMPART_OK);
+  EXPECT_EQ(same.plan.unchanged, 2u);
+  EXPECT_EQ(owner->gated, gated);
+  EXPECT_EQ(store.audit("fw", std::nullopt, 100).size(), audited);
+}
+
+// The database refusing a row mid-import (a trigger standing for a full
+// disk): the import fails as the store's error, the owner's kernel write is
+// refused at the gate, so the kernel keeps the old set, as the store does;
+// the same import goes through once the store takes it.
+TEST(RuleServiceImport, ASetTheStoreFailsToWriteNeverReachesTheKernel) {
+  Owned<KernelOwner> f;
+  auto& [dir, store, service, owner] = f;
+  ASSERT_EQ(service.replace_api_rules("fw", {{1, "a"}}, "t").result.status, RAMPART_OK);
+  f.fail_audit_of(12);
+  const std::vector<StoredRule> next{{10, "x"}, {11, "y"}, {12, "z"}};
+  const auto r = service.replace_api_rules("fw", next, "t");
+  EXPECT_EQ(r.result.status, RAMPART_ERR_INTERNAL);
+  EXPECT_NE(r.result.message.find("disk full (injected)"), std::string::npos) << r.result.message;
+  EXPECT_EQ(owner->kernel, (std::vector<uint64_t>{1})) << "the kernel write was refused";
+  EXPECT_EQ(committed_ids(dir / "rules.db", "fw"), (std::vector<uint64_t>{1}));
+  EXPECT_EQ(ids_of(store.list("fw")), (std::vector<uint64_t>{1}));
+
+  f.heal();
+  ASSERT_EQ(service.replace_api_rules("fw", next, "t").result.status, RAMPART_OK);
+  EXPECT_EQ(owner->kernel, (std::vector<uint64_t>{10, 11, 12}));
+  EXPECT_EQ(committed_ids(dir / "rules.db", "fw"), (std::vector<uint64_t>{10, 11, 12}));
+}
+
+// An owner that applied the set without a gated write (state of its own in
+// user space) before the store failed is given the stored set back.
+TEST(RuleServiceImport, AnOwnerThatAppliedBeforeTheStoreFailedGetsTheStoredSetBack) {
+  class UserSpaceOwner : public rampart::store::RuleOwner {
+   public:
+    std::string apply_rules(const std::string&, const std::vector<StoredRule>& rules) override {
+      sets.push_back(ids_of(rules));
+      return "";
+    }
+    std::vector<std::vector<uint64_t>> sets;
+  };
+  Owned<UserSpaceOwner> f;
+  auto& [dir, store, service, owner] = f;
+  ASSERT_EQ(service.replace_api_rules("fw", {{1, "a"}, {2, "b"}}, "t").result.status, RAMPART_OK);
+  f.fail_audit_of(3);
+  const auto r = service.replace_api_rules("fw", {{1, "a"}, {3, "c"}}, "t");
+  EXPECT_EQ(r.result.status, RAMPART_ERR_INTERNAL) << r.result.message;
+  ASSERT_GE(owner->sets.size(), 2u);
+  EXPECT_EQ(owner->sets.back(), (std::vector<uint64_t>{1, 2})) << "the stored set, applied again";
+  EXPECT_EQ(ids_of(store.list("fw")), (std::vector<uint64_t>{1, 2}));
 }
 
 }  // namespace
