@@ -18,9 +18,11 @@
 
 #include <algorithm>
 #include <charconv>
+#include <exception>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 namespace rampart::api {
 namespace {
@@ -756,6 +758,10 @@ Response diff_json(const store::ImportPlan& plan) {
 
 }  // namespace
 
+// Imports from this many rules check and write out their bodies on two
+// threads.
+constexpr size_t kParallelImport = 512;
+
 // Import: {"rules": [...]} becomes the domain's API-managed set, at once;
 // with ?dry_run=true, the same checks and the diff, and nothing applied.
 // `origins` and `next_cursor` (a listing's) are read-only and ignored.
@@ -775,33 +781,81 @@ Response ManagementApi::replace(const std::string& domain, const Request& req) {
   if (!o->has("rules") || !o->isArray("rules"))
     return error(400, "invalid rules", "expected {\"rules\": [...]}", "rules");
   Array::Ptr arr = o->getArray("rules");
-  std::vector<store::StoredRule> rules;
+  const size_t n = arr->size();
+  std::vector<store::StoredRule> rules(n, {0, ""});
+  std::vector<Object::Ptr> objects(n);
+  std::vector<std::optional<Response>> bad(n);  // each rule's error, where checked
   std::set<uint64_t> ids;
   // Rules without an id get ids above every id given or stored.
   uint64_t next_id = 0;
-  for (size_t i = 0; i < arr->size(); ++i) {
+  for (size_t i = 0; i < n; ++i) {
     if (!arr->isObject(i) || !arr->getObject(i)->has("id")) continue;
     next_id = std::max(next_id, rule_id_of(arr->getObject(i)->get("id")).value_or(0));
   }
   next_id = std::max(next_id, rules_.max_id(domain));
-  const auto schema = schema_of(domain);
-  for (size_t i = 0; i < arr->size(); ++i) {
+  // Ids in order, up to the first bad one (`checked`: the rules before it).
+  size_t checked = 0;
+  for (; checked < n; ++checked) {
+    const size_t i = checked;
     const std::string at = "rules[" + std::to_string(i) + "]";
-    if (!arr->isObject(i)) return error(400, "invalid rules", at + ": not a JSON object", at);
+    if (!arr->isObject(i)) {
+      bad[i] = error(400, "invalid rules", at + ": not a JSON object", at);
+      break;
+    }
     Object::Ptr r = arr->getObject(i);
     uint64_t id = 0;
     if (r->has("id")) {
       const auto given = rule_id_of(r->get("id"));
-      if (!given) return error(400, "invalid rules", at + ".id: must be 1-4294967295", at + ".id");
+      if (!given) {
+        bad[i] = error(400, "invalid rules", at + ".id: must be 1-4294967295", at + ".id");
+        break;
+      }
       id = *given;
     } else {
       id = ++next_id;
       r->set("id", id);
     }
-    if (!ids.insert(id).second)
-      return error(400, "invalid rules", at + ".id: " + std::to_string(id) + " twice", at + ".id");
-    if (auto bad = check_body(*schema, r, at + ".")) return *bad;
-    rules.push_back({id, to_json(r)});
+    if (!ids.insert(id).second) {
+      bad[i] =
+          error(400, "invalid rules", at + ".id: " + std::to_string(id) + " twice", at + ".id");
+      break;
+    }
+    rules[i].id = id;
+    objects[i] = std::move(r);
+  }
+  // Each body against the schema, and written out: a large import's halves
+  // on two threads (each rule its own objects). The answer is the first
+  // error in the array's order, whichever pass found it.
+  const auto schema = schema_of(domain);
+  auto check = [&](size_t from, size_t to) {
+    for (size_t i = from; i < to; ++i) {
+      bad[i] = check_body(*schema, objects[i], "rules[" + std::to_string(i) + "].");
+      if (bad[i]) return;
+      rules[i].body = to_json(objects[i]);
+    }
+  };
+  if (checked >= kParallelImport) {
+    std::exception_ptr failed;
+    std::thread second([&] {
+      try {
+        check(checked / 2, checked);
+      } catch (...) {
+        failed = std::current_exception();
+      }
+    });
+    try {
+      check(0, checked / 2);
+    } catch (...) {
+      second.join();
+      throw;
+    }
+    second.join();
+    if (failed) std::rethrow_exception(failed);
+  } else {
+    check(0, checked);
+  }
+  for (auto& b : bad) {
+    if (b) return std::move(*b);
   }
   const auto imported = rules_.replace_api_rules(domain, rules, req.actor, dry_run);
   if (imported.result.config) {

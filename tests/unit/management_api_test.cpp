@@ -120,6 +120,51 @@ TEST_F(Router, UnknownPathsDomainsAndMethods) {
       R"({"domains":[{"name":"widgets","summary":"Test widgets","rules":"/api/v1/widgets/rules"}]})");
 }
 
+// A large import checks and writes out its rules on two threads; the
+// answer is still the first bad rule in the array's order, whichever
+// pass (ids, or the schema) and whichever thread found it.
+TEST_F(Router, ALargeImportAnswersItsFirstBadRuleInOrder) {
+  const auto sized = std::make_shared<FakeEngine>();
+  rules_.claim("sized", sized, {});
+  rules_.describe(sized.get(), {"sized", "Sized things",
+                                R"({"type":"object","properties":{"size":{"type":"integer"}}})"});
+  constexpr int kRules = 2000;
+  auto import = [](std::map<int, std::string> odd) {
+    std::string body = R"({"rules":[)";
+    for (int i = 0; i < kRules; ++i) {
+      body += i ? "," : "";
+      body += odd.count(i)
+                  ? odd[i]
+                  : R"({"id":)" + std::to_string(i + 1) + R"(,"size":)" + std::to_string(i) + "}";
+    }
+    return body + "]}";
+  };
+  auto field_of = [&](std::map<int, std::string> odd) {
+    const auto r = call("PUT", "/api/v1/sized/rules", import(std::move(odd)));
+    EXPECT_EQ(r.status, 400) << r.body;
+    const auto at = r.body.find(R"("field":")");
+    return at == std::string::npos ? r.body
+                                   : r.body.substr(at + 9, r.body.find('"', at + 9) - at - 9);
+  };
+  const std::string bad_size = R"({"size":"x"})";
+  EXPECT_EQ(field_of({{1200, bad_size}, {1700, bad_size}}), "rules[1200].size");
+  EXPECT_EQ(field_of({{1400, bad_size}, {900, bad_size}}), "rules[900].size");
+  EXPECT_EQ(field_of({{1500, bad_size}, {1600, R"({"id":0})"}}), "rules[1500].size");
+  EXPECT_EQ(field_of({{200, bad_size}, {400, R"({"id":0})"}}), "rules[200].size");
+  EXPECT_EQ(field_of({{1999, R"({"id":1})"}, {1998, bad_size}}), "rules[1998].size");
+  EXPECT_EQ(field_of({{1999, bad_size}, {1998, R"({"id":1})"}}), "rules[1998].id");
+  EXPECT_TRUE(store_.list("sized").empty()) << "nothing of a refused import";
+
+  const auto r = call("PUT", "/api/v1/sized/rules", import({{1000, R"({"size":5})"}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto stored = store_.list("sized");
+  ASSERT_EQ(stored.size(), size_t(kRules));
+  EXPECT_EQ(stored.front().body, R"({"id":1,"size":0})");
+  EXPECT_EQ(stored.back().body, R"({"id":2001,"size":5})") << "an id-less rule gets the next id";
+  EXPECT_EQ(stored[kRules - 2].body, R"({"id":2000,"size":1999})");
+  EXPECT_EQ(sized->applied, size_t(kRules));
+}
+
 TEST_F(Router, PagesAreStableAndFiltersMatchFields) {
   for (int i = 1; i <= 25; ++i) {
     const std::string body =
