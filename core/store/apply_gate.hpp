@@ -7,8 +7,9 @@
 //
 //   - a kernel write the owner makes while applying (a program install, a
 //     map update) waits here until the store has written the set, and is
-//     refused if the store failed to: a set the store refused never
-//     reaches the kernel;
+//     refused if the store failed to: a set the store failed to write
+//     never reaches the kernel (one whose COMMIT fails afterwards is
+//     undone there: the owner is handed the stored set again);
 //   - the store commits only once the owner has applied the set, and
 //     rolls back if it refused.
 //

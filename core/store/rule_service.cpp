@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -214,7 +215,7 @@ ChangeResult RuleService::apply_beside_store(
     const std::function<void(const std::function<void()>&)>& write) {
   struct Refused {};
   ApplyGate gate;
-  std::string store_failure;
+  std::optional<std::string> store_failure;
   std::thread sql([&] {
     try {
       write([&] {
@@ -223,9 +224,11 @@ ChangeResult RuleService::apply_beside_store(
       });
     } catch (const Refused&) {
     } catch (const std::exception& e) {
-      store_failure = e.what();
-      gate.written(store_failure);  // no effect once written: then the COMMIT failed
+      store_failure = *e.what() ? e.what() : "the rule store failed";
     }
+    // No effect once written (then the COMMIT failed); never leaves the
+    // owner waiting, whatever `write` did.
+    gate.written(store_failure.value_or("the rule store did not write the set"));
   });
   std::string refusal;
   try {
@@ -238,11 +241,11 @@ ChangeResult RuleService::apply_beside_store(
   }
   gate.applied(refusal.empty());
   sql.join();
-  if (!store_failure.empty()) {
+  if (store_failure) {
     // Applied all the same: the store failed after the owner's kernel
     // writes (the COMMIT), or the owner made none.
     if (refusal.empty()) restore_stored(domain, owner);
-    return {RAMPART_ERR_INTERNAL, store_failure};
+    return {RAMPART_ERR_INTERNAL, *store_failure};
   }
   if (!refusal.empty()) return {RAMPART_ERR_INVALID_ARGUMENT, refusal};
   ++applied_[domain];
@@ -351,7 +354,9 @@ void RuleService::run_batch(const std::string& domain, const std::vector<Pending
       domain, *owner, [&] { return owner->apply_rules(domain, next); },
       [&](const std::function<void()>& apply) { store_.change_all(domain, changes, apply); });
   if (r.status == RAMPART_OK) resync_.erase(domain);  // the owner holds the stored set again
-  if (r.status == RAMPART_OK || accepted.size() == 1) {
+  // A store failure is every change's: retrying them one by one would only
+  // fail (and restore the owner) once per change.
+  if (r.status != RAMPART_ERR_INVALID_ARGUMENT || accepted.size() == 1) {
     for (auto* p : accepted) p->result = r;
     return;
   }
@@ -403,7 +408,7 @@ void RuleService::run_delta_batch(const std::string& domain, RuleOwner& owner,
   const ChangeResult r = apply_then_commit(
       domain, owner, [&] { return owner.apply_changes(domain, deltas); },
       [&](const std::function<void()>& apply) { store_.change_all(domain, changes, apply); });
-  if (r.status == RAMPART_OK || accepted.size() == 1) {
+  if (r.status != RAMPART_ERR_INVALID_ARGUMENT || accepted.size() == 1) {
     for (auto* p : accepted) p->result = r;
     return;
   }

@@ -208,7 +208,15 @@ void RuleStore::in_transaction(const std::function<void()>& work,
     if (commit) commit();
     exec("COMMIT");
   } catch (...) {
-    exec("ROLLBACK");
+    // A COMMIT that failed on a full disk or an I/O error may have rolled
+    // the transaction back already: a ROLLBACK then would fail and its
+    // error would hide the one that matters.
+    if (!sqlite3_get_autocommit(db_)) {
+      try {
+        exec("ROLLBACK");
+      } catch (const StoreError&) {
+      }
+    }
     throw;
   }
 }

@@ -101,6 +101,19 @@ struct Owned {
     auto db = rampart::store::open_database(dir / "rules.db");
     rampart::store::exec(db, "DROP TRIGGER full_disk");
   }
+  // The COMMIT fails once rule `id`'s audit row is written: the row leaves
+  // a deferred foreign key dangling, which SQLite checks at COMMIT, after
+  // every write of the transaction (and after an owner's kernel writes).
+  void fail_commit_after(uint64_t id) {
+    auto db = rampart::store::open_database(dir / "rules.db");
+    rampart::store::exec(
+        db, ("CREATE TABLE parent (id INTEGER PRIMARY KEY);"
+             " CREATE TABLE orphan (pid INTEGER REFERENCES parent (id)"
+             " DEFERRABLE INITIALLY DEFERRED);"
+             " CREATE TRIGGER failing_commit AFTER INSERT ON audit WHEN NEW.rule_id = " +
+             std::to_string(id) + " BEGIN INSERT INTO orphan VALUES (42); END")
+                .c_str());
+  }
 };
 
 struct Fixture : Owned<GatedOwner> {
@@ -498,10 +511,12 @@ class KernelOwner : public rampart::store::RuleOwner {
       if (on_written) on_written();
     }
     kernel = ids_of(rules);
+    installed.push_back(kernel);
     return "";
   }
   std::vector<uint64_t> kernel;
-  int gated = 0;  // applies that went through a gate
+  std::vector<std::vector<uint64_t>> installed;  // every set installed, in order
+  int gated = 0;                                 // applies that went through a gate
 };
 
 // An import is written by the store on a thread of its own while the owner
@@ -563,6 +578,28 @@ TEST(RuleServiceImport, ASetTheStoreFailsToWriteNeverReachesTheKernel) {
   ASSERT_EQ(service.replace_api_rules("fw", next, "t").result.status, RAMPART_OK);
   EXPECT_EQ(owner->kernel, (std::vector<uint64_t>{10, 11, 12}));
   EXPECT_EQ(committed_ids(dir / "rules.db", "fw"), (std::vector<uint64_t>{10, 11, 12}));
+}
+
+// A COMMIT that fails after the owner's kernel write (a full disk shows
+// there: SQLite writes its log at the COMMIT): the answer is the store's
+// error, and the owner is handed the stored set again, so the kernel is back
+// to what the store holds.
+TEST(RuleServiceImport, ACommitThatFailsAfterTheKernelWriteIsUndoneInTheKernel) {
+  Owned<KernelOwner> f;
+  auto& [dir, store, service, owner] = f;
+  ASSERT_EQ(service.replace_api_rules("fw", {{1, "a"}}, "t").result.status, RAMPART_OK);
+  f.fail_commit_after(3);
+  const auto r = service.replace_api_rules("fw", {{2, "b"}, {3, "c"}}, "t");
+  EXPECT_EQ(r.result.status, RAMPART_ERR_INTERNAL);
+  EXPECT_NE(r.result.message.find("FOREIGN KEY"), std::string::npos)
+      << "SQLite's own words, not a failed ROLLBACK's: " << r.result.message;
+  EXPECT_EQ(owner->gated, 2) << "the import's kernel write went through the gate";
+  EXPECT_EQ(owner->installed, (std::vector<std::vector<uint64_t>>{{}, {1}, {2, 3}, {1}}))
+      << "the claim's, the first import's, the failed one's, then the stored set again";
+  EXPECT_EQ(committed_ids(dir / "rules.db", "fw"), (std::vector<uint64_t>{1}));
+  // The next change is stored and applied as usual.
+  ASSERT_EQ(service.replace_api_rules("fw", {{1, "a"}, {4, "d"}}, "t").result.status, RAMPART_OK);
+  EXPECT_EQ(owner->kernel, (std::vector<uint64_t>{1, 4}));
 }
 
 // An owner that applied the set without a gated write (state of its own in
