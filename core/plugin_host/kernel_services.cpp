@@ -120,9 +120,9 @@ rampart_status map_update(rampart_map* m, const void* key, const void* value,
 
 rampart_status map_pop(rampart_map* m, void* value) noexcept {
   if (!m || !value) return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "null argument");
-  if (const auto held = wait_for_store(); held != RAMPART_OK) return held;
   if (m->key_size != 0)
     return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "map " + m->name + " has keys: nothing to pop");
+  if (const auto held = wait_for_store(); held != RAMPART_OK) return held;
   return map_result(bpf_map_lookup_and_delete_elem(m->fd, nullptr, value), "map pop");
 }
 

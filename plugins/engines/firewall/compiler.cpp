@@ -54,9 +54,9 @@ class ClassPool {
   explicit ClassPool(bool per_field) : per_field_(per_field) {}
   void field(ClassField f) { field_ = f; }
   uint32_t intern(const Bitmap& b) { return intern(b, hash_of(b)); }
-  // `hash`: hash_of(b), kept by the caller.
+  // `hash`: hash_of(b), kept by the caller. One bitmap in several fields
+  // (per_field) is several classes under one hash, told apart by owner.
   uint32_t intern(const Bitmap& b, uint64_t hash) {
-    if (per_field_) hash ^= bit_word(~uint64_t(0) - static_cast<uint64_t>(field_));
     const auto [first, last] = ids_.equal_range(hash);
     for (auto it = first; it != last; ++it) {
       const uint32_t id = it->second;
