@@ -11,6 +11,7 @@
 #include <linux/pkt_cls.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -28,11 +29,14 @@
 #include "join_workers.hpp"
 #include "log_capture.hpp"
 #include "packet_builder.hpp"
+#include "plugin_host/config_view.hpp"
+#include "plugin_host/host_handles.hpp"
 #include "plugin_host/plugin_library.hpp"
 #include "plugin_host/plugin_manager.hpp"
 #include "poll.hpp"
 #include "privilege.hpp"
 #include "rampart/chain.h"
+#include "store/apply_gate.hpp"
 #include "temp_dir.hpp"
 #include "test_paths.hpp"
 
@@ -440,6 +444,80 @@ TEST_F(DatapathTest, KeylessMapsAreFilledFromTheImageAndServedToThePlugin) {
   EXPECT_EQ(log_.count("keyless probe: peek=11 pop=11 pop=12 pop=13 bloom7=1 bloom9=1 bloom8=0"),
             1u)
       << log_.dump();
+}
+
+// The map writes a plugin makes while it applies an imported rule set wait
+// at the apply gate (store/apply_gate.hpp) and are refused, leaving the map
+// as it was, when the store failed to write the set; writes from a thread
+// outside the apply (an engine's timer) never wait.
+TEST_F(DatapathTest, MapWritesDuringAnApplyAreRefusedWhenTheStoreFailed) {
+  rampart_host_api api{};
+  rampart::plugin_host::fill_kernel_entries(&api);
+  struct Owned {
+    int fd;
+    ~Owned() { close(fd); }
+  };
+  const auto make = [](bpf_map_type type, uint32_t key_size, const char* name) {
+    const int fd = bpf_map_create(type, name, key_size, 8, 4, nullptr);
+    if (fd < 0) throw std::runtime_error(std::string("map create: ") + std::strerror(errno));
+    return rampart_map{fd, name, static_cast<uint32_t>(type), key_size, 8, 4, false, 1};
+  };
+  rampart_map hash = make(BPF_MAP_TYPE_HASH, 4, "gate_hash");
+  rampart_map queue = make(BPF_MAP_TYPE_QUEUE, 0, "gate_queue");
+  Owned hash_fd{hash.fd}, queue_fd{queue.fd};
+  const uint32_t k1 = 1, k2 = 2, k3 = 3;
+  const uint64_t v1 = 11, v2 = 22, q = 5;
+  ASSERT_EQ(bpf_map_update_elem(hash.fd, &k1, &v1, BPF_ANY), 0);
+  ASSERT_EQ(bpf_map_update_elem(queue.fd, nullptr, &q, BPF_ANY), 0);
+  const auto value_of = [&](uint32_t k) -> std::optional<uint64_t> {
+    uint64_t v = 0;
+    if (bpf_map_lookup_elem(hash.fd, &k, &v) != 0) return std::nullopt;
+    return v;
+  };
+  const std::string refused =
+      "the rule store failed to write the set, so nothing was changed: disk I/O error";
+  {
+    rampart::store::ApplyGate gate;
+    gate.written("disk I/O error");
+    rampart::store::ApplyGate::Scope scope(gate);
+    EXPECT_EQ(api.map_update(&hash, &k1, &v2, BPF_ANY), RAMPART_ERR_INTERNAL);
+    EXPECT_EQ(rampart::plugin_host::host_last_error(), refused);
+    EXPECT_EQ(api.map_delete(&hash, &k1), RAMPART_ERR_INTERNAL);
+    const uint32_t keys[] = {k2, k3};
+    const uint64_t values[] = {v2, v2};
+    EXPECT_EQ(api.map_update_batch(&hash, keys, values, 2), RAMPART_ERR_INTERNAL);
+    EXPECT_EQ(rampart::plugin_host::host_last_error(), refused);
+    uint64_t popped = 0;
+    EXPECT_EQ(api.map_pop(&queue, &popped), RAMPART_ERR_INTERNAL);
+    EXPECT_EQ(popped, 0u);
+    // Reads are not writes: they go on.
+    uint64_t read = 0;
+    EXPECT_EQ(api.map_lookup(&hash, &k1, &read), RAMPART_OK);
+    EXPECT_EQ(read, v1);
+  }
+  EXPECT_EQ(value_of(k1), v1) << "the refused update and delete left the entry";
+  EXPECT_FALSE(value_of(k2)) << "the refused batch wrote nothing";
+  uint64_t still = 0;
+  EXPECT_EQ(bpf_map_lookup_elem(queue.fd, nullptr, &still), 0) << "the refused pop took nothing";
+  EXPECT_EQ(still, q);
+
+  // A gate whose set is not written yet: a thread outside the apply writes
+  // at once; the applying thread's writes go through once the store wrote.
+  rampart::store::ApplyGate gate;
+  {
+    rampart::store::ApplyGate::Scope scope(gate);
+    std::thread timer([&] { EXPECT_EQ(api.map_update(&hash, &k3, &v1, BPF_ANY), RAMPART_OK); });
+    timer.join();
+    EXPECT_EQ(value_of(k3), v1);
+    gate.written("");
+    EXPECT_EQ(api.map_update(&hash, &k1, &v2, BPF_ANY), RAMPART_OK);
+    EXPECT_EQ(api.map_delete(&hash, &k3), RAMPART_OK);
+    uint64_t popped = 0;
+    EXPECT_EQ(api.map_pop(&queue, &popped), RAMPART_OK);
+    EXPECT_EQ(popped, q);
+  }
+  EXPECT_EQ(value_of(k1), v2);
+  EXPECT_FALSE(value_of(k3));
 }
 
 // What a plugin hands the kernel side is checked like anything else it

