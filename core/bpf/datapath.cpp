@@ -1091,12 +1091,21 @@ bool Datapath::prepare(const std::string& object, InstanceSpec spec, const Insta
   spec.shared_maps["rampart_stage"] = stage->second.pos_fd.get();
   const std::string shape = ProgramInstance::shape_of(spec);
   if (shape.empty() || shape == stage->second.current->instance().shape()) return false;
+  // Its tables' bytes, as ProgramInstance::own_bytes() will count them:
+  // the sizes the spec leaves as declared and the key sizes are the live
+  // instance's (the same object).
+  const ProgramInstance& live = stage->second.current->instance();
   size_t bytes = 0;
   for (const auto& m : spec.maps) {
-    if (!m.persistent) bytes += size_t(m.max_entries) * m.value_size;
+    bpf_map_info info{};
+    uint32_t len = sizeof info;
+    const int fd = live.map_fd(m.name);
+    if (m.persistent || fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
+    const size_t entries = m.max_entries ? m.max_entries : info.max_entries;
+    const size_t value = m.value_size ? m.value_size : info.value_size;
+    bytes += entries * (info.key_size + (value + 7) / 8 * 8);
   }
-  pool_->prepare_ahead(place, spec, shape, bytes);
-  return true;
+  return pool_->prepare_ahead(place, spec, shape, bytes);
 }
 
 uint64_t Datapath::grace_ticket() {

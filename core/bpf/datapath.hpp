@@ -50,6 +50,8 @@ struct DatapathOptions {
   // With table_swaps: spares of a stage's live shape loaded ahead, in the
   // background, so that a write never waits for a grace period.
   bool prepare_spares = true;
+  // The spares' tables a stage may hold.
+  size_t spare_bytes_per_stage = InstancePool::kBytesPerPlace;
 };
 
 struct Attachment {
@@ -173,8 +175,9 @@ class Datapath {
   // tables will soon outgrow the live instance's sizes): the install of that
   // shape then refills it instead of loading on the writer's path. False
   // (nothing prepared) when the stage is not the owner's or has that shape
-  // already, or spares are off. Throws BpfError for what install() would
-  // refuse of the object.
+  // already, when spares are off, or when no spare of that size fits
+  // beside the live shape's (DatapathOptions::spare_bytes_per_stage). Throws BpfError for what
+  // install() would refuse of the object.
   bool prepare(const std::string& object, InstanceSpec spec, const InstallTarget& t);
   void begin_staging();
   void commit_staging();
@@ -310,7 +313,7 @@ class Datapath {
   std::condition_variable staging_done_;
   // Shared with the recyclers of the programs handed out, which may
   // outlive the datapath.
-  std::shared_ptr<InstancePool> pool_ = std::make_shared<InstancePool>();
+  std::shared_ptr<InstancePool> pool_ = std::make_shared<InstancePool>(opts_.spare_bytes_per_stage);
   std::atomic<uint64_t> loads_{0}, refills_{0}, in_place_{0};
 };
 

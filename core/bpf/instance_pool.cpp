@@ -19,7 +19,7 @@ struct InstancePool::Job {
   std::vector<util::UniqueFd> fds;  // duplicates the spec's maps point at
 };
 
-InstancePool::InstancePool() = default;
+InstancePool::InstancePool(size_t bytes_per_place) : bytes_per_place_(bytes_per_place) {}
 
 InstancePool::~InstancePool() {
   {
@@ -45,12 +45,28 @@ void InstancePool::keep(const std::string& place, Spare spare) {
     for (const auto& s : q) n += s.inst->own_bytes();
     return n;
   };
+  const auto live = live_.find(place);
+  const auto of_live = [&](const Spare& s) {
+    return live != live_.end() && s.inst->shape() == live->second;
+  };
+  const auto too_many = [&] {
+    const size_t n = static_cast<size_t>(std::count_if(q.begin(), q.end(), of_live));
+    return n > kPerPlace || q.size() - n > kAheadPerPlace || bytes() > bytes_per_place_;
+  };
   // Spares of a shape the place no longer wants (neither live nor ahead)
-  // go first, then the oldest; the one that just came always stays.
-  while (q.size() > 1 && (q.size() > kPerPlace || bytes() > kBytesPerPlace)) {
-    auto gone = std::find_if(q.begin(), q.end() - 1,
+  // go first, then those of the shape ahead (the one that just came too),
+  // then the oldest of the live shape; the last one always stays.
+  while (q.size() > 1 && too_many()) {
+    auto gone = std::find_if(q.begin(), q.end(),
                              [&](const Spare& s) { return !wanted(place, s.inst->shape()); });
-    if (gone == q.end() - 1) gone = q.begin();
+    if (gone == q.end())
+      gone = std::find_if(q.begin(), q.end(), [&](const Spare& s) { return !of_live(s); });
+    if (gone == q.end()) gone = q.begin();
+    // A spare ahead with no room beside the live shape's (its size was
+    // not known before it loaded) is not prepared again.
+    if (const auto ahead = ahead_.find(place);
+        ahead != ahead_.end() && gone->inst->shape() == ahead->second)
+      no_room_[place] = ahead->second;
     dropped.push_back(std::move(*gone));
     q.erase(gone);
   }
@@ -109,7 +125,9 @@ void InstancePool::forget(const std::string& place) {
     spares_.erase(it);
   }
   live_.erase(place);
+  live_bytes_.erase(place);
   ahead_.erase(place);
+  no_room_.erase(place);
   // Queued jobs go; one being loaded finds no count left and drops its spare.
   for (auto it = jobs_.begin(); it != jobs_.end();)
     it = (*it)->place == place ? jobs_.erase(it) : std::next(it);
@@ -130,31 +148,47 @@ void InstancePool::prepare(const std::string& place, const InstanceSpec& spec,
   std::lock_guard lock(mu_);
   if (stop_) return;
   live_[place] = shape;
+  live_bytes_[place] = instance_bytes;
   drop_unwanted_jobs(place);
-  queue_locked(place, spec, shape, instance_bytes, leaving, kPerPlace);
+  queue_locked(place, spec, shape, leaving, live_room(instance_bytes));
 }
 
-void InstancePool::prepare_ahead(const std::string& place, const InstanceSpec& spec,
+bool InstancePool::prepare_ahead(const std::string& place, const InstanceSpec& spec,
                                  const std::string& shape, size_t instance_bytes) {
-  if (shape.empty() || !gp_.available()) return;
+  if (shape.empty() || !gp_.available()) return false;
   std::lock_guard lock(mu_);
-  if (stop_) return;
+  if (stop_) return false;
+  const size_t room = ahead_room(place, instance_bytes);
+  if (const auto no = no_room_.find(place);
+      room == 0 || (no != no_room_.end() && no->second == shape))
+    return false;
   ahead_[place] = shape;
   drop_unwanted_jobs(place);
-  queue_locked(place, spec, shape, instance_bytes, /*leaving=*/false, 2);
+  queue_locked(place, spec, shape, /*leaving=*/false, room);
+  return true;
+}
+
+size_t InstancePool::live_room(size_t instance_bytes) const {
+  return std::min(kPerPlace,
+                  std::max<size_t>(1, bytes_per_place_ / std::max<size_t>(1, instance_bytes)));
+}
+
+size_t InstancePool::ahead_room(const std::string& place, size_t instance_bytes) const {
+  const auto live = live_bytes_.find(place);
+  const size_t live_bytes = live == live_bytes_.end() ? 0 : live_room(live->second) * live->second;
+  if (live_bytes >= bytes_per_place_) return 0;
+  return std::min(kAheadPerPlace,
+                  (bytes_per_place_ - live_bytes) / std::max<size_t>(1, instance_bytes));
 }
 
 void InstancePool::queue_locked(const std::string& place, const InstanceSpec& spec,
-                                const std::string& shape, size_t instance_bytes, bool leaving,
-                                size_t want) {
+                                const std::string& shape, bool leaving, size_t room) {
   size_t have = leaving ? 1 : 0;
   if (const auto it = spares_.find(place); it != spares_.end()) {
     for (const auto& s : it->second) have += s.inst->shape() == shape;
   }
   const std::string key = place + '\0' + shape;
   const size_t pending = pending_[key];
-  const size_t room = std::min(
-      {want, kPerPlace, std::max<size_t>(1, kBytesPerPlace / std::max<size_t>(1, instance_bytes))});
   if (have + pending >= room) return;
   for (size_t i = have + pending; i < room; ++i) {
     auto job = std::make_unique<Job>();

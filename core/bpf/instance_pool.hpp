@@ -33,7 +33,8 @@ namespace rampart::bpf {
 
 class InstancePool {
  public:
-  InstancePool();
+  // `bytes_per_place`: the spares' tables a place may hold (kBytesPerPlace).
+  explicit InstancePool(size_t bytes_per_place = kBytesPerPlace);
   ~InstancePool();
   InstancePool(const InstancePool&) = delete;
   InstancePool& operator=(const InstancePool&) = delete;
@@ -49,6 +50,13 @@ class InstancePool {
   // took a third of rampartd's CPU while 8 writers grew a set 50-fold).
   static constexpr size_t kPerPlace = 3;
   static constexpr size_t kBytesPerPlace = size_t(48) << 20;
+  // Spares of the shape a place grows into next (prepare_ahead), kept
+  // besides the live shape's and only in the room those leave: a spare
+  // ahead never pushes out one of the live shape, which every whole
+  // install takes (at 4,096 firewall rules an instance is ~20 MiB and the
+  // next shape's ~70: one ahead pushed a live spare out at every import,
+  // and the next import loaded one on its path).
+  static constexpr size_t kAheadPerPlace = 2;
 
   // `inst` left `place` (a stage key) for good; kept if it can be refilled.
   void give(const std::string& place, std::unique_ptr<ProgramInstance> inst);
@@ -60,18 +68,21 @@ class InstancePool {
   // Loads spares of `shape` (that of `spec`, whose contents do not matter:
   // a spare is refilled before use), the place's live shape now, in the
   // background until `place` has kPerPlace of them, or as many of
-  // `instance_bytes` as kBytesPerPlace holds (at least one), counting the
+  // `instance_bytes` as the place's bytes hold (at least one), counting the
   // live one that is `leaving` (being replaced: a spare soon). The spec's
   // maps are duplicated: the caller's descriptors may close meanwhile.
   void prepare(const std::string& place, const InstanceSpec& spec, const std::string& shape,
                size_t instance_bytes, bool leaving);
-  // Two spares of the shape a plugin says the place grows into next (the
-  // install that grows takes one, the next whole install the other, while
-  // the instance it replaced is of the old shape). A place wants spares of
+  // Up to two spares of the shape a plugin says the place grows into next
+  // (the install that grows takes one, the next whole install the other,
+  // while the instance it replaced is of the old shape), as many as fit
+  // beside the live shape's. A place wants spares of
   // its live shape and of the last shape asked for ahead: loads of any
   // other not begun are dropped, and spares of any other are the first to
   // go when the place has too many.
-  void prepare_ahead(const std::string& place, const InstanceSpec& spec, const std::string& shape,
+  // False when none fits beside the live shape's spares (nothing loaded:
+  // the install that grows loads its instance then).
+  bool prepare_ahead(const std::string& place, const InstanceSpec& spec, const std::string& shape,
                      size_t instance_bytes);
   // Spares loaded by prepare() so far.
   uint64_t prepared() const;
@@ -87,8 +98,13 @@ class InstancePool {
   void keep(const std::string& place, Spare spare);
   bool wanted(const std::string& place, const std::string& shape) const;  // mu_ held
   void drop_unwanted_jobs(const std::string& place);                      // mu_ held
+  // Room for spares of the live shape, of `instance_bytes` each, and what
+  // they leave for those of the shape ahead (mu_ held).
+  size_t live_room(size_t instance_bytes) const;
+  size_t ahead_room(const std::string& place, size_t instance_bytes) const;
+  // Jobs until `place` has (or will have) `room` spares of `shape`.
   void queue_locked(const std::string& place, const InstanceSpec& spec, const std::string& shape,
-                    size_t instance_bytes, bool leaving, size_t want);
+                    bool leaving, size_t room);
   void run();
   GracePeriods gp_;
   mutable std::mutex mu_;
@@ -96,8 +112,12 @@ class InstancePool {
   std::map<std::string, std::deque<Spare>> spares_;
   std::deque<std::unique_ptr<Job>> jobs_;
   std::map<std::string, size_t> pending_;  // jobs by place + shape
-  // By place: the live shape (prepare) and the one it grows into (prepare_ahead).
+  // By place: the live shape (prepare) and the one it grows into
+  // (prepare_ahead); the live shape's instance bytes.
   std::map<std::string, std::string> live_, ahead_;
+  std::map<std::string, size_t> live_bytes_;
+  std::map<std::string, std::string> no_room_;  // a shape ahead found too large to keep
+  const size_t bytes_per_place_;
   uint64_t prepared_ = 0;
   bool stop_ = false;
   std::thread thread_;  // started by the first prepare()

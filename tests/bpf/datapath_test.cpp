@@ -1018,6 +1018,41 @@ TEST_F(DatapathTest, AShapePreparedAheadIsTakenByTheInstallThatGrowsIntoIt) {
   EXPECT_NE(next->instance().shape(), live->instance().shape());
 }
 
+// Spares ahead take only the room the live shape's leave: one too large to
+// fit beside them is not loaded at all (the install that grows loads it),
+// and those that fit never push a live spare out, so the whole installs
+// that follow each refill one and nothing is loaded again.
+TEST_F(DatapathTest, SparesAheadNeverPushOutTheLiveShapes) {
+  auto o = options();
+  // The probe's tables are 12 bytes a port: 64 ports ~0.8 KB an instance,
+  // 1,024 ~12 KB, 8,192 ~98 KB.
+  o.spare_bytes_per_stage = 50000;
+  Datapath dp(o);
+  dp.start();
+  auto live = install_tables(dp, {1, {2}});
+  constexpr uint64_t kLive = rampart::bpf::InstancePool::kPerPlace;
+  ASSERT_TRUE(rampart::test::poll_until([&] { return dp.spares_prepared() >= kLive; },
+                                        std::chrono::seconds(60)))
+      << "the live shape's spares: " << dp.spares_prepared();
+  const Tables huge{2, {7}, 0, 8192}, grown{3, {7}, 0, 1024};
+  EXPECT_FALSE(dp.prepare("table_probe", spec_of(huge), target_of(huge)))
+      << "98 KB does not fit beside three live spares in 50 KB";
+  ASSERT_TRUE(dp.prepare("table_probe", spec_of(grown), target_of(grown)));
+  ASSERT_TRUE(rampart::test::poll_until(
+      [&] { return dp.spares_prepared() == kLive + rampart::bpf::InstancePool::kAheadPerPlace; },
+      std::chrono::seconds(60)))
+      << "prepared: " << dp.spares_prepared();
+  const uint64_t loads = dp.loads();
+  for (uint64_t i = 0; i < 2 * kLive; ++i) {
+    live = install_tables(dp, {10 + i, {uint32_t(i)}});
+    EXPECT_TRUE(live->refilled()) << "install " << i;
+  }
+  EXPECT_EQ(dp.loads(), loads) << "no live spare was pushed out for one ahead";
+  auto next = install_tables(dp, grown);
+  EXPECT_TRUE(next->refilled()) << "the spare ahead is still there";
+  EXPECT_EQ(dp.loads(), loads);
+}
+
 // A set that outgrows its tables changes shape: that install loads a new
 // instance, and the writes after it refill spares of the new shape. Under
 // traffic, through 6 growths and the swaps between them, no packet sees
