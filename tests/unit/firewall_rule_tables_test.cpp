@@ -305,6 +305,35 @@ TEST(FirewallRuleTables, AgreeWithALinearScanAndListEveryChangedByte) {
   }
 }
 
+// A set rebuilt whole at the live tables' capacity is compiled straight
+// into their layout (wider rows, room reserved): it judges every packet as
+// the linear scan does, keeps that width while the set uses enough of it,
+// and gives memory back when it does not.
+TEST(FirewallRuleTables, ARebuildAtTheLiveCapacityJudgesAsTheLinearScan) {
+  Gen g(7);
+  std::vector<Rule> big;
+  for (uint32_t id = 1; id <= 1500; ++id) {
+    big.push_back(g.rule(id));
+    big.back().enabled = true;
+  }
+  const TableCapacity live = RuleTables(big, Action::deny, 20).capacity();
+  // 1,500 rules: 24 words and the overflow's 8, half as much again, a
+  // power of two.
+  ASSERT_EQ(live.nwords, 64u);
+  for (const size_t n : {1500u, 700u, 100u}) {
+    const std::vector<Rule> set(big.begin(), big.begin() + static_cast<std::ptrdiff_t>(n));
+    const RuleTables rebuilt(set, Action::deny, 20, live);
+    // 700 rules need 20 words, more than a quarter of 64: kept; 100 need 10.
+    EXPECT_EQ(rebuilt.capacity().nwords, n >= 700 ? 64u : 16u) << n << " rules";
+    const auto ordered = priority_order(set);
+    const CompiledRuleset& rs = rebuilt.set();
+    for (int k = 0; k < 3000; ++k) {
+      const PacketFields p = g.packet();
+      ASSERT_EQ(id_of(rs, classify(rs, p)), linear_id(ordered, p)) << n << " rules, packet " << k;
+    }
+  }
+}
+
 TEST(FirewallRuleTables, ANewFieldOrAFullTableAsksForARebuild) {
   Rule a;
   a.id = 1;

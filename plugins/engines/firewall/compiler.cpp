@@ -51,7 +51,11 @@ struct SweptBitmap {
 // field's tables, which lets RuleTables change it in place.
 class ClassPool {
  public:
-  explicit ClassPool(bool per_field) : per_field_(per_field) {}
+  ClassPool(bool per_field, std::vector<uint64_t> buffer, size_t reserve_words)
+      : per_field_(per_field), storage_(std::move(buffer)) {
+    storage_.clear();
+    storage_.reserve(reserve_words);
+  }
   void field(ClassField f) { field_ = f; }
   uint32_t intern(const Bitmap& b) { return intern(b, hash_of(b)); }
   // `hash`: hash_of(b), kept by the caller. One bitmap in several fields
@@ -244,7 +248,7 @@ uint32_t words_for(uint32_t nrules) {
 }
 
 CompiledRuleset compile(const std::vector<Rule>& all, Action default_action,
-                        int32_t blocklist_priority, bool per_field_classes) {
+                        int32_t blocklist_priority, bool per_field_classes, CompileRoom room) {
   std::set<uint32_t> ids;
   for (const auto& r : all) {
     if (auto why = validate(r); !why.empty()) {
@@ -265,7 +269,10 @@ CompiledRuleset compile(const std::vector<Rule>& all, Action default_action,
       rules.begin(), rules.end(), [&](const Rule& r) { return r.priority < blocklist_priority; }));
   rs.block_order = rampart_fw_order(blocklist_priority, 0);
   rs.nwords = words_for(rs.nrules);
-  ClassPool pool(per_field_classes);
+  if (room.row_words > rs.nwords && room.row_words % 2 == 0 &&
+      room.row_words <= RAMPART_FW_MAX_WORDS)
+    rs.nwords = room.row_words;
+  ClassPool pool(per_field_classes, std::move(room.buffer), size_t(room.classes) * rs.nwords);
   const Bitmap empty(rs.nwords, 0);
 
   // Per field: the rules without a constraint on it (in every class), and

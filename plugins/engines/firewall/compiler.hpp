@@ -83,8 +83,20 @@ uint32_t words_for(uint32_t nrules);
 // below `blocklist_priority` are checked before the source blocklist.
 // Equal bitmaps share one class across all fields, unless
 // `per_field_classes` (what RuleTables changes in place).
+//
+// `room`: the tables' layout, so that RuleTables adopts the bitmaps as they
+// are: rows of `row_words` words where the rules fit in them (the overflow's
+// words last), and memory reserved for `classes` classes (growing a buffer
+// of ~10 MiB by doubling copied it twice over), in `buffer` if it has room
+// (memory reused: its pages are not faulted in again).
+struct CompileRoom {
+  uint32_t row_words = 0;  // even; 0: words_for(nrules)
+  uint32_t classes = 0;
+  std::vector<uint64_t> buffer;
+};
 CompiledRuleset compile(const std::vector<Rule>& rules, Action default_action,
-                        int32_t blocklist_priority = 0, bool per_field_classes = false);
+                        int32_t blocklist_priority = 0, bool per_field_classes = false,
+                        CompileRoom room = {});
 
 // fw_set's entry for the set as `rs` holds it now.
 rampart_fw_set set_of(const CompiledRuleset& rs);

@@ -436,7 +436,7 @@ class FirewallEngine {
     }
     if (!in_place) {
       touched = true;
-      tables_ = build_tables(whole(), s);
+      take_tables(build_tables(whole(), s));
     }
   }
 
@@ -468,7 +468,7 @@ class FirewallEngine {
           diff_to(next), s, [&] { return rules_of(next); }, touched);
       install_tables(tables_, s, blocklist_.get());
     } catch (...) {
-      if (touched) tables_ = build_tables(rules_of(parsed_), s);
+      if (touched) take_tables(build_tables(rules_of(parsed_), s));
       throw;
     }
     parsed_ = std::move(next);
@@ -486,7 +486,7 @@ class FirewallEngine {
         else
           parsed_.erase(it->first);
       }
-      if (touched) tables_ = build_tables(rules_of(parsed_), s);
+      if (touched) take_tables(build_tables(rules_of(parsed_), s));
     };
     try {
       RuleDiff diff;
@@ -673,7 +673,7 @@ class FirewallEngine {
     auto tables = build_tables(rules_of(next), s);
     auto blocklist = build_blocklist(s, listed);
     install_tables(tables, s, blocklist.get());
-    tables_ = std::move(tables);
+    take_tables(std::move(tables));
     parsed_ = std::move(next);
     blocklist_ = std::move(blocklist);
     entries_ = std::move(listed);
@@ -692,14 +692,20 @@ class FirewallEngine {
   }
 
   // The whole set compiled, at the live tables' capacity where it fits.
-  rampart::firewall::RuleTables build_tables(const std::vector<Rule>& rules,
-                                             const Settings& s) const {
+  rampart::firewall::RuleTables build_tables(const std::vector<Rule>& rules, const Settings& s) {
     try {
       return rampart::firewall::RuleTables(rules, s.default_policy, s.blocklist_priority, capacity_,
-                                           ahead_.capacity);
+                                           ahead_.capacity, std::move(spare_buffer_));
     } catch (const rampart::firewall::CompileError& e) {
       throw refused(e.what());
     }
+  }
+
+  // `next` becomes tables_; the memory of the tables it replaces serves
+  // the next whole compile.
+  void take_tables(rampart::firewall::RuleTables next) {
+    std::swap(tables_, next);
+    spare_buffer_ = std::move(next).take_buffer();
   }
 
   static rampart::sdk::ProgramImage image_of(const rampart::firewall::CompiledRuleset& compiled,
@@ -864,6 +870,7 @@ class FirewallEngine {
   // the blocklist with the API's entries.
   ParsedRules parsed_;
   rampart::firewall::RuleTables tables_;
+  std::vector<uint64_t> spare_buffer_;  // take_tables()
   std::unique_ptr<rampart::firewall::Blocklist> blocklist_;
   Entries entries_;
   Action installed_policy_ = Action::allow;

@@ -39,8 +39,14 @@ enum class Takes { all, none, some };
 
 RuleTables::RuleTables(const std::vector<Rule>& rules, Action default_action,
                        int32_t blocklist_priority, const TableCapacity& want,
-                       const TableCapacity& ahead) {
-  CompiledRuleset rs = compile(rules, default_action, blocklist_priority, true);
+                       const TableCapacity& ahead, std::vector<uint64_t> buffer) {
+  // Compiled straight into the tables' layout where the rules fit the
+  // width they have (adopt() then moves the bitmaps rather than copying).
+  const auto enabled = static_cast<uint32_t>(
+      std::count_if(rules.begin(), rules.end(), [](const Rule& r) { return r.enabled; }));
+  CompileRoom room{want.kept_words(enabled), std::max(want.nclasses, ahead.nclasses),
+                   std::move(buffer)};
+  CompiledRuleset rs = compile(rules, default_action, blocklist_priority, true, std::move(room));
   const TableCapacity cap = !want.holds(rs) && ahead.holds(rs) ? ahead : want.fit(rs);
   adopt(std::move(rs), cap);
   for (const auto& r : rules) {
@@ -75,17 +81,24 @@ void RuleTables::adopt(CompiledRuleset rs, const TableCapacity& cap) {
   // reserved for the capacity's classes: a class added later must not copy
   // every row to a larger buffer on a writer's path (tens of MiB at 10,000
   // rules; the pages reserved are not touched until used).
-  std::vector<uint64_t> bits;
-  bits.reserve(size_t(std::max(cap.nclasses, rs.nclasses)) * w);
-  bits.resize(size_t(rs.nclasses) * w, 0);
+  // Compiled at this width (CompileRoom): taken as they are.
+  if (rs.nwords != w) {
+    std::vector<uint64_t> bits;
+    bits.reserve(size_t(std::max(cap.nclasses, rs.nclasses)) * w);
+    bits.resize(size_t(rs.nclasses) * w, 0);
+    for (uint32_t c = 0; c < rs.nclasses; ++c) {
+      std::copy_n(rs.bitmaps.begin() + size_t(c) * rs.nwords, rs.nwords,
+                  bits.begin() + size_t(c) * w);
+    }
+    rs.bitmaps = std::move(bits);
+  } else {
+    rs.bitmaps.reserve(size_t(std::max(cap.nclasses, rs.nclasses)) * w);
+  }
   overflow_.assign(rs.nclasses, {});
   for (uint32_t c = 0; c < rs.nclasses; ++c) {
-    std::copy_n(rs.bitmaps.begin() + size_t(c) * rs.nwords, rs.nwords,
-                bits.begin() + size_t(c) * w);
-    std::copy_n(bits.begin() + size_t(c) * w + (w - RAMPART_FW_OVERFLOW_WORDS),
+    std::copy_n(rs.bitmaps.begin() + size_t(c) * w + (w - RAMPART_FW_OVERFLOW_WORDS),
                 RAMPART_FW_OVERFLOW_WORDS, overflow_[c].begin());
   }
-  rs.bitmaps = std::move(bits);
   rs.live.resize(w, 0);
   rs.nwords = w;
   // Every level-16 table filled and every IPv6 table with ::/0, so that a

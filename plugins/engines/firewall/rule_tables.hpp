@@ -31,9 +31,16 @@ class RuleTables {
   // errors), laid out at `want`'s capacity where the set fits it, else at
   // `ahead` where it fits that (the capacity an instance was prepared for),
   // else at what it needs with room (TableCapacity::fit). They are
-  // generation 0.
+  // generation 0. `buffer`: memory for the class bitmaps, reused (see
+  // take_buffer).
   RuleTables(const std::vector<Rule>& rules, Action default_action, int32_t blocklist_priority,
-             const TableCapacity& want = {}, const TableCapacity& ahead = {});
+             const TableCapacity& want = {}, const TableCapacity& ahead = {},
+             std::vector<uint64_t> buffer = {});
+
+  // The class bitmaps' memory of tables being thrown away, for the next
+  // whole compile: ~16 MiB at 4,096 rules whose pages are touched already
+  // (a fresh buffer's page faults were a tenth of an import's CPU here).
+  std::vector<uint64_t> take_buffer() && { return std::move(rs_.bitmaps); }
 
   // Replaces the rule `before` (null: none; a disabled one: none) by
   // `after` (null or disabled: none), with `after` checked as compile()

@@ -65,6 +65,11 @@ TableCapacity TableCapacity::fit(const CompiledRuleset& rs) const {
   return c;
 }
 
+uint32_t TableCapacity::kept_words(uint32_t nrules) const {
+  const uint32_t need = words_for(nrules);
+  return nwords && keep_or_grow(nwords, need, 4) == nwords ? nwords : 0;
+}
+
 bool TableCapacity::holds(const CompiledRuleset& rs) const {
   return rs.nwords <= nwords && rs.nclasses <= nclasses && rs.src4.tbl8.size() <= src4_tbl8 &&
          rs.dst4.tbl8.size() <= dst4_tbl8 && rs.src6.entries.size() <= src6 &&

@@ -51,6 +51,9 @@ struct TableCapacity {                    // all 0: none yet
   // quarter of it (a much smaller set gives memory back), else what `rs`
   // needs rounded up to a power of two.
   TableCapacity fit(const CompiledRuleset& rs) const;
+  // The bitmap width fit() keeps for a set of `nrules` enabled rules, or 0
+  // where it would not keep this one (it grows or shrinks).
+  uint32_t kept_words(uint32_t nrules) const;
   // Whether `rs` fits this capacity as it is.
   bool holds(const CompiledRuleset& rs) const;
   // What these tables grow into next, for tables that use `used` of them:
