@@ -118,6 +118,15 @@ class RuleStore {
   void in_transaction(const std::function<void()>& work, const std::function<void()>& commit);
   void put_locked(const std::string& domain, uint64_t id, const std::string& body,
                   const std::string& origin);
+  // Rules written and audited ("create" without a body before, else
+  // "update"), in order, many to a statement.
+  struct Put {
+    uint64_t id;
+    const std::string* body;
+    const std::string* before;  // null: none
+  };
+  void put_audited_locked(const std::string& domain, const std::string& origin,
+                          const std::string& actor, const std::vector<Put>& puts);
   // Deletes audit entries beyond the retention: index range deletes, never
   // a scan of what stays.
   void prune_audit_locked();

@@ -149,7 +149,10 @@ class Stmt {
     return *this;
   }
   Stmt& text_or_null(int i, const std::optional<std::string>& s) {
-    if (s) return text(i, *s);
+    return s ? text(i, *s) : null(i);
+  }
+  Stmt& text_or_null(int i, const std::string* s) { return s ? text(i, *s) : null(i); }
+  Stmt& null(int i) {
     sqlite3_bind_null(st_, i);
     return *this;
   }

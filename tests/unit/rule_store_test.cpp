@@ -5,7 +5,9 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
 
 #include "poll.hpp"
 #include "store/rule_store.hpp"
@@ -195,6 +197,52 @@ TEST(RuleStore, ConfigRulesFollowTheFileApiRulesStay) {
   EXPECT_EQ(rules[1].id, 10u) << "rules created over the API are not the file's to remove";
   EXPECT_EQ(s.audit("firewall", 1)[0].action, "delete");
   EXPECT_EQ(s.audit("firewall", 2)[0].action, "update");
+}
+
+// A large sync writes its rows many to a statement: every rule and audit
+// entry is as one written alone would be, in order, whatever batch or tail
+// it fell in (70 rules: two statements of 32 and six alone), including a
+// rule of another origin taken over with its body as the entry's before.
+TEST(RuleStore, ALargeSyncWritesAndAuditsEveryRuleInOrder) {
+  rampart::test::TempDir dir;
+  RuleStore s(dir / "r.db");
+  std::vector<rampart::store::StoredRule> first;
+  for (uint64_t id = 1; id <= 40; ++id) first.push_back({id, "v1-" + std::to_string(id)});
+  s.sync_origin("firewall", "api", first, "alice");
+  s.sync_origin("firewall", "config", {{50, "file-50"}}, "config");
+  std::vector<rampart::store::StoredRule> second;
+  for (uint64_t id = 1; id <= 70; ++id) {
+    if (id % 10 == 0) continue;  // 10, 20, ... removed (and 50 taken from the file below)
+    second.push_back({id, id % 3 == 0 ? "v1-" + std::to_string(id) : "v2-" + std::to_string(id)});
+  }
+  second.push_back({50, "api-50"});
+  s.sync_origin("firewall", "api", second, "bob");
+  std::map<uint64_t, std::string> stored;
+  for (const auto& r : s.list("firewall")) stored[r.id] = r.body;
+  std::map<uint64_t, std::string> want;
+  for (const auto& r : second) want[r.id] = r.body;
+  EXPECT_EQ(stored, want);
+  // bob's entries, oldest first: each changed or new rule once, in order,
+  // then the removals.
+  auto entries = s.audit("firewall", std::nullopt, 1000);
+  std::reverse(entries.begin(), entries.end());
+  std::vector<std::string> got, expected;
+  for (const auto& e : entries) {
+    if (e.actor == "bob")
+      got.push_back(e.action + " " + std::to_string(e.rule_id) + " " + e.before + ">" + e.after);
+  }
+  for (const auto& r : second) {
+    if (r.id <= 40 && r.id % 3 == 0) continue;  // unchanged: no entry
+    const std::string before = r.id == 50   ? "file-50"
+                               : r.id <= 40 ? "v1-" + std::to_string(r.id)
+                                            : "";
+    expected.push_back(std::string(before.empty() ? "create" : "update") + " " +
+                       std::to_string(r.id) + " " + before + ">" + r.body);
+  }
+  for (uint64_t id = 10; id <= 40; id += 10) {
+    expected.push_back("delete " + std::to_string(id) + " v1-" + std::to_string(id) + ">");
+  }
+  EXPECT_EQ(got, expected);
 }
 
 // Rule ids of a domain's audit entries, newest first.
