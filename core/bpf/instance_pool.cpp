@@ -49,24 +49,24 @@ void InstancePool::keep(const std::string& place, Spare spare) {
   const auto of_live = [&](const Spare& s) {
     return live != live_.end() && s.inst->shape() == live->second;
   };
-  const auto too_many = [&] {
-    const size_t n = static_cast<size_t>(std::count_if(q.begin(), q.end(), of_live));
-    return n > kPerPlace || q.size() - n > kAheadPerPlace || bytes() > bytes_per_place_;
-  };
-  // Spares of a shape the place no longer wants (neither live nor ahead)
-  // go first, then those of the shape ahead (the one that just came too),
-  // then the oldest of the live shape; the last one always stays.
-  while (q.size() > 1 && too_many()) {
-    auto gone = std::find_if(q.begin(), q.end(),
-                             [&](const Spare& s) { return !wanted(place, s.inst->shape()); });
-    if (gone == q.end())
-      gone = std::find_if(q.begin(), q.end(), [&](const Spare& s) { return !of_live(s); });
+  const auto first = [&](auto pred) { return std::find_if(q.begin(), q.end(), pred); };
+  // Whatever is over: spares of a shape the place no longer wants (neither
+  // live nor ahead) go first. Then, by what is over: too many of the live
+  // shape, the oldest of them; too many ahead, the oldest ahead; too many
+  // bytes, a spare ahead before any of the live shape. The last one stays.
+  while (q.size() > 1) {
+    const auto n_live = static_cast<size_t>(std::count_if(q.begin(), q.end(), of_live));
+    const bool live_over = n_live > kPerPlace, ahead_over = q.size() - n_live > kAheadPerPlace;
+    const bool bytes_over = bytes() > bytes_per_place_;
+    if (!live_over && !ahead_over && !bytes_over) break;
+    auto gone = first([&](const Spare& s) { return !wanted(place, s.inst->shape()); });
+    if (gone == q.end() && live_over) gone = first(of_live);
+    if (gone == q.end()) gone = first([&](const Spare& s) { return !of_live(s); });
     if (gone == q.end()) gone = q.begin();
-    // A spare ahead with no room beside the live shape's (its size was
-    // not known before it loaded) is not prepared again.
-    if (const auto ahead = ahead_.find(place);
-        ahead != ahead_.end() && gone->inst->shape() == ahead->second)
-      no_room_[place] = ahead->second;
+    // A spare ahead dropped for its size (not known before it loaded)
+    // beside the live shape's is not prepared again.
+    if (!live_over && !ahead_over && !of_live(*gone) && wanted(place, gone->inst->shape()))
+      no_room_[place] = gone->inst->shape();
     dropped.push_back(std::move(*gone));
     q.erase(gone);
   }
@@ -147,6 +147,13 @@ void InstancePool::prepare(const std::string& place, const InstanceSpec& spec,
   if (shape.empty() || !gp_.available()) return;
   std::lock_guard lock(mu_);
   if (stop_) return;
+  if (live_[place] != shape) {
+    // Grown into the shape ahead, or another: the prediction and what was
+    // found too large are over.
+    if (const auto ahead = ahead_.find(place); ahead != ahead_.end() && ahead->second == shape)
+      ahead_.erase(ahead);
+    no_room_.erase(place);
+  }
   live_[place] = shape;
   live_bytes_[place] = instance_bytes;
   drop_unwanted_jobs(place);
@@ -160,8 +167,13 @@ bool InstancePool::prepare_ahead(const std::string& place, const InstanceSpec& s
   if (stop_) return false;
   const size_t room = ahead_room(place, instance_bytes);
   if (const auto no = no_room_.find(place);
-      room == 0 || (no != no_room_.end() && no->second == shape))
+      room == 0 || (no != no_room_.end() && no->second == shape)) {
+    // This prediction replaces the one before even when refused: that
+    // shape's queued loads go, and its spares are no longer wanted.
+    ahead_.erase(place);
+    drop_unwanted_jobs(place);
     return false;
+  }
   ahead_[place] = shape;
   drop_unwanted_jobs(place);
   queue_locked(place, spec, shape, /*leaving=*/false, room);

@@ -201,8 +201,8 @@ TEST(RuleStore, ConfigRulesFollowTheFileApiRulesStay) {
 
 // A large sync writes its rows many to a statement: every rule and audit
 // entry is as one written alone would be, in order, whatever batch or tail
-// it fell in (70 rules: two statements of 32 and six alone), including a
-// rule of another origin taken over with its body as the entry's before.
+// it fell in (52 rules written: a statement of 32 and 20 alone), including
+// a rule of another origin taken over with its body as the entry's before.
 TEST(RuleStore, ALargeSyncWritesAndAuditsEveryRuleInOrder) {
   rampart::test::TempDir dir;
   RuleStore s(dir / "r.db");
