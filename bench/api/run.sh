@@ -5,7 +5,8 @@
 #   1. wrk GET /api/v1/firewall/rules (100 stored rules): requests/s, latency
 #   2. wrk POST /api/v1/firewall/rules (each a new rule): requests/s, latency
 #   3. bench/api/write_latency: 1,000 writes, time until in effect in the kernel
-#      (the answer, and a probe packet through the pinned XDP root),
+#      (the answer, and a probe packet through the pinned XDP root), beside
+#      a GET /readyz between writes (the floor: HTTP and scheduling only),
 #      then 300 with agent.table_swaps: false (each write a program load), and
 #      the ratio of the medians
 # Run as root from the repository root after `make build`:
@@ -78,6 +79,11 @@ echo "== GET /api/v1/firewall/rules (100 rules), wrk -t2 -c16 -d${secs}s"
 ip netns exec "$ns" wrk -t2 -c16 -d"${secs}s" --latency -H "Authorization: Bearer $token" \
   http://127.0.0.1:18080/api/v1/firewall/rules \
   | grep -E 'Requests/sec|50%|90%|99%'
+# The floor the write rate stands on: the same client and connections
+# asking for nothing (no auth, store or kernel).
+echo "== floor: GET /readyz, wrk -t2 -c8 -d${secs}s"
+ip netns exec "$ns" wrk -t2 -c8 -d"${secs}s" --latency http://127.0.0.1:18080/readyz \
+  | grep -E 'Requests/sec|50%|99%'
 echo "== POST /api/v1/firewall/rules (a new rule each), wrk -t2 -c8 -d${secs}s"
 ip netns exec "$ns" wrk -t2 -c8 -d"${secs}s" --latency -H "Authorization: Bearer $token" \
   -s "$root/bench/api/post_rule.lua" \
