@@ -484,8 +484,10 @@ ImportResult RuleService::replace_api_rules(const std::string& domain,
   std::lock_guard lock(mu_);
   const auto owner = owner_locked(domain);
   if (!owner) return {no_owner(domain), {}};
+  RuleStore::Version read_at;
   std::map<uint64_t, StoredRule> stored;
-  for (auto& r : store_.list(domain)) stored.emplace(r.id, std::move(r));
+  for (auto& r : store_.list(domain, read_at))
+    stored.emplace_hint(stored.end(), r.id, std::move(r));
   ImportPlan plan;
   std::vector<StoredRule> api;  // the domain's API rules after the import
   for (const auto& r : rules) {
@@ -525,8 +527,10 @@ ImportResult RuleService::replace_api_rules(const std::string& domain,
     if (r.origin == kConfigOrigin) next.push_back(r);
   }
   next.insert(next.end(), api.begin(), api.end());
+  // The store's write compares with the rules read above, not read again.
+  const RuleStore::Known known{read_at, &stored};
   auto result = apply_beside_store(domain, *owner, next, [&](const std::function<void()>& written) {
-    store_.sync_origin(domain, kApiOrigin, api, actor, written);
+    store_.sync_origin(domain, kApiOrigin, api, actor, written, &known);
   });
   if (result.status != RAMPART_OK) return {std::move(result), {}};
   resync_.erase(domain);

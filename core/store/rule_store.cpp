@@ -86,6 +86,18 @@ std::vector<StoredRule> RuleStore::list(const std::string& domain) const {
   return page(domain, 0, 0);
 }
 
+std::vector<StoredRule> RuleStore::list(const std::string& domain, Version& at) const {
+  std::lock_guard lock(mu_);
+  at = version_locked();
+  return page_locked(domain, 0, 0, "");
+}
+
+RuleStore::Version RuleStore::version_locked() const {
+  Stmt st(*stmts_, "PRAGMA data_version");
+  st.step();
+  return {transactions_, st.col_int(0)};
+}
+
 std::vector<StoredRule> RuleStore::list(const std::string& domain,
                                         const std::string& origin) const {
   return page(domain, 0, 0, origin);
@@ -94,6 +106,11 @@ std::vector<StoredRule> RuleStore::list(const std::string& domain,
 std::vector<StoredRule> RuleStore::page(const std::string& domain, uint64_t first, size_t limit,
                                         const std::string& origin) const {
   std::lock_guard lock(mu_);
+  return page_locked(domain, first, limit, origin);
+}
+
+std::vector<StoredRule> RuleStore::page_locked(const std::string& domain, uint64_t first,
+                                               size_t limit, const std::string& origin) const {
   // The primary key's order: a page costs its own rows, not the domain's.
   Stmt st(*stmts_,
           "SELECT id, body, origin FROM rules WHERE domain = ?1 AND id >= ?2"
@@ -268,7 +285,9 @@ void RuleStore::in_transaction(const std::function<void()>& work,
     prune_audit_locked();
     if (commit) commit();
     exec("COMMIT");
+    ++transactions_;
   } catch (...) {
+    ++transactions_;
     // A COMMIT that failed on a full disk or an I/O error may have rolled
     // the transaction back already: a ROLLBACK then would fail and its
     // error would hide the one that matters.
@@ -334,15 +353,24 @@ void RuleStore::replace_all(const std::string& domain, const std::vector<StoredR
 
 void RuleStore::sync_origin(const std::string& domain, const std::string& origin,
                             const std::vector<StoredRule>& rules, const std::string& actor,
-                            const std::function<void()>& commit) {
+                            const std::function<void()>& commit, const Known* known) {
   std::lock_guard lock(mu_);
   in_transaction(
       [&] {
-        std::map<uint64_t, std::string> mine;
-        {
+        // The origin's rules by id: as `known` holds them where nothing
+        // wrote since it was read (BEGIN IMMEDIATE holds off other
+        // connections now), else read here.
+        std::map<uint64_t, const std::string*> mine;
+        std::deque<std::string> read;
+        if (known && known->at == version_locked()) {
+          for (const auto& [id, r] : *known->rules) {
+            if (r.origin == origin) mine.emplace_hint(mine.end(), id, &r.body);
+          }
+        } else {
           Stmt st(*stmts_, "SELECT id, body FROM rules WHERE domain = ?1 AND origin = ?2");
           st.text(1, domain).text(2, origin);
-          while (st.step()) mine[static_cast<uint64_t>(st.col_int(0))] = st.col_text(1);
+          while (st.step())
+            mine[static_cast<uint64_t>(st.col_int(0))] = &read.emplace_back(st.col_text(1));
         }
         std::set<uint64_t> listed;
         std::vector<Put> puts;
@@ -351,10 +379,10 @@ void RuleStore::sync_origin(const std::string& domain, const std::string& origin
           listed.insert(r.id);
           // Mine as read above; one of another origin taken over as stored.
           const auto it = mine.find(r.id);
-          if (it != mine.end() && it->second == r.body) continue;
+          if (it != mine.end() && *it->second == r.body) continue;
           const std::string* before = nullptr;
           if (it != mine.end()) {
-            before = &it->second;
+            before = it->second;
           } else if (auto other = get_locked(domain, r.id)) {
             before = &taken.emplace_back(std::move(*other));
           }
@@ -362,7 +390,7 @@ void RuleStore::sync_origin(const std::string& domain, const std::string& origin
         }
         put_audited_locked(domain, origin, actor, puts);
         for (const auto& [id, body] : mine) {
-          if (!listed.count(id)) erase_locked(domain, id, actor, body);
+          if (!listed.count(id)) erase_locked(domain, id, actor, *body);
         }
       },
       commit);

@@ -56,6 +56,16 @@ class RuleStore {
   RuleStore& operator=(const RuleStore&) = delete;
 
   std::vector<StoredRule> list(const std::string& domain) const;
+  // What the database holds, as of a read: a version read later is equal
+  // only if nothing wrote since, through this store or any other
+  // connection (SQLite's data_version).
+  struct Version {
+    uint64_t own = 0;    // transactions this store ended
+    int64_t others = 0;  // PRAGMA data_version
+    bool operator==(const Version&) const = default;
+  };
+  // list(), and the version it read.
+  std::vector<StoredRule> list(const std::string& domain, Version& at) const;
   // Only the rules a source manages: "config" (the file) or "api".
   std::vector<StoredRule> list(const std::string& domain, const std::string& origin) const;
   // Up to `limit` rules (0: all) from id `first` on, in id order, of
@@ -92,9 +102,16 @@ class RuleStore {
   // Makes the rules of `origin` (e.g. "config") in `domain` exactly `rules`:
   // new and changed ones are written, ones no longer listed removed; rules
   // of other origins (the API's) are left alone. Audited per change.
+  // `known`: the domain's rules by id as a list() at `at` read them, used
+  // instead of reading them again when the store is still at that version
+  // (an import's plan read them a moment before).
+  struct Known {
+    Version at;
+    const std::map<uint64_t, StoredRule>* rules;
+  };
   void sync_origin(const std::string& domain, const std::string& origin,
                    const std::vector<StoredRule>& rules, const std::string& actor,
-                   const std::function<void()>& commit = {});
+                   const std::function<void()>& commit = {}, const Known* known = nullptr);
   // Replaces a whole domain (import, seeding), audited per rule.
   void replace_all(const std::string& domain, const std::vector<StoredRule>& rules,
                    const std::string& actor, const std::function<void()>& commit = {});
@@ -130,8 +147,12 @@ class RuleStore {
   // Deletes audit entries beyond the retention: index range deletes, never
   // a scan of what stays.
   void prune_audit_locked();
+  Version version_locked() const;
+  std::vector<StoredRule> page_locked(const std::string& domain, uint64_t first, size_t limit,
+                                      const std::string& origin) const;
 
   mutable std::mutex mu_;
+  uint64_t transactions_ = 0;  // ended (Version::own)
   Database db_;
   std::unique_ptr<WalCheckpointer> checkpointer_;  // stopped before db_ closes
   mutable std::optional<StatementCache> stmts_;    // finalized before db_ closes

@@ -245,6 +245,54 @@ TEST(RuleStore, ALargeSyncWritesAndAuditsEveryRuleInOrder) {
   EXPECT_EQ(got, expected);
 }
 
+// An import's plan lists the domain's rules, and the store's write takes
+// them as its own instead of reading them again, while nothing wrote since:
+// through this store or another connection to the file. Shown with a
+// listed body the file does not hold: taken while the version is the same
+// (the rule looks unchanged, nothing is written), never once it moved.
+TEST(RuleStore, ASyncTakesTheListedRulesOnlyWhileNothingWroteSince) {
+  using rampart::store::StoredRule;
+  rampart::test::TempDir dir;
+  RuleStore s(dir / "r.db");
+  s.sync_origin("firewall", "api", {{1, "a"}, {2, "b"}}, "alice");
+  auto listed_now = [&](RuleStore::Version& at) {
+    std::map<uint64_t, StoredRule> known;
+    for (auto& r : s.list("firewall", at)) known.emplace(r.id, std::move(r));
+    known.at(1).body = "x";  // what the store would write if it read the file
+    return known;
+  };
+  auto body_of = [&](uint64_t id) { return s.get("firewall", id).value_or("(none)"); };
+
+  RuleStore::Version at;
+  auto known = listed_now(at);
+  const RuleStore::Known current{at, &known};
+  s.sync_origin("firewall", "api", {{1, "x"}, {2, "b"}}, "bob", {}, &current);
+  EXPECT_EQ(body_of(1), "a") << "the listed rows were taken: rule 1 looked unchanged";
+  EXPECT_EQ(s.audit("firewall", 1).size(), 1u);
+
+  // A write through this store since the list: read again.
+  known = listed_now(at);
+  s.change("firewall", 3, std::string("c"), "carol");
+  const RuleStore::Known before_a_write{at, &known};
+  s.sync_origin("firewall", "api", {{1, "x"}, {2, "b"}}, "bob", {}, &before_a_write);
+  EXPECT_EQ(body_of(1), "x");
+  EXPECT_EQ(body_of(3), "(none)") << "rule 3, written after the list, was removed as unlisted";
+  const auto entries = s.audit("firewall", 1);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].before, "a") << "the entry's before is the file's, not the list's";
+
+  // A write through another connection since the list: read again.
+  known = listed_now(at);
+  {
+    RuleStore other(dir / "r.db");
+    other.change("firewall", 1, std::string("y"), "dave");
+  }
+  const RuleStore::Known before_another{at, &known};
+  s.sync_origin("firewall", "api", {{1, "x"}, {2, "b"}}, "bob", {}, &before_another);
+  EXPECT_EQ(body_of(1), "x");
+  EXPECT_EQ(s.audit("firewall", 1)[0].before, "y");
+}
+
 // Rule ids of a domain's audit entries, newest first.
 std::vector<uint64_t> audited(const RuleStore& s) {
   std::vector<uint64_t> ids;
