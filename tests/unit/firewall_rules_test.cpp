@@ -371,6 +371,49 @@ TEST(FirewallRuleJson, RoundTripsAndNamesBadFields) {
   }
 }
 
+// The engine reads a body's members as Poco's parser hands them over,
+// without an object tree: what it accepts and how it words a refusal are
+// as they were with the tree (checked against it), but for a body that is
+// not an object, which now says just that (the tree's failed cast named
+// C++ types).
+TEST(FirewallRuleJson, ReadsMembersAsAnObjectTreeWould) {
+  // A key given twice is its last value.
+  EXPECT_EQ(rule_from_json(R"({"id":3,"action":"allow","action":"deny"})").action, Action::deny);
+  // Members of nested values are not the body's.
+  EXPECT_EQ(rule_from_json(R"({"id":3,"action":"deny","description":"d"})").description, "d");
+  struct Case {
+    const char* body;
+    const char* what;
+  } cases[] = {
+      {R"([{"id":1,"action":"deny"}])", "body is not a JSON object"},
+      {"5", "body is not a JSON object"},
+      {"null", "body is not a JSON object"},
+      {R"({"id":1,"action":{"action":"deny"}})", "action: expected a string"},
+      {R"({"id":1,"action":"deny","description":["d"]})", "description: expected a string"},
+      {R"({"id":1,"action":"deny","vlan_id":"7"})", "vlan_id: expected an integer"},
+      {R"({"id":1,"action":"deny","vlan_id":7.0})", "vlan_id: expected an integer"},
+      {R"({"id":1,"action":"deny","priority":null})", "priority: expected an integer"},
+      {R"({"id":1,"action":"deny","enabled":1})", "enabled: expected true or false"},
+      {R"({"id":1,"action":"deny","zeta":1,"alpha":{"id":2}})", "alpha: unknown field"},
+      {R"({"id":1,"action":"deny","vlan_id":18446744073709551615})", "vlan_id: must be 1-4094"},
+      {R"({"id":1})", "action: required"},
+  };
+  for (const auto& c : cases) {
+    try {
+      const auto r = rule_from_json(c.body);
+      ADD_FAILURE() << c.body << " was accepted as " << rule_to_json(r);
+    } catch (const RuleError& e) {
+      EXPECT_STREQ(e.what(), c.what) << c.body;
+    }
+  }
+  try {
+    rule_from_json(R"({"id":1,"action":"deny")");
+    FAIL() << "a body cut short was accepted";
+  } catch (const RuleError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("body is not a JSON object: ", 0), 0u) << e.what();
+  }
+}
+
 // A rule body from the REST API with a NUL (JSON \u0000) or another control
 // character in a parsed field is refused naming the field; it used to be
 // stored as typed and enforced up to the NUL.
