@@ -45,13 +45,22 @@ RuleStore::RuleStore(const std::string& path, const AuditSettings& retention,
         " domain TEXT NOT NULL, id INTEGER NOT NULL, body TEXT NOT NULL, updated_ms INTEGER NOT "
         "NULL,"
         " PRIMARY KEY (domain, id))");
+    // A rule's entries are a chain, newest first: audit_head holds the
+    // newest's seq, each entry its predecessor's (prev). Schema 2 indexed
+    // (domain, rule_id, seq) instead, and an import of 4,096 changed rules
+    // then wrote into every leaf of that index (each rule's entries lie
+    // together in it): two thirds of the import's SQLite time. Entries
+    // are appended in seq order; heads are one small row per rule.
     exec(
         "CREATE TABLE IF NOT EXISTS audit ("
         " seq INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, actor TEXT NOT NULL,"
         " domain TEXT NOT NULL, rule_id INTEGER NOT NULL, action TEXT NOT NULL, before TEXT, after "
-        "TEXT)");
-    exec("CREATE INDEX IF NOT EXISTS audit_rule ON audit (domain, rule_id, seq)");
+        "TEXT, prev INTEGER)");
+    exec(
+        "CREATE TABLE IF NOT EXISTS audit_head (domain TEXT NOT NULL, rule_id INTEGER NOT NULL,"
+        " seq INTEGER NOT NULL, PRIMARY KEY (domain, rule_id)) WITHOUT ROWID");
     exec("CREATE INDEX IF NOT EXISTS audit_time ON audit (time_ms)");  // retention by age
+    chain_schema_2_audit();
     // Schema 1 added rules.origin; databases from before it get the column.
     bool has_origin = false;
     {
@@ -69,12 +78,52 @@ RuleStore::RuleStore(const std::string& path, const AuditSettings& retention,
     exec(("CREATE INDEX IF NOT EXISTS rules_expires_at ON rules (domain, " +
           std::string(kExpiresAt) + ") WHERE origin = 'api' AND " + kExpiresAt + " IS NOT NULL")
              .c_str());
-    exec("PRAGMA user_version = 2");
+    exec("PRAGMA user_version = 3");
     prune_audit_locked();  // what an earlier run, or earlier limits, left
+    sweep_heads_locked();
     // A rule write is answered once in effect: no checkpoint in its commit.
     checkpointer_ = std::make_unique<WalCheckpointer>(db_, path);
   } catch (const StoreError& e) {
     throw StoreError(path + ": " + e.what());
+  }
+}
+
+// A database of schema 2 (or of an older rampartd after this one): its
+// entries chained by the index it kept, which then goes. In one
+// transaction: a failure leaves schema 2 as it was.
+void RuleStore::chain_schema_2_audit() {
+  bool has_prev = false;
+  {
+    Stmt st(db_, "SELECT name FROM pragma_table_info('audit')");
+    while (st.step()) has_prev |= st.col_text(0) == "prev";
+  }
+  bool indexed = false;
+  {
+    Stmt st(db_, "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'audit_rule'");
+    indexed = st.step();
+  }
+  if (has_prev && !indexed) return;
+  exec("BEGIN IMMEDIATE");
+  try {
+    if (!has_prev) exec("ALTER TABLE audit ADD COLUMN prev INTEGER");
+    if (!indexed) exec("CREATE INDEX audit_rule ON audit (domain, rule_id, seq)");
+    exec(
+        "UPDATE audit SET prev = (SELECT MAX(a.seq) FROM audit a WHERE a.domain = audit.domain"
+        " AND a.rule_id = audit.rule_id AND a.seq < audit.seq)");
+    exec("DELETE FROM audit_head");
+    exec(
+        "INSERT INTO audit_head (domain, rule_id, seq)"
+        " SELECT domain, rule_id, MAX(seq) FROM audit GROUP BY domain, rule_id");
+    exec("DROP INDEX audit_rule");
+    exec("COMMIT");
+  } catch (...) {
+    if (!sqlite3_get_autocommit(db_)) {
+      try {
+        exec("ROLLBACK");
+      } catch (const StoreError&) {
+      }
+    }
+    throw;
   }
 }
 
@@ -184,8 +233,9 @@ void RuleStore::audit_locked(const std::string& domain, uint64_t id, const char*
                              const std::string& actor, const std::optional<std::string>& before,
                              const std::optional<std::string>& after) {
   Stmt st(*stmts_,
-          "INSERT INTO audit (time_ms, actor, domain, rule_id, action, before, after) VALUES (?1, "
-          "?2, ?3, ?4, ?5, ?6, ?7)");
+          "INSERT INTO audit (time_ms, actor, domain, rule_id, action, before, after, prev)"
+          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+          " (SELECT seq FROM audit_head WHERE domain = ?3 AND rule_id = ?4))");
   st.integer(1, clock_ms_())
       .text(2, actor)
       .text(3, domain)
@@ -193,6 +243,11 @@ void RuleStore::audit_locked(const std::string& domain, uint64_t id, const char*
       .text(5, action);
   st.text_or_null(6, before).text_or_null(7, after);
   st.step();
+  Stmt head(*stmts_,
+            "INSERT INTO audit_head (domain, rule_id, seq) VALUES (?1, ?2, last_insert_rowid())"
+            " ON CONFLICT (domain, rule_id) DO UPDATE SET seq = excluded.seq");
+  head.text(1, domain).integer(2, static_cast<int64_t>(id));
+  head.step();
 }
 
 void RuleStore::put_locked(const std::string& domain, uint64_t id, const std::string& body,
@@ -230,10 +285,26 @@ void RuleStore::put_audited_locked(const std::string& domain, const std::string&
       "INSERT INTO rules (domain, id, body, updated_ms, origin) VALUES ", "(?, ?, ?, ?, ?)",
       " ON CONFLICT (domain, id) DO UPDATE SET body = excluded.body,"
       " updated_ms = excluded.updated_ms, origin = excluded.origin");
-  static const std::string kAudits =
-      rows_sql("INSERT INTO audit (time_ms, actor, domain, rule_id, action, before, after) VALUES ",
-               "(?, ?, ?, ?, ?, ?, ?)", "");
+  // Each entry chained to its rule's newest (the ids of `puts` are
+  // distinct: each row's prev is read before the statement's heads move),
+  // with seqs given here, so the heads can name them.
+  static const std::string kAudits = rows_sql(
+      "INSERT INTO audit (seq, time_ms, actor, domain, rule_id, action, before, after, prev)"
+      " VALUES ",
+      "(?, ?, ?, ?, ?, ?, ?, ?, (SELECT seq FROM audit_head WHERE domain = ? AND rule_id = ?))",
+      "");
+  static const std::string kHeads =
+      rows_sql("INSERT INTO audit_head (domain, rule_id, seq) VALUES ", "(?, ?, ?)",
+               " ON CONFLICT (domain, rule_id) DO UPDATE SET seq = excluded.seq");
   const int64_t now = clock_ms_();
+  int64_t seq = 0;  // the last given: AUTOINCREMENT never gives a number twice
+  if (puts.size() >= kRowsPerStatement) {
+    Stmt last(*stmts_,
+              "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit'), 0),"
+              " COALESCE((SELECT MAX(seq) FROM audit), 0))");
+    last.step();
+    seq = last.col_int(0);
+  }
   size_t i = 0;
   for (; i + kRowsPerStatement <= puts.size(); i += kRowsPerStatement) {
     Stmt rules(*stmts_, kPuts.c_str());
@@ -248,18 +319,29 @@ void RuleStore::put_audited_locked(const std::string& domain, const std::string&
     }
     rules.step();
     Stmt audit(*stmts_, kAudits.c_str());
+    Stmt heads(*stmts_, kHeads.c_str());
     for (size_t k = 0; k < kRowsPerStatement; ++k) {
       const Put& p = puts[i + k];
-      const int at = static_cast<int>(k) * 7;
-      audit.integer(at + 1, now)
-          .text(at + 2, actor)
-          .text(at + 3, domain)
-          .integer(at + 4, static_cast<int64_t>(p.id))
-          .text(at + 5, p.before ? "update" : "create")
-          .text_or_null(at + 6, p.before)
-          .text(at + 7, *p.body);
+      const int at = static_cast<int>(k) * 10;
+      const auto id = static_cast<int64_t>(p.id);
+      audit.integer(at + 1, seq + 1 + static_cast<int64_t>(k))
+          .integer(at + 2, now)
+          .text(at + 3, actor)
+          .text(at + 4, domain)
+          .integer(at + 5, id)
+          .text(at + 6, p.before ? "update" : "create")
+          .text_or_null(at + 7, p.before)
+          .text(at + 8, *p.body)
+          .text(at + 9, domain)
+          .integer(at + 10, id);
+      const int h = static_cast<int>(k) * 3;
+      heads.text(h + 1, domain)
+          .integer(h + 2, id)
+          .integer(h + 3, seq + 1 + static_cast<int64_t>(k));
     }
     audit.step();
+    heads.step();
+    seq += static_cast<int64_t>(kRowsPerStatement);
   }
   for (; i < puts.size(); ++i) {
     const Put& p = puts[i];
@@ -401,6 +483,7 @@ void RuleStore::prune_audit_locked() {
     Stmt st(*stmts_, "DELETE FROM audit WHERE time_ms < ?1");  // audit_time
     st.integer(1, clock_ms_() - static_cast<int64_t>(retention_.max_age_s * 1000));
     st.step();
+    pruned_ += static_cast<uint64_t>(sqlite3_changes(db_));
   }
   if (retention_.max_count > 0) {
     // seq grows by one per entry (AUTOINCREMENT: a rolled-back insert
@@ -412,7 +495,17 @@ void RuleStore::prune_audit_locked() {
     Stmt st(*stmts_, "DELETE FROM audit WHERE seq <= (SELECT MAX(seq) FROM audit) - ?1");
     st.integer(1, static_cast<int64_t>(std::min<uint64_t>(retention_.max_count, INT64_MAX)));
     st.step();
+    pruned_ += static_cast<uint64_t>(sqlite3_changes(db_));
   }
+  if (pruned_ >= kSweepAfter) sweep_heads_locked();
+}
+
+void RuleStore::sweep_heads_locked() {
+  Stmt st(*stmts_,
+          "DELETE FROM audit_head WHERE NOT EXISTS"
+          " (SELECT 1 FROM audit WHERE audit.seq = audit_head.seq)");
+  st.step();
+  pruned_ = 0;
 }
 
 void RuleStore::set_audit_retention(const AuditSettings& retention) {
@@ -424,9 +517,17 @@ void RuleStore::set_audit_retention(const AuditSettings& retention) {
 std::vector<AuditEntry> RuleStore::audit(const std::string& domain, std::optional<uint64_t> rule_id,
                                          size_t limit) const {
   std::lock_guard lock(mu_);
+  // A rule's entries: its chain from the head, each a primary-key lookup.
+  // (A chain ends at an entry pruned; prunes go oldest first, by seq or by
+  // age, so what lies past it was pruned too, unless the clock stepped
+  // back across the age limit.)
   Stmt st(*stmts_,
-          rule_id ? "SELECT seq, time_ms, actor, domain, action, rule_id, before, after FROM audit"
-                    " WHERE domain = ?1 AND rule_id = ?2 ORDER BY seq DESC LIMIT ?3"
+          rule_id ? "WITH RECURSIVE chain(seq) AS ("
+                    " SELECT seq FROM audit_head WHERE domain = ?1 AND rule_id = ?2"
+                    " UNION ALL SELECT audit.prev FROM chain JOIN audit ON audit.seq = chain.seq"
+                    " WHERE audit.prev IS NOT NULL LIMIT ?3)"
+                    " SELECT seq, time_ms, actor, domain, action, rule_id, before, after FROM audit"
+                    " WHERE seq IN (SELECT seq FROM chain) ORDER BY seq DESC LIMIT ?3"
                   : "SELECT seq, time_ms, actor, domain, action, rule_id, before, after FROM audit"
                     " WHERE domain = ?1 ORDER BY seq DESC LIMIT ?3");
   st.text(1, domain)

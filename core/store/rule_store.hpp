@@ -147,12 +147,18 @@ class RuleStore {
   // Deletes audit entries beyond the retention: index range deletes, never
   // a scan of what stays.
   void prune_audit_locked();
+  // Heads of rules whose entries were all pruned go, once kSweepAfter
+  // entries were pruned since the last sweep (a scan of the heads).
+  void sweep_heads_locked();
+  static constexpr uint64_t kSweepAfter = 65536;
+  void chain_schema_2_audit();
   Version version_locked() const;
   std::vector<StoredRule> page_locked(const std::string& domain, uint64_t first, size_t limit,
                                       const std::string& origin) const;
 
   mutable std::mutex mu_;
   uint64_t transactions_ = 0;  // ended (Version::own)
+  uint64_t pruned_ = 0;        // audit entries, since the last sweep of heads
   Database db_;
   std::unique_ptr<WalCheckpointer> checkpointer_;  // stopped before db_ closes
   mutable std::optional<StatementCache> stmts_;    // finalized before db_ closes

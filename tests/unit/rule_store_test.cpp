@@ -103,7 +103,7 @@ TEST(RuleStore, TheExpiryIndexHoldsOnlyRulesThatExpire) {
     return st.step() ? st.col_int(0) : -1;
   };
   EXPECT_EQ(count("SELECT COUNT(*) FROM sqlite_master WHERE name = 'rules_expiry'"), 0);
-  EXPECT_EQ(count("PRAGMA user_version"), 2);
+  EXPECT_EQ(count("PRAGMA user_version"), 3);
   // Through the index (INDEXED BY fails where it cannot serve the query):
   // rules 1 and 3.
   EXPECT_EQ(count("SELECT COUNT(*) FROM rules INDEXED BY rules_expires_at WHERE domain = 'bl'"
@@ -291,6 +291,126 @@ TEST(RuleStore, ASyncTakesTheListedRulesOnlyWhileNothingWroteSince) {
   s.sync_origin("firewall", "api", {{1, "x"}, {2, "b"}}, "bob", {}, &before_another);
   EXPECT_EQ(body_of(1), "x");
   EXPECT_EQ(s.audit("firewall", 1)[0].before, "y");
+}
+
+// A rule's audit entries, as its chain gives them, are exactly the
+// domain's entries for that rule, newest first, whatever wrote them (alone,
+// 32 to a statement, deletes) and whatever the retention pruned.
+TEST(RuleStore, ARulesEntriesAreTheDomainsForItNewestFirst) {
+  using rampart::store::AuditEntry;
+  using rampart::store::StoredRule;
+  rampart::test::TempDir dir;
+  RuleStore s(dir / "r.db", {.max_age_s = 0, .max_count = 700});
+  auto check = [&](const std::string& step) {
+    for (const std::string domain : {"firewall", "blocklist"}) {
+      const auto all = s.audit(domain, std::nullopt, 100000);
+      for (uint64_t id = 1; id <= 80; ++id) {
+        std::vector<uint64_t> want, got;
+        for (const auto& e : all) {
+          if (e.rule_id == id) want.push_back(e.seq);
+        }
+        for (const auto& e : s.audit(domain, id, 100000)) got.push_back(e.seq);
+        ASSERT_EQ(got, want) << step << ": " << domain << " rule " << id;
+        const auto two = s.audit(domain, id, 2);
+        ASSERT_EQ(two.size(), std::min<size_t>(2, want.size())) << step;
+        for (size_t k = 0; k < two.size(); ++k) ASSERT_EQ(two[k].seq, want[k]) << step;
+      }
+    }
+  };
+  uint32_t seed = 20261202;
+  auto pick = [&](uint32_t n) {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 8) % n;
+  };
+  for (int round = 0; round < 40; ++round) {
+    const std::string domain = pick(3) ? "firewall" : "blocklist";
+    const std::string step = "round " + std::to_string(round);
+    switch (pick(3)) {
+      case 0:  // one rule written or deleted
+        s.change(domain, 1 + pick(80),
+                 pick(4) ? std::optional<std::string>("v" + std::to_string(round)) : std::nullopt,
+                 "alice");
+        break;
+      case 1: {  // an import: 32 to a statement, the rest alone, the unlisted deleted
+        std::vector<StoredRule> set;
+        for (uint64_t id = 1; id <= 80; ++id) {
+          if (pick(5)) set.push_back({id, "r" + std::to_string(round) + "-" + std::to_string(id)});
+        }
+        s.sync_origin(domain, "api", set, "bob");
+        break;
+      }
+      default:  // the file's rules
+        s.sync_origin(domain, "config", {{70 + pick(10), "file" + std::to_string(round)}},
+                      "config");
+    }
+    check(step);
+  }
+  EXPECT_EQ(s.audit("firewall", std::nullopt, 100000).size() +
+                s.audit("blocklist", std::nullopt, 100000).size(),
+            700u)
+      << "the retention pruned (and the chains above end where it did)";
+}
+
+// A database of schema 2 (entries found by an index on rule and seq) is
+// chained when opened, the index dropped; new entries go on its chains.
+TEST(RuleStore, ASchema2AuditLogIsChainedWhenOpened) {
+  rampart::test::TempDir dir;
+  {
+    auto db = rampart::store::open_database(dir / "r.db");
+    for (const char* sql : {
+             "CREATE TABLE rules (domain TEXT NOT NULL, id INTEGER NOT NULL, body TEXT NOT NULL,"
+             " updated_ms INTEGER NOT NULL, origin TEXT NOT NULL DEFAULT 'api',"
+             " PRIMARY KEY (domain, id))",
+             "CREATE TABLE audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL,"
+             " actor TEXT NOT NULL, domain TEXT NOT NULL, rule_id INTEGER NOT NULL,"
+             " action TEXT NOT NULL, before TEXT, after TEXT)",
+             "CREATE INDEX audit_rule ON audit (domain, rule_id, seq)",
+             "CREATE INDEX audit_time ON audit (time_ms)",
+             "INSERT INTO rules VALUES ('firewall', 1, 'a2', 1, 'api'), ('firewall', 2, 'b1', 1, "
+             "'api')",
+             "INSERT INTO audit (time_ms, actor, domain, rule_id, action, before, after) VALUES"
+             " (1, 'x', 'firewall', 1, 'create', NULL, 'a1'),"
+             " (2, 'x', 'firewall', 2, 'create', NULL, 'b1'),"
+             " (3, 'x', 'blocklist', 1, 'create', NULL, 'p1'),"
+             " (4, 'x', 'firewall', 1, 'update', 'a1', 'a2')",
+             "PRAGMA user_version = 2",
+         }) {
+      rampart::store::exec(db, sql);
+    }
+  }
+  RuleStore s(dir / "r.db", {.max_age_s = 0, .max_count = 0});  // entries of 1970 kept
+  s.change("firewall", 1, std::string("a3"), "y");
+  auto afters = [&](const std::string& domain, uint64_t id) {
+    std::vector<std::string> out;
+    for (const auto& e : s.audit(domain, id)) out.push_back(e.after);
+    return out;
+  };
+  EXPECT_EQ(afters("firewall", 1), (std::vector<std::string>{"a3", "a2", "a1"}));
+  EXPECT_EQ(afters("firewall", 2), (std::vector<std::string>{"b1"}));
+  EXPECT_EQ(afters("blocklist", 1), (std::vector<std::string>{"p1"}));
+  auto db = rampart::store::open_database(dir / "r.db");
+  rampart::store::Stmt st(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_rule'");
+  ASSERT_TRUE(st.step());
+  EXPECT_EQ(st.col_int(0), 0) << "the index an import wrote into every leaf of is gone";
+}
+
+// The head of a rule whose every entry was pruned goes (here when the
+// store opens; while it runs, after 65,536 entries pruned): heads do not
+// pile up as ids come and go.
+TEST(RuleStore, HeadsOfRulesWithNoEntryLeftAreSwept) {
+  rampart::test::TempDir dir;
+  {
+    RuleStore s(dir / "r.db", {.max_age_s = 0, .max_count = 10});
+    for (uint64_t id = 1; id <= 20; ++id) s.change("firewall", id, std::string("{}"), "a");
+  }
+  RuleStore s(dir / "r.db", {.max_age_s = 0, .max_count = 10});
+  auto db = rampart::store::open_database(dir / "r.db");
+  rampart::store::Stmt st(db, "SELECT MIN(rule_id), COUNT(*) FROM audit_head");
+  ASSERT_TRUE(st.step());
+  EXPECT_EQ(st.col_int(0), 11);
+  EXPECT_EQ(st.col_int(1), 10);
+  EXPECT_EQ(s.audit("firewall", 11).size(), 1u);
+  EXPECT_TRUE(s.audit("firewall", 10).empty());
 }
 
 // Rule ids of a domain's audit entries, newest first.
