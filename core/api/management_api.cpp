@@ -22,6 +22,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <unordered_set>
 
 namespace rampart::api {
 namespace {
@@ -643,11 +644,13 @@ std::shared_ptr<const JsonSchema> ManagementApi::schema_of(const std::string& do
 namespace {
 
 // A body against its domain's schema: 400 naming the field, or nothing.
+// `at`: the body's index in an import's rules, named in the error.
 std::optional<Response> check_body(const JsonSchema& schema, const Object::Ptr& body,
-                                   const std::string& prefix) {
+                                   std::optional<size_t> at = std::nullopt) {
   const auto bad = schema.check(body);
   if (!bad) return std::nullopt;
-  const std::string field = prefix + bad->field;
+  const std::string field =
+      (at ? "rules[" + std::to_string(*at) + "]." : std::string()) + bad->field;
   return error(400, "invalid rule", (field.empty() ? "" : field + ": ") + bad->why, field);
 }
 
@@ -709,7 +712,7 @@ Response ManagementApi::write(const std::string& domain, rampart_rule_change cha
     } else if (rule_id_of(o->get("id")) != id) {
       return error(400, "invalid rule", "id: the body's id differs from the path's", "id");
     }
-    if (auto bad = check_body(*schema_of(domain), o, "")) return *bad;
+    if (auto bad = check_body(*schema_of(domain), o)) return *bad;
     body = to_json(o);
   }
   if (auto refused =
@@ -757,9 +760,20 @@ Response diff_json(const store::ImportPlan& plan) {
 
 }  // namespace
 
-// Imports from this many rules check and write out their bodies on two
-// threads.
+// Imports from this many rules read, check and write out their bodies on
+// two threads.
 constexpr size_t kParallelImport = 512;
+
+// fn(from, to) over [0, n): in two halves on two threads from
+// kParallelImport on. The future's destructor waits for the second half
+// whatever the first threw; get() hands on what the second threw.
+template <class Fn>
+void in_halves(size_t n, const Fn& fn) {
+  if (n < kParallelImport) return fn(0, n);
+  auto second = std::async(std::launch::async, [&] { fn(n / 2, n); });
+  fn(0, n / 2);
+  second.get();
+}
 
 // Import: {"rules": [...]} becomes the domain's API-managed set, at once;
 // with ?dry_run=true, the same checks and the diff, and nothing applied.
@@ -782,66 +796,59 @@ Response ManagementApi::replace(const std::string& domain, const Request& req) {
   Array::Ptr arr = o->getArray("rules");
   const size_t n = arr->size();
   std::vector<store::StoredRule> rules(n, {0, ""});
-  std::vector<Object::Ptr> objects(n);
+  std::vector<Object::Ptr> objects(n);            // null: not an object
+  std::vector<std::optional<uint64_t>> given(n);  // the id a rule gives, if valid
+  std::vector<char> gives_id(n, 0);
   std::vector<std::optional<Response>> bad(n);  // each rule's error, where checked
-  std::set<uint64_t> ids;
+  // Each rule's object and the id it gives, read for a large import on two
+  // threads (each rule its own objects).
+  in_halves(n, [&](size_t from, size_t to) {
+    for (size_t i = from; i < to; ++i) {
+      if (!arr->isObject(i)) continue;
+      objects[i] = arr->getObject(i);
+      if (!objects[i]->has("id")) continue;
+      gives_id[i] = 1;
+      given[i] = rule_id_of(objects[i]->get("id"));
+    }
+  });
   // Rules without an id get ids above every id given or stored.
-  uint64_t next_id = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (!arr->isObject(i) || !arr->getObject(i)->has("id")) continue;
-    next_id = std::max(next_id, rule_id_of(arr->getObject(i)->get("id")).value_or(0));
-  }
-  next_id = std::max(next_id, rules_.max_id(domain));
+  uint64_t next_id = rules_.max_id(domain);
+  for (const auto& id : given) next_id = std::max(next_id, id.value_or(0));
   // Ids in order, up to the first bad one (`checked`: the rules before it).
+  std::unordered_set<uint64_t> ids;
+  ids.reserve(n);
   size_t checked = 0;
   for (; checked < n; ++checked) {
     const size_t i = checked;
-    const std::string at = "rules[" + std::to_string(i) + "]";
-    if (!arr->isObject(i)) {
-      bad[i] = error(400, "invalid rules", at + ": not a JSON object", at);
+    auto at = [i] { return "rules[" + std::to_string(i) + "]"; };
+    if (!objects[i]) {
+      bad[i] = error(400, "invalid rules", at() + ": not a JSON object", at());
       break;
     }
-    Object::Ptr r = arr->getObject(i);
-    uint64_t id = 0;
-    if (r->has("id")) {
-      const auto given = rule_id_of(r->get("id"));
-      if (!given) {
-        bad[i] = error(400, "invalid rules", at + ".id: must be 1-4294967295", at + ".id");
-        break;
-      }
-      id = *given;
-    } else {
-      id = ++next_id;
-      r->set("id", id);
+    if (gives_id[i] && !given[i]) {
+      bad[i] = error(400, "invalid rules", at() + ".id: must be 1-4294967295", at() + ".id");
+      break;
     }
+    const uint64_t id = gives_id[i] ? *given[i] : ++next_id;
     if (!ids.insert(id).second) {
       bad[i] =
-          error(400, "invalid rules", at + ".id: " + std::to_string(id) + " twice", at + ".id");
+          error(400, "invalid rules", at() + ".id: " + std::to_string(id) + " twice", at() + ".id");
       break;
     }
     rules[i].id = id;
-    objects[i] = std::move(r);
   }
-  // Each body against the schema, and written out: a large import's halves
-  // on two threads (each rule its own objects). The answer is the first
-  // error in the array's order, whichever pass found it.
+  // Each body against the schema (an id it lacked added), and written out.
+  // The answer is the first error in the array's order, whichever pass
+  // found it.
   const auto schema = schema_of(domain);
-  auto check = [&](size_t from, size_t to) {
+  in_halves(checked, [&](size_t from, size_t to) {
     for (size_t i = from; i < to; ++i) {
-      bad[i] = check_body(*schema, objects[i], "rules[" + std::to_string(i) + "].");
+      if (!gives_id[i]) objects[i]->set("id", rules[i].id);
+      bad[i] = check_body(*schema, objects[i], i);
       if (bad[i]) return;
       rules[i].body = to_json(objects[i]);
     }
-  };
-  if (checked >= kParallelImport) {
-    // The future's destructor waits for the second half whatever the first
-    // threw; get() hands on what the second threw.
-    auto second = std::async(std::launch::async, check, checked / 2, checked);
-    check(0, checked / 2);
-    second.get();
-  } else {
-    check(0, checked);
-  }
+  });
   for (auto& b : bad) {
     if (b) return std::move(*b);
   }
