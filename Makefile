@@ -45,17 +45,19 @@ test-package: build
 # The unit, kernel and integration tiers again under the sanitizers: ASan +
 # UBSan (leaks included) and TSan, each its own build (build-asan,
 # build-tsan). A report fails the test that triggered it; a rampartd a test
-# starts runs sanitized too and exits on its first report.
+# starts runs sanitized too and exits on its first report. The two heaviest
+# lab tests (label integration-heavy, tests/CMakeLists.txt) run in `test`
+# only, and TSan leaves out what runs on one thread (unit-one-thread).
 SANITIZED_TIERS := 'unit|bpf|integration|hostile'
 test-asan: deps
 	cmake --preset asan
 	cmake --build --preset asan
-	ctest --preset asan -j2 -L $(SANITIZED_TIERS)
+	ctest --preset asan -j2 -L $(SANITIZED_TIERS) -LE integration-heavy
 
 test-tsan: deps
 	cmake --preset tsan
 	cmake --build --preset tsan
-	ctest --preset tsan -j2 -L $(SANITIZED_TIERS)
+	ctest --preset tsan -j2 -L $(SANITIZED_TIERS) -LE 'integration-heavy|unit-one-thread'
 
 package: build
 	cd $(BUILD_DIR) && cpack
