@@ -42,11 +42,20 @@ rampart::api::Providers with_alerts(rampart::alerts::AlertStore& alerts) {
   return p;
 }
 
+// The store's files (its WAL and shared memory too), removed once the
+// store that a later member holds has closed them.
+struct RemovedLast {
+  std::string path;
+  ~RemovedLast() {
+    for (const char* suffix : {"", "-wal", "-shm"}) unlink((path + suffix).c_str());
+  }
+};
+
 struct World {
   rampart::store::RuleStore store{":memory:"};
   rampart::store::RuleService rules{store};
-  const std::string alert_path = alert_db();
-  rampart::alerts::AlertStore alerts{alert_path, {}};
+  const RemovedLast alert_files{alert_db()};
+  rampart::alerts::AlertStore alerts{alert_files.path, {}};
   rampart::api::ManagementApi api{rules, with_alerts(alerts)};
   std::shared_ptr<AcceptAll> owner = std::make_shared<AcceptAll>();
   World() {
@@ -73,7 +82,6 @@ struct World {
     }
     alerts.flush();
   }
-  ~World() { unlink(alert_path.c_str()); }
 };
 
 std::string next_line(const std::string& in, size_t& pos) {
