@@ -15,64 +15,10 @@ set -euo pipefail
 secs=${1:-10}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build="$root/build"
-ns=rp-bench-api-$$
-work=$(mktemp -d)
-cleanup() {
-  [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-  ip netns exec "$ns" "$build/bin/rampartd" --detach-all --config "$work/rampart.yaml" >/dev/null 2>&1 || true
-  ip netns del "$ns" 2>/dev/null || true
-  umount "$work/bpffs" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-ip netns add "$ns"
-# The pins on a bpffs of the run's own, outside /sys: `ip netns exec`
-# remounts /sys, and the latency probe opens the XDP root from its pin.
-mkdir -p "$work/bpffs"
-mount -t bpf bpf "$work/bpffs"
-ip -n "$ns" link add rpbench0 type veth peer name rpbench1
-ip -n "$ns" link set lo up
-ip -n "$ns" link set rpbench0 up
-ip -n "$ns" link set rpbench1 up
-cat >"$work/rampart.yaml" <<YAML
-agent:
-  interfaces: [rpbench0]
-  state_dir: $work/state
-  bpf_dir: $build/lib/rampart/bpf
-  bpf_pin_path: $work/bpffs/rampart
-  log_level: warn
-plugins:
-  firewall: {}
-  rest: {listen: "127.0.0.1:18080", socket: $work/api.sock, write_rate_per_second: 1000000, write_burst: 1000000}
-YAML
-ip netns exec "$ns" "$build/bin/rampartd" --config "$work/rampart.yaml" \
-  --plugin-dir "$build/lib/rampart/plugins" >"$work/rampartd.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do ip netns exec "$ns" curl -sf http://127.0.0.1:18080/readyz >/dev/null 2>&1 && break; sleep 0.1; done
-ip netns exec "$ns" curl -sf http://127.0.0.1:18080/readyz >/dev/null || { cat "$work/rampartd.log"; exit 1; }
-# The admin key rampartd wrote at its first start.
-token=$(cat "$work/state/admin.key")
-export RAMPART_TOKEN=$token
-api() { ip netns exec "$ns" curl -sf -H "Authorization: Bearer $token" "$@"; }
+source "$root/bench/api/lab.sh"
+lab_up
 
-# N standing rules (each its own source /24 and port), replacing the set
-# through the import endpoint; prints how long the import took. With a
-# port offset, every rule differs from the set imported without one.
-standing() {
-  local n=$1 off=${2:-0} f="$work/rules-$1-${2:-0}.json"
-  {
-    printf '{"rules":['
-    for i in $(seq 1 "$n"); do
-      [ "$i" -gt 1 ] && printf ','
-      printf '{"id":%d,"action":"deny","protocol":"udp","src_ip":"10.%d.%d.0/24","dst_port":"%d"}' \
-        "$i" $((i / 256)) $((i % 256)) $((1000 + (i + off) % 60000))
-    done
-    printf ']}'
-  } >"$f"
-  ip netns exec "$ns" curl -sf -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $token" \
-    -X PUT -H 'Content-Type: application/json' --data-binary @"$f" \
-    http://127.0.0.1:18080/api/v1/firewall/rules
-}
+standing() { import_rules "$@" | tr -d '\n'; }
 standing 100 >/dev/null
 
 echo "== GET /api/v1/firewall/rules (100 rules), wrk -t2 -c16 -d${secs}s"
@@ -130,12 +76,9 @@ sed -i "s|^  firewall: {blocklist: .*|  firewall: {}|" "$work/rampart.yaml"
 # The same against the program-load path in this run: rampartd again, with
 # table swaps off (every write loads and verifies a program instance).
 echo "== the same with agent.table_swaps: false (every write a program load)"
-kill "$pid"; wait "$pid" 2>/dev/null || true
+lab_stop
 sed -i 's/^  log_level: warn$/  log_level: warn\n  table_swaps: false/' "$work/rampart.yaml"
-ip netns exec "$ns" "$build/bin/rampartd" --config "$work/rampart.yaml" \
-  --plugin-dir "$build/lib/rampart/plugins" >>"$work/rampartd.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do ip netns exec "$ns" curl -sf http://127.0.0.1:18080/readyz >/dev/null 2>&1 && break; sleep 0.1; done
+lab_start
 ip netns exec "$ns" "$build/bin/bench_api_write_latency" 18080 300 "$work/bpffs/rampart" | tee "$work/loads.txt"
 median() { sed -n '1s/.*median \([0-9.]*\) ms.*/\1/p' "$1"; }
 awk -v a="$(median "$work/swaps.txt")" -v b="$(median "$work/loads.txt")" \
