@@ -643,14 +643,16 @@ std::shared_ptr<const JsonSchema> ManagementApi::schema_of(const std::string& do
 
 namespace {
 
+// Where an import's rule `i` is, as its errors name it.
+std::string import_rule(size_t i) { return "rules[" + std::to_string(i) + "]"; }
+
 // A body against its domain's schema: 400 naming the field, or nothing.
 // `at`: the body's index in an import's rules, named in the error.
 std::optional<Response> check_body(const JsonSchema& schema, const Object::Ptr& body,
                                    std::optional<size_t> at = std::nullopt) {
   const auto bad = schema.check(body);
   if (!bad) return std::nullopt;
-  const std::string field =
-      (at ? "rules[" + std::to_string(*at) + "]." : std::string()) + bad->field;
+  const std::string field = (at ? import_rule(*at) + "." : std::string()) + bad->field;
   return error(400, "invalid rule", (field.empty() ? "" : field + ": ") + bad->why, field);
 }
 
@@ -820,19 +822,19 @@ Response ManagementApi::replace(const std::string& domain, const Request& req) {
   size_t checked = 0;
   for (; checked < n; ++checked) {
     const size_t i = checked;
-    auto at = [i] { return "rules[" + std::to_string(i) + "]"; };
     if (!objects[i]) {
-      bad[i] = error(400, "invalid rules", at() + ": not a JSON object", at());
+      bad[i] = error(400, "invalid rules", import_rule(i) + ": not a JSON object", import_rule(i));
       break;
     }
     if (gives_id[i] && !given[i]) {
-      bad[i] = error(400, "invalid rules", at() + ".id: must be 1-4294967295", at() + ".id");
+      bad[i] = error(400, "invalid rules", import_rule(i) + ".id: must be 1-4294967295",
+                     import_rule(i) + ".id");
       break;
     }
     const uint64_t id = gives_id[i] ? *given[i] : ++next_id;
     if (!ids.insert(id).second) {
-      bad[i] =
-          error(400, "invalid rules", at() + ".id: " + std::to_string(id) + " twice", at() + ".id");
+      bad[i] = error(400, "invalid rules", import_rule(i) + ".id: " + std::to_string(id) + " twice",
+                     import_rule(i) + ".id");
       break;
     }
     rules[i].id = id;
@@ -856,9 +858,8 @@ Response ManagementApi::replace(const std::string& domain, const Request& req) {
   if (imported.result.config) {
     const auto at = std::find_if(rules.begin(), rules.end(),
                                  [&](const auto& r) { return r.id == imported.result.rule_id; });
-    return managed_by_config(
-        imported.result,
-        at == rules.end() ? std::string() : "rules[" + std::to_string(at - rules.begin()) + "]");
+    return managed_by_config(imported.result,
+                             at == rules.end() ? std::string() : import_rule(at - rules.begin()));
   }
   if (auto refused = refusal(imported.result, domain, "invalid rules")) return *refused;
   if (dry_run) return diff_json(imported.plan);

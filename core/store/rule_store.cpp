@@ -103,28 +103,20 @@ void RuleStore::chain_schema_2_audit() {
     indexed = st.step();
   }
   if (has_prev && !indexed) return;
-  exec("BEGIN IMMEDIATE");
-  try {
-    if (!has_prev) exec("ALTER TABLE audit ADD COLUMN prev INTEGER");
-    if (!indexed) exec("CREATE INDEX audit_rule ON audit (domain, rule_id, seq)");
-    exec(
-        "UPDATE audit SET prev = (SELECT MAX(a.seq) FROM audit a WHERE a.domain = audit.domain"
-        " AND a.rule_id = audit.rule_id AND a.seq < audit.seq)");
-    exec("DELETE FROM audit_head");
-    exec(
-        "INSERT INTO audit_head (domain, rule_id, seq)"
-        " SELECT domain, rule_id, MAX(seq) FROM audit GROUP BY domain, rule_id");
-    exec("DROP INDEX audit_rule");
-    exec("COMMIT");
-  } catch (...) {
-    if (!sqlite3_get_autocommit(db_)) {
-      try {
-        exec("ROLLBACK");
-      } catch (const StoreError&) {
-      }
-    }
-    throw;
-  }
+  in_transaction(
+      [&] {
+        if (!has_prev) exec("ALTER TABLE audit ADD COLUMN prev INTEGER");
+        if (!indexed) exec("CREATE INDEX audit_rule ON audit (domain, rule_id, seq)");
+        exec(
+            "UPDATE audit SET prev = (SELECT MAX(a.seq) FROM audit a WHERE a.domain = "
+            "audit.domain AND a.rule_id = audit.rule_id AND a.seq < audit.seq)");
+        exec("DELETE FROM audit_head");
+        exec(
+            "INSERT INTO audit_head (domain, rule_id, seq)"
+            " SELECT domain, rule_id, MAX(seq) FROM audit GROUP BY domain, rule_id");
+        exec("DROP INDEX audit_rule");
+      },
+      {});
 }
 
 RuleStore::~RuleStore() = default;
