@@ -205,6 +205,15 @@ TEST(FirewallRuleTables, AgreeWithALinearScanAndListEveryChangedByte) {
     };
     auto tables = std::make_unique<RuleTables>(all(), Action::deny, kBlocklistPriority);
     Snapshot kernel = snapshot(tables->set());
+    // Who held each position when the changes were last cleared: every
+    // position whose holder differs since is one moved() lists.
+    auto holders = [&] {
+      std::vector<uint32_t> ids(tables->positions());
+      for (uint32_t p = 0; p < ids.size(); ++p) ids[p] = tables->id_at(p);
+      return ids;
+    };
+    ASSERT_FALSE(tables->moved()) << "built whole: any position";
+    std::vector<uint32_t> held = holders();
     tables->clear_changes();
     // Grace periods: tickets handed out, and the last one over.
     uint64_t issued = 0, over = 0;
@@ -246,6 +255,8 @@ TEST(FirewallRuleTables, AgreeWithALinearScanAndListEveryChangedByte) {
         tables = std::make_unique<RuleTables>(all(), Action::deny, kBlocklistPriority,
                                               tables->capacity());
         kernel = snapshot(tables->set());
+        ASSERT_FALSE(tables->moved());
+        held = holders();
         tables->clear_changes();
         in_flight.clear();
       } else {
@@ -264,6 +275,16 @@ TEST(FirewallRuleTables, AgreeWithALinearScanAndListEveryChangedByte) {
           ASSERT_EQ(held, now.arrays.at(name)) << name << " at step " << step;
         ASSERT_EQ(kernel.src6, now.src6) << "step " << step;
         ASSERT_EQ(kernel.dst6, now.dst6) << "step " << step;
+        const auto moved = tables->moved();
+        ASSERT_TRUE(moved);
+        ASSERT_TRUE(std::is_sorted(moved->begin(), moved->end()));
+        ASSERT_EQ(held.size(), tables->positions());
+        for (uint32_t p = 0; p < held.size(); ++p) {
+          if (held[p] != tables->id_at(p))
+            ASSERT_TRUE(std::binary_search(moved->begin(), moved->end(), p))
+                << "step " << step << ": position " << p << " changed hands, not listed";
+        }
+        held = holders();
         tables->clear_changes();
         tables->installed(++issued);
         in_flight.push_back({was, current, issued});

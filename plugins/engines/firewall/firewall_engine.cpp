@@ -786,6 +786,8 @@ class FirewallEngine {
     // left.
     const bool ticket = tables.wants_ticket() || (blocklist && blocklist->wants_ticket());
     const uint64_t left = ticket ? host_.grace_ticket() : 0;
+    // The positions whose rule may have changed hands (all: a whole build).
+    const auto moved = tables.moved();
     tables.installed(left);
     tables.clear_changes();
     if (blocklist) {
@@ -796,42 +798,8 @@ class FirewallEngine {
     const size_t listed = bl ? bl->prefixes : 0;
     {
       std::lock_guard lock(status_mu_);
-      // fw_hits is one map for every instance (persistent), by position: a
-      // rule that kept its position goes on counting there. Where a
-      // position changed hands (a rule added, deleted or moved), what it
-      // counted goes to the rule that held it, by id, and the new holder
-      // counts from the value it has now; only those positions are read.
-      // (Packets the old instance was still judging while this ran,
-      // microseconds' worth, may go to the new holder.)
       program_ = std::move(next);  // the previous instance is released
-      const uint32_t n =
-          std::max<uint32_t>(tables.positions(), static_cast<uint32_t>(installed_ids_.size()));
-      auto held = [&](uint32_t p) { return p < installed_ids_.size() ? installed_ids_[p] : 0u; };
-      auto holds = [&](uint32_t p) { return tables.id_at(p); };
-      uint32_t lo = n, hi = 0;
-      for (uint32_t p = 0; p < n; ++p) {
-        if (held(p) != holds(p)) {
-          lo = std::min(lo, p);
-          hi = p + 1;
-        }
-      }
-      if (lo < hi) {
-        const auto now = program_.counters(RAMPART_NAME(RAMPART_FW_MAP_HITS), lo, hi - lo);
-        if (base_.size() < n) base_.resize(n, 0);
-        std::vector<uint32_t> gone;
-        for (uint32_t p = lo; p < hi; ++p) {
-          const uint32_t was = held(p);
-          if (was == holds(p)) continue;
-          if (was) {
-            hits_before_[was] += now[p - lo] - base_[p];
-            if (!tables.has(was)) gone.push_back(was);
-          }
-          base_[p] = now[p - lo];
-        }
-        for (uint32_t id : gone) hits_before_.erase(id);  // the rule is gone: so are its hits
-      }
-      installed_ids_.assign(tables.positions(), 0);  // by position, 0 for a hole
-      for (uint32_t p = 0; p < tables.positions(); ++p) installed_ids_[p] = tables.id_at(p);
+      settle_hits(tables, moved);
       installed_policy_ = s.default_policy;
       installed_blocklist_ = listed;
     }
@@ -847,6 +815,56 @@ class FirewallEngine {
       host_.debug(what);
     else
       host_.info(what);
+  }
+
+  // fw_hits is one map for every instance (persistent), by position: a
+  // rule that kept its position goes on counting there. Where a position
+  // changed hands (a rule added, deleted or moved), what it counted goes
+  // to the rule that held it, by id, and the new holder counts from the
+  // value it has now; only those positions are read, a run of nearby ones
+  // at a time. `moved`: the positions that may have changed hands
+  // (nullopt: any). (Packets the old instance was still judging while
+  // this ran, microseconds' worth, may go to the new holder.) status_mu_
+  // held, program_ the new instance.
+  void settle_hits(const rampart::firewall::RuleTables& tables,
+                   const std::optional<std::vector<uint32_t>>& moved) {
+    const uint32_t n =
+        std::max<uint32_t>(tables.positions(), static_cast<uint32_t>(installed_ids_.size()));
+    auto held = [&](uint32_t p) { return p < installed_ids_.size() ? installed_ids_[p] : 0u; };
+    std::vector<uint32_t> changed;  // ascending
+    if (moved) {
+      for (uint32_t p : *moved) {
+        if (p < n && held(p) != tables.id_at(p)) changed.push_back(p);
+      }
+    } else {
+      for (uint32_t p = 0; p < n; ++p) {
+        if (held(p) != tables.id_at(p)) changed.push_back(p);
+      }
+    }
+    if (base_.size() < n) base_.resize(n, 0);
+    std::vector<uint32_t> gone;
+    for (size_t i = 0; i < changed.size();) {
+      size_t j = i + 1;  // [i, j): positions at most 64 apart, read at once
+      while (j < changed.size() && changed[j] - changed[j - 1] <= 64) ++j;
+      const uint32_t lo = changed[i], hi = changed[j - 1] + 1;
+      const auto now = program_.counters(RAMPART_NAME(RAMPART_FW_MAP_HITS), lo, hi - lo);
+      for (; i < j; ++i) {
+        const uint32_t p = changed[i], was = held(p);
+        if (was) {
+          hits_before_[was] += now[p - lo] - base_[p];
+          if (!tables.has(was)) gone.push_back(was);
+        }
+        base_[p] = now[p - lo];
+      }
+    }
+    for (uint32_t id : gone) hits_before_.erase(id);  // the rule is gone: so are its hits
+    if (!moved) {
+      installed_ids_.assign(tables.positions(), 0);  // by position, 0 for a hole
+      for (uint32_t p = 0; p < tables.positions(); ++p) installed_ids_[p] = tables.id_at(p);
+    } else {
+      installed_ids_.resize(tables.positions(), 0);
+      for (uint32_t p : changed) installed_ids_[p] = tables.id_at(p);
+    }
   }
 
   Host& host_;

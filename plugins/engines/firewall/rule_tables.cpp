@@ -215,6 +215,7 @@ void RuleTables::remove(uint32_t label) {
   rs_.live[label / 64] &= ~(1ull << (label % 64));
   label_of_.erase(rs_.rules[label].id);
   letting_go_.positions.push_back(label);
+  moved_.push_back(label);
 }
 
 void RuleTables::take_back(const Retired& r) {
@@ -228,6 +229,7 @@ void RuleTables::take_back(const Retired& r) {
   for (uint32_t label : r.positions) {
     rs_.rules[label] = rampart_fw_rule{};
     touch(kArrays, label);
+    moved_.push_back(label);
     used_[label] = false;
     if (label / 64 < ov) continue;
     clear[label / 64 - ov] |= 1ull << (label % 64);
@@ -270,6 +272,7 @@ bool RuleTables::add(const Rule& r, uint32_t label) {
   rs_.rules[label] = {r.id, static_cast<uint32_t>(r.action), rampart_fw_order(r.priority, r.id)};
   used_[label] = true;
   touch(kArrays, label);
+  moved_.push_back(label);
   label_of_[r.id] = label;
   rs_.live[label / 64] |= 1ull << (label % 64);
 
@@ -584,8 +587,17 @@ RuleTableChanges RuleTables::changes() const {
   return c;
 }
 
+std::optional<std::vector<uint32_t>> RuleTables::moved() const {
+  if (all_) return std::nullopt;
+  std::vector<uint32_t> out = moved_;
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 void RuleTables::clear_changes() {
   all_ = false;
+  moved_.clear();
   for (auto& d : dirty_) d.clear();
   dirty_words_.clear();
   v6_dirty_[0] = v6_dirty_[1] = false;

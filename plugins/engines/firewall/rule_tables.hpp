@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -102,6 +103,10 @@ class RuleTables {
   // The id of the rule at `position` in the newest generation, 0 if none.
   uint32_t id_at(uint32_t position) const;
   uint32_t positions() const { return cap_.nwords * 64; }
+  // The positions whose id_at() may differ since clear_changes() (a rule
+  // placed, removed or taken back there), each once, ascending; nullopt
+  // when every position may (built whole since).
+  std::optional<std::vector<uint32_t>> moved() const;
 
   // What changed since clear_changes() (since built: everything).
   RuleTableChanges changes() const;
@@ -168,6 +173,7 @@ class RuleTables {
   // Since clear_changes():
   bool all_ = true;
   std::vector<uint32_t> dirty_[kArrays + 1];                // entries; [kArrays]: fw_rules
+  std::vector<uint32_t> moved_;                             // positions (moved())
   std::vector<std::pair<uint64_t, uint64_t>> dirty_words_;  // bitmaps: (word, count)
   bool v6_dirty_[2] = {true, true};
   bool gen_dirty_ = false;  // fw_set, fw_live and fw_gen at rs_.gen
