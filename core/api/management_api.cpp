@@ -5,6 +5,7 @@
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeParser.h>
 
+#include "api/import_split.hpp"
 #include "api/json_schema.hpp"
 #include "api/openapi.hpp"
 #include "util/json.hpp"
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <future>
 #include <regex>
@@ -777,6 +779,95 @@ void in_halves(size_t n, const Fn& fn) {
   second.get();
 }
 
+// An import's rules, each read by `element(i, parser, object)` (object
+// left null: not a JSON object; false: unreadable, nothing is read),
+// checked against the schema and written out, with the ids the import
+// gives them: a rule without one gets the next above every id given or
+// stored (`stored_max`). `bad`: the first error in the array's order. A rule
+// that gives its id is checked and written out as it is read (the split
+// path frees it then); the others once every id is known.
+namespace {
+
+struct ImportRead {
+  std::vector<store::StoredRule> rules;
+  std::optional<Response> bad;
+};
+template <class Element>
+std::optional<ImportRead> read_import(size_t n, const Element& element, uint64_t stored_max,
+                                      const JsonSchema& schema) {
+  ImportRead out{std::vector<store::StoredRule>(n, {0, ""}), std::nullopt};
+  enum : char { kNotObject, kGivesId, kNoId };
+  std::vector<char> kind(n, kNotObject);
+  std::vector<std::optional<uint64_t>> given(n);  // the id a rule gives, if valid
+  std::vector<Object::Ptr> pending(n);            // rules without an id, until ids are given
+  std::vector<std::optional<Response>> bad(n);    // each rule's schema error
+  std::atomic<bool> unreadable{false};
+  in_halves(n, [&](size_t from, size_t to) {
+    Poco::JSON::Parser parser;
+    for (size_t i = from; i < to && !unreadable.load(std::memory_order_relaxed); ++i) {
+      Object::Ptr o;
+      if (!element(i, parser, o)) {
+        unreadable = true;
+        return;
+      }
+      if (!o) continue;
+      if (!o->has("id")) {
+        kind[i] = kNoId;
+        pending[i] = std::move(o);
+        continue;
+      }
+      kind[i] = kGivesId;
+      given[i] = rule_id_of(o->get("id"));
+      if (!given[i]) continue;
+      bad[i] = check_body(schema, o, i);
+      if (!bad[i]) out.rules[i].body = to_json(o);
+    }
+  });
+  if (unreadable) return std::nullopt;
+  uint64_t next_id = stored_max;
+  for (const auto& id : given) next_id = std::max(next_id, id.value_or(0));
+  // Ids in order, up to the first bad one (`checked`: the rules before it).
+  std::unordered_set<uint64_t> ids;
+  ids.reserve(n);
+  size_t checked = 0;
+  std::optional<Response> id_error;
+  for (; checked < n; ++checked) {
+    const size_t i = checked;
+    if (kind[i] == kNotObject) {
+      id_error =
+          error(400, "invalid rules", import_rule(i) + ": not a JSON object", import_rule(i));
+      break;
+    }
+    if (kind[i] == kGivesId && !given[i]) {
+      id_error = error(400, "invalid rules", import_rule(i) + ".id: must be 1-4294967295",
+                       import_rule(i) + ".id");
+      break;
+    }
+    const uint64_t id = kind[i] == kGivesId ? *given[i] : ++next_id;
+    if (!ids.insert(id).second) {
+      id_error =
+          error(400, "invalid rules", import_rule(i) + ".id: " + std::to_string(id) + " twice",
+                import_rule(i) + ".id");
+      break;
+    }
+    out.rules[i].id = id;
+  }
+  in_halves(checked, [&](size_t from, size_t to) {
+    for (size_t i = from; i < to; ++i) {
+      if (kind[i] != kNoId) continue;
+      pending[i]->set("id", out.rules[i].id);
+      bad[i] = check_body(schema, pending[i], i);
+      if (!bad[i]) out.rules[i].body = to_json(pending[i]);
+      pending[i] = nullptr;
+    }
+  });
+  for (size_t i = 0; i < checked && !out.bad; ++i) out.bad = std::move(bad[i]);
+  if (!out.bad) out.bad = std::move(id_error);
+  return out;
+}
+
+}  // namespace
+
 // Import: {"rules": [...]} becomes the domain's API-managed set, at once;
 // with ?dry_run=true, the same checks and the diff, and nothing applied.
 // `origins` and `next_cursor` (a listing's) are read-only and ignored.
@@ -790,70 +881,43 @@ Response ManagementApi::replace(const std::string& domain, const Request& req) {
       return error(400, "invalid query", "dry_run must be true or false", "dry_run");
     dry_run = v == "true";
   }
-  std::string why;
-  Object::Ptr o = object_of(req.body, why);
-  if (!o) return error(400, "invalid rules", why);
-  if (!o->has("rules") || !o->isArray("rules"))
-    return error(400, "invalid rules", "expected {\"rules\": [...]}", "rules");
-  Array::Ptr arr = o->getArray("rules");
-  const size_t n = arr->size();
-  std::vector<store::StoredRule> rules(n, {0, ""});
-  std::vector<Object::Ptr> objects(n);            // null: not an object
-  std::vector<std::optional<uint64_t>> given(n);  // the id a rule gives, if valid
-  std::vector<char> gives_id(n, 0);
-  std::vector<std::optional<Response>> bad(n);  // each rule's error, where checked
-  // Each rule's object and the id it gives, read for a large import on two
-  // threads (each rule its own objects).
-  in_halves(n, [&](size_t from, size_t to) {
-    for (size_t i = from; i < to; ++i) {
-      if (!arr->isObject(i)) continue;
-      objects[i] = arr->getObject(i);
-      if (!objects[i]->has("id")) continue;
-      gives_id[i] = 1;
-      given[i] = rule_id_of(objects[i]->get("id"));
-    }
-  });
-  // Rules without an id get ids above every id given or stored.
-  uint64_t next_id = rules_.max_id(domain);
-  for (const auto& id : given) next_id = std::max(next_id, id.value_or(0));
-  // Ids in order, up to the first bad one (`checked`: the rules before it).
-  std::unordered_set<uint64_t> ids;
-  ids.reserve(n);
-  size_t checked = 0;
-  for (; checked < n; ++checked) {
-    const size_t i = checked;
-    if (!objects[i]) {
-      bad[i] = error(400, "invalid rules", import_rule(i) + ": not a JSON object", import_rule(i));
-      break;
-    }
-    if (gives_id[i] && !given[i]) {
-      bad[i] = error(400, "invalid rules", import_rule(i) + ".id: must be 1-4294967295",
-                     import_rule(i) + ".id");
-      break;
-    }
-    const uint64_t id = gives_id[i] ? *given[i] : ++next_id;
-    if (!ids.insert(id).second) {
-      bad[i] = error(400, "invalid rules", import_rule(i) + ".id: " + std::to_string(id) + " twice",
-                     import_rule(i) + ".id");
-      break;
-    }
-    rules[i].id = id;
-  }
-  // Each body against the schema (an id it lacked added), and written out.
-  // The answer is the first error in the array's order, whichever pass
-  // found it.
   const auto schema = schema_of(domain);
-  in_halves(checked, [&](size_t from, size_t to) {
-    for (size_t i = from; i < to; ++i) {
-      if (!gives_id[i]) objects[i]->set("id", rules[i].id);
-      bad[i] = check_body(*schema, objects[i], i);
-      if (bad[i]) return;
-      rules[i].body = to_json(objects[i]);
-    }
-  });
-  for (auto& b : bad) {
-    if (b) return std::move(*b);
+  const uint64_t stored_max = rules_.max_id(domain);
+  // Each rule parsed from its own text where the body allows (see
+  // import_elements), else from the body's tree.
+  std::optional<ImportRead> read;
+  if (const auto texts = import_elements(req.body)) {
+    read = read_import(
+        texts->size(),
+        [&](size_t i, Poco::JSON::Parser& parser, Object::Ptr& o) {
+          try {
+            parser.reset();
+            o = parser.parse(std::string((*texts)[i])).extract<Object::Ptr>();
+            return o != nullptr;
+          } catch (...) {
+            return false;  // the whole body's parse words the error
+          }
+        },
+        stored_max, *schema);
   }
+  Object::Ptr whole;
+  if (!read) {
+    std::string why;
+    whole = object_of(req.body, why);
+    if (!whole) return error(400, "invalid rules", why);
+    if (!whole->has("rules") || !whole->isArray("rules"))
+      return error(400, "invalid rules", "expected {\"rules\": [...]}", "rules");
+    const Array::Ptr arr = whole->getArray("rules");
+    read = read_import(
+        arr->size(),
+        [&](size_t i, Poco::JSON::Parser&, Object::Ptr& o) {
+          if (arr->isObject(i)) o = arr->getObject(i);
+          return true;
+        },
+        stored_max, *schema);
+  }
+  if (read->bad) return std::move(*read->bad);
+  const std::vector<store::StoredRule>& rules = read->rules;
   const auto imported = rules_.replace_api_rules(domain, rules, req.actor, dry_run);
   if (imported.result.config) {
     const auto at = std::find_if(rules.begin(), rules.end(),
