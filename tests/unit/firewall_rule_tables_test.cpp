@@ -280,9 +280,10 @@ TEST(FirewallRuleTables, AgreeWithALinearScanAndListEveryChangedByte) {
         ASSERT_TRUE(std::is_sorted(moved->begin(), moved->end()));
         ASSERT_EQ(held.size(), tables->positions());
         for (uint32_t p = 0; p < held.size(); ++p) {
-          if (held[p] != tables->id_at(p))
+          if (held[p] != tables->id_at(p)) {
             ASSERT_TRUE(std::binary_search(moved->begin(), moved->end(), p))
                 << "step " << step << ": position " << p << " changed hands, not listed";
+          }
         }
         held = holders();
         tables->clear_changes();
