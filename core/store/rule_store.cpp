@@ -288,6 +288,9 @@ void RuleStore::put_audited_locked(const std::string& domain, const std::string&
   static const std::string kHeads =
       rows_sql("INSERT INTO audit_head (domain, rule_id, seq) VALUES ", "(?, ?, ?)",
                " ON CONFLICT (domain, rule_id) DO UPDATE SET seq = excluded.seq");
+  // The rows' texts are bound without copies (text_view): each statement
+  // steps before anything bound to it changes.
+  static const std::string kUpdate = "update", kCreate = "create";
   const int64_t now = clock_ms_();
   int64_t seq = 0;  // the last given: AUTOINCREMENT never gives a number twice
   if (puts.size() >= kRowsPerStatement) {
@@ -303,11 +306,11 @@ void RuleStore::put_audited_locked(const std::string& domain, const std::string&
     for (size_t k = 0; k < kRowsPerStatement; ++k) {
       const Put& p = puts[i + k];
       const int at = static_cast<int>(k) * 5;
-      rules.text(at + 1, domain)
+      rules.text_view(at + 1, domain)
           .integer(at + 2, static_cast<int64_t>(p.id))
-          .text(at + 3, *p.body)
+          .text_view(at + 3, *p.body)
           .integer(at + 4, now)
-          .text(at + 5, origin);
+          .text_view(at + 5, origin);
     }
     rules.step();
     Stmt audit(*stmts_, kAudits.c_str());
@@ -318,16 +321,16 @@ void RuleStore::put_audited_locked(const std::string& domain, const std::string&
       const auto id = static_cast<int64_t>(p.id);
       audit.integer(at + 1, seq + 1 + static_cast<int64_t>(k))
           .integer(at + 2, now)
-          .text(at + 3, actor)
-          .text(at + 4, domain)
+          .text_view(at + 3, actor)
+          .text_view(at + 4, domain)
           .integer(at + 5, id)
-          .text(at + 6, p.before ? "update" : "create")
-          .text_or_null(at + 7, p.before)
-          .text(at + 8, *p.body)
-          .text(at + 9, domain)
+          .text_view(at + 6, p.before ? kUpdate : kCreate)
+          .text_view_or_null(at + 7, p.before)
+          .text_view(at + 8, *p.body)
+          .text_view(at + 9, domain)
           .integer(at + 10, id);
       const int h = static_cast<int>(k) * 3;
-      heads.text(h + 1, domain)
+      heads.text_view(h + 1, domain)
           .integer(h + 2, id)
           .integer(h + 3, seq + 1 + static_cast<int64_t>(k));
     }

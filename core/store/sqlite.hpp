@@ -148,6 +148,14 @@ class Stmt {
     sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
     return *this;
   }
+  // Bound without a copy: `s` must stay as it is until the statement has
+  // stepped (a temporary cannot be given).
+  Stmt& text_view(int i, const std::string& s) {
+    sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+    return *this;
+  }
+  Stmt& text_view(int i, std::string&&) = delete;
+  Stmt& text_view_or_null(int i, const std::string* s) { return s ? text_view(i, *s) : null(i); }
   Stmt& text_or_null(int i, const std::optional<std::string>& s) {
     return s ? text(i, *s) : null(i);
   }
