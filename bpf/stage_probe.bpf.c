@@ -93,7 +93,8 @@ int probe_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	struct rampart_xdp_meta *m = (void *)(long)ctx->data_meta;
-	const int has_meta = (void *)(m + 1) <= data && m->magic == RAMPART_XDP_META_MAGIC;
+	const int has_meta =
+		(void *)m + RAMPART_XDP_META_V1_SIZE <= data && m->magic == RAMPART_XDP_META_MAGIC;
 
 	record(data, (void *)(long)ctx->data_end, has_meta);
 	if (verdict != PROBE_GO_ON)

@@ -42,7 +42,8 @@ int tc_meta_reader(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	__u32 key = NO_META;
 
-	if ((void *)(m + 1) <= data && m->magic == RAMPART_XDP_META_MAGIC)
+	/* The firewall's fields: in any meta, whole or of the first layout. */
+	if ((void *)m + RAMPART_XDP_META_V1_SIZE <= data && m->magic == RAMPART_XDP_META_MAGIC)
 		key = m->rule_id;
 	__u64 one = 1, *v = bpf_map_lookup_elem(&meta_seen, &key);
 

@@ -6,6 +6,7 @@
 #include <linux/bpf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -167,12 +168,22 @@ void FirewallProgram::swap_in(const sdk::ProgramImage& base) {
 
 XdpRunResult FirewallProgram::run(const std::vector<uint8_t>& frame, uint32_t repeat,
                                   bool classifier_only) {
+  return run_with_meta({}, frame, repeat, classifier_only);
+}
+
+XdpRunResult FirewallProgram::run_with_meta(const std::vector<uint8_t>& meta,
+                                            const std::vector<uint8_t>& frame, uint32_t repeat,
+                                            bool classifier_only) {
   XdpRunResult r;
-  r.out.resize(frame.size() + 256);
+  // In: the metadata, then the frame (ctx_in.data: where the frame begins).
+  std::vector<uint8_t> in = meta;
+  in.insert(in.end(), frame.begin(), frame.end());
+  r.out.resize(in.size() + 256);
   xdp_md ctx_in{}, ctx_out{};
-  ctx_in.data_end = static_cast<uint32_t>(frame.size());
-  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = r.out.data(),
-              .data_size_in = static_cast<uint32_t>(frame.size()),
+  ctx_in.data = static_cast<uint32_t>(meta.size());
+  ctx_in.data_end = static_cast<uint32_t>(in.size());
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.data(), .data_out = r.out.data(),
+              .data_size_in = static_cast<uint32_t>(in.size()),
               .data_size_out = static_cast<uint32_t>(r.out.size()), .ctx_in = &ctx_in,
               .ctx_out = &ctx_out, .ctx_size_in = sizeof(ctx_in), .ctx_size_out = sizeof(ctx_out),
               .repeat = static_cast<int>(repeat));
@@ -182,8 +193,9 @@ XdpRunResult FirewallProgram::run(const std::vector<uint8_t>& frame, uint32_t re
   r.duration_ns = opts.duration;
   r.out.resize(opts.data_size_out);
   // Output starts at data_meta; ctx_out.data is where the frame begins.
-  if (ctx_out.data >= sizeof(rampart_xdp_meta)) {
-    std::memcpy(&r.meta, r.out.data() + ctx_out.data - sizeof(rampart_xdp_meta), sizeof r.meta);
+  r.meta_size = ctx_out.data;
+  if (r.meta_size >= RAMPART_XDP_META_V1_SIZE) {
+    std::memcpy(&r.meta, r.out.data(), std::min<size_t>(r.meta_size, sizeof r.meta));
     r.has_meta = r.meta.magic == RAMPART_XDP_META_MAGIC;
   }
   return r;

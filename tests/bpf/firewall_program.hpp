@@ -29,7 +29,8 @@ struct XdpRunResult {
   uint32_t action = 0;  // XDP_*
   std::vector<uint8_t> out;
   bool has_meta = false;
-  rampart_xdp_meta meta{};
+  rampart_xdp_meta meta{};  // the fields meta_size covers; the rest zero
+  uint32_t meta_size = 0;   // bytes from data_meta to data
   uint32_t duration_ns = 0;
 };
 
@@ -64,6 +65,9 @@ class FirewallProgram {
   // Runs one frame through the root (or the firewall's stage alone).
   XdpRunResult run(const std::vector<uint8_t>& frame, uint32_t repeat = 1,
                    bool classifier_only = false);
+  // The same with `meta` in front of the frame (as a stage before left it).
+  XdpRunResult run_with_meta(const std::vector<uint8_t>& meta, const std::vector<uint8_t>& frame,
+                             uint32_t repeat = 1, bool classifier_only = false);
 
   // Verdict events a second per CPU in the rule sets installed from now
   // on (the setting event_rate); 0, the default here: every one.

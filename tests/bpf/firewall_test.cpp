@@ -106,6 +106,69 @@ TEST_F(Firewall, PassWritesMetadataForLaterStages) {
   EXPECT_FALSE(res.meta.flags & RAMPART_META_MATCHED);
 }
 
+// The metadata through rampart/bpf/meta.h: made whole where the packet
+// has none, grown from the first layout (a firewall of before the rate
+// limit fields), kept where a stage wrote the whole meta, and put in front
+// of metadata that is not ours.
+TEST_F(Firewall, TheMetadataIsWholeWhateverTheStageBeforeLeft) {
+  FirewallProgram fw;
+  Rule r = rule(42, Action::allow);
+  r.protocol = 6;
+  fw.install({r});
+  const auto frame = PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").tcp(5555, 443).build();
+  auto bytes = [](const rampart_xdp_meta& m, size_t n) {
+    std::vector<uint8_t> b(n);
+    std::memcpy(b.data(), &m, n);
+    return b;
+  };
+
+  auto res = fw.run(frame);
+  EXPECT_EQ(res.meta_size, sizeof(rampart_xdp_meta));
+  ASSERT_TRUE(res.has_meta);
+  EXPECT_EQ(res.meta.rule_id, 42u);
+  EXPECT_FALSE(res.meta.flags & RAMPART_META_NO_FIREWALL);
+  EXPECT_EQ(res.meta.rl_verdict, RAMPART_META_RL_NONE);
+  EXPECT_EQ(res.meta.rl_policy, 0u);
+
+  rampart_xdp_meta old{};
+  old.magic = RAMPART_XDP_META_MAGIC;
+  old.rule_id = 7;
+  old.flags = RAMPART_META_LOGGED;
+  old.status = 3;
+  res = fw.run_with_meta(bytes(old, RAMPART_XDP_META_V1_SIZE), frame);
+  EXPECT_EQ(res.action, XDP_PASS);
+  EXPECT_EQ(res.meta_size, sizeof(rampart_xdp_meta)) << "grown from the first layout";
+  ASSERT_TRUE(res.has_meta);
+  EXPECT_EQ(res.meta.rule_id, 42u) << "the firewall's own verdict";
+  EXPECT_EQ(res.meta.flags, RAMPART_META_MATCHED);
+  EXPECT_EQ(res.meta.rl_verdict, RAMPART_META_RL_NONE);
+  EXPECT_EQ(res.meta.reserved, 0u);
+  EXPECT_EQ(std::vector<uint8_t>(res.out.begin() + res.meta_size, res.out.end()), frame);
+
+  rampart_xdp_meta whole{};
+  whole.magic = RAMPART_XDP_META_MAGIC;
+  whole.flags = RAMPART_META_NO_FIREWALL;
+  whole.rl_policy = 9;
+  whole.rl_verdict = RAMPART_META_RL_OVER;
+  res = fw.run_with_meta(bytes(whole, sizeof whole), frame);
+  EXPECT_EQ(res.meta_size, sizeof(rampart_xdp_meta)) << "kept, not grown";
+  ASSERT_TRUE(res.has_meta);
+  EXPECT_EQ(res.meta.rule_id, 42u);
+  EXPECT_EQ(res.meta.flags, RAMPART_META_MATCHED) << "judged by a firewall after all";
+  EXPECT_EQ(res.meta.rl_policy, 9u) << "another stage's fields stay";
+  EXPECT_EQ(res.meta.rl_verdict, RAMPART_META_RL_OVER);
+
+  const std::vector<uint8_t> foreign = {1, 2, 3, 4, 5, 6, 7, 8};
+  res = fw.run_with_meta(foreign, frame);
+  EXPECT_EQ(res.meta_size, sizeof(rampart_xdp_meta) + foreign.size());
+  ASSERT_TRUE(res.has_meta) << "ours in front";
+  EXPECT_EQ(res.meta.rule_id, 42u);
+  EXPECT_EQ(std::vector<uint8_t>(res.out.begin() + sizeof(rampart_xdp_meta),
+                                 res.out.begin() + res.meta_size),
+            foreign)
+      << "theirs behind it, untouched";
+}
+
 TEST_F(Firewall, EveryMatchFieldSelectsOnlyItsPackets) {
   struct Case {
     const char* name;

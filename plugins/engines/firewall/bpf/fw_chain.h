@@ -8,19 +8,20 @@
 #define RAMPART_FW_CHAIN_H
 
 #include "fw_maps.h"
+#include "rampart/bpf/meta.h"
 
-/* Metadata for TC and later stages, then the next stage if one is loaded. */
+/* Metadata for TC and later stages (the firewall's fields; a later
+ * stage's stay as they are), then the next stage if one is loaded. */
 static __always_inline int pass(struct xdp_md* ctx, __u32 rule_id, __u16 flags, __u16 status) {
-  count(RAMPART_FW_STAT_PASSED);
-  if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct rampart_xdp_meta)) == 0) {
-    struct rampart_xdp_meta* m = (void*)(long)ctx->data_meta;
+  int created;
+  struct rampart_xdp_meta* m;
 
-    if ((void*)(m + 1) <= (void*)(long)ctx->data) {
-      m->magic = RAMPART_XDP_META_MAGIC;
-      m->rule_id = rule_id;
-      m->flags = flags;
-      m->status = status;
-    }
+  count(RAMPART_FW_STAT_PASSED);
+  m = rampart_xdp_meta_get(ctx, &created);
+  if (m) {
+    m->rule_id = rule_id;
+    m->flags = flags;
+    m->status = status;
   }
   return rampart_xdp_next(ctx);
 }
