@@ -65,6 +65,12 @@ static __always_inline void record(void *data, void *data_end, int has_meta)
 
 	if (hits)
 		*hits += 1;
+	/* Entry 3: two a packet (exports from an entry other than 0). */
+	__u32 three = 3;
+	__u64 *twice = bpf_map_lookup_elem(&probe_hits, &three);
+
+	if (twice)
+		*twice += 2;
 	__u8 *trail = data + ((len - 16) & 0xfff);
 
 	if (len >= 16 && (void *)(trail + 16) <= data_end) {

@@ -1277,15 +1277,16 @@ void Datapath::export_counters(CounterExport desc) {
   uint32_t len = sizeof info;
   if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
     throw BpfError("no persistent map " + desc.map + " of plugin " + desc.owner);
+  const uint64_t end = uint64_t{desc.first} + desc.names.size();
   if ((info.type != BPF_MAP_TYPE_ARRAY && info.type != BPF_MAP_TYPE_PERCPU_ARRAY) ||
-      info.value_size != 8 || info.max_entries < desc.names.size()) {
-    throw BpfError("map " + desc.map + " is not a u64 array of " +
-                   std::to_string(desc.names.size()) + " entries");
+      info.value_size != 8 || info.max_entries < end) {
+    throw BpfError("map " + desc.map + " is not a u64 array of " + std::to_string(end) +
+                   " entries");
   }
   std::erase_if(exports_, [&](const CounterExport& e) {
     return e.owner == desc.owner && e.metric == desc.metric && e.status == desc.status;
   });
-  exports_.push_back(std::move(desc));
+  if (!desc.names.empty()) exports_.push_back(std::move(desc));  // none: withdrawn
 }
 
 void Datapath::forget_exports(const std::string& owner) {

@@ -199,8 +199,10 @@ class Datapath {
   int owned_map_fd(const std::string& owner, const std::string& name) const;
   // The owner's persistent ring buffers, name -> fd.
   std::vector<std::pair<std::string, int>> owned_rings(const std::string& owner) const;
-  // Kernel counters as metrics. Throws BpfError if the map is not one of
-  // the owner's persistent u64 arrays with that many entries.
+  // Kernel counters as metrics (again with the same owner, metric and
+  // status: replaced; with no names: withdrawn). Throws BpfError if the map
+  // is not one of the owner's persistent u64 arrays holding entries
+  // first..first+names-1.
   void export_counters(CounterExport desc);
   void forget_exports(const std::string& owner);
   std::vector<CounterValues> counters() const;

@@ -281,6 +281,11 @@ rampart_status PluginInstance::counters_export(const rampart_counter_export* des
   e.help = d.help;
   e.label = d.label;
   e.status = d.status ? d.status : id();
+  if (RAMPART_HAS_FIELD(&d, rampart_counter_export, reserved)) {
+    if (d.reserved != 0)
+      return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "counters_export: reserved is not zero");
+    e.first = d.first;
+  }
   for (size_t i = 0; i < d.label_count; ++i) {
     if (!d.labels[i].name || !d.labels[i].value)
       return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "counters_export: a label is missing");

@@ -604,6 +604,58 @@ TEST_F(DatapathTest, APluginsRingReachesThatPluginAloneAndItsCountersBecomeMetri
   EXPECT_TRUE(run(xdp, true).trail.empty()) << "and its stage";
 }
 
+// ABI 1.11: an export names entries from `first` on (the probe counts
+// two a packet in entry 3); past the map's end it is refused, and an
+// export again with no names withdraws it.
+TEST_F(DatapathTest, CountersExportFromAnyEntryAndCanBeWithdrawn) {
+  Datapath dp(options());
+  dp.start();
+  Core core(dp, 2);
+  {
+    rampart::plugin_host::PluginManager pm(*core.services);
+    discover_engines(pm);
+    pm.start(rampart::config::load_string(
+        "plugins:\n  good_engine: {stage: probe, probe_id: 9, export_counters: true, "
+        "export_first: 3}\n",
+        "t.yaml"));
+    ASSERT_EQ(pm.running(), 1u) << log_.dump();
+    const int xdp = root_fd(dp, "xdp_root");
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(run(xdp, true).trail, std::vector<uint8_t>{9});
+    auto exported = dp.counters();
+    std::erase_if(exported, [](const auto& c) { return c.desc.owner != "good_engine"; });
+    ASSERT_EQ(exported.size(), 1u);
+    EXPECT_EQ(exported[0].desc.first, 3u);
+    EXPECT_EQ(exported[0].values, std::vector<uint64_t>{6}) << "entry 3, not entry 0's 3";
+    pm.stop_all();
+  }
+  {
+    rampart::plugin_host::PluginManager pm(*core.services);
+    discover_engines(pm);
+    pm.start(rampart::config::load_string(
+        "plugins:\n  good_engine: {stage: probe, export_counters: true, export_first: 3, "
+        "export_names: 2}\n",
+        "t.yaml"));
+    std::string error = "(not started)";
+    for (const auto& st : pm.status())
+      if (st.id == "good_engine") error = st.error;
+    EXPECT_NE(error.find("map probe_hits is not a u64 array of 5 entries"), std::string::npos)
+        << error;
+    pm.stop_all();
+  }
+  {
+    rampart::plugin_host::PluginManager pm(*core.services);
+    discover_engines(pm);
+    pm.start(rampart::config::load_string(
+        "plugins:\n  good_engine: {stage: probe, export_counters: true, export_withdraw: true}\n",
+        "t.yaml"));
+    ASSERT_EQ(pm.running(), 1u) << log_.dump();
+    ASSERT_TRUE(log_.wait_for("export withdrawn", 1)) << log_.dump();
+    for (const auto& c : dp.counters())
+      EXPECT_NE(c.desc.owner, "good_engine") << "withdrawn: " << c.desc.metric;
+    pm.stop_all();
+  }
+}
+
 // What a sink was handed: each batch's records (probe id, kernel time).
 class BatchSink : public rampart::runtime::EventSink {
  public:

@@ -127,17 +127,20 @@ class TestEngine {
   void validate(const Config& cfg) {
     if (cfg.get<bool>("reject", false))
       throw Error(RAMPART_ERR_INVALID_ARGUMENT, "reject: true is refused");
-    cfg.allow_only(
-        "",
-        {"value",          "reject",         "fail_reload",      "tick_ms",         "alert_on_tick",
-         "throw_on_tick",  "throw_on_event", "open_map",         "map_value_size",  "publish_names",
-         "alert_on_event", "timer_race",     "map_probe",        "stage",           "stage_hook",
-         "stage_priority", "probe_id",       "keep_on_exit",     "export_counters", "keyless_probe",
-         "export_metric",  "event_source",   "stamp_source",     "log_batches",
+    cfg.allow_only("", {"value",           "reject",         "fail_reload",
+                        "tick_ms",         "alert_on_tick",  "throw_on_tick",
+                        "throw_on_event",  "open_map",       "map_value_size",
+                        "publish_names",   "alert_on_event", "timer_race",
+                        "map_probe",       "stage",          "stage_hook",
+                        "stage_priority",  "probe_id",       "keep_on_exit",
+                        "export_counters", "keyless_probe",  "export_metric",
+                        "event_source",    "stamp_source",   "log_batches",
+                        "export_first",    "export_names",   "export_withdraw",
 #ifdef TEST_FAULTS
-         "crash_on_tick",  "crash_on_event", "overflow_on_tick", "stall_stop_ms"
+                        "crash_on_tick",   "crash_on_event", "overflow_on_tick",
+                        "stall_stop_ms"
 #endif
-        });
+                       });
   }
 
   void reload(const Config& cfg) {
@@ -292,8 +295,15 @@ class TestEngine {
     if (keyless_probe_) probe_keyless();
     host_.info("lifecycle: stage installed " + stage_);
     if (export_counters_) {
+      std::vector<std::string> names{"packets"};
+      for (uint32_t i = 1; i < export_names_; ++i) names.push_back("packets_" + std::to_string(i));
       host_.export_counters("probe_hits", export_metric_.c_str(), "Packets the test probe saw",
-                            {{"probe", stage_}}, "slot", {"packets"}, "test_probe");
+                            {{"probe", stage_}}, "slot", names, "test_probe", export_first_);
+      if (export_withdraw_) {  // and taken back: no names
+        host_.export_counters("probe_hits", export_metric_.c_str(), "Packets the test probe saw",
+                              {{"probe", stage_}}, "slot", {}, "test_probe", export_first_);
+        host_.info("export withdrawn");
+      }
     }
   }
 
@@ -354,6 +364,9 @@ class TestEngine {
     export_counters_ = cfg.get<bool>("export_counters", false);
     keyless_probe_ = cfg.get<bool>("keyless_probe", false);
     export_metric_ = cfg.get<std::string>("export_metric", "rampart_test_probe_packets_total");
+    export_first_ = cfg.get<uint32_t>("export_first", 0);
+    export_names_ = cfg.get<uint32_t>("export_names", 1);
+    export_withdraw_ = cfg.get<bool>("export_withdraw", false);
     event_source_ = cfg.get<std::string>("event_source", "");
     stamp_source_ = cfg.get<uint32_t>("stamp_source", 0);
     log_batches_ = cfg.get<bool>("log_batches", false);
@@ -374,6 +387,8 @@ class TestEngine {
   std::atomic<bool> alert_on_event_{false};
   bool timer_race_ = false, map_probe_ = false;
   std::string stage_, stage_hook_, export_metric_, event_source_;
+  uint32_t export_first_ = 0, export_names_ = 1;
+  bool export_withdraw_ = false;
   uint32_t probe_source_ = 0, stamp_source_ = 0;
   std::atomic<bool> log_batches_{false};  // read by on_events while a reload writes it
   int32_t stage_priority_ = 500;

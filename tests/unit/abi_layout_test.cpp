@@ -179,6 +179,8 @@ FROZEN(rampart_counter_export, label_count, 40);
 FROZEN(rampart_counter_export, label, 48);
 FROZEN(rampart_counter_export, names, 56);
 FROZEN(rampart_counter_export, status, 64);
+FROZEN(rampart_counter_export, first, 72);
+FROZEN(rampart_counter_export, reserved, 76);
 
 FROZEN(rampart_event, struct_size, 0);
 FROZEN(rampart_event, source, 4);

@@ -114,4 +114,43 @@ TEST(SdkEntry, DescriptorCarriesTheDeclaredSecretSettings) {
       << "a class without kSecretSettings declares nothing (the host then redacts it all)";
 }
 
+// ABI 1.11: an export from an entry other than 0 is refused on an older
+// host, which reads no `first` and would export entries from 0; from 0 it
+// goes through as before, and a host of 1.11 gets `first`.
+const rampart_counter_export* g_exported = nullptr;
+uint32_t g_first = 0;
+rampart_status record_export(rampart_host_ctx*, const rampart_counter_export* d) {
+  g_exported = d;
+  g_first = d->first;
+  return RAMPART_OK;
+}
+const char* no_error() { return ""; }
+
+TEST(SdkHost, ACounterExportFromAnEntryNeedsAHostThatReadsIt) {
+  rampart_host_api api{};
+  api.struct_size = sizeof api;
+  api.abi_major = 1;
+  api.abi_minor = 10;
+  api.last_error = &no_error;
+  api.counters_export = &record_export;
+  const Host host(&api);
+  auto exp = [&](uint32_t first) {
+    g_exported = nullptr;
+    host.export_counters("m", "rampart_x_total", "X", {}, "slot", {"a"}, "x", first);
+  };
+  try {
+    exp(3);
+    ADD_FAILURE() << "a 1.10 host was handed an export it would read from entry 0";
+  } catch (const rampart::sdk::Error& e) {
+    EXPECT_EQ(e.status(), RAMPART_ERR_UNSUPPORTED);
+    EXPECT_NE(std::string(e.what()).find("host ABI 1.10"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(g_exported, nullptr);
+  exp(0);
+  EXPECT_NE(g_exported, nullptr) << "from entry 0 any host will do";
+  api.abi_minor = 11;
+  exp(3);
+  EXPECT_EQ(g_first, 3u);
+}
+
 }  // namespace

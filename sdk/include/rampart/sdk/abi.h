@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define RAMPART_ABI_MAJOR 1
-#define RAMPART_ABI_MINOR 10
+#define RAMPART_ABI_MINOR 11
 
 /* Name of the one symbol every plugin exports. */
 #define RAMPART_PLUGIN_ENTRY_SYMBOL "rampart_plugin_entry"
@@ -266,7 +266,10 @@ typedef struct rampart_map_info {
   uint32_t percpu; /* 1: a value per CPU */
 } rampart_map_info;
 
-/* ABI 1.5: kernel counters a plugin exports as metrics (counters_export). */
+/* ABI 1.5: kernel counters a plugin exports as metrics (counters_export).
+ * ABI 1.11: from any entry (`first`), so one map holds the counters of
+ * many exports (one per policy, say); count 0 withdraws the export of the
+ * same metric and status key. */
 typedef struct rampart_counter_export {
   uint32_t struct_size;
   uint32_t count;     /* entries 0..count-1, named by names[] */
@@ -278,6 +281,9 @@ typedef struct rampart_counter_export {
   const char* label;        /* the label whose value names each entry */
   const char* const* names; /* count names */
   const char* status;       /* key of the entries in GET /api/v1/ebpf "counters" */
+  /* ---- ABI 1.11 ---- */
+  uint32_t first;    /* the entry names[0] names: entries first..first+count-1 */
+  uint32_t reserved; /* zero */
 } rampart_counter_export;
 
 /* ABI 1.1: the contents of one map of a program instance. */

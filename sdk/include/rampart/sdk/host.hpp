@@ -180,14 +180,18 @@ class Host {
     return api_->grace_passed(api_->ctx, ticket, wait ? 1 : 0) == 1;
   }
 
-  // ABI 1.5: entries 0..names.size()-1 of one of this plugin's persistent
-  // u64 array maps, published as the counter family `metric` with `label`
-  // naming each entry (and in GET /api/v1/ebpf under `status`).
+  // ABI 1.5: entries first..first+names.size()-1 (`first` ABI 1.11) of one
+  // of this plugin's persistent u64 array maps, published as the counter
+  // family `metric` with `label` naming each entry (and in GET
+  // /api/v1/ebpf under `status`); no names withdraws the export.
   void export_counters(const char* map, const char* metric, const char* help,
                        const std::vector<std::pair<std::string, std::string>>& labels,
-                       const char* label, const std::vector<std::string>& names,
-                       const char* status) const {
+                       const char* label, const std::vector<std::string>& names, const char* status,
+                       uint32_t first = 0) const {
     require_field(RAMPART_HAS_FIELD(api_, rampart_host_api, counters_export), "counters_export");
+    // An older host reads no `first` and would export entries from 0.
+    if (first != 0 && (api_->abi_major != 1 || api_->abi_minor < 11))
+      require_field(false, "counters_export from an entry other than 0 (ABI 1.11)");
     std::vector<rampart_label> ls;
     for (const auto& [k, v] : labels) ls.push_back({k.c_str(), v.c_str()});
     std::vector<const char*> ns;
@@ -203,6 +207,7 @@ class Host {
     d.label = label;
     d.names = ns.data();
     d.status = status;
+    d.first = first;
     check(api_->counters_export(api_->ctx, &d));
   }
 
