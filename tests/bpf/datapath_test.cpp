@@ -134,6 +134,22 @@ void discover_engines(rampart::plugin_host::PluginManager& pm) {
       {rampart::test::variant_dir("good_engine"), rampart::test::variant_dir("secret_engine")});
 }
 
+// The test engines found and started with `yaml` as the config.
+std::unique_ptr<rampart::plugin_host::PluginManager> start_engines(const Core& core,
+                                                                   const std::string& yaml) {
+  auto pm = std::make_unique<rampart::plugin_host::PluginManager>(*core.services);
+  discover_engines(*pm);
+  pm->start(rampart::config::load_string(yaml, "t.yaml"));
+  return pm;
+}
+
+// The counter exports of one plugin.
+std::vector<rampart::bpf::CounterValues> exports_of(const Datapath& dp, const std::string& owner) {
+  auto exported = dp.counters();
+  std::erase_if(exported, [&](const auto& c) { return c.desc.owner != owner; });
+  return exported;
+}
+
 int root_fd(const Datapath& dp, const std::string& name) {
   for (const auto& [n, fd] : dp.programs()) {
     if (n == name) return fd;
@@ -580,12 +596,11 @@ TEST_F(DatapathTest, APluginsRingReachesThatPluginAloneAndItsCountersBecomeMetri
   Datapath dp(options());
   dp.start();
   Core core(dp, 2);
-  rampart::plugin_host::PluginManager pm(*core.services);
-  discover_engines(pm);
-  pm.start(rampart::config::load_string(
-      "plugins:\n  good_engine: {stage: probe, probe_id: 9, export_counters: true}\n"
-      "  secret_engine: {}\n",
-      "t.yaml"));
+  const auto engines =
+      start_engines(core,
+                    "plugins:\n  good_engine: {stage: probe, probe_id: 9, export_counters: true}\n"
+                    "  secret_engine: {}\n");
+  auto& pm = *engines;
   ASSERT_EQ(pm.running(), 2u) << log_.dump();
   const int xdp = root_fd(dp, "xdp_root");
   for (int i = 0; i < 3; ++i) EXPECT_EQ(run(xdp, true).trail, std::vector<uint8_t>{9});
@@ -593,8 +608,7 @@ TEST_F(DatapathTest, APluginsRingReachesThatPluginAloneAndItsCountersBecomeMetri
   // Both engines subscribe to the same sources; only the owner hears its ring.
   EXPECT_EQ(log_.count("[good_engine] probe event id=9"), 3u) << log_.dump();
   EXPECT_EQ(log_.count("[secret_engine] probe event"), 0u) << log_.dump();
-  auto exported = dp.counters();
-  std::erase_if(exported, [](const auto& c) { return c.desc.owner != "good_engine"; });
+  const auto exported = exports_of(dp, "good_engine");
   ASSERT_EQ(exported.size(), 1u);
   EXPECT_EQ(exported[0].desc.metric, "rampart_test_probe_packets_total");
   EXPECT_EQ(exported[0].values, std::vector<uint64_t>{3});
@@ -612,48 +626,36 @@ TEST_F(DatapathTest, CountersExportFromAnyEntryAndCanBeWithdrawn) {
   dp.start();
   Core core(dp, 2);
   {
-    rampart::plugin_host::PluginManager pm(*core.services);
-    discover_engines(pm);
-    pm.start(rampart::config::load_string(
-        "plugins:\n  good_engine: {stage: probe, probe_id: 9, export_counters: true, "
-        "export_first: 3}\n",
-        "t.yaml"));
-    ASSERT_EQ(pm.running(), 1u) << log_.dump();
+    const auto pm = start_engines(core,
+                                  "plugins:\n  good_engine: {stage: probe, probe_id: 9, "
+                                  "export_counters: true, export_first: 3}\n");
+    ASSERT_EQ(pm->running(), 1u) << log_.dump();
     const int xdp = root_fd(dp, "xdp_root");
     for (int i = 0; i < 3; ++i) EXPECT_EQ(run(xdp, true).trail, std::vector<uint8_t>{9});
-    auto exported = dp.counters();
-    std::erase_if(exported, [](const auto& c) { return c.desc.owner != "good_engine"; });
+    const auto exported = exports_of(dp, "good_engine");
     ASSERT_EQ(exported.size(), 1u);
     EXPECT_EQ(exported[0].desc.first, 3u);
     EXPECT_EQ(exported[0].values, std::vector<uint64_t>{6}) << "entry 3, not entry 0's 3";
-    pm.stop_all();
+    pm->stop_all();
   }
   {
-    rampart::plugin_host::PluginManager pm(*core.services);
-    discover_engines(pm);
-    pm.start(rampart::config::load_string(
-        "plugins:\n  good_engine: {stage: probe, export_counters: true, export_first: 3, "
-        "export_names: 2}\n",
-        "t.yaml"));
+    const auto pm = start_engines(core,
+                                  "plugins:\n  good_engine: {stage: probe, export_counters: true, "
+                                  "export_first: 3, export_names: 2}\n");
     std::string error = "(not started)";
-    for (const auto& st : pm.status())
+    for (const auto& st : pm->status())
       if (st.id == "good_engine") error = st.error;
     EXPECT_NE(error.find("map probe_hits is not a u64 array of 5 entries"), std::string::npos)
         << error;
-    pm.stop_all();
+    pm->stop_all();
   }
-  {
-    rampart::plugin_host::PluginManager pm(*core.services);
-    discover_engines(pm);
-    pm.start(rampart::config::load_string(
-        "plugins:\n  good_engine: {stage: probe, export_counters: true, export_withdraw: true}\n",
-        "t.yaml"));
-    ASSERT_EQ(pm.running(), 1u) << log_.dump();
-    ASSERT_TRUE(log_.wait_for("export withdrawn", 1)) << log_.dump();
-    for (const auto& c : dp.counters())
-      EXPECT_NE(c.desc.owner, "good_engine") << "withdrawn: " << c.desc.metric;
-    pm.stop_all();
-  }
+  const auto pm = start_engines(
+      core,
+      "plugins:\n  good_engine: {stage: probe, export_counters: true, export_withdraw: true}\n");
+  ASSERT_EQ(pm->running(), 1u) << log_.dump();
+  ASSERT_TRUE(log_.wait_for("export withdrawn", 1)) << log_.dump();
+  EXPECT_TRUE(exports_of(dp, "good_engine").empty()) << "withdrawn";
+  pm->stop_all();
 }
 
 // What a sink was handed: each batch's records (probe id, kernel time).
