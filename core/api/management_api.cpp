@@ -779,6 +779,8 @@ void in_halves(size_t n, const Fn& fn) {
   second.get();
 }
 
+namespace {
+
 // An import's rules, each read by `element(i, parser, object)` (object
 // left null: not a JSON object; false: unreadable, nothing is read),
 // checked against the schema and written out, with the ids the import
@@ -786,8 +788,6 @@ void in_halves(size_t n, const Fn& fn) {
 // stored (`stored_max`). `bad`: the first error in the array's order. A rule
 // that gives its id is checked and written out as it is read (the split
 // path frees it then); the others once every id is known.
-namespace {
-
 struct ImportRead {
   std::vector<store::StoredRule> rules;
   std::optional<Response> bad;
@@ -900,10 +900,9 @@ Response ManagementApi::replace(const std::string& domain, const Request& req) {
         },
         stored_max, *schema);
   }
-  Object::Ptr whole;
   if (!read) {
     std::string why;
-    whole = object_of(req.body, why);
+    const Object::Ptr whole = object_of(req.body, why);
     if (!whole) return error(400, "invalid rules", why);
     if (!whole->has("rules") || !whole->isArray("rules"))
       return error(400, "invalid rules", "expected {\"rules\": [...]}", "rules");

@@ -832,14 +832,13 @@ class FirewallEngine {
         std::max<uint32_t>(tables.positions(), static_cast<uint32_t>(installed_ids_.size()));
     auto held = [&](uint32_t p) { return p < installed_ids_.size() ? installed_ids_[p] : 0u; };
     std::vector<uint32_t> changed;  // ascending
+    auto consider = [&](uint32_t p) {
+      if (p < n && held(p) != tables.id_at(p)) changed.push_back(p);
+    };
     if (moved) {
-      for (uint32_t p : *moved) {
-        if (p < n && held(p) != tables.id_at(p)) changed.push_back(p);
-      }
+      for (uint32_t p : *moved) consider(p);
     } else {
-      for (uint32_t p = 0; p < n; ++p) {
-        if (held(p) != tables.id_at(p)) changed.push_back(p);
-      }
+      for (uint32_t p = 0; p < n; ++p) consider(p);
     }
     if (base_.size() < n) base_.resize(n, 0);
     std::vector<uint32_t> gone;
@@ -858,12 +857,9 @@ class FirewallEngine {
       }
     }
     for (uint32_t id : gone) hits_before_.erase(id);  // the rule is gone: so are its hits
-    if (!moved) {
-      installed_ids_.assign(tables.positions(), 0);  // by position, 0 for a hole
-      for (uint32_t p = 0; p < tables.positions(); ++p) installed_ids_[p] = tables.id_at(p);
-    } else {
-      installed_ids_.resize(tables.positions(), 0);
-      for (uint32_t p : changed) installed_ids_[p] = tables.id_at(p);
+    installed_ids_.resize(tables.positions(), 0);     // by position, 0 for a hole
+    for (uint32_t p : changed) {
+      if (p < installed_ids_.size()) installed_ids_[p] = tables.id_at(p);
     }
   }
 

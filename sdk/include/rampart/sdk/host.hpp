@@ -190,8 +190,8 @@ class Host {
                        uint32_t first = 0) const {
     require_field(RAMPART_HAS_FIELD(api_, rampart_host_api, counters_export), "counters_export");
     // An older host reads no `first` and would export entries from 0.
-    if (first != 0 && (api_->abi_major != 1 || api_->abi_minor < 11))
-      require_field(false, "counters_export from an entry other than 0 (ABI 1.11)");
+    if (first != 0)
+      require_field(api_->abi_minor >= 11, "counters_export from an entry other than 0 (ABI 1.11)");
     std::vector<rampart_label> ls;
     for (const auto& [k, v] : labels) ls.push_back({k.c_str(), v.c_str()});
     std::vector<const char*> ns;
