@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "rule.hpp"
 
-#include <arpa/inet.h>
-
 #include <charconv>
 
 #include "control_chars.hpp"
@@ -36,19 +34,6 @@ std::string upper(std::string_view s) {
 
 }  // namespace
 
-bool Cidr::contains(const Cidr& o) const {
-  if (family != o.family || prefix_len > o.prefix_len) return false;
-  const int full = prefix_len / 8, rest = prefix_len % 8;
-  for (int i = 0; i < full; ++i) {
-    if (addr[i] != o.addr[i]) return false;
-  }
-  if (rest) {
-    const uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest));
-    if ((addr[full] & mask) != (o.addr[full] & mask)) return false;
-  }
-  return true;
-}
-
 std::optional<Action> parse_action(std::string_view s, std::string& error) {
   if (!free_of_control_chars(s, error)) return std::nullopt;
   if (s == "allow") return Action::allow;
@@ -68,41 +53,6 @@ std::optional<int> parse_protocol(std::string_view s, std::string& error) {
   if (s == "icmpv6") return 58;
   error = "expected tcp, udp, icmp, icmpv6 or any, got '" + std::string(s) + "'";
   return std::nullopt;
-}
-
-std::optional<Cidr> parse_cidr(std::string_view s, std::string& error) {
-  if (!free_of_control_chars(s, error)) return std::nullopt;
-  const auto slash = s.find('/');
-  const std::string ip(s.substr(0, slash));
-  Cidr c;
-  if (inet_pton(AF_INET, ip.c_str(), c.addr.data()) == 1) {
-    c.family = 4;
-  } else if (inet_pton(AF_INET6, ip.c_str(), c.addr.data()) == 1) {
-    c.family = 6;
-  } else {
-    error = "'" + std::string(s) + "' is not an IPv4 or IPv6 address or CIDR";
-    return std::nullopt;
-  }
-  const unsigned max = c.family == 4 ? 32 : 128;
-  unsigned len = max;
-  if (slash != std::string_view::npos && (!parse_uint(s.substr(slash + 1), len) || len > max)) {
-    error = "'" + std::string(s) + "': prefix length must be 0-" + std::to_string(max);
-    return std::nullopt;
-  }
-  c.prefix_len = static_cast<uint8_t>(len);
-  // Host bits set (10.1.2.3/8) are an operator error worth reporting.
-  for (unsigned bit = len; bit < max; ++bit) {
-    if (c.addr[bit / 8] & (0x80 >> (bit % 8))) {
-      error = "'" + std::string(s) + "' has host bits set (did you mean " + format_cidr([&] {
-                Cidr m = c;
-                for (unsigned b = len; b < max; ++b) m.addr[b / 8] &= ~(0x80 >> (b % 8));
-                return m;
-              }()) +
-              "?)";
-      return std::nullopt;
-    }
-  }
-  return c;
 }
 
 std::optional<PortRange> parse_ports(std::string_view s, std::string& error) {
@@ -193,12 +143,6 @@ std::string protocol_name(int p) {
       return "icmpv6";
   }
   return std::to_string(p);
-}
-
-std::string format_cidr(const Cidr& c) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  inet_ntop(c.family == 4 ? AF_INET : AF_INET6, c.addr.data(), buf, sizeof buf);
-  return std::string(buf) + "/" + std::to_string(c.prefix_len);
 }
 
 std::string format_ports(const PortRange& p) {

@@ -11,18 +11,16 @@
 #include <string>
 #include <string_view>
 
+#include "cidr.hpp"
+
 namespace rampart::firewall {
 
 enum class Action : uint8_t { allow = 0, deny = 1, log = 2, reject = 3 };
 
-struct Cidr {
-  uint8_t family = 4;              // 4 or 6
-  std::array<uint8_t, 16> addr{};  // network order, host bits zero
-  uint8_t prefix_len = 0;
-
-  bool contains(const Cidr& other) const;  // same family and this ⊇ other
-  bool operator==(const Cidr&) const = default;
-};
+// Networks are the plugins' common type (plugins/common/cidr.hpp).
+using net::Cidr;
+using net::format_cidr;
+using net::parse_cidr;
 
 struct PortRange {
   uint16_t lo = 0;
@@ -58,7 +56,6 @@ struct Rule {
 // Control characters (NUL included) are refused by every one of them.
 std::optional<Action> parse_action(std::string_view s, std::string& error);
 std::optional<int> parse_protocol(std::string_view s, std::string& error);
-std::optional<Cidr> parse_cidr(std::string_view s, std::string& error);
 std::optional<PortRange> parse_ports(std::string_view s, std::string& error);
 std::optional<TcpFlags> parse_tcp_flags(std::string_view s, std::string& error);
 
@@ -77,7 +74,6 @@ struct AlertKind {
 };
 AlertKind alert_kind(Action a);
 std::string protocol_name(int protocol);
-std::string format_cidr(const Cidr& c);
 std::string format_ports(const PortRange& p);
 std::string format_tcp_flags(const TcpFlags& f);
 
