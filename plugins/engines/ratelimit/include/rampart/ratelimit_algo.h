@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The rate limit arithmetic, one copy compiled twice: into the kernel
+ * program (bpf/xdp_ratelimit.bpf.c) and into the engine's model of it
+ * (algo_model.hpp), which the tests hold the kernel to packet by packet.
+ * No helper calls and no maps here: the callers read the states.
+ *
+ * Time is cut into slots of a policy's period P (slot k = now / P) on the
+ * clock every CPU shares. A_k is what all CPUs admitted in slot k.
+ *   fixed window   admit while A_k < L
+ *   sliding window admit while A_{k-1} * (1 - f) + A_k < L  (f: the part of
+ *                  slot k gone)
+ *   token bucket   T_k = min(B, T_{k-1} + R_P - A_{k-1}) tokens at the start
+ *                  of slot k (R_P: refill per slot); admit while
+ *                  A_k + 1 <= min(B, T_k + R_P * f). Idle slots roll at once.
+ *   leaky bucket   the same meter seen from the other side: its level is
+ *                  B - T (a queue can't be kept in XDP, a meter can).
+ * Tokens are 24.8 fixed point.
+ *
+ * Each CPU decides from its own count plus `others`, the other CPUs'
+ * counts as it last read them (a merge), and writes only its own state.
+ * Within a slot the others' counts only grow, so a stale view can only
+ * admit too much, never deny wrongly: a CPU merges before it admits once
+ * its `check` (admits left) is spent, and a merge sets check to half the
+ * room left split between the CPUs active in the slot. A CPU that merged
+ * before others joined holds a share too big for the crowd it is now in:
+ * the merge that finds the crowd cuts every larger share (`poke`) to 0,
+ * so those CPUs merge before their next admit. Merges also run when a slot
+ * rolls, to sum the last slot and carry tokens on. Where several CPUs
+ * share a saturated source, each would merge on every packet its stale
+ * view says fits, only to learn it does not: a merge that denies holds
+ * the CPU's next RAMPART_RL_HOLD_DENIALS would-be admits to denials
+ * without a merge (the refill meanwhile goes to the other CPUs).
+ * docs/ratelimit.md states the bound and the error measured.
+ */
+#ifndef RAMPART_RATELIMIT_ALGO_H
+#define RAMPART_RATELIMIT_ALGO_H
+
+#include "rampart/ratelimit.h"
+
+#ifdef __bpf__
+#define RAMPART_RL_FN static __always_inline
+#else
+#define RAMPART_RL_FN static inline
+#endif
+
+RAMPART_RL_FN __u16 rampart_rl_tag(__u32 index, __u8 gen) {
+  return (__u16)((index & (RAMPART_RL_MAX_POLICIES - 1)) | (__u32)gen << RAMPART_RL_INDEX_BITS);
+}
+
+RAMPART_RL_FN int rampart_rl_bucket(const struct rampart_rl_policy* p) {
+  return p->algo == RAMPART_RL_TOKEN_BUCKET || p->algo == RAMPART_RL_LEAKY_BUCKET;
+}
+
+/* What may have been admitted in the slot by `into_ns` into it, 24.8. */
+RAMPART_RL_FN __u64 rampart_rl_cap_q8(const struct rampart_rl_policy* p,
+                                      const struct rampart_rl_state* s, __u64 into_ns) {
+  const __u64 full = (__u64)p->limit << 8;
+
+  if (rampart_rl_bucket(p)) {
+    const __u64 avail = s->carry + into_ns * p->refill_q8 / p->period_ns;
+
+    return avail < full ? avail : full;
+  }
+  if (p->algo == RAMPART_RL_SLIDING_WINDOW) {
+    /* The last window's weight, 16 fractional bits: a 60 s window times
+     * a full count would not fit 64 bits unscaled. */
+    const __u64 w16 = ((p->period_ns - into_ns) << 16) / p->period_ns;
+    const __u64 behind = ((__u64)s->carry * w16) >> 8;
+
+    return behind < full ? full - behind : 0;
+  }
+  return full;
+}
+
+/* One more admit fits (as this CPU sees the slot). */
+RAMPART_RL_FN int rampart_rl_fits(const struct rampart_rl_policy* p,
+                                  const struct rampart_rl_state* s, __u64 into_ns) {
+  return ((__u64)s->cur + s->others + 1) << 8 <= rampart_rl_cap_q8(p, s, into_ns);
+}
+
+/* Admits before the next merge: half the room, split between `active`
+ * CPUs (0: merge before the next admit). */
+RAMPART_RL_FN void rampart_rl_set_check(const struct rampart_rl_policy* p,
+                                        struct rampart_rl_state* s, __u64 into_ns, __u32 active) {
+  const __u64 cap = rampart_rl_cap_q8(p, s, into_ns);
+  const __u64 used = ((__u64)s->cur + s->others) << 8;
+  __u64 room = cap > used ? (cap - used) >> 8 : 0;
+
+  /* No floor of 1: a CPU that kept one admit past its merge would take a
+   * token the others may already have. Near the limit every admit merges
+   * first; that costs a merge per admitted packet, never per packet. */
+  room /= 2 * (__u64)(active ? active : 1);
+  if (room > RAMPART_RL_CHECK_MAX) room = RAMPART_RL_CHECK_MAX;
+  s->check = (__u16)((s->check & RAMPART_RL_REPORTED) | room);
+}
+
+/* What a merge gathers from every CPU's state (this one's included). */
+struct rampart_rl_merge {
+  __u32 slot; /* the slot being decided in */
+  __u16 tag;  /* only states of this policy generation count */
+  __u16 pad;
+  __u32 cur;         /* sum of the counts in slot */
+  __u32 prev;        /* sum of the counts in slot - 1 */
+  __u32 active;      /* CPUs with a count in slot */
+  __u32 fresh_back;  /* slots back of the freshest state; ~0: none */
+  __u32 fresh_carry; /* its carry */
+  __u32 fresh_cur;   /* sum of the counts in that slot */
+  __u32 max_check;   /* the largest share (admits left) of a CPU in slot */
+};
+
+RAMPART_RL_FN void rampart_rl_merge_init(struct rampart_rl_merge* m, __u32 slot, __u16 tag) {
+  m->slot = slot;
+  m->tag = tag;
+  m->pad = 0;
+  m->cur = m->prev = m->active = 0;
+  m->fresh_back = ~0u;
+  m->fresh_carry = m->fresh_cur = 0;
+  m->max_check = 0;
+}
+
+RAMPART_RL_FN void rampart_rl_merge_add(struct rampart_rl_merge* m,
+                                        const struct rampart_rl_state* s) {
+  if (s->tag != m->tag) return;
+  const __u32 back = m->slot - s->slot;
+
+  /* A CPU already in a later slot (clocks read around a boundary) is
+   * left out: its counts are not of this slot. */
+  if (back > 0x7fffffffu) return;
+  if (back == 0) {
+    const __u32 share = s->check & RAMPART_RL_HOLD ? 0 : s->check & RAMPART_RL_CHECK_MAX;
+
+    m->cur += s->cur;
+    m->prev += s->prev;
+    m->active += 1;
+    if (share > m->max_check) m->max_check = share;
+  } else if (back == 1) {
+    m->prev += s->cur;
+  }
+  if (back < m->fresh_back) {
+    m->fresh_back = back;
+    m->fresh_carry = s->carry;
+    m->fresh_cur = s->cur;
+  } else if (back == m->fresh_back) {
+    m->fresh_cur += s->cur;
+  }
+}
+
+/* Starts this CPU's state in slot `slot` for policy `tag`, from a merge
+ * of every CPU's state taken before (a brand-new source: an empty one). */
+RAMPART_RL_FN void rampart_rl_roll(const struct rampart_rl_policy* p, struct rampart_rl_state* s,
+                                   const struct rampart_rl_merge* m, __u64 into_ns) {
+  const int same = s->tag == m->tag;
+
+  s->prev = same && m->slot - s->slot == 1 ? s->cur : 0;
+  s->cur = 0;
+  s->slot = m->slot;
+  s->tag = m->tag;
+  s->others = m->cur;
+  s->check = 0;
+  if (rampart_rl_bucket(p)) {
+    const __u64 full = (__u64)p->limit << 8;
+    __u64 t = full;
+
+    if (m->fresh_back == 0) {
+      t = m->fresh_carry;
+    } else if (m->fresh_back != ~0u) {
+      const __u64 spent = (__u64)m->fresh_cur << 8;
+
+      /* Slots back < 2^31 and refill < 2^32: no overflow. */
+      t = (__u64)m->fresh_carry + (__u64)m->fresh_back * p->refill_q8;
+      t = t > spent ? t - spent : 0;
+    }
+    s->carry = (__u32)(t < full ? t : full);
+  } else if (p->algo == RAMPART_RL_SLIDING_WINDOW) {
+    s->carry = m->prev;
+  } else {
+    s->carry = 0;
+  }
+  rampart_rl_set_check(p, s, into_ns, m->active + 1);
+}
+
+/* Takes in a merge in the middle of the slot (this CPU's own count is
+ * among m->cur). */
+RAMPART_RL_FN void rampart_rl_refresh(const struct rampart_rl_policy* p, struct rampart_rl_state* s,
+                                      const struct rampart_rl_merge* m, __u64 into_ns) {
+  s->others = m->cur > s->cur ? m->cur - s->cur : 0;
+  rampart_rl_set_check(p, s, into_ns, m->active);
+}
+
+/* A merge denied with other CPUs in the slot: hold (see the top). */
+RAMPART_RL_FN void rampart_rl_hold(struct rampart_rl_state* s, const struct rampart_rl_merge* m) {
+  if (m->active > 1)
+    s->check =
+        (__u16)((s->check & RAMPART_RL_REPORTED) | RAMPART_RL_HOLD | RAMPART_RL_HOLD_DENIALS);
+}
+
+/* Holding: counts a denial; true while the hold lasts. */
+RAMPART_RL_FN int rampart_rl_held(struct rampart_rl_state* s) {
+  if (!(s->check & RAMPART_RL_HOLD)) return 0;
+  if ((s->check & RAMPART_RL_CHECK_MAX) <= 1)
+    s->check &= RAMPART_RL_REPORTED; /* over: the next would-be admit merges */
+  else
+    s->check -= 1;
+  return 1;
+}
+
+/* A merge left a share larger than this CPU's with another CPU in the
+ * slot: whether to cut the others' shares (rampart_rl_poke on each). */
+RAMPART_RL_FN int rampart_rl_must_poke(const struct rampart_rl_state* s,
+                                       const struct rampart_rl_merge* m) {
+  return m->max_check > (__u32)(s->check & RAMPART_RL_CHECK_MAX);
+}
+
+/* Cuts another CPU's share, if larger than this one's (`self`): it merges
+ * before its next admit. A plain store racing its owner's update may be
+ * lost; the bound in docs/ratelimit.md counts that. */
+RAMPART_RL_FN void rampart_rl_poke(const struct rampart_rl_state* self,
+                                   struct rampart_rl_state* other) {
+  if (other->tag == self->tag && other->slot == self->slot && !(other->check & RAMPART_RL_HOLD) &&
+      (other->check & RAMPART_RL_CHECK_MAX) > (self->check & RAMPART_RL_CHECK_MAX))
+    other->check &= RAMPART_RL_REPORTED;
+}
+
+/* Counts an admit. */
+RAMPART_RL_FN void rampart_rl_admit(struct rampart_rl_state* s) {
+  s->cur += 1;
+  if (s->check & RAMPART_RL_CHECK_MAX) s->check -= 1;
+}
+
+RAMPART_RL_FN int rampart_rl_must_merge(const struct rampart_rl_state* s) {
+  return (s->check & RAMPART_RL_CHECK_MAX) == 0;
+}
+
+#endif /* RAMPART_RATELIMIT_ALGO_H */

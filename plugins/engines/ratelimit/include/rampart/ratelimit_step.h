@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * One packet's decision for one source (rampart/ratelimit_algo.h), shared
+ * by the kernel program and the engine's model. The includer says how a
+ * merge reads every CPU's state of the source, and how it cuts the others'
+ * shares:
+ *
+ *	#define RAMPART_RL_GATHER(ctx, m)  ... rampart_rl_merge_add(m, state) for each CPU ...
+ *	#define RAMPART_RL_POKE(ctx, self) ... rampart_rl_poke(self, state) for each CPU ...
+ *	#include "rampart/ratelimit_step.h"
+ */
+#ifndef RAMPART_RATELIMIT_STEP_H
+#define RAMPART_RATELIMIT_STEP_H
+
+#if !defined(RAMPART_RL_GATHER) || !defined(RAMPART_RL_POKE)
+#error "define RAMPART_RL_GATHER(ctx, merge) and RAMPART_RL_POKE(ctx, self) first"
+#endif
+
+#include "rampart/ratelimit_algo.h"
+
+/* Whether a packet at `now_ns` is admitted (1) or over the limit (0), for
+ * the state `s` of this CPU under policy `p` (generation tag `tag`).
+ * `fresh`: the state was just created on this CPU, so no other CPU has
+ * one and the roll needs no merge. `m` is the merge's storage (the
+ * includer's gather context may hold it); `merges` counts merges. */
+RAMPART_RL_FN int rampart_rl_step(const struct rampart_rl_policy* p, struct rampart_rl_state* s,
+                                  __u16 tag, __u64 now_ns, int fresh, struct rampart_rl_merge* m,
+                                  void* gather_ctx, __u32* merges) {
+  const __u64 k = now_ns / p->period_ns;
+  const __u64 into = now_ns - k * p->period_ns;
+  int merged = 0;
+
+  if (s->tag != tag || s->slot != (__u32)k) {
+    rampart_rl_merge_init(m, (__u32)k, tag);
+    if (!fresh) {
+      RAMPART_RL_GATHER(gather_ctx, m);
+      *merges += 1;
+    }
+    rampart_rl_roll(p, s, m, into);
+    if (!fresh && rampart_rl_must_poke(s, m)) RAMPART_RL_POKE(gather_ctx, s);
+    merged = 1;
+  }
+  if (!rampart_rl_fits(p, s, into)) return 0;
+  if (!merged && rampart_rl_held(s)) return 0;
+  /* A stale view may only admit too much: past this CPU's share, look. */
+  if (!merged && rampart_rl_must_merge(s)) {
+    rampart_rl_merge_init(m, (__u32)k, tag);
+    RAMPART_RL_GATHER(gather_ctx, m);
+    *merges += 1;
+    rampart_rl_refresh(p, s, m, into);
+    if (rampart_rl_must_poke(s, m)) RAMPART_RL_POKE(gather_ctx, s);
+    if (!rampart_rl_fits(p, s, into)) {
+      rampart_rl_hold(s, m);
+      return 0;
+    }
+  }
+  rampart_rl_admit(s);
+  return 1;
+}
+
+#endif /* RAMPART_RATELIMIT_STEP_H */
