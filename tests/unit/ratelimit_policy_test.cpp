@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "policy.hpp"
+#include "stage_tables.hpp"
+
+#include <set>
 
 namespace rampart::ratelimit {
 namespace {
@@ -139,6 +142,87 @@ TEST(RateLimitPolicy, TheKernelFormRefillsTheRateExactly) {
   EXPECT_EQ(k.period_ns, 40000000u);
   EXPECT_EQ(k.limit, 100u);
   EXPECT_EQ(k.refill_q8, 0u);
+}
+
+}  // namespace
+}  // namespace rampart::ratelimit
+
+namespace rampart::ratelimit {
+namespace {
+
+Policy with(uint32_t id, std::vector<const char*> prefixes, Algorithm a = Algorithm::token_bucket) {
+  Policy p;
+  p.id = id;
+  p.algorithm = a;
+  p.rate = 100;
+  p.burst = 100;
+  p.window_ms = 1000;
+  for (const char* s : prefixes) {
+    std::string err;
+    p.prefixes.push_back(*net::parse_cidr(s, err));
+  }
+  return p;
+}
+
+TEST(RateLimitTables, APolicyKeepsItsPlaceWhateverElseTheSetHolds) {
+  const Policy a = with(5, {"10.0.0.0/8"}), b = with(900, {"10.1.0.0/16"}),
+               big = with(4000000000u, {"10.2.0.0/16"}), other = with(77777, {"10.3.0.0/16"});
+  const auto one = place({&a, &big});
+  const auto two = place({&other, &b, &a, &big});
+  EXPECT_EQ(one.at(5).index, 5u) << "a small id is its own index";
+  EXPECT_EQ(two.at(900).index, 900u);
+  EXPECT_EQ(one.at(4000000000u), two.at(4000000000u)) << "a hashed id's place holds too";
+  EXPECT_EQ(one.at(5), two.at(5));
+  std::set<uint32_t> used;
+  for (const auto& [id, at] : two) {
+    EXPECT_TRUE(used.insert(at.index).second) << "index " << at.index << " given twice";
+    EXPECT_GE(at.gen, 1);
+    EXPECT_LE(at.gen, RAMPART_RL_GEN_MAX);
+  }
+  // A new shape is a new generation (but for one chance in 63).
+  int differ = 0;
+  for (uint32_t id = 1; id < 200; ++id) {
+    Policy p = with(id, {"10.0.0.0/8"}), q = p;
+    q.algorithm = Algorithm::sliding_window;
+    differ += generation(id, shape_of(p)) != generation(id, shape_of(q));
+  }
+  EXPECT_GE(differ, 190);
+}
+
+TEST(RateLimitTables, APrefixTwoPoliciesListIsRefusedNamingBoth) {
+  const Policy a = with(1, {"10.0.0.0/8"}), b = with(2, {"192.0.2.0/24", "10.0.0.0/8"});
+  try {
+    build_tables({{{1, 1}, &a}, {{2, 1}, &b}}, {});
+    FAIL() << "accepted";
+  } catch (const PolicyError& e) {
+    EXPECT_EQ(std::string(e.what()), "prefixes: 10.0.0.0/8 is listed by policy 1 and by policy 2");
+  }
+  std::string err;
+  try {
+    build_tables({{{1, 1}, &a}}, {*net::parse_cidr("10.0.0.0/8", err)});
+    FAIL() << "accepted";
+  } catch (const PolicyError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "prefixes: 10.0.0.0/8 is listed by the exempt list and by policy 1");
+  }
+  Policy off = with(3, {"10.0.0.0/8"});
+  off.enabled = false;  // a disabled policy holds nothing
+  const auto t = build_tables({{{1, 1}, &a}, {{3, 1}, &off}}, {});
+  EXPECT_EQ(t.src4.size(), 1u);
+  EXPECT_EQ(t.policies[3].flags, 0);
+  EXPECT_EQ(t.policies[1].flags, RAMPART_RL_POLICY_ACTIVE | RAMPART_RL_POLICY_COARSE_CLOCK)
+      << "a 500 ms slot: the tick clock";
+  EXPECT_EQ(t.policies[1].id, 1u);
+}
+
+TEST(RateLimitTables, MoreThanTheKernelHoldsIsRefused) {
+  std::vector<Policy> many;
+  for (uint32_t i = 0; i < kMaxPolicies + 1; ++i) many.push_back(with(100000 + i, {}));
+  std::vector<const Policy*> ptrs;
+  for (const auto& p : many) ptrs.push_back(&p);
+  EXPECT_THROW(place(ptrs), PolicyError);
+  ptrs.pop_back();
+  EXPECT_EQ(place(ptrs).size(), kMaxPolicies);
 }
 
 }  // namespace

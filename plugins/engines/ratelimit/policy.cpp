@@ -257,8 +257,9 @@ rampart_rl_policy kernel_policy(const Policy& p, uint8_t gen) {
   k.algo = static_cast<uint8_t>(p.algorithm);
   k.action = static_cast<uint8_t>(p.action);
   k.gen = gen;
-  k.flags = RAMPART_RL_POLICY_ACTIVE;
   k.period_ns = period_ns(p);
+  k.flags = RAMPART_RL_POLICY_ACTIVE |
+            (k.period_ns >= RAMPART_RL_COARSE_MIN_PERIOD_NS ? RAMPART_RL_POLICY_COARSE_CLOCK : 0);
   if (p.bucket()) {
     k.limit = p.burst;
     k.refill_q8 = static_cast<uint32_t>(

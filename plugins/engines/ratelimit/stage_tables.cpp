@@ -19,60 +19,45 @@ uint64_t shape_of(const Policy& p) {
   return period_ns(p) << 2 | static_cast<uint64_t>(p.algorithm);
 }
 
-uint8_t Indexes::next_gen(uint32_t index) {
-  uint8_t& g = last_gen_[index];
-  g = static_cast<uint8_t>(g % RAMPART_RL_GEN_MAX + 1);  // 1..63, never 0
-  return g;
+namespace {
+
+// SplitMix64's finaliser: every input bit moves every output bit.
+uint64_t mix(uint64_t x) {
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
 }
 
-Placement Indexes::place(uint32_t id, uint64_t shape, Clock::time_point now) {
-  if (auto it = by_id_.find(id); it != by_id_.end()) {
-    if (it->second.shape != shape) {
-      it->second.shape = shape;
-      it->second.at.gen = next_gen(it->second.at.index);
-    }
-    return it->second.at;
-  }
-  uint32_t index = 0;
-  if (id != 0) {
-    std::set<uint32_t> taken;
-    for (const auto& [other, e] : by_id_) taken.insert(e.at.index);
-    for (uint32_t i = 1; i < RAMPART_RL_MAX_POLICIES && !index; ++i) {
-      if (taken.count(i)) continue;
-      const auto f = freed_.find(i);
-      if (f != freed_.end() && now - f->second < quarantine_) continue;
-      index = i;
-    }
-    if (!index)
-      throw PolicyError(
-          "", "no room for policy " + std::to_string(id) + ": " + std::to_string(kMaxPolicies) +
-                  " policies at most (a removed policy's place is free after " +
-                  std::to_string(
-                      std::chrono::duration_cast<std::chrono::seconds>(quarantine_).count()) +
-                  " s)");
-    freed_.erase(index);
-  }
-  Entry e{{index, next_gen(index)}, shape};
-  by_id_.emplace(id, e);
-  return e.at;
+}  // namespace
+
+uint8_t generation(uint32_t id, uint64_t shape) {
+  return static_cast<uint8_t>(
+      mix(shape ^ (static_cast<uint64_t>(id) * 0x9e3779b97f4a7c15ull)) % RAMPART_RL_GEN_MAX + 1);
 }
 
-void Indexes::keep_only(const std::vector<uint32_t>& keep, Clock::time_point now) {
-  const std::set<uint32_t> kept(keep.begin(), keep.end());
-  for (auto it = by_id_.begin(); it != by_id_.end();) {
-    if (kept.count(it->first)) {
-      ++it;
-      continue;
+std::map<uint32_t, Placement> place(const std::vector<const Policy*>& policies) {
+  std::vector<const Policy*> by_id(policies);
+  std::sort(by_id.begin(), by_id.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  std::vector<bool> taken(RAMPART_RL_MAX_POLICIES, false);
+  std::map<uint32_t, Placement> out;
+  // Small ids first: each is its own index, whatever else the set holds.
+  for (const Policy* p : by_id) {
+    if (p->id < RAMPART_RL_MAX_POLICIES) {
+      taken[p->id] = true;
+      out[p->id] = {p->id, generation(p->id, shape_of(*p))};
     }
-    if (it->second.at.index != 0) freed_[it->second.at.index] = now;
-    it = by_id_.erase(it);
   }
-}
-
-std::optional<Placement> Indexes::find(uint32_t id) const {
-  const auto it = by_id_.find(id);
-  if (it == by_id_.end()) return std::nullopt;
-  return it->second.at;
+  uint32_t placed = static_cast<uint32_t>(out.size()) - (out.count(0) ? 1 : 0);
+  for (const Policy* p : by_id) {
+    if (p->id < RAMPART_RL_MAX_POLICIES) continue;
+    if (++placed > kMaxPolicies)
+      throw PolicyError("", "more than " + std::to_string(kMaxPolicies) + " policies");
+    uint32_t i = static_cast<uint32_t>(mix(p->id) % kMaxPolicies) + 1;
+    while (taken[i]) i = i % kMaxPolicies + 1;
+    taken[i] = true;
+    out[p->id] = {i, generation(p->id, shape_of(*p))};
+  }
+  return out;
 }
 
 Tables build_tables(const std::vector<Placed>& placed, const std::vector<net::Cidr>& exempt) {

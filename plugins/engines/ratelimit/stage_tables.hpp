@@ -6,7 +6,6 @@
 
 #include <rampart/sdk/plugin.hpp>
 
-#include <chrono>
 #include <map>
 #include <utility>
 #include <vector>
@@ -39,35 +38,16 @@ struct Placement {
   bool operator==(const Placement&) const = default;
 };
 
-// Indexes for policy ids. A policy keeps its index, so its sources keep
-// their state, while its shape (algorithm and slot length) holds; a new
-// shape is a new generation, which starts its sources afresh. A freed
-// index is reused only after `quarantine` (a source still tagged with it
-// rolls into the prefix tables within its slot, at most 60 s) and with a
-// new generation.
-class Indexes {
- public:
-  using Clock = std::chrono::steady_clock;
-  explicit Indexes(Clock::duration quarantine = std::chrono::seconds(120))
-      : quarantine_(quarantine) {}
-  // Policy `id` (0: the default, always index 0) of `shape`. Throws
-  // PolicyError when every index is taken.
-  Placement place(uint32_t id, uint64_t shape, Clock::time_point now);
-  // Frees the index of every id not in `keep`.
-  void keep_only(const std::vector<uint32_t>& keep, Clock::time_point now);
-  std::optional<Placement> find(uint32_t id) const;
-
- private:
-  struct Entry {
-    Placement at;
-    uint64_t shape;
-  };
-  uint8_t next_gen(uint32_t index);
-  Clock::duration quarantine_;
-  std::map<uint32_t, Entry> by_id_;
-  std::map<uint32_t, uint8_t> last_gen_;         // index -> generation it last had
-  std::map<uint32_t, Clock::time_point> freed_;  // index -> when it was freed
-};
+// Where each policy goes: its id as the index for ids up to 1023, else the
+// first free index from a hash of the id (ids taken in ascending order).
+// The generation is a hash of the id and the shape (1..63). Both follow
+// from the set alone, so a restart, or a change to other policies, leaves
+// a policy where it was and its sources' states valid; a new shape (or
+// another policy at a hashed id's index) starts its sources afresh, but
+// for one chance in 63 that the generations agree (then its sources keep
+// their counts for at most a slot). Throws PolicyError past kMaxPolicies.
+std::map<uint32_t, Placement> place(const std::vector<const Policy*>& policies);
+uint8_t generation(uint32_t id, uint64_t shape);
 
 // A policy's shape: what its sources' states mean (algorithm and slot).
 uint64_t shape_of(const Policy& p);

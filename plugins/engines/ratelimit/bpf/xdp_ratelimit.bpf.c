@@ -87,6 +87,11 @@ static __always_inline __u32 policy_index(const struct rampart_packet_info* pi) 
   return v ? *v : 0;
 }
 
+/* The clock the policy's slots are long enough for. */
+static __always_inline __u64 rl_now(const struct rampart_rl_policy* p) {
+  return p->flags & RAMPART_RL_POLICY_COARSE_CLOCK ? rampart_now_coarse_ns() : rampart_now_ns();
+}
+
 /* The verdict for TC and later stages, then the next stage. */
 static __always_inline int pass(struct xdp_md* ctx, __u32 policy_id, __u8 verdict) {
   int created;
@@ -126,10 +131,11 @@ int RAMPART_RL_PROGRAM(struct xdp_md* ctx) {
   } else {
     __builtin_memcpy(&g.key, pi.src6, sizeof(g.key));
   }
-  const __u64 now = rampart_now_ns();
   struct rampart_rl_state* s = bpf_map_lookup_elem(&RAMPART_RL_MAP_STATE, &g.key);
   __u32 index = ~0u;
   const struct rampart_rl_policy* p;
+  __u64 now = 0;
+  int have_now = 0;
 
   /* The index the state keeps, while its policy's generation holds and
    * its slot runs; else the prefix tables say. */
@@ -137,9 +143,11 @@ int RAMPART_RL_PROGRAM(struct xdp_md* ctx) {
     __u32 kept = s->tag & (RAMPART_RL_MAX_POLICIES - 1);
 
     p = bpf_map_lookup_elem(&RAMPART_RL_MAP_POLICIES, &kept);
-    if (p && (p->flags & RAMPART_RL_POLICY_ACTIVE) && p->period_ns &&
-        rampart_rl_tag(kept, p->gen) == s->tag && s->slot == (__u32)(now / p->period_ns))
-      index = kept;
+    if (p && (p->flags & RAMPART_RL_POLICY_ACTIVE) && rampart_rl_tag(kept, p->gen) == s->tag) {
+      now = rl_now(p);
+      have_now = 1;
+      if (now - (__u64)s->slot * p->period_ns < p->period_ns) index = kept;
+    }
   }
   if (index == ~0u) index = policy_index(&pi);
   if (index == RAMPART_RL_EXEMPT) {
@@ -150,6 +158,8 @@ int RAMPART_RL_PROGRAM(struct xdp_md* ctx) {
   p = bpf_map_lookup_elem(&RAMPART_RL_MAP_POLICIES, &index);
   if (!p || !(p->flags & RAMPART_RL_POLICY_ACTIVE) || !p->period_ns)
     return unlimited(ctx, RAMPART_RL_STAT_UNLIMITED);
+  /* One read per packet (each is a tick of the test clock). */
+  if (!have_now) now = rl_now(p);
 
   int fresh = 0;
 

@@ -39,6 +39,10 @@ enum rampart_rl_action {
 };
 
 #define RAMPART_RL_POLICY_ACTIVE 0x1 /* the index holds a policy (else: unlimited) */
+/* Its slots are long enough for the scheduler tick's clock (bpf_ktime_get_coarse_ns,
+ * 1-10 ms resolution), which costs a sixth of the precise one in a VM. */
+#define RAMPART_RL_POLICY_COARSE_CLOCK 0x2
+#define RAMPART_RL_COARSE_MIN_PERIOD_NS 100000000ull /* 100 ms: 10 ticks at HZ=100 */
 
 /* rl_policies[index], 32 bytes. */
 struct rampart_rl_policy {
@@ -74,7 +78,8 @@ struct rampart_rl_state {
 };
 #define RAMPART_RL_REPORTED 0x8000  /* check: an over-limit record was sent this slot */
 #define RAMPART_RL_HOLD 0x4000      /* check: a merge just denied; deny without one for a while */
-#define RAMPART_RL_CHECK_MAX 0x3fff /* check: the count */
+#define RAMPART_RL_ALONE 0x2000     /* check: the last merge found no other CPU's state */
+#define RAMPART_RL_CHECK_MAX 0x1fff /* check: the count */
 #define RAMPART_RL_HOLD_DENIALS 16  /* denials a hold lasts */
 
 struct rampart_rl_lpm4_key {

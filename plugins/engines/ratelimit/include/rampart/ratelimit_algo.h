@@ -30,7 +30,16 @@
  * share a saturated source, each would merge on every packet its stale
  * view says fits, only to learn it does not: a merge that denies holds
  * the CPU's next RAMPART_RL_HOLD_DENIALS would-be admits to denials
- * without a merge (the refill meanwhile goes to the other CPUs).
+ * without a merge (the refill meanwhile goes to the other CPUs). A source
+ * only one CPU sees (RSS keeps a flow on one queue) rolls its slots
+ * without a merge while its last merge found no other CPU's state
+ * (RAMPART_RL_ALONE): a CPU joining it merges at once, and its share cuts
+ * this CPU's, so the next admit here merges and sees it.
+ *
+ * The checks on the packet path need no division while the state is in
+ * its slot and the slot's start covers the packet (tokens in hand, room
+ * left by the last window); the refill within the slot and a new slot's
+ * number are divisions, paid when those are needed.
  * docs/ratelimit.md states the bound and the error measured.
  */
 #ifndef RAMPART_RATELIMIT_ALGO_H
@@ -76,7 +85,14 @@ RAMPART_RL_FN __u64 rampart_rl_cap_q8(const struct rampart_rl_policy* p,
 /* One more admit fits (as this CPU sees the slot). */
 RAMPART_RL_FN int rampart_rl_fits(const struct rampart_rl_policy* p,
                                   const struct rampart_rl_state* s, __u64 into_ns) {
-  return ((__u64)s->cur + s->others + 1) << 8 <= rampart_rl_cap_q8(p, s, into_ns);
+  const __u64 need = ((__u64)s->cur + s->others + 1) << 8;
+  const __u64 full = (__u64)p->limit << 8;
+
+  /* Without the division where the slot's start decides: tokens in hand,
+   * or room beside the whole of the last window. */
+  if (rampart_rl_bucket(p) && need <= s->carry && need <= full) return 1;
+  if (p->algo == RAMPART_RL_SLIDING_WINDOW && need + ((__u64)s->carry << 8) <= full) return 1;
+  return need <= rampart_rl_cap_q8(p, s, into_ns);
 }
 
 /* Admits before the next merge: half the room, split between `active`
@@ -92,7 +108,15 @@ RAMPART_RL_FN void rampart_rl_set_check(const struct rampart_rl_policy* p,
    * first; that costs a merge per admitted packet, never per packet. */
   room /= 2 * (__u64)(active ? active : 1);
   if (room > RAMPART_RL_CHECK_MAX) room = RAMPART_RL_CHECK_MAX;
-  s->check = (__u16)((s->check & RAMPART_RL_REPORTED) | room);
+  s->check = (__u16)((s->check & (RAMPART_RL_REPORTED | RAMPART_RL_ALONE)) | room);
+}
+
+/* After a merge: whether this CPU's was the only state of the source. */
+RAMPART_RL_FN void rampart_rl_set_alone(struct rampart_rl_state* s, int alone) {
+  if (alone)
+    s->check |= RAMPART_RL_ALONE;
+  else
+    s->check &= ~RAMPART_RL_ALONE;
 }
 
 /* What a merge gathers from every CPU's state (this one's included). */
@@ -107,6 +131,8 @@ struct rampart_rl_merge {
   __u32 fresh_carry; /* its carry */
   __u32 fresh_cur;   /* sum of the counts in that slot */
   __u32 max_check;   /* the largest share (admits left) of a CPU in slot */
+  __u32 seen;        /* states of this tag, any slot (this CPU's included) */
+  __u32 alone;       /* of them, those that think themselves alone */
 };
 
 RAMPART_RL_FN void rampart_rl_merge_init(struct rampart_rl_merge* m, __u32 slot, __u16 tag) {
@@ -117,6 +143,8 @@ RAMPART_RL_FN void rampart_rl_merge_init(struct rampart_rl_merge* m, __u32 slot,
   m->fresh_back = ~0u;
   m->fresh_carry = m->fresh_cur = 0;
   m->max_check = 0;
+  m->seen = 0;
+  m->alone = 0;
 }
 
 RAMPART_RL_FN void rampart_rl_merge_add(struct rampart_rl_merge* m,
@@ -127,6 +155,8 @@ RAMPART_RL_FN void rampart_rl_merge_add(struct rampart_rl_merge* m,
   /* A CPU already in a later slot (clocks read around a boundary) is
    * left out: its counts are not of this slot. */
   if (back > 0x7fffffffu) return;
+  m->seen += 1;
+  if (s->check & RAMPART_RL_ALONE) m->alone += 1;
   if (back == 0) {
     const __u32 share = s->check & RAMPART_RL_HOLD ? 0 : s->check & RAMPART_RL_CHECK_MAX;
 
@@ -199,27 +229,34 @@ RAMPART_RL_FN void rampart_rl_hold(struct rampart_rl_state* s, const struct ramp
 RAMPART_RL_FN int rampart_rl_held(struct rampart_rl_state* s) {
   if (!(s->check & RAMPART_RL_HOLD)) return 0;
   if ((s->check & RAMPART_RL_CHECK_MAX) <= 1)
-    s->check &= RAMPART_RL_REPORTED; /* over: the next would-be admit merges */
+    s->check &= RAMPART_RL_REPORTED | RAMPART_RL_ALONE; /* over: the next would-be admit merges */
   else
     s->check -= 1;
   return 1;
 }
 
-/* A merge left a share larger than this CPU's with another CPU in the
- * slot: whether to cut the others' shares (rampart_rl_poke on each). */
+/* A merge found another CPU in the slot with a larger share than this
+ * one's, or one that thinks itself alone: whether to poke the others
+ * (rampart_rl_poke on each). */
 RAMPART_RL_FN int rampart_rl_must_poke(const struct rampart_rl_state* s,
                                        const struct rampart_rl_merge* m) {
-  return m->max_check > (__u32)(s->check & RAMPART_RL_CHECK_MAX);
+  const __u32 self_alone = s->tag == m->tag && (s->check & RAMPART_RL_ALONE) ? 1 : 0;
+
+  return m->max_check > (__u32)(s->check & RAMPART_RL_CHECK_MAX) || m->alone > self_alone;
 }
 
 /* Cuts another CPU's share, if larger than this one's (`self`): it merges
- * before its next admit. A plain store racing its owner's update may be
- * lost; the bound in docs/ratelimit.md counts that. */
+ * before its next admit; and tells it it is not alone: it merges at its
+ * next roll. A plain store racing its owner's update may be lost; the
+ * bound in docs/ratelimit.md counts that. */
 RAMPART_RL_FN void rampart_rl_poke(const struct rampart_rl_state* self,
                                    struct rampart_rl_state* other) {
-  if (other->tag == self->tag && other->slot == self->slot && !(other->check & RAMPART_RL_HOLD) &&
+  if (other->tag != self->tag) return;
+  if (other->slot == self->slot && !(other->check & RAMPART_RL_HOLD) &&
       (other->check & RAMPART_RL_CHECK_MAX) > (self->check & RAMPART_RL_CHECK_MAX))
-    other->check &= RAMPART_RL_REPORTED;
+    other->check &= RAMPART_RL_REPORTED | RAMPART_RL_ALONE;
+  /* Not alone any more: its next roll merges. */
+  if (other->check & RAMPART_RL_ALONE) other->check &= ~RAMPART_RL_ALONE;
 }
 
 /* Counts an admit. */

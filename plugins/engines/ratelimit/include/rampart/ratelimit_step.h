@@ -26,29 +26,47 @@
 RAMPART_RL_FN int rampart_rl_step(const struct rampart_rl_policy* p, struct rampart_rl_state* s,
                                   __u16 tag, __u64 now_ns, int fresh, struct rampart_rl_merge* m,
                                   void* gather_ctx, __u32* merges) {
-  const __u64 k = now_ns / p->period_ns;
-  const __u64 into = now_ns - k * p->period_ns;
+  const __u64 period = p->period_ns;
+  /* Still in its slot: a multiply, no division (a slot number that
+   * wrapped its 32 bits comes out far past the period). */
+  __u64 into = now_ns - (__u64)s->slot * period;
+  __u64 k = s->slot;
   int merged = 0;
 
-  if (s->tag != tag || s->slot != (__u32)k) {
+  if (s->tag != tag || into >= period) {
+    k = now_ns / period;
+    into = now_ns - k * period;
     rampart_rl_merge_init(m, (__u32)k, tag);
-    if (!fresh) {
+    if (fresh || (s->tag == tag && (s->check & RAMPART_RL_ALONE))) {
+      /* No other CPU had a state at the last look: this one's alone. */
+      rampart_rl_merge_add(m, s);
+    } else {
       RAMPART_RL_GATHER(gather_ctx, m);
       *merges += 1;
     }
+    const int alone = m->seen == (__u32)(s->tag == tag);
+    const int poke = !alone && rampart_rl_must_poke(s, m);
+
     rampart_rl_roll(p, s, m, into);
-    if (!fresh && rampart_rl_must_poke(s, m)) RAMPART_RL_POKE(gather_ctx, s);
+    rampart_rl_set_alone(s, alone);
+    if (poke) RAMPART_RL_POKE(gather_ctx, s);
     merged = 1;
   }
   if (!rampart_rl_fits(p, s, into)) return 0;
   if (!merged && rampart_rl_held(s)) return 0;
-  /* A stale view may only admit too much: past this CPU's share, look. */
-  if (!merged && rampart_rl_must_merge(s)) {
+  /* A stale view may only admit too much: past this CPU's share, look;
+   * alone (nobody poked it), there is nothing to look at. */
+  if (!merged && rampart_rl_must_merge(s) && (s->check & RAMPART_RL_ALONE)) {
+    rampart_rl_set_check(p, s, into, 1);
+  } else if (!merged && rampart_rl_must_merge(s)) {
     rampart_rl_merge_init(m, (__u32)k, tag);
     RAMPART_RL_GATHER(gather_ctx, m);
     *merges += 1;
+    const int poke = rampart_rl_must_poke(s, m);
+
     rampart_rl_refresh(p, s, m, into);
-    if (rampart_rl_must_poke(s, m)) RAMPART_RL_POKE(gather_ctx, s);
+    rampart_rl_set_alone(s, m->seen <= 1);
+    if (poke) RAMPART_RL_POKE(gather_ctx, s);
     if (!rampart_rl_fits(p, s, into)) {
       rampart_rl_hold(s, m);
       return 0;
