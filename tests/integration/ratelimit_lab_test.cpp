@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: Apache-2.0
+// Rate limiting end to end: rampartd with the firewall and the ratelimit
+// engine on B's interface, paced UDP from A's 198.18.0.1 held to its
+// policy's rate on B's socket and in the engine's status, policies
+// written over REST in effect at once and bad ones refused, and an alert
+// policy that passes everything and raises T1498.
+#include <gtest/gtest.h>
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "agent_lab.hpp"
+#include "poll.hpp"
+
+namespace {
+
+using rampart::test::AgentLab;
+using rampart::test::NetnsLab;
+
+class RateLimitLab : public AgentLab {
+ protected:
+  // The firewall allowing everything, the rate limit engine with
+  // `settings` (YAML lines at 4 spaces), the REST frontend.
+  void start_agent(const std::string& settings) {
+    const auto cfg = write_settings(settings);
+    ASSERT_NO_FATAL_FAILURE(
+        start_with_rest(cfg, "", "] ready plugins=firewall,log,ratelimit,rest refused=0"));
+  }
+  std::string write_settings(const std::string& settings) {
+    return write_agent_config(
+        "  firewall: {default_policy: allow, rules: []}\n"
+        "  ratelimit:\n" +
+        settings);
+  }
+  Poco::JSON::Object::Ptr status() {
+    const auto r = api("GET", "/api/v1/ratelimit/status");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>();
+  }
+  // A policy's counter in status.
+  uint64_t counted(uint32_t id, const char* what) {
+    const auto list = status()->getArray("policies");
+    for (size_t i = 0; i < list->size(); ++i) {
+      const auto p = list->getObject(static_cast<unsigned>(i));
+      if (p->getValue<uint32_t>("id") == id) return p->getValue<uint64_t>(what);
+    }
+    ADD_FAILURE() << "no policy " << id << " in status";
+    return 0;
+  }
+};
+
+// UDP to B's 198.18.0.2:9999, counted by source on a socket in B until the
+// end marker from 198.18.0.3 (sent after everything else) arrives.
+class Receiver {
+ public:
+  explicit Receiver(const NetnsLab& lab)
+      : sock_(lab.socket_in(lab.ns_b(), AF_INET, SOCK_DGRAM, 0)) {
+    const int big = 8 << 20;
+    setsockopt(sock_, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
+    sockaddr_in at{};
+    at.sin_family = AF_INET;
+    at.sin_port = htons(9999);
+    inet_pton(AF_INET, "198.18.0.2", &at.sin_addr);
+    if (bind(sock_, reinterpret_cast<sockaddr*>(&at), sizeof at) != 0)
+      throw std::runtime_error("cannot bind the receiver");
+    timeval tv{10, 0};  // a lost marker ends the wait, not the test run
+    setsockopt(sock_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~Receiver() { close(sock_); }
+  // Datagrams from `from` (last octet) until the marker.
+  uint64_t count_until_marker(int from) {
+    uint64_t n = 0;
+    char buf[64];
+    for (;;) {
+      sockaddr_in src{};
+      socklen_t len = sizeof src;
+      const ssize_t got =
+          recvfrom(sock_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&src), &len);
+      if (got < 0) throw std::runtime_error("no end marker within 10 s");
+      const int last = ntohl(src.sin_addr.s_addr) & 0xff;
+      if (last == 3 && got == 3 && std::memcmp(buf, "end", 3) == 0) return n;
+      if (last == from) ++n;
+    }
+  }
+
+ private:
+  int sock_;
+};
+
+// Sends from A's 198.18.0.<from> to B:9999: `pps` a second for `seconds`,
+// on absolute deadlines (a late wakeup catches up). Returns the seconds
+// from the first datagram to the last, and the count sent.
+std::pair<double, uint64_t> paced(const NetnsLab& lab, int from, double pps, double seconds) {
+  const int s = lab.socket_in(lab.ns_a(), AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in src{}, dst{};
+  src.sin_family = dst.sin_family = AF_INET;
+  inet_pton(AF_INET, ("198.18.0." + std::to_string(from)).c_str(), &src.sin_addr);
+  inet_pton(AF_INET, "198.18.0.2", &dst.sin_addr);
+  dst.sin_port = htons(9999);
+  bind(s, reinterpret_cast<sockaddr*>(&src), sizeof src);
+  const auto n = static_cast<uint64_t>(pps * seconds);
+  const auto gap = std::chrono::nanoseconds(static_cast<int64_t>(1e9 / pps));
+  const auto start = std::chrono::steady_clock::now();
+  auto last = start;
+  uint64_t sent = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    const auto due = start + i * gap;
+    std::this_thread::sleep_until(due);
+    if (sendto(s, "x", 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst) == 1) ++sent;
+    last = std::chrono::steady_clock::now();
+  }
+  close(s);
+  return {std::chrono::duration<double>(last - start).count(), sent};
+}
+
+void marker(const NetnsLab& lab) {
+  const int s = lab.socket_in(lab.ns_a(), AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in src{}, dst{};
+  src.sin_family = dst.sin_family = AF_INET;
+  inet_pton(AF_INET, "198.18.0.3", &src.sin_addr);
+  inet_pton(AF_INET, "198.18.0.2", &dst.sin_addr);
+  dst.sin_port = htons(9999);
+  bind(s, reinterpret_cast<sockaddr*>(&src), sizeof src);
+  sendto(s, "end", 3, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
+  close(s);
+}
+
+// A 2,000 pps token bucket (burst 200) on 198.18.0.1 under 4,000 pps for
+// 5 s: B gets burst + rate x time within 5 %, status counts the same, and
+// .3 (under no policy, no default) is not limited at all.
+TEST_F(RateLimitLab, AUdpFloodFromOneSourceIsHeldToItsRate) {
+  ASSERT_NO_FATAL_FAILURE(
+      start_agent("    policies:\n"
+                  "      - {id: 1, prefixes: [198.18.0.1/32], algorithm: token_bucket, rate: 2000, "
+                  "burst: 200}\n"));
+  Receiver rx(*lab_);
+  const auto [seconds, sent] = paced(*lab_, 1, 4000, 5);
+  marker(*lab_);
+  const uint64_t got = rx.count_until_marker(1);
+  const double expected = 200 + 2000 * seconds;
+  std::printf("sent %llu in %.3f s, received %llu, expected %.0f (%+.2f%%)\n",
+              static_cast<unsigned long long>(sent), seconds, static_cast<unsigned long long>(got),
+              expected, 100 * (static_cast<double>(got) - expected) / expected);
+  EXPECT_NEAR(static_cast<double>(got) / expected, 1.0, 0.05);
+  EXPECT_EQ(counted(1, "passed"), got) << "status counts what B received";
+  EXPECT_EQ(counted(1, "dropped"), sent - got);
+  EXPECT_EQ(counted(1, "new_sources"), 1u);
+
+  const auto [s3, sent3] = paced(*lab_, 3, 5000, 0.4);
+  marker(*lab_);
+  EXPECT_EQ(rx.count_until_marker(3), sent3) << "a source under no policy is not limited";
+}
+
+TEST_F(RateLimitLab, PoliciesOverRestApplyAtOnceAndBadBodiesAreRefused) {
+  ASSERT_NO_FATAL_FAILURE(start_agent("    max_sources: 4096\n"));
+  Receiver rx(*lab_);
+  // No policy: nothing limited.
+  auto [t0, sent0] = paced(*lab_, 1, 5000, 0.2);
+  marker(*lab_);
+  EXPECT_EQ(rx.count_until_marker(1), sent0);
+
+  auto r = api(
+      "POST", "/api/v1/ratelimit/rules",
+      R"({"id": 7, "prefixes": ["198.18.0.1/32"], "algorithm": "fixed_window", "rate": 10, "window_ms": 10000})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  // In effect at once: 10 a second, 100 in a 10 s window, whatever is sent.
+  auto [t1, sent1] = paced(*lab_, 1, 5000, 0.2);
+  marker(*lab_);
+  EXPECT_EQ(rx.count_until_marker(1), 100u) << "of " << sent1;
+
+  const std::pair<const char*, const char*> bad[] = {
+      {R"({"prefixes": ["198.18.0.3/32"], "rate": "fast"})", "rate"},
+      {R"({"prefixes": ["198.18.0.3/32"], "rate": 0})", "rate"},
+      {R"({"prefixes": ["198.18.0.3/32"], "rate": 100, "algorithm": "fixed_window", "burst": 5})",
+       "burst"},
+      {R"({"prefixes": ["198.18.0.1/32"], "rate": 100})", "198.18.0.1/32 is listed by policy 7"},
+      {R"({"prefixes": ["198.18.0.3/33"], "rate": 100})", "prefix length"},
+      {R"({"prefixes": ["0.0.0.0/0"], "rate": 100})", "default_policy"},
+      {R"({"prefixes": [], "rate": 100})", "prefixes"},
+  };
+  for (const auto& [body, says] : bad) {
+    r = api("POST", "/api/v1/ratelimit/rules", body);
+    EXPECT_EQ(r.status, 400) << body << " -> " << r.body;
+    EXPECT_NE(r.body.find(says), std::string::npos) << body << " -> " << r.body;
+  }
+  // Nothing half-applied: policy 7 alone, still holding.
+  r = api("GET", "/api/v1/ratelimit/rules");
+  EXPECT_EQ(Poco::JSON::Parser()
+                .parse(r.body)
+                .extract<Poco::JSON::Object::Ptr>()
+                ->getArray("rules")
+                ->size(),
+            1u)
+      << r.body;
+  paced(*lab_, 1, 5000, 0.1);
+  marker(*lab_);
+  EXPECT_EQ(rx.count_until_marker(1), 0u) << "the window's 100 were spent";
+
+  // The domain is in the API's description.
+  r = api("GET", "/api/v1/openapi.json");
+  EXPECT_NE(r.body.find("/api/v1/ratelimit/rules"), std::string::npos);
+  // Deleted: unlimited again at once.
+  r = api("DELETE", "/api/v1/ratelimit/rules/7");
+  EXPECT_EQ(r.status, 204) << r.body;
+  auto [t3, sent3] = paced(*lab_, 1, 5000, 0.2);
+  marker(*lab_);
+  EXPECT_EQ(rx.count_until_marker(1), sent3);
+}
+
+TEST_F(RateLimitLab, AnAlertPolicyPassesEverythingAndRaisesT1498) {
+  ASSERT_NO_FATAL_FAILURE(
+      start_agent("    policies:\n"
+                  "      - {id: 3, prefixes: [198.18.0.0/24], algorithm: sliding_window, rate: "
+                  "500, action: alert}\n"));
+  Receiver rx(*lab_);
+  const auto [seconds, sent] = paced(*lab_, 1, 2000, 1);
+  marker(*lab_);
+  EXPECT_EQ(rx.count_until_marker(1), sent) << "alert passes everything";
+  EXPECT_GT(counted(3, "over_passed"), 0u);
+  const auto alerts = dir_ / "alerts.json";
+  ASSERT_TRUE(rampart::test::poll_until(
+      [&] { return rampart::test::read_file(alerts).find("T1498") != std::string::npos; },
+      std::chrono::seconds(10)))
+      << rampart::test::read_file(alerts);
+  const auto text = rampart::test::read_file(alerts);
+  EXPECT_NE(text.find("198.18.0.1 over policy 3"), std::string::npos) << text;
+  EXPECT_NE(text.find("Network Denial of Service"), std::string::npos) << text;
+}
+
+// A config whose policies are bad is refused whole on reload (SIGHUP):
+// the error names the file, line and field, and the running limits hold.
+TEST_F(RateLimitLab, ABadConfigIsRefusedOnReloadAndTheLimitsHold) {
+  ASSERT_NO_FATAL_FAILURE(
+      start_agent("    policies:\n"
+                  "      - {id: 1, prefixes: [198.18.0.1/32], algorithm: fixed_window, rate: 5, "
+                  "window_ms: 20000}\n"));
+  Receiver rx(*lab_);
+  paced(*lab_, 1, 2000, 0.1);
+  marker(*lab_);
+  EXPECT_EQ(rx.count_until_marker(1), 100u);
+  const std::pair<const char*, const char*> bad[] = {
+      {"      - {id: 1, prefixes: [198.18.0.1/32], rate: 0}\n",
+       "rampart.yaml:11:50: plugins.ratelimit.policies.0.rate: must be 1-10000000"},
+      {"      - {id: 1, prefixes: [198.18.0.1/32], rate: 5, burst: 99999999}\n",
+       "policies.0.burst"},
+      {"      - {id: 1, prefixes: [198.18.0.1/32], rate: 5}\n      - {id: 2, prefixes: "
+       "[198.18.0.1/32], rate: 9}\n",
+       "198.18.0.1/32 is listed by policy 1 and by policy 2"},
+      {"      - {id: 1, prefixes: [not-an-address], rate: 5}\n", "policies.0.prefixes"},
+  };
+  size_t refusals = 0;
+  for (const auto& [policies, says] : bad) {
+    const std::string yaml = "    policies:\n" + std::string(policies);
+    write_settings(yaml);
+    rampart::test::write_file(dir_ / "rampart.yaml",
+                              rampart::test::read_file(dir_ / "rampart.yaml") +
+                                  "  rest: " + rampart::test::rest_settings(dir_.path()) + "\n");
+    daemon_->signal(SIGHUP);
+    ASSERT_TRUE(daemon_->wait_for("config reload refused", ++refusals)) << daemon_->output();
+    EXPECT_NE(daemon_->output().find(says), std::string::npos) << says << "\n" << daemon_->output();
+  }
+  // Still the first policy, still its spent window.
+  paced(*lab_, 1, 2000, 0.1);
+  marker(*lab_);
+  EXPECT_EQ(rx.count_until_marker(1), 0u);
+  EXPECT_EQ(counted(1, "passed"), 100u);
+}
+
+}  // namespace
