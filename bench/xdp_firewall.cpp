@@ -34,6 +34,7 @@
 #include "firewall_program.hpp"
 #include "log/logger.hpp"
 #include "packet_builder.hpp"
+#include "ratelimit_program.hpp"
 
 namespace {
 
@@ -226,6 +227,13 @@ struct RandomSource {
   ~RandomSource() {
     if (obj) bpf_object__close(obj);
   }
+  // From now on base | (random & mask) (host order), or with mask 0 as before.
+  void set_range(uint32_t base, uint32_t mask) {
+    const int sources = bpf_object__find_map_fd_by_name(obj, "bench_sources");
+    const uint32_t mk = 4097, bk = 4098, be_base = htonl(base), be_mask = htonl(mask);
+    bpf_map_update_elem(sources, &mk, &be_mask, BPF_ANY);
+    bpf_map_update_elem(sources, &bk, &be_base, BPF_ANY);
+  }
   double through(int fd, const std::vector<uint8_t>& frame) {
     const uint32_t k = 0;
     if (bpf_map_update_elem(next_fd, &k, &fd, BPF_ANY) != 0) {
@@ -346,12 +354,153 @@ void bench_blocklist(int floor_fd, size_t prefixes) {
 
 }  // namespace
 
+// The rate limit stage behind the firewall, against the firewall alone in
+// the same run: a hot source within its limit, then sources drawn from a
+// million the stage already tracks (each packet another source's state,
+// cold in the caches), then every packet a new source (a spoofed flood:
+// an LRU insert and eviction each).
+void bench_ratelimit() {
+  namespace rl = rampart::ratelimit;
+  std::printf(
+      "\nrate limit (xdp_ratelimit, slot 12) behind the firewall (no rules) vs the firewall "
+      "alone, ns/packet\n");
+  rampart::test::FirewallProgram alone;
+  alone.install({});
+  rampart::test::RateLimitProgram limited;
+  auto settings = rampart::test::RateLimitProgram::test_settings();
+  settings.test_clock = false;
+  settings.max_sources = 1u << 21;
+  rl::Policy bucket;
+  bucket.id = 1;
+  bucket.rate = 10000000;  // the most a policy allows: the packets here stay within it
+  bucket.burst = RAMPART_RL_MAX_BURST;
+  std::string err;
+  bucket.prefixes = {*rampart::net::parse_cidr("10.0.0.0/8", err),
+                     *rampart::net::parse_cidr("192.0.2.0/24", err)};
+  rl::Policy window = bucket;
+  window.algorithm = rl::Algorithm::fixed_window;
+  window.window_ms = 60000;
+  const auto hot =
+      PacketBuilder().ipv4("192.0.2.1", "192.0.2.100").tcp(1234, 40003).payload(10).build();
+  // The floor under any stage behind the firewall: one that only goes on.
+  rampart::test::FirewallProgram floor;
+  floor.install({});
+  bpf_object* empty_obj = bpf_object__open_file(RAMPART_BPF_DIR "/xdp_bench_chain.bpf.o", nullptr);
+  const int empty_pos = rampart::test::make_stage_map(rampart::test::RateLimitProgram::kSlot);
+  int empty_fd = -1;
+  if (empty_obj) {
+    bpf_map__reuse_fd(bpf_object__find_map_by_name(empty_obj, "rampart_stage"), empty_pos);
+    for (const char* m : {"rampart_xdp_chain", "rampart_chains"})
+      bpf_map__reuse_fd(bpf_object__find_map_by_name(empty_obj, m), floor.map_fd(m));
+    if (bpf_object__load(empty_obj) == 0)
+      empty_fd = bpf_program__fd(bpf_object__find_program_by_name(empty_obj, "xdp_empty_stage"));
+  }
+  if (empty_fd < 0) {
+    std::fprintf(stderr, "cannot load xdp_empty_stage\n");
+    return;
+  }
+  floor.install_stage(rampart::test::RateLimitProgram::kSlot, empty_fd, empty_pos);
+  // A passing packet from a hot source, behind a firewall of no rules and
+  // of 1,000 (ruleset(): the packet matches none of them).
+  for (uint32_t nrules : {0u, 1000u}) {
+    const auto rules = nrules ? ruleset(nrules) : std::vector<Rule>{};
+    alone.install(rules);
+    floor.install(rules);
+    limited.firewall().install(rules);
+    for (const rl::Policy* p : {&bucket, &window}) {
+      const auto tables = rl::build_tables({{{1, 1}, p}}, {});
+      limited.install(tables, settings);
+      const auto ns = measure_together(
+          {alone.entry_fd(), floor.entry_fd(), limited.firewall().entry_fd()}, hot);
+      std::printf(
+          "  hot source, %4u rules, %-14s firewall %.1f, + empty stage %.1f, + rate limit "
+          "%.1f: ratio %.2f (%.2f to the empty stage)\n",
+          nrules, std::string(rl::algorithm_name(p->algorithm)).c_str(), ns[0], ns[1], ns[2],
+          ns[2] / ns[0], ns[2] / ns[1]);
+    }
+  }
+  // A million tracked sources, 10.0.0.0/12, each a state on every CPU.
+  const auto tables = rl::build_tables({{{1, 1}, &bucket}}, {});
+  limited.install(tables, settings);
+  {
+    const int fd = limited.map_fd(RAMPART_NAME(RAMPART_RL_MAP_STATE));
+    const uint32_t n = 1u << 20, chunk = 65536;
+    const auto ncpu = static_cast<size_t>(libbpf_num_possible_cpus());
+    std::vector<rampart_rl_key> keys(chunk);
+    std::vector<rampart_rl_state> values(chunk * ncpu);
+    for (uint32_t at = 0; at < n; at += chunk) {
+      for (uint32_t i = 0; i < chunk; ++i)
+        keys[i] = {RAMPART_RL_V4_HI, htonl(0x0a000000u + at + i)};
+      uint32_t count = chunk;
+      if (bpf_map_update_batch(fd, keys.data(), values.data(), &count, nullptr) != 0) {
+        std::perror("rl_state prefill");
+        return;
+      }
+    }
+  }
+  RandomSource random(0);
+  if (random.scramble_fd < 0) return;
+  // The floor: the same sources' states in a map of the same kind and
+  // size, looked up and written, nothing else.
+  const int touch_fd =
+      bpf_program__fd(bpf_object__find_program_by_name(random.obj, "xdp_state_touch"));
+  {
+    const int fd = bpf_object__find_map_fd_by_name(random.obj, "bench_states");
+    const uint32_t n = 1u << 20, chunk = 65536;
+    const auto ncpu = static_cast<size_t>(libbpf_num_possible_cpus());
+    std::vector<rampart_rl_key> keys(chunk);
+    std::vector<rampart_rl_state> values(chunk * ncpu);
+    for (uint32_t at = 0; at < n; at += chunk) {
+      for (uint32_t i = 0; i < chunk; ++i)
+        keys[i] = {RAMPART_RL_V4_HI, htonl(0x0a000000u + at + i)};
+      uint32_t count = chunk;
+      bpf_map_update_batch(fd, keys.data(), values.data(), &count, nullptr);
+    }
+  }
+  const auto frame = from(0x0a000001);
+  const auto turns = [&](const char* what, bool floor_too) {
+    std::vector<double> a, b, f;
+    for (int i = 0; i < 3; ++i) {
+      a.push_back(random.through(alone.entry_fd(), frame));
+      b.push_back(random.through(limited.firewall().entry_fd(), frame));
+      if (floor_too) f.push_back(random.through(touch_fd, frame));
+    }
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    std::printf("  %-44s firewall %.1f, + rate limit %.1f: ratio %.2f\n", what, a[1], b[1],
+                b[1] / a[1]);
+    if (floor_too) {
+      std::sort(f.begin(), f.end());
+      std::printf(
+          "  %-44s a state looked up and written alone: %.1f; the stage's extra over the "
+          "firewall is %.2fx that\n",
+          "", f[1], (b[1] - a[1]) / f[1]);
+    }
+  };
+  // A source's packets stay on one CPU (RSS), as the bench's stay on this one.
+  rampart::test::PinnedTo pin(0);
+  random.set_range(0x0a000000u, 0x000fffffu);
+  turns("random source of 2^20 tracked (cold state):", true);
+  random.set_range(0, 0);
+  turns("random source, each new (LRU insert, evict):", false);
+  std::printf("  (sources created %llu, merges %llu)\n",
+              static_cast<unsigned long long>(limited.stat(RAMPART_RL_STAT_NEW_SOURCES)),
+              static_cast<unsigned long long>(limited.stat(RAMPART_RL_STAT_MERGES)));
+  close(empty_pos);
+  bpf_object__close(empty_obj);
+}
+
 int main(int argc, char** argv) {
   // libbpf's info/debug lines (CO-RE relocations) drown the table: its
   // warnings only, through the core's logger like the programs' loader does.
   rampart::log::Logger::global().configure(rampart::log::Level::warn, rampart::log::Format::text);
   rampart::bpf::route_libbpf_log();
   if (argc > 1) g_repeat = static_cast<uint32_t>(std::stoul(argv[1]));
+  // `bench_xdp_firewall N ratelimit`: the rate limit's section alone.
+  if (argc > 2 && std::string(argv[2]) == "ratelimit") {
+    bench_ratelimit();
+    return 0;
+  }
   const auto first =
       PacketBuilder().ipv4("192.0.2.1", "192.0.2.100").tcp(1234, 40001).payload(10).build();
   const auto last =
@@ -504,6 +653,7 @@ int main(int argc, char** argv) {
                   w[3] / w[1]);
   }
   if (floor_fd >= 0) bench_blocklist(floor_fd, prefixes);
+  bench_ratelimit();
   if (floor_obj) bpf_object__close(floor_obj);
   return 0;
 }

@@ -58,3 +58,12 @@ int xdp_next_pass(struct xdp_md *ctx)
 {
 	return XDP_PASS;
 }
+
+/* A stage that does nothing but go on (rampart_xdp_next): behind the
+ * firewall, the floor under any stage there (bench_xdp_firewall's rate
+ * limit section). */
+SEC("xdp")
+int xdp_empty_stage(struct xdp_md *ctx)
+{
+	return rampart_xdp_next(ctx);
+}
