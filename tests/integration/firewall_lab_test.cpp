@@ -40,6 +40,7 @@
 #include "privilege.hpp"
 #include "rampart/firewall.h"
 #include "smtp_server.hpp"
+#include "tc_meta_reader.hpp"
 #include "temp_dir.hpp"
 
 namespace {
@@ -278,56 +279,12 @@ TEST_F(FirewallLab, BlocklistFileDropsListedSourcesAndReloadsFromDisk) {
 
 namespace {
 
-// The test-only TC program that counts UDP/9999 packets by the rule id in
-// the XDP metadata, put in the TC ingress chain behind the root rampartd
-// attached to B (as the core installs a stage: the slot, then its bit).
-class TcMetaReader {
- public:
-  explicit TcMetaReader(const std::string& pin_root) {
-    obj_ = bpf_object__open_file(RAMPART_BPF_DIR "/tc_meta_reader.bpf.o", nullptr);
-    if (!obj_ || bpf_object__load(obj_) != 0)
-      throw std::runtime_error("cannot load tc_meta_reader");
-    const int prog = bpf_program__fd(bpf_object__find_program_by_name(obj_, "tc_meta_reader"));
-    map_ = bpf_object__find_map_fd_by_name(obj_, "meta_seen");
-    const int chain = bpf_obj_get((pin_root + "/maps/rampart_tc_ingress_chain").c_str());
-    const int chains = bpf_obj_get((pin_root + "/maps/rampart_chains").c_str());
-    if (chain < 0 || chains < 0) throw std::runtime_error("rampartd pinned no TC ingress chain");
-    const uint32_t slot = 0, hook = 1;  // RAMPART_HOOK_TC_INGRESS
-    uint32_t state[2] = {0, 0};         // struct rampart_chain_state
-    bpf_map_lookup_elem(chains, &hook, state);
-    state[0] |= 1u << slot;
-    const int rc = bpf_map_update_elem(chain, &slot, &prog, BPF_ANY) ||
-                   bpf_map_update_elem(chains, &hook, state, BPF_ANY);
-    close(chain);
-    close(chains);
-    if (rc != 0) throw std::runtime_error("cannot install the TC stage");
-  }
-  ~TcMetaReader() { bpf_object__close(obj_); }
-  std::map<uint32_t, uint64_t> counts() const {
-    std::map<uint32_t, uint64_t> out;
-    uint32_t key, next;
-    uint32_t* prev = nullptr;
-    while (bpf_map_get_next_key(map_, prev, &next) == 0) {
-      uint64_t v = 0;
-      bpf_map_lookup_elem(map_, &next, &v);
-      out[next] = v;
-      key = next;
-      prev = &key;
-    }
-    return out;
-  }
-
- private:
-  bpf_object* obj_ = nullptr;
-  int map_ = -1;
-};
-
 TEST_F(FirewallLab, TcSeesTheXdpVerdictInMetadata) {
   ASSERT_NO_FATAL_FAILURE(
       start(write_config("[{id: 42, action: allow, protocol: udp, dst_port: \"9999\"}]")));
   ASSERT_TRUE(daemon_->wait_for("attached TC")) << daemon_->output();
   for (const char* dir : {"ingress", "egress"}) EXPECT_TRUE(has_tc_filter(dir)) << dir;
-  TcMetaReader tc(bpffs_ + "/rampart");
+  rampart::test::TcMetaReader tc(bpffs_ + "/rampart");
   EXPECT_EQ(lab_->send_and_count(kPackets).udp, kPackets);
   const auto seen = tc.counts();
   ASSERT_EQ(seen.size(), 1u) << "every packet carried metadata naming rule 42";
@@ -409,7 +366,7 @@ TEST_F(FirewallLab, TenThousandRulesReplacedUnderTrafficNeverMix) {
   ASSERT_TRUE(daemon_->wait_for("installed 10000 rules")) << daemon_->output();
   ASSERT_TRUE(daemon_->wait_for("attached TC")) << daemon_->output();
   for (const char* dir : {"ingress", "egress"}) EXPECT_TRUE(has_tc_filter(dir)) << dir;
-  TcMetaReader tc(bpffs_ + "/rampart");
+  rampart::test::TcMetaReader tc(bpffs_ + "/rampart");
 
   UdpFlood flood(*lab_);
   const int rounds = 4;
@@ -717,7 +674,7 @@ TEST_F(FirewallLab, AThousandRestSwapsUnderAFloodNeverMixTwoSets) {
                        [&] { return client.call("PUT", "/api/v1/firewall/rules", body); });
   };
   ASSERT_EQ(import(set_a).status, 200);
-  TcMetaReader tc(bpffs_ + "/rampart");
+  rampart::test::TcMetaReader tc(bpffs_ + "/rampart");
 
   UdpFlood flood(*lab_);
   // Fewer under the sanitizers: an import of 1,000 rules there takes 1.5-3 s

@@ -22,6 +22,8 @@
 
 #include "agent_lab.hpp"
 #include "poll.hpp"
+#include "rampart/xdp_meta.h"
+#include "tc_meta_reader.hpp"
 
 namespace {
 
@@ -275,6 +277,73 @@ TEST_F(RateLimitLab, ABadConfigIsRefusedOnReloadAndTheLimitsHold) {
   marker(*lab_);
   EXPECT_EQ(rx.count_until_marker(1), 0u);
   EXPECT_EQ(counted(1, "passed"), 100u);
+}
+
+// TC behind the stage reads its verdict from the XDP metadata: the packets
+// within the alert policy as WITHIN, the ones past it as OVER, both under
+// policy 4's id.
+TEST_F(RateLimitLab, TcSeesTheRateLimitVerdict) {
+  ASSERT_NO_FATAL_FAILURE(
+      start_agent("    policies:\n"
+                  "      - {id: 4, prefixes: [198.18.0.1/32], algorithm: fixed_window, rate: 5, "
+                  "window_ms: 60000, action: alert}\n"));
+  ASSERT_TRUE(daemon_->wait_for("attached TC")) << daemon_->output();
+  rampart::test::TcMetaReader tc(bpffs_ + "/rampart");
+  Receiver rx(*lab_);
+  const auto [t, sent] = paced(*lab_, 1, 2000, 0.25);
+  marker(*lab_);
+  EXPECT_EQ(rx.count_until_marker(1), sent);
+  const auto seen = tc.counts("rl_seen");
+  const uint32_t within = RAMPART_META_RL_WITHIN << 24 | 4, over = RAMPART_META_RL_OVER << 24 | 4;
+  ASSERT_TRUE(seen.count(within) && seen.count(over)) << seen.size() << " kinds seen";
+  EXPECT_EQ(seen.at(within), 300u);
+  EXPECT_EQ(seen.at(over), sent - 300);
+}
+
+// The stage keeps limiting while rampartd is stopped and after it starts
+// again (the sources' counts persist: the same window stays spent); a
+// disabled plugin's stage leaves the chain, on reload and at start.
+TEST_F(RateLimitLab, LimitsHoldAcrossARestartAndADisabledPluginLeavesTheChain) {
+  const std::string policy =
+      "    policies:\n"
+      "      - {id: 1, prefixes: [198.18.0.1/32], algorithm: fixed_window, rate: 5, window_ms: "
+      "60000}\n";
+  ASSERT_NO_FATAL_FAILURE(start_agent(policy));
+  Receiver rx(*lab_);
+  paced(*lab_, 1, 2000, 0.2);
+  marker(*lab_);
+  EXPECT_EQ(rx.count_until_marker(1), 300u) << "5 a second, 300 in the minute's window";
+
+  daemon_->signal(SIGTERM);
+  ASSERT_EQ(daemon_->wait_exit(), 0) << daemon_->output();
+  paced(*lab_, 1, 2000, 0.1);
+  marker(*lab_);
+  EXPECT_EQ(rx.count_until_marker(1), 0u) << "rampartd stopped: the stage stays, and its counts";
+
+  ASSERT_NO_FATAL_FAILURE(start_agent(policy));
+  paced(*lab_, 1, 2000, 0.1);
+  marker(*lab_);
+  EXPECT_EQ(rx.count_until_marker(1), 0u) << "restarted: the window is still spent";
+
+  write_settings("    enabled: false\n" + policy);
+  rampart::test::write_file(dir_ / "rampart.yaml",
+                            rampart::test::read_file(dir_ / "rampart.yaml") +
+                                "  rest: " + rampart::test::rest_settings(dir_.path()) + "\n");
+  reload(1);
+  ASSERT_TRUE(
+      daemon_->wait_for("stage removed from the chain stage=xdp/ratelimit plugin=ratelimit"))
+      << daemon_->output();
+  auto [t, sent] = paced(*lab_, 1, 2000, 0.1);
+  marker(*lab_);
+  EXPECT_EQ(rx.count_until_marker(1), sent) << "disabled: nothing limited";
+
+  daemon_->signal(SIGTERM);
+  ASSERT_EQ(daemon_->wait_exit(), 0) << daemon_->output();
+  write_settings(policy);
+  ASSERT_NO_FATAL_FAILURE(start_agent(policy));
+  paced(*lab_, 1, 2000, 0.1);
+  marker(*lab_);
+  EXPECT_EQ(rx.count_until_marker(1), 0u) << "enabled again: its sources' counts were kept";
 }
 
 }  // namespace

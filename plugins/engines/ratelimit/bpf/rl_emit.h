@@ -35,7 +35,7 @@ static __always_inline void emit_over(struct xdp_md* ctx, const struct rampart_p
   }
   e->policy_id = p->id;
   e->ifindex = ctx->ingress_ifindex;
-  e->observed = s->cur + s->others;
+  e->observed = s->cur + rampart_rl_others(s);
   e->limit = p->limit;
   e->family = pi->family;
   e->action = p->action;

@@ -146,7 +146,9 @@ int RAMPART_RL_PROGRAM(struct xdp_md* ctx) {
     if (p && (p->flags & RAMPART_RL_POLICY_ACTIVE) && rampart_rl_tag(kept, p->gen) == s->tag) {
       now = rl_now(p);
       have_now = 1;
-      if (now - (__u64)s->slot * p->period_ns < p->period_ns) index = kept;
+      __u64 into;
+
+      if (rampart_rl_in_slot(p, s, now, &into)) index = kept;
     }
   }
   if (index == ~0u) index = policy_index(&pi);

@@ -72,15 +72,19 @@ struct rampart_rl_state {
   __u32 prev; /* admitted on this CPU in slot - 1 */
   __u32
       carry; /* sliding window: all CPUs' count in slot - 1; buckets: tokens at slot start (24.8) */
-  __u32 others; /* the other CPUs' count in slot at the last merge */
+  __u32 others; /* the other CPUs' count in slot at the last merge; RAMPART_RL_ALONE */
   __u16 tag;    /* index | gen << 10; 0: none yet (another CPU's new source) */
   __u16 check;  /* admits before the next merge (or with RAMPART_RL_HOLD, denials); flags */
 };
 #define RAMPART_RL_REPORTED 0x8000  /* check: an over-limit record was sent this slot */
 #define RAMPART_RL_HOLD 0x4000      /* check: a merge just denied; deny without one for a while */
-#define RAMPART_RL_ALONE 0x2000     /* check: the last merge found no other CPU's state */
-#define RAMPART_RL_CHECK_MAX 0x1fff /* check: the count */
-#define RAMPART_RL_HOLD_DENIALS 16  /* denials a hold lasts */
+#define RAMPART_RL_CHECK_MAX 0x3fff /* check: the count */
+/* others: the last merge found no other CPU's state. In `others`, which its
+ * owner writes only at merges, so another CPU's poke (a plain store) is
+ * seldom lost to the owner's own write. */
+#define RAMPART_RL_ALONE 0x80000000u
+#define RAMPART_RL_HOLD_DENIALS 16 /* denials a hold lasts */
+#define RAMPART_RL_SHARE_MAX 32    /* admits a CPU makes at most between merges */
 
 struct rampart_rl_lpm4_key {
   __u32 prefixlen;

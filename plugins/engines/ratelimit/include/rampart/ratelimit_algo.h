@@ -53,6 +53,33 @@
 #define RAMPART_RL_FN static inline
 #endif
 
+/* Whether `now_ns` falls in the state's slot, and how far into it (a
+ * multiply, no division). A time before the slot's start (clocks of two
+ * CPUs a little apart, whose merges this state saw) counts as its start:
+ * a state never goes back a slot. A slot number that wrapped its 32 bits
+ * comes out far past the period: a new slot. */
+RAMPART_RL_FN int rampart_rl_in_slot(const struct rampart_rl_policy* p,
+                                     const struct rampart_rl_state* s, __u64 now_ns,
+                                     __u64* into_ns) {
+  const __u64 start = (__u64)s->slot * p->period_ns;
+
+  if (now_ns < start) {
+    *into_ns = 0;
+    return start - now_ns < p->period_ns;
+  }
+  *into_ns = now_ns - start;
+  return *into_ns < p->period_ns;
+}
+
+/* The other CPUs' count in the slot, as this one last read it. */
+RAMPART_RL_FN __u32 rampart_rl_others(const struct rampart_rl_state* s) {
+  return s->others & ~RAMPART_RL_ALONE;
+}
+
+RAMPART_RL_FN int rampart_rl_is_alone(const struct rampart_rl_state* s) {
+  return (s->others & RAMPART_RL_ALONE) != 0;
+}
+
 RAMPART_RL_FN __u16 rampart_rl_tag(__u32 index, __u8 gen) {
   return (__u16)((index & (RAMPART_RL_MAX_POLICIES - 1)) | (__u32)gen << RAMPART_RL_INDEX_BITS);
 }
@@ -85,7 +112,7 @@ RAMPART_RL_FN __u64 rampart_rl_cap_q8(const struct rampart_rl_policy* p,
 /* One more admit fits (as this CPU sees the slot). */
 RAMPART_RL_FN int rampart_rl_fits(const struct rampart_rl_policy* p,
                                   const struct rampart_rl_state* s, __u64 into_ns) {
-  const __u64 need = ((__u64)s->cur + s->others + 1) << 8;
+  const __u64 need = ((__u64)s->cur + rampart_rl_others(s) + 1) << 8;
   const __u64 full = (__u64)p->limit << 8;
 
   /* Without the division where the slot's start decides: tokens in hand,
@@ -100,23 +127,25 @@ RAMPART_RL_FN int rampart_rl_fits(const struct rampart_rl_policy* p,
 RAMPART_RL_FN void rampart_rl_set_check(const struct rampart_rl_policy* p,
                                         struct rampart_rl_state* s, __u64 into_ns, __u32 active) {
   const __u64 cap = rampart_rl_cap_q8(p, s, into_ns);
-  const __u64 used = ((__u64)s->cur + s->others) << 8;
+  const __u64 used = ((__u64)s->cur + rampart_rl_others(s)) << 8;
   __u64 room = cap > used ? (cap - used) >> 8 : 0;
 
   /* No floor of 1: a CPU that kept one admit past its merge would take a
    * token the others may already have. Near the limit every admit merges
    * first; that costs a merge per admitted packet, never per packet. */
   room /= 2 * (__u64)(active ? active : 1);
-  if (room > RAMPART_RL_CHECK_MAX) room = RAMPART_RL_CHECK_MAX;
-  s->check = (__u16)((s->check & (RAMPART_RL_REPORTED | RAMPART_RL_ALONE)) | room);
+  /* At most RAMPART_RL_SHARE_MAX: a CPU that missed a poke (a plain store
+   * racing its own) admits no more than that unseen. */
+  if (room > RAMPART_RL_SHARE_MAX) room = RAMPART_RL_SHARE_MAX;
+  s->check = (__u16)((s->check & RAMPART_RL_REPORTED) | room);
 }
 
 /* After a merge: whether this CPU's was the only state of the source. */
 RAMPART_RL_FN void rampart_rl_set_alone(struct rampart_rl_state* s, int alone) {
   if (alone)
-    s->check |= RAMPART_RL_ALONE;
+    s->others |= RAMPART_RL_ALONE;
   else
-    s->check &= ~RAMPART_RL_ALONE;
+    s->others &= ~RAMPART_RL_ALONE;
 }
 
 /* What a merge gathers from every CPU's state (this one's included). */
@@ -133,6 +162,7 @@ struct rampart_rl_merge {
   __u32 max_check;   /* the largest share (admits left) of a CPU in slot */
   __u32 seen;        /* states of this tag, any slot (this CPU's included) */
   __u32 alone;       /* of them, those that think themselves alone */
+  __u32 lead;        /* slots the furthest state is past `slot` (0: none) */
 };
 
 RAMPART_RL_FN void rampart_rl_merge_init(struct rampart_rl_merge* m, __u32 slot, __u16 tag) {
@@ -145,6 +175,7 @@ RAMPART_RL_FN void rampart_rl_merge_init(struct rampart_rl_merge* m, __u32 slot,
   m->max_check = 0;
   m->seen = 0;
   m->alone = 0;
+  m->lead = 0;
 }
 
 RAMPART_RL_FN void rampart_rl_merge_add(struct rampart_rl_merge* m,
@@ -152,11 +183,15 @@ RAMPART_RL_FN void rampart_rl_merge_add(struct rampart_rl_merge* m,
   if (s->tag != m->tag) return;
   const __u32 back = m->slot - s->slot;
 
-  /* A CPU already in a later slot (clocks read around a boundary) is
-   * left out: its counts are not of this slot. */
-  if (back > 0x7fffffffu) return;
+  /* A CPU already in a later slot (a clock read around a boundary, or
+   * this one's read long ago): noted, so the caller can move on to it;
+   * its counts are not of this slot. */
+  if (back > 0x7fffffffu) {
+    if (-back > m->lead) m->lead = -back;
+    return;
+  }
   m->seen += 1;
-  if (s->check & RAMPART_RL_ALONE) m->alone += 1;
+  if (rampart_rl_is_alone(s)) m->alone += 1;
   if (back == 0) {
     const __u32 share = s->check & RAMPART_RL_HOLD ? 0 : s->check & RAMPART_RL_CHECK_MAX;
 
@@ -214,7 +249,7 @@ RAMPART_RL_FN void rampart_rl_roll(const struct rampart_rl_policy* p, struct ram
  * among m->cur). */
 RAMPART_RL_FN void rampart_rl_refresh(const struct rampart_rl_policy* p, struct rampart_rl_state* s,
                                       const struct rampart_rl_merge* m, __u64 into_ns) {
-  s->others = m->cur > s->cur ? m->cur - s->cur : 0;
+  s->others = (m->cur > s->cur ? m->cur - s->cur : 0) | (s->others & RAMPART_RL_ALONE);
   rampart_rl_set_check(p, s, into_ns, m->active);
 }
 
@@ -229,7 +264,7 @@ RAMPART_RL_FN void rampart_rl_hold(struct rampart_rl_state* s, const struct ramp
 RAMPART_RL_FN int rampart_rl_held(struct rampart_rl_state* s) {
   if (!(s->check & RAMPART_RL_HOLD)) return 0;
   if ((s->check & RAMPART_RL_CHECK_MAX) <= 1)
-    s->check &= RAMPART_RL_REPORTED | RAMPART_RL_ALONE; /* over: the next would-be admit merges */
+    s->check &= RAMPART_RL_REPORTED; /* over: the next would-be admit merges */
   else
     s->check -= 1;
   return 1;
@@ -240,7 +275,7 @@ RAMPART_RL_FN int rampart_rl_held(struct rampart_rl_state* s) {
  * (rampart_rl_poke on each). */
 RAMPART_RL_FN int rampart_rl_must_poke(const struct rampart_rl_state* s,
                                        const struct rampart_rl_merge* m) {
-  const __u32 self_alone = s->tag == m->tag && (s->check & RAMPART_RL_ALONE) ? 1 : 0;
+  const __u32 self_alone = s->tag == m->tag && rampart_rl_is_alone(s) ? 1 : 0;
 
   return m->max_check > (__u32)(s->check & RAMPART_RL_CHECK_MAX) || m->alone > self_alone;
 }
@@ -254,9 +289,9 @@ RAMPART_RL_FN void rampart_rl_poke(const struct rampart_rl_state* self,
   if (other->tag != self->tag) return;
   if (other->slot == self->slot && !(other->check & RAMPART_RL_HOLD) &&
       (other->check & RAMPART_RL_CHECK_MAX) > (self->check & RAMPART_RL_CHECK_MAX))
-    other->check &= RAMPART_RL_REPORTED | RAMPART_RL_ALONE;
+    other->check &= RAMPART_RL_REPORTED;
   /* Not alone any more: its next roll merges. */
-  if (other->check & RAMPART_RL_ALONE) other->check &= ~RAMPART_RL_ALONE;
+  if (rampart_rl_is_alone(other)) other->others &= ~RAMPART_RL_ALONE;
 }
 
 /* Counts an admit. */

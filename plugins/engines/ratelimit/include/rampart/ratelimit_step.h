@@ -27,22 +27,31 @@ RAMPART_RL_FN int rampart_rl_step(const struct rampart_rl_policy* p, struct ramp
                                   __u16 tag, __u64 now_ns, int fresh, struct rampart_rl_merge* m,
                                   void* gather_ctx, __u32* merges) {
   const __u64 period = p->period_ns;
-  /* Still in its slot: a multiply, no division (a slot number that
-   * wrapped its 32 bits comes out far past the period). */
-  __u64 into = now_ns - (__u64)s->slot * period;
+  __u64 into = 0;
   __u64 k = s->slot;
   int merged = 0;
 
-  if (s->tag != tag || into >= period) {
+  if (s->tag != tag || !rampart_rl_in_slot(p, s, now_ns, &into)) {
     k = now_ns / period;
     into = now_ns - k * period;
     rampart_rl_merge_init(m, (__u32)k, tag);
-    if (fresh || (s->tag == tag && (s->check & RAMPART_RL_ALONE))) {
-      /* No other CPU had a state at the last look: this one's alone. */
+    if (fresh || (s->tag == tag && rampart_rl_is_alone(s) && ((__u32)k & 7))) {
+      /* No other CPU had a state at the last look: this one's alone (one
+       * slot in 8 it looks again, should a poke saying otherwise have been
+       * lost). */
       rampart_rl_merge_add(m, s);
     } else {
       RAMPART_RL_GATHER(gather_ctx, m);
       *merges += 1;
+      if (m->lead) {
+        /* Another CPU is in a later slot already: this packet belongs
+         * there too, at its start (a state never goes back a slot). */
+        k += m->lead;
+        into = 0;
+        rampart_rl_merge_init(m, (__u32)k, tag);
+        RAMPART_RL_GATHER(gather_ctx, m);
+        *merges += 1;
+      }
     }
     const int alone = m->seen == (__u32)(s->tag == tag);
     const int poke = !alone && rampart_rl_must_poke(s, m);
@@ -56,7 +65,7 @@ RAMPART_RL_FN int rampart_rl_step(const struct rampart_rl_policy* p, struct ramp
   if (!merged && rampart_rl_held(s)) return 0;
   /* A stale view may only admit too much: past this CPU's share, look;
    * alone (nobody poked it), there is nothing to look at. */
-  if (!merged && rampart_rl_must_merge(s) && (s->check & RAMPART_RL_ALONE)) {
+  if (!merged && rampart_rl_must_merge(s) && rampart_rl_is_alone(s)) {
     rampart_rl_set_check(p, s, into, 1);
   } else if (!merged && rampart_rl_must_merge(s)) {
     rampart_rl_merge_init(m, (__u32)k, tag);
