@@ -237,6 +237,36 @@ TEST_F(RateLimit, LongestPrefixPicksThePolicyDefaultAndExempt) {
   EXPECT_TRUE(rl.state(rampart::test::v4_key("203.0.113.2")).empty());
 }
 
+// A prefix policy wins over a country policy, whatever its length; a
+// country's network over the default.
+TEST_F(RateLimit, APrefixPolicyWinsOverACountrysAndACountrysOverTheDefault) {
+  RateLimitProgram rl;
+  rampart::ratelimit::CountryNetworks geo;
+  std::string err;
+  geo.present = {"NL"};
+  geo.by_country["NL"] = {*rampart::net::parse_cidr("198.18.0.0/16", err),
+                          *rampart::net::parse_cidr("2001:db8::/32", err)};
+  Policy country = rampart::ratelimit::policy_from_json(
+      R"({"countries": ["NL"], "algorithm": "fixed_window", "rate": 300})", 5);
+  Policy wide = policy(Algorithm::fixed_window, 200, 1000, {"198.0.0.0/8"});
+  wide.id = 6;
+  Policy deflt = rampart::ratelimit::policy_from_json(
+      R"({"algorithm": "fixed_window", "rate": 100})", 0, true);
+  rl.install(rampart::ratelimit::build_tables(
+      {{{0, 1}, &deflt}, {{5, 1}, &country}, {{6, 1}, &wide}}, {}, &geo));
+  rl.set_clock(kStart, 1000);
+  const auto policy_of = [&](const std::vector<uint8_t>& frame) {
+    return rl.run(frame).meta.rl_policy;
+  };
+  EXPECT_EQ(policy_of(udp_from("198.18.0.9")), 6u) << "the /8 prefix policy, not the /16 country";
+  EXPECT_EQ(policy_of(udp_from("203.0.113.9")), 0u) << "no prefix, no country: the default";
+  EXPECT_EQ(policy_of(PacketBuilder().ipv6("2001:db8:5::1", "2001:db8:ffff::1").udp(1, 53).build()),
+            5u)
+      << "the country's IPv6 network";
+  EXPECT_EQ(policy_of(PacketBuilder().ipv6("2001:db9::1", "2001:db8:ffff::1").udp(1, 53).build()),
+            0u);
+}
+
 TEST_F(RateLimit, Ipv6SourcesShareTheirSlash64) {
   RateLimitProgram rl;
   rl.install_one(policy(Algorithm::fixed_window, 100, 1000, {"2001:db8::/32"}));

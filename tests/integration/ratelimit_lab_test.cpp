@@ -18,12 +18,16 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 
 #include "agent_lab.hpp"
+#include "countries.hpp"
+#include "mmdb_writer.hpp"
 #include "poll.hpp"
 #include "rampart/xdp_meta.h"
 #include "tc_meta_reader.hpp"
+#include "test_paths.hpp"
 
 namespace {
 
@@ -82,6 +86,12 @@ class Receiver {
   ~Receiver() { close(sock_); }
   // Datagrams from `from` (last octet) until the marker.
   uint64_t count_until_marker(int from) {
+    return count_until_marker("198.18.0." + std::to_string(from));
+  }
+  // Datagrams from `from` until the marker.
+  uint64_t count_until_marker(const std::string& from) {
+    in_addr want{};
+    inet_pton(AF_INET, from.c_str(), &want);
     uint64_t n = 0;
     char buf[64];
     for (;;) {
@@ -90,9 +100,8 @@ class Receiver {
       const ssize_t got =
           recvfrom(sock_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&src), &len);
       if (got < 0) throw std::runtime_error("no end marker within 10 s");
-      const int last = ntohl(src.sin_addr.s_addr) & 0xff;
-      if (last == 3 && got == 3 && std::memcmp(buf, "end", 3) == 0) return n;
-      if (last == from) ++n;
+      if (got == 3 && std::memcmp(buf, "end", 3) == 0) return n;
+      if (src.sin_addr.s_addr == want.s_addr) ++n;
     }
   }
 
@@ -103,11 +112,12 @@ class Receiver {
 // Sends from A's 198.18.0.<from> to B:9999: `pps` a second for `seconds`,
 // on absolute deadlines (a late wakeup catches up). Returns the seconds
 // from the first datagram to the last, and the count sent.
-std::pair<double, uint64_t> paced(const NetnsLab& lab, int from, double pps, double seconds) {
+std::pair<double, uint64_t> paced(const NetnsLab& lab, const std::string& from, double pps,
+                                  double seconds) {
   const int s = lab.socket_in(lab.ns_a(), AF_INET, SOCK_DGRAM, 0);
   sockaddr_in src{}, dst{};
   src.sin_family = dst.sin_family = AF_INET;
-  inet_pton(AF_INET, ("198.18.0." + std::to_string(from)).c_str(), &src.sin_addr);
+  inet_pton(AF_INET, from.c_str(), &src.sin_addr);
   inet_pton(AF_INET, "198.18.0.2", &dst.sin_addr);
   dst.sin_port = htons(9999);
   bind(s, reinterpret_cast<sockaddr*>(&src), sizeof src);
@@ -124,6 +134,10 @@ std::pair<double, uint64_t> paced(const NetnsLab& lab, int from, double pps, dou
   }
   close(s);
   return {std::chrono::duration<double>(last - start).count(), sent};
+}
+
+std::pair<double, uint64_t> paced(const NetnsLab& lab, int from, double pps, double seconds) {
+  return paced(lab, "198.18.0." + std::to_string(from), pps, seconds);
 }
 
 void marker(const NetnsLab& lab) {
@@ -298,6 +312,97 @@ TEST_F(RateLimitLab, TcSeesTheRateLimitVerdict) {
   ASSERT_TRUE(seen.count(within) && seen.count(over)) << seen.size() << " kinds seen";
   EXPECT_EQ(seen.at(within), 300u);
   EXPECT_EQ(seen.at(over), sent - 300);
+}
+
+// The first address of `code`'s first IPv4 network of at least 4
+// addresses in the real country database (DB-IP lite), plus one.
+std::string address_in(const rampart::ratelimit::CountryNetworks& geo, const std::string& code) {
+  for (const auto& c : geo.by_country.at(code)) {
+    if (c.family != 4 || c.prefix_len > 30) continue;
+    auto a = c.addr;
+    a[3] = static_cast<uint8_t>(a[3] + 1);
+    char buf[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, a.data(), buf, sizeof buf);
+    return buf;
+  }
+  throw std::runtime_error("no IPv4 network of " + code);
+}
+
+// Sources of one country (addresses the real database places there, given
+// to A's side of the veth; the traffic never leaves the namespaces) held to
+// the country policy's rate within 10 %; another country's pass.
+TEST_F(RateLimitLab, AFloodFromOneCountryIsHeldToItsPolicysRate) {
+  const std::string db = rampart::test::geoip_data("dbip-country-mmdb/dbip-country.mmdb");
+  const auto geo = rampart::ratelimit::country_networks(db, {"NL", "JP"});
+  const std::string nl = address_in(geo, "NL"), jp = address_in(geo, "JP");
+  for (const auto& a : {nl, jp}) {
+    NetnsLab::sh("ip -n " + lab_->ns_a() + " addr add " + a + "/32 dev " + lab_->if_a());
+    NetnsLab::sh("ip -n " + lab_->ns_b() + " route add " + a + "/32 dev " + lab_->if_b());
+  }
+  ASSERT_NO_FATAL_FAILURE(
+      start_agent("    country_db: " + db +
+                  "\n"
+                  "    policies:\n"
+                  "      - {id: 1, countries: [NL, BE], rate: 1000, burst: 100}\n"));
+  Receiver rx(*lab_);
+  const auto [seconds, sent] = paced(*lab_, nl, 3000, 3);
+  marker(*lab_);
+  const uint64_t got = rx.count_until_marker(nl);
+  const double expected = 100 + 1000 * seconds;
+  std::printf("%s (NL): sent %llu in %.3f s, received %llu, expected %.0f (%+.2f%%)\n", nl.c_str(),
+              static_cast<unsigned long long>(sent), seconds, static_cast<unsigned long long>(got),
+              expected, 100 * (static_cast<double>(got) - expected) / expected);
+  EXPECT_NEAR(static_cast<double>(got) / expected, 1.0, 0.10);
+  const auto [s2, sent_jp] = paced(*lab_, jp, 3000, 0.5);
+  marker(*lab_);
+  EXPECT_EQ(rx.count_until_marker(jp), sent_jp) << jp << " (JP) is under no policy";
+  const auto st = status()->getObject("country_db");
+  EXPECT_EQ(st->getValue<uint64_t>("countries"), 2u);
+  EXPECT_GT(st->getValue<uint64_t>("networks"), 100u);
+  EXPECT_TRUE(st->isNull("error"));
+}
+
+// The country database is read again when the file changes on disk: a
+// new one that puts 198.18.0.1 in NL brings it under NL's policy, and a
+// corrupt one is refused, reported in status, and the last good one stays.
+TEST_F(RateLimitLab, ANewCountryDatabaseIsReadAgainAndABadOneIsRefused) {
+  namespace mmdb = rampart::test::mmdb;
+  const auto db = dir_ / "country.mmdb";
+  const auto write_db = [&](const std::string& bytes) {
+    const auto tmp = db + ".new";
+    rampart::test::write_file(tmp, bytes);
+    std::filesystem::rename(tmp, db);  // a new inode, as a package update writes it
+  };
+  mmdb::Writer first{mmdb::Metadata{}};
+  first.insert("203.0.113.0/24", mmdb::map({{"country_code", mmdb::str("NL")}}));
+  write_db(first.build());
+  ASSERT_NO_FATAL_FAILURE(start_agent(
+      "    country_db: " + db +
+      "\n"
+      "    policies:\n"
+      "      - {id: 1, countries: [NL], algorithm: fixed_window, rate: 5, window_ms: 60000}\n"));
+  Receiver rx(*lab_);
+  auto [t0, sent0] = paced(*lab_, 1, 2000, 0.1);
+  marker(*lab_);
+  EXPECT_EQ(rx.count_until_marker(1), sent0) << "198.18.0.1 is in no country yet";
+
+  mmdb::Writer second{mmdb::Metadata{}};
+  second.insert("198.18.0.0/24", mmdb::map({{"country_code", mmdb::str("NL")}}));
+  write_db(second.build());
+  ASSERT_TRUE(daemon_->wait_for("country database " + db + " read again")) << daemon_->output();
+  paced(*lab_, 1, 2000, 0.2);
+  marker(*lab_);
+  EXPECT_EQ(rx.count_until_marker(1), 300u) << "now NL's: 5 a second, 300 in the window";
+
+  write_db(std::string(1000, 'x'));
+  ASSERT_TRUE(daemon_->wait_for("country database change not applied")) << daemon_->output();
+  EXPECT_NE(daemon_->output().find(db + ": "), std::string::npos) << daemon_->output();
+  const auto st = status()->getObject("country_db");
+  EXPECT_FALSE(st->isNull("error"));
+  EXPECT_EQ(st->getValue<uint64_t>("networks"), 1u) << "the last good database's";
+  paced(*lab_, 1, 2000, 0.1);
+  marker(*lab_);
+  EXPECT_EQ(rx.count_until_marker(1), 0u) << "still limited by the last good database";
 }
 
 // The stage keeps limiting while rampartd is stopped and after it starts

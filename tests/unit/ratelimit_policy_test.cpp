@@ -55,7 +55,7 @@ TEST(RateLimitPolicy, EveryBadFieldIsNamed) {
   const std::pair<const char*, const char*> cases[] = {
       {R"([1])", " | expected a JSON object"},
       {R"({"prefixes": ["10.0.0.0/8"], "rate": 1, "colour": 1})", "colour | colour: unknown field"},
-      {R"({"rate": 10})", "prefixes | prefixes: required"},
+      {R"({"rate": 10})", "prefixes | prefixes: required (or countries)"},
       {R"({"prefixes": [], "rate": 10})", "prefixes | prefixes: 1-64 prefixes"},
       {R"({"prefixes": "10.0.0.0/8", "rate": 10})",
        "prefixes | prefixes: expected an array of CIDR strings"},

@@ -12,13 +12,14 @@
 #include <sstream>
 
 #include "control_chars.hpp"
+#include "countries.hpp"
 
 namespace rampart::ratelimit {
 namespace {
 
-const std::set<std::string> kFields = {"id",          "prefixes",  "algorithm", "rate",
-                                       "burst",       "window_ms", "action",    "enabled",
-                                       "description", "expires_at"};
+const std::set<std::string> kFields = {"id",      "prefixes",    "countries", "algorithm",
+                                       "rate",    "burst",       "window_ms", "action",
+                                       "enabled", "description", "expires_at"};
 
 Poco::JSON::Object::Ptr object_of(const std::string& body) {
   Poco::Dynamic::Var v;
@@ -103,7 +104,7 @@ Policy policy_from_json(const std::string& body, uint64_t id, bool is_default) {
   const auto o = object_of(body);
   Policy p;
   if (is_default) {
-    for (const char* f : {"id", "prefixes", "expires_at"}) {
+    for (const char* f : {"id", "prefixes", "countries", "expires_at"}) {
       if (o->has(f)) throw PolicyError(f, "not for the default policy");
     }
   } else {
@@ -116,29 +117,57 @@ Policy policy_from_json(const std::string& body, uint64_t id, bool is_default) {
       if (id > UINT32_MAX) throw PolicyError("id", "must be 1-4294967295");
       p.id = static_cast<uint32_t>(id);
     }
-    if (!o->has("prefixes")) throw PolicyError("prefixes", "required");
-    const auto v = o->get("prefixes");
-    if (v.type() != typeid(Poco::JSON::Array::Ptr))
-      throw PolicyError("prefixes", "expected an array of CIDR strings");
-    const auto arr = v.extract<Poco::JSON::Array::Ptr>();
-    if (arr->size() == 0 || arr->size() > kMaxPrefixesPerPolicy)
-      throw PolicyError("prefixes", "1-" + std::to_string(kMaxPrefixesPerPolicy) + " prefixes");
-    for (size_t i = 0; i < arr->size(); ++i) {
-      const std::string where = "prefixes[" + std::to_string(i) + "]";
-      const auto e = arr->get(i);
-      if (!e.isString()) throw PolicyError(where, "expected a CIDR string");
-      std::string err;
-      const auto c = net::parse_cidr(e.convert<std::string>(), err);
-      if (!c) throw PolicyError(where, err);
-      if (c->prefix_len == 0)
-        throw PolicyError(where, "a /0 holds every source: set default_policy instead");
-      if (c->family == 6 && c->prefix_len > 64)
-        throw PolicyError(
-            where, "an IPv6 source is its /64: at most /64, got /" + std::to_string(c->prefix_len));
-      for (const auto& seen : p.prefixes) {
-        if (seen == *c) throw PolicyError(where, net::format_cidr(*c) + " is listed twice");
+    if (o->has("countries")) {
+      if (o->has("prefixes"))
+        throw PolicyError("countries", "a policy holds prefixes or countries, not both");
+      const auto v = o->get("countries");
+      if (v.type() != typeid(Poco::JSON::Array::Ptr))
+        throw PolicyError("countries", "expected an array of country codes");
+      const auto arr = v.extract<Poco::JSON::Array::Ptr>();
+      if (arr->size() == 0 || arr->size() > kMaxCountriesPerPolicy)
+        throw PolicyError("countries",
+                          "1-" + std::to_string(kMaxCountriesPerPolicy) + " countries");
+      for (size_t i = 0; i < arr->size(); ++i) {
+        const std::string where = "countries[" + std::to_string(i) + "]";
+        const auto e = arr->get(i);
+        if (!e.isString()) throw PolicyError(where, "expected a country code");
+        const std::string code = e.convert<std::string>();
+        if (auto bad = text::control_char_problem(code); !bad.empty())
+          throw PolicyError(where, bad);
+        if (!country_code(code))
+          throw PolicyError(
+              where,
+              "'" + code + "' is not a country code (two capital letters, ISO 3166-1 alpha-2)");
+        for (const auto& seen : p.countries) {
+          if (seen == code) throw PolicyError(where, code + " is listed twice");
+        }
+        p.countries.push_back(code);
       }
-      p.prefixes.push_back(*c);
+    } else {
+      if (!o->has("prefixes")) throw PolicyError("prefixes", "required (or countries)");
+      const auto v = o->get("prefixes");
+      if (v.type() != typeid(Poco::JSON::Array::Ptr))
+        throw PolicyError("prefixes", "expected an array of CIDR strings");
+      const auto arr = v.extract<Poco::JSON::Array::Ptr>();
+      if (arr->size() == 0 || arr->size() > kMaxPrefixesPerPolicy)
+        throw PolicyError("prefixes", "1-" + std::to_string(kMaxPrefixesPerPolicy) + " prefixes");
+      for (size_t i = 0; i < arr->size(); ++i) {
+        const std::string where = "prefixes[" + std::to_string(i) + "]";
+        const auto e = arr->get(i);
+        if (!e.isString()) throw PolicyError(where, "expected a CIDR string");
+        std::string err;
+        const auto c = net::parse_cidr(e.convert<std::string>(), err);
+        if (!c) throw PolicyError(where, err);
+        if (c->prefix_len == 0)
+          throw PolicyError(where, "a /0 holds every source: set default_policy instead");
+        if (c->family == 6 && c->prefix_len > 64)
+          throw PolicyError(where, "an IPv6 source is its /64: at most /64, got /" +
+                                       std::to_string(c->prefix_len));
+        for (const auto& seen : p.prefixes) {
+          if (seen == *c) throw PolicyError(where, net::format_cidr(*c) + " is listed twice");
+        }
+        p.prefixes.push_back(*c);
+      }
     }
   }
   if (o->has("algorithm")) {
@@ -193,6 +222,11 @@ std::string policy_to_json(const Policy& p) {
     for (const auto& c : p.prefixes) a.add(net::format_cidr(c));
     o.set("prefixes", a);
   }
+  if (!p.countries.empty()) {
+    Poco::JSON::Array a;
+    for (const auto& c : p.countries) a.add(c);
+    o.set("countries", a);
+  }
   o.set("algorithm", std::string(algorithm_name(p.algorithm)));
   o.set("rate", p.rate);
   if (p.bucket())
@@ -211,7 +245,7 @@ std::string policy_to_json(const Policy& p) {
 const char* policy_schema_json() {
   return R"json({
   "type": "object",
-  "required": ["prefixes", "rate"],
+  "required": ["rate"],
   "additionalProperties": false,
   "properties": {
     "id": {"type": "integer", "minimum": 1, "maximum": 4294967295,
@@ -219,6 +253,9 @@ const char* policy_schema_json() {
     "prefixes": {"type": "array", "items": {"type": "string"},
                  "description": "1-64 IPv4/IPv6 CIDRs whose sources the policy holds, each source on its own (an IPv6 source is its /64); the longest prefix over all policies wins",
                  "example": ["203.0.113.0/24"]},
+    "countries": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z]{2}$"},
+                  "description": "Instead of prefixes: 1-64 countries (ISO 3166-1 alpha-2) whose sources the policy holds, from the country database (country_db); a prefix policy wins over a country policy",
+                  "example": ["NL", "BE"]},
     "algorithm": {"type": "string", "enum": ["token_bucket", "leaky_bucket", "fixed_window", "sliding_window"],
                   "description": "token_bucket when absent"},
     "rate": {"type": "integer", "minimum": 1, "maximum": 10000000, "description": "Packets per second per source"},

@@ -24,12 +24,14 @@ enum class Algorithm : uint8_t {
 enum class Action : uint8_t { drop = RAMPART_RL_DROP, alert = RAMPART_RL_ALERT };
 
 constexpr uint32_t kMaxPrefixesPerPolicy = 64;
+constexpr uint32_t kMaxCountriesPerPolicy = 64;
 constexpr uint32_t kMinWindowMs = 10, kMaxWindowMs = 60000;
 constexpr uint32_t kMaxDescription = 256;
 
 struct Policy {
-  uint32_t id = 0;                  // 0: the default policy
-  std::vector<net::Cidr> prefixes;  // sources it holds (none for the default)
+  uint32_t id = 0;                     // 0: the default policy
+  std::vector<net::Cidr> prefixes;     // sources it holds (none for the default)
+  std::vector<std::string> countries;  // or: the sources of these countries (ISO 3166-1 alpha-2)
   Algorithm algorithm = Algorithm::token_bucket;
   uint32_t rate = 0;       // packets per second, 1..RAMPART_RL_MAX_RATE
   uint32_t burst = 0;      // buckets: 1..RAMPART_RL_MAX_BURST (absent: the rate)

@@ -13,6 +13,8 @@
 #include <arpa/inet.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <ctime>
 #include <map>
@@ -20,7 +22,9 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
+#include "countries.hpp"
 #include "policy.hpp"
 #include "rampart/ratelimit.h"
 #include "stage_tables.hpp"
@@ -40,6 +44,7 @@ struct Settings {
   rampart::ratelimit::StageSettings stage;
   uint8_t alert_on = 1u << RAMPART_RL_ALERT;  // actions that raise alerts
   std::vector<rampart::net::Cidr> exempt;
+  std::string country_db;  // the country database for country policies ("": none)
   std::optional<Policy> default_policy;
   std::vector<Policy> policies;  // the config's: rules of the domain it owns
 };
@@ -59,6 +64,10 @@ std::string body_of(const Config& cfg, const std::string& at) {
       o.set(key, cfg.require<int64_t>(path));
     } else if (key == "enabled") {
       o.set(key, cfg.require<bool>(path));
+    } else if (key == "countries") {
+      Poco::JSON::Array a;
+      for (const auto& c : cfg.strings(path)) a.add(c);
+      o.set(key, a);
     } else {
       o.set(key, cfg.require<std::string>(path));  // unknown keys: the parser names them
     }
@@ -81,8 +90,8 @@ Policy parse_policy(const Config& cfg, const std::string& at, bool is_default) {
 }
 
 Settings parse(const Config& cfg) {
-  cfg.allow_only("",
-                 {"max_sources", "event_rate", "alert_on", "exempt", "default_policy", "policies"});
+  cfg.allow_only("", {"max_sources", "event_rate", "alert_on", "exempt", "country_db",
+                      "default_policy", "policies"});
   Settings s;
   s.stage.max_sources = cfg.get<uint32_t>("max_sources", s.stage.max_sources);
   if (s.stage.max_sources < rampart::ratelimit::kMinSources ||
@@ -110,6 +119,7 @@ Settings parse(const Config& cfg) {
     if (!c) throw cfg.invalid(at, err);
     s.exempt.push_back(*c);
   }
+  s.country_db = cfg.get<std::string>("country_db", "");
   if (cfg.has("default_policy")) s.default_policy = parse_policy(cfg, "default_policy", true);
   std::set<uint32_t> ids;
   for (size_t i = 0, n = cfg.size("policies"); i < n; ++i) {
@@ -142,7 +152,7 @@ class RateLimitEngine {
   static constexpr const char* kSecretSettings[] = {nullptr};
 
   RateLimitEngine(Host& host, const Config& cfg) : host_(host), settings_(parse(cfg)) {
-    check(settings_, {});  // fail early
+    check(settings_, {});  // fail early (the country database read too)
     if (host_.register_source("xdp_ratelimit") != RAMPART_SOURCE_XDP_RATELIMIT)
       throw Error(RAMPART_ERR_INTERNAL, "event source xdp_ratelimit has another id");
     policies_ = host_.gauge("rampart_ratelimit_policies",
@@ -161,9 +171,20 @@ class RateLimitEngine {
   void start() {
     alert_on_ = settings_.alert_on;
     claim_and_install(settings_);
+    watcher_ = std::thread([this] { watch_country_db(); });
   }
 
   void validate(const Config& cfg) { check(parse(cfg), {}); }
+
+  void stop() {
+    {
+      std::lock_guard lock(watch_mu_);
+      stopping_ = true;
+    }
+    watch_cv_.notify_all();
+    if (watcher_.joinable()) watcher_.join();
+  }
+  ~RateLimitEngine() { stop(); }
 
   void reload(const Config& cfg) {
     Settings next = parse(cfg);
@@ -189,6 +210,19 @@ class RateLimitEngine {
     o.set("max_sources", installed_settings_.stage.max_sources);
     o.set("ncpus", installed_settings_.stage.ncpus);
     o.set("exempt_prefixes", static_cast<uint64_t>(installed_settings_.exempt.size()));
+    {
+      std::lock_guard g(geo_mu_);
+      Poco::JSON::Object db(Poco::JSON_PRESERVE_KEY_ORDER);
+      db.set("path", installed_settings_.country_db);
+      size_t networks = 0;
+      if (geo_) {
+        for (const auto& [code, nets] : geo_->by_country) networks += nets.size();
+      }
+      db.set("countries", static_cast<uint64_t>(geo_ ? geo_->by_country.size() : 0));
+      db.set("networks", static_cast<uint64_t>(networks));
+      db.set("error", geo_error_.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(geo_error_));
+      o.set("country_db", db);
+    }
     if (installed_settings_.default_policy)
       o.set("default", policy_json(*installed_settings_.default_policy, 0));
     else
@@ -272,7 +306,10 @@ class RateLimitEngine {
 
   // The policies with the config's default, placed and laid out; throws
   // what is wrong with the set as a whole.
-  static Built check(const Settings& s, const Policies& api) {
+  Built check(const Settings& s, const Policies& api) { return check(s, api, geo_for(s, api)); }
+
+  static Built check(const Settings& s, const Policies& api,
+                     const rampart::ratelimit::CountryNetworks* geo) {
     std::vector<const Policy*> all;
     for (const auto& p : s.policies) all.push_back(&p);
     for (const auto& [id, p] : api) all.push_back(&p);
@@ -282,11 +319,76 @@ class RateLimitEngine {
       b.at = rampart::ratelimit::place(all);
       std::vector<rampart::ratelimit::Placed> placed;
       for (const Policy* p : all) placed.push_back({b.at.at(p->id), p});
-      b.tables = rampart::ratelimit::build_tables(placed, s.exempt);
+      b.tables = rampart::ratelimit::build_tables(placed, s.exempt, geo);
     } catch (const PolicyError& e) {
       throw refused(e.what());
     }
     return b;
+  }
+
+  // The country database's networks for the countries `s` and `api` name
+  // (null when none does): read again when the file, or the countries
+  // asked for, changed. Throws a refusal naming the file (install_mu_ or
+  // the constructor's thread).
+  const rampart::ratelimit::CountryNetworks* geo_for(const Settings& s, const Policies& api) {
+    std::set<std::string> wanted;
+    for (const auto& p : s.policies) wanted.insert(p.countries.begin(), p.countries.end());
+    for (const auto& [id, p] : api) wanted.insert(p.countries.begin(), p.countries.end());
+    if (wanted.empty()) return nullptr;
+    if (s.country_db.empty())
+      throw refused("policies name countries (" + *wanted.begin() +
+                    (wanted.size() > 1 ? ", ..." : "") + ") and no country_db is configured");
+    const auto stamp = rampart::ratelimit::stamp_of(s.country_db);
+    std::lock_guard lock(geo_mu_);
+    if (geo_ && geo_path_ == s.country_db && geo_stamp_ == stamp && geo_wanted_ == wanted)
+      return &*geo_;
+    try {
+      auto next = rampart::ratelimit::country_networks(s.country_db, wanted);
+      geo_ = std::move(next);
+      geo_path_ = s.country_db;
+      geo_stamp_ = stamp;
+      geo_wanted_ = wanted;
+      geo_error_.clear();
+    } catch (const rampart::ratelimit::CountryError& e) {
+      geo_error_ = e.what();
+      // The old networks stay (a watcher does not retry this file's
+      // contents: they are known bad until the file changes again).
+      if (geo_ && geo_path_ == s.country_db && geo_wanted_ == wanted) geo_stamp_ = stamp;
+      throw refused(std::string("country_db: ") + e.what());
+    }
+    return &*geo_;
+  }
+
+  // A country database that changes on disk (inode, size, mtime) is read
+  // again and the policies installed with it, every 5 s at most; a file
+  // that does not read leaves the running tables and is reported.
+  void watch_country_db() {
+    std::unique_lock lock(watch_mu_);
+    while (!watch_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return stopping_; })) {
+      lock.unlock();
+      const Settings s = settings();
+      bool changed = false;
+      {
+        std::lock_guard g(geo_mu_);
+        changed = geo_ && !s.country_db.empty() &&
+                  rampart::ratelimit::stamp_of(s.country_db) != geo_stamp_;
+      }
+      if (changed) {
+        try {
+          std::lock_guard install_lock(install_mu_);
+          install(without_policies(s), installed_api_);
+          host_.info("country database " + s.country_db + " read again and installed");
+        } catch (const Error& e) {
+          host_.error(std::string("country database change not applied: ") + e.what());
+        }
+      }
+      lock.lock();
+    }
+  }
+
+  static Settings without_policies(Settings s) {
+    s.policies.clear();  // the store holds them, with the API's
+    return s;
   }
 
   // The config's policies go to the store (config-owned ids); what the
@@ -307,15 +409,14 @@ class RateLimitEngine {
       host_.warn(std::string("no rule store, using the config's policies only: ") + e.what());
       stored = declared;
     }
-    Settings only_default = s;
-    only_default.policies.clear();  // the store holds them now, with the API's
     std::lock_guard lock(install_mu_);
-    install(only_default, parse_bodies(*stored));
+    install(without_policies(s), parse_bodies(*stored));
   }
 
   // Installs (install_mu_ held): one instance for the whole set.
   void install(const Settings& s, Policies api) {
     Built b = check(s, api);
+    Policies api_only = api;  // before the default joins them
     auto stage = s.stage;
     stage.ncpus = rampart::ratelimit::possible_cpus();
     if (!stage.ncpus) throw Error(RAMPART_ERR_INTERNAL, "cannot read the possible CPUs");
@@ -340,6 +441,7 @@ class RateLimitEngine {
                             rampart::ratelimit::stat_names(), "xdp_ratelimit");
     }
     installed_ = std::move(api);
+    installed_api_ = std::move(api_only);
     placed_ = std::move(b.at);
     installed_settings_ = s;
     installed_settings_.stage = stage;
@@ -412,7 +514,18 @@ class RateLimitEngine {
   Settings settings_;
   Settings installed_settings_;
   Policies installed_;
+  Policies installed_api_;  // the store's policies, as last installed
   std::map<uint32_t, rampart::ratelimit::Placement> placed_;
+  // The country database as last read (geo_mu_).
+  std::mutex geo_mu_;
+  std::optional<rampart::ratelimit::CountryNetworks> geo_;
+  std::string geo_path_, geo_error_;
+  rampart::ratelimit::FileStamp geo_stamp_;
+  std::set<std::string> geo_wanted_;
+  std::mutex watch_mu_;
+  std::condition_variable watch_cv_;
+  bool stopping_ = false;
+  std::thread watcher_;
   std::map<uint32_t, std::array<uint64_t, 4>> base_;  // by policy id
   std::atomic<uint8_t> alert_on_{0};
   rampart::sdk::Program program_;

@@ -60,7 +60,8 @@ std::map<uint32_t, Placement> place(const std::vector<const Policy*>& policies) 
   return out;
 }
 
-Tables build_tables(const std::vector<Placed>& placed, const std::vector<net::Cidr>& exempt) {
+Tables build_tables(const std::vector<Placed>& placed, const std::vector<net::Cidr>& exempt,
+                    const CountryNetworks* geo) {
   Tables t;
   t.policies.resize(RAMPART_RL_MAX_POLICIES);
   std::map<std::pair<uint8_t, std::array<uint8_t, 17>>, std::string> owner;  // prefix -> who
@@ -91,22 +92,51 @@ Tables build_tables(const std::vector<Placed>& placed, const std::vector<net::Ci
     }
   };
   for (const auto& c : exempt) claim(c, "the exempt list", RAMPART_RL_EXEMPT);
+  std::map<std::string, std::string> country_owner;
   for (const auto& [at, p] : placed) {
     if (!p->enabled) continue;
     t.policies.at(at.index) = kernel_policy(*p, at.gen);
     const std::string who = "policy " + std::to_string(p->id);
     for (const auto& c : p->prefixes) claim(c, who, at.index);
+    for (const auto& code : p->countries) {
+      if (!geo)
+        throw PolicyError("countries", who + " holds countries, and no country_db is configured");
+      if (!geo->present.count(code))
+        throw PolicyError("countries", code + " is not a country of the country database");
+      const auto [it, fresh] = country_owner.emplace(code, who);
+      if (!fresh)
+        throw PolicyError("countries", code + " is listed by " + it->second + " and by " + who);
+      const auto nets = geo->by_country.find(code);
+      if (nets == geo->by_country.end()) continue;
+      for (const auto& c : nets->second) {
+        if (c.family == 4) {
+          rampart_rl_lpm4_key key{};
+          key.prefixlen = c.prefix_len;
+          std::copy_n(c.addr.begin(), 4, reinterpret_cast<uint8_t*>(&key.addr));
+          t.geo4.emplace_back(key, at.index);
+        } else {
+          rampart_rl_lpm6_key key{};
+          key.prefixlen = c.prefix_len;
+          std::copy(c.addr.begin(), c.addr.end(), key.addr);
+          t.geo6.emplace_back(key, at.index);
+        }
+      }
+    }
   }
+  if (t.geo4.size() > kMaxCountryNetworks || t.geo6.size() > kMaxCountryNetworks)
+    throw PolicyError("countries", "more than " + std::to_string(kMaxCountryNetworks) +
+                                       " networks of one family in the countries' policies");
   return t;
 }
 
 namespace {
 
 template <class K>
-sdk::MapImage lpm(const char* name, const std::vector<std::pair<K, uint32_t>>& entries) {
+sdk::MapImage lpm(const char* name, const std::vector<std::pair<K, uint32_t>>& entries,
+                  uint32_t max_entries = RAMPART_RL_MAX_PREFIXES) {
   sdk::MapImage m;
   m.name = name;
-  m.max_entries = RAMPART_RL_MAX_PREFIXES;  // one shape, whatever the count (no prealloc)
+  m.max_entries = max_entries;  // one shape, whatever the count (no prealloc)
   m.key_size = sizeof(K);
   m.value_size = sizeof(uint32_t);
   for (const auto& [k, v] : entries) m.add(k, v);
@@ -136,6 +166,8 @@ sdk::ProgramImage program_image(const Tables& t, const StageSettings& s) {
   p.maps.push_back(std::move(policies));
   p.maps.push_back(lpm(RAMPART_NAME(RAMPART_RL_MAP_SRC4), t.src4));
   p.maps.push_back(lpm(RAMPART_NAME(RAMPART_RL_MAP_SRC6), t.src6));
+  p.maps.push_back(lpm(RAMPART_NAME(RAMPART_RL_MAP_GEO4), t.geo4, kMaxCountryNetworks));
+  p.maps.push_back(lpm(RAMPART_NAME(RAMPART_RL_MAP_GEO6), t.geo6, kMaxCountryNetworks));
   p.set<uint32_t>(RAMPART_NAME(RAMPART_RL_SET_NCPUS), std::max(1u, s.ncpus));
   p.set<uint32_t>(RAMPART_NAME(RAMPART_RL_SET_EVENT_SOURCE), s.event_source);
   p.set<uint32_t>(RAMPART_NAME(RAMPART_RL_SET_EVENT_RATE), s.event_rate);

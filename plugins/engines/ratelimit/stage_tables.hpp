@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "countries.hpp"
 #include "policy.hpp"
 
 namespace rampart::ratelimit {
@@ -27,6 +28,8 @@ inline constexpr const char* kPersistentMaps[] = {
     RAMPART_NAME(RAMPART_RL_MAP_EVENTS)};
 inline constexpr uint32_t kMaxPolicies = RAMPART_RL_MAX_POLICIES - 1;  // index 0: the default
 inline constexpr uint32_t kMaxExempt = 1024;
+// Networks of the countries' policies, per family (the country tables).
+inline constexpr uint32_t kMaxCountryNetworks = 1u << 20;
 
 // Names of the rl_stats entries, by enum rampart_rl_stat.
 const std::vector<std::string>& stat_names();
@@ -60,15 +63,18 @@ struct Placed {
 // The kernel's tables.
 struct Tables {
   std::vector<rampart_rl_policy> policies;  // RAMPART_RL_MAX_POLICIES entries
-  std::vector<std::pair<rampart_rl_lpm4_key, uint32_t>> src4;
-  std::vector<std::pair<rampart_rl_lpm6_key, uint32_t>> src6;
+  std::vector<std::pair<rampart_rl_lpm4_key, uint32_t>> src4, geo4;
+  std::vector<std::pair<rampart_rl_lpm6_key, uint32_t>> src6, geo6;
 };
 
 // Every enabled policy at its index, each prefix leading to it, and the
-// exempt prefixes to RAMPART_RL_EXEMPT. Throws PolicyError naming the
-// policy for a prefix two policies list (or a policy and the exempt list)
-// and past RAMPART_RL_MAX_PREFIXES.
-Tables build_tables(const std::vector<Placed>& placed, const std::vector<net::Cidr>& exempt);
+// exempt prefixes to RAMPART_RL_EXEMPT; a country policy's countries'
+// networks (from `geo`) in the country tables. Throws PolicyError naming
+// the policy for a prefix or country two policies list (or a policy and
+// the exempt list), a country policy without a database or for a country
+// the database does not name, and past the tables' sizes.
+Tables build_tables(const std::vector<Placed>& placed, const std::vector<net::Cidr>& exempt,
+                    const CountryNetworks* geo = nullptr);
 
 struct StageSettings {
   uint32_t max_sources = 262144;  // rl_state entries, v4 and v6 together

@@ -71,6 +71,8 @@ static __always_inline void rl_poke(struct rl_gather* g, const struct rampart_rl
 #define RAMPART_RL_POKE(ctx, self) rl_poke((struct rl_gather*)(ctx), (self))
 #include "rampart/ratelimit_step.h"
 
+/* The source's policy: the longest prefix of a prefix policy, else its
+ * country's policy, else 0 (the default). */
 static __always_inline __u32 policy_index(const struct rampart_packet_info* pi) {
   __u32* v;
 
@@ -78,11 +80,13 @@ static __always_inline __u32 policy_index(const struct rampart_packet_info* pi) 
     struct rampart_rl_lpm4_key k = {.prefixlen = 32, .addr = pi->src4};
 
     v = bpf_map_lookup_elem(&RAMPART_RL_MAP_SRC4, &k);
+    if (!v) v = bpf_map_lookup_elem(&RAMPART_RL_MAP_GEO4, &k);
   } else {
     struct rampart_rl_lpm6_key k = {.prefixlen = 128};
 
     __builtin_memcpy(k.addr, pi->src6, 16);
     v = bpf_map_lookup_elem(&RAMPART_RL_MAP_SRC6, &k);
+    if (!v) v = bpf_map_lookup_elem(&RAMPART_RL_MAP_GEO6, &k);
   }
   return v ? *v : 0;
 }

@@ -7,8 +7,8 @@
  * A source (an IPv4 address, an IPv6 /64) has one state per CPU in the
  * LRU per-CPU hash rl_state. Its policy comes from the longest matching
  * prefix in rl_src4/rl_src6 (an index into rl_policies; index 0 is the
- * default policy), looked up when the source is new and when its slot
- * rolls, and kept in the state meanwhile.
+ * default policy), else from its country's network in rl_geo4/rl_geo6, looked up when the source is
+ * new and when its slot rolls, and kept in the state meanwhile.
  */
 #ifndef RAMPART_RATELIMIT_H
 #define RAMPART_RATELIMIT_H
@@ -147,6 +147,8 @@ struct rampart_rl_event {
 #define RAMPART_RL_MAP_STATE rl_state
 #define RAMPART_RL_MAP_SRC4 rl_src4
 #define RAMPART_RL_MAP_SRC6 rl_src6
+#define RAMPART_RL_MAP_GEO4 rl_geo4
+#define RAMPART_RL_MAP_GEO6 rl_geo6
 #define RAMPART_RL_MAP_POLICIES rl_policies
 #define RAMPART_RL_MAP_STATS rl_stats
 #define RAMPART_RL_MAP_POLICY_STATS rl_policy_stats

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+// The networks of countries, from a MaxMind-format country database
+// (GeoLite2-Country, DB-IP's country lite): the whole search tree walked,
+// each network's country read once per record, neighbours of one country
+// merged. The rate limit's country policies hold them.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cidr.hpp"
+
+namespace rampart::ratelimit {
+
+// An unusable database: the message names the file and what is wrong.
+class CountryError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct CountryNetworks {
+  std::map<std::string, std::vector<net::Cidr>> by_country;  // of the countries asked for
+  std::set<std::string> present;                             // every country the database names
+  size_t records = 0;  // networks with a record, before merging
+};
+
+// The networks of each country in `wanted` (ISO 3166-1 alpha-2, upper
+// case). IPv4 in an IPv6 tree is read under ::/96; the tree's aliases of
+// it (::ffff:0:0/96, 2002::/16) are skipped. Throws CountryError for a file
+// that cannot be opened or whose tree is corrupt.
+CountryNetworks country_networks(const std::string& path, const std::set<std::string>& wanted);
+
+// Whether `code` looks like a country code: two letters A-Z.
+bool country_code(const std::string& code);
+
+// What identifies a file's contents for a reload: device, inode, size and
+// modification time; all zero when it cannot be stat'ed.
+struct FileStamp {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = 0;
+  int64_t mtime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+FileStamp stamp_of(const std::string& path);
+
+}  // namespace rampart::ratelimit
