@@ -409,26 +409,35 @@ TEST_F(RateLimitLab, ANewCountryDatabaseIsReadAgainAndABadOneIsRefused) {
 // again (the sources' counts persist: the same window stays spent); a
 // disabled plugin's stage leaves the chain, on reload and at start.
 TEST_F(RateLimitLab, LimitsHoldAcrossARestartAndADisabledPluginLeavesTheChain) {
+  // A bucket of 300 refilled at 1 a second: once spent, a source gets back
+  // one packet per second gone, however slow the restarts (a sanitizer's).
   const std::string policy =
       "    policies:\n"
-      "      - {id: 1, prefixes: [198.18.0.1/32], algorithm: fixed_window, rate: 5, window_ms: "
-      "60000}\n";
+      "      - {id: 1, prefixes: [198.18.0.1/32], algorithm: token_bucket, rate: 1, burst: 300}\n";
   ASSERT_NO_FATAL_FAILURE(start_agent(policy));
   Receiver rx(*lab_);
+  const auto spent = std::chrono::steady_clock::now();
   paced(*lab_, 1, 2000, 0.2);
   marker(*lab_);
-  EXPECT_EQ(rx.count_until_marker(1), 300u) << "5 a second, 300 in the minute's window";
+  EXPECT_EQ(rx.count_until_marker(1), 300u) << "the burst";
+  // What the bucket may have refilled since it was spent.
+  const auto refilled = [&] {
+    return 1 + static_cast<uint64_t>(
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - spent).count());
+  };
 
   daemon_->signal(SIGTERM);
   ASSERT_EQ(daemon_->wait_exit(), 0) << daemon_->output();
   paced(*lab_, 1, 2000, 0.1);
   marker(*lab_);
-  EXPECT_EQ(rx.count_until_marker(1), 0u) << "rampartd stopped: the stage stays, and its counts";
+  uint64_t total = rx.count_until_marker(1);
+  EXPECT_LE(total, refilled()) << "rampartd stopped: the stage stays, and its counts";
 
   ASSERT_NO_FATAL_FAILURE(start_agent(policy));
   paced(*lab_, 1, 2000, 0.1);
   marker(*lab_);
-  EXPECT_EQ(rx.count_until_marker(1), 0u) << "restarted: the window is still spent";
+  total += rx.count_until_marker(1);
+  EXPECT_LE(total, refilled()) << "restarted: the bucket is still spent";
 
   write_settings("    enabled: false\n" + policy);
   rampart::test::write_file(dir_ / "rampart.yaml",
@@ -448,7 +457,8 @@ TEST_F(RateLimitLab, LimitsHoldAcrossARestartAndADisabledPluginLeavesTheChain) {
   ASSERT_NO_FATAL_FAILURE(start_agent(policy));
   paced(*lab_, 1, 2000, 0.1);
   marker(*lab_);
-  EXPECT_EQ(rx.count_until_marker(1), 0u) << "enabled again: its sources' counts were kept";
+  total += rx.count_until_marker(1);
+  EXPECT_LE(total, refilled()) << "enabled again: its sources' counts were kept";
 }
 
 }  // namespace

@@ -306,7 +306,10 @@ class RateLimitEngine {
 
   // The policies with the config's default, placed and laid out; throws
   // what is wrong with the set as a whole.
-  Built check(const Settings& s, const Policies& api) { return check(s, api, geo_for(s, api)); }
+  Built check(const Settings& s, const Policies& api) {
+    const auto geo = geo_for(s, api);  // held while the tables are built
+    return check(s, api, geo.get());
+  }
 
   static Built check(const Settings& s, const Policies& api,
                      const rampart::ratelimit::CountryNetworks* geo) {
@@ -328,9 +331,10 @@ class RateLimitEngine {
 
   // The country database's networks for the countries `s` and `api` name
   // (null when none does): read again when the file, or the countries
-  // asked for, changed. Throws a refusal naming the file (install_mu_ or
-  // the constructor's thread).
-  const rampart::ratelimit::CountryNetworks* geo_for(const Settings& s, const Policies& api) {
+  // asked for, changed. Throws a refusal naming the file. Shared: a
+  // validate on the control thread may read a newer one meanwhile.
+  std::shared_ptr<const rampart::ratelimit::CountryNetworks> geo_for(const Settings& s,
+                                                                     const Policies& api) {
     std::set<std::string> wanted;
     for (const auto& p : s.policies) wanted.insert(p.countries.begin(), p.countries.end());
     for (const auto& [id, p] : api) wanted.insert(p.countries.begin(), p.countries.end());
@@ -341,10 +345,10 @@ class RateLimitEngine {
     const auto stamp = rampart::ratelimit::stamp_of(s.country_db);
     std::lock_guard lock(geo_mu_);
     if (geo_ && geo_path_ == s.country_db && geo_stamp_ == stamp && geo_wanted_ == wanted)
-      return &*geo_;
+      return geo_;
     try {
-      auto next = rampart::ratelimit::country_networks(s.country_db, wanted);
-      geo_ = std::move(next);
+      geo_ = std::make_shared<const rampart::ratelimit::CountryNetworks>(
+          rampart::ratelimit::country_networks(s.country_db, wanted));
       geo_path_ = s.country_db;
       geo_stamp_ = stamp;
       geo_wanted_ = wanted;
@@ -356,7 +360,7 @@ class RateLimitEngine {
       if (geo_ && geo_path_ == s.country_db && geo_wanted_ == wanted) geo_stamp_ = stamp;
       throw refused(std::string("country_db: ") + e.what());
     }
-    return &*geo_;
+    return geo_;
   }
 
   // A country database that changes on disk (inode, size, mtime) is read
@@ -518,7 +522,7 @@ class RateLimitEngine {
   std::map<uint32_t, rampart::ratelimit::Placement> placed_;
   // The country database as last read (geo_mu_).
   std::mutex geo_mu_;
-  std::optional<rampart::ratelimit::CountryNetworks> geo_;
+  std::shared_ptr<const rampart::ratelimit::CountryNetworks> geo_;
   std::string geo_path_, geo_error_;
   rampart::ratelimit::FileStamp geo_stamp_;
   std::set<std::string> geo_wanted_;

@@ -72,7 +72,7 @@ struct rampart_rl_state {
   __u32 prev; /* admitted on this CPU in slot - 1 */
   __u32
       carry; /* sliding window: all CPUs' count in slot - 1; buckets: tokens at slot start (24.8) */
-  __u32 others; /* the other CPUs' count in slot at the last merge; RAMPART_RL_ALONE */
+  __u32 others; /* the other CPUs' count in slot at the last merge; RAMPART_RL_OTHERS_FLAGS */
   __u16 tag;    /* index | gen << 10; 0: none yet (another CPU's new source) */
   __u16 check;  /* admits before the next merge (or with RAMPART_RL_HOLD, denials); flags */
 };
@@ -83,6 +83,11 @@ struct rampart_rl_state {
  * owner writes only at merges, so another CPU's poke (a plain store) is
  * seldom lost to the owner's own write. */
 #define RAMPART_RL_ALONE 0x80000000u
+/* others: the last merge, but not the one before, found no other CPU's
+ * state: alone once the next merge agrees (two CPUs that start on a source
+ * at once may each miss the other's state half written). */
+#define RAMPART_RL_SEEN_NONE 0x40000000u
+#define RAMPART_RL_OTHERS_FLAGS (RAMPART_RL_ALONE | RAMPART_RL_SEEN_NONE)
 #define RAMPART_RL_HOLD_DENIALS 16 /* denials a hold lasts */
 #define RAMPART_RL_SHARE_MAX 32    /* admits a CPU makes at most between merges */
 

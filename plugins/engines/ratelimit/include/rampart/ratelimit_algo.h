@@ -73,7 +73,7 @@ RAMPART_RL_FN int rampart_rl_in_slot(const struct rampart_rl_policy* p,
 
 /* The other CPUs' count in the slot, as this one last read it. */
 RAMPART_RL_FN __u32 rampart_rl_others(const struct rampart_rl_state* s) {
-  return s->others & ~RAMPART_RL_ALONE;
+  return s->others & ~RAMPART_RL_OTHERS_FLAGS;
 }
 
 RAMPART_RL_FN int rampart_rl_is_alone(const struct rampart_rl_state* s) {
@@ -140,12 +140,13 @@ RAMPART_RL_FN void rampart_rl_set_check(const struct rampart_rl_policy* p,
   s->check = (__u16)((s->check & RAMPART_RL_REPORTED) | room);
 }
 
-/* After a merge: whether this CPU's was the only state of the source. */
-RAMPART_RL_FN void rampart_rl_set_alone(struct rampart_rl_state* s, int alone) {
-  if (alone)
-    s->others |= RAMPART_RL_ALONE;
-  else
-    s->others &= ~RAMPART_RL_ALONE;
+/* After a merge: whether it found no other CPU's state (`none`), given
+ * the flags before it (`was`): alone when two merges in a row found none. */
+RAMPART_RL_FN void rampart_rl_set_alone(struct rampart_rl_state* s, int none, __u32 was) {
+  __u32 flags = 0;
+
+  if (none) flags = was & RAMPART_RL_OTHERS_FLAGS ? RAMPART_RL_ALONE : RAMPART_RL_SEEN_NONE;
+  s->others = (s->others & ~RAMPART_RL_OTHERS_FLAGS) | flags;
 }
 
 /* What a merge gathers from every CPU's state (this one's included). */
@@ -191,7 +192,7 @@ RAMPART_RL_FN void rampart_rl_merge_add(struct rampart_rl_merge* m,
     return;
   }
   m->seen += 1;
-  if (rampart_rl_is_alone(s)) m->alone += 1;
+  if (s->others & RAMPART_RL_OTHERS_FLAGS) m->alone += 1;
   if (back == 0) {
     const __u32 share = s->check & RAMPART_RL_HOLD ? 0 : s->check & RAMPART_RL_CHECK_MAX;
 
@@ -249,7 +250,7 @@ RAMPART_RL_FN void rampart_rl_roll(const struct rampart_rl_policy* p, struct ram
  * among m->cur). */
 RAMPART_RL_FN void rampart_rl_refresh(const struct rampart_rl_policy* p, struct rampart_rl_state* s,
                                       const struct rampart_rl_merge* m, __u64 into_ns) {
-  s->others = (m->cur > s->cur ? m->cur - s->cur : 0) | (s->others & RAMPART_RL_ALONE);
+  s->others = (m->cur > s->cur ? m->cur - s->cur : 0) | (s->others & RAMPART_RL_OTHERS_FLAGS);
   rampart_rl_set_check(p, s, into_ns, m->active);
 }
 
@@ -275,7 +276,7 @@ RAMPART_RL_FN int rampart_rl_held(struct rampart_rl_state* s) {
  * (rampart_rl_poke on each). */
 RAMPART_RL_FN int rampart_rl_must_poke(const struct rampart_rl_state* s,
                                        const struct rampart_rl_merge* m) {
-  const __u32 self_alone = s->tag == m->tag && rampart_rl_is_alone(s) ? 1 : 0;
+  const __u32 self_alone = s->tag == m->tag && (s->others & RAMPART_RL_OTHERS_FLAGS) ? 1 : 0;
 
   return m->max_check > (__u32)(s->check & RAMPART_RL_CHECK_MAX) || m->alone > self_alone;
 }
@@ -291,7 +292,7 @@ RAMPART_RL_FN void rampart_rl_poke(const struct rampart_rl_state* self,
       (other->check & RAMPART_RL_CHECK_MAX) > (self->check & RAMPART_RL_CHECK_MAX))
     other->check &= RAMPART_RL_REPORTED;
   /* Not alone any more: its next roll merges. */
-  if (rampart_rl_is_alone(other)) other->others &= ~RAMPART_RL_ALONE;
+  if (other->others & RAMPART_RL_OTHERS_FLAGS) other->others &= ~RAMPART_RL_OTHERS_FLAGS;
 }
 
 /* Counts an admit. */

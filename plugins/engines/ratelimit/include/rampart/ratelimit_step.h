@@ -55,9 +55,10 @@ RAMPART_RL_FN int rampart_rl_step(const struct rampart_rl_policy* p, struct ramp
     }
     const int alone = m->seen == (__u32)(s->tag == tag);
     const int poke = !alone && rampart_rl_must_poke(s, m);
+    const __u32 was = s->tag == tag ? s->others : 0;
 
     rampart_rl_roll(p, s, m, into);
-    rampart_rl_set_alone(s, alone);
+    rampart_rl_set_alone(s, alone, was);
     if (poke) RAMPART_RL_POKE(gather_ctx, s);
     merged = 1;
   }
@@ -74,7 +75,7 @@ RAMPART_RL_FN int rampart_rl_step(const struct rampart_rl_policy* p, struct ramp
     const int poke = rampart_rl_must_poke(s, m);
 
     rampart_rl_refresh(p, s, m, into);
-    rampart_rl_set_alone(s, m->seen <= 1);
+    rampart_rl_set_alone(s, m->seen <= 1, s->others);
     if (poke) RAMPART_RL_POKE(gather_ctx, s);
     if (!rampart_rl_fits(p, s, into)) {
       rampart_rl_hold(s, m);
