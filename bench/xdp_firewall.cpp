@@ -354,6 +354,24 @@ void bench_blocklist(int floor_fd, size_t prefixes) {
 
 }  // namespace
 
+// 2^20 sources, 10.0.0.0/12, each with a (zero) state on every CPU, in a
+// map keyed and valued as rl_state.
+bool prefill_sources(int fd) {
+  const uint32_t n = 1u << 20, chunk = 65536;
+  const auto ncpu = static_cast<size_t>(libbpf_num_possible_cpus());
+  std::vector<rampart_rl_key> keys(chunk);
+  std::vector<rampart_rl_state> values(chunk * ncpu);
+  for (uint32_t at = 0; at < n; at += chunk) {
+    for (uint32_t i = 0; i < chunk; ++i) keys[i] = {RAMPART_RL_V4_HI, htonl(0x0a000000u + at + i)};
+    uint32_t count = chunk;
+    if (bpf_map_update_batch(fd, keys.data(), values.data(), &count, nullptr) != 0) {
+      std::perror("prefilling sources");
+      return false;
+    }
+  }
+  return true;
+}
+
 // The rate limit stage behind the firewall, against the firewall alone in
 // the same run: a hot source within its limit, then sources drawn from a
 // million the stage already tracks (each packet another source's state,
@@ -408,10 +426,16 @@ void bench_ratelimit() {
     floor.install(rules);
     limited.firewall().install(rules);
     for (const rl::Policy* p : {&bucket, &window}) {
-      const auto tables = rl::build_tables({{{1, 1}, p}}, {});
+      // Placed as the engine places it: another shape, another generation.
+      const auto tables = rl::build_tables({{rl::place({p}).at(1), p}}, {});
       limited.install(tables, settings);
+      const uint64_t merges = limited.stat(RAMPART_RL_STAT_MERGES),
+                     seen = limited.stat(RAMPART_RL_STAT_PASSED);
       const auto ns = measure_together(
           {alone.entry_fd(), floor.entry_fd(), limited.firewall().entry_fd()}, hot);
+      std::printf("    (merges per packet %.4f)\n",
+                  static_cast<double>(limited.stat(RAMPART_RL_STAT_MERGES) - merges) /
+                      static_cast<double>(limited.stat(RAMPART_RL_STAT_PASSED) - seen));
       std::printf(
           "  hot source, %4u rules, %-14s firewall %.1f, + empty stage %.1f, + rate limit "
           "%.1f: ratio %.2f (%.2f to the empty stage)\n",
@@ -420,43 +444,16 @@ void bench_ratelimit() {
     }
   }
   // A million tracked sources, 10.0.0.0/12, each a state on every CPU.
-  const auto tables = rl::build_tables({{{1, 1}, &bucket}}, {});
+  const auto tables = rl::build_tables({{rl::place({&bucket}).at(1), &bucket}}, {});
   limited.install(tables, settings);
-  {
-    const int fd = limited.map_fd(RAMPART_NAME(RAMPART_RL_MAP_STATE));
-    const uint32_t n = 1u << 20, chunk = 65536;
-    const auto ncpu = static_cast<size_t>(libbpf_num_possible_cpus());
-    std::vector<rampart_rl_key> keys(chunk);
-    std::vector<rampart_rl_state> values(chunk * ncpu);
-    for (uint32_t at = 0; at < n; at += chunk) {
-      for (uint32_t i = 0; i < chunk; ++i)
-        keys[i] = {RAMPART_RL_V4_HI, htonl(0x0a000000u + at + i)};
-      uint32_t count = chunk;
-      if (bpf_map_update_batch(fd, keys.data(), values.data(), &count, nullptr) != 0) {
-        std::perror("rl_state prefill");
-        return;
-      }
-    }
-  }
+  if (!prefill_sources(limited.map_fd(RAMPART_NAME(RAMPART_RL_MAP_STATE)))) return;
   RandomSource random(0);
   if (random.scramble_fd < 0) return;
   // The floor: the same sources' states in a map of the same kind and
   // size, looked up and written, nothing else.
   const int touch_fd =
       bpf_program__fd(bpf_object__find_program_by_name(random.obj, "xdp_state_touch"));
-  {
-    const int fd = bpf_object__find_map_fd_by_name(random.obj, "bench_states");
-    const uint32_t n = 1u << 20, chunk = 65536;
-    const auto ncpu = static_cast<size_t>(libbpf_num_possible_cpus());
-    std::vector<rampart_rl_key> keys(chunk);
-    std::vector<rampart_rl_state> values(chunk * ncpu);
-    for (uint32_t at = 0; at < n; at += chunk) {
-      for (uint32_t i = 0; i < chunk; ++i)
-        keys[i] = {RAMPART_RL_V4_HI, htonl(0x0a000000u + at + i)};
-      uint32_t count = chunk;
-      bpf_map_update_batch(fd, keys.data(), values.data(), &count, nullptr);
-    }
-  }
+  if (!prefill_sources(bpf_object__find_map_fd_by_name(random.obj, "bench_states"))) return;
   const auto frame = from(0x0a000001);
   const auto turns = [&](const char* what, bool floor_too) {
     std::vector<double> a, b, f;

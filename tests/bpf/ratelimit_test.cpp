@@ -20,6 +20,7 @@
 #include "packet_builder.hpp"
 #include "privilege.hpp"
 #include "ratelimit_program.hpp"
+#include "rl_policy.hpp"
 
 namespace {
 
@@ -39,19 +40,7 @@ class RateLimit : public ::testing::Test {
 
 Policy policy(Algorithm a, uint32_t rate, uint32_t burst_or_window,
               std::vector<const char*> prefixes = {"198.18.0.0/24"}) {
-  Policy p;
-  p.id = 31;
-  p.algorithm = a;
-  p.rate = rate;
-  if (p.bucket())
-    p.burst = burst_or_window;
-  else
-    p.window_ms = burst_or_window;
-  for (const char* s : prefixes) {
-    std::string err;
-    p.prefixes.push_back(*rampart::net::parse_cidr(s, err));
-  }
-  return p;
+  return rampart::test::rl_policy(a, rate, burst_or_window, 31, prefixes);
 }
 
 std::vector<uint8_t> udp_from(const char* src) {

@@ -10,6 +10,7 @@
 
 #include "algo_model.hpp"
 #include "policy.hpp"
+#include "rl_policy.hpp"
 
 namespace rampart::ratelimit {
 namespace {
@@ -18,15 +19,7 @@ constexpr uint64_t kStart = 1'000'000'000'000ull;  // a clock well past 0, on ev
 constexpr uint64_t kSecond = 1'000'000'000ull;
 
 Policy policy(Algorithm a, uint32_t rate, uint32_t burst_or_window) {
-  Policy p;
-  p.id = 7;
-  p.algorithm = a;
-  p.rate = rate;
-  if (p.bucket())
-    p.burst = burst_or_window;
-  else
-    p.window_ms = burst_or_window;
-  return p;
+  return rampart::test::rl_policy(a, rate, burst_or_window);
 }
 
 struct Load {

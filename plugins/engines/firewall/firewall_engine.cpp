@@ -23,6 +23,7 @@
 
 #include "blocklist.hpp"
 #include "compiler.hpp"
+#include "kernel_time.hpp"
 #include "rampart/firewall.h"
 #include "rule.hpp"
 #include "rule_json.hpp"
@@ -160,17 +161,7 @@ const char* action_label(uint8_t a) {
   }
 }
 
-// CLOCK_REALTIME nanoseconds of a CLOCK_MONOTONIC kernel timestamp.
-uint64_t realtime_of(uint64_t monotonic_ns) {
-  timespec mono{}, real{};
-  clock_gettime(CLOCK_MONOTONIC, &mono);
-  clock_gettime(CLOCK_REALTIME, &real);
-  const auto ns = [](const timespec& t) {
-    return static_cast<uint64_t>(t.tv_sec) * 1000000000ull + static_cast<uint64_t>(t.tv_nsec);
-  };
-  const uint64_t now_mono = ns(mono);
-  return ns(real) - (now_mono > monotonic_ns ? now_mono - monotonic_ns : 0);
-}
+using rampart::kernel_time::realtime_of;
 
 std::string endpoint(uint8_t family, const uint8_t* addr, uint16_t port) {
   char buf[INET6_ADDRSTRLEN] = {};

@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "countries.hpp"
+#include "kernel_time.hpp"
 #include "policy.hpp"
 #include "rampart/ratelimit.h"
 #include "stage_tables.hpp"
@@ -135,17 +136,7 @@ Settings parse(const Config& cfg) {
 
 Error refused(const std::string& what) { return Error(RAMPART_ERR_INVALID_ARGUMENT, what); }
 
-// CLOCK_REALTIME nanoseconds of a CLOCK_MONOTONIC kernel timestamp.
-uint64_t realtime_of(uint64_t monotonic_ns) {
-  timespec mono{}, real{};
-  clock_gettime(CLOCK_MONOTONIC, &mono);
-  clock_gettime(CLOCK_REALTIME, &real);
-  const auto ns = [](const timespec& t) {
-    return static_cast<uint64_t>(t.tv_sec) * 1000000000ull + static_cast<uint64_t>(t.tv_nsec);
-  };
-  const uint64_t now_mono = ns(mono);
-  return ns(real) - (now_mono > monotonic_ns ? now_mono - monotonic_ns : 0);
-}
+using rampart::kernel_time::realtime_of;
 
 class RateLimitEngine {
  public:

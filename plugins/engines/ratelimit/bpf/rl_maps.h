@@ -74,7 +74,11 @@ struct {
   __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, struct rampart_rl_lpm4_key);
   __type(value, __u32);
-} RAMPART_RL_MAP_SRC4 SEC(".maps");
+} RAMPART_RL_MAP_SRC4 SEC(".maps"),
+    /* The networks of the country policies' countries: looked up where
+     * the prefix tables have no match, so a prefix policy wins over a
+     * country's. */
+    RAMPART_RL_MAP_GEO4 SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -82,25 +86,7 @@ struct {
   __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, struct rampart_rl_lpm6_key);
   __type(value, __u32);
-} RAMPART_RL_MAP_SRC6 SEC(".maps");
-
-/* The networks of the country policies' countries: looked up when the
- * prefix tables have no match, so a prefix policy wins over a country's. */
-struct {
-  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
-  __uint(max_entries, 1);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __type(key, struct rampart_rl_lpm4_key);
-  __type(value, __u32);
-} RAMPART_RL_MAP_GEO4 SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
-  __uint(max_entries, 1);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __type(key, struct rampart_rl_lpm6_key);
-  __type(value, __u32);
-} RAMPART_RL_MAP_GEO6 SEC(".maps");
+} RAMPART_RL_MAP_SRC6 SEC(".maps"), RAMPART_RL_MAP_GEO6 SEC(".maps");
 
 static __always_inline void count_by(__u32 stat, __u32 n) {
   __u64* v = bpf_map_lookup_elem(&RAMPART_RL_MAP_STATS, &stat);

@@ -161,9 +161,9 @@ struct rampart_rl_merge {
   __u32 fresh_carry; /* its carry */
   __u32 fresh_cur;   /* sum of the counts in that slot */
   __u32 max_check;   /* the largest share (admits left) of a CPU in slot */
-  __u32 seen;        /* states of this tag, any slot (this CPU's included) */
+  __u32 seen;        /* states of this tag in this or the last slot (this CPU's included) */
   __u32 alone;       /* of them, those that think themselves alone */
-  __u32 lead;        /* slots the furthest state is past `slot` (0: none) */
+  __u32 lead;        /* 1: a state is a slot past `slot` (0: none) */
 };
 
 RAMPART_RL_FN void rampart_rl_merge_init(struct rampart_rl_merge* m, __u32 slot, __u16 tag) {
@@ -188,10 +188,14 @@ RAMPART_RL_FN void rampart_rl_merge_add(struct rampart_rl_merge* m,
    * this one's read long ago): noted, so the caller can move on to it;
    * its counts are not of this slot. */
   if (back > 0x7fffffffu) {
-    if (-back > m->lead) m->lead = -back;
+    /* One slot ahead is clocks read around a boundary; more is no state
+     * of this policy's (another shape whose generation came out the same). */
+    if (-back == 1) m->lead = 1;
     return;
   }
-  m->seen += 1;
+  /* Seen: a state of this or the last slot (one idle longer merges at
+   * its own roll, and learns of this one there). */
+  if (back <= 1) m->seen += 1;
   if (s->others & RAMPART_RL_OTHERS_FLAGS) m->alone += 1;
   if (back == 0) {
     const __u32 share = s->check & RAMPART_RL_HOLD ? 0 : s->check & RAMPART_RL_CHECK_MAX;

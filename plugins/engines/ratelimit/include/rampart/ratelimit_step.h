@@ -53,7 +53,7 @@ RAMPART_RL_FN int rampart_rl_step(const struct rampart_rl_policy* p, struct ramp
         *merges += 1;
       }
     }
-    const int alone = m->seen == (__u32)(s->tag == tag);
+    const int alone = m->seen == (__u32)(s->tag == tag && (__u32)k - s->slot <= 1);
     const int poke = !alone && rampart_rl_must_poke(s, m);
     const __u32 was = s->tag == tag ? s->others : 0;
 
