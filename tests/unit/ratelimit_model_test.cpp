@@ -131,6 +131,23 @@ TEST(RateLimitModel, APolicyOfAnotherGenerationStartsAfresh) {
   EXPECT_TRUE(m.packet(0, kStart + kSecond / 2 + 2));
 }
 
+// Two shapes of one policy whose generations came out the same (one chance
+// in 63): the old shape's states, slot numbers of another length, are no
+// state of the new one's, never a later slot to move to, and the source
+// does not merge on every packet.
+TEST(RateLimitModel, AnotherShapesStatesUnderTheSameGenerationAreLeftAlone) {
+  const auto tb = policy(Algorithm::token_bucket, 10000, 100);  // 5 ms slots
+  auto fw = policy(Algorithm::fixed_window, 1000, 60000);       // 60 s
+  AlgoModel m(kernel_policy(tb, 1), 2);
+  uint64_t t = kStart;
+  for (int i = 0; i < 1000; ++i, t += 100000) m.packet(i % 2, t);
+  m.set_policy(kernel_policy(fw, 1));  // the same generation
+  const uint64_t merges = m.merges(), admitted = m.admitted();
+  for (int i = 0; i < 20000; ++i, t += 1000) m.packet(0, t);
+  EXPECT_LT(m.merges() - merges, 100u);
+  EXPECT_EQ(m.admitted() - admitted, 20000u) << "60,000 a window: all within";
+}
+
 // Per-CPU state against the global limit: CPUs take turns in blocks (of
 // 1: every packet on another CPU, the worst case for stale views). The
 // stated error (docs/ratelimit.md) is 1 % either way with up to 64 CPUs;
