@@ -244,6 +244,8 @@ TEST_F(RateLimitLab, AnAlertPolicyPassesEverythingAndRaisesT1498) {
   const auto [seconds, sent] = paced(*lab_, 1, 2000, 1);
   marker(*lab_);
   EXPECT_EQ(rx.count_until_marker(1), sent) << "alert passes everything";
+  ASSERT_FALSE(daemon_->wait_for("AddressSanitizer", 1, std::chrono::milliseconds(200)))
+      << daemon_->output();
   EXPECT_GT(counted(3, "over_passed"), 0u);
   const auto alerts = dir_ / "alerts.json";
   ASSERT_TRUE(rampart::test::poll_until(

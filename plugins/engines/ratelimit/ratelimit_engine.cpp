@@ -257,8 +257,9 @@ class RateLimitEngine {
         (e.algo == RAMPART_RL_FIXED_WINDOW || e.algo == RAMPART_RL_SLIDING_WINDOW ? "per window"
                                                                                   : "burst") +
         "): " + (action == RAMPART_RL_DROP ? "dropping" : "passing") + " what exceeds it";
-    rampart_alert a = rampart::sdk::make_alert(RAMPART_SEVERITY_MEDIUM,
-                                               "ratelimit:" + std::to_string(e.policy_id), msg,
+    // The alert points into these strings: they live until it is emitted.
+    const std::string rule = "ratelimit:" + std::to_string(e.policy_id);
+    rampart_alert a = rampart::sdk::make_alert(RAMPART_SEVERITY_MEDIUM, rule, msg,
                                                {"T1498", "Network Denial of Service", "Impact"});
     a.action = action == RAMPART_RL_DROP ? RAMPART_ALERT_ACTION_BLOCK : RAMPART_ALERT_ACTION_ALERT;
     a.time_ns = realtime_of(e.hdr.ts_ns);
