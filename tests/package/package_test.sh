@@ -87,6 +87,8 @@ for f in ./usr/sbin/rampartd ./usr/lib/rampart/plugins/log.so ./usr/lib/rampart/
          ./usr/lib/rampart/plugins/email.so ./usr/lib/rampart/plugins/xdp_firewall.bpf.o \
          ./usr/lib/rampart/bpf/rampart_root.bpf.o ./usr/lib/rampart/plugins/firewall.so \
          ./usr/lib/rampart/plugins/ratelimit.so ./usr/lib/rampart/plugins/xdp_ratelimit.bpf.o \
+         ./usr/lib/rampart/plugins/ddos.so ./usr/lib/rampart/plugins/xdp_ddos.bpf.o \
+         ./usr/lib/rampart/plugins/tc_ddos.bpf.o \
          ./usr/bin/rampartctl ./usr/share/bash-completion/completions/rampartctl \
          ./usr/share/rampart/swagger-ui/swagger-ui-bundle.js ./usr/share/rampart/swagger-ui/index.html \
          ./usr/lib/rampart/plugins/grpc.so ./usr/share/rampart/proto/rampart/v1/alerts.proto \

@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "countries.hpp"
+#include "cpus.hpp"
 #include "kernel_time.hpp"
 #include "policy.hpp"
 #include "rampart/ratelimit.h"
@@ -414,7 +415,7 @@ class RateLimitEngine {
     Built b = check(s, api);
     Policies api_only = api;  // before the default joins them
     auto stage = s.stage;
-    stage.ncpus = rampart::ratelimit::possible_cpus();
+    stage.ncpus = rampart::cpus::possible();  // a merge reads each
     if (!stage.ncpus) throw Error(RAMPART_ERR_INTERNAL, "cannot read the possible CPUs");
     rampart::sdk::Program next;
     try {

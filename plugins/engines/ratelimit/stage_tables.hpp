@@ -89,8 +89,4 @@ inline constexpr uint32_t kMinSources = 1024, kMaxSources = 16777216;
 // place: `t` must outlive the install.
 sdk::ProgramImage program_image(const Tables& t, const StageSettings& s);
 
-// CPUs the kernel may run on (/sys/devices/system/cpu/possible), which a
-// merge reads; 0 if unreadable.
-uint32_t possible_cpus();
-
 }  // namespace rampart::ratelimit

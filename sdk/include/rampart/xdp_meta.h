@@ -44,6 +44,9 @@ struct rampart_xdp_meta {
 #define RAMPART_META_FRAGMENT 0x2    /* non-first fragment */
 #define RAMPART_META_LOGGED 0x4      /* an event was emitted */
 #define RAMPART_META_NO_FIREWALL 0x8 /* no firewall judged it: a later stage made the meta */
+/* An ACK no socket knew whose SYN cookie checked (xdp_ddos): a TC stage
+ * gives the listener a request socket for it. */
+#define RAMPART_META_SYNCOOKIE 0x10
 
 #ifdef __cplusplus
 static_assert(sizeof(struct rampart_xdp_meta) == 20, "rampart_xdp_meta layout");

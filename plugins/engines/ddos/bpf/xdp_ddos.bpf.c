@@ -1,0 +1,463 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * XDP DDoS protections: a stage of rampartd's XDP chain (rampart/bpf/chain.h)
+ * at priority 150, behind the firewall and before the rate limit, so a SYN
+ * the firewall would refuse is never answered and a flood answered here
+ * costs the rate limit no state.
+ *
+ * SYN cookies (rampart/ddos.h): SYNs are counted per destination and CPU
+ * in windows of 100 ms; a window over the threshold puts the destination
+ * in cookie mode for the hold time. There each SYN is answered from here
+ * with a SYN-ACK carrying the kernel's cookie, and the kernel keeps no
+ * state for it. ACKs to a destination that is, or lately was, in cookie
+ * mode and that no socket knows are checked: a good cookie passes with
+ * RAMPART_META_SYNCOOKIE for tc_ddos, a bad one is dropped. Everything
+ * else goes on to the next stage untouched.
+ */
+#include "vmlinux.h"
+
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "rampart/bpf/chain.h"
+#include "rampart/bpf/clock.h"
+#include "rampart/bpf/emit.h"
+#include "rampart/bpf/meta.h"
+#include "rampart/bpf/parsing.h"
+#include "rampart/ddos.h"
+#include "rampart/xdp_meta.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#include "ddos_tcp.h"
+
+#define TCP_FLAG_FIN 0x01
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_RST 0x04
+#define TCP_FLAG_ACK 0x10
+#define DDOS_TCP_LISTEN 10
+#define DDOS_F_CURRENT_NETNS (-1L)
+
+/* ---- set by user space before load ---- */
+const volatile __u32 RAMPART_DDOS_SET_SYN_MODE = RAMPART_DDOS_SYN_AUTO;
+const volatile __u32 RAMPART_DDOS_SET_SYN_THRESHOLD = 100; /* SYNs per CPU and window */
+const volatile __u64 RAMPART_DDOS_SET_SYN_HOLD_NS = 10000000000ull;
+const volatile __u32 RAMPART_DDOS_SET_SYN_OPTIONS = RAMPART_DDOS_OPT_ALL;
+const volatile __u32 RAMPART_DDOS_SET_EVENT_SOURCE = 0;
+
+/* ---- persistent: shared by every instance, kept across restarts ---- */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, RAMPART_DDOS_STAT_MAX);
+  __type(key, __u32);
+  __type(value, __u64);
+} RAMPART_DDOS_MAP_STATS SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct rampart_ddos_dst);
+  __type(value, struct rampart_ddos_syn_window);
+} RAMPART_DDOS_MAP_SYN_SEEN SEC(".maps");
+
+/* Destinations in cookie mode: until when (coarse clock, ns). */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct rampart_ddos_dst);
+  __type(value, __u64);
+} RAMPART_DDOS_MAP_COOKIE_DST SEC(".maps");
+
+/* The latest `until` of any destination: while it is past by more than a
+ * cookie's life, ACKs cost one lookup here and nothing more. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} RAMPART_DDOS_MAP_COOKIE_ANY SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 256 << 10);
+} RAMPART_DDOS_MAP_EVENTS SEC(".maps");
+
+static __always_inline void count(__u32 stat) {
+  __u64* v = bpf_map_lookup_elem(&RAMPART_DDOS_MAP_STATS, &stat);
+
+  if (v) *v += 1;
+}
+
+static __always_inline void dst_of(const struct rampart_packet_info* pi,
+                                   struct rampart_ddos_dst* d) {
+  __builtin_memset(d, 0, sizeof(*d));
+  if (pi->family == RAMPART_FAMILY_V4)
+    __builtin_memcpy(d->addr, &pi->dst4, 4);
+  else
+    __builtin_memcpy(d->addr, pi->dst6, 16);
+  d->port = bpf_htons(pi->dst_port);
+  d->family = pi->family;
+}
+
+static __always_inline void emit_flood(struct xdp_md* ctx, const struct rampart_ddos_dst* d,
+                                       __u32 syns) {
+  struct rampart_ddos_syn_event* e =
+      rampart_event_reserve(&RAMPART_DDOS_MAP_EVENTS, sizeof(*e), RAMPART_EV_DDOS_SYN_FLOOD,
+                            RAMPART_DDOS_SET_EVENT_SOURCE);
+
+  if (!e) {
+    count(RAMPART_DDOS_STAT_EVENTS_DROPPED);
+    return;
+  }
+  e->dst = *d;
+  e->ifindex = ctx->ingress_ifindex;
+  e->syns = syns;
+  e->threshold = RAMPART_DDOS_SET_SYN_THRESHOLD;
+  e->reserved[0] = 0;
+  e->reserved[1] = 0;
+  bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP); /* rare: at most one per entry and CPU */
+}
+
+/* Counts a SYN in this CPU's window; a window over the threshold (once)
+ * puts the destination in cookie mode until now + hold. */
+static __always_inline void count_syn(struct xdp_md* ctx, const struct rampart_ddos_dst* d,
+                                      __u64 now) {
+  struct rampart_ddos_syn_window* w = bpf_map_lookup_elem(&RAMPART_DDOS_MAP_SYN_SEEN, d);
+
+  if (!w) {
+    struct rampart_ddos_syn_window zero = {.window_ns = now};
+
+    bpf_map_update_elem(&RAMPART_DDOS_MAP_SYN_SEEN, d, &zero, BPF_NOEXIST);
+    w = bpf_map_lookup_elem(&RAMPART_DDOS_MAP_SYN_SEEN, d);
+    if (!w) return;
+  }
+  if (now - w->window_ns >= RAMPART_DDOS_WINDOW_NS) {
+    w->window_ns = now;
+    w->syns = 0;
+    w->tripped = 0;
+  }
+  w->syns += 1;
+  if (w->tripped || w->syns <= RAMPART_DDOS_SET_SYN_THRESHOLD) return;
+  w->tripped = 1;
+  count(RAMPART_DDOS_STAT_TRIPPED);
+
+  const __u64 until = now + RAMPART_DDOS_SET_SYN_HOLD_NS;
+  __u64* was = bpf_map_lookup_elem(&RAMPART_DDOS_MAP_COOKIE_DST, d);
+  const int entering = !was || *was < now;
+
+  if (was)
+    *was = until; /* a racing CPU writes about the same */
+  else
+    bpf_map_update_elem(&RAMPART_DDOS_MAP_COOKIE_DST, d, &until, BPF_ANY);
+  const __u32 zero = 0;
+  __u64* any = bpf_map_lookup_elem(&RAMPART_DDOS_MAP_COOKIE_ANY, &zero);
+
+  if (any && *any < until) *any = until;
+  if (entering) {
+    count(RAMPART_DDOS_STAT_MODE_ENTERED);
+    emit_flood(ctx, d, w->syns);
+  }
+}
+
+static __always_inline int in_cookie_mode(const struct rampart_ddos_dst* d, __u64 now,
+                                          __u64 grace) {
+  if (RAMPART_DDOS_SET_SYN_MODE == RAMPART_DDOS_SYN_ALWAYS) return 1;
+  const __u64* until = bpf_map_lookup_elem(&RAMPART_DDOS_MAP_COOKIE_DST, d);
+
+  return until && now <= *until + grace;
+}
+
+static __always_inline __u16 csum_fold(__u64 c) {
+  c = (c & 0xffffffff) + (c >> 32);
+  c = (c & 0xffff) + (c >> 16);
+  c = (c & 0xffff) + (c >> 16);
+  c = (c & 0xffff) + (c >> 16);
+  return (__u16)~c;
+}
+
+/* The SYN-ACK's TCP header and options, built on the stack. */
+struct synack {
+  struct tcphdr th;
+  __u8 opts[20];
+};
+
+struct pseudo4 {
+  __be32 saddr, daddr;
+  __u8 zero, proto;
+  __be16 len;
+};
+
+struct pseudo6 {
+  struct in6_addr saddr, daddr;
+  __be32 len;
+  __u8 zero[3], proto;
+};
+
+/* Writes the options of the SYN-ACK and returns their length. Without a
+ * timestamp to carry them, the client's window scale and SACK are not
+ * kept (as with the kernel's own cookies): only the MSS is sent. */
+static __always_inline __u32 write_options(__u8* o, const struct ddos_tcp_opts* syn, __u16 mss,
+                                           __u32 mss_index, __u64 now) {
+  __u32 n = 0;
+
+  o[0] = TCPOPT_MSS;
+  o[1] = 4;
+  o[2] = mss >> 8;
+  o[3] = mss & 0xff;
+  n = 4;
+  if (!syn->has_ts) return n;
+  __u32 bits = (syn->has_wscale ? syn->wscale : RAMPART_DDOS_TS_WSCALE_NONE) |
+               (syn->sack_ok ? RAMPART_DDOS_TS_SACK : 0) | mss_index << RAMPART_DDOS_TS_MSS_SHIFT;
+  /* Milliseconds, the kernel's timestamp unit: the connection's clock
+   * goes on from this value (attrs.rcv_tsecr sets its offset). */
+  const __u32 tsval = ((__u32)(now / 1000000) & ~(__u32)RAMPART_DDOS_TS_BITS) | bits;
+
+  o[4] = syn->sack_ok ? TCPOPT_SACK_PERM : TCPOPT_NOP;
+  o[5] = syn->sack_ok ? 2 : TCPOPT_NOP;
+  o[6] = TCPOPT_TIMESTAMP;
+  o[7] = 10;
+  o[8] = tsval >> 24;
+  o[9] = tsval >> 16;
+  o[10] = tsval >> 8;
+  o[11] = tsval;
+  o[12] = syn->tsval >> 24;
+  o[13] = syn->tsval >> 16;
+  o[14] = syn->tsval >> 8;
+  o[15] = syn->tsval;
+  n = 16;
+  if (syn->has_wscale) {
+    o[16] = TCPOPT_NOP;
+    o[17] = TCPOPT_WINDOW;
+    o[18] = 3;
+    o[19] = RAMPART_DDOS_OUR_WSCALE;
+    n = 20;
+  }
+  return n;
+}
+
+/* Turns the SYN into its cookie SYN-ACK in place; XDP_TX, or -1 when it
+ * cannot (IP options, extension headers, a helper's refusal): the SYN
+ * then passes. */
+static __always_inline int answer_syn(struct xdp_md* ctx, const struct rampart_packet_info* pi,
+                                      __u64 now) {
+  const __u32 l3 = pi->l3_off, l4 = pi->l4_off;
+  const int v6 = pi->family == RAMPART_FAMILY_V6;
+
+  if (l3 > 22 || l4 != l3 + (v6 ? 40 : 20)) return -1;
+  struct ddos_tcp syn = {};
+  union {
+    struct iphdr v4;
+    struct ipv6hdr v6;
+  } ip = {};
+
+  if (bpf_xdp_load_bytes(ctx, l4, syn.b, 20) != 0) return -1;
+  syn.len = ((struct tcphdr*)syn.b)->doff * 4;
+  if (syn.len < 20 || syn.len > DDOS_TCP_MAX) return -1;
+  if (syn.len > 20 && ddos_load_options(ctx, l4, &syn) != 0) return -1;
+  if (bpf_xdp_load_bytes(ctx, l3, &ip, v6 ? 40 : 20) != 0) return -1;
+
+  __u64 thl = syn.len;
+
+  asm volatile("" : "+r"(thl));
+  if (thl < 20 || thl > DDOS_TCP_MAX) return -1;
+  __s64 cookie = v6 ? bpf_tcp_raw_gen_syncookie_ipv6(&ip.v6, ddos_th(&syn), thl)
+                    : bpf_tcp_raw_gen_syncookie_ipv4(&ip.v4, ddos_th(&syn), thl);
+  if (cookie < 0) return -1;
+  struct ddos_tcp_opts o;
+
+  ddos_parse_opts(&syn, &o);
+  /* Offer only what the host's stack will take in the ACK. */
+  if (!(RAMPART_DDOS_SET_SYN_OPTIONS & RAMPART_DDOS_OPT_TIMESTAMPS)) o.has_ts = 0;
+  if (!(RAMPART_DDOS_SET_SYN_OPTIONS & RAMPART_DDOS_OPT_SACK)) o.sack_ok = 0;
+  if (!(RAMPART_DDOS_SET_SYN_OPTIONS & RAMPART_DDOS_OPT_WSCALE)) o.has_wscale = 0;
+  __u16 mss = (__u16)(cookie >> 32);
+  const __u32 mss_index = ddos_mss_index(mss, v6);
+
+  if (mss > (v6 ? 1440 : 1460)) mss = v6 ? 1440 : 1460; /* what we may receive */
+
+  struct synack sa = {};
+  const struct tcphdr* in = ddos_th(&syn);
+  const __u32 optlen = write_options(sa.opts, &o, mss, mss_index, now);
+  const __u32 tcplen = 20 + optlen;
+
+  sa.th.source = in->dest;
+  sa.th.dest = in->source;
+  sa.th.seq = bpf_htonl((__u32)cookie);
+  sa.th.ack_seq = bpf_htonl(bpf_ntohl(in->seq) + 1);
+  sa.th.doff = tcplen / 4;
+  sa.th.syn = 1;
+  sa.th.ack = 1;
+  /* The window the kernel opens a new connection with (10 segments). */
+  __u32 win = (__u32)mss * 10;
+  sa.th.window = bpf_htons(win > 65535 ? 65535 : win);
+
+  /* Resize the frame to exactly the SYN-ACK (a SYN may carry data). */
+  const int have = (int)bpf_xdp_get_buff_len(ctx);
+  const int want = (int)(l4 + tcplen);
+
+  if (bpf_xdp_adjust_tail(ctx, want - have) != 0) return -1;
+
+  __u64 sum;
+
+  if (v6) {
+    struct pseudo6 ph = {.saddr = ip.v6.daddr, .daddr = ip.v6.saddr,
+                         .len = bpf_htonl(tcplen), .proto = RAMPART_IPPROTO_TCP};
+
+    sum = bpf_csum_diff(0, 0, (__be32*)&ph, sizeof(ph), 0);
+    sum = bpf_csum_diff(0, 0, (__be32*)&sa, tcplen & 0x3c, (__u32)sum);
+    sa.th.check = csum_fold(sum);
+    struct ipv6hdr h = {};
+
+    *(__be32*)&h = bpf_htonl(0x60000000);
+    h.payload_len = bpf_htons(tcplen);
+    h.nexthdr = RAMPART_IPPROTO_TCP;
+    h.hop_limit = 64;
+    h.saddr = ip.v6.daddr;
+    h.daddr = ip.v6.saddr;
+    if (bpf_xdp_store_bytes(ctx, l3, &h, sizeof(h)) != 0) return -1;
+  } else {
+    struct pseudo4 ph = {.saddr = ip.v4.daddr, .daddr = ip.v4.saddr,
+                         .proto = RAMPART_IPPROTO_TCP, .len = bpf_htons(tcplen)};
+
+    sum = bpf_csum_diff(0, 0, (__be32*)&ph, sizeof(ph), 0);
+    sum = bpf_csum_diff(0, 0, (__be32*)&sa, tcplen & 0x3c, (__u32)sum);
+    sa.th.check = csum_fold(sum);
+    struct iphdr h = {};
+
+    h.version = 4;
+    h.ihl = 5;
+    h.tot_len = bpf_htons(20 + tcplen);
+    h.frag_off = bpf_htons(0x4000); /* DF */
+    h.ttl = 64;
+    h.protocol = RAMPART_IPPROTO_TCP;
+    h.saddr = ip.v4.daddr;
+    h.daddr = ip.v4.saddr;
+    h.check = csum_fold(bpf_csum_diff(0, 0, (__be32*)&h, sizeof(h), 0));
+    if (bpf_xdp_store_bytes(ctx, l3, &h, sizeof(h)) != 0) return -1;
+  }
+  if (bpf_xdp_store_bytes(ctx, l4, &sa, tcplen & 0x3c) != 0) return -1;
+
+  /* Back to where it came from. */
+  __u8 mac[12], swapped[12];
+
+  if (bpf_xdp_load_bytes(ctx, 0, mac, 12) != 0) return -1;
+  __builtin_memcpy(swapped, mac + 6, 6);
+  __builtin_memcpy(swapped + 6, mac, 6);
+  if (bpf_xdp_store_bytes(ctx, 0, swapped, 12) != 0) return -1;
+  return XDP_TX;
+}
+
+static __always_inline int on_syn(struct xdp_md* ctx, const struct rampart_packet_info* pi) {
+  count(RAMPART_DDOS_STAT_SYN);
+  if (RAMPART_DDOS_SET_SYN_MODE == RAMPART_DDOS_SYN_OFF) return rampart_xdp_next(ctx);
+  struct rampart_ddos_dst d;
+  const __u64 now = rampart_now_coarse_ns();
+
+  dst_of(pi, &d);
+  if (RAMPART_DDOS_SET_SYN_MODE == RAMPART_DDOS_SYN_AUTO) count_syn(ctx, &d, now);
+  if (!in_cookie_mode(&d, now, 0)) {
+    count(RAMPART_DDOS_STAT_SYN_PASSED);
+    return rampart_xdp_next(ctx);
+  }
+  const int r = answer_syn(ctx, pi, now);
+
+  if (r == XDP_TX) {
+    count(RAMPART_DDOS_STAT_COOKIES_SENT);
+    return XDP_TX;
+  }
+  count(RAMPART_DDOS_STAT_COOKIE_FAILED);
+  return rampart_xdp_next(ctx);
+}
+
+/* An ACK that might answer one of our cookies. */
+static __always_inline int on_ack(struct xdp_md* ctx, const struct rampart_packet_info* pi) {
+  if (RAMPART_DDOS_SET_SYN_MODE == RAMPART_DDOS_SYN_OFF) return rampart_xdp_next(ctx);
+  const __u64 now = rampart_now_coarse_ns();
+
+  if (RAMPART_DDOS_SET_SYN_MODE != RAMPART_DDOS_SYN_ALWAYS) {
+    const __u32 zero = 0;
+    const __u64* any = bpf_map_lookup_elem(&RAMPART_DDOS_MAP_COOKIE_ANY, &zero);
+
+    if (!any || now > *any + RAMPART_DDOS_COOKIE_VALID_NS) return rampart_xdp_next(ctx);
+  }
+  struct rampart_ddos_dst d;
+
+  dst_of(pi, &d);
+  if (!in_cookie_mode(&d, now, RAMPART_DDOS_COOKIE_VALID_NS)) return rampart_xdp_next(ctx);
+
+  /* A socket the kernel has (established, time-wait, a request of its
+   * own) takes it; only a listener alone means a cookie to check. */
+  struct bpf_sock_tuple t = {};
+  __u32 tsize;
+
+  if (pi->family == RAMPART_FAMILY_V4) {
+    t.ipv4.saddr = pi->src4;
+    t.ipv4.daddr = pi->dst4;
+    t.ipv4.sport = bpf_htons(pi->src_port);
+    t.ipv4.dport = bpf_htons(pi->dst_port);
+    tsize = sizeof(t.ipv4);
+  } else {
+    __builtin_memcpy(t.ipv6.saddr, pi->src6, 16);
+    __builtin_memcpy(t.ipv6.daddr, pi->dst6, 16);
+    t.ipv6.sport = bpf_htons(pi->src_port);
+    t.ipv6.dport = bpf_htons(pi->dst_port);
+    tsize = sizeof(t.ipv6);
+  }
+  struct bpf_sock* sk = bpf_skc_lookup_tcp(ctx, &t, tsize, DDOS_F_CURRENT_NETNS, 0);
+
+  if (!sk) return rampart_xdp_next(ctx); /* nothing listens: the kernel answers */
+  const __u32 state = sk->state;
+
+  bpf_sk_release(sk);
+  if (state != DDOS_TCP_LISTEN) {
+    count(RAMPART_DDOS_STAT_ACK_KNOWN);
+    return rampart_xdp_next(ctx);
+  }
+  count(RAMPART_DDOS_STAT_ACK_CHECKED);
+
+  const __u32 l3 = pi->l3_off, l4 = pi->l4_off;
+  const int v6 = pi->family == RAMPART_FAMILY_V6;
+  struct tcphdr th;
+  union {
+    struct iphdr v4;
+    struct ipv6hdr v6;
+  } ip = {};
+  long ok = -1;
+
+  if (l3 <= 22 && bpf_xdp_load_bytes(ctx, l4, &th, sizeof(th)) == 0 &&
+      bpf_xdp_load_bytes(ctx, l3, &ip, v6 ? 40 : 20) == 0)
+    ok = v6 ? bpf_tcp_raw_check_syncookie_ipv6(&ip.v6, &th)
+            : bpf_tcp_raw_check_syncookie_ipv4(&ip.v4, &th);
+  if (ok != 0) {
+    count(RAMPART_DDOS_STAT_ACK_DROPPED);
+    return XDP_DROP;
+  }
+  count(RAMPART_DDOS_STAT_ACK_VALID);
+  int created;
+  struct rampart_xdp_meta* m = rampart_xdp_meta_get(ctx, &created);
+
+  if (m) {
+    if (created) m->flags = RAMPART_META_NO_FIREWALL;
+    m->flags |= RAMPART_META_SYNCOOKIE;
+  } else {
+    count(RAMPART_DDOS_STAT_META_FAILED);
+  }
+  return rampart_xdp_next(ctx);
+}
+
+SEC("xdp")
+int RAMPART_DDOS_XDP_PROGRAM(struct xdp_md* ctx) {
+  void* data = (void*)(long)ctx->data;
+  void* data_end = (void*)(long)ctx->data_end;
+  struct rampart_packet_info pi = {};
+  const int r = rampart_parse_packet(data, data_end, &pi);
+
+  if (r == RAMPART_PARSE_MALFORMED) count(RAMPART_DDOS_STAT_MALFORMED);
+  if (r != RAMPART_PARSE_OK || pi.protocol != RAMPART_IPPROTO_TCP || !pi.has_ports)
+    return rampart_xdp_next(ctx);
+  const __u8 f = pi.tcp_flags;
+
+  if ((f & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_SYN) return on_syn(ctx, &pi);
+  if ((f & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_ACK) return on_ack(ctx, &pi);
+  return rampart_xdp_next(ctx);
+}

@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: Apache-2.0
+// xdp_ddos under BPF_PROG_TEST_RUN (root): SYN cookie SYN-ACKs written by
+// the stage and read back whole, the kernel's own check of their cookies,
+// cookie mode starting at the threshold and ending after the hold, and
+// the frames it must leave alone.
+#include <gtest/gtest.h>
+#include <linux/bpf.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <future>
+
+#include "ddos_program.hpp"
+#include "privilege.hpp"
+#include "tcp_frames.hpp"
+
+namespace rampart::test {
+namespace {
+
+constexpr uint8_t kSyn = 0x02, kAck = 0x10, kSynAck = 0x12, kRst = 0x04;
+
+// Runs f on a thread in a network namespace of its own with lo up: the
+// stage's socket lookups (test_run's device is that namespace's lo) see
+// only the sockets f makes.
+template <class F>
+auto in_fresh_netns(F f) {
+  return std::async(std::launch::async, [&] {
+           if (unshare(CLONE_NEWNET) != 0) throw std::runtime_error("unshare(CLONE_NEWNET) failed");
+           const int s = socket(AF_INET, SOCK_DGRAM, 0);
+           ifreq r{};
+           std::strcpy(r.ifr_name, "lo");
+           ioctl(s, SIOCGIFFLAGS, &r);
+           r.ifr_flags |= IFF_UP;
+           ioctl(s, SIOCSIFFLAGS, &r);
+           close(s);
+           return f();
+         })
+      .get();
+}
+
+// The frame test_run gave back, without the metadata in front of it.
+std::vector<uint8_t> frame_of(const XdpRunResult& r) {
+  return {r.out.begin() + r.meta_size, r.out.end()};
+}
+
+// A listener on every address; returns its fd and sets `port`.
+int listen_any(int family, uint16_t& port) {
+  const int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_STREAM, 0);
+  sockaddr_storage a{};
+  socklen_t len;
+  if (family == 4) {
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&a);
+    v4->sin_family = AF_INET;
+    len = sizeof *v4;
+  } else {
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&a);
+    v6->sin6_family = AF_INET6;
+    len = sizeof *v6;
+  }
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), len) != 0 || listen(fd, 16) != 0)
+    throw std::runtime_error("listen failed");
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  port = ntohs(family == 4 ? reinterpret_cast<sockaddr_in*>(&a)->sin_port
+                           : reinterpret_cast<sockaddr_in6*>(&a)->sin6_port);
+  return fd;
+}
+
+class DdosStage : public ::testing::Test {
+ protected:
+  void SetUp() override { RAMPART_REQUIRE_ROOT(); }
+
+  // The SYN, its SYN-ACK as the stage wrote it (checked: XDP_TX, checksums).
+  TcpSeen answer(DdosProgram& p, const TcpSpec& syn) {
+    const auto r = p.run(tcp_frame(syn));
+    EXPECT_EQ(r.action, XDP_TX);
+    TcpSeen seen = read_tcp_frame(frame_of(r));
+    if (!seen.ok) {
+      std::string hex;
+      for (uint8_t b : r.out) hex += "0123456789abcdef"[b >> 4], hex += "0123456789abcdef"[b & 15];
+      ADD_FAILURE() << "the SYN-ACK does not read back: " << hex;
+    }
+    return seen;
+  }
+  // The ACK a client sends for that SYN-ACK.
+  static TcpSpec ack_for(const TcpSpec& syn, const TcpSeen& synack) {
+    TcpSpec a = syn;
+    a.flags = kAck;
+    a.seq = syn.seq + 1;
+    a.ack = synack.seq + 1;
+    a.mss.reset();
+    a.wscale.reset();
+    a.sack = false;
+    if (syn.tsval && synack.tsval) {
+      a.tsval = *syn.tsval + 1;
+      a.tsecr = *synack.tsval;
+    } else {
+      a.tsval.reset();
+    }
+    return a;
+  }
+};
+
+TEST_F(DdosStage, ASynInCookieModeIsAnsweredWithTheKernelsCookieAndItsOptionsKept) {
+  DdosProgram p;
+  p.install(DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS));
+  p.set_clock(5'000'000'000ull, 0);
+  TcpSpec syn;
+  syn.payload = 12;  // a SYN with data (TFO-like): the answer carries none
+  const TcpSeen sa = answer(p, syn);
+  ASSERT_TRUE(sa.ok) << "the SYN-ACK's checksums or layout are wrong";
+  EXPECT_EQ(sa.src, "198.18.0.2");
+  EXPECT_EQ(sa.dst, "198.18.0.1");
+  EXPECT_EQ(sa.sport, 8080);
+  EXPECT_EQ(sa.dport, 40000);
+  EXPECT_EQ(sa.flags, kSynAck);
+  EXPECT_EQ(sa.ack, syn.seq + 1);
+  EXPECT_EQ(sa.payload, 0u);
+  EXPECT_EQ(sa.dst_mac[5], 0x01);  // back to the sender
+  EXPECT_EQ(sa.src_mac[5], 0x02);
+  ASSERT_TRUE(sa.mss);
+  EXPECT_EQ(*sa.mss, 1460);
+  ASSERT_TRUE(sa.tsval && sa.tsecr);
+  EXPECT_EQ(*sa.tsecr, *syn.tsval);
+  // What the SYN asked for rides in the timestamp's low byte.
+  EXPECT_EQ(*sa.tsval & RAMPART_DDOS_TS_WSCALE_MASK, 7u);
+  EXPECT_TRUE(*sa.tsval & RAMPART_DDOS_TS_SACK);
+  EXPECT_EQ((*sa.tsval & RAMPART_DDOS_TS_BITS) >> RAMPART_DDOS_TS_MSS_SHIFT, 3u);  // 1460
+  EXPECT_TRUE(sa.sack);
+  ASSERT_TRUE(sa.wscale);
+  EXPECT_EQ(*sa.wscale, RAMPART_DDOS_OUR_WSCALE);
+  EXPECT_EQ(sa.window, 14600);
+  EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_COOKIES_SENT), 1u);
+  EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_SYN_PASSED), 0u);
+
+  // Another client, another cookie; the same client again, the same one.
+  TcpSpec other = syn;
+  other.sport = 40001;
+  EXPECT_NE(answer(p, other).seq, sa.seq);
+  EXPECT_EQ(answer(p, syn).seq, sa.seq);
+}
+
+TEST_F(DdosStage, TheCookiesAckPassesMarkedForTcAndABadOneIsDropped) {
+  in_fresh_netns([&] {
+    DdosProgram p;
+    p.install(DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS));
+    uint16_t port = 0;
+    const int l = listen_any(4, port);
+    TcpSpec syn;
+    syn.dport = port;
+    const TcpSeen sa = answer(p, syn);
+    ASSERT_TRUE(sa.ok);
+
+    auto r = p.run(tcp_frame(ack_for(syn, sa)));
+    EXPECT_EQ(r.action, XDP_PASS);
+    ASSERT_TRUE(r.has_meta);
+    EXPECT_TRUE(r.meta.flags & RAMPART_META_SYNCOOKIE);
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_ACK_VALID), 1u);
+
+    TcpSpec bad = ack_for(syn, sa);
+    bad.ack += 1;  // a cookie off by one
+    EXPECT_EQ(p.run(tcp_frame(bad)).action, XDP_DROP);
+    bad = ack_for(syn, sa);
+    bad.sport += 1;  // the right cookie from another connection
+    EXPECT_EQ(p.run(tcp_frame(bad)).action, XDP_DROP);
+    bad = ack_for(syn, sa);
+    bad.seq += 7;  // the client's sequence is part of the cookie
+    EXPECT_EQ(p.run(tcp_frame(bad)).action, XDP_DROP);
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_ACK_DROPPED), 3u);
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_ACK_CHECKED), 4u);
+
+    // An RST, a FIN-less data ACK with no listener behind it: not ours.
+    TcpSpec rst = ack_for(syn, sa);
+    rst.flags = kRst | kAck;
+    rst.ack += 99;
+    EXPECT_EQ(p.run(tcp_frame(rst)).action, XDP_PASS);
+    close(l);
+    TcpSpec nobody = bad;  // the listener is gone: the kernel answers
+    EXPECT_EQ(p.run(tcp_frame(nobody)).action, XDP_PASS);
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_ACK_CHECKED), 4u);
+
+  });
+}
+
+TEST_F(DdosStage, AnAckOfAConnectionTheKernelHasIsNotChecked) {
+  in_fresh_netns([&] {
+    DdosProgram p;
+    p.install(DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS));
+    uint16_t port = 0;
+    const int l = listen_any(4, port);
+    const int c = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(c, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0)
+      throw std::runtime_error("connect failed");
+    sockaddr_in me{};
+    socklen_t len = sizeof me;
+    getsockname(c, reinterpret_cast<sockaddr*>(&me), &len);
+    TcpSpec a;
+    a.src = a.dst = "127.0.0.1";
+    a.sport = ntohs(me.sin_port);
+    a.dport = port;
+    a.flags = kAck;
+    a.ack = 12345;  // no cookie at all
+    a.mss.reset();
+    EXPECT_EQ(p.run(tcp_frame(a)).action, XDP_PASS);
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_ACK_KNOWN), 1u);
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_ACK_CHECKED), 0u);
+    close(c);
+    close(l);
+
+  });
+}
+
+TEST_F(DdosStage, Ipv6CookiesRoundTrip) {
+  in_fresh_netns([&] {
+    DdosProgram p;
+    p.install(DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS));
+    uint16_t port = 0;
+    const int l = listen_any(6, port);
+    TcpSpec syn;
+    syn.family = 6;
+    syn.src = "2001:db8::1";
+    syn.dst = "2001:db8::2";
+    syn.dport = port;
+    syn.mss = 1440;
+    const TcpSeen sa = answer(p, syn);
+    ASSERT_TRUE(sa.ok);
+    EXPECT_EQ(sa.src, "2001:db8::2");
+    EXPECT_EQ(sa.ack, syn.seq + 1);
+    ASSERT_TRUE(sa.mss && sa.tsval);
+    EXPECT_EQ(*sa.mss, 1440);
+    EXPECT_EQ((*sa.tsval & RAMPART_DDOS_TS_BITS) >> RAMPART_DDOS_TS_MSS_SHIFT, 2u);
+    const auto r = p.run(tcp_frame(ack_for(syn, sa)));
+    EXPECT_EQ(r.action, XDP_PASS);
+    EXPECT_TRUE(r.meta.flags & RAMPART_META_SYNCOOKIE);
+    TcpSpec bad = ack_for(syn, sa);
+    bad.ack ^= 0x100;
+    EXPECT_EQ(p.run(tcp_frame(bad)).action, XDP_DROP);
+    close(l);
+
+  });
+}
+
+TEST_F(DdosStage, WithoutTimestampsOrWhatTheHostRefusesOnlyTheMssIsOffered) {
+  DdosProgram p;
+  p.install(DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS));
+  TcpSpec syn;
+  syn.tsval.reset();  // window scale and SACK asked, but no timestamp to keep them in
+  syn.mss = 1300;
+  TcpSeen sa = answer(p, syn);
+  ASSERT_TRUE(sa.ok);
+  ASSERT_TRUE(sa.mss);
+  EXPECT_EQ(*sa.mss, 1300);
+  EXPECT_FALSE(sa.tsval);
+  EXPECT_FALSE(sa.wscale);
+  EXPECT_FALSE(sa.sack);
+
+  // A host with tcp_timestamps=0 takes no timestamp in the ACK: none offered.
+  auto s = DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS);
+  s.options = RAMPART_DDOS_OPT_SACK | RAMPART_DDOS_OPT_WSCALE;
+  p.install(s);
+  sa = answer(p, TcpSpec{});
+  ASSERT_TRUE(sa.ok);
+  EXPECT_FALSE(sa.tsval);
+  EXPECT_FALSE(sa.wscale);
+
+  // No MSS at all: the kernel's default (536) is the cookie's.
+  syn = TcpSpec{};
+  syn.mss.reset();
+  sa = answer(p, syn);
+  ASSERT_TRUE(sa.ok && sa.mss);
+  EXPECT_EQ(*sa.mss, 536);
+}
+
+TEST_F(DdosStage, AutoModeStartsAtTheThresholdAndEndsAfterTheHold) {
+  in_fresh_netns([&] {
+    DdosProgram p;
+    auto s = DdosProgram::test_settings(RAMPART_DDOS_SYN_AUTO);
+    s.rate = 100;  // 10 a window on the one CPU
+    s.hold_s = 5;
+    p.install(s);
+    uint16_t port = 0;
+    const int l = listen_any(4, port);
+    const uint64_t t0 = 100'000'000'000ull;
+    p.set_clock(t0, 1'000'000);  // 1 ms a packet
+    TcpSpec syn;
+    syn.dport = port;
+    for (int i = 0; i < 10; ++i) {
+      syn.sport = static_cast<uint16_t>(41000 + i);
+      EXPECT_EQ(p.run(tcp_frame(syn)).action, XDP_PASS) << "SYN " << i << " is under the threshold";
+    }
+    syn.sport = 41010;
+    const TcpSeen sa = answer(p, syn);
+    ASSERT_TRUE(sa.ok);
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_SYN_PASSED), 10u);
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_MODE_ENTERED), 1u);
+    auto ev = p.drain_events();
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0].hdr.type, RAMPART_EV_DDOS_SYN_FLOOD);
+    EXPECT_EQ(ev[0].syns, 11u);
+    EXPECT_EQ(ev[0].threshold, 10u);
+    EXPECT_EQ(ntohs(ev[0].dst.port), port);
+    EXPECT_EQ(ev[0].dst.family, RAMPART_FAMILY_V4);
+
+    // Another destination is not in cookie mode.
+    TcpSpec other = syn;
+    other.dport = static_cast<uint16_t>(port + 1);
+    EXPECT_EQ(p.run(tcp_frame(other)).action, XDP_PASS);
+
+    // 4 s on, one quiet SYN: still answered (the hold runs from the trip).
+    p.set_clock(t0 + 4'000'000'000ull, 0);
+    syn.sport = 42000;
+    EXPECT_EQ(p.run(tcp_frame(syn)).action, XDP_TX);
+    // 6 s on: the hold is over, SYNs go to the kernel again ...
+    p.set_clock(t0 + 6'000'000'000ull, 0);
+    EXPECT_EQ(p.run(tcp_frame(syn)).action, XDP_PASS);
+    EXPECT_TRUE(p.drain_events().empty());
+    // ... but cookies sent earlier are still good: their ACKs are checked.
+    EXPECT_EQ(p.run(tcp_frame(ack_for(TcpSpec{syn}, sa))).action, XDP_DROP)
+        << "an ACK of another SYN's cookie";
+    TcpSpec tripped = syn;
+    tripped.sport = 41010;
+    EXPECT_EQ(p.run(tcp_frame(ack_for(tripped, sa))).action, XDP_PASS);
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_ACK_VALID), 1u);
+    // Past a cookie's life, ACKs are the kernel's alone again.
+    p.set_clock(t0 + 5'000'000'000ull + RAMPART_DDOS_COOKIE_VALID_NS + 1'000'000'000ull, 0);
+    const uint64_t checked = p.stat(RAMPART_DDOS_STAT_ACK_CHECKED);
+    EXPECT_EQ(p.run(tcp_frame(ack_for(TcpSpec{syn}, sa))).action, XDP_PASS);
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_ACK_CHECKED), checked);
+    close(l);
+
+  });
+}
+
+TEST_F(DdosStage, ModeOffLeavesEverySegmentToTheKernel) {
+  DdosProgram p;
+  p.install(DdosProgram::test_settings(RAMPART_DDOS_SYN_OFF));
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(p.run(tcp_frame(TcpSpec{})).action, XDP_PASS);
+  TcpSpec a;
+  a.flags = kAck;
+  EXPECT_EQ(p.run(tcp_frame(a)).action, XDP_PASS);
+  EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_SYN), 50u);
+  EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_COOKIES_SENT), 0u);
+  EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_ACK_CHECKED), 0u);
+}
+
+TEST_F(DdosStage, ASynTheFirewallDropsIsNeverAnswered) {
+  DdosProgram p;
+  firewall::Rule deny;
+  deny.id = 1;
+  deny.priority = 1;
+  deny.action = firewall::Action::deny;
+  deny.protocol = 6;
+  deny.dst_port = firewall::PortRange{8080, 8080};
+  p.firewall().install({deny});
+  p.install(DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS));
+  EXPECT_EQ(p.run(tcp_frame(TcpSpec{})).action, XDP_DROP);
+  EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_SYN), 0u);
+  TcpSpec open = TcpSpec{};
+  open.dport = 8081;
+  EXPECT_EQ(p.run(tcp_frame(open)).action, XDP_TX);
+}
+
+TEST_F(DdosStage, SegmentsItCannotAnswerPassAndMalformedOnesAreCounted) {
+  DdosProgram p;
+  p.install(DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS));
+  TcpSpec opts;
+  opts.ip_option_words = 2;  // IPv4 options: not answered here, the kernel's to judge
+  EXPECT_EQ(p.run(tcp_frame(opts)).action, XDP_PASS);
+  EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_COOKIE_FAILED), 1u);
+
+  auto frame = tcp_frame(TcpSpec{});
+  frame[14 + 20 + 12] = 0xf0;  // doff 15: options past the frame's end
+  EXPECT_EQ(p.run(frame).action, XDP_PASS);
+  EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_COOKIE_FAILED), 2u);
+
+  // Options that lie about their lengths: the kernel's cookie reads no
+  // MSS from them and takes its default; the rest is parsed as far as it
+  // makes sense.
+  frame = tcp_frame(TcpSpec{});
+  frame[14 + 20 + 21] = 0;  // the MSS option's length 0
+  const auto r = p.run(frame);
+  EXPECT_EQ(r.action, XDP_TX);
+  const TcpSeen sa = read_tcp_frame(frame_of(r));
+  ASSERT_TRUE(sa.ok);
+  EXPECT_EQ(*sa.mss, 536);
+
+  // A TCP header cut short never reaches an answer (the firewall in
+  // front drops it as malformed).
+  frame = tcp_frame(TcpSpec{});
+  frame.resize(14 + 20 + 10);
+  frame[14 + 3] = 30;  // IPv4 total length to match
+  EXPECT_NE(p.run(frame).action, XDP_TX);
+  EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_COOKIES_SENT), 1u);
+}
+
+}  // namespace
+}  // namespace rampart::test
