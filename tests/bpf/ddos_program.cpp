@@ -45,7 +45,8 @@ void DdosProgram::install(ddos::SynSettings s) {
   spec.shared_maps["rampart_stage"] = pos_fd_;
   for (const char* m : {"rampart_xdp_chain", "rampart_chains"}) spec.shared_maps[m] = fw_.map_fd(m);
   if (!instances_.empty()) {
-    for (const char* m : ddos::kXdpPersistentMaps) spec.persistent[m] = instances_.front()->map_fd(m);
+    for (const char* m : ddos::kXdpPersistentMaps)
+      spec.persistent[m] = instances_.front()->map_fd(m);
   }
   auto next = bpf::ProgramInstance::load(spec);
   TestClock c{};

@@ -28,17 +28,19 @@ constexpr uint8_t kSyn = 0x02, kAck = 0x10, kSynAck = 0x12, kRst = 0x04;
 // only the sockets f makes.
 template <class F>
 auto in_fresh_netns(F f) {
-  return std::async(std::launch::async, [&] {
-           if (unshare(CLONE_NEWNET) != 0) throw std::runtime_error("unshare(CLONE_NEWNET) failed");
-           const int s = socket(AF_INET, SOCK_DGRAM, 0);
-           ifreq r{};
-           std::strcpy(r.ifr_name, "lo");
-           ioctl(s, SIOCGIFFLAGS, &r);
-           r.ifr_flags |= IFF_UP;
-           ioctl(s, SIOCSIFFLAGS, &r);
-           close(s);
-           return f();
-         })
+  return std::async(std::launch::async,
+                    [&] {
+                      if (unshare(CLONE_NEWNET) != 0)
+                        throw std::runtime_error("unshare(CLONE_NEWNET) failed");
+                      const int s = socket(AF_INET, SOCK_DGRAM, 0);
+                      ifreq r{};
+                      std::strcpy(r.ifr_name, "lo");
+                      ioctl(s, SIOCGIFFLAGS, &r);
+                      r.ifr_flags |= IFF_UP;
+                      ioctl(s, SIOCSIFFLAGS, &r);
+                      close(s);
+                      return f();
+                    })
       .get();
 }
 
@@ -181,7 +183,6 @@ TEST_F(DdosStage, TheCookiesAckPassesMarkedForTcAndABadOneIsDropped) {
     TcpSpec nobody = bad;  // the listener is gone: the kernel answers
     EXPECT_EQ(p.run(tcp_frame(nobody)).action, XDP_PASS);
     EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_ACK_CHECKED), 4u);
-
   });
 }
 
@@ -213,7 +214,6 @@ TEST_F(DdosStage, AnAckOfAConnectionTheKernelHasIsNotChecked) {
     EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_ACK_CHECKED), 0u);
     close(c);
     close(l);
-
   });
 }
 
@@ -243,7 +243,6 @@ TEST_F(DdosStage, Ipv6CookiesRoundTrip) {
     bad.ack ^= 0x100;
     EXPECT_EQ(p.run(tcp_frame(bad)).action, XDP_DROP);
     close(l);
-
   });
 }
 
@@ -334,7 +333,6 @@ TEST_F(DdosStage, AutoModeStartsAtTheThresholdAndEndsAfterTheHold) {
     EXPECT_EQ(p.run(tcp_frame(ack_for(TcpSpec{syn}, sa))).action, XDP_PASS);
     EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_ACK_CHECKED), checked);
     close(l);
-
   });
 }
 

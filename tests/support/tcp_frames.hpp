@@ -30,7 +30,7 @@ struct TcpSpec {
 };
 
 struct TcpSeen {
-  bool ok = false;           // parsed, both checksums right
+  bool ok = false;  // parsed, both checksums right
   int family = 0;
   std::string src, dst;
   uint16_t sport = 0, dport = 0;

@@ -29,9 +29,9 @@ using rampart::sdk::Host;
 
 const std::vector<std::string>& xdp_stat_names() {
   static const std::vector<std::string> names = {
-      "syn",          "syn_passed",   "cookies_sent",   "cookie_failed", "ack_checked",
-      "ack_valid",    "ack_dropped",  "ack_known",      "tripped",       "mode_entered",
-      "events_dropped", "meta_failed", "malformed"};
+      "syn",         "syn_passed", "cookies_sent", "cookie_failed", "ack_checked",    "ack_valid",
+      "ack_dropped", "ack_known",  "tripped",      "mode_entered",  "events_dropped", "meta_failed",
+      "malformed"};
   return names;
 }
 
@@ -116,12 +116,11 @@ class DdosEngine {
     const std::string where = v6 ? "[" + std::string(dst) + "]:" + std::to_string(port)
                                  : std::string(dst) + ":" + std::to_string(port);
     const std::string msg = "SYN flood on " + where + " (" + std::to_string(e.syns) +
-                            " SYNs in 100 ms on one CPU, threshold " +
-                            std::to_string(e.threshold) +
+                            " SYNs in 100 ms on one CPU, threshold " + std::to_string(e.threshold) +
                             "): answering with SYN cookies from XDP";
     const std::string rule = "ddos:syn_flood";
-    rampart_alert a = rampart::sdk::make_alert(
-        RAMPART_SEVERITY_HIGH, rule, msg, {"T1499.001", "OS Exhaustion Flood", "Impact"});
+    rampart_alert a = rampart::sdk::make_alert(RAMPART_SEVERITY_HIGH, rule, msg,
+                                               {"T1499.001", "OS Exhaustion Flood", "Impact"});
     a.action = RAMPART_ALERT_ACTION_BLOCK;
     a.time_ns = rampart::kernel_time::realtime_of(e.hdr.ts_ns);
     a.ip_family = e.dst.family;
@@ -156,8 +155,7 @@ class DdosEngine {
                             "Kernel per-CPU counters summed, per program and action",
                             {{"program", rampart::ddos::kXdpStage}}, "action", xdp_stat_names(),
                             rampart::ddos::kXdpStage);
-      host_.export_counters(RAMPART_NAME(RAMPART_DDOS_MAP_TC_STATS),
-                            "rampart_kernel_packets_total",
+      host_.export_counters(RAMPART_NAME(RAMPART_DDOS_MAP_TC_STATS), "rampart_kernel_packets_total",
                             "Kernel per-CPU counters summed, per program and action",
                             {{"program", rampart::ddos::kTcStage}}, "action", tc_stat_names(),
                             rampart::ddos::kTcStage);

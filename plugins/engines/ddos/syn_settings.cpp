@@ -15,14 +15,18 @@ std::optional<rampart_ddos_syn_mode> parse_mode(std::string_view s) {
 
 const char* mode_name(rampart_ddos_syn_mode m) {
   switch (m) {
-    case RAMPART_DDOS_SYN_OFF: return "off";
-    case RAMPART_DDOS_SYN_ALWAYS: return "always";
-    default: return "auto";
+    case RAMPART_DDOS_SYN_OFF:
+      return "off";
+    case RAMPART_DDOS_SYN_ALWAYS:
+      return "always";
+    default:
+      return "auto";
   }
 }
 
 uint32_t per_cpu_window_threshold(uint32_t rate, uint32_t ncpus) {
-  const uint64_t per_window = (static_cast<uint64_t>(rate) * RAMPART_DDOS_WINDOW_NS) / 1'000'000'000ull;
+  const uint64_t per_window =
+      (static_cast<uint64_t>(rate) * RAMPART_DDOS_WINDOW_NS) / 1'000'000'000ull;
   const uint64_t share = per_window / std::max(1u, ncpus);
   return static_cast<uint32_t>(std::max<uint64_t>(1, share));
 }

@@ -14,7 +14,8 @@
 
 namespace rampart::ddos {
 
-inline constexpr int32_t kXdpPriority = 150;  // after the firewall (100), before the rate limit (200)
+inline constexpr int32_t kXdpPriority =
+    150;  // after the firewall (100), before the rate limit (200)
 inline constexpr int32_t kTcPriority = 150;
 inline constexpr const char* kXdpStage = "xdp_ddos";
 inline constexpr const char* kTcStage = "tc_ddos";
@@ -28,10 +29,10 @@ inline constexpr const char* kXdpPersistentMaps[] = {
 
 struct SynSettings {
   rampart_ddos_syn_mode mode = RAMPART_DDOS_SYN_AUTO;
-  uint32_t rate = 1000;          // SYNs a second to one destination that start cookies
-  uint32_t hold_s = 30;          // cookie mode lasts this long past the last window over it
+  uint32_t rate = 1000;  // SYNs a second to one destination that start cookies
+  uint32_t hold_s = 30;  // cookie mode lasts this long past the last window over it
   uint32_t max_destinations = 16384;
-  uint32_t ncpus = 1;            // possible CPUs
+  uint32_t ncpus = 1;                       // possible CPUs
   uint32_t options = RAMPART_DDOS_OPT_ALL;  // what the host's sysctls allow
   uint32_t event_source = 0;
   bool test_clock = false;

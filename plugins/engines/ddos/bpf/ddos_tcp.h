@@ -23,7 +23,7 @@ struct ddos_tcp {
   /* The header, then options; room past 64 so that an option read at an
    * index masked to 0-63 stays inside whatever the verifier thinks. */
   __u8 b[80];
-  __u32 len;            /* doff * 4 */
+  __u32 len; /* doff * 4 */
 };
 
 /* What a segment's options say. */
@@ -39,15 +39,16 @@ struct ddos_tcp_opts {
 /* The options after the 20 bytes of header already read: 1 to 40 bytes,
  * a length the verifier sees bounded (the barrier keeps the compiler from
  * folding the checks into one it cannot follow). */
-#define ddos_load_options(ctx, l4, t)                                                      \
-  ({                                                                                       \
-    __u32 n_ = (t)->len - 20;                                                              \
-    asm volatile("" : "+r"(n_));                                                           \
-    long r_ = -1;                                                                          \
-    if (n_ >= 1 && n_ <= DDOS_TCP_MAX - 20)                                                \
-      r_ = _Generic((ctx), struct xdp_md *: bpf_xdp_load_bytes,                            \
-                    struct __sk_buff *: bpf_skb_load_bytes)((ctx), (l4) + 20, (t)->b + 20, n_); \
-    r_;                                                                                    \
+#define ddos_load_options(ctx, l4, t)                                         \
+  ({                                                                          \
+    __u32 n_ = (t)->len - 20;                                                 \
+    asm volatile("" : "+r"(n_));                                              \
+    long r_ = -1;                                                             \
+    if (n_ >= 1 && n_ <= DDOS_TCP_MAX - 20)                                   \
+      r_ = _Generic((ctx), struct xdp_md *                                    \
+                    : bpf_xdp_load_bytes, struct __sk_buff *                  \
+                    : bpf_skb_load_bytes)((ctx), (l4) + 20, (t)->b + 20, n_); \
+    r_;                                                                       \
   })
 
 static __always_inline struct tcphdr* ddos_th(struct ddos_tcp* t) { return (struct tcphdr*)t->b; }
@@ -108,10 +109,14 @@ static __always_inline void ddos_parse_opts(struct ddos_tcp* t, struct ddos_tcp_
  * folded into a section libbpf 1.1 cannot size). */
 static __always_inline __u16 ddos_mss_of(__u32 index, int v6) {
   switch (index & 3) {
-    case 0: return v6 ? 1220 : 536;
-    case 1: return v6 ? 1420 : 1300;
-    case 2: return 1440;
-    default: return v6 ? 8940 : 1460;
+    case 0:
+      return v6 ? 1220 : 536;
+    case 1:
+      return v6 ? 1420 : 1300;
+    case 2:
+      return 1440;
+    default:
+      return v6 ? 8940 : 1460;
   }
 }
 

@@ -300,8 +300,10 @@ static __always_inline int answer_syn(struct xdp_md* ctx, const struct rampart_p
   __u64 sum;
 
   if (v6) {
-    struct pseudo6 ph = {.saddr = ip.v6.daddr, .daddr = ip.v6.saddr,
-                         .len = bpf_htonl(tcplen), .proto = RAMPART_IPPROTO_TCP};
+    struct pseudo6 ph = {.saddr = ip.v6.daddr,
+                         .daddr = ip.v6.saddr,
+                         .len = bpf_htonl(tcplen),
+                         .proto = RAMPART_IPPROTO_TCP};
 
     sum = bpf_csum_diff(0, 0, (__be32*)&ph, sizeof(ph), 0);
     sum = bpf_csum_diff(0, 0, (__be32*)&sa, tcplen & 0x3c, (__u32)sum);
@@ -316,8 +318,10 @@ static __always_inline int answer_syn(struct xdp_md* ctx, const struct rampart_p
     h.daddr = ip.v6.saddr;
     if (bpf_xdp_store_bytes(ctx, l3, &h, sizeof(h)) != 0) return -1;
   } else {
-    struct pseudo4 ph = {.saddr = ip.v4.daddr, .daddr = ip.v4.saddr,
-                         .proto = RAMPART_IPPROTO_TCP, .len = bpf_htons(tcplen)};
+    struct pseudo4 ph = {.saddr = ip.v4.daddr,
+                         .daddr = ip.v4.saddr,
+                         .proto = RAMPART_IPPROTO_TCP,
+                         .len = bpf_htons(tcplen)};
 
     sum = bpf_csum_diff(0, 0, (__be32*)&ph, sizeof(ph), 0);
     sum = bpf_csum_diff(0, 0, (__be32*)&sa, tcplen & 0x3c, (__u32)sum);

@@ -25,7 +25,7 @@
 /* A destination: an address (IPv4 in the first 4 bytes) and a TCP port. */
 struct rampart_ddos_dst {
   __u8 addr[16];
-  __u16 port; /* network order */
+  __u16 port;  /* network order */
   __u8 family; /* enum rampart_ip_family */
   __u8 pad;    /* zero */
 };
@@ -70,19 +70,19 @@ enum rampart_ddos_syn_mode {
 
 /* ddos_stats[i], per CPU (xdp_ddos). */
 enum rampart_ddos_stat {
-  RAMPART_DDOS_STAT_SYN = 0,            /* SYNs seen */
-  RAMPART_DDOS_STAT_SYN_PASSED,         /* passed to the kernel (no cookie mode) */
-  RAMPART_DDOS_STAT_COOKIES_SENT,       /* answered with a cookie SYN-ACK */
-  RAMPART_DDOS_STAT_COOKIE_FAILED,      /* a SYN-ACK could not be written: passed */
-  RAMPART_DDOS_STAT_ACK_CHECKED,        /* ACKs that no socket knew, checked */
-  RAMPART_DDOS_STAT_ACK_VALID,          /* ... with a good cookie: passed to tc_ddos */
-  RAMPART_DDOS_STAT_ACK_DROPPED,        /* ... with a bad one: dropped */
-  RAMPART_DDOS_STAT_ACK_KNOWN,          /* ACKs of a socket the kernel has: passed */
-  RAMPART_DDOS_STAT_TRIPPED,            /* windows in which a destination passed the threshold */
-  RAMPART_DDOS_STAT_MODE_ENTERED,       /* destinations entering cookie mode */
-  RAMPART_DDOS_STAT_EVENTS_DROPPED,     /* records the ring had no room for */
-  RAMPART_DDOS_STAT_META_FAILED,        /* a good ACK with no room for the metadata */
-  RAMPART_DDOS_STAT_MALFORMED,          /* frames that did not parse */
+  RAMPART_DDOS_STAT_SYN = 0,        /* SYNs seen */
+  RAMPART_DDOS_STAT_SYN_PASSED,     /* passed to the kernel (no cookie mode) */
+  RAMPART_DDOS_STAT_COOKIES_SENT,   /* answered with a cookie SYN-ACK */
+  RAMPART_DDOS_STAT_COOKIE_FAILED,  /* a SYN-ACK could not be written: passed */
+  RAMPART_DDOS_STAT_ACK_CHECKED,    /* ACKs that no socket knew, checked */
+  RAMPART_DDOS_STAT_ACK_VALID,      /* ... with a good cookie: passed to tc_ddos */
+  RAMPART_DDOS_STAT_ACK_DROPPED,    /* ... with a bad one: dropped */
+  RAMPART_DDOS_STAT_ACK_KNOWN,      /* ACKs of a socket the kernel has: passed */
+  RAMPART_DDOS_STAT_TRIPPED,        /* windows in which a destination passed the threshold */
+  RAMPART_DDOS_STAT_MODE_ENTERED,   /* destinations entering cookie mode */
+  RAMPART_DDOS_STAT_EVENTS_DROPPED, /* records the ring had no room for */
+  RAMPART_DDOS_STAT_META_FAILED,    /* a good ACK with no room for the metadata */
+  RAMPART_DDOS_STAT_MALFORMED,      /* frames that did not parse */
   RAMPART_DDOS_STAT_MAX
 };
 
@@ -105,8 +105,8 @@ struct rampart_ddos_syn_event {
   struct rampart_event_hdr hdr;
   struct rampart_ddos_dst dst;
   __u32 ifindex;
-  __u32 syns;      /* SYNs in the window that tripped it, on this CPU */
-  __u32 threshold; /* per CPU and window */
+  __u32 syns;        /* SYNs in the window that tripped it, on this CPU */
+  __u32 threshold;   /* per CPU and window */
   __u32 reserved[2]; /* zero */
 };
 
