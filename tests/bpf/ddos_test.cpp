@@ -269,6 +269,27 @@ TEST_F(DdosStage, WithoutTimestampsOrWhatTheHostRefusesOnlyTheMssIsOffered) {
   EXPECT_FALSE(sa.tsval);
   EXPECT_FALSE(sa.wscale);
 
+  // Windows' layout (MSS, NOP, window scale, NOP, NOP, SACK permitted), no
+  // timestamp: only the MSS offered, as for any SYN without one.
+  p.install(DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS));
+  syn = TcpSpec{};
+  syn.raw_options = {2, 4, 0x05, 0xb4, 1, 3, 3, 8, 1, 1, 4, 2};
+  sa = answer(p, syn);
+  ASSERT_TRUE(sa.ok && sa.mss);
+  EXPECT_EQ(*sa.mss, 1460);
+  EXPECT_FALSE(sa.tsval);
+  EXPECT_FALSE(sa.wscale);
+  EXPECT_FALSE(sa.sack);
+  // macOS' (MSS, NOP, window scale, NOP, NOP, timestamps, SACK permitted,
+  // EOL): the general walk finds all of it.
+  syn.raw_options = {2, 4, 0x05, 0xb4, 1, 3, 3, 6, 1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 0, 4, 2, 0, 0};
+  sa = answer(p, syn);
+  ASSERT_TRUE(sa.ok && sa.mss && sa.tsval && sa.tsecr && sa.wscale);
+  EXPECT_EQ(*sa.tsecr, 9u);
+  EXPECT_EQ(*sa.tsval & RAMPART_DDOS_TS_WSCALE_MASK, 6u);
+  EXPECT_TRUE(*sa.tsval & RAMPART_DDOS_TS_SACK);
+  EXPECT_TRUE(sa.sack);
+
   // No MSS at all: the kernel's default (536) is the cookie's.
   syn = TcpSpec{};
   syn.mss.reset();

@@ -27,6 +27,7 @@ struct TcpSpec {
   uint32_t tsecr = 0;
   size_t payload = 0;
   uint8_t ip_option_words = 0;  // IPv4 NOP options
+  std::vector<uint8_t> raw_options;  // when set: the options, as they are (padded to 4)
 };
 
 struct TcpSeen {
@@ -78,17 +79,19 @@ inline uint32_t pseudo(int family, const uint8_t* src, const uint8_t* dst, size_
 
 inline std::vector<uint8_t> tcp_frame(const TcpSpec& t) {
   using namespace tcp_frames_detail;
-  std::vector<uint8_t> opt;
-  if (t.mss) opt.insert(opt.end(), {2, 4, uint8_t(*t.mss >> 8), uint8_t(*t.mss & 0xff)});
-  if (t.sack) opt.insert(opt.end(), {4, 2});
-  if (t.tsval) {
-    opt.insert(opt.end(), {8, 10});
-    uint8_t b[8];
-    put32(b, *t.tsval);
-    put32(b + 4, t.tsecr);
-    opt.insert(opt.end(), b, b + 8);
+  std::vector<uint8_t> opt = t.raw_options;
+  if (t.raw_options.empty()) {
+    if (t.mss) opt.insert(opt.end(), {2, 4, uint8_t(*t.mss >> 8), uint8_t(*t.mss & 0xff)});
+    if (t.sack) opt.insert(opt.end(), {4, 2});
+    if (t.tsval) {
+      opt.insert(opt.end(), {8, 10});
+      uint8_t b[8];
+      put32(b, *t.tsval);
+      put32(b + 4, t.tsecr);
+      opt.insert(opt.end(), b, b + 8);
+    }
+    if (t.wscale) opt.insert(opt.end(), {1, 3, 3, *t.wscale});
   }
-  if (t.wscale) opt.insert(opt.end(), {1, 3, 3, *t.wscale});
   while (opt.size() % 4) opt.push_back(0);  // EOL padding
   const size_t tcp_len = 20 + opt.size() + t.payload;
   const size_t ip_len = t.family == 4 ? 20 + 4 * t.ip_option_words : 40;

@@ -181,18 +181,6 @@ struct synack {
   __u8 opts[20];
 };
 
-struct pseudo4 {
-  __be32 saddr, daddr;
-  __u8 zero, proto;
-  __be16 len;
-};
-
-struct pseudo6 {
-  struct in6_addr saddr, daddr;
-  __be32 len;
-  __u8 zero[3], proto;
-};
-
 /* Writes the options of the SYN-ACK and returns their length. Without a
  * timestamp to carry them, the client's window scale and SACK are not
  * kept (as with the kernel's own cookies): only the MSS is sent. */
@@ -235,37 +223,107 @@ static __always_inline __u32 write_options(__u8* o, const struct ddos_tcp_opts* 
   return n;
 }
 
+/* The pseudo-header's sum, as the seed of bpf_csum_diff (32-bit words as
+ * they lie in memory). */
+static __always_inline __u32 pseudo_sum(const __u32* src, const __u32* dst, int words,
+                                        __u32 tcplen) {
+  __u64 s = bpf_htonl((__u32)RAMPART_IPPROTO_TCP << 16 | tcplen);
+
+  for (int i = 0; i < words; i++) s += (__u64)src[i] + dst[i];
+  s = (s & 0xffffffff) + (s >> 32);
+  s = (s & 0xffffffff) + (s >> 32);
+  return (__u32)s;
+}
+
+/* An IPv4 header's checksum (no options), in place. */
+static __always_inline void ip4_checksum(struct iphdr* h) {
+  const __u16* w = (const __u16*)h;
+  __u32 s = 0;
+
+  h->check = 0;
+#pragma unroll
+  for (int i = 0; i < 10; i++) s += w[i];
+  h->check = csum_fold(s);
+}
+
+/* The usual option layouts, read without the general walk:
+ * Linux (MSS, SACK permitted, timestamps, NOP, window scale) and Windows
+ * (MSS, NOP, window scale, NOP, NOP, SACK permitted). */
+static __always_inline int usual_options(const struct ddos_tcp* t, struct ddos_tcp_opts* o) {
+  const __u8* b = t->b;
+
+  __builtin_memset(o, 0, sizeof(*o));
+  if (t->len == 40 && b[20] == TCPOPT_MSS && b[21] == 4 && b[24] == TCPOPT_SACK_PERM &&
+      b[25] == 2 && b[26] == TCPOPT_TIMESTAMP && b[27] == 10 && b[36] == TCPOPT_NOP &&
+      b[37] == TCPOPT_WINDOW && b[38] == 3) {
+    o->mss = (__u16)(b[22] << 8 | b[23]);
+    o->sack_ok = 1;
+    o->has_ts = 1;
+    o->tsval = ddos_be32_at(b + 28);
+    o->tsecr = ddos_be32_at(b + 32);
+    o->has_wscale = 1;
+    o->wscale = b[39] > 14 ? 14 : b[39];
+    return 1;
+  }
+  if (t->len == 32 && b[20] == TCPOPT_MSS && b[21] == 4 && b[24] == TCPOPT_NOP &&
+      b[25] == TCPOPT_WINDOW && b[26] == 3 && b[28] == TCPOPT_NOP && b[29] == TCPOPT_NOP &&
+      b[30] == TCPOPT_SACK_PERM && b[31] == 2) {
+    o->mss = (__u16)(b[22] << 8 | b[23]);
+    o->has_wscale = 1;
+    o->wscale = b[27] > 14 ? 14 : b[27];
+    o->sack_ok = 1;
+    return 1;
+  }
+  return 0;
+}
+
 /* Turns the SYN into its cookie SYN-ACK in place; XDP_TX, or -1 when it
  * cannot (IP options, extension headers, a helper's refusal): the SYN
- * then passes. */
+ * then passes. The TCP header is read into the stack once (options
+ * parsed there) and written back once; the IP and Ethernet headers are
+ * rewritten where they are. */
 static __always_inline int answer_syn(struct xdp_md* ctx, const struct rampart_packet_info* pi,
                                       __u64 now) {
-  const __u32 l3 = pi->l3_off, l4 = pi->l4_off;
+  const __u32 l3 = pi->l3_off;
   const int v6 = pi->family == RAMPART_FAMILY_V6;
+  const __u32 iplen = v6 ? 40 : 20;
 
-  if (l3 > 22 || l4 != l3 + (v6 ? 40 : 20)) return -1;
+  if (l3 > 22 || pi->l4_off != l3 + iplen) return -1;
   struct ddos_tcp syn = {};
-  union {
-    struct iphdr v4;
-    struct ipv6hdr v6;
-  } ip = {};
+  const __u32 l4 = pi->l4_off;
 
   if (bpf_xdp_load_bytes(ctx, l4, syn.b, 20) != 0) return -1;
-  syn.len = ((struct tcphdr*)syn.b)->doff * 4;
-  if (syn.len < 20 || syn.len > DDOS_TCP_MAX) return -1;
-  if (syn.len > 20 && ddos_load_options(ctx, l4, &syn) != 0) return -1;
-  if (bpf_xdp_load_bytes(ctx, l3, &ip, v6 ? 40 : 20) != 0) return -1;
-
-  __u64 thl = syn.len;
+  __u64 thl = ((struct tcphdr*)syn.b)->doff * 4;
 
   asm volatile("" : "+r"(thl));
   if (thl < 20 || thl > DDOS_TCP_MAX) return -1;
-  __s64 cookie = v6 ? bpf_tcp_raw_gen_syncookie_ipv6(&ip.v6, ddos_th(&syn), thl)
-                    : bpf_tcp_raw_gen_syncookie_ipv4(&ip.v4, ddos_th(&syn), thl);
+  syn.len = (__u32)thl;
+  if (thl > 20 && ddos_load_options(ctx, l4, &syn) != 0) return -1;
+
+  void* data = (void*)(long)ctx->data;
+  void* data_end = (void*)(long)ctx->data_end;
+  __s64 cookie;
+  __u32 addr[8]; /* the SYN's source, then destination (4 words each, IPv4: 1) */
+
+  if (v6) {
+    struct ipv6hdr* ip6 = data + (l3 & 0x1f);
+
+    if ((void*)(ip6 + 1) > data_end) return -1;
+    cookie = bpf_tcp_raw_gen_syncookie_ipv6(ip6, ddos_th(&syn), thl);
+    __builtin_memcpy(addr, &ip6->saddr, 16);
+    __builtin_memcpy(addr + 4, &ip6->daddr, 16);
+  } else {
+    struct iphdr* ip4 = data + (l3 & 0x1f);
+
+    if ((void*)(ip4 + 1) > data_end) return -1;
+    cookie = bpf_tcp_raw_gen_syncookie_ipv4(ip4, ddos_th(&syn), thl);
+    addr[0] = ip4->saddr;
+    addr[4] = ip4->daddr;
+  }
   if (cookie < 0) return -1;
   struct ddos_tcp_opts o;
 
-  ddos_parse_opts(&syn, &o);
+  if (!usual_options(&syn, &o)) ddos_parse_opts(&syn, &o);
   /* Offer only what the host's stack will take in the ACK. */
   if (!(RAMPART_DDOS_SET_SYN_OPTIONS & RAMPART_DDOS_OPT_TIMESTAMPS)) o.has_ts = 0;
   if (!(RAMPART_DDOS_SET_SYN_OPTIONS & RAMPART_DDOS_OPT_SACK)) o.sack_ok = 0;
@@ -288,66 +346,54 @@ static __always_inline int answer_syn(struct xdp_md* ctx, const struct rampart_p
   sa.th.syn = 1;
   sa.th.ack = 1;
   /* The window the kernel opens a new connection with (10 segments). */
-  __u32 win = (__u32)mss * 10;
-  sa.th.window = bpf_htons(win > 65535 ? 65535 : win);
+  const __u32 win = (__u32)mss * 10;
 
-  /* Resize the frame to exactly the SYN-ACK (a SYN may carry data). */
-  const int have = (int)bpf_xdp_get_buff_len(ctx);
+  sa.th.window = bpf_htons(win > 65535 ? 65535 : win);
+  const __u32 seed = v6 ? pseudo_sum(addr + 4, addr, 4, tcplen) : pseudo_sum(addr + 4, addr, 1, tcplen);
+
+  sa.th.check = csum_fold(bpf_csum_diff(0, 0, (__be32*)&sa, tcplen & 0x3c, seed));
+
+  /* Resize the frame to exactly the SYN-ACK (a SYN may carry data; a
+   * Linux SYN is already the size of its answer). */
+  const int have = (int)(data_end - data);
   const int want = (int)(l4 + tcplen);
 
-  if (bpf_xdp_adjust_tail(ctx, want - have) != 0) return -1;
-
-  __u64 sum;
-
-  if (v6) {
-    struct pseudo6 ph = {.saddr = ip.v6.daddr,
-                         .daddr = ip.v6.saddr,
-                         .len = bpf_htonl(tcplen),
-                         .proto = RAMPART_IPPROTO_TCP};
-
-    sum = bpf_csum_diff(0, 0, (__be32*)&ph, sizeof(ph), 0);
-    sum = bpf_csum_diff(0, 0, (__be32*)&sa, tcplen & 0x3c, (__u32)sum);
-    sa.th.check = csum_fold(sum);
-    struct ipv6hdr h = {};
-
-    *(__be32*)&h = bpf_htonl(0x60000000);
-    h.payload_len = bpf_htons(tcplen);
-    h.nexthdr = RAMPART_IPPROTO_TCP;
-    h.hop_limit = 64;
-    h.saddr = ip.v6.daddr;
-    h.daddr = ip.v6.saddr;
-    if (bpf_xdp_store_bytes(ctx, l3, &h, sizeof(h)) != 0) return -1;
-  } else {
-    struct pseudo4 ph = {.saddr = ip.v4.daddr,
-                         .daddr = ip.v4.saddr,
-                         .proto = RAMPART_IPPROTO_TCP,
-                         .len = bpf_htons(tcplen)};
-
-    sum = bpf_csum_diff(0, 0, (__be32*)&ph, sizeof(ph), 0);
-    sum = bpf_csum_diff(0, 0, (__be32*)&sa, tcplen & 0x3c, (__u32)sum);
-    sa.th.check = csum_fold(sum);
-    struct iphdr h = {};
-
-    h.version = 4;
-    h.ihl = 5;
-    h.tot_len = bpf_htons(20 + tcplen);
-    h.frag_off = bpf_htons(0x4000); /* DF */
-    h.ttl = 64;
-    h.protocol = RAMPART_IPPROTO_TCP;
-    h.saddr = ip.v4.daddr;
-    h.daddr = ip.v4.saddr;
-    h.check = csum_fold(bpf_csum_diff(0, 0, (__be32*)&h, sizeof(h), 0));
-    if (bpf_xdp_store_bytes(ctx, l3, &h, sizeof(h)) != 0) return -1;
-  }
+  if (want != have && bpf_xdp_adjust_tail(ctx, want - have) != 0) return -1;
   if (bpf_xdp_store_bytes(ctx, l4, &sa, tcplen & 0x3c) != 0) return -1;
+  data = (void*)(long)ctx->data;
+  data_end = (void*)(long)ctx->data_end;
+  if (v6) {
+    struct ipv6hdr* ip6 = data + (l3 & 0x1f);
 
+    if ((void*)(ip6 + 1) > data_end) return -1;
+    *(__be32*)ip6 = bpf_htonl(0x60000000);
+    ip6->payload_len = bpf_htons(tcplen);
+    ip6->nexthdr = RAMPART_IPPROTO_TCP;
+    ip6->hop_limit = 64;
+    __builtin_memcpy(&ip6->saddr, addr + 4, 16);
+    __builtin_memcpy(&ip6->daddr, addr, 16);
+  } else {
+    struct iphdr* ip4 = data + (l3 & 0x1f);
+
+    if ((void*)(ip4 + 1) > data_end) return -1;
+    ip4->tos = 0;
+    ip4->tot_len = bpf_htons(20 + tcplen);
+    ip4->id = 0;
+    ip4->frag_off = bpf_htons(0x4000); /* DF */
+    ip4->ttl = 64;
+    ip4->saddr = addr[4];
+    ip4->daddr = addr[0];
+    ip4_checksum(ip4);
+  }
   /* Back to where it came from. */
-  __u8 mac[12], swapped[12];
+  struct ethhdr* eth = data;
 
-  if (bpf_xdp_load_bytes(ctx, 0, mac, 12) != 0) return -1;
-  __builtin_memcpy(swapped, mac + 6, 6);
-  __builtin_memcpy(swapped + 6, mac, 6);
-  if (bpf_xdp_store_bytes(ctx, 0, swapped, 12) != 0) return -1;
+  if ((void*)(eth + 1) > data_end) return -1;
+  __u8 mac[6];
+
+  __builtin_memcpy(mac, eth->h_dest, 6);
+  __builtin_memcpy(eth->h_dest, eth->h_source, 6);
+  __builtin_memcpy(eth->h_source, mac, 6);
   return XDP_TX;
 }
 
@@ -419,19 +465,24 @@ static __always_inline int on_ack(struct xdp_md* ctx, const struct rampart_packe
   }
   count(RAMPART_DDOS_STAT_ACK_CHECKED);
 
-  const __u32 l3 = pi->l3_off, l4 = pi->l4_off;
-  const int v6 = pi->family == RAMPART_FAMILY_V6;
-  struct tcphdr th;
-  union {
-    struct iphdr v4;
-    struct ipv6hdr v6;
-  } ip = {};
+  const __u32 l3 = pi->l3_off & 0x1f;
+  void* data = (void*)(long)ctx->data;
+  void* data_end = (void*)(long)ctx->data_end;
   long ok = -1;
 
-  if (l3 <= 22 && bpf_xdp_load_bytes(ctx, l4, &th, sizeof(th)) == 0 &&
-      bpf_xdp_load_bytes(ctx, l3, &ip, v6 ? 40 : 20) == 0)
-    ok = v6 ? bpf_tcp_raw_check_syncookie_ipv6(&ip.v6, &th)
-            : bpf_tcp_raw_check_syncookie_ipv4(&ip.v4, &th);
+  if (pi->l3_off <= 22 && pi->family == RAMPART_FAMILY_V6) {
+    struct ipv6hdr* ip6 = data + l3;
+    struct tcphdr* th = (void*)(ip6 + 1);
+
+    if (pi->l4_off == pi->l3_off + 40 && (void*)(th + 1) <= data_end)
+      ok = bpf_tcp_raw_check_syncookie_ipv6(ip6, th);
+  } else if (pi->l3_off <= 22 && pi->l4_off <= 22 + 60) {
+    struct iphdr* ip4 = data + l3;
+    struct tcphdr* th = data + (pi->l4_off & 0x7f); /* after any IP options */
+
+    if ((void*)(ip4 + 1) <= data_end && (void*)(th + 1) <= data_end)
+      ok = bpf_tcp_raw_check_syncookie_ipv4(ip4, th);
+  }
   if (ok != 0) {
     count(RAMPART_DDOS_STAT_ACK_DROPPED);
     return XDP_DROP;
