@@ -10,9 +10,16 @@
 //   cookies  rampartd with the firewall allowing it and ddos at syn_cookies:
 //            always: the SYN answered with a cookie SYN-ACK (XDP_TX) that A's
 //            XDP counts and drops
+//   auto     the same with syn_cookies: auto, the destination in cookie mode
+//            (its SYN counted and its mode looked up on every packet)
 //   bounce   no rampartd: a program that sends every frame back (XDP_TX and
 //            nothing else), the floor of any answer from XDP on this veth
 //            (its return trip runs on the same core)
+//   base     no rampartd: a program that counts the frame and drops it (the
+//            generator's and the veth's own cost)
+//   floor    no rampartd: the kernel's cookie made for the SYN and the frame
+//            sent back (xdp_cookie_floor), the least any answer with the
+//            kernel's cookies costs
 //
 // Rates come from rampartd's /metrics (the firewall's dropped, xdp_ddos's
 // cookies_sent) and the SYN-ACKs A received, over the generator's time.
@@ -22,8 +29,8 @@
 #include <sched.h>
 
 #include <algorithm>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 
 #include "live_lab.hpp"
 #include "log/logger.hpp"
@@ -74,31 +81,37 @@ int main(int argc, char** argv) {
   if (bpf_map_update_elem(gen.map("gen_template"), &key, &tmpl, BPF_ANY) != 0)
     throw std::runtime_error("gen_template");
   const int gen_fd = gen.prog("xdp_gen_template_tx");
-  const char* names[] = {"drop", "cookies", "bounce"};
-  std::vector<double> mpps[3], answered[3];
+  const char* names[] = {"drop", "cookies", "auto", "bounce", "floor", "base"};
+  std::vector<double> mpps[6], answered[6];
+  Bpf floor_obj(RAMPART_BPF_DIR "/xdp_bench_syncookie.bpf.o");
 
   for (size_t round = 0; round < rounds; ++round) {
-    {
-      // The floor of any answer from XDP here: B sends every frame straight
-      // back (XDP_TX, nothing else), A counts them.
-      attach(lab, gen.prog("xdp_gen_tx"));
+    // Programs attached alone: the bounce, the cookie floor, the base.
+    for (int cfg = 3; cfg < 6; ++cfg) {
+      attach(lab, cfg == 3   ? gen.prog("xdp_gen_tx")
+                  : cfg == 4 ? floor_obj.prog("xdp_cookie_floor")
+                             : back.prog("xdp_drop_count"));
       const uint32_t zero = 0;
       const uint64_t before = percpu_sum(back.map("floor_drops"), zero);
       const double secs = generate(lab, gen_fd, frame, frames);
       const uint64_t got = percpu_sum(back.map("floor_drops"), zero) - before;
       attach(lab, -1);
-      mpps[2].push_back(static_cast<double>(got) / secs / 1e6);
-      answered[2].push_back(mpps[2].back());
-      std::printf("round %zu %-8s %.3f Mpps back at A\n", round, names[2], mpps[2].back());
+      mpps[cfg].push_back(static_cast<double>(got) / secs / 1e6);
+      answered[cfg].push_back(mpps[cfg].back());
+      std::printf("round %zu %-8s %.3f Mpps back at A\n", round, names[cfg], mpps[cfg].back());
     }
-    for (int cfg = 0; cfg < 2; ++cfg) {
+    for (int cfg = 0; cfg < 3; ++cfg) {
       const std::string plugins =
           cfg == 0 ? "  firewall: {default_policy: allow, rules: [{id: 1, action: deny, "
                      "protocol: tcp, dst_port: \"8080\"}]}\n"
                    : "  firewall: {default_policy: allow, rules: []}\n"
-                     "  ddos: {syn_cookies: always}\n";
-      Rampartd d(lab, names[cfg], "", plugins,
-                 cfg == 0 ? "] ready plugins=firewall,metrics" : "] ready plugins=ddos,firewall,metrics");
+                     "  ddos: {syn_cookies: " +
+                         std::string(cfg == 1 ? "always" : "auto") + ", syn_rate: 1000}\n";
+      Rampartd d(
+          lab, names[cfg], "", plugins,
+          cfg == 0 ? "] ready plugins=firewall,metrics" : "] ready plugins=ddos,firewall,metrics");
+      // auto: the flood's first frames put the destination in cookie mode.
+      if (cfg == 2) generate(lab, gen_fd, frame, 10000);
       const std::string series =
           cfg == 0 ? "rampart_kernel_packets_total{action=\"dropped\",program=\"xdp_firewall\""
                    : "rampart_kernel_packets_total{action=\"cookies_sent\",program=\"xdp_ddos\"";
@@ -108,7 +121,7 @@ int main(int argc, char** argv) {
       const double secs = generate(lab, gen_fd, frame, frames);
       const uint64_t done = Rampartd::value(d.scrape(), series) - before;
       const uint64_t got_back = percpu_sum(back.map("floor_drops"), zero) - back_before;
-      if (cfg == 1 && round == 0) {
+      if (cfg == 2 && round == 0) {
         const std::string text = d.scrape();
         for (const char* a : {"syn", "cookie_failed", "syn_passed", "malformed"})
           std::printf("  xdp_ddos %s %lu\n", a,
@@ -123,16 +136,28 @@ int main(int argc, char** argv) {
                   static_cast<unsigned long>(frames), answered[cfg].back());
     }
   }
-  const double drop = median(mpps[0]), cookies = median(mpps[1]);
+  const double drop = median(mpps[0]), cookies = median(mpps[1]), autom = median(mpps[2]),
+               bounce = median(mpps[3]), floor = median(mpps[4]), base = median(mpps[5]);
+  // The least a cookie answer behind the firewall costs: the firewall's
+  // drop path, plus what the floor costs over the base (the kernel's
+  // cookie and the answer's way back), in ns a packet.
+  const double limit_ns = 1e3 / drop + (1e3 / floor - 1e3 / base);
   std::printf(
       "\nbench_syncookie_live: %zu rounds of %lu frames, one CPU, native XDP on a veth\n"
-      "  firewall drop       %.3f Mpps\n"
-      "  cookie SYN-ACKs     %.3f Mpps (%.3f Mpps of them received at A)\n"
-      "  bounce (XDP_TX only) %.3f Mpps\n"
-      "  cookies / drop      %.2f\n"
-      "  bounce / drop       %.2f  (the most any XDP answer reaches here)\n"
-      "  cookies / bounce    %.2f\n",
-      rounds, static_cast<unsigned long>(frames), drop, cookies, median(answered[1]),
-      median(mpps[2]), cookies / drop, median(mpps[2]) / drop, cookies / median(mpps[2]));
+      "  firewall drop                 %.3f Mpps  %6.1f ns\n"
+      "  cookie SYN-ACKs, always       %.3f Mpps  %6.1f ns (%.3f Mpps of them received at A)\n"
+      "  cookie SYN-ACKs, auto         %.3f Mpps  %6.1f ns\n"
+      "  base (count, drop)            %.3f Mpps  %6.1f ns\n"
+      "  bounce (XDP_TX only)          %.3f Mpps  %6.1f ns\n"
+      "  floor (kernel cookie, XDP_TX) %.3f Mpps  %6.1f ns\n"
+      "  least a cookie answer behind the firewall costs: %.1f ns\n"
+      "  cookies / drop                %.2f (auto %.2f)\n"
+      "  limit / drop                  %.2f  (the most a cookie answer behind the firewall "
+      "reaches)\n"
+      "  cookies / limit               %.2f (auto %.2f)\n",
+      rounds, static_cast<unsigned long>(frames), drop, 1e3 / drop, cookies, 1e3 / cookies,
+      median(answered[1]), autom, 1e3 / autom, base, 1e3 / base, bounce, 1e3 / bounce, floor,
+      1e3 / floor, limit_ns, cookies / drop, autom / drop, (1e3 / limit_ns) / drop,
+      cookies / (1e3 / limit_ns), autom / (1e3 / limit_ns));
   return 0;
 }

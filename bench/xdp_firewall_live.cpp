@@ -51,12 +51,12 @@
 #include "daemon_process.hpp"
 #include "firewall_program.hpp"
 #include "http_client.hpp"
+#include "live_lab.hpp"
 #include "log/logger.hpp"
 #include "metrics_check.hpp"
 #include "netns_lab.hpp"
 #include "packet_builder.hpp"
 #include "poll.hpp"
-#include "live_lab.hpp"
 #include "temp_dir.hpp"
 
 namespace {

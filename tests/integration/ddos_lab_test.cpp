@@ -37,7 +37,8 @@ constexpr uint16_t kPort = 8080;
 // A server in B: accepts, reads a byte, answers it, closes.
 class EchoServer {
  public:
-  EchoServer(const NetnsLab& lab, int backlog) : fd_(lab.socket_in(lab.ns_b(), AF_INET, SOCK_STREAM, 0)) {
+  EchoServer(const NetnsLab& lab, int backlog)
+      : fd_(lab.socket_in(lab.ns_b(), AF_INET, SOCK_STREAM, 0)) {
     const int one = 1;
     setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     sockaddr_in at{};
@@ -103,8 +104,9 @@ class SynFlood {
     const auto start = std::chrono::steady_clock::now();
     while (!stop_) {
       // Catch up to the pace, 1 ms at a time.
-      const double due = std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                             .count() * per_second;
+      const double due =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() *
+          per_second;
       if (sent_ >= due) {
         std::this_thread::sleep_for(std::chrono::microseconds(500));
         continue;
@@ -161,8 +163,8 @@ class DdosLab : public AgentLab {
                  RAMPART_BPF_DIR "/xdp_parse_pass.bpf.o sec xdp");
   }
   void syncookies(int v) {
-    NetnsLab::sh("ip netns exec " + lab_->ns_b() + " sysctl -qw net.ipv4.tcp_syncookies=" +
-                 std::to_string(v));
+    NetnsLab::sh("ip netns exec " + lab_->ns_b() +
+                 " sysctl -qw net.ipv4.tcp_syncookies=" + std::to_string(v));
   }
   // The kernel's SYN cookies sent in B (TcpExtSyncookiesSent).
   uint64_t kernel_cookies_sent() {
@@ -215,8 +217,8 @@ TEST_F(DdosLab, ASynFloodFailsConnectionsWithoutProtectionAndNotWithCookies) {
   syncookies(0);
   {
     SynFlood flood(*lab_, kFloodRate);
-    ASSERT_TRUE(rampart::test::poll_until([&] { return flood.sent() > 2000; },
-                                          std::chrono::seconds(10)));
+    ASSERT_TRUE(
+        rampart::test::poll_until([&] { return flood.sent() > 2000; }, std::chrono::seconds(10)));
     const size_t ok = connect_many(20, std::chrono::milliseconds(1000));
     flood.stop();
     EXPECT_LE(ok, 10u) << "the flood should have failed most connections without protection";

@@ -26,7 +26,7 @@ struct TcpSpec {
   std::optional<uint32_t> tsval = 12345;
   uint32_t tsecr = 0;
   size_t payload = 0;
-  uint8_t ip_option_words = 0;  // IPv4 NOP options
+  uint8_t ip_option_words = 0;       // IPv4 NOP options
   std::vector<uint8_t> raw_options;  // when set: the options, as they are (padded to 4)
 };
 

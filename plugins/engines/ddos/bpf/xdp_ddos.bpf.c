@@ -235,6 +235,19 @@ static __always_inline __u32 pseudo_sum(const __u32* src, const __u32* dst, int 
   return (__u32)s;
 }
 
+/* The SYN-ACK's TCP checksum (tcplen: 24-40 bytes, a multiple of 4),
+ * summed inline over its 32-bit words from the pseudo-header's sum. */
+static __always_inline __u16 tcp_checksum(const struct synack* sa, __u32 tcplen, __u32 seed) {
+  const __u32* w = (const __u32*)sa;
+  __u64 s = seed;
+
+#pragma unroll
+  for (int i = 0; i < 10; i++) {
+    if (i < (int)(tcplen / 4)) s += w[i];
+  }
+  return csum_fold(s);
+}
+
 /* An IPv4 header's checksum (no options), in place. */
 static __always_inline void ip4_checksum(struct iphdr* h) {
   const __u16* w = (const __u16*)h;
@@ -291,17 +304,24 @@ static __always_inline int answer_syn(struct xdp_md* ctx, const struct rampart_p
   if (l3 > 22 || pi->l4_off != l3 + iplen) return -1;
   struct ddos_tcp syn = {};
   const __u32 l4 = pi->l4_off;
+  void* data = (void*)(long)ctx->data;
+  void* data_end = (void*)(long)ctx->data_end;
+  const void* th_at = data + (l4 & 0x3f);
+  __u64 thl;
 
-  if (bpf_xdp_load_bytes(ctx, l4, syn.b, 20) != 0) return -1;
-  __u64 thl = ((struct tcphdr*)syn.b)->doff * 4;
-
+  /* A 40-byte header (Linux's SYN) is copied with plain loads; others
+   * through the helper, at their length. */
+  if (th_at + 40 <= data_end && ((const struct tcphdr*)th_at)->doff == 10) {
+    __builtin_memcpy(syn.b, th_at, 40);
+    thl = 40;
+  } else {
+    if (bpf_xdp_load_bytes(ctx, l4, syn.b, 20) != 0) return -1;
+    thl = ((struct tcphdr*)syn.b)->doff * 4;
+  }
   asm volatile("" : "+r"(thl));
   if (thl < 20 || thl > DDOS_TCP_MAX) return -1;
   syn.len = (__u32)thl;
-  if (thl > 20 && ddos_load_options(ctx, l4, &syn) != 0) return -1;
-
-  void* data = (void*)(long)ctx->data;
-  void* data_end = (void*)(long)ctx->data_end;
+  if (thl > 20 && thl != 40 && ddos_load_options(ctx, l4, &syn) != 0) return -1;
   __s64 cookie;
   __u32 addr[8]; /* the SYN's source, then destination (4 words each, IPv4: 1) */
 
@@ -349,19 +369,25 @@ static __always_inline int answer_syn(struct xdp_md* ctx, const struct rampart_p
   const __u32 win = (__u32)mss * 10;
 
   sa.th.window = bpf_htons(win > 65535 ? 65535 : win);
-  const __u32 seed = v6 ? pseudo_sum(addr + 4, addr, 4, tcplen) : pseudo_sum(addr + 4, addr, 1, tcplen);
+  const __u32 seed =
+      v6 ? pseudo_sum(addr + 4, addr, 4, tcplen) : pseudo_sum(addr + 4, addr, 1, tcplen);
 
-  sa.th.check = csum_fold(bpf_csum_diff(0, 0, (__be32*)&sa, tcplen & 0x3c, seed));
+  sa.th.check = tcp_checksum(&sa, tcplen, seed);
 
-  /* Resize the frame to exactly the SYN-ACK (a SYN may carry data; a
-   * Linux SYN is already the size of its answer). */
+  /* The frame becomes exactly the SYN-ACK (a SYN may carry data). A Linux
+   * SYN is already its answer's size: written with plain stores. */
   const int have = (int)(data_end - data);
   const int want = (int)(l4 + tcplen);
+  void* out = data + (l4 & 0x3f);
 
-  if (want != have && bpf_xdp_adjust_tail(ctx, want - have) != 0) return -1;
-  if (bpf_xdp_store_bytes(ctx, l4, &sa, tcplen & 0x3c) != 0) return -1;
-  data = (void*)(long)ctx->data;
-  data_end = (void*)(long)ctx->data_end;
+  if (want == have && tcplen == 40 && out + 40 <= data_end) {
+    __builtin_memcpy(out, &sa, 40);
+  } else {
+    if (want != have && bpf_xdp_adjust_tail(ctx, want - have) != 0) return -1;
+    if (bpf_xdp_store_bytes(ctx, l4, &sa, tcplen & 0x3c) != 0) return -1;
+    data = (void*)(long)ctx->data;
+    data_end = (void*)(long)ctx->data_end;
+  }
   if (v6) {
     struct ipv6hdr* ip6 = data + (l3 & 0x1f);
 
