@@ -29,15 +29,15 @@ DdosProgram::~DdosProgram() {
   if (pos_fd_ >= 0) close(pos_fd_);
 }
 
-ddos::SynSettings DdosProgram::test_settings(rampart_ddos_syn_mode mode) {
-  ddos::SynSettings s;
+ddos::StageSettings DdosProgram::test_settings(rampart_ddos_syn_mode mode) {
+  ddos::StageSettings s;
   s.mode = mode;
   s.ncpus = 1;  // the threshold is per CPU: tests run on one
   s.test_clock = true;
   return s;
 }
 
-void DdosProgram::install(ddos::SynSettings s) {
+void DdosProgram::install(ddos::StageSettings s) {
   const auto image = ddos::xdp_image(s);
   const auto abi = image.to_abi();
   bpf::InstanceSpec spec = bpf::spec_from_image(abi->image);

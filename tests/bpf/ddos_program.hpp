@@ -10,7 +10,7 @@
 
 #include "firewall_program.hpp"
 #include "rampart/ddos.h"
-#include "syn_settings.hpp"
+#include "stage_settings.hpp"
 
 namespace rampart::test {
 
@@ -19,8 +19,8 @@ class DdosProgram {
   DdosProgram();
   ~DdosProgram();
 
-  void install(ddos::SynSettings s);
-  static ddos::SynSettings test_settings(rampart_ddos_syn_mode mode);
+  void install(ddos::StageSettings s);
+  static ddos::StageSettings test_settings(rampart_ddos_syn_mode mode);
 
   // The test clock: the next packet is at `now_ns`, each after it `step_ns` later.
   void set_clock(uint64_t now_ns, uint64_t step_ns);

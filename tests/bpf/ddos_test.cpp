@@ -15,6 +15,7 @@
 #include <future>
 
 #include "ddos_program.hpp"
+#include "packet_builder.hpp"
 #include "privilege.hpp"
 #include "tcp_frames.hpp"
 
@@ -417,6 +418,98 @@ TEST_F(DdosStage, SegmentsItCannotAnswerPassAndMalformedOnesAreCounted) {
   frame[14 + 3] = 30;  // IPv4 total length to match
   EXPECT_NE(p.run(frame).action, XDP_TX);
   EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_COOKIES_SENT), 1u);
+}
+
+TEST_F(DdosStage, IcmpEchoesOverTheRateAreDroppedAndReportedOncePerWindow) {
+  DdosProgram p;
+  auto s = DdosProgram::test_settings(RAMPART_DDOS_SYN_OFF);
+  s.icmp_rate = 100;  // 10 a window on the one CPU
+  p.install(s);
+  p.set_clock(50'000'000'000ull, 1'000'000);
+  const auto echo = PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").icmp().payload(56).build();
+  int passed = 0;
+  for (int i = 0; i < 15; ++i) passed += p.run(echo).action == XDP_PASS;
+  EXPECT_EQ(passed, 10);
+  EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_ICMP_ECHO), 15u);
+  EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_ICMP_RATE_DROPPED), 5u);
+  auto ev = p.drain_events();
+  ASSERT_EQ(ev.size(), 1u) << "one record for the window, never one a drop";
+  rampart_ddos_drop_event e{};
+  std::memcpy(&e, &ev[0], sizeof e);
+  EXPECT_EQ(e.hdr.type, RAMPART_EV_DDOS_DROPPING);
+  EXPECT_EQ(e.protection, static_cast<uint32_t>(RAMPART_DDOS_PROT_ICMP));
+  EXPECT_EQ(e.count, 11u);
+  EXPECT_EQ(e.threshold, 10u);
+  EXPECT_EQ(e.src_addr[0], 198);
+
+  // Not an echo (destination unreachable: path MTU discovery needs it): never limited.
+  auto unreachable = echo;
+  unreachable[14 + 20] = 3;
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(p.run(unreachable).action, XDP_PASS);
+  // The next window lets 10 more through.
+  p.set_clock(60'000'000'000ull, 1'000'000);
+  passed = 0;
+  for (int i = 0; i < 12; ++i) passed += p.run(echo).action == XDP_PASS;
+  EXPECT_EQ(passed, 10);
+  // IPv6 echoes count in the same window.
+  const auto echo6 = PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").icmp().payload(56).build();
+  EXPECT_EQ(p.run(echo6).action, XDP_DROP);
+}
+
+TEST_F(DdosStage, AnEchoOverTheLargestPayloadIsDropped) {
+  DdosProgram p;
+  auto s = DdosProgram::test_settings(RAMPART_DDOS_SYN_OFF);
+  s.icmp_max_payload = 100;
+  p.install(s);
+  auto echo = [](int family, size_t payload) {
+    return family == 4
+               ? PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").icmp().payload(payload).build()
+               : PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").icmp().payload(payload).build();
+  };
+  EXPECT_EQ(p.run(echo(4, 100)).action, XDP_PASS);
+  EXPECT_EQ(p.run(echo(4, 101)).action, XDP_DROP);
+  EXPECT_EQ(p.run(echo(6, 100)).action, XDP_PASS);
+  EXPECT_EQ(p.run(echo(6, 1000)).action, XDP_DROP);
+  // The first fragment of a larger echo: its whole size is unknown here.
+  auto first = echo(4, 50);
+  first[14 + 6] |= 0x20;  // more fragments
+  first[14 + 10] = first[14 + 11] = 0;
+  EXPECT_EQ(p.run(first).action, XDP_DROP);
+  EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_ICMP_SIZE_DROPPED), 3u);
+  EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_ICMP_RATE_DROPPED), 0u);
+}
+
+TEST_F(DdosStage, UdpFromAReflectorsPortIsHeldToThatPortsRate) {
+  DdosProgram p;
+  auto s = DdosProgram::test_settings(RAMPART_DDOS_SYN_OFF);
+  s.udp_ports = {{123, 100}, {53, 200}, {19, 0}};  // 10 and 20 a window; 19 listed but off
+  p.install(s);
+  p.set_clock(70'000'000'000ull, 1'000'000);
+  auto from = [](uint16_t sport) {
+    return PacketBuilder().ipv4("203.0.113.9", "198.18.0.2").udp(sport, 40000).payload(400).build();
+  };
+  auto passed = [&](uint16_t sport, int n) {
+    int ok = 0;
+    for (int i = 0; i < n; ++i) ok += p.run(from(sport)).action == XDP_PASS;
+    return ok;
+  };
+  EXPECT_EQ(passed(123, 25), 10);
+  EXPECT_EQ(passed(53, 25), 20) << "each port its own rate and window";
+  EXPECT_EQ(passed(19, 25), 25);
+  EXPECT_EQ(passed(124, 25), 25) << "a port not listed is not limited";
+  EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_UDP_AMP), 50u);
+  EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_UDP_AMP_DROPPED), 20u);
+  const auto ev = p.drain_events();
+  ASSERT_EQ(ev.size(), 2u);
+  rampart_ddos_drop_event e{};
+  std::memcpy(&e, &ev[0], sizeof e);
+  EXPECT_EQ(e.protection, static_cast<uint32_t>(RAMPART_DDOS_PROT_UDP_AMP));
+  EXPECT_EQ(e.port, 123);
+  std::memcpy(&e, &ev[1], sizeof e);
+  EXPECT_EQ(e.port, 53);
+  // A UDP packet to port 123 (a client's query, not an answer) is not limited.
+  const auto query = PacketBuilder().ipv4("203.0.113.9", "198.18.0.2").udp(40000, 123).build();
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(p.run(query).action, XDP_PASS);
 }
 
 }  // namespace

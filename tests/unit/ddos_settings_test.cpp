@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "syn_settings.hpp"
+#include "stage_settings.hpp"
 #include "temp_dir.hpp"
 
 namespace {
@@ -61,7 +61,7 @@ TEST(DdosSettings, TheHostsSysctlsSayWhatASynAckMayOffer) {
 }
 
 TEST(DdosSettings, TheImagesAreStagesAfterTheFirewallThatOutliveRestarts) {
-  SynSettings s;
+  StageSettings s;
   s.mode = RAMPART_DDOS_SYN_ALWAYS;
   s.rate = 2000;
   s.ncpus = 4;

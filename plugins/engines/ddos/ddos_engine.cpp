@@ -1,28 +1,34 @@
 // SPDX-License-Identifier: Apache-2.0
 // The DDoS engine: SYN cookies answered in XDP for destinations under a
 // SYN flood (xdp_ddos) and their ACKs turned into connections at TC ingress
-// (tc_ddos), per-protection counters in metrics, a T1499.001 alert when a
-// destination goes into cookie mode (docs/ddos.md).
+// (tc_ddos); ICMP echoes and reflectors' UDP held to their rates in XDP;
+// each protection's rate followed (EWMA of its counters every 100 ms) through
+// an attack's lifecycle with an alert at each step (docs/ddos.md).
 #include <rampart/sdk/plugin.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "attack_tracker.hpp"
 #include "cpus.hpp"
 #include "kernel_time.hpp"
 #include "rampart/ddos.h"
-#include "syn_settings.hpp"
+#include "stage_settings.hpp"
 
 namespace {
 
-using rampart::ddos::SynSettings;
+using rampart::ddos::StageSettings;
 using rampart::sdk::Config;
 using rampart::sdk::Error;
 using rampart::sdk::Host;
@@ -42,40 +48,100 @@ const std::vector<std::string>& tc_stat_names() {
 }
 
 struct Settings {
-  SynSettings syn;
+  StageSettings stage;
   bool alert = true;
+  uint32_t attack_hold_s = 10;  // an attack ends this long after its rate fell under the threshold
 };
 
+// The protections the lifecycle follows: the counter of what they see, of
+// what the kernel did about it, their threshold and their alert.
+struct Protection {
+  const char* name;
+  uint32_t seen, acted, acted2;  // rampart_ddos_stat (acted2: a second one, or seen for none)
+  const char* technique;
+  const char* technique_name;
+};
+constexpr std::array<Protection, 3> kProtections = {{
+    {"syn", RAMPART_DDOS_STAT_SYN, RAMPART_DDOS_STAT_COOKIES_SENT, RAMPART_DDOS_STAT_MAX,
+     "T1499.001", "OS Exhaustion Flood"},
+    {"icmp", RAMPART_DDOS_STAT_ICMP_ECHO, RAMPART_DDOS_STAT_ICMP_RATE_DROPPED,
+     RAMPART_DDOS_STAT_ICMP_SIZE_DROPPED, "T1498.001", "Direct Network Flood"},
+    {"udp_amplification", RAMPART_DDOS_STAT_UDP_AMP, RAMPART_DDOS_STAT_UDP_AMP_DROPPED,
+     RAMPART_DDOS_STAT_MAX, "T1498.002", "Reflection Amplification"},
+}};
+
+uint32_t bounded(const Config& cfg, const std::string& key, uint32_t fallback, uint32_t lo,
+                 uint32_t hi, const char* unit) {
+  const uint32_t v = cfg.get<uint32_t>(key, fallback);
+  if (v < lo || v > hi)
+    throw cfg.invalid(key, "must be " + std::to_string(lo) + "-" + std::to_string(hi) + unit);
+  return v;
+}
+
 Settings parse(const Config& cfg) {
-  cfg.allow_only("", {"syn_cookies", "syn_rate", "syn_hold_s", "max_destinations", "alert"});
+  cfg.allow_only("", {"syn_cookies", "syn_rate", "syn_hold_s", "max_destinations", "alert",
+                      "icmp_rate", "icmp_max_payload", "udp_amplification", "attack_hold_s"});
   Settings s;
+  StageSettings& st = s.stage;
   if (cfg.has("syn_cookies")) {
     const auto m = rampart::ddos::parse_mode(cfg.require<std::string>("syn_cookies"));
     if (!m) throw cfg.invalid("syn_cookies", "expected off, auto or always");
-    s.syn.mode = *m;
+    st.mode = *m;
   }
-  s.syn.rate = cfg.get<uint32_t>("syn_rate", s.syn.rate);
-  if (s.syn.rate < 1 || s.syn.rate > rampart::ddos::kMaxSynRate)
-    throw cfg.invalid("syn_rate",
-                      "must be 1-" + std::to_string(rampart::ddos::kMaxSynRate) + " SYNs a second");
-  s.syn.hold_s = cfg.get<uint32_t>("syn_hold_s", s.syn.hold_s);
-  if (s.syn.hold_s < 1 || s.syn.hold_s > rampart::ddos::kMaxHoldSeconds)
-    throw cfg.invalid("syn_hold_s",
-                      "must be 1-" + std::to_string(rampart::ddos::kMaxHoldSeconds) + " seconds");
-  s.syn.max_destinations = cfg.get<uint32_t>("max_destinations", s.syn.max_destinations);
-  if (s.syn.max_destinations < rampart::ddos::kMinDestinations ||
-      s.syn.max_destinations > rampart::ddos::kMaxDestinations)
-    throw cfg.invalid("max_destinations",
-                      "must be " + std::to_string(rampart::ddos::kMinDestinations) + "-" +
-                          std::to_string(rampart::ddos::kMaxDestinations));
+  st.rate = bounded(cfg, "syn_rate", st.rate, 1, rampart::ddos::kMaxSynRate, " SYNs a second");
+  st.hold_s = bounded(cfg, "syn_hold_s", st.hold_s, 1, rampart::ddos::kMaxHoldSeconds, " seconds");
+  st.max_destinations =
+      bounded(cfg, "max_destinations", st.max_destinations, rampart::ddos::kMinDestinations,
+              rampart::ddos::kMaxDestinations, "");
   s.alert = cfg.get<bool>("alert", s.alert);
+  st.icmp_rate = bounded(cfg, "icmp_rate", 10000, 0, rampart::ddos::kMaxSynRate,
+                         " echoes a second (0: no limit)");
+  st.icmp_max_payload = bounded(cfg, "icmp_max_payload", 0, 0, 65507, " bytes (0: no limit)");
+  s.attack_hold_s =
+      bounded(cfg, "attack_hold_s", s.attack_hold_s, 1, rampart::ddos::kMaxHoldSeconds, " seconds");
+  // UDP from reflectors' source ports: a rate for each listed port.
+  const std::string udp = "udp_amplification";
+  cfg.allow_only(udp, {"rate", "ports", "port_rates"});
+  const uint32_t rate = bounded(cfg, udp + ".rate", 1000, 0, rampart::ddos::kMaxSynRate,
+                                " packets a second (0: off)");
+  std::vector<uint32_t> ports;
+  if (cfg.has(udp + ".ports")) {
+    for (size_t i = 0, n = cfg.size(udp + ".ports"); i < n; ++i) {
+      const std::string at = udp + ".ports." + std::to_string(i);
+      const uint32_t p = cfg.require<uint32_t>(at);
+      if (p < 1 || p > 65535) throw cfg.invalid(at, "must be a port, 1-65535");
+      ports.push_back(p);
+    }
+  } else {
+    ports.assign(std::begin(rampart::ddos::kDefaultUdpPorts),
+                 std::end(rampart::ddos::kDefaultUdpPorts));
+  }
+  if (rate) {
+    for (uint32_t p : ports) st.udp_ports[static_cast<uint16_t>(p)] = rate;
+  }
+  if (cfg.has(udp + ".port_rates")) {
+    for (const auto& key : cfg.keys(udp + ".port_rates")) {
+      const std::string at = udp + ".port_rates." + key;
+      char* end = nullptr;
+      const unsigned long p = std::strtoul(key.c_str(), &end, 10);
+      if (key.empty() || *end != '\0' || p < 1 || p > 65535)
+        throw cfg.invalid(at, "the key must be a port, 1-65535");
+      st.udp_ports[static_cast<uint16_t>(p)] =
+          bounded(cfg, at, 0, 0, rampart::ddos::kMaxSynRate, " packets a second (0: off)");
+    }
+  }
+  size_t limited = 0;
+  for (const auto& [p, r] : st.udp_ports) limited += r ? 1 : 0;
+  if (limited > RAMPART_DDOS_MAX_UDP_PORTS)
+    throw cfg.invalid(udp, "at most " + std::to_string(RAMPART_DDOS_MAX_UDP_PORTS) +
+                               " limited ports (" + std::to_string(limited) + " given)");
   // Cookies the kernel cannot turn into connections would refuse every
   // client: refused here, before anything is installed.
-  if (s.syn.mode != RAMPART_DDOS_SYN_OFF) {
+  if (st.mode != RAMPART_DDOS_SYN_OFF) {
     const auto sys = rampart::ddos::read_tcp_sysctls();
     const std::string why = rampart::ddos::cookies_unavailable(sys);
     if (!why.empty()) throw cfg.invalid("syn_cookies", why);
-    s.syn.options = rampart::ddos::allowed_options(sys);
+    st.options = rampart::ddos::allowed_options(sys);
   }
   return s;
 }
@@ -89,17 +155,58 @@ class DdosEngine {
     floods_ = host_.counter("rampart_ddos_syn_floods_total",
                             "Destinations that went into SYN cookie mode");
     malformed_ = host_.counter("rampart_ddos_malformed_events_total", "Events too short to decode");
+    for (size_t i = 0; i < kProtections.size(); ++i) {
+      const rampart::sdk::Labels l = {{"protection", kProtections[i].name}};
+      phase_[i] = host_.gauge("rampart_ddos_attack_phase",
+                              "Attack phase per protection: 0 normal, 1 detecting, 2 active, "
+                              "3 mitigating",
+                              l);
+      rate_[i] = host_.gauge("rampart_ddos_rate",
+                             "Packets a second each protection sees (EWMA over 100 ms samples)", l);
+      attacks_[i] = host_.counter("rampart_ddos_attacks_total",
+                                  "Attacks that became active, per protection", l);
+      dropping_[i] = host_.counter("rampart_ddos_drop_windows_total",
+                                   "100 ms windows of a CPU in which the protection dropped", l);
+    }
+    trackers_ = make_trackers(settings_);
   }
 
-  void start() { install(settings_); }
+  void start() {
+    install(settings_);
+    monitor_ = std::thread([this] { monitor(); });
+  }
   void validate(const Config& cfg) { parse(cfg); }
   void reload(const Config& cfg) {
     Settings next = parse(cfg);
     install(next);
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < kProtections.size(); ++i)
+      trackers_[i].set_threshold(threshold_of(next, i));
+    settings_ = std::move(next);
   }
-  void stop() {}
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (monitor_.joinable()) monitor_.join();
+  }
+  ~DdosEngine() { stop(); }
 
   void on_event(const rampart::sdk::Event& ev) {
+    if (ev.type() == RAMPART_EV_DDOS_DROPPING) {
+      if (ev.bytes().size() < sizeof(rampart_ddos_drop_event)) {
+        malformed_.inc();
+        return;
+      }
+      rampart_ddos_drop_event e;
+      std::memcpy(&e, ev.bytes().data(), sizeof e);
+      if (e.protection < kProtections.size()) dropping_[e.protection].inc();
+      std::lock_guard lock(mu_);
+      if (e.protection == RAMPART_DDOS_PROT_UDP_AMP) last_port_ = e.port;
+      return;
+    }
     if (ev.type() != RAMPART_EV_DDOS_SYN_FLOOD) return;
     if (ev.bytes().size() < sizeof(rampart_ddos_syn_event)) {
       malformed_.inc();
@@ -131,14 +238,94 @@ class DdosEngine {
   }
 
  private:
+  using Trackers = std::vector<rampart::ddos::AttackTracker>;
+
+  // What starts an attack for each protection: the rate its kernel limit
+  // is set at (for UDP, the default rate of a listed port).
+  static double threshold_of(const Settings& s, size_t i) {
+    switch (i) {
+      case 0:
+        return s.stage.rate;
+      case 1:
+        return s.stage.icmp_rate ? s.stage.icmp_rate : 1e18;
+      default: {
+        uint32_t lowest = 0;
+        for (const auto& [p, r] : s.stage.udp_ports)
+          if (r && (!lowest || r < lowest)) lowest = r;
+        return lowest ? lowest : 1e18;
+      }
+    }
+  }
+  static Trackers make_trackers(const Settings& s) {
+    Trackers t;
+    for (size_t i = 0; i < kProtections.size(); ++i) {
+      rampart::ddos::AttackTracker::Options o;
+      o.threshold = threshold_of(s, i);
+      o.hold = std::chrono::seconds(s.attack_hold_s);
+      t.emplace_back(o);
+    }
+    return t;
+  }
+
+  // Every 100 ms: the stage's counters into each protection's tracker.
+  void monitor() {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stopping_; })) {
+      std::vector<uint64_t> c;
+      try {
+        if (!xdp_) continue;
+        c = xdp_.counters(RAMPART_NAME(RAMPART_DDOS_MAP_STATS), 0, RAMPART_DDOS_STAT_MAX);
+      } catch (const Error& e) {
+        continue;
+      }
+      const auto now = std::chrono::steady_clock::now().time_since_epoch();
+      for (size_t i = 0; i < kProtections.size(); ++i) {
+        const auto& p = kProtections[i];
+        const uint64_t acted = c[p.acted] + (p.acted2 < c.size() ? c[p.acted2] : 0);
+        const auto step = trackers_[i].sample(now, c[p.seen], acted);
+        rate_[i].set(trackers_[i].rate());
+        phase_[i].set(static_cast<double>(trackers_[i].phase()));
+        if (step) report(i, *step);
+      }
+    }
+  }
+
+  // An alert for each step of an attack (mu_ held).
+  void report(size_t i, const rampart::ddos::AttackStep& s) {
+    const auto& p = kProtections[i];
+    if (s.to == rampart::ddos::Phase::active) attacks_[i].inc();
+    if (s.to == rampart::ddos::Phase::ended) phase_[i].set(0);
+    const double secs = std::chrono::duration<double>(s.since).count();
+    char rates[160];
+    std::snprintf(rates, sizeof rates, "%.0f packets/s (peak %.0f), %llu seen, %llu %s, %.1f s",
+                  s.rate, s.peak, static_cast<unsigned long long>(s.packets),
+                  static_cast<unsigned long long>(s.mitigated),
+                  i == 0 ? "answered with cookies" : "dropped", secs);
+    std::string what =
+        std::string(p.name) + " flood " + rampart::ddos::phase_name(s.to) + ": " + rates;
+    if (i == 2 && last_port_) what += ", source port " + std::to_string(last_port_);
+    host_.info("attack " + what);
+    if (!alert_.load(std::memory_order_relaxed)) return;
+    const rampart_severity sev = s.to == rampart::ddos::Phase::active ? RAMPART_SEVERITY_HIGH
+                                 : s.to == rampart::ddos::Phase::mitigating
+                                     ? RAMPART_SEVERITY_MEDIUM
+                                     : RAMPART_SEVERITY_LOW;
+    const std::string rule = std::string("ddos:") + p.name + ":" + rampart::ddos::phase_name(s.to);
+    rampart_alert a =
+        rampart::sdk::make_alert(sev, rule, what, {p.technique, p.technique_name, "Impact"});
+    a.action = s.to == rampart::ddos::Phase::mitigating ? RAMPART_ALERT_ACTION_BLOCK
+                                                        : RAMPART_ALERT_ACTION_ALERT;
+    host_.emit_alert(a);
+  }
+
   void install(const Settings& s) {
-    std::lock_guard lock(mu_);
-    SynSettings syn = s.syn;
-    syn.ncpus = std::max(1u, rampart::cpus::possible());
-    syn.event_source = source_;
+    std::lock_guard lock(install_mu_);
+    StageSettings st = s.stage;
+    st.ncpus = std::max(1u, rampart::cpus::possible());
+    st.event_source = source_;
     rampart::sdk::Program xdp, tc;
     try {
-      xdp = host_.install_program(rampart::ddos::xdp_image(syn));
+      xdp = host_.install_program(rampart::ddos::xdp_image(st));
       tc = host_.install_program(rampart::ddos::tc_image());
     } catch (const Error& e) {
       if (e.status() != RAMPART_ERR_UNSUPPORTED) throw;
@@ -146,9 +333,13 @@ class DdosEngine {
       host_.report_enforcing(false, std::string("DDoS protections not enforced: ") + e.what());
       return;
     }
-    const bool first = !xdp_;
-    xdp_ = std::move(xdp);
-    tc_ = std::move(tc);
+    bool first;
+    {
+      std::lock_guard g(mu_);
+      first = !xdp_;
+      xdp_ = std::move(xdp);
+      tc_ = std::move(tc);
+    }
     alert_ = s.alert;
     if (first) {
       host_.export_counters(RAMPART_NAME(RAMPART_DDOS_MAP_STATS), "rampart_kernel_packets_total",
@@ -160,25 +351,35 @@ class DdosEngine {
                             {{"program", rampart::ddos::kTcStage}}, "action", tc_stat_names(),
                             rampart::ddos::kTcStage);
     }
-    host_.info(std::string("SYN cookies ") + rampart::ddos::mode_name(syn.mode) +
-               (syn.mode == RAMPART_DDOS_SYN_AUTO
-                    ? " (from " + std::to_string(syn.rate) + " SYNs/s to one destination, held " +
-                          std::to_string(syn.hold_s) + " s)"
-                    : std::string()));
+    host_.info(std::string("SYN cookies ") + rampart::ddos::mode_name(st.mode) +
+               (st.mode == RAMPART_DDOS_SYN_AUTO
+                    ? " (from " + std::to_string(st.rate) + " SYNs/s to one destination, held " +
+                          std::to_string(st.hold_s) + " s)"
+                    : std::string()) +
+               "; ICMP echoes " +
+               (st.icmp_rate ? "at most " + std::to_string(st.icmp_rate) + "/s" : "unlimited") +
+               "; UDP from " + std::to_string(st.udp_ports.size()) + " reflector ports limited");
   }
 
   Host& host_;
   Settings settings_;
-  std::mutex mu_;
+  std::mutex install_mu_;  // one install at a time
+  std::mutex mu_;          // the programs, trackers, stopping_
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread monitor_;
+  Trackers trackers_;
+  uint16_t last_port_ = 0;
   uint32_t source_ = 0;
   std::atomic<bool> alert_{true};
   rampart::sdk::Program xdp_, tc_;
   rampart::sdk::Metric floods_, malformed_;
+  std::array<rampart::sdk::Metric, kProtections.size()> phase_, rate_, attacks_, dropping_;
 };
 
 }  // namespace
 
 RAMPART_PLUGIN(DdosEngine, RAMPART_KIND_ENGINE, "ddos", "XDP DDoS protections", "0.1.0",
                "Apache-2.0",
-               "SYN cookies answered in XDP for destinations under a SYN flood, their ACKs made "
-               "connections at TC ingress")
+               "SYN cookies answered in XDP under a SYN flood, ICMP and UDP amplification floods "
+               "held to their rates, attacks followed from detection to end")

@@ -44,6 +44,9 @@ const volatile __u32 RAMPART_DDOS_SET_SYN_THRESHOLD = 100; /* SYNs per CPU and w
 const volatile __u64 RAMPART_DDOS_SET_SYN_HOLD_NS = 10000000000ull;
 const volatile __u32 RAMPART_DDOS_SET_SYN_OPTIONS = RAMPART_DDOS_OPT_ALL;
 const volatile __u32 RAMPART_DDOS_SET_EVENT_SOURCE = 0;
+const volatile __u32 RAMPART_DDOS_SET_ICMP_THRESHOLD = 0; /* echoes per CPU and window; 0: off */
+const volatile __u32 RAMPART_DDOS_SET_ICMP_MAX_PAYLOAD =
+    0; /* bytes after the echo header; 0: off */
 
 /* ---- persistent: shared by every instance, kept across restarts ---- */
 struct {
@@ -81,6 +84,21 @@ struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 256 << 10);
 } RAMPART_DDOS_MAP_EVENTS SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, RAMPART_DDOS_WINDOWS);
+  __type(key, __u32);
+  __type(value, struct rampart_ddos_window);
+} RAMPART_DDOS_MAP_WINDOWS SEC(".maps");
+
+/* ---- per instance ---- */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 65536);
+  __type(key, __u32);
+  __type(value, struct rampart_ddos_udp_port);
+} RAMPART_DDOS_MAP_UDP_PORTS SEC(".maps");
 
 static __always_inline void count(__u32 stat) {
   __u64* v = bpf_map_lookup_elem(&RAMPART_DDOS_MAP_STATS, &stat);
@@ -526,6 +544,109 @@ static __always_inline int on_ack(struct xdp_md* ctx, const struct rampart_packe
   return rampart_xdp_next(ctx);
 }
 
+/* Counts a packet in a rate window of this CPU; 1 when the window is
+ * over `threshold` (the packet is to be dropped), reporting the first such
+ * drop of the window. */
+static __always_inline int over_rate(struct xdp_md* ctx, const struct rampart_packet_info* pi,
+                                     __u32 slot, __u32 threshold, __u32 protection) {
+  struct rampart_ddos_window* w = bpf_map_lookup_elem(&RAMPART_DDOS_MAP_WINDOWS, &slot);
+
+  if (!w) return 0;
+  const __u64 now = rampart_now_coarse_ns();
+
+  if (now - w->window_ns >= RAMPART_DDOS_WINDOW_NS) {
+    w->window_ns = now;
+    w->count = 0;
+    w->tripped = 0;
+  }
+  w->count += 1;
+  if (w->count <= threshold) return 0;
+  if (!w->tripped) {
+    w->tripped = 1;
+    struct rampart_ddos_drop_event* e =
+        rampart_event_reserve(&RAMPART_DDOS_MAP_EVENTS, sizeof(*e), RAMPART_EV_DDOS_DROPPING,
+                              RAMPART_DDOS_SET_EVENT_SOURCE);
+
+    if (e) {
+      e->protection = protection;
+      e->ifindex = ctx->ingress_ifindex;
+      e->count = w->count;
+      e->threshold = threshold;
+      e->port = protection == RAMPART_DDOS_PROT_UDP_AMP ? pi->src_port : 0;
+      e->family = pi->family;
+      e->pad = 0;
+      e->reserved = 0;
+      __builtin_memset(e->src_addr, 0, 16);
+      if (pi->family == RAMPART_FAMILY_V4)
+        __builtin_memcpy(e->src_addr, &pi->src4, 4);
+      else
+        __builtin_memcpy(e->src_addr, pi->src6, 16);
+      bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP); /* at most one a window */
+    } else {
+      count(RAMPART_DDOS_STAT_EVENTS_DROPPED);
+    }
+  }
+  return 1;
+}
+
+/* ICMP echoes: over the largest payload, or over the rate, dropped. */
+static __always_inline int on_icmp(struct xdp_md* ctx, const struct rampart_packet_info* pi) {
+  if (!RAMPART_DDOS_SET_ICMP_THRESHOLD && !RAMPART_DDOS_SET_ICMP_MAX_PAYLOAD)
+    return rampart_xdp_next(ctx);
+  __u8 type;
+
+  if (pi->fragment || bpf_xdp_load_bytes(ctx, pi->l4_off, &type, 1) != 0)
+    return rampart_xdp_next(ctx);
+  const int v6 = pi->family == RAMPART_FAMILY_V6;
+
+  if (v6 ? (type != 128 && type != 129) : (type != 8 && type != 0)) return rampart_xdp_next(ctx);
+  count(RAMPART_DDOS_STAT_ICMP_ECHO);
+  if (RAMPART_DDOS_SET_ICMP_MAX_PAYLOAD) {
+    /* The echo's payload: the IP datagram's length past the echo header.
+     * A first fragment (more to come) carries only part of it: its whole
+     * length is unknown here and taken as over the limit. */
+    __be16 len = 0;
+
+    if (bpf_xdp_load_bytes(ctx, pi->l3_off + (v6 ? 4 : 2), &len, 2) != 0)
+      return rampart_xdp_next(ctx);
+    const __u32 total = bpf_ntohs(len) + (v6 ? 40 : 0);
+    const __u32 header_end = pi->l4_off - pi->l3_off + 8;
+    const __u32 payload = total > header_end ? total - header_end : 0;
+    __be16 frag = 0;
+    int more = 0;
+
+    if (!v6 && bpf_xdp_load_bytes(ctx, pi->l3_off + 6, &frag, 2) == 0)
+      more = !!(bpf_ntohs(frag) & 0x2000);
+    if (payload > RAMPART_DDOS_SET_ICMP_MAX_PAYLOAD || more) {
+      count(RAMPART_DDOS_STAT_ICMP_SIZE_DROPPED);
+      return XDP_DROP;
+    }
+  }
+  if (RAMPART_DDOS_SET_ICMP_THRESHOLD &&
+      over_rate(ctx, pi, RAMPART_DDOS_WINDOW_ICMP, RAMPART_DDOS_SET_ICMP_THRESHOLD,
+                RAMPART_DDOS_PROT_ICMP)) {
+    count(RAMPART_DDOS_STAT_ICMP_RATE_DROPPED);
+    return XDP_DROP;
+  }
+  return rampart_xdp_next(ctx);
+}
+
+/* UDP from a limited source port (a reflector's answers): over the
+ * port's rate, dropped. */
+static __always_inline int on_udp(struct xdp_md* ctx, const struct rampart_packet_info* pi) {
+  const __u32 port = pi->src_port;
+  const struct rampart_ddos_udp_port* lim = bpf_map_lookup_elem(&RAMPART_DDOS_MAP_UDP_PORTS, &port);
+
+  if (!lim || !lim->threshold) return rampart_xdp_next(ctx);
+  count(RAMPART_DDOS_STAT_UDP_AMP);
+  if (over_rate(ctx, pi, lim->slot % RAMPART_DDOS_WINDOWS, lim->threshold,
+                RAMPART_DDOS_PROT_UDP_AMP)) {
+    count(RAMPART_DDOS_STAT_UDP_AMP_DROPPED);
+    return XDP_DROP;
+  }
+  return rampart_xdp_next(ctx);
+}
+
 SEC("xdp")
 int RAMPART_DDOS_XDP_PROGRAM(struct xdp_md* ctx) {
   void* data = (void*)(long)ctx->data;
@@ -534,8 +655,11 @@ int RAMPART_DDOS_XDP_PROGRAM(struct xdp_md* ctx) {
   const int r = rampart_parse_packet(data, data_end, &pi);
 
   if (r == RAMPART_PARSE_MALFORMED) count(RAMPART_DDOS_STAT_MALFORMED);
-  if (r != RAMPART_PARSE_OK || pi.protocol != RAMPART_IPPROTO_TCP || !pi.has_ports)
-    return rampart_xdp_next(ctx);
+  if (r != RAMPART_PARSE_OK) return rampart_xdp_next(ctx);
+  if (pi.protocol == RAMPART_IPPROTO_UDP && pi.has_ports) return on_udp(ctx, &pi);
+  if (pi.protocol == RAMPART_IPPROTO_ICMP || pi.protocol == RAMPART_IPPROTO_ICMPV6)
+    return on_icmp(ctx, &pi);
+  if (pi.protocol != RAMPART_IPPROTO_TCP || !pi.has_ports) return rampart_xdp_next(ctx);
   const __u8 f = pi.tcp_flags;
 
   if ((f & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_SYN) return on_syn(ctx, &pi);

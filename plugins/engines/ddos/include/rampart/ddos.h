@@ -70,19 +70,24 @@ enum rampart_ddos_syn_mode {
 
 /* ddos_stats[i], per CPU (xdp_ddos). */
 enum rampart_ddos_stat {
-  RAMPART_DDOS_STAT_SYN = 0,        /* SYNs seen */
-  RAMPART_DDOS_STAT_SYN_PASSED,     /* passed to the kernel (no cookie mode) */
-  RAMPART_DDOS_STAT_COOKIES_SENT,   /* answered with a cookie SYN-ACK */
-  RAMPART_DDOS_STAT_COOKIE_FAILED,  /* a SYN-ACK could not be written: passed */
-  RAMPART_DDOS_STAT_ACK_CHECKED,    /* ACKs that no socket knew, checked */
-  RAMPART_DDOS_STAT_ACK_VALID,      /* ... with a good cookie: passed to tc_ddos */
-  RAMPART_DDOS_STAT_ACK_DROPPED,    /* ... with a bad one: dropped */
-  RAMPART_DDOS_STAT_ACK_KNOWN,      /* ACKs of a socket the kernel has: passed */
-  RAMPART_DDOS_STAT_TRIPPED,        /* windows in which a destination passed the threshold */
-  RAMPART_DDOS_STAT_MODE_ENTERED,   /* destinations entering cookie mode */
-  RAMPART_DDOS_STAT_EVENTS_DROPPED, /* records the ring had no room for */
-  RAMPART_DDOS_STAT_META_FAILED,    /* a good ACK with no room for the metadata */
-  RAMPART_DDOS_STAT_MALFORMED,      /* frames that did not parse */
+  RAMPART_DDOS_STAT_SYN = 0,           /* SYNs seen */
+  RAMPART_DDOS_STAT_SYN_PASSED,        /* passed to the kernel (no cookie mode) */
+  RAMPART_DDOS_STAT_COOKIES_SENT,      /* answered with a cookie SYN-ACK */
+  RAMPART_DDOS_STAT_COOKIE_FAILED,     /* a SYN-ACK could not be written: passed */
+  RAMPART_DDOS_STAT_ACK_CHECKED,       /* ACKs that no socket knew, checked */
+  RAMPART_DDOS_STAT_ACK_VALID,         /* ... with a good cookie: passed to tc_ddos */
+  RAMPART_DDOS_STAT_ACK_DROPPED,       /* ... with a bad one: dropped */
+  RAMPART_DDOS_STAT_ACK_KNOWN,         /* ACKs of a socket the kernel has: passed */
+  RAMPART_DDOS_STAT_TRIPPED,           /* windows in which a destination passed the threshold */
+  RAMPART_DDOS_STAT_MODE_ENTERED,      /* destinations entering cookie mode */
+  RAMPART_DDOS_STAT_EVENTS_DROPPED,    /* records the ring had no room for */
+  RAMPART_DDOS_STAT_META_FAILED,       /* a good ACK with no room for the metadata */
+  RAMPART_DDOS_STAT_MALFORMED,         /* frames that did not parse */
+  RAMPART_DDOS_STAT_ICMP_ECHO,         /* ICMP/ICMPv6 echo requests and replies seen */
+  RAMPART_DDOS_STAT_ICMP_RATE_DROPPED, /* ... dropped over the rate */
+  RAMPART_DDOS_STAT_ICMP_SIZE_DROPPED, /* ... dropped over the largest payload */
+  RAMPART_DDOS_STAT_UDP_AMP,           /* UDP from a limited source port */
+  RAMPART_DDOS_STAT_UDP_AMP_DROPPED,   /* ... dropped over its port's rate */
   RAMPART_DDOS_STAT_MAX
 };
 
@@ -96,8 +101,48 @@ enum rampart_ddos_tc_stat {
   RAMPART_DDOS_TC_STAT_MAX
 };
 
+/* Rate windows other than the SYN counts' (ddos_windows, per CPU): slot 0
+ * the ICMP echoes, slots 1.. the limited UDP source ports. */
+struct rampart_ddos_window {
+  __u64 window_ns;
+  __u32 count;
+  __u32 tripped; /* a drop in this window was reported */
+};
+#define RAMPART_DDOS_WINDOW_ICMP 0
+#define RAMPART_DDOS_MAX_UDP_PORTS 64
+#define RAMPART_DDOS_WINDOWS (1 + RAMPART_DDOS_MAX_UDP_PORTS)
+
+/* ddos_udp_ports[source port]: the port's limit (per CPU and window, as
+ * the SYN threshold; 0: not limited) and its window slot. */
+struct rampart_ddos_udp_port {
+  __u32 threshold;
+  __u32 slot; /* 1..RAMPART_DDOS_MAX_UDP_PORTS */
+};
+
+enum rampart_ddos_protection {
+  RAMPART_DDOS_PROT_SYN = 0,
+  RAMPART_DDOS_PROT_ICMP = 1,
+  RAMPART_DDOS_PROT_UDP_AMP = 2,
+};
+
 enum rampart_ddos_event_type {
   RAMPART_EV_DDOS_SYN_FLOOD = 1, /* struct rampart_ddos_syn_event */
+  RAMPART_EV_DDOS_DROPPING = 2,  /* struct rampart_ddos_drop_event */
+};
+
+/* The first drop of a window by a rate protection (ICMP, UDP
+ * amplification), per CPU: at most one a window and protection slot. */
+struct rampart_ddos_drop_event {
+  struct rampart_event_hdr hdr;
+  __u32 protection; /* enum rampart_ddos_protection */
+  __u32 ifindex;
+  __u32 count;     /* packets in the window on this CPU */
+  __u32 threshold; /* per CPU and window */
+  __u16 port;      /* the UDP source port (host order); 0 for ICMP */
+  __u8 family;     /* of the packet */
+  __u8 pad;
+  __u8 src_addr[16];
+  __u32 reserved; /* zero */
 };
 
 /* A destination entering cookie mode (once per entry, per CPU at most). */
@@ -119,11 +164,15 @@ struct rampart_ddos_syn_event {
 #define RAMPART_DDOS_MAP_COOKIE_DST ddos_cookie_dst
 #define RAMPART_DDOS_MAP_COOKIE_ANY ddos_cookie_any
 #define RAMPART_DDOS_MAP_EVENTS ddos_events
+#define RAMPART_DDOS_MAP_WINDOWS ddos_windows
+#define RAMPART_DDOS_MAP_UDP_PORTS ddos_udp_ports
 #define RAMPART_DDOS_SET_SYN_MODE ddos_syn_mode
 #define RAMPART_DDOS_SET_SYN_THRESHOLD ddos_syn_threshold
 #define RAMPART_DDOS_SET_SYN_HOLD_NS ddos_syn_hold_ns
 #define RAMPART_DDOS_SET_SYN_OPTIONS ddos_syn_options
 #define RAMPART_DDOS_SET_EVENT_SOURCE ddos_event_source
+#define RAMPART_DDOS_SET_ICMP_THRESHOLD ddos_icmp_threshold
+#define RAMPART_DDOS_SET_ICMP_MAX_PAYLOAD ddos_icmp_max_payload
 
 #ifdef __cplusplus
 #define RAMPART_DDOS_ASSERT(c, m) static_assert(c, m)
@@ -133,6 +182,8 @@ struct rampart_ddos_syn_event {
 RAMPART_DDOS_ASSERT(sizeof(struct rampart_ddos_dst) == 20, "rampart_ddos_dst layout");
 RAMPART_DDOS_ASSERT(sizeof(struct rampart_ddos_syn_window) == 16, "rampart_ddos_syn_window");
 RAMPART_DDOS_ASSERT(sizeof(struct rampart_ddos_syn_event) == 56, "rampart_ddos_syn_event layout");
+RAMPART_DDOS_ASSERT(sizeof(struct rampart_ddos_drop_event) == 56, "rampart_ddos_drop_event layout");
+RAMPART_DDOS_ASSERT(sizeof(struct rampart_ddos_window) == 16, "rampart_ddos_window layout");
 #undef RAMPART_DDOS_ASSERT
 
 #endif /* RAMPART_DDOS_H */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "syn_settings.hpp"
+#include "stage_settings.hpp"
 
 #include <algorithm>
 #include <fstream>
@@ -65,7 +65,18 @@ std::string cookies_unavailable(const TcpSysctls& s) {
   return "";
 }
 
-sdk::ProgramImage xdp_image(const SynSettings& s) {
+std::vector<rampart_ddos_udp_port> udp_port_table(const StageSettings& s) {
+  std::vector<rampart_ddos_udp_port> t(65536, rampart_ddos_udp_port{0, 0});
+  uint32_t slot = 1;
+  for (const auto& [port, rate] : s.udp_ports) {
+    if (slot > RAMPART_DDOS_MAX_UDP_PORTS) break;
+    if (rate == 0) continue;
+    t[port] = {per_cpu_window_threshold(rate, s.ncpus), slot++};
+  }
+  return t;
+}
+
+sdk::ProgramImage xdp_image(const StageSettings& s) {
   sdk::ProgramImage p;
   p.object = RAMPART_NAME(RAMPART_DDOS_XDP_PROGRAM);
   p.program = RAMPART_NAME(RAMPART_DDOS_XDP_PROGRAM);
@@ -88,6 +99,13 @@ sdk::ProgramImage xdp_image(const SynSettings& s) {
                   static_cast<uint64_t>(s.hold_s) * 1'000'000'000ull);
   p.set<uint32_t>(RAMPART_NAME(RAMPART_DDOS_SET_SYN_OPTIONS), s.options);
   p.set<uint32_t>(RAMPART_NAME(RAMPART_DDOS_SET_EVENT_SOURCE), s.event_source);
+  p.set<uint32_t>(RAMPART_NAME(RAMPART_DDOS_SET_ICMP_THRESHOLD),
+                  s.icmp_rate ? per_cpu_window_threshold(s.icmp_rate, s.ncpus) : 0);
+  p.set<uint32_t>(RAMPART_NAME(RAMPART_DDOS_SET_ICMP_MAX_PAYLOAD), s.icmp_max_payload);
+  sdk::MapImage ports;
+  ports.name = RAMPART_NAME(RAMPART_DDOS_MAP_UDP_PORTS);
+  ports.set_dense(udp_port_table(s));
+  p.maps.push_back(std::move(ports));
   if (s.test_clock) p.set<uint8_t>("rampart_clock_from_map", 1);
   return p;
 }

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
-// The SYN cookie protection's settings: what the config says, what the
-// host's TCP sysctls allow, and the image of the two stages (docs/ddos.md).
+// The protections' settings (SYN cookies, ICMP, UDP amplification): what
+// the config says, what the host's TCP sysctls allow, and the images of the
+// two stages (docs/ddos.md).
 #pragma once
 
 #include <rampart/sdk/kernel.hpp>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "rampart/ddos.h"
 
@@ -23,11 +26,15 @@ inline constexpr uint32_t kMinDestinations = 1024, kMaxDestinations = 1u << 20;
 inline constexpr uint32_t kMaxSynRate = 10'000'000;
 inline constexpr uint32_t kMaxHoldSeconds = 86'400;
 inline constexpr const char* kXdpPersistentMaps[] = {
-    RAMPART_NAME(RAMPART_DDOS_MAP_STATS), RAMPART_NAME(RAMPART_DDOS_MAP_SYN_SEEN),
+    RAMPART_NAME(RAMPART_DDOS_MAP_STATS),      RAMPART_NAME(RAMPART_DDOS_MAP_SYN_SEEN),
     RAMPART_NAME(RAMPART_DDOS_MAP_COOKIE_DST), RAMPART_NAME(RAMPART_DDOS_MAP_COOKIE_ANY),
-    RAMPART_NAME(RAMPART_DDOS_MAP_EVENTS)};
+    RAMPART_NAME(RAMPART_DDOS_MAP_EVENTS),     RAMPART_NAME(RAMPART_DDOS_MAP_WINDOWS)};
+// Reflectors' source ports limited by default (DNS, NTP, SNMP, CLDAP, SSDP,
+// memcached, chargen, QOTD, portmap, NetBIOS, WS-Discovery, mDNS).
+inline constexpr uint16_t kDefaultUdpPorts[] = {17,  19,  53,   111,  123,  137,
+                                                161, 389, 1900, 3702, 5353, 11211};
 
-struct SynSettings {
+struct StageSettings {
   rampart_ddos_syn_mode mode = RAMPART_DDOS_SYN_AUTO;
   uint32_t rate = 1000;  // SYNs a second to one destination that start cookies
   uint32_t hold_s = 30;  // cookie mode lasts this long past the last window over it
@@ -36,6 +43,9 @@ struct SynSettings {
   uint32_t options = RAMPART_DDOS_OPT_ALL;  // what the host's sysctls allow
   uint32_t event_source = 0;
   bool test_clock = false;
+  uint32_t icmp_rate = 0;         // echoes a second to this host before drops (0: no limit)
+  uint32_t icmp_max_payload = 0;  // bytes of an echo's payload (0: no limit)
+  std::map<uint16_t, uint32_t> udp_ports;  // source port -> packets a second (at most 64)
 };
 
 std::optional<rampart_ddos_syn_mode> parse_mode(std::string_view s);
@@ -57,7 +67,11 @@ TcpSysctls read_tcp_sysctls(const std::string& root = "/proc/sys/net/ipv4");
 uint32_t allowed_options(const TcpSysctls& s);
 std::string cookies_unavailable(const TcpSysctls& s);
 
-sdk::ProgramImage xdp_image(const SynSettings& s);
+// The UDP source port table (65,536 entries): each limited port's window
+// threshold and its window slot, 1.. in port order.
+std::vector<rampart_ddos_udp_port> udp_port_table(const StageSettings& s);
+
+sdk::ProgramImage xdp_image(const StageSettings& s);
 sdk::ProgramImage tc_image();
 
 }  // namespace rampart::ddos
