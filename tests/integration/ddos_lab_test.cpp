@@ -278,4 +278,100 @@ TEST_F(DdosLab, CookiesTheKernelCannotUseAreRefusedAtStart) {
   EXPECT_EQ(d.output().find("] ready plugins="), std::string::npos) << d.output();
 }
 
+// UDP from A's port 123 (an NTP reflector's answers) at B, paced.
+class UdpReflection {
+ public:
+  UdpReflection(const NetnsLab& lab, uint32_t per_second)
+      : fd_(lab.socket_in(lab.ns_a(), AF_INET, SOCK_DGRAM, 0)) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    from.sin_port = htons(123);
+    inet_pton(AF_INET, "198.18.0.1", &from.sin_addr);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0)
+      throw std::runtime_error("bind to port 123 failed");
+    thread_ = std::thread([this, per_second] {
+      sockaddr_in to{};
+      to.sin_family = AF_INET;
+      to.sin_port = htons(40000);
+      inet_pton(AF_INET, "198.18.0.2", &to.sin_addr);
+      char payload[468] = {};  // a monlist answer's size
+      const auto start = std::chrono::steady_clock::now();
+      while (!stop_) {
+        const double due =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() *
+            per_second;
+        if (sent_ >= due) {
+          std::this_thread::sleep_for(std::chrono::microseconds(500));
+          continue;
+        }
+        if (sendto(fd_, payload, sizeof payload, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) >
+            0)
+          ++sent_;
+      }
+    });
+  }
+  ~UdpReflection() { stop(); }
+  void stop() {
+    if (thread_.joinable()) {
+      stop_ = true;
+      thread_.join();
+      close(fd_);
+    }
+  }
+
+ private:
+  int fd_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> sent_{0};
+  std::thread thread_;
+};
+
+TEST_F(DdosLab, AReflectionFloodIsDetectedMitigatedAndEndsWithAnAlertAtEachStep) {
+  const auto cfg = write_agent_config(
+      "  firewall: {default_policy: allow, rules: []}\n"
+      "  ddos: {syn_cookies: off, attack_hold_s: 2,\n"
+      "         udp_amplification: {rate: 1000, ports: [123]}}\n"
+      "  metrics: {listen: \"127.0.0.1:0\"}\n");
+  ASSERT_NO_FATAL_FAILURE(start(cfg, "] ready plugins=ddos,firewall,log,metrics refused=0"));
+  const auto alerts = dir_ / "alerts.json";
+  auto seen = [&](const char* what) {
+    return rampart::test::read_file(alerts).find(what) != std::string::npos;
+  };
+  const std::string phase =
+      "rampart_ddos_attack_phase{plugin=\"ddos\",protection=\"udp_amplification\"}";
+  EXPECT_EQ(metric(phase), 0);
+
+  auto flood = std::make_unique<UdpReflection>(*lab_, 20000);
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(rampart::test::poll_until([&] { return seen("udp_amplification:active"); },
+                                        std::chrono::seconds(10)))
+      << rampart::test::read_file(alerts);
+  const double to_active =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LE(to_active, 2.0) << "detected (active) within 2 s of the flood's start";
+  ASSERT_TRUE(rampart::test::poll_until([&] { return seen("udp_amplification:mitigating"); },
+                                        std::chrono::seconds(5)));
+  EXPECT_TRUE(seen("udp_amplification:detecting"));
+  EXPECT_EQ(metric(phase), 3);  // mitigating
+  EXPECT_EQ(metric("rampart_ddos_attacks_total{plugin=\"ddos\",protection=\"udp_amplification\"}"),
+            1);
+  EXPECT_GT(metric("rampart_kernel_packets_total{action=\"udp_amp_dropped\",program=\"xdp_ddos\"}"),
+            1000);
+  EXPECT_GT(metric("rampart_ddos_rate{plugin=\"ddos\",protection=\"udp_amplification\"}"), 5000);
+
+  flood->stop();
+  const auto t1 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(rampart::test::poll_until([&] { return seen("udp_amplification:ended"); },
+                                        std::chrono::seconds(15)));
+  const double to_end =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  EXPECT_LE(to_end, 2.0 + 2.0) << "ended within 2 s + the hold (2 s) of the flood's stop";
+  EXPECT_EQ(metric(phase), 0);
+  const std::string a = rampart::test::read_file(alerts);
+  EXPECT_NE(a.find("T1498.002"), std::string::npos) << a;
+  EXPECT_NE(a.find("source port 123"), std::string::npos) << a;
+  std::printf("[ measured ] active %.2f s after the flood began, ended %.2f s after it stopped\n",
+              to_active, to_end);
+}
+
 }  // namespace

@@ -7,22 +7,23 @@ namespace rampart::ddos {
 
 const char* phase_name(Phase p) {
   switch (p) {
-    case Phase::detecting: return "detecting";
-    case Phase::active: return "active";
-    case Phase::mitigating: return "mitigating";
-    case Phase::ended: return "ended";
-    default: return "normal";
+    case Phase::detecting:
+      return "detecting";
+    case Phase::active:
+      return "active";
+    case Phase::mitigating:
+      return "mitigating";
+    case Phase::ended:
+      return "ended";
+    default:
+      return "normal";
   }
 }
 
 AttackStep AttackTracker::step(Phase to, std::chrono::nanoseconds now) {
   phase_ = to;
-  return AttackStep{to,
-                    ewma_,
-                    peak_,
-                    seen_now_ - seen_at_begin_,
-                    acted_now_ - acted_at_begin_,
-                    now - began_};
+  return AttackStep{
+      to, ewma_, peak_, seen_now_ - seen_at_begin_, acted_now_ - acted_at_begin_, now - began_};
 }
 
 std::optional<AttackStep> AttackTracker::sample(std::chrono::nanoseconds now, uint64_t seen,

@@ -25,10 +25,10 @@ const char* phase_name(Phase p);
 
 struct AttackStep {
   Phase to;
-  double rate;        // the EWMA, packets a second
-  double peak;        // the highest EWMA of this attack
-  uint64_t packets;   // seen since it began (detecting)
-  uint64_t mitigated; // dropped or answered by the kernel since it began
+  double rate;                     // the EWMA, packets a second
+  double peak;                     // the highest EWMA of this attack
+  uint64_t packets;                // seen since it began (detecting)
+  uint64_t mitigated;              // dropped or answered by the kernel since it began
   std::chrono::nanoseconds since;  // since it began
 };
 

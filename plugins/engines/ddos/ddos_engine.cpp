@@ -33,18 +33,21 @@ using rampart::sdk::Config;
 using rampart::sdk::Error;
 using rampart::sdk::Host;
 
-const std::vector<std::string>& xdp_stat_names() {
-  static const std::vector<std::string> names = {
-      "syn",         "syn_passed", "cookies_sent", "cookie_failed", "ack_checked",    "ack_valid",
-      "ack_dropped", "ack_known",  "tripped",      "mode_entered",  "events_dropped", "meta_failed",
-      "malformed"};
-  return names;
-}
+// The stages' counters by name, in their enums' order (a name missing is
+// a compile error).
+constexpr std::array<const char*, RAMPART_DDOS_STAT_MAX> kXdpStats = {
+    "syn",         "syn_passed",     "cookies_sent",      "cookie_failed",
+    "ack_checked", "ack_valid",      "ack_dropped",       "ack_known",
+    "tripped",     "mode_entered",   "events_dropped",    "meta_failed",
+    "malformed",   "icmp_echo",      "icmp_rate_dropped", "icmp_size_dropped",
+    "udp_amp",     "udp_amp_dropped"};
+constexpr std::array<const char*, RAMPART_DDOS_TC_STAT_MAX> kTcStats = {
+    "assigned", "no_listener", "assign_failed", "default_mss", "malformed"};
+static_assert(kXdpStats.back() != nullptr && kTcStats.back() != nullptr, "a counter has no name");
 
-const std::vector<std::string>& tc_stat_names() {
-  static const std::vector<std::string> names = {"assigned", "no_listener", "assign_failed",
-                                                 "default_mss", "malformed"};
-  return names;
+template <size_t N>
+std::vector<std::string> names_of(const std::array<const char*, N>& a) {
+  return {a.begin(), a.end()};
 }
 
 struct Settings {
@@ -344,11 +347,11 @@ class DdosEngine {
     if (first) {
       host_.export_counters(RAMPART_NAME(RAMPART_DDOS_MAP_STATS), "rampart_kernel_packets_total",
                             "Kernel per-CPU counters summed, per program and action",
-                            {{"program", rampart::ddos::kXdpStage}}, "action", xdp_stat_names(),
+                            {{"program", rampart::ddos::kXdpStage}}, "action", names_of(kXdpStats),
                             rampart::ddos::kXdpStage);
       host_.export_counters(RAMPART_NAME(RAMPART_DDOS_MAP_TC_STATS), "rampart_kernel_packets_total",
                             "Kernel per-CPU counters summed, per program and action",
-                            {{"program", rampart::ddos::kTcStage}}, "action", tc_stat_names(),
+                            {{"program", rampart::ddos::kTcStage}}, "action", names_of(kTcStats),
                             rampart::ddos::kTcStage);
     }
     host_.info(std::string("SYN cookies ") + rampart::ddos::mode_name(st.mode) +
