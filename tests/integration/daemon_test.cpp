@@ -53,6 +53,36 @@ TEST(CheckConfig, ShippedConfigIsValid) {
   EXPECT_EQ(r.status, 0) << r.output;
 }
 
+// The ddos engine's settings: each bad one refused with its key and why.
+TEST(CheckConfig, BadDdosSettingsAreRefusedWithTheirKey) {
+  TempDir dir;
+  const std::pair<std::string, std::string> cases[] = {
+      {"syn_cookies: maybe", "plugins.ddos.syn_cookies: expected off, auto or always"},
+      {"syn_rate: 0", "plugins.ddos.syn_rate: must be 1-10000000"},
+      {"attack_hold_s: 0", "plugins.ddos.attack_hold_s: must be 1-86400"},
+      {"icmp_max_payload: 70000", "plugins.ddos.icmp_max_payload: must be 0-65507"},
+      {"udp_amplification: {ports: [0]}", "plugins.ddos.udp_amplification.ports.0: must be a port"},
+      {"udp_amplification: {port_rates: {dns: 5}}",
+       "plugins.ddos.udp_amplification.port_rates.dns: the key must be a port"},
+      {"udp_amplification: {rate: 5, ports: [" +
+           [] {
+             std::string p;
+             for (int i = 1000; i < 1065; ++i) p += (p.empty() ? "" : ",") + std::to_string(i);
+             return p;
+           }() +
+           "]}",
+       "plugins.ddos.udp_amplification: at most 64 limited ports (65 given)"},
+      {"udp_amplification: {burst: 5}", "unknown key 'plugins.ddos.udp_amplification.burst'"},
+  };
+  for (const auto& [setting, error] : cases) {
+    write_file(dir / "r.yaml", "plugins:\n  ddos: {" + setting + "}\n");
+    const auto r = run_command({RAMPARTD_PATH, "--check-config", "--config", dir / "r.yaml",
+                                "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+    EXPECT_EQ(r.status, 1) << setting << "\n" << r.output;
+    EXPECT_NE(r.output.find(error), std::string::npos) << setting << "\n" << r.output;
+  }
+}
+
 TEST(CheckConfig, BadFileExitsOneWithFileAndLine) {
   TempDir dir;
   write_file(dir / "r.yaml", "agent:\n  workers: 1\n  wrokers: 2\n");
