@@ -117,8 +117,18 @@ static __always_inline void dst_of(const struct rampart_packet_info* pi,
   d->family = pi->family;
 }
 
+/* No record while the ring is three quarters full (the engine is behind):
+ * the caller counts it, no packet ever waits. */
+static __always_inline int ring_has_room(void) {
+  return bpf_ringbuf_query(&RAMPART_DDOS_MAP_EVENTS, BPF_RB_AVAIL_DATA) <= (192 << 10);
+}
+
 static __always_inline void emit_flood(struct xdp_md* ctx, const struct rampart_ddos_dst* d,
                                        __u32 syns) {
+  if (!ring_has_room()) {
+    count(RAMPART_DDOS_STAT_EVENTS_DROPPED);
+    return;
+  }
   struct rampart_ddos_syn_event* e =
       rampart_event_reserve(&RAMPART_DDOS_MAP_EVENTS, sizeof(*e), RAMPART_EV_DDOS_SYN_FLOOD,
                             RAMPART_DDOS_SET_EVENT_SOURCE);
@@ -564,8 +574,10 @@ static __always_inline int over_rate(struct xdp_md* ctx, const struct rampart_pa
   if (!w->tripped) {
     w->tripped = 1;
     struct rampart_ddos_drop_event* e =
-        rampart_event_reserve(&RAMPART_DDOS_MAP_EVENTS, sizeof(*e), RAMPART_EV_DDOS_DROPPING,
-                              RAMPART_DDOS_SET_EVENT_SOURCE);
+        !ring_has_room()
+            ? 0
+            : rampart_event_reserve(&RAMPART_DDOS_MAP_EVENTS, sizeof(*e), RAMPART_EV_DDOS_DROPPING,
+                                    RAMPART_DDOS_SET_EVENT_SOURCE);
 
     if (e) {
       e->protection = protection;
@@ -583,7 +595,7 @@ static __always_inline int over_rate(struct xdp_md* ctx, const struct rampart_pa
         __builtin_memcpy(e->src_addr, pi->src6, 16);
       bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP); /* at most one a window */
     } else {
-      count(RAMPART_DDOS_STAT_EVENTS_DROPPED);
+      count(RAMPART_DDOS_STAT_EVENTS_DROPPED); /* no room, or none reserved: once a window */
     }
   }
   return 1;
