@@ -25,8 +25,10 @@
 // cookies_sent) and the SYN-ACKs A received, over the generator's time.
 //
 //   sudo build/bin/bench_syncookie_live [frames per run] [rounds]
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -66,6 +68,17 @@ int main(int argc, char** argv) {
     return bpf_xdp_attach(static_cast<int>(if_nametoindex(lab.if_a().c_str())),
                           back.prog("xdp_drop_count"), XDP_FLAGS_DRV_MODE, &o);
   });
+  // The listener whose SYNs are answered (only a local listener's are).
+  const int listener = lab.socket_in(lab.ns_b(), AF_INET, SOCK_STREAM, 0);
+  {
+    sockaddr_in at{};
+    at.sin_family = AF_INET;
+    at.sin_port = htons(8080);
+    inet_pton(AF_INET, "198.18.0.2", &at.sin_addr);
+    if (bind(listener, reinterpret_cast<sockaddr*>(&at), sizeof at) != 0 ||
+        listen(listener, 128) != 0)
+      throw std::runtime_error("listen on 198.18.0.2:8080");
+  }
   rampart::test::TcpSpec syn;
   syn.dst = "198.18.0.2";
   const auto frame = rampart::test::tcp_frame(syn);
@@ -159,5 +172,6 @@ int main(int argc, char** argv) {
       median(answered[1]), autom, 1e3 / autom, base, 1e3 / base, bounce, 1e3 / bounce, floor,
       1e3 / floor, limit_ns, cookies / drop, autom / drop, (1e3 / limit_ns) / drop,
       cookies / (1e3 / limit_ns), autom / (1e3 / limit_ns));
+  close(listener);
   return 0;
 }

@@ -15,6 +15,7 @@
 #include <future>
 
 #include "ddos_program.hpp"
+#include "netns_lab.hpp"
 #include "packet_builder.hpp"
 #include "privilege.hpp"
 #include "tcp_frames.hpp"
@@ -50,7 +51,8 @@ std::vector<uint8_t> frame_of(const XdpRunResult& r) {
   return {r.out.begin() + r.meta_size, r.out.end()};
 }
 
-// A listener on every address; returns its fd and sets `port`.
+// A listener on every address on `port` (0: the kernel picks); returns
+// its fd and sets `port`.
 int listen_any(int family, uint16_t& port) {
   const int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_STREAM, 0);
   sockaddr_storage a{};
@@ -58,12 +60,16 @@ int listen_any(int family, uint16_t& port) {
   if (family == 4) {
     auto* v4 = reinterpret_cast<sockaddr_in*>(&a);
     v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
     len = sizeof *v4;
   } else {
     auto* v6 = reinterpret_cast<sockaddr_in6*>(&a);
     v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
     len = sizeof *v6;
   }
+  const int yes = 1;
+  if (family == 6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &yes, sizeof yes);
   if (bind(fd, reinterpret_cast<sockaddr*>(&a), len) != 0 || listen(fd, 16) != 0)
     throw std::runtime_error("listen failed");
   getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
@@ -108,42 +114,47 @@ class DdosStage : public ::testing::Test {
 };
 
 TEST_F(DdosStage, ASynInCookieModeIsAnsweredWithTheKernelsCookieAndItsOptionsKept) {
-  DdosProgram p;
-  p.install(DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS));
-  p.set_clock(5'000'000'000ull, 0);
-  TcpSpec syn;
-  syn.payload = 12;  // a SYN with data (TFO-like): the answer carries none
-  const TcpSeen sa = answer(p, syn);
-  ASSERT_TRUE(sa.ok) << "the SYN-ACK's checksums or layout are wrong";
-  EXPECT_EQ(sa.src, "198.18.0.2");
-  EXPECT_EQ(sa.dst, "198.18.0.1");
-  EXPECT_EQ(sa.sport, 8080);
-  EXPECT_EQ(sa.dport, 40000);
-  EXPECT_EQ(sa.flags, kSynAck);
-  EXPECT_EQ(sa.ack, syn.seq + 1);
-  EXPECT_EQ(sa.payload, 0u);
-  EXPECT_EQ(sa.dst_mac[5], 0x01);  // back to the sender
-  EXPECT_EQ(sa.src_mac[5], 0x02);
-  ASSERT_TRUE(sa.mss);
-  EXPECT_EQ(*sa.mss, 1460);
-  ASSERT_TRUE(sa.tsval && sa.tsecr);
-  EXPECT_EQ(*sa.tsecr, *syn.tsval);
-  // What the SYN asked for rides in the timestamp's low byte.
-  EXPECT_EQ(*sa.tsval & RAMPART_DDOS_TS_WSCALE_MASK, 7u);
-  EXPECT_TRUE(*sa.tsval & RAMPART_DDOS_TS_SACK);
-  EXPECT_EQ((*sa.tsval & RAMPART_DDOS_TS_BITS) >> RAMPART_DDOS_TS_MSS_SHIFT, 3u);  // 1460
-  EXPECT_TRUE(sa.sack);
-  ASSERT_TRUE(sa.wscale);
-  EXPECT_EQ(*sa.wscale, RAMPART_DDOS_OUR_WSCALE);
-  EXPECT_EQ(sa.window, 14600);
-  EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_COOKIES_SENT), 1u);
-  EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_SYN_PASSED), 0u);
+  in_fresh_netns([&] {
+    uint16_t port8080 = 8080;
+    const int l8080 = listen_any(4, port8080);
+    DdosProgram p;
+    p.install(DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS));
+    p.set_clock(5'000'000'000ull, 0);
+    TcpSpec syn;
+    syn.payload = 12;  // a SYN with data (TFO-like): the answer carries none
+    const TcpSeen sa = answer(p, syn);
+    ASSERT_TRUE(sa.ok) << "the SYN-ACK's checksums or layout are wrong";
+    EXPECT_EQ(sa.src, "198.18.0.2");
+    EXPECT_EQ(sa.dst, "198.18.0.1");
+    EXPECT_EQ(sa.sport, 8080);
+    EXPECT_EQ(sa.dport, 40000);
+    EXPECT_EQ(sa.flags, kSynAck);
+    EXPECT_EQ(sa.ack, syn.seq + 1);
+    EXPECT_EQ(sa.payload, 0u);
+    EXPECT_EQ(sa.dst_mac[5], 0x01);  // back to the sender
+    EXPECT_EQ(sa.src_mac[5], 0x02);
+    ASSERT_TRUE(sa.mss);
+    EXPECT_EQ(*sa.mss, 1460);
+    ASSERT_TRUE(sa.tsval && sa.tsecr);
+    EXPECT_EQ(*sa.tsecr, *syn.tsval);
+    // What the SYN asked for rides in the timestamp's low byte.
+    EXPECT_EQ(*sa.tsval & RAMPART_DDOS_TS_WSCALE_MASK, 7u);
+    EXPECT_TRUE(*sa.tsval & RAMPART_DDOS_TS_SACK);
+    EXPECT_EQ((*sa.tsval & RAMPART_DDOS_TS_BITS) >> RAMPART_DDOS_TS_MSS_SHIFT, 3u);  // 1460
+    EXPECT_TRUE(sa.sack);
+    ASSERT_TRUE(sa.wscale);
+    EXPECT_EQ(*sa.wscale, RAMPART_DDOS_OUR_WSCALE);
+    EXPECT_EQ(sa.window, 14600);
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_COOKIES_SENT), 1u);
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_SYN_PASSED), 0u);
 
-  // Another client, another cookie; the same client again, the same one.
-  TcpSpec other = syn;
-  other.sport = 40001;
-  EXPECT_NE(answer(p, other).seq, sa.seq);
-  EXPECT_EQ(answer(p, syn).seq, sa.seq);
+    // Another client, another cookie; the same client again, the same one.
+    TcpSpec other = syn;
+    other.sport = 40001;
+    EXPECT_NE(answer(p, other).seq, sa.seq);
+    EXPECT_EQ(answer(p, syn).seq, sa.seq);
+    close(l8080);
+  });
 }
 
 TEST_F(DdosStage, TheCookiesAckPassesMarkedForTcAndABadOneIsDropped) {
@@ -248,55 +259,61 @@ TEST_F(DdosStage, Ipv6CookiesRoundTrip) {
 }
 
 TEST_F(DdosStage, WithoutTimestampsOrWhatTheHostRefusesOnlyTheMssIsOffered) {
-  DdosProgram p;
-  p.install(DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS));
-  TcpSpec syn;
-  syn.tsval.reset();  // window scale and SACK asked, but no timestamp to keep them in
-  syn.mss = 1300;
-  TcpSeen sa = answer(p, syn);
-  ASSERT_TRUE(sa.ok);
-  ASSERT_TRUE(sa.mss);
-  EXPECT_EQ(*sa.mss, 1300);
-  EXPECT_FALSE(sa.tsval);
-  EXPECT_FALSE(sa.wscale);
-  EXPECT_FALSE(sa.sack);
+  in_fresh_netns([&] {
+    uint16_t port8080 = 8080;
+    const int l8080 = listen_any(4, port8080);
+    DdosProgram p;
+    p.install(DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS));
+    TcpSpec syn;
+    syn.tsval.reset();  // window scale and SACK asked, but no timestamp to keep them in
+    syn.mss = 1300;
+    TcpSeen sa = answer(p, syn);
+    ASSERT_TRUE(sa.ok);
+    ASSERT_TRUE(sa.mss);
+    EXPECT_EQ(*sa.mss, 1300);
+    EXPECT_FALSE(sa.tsval);
+    EXPECT_FALSE(sa.wscale);
+    EXPECT_FALSE(sa.sack);
 
-  // A host with tcp_timestamps=0 takes no timestamp in the ACK: none offered.
-  auto s = DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS);
-  s.options = RAMPART_DDOS_OPT_SACK | RAMPART_DDOS_OPT_WSCALE;
-  p.install(s);
-  sa = answer(p, TcpSpec{});
-  ASSERT_TRUE(sa.ok);
-  EXPECT_FALSE(sa.tsval);
-  EXPECT_FALSE(sa.wscale);
+    // A host with tcp_timestamps=0 takes no timestamp in the ACK: none offered.
+    auto s = DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS);
+    s.options = RAMPART_DDOS_OPT_SACK | RAMPART_DDOS_OPT_WSCALE;
+    p.install(s);
+    sa = answer(p, TcpSpec{});
+    ASSERT_TRUE(sa.ok);
+    EXPECT_FALSE(sa.tsval);
+    EXPECT_FALSE(sa.wscale);
 
-  // Windows' layout (MSS, NOP, window scale, NOP, NOP, SACK permitted), no
-  // timestamp: only the MSS offered, as for any SYN without one.
-  p.install(DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS));
-  syn = TcpSpec{};
-  syn.raw_options = {2, 4, 0x05, 0xb4, 1, 3, 3, 8, 1, 1, 4, 2};
-  sa = answer(p, syn);
-  ASSERT_TRUE(sa.ok && sa.mss);
-  EXPECT_EQ(*sa.mss, 1460);
-  EXPECT_FALSE(sa.tsval);
-  EXPECT_FALSE(sa.wscale);
-  EXPECT_FALSE(sa.sack);
-  // macOS' (MSS, NOP, window scale, NOP, NOP, timestamps, SACK permitted,
-  // EOL): the general walk finds all of it.
-  syn.raw_options = {2, 4, 0x05, 0xb4, 1, 3, 3, 6, 1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 0, 4, 2, 0, 0};
-  sa = answer(p, syn);
-  ASSERT_TRUE(sa.ok && sa.mss && sa.tsval && sa.tsecr && sa.wscale);
-  EXPECT_EQ(*sa.tsecr, 9u);
-  EXPECT_EQ(*sa.tsval & RAMPART_DDOS_TS_WSCALE_MASK, 6u);
-  EXPECT_TRUE(*sa.tsval & RAMPART_DDOS_TS_SACK);
-  EXPECT_TRUE(sa.sack);
+    // Windows' layout (MSS, NOP, window scale, NOP, NOP, SACK permitted), no
+    // timestamp: only the MSS offered, as for any SYN without one.
+    p.install(DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS));
+    syn = TcpSpec{};
+    syn.raw_options = {2, 4, 0x05, 0xb4, 1, 3, 3, 8, 1, 1, 4, 2};
+    sa = answer(p, syn);
+    ASSERT_TRUE(sa.ok && sa.mss);
+    EXPECT_EQ(*sa.mss, 1460);
+    EXPECT_FALSE(sa.tsval);
+    EXPECT_FALSE(sa.wscale);
+    EXPECT_FALSE(sa.sack);
+    // macOS' (MSS, NOP, window scale, NOP, NOP, timestamps, SACK permitted,
+    // EOL): the general walk finds all of it.
+    syn.raw_options = {2, 4, 0x05, 0xb4, 1, 3, 3, 6, 1, 1, 8, 10,
+                       0, 0, 0,    9,    0, 0, 0, 0, 4, 2, 0, 0};
+    sa = answer(p, syn);
+    ASSERT_TRUE(sa.ok && sa.mss && sa.tsval && sa.tsecr && sa.wscale);
+    EXPECT_EQ(*sa.tsecr, 9u);
+    EXPECT_EQ(*sa.tsval & RAMPART_DDOS_TS_WSCALE_MASK, 6u);
+    EXPECT_TRUE(*sa.tsval & RAMPART_DDOS_TS_SACK);
+    EXPECT_TRUE(sa.sack);
 
-  // No MSS at all: the kernel's default (536) is the cookie's.
-  syn = TcpSpec{};
-  syn.mss.reset();
-  sa = answer(p, syn);
-  ASSERT_TRUE(sa.ok && sa.mss);
-  EXPECT_EQ(*sa.mss, 536);
+    // No MSS at all: the kernel's default (536) is the cookie's.
+    syn = TcpSpec{};
+    syn.mss.reset();
+    sa = answer(p, syn);
+    ASSERT_TRUE(sa.ok && sa.mss);
+    EXPECT_EQ(*sa.mss, 536);
+    close(l8080);
+  });
 }
 
 TEST_F(DdosStage, AutoModeStartsAtTheThresholdAndEndsAfterTheHold) {
@@ -358,6 +375,18 @@ TEST_F(DdosStage, AutoModeStartsAtTheThresholdAndEndsAfterTheHold) {
   });
 }
 
+TEST_F(DdosStage, ASynNoLocalListenerTakesIsNotAnswered) {
+  in_fresh_netns([&] {
+    DdosProgram p;
+    p.install(DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS));
+    // Nothing listens on 8080 here (a port of a host this one forwards
+    // for, or a closed one): the kernel answers, or forwards it.
+    EXPECT_EQ(p.run(tcp_frame(TcpSpec{})).action, XDP_PASS);
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_COOKIES_SENT), 0u);
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_SYN_PASSED), 1u);
+  });
+}
+
 TEST_F(DdosStage, ModeOffLeavesEverySegmentToTheKernel) {
   DdosProgram p;
   p.install(DdosProgram::test_settings(RAMPART_DDOS_SYN_OFF));
@@ -371,53 +400,66 @@ TEST_F(DdosStage, ModeOffLeavesEverySegmentToTheKernel) {
 }
 
 TEST_F(DdosStage, ASynTheFirewallDropsIsNeverAnswered) {
-  DdosProgram p;
-  firewall::Rule deny;
-  deny.id = 1;
-  deny.priority = 1;
-  deny.action = firewall::Action::deny;
-  deny.protocol = 6;
-  deny.dst_port = firewall::PortRange{8080, 8080};
-  p.firewall().install({deny});
-  p.install(DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS));
-  EXPECT_EQ(p.run(tcp_frame(TcpSpec{})).action, XDP_DROP);
-  EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_SYN), 0u);
-  TcpSpec open = TcpSpec{};
-  open.dport = 8081;
-  EXPECT_EQ(p.run(tcp_frame(open)).action, XDP_TX);
+  in_fresh_netns([&] {
+    uint16_t port8080 = 8080;
+    const int l8080 = listen_any(4, port8080);
+    uint16_t port8081 = 8081;
+    const int l8081 = listen_any(4, port8081);
+    DdosProgram p;
+    firewall::Rule deny;
+    deny.id = 1;
+    deny.priority = 1;
+    deny.action = firewall::Action::deny;
+    deny.protocol = 6;
+    deny.dst_port = firewall::PortRange{8080, 8080};
+    p.firewall().install({deny});
+    p.install(DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS));
+    EXPECT_EQ(p.run(tcp_frame(TcpSpec{})).action, XDP_DROP);
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_SYN), 0u);
+    TcpSpec open = TcpSpec{};
+    open.dport = 8081;
+    EXPECT_EQ(p.run(tcp_frame(open)).action, XDP_TX);
+    close(l8080);
+    close(l8081);
+  });
 }
 
 TEST_F(DdosStage, SegmentsItCannotAnswerPassAndMalformedOnesAreCounted) {
-  DdosProgram p;
-  p.install(DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS));
-  TcpSpec opts;
-  opts.ip_option_words = 2;  // IPv4 options: not answered here, the kernel's to judge
-  EXPECT_EQ(p.run(tcp_frame(opts)).action, XDP_PASS);
-  EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_COOKIE_FAILED), 1u);
+  in_fresh_netns([&] {
+    uint16_t port8080 = 8080;
+    const int l8080 = listen_any(4, port8080);
+    DdosProgram p;
+    p.install(DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS));
+    TcpSpec opts;
+    opts.ip_option_words = 2;  // IPv4 options: not answered here, the kernel's to judge
+    EXPECT_EQ(p.run(tcp_frame(opts)).action, XDP_PASS);
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_COOKIE_FAILED), 1u);
 
-  auto frame = tcp_frame(TcpSpec{});
-  frame[14 + 20 + 12] = 0xf0;  // doff 15: options past the frame's end
-  EXPECT_EQ(p.run(frame).action, XDP_PASS);
-  EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_COOKIE_FAILED), 2u);
+    auto frame = tcp_frame(TcpSpec{});
+    frame[14 + 20 + 12] = 0xf0;  // doff 15: options past the frame's end
+    EXPECT_EQ(p.run(frame).action, XDP_PASS);
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_COOKIE_FAILED), 2u);
 
-  // Options that lie about their lengths: the kernel's cookie reads no
-  // MSS from them and takes its default; the rest is parsed as far as it
-  // makes sense.
-  frame = tcp_frame(TcpSpec{});
-  frame[14 + 20 + 21] = 0;  // the MSS option's length 0
-  const auto r = p.run(frame);
-  EXPECT_EQ(r.action, XDP_TX);
-  const TcpSeen sa = read_tcp_frame(frame_of(r));
-  ASSERT_TRUE(sa.ok);
-  EXPECT_EQ(*sa.mss, 536);
+    // Options that lie about their lengths: the kernel's cookie reads no
+    // MSS from them and takes its default; the rest is parsed as far as it
+    // makes sense.
+    frame = tcp_frame(TcpSpec{});
+    frame[14 + 20 + 21] = 0;  // the MSS option's length 0
+    const auto r = p.run(frame);
+    EXPECT_EQ(r.action, XDP_TX);
+    const TcpSeen sa = read_tcp_frame(frame_of(r));
+    ASSERT_TRUE(sa.ok);
+    EXPECT_EQ(*sa.mss, 536);
 
-  // A TCP header cut short never reaches an answer (the firewall in
-  // front drops it as malformed).
-  frame = tcp_frame(TcpSpec{});
-  frame.resize(14 + 20 + 10);
-  frame[14 + 3] = 30;  // IPv4 total length to match
-  EXPECT_NE(p.run(frame).action, XDP_TX);
-  EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_COOKIES_SENT), 1u);
+    // A TCP header cut short never reaches an answer (the firewall in
+    // front drops it as malformed).
+    frame = tcp_frame(TcpSpec{});
+    frame.resize(14 + 20 + 10);
+    frame[14 + 3] = 30;  // IPv4 total length to match
+    EXPECT_NE(p.run(frame).action, XDP_TX);
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_COOKIES_SENT), 1u);
+    close(l8080);
+  });
 }
 
 TEST_F(DdosStage, IcmpEchoesOverTheRateAreDroppedAndReportedOncePerWindow) {
@@ -510,6 +552,158 @@ TEST_F(DdosStage, UdpFromAReflectorsPortIsHeldToThatPortsRate) {
   // A UDP packet to port 123 (a client's query, not an answer) is not limited.
   const auto query = PacketBuilder().ipv4("203.0.113.9", "198.18.0.2").udp(40000, 123).build();
   for (int i = 0; i < 20; ++i) EXPECT_EQ(p.run(query).action, XDP_PASS);
+}
+
+// An established connection over lo in this namespace: the client's end
+// (its port in `port`) and the server's accepted one.
+struct LoConnection {
+  int listener = -1, client = -1, server = -1;
+  uint16_t server_port = 0, client_port = 0;
+  LoConnection() {
+    listener = listen_any(4, server_port);
+    client = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(server_port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(client, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0)
+      throw std::runtime_error("connect failed");
+    server = accept(listener, nullptr, nullptr);
+    sockaddr_in me{};
+    socklen_t len = sizeof me;
+    getsockname(client, reinterpret_cast<sockaddr*>(&me), &len);
+    client_port = ntohs(me.sin_port);
+  }
+  ~LoConnection() {
+    close(client);
+    close(server);
+    close(listener);
+  }
+  // A segment of this connection, client to server.
+  TcpSpec segment(uint8_t flags) const {
+    TcpSpec t;
+    t.src = t.dst = "127.0.0.1";
+    t.sport = client_port;
+    t.dport = server_port;
+    t.flags = flags;
+    t.mss.reset();
+    t.wscale.reset();
+    t.sack = false;
+    return t;
+  }
+};
+
+TEST_F(DdosStage, RstsAndFinsNoConnectionKnowsAreHeldToTheUntrackedRate) {
+  in_fresh_netns([&] {
+    DdosProgram p;
+    auto s = DdosProgram::test_settings(RAMPART_DDOS_SYN_OFF);
+    s.untracked_rate = 100;  // 10 a window on the one CPU
+    p.install(s);
+    p.set_clock(80'000'000'000ull, 1'000'000);
+    TcpSpec rst;
+    rst.flags = kRst | kAck;
+    rst.dport = 9;  // nothing there
+    rst.mss.reset();
+    int passed = 0;
+    for (int i = 0; i < 8; ++i) passed += p.run(tcp_frame(rst)).action == XDP_PASS;
+    TcpSpec fin = rst;
+    fin.flags = 0x01 | kAck;
+    for (int i = 0; i < 8; ++i) passed += p.run(tcp_frame(fin)).action == XDP_PASS;
+    EXPECT_EQ(passed, 10);
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_UNTRACKED), 16u);
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_UNTRACKED_DROPPED), 6u);
+    const auto ev = p.drain_events();
+    ASSERT_EQ(ev.size(), 1u);
+    rampart_ddos_drop_event e{};
+    std::memcpy(&e, &ev[0], sizeof e);
+    EXPECT_EQ(e.protection, static_cast<uint32_t>(RAMPART_DDOS_PROT_UNTRACKED));
+    EXPECT_EQ(e.port, 9);
+    // A connection's own RST and FIN pass, over the rate or not.
+    LoConnection c;
+    EXPECT_EQ(p.run(tcp_frame(c.segment(0x01 | kAck))).action, XDP_PASS);
+    EXPECT_EQ(p.run(tcp_frame(c.segment(kRst))).action, XDP_PASS);
+  });
+}
+
+TEST_F(DdosStage, AcksNoConnectionKnowsAreSampledUntilAWindowGoesOver) {
+  in_fresh_netns([&] {
+    DdosProgram p;
+    auto s = DdosProgram::test_settings(RAMPART_DDOS_SYN_OFF);
+    s.untracked_rate = 100;
+    s.hold_s = 5;
+    p.install(s);
+    const uint64_t t0 = 90'000'000'000ull;
+    p.set_clock(t0, 1'000'000);
+    TcpSpec ack;
+    ack.flags = kAck;
+    ack.dport = 9;
+    ack.mss.reset();
+    // The first ACK is the sample's: it counts 16, over 10: dropped, and
+    // from now on every ACK is looked up.
+    EXPECT_EQ(p.run(tcp_frame(ack)).action, XDP_DROP);
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(p.run(tcp_frame(ack)).action, XDP_DROP);
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_UNTRACKED), 16u + 20u);
+    LoConnection c;
+    EXPECT_EQ(p.run(tcp_frame(c.segment(kAck))).action, XDP_PASS) << "a connection's ACK";
+    // After the hold: one ACK in 16 looked up again.
+    p.set_clock(t0 + 6'000'000'000ull, 1'000'000);
+    int passed = 0;
+    for (int i = 0; i < 16; ++i) passed += p.run(tcp_frame(ack)).action == XDP_PASS;
+    EXPECT_EQ(passed, 15);
+  });
+}
+
+TEST_F(DdosStage, AnAckWithTheKernelsOwnCookieIsNotUntracked) {
+  in_fresh_netns([&] {
+    DdosProgram p;
+    uint16_t port = 0;
+    const int l = listen_any(4, port);
+    p.install(DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS));
+    TcpSpec syn;
+    syn.dport = port;
+    const TcpSeen sa = answer(p, syn);
+    ASSERT_TRUE(sa.ok);
+    // Cookies off (the kernel may be sending its own), untracked on.
+    auto s = DdosProgram::test_settings(RAMPART_DDOS_SYN_OFF);
+    s.untracked_rate = 100;
+    p.install(s);
+    p.set_clock(95'000'000'000ull, 1'000'000);
+    TcpSpec bad = ack_for(syn, sa);
+    bad.ack += 1;
+    for (int i = 0; i < 16; ++i) p.run(tcp_frame(bad));  // puts it over the rate
+    EXPECT_EQ(p.run(tcp_frame(bad)).action, XDP_DROP);
+    const auto r = p.run(tcp_frame(ack_for(syn, sa)));
+    EXPECT_EQ(r.action, XDP_PASS) << "a good cookie is the listener's to take";
+    EXPECT_FALSE(r.has_meta && (r.meta.flags & RAMPART_META_SYNCOOKIE))
+        << "not ours to turn into a connection";
+    close(l);
+  });
+}
+
+TEST_F(DdosStage, WhatTheHostForwardsIsNeitherAnsweredNorCountedUntracked) {
+  NetnsLab lab;
+  NetnsLab::sh("ip netns exec " + lab.ns_b() + " sysctl -qw net.ipv4.conf.all.forwarding=1");
+  lab.in_ns(lab.ns_b(), [&] {
+    DdosProgram p;
+    auto s = DdosProgram::test_settings(RAMPART_DDOS_SYN_ALWAYS);
+    s.untracked_rate = 1;  // the least: every untracked segment over it
+    p.install(s);
+    TcpSpec fin;
+    fin.flags = 0x01 | kAck;
+    fin.mss.reset();
+    fin.dst = "198.18.0.9";  // on B's subnet, not B's: forwarded
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(p.run(tcp_frame(fin)).action, XDP_PASS);
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_UNTRACKED), 0u);
+    TcpSpec syn;
+    syn.dst = "198.18.0.9";
+    EXPECT_EQ(p.run(tcp_frame(syn)).action, XDP_PASS) << "no cookie for a host behind this one";
+    fin.dst = "198.18.0.2";  // B's own: counted, and over the rate
+    p.run(tcp_frame(fin));
+    p.run(tcp_frame(fin));
+    EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_UNTRACKED), 2u);
+    EXPECT_GE(p.stat(RAMPART_DDOS_STAT_UNTRACKED_DROPPED), 1u);
+    return 0;
+  });
 }
 
 }  // namespace

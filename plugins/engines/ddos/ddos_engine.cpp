@@ -36,11 +36,11 @@ using rampart::sdk::Host;
 // The stages' counters by name, in their enums' order (a name missing is
 // a compile error).
 constexpr std::array<const char*, RAMPART_DDOS_STAT_MAX> kXdpStats = {
-    "syn",         "syn_passed",     "cookies_sent",      "cookie_failed",
-    "ack_checked", "ack_valid",      "ack_dropped",       "ack_known",
-    "tripped",     "mode_entered",   "events_dropped",    "meta_failed",
-    "malformed",   "icmp_echo",      "icmp_rate_dropped", "icmp_size_dropped",
-    "udp_amp",     "udp_amp_dropped"};
+    "syn",         "syn_passed",      "cookies_sent",      "cookie_failed",
+    "ack_checked", "ack_valid",       "ack_dropped",       "ack_known",
+    "tripped",     "mode_entered",    "events_dropped",    "meta_failed",
+    "malformed",   "icmp_echo",       "icmp_rate_dropped", "icmp_size_dropped",
+    "udp_amp",     "udp_amp_dropped", "untracked",         "untracked_dropped"};
 constexpr std::array<const char*, RAMPART_DDOS_TC_STAT_MAX> kTcStats = {
     "assigned", "no_listener", "assign_failed", "default_mss", "malformed"};
 static_assert(kXdpStats.back() != nullptr && kTcStats.back() != nullptr, "a counter has no name");
@@ -64,13 +64,15 @@ struct Protection {
   const char* technique;
   const char* technique_name;
 };
-constexpr std::array<Protection, 3> kProtections = {{
+constexpr std::array<Protection, 4> kProtections = {{
     {"syn", RAMPART_DDOS_STAT_SYN, RAMPART_DDOS_STAT_COOKIES_SENT, RAMPART_DDOS_STAT_MAX,
      "T1499.001", "OS Exhaustion Flood"},
     {"icmp", RAMPART_DDOS_STAT_ICMP_ECHO, RAMPART_DDOS_STAT_ICMP_RATE_DROPPED,
      RAMPART_DDOS_STAT_ICMP_SIZE_DROPPED, "T1498.001", "Direct Network Flood"},
     {"udp_amplification", RAMPART_DDOS_STAT_UDP_AMP, RAMPART_DDOS_STAT_UDP_AMP_DROPPED,
      RAMPART_DDOS_STAT_MAX, "T1498.002", "Reflection Amplification"},
+    {"untracked", RAMPART_DDOS_STAT_UNTRACKED, RAMPART_DDOS_STAT_UNTRACKED_DROPPED,
+     RAMPART_DDOS_STAT_MAX, "T1498.001", "Direct Network Flood"},
 }};
 
 uint32_t bounded(const Config& cfg, const std::string& key, uint32_t fallback, uint32_t lo,
@@ -82,8 +84,9 @@ uint32_t bounded(const Config& cfg, const std::string& key, uint32_t fallback, u
 }
 
 Settings parse(const Config& cfg) {
-  cfg.allow_only("", {"syn_cookies", "syn_rate", "syn_hold_s", "max_destinations", "alert",
-                      "icmp_rate", "icmp_max_payload", "udp_amplification", "attack_hold_s"});
+  cfg.allow_only("",
+                 {"syn_cookies", "syn_rate", "syn_hold_s", "max_destinations", "alert", "icmp_rate",
+                  "icmp_max_payload", "udp_amplification", "attack_hold_s", "untracked_rate"});
   Settings s;
   StageSettings& st = s.stage;
   if (cfg.has("syn_cookies")) {
@@ -100,6 +103,8 @@ Settings parse(const Config& cfg) {
   st.icmp_rate = bounded(cfg, "icmp_rate", 10000, 0, rampart::ddos::kMaxSynRate,
                          " echoes a second (0: no limit)");
   st.icmp_max_payload = bounded(cfg, "icmp_max_payload", 0, 0, 65507, " bytes (0: no limit)");
+  st.untracked_rate = bounded(cfg, "untracked_rate", 1000, 0, rampart::ddos::kMaxSynRate,
+                              " segments a second (0: no limit)");
   s.attack_hold_s =
       bounded(cfg, "attack_hold_s", s.attack_hold_s, 1, rampart::ddos::kMaxHoldSeconds, " seconds");
   // UDP from reflectors' source ports: a rate for each listed port.

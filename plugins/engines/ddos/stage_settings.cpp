@@ -67,9 +67,9 @@ std::string cookies_unavailable(const TcpSysctls& s) {
 
 std::vector<rampart_ddos_udp_port> udp_port_table(const StageSettings& s) {
   std::vector<rampart_ddos_udp_port> t(65536, rampart_ddos_udp_port{0, 0});
-  uint32_t slot = 1;
+  uint32_t slot = RAMPART_DDOS_WINDOW_UDP;
   for (const auto& [port, rate] : s.udp_ports) {
-    if (slot > RAMPART_DDOS_MAX_UDP_PORTS) break;
+    if (slot >= RAMPART_DDOS_WINDOWS) break;
     if (rate == 0) continue;
     t[port] = {per_cpu_window_threshold(rate, s.ncpus), slot++};
   }
@@ -102,6 +102,8 @@ sdk::ProgramImage xdp_image(const StageSettings& s) {
   p.set<uint32_t>(RAMPART_NAME(RAMPART_DDOS_SET_ICMP_THRESHOLD),
                   s.icmp_rate ? per_cpu_window_threshold(s.icmp_rate, s.ncpus) : 0);
   p.set<uint32_t>(RAMPART_NAME(RAMPART_DDOS_SET_ICMP_MAX_PAYLOAD), s.icmp_max_payload);
+  p.set<uint32_t>(RAMPART_NAME(RAMPART_DDOS_SET_UNTRACKED_THRESHOLD),
+                  s.untracked_rate ? per_cpu_window_threshold(s.untracked_rate, s.ncpus) : 0);
   sdk::MapImage ports;
   ports.name = RAMPART_NAME(RAMPART_DDOS_MAP_UDP_PORTS);
   ports.set_dense(udp_port_table(s));

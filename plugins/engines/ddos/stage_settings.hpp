@@ -46,6 +46,7 @@ struct StageSettings {
   uint32_t icmp_rate = 0;         // echoes a second to this host before drops (0: no limit)
   uint32_t icmp_max_payload = 0;  // bytes of an echo's payload (0: no limit)
   std::map<uint16_t, uint32_t> udp_ports;  // source port -> packets a second (at most 64)
+  uint32_t untracked_rate = 0;  // TCP segments a second no connection knows (0: no limit)
 };
 
 std::optional<rampart_ddos_syn_mode> parse_mode(std::string_view s);
@@ -68,7 +69,7 @@ uint32_t allowed_options(const TcpSysctls& s);
 std::string cookies_unavailable(const TcpSysctls& s);
 
 // The UDP source port table (65,536 entries): each limited port's window
-// threshold and its window slot, 1.. in port order.
+// threshold and its window slot, RAMPART_DDOS_WINDOW_UDP.. in port order.
 std::vector<rampart_ddos_udp_port> udp_port_table(const StageSettings& s);
 
 sdk::ProgramImage xdp_image(const StageSettings& s);

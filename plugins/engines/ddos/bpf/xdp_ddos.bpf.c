@@ -41,12 +41,15 @@ char LICENSE[] SEC("license") = "GPL";
 /* ---- set by user space before load ---- */
 const volatile __u32 RAMPART_DDOS_SET_SYN_MODE = RAMPART_DDOS_SYN_AUTO;
 const volatile __u32 RAMPART_DDOS_SET_SYN_THRESHOLD = 100; /* SYNs per CPU and window */
+/* Cookie mode, and untracked mode, last this long past a window over. */
 const volatile __u64 RAMPART_DDOS_SET_SYN_HOLD_NS = 10000000000ull;
 const volatile __u32 RAMPART_DDOS_SET_SYN_OPTIONS = RAMPART_DDOS_OPT_ALL;
 const volatile __u32 RAMPART_DDOS_SET_EVENT_SOURCE = 0;
-const volatile __u32 RAMPART_DDOS_SET_ICMP_THRESHOLD = 0; /* echoes per CPU and window; 0: off */
-const volatile __u32 RAMPART_DDOS_SET_ICMP_MAX_PAYLOAD =
-    0; /* bytes after the echo header; 0: off */
+/* Per CPU and window; 0: no limit. */
+const volatile __u32 RAMPART_DDOS_SET_ICMP_THRESHOLD = 0;
+const volatile __u32 RAMPART_DDOS_SET_UNTRACKED_THRESHOLD = 0;
+/* Bytes after the echo header; 0: no limit. */
+const volatile __u32 RAMPART_DDOS_SET_ICMP_MAX_PAYLOAD = 0;
 
 /* ---- persistent: shared by every instance, kept across restarts ---- */
 struct {
@@ -91,6 +94,23 @@ struct {
   __type(key, __u32);
   __type(value, struct rampart_ddos_window);
 } RAMPART_DDOS_MAP_WINDOWS SEC(".maps");
+
+/* While untracked mode lasts (coarse clock, ns): every TCP segment that is
+ * not a SYN is looked up, not one ACK in RAMPART_DDOS_ACK_SAMPLE. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} RAMPART_DDOS_MAP_UNTRACKED_UNTIL SEC(".maps");
+
+/* ACKs seen outside untracked mode, per CPU: the sample's clock. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} RAMPART_DDOS_MAP_SAMPLE SEC(".maps");
 
 /* ---- per instance ---- */
 struct {
@@ -451,46 +471,8 @@ static __always_inline int answer_syn(struct xdp_md* ctx, const struct rampart_p
   return XDP_TX;
 }
 
-static __always_inline int on_syn(struct xdp_md* ctx, const struct rampart_packet_info* pi) {
-  count(RAMPART_DDOS_STAT_SYN);
-  if (RAMPART_DDOS_SET_SYN_MODE == RAMPART_DDOS_SYN_OFF) return rampart_xdp_next(ctx);
-  struct rampart_ddos_dst d;
-  const __u64 now = rampart_now_coarse_ns();
-
-  dst_of(pi, &d);
-  if (RAMPART_DDOS_SET_SYN_MODE == RAMPART_DDOS_SYN_AUTO) count_syn(ctx, &d, now);
-  if (!in_cookie_mode(&d, now, 0)) {
-    count(RAMPART_DDOS_STAT_SYN_PASSED);
-    return rampart_xdp_next(ctx);
-  }
-  const int r = answer_syn(ctx, pi, now);
-
-  if (r == XDP_TX) {
-    count(RAMPART_DDOS_STAT_COOKIES_SENT);
-    return XDP_TX;
-  }
-  count(RAMPART_DDOS_STAT_COOKIE_FAILED);
-  return rampart_xdp_next(ctx);
-}
-
-/* An ACK that might answer one of our cookies. */
-static __always_inline int on_ack(struct xdp_md* ctx, const struct rampart_packet_info* pi) {
-  if (RAMPART_DDOS_SET_SYN_MODE == RAMPART_DDOS_SYN_OFF) return rampart_xdp_next(ctx);
-  const __u64 now = rampart_now_coarse_ns();
-
-  if (RAMPART_DDOS_SET_SYN_MODE != RAMPART_DDOS_SYN_ALWAYS) {
-    const __u32 zero = 0;
-    const __u64* any = bpf_map_lookup_elem(&RAMPART_DDOS_MAP_COOKIE_ANY, &zero);
-
-    if (!any || now > *any + RAMPART_DDOS_COOKIE_VALID_NS) return rampart_xdp_next(ctx);
-  }
-  struct rampart_ddos_dst d;
-
-  dst_of(pi, &d);
-  if (!in_cookie_mode(&d, now, RAMPART_DDOS_COOKIE_VALID_NS)) return rampart_xdp_next(ctx);
-
-  /* A socket the kernel has (established, time-wait, a request of its
-   * own) takes it; only a listener alone means a cookie to check. */
+/* The state of the socket the kernel has for this segment (-1: none). */
+static __always_inline int sk_state_of(struct xdp_md* ctx, const struct rampart_packet_info* pi) {
   struct bpf_sock_tuple t = {};
   __u32 tsize;
 
@@ -509,16 +491,114 @@ static __always_inline int on_ack(struct xdp_md* ctx, const struct rampart_packe
   }
   struct bpf_sock* sk = bpf_skc_lookup_tcp(ctx, &t, tsize, DDOS_F_CURRENT_NETNS, 0);
 
-  if (!sk) return rampart_xdp_next(ctx); /* nothing listens: the kernel answers */
-  const __u32 state = sk->state;
+  if (!sk) return -1;
+  const int state = (int)sk->state;
 
   bpf_sk_release(sk);
-  if (state != DDOS_TCP_LISTEN) {
-    count(RAMPART_DDOS_STAT_ACK_KNOWN);
+  return state;
+}
+
+/* Whether the packet is for this host: not forwarded (a local address, or
+ * no forwarding on the interface it came in on). A host that forwards
+ * (containers behind a bridge, a router) has no socket for what it
+ * forwards: that is neither answered with cookies nor counted untracked. */
+static __always_inline int for_this_host(struct xdp_md* ctx, const struct rampart_packet_info* pi) {
+  struct bpf_fib_lookup f = {};
+
+  f.ifindex = ctx->ingress_ifindex;
+  f.l4_protocol = pi->protocol;
+  f.sport = bpf_htons(pi->src_port);
+  f.dport = bpf_htons(pi->dst_port);
+  if (pi->family == RAMPART_FAMILY_V4) {
+    f.family = 2; /* AF_INET */
+    f.ipv4_src = pi->src4;
+    f.ipv4_dst = pi->dst4;
+  } else {
+    f.family = 10; /* AF_INET6 */
+    __builtin_memcpy(f.ipv6_src, pi->src6, 16);
+    __builtin_memcpy(f.ipv6_dst, pi->dst6, 16);
+  }
+  const long r = bpf_fib_lookup(ctx, &f, sizeof(f), BPF_FIB_LOOKUP_SKIP_NEIGH);
+
+  return r == BPF_FIB_LKUP_RET_NOT_FWDED || r == BPF_FIB_LKUP_RET_FWD_DISABLED;
+}
+
+static __always_inline int on_syn(struct xdp_md* ctx, const struct rampart_packet_info* pi) {
+  count(RAMPART_DDOS_STAT_SYN);
+  if (RAMPART_DDOS_SET_SYN_MODE == RAMPART_DDOS_SYN_OFF) return rampart_xdp_next(ctx);
+  struct rampart_ddos_dst d;
+  const __u64 now = rampart_now_coarse_ns();
+
+  dst_of(pi, &d);
+  if (RAMPART_DDOS_SET_SYN_MODE == RAMPART_DDOS_SYN_AUTO) count_syn(ctx, &d, now);
+  /* Only a local listener's SYNs are answered: its ACKs become
+   * connections here (a SYN forwarded elsewhere, or one for a socket in
+   * TIME_WAIT, is the kernel's). */
+  if (!in_cookie_mode(&d, now, 0) || sk_state_of(ctx, pi) != DDOS_TCP_LISTEN) {
+    count(RAMPART_DDOS_STAT_SYN_PASSED);
     return rampart_xdp_next(ctx);
   }
-  count(RAMPART_DDOS_STAT_ACK_CHECKED);
+  const int r = answer_syn(ctx, pi, now);
 
+  if (r == XDP_TX) {
+    count(RAMPART_DDOS_STAT_COOKIES_SENT);
+    return XDP_TX;
+  }
+  count(RAMPART_DDOS_STAT_COOKIE_FAILED);
+  return rampart_xdp_next(ctx);
+}
+
+/* Counts a packet (as `weight` of them) in a rate window of this CPU; 1
+ * when the window is over `threshold` (the packet is to be dropped),
+ * reporting the first such drop of the window. */
+static __always_inline int over_rate(struct xdp_md* ctx, const struct rampart_packet_info* pi,
+                                     __u32 slot, __u32 threshold, __u32 protection, __u32 weight) {
+  struct rampart_ddos_window* w = bpf_map_lookup_elem(&RAMPART_DDOS_MAP_WINDOWS, &slot);
+
+  if (!w) return 0;
+  const __u64 now = rampart_now_coarse_ns();
+
+  if (now - w->window_ns >= RAMPART_DDOS_WINDOW_NS) {
+    w->window_ns = now;
+    w->count = 0;
+    w->tripped = 0;
+  }
+  w->count += weight;
+  if (w->count <= threshold) return 0;
+  if (!w->tripped) {
+    w->tripped = 1;
+    struct rampart_ddos_drop_event* e =
+        !ring_has_room()
+            ? 0
+            : rampart_event_reserve(&RAMPART_DDOS_MAP_EVENTS, sizeof(*e), RAMPART_EV_DDOS_DROPPING,
+                                    RAMPART_DDOS_SET_EVENT_SOURCE);
+
+    if (e) {
+      e->protection = protection;
+      e->ifindex = ctx->ingress_ifindex;
+      e->count = w->count;
+      e->threshold = threshold;
+      e->port = protection == RAMPART_DDOS_PROT_UDP_AMP     ? pi->src_port
+                : protection == RAMPART_DDOS_PROT_UNTRACKED ? pi->dst_port
+                                                            : 0;
+      e->family = pi->family;
+      e->pad = 0;
+      e->reserved = 0;
+      __builtin_memset(e->src_addr, 0, 16);
+      if (pi->family == RAMPART_FAMILY_V4)
+        __builtin_memcpy(e->src_addr, &pi->src4, 4);
+      else
+        __builtin_memcpy(e->src_addr, pi->src6, 16);
+      bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP); /* at most one a window */
+    } else {
+      count(RAMPART_DDOS_STAT_EVENTS_DROPPED); /* no room, or none reserved: once a window */
+    }
+  }
+  return 1;
+}
+
+/* Whether the ACK carries a SYN cookie the kernel made (ours, or its own). */
+static __always_inline int cookie_checks(struct xdp_md* ctx, const struct rampart_packet_info* pi) {
   const __u32 l3 = pi->l3_off & 0x1f;
   void* data = (void*)(long)ctx->data;
   void* data_end = (void*)(long)ctx->data_end;
@@ -537,68 +617,95 @@ static __always_inline int on_ack(struct xdp_md* ctx, const struct rampart_packe
     if ((void*)(ip4 + 1) <= data_end && (void*)(th + 1) <= data_end)
       ok = bpf_tcp_raw_check_syncookie_ipv4(ip4, th);
   }
-  if (ok != 0) {
-    count(RAMPART_DDOS_STAT_ACK_DROPPED);
-    return XDP_DROP;
-  }
-  count(RAMPART_DDOS_STAT_ACK_VALID);
-  int created;
-  struct rampart_xdp_meta* m = rampart_xdp_meta_get(ctx, &created);
-
-  if (m) {
-    if (created) m->flags = RAMPART_META_NO_FIREWALL;
-    m->flags |= RAMPART_META_SYNCOOKIE;
-  } else {
-    count(RAMPART_DDOS_STAT_META_FAILED);
-  }
-  return rampart_xdp_next(ctx);
+  return ok == 0;
 }
 
-/* Counts a packet in a rate window of this CPU; 1 when the window is
- * over `threshold` (the packet is to be dropped), reporting the first such
- * drop of the window. */
-static __always_inline int over_rate(struct xdp_md* ctx, const struct rampart_packet_info* pi,
-                                     __u32 slot, __u32 threshold, __u32 protection) {
-  struct rampart_ddos_window* w = bpf_map_lookup_elem(&RAMPART_DDOS_MAP_WINDOWS, &slot);
+/* Whether a destination's ACKs are checked for our cookies: it is, or was
+ * within a cookie's life, in cookie mode. */
+static __always_inline int cookie_window(const struct rampart_packet_info* pi, __u64 now) {
+  if (RAMPART_DDOS_SET_SYN_MODE == RAMPART_DDOS_SYN_OFF) return 0;
+  if (RAMPART_DDOS_SET_SYN_MODE != RAMPART_DDOS_SYN_ALWAYS) {
+    const __u32 zero = 0;
+    const __u64* any = bpf_map_lookup_elem(&RAMPART_DDOS_MAP_COOKIE_ANY, &zero);
 
-  if (!w) return 0;
-  const __u64 now = rampart_now_coarse_ns();
-
-  if (now - w->window_ns >= RAMPART_DDOS_WINDOW_NS) {
-    w->window_ns = now;
-    w->count = 0;
-    w->tripped = 0;
+    if (!any || now > *any + RAMPART_DDOS_COOKIE_VALID_NS) return 0;
   }
-  w->count += 1;
-  if (w->count <= threshold) return 0;
-  if (!w->tripped) {
-    w->tripped = 1;
-    struct rampart_ddos_drop_event* e =
-        !ring_has_room()
-            ? 0
-            : rampart_event_reserve(&RAMPART_DDOS_MAP_EVENTS, sizeof(*e), RAMPART_EV_DDOS_DROPPING,
-                                    RAMPART_DDOS_SET_EVENT_SOURCE);
+  struct rampart_ddos_dst d;
 
-    if (e) {
-      e->protection = protection;
-      e->ifindex = ctx->ingress_ifindex;
-      e->count = w->count;
-      e->threshold = threshold;
-      e->port = protection == RAMPART_DDOS_PROT_UDP_AMP ? pi->src_port : 0;
-      e->family = pi->family;
-      e->pad = 0;
-      e->reserved = 0;
-      __builtin_memset(e->src_addr, 0, 16);
-      if (pi->family == RAMPART_FAMILY_V4)
-        __builtin_memcpy(e->src_addr, &pi->src4, 4);
-      else
-        __builtin_memcpy(e->src_addr, pi->src6, 16);
-      bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP); /* at most one a window */
-    } else {
-      count(RAMPART_DDOS_STAT_EVENTS_DROPPED); /* no room, or none reserved: once a window */
+  dst_of(pi, &d);
+  return in_cookie_mode(&d, now, RAMPART_DDOS_COOKIE_VALID_NS);
+}
+
+/* A TCP segment that is not a SYN:
+ * - an ACK to a destination in its cookie window that only a listener
+ *   knows: its cookie checked (good: passed marked for tc_ddos; bad: dropped);
+ * - with the untracked protection on, a segment no connection knows (RST,
+ *   FIN, or an ACK without a cookie) counts against the untracked rate, and
+ *   over it is dropped. RSTs and FINs are always looked up; ACKs one in
+ *   RAMPART_DDOS_ACK_SAMPLE (each counting that many) until a window goes
+ *   over the rate, then all of them while untracked mode lasts. */
+static __always_inline int on_segment(struct xdp_md* ctx, const struct rampart_packet_info* pi) {
+  const __u8 f = pi->tcp_flags;
+  const int ack_only = (f & (TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_ACK;
+  const int untracked_on = RAMPART_DDOS_SET_UNTRACKED_THRESHOLD != 0;
+
+  if (RAMPART_DDOS_SET_SYN_MODE == RAMPART_DDOS_SYN_OFF && !untracked_on)
+    return rampart_xdp_next(ctx);
+  const __u64 now = rampart_now_coarse_ns();
+  const int cookies = ack_only && cookie_window(pi, now);
+
+  if (!cookies && !untracked_on) return rampart_xdp_next(ctx);
+  __u32 weight = 1;
+  const __u32 zero = 0;
+  __u64* until = bpf_map_lookup_elem(&RAMPART_DDOS_MAP_UNTRACKED_UNTIL, &zero);
+
+  if (!cookies && !(f & (TCP_FLAG_RST | TCP_FLAG_FIN)) && !(until && now <= *until)) {
+    __u64* n = bpf_map_lookup_elem(&RAMPART_DDOS_MAP_SAMPLE, &zero);
+
+    if (!n || (*n)++ % RAMPART_DDOS_ACK_SAMPLE) return rampart_xdp_next(ctx);
+    weight = RAMPART_DDOS_ACK_SAMPLE;
+  }
+  const int state = sk_state_of(ctx, pi);
+
+  if (state >= 0 && state != DDOS_TCP_LISTEN) {
+    if (cookies) count(RAMPART_DDOS_STAT_ACK_KNOWN);
+    return rampart_xdp_next(ctx);
+  }
+  if (state == DDOS_TCP_LISTEN && ack_only) {
+    if (cookies) count(RAMPART_DDOS_STAT_ACK_CHECKED);
+    if (cookie_checks(ctx, pi)) {
+      if (!cookies) return rampart_xdp_next(ctx); /* the kernel's own cookie: its to take */
+      count(RAMPART_DDOS_STAT_ACK_VALID);
+      int created;
+      struct rampart_xdp_meta* m = rampart_xdp_meta_get(ctx, &created);
+
+      if (m) {
+        if (created) m->flags = RAMPART_META_NO_FIREWALL;
+        m->flags |= RAMPART_META_SYNCOOKIE;
+      } else {
+        count(RAMPART_DDOS_STAT_META_FAILED);
+      }
+      return rampart_xdp_next(ctx);
+    }
+    if (cookies) {
+      count(RAMPART_DDOS_STAT_ACK_DROPPED);
+      return XDP_DROP;
     }
   }
-  return 1;
+  /* No connection knows it (nothing at all listens, or a listener that
+   * has no cookie to take). */
+  if (!untracked_on) return rampart_xdp_next(ctx);                        /* the kernel answers */
+  if (state < 0 && !for_this_host(ctx, pi)) return rampart_xdp_next(ctx); /* forwarded */
+  const __u32 stat = RAMPART_DDOS_STAT_UNTRACKED;
+  __u64* seen = bpf_map_lookup_elem(&RAMPART_DDOS_MAP_STATS, &stat);
+
+  if (seen) *seen += weight;
+  if (!over_rate(ctx, pi, RAMPART_DDOS_WINDOW_UNTRACKED, RAMPART_DDOS_SET_UNTRACKED_THRESHOLD,
+                 RAMPART_DDOS_PROT_UNTRACKED, weight))
+    return rampart_xdp_next(ctx);
+  if (until) *until = now + RAMPART_DDOS_SET_SYN_HOLD_NS;
+  count(RAMPART_DDOS_STAT_UNTRACKED_DROPPED);
+  return XDP_DROP;
 }
 
 /* ICMP echoes: over the largest payload, or over the rate, dropped. */
@@ -636,7 +743,7 @@ static __always_inline int on_icmp(struct xdp_md* ctx, const struct rampart_pack
   }
   if (RAMPART_DDOS_SET_ICMP_THRESHOLD &&
       over_rate(ctx, pi, RAMPART_DDOS_WINDOW_ICMP, RAMPART_DDOS_SET_ICMP_THRESHOLD,
-                RAMPART_DDOS_PROT_ICMP)) {
+                RAMPART_DDOS_PROT_ICMP, 1)) {
     count(RAMPART_DDOS_STAT_ICMP_RATE_DROPPED);
     return XDP_DROP;
   }
@@ -652,7 +759,7 @@ static __always_inline int on_udp(struct xdp_md* ctx, const struct rampart_packe
   if (!lim || !lim->threshold) return rampart_xdp_next(ctx);
   count(RAMPART_DDOS_STAT_UDP_AMP);
   if (over_rate(ctx, pi, lim->slot % RAMPART_DDOS_WINDOWS, lim->threshold,
-                RAMPART_DDOS_PROT_UDP_AMP)) {
+                RAMPART_DDOS_PROT_UDP_AMP, 1)) {
     count(RAMPART_DDOS_STAT_UDP_AMP_DROPPED);
     return XDP_DROP;
   }
@@ -675,6 +782,6 @@ int RAMPART_DDOS_XDP_PROGRAM(struct xdp_md* ctx) {
   const __u8 f = pi.tcp_flags;
 
   if ((f & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_SYN) return on_syn(ctx, &pi);
-  if ((f & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_ACK) return on_ack(ctx, &pi);
+  if (!(f & TCP_FLAG_SYN)) return on_segment(ctx, &pi);
   return rampart_xdp_next(ctx);
 }

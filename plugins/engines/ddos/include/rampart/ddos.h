@@ -88,6 +88,8 @@ enum rampart_ddos_stat {
   RAMPART_DDOS_STAT_ICMP_SIZE_DROPPED, /* ... dropped over the largest payload */
   RAMPART_DDOS_STAT_UDP_AMP,           /* UDP from a limited source port */
   RAMPART_DDOS_STAT_UDP_AMP_DROPPED,   /* ... dropped over its port's rate */
+  RAMPART_DDOS_STAT_UNTRACKED,         /* TCP segments no connection knows (ACKs: from a sample) */
+  RAMPART_DDOS_STAT_UNTRACKED_DROPPED, /* ... dropped over the rate */
   RAMPART_DDOS_STAT_MAX
 };
 
@@ -101,28 +103,35 @@ enum rampart_ddos_tc_stat {
   RAMPART_DDOS_TC_STAT_MAX
 };
 
-/* Rate windows other than the SYN counts' (ddos_windows, per CPU): slot 0
- * the ICMP echoes, slots 1.. the limited UDP source ports. */
+/* Rate windows other than the SYN counts' (ddos_windows, per CPU): the
+ * ICMP echoes, the untracked TCP segments, then the limited UDP source
+ * ports. */
 struct rampart_ddos_window {
   __u64 window_ns;
   __u32 count;
   __u32 tripped; /* a drop in this window was reported */
 };
 #define RAMPART_DDOS_WINDOW_ICMP 0
+#define RAMPART_DDOS_WINDOW_UNTRACKED 1
+#define RAMPART_DDOS_WINDOW_UDP 2 /* the first UDP port's */
 #define RAMPART_DDOS_MAX_UDP_PORTS 64
-#define RAMPART_DDOS_WINDOWS (1 + RAMPART_DDOS_MAX_UDP_PORTS)
+#define RAMPART_DDOS_WINDOWS (RAMPART_DDOS_WINDOW_UDP + RAMPART_DDOS_MAX_UDP_PORTS)
+/* Of ACKs (no SYN, RST or FIN) outside untracked mode, one in this many is
+ * looked up; each found without a connection counts this many. */
+#define RAMPART_DDOS_ACK_SAMPLE 16
 
 /* ddos_udp_ports[source port]: the port's limit (per CPU and window, as
  * the SYN threshold; 0: not limited) and its window slot. */
 struct rampart_ddos_udp_port {
   __u32 threshold;
-  __u32 slot; /* 1..RAMPART_DDOS_MAX_UDP_PORTS */
+  __u32 slot; /* RAMPART_DDOS_WINDOW_UDP.. */
 };
 
 enum rampart_ddos_protection {
   RAMPART_DDOS_PROT_SYN = 0,
   RAMPART_DDOS_PROT_ICMP = 1,
   RAMPART_DDOS_PROT_UDP_AMP = 2,
+  RAMPART_DDOS_PROT_UNTRACKED = 3, /* RST, FIN and ACK floods without a connection */
 };
 
 enum rampart_ddos_event_type {
@@ -138,7 +147,7 @@ struct rampart_ddos_drop_event {
   __u32 ifindex;
   __u32 count;     /* packets in the window on this CPU */
   __u32 threshold; /* per CPU and window */
-  __u16 port;      /* the UDP source port (host order); 0 for ICMP */
+  __u16 port;      /* UDP: the source port; TCP: the destination port (host order); ICMP: 0 */
   __u8 family;     /* of the packet */
   __u8 pad;
   __u8 src_addr[16];
@@ -166,6 +175,8 @@ struct rampart_ddos_syn_event {
 #define RAMPART_DDOS_MAP_EVENTS ddos_events
 #define RAMPART_DDOS_MAP_WINDOWS ddos_windows
 #define RAMPART_DDOS_MAP_UDP_PORTS ddos_udp_ports
+#define RAMPART_DDOS_MAP_UNTRACKED_UNTIL ddos_untracked_until
+#define RAMPART_DDOS_MAP_SAMPLE ddos_sample
 #define RAMPART_DDOS_SET_SYN_MODE ddos_syn_mode
 #define RAMPART_DDOS_SET_SYN_THRESHOLD ddos_syn_threshold
 #define RAMPART_DDOS_SET_SYN_HOLD_NS ddos_syn_hold_ns
@@ -173,6 +184,7 @@ struct rampart_ddos_syn_event {
 #define RAMPART_DDOS_SET_EVENT_SOURCE ddos_event_source
 #define RAMPART_DDOS_SET_ICMP_THRESHOLD ddos_icmp_threshold
 #define RAMPART_DDOS_SET_ICMP_MAX_PAYLOAD ddos_icmp_max_payload
+#define RAMPART_DDOS_SET_UNTRACKED_THRESHOLD ddos_untracked_threshold
 
 #ifdef __cplusplus
 #define RAMPART_DDOS_ASSERT(c, m) static_assert(c, m)
