@@ -162,6 +162,15 @@ class DdosLab : public AgentLab {
     NetnsLab::sh("ip -n " + lab_->ns_a() + " link set dev " + lab_->if_a() + " xdpdrv obj " +
                  RAMPART_BPF_DIR "/xdp_parse_pass.bpf.o sec xdp");
   }
+  // A sanitized rampartd's report fails the test, whatever else passed.
+  void TearDown() override {
+    if (daemon_) {
+      const std::string out = daemon_->output();
+      EXPECT_EQ(out.find("Sanitizer"), std::string::npos) << out;
+      EXPECT_EQ(out.find("runtime error:"), std::string::npos) << out;
+    }
+    AgentLab::TearDown();
+  }
   void syncookies(int v) {
     NetnsLab::sh("ip netns exec " + lab_->ns_b() +
                  " sysctl -qw net.ipv4.tcp_syncookies=" + std::to_string(v));
