@@ -12,6 +12,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -155,5 +156,11 @@ class Rampartd {
   std::unique_ptr<rampart::test::DaemonProcess> d_;
   uint16_t port_ = 0;
 };
+
+// The median of the runs of one configuration.
+inline double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
 
 }  // namespace rampart::bench

@@ -38,16 +38,7 @@
 #include "log/logger.hpp"
 #include "tcp_frames.hpp"
 
-namespace {
-
 using namespace rampart::bench;
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   rampart::log::Logger::global().configure(rampart::log::Level::warn, rampart::log::Format::text);

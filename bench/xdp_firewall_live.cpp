@@ -141,11 +141,6 @@ const std::string kDenyEvents = "rampart_firewall_events_total{action=\"deny\"";
 const std::string kUnclaimed =
     "rampart_kernel_packets_total{action=\"unclaimed_dropped\",program=\"xdp_root\"";
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -7,15 +7,10 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "bpf/datapath.hpp"
 #include "bpf/program_instance.hpp"
 
 namespace rampart::test {
-
-namespace {
-struct TestClock {  // rampart/bpf/clock.h's rampart_test_clock_value
-  uint64_t now_ns, step_ns;
-};
-}  // namespace
 
 std::string ddos_object_path() { return std::string(RAMPART_PLUGIN_DIR) + "/xdp_ddos.bpf.o"; }
 
@@ -38,24 +33,11 @@ ddos::StageSettings DdosProgram::test_settings(rampart_ddos_syn_mode mode) {
 }
 
 void DdosProgram::install(ddos::StageSettings s) {
-  const auto image = ddos::xdp_image(s);
-  const auto abi = image.to_abi();
-  bpf::InstanceSpec spec = bpf::spec_from_image(abi->image);
-  spec.object_path = ddos_object_path();
-  spec.shared_maps["rampart_stage"] = pos_fd_;
-  for (const char* m : {"rampart_xdp_chain", "rampart_chains"}) spec.shared_maps[m] = fw_.map_fd(m);
-  if (!instances_.empty()) {
-    for (const char* m : ddos::kXdpPersistentMaps)
-      spec.persistent[m] = instances_.front()->map_fd(m);
-  }
-  auto next = bpf::ProgramInstance::load(spec);
-  TestClock c{};
-  const uint32_t zero = 0;
-  if (!instances_.empty())
-    bpf_map_lookup_elem(instances_.back()->map_fd("rampart_test_clock"), &zero, &c);
-  bpf_map_update_elem(next->map_fd("rampart_test_clock"), &zero, &c, BPF_ANY);
-  fw_.install_stage(kSlot, next->program_fd(), pos_fd_);
-  instances_.push_back(std::move(next));
+  instances_.push_back(
+      fw_.load_stage(ddos::xdp_image(s), ddos_object_path(), pos_fd_, kSlot,
+                     {std::begin(ddos::kXdpPersistentMaps), std::end(ddos::kXdpPersistentMaps)},
+                     instances_.empty() ? nullptr : instances_.front().get(),
+                     instances_.empty() ? nullptr : instances_.back().get()));
   if (!ring_) {
     ring_ = ring_buffer__new(
         map_fd(RAMPART_NAME(RAMPART_DDOS_MAP_EVENTS)),
@@ -71,10 +53,7 @@ void DdosProgram::install(ddos::StageSettings s) {
 }
 
 void DdosProgram::set_clock(uint64_t now_ns, uint64_t step_ns) {
-  const TestClock c{now_ns, step_ns};
-  const uint32_t zero = 0;
-  if (bpf_map_update_elem(map_fd("rampart_test_clock"), &zero, &c, BPF_ANY) != 0)
-    throw std::runtime_error("cannot set the test clock");
+  set_test_clock(map_fd("rampart_test_clock"), {now_ns, step_ns});
 }
 
 XdpRunResult DdosProgram::run(const std::vector<uint8_t>& frame, uint32_t repeat) {
@@ -94,12 +73,7 @@ int DdosProgram::stage_fd() const {
 }
 
 uint64_t DdosProgram::stat(uint32_t which) const {
-  std::vector<uint64_t> v(libbpf_num_possible_cpus());
-  if (bpf_map_lookup_elem(map_fd(RAMPART_NAME(RAMPART_DDOS_MAP_STATS)), &which, v.data()) != 0)
-    throw std::runtime_error("no such counter");
-  uint64_t sum = 0;
-  for (auto x : v) sum += x;
-  return sum;
+  return bpf::Datapath::percpu_sum(map_fd(RAMPART_NAME(RAMPART_DDOS_MAP_STATS)), which);
 }
 
 std::vector<rampart_ddos_syn_event> DdosProgram::drain_events() {

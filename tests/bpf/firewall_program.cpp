@@ -11,18 +11,8 @@
 #include <stdexcept>
 
 namespace rampart::test {
-namespace {
 
-uint64_t percpu_sum(int fd, uint32_t key) {
-  const int ncpu = libbpf_num_possible_cpus();
-  std::vector<uint64_t> v(ncpu);
-  if (bpf_map_lookup_elem(fd, &key, v.data()) != 0) return ~0ull;
-  uint64_t sum = 0;
-  for (auto x : v) sum += x;
-  return sum;
-}
-
-}  // namespace
+using bpf::Datapath;
 
 std::string object_path() { return std::string(RAMPART_PLUGIN_DIR) + "/xdp_firewall.bpf.o"; }
 
@@ -166,6 +156,41 @@ void FirewallProgram::swap_in(const sdk::ProgramImage& base) {
   classifier_ = std::move(next);  // the old instance goes once no packet uses it
 }
 
+void set_test_clock(int clock_map_fd, TestClock c) {
+  const uint32_t zero = 0;
+  if (bpf_map_update_elem(clock_map_fd, &zero, &c, BPF_ANY) != 0)
+    throw std::runtime_error("cannot set the test clock");
+}
+
+TestClock test_clock(int clock_map_fd) {
+  TestClock c;
+  const uint32_t zero = 0;
+  bpf_map_lookup_elem(clock_map_fd, &zero, &c);
+  return c;
+}
+
+std::unique_ptr<bpf::ProgramInstance> FirewallProgram::load_stage(
+    const sdk::ProgramImage& image, const std::string& object_path, int pos_fd, uint32_t slot,
+    const std::vector<const char*>& persistent, const bpf::ProgramInstance* first,
+    const bpf::ProgramInstance* previous) const {
+  const auto abi = image.to_abi();
+  bpf::InstanceSpec spec = bpf::spec_from_image(abi->image);
+  spec.object_path = object_path;
+  spec.shared_maps["rampart_stage"] = pos_fd;
+  for (const char* m : {"rampart_xdp_chain", "rampart_chains"}) spec.shared_maps[m] = map_fd(m);
+  if (first) {
+    for (const char* m : persistent) spec.persistent[m] = first->map_fd(m);
+  }
+  auto next = bpf::ProgramInstance::load(spec);
+  if (first && !next->created_persistent().empty())
+    throw std::runtime_error("a persistent map was not reused: " + next->created_persistent()[0]);
+  // The new instance's clock goes on where the old one's was.
+  set_test_clock(next->map_fd("rampart_test_clock"),
+                 previous ? test_clock(previous->map_fd("rampart_test_clock")) : TestClock{});
+  install_stage(slot, next->program_fd(), pos_fd);
+  return next;
+}
+
 XdpRunResult FirewallProgram::run(const std::vector<uint8_t>& frame, uint32_t repeat,
                                   bool classifier_only) {
   return run_with_meta({}, frame, repeat, classifier_only);
@@ -202,15 +227,15 @@ XdpRunResult FirewallProgram::run_with_meta(const std::vector<uint8_t>& meta,
 }
 
 uint64_t FirewallProgram::stat(uint32_t which) const {
-  return percpu_sum(persistent_->map_fd("fw_stats"), which);
+  return Datapath::percpu_sum(persistent_->map_fd("fw_stats"), which);
 }
 
 uint64_t FirewallProgram::root_stat(uint32_t which) const {
-  return percpu_sum(root_->map_fd("rampart_root_stats"), which);
+  return Datapath::percpu_sum(root_->map_fd("rampart_root_stats"), which);
 }
 
 uint64_t FirewallProgram::hits(uint32_t index) const {
-  return classifier_ ? percpu_sum(classifier_->map_fd("fw_hits"), index) : 0;
+  return classifier_ ? Datapath::percpu_sum(classifier_->map_fd("fw_hits"), index) : 0;
 }
 
 std::vector<rampart_fw_event> FirewallProgram::drain_events() {

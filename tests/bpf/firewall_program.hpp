@@ -87,6 +87,17 @@ class FirewallProgram {
   void install_stage(uint32_t index, int prog_fd, int pos_fd) const;
   static constexpr uint32_t kSlot = 8;  // the firewall's
 
+  // Loads `image` from `object_path` as a stage behind this firewall in
+  // chain slot `slot` (its position map `pos_fd`) and installs it there:
+  // the maps named in `persistent` taken from `first` (the instance that
+  // made them; none: made now), the test clock carried on from `previous`.
+  std::unique_ptr<bpf::ProgramInstance> load_stage(const sdk::ProgramImage& image,
+                                                   const std::string& object_path, int pos_fd,
+                                                   uint32_t slot,
+                                                   const std::vector<const char*>& persistent,
+                                                   const bpf::ProgramInstance* first,
+                                                   const bpf::ProgramInstance* previous) const;
+
  private:
   std::unique_ptr<bpf::ProgramInstance> root_;
   std::unique_ptr<bpf::ProgramInstance> persistent_;  // created the firewall's persistent maps
@@ -104,5 +115,13 @@ class FirewallProgram {
 std::string object_path();  // build-tree xdp_firewall.bpf.o
 // A stage's position map for `index` in `hook`'s chain (caller closes it).
 int make_stage_map(uint32_t index, uint32_t hook = RAMPART_HOOK_XDP);
+
+// rampart/bpf/clock.h's test clock (rampart_test_clock_value) in a stage's
+// map: the next read returns now_ns, each later one step_ns more.
+struct TestClock {
+  uint64_t now_ns = 0, step_ns = 0;
+};
+void set_test_clock(int clock_map_fd, TestClock c);
+TestClock test_clock(int clock_map_fd);
 
 }  // namespace rampart::test

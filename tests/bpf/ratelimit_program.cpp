@@ -10,25 +10,10 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "bpf/datapath.hpp"
 #include "bpf/program_instance.hpp"
 
 namespace rampart::test {
-namespace {
-
-struct TestClock {  // rampart/bpf/clock.h's rampart_test_clock_value
-  uint64_t now_ns, step_ns;
-};
-
-uint64_t percpu_sum(int fd, uint32_t key) {
-  std::vector<uint64_t> v(libbpf_num_possible_cpus());
-  if (bpf_map_lookup_elem(fd, &key, v.data()) != 0) throw std::runtime_error("no such counter");
-  uint64_t sum = 0;
-  for (auto x : v) sum += x;
-  return sum;
-}
-
-}  // namespace
-
 std::string ratelimit_object_path() {
   return std::string(RAMPART_PLUGIN_DIR) + "/xdp_ratelimit.bpf.o";
 }
@@ -71,27 +56,11 @@ ratelimit::StageSettings RateLimitProgram::test_settings() {
 }
 
 void RateLimitProgram::install(const ratelimit::Tables& t, ratelimit::StageSettings s) {
-  const auto image = ratelimit::program_image(t, s);
-  const auto abi = image.to_abi();
-  bpf::InstanceSpec spec = bpf::spec_from_image(abi->image);
-  spec.object_path = ratelimit_object_path();
-  spec.shared_maps["rampart_stage"] = pos_fd_;
-  for (const char* m : {"rampart_xdp_chain", "rampart_chains"}) spec.shared_maps[m] = fw_.map_fd(m);
-  if (!instances_.empty()) {
-    for (const char* m : ratelimit::kPersistentMaps)
-      spec.persistent[m] = instances_.front()->map_fd(m);
-  }
-  auto next = bpf::ProgramInstance::load(spec);
-  if (!instances_.empty() && !next->created_persistent().empty())
-    throw std::runtime_error("a persistent map was not reused: " + next->created_persistent()[0]);
-  // The new instance's clock goes on where the old one's was.
-  TestClock c{};
-  const uint32_t zero = 0;
-  if (!instances_.empty())
-    bpf_map_lookup_elem(instances_.back()->map_fd("rampart_test_clock"), &zero, &c);
-  bpf_map_update_elem(next->map_fd("rampart_test_clock"), &zero, &c, BPF_ANY);
-  fw_.install_stage(kSlot, next->program_fd(), pos_fd_);
-  instances_.push_back(std::move(next));
+  instances_.push_back(
+      fw_.load_stage(ratelimit::program_image(t, s), ratelimit_object_path(), pos_fd_, kSlot,
+                     {std::begin(ratelimit::kPersistentMaps), std::end(ratelimit::kPersistentMaps)},
+                     instances_.empty() ? nullptr : instances_.front().get(),
+                     instances_.empty() ? nullptr : instances_.back().get()));
   if (!ring_) {
     ring_ = ring_buffer__new(
         map_fd(RAMPART_NAME(RAMPART_RL_MAP_EVENTS)),
@@ -112,17 +81,11 @@ void RateLimitProgram::install_one(const ratelimit::Policy& p, uint8_t gen) {
 }
 
 void RateLimitProgram::set_clock(uint64_t now_ns, uint64_t step_ns) {
-  const TestClock c{now_ns, step_ns};
-  const uint32_t zero = 0;
-  if (bpf_map_update_elem(map_fd("rampart_test_clock"), &zero, &c, BPF_ANY) != 0)
-    throw std::runtime_error("cannot set the test clock");
+  set_test_clock(map_fd("rampart_test_clock"), {now_ns, step_ns});
 }
 
 uint64_t RateLimitProgram::clock_now() const {
-  TestClock c{};
-  const uint32_t zero = 0;
-  bpf_map_lookup_elem(map_fd("rampart_test_clock"), &zero, &c);
-  return c.now_ns;
+  return test_clock(map_fd("rampart_test_clock")).now_ns;
 }
 
 XdpRunResult RateLimitProgram::run(const std::vector<uint8_t>& frame, uint32_t repeat) {
@@ -153,12 +116,12 @@ int RateLimitProgram::stage_fd() const {
 }
 
 uint64_t RateLimitProgram::stat(uint32_t which) const {
-  return percpu_sum(map_fd(RAMPART_NAME(RAMPART_RL_MAP_STATS)), which);
+  return bpf::Datapath::percpu_sum(map_fd(RAMPART_NAME(RAMPART_RL_MAP_STATS)), which);
 }
 
 uint64_t RateLimitProgram::policy_stat(uint32_t index, uint32_t which) const {
-  return percpu_sum(map_fd(RAMPART_NAME(RAMPART_RL_MAP_POLICY_STATS)),
-                    index * RAMPART_RL_POLICY_COUNTERS + which);
+  return bpf::Datapath::percpu_sum(map_fd(RAMPART_NAME(RAMPART_RL_MAP_POLICY_STATS)),
+                                   index * RAMPART_RL_POLICY_COUNTERS + which);
 }
 
 std::vector<rampart_rl_state> RateLimitProgram::state(const rampart_rl_key& key) const {

@@ -19,6 +19,8 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -74,17 +76,25 @@ class EchoServer {
   std::thread thread_;
 };
 
-// SYNs from random sources on B's own subnet that no namespace has
-// (198.18.0.16-.239: B can route its SYN-ACKs there, so each SYN takes a
-// place in the server's queue, while nobody answers them) and random
-// ports, to B's port, paced.
-class SynFlood {
+// Calls `send` (one packet; true when it went out) `per_second` times a
+// second on a thread of its own until stopped, then closes `fd`.
+class Paced {
  public:
-  SynFlood(const NetnsLab& lab, uint32_t per_second)
-      : fd_(lab.socket_in(lab.ns_a(), AF_INET, SOCK_RAW, IPPROTO_RAW)) {
-    thread_ = std::thread([this, per_second] { run(per_second); });
-  }
-  ~SynFlood() { stop(); }
+  Paced(int fd, uint32_t per_second, std::function<bool()> send)
+      : fd_(fd), thread_([this, per_second, send = std::move(send)] {
+          const auto start = std::chrono::steady_clock::now();
+          while (!stop_) {
+            const double due =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() *
+                per_second;
+            if (sent_ >= due) {  // ahead of the pace: half a millisecond
+              std::this_thread::sleep_for(std::chrono::microseconds(500));
+              continue;
+            }
+            if (send()) ++sent_;
+          }
+        }) {}
+  ~Paced() { stop(); }
   void stop() {
     if (thread_.joinable()) {
       stop_ = true;
@@ -95,63 +105,76 @@ class SynFlood {
   uint64_t sent() const { return sent_; }
 
  private:
-  void run(uint32_t per_second) {
-    std::mt19937 rng(7);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    inet_pton(AF_INET, "198.18.0.2", &to.sin_addr);
-    uint8_t pkt[40] = {};
-    const auto start = std::chrono::steady_clock::now();
-    while (!stop_) {
-      // Catch up to the pace, 1 ms at a time.
-      const double due =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() *
-          per_second;
-      if (sent_ >= due) {
-        std::this_thread::sleep_for(std::chrono::microseconds(500));
-        continue;
-      }
-      const uint32_t src = htonl(0xc6120010u + rng() % 224);  // 198.18.0.16-.239
-      auto* ip = reinterpret_cast<iphdr*>(pkt);
-      auto* th = reinterpret_cast<tcphdr*>(pkt + 20);
-      ip->version = 4;
-      ip->ihl = 5;
-      ip->tot_len = htons(40);
-      ip->ttl = 64;
-      ip->protocol = IPPROTO_TCP;
-      ip->saddr = src;
-      ip->daddr = to.sin_addr.s_addr;
-      ip->check = 0;  // the kernel fills it (IP_HDRINCL)
-      th->source = htons(static_cast<uint16_t>(1024 + rng() % 60000));
-      th->dest = htons(kPort);
-      th->seq = rng();
-      th->doff = 5;
-      th->syn = 1;
-      th->window = htons(64240);
-      th->check = 0;
-      th->check = tcp_checksum(ip, th);
-      if (sendto(fd_, pkt, sizeof pkt, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) == 40)
-        ++sent_;
-    }
-  }
-  static uint16_t tcp_checksum(const iphdr* ip, const tcphdr* th) {
-    uint32_t s = 0;
-    auto add = [&](const void* p, size_t n) {
-      const auto* b = static_cast<const uint8_t*>(p);
-      for (size_t i = 0; i + 1 < n; i += 2) s += uint32_t(b[i]) << 8 | b[i + 1];
-    };
-    add(&ip->saddr, 4);
-    add(&ip->daddr, 4);
-    s += IPPROTO_TCP + 20;
-    add(th, 20);
-    while (s >> 16) s = (s & 0xffff) + (s >> 16);
-    return htons(static_cast<uint16_t>(~s));
-  }
   int fd_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> sent_{0};
   std::thread thread_;
 };
+
+uint16_t tcp_checksum(const iphdr* ip, const tcphdr* th) {
+  uint32_t s = 0;
+  auto add = [&](const void* p, size_t n) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    for (size_t i = 0; i + 1 < n; i += 2) s += uint32_t(b[i]) << 8 | b[i + 1];
+  };
+  add(&ip->saddr, 4);
+  add(&ip->daddr, 4);
+  s += IPPROTO_TCP + 20;
+  add(th, 20);
+  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  return htons(static_cast<uint16_t>(~s));
+}
+
+// SYNs from random sources on B's own subnet that no namespace has
+// (198.18.0.16-.239: B can route its SYN-ACKs there, so each SYN takes a
+// place in the server's queue, while nobody answers them) and random
+// ports, to B's port, paced.
+std::unique_ptr<Paced> syn_flood(const NetnsLab& lab, uint32_t per_second) {
+  const int fd = lab.socket_in(lab.ns_a(), AF_INET, SOCK_RAW, IPPROTO_RAW);
+  auto rng = std::make_shared<std::mt19937>(7);
+  return std::make_unique<Paced>(fd, per_second, [fd, rng] {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    inet_pton(AF_INET, "198.18.0.2", &to.sin_addr);
+    uint8_t pkt[40] = {};
+    auto* ip = reinterpret_cast<iphdr*>(pkt);
+    auto* th = reinterpret_cast<tcphdr*>(pkt + 20);
+    ip->version = 4;
+    ip->ihl = 5;
+    ip->tot_len = htons(40);
+    ip->ttl = 64;
+    ip->protocol = IPPROTO_TCP;
+    ip->saddr = htonl(0xc6120010u + (*rng)() % 224);  // 198.18.0.16-.239
+    ip->daddr = to.sin_addr.s_addr;                   // the kernel fills the checksum (IP_HDRINCL)
+    th->source = htons(static_cast<uint16_t>(1024 + (*rng)() % 60000));
+    th->dest = htons(kPort);
+    th->seq = (*rng)();
+    th->doff = 5;
+    th->syn = 1;
+    th->window = htons(64240);
+    th->check = tcp_checksum(ip, th);
+    return sendto(fd, pkt, sizeof pkt, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) == 40;
+  });
+}
+
+// UDP from A's port 123 (an NTP reflector's answers) to B, paced.
+std::unique_ptr<Paced> udp_reflection(const NetnsLab& lab, uint32_t per_second) {
+  const int fd = lab.socket_in(lab.ns_a(), AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  from.sin_port = htons(123);
+  inet_pton(AF_INET, "198.18.0.1", &from.sin_addr);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0)
+    throw std::runtime_error("bind to port 123 failed");
+  return std::make_unique<Paced>(fd, per_second, [fd] {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(40000);
+    inet_pton(AF_INET, "198.18.0.2", &to.sin_addr);
+    static const char payload[468] = {};  // a monlist answer's size
+    return sendto(fd, payload, sizeof payload, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) > 0;
+  });
+}
 
 class DdosLab : public AgentLab {
  protected:
@@ -225,14 +248,14 @@ TEST_F(DdosLab, ASynFloodFailsConnectionsWithoutProtectionAndNotWithCookies) {
   // Without: no rampartd, no kernel cookies. The flood fills the SYN queue.
   syncookies(0);
   {
-    SynFlood flood(*lab_, kFloodRate);
+    const auto flood = syn_flood(*lab_, kFloodRate);
     ASSERT_TRUE(
-        rampart::test::poll_until([&] { return flood.sent() > 2000; }, std::chrono::seconds(10)));
+        rampart::test::poll_until([&] { return flood->sent() > 2000; }, std::chrono::seconds(10)));
     const size_t ok = connect_many(20, std::chrono::milliseconds(1000));
-    flood.stop();
+    flood->stop();
     EXPECT_LE(ok, 10u) << "the flood should have failed most connections without protection";
     std::printf("[ measured ] without protection: %zu of 20 connections (flood %lu SYNs)\n", ok,
-                static_cast<unsigned long>(flood.sent()));
+                static_cast<unsigned long>(flood->sent()));
   }
 
   // With: the kernel's cookies on (the ACKs need it), rampartd's ddos engine.
@@ -242,7 +265,7 @@ TEST_F(DdosLab, ASynFloodFailsConnectionsWithoutProtectionAndNotWithCookies) {
       "  ddos: {syn_cookies: auto, syn_rate: 1000, syn_hold_s: 60}\n"
       "  metrics: {listen: \"127.0.0.1:0\"}\n");
   ASSERT_NO_FATAL_FAILURE(start(cfg, "] ready plugins=ddos,firewall,log,metrics refused=0"));
-  SynFlood flood(*lab_, kFloodRate);
+  const auto flood = syn_flood(*lab_, kFloodRate);
   const auto alerts = dir_ / "alerts.json";
   ASSERT_TRUE(rampart::test::poll_until(
       [&] { return rampart::test::read_file(alerts).find("T1499.001") != std::string::npos; },
@@ -255,9 +278,9 @@ TEST_F(DdosLab, ASynFloodFailsConnectionsWithoutProtectionAndNotWithCookies) {
   const auto t0 = std::chrono::steady_clock::now();
   const size_t ok = connect_many(1000, std::chrono::milliseconds(1000));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  flood.stop();
+  flood->stop();
   std::printf("[ measured ] with SYN cookies: %zu of 1000 connections in %.1f s (flood %lu SYNs)\n",
-              ok, secs, static_cast<unsigned long>(flood.sent()));
+              ok, secs, static_cast<unsigned long>(flood->sent()));
   EXPECT_GE(ok, 990u);
   // The kernel sent no cookie of its own meanwhile: XDP answered every SYN,
   // and the connections were made from tc_ddos's request sockets.
@@ -287,54 +310,6 @@ TEST_F(DdosLab, CookiesTheKernelCannotUseAreRefusedAtStart) {
   EXPECT_EQ(d.output().find("] ready plugins="), std::string::npos) << d.output();
 }
 
-// UDP from A's port 123 (an NTP reflector's answers) at B, paced.
-class UdpReflection {
- public:
-  UdpReflection(const NetnsLab& lab, uint32_t per_second)
-      : fd_(lab.socket_in(lab.ns_a(), AF_INET, SOCK_DGRAM, 0)) {
-    sockaddr_in from{};
-    from.sin_family = AF_INET;
-    from.sin_port = htons(123);
-    inet_pton(AF_INET, "198.18.0.1", &from.sin_addr);
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0)
-      throw std::runtime_error("bind to port 123 failed");
-    thread_ = std::thread([this, per_second] {
-      sockaddr_in to{};
-      to.sin_family = AF_INET;
-      to.sin_port = htons(40000);
-      inet_pton(AF_INET, "198.18.0.2", &to.sin_addr);
-      char payload[468] = {};  // a monlist answer's size
-      const auto start = std::chrono::steady_clock::now();
-      while (!stop_) {
-        const double due =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() *
-            per_second;
-        if (sent_ >= due) {
-          std::this_thread::sleep_for(std::chrono::microseconds(500));
-          continue;
-        }
-        if (sendto(fd_, payload, sizeof payload, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) >
-            0)
-          ++sent_;
-      }
-    });
-  }
-  ~UdpReflection() { stop(); }
-  void stop() {
-    if (thread_.joinable()) {
-      stop_ = true;
-      thread_.join();
-      close(fd_);
-    }
-  }
-
- private:
-  int fd_;
-  std::atomic<bool> stop_{false};
-  std::atomic<uint64_t> sent_{0};
-  std::thread thread_;
-};
-
 TEST_F(DdosLab, AReflectionFloodIsDetectedMitigatedAndEndsWithAnAlertAtEachStep) {
   const auto cfg = write_agent_config(
       "  firewall: {default_policy: allow, rules: []}\n"
@@ -350,7 +325,7 @@ TEST_F(DdosLab, AReflectionFloodIsDetectedMitigatedAndEndsWithAnAlertAtEachStep)
       "rampart_ddos_attack_phase{plugin=\"ddos\",protection=\"udp_amplification\"}";
   EXPECT_EQ(metric(phase), 0);
 
-  auto flood = std::make_unique<UdpReflection>(*lab_, 20000);
+  const auto flood = udp_reflection(*lab_, 20000);
   const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(rampart::test::poll_until([&] { return seen("udp_amplification:active"); },
                                         std::chrono::seconds(10)))
