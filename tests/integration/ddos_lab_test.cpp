@@ -251,10 +251,10 @@ TEST_F(DdosLab, ASynFloodFailsConnectionsWithoutProtectionAndNotWithCookies) {
     const auto flood = syn_flood(*lab_, kFloodRate);
     ASSERT_TRUE(
         rampart::test::poll_until([&] { return flood->sent() > 2000; }, std::chrono::seconds(10)));
-    const size_t ok = connect_many(20, std::chrono::milliseconds(1000));
+    const size_t ok = connect_many(10, std::chrono::milliseconds(1000));
     flood->stop();
-    EXPECT_LE(ok, 10u) << "the flood should have failed most connections without protection";
-    std::printf("[ measured ] without protection: %zu of 20 connections (flood %lu SYNs)\n", ok,
+    EXPECT_LE(ok, 5u) << "the flood should have failed most connections without protection";
+    std::printf("[ measured ] without protection: %zu of 10 connections (flood %lu SYNs)\n", ok,
                 static_cast<unsigned long>(flood->sent()));
   }
 
