@@ -39,15 +39,27 @@ constexpr uint16_t kPort = 8080;
 // A server in B: accepts, reads a byte, answers it, closes.
 class EchoServer {
  public:
-  EchoServer(const NetnsLab& lab, int backlog)
-      : fd_(lab.socket_in(lab.ns_b(), AF_INET, SOCK_STREAM, 0)) {
+  // On B's IPv4 (family 4) or IPv6 (6) address.
+  EchoServer(const NetnsLab& lab, int backlog, int family = 4)
+      : fd_(lab.socket_in(lab.ns_b(), family == 4 ? AF_INET : AF_INET6, SOCK_STREAM, 0)) {
     const int one = 1;
     setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in at{};
-    at.sin_family = AF_INET;
-    at.sin_port = htons(kPort);
-    inet_pton(AF_INET, "198.18.0.2", &at.sin_addr);
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&at), sizeof at) != 0 || listen(fd_, backlog) != 0)
+    sockaddr_storage at{};
+    socklen_t len;
+    if (family == 4) {
+      auto* a = reinterpret_cast<sockaddr_in*>(&at);
+      a->sin_family = AF_INET;
+      a->sin_port = htons(kPort);
+      inet_pton(AF_INET, "198.18.0.2", &a->sin_addr);
+      len = sizeof *a;
+    } else {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&at);
+      a->sin6_family = AF_INET6;
+      a->sin6_port = htons(kPort);
+      inet_pton(AF_INET6, "2001:db8::2", &a->sin6_addr);
+      len = sizeof *a;
+    }
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&at), len) != 0 || listen(fd_, backlog) != 0)
       throw std::runtime_error("server listen failed");
     thread_ = std::thread([this] { serve(); });
   }
@@ -56,6 +68,8 @@ class EchoServer {
     thread_.join();
     close(fd_);
   }
+  // The smallest MSS the server sends with, over the connections it accepted.
+  int smallest_mss() const { return smallest_mss_; }
 
  private:
   void serve() {
@@ -64,6 +78,10 @@ class EchoServer {
       if (poll(&p, 1, 50) <= 0) continue;
       const int c = accept(fd_, nullptr, nullptr);
       if (c < 0) continue;
+      int mss = 0;
+      socklen_t mlen = sizeof mss;
+      if (getsockopt(c, IPPROTO_TCP, TCP_MAXSEG, &mss, &mlen) == 0 && mss < smallest_mss_)
+        smallest_mss_ = mss;
       timeval tv{1, 0};
       setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       char b;
@@ -73,6 +91,7 @@ class EchoServer {
   }
   int fd_;
   std::atomic<bool> stop_{false};
+  std::atomic<int> smallest_mss_{1 << 30};
   std::thread thread_;
 };
 
@@ -214,16 +233,27 @@ class DdosLab : public AgentLab {
   }
   // `n` connections from A's 198.18.0.1, one after another, each given
   // `timeout` to connect and echo a byte; how many did.
-  size_t connect_many(size_t n, std::chrono::milliseconds timeout) {
+  size_t connect_many(size_t n, std::chrono::milliseconds timeout, int family = 4) {
     size_t ok = 0;
     for (size_t i = 0; i < n; ++i) {
-      const int c = lab_->socket_in(lab_->ns_a(), AF_INET, SOCK_STREAM, 0);
+      const int c = lab_->socket_in(lab_->ns_a(), family == 4 ? AF_INET : AF_INET6, SOCK_STREAM, 0);
       fcntl(c, F_SETFL, O_NONBLOCK);
-      sockaddr_in to{};
-      to.sin_family = AF_INET;
-      to.sin_port = htons(kPort);
-      inet_pton(AF_INET, "198.18.0.2", &to.sin_addr);
-      connect(c, reinterpret_cast<sockaddr*>(&to), sizeof to);
+      sockaddr_storage to{};
+      socklen_t to_len;
+      if (family == 4) {
+        auto* a = reinterpret_cast<sockaddr_in*>(&to);
+        a->sin_family = AF_INET;
+        a->sin_port = htons(kPort);
+        inet_pton(AF_INET, "198.18.0.2", &a->sin_addr);
+        to_len = sizeof *a;
+      } else {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&to);
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(kPort);
+        inet_pton(AF_INET6, "2001:db8::2", &a->sin6_addr);
+        to_len = sizeof *a;
+      }
+      connect(c, reinterpret_cast<sockaddr*>(&to), to_len);
       pollfd p{c, POLLOUT, 0};
       int err = -1;
       socklen_t len = sizeof err;
@@ -356,6 +386,31 @@ TEST_F(DdosLab, AReflectionFloodIsDetectedMitigatedAndEndsWithAnAlertAtEachStep)
   EXPECT_NE(a.find("source port 123"), std::string::npos) << a;
   std::printf("[ measured ] active %.2f s after the flood began, ended %.2f s after it stopped\n",
               to_active, to_end);
+}
+
+TEST_F(DdosLab, Ipv6AndClientsWithoutTimestampsConnectThroughCookies) {
+  const auto cfg = write_agent_config(
+      "  firewall: {default_policy: allow, rules: []}\n"
+      "  ddos: {syn_cookies: always}\n"
+      "  metrics: {listen: \"127.0.0.1:0\"}\n");
+  ASSERT_NO_FATAL_FAILURE(start(cfg, "] ready plugins=ddos,firewall,log,metrics refused=0"));
+  const std::string assigned =
+      "rampart_kernel_packets_total{action=\"assigned\",program=\"tc_ddos\"}";
+  {
+    EchoServer server6(*lab_, 64, 6);
+    EXPECT_EQ(connect_many(200, std::chrono::milliseconds(1000), 6), 200u);
+  }
+  EXPECT_EQ(metric(assigned), 200);
+  // A client that sends no timestamp echoes nothing back: its MSS comes
+  // from making the cookie again for each entry of the kernel's table.
+  NetnsLab::sh("ip netns exec " + lab_->ns_a() + " sysctl -qw net.ipv4.tcp_timestamps=0");
+  EchoServer server(*lab_, 64);
+  EXPECT_EQ(connect_many(200, std::chrono::milliseconds(1000)), 200u);
+  EXPECT_EQ(metric(assigned), 400);
+  EXPECT_EQ(metric("rampart_kernel_packets_total{action=\"default_mss\",program=\"tc_ddos\"}"), 0);
+  EXPECT_EQ(server.smallest_mss(), 1460) << "the client's MSS (1500-byte MTU), not the least (536)";
+  EXPECT_EQ(metric("rampart_kernel_packets_total{action=\"cookies_sent\",program=\"xdp_ddos\"}"),
+            400);
 }
 
 }  // namespace
