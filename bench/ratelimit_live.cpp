@@ -41,8 +41,11 @@ int main(int argc, char** argv) {
     return bpf_xdp_attach(static_cast<int>(if_nametoindex(lab.if_a().c_str())),
                           local.prog("xdp_parse_pass"), XDP_FLAGS_DRV_MODE, &o);
   });
-  const auto frame =
-      rampart::test::PacketBuilder().ipv4("192.0.2.1", "192.0.2.100").udp(1234, 9999).payload(22).build();
+  const auto frame = rampart::test::PacketBuilder()
+                         .ipv4("192.0.2.1", "192.0.2.100")
+                         .udp(1234, 9999)
+                         .payload(22)
+                         .build();
   const int gen_fd = gen.prog("xdp_gen_tx");
   const char* names[] = {"drop", "limited", "base"};
   std::vector<double> mpps[3];
