@@ -9,6 +9,8 @@
 #include <linux/bpf.h>
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -156,6 +158,24 @@ class Rampartd {
   std::unique_ptr<rampart::test::DaemonProcess> d_;
   uint16_t port_ = 0;
 };
+
+// One core end to end: the generator (this thread), and the veth's NAPI it runs on.
+inline void pin_to_cpu0() {
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(0, &one);
+  pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+}
+
+// `prog` attached to A's end in native mode: A's NAPI on, so A receives
+// what B sends back with XDP_TX (and the program sees it).
+inline void attach_a(const NetnsLab& lab, int prog) {
+  lab.in_ns(lab.ns_a(), [&] {
+    LIBBPF_OPTS(bpf_xdp_attach_opts, o);
+    return bpf_xdp_attach(static_cast<int>(if_nametoindex(lab.if_a().c_str())), prog,
+                          XDP_FLAGS_DRV_MODE, &o);
+  });
+}
 
 // The median of the runs of one configuration.
 inline double median(std::vector<double> v) {

@@ -13,9 +13,6 @@
 // Rates come from rampartd's /metrics over the generator's time.
 //
 //   sudo build/bin/bench_ratelimit_live [frames per run] [rounds]
-#include <pthread.h>
-#include <sched.h>
-
 #include <cstdio>
 
 #include "live_lab.hpp"
@@ -28,19 +25,13 @@ int main(int argc, char** argv) {
   rampart::log::Logger::global().configure(rampart::log::Level::warn, rampart::log::Format::text);
   const uint64_t frames = argc > 1 ? std::stoull(argv[1]) : 5'000'000;
   const size_t rounds = argc > 2 ? std::stoul(argv[2]) : 3;
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(0, &one);
-  pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+  pin_to_cpu0();
 
   NetnsLab lab;
   Bpf gen(RAMPART_BPF_DIR "/xdp_gen_tx.bpf.o");
   Bpf local(RAMPART_BPF_DIR "/xdp_parse_pass.bpf.o");
-  lab.in_ns(lab.ns_a(), [&] {  // A's NAPI on, as in every live bench
-    LIBBPF_OPTS(bpf_xdp_attach_opts, o);
-    return bpf_xdp_attach(static_cast<int>(if_nametoindex(lab.if_a().c_str())),
-                          local.prog("xdp_parse_pass"), XDP_FLAGS_DRV_MODE, &o);
-  });
+  attach_a(lab, local.prog("xdp_parse_pass"));
+
   const auto frame = rampart::test::PacketBuilder()
                          .ipv4("192.0.2.1", "192.0.2.100")
                          .udp(1234, 9999)

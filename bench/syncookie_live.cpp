@@ -26,7 +26,6 @@
 //
 //   sudo build/bin/bench_syncookie_live [frames per run] [rounds]
 #include <arpa/inet.h>
-#include <pthread.h>
 #include <sched.h>
 #include <sys/socket.h>
 
@@ -44,21 +43,14 @@ int main(int argc, char** argv) {
   rampart::log::Logger::global().configure(rampart::log::Level::warn, rampart::log::Format::text);
   const uint64_t frames = argc > 1 ? std::stoull(argv[1]) : 5'000'000;
   const size_t rounds = argc > 2 ? std::stoul(argv[2]) : 3;
-  // One core end to end: the generator, and the veth's NAPI it runs on.
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(0, &one);
-  pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+  pin_to_cpu0();
 
   NetnsLab lab;
   NetnsLab::sh("ip netns exec " + lab.ns_b() + " sysctl -qw net.ipv4.tcp_syncookies=1");
   Bpf gen(RAMPART_BPF_DIR "/xdp_gen_tx.bpf.o");
   Bpf back(RAMPART_BPF_DIR "/xdp_parse_pass.bpf.o");  // xdp_drop_count: A counts the SYN-ACKs
-  lab.in_ns(lab.ns_a(), [&] {
-    LIBBPF_OPTS(bpf_xdp_attach_opts, o);
-    return bpf_xdp_attach(static_cast<int>(if_nametoindex(lab.if_a().c_str())),
-                          back.prog("xdp_drop_count"), XDP_FLAGS_DRV_MODE, &o);
-  });
+  attach_a(lab, back.prog("xdp_drop_count"));
+
   // The listener whose SYNs are answered (only a local listener's are).
   const int listener = lab.socket_in(lab.ns_b(), AF_INET, SOCK_STREAM, 0);
   {

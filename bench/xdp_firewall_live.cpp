@@ -156,11 +156,7 @@ int main(int argc, char** argv) {
   // The generator's veth needs an XDP program too for XDP_TX to reach the peer.
   Bpf gen(RAMPART_BPF_DIR "/xdp_gen_tx.bpf.o");
   Bpf local(RAMPART_BPF_DIR "/xdp_parse_pass.bpf.o");
-  lab.in_ns(lab.ns_a(), [&] {
-    LIBBPF_OPTS(bpf_xdp_attach_opts, o);
-    return bpf_xdp_attach(static_cast<int>(if_nametoindex(lab.if_a().c_str())),
-                          local.prog("xdp_parse_pass"), XDP_FLAGS_DRV_MODE, &o);
-  });
+  attach_a(lab, local.prog("xdp_parse_pass"));
   const auto frame = rampart::test::PacketBuilder()
                          .ipv4("192.0.2.1", "192.0.2.100")
                          .tcp(1234, 40001)
