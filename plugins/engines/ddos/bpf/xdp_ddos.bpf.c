@@ -552,11 +552,11 @@ static __always_inline int on_syn(struct xdp_md* ctx, const struct rampart_packe
  * when the window is over `threshold` (the packet is to be dropped),
  * reporting the first such drop of the window. */
 static __always_inline int over_rate(struct xdp_md* ctx, const struct rampart_packet_info* pi,
-                                     __u32 slot, __u32 threshold, __u32 protection, __u32 weight) {
+                                     __u32 slot, __u32 threshold, __u32 protection, __u32 weight,
+                                     __u64 now) {
   struct rampart_ddos_window* w = bpf_map_lookup_elem(&RAMPART_DDOS_MAP_WINDOWS, &slot);
 
   if (!w) return 0;
-  const __u64 now = rampart_now_coarse_ns();
 
   if (now - w->window_ns >= RAMPART_DDOS_WINDOW_NS) {
     w->window_ns = now;
@@ -701,7 +701,7 @@ static __always_inline int on_segment(struct xdp_md* ctx, const struct rampart_p
 
   if (seen) *seen += weight;
   if (!over_rate(ctx, pi, RAMPART_DDOS_WINDOW_UNTRACKED, RAMPART_DDOS_SET_UNTRACKED_THRESHOLD,
-                 RAMPART_DDOS_PROT_UNTRACKED, weight))
+                 RAMPART_DDOS_PROT_UNTRACKED, weight, now))
     return rampart_xdp_next(ctx);
   if (until) *until = now + RAMPART_DDOS_SET_SYN_HOLD_NS;
   count(RAMPART_DDOS_STAT_UNTRACKED_DROPPED);
@@ -743,7 +743,7 @@ static __always_inline int on_icmp(struct xdp_md* ctx, const struct rampart_pack
   }
   if (RAMPART_DDOS_SET_ICMP_THRESHOLD &&
       over_rate(ctx, pi, RAMPART_DDOS_WINDOW_ICMP, RAMPART_DDOS_SET_ICMP_THRESHOLD,
-                RAMPART_DDOS_PROT_ICMP, 1)) {
+                RAMPART_DDOS_PROT_ICMP, 1, rampart_now_coarse_ns())) {
     count(RAMPART_DDOS_STAT_ICMP_RATE_DROPPED);
     return XDP_DROP;
   }
@@ -759,7 +759,7 @@ static __always_inline int on_udp(struct xdp_md* ctx, const struct rampart_packe
   if (!lim || !lim->threshold) return rampart_xdp_next(ctx);
   count(RAMPART_DDOS_STAT_UDP_AMP);
   if (over_rate(ctx, pi, lim->slot % RAMPART_DDOS_WINDOWS, lim->threshold,
-                RAMPART_DDOS_PROT_UDP_AMP, 1)) {
+                RAMPART_DDOS_PROT_UDP_AMP, 1, rampart_now_coarse_ns())) {
     count(RAMPART_DDOS_STAT_UDP_AMP_DROPPED);
     return XDP_DROP;
   }
