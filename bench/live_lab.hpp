@@ -30,6 +30,7 @@
 #include "metrics_check.hpp"
 #include "netns_lab.hpp"
 #include "temp_dir.hpp"
+#include "test_paths.hpp"
 
 namespace rampart::bench {
 
@@ -37,14 +38,13 @@ using rampart::test::NetnsLab;
 
 struct Bpf {
   bpf_object* obj = nullptr;
-  explicit Bpf(const char* path) {
-    obj = bpf_object__open_file(path, nullptr);
+  explicit Bpf(const std::string& path) {
+    obj = bpf_object__open_file(path.c_str(), nullptr);
     bpf_map* m;
     if (obj) {
       bpf_object__for_each_map(m, obj) bpf_map__set_pin_path(m, nullptr);
     }
-    if (!obj || bpf_object__load(obj) != 0)
-      throw std::runtime_error(std::string("cannot load ") + path);
+    if (!obj || bpf_object__load(obj) != 0) throw std::runtime_error("cannot load " + path);
   }
   ~Bpf() { bpf_object__close(obj); }
   Bpf(const Bpf&) = delete;
@@ -119,12 +119,12 @@ class Rampartd {
     cfg_ = dir_ / (name + ".yaml");
     rampart::test::write_file(
         cfg_, "agent:\n  interfaces: [" + lab.if_b() +
-                  "]\n  bpf_dir: " RAMPART_BPF_DIR "\n  bpf_pin_path: " + bpffs_ +
+                  "]\n  bpf_dir: " + rampart::test::path::bpf() + "\n  bpf_pin_path: " + bpffs_ +
                   "/rampart\n  state_dir: " + (dir_ / "state") + "\n" + agent_extra + "plugins:\n" +
                   plugins + "  metrics: {listen: \"127.0.0.1:0\"}\n");
-    d_ = std::make_unique<rampart::test::DaemonProcess>(
-        std::vector<std::string>{"/usr/sbin/ip", "netns", "exec", lab.ns_b(), RAMPARTD_PATH,
-                                 "--config", cfg_, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+    d_ = std::make_unique<rampart::test::DaemonProcess>(std::vector<std::string>{
+        "/usr/sbin/ip", "netns", "exec", lab.ns_b(), rampart::test::path::rampartd(), "--config",
+        cfg_, "--plugin-dir", rampart::test::path::plugins()});
     if (!d_->wait_for(ready, 1, std::chrono::seconds(60)))
       throw std::runtime_error("rampartd did not start:\n" + d_->output());
     port_ = rampart::test::listening_port(d_->output(), "metrics");
@@ -133,8 +133,8 @@ class Rampartd {
   ~Rampartd() {
     d_->signal(SIGTERM);
     d_->wait_exit();
-    rampart::test::run_command({"/usr/sbin/ip", "netns", "exec", lab_.ns_b(), RAMPARTD_PATH,
-                                "--detach-all", "--config", cfg_});
+    rampart::test::run_command({"/usr/sbin/ip", "netns", "exec", lab_.ns_b(),
+                                rampart::test::path::rampartd(), "--detach-all", "--config", cfg_});
     umount2(bpffs_.c_str(), MNT_DETACH);
   }
   Rampartd(const Rampartd&) = delete;

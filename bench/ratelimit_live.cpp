@@ -18,6 +18,7 @@
 #include "live_lab.hpp"
 #include "log/logger.hpp"
 #include "packet_builder.hpp"
+#include "test_paths.hpp"
 
 using namespace rampart::bench;
 
@@ -28,8 +29,8 @@ int main(int argc, char** argv) {
   pin_to_cpu0();
 
   NetnsLab lab;
-  Bpf gen(RAMPART_BPF_DIR "/xdp_gen_tx.bpf.o");
-  Bpf local(RAMPART_BPF_DIR "/xdp_parse_pass.bpf.o");
+  Bpf gen(rampart::test::path::bpf() + "/xdp_gen_tx.bpf.o");
+  Bpf local(rampart::test::path::bpf() + "/xdp_parse_pass.bpf.o");
   attach_a(lab, local.prog("xdp_parse_pass"));
 
   const auto frame = rampart::test::PacketBuilder()

@@ -36,6 +36,7 @@
 #include "live_lab.hpp"
 #include "log/logger.hpp"
 #include "tcp_frames.hpp"
+#include "test_paths.hpp"
 
 using namespace rampart::bench;
 
@@ -47,8 +48,9 @@ int main(int argc, char** argv) {
 
   NetnsLab lab;
   NetnsLab::sh("ip netns exec " + lab.ns_b() + " sysctl -qw net.ipv4.tcp_syncookies=1");
-  Bpf gen(RAMPART_BPF_DIR "/xdp_gen_tx.bpf.o");
-  Bpf back(RAMPART_BPF_DIR "/xdp_parse_pass.bpf.o");  // xdp_drop_count: A counts the SYN-ACKs
+  Bpf gen(rampart::test::path::bpf() + "/xdp_gen_tx.bpf.o");
+  Bpf back(rampart::test::path::bpf() +
+           "/xdp_parse_pass.bpf.o");  // xdp_drop_count: A counts the SYN-ACKs
   attach_a(lab, back.prog("xdp_drop_count"));
 
   // The listener whose SYNs are answered (only a local listener's are).
@@ -79,7 +81,7 @@ int main(int argc, char** argv) {
   const int gen_fd = gen.prog("xdp_gen_template_tx");
   const char* names[] = {"drop", "cookies", "auto", "bounce", "floor", "base"};
   std::vector<double> mpps[6], answered[6];
-  Bpf floor_obj(RAMPART_BPF_DIR "/xdp_bench_syncookie.bpf.o");
+  Bpf floor_obj(rampart::test::path::bpf() + "/xdp_bench_syncookie.bpf.o");
 
   for (size_t round = 0; round < rounds; ++round) {
     // Programs attached alone: the bounce, the cookie floor, the base.

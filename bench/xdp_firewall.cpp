@@ -35,6 +35,7 @@
 #include "log/logger.hpp"
 #include "packet_builder.hpp"
 #include "ratelimit_program.hpp"
+#include "test_paths.hpp"
 
 namespace {
 
@@ -173,8 +174,8 @@ struct XdpFilter {
   }
 };
 
-int load_single(const char* path, const char* prog, bpf_object** out) {
-  *out = bpf_object__open_file(path, nullptr);
+int load_single(const std::string& path, const char* prog, bpf_object** out) {
+  *out = bpf_object__open_file(path.c_str(), nullptr);
   if (!*out || bpf_object__load(*out) != 0) return -1;
   return bpf_program__fd(bpf_object__find_program_by_name(*out, prog));
 }
@@ -210,7 +211,8 @@ struct RandomSource {
   int scramble_fd = -1, next_fd = -1, lpm_fd = -1, lpm_map = -1;
   // nsources 0: any address; else one of that many random addresses.
   explicit RandomSource(uint32_t nsources) {
-    scramble_fd = load_single(RAMPART_BPF_DIR "/xdp_bench_blocklist.bpf.o", "xdp_random_src", &obj);
+    scramble_fd = load_single(rampart::test::path::bpf() + "/xdp_bench_blocklist.bpf.o",
+                              "xdp_random_src", &obj);
     if (scramble_fd < 0) return;
     const int sources = bpf_object__find_map_fd_by_name(obj, "bench_sources");
     std::mt19937 rng(nsources);
@@ -403,7 +405,8 @@ void bench_ratelimit() {
   // The floor under any stage behind the firewall: one that only goes on.
   rampart::test::FirewallProgram floor;
   floor.install({});
-  bpf_object* empty_obj = bpf_object__open_file(RAMPART_BPF_DIR "/xdp_bench_chain.bpf.o", nullptr);
+  bpf_object* empty_obj = bpf_object__open_file(
+      (rampart::test::path::bpf() + "/xdp_bench_chain.bpf.o").c_str(), nullptr);
   const int empty_pos = rampart::test::make_stage_map(rampart::test::RateLimitProgram::kSlot);
   int empty_fd = -1;
   if (empty_obj) {
@@ -506,8 +509,8 @@ int main(int argc, char** argv) {
       PacketBuilder().ipv4("192.0.2.3", "192.0.2.100").tcp(1234, 40003).payload(10).build();
 
   bpf_object* floor_obj = nullptr;
-  const int floor_fd =
-      load_single(RAMPART_BPF_DIR "/xdp_parse_pass.bpf.o", "xdp_parse_pass", &floor_obj);
+  const int floor_fd = load_single(rampart::test::path::bpf() + "/xdp_parse_pass.bpf.o",
+                                   "xdp_parse_pass", &floor_obj);
   XdpFilter xf;
   const double floor_ns = floor_fd >= 0 ? measure(floor_fd, none) : -1;
   const double xf_ns = xf.fd >= 0 ? measure(xf.fd, none) : -1;
@@ -516,7 +519,8 @@ int main(int argc, char** argv) {
               g_repeat);
   {
     bpf_object* pass_obj = nullptr;
-    const int pass_fd = load_single(RAMPART_BPF_DIR "/xdp_parse_pass.bpf.o", "xdp_pass", &pass_obj);
+    const int pass_fd =
+        load_single(rampart::test::path::bpf() + "/xdp_parse_pass.bpf.o", "xdp_pass", &pass_obj);
     rampart::test::FirewallProgram empty;  // the root, no stage in its chain
     if (pass_fd >= 0) {
       const auto ns = measure_together({pass_fd, empty.entry_fd()}, none);
@@ -533,8 +537,8 @@ int main(int argc, char** argv) {
     // call, against a call through the array, as stages call (so that a
     // slot write patches the roots alone).
     bpf_object* chain_obj = nullptr;
-    const int direct_fd =
-        load_single(RAMPART_BPF_DIR "/xdp_bench_chain.bpf.o", "xdp_next_direct", &chain_obj);
+    const int direct_fd = load_single(rampart::test::path::bpf() + "/xdp_bench_chain.bpf.o",
+                                      "xdp_next_direct", &chain_obj);
     if (direct_fd >= 0) {
       auto fd_of = [&](const char* p) {
         return bpf_program__fd(bpf_object__find_program_by_name(chain_obj, p));

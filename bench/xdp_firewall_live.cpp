@@ -58,6 +58,7 @@
 #include "packet_builder.hpp"
 #include "poll.hpp"
 #include "temp_dir.hpp"
+#include "test_paths.hpp"
 
 namespace {
 
@@ -154,8 +155,8 @@ int main(int argc, char** argv) {
       argc > 3 ? static_cast<uint32_t>(std::stoul(argv[3])) : rampart::firewall::kDefaultEventRate;
   NetnsLab lab;
   // The generator's veth needs an XDP program too for XDP_TX to reach the peer.
-  Bpf gen(RAMPART_BPF_DIR "/xdp_gen_tx.bpf.o");
-  Bpf local(RAMPART_BPF_DIR "/xdp_parse_pass.bpf.o");
+  Bpf gen(rampart::test::path::bpf() + "/xdp_gen_tx.bpf.o");
+  Bpf local(rampart::test::path::bpf() + "/xdp_parse_pass.bpf.o");
   attach_a(lab, local.prog("xdp_parse_pass"));
   const auto frame = rampart::test::PacketBuilder()
                          .ipv4("192.0.2.1", "192.0.2.100")

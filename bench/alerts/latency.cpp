@@ -21,6 +21,7 @@
 #include "http_client.hpp"
 #include "netns_lab.hpp"
 #include "temp_dir.hpp"
+#include "test_paths.hpp"
 
 int main(int argc, char** argv) {
   const size_t rounds = argc > 1 ? std::stoul(argv[1]) : 50;
@@ -36,23 +37,23 @@ int main(int argc, char** argv) {
   const std::string cfg = dir / "rampart.yaml";
   rampart::test::write_file(
       cfg,
-      "agent:\n  interfaces: [" + lab.if_b() +
-          "]\n  bpf_dir: " RAMPART_BPF_DIR "\n  bpf_pin_path: " + bpffs +
-          "/rampart\n  state_dir: " + (dir / "state") +
+      "agent:\n  interfaces: [" + lab.if_b() + "]\n  bpf_dir: " + rampart::test::path::bpf() +
+          "\n  bpf_pin_path: " + bpffs + "/rampart\n  state_dir: " + (dir / "state") +
           "\nalerts:\n  dedup: {window_seconds: 0}\nplugins:\n  firewall:\n    rules: [{id: 7, "
           "action: log, protocol: udp, dst_port: \"9999\"}]\n  grpc: {listen: \"127.0.0.1:0\", "
           "require_key: false}\n");
   int status = 1;
   {
-    rampart::test::DaemonProcess d({"/usr/sbin/ip", "netns", "exec", lab.ns_b(), RAMPARTD_PATH,
-                                    "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+    rampart::test::DaemonProcess d({"/usr/sbin/ip", "netns", "exec", lab.ns_b(),
+                                    rampart::test::path::rampartd(), "--config", cfg,
+                                    "--plugin-dir", rampart::test::path::plugins()});
     const uint16_t port =
         d.wait_for("refused=0") ? rampart::test::listening_port(d.output(), "grpc") : 0;
     if (port == 0) {
       std::fprintf(stderr, "rampartd did not start:\n%s", d.output().c_str());
     } else {
       rampart::test::DaemonProcess client({"/usr/sbin/ip", "netns", "exec", lab.ns_b(),
-                                           RAMPART_ALERT_CLIENT, "--server",
+                                           rampart::test::path::alert_client(), "--server",
                                            "127.0.0.1:" + std::to_string(port)});
       if (client.wait_for("subscribed")) {
         size_t expected = 0;

@@ -22,6 +22,7 @@
 #include "runtime/event_bus.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/runtime.hpp"
+#include "test_paths.hpp"
 
 namespace {
 
@@ -54,7 +55,7 @@ int main(int argc, char** argv) {
   });
   rampart::plugin_host::CoreServices core{rt, events, pipeline, metrics};
   rampart::plugin_host::PluginManager plugins(core);
-  plugins.discover({RAMPART_BUILTIN_PLUGIN_DIR});
+  plugins.discover({rampart::test::path::plugins()});
   plugins.start(rampart::config::load_string(
       "plugins:\n  log: {path: " + dir + "/alerts.json, max_bytes: 0}\n", "bench"));
   if (plugins.running() != 1) {

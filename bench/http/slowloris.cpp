@@ -26,6 +26,7 @@
 #include "metrics_check.hpp"
 #include "raw_http.hpp"
 #include "temp_dir.hpp"
+#include "test_paths.hpp"
 
 namespace {
 
@@ -67,9 +68,9 @@ int main(int argc, char** argv) {
       "agent:\n  log_level: warn\n  state_dir: " + (dir / "state") +
           "\nplugins:\n  firewall: {}\n  rest: " + rampart::test::rest_settings(dir.path()) +
           "\n  metrics: {listen: \"127.0.0.1:0\"}\n");
-  rampart::test::DaemonProcess d({RAMPARTD_PATH, "--log-level", "info", "--config",
-                                  dir / "rampart.yaml", "--plugin-dir",
-                                  RAMPART_BUILTIN_PLUGIN_DIR});
+  rampart::test::DaemonProcess d({rampart::test::path::rampartd(), "--log-level", "info",
+                                  "--config", dir / "rampart.yaml", "--plugin-dir",
+                                  rampart::test::path::plugins()});
   if (!d.wait_for("ready plugins=firewall,metrics,rest")) {
     std::fprintf(stderr, "rampartd did not start:\n%s\n", d.output().c_str());
     return 1;

@@ -171,7 +171,7 @@ class DatapathTest : public ::testing::Test {
   }
   DatapathOptions options() const {
     DatapathOptions o;
-    o.bpf_dir = RAMPART_BPF_DIR;
+    o.bpf_dir = rampart::test::path::bpf();
     o.pin_root = bpffs_ + "/rampart";
     return o;
   }
@@ -226,7 +226,7 @@ TEST_F(DatapathTest, AStageInAnySlotOfAnyHookIsReached) {
     for (uint32_t slot = 0; slot < RAMPART_CHAIN_SLOTS; ++slot) {
       const int pos = rampart::test::make_stage_map(slot, hook);
       InstanceSpec spec;
-      spec.object_path = std::string(RAMPART_BPF_DIR) + "/stage_probe.bpf.o";
+      spec.object_path = rampart::test::path::bpf() + "/stage_probe.bpf.o";
       spec.program = xdp ? "probe_xdp" : "probe_tc";
       spec.settings["probe_id"] = {static_cast<uint8_t>(slot + 1)};
       spec.shared_maps["rampart_stage"] = pos;
@@ -555,7 +555,7 @@ TEST_F(DatapathTest, BadStageNamesObjectsAndCounterNamesAreRefused) {
   // An object anyone may write is not loaded, wherever it is found.
   const std::string dir = dir_ / "plugin";
   std::filesystem::create_directories(dir);
-  std::filesystem::copy_file(std::string(RAMPART_BPF_DIR) + "/stage_probe.bpf.o",
+  std::filesystem::copy_file(rampart::test::path::bpf() + "/stage_probe.bpf.o",
                              dir + "/stage_probe.bpf.o");
   chmod((dir + "/stage_probe.bpf.o").c_str(), 0666);
   InstanceSpec spec;

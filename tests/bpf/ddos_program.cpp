@@ -9,10 +9,11 @@
 
 #include "bpf/datapath.hpp"
 #include "bpf/program_instance.hpp"
+#include "test_paths.hpp"
 
 namespace rampart::test {
 
-std::string ddos_object_path() { return std::string(RAMPART_PLUGIN_DIR) + "/xdp_ddos.bpf.o"; }
+std::string ddos_object_path() { return rampart::test::path::plugins() + "/xdp_ddos.bpf.o"; }
 
 DdosProgram::DdosProgram() {
   fw_.install({});

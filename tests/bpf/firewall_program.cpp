@@ -2,6 +2,7 @@
 #include "firewall_program.hpp"
 
 #include "bpf/datapath.hpp"
+#include "test_paths.hpp"
 
 #include <linux/bpf.h>
 #include <unistd.h>
@@ -14,7 +15,7 @@ namespace rampart::test {
 
 using bpf::Datapath;
 
-std::string object_path() { return std::string(RAMPART_PLUGIN_DIR) + "/xdp_firewall.bpf.o"; }
+std::string object_path() { return rampart::test::path::plugins() + "/xdp_firewall.bpf.o"; }
 
 int make_stage_map(uint32_t index, uint32_t hook) {
   const int fd =
@@ -31,7 +32,7 @@ int make_stage_map(uint32_t index, uint32_t hook) {
 FirewallProgram::FirewallProgram(firewall::Action default_action, uint64_t ring_threshold)
     : ring_threshold_(ring_threshold) {
   bpf::InstanceSpec root;
-  root.object_path = std::string(RAMPART_BPF_DIR) + "/rampart_root.bpf.o";
+  root.object_path = rampart::test::path::bpf() + "/rampart_root.bpf.o";
   root.program = "xdp_root";
   root_ = bpf::ProgramInstance::load(root);
   if (default_action == firewall::Action::deny) {

@@ -23,6 +23,7 @@
 #include "firewall_program.hpp"
 #include "packet_builder.hpp"
 #include "privilege.hpp"
+#include "test_paths.hpp"
 
 namespace {
 
@@ -281,7 +282,7 @@ TEST_F(Firewall, EachActionHasItsVerdictCounterAndEvent) {
 std::unique_ptr<rampart::bpf::ProgramInstance> probe_after(const FirewallProgram& fw, int pos_fd,
                                                            uint8_t id) {
   rampart::bpf::InstanceSpec spec;
-  spec.object_path = RAMPART_BPF_DIR "/stage_probe.bpf.o";
+  spec.object_path = rampart::test::path::bpf() + "/stage_probe.bpf.o";
   spec.program = "probe_xdp";
   spec.settings["probe_id"] = {id};
   spec.settings["verdict"] = rampart::bpf::bytes_of(uint32_t{XDP_TX});

@@ -12,6 +12,7 @@
 #include "bpf/program_instance.hpp"
 #include "log_capture.hpp"
 #include "temp_dir.hpp"
+#include "test_paths.hpp"
 
 namespace {
 
@@ -72,7 +73,7 @@ TEST_F(LibbpfLog, WarningsOfAFailedLoadAreJsonRecords) {
 // Opening a real object makes libbpf talk at debug level: nothing at info,
 // debug records (and nothing else from libbpf) at debug.
 TEST_F(LibbpfLog, DebugMessagesOnlyAtDebugLevel) {
-  const std::string object = std::string(RAMPART_BPF_DIR) + "/rampart_root.bpf.o";
+  const std::string object = rampart::test::path::bpf() + "/rampart_root.bpf.o";
   const auto open_and_close = [&] {
     testing::internal::CaptureStderr();
     // The core's loader routes libbpf's output (a failed load will do) ...

@@ -12,10 +12,11 @@
 
 #include "bpf/datapath.hpp"
 #include "bpf/program_instance.hpp"
+#include "test_paths.hpp"
 
 namespace rampart::test {
 std::string ratelimit_object_path() {
-  return std::string(RAMPART_PLUGIN_DIR) + "/xdp_ratelimit.bpf.o";
+  return rampart::test::path::plugins() + "/xdp_ratelimit.bpf.o";
 }
 
 rampart_rl_key v4_key(const char* addr) {

@@ -36,20 +36,21 @@ using rampart::test::write_file;
 TEST(CheckConfig, GoodFileExitsZero) {
   TempDir dir;
   write_file(dir / "r.yaml", "agent:\n  workers: 1\nplugins:\n  log: {path: /tmp/x.json}\n");
-  const auto r = run_command({RAMPARTD_PATH, "--check-config", "--config", dir / "r.yaml"});
+  const auto r =
+      run_command({rampart::test::path::rampartd(), "--check-config", "--config", dir / "r.yaml"});
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("configuration OK: " + (dir / "r.yaml")), std::string::npos) << r.output;
 }
 
 TEST(CheckConfig, EmbeddedDefaultIsValid) {
-  const auto r = run_command({RAMPARTD_PATH, "--check-config"});
+  const auto r = run_command({rampart::test::path::rampartd(), "--check-config"});
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("configuration OK: <embedded>"), std::string::npos) << r.output;
 }
 
 TEST(CheckConfig, ShippedConfigIsValid) {
-  const auto r = run_command(
-      {RAMPARTD_PATH, "--check-config", "--config", RAMPART_SOURCE_DIR "/config/rampart.yaml"});
+  const auto r = run_command({rampart::test::path::rampartd(), "--check-config", "--config",
+                              rampart::test::path::source() + "/config/rampart.yaml"});
   EXPECT_EQ(r.status, 0) << r.output;
 }
 
@@ -76,8 +77,8 @@ TEST(CheckConfig, BadDdosSettingsAreRefusedWithTheirKey) {
   };
   for (const auto& [setting, error] : cases) {
     write_file(dir / "r.yaml", "plugins:\n  ddos: {" + setting + "}\n");
-    const auto r = run_command({RAMPARTD_PATH, "--check-config", "--config", dir / "r.yaml",
-                                "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+    const auto r = run_command({rampart::test::path::rampartd(), "--check-config", "--config",
+                                dir / "r.yaml", "--plugin-dir", rampart::test::path::plugins()});
     EXPECT_EQ(r.status, 1) << setting << "\n" << r.output;
     EXPECT_NE(r.output.find(error), std::string::npos) << setting << "\n" << r.output;
   }
@@ -86,7 +87,8 @@ TEST(CheckConfig, BadDdosSettingsAreRefusedWithTheirKey) {
 TEST(CheckConfig, BadFileExitsOneWithFileAndLine) {
   TempDir dir;
   write_file(dir / "r.yaml", "agent:\n  workers: 1\n  wrokers: 2\n");
-  const auto r = run_command({RAMPARTD_PATH, "--check-config", "--config", dir / "r.yaml"});
+  const auto r =
+      run_command({rampart::test::path::rampartd(), "--check-config", "--config", dir / "r.yaml"});
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find(dir / "r.yaml" + ":3:3: unknown key 'agent.wrokers'"), std::string::npos)
       << r.output;
@@ -99,7 +101,8 @@ TEST(CheckConfig, DuplicateKeyExitsOneNamingBothLines) {
   write_file(dir / "dup.yaml",
              "plugins:\n  firewall:\n    rules:\n      - id: 1\n        action: allow\n"
              "        action: deny\n");
-  const auto r = run_command({RAMPARTD_PATH, "--check-config", "--config", dir / "dup.yaml"});
+  const auto r = run_command(
+      {rampart::test::path::rampartd(), "--check-config", "--config", dir / "dup.yaml"});
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find(dir / "dup.yaml" + ":6:9: duplicate key 'action' (first at line 5)"),
             std::string::npos)
@@ -113,7 +116,8 @@ TEST(CheckConfig, PluginSettingsAreCheckedToo) {
   write_file(dir / "rules.yaml",
              "plugins:\n  firewall:\n    rules:\n      - {id: 1, action: deny, src_ip: "
              "10.0.0.300/8}\n");
-  auto r = run_command({RAMPARTD_PATH, "--check-config", "--config", dir / "rules.yaml"});
+  auto r = run_command(
+      {rampart::test::path::rampartd(), "--check-config", "--config", dir / "rules.yaml"});
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("plugins.firewall: "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find(dir / "rules.yaml" + ":4:"), std::string::npos) << r.output;
@@ -123,17 +127,20 @@ TEST(CheckConfig, PluginSettingsAreCheckedToo) {
 
   write_file(dir / "list.yaml",
              "plugins:\n  firewall:\n    blocklist: {files: [" + dir / "absent.txt" + "]}\n");
-  r = run_command({RAMPARTD_PATH, "--check-config", "--config", dir / "list.yaml"});
+  r = run_command(
+      {rampart::test::path::rampartd(), "--check-config", "--config", dir / "list.yaml"});
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find(dir / "absent.txt" + ": cannot open"), std::string::npos) << r.output;
 
   write_file(dir / "missing.yaml", "plugins:\n  nosuch: {enabled: true}\n");
-  r = run_command({RAMPARTD_PATH, "--check-config", "--config", dir / "missing.yaml"});
+  r = run_command(
+      {rampart::test::path::rampartd(), "--check-config", "--config", dir / "missing.yaml"});
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("plugins.nosuch: not installed"), std::string::npos) << r.output;
 
   write_file(dir / "off.yaml", "plugins:\n  nosuch: {enabled: false}\n");
-  r = run_command({RAMPARTD_PATH, "--check-config", "--config", dir / "off.yaml"});
+  r = run_command(
+      {rampart::test::path::rampartd(), "--check-config", "--config", dir / "off.yaml"});
   EXPECT_EQ(r.status, 0) << "a disabled plugin need not be installed: " << r.output;
 }
 
@@ -153,8 +160,8 @@ TEST(CheckConfig, AsRootRunsAsTheStateDirectorysOwner) {
   }
   write_file(dir / "r.yaml", "agent:\n  state_dir: " + (dir / "state") +
                                  "\nplugins:\n  log: {path: " + (dir / "logs/alerts.json") + "}\n");
-  const auto r = run_command({RAMPARTD_PATH, "--check-config", "--config", dir / "r.yaml",
-                              "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  const auto r = run_command({rampart::test::path::rampartd(), "--check-config", "--config",
+                              dir / "r.yaml", "--plugin-dir", rampart::test::path::plugins()});
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("running as nobody, the owner of " + (dir / "state")), std::string::npos)
       << r.output;
@@ -164,21 +171,23 @@ TEST(CheckConfig, AsRootRunsAsTheStateDirectorysOwner) {
 }
 
 TEST(CheckConfig, MissingFileExitsOne) {
-  const auto r = run_command({RAMPARTD_PATH, "--check-config", "--config", "/nonexistent.yaml"});
+  const auto r = run_command(
+      {rampart::test::path::rampartd(), "--check-config", "--config", "/nonexistent.yaml"});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("/nonexistent.yaml: cannot open config file"), std::string::npos)
       << r.output;
 }
 
 TEST(CommandLine, UnknownOptionIsUsageErrorTwo) {
-  const auto r = run_command({RAMPARTD_PATH, "--frobnicate"});
+  const auto r = run_command({rampart::test::path::rampartd(), "--frobnicate"});
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("--help"), std::string::npos);
 }
 
 TEST(CommandLine, PreparePinRootAndOwnerGoTogether) {
-  for (const auto& args : {std::vector<std::string>{RAMPARTD_PATH, "--prepare-pin-root"},
-                           std::vector<std::string>{RAMPARTD_PATH, "--owner", "nobody"}}) {
+  for (const auto& args :
+       {std::vector<std::string>{rampart::test::path::rampartd(), "--prepare-pin-root"},
+        std::vector<std::string>{rampart::test::path::rampartd(), "--owner", "nobody"}}) {
     const auto r = run_command(args);
     EXPECT_EQ(r.status, 2) << r.output;
     EXPECT_NE(r.output.find("--prepare-pin-root and --owner USER go together"), std::string::npos)
@@ -207,8 +216,8 @@ TEST(PreparePinRoot, HandsThePinRootToTheOwnerWithoutFollowingLinks) {
   const auto cfg = dir / "r.yaml";
   write_file(cfg, "agent:\n  interfaces: [lo]\n  bpf_pin_path: " + pins + "\n");
 
-  const auto r =
-      run_command({RAMPARTD_PATH, "--prepare-pin-root", "--owner", "nobody", "--config", cfg});
+  const auto r = run_command({rampart::test::path::rampartd(), "--prepare-pin-root", "--owner",
+                              "nobody", "--config", cfg});
   ASSERT_EQ(r.status, 0) << r.output;
   struct stat st {};
   ASSERT_EQ(stat(bpffs.c_str(), &st), 0);
@@ -227,15 +236,15 @@ TEST(PreparePinRoot, HandsThePinRootToTheOwnerWithoutFollowingLinks) {
 
   // Nothing configured and nothing pinned: nothing to do (bpffs untouched).
   write_file(cfg, "agent:\n  bpf_pin_path: " + bpffs + "/other\n");
-  const auto idle =
-      run_command({RAMPARTD_PATH, "--prepare-pin-root", "--owner", "nobody", "--config", cfg});
+  const auto idle = run_command({rampart::test::path::rampartd(), "--prepare-pin-root", "--owner",
+                                 "nobody", "--config", cfg});
   EXPECT_EQ(idle.status, 0) << idle.output;
   EXPECT_NE(idle.output.find("nothing to prepare"), std::string::npos) << idle.output;
   EXPECT_FALSE(std::filesystem::exists(bpffs + "/other"));
 }
 
 TEST(CommandLine, VersionNamesTheAbi) {
-  const auto r = run_command({RAMPARTD_PATH, "--version"});
+  const auto r = run_command({rampart::test::path::rampartd(), "--version"});
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.output.find("plugin ABI 1."), std::string::npos) << r.output;
 }
@@ -255,7 +264,8 @@ class Daemon : public ::testing::Test {
 
 TEST_F(Daemon, StartsLoadsPluginsAndStopsCleanlyOnSigterm) {
   const auto cfg = config("  log: {path: " + (dir / "alerts.json") + "}\n");
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   rampart::test::path::plugins()});
   ASSERT_TRUE(d.wait_for("[rampartd] ready plugins=log refused=0")) << d.output();
   d.signal(SIGTERM);
   EXPECT_EQ(d.wait_exit(), 0) << d.output();
@@ -264,16 +274,18 @@ TEST_F(Daemon, StartsLoadsPluginsAndStopsCleanlyOnSigterm) {
 }
 
 TEST_F(Daemon, SigintStopsCleanlyToo) {
-  DaemonProcess d({RAMPARTD_PATH, "--config", config("  log: {path: " + (dir / "a.json") + "}\n"),
-                   "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config",
+                   config("  log: {path: " + (dir / "a.json") + "}\n"), "--plugin-dir",
+                   rampart::test::path::plugins()});
   ASSERT_TRUE(d.wait_for("ready")) << d.output();
   d.signal(SIGINT);
   EXPECT_EQ(d.wait_exit(), 0) << d.output();
 }
 
 TEST_F(Daemon, JsonLogsAreOneObjectPerLine) {
-  DaemonProcess d({RAMPARTD_PATH, "--config", config("  log: {path: " + (dir / "a.json") + "}\n"),
-                   "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR, "--log-format", "json"});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config",
+                   config("  log: {path: " + (dir / "a.json") + "}\n"), "--plugin-dir",
+                   rampart::test::path::plugins(), "--log-format", "json"});
   ASSERT_TRUE(d.wait_for("\"msg\":\"ready\"")) << d.output();
   d.signal(SIGTERM);
   ASSERT_EQ(d.wait_exit(), 0);
@@ -303,7 +315,8 @@ TEST_F(Daemon, LibbpfMessagesAreJsonRecordsToo) {
   write_file(cfg, "agent:\n  log_format: json\n  state_dir: " + (dir / "state") +
                       "\n  interfaces: [lo]\n  bpf_dir: " + (dir / "bpf") + "\n  bpf_pin_path: " +
                       bpffs + "/rampart\nplugins:\n  log: {path: " + (dir / "a.json") + "}\n");
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   rampart::test::path::plugins()});
   // The datapath did not load: running, and saying it is not ready.
   ASSERT_TRUE(d.wait_for("\"msg\":\"not ready\"")) << d.output();
   EXPECT_TRUE(d.wait_for("datapath: kernel programs not loaded")) << d.output();
@@ -328,11 +341,11 @@ TEST_F(Daemon, ThrowingAndBrokenPluginsNeverTakeItDown) {
   const auto cfg = config(
       "  good_engine: {tick_ms: 10, throw_on_tick: true, throw_on_event: true}\n"
       "  throw_in_create: {}\n  raw_throw: {}\n  fail_start: {}\n");
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", variant_dir("good_engine"),
-                   "--plugin-dir", variant_dir("throw_in_create"), "--plugin-dir",
-                   variant_dir("raw_throw"), "--plugin-dir", variant_dir("fail_start"),
-                   "--plugin-dir", variant_dir("no_entry"), "--plugin-dir",
-                   variant_dir("other_major")});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   variant_dir("good_engine"), "--plugin-dir", variant_dir("throw_in_create"),
+                   "--plugin-dir", variant_dir("raw_throw"), "--plugin-dir",
+                   variant_dir("fail_start"), "--plugin-dir", variant_dir("no_entry"),
+                   "--plugin-dir", variant_dir("other_major")});
   ASSERT_TRUE(d.wait_for("ready plugins=good_engine refused=2")) << d.output();
   EXPECT_TRUE(d.wait_for("plugin callback failed plugin=good_engine callback=timer")) << d.output();
   d.signal(SIGTERM);
@@ -341,7 +354,8 @@ TEST_F(Daemon, ThrowingAndBrokenPluginsNeverTakeItDown) {
 
 TEST_F(Daemon, SighupReloadsChangedPluginsAndRefusesBadConfig) {
   const auto cfg = config("  good_engine: {value: A}\n");
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", variant_dir("good_engine")});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   variant_dir("good_engine")});
   ASSERT_TRUE(d.wait_for("ready plugins=good_engine")) << d.output();
 
   config("  good_engine: {value: B}\n");
@@ -369,7 +383,8 @@ TEST_F(Daemon, SighupReloadsChangedPluginsAndRefusesBadConfig) {
 
 TEST_F(Daemon, DefaultConfigFindsTheBuiltInPluginsBesideTheBinary) {
   // No --plugin-dir and no agent.plugin_dirs: <bin>/../lib/rampart/plugins.
-  DaemonProcess d({RAMPARTD_PATH, "--config", config("  log: {path: " + (dir / "a.json") + "}\n")});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config",
+                   config("  log: {path: " + (dir / "a.json") + "}\n")});
   ASSERT_TRUE(d.wait_for("ready plugins=log")) << d.output();
   d.signal(SIGTERM);
   EXPECT_EQ(d.wait_exit(), 0);
@@ -381,8 +396,9 @@ TEST_F(Daemon, SdkExampleBuiltOutOfTreeLoadsAndRuns) {
       "  hello_engine: {interval_ms: 20, alert_every: 2, greeting: hi}\n"
       "  log: {path: " +
       alerts + "}\n");
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_EXAMPLE_PLUGIN_DIR,
-                   "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   rampart::test::path::example_plugins(), "--plugin-dir",
+                   rampart::test::path::plugins()});
   ASSERT_TRUE(d.wait_for("ready plugins=hello_engine,log refused=0")) << d.output();
   ASSERT_TRUE(d.wait_for("[hello_engine] hi: tick 4")) << d.output();
   d.signal(SIGTERM);
@@ -408,8 +424,8 @@ TEST_F(Daemon, AlertRoutesAreHotReloaded) {
       "alerts:\n  dedup: {window_seconds: 0}\n  routes:\n    - {min_severity: critical, "
       "senders: [log]}\n";
   const auto cfg = config(plugins);
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR,
-                   "--plugin-dir", variant_dir("good_engine")});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   rampart::test::path::plugins(), "--plugin-dir", variant_dir("good_engine")});
   ASSERT_TRUE(d.wait_for("refused=0")) << d.output();
   const rampart::test::ApiClient api{rampart::test::listening_port(d.output()),
                                      rampart::test::bootstrap_token(dir / "state")};
@@ -461,7 +477,8 @@ TEST_F(Daemon, AuditRetentionIsKeptAndHotReloaded) {
       "  firewall: {}\n  rest: " + rampart::test::rest_settings(dir.path()) + "\n";
   alerts = "audit: {max_count: 3}\n";
   const auto cfg = config(plugins);
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   rampart::test::path::plugins()});
   ASSERT_TRUE(d.wait_for("ready plugins=firewall,rest refused=0")) << d.output();
   const rampart::test::ApiClient api{rampart::test::listening_port(d.output()),
                                      rampart::test::bootstrap_token(dir / "state")};
@@ -508,15 +525,17 @@ TEST_F(Daemon, AnUnusableGeoIpDatabaseIsReportedAndTheAgentRuns) {
   alerts = "alerts:\n  geoip: {city: " + (dir / "broken.mmdb") +
            ", country: " + (dir / "missing.mmdb") + "}\n";
   const auto cfg = config("  log: {path: " + (dir / "a.json") + "}\n");
-  const auto check = rampart::test::run_command({RAMPARTD_PATH, "--check-config", "--config", cfg,
-                                                 "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  const auto check =
+      rampart::test::run_command({rampart::test::path::rampartd(), "--check-config", "--config",
+                                  cfg, "--plugin-dir", rampart::test::path::plugins()});
   EXPECT_EQ(check.status, 0) << check.output;
   EXPECT_NE(check.output.find("warning: geoip.city: " + (dir / "broken.mmdb")), std::string::npos)
       << check.output;
   EXPECT_NE(check.output.find("warning: geoip.country: " + (dir / "missing.mmdb")),
             std::string::npos)
       << check.output;
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   rampart::test::path::plugins()});
   ASSERT_TRUE(d.wait_for("ready plugins=log")) << d.output();
   EXPECT_TRUE(d.wait_for("GeoIP database not used", 2)) << d.output();
   d.signal(SIGTERM);
@@ -536,7 +555,8 @@ TEST_F(Daemon, OtherLocalUsersGetNothingAndRootRecoversWithKeysReset) {
   std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));  // nobody may look in
   const auto cfg =
       config("  firewall: {}\n  rest: " + rampart::test::rest_settings(dir.path()) + "\n");
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   rampart::test::path::plugins()});
   ASSERT_TRUE(d.wait_for("ready plugins=firewall,rest refused=0")) << d.output();
   const uint16_t port = rampart::test::listening_port(d.output());
   const std::string old_token = rampart::test::bootstrap_token(dir / "state");
@@ -555,8 +575,8 @@ TEST_F(Daemon, OtherLocalUsersGetNothingAndRootRecoversWithKeysReset) {
   struct stat st {};
   ASSERT_EQ(stat((dir / "api.sock").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  auto r = as_nobody({RAMPARTCTL_PATH, "--server", "unix://" + (dir / "api.sock"), "keys", "add",
-                      "evil", "admin"});
+  auto r = as_nobody({rampart::test::path::rampartctl(), "--server", "unix://" + (dir / "api.sock"),
+                      "keys", "add", "evil", "admin"});
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("ermission denied"), std::string::npos) << r.output;
   // The state is root's: nobody cannot read the admin key.
@@ -564,8 +584,8 @@ TEST_F(Daemon, OtherLocalUsersGetNothingAndRootRecoversWithKeysReset) {
   EXPECT_NE(r.status, 0) << r.output;
 
   // Root, over the socket: an admin by uid, named in the audit.
-  r = run_command({RAMPARTCTL_PATH, "--server", "unix://" + (dir / "api.sock"), "rules", "add",
-                   "firewall", R"({"id":3,"action":"log"})"});
+  r = run_command({rampart::test::path::rampartctl(), "--server", "unix://" + (dir / "api.sock"),
+                   "rules", "add", "firewall", R"({"id":3,"action":"log"})"});
   ASSERT_EQ(r.status, 0) << r.output;
   const rampart::test::ApiClient old{port, old_token};
   EXPECT_NE(
@@ -573,14 +593,14 @@ TEST_F(Daemon, OtherLocalUsersGetNothingAndRootRecoversWithKeysReset) {
       std::string::npos);
 
   // Every key lost: root resets them, with rampartd running.
-  r = run_command({RAMPARTD_PATH, "keys", "reset", "--config", cfg});
+  r = run_command({rampart::test::path::rampartd(), "keys", "reset", "--config", cfg});
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find(dir / "state/admin.key"), std::string::npos) << r.output;
   EXPECT_EQ(old.call("GET", "/api/v1/keys").status, 401) << "the old admin key is gone";
   const rampart::test::ApiClient fresh{port, rampart::test::bootstrap_token(dir / "state")};
   ASSERT_NE(fresh.token, old_token);
-  r = run_command(
-      {RAMPARTCTL_PATH, "--server", url, "--token", fresh.token, "keys", "list", "-o", "json"});
+  r = run_command({rampart::test::path::rampartctl(), "--server", url, "--token", fresh.token,
+                   "keys", "list", "-o", "json"});
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find(R"("name":"admin","role":"admin")"), std::string::npos) << r.output;
   d.signal(SIGTERM);
@@ -595,7 +615,8 @@ TEST_F(Daemon, StateIsReadableByTheAgentAlone) {
   write_file(dir / "state/rampart.db", "");
   std::filesystem::permissions(dir / "state/rampart.db", std::filesystem::perms(0644));
   const auto cfg = config("  log: {path: " + (dir / "a.json") + "}\n");
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   rampart::test::path::plugins()});
   ASSERT_TRUE(d.wait_for("ready plugins=log")) << d.output();
   auto mode = [](const std::string& path) {
     struct stat st {};
@@ -613,7 +634,8 @@ TEST(CheckConfig, AMissingInterfaceAndAStateDirThatCannotBeWrittenAreErrors) {
   TempDir dir;
   write_file(dir / "r.yaml",
              "agent:\n  interfaces: [rp-no-such-if0]\n  state_dir: /proc/rampart-state\n");
-  const auto r = run_command({RAMPARTD_PATH, "--check-config", "--config", dir / "r.yaml"});
+  const auto r =
+      run_command({rampart::test::path::rampartd(), "--check-config", "--config", dir / "r.yaml"});
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("agent.interfaces: no interface named 'rp-no-such-if0'"),
             std::string::npos)
@@ -645,8 +667,8 @@ TEST_F(Daemon, AFailingTimerIsCountedInMetricsAndNotLoggedPerTick) {
       "  good_engine: {tick_ms: 5, throw_on_tick: true}\n"
       "  metrics: {listen: \"127.0.0.1:0\"}\n");
   const auto started = Clock::now();
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR,
-                   "--plugin-dir", variant_dir("good_engine")});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   rampart::test::path::plugins(), "--plugin-dir", variant_dir("good_engine")});
   ASSERT_TRUE(d.wait_for("ready plugins=good_engine,metrics")) << d.output();
   const uint16_t port = rampart::test::listening_port(d.output(), "metrics");
   ASSERT_NE(port, 0) << d.output();
@@ -680,7 +702,8 @@ TEST_F(Daemon, APluginCrashIsNamedBeforeRampartdDiesBySigsegv) {
   setrlimit(RLIMIT_CORE, &cores);
   const auto cfg = config("  fault_engine: {tick_ms: 20, crash_on_tick: true}\n");
   {
-    DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", variant_dir("fault_engine")});
+    DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                     variant_dir("fault_engine")});
     EXPECT_EQ(d.wait_exit(std::chrono::seconds(15)), std::nullopt) << d.output();
     EXPECT_EQ(d.killed_by(), SIGSEGV) << d.output();
     EXPECT_TRUE(
@@ -688,8 +711,8 @@ TEST_F(Daemon, APluginCrashIsNamedBeforeRampartdDiesBySigsegv) {
                    "plugin=fault_engine callback=timer address=0x0"))
         << d.output();
   }
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", variant_dir("fault_engine"),
-                   "--log-format", "json"});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   variant_dir("fault_engine"), "--log-format", "json"});
   EXPECT_EQ(d.wait_exit(std::chrono::seconds(15)), std::nullopt) << d.output();
   EXPECT_EQ(d.killed_by(), SIGSEGV) << d.output();
   const auto lines = d.lines();
@@ -707,8 +730,8 @@ TEST_F(Daemon, APluginCrashIsNamedBeforeRampartdDiesBySigsegv) {
   {
     // A stack overflow too: the report runs on an alternate signal stack.
     const auto overflow = config("  fault_engine: {tick_ms: 20, overflow_on_tick: true}\n");
-    DaemonProcess o(
-        {RAMPARTD_PATH, "--config", overflow, "--plugin-dir", variant_dir("fault_engine")});
+    DaemonProcess o({rampart::test::path::rampartd(), "--config", overflow, "--plugin-dir",
+                     variant_dir("fault_engine")});
     EXPECT_EQ(o.wait_exit(std::chrono::seconds(15)), std::nullopt) << o.output();
     EXPECT_EQ(o.killed_by(), SIGSEGV) << o.output();
     EXPECT_TRUE(
@@ -729,8 +752,8 @@ TEST_F(Daemon, SigtermCutsAHangingWebhookShortAndTheAlertArrivesOnceAfterRestart
     const auto cfg =
         config("  good_engine: {tick_ms: 20, alert_on_tick: true}\n  webhook: {url: \"" +
                hang.url() + "/hook\", timeout_ms: 120000}\n");
-    DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR,
-                     "--plugin-dir", variant_dir("good_engine")});
+    DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                     rampart::test::path::plugins(), "--plugin-dir", variant_dir("good_engine")});
     ASSERT_TRUE(d.wait_for("ready plugins=good_engine,webhook")) << d.output();
     ASSERT_TRUE(hang.wait_for("\"tactic\":\"Reconnaissance\"}}")) << hang.received();
     const auto received = hang.received();
@@ -746,7 +769,8 @@ TEST_F(Daemon, SigtermCutsAHangingWebhookShortAndTheAlertArrivesOnceAfterRestart
   HookServer receiver;
   const auto cfg = config("  webhook: {url: \"" + receiver.url() + "/hook\"}\n");
   {
-    DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+    DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                     rampart::test::path::plugins()});
     ASSERT_TRUE(d.wait_for("ready plugins=webhook")) << d.output();
     EXPECT_TRUE(d.wait_for("delivering alerts left undelivered sender=webhook alerts=1"))
         << d.output();
@@ -761,7 +785,8 @@ TEST_F(Daemon, SigtermCutsAHangingWebhookShortAndTheAlertArrivesOnceAfterRestart
   EXPECT_EQ(got[0].body, sent) << "the same alert, as it was first sent";
 
   // Delivered means settled: a third start owes nothing.
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   rampart::test::path::plugins()});
   ASSERT_TRUE(d.wait_for("ready plugins=webhook")) << d.output();
   d.signal(SIGTERM);
   EXPECT_EQ(d.wait_exit(std::chrono::seconds(15)), 0) << d.output();
@@ -774,7 +799,8 @@ TEST_F(Daemon, SigtermCutsAHangingWebhookShortAndTheAlertArrivesOnceAfterRestart
 TEST_F(Daemon, AStopAPluginHoldsUpEndsAtTheBoundNamingThePlugin) {
   agent = "  stop_timeout_seconds: 2\n";
   const auto cfg = config("  fault_engine: {stall_stop_ms: 60000}\n");
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", variant_dir("fault_engine")});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   variant_dir("fault_engine")});
   ASSERT_TRUE(d.wait_for("ready plugins=fault_engine")) << d.output();
   const auto t0 = Clock::now();
   d.signal(SIGTERM);

@@ -202,7 +202,7 @@ class DdosLab : public AgentLab {
     // XDP_TX on B's veth reaches A only through A's NAPI, which an XDP
     // program on A's end turns on (a physical NIC needs nothing of this).
     NetnsLab::sh("ip -n " + lab_->ns_a() + " link set dev " + lab_->if_a() + " xdpdrv obj " +
-                 RAMPART_BPF_DIR "/xdp_parse_pass.bpf.o sec xdp");
+                 rampart::test::path::bpf() + "/xdp_parse_pass.bpf.o sec xdp");
   }
   // A sanitized rampartd's report fails the test, whatever else passed.
   void TearDown() override {
@@ -329,8 +329,9 @@ TEST_F(DdosLab, CookiesTheKernelCannotUseAreRefusedAtStart) {
   const auto cfg = write_agent_config(
       "  firewall: {default_policy: allow, rules: []}\n"
       "  ddos: {syn_cookies: auto}\n");
-  rampart::test::DaemonProcess d({"/usr/sbin/ip", "netns", "exec", lab_->ns_b(), RAMPARTD_PATH,
-                                  "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  rampart::test::DaemonProcess d({"/usr/sbin/ip", "netns", "exec", lab_->ns_b(),
+                                  rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                                  rampart::test::path::plugins()});
   // The engine is refused with the reason, and rampartd says it is not
   // ready (a protection asked for is not in force) rather than pretending.
   ASSERT_TRUE(d.wait_for("not ready plugins=firewall,log")) << d.output();

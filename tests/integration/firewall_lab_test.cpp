@@ -42,6 +42,7 @@
 #include "smtp_server.hpp"
 #include "tc_meta_reader.hpp"
 #include "temp_dir.hpp"
+#include "test_paths.hpp"
 
 namespace {
 
@@ -1122,7 +1123,7 @@ TEST_F(FirewallLab, AlertsReachEverySenderAndStreamWhileAReceiverIsDown) {
                                      "netns",
                                      "exec",
                                      lab_->ns_b(),
-                                     RAMPART_ALERT_CLIENT,
+                                     rampart::test::path::alert_client(),
                                      "--server",
                                      "127.0.0.1:" + std::to_string(grpc_port)};
     argv.insert(argv.end(), extra.begin(), extra.end());
@@ -1252,9 +1253,9 @@ TEST_F(FirewallLab, ASecondAgentIsRefusedAndTheFirstKeepsEnforcing) {
   const auto cfg =
       write_config("[{id: 1, action: deny, protocol: udp, src_ip: 198.18.0.1/32}]", "");
   ASSERT_NO_FATAL_FAILURE(start(cfg));
-  const auto second =
-      rampart::test::run_command({"/usr/sbin/ip", "netns", "exec", lab_->ns_b(), RAMPARTD_PATH,
-                                  "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  const auto second = rampart::test::run_command({"/usr/sbin/ip", "netns", "exec", lab_->ns_b(),
+                                                  rampart::test::path::rampartd(), "--config", cfg,
+                                                  "--plugin-dir", rampart::test::path::plugins()});
   EXPECT_EQ(second.status, 1) << second.output;
   EXPECT_NE(second.output.find("another rampartd (pid " + std::to_string(daemon_->pid())),
             std::string::npos)
@@ -1265,9 +1266,9 @@ TEST_F(FirewallLab, ASecondAgentIsRefusedAndTheFirstKeepsEnforcing) {
   const std::string state = "state_dir: " + (dir_ / "state");
   text.replace(text.find(state), state.size(), "state_dir: " + (dir_ / "state2"));
   rampart::test::write_file(dir_ / "second.yaml", text);
-  const auto pins = rampart::test::run_command({"/usr/sbin/ip", "netns", "exec", lab_->ns_b(),
-                                                RAMPARTD_PATH, "--config", dir_ / "second.yaml",
-                                                "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  const auto pins = rampart::test::run_command(
+      {"/usr/sbin/ip", "netns", "exec", lab_->ns_b(), rampart::test::path::rampartd(), "--config",
+       dir_ / "second.yaml", "--plugin-dir", rampart::test::path::plugins()});
   EXPECT_EQ(pins.status, 1) << pins.output;
   EXPECT_NE(pins.output.find("another rampartd runs with its pins in " + bpffs_ + "/rampart"),
             std::string::npos)
@@ -1299,9 +1300,9 @@ TEST_F(FirewallLab, AFailedStartLeavesThePinnedDatapathAsItWas) {
   std::filesystem::remove(dir_ / "state/rampart.db-wal");
   std::filesystem::remove(dir_ / "state/rampart.db-shm");
   std::filesystem::create_directories(dir_ / "state/rampart.db");
-  const auto r =
-      rampart::test::run_command({"/usr/sbin/ip", "netns", "exec", lab_->ns_b(), RAMPARTD_PATH,
-                                  "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  const auto r = rampart::test::run_command({"/usr/sbin/ip", "netns", "exec", lab_->ns_b(),
+                                             rampart::test::path::rampartd(), "--config", cfg,
+                                             "--plugin-dir", rampart::test::path::plugins()});
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("cannot start; the kernel datapath was left as it was"),
             std::string::npos)
@@ -1325,10 +1326,11 @@ TEST_F(FirewallLab, WithoutCapPerfmonTheAgentSaysItIsNotReady) {
   rampart::test::write_file(cfg, rampart::test::read_file(cfg) +
                                      "  rest: " + rampart::test::rest_settings(dir_.path()) +
                                      "\n  metrics: {listen: \"127.0.0.1:0\"}\n");
-  daemon_ = std::make_unique<DaemonProcess>(std::vector<std::string>{
-      "/usr/sbin/ip", "netns", "exec", lab_->ns_b(), "/usr/bin/setpriv",
-      "--bounding-set=-perfmon,-sys_admin", "--inh-caps=-perfmon,-sys_admin", RAMPARTD_PATH,
-      "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  daemon_ = std::make_unique<DaemonProcess>(
+      std::vector<std::string>{"/usr/sbin/ip", "netns", "exec", lab_->ns_b(), "/usr/bin/setpriv",
+                               "--bounding-set=-perfmon,-sys_admin",
+                               "--inh-caps=-perfmon,-sys_admin", rampart::test::path::rampartd(),
+                               "--config", cfg, "--plugin-dir", rampart::test::path::plugins()});
   ASSERT_TRUE(daemon_->wait_for("not ready plugins=")) << daemon_->output();
   EXPECT_TRUE(daemon_->wait_for("missing=\"plugins.firewall: failed: ")) << daemon_->output();
   const rampart::test::ApiClient api{rampart::test::listening_port(daemon_->output()),
@@ -1419,8 +1421,9 @@ TEST_F(FirewallLab, AnOutOfTreeEngineRunsItsOwnStagesBehindTheFirewall) {
     rampart::test::write_file(cfg, text);
   }
   daemon_ = std::make_unique<DaemonProcess>(std::vector<std::string>{
-      "/usr/sbin/ip", "netns", "exec", lab_->ns_b(), RAMPARTD_PATH, "--config", cfg, "--plugin-dir",
-      RAMPART_BUILTIN_PLUGIN_DIR, "--plugin-dir", RAMPART_EXAMPLE_PLUGIN_DIR});
+      "/usr/sbin/ip", "netns", "exec", lab_->ns_b(), rampart::test::path::rampartd(), "--config",
+      cfg, "--plugin-dir", rampart::test::path::plugins(), "--plugin-dir",
+      rampart::test::path::example_plugins()});
   ASSERT_TRUE(daemon_->wait_for("ready plugins=firewall,log,port_watch refused=0"))
       << daemon_->output();
   ASSERT_TRUE(daemon_->wait_for("[port_watch] watching port 9999")) << daemon_->output();

@@ -29,6 +29,7 @@
 #include "raw_http.hpp"
 #include "sender_harness.hpp"
 #include "temp_dir.hpp"
+#include "test_paths.hpp"
 
 namespace {
 
@@ -44,8 +45,9 @@ class Hostile : public ::testing::Test {
         cfg, "agent:\n  state_dir: " + (dir_ / "state") + "\nplugins:\n  firewall: {}\n  rest: " +
                  rampart::test::rest_settings(dir_.path(), "max_body_bytes: 4096" + rest_extra) +
                  "\n  metrics: {listen: \"127.0.0.1:0\"}\n");
-    daemon_ = std::make_unique<DaemonProcess>(std::vector<std::string>{
-        RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+    daemon_ = std::make_unique<DaemonProcess>(
+        std::vector<std::string>{rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                                 rampart::test::path::plugins()});
     ASSERT_TRUE(daemon_->wait_for("ready plugins=firewall,metrics,rest refused=0"))
         << daemon_->output();
     api_ = {rampart::test::listening_port(daemon_->output()),
@@ -179,7 +181,8 @@ TEST(HostileTls, IdleConnectionsThatNeverSayHelloNeverLockOutAClient) {
                                 "\nplugins:\n  rest:\n    listen: \"127.0.0.1:0\"\n    socket: "
                                 "\"\"\n    max_connections_per_client: 32\n    tls: {cert: " +
                                 cert.cert + ", key: " + cert.key + "}\n");
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   rampart::test::path::plugins()});
   ASSERT_TRUE(d.wait_for("(https)")) << d.output();
   const uint16_t port = rampart::test::listening_port(d.output());
   const std::string token = rampart::test::bootstrap_token(dir / "state");

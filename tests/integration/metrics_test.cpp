@@ -10,6 +10,7 @@
 #include "http_client.hpp"
 #include "metrics_check.hpp"
 #include "temp_dir.hpp"
+#include "test_paths.hpp"
 
 namespace {
 
@@ -22,7 +23,8 @@ TEST(MetricsFrontend, ServesCoreAndPluginMetricsThatPromtoolAccepts) {
   rampart::test::write_file(cfg, "agent:\n  state_dir: " + (dir / "state") +
                                      "\nplugins:\n  firewall:\n    rules: [{id: 3, action: deny, "
                                      "protocol: udp}]\n  metrics: {listen: \"127.0.0.1:0\"}\n");
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   rampart::test::path::plugins()});
   ASSERT_TRUE(d.wait_for("ready plugins=firewall,metrics refused=0")) << d.output();
   const uint16_t port = rampart::test::listening_port(d.output(), "metrics");
   ASSERT_NE(port, 0) << d.output();
@@ -60,7 +62,8 @@ TEST(MetricsFrontend, ScrapesNeedAKeyWhenConfigured) {
                             "agent:\n  state_dir: " + (dir / "state") +
                                 "\nplugins:\n  rest: " + rampart::test::rest_settings(dir.path()) +
                                 "\n  metrics: {listen: \"127.0.0.1:0\", require_key: true}\n");
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   rampart::test::path::plugins()});
   ASSERT_TRUE(d.wait_for("ready plugins=metrics,rest refused=0")) << d.output();
   const uint16_t metrics = rampart::test::listening_port(d.output(), "metrics");
   const rampart::test::ApiClient admin{rampart::test::listening_port(d.output(), "rest"),
@@ -84,8 +87,9 @@ TEST(MetricsFrontend, BadListenAddressIsAConfigError) {
   rampart::test::TempDir dir;
   const auto cfg = dir / "rampart.yaml";
   rampart::test::write_file(cfg, "plugins:\n  metrics: {listen: \"localhost\"}\n");
-  const auto r = rampart::test::run_command({RAMPARTD_PATH, "--check-config", "--config", cfg,
-                                             "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  const auto r =
+      rampart::test::run_command({rampart::test::path::rampartd(), "--check-config", "--config",
+                                  cfg, "--plugin-dir", rampart::test::path::plugins()});
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("plugins.metrics.listen: expected host:port, got 'localhost'"),
             std::string::npos)

@@ -26,8 +26,9 @@ class Rampartctl : public ::testing::Test {
     rampart::test::write_file(
         cfg, "agent:\n  state_dir: " + (dir_ / "state") + "\nplugins:\n  firewall:" + firewall_ +
                  "\n  rest: " + rampart::test::rest_settings(dir_.path()) + "\n");
-    daemon_ = std::make_unique<DaemonProcess>(std::vector<std::string>{
-        RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+    daemon_ = std::make_unique<DaemonProcess>(
+        std::vector<std::string>{rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                                 rampart::test::path::plugins()});
     ASSERT_TRUE(daemon_->wait_for("ready plugins=firewall,rest refused=0")) << daemon_->output();
     socket_ = "unix://" + (dir_ / "api.sock");
     tcp_ = "http://127.0.0.1:" + std::to_string(rampart::test::listening_port(daemon_->output()));
@@ -39,7 +40,7 @@ class Rampartctl : public ::testing::Test {
                                   const std::string& token = "") {
     std::vector<std::string> argv = {"/usr/bin/env"};
     if (!token.empty()) argv.push_back("RAMPART_TOKEN=" + token);
-    argv.insert(argv.end(), {RAMPARTCTL_PATH, "--server", server});
+    argv.insert(argv.end(), {rampart::test::path::rampartctl(), "--server", server});
     argv.insert(argv.end(), args.begin(), args.end());
     return run_command(argv);
   }
@@ -215,17 +216,19 @@ TEST_F(Rampartctl, KeysTokensAndHints) {
   r = ctl({"audit", "--limit", "1", "--output", "json"});
   EXPECT_NE(r.output.find(R"("actor":"local:uid=0,pid=)"), std::string::npos) << r.output;
 
-  r = run_command({RAMPARTCTL_PATH, "--server", "unix://" + (dir_ / "absent.sock"), "status"});
+  r = run_command({rampart::test::path::rampartctl(), "--server",
+                   "unix://" + (dir_ / "absent.sock"), "status"});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("Is rampartd running?"), std::string::npos) << r.output;
-  r = run_command({RAMPARTCTL_PATH, "--server", "http://127.0.0.1:1", "status"});
+  r = run_command({rampart::test::path::rampartctl(), "--server", "http://127.0.0.1:1", "status"});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("connection refused. Is rampartd running?"), std::string::npos)
       << r.output;
-  r = run_command({RAMPARTCTL_PATH, "completion", "bash"});
+  r = run_command({rampart::test::path::rampartctl(), "completion", "bash"});
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.output.find("complete -F _rampartctl rampartctl"), std::string::npos);
-  const auto syntax = run_command({"/bin/bash", "-n", RAMPARTCTL_COMPLETION});
+  const auto syntax =
+      run_command({"/bin/bash", "-n", rampart::test::path::rampartctl_completion()});
   EXPECT_EQ(syntax.status, 0) << syntax.output;
 }
 
@@ -242,12 +245,13 @@ TEST(RampartctlAlerts, ListGetAndMarkAFalsePositive) {
                                      "\nplugins:\n  good_engine: {tick_ms: 20, alert_on_tick: "
                                      "true}\n  rest: " +
                                      rampart::test::rest_settings(dir.path()) + "\n");
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR,
-                   "--plugin-dir", rampart::test::variant_dir("good_engine")});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   rampart::test::path::plugins(), "--plugin-dir",
+                   rampart::test::variant_dir("good_engine")});
   ASSERT_TRUE(d.wait_for("ready plugins=good_engine,rest refused=0")) << d.output();
   const std::string server = "unix://" + (dir / "api.sock");
   auto ctl = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = {RAMPARTCTL_PATH, "--server", server};
+    std::vector<std::string> argv = {rampart::test::path::rampartctl(), "--server", server};
     argv.insert(argv.end(), args.begin(), args.end());
     return run_command(argv);
   };

@@ -40,8 +40,9 @@ class RestApi : public ::testing::Test {
     start();
   }
   void start() {
-    daemon_ = std::make_unique<DaemonProcess>(std::vector<std::string>{
-        RAMPARTD_PATH, "--config", cfg_, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+    daemon_ = std::make_unique<DaemonProcess>(
+        std::vector<std::string>{rampart::test::path::rampartd(), "--config", cfg_, "--plugin-dir",
+                                 rampart::test::path::plugins()});
     ASSERT_TRUE(daemon_->wait_for("ready plugins=firewall,rest refused=0")) << daemon_->output();
     port_ = rampart::test::listening_port(daemon_->output());
     ASSERT_NE(port_, 0) << daemon_->output();
@@ -301,8 +302,9 @@ TEST(RunningConfig, NoSecretValueLeavesTheAgent) {
           "    password: s3cret-password\n"
           "  abi_1_3: {value: s3cret-legacy}\n"
           "  ghost: {enabled: false, endpoint: s3cret-ghost}\n");
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR,
-                   "--plugin-dir", rampart::test::variant_dir("abi_1_3")});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   rampart::test::path::plugins(), "--plugin-dir",
+                   rampart::test::variant_dir("abi_1_3")});
   ASSERT_TRUE(d.wait_for("ready plugins=abi_1_3,email,rest,webhook refused=0")) << d.output();
   const rampart::test::ApiClient api{rampart::test::listening_port(d.output()),
                                      rampart::test::bootstrap_token(dir / "state")};
@@ -385,7 +387,8 @@ TEST(RestLimits, WritesPerKeyAndStrangersPerAddressInSeparateBuckets) {
                                             "unauthenticated_rate_per_second: 0.01, "
                                             "unauthenticated_burst: 5") +
                "\n");
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   rampart::test::path::plugins()});
   ASSERT_TRUE(d.wait_for("ready plugins=firewall,rest refused=0")) << d.output();
   const uint16_t port = rampart::test::listening_port(d.output());
   const rampart::test::ApiClient admin{port, rampart::test::bootstrap_token(dir / "state")};
@@ -513,8 +516,9 @@ TEST_F(RestApi, OpenApiDocumentDescribesEveryDomainFromItsSchema) {
   }
   // An OpenAPI validator accepts it (swagger-cli, from npm via install-deps).
   rampart::test::write_file(dir_ / "openapi.json", r.body);
-  const auto valid = rampart::test::run_command(
-      {"/usr/bin/env", "node", RAMPART_SWAGGER_CLI, "validate", dir_ / "openapi.json"});
+  const auto valid =
+      rampart::test::run_command({"/usr/bin/env", "node", rampart::test::path::swagger_cli(),
+                                  "validate", dir_ / "openapi.json"});
   EXPECT_EQ(valid.status, 0) << valid.output;
   EXPECT_NE(valid.output.find("is valid"), std::string::npos) << valid.output;
   // Operation ids are unique, as code generators need.
@@ -559,7 +563,8 @@ TEST(RestImport, TenThousandRulesAtOnceAndABadOneChangesNothing) {
                                      "\nplugins:\n  firewall:\n    rules: [{id: 1, action: log}]\n"
                                      "  rest: " +
                                      rampart::test::rest_settings(dir.path()) + "\n");
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   rampart::test::path::plugins()});
   ASSERT_TRUE(d.wait_for("ready plugins=firewall,rest refused=0")) << d.output();
   const rampart::test::ApiClient api{rampart::test::listening_port(d.output()),
                                      rampart::test::bootstrap_token(dir / "state")};
@@ -619,7 +624,8 @@ TEST(RestOwnership, ConfigRulesAreTheFilesAndListingsImportBack) {
                            "    rules:\n"
                            "      - {id: 1, action: log, protocol: udp, dst_port: \"53\"}\n";
   rampart::test::write_file(cfg, head + "      - id: 2\n        action: deny\n");  // id 2: line 8
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   rampart::test::path::plugins()});
   ASSERT_TRUE(d.wait_for("ready plugins=firewall,rest refused=0")) << d.output();
   const rampart::test::ApiClient api{rampart::test::listening_port(d.output()),
                                      rampart::test::bootstrap_token(dir / "state")};
@@ -731,7 +737,8 @@ TEST(RestTls, ServesHttpsWithTheConfiguredCertificate) {
                                      "\nplugins:\n  firewall: {}\n  rest:\n    listen: "
                                      "\"127.0.0.1:0\"\n    socket: \"\"\n    tls: {cert: " +
                                      (dir / "cert.pem") + ", key: " + (dir / "key.pem") + "}\n");
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   rampart::test::path::plugins()});
   ASSERT_TRUE(d.wait_for("ready plugins=firewall,rest refused=0")) << d.output();
   ASSERT_TRUE(d.wait_for("(https)")) << d.output();
   const uint16_t port = rampart::test::listening_port(d.output());
@@ -761,8 +768,9 @@ TEST(RestTls, ServesHttpsWithTheConfiguredCertificate) {
   // A missing key file is a config error that names it.
   rampart::test::write_file(cfg, "plugins:\n  rest:\n    tls: {cert: " + (dir / "cert.pem") +
                                      ", key: " + (dir / "absent.pem") + "}\n");
-  const auto check = rampart::test::run_command({RAMPARTD_PATH, "--check-config", "--config", cfg,
-                                                 "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  const auto check =
+      rampart::test::run_command({rampart::test::path::rampartd(), "--check-config", "--config",
+                                  cfg, "--plugin-dir", rampart::test::path::plugins()});
   EXPECT_EQ(check.status, 1);
   EXPECT_NE(check.output.find("plugins.rest.tls.key: " + (dir / "absent.pem")), std::string::npos)
       << check.output;
@@ -785,7 +793,8 @@ TEST(RestReload, AReloadThatRestartsTheFrontendCarryingItIsAnsweredFirst) {
                                        rampart::test::rest_settings(dir.path(), extra) + "\n");
   };
   write("write_burst: 40");
-  DaemonProcess d({RAMPARTD_PATH, "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+  DaemonProcess d({rampart::test::path::rampartd(), "--config", cfg, "--plugin-dir",
+                   rampart::test::path::plugins()});
   ASSERT_TRUE(d.wait_for("ready plugins=firewall,rest refused=0")) << d.output();
   const rampart::test::ApiClient api{rampart::test::listening_port(d.output()),
                                      rampart::test::bootstrap_token(dir / "state")};

@@ -22,6 +22,7 @@
 #include "netns_lab.hpp"
 #include "privilege.hpp"
 #include "temp_dir.hpp"
+#include "test_paths.hpp"
 
 namespace rampart::test {
 
@@ -51,7 +52,8 @@ class AgentLab : public ::testing::Test {
                               "  interfaces: [" +
                                   lab_->if_b() +
                                   "]\n"
-                                  "  bpf_dir: " RAMPART_BPF_DIR
+                                  "  bpf_dir: " +
+                                  rampart::test::path::bpf() +
                                   "\n"
                                   "  bpf_pin_path: " +
                                   bpffs_ +
@@ -102,16 +104,17 @@ class AgentLab : public ::testing::Test {
                .find("bytecode '1,6 0 0 0'") != std::string::npos;
   }
   rampart::test::RunResult detach_all(const std::string& cfg) const {
-    return rampart::test::run_command({"/usr/sbin/ip", "netns", "exec", lab_->ns_b(), RAMPARTD_PATH,
-                                       "--detach-all", "--config", cfg});
+    return rampart::test::run_command({"/usr/sbin/ip", "netns", "exec", lab_->ns_b(),
+                                       rampart::test::path::rampartd(), "--detach-all", "--config",
+                                       cfg});
   }
 
   // rampartd in namespace B, waited for until it logs `ready`.
   void start(const std::string& cfg,
              const std::string& ready = "ready plugins=firewall,log refused=0") {
-    daemon_ = std::make_unique<DaemonProcess>(
-        std::vector<std::string>{"/usr/sbin/ip", "netns", "exec", lab_->ns_b(), RAMPARTD_PATH,
-                                 "--config", cfg, "--plugin-dir", RAMPART_BUILTIN_PLUGIN_DIR});
+    daemon_ = std::make_unique<DaemonProcess>(std::vector<std::string>{
+        "/usr/sbin/ip", "netns", "exec", lab_->ns_b(), rampart::test::path::rampartd(), "--config",
+        cfg, "--plugin-dir", rampart::test::path::plugins()});
     ASSERT_TRUE(daemon_->wait_for(ready)) << daemon_->output();
   }
   // rampartd with the REST frontend too (and `more` config after it),

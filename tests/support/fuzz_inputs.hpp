@@ -10,6 +10,8 @@
 #include <iterator>
 #include <string>
 
+#include "test_paths.hpp"
+
 namespace rampart::test {
 
 // Calls fn(path, bytes) for each input of `target`; returns how many.
@@ -19,7 +21,7 @@ inline size_t for_each_fuzz_input(
   size_t n = 0;
   for (const char* kind : {"corpus", "regressions"}) {
     const std::filesystem::path dir =
-        std::string(RAMPART_SOURCE_DIR) + "/tests/fuzz/" + kind + "/" + target;
+        rampart::test::path::source() + "/tests/fuzz/" + kind + "/" + target;
     if (!std::filesystem::exists(dir)) continue;
     for (const auto& f : std::filesystem::directory_iterator(dir)) {
       std::ifstream in(f.path(), std::ios::binary);

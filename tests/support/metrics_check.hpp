@@ -8,6 +8,7 @@
 
 #include "daemon_process.hpp"
 #include "temp_dir.hpp"
+#include "test_paths.hpp"
 
 namespace rampart::test {
 
@@ -16,7 +17,7 @@ namespace rampart::test {
 inline std::string promtool_check(const std::string& text, const std::string& scratch_file) {
   write_file(scratch_file, text);
   const auto r = run_command(
-      {"/bin/sh", "-c", std::string(RAMPART_PROMTOOL) + " check metrics < " + scratch_file});
+      {"/bin/sh", "-c", rampart::test::path::promtool() + " check metrics < " + scratch_file});
   return r.status == 0 ? "" : "promtool (" + std::to_string(r.status) + "): " + r.output;
 }
 

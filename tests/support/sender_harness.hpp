@@ -25,13 +25,14 @@
 #include "plugin_core.hpp"
 #include "plugin_host/plugin_manager.hpp"
 #include "temp_dir.hpp"
+#include "test_paths.hpp"
 
 namespace rampart::test {
 
 class SenderHarness {
  public:
   explicit SenderHarness(std::string id) : id_(std::move(id)) {
-    pm_.discover({RAMPART_BUILTIN_PLUGIN_DIR});
+    pm_.discover({rampart::test::path::plugins()});
   }
 
   // Starts the plugin with `settings`, a YAML flow map for plugins.<id>;
@@ -41,7 +42,7 @@ class SenderHarness {
     for (const auto& s : pm_.status()) {
       if (s.id == id_) return s.state == plugin_host::PluginState::running ? "" : s.error;
     }
-    return "plugin " + id_ + " not found in " RAMPART_BUILTIN_PLUGIN_DIR;
+    return "plugin " + id_ + " not found in " + rampart::test::path::plugins();
   }
   // A config reload with new settings: "" when applied, else why not.
   std::string reload(const std::string& settings) {

@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "test_paths.hpp"
+
 namespace rampart::test {
 
 // The test-only TC program (bpf/tc_meta_reader.bpf.c) that counts UDP/9999
@@ -19,7 +21,8 @@ namespace rampart::test {
 class TcMetaReader {
  public:
   explicit TcMetaReader(const std::string& pin_root) {
-    obj_ = bpf_object__open_file(RAMPART_BPF_DIR "/tc_meta_reader.bpf.o", nullptr);
+    obj_ = bpf_object__open_file((rampart::test::path::bpf() + "/tc_meta_reader.bpf.o").c_str(),
+                                 nullptr);
     if (!obj_ || bpf_object__load(obj_) != 0)
       throw std::runtime_error("cannot load tc_meta_reader");
     const int prog = bpf_program__fd(bpf_object__find_program_by_name(obj_, "tc_meta_reader"));

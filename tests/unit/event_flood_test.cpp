@@ -140,7 +140,7 @@ TEST(EventFlood, QueuesStayBoundedAndMemoryIsReturnedOnceItDrains) {
   rampart::plugin_host::CoreServices core{rt, bus, alerts, metrics};
   rampart::plugin_host::PluginManager plugins(core);
   rampart::test::JoinWorkers join(rt);  // before anything the workers deliver to is gone
-  plugins.discover({rampart::test::variant_dir("good_engine"), RAMPART_BUILTIN_PLUGIN_DIR});
+  plugins.discover({rampart::test::variant_dir("good_engine"), rampart::test::path::plugins()});
   plugins.start(
       rampart::config::load_string("plugins:\n  good_engine: {alert_on_event: true}\n"
                                    "  log: {path: " +

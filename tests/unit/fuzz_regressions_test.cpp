@@ -15,6 +15,7 @@
 #include "mmdb_check.hpp"
 #include "mmdb_writer.hpp"
 #include "temp_dir.hpp"
+#include "test_paths.hpp"
 
 namespace {
 
@@ -42,8 +43,7 @@ std::string read_bytes(const std::filesystem::path& path) {
 TEST(FuzzRegressions, MmdbInputsOpenOrFailCleanly) {
   std::map<std::string, std::string> inputs = rampart::test::mmdb::seed_databases();
   ASSERT_GE(inputs.size(), 4u);
-  const std::filesystem::path dir =
-      std::string(RAMPART_SOURCE_DIR) + "/tests/fuzz/regressions/mmdb";
+  const std::filesystem::path dir = rampart::test::path::source() + "/tests/fuzz/regressions/mmdb";
   for (const auto& f : std::filesystem::directory_iterator(dir))
     inputs["regressions/" + f.path().filename().string()] = read_bytes(f.path());
   rampart::test::TempDir tmp;

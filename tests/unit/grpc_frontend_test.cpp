@@ -43,6 +43,7 @@
 #include "store/rule_service.hpp"
 #include "store/rule_store.hpp"
 #include "temp_dir.hpp"
+#include "test_paths.hpp"
 
 namespace {
 
@@ -67,7 +68,7 @@ class ProtoErrors : public pb::compiler::MultiFileErrorCollector {
 class Protos {
  public:
   Protos() {
-    tree_.MapPath("", RAMPART_SOURCE_DIR "/proto");
+    tree_.MapPath("", rampart::test::path::source() + "/proto");
     tree_.MapPath("", "/usr/share/grpc-proto");
     tree_.MapPath("", "/usr/include");
     for (const char* f : {"rampart/v1/alerts.proto", "grpc/health/v1/health.proto",
@@ -281,7 +282,7 @@ class Grpc : public ::testing::Test {
   // Loads grpc.so and starts it on 127.0.0.1, port 0, with `settings`
   // ("queue: 8, ..."); the port it bound is read from its log line.
   void start(const std::string& settings = "") {
-    pm_.discover({RAMPART_BUILTIN_PLUGIN_DIR});
+    pm_.discover({rampart::test::path::plugins()});
     pm_.start(rampart::test::config_from("plugins:\n  grpc: {listen: '127.0.0.1:0'" +
                                          (settings.empty() ? "" : ", " + settings) + "}\n"));
     ASSERT_EQ(pm_.running(), 1u) << log_.dump();
@@ -681,7 +682,7 @@ TEST_F(Grpc, ReadingClientSeesUnavailableWhenTheAgentStops) {
 }
 
 TEST_F(Grpc, BadSettingsFailTheStartNamingTheKey) {
-  pm_.discover({RAMPART_BUILTIN_PLUGIN_DIR});
+  pm_.discover({rampart::test::path::plugins()});
   pm_.start(rampart::test::config_from("plugins:\n  grpc: {queue: 0}\n"));
   ASSERT_EQ(pm_.running(), 0u);
   EXPECT_EQ(log_.count("plugins.grpc.queue: expected 1 to 1000000 alerts, got 0"), 1u)
@@ -691,7 +692,7 @@ TEST_F(Grpc, BadSettingsFailTheStartNamingTheKey) {
 TEST_F(Grpc, PortInUseFailsTheStart) {
   start();
   PluginManager second(core_.services);
-  second.discover({RAMPART_BUILTIN_PLUGIN_DIR});
+  second.discover({rampart::test::path::plugins()});
   second.start(rampart::test::config_from(
       "plugins:\n  grpc: {listen: '127.0.0.1:" + std::to_string(port_) + "'}\n"));
   EXPECT_EQ(second.running(), 0u);

@@ -536,7 +536,7 @@ TEST_F(PluginHost, AlertsReachTheLogSenderAsJsonLines) {
   TempDir dir;
   const auto alerts = dir / "alerts.json";
   PluginManager pm(core.services);
-  pm.discover({variant_dir("good_engine"), RAMPART_BUILTIN_PLUGIN_DIR});
+  pm.discover({variant_dir("good_engine"), rampart::test::path::plugins()});
   pm.start(cfg("plugins:\n  good_engine: {tick_ms: 10, alert_on_tick: true}\n  log: {path: " +
                alerts + "}\n"));
   ASSERT_EQ(pm.running(), 2u) << log.dump();
@@ -588,7 +588,7 @@ TEST_F(PluginHost, LogSenderRotatesBySizeKeepingWholeLines) {
   TempDir dir;
   const auto alerts = dir / "alerts.json";
   PluginManager pm(core.services);
-  pm.discover({variant_dir("good_engine"), RAMPART_BUILTIN_PLUGIN_DIR});
+  pm.discover({variant_dir("good_engine"), rampart::test::path::plugins()});
   pm.start(cfg("plugins:\n  good_engine: {tick_ms: 1, alert_on_tick: true}\n  log: {path: " +
                alerts + ", max_bytes: 4096, keep: 2, fsync: every}\n"));
   ASSERT_EQ(pm.running(), 2u) << log.dump();
@@ -615,7 +615,7 @@ TEST_F(PluginHost, LogSenderRotatesBySizeKeepingWholeLines) {
 
 TEST_F(PluginHost, LogSenderRefusesBadRotationSettings) {
   PluginManager pm(core.services);
-  pm.discover({RAMPART_BUILTIN_PLUGIN_DIR});
+  pm.discover({rampart::test::path::plugins()});
   pm.start(cfg("plugins:\n  log: {path: /tmp/rampart-never.json, fsync: sometimes}\n"));
   const auto st = find(pm.status(), "log");
   ASSERT_TRUE(st);
@@ -627,7 +627,7 @@ TEST_F(PluginHost, LogSenderRefusesBadRotationSettings) {
 
 TEST_F(PluginHost, LogSenderWithBadPathFailsClearly) {
   PluginManager pm(core.services);
-  pm.discover({RAMPART_BUILTIN_PLUGIN_DIR});
+  pm.discover({rampart::test::path::plugins()});
   pm.start(cfg("plugins:\n  log: {path: relative/alerts.json}\n"));
   const auto st = find(pm.status(), "log");
   ASSERT_TRUE(st);
