@@ -230,7 +230,7 @@ TEST_F(RateLimit, LongestPrefixPicksThePolicyDefaultAndExempt) {
 // country's network over the default.
 TEST_F(RateLimit, APrefixPolicyWinsOverACountrysAndACountrysOverTheDefault) {
   RateLimitProgram rl;
-  rampart::ratelimit::CountryNetworks geo;
+  rampart::geo::CountryNetworks geo;
   std::string err;
   geo.present = {"NL"};
   geo.by_country["NL"] = {*rampart::net::parse_cidr("198.18.0.0/16", err),

@@ -323,7 +323,7 @@ TEST_F(RateLimitLab, TcSeesTheRateLimitVerdict) {
 
 // The first address of `code`'s first IPv4 network of at least 4
 // addresses in the real country database (DB-IP lite), plus one.
-std::string address_in(const rampart::ratelimit::CountryNetworks& geo, const std::string& code) {
+std::string address_in(const rampart::geo::CountryNetworks& geo, const std::string& code) {
   for (const auto& c : geo.by_country.at(code)) {
     if (c.family != 4 || c.prefix_len > 30) continue;
     auto a = c.addr;
@@ -340,7 +340,7 @@ std::string address_in(const rampart::ratelimit::CountryNetworks& geo, const std
 // the country policy's rate within 10 %; another country's pass.
 TEST_F(RateLimitLab, AFloodFromOneCountryIsHeldToItsPolicysRate) {
   const std::string db = rampart::test::geoip_data("dbip-country-mmdb/dbip-country.mmdb");
-  const auto geo = rampart::ratelimit::country_networks(db, {"NL", "JP"});
+  const auto geo = rampart::geo::country_networks(db, {"NL", "JP"});
   const std::string nl = address_in(geo, "NL"), jp = address_in(geo, "JP");
   for (const auto& a : {nl, jp}) {
     NetnsLab::sh("ip -n " + lab_->ns_a() + " addr add " + a + "/32 dev " + lab_->if_a());

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// The rate limit's country networks: a tree walked whole (IPv4 under
-// ::/96, its aliases skipped, halves of one country merged), the real
-// DB-IP database, country policies in the tables, and every unusable file
-// refused with its name.
+// Countries (plugins/common/countries.hpp) and the rate limit's use of
+// them: a tree walked whole (IPv4 under ::/96, its aliases skipped, halves
+// of one country merged), the real DB-IP database, one address's country,
+// country policies in the tables, and every unusable file refused with its
+// name.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -21,6 +23,10 @@ namespace rampart::ratelimit {
 namespace {
 
 namespace mmdb = rampart::test::mmdb;
+using geo::country_networks;
+using geo::CountryError;
+using geo::CountryLookup;
+using geo::CountryNetworks;
 
 std::string country(const char* code) { return mmdb::map({{"country_code", mmdb::str(code)}}); }
 
@@ -112,6 +118,34 @@ TEST(RateLimitCountries, AnUnusableFileIsRefusedWithItsName) {
   mmdb::Writer liar(lying);
   liar.insert("10.0.0.0/8", country("NL"));
   EXPECT_THROW(country_networks(write(dir, "liar.mmdb", liar.build()), {"NL"}), CountryError);
+}
+
+TEST(RateLimitCountries, OneAddresssCountryIsLookedUp) {
+  mmdb::Writer w{mmdb::Metadata{}};
+  w.insert("10.0.0.0/8", country("NL"));
+  w.insert("2001:db8::/32", mmdb::map({{"country", mmdb::map({{"iso_code", mmdb::str("BE")}})}}));
+  w.insert("12.0.0.0/8", mmdb::map({{"city", mmdb::str("no country")}}));
+  rampart::test::TempDir dir;
+  const CountryLookup db(write(dir, "c.mmdb", w.build()));
+  const auto v4 = [](const char* a) {
+    std::array<uint8_t, 4> b{};
+    inet_pton(AF_INET, a, b.data());
+    return b;
+  };
+  std::array<uint8_t, 16> v6{};
+  inet_pton(AF_INET6, "2001:db8::7", v6.data());
+  EXPECT_EQ(db.country(4, v4("10.1.2.3").data()), "NL");
+  EXPECT_EQ(db.country(6, v6.data()), "BE");
+  EXPECT_EQ(db.country(4, v4("12.0.0.1").data()), "") << "a record without a country";
+  EXPECT_EQ(db.country(4, v4("192.0.2.1").data()), "") << "no record";
+  // The real database agrees with its own walk.
+  const auto real = rampart::test::geoip_data("dbip-country-mmdb/dbip-country.mmdb");
+  const CountryLookup dbip(real);
+  const auto nl = country_networks(real, {"NL"}).by_country.at("NL");
+  for (const auto& c : {nl.front(), nl.back()})
+    EXPECT_EQ(dbip.country(c.family, c.addr.data()), "NL");
+  EXPECT_THROW(CountryLookup(dir / "none.mmdb"), CountryError);
+  EXPECT_THROW(CountryLookup(write(dir, "junk.mmdb", std::string(1000, 'x'))), CountryError);
 }
 
 TEST(RateLimitCountries, CountryPoliciesFillTheCountryTablesOnly) {

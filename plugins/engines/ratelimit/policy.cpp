@@ -134,7 +134,7 @@ Policy policy_from_json(const std::string& body, uint64_t id, bool is_default) {
         const std::string code = e.convert<std::string>();
         if (auto bad = text::control_char_problem(code); !bad.empty())
           throw PolicyError(where, bad);
-        if (!country_code(code))
+        if (!geo::country_code(code))
           throw PolicyError(
               where,
               "'" + code + "' is not a country code (two capital letters, ISO 3166-1 alpha-2)");

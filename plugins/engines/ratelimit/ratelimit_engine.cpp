@@ -305,7 +305,7 @@ class RateLimitEngine {
   }
 
   static Built check(const Settings& s, const Policies& api,
-                     const rampart::ratelimit::CountryNetworks* geo) {
+                     const rampart::geo::CountryNetworks* geo) {
     std::vector<const Policy*> all;
     for (const auto& p : s.policies) all.push_back(&p);
     for (const auto& [id, p] : api) all.push_back(&p);
@@ -326,8 +326,8 @@ class RateLimitEngine {
   // (null when none does): read again when the file, or the countries
   // asked for, changed. Throws a refusal naming the file. Shared: a
   // validate on the control thread may read a newer one meanwhile.
-  std::shared_ptr<const rampart::ratelimit::CountryNetworks> geo_for(const Settings& s,
-                                                                     const Policies& api) {
+  std::shared_ptr<const rampart::geo::CountryNetworks> geo_for(const Settings& s,
+                                                               const Policies& api) {
     std::set<std::string> wanted;
     for (const auto& p : s.policies) wanted.insert(p.countries.begin(), p.countries.end());
     for (const auto& [id, p] : api) wanted.insert(p.countries.begin(), p.countries.end());
@@ -335,18 +335,18 @@ class RateLimitEngine {
     if (s.country_db.empty())
       throw refused("policies name countries (" + *wanted.begin() +
                     (wanted.size() > 1 ? ", ..." : "") + ") and no country_db is configured");
-    const auto stamp = rampart::ratelimit::stamp_of(s.country_db);
+    const auto stamp = rampart::geo::stamp_of(s.country_db);
     std::lock_guard lock(geo_mu_);
     if (geo_ && geo_path_ == s.country_db && geo_stamp_ == stamp && geo_wanted_ == wanted)
       return geo_;
     try {
-      geo_ = std::make_shared<const rampart::ratelimit::CountryNetworks>(
-          rampart::ratelimit::country_networks(s.country_db, wanted));
+      geo_ = std::make_shared<const rampart::geo::CountryNetworks>(
+          rampart::geo::country_networks(s.country_db, wanted));
       geo_path_ = s.country_db;
       geo_stamp_ = stamp;
       geo_wanted_ = wanted;
       geo_error_.clear();
-    } catch (const rampart::ratelimit::CountryError& e) {
+    } catch (const rampart::geo::CountryError& e) {
       geo_error_ = e.what();
       // The old networks stay (a watcher does not retry this file's
       // contents: they are known bad until the file changes again).
@@ -367,8 +367,8 @@ class RateLimitEngine {
       bool changed = false;
       {
         std::lock_guard g(geo_mu_);
-        changed = geo_ && !s.country_db.empty() &&
-                  rampart::ratelimit::stamp_of(s.country_db) != geo_stamp_;
+        changed =
+            geo_ && !s.country_db.empty() && rampart::geo::stamp_of(s.country_db) != geo_stamp_;
       }
       if (changed) {
         try {
@@ -515,9 +515,9 @@ class RateLimitEngine {
   std::map<uint32_t, rampart::ratelimit::Placement> placed_;
   // The country database as last read (geo_mu_).
   std::mutex geo_mu_;
-  std::shared_ptr<const rampart::ratelimit::CountryNetworks> geo_;
+  std::shared_ptr<const rampart::geo::CountryNetworks> geo_;
   std::string geo_path_, geo_error_;
-  rampart::ratelimit::FileStamp geo_stamp_;
+  rampart::geo::FileStamp geo_stamp_;
   std::set<std::string> geo_wanted_;
   std::mutex watch_mu_;
   std::condition_variable watch_cv_;

@@ -61,7 +61,7 @@ std::map<uint32_t, Placement> place(const std::vector<const Policy*>& policies) 
 }
 
 Tables build_tables(const std::vector<Placed>& placed, const std::vector<net::Cidr>& exempt,
-                    const CountryNetworks* geo) {
+                    const geo::CountryNetworks* geo) {
   Tables t;
   t.policies.resize(RAMPART_RL_MAX_POLICIES);
   std::map<std::pair<uint8_t, std::array<uint8_t, 17>>, std::string> owner;  // prefix -> who

@@ -74,7 +74,7 @@ struct Tables {
 // the exempt list), a country policy without a database or for a country
 // the database does not name, and past the tables' sizes.
 Tables build_tables(const std::vector<Placed>& placed, const std::vector<net::Cidr>& exempt,
-                    const CountryNetworks* geo = nullptr);
+                    const geo::CountryNetworks* geo = nullptr);
 
 struct StageSettings {
   uint32_t max_sources = 262144;  // rl_state entries, v4 and v6 together

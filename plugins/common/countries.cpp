@@ -2,13 +2,15 @@
 #include "countries.hpp"
 
 #include <maxminddb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <cstring>
 #include <memory>
 #include <unordered_map>
 
-namespace rampart::ratelimit {
+namespace rampart::geo {
 namespace {
 
 using u128 = unsigned __int128;
@@ -156,4 +158,30 @@ FileStamp stamp_of(const std::string& path) {
           static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
 }
 
-}  // namespace rampart::ratelimit
+CountryLookup::CountryLookup(const std::string& path)
+    : path_(path), stamp_(stamp_of(path)), db_(new MMDB_s{}) {
+  const int st = MMDB_open(path.c_str(), MMDB_MODE_MMAP, db_.get());
+  if (st != MMDB_SUCCESS) throw CountryError(path + ": " + MMDB_strerror(st));
+}
+
+CountryLookup::~CountryLookup() { MMDB_close(db_.get()); }
+
+std::string CountryLookup::country(int family, const uint8_t* addr) const {
+  sockaddr_storage sa{};
+  if (family == 4) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&sa);
+    a->sin_family = AF_INET;
+    std::memcpy(&a->sin_addr, addr, 4);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&sa);
+    a->sin6_family = AF_INET6;
+    std::memcpy(&a->sin6_addr, addr, 16);
+  }
+  int err = 0;
+  const MMDB_lookup_result_s r =
+      MMDB_lookup_sockaddr(db_.get(), reinterpret_cast<const sockaddr*>(&sa), &err);
+  if (err != MMDB_SUCCESS || !r.found_entry) return "";
+  return country_of(r.entry);
+}
+
+}  // namespace rampart::geo

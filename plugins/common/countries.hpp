@@ -2,13 +2,15 @@
 // The networks of countries, from a MaxMind-format country database
 // (GeoLite2-Country, DB-IP's country lite): the whole search tree walked,
 // each network's country read once per record, neighbours of one country
-// merged. The rate limit's country policies hold them.
+// merged. The rate limit's country policies hold them, the DDoS engine's
+// auto-block lists them. Part of rampart_plugin_geo (libmaxminddb).
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -16,7 +18,9 @@
 
 #include "cidr.hpp"
 
-namespace rampart::ratelimit {
+struct MMDB_s;
+
+namespace rampart::geo {
 
 // An unusable database: the message names the file and what is wrong.
 class CountryError : public std::runtime_error {
@@ -50,4 +54,27 @@ struct FileStamp {
 };
 FileStamp stamp_of(const std::string& path);
 
-}  // namespace rampart::ratelimit
+// One address's country from such a database, opened once (read-only
+// mapping: lookups from any thread). Throws CountryError for a file that
+// cannot be opened.
+class CountryLookup {
+ public:
+  explicit CountryLookup(const std::string& path);
+  ~CountryLookup();
+  CountryLookup(const CountryLookup&) = delete;
+  CountryLookup& operator=(const CountryLookup&) = delete;
+
+  // The country code (as country_networks reads it) of the address, 4 or
+  // 16 bytes in network order for `family` 4 or 6; "" when the database
+  // places it nowhere.
+  std::string country(int family, const uint8_t* addr) const;
+  const std::string& path() const { return path_; }
+  const FileStamp& stamp() const { return stamp_; }
+
+ private:
+  std::string path_;
+  FileStamp stamp_;
+  std::unique_ptr<MMDB_s> db_;
+};
+
+}  // namespace rampart::geo
