@@ -554,6 +554,44 @@ TEST_F(DdosStage, UdpFromAReflectorsPortIsHeldToThatPortsRate) {
   for (int i = 0; i < 20; ++i) EXPECT_EQ(p.run(query).action, XDP_PASS);
 }
 
+// Past the window's first drop, every 64th is reported with its source
+// (at most 8 a window and slot): the auto-block's sample of who floods.
+TEST_F(DdosStage, DropsAreSampledWithTheirSourcesAtMostEightAWindow) {
+  DdosProgram p;
+  auto s = DdosProgram::test_settings(RAMPART_DDOS_SYN_OFF);
+  s.udp_ports = {{123, 100}};  // 10 a window on the one CPU
+  p.install(s);
+  p.set_clock(80'000'000'000ull, 1000);  // 1 us apart: 1,010 packets in one window
+  for (int i = 0; i < 1010; ++i) {
+    const std::string src = "203.0.113." + std::to_string(1 + i % 200);
+    const auto frame =
+        PacketBuilder().ipv4(src.c_str(), "198.18.0.2").udp(123, 40000).payload(100).build();
+    p.run(frame);
+  }
+  EXPECT_EQ(p.stat(RAMPART_DDOS_STAT_UDP_AMP_DROPPED), 1000u);
+  const auto ev = p.drain_events();
+  ASSERT_EQ(ev.size(), 8u) << "drops 1, 65, ..., 449: 8 of 1,000";
+  for (size_t i = 0; i < ev.size(); ++i) {
+    rampart_ddos_drop_event e{};
+    std::memcpy(&e, &ev[i], sizeof e);
+    EXPECT_EQ(e.hdr.type, RAMPART_EV_DDOS_DROPPING);
+    EXPECT_EQ(e.sample, i) << "0 the window's first drop, then the samples";
+    EXPECT_EQ(e.count, 11 + 64 * i) << "the packet's place in the window";
+    // Packet k (0-based) came from 203.0.113.(1 + k % 200); drop n is packet 10 + n.
+    EXPECT_EQ(e.src_addr[3], 1 + (10 + 64 * i) % 200) << i;
+    EXPECT_EQ(e.port, 123);
+  }
+  // A new window: its first drop again.
+  p.set_clock(81'000'000'000ull, 1000);
+  for (int i = 0; i < 12; ++i)
+    p.run(PacketBuilder().ipv4("203.0.113.9", "198.18.0.2").udp(123, 40000).build());
+  const auto next = p.drain_events();
+  ASSERT_EQ(next.size(), 1u);
+  rampart_ddos_drop_event e{};
+  std::memcpy(&e, &next[0], sizeof e);
+  EXPECT_EQ(e.sample, 0);
+}
+
 // An established connection over lo in this namespace: the client's end
 // (its port in `port`) and the server's accepted one.
 struct LoConnection {

@@ -57,6 +57,7 @@ TEST(CheckConfig, ShippedConfigIsValid) {
 // The ddos engine's settings: each bad one refused with its key and why.
 TEST(CheckConfig, BadDdosSettingsAreRefusedWithTheirKey) {
   TempDir dir;
+  const std::string db = rampart::test::geoip_data("dbip-country-mmdb/dbip-country.mmdb");
   const std::pair<std::string, std::string> cases[] = {
       {"syn_cookies: maybe", "plugins.ddos.syn_cookies: expected off, auto or always"},
       {"syn_rate: 0", "plugins.ddos.syn_rate: must be 1-10000000"},
@@ -74,6 +75,20 @@ TEST(CheckConfig, BadDdosSettingsAreRefusedWithTheirKey) {
            "]}",
        "plugins.ddos.udp_amplification: at most 64 limited ports (65 given)"},
       {"udp_amplification: {burst: 5}", "unknown key 'plugins.ddos.udp_amplification.burst'"},
+      {"auto_block: {thresholds: {NL: 5}}", "plugins.ddos.auto_block.country_db"},
+      {"auto_block: {country_db: " + dir / "none.mmdb" + ", thresholds: {NL: 5}}",
+       "plugins.ddos.auto_block.country_db: " + dir / "none.mmdb" + ": "},
+      {"auto_block: {country_db: " + db + "}", "plugins.ddos.auto_block.thresholds: required"},
+      {"auto_block: {country_db: " + db + ", thresholds: {nl: 5}}",
+       "plugins.ddos.auto_block.thresholds.nl: the key must be a country code"},
+      {"auto_block: {country_db: " + db + ", thresholds: {NL: 0}}",
+       "plugins.ddos.auto_block.thresholds.NL: must be 1-10000000"},
+      {"auto_block: {country_db: " + db + ", thresholds: {default: 5}, for_s: 0}",
+       "plugins.ddos.auto_block.for_s: must be 1-2592000"},
+      {"auto_block: {country_db: " + db + ", thresholds: {default: 5}, never: [10.0.0.1/8]}",
+       "plugins.ddos.auto_block.never.0: "},
+      {"auto_block: {country_db: " + db + ", thresholds: {default: 5}, block: all}",
+       "unknown key 'plugins.ddos.auto_block.block'"},
   };
   for (const auto& [setting, error] : cases) {
     write_file(dir / "r.yaml", "plugins:\n  ddos: {" + setting + "}\n");

@@ -6,6 +6,8 @@
 // with rampartd's ddos engine the flood's SYNs are answered from XDP, the
 // client's ACKs become connections at TC ingress, and at least 99 % of 1,000
 // connections succeed while the kernel sends no cookie of its own.
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -18,6 +20,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -26,6 +29,7 @@
 #include <thread>
 
 #include "agent_lab.hpp"
+#include "mmdb_writer.hpp"
 #include "poll.hpp"
 #include "test_paths.hpp"
 
@@ -176,13 +180,15 @@ std::unique_ptr<Paced> syn_flood(const NetnsLab& lab, uint32_t per_second) {
   });
 }
 
-// UDP from A's port 123 (an NTP reflector's answers) to B, paced.
-std::unique_ptr<Paced> udp_reflection(const NetnsLab& lab, uint32_t per_second) {
+// UDP from A's port 123 (an NTP reflector's answers) to B, paced, from
+// one of A's addresses.
+std::unique_ptr<Paced> udp_reflection(const NetnsLab& lab, uint32_t per_second,
+                                      const char* source = "198.18.0.1") {
   const int fd = lab.socket_in(lab.ns_a(), AF_INET, SOCK_DGRAM, 0);
   sockaddr_in from{};
   from.sin_family = AF_INET;
   from.sin_port = htons(123);
-  inet_pton(AF_INET, "198.18.0.1", &from.sin_addr);
+  inet_pton(AF_INET, source, &from.sin_addr);
   if (bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0)
     throw std::runtime_error("bind to port 123 failed");
   return std::make_unique<Paced>(fd, per_second, [fd] {
@@ -387,6 +393,97 @@ TEST_F(DdosLab, AReflectionFloodIsDetectedMitigatedAndEndsWithAnAlertAtEachStep)
   EXPECT_NE(a.find("source port 123"), std::string::npos) << a;
   std::printf("[ measured ] active %.2f s after the flood began, ended %.2f s after it stopped\n",
               to_active, to_end);
+}
+
+// A reflection flood from 203.0.113.7, which a country database places in
+// NL: NL's part of it passes NL's threshold, its network goes in the
+// firewall's blocklist (owner ddos, expiring), the firewall drops the rest
+// of the flood before the DDoS stage sees it, and the attack ends while
+// the flood goes on; the entry is gone when it expires. With the network
+// on the never list, nothing is listed and the DDoS stage keeps dropping.
+TEST_F(DdosLab, AFloodingCountryIsBlockedInTheFirewallUntilItsEntriesExpire) {
+  namespace mmdb = rampart::test::mmdb;
+  NetnsLab::sh("ip -n " + lab_->ns_a() + " addr add 203.0.113.7/32 dev " + lab_->if_a());
+  NetnsLab::sh("ip -n " + lab_->ns_b() + " route add 203.0.113.7/32 dev " + lab_->if_b());
+  mmdb::Writer w{mmdb::Metadata{}};
+  w.insert("203.0.113.0/24", mmdb::map({{"country_code", mmdb::str("NL")}}));
+  w.insert("198.51.100.0/24", mmdb::map({{"country_code", mmdb::str("BE")}}));
+  const auto db = dir_ / "country.mmdb";
+  rampart::test::write_file(db, w.build());
+  const auto config = [&](const std::string& never) {
+    return write_agent_config(
+        "  firewall: {default_policy: allow, rules: []}\n"
+        "  ddos: {syn_cookies: off, attack_hold_s: 1,\n"
+        "         udp_amplification: {rate: 1000, ports: [123]},\n"
+        "         auto_block: {country_db: " +
+        db + ", thresholds: {NL: 5000, default: 100000}, for_s: 4" + never +
+        "}}\n"
+        "  metrics: {listen: \"127.0.0.1:0\"}\n");
+  };
+  ASSERT_NO_FATAL_FAILURE(
+      start_with_rest(config(""), "", "] ready plugins=ddos,firewall,log,metrics,rest refused=0"));
+  const auto alerts = dir_ / "alerts.json";
+  auto seen = [&](const char* what) {
+    return rampart::test::read_file(alerts).find(what) != std::string::npos;
+  };
+  auto entries = [&] {
+    const auto r = api("GET", "/api/v1/blocklist/rules?owner=ddos");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>()->getArray("rules");
+  };
+  const std::string blocklisted =
+      "rampart_kernel_packets_total{action=\"blocklisted\",program=\"xdp_firewall\"}";
+
+  auto flood = udp_reflection(*lab_, 20000, "203.0.113.7");
+  ASSERT_TRUE(rampart::test::poll_until([&] { return seen("udp_amplification:country_blocked"); },
+                                        std::chrono::seconds(15)))
+      << daemon_->output();
+  const auto listed = entries();
+  ASSERT_EQ(listed->size(), 1u) << daemon_->output();
+  const auto entry = listed->getObject(0);
+  EXPECT_EQ(entry->getValue<std::string>("prefix"), "203.0.113.0/24");
+  EXPECT_NE(entry->getValue<std::string>("reason").find("from NL (threshold 5000)"),
+            std::string::npos)
+      << entry->getValue<std::string>("reason");
+  const auto now = static_cast<int64_t>(std::time(nullptr));
+  EXPECT_GE(entry->getValue<int64_t>("expires_at"), now + 2);
+  EXPECT_LE(entry->getValue<int64_t>("expires_at"), now + 4);
+  EXPECT_NE(daemon_->output().find("auto-block NL: 1 of 1 networks listed for 4 s"),
+            std::string::npos)
+      << daemon_->output();
+  // The firewall drops the flood now, ahead of the DDoS stage: the attack
+  // ends while it goes on.
+  ASSERT_TRUE(rampart::test::poll_until([&] { return seen("udp_amplification:ended"); },
+                                        std::chrono::seconds(10)))
+      << rampart::test::read_file(alerts);
+  EXPECT_GT(metric(blocklisted), 1000);
+  EXPECT_EQ(metric("rampart_ddos_blocked_networks_total{plugin=\"ddos\",protection=\"udp_"
+                   "amplification\"}"),
+            1);
+  EXPECT_EQ(metric("rampart_ddos_country_blocks_total{plugin=\"ddos\",protection=\"udp_"
+                   "amplification\"}"),
+            1);
+  flood->stop();
+  // Expired: the core deletes the entry (audited as `expiry`).
+  ASSERT_TRUE(
+      rampart::test::poll_until([&] { return entries()->size() == 0; }, std::chrono::seconds(10)));
+
+  // Never NL's network (the operator's own, say): nothing listed, the DDoS
+  // stage goes on dropping.
+  daemon_->signal(SIGTERM);
+  ASSERT_EQ(daemon_->wait_exit(), 0) << daemon_->output();
+  ASSERT_NO_FATAL_FAILURE(
+      start_with_rest(config(", never: [203.0.113.0/28]"), "",
+                      "] ready plugins=ddos,firewall,log,metrics,rest refused=0"));
+  const double listed_drops = metric(blocklisted);  // the stage's counters outlive rampartd
+  flood = udp_reflection(*lab_, 20000, "203.0.113.7");
+  ASSERT_TRUE(daemon_->wait_for("auto-block NL: 0 of 1 networks listed for 4 s"))
+      << daemon_->output();
+  EXPECT_NE(daemon_->output().find("1 spared (never list or this host)"), std::string::npos);
+  EXPECT_EQ(entries()->size(), 0u);
+  EXPECT_EQ(metric(blocklisted), listed_drops);
+  EXPECT_GT(metric("rampart_kernel_packets_total{action=\"udp_amp_dropped\",program=\"xdp_ddos\"}"),
+            1000);
 }
 
 TEST_F(DdosLab, Ipv6AndClientsWithoutTimestampsConnectThroughCookies) {

@@ -3,7 +3,9 @@
 // SYN flood (xdp_ddos) and their ACKs turned into connections at TC ingress
 // (tc_ddos); ICMP echoes and reflectors' UDP held to their rates in XDP;
 // each protection's rate followed (EWMA of its counters every 100 ms) through
-// an attack's lifecycle with an alert at each step (docs/ddos.md).
+// an attack's lifecycle with an alert at each step; the countries a flood
+// comes from blocked in the firewall's blocklist over their thresholds
+// (docs/ddos.md).
 #include <rampart/sdk/plugin.hpp>
 
 #include <arpa/inet.h>
@@ -15,12 +17,18 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <ctime>
+#include <deque>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "attack_tracker.hpp"
+#include "auto_block.hpp"
+#include "countries.hpp"
 #include "cpus.hpp"
 #include "kernel_time.hpp"
 #include "rampart/ddos.h"
@@ -54,6 +62,8 @@ struct Settings {
   StageSettings stage;
   bool alert = true;
   uint32_t attack_hold_s = 10;  // an attack ends this long after its rate fell under the threshold
+  rampart::ddos::AutoBlockSettings auto_block;
+  std::shared_ptr<const rampart::geo::CountryLookup> countries;  // when auto_block is on
 };
 
 // The protections the lifecycle follows: the counter of what they see, of
@@ -83,10 +93,52 @@ uint32_t bounded(const Config& cfg, const std::string& key, uint32_t fallback, u
   return v;
 }
 
+// auto_block: the country database (opened here, so a bad one is refused
+// with its key), thresholds per country or default, for how long, how many
+// networks a country, which never.
+void parse_auto_block(const Config& cfg, Settings& s) {
+  const std::string k = "auto_block";
+  if (!cfg.has(k)) return;
+  cfg.allow_only(k, {"country_db", "thresholds", "for_s", "max_networks", "never"});
+  auto& a = s.auto_block;
+  a.country_db = cfg.require<std::string>(k + ".country_db");
+  if (a.country_db.empty()) throw cfg.invalid(k + ".country_db", "a country database's path");
+  try {
+    s.countries = std::make_shared<const rampart::geo::CountryLookup>(a.country_db);
+  } catch (const rampart::geo::CountryError& e) {
+    throw cfg.invalid(k + ".country_db", e.what());
+  }
+  if (!cfg.has(k + ".thresholds") || cfg.keys(k + ".thresholds").empty())
+    throw cfg.invalid(k + ".thresholds",
+                      "required: packets a second for a country code (NL: 5000) or default");
+  for (const auto& code : cfg.keys(k + ".thresholds")) {
+    const std::string at = k + ".thresholds." + code;
+    const double v = bounded(cfg, at, 0, 1, rampart::ddos::kMaxSynRate, " packets a second");
+    if (code == "default") {
+      a.default_threshold = v;
+    } else if (rampart::geo::country_code(code)) {
+      a.thresholds[code] = v;
+    } else {
+      throw cfg.invalid(at, "the key must be a country code (two capital letters) or default");
+    }
+  }
+  a.for_s = bounded(cfg, k + ".for_s", a.for_s, 1, 30 * 86400, " seconds");
+  a.max_networks = bounded(cfg, k + ".max_networks", a.max_networks, 1, 65536, " networks");
+  if (cfg.has(k + ".never")) {
+    for (size_t i = 0, n = cfg.size(k + ".never"); i < n; ++i) {
+      const std::string at = k + ".never." + std::to_string(i);
+      std::string err;
+      const auto c = rampart::net::parse_cidr(cfg.require<std::string>(at), err);
+      if (!c) throw cfg.invalid(at, err);
+      a.never.push_back(*c);
+    }
+  }
+}
+
 Settings parse(const Config& cfg) {
-  cfg.allow_only("",
-                 {"syn_cookies", "syn_rate", "syn_hold_s", "max_destinations", "alert", "icmp_rate",
-                  "icmp_max_payload", "udp_amplification", "attack_hold_s", "untracked_rate"});
+  cfg.allow_only("", {"syn_cookies", "syn_rate", "syn_hold_s", "max_destinations", "alert",
+                      "icmp_rate", "icmp_max_payload", "udp_amplification", "attack_hold_s",
+                      "untracked_rate", "auto_block"});
   Settings s;
   StageSettings& st = s.stage;
   if (cfg.has("syn_cookies")) {
@@ -138,6 +190,7 @@ Settings parse(const Config& cfg) {
           bounded(cfg, at, 0, 0, rampart::ddos::kMaxSynRate, " packets a second (0: off)");
     }
   }
+  parse_auto_block(cfg, s);
   size_t limited = 0;
   for (const auto& [p, r] : st.udp_ports) limited += r ? 1 : 0;
   if (limited > RAMPART_DDOS_MAX_UDP_PORTS)
@@ -175,6 +228,11 @@ class DdosEngine {
                                   "Attacks that became active, per protection", l);
       dropping_[i] = host_.counter("rampart_ddos_drop_windows_total",
                                    "100 ms windows of a CPU in which the protection dropped", l);
+      country_blocks_[i] = host_.counter("rampart_ddos_country_blocks_total",
+                                         "Countries auto-blocked during a flood", l);
+      blocked_networks_[i] =
+          host_.counter("rampart_ddos_blocked_networks_total",
+                        "Networks written to the firewall's blocklist by the auto-block", l);
     }
     trackers_ = make_trackers(settings_);
   }
@@ -182,6 +240,7 @@ class DdosEngine {
   void start() {
     install(settings_);
     monitor_ = std::thread([this] { monitor(); });
+    blocker_ = std::thread([this] { blocker(); });
   }
   void validate(const Config& cfg) { parse(cfg); }
   void reload(const Config& cfg) {
@@ -191,6 +250,7 @@ class DdosEngine {
     for (size_t i = 0; i < kProtections.size(); ++i)
       trackers_[i].set_threshold(threshold_of(next, i));
     settings_ = std::move(next);
+    blocked_until_.clear();  // new thresholds: countries are weighed afresh
   }
   void stop() {
     {
@@ -198,7 +258,9 @@ class DdosEngine {
       stopping_ = true;
     }
     cv_.notify_all();
+    jobs_cv_.notify_all();
     if (monitor_.joinable()) monitor_.join();
+    if (blocker_.joinable()) blocker_.join();
   }
   ~DdosEngine() { stop(); }
 
@@ -210,9 +272,15 @@ class DdosEngine {
       }
       rampart_ddos_drop_event e;
       std::memcpy(&e, ev.bytes().data(), sizeof e);
-      if (e.protection < kProtections.size()) dropping_[e.protection].inc();
+      if (e.protection >= kProtections.size()) return;
+      if (e.sample == 0) dropping_[e.protection].inc();
       std::lock_guard lock(mu_);
       if (e.protection == RAMPART_DDOS_PROT_UDP_AMP) last_port_ = e.port;
+      // The source's country, for the auto-block.
+      if (settings_.countries)
+        tallies_[e.protection].add(
+            std::chrono::steady_clock::now().time_since_epoch(),
+            settings_.countries->country(e.family == RAMPART_FAMILY_V6 ? 6 : 4, e.src_addr));
       return;
     }
     if (ev.type() != RAMPART_EV_DDOS_SYN_FLOOD) return;
@@ -294,8 +362,145 @@ class DdosEngine {
         rate_[i].set(trackers_[i].rate());
         phase_[i].set(static_cast<double>(trackers_[i].phase()));
         if (step) report(i, *step);
+        if (settings_.auto_block.enabled()) weigh_countries(i, now);
       }
     }
+  }
+
+  // A flood being fought: its countries over their thresholds go to the
+  // blocker, each once until its entries expire (mu_ held).
+  void weigh_countries(size_t i, std::chrono::nanoseconds now) {
+    const auto ph = trackers_[i].phase();
+    if (ph != rampart::ddos::Phase::active && ph != rampart::ddos::Phase::mitigating) return;
+    const auto& a = settings_.auto_block;
+    for (const auto& [country, rate] :
+         rampart::ddos::countries_over(a, trackers_[i].rate(), tallies_[i].shares(now))) {
+      auto& until = blocked_until_[country];
+      if (until > now) continue;
+      until = now + std::chrono::seconds(a.for_s);
+      jobs_.push_back({i, country, rate, a});
+      jobs_cv_.notify_one();
+    }
+  }
+
+  struct BlockJob {
+    size_t protection;
+    std::string country;
+    double rate;  // the country's part of the flood, packets a second
+    rampart::ddos::AutoBlockSettings settings;
+  };
+
+  // The blocker's thread: the country database walked and the entries
+  // written away from the monitor, which keeps its 100 ms.
+  void blocker() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      jobs_cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      if (stopping_) return;
+      BlockJob j = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      block(j);
+      lock.lock();
+    }
+  }
+
+  // A country's networks, walked once per database file (blocker thread).
+  const std::vector<rampart::net::Cidr>& networks_of(const std::string& db,
+                                                     const std::string& country) {
+    const auto stamp = rampart::geo::stamp_of(db);
+    if (db != networks_db_ || !(stamp == networks_stamp_)) {
+      networks_.clear();
+      networks_db_ = db;
+      networks_stamp_ = stamp;
+    }
+    auto it = networks_.find(country);
+    if (it == networks_.end()) {
+      auto got = rampart::geo::country_networks(db, {country});
+      it = networks_.emplace(country, std::move(got.by_country[country])).first;
+    }
+    return it->second;
+  }
+
+  // The entries, with the domain's next free ids (as the API's POST
+  // takes them): an id another writer took meanwhile is a conflict, and
+  // the next free one is read again.
+  void write_entries(const std::vector<rampart::net::Cidr>& networks, const char* reason,
+                     int64_t expires, size_t& written) {
+    uint64_t next = 0;
+    for (const auto& c : networks) {
+      for (int attempt = 0;; ++attempt) {
+        if (!next) {
+          for (const auto& r : host_.list_rules("blocklist")) next = std::max(next, r.id);
+          ++next;
+        }
+        try {
+          host_.change_rule("blocklist", RAMPART_RULE_CREATE, next,
+                            rampart::ddos::blocklist_entry(next, c, reason, expires), "auto-block");
+          ++next;
+          ++written;
+          break;
+        } catch (const Error& e) {
+          if (e.status() != RAMPART_ERR_CONFLICT || attempt == 8) throw;
+          next = 0;
+        }
+      }
+    }
+  }
+
+  void block(const BlockJob& j) {
+    const auto& p = kProtections[j.protection];
+    const auto& a = j.settings;
+    const auto t0 = std::chrono::steady_clock::now();
+    rampart::ddos::ChosenNetworks chosen;
+    size_t known = 0;
+    try {
+      const auto& nets = networks_of(a.country_db, j.country);
+      known = nets.size();
+      auto never = a.never;
+      for (const auto& h : rampart::ddos::host_networks()) never.push_back(h);
+      chosen = rampart::ddos::choose_networks(nets, never, a.max_networks);
+    } catch (const rampart::geo::CountryError& e) {
+      host_.warn("auto-block of " + j.country + " not done: " + e.what());
+      return;
+    }
+    char why[200];
+    std::snprintf(why, sizeof why, "%s flood: %.0f packets/s from %s (threshold %.0f)", p.name,
+                  j.rate, j.country.c_str(), a.threshold(j.country));
+    const int64_t expires = static_cast<int64_t>(std::time(nullptr)) + a.for_s;
+    size_t written = 0;
+    std::string failed;
+    try {
+      write_entries(chosen.networks, why, expires, written);
+    } catch (const Error& e) {
+      failed = e.what();
+    }
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    blocked_networks_[j.protection].inc(static_cast<double>(written));
+    std::string what = "auto-block " + j.country + ": " + std::to_string(written) + " of " +
+                       std::to_string(known) + " networks listed for " + std::to_string(a.for_s) +
+                       " s (" + why + ")";
+    if (chosen.spared)
+      what += ", " + std::to_string(chosen.spared) + " spared (never list or this host)";
+    if (chosen.cut) what += ", " + std::to_string(chosen.cut) + " past max_networks";
+    char took[48];
+    std::snprintf(took, sizeof took, " in %.0f ms", ms);
+    what += took;
+    if (!failed.empty()) {
+      host_.warn(what + "; stopped: " + failed);
+      if (!written) return;
+    } else {
+      host_.info(what);
+    }
+    if (!written) return;
+    country_blocks_[j.protection].inc();
+    if (!alert_.load(std::memory_order_relaxed)) return;
+    const std::string rule = std::string("ddos:") + p.name + ":country_blocked";
+    rampart_alert al = rampart::sdk::make_alert(RAMPART_SEVERITY_HIGH, rule, what,
+                                                {p.technique, p.technique_name, "Impact"});
+    al.action = RAMPART_ALERT_ACTION_BLOCK;
+    host_.emit_alert(al);
   }
 
   // An alert for each step of an attack (mu_ held).
@@ -372,17 +577,25 @@ class DdosEngine {
   Host& host_;
   Settings settings_;
   std::mutex install_mu_;  // one install at a time
-  std::mutex mu_;          // the programs, trackers, stopping_
-  std::condition_variable cv_;
+  std::mutex mu_;  // the programs, trackers, tallies, jobs, settings_ after start, stopping_
+  std::condition_variable cv_, jobs_cv_;
   bool stopping_ = false;
-  std::thread monitor_;
+  std::thread monitor_, blocker_;
   Trackers trackers_;
+  std::array<rampart::ddos::SourceTally, kProtections.size()> tallies_;
+  std::map<std::string, std::chrono::nanoseconds> blocked_until_;  // by country
+  std::deque<BlockJob> jobs_;
+  // The blocker's own: countries' networks from one database file.
+  std::string networks_db_;
+  rampart::geo::FileStamp networks_stamp_;
+  std::map<std::string, std::vector<rampart::net::Cidr>> networks_;
   uint16_t last_port_ = 0;
   uint32_t source_ = 0;
   std::atomic<bool> alert_{true};
   rampart::sdk::Program xdp_, tc_;
   rampart::sdk::Metric floods_, malformed_;
-  std::array<rampart::sdk::Metric, kProtections.size()> phase_, rate_, attacks_, dropping_;
+  std::array<rampart::sdk::Metric, kProtections.size()> phase_, rate_, attacks_, dropping_,
+      country_blocks_, blocked_networks_;
 };
 
 }  // namespace

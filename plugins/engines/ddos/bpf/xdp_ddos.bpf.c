@@ -550,7 +550,8 @@ static __always_inline int on_syn(struct xdp_md* ctx, const struct rampart_packe
 
 /* Counts a packet (as `weight` of them) in a rate window of this CPU; 1
  * when the window is over `threshold` (the packet is to be dropped),
- * reporting the first such drop of the window. */
+ * reporting the window's first drop and a sample of the later ones
+ * (struct rampart_ddos_drop_event). */
 static __always_inline int over_rate(struct xdp_md* ctx, const struct rampart_packet_info* pi,
                                      __u32 slot, __u32 threshold, __u32 protection, __u32 weight,
                                      __u64 now) {
@@ -561,12 +562,14 @@ static __always_inline int over_rate(struct xdp_md* ctx, const struct rampart_pa
   if (now - w->window_ns >= RAMPART_DDOS_WINDOW_NS) {
     w->window_ns = now;
     w->count = 0;
-    w->tripped = 0;
+    w->dropped = 0;
   }
   w->count += weight;
   if (w->count <= threshold) return 0;
-  if (!w->tripped) {
-    w->tripped = 1;
+  const __u32 nth = w->dropped++;
+
+  if (nth % RAMPART_DDOS_SAMPLE_EVERY == 0 &&
+      nth / RAMPART_DDOS_SAMPLE_EVERY < RAMPART_DDOS_SAMPLES_PER_WINDOW) {
     struct rampart_ddos_drop_event* e =
         !ring_has_room()
             ? 0
@@ -582,16 +585,17 @@ static __always_inline int over_rate(struct xdp_md* ctx, const struct rampart_pa
                 : protection == RAMPART_DDOS_PROT_UNTRACKED ? pi->dst_port
                                                             : 0;
       e->family = pi->family;
-      e->pad = 0;
+      e->sample = nth / RAMPART_DDOS_SAMPLE_EVERY;
       e->reserved = 0;
       __builtin_memset(e->src_addr, 0, 16);
       if (pi->family == RAMPART_FAMILY_V4)
         __builtin_memcpy(e->src_addr, &pi->src4, 4);
       else
         __builtin_memcpy(e->src_addr, pi->src6, 16);
-      bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP); /* at most one a window */
+      /* The first wakes the engine; the samples ride along. */
+      bpf_ringbuf_submit(e, nth ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP);
     } else {
-      count(RAMPART_DDOS_STAT_EVENTS_DROPPED); /* no room, or none reserved: once a window */
+      count(RAMPART_DDOS_STAT_EVENTS_DROPPED); /* no room, or none reserved */
     }
   }
   return 1;

@@ -109,7 +109,7 @@ enum rampart_ddos_tc_stat {
 struct rampart_ddos_window {
   __u64 window_ns;
   __u32 count;
-  __u32 tripped; /* a drop in this window was reported */
+  __u32 dropped; /* drops in this window (each RAMPART_DDOS_SAMPLE_EVERY-th reported) */
 };
 #define RAMPART_DDOS_WINDOW_ICMP 0
 #define RAMPART_DDOS_WINDOW_UNTRACKED 1
@@ -139,8 +139,11 @@ enum rampart_ddos_event_type {
   RAMPART_EV_DDOS_DROPPING = 2,  /* struct rampart_ddos_drop_event */
 };
 
-/* The first drop of a window by a rate protection (ICMP, UDP
- * amplification), per CPU: at most one a window and protection slot. */
+/* Drops by a rate protection (ICMP, UDP amplification, untracked
+ * segments), per CPU and window slot: the window's first drop (sample 0),
+ * then every RAMPART_DDOS_SAMPLE_EVERY-th, at most
+ * RAMPART_DDOS_SAMPLES_PER_WINDOW in all. Their sources are what the
+ * engine's auto-block counts by country. */
 struct rampart_ddos_drop_event {
   struct rampart_event_hdr hdr;
   __u32 protection; /* enum rampart_ddos_protection */
@@ -149,10 +152,12 @@ struct rampart_ddos_drop_event {
   __u32 threshold; /* per CPU and window */
   __u16 port;      /* UDP: the source port; TCP: the destination port (host order); ICMP: 0 */
   __u8 family;     /* of the packet */
-  __u8 pad;
+  __u8 sample;     /* 0: the window's first drop; 1..: a later one */
   __u8 src_addr[16];
   __u32 reserved; /* zero */
 };
+#define RAMPART_DDOS_SAMPLE_EVERY 64
+#define RAMPART_DDOS_SAMPLES_PER_WINDOW 8
 
 /* A destination entering cookie mode (once per entry, per CPU at most). */
 struct rampart_ddos_syn_event {
