@@ -420,7 +420,7 @@ TEST_F(DdosLab, AFloodingCountryIsBlockedInTheFirewallUntilItsEntriesExpire) {
         "  ddos: {syn_cookies: off, attack_hold_s: 1,\n"
         "         udp_amplification: {rate: 1000, ports: [123]},\n"
         "         auto_block: {country_db: " +
-        db + ", thresholds: {NL: 5000, default: 100000}, for_s: 4" + never +
+        db + ", thresholds: [{id: 1, country: default, rate: 100000}], for_s: 4" + never +
         "}}\n"
         "  metrics: {listen: \"127.0.0.1:0\"}\n");
   };
@@ -437,6 +437,24 @@ TEST_F(DdosLab, AFloodingCountryIsBlockedInTheFirewallUntilItsEntriesExpire) {
   };
   const std::string blocklisted =
       "rampart_kernel_packets_total{action=\"blocklisted\",program=\"xdp_firewall\"}";
+
+  // The domain in the API's document, which a validator accepts.
+  auto r = api("GET", "/api-docs/openapi.json");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("\"/api/v1/ddos/rules\""), std::string::npos);
+  rampart::test::write_file(dir_ / "openapi.json", r.body);
+  const auto valid =
+      rampart::test::run_command({"/usr/bin/env", "node", rampart::test::path::swagger_cli(),
+                                  "validate", dir_ / "openapi.json"});
+  EXPECT_EQ(valid.status, 0) << valid.output;
+  // NL's own threshold over the API, in force at once; a bad one refused.
+  r = api("POST", "/api/v1/ddos/rules", R"({"country": "NL", "rate": 5000})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  r = api("POST", "/api/v1/ddos/rules", R"({"country": "NL", "rate": 9})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("NL is in threshold 2 and in threshold 3"), std::string::npos) << r.body;
+  r = api("POST", "/api/v1/ddos/rules", R"({"country": "nl", "rate": 9})");
+  EXPECT_EQ(r.status, 400) << r.body;
 
   auto flood = udp_reflection(*lab_, 20000, "203.0.113.7");
   ASSERT_TRUE(rampart::test::poll_until([&] { return seen("udp_amplification:country_blocked"); },
@@ -459,6 +477,15 @@ TEST_F(DdosLab, AFloodingCountryIsBlockedInTheFirewallUntilItsEntriesExpire) {
   const auto took = out.find(") in ", at);
   std::printf("[ measured ] 256 networks written to the blocklist in %s\n",
               out.substr(took + 5, out.find('\n', took) - took - 5).c_str());
+  const auto status = [&] {
+    const auto st = api("GET", "/api/v1/ddos/status");
+    EXPECT_EQ(st.status, 200) << st.body;
+    return Poco::JSON::Parser().parse(st.body).extract<Poco::JSON::Object::Ptr>();
+  };
+  auto blocked = status()->getObject("auto_block")->getArray("blocked");
+  ASSERT_EQ(blocked->size(), 1u);
+  EXPECT_EQ(blocked->getObject(0)->getValue<std::string>("country"), "NL");
+  EXPECT_EQ(status()->getObject("auto_block")->getValue<uint64_t>("thresholds"), 2u);
   // The firewall drops the flood now, ahead of the DDoS stage: the attack
   // ends while it goes on.
   ASSERT_TRUE(rampart::test::poll_until([&] { return seen("udp_amplification:ended"); },

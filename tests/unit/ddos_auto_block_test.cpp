@@ -138,5 +138,71 @@ TEST(DdosAutoBlock, AnEntryIsABlocklistBodyThatExpires) {
   EXPECT_EQ(o->size(), 5u);
 }
 
+TEST(DdosAutoBlock, ThresholdBodiesAreCheckedFieldByField) {
+  const auto t = threshold_from_json(R"({"country": "NL", "rate": 5000})", 7);
+  EXPECT_EQ(t, (Threshold{7, "NL", 5000}));
+  EXPECT_EQ(threshold_from_json(threshold_to_json(t), 0), t) << "a body round-trips";
+  EXPECT_EQ(threshold_from_json(R"({"id": 3, "country": "default", "rate": 1})", 0).country,
+            "default");
+  const std::pair<const char*, const char*> bad[] = {
+      {R"({"country": "nl", "rate": 5})",
+       "country: 'nl' is not a country code (two capital letters, ISO 3166-1 alpha-2) or default"},
+      {R"({"country": "NLD", "rate": 5})", "country: 'NLD' is not a country code"},
+      {R"({"country": 31, "rate": 5})", "country: expected a string"},
+      {R"({"rate": 5})", "country: required"},
+      {R"({"country": "NL"})", "rate: required"},
+      {R"({"country": "NL", "rate": 0})", "rate: must be 1-10000000"},
+      {R"({"country": "NL", "rate": -5})", "rate: must be 1-10000000"},
+      {R"({"country": "NL", "rate": 10000001})", "rate: must be 1-10000000"},
+      {R"({"country": "NL", "rate": 18446744073709551615})", "rate: must be 1-10000000"},
+      {R"({"country": "NL", "rate": 2.5})", "rate: must be 1-10000000"},
+      {R"({"country": "NL", "rate": "5"})", "rate: must be 1-10000000"},
+      {R"({"id": 8, "country": "NL", "rate": 5})", "id: the body says 8, the path 7"},
+      {R"({"id": 0, "country": "NL", "rate": 5})", "id: must be 1-4294967295"},
+      {R"({"country": "NL", "rate": 5, "burst": 9})", "burst: unknown field"},
+      {R"({"country": "N\u0000L", "rate": 5})", "country: contains a NUL byte"},
+      {R"([1, 2])", ": expected a JSON object"},
+      {R"({"country": )", ": not valid JSON"},
+  };
+  for (const auto& [body, says] : bad) {
+    try {
+      threshold_from_json(body, 7);
+      ADD_FAILURE() << body;
+    } catch (const ThresholdError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(says, 0), 0u) << body << " -> " << e.what();
+    }
+  }
+}
+
+TEST(DdosAutoBlock, ASetOfThresholdsNamesEachCountryOnce) {
+  AutoBlockSettings a;
+  set_thresholds(a, {{1, "NL", 5000}, {2, "default", 50000}, {3, "BE", 100}});
+  EXPECT_DOUBLE_EQ(a.threshold("NL"), 5000);
+  EXPECT_DOUBLE_EQ(a.threshold("BE"), 100);
+  EXPECT_DOUBLE_EQ(a.threshold("JP"), 50000);
+  try {
+    set_thresholds(a, {{1, "NL", 5000}, {9, "NL", 7}});
+    FAIL();
+  } catch (const ThresholdError& e) {
+    EXPECT_EQ(std::string(e.what()), "country: NL is in threshold 1 and in threshold 9");
+  }
+  EXPECT_DOUBLE_EQ(a.threshold("NL"), 5000) << "a refused set changes nothing";
+  set_thresholds(a, {});
+  EXPECT_DOUBLE_EQ(a.threshold("NL"), 0) << "no thresholds: nothing is blocked";
+}
+
+TEST(DdosAutoBlock, TheFirewallsAllowRulesSourcesAreNeverBlocked) {
+  const auto got = allowed_sources({
+      R"({"id": 1, "action": "allow", "src_ip": "198.51.100.0/24"})",
+      R"({"id": 2, "action": "deny", "src_ip": "203.0.113.0/24"})",
+      R"({"id": 3, "action": "allow", "dst_port": "22"})",
+      R"({"id": 4, "action": "allow", "src_ip": "2001:db8::/32"})",
+      R"(not json)",
+      R"([1])",
+      R"({"id": 5, "action": "allow", "src_ip": "no address"})",
+  });
+  EXPECT_EQ(texts(got), (std::vector<std::string>{"198.51.100.0/24", "2001:db8::/32"}));
+}
+
 }  // namespace
 }  // namespace rampart::ddos

@@ -2,16 +2,137 @@
 #include "auto_block.hpp"
 
 #include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 #include <sstream>
 #include <unordered_map>
 
+#include "control_chars.hpp"
+#include "countries.hpp"
+
 namespace rampart::ddos {
+
+namespace {
+
+Poco::JSON::Object::Ptr object_of(const std::string& body) {
+  Poco::Dynamic::Var v;
+  try {
+    v = Poco::JSON::Parser().parse(body);
+  } catch (const Poco::Exception& e) {
+    throw ThresholdError(": not valid JSON: " + e.message());
+  }
+  if (v.type() != typeid(Poco::JSON::Object::Ptr)) throw ThresholdError(": expected a JSON object");
+  return v.extract<Poco::JSON::Object::Ptr>();
+}
+
+// A positive integer field up to `hi`, else "<key>: must be 1-<hi>".
+uint64_t positive(const Poco::JSON::Object& o, const std::string& key, uint64_t hi) {
+  const auto v = o.get(key);
+  const std::string range = key + ": must be 1-" + std::to_string(hi);
+  if (!v.isInteger() || (v.isSigned() && v.convert<int64_t>() < 1)) throw ThresholdError(range);
+  const auto x = v.convert<uint64_t>();
+  if (x < 1 || x > hi) throw ThresholdError(range);
+  return x;
+}
+
+}  // namespace
+
+Threshold threshold_from_json(const std::string& body, uint64_t id) {
+  const auto o = object_of(body);
+  std::vector<std::string> names;
+  o->getNames(names);
+  for (const auto& n : names) {
+    if (n != "id" && n != "country" && n != "rate") throw ThresholdError(n + ": unknown field");
+  }
+  Threshold t;
+  t.id = id;
+  if (o->has("id")) {
+    const uint64_t given = positive(*o, "id", UINT32_MAX);
+    if (id && given != id)
+      throw ThresholdError("id: the body says " + std::to_string(given) + ", the path " +
+                           std::to_string(id));
+    t.id = given;
+  }
+  if (!o->has("country")) throw ThresholdError("country: required");
+  const auto c = o->get("country");
+  if (!c.isString()) throw ThresholdError("country: expected a string");
+  t.country = c.convert<std::string>();
+  if (auto bad = text::control_char_problem(t.country); !bad.empty())
+    throw ThresholdError("country: " + bad);
+  if (t.country != "default" && !geo::country_code(t.country))
+    throw ThresholdError("country: '" + t.country +
+                         "' is not a country code (two capital letters, ISO 3166-1 alpha-2) or "
+                         "default");
+  if (!o->has("rate")) throw ThresholdError("rate: required");
+  t.rate = static_cast<uint32_t>(positive(*o, "rate", kMaxThresholdRate));
+  return t;
+}
+
+std::string threshold_to_json(const Threshold& t) {
+  Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+  o.set("id", t.id);
+  o.set("country", t.country);
+  o.set("rate", t.rate);
+  std::ostringstream out;
+  o.stringify(out);
+  return out.str();
+}
+
+const char* threshold_schema_json() {
+  return R"json({
+  "type": "object",
+  "required": ["country", "rate"],
+  "additionalProperties": false,
+  "properties": {
+    "id": {"type": "integer", "minimum": 1, "maximum": 4294967295},
+    "country": {"type": "string", "pattern": "^([A-Z]{2}|default)$",
+                "description": "ISO 3166-1 alpha-2 code, or default: every country without its own"},
+    "rate": {"type": "integer", "minimum": 1, "maximum": 10000000,
+             "description": "packets a second of the country's part of a flood over which its networks are blocked"}
+  }
+})json";
+}
+
+void set_thresholds(AutoBlockSettings& s, const std::vector<Threshold>& set) {
+  std::map<std::string, double> by;
+  double fallback = 0;
+  std::map<std::string, uint64_t> seen;
+  for (const auto& t : set) {
+    const auto [it, fresh] = seen.emplace(t.country, t.id);
+    if (!fresh)
+      throw ThresholdError("country: " + t.country + " is in threshold " +
+                           std::to_string(it->second) + " and in threshold " +
+                           std::to_string(t.id));
+    if (t.country == "default")
+      fallback = t.rate;
+    else
+      by[t.country] = t.rate;
+  }
+  s.thresholds = std::move(by);
+  s.default_threshold = fallback;
+}
+
+std::vector<net::Cidr> allowed_sources(const std::vector<std::string>& firewall_rules) {
+  std::vector<net::Cidr> out;
+  for (const auto& body : firewall_rules) {
+    try {
+      const auto o = Poco::JSON::Parser().parse(body).extract<Poco::JSON::Object::Ptr>();
+      if (!o || o->optValue<std::string>("action", "") != "allow" || !o->has("src_ip")) continue;
+      std::string err;
+      if (const auto c = net::parse_cidr(o->getValue<std::string>("src_ip"), err))
+        out.push_back(*c);
+    } catch (const Poco::Exception&) {
+      // not a rule this reads: skipped
+    }
+  }
+  return out;
+}
 
 double AutoBlockSettings::threshold(const std::string& country) const {
   const auto it = thresholds.find(country);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +33,30 @@ struct AutoBlockSettings {
   // The country's threshold; 0 when it is never blocked.
   double threshold(const std::string& country) const;
 };
+
+// The `ddos` rule domain: a country's threshold, or every other
+// country's ("default"), in packets a second of its part of a flood.
+struct Threshold {
+  uint64_t id = 0;
+  std::string country;  // ISO 3166-1 alpha-2, or "default"
+  uint32_t rate = 0;
+  bool operator==(const Threshold&) const = default;
+};
+
+// A bad threshold body or set: what() is "<field>: <why>".
+class ThresholdError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline constexpr uint32_t kMaxThresholdRate = 10000000;
+
+// A body of the domain (JSON); `id` is the rule's (0: the body's own).
+Threshold threshold_from_json(const std::string& body, uint64_t id);
+std::string threshold_to_json(const Threshold& t);
+const char* threshold_schema_json();
+// A set's thresholds into `s`; a country given twice is refused.
+void set_thresholds(AutoBlockSettings& s, const std::vector<Threshold>& set);
 
 // The sampled sources of one protection's flood over the last `window`, by
 // country ("" for sources the database places nowhere), at most `cap` kept.
@@ -80,6 +105,10 @@ ChosenNetworks choose_networks(std::vector<net::Cidr> networks, const std::vecto
 // The host's own addresses (every interface's, as host routes) and
 // loopback: never blocked, whatever the database says.
 std::vector<net::Cidr> host_networks();
+
+// The sources the firewall's allow rules name (bodies of its rule
+// domain; others, and bodies it cannot read, are skipped): never blocked.
+std::vector<net::Cidr> allowed_sources(const std::vector<std::string>& firewall_rules);
 
 // Blocklist domain entry `id` (docs/firewall.md) for `network`.
 std::string blocklist_entry(uint64_t id, const net::Cidr& network, const std::string& reason,

@@ -6,6 +6,8 @@
 // an attack's lifecycle with an alert at each step; the countries a flood
 // comes from blocked in the firewall's blocklist over their thresholds
 // (docs/ddos.md).
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
 #include <rampart/sdk/plugin.hpp>
 
 #include <arpa/inet.h>
@@ -22,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -62,9 +65,12 @@ struct Settings {
   StageSettings stage;
   bool alert = true;
   uint32_t attack_hold_s = 10;  // an attack ends this long after its rate fell under the threshold
-  rampart::ddos::AutoBlockSettings auto_block;
+  rampart::ddos::AutoBlockSettings auto_block;  // its thresholds: the `ddos` domain's
   std::shared_ptr<const rampart::geo::CountryLookup> countries;  // when auto_block is on
+  std::vector<rampart::ddos::Threshold> declared;  // the config's thresholds (rules of the domain)
 };
+
+constexpr const char* kDomain = "ddos";
 
 // The protections the lifecycle follows: the counter of what they see, of
 // what the kernel did about it, their threshold and their alert.
@@ -108,19 +114,28 @@ void parse_auto_block(const Config& cfg, Settings& s) {
   } catch (const rampart::geo::CountryError& e) {
     throw cfg.invalid(k + ".country_db", e.what());
   }
-  if (!cfg.has(k + ".thresholds") || cfg.keys(k + ".thresholds").empty())
-    throw cfg.invalid(k + ".thresholds",
-                      "required: packets a second for a country code (NL: 5000) or default");
-  for (const auto& code : cfg.keys(k + ".thresholds")) {
-    const std::string at = k + ".thresholds." + code;
-    const double v = bounded(cfg, at, 0, 1, rampart::ddos::kMaxSynRate, " packets a second");
-    if (code == "default") {
-      a.default_threshold = v;
-    } else if (rampart::geo::country_code(code)) {
-      a.thresholds[code] = v;
-    } else {
-      throw cfg.invalid(at, "the key must be a country code (two capital letters) or default");
+  // Thresholds: rules of the `ddos` domain the config declares (the API
+  // adds its own), each checked as the API checks a body.
+  for (size_t i = 0, n = cfg.has(k + ".thresholds") ? cfg.size(k + ".thresholds") : 0; i < n; ++i) {
+    const std::string at = k + ".thresholds." + std::to_string(i);
+    cfg.allow_only(at, {"id", "country", "rate"});
+    rampart::ddos::Threshold t;
+    t.id = cfg.require<uint32_t>(at + ".id");
+    t.country = cfg.require<std::string>(at + ".country");
+    t.rate = cfg.require<uint32_t>(at + ".rate");
+    try {
+      s.declared.push_back(
+          rampart::ddos::threshold_from_json(rampart::ddos::threshold_to_json(t), 0));
+    } catch (const rampart::ddos::ThresholdError& e) {
+      const std::string m = e.what();
+      const auto colon = m.find(": ");
+      throw cfg.invalid(at + "." + m.substr(0, colon), m.substr(colon + 2));
     }
+  }
+  try {
+    rampart::ddos::set_thresholds(a, s.declared);
+  } catch (const rampart::ddos::ThresholdError& e) {
+    throw cfg.invalid(k + ".thresholds", e.what());
   }
   a.for_s = bounded(cfg, k + ".for_s", a.for_s, 1, 30 * 86400, " seconds");
   a.max_networks = bounded(cfg, k + ".max_networks", a.max_networks, 1, 65536, " networks");
@@ -238,6 +253,7 @@ class DdosEngine {
   }
 
   void start() {
+    claim(settings_);
     install(settings_);
     monitor_ = std::thread([this] { monitor(); });
     blocker_ = std::thread([this] { blocker(); });
@@ -245,6 +261,7 @@ class DdosEngine {
   void validate(const Config& cfg) { parse(cfg); }
   void reload(const Config& cfg) {
     Settings next = parse(cfg);
+    claim(next);
     install(next);
     std::lock_guard lock(mu_);
     for (size_t i = 0; i < kProtections.size(); ++i)
@@ -263,6 +280,55 @@ class DdosEngine {
     if (blocker_.joinable()) blocker_.join();
   }
   ~DdosEngine() { stop(); }
+
+  // The `ddos` domain's thresholds, in effect at once.
+  void apply_rules(std::string_view domain, const std::vector<rampart::sdk::RuleBody>& bodies) {
+    if (domain != kDomain) throw Error(RAMPART_ERR_INVALID_ARGUMENT, "not the ddos domain");
+    const auto set = thresholds_of(bodies);
+    std::lock_guard lock(mu_);
+    rampart::ddos::AutoBlockSettings next = settings_.auto_block;
+    set_thresholds_or_throw(next, set);
+    settings_.auto_block = std::move(next);
+  }
+
+  // GET /api/v1/ddos/status
+  std::string domain_status(std::string_view domain) {
+    if (domain != kDomain) throw Error(RAMPART_ERR_NOT_FOUND, "not the ddos domain");
+    std::lock_guard lock(mu_);
+    Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+    o.set("enforced", static_cast<bool>(xdp_));
+    Poco::JSON::Array protections;
+    for (size_t i = 0; i < kProtections.size(); ++i) {
+      Poco::JSON::Object p(Poco::JSON_PRESERVE_KEY_ORDER);
+      p.set("name", kProtections[i].name);
+      p.set("phase", rampart::ddos::phase_name(trackers_[i].phase()));
+      p.set("rate", trackers_[i].rate());
+      p.set("threshold", threshold_of(settings_, i) < 1e17
+                             ? Poco::Dynamic::Var(threshold_of(settings_, i))
+                             : Poco::Dynamic::Var());
+      protections.add(p);
+    }
+    o.set("protections", protections);
+    const auto& a = settings_.auto_block;
+    Poco::JSON::Object ab(Poco::JSON_PRESERVE_KEY_ORDER);
+    ab.set("enabled", a.enabled());
+    ab.set("country_db", a.enabled() ? Poco::Dynamic::Var(a.country_db) : Poco::Dynamic::Var());
+    ab.set("thresholds", static_cast<uint64_t>(a.thresholds.size() + (a.default_threshold > 0)));
+    const auto now = std::chrono::steady_clock::now().time_since_epoch();
+    Poco::JSON::Array blocked;
+    for (const auto& [country, until] : blocked_until_) {
+      if (until <= now) continue;
+      Poco::JSON::Object b(Poco::JSON_PRESERVE_KEY_ORDER);
+      b.set("country", country);
+      b.set("seconds_left", std::chrono::duration_cast<std::chrono::seconds>(until - now).count());
+      blocked.add(b);
+    }
+    ab.set("blocked", blocked);
+    o.set("auto_block", ab);
+    std::ostringstream out;
+    o.stringify(out);
+    return out.str();
+  }
 
   void on_event(const rampart::sdk::Event& ev) {
     if (ev.type() == RAMPART_EV_DDOS_DROPPING) {
@@ -315,6 +381,49 @@ class DdosEngine {
 
  private:
   using Trackers = std::vector<rampart::ddos::AttackTracker>;
+
+  static std::vector<rampart::ddos::Threshold> thresholds_of(
+      const std::vector<rampart::sdk::RuleBody>& bodies) {
+    std::vector<rampart::ddos::Threshold> out;
+    for (const auto& b : bodies) {
+      try {
+        out.push_back(rampart::ddos::threshold_from_json(b.body, b.id));
+      } catch (const rampart::ddos::ThresholdError& e) {
+        throw Error(RAMPART_ERR_INVALID_ARGUMENT,
+                    "threshold " + std::to_string(b.id) + ": " + e.what());
+      }
+    }
+    return out;
+  }
+  static void set_thresholds_or_throw(rampart::ddos::AutoBlockSettings& a,
+                                      const std::vector<rampart::ddos::Threshold>& set) {
+    try {
+      rampart::ddos::set_thresholds(a, set);
+    } catch (const rampart::ddos::ThresholdError& e) {
+      throw Error(RAMPART_ERR_INVALID_ARGUMENT, e.what());
+    }
+  }
+
+  // The config's thresholds to the store (config-owned ids); what the
+  // store then holds, the API's with them, are the thresholds in force.
+  void claim(Settings& s) {
+    std::vector<rampart::sdk::RuleBody> declared;
+    for (const auto& t : s.declared)
+      declared.push_back({t.id, rampart::ddos::threshold_to_json(t)});
+    std::vector<rampart::sdk::RuleBody> stored;
+    try {
+      stored = host_.claim_rules(kDomain, declared);
+      host_.describe_domain(kDomain,
+                            "DDoS auto-block thresholds: a country's packets a second in a flood "
+                            "over which its networks go in the firewall's blocklist",
+                            rampart::ddos::threshold_schema_json());
+    } catch (const Error& e) {
+      if (e.status() != RAMPART_ERR_UNSUPPORTED) throw;
+      host_.warn(std::string("no rule store, using the config's thresholds only: ") + e.what());
+      stored = declared;
+    }
+    set_thresholds_or_throw(s.auto_block, thresholds_of(stored));
+  }
 
   // What starts an attack for each protection: the rate its kernel limit
   // is set at (for UDP, the default rate of a listed port).
@@ -422,6 +531,17 @@ class DdosEngine {
     return it->second;
   }
 
+  // The sources the firewall's allow rules let in: never blocked.
+  std::vector<rampart::net::Cidr> allowed_by_firewall() {
+    std::vector<std::string> bodies;
+    try {
+      for (auto& r : host_.list_rules("firewall")) bodies.push_back(std::move(r.body));
+    } catch (const Error&) {
+      return {};  // no firewall: nothing it allows
+    }
+    return rampart::ddos::allowed_sources(bodies);
+  }
+
   // The entries, with the domain's next free ids (as the API's POST
   // takes them): an id another writer took meanwhile is a conflict, and
   // the next free one is read again.
@@ -459,6 +579,7 @@ class DdosEngine {
       known = nets.size();
       auto never = a.never;
       for (const auto& h : rampart::ddos::host_networks()) never.push_back(h);
+      for (const auto& h : allowed_by_firewall()) never.push_back(h);
       chosen = rampart::ddos::choose_networks(nets, never, a.max_networks);
     } catch (const rampart::geo::CountryError& e) {
       host_.warn("auto-block of " + j.country + " not done: " + e.what());
