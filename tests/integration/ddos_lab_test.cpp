@@ -414,9 +414,10 @@ TEST_F(DdosLab, AFloodingCountryIsBlockedInTheFirewallUntilItsEntriesExpire) {
   w.insert("198.51.100.0/24", mmdb::map({{"country_code", mmdb::str("BE")}}));
   const auto db = dir_ / "country.mmdb";
   rampart::test::write_file(db, w.build());
-  const auto config = [&](const std::string& never) {
+  const auto config = [&](const std::string& never, const std::string& rules = "[]") {
     return write_agent_config(
-        "  firewall: {default_policy: allow, rules: []}\n"
+        "  firewall: {default_policy: allow, rules: " + rules +
+        "}\n"
         "  ddos: {syn_cookies: off, attack_hold_s: 1,\n"
         "         udp_amplification: {rate: 1000, ports: [123]},\n"
         "         auto_block: {country_db: " +
@@ -461,6 +462,8 @@ TEST_F(DdosLab, AFloodingCountryIsBlockedInTheFirewallUntilItsEntriesExpire) {
                                         std::chrono::seconds(15)))
       << daemon_->output();
   EXPECT_EQ(entries()->size(), 256u) << daemon_->output();
+  EXPECT_TRUE(seen("udp_amplification:detecting"));
+  EXPECT_TRUE(seen("udp_amplification:active"));
   const auto listed = entries("&prefix=203.0.113.0/24");
   ASSERT_EQ(listed->size(), 1u) << daemon_->output();
   const auto entry = listed->getObject(0);
@@ -503,22 +506,25 @@ TEST_F(DdosLab, AFloodingCountryIsBlockedInTheFirewallUntilItsEntriesExpire) {
   ASSERT_TRUE(
       rampart::test::poll_until([&] { return entries()->size() == 0; }, std::chrono::seconds(10)));
 
-  // Never the flood's network (the operator's own, say): NL's others are
-  // listed, not that one, and the DDoS stage goes on dropping.
+  // Never the flood's network (the operator's own, say), nor one the
+  // firewall allows: NL's others are listed, not those, and the DDoS stage
+  // goes on dropping the flood.
   daemon_->signal(SIGTERM);
   ASSERT_EQ(daemon_->wait_exit(), 0) << daemon_->output();
   ASSERT_NO_FATAL_FAILURE(
-      start_with_rest(config(", never: [203.0.113.0/28]"), "",
-                      "] ready plugins=ddos,firewall,log,metrics,rest refused=0"));
+      start_with_rest(config(", never: [203.0.113.0/28]",
+                             "[{id: 1, priority: 10, action: allow, src_ip: 10.0.0.0/23}]"),
+                      "", "] ready plugins=ddos,firewall,log,metrics,rest refused=0"));
   // The stages' counters outlive rampartd: what this flood adds.
   const std::string ddos_dropped =
       "rampart_kernel_packets_total{action=\"udp_amp_dropped\",program=\"xdp_ddos\"}";
   const double listed_drops = metric(blocklisted), ddos_drops = metric(ddos_dropped);
   flood = udp_reflection(*lab_, 20000, "203.0.113.7");
-  ASSERT_TRUE(daemon_->wait_for("auto-block NL: 255 of 256 networks listed for 4 s"))
+  ASSERT_TRUE(daemon_->wait_for("auto-block NL: 254 of 256 networks listed for 4 s"))
       << daemon_->output();
-  EXPECT_NE(daemon_->output().find("1 spared (never list or this host)"), std::string::npos);
-  EXPECT_EQ(entries()->size(), 255u);
+  EXPECT_NE(daemon_->output().find("2 spared (never list or this host)"), std::string::npos);
+  EXPECT_EQ(entries()->size(), 254u);
+  EXPECT_EQ(entries("&prefix=10.0.0.0/24")->size(), 0u) << "the firewall allows it";
   EXPECT_EQ(entries("&prefix=203.0.113.0/24")->size(), 0u);
   EXPECT_EQ(metric(blocklisted), listed_drops);
   EXPECT_GT(metric(ddos_dropped) - ddos_drops, 1000);

@@ -274,6 +274,7 @@ class DdosEngine {
       std::lock_guard lock(mu_);
       stopping_ = true;
     }
+    halt_ = true;  // a blocker writing entries stops at the next
     cv_.notify_all();
     jobs_cv_.notify_all();
     if (monitor_.joinable()) monitor_.join();
@@ -549,6 +550,8 @@ class DdosEngine {
                      int64_t expires, size_t& written) {
     uint64_t next = 0;
     for (const auto& c : networks) {
+      if (halt_.load(std::memory_order_relaxed))
+        throw Error(RAMPART_ERR_INTERNAL, "rampartd is stopping");
       for (int attempt = 0;; ++attempt) {
         if (!next) {
           for (const auto& r : host_.list_rules("blocklist")) next = std::max(next, r.id);
@@ -713,6 +716,7 @@ class DdosEngine {
   uint16_t last_port_ = 0;
   uint32_t source_ = 0;
   std::atomic<bool> alert_{true};
+  std::atomic<bool> halt_{false};  // stop(): the blocker's writes cut short
   rampart::sdk::Program xdp_, tc_;
   rampart::sdk::Metric floods_, malformed_;
   std::array<rampart::sdk::Metric, kProtections.size()> phase_, rate_, attacks_, dropping_,
