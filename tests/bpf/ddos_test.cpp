@@ -7,6 +7,7 @@
 #include <linux/bpf.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -80,7 +81,20 @@ int listen_any(int family, uint16_t& port) {
 
 class DdosStage : public ::testing::Test {
  protected:
-  void SetUp() override { RAMPART_REQUIRE_ROOT(); }
+  // The stage's windows are per CPU and its settings say one CPU: every
+  // packet of a test runs where the first did, so that a test the
+  // scheduler would move (a sanitizer's, through a thousand packets)
+  // counts in one window, not in two.
+  void SetUp() override {
+    RAMPART_REQUIRE_ROOT();
+    ASSERT_EQ(pthread_getaffinity_np(pthread_self(), sizeof was_, &was_), 0);
+    cpu_set_t here;
+    CPU_ZERO(&here);
+    CPU_SET(sched_getcpu(), &here);
+    ASSERT_EQ(pthread_setaffinity_np(pthread_self(), sizeof here, &here), 0);
+  }
+  void TearDown() override { pthread_setaffinity_np(pthread_self(), sizeof was_, &was_); }
+  cpu_set_t was_{};
 
   // The SYN, its SYN-ACK as the stage wrote it (checked: XDP_TX, checksums).
   TcpSeen answer(DdosProgram& p, const TcpSpec& syn) {
