@@ -267,7 +267,6 @@ class DdosEngine {
     for (size_t i = 0; i < kProtections.size(); ++i)
       trackers_[i].set_threshold(threshold_of(next, i));
     settings_ = std::move(next);
-    blocked_until_.clear();  // new thresholds: countries are weighed afresh
   }
   void stop() {
     {
@@ -304,9 +303,8 @@ class DdosEngine {
       p.set("name", kProtections[i].name);
       p.set("phase", rampart::ddos::phase_name(trackers_[i].phase()));
       p.set("rate", trackers_[i].rate());
-      p.set("threshold", threshold_of(settings_, i) < 1e17
-                             ? Poco::Dynamic::Var(threshold_of(settings_, i))
-                             : Poco::Dynamic::Var());
+      const double threshold = threshold_of(settings_, i);  // 1e18: no limit
+      p.set("threshold", threshold < 1e17 ? Poco::Dynamic::Var(threshold) : Poco::Dynamic::Var());
       protections.add(p);
     }
     o.set("protections", protections);
@@ -472,7 +470,8 @@ class DdosEngine {
         rate_[i].set(trackers_[i].rate());
         phase_[i].set(static_cast<double>(trackers_[i].phase()));
         if (step) report(i, *step);
-        if (settings_.auto_block.enabled()) weigh_countries(i, now);
+        // SYN floods are not sampled (their sources are spoofed).
+        if (i != RAMPART_DDOS_PROT_SYN && settings_.auto_block.enabled()) weigh_countries(i, now);
       }
     }
   }
