@@ -10,6 +10,7 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   grpc-proto libprotoc-dev   # the gRPC tests' clients: health/reflection .protos, the .proto parser
   libmaxminddb-dev libpcre2-dev libsqlite3-dev
+  libvectorscan-dev   # the IDS engine's multi-pattern prefilter
   libgtest-dev libgmock-dev clang-format
   rpm dpkg-dev iproute2 xdp-tools iputils-ping gawk curl openssl chromium wrk
   systemd python3-seccomp   # the package test: systemd-analyze, and the unit's seccomp filters emulated
