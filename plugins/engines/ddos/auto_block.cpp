@@ -18,42 +18,13 @@
 
 namespace rampart::ddos {
 
-namespace {
-
-Poco::JSON::Object::Ptr object_of(const std::string& body) {
-  Poco::Dynamic::Var v;
-  try {
-    v = Poco::JSON::Parser().parse(body);
-  } catch (const Poco::Exception& e) {
-    throw ThresholdError(": not valid JSON: " + e.message());
-  }
-  if (v.type() != typeid(Poco::JSON::Object::Ptr)) throw ThresholdError(": expected a JSON object");
-  return v.extract<Poco::JSON::Object::Ptr>();
-}
-
-// A positive integer field up to `hi`, else "<key>: must be 1-<hi>".
-uint64_t positive(const Poco::JSON::Object& o, const std::string& key, uint64_t hi) {
-  const auto v = o.get(key);
-  const std::string range = key + ": must be 1-" + std::to_string(hi);
-  if (!v.isInteger() || (v.isSigned() && v.convert<int64_t>() < 1)) throw ThresholdError(range);
-  const auto x = v.convert<uint64_t>();
-  if (x < 1 || x > hi) throw ThresholdError(range);
-  return x;
-}
-
-}  // namespace
-
 Threshold threshold_from_json(const std::string& body, uint64_t id) {
-  const auto o = object_of(body);
-  std::vector<std::string> names;
-  o->getNames(names);
-  for (const auto& n : names) {
-    if (n != "id" && n != "country" && n != "rate") throw ThresholdError(n + ": unknown field");
-  }
+  const auto o = json::object_of(body);
+  json::only_fields(*o, {"id", "country", "rate"});
   Threshold t;
   t.id = id;
   if (o->has("id")) {
-    const uint64_t given = positive(*o, "id", UINT32_MAX);
+    const uint64_t given = json::positive(*o, "id", UINT32_MAX);
     if (id && given != id)
       throw ThresholdError("id: the body says " + std::to_string(given) + ", the path " +
                            std::to_string(id));
@@ -70,7 +41,7 @@ Threshold threshold_from_json(const std::string& body, uint64_t id) {
                          "' is not a country code (two capital letters, ISO 3166-1 alpha-2) or "
                          "default");
   if (!o->has("rate")) throw ThresholdError("rate: required");
-  t.rate = static_cast<uint32_t>(positive(*o, "rate", kMaxThresholdRate));
+  t.rate = static_cast<uint32_t>(json::positive(*o, "rate", kMaxThresholdRate));
   return t;
 }
 
@@ -79,9 +50,7 @@ std::string threshold_to_json(const Threshold& t) {
   o.set("id", t.id);
   o.set("country", t.country);
   o.set("rate", t.rate);
-  std::ostringstream out;
-  o.stringify(out);
-  return out.str();
+  return json::to_text(o);
 }
 
 const char* threshold_schema_json() {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "cidr.hpp"
+#include "json_body.hpp"
 
 namespace rampart::ddos {
 
@@ -44,10 +45,8 @@ struct Threshold {
 };
 
 // A bad threshold body or set: what() is "<field>: <why>".
-class ThresholdError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+// A bad threshold body or set: the message starts with the field.
+using ThresholdError = json::BodyError;
 
 inline constexpr uint32_t kMaxThresholdRate = 10000000;
 

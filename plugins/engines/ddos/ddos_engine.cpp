@@ -91,14 +91,6 @@ constexpr std::array<Protection, 4> kProtections = {{
      RAMPART_DDOS_STAT_MAX, "T1498.001", "Direct Network Flood"},
 }};
 
-uint32_t bounded(const Config& cfg, const std::string& key, uint32_t fallback, uint32_t lo,
-                 uint32_t hi, const char* unit) {
-  const uint32_t v = cfg.get<uint32_t>(key, fallback);
-  if (v < lo || v > hi)
-    throw cfg.invalid(key, "must be " + std::to_string(lo) + "-" + std::to_string(hi) + unit);
-  return v;
-}
-
 // auto_block: the country database (opened here, so a bad one is refused
 // with its key), thresholds per country or default, for how long, how many
 // networks a country, which never.
@@ -137,8 +129,8 @@ void parse_auto_block(const Config& cfg, Settings& s) {
   } catch (const rampart::ddos::ThresholdError& e) {
     throw cfg.invalid(k + ".thresholds", e.what());
   }
-  a.for_s = bounded(cfg, k + ".for_s", a.for_s, 1, 30 * 86400, " seconds");
-  a.max_networks = bounded(cfg, k + ".max_networks", a.max_networks, 1, 65536, " networks");
+  a.for_s = cfg.get_in<uint32_t>(k + ".for_s", a.for_s, 1, 30 * 86400, " seconds");
+  a.max_networks = cfg.get_in<uint32_t>(k + ".max_networks", a.max_networks, 1, 65536, " networks");
   if (cfg.has(k + ".never")) {
     for (size_t i = 0, n = cfg.size(k + ".never"); i < n; ++i) {
       const std::string at = k + ".never." + std::to_string(i);
@@ -161,23 +153,23 @@ Settings parse(const Config& cfg) {
     if (!m) throw cfg.invalid("syn_cookies", "expected off, auto or always");
     st.mode = *m;
   }
-  st.rate = bounded(cfg, "syn_rate", st.rate, 1, rampart::ddos::kMaxSynRate, " SYNs a second");
-  st.hold_s = bounded(cfg, "syn_hold_s", st.hold_s, 1, rampart::ddos::kMaxHoldSeconds, " seconds");
+  st.rate = cfg.get_in<uint32_t>("syn_rate", st.rate, 1, rampart::ddos::kMaxSynRate, " SYNs a second");
+  st.hold_s = cfg.get_in<uint32_t>("syn_hold_s", st.hold_s, 1, rampart::ddos::kMaxHoldSeconds, " seconds");
   st.max_destinations =
-      bounded(cfg, "max_destinations", st.max_destinations, rampart::ddos::kMinDestinations,
+      cfg.get_in<uint32_t>("max_destinations", st.max_destinations, rampart::ddos::kMinDestinations,
               rampart::ddos::kMaxDestinations, "");
   s.alert = cfg.get<bool>("alert", s.alert);
-  st.icmp_rate = bounded(cfg, "icmp_rate", 10000, 0, rampart::ddos::kMaxSynRate,
+  st.icmp_rate = cfg.get_in<uint32_t>("icmp_rate", 10000, 0, rampart::ddos::kMaxSynRate,
                          " echoes a second (0: no limit)");
-  st.icmp_max_payload = bounded(cfg, "icmp_max_payload", 0, 0, 65507, " bytes (0: no limit)");
-  st.untracked_rate = bounded(cfg, "untracked_rate", 1000, 0, rampart::ddos::kMaxSynRate,
+  st.icmp_max_payload = cfg.get_in<uint32_t>("icmp_max_payload", 0, 0, 65507, " bytes (0: no limit)");
+  st.untracked_rate = cfg.get_in<uint32_t>("untracked_rate", 1000, 0, rampart::ddos::kMaxSynRate,
                               " segments a second (0: no limit)");
   s.attack_hold_s =
-      bounded(cfg, "attack_hold_s", s.attack_hold_s, 1, rampart::ddos::kMaxHoldSeconds, " seconds");
+      cfg.get_in<uint32_t>("attack_hold_s", s.attack_hold_s, 1, rampart::ddos::kMaxHoldSeconds, " seconds");
   // UDP from reflectors' source ports: a rate for each listed port.
   const std::string udp = "udp_amplification";
   cfg.allow_only(udp, {"rate", "ports", "port_rates"});
-  const uint32_t rate = bounded(cfg, udp + ".rate", 1000, 0, rampart::ddos::kMaxSynRate,
+  const uint32_t rate = cfg.get_in<uint32_t>(udp + ".rate", 1000, 0, rampart::ddos::kMaxSynRate,
                                 " packets a second (0: off)");
   std::vector<uint32_t> ports;
   if (cfg.has(udp + ".ports")) {
@@ -202,7 +194,7 @@ Settings parse(const Config& cfg) {
       if (key.empty() || *end != '\0' || p < 1 || p > 65535)
         throw cfg.invalid(at, "the key must be a port, 1-65535");
       st.udp_ports[static_cast<uint16_t>(p)] =
-          bounded(cfg, at, 0, 0, rampart::ddos::kMaxSynRate, " packets a second (0: off)");
+          cfg.get_in<uint32_t>(at, 0, 0, rampart::ddos::kMaxSynRate, " packets a second (0: off)");
     }
   }
   parse_auto_block(cfg, s);

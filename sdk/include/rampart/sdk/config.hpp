@@ -53,6 +53,15 @@ class Config {
   std::string get(const std::string& path, const char* fallback) const {
     return get<std::string>(path, std::string(fallback));
   }
+  // A number in [lo, hi] (the default when absent), else an Error naming
+  // the key and the range: "...: must be 1-3600 seconds" (unit " seconds").
+  template <class T>
+  T get_in(const std::string& path, T fallback, T lo, T hi, const char* unit = "") const {
+    const T v = get<T>(path, fallback);
+    if (v < lo || v > hi)
+      throw invalid(path, "must be " + std::to_string(lo) + "-" + std::to_string(hi) + unit);
+    return v;
+  }
 
   template <class T>
   T require(const std::string& path) const {

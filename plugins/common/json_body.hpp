@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+// A rule domain's JSON body as the engines read one (REST API input): the
+// text parsed into an object, its fields checked one by one, each error a
+// BodyError whose message starts with the field ("rate: must be 1-100");
+// and an object written back as text. Part of rampart_plugin_json.
+#pragma once
+
+#include <Poco/JSON/Object.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <stdexcept>
+#include <string>
+
+namespace rampart::json {
+
+class BodyError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The body as an object; ": not valid JSON: ..." / ": expected a JSON object".
+Poco::JSON::Object::Ptr object_of(const std::string& body);
+
+// "<name>: unknown field" for a field not in `known`.
+void only_fields(const Poco::JSON::Object& o, std::initializer_list<const char*> known);
+
+// A positive integer field up to `hi`, else "<key>: must be 1-<hi>".
+uint64_t positive(const Poco::JSON::Object& o, const std::string& key, uint64_t hi);
+
+// A string / boolean field, else "<key>: expected a string" / "a boolean".
+std::string string_field(const Poco::JSON::Object& o, const std::string& key);
+bool bool_field(const Poco::JSON::Object& o, const std::string& key);
+
+// The object as JSON text.
+std::string to_text(const Poco::JSON::Object& o);
+
+}  // namespace rampart::json
