@@ -74,6 +74,12 @@ class PacketBuilder {
   }
   PacketBuilder& payload(size_t n) {
     payload_ = n;
+    bytes_.clear();
+    return *this;
+  }
+  PacketBuilder& payload(const std::string& bytes) {  // these bytes as the payload
+    payload_ = bytes.size();
+    bytes_.assign(bytes.begin(), bytes.end());
     return *this;
   }
   PacketBuilder& ethertype(uint16_t t) {  // for non-IP frames
@@ -179,7 +185,10 @@ class PacketBuilder {
     } else if (!raw_proto_ && (proto_ == 1 || proto_ == 58)) {
       t.insert(t.end(), {static_cast<uint8_t>(proto_ == 1 ? 8 : 128), 0, 0, 0, 0, 1, 0, 1});
     }
-    t.resize(t.size() + payload_, 0xab);
+    if (!bytes_.empty())
+      t.insert(t.end(), bytes_.begin(), bytes_.end());
+    else
+      t.resize(t.size() + payload_, 0xab);
     return t;
   }
 
@@ -197,6 +206,7 @@ class PacketBuilder {
   uint8_t tcp_flags_ = 0;
   uint32_t seq_ = 1, ack_ = 0;
   size_t payload_ = 16;
+  std::vector<uint8_t> bytes_;
 };
 
 }  // namespace rampart::test
