@@ -25,8 +25,12 @@ void set_setting(bpf_object* obj, const std::string& name, const std::vector<uin
   const btf* b = bpf_object__btf(obj);
   bpf_map* rodata = nullptr;
   bpf_map* m;
+  // The map named "<object>.rodata": not ".rodata.str1.1" and the like,
+  // where the compiler puts string literals (bpf_strncmp's, say).
   bpf_object__for_each_map(m, obj) {
-    if (std::strstr(bpf_map__name(m), ".rodata")) rodata = m;
+    const std::string_view n = bpf_map__name(m);
+    constexpr std::string_view kSuffix = ".rodata";
+    if (n.size() >= kSuffix.size() && n.substr(n.size() - kSuffix.size()) == kSuffix) rodata = m;
   }
   if (!b || !rodata) throw BpfError("setting " + name + ": object has no .rodata");
   const int sec_id = btf__find_by_name_kind(b, ".rodata", BTF_KIND_DATASEC);

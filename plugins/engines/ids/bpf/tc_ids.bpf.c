@@ -77,9 +77,10 @@ struct {
 /* One record being built per CPU: the header and the payload copied in,
  * then written to the ring at its real length (a reserve's size must be a
  * constant; bpf_ringbuf_output takes a bounded variable one). */
+#define IDS_PAYLOAD_ROOM 2048 /* a power of two past RAMPART_IDS_MAX_CAPTURE: see bounded() */
 struct ids_record {
   struct rampart_ids_event ev;
-  __u8 payload[RAMPART_IDS_MAX_CAPTURE];
+  __u8 payload[IDS_PAYLOAD_ROOM];
 };
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -267,6 +268,16 @@ static __always_inline int payload_of(struct __sk_buff* skb, const struct rampar
   return 0;
 }
 
+/* `n` (already under RAMPART_IDS_MAX_CAPTURE) masked in the register the
+ * helper is given: the compiler may otherwise hand it a copy the verifier
+ * cannot bound (a sign-extended one, or one the zero test did not see). */
+static __always_inline __u32 bounded(__u32 n) {
+  __u64 v = n;
+
+  asm volatile("%[v] &= %[m]" : [v] "+r"(v) : [m] "i"(IDS_PAYLOAD_ROOM - 1));
+  return (__u32)v;
+}
+
 static __always_inline void send(struct __sk_buff* skb, const struct rampart_packet_info* pi,
                                  __u64 flow_id, __u32 tier, __u8 flags) {
   __u32 zero = 0;
@@ -313,7 +324,7 @@ static __always_inline void send(struct __sk_buff* skb, const struct rampart_pac
   if (cap > RAMPART_IDS_SET_CAPTURE) cap = RAMPART_IDS_SET_CAPTURE;
   if (off + cap > skb->len) cap = skb->len > off ? skb->len - off : 0;
   if (cap > RAMPART_IDS_MAX_CAPTURE) cap = RAMPART_IDS_MAX_CAPTURE;
-  if (cap > 0 && bpf_skb_load_bytes(skb, off, r->payload, cap) != 0) cap = 0;
+  if (cap > 0 && bpf_skb_load_bytes(skb, off, r->payload, bounded(cap - 1) + 1) != 0) cap = 0;
   e->captured = cap;
   if (cap < e->payload_len) {
     e->flags |= RAMPART_IDS_EV_TRUNCATED;
@@ -323,10 +334,7 @@ static __always_inline void send(struct __sk_buff* skb, const struct rampart_pac
 
   __u64* pace = bpf_map_lookup_elem(&ids_pace, &zero);
   const __u64 wake = rampart_event_wakeup(&RAMPART_IDS_MAP_EVENTS, pace);
-  __u32 size = sizeof(*e) + cap;
-
-  if (size > sizeof(*r)) size = sizeof(*r);
-  if (bpf_ringbuf_output(&RAMPART_IDS_MAP_EVENTS, r, size, wake) != 0) {
+  if (bpf_ringbuf_output(&RAMPART_IDS_MAP_EVENTS, r, sizeof(*e) + bounded(cap), wake) != 0) {
     count(RAMPART_IDS_STAT_RING_FULL);
     return;
   }
