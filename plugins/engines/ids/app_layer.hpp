@@ -258,6 +258,14 @@ class AppLayer {
   using Emit = FnRef<void(const Inspection&)>;
   AppLayer(const AppLimits& limits, AppProto hint) : limits_(limits), proto_(hint) {}
   AppProto proto() const { return proto_; }
+  // The kernel's guess on a later packet (its first ones, the handshake,
+  // had no payload to guess from). Ignored once the protocol is known or
+  // bytes are being probed.
+  void hint(AppProto p) {
+    if (proto_ == AppProto::unknown && probe_[0].empty() && probe_[1].empty() && !probed_[0] &&
+        !probed_[1])
+      proto_ = p;
+  }
 
   // TCP: the direction's next in-order bytes.
   void stream(const Packet& pkt, std::string_view bytes, AppStats& stats, Emit emit);
