@@ -1,5 +1,78 @@
 // SPDX-License-Identifier: Apache-2.0
+// The IDS application layer on any bytes: the first byte picks the protocol
+// hint and the split, the rest is cut into segments of alternating or
+// chosen direction, with gaps and ends among them. Also the standalone
+// parsers (URI, host, ClientHello, DNS) on the whole input.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t*, size_t) { return 0; }
+#include "app_layer.hpp"
+
+using namespace rampart::ids;
+
+namespace {
+size_t touch(const Inspection& in) {
+  // Read every buffer so ASan sees a dangling view.
+  size_t n = 0;
+  for (size_t i = 0; i < kBufferCount; ++i) {
+    if (!in.present.test(i)) continue;
+    for (char c : in.buffer[i]) n += static_cast<unsigned char>(c);
+  }
+  for (size_t i = 0; i < in.request_header_count; ++i) n += in.request_headers[i].size();
+  return n;
+}
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view in(reinterpret_cast<const char*>(data), size);
+  std::string tmp;
+  normalize_uri(in, tmp);
+  normalize_host(in, tmp);
+  std::string_view sni;
+  (void)parse_client_hello_sni(in, sni);
+  (void)parse_dns_query(in, tmp);
+  if (size < 2) return 0;
+
+  AppLimits limits;
+  limits.http_max_head = 512;  // small, so the limits are reached
+  limits.http_max_body = 256;
+  limits.http_max_headers = 16;
+  limits.http_max_pending = 2;
+  limits.tls_max_hello = 1024;
+  limits.dns_max_tcp_message = 256;
+  limits.ssh_max_prebanner = 256;
+  const uint8_t mode = data[0];
+  AppLayer app(limits, static_cast<AppProto>(mode % 9));
+  AppStats stats;
+  size_t sum = 0;
+  auto emit = [&](const Inspection& i) { sum += touch(i); };
+  Packet pkt;
+  pkt.ip_proto = (mode & 0x80) ? 17 : 6;
+  pkt.sport = 40000;
+  pkt.dport = (mode & 0x40) ? 53 : 80;
+  in.remove_prefix(1);
+  // Segments: a control byte (direction, action, length) then its bytes.
+  while (!in.empty()) {
+    uint8_t ctl = static_cast<uint8_t>(in[0]);
+    in.remove_prefix(1);
+    pkt.to_server = !(ctl & 0x80);
+    size_t len = std::min<size_t>((ctl & 0x3f) * 7 + 1, in.size());
+    std::string_view seg = in.substr(0, len);
+    in.remove_prefix(len);
+    if (pkt.ip_proto == 17) {
+      app.datagram(pkt, seg, static_cast<uint32_t>(seg.size() + (ctl & 0x40 ? 10 : 0)), stats,
+                   emit);
+    } else if ((ctl & 0x40) && (ctl & 0x3f) < 4) {
+      app.gap(pkt, ctl & 0x3f ? len : 100000, stats, emit);
+    } else if ((ctl & 0x40) && (ctl & 0x3f) == 4) {
+      app.end(pkt, pkt.to_server, stats, emit);
+    } else {
+      app.stream(pkt, seg, stats, emit);
+    }
+  }
+  if (app.memory() > 64 * 1024) std::abort();  // the limits above bound it well below
+  return sum == 1 ? 1 : 0;
+}
