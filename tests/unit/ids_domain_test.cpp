@@ -26,7 +26,7 @@ std::vector<uint32_t> sids(const Composed& c) {
 }
 
 TEST(IdsDomain, EntryBodiesAreReadAndWrittenBack) {
-  const Entry e = entry_from_json(R"({"rule": "alert ip any any -> any any (sid:9;)"})", 9);
+  const Entry e = entry_from_json(R"j({"rule": "alert ip any any -> any any (sid:9;)"})j", 9);
   EXPECT_EQ(e.sid, 9u);
   ASSERT_TRUE(e.rule);
   EXPECT_TRUE(e.enabled);

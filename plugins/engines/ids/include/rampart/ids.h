@@ -97,10 +97,10 @@ struct rampart_ids_flow {
   __u64 packets;
 };
 
-/* ids_stats[i], per CPU. */
+/* ids_stats[i], per CPU. Every packet is counted once, in one of the
+ * first nine (TRUNCATED is a part of SENT): their sum is what tc_ids saw. */
 enum rampart_ids_stat {
-  RAMPART_IDS_STAT_SEEN = 0,       /* IP packets looked at */
-  RAMPART_IDS_STAT_UNSAMPLED,      /* of a flow not sampled */
+  RAMPART_IDS_STAT_UNSAMPLED = 0,  /* of a flow not sampled */
   RAMPART_IDS_STAT_SENT,           /* events written */
   RAMPART_IDS_STAT_SHED_RATE,      /* left out: the flow was lost to the cut rate */
   RAMPART_IDS_STAT_SHED_NEW,       /* left out: not followed yet, ring past followed_pct */
