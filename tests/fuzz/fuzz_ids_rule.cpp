@@ -2,12 +2,15 @@
 // libFuzzer target: arbitrary bytes as an IDS rule file (and its first line
 // as one rule). Loading never throws and never crashes; every refusal is one
 // line naming a keyword; a rule accepted once is accepted again from its own
-// text (the parser keeps no state between rules).
+// text (the parser keeps no state between rules). The rules accepted are
+// then compiled and matched against the input itself as every buffer.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "matcher.hpp"
 #include "rule.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -32,6 +35,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (again.sid != rule.sid || again.buffers.size() != rule.buffers.size()) __builtin_trap();
     } catch (const rampart::ids::RuleError&) {
       __builtin_trap();
+    }
+  }
+  if (!r.rules.empty()) {
+    const auto set = rampart::ids::RuleSet::compile(r.rules);
+    rampart::ids::Scratch scratch(*set);
+    rampart::ids::Inspection in;
+    in.pkt.ip_proto = size % 2 ? 6 : 17;
+    in.pkt.app = static_cast<rampart::ids::AppProto>(size % 9);
+    in.pkt.established = true;
+    for (size_t b = 0; b < rampart::ids::kBufferCount; ++b) {
+      in.set(static_cast<rampart::ids::Buffer>(b), text.substr(b % (size + 1)));
+    }
+    in.stream = text;
+    in.stream_new = size / 2;
+    in.dsize = static_cast<uint32_t>(size);
+    rampart::ids::FlowBits bits;
+    std::vector<rampart::ids::Match> out;
+    for (int i = 0; i < 2; ++i) {
+      set->match(in, bits, scratch, out);
+      for (const auto& m : out) {
+        if (m.rule >= set->rules().size()) __builtin_trap();
+      }
     }
   }
   const auto nl = text.find('\n');

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "matcher.hpp"
@@ -401,6 +402,20 @@ TEST(IdsMatcher, StreamRuleSplitAcrossSegmentsMatchesOnce) {
   seg4.stream_new = 14;
   ASSERT_EQ(e.sids(seg4), (std::vector<uint32_t>{1, 2}));
   EXPECT_FALSE(e.out[0].in_stream);  // whole in the packet itself
+}
+
+TEST(IdsMatcher, OnlyStreamAndNoStream) {
+  Env e{R(R"(flow:only_stream; content:"abcd";)"),
+        R"(alert tcp any any -> any any (flow:no_stream; content:"abcd"; sid:2;))"};
+  const std::string stream = "xxabcd";
+  auto whole = tcp("xxabcd");
+  EXPECT_EQ(e.sids(whole), std::vector<uint32_t>{2});  // no stream view: the packet alone
+  whole.stream = stream;
+  EXPECT_EQ(e.sids(whole), (std::vector<uint32_t>{1, 2}));
+  auto split = tcp("cd");
+  split.stream = stream;
+  split.stream_new = 4;
+  EXPECT_EQ(e.sids(split), std::vector<uint32_t>{1});
 }
 
 TEST(IdsMatcher, ScratchOfAnotherSetMatchesNothing) {

@@ -504,6 +504,7 @@ TEST(IdsRules, RefusalsNameTheKeywordAndTheSid) {
   EXPECT_EQ(std::string(v.what()), "sid 77: depth: expected a number, got 'q'");
   EXPECT_EQ(refusal("alert tcp any any -> any any (msg:\"no sid\";)").keyword, "sid");
   EXPECT_EQ(refusal("alert tcp any any -> any any (sid:1)").keyword, "options");
+  EXPECT_EQ(refusal("alert tcp any any -> any any (:<40; sid:1;)").keyword, "options");
   EXPECT_EQ(refusal("alert tcp any any -> any any sid:1;").keyword, "header");
   EXPECT_EQ(refusal("alert tcp any any -> any any (sid:1;) x").keyword, "options");
   // Control bytes in a refused value never reach the message raw.

@@ -596,7 +596,7 @@ bool RuleSet::confirm(uint32_t index, const Inspection& in, FlowBits& flow, Scra
     if (bi.buffer == Buffer::http_request_header && in.request_header_count > 0) {
       views = in.request_headers;
       nviews = in.request_header_count;
-    } else if (in.has(bi.buffer) && !only_stream) {
+    } else if (in.has(bi.buffer) && !(only_stream && bi.buffer == Buffer::payload)) {
       single = in.get(bi.buffer);
       views = &single;
       nviews = 1;

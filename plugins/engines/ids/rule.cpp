@@ -282,6 +282,7 @@ std::vector<Option> split_options(std::string_view s) {
         o.value = trim(text.substr(colon + 1));
         o.has_value = true;
       }
+      if (o.name.empty()) fail("options", "an option without a name ('" + shown(text) + "')");
       out.push_back(o);
       if (i == s.size()) break;
     }
