@@ -328,8 +328,13 @@ class IdsEngine {
   void on_events(const rampart::sdk::Events& batch) {
     const auto d = detection();
     if (!d->set) return;
-    if (!scratch_ || !scratch_->serves(*d->set))
+    // A scratch serves one set: the set it was made for is held with it,
+    // so a new set cannot take its address and pass for it.
+    if (scratch_set_ != d->set) {
+      scratch_.reset();
       scratch_ = std::make_unique<ids::Scratch>(*d->set);
+      scratch_set_ = d->set;
+    }
     uint64_t decoded = 0, bad = 0;
     for (size_t i = 0; i < batch.size(); ++i) {
       std::string why;
@@ -588,6 +593,7 @@ class IdsEngine {
   ids::FlowTable flows_;
   ids::Thresholds thresholds_;
   // The packet path's own (one batch at a time: kEventsInOrder).
+  std::shared_ptr<const ids::RuleSet> scratch_set_;
   std::unique_ptr<ids::Scratch> scratch_;
   std::vector<ids::Match> matches_;
   uint64_t inspections_pending_ = 0;

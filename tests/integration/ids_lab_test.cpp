@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: Apache-2.0
+// Intrusion detection end to end: rampartd with the IDS engine on B's
+// interface, a real HTTP server (python3 -m http.server) in B, requests
+// from A over real TCP. An exploit string in a request raises the IDS
+// alert with its sid, classtype and MITRE technique; an ET Open scan rule
+// fires under its own threshold; ordinary requests raise nothing; rules
+// added and switched off over REST are in force at once, bad ones refused
+// with the keyword.
+#include <gtest/gtest.h>
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "agent_lab.hpp"
+#include "poll.hpp"
+#include "test_paths.hpp"
+
+namespace {
+
+using rampart::test::AgentLab;
+
+constexpr uint16_t kPort = 8080;
+
+// A rule of the test's own: shell injection in a CGI URI, with MITRE fields.
+const char* kLocalRules =
+    "# the lab's rules\n"
+    "alert http $EXTERNAL_NET any -> $HOME_NET any (msg:\"LAB shell command in a CGI query\"; "
+    "flow:established,to_server; http.uri; content:\"/cgi-bin/\"; content:\"|3b|cat /etc/passwd\"; "
+    "distance:0; classtype:web-application-attack; metadata:mitre_tactic_id TA0001, "
+    "mitre_tactic_name Initial_Access, mitre_technique_id T1190, mitre_technique_name "
+    "Exploit_Public-Facing_Application; sid:9000001; rev:2;)\n"
+    "alert tcp any any -> any any (msg:\"LAB refused\"; frobnicate:1; sid:9000009; rev:1;)\n";
+
+class IdsLab : public AgentLab {
+ protected:
+  void SetUp() override {
+    AgentLab::SetUp();
+    if (HasFatalFailure()) return;
+    // The server in B, its directory holding one page.
+    std::filesystem::create_directories(dir_ / "www");
+    rampart::test::write_file(dir_ / "www/index.html", "<html><body>hello</body></html>\n");
+    server_ = std::make_unique<rampart::test::DaemonProcess>(std::vector<std::string>{
+        "/usr/sbin/ip", "netns", "exec", lab_->ns_b(), "/usr/bin/python3", "-u", "-m",
+        "http.server", std::to_string(kPort), "--bind", "198.18.0.2", "--directory",
+        dir_ / "www"});
+    ASSERT_TRUE(server_->wait_for("Serving HTTP")) << server_->output();
+  }
+  void TearDown() override {
+    server_.reset();
+    AgentLab::TearDown();
+  }
+
+  void start_agent(const std::string& ids_settings) {
+    rampart::test::write_file(dir_ / "local.rules", kLocalRules);
+    const std::string et = rampart::test::path::et_open_dir();
+    const std::string files =
+        "[" + (dir_ / "local.rules") + (et.empty() ? "" : ", " + et + "/emerging-scan.rules") + "]";
+    const auto cfg = write_agent_config(
+        "  firewall: {default_policy: allow, rules: []}\n"
+        "  ids:\n"
+        "    rule_files: " +
+        files +
+        "\n"
+        "    variables: {HOME_NET: \"[198.18.0.2]\", EXTERNAL_NET: \"!$HOME_NET\"}\n" +
+        ids_settings + "  metrics: {listen: \"127.0.0.1:0\"}\n");
+    ASSERT_NO_FATAL_FAILURE(
+        start_with_rest(cfg, "", "] ready plugins=firewall,ids,log,metrics,rest refused=0"));
+  }
+
+  // One HTTP/1.1 request from A (198.18.0.1) over a connection of its own;
+  // the response's status line.
+  std::string request(const std::string& target, const std::string& user_agent) {
+    const int s = lab_->socket_in(lab_->ns_a(), AF_INET, SOCK_STREAM, 0);
+    sockaddr_in at{};
+    at.sin_family = AF_INET;
+    at.sin_port = htons(kPort);
+    inet_pton(AF_INET, "198.18.0.2", &at.sin_addr);
+    timeval tv{10, 0};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(s, reinterpret_cast<sockaddr*>(&at), sizeof at) != 0) {
+      close(s);
+      return "connect failed";
+    }
+    const std::string req = "GET " + target + " HTTP/1.1\r\nHost: 198.18.0.2:8080\r\nUser-Agent: " +
+                            user_agent + "\r\nAccept: */*\r\nConnection: close\r\n\r\n";
+    send(s, req.data(), req.size(), 0);
+    std::string got;
+    char buf[4096];
+    for (ssize_t n; (n = recv(s, buf, sizeof buf, 0)) > 0;) got.append(buf, static_cast<size_t>(n));
+    close(s);
+    return got.substr(0, got.find("\r\n"));
+  }
+
+  // Alerts of rule `rule_id` ("ids:9000001") the log sender wrote.
+  size_t alerts_of(const std::string& rule_id) {
+    const std::string text = rampart::test::read_file(dir_ / "alerts.json");
+    size_t n = 0;
+    for (size_t at = 0; (at = text.find("\"rule_id\":\"" + rule_id + "\"", at)) != std::string::npos;
+         ++at)
+      ++n;
+    return n;
+  }
+  // The log sender's line for the first alert of `rule_id`.
+  std::string alert_line(const std::string& rule_id) {
+    const std::string text = rampart::test::read_file(dir_ / "alerts.json");
+    const size_t at = text.find("\"rule_id\":\"" + rule_id + "\"");
+    if (at == std::string::npos) return "";
+    const size_t start = text.rfind('\n', at);
+    return text.substr(start == std::string::npos ? 0 : start + 1,
+                       text.find('\n', at) - (start == std::string::npos ? 0 : start + 1));
+  }
+  size_t ids_alerts() {
+    const std::string text = rampart::test::read_file(dir_ / "alerts.json");
+    size_t n = 0;
+    for (size_t at = 0; (at = text.find("\"rule_id\":\"ids:", at)) != std::string::npos; ++at) ++n;
+    return n;
+  }
+
+  std::unique_ptr<rampart::test::DaemonProcess> server_;
+};
+
+TEST_F(IdsLab, AnExploitInARequestRaisesItsRuleWithSidClasstypeAndMitreTechnique) {
+  ASSERT_NO_FATAL_FAILURE(start_agent(""));
+  // Ordinary requests first: nothing.
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(request("/index.html", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Firefox/128.0"),
+              "HTTP/1.0 200 OK");
+  // The exploit: the server answers 404, the IDS alerts.
+  EXPECT_EQ(request("/cgi-bin/status.sh?host=x;cat%20/etc/passwd", "curl/8.5.0"),
+            "HTTP/1.0 404 File not found");
+  ASSERT_TRUE(rampart::test::poll_until([&] { return alerts_of("ids:9000001") > 0; },
+                                        std::chrono::seconds(10)))
+      << rampart::test::read_file(dir_ / "alerts.json") << daemon_->output()
+      << metric("rampart_ids_events_total{outcome=\"decoded\"}") << " events, "
+      << metric("rampart_ids_inspections_total") << " inspections, "
+      << metric("rampart_ids_matches_total") << " matches";
+  const std::string line = alert_line("ids:9000001");
+  EXPECT_NE(line.find("LAB shell command in a CGI query [sid 9000001 rev 2"), std::string::npos)
+      << line;
+  EXPECT_NE(line.find("web-application-attack"), std::string::npos) << line;
+  EXPECT_NE(line.find("http.uri at "), std::string::npos) << line;
+  EXPECT_NE(line.find("T1190"), std::string::npos) << line;
+  EXPECT_NE(line.find("\"src_ip\":\"198.18.0.1\""), std::string::npos) << line;
+  EXPECT_NE(line.find("\"severity\":\"high\""), std::string::npos) << line;
+  EXPECT_EQ(alerts_of("ids:9000001"), 1u);
+  EXPECT_EQ(ids_alerts(), 1u) << "the ordinary requests raised something: "
+                              << rampart::test::read_file(dir_ / "alerts.json");
+
+  // The kernel side sent the flows; the status names the files and the refusal.
+  EXPECT_GT(metric("rampart_kernel_packets_total{action=\"sent\",program=\"tc_ids\"}"), 10);
+  const auto r = api("GET", "/api/v1/ids/status");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto st = Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>();
+  const auto rules = st->getObject("rules");
+  EXPECT_GE(rules->getValue<size_t>("loaded"), 1u);
+  const auto files = rules->getArray("files");
+  ASSERT_GE(files->size(), 1u);
+  const auto local = files->getObject(0);
+  EXPECT_EQ(local->getValue<size_t>("accepted"), 1u);
+  const auto refused = local->getArray("refused");
+  ASSERT_EQ(refused->size(), 1u);
+  EXPECT_NE(refused->getElement<std::string>(0).find("sid 9000009: unsupported keyword "
+                                                     "'frobnicate'"),
+            std::string::npos)
+      << r.body;
+  EXPECT_GT(st->getObject("flows")->getValue<uint64_t>("created"), 5u);
+}
+
+TEST_F(IdsLab, AnEtOpenScanRuleFiresUnderItsThreshold) {
+  if (rampart::test::path::et_open_dir().empty()) GTEST_FAIL() << "no ET Open rule files here";
+  ASSERT_NO_FATAL_FAILURE(start_agent(""));
+  // ET SCAN Nikto (sid 2002677): threshold type both, count 5 a minute by
+  // source: the fifth request alerts, once.
+  for (int i = 0; i < 4; ++i)
+    request("/", "Mozilla/5.00 (Nikto/2.1.6) (Evasions:None) (Test:00" + std::to_string(i) + ")");
+  for (int i = 4; i < 8; ++i)
+    request("/", "Mozilla/5.00 (Nikto/2.1.6) (Evasions:None) (Test:00" + std::to_string(i) + ")");
+  ASSERT_TRUE(rampart::test::poll_until([&] { return alerts_of("ids:2002677") > 0; },
+                                        std::chrono::seconds(10)))
+      << rampart::test::read_file(dir_ / "alerts.json");
+  // Every request was inspected by then (the last one's alert would be
+  // the second): one alert for eight.
+  EXPECT_TRUE(rampart::test::poll_until(
+      [&] { return metric("rampart_ids_suppressed_total") >= 7; }, std::chrono::seconds(10)));
+  EXPECT_EQ(alerts_of("ids:2002677"), 1u);
+  EXPECT_NE(alert_line("ids:2002677").find("ET SCAN Nikto Web App Scan in Progress"),
+            std::string::npos);
+}
+
+TEST_F(IdsLab, RulesAddedAndSwitchedOffOverRestAreInForceAtOnce) {
+  ASSERT_NO_FATAL_FAILURE(start_agent(""));
+  // A rule of the API's own, by sid.
+  auto r = api("POST", "/api/v1/ids/rules",
+               R"j({"id": 9100001, "rule": "alert http any any -> any any (msg:\"LAB admin probe\"; flow:to_server; http.uri; content:\"/admin.php\"; classtype:attempted-recon; sid:9100001; rev:1;)"})j");
+  ASSERT_EQ(r.status, 201) << r.body;
+  request("/admin.php", "curl/8.5.0");
+  EXPECT_TRUE(rampart::test::poll_until([&] { return alerts_of("ids:9100001") == 1; },
+                                        std::chrono::seconds(10)))
+      << rampart::test::read_file(dir_ / "alerts.json");
+  // Refused: a keyword it does not support, a sid other than the entry's,
+  // a body that is not an entry.
+  r = api("POST", "/api/v1/ids/rules",
+          R"j({"id": 9100002, "rule": "alert tcp any any -> any any (msg:\"x\"; frobnicate:1; sid:9100002;)"})j");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("frobnicate"), std::string::npos) << r.body;
+  r = api("POST", "/api/v1/ids/rules",
+          R"j({"id": 9100003, "rule": "alert tcp any any -> any any (msg:\"x\"; content:\"a\"; sid:5;)"})j");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("its sid is 5, the entry's 9100003"), std::string::npos) << r.body;
+  r = api("POST", "/api/v1/ids/rules", R"({"id": 9100004, "enabled": "no"})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  // The file's rule switched off: the exploit passes unremarked.
+  r = api("POST", "/api/v1/ids/rules", R"({"id": 9000001, "enabled": false})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  request("/cgi-bin/status.sh?host=x;cat%20/etc/passwd", "curl/8.5.0");
+  // After it, the admin probe again: its match (the alert router folds a
+  // repeated alert into the first) says the exploit was inspected too.
+  request("/admin.php", "curl/8.5.0");
+  EXPECT_TRUE(rampart::test::poll_until([&] { return metric("rampart_ids_matches_total") >= 2; },
+                                        std::chrono::seconds(10)));
+  EXPECT_EQ(alerts_of("ids:9000001"), 0u);
+  const auto st = api("GET", "/api/v1/ids/status");
+  EXPECT_NE(st.body.find("\"disabled\":1"), std::string::npos) << st.body;
+}
+
+}  // namespace
