@@ -107,6 +107,46 @@ TEST(CheckConfig, BadDdosSettingsAreRefusedWithTheirKey) {
   }
 }
 
+TEST(CheckConfig, BadIdsSettingsAreRefusedWithTheirKey) {
+  TempDir dir;
+  const std::string db = rampart::test::geoip_data("dbip-country-mmdb/dbip-country.mmdb");
+  const std::pair<std::string, std::string> cases[] = {
+      {"mode: watch", "plugins.ids.mode: must be detect or prevent"},
+      {"mode: prevent", "plugins.ids.mode: prevent needs the ips engine"},
+      {"rule_files: [" + dir / "none.rules" + "]", "plugins.ids.rule_files.0: cannot be read"},
+      {"variables: {HOME_NET: \"[10.0.0.0/8\\n]\"}", "plugins.ids.variables.HOME_NET: character"},
+      {"variables: {HOME_NET: \"\"}", "plugins.ids.variables.HOME_NET: must be 1-4096 characters"},
+      {"sampling: {rate: 101}", "plugins.ids.sampling.rate: must be 0-100 (percent)"},
+      {"sampling: {tiers: [{countries: [NL], rate: 50}]}",
+       "plugins.ids.sampling.country_db: required with tiers"},
+      {"sampling: {country_db: " + db + ", tiers: [{countries: [nl], rate: 50}]}",
+       "plugins.ids.sampling.tiers.0.countries: 'nl' is not a country code"},
+      {"sampling: {country_db: " + db +
+           ", tiers: [{countries: [NL], rate: 50}, {countries: [NL], rate: 5}]}",
+       "plugins.ids.sampling.tiers.1.countries: NL is in two tiers"},
+      {"sampling: {country_db: " + db + ", tiers: [{countries: [], rate: 50}]}",
+       "plugins.ids.sampling.tiers.0.countries: at least one country"},
+      {"sampling: {rate: 5, burst: 1}", "unknown key 'plugins.ids.sampling.burst'"},
+      {"capture: 1501", "plugins.ids.capture: must be 0-1500 bytes"},
+      {"ring_mb: 3", "plugins.ids.ring_mb: must be a power of two"},
+      {"ring_mb: 512", "plugins.ids.ring_mb: must be 1-256 MiB"},
+      {"backpressure: {shed_at: 90, followed_only_at: 80}",
+       "plugins.ids.backpressure.shed_at: must be at most followed_only_at"},
+      {"backpressure: {shed_shift: 0}", "plugins.ids.backpressure.shed_shift: must be 1-16"},
+      {"flows: {max: 10}", "plugins.ids.flows.max: must be 1024-4194304 flows"},
+      {"flows: {idle_timeout_s: 0}", "plugins.ids.flows.idle_timeout_s: must be 1-86400 seconds"},
+      {"excerpt: 5000", "plugins.ids.excerpt: must be 0-1024 bytes"},
+      {"alerts: on", "unknown key 'plugins.ids.alerts'"},
+  };
+  for (const auto& [setting, error] : cases) {
+    write_file(dir / "r.yaml", "plugins:\n  ids: {" + setting + "}\n");
+    const auto r = run_command({rampart::test::path::rampartd(), "--check-config", "--config",
+                                dir / "r.yaml", "--plugin-dir", rampart::test::path::plugins()});
+    EXPECT_EQ(r.status, 1) << setting << "\n" << r.output;
+    EXPECT_NE(r.output.find(error), std::string::npos) << setting << "\n" << r.output;
+  }
+}
+
 TEST(CheckConfig, BadFileExitsOneWithFileAndLine) {
   TempDir dir;
   write_file(dir / "r.yaml", "agent:\n  workers: 1\n  wrokers: 2\n");
