@@ -112,16 +112,17 @@ static __always_inline __u64 mix(__u64 h) {
   return h;
 }
 
-/* One end of the flow (address words and port), keyed. */
+/* One end of the flow (address words and port), keyed: one multiply a
+ * word; the mixing is left to flow_hash's finalizer. */
 static __always_inline __u64 end_hash(const __u32* a, int words, __u16 port) {
   __u64 h = RAMPART_IDS_SET_SEED ^ port;
 
-  for (int i = 0; i < words; i++) h = mix(h ^ a[i]) + i;
-  return mix(h);
+  for (int i = 0; i < words; i++) h = (h ^ a[i]) * 0x9e3779b97f4a7c15ull;
+  return h;
 }
 
 /* The flow id: the two ends' hashes added (the same whichever sent the
- * packet), with the protocol, mixed once more. */
+ * packet), with the protocol, through a 64-bit finalizer. */
 static __always_inline __u64 flow_hash(const struct rampart_packet_info* pi) {
   const int v6 = pi->family == RAMPART_FAMILY_V6;
   __u32 s[4], d[4];
@@ -136,7 +137,7 @@ static __always_inline __u64 flow_hash(const struct rampart_packet_info* pi) {
   const int w = v6 ? 4 : 1;
 
   return mix(end_hash(s, w, pi->src_port) + end_hash(d, w, pi->dst_port) +
-             ((__u64)pi->protocol << 56) + RAMPART_IDS_SET_SEED);
+             ((__u64)pi->protocol << 56));
 }
 
 /* The flow's place in [0, RAMPART_IDS_RATE_SCALE): sampled below the rate. */
