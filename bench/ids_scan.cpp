@@ -21,8 +21,10 @@
 // records them. The rule files are test data under their own licenses:
 // they are read at run time and never copied into the repository.
 //
-//   build/bin/bench_ids_scan [rules dir] [MB per measurement] [cpu]
-//   (defaults: /work/shared/rules/et-open, 64, the last CPU allowed)
+//   build/bin/bench_ids_scan [rules dir] [MB per measurement] [cpu] [rules]
+//   (defaults: /work/shared/rules/et-open, 64, the last CPU allowed; with
+//   `rules`, the flow path at that many rules and nothing else, to profile,
+//   and a sixth argument sets the flow table's stream_window)
 #include <hs/hs.h>
 #include <sched.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -516,6 +518,20 @@ class Gen {
 struct Result {
   double mb_s = 0, kpps = 0;
   uint64_t matches = 0;
+  double cpu = 1;  // the thread's CPU time / wall time: below 1, the VM ran others on our CPU
+};
+
+// Wall time, which the rates are of, and the thread's CPU time beside it:
+// on this shared VM another process may take the pinned CPU for a while,
+// and the share tells a slow path from a stolen CPU.
+struct Timer {
+  Clock::time_point wall = Clock::now();
+  double cpu0 = cpu_now();
+  static double cpu_now() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+  }
 };
 
 // Passes over the corpus until at least `target` payload bytes were seen.
@@ -523,8 +539,9 @@ uint32_t passes_for(const Corpus& c, uint64_t target) {
   return static_cast<uint32_t>((target + c.payload_bytes - 1) / c.payload_bytes);
 }
 
-Result rate(uint64_t bytes, uint64_t packets, double s, uint64_t matches) {
-  return Result{bytes / s / 1e6, packets / s / 1e3, matches};
+Result rate(uint64_t bytes, uint64_t packets, const Timer& t, uint64_t matches) {
+  const double s = seconds_since(t.wall);
+  return Result{bytes / s / 1e6, packets / s / 1e3, matches, (Timer::cpu_now() - t.cpu0) / s};
 }
 
 Packet packet_of(const FlowSpec& f, const Pkt& p, uint32_t flow_id) {
@@ -601,17 +618,17 @@ Result vectorscan_alone(const std::vector<Rule>& rules, bool all, const Corpus& 
     return 0;
   };
   const uint32_t passes = passes_for(c, target);
-  const auto t0 = Clock::now();
+  const Timer t0;
   for (uint32_t i = 0; i < passes; ++i) {
     for (const auto& [fi, pi] : c.order) {
       const std::string& p = c.flows[fi].pkts[pi].payload;
       if (!p.empty()) hs_scan(db, p.data(), static_cast<unsigned>(p.size()), 0, scratch, on, &hits);
     }
   }
-  const double s = seconds_since(t0);
+  const Result r = rate(passes * c.payload_bytes, passes * c.payload_packets, t0, hits / passes);
   hs_free_scratch(scratch);
   hs_free_database(db);
-  return rate(passes * c.payload_bytes, passes * c.payload_packets, s, hits / passes);
+  return r;
 }
 
 // Naive: each rule's contents, in rule order, as one PCRE2 regex (JIT),
@@ -639,7 +656,7 @@ Result naive_pcre(const std::vector<Rule>& rules, const Corpus& c, uint64_t targ
   pcre2_match_data* md = pcre2_match_data_create(1, nullptr);
   uint64_t hits = 0;
   const uint32_t passes = passes_for(c, target);
-  const auto t0 = Clock::now();
+  const Timer t0;
   for (uint32_t i = 0; i < passes; ++i) {
     for (const auto& [fi, pi] : c.order) {
       const std::string& p = c.flows[fi].pkts[pi].payload;
@@ -651,10 +668,10 @@ Result naive_pcre(const std::vector<Rule>& rules, const Corpus& c, uint64_t targ
       }
     }
   }
-  const double s = seconds_since(t0);
+  const Result r = rate(passes * c.payload_bytes, passes * c.payload_packets, t0, hits / passes);
   pcre2_match_data_free(md);
   for (auto* code : codes) pcre2_code_free(code);
-  return rate(passes * c.payload_bytes, passes * c.payload_packets, s, hits / passes);
+  return r;
 }
 
 // RuleSet::match per packet: the payload alone, no stream.
@@ -664,7 +681,7 @@ Result match_packets(const RuleSet& set, const Corpus& c, uint64_t target) {
   FlowBits bits;
   uint64_t matches = 0;
   const uint32_t passes = passes_for(c, target);
-  const auto t0 = Clock::now();
+  const Timer t0;
   for (uint32_t i = 0; i < passes; ++i) {
     for (const auto& [fi, pi] : c.order) {
       const FlowSpec& f = c.flows[fi];
@@ -679,8 +696,7 @@ Result match_packets(const RuleSet& set, const Corpus& c, uint64_t target) {
       matches += out.size();
     }
   }
-  const double s = seconds_since(t0);
-  return rate(passes * c.payload_bytes, passes * c.payload_packets, s, matches / passes);
+  return rate(passes * c.payload_bytes, passes * c.payload_packets, t0, matches / passes);
 }
 
 // What the flow path's time and scanning are made of (one pass with a
@@ -694,16 +710,18 @@ struct Split {
 // The packets through a FlowTable, as the engine feeds it; each pass's
 // flows are new ones (their own ids and client addresses). `set` null:
 // the table and the parsers alone.
-Result match_flows(const RuleSet* set, const Corpus& c, uint64_t target, Split* split) {
+Result match_flows(const RuleSet* set, const Corpus& c, uint64_t target, Split* split,
+                   size_t stream_window = FlowTableConfig{}.stream_window) {
   FlowTableConfig cfg;
   cfg.max_flows = 4096;  // the bench's flows end; this bounds what they hold
+  cfg.stream_window = stream_window;
   FlowTable table(cfg);
   std::unique_ptr<Scratch> scratch = set ? std::make_unique<Scratch>(*set) : nullptr;
   std::vector<Match> out;
   uint64_t matches = 0, now = 1'000'000'000;
   const auto nflows = static_cast<uint32_t>(c.flows.size());
   const uint32_t passes = passes_for(c, target);
-  const auto t0 = Clock::now();
+  const Timer t0;
   for (uint32_t i = 0; i < passes; ++i) {
     for (const auto& [fi, pi] : c.order) {
       const FlowSpec& f = c.flows[fi];
@@ -756,9 +774,8 @@ Result match_flows(const RuleSet* set, const Corpus& c, uint64_t target, Split* 
       });
     }
   }
-  const double s = seconds_since(t0);
-  if (split) split->table_s = s - split->milestone_s - split->packet_s;
-  return rate(passes * c.payload_bytes, passes * c.packets, s, matches / passes);
+  if (split) split->table_s = seconds_since(t0.wall) - split->milestone_s - split->packet_s;
+  return rate(passes * c.payload_bytes, passes * c.packets, t0, matches / passes);
 }
 
 void pin(int cpu) {
@@ -827,10 +844,25 @@ int main(int argc, char** argv) {
       "each measurement: >= %.0f MB of payload (the corpus looped); naive PCRE2: >= %.0f MB\n",
       target / 1e6, target / 4e6);
 
+  if (argc > 4) {
+    const auto set = RuleSet::compile(rule_set(et, std::stoul(argv[4])));
+    const size_t window = argc > 5 ? std::stoul(argv[5]) : FlowTableConfig{}.stream_window;
+    Split split;
+    const Result r = match_flows(set.get(), corpus, target, nullptr, window);
+    match_flows(set.get(), corpus, target / 4, &split, window);
+    std::printf(
+        "%zu rules, flow path, stream_window %zu: %.1f MB/s, %.1f k packets/s, CPU %.0f%%; "
+        "stream bytes scanned per payload byte %.2f\n",
+        set->rules().size(), window, r.mb_s, r.kpps, 100 * r.cpu,
+        double(split.stream_bytes) / split.payload_bytes);
+    return 0;
+  }
   match_flows(nullptr, corpus, target / 4, nullptr);  // warm-up: the allocator's arenas grow
   const Result table_only = match_flows(nullptr, corpus, target, nullptr);
-  std::printf("flow table and parsers alone (feed, no matching): %.1f MB/s, %.1f k packets/s\n\n",
-              table_only.mb_s, table_only.kpps);
+  std::printf(
+      "flow table and parsers alone (feed, no matching): %.1f MB/s, %.1f k packets/s, CPU "
+      "%.0f%%\n\n",
+      table_only.mb_s, table_only.kpps, 100 * table_only.cpu);
 
   struct Row {
     size_t n;
@@ -863,24 +895,27 @@ int main(int argc, char** argv) {
   }
 
   const Row& base = rows.front();
-  std::printf("%6s %10s %10s  %8s %8s  %10s %9s  %10s %9s  %8s %8s  %8s %8s  %s\n", "rules",
+  // cpu%: the lowest CPU share of the row's four measurements.
+  std::printf("%6s %10s %10s  %8s %8s  %10s %9s  %10s %9s  %8s %8s  %8s %8s  %5s  %s\n", "rules",
               "unfiltered", "compile_ms", "vs MB/s", "vs-fp", "pkt MB/s", "pkt kpps", "flow MB/s",
-              "flow kpps", "pkt/vs", "flow/vs", "pkt/100", "flow/100",
+              "flow kpps", "pkt/vs", "flow/vs", "pkt/100", "flow/100", "cpu%",
               "matches per pass (vs hits, pkt, flow)");
   for (const Row& r : rows) {
+    const double cpu = std::min({r.vs.cpu, r.vs_fp.cpu, r.pkt.cpu, r.flow.cpu});
     std::printf(
         "%6zu %10zu %10.0f  %8.1f %8.1f  %10.1f %9.1f  %10.1f %9.1f  %8.3f %8.3f  %8.2f %8.2f  "
-        "%lu, %lu, %lu\n",
+        "%5.0f  %lu, %lu, %lu\n",
         r.n, r.unfiltered, r.compile_ms, r.vs.mb_s, r.vs_fp.mb_s, r.pkt.mb_s, r.pkt.kpps,
         r.flow.mb_s, r.flow.kpps, r.pkt.mb_s / r.vs.mb_s, r.flow.mb_s / r.vs.mb_s,
-        r.pkt.mb_s / base.pkt.mb_s, r.flow.mb_s / base.flow.mb_s, r.vs.matches, r.pkt.matches,
-        r.flow.matches);
+        r.pkt.mb_s / base.pkt.mb_s, r.flow.mb_s / base.flow.mb_s, 100 * cpu, r.vs.matches,
+        r.pkt.matches, r.flow.matches);
   }
   std::printf("\nnaive PCRE2-JIT, every rule's contents as one regex, run one by one:\n");
   for (const auto& [n, res] : naive) {
     const Row& r = *std::find_if(rows.begin(), rows.end(), [&](const Row& x) { return x.n == n; });
-    std::printf("%6zu rules: %.2f MB/s, %.2f k packets/s; match per packet / naive = %.1f\n", n,
-                res.mb_s, res.kpps, r.pkt.mb_s / res.mb_s);
+    std::printf(
+        "%6zu rules: %.2f MB/s, %.2f k packets/s, CPU %.0f%%; match per packet / naive = %.1f\n", n,
+        res.mb_s, res.kpps, 100 * res.cpu, r.pkt.mb_s / res.mb_s);
   }
   std::printf(
       "\nwhere the flow path's time goes (a pass with a clock read around each match):\n"
