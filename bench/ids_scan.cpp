@@ -6,8 +6,10 @@
 // here from a fixed seed. Measured in the same run, so that the ratios
 // hold across machines:
 //   vectorscan alone: one block database of every content of the set's
-//     rules, hs_scan over each payload, no confirmation (the floor any
-//     prefilter pays);
+//     rules, hs_scan over each payload, no confirmation (the issue's
+//     reference); and one of each rule's prefilter literal alone, all
+//     buffers' together (vs-fp: the prefilter's cost with every payload
+//     byte scanned once);
 //   naive PCRE2-JIT: each rule's contents as one regex, every rule run on
 //     every payload (what the prefilter saves), at 100 and 1,000 rules;
 //   match per packet: RuleSet::match on an Inspection holding the payload
@@ -21,10 +23,10 @@
 // records them. The rule files are test data under their own licenses:
 // they are read at run time and never copied into the repository.
 //
-//   build/bin/bench_ids_scan [rules dir] [MB per measurement] [cpu] [rules]
+//   build/bin/bench_ids_scan [rules dir] [MB per measurement] [cpu] [rules [stream window]]
 //   (defaults: /work/shared/rules/et-open, 64, the last CPU allowed; with
 //   `rules`, the flow path at that many rules and nothing else, to profile,
-//   and a sixth argument sets the flow table's stream_window)
+//   with the flow table's stream_window if given)
 #include <hs/hs.h>
 #include <sched.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
