@@ -41,7 +41,9 @@ int main(int argc, char** argv) {
   const std::string plugins =
       "  firewall: {default_policy: allow, rules: []}\n"
       "  ids:\n"
-      "    rule_files: [" + files + "]\n"
+      "    rule_files: [" +
+      files +
+      "]\n"
       "    sampling: {rate: 100}\n"
       "    capture: 128\n"
       "    ring_mb: 16\n"
@@ -56,8 +58,8 @@ int main(int argc, char** argv) {
     const std::string decoded = "rampart_ids_events_total{outcome=\"decoded\",plugin=\"ids\"}";
     const auto t0 = d.scrape();
     const uint64_t sent0 = kernel(t0, "sent"), dec0 = Rampartd::value(t0, decoded);
-    const uint64_t lost0 = kernel(t0, "ring_full") + kernel(t0, "shed_new") +
-                           kernel(t0, "shed_rate");
+    const uint64_t lost0 =
+        kernel(t0, "ring_full") + kernel(t0, "shed_new") + kernel(t0, "shed_rate");
     const double cpu0 = d.cpu();
     const auto start = std::chrono::steady_clock::now();
     const double gen_secs = generate(lab, gen.prog("xdp_gen_tx"), frame, frames);
@@ -78,11 +80,11 @@ int main(int argc, char** argv) {
     shares.push_back(static_cast<double>(lost) / static_cast<double>(sent + lost));
     cpu_per_event.push_back((d.cpu() - cpu0) / static_cast<double>(done) * 1e9);
     gen_rates.push_back(static_cast<double>(frames) / gen_secs / 1e6);
-    std::printf("round %zu: %lu events written (frames sent at %.3f M/s), %lu decoded, %lu left "
-                "out, %.2f s: %.3f M/s, rampartd %.0f ns CPU an event\n",
-                round, static_cast<unsigned long>(sent), gen_rates.back(),
-                static_cast<unsigned long>(done), static_cast<unsigned long>(lost), secs,
-                rates.back(), cpu_per_event.back());
+    std::printf(
+        "round %zu: %lu events written (frames sent at %.3f M/s), %lu decoded, %lu left "
+        "out, %.2f s: %.3f M/s, rampartd %.0f ns CPU an event\n",
+        round, static_cast<unsigned long>(sent), gen_rates.back(), static_cast<unsigned long>(done),
+        static_cast<unsigned long>(lost), secs, rates.back(), cpu_per_event.back());
   }
   std::printf(
       "\nbench_ids_live: %zu rounds of %lu frames, %s\n"
@@ -92,7 +94,6 @@ int main(int argc, char** argv) {
       "  rampartd CPU per event       %.0f ns (all its threads)\n",
       rounds, static_cast<unsigned long>(frames),
       files.empty() ? "no rules" : "ET Open scan+dos+shellcode loaded", median(gen_rates),
-      median(rates),
-      100 * median(shares), median(cpu_per_event));
+      median(rates), 100 * median(shares), median(cpu_per_event));
   return 0;
 }

@@ -79,7 +79,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cannot load tc_parse_pass.bpf.o\n");
     return 1;
   }
-  const int floor_fd = bpf_program__fd(bpf_object__find_program_by_name(floor_obj, "tc_parse_pass"));
+  const int floor_fd =
+      bpf_program__fd(bpf_object__find_program_by_name(floor_obj, "tc_parse_pass"));
   const auto tcp = PacketBuilder()
                        .ipv4("198.51.100.7", "192.0.2.10")
                        .tcp(40001, 443, 0x10)

@@ -69,7 +69,8 @@ int IdsProgram::run(const std::vector<uint8_t>& frame, bool egress, uint32_t rep
   std::vector<uint8_t> out(frame.size() + 64);
   LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = out.data(),
               .data_size_in = static_cast<uint32_t>(frame.size()),
-              .data_size_out = static_cast<uint32_t>(out.size()), .repeat = static_cast<int>(repeat));
+              .data_size_out = static_cast<uint32_t>(out.size()),
+              .repeat = static_cast<int>(repeat));
   __sk_buff skb{};  // the kernel's defaults (test_run refuses a TC run without one here)
   opts.ctx_in = &skb;
   opts.ctx_size_in = sizeof skb;
@@ -82,7 +83,8 @@ uint32_t IdsProgram::time_ns(const std::vector<uint8_t>& frame, uint32_t repeat)
   std::vector<uint8_t> out(frame.size() + 64);
   LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = out.data(),
               .data_size_in = static_cast<uint32_t>(frame.size()),
-              .data_size_out = static_cast<uint32_t>(out.size()), .repeat = static_cast<int>(repeat));
+              .data_size_out = static_cast<uint32_t>(out.size()),
+              .repeat = static_cast<int>(repeat));
   __sk_buff skb{};
   opts.ctx_in = &skb;
   opts.ctx_size_in = sizeof skb;

@@ -143,7 +143,11 @@ TEST_F(IdsStage, NamesEachApplicationProtocolFromThePayload) {
   const std::string client_hello("\x16\x03\x01\x00\xc8\x01\x00\x00\xc4\x03\x03", 11);
   const std::string server_hello("\x16\x03\x03\x00\x5a\x02\x00\x00\x56\x03\x03", 11);
   std::string dns_tcp("\x00\x1d\xab\xcd\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00", 14);
-  dns_tcp += std::string("\x07" "example\x03" "com\x00\x00\x01\x00\x01", 17);
+  dns_tcp += std::string(
+      "\x07"
+      "example\x03"
+      "com\x00\x00\x01\x00\x01",
+      17);
   dns_tcp[1] = static_cast<char>(dns_tcp.size() - 2);
   const std::vector<Case> cases = {
       {"GET", 6, 40000, 80, "GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n", RAMPART_IDS_L7_HTTP},
@@ -171,8 +175,11 @@ TEST_F(IdsStage, NamesEachApplicationProtocolFromThePayload) {
   };
   IdsProgram p(settings(100));
   for (const auto& c : cases) {
-    p.run(PacketBuilder().ipv4("198.51.100.7", "192.0.2.10").tcp(c.sport, c.dport, 0x18)
-              .payload(c.payload).build());
+    p.run(PacketBuilder()
+              .ipv4("198.51.100.7", "192.0.2.10")
+              .tcp(c.sport, c.dport, 0x18)
+              .payload(c.payload)
+              .build());
     const auto got = p.drain();
     ASSERT_EQ(got.size(), 1u) << c.what;
     EXPECT_EQ(got[0].ev.l7, c.l7) << c.what;
@@ -217,7 +224,8 @@ TEST_F(IdsStage, EventsCarryTheHeadersAndTheCapturedPayload) {
   EXPECT_EQ(p.stat(RAMPART_IDS_STAT_TRUNCATED), 2u);
 
   // A frame padded past the IP length: the payload is the IP header's.
-  auto padded = PacketBuilder().ipv4("198.51.100.7", "192.0.2.10").udp(5000, 53).payload("q").build();
+  auto padded =
+      PacketBuilder().ipv4("198.51.100.7", "192.0.2.10").udp(5000, 53).payload("q").build();
   padded.resize(padded.size() + 20, 0);
   p.run(padded);
   auto small = p.drain();
@@ -240,8 +248,9 @@ TEST_F(IdsStage, EventsCarryTheHeadersAndTheCapturedPayload) {
 TEST_F(IdsStage, FramesItCannotFollowPassUntouchedAndCounted) {
   IdsProgram p(settings(100));
   EXPECT_EQ(p.run(PacketBuilder().ethertype(0x0806).build()), kTcNext);
-  EXPECT_EQ(p.run(PacketBuilder().ipv4("10.0.0.1", "10.0.0.2").udp(1, 2).fragment_offset(10).build()),
-            kTcNext);
+  EXPECT_EQ(
+      p.run(PacketBuilder().ipv4("10.0.0.1", "10.0.0.2").udp(1, 2).fragment_offset(10).build()),
+      kTcNext);
   auto bad = PacketBuilder().ipv4("10.0.0.1", "10.0.0.2").udp(1, 2).build();
   bad[14] = 0x44;  // IPv4 with a header of 4 words: less than the header itself
   EXPECT_EQ(p.run(bad), kTcNext);

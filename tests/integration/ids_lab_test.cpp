@@ -49,8 +49,7 @@ class IdsLab : public AgentLab {
     rampart::test::write_file(dir_ / "www/index.html", "<html><body>hello</body></html>\n");
     server_ = std::make_unique<rampart::test::DaemonProcess>(std::vector<std::string>{
         "/usr/sbin/ip", "netns", "exec", lab_->ns_b(), "/usr/bin/python3", "-u", "-m",
-        "http.server", std::to_string(kPort), "--bind", "198.18.0.2", "--directory",
-        dir_ / "www"});
+        "http.server", std::to_string(kPort), "--bind", "198.18.0.2", "--directory", dir_ / "www"});
     ASSERT_TRUE(server_->wait_for("Serving HTTP")) << server_->output();
   }
   void TearDown() override {
@@ -89,8 +88,9 @@ class IdsLab : public AgentLab {
       close(s);
       return "connect failed";
     }
-    const std::string req = "GET " + target + " HTTP/1.1\r\nHost: 198.18.0.2:8080\r\nUser-Agent: " +
-                            user_agent + "\r\nAccept: */*\r\nConnection: close\r\n\r\n";
+    const std::string req = "GET " + target +
+                            " HTTP/1.1\r\nHost: 198.18.0.2:8080\r\nUser-Agent: " + user_agent +
+                            "\r\nAccept: */*\r\nConnection: close\r\n\r\n";
     send(s, req.data(), req.size(), 0);
     std::string got;
     char buf[4096];
@@ -103,8 +103,8 @@ class IdsLab : public AgentLab {
   size_t alerts_of(const std::string& rule_id) {
     const std::string text = rampart::test::read_file(dir_ / "alerts.json");
     size_t n = 0;
-    for (size_t at = 0; (at = text.find("\"rule_id\":\"" + rule_id + "\"", at)) != std::string::npos;
-         ++at)
+    for (size_t at = 0;
+         (at = text.find("\"rule_id\":\"" + rule_id + "\"", at)) != std::string::npos; ++at)
       ++n;
     return n;
   }
@@ -188,8 +188,8 @@ TEST_F(IdsLab, AnEtOpenScanRuleFiresUnderItsThreshold) {
       << rampart::test::read_file(dir_ / "alerts.json");
   // Every request was inspected by then (the last one's alert would be
   // the second): one alert for eight.
-  EXPECT_TRUE(rampart::test::poll_until(
-      [&] { return metric("rampart_ids_suppressed_total") >= 7; }, std::chrono::seconds(10)));
+  EXPECT_TRUE(rampart::test::poll_until([&] { return metric("rampart_ids_suppressed_total") >= 7; },
+                                        std::chrono::seconds(10)));
   EXPECT_EQ(alerts_of("ids:2002677"), 1u);
   EXPECT_NE(alert_line("ids:2002677").find("ET SCAN Nikto Web App Scan in Progress"),
             std::string::npos);
@@ -198,8 +198,9 @@ TEST_F(IdsLab, AnEtOpenScanRuleFiresUnderItsThreshold) {
 TEST_F(IdsLab, RulesAddedAndSwitchedOffOverRestAreInForceAtOnce) {
   ASSERT_NO_FATAL_FAILURE(start_agent(""));
   // A rule of the API's own, by sid.
-  auto r = api("POST", "/api/v1/ids/rules",
-               R"j({"id": 9100001, "rule": "alert http any any -> any any (msg:\"LAB admin probe\"; flow:to_server; http.uri; content:\"/admin.php\"; classtype:attempted-recon; sid:9100001; rev:1;)"})j");
+  auto r = api(
+      "POST", "/api/v1/ids/rules",
+      R"j({"id": 9100001, "rule": "alert http any any -> any any (msg:\"LAB admin probe\"; flow:to_server; http.uri; content:\"/admin.php\"; classtype:attempted-recon; sid:9100001; rev:1;)"})j");
   ASSERT_EQ(r.status, 201) << r.body;
   request("/admin.php", "curl/8.5.0");
   EXPECT_TRUE(rampart::test::poll_until([&] { return alerts_of("ids:9100001") == 1; },
@@ -207,12 +208,14 @@ TEST_F(IdsLab, RulesAddedAndSwitchedOffOverRestAreInForceAtOnce) {
       << rampart::test::read_file(dir_ / "alerts.json");
   // Refused: a keyword it does not support, a sid other than the entry's,
   // a body that is not an entry.
-  r = api("POST", "/api/v1/ids/rules",
-          R"j({"id": 9100002, "rule": "alert tcp any any -> any any (msg:\"x\"; frobnicate:1; sid:9100002;)"})j");
+  r = api(
+      "POST", "/api/v1/ids/rules",
+      R"j({"id": 9100002, "rule": "alert tcp any any -> any any (msg:\"x\"; frobnicate:1; sid:9100002;)"})j");
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_NE(r.body.find("frobnicate"), std::string::npos) << r.body;
-  r = api("POST", "/api/v1/ids/rules",
-          R"j({"id": 9100003, "rule": "alert tcp any any -> any any (msg:\"x\"; content:\"a\"; sid:5;)"})j");
+  r = api(
+      "POST", "/api/v1/ids/rules",
+      R"j({"id": 9100003, "rule": "alert tcp any any -> any any (msg:\"x\"; content:\"a\"; sid:5;)"})j");
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_NE(r.body.find("its sid is 5, the entry's 9100003"), std::string::npos) << r.body;
   r = api("POST", "/api/v1/ids/rules", R"({"id": 9100004, "enabled": "no"})");

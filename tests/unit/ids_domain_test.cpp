@@ -72,7 +72,8 @@ TEST(IdsDomain, EntriesReplaceAddAndSwitchOffFileRules) {
   entries[0].sid = 2;
   entries[0].enabled = false;
   entries[1].sid = 3;
-  entries[1].rule = "alert tcp any any -> any 81 (msg:\"three again\"; content:\"ddd\"; sid:3; rev:2;)";
+  entries[1].rule =
+      "alert tcp any any -> any 81 (msg:\"three again\"; content:\"ddd\"; sid:3; rev:2;)";
   entries[2].sid = 10;
   entries[2].rule = "alert udp any any -> any 53 (msg:\"ten\"; content:\"eee\"; sid:10; rev:1;)";
   const Composed c = compose(files(), entries, vars);

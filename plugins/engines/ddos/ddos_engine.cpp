@@ -153,24 +153,27 @@ Settings parse(const Config& cfg) {
     if (!m) throw cfg.invalid("syn_cookies", "expected off, auto or always");
     st.mode = *m;
   }
-  st.rate = cfg.get_in<uint32_t>("syn_rate", st.rate, 1, rampart::ddos::kMaxSynRate, " SYNs a second");
-  st.hold_s = cfg.get_in<uint32_t>("syn_hold_s", st.hold_s, 1, rampart::ddos::kMaxHoldSeconds, " seconds");
+  st.rate =
+      cfg.get_in<uint32_t>("syn_rate", st.rate, 1, rampart::ddos::kMaxSynRate, " SYNs a second");
+  st.hold_s =
+      cfg.get_in<uint32_t>("syn_hold_s", st.hold_s, 1, rampart::ddos::kMaxHoldSeconds, " seconds");
   st.max_destinations =
       cfg.get_in<uint32_t>("max_destinations", st.max_destinations, rampart::ddos::kMinDestinations,
-              rampart::ddos::kMaxDestinations, "");
+                           rampart::ddos::kMaxDestinations, "");
   s.alert = cfg.get<bool>("alert", s.alert);
   st.icmp_rate = cfg.get_in<uint32_t>("icmp_rate", 10000, 0, rampart::ddos::kMaxSynRate,
-                         " echoes a second (0: no limit)");
-  st.icmp_max_payload = cfg.get_in<uint32_t>("icmp_max_payload", 0, 0, 65507, " bytes (0: no limit)");
+                                      " echoes a second (0: no limit)");
+  st.icmp_max_payload =
+      cfg.get_in<uint32_t>("icmp_max_payload", 0, 0, 65507, " bytes (0: no limit)");
   st.untracked_rate = cfg.get_in<uint32_t>("untracked_rate", 1000, 0, rampart::ddos::kMaxSynRate,
-                              " segments a second (0: no limit)");
-  s.attack_hold_s =
-      cfg.get_in<uint32_t>("attack_hold_s", s.attack_hold_s, 1, rampart::ddos::kMaxHoldSeconds, " seconds");
+                                           " segments a second (0: no limit)");
+  s.attack_hold_s = cfg.get_in<uint32_t>("attack_hold_s", s.attack_hold_s, 1,
+                                         rampart::ddos::kMaxHoldSeconds, " seconds");
   // UDP from reflectors' source ports: a rate for each listed port.
   const std::string udp = "udp_amplification";
   cfg.allow_only(udp, {"rate", "ports", "port_rates"});
   const uint32_t rate = cfg.get_in<uint32_t>(udp + ".rate", 1000, 0, rampart::ddos::kMaxSynRate,
-                                " packets a second (0: off)");
+                                             " packets a second (0: off)");
   std::vector<uint32_t> ports;
   if (cfg.has(udp + ".ports")) {
     for (size_t i = 0, n = cfg.size(udp + ".ports"); i < n; ++i) {

@@ -79,9 +79,9 @@ struct Settings {
 void check_variable(const Config& cfg, const std::string& key, const std::string& v) {
   if (v.empty() || v.size() > 4096) throw cfg.invalid(key, "must be 1-4096 characters");
   for (const char c : v) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) ||
-          std::strchr("[]!,:./$_ -", c) != nullptr))
-      throw cfg.invalid(key, std::string("character '") + c + "' has no place in an address or port group");
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || std::strchr("[]!,:./$_ -", c) != nullptr))
+      throw cfg.invalid(
+          key, std::string("character '") + c + "' has no place in an address or port group");
   }
 }
 
@@ -91,8 +91,9 @@ Settings parse(const Config& cfg) {
   Settings s;
   const std::string mode = cfg.get("mode", "detect");
   if (mode == "prevent")
-    throw cfg.invalid("mode", "prevent needs the ips engine, which this build does not have yet; "
-                              "use detect");
+    throw cfg.invalid("mode",
+                      "prevent needs the ips engine, which this build does not have yet; "
+                      "use detect");
   if (mode != "detect") throw cfg.invalid("mode", "must be detect or prevent");
   s.rule_files = cfg.strings("rule_files");
   for (size_t i = 0; i < s.rule_files.size(); ++i) {
@@ -109,7 +110,8 @@ Settings parse(const Config& cfg) {
   if (cfg.has("sampling")) {
     cfg.allow_only("sampling", {"rate", "country_db", "tiers"});
     s.rate = cfg.get<double>("sampling.rate", 100);
-    if (!(s.rate >= 0 && s.rate <= 100)) throw cfg.invalid("sampling.rate", "must be 0-100 (percent)");
+    if (!(s.rate >= 0 && s.rate <= 100))
+      throw cfg.invalid("sampling.rate", "must be 0-100 (percent)");
     s.country_db = cfg.get("sampling.country_db", "");
     const size_t n = cfg.size("sampling.tiers");
     if (n && s.country_db.empty())
@@ -130,7 +132,8 @@ Settings parse(const Config& cfg) {
         if (!seen.insert(c).second) throw cfg.invalid(at + ".countries", c + " is in two tiers");
       }
       t.rate = cfg.require<double>(at + ".rate");
-      if (!(t.rate >= 0 && t.rate <= 100)) throw cfg.invalid(at + ".rate", "must be 0-100 (percent)");
+      if (!(t.rate >= 0 && t.rate <= 100))
+        throw cfg.invalid(at + ".rate", "must be 0-100 (percent)");
       s.tiers.push_back(std::move(t));
     }
   }
@@ -153,8 +156,7 @@ Settings parse(const Config& cfg) {
     s.flows.idle_timeout_ns =
         uint64_t{cfg.get_in<uint32_t>("flows.idle_timeout_s", 120, 1, 86400, " seconds")} *
         1'000'000'000ull;
-    s.flows.stream_window =
-        cfg.get_in<uint32_t>("flows.stream_window", 4096, 256, 65536, " bytes");
+    s.flows.stream_window = cfg.get_in<uint32_t>("flows.stream_window", 4096, 256, 65536, " bytes");
   }
   s.stage.followed_flows = static_cast<uint32_t>(s.flows.max_flows);
   s.egress = cfg.get<bool>("egress", true);
@@ -166,21 +168,48 @@ Settings parse(const Config& cfg) {
 // sets use most (1 is the highest); a rule's priority: keyword wins.
 uint32_t classtype_priority(std::string_view c) {
   static const std::map<std::string_view, uint32_t> kPriority = {
-      {"attempted-admin", 1},       {"attempted-user", 1},     {"inappropriate-content", 1},
-      {"policy-violation", 1},      {"shellcode-detect", 1},   {"successful-admin", 1},
-      {"successful-user", 1},       {"trojan-activity", 1},    {"unsuccessful-user", 1},
-      {"web-application-attack", 1}, {"exploit-kit", 1},        {"command-and-control", 1},
-      {"domain-c2", 1},             {"credential-theft", 1},   {"targeted-activity", 1},
-      {"attempted-dos", 2},         {"attempted-recon", 2},    {"bad-unknown", 2},
-      {"default-login-attempt", 2}, {"denial-of-service", 2},  {"misc-attack", 2},
-      {"non-standard-protocol", 2}, {"rpc-portmap-decode", 2}, {"successful-dos", 2},
-      {"successful-recon-largescale", 2}, {"successful-recon-limited", 2},
-      {"suspicious-filename-detect", 2}, {"suspicious-login", 2}, {"system-call-detect", 2},
-      {"unusual-client-port-connection", 2}, {"web-application-activity", 2},
-      {"social-engineering", 2},    {"coin-mining", 2},        {"external-ip-check", 2},
-      {"icmp-event", 3},            {"misc-activity", 3},      {"network-scan", 3},
-      {"not-suspicious", 3},        {"protocol-command-decode", 3}, {"string-detect", 3},
-      {"unknown", 3},               {"tcp-connection", 4},
+      {"attempted-admin", 1},
+      {"attempted-user", 1},
+      {"inappropriate-content", 1},
+      {"policy-violation", 1},
+      {"shellcode-detect", 1},
+      {"successful-admin", 1},
+      {"successful-user", 1},
+      {"trojan-activity", 1},
+      {"unsuccessful-user", 1},
+      {"web-application-attack", 1},
+      {"exploit-kit", 1},
+      {"command-and-control", 1},
+      {"domain-c2", 1},
+      {"credential-theft", 1},
+      {"targeted-activity", 1},
+      {"attempted-dos", 2},
+      {"attempted-recon", 2},
+      {"bad-unknown", 2},
+      {"default-login-attempt", 2},
+      {"denial-of-service", 2},
+      {"misc-attack", 2},
+      {"non-standard-protocol", 2},
+      {"rpc-portmap-decode", 2},
+      {"successful-dos", 2},
+      {"successful-recon-largescale", 2},
+      {"successful-recon-limited", 2},
+      {"suspicious-filename-detect", 2},
+      {"suspicious-login", 2},
+      {"system-call-detect", 2},
+      {"unusual-client-port-connection", 2},
+      {"web-application-activity", 2},
+      {"social-engineering", 2},
+      {"coin-mining", 2},
+      {"external-ip-check", 2},
+      {"icmp-event", 3},
+      {"misc-activity", 3},
+      {"network-scan", 3},
+      {"not-suspicious", 3},
+      {"protocol-command-decode", 3},
+      {"string-detect", 3},
+      {"unknown", 3},
+      {"tcp-connection", 4},
   };
   const auto it = kPriority.find(c);
   return it == kPriority.end() ? 3 : it->second;
@@ -400,14 +429,15 @@ class IdsEngine {
     if (!r.classtype.empty()) msg += ", " + r.classtype;
     msg += ", " + std::string(ids::buffer_name(m.buffer)) + (m.in_stream ? " (stream)" : "") +
            " at " + std::to_string(m.offset);
-    if (settings_excerpt_ && !hit.empty()) msg += ": \"" + excerpt_of(hit, settings_excerpt_) + "\"";
+    if (settings_excerpt_ && !hit.empty())
+      msg += ": \"" + excerpt_of(hit, settings_excerpt_) + "\"";
     msg += "]";
     const std::string rule_id = "ids:" + std::to_string(r.sid);
     const std::string tech_id(r.meta("mitre_technique_id"));
     const std::string tech_name(r.meta("mitre_technique_name"));
     const std::string tactic(r.meta("mitre_tactic_name"));
-    rampart_alert a = rampart::sdk::make_alert(severity_of(r), rule_id, msg,
-                                               {tech_id, tech_name, tactic});
+    rampart_alert a =
+        rampart::sdk::make_alert(severity_of(r), rule_id, msg, {tech_id, tech_name, tactic});
     a.time_ns = rampart::kernel_time::realtime_of(ts_ns);
     a.ip_family = in.pkt.family;
     a.protocol = in.pkt.ip_proto;
@@ -578,7 +608,8 @@ class IdsEngine {
                             std::vector<std::string>(kStats.begin(), kStats.end()), ids::kTcStage);
     }
     host_.info("tc_ids sampling " + std::to_string(s.rate) + "% of flows" +
-               (s.tiers.empty() ? std::string() : ", " + std::to_string(s.tiers.size()) + " country tiers") +
+               (s.tiers.empty() ? std::string()
+                                : ", " + std::to_string(s.tiers.size()) + " country tiers") +
                ", " + std::to_string(st.capture) + " payload bytes a packet" +
                (s.egress ? ", both ways" : ", ingress only"));
   }
@@ -609,7 +640,8 @@ class IdsEngine {
 
 }  // namespace
 
-RAMPART_PLUGIN(IdsEngine, RAMPART_KIND_ENGINE, "ids", "Intrusion detection on sampled flows",
-               "0.1.0", "Apache-2.0",
-               "Suricata-syntax rules matched on whole flows tc_ids samples at TC: TCP reassembled, "
-               "HTTP/TLS/DNS/SSH parsed, a Vectorscan prefilter and each rule confirmed in full")
+RAMPART_PLUGIN(
+    IdsEngine, RAMPART_KIND_ENGINE, "ids", "Intrusion detection on sampled flows", "0.1.0",
+    "Apache-2.0",
+    "Suricata-syntax rules matched on whole flows tc_ids samples at TC: TCP reassembled, "
+    "HTTP/TLS/DNS/SSH parsed, a Vectorscan prefilter and each rule confirmed in full")

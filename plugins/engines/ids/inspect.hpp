@@ -78,13 +78,13 @@ constexpr uint8_t fin = 0x01, syn = 0x02, rst = 0x04, psh = 0x08, ack = 0x10, ur
 // The packet and its place in the flow: what rule headers, flow:, flags,
 // itype/icode and dsize test.
 struct Packet {
-  uint8_t family = 4;                  // 4 or 6
+  uint8_t family = 4;                    // 4 or 6
   std::array<uint8_t, 16> src{}, dst{};  // an IPv4 address in the first 4 bytes
-  uint16_t sport = 0, dport = 0;       // host order; 0 for ICMP
-  uint8_t ip_proto = 0;                // IPPROTO_TCP (6), UDP (17), ICMP (1), ICMPv6 (58), ...
+  uint16_t sport = 0, dport = 0;         // host order; 0 for ICMP
+  uint8_t ip_proto = 0;                  // IPPROTO_TCP (6), UDP (17), ICMP (1), ICMPv6 (58), ...
   uint8_t tcp_flags = 0;
   uint8_t icmp_type = 0, icmp_code = 0;
-  bool to_server = true;    // from the flow's initiator (its first packet's source)
+  bool to_server = true;     // from the flow's initiator (its first packet's source)
   bool established = false;  // TCP: the handshake completed; UDP: seen both ways
   AppProto app = AppProto::unknown;
 };

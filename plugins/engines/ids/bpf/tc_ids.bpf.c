@@ -179,7 +179,8 @@ static __always_inline __u8 l7_of(const __u8* p, __u32 len, const struct rampart
   const char* c = (const char*)p;
   const __u16 sp = pi->src_port, dp = pi->dst_port;
 
-  if (len >= 6 && p[0] == 0x16 && p[1] == 0x03 && (p[5] == 1 || p[5] == 2)) return RAMPART_IDS_L7_TLS;
+  if (len >= 6 && p[0] == 0x16 && p[1] == 0x03 && (p[5] == 1 || p[5] == 2))
+    return RAMPART_IDS_L7_TLS;
   if (len < 4) return RAMPART_IDS_L7_UNKNOWN;
   if (is(c, "GET ", 4) || is(c, "POST", 4) || is(c, "HEAD", 4) || is(c, "PUT ", 4) ||
       is(c, "DELETE ", 7) || is(c, "OPTIONS ", 8) || is(c, "PATCH ", 6) || is(c, "CONNECT ", 8) ||

@@ -100,15 +100,15 @@ struct rampart_ids_flow {
 /* ids_stats[i], per CPU. Every packet is counted once, in one of the
  * first nine (TRUNCATED is a part of SENT): their sum is what tc_ids saw. */
 enum rampart_ids_stat {
-  RAMPART_IDS_STAT_UNSAMPLED = 0,  /* of a flow not sampled */
-  RAMPART_IDS_STAT_SENT,           /* events written */
-  RAMPART_IDS_STAT_SHED_RATE,      /* left out: the flow was lost to the cut rate */
-  RAMPART_IDS_STAT_SHED_NEW,       /* left out: not followed yet, ring past followed_pct */
-  RAMPART_IDS_STAT_RING_FULL,      /* left out: no room in the ring */
-  RAMPART_IDS_STAT_TRUNCATED,      /* events with less payload than the packet had */
-  RAMPART_IDS_STAT_NOT_IP,         /* frames that are not IP: passed */
-  RAMPART_IDS_STAT_MALFORMED,      /* IP packets whose headers did not parse: passed */
-  RAMPART_IDS_STAT_FRAGMENT,       /* non-first fragments (no ports): passed */
+  RAMPART_IDS_STAT_UNSAMPLED = 0, /* of a flow not sampled */
+  RAMPART_IDS_STAT_SENT,          /* events written */
+  RAMPART_IDS_STAT_SHED_RATE,     /* left out: the flow was lost to the cut rate */
+  RAMPART_IDS_STAT_SHED_NEW,      /* left out: not followed yet, ring past followed_pct */
+  RAMPART_IDS_STAT_RING_FULL,     /* left out: no room in the ring */
+  RAMPART_IDS_STAT_TRUNCATED,     /* events with less payload than the packet had */
+  RAMPART_IDS_STAT_NOT_IP,        /* frames that are not IP: passed */
+  RAMPART_IDS_STAT_MALFORMED,     /* IP packets whose headers did not parse: passed */
+  RAMPART_IDS_STAT_FRAGMENT,      /* non-first fragments (no ports): passed */
   RAMPART_IDS_STAT_MAX
 };
 
@@ -124,14 +124,15 @@ enum rampart_ids_stat {
 
 /* Settings (const volatile, written at install). */
 #define RAMPART_IDS_SET_EVENT_SOURCE ids_event_source
-#define RAMPART_IDS_SET_EGRESS ids_egress          /* 1 in the instance at TC egress */
-#define RAMPART_IDS_SET_MAX_RATE ids_max_rate      /* the largest tier rate (ppm) */
-#define RAMPART_IDS_SET_TIERED ids_tiered          /* 1: some tier other than 0 has networks */
-#define RAMPART_IDS_SET_CAPTURE ids_capture        /* payload bytes per event */
-#define RAMPART_IDS_SET_SEED ids_seed              /* the flow hash's key */
-#define RAMPART_IDS_SET_SHED_PCT ids_shed_pct      /* ring fill (%) from which rates are cut */
-#define RAMPART_IDS_SET_SHED_SHIFT ids_shed_shift  /* ... by 2^shift */
-#define RAMPART_IDS_SET_FOLLOWED_PCT ids_followed_pct /* ring fill (%) from which only followed flows */
+#define RAMPART_IDS_SET_EGRESS ids_egress         /* 1 in the instance at TC egress */
+#define RAMPART_IDS_SET_MAX_RATE ids_max_rate     /* the largest tier rate (ppm) */
+#define RAMPART_IDS_SET_TIERED ids_tiered         /* 1: some tier other than 0 has networks */
+#define RAMPART_IDS_SET_CAPTURE ids_capture       /* payload bytes per event */
+#define RAMPART_IDS_SET_SEED ids_seed             /* the flow hash's key */
+#define RAMPART_IDS_SET_SHED_PCT ids_shed_pct     /* ring fill (%) from which rates are cut */
+#define RAMPART_IDS_SET_SHED_SHIFT ids_shed_shift /* ... by 2^shift */
+#define RAMPART_IDS_SET_FOLLOWED_PCT \
+  ids_followed_pct /* ring fill (%) from which only followed flows */
 
 #ifdef __cplusplus
 static_assert(sizeof(struct rampart_ids_event) == 88, "rampart_ids_event layout");
