@@ -29,9 +29,13 @@ void find_declared(const YAML::Node& node, const std::string& key, const std::st
     for (size_t i = 0; i < node.size(); ++i) {
       const YAML::Node item = node[i];
       const std::string at = key + "[" + std::to_string(i) + "]";
+      // A map without an `id` gives a node that is not defined, whose
+      // type must not be asked (yaml-cpp throws InvalidNode): a plugin's
+      // list of maps without ids (the ids engine's tiers) failed its claim.
       const YAML::Node id_node = item.IsMap() ? item["id"] : YAML::Node();
       uint64_t id = 0;
-      if (id_node.IsScalar() && YAML::convert<uint64_t>::decode(id_node, id)) {
+      if (id_node.IsDefined() && id_node.IsScalar() &&
+          YAML::convert<uint64_t>::decode(id_node, id)) {
         out.emplace(id, store::ConfigSource{file, item.Mark().line + 1, at});
       } else {
         find_declared(item, at, file, depth + 1, out);

@@ -137,6 +137,15 @@ TEST(CheckConfig, BadIdsSettingsAreRefusedWithTheirKey) {
       {"flows: {idle_timeout_s: 0}", "plugins.ids.flows.idle_timeout_s: must be 1-86400 seconds"},
       {"excerpt: 5000", "plugins.ids.excerpt: must be 0-1024 bytes"},
       {"alerts: on", "unknown key 'plugins.ids.alerts'"},
+      {"country_thresholds: [{countries: [NL], hits: 5}]",
+       "plugins.ids.country_thresholds: needs sampling.country_db"},
+      {"sampling: {country_db: " + db + "}, country_thresholds: [{countries: [NL], hits: 0}]",
+       "plugins.ids.country_thresholds.0.hits: must be 1-1000000 matches"},
+      {"sampling: {country_db: " + db +
+           "}, country_thresholds: [{countries: [NL], hits: 2}, {countries: [NL], hits: 3}]",
+       "plugins.ids.country_thresholds.1.countries: NL has two thresholds"},
+      {"sampling: {country_db: " + dir / "none.mmdb" + "}, country_thresholds: [{countries: [NL]}]",
+       "plugins.ids.sampling.country_db: "},
   };
   for (const auto& [setting, error] : cases) {
     write_file(dir / "r.yaml", "plugins:\n  ids: {" + setting + "}\n");

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "agent_lab.hpp"
+#include "mmdb_writer.hpp"
 #include "poll.hpp"
 #include "test_paths.hpp"
 
@@ -232,6 +233,31 @@ TEST_F(IdsLab, RulesAddedAndSwitchedOffOverRestAreInForceAtOnce) {
   EXPECT_EQ(alerts_of("ids:9000001"), 0u);
   const auto st = api("GET", "/api/v1/ids/status");
   EXPECT_NE(st.body.find("\"disabled\":1"), std::string::npos) << st.body;
+}
+
+TEST_F(IdsLab, ACountrysFlowsAreSampledAtItsRateAndItsSourcesAlertPastTheirThreshold) {
+  // 198.18.0.1 is in "NL"; the default rate samples nothing, NL's tier all.
+  namespace mmdb = rampart::test::mmdb;
+  mmdb::Writer w{mmdb::Metadata{}};
+  w.insert("198.18.0.1/32", mmdb::map({{"country_code", mmdb::str("NL")}}));
+  const auto db = dir_ / "country.mmdb";
+  rampart::test::write_file(db, w.build());
+  ASSERT_NO_FATAL_FAILURE(
+      start_agent("    sampling: {rate: 0, country_db: " + db +
+                  ", tiers: [{countries: [NL], rate: 100}]}\n"
+                  "    country_thresholds: [{countries: [NL], hits: 3, seconds: 600}]\n"));
+  const std::string exploit = "/cgi-bin/status.sh?host=x;cat%20/etc/passwd";
+  request(exploit, "curl/8.5.0");
+  request(exploit, "curl/8.5.0");
+  ASSERT_TRUE(rampart::test::poll_until([&] { return metric("rampart_ids_matches_total") >= 2; },
+                                        std::chrono::seconds(10)))
+      << "NL's flows were not sampled: " << daemon_->output();
+  EXPECT_EQ(alerts_of("ids:9000001"), 0u) << "two matches of three";
+  EXPECT_EQ(metric("rampart_ids_suppressed_total"), 2);
+  request(exploit, "curl/8.5.0");
+  EXPECT_TRUE(rampart::test::poll_until([&] { return alerts_of("ids:9000001") == 1; },
+                                        std::chrono::seconds(10)))
+      << rampart::test::read_file(dir_ / "alerts.json");
 }
 
 }  // namespace

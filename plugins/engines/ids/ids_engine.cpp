@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "countries.hpp"
+#include "country_thresholds.hpp"
 #include "domain.hpp"
 #include "event.hpp"
 #include "flow_table.hpp"
@@ -72,6 +73,8 @@ struct Settings {
   bool egress = true;
   ids::FlowTableConfig flows;
   uint32_t excerpt = 64;  // payload bytes an alert may quote
+  std::vector<ids::CountryThreshold> country_thresholds;
+  std::shared_ptr<const rampart::geo::CountryLookup> countries;  // with country_thresholds
 };
 
 // A variable's value as a rule header takes it: a list, a negation, a
@@ -85,9 +88,40 @@ void check_variable(const Config& cfg, const std::string& key, const std::string
   }
 }
 
+// country_thresholds: [{countries: [..], hits, seconds}], the countries
+// read from sampling.country_db (opened here, so a bad one is refused).
+void parse_country_thresholds(const Config& cfg, Settings& s) {
+  const std::string k = "country_thresholds";
+  const size_t n = cfg.size(k);
+  if (!n) return;
+  if (s.country_db.empty())
+    throw cfg.invalid(k, "needs sampling.country_db (a country database's path)");
+  std::set<std::string> seen;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string at = k + "." + std::to_string(i);
+    cfg.allow_only(at, {"countries", "hits", "seconds"});
+    ids::CountryThreshold t;
+    t.countries = cfg.strings(at + ".countries");
+    if (t.countries.empty()) throw cfg.invalid(at + ".countries", "at least one country");
+    for (const auto& c : t.countries) {
+      if (!rampart::geo::country_code(c))
+        throw cfg.invalid(at + ".countries", "'" + c + "' is not a country code");
+      if (!seen.insert(c).second) throw cfg.invalid(at + ".countries", c + " has two thresholds");
+    }
+    t.hits = cfg.get_in<uint32_t>(at + ".hits", 1, 1, 1000000, " matches");
+    t.seconds = cfg.get_in<uint32_t>(at + ".seconds", 60, 1, 86400, " seconds");
+    s.country_thresholds.push_back(std::move(t));
+  }
+  try {
+    s.countries = std::make_shared<const rampart::geo::CountryLookup>(s.country_db);
+  } catch (const rampart::geo::CountryError& e) {
+    throw cfg.invalid("sampling.country_db", e.what());
+  }
+}
+
 Settings parse(const Config& cfg) {
   cfg.allow_only("", {"mode", "rule_files", "variables", "sampling", "capture", "ring_mb",
-                      "backpressure", "flows", "egress", "excerpt"});
+                      "backpressure", "flows", "egress", "excerpt", "country_thresholds"});
   Settings s;
   const std::string mode = cfg.get("mode", "detect");
   if (mode == "prevent")
@@ -161,6 +195,7 @@ Settings parse(const Config& cfg) {
   s.stage.followed_flows = static_cast<uint32_t>(s.flows.max_flows);
   s.egress = cfg.get<bool>("egress", true);
   s.excerpt = cfg.get_in<uint32_t>("excerpt", 64, 0, 1024, " bytes");
+  parse_country_thresholds(cfg, s);
   return s;
 }
 
@@ -285,6 +320,7 @@ class IdsEngine {
 
   void start() {
     claim();
+    set_alerting(settings_);
     install(settings_);
     housekeeping_ = host_.every(std::chrono::seconds(5), [this] { housekeep(); });
   }
@@ -295,6 +331,7 @@ class IdsEngine {
         next.flows.stream_window != settings_.flows.stream_window)
       host_.warn("flows.max and flows.stream_window take effect at the next start");
     rebuild(next.vars, entries_of_store(), load_files(next));
+    set_alerting(next);
     install(next);
     std::lock_guard lock(mu_);
     settings_ = std::move(next);
@@ -418,7 +455,8 @@ class IdsEngine {
   void report(const ids::Match& m, const ids::Inspection& in, uint64_t ts_ns) {
     matches_total_.inc();
     const ids::Rule& r = *m.rule_ptr;
-    if (!thresholds_.allow(r, in.pkt, std::chrono::steady_clock::now())) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!thresholds_.allow(r, in.pkt, now) || !country_allows(r.sid, in.pkt, now)) {
       suppressed_.inc();
       return;
     }
@@ -447,6 +485,30 @@ class IdsEngine {
     a.dst_port = in.pkt.dport;
     host_.emit_alert(a);
     alerts_.inc();
+  }
+
+  // What an alert quotes and which countries' sources need more than one
+  // match (their counts start afresh on a reload).
+  void set_alerting(const Settings& s) {
+    settings_excerpt_ = s.excerpt;
+    auto ct = std::make_shared<ids::CountryThresholds>(s.country_thresholds);
+    std::lock_guard lock(mu_);
+    country_thresholds_ = std::move(ct);
+    countries_ = s.countries;
+  }
+
+  // The source's country's threshold (country_thresholds), if it has one.
+  bool country_allows(uint32_t sid, const ids::Packet& pkt,
+                      ids::Thresholds::Clock::time_point now) {
+    std::shared_ptr<ids::CountryThresholds> ct;
+    std::shared_ptr<const rampart::geo::CountryLookup> countries;
+    {
+      std::lock_guard lock(mu_);
+      ct = country_thresholds_;
+      countries = countries_;
+    }
+    if (!ct || !ct->active() || !countries) return true;
+    return ct->allow(sid, pkt, countries->country(pkt.family, pkt.src.data()), now);
   }
 
   void housekeep() {
@@ -599,7 +661,6 @@ class IdsEngine {
     const bool first = !tc_in_;
     tc_in_ = std::move(in);
     tc_out_ = std::move(out);
-    settings_excerpt_ = s.excerpt;
     enforced_ = true;
     if (first) {
       host_.export_counters(RAMPART_NAME(RAMPART_IDS_MAP_STATS), "rampart_kernel_packets_total",
@@ -623,6 +684,8 @@ class IdsEngine {
   std::vector<ids::FileRules> files_;
   ids::FlowTable flows_;
   ids::Thresholds thresholds_;
+  std::shared_ptr<ids::CountryThresholds> country_thresholds_;    // mu_
+  std::shared_ptr<const rampart::geo::CountryLookup> countries_;  // mu_
   // The packet path's own (one batch at a time: kEventsInOrder).
   std::shared_ptr<const ids::RuleSet> scratch_set_;
   std::unique_ptr<ids::Scratch> scratch_;
