@@ -249,11 +249,12 @@ TEST_F(IdsLab, ACountrysFlowsAreSampledAtItsRateAndItsSourcesAlertPastTheirThres
   const std::string exploit = "/cgi-bin/status.sh?host=x;cat%20/etc/passwd";
   request(exploit, "curl/8.5.0");
   request(exploit, "curl/8.5.0");
-  ASSERT_TRUE(rampart::test::poll_until([&] { return metric("rampart_ids_matches_total") >= 2; },
+  // Both matched and were held back (counted after the match).
+  ASSERT_TRUE(rampart::test::poll_until([&] { return metric("rampart_ids_suppressed_total") >= 2; },
                                         std::chrono::seconds(10)))
       << "NL's flows were not sampled: " << daemon_->output();
   EXPECT_EQ(alerts_of("ids:9000001"), 0u) << "two matches of three";
-  EXPECT_EQ(metric("rampart_ids_suppressed_total"), 2);
+  EXPECT_EQ(metric("rampart_ids_matches_total"), 2);
   request(exploit, "curl/8.5.0");
   EXPECT_TRUE(rampart::test::poll_until([&] { return alerts_of("ids:9000001") == 1; },
                                         std::chrono::seconds(10)))
