@@ -1029,11 +1029,12 @@ void parse_option(const Option& o, Builder& b) {
     }
     Detect d = std::move(from.detects[i]);
     from.detects.erase(from.detects.begin() + static_cast<ptrdiff_t>(i));
+    // list_for may grow r.buffers: `from` is not to be used after it.
     const size_t to = b.list_for(*legacy, {});
     r.buffers[to].detects.push_back(std::move(d));
     b.last_content = b.last_detect = std::pair{to, r.buffers[to].detects.size() - 1};
     // The payload list left empty by the move is no list at all.
-    if (from.detects.empty() && !from.bsize) {
+    if (r.buffers[l].detects.empty() && !r.buffers[l].bsize) {
       r.buffers.erase(r.buffers.begin() + static_cast<ptrdiff_t>(l));
       const size_t moved_to = to > l ? to - 1 : to;
       b.last_content = b.last_detect = std::pair{moved_to, r.buffers[moved_to].detects.size() - 1};
