@@ -21,6 +21,7 @@
 #include "ids_program.hpp"
 #include "packet_builder.hpp"
 #include "test_paths.hpp"
+#include "test_run_timing.hpp"
 
 namespace {
 
@@ -28,38 +29,6 @@ using rampart::test::IdsProgram;
 using rampart::test::PacketBuilder;
 
 int g_repeat = 1000000;
-
-// ns per packet of each program (trimmed mean of 9 runs, in turns).
-std::vector<double> measure_together(const std::vector<int>& fds, const std::vector<uint8_t>& frame,
-                                     IdsProgram* drain = nullptr) {
-  constexpr int kRuns = 9, kTrim = 2;
-  std::vector<std::vector<double>> runs(fds.size());
-  std::vector<uint8_t> out(frame.size() + 256);
-  for (int i = 0; i < kRuns; ++i) {
-    for (size_t p = 0; p < fds.size(); ++p) {
-      LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = out.data(),
-                  .data_size_in = static_cast<uint32_t>(frame.size()),
-                  .data_size_out = static_cast<uint32_t>(out.size()), .repeat = g_repeat);
-      __sk_buff skb{};
-      opts.ctx_in = &skb;
-      opts.ctx_size_in = sizeof skb;
-      if (bpf_prog_test_run_opts(fds[p], &opts) != 0) {
-        std::perror("test_run");
-        std::exit(1);
-      }
-      runs[p].push_back(opts.duration);
-      if (drain) drain->drain();
-    }
-  }
-  std::vector<double> ns;
-  for (auto& r : runs) {
-    std::sort(r.begin(), r.end());
-    double sum = 0;
-    for (int i = kTrim; i < kRuns - kTrim; ++i) sum += r[i];
-    ns.push_back(sum / (kRuns - 2 * kTrim));
-  }
-  return ns;
-}
 
 rampart::ids::StageSettings settings(double percent) {
   rampart::ids::StageSettings s;
@@ -99,8 +68,11 @@ int main(int argc, char** argv) {
   IdsProgram tiered(tiered_settings);
   IdsProgram all(settings(100));
 
-  const auto unsampled = measure_together({floor_fd, none.program_fd(), tiered.program_fd()}, tcp);
-  const auto sampled = measure_together({floor_fd, all.program_fd()}, tcp, &all);
+  using rampart::bench::measure_together;
+  const auto unsampled =
+      measure_together({floor_fd, none.program_fd(), tiered.program_fd()}, tcp, g_repeat, true);
+  const auto sampled =
+      measure_together({floor_fd, all.program_fd()}, tcp, g_repeat, true, [&] { all.drain(); });
   std::printf("tc_ids per packet, BPF_PROG_TEST_RUN, repeat %d, trimmed mean of 9\n", g_repeat);
   std::printf("%-44s %8s %8s\n", "program", "ns/pkt", "x floor");
   auto row = [](const char* what, double ns, double floor) {

@@ -36,6 +36,7 @@
 #include "packet_builder.hpp"
 #include "ratelimit_program.hpp"
 #include "test_paths.hpp"
+#include "test_run_timing.hpp"
 
 namespace {
 
@@ -49,39 +50,10 @@ constexpr const char* kXdpFilterObj = "/usr/lib/x86_64-linux-gnu/bpf/xdpfilt_dny
 
 uint32_t g_repeat = 1000000;
 
-// ns per packet of test_run(repeat) on each of fds, from the kernel's own
-// timer (which stops while the task is preempted, so another busy process
-// does not count): the mean of 9 runs without the 2 lowest and 2 highest.
-// Each run's figure is a whole number of ns (1.5 % of a 65 ns packet, too
-// coarse for the ratios recorded); runs jitter by a ns or more, so the mean
-// of several resolves fractions. The programs take turns, run by run, so
-// a slow spell of the machine falls on each of them alike.
+// ns per packet of each of fds (test_run_timing.hpp).
 std::vector<double> measure_together(const std::vector<int>& fds,
                                      const std::vector<uint8_t>& frame) {
-  constexpr int kRuns = 9, kTrim = 2;
-  std::vector<std::vector<double>> runs(fds.size());
-  std::vector<uint8_t> out(frame.size() + 256);
-  for (int i = 0; i < kRuns; ++i) {
-    for (size_t p = 0; p < fds.size(); ++p) {
-      LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = out.data(),
-                  .data_size_in = static_cast<uint32_t>(frame.size()),
-                  .data_size_out = static_cast<uint32_t>(out.size()),
-                  .repeat = static_cast<int>(g_repeat));
-      if (bpf_prog_test_run_opts(fds[p], &opts) != 0) {
-        std::perror("test_run");
-        std::exit(1);
-      }
-      runs[p].push_back(opts.duration);
-    }
-  }
-  std::vector<double> out_ns;
-  for (auto& r : runs) {
-    std::sort(r.begin(), r.end());
-    double sum = 0;
-    for (int i = kTrim; i < kRuns - kTrim; ++i) sum += r[i];
-    out_ns.push_back(sum / (kRuns - 2 * kTrim));
-  }
-  return out_ns;
+  return rampart::bench::measure_together(fds, frame, static_cast<int>(g_repeat));
 }
 
 double measure(int fd, const std::vector<uint8_t>& frame) {

@@ -37,7 +37,7 @@ Poco::Dynamic::Var parse(const std::string& text) { return Poco::JSON::Parser().
 
 Response json(int status, const Poco::Dynamic::Var& v) { return {status, to_json(v)}; }
 
-// Request text echoed in an error (paths, ids) may be any bytes: keep
+// Request text echoed in an error (paths, identifiers) may be any bytes: keep
 // printable ASCII, so the answer is always valid JSON.
 std::string printable(const std::string& s) {
   std::string out = s.substr(0, 512);
@@ -739,7 +739,7 @@ Poco::Dynamic::Var body_json(const std::string& body) {
 
 // What a dry run answers: the import's effect on the API rules.
 Response diff_json(const store::ImportPlan& plan) {
-  auto ids = [](const std::vector<uint64_t>& v) {
+  auto id_array = [](const std::vector<uint64_t>& v) {
     Array::Ptr a = new Array;
     for (const auto id : v) a->add(id);
     return a;
@@ -754,8 +754,8 @@ Response diff_json(const store::ImportPlan& plan) {
   }
   Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   out->set("dry_run", true);
-  out->set("added", ids(plan.added));
-  out->set("removed", ids(plan.removed));
+  out->set("added", id_array(plan.added));
+  out->set("removed", id_array(plan.removed));
   out->set("changed", changed);
   out->set("unchanged", static_cast<uint64_t>(plan.unchanged));
   out->set("config_owned", static_cast<uint64_t>(plan.config_owned));
@@ -783,7 +783,7 @@ namespace {
 
 // An import's rules, each read by `element(i, parser, object)` (object
 // left null: not a JSON object; false: unreadable, nothing is read),
-// checked against the schema and written out, with the ids the import
+// checked against the schema and written out, with the identifiers the import
 // gives them: a rule without one gets the next above every id given or
 // stored (`stored_max`). `bad`: the first error in the array's order. A rule
 // that gives its id is checked and written out as it is read (the split
@@ -799,7 +799,7 @@ std::optional<ImportRead> read_import(size_t n, const Element& element, uint64_t
   enum : char { kNotObject, kGivesId, kNoId };
   std::vector<char> kind(n, kNotObject);
   std::vector<std::optional<uint64_t>> given(n);  // the id a rule gives, if valid
-  std::vector<Object::Ptr> pending(n);            // rules without an id, until ids are given
+  std::vector<Object::Ptr> pending(n);            // rules without an id, until each is given one
   std::vector<std::optional<Response>> bad(n);    // each rule's schema error
   std::atomic<bool> unreadable{false};
   in_halves(n, [&](size_t from, size_t to) {
@@ -827,8 +827,8 @@ std::optional<ImportRead> read_import(size_t n, const Element& element, uint64_t
   uint64_t next_id = stored_max;
   for (const auto& id : given) next_id = std::max(next_id, id.value_or(0));
   // Ids in order, up to the first bad one (`checked`: the rules before it).
-  std::unordered_set<uint64_t> ids;
-  ids.reserve(n);
+  std::unordered_set<uint64_t> seen_id;
+  seen_id.reserve(n);
   size_t checked = 0;
   std::optional<Response> id_error;
   for (; checked < n; ++checked) {
@@ -844,7 +844,7 @@ std::optional<ImportRead> read_import(size_t n, const Element& element, uint64_t
       break;
     }
     const uint64_t id = kind[i] == kGivesId ? *given[i] : ++next_id;
-    if (!ids.insert(id).second) {
+    if (!seen_id.insert(id).second) {
       id_error =
           error(400, "invalid rules", import_rule(i) + ".id: " + std::to_string(id) + " twice",
                 import_rule(i) + ".id");

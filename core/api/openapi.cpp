@@ -184,7 +184,7 @@ std::string openapi_document(const std::vector<store::DomainInfo>& domains) {
     // What a dry-run import answers: the change to the API rules.
     auto diff = obj();
     diff->set("type", "object");
-    auto ids = Poco::JSON::Parser().parse(R"({"type":"array","items":{"type":"integer"}})");
+    auto id_array = Poco::JSON::Parser().parse(R"({"type":"array","items":{"type":"integer"}})");
     auto change = obj();
     change->set("type", "object");
     auto change_props = obj();
@@ -197,8 +197,8 @@ std::string openapi_document(const std::vector<store::DomainInfo>& domains) {
     changes->set("items", change);
     auto diff_props = obj();
     diff_props->set("dry_run", Poco::JSON::Parser().parse(R"({"type":"boolean"})"));
-    diff_props->set("added", ids);
-    diff_props->set("removed", ids);
+    diff_props->set("added", id_array);
+    diff_props->set("removed", id_array);
     diff_props->set("changed", changes);
     diff_props->set("unchanged", Poco::JSON::Parser().parse(R"({"type":"integer"})"));
     diff_props->set("config_owned", Poco::JSON::Parser().parse(R"({"type":"integer"})"));

@@ -52,7 +52,7 @@ constexpr const char* kChains[RAMPART_HOOK_COUNT] = {
     "rampart_xdp_chain", "rampart_tc_ingress_chain", "rampart_tc_egress_chain"};
 constexpr uint32_t kUnplaced = ~0u;
 
-// Stage names and plugin ids become pin names: [a-z0-9_-], 1..47 bytes.
+// Stage names and plugin names become pin names: [a-z0-9_-], 1..47 bytes.
 bool plain_name(const std::string& s) {
   if (s.empty() || s.size() >= RAMPART_STAGE_OWNER_MAX) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {

@@ -122,7 +122,7 @@ std::map<std::string, PluginSettings> parse_plugins(const std::string& source,
                                                     const YAML::Node& plugins) {
   std::map<std::string, PluginSettings> out;
   if (!plugins || plugins.IsNull()) return out;
-  if (!plugins.IsMap()) fail(source, plugins, "plugins: expected a map of plugin ids");
+  if (!plugins.IsMap()) fail(source, plugins, "plugins: expected a map of plugin names");
   static const std::regex kId("[a-z0-9_-]{1,64}");
   for (const auto& kv : plugins) {
     const auto id = kv.first.as<std::string>();
@@ -239,7 +239,7 @@ class DocumentCheck : public YAML::EventHandler {
                       ")");
   }
 
-  // The dotted path of the current node ("plugins.ids.rules.0.sid"),
+  // The dotted path of the current node ("plugins.firewall.rules.0.id"),
   // or of its map when `with_last` is false (for a key).
   std::string path(bool with_last) const {
     std::string out;
@@ -337,7 +337,7 @@ alerts::AlertSettings parse_alerts(const std::string& source, const YAML::Node& 
         route.min_severity = severity(source, r["min_severity"], key + ".min_severity");
       if (r["components"])
         route.components = string_list(source, r["components"], key + ".components");
-      if (!r["senders"]) fail(source, r, key + ": needs senders (plugin ids)");
+      if (!r["senders"]) fail(source, r, key + ": needs senders (plugin names)");
       route.senders = string_list(source, r["senders"], key + ".senders");
       if (route.senders.empty())
         fail(source, r["senders"], key + ".senders: name at least one sender");

@@ -171,7 +171,7 @@ void on_fatal_signal(int sig, siginfo_t* info, void*) {
     timestamp(l);
     l << "\",\"level\":\"error\",\"component\":\"plugin-host\",\"msg\":\"" << msg
       << "\",\"signal\":\"" << signal_name(sig) << "\"";
-    // Plugin ids are [a-z0-9_-] and callback names fixed: nothing to escape.
+    // Plugin names are [a-z0-9_-] and callback names fixed: nothing to escape.
     if (plugin != nullptr)
       l << ",\"plugin\":\"" << plugin << "\",\"callback\":\"" << callback << "\"";
     if (fault) {

@@ -72,8 +72,8 @@ void PluginManager::discover(const std::vector<std::string>& dirs) {
 }
 
 std::vector<std::string> PluginManager::start_order() const {
-  std::vector<std::string> ids;
-  for (const auto& [id, e] : plugins_) ids.push_back(id);
+  std::vector<std::string> names;
+  for (const auto& [id, e] : plugins_) names.push_back(id);
   auto rank = [&](const std::string& id) {
     switch (plugins_.at(id).lib->kind()) {
       case RAMPART_KIND_SENDER:
@@ -85,8 +85,8 @@ std::vector<std::string> PluginManager::start_order() const {
     }
     return 3;
   };
-  std::stable_sort(ids.begin(), ids.end(), [&](auto& a, auto& b) { return rank(a) < rank(b); });
-  return ids;
+  std::stable_sort(names.begin(), names.end(), [&](auto& a, auto& b) { return rank(a) < rank(b); });
+  return names;
 }
 
 std::string PluginManager::launch(Entry& e, const config::Config& cfg) {
@@ -306,8 +306,8 @@ ReloadResult PluginManager::reload(const config::Config& next) {
 }
 
 void PluginManager::stop_all() {
-  auto ids = start_order();
-  for (auto it = ids.rbegin(); it != ids.rend(); ++it) halt(plugins_[*it]);
+  auto names = start_order();
+  for (auto it = names.rbegin(); it != names.rend(); ++it) halt(plugins_[*it]);
 }
 
 std::vector<PluginStatus> PluginManager::status() const {

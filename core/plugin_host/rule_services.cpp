@@ -31,7 +31,7 @@ void find_declared(const YAML::Node& node, const std::string& key, const std::st
       const std::string at = key + "[" + std::to_string(i) + "]";
       // A map without an `id` gives a node that is not defined, whose
       // type must not be asked (yaml-cpp throws InvalidNode): a plugin's
-      // list of maps without ids (the ids engine's tiers) failed its claim.
+      // list of maps without one (country tiers, say) failed its claim.
       const YAML::Node id_node = item.IsMap() ? item["id"] : YAML::Node();
       uint64_t id = 0;
       if (id_node.IsDefined() && id_node.IsScalar() &&

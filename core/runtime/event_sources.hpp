@@ -26,7 +26,7 @@ class SourceConflict : public std::runtime_error {
 
 class EventSources {
  public:
-  // Counter slots: the well-known ids use 0..63, registered names the rest.
+  // Counter slots: the well-known identifiers use 0..63, registered names the rest.
   static constexpr size_t kSlots = 256;
   static constexpr size_t kNoSlot = kSlots;
   // The owner of the core's own source: no plugin id looks like it.

@@ -101,7 +101,7 @@ std::vector<StoredRule> RuleService::claim(const std::string& domain,
     return store_.list(domain);
   }
   // In a reload: what sync_origin will make of the store, unwritten. The
-  // file's rules replace the file's earlier ones and take their ids over.
+  // file's rules replace the file's earlier ones and take their identifiers over.
   held_claims_[domain] = config_rules;
   std::set<uint64_t> declared;
   for (const auto& r : config_rules) declared.insert(r.id);

@@ -61,7 +61,7 @@ struct DomainInfo {
 struct ConfigSource {
   std::string file;  // the config file; "" when unknown
   int line = 0;      // 1-based; 0 when unknown
-  std::string key;   // e.g. "plugins.ids.rules[0]"; "" when unknown
+  std::string key;   // e.g. "plugins.firewall.rules[0]"; "" when unknown
 };
 
 struct ChangeResult {
@@ -183,7 +183,7 @@ class RuleService {
   // Under writes_mu_ and mu_: one owner application for the whole batch.
   void run_batch(const std::string& domain, const std::vector<Pending*>& batch);
   // The same for an owner that applies changes: the store is asked about
-  // the batch's ids only, and the owner gets the changes.
+  // the batch's identifiers only, and the owner gets the changes.
   void run_delta_batch(const std::string& domain, RuleOwner& owner,
                        const std::vector<Pending*>& batch);
   // The refusal of a write to config rule `id`: where to change it instead.

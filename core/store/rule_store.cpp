@@ -277,7 +277,7 @@ void RuleStore::put_audited_locked(const std::string& domain, const std::string&
       "INSERT INTO rules (domain, id, body, updated_ms, origin) VALUES ", "(?, ?, ?, ?, ?)",
       " ON CONFLICT (domain, id) DO UPDATE SET body = excluded.body,"
       " updated_ms = excluded.updated_ms, origin = excluded.origin");
-  // Each entry chained to its rule's newest (the ids of `puts` are
+  // Each entry chained to its rule's newest (the identifiers of `puts` are
   // distinct: each row's prev is read before the statement's heads move),
   // with seqs given here, so the heads can name them.
   static const std::string kAudits = rows_sql(

@@ -73,7 +73,7 @@ class RuleStore {
   std::vector<StoredRule> page(const std::string& domain, uint64_t first, size_t limit,
                                const std::string& origin = "") const;
   uint64_t max_id(const std::string& domain) const;  // 0 when the domain is empty
-  // Up to `limit` ids of the domain's API rules whose body says
+  // Up to `limit` identifiers of the domain's API rules whose body says
   // "expires_at": N (seconds since the epoch, top level) with N <= now,
   // soonest first: found through an index, however large the domain.
   std::vector<uint64_t> expired(const std::string& domain, int64_t now, size_t limit) const;
