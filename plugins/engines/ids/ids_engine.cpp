@@ -341,12 +341,12 @@ class IdsEngine {
   // The `ids` domain's entries, in force at once.
   void apply_rules(std::string_view domain, const std::vector<rampart::sdk::RuleBody>& bodies) {
     if (domain != kDomain) throw Error(RAMPART_ERR_INVALID_ARGUMENT, "not the ids domain");
-    Settings s;
+    ids::Variables vars;
     {
       std::lock_guard lock(mu_);
-      s.vars = settings_.vars;
+      vars = settings_.vars;
     }
-    rebuild(s.vars, entries_of(bodies));
+    rebuild(vars, entries_of(bodies));
   }
 
   // GET /api/v1/ids/status
