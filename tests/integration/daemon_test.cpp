@@ -112,7 +112,6 @@ TEST(CheckConfig, BadIdsSettingsAreRefusedWithTheirKey) {
   const std::string db = rampart::test::geoip_data("dbip-country-mmdb/dbip-country.mmdb");
   const std::pair<std::string, std::string> cases[] = {
       {"mode: watch", "plugins.ids.mode: must be detect or prevent"},
-      {"mode: prevent", "plugins.ids.mode: prevent needs the ips engine"},
       {"rule_files: [" + dir / "none.rules" + "]", "plugins.ids.rule_files.0: cannot be read"},
       {"variables: {HOME_NET: \"[10.0.0.0/8\\n]\"}", "plugins.ids.variables.HOME_NET: character"},
       {"variables: {HOME_NET: \"\"}", "plugins.ids.variables.HOME_NET: must be 1-4096 characters"},
@@ -149,6 +148,32 @@ TEST(CheckConfig, BadIdsSettingsAreRefusedWithTheirKey) {
   };
   for (const auto& [setting, error] : cases) {
     write_file(dir / "r.yaml", "plugins:\n  ids: {" + setting + "}\n");
+    const auto r = run_command({rampart::test::path::rampartd(), "--check-config", "--config",
+                                dir / "r.yaml", "--plugin-dir", rampart::test::path::plugins()});
+    EXPECT_EQ(r.status, 1) << setting << "\n" << r.output;
+    EXPECT_NE(r.output.find(error), std::string::npos) << setting << "\n" << r.output;
+  }
+}
+
+TEST(CheckConfig, BadIpsSettingsAreRefusedWithTheirKey) {
+  TempDir dir;
+  const std::pair<std::string, std::string> cases[] = {
+      {"triggers: []", "plugins.ips.triggers: at least one alert rule id"},
+      {"triggers: [\"ids:*:x\"]", "plugins.ips.triggers.0: an alert rule id"},
+      {"triggers: [\"ips:*\"]", "plugins.ips.triggers.0: the IPS's own alerts cannot be offences"},
+      {"actions: [drop]", "plugins.ips.actions.0: must be block or alert"},
+      {"hits: 0", "plugins.ips.hits: must be 1-1000000 offences"},
+      {"block_for: 0", "plugins.ips.block_for: must be 1-2592000 seconds"},
+      {"escalate: {ipv4_prefix: 32}", "plugins.ips.escalate.ipv4_prefix: must be 8-31"},
+      {"escalate: {ipv6_prefix: 8}", "plugins.ips.escalate.ipv6_prefix: must be 16-127"},
+      {"escalate: {hosts: 3, after: 2}", "unknown key 'plugins.ips.escalate.after'"},
+      {"allow: [10.0.0.1/8]", "plugins.ips.allow.0: "},
+      {"management: [not-an-address]", "plugins.ips.management.0: "},
+      {"max_sources: 1", "plugins.ips.max_sources: must be 16-16777216 sources"},
+      {"block: all", "unknown key 'plugins.ips.block'"},
+  };
+  for (const auto& [setting, error] : cases) {
+    write_file(dir / "r.yaml", "plugins:\n  ips: {" + setting + "}\n");
     const auto r = run_command({rampart::test::path::rampartd(), "--check-config", "--config",
                                 dir / "r.yaml", "--plugin-dir", rampart::test::path::plugins()});
     EXPECT_EQ(r.status, 1) << setting << "\n" << r.output;

@@ -12,6 +12,7 @@
 #include <Poco/JSON/Parser.h>
 
 #include <arpa/inet.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@
 namespace {
 
 using rampart::test::AgentLab;
+using rampart::test::NetnsLab;
 
 constexpr uint16_t kPort = 8080;
 
@@ -58,7 +60,7 @@ class IdsLab : public AgentLab {
     AgentLab::TearDown();
   }
 
-  void start_agent(const std::string& ids_settings) {
+  void start_agent(const std::string& ids_settings, const std::string& ips_settings = "") {
     rampart::test::write_file(dir_ / "local.rules", kLocalRules);
     const std::string et = rampart::test::path::et_open_dir();
     const std::string files =
@@ -70,15 +72,68 @@ class IdsLab : public AgentLab {
         files +
         "\n"
         "    variables: {HOME_NET: \"[198.18.0.2]\", EXTERNAL_NET: \"!$HOME_NET\"}\n" +
-        ids_settings + "  metrics: {listen: \"127.0.0.1:0\"}\n");
-    ASSERT_NO_FATAL_FAILURE(
-        start_with_rest(cfg, "", "] ready plugins=firewall,ids,log,metrics,rest refused=0"));
+        ids_settings + (ips_settings.empty() ? "" : "  ips: " + ips_settings + "\n") +
+        "  metrics: {listen: \"127.0.0.1:0\"}\n");
+    ASSERT_NO_FATAL_FAILURE(start_with_rest(cfg, "",
+                                            std::string("] ready plugins=firewall,ids,") +
+                                                (ips_settings.empty() ? "" : "ips,") +
+                                                "log,metrics,rest refused=0"));
+  }
+
+  // Whether A (from `from`, by default 198.18.0.1) completes a TCP
+  // handshake with the server within a second: a source the firewall's
+  // blocklist holds has its SYN dropped in XDP.
+  bool connects(const char* from = "198.18.0.1") {
+    const int s = lab_->socket_in(lab_->ns_a(), AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    inet_pton(AF_INET, from, &src.sin_addr);
+    sockaddr_in at{};
+    at.sin_family = AF_INET;
+    at.sin_port = htons(kPort);
+    inet_pton(AF_INET, "198.18.0.2", &at.sin_addr);
+    bool ok = false;
+    if (bind(s, reinterpret_cast<sockaddr*>(&src), sizeof src) == 0) {
+      connect(s, reinterpret_cast<sockaddr*>(&at), sizeof at);
+      pollfd p{s, POLLOUT, 0};
+      int err = -1;
+      socklen_t len = sizeof err;
+      ok = poll(&p, 1, 1000) == 1 && getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+           err == 0;
+    }
+    close(s);
+    return ok;
+  }
+
+  // The IPS's entries in the firewall's blocklist.
+  Poco::JSON::Array::Ptr ips_entries() {
+    const auto r = api("GET", "/api/v1/blocklist/rules?owner=ips&limit=1000");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>()->getArray("rules");
+  }
+
+  // A drop rule of the API's own: a request for /etc/shadow.
+  void add_drop_rule() {
+    const auto r = api(
+        "POST", "/api/v1/ids/rules",
+        R"j({"id": 9000002, "rule": "drop http $EXTERNAL_NET any -> $HOME_NET any (msg:\"LAB shadow file requested\"; flow:established,to_server; http.uri; content:\"/etc/shadow\"; classtype:attempted-admin; metadata:mitre_technique_id T1190, mitre_technique_name Exploit_Public-Facing_Application, mitre_tactic_name Initial_Access; sid:9000002; rev:1;)"})j");
+    ASSERT_EQ(r.status, 201) << r.body;
   }
 
   // One HTTP/1.1 request from A (198.18.0.1) over a connection of its own;
   // the response's status line.
-  std::string request(const std::string& target, const std::string& user_agent) {
+  std::string request(const std::string& target, const std::string& user_agent,
+                      const char* from = nullptr) {
     const int s = lab_->socket_in(lab_->ns_a(), AF_INET, SOCK_STREAM, 0);
+    if (from) {
+      sockaddr_in src{};
+      src.sin_family = AF_INET;
+      inet_pton(AF_INET, from, &src.sin_addr);
+      if (bind(s, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) {
+        close(s);
+        return "bind failed";
+      }
+    }
     sockaddr_in at{};
     at.sin_family = AF_INET;
     at.sin_port = htons(kPort);
@@ -259,6 +314,106 @@ TEST_F(IdsLab, ACountrysFlowsAreSampledAtItsRateAndItsSourcesAlertPastTheirThres
   EXPECT_TRUE(rampart::test::poll_until([&] { return alerts_of("ids:9000001") == 1; },
                                         std::chrono::seconds(10)))
       << rampart::test::read_file(dir_ / "alerts.json");
+}
+
+// Prevent mode: a drop rule's hit goes to the IPS, which lists the source
+// in the firewall's blocklist: the next packet from it is dropped in XDP
+// (its SYN never reaches the server) until the entry expires, when the
+// core deletes it. A source on the IPS's allow list (its `ips` domain)
+// offends without being blocked.
+TEST_F(IdsLab, InPreventModeADropRulesSourceIsBlockedInXdpUntilTheBlockExpires) {
+  ASSERT_NO_FATAL_FAILURE(
+      start_agent("    mode: prevent\n", "{block_for: 4, escalate: {hosts: 0}}"));
+  ASSERT_NO_FATAL_FAILURE(add_drop_rule());
+  EXPECT_EQ(request("/index.html", "curl/8.5.0"), "HTTP/1.0 200 OK");
+  EXPECT_TRUE(connects());
+  const std::string blocklisted =
+      "rampart_kernel_packets_total{action=\"blocklisted\",program=\"xdp_firewall\"}";
+  const double dropped_before = metric(blocklisted);
+
+  const auto at = static_cast<int64_t>(std::time(nullptr));
+  request("/download?f=../../etc/shadow", "curl/8.5.0");
+  ASSERT_TRUE(rampart::test::poll_until([&] { return alerts_of("ips:source_blocked") == 1; },
+                                        std::chrono::seconds(10)))
+      << rampart::test::read_file(dir_ / "alerts.json") << daemon_->output();
+  const std::string ids_line = alert_line("ids:9000002");
+  EXPECT_NE(ids_line.find("\"action\":\"block\""), std::string::npos) << ids_line;
+  const std::string ips_line = alert_line("ips:source_blocked");
+  EXPECT_NE(ips_line.find("198.18.0.1/32 blocked for 4 s"), std::string::npos) << ips_line;
+  EXPECT_NE(ips_line.find("1 offence within 60 s (ids:9000002)"), std::string::npos) << ips_line;
+  EXPECT_NE(ips_line.find("\"src_ip\":\"198.18.0.1\""), std::string::npos) << ips_line;
+  EXPECT_NE(ips_line.find("T1190"), std::string::npos) << ips_line;
+
+  // The entry: owner ips, the source, expiring block_for after the hit.
+  auto entries = ips_entries();
+  ASSERT_EQ(entries->size(), 1u);
+  const auto entry = entries->getObject(0);
+  EXPECT_EQ(entry->getValue<std::string>("prefix"), "198.18.0.1/32");
+  const auto expires_at = entry->getValue<int64_t>("expires_at");
+  EXPECT_GE(expires_at, at + 4);
+  EXPECT_LE(expires_at, static_cast<int64_t>(std::time(nullptr)) + 4);
+  // The next packets from it: dropped in XDP.
+  EXPECT_FALSE(connects());
+  EXPECT_GT(metric(blocklisted), dropped_before);
+  auto st = api("GET", "/api/v1/ips/status");
+  ASSERT_EQ(st.status, 200) << st.body;
+  EXPECT_NE(st.body.find("\"network\":\"198.18.0.1/32\",\"scope\":\"host\""), std::string::npos)
+      << st.body;
+  EXPECT_EQ(metric("rampart_ips_blocks_total{plugin=\"ips\",scope=\"host\"}"), 1);
+
+  // Expired: deleted by the core (not before its time), and A connects again.
+  ASSERT_TRUE(rampart::test::poll_until([&] { return ips_entries()->size() == 0; },
+                                        std::chrono::seconds(15)));
+  EXPECT_GE(static_cast<int64_t>(std::time(nullptr)), expires_at);
+  EXPECT_TRUE(connects());
+  EXPECT_EQ(request("/index.html", "curl/8.5.0"), "HTTP/1.0 200 OK");
+
+  // On the allow list: the hit is an alert and an offence spared, no block.
+  auto r = api("POST", "/api/v1/ips/rules", R"({"prefix": "198.18.0.0/30", "note": "lab"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  r = api("POST", "/api/v1/ips/rules", R"({"prefix": "198.18.0.1/24"})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  request("/download?f=../../etc/shadow", "curl/8.5.0");
+  EXPECT_TRUE(rampart::test::poll_until(
+      [&] { return metric("rampart_ips_offences_total{outcome=\"spared\",plugin=\"ips\"}") == 1; },
+      std::chrono::seconds(10)))
+      << daemon_->output();
+  EXPECT_EQ(ips_entries()->size(), 0u);
+  EXPECT_TRUE(connects());
+  EXPECT_EQ(alerts_of("ips:source_blocked"), 1u);
+}
+
+// Escalation: two hosts of 198.18.0.4/30 offend within the window (each
+// once, under hits), so the subnet is listed: its third address, which
+// never offended, is dropped too, and 198.18.0.1 beside it is not. (A /24
+// would hold this host's own 198.18.0.2: never listed.)
+TEST_F(IdsLab, HostsOfOneSubnetOffendingEscalateTheBlockToTheSubnet) {
+  for (const char* a : {"198.18.0.5", "198.18.0.6", "198.18.0.7"})
+    NetnsLab::sh("ip -n " + lab_->ns_a() + " addr add " + a + "/32 dev " + lab_->if_a());
+  ASSERT_NO_FATAL_FAILURE(start_agent(
+      "    mode: prevent\n",
+      "{hits: 3, block_for: 60, escalate: {hosts: 2, block_for: 30, ipv4_prefix: 30}}"));
+  ASSERT_NO_FATAL_FAILURE(add_drop_rule());
+  request("/x?/etc/shadow", "curl/8.5.0", "198.18.0.5");
+  EXPECT_TRUE(rampart::test::poll_until(
+      [&] { return metric("rampart_ips_offences_total{outcome=\"counted\",plugin=\"ips\"}") == 1; },
+      std::chrono::seconds(10)));
+  EXPECT_EQ(ips_entries()->size(), 0u) << "one offence of three, one host of two";
+  EXPECT_TRUE(connects("198.18.0.7"));
+  request("/x?/etc/shadow", "curl/8.5.0", "198.18.0.6");
+  ASSERT_TRUE(rampart::test::poll_until([&] { return alerts_of("ips:subnet_blocked") == 1; },
+                                        std::chrono::seconds(10)))
+      << rampart::test::read_file(dir_ / "alerts.json") << daemon_->output();
+  const auto entries = ips_entries();
+  ASSERT_EQ(entries->size(), 1u);
+  EXPECT_EQ(entries->getObject(0)->getValue<std::string>("prefix"), "198.18.0.4/30");
+  EXPECT_NE(entries->getObject(0)->getValue<std::string>("reason").find(
+                "2 hosts of 198.18.0.4/30 offended within 600 s, the last 198.18.0.6/32"),
+            std::string::npos)
+      << entries->getObject(0)->getValue<std::string>("reason");
+  EXPECT_FALSE(connects("198.18.0.7")) << "never offended, but in the subnet";
+  EXPECT_TRUE(connects("198.18.0.1"));
+  EXPECT_EQ(metric("rampart_ips_blocks_total{plugin=\"ips\",scope=\"subnet\"}"), 1);
 }
 
 }  // namespace

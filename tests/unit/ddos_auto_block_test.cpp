@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "auto_block.hpp"
+#include "blocklist_client.hpp"
 
 namespace rampart::ddos {
 namespace {
@@ -112,7 +113,7 @@ TEST(DdosAutoBlock, NetworksTheHostOrTheOperatorKeepAreNeverListed) {
   EXPECT_EQ(got.cut, 2u);
 
   // The host's own addresses and loopback are always in the never list.
-  const auto host = host_networks();
+  const auto host = blocklist::host_networks();
   const auto has = [&](const char* s) {
     const auto c = cidr(s);
     for (const auto& h : host)
@@ -126,8 +127,8 @@ TEST(DdosAutoBlock, NetworksTheHostOrTheOperatorKeepAreNeverListed) {
 }
 
 TEST(DdosAutoBlock, AnEntryIsABlocklistBodyThatExpires) {
-  const std::string body = blocklist_entry(12, cidr("203.0.113.0/24"),
-                                           "udp_amplification flood: \"quoted\"", 1767225600);
+  const std::string body = blocklist::entry(12, cidr("203.0.113.0/24"), "ddos",
+                                            "udp_amplification flood: \"quoted\"", 1767225600);
   Poco::JSON::Parser parser;
   const auto o = parser.parse(body).extract<Poco::JSON::Object::Ptr>();
   EXPECT_EQ(o->getValue<std::string>("prefix"), "203.0.113.0/24");
@@ -192,7 +193,7 @@ TEST(DdosAutoBlock, ASetOfThresholdsNamesEachCountryOnce) {
 }
 
 TEST(DdosAutoBlock, TheFirewallsAllowRulesSourcesAreNeverBlocked) {
-  const auto got = allowed_sources({
+  const auto got = blocklist::allowed_sources({
       R"({"id": 1, "action": "allow", "src_ip": "198.51.100.0/24"})",
       R"({"id": 2, "action": "deny", "src_ip": "203.0.113.0/24"})",
       R"({"id": 3, "action": "allow", "dst_port": "22"})",

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "blocklist_client.hpp"
 #include "control_chars.hpp"
 #include "countries.hpp"
 
@@ -87,22 +88,6 @@ void set_thresholds(AutoBlockSettings& s, const std::vector<Threshold>& set) {
   s.default_threshold = fallback;
 }
 
-std::vector<net::Cidr> allowed_sources(const std::vector<std::string>& firewall_rules) {
-  std::vector<net::Cidr> out;
-  for (const auto& body : firewall_rules) {
-    try {
-      const auto o = Poco::JSON::Parser().parse(body).extract<Poco::JSON::Object::Ptr>();
-      if (!o || o->optValue<std::string>("action", "") != "allow" || !o->has("src_ip")) continue;
-      std::string err;
-      if (const auto c = net::parse_cidr(o->getValue<std::string>("src_ip"), err))
-        out.push_back(*c);
-    } catch (const Poco::Exception&) {
-      // not a rule this reads: skipped
-    }
-  }
-  return out;
-}
-
 double AutoBlockSettings::threshold(const std::string& country) const {
   const auto it = thresholds.find(country);
   return it != thresholds.end() ? it->second : default_threshold;
@@ -160,10 +145,7 @@ ChosenNetworks choose_networks(std::vector<net::Cidr> networks, const std::vecto
     return ha > hb;
   });
   for (const auto& c : networks) {
-    const bool overlaps = std::any_of(never.begin(), never.end(), [&](const net::Cidr& n) {
-      return n.contains(c) || c.contains(n);
-    });
-    if (overlaps) {
+    if (blocklist::overlaps_any(c, never)) {
       ++out.spared;
     } else if (out.networks.size() < max) {
       out.networks.push_back(c);
@@ -172,47 +154,6 @@ ChosenNetworks choose_networks(std::vector<net::Cidr> networks, const std::vecto
     }
   }
   return out;
-}
-
-std::vector<net::Cidr> host_networks() {
-  std::vector<net::Cidr> out;
-  std::string err;
-  for (const char* lo : {"127.0.0.0/8", "::1/128", "::ffff:127.0.0.0/104"})
-    out.push_back(*net::parse_cidr(lo, err));
-  ifaddrs* ifs = nullptr;
-  if (getifaddrs(&ifs) != 0) return out;
-  for (const ifaddrs* i = ifs; i; i = i->ifa_next) {
-    if (!i->ifa_addr) continue;
-    net::Cidr c;
-    if (i->ifa_addr->sa_family == AF_INET) {
-      c.family = 4;
-      c.prefix_len = 32;
-      std::memcpy(c.addr.data(), &reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr, 4);
-    } else if (i->ifa_addr->sa_family == AF_INET6) {
-      c.family = 6;
-      c.prefix_len = 128;
-      std::memcpy(c.addr.data(), &reinterpret_cast<const sockaddr_in6*>(i->ifa_addr)->sin6_addr,
-                  16);
-    } else {
-      continue;
-    }
-    out.push_back(c);
-  }
-  freeifaddrs(ifs);
-  return out;
-}
-
-std::string blocklist_entry(uint64_t id, const net::Cidr& network, const std::string& reason,
-                            int64_t expires_at) {
-  Poco::JSON::Object o;
-  o.set("id", id);
-  o.set("prefix", net::format_cidr(network));
-  o.set("owner", "ddos");
-  o.set("reason", reason);
-  o.set("expires_at", expires_at);
-  std::ostringstream out;
-  o.stringify(out);
-  return out.str();
 }
 
 }  // namespace rampart::ddos

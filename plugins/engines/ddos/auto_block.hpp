@@ -101,16 +101,4 @@ struct ChosenNetworks {
 ChosenNetworks choose_networks(std::vector<net::Cidr> networks, const std::vector<net::Cidr>& never,
                                size_t max);
 
-// The host's own addresses (every interface's, as host routes) and
-// loopback: never blocked, whatever the database says.
-std::vector<net::Cidr> host_networks();
-
-// The sources the firewall's allow rules name (bodies of its rule
-// domain; others, and bodies it cannot read, are skipped): never blocked.
-std::vector<net::Cidr> allowed_sources(const std::vector<std::string>& firewall_rules);
-
-// Blocklist domain entry `id` (docs/firewall.md) for `network`.
-std::string blocklist_entry(uint64_t id, const net::Cidr& network, const std::string& reason,
-                            int64_t expires_at);
-
 }  // namespace rampart::ddos

@@ -31,6 +31,7 @@
 
 #include "attack_tracker.hpp"
 #include "auto_block.hpp"
+#include "blocklist_client.hpp"
 #include "countries.hpp"
 #include "cpus.hpp"
 #include "kernel_time.hpp"
@@ -526,42 +527,14 @@ class DdosEngine {
     return it->second;
   }
 
-  // The sources the firewall's allow rules let in: never blocked.
-  std::vector<rampart::net::Cidr> allowed_by_firewall() {
-    std::vector<std::string> bodies;
-    try {
-      for (auto& r : host_.list_rules("firewall")) bodies.push_back(std::move(r.body));
-    } catch (const Error&) {
-      return {};  // no firewall: nothing it allows
-    }
-    return rampart::ddos::allowed_sources(bodies);
-  }
-
-  // The entries, with the domain's next free ids (as the API's POST
-  // takes them): an id another writer took meanwhile is a conflict, and
-  // the next free one is read again.
+  // The entries, one per network (blocker thread).
   void write_entries(const std::vector<rampart::net::Cidr>& networks, const char* reason,
                      int64_t expires, size_t& written) {
-    uint64_t next = 0;
     for (const auto& c : networks) {
       if (halt_.load(std::memory_order_relaxed))
         throw Error(RAMPART_ERR_INTERNAL, "rampartd is stopping");
-      for (int attempt = 0;; ++attempt) {
-        if (!next) {
-          for (const auto& r : host_.list_rules("blocklist")) next = std::max(next, r.id);
-          ++next;
-        }
-        try {
-          host_.change_rule("blocklist", RAMPART_RULE_CREATE, next,
-                            rampart::ddos::blocklist_entry(next, c, reason, expires), "auto-block");
-          ++next;
-          ++written;
-          break;
-        } catch (const Error& e) {
-          if (e.status() != RAMPART_ERR_CONFLICT || attempt == 8) throw;
-          next = 0;
-        }
-      }
+      blocklist_.add(c, reason, expires);
+      ++written;
     }
   }
 
@@ -575,8 +548,8 @@ class DdosEngine {
       const auto& nets = networks_of(a.country_db, j.country);
       known = nets.size();
       auto never = a.never;
-      for (const auto& h : rampart::ddos::host_networks()) never.push_back(h);
-      for (const auto& h : allowed_by_firewall()) never.push_back(h);
+      for (const auto& h : rampart::blocklist::host_networks()) never.push_back(h);
+      for (const auto& h : blocklist_.allowed_by_firewall()) never.push_back(h);
       chosen = rampart::ddos::choose_networks(nets, never, a.max_networks);
     } catch (const rampart::geo::CountryError& e) {
       host_.warn("auto-block of " + j.country + " not done: " + e.what());
@@ -694,7 +667,8 @@ class DdosEngine {
 
   Host& host_;
   Settings settings_;
-  std::mutex install_mu_;  // one install at a time
+  rampart::blocklist::Writer blocklist_{host_, "ddos", "auto-block"};  // blocker thread's
+  std::mutex install_mu_;                                              // one install at a time
   std::mutex mu_;  // the programs, trackers, tallies, jobs, settings_ after start, stopping_
   std::condition_variable cv_, jobs_cv_;
   bool stopping_ = false;

@@ -64,6 +64,7 @@ struct Tier {
 };
 
 struct Settings {
+  bool prevent = false;  // a drop rule's alert asks for a block (the IPS acts on it)
   std::vector<std::string> rule_files;
   ids::Variables vars = ids::Variables::defaults();
   double rate = 100;  // percent of flows, the default tier
@@ -124,11 +125,8 @@ Settings parse(const Config& cfg) {
                       "backpressure", "flows", "egress", "excerpt", "country_thresholds"});
   Settings s;
   const std::string mode = cfg.get("mode", "detect");
-  if (mode == "prevent")
-    throw cfg.invalid("mode",
-                      "prevent needs the ips engine, which this build does not have yet; "
-                      "use detect");
-  if (mode != "detect") throw cfg.invalid("mode", "must be detect or prevent");
+  if (mode != "detect" && mode != "prevent") throw cfg.invalid("mode", "must be detect or prevent");
+  s.prevent = mode == "prevent";
   s.rule_files = cfg.strings("rule_files");
   for (size_t i = 0; i < s.rule_files.size(); ++i) {
     std::ifstream f(s.rule_files[i]);
@@ -354,7 +352,7 @@ class IdsEngine {
     if (domain != kDomain) throw Error(RAMPART_ERR_NOT_FOUND, "not the ids domain");
     const auto d = detection();
     Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
-    o.set("mode", "detect");
+    o.set("mode", prevent_.load() ? "prevent" : "detect");
     o.set("enforced", enforced_.load());
     Poco::JSON::Object rules(Poco::JSON_PRESERVE_KEY_ORDER);
     rules.set("loaded", d->set ? d->set->rules().size() : 0);
@@ -483,6 +481,11 @@ class IdsEngine {
     std::memcpy(a.dst_addr, in.pkt.dst.data(), 16);
     a.src_port = in.pkt.sport;
     a.dst_port = in.pkt.dport;
+    // Prevent mode: a drop (or reject) rule's hit asks for its source to be
+    // blocked; the IPS engine acts on alerts whose action is block.
+    if (prevent_.load(std::memory_order_relaxed) &&
+        (r.action == ids::Action::drop || r.action == ids::Action::reject))
+      a.action = RAMPART_ALERT_ACTION_BLOCK;
     host_.emit_alert(a);
     alerts_.inc();
   }
@@ -491,6 +494,7 @@ class IdsEngine {
   // match (their counts start afresh on a reload).
   void set_alerting(const Settings& s) {
     settings_excerpt_ = s.excerpt;
+    prevent_ = s.prevent;
     auto ct = std::make_shared<ids::CountryThresholds>(s.country_thresholds);
     std::lock_guard lock(mu_);
     country_thresholds_ = std::move(ct);
@@ -693,6 +697,7 @@ class IdsEngine {
   uint64_t inspections_pending_ = 0;
   std::atomic<uint32_t> settings_excerpt_{64};
   std::atomic<bool> enforced_{false};
+  std::atomic<bool> prevent_{false};
   uint32_t source_ = 0;
   uint64_t seed_ = 0;
   rampart::sdk::Program tc_in_, tc_out_;

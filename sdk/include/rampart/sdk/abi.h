@@ -756,9 +756,10 @@ typedef struct rampart_plugin_api {
 
   /* ---- ABI 1.3 (optional) ---- */
 
-  /* Frontends that stream alerts (gRPC): every alert as stored, the ones
-   * dedup or throttling kept from senders too, enriched. Called from
-   * worker threads; must not block (queue and return). */
+  /* Every alert as stored, the ones dedup or throttling kept from senders
+   * too, enriched, to any plugin that sets it: frontends that stream
+   * alerts (gRPC), engines that act on other engines' alerts (the IPS).
+   * Called from worker threads; must not block (queue and return). */
   rampart_status (*stream_alert)(rampart_plugin* self, const rampart_alert* alert);
 
   /* ---- ABI 1.6 (optional) ---- */
