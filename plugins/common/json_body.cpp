@@ -40,6 +40,15 @@ uint64_t positive(const Poco::JSON::Object& o, const std::string& key, uint64_t 
   return x;
 }
 
+uint64_t entry_id(const Poco::JSON::Object& o, uint64_t path_id, uint64_t hi) {
+  if (!o.has("id")) return path_id;
+  const uint64_t given = positive(o, "id", hi);
+  if (path_id && given != path_id)
+    throw BodyError("id: the body says " + std::to_string(given) + ", the path " +
+                    std::to_string(path_id));
+  return given;
+}
+
 std::string string_field(const Poco::JSON::Object& o, const std::string& key) {
   const auto v = o.get(key);
   if (!v.isString()) throw BodyError(key + ": expected a string");

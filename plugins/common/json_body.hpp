@@ -28,6 +28,11 @@ void only_fields(const Poco::JSON::Object& o, std::initializer_list<const char*>
 // A positive integer field up to `hi`, else "<key>: must be 1-<hi>".
 uint64_t positive(const Poco::JSON::Object& o, const std::string& key, uint64_t hi);
 
+// An entry's id: the body's "id" (1-<hi>) if it has one, which must be
+// `path_id` when that is not 0 ("id: the body says 5, the path 4"); else
+// `path_id` (0: none given).
+uint64_t entry_id(const Poco::JSON::Object& o, uint64_t path_id, uint64_t hi);
+
 // A string / boolean field, else "<key>: expected a string" / "a boolean".
 std::string string_field(const Poco::JSON::Object& o, const std::string& key);
 bool bool_field(const Poco::JSON::Object& o, const std::string& key);

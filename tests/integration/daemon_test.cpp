@@ -55,6 +55,20 @@ TEST(CheckConfig, ShippedConfigIsValid) {
 }
 
 // The ddos engine's settings: each bad one refused with its key and why.
+// Each of `cases` ({setting, error}) as plugin `plugin`'s settings:
+// --check-config exits 1 and prints the error.
+template <size_t N>
+void expect_refused(const TempDir& dir, const std::string& plugin,
+                    const std::pair<std::string, std::string> (&cases)[N]) {
+  for (const auto& [setting, error] : cases) {
+    write_file(dir / "r.yaml", "plugins:\n  " + plugin + ": {" + setting + "}\n");
+    const auto r = run_command({rampart::test::path::rampartd(), "--check-config", "--config",
+                                dir / "r.yaml", "--plugin-dir", rampart::test::path::plugins()});
+    EXPECT_EQ(r.status, 1) << setting << "\n" << r.output;
+    EXPECT_NE(r.output.find(error), std::string::npos) << setting << "\n" << r.output;
+  }
+}
+
 TEST(CheckConfig, BadDdosSettingsAreRefusedWithTheirKey) {
   TempDir dir;
   const std::string db = rampart::test::geoip_data("dbip-country-mmdb/dbip-country.mmdb");
@@ -98,13 +112,7 @@ TEST(CheckConfig, BadDdosSettingsAreRefusedWithTheirKey) {
       {"auto_block: {country_db: " + db + ", block: all}",
        "unknown key 'plugins.ddos.auto_block.block'"},
   };
-  for (const auto& [setting, error] : cases) {
-    write_file(dir / "r.yaml", "plugins:\n  ddos: {" + setting + "}\n");
-    const auto r = run_command({rampart::test::path::rampartd(), "--check-config", "--config",
-                                dir / "r.yaml", "--plugin-dir", rampart::test::path::plugins()});
-    EXPECT_EQ(r.status, 1) << setting << "\n" << r.output;
-    EXPECT_NE(r.output.find(error), std::string::npos) << setting << "\n" << r.output;
-  }
+  expect_refused(dir, "ddos", cases);
 }
 
 TEST(CheckConfig, BadIdsSettingsAreRefusedWithTheirKey) {
@@ -146,13 +154,7 @@ TEST(CheckConfig, BadIdsSettingsAreRefusedWithTheirKey) {
       {"sampling: {country_db: " + dir / "none.mmdb" + "}, country_thresholds: [{countries: [NL]}]",
        "plugins.ids.sampling.country_db: "},
   };
-  for (const auto& [setting, error] : cases) {
-    write_file(dir / "r.yaml", "plugins:\n  ids: {" + setting + "}\n");
-    const auto r = run_command({rampart::test::path::rampartd(), "--check-config", "--config",
-                                dir / "r.yaml", "--plugin-dir", rampart::test::path::plugins()});
-    EXPECT_EQ(r.status, 1) << setting << "\n" << r.output;
-    EXPECT_NE(r.output.find(error), std::string::npos) << setting << "\n" << r.output;
-  }
+  expect_refused(dir, "ids", cases);
 }
 
 TEST(CheckConfig, BadIpsSettingsAreRefusedWithTheirKey) {
@@ -172,13 +174,7 @@ TEST(CheckConfig, BadIpsSettingsAreRefusedWithTheirKey) {
       {"max_sources: 1", "plugins.ips.max_sources: must be 16-16777216 sources"},
       {"block: all", "unknown key 'plugins.ips.block'"},
   };
-  for (const auto& [setting, error] : cases) {
-    write_file(dir / "r.yaml", "plugins:\n  ips: {" + setting + "}\n");
-    const auto r = run_command({rampart::test::path::rampartd(), "--check-config", "--config",
-                                dir / "r.yaml", "--plugin-dir", rampart::test::path::plugins()});
-    EXPECT_EQ(r.status, 1) << setting << "\n" << r.output;
-    EXPECT_NE(r.output.find(error), std::string::npos) << setting << "\n" << r.output;
-  }
+  expect_refused(dir, "ips", cases);
 }
 
 TEST(CheckConfig, BadFileExitsOneWithFileAndLine) {

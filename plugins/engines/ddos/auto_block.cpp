@@ -23,14 +23,7 @@ Threshold threshold_from_json(const std::string& body, uint64_t id) {
   const auto o = json::object_of(body);
   json::only_fields(*o, {"id", "country", "rate"});
   Threshold t;
-  t.id = id;
-  if (o->has("id")) {
-    const uint64_t given = json::positive(*o, "id", UINT32_MAX);
-    if (id && given != id)
-      throw ThresholdError("id: the body says " + std::to_string(given) + ", the path " +
-                           std::to_string(id));
-    t.id = given;
-  }
+  t.id = json::entry_id(*o, id, UINT32_MAX);
   if (!o->has("country")) throw ThresholdError("country: required");
   const auto c = o->get("country");
   if (!c.isString()) throw ThresholdError("country: expected a string");

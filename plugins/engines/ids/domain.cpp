@@ -9,14 +9,7 @@ Entry entry_from_json(const std::string& body, uint64_t id) {
   const auto o = json::object_of(body);
   json::only_fields(*o, {"id", "rule", "enabled"});
   Entry e;
-  e.sid = static_cast<uint32_t>(id);
-  if (o->has("id")) {
-    const uint64_t given = json::positive(*o, "id", UINT32_MAX);
-    if (id && given != id)
-      throw json::BodyError("id: the body says " + std::to_string(given) + ", the path " +
-                            std::to_string(id));
-    e.sid = static_cast<uint32_t>(given);
-  }
+  e.sid = static_cast<uint32_t>(json::entry_id(*o, id, UINT32_MAX));
   if (e.sid == 0) throw json::BodyError("id: required (the rule's sid)");
   if (o->has("rule")) {
     e.rule = json::string_field(*o, "rule");

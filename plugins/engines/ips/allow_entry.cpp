@@ -9,14 +9,7 @@ AllowEntry allow_entry_from_json(const std::string& body, uint64_t id) {
   const auto o = json::object_of(body);
   json::only_fields(*o, {"id", "prefix", "note"});
   AllowEntry e;
-  e.id = id;
-  if (o->has("id")) {
-    const uint64_t given = json::positive(*o, "id", UINT32_MAX);
-    if (id && given != id)
-      throw json::BodyError("id: the body says " + std::to_string(given) + ", the path " +
-                            std::to_string(id));
-    e.id = given;
-  }
+  e.id = json::entry_id(*o, id, UINT32_MAX);
   if (!o->has("prefix")) throw json::BodyError("prefix: required");
   std::string err;
   const auto c = net::parse_cidr(json::string_field(*o, "prefix"), err);

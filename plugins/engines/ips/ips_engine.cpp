@@ -247,12 +247,7 @@ class IpsEngine {
     o.set("blocks", blocks);
     o.set("sources", followed_count_);
     Poco::JSON::Object counts(Poco::JSON_PRESERVE_KEY_ORDER);
-    counts.set("offences", counts_.offences);
-    counts.set("spared", counts_.spared);
-    counts.set("queue_full", counts_.queue_full);
-    counts.set("host_blocks", counts_.host_blocks);
-    counts.set("subnet_blocks", counts_.subnet_blocks);
-    counts.set("failures", counts_.failures);
+    for (const auto& [name, field] : kCountNames) counts.set(name, counts_.*field);
     o.set("counts", counts);
     return rampart::json::to_text(o);
   }
@@ -294,6 +289,10 @@ class IpsEngine {
     uint64_t offences = 0, spared = 0, queue_full = 0, host_blocks = 0, subnet_blocks = 0,
              failures = 0;
   };
+  static constexpr std::pair<const char*, uint64_t Counts::*> kCountNames[] = {
+      {"offences", &Counts::offences},           {"spared", &Counts::spared},
+      {"queue_full", &Counts::queue_full},       {"host_blocks", &Counts::host_blocks},
+      {"subnet_blocks", &Counts::subnet_blocks}, {"failures", &Counts::failures}};
   struct Listed {
     net::Cidr network;
     uint64_t entry = 0;
