@@ -404,6 +404,77 @@ TEST(IdsMatcher, StreamRuleSplitAcrossSegmentsMatchesOnce) {
   EXPECT_FALSE(e.out[0].in_stream);  // whole in the packet itself
 }
 
+// A direction's stream delivered packet by packet, as the flow table
+// hands it to the matcher: each inspection's view is the whole stream so
+// far (or its last `window` bytes), the new bytes last.
+struct Stream {
+  std::string bytes;
+  size_t window = SIZE_MAX;
+  Inspection add(std::string_view more) {
+    const size_t before = bytes.size();
+    bytes += more;
+    Inspection in = tcp(more);
+    const size_t start = bytes.size() > window ? bytes.size() - window : 0;
+    in.stream = std::string_view(bytes).substr(start);
+    in.stream_new = before > start ? before - start : 0;
+    in.stream_at = start;
+    return in;
+  }
+};
+
+// The matcher scans only a packet's new bytes (and the longest literal's
+// length before them): a rule whose prefilter literal came packets
+// earlier is still tried while that literal is in the view.
+TEST(IdsMatcher, ALiteralFromEarlierPacketsStillMakesItsRuleACandidate) {
+  Env e{R(R"(content:"a-long-prefilter-literal"; content:"end"; distance:0;)")};
+  Stream st;
+  EXPECT_TRUE(e.sids(st.add("xx a-long-prefilter-literal ")).empty());
+  EXPECT_TRUE(e.sids(st.add(std::string(3000, '.'))).empty());
+  EXPECT_TRUE(e.sids(st.add(std::string(1000, ','))).empty());
+  ASSERT_EQ(e.sids(st.add("the end")), std::vector<uint32_t>{1});
+  EXPECT_TRUE(e.out[0].in_stream);
+
+  // Out of the view (a window of 256): the literal is gone, nothing left.
+  Env w{R(R"(content:"a-long-prefilter-literal"; content:"end"; distance:0;)")};
+  Stream small{"", 256};
+  EXPECT_TRUE(w.sids(small.add("a-long-prefilter-literal")).empty());
+  EXPECT_TRUE(w.sids(small.add(std::string(300, '.'))).empty());
+  EXPECT_TRUE(w.sids(small.add("end")).empty());
+  EXPECT_EQ(w.sids(small.add("a-long-prefilter-literal, the end")), std::vector<uint32_t>{1});
+}
+
+// More candidates than a flow remembers (FlowBits::kMaxPending): the
+// matcher scans the whole view instead, and misses none.
+TEST(IdsMatcher, MoreStreamCandidatesThanRememberedAreAllTried) {
+  std::vector<Rule> rules;
+  std::string first;
+  for (uint32_t i = 1; i <= 80; ++i) {
+    const std::string lit = "literal-number-" + std::to_string(1000 + i);
+    rules.push_back(parse_rule("alert tcp any any -> any any (content:\"" + lit +
+                                   "\"; content:\"go\"; distance:0; sid:" + std::to_string(i) +
+                                   ";)",
+                               Variables::defaults()));
+    first += lit + " ";
+  }
+  Env e{std::move(rules)};
+  Stream st;
+  EXPECT_TRUE(e.sids(st.add(first)).empty());
+  EXPECT_TRUE(e.sids(st.add(std::string(2000, '.'))).empty());
+  EXPECT_EQ(e.sids(st.add("go")).size(), 80u);
+}
+
+// A new rule set: the flow's next packet is scanned whole, so a literal
+// its earlier packets held (never scanned for this set) is found.
+TEST(IdsMatcher, ANewRuleSetScansTheWholeViewOnce) {
+  Env before{R(R"(content:"unrelated";)")};
+  Stream st;
+  EXPECT_TRUE(before.sids(st.add("xx a-long-prefilter-literal ")).empty());
+  EXPECT_TRUE(before.sids(st.add(std::string(2000, '.'))).empty());
+  Env after{R(R"(content:"a-long-prefilter-literal"; content:"end"; distance:0;)")};
+  after.bits = std::move(before.bits);  // the flow's state, made under the old set
+  ASSERT_EQ(after.sids(st.add("the end")), std::vector<uint32_t>{1});
+}
+
 TEST(IdsMatcher, OnlyStreamAndNoStream) {
   Env e{R(R"(flow:only_stream; content:"abcd";)"),
         R"(alert tcp any any -> any any (flow:no_stream; content:"abcd"; sid:2;))"};

@@ -67,10 +67,34 @@ struct Stream {
   uint32_t next = 0;          // the next sequence number the stream expects
   std::vector<Segment> held;  // ahead of `next`, sorted, not overlapping
   std::string window;         // the last bytes delivered (see feed())
+  uint64_t end = 0;           // the position after window's last byte (delivered and lost)
 };
 
 struct Flow {
   Flow(const Key& k, const FlowTableConfig& cfg, AppProto hint) : key(k), app(cfg.app, hint) {}
+  // A removed flow made new for another key, keeping what its windows and
+  // held segments allocated (a busy table creates flows all the time).
+  void reuse(const Key& k, const FlowTableConfig& cfg, AppProto hint) {
+    key = k;
+    st = FlowState{};
+    client = {};
+    client_port = 0;
+    last_seen = 0;
+    seen[0] = seen[1] = false;
+    syn = synack = false;
+    client_isn = 0;
+    held_bytes = 0;
+    for (Stream& d : s) {
+      std::string window = std::move(d.window);
+      std::vector<Segment> held = std::move(d.held);
+      window.clear();
+      held.clear();
+      d = Stream{};
+      d.window = std::move(window);
+      d.held = std::move(held);
+    }
+    app = AppLayer(cfg.app, hint);
+  }
   Key key;
   FlowState st;
   std::array<uint8_t, 16> client{};
@@ -94,10 +118,23 @@ struct FlowTable::Shard {
   size_t cap = 0;
   FlowStats stats;
 
+  // Removed flows kept for reuse, at most kSpares.
+  static constexpr size_t kSpares = 32;
+  std::vector<std::unique_ptr<Flow>> spare;
+
   void remove(Flow* f) {
     stats.ooo_bytes_held -= f->held_bytes;
     lru.erase(f->lru);
-    map.erase(f->key);
+    auto it = map.find(f->key);
+    if (spare.size() < kSpares) spare.push_back(std::move(it->second));
+    map.erase(it);
+  }
+  std::unique_ptr<Flow> make(const Key& k, const FlowTableConfig& cfg, AppProto hint) {
+    if (spare.empty()) return std::make_unique<Flow>(k, cfg, hint);
+    auto f = std::move(spare.back());
+    spare.pop_back();
+    f->reuse(k, cfg, hint);
+    return f;
   }
   size_t expire(uint64_t now, uint64_t timeout, size_t budget) {
     size_t n = 0;
@@ -131,6 +168,7 @@ struct Work {
   void deliver(std::string_view bytes) {
     if (bytes.empty()) return;
     s().window.append(bytes);
+    s().end += bytes.size();
     delivered += bytes.size();
     f.app.stream(pkt, bytes, stats.app, emit);
   }
@@ -140,6 +178,7 @@ struct Work {
     stats.gap_bytes += n;
     // Bytes on either side of a gap must not match as if adjacent.
     s().window.clear();
+    s().end += n;
     new_start = 0;
     f.app.gap(pkt, n, stats.app, emit);
   }
@@ -291,7 +330,7 @@ void FlowTable::feed(const PacketEvent& ev, uint64_t now, Inspect inspect) {
       sh.remove(sh.lru.back());
       ++stats.flows_evicted;
     }
-    auto owned = std::make_unique<Flow>(key, cfg_, ev.l7);
+    auto owned = sh.make(key, cfg_, ev.l7);
     f = owned.get();
     f->st.flow_id = ev.flow_id;
     // The initiator is the client; a SYN-ACK seen first comes from the server.
@@ -397,6 +436,7 @@ void FlowTable::feed(const PacketEvent& ev, uint64_t now, Inspect inspect) {
     size_t hist = std::min(ns, cfg_.stream_window);
     insp.stream = std::string_view(win).substr(ns - hist);
     insp.stream_new = hist;
+    insp.stream_at = f->s[ts].end - win.size() + (ns - hist);
   }
   inspect(insp, fs);
 }

@@ -109,6 +109,11 @@ struct Inspection {
   // ends in the new bytes (so it is reported once).
   std::string_view stream{};
   size_t stream_new = 0;
+  // Where `stream` starts in its direction: the bytes delivered and lost
+  // before its first one (so a position after a gap is past every one
+  // before it). The matcher scans only what is new and remembers, by
+  // position, the rules whose literal an earlier packet's bytes held.
+  uint64_t stream_at = 0;
   uint32_t dsize = 0;  // this packet's payload size (buffer[payload].size() unless truncated)
 
   void set(Buffer b, std::string_view v) {

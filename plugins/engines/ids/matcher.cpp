@@ -203,6 +203,8 @@ void FlowBits::toggle(uint32_t id) {
 void FlowBits::clear() {
   inline_ = {};
   std::fill(more_.begin(), more_.end(), 0);
+  for (auto& p : pending_) p.clear();
+  full_ = {true, true};
 }
 
 bool FlowBits::empty() const {
@@ -359,14 +361,8 @@ bool header_matches(const Rule& r, const Packet& p) {
       break;
   }
   if (r.app != AppProto::unknown && p.app != r.app) return false;
-  const bool fwd = r.src.matches(p.family, p.src) && r.sport.matches(p.sport) &&
-                   r.dst.matches(p.family, p.dst) && r.dport.matches(p.dport);
-  if (!fwd) {
-    if (!r.bidirectional) return false;
-    const bool rev = r.src.matches(p.family, p.dst) && r.sport.matches(p.dport) &&
-                     r.dst.matches(p.family, p.src) && r.dport.matches(p.sport);
-    if (!rev) return false;
-  }
+  // The packet's own fields first: they cost a compare, and reject most
+  // packets for the rules with no content (flags, flow direction).
   if (r.flow) {
     if (r.flow->to_server && !p.to_server) return false;
     if (r.flow->to_client && p.to_server) return false;
@@ -377,7 +373,12 @@ bool header_matches(const Rule& r, const Packet& p) {
   const bool icmp = p.ip_proto == 1 || p.ip_proto == 58;
   if (r.itype && (!icmp || !r.itype->matches(p.icmp_type))) return false;
   if (r.icode && (!icmp || !r.icode->matches(p.icmp_code))) return false;
-  return true;
+  const bool fwd = r.src.matches(p.family, p.src) && r.sport.matches(p.sport) &&
+                   r.dst.matches(p.family, p.dst) && r.dport.matches(p.dport);
+  if (fwd) return true;
+  if (!r.bidirectional) return false;
+  return r.src.matches(p.family, p.dst) && r.sport.matches(p.dport) &&
+         r.dst.matches(p.family, p.src) && r.dport.matches(p.sport);
 }
 
 int hs_on_match(unsigned int id, unsigned long long, unsigned long long, unsigned int, void* ctx) {
@@ -507,6 +508,8 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> in) {
     // A transformed buffer is scanned untransformed: a caseless literal
     // still finds every place the transformed one could match.
     const bool caseless = best->nocase || !best_list->transforms.empty();
+    if (best_list->buffer == Buffer::payload)
+      set->max_payload_literal_ = std::max(set->max_payload_literal_, bytes.size());
     lits[static_cast<size_t>(best_list->buffer)].push_back(
         Lit{std::string(bytes), HS_FLAG_SINGLEMATCH | (caseless ? HS_FLAG_CASELESS : 0u),
             static_cast<unsigned>(ri)});
@@ -677,8 +680,41 @@ void RuleSet::match(const Inspection& in, FlowBits& flow, Scratch& s,
     }
     if (buffer == Buffer::payload && !in.stream.empty()) {
       // The stream ends with the payload: scanning it finds the payload's
-      // literals too, unless the payload is not its tail.
-      scan(db, in.stream);
+      // literals too, unless the payload is not its tail. Only the new
+      // bytes are scanned, with the longest literal's length of history
+      // before them (every literal that ends in them); a literal wholly in
+      // older bytes was found when they were new, and its rule is still a
+      // candidate while they are in the view (FlowBits::pending_).
+      const bool dir = in.pkt.to_server;
+      auto& pending = flow.pending_[dir];
+      std::erase_if(pending, [&](const FlowBits::Pending& p) { return p.until <= in.stream_at; });
+      size_t from = 0;
+      if (!flow.full_[dir] && in.stream_new <= in.stream.size() &&
+          in.stream_new >= max_payload_literal_)
+        from = in.stream_new - (max_payload_literal_ - 1);
+      const size_t first = s.candidates_.size();
+      scan(db, in.stream.substr(from));
+      const uint64_t until = in.stream_at + in.stream.size();
+      bool kept = true;
+      for (size_t i = first; i < s.candidates_.size(); ++i) {
+        const uint32_t id = s.candidates_[i];
+        auto it = std::find_if(pending.begin(), pending.end(),
+                               [&](const FlowBits::Pending& p) { return p.rule == id; });
+        if (it != pending.end()) {
+          it->until = until;
+        } else if (pending.size() < FlowBits::kMaxPending) {
+          pending.push_back({id, until});
+        } else {
+          kept = false;  // the next packet scans the whole view again
+        }
+      }
+      flow.full_[dir] = !kept;
+      for (const auto& p : pending) {
+        if (!s.marked_[p.rule]) {
+          s.marked_[p.rule] = 1;
+          s.candidates_.push_back(p.rule);
+        }
+      }
       const auto p = in.get(Buffer::payload);
       const bool tail =
           in.has(Buffer::payload) && p.size() <= in.stream.size() &&

@@ -52,6 +52,18 @@ class FlowBits {
   uint64_t set_id_ = 0;
   std::array<uint64_t, 2> inline_{};
   std::vector<uint64_t> more_;
+  // The stream's candidates (RuleSet::match), per direction ([1]: to the
+  // server): rules whose prefilter literal an earlier packet's new bytes
+  // held, kept while the bytes scanned then (up to `until`) are in the
+  // stream view; `full`: scan the whole view (a new flow or rule set, or
+  // more candidates than kMaxPending).
+  struct Pending {
+    uint32_t rule;
+    uint64_t until;
+  };
+  static constexpr size_t kMaxPending = 64;
+  std::array<std::vector<Pending>, 2> pending_;
+  std::array<bool, 2> full_{true, true};
 };
 
 // A rule that matched an inspection: at most one per rule and inspection.
@@ -104,6 +116,8 @@ class RuleSet {
   size_t flowbit_names() const { return flowbit_ids_.size(); }
   // Rules confirmed on every inspection (no content to prefilter on).
   size_t unfiltered_rules() const { return always_.size(); }
+  // The longest literal the payload is prefiltered on (at least 1).
+  size_t longest_payload_literal() const { return max_payload_literal_; }
 
   // Matches one inspection: `out` is cleared, then holds one Match per rule
   // that matched and alerts (noalert rules change flowbits only). `flow`
@@ -123,6 +137,7 @@ class RuleSet {
   std::vector<Refusal> refused_;
   std::vector<Compiled> compiled_;
   std::array<hs_database*, kBufferCount> db_{};
+  size_t max_payload_literal_ = 1;  // the payload database's longest literal
   hs_scratch* proto_ = nullptr;
   std::vector<uint32_t> always_;
   std::unordered_map<std::string, uint32_t> flowbit_ids_;
