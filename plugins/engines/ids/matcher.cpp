@@ -514,6 +514,21 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> in) {
         Lit{std::string(bytes), HS_FLAG_SINGLEMATCH | (caseless ? HS_FLAG_CASELESS : 0u),
             static_cast<unsigned>(ri)});
   }
+  // The unfiltered rules each packet header could pass (header_matches'
+  // transport and flags checks, the rest left to confirm()).
+  for (const uint32_t id : set->always_) {
+    const Rule& r = set->rules_[id];
+    for (size_t slot = 0; slot < kAlwaysSlots; ++slot) {
+      const uint8_t proto = slot < 256 ? 6 : slot == 256 ? 17 : slot == 257 ? 1 : 0;
+      const bool transport = r.transport == Transport::any ||
+                             (r.transport == Transport::tcp && proto == 6) ||
+                             (r.transport == Transport::udp && proto == 17) ||
+                             (r.transport == Transport::icmp && proto == 1) ||
+                             (r.transport == Transport::tcp_udp && (proto == 6 || proto == 17));
+      const bool flags = !r.flags || (proto == 6 && r.flags->matches(static_cast<uint8_t>(slot)));
+      if (transport && flags) set->always_by_[slot].push_back(id);
+    }
+  }
   for (size_t b = 0; b < kBufferCount; ++b) {
     const auto& v = lits[b];
     if (v.empty()) continue;
@@ -724,7 +739,11 @@ void RuleSet::match(const Inspection& in, FlowBits& flow, Scratch& s,
     }
     if (in.has(buffer)) scan(db, in.get(buffer));
   }
-  for (auto id : always_) {
+  const size_t slot = in.pkt.ip_proto == 6                              ? in.pkt.tcp_flags
+                      : in.pkt.ip_proto == 17                           ? 256
+                      : (in.pkt.ip_proto == 1 || in.pkt.ip_proto == 58) ? 257
+                                                                        : 258;
+  for (auto id : always_by_[slot]) {
     if (!s.marked_[id]) {
       s.marked_[id] = 1;
       s.candidates_.push_back(id);

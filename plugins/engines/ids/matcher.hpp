@@ -140,6 +140,11 @@ class RuleSet {
   size_t max_payload_literal_ = 1;  // the payload database's longest literal
   hs_scratch* proto_ = nullptr;
   std::vector<uint32_t> always_;
+  // always_ by what a packet's protocol and TCP flags let through: [flags]
+  // for TCP, then UDP, ICMP and the rest (kAlwaysSlots), so a packet tries
+  // only the rules its header can match (most have flags).
+  static constexpr size_t kAlwaysSlots = 256 + 3;
+  std::array<std::vector<uint32_t>, kAlwaysSlots> always_by_;
   std::unordered_map<std::string, uint32_t> flowbit_ids_;
   std::vector<pcre2_real_code_8*> pcres_;
 };
