@@ -97,8 +97,8 @@ std::optional<Block> OffenseTracker::offend(const net::Cidr& src, Clock::time_po
     if (members.size() < policy_.max_sources) members[k] = now;
     hosts = static_cast<uint32_t>(members.size());
     if (hosts >= policy_.escalate_hosts && !subnet_spared) {
-      subnets_.erase(n->first);  // its hosts start afresh once the block ends
-      subnets_lru_.erase(n->second.lru);
+      subnets_lru_.erase(n->second.lru);  // its hosts start afresh once the block ends
+      subnets_.erase(n);
       hits.clear();
       return Block{subnet, true, count, hosts, policy_.escalate_for};
     }
