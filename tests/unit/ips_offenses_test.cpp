@@ -49,23 +49,38 @@ TEST(IpsOffenses, ASourceIsBlockedOnceItsOffencesInTheWindowReachHits) {
   EXPECT_FALSE(t.offend(cidr("198.18.0.6"), t0 + seconds(71))) << "another source counts alone";
 }
 
-TEST(IpsOffenses, ABlockedSourceCountsNothingUntilItsBlockEnds) {
+// Offences from a blocked source: its packets in flight when the block
+// was written count nothing; one later means the block is gone (XDP drops
+// a listed source), deleted by hand, and the source is counted again.
+TEST(IpsOffenses, ABlockedSourceCountsNothingUntilItsBlockIsGone) {
   OffenseTracker t(policy(1, 0));
   const auto t0 = Clock::now();
   const auto src = cidr("2001:db8::7");
   const auto b = t.offend(src, t0);
   ASSERT_TRUE(b);
   EXPECT_EQ(net::format_cidr(b->network), "2001:db8::7/128");
-  t.blocked(b->network, t0 + b->for_s);
+  t.blocked(b->network, t0, t0 + b->for_s);
   EXPECT_TRUE(t.is_blocked(src, t0 + seconds(599)));
-  EXPECT_FALSE(t.offend(src, t0 + seconds(599))) << "blocked: nothing more to decide";
-  EXPECT_EQ(t.active(t0 + seconds(599)).size(), 1u);
-  EXPECT_TRUE(t.offend(src, t0 + seconds(600))) << "the block ended: blocked again";
-  EXPECT_TRUE(t.active(t0 + seconds(600)).empty());
+  EXPECT_FALSE(t.offend(src, t0 + seconds(1))) << "in flight when the block was written";
+  EXPECT_EQ(t.active(t0 + seconds(1)).size(), 1u);
+  EXPECT_TRUE(t.offend(src, t0 + OffenseTracker::kStale)) << "the block is gone: blocked again";
+  EXPECT_TRUE(t.active(t0 + seconds(3)).empty());
 
-  t.blocked(b->network, t0 + seconds(1200));
+  // A block that ended: the next offence counts.
+  t.blocked(b->network, t0, t0 + seconds(600));
+  EXPECT_FALSE(t.is_blocked(src, t0 + seconds(600)));
+  EXPECT_TRUE(t.offend(src, t0 + seconds(600)));
+  t.blocked(b->network, t0 + seconds(600), t0 + seconds(1200));
   t.unblocked(b->network);
-  EXPECT_TRUE(t.offend(src, t0 + seconds(601))) << "deleted early: counts again";
+  EXPECT_TRUE(t.offend(src, t0 + seconds(601))) << "unblocked: counts again";
+
+  // A subnet's block, its hosts alike.
+  OffenseTracker s(policy(1, 0));
+  s.blocked(cidr("198.18.7.0/24"), t0, t0 + seconds(60));
+  EXPECT_FALSE(s.offend(cidr("198.18.7.9"), t0 + seconds(1)));
+  EXPECT_TRUE(s.offend(cidr("198.18.7.9"), t0 + seconds(5)));
+  EXPECT_FALSE(s.is_blocked(cidr("198.18.7.10"), t0 + seconds(5)))
+      << "the subnet's block forgotten";
 }
 
 TEST(IpsOffenses, DistinctHostsOfASubnetEscalateToIt) {
@@ -81,7 +96,7 @@ TEST(IpsOffenses, DistinctHostsOfASubnetEscalateToIt) {
   EXPECT_EQ(net::format_cidr(b->network), "198.18.7.0/24");
   EXPECT_EQ(b->hosts, 3u);
   EXPECT_EQ(b->for_s, seconds(3600));
-  t.blocked(b->network, t0 + seconds(3603));
+  t.blocked(b->network, t0 + seconds(3), t0 + seconds(3603));
   EXPECT_TRUE(t.is_blocked(cidr("198.18.7.200"), t0 + seconds(4))) << "every host of it";
   EXPECT_FALSE(t.is_blocked(cidr("198.18.8.2"), t0 + seconds(4)));
 

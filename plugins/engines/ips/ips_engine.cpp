@@ -379,7 +379,7 @@ class IpsEngine {
       host_.warn("ips: " + net::format_cidr(b->network) + " not blocked: " + e.what());
       return;
     }
-    tracker_.blocked(b->network, now + b->for_s);
+    tracker_.blocked(b->network, now, now + b->for_s);
     (b->subnet ? subnet_blocks_ : host_blocks_).inc();
     {
       std::lock_guard lock(mu_);

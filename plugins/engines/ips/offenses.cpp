@@ -60,23 +60,33 @@ typename Map::iterator OffenseTracker::find_or_add(Map& m, std::list<Key>& lru, 
 }
 
 void OffenseTracker::expire_blocks(Clock::time_point now) {
-  std::erase_if(host_blocks_, [&](const auto& b) { return b.second <= now; });
+  std::erase_if(host_blocks_, [&](const auto& b) { return b.second.until <= now; });
   std::erase_if(subnet_blocks_, [&](const ActiveBlock& b) { return b.until <= now; });
 }
 
-bool OffenseTracker::is_blocked(const net::Cidr& src, Clock::time_point now) {
+std::optional<OffenseTracker::Span> OffenseTracker::block_of(const net::Cidr& src,
+                                                             Clock::time_point now) {
   if (auto it = host_blocks_.find(key_of(src)); it != host_blocks_.end()) {
-    if (it->second > now) return true;
+    if (it->second.until > now) return it->second;
     host_blocks_.erase(it);
   }
-  return std::any_of(subnet_blocks_.begin(), subnet_blocks_.end(), [&](const ActiveBlock& b) {
-    return b.until > now && b.network.contains(src);
-  });
+  for (const auto& b : subnet_blocks_) {
+    if (b.until > now && b.network.contains(src)) return Span{b.since, b.until};
+  }
+  return std::nullopt;
+}
+
+bool OffenseTracker::is_blocked(const net::Cidr& src, Clock::time_point now) {
+  return block_of(src, now).has_value();
 }
 
 std::optional<Block> OffenseTracker::offend(const net::Cidr& src, Clock::time_point now,
                                             bool subnet_spared) {
-  if (is_blocked(src, now)) return std::nullopt;
+  if (const auto b = block_of(src, now)) {
+    if (now - b->since < kStale) return std::nullopt;
+    host_blocks_.erase(key_of(src));
+    std::erase_if(subnet_blocks_, [&](const ActiveBlock& a) { return a.network.contains(src); });
+  }
   const Key k = key_of(src);
 
   // The source's offences within the window.
@@ -110,19 +120,21 @@ std::optional<Block> OffenseTracker::offend(const net::Cidr& src, Clock::time_po
   return std::nullopt;
 }
 
-void OffenseTracker::blocked(const net::Cidr& network, Clock::time_point until) {
+void OffenseTracker::blocked(const net::Cidr& network, Clock::time_point since,
+                             Clock::time_point until) {
   const bool host = network.prefix_len == (network.family == 4 ? 32 : 128);
   if (host) {
-    host_blocks_[key_of(network)] = until;
+    host_blocks_[key_of(network)] = Span{since, until};
     return;
   }
   for (auto& b : subnet_blocks_) {
     if (b.network == network) {
+      b.since = since;
       b.until = std::max(b.until, until);
       return;
     }
   }
-  subnet_blocks_.push_back({network, until});
+  subnet_blocks_.push_back({network, since, until});
 }
 
 void OffenseTracker::unblocked(const net::Cidr& network) {
@@ -136,12 +148,12 @@ void OffenseTracker::unblocked(const net::Cidr& network) {
 std::vector<OffenseTracker::ActiveBlock> OffenseTracker::active(Clock::time_point now) {
   expire_blocks(now);
   std::vector<ActiveBlock> out(subnet_blocks_);
-  for (const auto& [k, until] : host_blocks_) {
+  for (const auto& [k, span] : host_blocks_) {
     net::Cidr c;
     c.family = k.family;
     c.addr = k.addr;
     c.prefix_len = k.family == 4 ? 32 : 128;
-    out.push_back({c, until});
+    out.push_back({c, span.since, span.until});
   }
   return out;
 }

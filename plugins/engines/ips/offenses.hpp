@@ -57,12 +57,15 @@ class OffenseTracker {
   // if any: the subnet's when its hosts pass escalate_hosts (unless
   // `subnet_spared` says the subnet holds an address never to block),
   // else the host's when its offences pass `hits`. Nothing while the
-  // source lies in a block not yet expired.
+  // source lies in a block written less than kStale ago (its packets in
+  // flight then); an offence from inside an older block means the block
+  // is gone (deleted by hand: XDP drops a listed source's packets before
+  // any engine sees them), and it is forgotten.
+  static constexpr std::chrono::seconds kStale{2};
   std::optional<Block> offend(const net::Cidr& src, Clock::time_point now,
                               bool subnet_spared = false);
-  // `network` is blocked until `until` (the engine wrote it): offences
-  // from inside it count nothing until then.
-  void blocked(const net::Cidr& network, Clock::time_point until);
+  // `network` is blocked from `since` until `until` (the engine wrote it).
+  void blocked(const net::Cidr& network, Clock::time_point since, Clock::time_point until);
   // A block removed early (deleted over the API): offences count again.
   void unblocked(const net::Cidr& network);
   // The blocks not yet expired at `now` that contain `src`.
@@ -72,7 +75,7 @@ class OffenseTracker {
 
   struct ActiveBlock {
     net::Cidr network;
-    Clock::time_point until;
+    Clock::time_point since, until;
   };
   std::vector<ActiveBlock> active(Clock::time_point now);
   size_t sources() const { return sources_.size(); }
@@ -108,7 +111,12 @@ class OffenseTracker {
   std::list<Key> sources_lru_;  // most recent first
   std::unordered_map<Key, Subnet, KeyHash> subnets_;
   std::list<Key> subnets_lru_;
-  std::unordered_map<Key, Clock::time_point, KeyHash> host_blocks_;
+  struct Span {
+    Clock::time_point since, until;
+  };
+  // The block holding `src` at `now`, if any (expired ones dropped).
+  std::optional<Span> block_of(const net::Cidr& src, Clock::time_point now);
+  std::unordered_map<Key, Span, KeyHash> host_blocks_;
   std::vector<ActiveBlock> subnet_blocks_;  // few: one per escalation
   uint64_t forgotten_ = 0;
 };
