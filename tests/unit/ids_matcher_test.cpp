@@ -349,6 +349,33 @@ TEST(IdsMatcher, HttpBuffersSizesAndTransforms) {
   EXPECT_TRUE(e.sids(post).empty());
 }
 
+// A request's later milestones (its body, its response) hold its head's
+// buffers again (Inspection::repeated): the matcher takes the candidates
+// they made at the request_headers milestone instead of scanning them.
+TEST(IdsMatcher, ARequestsHeadIsScannedOnceForAllItsMilestones) {
+  Env e{
+      R"(alert http any any -> any any (http.uri; content:"/admin-panel"; http.stat_code; content:"200"; sid:1;))"};
+  auto request = http_get("/admin-panel", "curl");
+  request.request_id = 1;
+  EXPECT_TRUE(e.sids(request).empty()) << "no response yet";
+  auto response = http_get("/admin-panel", "curl");
+  response.request_id = 1;
+  response.repeated = response.present;
+  response.set(Buffer::http_stat_code, "200");
+  EXPECT_EQ(e.sids(response), std::vector<uint32_t>{1}) << "the request's candidate, not rescanned";
+  // Another request: nothing kept for it, its buffers scanned.
+  auto other = response;
+  other.request_id = 2;
+  EXPECT_EQ(e.sids(other), std::vector<uint32_t>{1});
+  auto miss = http_get("/index.html", "curl");
+  miss.request_id = 3;
+  EXPECT_TRUE(e.sids(miss).empty());
+  auto miss_response = miss;
+  miss_response.repeated = miss_response.present;
+  miss_response.set(Buffer::http_stat_code, "200");
+  EXPECT_TRUE(e.sids(miss_response).empty());
+}
+
 TEST(IdsMatcher, RequestHeadersOneByOneWithHeaderLowercase) {
   Env e{
       R"(alert http any any -> any any (http.request_header; header_lowercase; content:"x-token|3a 20|Secret"; startswith; sid:1;))"};

@@ -470,6 +470,7 @@ bool HttpParser::head_done(bool ts, AppStats& st, FnRef<void(HttpEvent)> on) {
       pending_.pop_front();
     }
     HttpRequest& r = pending_.back();
+    r.id = ++requests_;
     r.head.raw.assign(d.buf);
     d.buf.clear();
     if (!parse_headers(r.head, false, limits_.http_max_headers, st, scratch_)) {
@@ -800,6 +801,21 @@ void set_if(Inspection& out, Buffer b, const HttpHead& h, HttpHead::Named n) {
 }
 }  // namespace
 
+const std::bitset<kBufferCount>& request_head_buffers() {
+  static const auto mask = [] {
+    std::bitset<kBufferCount> m;
+    for (Buffer b :
+         {Buffer::http_method, Buffer::http_uri, Buffer::http_uri_raw, Buffer::http_protocol,
+          Buffer::http_request_line, Buffer::http_start, Buffer::http_header,
+          Buffer::http_header_raw, Buffer::http_header_names, Buffer::http_request_header,
+          Buffer::http_host, Buffer::http_host_raw, Buffer::http_user_agent, Buffer::http_cookie,
+          Buffer::http_content_type, Buffer::http_accept, Buffer::http_referer})
+      m.set(static_cast<size_t>(b));
+    return m;
+  }();
+  return mask;
+}
+
 void HttpParser::fill(HttpEvent ev, Inspection& out) {
   bool request = ev == HttpEvent::request_headers || ev == HttpEvent::request_body;
   HttpRequest* r =
@@ -830,6 +846,9 @@ void HttpParser::fill(HttpEvent ev, Inspection& out) {
     set_if(out, Buffer::http_accept, h, HttpHead::accept);
     set_if(out, Buffer::http_referer, h, HttpHead::referer);
     if (ev == HttpEvent::request_body) out.set(Buffer::http_request_body, r->body);
+    // The request's head buffers were all in its request_headers milestone.
+    out.request_id = r->id;
+    if (ev != HttpEvent::request_headers) out.repeated = out.present & request_head_buffers();
   }
   if (request) return;
   const HttpHead& h = resp_.head;
@@ -839,6 +858,9 @@ void HttpParser::fill(HttpEvent ev, Inspection& out) {
   out.set(Buffer::http_response_header_raw, h.headers_raw.in(h.raw));
   out.set(Buffer::http_header, h.header);
   out.set(Buffer::http_header_names, h.names);
+  for (Buffer b : {Buffer::http_header, Buffer::http_header_names, Buffer::http_content_type,
+                   Buffer::http_cookie})
+    out.repeated.reset(static_cast<size_t>(b));
   // Per direction (Suricata): the response's, not the request's.
   out.present.reset(static_cast<size_t>(Buffer::http_content_type));
   out.present.reset(static_cast<size_t>(Buffer::http_cookie));

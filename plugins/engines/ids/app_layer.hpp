@@ -134,6 +134,7 @@ struct HttpHead {
 };
 
 struct HttpRequest {
+  uint64_t id = 0;  // its number in the connection, from 1
   HttpHead head;
   Span method, uri_raw, protocol;  // into head.raw
   std::string uri;                 // normalized
@@ -222,9 +223,13 @@ class HttpParser {
   HttpResponse resp_;
   HttpRequest* cur_req_ = nullptr;  // the request being received (in pending_)
   uint64_t transactions_ = 0;
+  uint64_t requests_ = 0;             // requests whose head was parsed (HttpRequest::id)
   bool no_request_had_body_ = false;  // had_body_of() when the request is gone
   std::string scratch_;
 };
+
+// The buffers of a request's head (HttpParser::fill sets them from it).
+const std::bitset<kBufferCount>& request_head_buffers();
 
 // The URI as http_uri has it: an absolute-form URI's scheme and authority
 // dropped; the path percent-decoded (an invalid escape is kept as it is)

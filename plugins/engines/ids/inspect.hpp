@@ -115,6 +115,12 @@ struct Inspection {
   // position, the rules whose literal an earlier packet's bytes held.
   uint64_t stream_at = 0;
   uint32_t dsize = 0;  // this packet's payload size (buffer[payload].size() unless truncated)
+  // HTTP: the request these buffers are of (its number in the flow, from
+  // 1; 0: none), and which of them an earlier inspection of the flow had
+  // with the same bytes (a response's or a request body's milestone holds
+  // the request's head again): the matcher may reuse what it found there.
+  uint64_t request_id = 0;
+  std::bitset<kBufferCount> repeated;
 
   void set(Buffer b, std::string_view v) {
     buffer[static_cast<size_t>(b)] = v;

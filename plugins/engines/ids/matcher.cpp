@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "matcher.hpp"
 
+#include "app_layer.hpp"
+
 #include <hs/hs.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -205,6 +207,8 @@ void FlowBits::clear() {
   std::fill(more_.begin(), more_.end(), 0);
   for (auto& p : pending_) p.clear();
   full_ = {true, true};
+  req_id_ = 0;
+  req_cands_.clear();
 }
 
 bool FlowBits::empty() const {
@@ -685,7 +689,28 @@ void RuleSet::match(const Inspection& in, FlowBits& flow, Scratch& s,
     hs_scan(db, v.data(), static_cast<unsigned>(std::min<size_t>(v.size(), UINT32_MAX)), 0, s.hs_,
             hs_on_match, &ctx);
   };
-  for (size_t b = 0; b < kBufferCount; ++b) {
+  // An HTTP request's later milestones hold its head's buffers again: the
+  // candidates they made at its request_headers milestone are taken
+  // instead of scanning them once more.
+  const bool reuse = in.request_id != 0 && flow.req_id_ == in.request_id;
+  const bool record = in.request_id != 0 && !reuse && in.repeated.none();
+  const auto& head = request_head_buffers();
+  size_t recorded_from = 0;
+  for (size_t i = 0; i < 2 * kBufferCount; ++i) {
+    // Recording: the head's buffers first, then the others.
+    const size_t b = i % kBufferCount;
+    if (i == kBufferCount) {
+      if (!record) break;
+      if (s.candidates_.size() - recorded_from <= FlowBits::kMaxPending) {
+        flow.req_cands_.assign(s.candidates_.begin() + static_cast<ptrdiff_t>(recorded_from),
+                               s.candidates_.end());
+        flow.req_id_ = in.request_id;
+      } else {
+        flow.req_id_ = 0;
+      }
+    }
+    if (record && (i < kBufferCount) != head.test(b)) continue;
+    if (reuse && in.repeated.test(b)) continue;
     hs_database_t* db = db_[b];
     if (!db) continue;
     const auto buffer = static_cast<Buffer>(b);
@@ -743,6 +768,14 @@ void RuleSet::match(const Inspection& in, FlowBits& flow, Scratch& s,
                       : in.pkt.ip_proto == 17                           ? 256
                       : (in.pkt.ip_proto == 1 || in.pkt.ip_proto == 58) ? 257
                                                                         : 258;
+  if (reuse) {
+    for (auto id : flow.req_cands_) {
+      if (!s.marked_[id]) {
+        s.marked_[id] = 1;
+        s.candidates_.push_back(id);
+      }
+    }
+  }
   for (auto id : always_by_[slot]) {
     if (!s.marked_[id]) {
       s.marked_[id] = 1;

@@ -64,6 +64,11 @@ class FlowBits {
   static constexpr size_t kMaxPending = 64;
   std::array<std::vector<Pending>, 2> pending_;
   std::array<bool, 2> full_{true, true};
+  // HTTP: the rules request req_id_'s head buffers made candidates at its
+  // request_headers milestone, for its later milestones, which hold those
+  // bytes again (Inspection::repeated); 0: none kept (past kMaxPending).
+  uint64_t req_id_ = 0;
+  std::vector<uint32_t> req_cands_;
 };
 
 // A rule that matched an inspection: at most one per rule and inspection.
