@@ -159,6 +159,10 @@ class IpsEngine {
     set_never(*settings_, {});
   }
 
+  ~IpsEngine() { stop(); }
+  IpsEngine(const IpsEngine&) = delete;
+  IpsEngine& operator=(const IpsEngine&) = delete;
+
   void start() {
     std::vector<rampart::sdk::RuleBody> stored;
     try {
