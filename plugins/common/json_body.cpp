@@ -49,6 +49,11 @@ uint64_t entry_id(const Poco::JSON::Object& o, uint64_t path_id, uint64_t hi) {
   return given;
 }
 
+std::string required_string(const Poco::JSON::Object& o, const std::string& key) {
+  if (!o.has(key)) throw BodyError(key + ": required");
+  return string_field(o, key);
+}
+
 std::string string_field(const Poco::JSON::Object& o, const std::string& key) {
   const auto v = o.get(key);
   if (!v.isString()) throw BodyError(key + ": expected a string");

@@ -36,6 +36,8 @@ uint64_t entry_id(const Poco::JSON::Object& o, uint64_t path_id, uint64_t hi);
 // A string / boolean field, else "<key>: expected a string" / "a boolean".
 std::string string_field(const Poco::JSON::Object& o, const std::string& key);
 bool bool_field(const Poco::JSON::Object& o, const std::string& key);
+// A string field that must be there, else "<key>: required".
+std::string required_string(const Poco::JSON::Object& o, const std::string& key);
 
 // The object as JSON text.
 std::string to_text(const Poco::JSON::Object& o);

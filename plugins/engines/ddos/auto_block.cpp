@@ -24,10 +24,7 @@ Threshold threshold_from_json(const std::string& body, uint64_t id) {
   json::only_fields(*o, {"id", "country", "rate"});
   Threshold t;
   t.id = json::entry_id(*o, id, UINT32_MAX);
-  if (!o->has("country")) throw ThresholdError("country: required");
-  const auto c = o->get("country");
-  if (!c.isString()) throw ThresholdError("country: expected a string");
-  t.country = c.convert<std::string>();
+  t.country = json::required_string(*o, "country");
   if (auto bad = text::control_char_problem(t.country); !bad.empty())
     throw ThresholdError("country: " + bad);
   if (t.country != "default" && !geo::country_code(t.country))

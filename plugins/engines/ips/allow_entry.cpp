@@ -10,9 +10,8 @@ AllowEntry allow_entry_from_json(const std::string& body, uint64_t id) {
   json::only_fields(*o, {"id", "prefix", "note"});
   AllowEntry e;
   e.id = json::entry_id(*o, id, UINT32_MAX);
-  if (!o->has("prefix")) throw json::BodyError("prefix: required");
   std::string err;
-  const auto c = net::parse_cidr(json::string_field(*o, "prefix"), err);
+  const auto c = net::parse_cidr(json::required_string(*o, "prefix"), err);
   if (!c) throw json::BodyError("prefix: " + err);
   e.prefix = *c;
   if (o->has("note")) {
