@@ -209,6 +209,7 @@ class DdosLab : public AgentLab {
     // program on A's end turns on (a physical NIC needs nothing of this).
     NetnsLab::sh("ip -n " + lab_->ns_a() + " link set dev " + lab_->if_a() + " xdpdrv obj " +
                  rampart::test::path::bpf() + "/xdp_parse_pass.bpf.o sec xdp");
+    lab_->wait_until_up();
   }
   // A sanitized rampartd's report fails the test, whatever else passed.
   void TearDown() override {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "netns_lab.hpp"
 
+#include "poll.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/if_packet.h>
@@ -76,6 +78,7 @@ NetnsLab::NetnsLab() {
       sh("ip -n " + ns + " link set lo up");
       sh("ip -n " + ns + " link set " + dev + " up");
     }
+    wait_until_up();
   } catch (...) {
     this->~NetnsLab();
     throw;
@@ -86,6 +89,14 @@ NetnsLab::~NetnsLab() {
   // Deleting the namespaces deletes the veth pair with them.
   (void)system(("ip netns del " + ns_a_ + " 2>/dev/null").c_str());
   (void)system(("ip netns del " + ns_b_ + " 2>/dev/null").c_str());
+}
+
+void NetnsLab::wait_until_up() const {
+  const auto up = [](const std::string& ns, const std::string& dev) {
+    return sh("ip -n " + ns + " -o link show dev " + dev).find(" state UP ") != std::string::npos;
+  };
+  if (!poll_until([&] { return up(ns_a_, if_a_) && up(ns_b_, if_b_); }, std::chrono::seconds(5)))
+    throw std::runtime_error("the lab's veth pair did not come up: " + if_a_ + ", " + if_b_);
 }
 
 void NetnsLab::enter(const std::string& ns) {

@@ -27,6 +27,13 @@ class NetnsLab {
   const std::string& if_b() const { return if_b_; }
   const std::string& tag() const { return tag_; }
 
+  // Returns once both ends of the pair are operationally up, throwing after
+  // 5 s. The kernel reports carrier late (link events are batched), and
+  // until then the first IPv6 neighbour solicitation is lost: the first
+  // connection waits out a 1 s retransmission. Again after attaching XDP
+  // to an end, which changes the peer's features.
+  void wait_until_up() const;
+
   // Creates a socket inside namespace `ns`.
   int socket_in(const std::string& ns, int domain, int type, int protocol) const;
 
