@@ -160,6 +160,7 @@ struct Work {
   const Packet& pkt;
   AppLayer::Emit emit;
   bool ts;
+  size_t win_cap_;       // what a window holds without growing: 2 x stream_window and a delivery
   size_t new_start = 0;  // in the window: where this packet's in-order bytes begin
   size_t delivered = 0;
 
@@ -167,7 +168,14 @@ struct Work {
 
   void deliver(std::string_view bytes) {
     if (bytes.empty()) return;
-    s().window.append(bytes);
+    std::string& win = s().window;
+    // A direction's first bytes take what they need (most flows send one
+    // message each way); its second, the window's whole size at once:
+    // grown by doubling, a busy window was reallocated and copied ten
+    // times over (+8 % for the table alone, measured).
+    if (!win.empty() && win.capacity() < win.size() + bytes.size())
+      win.reserve(std::max(win_cap_, win.size() + bytes.size()));
+    win.append(bytes);
     s().end += bytes.size();
     delivered += bytes.size();
     f.app.stream(pkt, bytes, stats.app, emit);
@@ -384,7 +392,7 @@ void FlowTable::feed(const PacketEvent& ev, uint64_t now, Inspect inspect) {
 
   FlowState& fs = f->st;
   auto emit = [&](const Inspection& in) { inspect(in, fs); };
-  Work w{*f, stats, cfg_, pkt, emit, ts};
+  Work w{*f, stats, cfg_, pkt, emit, ts, 2 * cfg_.stream_window + 2048};
 
   if (is_tcp) {
     Stream& s = f->s[ts];

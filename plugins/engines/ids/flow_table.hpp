@@ -14,13 +14,15 @@
 // (any monotonic clock), so tests are deterministic.
 //
 // Memory per flow (bounded whatever the peers send): the Flow itself
-// (~1 KiB), two stream windows (each up to 2 x stream_window plus one
-// delivery), out-of-order bytes up to max_ooo_bytes (both directions), and
+// (~1 KiB), two stream windows (a direction's first delivery's size, then
+// 2 x stream_window + 2 KiB from its second; more only while a drain of
+// held segments delivers past that), out-of-order bytes up to max_ooo_bytes (both directions), and
 // the application layer's limits (AppLimits): HTTP up to
 // (http_max_pending + 1) heads of http_max_head (and about 3x that in
 // derived strings) plus one body of http_max_body per direction; TLS up to
 // tls_max_hello; TCP DNS up to dns_max_tcp_message. With the defaults, a
-// typical flow holds a few KiB; the worst case is about 1.2 MiB.
+// flow of one message each way holds a few KiB, a longer TCP flow about
+// 22 KiB; the worst case is about 1.2 MiB.
 #pragma once
 
 #include <any>
