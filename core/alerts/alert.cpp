@@ -3,6 +3,7 @@
 
 #include <rampart/sdk/plugin.hpp>
 
+#include <Poco/Base64Decoder.h>
 #include <Poco/JSON/Parser.h>
 
 #include <arpa/inet.h>
@@ -10,14 +11,20 @@
 #include <algorithm>
 #include <cstring>
 #include <ctime>
+#include <iterator>
+#include <sstream>
 #include <stdexcept>
 
 namespace rampart::alerts {
 namespace {
 
-std::string copy_str(const rampart_str& s) {
-  return s.ptr ? std::string(s.ptr, s.len) : std::string();
+std::string copy_str(const rampart_str& s, size_t max = SIZE_MAX) {
+  return s.ptr ? std::string(s.ptr, std::min(s.len, max)) : std::string();
 }
+
+// A name-like 1.12 field (category, app_proto, match_buffer) kept whole up
+// to this; an engine's runaway string cannot grow every stored alert.
+constexpr size_t kNameMax = 128;
 rampart_str view(const std::string& s) { return rampart_str{s.data(), s.size()}; }
 
 void fill(rampart_alert_enrichment& out, const Enrichment& e) {
@@ -53,6 +60,12 @@ Enrichment enrichment_from(const Poco::JSON::Object::Ptr& o) {
   return e;
 }
 
+std::string unbase64(const std::string& text) {  // throws Poco::DataFormatException
+  std::istringstream in(text);
+  Poco::Base64Decoder dec(in);
+  return std::string(std::istreambuf_iterator<char>(dec), {});
+}
+
 // An address as to_json printed it, into `out`; its family (4 or 6).
 uint8_t parse_address(const std::string& text, std::array<uint8_t, 16>& out) {
   if (inet_pton(AF_INET, text.c_str(), out.data()) == 1) return 4;
@@ -84,6 +97,16 @@ AlertRecord AlertRecord::from_abi(const rampart_alert& a) {
     r.technique_name = copy_str(a.mitre_technique_name);
     r.tactic = copy_str(a.mitre_tactic);
   }
+  if (a.struct_size >= RAMPART_FIELD_END(rampart_alert, match_excerpt)) {
+    r.signature_id = a.signature_id;
+    r.signature_rev = a.signature_rev;
+    r.category = copy_str(a.category, kNameMax);
+    r.flow_id = a.flow_id;
+    r.app_proto = copy_str(a.app_proto, kNameMax);
+    r.match_buffer = copy_str(a.match_buffer, kNameMax);
+    r.match_offset = r.match_buffer.empty() ? 0 : a.match_offset;
+    r.match_excerpt = copy_str(a.match_excerpt, RAMPART_ALERT_EXCERPT_MAX);
+  }
   return r;
 }
 
@@ -111,6 +134,14 @@ AlertView::AlertView(const AlertRecord& r) {
   a.mitre_technique_name = view(r.technique_name);
   a.mitre_tactic = view(r.tactic);
   a.suppressed = r.suppressed;
+  a.signature_id = r.signature_id;
+  a.signature_rev = r.signature_rev;
+  a.category = view(r.category);
+  a.flow_id = r.flow_id;
+  a.app_proto = view(r.app_proto);
+  a.match_buffer = view(r.match_buffer);
+  a.match_offset = r.match_offset;
+  a.match_excerpt = view(r.match_excerpt);
   if (!r.src_info.empty()) {
     fill(src_, r.src_info);
     a.src_info = &src_;
@@ -156,6 +187,22 @@ Poco::JSON::Object::Ptr to_json(const AlertRecord& r) {
     m->set("tactic", r.tactic);
     o->set("mitre", m);
   }
+  if (r.signature_id || !r.category.empty()) {
+    Poco::JSON::Object::Ptr sig = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    sig->set("id", r.signature_id);
+    sig->set("rev", r.signature_rev);
+    sig->set("category", r.category);
+    o->set("signature", sig);
+  }
+  if (r.flow_id) o->set("flow_id", r.flow_id);
+  if (!r.app_proto.empty()) o->set("app_proto", r.app_proto);
+  if (!r.match_buffer.empty() || !r.match_excerpt.empty()) {
+    Poco::JSON::Object::Ptr m = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    m->set("buffer", r.match_buffer);
+    m->set("offset", r.match_offset);
+    m->set("excerpt_base64", sdk::base64(r.match_excerpt));
+    o->set("match", m);
+  }
   if (r.suppressed) o->set("suppressed", r.suppressed);
   if (!r.suppressed_by.empty()) o->set("suppressed_by", r.suppressed_by);
   if (!r.src_info.empty()) o->set("src_geo", enrichment_json(r.src_info));
@@ -199,6 +246,18 @@ AlertRecord from_json(const std::string& text) {
     r.suppressed_by = o->optValue<std::string>("suppressed_by", "");
     r.src_info = enrichment_from(o->getObject("src_geo"));
     r.dst_info = enrichment_from(o->getObject("dst_geo"));
+    if (const auto sig = o->getObject("signature")) {
+      r.signature_id = sig->optValue<uint32_t>("id", 0);
+      r.signature_rev = sig->optValue<uint32_t>("rev", 0);
+      r.category = sig->optValue<std::string>("category", "");
+    }
+    r.flow_id = o->optValue<uint64_t>("flow_id", 0);
+    r.app_proto = o->optValue<std::string>("app_proto", "");
+    if (const auto m = o->getObject("match")) {
+      r.match_buffer = m->optValue<std::string>("buffer", "");
+      r.match_offset = m->optValue<uint32_t>("offset", 0);
+      r.match_excerpt = unbase64(m->optValue<std::string>("excerpt_base64", ""));
+    }
   } catch (const Poco::Exception& e) {
     throw std::invalid_argument("alert " + r.id + ": " + e.displayText());
   }

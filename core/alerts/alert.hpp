@@ -49,6 +49,15 @@ struct AlertRecord {
   uint32_t suppressed = 0;    // duplicates suppressed since the previous delivery
   std::string suppressed_by;  // "", "dedup", "throttle_source", "throttle_rule", "unrouted"
   Enrichment src_info, dst_info;
+  // ABI 1.12: the signature and the match (rampart_alert's comments).
+  uint32_t signature_id = 0;
+  uint32_t signature_rev = 0;
+  std::string category;
+  uint64_t flow_id = 0;
+  std::string app_proto;
+  std::string match_buffer;
+  uint32_t match_offset = 0;
+  std::string match_excerpt;  // raw bytes, at most RAMPART_ALERT_EXCERPT_MAX
 
   // Reads only the fields inside alert.struct_size; never the ones the
   // host sets on delivery (id, component, suppressed, enrichment).

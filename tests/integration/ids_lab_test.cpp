@@ -216,6 +216,22 @@ TEST_F(IdsLab, AnExploitInARequestRaisesItsRuleWithSidClasstypeAndMitreTechnique
   EXPECT_NE(line.find("T1190"), std::string::npos) << line;
   EXPECT_NE(line.find("\"src_ip\":\"198.18.0.1\""), std::string::npos) << line;
   EXPECT_NE(line.find("\"severity\":\"high\""), std::string::npos) << line;
+  // The same as fields (ABI 1.12), for SIEMs: the rule, the flow, the match.
+  const auto o = Poco::JSON::Parser().parse(line).extract<Poco::JSON::Object::Ptr>();
+  const auto sig = o->getObject("signature");
+  ASSERT_TRUE(sig) << line;
+  EXPECT_EQ(sig->getValue<uint32_t>("id"), 9000001u);
+  EXPECT_EQ(sig->getValue<uint32_t>("rev"), 2u);
+  EXPECT_EQ(sig->getValue<std::string>("category"), "web-application-attack");
+  EXPECT_NE(o->getValue<uint64_t>("flow_id"), 0u) << line;
+  EXPECT_EQ(o->getValue<std::string>("app_proto"), "http");
+  const auto match = o->getObject("match");
+  ASSERT_TRUE(match) << line;
+  EXPECT_EQ(match->getValue<std::string>("buffer"), "http.uri");
+  // "/cgi-bin/status.sh?host=x;cat /etc/passwd": the last content at 25.
+  EXPECT_EQ(match->getValue<uint32_t>("offset"), 25u);
+  EXPECT_EQ(match->getValue<std::string>("excerpt_base64"), "O2NhdCAvZXRjL3Bhc3N3ZA==")
+      << "\";cat /etc/passwd\"";
   EXPECT_EQ(alerts_of("ids:9000001"), 1u);
   EXPECT_EQ(ids_alerts(), 1u) << "the ordinary requests raised something: "
                               << rampart::test::read_file(dir_ / "alerts.json");
@@ -427,6 +443,19 @@ TEST_F(IdsLab, HostsOfOneSubnetOffendingEscalateTheBlockToTheSubnet) {
   EXPECT_TRUE(dropped("198.18.0.7")) << "never offended, but in the subnet";
   EXPECT_TRUE(connects("198.18.0.1"));
   EXPECT_EQ(metric("rampart_ips_blocks_total{plugin=\"ips\",scope=\"subnet\"}"), 1);
+  auto st = api("GET", "/api/v1/ips/status");
+  EXPECT_NE(st.body.find("\"network\":\"198.18.0.4/30\",\"scope\":\"subnet\""), std::string::npos)
+      << st.body;
+
+  // The operator lifts it by hand: the subnet connects again and the
+  // IPS's status no longer lists the block as in force.
+  const auto id = entries->getObject(0)->getValue<uint64_t>("id");
+  const auto del = api("DELETE", "/api/v1/blocklist/rules/" + std::to_string(id));
+  ASSERT_EQ(del.status, 204) << del.body;
+  EXPECT_TRUE(connects("198.18.0.7"));
+  st = api("GET", "/api/v1/ips/status");
+  ASSERT_EQ(st.status, 200) << st.body;
+  EXPECT_EQ(st.body.find("198.18.0.4/30"), std::string::npos) << st.body;
 }
 
 }  // namespace

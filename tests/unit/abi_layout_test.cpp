@@ -84,6 +84,17 @@ FROZEN(rampart_alert, mitre_tactic, 160);
 FROZEN(rampart_alert, suppressed, 176);
 FROZEN(rampart_alert, src_info, 184);
 FROZEN(rampart_alert, dst_info, 192);
+// ABI 1.12
+FROZEN(rampart_alert, signature_id, 200);
+FROZEN(rampart_alert, signature_rev, 204);
+FROZEN(rampart_alert, category, 208);
+FROZEN(rampart_alert, flow_id, 224);
+FROZEN(rampart_alert, app_proto, 232);
+FROZEN(rampart_alert, match_buffer, 248);
+FROZEN(rampart_alert, match_offset, 264);
+FROZEN(rampart_alert, reserved3, 268);
+FROZEN(rampart_alert, match_excerpt, 272);
+static_assert(sizeof(rampart_alert) == 288);
 FROZEN(rampart_alert_enrichment, struct_size, 0);
 FROZEN(rampart_alert_enrichment, asn, 4);
 FROZEN(rampart_alert_enrichment, country, 8);

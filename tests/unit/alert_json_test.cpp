@@ -63,6 +63,8 @@ struct FullAlert {
     a.suppressed = 17;
     a.src_info = &src;
     a.dst_info = &dst;
+    rampart::sdk::set_signature(a, {2100498, 7, "bad-unknown", 0x1234567890abcdefull, "http",
+                                    "http.uri", 17, std::string_view("id\0=\xff", 5)});
   }
 };
 
@@ -107,6 +109,30 @@ TEST(AlertJson, AnAlertWithEveryFieldHasThemAll) {
   EXPECT_EQ(dst->size(), 4u) << "no name, reputation unknown (-1)";
   EXPECT_FALSE(dst->has("name"));
   EXPECT_FALSE(dst->has("reputation"));
+  const auto sig = o->getObject("signature");
+  ASSERT_TRUE(sig) << text;
+  EXPECT_EQ(sig->getValue<uint32_t>("id"), 2100498u);
+  EXPECT_EQ(sig->getValue<uint32_t>("rev"), 7u);
+  EXPECT_EQ(sig->getValue<std::string>("category"), "bad-unknown");
+  EXPECT_EQ(o->getValue<uint64_t>("flow_id"), 0x1234567890abcdefull);
+  EXPECT_EQ(o->getValue<std::string>("app_proto"), "http");
+  const auto match = o->getObject("match");
+  ASSERT_TRUE(match) << text;
+  EXPECT_EQ(match->getValue<std::string>("buffer"), "http.uri");
+  EXPECT_EQ(match->getValue<uint32_t>("offset"), 17u);
+  EXPECT_EQ(match->getValue<std::string>("excerpt_base64"), "aWQAPf8=") << "raw bytes, NUL too";
+}
+
+TEST(AlertJson, Base64IsRfc4648) {
+  using rampart::sdk::base64;
+  EXPECT_EQ(base64(""), "");
+  EXPECT_EQ(base64("f"), "Zg==");
+  EXPECT_EQ(base64("fo"), "Zm8=");
+  EXPECT_EQ(base64("foo"), "Zm9v");
+  EXPECT_EQ(base64("foob"), "Zm9vYg==");
+  EXPECT_EQ(base64("fooba"), "Zm9vYmE=");
+  EXPECT_EQ(base64("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(base64(std::string_view("\xff\xfe\x00", 3)), "//4A");
 }
 
 TEST(AlertJson, AnAlertWithNothingOptionalHasOnlyTheFixedFields) {
@@ -147,7 +173,15 @@ TEST(AlertJson, AnAlertFromAnOlderHostCarriesNoNewerFields) {
   EXPECT_FALSE(o->has("suppressed"));
   EXPECT_FALSE(o->has("src_geo"));
   EXPECT_FALSE(o->has("dst_geo"));
+  EXPECT_FALSE(o->has("signature"));
   EXPECT_EQ(o->getValue<std::string>("src_ip"), "203.0.113.5");
+  f.a.struct_size = offsetof(rampart_alert, signature_id);  // a 1.3-1.11 host
+  const auto o13 = parse(alert_json(Alert{&f.a}));
+  EXPECT_TRUE(o13->has("mitre"));
+  EXPECT_FALSE(o13->has("signature"));
+  EXPECT_FALSE(o13->has("flow_id"));
+  EXPECT_FALSE(o13->has("app_proto"));
+  EXPECT_FALSE(o13->has("match"));
 }
 
 TEST(AlertJson, OnlyTheTechniqueFieldsThatAreSetAppear) {

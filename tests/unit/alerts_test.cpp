@@ -15,6 +15,8 @@
 #include <set>
 #include <sstream>
 
+#include <rampart/sdk/plugin.hpp>
+
 #include "alerts/alert_store.hpp"
 #include "alerts/delivery.hpp"
 #include "alerts/pipeline.hpp"
@@ -405,6 +407,43 @@ uint64_t now_ns() {
                                    .count());
 }
 
+std::string text_of(const AlertRecord& r) {
+  std::ostringstream text;
+  to_json(r)->stringify(text);
+  return text.str();
+}
+
+// What an engine set in the 1.12 fields is what the record holds, its
+// names and excerpt bounded; an alert of an older plugin has none of them.
+TEST(AlertRecord, TheSignatureAndMatchFieldsAreReadBoundedAndOnlyFromANewEnoughAlert) {
+  const std::string long_name(500, 'c'), long_excerpt(5000, 'x');
+  rampart_alert a = rampart::sdk::make_alert(RAMPART_SEVERITY_HIGH, "ids:1", "m");
+  rampart::sdk::set_signature(a, {9000001, 2, long_name, 77, "tls", "tls.sni", 4, long_excerpt});
+  const AlertRecord r = AlertRecord::from_abi(a);
+  EXPECT_EQ(r.signature_id, 9000001u);
+  EXPECT_EQ(r.signature_rev, 2u);
+  EXPECT_EQ(r.category, long_name.substr(0, 128));
+  EXPECT_EQ(r.flow_id, 77u);
+  EXPECT_EQ(r.app_proto, "tls");
+  EXPECT_EQ(r.match_buffer, "tls.sni");
+  EXPECT_EQ(r.match_offset, 4u);
+  EXPECT_EQ(r.match_excerpt.size(), size_t{RAMPART_ALERT_EXCERPT_MAX});
+  AlertView view(r);
+  const rampart::sdk::Alert back{view.get()};
+  EXPECT_EQ(back.signature_id(), 9000001u);
+  EXPECT_EQ(back.match_excerpt(), r.match_excerpt);
+  EXPECT_EQ(back.category(), r.category);
+
+  a.struct_size = offsetof(rampart_alert, signature_id);  // built against ABI 1.3-1.11
+  const AlertRecord old = AlertRecord::from_abi(a);
+  EXPECT_EQ(old.signature_id, 0u);
+  EXPECT_EQ(old.flow_id, 0u);
+  EXPECT_TRUE(old.category.empty());
+  EXPECT_TRUE(old.match_excerpt.empty());
+  EXPECT_EQ(text_of(old).find("signature"), std::string::npos);
+  EXPECT_EQ(text_of(old).find("match"), std::string::npos);
+}
+
 // What the store keeps reads back into the record it was made from: what
 // a sender gets after a restart is what it would have got before.
 TEST(AlertJson, TheStoredFormReadsBackIntoTheSameRecord) {
@@ -421,6 +460,14 @@ TEST(AlertJson, TheStoredFormReadsBackIntoTheSameRecord) {
   a.suppressed = 3;
   a.src_info = {"ZZ", "Testville", 64500, "Example AS", "scanner.example", 12};
   a.dst_info.country = "YY";
+  a.signature_id = 2100498;
+  a.signature_rev = 7;
+  a.category = "bad-unknown";
+  a.flow_id = 0xfedcba9876543210ull;
+  a.app_proto = "http";
+  a.match_buffer = "http.uri";
+  a.match_offset = 17;
+  a.match_excerpt = std::string("id\0=\xff", 5);
   AlertRecord v6 = a;
   v6.ip_family = 6;
   inet_pton(AF_INET6, "2001:db8::7", v6.src_addr.data());
@@ -441,7 +488,14 @@ TEST(AlertJson, TheStoredFormReadsBackIntoTheSameRecord) {
     EXPECT_EQ(back.dst_addr, r->dst_addr);
     EXPECT_EQ(back.time_ns, r->time_ns);
     EXPECT_EQ(back.src_info.reputation, r->src_info.reputation);
+    EXPECT_EQ(back.signature_id, r->signature_id);
+    EXPECT_EQ(back.flow_id, r->flow_id);
+    EXPECT_EQ(back.match_excerpt, r->match_excerpt);
   }
+  EXPECT_NE(text_of(a).find("\"excerpt_base64\":\"aWQAPf8=\""), std::string::npos) << text_of(a);
+  EXPECT_THROW(from_json("{\"id\":\"x\",\"time_ns\":1,\"component\":\"c\",\"severity\":"
+                         "\"low\",\"match\":{\"excerpt_base64\":\"@@not base64\"}}"),
+               std::invalid_argument);
   EXPECT_THROW(from_json("{\"id\":\"x\"}"), std::invalid_argument);
   EXPECT_THROW(from_json("not json"), std::invalid_argument);
 }

@@ -440,7 +440,7 @@ class IdsEngine {
                uint64_t ts_ns) {
     ++inspections_pending_;
     set.match(in, f.user_as<ids::FlowBits>(), *scratch_, matches_);
-    for (const auto& m : matches_) report(m, in, ts_ns);
+    for (const auto& m : matches_) report(m, in, f.flow_id, ts_ns);
     if (inspections_pending_ >= 256) flush_counts();
   }
 
@@ -450,7 +450,7 @@ class IdsEngine {
     inspections_pending_ = 0;
   }
 
-  void report(const ids::Match& m, const ids::Inspection& in, uint64_t ts_ns) {
+  void report(const ids::Match& m, const ids::Inspection& in, uint64_t flow_id, uint64_t ts_ns) {
     matches_total_.inc();
     const ids::Rule& r = *m.rule_ptr;
     const auto now = std::chrono::steady_clock::now();
@@ -464,7 +464,7 @@ class IdsEngine {
     std::string msg = r.msg + " [sid " + std::to_string(r.sid) + " rev " + std::to_string(r.rev);
     if (!r.classtype.empty()) msg += ", " + r.classtype;
     msg += ", " + std::string(ids::buffer_name(m.buffer)) + (m.in_stream ? " (stream)" : "") +
-           " at " + std::to_string(m.offset);
+           " at " + std::to_string(m.offset);  // (also in the alert's fields, ABI 1.12)
     if (settings_excerpt_ && !hit.empty())
       msg += ": \"" + excerpt_of(hit, settings_excerpt_) + "\"";
     msg += "]";
@@ -481,6 +481,11 @@ class IdsEngine {
     std::memcpy(a.dst_addr, in.pkt.dst.data(), 16);
     a.src_port = in.pkt.sport;
     a.dst_port = in.pkt.dport;
+    const std::string buffer =
+        std::string(ids::buffer_name(m.buffer)) + (m.in_stream ? " (stream)" : "");
+    rampart::sdk::set_signature(
+        a, {r.sid, r.rev, r.classtype, flow_id, ids::app_proto_name(in.pkt.app), buffer,
+            static_cast<uint32_t>(m.offset), hit.substr(0, settings_excerpt_)});
     // Prevent mode: a drop (or reject) rule's hit asks for its source to be
     // blocked; the IPS engine acts on alerts whose action is block.
     if (prevent_.load(std::memory_order_relaxed) &&

@@ -28,6 +28,30 @@ enum class AppProto : uint8_t {
   dns = 8,
 };
 
+// "http", "tls", ...; "" for unknown (an alert's app_proto).
+constexpr std::string_view app_proto_name(AppProto a) {
+  switch (a) {
+    case AppProto::http:
+      return "http";
+    case AppProto::tls:
+      return "tls";
+    case AppProto::ssh:
+      return "ssh";
+    case AppProto::smtp:
+      return "smtp";
+    case AppProto::ftp:
+      return "ftp";
+    case AppProto::pop3:
+      return "pop3";
+    case AppProto::imap:
+      return "imap";
+    case AppProto::dns:
+      return "dns";
+    default:
+      return "";
+  }
+}
+
 // The buffers a rule's content, pcre and size keywords can be bound to
 // (Suricata's sticky buffers and the legacy http_* content modifiers).
 // `payload` is the packet's own payload (dsize's bytes).

@@ -28,6 +28,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "allow_entry.hpp"
@@ -213,6 +214,10 @@ class IpsEngine {
   // GET /api/v1/ips/status
   std::string domain_status(std::string_view domain) {
     if (domain != kDomain) throw Error(RAMPART_ERR_NOT_FOUND, "not the ips domain");
+    // The blocklist's entries now: a block deleted by hand (or by anyone
+    // else) is no longer listed as in force.
+    std::unordered_set<uint64_t> listed;
+    for (const auto& r : host_.list_rules(rampart::blocklist::kDomain)) listed.insert(r.id);
     std::lock_guard lock(mu_);
     const auto& s = *settings_;
     Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
@@ -239,7 +244,7 @@ class IpsEngine {
     Poco::JSON::Array blocks;
     const int64_t now = std::time(nullptr);
     for (const auto& b : blocks_) {
-      if (b.expires_at <= now) continue;
+      if (b.expires_at <= now || !listed.contains(b.entry)) continue;
       Poco::JSON::Object bo(Poco::JSON_PRESERVE_KEY_ORDER);
       bo.set("network", net::format_cidr(b.network));
       bo.set("scope", scope_of(b.network));

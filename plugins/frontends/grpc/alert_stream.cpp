@@ -53,6 +53,18 @@ void to_proto(const sdk::Alert& in, v1::Alert& out) {
     out.mutable_mitre()->set_tactic(std::string(in.tactic()));
   }
   out.set_suppressed(in.suppressed());
+  if (in.signature_id() != 0 || !in.category().empty()) {
+    out.mutable_signature()->set_id(in.signature_id());
+    out.mutable_signature()->set_rev(in.signature_rev());
+    out.mutable_signature()->set_category(std::string(in.category()));
+  }
+  out.set_flow_id(in.flow_id());
+  out.set_app_proto(std::string(in.app_proto()));
+  if (!in.match_buffer().empty() || !in.match_excerpt().empty()) {
+    out.mutable_match()->set_buffer(std::string(in.match_buffer()));
+    out.mutable_match()->set_offset(in.match_offset());
+    out.mutable_match()->set_excerpt(std::string(in.match_excerpt()));
+  }
   if (const auto* src = in.src_info()) enrich(src, out.mutable_src_geo());
   if (const auto* dst = in.dst_info()) enrich(dst, out.mutable_dst_geo());
 }

@@ -109,6 +109,22 @@ std::string alert_json(const Alert& alert) {
     if (!alert.tactic().empty()) mitre->set("tactic", text(alert.tactic()));
     obj.set("mitre", mitre);
   }
+  if (alert.signature_id() != 0 || !alert.category().empty()) {
+    Poco::JSON::Object::Ptr sig = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    sig->set("id", alert.signature_id());
+    sig->set("rev", alert.signature_rev());
+    sig->set("category", text(alert.category()));
+    obj.set("signature", sig);
+  }
+  if (alert.flow_id() != 0) obj.set("flow_id", alert.flow_id());
+  if (!alert.app_proto().empty()) obj.set("app_proto", text(alert.app_proto()));
+  if (!alert.match_buffer().empty() || !alert.match_excerpt().empty()) {
+    Poco::JSON::Object::Ptr m = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    m->set("buffer", text(alert.match_buffer()));
+    m->set("offset", alert.match_offset());
+    m->set("excerpt_base64", sdk::base64(alert.match_excerpt()));
+    obj.set("match", m);
+  }
   if (alert.suppressed() > 0) obj.set("suppressed", alert.suppressed());
   if (auto g = geo(alert.src_info())) obj.set("src_geo", g);
   if (auto g = geo(alert.dst_info())) obj.set("dst_geo", g);

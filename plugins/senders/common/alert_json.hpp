@@ -17,8 +17,10 @@ namespace rampart::sender {
 //   "alert", alert_id, component, severity, action, rule_id, message;
 //   src_ip, dst_ip, src_port, dst_port, proto when the alert has addresses;
 //   vlan_id when set; mitre {technique_id, technique_name, tactic} when a
-//   technique is set; suppressed when > 0; src_geo / dst_geo {country,
-//   city, asn, as_org, name, reputation} with the fields that are known.
+//   technique is set; signature {id, rev, category}, flow_id, app_proto
+//   and match {buffer, offset, excerpt_base64} when the engine set them;
+//   suppressed when > 0; src_geo / dst_geo {country, city, asn, as_org,
+//   name, reputation} with the fields that are known.
 // Text that is not valid UTF-8 has the bad bytes replaced by U+FFFD.
 std::string alert_json(const sdk::Alert& alert);
 

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define RAMPART_ABI_MAJOR 1
-#define RAMPART_ABI_MINOR 11
+#define RAMPART_ABI_MINOR 12
 
 /* Name of the one symbol every plugin exports. */
 #define RAMPART_PLUGIN_ENTRY_SYMBOL "rampart_plugin_entry"
@@ -177,7 +177,8 @@ typedef struct rampart_alert_enrichment {
 
 /* An alert. Version 1 carries the network tuple and text; 1.3 adds the
  * MITRE ATT&CK technique (engines fill it) and what the host adds on
- * delivery: the dedup count and enrichment. */
+ * delivery: the dedup count and enrichment; 1.12 the signature, the flow
+ * and the match. */
 typedef struct rampart_alert {
   uint32_t struct_size;
   uint32_t severity;    /* rampart_severity */
@@ -205,7 +206,25 @@ typedef struct rampart_alert {
   uint32_t reserved2;
   const rampart_alert_enrichment* src_info; /* on delivery; NULL if nothing known */
   const rampart_alert_enrichment* dst_info;
+  /* ---- ABI 1.12 ---- */
+  /* What a signature engine knows of the rule that fired and of the match
+   * (the fields of Suricata's EVE alert SIEMs map). 0 / empty if none. */
+  uint32_t signature_id;  /* the rule's number (an IDS rule's sid) */
+  uint32_t signature_rev; /* its revision */
+  rampart_str category;   /* its class ("attempted-admin": a classtype) */
+  uint64_t flow_id;       /* the flow it is about, as the engine numbers it */
+  rampart_str app_proto;  /* "http", "tls", "dns", "ssh", ... */
+  /* Where the match was: the buffer ("http.uri", "payload", ...), the
+   * offset in it of the bytes that matched last, and an excerpt of them
+   * (raw bytes; the host keeps at most RAMPART_ALERT_EXCERPT_MAX). */
+  rampart_str match_buffer;
+  uint32_t match_offset;
+  uint32_t reserved3;
+  rampart_str match_excerpt;
 } rampart_alert;
+
+/* The most bytes of match_excerpt the host keeps (ABI 1.12). */
+#define RAMPART_ALERT_EXCERPT_MAX 1024
 
 typedef struct rampart_label {
   const char* name;

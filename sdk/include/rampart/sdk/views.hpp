@@ -99,6 +99,23 @@ inline std::string rfc3339(uint64_t time_ns) {
   return buf;
 }
 
+// RFC 4648 base64 with padding, no line breaks (an alert's match_excerpt
+// as JSON text).
+inline std::string base64(std::string_view bytes) {
+  static constexpr char kDigits[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    const size_t n = std::min<size_t>(3, bytes.size() - i);
+    uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
+    if (n > 1) v |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
+    if (n > 2) v |= static_cast<unsigned char>(bytes[i + 2]);
+    for (size_t k = 0; k < 4; ++k) out += k <= n ? kDigits[(v >> (18 - 6 * k)) & 63] : '=';
+  }
+  return out;
+}
+
 struct Alert {
   const rampart_alert* raw;
   std::string_view id() const { return view(raw->id); }
@@ -115,12 +132,22 @@ struct Alert {
   uint32_t suppressed() const { return v13() ? raw->suppressed : 0; }
   const rampart_alert_enrichment* src_info() const { return v13() ? raw->src_info : nullptr; }
   const rampart_alert_enrichment* dst_info() const { return v13() ? raw->dst_info : nullptr; }
+  // ABI 1.12 fields; empty / 0 from an older host or an alert without them.
+  uint32_t signature_id() const { return v112() ? raw->signature_id : 0; }
+  uint32_t signature_rev() const { return v112() ? raw->signature_rev : 0; }
+  std::string_view category() const { return v112() ? view(raw->category) : ""; }
+  uint64_t flow_id() const { return v112() ? raw->flow_id : 0; }
+  std::string_view app_proto() const { return v112() ? view(raw->app_proto) : ""; }
+  std::string_view match_buffer() const { return v112() ? view(raw->match_buffer) : ""; }
+  uint32_t match_offset() const { return v112() ? raw->match_offset : 0; }
+  std::string_view match_excerpt() const { return v112() ? view(raw->match_excerpt) : ""; }
   static std::string_view view(rampart_str s) {
     return s.ptr ? std::string_view(s.ptr, s.len) : std::string_view();
   }
 
  private:
   bool v13() const { return raw->struct_size >= RAMPART_FIELD_END(rampart_alert, dst_info); }
+  bool v112() const { return raw->struct_size >= RAMPART_FIELD_END(rampart_alert, match_excerpt); }
 };
 
 // The MITRE ATT&CK technique an alert reports.
@@ -129,6 +156,30 @@ struct Technique {
   std::string_view name;    // "Network Service Discovery"
   std::string_view tactic;  // "Discovery"
 };
+
+// What a signature engine says of the rule that fired and of the match
+// (ABI 1.12; an older host ignores it). Strings must outlive emit_alert().
+struct Signature {
+  uint32_t id = 0;             // the rule's number (sid)
+  uint32_t rev = 0;            // its revision
+  std::string_view category;   // its class (classtype)
+  uint64_t flow_id = 0;        // the flow, as the engine numbers it
+  std::string_view app_proto;  // "http", "tls", ...
+  std::string_view buffer;     // where the match was ("http.uri", "payload")
+  uint32_t offset = 0;         // of the bytes that matched last, in `buffer`
+  std::string_view excerpt;    // those bytes (raw; the host keeps RAMPART_ALERT_EXCERPT_MAX)
+};
+
+inline void set_signature(rampart_alert& a, const Signature& s) {
+  a.signature_id = s.id;
+  a.signature_rev = s.rev;
+  a.category = to_str(s.category);
+  a.flow_id = s.flow_id;
+  a.app_proto = to_str(s.app_proto);
+  a.match_buffer = to_str(s.buffer);
+  a.match_offset = s.offset;
+  a.match_excerpt = to_str(s.excerpt);
+}
 
 // Builds an alert to emit; strings must outlive emit_alert().
 inline rampart_alert make_alert(rampart_severity severity, std::string_view rule_id,
