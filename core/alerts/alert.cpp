@@ -25,6 +25,7 @@ std::string copy_str(const rampart_str& s, size_t max = SIZE_MAX) {
 // A name-like 1.12 field (category, app_proto, match_buffer) kept whole up
 // to this; an engine's runaway string cannot grow every stored alert.
 constexpr size_t kNameMax = 128;
+constexpr size_t kSignatureMax = 1024;  // a rule's name (msg)
 rampart_str view(const std::string& s) { return rampart_str{s.data(), s.size()}; }
 
 void fill(rampart_alert_enrichment& out, const Enrichment& e) {
@@ -66,6 +67,18 @@ std::string unbase64(const std::string& text) {  // throws Poco::DataFormatExcep
   return std::string(std::istreambuf_iterator<char>(dec), {});
 }
 
+// An engine's context_json if it is a JSON object within the bound; ""
+// otherwise (the alert is kept without it).
+std::string checked_context(const rampart_str& s) {
+  if (!s.ptr || s.len == 0 || s.len > RAMPART_ALERT_CONTEXT_MAX) return "";
+  try {
+    const auto v = Poco::JSON::Parser().parse(std::string(s.ptr, s.len));
+    if (v.type() == typeid(Poco::JSON::Object::Ptr)) return std::string(s.ptr, s.len);
+  } catch (const Poco::Exception&) {
+  }
+  return "";
+}
+
 // An address as to_json printed it, into `out`; its family (4 or 6).
 uint8_t parse_address(const std::string& text, std::array<uint8_t, 16>& out) {
   if (inet_pton(AF_INET, text.c_str(), out.data()) == 1) return 4;
@@ -100,12 +113,14 @@ AlertRecord AlertRecord::from_abi(const rampart_alert& a) {
   if (a.struct_size >= RAMPART_FIELD_END(rampart_alert, match_excerpt)) {
     r.signature_id = a.signature_id;
     r.signature_rev = a.signature_rev;
+    r.signature = copy_str(a.signature, kSignatureMax);
     r.category = copy_str(a.category, kNameMax);
     r.flow_id = a.flow_id;
     r.app_proto = copy_str(a.app_proto, kNameMax);
     r.match_buffer = copy_str(a.match_buffer, kNameMax);
     r.match_offset = r.match_buffer.empty() ? 0 : a.match_offset;
     r.match_excerpt = copy_str(a.match_excerpt, RAMPART_ALERT_EXCERPT_MAX);
+    r.context = checked_context(a.context_json);
   }
   return r;
 }
@@ -136,12 +151,14 @@ AlertView::AlertView(const AlertRecord& r) {
   a.suppressed = r.suppressed;
   a.signature_id = r.signature_id;
   a.signature_rev = r.signature_rev;
+  a.signature = view(r.signature);
   a.category = view(r.category);
   a.flow_id = r.flow_id;
   a.app_proto = view(r.app_proto);
   a.match_buffer = view(r.match_buffer);
   a.match_offset = r.match_offset;
   a.match_excerpt = view(r.match_excerpt);
+  a.context_json = view(r.context);
   if (!r.src_info.empty()) {
     fill(src_, r.src_info);
     a.src_info = &src_;
@@ -187,10 +204,11 @@ Poco::JSON::Object::Ptr to_json(const AlertRecord& r) {
     m->set("tactic", r.tactic);
     o->set("mitre", m);
   }
-  if (r.signature_id || !r.category.empty()) {
+  if (r.signature_id || !r.signature.empty() || !r.category.empty()) {
     Poco::JSON::Object::Ptr sig = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
     sig->set("id", r.signature_id);
     sig->set("rev", r.signature_rev);
+    sig->set("name", r.signature);
     sig->set("category", r.category);
     o->set("signature", sig);
   }
@@ -203,6 +221,8 @@ Poco::JSON::Object::Ptr to_json(const AlertRecord& r) {
     m->set("excerpt_base64", sdk::base64(r.match_excerpt));
     o->set("match", m);
   }
+  if (!r.context.empty())
+    o->set("context", Poco::JSON::Parser().parse(r.context).extract<Poco::JSON::Object::Ptr>());
   if (r.suppressed) o->set("suppressed", r.suppressed);
   if (!r.suppressed_by.empty()) o->set("suppressed_by", r.suppressed_by);
   if (!r.src_info.empty()) o->set("src_geo", enrichment_json(r.src_info));
@@ -249,6 +269,7 @@ AlertRecord from_json(const std::string& text) {
     if (const auto sig = o->getObject("signature")) {
       r.signature_id = sig->optValue<uint32_t>("id", 0);
       r.signature_rev = sig->optValue<uint32_t>("rev", 0);
+      r.signature = sig->optValue<std::string>("name", "");
       r.category = sig->optValue<std::string>("category", "");
     }
     r.flow_id = o->optValue<uint64_t>("flow_id", 0);
@@ -257,6 +278,11 @@ AlertRecord from_json(const std::string& text) {
       r.match_buffer = m->optValue<std::string>("buffer", "");
       r.match_offset = m->optValue<uint32_t>("offset", 0);
       r.match_excerpt = unbase64(m->optValue<std::string>("excerpt_base64", ""));
+    }
+    if (const auto c = o->getObject("context")) {
+      std::ostringstream text;
+      c->stringify(text);
+      r.context = text.str();
     }
   } catch (const Poco::Exception& e) {
     throw std::invalid_argument("alert " + r.id + ": " + e.displayText());

@@ -52,12 +52,14 @@ struct AlertRecord {
   // ABI 1.12: the signature and the match (rampart_alert's comments).
   uint32_t signature_id = 0;
   uint32_t signature_rev = 0;
+  std::string signature;
   std::string category;
   uint64_t flow_id = 0;
   std::string app_proto;
   std::string match_buffer;
   uint32_t match_offset = 0;
   std::string match_excerpt;  // raw bytes, at most RAMPART_ALERT_EXCERPT_MAX
+  std::string context;        // a JSON object's text (checked), or empty
 
   // Reads only the fields inside alert.struct_size; never the ones the
   // host sets on delivery (id, component, suppressed, enrichment).

@@ -18,9 +18,11 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
 #include <string>
 
 #include "agent_lab.hpp"
+#include "filebeat_suricata.hpp"
 #include "mmdb_writer.hpp"
 #include "poll.hpp"
 #include "test_paths.hpp"
@@ -222,6 +224,7 @@ TEST_F(IdsLab, AnExploitInARequestRaisesItsRuleWithSidClasstypeAndMitreTechnique
   ASSERT_TRUE(sig) << line;
   EXPECT_EQ(sig->getValue<uint32_t>("id"), 9000001u);
   EXPECT_EQ(sig->getValue<uint32_t>("rev"), 2u);
+  EXPECT_EQ(sig->getValue<std::string>("name"), "LAB shell command in a CGI query");
   EXPECT_EQ(sig->getValue<std::string>("category"), "web-application-attack");
   EXPECT_NE(o->getValue<uint64_t>("flow_id"), 0u) << line;
   EXPECT_EQ(o->getValue<std::string>("app_proto"), "http");
@@ -232,6 +235,20 @@ TEST_F(IdsLab, AnExploitInARequestRaisesItsRuleWithSidClasstypeAndMitreTechnique
   EXPECT_EQ(match->getValue<uint32_t>("offset"), 25u);
   EXPECT_EQ(match->getValue<std::string>("excerpt_base64"), "O2NhdCAvZXRjL3Bhc3N3ZA==")
       << "\";cat /etc/passwd\"";
+  // Its context, as Suricata's EVE has it: the flow so far and the request.
+  const auto context = o->getObject("context");
+  ASSERT_TRUE(context) << line;
+  const auto flow = context->getObject("flow");
+  ASSERT_TRUE(flow) << line;
+  EXPECT_GE(flow->getValue<uint64_t>("pkts_toserver"), 2u) << "the SYN, the request";
+  EXPECT_GT(flow->getValue<uint64_t>("bytes_toserver"), 40u);
+  EXPECT_EQ(flow->getValue<std::string>("start").substr(0, 2), "20") << "RFC 3339";
+  const auto http = context->getObject("http");
+  ASSERT_TRUE(http) << line;
+  EXPECT_EQ(http->getValue<std::string>("url"), "/cgi-bin/status.sh?host=x;cat%20/etc/passwd");
+  EXPECT_EQ(http->getValue<std::string>("http_method"), "GET");
+  EXPECT_EQ(http->getValue<std::string>("http_user_agent"), "curl/8.5.0");
+  EXPECT_EQ(http->getValue<std::string>("hostname"), "198.18.0.2");
   EXPECT_EQ(alerts_of("ids:9000001"), 1u);
   EXPECT_EQ(ids_alerts(), 1u) << "the ordinary requests raised something: "
                               << rampart::test::read_file(dir_ / "alerts.json");
@@ -340,6 +357,65 @@ TEST_F(IdsLab, ACountrysFlowsAreSampledAtItsRateAndItsSourcesAlertPastTheirThres
   EXPECT_TRUE(rampart::test::poll_until([&] { return alerts_of("ids:9000001") == 1; },
                                         std::chrono::seconds(10)))
       << rampart::test::read_file(dir_ / "alerts.json");
+}
+
+// The log sender in `format: eve`: the alert is Suricata's EVE record, and
+// what the Filebeat Suricata module makes of it (its ECS fields) holds
+// every field it makes of Suricata's own alert on an HTTP request.
+TEST_F(IdsLab, AnEveAlertFillsEveryEcsFieldFilebeatFillsForASuricataAlert) {
+  log_settings_ = ", format: eve";
+  ASSERT_NO_FATAL_FAILURE(start_agent(""));
+  EXPECT_EQ(request("/cgi-bin/status.sh?host=x;cat%20/etc/passwd", "curl/8.5.0"),
+            "HTTP/1.0 404 File not found");
+  ASSERT_TRUE(rampart::test::poll_until([&] { return alerts_of("ids:9000001") > 0; },
+                                        std::chrono::seconds(10)))
+      << rampart::test::read_file(dir_ / "alerts.json") << daemon_->output();
+  const std::string line = alert_line("ids:9000001");
+  const auto o = Poco::JSON::Parser().parse(line).extract<Poco::JSON::Object::Ptr>();
+  EXPECT_EQ(o->getValue<std::string>("event_type"), "alert");
+  EXPECT_EQ(o->getValue<std::string>("src_ip"), "198.18.0.1");
+  EXPECT_EQ(o->getValue<std::string>("dest_ip"), "198.18.0.2");
+  EXPECT_EQ(o->getValue<int>("dest_port"), 8080);
+  EXPECT_EQ(o->getValue<std::string>("proto"), "TCP");
+  EXPECT_EQ(o->getValue<std::string>("app_proto"), "http");
+  EXPECT_EQ(o->getValue<std::string>("timestamp").substr(26), "+0000") << line;
+  const auto alert = o->getObject("alert");
+  ASSERT_TRUE(alert) << line;
+  EXPECT_EQ(alert->getValue<std::string>("action"), "allowed");
+  EXPECT_EQ(alert->getValue<int>("gid"), 1);
+  EXPECT_EQ(alert->getValue<uint32_t>("signature_id"), 9000001u);
+  EXPECT_EQ(alert->getValue<int>("rev"), 2);
+  EXPECT_EQ(alert->getValue<std::string>("signature"), "LAB shell command in a CGI query");
+  EXPECT_EQ(alert->getValue<std::string>("category"), "web-application-attack");
+  EXPECT_EQ(alert->getValue<int>("severity"), 1);
+  EXPECT_EQ(
+      alert->getObject("metadata")->getArray("mitre_technique_id")->getElement<std::string>(0),
+      "T1190");
+  EXPECT_EQ(o->getObject("http")->getValue<std::string>("url"),
+            "/cgi-bin/status.sh?host=x;cat%20/etc/passwd");
+  EXPECT_EQ(o->getObject("rampart")->getValue<std::string>("rule_id"), "ids:9000001");
+
+  // Suricata 7's alert on an HTTP request, as it logs one (flow and http
+  // sections on; the values are the lab's kind, not Rampart's).
+  const std::string suricata =
+      R"({"timestamp":"2026-11-20T10:15:02.123456+0000","flow_id":1837406295714425,)"
+      R"("in_iface":"eth0","event_type":"alert","src_ip":"203.0.113.9","src_port":51234,)"
+      R"("dest_ip":"192.0.2.10","dest_port":80,"proto":"TCP","pkt_src":"wire/pcap","tx_id":0,)"
+      R"("alert":{"action":"allowed","gid":1,"signature_id":2010935,"rev":3,)"
+      R"("signature":"ET WEB_SERVER Possible CGI command injection","category":)"
+      R"("Web Application Attack","severity":1,"metadata":{"created_at":["2010_07_30"]}},)"
+      R"("http":{"hostname":"192.0.2.10","url":"/cgi-bin/status.sh?host=x","http_user_agent":)"
+      R"("curl/8.5.0","http_method":"GET","protocol":"HTTP/1.1","length":0},"app_proto":"http",)"
+      R"("direction":"to_server","flow":{"pkts_toserver":4,"pkts_toclient":1,"bytes_toserver":)"
+      R"(412,"bytes_toclient":74,"start":"2026-11-20T10:15:02.100321+0000","src_ip":)"
+      R"("203.0.113.9","dest_ip":"192.0.2.10","src_port":51234,"dest_port":80}})";
+  const auto theirs = rampart::test::filebeat_suricata_ecs(suricata);
+  const auto ours = rampart::test::filebeat_suricata_ecs(line);
+  EXPECT_GE(theirs.size(), 30u) << "the mapping fills what an alert carries";
+  std::string missing;
+  for (const auto& f : theirs)
+    if (!ours.contains(f)) missing += f + " ";
+  EXPECT_EQ(missing, "") << line;
 }
 
 // Prevent mode: a drop rule's hit goes to the IPS, which lists the source

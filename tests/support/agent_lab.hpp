@@ -63,7 +63,7 @@ class AgentLab : public ::testing::Test {
                                   "\n"
                                   "plugins:\n"
                                   "  log: {path: " +
-                                  (dir_ / "alerts.json") + "}\n" + plugins);
+                                  (dir_ / "alerts.json") + log_settings_ + "}\n" + plugins);
     return path;
   }
   // The firewall with `rules` (and `extra` settings before them).
@@ -162,6 +162,7 @@ class AgentLab : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::string log_settings_;  // more of the log sender's settings: ", format: eve"
   std::string bpffs_;
   bool mounted_ = false;
   std::unique_ptr<NetnsLab> lab_;

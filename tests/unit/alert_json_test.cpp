@@ -63,8 +63,10 @@ struct FullAlert {
     a.suppressed = 17;
     a.src_info = &src;
     a.dst_info = &dst;
-    rampart::sdk::set_signature(a, {2100498, 7, "bad-unknown", 0x1234567890abcdefull, "http",
-                                    "http.uri", 17, std::string_view("id\0=\xff", 5)});
+    rampart::sdk::set_signature(
+        a, {2100498, 7, "GPL ATTACK_RESPONSE id check returned root", "bad-unknown",
+            0x1234567890abcdefull, "http", "http.uri", 17, std::string_view("id\0=\xff", 5),
+            R"({"flow":{"pkts_toserver":3},"http":{"hostname":"a.example"}})"});
   }
 };
 
@@ -113,6 +115,7 @@ TEST(AlertJson, AnAlertWithEveryFieldHasThemAll) {
   ASSERT_TRUE(sig) << text;
   EXPECT_EQ(sig->getValue<uint32_t>("id"), 2100498u);
   EXPECT_EQ(sig->getValue<uint32_t>("rev"), 7u);
+  EXPECT_EQ(sig->getValue<std::string>("name"), "GPL ATTACK_RESPONSE id check returned root");
   EXPECT_EQ(sig->getValue<std::string>("category"), "bad-unknown");
   EXPECT_EQ(o->getValue<uint64_t>("flow_id"), 0x1234567890abcdefull);
   EXPECT_EQ(o->getValue<std::string>("app_proto"), "http");
@@ -121,6 +124,84 @@ TEST(AlertJson, AnAlertWithEveryFieldHasThemAll) {
   EXPECT_EQ(match->getValue<std::string>("buffer"), "http.uri");
   EXPECT_EQ(match->getValue<uint32_t>("offset"), 17u);
   EXPECT_EQ(match->getValue<std::string>("excerpt_base64"), "aWQAPf8=") << "raw bytes, NUL too";
+  const auto context = o->getObject("context");
+  ASSERT_TRUE(context) << text;
+  EXPECT_EQ(context->getObject("flow")->getValue<int>("pkts_toserver"), 3);
+  EXPECT_EQ(context->getObject("http")->getValue<std::string>("hostname"), "a.example");
+}
+
+// EVE: Suricata's names and values; the signature's name over the message;
+// the context's sections at the top level; the rest under "rampart".
+TEST(EveJson, AnIdsAlertIsSuricatasAlertRecord) {
+  FullAlert f;
+  const std::string text = rampart::sender::eve_json(Alert{&f.a});
+  EXPECT_EQ(text.find('\n'), std::string::npos);
+  EXPECT_EQ(text.rfind(R"({"timestamp":"2024-05-01T12:00:00.123456+0000","flow_id":)", 0), 0u)
+      << text;
+  const auto o = parse(text);
+  EXPECT_EQ(o->getValue<uint64_t>("flow_id"), 0x1234567890abcdefull);
+  EXPECT_EQ(o->getValue<std::string>("event_type"), "alert");
+  EXPECT_EQ(o->getValue<std::string>("src_ip"), "203.0.113.5");
+  EXPECT_EQ(o->getValue<int>("src_port"), 51234);
+  EXPECT_EQ(o->getValue<std::string>("dest_ip"), "10.0.0.2");
+  EXPECT_EQ(o->getValue<int>("dest_port"), 22);
+  EXPECT_EQ(o->getValue<std::string>("proto"), "TCP");
+  EXPECT_EQ(o->getArray("vlan")->getElement<int>(0), 42);
+  EXPECT_EQ(o->getValue<std::string>("app_proto"), "http");
+  const auto al = o->getObject("alert");
+  ASSERT_TRUE(al);
+  EXPECT_EQ(al->getValue<std::string>("action"), "blocked");
+  EXPECT_EQ(al->getValue<int>("gid"), 1);
+  EXPECT_EQ(al->getValue<uint32_t>("signature_id"), 2100498u);
+  EXPECT_EQ(al->getValue<int>("rev"), 7);
+  EXPECT_EQ(al->getValue<std::string>("signature"), "GPL ATTACK_RESPONSE id check returned root");
+  EXPECT_EQ(al->getValue<std::string>("category"), "bad-unknown");
+  EXPECT_EQ(al->getValue<int>("severity"), 1) << "critical";
+  EXPECT_EQ(al->getObject("metadata")->getArray("mitre_tactic_name")->getElement<std::string>(0),
+            "Discovery");
+  EXPECT_EQ(o->getObject("flow")->getValue<int>("pkts_toserver"), 3);
+  EXPECT_EQ(o->getObject("http")->getValue<std::string>("hostname"), "a.example");
+  const auto r = o->getObject("rampart");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->getValue<std::string>("alert_id"), "4a1d-id");
+  EXPECT_EQ(r->getValue<std::string>("rule_id"), "7");
+  EXPECT_EQ(r->getValue<std::string>("message"), "ssh scan");
+  EXPECT_EQ(r->getValue<int>("suppressed"), 17);
+  EXPECT_EQ(r->getObject("match")->getValue<std::string>("excerpt_base64"), "aWQAPf8=");
+  EXPECT_EQ(r->getObject("src_geo")->getValue<std::string>("country"), "US");
+  EXPECT_EQ(r->getObject("mitre")->getValue<std::string>("technique_id"), "T1046");
+}
+
+TEST(EveJson, AnAlertWithoutASignatureNamesItsMessageAndNoRule) {
+  rampart_alert a{};
+  a.struct_size = sizeof a;
+  a.severity = RAMPART_SEVERITY_MEDIUM;
+  a.ip_family = 6;
+  a.protocol = 58;
+  inet_pton(AF_INET6, "2001:db8::7", a.src_addr);
+  inet_pton(AF_INET6, "2001:db8::1", a.dst_addr);
+  a.message = to_str("ICMP flood");
+  // A context may not replace EVE's own fields.
+  a.context_json = to_str(R"({"src_ip":"6.6.6.6","alert":{},"ddos":{"pps":90000}})");
+  const auto o = parse(rampart::sender::eve_json(Alert{&a}));
+  EXPECT_EQ(o->getValue<std::string>("proto"), "IPv6-ICMP");
+  EXPECT_EQ(o->getValue<std::string>("src_ip"), "2001:db8::7");
+  EXPECT_FALSE(o->has("flow_id"));
+  EXPECT_FALSE(o->has("app_proto"));
+  const auto al = o->getObject("alert");
+  EXPECT_EQ(al->getValue<std::string>("action"), "allowed");
+  EXPECT_EQ(al->getValue<int>("gid"), 0);
+  EXPECT_EQ(al->getValue<int>("signature_id"), 0);
+  EXPECT_EQ(al->getValue<std::string>("signature"), "ICMP flood");
+  EXPECT_EQ(al->getValue<int>("severity"), 2);
+  EXPECT_FALSE(al->has("metadata"));
+  EXPECT_EQ(o->getObject("ddos")->getValue<int>("pps"), 90000);
+  for (uint32_t sev : {RAMPART_SEVERITY_LOW, RAMPART_SEVERITY_HIGH}) {
+    a.severity = sev;
+    EXPECT_EQ(
+        parse(rampart::sender::eve_json(Alert{&a}))->getObject("alert")->getValue<int>("severity"),
+        sev == RAMPART_SEVERITY_LOW ? 3 : 1);
+  }
 }
 
 TEST(AlertJson, Base64IsRfc4648) {

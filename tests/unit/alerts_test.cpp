@@ -418,10 +418,12 @@ std::string text_of(const AlertRecord& r) {
 TEST(AlertRecord, TheSignatureAndMatchFieldsAreReadBoundedAndOnlyFromANewEnoughAlert) {
   const std::string long_name(500, 'c'), long_excerpt(5000, 'x');
   rampart_alert a = rampart::sdk::make_alert(RAMPART_SEVERITY_HIGH, "ids:1", "m");
-  rampart::sdk::set_signature(a, {9000001, 2, long_name, 77, "tls", "tls.sni", 4, long_excerpt});
+  rampart::sdk::set_signature(
+      a, {9000001, 2, "LAB rule", long_name, 77, "tls", "tls.sni", 4, long_excerpt, ""});
   const AlertRecord r = AlertRecord::from_abi(a);
   EXPECT_EQ(r.signature_id, 9000001u);
   EXPECT_EQ(r.signature_rev, 2u);
+  EXPECT_EQ(r.signature, "LAB rule");
   EXPECT_EQ(r.category, long_name.substr(0, 128));
   EXPECT_EQ(r.flow_id, 77u);
   EXPECT_EQ(r.app_proto, "tls");
@@ -433,6 +435,30 @@ TEST(AlertRecord, TheSignatureAndMatchFieldsAreReadBoundedAndOnlyFromANewEnoughA
   EXPECT_EQ(back.signature_id(), 9000001u);
   EXPECT_EQ(back.match_excerpt(), r.match_excerpt);
   EXPECT_EQ(back.category(), r.category);
+
+  EXPECT_TRUE(r.context.empty());
+
+  // The context: kept when it is a JSON object within the bound.
+  const std::string ctx = R"({"flow":{"pkts_toserver":3},"http":{"hostname":"a.example"}})";
+  auto with_context = [&](std::string_view text) {
+    rampart_alert c = a;
+    c.context_json = rampart::sdk::to_str(text);
+    return AlertRecord::from_abi(c).context;
+  };
+  EXPECT_EQ(with_context(ctx), ctx);
+  EXPECT_NE(text_of(AlertRecord::from_abi([&] {
+              rampart_alert c = a;
+              c.context_json = rampart::sdk::to_str(ctx);
+              return c;
+            }()))
+                .find(R"("context":{"flow":{"pkts_toserver":3},"http":{"hostname":"a.example"}})"),
+            std::string::npos);
+  // Dropped (the alert kept): not JSON, not an object, over the bound.
+  EXPECT_EQ(with_context("{\"flow\":"), "");
+  EXPECT_EQ(with_context("[1,2]"), "");
+  EXPECT_EQ(with_context("\"text\""), "");
+  const std::string big = "{\"x\":\"" + std::string(RAMPART_ALERT_CONTEXT_MAX, 'a') + "\"}";
+  EXPECT_EQ(with_context(big), "");
 
   a.struct_size = offsetof(rampart_alert, signature_id);  // built against ABI 1.3-1.11
   const AlertRecord old = AlertRecord::from_abi(a);
@@ -462,12 +488,14 @@ TEST(AlertJson, TheStoredFormReadsBackIntoTheSameRecord) {
   a.dst_info.country = "YY";
   a.signature_id = 2100498;
   a.signature_rev = 7;
+  a.signature = "GPL ATTACK_RESPONSE id check returned root";
   a.category = "bad-unknown";
   a.flow_id = 0xfedcba9876543210ull;
   a.app_proto = "http";
   a.match_buffer = "http.uri";
   a.match_offset = 17;
   a.match_excerpt = std::string("id\0=\xff", 5);
+  a.context = R"({"flow":{"bytes_toclient":9,"pkts_toserver":3},"http":{"hostname":"a.example"}})";
   AlertRecord v6 = a;
   v6.ip_family = 6;
   inet_pton(AF_INET6, "2001:db8::7", v6.src_addr.data());
@@ -491,6 +519,7 @@ TEST(AlertJson, TheStoredFormReadsBackIntoTheSameRecord) {
     EXPECT_EQ(back.signature_id, r->signature_id);
     EXPECT_EQ(back.flow_id, r->flow_id);
     EXPECT_EQ(back.match_excerpt, r->match_excerpt);
+    EXPECT_EQ(back.context, r->context);
   }
   EXPECT_NE(text_of(a).find("\"excerpt_base64\":\"aWQAPf8=\""), std::string::npos) << text_of(a);
   EXPECT_THROW(from_json("{\"id\":\"x\",\"time_ns\":1,\"component\":\"c\",\"severity\":"

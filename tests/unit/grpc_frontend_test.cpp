@@ -350,8 +350,9 @@ TEST_F(Grpc, ClientReceivesEveryFieldOfAnAlert) {
            5,
            0};
   a.dst = {0, 0, rampart::sdk::to_str("DE"), {}, {}, {}, -1, 0};
-  rampart::sdk::set_signature(a.raw, {2100498, 7, "attempted-recon", 99, "http", "http.uri", 17,
-                                      std::string_view("id\0=\xff", 5)});
+  rampart::sdk::set_signature(
+      a.raw, {2100498, 7, "GPL ATTACK_RESPONSE id check", "attempted-recon", 99, "http", "http.uri",
+              17, std::string_view("id\0=\xff", 5), R"({"flow":{}})"});
   emit(a);
 
   // IPv6, no technique, nothing known about either address.
@@ -376,8 +377,9 @@ TEST_F(Grpc, ClientReceivesEveryFieldOfAnAlert) {
     src_geo { country: "NL" city: "Amsterdam" asn: 64500 as_org: "Example Transit"
               name: "scanner.example" reputation: 5 }
     dst_geo { country: "DE" }
-    signature { id: 2100498 rev: 7 category: "attempted-recon" } flow_id: 99 app_proto: "http"
-    match { buffer: "http.uri" offset: 17 excerpt: "id\000=\377" })");
+    signature { id: 2100498 rev: 7 category: "attempted-recon" name: "GPL ATTACK_RESPONSE id check" } flow_id: 99 app_proto: "http"
+    match { buffer: "http.uri" offset: 17 excerpt: "id\000=\377" }
+    context_json: "{\"flow\":{}}")");
   const auto expected_b = protos().parse("rampart.v1.Alert", R"(
     id: "a-2" time {} component: "firewall" severity: SEVERITY_LOW action: ACTION_ALERT
     rule_id: "r-1" message: "denied" src_ip: "2001:db8::1" dst_ip: "2001:db8::2" protocol: 17)");

@@ -623,6 +623,15 @@ TEST_F(PluginHost, LogSenderRefusesBadRotationSettings) {
   EXPECT_NE(st->error.find("plugins.log.fsync: expected none or every, got 'sometimes'"),
             std::string::npos)
       << st->error;
+  PluginManager pm2(core.services);
+  pm2.discover({rampart::test::path::plugins()});
+  pm2.start(cfg("plugins:\n  log: {path: /tmp/rampart-never.json, format: json}\n"));
+  const auto st2 = find(pm2.status(), "log");
+  ASSERT_TRUE(st2);
+  EXPECT_EQ(st2->state, PluginState::failed);
+  EXPECT_NE(st2->error.find("plugins.log.format: expected rampart or eve, got 'json'"),
+            std::string::npos)
+      << st2->error;
 }
 
 TEST_F(PluginHost, LogSenderWithBadPathFailsClearly) {

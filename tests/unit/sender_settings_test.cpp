@@ -59,7 +59,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadSetting{"missing_ca",
                    "{url: \"https://127.0.0.1:1/\", tls: {ca_file: /nonexistent/ca.pem}}",
                    "plugins.webhook.tls.ca_file: /nonexistent/ca.pem"},
-        BadSetting{"unknown_key", "{url: \"http://127.0.0.1:1/\", retry: 2}", "retry"}),
+        BadSetting{"unknown_key", "{url: \"http://127.0.0.1:1/\", retry: 2}", "retry"},
+        BadSetting{"format", "{url: \"http://127.0.0.1:1/\", format: cef}",
+                   "plugins.webhook.format: expected rampart or eve, got 'cef'"}),
     name_of);
 
 INSTANTIATE_TEST_SUITE_P(

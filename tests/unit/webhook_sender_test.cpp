@@ -36,6 +36,7 @@ using rampart::test::Received;
 using rampart::test::SenderHarness;
 using rampart::test::TempDir;
 using std::chrono::milliseconds;
+namespace alerts = rampart::alerts;
 
 class Webhook : public ::testing::Test {
  protected:
@@ -61,6 +62,21 @@ TEST_F(Webhook, PostsTheAlertJsonWithTheConfiguredHeaders) {
   EXPECT_EQ(h.metric("rampart_webhook_deliveries_total"), 1);
   EXPECT_EQ(h.metric("rampart_webhook_failures_total"), 0);
   EXPECT_EQ(h.metric("rampart_webhook_retries_total"), 0);
+}
+
+// `format: eve`: the body is the alert as Suricata's EVE record.
+TEST_F(Webhook, PostsEveWhenAskedTo) {
+  HookServer server;
+  ASSERT_EQ(h.start("{url: \"" + server.url() + "/eve\", format: eve}"), "");
+  const auto alert = rampart::test::sample_alert("rule-1");
+  EXPECT_EQ(h.send(alert), "");
+  const auto got = server.received();
+  ASSERT_EQ(got.size(), 1u);
+  const alerts::AlertView view(alert);
+  EXPECT_EQ(got[0].body, rampart::sender::eve_json(rampart::sdk::Alert{view.get()}));
+  EXPECT_TRUE(contains(got[0].body, R"("event_type":"alert","src_ip":"203.0.113.5")"))
+      << got[0].body;
+  EXPECT_TRUE(contains(got[0].body, R"("alert":{"action":"blocked")")) << got[0].body;
 }
 
 TEST_F(Webhook, RetriesA503TwiceThenDelivers) {

@@ -341,6 +341,7 @@ void FlowTable::feed(const PacketEvent& ev, uint64_t now, Inspect inspect) {
     auto owned = sh.make(key, cfg_, ev.l7);
     f = owned.get();
     f->st.flow_id = ev.flow_id;
+    f->st.start_ns = now;
     // The initiator is the client; a SYN-ACK seen first comes from the server.
     bool from_server = syn && ack;
     f->client = from_server ? ev.dst : ev.src;

@@ -88,6 +88,7 @@ struct FlowState {
   AppProto app = AppProto::unknown;
   bool established = false;
   std::array<uint64_t, 2> packets{}, bytes{};  // [1]: to the server, [0]: to the client
+  uint64_t start_ns = 0;                       // the `now` of the flow's first packet
   // The engine's per-flow state (the matcher's flowbits, ...), reset with the flow.
   std::any user;
   template <class T>

@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "control_chars.hpp"
 #include "countries.hpp"
 #include "country_thresholds.hpp"
 #include "domain.hpp"
@@ -440,7 +441,7 @@ class IdsEngine {
                uint64_t ts_ns) {
     ++inspections_pending_;
     set.match(in, f.user_as<ids::FlowBits>(), *scratch_, matches_);
-    for (const auto& m : matches_) report(m, in, f.flow_id, ts_ns);
+    for (const auto& m : matches_) report(m, in, f, ts_ns);
     if (inspections_pending_ >= 256) flush_counts();
   }
 
@@ -450,7 +451,8 @@ class IdsEngine {
     inspections_pending_ = 0;
   }
 
-  void report(const ids::Match& m, const ids::Inspection& in, uint64_t flow_id, uint64_t ts_ns) {
+  void report(const ids::Match& m, const ids::Inspection& in, const ids::FlowState& f,
+              uint64_t ts_ns) {
     matches_total_.inc();
     const ids::Rule& r = *m.rule_ptr;
     const auto now = std::chrono::steady_clock::now();
@@ -483,9 +485,10 @@ class IdsEngine {
     a.dst_port = in.pkt.dport;
     const std::string buffer =
         std::string(ids::buffer_name(m.buffer)) + (m.in_stream ? " (stream)" : "");
+    const std::string context = context_of(in, f);
     rampart::sdk::set_signature(
-        a, {r.sid, r.rev, r.classtype, flow_id, ids::app_proto_name(in.pkt.app), buffer,
-            static_cast<uint32_t>(m.offset), hit.substr(0, settings_excerpt_)});
+        a, {r.sid, r.rev, r.msg, r.classtype, f.flow_id, ids::app_proto_name(in.pkt.app), buffer,
+            static_cast<uint32_t>(m.offset), hit.substr(0, settings_excerpt_), context});
     // Prevent mode: a drop (or reject) rule's hit asks for its source to be
     // blocked; the IPS engine acts on alerts whose action is block.
     if (prevent_.load(std::memory_order_relaxed) &&
@@ -493,6 +496,57 @@ class IdsEngine {
       a.action = RAMPART_ALERT_ACTION_BLOCK;
     host_.emit_alert(a);
     alerts_.inc();
+  }
+
+  // An alert's context (ABI 1.12), in the sections and names of Suricata's
+  // EVE alert: the flow's counters and start, and what the inspection
+  // holds of HTTP, TLS and DNS.
+  static std::string context_of(const ids::Inspection& in, const ids::FlowState& f) {
+    using ids::Buffer;
+    Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+    Poco::JSON::Object flow(Poco::JSON_PRESERVE_KEY_ORDER);
+    flow.set("pkts_toserver", f.packets[1]);
+    flow.set("pkts_toclient", f.packets[0]);
+    flow.set("bytes_toserver", f.bytes[1]);
+    flow.set("bytes_toclient", f.bytes[0]);
+    flow.set("start", rampart::sdk::rfc3339(rampart::kernel_time::realtime_of(f.start_ns)));
+    o.set("flow", flow);
+    auto text = [&](Buffer b) { return rampart::text::valid_utf8(in.get(b)); };
+    if (in.has(Buffer::http_method)) {
+      Poco::JSON::Object http(Poco::JSON_PRESERVE_KEY_ORDER);
+      if (in.has(Buffer::http_host)) http.set("hostname", text(Buffer::http_host));
+      if (in.has(Buffer::http_uri_raw)) http.set("url", text(Buffer::http_uri_raw));
+      if (in.has(Buffer::http_user_agent))
+        http.set("http_user_agent", text(Buffer::http_user_agent));
+      http.set("http_method", text(Buffer::http_method));
+      if (in.has(Buffer::http_protocol)) http.set("protocol", text(Buffer::http_protocol));
+      if (in.has(Buffer::http_referer)) http.set("http_refer", text(Buffer::http_referer));
+      if (in.has(Buffer::http_stat_code)) {
+        const auto code = in.get(Buffer::http_stat_code);
+        if (code.size() == 3) http.set("status", std::stoi(std::string(code)));
+      }
+      // (EVE's response body length: 0 until the response's body is seen.)
+      http.set("length", in.has(Buffer::http_response_body)
+                             ? in.get(Buffer::http_response_body).size()
+                             : size_t{0});
+      o.set("http", http);
+    }
+    if (in.has(Buffer::tls_sni)) {
+      Poco::JSON::Object tls(Poco::JSON_PRESERVE_KEY_ORDER);
+      tls.set("sni", text(Buffer::tls_sni));
+      o.set("tls", tls);
+    }
+    if (in.has(Buffer::dns_query)) {
+      Poco::JSON::Object q(Poco::JSON_PRESERVE_KEY_ORDER);
+      q.set("type", "query");
+      q.set("rrname", text(Buffer::dns_query));
+      Poco::JSON::Array qs;
+      qs.add(q);
+      Poco::JSON::Object dns(Poco::JSON_PRESERVE_KEY_ORDER);
+      dns.set("query", qs);
+      o.set("dns", dns);
+    }
+    return rampart::json::to_text(o);
   }
 
   // What an alert quotes and which countries' sources need more than one

@@ -53,8 +53,9 @@ void to_proto(const sdk::Alert& in, v1::Alert& out) {
     out.mutable_mitre()->set_tactic(std::string(in.tactic()));
   }
   out.set_suppressed(in.suppressed());
-  if (in.signature_id() != 0 || !in.category().empty()) {
+  if (in.signature_id() != 0 || !in.signature().empty() || !in.category().empty()) {
     out.mutable_signature()->set_id(in.signature_id());
+    out.mutable_signature()->set_name(std::string(in.signature()));
     out.mutable_signature()->set_rev(in.signature_rev());
     out.mutable_signature()->set_category(std::string(in.category()));
   }
@@ -65,6 +66,7 @@ void to_proto(const sdk::Alert& in, v1::Alert& out) {
     out.mutable_match()->set_offset(in.match_offset());
     out.mutable_match()->set_excerpt(std::string(in.match_excerpt()));
   }
+  out.set_context_json(std::string(in.context_json()));
   if (const auto* src = in.src_info()) enrich(src, out.mutable_src_geo());
   if (const auto* dst = in.dst_info()) enrich(dst, out.mutable_dst_geo());
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -28,6 +29,7 @@ struct Settings {
   uint64_t max_bytes = 100ull << 20;  // rotate past this size; 0: never
   unsigned keep = 5;                  // rotated files kept
   bool fsync_each = false;            // fsync: none | every
+  rampart::sender::Format format = rampart::sender::Format::rampart;
 };
 
 // An append-only file descriptor; each write(2) of a whole line is atomic
@@ -108,7 +110,7 @@ class LogSender {
   }
 
   void send_alert(const Alert& alert) {
-    const std::string line = rampart::sender::alert_json(alert) + "\n";
+    const std::string line = rampart::sender::format_alert(format_.load(), alert) + "\n";
     std::lock_guard lock(mu_);
     file_->write_line(line);
     written_.inc();
@@ -116,8 +118,9 @@ class LogSender {
 
  private:
   static Settings settings(const Config& cfg) {
-    cfg.allow_only("", {"path", "max_bytes", "keep", "fsync"});
+    cfg.allow_only("", {"path", "max_bytes", "keep", "fsync", "format"});
     Settings s;
+    s.format = rampart::sender::format_setting(cfg);
     s.path = cfg.get<std::string>("path", s.path);
     if (s.path.empty() || s.path.front() != '/') {
       throw Error(RAMPART_ERR_INVALID_ARGUMENT, "plugins.log.path must be an absolute path");
@@ -138,12 +141,15 @@ class LogSender {
     const Settings s = settings(cfg);
     auto f = std::make_unique<AppendFile>(s);
     path_ = s.path;
+    format_ = s.format;  // (a line formatted just before is written in the old format)
     return f;
   }
 
   Host& host_;
   std::mutex mu_;
   std::string path_;
+  // (Before file_: open(), which makes file_, sets it.)
+  std::atomic<rampart::sender::Format> format_{rampart::sender::Format::rampart};
   std::unique_ptr<AppendFile> file_;
   rampart::sdk::Metric written_;
 };

@@ -56,6 +56,7 @@ struct Settings {
   milliseconds backoff{200};
   milliseconds max_backoff{5000};
   Poco::Net::Context::Ptr tls;  // https only
+  rampart::sender::Format format = rampart::sender::Format::rampart;
 };
 
 // RFC 9110 token characters (header field names).
@@ -89,9 +90,10 @@ void parse_headers(const Config& cfg, Settings& s) {
 
 std::shared_ptr<const Settings> parse(const Config& cfg) {
   using rampart::sender::int_setting;
-  cfg.allow_only(
-      "", {"url", "headers", "timeout_ms", "retries", "backoff_ms", "max_backoff_ms", "tls"});
+  cfg.allow_only("", {"url", "headers", "timeout_ms", "retries", "backoff_ms", "max_backoff_ms",
+                      "tls", "format"});
   auto s = std::make_shared<Settings>();
+  s->format = rampart::sender::format_setting(cfg);
   if (!cfg.has("url")) throw cfg.invalid("url", "required: the http:// or https:// URL to POST to");
   const auto url = cfg.require<std::string>("url");
   rampart::sender::refuse_control_chars(cfg, "url", url);
@@ -252,7 +254,7 @@ class WebhookSender {
       std::lock_guard lock(mu_);
       s = settings_;
     }
-    const std::string body = rampart::sender::alert_json(alert);
+    const std::string body = rampart::sender::format_alert(s->format, alert);
     const auto deadline = Clock::now() + s->timeout;
     for (unsigned attempt = 1;; ++attempt) {
       const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());

@@ -211,6 +211,7 @@ typedef struct rampart_alert {
    * (the fields of Suricata's EVE alert SIEMs map). 0 / empty if none. */
   uint32_t signature_id;  /* the rule's number (an IDS rule's sid) */
   uint32_t signature_rev; /* its revision */
+  rampart_str signature;  /* its name, the same in all its alerts (an IDS rule's msg) */
   rampart_str category;   /* its class ("attempted-admin": a classtype) */
   uint64_t flow_id;       /* the flow it is about, as the engine numbers it */
   rampart_str app_proto;  /* "http", "tls", "dns", "ssh", ... */
@@ -221,10 +222,20 @@ typedef struct rampart_alert {
   uint32_t match_offset;
   uint32_t reserved3;
   rampart_str match_excerpt;
+  /* What the engine knows around the alert, as one JSON object of
+   * EVE-style sections: "flow" {pkts_toserver, pkts_toclient,
+   * bytes_toserver, bytes_toclient, start}, "http" {hostname, url,
+   * http_user_agent, http_method, protocol, status, length}, "tls" {sni},
+   * "dns" {...}, or the engine's own. The host keeps it if it is a JSON
+   * object of at most RAMPART_ALERT_CONTEXT_MAX bytes, and drops it
+   * (keeping the alert) otherwise. */
+  rampart_str context_json;
 } rampart_alert;
 
 /* The most bytes of match_excerpt the host keeps (ABI 1.12). */
 #define RAMPART_ALERT_EXCERPT_MAX 1024
+/* The largest context_json the host keeps (ABI 1.12). */
+#define RAMPART_ALERT_CONTEXT_MAX 8192
 
 typedef struct rampart_label {
   const char* name;

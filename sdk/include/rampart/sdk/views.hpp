@@ -135,12 +135,15 @@ struct Alert {
   // ABI 1.12 fields; empty / 0 from an older host or an alert without them.
   uint32_t signature_id() const { return v112() ? raw->signature_id : 0; }
   uint32_t signature_rev() const { return v112() ? raw->signature_rev : 0; }
+  std::string_view signature() const { return v112() ? view(raw->signature) : ""; }
   std::string_view category() const { return v112() ? view(raw->category) : ""; }
   uint64_t flow_id() const { return v112() ? raw->flow_id : 0; }
   std::string_view app_proto() const { return v112() ? view(raw->app_proto) : ""; }
   std::string_view match_buffer() const { return v112() ? view(raw->match_buffer) : ""; }
   uint32_t match_offset() const { return v112() ? raw->match_offset : 0; }
   std::string_view match_excerpt() const { return v112() ? view(raw->match_excerpt) : ""; }
+  // A JSON object's text, or empty.
+  std::string_view context_json() const { return v112() ? view(raw->context_json) : ""; }
   static std::string_view view(rampart_str s) {
     return s.ptr ? std::string_view(s.ptr, s.len) : std::string_view();
   }
@@ -162,23 +165,27 @@ struct Technique {
 struct Signature {
   uint32_t id = 0;             // the rule's number (sid)
   uint32_t rev = 0;            // its revision
+  std::string_view name;       // its name, the same in all its alerts (msg)
   std::string_view category;   // its class (classtype)
   uint64_t flow_id = 0;        // the flow, as the engine numbers it
   std::string_view app_proto;  // "http", "tls", ...
   std::string_view buffer;     // where the match was ("http.uri", "payload")
   uint32_t offset = 0;         // of the bytes that matched last, in `buffer`
   std::string_view excerpt;    // those bytes (raw; the host keeps RAMPART_ALERT_EXCERPT_MAX)
+  std::string_view context;    // a JSON object: EVE-style "flow", "http", ... sections
 };
 
 inline void set_signature(rampart_alert& a, const Signature& s) {
   a.signature_id = s.id;
   a.signature_rev = s.rev;
+  a.signature = to_str(s.name);
   a.category = to_str(s.category);
   a.flow_id = s.flow_id;
   a.app_proto = to_str(s.app_proto);
   a.match_buffer = to_str(s.buffer);
   a.match_offset = s.offset;
   a.match_excerpt = to_str(s.excerpt);
+  a.context_json = to_str(s.context);
 }
 
 // Builds an alert to emit; strings must outlive emit_alert().
