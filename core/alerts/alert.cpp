@@ -149,16 +149,8 @@ AlertView::AlertView(const AlertRecord& r) {
   a.mitre_technique_name = view(r.technique_name);
   a.mitre_tactic = view(r.tactic);
   a.suppressed = r.suppressed;
-  a.signature_id = r.signature_id;
-  a.signature_rev = r.signature_rev;
-  a.signature = view(r.signature);
-  a.category = view(r.category);
-  a.flow_id = r.flow_id;
-  a.app_proto = view(r.app_proto);
-  a.match_buffer = view(r.match_buffer);
-  a.match_offset = r.match_offset;
-  a.match_excerpt = view(r.match_excerpt);
-  a.context_json = view(r.context);
+  sdk::set_signature(a, {r.signature_id, r.signature_rev, r.signature, r.category, r.flow_id,
+                         r.app_proto, r.match_buffer, r.match_offset, r.match_excerpt, r.context});
   if (!r.src_info.empty()) {
     fill(src_, r.src_info);
     a.src_info = &src_;

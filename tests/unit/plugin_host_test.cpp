@@ -613,25 +613,19 @@ TEST_F(PluginHost, LogSenderRotatesBySizeKeepingWholeLines) {
   }
 }
 
-TEST_F(PluginHost, LogSenderRefusesBadRotationSettings) {
-  PluginManager pm(core.services);
-  pm.discover({rampart::test::path::plugins()});
-  pm.start(cfg("plugins:\n  log: {path: /tmp/rampart-never.json, fsync: sometimes}\n"));
-  const auto st = find(pm.status(), "log");
-  ASSERT_TRUE(st);
-  EXPECT_EQ(st->state, PluginState::failed);
-  EXPECT_NE(st->error.find("plugins.log.fsync: expected none or every, got 'sometimes'"),
-            std::string::npos)
-      << st->error;
-  PluginManager pm2(core.services);
-  pm2.discover({rampart::test::path::plugins()});
-  pm2.start(cfg("plugins:\n  log: {path: /tmp/rampart-never.json, format: json}\n"));
-  const auto st2 = find(pm2.status(), "log");
-  ASSERT_TRUE(st2);
-  EXPECT_EQ(st2->state, PluginState::failed);
-  EXPECT_NE(st2->error.find("plugins.log.format: expected rampart or eve, got 'json'"),
-            std::string::npos)
-      << st2->error;
+TEST_F(PluginHost, LogSenderRefusesBadRotationAndFormatSettings) {
+  for (const auto& [setting, error] :
+       {std::pair{"fsync: sometimes", "plugins.log.fsync: expected none or every, got 'sometimes'"},
+        std::pair{"format: json", "plugins.log.format: expected rampart or eve, got 'json'"}}) {
+    PluginManager pm(core.services);
+    pm.discover({rampart::test::path::plugins()});
+    pm.start(
+        cfg(std::string("plugins:\n  log: {path: /tmp/rampart-never.json, ") + setting + "}\n"));
+    const auto st = find(pm.status(), "log");
+    ASSERT_TRUE(st);
+    EXPECT_EQ(st->state, PluginState::failed);
+    EXPECT_NE(st->error.find(error), std::string::npos) << st->error;
+  }
 }
 
 TEST_F(PluginHost, LogSenderWithBadPathFailsClearly) {
