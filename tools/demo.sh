@@ -110,11 +110,13 @@ ip netns exec $A ping -c 3 -i 0.2 -W 1 198.18.0.2 | sed 's/^/  /' || true
 echo
 echo "== 2. add a deny rule for A over REST"
 before=$(dropped)
+logged=$(wc -l < $work/rampartd.log)
 echo "  POST /api/v1/firewall/rules {\"id\":1,\"action\":\"deny\",\"src_ip\":\"198.18.0.1/32\"}"
 api -X POST -H 'Content-Type: application/json' \
   -d '{"id":1,"priority":10,"action":"deny","src_ip":"198.18.0.1/32","description":"demo block"}' \
   http://127.0.0.1:8080/api/v1/firewall/rules | sed 's/^/  /'
-grep -E 'installed 1 rules' $work/rampartd.log | sed 's/^/  rampartd: /'
+# What rampartd logged for this POST (not its startup's lines).
+tail -n +$((logged + 1)) $work/rampartd.log | grep -E 'installed|rule' | sed 's/^/  rampartd: /'
 echo "== 3. A pings B again: XDP drops every packet before the kernel stack sees it"
 ip netns exec $A ping -c 3 -i 0.2 -W 1 198.18.0.2 | sed 's/^/  /' || true
 echo "  kernel counter fw_stats[dropped]: $before -> $(dropped)"

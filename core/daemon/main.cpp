@@ -2,13 +2,13 @@
 // rampartd command line.
 #include <rampart/sdk/abi.h>
 
-#include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/OptionException.h>
 #include <Poco/Util/OptionProcessor.h>
 #include <Poco/Util/OptionSet.h>
 
 #include <cstdio>
 #include <iostream>
+#include <sstream>
 #include <string>
 
 #include "config/config.hpp"
@@ -45,17 +45,39 @@ Poco::Util::OptionSet option_set() {
   return set;
 }
 
+// The options as GNU tools print theirs ("-c, --config FILE"), each
+// description wrapped beside them.
 void usage(const Poco::Util::OptionSet& set) {
-  Poco::Util::HelpFormatter help(set);
-  help.setUnixStyle(true);
-  help.setCommand("rampartd");
-  help.setUsage("[OPTIONS]\n       rampartd keys reset [--config FILE]");
-  help.setFooter(
-      "keys reset: removes every API key and writes a new admin key's token to\n"
-      "<agent.state_dir>/admin.key (root or the agent's user; works while rampartd runs).");
-  help.setHeader(
-      "Rampart network-security agent: eBPF programs plus engine, sender and API plugins.");
-  help.format(std::cout);
+  std::cout << "Usage: rampartd [OPTIONS]\n"
+               "       rampartd keys reset [--config FILE]\n"
+               "Rampart network-security agent: eBPF programs plus engine, sender and\n"
+               "API plugins.\n\nOptions:\n";
+  constexpr size_t kColumn = 30, kWidth = 79;
+  for (const auto& o : set) {
+    std::string names = o.shortName().empty() ? "    " : "-" + o.shortName() + ", ";
+    names += "--" + o.fullName();
+    if (o.takesArgument()) names += " " + o.argumentName();
+    std::string line = "  " + names;
+    line += line.size() + 2 <= kColumn ? std::string(kColumn - line.size(), ' ')
+                                       : "\n" + std::string(kColumn, ' ');
+    size_t col = kColumn;
+    std::istringstream words(o.description());
+    for (std::string w; words >> w;) {
+      if (col > kColumn && col + 1 + w.size() > kWidth) {
+        line += "\n" + std::string(kColumn, ' ');
+        col = kColumn;
+      } else if (col > kColumn) {
+        line += ' ';
+        ++col;
+      }
+      line += w;
+      col += w.size();
+    }
+    std::cout << line << "\n";
+  }
+  std::cout << "\nkeys reset: removes every API key and writes a new admin key's token to\n"
+               "<agent.state_dir>/admin.key (root or the agent's user; works while\n"
+               "rampartd runs).\n";
 }
 
 }  // namespace

@@ -277,6 +277,27 @@ TEST(CommandLine, UnknownOptionIsUsageErrorTwo) {
   EXPECT_NE(r.output.find("--help"), std::string::npos);
 }
 
+// GNU style: "-c, --config FILE", never Poco's "-cFILE"; every option listed.
+TEST(CommandLine, HelpListsEveryOptionTheWayGnuToolsDo) {
+  const auto r = run_command({rampart::test::path::rampartd(), "--help"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("\n  -c, --config FILE "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\n  -p, --plugin-dir DIR "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\n      --owner USER "), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("-cFILE"), std::string::npos) << r.output;
+  for (const char* o :
+       {"--check-config", "--detach-all", "--prepare-pin-root", "--log-format", "--log-level",
+        "--print-default-config", "-V, --version", "-h, --help", "keys reset"})
+    EXPECT_NE(r.output.find(o), std::string::npos) << o;
+  size_t longest = 0;
+  for (size_t at = 0, nl; at < r.output.size(); at = nl + 1) {
+    nl = r.output.find('\n', at);
+    if (nl == std::string::npos) nl = r.output.size();
+    longest = std::max(longest, nl - at);
+  }
+  EXPECT_LE(longest, 80u) << r.output;
+}
+
 TEST(CommandLine, PreparePinRootAndOwnerGoTogether) {
   for (const auto& args :
        {std::vector<std::string>{rampart::test::path::rampartd(), "--prepare-pin-root"},
