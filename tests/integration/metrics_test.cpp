@@ -81,6 +81,25 @@ TEST(MetricsFrontend, ScrapesNeedAKeyWhenConfigured) {
   EXPECT_NE(r.body.find("rampart_api_requests_total{code=\"201\",method=\"POST\""),
             std::string::npos)
       << "the REST request was counted: " << r.body.substr(0, 3000);
+
+  // Labelled by route template: ids, names and probes never become series.
+  EXPECT_EQ(admin.call("GET", "/api/v1/keys/prom").status, 405) << "keys are only deleted";
+  EXPECT_EQ(admin.call("GET", "/api/v1/alerts/6f1c2a9e-1d3b-4c5a-9e8f-0123456789ab").status, 404);
+  EXPECT_EQ(admin.call("GET", "/api/v1/no-such-route/x").status, 404);
+  EXPECT_EQ(admin.call("GET", "/api/v1/audit/rules/12345/history").status, 200);
+  r = http(metrics, "GET", "/metrics", "", {{"Authorization", "Bearer " + token}});
+  ASSERT_EQ(r.status, 200);
+  const auto route = [&](const std::string& code, const std::string& template_) {
+    return r.body.find("rampart_api_requests_total{code=\"" + code +
+                       "\",method=\"GET\",plugin=\"rest\",route=\"" + template_ + "\"}") !=
+           std::string::npos;
+  };
+  EXPECT_TRUE(route("405", "/api/v1/keys/{name}")) << r.body.substr(0, 4000);
+  EXPECT_TRUE(route("200", "/api/v1/audit/rules/{id}/history")) << r.body.substr(0, 4000);
+  EXPECT_TRUE(route("404", "unmatched")) << r.body.substr(0, 4000);
+  EXPECT_EQ(r.body.find("6f1c2a9e"), std::string::npos);
+  EXPECT_EQ(r.body.find("no-such-route"), std::string::npos);
+  EXPECT_EQ(r.body.find("/keys/prom"), std::string::npos);
 }
 
 TEST(MetricsFrontend, BadListenAddressIsAConfigError) {

@@ -135,28 +135,60 @@ fe::Response serve_swagger_ui(const std::string& dir, const std::string& path) {
   return r;
 }
 
-// Requests by route (ids replaced by {id}), method and status code.
+// The route template of a request, for the metrics' `route` label: the
+// API's own paths with their ids as the OpenAPI document writes them
+// ("/api/v1/alerts/{id}", "/api/v1/keys/{name}", "/api/v1/firewall/rules/
+// {id}"); "unmatched" for a path the API answered 404 (no such route, or
+// no such id: the raw path would make a series per typo or probe), and
+// "other" outside the API. Bounded by the routes the API has.
+std::string route_template(const std::string& path, int code) {
+  if (path == "/healthz" || path == "/readyz" || path == "/api-docs/openapi.json") return path;
+  if (path.rfind("/api/v1/", 0) != 0) return "other";
+  if (code == 404) return "unmatched";
+  static const std::regex kUuid("^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$");
+  std::string out;
+  std::string_view rest(path);
+  std::string_view prev;
+  while (!rest.empty()) {
+    rest.remove_prefix(1);  // the '/'
+    const size_t end = rest.find('/');
+    const std::string_view seg = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+    const bool number = !seg.empty() && seg.find_first_not_of("0123456789") == std::string::npos;
+    out += '/';
+    if (prev == "keys" && out.size() > 1) {
+      out += "{name}";
+    } else if (number || std::regex_match(seg.begin(), seg.end(), kUuid)) {
+      out += "{id}";
+    } else {
+      out += seg;
+    }
+    prev = seg;
+  }
+  return out;
+}
+
+// Requests by route template, method and status code.
 class RequestMetrics {
  public:
   explicit RequestMetrics(const Host& host) : host_(host) {}
   void count(const std::string& path, const std::string& method, int code) {
-    static const std::regex kId("/[0-9]+(/|$)");
-    const std::string route =
-        path.rfind("/api/v1/", 0) == 0 || path == "/healthz" || path == "/readyz"
-            ? std::regex_replace(path, kId, "/{id}$1")
-            : "other";
-    const std::string key = route + " " + method + " " + std::to_string(code);
+    const std::string route = route_template(path, code);
+    static constexpr std::string_view kMethods[] = {"GET",   "HEAD",   "POST",   "PUT",
+                                                    "PATCH", "DELETE", "OPTIONS"};
+    const std::string verb =
+        std::find(std::begin(kMethods), std::end(kMethods), method) != std::end(kMethods) ? method
+                                                                                          : "other";
+    const std::string key = route + " " + verb + " " + std::to_string(code);
     std::lock_guard lock(mu_);
     auto it = series_.find(key);
     if (it == series_.end()) {
-      // Unbounded routes would be unbounded series: cap them.
-      if (series_.size() >= 512) return;
       const std::string code_text = std::to_string(code);
       it = series_
                .emplace(key, host_.counter("rampart_api_requests_total",
                                            "API requests by route, method and status code",
                                            {{"route", route.c_str()},
-                                            {"method", method.c_str()},
+                                            {"method", verb.c_str()},
                                             {"code", code_text.c_str()}}))
                .first;
     }
