@@ -3,12 +3,14 @@
 
 #include <rampart/sdk/plugin.hpp>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 
 namespace rampart::daemon {
@@ -18,24 +20,54 @@ using prometheus::MetricType;
 using runtime::add_sample;
 using runtime::metric_family;
 
+// The process collector's standard names (as Prometheus' client libraries
+// write them, so dashboards and alerts made for any exporter work), and
+// the build.
 void process_metrics(std::vector<prometheus::MetricFamily>& out, double start_time) {
+  const auto gauge = [&](const char* name, const char* help, double v) {
+    auto f = metric_family(name, help, MetricType::Gauge);
+    add_sample(f, {}, v);
+    out.push_back(std::move(f));
+  };
   const long page = sysconf(_SC_PAGESIZE);
   uint64_t size = 0, resident = 0;
   std::ifstream("/proc/self/statm") >> size >> resident;
-  auto rss = metric_family("rampart_process_resident_memory_bytes", "Resident set size",
-                           MetricType::Gauge);
-  add_sample(rss, {}, static_cast<double>(resident * static_cast<uint64_t>(page)));
-  out.push_back(std::move(rss));
+  gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
+        static_cast<double>(resident * static_cast<uint64_t>(page)));
+  gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.",
+        static_cast<double>(size * static_cast<uint64_t>(page)));
+
+  // /proc/self/stat: utime and stime are fields 14 and 15, after the
+  // command's closing parenthesis (the command may hold spaces).
+  std::string stat;
+  std::getline(std::ifstream("/proc/self/stat"), stat);
+  double cpu = 0;
+  if (const auto paren = stat.rfind(')'); paren != std::string::npos) {
+    std::istringstream fields(stat.substr(paren + 2));
+    std::string skip;
+    for (int i = 3; i < 14 && fields >> skip; ++i) {
+    }
+    uint64_t utime = 0, stime = 0;
+    fields >> utime >> stime;
+    cpu = static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+  auto cpu_f =
+      metric_family("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+                    MetricType::Counter);
+  add_sample(cpu_f, {}, cpu);
+  out.push_back(std::move(cpu_f));
+
+  rlimit files{};
+  getrlimit(RLIMIT_NOFILE, &files);
+  gauge("process_max_fds", "Maximum number of open file descriptors.",
+        static_cast<double>(files.rlim_cur));
 
   std::error_code ec;
   size_t fds = 0;
   for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
        !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
     ++fds;
-  auto open_fds =
-      metric_family("rampart_process_open_fds", "Open file descriptors", MetricType::Gauge);
-  add_sample(open_fds, {}, static_cast<double>(fds));
-  out.push_back(std::move(open_fds));
+  gauge("process_open_fds", "Number of open file descriptors.", static_cast<double>(fds));
 
   std::ifstream status("/proc/self/status");
   std::string line;
@@ -43,14 +75,18 @@ void process_metrics(std::vector<prometheus::MetricFamily>& out, double start_ti
   while (std::getline(status, line)) {
     if (line.rfind("Threads:", 0) == 0) threads = std::stod(line.substr(8));
   }
-  auto th = metric_family("rampart_process_threads", "Threads", MetricType::Gauge);
-  add_sample(th, {}, threads);
-  out.push_back(std::move(th));
+  gauge("rampart_process_threads", "Threads", threads);
+  gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+        start_time);
 
-  auto start = metric_family("rampart_process_start_time_seconds",
-                             "Start time since the Unix epoch", MetricType::Gauge);
-  add_sample(start, {}, start_time);
-  out.push_back(std::move(start));
+  auto build =
+      metric_family("rampart_build_info", "The running build: version and plugin ABI (value 1)",
+                    MetricType::Gauge);
+  add_sample(build,
+             {{"version", RAMPART_VERSION},
+              {"abi", std::to_string(RAMPART_ABI_MAJOR) + "." + std::to_string(RAMPART_ABI_MINOR)}},
+             1);
+  out.push_back(std::move(build));
 }
 
 void plugin_metrics(std::vector<prometheus::MetricFamily>& out, const PluginSnapshot& plugins) {

@@ -34,8 +34,10 @@ TEST(MetricsFrontend, ServesCoreAndPluginMetricsThatPromtoolAccepts) {
   const std::string& text = r.body;
   EXPECT_EQ(rampart::test::promtool_check(text, dir / "scrape.txt"), "") << text;
   for (const char* want :
-       {"# TYPE rampart_process_resident_memory_bytes gauge", "rampart_process_open_fds ",
-        "rampart_process_threads ",
+       {"# TYPE process_resident_memory_bytes gauge", "process_open_fds ", "process_max_fds ",
+        "process_virtual_memory_bytes ", "# TYPE process_cpu_seconds_total counter",
+        "process_start_time_seconds ", "rampart_process_threads ",
+        "rampart_build_info{abi=\"1.12\",version=\"",
         "rampart_plugin_info{kind=\"frontend\",plugin=\"metrics\",state=\"running\"",
         "rampart_plugins{state=\"running\"} 2", "rampart_rules{domain=\"firewall\"} 1",
         "rampart_firewall_blocklist_prefixes{plugin=\"firewall\"} 0",
@@ -43,7 +45,10 @@ TEST(MetricsFrontend, ServesCoreAndPluginMetricsThatPromtoolAccepts) {
         "rampart_events_published_total{source=\"xdp_firewall\"} 0"}) {
     EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
   }
-  EXPECT_GT(rampart::test::metric_value(text, "rampart_process_resident_memory_bytes"), 1e6);
+  EXPECT_GT(rampart::test::metric_value(text, "process_resident_memory_bytes"), 1e6);
+  EXPECT_GT(rampart::test::metric_value(text, "process_cpu_seconds_total"), 0);
+  EXPECT_GT(rampart::test::metric_value(text, "process_max_fds"),
+            rampart::test::metric_value(text, "process_open_fds"));
 
   auto other = http(port, "GET", "/api/v1/firewall/rules");
   EXPECT_EQ(other.status, 404);
