@@ -49,7 +49,8 @@ fi
 
 # npm packages, pinned, into .cache/node (never committed): swagger-ui-dist
 # is built into the REST plugin's Swagger UI and shipped in the packages;
-# swagger-cli validates the generated OpenAPI document in the tests.
+# swagger-cli validates the generated OpenAPI document in the tests and
+# Spectral lints it (the spectral:oas ruleset, warnings included).
 if ! command -v npm >/dev/null 2>&1; then
   echo "install-deps: installing nodejs and npm"
   apt-get update -qq
@@ -57,11 +58,12 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 node_dir="$root/.cache/node"
 if [ ! -x "$node_dir/node_modules/.bin/swagger-cli" ] ||
+   [ ! -x "$node_dir/node_modules/.bin/spectral" ] ||
    [ ! -f "$node_dir/node_modules/swagger-ui-dist/swagger-ui-bundle.js" ]; then
-  echo "install-deps: npm install swagger-ui-dist @apidevtools/swagger-cli"
+  echo "install-deps: npm install swagger-ui-dist @apidevtools/swagger-cli @stoplight/spectral-cli"
   mkdir -p "$node_dir"
   npm install --prefix "$node_dir" --no-audit --no-fund --loglevel=error \
-    swagger-ui-dist@5.17.14 @apidevtools/swagger-cli@4.0.4
+    swagger-ui-dist@5.17.14 @apidevtools/swagger-cli@4.0.4 @stoplight/spectral-cli@6.16.3
 fi
 
 # GeoIP data for the alert enrichment tests (docs/alerts-enrichment.md for the

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 namespace rampart::api {
 namespace {
@@ -51,6 +52,7 @@ Object::Ptr operation(const std::string& id, const std::string& summary, const s
   auto op = obj();
   op->set("operationId", id);
   op->set("summary", summary);
+  op->set("description", summary + ".");
   Array::Ptr tags = new Array;
   tags->add(tag);
   op->set("tags", tags);
@@ -131,7 +133,12 @@ std::string openapi_document(const std::vector<store::DomainInfo>& domains) {
             "Rule domains of the running engines, agent and kernel status, configuration and "
             "audit. Until the first API key exists the API is open; then send a key as "
             "`Authorization: Bearer <key>` or `X-API-Key: <key>`.");
+  info->set("contact", Poco::JSON::Parser().parse(R"({"name":"Rampart maintainers"})"));
+  info->set("license", Poco::JSON::Parser().parse(R"({"name":"Apache-2.0"})"));
   doc->set("info", info);
+  // The API's paths are absolute on whatever address serves the document.
+  doc->set("servers", Poco::JSON::Parser().parse(
+                          R"([{"url":"/","description":"the agent serving this document"}])"));
 
   auto schemas = obj();
   auto error = obj();
@@ -293,6 +300,22 @@ std::string openapi_document(const std::vector<store::DomainInfo>& domains) {
   system("/api/v1/keys", "get", "keys_list", "API keys", {});
   system("/api/v1/keys", "post", "keys_create", "Create an API key (token shown once)", {400, 409});
   system("/api/v1/keys/{name}", "delete", "keys_delete", "Delete an API key", {404});
+  with_params(paths->getObject("/api/v1/keys/{name}")->getObject("delete"),
+              {param("name", "path", "string", "the key's name", true)});
+  with_params(paths->getObject("/api/v1/audit/rules/{id}/history")->getObject("get"),
+              {param("id", "path", "integer", "the rule's id", true),
+               param("domain", "query", "string", "the rule's domain (firewall, ids, ...)", false),
+               param("limit", "query", "integer", "entries, 1-1000 (default 100)", false)});
+  with_params(paths->getObject("/api/v1/audit/logs")->getObject("get"),
+              {param("domain", "query", "string", "only this rule domain's entries", false),
+               param("limit", "query", "integer", "entries, 1-1000 (default 100)", false)});
+  with_body(
+      paths->getObject("/api/v1/keys")->getObject("post"),
+      Poco::JSON::Parser()
+          .parse(R"({"type":"object","required":["name","role"],"additionalProperties":false,)"
+                 R"("properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},)"
+                 R"("role":{"type":"string","enum":["viewer","operator","admin"]}}})")
+          .extract<Object::Ptr>());
   system("/api/v1/auth/whoami", "get", "whoami", "The key's name and role", {});
   system("/api/v1/alerts", "get", "alerts_list", "Stored alerts, newest first", {400, 503});
   {
@@ -320,7 +343,45 @@ std::string openapi_document(const std::vector<store::DomainInfo>& domains) {
       with_params(op.extract<Object::Ptr>(),
                   {param("id", "path", "string", "the alert's id (a UUID)", true)});
   }
+  auto fp = with_body(
+      paths->getObject("/api/v1/alerts/{id}/false-positive")->getObject("post"),
+      Poco::JSON::Parser()
+          .parse(R"({"type":"object","additionalProperties":false,"properties":{"reason":)"
+                 R"({"type":"string","maxLength":1000}}})")
+          .extract<Object::Ptr>());
+  fp->getObject("requestBody")->set("required", false);
+  // The REST frontend's probes: no key needed.
+  for (const auto& [path, id, summary] :
+       {std::tuple{"/healthz", "healthz", "The frontend is up"},
+        std::tuple{"/readyz", "readyz",
+                   "Ready means enforcing: every enabled engine on every interface "
+                   "(503 and what is missing otherwise)"}}) {
+    auto op = operation(id, summary, "probes", {{"200", response("OK", any_object())}}, {});
+    auto responses = op->getObject("responses");
+    responses->remove("401");
+    responses->remove("403");
+    if (std::string(path) == "/readyz")
+      responses->set("503", response("Not ready: what is missing", any_object()));
+    op->set("security", Array::Ptr(new Array));
+    auto item = obj();
+    item->set("get", op);
+    paths->set(path, item);
+  }
   doc->set("paths", paths);
+
+  // Every tag an operation names, described once.
+  Array::Ptr tags = new Array;
+  auto tag = [&](const std::string& name, const std::string& description) {
+    auto t = obj();
+    t->set("name", name);
+    t->set("description", description);
+    tags->add(t);
+  };
+  tag("agent", "The agent: status, configuration, audit, API keys and alerts");
+  tag("probes", "Liveness and readiness, for orchestrators and load balancers");
+  for (const auto& d : domains)
+    tag(d.name, d.summary.empty() ? "The " + d.name + " rule domain" : d.summary);
+  doc->set("tags", tags);
 
   auto components = obj();
   components->set("schemas", schemas);

@@ -22,6 +22,7 @@ const std::string& source();                 // the source tree
 const std::string& build();                  // the build tree
 const std::string& promtool();
 const std::string& swagger_cli();
+const std::string& spectral();
 const std::string& geoip_data_dir();  // the @ip-location-db npm packages
 const std::string& et_open_dir();     // ET Open rule files (test data outside the tree; "" if none)
 

@@ -365,6 +365,24 @@ class Api : public fe::Handler {
     if (key.empty()) key = req.cookie("rampart_ui");
     const auto who = host_.api_call("GET", "/api/v1/auth/whoami", "", "", actor(req), key,
                                     fe::api_peer(req.peer));
+    if (who.status == 401 && (req.path == "/swagger-ui" || req.path == "/swagger-ui/")) {
+      // A browser on the page: say how to get in, not raw JSON.
+      fe::Response r;
+      r.status = 401;
+      r.content_type = "text/html; charset=utf-8";
+      r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+      r.body =
+          "<!doctype html><html><head><meta charset=\"utf-8\"><title>Rampart API: a key is "
+          "needed</title></head><body><h1>Rampart API</h1><p>" +
+          std::string(key.empty() ? "This page needs an API key."
+                                  : "That API key is not valid (or has been deleted).") +
+          "</p><p>Open <code>/swagger-ui/?key=&lt;token&gt;</code> with a key's token: the "
+          "page then keeps it in a cookie for its own requests. An administrator makes one "
+          "with <code>rampartctl keys add NAME viewer</code> (or <code>POST "
+          "/api/v1/keys</code>); the first admin key's token is in "
+          "<code>&lt;agent.state_dir&gt;/admin.key</code>.</p></body></html>";
+      return r;
+    }
     if (who.status != 200) return from_core(who);
     fe::Response r = serve_swagger_ui(settings_.swagger_ui_dir, req.path);
     if (!query_key.empty()) {
