@@ -304,7 +304,8 @@ std::string openapi_document(const std::vector<store::DomainInfo>& domains) {
               {param("name", "path", "string", "the key's name", true)});
   with_params(paths->getObject("/api/v1/audit/rules/{id}/history")->getObject("get"),
               {param("id", "path", "integer", "the rule's id", true),
-               param("domain", "query", "string", "the rule's domain (firewall, ids, ...)", false),
+               param("domain", "query", "string",
+                     "the rule's domain, as GET /api/v1/domains names it", false),
                param("limit", "query", "integer", "entries, 1-1000 (default 100)", false)});
   with_params(paths->getObject("/api/v1/audit/logs")->getObject("get"),
               {param("domain", "query", "string", "only this rule domain's entries", false),

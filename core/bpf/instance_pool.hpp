@@ -41,7 +41,7 @@ class InstancePool {
 
   // Spares kept per place: the instances that left last, at most three and
   // at most 48 MiB of tables (a 10^6-prefix blocklist is ~25 MiB an
-  // instance: one spare; a firewall of a few hundred rules ~3.3 MiB).
+  // instance: one spare; a set of a few hundred rules ~3.3 MiB).
   // Writes that keep the shape go into the live instance
   // (RAMPART_PROGRAM_IN_PLACE): a spare is taken by whole installs only
   // (an import, a rule set's overflow compiled whole, ~10 a second at the
@@ -53,7 +53,7 @@ class InstancePool {
   // Spares of the shape a place grows into next (prepare_ahead), kept
   // besides the live shape's and only in the room those leave: a spare
   // ahead never pushes out one of the live shape, which every whole
-  // install takes (at 4,096 firewall rules an instance is ~20 MiB and the
+  // install takes (at 4,096 rules an instance is ~20 MiB and the
   // next shape's ~70: one ahead pushed a live spare out at every import,
   // and the next import loaded one on its path).
   static constexpr size_t kAheadPerPlace = 2;

@@ -239,7 +239,7 @@ class DocumentCheck : public YAML::EventHandler {
                       ")");
   }
 
-  // The dotted path of the current node ("plugins.firewall.rules.0.id"),
+  // The dotted path of the current node ("plugins.<id>.rules.0.id"),
   // or of its map when `with_last` is false (for a key).
   std::string path(bool with_last) const {
     std::string out;

@@ -15,7 +15,7 @@
 namespace rampart::daemon {
 
 struct Missing {
-  std::string component;  // "plugins.firewall", "interface eth0", "datapath"
+  std::string component;  // "plugins.<id>", "interface eth0", "datapath"
   std::string why;
   bool operator==(const Missing&) const = default;
 };

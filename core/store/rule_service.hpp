@@ -61,7 +61,7 @@ struct DomainInfo {
 struct ConfigSource {
   std::string file;  // the config file; "" when unknown
   int line = 0;      // 1-based; 0 when unknown
-  std::string key;   // e.g. "plugins.firewall.rules[0]"; "" when unknown
+  std::string key;   // e.g. "plugins.<id>.rules[0]"; "" when unknown
 };
 
 struct ChangeResult {

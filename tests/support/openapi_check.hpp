@@ -17,13 +17,12 @@ namespace rampart::test {
 // "" when both accept the document at `file`; else what they said.
 inline std::string openapi_problems(const std::string& file) {
   std::string out;
-  const auto valid =
-      run_command({"/usr/bin/env", "node", path::swagger_cli(), "validate", file});
+  const auto valid = run_command({"/usr/bin/env", "node", path::swagger_cli(), "validate", file});
   if (valid.status != 0) out += "swagger-cli: " + valid.output;
   const std::string ruleset = file + ".spectral.yaml";
   write_file(ruleset, "extends: [\"spectral:oas\"]\n");
-  const auto lint = run_command({"/usr/bin/env", "node", path::spectral(), "lint",
-                                 "--ruleset", ruleset, "--fail-severity=warn", file});
+  const auto lint = run_command({"/usr/bin/env", "node", path::spectral(), "lint", "--ruleset",
+                                 ruleset, "--fail-severity=warn", file});
   if (lint.status != 0) out += "spectral: " + lint.output;
   return out;
 }
