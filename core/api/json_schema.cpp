@@ -61,6 +61,7 @@ struct JsonSchema::Node {
   std::map<std::string, Node> properties;
   bool closed = false;  // additionalProperties: false
   std::unique_ptr<Node> items;
+  std::vector<Node> one_of;  // oneOf: exactly one alternative holds
 
   explicit Node(const Object::Ptr& s) {
     if (s->has("type")) type = s->getValue<std::string>("type");
@@ -97,6 +98,12 @@ struct JsonSchema::Node {
              !s->getValue<bool>("additionalProperties");
     if (s->has("items") && s->isObject("items"))
       items = std::make_unique<Node>(s->getObject("items"));
+    if (s->has("oneOf") && s->isArray("oneOf")) {
+      const auto list = s->getArray("oneOf");
+      for (size_t i = 0; i < list->size(); ++i) {
+        if (list->isObject(i)) one_of.emplace_back(list->getObject(i));
+      }
+    }
   }
 
   std::optional<SchemaViolation> check(const Poco::Dynamic::Var& v, const std::string& at) const {
@@ -143,7 +150,33 @@ struct JsonSchema::Node {
         if (auto bad = items->check(a->get(i), join(at, std::to_string(i)))) return bad;
       }
     }
+    if (!one_of.empty()) return check_one_of(v, at);
     return std::nullopt;
+  }
+
+  // oneOf: the value must satisfy exactly one alternative. Refused, it
+  // hears why from the alternative of its own type (a port given as the
+  // integer 70000: "must be at most 65535"), else which types would do.
+  std::optional<SchemaViolation> check_one_of(const Poco::Dynamic::Var& v,
+                                              const std::string& at) const {
+    size_t held = 0;
+    std::optional<SchemaViolation> own_type;
+    std::string types;
+    for (const auto& alt : one_of) {
+      auto bad = alt.check(v, at);
+      if (!bad) {
+        ++held;
+        continue;
+      }
+      if (alt.type && has_type(v, *alt.type) && !own_type) own_type = bad;
+      if (alt.type) types += (types.empty() ? "" : " or ") + expected(*alt.type);
+    }
+    if (held == 1) return std::nullopt;
+    if (held > 1) return SchemaViolation{at, "matches more than one of its alternatives"};
+    if (own_type) return own_type;
+    return SchemaViolation{at, "expected " +
+                                   (types.empty() ? std::string("another value") : types) +
+                                   ", got " + text_of(v)};
   }
 };
 

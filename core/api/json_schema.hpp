@@ -2,7 +2,7 @@
 // A JSON Schema checker for rule bodies, the subset OpenAPI 3.0 uses for
 // them: type (object, array, string, integer, number, boolean), required,
 // properties, additionalProperties: false, enum, minimum, maximum,
-// minLength, maxLength, items. The core checks every body against its
+// minLength, maxLength, items, oneOf. The core checks every body against its
 // domain's schema before the engine sees it, so every domain answers bad
 // bodies the same way: 400 naming the field.
 #pragma once

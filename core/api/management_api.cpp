@@ -164,6 +164,18 @@ std::string audit_json(const store::AuditEntry& e) {
   return to_json(o);
 }
 
+// A domain's schema as an object; null when it has none or it does not
+// parse as one.
+Object::Ptr schema_object(const std::string& schema) {
+  if (schema.empty()) return nullptr;
+  try {
+    const auto s = parse(schema);
+    return s.type() == typeid(Object::Ptr) ? s.extract<Object::Ptr>() : nullptr;
+  } catch (const Poco::Exception&) {
+    return nullptr;
+  }
+}
+
 }  // namespace
 
 std::map<std::string, std::string> ManagementApi::parse_query(const std::string& raw) {
@@ -357,6 +369,21 @@ void ManagementApi::build_routes() {
           o->set("name", d.name);
           o->set("summary", d.summary);
           o->set("rules", "/api/v1/" + d.name + "/rules");
+          // Short forms the domain offers a shell (`rampartctl block ...`):
+          // its schema's x-rampart-verbs, as the engine wrote them.
+          // And the values a rule has where its body leaves a field out
+          // (the schema's defaults), for tables of effective values.
+          if (const auto s = schema_object(d.schema)) {
+            if (const auto verbs = s->getObject("x-rampart-verbs")) o->set("verbs", verbs);
+            Object::Ptr defaults = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+            if (const auto props = s->getObject("properties")) {
+              for (const auto& [k, v] : *props) {
+                if (props->isObject(k) && props->getObject(k)->has("default"))
+                  defaults->set(k, props->getObject(k)->get("default"));
+              }
+            }
+            if (defaults->size()) o->set("defaults", defaults);
+          }
           arr->add(o);
         }
         Object::Ptr o = new Object;

@@ -28,6 +28,7 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <regex>
 #include <thread>
 
 #include "agent_lab.hpp"
@@ -404,7 +405,7 @@ TEST_F(FirewallLab, RuleAddedOverRestDropsRealPackets) {
   r = api("GET", "/api/v1/firewall/status");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_NE(r.body.find(R"("enforced":true)"), std::string::npos) << r.body;
-  const std::string hit_key = R"({"id":1,"priority_index":0,"hits":)";
+  const std::string hit_key = R"({"id":1,"priority":1,"priority_index":0,"hits":)";
   const auto at = r.body.find(hit_key);
   ASSERT_NE(at, std::string::npos) << r.body;
   // At least: a TCP SYN may be retransmitted meanwhile.
@@ -439,6 +440,54 @@ TEST_F(FirewallLab, RuleAddedOverRestDropsRealPackets) {
   // The stored rule is re-applied on start.
   ASSERT_NO_FATAL_FAILURE(start(cfg, "installed 1 rules"));
   expect_all(lab_->send_and_count(kPackets), 0, "restarted: the rule came back from SQLite");
+}
+
+// rampartctl's short forms over the local socket, against real packets:
+// `block` drops from the moment it answers, `rules list` shows the block
+// with its effective priority and the kernel's hit counter beside it,
+// `unblock` lets traffic through again, and a block given --for drops
+// until then and is gone after (deleted by the core, audited as expiry).
+TEST_F(FirewallLab, RampartctlBlocksForAWhileAndListsHitsBesideTheRules) {
+  const auto cfg = write_config("[{id: 1, action: log, protocol: udp, dst_port: 9}]", "");
+  ASSERT_NO_FATAL_FAILURE(start_with_rest(cfg));
+  auto ctl = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {rampart::test::path::rampartctl(), "--server",
+                                     "unix://" + (dir_ / "api.sock")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return rampart::test::run_command(argv);
+  };
+  expect_all(lab_->send_and_count(kPackets), kPackets, "nothing blocked");
+  auto r = ctl({"block", "198.18.0.1", "--reason", "lab"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  expect_all(lab_->send_and_count(kPackets), 0, "blocked once rampartctl answered");
+  r = ctl({"rules", "list", "firewall"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::smatch m;
+  ASSERT_TRUE(
+      std::regex_search(r.output, m, std::regex("\n([0-9]+) +api +-1000 +true +([0-9]+) +deny ")))
+      << r.output;
+  // At least: a TCP SYN may be retransmitted meanwhile.
+  EXPECT_GE(std::stoull(m[2]), 3 * kPackets) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("\n1 +config +1 +true +[0-9]+ +log ")))
+      << "the config's rule, with its own counter: " << r.output;
+  r = ctl({"unblock", "198.18.0.1"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  expect_all(lab_->send_and_count(kPackets), kPackets, "unblocked");
+
+  r = ctl({"block", "198.18.0.1", "--for", "8s"});  // room for the sends, sanitizers too
+  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_TRUE(std::regex_search(r.output, m, std::regex("firewall rule ([0-9]+)\n"))) << r.output;
+  const std::string id = m[1];
+  expect_all(lab_->send_and_count(kPackets), 0, "blocked until it expires");
+  EXPECT_TRUE(rampart::test::poll_until(
+      [&] {
+        return ctl({"rules", "get", "firewall", id}).status == 1;
+      },
+      std::chrono::seconds(60)));
+  expect_all(lab_->send_and_count(kPackets), kPackets, "expired: deleted, and passing again");
+  r = ctl({"audit", "--rule", id, "--domain", "firewall"});
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(" expiry +firewall +delete +" + id + " ")))
+      << r.output;
 }
 
 // The source blocklist's API entries (the domain the IPS and DDoS engines
@@ -605,7 +654,7 @@ TEST_F(FirewallLab, RuleWritesChangeTheLiveTablesAndKeepHitCounters) {
                                           "] ready plugins=firewall,log,metrics,rest refused=0"));
   auto hits_of_rule_1 = [&] {
     const auto r = api("GET", "/api/v1/firewall/status");
-    const auto at = r.body.find(R"({"id":1,"priority_index":)");
+    const auto at = r.body.find(R"({"id":1,"priority":1,"priority_index":)");
     const auto hits = r.body.find(R"("hits":)", at);
     return at == std::string::npos || hits == std::string::npos
                ? -1.0
@@ -637,7 +686,8 @@ TEST_F(FirewallLab, RuleWritesChangeTheLiveTablesAndKeepHitCounters) {
   EXPECT_GE(after, before + 3.0 * kPackets);
   ASSERT_EQ(api("DELETE", "/api/v1/firewall/rules/2").status, 204);
   EXPECT_EQ(hits_of_rule_1(), after) << "and a delete ahead of it";
-  EXPECT_NE(api("GET", "/api/v1/firewall/status").body.find(R"({"id":1,"priority_index":0,)"),
+  EXPECT_NE(api("GET", "/api/v1/firewall/status")
+                .body.find(R"({"id":1,"priority":1,"priority_index":0,)"),
             std::string::npos);
 }
 

@@ -6,7 +6,9 @@
 
 #include <Poco/JSON/Parser.h>
 
+#include <ctime>
 #include <regex>
+#include <tuple>
 
 #include "daemon_process.hpp"
 #include "http_client.hpp"
@@ -58,15 +60,19 @@ TEST_F(Rampartctl, RuleCommandsAndTables) {
   ASSERT_EQ(r.status, 0) << r.output;
   r = ctl({"rules", "list", "firewall"});
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("ID  ORIGIN  ACTION  PROTOCOL"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("5   api     deny    tcp"), std::string::npos) << r.output;
+  // Effective values: `enabled` from the schema's default; no kernel here,
+  // so no rule is installed and none has hits ("-").
+  EXPECT_NE(r.output.find("ID  ORIGIN  ENABLED  HITS  ACTION  PROTOCOL\n"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("5   api     true     -     deny    tcp"), std::string::npos) << r.output;
   r = ctl({"rules", "list", "firewall", "protocol=udp", "--output", "json"});
   ASSERT_EQ(r.status, 0) << r.output;
   const auto list = Poco::JSON::Parser().parse(r.output).extract<Poco::JSON::Object::Ptr>();
   ASSERT_EQ(list->getArray("rules")->size(), 1u) << r.output;
   r = ctl({"rules", "patch", "firewall", "6", R"({"action":"deny"})"});
   EXPECT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(ctl({"rules", "get", "firewall", "6"}).output.find("\"deny\""), std::string::npos);
+  EXPECT_TRUE(std::regex_search(ctl({"rules", "get", "firewall", "6"}).output,
+                                std::regex("(^|\n)action: +deny\n")));
   EXPECT_EQ(ctl({"rules", "delete", "firewall", "6"}).status, 0);
 
   r = ctl({"rules", "get", "firewall", "6"});
@@ -138,8 +144,8 @@ TEST_F(RampartctlConfigRules, ExportImportsBackAndADryRunShowsTheDiff) {
   ASSERT_EQ(ctl({"rules", "add", "firewall", R"({"id":6,"action":"log"})"}).status, 0);
   auto r = ctl({"rules", "list", "firewall"});
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_TRUE(std::regex_search(r.output, std::regex("\n1 +config +1 +log "))) << r.output;
-  EXPECT_TRUE(std::regex_search(r.output, std::regex("\n5 +api +deny "))) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("\n1 +config +1 +true +- +log "))) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("\n5 +api +true +- +deny "))) << r.output;
 
   const auto yaml = dir_ / "rules.yaml", json = dir_ / "rules.json";
   ASSERT_EQ(ctl({"rules", "export", "firewall", yaml}).status, 0);
@@ -230,6 +236,185 @@ TEST_F(Rampartctl, KeysTokensAndHints) {
   const auto syntax =
       run_command({"/bin/bash", "-n", rampart::test::path::rampartctl_completion()});
   EXPECT_EQ(syntax.status, 0) << syntax.output;
+}
+
+// The short forms the firewall's domain offers (its schema's
+// x-rampart-verbs): rules the API stores like any other, a port given as
+// a number, an expiry from --for, unblock deleting only what block made,
+// and refusals that say what is wrong.
+TEST_F(Rampartctl, BlockAllowAndUnblockWriteTheDomainsOwnRules) {
+  auto r = ctl({"domains"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("\nfirewall +allow,block +XDP firewall")))
+      << r.output;
+  const auto now = static_cast<int64_t>(std::time(nullptr));
+  r = ctl({"block", "203.0.113.7", "--port", "22", "--for", "4h", "--reason", "ssh brute force"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.output, m,
+                                std::regex("^blocked 203\\.0\\.113\\.7 port 22 "
+                                           "reason \"ssh brute force\" until "
+                                           "[0-9-]+ [0-9:]+ [A-Z+0-9-]+: firewall rule "
+                                           "([0-9]+)\n$")))
+      << r.output;
+  const std::string id = m[1];
+  r = ctl({"rules", "get", "firewall", id, "-o", "json"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto rule = Poco::JSON::Parser().parse(r.output).extract<Poco::JSON::Object::Ptr>();
+  EXPECT_EQ(rule->getValue<std::string>("action"), "deny");
+  EXPECT_EQ(rule->getValue<std::string>("src_ip"), "203.0.113.7");
+  EXPECT_EQ(rule->getValue<int>("dst_port"), 22) << "a port as a number: " << r.output;
+  EXPECT_EQ(rule->getValue<int>("priority"), -1000) << "ahead of the other rules";
+  EXPECT_EQ(rule->getValue<std::string>("description"), "ssh brute force");
+  EXPECT_GE(rule->getValue<int64_t>("expires_at"), now + 4 * 3600);
+  EXPECT_LE(rule->getValue<int64_t>("expires_at"),
+            static_cast<int64_t>(std::time(nullptr)) + 4 * 3600);
+
+  ASSERT_EQ(ctl({"allow", "203.0.113.7"}).status, 0);
+  ASSERT_EQ(ctl({"block", "198.51.100.0/24"}).status, 0);
+  r = ctl({"unblock", "203.0.113.7", "--port", "23"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("no block of 203.0.113.7 in firewall"), std::string::npos) << r.output;
+  r = ctl({"unblock", "203.0.113.7"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output, "unblocked 203.0.113.7: deleted firewall rule " + id + "\n");
+  r = ctl({"rules", "list", "firewall", "-o", "json"});
+  EXPECT_FALSE(std::regex_search(r.output, std::regex(R"("deny"[^}]*"203\.0\.113\.7")")))
+      << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"("allow"[^}]*"203\.0\.113\.7")")))
+      << "the allow stays: " << r.output;
+  EXPECT_NE(r.output.find("198.51.100.0/24"), std::string::npos) << r.output;
+
+  for (const auto& [args, status, says] :
+       std::vector<std::tuple<std::vector<std::string>, int, std::string>>{
+           {{"block"}, 2, "which address?"},
+           {{"block", "192.0.2.1", "192.0.2.2"}, 2, "one address at a time"},
+           {{"block", "192.0.2.1", "--for", "soon"}, 2, "--for takes a duration"},
+           {{"block", "192.0.2.1", "--for", "0s"}, 2, "--for takes a duration"},
+           {{"block", "192.0.2.1", "--vlan", "3"}, 2, "firewall takes no --vlan"},
+           {{"block", "192.0.2.1", "--port"}, 2, "--port needs a value"},
+           {{"block", "192.0.2.1", "--domain", "blocklist"}, 1, "offers no 'block'"},
+           {{"block", "192.0.2.1", "--port", "http"}, 1, "(field dst_port)"},
+           {{"block", "192.0.2.300"}, 1, "(field src_ip)"},
+           {{"unblock", "192.0.2.1", "--reason", "x"}, 2, "--reason is for block and allow"}}) {
+    r = ctl(args);
+    EXPECT_EQ(r.status, status) << args[0] << " " << args.back() << ": " << r.output;
+    EXPECT_NE(r.output.find(says), std::string::npos) << r.output;
+  }
+}
+
+// Ports as numbers or text, in the API, the config file and imports.
+TEST_F(Rampartctl, PortsAreNumbersOrText) {
+  auto r = ctl({"rules", "add", "firewall", R"({"id":7,"action":"deny","dst_port":8080})"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = ctl({"rules", "add", "firewall", R"({"id":8,"action":"deny","src_port":"1024-2048"})"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = ctl({"rules", "add", "firewall", R"({"id":9,"action":"deny","dst_port":65536})"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("must be at most 65535 (field dst_port)"), std::string::npos) << r.output;
+  r = ctl({"rules", "add", "firewall", R"({"id":9,"action":"deny","dst_port":true})"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("expected an integer or a string, got true"), std::string::npos)
+      << r.output;
+  rampart::test::write_file(dir_ / "ports.yaml", "- {id: 10, action: deny, dst_port: 443}\n");
+  r = ctl({"rules", "import", "firewall", dir_ / "ports.yaml"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output,
+            "imported: the firewall domain's API rules are now the file's 1; 0 identical to the "
+            "config file's were left to it\n");
+  r = ctl({"rules", "list", "firewall", "dst_port=443", "-o", "json"});
+  EXPECT_NE(r.output.find("\"id\":10"), std::string::npos) << r.output;
+}
+
+// Tables show times in the reader's time zone; JSON shows the API's
+// numbers. The version, human answers to status, reload and import.
+TEST_F(Rampartctl, TablesShowLocalTimesAndJsonTheApisNumbers) {
+  ASSERT_EQ(ctl({"block", "192.0.2.1", "--for", "1h"}).status, 0);
+  auto in_tokyo = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/usr/bin/env", "TZ=Asia/Tokyo",
+                                     rampart::test::path::rampartctl(), "--server", socket_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv);
+  };
+  auto r = in_tokyo({"rules", "list", "firewall"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(" [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} JST ")))
+      << r.output;
+  r = in_tokyo({"audit", "--limit", "1"});
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("\n[0-9]+ +[0-9-]+ [0-9:]+ JST +local:")))
+      << r.output;
+  r = in_tokyo({"rules", "list", "firewall", "-o", "json"});
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("\"expires_at\":[0-9]{10}[,}]"))) << r.output;
+
+  r = ctl({"--version"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_TRUE(
+      std::regex_match(r.output, std::regex("rampartctl [0-9]+\\.[0-9]+\\.[0-9]+ \\(plugin ABI "
+                                            "[0-9]+\\.[0-9]+\\)\n")))
+      << r.output;
+  const auto daemon_version = run_command({rampart::test::path::rampartd(), "--version"}).output;
+  EXPECT_EQ(r.output.substr(11, r.output.find(' ', 11) - 11),
+            daemon_version.substr(9, daemon_version.find(' ', 9) - 9));
+
+  r = ctl({"status", "firewall"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("(^|\n)enforced: +false\n"))) << r.output;
+  EXPECT_TRUE(
+      std::regex_search(r.output, std::regex("\ntables\\.used\\.rule_positions: +[0-9]+\n")))
+      << r.output;
+  r = ctl({"config", "reload"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output, "reloaded: nothing changed\n");
+  r = ctl({"status"});
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(", up [0-9]+ s, datapath "))) << r.output;
+
+  r = ctl({"alerts", "list", "since=1h"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output, "(none)\n");
+  r = ctl({"alerts", "list", "since=1 hour"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("since must be unix seconds or RFC 3339"), std::string::npos) << r.output;
+}
+
+// Bash completion at each position: commands, then each command's words,
+// with the domains, rule ids and key names the server has.
+TEST_F(Rampartctl, CompletionOffersWhatFitsEachPosition) {
+  ASSERT_EQ(ctl({"rules", "add", "firewall", R"({"id":42,"action":"log"})"}).status, 0);
+  ASSERT_EQ(ctl({"keys", "add", "grafana", "viewer"}).status, 0);
+  const std::string bin = rampart::test::path::rampartctl();
+  auto complete = [&](const std::string& line) {
+    // The line's words, the last one being completed (maybe empty).
+    const std::string script =
+        "PATH=" + bin.substr(0, bin.rfind('/')) + ":$PATH; export RAMPART_SERVER=" + socket_ +
+        "; source " + rampart::test::path::rampartctl_completion() + "; COMP_WORDS=(" + line +
+        "); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); _rampartctl 2>/dev/null; "
+        "printf '%s ' \"${COMPREPLY[@]}\"";
+    const auto r = run_command({"/bin/bash", "-c", script});
+    EXPECT_EQ(r.status, 0) << line << ": " << r.output;
+    auto out = r.output;  // the output's last line gets a newline here
+    if (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+  };
+  EXPECT_EQ(complete("rampartctl ''"),
+            "status domains rules alerts audit config keys block allow unblock completion "
+            "--server --token --output --cacert --insecure --version --help ");
+  EXPECT_EQ(complete("rampartctl bl"), "block ");
+  EXPECT_EQ(complete("rampartctl rules ''"), "list get add update patch delete import export ");
+  EXPECT_EQ(complete("rampartctl rules list ''"), "blocklist firewall ");
+  EXPECT_EQ(complete("rampartctl rules delete firewall ''"), "42 ");
+  EXPECT_EQ(complete("rampartctl alerts list ''"),
+            "severity= min_severity= component= since= src= dst= false_positive= limit= cursor= ")
+      << "filters, not domains";
+  EXPECT_EQ(complete("rampartctl alerts list sev"), "severity= ");
+  EXPECT_EQ(complete("rampartctl keys delete ''"), "admin grafana ") << "the bootstrap key too";
+  EXPECT_EQ(complete("rampartctl keys add bob ''"), "viewer operator admin ");
+  EXPECT_EQ(complete("rampartctl block 192.0.2.1 ''"),
+            "--domain --for --port --protocol --reason ");
+  EXPECT_EQ(complete("rampartctl unblock 192.0.2.1 ''"), "--domain --port --protocol ");
+  EXPECT_EQ(complete("rampartctl block 192.0.2.1 --domain ''"), "blocklist firewall ");
+  EXPECT_EQ(complete("rampartctl --output ''"), "table json ");
+  EXPECT_EQ(complete("rampartctl --server " + socket_ + " status ''"), "blocklist firewall ");
+  EXPECT_EQ(complete("rampartctl audit --domain ''"), "blocklist firewall ");
 }
 
 }  // namespace

@@ -61,6 +61,23 @@ TEST(JsonSchema, RefusesAndNamesTheField) {
   EXPECT_EQ(verdict(kRule, R"([1])"), ": expected an object, got an array");
 }
 
+// A port as a number or as text: exactly one alternative must hold, and a
+// refusal says why in the terms of the alternative of the value's type.
+TEST(JsonSchema, OneOfTakesExactlyOneAlternative) {
+  const char* port = R"({"properties": {"port": {"oneOf": [
+      {"type": "integer", "minimum": 0, "maximum": 65535},
+      {"type": "string", "maxLength": 11}]}}})";
+  EXPECT_EQ(verdict(port, R"({"port":22})"), "ok");
+  EXPECT_EQ(verdict(port, R"({"port":"1024-65535"})"), "ok");
+  EXPECT_EQ(verdict(port, R"({"port":70000})"), "port: must be at most 65535");
+  EXPECT_EQ(verdict(port, R"({"port":"123456789012"})"), "port: longer than 11 characters");
+  EXPECT_EQ(verdict(port, R"({"port":true})"), "port: expected an integer or a string, got true");
+  const char* both =
+      R"({"properties": {"n": {"oneOf": [{"type": "integer"}, {"type": "number"}]}}})";
+  EXPECT_EQ(verdict(both, R"({"n":3})"), "n: matches more than one of its alternatives");
+  EXPECT_EQ(verdict(both, R"({"n":3.5})"), "ok");
+}
+
 TEST(JsonSchema, NoSchemaOrUnknownKeywordsRefuseNothing) {
   EXPECT_EQ(verdict(R"({})", R"({"anything":[1]})"), "ok");
   EXPECT_EQ(verdict(R"({"properties":{"a":{"type":"uuid","pattern":"^x$"}}})", R"({"a":"y"})"),

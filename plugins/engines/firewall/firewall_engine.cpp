@@ -303,6 +303,8 @@ class FirewallEngine {
     for (const auto& [order, i] : by_order) {
       Poco::JSON::Object::Ptr h = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
       h->set("id", installed_ids_[i]);
+      const auto rule = parsed_.find(installed_ids_[i]);
+      if (rule != parsed_.end()) h->set("priority", rule->second->rule.priority);
       h->set("priority_index", index++);
       h->set("hits", hits_before(installed_ids_[i]) + counted[i] - base_[i]);
       hits->add(h);
@@ -487,6 +489,10 @@ class FirewallEngine {
         const std::shared_ptr<const ParsedRule> before = at == parsed_.end() ? nullptr : at->second;
         const std::shared_ptr<const ParsedRule> after =
             c.kind == RAMPART_RULE_DELETE ? nullptr : parse_one(c.id, c.body);
+        if (after && after->rule.expires_at && after->rule.expires_at <= now_s())
+          throw refused("rule " + std::to_string(c.id) +
+                        ": expires_at: " + std::to_string(after->rule.expires_at) +
+                        " has passed (it is " + std::to_string(now_s()) + ")");
         undo.emplace_back(id, before);  // keeps `before` alive for the diff
         if (after)
           parsed_[id] = after;

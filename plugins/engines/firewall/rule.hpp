@@ -48,6 +48,10 @@ struct Rule {
   std::optional<TcpFlags> tcp_flags;
   bool enabled = true;
   std::string description;
+  // Seconds since the epoch after which the core deletes the rule (API
+  // rules only; rest-api.md "Rules that expire"); 0: never. Matching does
+  // not read it: until deleted, the rule is enforced as written.
+  int64_t expires_at = 0;
 
   bool operator==(const Rule&) const = default;
 };

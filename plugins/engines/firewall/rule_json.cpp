@@ -119,9 +119,12 @@ class Members : public Poco::JSON::Handler {
   bool object_ = false;
 };
 
-const std::set<std::string> kFields = {"id",      "priority",  "action",   "protocol",
-                                       "src_ip",  "dst_ip",    "src_port", "dst_port",
-                                       "vlan_id", "tcp_flags", "enabled",  "description"};
+const std::set<std::string> kFields = {
+    "id",       "priority", "action",    "protocol", "src_ip",      "dst_ip",    "src_port",
+    "dst_port", "vlan_id",  "tcp_flags", "enabled",  "description", "expires_at"};
+
+// Seconds since the epoch, up to the year 9999.
+constexpr int64_t kLastSecond = 253402300799LL;
 
 std::string text(const Members& o, const std::string& key) {
   const Member& v = *o.find(key);
@@ -199,8 +202,7 @@ BlocklistEntry blocklist_entry_from_json(const std::string& body, uint64_t id) {
     e.reason = text(*o, "reason");
     if (e.reason.size() > 256) throw RuleError("reason", "at most 256 bytes");
   }
-  // Seconds since the epoch, up to the year 9999.
-  if (o->has("expires_at")) e.expires_at = integer(*o, "expires_at", 1, 253402300799LL);
+  if (o->has("expires_at")) e.expires_at = integer(*o, "expires_at", 1, kLastSecond);
   return e;
 }
 
@@ -249,6 +251,7 @@ Rule rule_from_json(const std::string& body, uint64_t id) {
     r.enabled = v->boolean;
   }
   if (o->has("description")) r.description = text(*o, "description");
+  if (o->has("expires_at")) r.expires_at = integer(*o, "expires_at", 1, kLastSecond);
   if (const auto why = validate(r); !why.empty()) {
     const auto colon = why.find(':');
     throw RuleError(why.substr(0, colon), why.substr(colon + 2));
@@ -270,6 +273,7 @@ std::string rule_to_json(const Rule& r) {
   if (r.tcp_flags) o.set("tcp_flags", format_tcp_flags(*r.tcp_flags));
   o.set("enabled", r.enabled);
   if (!r.description.empty()) o.set("description", r.description);
+  if (r.expires_at) o.set("expires_at", r.expires_at);
   std::ostringstream os;
   o.stringify(os);
   return os.str();
@@ -290,14 +294,31 @@ const char* rule_schema_json() {
     "src_ip": {"type": "string", "description": "IPv4 or IPv6 address or CIDR",
                "example": "203.0.113.0/24"},
     "dst_ip": {"type": "string", "description": "IPv4 or IPv6 address or CIDR"},
-    "src_port": {"type": "string", "description": "A port or a range (TCP/UDP)",
+    "src_port": {"oneOf": [{"type": "integer", "minimum": 0, "maximum": 65535},
+                           {"type": "string"}],
+                 "description": "A port (a number or its digits) or a range (TCP/UDP)",
                  "example": "1024-65535"},
-    "dst_port": {"type": "string", "description": "A port or a range (TCP/UDP)", "example": "22"},
+    "dst_port": {"oneOf": [{"type": "integer", "minimum": 0, "maximum": 65535},
+                           {"type": "string"}],
+                 "description": "A port (a number or its digits) or a range (TCP/UDP)",
+                 "example": 22},
     "vlan_id": {"type": "integer", "minimum": 1, "maximum": 4094},
     "tcp_flags": {"type": "string", "description": "Flags set, ! for clear (protocol tcp)",
                   "example": "SYN,!ACK"},
     "enabled": {"type": "boolean", "default": true},
-    "description": {"type": "string", "maxLength": 256}
+    "description": {"type": "string", "maxLength": 256},
+    "expires_at": {"type": "integer", "minimum": 1, "maximum": 253402300799,
+                   "description": "When the rule is deleted, in seconds since the epoch; never when absent"}
+  },
+  "x-rampart-verbs": {
+    "block": {"summary": "Deny traffic from an address or network, ahead of the other rules",
+              "rule": {"action": "deny", "priority": -1000},
+              "argument": "src_ip",
+              "options": {"port": "dst_port", "protocol": "protocol", "reason": "description"}},
+    "allow": {"summary": "Allow traffic from an address or network, ahead of the other rules",
+              "rule": {"action": "allow", "priority": -1000},
+              "argument": "src_ip",
+              "options": {"port": "dst_port", "protocol": "protocol", "reason": "description"}}
   }
 })json";
 }
