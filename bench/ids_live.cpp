@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
       "    capture: 128\n"
       "    ring_mb: 16\n"
       "    egress: false\n";
-  const std::string k = "rampart_kernel_packets_total{action=\"";
+  const std::string k = "rampart_kernel_packets_total{outcome=\"";
   std::vector<double> rates, shares, cpu_per_event, gen_rates;
   for (size_t round = 0; round < rounds; ++round) {
     Rampartd d(lab, "ids", "", plugins, "] ready plugins=firewall,ids,metrics");

@@ -54,8 +54,8 @@ int main(int argc, char** argv) {
                  cfg == 0 ? "] ready plugins=firewall,metrics"
                           : "] ready plugins=firewall,metrics,ratelimit");
       const std::string series =
-          cfg == 0 ? "rampart_kernel_packets_total{action=\"dropped\",program=\"xdp_firewall\""
-                   : "rampart_kernel_packets_total{action=\"dropped\",program=\"xdp_ratelimit\"";
+          cfg == 0 ? "rampart_kernel_packets_total{outcome=\"dropped\",program=\"xdp_firewall\""
+                   : "rampart_kernel_packets_total{outcome=\"dropped\",program=\"xdp_ratelimit\"";
       const uint64_t before = Rampartd::value(d.scrape(), series);
       const double secs = generate(lab, gen_fd, frame, frames);
       const uint64_t done = Rampartd::value(d.scrape(), series) - before;

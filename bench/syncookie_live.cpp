@@ -111,8 +111,8 @@ int main(int argc, char** argv) {
       // auto: the flood's first frames put the destination in cookie mode.
       if (cfg == 2) generate(lab, gen_fd, frame, 10000);
       const std::string series =
-          cfg == 0 ? "rampart_kernel_packets_total{action=\"dropped\",program=\"xdp_firewall\""
-                   : "rampart_kernel_packets_total{action=\"cookies_sent\",program=\"xdp_ddos\"";
+          cfg == 0 ? "rampart_kernel_packets_total{outcome=\"dropped\",program=\"xdp_firewall\""
+                   : "rampart_kernel_xdp_ddos_cookies_sent_total{program=\"xdp_ddos\"";
       const uint32_t zero = 0;
       const uint64_t back_before = percpu_sum(back.map("floor_drops"), zero);
       const uint64_t before = Rampartd::value(d.scrape(), series);
@@ -123,9 +123,9 @@ int main(int argc, char** argv) {
         const std::string text = d.scrape();
         for (const char* a : {"syn", "cookie_failed", "syn_passed", "malformed"})
           std::printf("  xdp_ddos %s %lu\n", a,
-                      static_cast<unsigned long>(Rampartd::value(
-                          text, std::string("rampart_kernel_packets_total{action=\"") + a +
-                                    "\",program=\"xdp_ddos\"")));
+                      static_cast<unsigned long>(
+                          Rampartd::value(text, std::string("rampart_kernel_xdp_ddos_") + a +
+                                                    "_total{program=\"xdp_ddos\"")));
       }
       mpps[cfg].push_back(static_cast<double>(done) / secs / 1e6);
       answered[cfg].push_back(static_cast<double>(got_back) / secs / 1e6);

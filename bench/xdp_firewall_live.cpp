@@ -133,14 +133,14 @@ const char* kNames[] = {"floor", "xdp-filter", "root", "entry", "rampartd", "emp
 constexpr size_t kConfigs = std::size(kNames);
 
 const std::string kDropped =
-    "rampart_kernel_packets_total{action=\"dropped\",program=\"xdp_firewall\"";
+    "rampart_kernel_packets_total{outcome=\"dropped\",program=\"xdp_firewall\"";
 const std::string kRingFull =
-    "rampart_kernel_packets_total{action=\"events_dropped\",program=\"xdp_firewall\"";
+    "rampart_kernel_events_lost_total{program=\"xdp_firewall\",reason=\"events_dropped\"";
 const std::string kLimited =
-    "rampart_kernel_packets_total{action=\"events_limited\",program=\"xdp_firewall\"";
+    "rampart_kernel_events_lost_total{program=\"xdp_firewall\",reason=\"events_limited\"";
 const std::string kDenyEvents = "rampart_firewall_events_total{action=\"deny\"";
 const std::string kUnclaimed =
-    "rampart_kernel_packets_total{action=\"unclaimed_dropped\",program=\"xdp_root\"";
+    "rampart_kernel_unclaimed_packets_total{outcome=\"unclaimed_dropped\",program=\"xdp_root\"";
 
 }  // namespace
 

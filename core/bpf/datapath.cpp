@@ -644,16 +644,18 @@ std::string Datapath::stage_key(uint32_t hook, const std::string& name) {
 }
 
 // The roots' counters go out like any plugin's: rampart_root_stats
-// entries hook * 2 + (0 passed, 1 dropped) of a packet no stage took.
+// entries hook * 2 + (0 passed, 1 dropped) of a packet no stage took (a
+// packet a stage took is not counted by its root: these sum to the
+// packets no stage claimed).
 void Datapath::export_root_counters() {
   for (uint32_t hook = 0; hook < RAMPART_HOOK_COUNT; ++hook) {
     const std::string program = kRootPrograms[hook];
     CounterExport e;
     e.map = "rampart_root_stats";
-    e.metric = "rampart_kernel_packets_total";
-    e.help = "Kernel per-CPU counters summed, per program and action";
+    e.metric = "rampart_kernel_unclaimed_packets_total";
+    e.help = "Packets no stage claimed, by what the root did with them (the chain's policy)";
     e.labels = {{"program", program}};
-    e.label = "action";
+    e.label = "outcome";
     e.names = {"unclaimed_passed", "unclaimed_dropped"};
     e.first = hook * 2;
     e.status = program;

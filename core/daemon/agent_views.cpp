@@ -161,7 +161,9 @@ std::string ebpf_status_json(const bpf::Datapath* dp) {
       Object::Ptr group = counters->has(c.desc.status)
                               ? counters->getObject(c.desc.status)
                               : Object::Ptr(new Object(Poco::JSON_PRESERVE_KEY_ORDER));
-      for (size_t i = 0; i < c.values.size(); ++i) group->set(c.desc.names[i], c.values[i]);
+      for (size_t i = 0; i < c.values.size(); ++i) {
+        if (!c.desc.names[i].empty()) group->set(c.desc.names[i], c.values[i]);
+      }
       counters->set(c.desc.status, group);
     }
   }

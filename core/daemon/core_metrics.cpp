@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/core_metrics.hpp"
 
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <rampart/sdk/plugin.hpp>
 
 #include <sys/resource.h>
@@ -238,8 +241,9 @@ void kernel_metrics(std::vector<prometheus::MetricFamily>& out, const bpf::Datap
   for (const auto& c : dp.counters()) {
     auto& f = family(c.desc.metric, c.desc.help);
     for (size_t i = 0; i < c.values.size(); ++i) {
+      if (c.desc.names[i].empty()) continue;  // an entry another family holds
       std::map<std::string, std::string> labels(c.desc.labels.begin(), c.desc.labels.end());
-      labels[c.desc.label] = c.desc.names[i];
+      if (!c.desc.label.empty()) labels[c.desc.label] = c.desc.names[i];
       add_sample(f, labels, static_cast<double>(c.values[i]));
     }
   }
@@ -270,6 +274,51 @@ void kernel_metrics(std::vector<prometheus::MetricFamily>& out, const bpf::Datap
       MetricType::Counter);
   add_sample(prepared, {}, static_cast<double>(dp.spares_prepared()));
   out.push_back(std::move(prepared));
+}
+
+// Per-rule hit counters, from what each domain's engine reports in its
+// status (`hits: [{id, hits}]`, plugin-sdk.md "A domain's status"): the
+// first kRuleHitSeries rules a domain lists (in its order: the firewall's
+// is priority order), so a domain of a million rules costs the scrape a
+// bounded number of series; how many were left out is a gauge of its own.
+constexpr size_t kRuleHitSeries = 1000;
+
+void rule_hit_metrics(std::vector<prometheus::MetricFamily>& out, const store::RuleService& rs) {
+  auto hits = metric_family("rampart_rule_hits_total",
+                            "Packets each rule matched, as its engine counts them (the first " +
+                                std::to_string(kRuleHitSeries) + " rules of a domain in its order)",
+                            MetricType::Counter);
+  auto omitted = metric_family("rampart_rule_hits_omitted_rules",
+                               "Rules of a domain whose hit counters are beyond the series bound",
+                               MetricType::Gauge);
+  for (const auto& d : rs.domains()) {
+    Poco::JSON::Array::Ptr list;
+    try {
+      const auto status = rs.status(d.name);
+      if (!status) continue;
+      const auto v = Poco::JSON::Parser().parse(*status);
+      if (v.type() != typeid(Poco::JSON::Object::Ptr)) continue;
+      list = v.extract<Poco::JSON::Object::Ptr>()->getArray("hits");
+    } catch (const std::exception&) {
+      continue;  // an engine's status that fails or does not parse has no hits to show
+    }
+    if (!list) continue;
+    size_t listed = 0, beyond = 0;
+    for (size_t i = 0; i < list->size(); ++i) {
+      const auto h = list->getObject(static_cast<unsigned>(i));
+      if (!h || !h->has("id") || !h->has("hits") || !h->get("hits").isNumeric()) continue;
+      if (listed == kRuleHitSeries) {
+        ++beyond;
+        continue;
+      }
+      add_sample(hits, {{"domain", d.name}, {"rule", h->get("id").toString()}},
+                 h->get("hits").convert<double>());
+      ++listed;
+    }
+    add_sample(omitted, {{"domain", d.name}}, static_cast<double>(beyond));
+  }
+  out.push_back(std::move(hits));
+  out.push_back(std::move(omitted));
 }
 
 }  // namespace
@@ -324,6 +373,7 @@ void add_core_metrics(runtime::Metrics& metrics, const CoreMetricSources& src) {
       for (const auto& [domain, n] : src.rule_service->applied())
         add_sample(applied, {{"domain", domain}}, static_cast<double>(n));
       out.push_back(std::move(applied));
+      rule_hit_metrics(out, *src.rule_service);
     });
   }
 }

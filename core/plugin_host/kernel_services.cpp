@@ -295,7 +295,7 @@ rampart_status PluginInstance::counters_export(const rampart_counter_export* des
   // the whole exposition).
   try {
     runtime::check_metric_name(e.metric, RAMPART_METRIC_COUNTER);
-    runtime::check_label_name(e.metric, e.label);
+    if (!e.label.empty()) runtime::check_label_name(e.metric, e.label);
     for (const auto& [k, v] : e.labels) runtime::check_label_name(e.metric, k);
   } catch (const std::invalid_argument& err) {
     return host_fail(RAMPART_ERR_INVALID_ARGUMENT, err.what());
@@ -305,6 +305,11 @@ rampart_status PluginInstance::counters_export(const rampart_counter_export* des
       return host_fail(RAMPART_ERR_INVALID_ARGUMENT, "counters_export: a name is missing");
     e.names.emplace_back(d.names[i]);
   }
+  // Without a per-entry label, a family has one series.
+  if (e.label.empty() &&
+      std::count_if(e.names.begin(), e.names.end(), [](const auto& n) { return !n.empty(); }) > 1)
+    return host_fail(RAMPART_ERR_INVALID_ARGUMENT,
+                     "counters_export: " + e.metric + " has no label for its several entries");
   try {
     core_.datapath->export_counters(std::move(e));
   } catch (const bpf::BpfError& err) {

@@ -175,7 +175,7 @@ bool RuleService::owned(const std::string& domain) const {
   return owners_.count(domain) != 0;
 }
 
-std::optional<std::string> RuleService::status(const std::string& domain) {
+std::optional<std::string> RuleService::status(const std::string& domain) const {
   std::shared_ptr<RuleOwner> owner;
   {
     std::lock_guard lock(mu_);

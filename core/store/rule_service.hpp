@@ -110,7 +110,7 @@ class RuleService {
   std::vector<DomainInfo> domains() const;
   bool owned(const std::string& domain) const;
   // The owner's status JSON; nullopt if no running engine owns the domain.
-  std::optional<std::string> status(const std::string& domain);
+  std::optional<std::string> status(const std::string& domain) const;
 
   std::vector<StoredRule> list(const std::string& domain) const { return store_.list(domain); }
   std::vector<StoredRule> page(const std::string& domain, uint64_t first, size_t limit) const {

@@ -312,11 +312,10 @@ TEST_F(DdosLab, ASynFloodFailsConnectionsWithoutProtectionAndNotWithCookies) {
       << daemon_->output();
   const uint64_t kernel_before = tcp_ext("SyncookiesSent");
   const uint64_t recv_before = tcp_ext("SyncookiesRecv");
-  const std::string assigned_series =
-      "rampart_kernel_packets_total{action=\"assigned\",program=\"tc_ddos\"}";
+  const std::string assigned_series = "rampart_kernel_tc_ddos_assigned_total{program=\"tc_ddos\"}";
   const double assigned_before = metric(assigned_series);
   const double passed_before =
-      metric("rampart_kernel_packets_total{action=\"syn_passed\",program=\"xdp_ddos\"}");
+      metric("rampart_kernel_xdp_ddos_syn_passed_total{program=\"xdp_ddos\"}");
   const auto t0 = std::chrono::steady_clock::now();
   const size_t ok = connect_many(1000, std::chrono::milliseconds(1000));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -337,12 +336,11 @@ TEST_F(DdosLab, ASynFloodFailsConnectionsWithoutProtectionAndNotWithCookies) {
       "[ measured ] request sockets from tc_ddos %.0f, SYNs passed %.0f, cookie ACKs the "
       "kernel checked %llu, assign failures %.0f\n",
       assigned,
-      metric("rampart_kernel_packets_total{action=\"syn_passed\",program=\"xdp_ddos\"}") -
-          passed_before,
+      metric("rampart_kernel_xdp_ddos_syn_passed_total{program=\"xdp_ddos\"}") - passed_before,
       static_cast<unsigned long long>(tcp_ext("SyncookiesRecv") - recv_before),
-      metric("rampart_kernel_packets_total{action=\"assign_failed\",program=\"tc_ddos\"}"));
+      metric("rampart_kernel_tc_ddos_assign_failed_total{program=\"tc_ddos\"}"));
   EXPECT_GE(assigned, 0.95 * static_cast<double>(ok));
-  EXPECT_GT(metric("rampart_kernel_packets_total{action=\"cookies_sent\",program=\"xdp_ddos\"}"),
+  EXPECT_GT(metric("rampart_kernel_xdp_ddos_cookies_sent_total{program=\"xdp_ddos\"}"),
             static_cast<double>(ok));
   const std::string a = rampart::test::read_file(alerts);
   EXPECT_NE(a.find("SYN flood on 198.18.0.2:8080"), std::string::npos) << a;
@@ -394,7 +392,7 @@ TEST_F(DdosLab, AReflectionFloodIsDetectedMitigatedAndEndsWithAnAlertAtEachStep)
   EXPECT_EQ(metric(phase), 3);  // mitigating
   EXPECT_EQ(metric("rampart_ddos_attacks_total{plugin=\"ddos\",protection=\"udp_amplification\"}"),
             1);
-  EXPECT_GT(metric("rampart_kernel_packets_total{action=\"udp_amp_dropped\",program=\"xdp_ddos\"}"),
+  EXPECT_GT(metric("rampart_kernel_drops_total{program=\"xdp_ddos\",reason=\"udp_amp_dropped\"}"),
             1000);
   EXPECT_GT(metric("rampart_ddos_rate{plugin=\"ddos\",protection=\"udp_amplification\"}"), 5000);
 
@@ -455,7 +453,7 @@ TEST_F(DdosLab, AFloodingCountryIsBlockedInTheFirewallUntilItsEntriesExpire) {
     return Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>()->getArray("rules");
   };
   const std::string blocklisted =
-      "rampart_kernel_packets_total{action=\"blocklisted\",program=\"xdp_firewall\"}";
+      "rampart_kernel_xdp_firewall_blocklisted_total{program=\"xdp_firewall\"}";
 
   // The domain in the API's document, which a validator accepts.
   ASSERT_NO_FATAL_FAILURE(expect_valid_openapi_with("/api/v1/ddos/rules"));
@@ -529,7 +527,7 @@ TEST_F(DdosLab, AFloodingCountryIsBlockedInTheFirewallUntilItsEntriesExpire) {
                       "", "] ready plugins=ddos,firewall,log,metrics,rest refused=0"));
   // The stages' counters outlive rampartd: what this flood adds.
   const std::string ddos_dropped =
-      "rampart_kernel_packets_total{action=\"udp_amp_dropped\",program=\"xdp_ddos\"}";
+      "rampart_kernel_drops_total{program=\"xdp_ddos\",reason=\"udp_amp_dropped\"}";
   const double listed_drops = metric(blocklisted), ddos_drops = metric(ddos_dropped);
   flood = udp_reflection(*lab_, 20000, "203.0.113.7");
   ASSERT_TRUE(daemon_->wait_for("auto-block NL: 254 of 256 networks listed for 10 s"))
@@ -548,8 +546,7 @@ TEST_F(DdosLab, Ipv6AndClientsWithoutTimestampsConnectThroughCookies) {
       "  ddos: {syn_cookies: always}\n"
       "  metrics: {listen: \"127.0.0.1:0\"}\n");
   ASSERT_NO_FATAL_FAILURE(start(cfg, "] ready plugins=ddos,firewall,log,metrics refused=0"));
-  const std::string assigned =
-      "rampart_kernel_packets_total{action=\"assigned\",program=\"tc_ddos\"}";
+  const std::string assigned = "rampart_kernel_tc_ddos_assigned_total{program=\"tc_ddos\"}";
   {
     EchoServer server6(*lab_, 64, 6);
     EXPECT_EQ(connect_many(200, std::chrono::milliseconds(1000), 6), 200u);
@@ -561,10 +558,9 @@ TEST_F(DdosLab, Ipv6AndClientsWithoutTimestampsConnectThroughCookies) {
   EchoServer server(*lab_, 64);
   EXPECT_EQ(connect_many(200, std::chrono::milliseconds(1000)), 200u);
   EXPECT_EQ(metric(assigned), 400);
-  EXPECT_EQ(metric("rampart_kernel_packets_total{action=\"default_mss\",program=\"tc_ddos\"}"), 0);
+  EXPECT_EQ(metric("rampart_kernel_tc_ddos_default_mss_total{program=\"tc_ddos\"}"), 0);
   EXPECT_EQ(server.smallest_mss(), 1460) << "the client's MSS (1500-byte MTU), not the least (536)";
-  EXPECT_EQ(metric("rampart_kernel_packets_total{action=\"cookies_sent\",program=\"xdp_ddos\"}"),
-            400);
+  EXPECT_EQ(metric("rampart_kernel_xdp_ddos_cookies_sent_total{program=\"xdp_ddos\"}"), 400);
 }
 
 }  // namespace

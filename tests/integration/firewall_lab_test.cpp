@@ -55,6 +55,15 @@ using rampart::test::TempDir;
 constexpr size_t kPackets = 20;
 
 using rampart::test::AgentLab;
+
+// Lines of `text` that start with `prefix`.
+size_t lines_starting(const std::string& text, const std::string& prefix) {
+  size_t n = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) n += line.rfind(prefix, 0) == 0;
+  return n;
+}
+
 class FirewallLab : public AgentLab {};
 
 void expect_all(const Counts& c, size_t n, const char* when) {
@@ -1101,43 +1110,78 @@ TEST_F(FirewallLab, KernelCountersAreServedToPrometheus) {
   EXPECT_EQ(rampart::test::promtool_check(text, dir_ / "scrape.txt"), "") << text;
   using rampart::test::metric_value;
   EXPECT_GE(metric_value(
-                text, "rampart_kernel_packets_total{action=\"dropped\",program=\"xdp_firewall\"}"),
+                text, "rampart_kernel_packets_total{outcome=\"dropped\",program=\"xdp_firewall\"}"),
             static_cast<double>(kPackets))
       << text;
   EXPECT_GE(metric_value(
-                text, "rampart_kernel_packets_total{action=\"passed\",program=\"xdp_firewall\"}"),
+                text, "rampart_kernel_packets_total{outcome=\"passed\",program=\"xdp_firewall\"}"),
             static_cast<double>(2 * kPackets))
       << "TCP and ICMP pass\n"
       << text;
-  EXPECT_GT(
-      metric_value(
-          text,
-          "rampart_kernel_packets_total{action=\"unclaimed_passed\",program=\"tc_ingress_root\"}"),
-      0)
+  // The outcomes partition what the firewall saw (no traffic runs while
+  // the scrape reads the map, bar a stray neighbour packet).
+  double outcomes = 0;
+  for (const char* o : {"passed", "dropped", "rejected"})
+    outcomes += metric_value(text, std::string("rampart_kernel_packets_total{outcome=\"") + o +
+                                       "\",program=\"xdp_firewall\"}");
+  EXPECT_NEAR(
+      outcomes,
+      metric_value(text, "rampart_kernel_xdp_firewall_seen_total{program=\"xdp_firewall\"}"), 2)
+      << text;
+  EXPECT_EQ(text.find("rampart_kernel_packets_total{outcome=\"seen\""), std::string::npos)
+      << "seen is not an outcome";
+  EXPECT_GT(metric_value(text,
+                         "rampart_kernel_unclaimed_packets_total{outcome=\"unclaimed_passed\","
+                         "program=\"tc_ingress_root\"}"),
+            0)
       << "no TC stage: the root passes what it sees\n"
       << text;
   EXPECT_EQ(metric_value(text, "rampart_interface_attached{interface=\"" + lab_->if_b() + "\""), 1)
       << text;
   // Every deny produced an event the engine counted, or one past the budget.
   const double limited = metric_value(
-      text, "rampart_kernel_packets_total{action=\"events_limited\",program=\"xdp_firewall\"}");
+      text, "rampart_kernel_events_lost_total{program=\"xdp_firewall\",reason=\"events_limited\"}");
   const double received = metric_value(text, "rampart_events_received_total");
   EXPECT_GT(limited, 0) << kPackets << " denied within a second, 5 events a second per CPU\n"
                         << text;
   EXPECT_GT(received, 0) << text;
   EXPECT_GE(received + limited, static_cast<double>(kPackets)) << text;
+  // The rule's own counter, from the engine's status.
+  EXPECT_GE(metric_value(text, "rampart_rule_hits_total{domain=\"firewall\",rule=\"8\"}"),
+            static_cast<double>(kPackets))
+      << text;
+  EXPECT_EQ(metric_value(text, "rampart_rule_hits_omitted_rules{domain=\"firewall\"}"), 0) << text;
+}
+
+// Per-rule hit counters are bounded: the first 1,000 rules of a domain (in
+// priority order) get a series, the rest are counted as omitted.
+TEST_F(FirewallLab, RuleHitMetricsAreBoundedPerDomain) {
+  std::string rules = "[";
+  for (int id = 1; id <= 1200; ++id)
+    rules += (id > 1 ? "," : "") + std::string("{id: ") + std::to_string(id) +
+             ", action: deny, protocol: udp, dst_port: " + std::to_string(10000 + id) + "}";
+  const auto cfg = write_config(rules + "]", "");
+  rampart::test::write_file(
+      cfg, rampart::test::read_file(cfg) + "  metrics: {listen: \"127.0.0.1:0\"}\n");
+  ASSERT_NO_FATAL_FAILURE(start(cfg, "ready plugins=firewall,log,metrics refused=0"));
+  const uint16_t port = rampart::test::listening_port(daemon_->output(), "metrics");
+  const auto scrape =
+      lab_->in_ns(lab_->ns_b(), [&] { return rampart::test::http(port, "GET", "/metrics"); });
+  ASSERT_EQ(scrape.status, 200);
+  EXPECT_EQ(lines_starting(scrape.body, "rampart_rule_hits_total{domain=\"firewall\""), 1000u);
+  EXPECT_NE(scrape.body.find("rampart_rule_hits_total{domain=\"firewall\",rule=\"1000\"} 0"),
+            std::string::npos);
+  EXPECT_EQ(scrape.body.find("rampart_rule_hits_total{domain=\"firewall\",rule=\"1001\"}"),
+            std::string::npos);
+  EXPECT_EQ(rampart::test::metric_value(scrape.body,
+                                        "rampart_rule_hits_omitted_rules{domain=\"firewall\"}"),
+            200);
+  EXPECT_EQ(rampart::test::promtool_check(scrape.body, dir_ / "scrape.txt"), "");
 }
 
 }  // namespace
 
 namespace {
-
-size_t lines_starting(const std::string& text, const std::string& prefix) {
-  size_t n = 0;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) n += line.rfind(prefix, 0) == 0;
-  return n;
-}
 
 // Issue 5 end to end: a log rule hit by real packets raises alerts that
 // reach (a) a webhook receiver, (b) an SMTP server, (c) the JSON log and

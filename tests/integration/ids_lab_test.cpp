@@ -112,7 +112,7 @@ class IdsLab : public AgentLab {
   // as dropped by the firewall's blocklist in XDP.
   bool dropped(const char* from = "198.18.0.1") {
     const std::string blocklisted =
-        "rampart_kernel_packets_total{action=\"blocklisted\",program=\"xdp_firewall\"}";
+        "rampart_kernel_xdp_firewall_blocklisted_total{program=\"xdp_firewall\"}";
     const double before = metric(blocklisted);
     return !connects(from, 1000) && metric(blocklisted) > before;
   }
@@ -254,7 +254,7 @@ TEST_F(IdsLab, AnExploitInARequestRaisesItsRuleWithSidClasstypeAndMitreTechnique
                               << rampart::test::read_file(dir_ / "alerts.json");
 
   // The kernel side sent the flows; the status names the files and the refusal.
-  EXPECT_GT(metric("rampart_kernel_packets_total{action=\"sent\",program=\"tc_ids\"}"), 10);
+  EXPECT_GT(metric("rampart_kernel_packets_total{outcome=\"sent\",program=\"tc_ids\"}"), 10);
   const auto r = api("GET", "/api/v1/ids/status");
   ASSERT_EQ(r.status, 200) << r.body;
   const auto st = Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>();
@@ -430,7 +430,7 @@ TEST_F(IdsLab, InPreventModeADropRulesSourceIsBlockedInXdpUntilTheBlockExpires) 
   EXPECT_EQ(request("/index.html", "curl/8.5.0"), "HTTP/1.0 200 OK");
   EXPECT_TRUE(connects());
   const std::string blocklisted =
-      "rampart_kernel_packets_total{action=\"blocklisted\",program=\"xdp_firewall\"}";
+      "rampart_kernel_xdp_firewall_blocklisted_total{program=\"xdp_firewall\"}";
   const double dropped_before = metric(blocklisted);
 
   const auto at = static_cast<int64_t>(std::time(nullptr));

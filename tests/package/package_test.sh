@@ -271,7 +271,7 @@ grep -q '\] not ready plugins=firewall,grpc,log,metrics,rest refused=0 missing="
 grep -q 'path=/usr/lib/rampart/plugins/log.so' "$work/daemon.log" || fail "log plugin not loaded from /usr/lib/rampart/plugins"
 in_b curl -sf http://127.0.0.1:8080/healthz >"$work/healthz" || fail "the REST API did not answer on 127.0.0.1:8080"
 grep -q '"ok"' "$work/healthz" || fail "unexpected /healthz answer: $(cat "$work/healthz")"
-in_b curl -sf http://127.0.0.1:9090/metrics >"$work/metrics" || fail "/metrics did not answer on 127.0.0.1:9090"
+in_b curl -sf http://127.0.0.1:8079/metrics >"$work/metrics" || fail "/metrics did not answer on 127.0.0.1:8079"
 grep -q '^rampart_plugins{state="running"} 5$' "$work/metrics" || fail "unexpected /metrics: $(head -c 2000 "$work/metrics")"
 grep -q '\[grpc\] listening on 127.0.0.1:50051' "$work/daemon.log" || fail "the gRPC frontend is not on 127.0.0.1:50051"
 code=$(in_b curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"action":"allow"}' http://127.0.0.1:8080/api/v1/firewall/rules)
@@ -348,8 +348,8 @@ grep -q '\] ready plugins=firewall,log,metrics,rest refused=0' "$work/daemon.log
 code=$(in_b curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/readyz)
 [ "$code" = 200 ] || fail "/readyz answered $code, not 200"
 [ "$(pings 5)" = 0 ] || fail "the deny rule did not stop pings from 198.18.0.1"
-in_b curl -sf http://127.0.0.1:9090/metrics >"$work/metrics" || fail "/metrics did not answer"
-dropped=$(awk '/^rampart_kernel_packets_total\{/ && /program="xdp_firewall"/ && /action="dropped"/ {print $2}' "$work/metrics")
+in_b curl -sf http://127.0.0.1:8079/metrics >"$work/metrics" || fail "/metrics did not answer"
+dropped=$(awk '/^rampart_kernel_packets_total\{/ && /program="xdp_firewall"/ && /outcome="dropped"/ {print $2}' "$work/metrics")
 awk -v d="${dropped:-0}" 'BEGIN { exit !(d + 0 >= 5) }' || fail "the firewall counted ${dropped:-no} drops, not 5 or more"
 stop_service
 # Stopped, the agent's pinned programs go on filtering; removal must detach them.

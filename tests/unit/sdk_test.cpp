@@ -153,4 +153,61 @@ TEST(SdkHost, ACounterExportFromAnEntryNeedsAHostThatReadsIt) {
   EXPECT_EQ(g_first, 3u);
 }
 
+// Counter families: each family one export spanning its entries (the
+// others named "" in it), every entry in no family an export of its own
+// without a per-entry label, all under the program's status key.
+struct Exported {
+  std::string metric, label, status;
+  std::vector<std::string> names;
+  uint32_t first;
+  std::vector<std::pair<std::string, std::string>> labels;
+};
+std::vector<Exported> g_exports;
+rampart_status record_all(rampart_host_ctx*, const rampart_counter_export* d) {
+  Exported e{d->metric, d->label, d->status, {}, d->first, {}};
+  for (uint32_t i = 0; i < d->count; ++i) e.names.emplace_back(d->names[i]);
+  for (size_t i = 0; i < d->label_count; ++i)
+    e.labels.emplace_back(d->labels[i].name, d->labels[i].value);
+  g_exports.push_back(std::move(e));
+  return RAMPART_OK;
+}
+
+TEST(SdkHost, CounterFamiliesSplitOneMapIntoFamiliesThatSum) {
+  rampart_host_api api{};
+  api.struct_size = sizeof api;
+  api.abi_major = 1;
+  api.abi_minor = 12;
+  api.last_error = &no_error;
+  api.counters_export = &record_all;
+  const Host host(&api);
+  g_exports.clear();
+  host.export_counter_families("stats", "xdp_x",
+                               {"seen", "passed", "logged", "dropped", "ring_full"},
+                               {{"rampart_kernel_packets_total", "P", "outcome", {1, 3}},
+                                {"rampart_kernel_events_lost_total", "E", "reason", {4}}});
+  ASSERT_EQ(g_exports.size(), 4u);
+  const std::vector<std::pair<std::string, std::string>> program = {{"program", "xdp_x"}};
+  EXPECT_EQ(g_exports[0].metric, "rampart_kernel_packets_total");
+  EXPECT_EQ(g_exports[0].label, "outcome");
+  EXPECT_EQ(g_exports[0].first, 1u);
+  EXPECT_EQ(g_exports[0].names, (std::vector<std::string>{"passed", "", "dropped"}))
+      << "logged, between them, belongs to no family of theirs";
+  EXPECT_EQ(g_exports[0].labels, program);
+  EXPECT_EQ(g_exports[1].metric, "rampart_kernel_events_lost_total");
+  EXPECT_EQ(g_exports[1].first, 4u);
+  EXPECT_EQ(g_exports[2].metric, "rampart_kernel_xdp_x_seen_total");
+  EXPECT_EQ(g_exports[2].label, "");
+  EXPECT_EQ(g_exports[2].first, 0u);
+  EXPECT_EQ(g_exports[2].names, (std::vector<std::string>{"seen"}));
+  EXPECT_EQ(g_exports[3].metric, "rampart_kernel_xdp_x_logged_total");
+  EXPECT_EQ(g_exports[3].first, 2u);
+  for (const auto& e : g_exports) {
+    EXPECT_EQ(e.status, "xdp_x");
+    EXPECT_EQ(e.labels, program);
+  }
+  api.abi_minor = 11;
+  EXPECT_THROW(host.export_counter_families("stats", "xdp_x", {"a"}, {}), rampart::sdk::Error)
+      << "an older host does not skip unnamed entries";
+}
+
 }  // namespace

@@ -34,6 +34,7 @@
 #include "blocklist_client.hpp"
 #include "countries.hpp"
 #include "cpus.hpp"
+#include "kernel_counter_families.hpp"
 #include "kernel_time.hpp"
 #include "rampart/ddos.h"
 #include "stage_settings.hpp"
@@ -646,14 +647,19 @@ class DdosEngine {
     }
     alert_ = s.alert;
     if (first) {
-      host_.export_counters(RAMPART_NAME(RAMPART_DDOS_MAP_STATS), "rampart_kernel_packets_total",
-                            "Kernel per-CPU counters summed, per program and action",
-                            {{"program", rampart::ddos::kXdpStage}}, "action", names_of(kXdpStats),
-                            rampart::ddos::kXdpStage);
-      host_.export_counters(RAMPART_NAME(RAMPART_DDOS_MAP_TC_STATS), "rampart_kernel_packets_total",
-                            "Kernel per-CPU counters summed, per program and action",
-                            {{"program", rampart::ddos::kTcStage}}, "action", names_of(kTcStats),
-                            rampart::ddos::kTcStage);
+      // xdp_ddos passes most packets uncounted (no partition of them), but
+      // every drop is one of five reasons; the protections' own counters
+      // (SYNs, ACKs checked, ICMP echoes...) are families of their own, as
+      // is all of tc_ddos (it never drops).
+      host_.export_counter_families(
+          RAMPART_NAME(RAMPART_DDOS_MAP_STATS), rampart::ddos::kXdpStage, names_of(kXdpStats),
+          {rampart::counters::drops(
+               {RAMPART_DDOS_STAT_ACK_DROPPED, RAMPART_DDOS_STAT_UNTRACKED_DROPPED,
+                RAMPART_DDOS_STAT_ICMP_SIZE_DROPPED, RAMPART_DDOS_STAT_ICMP_RATE_DROPPED,
+                RAMPART_DDOS_STAT_UDP_AMP_DROPPED}),
+           rampart::counters::events_lost({RAMPART_DDOS_STAT_EVENTS_DROPPED})});
+      host_.export_counter_families(RAMPART_NAME(RAMPART_DDOS_MAP_TC_STATS),
+                                    rampart::ddos::kTcStage, names_of(kTcStats), {});
     }
     host_.info(std::string("SYN cookies ") + rampart::ddos::mode_name(st.mode) +
                (st.mode == RAMPART_DDOS_SYN_AUTO

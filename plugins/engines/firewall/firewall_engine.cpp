@@ -23,6 +23,7 @@
 
 #include "blocklist.hpp"
 #include "compiler.hpp"
+#include "kernel_counter_families.hpp"
 #include "kernel_time.hpp"
 #include "rampart/firewall.h"
 #include "rule.hpp"
@@ -212,10 +213,15 @@ class FirewallEngine {
     alert_on_ = settings_.alert_on;
     claim_and_install(settings_);
     if (program_) {
-      host_.export_counters(RAMPART_NAME(RAMPART_FW_MAP_STATS), "rampart_kernel_packets_total",
-                            "Kernel per-CPU counters summed, per program and action",
-                            {{"program", "xdp_firewall"}}, "action",
-                            rampart::firewall::stat_names(), "xdp_firewall");
+      // seen = passed + dropped + rejected; logged and not_ip are passed
+      // packets, blocklisted and errors dropped ones, reject_sent the
+      // rejected ones answered: families of their own.
+      host_.export_counter_families(
+          RAMPART_NAME(RAMPART_FW_MAP_STATS), "xdp_firewall", rampart::firewall::stat_names(),
+          {rampart::counters::packets(
+               {RAMPART_FW_STAT_PASSED, RAMPART_FW_STAT_DROPPED, RAMPART_FW_STAT_REJECTED}),
+           rampart::counters::events_lost(
+               {RAMPART_FW_STAT_EVENTS_DROPPED, RAMPART_FW_STAT_EVENTS_LIMITED})});
     }
   }
 

@@ -39,6 +39,7 @@
 #include "domain.hpp"
 #include "event.hpp"
 #include "flow_table.hpp"
+#include "kernel_counter_families.hpp"
 #include "kernel_time.hpp"
 #include "matcher.hpp"
 #include "rampart/ids.h"
@@ -726,10 +727,15 @@ class IdsEngine {
     tc_out_ = std::move(out);
     enforced_ = true;
     if (first) {
-      host_.export_counters(RAMPART_NAME(RAMPART_IDS_MAP_STATS), "rampart_kernel_packets_total",
-                            "Kernel per-CPU counters summed, per program and action",
-                            {{"program", ids::kTcStage}}, "action",
-                            std::vector<std::string>(kStats.begin(), kStats.end()), ids::kTcStage);
+      // Every packet ends in one of these (truncated, counted before the
+      // ring write, is a family of its own); tc_ids never drops.
+      host_.export_counter_families(
+          RAMPART_NAME(RAMPART_IDS_MAP_STATS), ids::kTcStage,
+          std::vector<std::string>(kStats.begin(), kStats.end()),
+          {rampart::counters::packets({RAMPART_IDS_STAT_UNSAMPLED, RAMPART_IDS_STAT_SENT,
+                                       RAMPART_IDS_STAT_SHED_RATE, RAMPART_IDS_STAT_SHED_NEW,
+                                       RAMPART_IDS_STAT_RING_FULL, RAMPART_IDS_STAT_NOT_IP,
+                                       RAMPART_IDS_STAT_MALFORMED, RAMPART_IDS_STAT_FRAGMENT})});
     }
     host_.info("tc_ids sampling " + std::to_string(s.rate) + "% of flows" +
                (s.tiers.empty() ? std::string()

@@ -26,6 +26,7 @@
 
 #include "countries.hpp"
 #include "cpus.hpp"
+#include "kernel_counter_families.hpp"
 #include "kernel_time.hpp"
 #include "policy.hpp"
 #include "rampart/ratelimit.h"
@@ -432,10 +433,16 @@ class RateLimitEngine {
     if (s.default_policy) api.emplace(0, *s.default_policy);
     export_policies(api, b.at, first);
     if (first) {
-      host_.export_counters(RAMPART_NAME(RAMPART_RL_MAP_STATS), "rampart_kernel_packets_total",
-                            "Kernel per-CPU counters summed, per program and action",
-                            {{"program", "xdp_ratelimit"}}, "action",
-                            rampart::ratelimit::stat_names(), "xdp_ratelimit");
+      // Every packet is passed, dropped, over_passed, exempt or unlimited
+      // (not_ip and errors are unlimited ones); merges and new_sources
+      // count table work, meta_failed passed packets: families of their own.
+      host_.export_counter_families(
+          RAMPART_NAME(RAMPART_RL_MAP_STATS), "xdp_ratelimit", rampart::ratelimit::stat_names(),
+          {rampart::counters::packets({RAMPART_RL_STAT_PASSED, RAMPART_RL_STAT_DROPPED,
+                                       RAMPART_RL_STAT_OVER_PASSED, RAMPART_RL_STAT_EXEMPT,
+                                       RAMPART_RL_STAT_UNLIMITED}),
+           rampart::counters::events_lost(
+               {RAMPART_RL_STAT_EVENTS_DROPPED, RAMPART_RL_STAT_EVENTS_LIMITED})});
     }
     installed_ = std::move(api);
     installed_api_ = std::move(api_only);

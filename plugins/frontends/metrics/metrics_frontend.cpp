@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The metrics frontend: GET /metrics in the Prometheus text format 0.0.4,
-// on plugins.metrics.listen (default 127.0.0.1:9090). The text is the
+// on plugins.metrics.listen (default 127.0.0.1:8079). The text is the
 // core's (ABI 1.2 metrics_render): core and kernel counters and every
 // plugin's metrics. Anything else gets a JSON 404 or 405.
 #include <rampart/sdk/plugin.hpp>
@@ -73,7 +73,7 @@ Settings settings(const Config& cfg) {
   d.threads = 2;
   d.max_connections = 256;
   d.max_connections_per_client = 64;
-  return {fe::parse_listen(cfg, "listen", "127.0.0.1:9090"), cfg.get<bool>("require_key", false),
+  return {fe::parse_listen(cfg, "listen", "127.0.0.1:8079"), cfg.get<bool>("require_key", false),
           fe::parse_server_limits(cfg, d)};
 }
 

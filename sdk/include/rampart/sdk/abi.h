@@ -299,7 +299,12 @@ typedef struct rampart_map_info {
 /* ABI 1.5: kernel counters a plugin exports as metrics (counters_export).
  * ABI 1.11: from any entry (`first`), so one map holds the counters of
  * many exports (one per policy, say); count 0 withdraws the export of the
- * same metric and status key. */
+ * same metric and status key.
+ * ABI 1.12 hosts: an empty name ("") skips its entry, so one map's
+ * counters split into several families (each export its own metric, the
+ * same status key: GET /api/v1/ebpf shows them together); an empty
+ * `label` exports a family of one series (exactly one non-empty name),
+ * with the constant labels only. */
 typedef struct rampart_counter_export {
   uint32_t struct_size;
   uint32_t count;     /* entries 0..count-1, named by names[] */

@@ -211,6 +211,49 @@ class Host {
     check(api_->counters_export(api_->ctx, &d));
   }
 
+  // One Prometheus family of a program's counters (export_counter_families):
+  // the entries it holds, each labelled `label`=its name. Its series should
+  // sum to something: every packet counted once (outcome), every drop once
+  // (reason).
+  struct CounterFamily {
+    std::string metric;  // "rampart_kernel_..._total"
+    std::string help;
+    std::string label;
+    std::vector<uint32_t> entries;
+  };
+  // A program's per-CPU counters in `map` (entry i named names[i], as GET
+  // /api/v1/ebpf shows them under `program`) as `families`; every entry no
+  // family holds becomes a family of its own,
+  // rampart_kernel_<program>_<name>_total (a subset or a count of its own
+  // kind, which sums with nothing). Every series has program=<program>.
+  // Needs a 1.12 host (entries skipped by empty names).
+  void export_counter_families(const char* map, const std::string& program,
+                               const std::vector<std::string>& names,
+                               const std::vector<CounterFamily>& families) const {
+    require_field(api_->abi_minor >= 12, "counter families (ABI 1.12)");
+    const std::vector<std::pair<std::string, std::string>> labels = {{"program", program}};
+    std::vector<bool> held(names.size());
+    for (const auto& f : families) {
+      if (f.entries.empty()) continue;
+      const auto [lo, hi] = std::minmax_element(f.entries.begin(), f.entries.end());
+      std::vector<std::string> in(*hi - *lo + 1);  // "" where another family holds the entry
+      for (const uint32_t e : f.entries) {
+        if (e >= names.size()) throw Error(RAMPART_ERR_INVALID_ARGUMENT, f.metric + ": no entry");
+        in[e - *lo] = names[e];
+        held[e] = true;
+      }
+      export_counters(map, f.metric.c_str(), f.help.c_str(), labels, f.label.c_str(), in,
+                      program.c_str(), *lo);
+    }
+    for (uint32_t i = 0; i < names.size(); ++i) {
+      if (held[i]) continue;
+      const std::string metric = "rampart_kernel_" + program + "_" + names[i] + "_total";
+      const std::string help = program + "'s " + names[i] + " counter (per-CPU values summed)";
+      export_counters(map, metric.c_str(), help.c_str(), labels, "", {names[i]}, program.c_str(),
+                      i);
+    }
+  }
+
   // ABI 1.1 rule store. Owners claim their domain with the rules their
   // config declares and get the whole stored set back to apply.
   std::vector<RuleBody> claim_rules(const char* domain,
