@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev clang-format
   rpm dpkg-dev iproute2 xdp-tools iputils-ping gawk curl openssl chromium wrk
   systemd python3-seccomp   # the package test: systemd-analyze, and the unit's seccomp filters emulated
+  lintian patchelf debootstrap cpio   # packages: lintian; the self-contained RPM, run in a minbase chroot
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -12,6 +12,9 @@
 #     first admin key's token is in the state dir, rampartctl works;
 #   - a config protecting a veth in namespaces made here (a custom
 #     agent.bpf_pin_path, a deny rule): ready, /readyz 200, pings dropped;
+#   - lintian finds no error or warning; binaries are stripped with their
+#     debug information in rampart-dbgsym; the man pages cover --help; the
+#     unit is enabled on install and its Documentation= is there;
 #   - `dpkg -r rampart`: no XDP program, TC filter, clsact qdisc or pin is
 #     left, and pings pass again; the SDK example builds against the
 #     installed rampart-sdk-dev; purge removes the rest.
@@ -129,14 +132,66 @@ grep -q 'rampartd --detach-all' "$work/rpm.preuninstall" \
   || fail "the .rpm's %preun does not detach Rampart from the kernel"
 grep -q 'shadow-utils' "$work/rpm.requires" || fail "the .rpm's %pre needs useradd (shadow-utils)"
 
+# lintian: no error and no warning on either .deb; the only overrides are
+# the eBPF objects' (packaging/debian/lintian-overrides says why).
+lintian --fail-on error,warning --tag-display-limit 0 "$deb" "$sdk_deb" >"$work/lintian.log" 2>&1 \
+  || { cat "$work/lintian.log"; fail "lintian found errors or warnings"; }
+# Stripped binaries; their debug information in rampart-dbgsym, by build id.
+dpkg-deb -x "$deb" "$work/deb-root"
+for elf in usr/sbin/rampartd usr/bin/rampartctl usr/lib/rampart/plugins/firewall.so; do
+  file "$work/deb-root/$elf" >"$work/file.out"
+  grep -q ", stripped" "$work/file.out" || fail "$elf is not stripped: $(cat "$work/file.out")"
+done
+ddeb="$build/packages/rampart-dbgsym_${version}_amd64.ddeb"
+[ -f "$ddeb" ] || fail "no debug symbols package: $ddeb"
+build_id=$(readelf -n "$work/deb-root/usr/sbin/rampartd" | sed -n 's/.*Build ID: \([0-9a-f]*\).*/\1/p')
+[ -n "$build_id" ] || fail "rampartd has no build id"
+dpkg-deb -c "$ddeb" >"$work/ddeb.list"
+grep -q "usr/lib/debug/.build-id/${build_id:0:2}/${build_id:2}.debug" "$work/ddeb.list" \
+  || fail "rampart-dbgsym has no debug file for rampartd's build id $build_id"
+# The man pages name every option the programs' --help lists.
+"$work/deb-root/usr/sbin/rampartd" --help >"$work/rampartd.help" 2>&1 || true
+"$work/deb-root/usr/bin/rampartctl" --help >"$work/rampartctl.help" 2>&1 || true
+for prog in rampartd rampartctl; do
+  man=$work/deb-root/usr/share/man/man8/$prog.8.gz
+  [ -f "$man" ] || fail "no man page for $prog"
+  zcat "$man" | sed 's/\\-/-/g' >"$work/$prog.man"
+  for opt in $(grep -oE -- '--[a-z][a-z-]+' "$work/$prog.help" | sort -u); do
+    grep -q -- "$opt" "$work/$prog.man" || fail "$prog's man page does not mention $opt"
+  done
+done
+[ "$(dpkg-deb -f "$deb" Description | head -n1)" = "eBPF network-security agent" ] \
+  || fail "the .deb's synopsis is not ours"
+[ "$(dpkg-deb -f "$deb" Version)" = "$version" ] || fail "the .deb's version is not $version"
+grep -q "^rampart ($version) " <(zcat "$work/deb-root/usr/share/doc/rampart/changelog.gz") \
+  || fail "the changelog does not begin with $version"
+grep -q '^Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/' \
+  "$work/deb-root/usr/share/doc/rampart/copyright" || fail "no machine-readable copyright"
+grep -q "usr/share/doc/rampart-sdk-dev/examples/hello_engine/CMakeLists.txt" "$work/sdk.list" \
+  || fail "the SDK package lacks its examples"
+grep -q "usr/share/doc/rampart-sdk-dev/plugin-sdk.md" "$work/sdk.list" || fail "the SDK package lacks its guide"
+grep -q "libbpf-dev" <(dpkg-deb -f "$sdk_deb" Depends) || fail "the SDK package does not depend on libbpf-dev"
+grep -q "PACKAGE_VERSION \"$version\"" <(dpkg-deb --fsys-tarfile "$sdk_deb" |
+  tar -xO ./usr/share/cmake/RampartSDK/RampartSDKConfigVersion.cmake) \
+  || fail "the SDK's CMake package is not version $version"
+
 # Install. A rampart user left by an earlier run (purge keeps system users)
 # would hide a postinst that does not create one.
 dpkg --purge rampart rampart-sdk-dev >/dev/null 2>&1 || true
+# A fresh install: nothing an earlier run left (purge removes these only
+# when the package was installed).
+rm -rf /var/lib/rampart /var/log/rampart
 getent passwd rampart >/dev/null && userdel rampart
 getent group rampart >/dev/null && groupdel rampart
 dpkg -i "$deb" "$sdk_deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "dpkg -i failed"; }
 [ -x /usr/sbin/rampartd ] || fail "/usr/sbin/rampartd not installed"
 [ -f "$unit" ] || fail "$unit not installed"
+# Enabled on install (deb-systemd-helper, as without systemd running).
+wants=/etc/systemd/system/multi-user.target.wants/rampart.service
+[ -L "$wants" ] || fail "postinst did not enable rampart.service ($wants)"
+doc=$(sed -n 's|^Documentation=file://||p' "$unit")
+[ -f "$doc" ] || fail "the unit's Documentation= ($doc) is not installed"
+man -w rampartd >/dev/null 2>&1 || fail "man rampartd finds no page"
 
 # The unit as systemd reads it: any unknown or misspelled setting would be
 # ignored with a warning, and its hardening with it.
@@ -381,6 +436,7 @@ dpkg --purge rampart rampart-sdk-dev >"$work/purge.log" 2>&1 || { cat "$work/pur
 [ ! -e /etc/rampart/rampart.yaml ] || fail "config left behind after purge"
 [ ! -e /var/lib/rampart ] || fail "/var/lib/rampart left behind after purge"
 [ ! -e /var/log/rampart ] || fail "/var/log/rampart left behind after purge"
+[ ! -e "$wants" ] || fail "purge left rampart.service enabled"
 # Kept on purge, as Debian keeps system users: files it owns may remain
 # elsewhere, and its uid must not go to a new user (docs/running.md).
 getent passwd rampart >/dev/null || fail "purge removed the rampart user"

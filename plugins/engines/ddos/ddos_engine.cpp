@@ -699,7 +699,7 @@ class DdosEngine {
 
 }  // namespace
 
-RAMPART_PLUGIN(DdosEngine, RAMPART_KIND_ENGINE, "ddos", "XDP DDoS protections", "0.1.0",
-               "Apache-2.0",
+RAMPART_PLUGIN(DdosEngine, RAMPART_KIND_ENGINE, "ddos", "XDP DDoS protections",
+               RAMPART_AGENT_VERSION, "Apache-2.0",
                "SYN cookies answered in XDP under a SYN flood, ICMP and UDP amplification floods "
                "held to their rates, attacks followed from detection to end")

@@ -900,6 +900,6 @@ class FirewallEngine {
 
 }  // namespace
 
-RAMPART_PLUGIN(FirewallEngine, RAMPART_KIND_ENGINE, "firewall", "XDP firewall", "0.1.0",
-               "Apache-2.0",
+RAMPART_PLUGIN(FirewallEngine, RAMPART_KIND_ENGINE, "firewall", "XDP firewall",
+               RAMPART_AGENT_VERSION, "Apache-2.0",
                "Prioritised rules over addresses, protocols, ports, VLANs and TCP flags, in XDP")

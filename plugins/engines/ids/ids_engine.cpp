@@ -774,7 +774,7 @@ class IdsEngine {
 }  // namespace
 
 RAMPART_PLUGIN(
-    IdsEngine, RAMPART_KIND_ENGINE, "ids", "Intrusion detection on sampled flows", "0.1.0",
-    "Apache-2.0",
+    IdsEngine, RAMPART_KIND_ENGINE, "ids", "Intrusion detection on sampled flows",
+    RAMPART_AGENT_VERSION, "Apache-2.0",
     "Suricata-syntax rules matched on whole flows tc_ids samples at TC: TCP reassembled, "
     "HTTP/TLS/DNS/SSH parsed, a Vectorscan prefilter and each rule confirmed in full")

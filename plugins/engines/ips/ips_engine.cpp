@@ -430,7 +430,7 @@ class IpsEngine {
 }  // namespace
 
 RAMPART_PLUGIN(IpsEngine, RAMPART_KIND_ENGINE, "ips", "Intrusion prevention: alerts to blocks",
-               "0.1.0", "Apache-2.0",
+               RAMPART_AGENT_VERSION, "Apache-2.0",
                "Blocks the sources of the alerts it is told to act on (by default the IDS's "
                "drop rules in prevent mode) in the firewall's blocklist, with expiry, "
                "escalating to the subnet when several of its hosts offend")

@@ -538,6 +538,6 @@ class RateLimitEngine {
 
 }  // namespace
 
-RAMPART_PLUGIN(RateLimitEngine, RAMPART_KIND_ENGINE, "ratelimit", "XDP rate limiting", "0.1.0",
-               "Apache-2.0",
+RAMPART_PLUGIN(RateLimitEngine, RAMPART_KIND_ENGINE, "ratelimit", "XDP rate limiting",
+               RAMPART_AGENT_VERSION, "Apache-2.0",
                "Per-source packet rate limits over source prefixes, in XDP behind the firewall")

@@ -243,5 +243,6 @@ class GrpcFrontend {
 
 }  // namespace
 
-RAMPART_PLUGIN(GrpcFrontend, RAMPART_KIND_FRONTEND, "grpc", "gRPC alert stream", "0.1.0",
-               "Apache-2.0", "rampart.v1.AlertStream: alerts streamed to gRPC clients, filtered")
+RAMPART_PLUGIN(GrpcFrontend, RAMPART_KIND_FRONTEND, "grpc", "gRPC alert stream",
+               RAMPART_AGENT_VERSION, "Apache-2.0",
+               "rampart.v1.AlertStream: alerts streamed to gRPC clients, filtered")

@@ -113,5 +113,6 @@ class MetricsFrontend {
 
 }  // namespace
 
-RAMPART_PLUGIN(MetricsFrontend, RAMPART_KIND_FRONTEND, "metrics", "Prometheus metrics", "0.1.0",
-               "Apache-2.0", "GET /metrics: core, kernel and plugin metrics for Prometheus")
+RAMPART_PLUGIN(MetricsFrontend, RAMPART_KIND_FRONTEND, "metrics", "Prometheus metrics",
+               RAMPART_AGENT_VERSION, "Apache-2.0",
+               "GET /metrics: core, kernel and plugin metrics for Prometheus")

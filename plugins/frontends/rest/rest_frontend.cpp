@@ -442,5 +442,6 @@ class RestFrontend {
 
 }  // namespace
 
-RAMPART_PLUGIN(RestFrontend, RAMPART_KIND_FRONTEND, "rest", "REST API", "0.1.0", "Apache-2.0",
+RAMPART_PLUGIN(RestFrontend, RAMPART_KIND_FRONTEND, "rest", "REST API", RAMPART_AGENT_VERSION,
+               "Apache-2.0",
                "Health, readiness and the management API over HTTP(S) and a local socket")

@@ -720,5 +720,6 @@ class EmailSender {
 
 }  // namespace
 
-RAMPART_PLUGIN(EmailSender, RAMPART_KIND_SENDER, "email", "Email alert sender", "0.1.0",
-               "Apache-2.0", "Sends alerts by SMTP (STARTTLS), one by one or in digests")
+RAMPART_PLUGIN(EmailSender, RAMPART_KIND_SENDER, "email", "Email alert sender",
+               RAMPART_AGENT_VERSION, "Apache-2.0",
+               "Sends alerts by SMTP (STARTTLS), one by one or in digests")

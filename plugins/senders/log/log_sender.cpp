@@ -156,5 +156,5 @@ class LogSender {
 
 }  // namespace
 
-RAMPART_PLUGIN(LogSender, RAMPART_KIND_SENDER, "log", "JSON-lines alert log", "0.1.0", "Apache-2.0",
-               "Writes every alert as one JSON object per line")
+RAMPART_PLUGIN(LogSender, RAMPART_KIND_SENDER, "log", "JSON-lines alert log", RAMPART_AGENT_VERSION,
+               "Apache-2.0", "Writes every alert as one JSON object per line")

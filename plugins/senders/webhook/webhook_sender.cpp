@@ -318,5 +318,6 @@ class WebhookSender {
 
 }  // namespace
 
-RAMPART_PLUGIN(WebhookSender, RAMPART_KIND_SENDER, "webhook", "Webhook alert sender", "0.1.0",
-               "Apache-2.0", "POSTs every alert as JSON to an HTTP(S) endpoint, with retries")
+RAMPART_PLUGIN(WebhookSender, RAMPART_KIND_SENDER, "webhook", "Webhook alert sender",
+               RAMPART_AGENT_VERSION, "Apache-2.0",
+               "POSTs every alert as JSON to an HTTP(S) endpoint, with retries")
