@@ -27,6 +27,9 @@ for cxx in g++ clang++; do
       -DCMAKE_CXX_STANDARD="$std" -DCMAKE_CXX_STANDARD_REQUIRED=ON \
       -DCMAKE_CXX_FLAGS="-Wall -Wextra -Wpedantic -Werror" >/dev/null
     cmake --build "$out/build-$cxx-$std"
+    # Its unit test, on the SDK's in-process test host.
+    ctest --test-dir "$out/build-$cxx-$std" --output-on-failure >/dev/null ||
+      { ctest --test-dir "$out/build-$cxx-$std" --output-on-failure; exit 1; }
   done
 done
 # Every installed header stands on its own (the SDK's small C++ headers and

@@ -126,13 +126,21 @@ rampart_status record_export(rampart_host_ctx*, const rampart_counter_export* d)
 }
 const char* no_error() { return ""; }
 
-TEST(SdkHost, ACounterExportFromAnEntryNeedsAHostThatReadsIt) {
+// A host table of ABI 1.`minor` whose counters_export is `fn`.
+rampart_host_api counters_host(uint16_t minor,
+                               rampart_status (*fn)(rampart_host_ctx*,
+                                                    const rampart_counter_export*)) {
   rampart_host_api api{};
   api.struct_size = sizeof api;
   api.abi_major = 1;
-  api.abi_minor = 10;
+  api.abi_minor = minor;
   api.last_error = &no_error;
-  api.counters_export = &record_export;
+  api.counters_export = fn;
+  return api;
+}
+
+TEST(SdkHost, ACounterExportFromAnEntryNeedsAHostThatReadsIt) {
+  rampart_host_api api = counters_host(10, &record_export);
   const Host host(&api);
   auto exp = [&](uint32_t first) {
     g_exported = nullptr;
@@ -173,12 +181,7 @@ rampart_status record_all(rampart_host_ctx*, const rampart_counter_export* d) {
 }
 
 TEST(SdkHost, CounterFamiliesSplitOneMapIntoFamiliesThatSum) {
-  rampart_host_api api{};
-  api.struct_size = sizeof api;
-  api.abi_major = 1;
-  api.abi_minor = 12;
-  api.last_error = &no_error;
-  api.counters_export = &record_all;
+  rampart_host_api api = counters_host(12, &record_all);
   const Host host(&api);
   g_exports.clear();
   host.export_counter_families("stats", "xdp_x",

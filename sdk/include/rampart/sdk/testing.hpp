@@ -29,8 +29,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -265,8 +265,8 @@ class TestHost {
 
   // A ring record of `type` from `source` (the header written in front of
   // `payload`), to on_events or on_event as the host would.
-  rampart_status inject(LoadedPlugin& p, uint32_t type, uint32_t source,
-                        const std::string& payload, uint64_t ts_ns = 0) {
+  rampart_status inject(LoadedPlugin& p, uint32_t type, uint32_t source, const std::string& payload,
+                        uint64_t ts_ns = 0) {
     std::string record(16, '\0');
     std::memcpy(&record[0], &type, 4);
     std::memcpy(&record[4], &source, 4);
@@ -287,8 +287,8 @@ class TestHost {
 
   // One rule change through the plugin (rules_apply_changes, else the
   // domain's whole set to rules_apply), kept when it is accepted.
-  rampart_status change_rule(LoadedPlugin& p, const std::string& domain, uint32_t kind,
-                             uint64_t id, const std::string& body = "") {
+  rampart_status change_rule(LoadedPlugin& p, const std::string& domain, uint32_t kind, uint64_t id,
+                             const std::string& body = "") {
     auto set = rules_[domain];
     auto at = set.find(id);
     if (kind == RAMPART_RULE_CREATE && at != set.end()) return RAMPART_ERR_CONFLICT;
@@ -323,8 +323,9 @@ class TestHost {
   const std::vector<CapturedAlert>& alerts() const { return alerts_; }
   const std::vector<LogLine>& logs() const { return logs_; }
   bool logged(const std::string& fragment) const {
-    return std::any_of(logs_.begin(), logs_.end(),
-                       [&](const LogLine& l) { return l.text.find(fragment) != std::string::npos; });
+    return std::any_of(logs_.begin(), logs_.end(), [&](const LogLine& l) {
+      return l.text.find(fragment) != std::string::npos;
+    });
   }
   // A metric's value: a counter's or gauge's, a histogram's observation
   // count; `labels` as "a=x,b=y" in the order the plugin gave them. -1
@@ -398,7 +399,8 @@ class TestHost {
     return r;
   }
   static rampart_status unsupported(const char* what) {
-    return fail(RAMPART_ERR_UNSUPPORTED, std::string(what) + ": no kernel or core in the test host");
+    return fail(RAMPART_ERR_UNSUPPORTED,
+                std::string(what) + ": no kernel or core in the test host");
   }
   static Metric& metric_of(rampart_metric* m) {
     return *static_cast<Metric*>(reinterpret_cast<MetricHandle*>(m)->metric);
@@ -485,7 +487,8 @@ class TestHost {
       *out = {kWhere, sizeof kWhere - 1};
       return RAMPART_OK;
     };
-    a.metric_create = [](rampart_host_ctx* ctx, const rampart_metric_desc* d, rampart_metric** out) {
+    a.metric_create = [](rampart_host_ctx* ctx, const rampart_metric_desc* d,
+                         rampart_metric** out) {
       std::string key = std::string(d->name) + "{";
       for (size_t i = 0; i < d->label_count; ++i)
         key += (i ? "," : "") + std::string(d->labels[i].name) + "=" + d->labels[i].value;
@@ -549,8 +552,9 @@ class TestHost {
       return unsupported("program_install");
     };
     a.program_release = [](rampart_host_ctx*, rampart_program*) {};
-    a.program_counter = [](rampart_host_ctx*, rampart_program*, const char*, uint32_t,
-                           uint64_t*) { return unsupported("program_counter"); };
+    a.program_counter = [](rampart_host_ctx*, rampart_program*, const char*, uint32_t, uint64_t*) {
+      return unsupported("program_counter");
+    };
     a.map_open = [](rampart_host_ctx*, const char*, uint32_t, uint32_t, rampart_map**) {
       return unsupported("map_open");
     };
@@ -591,7 +595,9 @@ class TestHost {
       return RAMPART_OK;
     };
     a.datapath_ready = [](rampart_host_ctx*) { return 0; };
-    a.metrics_render = [](rampart_host_ctx*, rampart_str*) { return unsupported("metrics_render"); };
+    a.metrics_render = [](rampart_host_ctx*, rampart_str*) {
+      return unsupported("metrics_render");
+    };
     a.domain_describe = [](rampart_host_ctx* ctx, const rampart_domain_desc* d) {
       self(ctx).domains_[d->name] = {d->summary ? d->summary : "", d->schema ? d->schema : ""};
       return RAMPART_OK;
@@ -613,8 +619,9 @@ class TestHost {
     a.reputation_publish = [](rampart_host_ctx*, rampart_str, int32_t, uint32_t) {
       return RAMPART_OK;
     };
-    a.api_authenticate = [](rampart_host_ctx*, const rampart_api_request*,
-                            rampart_api_identity*) { return unsupported("api_authenticate"); };
+    a.api_authenticate = [](rampart_host_ctx*, const rampart_api_request*, rampart_api_identity*) {
+      return unsupported("api_authenticate");
+    };
     a.agent_ready = [](rampart_host_ctx*, rampart_str* detail) {
       if (detail) *detail = {};
       return 1;
