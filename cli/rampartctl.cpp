@@ -715,6 +715,21 @@ int rules(const Options& o, std::vector<std::string> a) {
   throw UsageError("unknown rules command '" + verb + "'");
 }
 
+// The domains whose schema offers `verb` (x-rampart-verbs), with its
+// spec: all of them, or `domain` alone when given.
+std::vector<std::pair<std::string, Object::Ptr>> verb_offers(const Options& o,
+                                                             const std::string& verb,
+                                                             const std::string& domain = "") {
+  std::vector<std::pair<std::string, Object::Ptr>> offers;
+  for (const auto& d : list_domains(o)) {
+    const auto verbs = d->getObject("verbs");
+    const auto name = d->optValue<std::string>("name", "");
+    if (verbs && verbs->getObject(verb) && (domain.empty() || domain == name))
+      offers.emplace_back(name, verbs->getObject(verb));
+  }
+  return offers;
+}
+
 // block / allow / unblock: the short forms a domain offers in its
 // schema's x-rampart-verbs (plugin-sdk.md "Short forms"): `rule` the
 // fields every such rule has, `argument` the field the address goes in,
@@ -724,7 +739,7 @@ int shortcut(const Options& o, const std::vector<std::string>& a) {
   const std::string& cmd = a[0];
   const bool undo = cmd == "unblock";
   const std::string verb = undo ? "block" : cmd;
-  std::string address, domain, until_text;
+  std::string address, domain;
   std::map<std::string, std::string> given;  // option name -> value
   std::optional<int64_t> lasts;
   for (size_t i = 1; i < a.size(); ++i) {
@@ -748,13 +763,7 @@ int shortcut(const Options& o, const std::vector<std::string>& a) {
   }
   if (address.empty()) throw UsageError(cmd + ": which address? (see --help)");
 
-  std::vector<std::pair<std::string, Object::Ptr>> offers;  // (domain, verb spec)
-  for (const auto& d : list_domains(o)) {
-    const auto verbs = d->getObject("verbs");
-    const auto name = d->optValue<std::string>("name", "");
-    if (verbs && verbs->getObject(verb) && (domain.empty() || domain == name))
-      offers.emplace_back(name, verbs->getObject(verb));
-  }
+  const auto offers = verb_offers(o, verb, domain);
   if (offers.empty())
     throw ServerError(domain.empty() ? "no running engine offers '" + verb + "'"
                                      : "domain '" + domain + "' offers no '" + verb + "'");
@@ -941,10 +950,8 @@ std::vector<std::string> completions(Options o, const std::vector<std::string>& 
     if (n == 1) return {};  // the address
     std::vector<std::string> out = {"--domain"};
     std::set<std::string> names;
-    for (const auto& d : list_domains(o)) {
-      const auto verbs = d->getObject("verbs");
-      const auto spec = verbs ? verbs->getObject(cmd == "unblock" ? "block" : cmd) : nullptr;
-      if (const auto opts = spec ? spec->getObject("options") : nullptr) {
+    for (const auto& offer : verb_offers(o, cmd == "unblock" ? "block" : cmd)) {
+      if (const auto opts = offer.second->getObject("options")) {
         for (const auto& [k, v] : *opts) {
           if (cmd != "unblock" || k != "reason") names.insert("--" + k);
         }

@@ -296,6 +296,9 @@ TEST_F(Rampartctl, BlockAllowAndUnblockWriteTheDomainsOwnRules) {
            {{"block", "192.0.2.1", "--domain", "blocklist"}, 1, "offers no 'block'"},
            {{"block", "192.0.2.1", "--port", "http"}, 1, "(field dst_port)"},
            {{"block", "192.0.2.300"}, 1, "(field src_ip)"},
+           {{"rules", "add", "firewall", R"({"action":"deny","expires_at":1})"},
+            1,
+            "expires_at: 1 has passed"},
            {{"unblock", "192.0.2.1", "--reason", "x"}, 2, "--reason is for block and allow"}}) {
     r = ctl(args);
     EXPECT_EQ(r.status, status) << args[0] << " " << args.back() << ": " << r.output;

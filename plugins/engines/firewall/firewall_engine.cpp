@@ -495,10 +495,7 @@ class FirewallEngine {
         const std::shared_ptr<const ParsedRule> before = at == parsed_.end() ? nullptr : at->second;
         const std::shared_ptr<const ParsedRule> after =
             c.kind == RAMPART_RULE_DELETE ? nullptr : parse_one(c.id, c.body);
-        if (after && after->rule.expires_at && after->rule.expires_at <= now_s())
-          throw refused("rule " + std::to_string(c.id) +
-                        ": expires_at: " + std::to_string(after->rule.expires_at) +
-                        " has passed (it is " + std::to_string(now_s()) + ")");
+        if (after) refuse_expired("rule", c.id, after->rule.expires_at, now_s());
         undo.emplace_back(id, before);  // keeps `before` alive for the diff
         if (after)
           parsed_[id] = after;
@@ -538,6 +535,14 @@ class FirewallEngine {
     return !e.expires_at || e.expires_at > now;
   }
 
+  // A write of a rule or entry whose expires_at (0: never) has passed is
+  // refused; one stored before it passed waits for the core's deletion.
+  static void refuse_expired(const char* what, uint64_t id, int64_t expires_at, int64_t now) {
+    if (expires_at && expires_at <= now)
+      throw refused(std::string(what) + " " + std::to_string(id) + ": expires_at: " +
+                    std::to_string(expires_at) + " has passed (it is " + std::to_string(now) + ")");
+  }
+
   // The config's prefixes and the entries that have not expired (marked
   // listed); null when there are neither (no blocklist tables then).
   static std::unique_ptr<rampart::firewall::Blocklist> build_blocklist(const Settings& s,
@@ -572,10 +577,7 @@ class FirewallEngine {
         continue;
       }
       auto e = parse_entry(c.id, c.body);
-      if (!live(e, now))
-        throw refused("entry " + std::to_string(c.id) +
-                      ": expires_at: " + std::to_string(e.expires_at) + " has passed (it is " +
-                      std::to_string(now) + ")");
+      refuse_expired("entry", c.id, e.expires_at, now);
       next.emplace_back(e.id, std::move(e));
     }
     const bool had_tables = blocklist_ != nullptr;

@@ -22,6 +22,7 @@
 // (timer callbacks too, inside advance_ms).
 #pragma once
 
+#include <rampart/events.h>
 #include <rampart/sdk/abi.h>
 
 #include <dlfcn.h>
@@ -267,10 +268,8 @@ class TestHost {
   // `payload`), to on_events or on_event as the host would.
   rampart_status inject(LoadedPlugin& p, uint32_t type, uint32_t source, const std::string& payload,
                         uint64_t ts_ns = 0) {
-    std::string record(16, '\0');
-    std::memcpy(&record[0], &type, 4);
-    std::memcpy(&record[4], &source, 4);
-    std::memcpy(&record[8], &ts_ns, 8);
+    const rampart_event_hdr hdr{type, source, ts_ns};
+    std::string record(reinterpret_cast<const char*>(&hdr), sizeof hdr);
     record += payload;
     rampart_event ev{};
     ev.struct_size = sizeof ev;
@@ -383,12 +382,14 @@ class TestHost {
         static_cast<const ConfigNode*>(reinterpret_cast<const ConfigHandle*>(cfg)->node);
     return root->find(path);
   }
-  static rampart_status scalar(const rampart_config* cfg, const char* path, std::string& out) {
+  // The scalar at `path` (it lives as long as the config), for every getter.
+  static rampart_status scalar(const rampart_config* cfg, const char* path,
+                               const std::string*& out) {
     const ConfigNode* n = node(cfg, path);
     if (!n) return fail(RAMPART_ERR_NOT_FOUND, std::string(path) + ": not set");
     if (n->type != RAMPART_CONFIG_SCALAR)
       return fail(RAMPART_ERR_INVALID_ARGUMENT, std::string(path) + ": not a scalar");
-    out = n->scalar;
+    out = &n->scalar;
     return RAMPART_OK;
   }
   static rampart_rule rule_of(uint64_t id, const std::string& body) {
@@ -418,16 +419,15 @@ class TestHost {
       return n ? n->type : static_cast<uint32_t>(RAMPART_CONFIG_MISSING);
     };
     a.config_get_string = [](const rampart_config* cfg, const char* path, rampart_str* out) {
-      const ConfigNode* n = node(cfg, path);
-      if (!n) return fail(RAMPART_ERR_NOT_FOUND, std::string(path) + ": not set");
-      if (n->type != RAMPART_CONFIG_SCALAR)
-        return fail(RAMPART_ERR_INVALID_ARGUMENT, std::string(path) + ": not a scalar");
-      *out = {n->scalar.data(), n->scalar.size()};  // lives as long as the config
+      const std::string* s = nullptr;
+      if (const auto st = scalar(cfg, path, s); st != RAMPART_OK) return st;
+      *out = {s->data(), s->size()};
       return RAMPART_OK;
     };
     a.config_get_int = [](const rampart_config* cfg, const char* path, int64_t* out) {
-      std::string s;
-      if (const auto st = scalar(cfg, path, s); st != RAMPART_OK) return st;
+      const std::string* text = nullptr;
+      if (const auto st = scalar(cfg, path, text); st != RAMPART_OK) return st;
+      const std::string& s = *text;
       char* end = nullptr;
       errno = 0;
       const long long v = std::strtoll(s.c_str(), &end, 10);
@@ -437,8 +437,9 @@ class TestHost {
       return RAMPART_OK;
     };
     a.config_get_double = [](const rampart_config* cfg, const char* path, double* out) {
-      std::string s;
-      if (const auto st = scalar(cfg, path, s); st != RAMPART_OK) return st;
+      const std::string* text = nullptr;
+      if (const auto st = scalar(cfg, path, text); st != RAMPART_OK) return st;
+      const std::string& s = *text;
       char* end = nullptr;
       const double v = std::strtod(s.c_str(), &end);
       if (s.empty() || *end)
@@ -447,8 +448,9 @@ class TestHost {
       return RAMPART_OK;
     };
     a.config_get_bool = [](const rampart_config* cfg, const char* path, int* out) {
-      std::string s;
-      if (const auto st = scalar(cfg, path, s); st != RAMPART_OK) return st;
+      const std::string* text = nullptr;
+      if (const auto st = scalar(cfg, path, text); st != RAMPART_OK) return st;
+      const std::string& s = *text;
       if (s != "true" && s != "false")
         return fail(RAMPART_ERR_INVALID_ARGUMENT, std::string(path) + ": not true or false: " + s);
       *out = s == "true";
