@@ -35,6 +35,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -392,6 +393,18 @@ class TestHost {
     out = &n->scalar;
     return RAMPART_OK;
   }
+  // The scalar at `path` read by `parse` (nullopt: not `what`).
+  template <class T, class Parse>
+  static rampart_status parse_scalar(const rampart_config* cfg, const char* path, T* out,
+                                     const char* what, Parse parse) {
+    const std::string* text = nullptr;
+    if (const auto st = scalar(cfg, path, text); st != RAMPART_OK) return st;
+    const std::optional<T> v = parse(*text);
+    if (!v)
+      return fail(RAMPART_ERR_INVALID_ARGUMENT, std::string(path) + ": not " + what + ": " + *text);
+    *out = *v;
+    return RAMPART_OK;
+  }
   static rampart_rule rule_of(uint64_t id, const std::string& body) {
     rampart_rule r{};
     r.struct_size = sizeof r;
@@ -425,36 +438,30 @@ class TestHost {
       return RAMPART_OK;
     };
     a.config_get_int = [](const rampart_config* cfg, const char* path, int64_t* out) {
-      const std::string* text = nullptr;
-      if (const auto st = scalar(cfg, path, text); st != RAMPART_OK) return st;
-      const std::string& s = *text;
-      char* end = nullptr;
-      errno = 0;
-      const long long v = std::strtoll(s.c_str(), &end, 10);
-      if (s.empty() || *end || errno)
-        return fail(RAMPART_ERR_INVALID_ARGUMENT, std::string(path) + ": not an integer: " + s);
-      *out = v;
-      return RAMPART_OK;
+      return parse_scalar(cfg, path, out, "an integer",
+                          [](const std::string& s) -> std::optional<int64_t> {
+                            char* end = nullptr;
+                            errno = 0;
+                            const long long v = std::strtoll(s.c_str(), &end, 10);
+                            if (s.empty() || *end || errno) return std::nullopt;
+                            return v;
+                          });
     };
     a.config_get_double = [](const rampart_config* cfg, const char* path, double* out) {
-      const std::string* text = nullptr;
-      if (const auto st = scalar(cfg, path, text); st != RAMPART_OK) return st;
-      const std::string& s = *text;
-      char* end = nullptr;
-      const double v = std::strtod(s.c_str(), &end);
-      if (s.empty() || *end)
-        return fail(RAMPART_ERR_INVALID_ARGUMENT, std::string(path) + ": not a number: " + s);
-      *out = v;
-      return RAMPART_OK;
+      return parse_scalar(cfg, path, out, "a number",
+                          [](const std::string& s) -> std::optional<double> {
+                            char* end = nullptr;
+                            const double v = std::strtod(s.c_str(), &end);
+                            if (s.empty() || *end) return std::nullopt;
+                            return v;
+                          });
     };
     a.config_get_bool = [](const rampart_config* cfg, const char* path, int* out) {
-      const std::string* text = nullptr;
-      if (const auto st = scalar(cfg, path, text); st != RAMPART_OK) return st;
-      const std::string& s = *text;
-      if (s != "true" && s != "false")
-        return fail(RAMPART_ERR_INVALID_ARGUMENT, std::string(path) + ": not true or false: " + s);
-      *out = s == "true";
-      return RAMPART_OK;
+      return parse_scalar(cfg, path, out, "true or false",
+                          [](const std::string& s) -> std::optional<int> {
+                            if (s != "true" && s != "false") return std::nullopt;
+                            return s == "true";
+                          });
     };
     a.config_size = [](const rampart_config* cfg, const char* path, size_t* out) {
       const ConfigNode* n = node(cfg, path);
