@@ -18,6 +18,9 @@ struct Seen {
   bool to_server = false;
   AppProto app = AppProto::unknown;
   bool has(Buffer b) const { return buf.count(b) != 0; }
+  bool operator==(const Seen& o) const {
+    return buf == o.buf && headers == o.headers && to_server == o.to_server && app == o.app;
+  }
   std::string operator[](Buffer b) const {
     auto it = buf.find(b);
     return it == buf.end() ? std::string("<absent>") : it->second;
@@ -29,8 +32,9 @@ struct Harness {
   AppStats stats;
   std::unique_ptr<AppLayer> app;
   std::vector<Seen> seen;
-  explicit Harness(AppProto hint = AppProto::http, AppLimits l = {}) : limits(l) {
-    app = std::make_unique<AppLayer>(limits, hint);
+  explicit Harness(AppProto hint = AppProto::http, AppLimits l = {}, HttpPool* pool = nullptr)
+      : limits(l) {
+    app = std::make_unique<AppLayer>(limits, hint, pool);
   }
   Packet pkt(bool to_server, uint16_t dport = 80) const {
     Packet p;
@@ -144,6 +148,81 @@ TEST(IdsHttp, PipelinedRequestsPairWithTheirResponses) {
   EXPECT_EQ(h.seen[3][Buffer::http_location], "/three/1");
   EXPECT_EQ(h.seen[4][Buffer::http_response_body], "ok");
   EXPECT_EQ(h.stats.total(), 0u);
+}
+
+// A connection's bytes, sent both ways in turns.
+void converse(Harness& h) {
+  h.send(true, "GET /first HTTP/1.1\r\nHost: b.example\r\nUser-Agent: ua-two\r\n\r\n");
+  h.send(true, "POST /up HTTP/1.1\r\nHost: b.example\r\nContent-Length: 3\r\n\r\nabc");
+  h.send(false, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+  h.send(false, "HTTP/1.1 204 No Content\r\nServer: s2\r\n\r\n");
+}
+
+TEST(IdsHttp, AParserFromThePoolStartsEachConnectionAfresh) {
+  HttpPool pool;
+  {
+    // A connection left in the middle of everything: two requests
+    // pending, a request body and a response body half sent, a chunk
+    // size line half read.
+    Harness a(AppProto::http, {}, &pool);
+    a.send(true,
+           "GET /old HTTP/1.1\r\nHost: a.example\r\nCookie: secret=1\r\nX-Old: 1\r\n\r\n"
+           "PUT /old2 HTTP/1.1\r\nHost: a.example\r\nContent-Length: 100\r\n\r\nleft-");
+    a.send(false, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nSet-Cookie: s=9\r\n\r\n1");
+    ASSERT_GE(a.seen.size(), 3u);
+  }
+  // The first connection's parser and its requests went back to the pool.
+  EXPECT_EQ(pool.parsers_kept(), 1u);
+  EXPECT_EQ(pool.requests_kept(), 2u);
+
+  Harness pooled(AppProto::http, {}, &pool), fresh(AppProto::http);
+  converse(pooled);
+  converse(fresh);
+  EXPECT_EQ(pool.parsers_kept(), 0u);  // taken by `pooled`
+  ASSERT_EQ(pooled.seen.size(), fresh.seen.size());
+  for (size_t i = 0; i < fresh.seen.size(); ++i) EXPECT_TRUE(pooled.seen[i] == fresh.seen[i]) << i;
+  EXPECT_EQ(pooled.seen[0][Buffer::http_header_names], "\r\nHost\r\nUser-Agent\r\n\r\n");
+  EXPECT_FALSE(pooled.seen[0].has(Buffer::http_cookie));
+  EXPECT_EQ(pooled.seen.back()[Buffer::http_server], "s2");
+  EXPECT_EQ(pooled.stats.total(), 0u);
+}
+
+TEST(IdsHttp, ThePoolIsBoundedAndFreesWhatGrewLarge) {
+  HttpPool pool;
+  AppLimits limits;
+  for (size_t i = 0; i < HttpPool::kParsers + 5; ++i)
+    pool.put(std::make_unique<HttpParser>(limits, &pool));
+  EXPECT_EQ(pool.parsers_kept(), HttpPool::kParsers);
+  for (size_t i = 0; i < HttpPool::kRequests + 5; ++i) pool.put(std::make_unique<HttpRequest>());
+  EXPECT_EQ(pool.requests_kept(), HttpPool::kRequests);
+
+  // A request comes back as new: small strings keep their capacity, one
+  // grown past kKeepCapacity is freed.
+  HttpPool one;
+  auto r = std::make_unique<HttpRequest>();
+  r->id = 9;
+  r->uri.assign(200, 'u');
+  r->body.assign(HttpPool::kKeepCapacity + 1, 'b');
+  r->head.raw.assign(300, 'r');
+  r->head.named[HttpHead::host] = "h.example.with.a.long.name";
+  r->head.has = 1u << HttpHead::host;
+  r->head.each.push_back(Span{0, 3});
+  r->had_body = r->has_host = true;
+  HttpRequest* raw = r.get();
+  one.put(std::move(r));
+  auto back = one.request();
+  ASSERT_EQ(back.get(), raw);
+  EXPECT_EQ(back->id, 0u);
+  EXPECT_TRUE(back->uri.empty());
+  EXPECT_GE(back->uri.capacity(), 200u);
+  EXPECT_TRUE(back->body.empty());
+  EXPECT_LT(back->body.capacity(), 100u);
+  EXPECT_TRUE(back->head.raw.empty());
+  EXPECT_TRUE(back->head.named[HttpHead::host].empty());
+  EXPECT_FALSE(back->head.present(HttpHead::host));
+  EXPECT_TRUE(back->head.each.empty());
+  EXPECT_FALSE(back->had_body || back->has_host);
+  EXPECT_EQ(one.requests_kept(), 0u);
 }
 
 TEST(IdsHttp, ChunkedBodiesAreDechunkedAcrossAnySplit) {

@@ -415,6 +415,54 @@ TEST(IdsFlow, AFinEndsABodyDelimitedByTheClose) {
   EXPECT_EQ(m[0][Buffer::http_response_body], "until-close");
 }
 
+TEST(IdsFlow, AFlowThatEndedLeavesNothingToTheNextOne) {
+  FlowTableConfig cfg;
+  cfg.shards = 1;  // both flows in one shard: the second takes what the first gave back
+  Table t(cfg);
+  Conn a;
+  a.handshake(t);
+  // Ended in the middle of a request body and a response head.
+  std::string req =
+      "POST /old HTTP/1.1\r\nHost: a.example\r\nX-Old: 1\r\nContent-Length: 50\r\n\r\nleft";
+  std::string resp = "HTTP/1.1 200 OK\r\nX-Half: ";
+  PacketEvent e = a.c(0, req);
+  e.l7 = AppProto::http;
+  t.feed(e);
+  t.feed(a.s(0, resp));
+  t.feed(a.ev(true, tcp::fin | tcp::ack, a.cseq + 1 + static_cast<uint32_t>(req.size()), ""));
+  t.feed(a.ev(false, tcp::fin | tcp::ack, a.sseq + 1 + static_cast<uint32_t>(resp.size()), ""));
+  // A late ACK of the ended flow: a packet, nothing else.
+  t.got.clear();
+  t.feed(a.ev(true, tcp::ack, a.cseq + 2 + static_cast<uint32_t>(req.size()), ""));
+  ASSERT_EQ(t.got.size(), 1u);
+  EXPECT_TRUE(t.got[0].packet);
+  EXPECT_EQ(t.got[0].stream, "");
+
+  Conn b;
+  b.id = 9;
+  b.client_last = 9;
+  b.handshake(t);
+  t.got.clear();
+  std::string get = "GET /new HTTP/1.1\r\nHost: b.example\r\n\r\n";
+  PacketEvent g = b.c(0, get);
+  g.l7 = AppProto::http;
+  t.feed(g);
+  t.feed(b.s(0, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+  auto m = t.milestones();
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_EQ(m[0][Buffer::http_uri], "/new");
+  EXPECT_EQ(m[0][Buffer::http_header_names], "\r\nHost\r\n\r\n");
+  EXPECT_EQ(m[0][Buffer::http_request_body], "<absent>");
+  EXPECT_EQ(m[1][Buffer::http_header], "Content-Length: 2\r\n");
+  EXPECT_EQ(m[1][Buffer::http_uri], "/new");
+  EXPECT_EQ(m[2][Buffer::http_response_body], "ok");
+  auto p = t.packets();
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[0].stream, get);
+  EXPECT_EQ(t.t.stats().app.total(), 0u);
+  EXPECT_EQ(t.t.size(), 2u);
+}
+
 TEST(IdsFlow, MalformedApplicationDataIsCountedNotFatal) {
   Table t;
   Conn c;

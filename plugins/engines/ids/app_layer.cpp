@@ -244,6 +244,65 @@ void HttpHead::clear() {
   has = 0;
 }
 
+namespace {
+void recycle_string(std::string& s) {
+  if (s.capacity() > HttpPool::kKeepCapacity) {
+    std::string().swap(s);
+  } else {
+    s.clear();
+  }
+}
+}  // namespace
+
+void HttpHead::recycle() {
+  clear();
+  for (std::string* s : {&raw, &header, &all, &names}) recycle_string(*s);
+  for (auto& n : named) recycle_string(n);
+  if (each.capacity() > HttpPool::kKeepCapacity / sizeof(Span)) std::vector<Span>().swap(each);
+}
+
+void HttpRequest::recycle() {
+  id = 0;
+  head.recycle();
+  method = uri_raw = protocol = Span{};
+  recycle_string(uri);
+  recycle_string(host);
+  has_host = false;
+  recycle_string(body);
+  had_body = false;
+  header_views.clear();
+}
+
+HttpPool::HttpPool() = default;
+HttpPool::~HttpPool() = default;
+
+std::unique_ptr<HttpParser> HttpPool::parser(const AppLimits& limits) {
+  if (parsers_.empty()) return std::make_unique<HttpParser>(limits, this);
+  std::unique_ptr<HttpParser> p = std::move(parsers_.back());
+  parsers_.pop_back();
+  p->reset(limits, this);
+  return p;
+}
+
+void HttpPool::put(std::unique_ptr<HttpParser> p) {
+  if (!p || parsers_.size() >= kParsers) return;
+  p->reset(p->limits_, nullptr);  // its requests come back here now, not when reused
+  parsers_.push_back(std::move(p));
+}
+
+std::unique_ptr<HttpRequest> HttpPool::request() {
+  if (requests_.empty()) return std::make_unique<HttpRequest>();
+  std::unique_ptr<HttpRequest> r = std::move(requests_.back());
+  requests_.pop_back();
+  return r;
+}
+
+void HttpPool::put(std::unique_ptr<HttpRequest> r) {
+  if (!r || requests_.size() >= kRequests) return;
+  r->recycle();
+  requests_.push_back(std::move(r));
+}
+
 // ---------------------------------------------------------------- URI, host
 
 void normalize_uri(std::string_view raw, std::string& out) {
@@ -326,6 +385,43 @@ void normalize_host(std::string_view raw, std::string& out) {
 
 // ---------------------------------------------------------------- HTTP
 
+HttpParser::~HttpParser() {
+  if (pool_) {
+    for (auto& r : pending_) pool_->put(std::move(r));
+  }
+}
+
+void HttpParser::reset(const AppLimits& limits, HttpPool* pool) {
+  while (!pending_.empty()) pop_request(false);
+  limits_ = limits;
+  pool_ = pool;
+  for (Dir& d : dir_) {
+    std::string buf = std::move(d.buf);
+    recycle_string(buf);
+    d = Dir{};
+    d.buf = std::move(buf);
+  }
+  orphans_ = 0;
+  resp_paired_ = false;
+  resp_.head.recycle();
+  resp_.protocol = resp_.code = resp_.msg = Span{};
+  resp_.status = 0;
+  recycle_string(resp_.body);
+  resp_.had_body = false;
+  cur_req_ = nullptr;
+  transactions_ = 0;
+  requests_ = 0;
+  no_request_had_body_ = false;
+  recycle_string(scratch_);
+}
+
+void HttpParser::pop_request(bool front) {
+  auto it = front ? pending_.begin() : pending_.end() - 1;
+  if (cur_req_ == it->get()) cur_req_ = nullptr;
+  if (pool_) pool_->put(std::move(*it));
+  pending_.erase(it);
+}
+
 std::string& HttpParser::body_of(bool to_server) {
   return to_server && cur_req_ ? cur_req_->body : resp_.body;
 }
@@ -384,8 +480,7 @@ void HttpParser::message_end(bool ts) {
     cur_req_ = nullptr;
   } else if (resp_.status >= 200 || resp_.status == 101) {
     if (resp_paired_ && !pending_.empty()) {
-      if (cur_req_ == &pending_.front()) cur_req_ = nullptr;
-      pending_.pop_front();
+      pop_request(true);
     } else if (orphans_ > 0) {
       --orphans_;
     }
@@ -459,7 +554,7 @@ size_t HttpParser::consume_head(bool ts, std::string_view b, AppStats& st,
 bool HttpParser::head_done(bool ts, AppStats& st, FnRef<void(HttpEvent)> on) {
   Dir& d = dir_[ts];
   if (ts) {
-    pending_.emplace_back();
+    pending_.push_back(pool_ ? pool_->request() : std::make_unique<HttpRequest>());
     if (pending_.size() > std::max<size_t>(limits_.http_max_pending, 2)) {
       st.add(Malformed::http_pending_overflow);
       if (resp_paired_) {
@@ -467,14 +562,14 @@ bool HttpParser::head_done(bool ts, AppStats& st, FnRef<void(HttpEvent)> on) {
       } else {
         ++orphans_;
       }
-      pending_.pop_front();
+      pop_request(true);
     }
-    HttpRequest& r = pending_.back();
+    HttpRequest& r = *pending_.back();
     r.id = ++requests_;
     r.head.raw.assign(d.buf);
     d.buf.clear();
     if (!parse_headers(r.head, false, limits_.http_max_headers, st, scratch_)) {
-      pending_.pop_back();
+      pop_request(false);
       give_up(ts, st, Malformed::http_too_many_headers);
       return false;
     }
@@ -486,7 +581,7 @@ bool HttpParser::head_done(bool ts, AppStats& st, FnRef<void(HttpEvent)> on) {
     std::string_view uri =
         (sp1 == npos || sp2 <= sp1) ? std::string_view() : trim(line.substr(sp1, sp2 - sp1));
     if (sp1 == npos || uri.empty() || proto.substr(0, 5) != "HTTP/") {
-      pending_.pop_back();
+      pop_request(false);
       give_up(ts, st, Malformed::http_request_line);
       return false;
     }
@@ -567,7 +662,7 @@ bool HttpParser::head_done(bool ts, AppStats& st, FnRef<void(HttpEvent)> on) {
   resp_.msg = span_of(raw, msg);
   resp_.status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
   resp_paired_ = orphans_ == 0 && !pending_.empty();
-  const HttpRequest* req = resp_paired_ ? &pending_.front() : nullptr;
+  const HttpRequest* req = resp_paired_ ? pending_.front().get() : nullptr;
   std::string_view method = req ? req->method.in(req->head.raw) : std::string_view();
   on(HttpEvent::response_headers);
 
@@ -819,7 +914,7 @@ const std::bitset<kBufferCount>& request_head_buffers() {
 void HttpParser::fill(HttpEvent ev, Inspection& out) {
   bool request = ev == HttpEvent::request_headers || ev == HttpEvent::request_body;
   HttpRequest* r =
-      request ? cur_req_ : (resp_paired_ && !pending_.empty() ? &pending_.front() : nullptr);
+      request ? cur_req_ : (resp_paired_ && !pending_.empty() ? pending_.front().get() : nullptr);
   if (r) {
     const HttpHead& h = r->head;
     out.set(Buffer::http_method, r->method.in(h.raw));
@@ -955,6 +1050,25 @@ AppProto detect_proto(std::string_view b, uint8_t ip_proto, uint16_t sport, uint
 
 // ---------------------------------------------------------------- AppLayer
 
+AppLayer::~AppLayer() { release(); }
+
+void AppLayer::release() {
+  if (http_ && pool_) pool_->put(std::move(http_));
+  http_.reset();
+  tls_.reset();
+  ssh_[0].reset();
+  ssh_[1].reset();
+  dns_.reset();
+  for (std::string& p : probe_) std::string().swap(p);
+}
+
+void AppLayer::reset(AppProto hint) {
+  release();
+  proto_ = hint;
+  probed_[0] = probed_[1] = false;
+  std::string().swap(name_);
+}
+
 void AppLayer::http_emit(const Packet& pkt, HttpEvent ev, Emit emit) {
   Inspection insp;
   insp.pkt = pkt;
@@ -993,7 +1107,7 @@ void AppLayer::stream(const Packet& pkt, std::string_view bytes, AppStats& st, E
   }
   switch (proto_) {
     case AppProto::http: {
-      if (!http_) http_ = std::make_unique<HttpParser>(limits_);
+      if (!http_) http_ = pool_ ? pool_->parser(limits_) : std::make_unique<HttpParser>(limits_);
       http_->data(ts, bytes, st, [&](HttpEvent ev) { http_emit(pkt, ev, emit); });
       break;
     }
@@ -1018,7 +1132,7 @@ void AppLayer::gap(const Packet& pkt, uint64_t len, AppStats& st, Emit emit) {
       probed_[ts] = true;
       break;
     case AppProto::http:
-      if (!http_) http_ = std::make_unique<HttpParser>(limits_);
+      if (!http_) http_ = pool_ ? pool_->parser(limits_) : std::make_unique<HttpParser>(limits_);
       http_->gap(ts, len, st, [&](HttpEvent ev) { http_emit(pkt, ev, emit); });
       break;
     case AppProto::tls:

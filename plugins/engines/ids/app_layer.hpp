@@ -14,7 +14,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -130,7 +129,8 @@ struct HttpHead {
   std::array<std::string, kNamed> named;  // duplicates joined with ", " (as libhtp does)
   uint16_t has = 0;                       // bit per Named present
   bool present(Named n) const { return has & (1u << n); }
-  void clear();
+  void clear();    // empties every string, keeping its capacity
+  void recycle();  // clear(), and frees a string grown past HttpPool::kKeepCapacity
 };
 
 struct HttpRequest {
@@ -143,6 +143,7 @@ struct HttpRequest {
   std::string body;  // dechunked, up to http_max_body
   bool had_body = false;
   std::vector<std::string_view> header_views;  // built when filling an Inspection
+  void recycle();  // made as new, keeping the strings' capacity (HttpHead::recycle)
 };
 
 struct HttpResponse {
@@ -153,13 +154,48 @@ struct HttpResponse {
   bool had_body = false;
 };
 
+class HttpParser;
+
+// HTTP parsers of ended flows and requests of ended transactions, kept for
+// the next ones: their strings keep their capacity and are still in cache,
+// so a busy flow table does not allocate a message's dozen strings anew
+// (nor a parser's, per flow) and write them into cold memory. Bounded: at
+// most kParsers and kRequests, and a string grown past kKeepCapacity is
+// freed rather than kept. Not thread-safe: the flow table has one per
+// shard, used under the shard's lock.
+class HttpPool {
+ public:
+  static constexpr size_t kParsers = 16, kRequests = 32, kKeepCapacity = 4096;
+  HttpPool();
+  ~HttpPool();
+  HttpPool(const HttpPool&) = delete;
+  HttpPool& operator=(const HttpPool&) = delete;
+  std::unique_ptr<HttpParser> parser(const AppLimits& limits);
+  void put(std::unique_ptr<HttpParser> p);
+  std::unique_ptr<HttpRequest> request();
+  void put(std::unique_ptr<HttpRequest> r);
+  size_t parsers_kept() const { return parsers_.size(); }
+  size_t requests_kept() const { return requests_.size(); }
+
+ private:
+  std::vector<std::unique_ptr<HttpParser>> parsers_;
+  std::vector<std::unique_ptr<HttpRequest>> requests_;
+};
+
 // Both directions of one HTTP/1.x connection. Requests are paired with
 // responses in order (pipelining); a 1xx response is its own transaction
 // and does not take its request; after a 101 or a 2xx to CONNECT both
 // directions are a tunnel and no longer parsed.
 class HttpParser {
  public:
-  explicit HttpParser(const AppLimits& limits) : limits_(limits) {}
+  // With a pool, requests are taken from it and given back to it.
+  explicit HttpParser(const AppLimits& limits, HttpPool* pool = nullptr)
+      : limits_(limits), pool_(pool) {}
+  ~HttpParser();
+  HttpParser(const HttpParser&) = delete;
+  HttpParser& operator=(const HttpParser&) = delete;
+  // Made as new for another connection (HttpPool), keeping capacity.
+  void reset(const AppLimits& limits, HttpPool* pool);
   // The direction's next bytes. `on` is called at each milestone, while
   // fill() can read the transaction.
   void data(bool to_server, std::string_view bytes, AppStats& stats, FnRef<void(HttpEvent)> on);
@@ -186,6 +222,7 @@ class HttpParser {
   uint64_t transactions() const { return transactions_; }
 
  private:
+  friend class HttpPool;
   enum class St : uint8_t {
     head,
     body_length,
@@ -214,12 +251,16 @@ class HttpParser {
   void give_up(bool to_server, AppStats& st, Malformed why);
   std::string& body_of(bool to_server);
   bool& had_body_of(bool to_server);
+  void pop_request(bool front);
 
   AppLimits limits_;
-  Dir dir_[2];                       // [0] to client, [1] to server
-  std::deque<HttpRequest> pending_;  // requests whose response is not complete; back() is newest
-  size_t orphans_ = 0;               // requests dropped from pending_ still owed a response
-  bool resp_paired_ = false;         // the response being parsed has pending_.front()
+  HttpPool* pool_ = nullptr;
+  Dir dir_[2];  // [0] to client, [1] to server
+  // Requests whose response is not complete; back() is newest. At most
+  // http_max_pending + 1, so a vector's erase at the front is cheap.
+  std::vector<std::unique_ptr<HttpRequest>> pending_;
+  size_t orphans_ = 0;        // requests dropped from pending_ still owed a response
+  bool resp_paired_ = false;  // the response being parsed has pending_.front()
   HttpResponse resp_;
   HttpRequest* cur_req_ = nullptr;  // the request being received (in pending_)
   uint64_t transactions_ = 0;
@@ -261,7 +302,17 @@ AppProto detect_proto(std::string_view first_bytes, uint8_t ip_proto, uint16_t s
 class AppLayer {
  public:
   using Emit = FnRef<void(const Inspection&)>;
-  AppLayer(const AppLimits& limits, AppProto hint) : limits_(limits), proto_(hint) {}
+  // With a pool, the HTTP parser is taken from it and given back to it.
+  AppLayer(const AppLimits& limits, AppProto hint, HttpPool* pool = nullptr)
+      : limits_(limits), proto_(hint), pool_(pool) {}
+  ~AppLayer();
+  AppLayer(const AppLayer&) = delete;
+  AppLayer& operator=(const AppLayer&) = delete;
+  // Made as new for another flow (its parser back to the pool).
+  void reset(AppProto hint);
+  // Both directions ended: the parsers' state goes (the HTTP parser back
+  // to the pool); proto() stays. Nothing may be fed after it.
+  void release();
   AppProto proto() const { return proto_; }
   // The kernel's guess on a later packet (its first ones, the handshake,
   // had no payload to guess from). Ignored once the protocol is known or
@@ -314,6 +365,7 @@ class AppLayer {
 
   AppLimits limits_;
   AppProto proto_;
+  HttpPool* pool_ = nullptr;
   std::string probe_[2];  // first bytes while the protocol is unknown (up to 16)
   bool probed_[2] = {false, false};
   std::unique_ptr<HttpParser> http_;

@@ -71,10 +71,11 @@ struct Stream {
 };
 
 struct Flow {
-  Flow(const Key& k, const FlowTableConfig& cfg, AppProto hint) : key(k), app(cfg.app, hint) {}
+  Flow(const Key& k, const FlowTableConfig& cfg, AppProto hint, HttpPool* pool)
+      : key(k), app(cfg.app, hint, pool) {}
   // A removed flow made new for another key, keeping what its windows and
   // held segments allocated (a busy table creates flows all the time).
-  void reuse(const Key& k, const FlowTableConfig& cfg, AppProto hint) {
+  void reuse(const Key& k, AppProto hint) {
     key = k;
     st = FlowState{};
     client = {};
@@ -93,7 +94,7 @@ struct Flow {
       d.window = std::move(window);
       d.held = std::move(held);
     }
-    app = AppLayer(cfg.app, hint);
+    app.reset(hint);
   }
   Key key;
   FlowState st;
@@ -113,6 +114,7 @@ struct Flow {
 
 struct FlowTable::Shard {
   mutable std::mutex mu;
+  HttpPool http_pool;  // (first: the flows give their parsers back to it as they go)
   std::unordered_map<Key, std::unique_ptr<Flow>, KeyHash> map;
   std::list<Flow*> lru;  // front: the most recently seen
   size_t cap = 0;
@@ -130,10 +132,10 @@ struct FlowTable::Shard {
     map.erase(it);
   }
   std::unique_ptr<Flow> make(const Key& k, const FlowTableConfig& cfg, AppProto hint) {
-    if (spare.empty()) return std::make_unique<Flow>(k, cfg, hint);
+    if (spare.empty()) return std::make_unique<Flow>(k, cfg, hint, &http_pool);
     auto f = std::move(spare.back());
     spare.pop_back();
-    f->reuse(k, cfg, hint);
+    f->reuse(k, hint);
     return f;
   }
   size_t expire(uint64_t now, uint64_t timeout, size_t budget) {
@@ -448,6 +450,16 @@ void FlowTable::feed(const PacketEvent& ev, uint64_t now, Inspect inspect) {
     insp.stream_at = f->s[ts].end - win.size() + (ns - hist);
   }
   inspect(insp, fs);
+  // A direction that ended takes no more bytes: its window goes back to
+  // the allocator now, while its memory is in cache, for the next flow to
+  // take (kept until the flow's eviction, it came back cold), and once both
+  // have, the parsers' state to their pool.
+  if (is_tcp) {
+    for (Stream& d : f->s) {
+      if (d.ended && d.window.capacity() > 0) std::string().swap(d.window);
+    }
+    if (f->s[0].ended && f->s[1].ended) f->app.release();
+  }
 }
 
 size_t FlowTable::expire(uint64_t now) {
