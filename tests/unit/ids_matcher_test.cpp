@@ -392,6 +392,27 @@ TEST(IdsMatcher, RequestHeadersOneByOneWithHeaderLowercase) {
   EXPECT_TRUE(e.sids(in).empty());
 }
 
+TEST(IdsMatcher, RequestHeadersInOneTextArePrefilteredInOneScanAndConfirmedOneByOne) {
+  Env e{
+      R"(alert http any any -> any any (http.request_header; content:"X-Token|3a 20|Secret"; startswith; sid:1;))",
+      R"(alert http any any -> any any (http.request_header; content:"Host|3a 20|a|0d 0a|Accept"; sid:2;))"};
+  const std::string text = "Host: a\r\nX-Token: Secret\r\nAccept: */*\r\n";
+  const std::string_view all(text);
+  const std::string_view headers[] = {all.substr(0, 7), all.substr(9, 15), all.substr(26, 11)};
+  ASSERT_EQ(headers[1], "X-Token: Secret");
+  ASSERT_EQ(headers[2], "Accept: */*");
+  auto in = http_get("/", "x");
+  in.request_headers = headers;
+  in.request_header_count = 3;
+  in.request_headers_text = all;
+  // sid 2's literal lies across two headers in the text: a candidate of
+  // the one scan, refused by the confirmation header by header.
+  EXPECT_EQ(e.sids(in), std::vector<uint32_t>{1});
+  EXPECT_EQ(e.out[0].offset, 0u);
+  in.request_headers_text = {};  // scanned one by one: the same
+  EXPECT_EQ(e.sids(in), std::vector<uint32_t>{1});
+}
+
 TEST(IdsMatcher, MatchReportsTheLastContent) {
   Env e{R(R"(content:"ab"; content:"cd"; distance:0;)")};
   auto s = e.sids(tcp("xxabyycdzz"));

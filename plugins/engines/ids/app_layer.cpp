@@ -930,6 +930,7 @@ void HttpParser::fill(HttpEvent ev, Inspection& out) {
     for (const Span& s : h.each) r->header_views.push_back(s.in(h.all));
     out.request_headers = r->header_views.data();
     out.request_header_count = r->header_views.size();
+    out.request_headers_text = h.all;  // ("Name: value\r\n" each: the views are into it)
     if (!r->header_views.empty()) out.present.set(static_cast<size_t>(Buffer::http_request_header));
     if (r->has_host) {
       out.set(Buffer::http_host, r->host);

@@ -125,6 +125,9 @@ struct Inspection {
   // (a content on this buffer matches if it matches one of them).
   const std::string_view* request_headers = nullptr;
   size_t request_header_count = 0;
+  // Optional: one text holding all of them (and only other bytes between
+  // them), which the matcher's prefilter scans in one call.
+  std::string_view request_headers_text{};
   // TCP: the direction's reassembled bytes, the last ones up to the flow
   // table's window, ending with this packet's payload; the new bytes (this
   // packet's) start at stream_new. Empty for other protocols. Rules on the

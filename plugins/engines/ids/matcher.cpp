@@ -715,7 +715,15 @@ void RuleSet::match(const Inspection& in, FlowBits& flow, Scratch& s,
     if (!db) continue;
     const auto buffer = static_cast<Buffer>(b);
     if (buffer == Buffer::http_request_header && in.request_header_count > 0) {
-      for (size_t h = 0; h < in.request_header_count; ++h) scan(db, in.request_headers[h]);
+      // The prefilter only names candidates (confirm() checks each header
+      // alone): one call over the text the headers lie in, when the
+      // inspection has it, rather than one call a header; a literal across
+      // two of them only makes a candidate that fails.
+      if (!in.request_headers_text.empty()) {
+        scan(db, in.request_headers_text);
+      } else {
+        for (size_t h = 0; h < in.request_header_count; ++h) scan(db, in.request_headers[h]);
+      }
       continue;
     }
     if (buffer == Buffer::payload && !in.stream.empty()) {
