@@ -16,7 +16,9 @@
 //     alone (no stream view);
 //   match via flows: the packets fed through a FlowTable (TCP reassembly,
 //     HTTP/TLS/DNS parsing) with RuleSet::match on every inspection it
-//     calls back with: the number the engine sees.
+//     calls back with: the number the engine sees (encrypted TLS passed
+//     over, the engine's default); and the same with encrypted TLS
+//     inspected too (flows.encrypted_tls: inspect).
 // Then where the time of the flow path goes (the table alone, the match
 // on application milestones, the match on packets) and how many bytes each
 // payload byte makes Vectorscan scan. Prints tables; docs/performance.md
@@ -26,7 +28,8 @@
 //   build/bin/bench_ids_scan [rules dir] [MB per measurement] [cpu] [rules [stream window]]
 //   (defaults: /work/shared/rules/et-open, 64, the last CPU allowed; with
 //   `rules`, the flow path at that many rules and nothing else, to profile,
-//   with the flow table's stream_window if given)
+//   with the flow table's stream_window if given; encrypted TLS inspected
+//   too when RAMPART_BENCH_INSPECT_ENCRYPTED is set)
 #include <hs/hs.h>
 #include <sched.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -37,6 +40,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -447,7 +451,12 @@ class Gen {
       u16(r, n - 5);
       return r + random_bytes(n - 5);
     };
-    t.data(false, std::string("\x16\x03\x03", 3) + random_bytes(1200 + pick(1600)));
+    // The server's handshake (ServerHello, certificate...: one record of
+    // random bytes), then application data records both ways.
+    std::string server_hs("\x16\x03\x03", 3);
+    const size_t hs_len = 1200 + pick(1600);
+    u16(server_hs, hs_len);
+    t.data(false, server_hs + random_bytes(hs_len));
     const uint32_t n = 2 + pick(14);
     for (uint32_t i = 0; i < n; ++i) t.data(pick(4) == 0, record(64 + pick(1397)));
     t.close();
@@ -708,16 +717,19 @@ struct Split {
   double table_s = 0, milestone_s = 0, packet_s = 0;
   uint64_t milestones = 0, packet_inspections = 0;
   uint64_t stream_bytes = 0, milestone_bytes = 0, payload_bytes = 0;
+  uint64_t encrypted_bytes = 0, fed_bytes = 0;  // over all passes, the untimed ones too
 };
 
 // The packets through a FlowTable, as the engine feeds it; each pass's
 // flows are new ones (their own ids and client addresses). `set` null:
 // the table and the parsers alone.
 Result match_flows(const RuleSet* set, const Corpus& c, uint64_t target, Split* split,
-                   size_t stream_window = FlowTableConfig{}.stream_window) {
+                   size_t stream_window = FlowTableConfig{}.stream_window,
+                   bool inspect_encrypted = false) {
   FlowTableConfig cfg;
   cfg.max_flows = 4096;  // the bench's flows end; this bounds what they hold
   cfg.stream_window = stream_window;
+  cfg.inspect_encrypted = inspect_encrypted;
   FlowTable table(cfg);
   std::unique_ptr<Scratch> scratch = set ? std::make_unique<Scratch>(*set) : nullptr;
   std::vector<Match> out;
@@ -793,7 +805,11 @@ Result match_flows(const RuleSet* set, const Corpus& c, uint64_t target, Split* 
       });
     }
   }
-  if (split) split->table_s = seconds_since(t0->wall) - split->milestone_s - split->packet_s;
+  if (split) {
+    split->table_s = seconds_since(t0->wall) - split->milestone_s - split->packet_s;
+    split->encrypted_bytes = table.stats().encrypted_bytes;
+    split->fed_bytes = uint64_t{warm + passes} * c.payload_bytes;
+  }
   return rate(passes * c.payload_bytes, passes * c.packets, *t0, matches / passes);
 }
 
@@ -873,17 +889,20 @@ int main(int argc, char** argv) {
     const auto set = RuleSet::compile(rule_set(et, std::stoul(argv[4])));
     const size_t window = argc > 5 ? std::stoul(argv[5]) : FlowTableConfig{}.stream_window;
     Split split;
-    const Result r = match_flows(set.get(), corpus, target, nullptr, window);
-    match_flows(set.get(), corpus, target / 4, &split, window);
+    const bool all = std::getenv("RAMPART_BENCH_INSPECT_ENCRYPTED") != nullptr;
+    const Result r = match_flows(set.get(), corpus, target, nullptr, window, all);
+    match_flows(set.get(), corpus, target / 4, &split, window, all);
     const double total = split.table_s + split.milestone_s + split.packet_s;
     std::printf(
-        "%zu rules, flow path, stream_window %zu: %.1f MB/s, %.1f k packets/s, CPU %.0f%%; "
+        "%zu rules, flow path%s, stream_window %zu: %.1f MB/s, %.1f k packets/s, CPU %.0f%%; "
         "stream bytes scanned per payload byte %.2f; time: table %.0f%%, milestones %.0f%% "
-        "(%.2f us each), packets %.0f%% (%.2f us each)\n",
-        set->rules().size(), window, r.mb_s, r.kpps, 100 * r.cpu,
-        double(split.stream_bytes) / split.payload_bytes, 100 * split.table_s / total,
+        "(%.2f us each), packets %.0f%% (%.2f us each); encrypted TLS passed over: %.0f%% of "
+        "the payload\n",
+        set->rules().size(), all ? " (encrypted TLS inspected)" : "", window, r.mb_s, r.kpps,
+        100 * r.cpu, double(split.stream_bytes) / split.payload_bytes, 100 * split.table_s / total,
         100 * split.milestone_s / total, 1e6 * split.milestone_s / split.milestones,
-        100 * split.packet_s / total, 1e6 * split.packet_s / split.packet_inspections);
+        100 * split.packet_s / total, 1e6 * split.packet_s / split.packet_inspections,
+        100.0 * split.encrypted_bytes / split.fed_bytes);
     return 0;
   }
   match_flows(nullptr, corpus, target / 4, nullptr);  // warm-up: the allocator's arenas grow
@@ -897,7 +916,7 @@ int main(int argc, char** argv) {
     size_t n;
     size_t unfiltered;
     double compile_ms;
-    Result vs, vs_fp, pkt, flow;
+    Result vs, vs_fp, pkt, flow, flow_all;  // flow_all: encrypted TLS inspected too
     Split split;
     Result flow_split;
   };
@@ -908,7 +927,8 @@ int main(int argc, char** argv) {
     std::vector<Rule> rules = rule_set(et, n);
     const auto t0 = Clock::now();
     auto set = RuleSet::compile(rules);
-    Row row{rules.size(), set->unfiltered_rules(), seconds_since(t0) * 1e3, {}, {}, {}, {}, {}, {}};
+    Row row{
+        rules.size(), set->unfiltered_rules(), seconds_since(t0) * 1e3, {}, {}, {}, {}, {}, {}, {}};
     if (!set->refused().empty()) {
       std::printf("%zu rules: %zu refused by the matcher (%s)\n", n, set->refused().size(),
                   set->refused()[0].message.c_str());
@@ -917,6 +937,8 @@ int main(int argc, char** argv) {
     row.vs_fp = vectorscan_alone(rules, false, corpus, target);
     row.pkt = match_packets(*set, corpus, target);
     row.flow = match_flows(set.get(), corpus, target, nullptr);
+    row.flow_all =
+        match_flows(set.get(), corpus, target, nullptr, FlowTableConfig{}.stream_window, true);
     row.flow_split = match_flows(set.get(), corpus, target / 4, &row.split);
     if (n == 100 || n == 1000) naive.emplace_back(n, naive_pcre(rules, corpus, target / 4));
     rows.push_back(row);
@@ -925,19 +947,20 @@ int main(int argc, char** argv) {
 
   const Row& base = rows.front();
   // cpu%: the lowest CPU share of the row's four measurements.
-  std::printf("%6s %10s %10s  %8s %8s  %10s %9s  %10s %9s  %8s %8s  %8s %8s  %5s  %s\n", "rules",
-              "unfiltered", "compile_ms", "vs MB/s", "vs-fp", "pkt MB/s", "pkt kpps", "flow MB/s",
-              "flow kpps", "pkt/vs", "flow/vs", "pkt/100", "flow/100", "cpu%",
-              "matches per pass (vs hits, pkt, flow)");
+  // flow-all MB/s: the flow path with encrypted TLS inspected too (flows.encrypted_tls: inspect).
+  std::printf("%6s %10s %10s  %8s %8s  %10s %9s  %10s %9s %10s  %8s %8s  %8s %8s  %5s  %s\n",
+              "rules", "unfiltered", "compile_ms", "vs MB/s", "vs-fp", "pkt MB/s", "pkt kpps",
+              "flow MB/s", "flow kpps", "flow-all", "pkt/vs", "flow/vs", "pkt/100", "flow/100",
+              "cpu%", "matches per pass (vs hits, pkt, flow, flow-all)");
   for (const Row& r : rows) {
-    const double cpu = std::min({r.vs.cpu, r.vs_fp.cpu, r.pkt.cpu, r.flow.cpu});
+    const double cpu = std::min({r.vs.cpu, r.vs_fp.cpu, r.pkt.cpu, r.flow.cpu, r.flow_all.cpu});
     std::printf(
-        "%6zu %10zu %10.0f  %8.1f %8.1f  %10.1f %9.1f  %10.1f %9.1f  %8.3f %8.3f  %8.2f %8.2f  "
-        "%5.0f  %lu, %lu, %lu\n",
+        "%6zu %10zu %10.0f  %8.1f %8.1f  %10.1f %9.1f  %10.1f %9.1f %10.1f  %8.3f %8.3f  %8.2f "
+        "%8.2f  %5.0f  %lu, %lu, %lu, %lu\n",
         r.n, r.unfiltered, r.compile_ms, r.vs.mb_s, r.vs_fp.mb_s, r.pkt.mb_s, r.pkt.kpps,
-        r.flow.mb_s, r.flow.kpps, r.pkt.mb_s / r.vs.mb_s, r.flow.mb_s / r.vs.mb_s,
+        r.flow.mb_s, r.flow.kpps, r.flow_all.mb_s, r.pkt.mb_s / r.vs.mb_s, r.flow.mb_s / r.vs.mb_s,
         r.pkt.mb_s / base.pkt.mb_s, r.flow.mb_s / base.flow.mb_s, 100 * cpu, r.vs.matches,
-        r.pkt.matches, r.flow.matches);
+        r.pkt.matches, r.flow.matches, r.flow_all.matches);
   }
   std::printf("\nnaive PCRE2-JIT, every rule's contents as one regex, run one by one:\n");
   for (const auto& [n, res] : naive) {

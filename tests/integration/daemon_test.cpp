@@ -142,6 +142,8 @@ TEST(CheckConfig, BadIdsSettingsAreRefusedWithTheirKey) {
       {"backpressure: {shed_shift: 0}", "plugins.ids.backpressure.shed_shift: must be 1-16"},
       {"flows: {max: 10}", "plugins.ids.flows.max: must be 1024-4194304 flows"},
       {"flows: {idle_timeout_s: 0}", "plugins.ids.flows.idle_timeout_s: must be 1-86400 seconds"},
+      {"flows: {encrypted_tls: decrypt}",
+       "plugins.ids.flows.encrypted_tls: must be skip or inspect"},
       {"excerpt: 5000", "plugins.ids.excerpt: must be 0-1024 bytes"},
       {"alerts: on", "unknown key 'plugins.ids.alerts'"},
       {"country_thresholds: [{countries: [NL], hits: 5}]",

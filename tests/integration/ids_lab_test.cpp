@@ -273,6 +273,48 @@ TEST_F(IdsLab, AnExploitInARequestRaisesItsRuleWithSidClasstypeAndMitreTechnique
   EXPECT_GT(st->getObject("flows")->getValue<uint64_t>("created"), 5u);
 }
 
+TEST_F(IdsLab, ARealTlsSessionsHandshakeIsInspectedAndItsEncryptedBytesPassedOverAndCounted) {
+  ASSERT_NO_FATAL_FAILURE(start_agent(""));
+  const auto r = api(
+      "POST", "/api/v1/ids/rules",
+      R"j({"id": 9000020, "rule": "alert tls any any -> any any (msg:\"LAB TLS to the lab name\"; tls.sni; content:\"lab.example\"; sid:9000020; rev:1;)"})j");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const auto cert = dir_ / "cert.pem", key = dir_ / "key.pem";
+  const auto made = rampart::test::run_command(
+      {"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+       "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=lab.example"});
+  ASSERT_EQ(made.status, 0) << made.output;
+  rampart::test::DaemonProcess server({"/usr/sbin/ip", "netns", "exec", lab_->ns_b(),
+                                       "/usr/bin/openssl", "s_server", "-accept", "198.18.0.2:8443",
+                                       "-cert", cert, "-key", key, "-rev"});
+  ASSERT_TRUE(server.wait_for("ACCEPT")) << server.output();
+  // 60,000 bytes of text from A through a real TLS 1.3 session; the
+  // client leaves at the end of its input.
+  const auto sent = rampart::test::run_command(
+      {"/bin/sh", "-c",
+       "yes 'lab plain text line' | head -c 60000 | timeout 20 /usr/sbin/ip netns exec " +
+           lab_->ns_a() +
+           " /usr/bin/openssl s_client -connect 198.18.0.2:8443 -servername lab.example -quiet "
+           "-nocommands "
+           "-no_ign_eof 2>&1"});
+  EXPECT_EQ(sent.status, 0) << sent.output;
+  auto encrypted = [&] {
+    const auto st = api("GET", "/api/v1/ids/status");
+    return Poco::JSON::Parser()
+        .parse(st.body)
+        .extract<Poco::JSON::Object::Ptr>()
+        ->getObject("flows")
+        ->getValue<uint64_t>("encrypted_tls_bytes");
+  };
+  // The client's records past its handshake were followed, not matched.
+  EXPECT_TRUE(
+      rampart::test::poll_until([&] { return encrypted() >= 60000; }, std::chrono::seconds(10)))
+      << encrypted();
+  // The handshake was: the ClientHello's name raised the rule.
+  EXPECT_TRUE(rampart::test::poll_until([&] { return alerts_of("ids:9000020") >= 1; },
+                                        std::chrono::seconds(10)));
+}
+
 TEST_F(IdsLab, AnEtOpenScanRuleFiresUnderItsThreshold) {
   if (rampart::test::path::et_open_dir().empty()) GTEST_FAIL() << "no ET Open rule files here";
   ASSERT_NO_FATAL_FAILURE(start_agent(""));

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "app_layer.hpp"
+#include "tls_records.hpp"
 
 namespace rampart::ids {
 namespace {
@@ -422,31 +423,8 @@ TEST(IdsHttp, UrisAreNormalized) {
   EXPECT_EQ(h, "[::1]");
 }
 
-// A ClientHello as a TLS 1.3 client sends it: version, random, session id,
-// suites, compression, then extensions with server_name among them.
-std::string client_hello(std::string_view sni) {
-  auto u16 = [](size_t v) { return std::string{static_cast<char>(v >> 8), static_cast<char>(v)}; };
-  std::string body = "\x03\x03" + std::string(32, 'R') + "\x20" + std::string(32, 'S');
-  body += u16(4) + "\x13\x01\x13\x02";
-  body += std::string("\x01\x00", 2);
-  std::string exts;
-  exts += u16(0x2b) + u16(3) + "\x02\x03\x04";  // supported_versions
-  if (!sni.empty()) {
-    std::string list = std::string("\x00", 1) + u16(sni.size()) + std::string(sni);
-    exts += u16(0) + u16(list.size() + 2) + u16(list.size()) + list;
-  }
-  exts += u16(0x0a) + u16(4) + u16(2) + u16(0x1d);  // supported_groups
-  body += u16(exts.size()) + exts;
-  std::string hs = std::string("\x01\x00", 2) + u16(body.size()) + body;
-  return hs;
-}
-
-std::string tls_record(std::string_view payload) {
-  std::string r = "\x16\x03\x01";
-  r.push_back(static_cast<char>(payload.size() >> 8));
-  r.push_back(static_cast<char>(payload.size()));
-  return r + std::string(payload);
-}
+using test::client_hello;
+using test::tls_record;
 
 TEST(IdsTls, TheSniOfAClientHelloSplitAcrossRecordsAndSegments) {
   Harness h(AppProto::unknown);
@@ -466,6 +444,62 @@ TEST(IdsTls, TheSniOfAClientHelloSplitAcrossRecordsAndSegments) {
          443);  // application data: nothing more
   EXPECT_EQ(h.seen.size(), 1u);
   EXPECT_EQ(h.stats.total(), 0u);
+}
+
+TEST(IdsTls, ADirectionIsEncryptedFromItsFirstApplicationDataRecord) {
+  Harness h(AppProto::unknown);
+  const std::string hello = tls_record(client_hello("a.example"));
+  h.send(true, hello.substr(0, 3), 443);  // (a header split across segments)
+  h.send(true, hello.substr(3), 443);
+  EXPECT_FALSE(h.app->encrypted(true));
+  // The server's handshake, its header and body split; then CCS.
+  const std::string server = tls_record(std::string(3000, 'C')) + tls_record("\x01", 0x14);
+  h.send(false, server.substr(0, 4), 443);
+  h.send(false, server.substr(4, 1500), 443);
+  h.send(false, server.substr(1504), 443);
+  EXPECT_FALSE(h.app->encrypted(false));
+  EXPECT_FALSE(h.app->encrypted(true));
+  // The client's CCS and Finished (as application data, TLS 1.3), then data.
+  h.send(true, tls_record("\x01", 0x14) + tls_record("fin", 0x17).substr(0, 2), 443);
+  EXPECT_FALSE(h.app->encrypted(true));
+  h.send(true, tls_record("fin", 0x17).substr(2), 443);
+  EXPECT_TRUE(h.app->encrypted(true));
+  EXPECT_FALSE(h.app->encrypted(false));
+  h.send(false, tls_record("ticket", 0x17), 443);
+  EXPECT_TRUE(h.app->encrypted(false));
+  EXPECT_EQ(h.stats.total(), 0u);
+}
+
+TEST(IdsTls, BytesThatAreNotTlsRecordsAreNeverTakenForEncrypted) {
+  {  // application data before any ClientHello
+    Harness h(AppProto::tls);
+    h.send(true, tls_record("GET /exploit", 0x17), 443);
+    h.send(true, tls_record("more", 0x17), 443);
+    EXPECT_FALSE(h.app->encrypted(true));
+  }
+  {  // a ClientHello that does not parse
+    Harness h(AppProto::tls);
+    h.send(true, tls_record(std::string("\x01\x00\x00\x02\x03\x03", 6)), 443);
+    h.send(true, tls_record("data", 0x17), 443);
+    EXPECT_FALSE(h.app->encrypted(true));
+  }
+  {  // after the hello, something that is not a record (type, version, length)
+    for (const std::string& junk :
+         {std::string("\x30\x03\x03\x00\x04", 5), std::string("\x17\x02\x03\x00\x04", 5),
+          std::string("\x17\x03\x03\x00\x00", 5), std::string("\x17\x03\x03\x48\x01", 5)}) {
+      Harness h(AppProto::unknown);
+      h.send(true, tls_record(client_hello("a.example")), 443);
+      h.send(true, junk + "data" + tls_record("x", 0x17), 443);
+      EXPECT_FALSE(h.app->encrypted(true)) << testing::PrintToString(junk);
+    }
+  }
+  {  // a gap before the application data: the record boundaries are lost
+    Harness h(AppProto::unknown);
+    h.send(true, tls_record(client_hello("a.example")), 443);
+    h.lose(true, 100);
+    h.send(true, tls_record("data", 0x17), 443);
+    EXPECT_FALSE(h.app->encrypted(true));
+  }
 }
 
 TEST(IdsTls, MalformedHellosAreFlagged) {

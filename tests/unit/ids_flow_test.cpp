@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "flow_table.hpp"
+#include "tls_records.hpp"
 
 namespace rampart::ids {
 namespace {
@@ -36,7 +37,9 @@ struct Table {
   void feed(const PacketEvent& ev, uint64_t now = 0) {
     t.feed(ev, now, [&](const Inspection& in, FlowState& fs) {
       Got g;
-      g.packet = in.has(Buffer::payload);
+      // (a packet's inspection has its payload, or its dsize when its
+      // bytes are encrypted TLS passed over; a milestone has neither)
+      g.packet = in.has(Buffer::payload) || in.dsize > 0;
       g.to_server = in.pkt.to_server;
       g.established = in.pkt.established;
       g.app = in.pkt.app;
@@ -461,6 +464,49 @@ TEST(IdsFlow, AFlowThatEndedLeavesNothingToTheNextOne) {
   EXPECT_EQ(p[0].stream, get);
   EXPECT_EQ(t.t.stats().app.total(), 0u);
   EXPECT_EQ(t.t.size(), 2u);
+}
+
+TEST(IdsFlow, EncryptedTlsIsPassedOverUnlessAskedFor) {
+  for (bool inspect : {false, true}) {
+    FlowTableConfig cfg;
+    cfg.inspect_encrypted = inspect;
+    Table t(cfg);
+    Conn c;
+    c.dport = 443;
+    c.handshake(t);
+    const std::string hello = test::tls_record(test::client_hello("a.example"));
+    const std::string server = test::tls_record(std::string(700, 'C'));
+    const std::string data = test::tls_record("evil-bytes", 0x17);
+    const std::string more = test::tls_record("evil-again", 0x17);
+    t.feed(c.c(0, hello));
+    t.feed(c.s(0, server));
+    t.got.clear();
+    t.feed(c.c(static_cast<uint32_t>(hello.size()), data));
+    // The packet that turned the direction encrypted is inspected whole.
+    auto p = t.packets();
+    ASSERT_EQ(p.size(), 1u);
+    EXPECT_EQ(p[0].payload, data);
+    t.got.clear();
+    t.feed(c.c(static_cast<uint32_t>(hello.size() + data.size()), more));
+    p = t.packets();
+    ASSERT_EQ(p.size(), 1u) << inspect;
+    EXPECT_EQ(p[0].dsize, more.size());
+    if (inspect) {
+      EXPECT_EQ(p[0].payload, more);
+      EXPECT_EQ(p[0].fresh, more);
+      EXPECT_EQ(t.t.stats().encrypted_bytes, 0u);
+    } else {
+      EXPECT_EQ(p[0][Buffer::payload], "<absent>");
+      EXPECT_EQ(p[0].stream, "");
+      EXPECT_EQ(t.t.stats().encrypted_bytes, more.size());
+    }
+    // The server's direction is not encrypted until its own application data.
+    t.got.clear();
+    t.feed(c.s(static_cast<uint32_t>(server.size()), "plain"));
+    p = t.packets();
+    ASSERT_EQ(p.size(), 1u);
+    EXPECT_EQ(p[0].payload, "plain");
+  }
 }
 
 TEST(IdsFlow, MalformedApplicationDataIsCountedNotFatal) {

@@ -1067,6 +1067,8 @@ void AppLayer::reset(AppProto hint) {
   release();
   proto_ = hint;
   probed_[0] = probed_[1] = false;
+  records_[0] = records_[1] = Records{};
+  hello_ok_ = false;
   std::string().swap(name_);
 }
 
@@ -1114,6 +1116,7 @@ void AppLayer::stream(const Packet& pkt, std::string_view bytes, AppStats& st, E
     }
     case AppProto::tls:
       if (ts) tls_data(pkt, bytes, st, emit);
+      walk_records(ts, bytes);
       break;
     case AppProto::ssh:
       ssh_data(pkt, bytes, st, emit);
@@ -1142,6 +1145,7 @@ void AppLayer::gap(const Packet& pkt, uint64_t len, AppStats& st, Emit emit) {
         if (!tls_->done) st.add(Malformed::tls_gap);
         tls_->done = true;
       }
+      records_[ts].stopped = true;  // the records' boundaries are lost (encrypted() stays)
       break;
     case AppProto::ssh:
       if (!ssh_[ts]) ssh_[ts] = std::make_unique<Ssh>();
@@ -1278,6 +1282,7 @@ void AppLayer::tls_data(const Packet& pkt, std::string_view b, AppStats& st, Emi
       break;
     }
     proto_ = AppProto::tls;
+    hello_ok_ = true;
     if (!sni.empty()) {
       Inspection insp;
       insp.pkt = pkt;
@@ -1289,6 +1294,36 @@ void AppLayer::tls_data(const Packet& pkt, std::string_view b, AppStats& st, Emi
   if (t.done) {
     std::string().swap(t.hello);  // the rest of the flow is encrypted: nothing more to keep
     std::string().swap(t.rec);
+  }
+}
+
+void AppLayer::walk_records(bool ts, std::string_view b) {
+  Records& r = records_[ts];
+  while (!b.empty() && !r.stopped && !r.encrypted) {
+    if (r.skip > 0) {
+      const size_t n = std::min<size_t>(r.skip, b.size());
+      r.skip -= static_cast<uint32_t>(n);
+      b.remove_prefix(n);
+      continue;
+    }
+    const size_t take = std::min<size_t>(5u - r.have, b.size());
+    std::memcpy(r.hdr.data() + r.have, b.data(), take);
+    r.have = static_cast<uint8_t>(r.have + take);
+    b.remove_prefix(take);
+    if (r.have < 5) return;
+    r.have = 0;
+    const uint8_t type = r.hdr[0];
+    const uint32_t len = (uint32_t{r.hdr[3]} << 8) | r.hdr[4];
+    if (type < 20 || type > 24 || r.hdr[1] != 3 || len == 0 || len > 16384 + 2048) {
+      r.stopped = true;
+      return;
+    }
+    if (type == 23) {  // application_data: encrypted from here, after a real ClientHello
+      r.encrypted = hello_ok_;
+      r.stopped = !hello_ok_;
+      return;
+    }
+    r.skip = len;
   }
 }
 

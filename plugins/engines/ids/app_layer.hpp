@@ -337,12 +337,28 @@ class AppLayer {
   // Bytes held by this flow's parsers (for the stated per-flow bound).
   size_t memory() const;
 
+  // TLS: whether the direction's bytes from here on are encrypted. True
+  // once the client's ClientHello parsed and the direction's records,
+  // walked by their 5-byte headers, reached an application_data record;
+  // anything that is not a TLS record (type 20-24, version 3.x, a length
+  // a record may have) or a gap before that ends the walk and leaves it
+  // false, so bytes that merely start like TLS are inspected as any.
+  bool encrypted(bool to_server) const { return records_[to_server].encrypted; }
+
  private:
   struct Tls {
     std::string rec;    // the record being gathered (header included)
     std::string hello;  // handshake bytes across records
     bool done = false;
   };
+  // A direction's TLS records, followed by their headers (encrypted()).
+  struct Records {
+    std::array<uint8_t, 5> hdr{};
+    uint8_t have = 0;   // header bytes gathered
+    uint32_t skip = 0;  // the current record's body bytes still to pass
+    bool stopped = false, encrypted = false;
+  };
+  void walk_records(bool to_server, std::string_view bytes);
   struct Ssh {
     std::string line;
     size_t seen = 0;
@@ -370,6 +386,8 @@ class AppLayer {
   bool probed_[2] = {false, false};
   std::unique_ptr<HttpParser> http_;
   std::unique_ptr<Tls> tls_;
+  Records records_[2];
+  bool hello_ok_ = false;  // the client's ClientHello parsed
   std::unique_ptr<Ssh> ssh_[2];
   std::unique_ptr<Dns> dns_;
   std::string name_;  // the DNS query name of the last message

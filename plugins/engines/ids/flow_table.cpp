@@ -162,6 +162,7 @@ struct Work {
   const Packet& pkt;
   AppLayer::Emit emit;
   bool ts;
+  bool encrypted;        // the direction's bytes are ciphertext, not inspected (inspect_encrypted)
   size_t win_cap_;       // what a window holds without growing: 2 x stream_window and a delivery
   size_t new_start = 0;  // in the window: where this packet's in-order bytes begin
   size_t delivered = 0;
@@ -170,6 +171,11 @@ struct Work {
 
   void deliver(std::string_view bytes) {
     if (bytes.empty()) return;
+    if (encrypted) {  // neither kept (nothing inspects it) nor parsed (nothing to parse)
+      stats.encrypted_bytes += bytes.size();
+      s().end += bytes.size();
+      return;
+    }
     std::string& win = s().window;
     // A direction's first bytes take what they need (most flows send one
     // message each way); its second, the window's whole size at once:
@@ -395,7 +401,9 @@ void FlowTable::feed(const PacketEvent& ev, uint64_t now, Inspect inspect) {
 
   FlowState& fs = f->st;
   auto emit = [&](const Inspection& in) { inspect(in, fs); };
-  Work w{*f, stats, cfg_, pkt, emit, ts, 2 * cfg_.stream_window + 2048};
+  const bool encrypted = is_tcp && !cfg_.inspect_encrypted && f->app.encrypted(ts);
+  if (encrypted && f->s[ts].window.capacity() > 0) std::string().swap(f->s[ts].window);
+  Work w{*f, stats, cfg_, pkt, emit, ts, encrypted, 2 * cfg_.stream_window + 2048};
 
   if (is_tcp) {
     Stream& s = f->s[ts];
@@ -439,7 +447,7 @@ void FlowTable::feed(const PacketEvent& ev, uint64_t now, Inspect inspect) {
   Inspection insp;
   insp.pkt = pkt;
   insp.pkt.app = fs.app;
-  insp.set(Buffer::payload, payload);
+  if (!encrypted) insp.set(Buffer::payload, payload);
   insp.dsize = payload_len;
   if (is_tcp && w.delivered > 0) {
     const std::string& win = f->s[ts].window;
@@ -489,6 +497,7 @@ FlowStats FlowTable::stats() const {
     t.gap_bytes += s.gap_bytes;
     t.trimmed_bytes += s.trimmed_bytes;
     t.truncated_events += s.truncated_events;
+    t.encrypted_bytes += s.encrypted_bytes;
     t.app.merge(s.app);
   }
   return t;

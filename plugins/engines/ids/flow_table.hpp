@@ -22,7 +22,11 @@
 // derived strings) plus one body of http_max_body per direction; TLS up to
 // tls_max_hello; TCP DNS up to dns_max_tcp_message. With the defaults, a
 // flow of one message each way holds a few KiB, a longer TCP flow about
-// 22 KiB; the worst case is about 1.2 MiB.
+// 22 KiB; the worst case is about 1.2 MiB. A direction that ended (FIN,
+// RST) or turned to encrypted TLS (inspect_encrypted) holds no window, and
+// a flow that ended both ways no parser state. Besides the flows, each
+// shard keeps a pool of HTTP parsers and requests for reuse (HttpPool:
+// at most 16 and 32, strings of at most 4 KiB each).
 #pragma once
 
 #include <any>
@@ -62,6 +66,13 @@ struct FlowTableConfig {
   size_t max_ooo_bytes = 64 * 1024;            // out-of-order bytes held per flow (both directions)
   size_t max_ooo_segments = 64;                // out-of-order segments held per direction
   size_t expire_per_feed = 8;                  // idle flows a feed() may remove from its shard
+  // A TLS direction's bytes once encrypted (AppLayer::encrypted): false
+  // (as Suricata's default encryption-handling) neither keeps nor
+  // inspects them: its packets are inspected without payload or stream
+  // (header, flags and dsize rules still apply) and the bytes are counted
+  // in FlowStats::encrypted_bytes. Content on ciphertext only ever
+  // matches by chance.
+  bool inspect_encrypted = false;
   AppLimits app;
 };
 
@@ -79,6 +90,7 @@ struct FlowStats {
   uint64_t gap_bytes = 0;
   uint64_t trimmed_bytes = 0;     // retransmitted or overlapping bytes dropped (first wins)
   uint64_t truncated_events = 0;  // captured fewer bytes than the payload had
+  uint64_t encrypted_bytes = 0;   // TLS application data not inspected (inspect_encrypted)
   AppStats app;                   // malformed application data, by kind
 };
 

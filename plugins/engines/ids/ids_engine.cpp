@@ -185,12 +185,16 @@ Settings parse(const Config& cfg) {
       throw cfg.invalid("backpressure.shed_at", "must be at most followed_only_at");
   }
   if (cfg.has("flows")) {
-    cfg.allow_only("flows", {"max", "idle_timeout_s", "stream_window"});
+    cfg.allow_only("flows", {"max", "idle_timeout_s", "stream_window", "encrypted_tls"});
     s.flows.max_flows = cfg.get_in<uint32_t>("flows.max", 65536, 1024, 4u << 20, " flows");
     s.flows.idle_timeout_ns =
         uint64_t{cfg.get_in<uint32_t>("flows.idle_timeout_s", 120, 1, 86400, " seconds")} *
         1'000'000'000ull;
     s.flows.stream_window = cfg.get_in<uint32_t>("flows.stream_window", 4096, 256, 65536, " bytes");
+    const std::string enc = cfg.get("flows.encrypted_tls", "skip");
+    if (enc != "skip" && enc != "inspect")
+      throw cfg.invalid("flows.encrypted_tls", "must be skip or inspect");
+    s.flows.inspect_encrypted = enc == "inspect";
   }
   s.stage.followed_flows = static_cast<uint32_t>(s.flows.max_flows);
   s.egress = cfg.get<bool>("egress", true);
@@ -315,6 +319,9 @@ class IdsEngine {
     flows_active_ = host_.gauge("rampart_ids_flows", "Flows followed by the engine");
     gap_bytes_ = host_.gauge("rampart_ids_stream_gap_bytes",
                              "Bytes lost to reassembly gaps (not captured or never seen)");
+    encrypted_bytes_ = host_.gauge(
+        "rampart_ids_encrypted_tls_bytes",
+        "Bytes of TLS application data passed over uninspected (flows.encrypted_tls: skip)");
     files_ = load_files(settings_);
   }
 
@@ -328,8 +335,10 @@ class IdsEngine {
   void reload(const Config& cfg) {
     Settings next = parse(cfg);
     if (next.flows.max_flows != settings_.flows.max_flows ||
-        next.flows.stream_window != settings_.flows.stream_window)
-      host_.warn("flows.max and flows.stream_window take effect at the next start");
+        next.flows.stream_window != settings_.flows.stream_window ||
+        next.flows.inspect_encrypted != settings_.flows.inspect_encrypted)
+      host_.warn(
+          "flows.max, flows.stream_window and flows.encrypted_tls take effect at the next start");
     rebuild(next.vars, entries_of_store(), load_files(next));
     set_alerting(next);
     install(next);
@@ -386,6 +395,7 @@ class IdsEngine {
     flows.set("timed_out", fs.flows_timed_out);
     flows.set("gaps", fs.gaps);
     flows.set("gap_bytes", fs.gap_bytes);
+    flows.set("encrypted_tls_bytes", fs.encrypted_bytes);
     flows.set("out_of_order_held_bytes", fs.ooo_bytes_held);
     o.set("flows", flows);
     return rampart::json::to_text(o);
@@ -583,6 +593,7 @@ class IdsEngine {
     const auto fs = flows_.stats();
     flows_active_.set(static_cast<double>(fs.flows_active));
     gap_bytes_.set(static_cast<double>(fs.gap_bytes));
+    encrypted_bytes_.set(static_cast<double>(fs.encrypted_bytes));
   }
 
   std::shared_ptr<const Detection> detection() const {
@@ -768,7 +779,7 @@ class IdsEngine {
   rampart::sdk::Program tc_in_, tc_out_;
   rampart::sdk::Timer housekeeping_;
   rampart::sdk::Metric events_, malformed_, inspections_, matches_total_, alerts_, suppressed_,
-      rules_loaded_, rules_refused_, rules_disabled_, flows_active_, gap_bytes_;
+      rules_loaded_, rules_refused_, rules_disabled_, flows_active_, gap_bytes_, encrypted_bytes_;
 };
 
 }  // namespace
