@@ -499,6 +499,12 @@ TEST(IdsFlow, EncryptedTlsIsPassedOverUnlessAskedFor) {
       EXPECT_EQ(p[0][Buffer::payload], "<absent>");
       EXPECT_EQ(p[0].stream, "");
       EXPECT_EQ(t.t.stats().encrypted_bytes, more.size());
+      // Bytes the capture left out are counted with them, not as a gap.
+      const std::string last = test::tls_record(std::string(900, 'x'), 0x17);
+      t.feed(c.c(static_cast<uint32_t>(hello.size() + data.size() + more.size()),
+                 std::string_view(last).substr(0, 100), static_cast<uint32_t>(last.size())));
+      EXPECT_EQ(t.t.stats().encrypted_bytes, more.size() + last.size());
+      EXPECT_EQ(t.t.stats().gaps, 0u);
     }
     // The server's direction is not encrypted until its own application data.
     t.got.clear();

@@ -171,11 +171,6 @@ struct Work {
 
   void deliver(std::string_view bytes) {
     if (bytes.empty()) return;
-    if (encrypted) {  // neither kept (nothing inspects it) nor parsed (nothing to parse)
-      stats.encrypted_bytes += bytes.size();
-      s().end += bytes.size();
-      return;
-    }
     std::string& win = s().window;
     // A direction's first bytes take what they need (most flows send one
     // message each way); its second, the window's whole size at once:
@@ -212,8 +207,15 @@ struct Work {
       data.remove_prefix(std::min<size_t>(over, data.size()));
       len -= over;
     }
-    deliver(data);
-    if (len > data.size()) lose(len - data.size());
+    if (encrypted) {
+      // Neither kept (nothing inspects it) nor parsed (nothing to parse);
+      // bytes the capture left out are no gap: nothing would inspect them.
+      stats.encrypted_bytes += len;
+      st.end += len;
+    } else {
+      deliver(data);
+      if (len > data.size()) lose(len - data.size());
+    }
     st.next += len;
     if (fin && !st.ended) {
       st.ended = true;
