@@ -21,6 +21,7 @@ struct Got {
   AppProto app = AppProto::unknown;
   std::string payload, stream, fresh;  // fresh: stream from stream_new
   uint32_t dsize = 0;
+  bool payload_ends_stream = false;
   std::map<Buffer, std::string> buf;
   uint64_t flow_packets = 0;
   std::string operator[](Buffer b) const {
@@ -47,6 +48,7 @@ struct Table {
       g.stream = in.stream;
       g.fresh = in.stream.substr(in.stream_new);
       g.dsize = in.dsize;
+      g.payload_ends_stream = in.payload_ends_stream;
       for (size_t i = 0; i < kBufferCount; ++i)
         if (in.present.test(i) && i != 0) g.buf[static_cast<Buffer>(i)] = std::string(in.buffer[i]);
       g.flow_packets = fs.packets[0] + fs.packets[1];
@@ -118,6 +120,7 @@ TEST(IdsFlow, AContentSplitAcrossTwoSegmentsIsWholeInTheStream) {
   EXPECT_EQ(p[1].payload, "il-payload");
   EXPECT_EQ(p[1].stream, "xxxxevil-payload");
   EXPECT_EQ(p[1].fresh, "il-payload");
+  EXPECT_TRUE(p[1].payload_ends_stream);
   EXPECT_NE(p[1].stream.find("evil"), std::string::npos);
   EXPECT_TRUE(p[1].to_server);
   EXPECT_TRUE(p[1].established);
@@ -140,6 +143,7 @@ TEST(IdsFlow, OutOfOrderSegmentsAreDeliveredOnceTheGapFills) {
   ASSERT_EQ(p.size(), 3u);
   EXPECT_EQ(p[2].stream, "AAAABBBBCCCC");
   EXPECT_EQ(p[2].fresh, "AAAABBBBCCCC");
+  EXPECT_FALSE(p[2].payload_ends_stream);  // the held bytes came after it
   FlowStats st = t.t.stats();
   EXPECT_EQ(st.ooo_bytes_held, 0u);
   EXPECT_EQ(st.ooo_segments, 2u);
@@ -160,6 +164,8 @@ TEST(IdsFlow, RetransmissionsAndOverlapsAreTrimmedFirstWins) {
   EXPECT_EQ(p[1].payload, "BBBB");  // the packet is still the packet
   EXPECT_EQ(p[2].stream, "AAAAYY");
   EXPECT_EQ(p[2].fresh, "YY");
+  EXPECT_FALSE(p[2].payload_ends_stream);  // only its tail was new
+  EXPECT_TRUE(p[0].payload_ends_stream);
   // Held segments overlap each other: the first held wins too.
   t.feed(c.c(20, "CCCC"));
   t.feed(c.c(18, "DDDDDDDD"));  // 18..25: 18-19 and 24-25 are new

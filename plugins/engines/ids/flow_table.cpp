@@ -166,6 +166,7 @@ struct Work {
   size_t win_cap_;       // what a window holds without growing: 2 x stream_window and a delivery
   size_t new_start = 0;  // in the window: where this packet's in-order bytes begin
   size_t delivered = 0;
+  std::string_view last;  // the last bytes delivered, while the window ends with them
 
   Stream& s() { return f.s[ts]; }
 
@@ -179,6 +180,7 @@ struct Work {
     if (!win.empty() && win.capacity() < win.size() + bytes.size())
       win.reserve(std::max(win_cap_, win.size() + bytes.size()));
     win.append(bytes);
+    last = bytes;
     s().end += bytes.size();
     delivered += bytes.size();
     f.app.stream(pkt, bytes, stats.app, emit);
@@ -191,6 +193,7 @@ struct Work {
     s().window.clear();
     s().end += n;
     new_start = 0;
+    last = {};
     f.app.gap(pkt, n, stats.app, emit);
   }
   // An in-order (or overlapping) piece; bytes before `next` are dropped.
@@ -405,7 +408,7 @@ void FlowTable::feed(const PacketEvent& ev, uint64_t now, Inspect inspect) {
   auto emit = [&](const Inspection& in) { inspect(in, fs); };
   const bool encrypted = is_tcp && !cfg_.inspect_encrypted && f->app.encrypted(ts);
   if (encrypted && f->s[ts].window.capacity() > 0) std::string().swap(f->s[ts].window);
-  Work w{*f, stats, cfg_, pkt, emit, ts, encrypted, 2 * cfg_.stream_window + 2048};
+  Work w{*f, stats, cfg_, pkt, emit, ts, encrypted, 2 * cfg_.stream_window + 2048, 0, 0, {}};
 
   if (is_tcp) {
     Stream& s = f->s[ts];
@@ -458,6 +461,7 @@ void FlowTable::feed(const PacketEvent& ev, uint64_t now, Inspect inspect) {
     insp.stream = std::string_view(win).substr(ns - hist);
     insp.stream_new = hist;
     insp.stream_at = f->s[ts].end - win.size() + (ns - hist);
+    insp.payload_ends_stream = w.last.data() == payload.data() && w.last.size() == payload.size();
   }
   inspect(insp, fs);
   // A direction that ended takes no more bytes: its window goes back to

@@ -141,6 +141,10 @@ struct Inspection {
   // before it). The matcher scans only what is new and remembers, by
   // position, the rules whose literal an earlier packet's bytes held.
   uint64_t stream_at = 0;
+  // The producer knows `stream` ends with the payload, whole (delivered in
+  // order, nothing trimmed or held after it): the matcher need not compare
+  // them to know the stream's scan covers the payload's.
+  bool payload_ends_stream = false;
   uint32_t dsize = 0;  // this packet's payload size (buffer[payload].size() unless truncated)
   // HTTP: the request these buffers are of (its number in the flow, from
   // 1; 0: none), and which of them an earlier inspection of the flow had

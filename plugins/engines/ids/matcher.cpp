@@ -765,8 +765,9 @@ void RuleSet::match(const Inspection& in, FlowBits& flow, Scratch& s,
       }
       const auto p = in.get(Buffer::payload);
       const bool tail =
-          in.has(Buffer::payload) && p.size() <= in.stream.size() &&
-          std::memcmp(in.stream.data() + in.stream.size() - p.size(), p.data(), p.size()) == 0;
+          in.payload_ends_stream ||
+          (in.has(Buffer::payload) && p.size() <= in.stream.size() &&
+           std::memcmp(in.stream.data() + in.stream.size() - p.size(), p.data(), p.size()) == 0);
       if (in.has(Buffer::payload) && !tail) scan(db, p);
       continue;
     }
