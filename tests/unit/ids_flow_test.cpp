@@ -3,7 +3,9 @@
 // behind it, driven with events as tc_ids sends them and an explicit clock.
 #include <gtest/gtest.h>
 
+#include <list>
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -242,6 +244,53 @@ TEST(IdsFlow, TheLeastRecentlySeenFlowIsEvictedAtTheBound) {
   t.feed(b.c(1, "b"), 6);
   EXPECT_EQ(t.got.back().flow_packets, 1u);  // b is new again
   EXPECT_EQ(t.t.stats().flows_created, 4u);
+}
+
+TEST(IdsFlow, ManyFlowsComingAndGoingKeepTheirOwnStateAsAnLruModelSays) {
+  // One shard of 1,024 flows and 3,000 flows' packets in a random order:
+  // each packet must find its own flow (its count goes on) unless the
+  // least recently seen went first, as a plain LRU model says. Ids
+  // repeat across ports, so tuples sharing an id are told apart.
+  FlowTableConfig cfg;
+  cfg.shards = 1;
+  cfg.max_flows = 1024;
+  FlowTable t(cfg);
+  std::list<uint32_t> lru;
+  std::map<uint32_t, std::pair<uint64_t, std::list<uint32_t>::iterator>> model;
+  std::mt19937 rng(42);
+  uint64_t mismatches = 0, evictions = 0;
+  for (int i = 0; i < 200000; ++i) {
+    const uint32_t k = rng() % 3000;
+    auto it = model.find(k);
+    if (it != model.end()) {
+      ++it->second.first;
+      lru.splice(lru.begin(), lru, it->second.second);
+    } else {
+      if (model.size() == cfg.max_flows) {
+        model.erase(lru.back());
+        lru.pop_back();
+        ++evictions;
+      }
+      lru.push_front(k);
+      model[k] = {1, lru.begin()};
+    }
+    PacketEvent e;
+    e.flow_id = k % 700;  // ids shared by several tuples
+    e.ip_proto = 17;
+    e.src = {10, 1, static_cast<uint8_t>(k >> 8), static_cast<uint8_t>(k)};
+    e.dst = {10, 2, 0, 1};
+    e.sport = static_cast<uint16_t>(20000 + k % 5);
+    e.dport = 9999;
+    e.payload = "x";
+    e.payload_len = 1;
+    uint64_t seen = 0;
+    t.feed(e, 1, [&](const Inspection&, FlowState& fs) { seen = fs.packets[1]; });
+    if (seen != model[k].first) ++mismatches;
+  }
+  EXPECT_EQ(mismatches, 0u);
+  EXPECT_GT(evictions, 10000u);
+  EXPECT_EQ(t.size(), cfg.max_flows);
+  EXPECT_EQ(t.stats().flows_evicted, evictions);
 }
 
 TEST(IdsFlow, IdleFlowsTimeOut) {
