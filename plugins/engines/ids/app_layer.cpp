@@ -140,7 +140,7 @@ bool parse_headers(HttpHead& h, bool response, size_t max_headers, AppStats& st,
         "host",    "user-agent", "cookie",   "content-type",   "accept",
         "referer", "server",     "location", "content-length", "transfer-encoding"};
     int which = -1;
-    for (int i = 0; i < HttpHead::kNamed; ++i) {
+    for (int i = 0; i < HttpHead::kNamed && which < 0; ++i) {
       std::string_view want = kNames[i];
       if (i == HttpHead::cookie && response) want = "set-cookie";
       if (iequals(cur_name, want)) which = i;
@@ -566,7 +566,7 @@ bool HttpParser::head_done(bool ts, AppStats& st, FnRef<void(HttpEvent)> on) {
     }
     HttpRequest& r = *pending_.back();
     r.id = ++requests_;
-    r.head.raw.assign(d.buf);
+    r.head.raw.swap(d.buf);  // (d.buf takes the recycled request's buffer)
     d.buf.clear();
     if (!parse_headers(r.head, false, limits_.http_max_headers, st, scratch_)) {
       pop_request(false);
@@ -637,7 +637,7 @@ bool HttpParser::head_done(bool ts, AppStats& st, FnRef<void(HttpEvent)> on) {
   resp_.body.clear();
   resp_.had_body = false;
   resp_.status = 0;
-  resp_.head.raw.assign(d.buf);
+  resp_.head.raw.swap(d.buf);
   d.buf.clear();
   if (!parse_headers(resp_.head, true, limits_.http_max_headers, st, scratch_)) {
     give_up(ts, st, Malformed::http_too_many_headers);
@@ -926,8 +926,10 @@ void HttpParser::fill(HttpEvent ev, Inspection& out) {
     out.set(Buffer::http_header, h.header);
     out.set(Buffer::http_header_raw, h.headers_raw.in(h.raw));
     out.set(Buffer::http_header_names, h.names);
-    r->header_views.clear();
-    for (const Span& s : h.each) r->header_views.push_back(s.in(h.all));
+    if (r->header_views.size() != h.each.size()) {  // (built once a request: its head is set)
+      r->header_views.clear();
+      for (const Span& s : h.each) r->header_views.push_back(s.in(h.all));
+    }
     out.request_headers = r->header_views.data();
     out.request_header_count = r->header_views.size();
     out.request_headers_text = h.all;  // ("Name: value\r\n" each: the views are into it)
