@@ -40,9 +40,7 @@ struct Table {
   void feed(const PacketEvent& ev, uint64_t now = 0) {
     t.feed(ev, now, [&](const Inspection& in, FlowState& fs) {
       Got g;
-      // (a packet's inspection has its payload, or its dsize when its
-      // bytes are encrypted TLS passed over; a milestone has neither)
-      g.packet = in.has(Buffer::payload) || in.dsize > 0;
+      g.packet = !in.milestone;
       g.to_server = in.pkt.to_server;
       g.established = in.pkt.established;
       g.app = in.pkt.app;
@@ -449,6 +447,7 @@ TEST(IdsFlow, AnHttpGetInThreeSegmentsIsOneRequest) {
   EXPECT_EQ(t.got.back().app, AppProto::http);
   // The milestone comes before the packet that completed it.
   EXPECT_FALSE(t.got[t.got.size() - 2].packet);
+  EXPECT_TRUE(t.got.back().packet);
   t.got.clear();
   t.feed(c.s(0, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbo"));
   t.feed(c.s(40, "dy"));

@@ -333,6 +333,23 @@ Inspection http_get(std::string_view uri, std::string_view ua) {
   return in;
 }
 
+TEST(IdsMatcher, RulesWithoutABufferAreThePacketsNotItsMilestones) {
+  Env e{R"(alert tcp any any -> any 80 (msg:"flags alone"; flags:PA; sid:1;))",
+        R"(alert tcp any any -> any 80 (msg:"dsize alone"; dsize:0; sid:2;))",
+        R"(alert http any any -> any any (http.uri; content:"/x"; sid:3;))"};
+  // The request's milestone: its buffers, the packet's header and flags.
+  Inspection milestone;
+  milestone.pkt = tcp("").pkt;
+  milestone.pkt.app = AppProto::http;
+  milestone.milestone = true;
+  milestone.set(Buffer::http_uri, "/x");
+  EXPECT_EQ(e.sids(milestone), std::vector<uint32_t>{3});
+  // The packet itself (which completed it): the header rule, once.
+  EXPECT_EQ(e.sids(tcp("GET /x HTTP/1.1\r\n\r\n")), std::vector<uint32_t>{1});
+  auto empty = tcp("");
+  EXPECT_EQ(e.sids(empty), (std::vector<uint32_t>{1, 2}));
+}
+
 TEST(IdsMatcher, HttpBuffersSizesAndTransforms) {
   Env e{
       R"(alert http any any -> any any (http.method; content:"GET"; http.uri; content:"/x"; bsize:2; sid:1;))",

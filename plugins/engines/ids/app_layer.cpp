@@ -1076,6 +1076,7 @@ void AppLayer::reset(AppProto hint) {
 
 void AppLayer::http_emit(const Packet& pkt, HttpEvent ev, Emit emit) {
   Inspection insp;
+  insp.milestone = true;
   insp.pkt = pkt;
   insp.pkt.app = proto_;
   http_->fill(ev, insp);
@@ -1181,6 +1182,7 @@ void AppLayer::dns_msg(const Packet& pkt, std::string_view msg, bool truncated, 
   switch (parse_dns_query(msg, name_)) {
     case DnsResult::ok: {
       Inspection insp;
+      insp.milestone = true;
       insp.pkt = pkt;
       insp.pkt.app = AppProto::dns;
       insp.set(Buffer::dns_query, name_);
@@ -1287,6 +1289,7 @@ void AppLayer::tls_data(const Packet& pkt, std::string_view b, AppStats& st, Emi
     hello_ok_ = true;
     if (!sni.empty()) {
       Inspection insp;
+      insp.milestone = true;
       insp.pkt = pkt;
       insp.pkt.app = AppProto::tls;
       insp.set(Buffer::tls_sni, sni);
@@ -1375,6 +1378,7 @@ void AppLayer::ssh_data(const Packet& pkt, std::string_view b, AppStats& st, Emi
     software = software.substr(0, software.find(' '));
     proto_ = AppProto::ssh;
     Inspection insp;
+    insp.milestone = true;
     insp.pkt = pkt;
     insp.pkt.app = AppProto::ssh;
     insp.set(Buffer::ssh_proto, l.substr(0, dash));

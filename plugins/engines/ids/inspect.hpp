@@ -145,6 +145,11 @@ struct Inspection {
   // order, nothing trimmed or held after it): the matcher need not compare
   // them to know the stream's scan covers the payload's.
   bool payload_ends_stream = false;
+  // An application milestone's inspection (AppLayer sets it), not the
+  // packet's own: rules with no buffer to match (a header, flags, dsize,
+  // flowbits alone) are the packet's and are not confirmed here too, or
+  // one packet would match them twice.
+  bool milestone = false;
   uint32_t dsize = 0;  // this packet's payload size (buffer[payload].size() unless truncated)
   // HTTP: the request these buffers are of (its number in the flow, from
   // 1; 0: none), and which of them an earlier inspection of the flow had

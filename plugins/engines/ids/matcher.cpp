@@ -785,10 +785,12 @@ void RuleSet::match(const Inspection& in, FlowBits& flow, Scratch& s,
       }
     }
   }
-  for (auto id : always_by_[slot]) {
-    if (!s.marked_[id]) {
-      s.marked_[id] = 1;
-      s.candidates_.push_back(id);
+  if (!in.milestone) {  // (rules without a buffer are the packet's own)
+    for (auto id : always_by_[slot]) {
+      if (!s.marked_[id]) {
+        s.marked_[id] = 1;
+        s.candidates_.push_back(id);
+      }
     }
   }
   std::sort(s.candidates_.begin(), s.candidates_.end());
