@@ -280,13 +280,15 @@ std::unique_ptr<HttpParser> HttpPool::parser(const AppLimits& limits) {
   if (parsers_.empty()) return std::make_unique<HttpParser>(limits, this);
   std::unique_ptr<HttpParser> p = std::move(parsers_.back());
   parsers_.pop_back();
-  p->reset(limits, this);
+  p->limits_ = limits;  // (made as new when it was given back)
+  p->pool_ = this;
   return p;
 }
 
 void HttpPool::put(std::unique_ptr<HttpParser> p) {
   if (!p || parsers_.size() >= kParsers) return;
-  p->reset(p->limits_, nullptr);  // its requests come back here now, not when reused
+  p->reset();  // its requests come back here now, not when it is reused
+  p->pool_ = nullptr;
   parsers_.push_back(std::move(p));
 }
 
@@ -391,10 +393,8 @@ HttpParser::~HttpParser() {
   }
 }
 
-void HttpParser::reset(const AppLimits& limits, HttpPool* pool) {
+void HttpParser::reset() {
   while (!pending_.empty()) pop_request(false);
-  limits_ = limits;
-  pool_ = pool;
   for (Dir& d : dir_) {
     std::string buf = std::move(d.buf);
     recycle_string(buf);
@@ -1055,6 +1055,11 @@ AppProto detect_proto(std::string_view b, uint8_t ip_proto, uint16_t sport, uint
 
 AppLayer::~AppLayer() { release(); }
 
+HttpParser& AppLayer::http() {
+  if (!http_) http_ = pool_ ? pool_->parser(limits_) : std::make_unique<HttpParser>(limits_);
+  return *http_;
+}
+
 void AppLayer::release() {
   if (http_ && pool_) pool_->put(std::move(http_));
   http_.reset();
@@ -1113,8 +1118,7 @@ void AppLayer::stream(const Packet& pkt, std::string_view bytes, AppStats& st, E
   }
   switch (proto_) {
     case AppProto::http: {
-      if (!http_) http_ = pool_ ? pool_->parser(limits_) : std::make_unique<HttpParser>(limits_);
-      http_->data(ts, bytes, st, [&](HttpEvent ev) { http_emit(pkt, ev, emit); });
+      http().data(ts, bytes, st, [&](HttpEvent ev) { http_emit(pkt, ev, emit); });
       break;
     }
     case AppProto::tls:
@@ -1139,8 +1143,7 @@ void AppLayer::gap(const Packet& pkt, uint64_t len, AppStats& st, Emit emit) {
       probed_[ts] = true;
       break;
     case AppProto::http:
-      if (!http_) http_ = pool_ ? pool_->parser(limits_) : std::make_unique<HttpParser>(limits_);
-      http_->gap(ts, len, st, [&](HttpEvent ev) { http_emit(pkt, ev, emit); });
+      http().gap(ts, len, st, [&](HttpEvent ev) { http_emit(pkt, ev, emit); });
       break;
     case AppProto::tls:
       if (ts) {

@@ -194,8 +194,9 @@ class HttpParser {
   ~HttpParser();
   HttpParser(const HttpParser&) = delete;
   HttpParser& operator=(const HttpParser&) = delete;
-  // Made as new for another connection (HttpPool), keeping capacity.
-  void reset(const AppLimits& limits, HttpPool* pool);
+  // Made as new for another connection (HttpPool), keeping capacity; its
+  // pending requests go to its pool.
+  void reset();
   // The direction's next bytes. `on` is called at each milestone, while
   // fill() can read the transaction.
   void data(bool to_server, std::string_view bytes, AppStats& stats, FnRef<void(HttpEvent)> on);
@@ -359,6 +360,7 @@ class AppLayer {
     bool stopped = false, encrypted = false;
   };
   void walk_records(bool to_server, std::string_view bytes);
+  HttpParser& http();  // the HTTP parser, taken (from the pool) on first use
   struct Ssh {
     std::string line;
     size_t seen = 0;

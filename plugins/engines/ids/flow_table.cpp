@@ -407,7 +407,6 @@ void FlowTable::feed(const PacketEvent& ev, uint64_t now, Inspect inspect) {
   FlowState& fs = f->st;
   auto emit = [&](const Inspection& in) { inspect(in, fs); };
   const bool encrypted = is_tcp && !cfg_.inspect_encrypted && f->app.encrypted(ts);
-  if (encrypted && f->s[ts].window.capacity() > 0) std::string().swap(f->s[ts].window);
   Work w{*f, stats, cfg_, pkt, emit, ts, encrypted, 2 * cfg_.stream_window + 2048, 0, 0, {}};
 
   if (is_tcp) {
@@ -464,13 +463,16 @@ void FlowTable::feed(const PacketEvent& ev, uint64_t now, Inspect inspect) {
     insp.payload_ends_stream = w.last.data() == payload.data() && w.last.size() == payload.size();
   }
   inspect(insp, fs);
-  // A direction that ended takes no more bytes: its window goes back to
-  // the allocator now, while its memory is in cache, for the next flow to
-  // take (kept until the flow's eviction, it came back cold), and once both
-  // have, the parsers' state to their pool.
+  // A direction that ended, or turned to ciphertext nothing inspects,
+  // needs its window no more: it goes back to the allocator now, while its
+  // memory is in cache, for the next flow to take (kept until the flow's
+  // eviction, it came back cold); once both ended, the parsers' state goes
+  // to their pool.
   if (is_tcp) {
-    for (Stream& d : f->s) {
-      if (d.ended && d.window.capacity() > 0) std::string().swap(d.window);
+    for (int d = 0; d < 2; ++d) {
+      Stream& sd = f->s[d];
+      const bool done = sd.ended || (!cfg_.inspect_encrypted && f->app.encrypted(d));
+      if (done && sd.window.capacity() > 0) std::string().swap(sd.window);
     }
     if (f->s[0].ended && f->s[1].ended) f->app.release();
   }
