@@ -477,6 +477,14 @@ TEST(IdsTls, BytesThatAreNotTlsRecordsAreNeverTakenForEncrypted) {
     h.send(true, tls_record("more", 0x17), 443);
     EXPECT_FALSE(h.app->encrypted(true));
   }
+  {  // a real ClientHello, but no handshake record back from the server
+    Harness h(AppProto::unknown);
+    h.send(true, tls_record(client_hello("a.example")), 443);
+    h.send(true, tls_record("GET /exploit", 0x17), 443);
+    h.send(false, tls_record("late", 0x16), 443);
+    h.send(true, tls_record("more", 0x17), 443);
+    EXPECT_FALSE(h.app->encrypted(true));
+  }
   {  // a ClientHello that does not parse
     Harness h(AppProto::tls);
     h.send(true, tls_record(std::string("\x01\x00\x00\x02\x03\x03", 6)), 443);
@@ -489,6 +497,7 @@ TEST(IdsTls, BytesThatAreNotTlsRecordsAreNeverTakenForEncrypted) {
           std::string("\x17\x03\x03\x00\x00", 5), std::string("\x17\x03\x03\x48\x01", 5)}) {
       Harness h(AppProto::unknown);
       h.send(true, tls_record(client_hello("a.example")), 443);
+      h.send(false, tls_record(std::string(50, 'S')), 443);
       h.send(true, junk + "data" + tls_record("x", 0x17), 443);
       EXPECT_FALSE(h.app->encrypted(true)) << testing::PrintToString(junk);
     }
@@ -496,6 +505,7 @@ TEST(IdsTls, BytesThatAreNotTlsRecordsAreNeverTakenForEncrypted) {
   {  // a gap before the application data: the record boundaries are lost
     Harness h(AppProto::unknown);
     h.send(true, tls_record(client_hello("a.example")), 443);
+    h.send(false, tls_record(std::string(50, 'S')), 443);
     h.lose(true, 100);
     h.send(true, tls_record("data", 0x17), 443);
     EXPECT_FALSE(h.app->encrypted(true));

@@ -1075,7 +1075,7 @@ void AppLayer::reset(AppProto hint) {
   proto_ = hint;
   probed_[0] = probed_[1] = false;
   records_[0] = records_[1] = Records{};
-  hello_ok_ = false;
+  hello_ok_ = server_handshake_ = false;
   std::string().swap(name_);
 }
 
@@ -1326,11 +1326,15 @@ void AppLayer::walk_records(bool ts, std::string_view b) {
       r.stopped = true;
       return;
     }
-    if (type == 23) {  // application_data: encrypted from here, after a real ClientHello
-      r.encrypted = hello_ok_;
-      r.stopped = !hello_ok_;
+    if (type == 23) {
+      // application_data: encrypted from here, once a real ClientHello had
+      // a handshake record back (a client framing plaintext as TLS to a
+      // server that does not speak it is inspected whole).
+      r.encrypted = hello_ok_ && server_handshake_;
+      r.stopped = !r.encrypted;
       return;
     }
+    if (type == 22 && !ts) server_handshake_ = true;
     r.skip = len;
   }
 }

@@ -339,8 +339,9 @@ class AppLayer {
   size_t memory() const;
 
   // TLS: whether the direction's bytes from here on are encrypted. True
-  // once the client's ClientHello parsed and the direction's records,
-  // walked by their 5-byte headers, reached an application_data record;
+  // once the client's ClientHello parsed, the server answered with a
+  // handshake record, and the direction's records, walked by their 5-byte
+  // headers, reached an application_data record;
   // anything that is not a TLS record (type 20-24, version 3.x, a length
   // a record may have) or a gap before that ends the walk and leaves it
   // false, so bytes that merely start like TLS are inspected as any.
@@ -389,7 +390,8 @@ class AppLayer {
   std::unique_ptr<HttpParser> http_;
   std::unique_ptr<Tls> tls_;
   Records records_[2];
-  bool hello_ok_ = false;  // the client's ClientHello parsed
+  bool hello_ok_ = false;          // the client's ClientHello parsed
+  bool server_handshake_ = false;  // the server sent a handshake record
   std::unique_ptr<Ssh> ssh_[2];
   std::unique_ptr<Dns> dns_;
   std::string name_;  // the DNS query name of the last message
