@@ -3,6 +3,7 @@
 // hint and the split, the rest is cut into segments of alternating or
 // chosen direction, with gaps and ends among them. Also the standalone
 // parsers (URI, host, ClientHello, DNS) on the whole input.
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -22,6 +23,21 @@ size_t touch(const Inspection& in) {
     for (char c : in.buffer[i]) n += static_cast<unsigned char>(c);
   }
   for (size_t i = 0; i < in.request_header_count; ++i) n += in.request_headers[i].size();
+  // The head's texts, lent from the head or made, say the same: the
+  // headers' text is each header and CRLF, and a request's http.header
+  // is that without its Cookie lines.
+  if (in.request_header_count > 0) {
+    std::string all, header;
+    for (size_t i = 0; i < in.request_header_count; ++i) {
+      const std::string_view h = in.request_headers[i];
+      all.append(h).append("\r\n");
+      std::string name(h.substr(0, h.find(':')));
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (name != "cookie") header.append(h).append("\r\n");
+    }
+    if (all != in.request_headers_text) std::abort();
+    if (in.heads[1].empty() && header != in.get(Buffer::http_header)) std::abort();
+  }
   return n;
 }
 }  // namespace

@@ -205,7 +205,8 @@ TEST(IdsHttp, ThePoolIsBoundedAndFreesWhatGrewLarge) {
   r->uri.assign(200, 'u');
   r->body.assign(HttpPool::kKeepCapacity + 1, 'b');
   r->head.raw.assign(300, 'r');
-  r->head.named[HttpHead::host] = "h.example.with.a.long.name";
+  r->head.named[HttpHead::host].own = "h.example.with.a.long.name";
+  r->head.named[HttpHead::host].owned = true;
   r->head.has = 1u << HttpHead::host;
   r->head.each.push_back(Span{0, 3});
   r->had_body = r->has_host = true;
@@ -219,7 +220,7 @@ TEST(IdsHttp, ThePoolIsBoundedAndFreesWhatGrewLarge) {
   EXPECT_TRUE(back->body.empty());
   EXPECT_LT(back->body.capacity(), 100u);
   EXPECT_TRUE(back->head.raw.empty());
-  EXPECT_TRUE(back->head.named[HttpHead::host].empty());
+  EXPECT_TRUE(back->head.value(HttpHead::host).empty());
   EXPECT_FALSE(back->head.present(HttpHead::host));
   EXPECT_TRUE(back->head.each.empty());
   EXPECT_FALSE(back->had_body || back->has_host);
@@ -271,6 +272,93 @@ TEST(IdsHttp, FoldedAndDuplicateHeadersAreJoined) {
   EXPECT_EQ(h.seen[0].headers.size(), 3u);
   EXPECT_EQ(h.stats[Malformed::http_folded_header], 1u);
   EXPECT_EQ(h.stats[Malformed::http_bad_header], 1u);
+}
+
+// A head's texts (http.header, each request header, the named values) are
+// ranges of the head while its lines are "Name: value" as sent, and made
+// the same byte for byte, copied, where they are not.
+TEST(IdsHttp, AHeadAsSentLendsItsBytesAndAnyOtherIsMadeTheSame) {
+  auto within = [](std::string_view v, std::string_view t) {
+    const auto p = reinterpret_cast<uintptr_t>(v.data());
+    const auto b = reinterpret_cast<uintptr_t>(t.data());
+    return !v.empty() && p >= b && p + v.size() <= b + t.size();
+  };
+  struct Case {
+    std::string head;
+    std::string header;             // http.header
+    std::vector<std::string> each;  // http.request_header
+    std::string ua, accept;         // two named values
+    bool lent;                      // http.header, each, UA and Accept are views of the head
+  };
+  const Case cases[] = {
+      {"GET / HTTP/1.1\r\nUser-Agent: u\r\nAccept: a\r\n\r\n",
+       "User-Agent: u\r\nAccept: a\r\n",
+       {"User-Agent: u", "Accept: a"},
+       "u",
+       "a",
+       true},
+      // padded, no space, bare LF, folded, repeated, a Cookie between two
+      {"GET / HTTP/1.1\r\nUser-Agent:u  \r\nAccept: a\r\n\r\n",
+       "User-Agent: u\r\nAccept: a\r\n",
+       {"User-Agent: u", "Accept: a"},
+       "u",
+       "a",
+       false},
+      {"GET / HTTP/1.1\nUser-Agent: u\nAccept: a\n\n",
+       "User-Agent: u\r\nAccept: a\r\n",
+       {"User-Agent: u", "Accept: a"},
+       "u",
+       "a",
+       false},
+      {"GET / HTTP/1.1\r\nUser-Agent: u\r\n\tv\r\nAccept: a\r\n\r\n",
+       "User-Agent: u v\r\nAccept: a\r\n",
+       {"User-Agent: u v", "Accept: a"},
+       "u v",
+       "a",
+       false},
+      {"GET / HTTP/1.1\r\nAccept: a\r\nUser-Agent: u\r\nAccept: b\r\n\r\n",
+       "Accept: a\r\nUser-Agent: u\r\nAccept: b\r\n",
+       {"Accept: a", "User-Agent: u", "Accept: b"},
+       "u",
+       "a, b",
+       false},
+      {"GET / HTTP/1.1\r\nUser-Agent: u\r\nCookie: c=1\r\nAccept: a\r\n\r\n",
+       "User-Agent: u\r\nAccept: a\r\n",
+       {"User-Agent: u", "Cookie: c=1", "Accept: a"},
+       "u",
+       "a",
+       false},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.head);
+    AppLimits limits;
+    AppStats stats;
+    AppLayer app(limits, AppProto::http);
+    Packet p;
+    p.ip_proto = 6;
+    p.sport = 40000;
+    p.dport = 80;
+    size_t seen = 0;
+    app.stream(p, c.head, stats, [&](const Inspection& in) {
+      ++seen;
+      EXPECT_EQ(in.heads[0], c.head);
+      EXPECT_EQ(in.get(Buffer::http_header), c.header);
+      std::vector<std::string> each(in.request_headers,
+                                    in.request_headers + in.request_header_count);
+      EXPECT_EQ(each, c.each);
+      EXPECT_EQ(in.get(Buffer::http_user_agent), c.ua);
+      EXPECT_EQ(in.get(Buffer::http_accept), c.accept);
+      const bool lent = within(in.get(Buffer::http_header), in.heads[0]) &&
+                        within(in.request_headers_text, in.heads[0]) &&
+                        within(in.get(Buffer::http_user_agent), in.heads[0]) &&
+                        within(in.get(Buffer::http_accept), in.heads[0]);
+      EXPECT_EQ(lent, c.lent);
+      // Lent or made, each header view lies in the text the prefilter scans.
+      for (size_t i = 0; i < in.request_header_count; ++i)
+        EXPECT_TRUE(within(in.request_headers[i], in.request_headers_text));
+    });
+    EXPECT_EQ(seen, 1u);
+  }
 }
 
 TEST(IdsHttp, TheBodyIsKeptUpToTheLimitAndInspectedThere) {

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "app_layer.hpp"
 #include "matcher.hpp"
 #include "test_paths.hpp"
 
@@ -428,6 +429,85 @@ TEST(IdsMatcher, RequestHeadersInOneTextArePrefilteredInOneScanAndConfirmedOneBy
   EXPECT_EQ(e.out[0].offset, 0u);
   in.request_headers_text = {};  // scanned one by one: the same
   EXPECT_EQ(e.sids(in), std::vector<uint32_t>{1});
+}
+
+// Inspection::heads only spares scans: an HTTP head scanned once for every
+// head buffer's literals finds each rule that scanning each buffer alone
+// finds, whether the buffer's bytes lie in the head (a head as sent) or
+// were made from it (a normalized URI, a lowercased host, headers padded,
+// folded, repeated or with a Cookie line left out between two others).
+TEST(IdsMatcher, HeadsScannedOnceFindWhatEachBufferScannedAloneFinds) {
+  Env e{
+      R"(alert http any any -> any any (http.uri; content:"/a/d.html"; sid:1;))",  // normalized
+      R"(alert http any any -> any any (http.uri.raw; content:"/a/./b"; sid:2;))",
+      R"(alert http any any -> any any (http.host; content:"www.example.com"; sid:3;))",
+      R"(alert http any any -> any any (http.host.raw; content:"WWW.Example"; sid:4;))",
+      R"(alert http any any -> any any (http.user_agent; content:"curl/8"; sid:5;))",
+      // Across the place the Cookie line was taken out of http.header:
+      R"(alert http any any -> any any (http.header; content:"agent|0d 0a|Accept|3a|"; sid:6;))",
+      R"(alert http any any -> any any (http.header; content:"X-Pad|3a 20|p q"; sid:7;))",
+      R"(alert http any any -> any any (http.request_header; content:"X-Pad|3a 20|p q"; sid:8;))",
+      R"(alert http any any -> any any (http.accept; content:"a, b"; sid:9;))",  // repeated
+      R"(alert http any any -> any any (http.user_agent; content:"fold ed"; sid:10;))",
+      R"(alert http any any -> any any (http.method; content:"GET"; sid:11;))",
+      R"(alert http any any -> any any (http.stat_code; content:"404"; sid:12;))",
+      R"(alert http any any -> any any (http.server; content:"nginx"; sid:13;))",
+      R"(alert http any any -> any any (http.header; content:"Server|3a 20|nginx"; sid:14;))",
+      R"(alert http any any -> any any (http.cookie; content:"sid=42"; sid:15;))",
+      R"(alert http any any -> any any (http.header.raw; content:"X-Pad|3a 20 20|p"; sid:16;))",
+      R"(alert http any any -> any any (http.start; content:"HTTP/1.1|0d 0a|Host"; sid:17;))",
+      R"(alert http any any -> any any (http.header_names; content:"|0d 0a|Host|0d 0a|"; sid:18;))"};
+  const std::string requests[] = {
+      // as sent: every buffer but the names lies in the head
+      "GET /a/b.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: curl/8.0\r\n"
+      "Accept: */*\r\n\r\n",
+      // made: normalized, lowercased, padded, Cookie between two, repeated, folded
+      "GET /a/./b//../d%2Ehtml HTTP/1.1\r\nHost: WWW.Example.COM:8080\r\n"
+      "User-Agent: curl/8.0 agent\r\nCookie: sid=42\r\nAccept: a\r\nAccept: b\r\n"
+      "X-Pad:  p q  \r\n\r\n",
+      "GET / HTTP/1.1\nHost: www.example.com\nUser-Agent: fold\n ed\n\n"};
+  const std::string response =
+      "HTTP/1.1 404 Not Found\r\nServer: nginx\r\nContent-Length: 0\r\n\r\n";
+  AppLimits limits;
+  AppStats stats;
+  std::vector<uint32_t> with, alone;
+  size_t covered = 0;
+  for (const auto& req : requests) {
+    AppLayer app(limits, AppProto::http);
+    FlowBits b1, b2;  // (the response's milestone takes the request's candidates)
+    for (bool to_server : {true, false}) {
+      Packet p;
+      p.ip_proto = 6;
+      p.sport = to_server ? 40000 : 80;
+      p.dport = to_server ? 80 : 40000;
+      p.to_server = to_server;
+      p.established = true;
+      app.stream(p, to_server ? req : response, stats, [&](const Inspection& in) {
+        std::vector<Match> m1, m2;
+        e.set->match(in, b1, *e.scratch, m1);
+        Inspection bare = in;
+        bare.heads = {};  // every buffer scanned alone
+        e.set->match(bare, b2, *e.scratch, m2);
+        ASSERT_EQ(m1.size(), m2.size());
+        for (size_t i = 0; i < m1.size(); ++i) {
+          EXPECT_EQ(m1[i].rule_ptr->sid, m2[i].rule_ptr->sid);
+          EXPECT_EQ(m1[i].offset, m2[i].offset);
+          with.push_back(m1[i].rule_ptr->sid);
+          alone.push_back(m2[i].rule_ptr->sid);
+        }
+        // The head as sent lends its bytes: its header views lie in it.
+        const auto t = reinterpret_cast<uintptr_t>(in.heads[0].data());
+        const auto h = reinterpret_cast<uintptr_t>(in.get(Buffer::http_header).data());
+        if (in.milestone && to_server && h >= t && h < t + in.heads[0].size()) ++covered;
+      });
+    }
+  }
+  EXPECT_EQ(with, alone);
+  std::sort(with.begin(), with.end());
+  with.erase(std::unique(with.begin(), with.end()), with.end());
+  EXPECT_EQ(with,
+            (std::vector<uint32_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18}));
+  EXPECT_EQ(covered, 1u) << "the first request's http.header is a view of its head";
 }
 
 TEST(IdsMatcher, MatchReportsTheLastContent) {

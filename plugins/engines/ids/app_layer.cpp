@@ -122,8 +122,12 @@ bool parse_headers(HttpHead& h, bool response, size_t max_headers, AppStats& st,
   h.names.assign("\r\n");
   size_t count = 0;
   bool too_many = false;
-  std::string_view cur_name;
-  bool have = false;
+  // The header being read: its name, its value (a view of the head, or of
+  // `scratch` once a folded line added to it), and its line as sent when
+  // that is exactly "Name: value\r\n" (then the texts take the head's
+  // bytes as they are).
+  std::string_view cur_name, cur_value, cur_line;
+  bool have = false, folded = false;
   auto flush = [&]() {
     if (!have) return;
     have = false;
@@ -131,10 +135,21 @@ bool parse_headers(HttpHead& h, bool response, size_t max_headers, AppStats& st,
       too_many = true;
       return;
     }
-    size_t off = h.all.size();
-    h.all.append(cur_name).append(": ").append(scratch);
-    h.each.push_back(Span{static_cast<uint32_t>(off), static_cast<uint32_t>(h.all.size() - off)});
-    h.all.append("\r\n");
+    if (folded) cur_value = scratch;
+    auto add_line = [&](HeadText& t) {
+      if (!cur_line.empty() && !folded) {
+        t.append(h.raw, cur_line);
+        return;
+      }
+      t.append(h.raw, cur_name);
+      t.append(h.raw, ": ");
+      t.append(h.raw, cur_value);
+      t.append(h.raw, "\r\n");
+    };
+    const size_t off = h.all.size();
+    add_line(h.all);
+    h.each.push_back(Span{static_cast<uint32_t>(off),
+                          static_cast<uint32_t>(cur_name.size() + 2 + cur_value.size())});
     h.names.append(cur_name).append("\r\n");
     static constexpr std::string_view kNames[HttpHead::kNamed] = {
         "host",    "user-agent", "cookie",   "content-type",   "accept",
@@ -145,12 +160,11 @@ bool parse_headers(HttpHead& h, bool response, size_t max_headers, AppStats& st,
       if (i == HttpHead::cookie && response) want = "set-cookie";
       if (iequals(cur_name, want)) which = i;
     }
-    if (which != HttpHead::cookie)
-      h.header.append(cur_name).append(": ").append(scratch).append("\r\n");
+    if (which != HttpHead::cookie) add_line(h.header);
     if (which >= 0) {
-      std::string& v = h.named[static_cast<size_t>(which)];
-      if (h.present(static_cast<HttpHead::Named>(which))) v.append(", ");
-      v.append(scratch);
+      HeadText& v = h.named[static_cast<size_t>(which)];
+      if (h.present(static_cast<HttpHead::Named>(which))) v.append(h.raw, ", ");
+      v.append(h.raw, cur_value);
       h.has = static_cast<uint16_t>(h.has | (1u << which));
     }
   };
@@ -160,6 +174,7 @@ bool parse_headers(HttpHead& h, bool response, size_t max_headers, AppStats& st,
     if (eol == npos) eol = block.size();
     std::string_view l = block.substr(pos, eol - pos);
     pos = eol + 1;
+    const bool crlf = !l.empty() && l.back() == '\r' && eol < block.size();
     if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
     if (l.empty()) continue;
     if (l[0] == ' ' || l[0] == '\t') {
@@ -168,6 +183,8 @@ bool parse_headers(HttpHead& h, bool response, size_t max_headers, AppStats& st,
       if (!have) continue;
       std::string_view t = trim(l);
       if (!t.empty()) {
+        if (!folded) scratch.assign(cur_value);
+        folded = true;
         if (!scratch.empty()) scratch.push_back(' ');
         scratch.append(t);
       }
@@ -187,7 +204,11 @@ bool parse_headers(HttpHead& h, bool response, size_t max_headers, AppStats& st,
       if (name.empty()) continue;
     }
     cur_name = name;
-    scratch.assign(trim(l.substr(colon + 1)));
+    cur_value = trim(l.substr(colon + 1));
+    folded = false;
+    const bool as_sent = crlf && name.size() == colon && l.size() == colon + 2 + cur_value.size() &&
+                         l[colon + 1] == ' ';
+    cur_line = as_sent ? std::string_view(l.data(), l.size() + 2) : std::string_view();
     have = true;
   }
   flush();
@@ -233,6 +254,21 @@ void AppStats::merge(const AppStats& o) {
   for (size_t i = 0; i < kMalformedCount; ++i) malformed[i] += o.malformed[i];
 }
 
+void HeadText::append(const std::string& raw, std::string_view v) {
+  if (!owned) {
+    const auto b = reinterpret_cast<uintptr_t>(raw.data());
+    const auto p = reinterpret_cast<uintptr_t>(v.data());
+    if (p >= b && p + v.size() <= b + raw.size() && (at.len == 0 || p == b + at.off + at.len)) {
+      if (at.len == 0) at.off = static_cast<uint32_t>(p - b);
+      at.len += static_cast<uint32_t>(v.size());
+      return;
+    }
+    own.assign(at.in(raw));
+    owned = true;
+  }
+  own.append(v);
+}
+
 void HttpHead::clear() {
   raw.clear();
   line = headers_raw = Span{};
@@ -256,8 +292,8 @@ void recycle_string(std::string& s) {
 
 void HttpHead::recycle() {
   clear();
-  for (std::string* s : {&raw, &header, &all, &names}) recycle_string(*s);
-  for (auto& n : named) recycle_string(n);
+  for (std::string* s : {&raw, &header.own, &all.own, &names}) recycle_string(*s);
+  for (auto& n : named) recycle_string(n.own);
   if (each.capacity() > HttpPool::kKeepCapacity / sizeof(Span)) std::vector<Span>().swap(each);
 }
 
@@ -590,7 +626,7 @@ bool HttpParser::head_done(bool ts, AppStats& st, FnRef<void(HttpEvent)> on) {
     r.protocol = span_of(raw, proto);
     normalize_uri(uri, r.uri);
     if (r.head.present(HttpHead::host)) {
-      normalize_host(r.head.named[HttpHead::host], r.host);
+      normalize_host(r.head.value(HttpHead::host), r.host);
       r.has_host = true;
     } else if (istarts_with(uri, "http://") || istarts_with(uri, "https://")) {
       std::string_view a = uri.substr(uri.find("//") + 2);
@@ -609,7 +645,7 @@ bool HttpParser::head_done(bool ts, AppStats& st, FnRef<void(HttpEvent)> on) {
     bool has_te = r.head.present(HttpHead::transfer_encoding);
     if (has_te) {
       if (has_cl) st.add(Malformed::http_cl_and_te);
-      if (!chunked_last(r.head.named[HttpHead::transfer_encoding])) {
+      if (!chunked_last(r.head.value(HttpHead::transfer_encoding))) {
         // A request's length cannot be known otherwise (RFC 9112 §6.3).
         give_up(ts, st, Malformed::http_bad_transfer_encoding);
         return false;
@@ -618,7 +654,7 @@ bool HttpParser::head_done(bool ts, AppStats& st, FnRef<void(HttpEvent)> on) {
       return true;
     }
     if (has_cl) {
-      if (!parse_content_length(r.head.named[HttpHead::content_length], len)) {
+      if (!parse_content_length(r.head.value(HttpHead::content_length), len)) {
         give_up(ts, st, Malformed::http_bad_content_length);
         return false;
       }
@@ -681,7 +717,7 @@ bool HttpParser::head_done(bool ts, AppStats& st, FnRef<void(HttpEvent)> on) {
   bool has_te = resp_.head.present(HttpHead::transfer_encoding);
   if (has_te) {
     if (has_cl) st.add(Malformed::http_cl_and_te);
-    if (chunked_last(resp_.head.named[HttpHead::transfer_encoding])) {
+    if (chunked_last(resp_.head.value(HttpHead::transfer_encoding))) {
       d.st = St::chunk_size;
     } else {
       st.add(Malformed::http_bad_transfer_encoding);
@@ -691,7 +727,7 @@ bool HttpParser::head_done(bool ts, AppStats& st, FnRef<void(HttpEvent)> on) {
   }
   if (has_cl) {
     uint64_t len = 0;
-    if (!parse_content_length(resp_.head.named[HttpHead::content_length], len)) {
+    if (!parse_content_length(resp_.head.value(HttpHead::content_length), len)) {
       give_up(ts, st, Malformed::http_bad_content_length);
       return false;
     }
@@ -892,7 +928,13 @@ void HttpParser::end(bool ts, AppStats& st, FnRef<void(HttpEvent)> on) {
 
 namespace {
 void set_if(Inspection& out, Buffer b, const HttpHead& h, HttpHead::Named n) {
-  if (h.present(n)) out.set(b, h.named[n]);
+  if (h.present(n)) out.set(b, h.value(n));
+}
+
+// `made` as a view of `sent` when it is the same bytes (a URI that needed
+// no normalizing, a host already lowercase), so that it lies in the head.
+std::string_view same_or(std::string_view sent, const std::string& made) {
+  return sent == made ? sent : std::string_view(made);
 }
 }  // namespace
 
@@ -917,26 +959,29 @@ void HttpParser::fill(HttpEvent ev, Inspection& out) {
       request ? cur_req_ : (resp_paired_ && !pending_.empty() ? pending_.front().get() : nullptr);
   if (r) {
     const HttpHead& h = r->head;
+    out.heads[0] = h.raw;
     out.set(Buffer::http_method, r->method.in(h.raw));
-    out.set(Buffer::http_uri, r->uri);
+    out.set(Buffer::http_uri, same_or(r->uri_raw.in(h.raw), r->uri));
     out.set(Buffer::http_uri_raw, r->uri_raw.in(h.raw));
     out.set(Buffer::http_protocol, r->protocol.in(h.raw));
     out.set(Buffer::http_request_line, h.line.in(h.raw));
     out.set(Buffer::http_start, h.raw);
-    out.set(Buffer::http_header, h.header);
+    out.set(Buffer::http_header, h.text(h.header));
     out.set(Buffer::http_header_raw, h.headers_raw.in(h.raw));
     out.set(Buffer::http_header_names, h.names);
+    const std::string_view all = h.text(h.all);
     if (r->header_views.size() != h.each.size()) {  // (built once a request: its head is set)
       r->header_views.clear();
-      for (const Span& s : h.each) r->header_views.push_back(s.in(h.all));
+      for (const Span& s : h.each) r->header_views.push_back(all.substr(s.off, s.len));
     }
     out.request_headers = r->header_views.data();
     out.request_header_count = r->header_views.size();
-    out.request_headers_text = h.all;  // ("Name: value\r\n" each: the views are into it)
+    out.request_headers_text = all;  // ("Name: value\r\n" each: the views are into it)
     if (!r->header_views.empty()) out.present.set(static_cast<size_t>(Buffer::http_request_header));
     if (r->has_host) {
-      out.set(Buffer::http_host, r->host);
-      if (h.present(HttpHead::host)) out.set(Buffer::http_host_raw, h.named[HttpHead::host]);
+      const std::string_view sent = h.present(HttpHead::host) ? h.value(HttpHead::host) : "";
+      out.set(Buffer::http_host, same_or(sent.substr(0, r->host.size()), r->host));
+      if (h.present(HttpHead::host)) out.set(Buffer::http_host_raw, sent);
     }
     set_if(out, Buffer::http_user_agent, h, HttpHead::user_agent);
     set_if(out, Buffer::http_cookie, h, HttpHead::cookie);
@@ -950,11 +995,12 @@ void HttpParser::fill(HttpEvent ev, Inspection& out) {
   }
   if (request) return;
   const HttpHead& h = resp_.head;
+  out.heads[1] = h.raw;
   out.set(Buffer::http_stat_code, resp_.code.in(h.raw));
   out.set(Buffer::http_stat_msg, resp_.msg.in(h.raw));
   out.set(Buffer::http_response_line, h.line.in(h.raw));
   out.set(Buffer::http_response_header_raw, h.headers_raw.in(h.raw));
-  out.set(Buffer::http_header, h.header);
+  out.set(Buffer::http_header, h.text(h.header));
   out.set(Buffer::http_header_names, h.names);
   for (Buffer b : {Buffer::http_header, Buffer::http_header_names, Buffer::http_content_type,
                    Buffer::http_cookie})

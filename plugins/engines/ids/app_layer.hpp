@@ -104,6 +104,31 @@ struct Span {
   std::string_view in(const std::string& s) const { return std::string_view(s).substr(off, len); }
 };
 
+// A text made of a head's bytes: while they lie in the head as they are
+// (the usual case: "Name: value" lines as sent, a header sent once), a
+// range of the head, neither copied nor written; else (folded, padded or
+// repeated headers, a line left out) a copy of its own. A range lets the
+// matcher find its literals in one scan of the whole head
+// (Inspection::heads).
+struct HeadText {
+  Span at;          // the range, while not owned
+  std::string own;  // the copy, once owned
+  bool owned = false;
+  std::string_view in(const std::string& raw) const {
+    return owned ? std::string_view(own) : at.in(raw);
+  }
+  size_t size() const { return owned ? own.size() : at.len; }
+  bool empty() const { return size() == 0; }
+  // Appends `v`: the range grows while `v` is the head's next bytes; the
+  // text is copied out the first time it is not.
+  void append(const std::string& raw, std::string_view v);
+  void clear() {
+    at = Span{};
+    own.clear();
+    owned = false;
+  }
+};
+
 // One HTTP message head, request or response, and what was made of it.
 struct HttpHead {
   // Headers the buffers need by name. For a response `cookie` is Set-Cookie.
@@ -122,13 +147,15 @@ struct HttpHead {
   };
   std::string raw;         // as sent: start line through the empty line
   Span line, headers_raw;  // the start line (no EOL); the header lines as sent (no empty line)
-  std::string header;      // "Name: value\r\n" each (unfolded, trimmed), Cookie/Set-Cookie left out
-  std::string all;         // "Name: value\r\n" each, all of them
+  HeadText header;         // "Name: value\r\n" each (unfolded, trimmed), Cookie/Set-Cookie left out
+  HeadText all;            // "Name: value\r\n" each, all of them
   std::string names;       // "\r\nName1\r\nName2\r\n\r\n"
-  std::vector<Span> each;  // into `all`: "Name: value" each
-  std::array<std::string, kNamed> named;  // duplicates joined with ", " (as libhtp does)
-  uint16_t has = 0;                       // bit per Named present
+  std::vector<Span> each;  // into `all`'s text: "Name: value" each
+  std::array<HeadText, kNamed> named;  // duplicates joined with ", " (as libhtp does)
+  uint16_t has = 0;                    // bit per Named present
   bool present(Named n) const { return has & (1u << n); }
+  std::string_view text(const HeadText& t) const { return t.in(raw); }
+  std::string_view value(Named n) const { return named[n].in(raw); }
   void clear();    // empties every string, keeping its capacity
   void recycle();  // clear(), and frees a string grown past HttpPool::kKeepCapacity
 };

@@ -93,6 +93,25 @@ enum class Buffer : uint8_t {
 };
 constexpr size_t kBufferCount = static_cast<size_t>(Buffer::count);
 
+// The buffers an HTTP head holds (its start line, its headers, their
+// values): those Inspection::heads may hold the bytes of.
+constexpr bool head_buffer(Buffer b) {
+  switch (b) {
+    case Buffer::payload:
+    case Buffer::http_header_names:  // made: "\r\nName\r\n..."
+    case Buffer::http_request_body:
+    case Buffer::http_response_body:
+    case Buffer::tls_sni:
+    case Buffer::dns_query:
+    case Buffer::ssh_proto:
+    case Buffer::ssh_software:
+    case Buffer::count:
+      return false;
+    default:
+      return true;
+  }
+}
+
 // TCP flags as in the TCP header's 13th byte.
 namespace tcp {
 constexpr uint8_t fin = 0x01, syn = 0x02, rst = 0x04, psh = 0x08, ack = 0x10, urg = 0x20,
@@ -128,6 +147,12 @@ struct Inspection {
   // Optional: one text holding all of them (and only other bytes between
   // them), which the matcher's prefilter scans in one call.
   std::string_view request_headers_text{};
+  // HTTP: the request's head and the response's, as sent (empty when
+  // none). Buffers of an HTTP head (head_buffer()) are mostly views into
+  // one of them: the matcher's prefilter scans each head once for all of
+  // their literals, and alone only those buffers whose bytes are not in a
+  // head it scanned (a normalized URI, headers refolded, the header names).
+  std::array<std::string_view, 2> heads{};
   // TCP: the direction's reassembled bytes, the last ones up to the flow
   // table's window, ending with this packet's payload; the new bytes (this
   // packet's) start at stream_new. Empty for other protocols. Rules on the

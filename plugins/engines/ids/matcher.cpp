@@ -533,8 +533,16 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> in) {
       if (transport && flags) set->always_by_[slot].push_back(id);
     }
   }
+  // One more database of every head buffer's literals, to scan an HTTP
+  // head with once (Inspection::heads).
+  std::vector<Lit> head_lits;
   for (size_t b = 0; b < kBufferCount; ++b) {
-    const auto& v = lits[b];
+    if (head_buffer(static_cast<Buffer>(b)))
+      head_lits.insert(head_lits.end(), lits[b].begin(), lits[b].end());
+  }
+  for (size_t b = 0; b <= kBufferCount; ++b) {
+    const auto& v = b < kBufferCount ? lits[b] : head_lits;
+    hs_database_t*& out = b < kBufferCount ? set->db_[b] : set->head_db_;
     if (v.empty()) continue;
     // Every byte escaped: a literal as a regex. (Vectorscan 5.4's pure
     // literal API, hs_compile_lit_multi, refuses literals with a NUL byte.)
@@ -560,13 +568,14 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> in) {
     for (const auto& p : pats) exprs.push_back(p.c_str());
     hs_compile_error_t* err = nullptr;
     if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(v.size()),
-                         HS_MODE_BLOCK, nullptr, &set->db_[b], &err) != HS_SUCCESS) {
+                         HS_MODE_BLOCK, nullptr, &out, &err) != HS_SUCCESS) {
       const std::string msg = err && err->message ? err->message : "unknown error";
       hs_free_compile_error(err);
-      throw std::runtime_error("vectorscan: buffer " + std::string(buffer_name(Buffer(b))) + ": " +
-                               msg);
+      const std::string what =
+          b < kBufferCount ? std::string(buffer_name(Buffer(b))) : std::string("HTTP heads");
+      throw std::runtime_error("vectorscan: buffer " + what + ": " + msg);
     }
-    if (hs_alloc_scratch(set->db_[b], &set->proto_) != HS_SUCCESS) {
+    if (hs_alloc_scratch(out, &set->proto_) != HS_SUCCESS) {
       throw std::runtime_error("vectorscan: cannot allocate scratch");
     }
   }
@@ -577,6 +586,7 @@ RuleSet::~RuleSet() {
   for (auto* db : db_) {
     if (db) hs_free_database(db);
   }
+  if (head_db_) hs_free_database(head_db_);
   if (proto_) hs_free_scratch(proto_);
   for (auto* p : pcres_) pcre2_code_free(p);
 }
@@ -696,6 +706,7 @@ void RuleSet::match(const Inspection& in, FlowBits& flow, Scratch& s,
   const bool record = in.request_id != 0 && !reuse && in.repeated.none();
   const auto& head = request_head_buffers();
   size_t recorded_from = 0;
+  std::array<bool, 2> heads_scanned{};
   for (size_t i = 0; i < 2 * kBufferCount; ++i) {
     // Recording: the head's buffers first, then the others.
     const size_t b = i % kBufferCount;
@@ -714,6 +725,22 @@ void RuleSet::match(const Inspection& in, FlowBits& flow, Scratch& s,
     hs_database_t* db = db_[b];
     if (!db) continue;
     const auto buffer = static_cast<Buffer>(b);
+    if (head_db_ && head_buffer(buffer) && in.present.test(b)) {
+      // A buffer whose bytes lie in a head is found by scanning the head
+      // once for every head buffer's literals (Inspection::heads).
+      const std::string_view v =
+          buffer == Buffer::http_request_header ? in.request_headers_text : in.buffer[b];
+      bool covered = false;
+      for (size_t h = 0; h < in.heads.size() && !covered; ++h) {
+        const auto t0 = reinterpret_cast<uintptr_t>(in.heads[h].data());
+        const auto p = reinterpret_cast<uintptr_t>(v.data());
+        if (v.empty() || p < t0 || p + v.size() > t0 + in.heads[h].size()) continue;
+        covered = true;
+        if (!heads_scanned[h]) scan(head_db_, in.heads[h]);
+        heads_scanned[h] = true;
+      }
+      if (covered) continue;
+    }
     if (buffer == Buffer::http_request_header && in.request_header_count > 0) {
       // The prefilter only names candidates (confirm() checks each header
       // alone): one call over the text the headers lie in, when the

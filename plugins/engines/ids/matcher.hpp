@@ -142,6 +142,8 @@ class RuleSet {
   std::vector<Refusal> refused_;
   std::vector<Compiled> compiled_;
   std::array<hs_database*, kBufferCount> db_{};
+  // Every head buffer's literals (head_buffer()), for Inspection::heads.
+  hs_database* head_db_ = nullptr;
   size_t max_payload_literal_ = 1;  // the payload database's longest literal
   hs_scratch* proto_ = nullptr;
   std::vector<uint32_t> always_;
