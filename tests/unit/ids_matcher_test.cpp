@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <numeric>
 #include <sstream>
 
 #include "app_layer.hpp"
@@ -431,11 +432,12 @@ TEST(IdsMatcher, RequestHeadersInOneTextArePrefilteredInOneScanAndConfirmedOneBy
   EXPECT_EQ(e.sids(in), std::vector<uint32_t>{1});
 }
 
-// Inspection::heads only spares scans: an HTTP head scanned once for every
-// head buffer's literals finds each rule that scanning each buffer alone
-// finds, whether the buffer's bytes lie in the head (a head as sent) or
-// were made from it (a normalized URI, a lowercased host, headers padded,
-// folded, repeated or with a Cookie line left out between two others).
+// Inspection::heads and the candidates a head made at its first milestone,
+// taken again at the later ones, only spare scans: an HTTP head scanned
+// once for every head buffer's literals finds each rule that scanning each
+// buffer alone, at every milestone, finds, whether the buffer's bytes lie in the head (a head as
+// sent) or were made from it (a normalized URI, a lowercased host, headers padded, folded, repeated
+// or with a Cookie line left out between two others).
 TEST(IdsMatcher, HeadsScannedOnceFindWhatEachBufferScannedAloneFinds) {
   Env e{
       R"(alert http any any -> any any (http.uri; content:"/a/d.html"; sid:1;))",  // normalized
@@ -456,7 +458,10 @@ TEST(IdsMatcher, HeadsScannedOnceFindWhatEachBufferScannedAloneFinds) {
       R"(alert http any any -> any any (http.cookie; content:"sid=42"; sid:15;))",
       R"(alert http any any -> any any (http.header.raw; content:"X-Pad|3a 20 20|p"; sid:16;))",
       R"(alert http any any -> any any (http.start; content:"HTTP/1.1|0d 0a|Host"; sid:17;))",
-      R"(alert http any any -> any any (http.header_names; content:"|0d 0a|Host|0d 0a|"; sid:18;))"};
+      R"(alert http any any -> any any (http.header_names; content:"|0d 0a|Host|0d 0a|"; sid:18;))",
+      // on the response body's milestone, its head's candidates taken from its headers' one
+      R"(alert http any any -> any any (http.stat_code; content:"404"; file.data; content:"gone"; sid:19;))",
+      R"(alert http any any -> any any (file.data; content:"gone"; http.server; content:"nginx"; sid:20;))"};
   const std::string requests[] = {
       // as sent: every buffer but the names lies in the head
       "GET /a/b.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: curl/8.0\r\n"
@@ -467,7 +472,7 @@ TEST(IdsMatcher, HeadsScannedOnceFindWhatEachBufferScannedAloneFinds) {
       "X-Pad:  p q  \r\n\r\n",
       "GET / HTTP/1.1\nHost: www.example.com\nUser-Agent: fold\n ed\n\n"};
   const std::string response =
-      "HTTP/1.1 404 Not Found\r\nServer: nginx\r\nContent-Length: 0\r\n\r\n";
+      "HTTP/1.1 404 Not Found\r\nServer: nginx\r\nContent-Length: 4\r\n\r\ngone";
   AppLimits limits;
   AppStats stats;
   std::vector<uint32_t> with, alone;
@@ -483,15 +488,20 @@ TEST(IdsMatcher, HeadsScannedOnceFindWhatEachBufferScannedAloneFinds) {
       p.to_server = to_server;
       p.established = true;
       app.stream(p, to_server ? req : response, stats, [&](const Inspection& in) {
-        std::vector<Match> m1, m2;
+        std::vector<Match> m1, m2, m3;
         e.set->match(in, b1, *e.scratch, m1);
         Inspection bare = in;
         bare.heads = {};  // every buffer scanned alone
         e.set->match(bare, b2, *e.scratch, m2);
+        FlowBits fresh;  // and nothing an earlier milestone found taken again
+        e.set->match(bare, fresh, *e.scratch, m3);
         ASSERT_EQ(m1.size(), m2.size());
+        ASSERT_EQ(m1.size(), m3.size());
         for (size_t i = 0; i < m1.size(); ++i) {
           EXPECT_EQ(m1[i].rule_ptr->sid, m2[i].rule_ptr->sid);
           EXPECT_EQ(m1[i].offset, m2[i].offset);
+          EXPECT_EQ(m1[i].rule_ptr->sid, m3[i].rule_ptr->sid);
+          EXPECT_EQ(m1[i].offset, m3[i].offset);
           with.push_back(m1[i].rule_ptr->sid);
           alone.push_back(m2[i].rule_ptr->sid);
         }
@@ -505,8 +515,9 @@ TEST(IdsMatcher, HeadsScannedOnceFindWhatEachBufferScannedAloneFinds) {
   EXPECT_EQ(with, alone);
   std::sort(with.begin(), with.end());
   with.erase(std::unique(with.begin(), with.end()), with.end());
-  EXPECT_EQ(with,
-            (std::vector<uint32_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18}));
+  std::vector<uint32_t> every(20);
+  std::iota(every.begin(), every.end(), 1u);
+  EXPECT_EQ(with, every);
   EXPECT_EQ(covered, 1u) << "the first request's http.header is a view of its head";
 }
 

@@ -953,6 +953,19 @@ const std::bitset<kBufferCount>& request_head_buffers() {
   return mask;
 }
 
+const std::bitset<kBufferCount>& response_head_buffers() {
+  static const auto mask = [] {
+    std::bitset<kBufferCount> m;
+    for (Buffer b : {Buffer::http_stat_code, Buffer::http_stat_msg, Buffer::http_response_line,
+                     Buffer::http_response_header_raw, Buffer::http_header,
+                     Buffer::http_header_names, Buffer::http_content_type, Buffer::http_cookie,
+                     Buffer::http_server, Buffer::http_location})
+      m.set(static_cast<size_t>(b));
+    return m;
+  }();
+  return mask;
+}
+
 void HttpParser::fill(HttpEvent ev, Inspection& out) {
   bool request = ev == HttpEvent::request_headers || ev == HttpEvent::request_body;
   HttpRequest* r =
@@ -1012,7 +1025,11 @@ void HttpParser::fill(HttpEvent ev, Inspection& out) {
   set_if(out, Buffer::http_cookie, h, HttpHead::cookie);
   set_if(out, Buffer::http_server, h, HttpHead::server);
   set_if(out, Buffer::http_location, h, HttpHead::location);
-  if (ev == HttpEvent::response_body) out.set(Buffer::http_response_body, resp_.body);
+  if (ev == HttpEvent::response_body) {
+    out.set(Buffer::http_response_body, resp_.body);
+    // The response's head buffers were all in its response_headers milestone.
+    out.repeated |= out.present & response_head_buffers();
+  }
 }
 
 // ---------------------------------------------------------------- TLS, DNS

@@ -179,7 +179,8 @@ struct Inspection {
   // HTTP: the request these buffers are of (its number in the flow, from
   // 1; 0: none), and which of them an earlier inspection of the flow had
   // with the same bytes (a response's or a request body's milestone holds
-  // the request's head again): the matcher may reuse what it found there.
+  // the request's head again, a response body's milestone the response's
+  // head): the matcher may reuse what it found there.
   uint64_t request_id = 0;
   std::bitset<kBufferCount> repeated;
 

@@ -207,8 +207,8 @@ void FlowBits::clear() {
   std::fill(more_.begin(), more_.end(), 0);
   for (auto& p : pending_) p.clear();
   full_ = {true, true};
-  req_id_ = 0;
-  req_cands_.clear();
+  head_id_ = {};
+  for (auto& c : head_cands_) c.clear();
 }
 
 bool FlowBits::empty() const {
@@ -575,6 +575,7 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> in) {
           b < kBufferCount ? std::string(buffer_name(Buffer(b))) : std::string("HTTP heads");
       throw std::runtime_error("vectorscan: buffer " + what + ": " + msg);
     }
+    if (b < kBufferCount) set->with_db_.set(b);
     if (hs_alloc_scratch(out, &set->proto_) != HS_SUCCESS) {
       throw std::runtime_error("vectorscan: cannot allocate scratch");
     }
@@ -699,33 +700,33 @@ void RuleSet::match(const Inspection& in, FlowBits& flow, Scratch& s,
     hs_scan(db, v.data(), static_cast<unsigned>(std::min<size_t>(v.size(), UINT32_MAX)), 0, s.hs_,
             hs_on_match, &ctx);
   };
-  // An HTTP request's later milestones hold its head's buffers again: the
-  // candidates they made at its request_headers milestone are taken
-  // instead of scanning them once more.
-  const bool reuse = in.request_id != 0 && flow.req_id_ == in.request_id;
-  const bool record = in.request_id != 0 && !reuse && in.repeated.none();
-  const auto& head = request_head_buffers();
-  size_t recorded_from = 0;
-  std::array<bool, 2> heads_scanned{};
-  for (size_t i = 0; i < 2 * kBufferCount; ++i) {
-    // Recording: the head's buffers first, then the others.
-    const size_t b = i % kBufferCount;
-    if (i == kBufferCount) {
-      if (!record) break;
-      if (s.candidates_.size() - recorded_from <= FlowBits::kMaxPending) {
-        flow.req_cands_.assign(s.candidates_.begin() + static_cast<ptrdiff_t>(recorded_from),
-                               s.candidates_.end());
-        flow.req_id_ = in.request_id;
-      } else {
-        flow.req_id_ = 0;
-      }
+  // An HTTP transaction's later milestones hold its heads' buffers again:
+  // the candidates they made at the head's first milestone are taken
+  // instead of scanning them once more. The buffers go in three phases:
+  // the request head's, the response head's (http.header and the others
+  // both heads have are the head of the inspection's own direction), the
+  // rest; a head's phase is recorded when it is new, reused after.
+  const auto& req_head = request_head_buffers();
+  const auto& resp_head = response_head_buffers();
+  std::array<std::bitset<kBufferCount>, 3> phases;
+  phases[0] = in.pkt.to_server ? req_head : req_head & ~resp_head;
+  phases[1] = resp_head & ~phases[0];
+  phases[2] = ~(phases[0] | phases[1]);
+  std::array<bool, 2> reuse{}, record{};
+  if (in.request_id != 0) {
+    for (size_t k = 0; k < 2; ++k) {
+      reuse[k] = flow.head_id_[k] == in.request_id;
+      record[k] = !reuse[k] && (in.present & phases[k]).any() &&
+                  (in.repeated & in.present & phases[k]).none();
     }
-    if (record && (i < kBufferCount) != head.test(b)) continue;
-    if (reuse && in.repeated.test(b)) continue;
+  }
+  // Where each head was scanned (its phase, + 1): a phase records only the
+  // candidates found in it.
+  std::array<uint8_t, 2> heads_scanned{};
+  auto scan_buffer = [&](size_t b, size_t phase) {
     hs_database_t* db = db_[b];
-    if (!db) continue;
     const auto buffer = static_cast<Buffer>(b);
-    if (head_db_ && head_buffer(buffer) && in.present.test(b)) {
+    if (head_db_ && head_buffer(buffer)) {
       // A buffer whose bytes lie in a head is found by scanning the head
       // once for every head buffer's literals (Inspection::heads).
       const std::string_view v =
@@ -736,10 +737,14 @@ void RuleSet::match(const Inspection& in, FlowBits& flow, Scratch& s,
         const auto p = reinterpret_cast<uintptr_t>(v.data());
         if (v.empty() || p < t0 || p + v.size() > t0 + in.heads[h].size()) continue;
         covered = true;
-        if (!heads_scanned[h]) scan(head_db_, in.heads[h]);
-        heads_scanned[h] = true;
+        if (!heads_scanned[h]) {
+          scan(head_db_, in.heads[h]);
+          heads_scanned[h] = static_cast<uint8_t>(phase + 1);
+        } else if (heads_scanned[h] != phase + 1 && phase < 2) {
+          record[phase] = false;  // (its candidates were another phase's)
+        }
       }
-      if (covered) continue;
+      if (covered) return;
     }
     if (buffer == Buffer::http_request_header && in.request_header_count > 0) {
       // The prefilter only names candidates (confirm() checks each header
@@ -751,7 +756,7 @@ void RuleSet::match(const Inspection& in, FlowBits& flow, Scratch& s,
       } else {
         for (size_t h = 0; h < in.request_header_count; ++h) scan(db, in.request_headers[h]);
       }
-      continue;
+      return;
     }
     if (buffer == Buffer::payload && !in.stream.empty()) {
       // The stream ends with the payload: scanning it finds the payload's
@@ -796,16 +801,37 @@ void RuleSet::match(const Inspection& in, FlowBits& flow, Scratch& s,
           (in.has(Buffer::payload) && p.size() <= in.stream.size() &&
            std::memcmp(in.stream.data() + in.stream.size() - p.size(), p.data(), p.size()) == 0);
       if (in.has(Buffer::payload) && !tail) scan(db, p);
-      continue;
+      return;
     }
     if (in.has(buffer)) scan(db, in.get(buffer));
+  };
+  std::bitset<kBufferCount> todo = in.present;
+  if (!in.stream.empty()) todo.set(static_cast<size_t>(Buffer::payload));
+  if (in.request_header_count > 0) todo.set(static_cast<size_t>(Buffer::http_request_header));
+  todo &= with_db_;
+  for (size_t phase = 0; phase < 3; ++phase) {
+    std::bitset<kBufferCount> bits = todo & phases[phase];
+    if (phase < 2 && reuse[phase]) bits &= ~in.repeated;
+    const size_t from = s.candidates_.size();
+    for (size_t b = bits._Find_first(); b < kBufferCount; b = bits._Find_next(b))
+      scan_buffer(b, phase);
+    if (phase < 2 && record[phase]) {
+      if (s.candidates_.size() - from <= FlowBits::kMaxPending) {
+        flow.head_cands_[phase].assign(s.candidates_.begin() + static_cast<ptrdiff_t>(from),
+                                       s.candidates_.end());
+        flow.head_id_[phase] = in.request_id;
+      } else {
+        flow.head_id_[phase] = 0;
+      }
+    }
   }
   const size_t slot = in.pkt.ip_proto == 6                              ? in.pkt.tcp_flags
                       : in.pkt.ip_proto == 17                           ? 256
                       : (in.pkt.ip_proto == 1 || in.pkt.ip_proto == 58) ? 257
                                                                         : 258;
-  if (reuse) {
-    for (auto id : flow.req_cands_) {
+  for (size_t k = 0; k < 2; ++k) {
+    if (!reuse[k]) continue;
+    for (auto id : flow.head_cands_[k]) {
       if (!s.marked_[id]) {
         s.marked_[id] = 1;
         s.candidates_.push_back(id);

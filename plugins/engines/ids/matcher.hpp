@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <bitset>
 #include <chrono>
 #include <cstdint>
 #include <list>
@@ -64,11 +65,13 @@ class FlowBits {
   static constexpr size_t kMaxPending = 64;
   std::array<std::vector<Pending>, 2> pending_;
   std::array<bool, 2> full_{true, true};
-  // HTTP: the rules request req_id_'s head buffers made candidates at its
-  // request_headers milestone, for its later milestones, which hold those
-  // bytes again (Inspection::repeated); 0: none kept (past kMaxPending).
-  uint64_t req_id_ = 0;
-  std::vector<uint32_t> req_cands_;
+  // HTTP: the rules a transaction's heads made candidates at their first
+  // milestone ([0] the request's head at request_headers, [1] the
+  // response's at response_headers), for the later milestones, which hold
+  // those bytes again (Inspection::repeated): the request's number, 0 for
+  // none kept (past kMaxPending).
+  std::array<uint64_t, 2> head_id_{};
+  std::array<std::vector<uint32_t>, 2> head_cands_;
 };
 
 // A rule that matched an inspection: at most one per rule and inspection.
@@ -142,6 +145,7 @@ class RuleSet {
   std::vector<Refusal> refused_;
   std::vector<Compiled> compiled_;
   std::array<hs_database*, kBufferCount> db_{};
+  std::bitset<kBufferCount> with_db_;  // the buffers db_ has a database for
   // Every head buffer's literals (head_buffer()), for Inspection::heads.
   hs_database* head_db_ = nullptr;
   size_t max_payload_literal_ = 1;  // the payload database's longest literal
