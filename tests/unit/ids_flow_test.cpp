@@ -311,6 +311,36 @@ TEST(IdsFlow, IdleFlowsTimeOut) {
   EXPECT_EQ(t.t.stats().flows_timed_out, 2u);
 }
 
+// The oldest flow is looked at again only when it could have timed out;
+// a flow seen again meanwhile leaves the next oldest to time out on time,
+// neither early nor late.
+TEST(IdsFlow, FlowsTimeOutOnTimeWhicheverWasSeenLast) {
+  FlowTableConfig cfg;
+  cfg.idle_timeout_ns = 30 * kSec;
+  cfg.shards = 1;
+  Table t(cfg);
+  Conn a, b, c;
+  a.id = 1;
+  b.id = 2;
+  b.client_last = 3;
+  c.id = 3;
+  c.client_last = 4;
+  t.feed(a.c(0, "a"), 0);
+  t.feed(b.c(0, "b"), 10 * kSec);
+  t.feed(a.c(1, "a"), 25 * kSec);  // a seen again: b is the oldest now
+  t.feed(c.c(0, "c"), 35 * kSec);  // past a's first deadline: b (idle 25 s) stays
+  EXPECT_EQ(t.t.size(), 3u);
+  t.feed(c.c(1, "c"), 39 * kSec);
+  EXPECT_EQ(t.t.size(), 3u);
+  t.feed(c.c(2, "c"), 40 * kSec);  // b idle 30 s
+  EXPECT_EQ(t.t.size(), 2u);
+  t.feed(c.c(3, "c"), 54 * kSec);
+  EXPECT_EQ(t.t.size(), 2u);
+  t.feed(c.c(4, "c"), 55 * kSec);  // a idle 30 s
+  EXPECT_EQ(t.t.size(), 1u);
+  EXPECT_EQ(t.t.stats().flows_timed_out, 2u);
+}
+
 TEST(IdsFlow, TwoFlowsWithTheSameIdAreKeptApart) {
   Table t;
   Conn a, b;
