@@ -2,7 +2,10 @@
 // The IDS application layer on any bytes: the first byte picks the protocol
 // hint and the split, the rest is cut into segments of alternating or
 // chosen direction, with gaps and ends among them. Also the standalone
-// parsers (URI, host, ClientHello, DNS) on the whole input.
+// parsers (URI, host, ClientHello, DNS) on the whole input. Each inspection
+// is also matched against a few rules on the HTTP buffers three ways —
+// as made, with its heads taken away (every buffer scanned alone), and
+// with nothing an earlier milestone found reused — which must agree.
 #include <cctype>
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +14,7 @@
 #include <string_view>
 
 #include "app_layer.hpp"
+#include "matcher.hpp"
 
 using namespace rampart::ids;
 
@@ -40,6 +44,37 @@ size_t touch(const Inspection& in) {
   }
   return n;
 }
+
+// Short literals, so that fuzzed heads hold them often.
+const RuleSet& rules() {
+  static const auto set = [] {
+    std::vector<Rule> r;
+    const char* texts[] = {
+        R"(alert http any any -> any any (http.uri; content:"a"; sid:1;))",
+        R"(alert http any any -> any any (http.uri.raw; content:"%"; sid:2;))",
+        R"(alert http any any -> any any (http.host; content:"a"; sid:3;))",
+        R"(alert http any any -> any any (http.host.raw; content:"A"; sid:4;))",
+        R"(alert http any any -> any any (http.header; content:"|0d 0a|"; content:"a"; distance:0; sid:5;))",
+        R"(alert http any any -> any any (http.request_header; content:"a|3a 20|"; sid:6;))",
+        R"(alert http any any -> any any (http.user_agent; content:"a"; sid:7;))",
+        R"(alert http any any -> any any (http.cookie; content:"="; sid:8;))",
+        R"(alert http any any -> any any (http.header_names; content:"|0d 0a|a"; nocase; sid:9;))",
+        R"(alert http any any -> any any (http.stat_code; content:"2"; sid:10;))",
+        R"(alert http any any -> any any (http.server; content:"a"; file.data; content:"a"; sid:11;))",
+        R"(alert http any any -> any any (http.method; content:"G"; http.request_body; content:"a"; sid:12;))",
+        R"(alert http any any -> any any (http.header.raw; content:"a:"; sid:13;))",
+        R"(alert http any any -> any any (http.start; content:" a"; sid:14;))"};
+    for (const char* t : texts) r.push_back(parse_rule(t, Variables::defaults()));
+    return RuleSet::compile(std::move(r));
+  }();
+  return *set;
+}
+
+std::vector<uint32_t> sids(const std::vector<Match>& m) {
+  std::vector<uint32_t> s;
+  for (const auto& x : m) s.push_back(x.rule_ptr->sid);
+  return s;
+}
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -64,7 +99,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   AppLayer app(limits, static_cast<AppProto>(mode % 9));
   AppStats stats;
   size_t sum = 0;
-  auto emit = [&](const Inspection& i) { sum += touch(i); };
+  static Scratch scratch(rules());
+  FlowBits as_made, alone;
+  std::vector<Match> m1, m2, m3;
+  auto emit = [&](const Inspection& i) {
+    sum += touch(i);
+    rules().match(i, as_made, scratch, m1);
+    Inspection bare = i;
+    bare.heads = {};
+    rules().match(bare, alone, scratch, m2);
+    FlowBits fresh;
+    rules().match(bare, fresh, scratch, m3);
+    if (sids(m1) != sids(m2) || sids(m1) != sids(m3)) std::abort();
+  };
   Packet pkt;
   pkt.ip_proto = (mode & 0x80) ? 17 : 6;
   pkt.sport = 40000;

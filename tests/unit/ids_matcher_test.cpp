@@ -521,6 +521,26 @@ TEST(IdsMatcher, HeadsScannedOnceFindWhatEachBufferScannedAloneFinds) {
   EXPECT_EQ(covered, 1u) << "the first request's http.header is a view of its head";
 }
 
+// Vectorscan 5.4.9 misses a lone one-byte literal compiled with
+// HS_FLAG_SINGLEMATCH at offsets 64 and on of a block longer than 64 bytes:
+// a rule prefiltered on one byte must still fire wherever the byte is.
+TEST(IdsMatcher, AOneByteLiteralIsFoundPast64) {
+  Env e{R(R"(content:"%";)"),
+        R"(alert http any any -> any any (http.uri.raw; content:"|00|"; sid:2;))"};
+  for (size_t n : {1, 63, 64, 65, 66, 67, 100, 200, 1500}) {
+    for (size_t pos : {size_t{0}, n / 2, n - 1}) {
+      std::string p(n, 'a');
+      p[pos] = '%';
+      EXPECT_EQ(e.sids(tcp(p)), std::vector<uint32_t>{1}) << n << " bytes, at " << pos;
+      std::string uri(n, '/');
+      uri[pos] = '\0';
+      auto in = http_get(uri, "x");
+      in.set(Buffer::http_uri_raw, uri);
+      EXPECT_EQ(e.sids(in), std::vector<uint32_t>{2}) << n << " bytes, at " << pos;
+    }
+  }
+}
+
 TEST(IdsMatcher, MatchReportsTheLastContent) {
   Env e{R(R"(content:"ab"; content:"cd"; distance:0;)")};
   auto s = e.sids(tcp("xxabyycdzz"));

@@ -514,9 +514,13 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> in) {
     const bool caseless = best->nocase || !best_list->transforms.empty();
     if (best_list->buffer == Buffer::payload)
       set->max_payload_literal_ = std::max(set->max_payload_literal_, bytes.size());
-    lits[static_cast<size_t>(best_list->buffer)].push_back(
-        Lit{std::string(bytes), HS_FLAG_SINGLEMATCH | (caseless ? HS_FLAG_CASELESS : 0u),
-            static_cast<unsigned>(ri)});
+    // HS_FLAG_SINGLEMATCH (report a literal once a scan) except for a
+    // one-byte literal: Vectorscan 5.4.9 (Debian 12) with it misses a lone
+    // one-byte literal at offsets 64 and on of a block longer than 64 bytes
+    // (found by fuzz_ids_app_layer; IdsMatcher.AOneByteLiteralIsFoundPast64).
+    const unsigned once = bytes.size() > 1 ? HS_FLAG_SINGLEMATCH : 0u;
+    lits[static_cast<size_t>(best_list->buffer)].push_back(Lit{
+        std::string(bytes), once | (caseless ? HS_FLAG_CASELESS : 0u), static_cast<unsigned>(ri)});
   }
   // The unfiltered rules each packet header could pass (header_matches'
   // transport and flags checks, the rest left to confirm()).
