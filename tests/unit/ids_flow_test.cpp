@@ -219,17 +219,24 @@ TEST(IdsFlow, ATruncatedCaptureIsAGapTheStreamAndHttpGetPast) {
   EXPECT_EQ(st.app[Malformed::http_gap], 1u);
 }
 
+// Three connections from three clients: flow ids 1, 2 and 3.
+struct Three {
+  std::array<Conn, 3> conns;
+  Three() {
+    for (uint8_t i = 0; i < 3; ++i) {
+      conns[i].id = i + 1u;
+      conns[i].client_last = static_cast<uint8_t>(i == 0 ? 1 : i + 2);
+    }
+  }
+};
+
 TEST(IdsFlow, TheLeastRecentlySeenFlowIsEvictedAtTheBound) {
   FlowTableConfig cfg;
   cfg.max_flows = 2;
   cfg.shards = 1;
   Table t(cfg);
-  Conn a, b, c;
-  a.id = 1;
-  b.id = 2;
-  b.client_last = 3;
-  c.id = 3;
-  c.client_last = 4;
+  Three three;
+  auto& [a, b, c] = three.conns;
   t.feed(a.c(0, "a"), 1);
   t.feed(b.c(0, "b"), 2);
   t.feed(a.c(1, "a"), 3);  // a is now the most recent
@@ -319,12 +326,8 @@ TEST(IdsFlow, FlowsTimeOutOnTimeWhicheverWasSeenLast) {
   cfg.idle_timeout_ns = 30 * kSec;
   cfg.shards = 1;
   Table t(cfg);
-  Conn a, b, c;
-  a.id = 1;
-  b.id = 2;
-  b.client_last = 3;
-  c.id = 3;
-  c.client_last = 4;
+  Three three;
+  auto& [a, b, c] = three.conns;
   t.feed(a.c(0, "a"), 0);
   t.feed(b.c(0, "b"), 10 * kSec);
   t.feed(a.c(1, "a"), 25 * kSec);  // a seen again: b is the oldest now
