@@ -470,7 +470,10 @@ TEST(IdsMatcher, HeadsScannedOnceFindWhatEachBufferScannedAloneFinds) {
       "GET /a/./b//../d%2Ehtml HTTP/1.1\r\nHost: WWW.Example.COM:8080\r\n"
       "User-Agent: curl/8.0 agent\r\nCookie: sid=42\r\nAccept: a\r\nAccept: b\r\n"
       "X-Pad:  p q  \r\n\r\n",
-      "GET / HTTP/1.1\nHost: www.example.com\nUser-Agent: fold\n ed\n\n"};
+      "GET / HTTP/1.1\nHost: www.example.com\nUser-Agent: fold\n ed\n\n",
+      // as sent but for the Cookie line http.header leaves out
+      "GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: x agent\r\nCookie: sid=42\r\n"
+      "Accept: */*\r\n\r\n"};
   const std::string response =
       "HTTP/1.1 404 Not Found\r\nServer: nginx\r\nContent-Length: 4\r\n\r\ngone";
   AppLimits limits;
