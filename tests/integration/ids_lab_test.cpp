@@ -310,6 +310,11 @@ TEST_F(IdsLab, ARealTlsSessionsHandshakeIsInspectedAndItsEncryptedBytesPassedOve
   EXPECT_TRUE(
       rampart::test::poll_until([&] { return encrypted() >= 60000; }, std::chrono::seconds(10)))
       << encrypted();
+  // And counted in the metrics (a counter, published every 5 s).
+  EXPECT_TRUE(rampart::test::poll_until(
+      [&] { return metric("rampart_ids_encrypted_tls_bytes_total") >= 60000; },
+      std::chrono::seconds(15)))
+      << metric("rampart_ids_encrypted_tls_bytes_total");
   // The handshake was: the ClientHello's name raised the rule.
   EXPECT_TRUE(rampart::test::poll_until([&] { return alerts_of("ids:9000020") >= 1; },
                                         std::chrono::seconds(10)));

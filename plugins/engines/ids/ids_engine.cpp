@@ -317,10 +317,10 @@ class IdsEngine {
     rules_refused_ = host_.gauge("rampart_ids_rules", "Rules by state", {{"state", "refused"}});
     rules_disabled_ = host_.gauge("rampart_ids_rules", "Rules by state", {{"state", "disabled"}});
     flows_active_ = host_.gauge("rampart_ids_flows", "Flows followed by the engine");
-    gap_bytes_ = host_.gauge("rampart_ids_stream_gap_bytes",
-                             "Bytes lost to reassembly gaps (not captured or never seen)");
-    encrypted_bytes_ = host_.gauge(
-        "rampart_ids_encrypted_tls_bytes",
+    gap_bytes_ = host_.counter("rampart_ids_stream_gap_bytes_total",
+                               "Bytes lost to reassembly gaps (not captured or never seen)");
+    encrypted_bytes_ = host_.counter(
+        "rampart_ids_encrypted_tls_bytes_total",
         "Bytes of TLS application data passed over uninspected (flows.encrypted_tls: skip)");
     files_ = load_files(settings_);
   }
@@ -592,8 +592,11 @@ class IdsEngine {
                   static_cast<uint64_t>(t.tv_nsec));
     const auto fs = flows_.stats();
     flows_active_.set(static_cast<double>(fs.flows_active));
-    gap_bytes_.set(static_cast<double>(fs.gap_bytes));
-    encrypted_bytes_.set(static_cast<double>(fs.encrypted_bytes));
+    // The table's totals only grow: the counters take what they grew by.
+    gap_bytes_.inc(static_cast<double>(fs.gap_bytes - published_gap_bytes_));
+    encrypted_bytes_.inc(static_cast<double>(fs.encrypted_bytes - published_encrypted_bytes_));
+    published_gap_bytes_ = fs.gap_bytes;
+    published_encrypted_bytes_ = fs.encrypted_bytes;
   }
 
   std::shared_ptr<const Detection> detection() const {
@@ -780,6 +783,7 @@ class IdsEngine {
   rampart::sdk::Timer housekeeping_;
   rampart::sdk::Metric events_, malformed_, inspections_, matches_total_, alerts_, suppressed_,
       rules_loaded_, rules_refused_, rules_disabled_, flows_active_, gap_bytes_, encrypted_bytes_;
+  uint64_t published_gap_bytes_ = 0, published_encrypted_bytes_ = 0;  // (housekeep() only)
 };
 
 }  // namespace
