@@ -938,34 +938,6 @@ std::string_view same_or(std::string_view sent, const std::string& made) {
 }
 }  // namespace
 
-const std::bitset<kBufferCount>& request_head_buffers() {
-  static const auto mask = [] {
-    std::bitset<kBufferCount> m;
-    for (Buffer b :
-         {Buffer::http_method, Buffer::http_uri, Buffer::http_uri_raw, Buffer::http_protocol,
-          Buffer::http_request_line, Buffer::http_start, Buffer::http_header,
-          Buffer::http_header_raw, Buffer::http_header_names, Buffer::http_request_header,
-          Buffer::http_host, Buffer::http_host_raw, Buffer::http_user_agent, Buffer::http_cookie,
-          Buffer::http_content_type, Buffer::http_accept, Buffer::http_referer})
-      m.set(static_cast<size_t>(b));
-    return m;
-  }();
-  return mask;
-}
-
-const std::bitset<kBufferCount>& response_head_buffers() {
-  static const auto mask = [] {
-    std::bitset<kBufferCount> m;
-    for (Buffer b : {Buffer::http_stat_code, Buffer::http_stat_msg, Buffer::http_response_line,
-                     Buffer::http_response_header_raw, Buffer::http_header,
-                     Buffer::http_header_names, Buffer::http_content_type, Buffer::http_cookie,
-                     Buffer::http_server, Buffer::http_location})
-      m.set(static_cast<size_t>(b));
-    return m;
-  }();
-  return mask;
-}
-
 void HttpParser::fill(HttpEvent ev, Inspection& out) {
   bool request = ev == HttpEvent::request_headers || ev == HttpEvent::request_body;
   HttpRequest* r =

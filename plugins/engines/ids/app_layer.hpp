@@ -297,12 +297,6 @@ class HttpParser {
   std::string scratch_;
 };
 
-// The buffers of a request's head and of a response's (HttpParser::fill
-// sets them from it; http.header, its names, Content-Type and Cookie are
-// in both: a milestone has those of its own direction's head).
-const std::bitset<kBufferCount>& request_head_buffers();
-const std::bitset<kBufferCount>& response_head_buffers();
-
 // The URI as http_uri has it: an absolute-form URI's scheme and authority
 // dropped; the path percent-decoded (an invalid escape is kept as it is)
 // and "/./", "/../" and "//" resolved; the query percent-decoded, kept.

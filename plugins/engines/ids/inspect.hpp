@@ -93,23 +93,44 @@ enum class Buffer : uint8_t {
 };
 constexpr size_t kBufferCount = static_cast<size_t>(Buffer::count);
 
-// The buffers an HTTP head holds (its start line, its headers, their
-// values): those Inspection::heads may hold the bytes of.
-constexpr bool head_buffer(Buffer b) {
-  switch (b) {
-    case Buffer::payload:
-    case Buffer::http_header_names:  // made: "\r\nName\r\n..."
-    case Buffer::http_request_body:
-    case Buffer::http_response_body:
-    case Buffer::tls_sni:
-    case Buffer::dns_query:
-    case Buffer::ssh_proto:
-    case Buffer::ssh_software:
-    case Buffer::count:
-      return false;
-    default:
-      return true;
-  }
+// The buffers of an HTTP request's head and of a response's (the HTTP
+// parser sets them from it; http.header, its names, Content-Type and
+// Cookie are in both: a milestone has those of its own direction's head).
+inline const std::bitset<kBufferCount>& request_head_buffers() {
+  static const auto mask = [] {
+    std::bitset<kBufferCount> m;
+    for (Buffer b :
+         {Buffer::http_method, Buffer::http_uri, Buffer::http_uri_raw, Buffer::http_protocol,
+          Buffer::http_request_line, Buffer::http_start, Buffer::http_header,
+          Buffer::http_header_raw, Buffer::http_header_names, Buffer::http_request_header,
+          Buffer::http_host, Buffer::http_host_raw, Buffer::http_user_agent, Buffer::http_cookie,
+          Buffer::http_content_type, Buffer::http_accept, Buffer::http_referer})
+      m.set(static_cast<size_t>(b));
+    return m;
+  }();
+  return mask;
+}
+inline const std::bitset<kBufferCount>& response_head_buffers() {
+  static const auto mask = [] {
+    std::bitset<kBufferCount> m;
+    for (Buffer b : {Buffer::http_stat_code, Buffer::http_stat_msg, Buffer::http_response_line,
+                     Buffer::http_response_header_raw, Buffer::http_header,
+                     Buffer::http_header_names, Buffer::http_content_type, Buffer::http_cookie,
+                     Buffer::http_server, Buffer::http_location})
+      m.set(static_cast<size_t>(b));
+    return m;
+  }();
+  return mask;
+}
+// Of those, the ones whose bytes a head holds, all but the header names
+// (made: "\r\nName\r\n..."): Inspection::heads may hold their bytes.
+inline const std::bitset<kBufferCount>& head_text_buffers() {
+  static const auto mask = [] {
+    auto m = request_head_buffers() | response_head_buffers();
+    m.reset(static_cast<size_t>(Buffer::http_header_names));
+    return m;
+  }();
+  return mask;
 }
 
 // TCP flags as in the TCP header's 13th byte.
@@ -148,7 +169,7 @@ struct Inspection {
   // them), which the matcher's prefilter scans in one call.
   std::string_view request_headers_text{};
   // HTTP: the request's head and the response's, as sent (empty when
-  // none). Buffers of an HTTP head (head_buffer()) are mostly views into
+  // none). Buffers of an HTTP head (head_text_buffers()) are mostly views into
   // one of them: the matcher's prefilter scans each head once for all of
   // their literals, and alone only those buffers whose bytes are not in a
   // head it scanned (a normalized URI, headers refolded, the header names).

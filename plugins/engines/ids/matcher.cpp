@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "matcher.hpp"
 
-#include "app_layer.hpp"
-
 #include <hs/hs.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -541,7 +539,7 @@ std::shared_ptr<const RuleSet> RuleSet::compile(std::vector<Rule> in) {
   // head with once (Inspection::heads).
   std::vector<Lit> head_lits;
   for (size_t b = 0; b < kBufferCount; ++b) {
-    if (head_buffer(static_cast<Buffer>(b)))
+    if (head_text_buffers().test(b))
       head_lits.insert(head_lits.end(), lits[b].begin(), lits[b].end());
   }
   for (size_t b = 0; b <= kBufferCount; ++b) {
@@ -730,7 +728,7 @@ void RuleSet::match(const Inspection& in, FlowBits& flow, Scratch& s,
   auto scan_buffer = [&](size_t b, size_t phase) {
     hs_database_t* db = db_[b];
     const auto buffer = static_cast<Buffer>(b);
-    if (head_db_ && head_buffer(buffer)) {
+    if (head_db_ && head_text_buffers().test(b)) {
       // A buffer whose bytes lie in a head is found by scanning the head
       // once for every head buffer's literals (Inspection::heads).
       const std::string_view v =

@@ -146,7 +146,7 @@ class RuleSet {
   std::vector<Compiled> compiled_;
   std::array<hs_database*, kBufferCount> db_{};
   std::bitset<kBufferCount> with_db_;  // the buffers db_ has a database for
-  // Every head buffer's literals (head_buffer()), for Inspection::heads.
+  // Every head buffer's literals (head_text_buffers()), for Inspection::heads.
   hs_database* head_db_ = nullptr;
   size_t max_payload_literal_ = 1;  // the payload database's longest literal
   hs_scratch* proto_ = nullptr;
